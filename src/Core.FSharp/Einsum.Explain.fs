@@ -1,0 +1,78 @@
+namespace Functional.Core
+
+open System
+
+/// Renders derivations in the seed's notation, as plain text and as LaTeX.
+[<RequireQualifiedAccess>]
+module Explain =
+
+    /// Operand names: A, B → C for two operands (the seed's), A, B, C, … → Y beyond.
+    let operandName (_n: int) (k: int) = if k < 26 then string (char (int 'A' + k)) else sprintf "X%d" k
+    let outputName (n: int) = if n <= 2 then "C" else "Y"
+
+    let private labelText (l: int) = if l = Contraction.ellipsisBase then "..." else Contraction.labelName l
+    let private labelTex (l: int) = if l = Contraction.ellipsisBase then @"\ldots " else Contraction.labelName l
+
+    let term (name: string) (labels: int[]) =
+        if labels.Length = 0 then name else name + "[" + String.Join(",", labels |> Array.map labelText) + "]"
+
+    let termTex (name: string) (labels: int[]) =
+        if labels.Length = 0 then name else name + "_{" + String.Join("", labels |> Array.map labelTex) + "}"
+
+    let private summed (inputs: int[][]) (output: int[]) =
+        Array.concat inputs |> Array.distinct |> Array.filter (fun l -> not (Array.contains l output))
+
+    /// The forward definition, e.g. C[i,k] = Σ_j A[i,j] · B[j,k].
+    let forward (c: Contraction) =
+        let n = c.Inputs.Length
+        let s = summed c.Inputs c.Output
+        let sigma = if s.Length = 0 then "" else "Σ_" + String.Join(",", s |> Array.map labelText) + " "
+        term (outputName n) c.Output + " = " + sigma + String.Join(" · ", c.Inputs |> Array.mapi (fun k ls -> term (operandName n k) ls))
+
+    /// The gradient formula, e.g. ∂L/∂A[i,j] = Σ_k ∂L/∂C[i,k] · B[j,k].
+    let gradientFormula (c: Contraction) (d: OperandDerivation) =
+        let n = c.Inputs.Length
+        let g = d.Gradient
+        let others = [| 0 .. n - 1 |] |> Array.filter ((<>) d.Operand)
+        let factors =
+            Array.append [| "∂L/∂" + term (outputName n) g.Inputs.[0] |] (others |> Array.mapi (fun i k -> term (operandName n k) g.Inputs.[i + 1]))
+        let s = summed g.Inputs g.Output
+        let sigma = if s.Length = 0 then "" else "Σ_" + String.Join(",", s |> Array.map labelText) + " "
+        "∂L/∂" + term (operandName n d.Operand) g.Output + " = " + sigma + String.Join(" · ", factors)
+
+    let gradientFormulaTex (c: Contraction) (d: OperandDerivation) =
+        let n = c.Inputs.Length
+        let g = d.Gradient
+        let others = [| 0 .. n - 1 |] |> Array.filter ((<>) d.Operand)
+        let partial (t: string) = @"\frac{\partial L}{\partial " + t + "}"
+        let factors =
+            Array.append [| partial (termTex (outputName n) g.Inputs.[0]) |] (others |> Array.mapi (fun i k -> termTex (operandName n k) g.Inputs.[i + 1]))
+        let s = summed g.Inputs g.Output
+        let sigma = if s.Length = 0 then "" else @"\sum_{" + String.Join(",", s |> Array.map labelTex) + "} "
+        partial (termTex (operandName n d.Operand) g.Output) + " = " + sigma + String.Join(@" \, ", factors)
+
+    /// The gradient contraction as an einsum string over the original letters.
+    let contractionText (g: Contraction) =
+        let t (ls: int[]) = String.Join("", ls |> Array.map labelText)
+        String.Join(",", g.Inputs |> Array.map t) + "->" + t g.Output
+
+    let private roleLine (ls: LabelClass list) (role: LabelRole) =
+        "{" + String.Join(",", ls |> List.filter (fun x -> x.Role = role) |> List.map (fun x -> labelText x.Label)) + "}"
+
+    /// One operand's derivation as text.
+    let operandText (c: Contraction) (d: OperandDerivation) =
+        let n = c.Inputs.Length
+        let name = operandName n d.Operand
+        let lines =
+            [ yield sprintf "Operand %s (%s):" name (contractionText { c with Inputs = [||]; Output = c.Inputs.[d.Operand] } |> fun s -> s.TrimStart('-', '>'))
+              yield sprintf "  I  (in %s and the output only)       = %s" name (roleLine d.Labels Free)
+              yield sprintf "  J  (in %s and another operand, summed) = %s" name (roleLine d.Labels Contracted)
+              yield sprintf "  K  (in the output and others, not %s) = %s" name (roleLine d.Labels Other)
+              if d.Labels |> List.exists (fun x -> x.Role = Batch) then
+                  yield sprintf "  batch (in %s, another and the output) = %s" name (roleLine d.Labels Batch)
+              if d.Labels |> List.exists (fun x -> x.Role = SummedInside) then
+                  yield sprintf "  summed inside %s only                = %s" name (roleLine d.Labels SummedInside)
+              yield "  " + gradientFormula c d
+              yield "  as a contraction: " + contractionText d.Gradient
+              for case in d.Cases do yield "  case: " + case ]
+        String.Join(Environment.NewLine, lines)

@@ -1,0 +1,101 @@
+namespace Functional.Core
+
+open System
+
+/// How a plan was chosen.
+type PlanMethod =
+    | Single
+    | Optimal
+    | Greedy
+
+/// One pairwise step: operands Left and Right of the current list (Left < Right) are removed and the
+/// result, with labels Result, is appended (opt_einsum's convention).
+type PlanStep =
+    { Left: int
+      Right: int
+      LeftLabels: int[]
+      RightLabels: int[]
+      Result: int[]
+      /// Multiply-adds counted as 2 flops.
+      Flops: float
+      /// Elements of the result.
+      Size: float }
+
+type ContractionPlan =
+    { Steps: PlanStep list
+      Flops: float
+      LargestIntermediate: float
+      Method: PlanMethod }
+
+/// Orders pairwise contractions by a cost model: exhaustive for few operands, greedy beyond.
+[<RequireQualifiedAccess>]
+module Plan =
+
+    /// Up to this many operands the plan is exhaustive (minimum total flops).
+    let optimalLimit = 5
+
+    let internal size (sizes: int[]) (labels: int[]) = labels |> Array.fold (fun acc l -> acc * float (max 0 sizes.[l])) 1.0
+
+    /// Labels of a pairwise result: batch (shared and kept), then left-only, then right-only kept labels.
+    let internal pairResult (la: int[]) (lb: int[]) (keep: int -> bool) =
+        let batch = la |> Array.filter (fun l -> Array.contains l lb && keep l)
+        let aOnly = la |> Array.filter (fun l -> not (Array.contains l lb) && keep l)
+        let bOnly = lb |> Array.filter (fun l -> not (Array.contains l la) && keep l)
+        Array.concat [ batch; aOnly; bOnly ]
+
+    let private step (sizes: int[]) (output: int[]) (ops: int[][]) (i: int) (j: int) =
+        let others = ops |> Array.indexed |> Array.filter (fun (k, _) -> k <> i && k <> j) |> Array.map snd
+        let keep l = Array.contains l output || others |> Array.exists (Array.contains l)
+        let res = pairResult ops.[i] ops.[j] keep
+        let all = Array.append ops.[i] ops.[j] |> Array.distinct
+        let st = { Left = i; Right = j; LeftLabels = ops.[i]; RightLabels = ops.[j]; Result = res; Flops = 2.0 * size sizes all; Size = size sizes res }
+        let next = Array.append others [| res |]
+        st, next
+
+    let private finish (steps: PlanStep list) meth =
+        { Steps = steps
+          Flops = steps |> List.sumBy (fun s -> s.Flops)
+          LargestIntermediate = (if steps.IsEmpty then 0.0 else steps |> List.map (fun s -> s.Size) |> List.max)
+          Method = meth }
+
+    /// The plan for operands with the given (distinct) labels.
+    let create (sizes: int[]) (output: int[]) (operands: int[][]) : ContractionPlan =
+        let n = operands.Length
+        if n <= 1 then finish [] Single
+        elif n <= optimalLimit then
+            // Exhaustive search; recursion depth is the operand count (≤ optimalLimit).
+            let rec best (ops: int[][]) : float * PlanStep list =
+                if ops.Length = 1 then 0.0, []
+                else
+                    let mutable bestCost = Double.PositiveInfinity
+                    let mutable bestSteps = []
+                    for i in 0 .. ops.Length - 2 do
+                        for j in i + 1 .. ops.Length - 1 do
+                            let st, next = step sizes output ops i j
+                            let c, rest = best next
+                            let total = st.Flops + c
+                            if total < bestCost then
+                                bestCost <- total
+                                bestSteps <- st :: rest
+                    bestCost, bestSteps
+            let _, steps = best operands
+            finish steps Optimal
+        else
+            let mutable ops = operands
+            let steps = ResizeArray()
+            while ops.Length > 1 do
+                let mutable pick = None
+                let mutable bestKey = (Double.PositiveInfinity, Double.PositiveInfinity)
+                for i in 0 .. ops.Length - 2 do
+                    for j in i + 1 .. ops.Length - 1 do
+                        let st, next = step sizes output ops i j
+                        let key = (st.Size - size sizes ops.[i] - size sizes ops.[j], st.Flops)
+                        if key < bestKey then
+                            bestKey <- key
+                            pick <- Some(st, next)
+                match pick with
+                | Some (st, next) ->
+                    steps.Add st
+                    ops <- next
+                | None -> ()
+            finish (List.ofSeq steps) Greedy

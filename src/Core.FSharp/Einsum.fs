@@ -1,0 +1,64 @@
+namespace Functional.Core
+
+open System
+
+/// A whole equation's derivation.
+type EinsumDerivation =
+    { Spec: EinsumSpec
+      /// The symbolic contraction ('...' as one pseudo-label).
+      Contraction: Contraction
+      Operands: OperandDerivation[] }
+
+/// Einsum on raw tensors: evaluation, derived gradients, plans and explanations.
+[<RequireQualifiedAccess>]
+module Einsum =
+
+    let parse (equation: string) = EinsumSpec.parse equation
+
+    let bind (equation: string) (shapes: int[][]) = Contraction.bind (parse equation) shapes
+
+    let internal squeeze (b: BoundEinsum) (xs: Tensor[]) =
+        xs |> Array.mapi (fun k x -> if x.ShapeArray = b.SqueezedShapes.[k] then x else Tensor.wrap b.SqueezedShapes.[k] x.Data)
+
+    let internal shapesOf (xs: Tensor[]) =
+        if isNull xs then nullArg "operands"
+        xs |> Array.mapi (fun k x -> if isNull (box x) then nullArg (sprintf "operands[%d]" k) else x.ShapeArray)
+
+    /// Evaluates an einsum equation (NumPy/torch semantics).
+    let contract (equation: string) (operands: Tensor[]) =
+        let b = bind equation (shapesOf operands)
+        Engine.contract b.Contraction (squeeze b operands)
+
+    /// The gradient of every operand for a given output gradient, each through its derived contraction.
+    let gradients (equation: string) (operands: Tensor[]) (outputGradient: Tensor) =
+        let b = bind equation (shapesOf operands)
+        if outputGradient.ShapeArray <> b.OutputShape then
+            raise (Functional.ShapeException(sprintf "The output gradient has shape %s; the output has shape %s." (Shape.show outputGradient.ShapeArray) (Shape.show b.OutputShape), "outputGradient"))
+        let sq = squeeze b operands
+        Array.init operands.Length (fun k ->
+            let g = Contraction.gradient b.Contraction k
+            let r = Engine.contract g (Array.append [| outputGradient |] (Array.removeAt k sq))
+            Tensor.wrap b.InputShapes.[k] r.Data)
+
+    /// The contraction plan for operands of the given shapes.
+    let plan (equation: string) (shapes: int[][]) = Engine.plan (bind equation shapes).Contraction
+
+    /// The structured derivation of every operand's gradient.
+    let derive (equation: string) : EinsumDerivation =
+        let spec = parse equation
+        let c = Contraction.symbolic spec
+        { Spec = spec; Contraction = c; Operands = Derivation.derive c }
+
+    /// A readable derivation in the seed's notation, one block per operand.
+    let explain (equation: string) =
+        let d = derive equation
+        let head =
+            [ sprintf "Einsum %s" (EinsumSpec.normalised d.Spec)
+              "  " + Explain.forward d.Contraction
+              "" ]
+        String.Join(Environment.NewLine, head @ [ for o in d.Operands -> Explain.operandText d.Contraction o + Environment.NewLine ])
+
+    /// The gradient formulas as LaTeX, one line per operand.
+    let explainLatex (equation: string) =
+        let d = derive equation
+        String.Join(Environment.NewLine, d.Operands |> Array.map (Explain.gradientFormulaTex d.Contraction))

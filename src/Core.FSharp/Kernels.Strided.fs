@@ -1,0 +1,60 @@
+namespace Functional.Core
+
+open System
+
+/// Strided copies: one odometer serves permute, broadcast, diagonal extraction and diagonal writes.
+module internal Strided =
+
+    /// dst[dstOff + Σ idx·dstStrides] <- src[srcOff + Σ idx·srcStrides] for every index over `shape`.
+    let copy (src: double[]) (srcOff: int) (srcStrides: int[]) (dst: double[]) (dstOff: int) (dstStrides: int[]) (shape: int[]) =
+        let r = shape.Length
+        if r = 0 then dst.[dstOff] <- src.[srcOff]
+        elif Array.exists ((=) 0) shape then ()
+        else
+            let n = shape.[r - 1]
+            let ss = srcStrides.[r - 1]
+            let ds = dstStrides.[r - 1]
+            let idx = Array.zeroCreate r
+            let mutable si = srcOff
+            let mutable di = dstOff
+            let mutable fin = false
+            while not fin do
+                if ss = 1 && ds = 1 then
+                    Array.Copy(src, si, dst, di, n)
+                else
+                    let mutable s = si
+                    let mutable d = di
+                    for _ in 1 .. n do
+                        dst.[d] <- src.[s]
+                        s <- s + ss
+                        d <- d + ds
+                // advance the outer odometer
+                let mutable ax = r - 2
+                let mutable carry = true
+                while carry && ax >= 0 do
+                    idx.[ax] <- idx.[ax] + 1
+                    si <- si + srcStrides.[ax]
+                    di <- di + dstStrides.[ax]
+                    if idx.[ax] < shape.[ax] then carry <- false
+                    else
+                        si <- si - srcStrides.[ax] * shape.[ax]
+                        di <- di - dstStrides.[ax] * shape.[ax]
+                        idx.[ax] <- 0
+                        ax <- ax - 1
+                if carry then fin <- true
+
+    /// A contiguous copy of the strided view (src, offset, strides) over `shape`.
+    let gather (src: double[]) (offset: int) (strides: int[]) (shape: int[]) =
+        let dst = Array.zeroCreate (Shape.numel shape)
+        copy src offset strides dst 0 (Shape.strides shape) shape
+        dst
+
+    /// Sums contiguous runs of `inner` elements: out[i] = Σ_r src[i·inner + r].
+    let sumRuns (src: double[]) (outer: int) (inner: int) =
+        let out = Array.zeroCreate outer
+        for i in 0 .. outer - 1 do
+            let span = ReadOnlySpan<double>(src, i * inner, inner)
+            let mutable acc = 0.0
+            for v in span do acc <- acc + v
+            out.[i] <- acc
+        out

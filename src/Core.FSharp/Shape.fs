@@ -1,0 +1,65 @@
+namespace Functional.Core
+
+open System
+open Functional
+
+/// Shapes are int arrays, row-major. These helpers never mutate their arguments.
+[<RequireQualifiedAccess>]
+module Shape =
+
+    let show (shape: int[]) = "[" + String.Join(", ", shape) + "]"
+
+    /// Element count, with overflow detected rather than wrapped.
+    let numel (shape: int[]) =
+        let mutable n = 1L
+        for d in shape do
+            if d < 0 then raise (ShapeException(sprintf "Negative dimension %d in shape %s." d (show shape), "shape"))
+            n <- n * int64 d
+            if n > int64 Int32.MaxValue then
+                raise (ShapeException(sprintf "Shape %s has more elements than a .NET array can hold (2^31-1)." (show shape), "shape"))
+        int n
+
+    /// Row-major strides of a contiguous tensor.
+    let strides (shape: int[]) =
+        let s = Array.zeroCreate shape.Length
+        let mutable acc = 1
+        for i in shape.Length - 1 .. -1 .. 0 do
+            s.[i] <- acc
+            acc <- acc * shape.[i]
+        s
+
+    /// NumPy broadcasting of two shapes.
+    let broadcast (a: int[]) (b: int[]) =
+        let r = max a.Length b.Length
+        Array.init r (fun i ->
+            let da = if i < r - a.Length then 1 else a.[i - (r - a.Length)]
+            let db = if i < r - b.Length then 1 else b.[i - (r - b.Length)]
+            if da = db then da
+            elif da = 1 then db
+            elif db = 1 then da
+            else raise (ShapeException(sprintf "Shapes %s and %s cannot be broadcast: dimension %d has sizes %d and %d." (show a) (show b) i da db, "shape")))
+
+    /// True when `source` broadcasts to `target` (NumPy rules, one direction).
+    let canBroadcastTo (source: int[]) (target: int[]) =
+        source.Length <= target.Length
+        && Array.forall2 (fun s t -> s = t || s = 1) source target.[target.Length - source.Length ..]
+
+    /// Checks a permutation of 0..rank-1.
+    let checkPermutation (rank: int) (perm: int[]) =
+        if perm.Length <> rank then
+            raise (ShapeException(sprintf "Permutation %s has %d entries; the tensor has rank %d." (show perm) perm.Length rank, "permutation"))
+        let seen = Array.zeroCreate rank
+        for p in perm do
+            if p < 0 || p >= rank || seen.[p] then
+                raise (ShapeException(sprintf "%s is not a permutation of 0..%d." (show perm) (rank - 1), "permutation"))
+            seen.[p] <- true
+
+    /// Normalises axes (negative counts from the end), rejecting out-of-range and duplicates.
+    let normaliseAxes (rank: int) (axes: int[]) =
+        let out = axes |> Array.map (fun a -> if a < 0 then a + rank else a)
+        for i in 0 .. out.Length - 1 do
+            if out.[i] < 0 || out.[i] >= rank then
+                raise (ShapeException(sprintf "Axis %d is out of range for rank %d." axes.[i] rank, "axes"))
+            for j in 0 .. i - 1 do
+                if out.[j] = out.[i] then raise (ShapeException(sprintf "Axis %d is given twice." axes.[i], "axes"))
+        out

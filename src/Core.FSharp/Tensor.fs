@@ -1,0 +1,218 @@
+namespace Functional.Core
+
+open System
+open System.Text
+open Functional
+
+/// An immutable dense float64 tensor, row-major, of any rank (rank 0 is a scalar).
+/// Structural equality: same shape and bit-identical elements (NaN equals NaN).
+[<Sealed>]
+type Tensor internal (shape: int[], data: double[]) =
+    member internal _.ShapeArray = shape
+    member internal _.Data = data
+    /// The shape (a fresh copy).
+    member _.Shape = Array.copy shape
+    member _.Rank = shape.Length
+    member _.Numel = data.Length
+    /// Element at a full index.
+    member _.Item
+        with get (index: int[]) =
+            if index.Length <> shape.Length then
+                raise (ShapeException(sprintf "Index %s has %d entries; the tensor has rank %d." (Shape.show index) index.Length shape.Length, "index"))
+            let mutable off = 0
+            for i in 0 .. index.Length - 1 do
+                if index.[i] < 0 || index.[i] >= shape.[i] then
+                    raise (ShapeException(sprintf "Index %d at axis %d is outside the dimension of size %d (shape %s)." index.[i] i shape.[i] (Shape.show shape), "index"))
+                off <- off * shape.[i] + index.[i]
+            data.[off]
+    /// A row-major copy of the elements.
+    member _.ToArray() = Array.copy data
+    override this.Equals(o) =
+        match o with
+        | :? Tensor as t ->
+            t.ShapeArray = shape
+            && Array.forall2 (fun (x: double) y -> BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y) t.Data data
+        | _ -> false
+    override _.GetHashCode() =
+        let mutable h = HashCode()
+        for d in shape do h.Add d
+        for i in 0 .. min 16 data.Length - 1 do h.Add data.[i]
+        h.ToHashCode()
+    override _.ToString() = TensorFormat.format shape data
+
+and internal TensorFormat =
+    static member format (shape: int[]) (data: double[]) =
+        let sb = StringBuilder()
+        let fmt (v: double) = v.ToString("G6", Globalization.CultureInfo.InvariantCulture)
+        let edge = 3
+        let elide = data.Length > 1000
+        let rec go (axis: int) (off: int) (stride: int) =
+            if axis = shape.Length then sb.Append(fmt data.[off]) |> ignore
+            else
+                let n = shape.[axis]
+                let inner = stride / max 1 n
+                sb.Append('[') |> ignore
+                let idx =
+                    if elide && n > 2 * edge then [ yield! [ 0 .. edge - 1 ]; yield -1; yield! [ n - edge .. n - 1 ] ]
+                    else [ 0 .. n - 1 ]
+                idx |> List.iteri (fun j i ->
+                    if j > 0 then
+                        sb.Append(if axis = shape.Length - 1 then ", " else ",\n" + String(' ', axis + 1)) |> ignore
+                    if i < 0 then sb.Append("...") |> ignore
+                    else go (axis + 1) (off + i * inner) inner)
+                sb.Append(']') |> ignore
+        // Recursion here is over rank (at most a few dozen), never over data size.
+        go 0 0 data.Length
+        sprintf "tensor(%s, shape=%s)" (sb.ToString()) (Shape.show shape)
+
+/// Creation, access and layout of raw tensors. Every function returns a new tensor.
+[<RequireQualifiedAccess>]
+module Tensor =
+
+    let internal wrap (shape: int[]) (data: double[]) = Tensor(shape, data)
+
+    /// A tensor from row-major values; the values are copied.
+    let create (shape: int[]) (values: double[]) =
+        let n = Shape.numel shape
+        if values.Length <> n then
+            raise (ShapeException(sprintf "Shape %s needs %d values; %d were given." (Shape.show shape) n values.Length, "values"))
+        Tensor(Array.copy shape, Array.copy values)
+
+    let scalar (v: double) = Tensor([||], [| v |])
+    let full (shape: int[]) (v: double) = Tensor(Array.copy shape, Array.create (Shape.numel shape) v)
+    let zeros (shape: int[]) = full shape 0.0
+    let ones (shape: int[]) = full shape 1.0
+    let init (shape: int[]) (f: int -> double) = Tensor(Array.copy shape, Array.init (Shape.numel shape) f)
+    let vector (values: double[]) = create [| values.Length |] values
+
+    /// Standard normal entries from a seeded generator (Box–Muller over System.Random(seed)).
+    let random (seed: int) (shape: int[]) =
+        let rng = Random(seed)
+        let n = Shape.numel shape
+        let data = Array.zeroCreate n
+        let mutable i = 0
+        while i < n do
+            let u1 = 1.0 - rng.NextDouble()
+            let u2 = rng.NextDouble()
+            let r = sqrt (-2.0 * log u1)
+            data.[i] <- r * cos (2.0 * Math.PI * u2)
+            if i + 1 < n then data.[i + 1] <- r * sin (2.0 * Math.PI * u2)
+            i <- i + 2
+        Tensor(Array.copy shape, data)
+
+    let shape (t: Tensor) = t.Shape
+    let rank (t: Tensor) = t.Rank
+    let numel (t: Tensor) = t.Numel
+    let toArray (t: Tensor) = t.ToArray()
+    let get (index: int[]) (t: Tensor) = t.[index]
+
+    /// The single value of a tensor with one element.
+    let item (t: Tensor) =
+        if t.Numel <> 1 then
+            raise (ShapeException(sprintf "item needs a tensor with one element; shape is %s." (Shape.show t.ShapeArray), "t"))
+        t.Data.[0]
+
+    /// Same elements, new shape; one dimension may be -1 (inferred).
+    let reshape (newShape: int[]) (t: Tensor) =
+        let unknown = newShape |> Array.filter ((=) -1) |> Array.length
+        if unknown > 1 then raise (ShapeException("reshape accepts at most one -1.", "shape"))
+        let known = newShape |> Array.filter ((<>) -1)
+        let resolved =
+            if unknown = 0 then newShape
+            else
+                let k = Shape.numel known
+                if k = 0 || t.Numel % k <> 0 then
+                    raise (ShapeException(sprintf "Cannot reshape %s into %s." (Shape.show t.ShapeArray) (Shape.show newShape), "shape"))
+                newShape |> Array.map (fun d -> if d = -1 then t.Numel / k else d)
+        if Shape.numel resolved <> t.Numel then
+            raise (ShapeException(sprintf "Cannot reshape %s (%d elements) into %s (%d elements)." (Shape.show t.ShapeArray) t.Numel (Shape.show resolved) (Shape.numel resolved), "shape"))
+        Tensor(Array.copy resolved, t.Data)
+
+    /// Axis i of the result is axis perm.[i] of the input.
+    let permute (perm: int[]) (t: Tensor) =
+        Shape.checkPermutation t.Rank perm
+        let st = Shape.strides t.ShapeArray
+        let shp = perm |> Array.map (fun p -> t.ShapeArray.[p])
+        if perm |> Array.mapi (fun i p -> i = p) |> Array.forall id then t
+        else Tensor(shp, Strided.gather t.Data 0 (perm |> Array.map (fun p -> st.[p])) shp)
+
+    /// Reverses the axes.
+    let transpose (t: Tensor) = permute (Array.init t.Rank (fun i -> t.Rank - 1 - i)) t
+
+    /// NumPy broadcast to a target shape.
+    let broadcastTo (target: int[]) (t: Tensor) =
+        if not (Shape.canBroadcastTo t.ShapeArray target) then
+            raise (ShapeException(sprintf "Shape %s cannot be broadcast to %s." (Shape.show t.ShapeArray) (Shape.show target), "shape"))
+        if t.ShapeArray = target then t
+        else
+            let lead = target.Length - t.Rank
+            let st = Shape.strides t.ShapeArray
+            let strides = Array.init target.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else st.[i - lead])
+            Tensor(Array.copy target, Strided.gather t.Data 0 strides target)
+
+    /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
+    let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =
+        let axes = Shape.normaliseAxes t.Rank axes
+        let kept = [| 0 .. t.Rank - 1 |] |> Array.filter (fun a -> not (Array.contains a axes))
+        let order = Array.append kept (Array.sort axes)
+        let moved = permute order t
+        let outer = kept |> Array.map (fun a -> t.ShapeArray.[a])
+        let inner = Shape.numel (axes |> Array.map (fun a -> t.ShapeArray.[a]))
+        let sums = Strided.sumRuns moved.Data (Shape.numel outer) inner
+        let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
+        Tensor(outShape, sums)
+
+    /// Sums a broadcast result back to `target` (the adjoint of broadcastTo).
+    let sumTo (target: int[]) (t: Tensor) =
+        if t.ShapeArray = target then t
+        else
+            if not (Shape.canBroadcastTo target t.ShapeArray) then
+                raise (ShapeException(sprintf "Shape %s does not broadcast to %s, so it cannot be summed back to it." (Shape.show target) (Shape.show t.ShapeArray), "shape"))
+            let lead = t.Rank - target.Length
+            let axes = [| 0 .. t.Rank - 1 |] |> Array.filter (fun i -> i < lead || (target.[i - lead] = 1 && t.ShapeArray.[i] <> 1))
+            let summed = sumAxes axes true t
+            Tensor(Array.copy target, summed.Data)
+
+    let sum (t: Tensor) = scalar (Strided.sumRuns t.Data 1 t.Numel).[0]
+
+    /// Elementwise map.
+    let map (f: double -> double) (t: Tensor) = Tensor(t.ShapeArray, Array.map f t.Data)
+
+    /// Elementwise binary map with NumPy broadcasting.
+    let map2 (f: double -> double -> double) (a: Tensor) (b: Tensor) =
+        if a.ShapeArray = b.ShapeArray then Tensor(a.ShapeArray, Array.map2 f a.Data b.Data)
+        else
+            let s = Shape.broadcast a.ShapeArray b.ShapeArray
+            let a' = broadcastTo s a
+            let b' = broadcastTo s b
+            Tensor(s, Array.map2 f a'.Data b'.Data)
+
+    let add a b = map2 (+) a b
+    let sub a b = map2 (-) a b
+    let mul a b = map2 (*) a b
+    let div a b = map2 (/) a b
+    let neg t = map (fun x -> -x) t
+    let scale (k: double) t = map (fun x -> k * x) t
+
+    /// Σ a·b over all elements of same-shaped tensors.
+    let dot (a: Tensor) (b: Tensor) =
+        if a.ShapeArray <> b.ShapeArray then
+            raise (ShapeException(sprintf "dot needs equal shapes; got %s and %s." (Shape.show a.ShapeArray) (Shape.show b.ShapeArray), "b"))
+        let mutable acc = 0.0
+        for i in 0 .. a.Numel - 1 do acc <- acc + a.Data.[i] * b.Data.[i]
+        acc
+
+    /// Largest |a-b| over same-shaped tensors (NaN if either has NaN at the same place as a number).
+    let maxAbsDiff (a: Tensor) (b: Tensor) =
+        if a.ShapeArray <> b.ShapeArray then
+            raise (ShapeException(sprintf "Shapes differ: %s and %s." (Shape.show a.ShapeArray) (Shape.show b.ShapeArray), "b"))
+        let mutable m = 0.0
+        for i in 0 .. a.Numel - 1 do
+            let d = abs (a.Data.[i] - b.Data.[i])
+            if Double.IsNaN d || d > m then m <- d
+        m
+
+    /// True when every |a-b| ≤ atol + rtol·|b| (shapes must be equal).
+    let allClose (rtol: double) (atol: double) (a: Tensor) (b: Tensor) =
+        a.ShapeArray = b.ShapeArray
+        && Array.forall2 (fun (x: double) y -> x = y || abs (x - y) <= atol + rtol * abs y) a.Data b.Data

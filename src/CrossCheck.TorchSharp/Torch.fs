@@ -1,0 +1,101 @@
+namespace Functional.CrossCheck
+
+open System
+open TorchSharp
+open Functional
+open Functional.Core
+
+/// Results of a computation under TorchSharp autograd, converted back to Functional tensors.
+type TorchResult =
+    { Output: Tensor
+      Gradients: Tensor[] }
+
+/// The bridge: converts tensors and runs the same computation under TorchSharp autograd in float64.
+/// Every call validates shapes with Functional's own checks first (some TorchSharp errors abort the
+/// process) and disposes every TorchSharp tensor it made before returning.
+[<RequireQualifiedAccess>]
+module Torch =
+
+    let private gate = obj ()
+
+    /// A float64 TorchSharp tensor with the same shape and values.
+    let toTorch (requiresGrad: bool) (t: Tensor) : torch.Tensor =
+        let dims = t.ShapeArray |> Array.map int64
+        if t.Numel = 0 then
+            // torch.tensor rejects an empty array; an empty tensor of the right shape is the same thing.
+            torch.zeros(dims, Nullable torch.ScalarType.Float64, null, requiresGrad)
+        else torch.tensor(t.Data, ReadOnlySpan<int64>(dims), Nullable torch.ScalarType.Float64, null, requiresGrad)
+
+    /// A Functional tensor with the same shape and values (converted to float64 if needed).
+    let ofTorch (t: torch.Tensor) : Tensor =
+        use d = t.detach().to_type(torch.ScalarType.Float64).contiguous()
+        let shape = d.shape |> Array.map int
+        if Shape.numel shape = 0 then Tensor.zeros shape else Tensor.create shape (d.data<double>().ToArray())
+
+    /// TorchSharp answers an unused input's gradient with null or an empty handle.
+    let private present (t: torch.Tensor) = not (isNull t) && not t.IsInvalid
+
+    let private gradOrZero (shape: int[]) (t: torch.Tensor) = if present t then ofTorch t else Tensor.zeros shape
+
+    /// Runs `f` inside a TorchSharp dispose scope; nothing TorchSharp allocates survives the call.
+    let scoped (f: unit -> 'a) : 'a =
+        use _scope = torch.NewDisposeScope()
+        f ()
+
+    /// Einsum forward and the gradient of every operand for the output gradient `outGrad`.
+    let einsum (equation: string) (operands: Tensor[]) (outGrad: Tensor) : TorchResult =
+        let b = Einsum.bind equation (operands |> Array.map (fun x -> x.ShapeArray))
+        if outGrad.ShapeArray <> b.OutputShape then
+            raise (ShapeException(sprintf "The output gradient has shape %s; the output has shape %s." (Shape.show outGrad.ShapeArray) (Shape.show b.OutputShape), "outGrad"))
+        scoped (fun () ->
+            let xs = operands |> Array.map (toTorch true)
+            let y = torch.einsum(equation, xs)
+            let gs = torch.autograd.grad([| y |], xs, [| toTorch false outGrad |], false, false, true)
+            { Output = ofTorch y
+              Gradients = Array.init xs.Length (fun i -> gradOrZero operands.[i].ShapeArray gs.[i]) })
+
+    /// Second order through create_graph: with g = ∂⟨C, G⟩/∂X_k, returns the gradient of ⟨g, V⟩ with
+    /// respect to every operand (the gradient of a derived gradient).
+    let einsumSecondOrder (equation: string) (operands: Tensor[]) (outGrad: Tensor) (k: int) (v: Tensor) : Tensor[] =
+        let b = Einsum.bind equation (operands |> Array.map (fun x -> x.ShapeArray))
+        if outGrad.ShapeArray <> b.OutputShape then
+            raise (ShapeException(sprintf "The output gradient has shape %s; the output has shape %s." (Shape.show outGrad.ShapeArray) (Shape.show b.OutputShape), "outGrad"))
+        if v.ShapeArray <> operands.[k].ShapeArray then
+            raise (ShapeException(sprintf "The direction has shape %s; operand %d has shape %s." (Shape.show v.ShapeArray) k (Shape.show operands.[k].ShapeArray), "v"))
+        scoped (fun () ->
+            let xs = operands |> Array.map (toTorch true)
+            let y = torch.einsum(equation, xs)
+            let g = torch.autograd.grad([| y |], [| xs.[k] |], [| toTorch false outGrad |], true, true, true).[0]
+            if not (present g) || not g.requires_grad then operands |> Array.map (fun x -> Tensor.zeros x.ShapeArray)
+            else
+                let l2 = (g * toTorch false v).sum()
+                let gs = torch.autograd.grad([| l2 |], xs, null, false, false, true)
+                Array.init xs.Length (fun i -> gradOrZero operands.[i].ShapeArray gs.[i]))
+
+    /// A generic computation under autograd: `f` maps TorchSharp leaves to a TorchSharp result; returns
+    /// the result and the gradients of ⟨result, outGrad⟩ (outGrad = ones when not given).
+    let valueAndGrad (f: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) (outGrad: Tensor option) : TorchResult =
+        scoped (fun () ->
+            let xs = inputs |> Array.map (toTorch true)
+            let y = f xs
+            let go = match outGrad with Some g -> toTorch false g | None -> torch.ones_like(y)
+            let gs = torch.autograd.grad([| y |], xs, [| go |], false, false, true)
+            { Output = ofTorch y
+              Gradients = Array.init xs.Length (fun i -> gradOrZero inputs.[i].ShapeArray gs.[i]) })
+
+    /// Matrix product with shapes checked before TorchSharp sees them (its matmul aborts the process on a mismatch).
+    let matmul (a: torch.Tensor) (b: torch.Tensor) =
+        let sa = a.shape
+        let sb = b.shape
+        if sa.Length < 1 || sb.Length < 1 then invalidArg "a" "matmul needs tensors of rank 1 or more."
+        let ka = sa.[sa.Length - 1]
+        let kb = if sb.Length = 1 then sb.[0] else sb.[sb.Length - 2]
+        if ka <> kb then
+            raise (ShapeException(sprintf "matmul: inner dimensions differ (%d and %d) for shapes [%s] and [%s]." ka kb (String.Join(", ", sa)) (String.Join(", ", sb)), "b"))
+        torch.matmul(a, b)
+
+    /// Forces TorchSharp to load its native library (and reports why, if it cannot).
+    let ensureLoaded () =
+        lock gate (fun () ->
+            use t = torch.ones(1L)
+            ())

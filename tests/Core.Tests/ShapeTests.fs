@@ -1,0 +1,25 @@
+namespace Functional.Tests
+
+open Xunit
+open Functional
+open Functional.Core
+
+module ShapeTests =
+
+    [<Fact>]
+    let ``broadcasting follows NumPy`` () =
+        Assert.Equal<int[]>([| 2; 3; 4 |], Shape.broadcast [| 3; 1 |] [| 2; 1; 4 |])
+        Assert.Equal<int[]>([| 0; 3 |], Shape.broadcast [| 1; 3 |] [| 0; 1 |])
+        let e = Assert.Throws<ShapeException>(fun () -> Shape.broadcast [| 2; 3 |] [| 4; 3 |] |> ignore)
+        Assert.Contains("sizes 2 and 4", e.Message)
+
+    [<Fact>]
+    let ``element counts that overflow are detected, not wrapped`` () =
+        let e = Assert.Throws<ShapeException>(fun () -> Shape.numel [| 1 <<< 20; 1 <<< 20 |] |> ignore)
+        Assert.Contains("more elements", e.Message)
+
+    [<Fact>]
+    let ``axes are normalised and checked`` () =
+        Assert.Equal<int[]>([| 2; 0 |], Shape.normaliseAxes 3 [| -1; 0 |])
+        Assert.Throws<ShapeException>(fun () -> Shape.normaliseAxes 3 [| 3 |] |> ignore) |> ignore
+        Assert.Throws<ShapeException>(fun () -> Shape.normaliseAxes 3 [| 1; -2 |] |> ignore) |> ignore

@@ -1,0 +1,44 @@
+namespace Functional.Tests
+
+open System
+open FsCheck
+open FsCheck.FSharp
+
+/// Property runs with a fixed seed (replayable) and a case count scaled by FUNCTIONAL_SOAK.
+module Check =
+
+    /// Fails the current test with a formatted message.
+    let failf fmt = Printf.kprintf (fun s -> raise (Xunit.Sdk.XunitException s)) fmt
+
+    /// Multiplies every property's case count (soak mode); 1 by default.
+    let soak =
+        match Environment.GetEnvironmentVariable "FUNCTIONAL_SOAK" with
+        | null | "" -> 1
+        | s -> match Int32.TryParse s with | true, n when n > 0 -> n | _ -> 1
+
+    /// FUNCTIONAL_SEED overrides the fixed seed ("seed,gamma" as printed on failure).
+    let replay (defaultSeed: uint64) =
+        match Environment.GetEnvironmentVariable "FUNCTIONAL_SEED" with
+        | null | "" -> (defaultSeed, 0x9E3779B97F4A7C15UL ||| 1UL)
+        | s ->
+            let parts = s.Trim('(', ')', ' ').Split(',')
+            (UInt64.Parse(parts.[0].Trim()), UInt64.Parse(parts.[1].Trim()))
+
+
+    /// Runs `property` over `cases` values of `arb`; throws with the seed and the shrunk case on failure.
+    let forAll (name: string) (seed: uint64) (cases: int) (arb: Arbitrary<'a>) (property: 'a -> unit) =
+        let s, g = replay seed
+        let config =
+            Config.QuickThrowOnFailure
+                .WithName(name)
+                .WithMaxTest(cases * soak)
+                .WithQuietOnSuccess(true)
+                .WithReplay(Some { Rnd = Rnd(s, g); Size = None })
+        let mutable ran = 0
+        try
+            Check.One(config, Prop.forAll arb (fun x -> ran <- ran + 1; property x; true))
+        with e ->
+            raise (Exception(sprintf "%s failed. Replay with FUNCTIONAL_SEED=\"%d,%d\".\n%s" name s g e.Message, e))
+        // Guards against a property that silently checks nothing.
+        if ran < cases * soak then failf "%s ran %d cases; %d were asked for." name ran (cases * soak)
+        ran

@@ -1,0 +1,39 @@
+namespace Functional.Tests
+
+open Xunit
+open Functional
+open Functional.Core
+
+module TensorTests =
+
+    let t23 = Tensor.create [| 2; 3 |] [| 1.0; 2.0; 3.0; 4.0; 5.0; 6.0 |]
+
+    [<Fact>]
+    let ``creation, access and rank 0`` () =
+        Assert.Equal(6.0, t23.[[| 1; 2 |]])
+        Assert.Equal(2, t23.Rank)
+        let s = Tensor.scalar 4.0
+        Assert.Equal(0, s.Rank)
+        Assert.Equal(4.0, s.[[||]])
+        Assert.Equal(0, (Tensor.zeros [| 3; 0 |]).Numel)
+        let e = Assert.Throws<ShapeException>(fun () -> t23.[[| 2; 0 |]] |> ignore)
+        Assert.Contains("size 2", e.Message)
+
+    [<Fact>]
+    let ``reshape, permute and broadcast`` () =
+        Assert.Equal<double[]>([| 1.0; 4.0; 2.0; 5.0; 3.0; 6.0 |], (Tensor.permute [| 1; 0 |] t23).ToArray())
+        Assert.Equal<int[]>([| 3; 2 |], (Tensor.reshape [| -1; 2 |] t23).Shape)
+        Assert.Throws<ShapeException>(fun () -> Tensor.reshape [| 4; 2 |] t23 |> ignore) |> ignore
+        let b = Tensor.broadcastTo [| 2; 2; 3 |] t23
+        Assert.Equal(6.0, b.[[| 1; 1; 2 |]])
+        Assert.Equal(Tensor.scale 2.0 t23, Tensor.sumTo [| 2; 3 |] b)
+        let col = Tensor.create [| 2; 1 |] [| 10.0; 20.0 |]
+        Assert.Equal<double[]>([| 11.0; 12.0; 13.0; 24.0; 25.0; 26.0 |], (Tensor.add t23 col).ToArray())
+        Assert.Equal<double[]>([| 6.0; 15.0 |], (Tensor.sumTo [| 2; 1 |] t23).ToArray())
+
+    [<Fact>]
+    let ``ToString is NumPy-like and elided when large`` () =
+        Assert.Equal("tensor([[1, 2, 3],\n [4, 5, 6]], shape=[2, 3])", t23.ToString())
+        let big = (Tensor.zeros [| 2000 |]).ToString()
+        Assert.Contains("...", big)
+        Assert.True(big.Length < 200)

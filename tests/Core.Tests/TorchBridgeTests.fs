@@ -1,0 +1,35 @@
+namespace Functional.Tests
+
+open Xunit
+open TorchSharp
+open Functional.Core
+open Functional.CrossCheck
+
+module TorchBridgeTests =
+
+    [<Fact>]
+    let ``TorchSharp loads and its autograd returns the right numbers`` () =
+        // d/dx Σ x² · y = 2·x·y, d/dy = Σ x² (float64).
+        let r =
+            Torch.valueAndGrad
+                (fun xs -> (xs.[0] * xs.[0]).sum() * xs.[1])
+                [| Tensor.vector [| 1.0; 2.0; 3.0 |]; Tensor.scalar 0.5 |]
+                None
+        Assert.Equal(7.0, Tensor.item r.Output)
+        Assert.Equal<double[]>([| 1.0; 2.0; 3.0 |], r.Gradients.[0].ToArray())
+        Assert.Equal(14.0, Tensor.item r.Gradients.[1])
+
+    [<Fact>]
+    let ``conversion round-trips shape and values, rank 0 and zero-size included`` () =
+        for shape in [ [||]; [| 0 |]; [| 2; 0; 3 |]; [| 2; 3; 4 |] ] do
+            let t = Tensor.random 3 shape
+            let back = Torch.scoped (fun () -> Torch.ofTorch (Torch.toTorch false t))
+            Assert.Equal(t, back)
+
+    [<Fact>]
+    let ``matmul checks shapes before TorchSharp sees them`` () =
+        Torch.scoped (fun () ->
+            let a = torch.ones(2L, 3L, dtype = torch.ScalarType.Float64)
+            let b = torch.ones(4L, 5L, dtype = torch.ScalarType.Float64)
+            let e = Assert.Throws<Functional.ShapeException>(fun () -> Torch.matmul a b |> ignore)
+            Assert.Contains("3 and 4", e.Message))
