@@ -1,0 +1,140 @@
+namespace Functional.Core
+
+open System
+open System.Collections.Generic
+open Functional
+
+/// The transforms: vjp, grad, valueAndGrad, jvp, jacobian, hessian, hessian-vector product.
+/// Each call opens a fresh perturbation tag, so transforms nest freely (grad of grad of …, forward
+/// over reverse) without confusing perturbations. Backward passes are iterative: no recursion over
+/// graph depth, and nothing of the graph outlives the returned values.
+[<RequireQualifiedAccess>]
+module Autodiff =
+
+    let private leafOp =
+        Op.create "input" (fun xs -> xs.[0]) (fun _ _ adj _ -> adj) (fun _ _ _ t -> t)
+
+    let private refComparer = HashIdentity.Reference<Node>
+
+    /// Reverse accumulation over the nodes of `tag` reachable from `root`, seeded with `seed`.
+    /// Returns the adjoint of every leaf reached.
+    let private backward (tag: int64) (root: Node) (seed: Value) : Dictionary<Node, Value> =
+        // Pass 1: how many consumers each node has inside this graph.
+        let consumers = Dictionary<Node, int>(refComparer)
+        let stack = Stack<Node>()
+        stack.Push root
+        consumers.[root] <- 0
+        while stack.Count > 0 do
+            let n = stack.Pop()
+            for inp in n.Inputs do
+                match inp with
+                | Reverse (_, m, t) when t = tag ->
+                    match consumers.TryGetValue m with
+                    | true, c -> consumers.[m] <- c + 1
+                    | _ ->
+                        consumers.[m] <- 1
+                        stack.Push m
+                | _ -> ()
+        // Pass 2: a node is processed once all its consumers have sent their adjoints.
+        let adjoints = Dictionary<Node, Value>(refComparer)
+        let leaves = Dictionary<Node, Value>(refComparer)
+        adjoints.[root] <- seed
+        let ready = Stack<Node>()
+        ready.Push root
+        while ready.Count > 0 do
+            let n = ready.Pop()
+            let adj = adjoints.[n]
+            adjoints.Remove n |> ignore
+            if n.Inputs.Length = 0 then leaves.[n] <- adj
+            else
+                for i in 0 .. n.Inputs.Length - 1 do
+                    match n.Inputs.[i] with
+                    | Reverse (_, m, t) when t = tag ->
+                        let g = n.Op.Vjp n.Primals n.Output adj i
+                        match adjoints.TryGetValue m with
+                        | true, acc -> adjoints.[m] <- Op.apply Basic.addSame [| acc; g |]
+                        | _ -> adjoints.[m] <- g
+                        let c = consumers.[m] - 1
+                        consumers.[m] <- c
+                        if c = 0 then ready.Push m
+                    | _ -> ()
+        leaves
+
+    let private zerosLike (x: Value) = Value.constant (Tensor.zeros x.Shape)
+
+    /// The value of f at xs and its pullback: a function from an output adjoint to the adjoints of xs.
+    let vjpMany (f: Value[] -> Value) (xs: Value[]) : Value * (Value -> Value[]) =
+        let tag = Value.newTag ()
+        let leaves = xs |> Array.map (fun x -> Node(leafOp, [||], [||], x))
+        let inputs = Array.map2 (fun x n -> Reverse(x, n, tag)) xs leaves
+        let y = f inputs
+        let primal = Value.primalAt tag y
+        let pullback (adj: Value) =
+            if adj.Shape <> primal.Shape then
+                raise (ShapeException(sprintf "The adjoint has shape %s; the function's result has shape %s." (Shape.show adj.Shape) (Shape.show primal.Shape), "adjoint"))
+            match y with
+            | Reverse (_, node, t) when t = tag ->
+                let got = backward tag node adj
+                Array.map2 (fun (leaf: Node) x -> match got.TryGetValue leaf with | true, g -> g | _ -> zerosLike x) leaves xs
+            | _ -> xs |> Array.map zerosLike // the result does not depend on the inputs
+        primal, pullback
+
+    /// The value of f at x and its pullback.
+    let vjp (f: Value -> Value) (x: Value) : Value * (Value -> Value) =
+        let y, pb = vjpMany (fun xs -> f xs.[0]) [| x |]
+        y, (fun adj -> (pb adj).[0])
+
+    let private requireScalar (y: Value) =
+        if y.Tensor.Numel <> 1 then
+            raise (ShapeException(sprintf "grad needs a function whose result is a scalar (one element); the result has shape %s. Use vjp or jacobian for other results." (Shape.show y.Shape), "f"))
+
+    /// The value of a scalar function and its gradients with respect to every input.
+    let valueAndGradMany (f: Value[] -> Value) (xs: Value[]) : Value * Value[] =
+        let y, pb = vjpMany f xs
+        requireScalar y
+        y, pb (Value.constant (Tensor.ones y.Shape))
+
+    /// The gradients of a scalar function with respect to every input.
+    let gradMany (f: Value[] -> Value) (xs: Value[]) = snd (valueAndGradMany f xs)
+
+    /// The value of a scalar function and its gradient.
+    let valueAndGrad (f: Value -> Value) (x: Value) =
+        let y, gs = valueAndGradMany (fun xs -> f xs.[0]) [| x |]
+        y, gs.[0]
+
+    /// The gradient of a scalar function (∂f/∂x, shaped as x). Nests: grad (grad f) works.
+    let grad (f: Value -> Value) (x: Value) = snd (valueAndGrad f x)
+
+    /// Forward mode: the value of f at x and the directional derivative along v.
+    let jvp (f: Value -> Value) (x: Value) (v: Value) : Value * Value =
+        if v.Shape <> x.Shape then
+            raise (ShapeException(sprintf "The tangent has shape %s; the input has shape %s." (Shape.show v.Shape) (Shape.show x.Shape), "v"))
+        let tag = Value.newTag ()
+        let y = f (Forward(x, v, tag))
+        match y with
+        | Forward (p, t, tg) when tg = tag -> p, t
+        | _ -> y, zerosLike y
+
+    let private basis (shape: int[]) (i: int) =
+        let d = Array.zeroCreate (Shape.numel shape)
+        d.[i] <- 1.0
+        Value.constant (Tensor.wrap shape d)
+
+    let private stack (outer: int[]) (inner: int[]) (rows: Value[]) =
+        // Rows are plain tensors here (the transforms below are not themselves differentiated).
+        let data = rows |> Array.collect (fun r -> r.Tensor.Data)
+        Value.constant (Tensor.wrap (Array.append outer inner) data)
+
+    /// The Jacobian of f at x, shaped f(x).shape ++ x.shape (one pullback per output element).
+    let jacobian (f: Value -> Value) (x: Value) : Value =
+        let y, pb = vjp f x
+        let ys = y.Shape
+        stack ys x.Shape (Array.init (Shape.numel ys) (fun i -> pb (basis ys i)))
+
+    /// Hessian-vector product H·v, forward over reverse.
+    let hessianVectorProduct (f: Value -> Value) (x: Value) (v: Value) : Value = snd (jvp (grad f) x v)
+
+    /// The Hessian of a scalar function, shaped x.shape ++ x.shape.
+    let hessian (f: Value -> Value) (x: Value) : Value =
+        let xs = x.Shape
+        stack xs xs (Array.init (Shape.numel xs) (fun i -> hessianVectorProduct f x (basis xs i)))

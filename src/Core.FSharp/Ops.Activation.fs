@@ -1,0 +1,82 @@
+namespace Functional.Core
+
+open System
+
+/// The derivative assigned where an activation has a kink (Leaky ReLU at exactly 0).
+type KinkConvention =
+    /// 1, the right derivative: the seed notes' choice, and JAX's.
+    | RightDerivative = 0
+    /// α, the left derivative: TorchSharp's (and PyTorch's) choice.
+    | LeftDerivative = 1
+    /// (1 + α)/2, the mean of both sides: DiffSharp's choice.
+    | Midpoint = 2
+
+/// Activations. Values and derivatives at ±0, ±∞ and NaN are documented per function.
+[<RequireQualifiedAccess>]
+module Activation =
+
+    /// ReLU max(x, 0). d/dx = 1 for x > 0, 0 for x ≤ 0 (0 at the kink). ReLU(±∞) = ∞/0, ReLU(NaN) = NaN, derivative at NaN is NaN.
+    let relu (x: Value) =
+        Elementwise.unary "relu"
+            (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else 0.0)
+            (fun x _ -> Elementwise.constantOf (fun v -> if v > 0.0 then 1.0 elif Double.IsNaN v then nan else 0.0) x)
+            x
+
+    /// The slope of Leaky ReLU at v under a convention.
+    let leakyReluSlope (alpha: double) (convention: KinkConvention) (v: double) =
+        if v > 0.0 then 1.0
+        elif v < 0.0 then alpha
+        elif Double.IsNaN v then nan
+        else
+            match convention with
+            | KinkConvention.LeftDerivative -> alpha
+            | KinkConvention.Midpoint -> (1.0 + alpha) / 2.0
+            | _ -> 1.0
+
+    /// Leaky ReLU: x for x > 0, α·x for x < 0. d/dx = 1 (x > 0), α (x < 0), and at x = ±0 the
+    /// convention's value (default 1). Values at ±∞ are ±∞·slope; NaN gives NaN for value and derivative.
+    let leakyReluWith (alpha: double) (convention: KinkConvention) (x: Value) =
+        Elementwise.unary "leakyRelu"
+            (fun v -> if v > 0.0 then v elif v < 0.0 then alpha * v else v)
+            (fun x _ -> Elementwise.constantOf (leakyReluSlope alpha convention) x)
+            x
+
+    /// Leaky ReLU with the seed's convention at 0 (derivative 1).
+    let leakyRelu (alpha: double) (x: Value) = leakyReluWith alpha KinkConvention.RightDerivative x
+
+    /// φ(x)·P(x): closed under differentiation, d/dx = φ(x)·(P'(x) − x·P(x)).
+    let rec private phiPoly (coeffs: double[]) (x: Value) : Value =
+        Elementwise.unary "phiPoly" (Special.phiPoly coeffs) (fun x _ -> phiPoly (Special.phiPolyDerivative coeffs) x) x
+
+    /// GELU'(x) = Φ(x) + x·φ(x). d/dx = φ(x)·(2 − x²).
+    let private geluDerivative (x: Value) =
+        Elementwise.unary "geluDerivative" Special.geluDerivative (fun x _ -> phiPoly [| 2.0; 0.0; -1.0 |] x) x
+
+    /// Exact GELU x·Φ(x), computed from x itself (no 1 + erf): full precision in both tails.
+    /// d/dx = Φ(x) + x·φ(x); d²/dx² = φ(x)·(2 − x²).
+    /// GELU(±0) = ±0, GELU(+∞) = +∞, GELU(−∞) = −0, GELU(NaN) = NaN; derivative 1/2 at 0, 1 at +∞, 0 at −∞.
+    let gelu (x: Value) = Elementwise.unary "gelu" Special.gelu (fun x _ -> geluDerivative x) x
+
+    /// The second derivative of the tanh form, as a composite of differentiable ops (so higher orders follow):
+    /// with s = σ(2u), s̄ = σ(−2u): s·s̄·(4u' + x·(2u'' + 4u'²·(s̄ − s))).
+    let private geluTanhSecond (x: Value) =
+        let c = Special.sqrt2OverPi
+        let k = Special.geluTanhCubic
+        let x2 = Arithmetic.mul x x
+        let u = Arithmetic.scale c (Arithmetic.add x (Arithmetic.scale k (Arithmetic.mul x2 x)))
+        let du = Arithmetic.scale c (Arithmetic.addScalar 1.0 (Arithmetic.scale (3.0 * k) x2))
+        let ddu = Arithmetic.scale (6.0 * c * k) x
+        let s = Elementwise.sigmoid (Arithmetic.scale 2.0 u)
+        let sc = Elementwise.sigmoid (Arithmetic.scale -2.0 u)
+        let inner =
+            Arithmetic.add
+                (Arithmetic.scale 4.0 du)
+                (Arithmetic.mul x (Arithmetic.add (Arithmetic.scale 2.0 ddu) (Arithmetic.mul (Arithmetic.scale 4.0 (Arithmetic.mul du du)) (Arithmetic.sub sc s))))
+        Arithmetic.mul (Arithmetic.mul s sc) inner
+
+    let private geluTanhDerivative (x: Value) =
+        Elementwise.unary "geluTanhDerivative" Special.geluTanhDerivative (fun x _ -> geluTanhSecond x) x
+
+    /// The tanh approximation 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) computed as x·σ(2u):
+    /// no cancellation, overflow or NaN for finite x. d/dx = σ(2u) + x·σ(2u)·σ(−2u)·2u'.
+    let geluTanh (x: Value) = Elementwise.unary "geluTanh" Special.geluTanh (fun x _ -> geluTanhDerivative x) x

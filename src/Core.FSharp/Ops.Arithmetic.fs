@@ -1,0 +1,84 @@
+namespace Functional.Core
+
+/// + − × ÷ and negation with NumPy broadcasting; gradients sum over broadcast dimensions.
+/// Each op's forward, VJP and JVP sit together.
+[<RequireQualifiedAccess>]
+module Arithmetic =
+
+    let private same (a: int[]) (b: int[]) = a = b
+
+    /// Broadcast to a shape. VJP: sum back (sumTo). JVP: broadcast the tangent.
+    let rec broadcastTo (shape: int[]) (x: Value) : Value =
+        let src = x.Shape
+        if same src shape then x
+        else
+            Op.apply
+                (Op.create "broadcastTo"
+                    (fun xs -> Tensor.broadcastTo shape xs.[0])
+                    (fun _ _ adj _ -> sumTo src adj)
+                    (fun _ _ _ t -> broadcastTo shape t))
+                [| x |]
+
+    /// Sum a broadcast value back to `shape`. VJP: broadcast. JVP: sum the tangent.
+    and sumTo (shape: int[]) (x: Value) : Value =
+        let src = x.Shape
+        if same src shape then x
+        else
+            Op.apply
+                (Op.create "sumTo"
+                    (fun xs -> Tensor.sumTo shape xs.[0])
+                    (fun _ _ adj _ -> broadcastTo src adj)
+                    (fun _ _ _ t -> sumTo shape t))
+                [| x |]
+
+    /// a + b. ∂/∂a = 1, ∂/∂b = 1 (summed over broadcast dimensions).
+    let add (a: Value) (b: Value) : Value =
+        Op.apply
+            (Op.create "add"
+                (fun xs -> Tensor.add xs.[0] xs.[1])
+                (fun xs _ adj i -> sumTo xs.[i].Shape adj)
+                (fun _ out _ t -> broadcastTo out.Shape t))
+            [| a; b |]
+
+    /// −x. ∂/∂x = −1.
+    let rec neg (x: Value) : Value =
+        Op.apply (Op.create "neg" (fun xs -> Tensor.neg xs.[0]) (fun _ _ adj _ -> neg adj) (fun _ _ _ t -> neg t)) [| x |]
+
+    /// k·x for a constant k. ∂/∂x = k.
+    let rec scale (k: double) (x: Value) : Value =
+        Op.apply (Op.create "scale" (fun xs -> Tensor.scale k xs.[0]) (fun _ _ adj _ -> scale k adj) (fun _ _ _ t -> scale k t)) [| x |]
+
+    /// a − b. ∂/∂a = 1, ∂/∂b = −1.
+    let sub (a: Value) (b: Value) : Value =
+        Op.apply
+            (Op.create "sub"
+                (fun xs -> Tensor.sub xs.[0] xs.[1])
+                (fun xs _ adj i -> sumTo xs.[i].Shape (if i = 0 then adj else neg adj))
+                (fun _ out i t -> broadcastTo out.Shape (if i = 0 then t else neg t)))
+            [| a; b |]
+
+    /// a · b elementwise. ∂/∂a = b, ∂/∂b = a.
+    let rec mul (a: Value) (b: Value) : Value =
+        Op.apply
+            (Op.create "mul"
+                (fun xs -> Tensor.mul xs.[0] xs.[1])
+                (fun xs _ adj i -> sumTo xs.[i].Shape (mul adj xs.[1 - i]))
+                (fun xs _ i t -> if i = 0 then mul t xs.[1] else mul xs.[0] t))
+            [| a; b |]
+
+    /// a / b elementwise. ∂/∂a = 1/b, ∂/∂b = −a/b² = −(a/b)/b.
+    let rec div (a: Value) (b: Value) : Value =
+        Op.apply
+            (Op.create "div"
+                (fun xs -> Tensor.div xs.[0] xs.[1])
+                (fun xs out adj i ->
+                    if i = 0 then sumTo xs.[0].Shape (div adj xs.[1])
+                    else sumTo xs.[1].Shape (neg (div (mul adj out) xs.[1])))
+                (fun xs out i t -> if i = 0 then div t xs.[1] else neg (div (mul t out) xs.[1])))
+            [| a; b |]
+
+    /// x + c for a constant c.
+    let addScalar (c: double) (x: Value) = add x (Value.scalar c)
+
+    /// c − x for a constant c.
+    let rsubScalar (c: double) (x: Value) = sub (Value.scalar c) x

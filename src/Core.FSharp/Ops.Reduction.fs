@@ -1,0 +1,30 @@
+namespace Functional.Core
+
+/// Sums and means over all or some axes.
+[<RequireQualifiedAccess>]
+module Reduction =
+
+    /// Σ over the given axes. VJP: the adjoint broadcast back along them. JVP: the tangent summed.
+    let rec sumAxes (axes: int[]) (keepDims: bool) (x: Value) : Value =
+        let src = x.Shape
+        let axes = Shape.normaliseAxes src.Length axes
+        let kept = src |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)
+        Op.apply
+            (Op.create "sum"
+                (fun xs -> Tensor.sumAxes axes keepDims xs.[0])
+                (fun _ _ adj _ -> Arithmetic.broadcastTo src (Layout.reshape kept adj))
+                (fun _ _ _ t -> sumAxes axes keepDims t))
+            [| x |]
+
+    /// Σ of every element, a scalar.
+    let sum (x: Value) = sumAxes [| 0 .. x.Tensor.Rank - 1 |] false x
+
+    /// Mean over the given axes.
+    let meanAxes (axes: int[]) (keepDims: bool) (x: Value) =
+        let shape = x.Shape
+        let axes = Shape.normaliseAxes shape.Length axes
+        let n = axes |> Array.fold (fun acc a -> acc * shape.[a]) 1
+        Arithmetic.scale (1.0 / float n) (sumAxes axes keepDims x)
+
+    /// Mean of every element, a scalar.
+    let mean (x: Value) = meanAxes [| 0 .. x.Tensor.Rank - 1 |] false x

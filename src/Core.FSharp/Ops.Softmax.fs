@@ -1,0 +1,56 @@
+namespace Functional.Core
+
+open System
+
+/// Softmax and log-softmax along an axis, shifted by the maximum so nothing overflows.
+[<RequireQualifiedAccess>]
+module Softmax =
+
+    /// Max along `axis`, kept as size 1; infinite maxima become 0 so the shift never makes NaN itself.
+    let private maxKeep (axis: int) (t: Tensor) =
+        let shape = t.ShapeArray
+        let kept = Array.init t.Rank id |> Array.filter ((<>) axis)
+        let moved = Tensor.permute (Array.append kept [| axis |]) t
+        let n = shape.[axis]
+        let outer = Shape.numel (kept |> Array.map (fun a -> shape.[a]))
+        let data = moved.Data
+        let res =
+            Array.init outer (fun i ->
+                let mutable mx = Double.NegativeInfinity
+                for j in 0 .. n - 1 do
+                    let v = data.[i * n + j]
+                    if v > mx then mx <- v
+                if Double.IsInfinity mx then 0.0 else mx)
+        // A size-1 axis in place keeps the row-major order of the other axes.
+        Tensor.wrap (shape |> Array.mapi (fun i d -> if i = axis then 1 else d)) res
+
+    let private logSumExp (axis: int) (t: Tensor) =
+        let m = maxKeep axis t
+        let s = Tensor.sumAxes [| axis |] true (Tensor.map Math.Exp (Tensor.sub t m))
+        Tensor.add m (Tensor.map Math.Log s)
+
+    let private normAxis (x: Value) (axis: int) = (Shape.normaliseAxes x.Tensor.Rank [| axis |]).[0]
+
+    /// log softmax(x) = x − logΣexp(x) along `axis`. VJP: adj − softmax·Σadj. JVP: t − Σ(softmax·t).
+    let rec logSoftmax (axis: int) (x: Value) : Value =
+        let axis = normAxis x axis
+        Op.apply
+            (Op.create "logSoftmax"
+                (fun xs -> Tensor.sub xs.[0] (logSumExp axis xs.[0]))
+                (fun _ out adj _ ->
+                    let p = Elementwise.exp out
+                    Arithmetic.sub adj (Arithmetic.mul p (Reduction.sumAxes [| axis |] true adj)))
+                (fun _ out _ t ->
+                    let p = Elementwise.exp out
+                    Arithmetic.sub t (Reduction.sumAxes [| axis |] true (Arithmetic.mul p t))))
+            [| x |]
+
+    /// softmax(x) along `axis`. VJP: y·(adj − Σ(adj·y)). JVP: y·(t − Σ(y·t)).
+    let softmax (axis: int) (x: Value) : Value =
+        let axis = normAxis x axis
+        Op.apply
+            (Op.create "softmax"
+                (fun xs -> Tensor.map Math.Exp (Tensor.sub xs.[0] (logSumExp axis xs.[0])))
+                (fun _ out adj _ -> Arithmetic.mul out (Arithmetic.sub adj (Reduction.sumAxes [| axis |] true (Arithmetic.mul adj out))))
+                (fun _ out _ t -> Arithmetic.mul out (Arithmetic.sub t (Reduction.sumAxes [| axis |] true (Arithmetic.mul out t)))))
+            [| x |]

@@ -1,0 +1,114 @@
+namespace Functional.Core
+
+open System
+open System.Threading
+
+/// A differentiable value: a constant tensor, or a primal carrying a forward-mode tangent or a
+/// reverse-mode graph node under a perturbation tag. Tags keep nested transforms apart
+/// (no perturbation confusion). Reference equality: two values are the same only if they are one object.
+[<ReferenceEquality>]
+type Value =
+    | Const of Tensor
+    | Forward of primal: Value * tangent: Value * tag: int64
+    | Reverse of primal: Value * node: Node * tag: int64
+
+    /// The innermost tensor (the value with every perturbation stripped).
+    member v.Tensor =
+        // Loop, not recursion: a value nests only as deep as its transforms, but no recursion is simpler to trust.
+        let mutable cur = v
+        let mutable result = Unchecked.defaultof<Tensor>
+        while isNull (box result) do
+            match cur with
+            | Const t -> result <- t
+            | Forward (p, _, _) -> cur <- p
+            | Reverse (p, _, _) -> cur <- p
+        result
+    member v.Shape = v.Tensor.Shape
+    override v.ToString() =
+        match v with
+        | Const t -> t.ToString()
+        | Forward (_, _, tag) -> sprintf "%O (forward, tag %d)" v.Tensor tag
+        | Reverse (_, _, tag) -> sprintf "%O (reverse, tag %d)" v.Tensor tag
+
+/// A reverse-mode graph node: the op, its inputs (tagged) and the primals the VJP reads.
+and [<Sealed; AllowNullLiteral>] Node internal (op: Op, inputs: Value[], primals: Value[], output: Value) =
+    member _.Op = op
+    member _.Inputs = inputs
+    member _.Primals = primals
+    member _.Output = output
+
+/// A differentiable op: its forward function and its derivative rules side by side.
+/// The rules are written with differentiable values, so derivatives of any order follow.
+and [<NoEquality; NoComparison>] Op =
+    { Name: string
+      /// The value on plain tensors.
+      Forward: Tensor[] -> Tensor
+      /// VJP for input i: (inputs, output, output adjoint, i) -> adjoint of input i.
+      Vjp: Value[] -> Value -> Value -> int -> Value
+      /// JVP for input i: (inputs, output, i, tangent of input i) -> that input's part of the output tangent.
+      Jvp: Value[] -> Value -> int -> Value -> Value }
+
+[<RequireQualifiedAccess>]
+module Value =
+
+    let mutable private lastTag = 0L
+
+    /// A fresh perturbation tag (thread-safe, strictly increasing).
+    let internal newTag () = Interlocked.Increment(&lastTag)
+
+    let constant (t: Tensor) = Const t
+    let scalar (v: double) = Const(Tensor.scalar v)
+    let tensor (v: Value) = v.Tensor
+    let shape (v: Value) = v.Tensor.Shape
+
+    let internal tag (v: Value) =
+        match v with
+        | Const _ -> 0L
+        | Forward (_, _, t) -> t
+        | Reverse (_, _, t) -> t
+
+    /// The value with perturbation `t` removed (unchanged if it does not carry `t` on top).
+    let internal primalAt (t: int64) (v: Value) =
+        match v with
+        | Forward (p, _, t') when t' = t -> p
+        | Reverse (p, _, t') when t' = t -> p
+        | _ -> v
+
+/// The one op the transform machinery needs before the op library: addition of equal shapes.
+module internal Basic =
+    let addSame : Op =
+        { Name = "add"
+          Forward = (fun xs -> Tensor.add xs.[0] xs.[1])
+          Vjp = (fun _ _ adj _ -> adj)
+          Jvp = (fun _ _ _ t -> t) }
+
+[<RequireQualifiedAccess>]
+module Op =
+
+    /// Applies an op: plain tensors when nothing is perturbed; otherwise the primal one level down,
+    /// plus the tangent (forward) or a graph node (reverse) at the highest tag present.
+    let rec apply (op: Op) (args: Value[]) : Value =
+        let top = args |> Array.fold (fun m a -> max m (Value.tag a)) 0L
+        if top = 0L then
+            Const(op.Forward(args |> Array.map (fun a -> match a with Const t -> t | _ -> a.Tensor)))
+        else
+            let primals = args |> Array.map (Value.primalAt top)
+            // Recursion depth here is the nesting depth of transforms, not the graph depth.
+            let out = apply op primals
+            let carrier = args |> Array.find (fun a -> Value.tag a = top)
+            match carrier with
+            | Forward _ ->
+                let mutable tangent = None
+                for i in 0 .. args.Length - 1 do
+                    match args.[i] with
+                    | Forward (_, t, tg) when tg = top ->
+                        let part = op.Jvp primals out i t
+                        tangent <- Some(match tangent with None -> part | Some acc -> apply Basic.addSame [| acc; part |])
+                    | _ -> ()
+                Forward(out, tangent.Value, top)
+            | _ -> Reverse(out, Node(op, args, primals, out), top)
+
+    /// Defines an op from its three parts.
+    let create (name: string) (forward: Tensor[] -> Tensor) (vjp: Value[] -> Value -> Value -> int -> Value) (jvp: Value[] -> Value -> int -> Value -> Value) =
+        { Name = name; Forward = forward; Vjp = vjp; Jvp = jvp }
+
