@@ -115,6 +115,18 @@ module Autodiff =
         | Forward (p, t, tg) when tg = tag -> p, t
         | _ -> y, zerosLike y
 
+    /// Forward mode over several inputs at once: f's value and its derivative along (v_1, …, v_n).
+    let jvpMany (f: Value[] -> Value) (xs: Value[]) (vs: Value[]) : Value * Value =
+        if xs.Length <> vs.Length then invalidArg "vs" (sprintf "%d inputs but %d tangents." xs.Length vs.Length)
+        Array.iteri2 (fun i (x: Value) (v: Value) ->
+            if v.Shape <> x.Shape then
+                raise (ShapeException(sprintf "Tangent %d has shape %s; input %d has shape %s." i (Shape.show v.Shape) i (Shape.show x.Shape), "vs"))) xs vs
+        let tag = Value.newTag ()
+        let y = f (Array.map2 (fun x v -> Forward(x, v, tag)) xs vs)
+        match y with
+        | Forward (p, t, tg) when tg = tag -> p, t
+        | _ -> y, zerosLike y
+
     let private basis (shape: int[]) (i: int) =
         let d = Array.zeroCreate (Shape.numel shape)
         d.[i] <- 1.0

@@ -83,6 +83,33 @@ module Torch =
             { Output = ofTorch y
               Gradients = Array.init xs.Length (fun i -> gradOrZero inputs.[i].ShapeArray gs.[i]) })
 
+    /// Everything the op properties compare, computed by TorchSharp autograd for f at inputs:
+    /// the value, the VJP for adjoint v, the JVP along us (by differentiating the VJP with respect to v),
+    /// and the gradient of ⟨VJP(v), ws⟩ with respect to the inputs (second order, create_graph).
+    let derivatives (f: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) (v: Tensor) (us: Tensor[]) (ws: Tensor[]) =
+        scoped (fun () ->
+            let xs = inputs |> Array.map (toTorch true)
+            let y = f xs
+            let vt = toTorch true v
+            let gs = torch.autograd.grad([| y |], xs, [| vt |], true, true, true)
+            let live = [| 0 .. xs.Length - 1 |] |> Array.filter (fun k -> present gs.[k])
+            let inner (dirs: Tensor[]) =
+                live |> Array.map (fun k -> (gs.[k] * toTorch false dirs.[k]).sum()) |> Array.fold (fun (acc: torch.Tensor) t -> if isNull acc then t else acc + t) null
+            let jvp =
+                let s = inner us
+                if isNull s || not s.requires_grad then Tensor.zeros (v.ShapeArray)
+                else gradOrZero v.ShapeArray (torch.autograd.grad([| s |], [| vt |], null, true, false, true).[0])
+            let second =
+                let s = inner ws
+                if isNull s || not s.requires_grad then inputs |> Array.map (fun x -> Tensor.zeros x.ShapeArray)
+                else
+                    let g2 = torch.autograd.grad([| s |], xs, null, true, false, true)
+                    Array.init xs.Length (fun k -> gradOrZero inputs.[k].ShapeArray g2.[k])
+            {| Output = ofTorch y
+               Vjp = Array.init xs.Length (fun k -> gradOrZero inputs.[k].ShapeArray gs.[k])
+               Jvp = jvp
+               SecondOrder = second |})
+
     /// Matrix product with shapes checked before TorchSharp sees them (its matmul aborts the process on a mismatch).
     let matmul (a: torch.Tensor) (b: torch.Tensor) =
         let sa = a.shape

@@ -47,12 +47,11 @@ module EinsumEngineTests =
         Assert.Equal(5, many.Steps.Length)
 
     [<Fact>]
-    let ``an intermediate above the memory limit is refused before allocation`` () =
-        let saved = Engine.memoryLimitBytes
-        try
-            Engine.memoryLimitBytes <- 1000L
-            let e = Assert.Throws<MemoryLimitException>(fun () -> Einsum.contract "i,j->ij" [| Tensor.ones [| 100 |]; Tensor.ones [| 100 |] |] |> ignore)
-            Assert.Contains("80000 bytes", e.Message)
-            Assert.Contains("limit is 1000", e.Message)
-        finally
-            Engine.memoryLimitBytes <- saved
+    let ``an output or intermediate above the memory limit is refused before allocation`` () =
+        // 50,000 × 50,000 doubles are 20 GB: over the default 8 GiB limit (and over what an array holds).
+        let e = Assert.Throws<MemoryLimitException>(fun () -> Einsum.contract "i,j->ij" [| Tensor.ones [| 50000 |]; Tensor.ones [| 50000 |] |] |> ignore)
+        Assert.Contains("2500000000 elements", e.Message)
+        Assert.Contains("20000000000 bytes", e.Message)
+        Assert.Equal(Engine.memoryLimitBytes, e.LimitBytes)
+        let e2 = Assert.Throws<MemoryLimitException>(fun () -> Einsum.contract "ij,jk,kl->il" [| Tensor.ones [| 60000; 1 |]; Tensor.ones [| 1; 1 |]; Tensor.ones [| 1; 60000 |] |] |> ignore)
+        Assert.Contains("elements", e2.Message)
