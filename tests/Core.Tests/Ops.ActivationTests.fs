@@ -1,0 +1,60 @@
+namespace Functional.Tests
+
+open System
+open Xunit
+open TorchSharp
+open Functional.Core
+open Functional.CrossCheck
+
+module OpsActivationTests =
+
+    let gradAt (f: Value -> Value) (x: double) = Autodiff.grad (fun v -> Reduction.sum (f v)) (Value.scalar x) |> Value.tensor |> Tensor.item
+
+    let torchGradAt (f: torch.Tensor -> torch.Tensor) (x: double) =
+        (Torch.valueAndGrad (fun xs -> f xs.[0]) [| Tensor.scalar x |] None).Gradients.[0] |> Tensor.item
+
+    [<Fact>]
+    let ``Leaky ReLU at exactly 0: each convention`` () =
+        let alpha = 0.01
+        Assert.Equal(1.0, gradAt (Activation.leakyRelu alpha) 0.0)
+        Assert.Equal(1.0, gradAt (Activation.leakyReluWith alpha KinkConvention.RightDerivative) 0.0)
+        Assert.Equal(alpha, gradAt (Activation.leakyReluWith alpha KinkConvention.LeftDerivative) 0.0)
+        Assert.Equal((1.0 + alpha) / 2.0, gradAt (Activation.leakyReluWith alpha KinkConvention.Midpoint) 0.0)
+        // −0 is 0 too.
+        Assert.Equal(1.0, gradAt (Activation.leakyRelu alpha) -0.0)
+
+    [<Fact>]
+    let ``Leaky ReLU's alpha convention equals TorchSharp at 0`` () =
+        for alpha in [ 0.01; 0.2 ] do
+            let theirs = torchGradAt (fun t -> torch.nn.functional.leaky_relu(t, alpha)) 0.0
+            Assert.Equal(theirs, gradAt (Activation.leakyReluWith alpha KinkConvention.LeftDerivative) 0.0)
+            Assert.Equal(alpha, theirs)
+
+    [<Fact>]
+    let ``ReLU's derivative at 0 is 0`` () =
+        Assert.Equal(0.0, gradAt Activation.relu 0.0)
+        Assert.Equal(torchGradAt torch.nn.functional.relu 0.0, gradAt Activation.relu 0.0)
+
+    [<Fact>]
+    let ``TorchSharp's exact GELU is wrong in the negative tail, ours is right`` () =
+        // True values from the 2,200-bit reference.
+        for x in [ -10.0; -20.0; -30.0 ] do
+            let exact = HighPrecision.toDouble (HighPrecision.gelu x)
+            let ours = Special.gelu x
+            let theirs = (Torch.valueAndGrad (fun xs -> torch.nn.functional.gelu(xs.[0])) [| Tensor.scalar x |] None).Output |> Tensor.item
+            Assert.True(abs (ours - exact) <= 1e-15 * abs exact, sprintf "ours %g vs %g" ours exact)
+            // TorchSharp computes x·(1 + erf(x/√2))/2: all precision is lost to cancellation.
+            Assert.True(abs (theirs - exact) > 0.5 * abs exact, sprintf "TorchSharp %g vs exact %g" theirs exact)
+        let t10 = (Torch.valueAndGrad (fun xs -> torch.nn.functional.gelu(xs.[0])) [| Tensor.scalar -10.0 |] None).Output |> Tensor.item
+        Assert.Equal(0.0, t10) // −0: no information left
+
+    [<Fact>]
+    let ``GELU at special points`` () =
+        Assert.Equal(0.5, gradAt Activation.gelu 0.0)
+        Assert.Equal(0.0, Special.gelu 0.0)
+        Assert.True(Double.IsNegative(Special.gelu -0.0))
+        Assert.Equal(Double.PositiveInfinity, Special.gelu Double.PositiveInfinity)
+        Assert.Equal(-0.0, Special.gelu Double.NegativeInfinity)
+        Assert.True(Double.IsNaN(Special.gelu nan))
+        Assert.Equal(1.0, Special.geluDerivative Double.PositiveInfinity)
+        Assert.Equal(0.0, Special.geluDerivative Double.NegativeInfinity)

@@ -1,0 +1,78 @@
+namespace Functional.Tests
+
+open System
+open Xunit
+open Xunit.Abstractions
+open Functional.Core
+
+/// GELU exact against a 2,200-bit reference over [−37, 37] and in the far tail.
+type SpecialTests(output: ITestOutputHelper) =
+
+    static let grid =
+        let rng = Random(2026)
+        [| for i in -148 .. 148 -> float i * 0.25 |]
+        |> Array.append [| -0.1; 0.1; -1e-3; 1e-3; -3.3; 2.7; -36.9 |]
+        |> Array.append (Array.init 100 (fun _ -> -37.0 + 74.0 * rng.NextDouble()))
+
+    /// Relative error of a double against the exact value.
+    static let rel (ours: double) (exact: double) = if exact = 0.0 then abs ours else abs (ours - exact) / abs exact
+
+    /// The error in units in the last place of the exact value's double.
+    static let ulps (ours: double) (exact: double) =
+        let a = abs exact
+        abs (ours - exact) / (Math.BitIncrement a - a)
+
+    let report name (f: double -> double) (exact: double -> double) (xs: double[]) =
+        let rows = xs |> Array.map (fun x -> let e = exact x in x, rel (f x) e, ulps (f x) e)
+        let worstX, worst, _ = rows |> Array.maxBy (fun (_, r, _) -> r)
+        let _, _, worstUlps = rows |> Array.maxBy (fun (_, _, u) -> u)
+        output.WriteLine(sprintf "%s: max relative error %.3g at x = %g, max %.2f ulp, over %d points" name worst worstX worstUlps xs.Length)
+        Assert.True(worst <= 1e-15, sprintf "%s: relative error %.3g at x = %g" name worst worstX)
+        Assert.True(worstUlps <= 4.0, sprintf "%s: %.2f ulp" name worstUlps)
+
+    [<Fact>]
+    member _.``the high-precision reference itself is right where doubles know the answer`` () =
+        Assert.Equal(0.5, HighPrecision.toDouble (HighPrecision.cdf 0.0))
+        Assert.Equal(Math.PI, HighPrecision.toDouble HighPrecision.pi)
+        // Φ(−1) = 0.15865525393145705141476745... (tables)
+        Assert.Equal(0.15865525393145705, HighPrecision.toDouble (HighPrecision.cdf -1.0))
+
+    [<Fact>]
+    member _.``GELU value is within 1e-15 relative over [-37, 37]`` () =
+        report "gelu" Special.gelu (HighPrecision.gelu >> HighPrecision.toDouble) grid
+
+    [<Fact>]
+    member _.``GELU first derivative is within 1e-15 relative over [-37, 37] away from its root`` () =
+        // GELU'(x) has a root at x ≈ −0.7518: there only the absolute error is small (measured below).
+        let root = -0.75179
+        report "gelu'" Special.geluDerivative (HighPrecision.geluDerivative >> HighPrecision.toDouble) (grid |> Array.filter (fun x -> abs (x - root) > 0.05))
+        let near = [| -0.8; -0.76; -0.75; -0.74; -0.7 |]
+        let absErr = near |> Array.map (fun x -> abs (Special.geluDerivative x - HighPrecision.toDouble (HighPrecision.geluDerivative x))) |> Array.max
+        output.WriteLine(sprintf "gelu' near its root: max absolute error %.3g" absErr)
+        Assert.True(absErr <= 2.5e-16)
+
+    [<Fact>]
+    member _.``GELU second derivative is within 1e-15 relative over [-37, 37]`` () =
+        report "gelu''" (Special.phiPoly [| 2.0; 0.0; -1.0 |]) (HighPrecision.geluSecond >> HighPrecision.toDouble) grid
+
+    [<Fact>]
+    member _.``GELU is non-zero in the far tail wherever the true value is a representable double`` () =
+        for x in [ -37.0 .. -0.1 .. -38.4 ] do
+            Assert.True(Special.gelu x < 0.0, sprintf "gelu(%g) = %g" x (Special.gelu x))
+            Assert.True(Special.geluDerivative x < 0.0, sprintf "gelu'(%g) = %g" x (Special.geluDerivative x))
+        // Below about −38.6 the true value is under half the smallest subnormal: 0 is the right double.
+        Assert.Equal(-0.0, Special.gelu -39.0)
+
+    [<Fact>]
+    member _.``normal CDF tails are accurate`` () =
+        report "Phi" Special.normalCdf (HighPrecision.cdf >> HighPrecision.toDouble) grid
+
+    [<Fact>]
+    member _.``the tanh form has no NaN, overflow or cancellation for any finite input`` () =
+        for x in [ -1e308; -1e150; -1e6; -50.0; -10.0; -1.0; -1e-300; 0.0; 1e-300; 1.0; 10.0; 1e6; 1e150; 1e308 ] do
+            let v = Special.geluTanh x
+            let d = Special.geluTanhDerivative x
+            Assert.False(Double.IsNaN v || Double.IsNaN d, sprintf "x = %g gives %g, %g" x v d)
+            Assert.False(Double.IsInfinity v && abs x < 1e308, sprintf "x = %g overflows" x)
+        Assert.Equal(1e308, Special.geluTanh 1e308)
+        Assert.True(Special.geluTanh -10.0 < 0.0) // no cancellation to 0 in the tail

@@ -1,0 +1,102 @@
+namespace Functional.Tests
+
+open System
+open System.Numerics
+
+/// Honest high-precision references: fixed-point BigInteger arithmetic with 2,200 fraction bits,
+/// enough for Φ(−37) ≈ 6e-300 to 1e-30 relative: φ must be known to about 1e-620 absolute because the series for Φ cancels from about 2^990 down to it.
+module HighPrecision =
+
+    let bits = 2200
+    let one = BigInteger.One <<< bits
+
+    /// An exact fixed-point image of a double.
+    let ofDouble (x: double) =
+        if x = 0.0 then BigInteger.Zero
+        else
+            let raw = BitConverter.DoubleToInt64Bits x
+            let exp = int ((raw >>> 52) &&& 0x7FFL)
+            let frac = raw &&& 0xFFFFFFFFFFFFFL
+            let mant, e = if exp = 0 then frac, -1074 else (frac ||| (1L <<< 52)), exp - 1075
+            let m = BigInteger(mant) <<< (bits + e)
+            if x < 0.0 then -m else m
+
+    let mul (a: BigInteger) (b: BigInteger) = (a * b) >>> bits
+    let div (a: BigInteger) (b: BigInteger) = (a <<< bits) / b
+
+    /// Correctly rounded (to nearest, ties to even) double of a fixed-point value in the normal range.
+    let toDouble (a: BigInteger) =
+        if a.IsZero then 0.0
+        else
+            let neg = a.Sign < 0
+            let m = BigInteger.Abs a
+            let len = int (m.GetBitLength())
+            let shift = len - 53
+            let top, rem, half =
+                if shift > 0 then m >>> shift, m - ((m >>> shift) <<< shift), BigInteger.One <<< (shift - 1)
+                else m <<< -shift, BigInteger.Zero, BigInteger.One
+            let top = if shift > 0 && (rem > half || (rem = half && not top.IsEven)) then top + BigInteger.One else top
+            let v = Math.ScaleB(float top, shift - bits)
+            if neg then -v else v
+
+    let private arctanInv (k: int) =
+        // arctan(1/k) = Σ (−1)^n / ((2n+1)·k^(2n+1))
+        let k2 = BigInteger(k * k)
+        let mutable power = one / BigInteger(k)
+        let mutable sum = BigInteger.Zero
+        let mutable n = 0
+        while not power.IsZero do
+            let term = power / BigInteger(2 * n + 1)
+            sum <- if n % 2 = 0 then sum + term else sum - term
+            power <- power / k2
+            n <- n + 1
+        sum
+
+    let pi = BigInteger(16) * arctanInv 5 - BigInteger(4) * arctanInv 239
+
+    let sqrt (a: BigInteger) =
+        // Integer square root of a·2^bits by Newton's method.
+        let n = a <<< bits
+        let mutable x = BigInteger.One <<< (int (n.GetBitLength() / 2L) + 1)
+        let mutable fin = false
+        while not fin do
+            let y = (x + n / x) >>> 1
+            if y >= x then fin <- true else x <- y
+        x
+
+    let invSqrt2Pi = div one (sqrt (BigInteger(2) * pi))
+
+    /// e^(−y) for y ≥ 0, as 1/e^y with e^y from its all-positive series.
+    let expNeg (y: BigInteger) =
+        let mutable term = one
+        let mutable sum = one
+        let mutable n = 1
+        while not term.IsZero do
+            term <- mul term y / BigInteger(n)
+            sum <- sum + term
+            n <- n + 1
+        div one sum
+
+    /// φ(x) = e^(−x²/2)/√(2π).
+    let pdf (x: double) =
+        let xb = ofDouble x
+        mul invSqrt2Pi (expNeg (mul xb xb >>> 1))
+
+    /// Φ(x) = 1/2 + φ(x)·Σ x^(2n+1)/(2n+1)!! for any x (the series converges everywhere).
+    let cdf (x: double) =
+        let xb = ofDouble x
+        let x2 = mul xb xb
+        let mutable term = xb
+        let mutable sum = xb
+        let mutable n = 1
+        while not term.IsZero do
+            term <- mul term x2 / BigInteger(2 * n + 1)
+            sum <- sum + term
+            n <- n + 1
+        (one >>> 1) + mul (pdf x) sum
+
+    let gelu (x: double) = mul (ofDouble x) (cdf x)
+    let geluDerivative (x: double) = cdf x + mul (ofDouble x) (pdf x)
+    let geluSecond (x: double) =
+        let xb = ofDouble x
+        mul (pdf x) ((BigInteger(2) * one) - mul xb xb)
