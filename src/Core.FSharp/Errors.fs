@@ -6,7 +6,9 @@ open System
 /// The message names what is wrong; the properties say where.
 [<Sealed; AllowNullLiteral>]
 type EinsumException(message: string, equation: string, label: Nullable<char>, operand: Nullable<int>, position: Nullable<int>) =
-    inherit ArgumentException(message, "equation")
+    // The parameter name is reported by ParamName but kept out of Message, which names the fault itself.
+    inherit ArgumentException(message)
+    override _.ParamName = "equation"
     /// The equation as given.
     member _.Equation = equation
     /// The offending label, if one is at fault.

@@ -1,0 +1,63 @@
+module Functional.Cli.Program
+
+open System
+open System.CommandLine
+open Functional
+
+let private equationArg (required: bool) =
+    let a = Argument<string>("equation")
+    a.Description <- "An einsum equation, e.g. \"bij,bjk->bik\" (quote it)"
+    if not required then a.Arity <- ArgumentArity.ZeroOrOne
+    a
+
+let private build () =
+    let root = RootCommand("functional: derive and verify gradients of einsum contractions and activations")
+
+    let derive = Command("derive", "Derive each operand's gradient by the index-set rule: index sets, formula, gradient contraction")
+    let eq = equationArg true
+    let latex = Option<bool>("--latex", Description = "Print the gradient formulas as LaTeX")
+    let order = Option<int>("--order", Description = "1: gradients; 2: also the second-order blocks as contractions", DefaultValueFactory = (fun _ -> 1))
+    let plan = Option<bool>("--plan", Description = "Print the contraction plan with flop counts (needs --shapes)")
+    let shapes = Option<string>("--shapes", Description = "Operand shapes, e.g. 2x3,3x4 (a scalar operand: scalar)")
+    derive.Arguments.Add eq
+    for o in [ latex :> Option; order; plan; shapes ] do derive.Options.Add o
+    derive.SetAction(fun (r: ParseResult) ->
+        Derive.run (r.GetValue eq) (r.GetValue latex) (r.GetValue order) (r.GetValue plan) (Option.ofObj (r.GetValue shapes)))
+
+    let check = Command("check", "Verify derived gradients against TorchSharp autograd and finite differences")
+    let ceq = equationArg false
+    let cshapes = Option<string>("--shapes", Description = "Operand shapes, e.g. 2x3,3x4 (default: a distinct size per label)")
+    let trials = Option<int>("--trials", Description = "Random trials", DefaultValueFactory = (fun _ -> 5))
+    let seed = Option<int>("--seed", Description = "Seed of the first trial", DefaultValueFactory = (fun _ -> 1))
+    let acts = Option<bool>("--activations", Description = "Check GELU (both forms) and Leaky ReLU (each convention) instead")
+    check.Arguments.Add ceq
+    for o in [ cshapes :> Option; trials; seed; acts ] do check.Options.Add o
+    check.SetAction(fun (r: ParseResult) ->
+        if r.GetValue acts then Check.activations ()
+        else
+            match r.GetValue ceq with
+            | null | "" -> raise (ArgumentException("check needs an equation, or --activations"))
+            | e -> Check.run e (Option.ofObj (r.GetValue cshapes)) (r.GetValue trials) (r.GetValue seed))
+
+    root.Subcommands.Add derive
+    root.Subcommands.Add check
+    root
+
+[<EntryPoint>]
+let main argv =
+    // Wide tables stay whole when the output goes to a file or a pipe.
+    if Console.IsOutputRedirected then Spectre.Console.AnsiConsole.Profile.Width <- 160
+    let root = build ()
+    let parsed = root.Parse(argv)
+    if parsed.Errors.Count > 0 then
+        eprintfn "error: %s (see --help)" parsed.Errors.[0].Message
+        2
+    else
+        // Exceptions are ours to report (one line, exit code 2), not the parser's stack trace.
+        try parsed.Invoke(InvocationConfiguration(EnableDefaultExceptionHandler = false))
+        with
+        | :? ArgumentException as e ->
+            // Bad input (an invalid equation, shapes that do not fit): one line, exit code 2.
+            eprintfn "error: %s" (e.Message.Split('\n').[0])
+            2
+

@@ -1,0 +1,30 @@
+module Functional.Cli.Shapes
+
+open System
+open Functional
+open Functional.Core
+
+/// Parses "2x3,3x4" (a scalar operand is "scalar" or empty).
+let parse (text: string) : int[][] =
+    text.Split(',')
+    |> Array.mapi (fun k part ->
+        let p = part.Trim()
+        if p = "" || p.Equals("scalar", StringComparison.OrdinalIgnoreCase) then [||]
+        else
+            p.Split('x', 'X', '×')
+            |> Array.map (fun d ->
+                match Int32.TryParse(d.Trim()) with
+                | true, n when n >= 0 -> n
+                | _ -> raise (ArgumentException(sprintf "--shapes: operand %d has '%s', which is not a size (expected e.g. 2x3,3x4)" k d))))
+
+let format (shapes: int[][]) = shapes |> Array.map (fun s -> if s.Length = 0 then "scalar" else String.Join("x", s)) |> String.concat ","
+
+/// Shapes for an equation when none are given: each letter its own size (2, 3, 4, …, so transposition
+/// mistakes cannot hide), each ellipsis two dimensions of sizes 2 and 3.
+let defaults (equation: string) : int[][] =
+    let spec = Einsum.parse equation
+    let letters = spec.Inputs |> List.collect (fun t -> t.Subscripts) |> List.choose (function Letter (c, _) -> Some c | _ -> None) |> List.distinct
+    let size c = 2 + (List.findIndex ((=) c) letters % 4)
+    spec.Inputs
+    |> List.map (fun t -> t.Subscripts |> List.collect (function Letter (c, _) -> [ size c ] | Ellipsis _ -> [ 2; 3 ]) |> Array.ofList)
+    |> Array.ofList

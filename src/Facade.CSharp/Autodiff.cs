@@ -1,0 +1,110 @@
+using System;
+using Core = Functional.Core;
+
+namespace Functional;
+
+/// <summary>A function's value and its gradient.</summary>
+/// <param name="Value">f(x).</param>
+/// <param name="Gradient">∂f/∂x, shaped as x.</param>
+public sealed record ValueAndGradient(Tensor Value, Tensor Gradient);
+
+/// <summary>A function's value and its gradients with respect to every input.</summary>
+/// <param name="Value">f(x₁, …, xₙ).</param>
+/// <param name="Gradients">∂f/∂xᵢ, each shaped as xᵢ.</param>
+public sealed record ValueAndGradients(Tensor Value, Tensor[] Gradients);
+
+/// <summary>A function's value and its pullback (reverse mode).</summary>
+/// <param name="Value">f(x).</param>
+/// <param name="Pullback">Maps an adjoint ḡ shaped as f(x) to ḡᵀ·∂f/∂x, shaped as x.</param>
+public sealed record VjpResult(Tensor Value, Func<Tensor, Tensor> Pullback);
+
+/// <summary>A function's value and its directional derivative (forward mode).</summary>
+/// <param name="Value">f(x).</param>
+/// <param name="Tangent">∂f/∂x · v.</param>
+public sealed record JvpResult(Tensor Value, Tensor Tangent);
+
+/// <summary>
+/// Function transforms. Each composes with the others and with itself: a <c>Grad</c> inside the function
+/// given to <c>Grad</c> works, with no perturbation confusion. Thread-safe for independent calls.
+/// </summary>
+public static class Autodiff
+{
+    /// <summary>The gradient ∂f/∂x of a scalar-valued function.</summary>
+    /// <exception cref="ShapeException">f's result is not a scalar (one element).</exception>
+    public static Tensor Grad(Func<Tensor, Tensor> f, Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(x);
+        return new Tensor(Core.Autodiff.grad(Interop.Lift(f), x.Value));
+    }
+
+    /// <summary>The gradients ∂f/∂xᵢ of a scalar-valued function of several tensors. An unused input gets zeros.</summary>
+    /// <exception cref="ShapeException">f's result is not a scalar (one element).</exception>
+    public static Tensor[] Grad(Func<Tensor[], Tensor> f, params Tensor[] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        return Interop.Tensors(Core.Autodiff.gradMany(Interop.LiftMany(f), Interop.Values(inputs, nameof(inputs))));
+    }
+
+    /// <summary>f(x) and ∂f/∂x together (one forward, one backward pass).</summary>
+    public static ValueAndGradient ValueAndGrad(Func<Tensor, Tensor> f, Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(x);
+        var r = Core.Autodiff.valueAndGrad(Interop.Lift(f), x.Value);
+        return new ValueAndGradient(new Tensor(r.Item1), new Tensor(r.Item2));
+    }
+
+    /// <summary>f(x₁, …, xₙ) and every ∂f/∂xᵢ together.</summary>
+    public static ValueAndGradients ValueAndGrad(Func<Tensor[], Tensor> f, params Tensor[] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        var r = Core.Autodiff.valueAndGradMany(Interop.LiftMany(f), Interop.Values(inputs, nameof(inputs)));
+        return new ValueAndGradients(new Tensor(r.Item1), Interop.Tensors(r.Item2));
+    }
+
+    /// <summary>Reverse mode: f(x) and the pullback ḡ ↦ ḡᵀ·∂f/∂x (callable many times).</summary>
+    public static VjpResult Vjp(Func<Tensor, Tensor> f, Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(x);
+        var r = Core.Autodiff.vjp(Interop.Lift(f), x.Value);
+        var pullback = r.Item2;
+        return new VjpResult(new Tensor(r.Item1), adjoint => new Tensor(pullback.Invoke((adjoint ?? throw new ArgumentNullException(nameof(adjoint))).Value)));
+    }
+
+    /// <summary>Forward mode: f(x) and the directional derivative ∂f/∂x · v.</summary>
+    public static JvpResult Jvp(Func<Tensor, Tensor> f, Tensor x, Tensor v)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(v);
+        var r = Core.Autodiff.jvp(Interop.Lift(f), x.Value, v.Value);
+        return new JvpResult(new Tensor(r.Item1), new Tensor(r.Item2));
+    }
+
+    /// <summary>The Jacobian ∂f/∂x, shaped f(x).Shape ++ x.Shape.</summary>
+    public static Tensor Jacobian(Func<Tensor, Tensor> f, Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(x);
+        return new Tensor(Core.Autodiff.jacobian(Interop.Lift(f), x.Value));
+    }
+
+    /// <summary>The Hessian ∂²f/∂x² of a scalar function, shaped x.Shape ++ x.Shape.</summary>
+    public static Tensor Hessian(Func<Tensor, Tensor> f, Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(x);
+        return new Tensor(Core.Autodiff.hessian(Interop.Lift(f), x.Value));
+    }
+
+    /// <summary>The Hessian-vector product (∂²f/∂x²)·v, forward over reverse, without forming the Hessian.</summary>
+    public static Tensor HessianVectorProduct(Func<Tensor, Tensor> f, Tensor x, Tensor v)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(v);
+        return new Tensor(Core.Autodiff.hessianVectorProduct(Interop.Lift(f), x.Value, v.Value));
+    }
+}

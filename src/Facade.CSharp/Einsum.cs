@@ -1,0 +1,121 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Core = Functional.Core;
+
+namespace Functional;
+
+/// <summary>Where a label occurs, seen from one operand: the seed's index sets and the cases beyond them.</summary>
+public enum LabelRole
+{
+    /// <summary>I: in this operand and the output only.</summary>
+    Free,
+    /// <summary>J: in this operand and another, summed away.</summary>
+    Contracted,
+    /// <summary>In this operand, another and the output.</summary>
+    Batch,
+    /// <summary>Only in this operand, summed away: the gradient is broadcast along it.</summary>
+    SummedInside,
+    /// <summary>K: in the output and other operands, not here.</summary>
+    Other,
+    /// <summary>Only in the output (extended forms).</summary>
+    OutputOnly,
+    /// <summary>Only in other operands, summed there.</summary>
+    Elsewhere,
+}
+
+/// <summary>One label's class as seen from one operand.</summary>
+/// <param name="Label">The label ("..." for the ellipsis).</param>
+/// <param name="Role">Its index set.</param>
+/// <param name="Repeated">How often it occurs in the operand (more than 1: a diagonal).</param>
+public sealed record LabelClass(string Label, LabelRole Role, int Repeated);
+
+/// <summary>The derivation of one operand's gradient.</summary>
+/// <param name="Operand">Zero-based operand index.</param>
+/// <param name="Name">The operand's name in formulas (A, B, ...).</param>
+/// <param name="Labels">Every label's class.</param>
+/// <param name="Formula">E.g. <c>∂L/∂A[i,j] = Σ_k ∂L/∂C[i,k] · B[j,k]</c>.</param>
+/// <param name="FormulaLatex">The same in LaTeX.</param>
+/// <param name="Contraction">The gradient as an einsum: output gradient first, then the other operands.</param>
+/// <param name="Cases">Which cases beyond the plain I/J/K rule applied.</param>
+public sealed record OperandDerivation(int Operand, string Name, IReadOnlyList<LabelClass> Labels, string Formula, string FormulaLatex, string Contraction, IReadOnlyList<string> Cases);
+
+/// <summary>The derivation of every operand's gradient of an einsum.</summary>
+/// <param name="Equation">The normalised equation (explicit output).</param>
+/// <param name="Forward">The definition, e.g. <c>C[i,k] = Σ_j A[i,j] · B[j,k]</c>.</param>
+/// <param name="Operands">One derivation per operand.</param>
+public sealed record EinsumDerivation(string Equation, string Forward, IReadOnlyList<OperandDerivation> Operands);
+
+/// <summary>One pairwise step of a contraction plan.</summary>
+/// <param name="Left">Index of the left operand in the current list.</param>
+/// <param name="Right">Index of the right operand in the current list.</param>
+/// <param name="Contraction">The step as an einsum over the original labels.</param>
+/// <param name="Flops">Floating-point operations (a multiply-add counts 2).</param>
+/// <param name="ResultElements">Elements of the intermediate.</param>
+public sealed record PlanStep(int Left, int Right, string Contraction, double Flops, double ResultElements);
+
+/// <summary>The order in which a contraction is evaluated.</summary>
+/// <param name="Method">"optimal" (exhaustive), "greedy" or "single".</param>
+/// <param name="Steps">The pairwise steps, in order.</param>
+/// <param name="Flops">Total flops.</param>
+/// <param name="LargestIntermediate">Elements of the largest intermediate.</param>
+public sealed record ContractionPlan(string Method, IReadOnlyList<PlanStep> Steps, double Flops, double LargestIntermediate);
+
+/// <summary>
+/// Einstein summation with NumPy/torch semantics, differentiable: the gradient of operand k is itself a
+/// contraction of the output gradient with the other operands (the index-set rule), derived for every
+/// equation, including batch labels, repeated labels, ellipsis and broadcasting.
+/// </summary>
+public static class Einsum
+{
+    /// <summary>Evaluates an equation such as <c>"bij,bjk-&gt;bik"</c>. ∂L/∂X_k = the derived contraction of ∂L/∂Y with the other operands.</summary>
+    /// <exception cref="EinsumException">The equation is invalid or does not fit the operands; the message names label, operand, position and sizes.</exception>
+    public static Tensor Contract(string equation, params Tensor[] operands)
+    {
+        ArgumentNullException.ThrowIfNull(equation);
+        return new Tensor(Core.Linear.einsum(equation, Interop.Values(operands, nameof(operands))));
+    }
+
+    /// <summary>A readable derivation of every operand's gradient, in the seed's notation.</summary>
+    public static string Explain(string equation) => Core.Einsum.explain(equation ?? throw new ArgumentNullException(nameof(equation)));
+
+    /// <summary>The gradient formulas in LaTeX, one line per operand.</summary>
+    public static string ExplainLatex(string equation) => Core.Einsum.explainLatex(equation ?? throw new ArgumentNullException(nameof(equation)));
+
+    /// <summary>The structured derivation: index sets per label, gradient formula and contraction per operand.</summary>
+    public static EinsumDerivation Derive(string equation)
+    {
+        ArgumentNullException.ThrowIfNull(equation);
+        var d = Core.Einsum.derive(equation);
+        var c = d.Contraction;
+        var ops = d.Operands.Select(o => new OperandDerivation(
+            o.Operand,
+            Core.Explain.operandName(c.Inputs.Length, o.Operand),
+            o.Labels.Select(l => new LabelClass(l.Label == Core.ContractionModule.ellipsisBase ? "..." : Core.ContractionModule.labelName(l.Label), Role(l.Role), l.Here)).ToArray(),
+            Core.Explain.gradientFormula(c, o),
+            Core.Explain.gradientFormulaTex(c, o),
+            Core.Explain.contractionText(o.Gradient),
+            o.Cases.ToArray())).ToArray();
+        return new EinsumDerivation(Core.EinsumSpecModule.normalised(d.Spec), Core.Explain.forward(c), ops);
+    }
+
+    /// <summary>The contraction plan (order of pairwise steps, flops) for operands of the given shapes.</summary>
+    public static ContractionPlan Plan(string equation, params int[][] shapes)
+    {
+        ArgumentNullException.ThrowIfNull(equation);
+        ArgumentNullException.ThrowIfNull(shapes);
+        var p = Core.Einsum.plan(equation, shapes);
+        string Term(int[] ls) => string.Concat(ls.Select(Core.ContractionModule.labelName));
+        var steps = p.Steps.Select(s => new PlanStep(s.Left, s.Right, $"{Term(s.LeftLabels)},{Term(s.RightLabels)}->{Term(s.Result)}", s.Flops, s.Size)).ToArray();
+        string method = p.Method.IsOptimal ? "optimal" : p.Method.IsGreedy ? "greedy" : "single";
+        return new ContractionPlan(method, steps, p.Flops, p.LargestIntermediate);
+    }
+
+    private static LabelRole Role(Core.LabelRole r) =>
+        r.IsFree ? LabelRole.Free :
+        r.IsContracted ? LabelRole.Contracted :
+        r.IsBatch ? LabelRole.Batch :
+        r.IsSummedInside ? LabelRole.SummedInside :
+        r.IsOther ? LabelRole.Other :
+        r.IsOutputOnly ? LabelRole.OutputOnly : LabelRole.Elsewhere;
+}

@@ -1,0 +1,39 @@
+using System;
+using Core = Functional.Core;
+
+namespace Functional;
+
+/// <summary>What a gradient check found.</summary>
+/// <param name="Passed">Every element within atol + rtol·|numeric|.</param>
+/// <param name="MaxAbsoluteError">Largest |analytic − numeric|.</param>
+/// <param name="MaxRelativeError">Largest |analytic − numeric| / |numeric|.</param>
+/// <param name="WorstInput">The input holding the worst element.</param>
+/// <param name="WorstIndex">The worst element's row-major index in that input.</param>
+/// <param name="Analytic">The derived gradient there.</param>
+/// <param name="Numeric">The central difference there.</param>
+/// <param name="Checked">Elements checked.</param>
+public sealed record GradientCheckReport(bool Passed, double MaxAbsoluteError, double MaxRelativeError, int WorstInput, int WorstIndex, double Analytic, double Numeric, int Checked)
+{
+    /// <summary>One line: verdict, errors and the worst element.</summary>
+    public override string ToString() =>
+        $"{(Passed ? "passed" : "FAILED")}: max |Δ| {MaxAbsoluteError:G3}, max rel {MaxRelativeError:G3} over {Checked} elements; worst at input {WorstInput} element {WorstIndex} (analytic {Analytic:R}, numeric {Numeric:R})";
+}
+
+/// <summary>
+/// Central-difference gradient checks (as torch's gradcheck) for use in any test framework:
+/// xunit, NUnit, FsCheck, Hedgehog. A function with a non-scalar result is checked through a fixed projection.
+/// </summary>
+public static class GradientCheck
+{
+    /// <summary>Checks with torch's float64 defaults: step 1e-6, atol 1e-5, rtol 1e-3.</summary>
+    public static GradientCheckReport Run(Func<Tensor[], Tensor> f, params Tensor[] inputs) => Run(f, 1e-6, 1e-5, 1e-3, inputs);
+
+    /// <summary>Checks with the given step and tolerances.</summary>
+    public static GradientCheckReport Run(Func<Tensor[], Tensor> f, double step, double absoluteTolerance, double relativeTolerance, params Tensor[] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        var xs = Array.ConvertAll(Interop.Values(inputs, nameof(inputs)), v => v.Tensor);
+        var r = Core.GradCheck.runWith(step, absoluteTolerance, relativeTolerance, Interop.LiftMany(f), xs);
+        return new GradientCheckReport(r.Passed, r.MaxAbsoluteError, r.MaxRelativeError, r.WorstInput, r.WorstIndex, r.Analytic, r.Numeric, r.Checked);
+    }
+}

@@ -1,0 +1,37 @@
+using System;
+using Microsoft.FSharp.Core;
+using Core = Functional.Core;
+
+namespace Functional;
+
+/// <summary>Conversions between the facade and the F# core; nothing here is public.</summary>
+internal static class Interop
+{
+    public static FSharpFunc<Core.Value, Core.Value> Lift(Func<Tensor, Tensor> f) =>
+        FuncConvert.FromFunc<Core.Value, Core.Value>(v => Checked(f(new Tensor(v)), nameof(f)).Value);
+
+    public static FSharpFunc<Core.Value[], Core.Value> LiftMany(Func<Tensor[], Tensor> f) =>
+        FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => Checked(f(Array.ConvertAll(vs, v => new Tensor(v))), nameof(f)).Value);
+
+    public static Core.Value[] Values(Tensor[] xs, string name)
+    {
+        ArgumentNullException.ThrowIfNull(xs, name);
+        var r = new Core.Value[xs.Length];
+        for (int i = 0; i < xs.Length; i++)
+            r[i] = (xs[i] ?? throw new ArgumentNullException($"{name}[{i}]")).Value;
+        return r;
+    }
+
+    public static Tensor[] Tensors(Core.Value[] vs) => Array.ConvertAll(vs, v => new Tensor(v));
+
+    private static Tensor Checked(Tensor? t, string name) =>
+        t ?? throw new InvalidOperationException($"The function passed as '{name}' returned null.");
+
+    public static Core.KinkConvention Convert(KinkConvention c) => c switch
+    {
+        KinkConvention.RightDerivative => Core.KinkConvention.RightDerivative,
+        KinkConvention.LeftDerivative => Core.KinkConvention.LeftDerivative,
+        KinkConvention.Midpoint => Core.KinkConvention.Midpoint,
+        _ => throw new ArgumentOutOfRangeException(nameof(c), c, "Unknown kink convention."),
+    };
+}

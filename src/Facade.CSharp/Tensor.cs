@@ -1,0 +1,172 @@
+using System;
+using System.Collections.Generic;
+using Core = Functional.Core;
+
+namespace Functional;
+
+/// <summary>
+/// An immutable, dense, row-major float64 tensor of any rank (rank 0 is a scalar). Every operation
+/// returns a new tensor and is differentiable: inside a function given to <see cref="Autodiff"/>,
+/// the same code computes values and gradients. Thread-safe: instances never change.
+/// </summary>
+public sealed class Tensor
+{
+    internal Core.Value Value { get; }
+
+    internal Tensor(Core.Value value) => Value = value;
+
+    private static Tensor Of(Core.Tensor t) => new(Core.ValueModule.constant(t));
+
+    // ---- creation ----
+
+    /// <summary>A tensor from row-major values (copied) and a shape.</summary>
+    /// <exception cref="ShapeException">The shape does not hold exactly <c>values.Length</c> elements.</exception>
+    public static Tensor FromArray(double[] values, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(shape);
+        return Of(Core.TensorModule.create(shape, values));
+    }
+
+    /// <summary>A rank-0 tensor.</summary>
+    public static Tensor Scalar(double value) => Of(Core.TensorModule.scalar(value));
+
+    /// <summary>A tensor of zeros.</summary>
+    public static Tensor Zeros(params int[] shape) => Of(Core.TensorModule.zeros(shape ?? throw new ArgumentNullException(nameof(shape))));
+
+    /// <summary>A tensor of ones.</summary>
+    public static Tensor Ones(params int[] shape) => Of(Core.TensorModule.ones(shape ?? throw new ArgumentNullException(nameof(shape))));
+
+    /// <summary>Standard normal entries from a seeded generator (reproducible).</summary>
+    public static Tensor Random(int seed, params int[] shape) => Of(Core.TensorModule.random(seed, shape ?? throw new ArgumentNullException(nameof(shape))));
+
+    // ---- access ----
+
+    /// <summary>The shape.</summary>
+    public IReadOnlyList<int> Shape => Value.Tensor.Shape;
+
+    /// <summary>The number of dimensions.</summary>
+    public int Rank => Value.Tensor.Rank;
+
+    /// <summary>The number of elements.</summary>
+    public int Count => Value.Tensor.Numel;
+
+    /// <summary>A row-major copy of the elements.</summary>
+    public double[] ToArray() => Value.Tensor.ToArray();
+
+    /// <summary>The element at a full index.</summary>
+    /// <exception cref="ShapeException">The index has the wrong length or is out of range.</exception>
+    public double this[params int[] index] => Value.Tensor[index ?? throw new ArgumentNullException(nameof(index))];
+
+    /// <summary>The value of a one-element tensor.</summary>
+    public double ToScalar() => Core.TensorModule.item(Value.Tensor);
+
+    // ---- arithmetic (NumPy broadcasting; gradients sum over broadcast dimensions) ----
+
+    /// <summary>a + b. ∂/∂a = 1, ∂/∂b = 1.</summary>
+    public static Tensor operator +(Tensor a, Tensor b) => new(Core.Arithmetic.add(N(a).Value, N(b).Value));
+    /// <summary>a + c. ∂/∂a = 1.</summary>
+    public static Tensor operator +(Tensor a, double c) => a + Scalar(c);
+    /// <summary>c + a. ∂/∂a = 1.</summary>
+    public static Tensor operator +(double c, Tensor a) => Scalar(c) + a;
+    /// <summary>a − b. ∂/∂a = 1, ∂/∂b = −1.</summary>
+    public static Tensor operator -(Tensor a, Tensor b) => new(Core.Arithmetic.sub(N(a).Value, N(b).Value));
+    /// <summary>a − c. ∂/∂a = 1.</summary>
+    public static Tensor operator -(Tensor a, double c) => a - Scalar(c);
+    /// <summary>c − a. ∂/∂a = −1.</summary>
+    public static Tensor operator -(double c, Tensor a) => Scalar(c) - a;
+    /// <summary>a · b elementwise. ∂/∂a = b, ∂/∂b = a.</summary>
+    public static Tensor operator *(Tensor a, Tensor b) => new(Core.Arithmetic.mul(N(a).Value, N(b).Value));
+    /// <summary>a · c. ∂/∂a = c.</summary>
+    public static Tensor operator *(Tensor a, double c) => new(Core.Arithmetic.scale(c, N(a).Value));
+    /// <summary>c · a. ∂/∂a = c.</summary>
+    public static Tensor operator *(double c, Tensor a) => new(Core.Arithmetic.scale(c, N(a).Value));
+    /// <summary>a / b elementwise. ∂/∂a = 1/b, ∂/∂b = −a/b².</summary>
+    public static Tensor operator /(Tensor a, Tensor b) => new(Core.Arithmetic.div(N(a).Value, N(b).Value));
+    /// <summary>a / c. ∂/∂a = 1/c.</summary>
+    public static Tensor operator /(Tensor a, double c) => a / Scalar(c);
+    /// <summary>c / a. ∂/∂a = −c/a².</summary>
+    public static Tensor operator /(double c, Tensor a) => Scalar(c) / a;
+    /// <summary>−a. ∂/∂a = −1.</summary>
+    public static Tensor operator -(Tensor a) => new(Core.Arithmetic.neg(N(a).Value));
+
+    private static Tensor N(Tensor? t) => t ?? throw new ArgumentNullException(nameof(t));
+
+    // ---- reductions ----
+
+    /// <summary>Σ of every element (a scalar). ∂/∂x = 1 everywhere.</summary>
+    public Tensor Sum() => new(Core.Reduction.sum(Value));
+
+    /// <summary>Σ over the given axes (negative counts from the end). ∂/∂x = 1, broadcast back.</summary>
+    public Tensor Sum(params int[] axes) => new(Core.Reduction.sumAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value));
+
+    /// <summary>Mean of every element. ∂/∂x = 1/n.</summary>
+    public Tensor Mean() => new(Core.Reduction.mean(Value));
+
+    /// <summary>Mean over the given axes. ∂/∂x = 1/n along them.</summary>
+    public Tensor Mean(params int[] axes) => new(Core.Reduction.meanAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value));
+
+    // ---- elementwise ----
+
+    /// <summary>eˣ. d/dx = eˣ.</summary>
+    public Tensor Exp() => new(Core.Elementwise.exp(Value));
+    /// <summary>ln x. d/dx = 1/x.</summary>
+    public Tensor Log() => new(Core.Elementwise.log(Value));
+    /// <summary>√x. d/dx = 1/(2√x).</summary>
+    public Tensor Sqrt() => new(Core.Elementwise.sqrt(Value));
+    /// <summary>xᵖ for a constant p. d/dx = p·xᵖ⁻¹.</summary>
+    public Tensor Pow(double p) => new(Core.Elementwise.pow(p, Value));
+    /// <summary>tanh x. d/dx = 1 − tanh²x.</summary>
+    public Tensor Tanh() => new(Core.Elementwise.tanh(Value));
+    /// <summary>σ(x) = 1/(1 + e⁻ˣ), stable for every x. d/dx = σ(x)(1 − σ(x)).</summary>
+    public Tensor Sigmoid() => new(Core.Elementwise.sigmoid(Value));
+
+    // ---- activations ----
+
+    /// <summary>ReLU max(x, 0). d/dx = 1 for x &gt; 0, 0 for x ≤ 0 (0 at the kink).</summary>
+    public Tensor Relu() => new(Core.Activation.relu(Value));
+
+    /// <summary>Exact GELU x·Φ(x), full precision in both tails. d/dx = Φ(x) + x·φ(x); d²/dx² = φ(x)(2 − x²).</summary>
+    public Tensor Gelu() => new(Core.Activation.gelu(Value));
+
+    /// <summary>GELU, exact or tanh-approximated. Exact: d/dx = Φ(x) + x·φ(x). Tanh: x·σ(2u), u = √(2/π)(x + 0.044715x³),
+    /// d/dx = σ(2u) + x·σ(2u)·σ(−2u)·2u′.</summary>
+    public Tensor Gelu(GeluApproximation approximation) => approximation switch
+    {
+        GeluApproximation.None => Gelu(),
+        GeluApproximation.Tanh => new(Core.Activation.geluTanh(Value)),
+        _ => throw new ArgumentOutOfRangeException(nameof(approximation), approximation, "Unknown GELU approximation."),
+    };
+
+    /// <summary>Leaky ReLU: x for x &gt; 0, α·x for x &lt; 0. d/dx = 1 (x &gt; 0), α (x &lt; 0), and 1 at exactly 0 (the seed's convention).</summary>
+    public Tensor LeakyRelu(double negativeSlope) => LeakyRelu(negativeSlope, KinkConvention.RightDerivative);
+
+    /// <summary>Leaky ReLU with an explicit derivative at exactly 0: 1, α or (1 + α)/2. d/dx = 1 (x &gt; 0), α (x &lt; 0).</summary>
+    public Tensor LeakyRelu(double negativeSlope, KinkConvention convention) =>
+        new(Core.Activation.leakyReluWith(negativeSlope, Interop.Convert(convention), Value));
+
+    /// <summary>Softmax along an axis, shifted by the maximum. VJP: y·(ḡ − Σ ḡ·y).</summary>
+    public Tensor Softmax(int axis) => new(Core.Softmax.softmax(axis, Value));
+
+    /// <summary>Log-softmax along an axis: x − log Σ eˣ. VJP: ḡ − softmax(x)·Σ ḡ.</summary>
+    public Tensor LogSoftmax(int axis) => new(Core.Softmax.logSoftmax(axis, Value));
+
+    // ---- linear algebra and layout ----
+
+    /// <summary>Matrix product C = A·B of two matrices. ∇A = ∂L/∂C·Bᵀ, ∇B = Aᵀ·∂L/∂C.</summary>
+    /// <exception cref="ShapeException">Not matrices, or inner dimensions differ.</exception>
+    public Tensor MatMul(Tensor other) => new(Core.Linear.matmul(Value, N(other).Value));
+
+    /// <summary>Same elements, new shape (one -1 is inferred). The gradient is reshaped back.</summary>
+    public Tensor Reshape(params int[] shape) => new(Core.Layout.reshape(shape ?? throw new ArgumentNullException(nameof(shape)), Value));
+
+    /// <summary>Permutes the axes (no argument: reverses them). The gradient is permuted back.</summary>
+    public Tensor Transpose(params int[] permutation)
+    {
+        ArgumentNullException.ThrowIfNull(permutation);
+        return new(permutation.Length == 0 ? Core.Layout.transpose(Value) : Core.Layout.permute(permutation, Value));
+    }
+
+    /// <summary>NumPy-like text, elided when large: <c>tensor([[1, 2], [3, 4]], shape=[2, 2])</c>.</summary>
+    public override string ToString() => Value.Tensor.ToString();
+}
