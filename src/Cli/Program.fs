@@ -45,7 +45,8 @@ let private build () =
 
 [<EntryPoint>]
 let main argv =
-    // Wide tables stay whole when the output goes to a file or a pipe.
+    // Render to the current Console.Out (callers may redirect it); wide tables stay whole in files and pipes.
+    Spectre.Console.AnsiConsole.Console <- Spectre.Console.AnsiConsole.Create(Spectre.Console.AnsiConsoleSettings(Out = Spectre.Console.AnsiConsoleOutput(Console.Out)))
     if Console.IsOutputRedirected then Spectre.Console.AnsiConsole.Profile.Width <- 160
     let root = build ()
     let parsed = root.Parse(argv)

@@ -1,0 +1,65 @@
+using Xunit;
+
+namespace Functional.Facade.Tests;
+
+/// <summary>The CLI in process: exit codes and the first lines of its output.</summary>
+[Collection("console")]
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        Console.SetOut(o);
+        Console.SetError(e);
+        try { return (Functional.Cli.Program.main(args), o.ToString(), e.ToString()); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+    }
+
+    [Fact]
+    public void Derive_explains_the_readme_example()
+    {
+        var (code, output, _) = Run("derive", "bij,bjk->bik");
+        Assert.Equal(0, code);
+        Assert.Contains("∂L/∂A[b,i,j] = Σ_k ∂L/∂C[b,i,k] · B[b,j,k]", output);
+    }
+
+    [Fact]
+    public void Derive_latex_order_2_and_plan()
+    {
+        Assert.Contains(@"\frac", Run("derive", "ij,jk->ik", "--latex").Out);
+        Assert.Contains("∂/∂B (∂L/∂A)·V", Run("derive", "ij,jk->ik", "--order", "2").Out);
+        var (code, output, _) = Run("derive", "ij,jk,k->i", "--plan", "--shapes", "100x200,200x300,300");
+        Assert.Equal(0, code);
+        Assert.Contains("160000 flops", output);
+    }
+
+    [Fact]
+    public void Check_verifies_and_exits_0()
+    {
+        var (code, output, _) = Run("check", "bij,bjk->bik", "--trials", "2", "--seed", "5");
+        Assert.Equal(0, code);
+        Assert.Contains("verified", output);
+    }
+
+    [Fact]
+    public void Bad_arguments_give_one_line_and_exit_2()
+    {
+        foreach (var args in new[] { new[] { "derive", "ij,jk->ix" }, new[] { "check", "ij,jk", "--shapes", "2x3,4x5" }, new[] { "check", "ij", "--trials", "x" }, new[] { "nonsense" }, new[] { "derive", "ij", "--order", "3" } })
+        {
+            var (code, _, err) = Run(args);
+            Assert.Equal(2, code);
+            Assert.StartsWith("error: ", err);
+            Assert.Single(err.Trim().Split('\n'));
+        }
+    }
+
+    [Fact]
+    public void Help_works_everywhere()
+    {
+        Assert.Equal(0, Run("--help").Code);
+        Assert.Contains("--shapes", Run("check", "--help").Out);
+        Assert.Contains("--latex", Run("derive", "--help").Out);
+    }
+}

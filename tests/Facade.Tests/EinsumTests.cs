@@ -1,0 +1,65 @@
+using Functional;
+using Xunit;
+
+namespace Functional.Facade.Tests;
+
+public class EinsumTests
+{
+    [Fact]
+    public void Contract_evaluates_any_number_of_operands()
+    {
+        var a = Tensor.Random(1, 2, 3);
+        var b = Tensor.Random(2, 3, 4);
+        var c = Tensor.Random(3, 4);
+        var viaEinsum = Einsum.Contract("ij,jk,k->i", a, b, c);
+        var viaMatMul = a.MatMul(b).MatMul(c.Reshape(4, 1)).Reshape(2);
+        Assert.Equal(viaMatMul.ToArray()[0], viaEinsum.ToArray()[0], 12);
+        Assert.Equal(viaMatMul.ToArray()[1], viaEinsum.ToArray()[1], 12);
+    }
+
+    [Fact]
+    public void Explain_gives_the_seed_notation()
+    {
+        var text = Einsum.Explain("ij,jk->ik");
+        Assert.Contains("∂L/∂A[i,j] = Σ_k ∂L/∂C[i,k] · B[j,k]", text);
+        Assert.Contains(@"\frac{\partial L}{\partial B_{jk}}", Einsum.ExplainLatex("ij,jk->ik"));
+    }
+
+    [Fact]
+    public void Derive_is_structured()
+    {
+        var d = Einsum.Derive("bij,bjk->bik");
+        Assert.Equal("bij,bjk->bik", d.Equation);
+        Assert.Equal(2, d.Operands.Count);
+        var a = d.Operands[0];
+        Assert.Equal("A", a.Name);
+        Assert.Equal("bik,bjk->bij", a.Contraction);
+        Assert.Equal(LabelRole.Batch, a.Labels.Single(l => l.Label == "b").Role);
+        Assert.Equal(LabelRole.Free, a.Labels.Single(l => l.Label == "i").Role);
+        Assert.Equal(LabelRole.Contracted, a.Labels.Single(l => l.Label == "j").Role);
+        Assert.Equal(LabelRole.Other, a.Labels.Single(l => l.Label == "k").Role);
+        Assert.Contains(a.Cases, c => c.Contains("batch"));
+    }
+
+    [Fact]
+    public void Plan_reports_order_and_flops()
+    {
+        var p = Einsum.Plan("ij,jk,k->i", new[] { 100, 200 }, new[] { 200, 300 }, new[] { 300 });
+        Assert.Equal("optimal", p.Method);
+        Assert.Equal("jk,k->j", p.Steps[0].Contraction);
+        Assert.Equal(160000.0, p.Flops);
+    }
+
+    [Fact]
+    public void The_exception_is_public_and_exposes_label_operand_and_position()
+    {
+        var e = Assert.Throws<EinsumException>(() => Einsum.Contract("ij,jk->ik", Tensor.Zeros(2, 3), Tensor.Zeros(4, 5)));
+        Assert.IsAssignableFrom<ArgumentException>(e);
+        Assert.Equal('j', e.Label);
+        Assert.Equal(1, e.Operand);
+        Assert.Equal(3, e.Position);
+        Assert.Equal("equation", e.ParamName);
+        Assert.Contains("size 3", e.Message);
+        Assert.Contains("size 4", e.Message);
+    }
+}

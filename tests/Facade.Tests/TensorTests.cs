@@ -1,0 +1,79 @@
+using Functional;
+using Xunit;
+
+namespace Functional.Facade.Tests;
+
+public class TensorTests
+{
+    private static readonly Tensor M = Tensor.FromArray(new double[] { 1, 2, 3, 4, 5, 6 }, 2, 3);
+
+    [Fact]
+    public void Creation_and_access()
+    {
+        Assert.Equal(new[] { 2, 3 }, M.Shape);
+        Assert.Equal(2, M.Rank);
+        Assert.Equal(6.0, M[1, 2]);
+        Assert.Equal(0, Tensor.Scalar(4).Rank);
+        Assert.Equal(4.0, Tensor.Scalar(4).ToScalar());
+        Assert.Equal(new double[6], Tensor.Zeros(2, 3).ToArray());
+        Assert.Equal(new double[] { 1, 1 }, Tensor.Ones(2).ToArray());
+        Assert.Equal(Tensor.Random(7, 3, 4).ToArray(), Tensor.Random(7, 3, 4).ToArray());
+        Assert.Equal(0, Tensor.Zeros(3, 0).Count);
+    }
+
+    [Fact]
+    public void ToArray_is_a_copy()
+    {
+        var a = M.ToArray();
+        a[0] = 100;
+        Assert.Equal(1.0, M[0, 0]);
+    }
+
+    [Fact]
+    public void Operators_broadcast_and_take_doubles_on_either_side()
+    {
+        var col = Tensor.FromArray(new double[] { 10, 20 }, 2, 1);
+        Assert.Equal(new double[] { 11, 12, 13, 24, 25, 26 }, (M + col).ToArray());
+        Assert.Equal(new double[] { 2, 3, 4, 5, 6, 7 }, (M + 1).ToArray());
+        Assert.Equal(new double[] { 0, -1, -2, -3, -4, -5 }, (1 - M).ToArray());
+        Assert.Equal(new double[] { 2, 4, 6, 8, 10, 12 }, (2 * M).ToArray());
+        Assert.Equal(new double[] { 0.5, 1, 1.5, 2, 2.5, 3 }, (M / 2).ToArray());
+        Assert.Equal(new double[] { -1, -2, -3, -4, -5, -6 }, (-M).ToArray());
+        Assert.Equal(new double[] { 1, 1, 1, 1, 1, 1 }, (M / M).ToArray());
+    }
+
+    [Fact]
+    public void Reductions_layout_and_matmul()
+    {
+        Assert.Equal(21.0, M.Sum().ToScalar());
+        Assert.Equal(new double[] { 5, 7, 9 }, M.Sum(0).ToArray());
+        Assert.Equal(3.5, M.Mean().ToScalar());
+        Assert.Equal(new[] { 3, 2 }, M.Transpose().Shape);
+        Assert.Equal(new double[] { 1, 4, 2, 5, 3, 6 }, M.Transpose(1, 0).ToArray());
+        Assert.Equal(new[] { 3, 2 }, M.Reshape(3, -1).Shape);
+        var p = M.MatMul(M.Transpose());
+        Assert.Equal(new double[] { 14, 32, 32, 77 }, p.ToArray());
+        Assert.Throws<ShapeException>(() => M.MatMul(M));
+    }
+
+    [Fact]
+    public void Activations()
+    {
+        var x = Tensor.FromArray(new double[] { -1, 0, 2 }, 3);
+        Assert.Equal(new double[] { 0, 0, 2 }, x.Relu().ToArray());
+        Assert.Equal(new double[] { -0.01, 0, 2 }, x.LeakyRelu(0.01).ToArray());
+        Assert.Equal(-0.15865525393145705, x.Gelu()[0], 15);
+        Assert.Equal(x.Gelu(GeluApproximation.Tanh)[2], 2 * (1 / (1 + Math.Exp(-2 * Math.Sqrt(2 / Math.PI) * (2 + 0.044715 * 8)))), 14);
+        Assert.Equal(1 / (1 + Math.E), x.Sigmoid()[0], 15);
+        Assert.Equal(Math.Tanh(2), x.Tanh()[2], 15);
+        Assert.Equal(Math.Exp(2), x.Exp()[2], 12);
+        Assert.Equal(1.0, x.Softmax(0).Sum().ToScalar(), 14);
+    }
+
+    [Fact]
+    public void ToString_is_numpy_like()
+    {
+        Assert.Equal("tensor([[1, 2, 3],\n [4, 5, 6]], shape=[2, 3])", M.ToString());
+        Assert.Contains("...", Tensor.Zeros(5000).ToString());
+    }
+}
