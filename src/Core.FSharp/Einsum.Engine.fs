@@ -104,9 +104,11 @@ module Engine =
         let srcStrides = uniqOut |> Array.map (fun l -> match Array.tryFindIndex ((=) l) last.Labels with Some i -> lastStrides.[i] | None -> 0)
         let outStrides = Shape.strides outShape
         let dstStrides = uniqOut |> Array.map (fun u -> Seq.zip c.Output outStrides |> Seq.sumBy (fun (l, s) -> if l = u then s else 0))
-        let out = Array.zeroCreate (Shape.numel outShape)
-        Strided.copy last.Data 0 srcStrides out 0 dstStrides (shapeOf sizes uniqOut)
-        Tensor.wrap outShape out
+        if last.Labels = c.Output then Tensor.wrap outShape last.Data // already in place: no copy
+        else
+            let out = Array.zeroCreate (Shape.numel outShape)
+            Strided.copy last.Data 0 srcStrides out 0 dstStrides (shapeOf sizes uniqOut)
+            Tensor.wrap outShape out
 
     /// The unoptimised reference: a loop over every assignment of every label. For tests only.
     let reference (c: Contraction) (xs: Tensor[]) : Tensor =

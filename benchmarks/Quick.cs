@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using Core = Functional.Core;
+
+namespace Functional.Benchmarks;
+
+/// <summary>A stopwatch pass for development (`-- quick`); the published numbers come from BenchmarkDotNet.</summary>
+public static class Quick
+{
+    public static void Torch()
+    {
+        foreach (var n in new[] { 1024, 2048 })
+        {
+            using var a = TorchSharp.torch.randn(n, n, dtype: TorchSharp.torch.ScalarType.Float64);
+            using var b = TorchSharp.torch.randn(n, n, dtype: TorchSharp.torch.ScalarType.Float64);
+            for (int i = 0; i < 3; i++) TorchSharp.torch.mm(a, b).Dispose();
+            int reps = Math.Max(3, (int)(8e9 / ((double)n * n * n)));
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < reps; i++) TorchSharp.torch.mm(a, b).Dispose();
+            double t = sw.Elapsed.TotalSeconds / reps;
+            Console.WriteLine($"torch mm n={n}: {t * 1e3:F3} ms, {2.0 * n * n * n / t / 1e9:F1} GFLOP/s (threads {TorchSharp.torch.get_num_threads()})");
+        }
+    }
+
+    public static void Run()
+    {
+        // Warm up first: the JIT tiers the kernels up only after they have run a while.
+        var w = new[] { Core.TensorModule.random(1, new[] { 512, 512 }), Core.TensorModule.random(2, new[] { 512, 512 }) };
+        for (int i = 0; i < 40; i++) Core.Einsum.contract("ij,jk->ik", w);
+        foreach (var (m, k, n) in new[] { (1024, 256, 1024), (128, 256, 1024), (128, 256, 16), (8, 256, 16), (1024, 1024, 1024), (2048, 2048, 2048) })
+        {
+            var a = Core.TensorModule.random(1, new[] { m, k });
+            var b = Core.TensorModule.random(2, new[] { k, n });
+            var ops = new[] { a, b };
+            for (int i = 0; i < 3; i++) Core.Einsum.contract("ij,jk->ik", ops);
+            int reps = Math.Max(3, (int)(4e9 / ((double)m * n * k)));
+            int g0 = GC.CollectionCount(0), g2 = GC.CollectionCount(2);
+            long alloc = GC.GetTotalAllocatedBytes(true);
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < reps; i++) Core.Einsum.contract("ij,jk->ik", ops);
+            double t = sw.Elapsed.TotalSeconds / reps;
+            Console.WriteLine($"matmul {m}x{k}x{n}: {t * 1e3:F3} ms, {2.0 * m * n * k / t / 1e9:F1} GFLOP/s; per call {(GC.GetTotalAllocatedBytes(true) - alloc) / reps} B allocated, gen0 {GC.CollectionCount(0) - g0}, gen2 {GC.CollectionCount(2) - g2} over {reps} calls");
+        }
+    }
+}

@@ -1,0 +1,42 @@
+namespace Functional.Tests
+
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Functional.Core
+
+/// The packed Vector512 kernel against the simple loop: edges, skinny and tall shapes, k across blocks.
+module KernelsGemmTests =
+
+    type GemmCase = { Batch: int; M: int; K: int; N: int; Seed: int }
+
+    let sizes = Gen.frequency [ 3, Gen.choose (1, 40); 2, Gen.choose (41, 140); 1, Gen.choose (250, 300) ]
+
+    [<Fact>]
+    let ``the packed kernel equals the simple loop to 1e-12 relative`` () =
+        let arb =
+            Arb.fromGen (gen {
+                let! b = Gen.choose (1, 3)
+                let! m = sizes
+                let! k = sizes
+                let! n = sizes
+                let! seed = Gen.choose (0, 100000)
+                return { Batch = b; M = m; K = k; N = n; Seed = seed } })
+        Check.forAll "gemm packed vs simple" 3UL 60 arb (fun c ->
+            let a = (Tensor.random c.Seed [| c.Batch; c.M; c.K |]).ToArray()
+            let b = (Tensor.random (c.Seed + 1) [| c.Batch; c.K; c.N |]).ToArray()
+            let fast = Gemm.batched a b c.Batch c.M c.K c.N
+            let slow = Gemm.batchedSimple a b c.Batch c.M c.K c.N
+            let shape = [| c.Batch; c.M; c.N |]
+            if not (Tensor.allClose 1e-12 1e-12 (Tensor.create shape fast) (Tensor.create shape slow)) then
+                Check.failf "%A: max |Δ| %g" c (Tensor.maxAbsDiff (Tensor.create shape fast) (Tensor.create shape slow)))
+        |> ignore
+
+    [<Fact>]
+    let ``a wide product crosses the N block`` () =
+        let m, k, n = 9, 70, Gemm.NC + 37
+        let a = (Tensor.random 1 [| m; k |]).ToArray()
+        let b = (Tensor.random 2 [| k; n |]).ToArray()
+        let fast = Tensor.create [| m; n |] (Gemm.batched a b 1 m k n)
+        let slow = Tensor.create [| m; n |] (Gemm.batchedSimple a b 1 m k n)
+        Assert.True(Tensor.allClose 1e-12 1e-12 fast slow)
