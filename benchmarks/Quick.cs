@@ -21,6 +21,34 @@ public static class Quick
         }
     }
 
+    static double Time(Action f, int reps)
+    {
+        for (int i = 0; i < Math.Max(3, reps / 10); i++) f();
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < reps; i++) f();
+        return sw.Elapsed.TotalSeconds / reps;
+    }
+
+    public static void Small()
+    {
+        foreach (var n in new[] { 4, 16, 32 })
+        {
+            var a = Tensor.Random(1, n, n);
+            var b = Tensor.Random(2, n, n);
+            var ta = Workloads.Leaf(Core.TensorModule.random(1, new[] { n, n }), true);
+            var tb = Workloads.Leaf(Core.TensorModule.random(2, new[] { n, n }), true);
+            double ours = Time(() => Workloads.SmallGelu(a, b), 20000);
+            double theirs = Time(() => Workloads.TorchSmallGelu(ta, tb), 20000);
+            Console.WriteLine($"sum(GELU(A·B)) n={n}: ours {ours * 1e6:F1} µs, TorchSharp {theirs * 1e6:F1} µs, ratio {theirs / ours:F2}x");
+        }
+        var x = Core.TensorModule.random(3, new[] { 10_000_000 });
+        var tx = Workloads.Leaf(x, true);
+        using var ones = TorchSharp.torch.ones_like(tx);
+        double o = Time(() => Workloads.GeluForwardBackward(x), 5);
+        double t = Time(() => Workloads.TorchGeluForwardBackward(tx, ones), 5);
+        Console.WriteLine($"GELU fwd+bwd 1e7: ours {o * 1e3:F1} ms, TorchSharp {t * 1e3:F1} ms, ratio {t / o:F2}x");
+    }
+
     public static void Run()
     {
         // Warm up first: the JIT tiers the kernels up only after they have run a while.

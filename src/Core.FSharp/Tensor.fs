@@ -175,8 +175,17 @@ module Tensor =
 
     let sum (t: Tensor) = scalar (Strided.sumRuns t.Data 1 t.Numel).[0]
 
-    /// Elementwise map.
-    let map (f: double -> double) (t: Tensor) = Tensor(t.ShapeArray, Array.map f t.Data)
+    /// Elementwise map; large tensors are split over the cores (each element is independent).
+    let map (f: double -> double) (t: Tensor) =
+        let src = t.Data
+        let n = src.Length
+        if n < 32768 then Tensor(t.ShapeArray, Array.map f src)
+        else
+            let dst = Array.zeroCreate n
+            let chunk = 16384
+            Threading.Tasks.Parallel.For(0, (n + chunk - 1) / chunk, fun c ->
+                for i in c * chunk .. min n ((c + 1) * chunk) - 1 do dst.[i] <- f src.[i]) |> ignore
+            Tensor(t.ShapeArray, dst)
 
     /// Elementwise binary map with NumPy broadcasting.
     let map2 (f: double -> double -> double) (a: Tensor) (b: Tensor) =

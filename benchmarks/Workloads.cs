@@ -1,0 +1,56 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Core = Functional.Core;
+using Torch = Functional.CrossCheck.Torch;
+
+namespace Functional.Benchmarks;
+
+/// <summary>The measured workloads, ours and TorchSharp's, shared by BenchmarkDotNet classes and the quick mode.</summary>
+public static class Workloads
+{
+    /// <summary>Ours: C = A·B, then the pullback of G (∇A = G·Bᵀ, ∇B = Aᵀ·G).</summary>
+    public static Core.Value[] MatMulForwardBackward(Core.Tensor a, Core.Tensor b, Core.Tensor g)
+    {
+        var r = Core.Autodiff.vjpMany(
+            Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(xs => Core.Linear.matmul(xs[0], xs[1])),
+            new[] { Core.ValueModule.constant(a), Core.ValueModule.constant(b) });
+        return r.Item2.Invoke(Core.ValueModule.constant(g));
+    }
+
+    /// <summary>TorchSharp: the same with autograd.</summary>
+    public static void TorchMatMulForwardBackward(torch.Tensor a, torch.Tensor b, torch.Tensor g)
+    {
+        using var scope = torch.NewDisposeScope();
+        var c = torch.mm(a, b);
+        torch.autograd.grad(new[] { c }, new[] { a, b }, new[] { g });
+    }
+
+    /// <summary>Ours: the value and gradients of sum(GELU(A·B)) through the C# facade.</summary>
+    public static ValueAndGradients SmallGelu(Functional.Tensor a, Functional.Tensor b) =>
+        Autodiff.ValueAndGrad(xs => xs[0].MatMul(xs[1]).Gelu().Sum(), a, b);
+
+    /// <summary>TorchSharp: the same.</summary>
+    public static double TorchSmallGelu(torch.Tensor a, torch.Tensor b)
+    {
+        using var scope = torch.NewDisposeScope();
+        var y = torch.nn.functional.gelu(torch.mm(a, b)).sum();
+        var gs = torch.autograd.grad(new[] { y }, new[] { a, b });
+        return y.item<double>() + gs[0].data<double>()[0];
+    }
+
+    /// <summary>Ours: GELU forward and backward over a large vector (adjoint of ones).</summary>
+    public static Core.Value GeluForwardBackward(Core.Tensor x)
+    {
+        var r = Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(Core.Activation.gelu), Core.ValueModule.constant(x));
+        return r.Item2.Invoke(Core.ValueModule.constant(Core.TensorModule.ones(x.Shape)));
+    }
+
+    public static void TorchGeluForwardBackward(torch.Tensor x, torch.Tensor ones)
+    {
+        using var scope = torch.NewDisposeScope();
+        var y = torch.nn.functional.gelu(x);
+        torch.autograd.grad(new[] { y }, new[] { x }, new[] { ones });
+    }
+
+    public static torch.Tensor Leaf(Core.Tensor t, bool grad) => Torch.toTorch(grad, t).DetachFromDisposeScope();
+}
