@@ -208,10 +208,9 @@ module internal Gemm =
 
     /// Splits each product into one independent rectangle per core (columns when C is wide, rows when tall),
     /// so the cores share nothing but the inputs and never wait for each other.
-    let private packed (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        let cores = Environment.ProcessorCount
+    let private packed (cores: int) (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let work = int64 m * int64 n * int64 k
-        let parts = if work < (1L <<< 21) then 1 else cores
+        let parts = if work < (1L <<< 21) && cores > 1 then 1 else cores
         let byColumns = n >= m
         let span = if byColumns then n else m
         let unit = if byColumns then NR else MR
@@ -232,8 +231,15 @@ module internal Gemm =
     let batched (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
         let work = int64 m * int64 k * int64 n
-        if useVector512 && work >= packedThreshold && k > 0 then packed a b c batch m k n
+        if useVector512 && work >= packedThreshold && k > 0 then packed Environment.ProcessorCount a b c batch m k n
         else simple a b c batch m k n
+        c
+
+    /// The packed path split into `parts` rectangles per product, as if there were that many cores (for tests
+    /// that results do not depend on the thread count).
+    let batchedWithParts (parts: int) (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
+        let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
+        if useVector512 && k > 0 then packed parts a b c batch m k n else simple a b c batch m k n
         c
 
     /// The simple path alone (for tests of the packed one).

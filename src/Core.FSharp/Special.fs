@@ -15,6 +15,8 @@ module Special =
 
     /// exp(−x²/2) with x² split exactly (hi + lo) so the rounding of x² is not amplified.
     let expHalfSquare (x: double) =
+        // Beyond |x| = 40 the result underflows (e^-800); x² could overflow and make the split NaN.
+        if abs x > 40.0 then 0.0 else
         let hi = x * x
         let lo = Math.FusedMultiplyAdd(x, x, -hi)
         Math.Exp(-0.5 * hi) * (1.0 - 0.5 * lo)

@@ -35,7 +35,12 @@ module Torch =
     /// TorchSharp answers an unused input's gradient with null or an empty handle.
     let private present (t: torch.Tensor) = not (isNull t) && not t.IsInvalid
 
-    let private gradOrZero (shape: int[]) (t: torch.Tensor) = if present t then ofTorch t else Tensor.zeros shape
+    let private gradOrZero (shape: int[]) (t: torch.Tensor) =
+        if present t then ofTorch t
+        else
+            // An empty-handle wrapper still counts as a live tensor until it is disposed.
+            if not (isNull t) then t.Dispose()
+            Tensor.zeros shape
 
     /// Runs `f` inside a TorchSharp dispose scope; nothing TorchSharp allocates survives the call.
     let scoped (f: unit -> 'a) : 'a =
@@ -50,9 +55,11 @@ module Torch =
         scoped (fun () ->
             let xs = operands |> Array.map (toTorch true)
             let y = torch.einsum(equation, xs)
-            let gs = torch.autograd.grad([| y |], xs, [| toTorch false outGrad |], false, false, true)
+            // backward fills the leaves' .grad (null when unused); autograd.grad's empty-handle answers
+            // for unused inputs would stay counted as live tensors.
+            y.backward([| toTorch false outGrad |])
             { Output = ofTorch y
-              Gradients = Array.init xs.Length (fun i -> gradOrZero operands.[i].ShapeArray gs.[i]) })
+              Gradients = Array.init xs.Length (fun i -> gradOrZero operands.[i].ShapeArray xs.[i].grad) })
 
     /// Second order through create_graph: with g = ∂⟨C, G⟩/∂X_k, returns the gradient of ⟨g, V⟩ with
     /// respect to every operand (the gradient of a derived gradient).
@@ -69,8 +76,8 @@ module Torch =
             if not (present g) || not g.requires_grad then operands |> Array.map (fun x -> Tensor.zeros x.ShapeArray)
             else
                 let l2 = (g * toTorch false v).sum()
-                let gs = torch.autograd.grad([| l2 |], xs, null, false, false, true)
-                Array.init xs.Length (fun i -> gradOrZero operands.[i].ShapeArray gs.[i]))
+                l2.backward()
+                Array.init xs.Length (fun i -> gradOrZero operands.[i].ShapeArray xs.[i].grad))
 
     /// A generic computation under autograd: `f` maps TorchSharp leaves to a TorchSharp result; returns
     /// the result and the gradients of ⟨result, outGrad⟩ (outGrad = ones when not given).
@@ -79,9 +86,9 @@ module Torch =
             let xs = inputs |> Array.map (toTorch true)
             let y = f xs
             let go = match outGrad with Some g -> toTorch false g | None -> torch.ones_like(y)
-            let gs = torch.autograd.grad([| y |], xs, [| go |], false, false, true)
+            y.backward([| go |])
             { Output = ofTorch y
-              Gradients = Array.init xs.Length (fun i -> gradOrZero inputs.[i].ShapeArray gs.[i]) })
+              Gradients = Array.init xs.Length (fun i -> gradOrZero inputs.[i].ShapeArray xs.[i].grad) })
 
     /// Everything the op properties compare, computed by TorchSharp autograd for f at inputs:
     /// the value, the VJP for adjoint v, the JVP along us (by differentiating the VJP with respect to v),

@@ -1,0 +1,158 @@
+namespace Functional.Tests
+
+open System
+open System.Diagnostics
+open System.Threading.Tasks
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open TorchSharp
+open Functional
+open Functional.Core
+open Functional.CrossCheck
+
+/// Concurrency, determinism, resource safety of the bridge, fuzzing and non-finite values.
+module HardeningTests =
+
+    let bits (t: Tensor) = t.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
+
+    /// A graph with every kind of op: einsum, activations, softmax, broadcasting.
+    let workload (seed: int) =
+        let a = Tensor.random seed [| 6; 5 |]
+        let b = Tensor.random (seed + 1) [| 5; 7 |]
+        let c = Tensor.random (seed + 2) [| 7 |]
+        let f (xs: Value[]) =
+            let h = Activation.gelu (Linear.einsum "ij,jk->ik" [| xs.[0]; xs.[1] |])
+            let s = Softmax.logSoftmax 1 (Arithmetic.add h xs.[2])
+            Reduction.sum (Arithmetic.mul (Activation.leakyRelu 0.1 s) (Elementwise.tanh h))
+        let g = Autodiff.gradMany f ([| a; b; c |] |> Array.map Value.constant)
+        let hv = Autodiff.hessianVectorProduct (fun x -> f [| x; Value.constant b; Value.constant c |]) (Value.constant a) (Value.constant (Tensor.ones [| 6; 5 |]))
+        Array.append (g |> Array.map (fun v -> v.Tensor)) [| hv.Tensor |]
+
+    [<Fact>]
+    let ``gradients of independent graphs on 8 threads are bit-identical to single-threaded ones`` () =
+        let seeds = [| 0 .. 31 |]
+        let sequential = seeds |> Array.map workload
+        let parallelResults = Array.zeroCreate seeds.Length
+        Parallel.For(0, seeds.Length, ParallelOptions(MaxDegreeOfParallelism = 8), fun i -> parallelResults.[i] <- workload seeds.[i]) |> ignore
+        for i in 0 .. seeds.Length - 1 do
+            Array.iter2 (fun (x: Tensor) y -> Assert.Equal<int64[]>(bits x, bits y)) sequential.[i] parallelResults.[i]
+
+    [<Fact>]
+    let ``many threads sharing the same immutable inputs are safe`` () =
+        let a = Value.constant (Tensor.random 1 [| 64; 64 |])
+        let b = Value.constant (Tensor.random 2 [| 64; 64 |])
+        let reference = Autodiff.gradMany (fun xs -> Reduction.sum (Activation.gelu (Linear.matmul xs.[0] xs.[1]))) [| a; b |]
+        let results = Array.zeroCreate 64
+        Parallel.For(0, 64, ParallelOptions(MaxDegreeOfParallelism = 8), fun i ->
+            results.[i] <- Autodiff.gradMany (fun xs -> Reduction.sum (Activation.gelu (Linear.matmul xs.[0] xs.[1]))) [| a; b |]) |> ignore
+        for r in results do
+            Assert.Equal<int64[]>(bits reference.[0].Tensor, bits r.[0].Tensor)
+            Assert.Equal<int64[]>(bits reference.[1].Tensor, bits r.[1].Tensor)
+
+    [<Fact>]
+    let ``matrix products do not depend on the number of threads (bit-identical)`` () =
+        for (m, k, n) in [ (200, 300, 150); (64, 513, 700); (1000, 40, 90) ] do
+            let a = (Tensor.random 1 [| m; k |]).ToArray()
+            let b = (Tensor.random 2 [| k; n |]).ToArray()
+            let one = Gemm.batchedWithParts 1 a b 1 m k n
+            for parts in [ 2; 3; 8 ] do
+                Assert.Equal<double[]>(one, Gemm.batchedWithParts parts a b 1 m k n)
+            Assert.Equal<double[]>(one, Gemm.batched a b 1 m k n)
+
+    let liveTensors () = DisposeScopeManager.Statistics.ThreadTotalLiveCount
+
+    [<Fact>]
+    let ``the bridge leaves no live TorchSharp tensor behind`` () =
+        let xs = [| Tensor.random 1 [| 3; 4 |]; Tensor.random 2 [| 4; 5 |] |]
+        let g = Tensor.random 3 [| 3; 5 |]
+        Torch.einsum "ij,jk->ik" xs g |> ignore // load and warm up
+        let before = liveTensors ()
+        Torch.einsum "ij,jk->ik" xs g |> ignore
+        Assert.Equal(before, liveTensors ())
+        Torch.einsumSecondOrder "ij,jk->ik" xs g 0 xs.[0] |> ignore
+        Assert.Equal(before, liveTensors ())
+        Torch.valueAndGrad (fun ts -> torch.mm(ts.[0], ts.[1]).sum()) xs None |> ignore
+        Assert.Equal(before, liveTensors ())
+        Torch.derivatives (fun ts -> torch.mm(ts.[0], ts.[1])) xs g xs xs |> ignore
+        Assert.Equal(before, liveTensors ())
+        Torch.scoped (fun () -> Torch.ofTorch (Torch.toTorch false g)) |> ignore
+        Assert.Equal(before, liveTensors ())
+
+    [<Fact>]
+    let ``many bridge calls grow process memory by less than 50 MB`` () =
+        // 5,000 calls here; FUNCTIONAL_SOAK=20 makes it the 100,000 of the soak run.
+        let calls = 5000 * Check.soak
+        let xs = [| Tensor.random 1 [| 8; 8 |]; Tensor.random 2 [| 8; 8 |] |]
+        let g = Tensor.random 3 [| 8; 8 |]
+        for _ in 1 .. 200 do Torch.einsum "ij,jk->ik" xs g |> ignore
+        GC.Collect()
+        GC.WaitForPendingFinalizers()
+        let proc = Process.GetCurrentProcess()
+        proc.Refresh()
+        let before = proc.WorkingSet64
+        let live = liveTensors ()
+        for _ in 1 .. calls do Torch.einsum "ij,jk->ik" xs g |> ignore
+        GC.Collect()
+        GC.WaitForPendingFinalizers()
+        proc.Refresh()
+        let grown = proc.WorkingSet64 - before
+        Assert.Equal(live, liveTensors ())
+        Assert.True(grown < 50L * 1024L * 1024L, sprintf "%d calls grew the working set by %d bytes" calls grown)
+
+    /// Arbitrary equations: random terms over a small alphabet, often mutated by a stray character, with
+    /// shapes that usually fit the subscripts (so that many are valid) and sometimes do not.
+    type FuzzCase = { Equation: string; Shapes: int[][] }
+
+    let fuzz =
+        let letters = "abcijAB" |> Seq.toArray
+        let noise = "abcijAB.,-> 1_" |> Seq.toArray
+        gen {
+            let! nOps = Gen.choose (1, 4)
+            let term =
+                gen {
+                    let! n = Gen.choose (0, 4)
+                    let! ls = Gen.arrayOfLength n (Gen.elements letters) |> Gen.map String
+                    let! ell = Gen.frequency [ 4, Gen.constant false; 1, Gen.constant true ]
+                    let! at = Gen.choose (0, ls.Length)
+                    return if ell then ls.Insert(at, "...") else ls
+                }
+            let! terms = Gen.arrayOfLength nOps term
+            let! arrow = Gen.elements [ true; false ]
+            let! out = term
+            let eq0 = String.Join(",", terms) + (if arrow then "->" + out else "")
+            let! mutate = Gen.frequency [ 3, Gen.constant false; 1, Gen.constant true ]
+            let! pos = Gen.choose (0, eq0.Length)
+            let! ch = Gen.elements noise
+            let eq = if mutate then eq0.Insert(pos, string ch) else eq0
+            let! fit = Gen.frequency [ 4, Gen.constant true; 1, Gen.constant false ]
+            let! sizes = Gen.arrayOfLength 128 (Gen.frequency [ 1, Gen.constant 0; 2, Gen.constant 1; 4, Gen.choose (2, 3) ])
+            let! extra = Gen.choose (0, 2)
+            let! shapesRandom = Gen.arrayOfLength nOps (Gen.choose (0, 4) |> Gen.bind (fun r -> Gen.arrayOfLength r (Gen.choose (0, 3))))
+            let shapesFit =
+                terms |> Array.map (fun t ->
+                    let explicitDims = t.Replace("...", "") |> Seq.map (fun c -> sizes.[int c % 64]) |> Array.ofSeq
+                    if t.Contains "..." then Array.append (Array.init extra (fun e -> sizes.[64 + e])) explicitDims else explicitDims)
+            return { Equation = eq; Shapes = (if fit then shapesFit else shapesRandom) }
+        }
+
+    [<Fact>]
+    let ``arbitrary equations and shapes give a correct result or the documented exception, never another`` () =
+        let mutable valid = 0
+        Check.forAll "einsum fuzzing" 4242UL 5000 (Arb.fromGen fuzz) (fun c ->
+            let xs = c.Shapes |> Array.mapi (fun k s -> Tensor.random k s)
+            let outcome =
+                try Ok(Einsum.contract c.Equation xs)
+                with
+                | :? EinsumException as e -> Error e
+                | e -> Check.failf "%A raised %s: %s" c (e.GetType().Name) e.Message
+            match outcome with
+            | Ok r ->
+                valid <- valid + 1
+                let b = Einsum.bind c.Equation c.Shapes
+                let sq = xs |> Array.mapi (fun k x -> Tensor.reshape b.SqueezedShapes.[k] x)
+                let expected = Engine.reference b.Contraction sq
+                if not (Tensor.allClose 1e-12 1e-12 r expected) then Check.failf "%A: wrong result" c
+            | Error e -> Assert.False(String.IsNullOrWhiteSpace e.Message))
+        |> ignore
+        Assert.True(valid > 1000, sprintf "only %d valid equations were generated" valid)
