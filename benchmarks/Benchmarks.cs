@@ -1,0 +1,168 @@
+using BenchmarkDotNet.Attributes;
+using TorchSharp;
+using Core = Functional.Core;
+
+namespace Functional.Benchmarks;
+
+/// <summary>The machine's float64 FMA peak, measured in the same run (GFLOP/s = 2·8·12·iterations / time).</summary>
+[Config(typeof(ShortConfig))]
+public class PeakFma
+{
+    public const long Iterations = 10_000_000;
+
+    [Benchmark(Description = "one core: 12 Vector512 FMA chains × 1e7")]
+    public double OneCore() => Peak.Chains(Iterations);
+
+    [Benchmark(Description = "all cores: the same on each")]
+    public void AllCores() => Parallel.For(0, Environment.ProcessorCount, _ => Peak.Chains(Iterations));
+}
+
+/// <summary>matmul forward + backward (C = A·B; ∇A = G·Bᵀ, ∇B = Aᵀ·G): 3·2n³ flops.</summary>
+[Config(typeof(ShortConfig))]
+public class MatMulForwardBackward
+{
+    [Params(1024, 2048)] public int N;
+    private Core.Tensor a = null!, b = null!, g = null!;
+    private torch.Tensor ta = null!, tb = null!, tg = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        a = Core.TensorModule.random(1, new[] { N, N });
+        b = Core.TensorModule.random(2, new[] { N, N });
+        g = Core.TensorModule.random(3, new[] { N, N });
+        ta = Workloads.Leaf(a, true);
+        tb = Workloads.Leaf(b, true);
+        tg = Workloads.Leaf(g, false);
+    }
+
+    [Benchmark(Baseline = true)] public void TorchSharp() => Workloads.TorchMatMulForwardBackward(ta, tb, tg);
+    [Benchmark] public object Functional() => Workloads.MatMulForwardBackward(a, b, g);
+}
+
+/// <summary>matmul forward, time against size (the chart in benchmarks/README.md).</summary>
+[Config(typeof(ShortConfig))]
+public class MatMulScaling
+{
+    [Params(16, 64, 256, 1024, 2048)] public int N;
+    private Core.Tensor[] ops = null!;
+    private torch.Tensor ta = null!, tb = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        ops = new[] { Core.TensorModule.random(1, new[] { N, N }), Core.TensorModule.random(2, new[] { N, N }) };
+        ta = Workloads.Leaf(ops[0], false);
+        tb = Workloads.Leaf(ops[1], false);
+    }
+
+    [Benchmark(Baseline = true)] public void TorchSharp() { using var c = torch.mm(ta, tb); }
+    [Benchmark] public object Functional() => Core.Einsum.contract("ij,jk->ik", ops);
+}
+
+/// <summary>Batched einsum bij,bjk->bik (b = 32, n = 128), forward + backward.</summary>
+[Config(typeof(ShortConfig))]
+public class BatchedEinsum
+{
+    private Core.Value[] xs = null!;
+    private Core.Value g = null!;
+    private torch.Tensor ta = null!, tb = null!, tg = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var a = Core.TensorModule.random(1, new[] { 32, 128, 128 });
+        var b = Core.TensorModule.random(2, new[] { 32, 128, 128 });
+        var gt = Core.TensorModule.random(3, new[] { 32, 128, 128 });
+        xs = new[] { Core.ValueModule.constant(a), Core.ValueModule.constant(b) };
+        g = Core.ValueModule.constant(gt);
+        ta = Workloads.Leaf(a, true);
+        tb = Workloads.Leaf(b, true);
+        tg = Workloads.Leaf(gt, false);
+    }
+
+    [Benchmark(Baseline = true)]
+    public void TorchSharp()
+    {
+        using var scope = torch.NewDisposeScope();
+        var c = torch.einsum("bij,bjk->bik", ta, tb);
+        torch.autograd.grad(new[] { c }, new[] { ta, tb }, new[] { tg });
+    }
+
+    [Benchmark]
+    public object Functional()
+    {
+        var r = Core.Autodiff.vjpMany(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(v => Core.Linear.einsum("bij,bjk->bik", v)), xs);
+        return r.Item2.Invoke(g);
+    }
+}
+
+/// <summary>Value and gradient of sum(GELU(A·B)) for small matrices, through the C# facade.</summary>
+[Config(typeof(ShortConfig))]
+public class SmallGelu
+{
+    [Params(4, 16, 32)] public int N;
+    private Tensor a = null!, b = null!;
+    private torch.Tensor ta = null!, tb = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        a = Tensor.Random(1, N, N);
+        b = Tensor.Random(2, N, N);
+        ta = Workloads.Leaf(Core.TensorModule.random(1, new[] { N, N }), true);
+        tb = Workloads.Leaf(Core.TensorModule.random(2, new[] { N, N }), true);
+    }
+
+    [Benchmark(Baseline = true)] public double TorchSharp() => Workloads.TorchSmallGelu(ta, tb);
+    [Benchmark] public object Functional() => Workloads.SmallGelu(a, b);
+}
+
+/// <summary>Einsum with three and four operands: planned (ours) against left to right (TorchSharp).</summary>
+[Config(typeof(ShortConfig))]
+public class EinsumPlans
+{
+    [Params("ij,jk,k->i (2000)", "ab,cd,bd,ac-> (64)")] public string Case = "";
+    private string eq = "";
+    private Core.Tensor[] ops = null!;
+    private torch.Tensor[] tops = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        if (Case.StartsWith("ij"))
+        {
+            eq = "ij,jk,k->i";
+            ops = new[] { Core.TensorModule.random(1, new[] { 2000, 2000 }), Core.TensorModule.random(2, new[] { 2000, 2000 }), Core.TensorModule.random(3, new[] { 2000 }) };
+        }
+        else
+        {
+            eq = "ab,cd,bd,ac->";
+            ops = Enumerable.Range(0, 4).Select(i => Core.TensorModule.random(i, new[] { 64, 64 })).ToArray();
+        }
+        tops = ops.Select(o => Workloads.Leaf(o, false)).ToArray();
+        Console.WriteLine($"// plan for {eq}: {Core.Einsum.plan(eq, ops.Select(o => o.Shape).ToArray())}");
+    }
+
+    [Benchmark(Baseline = true)] public void TorchSharp() { using var r = torch.einsum(eq, tops); }
+    [Benchmark] public object Functional() => Core.Einsum.contract(eq, ops);
+}
+
+/// <summary>Exact GELU forward + backward over 10⁷ float64.</summary>
+[Config(typeof(ShortConfig))]
+public class GeluLarge
+{
+    private Core.Tensor x = null!;
+    private torch.Tensor tx = null!, ones = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        x = Core.TensorModule.random(3, new[] { 10_000_000 });
+        tx = Workloads.Leaf(x, true);
+        ones = torch.ones_like(tx).DetachFromDisposeScope();
+    }
+
+    [Benchmark(Baseline = true)] public void TorchSharp() => Workloads.TorchGeluForwardBackward(tx, ones);
+    [Benchmark] public object Functional() => Workloads.GeluForwardBackward(x);
+}

@@ -1,0 +1,30 @@
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Exporters;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+
+namespace Functional.Benchmarks;
+
+/// <summary>
+/// The short job: 3 warm-ups and 3 measured iterations, in process (a separately built benchmark project
+/// would copy TorchSharp's native library without the build's weak-version fix). Ours and TorchSharp's
+/// run side by side in each class, TorchSharp as the baseline, so the Ratio column is ours / TorchSharp's time.
+/// </summary>
+public sealed class ShortConfig : ManualConfig
+{
+    public ShortConfig()
+    {
+        AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithId("short"));
+        AddDiagnoser(MemoryDiagnoser.Default);
+        AddColumnProvider(DefaultColumnProviders.Instance);
+        AddColumn(RankColumn.Arabic);
+        AddExporter(MarkdownExporter.GitHub);
+        AddLogger(BenchmarkDotNet.Loggers.ConsoleLogger.Default);
+        WithSummaryStyle(SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend));
+        WithOrderer(new BenchmarkDotNet.Order.DefaultOrderer(BenchmarkDotNet.Order.SummaryOrderPolicy.Declared));
+        AddLogicalGroupRules(BenchmarkLogicalGroupRule.ByParams);
+    }
+}
