@@ -24,7 +24,8 @@ module Special =
     /// φ(x), the standard normal density.
     let normalPdf (x: double) = invSqrt2Pi * expHalfSquare x
 
-    /// Laplace's continued fraction R(t) = 1/(t + 1/(t + 2/(t + …))), evaluated backward.
+    /// Laplace's continued fraction R(t) = 1/(t + 1/(t + 2/(t + …))), evaluated backward. For t ≥ 8, 14 terms
+    /// reach the rounding floor (measured against the tests' reference); 18 are used below 12, 12 above.
     let private millsContinued (t: double) (terms: int) =
         let mutable acc = t
         for n in terms .. -1 .. 1 do
@@ -77,7 +78,7 @@ module Special =
 
     /// The Mills ratio R(t) = (1 − Φ(t))/φ(t), for t ≥ 0.375: a Horner polynomial around the nearest anchor.
     let millsRatio (t: double) =
-        if t > anchorEnd then millsContinued t 60
+        if t > anchorEnd then millsContinued t (if t < 12.0 then 18 else 12)
         else
             let j = max 0 (int (Math.Round((t - anchorStart) / anchorStep)))
             let h = t - (anchorStart + float j * anchorStep)
@@ -87,17 +88,21 @@ module Special =
                 acc <- Math.FusedMultiplyAdd(acc, h, coefficients.[b + k])
             acc
 
-    /// Φ(x) − 1/2 for |x| ≤ 0.5 by its Taylor series (no cancellation there).
+    /// (−1/2)^n / (n!·(2n+1)), n = 0..11: Φ(x) − 1/2 = x/√(2π)·Σ a_n·x^(2n); for |x| ≤ 1/2 twelve terms are
+    /// below the rounding of the first.
+    let private centralCoefficients =
+        Array.init 12 (fun n ->
+            let mutable c = 1.0
+            for m in 1 .. n do c <- c * -0.5 / float m
+            c / float (2 * n + 1))
+
+    /// Φ(x) − 1/2 for |x| ≤ 0.5 by its Taylor series in x² (Horner; no cancellation there).
     let private centralSeries (x: double) =
-        let z = -0.5 * x * x
-        let mutable term = 1.0
-        let mutable sum = 1.0
-        let mutable n = 1
-        while abs term > 1e-18 do
-            term <- term * z / float n
-            sum <- sum + term / float (2 * n + 1)
-            n <- n + 1
-        invSqrt2Pi * x * sum
+        let z = x * x
+        let mutable acc = centralCoefficients.[11]
+        for n in 10 .. -1 .. 0 do
+            acc <- Math.FusedMultiplyAdd(acc, z, centralCoefficients.[n])
+        invSqrt2Pi * x * acc
 
     /// Φ(x), the standard normal distribution function, accurate in both tails.
     let normalCdf (x: double) =
@@ -125,7 +130,7 @@ module Special =
             let t = -x
             if t > 40.0 then
                 // Here R(t)·t ≈ 1: x·Φ(x) = −(t·R(t))·φ(x).
-                -(t * millsContinued t 60) * invSqrt2Pi * expHalfSquare x
+                -(t * millsContinued t (if t < 12.0 then 18 else 12)) * invSqrt2Pi * expHalfSquare x
             else -(t * millsRatio t * invSqrt2Pi) * expHalfSquare x
         else x * normalCdf x
 
@@ -137,7 +142,7 @@ module Special =
         elif Double.IsPositiveInfinity x then 1.0
         elif x < -0.5 then
             let t = -x
-            let r = if t > anchorEnd then millsContinued t 60 else millsRatio t
+            let r = if t > anchorEnd then millsContinued t (if t < 12.0 then 18 else 12) else millsRatio t
             (r - t) * invSqrt2Pi * expHalfSquare x
         else normalCdf x + x * normalPdf x
 

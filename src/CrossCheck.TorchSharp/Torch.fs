@@ -117,6 +117,39 @@ module Torch =
                Jvp = jvp
                SecondOrder = second |})
 
+    /// The TorchSharp mode of the gradient checker: ours (f through Functional's transforms) against
+    /// TorchSharp autograd (g, the same function written with TorchSharp), value and every gradient, with
+    /// |ours − theirs| ≤ atol + rtol·|theirs| required element by element. A non-scalar result is compared
+    /// through ⟨f(x), w⟩ with a fixed projection w, as GradCheck does.
+    let compare (rtol: float) (atol: float) (f: Value[] -> Value) (g: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) : GradCheckReport =
+        let y0 = f (inputs |> Array.map Value.constant)
+        let w = if y0.Tensor.Numel = 1 then None else Some(Tensor.random 12345 y0.Shape)
+        let ours = Autodiff.gradMany (fun xs -> let y = f xs in match w with None -> Reduction.sum y | Some w -> Reduction.sum (Arithmetic.mul y (Value.constant w))) (inputs |> Array.map Value.constant)
+        let theirs = valueAndGrad g inputs (match w with None -> None | Some w -> Some w)
+        if theirs.Output.ShapeArray <> y0.Tensor.ShapeArray then
+            raise (ShapeException(sprintf "Functional's result has shape %s; TorchSharp's has shape %s." (Shape.show y0.Tensor.ShapeArray) (Shape.show theirs.Output.ShapeArray), "g"))
+        let mutable maxAbs = Tensor.maxAbsDiff y0.Tensor theirs.Output
+        let mutable maxRel = 0.0
+        let mutable ok = Tensor.allClose rtol atol y0.Tensor theirs.Output
+        let mutable worst = (-1, -1, nan, nan)
+        let mutable worstExcess = Double.NegativeInfinity
+        let mutable count = 0
+        for k in 0 .. inputs.Length - 1 do
+            let a = ours.[k].Tensor.ToArray()
+            let b = theirs.Gradients.[k].ToArray()
+            for e in 0 .. a.Length - 1 do
+                let err = abs (a.[e] - b.[e])
+                let excess = err - (atol + rtol * abs b.[e])
+                if Double.IsNaN err || excess > 0.0 then ok <- false
+                maxAbs <- max maxAbs err
+                if b.[e] <> 0.0 then maxRel <- max maxRel (err / abs b.[e])
+                if excess > worstExcess || Double.IsNaN excess then
+                    worstExcess <- excess
+                    worst <- (k, e, a.[e], b.[e])
+                count <- count + 1
+        let wk, we, wa, wb = worst
+        { Passed = ok; MaxAbsoluteError = maxAbs; MaxRelativeError = maxRel; WorstInput = wk; WorstIndex = we; Analytic = wa; Numeric = wb; Checked = count }
+
     /// Matrix product with shapes checked before TorchSharp sees them (its matmul aborts the process on a mismatch).
     let matmul (a: torch.Tensor) (b: torch.Tensor) =
         let sa = a.shape
