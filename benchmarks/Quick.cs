@@ -51,13 +51,16 @@ public static class Quick
 
     public static void Profile()
     {
-        int n = 32;
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 32;
         var a = Core.TensorModule.random(1, new[] { n, n });
         var b = Core.TensorModule.random(2, new[] { n, n });
         var va = Core.ValueModule.constant(a);
         var vb = Core.ValueModule.constant(b);
         var c = Core.Einsum.contract("ij,jk->ik", new[] { a, b });
         var vc = Core.ValueModule.constant(c);
+        var plan = Core.Einsum.bind("ij,jk->ik", new[] { a.Shape, b.Shape }).Contraction;
+        Console.WriteLine($"engine only  {Time(() => Core.Engine.contract(plan, new[] { a, b }), 20000) * 1e6:F1} µs");
+        Console.WriteLine($"plan only    {Time(() => Core.Engine.plan(plan), 20000) * 1e6:F1} µs");
         Console.WriteLine($"einsum raw   {Time(() => Core.Einsum.contract("ij,jk->ik", new[] { a, b }), 20000) * 1e6:F1} µs");
         Console.WriteLine($"matmul value {Time(() => Core.Linear.matmul(va, vb), 20000) * 1e6:F1} µs");
         Console.WriteLine($"gelu value   {Time(() => Core.Activation.gelu(vc), 20000) * 1e6:F1} µs");

@@ -25,6 +25,13 @@ module Engine =
     /// Reads the diagonal of repeated labels and sums labels that `keep` rejects; result labels are
     /// the kept distinct labels in first-appearance order.
     let private prepare (sizes: int[]) (labels: int[]) (data: double[]) (keep: int -> bool) =
+        let mutable plain = true
+        for i in 0 .. labels.Length - 1 do
+            if not (keep labels.[i]) then plain <- false
+            for j in 0 .. i - 1 do
+                if labels.[j] = labels.[i] then plain <- false
+        // The common case first: distinct labels, all kept; nothing to do.
+        if plain then { Labels = labels; Data = data } else
         let strides = Shape.strides (shapeOf sizes labels)
         let uniq = Array.distinct labels
         let combined = uniq |> Array.map (fun u -> Seq.zip labels strides |> Seq.sumBy (fun (l, s) -> if l = u then s else 0))

@@ -62,6 +62,7 @@ module Plan =
     let create (sizes: int[]) (output: int[]) (operands: int[][]) : ContractionPlan =
         let n = operands.Length
         if n <= 1 then finish [] Single
+        elif n = 2 then finish [ fst (step sizes output operands 0 1) ] Optimal
         elif n <= optimalLimit then
             // Exhaustive search; recursion depth is the operand count (≤ optimalLimit).
             let rec best (ops: int[][]) : float * PlanStep list =

@@ -13,9 +13,33 @@ type EinsumDerivation =
 [<RequireQualifiedAccess>]
 module Einsum =
 
-    let parse (equation: string) = EinsumSpec.parse equation
+    /// Parsed equations and bound contractions are immutable, so they are cached (per process, bounded):
+    /// small tensors should not pay for parsing on every call.
+    let private cacheLimit = 4096
+    let private specs = Collections.Concurrent.ConcurrentDictionary<string, EinsumSpec>()
+    let private bound = Collections.Concurrent.ConcurrentDictionary<string, BoundEinsum>()
 
+    let private remember (cache: Collections.Concurrent.ConcurrentDictionary<string, 'v>) (key: string) (make: unit -> 'v) =
+        match cache.TryGetValue key with
+        | true, v -> v
+        | _ ->
+            let v = make ()
+            if cache.Count >= cacheLimit then cache.Clear()
+            cache.[key] <- v
+            v
+
+    let parse (equation: string) =
+        if isNull equation then nullArg "equation"
+        remember specs equation (fun () -> EinsumSpec.parse equation)
+
+    /// Binds an equation to operand shapes (a fresh value the caller may keep).
     let bind (equation: string) (shapes: int[][]) = Contraction.bind (parse equation) shapes
+
+    /// The same, shared from the cache: internal callers never mutate it.
+    let internal bindCached (equation: string) (shapes: int[][]) =
+        if isNull equation then nullArg "equation"
+        let key = equation + "|" + String.Join(";", shapes |> Array.map (fun s -> String.Join(",", s)))
+        remember bound key (fun () -> Contraction.bind (parse equation) shapes)
 
     let internal squeeze (b: BoundEinsum) (xs: Tensor[]) =
         xs |> Array.mapi (fun k x -> if x.ShapeArray = b.SqueezedShapes.[k] then x else Tensor.wrap b.SqueezedShapes.[k] x.Data)
@@ -26,12 +50,12 @@ module Einsum =
 
     /// Evaluates an einsum equation (NumPy/torch semantics).
     let contract (equation: string) (operands: Tensor[]) =
-        let b = bind equation (shapesOf operands)
+        let b = bindCached equation (shapesOf operands)
         Engine.contract b.Contraction (squeeze b operands)
 
     /// The gradient of every operand for a given output gradient, each through its derived contraction.
     let gradients (equation: string) (operands: Tensor[]) (outputGradient: Tensor) =
-        let b = bind equation (shapesOf operands)
+        let b = bindCached equation (shapesOf operands)
         if outputGradient.ShapeArray <> b.OutputShape then
             raise (Functional.ShapeException(sprintf "The output gradient has shape %s; the output has shape %s." (Shape.show outputGradient.ShapeArray) (Shape.show b.OutputShape), "outputGradient"))
         let sq = squeeze b operands

@@ -227,11 +227,39 @@ module internal Gemm =
         if batch * parts = 1 then run 0
         else Parallel.For(0, batch * parts, run) |> ignore
 
+    /// Matrix-vector products (n = 1): c[i] = A[i,:]·b, a dot product over contiguous rows, Vector512 when
+    /// available; rows spread over the cores for large m·k. Each element is summed in one fixed order.
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+    let private gemv (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) =
+        let row (bi: int) (i: int) =
+            let ar = ReadOnlySpan<double>(a, (bi * m + i) * k, k)
+            let br = ReadOnlySpan<double>(b, bi * k, k)
+            let mutable p = 0
+            let mutable acc0 = Vector512<double>.Zero
+            let mutable acc1 = Vector512<double>.Zero
+            while p <= k - 16 do
+                acc0 <- Vector512.FusedMultiplyAdd(Vector512.Create<double>(ar.Slice(p, 8)), Vector512.Create<double>(br.Slice(p, 8)), acc0)
+                acc1 <- Vector512.FusedMultiplyAdd(Vector512.Create<double>(ar.Slice(p + 8, 8)), Vector512.Create<double>(br.Slice(p + 8, 8)), acc1)
+                p <- p + 16
+            let mutable s = Vector512.Sum(acc0 + acc1)
+            while p < k do
+                s <- Math.FusedMultiplyAdd(ar.[p], br.[p], s)
+                p <- p + 1
+            c.[bi * m + i] <- s
+        let total = batch * m
+        if int64 total * int64 k < (1L <<< 18) then
+            for t in 0 .. total - 1 do row (t / m) (t % m)
+        else
+            let chunk = max 1 ((1 <<< 16) / max 1 k)
+            Parallel.For(0, (total + chunk - 1) / chunk, fun ch ->
+                for t in ch * chunk .. min total ((ch + 1) * chunk) - 1 do row (t / m) (t % m)) |> ignore
+
     /// C[b] = A[b]·B[b] for A: batch×m×k, B: batch×k×n, both contiguous.
     let batched (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
         let work = int64 m * int64 k * int64 n
-        if useVector512 && work >= packedThreshold && k > 0 then packed Environment.ProcessorCount a b c batch m k n
+        if useVector512 && n = 1 && k >= 16 then gemv a b c batch m k
+        elif useVector512 && work >= packedThreshold && k > 0 && n >= NR / 2 && m >= MR / 2 then packed Environment.ProcessorCount a b c batch m k n
         else simple a b c batch m k n
         c
 

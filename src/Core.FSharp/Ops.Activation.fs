@@ -48,14 +48,27 @@ module Activation =
     let rec private phiPoly (coeffs: double[]) (x: Value) : Value =
         Elementwise.unary "phiPoly" (Special.phiPoly coeffs) (fun x _ -> phiPoly (Special.phiPolyDerivative coeffs) x) x
 
-    /// GELU'(x) = Φ(x) + x·φ(x). d/dx = φ(x)·(2 − x²).
-    let private geluDerivative (x: Value) =
-        Elementwise.unary "geluDerivative" Special.geluDerivative (fun x _ -> phiPoly [| 2.0; 0.0; -1.0 |] x) x
+    /// g·GELU'(x) for an adjoint or tangent g, in one pass: GELU's VJP and JVP.
+    /// ∂/∂x = g·φ(x)·(2 − x²), ∂/∂g = GELU'(x), so every order follows.
+    let rec private geluScaled (x: Value) (g: Value) : Value =
+        let second (x: Value) (g: Value) (h: Value) = Arithmetic.mul h (Arithmetic.mul g (phiPoly [| 2.0; 0.0; -1.0 |] x))
+        Op.apply
+            (Op.create "geluScaled"
+                (fun xs -> Tensor.map2 (fun x g -> g * Special.geluDerivative x) xs.[0] xs.[1])
+                (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else geluScaled xs.[0] adj)
+                (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else geluScaled xs.[0] t))
+            [| x; g |]
 
     /// Exact GELU x·Φ(x), computed from x itself (no 1 + erf): full precision in both tails.
     /// d/dx = Φ(x) + x·φ(x); d²/dx² = φ(x)·(2 − x²).
     /// GELU(±0) = ±0, GELU(+∞) = +∞, GELU(−∞) = −0, GELU(NaN) = NaN; derivative 1/2 at 0, 1 at +∞, 0 at −∞.
-    let gelu (x: Value) = Elementwise.unary "gelu" Special.gelu (fun x _ -> geluDerivative x) x
+    let gelu (x: Value) =
+        Op.apply
+            (Op.create "gelu"
+                (fun xs -> Tensor.map Special.gelu xs.[0])
+                (fun xs _ adj _ -> geluScaled xs.[0] adj)
+                (fun xs _ _ t -> geluScaled xs.[0] t))
+            [| x |]
 
     /// The second derivative of the tanh form, as a composite of differentiable ops (so higher orders follow):
     /// with s = σ(2u), s̄ = σ(−2u): s·s̄·(4u' + x·(2u'' + 4u'²·(s̄ − s))).

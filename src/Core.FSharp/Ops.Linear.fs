@@ -19,7 +19,7 @@ module Linear =
     /// ∂L/∂X_k = the derived contraction of ∂L/∂Y with the other operands (see Einsum.explain).
     let einsum (equation: string) (operands: Value[]) : Value =
         if isNull operands then nullArg "operands"
-        let b = Einsum.bind equation (operands |> Array.map (fun x -> x.Shape))
+        let b = Einsum.bindCached equation (operands |> Array.map (fun x -> x.Tensor.ShapeArray))
         let squeezed = operands |> Array.mapi (fun k x -> Layout.reshape b.SqueezedShapes.[k] x)
         Op.apply (contraction b.Contraction) squeezed
 

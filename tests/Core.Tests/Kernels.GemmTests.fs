@@ -33,6 +33,15 @@ module KernelsGemmTests =
         |> ignore
 
     [<Fact>]
+    let ``matrix-vector and vector-matrix shapes equal the simple loop`` () =
+        for (batch, m, k, n) in [ (1, 2000, 300, 1); (3, 17, 33, 1); (1, 1, 500, 700); (2, 5, 1000, 3); (1, 3, 15, 1) ] do
+            let a = (Tensor.random 1 [| batch; m; k |]).ToArray()
+            let b = (Tensor.random 2 [| batch; k; n |]).ToArray()
+            let fast = Tensor.create [| batch; m; n |] (Gemm.batched a b batch m k n)
+            let slow = Tensor.create [| batch; m; n |] (Gemm.batchedSimple a b batch m k n)
+            Assert.True(Tensor.allClose 1e-12 1e-12 fast slow, sprintf "%d×%d×%d×%d" batch m k n)
+
+    [<Fact>]
     let ``a wide product crosses the N block`` () =
         let m, k, n = 9, 70, Gemm.NC + 37
         let a = (Tensor.random 1 [| m; k |]).ToArray()
