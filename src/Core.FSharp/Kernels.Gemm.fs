@@ -210,7 +210,8 @@ module internal Gemm =
     /// so the cores share nothing but the inputs and never wait for each other.
     let private packed (cores: int) (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let work = int64 m * int64 n * int64 k
-        let parts = if work < (1L <<< 21) && cores > 1 then 1 else cores
+        // Many products: one task each (no split, no repacking). Few large ones: split each over the cores.
+        let parts = if (work < (1L <<< 21) || batch >= cores) && cores > 1 then 1 else cores
         let byColumns = n >= m
         let span = if byColumns then n else m
         let unit = if byColumns then NR else MR
