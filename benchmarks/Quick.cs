@@ -72,6 +72,11 @@ public static class Quick
         Console.WriteLine($"mills scalar {Time(() => { foreach (var x in xs) acc += Core.Special.millsRatio(Math.Abs(x) + 0.5); }, 2000) * 1e9 / 4096:F1} ns/element");
         Console.WriteLine($"exp2 scalar  {Time(() => { foreach (var x in xs) acc += Core.Special.expHalfSquare(x); }, 2000) * 1e9 / 4096:F1} ns/element");
         Console.WriteLine($"Math.Exp     {Time(() => { foreach (var x in xs) acc += Math.Exp(x); }, 2000) * 1e9 / 4096:F1} ns/element {acc > 0}");
+        var big = Core.TensorModule.random(9, new[] { 1 << 20 }).ToArray();
+        var small1k = Core.TensorModule.random(9, new[] { 1024 }).ToArray();
+        Console.WriteLine($"vector gelu 1k  {Time(() => Core.SpecialVector.gelu(small1k), 20000) * 1e9 / 1024:F2} ns/element");
+        Console.WriteLine($"vector gelu 1M  {Time(() => Core.SpecialVector.gelu(big), 50) * 1e9 / (1 << 20):F2} ns/element");
+        Console.WriteLine($"scalar gelu 1M  {Time(() => Core.TensorModule.map(FSharpFunc(Core.Special.gelu), Core.TensorModule.create(new[] { 1 << 20 }, big)), 50) * 1e9 / (1 << 20):F2} ns/element");
         Console.WriteLine($"sum          {Time(() => Core.Reduction.sum(vc), 20000) * 1e6:F1} µs");
     }
 

@@ -54,7 +54,10 @@ module Activation =
         let second (x: Value) (g: Value) (h: Value) = Arithmetic.mul h (Arithmetic.mul g (phiPoly [| 2.0; 0.0; -1.0 |] x))
         Op.apply
             (Op.create "geluScaled"
-                (fun xs -> Tensor.map2 (fun x g -> g * Special.geluDerivative x) xs.[0] xs.[1])
+                (fun xs ->
+                    if SpecialVector.supported && xs.[0].ShapeArray = xs.[1].ShapeArray then
+                        Tensor.wrap xs.[0].ShapeArray (SpecialVector.scaledDerivative xs.[0].Data xs.[1].Data)
+                    else Tensor.map2 (fun x g -> g * Special.geluDerivative x) xs.[0] xs.[1])
                 (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else geluScaled xs.[0] adj)
                 (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else geluScaled xs.[0] t))
             [| x; g |]
@@ -65,7 +68,9 @@ module Activation =
     let gelu (x: Value) =
         Op.apply
             (Op.create "gelu"
-                (fun xs -> Tensor.map Special.gelu xs.[0])
+                (fun xs ->
+                    if SpecialVector.supported then Tensor.wrap xs.[0].ShapeArray (SpecialVector.gelu xs.[0].Data)
+                    else Tensor.map Special.gelu xs.[0])
                 (fun xs _ adj _ -> geluScaled xs.[0] adj)
                 (fun xs _ _ t -> geluScaled xs.[0] t))
             [| x |]

@@ -40,7 +40,7 @@ module Special =
     /// Taylor coefficients R^(k)(t0)/k!, k = 0..12, at t0 = 0.5, 0.75, …, 8.0, correctly rounded from a
     /// 2,200-bit computation (tools/gen-mills-anchors.fsx regenerates them). With |t − t0| ≤ 1/8,
     /// 13 terms reach the rounding floor.
-    let private coefficients =
+    let internal coefficients =
         [|
           [| 0.8763644564536923; -0.5618177717731538; 0.2977277852835577; -0.13765129304379164; 0.05722553469041547; -0.021807705139716783; 0.00772028035342618; -0.0025639378518576704; 0.000804788928437168; -0.00024017148751545405; 6.84703184679441E-05; -1.8721484389225635E-05; 4.925798022777608E-06 |] // t0 = 0.5
           [| 0.7525711790634081; -0.43557161570244396; 0.21294623364328755; -0.09195398015665944; 0.03599518713144824; -0.012991517961614652; 0.0043752581100395425; -0.0013871534827264278; 0.0004168616247493402; -0.00011938969601826919; 3.2731935273563825E-05; -8.621885869372393E-06; 2.188793405961211E-06 |] // t0 = 0.75
@@ -90,7 +90,7 @@ module Special =
 
     /// (−1/2)^n / (n!·(2n+1)), n = 0..11: Φ(x) − 1/2 = x/√(2π)·Σ a_n·x^(2n); for |x| ≤ 1/2 twelve terms are
     /// below the rounding of the first.
-    let private centralCoefficients =
+    let internal centralCoefficients =
         Array.init 12 (fun n ->
             let mutable c = 1.0
             for m in 1 .. n do c <- c * -0.5 / float m
