@@ -141,7 +141,8 @@ public class EinsumPlans
             ops = Enumerable.Range(0, 4).Select(i => Core.TensorModule.random(i, new[] { 64, 64 })).ToArray();
         }
         tops = ops.Select(o => Workloads.Leaf(o, false)).ToArray();
-        Console.WriteLine($"// plan for {eq}: {Core.Einsum.plan(eq, ops.Select(o => o.Shape).ToArray())}");
+        var plan = Einsum.Plan(eq, ops.Select(o => o.Shape).ToArray());
+        Console.WriteLine($"// plan for {eq} ({plan.Method}, {plan.Flops:N0} flops): {string.Join(" then ", plan.Steps.Select(s => s.Contraction))}");
     }
 
     [Benchmark(Baseline = true)] public void TorchSharp() { using var r = torch.einsum(eq, tops); }

@@ -132,10 +132,10 @@ module Autodiff =
         d.[i] <- 1.0
         Value.constant (Tensor.wrap shape d)
 
+    /// Rows stacked and shaped outer ++ inner, differentiably, so jacobian and hessian nest inside other transforms.
     let private stack (outer: int[]) (inner: int[]) (rows: Value[]) =
-        // Rows are plain tensors here (the transforms below are not themselves differentiated).
-        let data = rows |> Array.collect (fun r -> r.Tensor.Data)
-        Value.constant (Tensor.wrap (Array.append outer inner) data)
+        if rows.Length = 0 then Value.constant (Tensor.zeros (Array.append outer inner))
+        else Layout.reshape (Array.append outer inner) (Layout.stack rows)
 
     /// The Jacobian of f at x, shaped f(x).shape ++ x.shape (one pullback per output element).
     let jacobian (f: Value -> Value) (x: Value) : Value =

@@ -27,3 +27,46 @@ module Layout =
     let transpose (x: Value) =
         let r = x.Tensor.Rank
         permute (Array.init r (fun i -> r - 1 - i)) x
+
+    /// Row i of x along axis 0 (the axis removed). VJP: the adjoint embedded as row i of zeros. JVP: row i of the tangent.
+    let rec select (i: int) (x: Value) : Value =
+        let shape = x.Shape
+        if shape.Length = 0 || i < 0 || i >= shape.[0] then
+            raise (Functional.ShapeException(sprintf "Row %d does not exist in shape %s." i (Shape.show shape), "i"))
+        let inner = shape.[1..]
+        let n = Shape.numel inner
+        Op.apply
+            (Op.create "select"
+                (fun xs -> Tensor.wrap inner (Array.sub xs.[0].Data (i * n) n))
+                (fun _ _ adj _ -> embed i shape.[0] adj)
+                (fun _ _ _ t -> select i t))
+            [| x |]
+
+    /// x as row i of an otherwise zero tensor with `rows` rows. VJP: row i of the adjoint. JVP: the tangent embedded.
+    and embed (i: int) (rows: int) (x: Value) : Value =
+        let inner = x.Shape
+        let n = Shape.numel inner
+        Op.apply
+            (Op.create "embed"
+                (fun xs ->
+                    let d = Array.zeroCreate (rows * n)
+                    Array.blit xs.[0].Data 0 d (i * n) n
+                    Tensor.wrap (Array.append [| rows |] inner) d)
+                (fun _ _ adj _ -> select i adj)
+                (fun _ _ _ t -> embed i rows t))
+            [| x |]
+
+    /// Stacks same-shaped values along a new leading axis. VJP: row k of the adjoint for input k.
+    let stack (xs: Value[]) : Value =
+        if xs.Length = 0 then invalidArg "xs" "stack needs at least one value."
+        let inner = xs.[0].Shape
+        xs |> Array.iteri (fun k x ->
+            if x.Shape <> inner then
+                raise (Functional.ShapeException(sprintf "stack: value %d has shape %s; value 0 has %s." k (Shape.show x.Shape) (Shape.show inner), "xs")))
+        let rows = xs.Length
+        Op.apply
+            (Op.create "stack"
+                (fun ts -> Tensor.wrap (Array.append [| rows |] inner) (ts |> Array.collect (fun t -> t.Data)))
+                (fun _ _ adj k -> select k adj)
+                (fun _ _ k t -> embed k rows t))
+            xs

@@ -43,6 +43,16 @@ module AutodiffTests =
         Assert.True(Tensor.allClose 1e-13 1e-13 hv.Tensor (Einsum.contract "ij,j->i" [| h.Tensor; v |]))
 
     [<Fact>]
+    let ``jacobian and hessian nest inside other transforms`` () =
+        // f(x) = Σ x³; its Hessian is diag(6x), so d/dx Σ Hessian = 6 per element.
+        let f (x: Value) = Reduction.sum (Elementwise.pow 3.0 x)
+        let g = Autodiff.grad (fun x -> Reduction.sum (Autodiff.hessian f x)) (Value.constant (Tensor.create [| 3 |] [| 1.0; -2.0; 0.5 |]))
+        Assert.Equal<double[]>([| 6.0; 6.0; 6.0 |], g.Tensor.ToArray())
+        // The Jacobian of x ↦ x² is diag(2x): d/dx of its sum is 2 per element.
+        let j = Autodiff.grad (fun x -> Reduction.sum (Autodiff.jacobian (fun y -> Arithmetic.mul y y) x)) (Value.constant (Tensor.ones [| 4 |]))
+        Assert.Equal<double[]>([| 2.0; 2.0; 2.0; 2.0 |], j.Tensor.ToArray())
+
+    [<Fact>]
     let ``the jacobian of a vector function equals TorchSharp's`` () =
         let w = Tensor.random 8 [| 3; 4 |]
         let x = Tensor.random 9 [| 4 |]
