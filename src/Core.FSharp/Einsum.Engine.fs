@@ -67,9 +67,12 @@ module Engine =
         let n xs = Shape.numel (shapeOf sizes xs)
         let resultLabels = Array.concat [ batch; aOnly; bOnly ]
         checkSize "an intermediate" (Plan.size sizes resultLabels)
-        let ad = arrange sizes a (Array.concat [ batch; aOnly; con ])
-        let bd = arrange sizes b (Array.concat [ batch; con; bOnly ])
-        { Labels = resultLabels; Data = Gemm.batched ad bd (n batch) (n aOnly) (n con) (n bOnly) }
+        // An operand already laid out as [batch, con, aOnly] (or [batch, bOnly, con]) is read transposed, not copied.
+        let transA = a.Labels <> Array.concat [ batch; aOnly; con ] && a.Labels = Array.concat [ batch; con; aOnly ]
+        let transB = b.Labels <> Array.concat [ batch; con; bOnly ] && b.Labels = Array.concat [ batch; bOnly; con ]
+        let ad = if transA then a.Data else arrange sizes a (Array.concat [ batch; aOnly; con ])
+        let bd = if transB then b.Data else arrange sizes b (Array.concat [ batch; con; bOnly ])
+        { Labels = resultLabels; Data = Gemm.batchedT transA transB ad bd (n batch) (n aOnly) (n con) (n bOnly) }
 
     let private checkOperands (c: Contraction) (xs: Tensor[]) =
         if xs.Length <> c.Inputs.Length then

@@ -68,14 +68,23 @@ module internal Gemm =
 
     // ---- the packed path ----
 
-    /// Packs B[p0..p0+kc, j0..j0+nc] (row stride n) into NR-column panels, zero-padded: panel-major, then p, then column.
+    /// Packs B[p0..p0+kc, j0..j0+nc] into NR-column panels, zero-padded: panel-major, then p, then column.
+    /// B is k×n row-major, or n×k when transposed (so a permuted operand needs no copy).
     [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-    let private packB (b: double[]) (bOff: int) (n: int) (p0: int) (kc: int) (j0: int) (nc: int) (dst: double[]) =
+    let private packB (b: double[]) (bOff: int) (n: int) (k: int) (transposed: bool) (p0: int) (kc: int) (j0: int) (nc: int) (dst: double[]) =
         let panels = (nc + NR - 1) / NR
         for jp in 0 .. panels - 1 do
             let j = j0 + jp * NR
             let w = min NR (j0 + nc - j)
             let baseDst = jp * kc * NR
+            if transposed then
+                for col in 0 .. NR - 1 do
+                    if col < w then
+                        let src = bOff + (j + col) * k + p0
+                        for p in 0 .. kc - 1 do dst.[baseDst + p * NR + col] <- b.[src + p]
+                    else
+                        for p in 0 .. kc - 1 do dst.[baseDst + p * NR + col] <- 0.0
+            else
             for p in 0 .. kc - 1 do
                 let src = bOff + (p0 + p) * n + j
                 let d = baseDst + p * NR
@@ -84,14 +93,21 @@ module internal Gemm =
                     Array.Copy(b, src, dst, d, w)
                     Array.Clear(dst, d + w, NR - w)
 
-    /// Packs A[i0..i0+mc, p0..p0+kc] (row stride k) into MR-row panels, zero-padded: panel, then p, then row.
+    /// Packs A[i0..i0+mc, p0..p0+kc] into MR-row panels, zero-padded: panel, then p, then row.
+    /// A is m×k row-major, or k×m when transposed.
     [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-    let private packA (a: double[]) (aOff: int) (k: int) (i0: int) (mc: int) (p0: int) (kc: int) (dst: double[]) =
+    let private packA (a: double[]) (aOff: int) (m: int) (k: int) (transposed: bool) (i0: int) (mc: int) (p0: int) (kc: int) (dst: double[]) =
         let panels = (mc + MR - 1) / MR
         for ip in 0 .. panels - 1 do
             let i = i0 + ip * MR
             let h = min MR (i0 + mc - i)
             let baseDst = ip * kc * MR
+            if transposed then
+                for p in 0 .. kc - 1 do
+                    let src = aOff + (p0 + p) * m + i
+                    for r in 0 .. MR - 1 do
+                        dst.[baseDst + p * MR + r] <- (if r < h then a.[src + r] else 0.0)
+            else
             for r in 0 .. MR - 1 do
                 if r < h then
                     let src = aOff + (i + r) * k + p0
@@ -177,7 +193,7 @@ module internal Gemm =
 
     /// The blocked product on the sub-rectangle rows i0..i1-1 × columns j0..j1-1 of one batch, sequentially,
     /// with this call's own packed buffers.
-    let private blocked (a: double[]) (b: double[]) (c: double[]) (aOff: int) (bOff: int) (cOff: int) (k: int) (n: int) (i0: int) (i1: int) (j0: int) (j1: int) =
+    let private blocked (transA: bool) (transB: bool) (a: double[]) (b: double[]) (c: double[]) (aOff: int) (bOff: int) (cOff: int) (m: int) (k: int) (n: int) (i0: int) (i1: int) (j0: int) (j1: int) =
         let bp = ArrayPool<double>.Shared.Rent(((min NC (j1 - j0) + NR - 1) / NR) * NR * KC)
         let ap = ArrayPool<double>.Shared.Rent(((MC + MR - 1) / MR) * MR * KC)
         let mutable jc = j0
@@ -186,11 +202,11 @@ module internal Gemm =
             let mutable pc = 0
             while pc < k do
                 let kc = min KC (k - pc)
-                packB b bOff n pc kc jc nc bp
+                packB b bOff n k transB pc kc jc nc bp
                 let mutable ic = i0
                 while ic < i1 do
                     let mc = min MC (i1 - ic)
-                    packA a aOff k ic mc pc kc ap
+                    packA a aOff m k transA ic mc pc kc ap
                     let nPanels = (nc + NR - 1) / NR
                     for jp in 0 .. nPanels - 1 do
                         let j = jc + jp * NR
@@ -208,7 +224,7 @@ module internal Gemm =
 
     /// Splits each product into one independent rectangle per core (columns when C is wide, rows when tall),
     /// so the cores share nothing but the inputs and never wait for each other.
-    let private packed (cores: int) (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) (n: int) =
+    let private packed (transA: bool) (transB: bool) (cores: int) (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let work = int64 m * int64 n * int64 k
         // Many products: one task each (no split, no repacking). Few large ones: split each over the cores.
         let parts = if (work < (1L <<< 21) || batch >= cores) && cores > 1 then 1 else cores
@@ -223,8 +239,8 @@ module internal Gemm =
             let p = t % parts
             let lo, hi = bounds p, bounds (p + 1)
             if hi > lo then
-                if byColumns then blocked a b c (bi * m * k) (bi * k * n) (bi * m * n) k n 0 m lo hi
-                else blocked a b c (bi * m * k) (bi * k * n) (bi * m * n) k n lo hi 0 n
+                if byColumns then blocked transA transB a b c (bi * m * k) (bi * k * n) (bi * m * n) m k n 0 m lo hi
+                else blocked transA transB a b c (bi * m * k) (bi * k * n) (bi * m * n) m k n lo hi 0 n
         if batch * parts = 1 then run 0
         else Parallel.For(0, batch * parts, run) |> ignore
 
@@ -260,7 +276,7 @@ module internal Gemm =
         let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
         let work = int64 m * int64 k * int64 n
         if useVector512 && n = 1 && k >= 16 then gemv a b c batch m k
-        elif useVector512 && work >= packedThreshold && k > 0 && n >= NR / 2 && m >= MR / 2 then packed Environment.ProcessorCount a b c batch m k n
+        elif useVector512 && work >= packedThreshold && k > 0 && n >= NR / 2 && m >= MR / 2 then packed false false Environment.ProcessorCount a b c batch m k n
         else simple a b c batch m k n
         c
 
@@ -268,8 +284,27 @@ module internal Gemm =
     /// that results do not depend on the thread count).
     let batchedWithParts (parts: int) (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
-        if useVector512 && k > 0 then packed parts a b c batch m k n else simple a b c batch m k n
+        if useVector512 && k > 0 then packed false false parts a b c batch m k n else simple a b c batch m k n
         c
+
+    /// Batched transposes of contiguous rows×cols blocks.
+    let private transposeBlocks (x: double[]) (batch: int) (rows: int) (cols: int) =
+        let shape = [| batch; cols; rows |]
+        Strided.gather x 0 [| rows * cols; 1; cols |] shape
+
+    /// C[b] = op(A[b])·op(B[b]) where A is stored k×m when transA and B n×k when transB: permuted operands
+    /// are packed as they are (no transposed copy) on the packed path.
+    let batchedT (transA: bool) (transB: bool) (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
+        let work = int64 m * int64 k * int64 n
+        if not transA && not transB then batched a b batch m k n
+        elif useVector512 && work >= packedThreshold && k > 0 && n >= NR / 2 && m >= MR / 2 then
+            let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
+            packed transA transB Environment.ProcessorCount a b c batch m k n
+            c
+        else
+            let a' = if transA then transposeBlocks a batch k m else a
+            let b' = if transB then transposeBlocks b batch n k else b
+            batched a' b' batch m k n
 
     /// The simple path alone (for tests of the packed one).
     let batchedSimple (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
