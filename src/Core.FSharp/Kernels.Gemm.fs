@@ -39,17 +39,24 @@ module internal Gemm =
         let aOff = bi * m * k
         let bOff = bi * k * n
         let cOff = bi * m * n
+        let wide = Vector512.IsHardwareAccelerated
         let w = Vector<double>.Count
         for i in r0 .. r1 - 1 do
             let cRow = Span<double>(c, cOff + i * n, n)
             for p in 0 .. k - 1 do
                 let av = a.[aOff + i * k + p]
                 let bRow = ReadOnlySpan<double>(b, bOff + p * n, n)
-                let va = Vector<double>(av)
                 let mutable j = 0
-                while j <= n - w do
-                    (Vector<double>(cRow.Slice(j)) + va * Vector<double>(bRow.Slice(j))).CopyTo(cRow.Slice(j))
-                    j <- j + w
+                if wide then
+                    let va = Vector512.Create(av)
+                    while j <= n - 8 do
+                        Vector512.FusedMultiplyAdd(va, Vector512.Create<double>(bRow.Slice(j, 8)), Vector512.Create<double>(cRow.Slice(j, 8))).CopyTo(cRow.Slice(j, 8))
+                        j <- j + 8
+                else
+                    let va = Vector<double>(av)
+                    while j <= n - w do
+                        (Vector<double>(cRow.Slice(j)) + va * Vector<double>(bRow.Slice(j))).CopyTo(cRow.Slice(j))
+                        j <- j + w
                 while j < n do
                     cRow.[j] <- cRow.[j] + av * bRow.[j]
                     j <- j + 1
