@@ -49,6 +49,23 @@ public static class Quick
         Console.WriteLine($"GELU fwd+bwd 1e7: ours {o * 1e3:F1} ms, TorchSharp {t * 1e3:F1} ms, ratio {t / o:F2}x");
     }
 
+    public static void Bmm()
+    {
+        var b = new BatchedEinsum();
+        b.Setup();
+        for (int i = 0; i < 50; i++) b.Functional();
+        int g0 = GC.CollectionCount(0), g2 = GC.CollectionCount(2);
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < 100; i++) b.Functional();
+        Console.WriteLine($"bmm fwd+bwd: {sw.Elapsed.TotalMilliseconds / 100:F2} ms, gen0 {GC.CollectionCount(0) - g0}, gen2 {GC.CollectionCount(2) - g2}, GC pause {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms total");
+        var a = Core.TensorModule.random(1, new[] { 32, 128, 128 });
+        var c = Core.TensorModule.random(2, new[] { 32, 128, 128 });
+        for (int i = 0; i < 50; i++) Core.Einsum.contract("bij,bjk->bik", new[] { a, c });
+        sw.Restart();
+        for (int i = 0; i < 100; i++) Core.Einsum.contract("bij,bjk->bik", new[] { a, c });
+        Console.WriteLine($"bmm forward: {sw.Elapsed.TotalMilliseconds / 100:F2} ms");
+    }
+
     public static void Profile()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 32;
