@@ -16,8 +16,6 @@ type TorchResult =
 [<RequireQualifiedAccess>]
 module Torch =
 
-    let private gate = obj ()
-
     /// A float64 TorchSharp tensor with the same shape and values.
     let toTorch (requiresGrad: bool) (t: Tensor) : torch.Tensor =
         let dims = t.ShapeArray |> Array.map int64
@@ -160,9 +158,3 @@ module Torch =
         if ka <> kb then
             raise (ShapeException(sprintf "matmul: inner dimensions differ (%d and %d) for shapes [%s] and [%s]." ka kb (String.Join(", ", sa)) (String.Join(", ", sb)), "b"))
         torch.matmul(a, b)
-
-    /// Forces TorchSharp to load its native library (and reports why, if it cannot).
-    let ensureLoaded () =
-        lock gate (fun () ->
-            use t = torch.ones(1L)
-            ())

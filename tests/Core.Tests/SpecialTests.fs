@@ -80,6 +80,17 @@ type SpecialTests(output: ITestOutputHelper) =
             Array.iteri (fun i x -> Assert.True(tv.[i] < 0.0 && td.[i] < 0.0, sprintf "x = %g: %g, %g" x tv.[i] td.[i])) tail
 
     [<Fact>]
+    member _.``erf and erfc agree with tabulated values`` () =
+        // erf(1), erf(0.5), erfc(2), erfc(5): the usual tables (A&S 7.1), to 16 digits.
+        let close (expected: double) (actual: double) = Assert.True(abs (actual - expected) <= 1e-15 * abs expected, sprintf "%.17g vs %.17g" actual expected)
+        close 0.8427007929497149 (Special.erf 1.0)
+        close 0.5204998778130465 (Special.erf 0.5)
+        close 0.004677734981047266 (Special.erfc 2.0)
+        // erfc(5) rounds 5·√2 first: relative error about 2·25·1e-16, as documented.
+        Assert.True(abs (Special.erfc 5.0 - 1.5374597944280349e-12) <= 1e-14 * 1.5374597944280349e-12)
+        Assert.Equal(-Special.erf 0.3, Special.erf -0.3)
+
+    [<Fact>]
     member _.``normal CDF tails are accurate`` () =
         report "Phi" Special.normalCdf (HighPrecision.cdf >> HighPrecision.toDouble) grid
 
