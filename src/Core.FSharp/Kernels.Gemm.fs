@@ -27,7 +27,7 @@ module internal Gemm =
     let NC = 2048
 
     /// Multiply-adds below which packing does not pay.
-    let packedThreshold = 48L * 48L * 48L
+    let packedThreshold = 16L * 16L * 16L
 
     let useVector512 = Vector512.IsHardwareAccelerated
 
