@@ -39,12 +39,24 @@ module Contraction =
 
     let distinct (labels: int[]) = Array.distinct labels
 
+    /// Gradient contractions are remembered per contraction value, so that repeated backward passes
+    /// reuse one value (and the engine's compiled plan for it).
+    let private gradients = Runtime.CompilerServices.ConditionalWeakTable<Contraction, Contraction option[]>()
+
     /// The contraction that computes the gradient of input k from the output gradient and the other inputs.
     let gradient (c: Contraction) (k: int) : Contraction =
         if k < 0 || k >= c.Inputs.Length then invalidArg "k" (sprintf "Operand %d does not exist; the contraction has %d." k c.Inputs.Length)
-        { Inputs = Array.append [| c.Output |] (c.Inputs |> Array.removeAt k)
-          Output = c.Inputs.[k]
-          Sizes = c.Sizes }
+        let slots = gradients.GetValue(c, fun c -> Array.create c.Inputs.Length None)
+        match slots.[k] with
+        | Some g -> g
+        | None ->
+            let g =
+                { Inputs = Array.append [| c.Output |] (c.Inputs |> Array.removeAt k)
+                  Output = c.Inputs.[k]
+                  Sizes = c.Sizes }
+            // A race only computes the same value twice; either result is correct.
+            slots.[k] <- Some g
+            g
 
     /// Output shape of a contraction with known sizes.
     let outputShape (c: Contraction) = c.Output |> Array.map (fun l -> c.Sizes.[l])

@@ -17,70 +17,121 @@ module Engine =
         if bytes > float memoryLimitBytes || elements > float Int32.MaxValue then
             raise (MemoryLimitException(sprintf "The contraction needs %s of %.0f elements (%.0f bytes); the limit is %d bytes (Engine.memoryLimitBytes) and an array holds at most 2^31-1 elements." what elements bytes memoryLimitBytes, int64 (min bytes 9.2e18), memoryLimitBytes))
 
-    /// An operand during execution: distinct labels and contiguous data in that label order.
-    type private Operand = { Labels: int[]; Data: double[] }
-
     let private shapeOf (sizes: int[]) (labels: int[]) = labels |> Array.map (fun l -> sizes.[l])
 
-    /// Reads the diagonal of repeated labels and sums labels that `keep` rejects; result labels are
-    /// the kept distinct labels in first-appearance order.
-    let private prepare (sizes: int[]) (labels: int[]) (data: double[]) (keep: int -> bool) =
+    /// A contraction compiled once: every step's labels, strides and sizes worked out, so that evaluation
+    /// is only data movement and arithmetic. Sizes to check against the memory limit are kept, since the
+    /// limit may change after compilation.
+    type private Compiled =
+        { Prepare: (double[] -> double[])[]
+          Steps: (int * int * (double[] -> double[] -> double[]))[]
+          Final: double[] -> double[]
+          OutShape: int[]
+          Sizes: (string * float)[] }
+
+    /// Diagonal reads of repeated labels and sums of labels that `keep` rejects, as a data transformer;
+    /// the result labels are the kept distinct labels in first-appearance order.
+    let private prepare (sizes: int[]) (labels: int[]) (keep: int -> bool) (need: ResizeArray<string * float>) =
         let mutable plain = true
         for i in 0 .. labels.Length - 1 do
             if not (keep labels.[i]) then plain <- false
             for j in 0 .. i - 1 do
                 if labels.[j] = labels.[i] then plain <- false
-        // The common case first: distinct labels, all kept; nothing to do.
-        if plain then { Labels = labels; Data = data } else
-        let strides = Shape.strides (shapeOf sizes labels)
-        let uniq = Array.distinct labels
-        let combined = uniq |> Array.map (fun u -> Seq.zip labels strides |> Seq.sumBy (fun (l, s) -> if l = u then s else 0))
-        let kept = uniq |> Array.filter keep
-        let summed = uniq |> Array.filter (keep >> not)
-        if kept.Length = uniq.Length && uniq.Length = labels.Length then { Labels = labels; Data = data }
+        if plain then labels, id
         else
+            let strides = Shape.strides (shapeOf sizes labels)
+            let uniq = Array.distinct labels
+            let combined = uniq |> Array.map (fun u -> Seq.zip labels strides |> Seq.sumBy (fun (l, s) -> if l = u then s else 0))
+            let kept = uniq |> Array.filter keep
+            let summed = uniq |> Array.filter (keep >> not)
             let order = Array.append kept summed
-            let idx = order |> Array.map (fun l -> Array.findIndex ((=) l) uniq)
+            let gatherStrides = order |> Array.map (fun l -> combined.[Array.findIndex ((=) l) uniq])
             let shp = shapeOf sizes order
-            checkSize "a reduced operand" (Plan.size sizes order)
-            let moved = Strided.gather data 0 (idx |> Array.map (fun i -> combined.[i])) shp
-            let outer = Shape.numel (shapeOf sizes kept)
-            let inner = Shape.numel (shapeOf sizes summed)
-            { Labels = kept; Data = (if summed.Length = 0 then moved else Strided.sumRuns moved outer inner) }
+            need.Add(("a reduced operand", Plan.size sizes order))
+            let outer = Plan.size sizes kept
+            let inner = Plan.size sizes summed
+            kept, (fun data ->
+                let moved = Strided.gather data 0 gatherStrides shp
+                if summed.Length = 0 then moved else Strided.sumRuns moved (int outer) (int inner))
 
-    /// The data of `op` with its labels in `order` (a permutation of them); no copy when already so.
-    let private arrange (sizes: int[]) (op: Operand) (order: int[]) =
-        if op.Labels = order then op.Data
+    /// Data with `labels` moved into `order` (a permutation of them); no copy when already so.
+    let private arrange (sizes: int[]) (labels: int[]) (order: int[]) =
+        if labels = order then id
         else
-            let st = Shape.strides (shapeOf sizes op.Labels)
-            let perm = order |> Array.map (fun l -> st.[Array.findIndex ((=) l) op.Labels])
-            Strided.gather op.Data 0 perm (shapeOf sizes order)
+            let st = Shape.strides (shapeOf sizes labels)
+            let perm = order |> Array.map (fun l -> st.[Array.findIndex ((=) l) labels])
+            let shp = shapeOf sizes order
+            fun data -> Strided.gather data 0 perm shp
 
     /// One pairwise step as a batched matrix product: [batch, aOnly, contracted] × [batch, contracted, bOnly].
-    let private pair (sizes: int[]) (a: Operand) (b: Operand) (keep: int -> bool) =
-        let a = prepare sizes a.Labels a.Data (fun l -> keep l || Array.contains l b.Labels)
-        let b = prepare sizes b.Labels b.Data (fun l -> keep l || Array.contains l a.Labels)
-        let batch = a.Labels |> Array.filter (fun l -> Array.contains l b.Labels && keep l)
-        let con = a.Labels |> Array.filter (fun l -> Array.contains l b.Labels && not (keep l))
-        let aOnly = a.Labels |> Array.filter (fun l -> not (Array.contains l b.Labels))
-        let bOnly = b.Labels |> Array.filter (fun l -> not (Array.contains l a.Labels))
-        let n xs = Shape.numel (shapeOf sizes xs)
+    let private pair (sizes: int[]) (la: int[]) (lb: int[]) (keep: int -> bool) (need: ResizeArray<string * float>) =
+        let la, prepA = prepare sizes la (fun l -> keep l || Array.contains l lb) need
+        let lb, prepB = prepare sizes lb (fun l -> keep l || Array.contains l la) need
+        let batch = la |> Array.filter (fun l -> Array.contains l lb && keep l)
+        let con = la |> Array.filter (fun l -> Array.contains l lb && not (keep l))
+        let aOnly = la |> Array.filter (fun l -> not (Array.contains l lb))
+        let bOnly = lb |> Array.filter (fun l -> not (Array.contains l la))
+        let n xs = int (Plan.size sizes xs)
         let resultLabels = Array.concat [ batch; aOnly; bOnly ]
-        checkSize "an intermediate" (Plan.size sizes resultLabels)
+        need.Add(("an intermediate", Plan.size sizes resultLabels))
         // An operand already laid out as [batch, con, aOnly] (or [batch, bOnly, con]) is read transposed, not copied.
-        let transA = a.Labels <> Array.concat [ batch; aOnly; con ] && a.Labels = Array.concat [ batch; con; aOnly ]
-        let transB = b.Labels <> Array.concat [ batch; con; bOnly ] && b.Labels = Array.concat [ batch; bOnly; con ]
-        let ad = if transA then a.Data else arrange sizes a (Array.concat [ batch; aOnly; con ])
-        let bd = if transB then b.Data else arrange sizes b (Array.concat [ batch; con; bOnly ])
-        { Labels = resultLabels; Data = Gemm.batchedT transA transB ad bd (n batch) (n aOnly) (n con) (n bOnly) }
+        let transA = la <> Array.concat [ batch; aOnly; con ] && la = Array.concat [ batch; con; aOnly ]
+        let transB = lb <> Array.concat [ batch; con; bOnly ] && lb = Array.concat [ batch; bOnly; con ]
+        let arrA = if transA then id else arrange sizes la (Array.concat [ batch; aOnly; con ])
+        let arrB = if transB then id else arrange sizes lb (Array.concat [ batch; con; bOnly ])
+        let nb, m, k, nn = n batch, n aOnly, n con, n bOnly
+        resultLabels, (fun (a: double[]) (b: double[]) -> Gemm.batchedT transA transB (arrA (prepA a)) (arrB (prepB b)) nb m k nn)
+
+    let private compile (c: Contraction) : Compiled =
+        let sizes = c.Sizes
+        let need = ResizeArray<string * float>()
+        let outShape = Contraction.outputShape c
+        need.Add(("the output", Plan.size sizes c.Output))
+        let prepared =
+            c.Inputs |> Array.mapi (fun k ls ->
+                let keep l = Array.contains l c.Output || c.Inputs |> Array.indexed |> Array.exists (fun (j, o) -> j <> k && Array.contains l o)
+                prepare sizes ls keep need)
+        let p = Plan.create sizes (Array.distinct c.Output) (prepared |> Array.map fst)
+        let mutable current = prepared |> Array.map fst
+        let steps =
+            [| for st in p.Steps do
+                   let others = current |> Array.indexed |> Array.filter (fun (k, _) -> k <> st.Left && k <> st.Right) |> Array.map snd
+                   let keep l = Array.contains l c.Output || others |> Array.exists (Array.contains l)
+                   let labels, run = pair sizes current.[st.Left] current.[st.Right] keep need
+                   current <- Array.append others [| labels |]
+                   yield st.Left, st.Right, run |]
+        let last = current.[0]
+        // Write to the output: labels absent from `last` broadcast (stride 0), repeated labels write a diagonal.
+        let final =
+            if last = c.Output then id // already in place: no copy
+            else
+                let uniqOut = Array.distinct c.Output
+                let lastStrides = Shape.strides (shapeOf sizes last)
+                let srcStrides = uniqOut |> Array.map (fun l -> match Array.tryFindIndex ((=) l) last with Some i -> lastStrides.[i] | None -> 0)
+                let outStrides = Shape.strides outShape
+                let dstStrides = uniqOut |> Array.map (fun u -> Seq.zip c.Output outStrides |> Seq.sumBy (fun (l, s) -> if l = u then s else 0))
+                let loopShape = shapeOf sizes uniqOut
+                fun data ->
+                    let out = Array.zeroCreate (Shape.numel outShape)
+                    Strided.copy data 0 srcStrides out 0 dstStrides loopShape
+                    out
+        { Prepare = prepared |> Array.map snd; Steps = steps; Final = final; OutShape = outShape; Sizes = need.ToArray() }
+
+    /// Compiled plans, per contraction value (bound contractions and their gradients are shared values).
+    let private compiled = Runtime.CompilerServices.ConditionalWeakTable<Contraction, Compiled>()
 
     let private checkOperands (c: Contraction) (xs: Tensor[]) =
         if xs.Length <> c.Inputs.Length then
             invalidArg "operands" (sprintf "The contraction %s has %d operands; %d were given." (Contraction.show c) c.Inputs.Length xs.Length)
         xs |> Array.iteri (fun k x ->
-            let expected = shapeOf c.Sizes c.Inputs.[k]
-            if x.ShapeArray <> expected then
-                raise (ShapeException(sprintf "Operand %d of %s has shape %s; %s was expected." k (Contraction.show c) (Shape.show x.ShapeArray) (Shape.show expected), "operands")))
+            let expected = c.Inputs.[k]
+            let shape = x.ShapeArray
+            let mutable ok = shape.Length = expected.Length
+            if ok then
+                for d in 0 .. shape.Length - 1 do
+                    if shape.[d] <> c.Sizes.[expected.[d]] then ok <- false
+            if not ok then
+                raise (ShapeException(sprintf "Operand %d of %s has shape %s; %s was expected." k (Contraction.show c) (Shape.show shape) (Shape.show (shapeOf c.Sizes expected)), "operands")))
 
     /// The plan for a contraction (after diagonals and private sums), as executed by `contract`.
     let plan (c: Contraction) =
@@ -90,35 +141,24 @@ module Engine =
                 Array.distinct ls |> Array.filter keep)
         Plan.create c.Sizes (Array.distinct c.Output) labelsAfterPrepare
 
-    /// Evaluates a contraction. Operand shapes must match the contraction's label sizes.
+    /// Evaluates a contraction. Operand shapes must match the contraction's label sizes. Every output and
+    /// intermediate is checked against the memory limit before anything is allocated.
     let contract (c: Contraction) (xs: Tensor[]) : Tensor =
         checkOperands c xs
-        let outShape = Contraction.outputShape c
-        checkSize "the output" (Plan.size c.Sizes c.Output)
-        let sizes = c.Sizes
-        let ops =
-            xs |> Array.mapi (fun k x ->
-                let keep l = Array.contains l c.Output || c.Inputs |> Array.indexed |> Array.exists (fun (j, o) -> j <> k && Array.contains l o)
-                prepare sizes c.Inputs.[k] x.Data keep)
-        let p = Plan.create sizes (Array.distinct c.Output) (ops |> Array.map (fun o -> o.Labels))
-        let mutable current = ops
-        for st in p.Steps do
-            let others = current |> Array.indexed |> Array.filter (fun (k, _) -> k <> st.Left && k <> st.Right) |> Array.map snd
-            let keep l = Array.contains l c.Output || others |> Array.exists (fun o -> Array.contains l o.Labels)
-            let r = pair sizes current.[st.Left] current.[st.Right] keep
-            current <- Array.append others [| r |]
-        let last = current.[0]
-        // Write to the output: labels absent from `last` broadcast (stride 0), repeated labels write a diagonal.
-        let uniqOut = Array.distinct c.Output
-        let lastStrides = Shape.strides (shapeOf sizes last.Labels)
-        let srcStrides = uniqOut |> Array.map (fun l -> match Array.tryFindIndex ((=) l) last.Labels with Some i -> lastStrides.[i] | None -> 0)
-        let outStrides = Shape.strides outShape
-        let dstStrides = uniqOut |> Array.map (fun u -> Seq.zip c.Output outStrides |> Seq.sumBy (fun (l, s) -> if l = u then s else 0))
-        if last.Labels = c.Output then Tensor.wrap outShape last.Data // already in place: no copy
-        else
-            let out = Array.zeroCreate (Shape.numel outShape)
-            Strided.copy last.Data 0 srcStrides out 0 dstStrides (shapeOf sizes uniqOut)
-            Tensor.wrap outShape out
+        let plan = compiled.GetValue(c, fun c -> compile c)
+        for what, elements in plan.Sizes do checkSize what elements
+        let mutable current = Array.init xs.Length (fun k -> plan.Prepare.[k] xs.[k].Data)
+        for (left, right, run) in plan.Steps do
+            let r = run current.[left] current.[right]
+            let others = Array.zeroCreate (current.Length - 1)
+            let mutable o = 0
+            for k in 0 .. current.Length - 1 do
+                if k <> left && k <> right then
+                    others.[o] <- current.[k]
+                    o <- o + 1
+            others.[o] <- r
+            current <- others
+        Tensor.wrap plan.OutShape (plan.Final current.[0])
 
     /// The unoptimised reference: a loop over every assignment of every label. For tests only.
     let reference (c: Contraction) (xs: Tensor[]) : Tensor =
