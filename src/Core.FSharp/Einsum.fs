@@ -38,7 +38,13 @@ module Einsum =
     /// The same, shared from the cache: internal callers never mutate it.
     let internal bindCached (equation: string) (shapes: int[][]) =
         if isNull equation then nullArg "equation"
-        let key = equation + "|" + String.Join(";", shapes |> Array.map (fun s -> String.Join(",", s)))
+        let key =
+            let sb = Text.StringBuilder(equation.Length + 8 * shapes.Length)
+            sb.Append(equation) |> ignore
+            for s in shapes do
+                sb.Append('|') |> ignore
+                for d in s do sb.Append(d).Append(',') |> ignore
+            sb.ToString()
         remember bound key (fun () -> Contraction.bind (parse equation) shapes)
 
     let internal squeeze (b: BoundEinsum) (xs: Tensor[]) =

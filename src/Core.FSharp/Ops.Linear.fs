@@ -20,7 +20,7 @@ module Linear =
     let einsum (equation: string) (operands: Value[]) : Value =
         if isNull operands then nullArg "operands"
         let b = Einsum.bindCached equation (operands |> Array.map (fun x -> x.Tensor.ShapeArray))
-        let squeezed = operands |> Array.mapi (fun k x -> Layout.reshape b.SqueezedShapes.[k] x)
+        let squeezed = operands |> Array.mapi (fun k x -> if x.Tensor.ShapeArray = b.SqueezedShapes.[k] then x else Layout.reshape b.SqueezedShapes.[k] x)
         Op.apply (contraction b.Contraction) squeezed
 
     /// Matrix product of rank-2 values: C = A·B. ∇A = ∂L/∂C·Bᵀ, ∇B = Aᵀ·∂L/∂C.
