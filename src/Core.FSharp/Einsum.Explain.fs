@@ -63,15 +63,18 @@ module Explain =
     let operandText (c: Contraction) (d: OperandDerivation) =
         let n = c.Inputs.Length
         let name = operandName n d.Operand
-        let lines =
-            [ yield sprintf "Operand %s (%s):" name (contractionText { c with Inputs = [||]; Output = c.Inputs.[d.Operand] } |> fun s -> s.TrimStart('-', '>'))
-              yield sprintf "  I  (in %s and the output only)       = %s" name (roleLine d.Labels Free)
-              yield sprintf "  J  (in %s and another operand, summed) = %s" name (roleLine d.Labels Contracted)
-              yield sprintf "  K  (in the output and others, not %s) = %s" name (roleLine d.Labels Other)
+        let sets =
+            [ yield sprintf "I (in %s and the output only)" name, roleLine d.Labels Free
+              yield sprintf "J (in %s and another operand, summed)" name, roleLine d.Labels Contracted
+              yield sprintf "K (in the output and others, not %s)" name, roleLine d.Labels Other
               if d.Labels |> List.exists (fun x -> x.Role = Batch) then
-                  yield sprintf "  batch (in %s, another and the output) = %s" name (roleLine d.Labels Batch)
+                  yield sprintf "batch (in %s, another and the output)" name, roleLine d.Labels Batch
               if d.Labels |> List.exists (fun x -> x.Role = SummedInside) then
-                  yield sprintf "  summed inside %s only                = %s" name (roleLine d.Labels SummedInside)
+                  yield sprintf "summed inside %s only" name, roleLine d.Labels SummedInside ]
+        let width = sets |> List.map (fun (t, _) -> t.Length) |> List.max
+        let lines =
+            [ yield sprintf "Operand %s (%s):" name (String.Join("", c.Inputs.[d.Operand] |> Array.map labelText))
+              for (t, v) in sets do yield "  " + t.PadRight(width) + " = " + v
               yield "  " + gradientFormula c d
               yield "  as a contraction: " + contractionText d.Gradient
               for case in d.Cases do yield "  case: " + case ]

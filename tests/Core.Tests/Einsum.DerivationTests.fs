@@ -50,7 +50,8 @@ module EinsumDerivationTests =
         Assert.Contains("∂L/∂A[i,j] = Σ_k ∂L/∂C[i,k] · B[j,k]", text)
         Assert.Contains("∂L/∂B[j,k] = Σ_i ∂L/∂C[i,k] · A[i,j]", text)
         Assert.Contains("as a contraction: ik,jk->ij", text)
-        Assert.Contains("I  (in A and the output only)       = {i}", text)
+        Assert.Contains("I (in A and the output only)         = {i}", text)
+        Assert.Contains("J (in A and another operand, summed) = {j}", text)
         let tex = Einsum.explainLatex "ij,jk->ik"
         Assert.Contains(@"\frac{\partial L}{\partial A_{ij}} = \sum_{k} \frac{\partial L}{\partial C_{ik}} \, B_{jk}", tex)
 
