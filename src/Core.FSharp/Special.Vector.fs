@@ -71,28 +71,41 @@ module internal SpecialVector =
             p <- Vector512.FusedMultiplyAdd(p, r, Vector512.Create(inverseFactorials.[k]))
         struct (p * (one - half * lo), n)
 
-    /// Value and derivative of GELU for eight finite lanes with |x| ≤ 38.
-    let private both (x: Vector512<double>) =
-        let t = Vector512.Abs(x)
-        let struct (m, n) = expHalfSquare x
-        let r = mills (Vector512.Max(t, half))
+    /// Φ(x) − 1/2 by the central series, for the lanes with |x| ≤ 1/2.
+    let inline private centralPart (x: Vector512<double>) =
         let z = x * x
         let mutable s = Vector512.Create(central.[11])
         for k in 10 .. -1 .. 0 do
             s <- Vector512.FusedMultiplyAdd(s, z, Vector512.Create(central.[k]))
-        let phiCentral = half + c * x * s
-        // φ(x) (scaled once) and the upper tail.
-        let phi = Avx512F.Scale(c * m, n)
-        let phiUpper = one - Avx512F.Scale(r * c * m, n)
-        let isNeg = Vector512.LessThan(x, -half)
+        c * x * s
+
+    /// GELU for eight finite lanes with |x| ≤ 38. Parts no lane needs are skipped.
+    let private value (x: Vector512<double>) =
+        let t = Vector512.Abs(x)
         let isCentral = Vector512.LessThanOrEqual(t, half)
-        let cdf = Vector512.ConditionalSelect(isCentral, phiCentral, phiUpper)
-        let valueOther = x * cdf
-        let derivOther = cdf + x * phi
-        // Lower tail: −(t·R·c)·e and (R − t)·c·e, the scaling last.
-        let valueNeg = Avx512F.Scale(-(t * r * c) * m, n)
-        let derivNeg = Avx512F.Scale((r - t) * c * m, n)
-        struct (Vector512.ConditionalSelect(isNeg, valueNeg, valueOther), Vector512.ConditionalSelect(isNeg, derivNeg, derivOther))
+        let central = if Vector512.ExtractMostSignificantBits(isCentral) <> 0UL then x * (half + centralPart x) else Vector512<double>.Zero
+        if Vector512.ExtractMostSignificantBits(isCentral) = 0xFFUL then central
+        else
+            let struct (m, n) = expHalfSquare x
+            let r = mills (Vector512.Max(t, half))
+            // Lower tail −(t·R·c)·e and upper x·(1 − R·c·e), the scaling last.
+            let lower = Avx512F.Scale(-(t * r * c) * m, n)
+            let upper = x * (one - Avx512F.Scale(r * c * m, n))
+            Vector512.ConditionalSelect(isCentral, central, Vector512.ConditionalSelect(Vector512.LessThan(x, -half), lower, upper))
+
+    /// GELU' for eight finite lanes with |x| ≤ 38.
+    let private derivative (x: Vector512<double>) =
+        let t = Vector512.Abs(x)
+        let isCentral = Vector512.LessThanOrEqual(t, half)
+        let struct (m, n) = expHalfSquare x
+        let phi = Avx512F.Scale(c * m, n)
+        let central = if Vector512.ExtractMostSignificantBits(isCentral) <> 0UL then half + centralPart x + x * phi else Vector512<double>.Zero
+        if Vector512.ExtractMostSignificantBits(isCentral) = 0xFFUL then central
+        else
+            let r = mills (Vector512.Max(t, half))
+            let lower = Avx512F.Scale((r - t) * c * m, n)
+            let upper = (one - Avx512F.Scale(r * c * m, n)) + x * phi
+            Vector512.ConditionalSelect(isCentral, central, Vector512.ConditionalSelect(Vector512.LessThan(x, -half), lower, upper))
 
     let inline private plain (x: Vector512<double>) =
         // Finite and within the range where the vector formulas hold.
@@ -105,9 +118,7 @@ module internal SpecialVector =
         let mutable i = lo
         while i <= hi - 8 do
             let x = Vector512.Load(NativePtr.add ps i)
-            if plain x then
-                let struct (v, _) = both x
-                Vector512.Store(v, NativePtr.add pd i)
+            if plain x then Vector512.Store(value x, NativePtr.add pd i)
             else for l in i .. i + 7 do dst.[l] <- Special.gelu src.[l]
             i <- i + 8
         while i < hi do
@@ -123,9 +134,7 @@ module internal SpecialVector =
         while i <= hi - 8 do
             let x = Vector512.Load(NativePtr.add ps i)
             let gv = Vector512.Load(NativePtr.add pg i)
-            if plain x then
-                let struct (_, d) = both x
-                Vector512.Store(gv * d, NativePtr.add pd i)
+            if plain x then Vector512.Store(gv * derivative x, NativePtr.add pd i)
             else for l in i .. i + 7 do dst.[l] <- g.[l] * Special.geluDerivative src.[l]
             i <- i + 8
         while i < hi do
