@@ -38,11 +38,12 @@ public static class Workloads
         return y.item<double>() + gs[0].data<double>()[0];
     }
 
-    /// <summary>Ours: GELU forward and backward over a large vector (adjoint of ones).</summary>
-    public static Core.Value GeluForwardBackward(Core.Tensor x)
+    /// <summary>Ours: GELU forward and backward over a large vector; the adjoint (ones) is made once
+    /// outside, as TorchSharp's is.</summary>
+    public static Core.Value GeluForwardBackward(Core.Tensor x, Core.Value ones)
     {
         var r = Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(Core.Activation.gelu), Core.ValueModule.constant(x));
-        return r.Item2.Invoke(Core.ValueModule.constant(Core.TensorModule.ones(x.Shape)));
+        return r.Item2.Invoke(ones);
     }
 
     public static void TorchGeluForwardBackward(torch.Tensor x, torch.Tensor ones)
