@@ -105,16 +105,6 @@ module Autodiff =
     /// The gradient of a scalar function (∂f/∂x, shaped as x). Nests: grad (grad f) works.
     let grad (f: Value -> Value) (x: Value) = snd (valueAndGrad f x)
 
-    /// Forward mode: the value of f at x and the directional derivative along v.
-    let jvp (f: Value -> Value) (x: Value) (v: Value) : Value * Value =
-        if v.Shape <> x.Shape then
-            raise (ShapeException(sprintf "The tangent has shape %s; the input has shape %s." (Shape.show v.Shape) (Shape.show x.Shape), "v"))
-        let tag = Value.newTag ()
-        let y = f (Forward(x, v, tag))
-        match y with
-        | Forward (p, t, tg) when tg = tag -> p, t
-        | _ -> y, zerosLike y
-
     /// Forward mode over several inputs at once: f's value and its derivative along (v_1, …, v_n).
     let jvpMany (f: Value[] -> Value) (xs: Value[]) (vs: Value[]) : Value * Value =
         if xs.Length <> vs.Length then invalidArg "vs" (sprintf "%d inputs but %d tangents." xs.Length vs.Length)
@@ -126,6 +116,9 @@ module Autodiff =
         match y with
         | Forward (p, t, tg) when tg = tag -> p, t
         | _ -> y, zerosLike y
+
+    /// Forward mode: the value of f at x and the directional derivative along v.
+    let jvp (f: Value -> Value) (x: Value) (v: Value) : Value * Value = jvpMany (fun xs -> f xs.[0]) [| x |] [| v |]
 
     let private basis (shape: int[]) (i: int) =
         let d = Array.zeroCreate (Shape.numel shape)

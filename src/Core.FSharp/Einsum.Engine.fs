@@ -82,15 +82,17 @@ module Engine =
         let nb, m, k, nn = n batch, n aOnly, n con, n bOnly
         resultLabels, (fun (a: double[]) (b: double[]) -> Gemm.batchedT transA transB (arrA (prepA a)) (arrB (prepB b)) nb m k nn)
 
+    /// Whether label l of input k is still needed after that input: by the output or another input.
+    let private neededBeyond (c: Contraction) (k: int) (l: int) =
+        Array.contains l c.Output || c.Inputs |> Array.indexed |> Array.exists (fun (j, o) -> j <> k && Array.contains l o)
+
     let private compile (c: Contraction) : Compiled =
         let sizes = c.Sizes
         let need = ResizeArray<string * float>()
         let outShape = Contraction.outputShape c
         need.Add(("the output", Plan.size sizes c.Output))
         let prepared =
-            c.Inputs |> Array.mapi (fun k ls ->
-                let keep l = Array.contains l c.Output || c.Inputs |> Array.indexed |> Array.exists (fun (j, o) -> j <> k && Array.contains l o)
-                prepare sizes ls keep need)
+            c.Inputs |> Array.mapi (fun k ls -> prepare sizes ls (neededBeyond c k) need)
         let p = Plan.create sizes (Array.distinct c.Output) (prepared |> Array.map fst)
         let mutable current = prepared |> Array.map fst
         let steps =
@@ -136,9 +138,7 @@ module Engine =
     /// The plan for a contraction (after diagonals and private sums), as executed by `contract`.
     let plan (c: Contraction) =
         let labelsAfterPrepare =
-            c.Inputs |> Array.mapi (fun k ls ->
-                let keep l = Array.contains l c.Output || c.Inputs |> Array.indexed |> Array.exists (fun (j, o) -> j <> k && Array.contains l o)
-                Array.distinct ls |> Array.filter keep)
+            c.Inputs |> Array.mapi (fun k ls -> Array.distinct ls |> Array.filter (neededBeyond c k))
         Plan.create c.Sizes (Array.distinct c.Output) labelsAfterPrepare
 
     /// Evaluates a contraction. Operand shapes must match the contraction's label sizes. Every output and

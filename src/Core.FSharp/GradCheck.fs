@@ -17,30 +17,54 @@ type GradCheckReport =
         sprintf "%s: max |Δ| %.3g, max rel %.3g over %d elements; worst at input %d element %d (analytic %.17g, numeric %.17g)"
             (if r.Passed then "passed" else "FAILED") r.MaxAbsoluteError r.MaxRelativeError r.Checked r.WorstInput r.WorstIndex r.Analytic r.Numeric
 
+/// Accumulates element-by-element comparisons of a gradient against a reference into a report;
+/// shared by the finite-difference checker and the TorchSharp comparison.
+type internal GradCheckBuilder(atol: float, rtol: float) =
+    let mutable maxAbs = 0.0
+    let mutable maxRel = 0.0
+    let mutable ok = true
+    let mutable worst = (-1, -1, nan, nan)
+    let mutable worstExcess = Double.NegativeInfinity
+    let mutable count = 0
+    /// Element e of input k: ours against the reference.
+    member _.Add(k: int, e: int, ours: float, reference: float) =
+        let err = abs (ours - reference)
+        let rel = if reference = 0.0 then (if err = 0.0 then 0.0 else infinity) else err / abs reference
+        let excess = err - (atol + rtol * abs reference)
+        if Double.IsNaN err || excess > 0.0 then ok <- false
+        if err > maxAbs || Double.IsNaN err then maxAbs <- err
+        if rel > maxRel || Double.IsNaN rel then maxRel <- rel
+        if excess > worstExcess || Double.IsNaN excess then
+            worstExcess <- excess
+            worst <- (k, e, ours, reference)
+        count <- count + 1
+    /// Folds in a check that is not element-wise (such as the values agreeing).
+    member _.Require(passed: bool, absoluteError: float) =
+        if not passed then ok <- false
+        if absoluteError > maxAbs || Double.IsNaN absoluteError then maxAbs <- absoluteError
+    member _.Report() =
+        let wk, we, wa, wn = worst
+        { Passed = ok; MaxAbsoluteError = maxAbs; MaxRelativeError = maxRel; WorstInput = wk; WorstIndex = we; Analytic = wa; Numeric = wn; Checked = count }
+
 /// Central-difference gradient checking, as torch's gradcheck, for use in any test framework.
 [<RequireQualifiedAccess>]
 module GradCheck =
 
     /// For a non-scalar result, the check differentiates ⟨f(x), w⟩ with this fixed projection w.
-    let private projection (shape: int[]) = Tensor.random 12345 shape
+    let internal projection (y: Value) = if y.Tensor.Numel = 1 then None else Some(Tensor.random 12345 y.Shape)
+
+    /// The scalar that is differentiated: f's result itself, or ⟨f(x), w⟩.
+    let internal projected (w: Tensor option) (y: Value) =
+        match w with None -> Reduction.sum y | Some w -> Reduction.sum (Arithmetic.mul y (Value.constant w))
 
     /// Checks the gradients of f at xs against central differences (x ± step per element).
     /// Passes when every |analytic − numeric| ≤ atol + rtol·|numeric|.
     let runWith (step: float) (atol: float) (rtol: float) (f: Value[] -> Value) (xs: Tensor[]) : GradCheckReport =
         if step <= 0.0 || Double.IsNaN step then invalidArg "step" "The step must be positive."
-        let y0 = f (xs |> Array.map Value.constant)
-        let w = if y0.Tensor.Numel = 1 then None else Some(projection y0.Shape)
+        let w = projection (f (xs |> Array.map Value.constant))
         let scalarOf (y: Value) = match w with None -> Tensor.item y.Tensor | Some w -> Tensor.dot y.Tensor w
-        let loss (vs: Value[]) =
-            let y = f vs
-            match w with None -> Reduction.sum y | Some w -> Reduction.sum (Arithmetic.mul y (Value.constant w))
-        let analytic = Autodiff.gradMany loss (xs |> Array.map Value.constant) |> Array.map (fun g -> g.Tensor.ToArray())
-        let mutable maxAbs = 0.0
-        let mutable maxRel = 0.0
-        let mutable worst = (0, 0, 0.0, 0.0)
-        let mutable worstExcess = Double.NegativeInfinity
-        let mutable ok = true
-        let mutable count = 0
+        let analytic = Autodiff.gradMany (f >> projected w) (xs |> Array.map Value.constant) |> Array.map (fun g -> g.Tensor.ToArray())
+        let report = GradCheckBuilder(atol, rtol)
         for k in 0 .. xs.Length - 1 do
             let data = xs.[k].ToArray()
             for e in 0 .. data.Length - 1 do
@@ -48,20 +72,8 @@ module GradCheck =
                     let d = Array.copy data
                     d.[e] <- d.[e] + delta
                     scalarOf (f (xs |> Array.mapi (fun j x -> Value.constant (if j = k then Tensor.create x.Shape d else x))))
-                let numeric = (at step - at -step) / (2.0 * step)
-                let a = analytic.[k].[e]
-                let err = abs (a - numeric)
-                let rel = if numeric = 0.0 then (if err = 0.0 then 0.0 else infinity) else err / abs numeric
-                let excess = err - (atol + rtol * abs numeric)
-                if Double.IsNaN err || excess > 0.0 then ok <- false
-                if err > maxAbs || Double.IsNaN err then maxAbs <- err
-                if rel > maxRel || Double.IsNaN rel then maxRel <- rel
-                if excess > worstExcess || Double.IsNaN excess then
-                    worstExcess <- excess
-                    worst <- (k, e, a, numeric)
-                count <- count + 1
-        let wk, we, wa, wn = worst
-        { Passed = ok; MaxAbsoluteError = maxAbs; MaxRelativeError = maxRel; WorstInput = wk; WorstIndex = we; Analytic = wa; Numeric = wn; Checked = count }
+                report.Add(k, e, analytic.[k].[e], (at step - at -step) / (2.0 * step))
+        report.Report()
 
     /// torch.autograd.gradcheck's defaults in float64: step 1e-6, atol 1e-5, rtol 1e-3.
     let run (f: Value[] -> Value) (xs: Tensor[]) = runWith 1e-6 1e-5 1e-3 f xs

@@ -61,3 +61,10 @@ module internal Strided =
             for v in span do acc <- acc + v
             out.[i] <- acc
         out
+
+    /// Runs body over [0, n) in chunks of 16,384, spread over the cores when there are several chunks.
+    /// Elementwise work only: each element is written by exactly one chunk.
+    let chunked (n: int) (body: int -> int -> unit) =
+        let chunk = 16384
+        if n <= 2 * chunk then body 0 n
+        else Threading.Tasks.Parallel.For(0, (n + chunk - 1) / chunk, fun k -> body (k * chunk) (min n ((k + 1) * chunk))) |> ignore

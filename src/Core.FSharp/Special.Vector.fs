@@ -141,19 +141,14 @@ module internal SpecialVector =
             dst.[i] <- g.[i] * Special.geluDerivative src.[i]
             i <- i + 1
 
-    let private chunked (n: int) (body: int -> int -> unit) =
-        let chunk = 16384
-        if n <= 2 * chunk then body 0 n
-        else Parallel.For(0, (n + chunk - 1) / chunk, fun k -> body (k * chunk) (min n ((k + 1) * chunk))) |> ignore
-
     /// GELU of every element (over the cores for large arrays).
     let gelu (src: double[]) =
         let dst = Array.zeroCreate src.Length
-        chunked src.Length (geluRange src dst)
+        Strided.chunked src.Length (geluRange src dst)
         dst
 
     /// g·GELU'(x) elementwise for same-length arrays.
     let scaledDerivative (x: double[]) (g: double[]) =
         let dst = Array.zeroCreate x.Length
-        chunked x.Length (scaledRange x g dst)
+        Strided.chunked x.Length (scaledRange x g dst)
         dst

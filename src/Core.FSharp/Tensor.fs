@@ -178,28 +178,18 @@ module Tensor =
     /// Elementwise map; large tensors are split over the cores (each element is independent).
     let map (f: double -> double) (t: Tensor) =
         let src = t.Data
-        let n = src.Length
-        if n < 32768 then Tensor(t.ShapeArray, Array.map f src)
-        else
-            let dst = Array.zeroCreate n
-            let chunk = 16384
-            Threading.Tasks.Parallel.For(0, (n + chunk - 1) / chunk, fun c ->
-                for i in c * chunk .. min n ((c + 1) * chunk) - 1 do dst.[i] <- f src.[i]) |> ignore
-            Tensor(t.ShapeArray, dst)
+        let dst = Array.zeroCreate src.Length
+        Strided.chunked src.Length (fun lo hi -> for i in lo .. hi - 1 do dst.[i] <- f src.[i])
+        Tensor(t.ShapeArray, dst)
 
     /// Elementwise binary map with NumPy broadcasting; large same-shaped tensors are split over the cores.
     let map2 (f: double -> double -> double) (a: Tensor) (b: Tensor) =
         if a.ShapeArray = b.ShapeArray then
-            let n = a.Numel
-            if n < 32768 then Tensor(a.ShapeArray, Array.map2 f a.Data b.Data)
-            else
-                let x = a.Data
-                let y = b.Data
-                let dst = Array.zeroCreate n
-                let chunk = 16384
-                Threading.Tasks.Parallel.For(0, (n + chunk - 1) / chunk, fun c ->
-                    for i in c * chunk .. min n ((c + 1) * chunk) - 1 do dst.[i] <- f x.[i] y.[i]) |> ignore
-                Tensor(a.ShapeArray, dst)
+            let x = a.Data
+            let y = b.Data
+            let dst = Array.zeroCreate x.Length
+            Strided.chunked x.Length (fun lo hi -> for i in lo .. hi - 1 do dst.[i] <- f x.[i] y.[i])
+            Tensor(a.ShapeArray, dst)
         else
             let s = Shape.broadcast a.ShapeArray b.ShapeArray
             let a' = broadcastTo s a

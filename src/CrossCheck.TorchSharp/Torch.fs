@@ -45,26 +45,16 @@ module Torch =
         use _scope = torch.NewDisposeScope()
         f ()
 
-    /// Einsum forward and the gradient of every operand for the output gradient `outGrad`.
-    let einsum (equation: string) (operands: Tensor[]) (outGrad: Tensor) : TorchResult =
+    /// Validates an einsum and its output gradient with Functional's own checks, before TorchSharp sees them.
+    let private checkEinsum (equation: string) (operands: Tensor[]) (outGrad: Tensor) =
         let b = Einsum.bind equation (operands |> Array.map (fun x -> x.ShapeArray))
         if outGrad.ShapeArray <> b.OutputShape then
             raise (ShapeException(sprintf "The output gradient has shape %s; the output has shape %s." (Shape.show outGrad.ShapeArray) (Shape.show b.OutputShape), "outGrad"))
-        scoped (fun () ->
-            let xs = operands |> Array.map (toTorch true)
-            let y = torch.einsum(equation, xs)
-            // backward fills the leaves' .grad (null when unused); autograd.grad's empty-handle answers
-            // for unused inputs would stay counted as live tensors.
-            y.backward([| toTorch false outGrad |])
-            { Output = ofTorch y
-              Gradients = Array.init xs.Length (fun i -> gradOrZero operands.[i].ShapeArray xs.[i].grad) })
 
     /// Second order through create_graph: with g = ∂⟨C, G⟩/∂X_k, returns the gradient of ⟨g, V⟩ with
     /// respect to every operand (the gradient of a derived gradient).
     let einsumSecondOrder (equation: string) (operands: Tensor[]) (outGrad: Tensor) (k: int) (v: Tensor) : Tensor[] =
-        let b = Einsum.bind equation (operands |> Array.map (fun x -> x.ShapeArray))
-        if outGrad.ShapeArray <> b.OutputShape then
-            raise (ShapeException(sprintf "The output gradient has shape %s; the output has shape %s." (Shape.show outGrad.ShapeArray) (Shape.show b.OutputShape), "outGrad"))
+        checkEinsum equation operands outGrad
         if v.ShapeArray <> operands.[k].ShapeArray then
             raise (ShapeException(sprintf "The direction has shape %s; operand %d has shape %s." (Shape.show v.ShapeArray) k (Shape.show operands.[k].ShapeArray), "v"))
         scoped (fun () ->
@@ -84,9 +74,16 @@ module Torch =
             let xs = inputs |> Array.map (toTorch true)
             let y = f xs
             let go = match outGrad with Some g -> toTorch false g | None -> torch.ones_like(y)
+            // backward fills the leaves' .grad (null when unused); autograd.grad's empty-handle answers
+            // for unused inputs would stay counted as live tensors.
             y.backward([| go |])
             { Output = ofTorch y
               Gradients = Array.init xs.Length (fun i -> gradOrZero inputs.[i].ShapeArray xs.[i].grad) })
+
+    /// Einsum forward and the gradient of every operand for the output gradient `outGrad`.
+    let einsum (equation: string) (operands: Tensor[]) (outGrad: Tensor) : TorchResult =
+        checkEinsum equation operands outGrad
+        valueAndGrad (fun xs -> torch.einsum(equation, xs)) operands (Some outGrad)
 
     /// Everything the op properties compare, computed by TorchSharp autograd for f at inputs:
     /// the value, the VJP for adjoint v, the JVP along us (by differentiating the VJP with respect to v),
@@ -121,32 +118,18 @@ module Torch =
     /// through ⟨f(x), w⟩ with a fixed projection w, as GradCheck does.
     let compare (rtol: float) (atol: float) (f: Value[] -> Value) (g: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) : GradCheckReport =
         let y0 = f (inputs |> Array.map Value.constant)
-        let w = if y0.Tensor.Numel = 1 then None else Some(Tensor.random 12345 y0.Shape)
-        let ours = Autodiff.gradMany (fun xs -> let y = f xs in match w with None -> Reduction.sum y | Some w -> Reduction.sum (Arithmetic.mul y (Value.constant w))) (inputs |> Array.map Value.constant)
-        let theirs = valueAndGrad g inputs (match w with None -> None | Some w -> Some w)
+        let w = GradCheck.projection y0
+        let ours = Autodiff.gradMany (f >> GradCheck.projected w) (inputs |> Array.map Value.constant)
+        let theirs = valueAndGrad g inputs w
         if theirs.Output.ShapeArray <> y0.Tensor.ShapeArray then
             raise (ShapeException(sprintf "Functional's result has shape %s; TorchSharp's has shape %s." (Shape.show y0.Tensor.ShapeArray) (Shape.show theirs.Output.ShapeArray), "g"))
-        let mutable maxAbs = Tensor.maxAbsDiff y0.Tensor theirs.Output
-        let mutable maxRel = 0.0
-        let mutable ok = Tensor.allClose rtol atol y0.Tensor theirs.Output
-        let mutable worst = (-1, -1, nan, nan)
-        let mutable worstExcess = Double.NegativeInfinity
-        let mutable count = 0
+        let report = GradCheckBuilder(atol, rtol)
+        report.Require(Tensor.allClose rtol atol y0.Tensor theirs.Output, Tensor.maxAbsDiff y0.Tensor theirs.Output)
         for k in 0 .. inputs.Length - 1 do
             let a = ours.[k].Tensor.ToArray()
             let b = theirs.Gradients.[k].ToArray()
-            for e in 0 .. a.Length - 1 do
-                let err = abs (a.[e] - b.[e])
-                let excess = err - (atol + rtol * abs b.[e])
-                if Double.IsNaN err || excess > 0.0 then ok <- false
-                maxAbs <- max maxAbs err
-                if b.[e] <> 0.0 then maxRel <- max maxRel (err / abs b.[e])
-                if excess > worstExcess || Double.IsNaN excess then
-                    worstExcess <- excess
-                    worst <- (k, e, a.[e], b.[e])
-                count <- count + 1
-        let wk, we, wa, wb = worst
-        { Passed = ok; MaxAbsoluteError = maxAbs; MaxRelativeError = maxRel; WorstInput = wk; WorstIndex = we; Analytic = wa; Numeric = wb; Checked = count }
+            for e in 0 .. a.Length - 1 do report.Add(k, e, a.[e], b.[e])
+        report.Report()
 
     /// Matrix product with shapes checked before TorchSharp sees them (its matmul aborts the process on a mismatch).
     let matmul (a: torch.Tensor) (b: torch.Tensor) =
