@@ -67,6 +67,61 @@ public static class Quick
         Console.WriteLine($"bmm forward: {sw.Elapsed.TotalMilliseconds / 100:F2} ms");
     }
 
+    /// <summary>Whether two cores slow each other: one whole product per thread on separate data, then one alone.</summary>
+    public static void Scaling()
+    {
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 1024;
+        var data = Enumerable.Range(0, 2).Select(i => (Core.TensorModule.random(1 + i, new[] { n, n }).ToArray(), Core.TensorModule.random(3 + i, new[] { n, n }).ToArray())).ToArray();
+        for (int i = 0; i < 5; i++) Core.Gemm.batchedWithParts(1, data[0].Item1, data[0].Item2, 1, n, n, n);
+        double flops = 2.0 * n * n * n;
+        var sw = Stopwatch.StartNew();
+        for (int r = 0; r < 3; r++) Core.Gemm.batchedWithParts(1, data[0].Item1, data[0].Item2, 1, n, n, n);
+        Console.WriteLine($"one thread alone: {flops * 3 / sw.Elapsed.TotalSeconds / 1e9:F1} GFLOP/s");
+        sw.Restart();
+        Parallel.For(0, 2, t => { for (int r = 0; r < 3; r++) Core.Gemm.batchedWithParts(1, data[t].Item1, data[t].Item2, 1, n, n, n); });
+        Console.WriteLine($"two threads, separate data: {2 * flops * 3 / sw.Elapsed.TotalSeconds / 1e9:F1} GFLOP/s");
+        sw.Restart();
+        Parallel.For(0, 2, t => { for (int r = 0; r < 3; r++) Core.Gemm.batchedWithParts(1, data[0].Item1, data[0].Item2, 1, n, n, n); });
+        Console.WriteLine($"two threads, same inputs: {2 * flops * 3 / sw.Elapsed.TotalSeconds / 1e9:F1} GFLOP/s");
+        sw.Restart();
+        for (int r = 0; r < 3; r++) Core.Gemm.batchedWithParts(2, data[0].Item1, data[0].Item2, 1, n, n, n);
+        Console.WriteLine($"one product split in two: {flops * 3 / sw.Elapsed.TotalSeconds / 1e9:F1} GFLOP/s");
+    }
+
+    /// <summary>One product shape on one thread: GFLOP/s of the packed path (env M, K, N, BATCH).</summary>
+    public static void Shape()
+    {
+        int Env(string name, int d) => Environment.GetEnvironmentVariable(name) is string s ? int.Parse(s) : d;
+        int m = Env("M", 128), k = Env("K", 128), n = Env("N", 128), batch = Env("BATCH", 1), parts = Env("PARTS", 1);
+        var a = Core.TensorModule.random(1, new[] { batch * m * k }).ToArray();
+        var b = Core.TensorModule.random(2, new[] { batch * k * n }).ToArray();
+        double flops = 2.0 * batch * m * k * n;
+        int reps = Env("REPS", Math.Max(5, (int)(2e9 / flops)));
+        var c = new double[batch * m * n];
+        Action run = Environment.GetEnvironmentVariable("REUSE") is null
+            ? () => Core.Gemm.batchedWithParts(parts, a, b, batch, m, k, n)
+            : () => Functional.Kernels.PackedGemm.Multiply(false, false, parts, a, b, c, batch, m, k, n);
+        for (int i = 0; i < reps; i++) run();
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < reps; i++) run();
+        double t = sw.Elapsed.TotalSeconds / reps;
+        Console.WriteLine($"{batch}x{m}x{k}x{n} parts {parts}: {t * 1e6:F1} µs, {flops / t / 1e9:F1} GFLOP/s");
+    }
+
+    /// <summary>Ours only, sum(GELU(A·B)) value and gradient, for a profiler (env N, SECONDS).</summary>
+    public static void SmallLoop()
+    {
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 32;
+        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t) : 5;
+        var a = Tensor.Random(1, n, n);
+        var b = Tensor.Random(2, n, n);
+        var sw = Stopwatch.StartNew();
+        long calls = 0;
+        long alloc = GC.GetTotalAllocatedBytes(true);
+        while (sw.Elapsed.TotalSeconds < seconds) { Workloads.SmallGelu(a, b); calls++; }
+        Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs per call, {(GC.GetTotalAllocatedBytes(true) - alloc) / calls} B per call");
+    }
+
     public static void Profile()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 32;

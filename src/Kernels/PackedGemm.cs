@@ -1,0 +1,291 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Threading.Tasks;
+
+namespace Functional.Kernels;
+
+/// <summary>
+/// Packed, cache-blocked matrix products on Vector512: C[b] += op(A[b])·op(B[b]) for contiguous row-major
+/// blocks, where op transposes an operand stored k×m (A) or n×k (B), so permuted operands need no copy.
+/// Every output element is summed in the same order whatever the number of parts.
+/// </summary>
+internal static unsafe class PackedGemm
+{
+    /// <summary>Register tile: MR rows × NR columns (two Vector512 per row, 16 accumulators).</summary>
+    public const int MR = 8, NR = 16;
+
+    /// <summary>Cache blocks: a KC×NR panel of B in L1, MC×KC of A in L2, KC×NC of B in L3.</summary>
+    public const int KC = 256, MC = 128, NC = 2048;
+
+    /// <summary>One thread's packing buffers: on the pinned heap (their address never changes) and
+    /// 64-byte aligned, so each packed row of a panel is whole cache lines. Grown on demand.</summary>
+    private sealed class Scratch
+    {
+        private double[]? _a, _b;
+        private double* _pa, _pb;
+
+        private static double* Alloc(int length, out double[] array)
+        {
+            array = GC.AllocateUninitializedArray<double>(length + 8, pinned: true);
+            var p = (double*)Unsafe.AsPointer(ref array[0]);
+            return p + (int)(((64 - ((long)p & 63)) & 63) / 8);
+        }
+
+        public double* A(int length)
+        {
+            if (_a is null || _a.Length - 8 < length) _pa = Alloc(length, out _a);
+            return _pa;
+        }
+
+        public double* B(int length)
+        {
+            if (_b is null || _b.Length - 8 < length) _pb = Alloc(length, out _b);
+            return _pb;
+        }
+    }
+
+    [ThreadStatic] private static Scratch? t_scratch;
+
+    /// <summary>
+    /// C[b] += op(A[b])·op(B[b]) for b &lt; batch, A: m×k (k×m if transA), B: k×n (n×k if transB), C: m×n.
+    /// Each product is split into <paramref name="parts"/> independent rectangles (columns when C is wide,
+    /// rows when tall); with many products each is one task.
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, int parts, double[] a, double[] b, double[] c, int batch, int m, int k, int n)
+    {
+        if (m == 0 || n == 0 || k == 0 || batch == 0) return;
+        bool byColumns = n >= m;
+        int span = byColumns ? n : m;
+        int unit = byColumns ? NR : MR;
+        int units = (span + unit - 1) / unit;
+        parts = Math.Max(1, Math.Min(parts, units));
+        fixed (double* pa = a, pb = b, pc = c)
+        {
+            // Pointers cross into the tasks as integers; the arrays stay pinned until every task is done.
+            nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
+            void Run(int t)
+            {
+                int bi = t / parts, p = t % parts;
+                int lo = Math.Min(span, p * units / parts * unit), hi = Math.Min(span, (p + 1) * units / parts * unit);
+                if (hi <= lo) return;
+                double* ab = (double*)ia + (long)bi * m * k, bb = (double*)ib + (long)bi * k * n, cb = (double*)ic + (long)bi * m * n;
+                if (byColumns) Blocked(transA, transB, ab, bb, cb, m, k, n, 0, m, lo, hi);
+                else Blocked(transA, transB, ab, bb, cb, m, k, n, lo, hi, 0, n);
+            }
+            if (batch * parts == 1) Run(0);
+            else Parallel.For(0, batch * parts, Run);
+        }
+    }
+
+    /// <summary>The blocked product on rows i0..i1-1 × columns j0..j1-1, sequentially, with this thread's
+    /// buffers. Edge tiles go through a zeroed tile buffer: every element is summed in the same order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Blocked(bool transA, bool transB, double* a, double* b, double* c, int m, int k, int n, int i0, int i1, int j0, int j1)
+    {
+        var s = t_scratch ??= new Scratch();
+        double* bp = s.B((Math.Min(NC, j1 - j0) + NR - 1) / NR * NR * KC);
+        double* ap = s.A(MC * KC + MR * NR);
+        double* tile = ap + MC * KC;
+        for (int jc = j0; jc < j1; jc += NC)
+        {
+            int nc = Math.Min(NC, j1 - jc);
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                PackB(b, n, k, transB, pc, kc, jc, nc, bp);
+                for (int ic = i0; ic < i1; ic += MC)
+                {
+                    int mc = Math.Min(MC, i1 - ic);
+                    PackA(a, m, k, transA, ic, mc, pc, kc, ap);
+                    for (int jr = 0; jr < nc; jr += NR)
+                    {
+                        int j = jc + jr, w = Math.Min(NR, nc - jr);
+                        double* bPanel = bp + jr * kc;
+                        for (int ir = 0; ir < mc; ir += MR)
+                        {
+                            int i = ic + ir, h = Math.Min(MR, mc - ir);
+                            double* aPanel = ap + ir * kc;
+                            if (h == MR && w == NR)
+                            {
+                                Kernel(aPanel, bPanel, kc, c + (long)i * n + j, n);
+                            }
+                            else
+                            {
+                                new Span<double>(tile, MR * NR).Clear();
+                                Kernel(aPanel, bPanel, kc, tile, NR);
+                                for (int r = 0; r < h; r++)
+                                {
+                                    double* dst = c + (long)(i + r) * n + j;
+                                    for (int jj = 0; jj < w; jj++) dst[jj] += tile[r * NR + jj];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs B[p0..p0+kc, j0..j0+nc] into NR-column panels, zero-padded: panel, then p, then column.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB(double* b, int n, int k, bool transposed, int p0, int kc, int j0, int nc, double* dst)
+    {
+        for (int jr = 0; jr < nc; jr += NR)
+        {
+            int j = j0 + jr, w = Math.Min(NR, nc - jr);
+            double* d = dst + jr * kc;
+            if (transposed)
+            {
+                // B stored n×k: column j of op(B) is row j, contiguous in p.
+                for (int col = 0; col < NR; col++)
+                {
+                    if (col < w)
+                    {
+                        double* src = b + (long)(j + col) * k + p0;
+                        for (int p = 0; p < kc; p++) d[p * NR + col] = src[p];
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++) d[p * NR + col] = 0.0;
+                    }
+                }
+            }
+            else if (w == NR)
+            {
+                double* src = b + (long)p0 * n + j;
+                for (int p = 0; p < kc; p++, src += n, d += NR)
+                {
+                    Vector512.Store(Vector512.Load(src), d);
+                    Vector512.Store(Vector512.Load(src + 8), d + 8);
+                }
+            }
+            else
+            {
+                double* src = b + (long)p0 * n + j;
+                for (int p = 0; p < kc; p++, src += n, d += NR)
+                    for (int col = 0; col < NR; col++) d[col] = col < w ? src[col] : 0.0;
+            }
+        }
+    }
+
+    /// <summary>Packs A[i0..i0+mc, p0..p0+kc] into MR-row panels, zero-padded: panel, then p, then row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA(double* a, int m, int k, bool transposed, int i0, int mc, int p0, int kc, double* dst)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int i = i0 + ir, h = Math.Min(MR, mc - ir);
+            double* d = dst + ir * kc;
+            if (transposed)
+            {
+                // A stored k×m: the MR rows of one p are contiguous.
+                double* src = a + (long)p0 * m + i;
+                for (int p = 0; p < kc; p++, src += m, d += MR)
+                {
+                    if (h == MR) Vector512.Store(Vector512.Load(src), d);
+                    else for (int r = 0; r < MR; r++) d[r] = r < h ? src[r] : 0.0;
+                }
+            }
+            else if (h == MR)
+            {
+                // Eight rows read side by side, eight p at a time, transposed in registers.
+                double* s0 = a + (long)i * k + p0;
+                int p = 0;
+                for (; p + 8 <= kc; p += 8) Transpose8(s0 + p, k, d + p * MR);
+                for (; p < kc; p++)
+                    for (int r = 0; r < MR; r++) d[p * MR + r] = s0[(long)r * k + p];
+            }
+            else
+            {
+                for (int r = 0; r < MR; r++)
+                {
+                    double* src = a + (long)(i + r) * k + p0;
+                    for (int p = 0; p < kc; p++) d[p * MR + r] = r < h ? src[p] : 0.0;
+                }
+            }
+        }
+    }
+
+    /// <summary>dst[p·8 + r] = src[r·ld + p] for an 8×8 block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(double* src, int ld, double* dst)
+    {
+        var r0 = Vector512.Load(src);
+        var r1 = Vector512.Load(src + ld);
+        var r2 = Vector512.Load(src + 2L * ld);
+        var r3 = Vector512.Load(src + 3L * ld);
+        var r4 = Vector512.Load(src + 4L * ld);
+        var r5 = Vector512.Load(src + 5L * ld);
+        var r6 = Vector512.Load(src + 6L * ld);
+        var r7 = Vector512.Load(src + 7L * ld);
+        // Stage 1: interleave pairs of rows (even/odd elements).
+        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+        // Stage 2: 128-bit lanes across row pairs.
+        var i0 = Vector512.Create(0L, 1, 8, 9, 4, 5, 12, 13);
+        var i1 = Vector512.Create(2L, 3, 10, 11, 6, 7, 14, 15);
+        var u0 = Avx512F.PermuteVar8x64x2(t0, i0, t2); var u1 = Avx512F.PermuteVar8x64x2(t1, i0, t3);
+        var u2 = Avx512F.PermuteVar8x64x2(t0, i1, t2); var u3 = Avx512F.PermuteVar8x64x2(t1, i1, t3);
+        var u4 = Avx512F.PermuteVar8x64x2(t4, i0, t6); var u5 = Avx512F.PermuteVar8x64x2(t5, i0, t7);
+        var u6 = Avx512F.PermuteVar8x64x2(t4, i1, t6); var u7 = Avx512F.PermuteVar8x64x2(t5, i1, t7);
+        // Stage 3: 256-bit halves across the two groups of four rows.
+        var j0 = Vector512.Create(0L, 1, 2, 3, 8, 9, 10, 11);
+        var j1 = Vector512.Create(4L, 5, 6, 7, 12, 13, 14, 15);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u0, j0, u4), dst);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u1, j0, u5), dst + 8);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u2, j0, u6), dst + 16);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u3, j0, u7), dst + 24);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u0, j1, u4), dst + 32);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u1, j1, u5), dst + 40);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u2, j1, u6), dst + 48);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u3, j1, u7), dst + 56);
+    }
+
+    /// <summary>The 8×16 register tile: C[8×16 at c, row stride ldc] += Σ_p Ap[p, 0..7] ⊗ Bp[p, 0..15].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel(double* a, double* b, int kc, double* c, int ldc)
+    {
+        Vector512<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<double> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += NR)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 8);
+            var x = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[1]);
+            c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[2]);
+            c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[3]);
+            c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[4]);
+            c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[5]);
+            c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            x = Vector512.Create(a[6]);
+            c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+            x = Vector512.Create(a[7]);
+            c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
+        }
+        Add(c, c00, c01); c += ldc;
+        Add(c, c10, c11); c += ldc;
+        Add(c, c20, c21); c += ldc;
+        Add(c, c30, c31); c += ldc;
+        Add(c, c40, c41); c += ldc;
+        Add(c, c50, c51); c += ldc;
+        Add(c, c60, c61); c += ldc;
+        Add(c, c70, c71);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add(double* row, Vector512<double> lo, Vector512<double> hi)
+    {
+        Vector512.Store(Vector512.Load(row) + lo, row);
+        Vector512.Store(Vector512.Load(row + 8) + hi, row + 8);
+    }
+}
