@@ -122,6 +122,18 @@ public static class Quick
         Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs per call, {(GC.GetTotalAllocatedBytes(true) - alloc) / calls} B per call");
     }
 
+    /// <summary>Ours only, GELU forward and backward over 10⁷ (env SECONDS), for a profiler.</summary>
+    public static void GeluLoop()
+    {
+        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t) : 5;
+        var x = Core.TensorModule.random(3, new[] { 10_000_000 });
+        var adj = Core.ValueModule.constant(Core.TensorModule.ones(x.Shape));
+        var sw = Stopwatch.StartNew();
+        long calls = 0;
+        while (sw.Elapsed.TotalSeconds < seconds) { Workloads.GeluForwardBackward(x, adj); calls++; }
+        Console.WriteLine($"GELU 1e7 fwd+bwd: {sw.Elapsed.TotalSeconds / calls * 1e3:F2} ms per call over {calls} calls");
+    }
+
     public static void Profile()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 32;

@@ -49,29 +49,44 @@ module Activation =
         Elementwise.unary "phiPoly" (Special.phiPoly coeffs) (fun x _ -> phiPoly (Special.phiPolyDerivative coeffs) x) x
 
     /// g·GELU'(x) for an adjoint or tangent g, in one pass: GELU's VJP and JVP.
-    /// ∂/∂x = g·φ(x)·(2 − x²), ∂/∂g = GELU'(x), so every order follows.
-    let rec private geluScaled (x: Value) (g: Value) : Value =
+    /// ∂/∂x = g·φ(x)·(2 − x²), ∂/∂g = GELU'(x), so every order follows. `saved` may hold GELU' of one
+    /// tensor, computed with its forward value: then the value here is a product, the rules unchanged.
+    let rec private geluScaledWith (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
         let second (x: Value) (g: Value) (h: Value) = Arithmetic.mul h (Arithmetic.mul g (phiPoly [| 2.0; 0.0; -1.0 |] x))
         Op.apply
             (Op.create "geluScaled"
                 (fun xs ->
-                    if SpecialVector.supported && xs.[0].ShapeArray = xs.[1].ShapeArray then
-                        Tensor.wrap xs.[0].ShapeArray (SpecialVector.scaledDerivative xs.[0].Data xs.[1].Data)
-                    else Tensor.map2 (fun x g -> g * Special.geluDerivative x) xs.[0] xs.[1])
-                (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else geluScaled xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else geluScaled xs.[0] t))
+                    match saved with
+                    | ValueSome (struct (source, derivative)) when obj.ReferenceEquals(source, xs.[0]) && xs.[0].ShapeArray = xs.[1].ShapeArray ->
+                        Tensor.mul derivative xs.[1]
+                    | _ ->
+                        if SpecialVector.supported && xs.[0].ShapeArray = xs.[1].ShapeArray then
+                            Tensor.wrap xs.[0].ShapeArray (SpecialVector.scaledDerivative xs.[0].Data xs.[1].Data)
+                        else Tensor.map2 (fun x g -> g * Special.geluDerivative x) xs.[0] xs.[1])
+                (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else geluScaledWith ValueNone xs.[0] adj)
+                (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else geluScaledWith ValueNone xs.[0] t))
             [| x; g |]
+
+    let private geluScaled (x: Value) (g: Value) = geluScaledWith ValueNone x g
 
     /// Exact GELU x·Φ(x), computed from x itself (no 1 + erf): full precision in both tails.
     /// d/dx = Φ(x) + x·φ(x); d²/dx² = φ(x)·(2 − x²).
     /// GELU(±0) = ±0, GELU(+∞) = +∞, GELU(−∞) = −0, GELU(NaN) = NaN; derivative 1/2 at 0, 1 at +∞, 0 at −∞.
+    /// On a reverse-mode tape the vector path computes GELU' with the value (sharing exp(−x²/2) and the
+    /// Mills ratio) and keeps it for the pullback, which is then one multiplication.
     let gelu (x: Value) =
+        let fuse = SpecialVector.supported && (match x with Reverse _ -> true | _ -> false)
+        let saved = ref ValueNone
         Op.apply
             (Op.create "gelu"
                 (fun xs ->
-                    if SpecialVector.supported then Tensor.wrap xs.[0].ShapeArray (SpecialVector.gelu xs.[0].Data)
+                    if fuse then
+                        let struct (values, derivs) = SpecialVector.geluWithDerivative xs.[0].Data
+                        saved.Value <- ValueSome(struct (xs.[0], Tensor.wrap xs.[0].ShapeArray derivs))
+                        Tensor.wrap xs.[0].ShapeArray values
+                    elif SpecialVector.supported then Tensor.wrap xs.[0].ShapeArray (SpecialVector.gelu xs.[0].Data)
                     else Tensor.map Special.gelu xs.[0])
-                (fun xs _ adj _ -> geluScaled xs.[0] adj)
+                (fun xs _ adj _ -> geluScaledWith saved.Value xs.[0] adj)
                 (fun xs _ _ t -> geluScaled xs.[0] t))
             [| x |]
 

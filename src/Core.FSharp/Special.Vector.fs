@@ -34,6 +34,24 @@ module internal SpecialVector =
     /// 1/k!, k = 0..13, for the exp polynomial.
     let private inverseFactorials = Array.init 14 (fun k -> 1.0 / (Seq.fold (fun a i -> a * float i) 1.0 [ 1 .. k ]))
 
+    /// The tail t + 3/(t + 4/(t + … + 18/t)) of Laplace's fraction is A/B with A = t·P(t²), B = Q(t²): the
+    /// convergent recurrence X_m = t·X_{m−1} + (m+2)·X_{m−2} (P from 1, t; Q from 0, 1) in exact integers,
+    /// all below 2³¹, so exact doubles. Returned ascending in z = t², the leading 1 left out.
+    let private fractionP, fractionQ =
+        let step (prev: int64[]) (cur: int64[]) (a: int) =
+            Array.init (cur.Length + 1) (fun i -> (if i > 0 then cur.[i - 1] else 0L) + (if i < prev.Length then int64 a * prev.[i] else 0L))
+        let mutable pPrev, p = [| 1L |], [| 0L; 1L |]
+        let mutable qPrev, q = [| 0L |], [| 1L |]
+        for a in 3 .. 18 do
+            let p' = step pPrev p a
+            let q' = step qPrev q a
+            pPrev <- p
+            p <- p'
+            qPrev <- q
+            q <- q'
+        // p: odd powers of t up to 17, q: even powers up to 16.
+        Array.init 8 (fun k -> float p.[2 * k + 1]), Array.init 8 (fun k -> float q.[2 * k])
+
     /// The coefficient vector for anchor indices j (0..31).
     let inline private lookup (k: int) (j: Vector512<int64>) (upper: Vector512<double>) =
         let t = table.[k]
@@ -53,10 +71,18 @@ module internal SpecialVector =
             acc <- Vector512.FusedMultiplyAdd(acc, h, lookup k j upper)
         if not (Vector512.GreaterThanAny(t, Vector512.Create(8.0))) then acc
         else
-            let mutable cf = t
-            for n in 18 .. -1 .. 1 do
-                cf <- t + Vector512.Create(float n) / cf
-            Vector512.ConditionalSelect(Vector512.GreaterThan(t, Vector512.Create(8.0)), one / cf, acc)
+            // Beyond 8: Laplace's fraction to 18 terms with one division. The tail A/B from two degree-8
+            // polynomials in z = t²; then R = 1/(t + 1/(t + 2B/A)) = C/(t·C + A) with C = t·A + 2B. The same
+            // rounded C is in both places, so the errors of A, B and C reach R damped by about 1/t².
+            let z = t * t
+            let mutable p = one
+            let mutable q = one
+            for k in 7 .. -1 .. 0 do
+                p <- Vector512.FusedMultiplyAdd(p, z, Vector512.Create(fractionP.[k]))
+                q <- Vector512.FusedMultiplyAdd(q, z, Vector512.Create(fractionQ.[k]))
+            let a = t * p
+            let cc = Vector512.FusedMultiplyAdd(t, a, q + q)
+            Vector512.ConditionalSelect(Vector512.GreaterThan(t, Vector512.Create(8.0)), cc / Vector512.FusedMultiplyAdd(t, cc, a), acc)
 
     /// exp(−x²/2) as m·2ⁿ: m from a degree-13 polynomial (|r| ≤ ln2/2) times the 1 − lo/2 correction for
     /// the rounding of x², n returned separately for one final scaling.
@@ -107,6 +133,29 @@ module internal SpecialVector =
             let upper = (one - Avx512F.Scale(r * c * m, n)) + x * phi
             Vector512.ConditionalSelect(isCentral, central, Vector512.ConditionalSelect(Vector512.LessThan(x, -half), lower, upper))
 
+    /// GELU and GELU' together for eight finite lanes with |x| ≤ 38: the very expressions of value and
+    /// derivative (so bit-identical results), computing exp(−x²/2) and the Mills ratio once.
+    let private both (x: Vector512<double>) =
+        let t = Vector512.Abs(x)
+        let isCentral = Vector512.LessThanOrEqual(t, half)
+        let struct (m, n) = expHalfSquare x
+        let phi = Avx512F.Scale(c * m, n)
+        let anyCentral = Vector512.ExtractMostSignificantBits(isCentral) <> 0UL
+        let cp = if anyCentral then centralPart x else Vector512<double>.Zero
+        let centralV = if anyCentral then x * (half + cp) else Vector512<double>.Zero
+        let centralD = if anyCentral then half + cp + x * phi else Vector512<double>.Zero
+        if Vector512.ExtractMostSignificantBits(isCentral) = 0xFFUL then struct (centralV, centralD)
+        else
+            let r = mills (Vector512.Max(t, half))
+            let tail = Avx512F.Scale(r * c * m, n)
+            let lowerV = Avx512F.Scale(-(t * r * c) * m, n)
+            let upperV = x * (one - tail)
+            let lowerD = Avx512F.Scale((r - t) * c * m, n)
+            let upperD = (one - tail) + x * phi
+            let below = Vector512.LessThan(x, -half)
+            struct (Vector512.ConditionalSelect(isCentral, centralV, Vector512.ConditionalSelect(below, lowerV, upperV)),
+                    Vector512.ConditionalSelect(isCentral, centralD, Vector512.ConditionalSelect(below, lowerD, upperD)))
+
     let inline private plain (x: Vector512<double>) =
         // Finite and within the range where the vector formulas hold.
         Vector512.LessThanOrEqualAll(Vector512.Abs(x), Vector512.Create(38.0))
@@ -141,14 +190,42 @@ module internal SpecialVector =
             dst.[i] <- g.[i] * Special.geluDerivative src.[i]
             i <- i + 1
 
+    let private bothRange (src: double[]) (values: double[]) (derivs: double[]) (lo: int) (hi: int) =
+        use ps = fixed src
+        use pv = fixed values
+        use pd = fixed derivs
+        let mutable i = lo
+        while i <= hi - 8 do
+            let x = Vector512.Load(NativePtr.add ps i)
+            if plain x then
+                let struct (v, d) = both x
+                Vector512.Store(v, NativePtr.add pv i)
+                Vector512.Store(d, NativePtr.add pd i)
+            else
+                for l in i .. i + 7 do
+                    values.[l] <- Special.gelu src.[l]
+                    derivs.[l] <- Special.geluDerivative src.[l]
+            i <- i + 8
+        while i < hi do
+            values.[i] <- Special.gelu src.[i]
+            derivs.[i] <- Special.geluDerivative src.[i]
+            i <- i + 1
+
+    /// GELU and GELU' of every element in one pass (for a forward pass whose backward will follow).
+    let geluWithDerivative (src: double[]) =
+        let values = GC.AllocateUninitializedArray<double> src.Length
+        let derivs = GC.AllocateUninitializedArray<double> src.Length
+        Strided.chunked src.Length (bothRange src values derivs)
+        struct (values, derivs)
+
     /// GELU of every element (over the cores for large arrays).
     let gelu (src: double[]) =
-        let dst = Array.zeroCreate src.Length
+        let dst = GC.AllocateUninitializedArray<double> src.Length
         Strided.chunked src.Length (geluRange src dst)
         dst
 
     /// g·GELU'(x) elementwise for same-length arrays.
     let scaledDerivative (x: double[]) (g: double[]) =
-        let dst = Array.zeroCreate x.Length
+        let dst = GC.AllocateUninitializedArray<double> x.Length
         Strided.chunked x.Length (scaledRange x g dst)
         dst

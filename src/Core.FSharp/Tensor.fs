@@ -2,7 +2,14 @@ namespace Functional.Core
 
 open System
 open System.Text
+open System.Numerics.Tensors
 open Functional
+
+/// A vectorised kernel over two input spans into an output span (same lengths).
+type internal SpanZip = delegate of ReadOnlySpan<double> * ReadOnlySpan<double> * Span<double> -> unit
+
+/// A vectorised kernel over one input span into an output span.
+type internal SpanMap = delegate of ReadOnlySpan<double> * Span<double> -> unit
 
 /// An immutable dense float64 tensor, row-major, of any rank (rank 0 is a scalar).
 /// Structural equality: same shape and bit-identical elements (NaN equals NaN).
@@ -196,12 +203,30 @@ module Tensor =
             let b' = broadcastTo s b
             Tensor(s, Array.map2 f a'.Data b'.Data)
 
-    let add a b = map2 (+) a b
-    let sub a b = map2 (-) a b
-    let mul a b = map2 (*) a b
-    let div a b = map2 (/) a b
-    let neg t = map (fun x -> -x) t
-    let scale (k: double) t = map (fun x -> k * x) t
+    /// A same-shaped binary op by a vectorised span kernel (TensorPrimitives), split over the cores when
+    /// large; broadcasting falls back to map2. IEEE results, identical to the scalar operators.
+    let private zip (kernel: SpanZip) (scalar: double -> double -> double) (a: Tensor) (b: Tensor) =
+        if a.ShapeArray = b.ShapeArray then
+            let x = a.Data
+            let y = b.Data
+            // Every element is written below.
+            let dst = GC.AllocateUninitializedArray<double> x.Length
+            Strided.chunked x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
+            Tensor(a.ShapeArray, dst)
+        else map2 scalar a b
+
+    let private unaryVector (kernel: SpanMap) (t: Tensor) =
+        let x = t.Data
+        let dst = GC.AllocateUninitializedArray<double> x.Length
+        Strided.chunked x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), Span(dst, lo, hi - lo)))
+        Tensor(t.ShapeArray, dst)
+
+    let add a b = zip (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) (+) a b
+    let sub a b = zip (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) (-) a b
+    let mul a b = zip (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) (*) a b
+    let div a b = zip (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) (/) a b
+    let neg t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Negate(x, d))) t
+    let scale (k: double) t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Multiply(x, k, d))) t
 
     /// Σ a·b over all elements of same-shaped tensors.
     let dot (a: Tensor) (b: Tensor) =

@@ -58,3 +58,23 @@ module OpsActivationTests =
         Assert.True(Double.IsNaN(Special.gelu nan))
         Assert.Equal(1.0, Special.geluDerivative Double.PositiveInfinity)
         Assert.Equal(0.0, Special.geluDerivative Double.NegativeInfinity)
+
+    [<Fact>]
+    let ``GELU's pullback from the derivative saved in the forward pass equals the recomputed one, to every order`` () =
+        let x = Tensor.scale 4.0 (Tensor.random 11 [| 37; 5 |])
+        let g = Tensor.random 12 [| 37; 5 |]
+        // Reverse mode: the forward pass saves GELU'(x); the pullback multiplies.
+        let _, pullback = Autodiff.vjp Activation.gelu (Value.constant x)
+        let fused = pullback (Value.constant g) |> Value.tensor
+        // The unfused vector pass g·GELU'(x) rounds the same product: bit-identical.
+        let recomputed =
+            if SpecialVector.supported then Tensor.wrap [| 37; 5 |] (SpecialVector.scaledDerivative x.Data g.Data)
+            else Tensor.map2 (fun x g -> g * Special.geluDerivative x) x g
+        Assert.Equal(recomputed, fused)
+        // Second order through the saved derivative: the hessian of Σ GELU is diagonal φ(x)(2 − x²).
+        let xs = Tensor.create [| 5 |] [| -9.5; -0.75; 0.0; 0.3; 6.0 |]
+        let h = Autodiff.hessian (fun v -> Reduction.sum (Activation.gelu v)) (Value.constant xs) |> Value.tensor
+        for i in 0 .. 4 do
+            for j in 0 .. 4 do
+                let expected = if i = j then Special.phiPoly [| 2.0; 0.0; -1.0 |] xs.[[| i |]] else 0.0
+                Assert.True(abs (h.[[| i; j |]] - expected) <= 1e-15 + 1e-14 * abs expected, sprintf "H[%d,%d] = %g, expected %g" i j h.[[| i; j |]] expected)

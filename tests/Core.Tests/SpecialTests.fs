@@ -103,3 +103,19 @@ type SpecialTests(output: ITestOutputHelper) =
             Assert.False(Double.IsInfinity v && abs x < 1e308, sprintf "x = %g overflows" x)
         Assert.Equal(1e308, Special.geluTanh 1e308)
         Assert.True(Special.geluTanh -10.0 < 0.0) // no cancellation to 0 in the tail
+
+    [<Fact>]
+    member _.``the fused value-and-derivative pass is bit-identical to the two separate passes`` () =
+        if SpecialVector.supported then
+            let rng = Random(7)
+            // Every region: central, table, continued fraction, scalar fallback beyond 38, non-finite.
+            let xs =
+                Array.concat [ grid
+                               Array.init 4001 (fun _ -> 12.0 * (2.0 * rng.NextDouble() - 1.0) * (if rng.Next(4) = 0 then 4.0 else 1.0))
+                               [| nan; infinity; -infinity; 0.0; -0.0; 38.5; -38.5; 1e300; -1e300 |] ]
+            let struct (values, derivs) = SpecialVector.geluWithDerivative xs
+            let separate = SpecialVector.gelu xs
+            let separateD = SpecialVector.scaledDerivative xs (Array.create xs.Length 1.0)
+            for i in 0 .. xs.Length - 1 do
+                Assert.True(BitConverter.DoubleToInt64Bits values.[i] = BitConverter.DoubleToInt64Bits separate.[i], sprintf "value at %g" xs.[i])
+                Assert.True(BitConverter.DoubleToInt64Bits derivs.[i] = BitConverter.DoubleToInt64Bits separateD.[i], sprintf "derivative at %g" xs.[i])
