@@ -96,10 +96,21 @@ module Engine =
         let p = Plan.create sizes (Array.distinct c.Output) (prepared |> Array.map fst)
         let mutable current = prepared |> Array.map fst
         let steps =
-            [| for st in p.Steps do
+            [| for si, st in List.indexed p.Steps do
                    let others = current |> Array.indexed |> Array.filter (fun (k, _) -> k <> st.Left && k <> st.Right) |> Array.map snd
                    let keep l = Array.contains l c.Output || others |> Array.exists (Array.contains l)
-                   let labels, run = pair sizes current.[st.Left] current.[st.Right] keep need
+                   let left, right = current.[st.Left], current.[st.Right]
+                   // The last product is computed in the order that lands in the output's layout when one
+                   // does (C = A·B, or Cᵀ = Bᵀ·Aᵀ), so no transposing copy follows.
+                   let swap =
+                       si = List.length p.Steps - 1
+                       && fst (pair sizes left right keep (ResizeArray())) <> c.Output
+                       && fst (pair sizes right left keep (ResizeArray())) = c.Output
+                   let labels, run =
+                       if swap then
+                           let labels, run = pair sizes right left keep need
+                           labels, (fun (a: double[]) (b: double[]) -> run b a)
+                       else pair sizes left right keep need
                    current <- Array.append others [| labels |]
                    yield st.Left, st.Right, run |]
         let last = current.[0]
