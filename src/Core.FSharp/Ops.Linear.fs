@@ -7,13 +7,23 @@ namespace Functional.Core
 [<RequireQualifiedAccess>]
 module Linear =
 
+    /// Ops per contraction value (bound contractions and their gradients are shared values), so an op and
+    /// its name are made once, not on every call.
+    let private ops = System.Runtime.CompilerServices.ConditionalWeakTable<Contraction, Op>()
+
     /// The op for one extended contraction.
     let rec contraction (c: Contraction) : Op =
-        Op.create
-            ("contract " + Contraction.show c)
-            (fun xs -> Engine.contract c xs)
-            (fun xs _ adj k -> Op.apply (contraction (Contraction.gradient c k)) (Array.append [| adj |] (Array.removeAt k xs)))
-            (fun xs _ k t -> Op.apply (contraction c) (Array.updateAt k t xs))
+        match ops.TryGetValue c with
+        | true, op -> op
+        | _ ->
+            let op =
+                Op.create
+                    ("contract " + Contraction.show c)
+                    (fun xs -> Engine.contract c xs)
+                    (fun xs _ adj k -> Op.apply (contraction (Contraction.gradient c k)) (Array.append [| adj |] (Array.removeAt k xs)))
+                    (fun xs _ k t -> Op.apply (contraction c) (Array.updateAt k t xs))
+            ops.AddOrUpdate(c, op)
+            op
 
     /// Einsum over any number of operands (NumPy/torch semantics).
     /// ∂L/∂X_k = the derived contraction of ∂L/∂Y with the other operands (see Einsum.explain).

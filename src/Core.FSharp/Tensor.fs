@@ -151,6 +151,7 @@ module Tensor =
         if not (Shape.canBroadcastTo t.ShapeArray target) then
             raise (ShapeException(sprintf "Shape %s cannot be broadcast to %s." (Shape.show t.ShapeArray) (Shape.show target), "shape"))
         if t.ShapeArray = target then t
+        elif t.Numel = 1 then Tensor(Array.copy target, Array.create (Shape.numel target) t.Data.[0]) // e.g. a sum's adjoint
         else
             let lead = target.Length - t.Rank
             let st = Shape.strides t.ShapeArray
