@@ -20,6 +20,8 @@ module internal Gemm =
     let MR = Functional.Kernels.PackedGemm.MR
     let NR = Functional.Kernels.PackedGemm.NR
     let NC = Functional.Kernels.PackedGemm.NC
+    let KC = Functional.Kernels.PackedGemm.KC
+    let MC = Functional.Kernels.PackedGemm.MC
 
     /// Multiply-adds below which packing does not pay.
     let packedThreshold = 16L * 16L * 16L
