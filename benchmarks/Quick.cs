@@ -126,12 +126,13 @@ public static class Quick
     public static void GeluLoop()
     {
         double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t) : 5;
-        var x = Core.TensorModule.random(3, new[] { 10_000_000 });
+        int len = Environment.GetEnvironmentVariable("LEN") is string l ? int.Parse(l) : 10_000_000;
+        var x = Core.TensorModule.random(3, new[] { len });
         var adj = Core.ValueModule.constant(Core.TensorModule.ones(x.Shape));
         var sw = Stopwatch.StartNew();
         long calls = 0;
         while (sw.Elapsed.TotalSeconds < seconds) { Workloads.GeluForwardBackward(x, adj); calls++; }
-        Console.WriteLine($"GELU 1e7 fwd+bwd: {sw.Elapsed.TotalSeconds / calls * 1e3:F2} ms per call over {calls} calls");
+        Console.WriteLine($"GELU {len} fwd+bwd: {sw.Elapsed.TotalSeconds / calls * 1e3:F3} ms per call over {calls} calls");
     }
 
     public static void Profile()

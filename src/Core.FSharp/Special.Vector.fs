@@ -213,19 +213,19 @@ module internal SpecialVector =
 
     /// GELU and GELU' of every element in one pass (for a forward pass whose backward will follow).
     let geluWithDerivative (src: double[]) =
-        let values = GC.AllocateUninitializedArray<double> src.Length
-        let derivs = GC.AllocateUninitializedArray<double> src.Length
+        let values = Strided.fresh src.Length
+        let derivs = Strided.fresh src.Length
         Strided.chunked src.Length (bothRange src values derivs)
         struct (values, derivs)
 
     /// GELU of every element (over the cores for large arrays).
     let gelu (src: double[]) =
-        let dst = GC.AllocateUninitializedArray<double> src.Length
+        let dst = Strided.fresh src.Length
         Strided.chunked src.Length (geluRange src dst)
         dst
 
     /// g·GELU'(x) elementwise for same-length arrays.
     let scaledDerivative (x: double[]) (g: double[]) =
-        let dst = GC.AllocateUninitializedArray<double> x.Length
+        let dst = Strided.fresh x.Length
         Strided.chunked x.Length (scaledRange x g dst)
         dst

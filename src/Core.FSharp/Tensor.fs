@@ -211,14 +211,14 @@ module Tensor =
             let x = a.Data
             let y = b.Data
             // Every element is written below.
-            let dst = GC.AllocateUninitializedArray<double> x.Length
+            let dst = Strided.fresh x.Length
             Strided.chunked x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
             Tensor(a.ShapeArray, dst)
         else map2 scalar a b
 
     let private unaryVector (kernel: SpanMap) (t: Tensor) =
         let x = t.Data
-        let dst = GC.AllocateUninitializedArray<double> x.Length
+        let dst = Strided.fresh x.Length
         Strided.chunked x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), Span(dst, lo, hi - lo)))
         Tensor(t.ShapeArray, dst)
 

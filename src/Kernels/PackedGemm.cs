@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using System.Threading;
 using System.Threading.Tasks;
 
 namespace Functional.Kernels;
@@ -50,6 +51,7 @@ internal static unsafe class PackedGemm
 
     [ThreadStatic] private static Scratch? t_scratch;
 
+
     /// <summary>
     /// C[b] += op(A[b])·op(B[b]) for b &lt; batch, A: m×k (k×m if transA), B: k×n (n×k if transB), C: m×n.
     /// Each product is split into <paramref name="parts"/> independent rectangles (columns when C is wide,
@@ -63,6 +65,7 @@ internal static unsafe class PackedGemm
         int unit = byColumns ? NR : MR;
         int units = (span + unit - 1) / unit;
         parts = Math.Max(1, Math.Min(parts, units));
+        if (batch * parts > 1) Memory.Prefault(c);
         fixed (double* pa = a, pb = b, pc = c)
         {
             // Pointers cross into the tasks as integers; the arrays stay pinned until every task is done.
