@@ -98,7 +98,9 @@ public static class Quick
         double flops = 2.0 * batch * m * k * n;
         int reps = Env("REPS", Math.Max(5, (int)(2e9 / flops)));
         var c = new double[batch * m * n];
-        Action run = Environment.GetEnvironmentVariable("REUSE") is null
+        Action run = Environment.GetEnvironmentVariable("SIMPLE") is not null
+            ? () => Core.Gemm.batchedSimple(a, b, batch, m, k, n)
+            : Environment.GetEnvironmentVariable("REUSE") is null
             ? () => Core.Gemm.batchedWithParts(parts, a, b, batch, m, k, n)
             : () => Functional.Kernels.PackedGemm.Multiply(false, false, parts, a, b, c, batch, m, k, n);
         for (int i = 0; i < reps; i++) run();

@@ -23,52 +23,15 @@ module internal Gemm =
     let KC = Functional.Kernels.PackedGemm.KC
     let MC = Functional.Kernels.PackedGemm.MC
 
-    /// Multiply-adds below which packing does not pay.
-    let packedThreshold = 16L * 16L * 16L
+    /// Multiply-adds below which packing does not pay (measured: packed 0.3 µs vs 0.5 µs unpacked at 8³).
+    let packedThreshold = 8L * 8L * 8L
 
     let useVector512 = Vector512.IsHardwareAccelerated
 
-    // ---- the simple path ----
-
-    /// Rows r0..r1-1 of batch bi: C[i,:] += A[i,p]·B[p,:] in i-k-j order (streams rows of B).
-    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-    let private rows (a: double[]) (b: double[]) (c: double[]) (m: int) (k: int) (n: int) (bi: int) (r0: int) (r1: int) =
-        let aOff = bi * m * k
-        let bOff = bi * k * n
-        let cOff = bi * m * n
-        let wide = Vector512.IsHardwareAccelerated
-        let w = Vector<double>.Count
-        for i in r0 .. r1 - 1 do
-            let cRow = Span<double>(c, cOff + i * n, n)
-            for p in 0 .. k - 1 do
-                let av = a.[aOff + i * k + p]
-                let bRow = ReadOnlySpan<double>(b, bOff + p * n, n)
-                let mutable j = 0
-                if wide then
-                    let va = Vector512.Create(av)
-                    while j <= n - 8 do
-                        Vector512.FusedMultiplyAdd(va, Vector512.Create<double>(bRow.Slice(j, 8)), Vector512.Create<double>(cRow.Slice(j, 8))).CopyTo(cRow.Slice(j, 8))
-                        j <- j + 8
-                else
-                    let va = Vector<double>(av)
-                    while j <= n - w do
-                        (Vector<double>(cRow.Slice(j)) + va * Vector<double>(bRow.Slice(j))).CopyTo(cRow.Slice(j))
-                        j <- j + w
-                while j < n do
-                    cRow.[j] <- cRow.[j] + av * bRow.[j]
-                    j <- j + 1
+    // ---- the simple path (Functional.Kernels.SimpleGemm) ----
 
     let private simple (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        let work = int64 batch * int64 m * int64 k * int64 n
-        if work < (1L <<< 16) || batch * m < 2 then
-            for bi in 0 .. batch - 1 do rows a b c m k n bi 0 m
-        else
-            let block = max 1 (int ((1L <<< 16) / (int64 (max 1 k) * int64 (max 1 n))))
-            let blocksPerBatch = (m + block - 1) / block
-            Parallel.For(0, batch * blocksPerBatch, fun t ->
-                let bi = t / blocksPerBatch
-                let r0 = (t % blocksPerBatch) * block
-                rows a b c m k n bi r0 (min m (r0 + block))) |> ignore
+        Functional.Kernels.SimpleGemm.Multiply(a, b, c, batch, m, k, n)
 
     // ---- the packed path (Functional.Kernels, C#: see Kernels.csproj for why) ----
 

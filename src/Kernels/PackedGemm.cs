@@ -141,9 +141,21 @@ internal static unsafe class PackedGemm
         {
             int j = j0 + jr, w = Math.Min(NR, nc - jr);
             double* d = dst + jr * kc;
-            if (transposed)
+            if (transposed && w == NR)
             {
-                // B stored n×k: column j of op(B) is row j, contiguous in p.
+                // B stored n×k: column j of op(B) is row j, contiguous in p; 8×8 blocks transposed in registers.
+                double* s0 = b + (long)j * k + p0;
+                int p = 0;
+                for (; p + 8 <= kc; p += 8)
+                {
+                    Transpose8(s0 + p, k, d + p * NR, NR);
+                    Transpose8(s0 + 8L * k + p, k, d + p * NR + 8, NR);
+                }
+                for (; p < kc; p++)
+                    for (int col = 0; col < NR; col++) d[p * NR + col] = s0[(long)col * k + p];
+            }
+            else if (transposed)
+            {
                 for (int col = 0; col < NR; col++)
                 {
                     if (col < w)
@@ -198,7 +210,7 @@ internal static unsafe class PackedGemm
                 // Eight rows read side by side, eight p at a time, transposed in registers.
                 double* s0 = a + (long)i * k + p0;
                 int p = 0;
-                for (; p + 8 <= kc; p += 8) Transpose8(s0 + p, k, d + p * MR);
+                for (; p + 8 <= kc; p += 8) Transpose8(s0 + p, k, d + p * MR, MR);
                 for (; p < kc; p++)
                     for (int r = 0; r < MR; r++) d[p * MR + r] = s0[(long)r * k + p];
             }
@@ -213,9 +225,9 @@ internal static unsafe class PackedGemm
         }
     }
 
-    /// <summary>dst[p·8 + r] = src[r·ld + p] for an 8×8 block.</summary>
+    /// <summary>dst[p·ldd + r] = src[r·ld + p] for an 8×8 block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8(double* src, int ld, double* dst)
+    private static void Transpose8(double* src, int ld, double* dst, int ldd)
     {
         var r0 = Vector512.Load(src);
         var r1 = Vector512.Load(src + ld);
@@ -241,13 +253,13 @@ internal static unsafe class PackedGemm
         var j0 = Vector512.Create(0L, 1, 2, 3, 8, 9, 10, 11);
         var j1 = Vector512.Create(4L, 5, 6, 7, 12, 13, 14, 15);
         Vector512.Store(Avx512F.PermuteVar8x64x2(u0, j0, u4), dst);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u1, j0, u5), dst + 8);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u2, j0, u6), dst + 16);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u3, j0, u7), dst + 24);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u0, j1, u4), dst + 32);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u1, j1, u5), dst + 40);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u2, j1, u6), dst + 48);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u3, j1, u7), dst + 56);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u1, j0, u5), dst + ldd);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u2, j0, u6), dst + 2 * ldd);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u3, j0, u7), dst + 3 * ldd);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u0, j1, u4), dst + 4 * ldd);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u1, j1, u5), dst + 5 * ldd);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u2, j1, u6), dst + 6 * ldd);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(u3, j1, u7), dst + 7 * ldd);
     }
 
     /// <summary>The 8×16 register tile: C[8×16 at c, row stride ldc] += Σ_p Ap[p, 0..7] ⊗ Bp[p, 0..15].</summary>
