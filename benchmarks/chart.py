@@ -9,7 +9,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 here = os.path.dirname(os.path.abspath(__file__))
-src = os.path.join(here, "BenchmarkDotNet.Artifacts", "results", "Functional.Benchmarks.MatMulScaling-report.csv")
+# BenchmarkDotNet writes its artifacts under the directory it was started from: take the newest report.
+name = os.path.join("BenchmarkDotNet.Artifacts", "results", "Functional.Benchmarks.MatMulScaling-report.csv")
+found = [p for p in (os.path.join(here, name), os.path.join(here, "..", name), name) if os.path.exists(p)]
+src = max(found, key=os.path.getmtime)
 unit = {"ns": 1e-6, "μs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1e3}
 series = {}
 with open(src, encoding="utf-8") as f:
