@@ -65,23 +65,30 @@ internal static unsafe class PackedGemm
         int unit = byColumns ? NR : MR;
         int units = (span + unit - 1) / unit;
         parts = Math.Max(1, Math.Min(parts, units));
-        if (batch * parts > 1) Memory.Prefault(c);
-        fixed (double* pa = a, pb = b, pc = c)
+        if (batch * parts == 1)
         {
-            // Pointers cross into the tasks as integers; the arrays stay pinned until every task is done.
-            nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
-            void Run(int t)
-            {
-                int bi = t / parts, p = t % parts;
-                int lo = Math.Min(span, p * units / parts * unit), hi = Math.Min(span, (p + 1) * units / parts * unit);
-                if (hi <= lo) return;
-                double* ab = (double*)ia + (long)bi * m * k, bb = (double*)ib + (long)bi * k * n, cb = (double*)ic + (long)bi * m * n;
-                if (byColumns) Blocked(transA, transB, ab, bb, cb, m, k, n, 0, m, lo, hi);
-                else Blocked(transA, transB, ab, bb, cb, m, k, n, lo, hi, 0, n);
-            }
-            if (batch * parts == 1) Run(0);
-            else Parallel.For(0, batch * parts, Run);
+            // One task: no closure, no pool.
+            fixed (double* pa = a, pb = b, pc = c) Blocked(transA, transB, pa, pb, pc, m, k, n, 0, m, 0, n);
+            return;
         }
+        Memory.Prefault(c);
+        fixed (double* pa = a, pb = b, pc = c)
+            Tasks(transA, transB, parts, (nint)pa, (nint)pb, (nint)pc, batch, m, k, n, byColumns, span, unit, units);
+    }
+
+    /// <summary>Products × parts as tasks over the pool. Pointers cross into the tasks as integers; the
+    /// caller keeps the arrays pinned until every task is done.</summary>
+    private static void Tasks(bool transA, bool transB, int parts, nint ia, nint ib, nint ic, int batch, int m, int k, int n, bool byColumns, int span, int unit, int units)
+    {
+        Parallel.For(0, batch * parts, t =>
+        {
+            int bi = t / parts, p = t % parts;
+            int lo = Math.Min(span, p * units / parts * unit), hi = Math.Min(span, (p + 1) * units / parts * unit);
+            if (hi <= lo) return;
+            double* ab = (double*)ia + (long)bi * m * k, bb = (double*)ib + (long)bi * k * n, cb = (double*)ic + (long)bi * m * n;
+            if (byColumns) Blocked(transA, transB, ab, bb, cb, m, k, n, 0, m, lo, hi);
+            else Blocked(transA, transB, ab, bb, cb, m, k, n, lo, hi, 0, n);
+        });
     }
 
     /// <summary>The blocked product on rows i0..i1-1 × columns j0..j1-1, sequentially, with this thread's
