@@ -1,18 +1,13 @@
 namespace Functional.Core
 
-#nowarn "9" // pointers inside the micro-kernel only: arrays are pinned for its duration
-
 open System
-open System.Numerics
-open Microsoft.FSharp.NativeInterop
-open System.Runtime.CompilerServices
 open System.Runtime.Intrinsics
-open System.Buffers
-open System.Threading.Tasks
 
-/// Batched matrix products on contiguous row-major blocks. Large products use a packed, cache-blocked
-/// Vector512 FMA micro-kernel (8×16 register tile) spread over the cores; small ones, and machines
-/// without AVX-512, use a vectorised i-k-j loop (Vector<double>: 256-bit or scalar, chosen by the runtime).
+/// Batched matrix products on contiguous row-major blocks: the choice of kernel, and the kernels' F# face.
+/// The kernels are C# (Functional.Kernels, where AggressiveOptimization is honoured): a packed,
+/// cache-blocked Vector512 FMA micro-kernel (8×16 register tile) spread over the cores for products of
+/// 8³ multiply-adds and more; a dot product per row for matrix-vector shapes; an i-k-j loop (Vector512,
+/// Vector256 or scalar, whichever the machine runs) for the rest and for machines without AVX-512.
 /// Every output element is summed in the same order whatever the thread count.
 module internal Gemm =
 
@@ -42,32 +37,9 @@ module internal Gemm =
         let parts = if (work < (1L <<< 21) || batch >= cores) && cores > 1 then 1 else cores
         Functional.Kernels.PackedGemm.Multiply(transA, transB, parts, a, b, c, batch, m, k, n)
 
-    /// Matrix-vector products (n = 1): c[i] = A[i,:]·b, a dot product over contiguous rows, Vector512 when
-    /// available; rows spread over the cores for large m·k. Each element is summed in one fixed order.
-    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+    /// Matrix-vector products (n = 1): a dot product per row (Functional.Kernels.Gemv).
     let private gemv (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) =
-        let row (bi: int) (i: int) =
-            let ar = ReadOnlySpan<double>(a, (bi * m + i) * k, k)
-            let br = ReadOnlySpan<double>(b, bi * k, k)
-            let mutable p = 0
-            let mutable acc0 = Vector512<double>.Zero
-            let mutable acc1 = Vector512<double>.Zero
-            while p <= k - 16 do
-                acc0 <- Vector512.FusedMultiplyAdd(Vector512.Create<double>(ar.Slice(p, 8)), Vector512.Create<double>(br.Slice(p, 8)), acc0)
-                acc1 <- Vector512.FusedMultiplyAdd(Vector512.Create<double>(ar.Slice(p + 8, 8)), Vector512.Create<double>(br.Slice(p + 8, 8)), acc1)
-                p <- p + 16
-            let mutable s = Vector512.Sum(acc0 + acc1)
-            while p < k do
-                s <- Math.FusedMultiplyAdd(ar.[p], br.[p], s)
-                p <- p + 1
-            c.[bi * m + i] <- s
-        let total = batch * m
-        if int64 total * int64 k < (1L <<< 18) then
-            for t in 0 .. total - 1 do row (t / m) (t % m)
-        else
-            let chunk = max 1 ((1 <<< 16) / max 1 k)
-            Parallel.For(0, (total + chunk - 1) / chunk, fun ch ->
-                for t in ch * chunk .. min total ((ch + 1) * chunk) - 1 do row (t / m) (t % m)) |> ignore
+        Functional.Kernels.Gemv.Multiply(a, b, c, batch, m, k)
 
     /// C[b] = A[b]·B[b] for A: batch×m×k, B: batch×k×n, both contiguous.
     let batched (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =

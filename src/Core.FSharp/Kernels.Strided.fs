@@ -7,7 +7,6 @@ open System.Runtime.CompilerServices
 module internal Strided =
 
     /// dst[dstOff + Σ idx·dstStrides] <- src[srcOff + Σ idx·srcStrides] for every index over `shape`.
-    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     let copy (src: double[]) (srcOff: int) (srcStrides: int[]) (dst: double[]) (dstOff: int) (dstStrides: int[]) (shape: int[]) =
         let r = shape.Length
         if r = 0 then dst.[dstOff] <- src.[srcOff]
@@ -52,7 +51,6 @@ module internal Strided =
         dst
 
     /// Sums contiguous runs of `inner` elements: out[i] = Σ_r src[i·inner + r].
-    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     let sumRuns (src: double[]) (outer: int) (inner: int) =
         let out = Array.zeroCreate outer
         for i in 0 .. outer - 1 do

@@ -160,7 +160,6 @@ module internal SpecialVector =
         // Finite and within the range where the vector formulas hold.
         Vector512.LessThanOrEqualAll(Vector512.Abs(x), Vector512.Create(38.0))
 
-    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     let private geluRange (src: double[]) (dst: double[]) (lo: int) (hi: int) =
         use ps = fixed src
         use pd = fixed dst
@@ -174,7 +173,6 @@ module internal SpecialVector =
             dst.[i] <- Special.gelu src.[i]
             i <- i + 1
 
-    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     let private scaledRange (src: double[]) (g: double[]) (dst: double[]) (lo: int) (hi: int) =
         use ps = fixed src
         use pg = fixed g
