@@ -137,6 +137,39 @@ public static class Quick
         Console.WriteLine($"GELU {len} fwd+bwd: {sw.Elapsed.TotalSeconds / calls * 1e3:F3} ms per call over {calls} calls");
     }
 
+    /// <summary>The pieces of sum(GELU(A·B)) value-and-gradient, each warmed up for a second (env N).</summary>
+    public static void Pieces()
+    {
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 16;
+        var a = Core.TensorModule.random(1, new[] { n, n });
+        var b = Core.TensorModule.random(2, new[] { n, n });
+        var va = Core.ValueModule.constant(a);
+        var vb = Core.ValueModule.constant(b);
+        var c = Core.Einsum.contract("ij,jk->ik", new[] { a, b });
+        var vc = Core.ValueModule.constant(c);
+        var fa = Tensor.Random(1, n, n);
+        var fb = Tensor.Random(2, n, n);
+        void Measure(string name, Action f)
+        {
+            var w = Stopwatch.StartNew();
+            while (w.Elapsed.TotalSeconds < 1) f();
+            long calls = 0;
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed.TotalSeconds < 1) { f(); calls++; }
+            Console.WriteLine($"{name,-34} {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs");
+        }
+        Measure("Gemm.batched", () => Core.Gemm.batched(a.ToArray(), b.ToArray(), 1, n, n, n));
+        Measure("Einsum.contract", () => Core.Einsum.contract("ij,jk->ik", new[] { a, b }));
+        Measure("Linear.matmul (constants)", () => Core.Linear.matmul(va, vb));
+        Measure("SpecialVector.geluWithDerivative", () => Core.SpecialVector.geluWithDerivative(c.ToArray()));
+        Measure("Activation.gelu (constant)", () => Core.Activation.gelu(vc));
+        Measure("Reduction.sum (constant)", () => Core.Reduction.sum(vc));
+        Measure("forward only (constants)", () => Core.Reduction.sum(Core.Activation.gelu(Core.Linear.matmul(va, vb))));
+        Measure("valueAndGradMany (F#)", () => Core.Autodiff.valueAndGradMany(
+            Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(xs => Core.Reduction.sum(Core.Activation.gelu(Core.Linear.matmul(xs[0], xs[1])))), new[] { va, vb }));
+        Measure("Autodiff.ValueAndGrad (C# facade)", () => Workloads.SmallGelu(fa, fb));
+    }
+
     public static void Profile()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 32;
