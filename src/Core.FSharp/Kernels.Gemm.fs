@@ -5,9 +5,9 @@ open System.Runtime.Intrinsics
 
 /// Batched matrix products on contiguous row-major blocks: the choice of kernel, and the kernels' F# face.
 /// The kernels are C# (Functional.Kernels, where AggressiveOptimization is honoured): a packed,
-/// cache-blocked Vector512 FMA micro-kernel (8×16 register tile) spread over the cores for products of
-/// 8³ multiply-adds and more; a dot product per row for matrix-vector shapes; an i-k-j loop (Vector512,
-/// Vector256 or scalar, whichever the machine runs) for the rest and for machines without AVX-512.
+/// cache-blocked FMA micro-kernel (8×16 Vector512 tile, or 4×8 Vector256 tiles with AVX2) spread over the
+/// cores for products of 8³ multiply-adds and more; a dot product per row for matrix-vector shapes; an
+/// i-k-j loop (Vector512, Vector256 or scalar, whichever the machine runs) for the rest.
 /// Every output element is summed in the same order whatever the thread count.
 module internal Gemm =
 
@@ -22,6 +22,10 @@ module internal Gemm =
     let packedThreshold = 8L * 8L * 8L
 
     let useVector512 = Vector512.IsHardwareAccelerated
+
+    /// Whether a packed kernel runs on this machine (Vector512, or Vector256 with FMA), and its panel width.
+    let usePacked = Functional.Kernels.PackedGemm.Supported
+    let private nr = Functional.Kernels.PackedGemm.Nr
 
     // ---- the simple path (Functional.Kernels.SimpleGemm) ----
 
@@ -46,7 +50,7 @@ module internal Gemm =
         let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
         let work = int64 m * int64 k * int64 n
         if useVector512 && n = 1 && k >= 16 then gemv a b c batch m k
-        elif useVector512 && work >= packedThreshold && k > 0 && n >= NR / 2 && m >= MR / 2 then packed false false Environment.ProcessorCount a b c batch m k n
+        elif usePacked && work >= packedThreshold && k > 0 && n >= nr / 2 && m >= MR / 2 then packed false false Environment.ProcessorCount a b c batch m k n
         else simple a b c batch m k n
         c
 
@@ -54,7 +58,7 @@ module internal Gemm =
     /// that results do not depend on the thread count).
     let batchedWithParts (parts: int) (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
-        if useVector512 && k > 0 then packed false false parts a b c batch m k n else simple a b c batch m k n
+        if usePacked && k > 0 then packed false false parts a b c batch m k n else simple a b c batch m k n
         c
 
     /// Batched transposes of contiguous rows×cols blocks.
@@ -67,7 +71,7 @@ module internal Gemm =
     let batchedT (transA: bool) (transB: bool) (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let work = int64 m * int64 k * int64 n
         if not transA && not transB then batched a b batch m k n
-        elif useVector512 && work >= packedThreshold && k > 0 && n >= NR / 2 && m >= MR / 2 then
+        elif usePacked && work >= packedThreshold && k > 0 && n >= nr / 2 && m >= MR / 2 then
             let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
             packed transA transB Environment.ProcessorCount a b c batch m k n
             c

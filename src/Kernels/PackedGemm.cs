@@ -8,14 +8,26 @@ using System.Threading.Tasks;
 namespace Functional.Kernels;
 
 /// <summary>
-/// Packed, cache-blocked matrix products on Vector512: C[b] += op(A[b])·op(B[b]) for contiguous row-major
-/// blocks, where op transposes an operand stored k×m (A) or n×k (B), so permuted operands need no copy.
-/// Every output element is summed in the same order whatever the number of parts.
+/// Packed, cache-blocked matrix products: C[b] += op(A[b])·op(B[b]) for contiguous row-major blocks, where op
+/// transposes an operand stored k×m (A) or n×k (B), so permuted operands need no copy. An 8×16 Vector512
+/// register tile with AVX-512; without it, with AVX2 and FMA, two 4×8 Vector256 tiles per 8-row panel (16
+/// ymm registers do not hold more). Every output element is summed in the same order whatever the number of
+/// parts.
 /// </summary>
 internal static unsafe class PackedGemm
 {
-    /// <summary>Register tile: MR rows × NR columns (two Vector512 per row, 16 accumulators).</summary>
+    /// <summary>Register tile: MR rows × NR columns (two Vector512 per row, 16 accumulators); NR is the widest
+    /// panel, <see cref="Nr"/> the one this machine uses.</summary>
     public const int MR = 8, NR = 16;
+
+    /// <summary>Whether the Vector512 kernel runs here.</summary>
+    public static readonly bool Wide = Vector512.IsHardwareAccelerated;
+
+    /// <summary>Whether a packed kernel runs here at all (Vector512, or Vector256 with FMA).</summary>
+    public static readonly bool Supported = Wide || (Vector256.IsHardwareAccelerated && Fma.IsSupported);
+
+    /// <summary>Columns per packed B panel on this machine: 16 (Vector512) or 8 (Vector256).</summary>
+    public static readonly int Nr = Wide ? 16 : 8;
 
     /// <summary>Cache blocks: MC×KC of A (1 MB) in L2, KC×NC of B in L3, a KC×NR panel of B streamed.
     /// Measured on Zen 4 (32 KB L1d, 1 MB L2 per core): KC 512 / MC 256 beat 256 / 128 by 5–10 %, the
@@ -62,7 +74,7 @@ internal static unsafe class PackedGemm
         if (m == 0 || n == 0 || k == 0 || batch == 0) return;
         bool byColumns = n >= m;
         int span = byColumns ? n : m;
-        int unit = byColumns ? NR : MR;
+        int unit = byColumns ? Nr : MR;
         int units = (span + unit - 1) / unit;
         parts = Math.Max(1, Math.Min(parts, units));
         if (batch * parts == 1)
@@ -97,7 +109,9 @@ internal static unsafe class PackedGemm
     private static void Blocked(bool transA, bool transB, double* a, double* b, double* c, int m, int k, int n, int i0, int i1, int j0, int j1)
     {
         var s = t_scratch ??= new Scratch();
-        double* bp = s.B((Math.Min(NC, j1 - j0) + NR - 1) / NR * NR * KC);
+        int nr = Nr;
+        bool wide = Wide;
+        double* bp = s.B((Math.Min(NC, j1 - j0) + nr - 1) / nr * nr * KC);
         double* ap = s.A(MC * KC + MR * NR);
         double* tile = ap + MC * KC;
         for (int jc = j0; jc < j1; jc += NC)
@@ -106,31 +120,31 @@ internal static unsafe class PackedGemm
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                PackB(b, n, k, transB, pc, kc, jc, nc, bp);
+                PackB(b, n, k, transB, pc, kc, jc, nc, bp, nr);
                 for (int ic = i0; ic < i1; ic += MC)
                 {
                     int mc = Math.Min(MC, i1 - ic);
                     PackA(a, m, k, transA, ic, mc, pc, kc, ap);
-                    for (int jr = 0; jr < nc; jr += NR)
+                    for (int jr = 0; jr < nc; jr += nr)
                     {
-                        int j = jc + jr, w = Math.Min(NR, nc - jr);
+                        int j = jc + jr, w = Math.Min(nr, nc - jr);
                         double* bPanel = bp + jr * kc;
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int i = ic + ir, h = Math.Min(MR, mc - ir);
                             double* aPanel = ap + ir * kc;
-                            if (h == MR && w == NR)
+                            if (h == MR && w == nr)
                             {
-                                Kernel(aPanel, bPanel, kc, c + (long)i * n + j, n);
+                                Tile(wide, aPanel, bPanel, kc, c + (long)i * n + j, n);
                             }
                             else
                             {
-                                new Span<double>(tile, MR * NR).Clear();
-                                Kernel(aPanel, bPanel, kc, tile, NR);
+                                new Span<double>(tile, MR * nr).Clear();
+                                Tile(wide, aPanel, bPanel, kc, tile, nr);
                                 for (int r = 0; r < h; r++)
                                 {
                                     double* dst = c + (long)(i + r) * n + j;
-                                    for (int jj = 0; jj < w; jj++) dst[jj] += tile[r * NR + jj];
+                                    for (int jj = 0; jj < w; jj++) dst[jj] += tile[r * nr + jj];
                                 }
                             }
                         }
@@ -140,15 +154,27 @@ internal static unsafe class PackedGemm
         }
     }
 
-    /// <summary>Packs B[p0..p0+kc, j0..j0+nc] into NR-column panels, zero-padded: panel, then p, then column.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB(double* b, int n, int k, bool transposed, int p0, int kc, int j0, int nc, double* dst)
+    /// <summary>One MR×Nr tile: the Vector512 kernel, or the Vector256 one on each half of the panel's rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc)
     {
-        for (int jr = 0; jr < nc; jr += NR)
+        if (wide) Kernel(aPanel, bPanel, kc, c, ldc);
+        else
         {
-            int j = j0 + jr, w = Math.Min(NR, nc - jr);
+            Kernel256(aPanel, bPanel, kc, c, ldc);
+            Kernel256(aPanel + 4, bPanel, kc, c + 4L * ldc, ldc);
+        }
+    }
+
+    /// <summary>Packs B[p0..p0+kc, j0..j0+nc] into nr-column panels, zero-padded: panel, then p, then column.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB(double* b, int n, int k, bool transposed, int p0, int kc, int j0, int nc, double* dst, int nr)
+    {
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int j = j0 + jr, w = Math.Min(nr, nc - jr);
             double* d = dst + jr * kc;
-            if (transposed && w == NR)
+            if (transposed && w == NR && Wide)
             {
                 // B stored n×k: column j of op(B) is row j, contiguous in p; 8×8 blocks transposed in registers.
                 double* s0 = b + (long)j * k + p0;
@@ -163,20 +189,20 @@ internal static unsafe class PackedGemm
             }
             else if (transposed)
             {
-                for (int col = 0; col < NR; col++)
+                for (int col = 0; col < nr; col++)
                 {
                     if (col < w)
                     {
                         double* src = b + (long)(j + col) * k + p0;
-                        for (int p = 0; p < kc; p++) d[p * NR + col] = src[p];
+                        for (int p = 0; p < kc; p++) d[p * nr + col] = src[p];
                     }
                     else
                     {
-                        for (int p = 0; p < kc; p++) d[p * NR + col] = 0.0;
+                        for (int p = 0; p < kc; p++) d[p * nr + col] = 0.0;
                     }
                 }
             }
-            else if (w == NR)
+            else if (w == NR && Wide)
             {
                 double* src = b + (long)p0 * n + j;
                 for (int p = 0; p < kc; p++, src += n, d += NR)
@@ -185,11 +211,20 @@ internal static unsafe class PackedGemm
                     Vector512.Store(Vector512.Load(src + 8), d + 8);
                 }
             }
+            else if (w == 8 && nr == 8)
+            {
+                double* src = b + (long)p0 * n + j;
+                for (int p = 0; p < kc; p++, src += n, d += 8)
+                {
+                    Vector256.Store(Vector256.Load(src), d);
+                    Vector256.Store(Vector256.Load(src + 4), d + 4);
+                }
+            }
             else
             {
                 double* src = b + (long)p0 * n + j;
-                for (int p = 0; p < kc; p++, src += n, d += NR)
-                    for (int col = 0; col < NR; col++) d[col] = col < w ? src[col] : 0.0;
+                for (int p = 0; p < kc; p++, src += n, d += nr)
+                    for (int col = 0; col < nr; col++) d[col] = col < w ? src[col] : 0.0;
             }
         }
     }
@@ -208,11 +243,16 @@ internal static unsafe class PackedGemm
                 double* src = a + (long)p0 * m + i;
                 for (int p = 0; p < kc; p++, src += m, d += MR)
                 {
-                    if (h == MR) Vector512.Store(Vector512.Load(src), d);
+                    if (h == MR && Wide) Vector512.Store(Vector512.Load(src), d);
+                    else if (h == MR)
+                    {
+                        Vector256.Store(Vector256.Load(src), d);
+                        Vector256.Store(Vector256.Load(src + 4), d + 4);
+                    }
                     else for (int r = 0; r < MR; r++) d[r] = r < h ? src[r] : 0.0;
                 }
             }
-            else if (h == MR)
+            else if (h == MR && Wide)
             {
                 // Eight rows read side by side, eight p at a time, transposed in registers.
                 double* s0 = a + (long)i * k + p0;
@@ -304,6 +344,39 @@ internal static unsafe class PackedGemm
         Add(c, c50, c51); c += ldc;
         Add(c, c60, c61); c += ldc;
         Add(c, c70, c71);
+    }
+
+    /// <summary>A 4×8 Vector256 tile (8 accumulators): C[4×8 at c] += Σ_p Ap[p, 0..3] ⊗ Bp[p, 0..7], reading rows
+    /// 0..3 of an 8-row packed A panel (so two calls cover it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel256(double* a, double* b, int kc, double* c, int ldc)
+    {
+        Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<double> c20 = default, c21 = default, c30 = default, c31 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += 8)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 4);
+            var x = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+        }
+        Add256(c, c00, c01); c += ldc;
+        Add256(c, c10, c11); c += ldc;
+        Add256(c, c20, c21); c += ldc;
+        Add256(c, c30, c31);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add256(double* row, Vector256<double> lo, Vector256<double> hi)
+    {
+        Vector256.Store(Vector256.Load(row) + lo, row);
+        Vector256.Store(Vector256.Load(row + 4) + hi, row + 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
