@@ -9,7 +9,6 @@ public static class Program
         if (args.Length > 0 && args[0] == "quick") { Quick.Run(); return; }
         if (args.Length > 0 && args[0] == "torch") { Quick.Torch(); return; }
         if (args.Length > 0 && args[0] == "small") { Quick.Small(); return; }
-        if (args.Length > 0 && args[0] == "profile") { Quick.Profile(); return; }
         if (args.Length > 0 && args[0] == "scaling") { Quick.Scaling(); return; }
         if (args.Length > 0 && args[0] == "shape") { Quick.Shape(); return; }
         if (args.Length > 0 && args[0] == "smallloop") { Quick.SmallLoop(); return; }

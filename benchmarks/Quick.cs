@@ -170,38 +170,6 @@ public static class Quick
         Measure("Autodiff.ValueAndGrad (C# facade)", () => Workloads.SmallGelu(fa, fb));
     }
 
-    public static void Profile()
-    {
-        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 32;
-        var a = Core.TensorModule.random(1, new[] { n, n });
-        var b = Core.TensorModule.random(2, new[] { n, n });
-        var va = Core.ValueModule.constant(a);
-        var vb = Core.ValueModule.constant(b);
-        var c = Core.Einsum.contract("ij,jk->ik", new[] { a, b });
-        var vc = Core.ValueModule.constant(c);
-        var plan = Core.Einsum.bind("ij,jk->ik", new[] { a.Shape, b.Shape }).Contraction;
-        Console.WriteLine($"engine only  {Time(() => Core.Engine.contract(plan, new[] { a, b }), 20000) * 1e6:F1} µs");
-        Console.WriteLine($"plan only    {Time(() => Core.Engine.plan(plan), 20000) * 1e6:F1} µs");
-        Console.WriteLine($"einsum raw   {Time(() => Core.Einsum.contract("ij,jk->ik", new[] { a, b }), 20000) * 1e6:F1} µs");
-        Console.WriteLine($"matmul value {Time(() => Core.Linear.matmul(va, vb), 20000) * 1e6:F1} µs");
-        Console.WriteLine($"gelu value   {Time(() => Core.Activation.gelu(vc), 20000) * 1e6:F1} µs");
-        Console.WriteLine($"gelu map     {Time(() => Core.TensorModule.map(FSharpFunc(Core.Special.gelu), c), 20000) * 1e6:F1} µs");
-        Console.WriteLine($"gelu' map    {Time(() => Core.TensorModule.map(FSharpFunc(Core.Special.geluDerivative), c), 20000) * 1e6:F1} µs");
-        var xs = Core.TensorModule.random(5, new[] { 4096 }).ToArray();
-        double acc = 0;
-        Console.WriteLine($"gelu scalar  {Time(() => { foreach (var x in xs) acc += Core.Special.gelu(x); }, 2000) * 1e9 / 4096:F1} ns/element");
-        Console.WriteLine($"mills scalar {Time(() => { foreach (var x in xs) acc += Core.Special.millsRatio(Math.Abs(x) + 0.5); }, 2000) * 1e9 / 4096:F1} ns/element");
-        Console.WriteLine($"exp2 scalar  {Time(() => { foreach (var x in xs) acc += Core.Special.expHalfSquare(x); }, 2000) * 1e9 / 4096:F1} ns/element");
-        Console.WriteLine($"Math.Exp     {Time(() => { foreach (var x in xs) acc += Math.Exp(x); }, 2000) * 1e9 / 4096:F1} ns/element {acc > 0}");
-        var big = Core.TensorModule.random(9, new[] { 1 << 20 }).ToArray();
-        var small1k = Core.TensorModule.random(9, new[] { 1024 }).ToArray();
-        Console.WriteLine($"vector gelu 1k  {Time(() => Core.SpecialVector.gelu(small1k), 20000) * 1e9 / 1024:F2} ns/element");
-        Console.WriteLine($"vector gelu 1M  {Time(() => Core.SpecialVector.gelu(big), 50) * 1e9 / (1 << 20):F2} ns/element");
-        Console.WriteLine($"scalar gelu 1M  {Time(() => Core.TensorModule.map(FSharpFunc(Core.Special.gelu), Core.TensorModule.create(new[] { 1 << 20 }, big)), 50) * 1e9 / (1 << 20):F2} ns/element");
-        Console.WriteLine($"sum          {Time(() => Core.Reduction.sum(vc), 20000) * 1e6:F1} µs");
-    }
-
-    static Microsoft.FSharp.Core.FSharpFunc<double, double> FSharpFunc(Func<double, double> f) => Microsoft.FSharp.Core.FuncConvert.FromFunc(f);
 
     public static void Run()
     {
