@@ -137,6 +137,19 @@ public static class Quick
         Console.WriteLine($"GELU {len} fwd+bwd: {sw.Elapsed.TotalSeconds / calls * 1e3:F3} ms per call over {calls} calls");
     }
 
+    /// <summary>Ours only, one n×n matmul through the compiled contraction, for a profiler (env N, SECONDS).</summary>
+    public static void ContractLoop()
+    {
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 16;
+        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t) : 5;
+        var ops = new[] { Core.TensorModule.random(1, new[] { n, n }), Core.TensorModule.random(2, new[] { n, n }) };
+        var c = Core.Einsum.bind("ij,jk->ik", new[] { ops[0].Shape, ops[1].Shape }).Contraction;
+        var sw = Stopwatch.StartNew();
+        long calls = 0;
+        while (sw.Elapsed.TotalSeconds < seconds) { Core.Engine.contract(c, ops); calls++; }
+        Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F3} µs per contraction");
+    }
+
     /// <summary>The pieces of sum(GELU(A·B)) value-and-gradient, each warmed up for a second (env N).</summary>
     public static void Pieces()
     {
