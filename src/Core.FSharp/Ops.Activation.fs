@@ -17,9 +17,9 @@ module Activation =
 
     /// ReLU max(x, 0). d/dx = 1 for x > 0, 0 for x ≤ 0 (0 at the kink). ReLU(±∞) = ∞/0, ReLU(NaN) = NaN, derivative at NaN is NaN.
     let relu (x: Value) =
-        Elementwise.unary "relu"
+        Elementwise.unaryInline "relu"
             (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else 0.0)
-            (fun x _ -> Elementwise.constantOf (fun v -> if v > 0.0 then 1.0 elif Double.IsNaN v then nan else 0.0) x)
+            (fun x _ -> Elementwise.constantOfInline (fun v -> if v > 0.0 then 1.0 elif Double.IsNaN v then nan else 0.0) x)
             x
 
     /// The slope of Leaky ReLU at v under a convention.
@@ -36,9 +36,9 @@ module Activation =
     /// Leaky ReLU: x for x > 0, α·x for x < 0. d/dx = 1 (x > 0), α (x < 0), and at x = ±0 the
     /// convention's value (default 1). Values at ±∞ are ±∞·slope; NaN gives NaN for value and derivative.
     let leakyReluWith (alpha: double) (convention: KinkConvention) (x: Value) =
-        Elementwise.unary "leakyRelu"
+        Elementwise.unaryInline "leakyRelu"
             (fun v -> if v > 0.0 then v elif v < 0.0 then alpha * v else v)
-            (fun x _ -> Elementwise.constantOf (leakyReluSlope alpha convention) x)
+            (fun x _ -> Elementwise.constantOfInline (leakyReluSlope alpha convention) x)
             x
 
     /// Leaky ReLU with the seed's convention at 0 (derivative 1).
@@ -46,7 +46,7 @@ module Activation =
 
     /// φ(x)·P(x): closed under differentiation, d/dx = φ(x)·(P'(x) − x·P(x)).
     let rec private phiPoly (coeffs: double[]) (x: Value) : Value =
-        Elementwise.unary "phiPoly" (Special.phiPoly coeffs) (fun x _ -> phiPoly (Special.phiPolyDerivative coeffs) x) x
+        Elementwise.unaryInline "phiPoly" (Special.phiPoly coeffs) (fun x _ -> phiPoly (Special.phiPolyDerivative coeffs) x) x
 
     /// g·GELU'(x) for an adjoint or tangent g, in one pass: GELU's VJP and JVP.
     /// ∂/∂x = g·φ(x)·(2 − x²), ∂/∂g = GELU'(x), so every order follows. `saved` may hold GELU' of one
@@ -62,7 +62,7 @@ module Activation =
                     | _ ->
                         if SpecialVector.supported && xs.[0].ShapeArray = xs.[1].ShapeArray then
                             Tensor.wrap xs.[0].ShapeArray (SpecialVector.scaledDerivative xs.[0].Data xs.[1].Data)
-                        else Tensor.map2 (fun x g -> g * Special.geluDerivative x) xs.[0] xs.[1])
+                        else Tensor.map2Inline (fun x g -> g * Special.geluDerivative x) xs.[0] xs.[1])
                 (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else geluScaledWith ValueNone xs.[0] adj)
                 (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else geluScaledWith ValueNone xs.[0] t))
             [| x; g |]
@@ -85,7 +85,7 @@ module Activation =
                         saved.Value <- ValueSome(struct (xs.[0], Tensor.wrap xs.[0].ShapeArray derivs))
                         Tensor.wrap xs.[0].ShapeArray values
                     elif SpecialVector.supported then Tensor.wrap xs.[0].ShapeArray (SpecialVector.gelu xs.[0].Data)
-                    else Tensor.map Special.gelu xs.[0])
+                    else Tensor.mapInline Special.gelu xs.[0])
                 (fun xs _ adj _ -> geluScaledWith saved.Value xs.[0] adj)
                 (fun xs _ _ t -> geluScaled xs.[0] t))
             [| x |]
@@ -108,8 +108,8 @@ module Activation =
         Arithmetic.mul (Arithmetic.mul s sc) inner
 
     let private geluTanhDerivative (x: Value) =
-        Elementwise.unary "geluTanhDerivative" Special.geluTanhDerivative (fun x _ -> geluTanhSecond x) x
+        Elementwise.unaryInline "geluTanhDerivative" Special.geluTanhDerivative (fun x _ -> geluTanhSecond x) x
 
     /// The tanh approximation 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) computed as x·σ(2u):
     /// no cancellation, overflow or NaN for finite x. d/dx = σ(2u) + x·σ(2u)·σ(−2u)·2u'.
-    let geluTanh (x: Value) = Elementwise.unary "geluTanh" Special.geluTanh (fun x _ -> geluTanhDerivative x) x
+    let geluTanh (x: Value) = Elementwise.unaryInline "geluTanh" Special.geluTanh (fun x _ -> geluTanhDerivative x) x

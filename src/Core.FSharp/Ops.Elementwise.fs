@@ -7,37 +7,44 @@ open System
 [<RequireQualifiedAccess>]
 module Elementwise =
 
-    /// An elementwise op from its scalar forward and its derivative as a differentiable value
-    /// (of the input and the output), which makes every order of derivative available.
-    let unary (name: string) (f: double -> double) (derivative: Value -> Value -> Value) (x: Value) : Value =
+    /// `unary` with the scalar forward inlined into the elementwise loop (the library's own ops use it).
+    let inline internal unaryInline (name: string) ([<InlineIfLambda>] f: double -> double) (derivative: Value -> Value -> Value) (x: Value) : Value =
         Op.apply
             (Op.create name
-                (fun xs -> Tensor.map f xs.[0])
+                (fun xs -> Tensor.mapInline f xs.[0])
                 (fun xs out adj _ -> Arithmetic.mul adj (derivative xs.[0] out))
                 (fun xs out _ t -> Arithmetic.mul t (derivative xs.[0] out)))
             [| x |]
 
+    /// An elementwise op from its scalar forward and its derivative as a differentiable value
+    /// (of the input and the output), which makes every order of derivative available.
+    let unary (name: string) (f: double -> double) (derivative: Value -> Value -> Value) (x: Value) : Value =
+        unaryInline name f derivative x
+
+    /// `constantOf` with `f` inlined into the loop.
+    let inline internal constantOfInline ([<InlineIfLambda>] f: double -> double) (x: Value) = Value.constant (Tensor.mapInline f x.Tensor)
+
     /// A constant (non-differentiable) elementwise function of x's value: a mask or a slope.
-    let constantOf (f: double -> double) (x: Value) = Value.constant (Tensor.map f x.Tensor)
+    let constantOf (f: double -> double) (x: Value) = constantOfInline f x
 
     /// e^x. d/dx = e^x.
-    let exp (x: Value) = unary "exp" Math.Exp (fun _ out -> out) x
+    let exp (x: Value) = unaryInline "exp" Math.Exp (fun _ out -> out) x
 
     /// ln x. d/dx = 1/x.
-    let log (x: Value) = unary "log" Math.Log (fun x _ -> Arithmetic.div (Value.scalar 1.0) x) x
+    let log (x: Value) = unaryInline "log" Math.Log (fun x _ -> Arithmetic.div (Value.scalar 1.0) x) x
 
     /// √x. d/dx = 1/(2√x).
-    let sqrt (x: Value) = unary "sqrt" Math.Sqrt (fun _ out -> Arithmetic.div (Value.scalar 0.5) out) x
+    let sqrt (x: Value) = unaryInline "sqrt" Math.Sqrt (fun _ out -> Arithmetic.div (Value.scalar 0.5) out) x
 
     /// tanh x. d/dx = 1 − tanh²x.
-    let tanh (x: Value) = unary "tanh" Math.Tanh (fun _ out -> Arithmetic.rsubScalar 1.0 (Arithmetic.mul out out)) x
+    let tanh (x: Value) = unaryInline "tanh" Math.Tanh (fun _ out -> Arithmetic.rsubScalar 1.0 (Arithmetic.mul out out)) x
 
     /// σ(x) = 1/(1 + e^(−x)), stable for every x. d/dx = σ(x)·(1 − σ(x)).
-    let sigmoid (x: Value) = unary "sigmoid" Special.sigmoid (fun _ out -> Arithmetic.mul out (Arithmetic.rsubScalar 1.0 out)) x
+    let sigmoid (x: Value) = unaryInline "sigmoid" Special.sigmoid (fun _ out -> Arithmetic.mul out (Arithmetic.rsubScalar 1.0 out)) x
 
     /// x^p for a constant p. d/dx = p·x^(p−1).
     let rec pow (p: double) (x: Value) : Value =
-        unary (sprintf "pow %g" p) (fun v -> Math.Pow(v, p)) (fun x _ -> if p = 0.0 then Value.constant (Tensor.zeros x.Shape) else Arithmetic.scale p (pow (p - 1.0) x)) x
+        unaryInline (sprintf "pow %g" p) (fun v -> Math.Pow(v, p)) (fun x _ -> if p = 0.0 then Value.constant (Tensor.zeros x.Shape) else Arithmetic.scale p (pow (p - 1.0) x)) x
 
     /// x². d/dx = 2x.
     let square (x: Value) = Arithmetic.mul x x

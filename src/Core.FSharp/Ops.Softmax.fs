@@ -26,8 +26,8 @@ module Softmax =
 
     let private logSumExp (axis: int) (t: Tensor) =
         let m = maxKeep axis t
-        let s = Tensor.sumAxes [| axis |] true (Tensor.map Math.Exp (Tensor.sub t m))
-        Tensor.add m (Tensor.map Math.Log s)
+        let s = Tensor.sumAxes [| axis |] true (Tensor.mapInline Math.Exp (Tensor.sub t m))
+        Tensor.add m (Tensor.mapInline Math.Log s)
 
     let private normAxis (x: Value) (axis: int) = (Shape.normaliseAxes x.Tensor.Rank [| axis |]).[0]
 
@@ -50,7 +50,7 @@ module Softmax =
         let axis = normAxis x axis
         Op.apply
             (Op.create "softmax"
-                (fun xs -> Tensor.map Math.Exp (Tensor.sub xs.[0] (logSumExp axis xs.[0])))
+                (fun xs -> Tensor.mapInline Math.Exp (Tensor.sub xs.[0] (logSumExp axis xs.[0])))
                 (fun _ out adj _ -> Arithmetic.mul out (Arithmetic.sub adj (Reduction.sumAxes [| axis |] true (Arithmetic.mul adj out))))
                 (fun _ out _ t -> Arithmetic.mul out (Arithmetic.sub t (Reduction.sumAxes [| axis |] true (Arithmetic.mul out t)))))
             [| x |]

@@ -183,19 +183,24 @@ module Tensor =
 
     let sum (t: Tensor) = scalar (Strided.sumRuns t.Data 1 t.Numel).[0]
 
-    /// Elementwise map; large tensors are split over the cores (each element is independent).
-    let map (f: double -> double) (t: Tensor) =
+    /// Elementwise map with `f` inlined into the loop (no call per element when `f` is a lambda or a
+    /// named function); large tensors are split over the cores (each element is independent).
+    let inline internal mapInline ([<InlineIfLambda>] f: double -> double) (t: Tensor) =
         let src = t.Data
-        let dst = Array.zeroCreate src.Length
+        let dst = Strided.fresh src.Length
         Strided.chunked src.Length (fun lo hi -> for i in lo .. hi - 1 do dst.[i] <- f src.[i])
         Tensor(t.ShapeArray, dst)
 
-    /// Elementwise binary map with NumPy broadcasting; large same-shaped tensors are split over the cores.
-    let map2 (f: double -> double -> double) (a: Tensor) (b: Tensor) =
+    /// Elementwise map; large tensors are split over the cores (each element is independent).
+    let map (f: double -> double) (t: Tensor) = mapInline f t
+
+    /// Elementwise binary map with NumPy broadcasting, `f` inlined into the same-shape loop; large
+    /// same-shaped tensors are split over the cores.
+    let inline internal map2Inline ([<InlineIfLambda>] f: double -> double -> double) (a: Tensor) (b: Tensor) =
         if a.ShapeArray = b.ShapeArray then
             let x = a.Data
             let y = b.Data
-            let dst = Array.zeroCreate x.Length
+            let dst = Strided.fresh x.Length
             Strided.chunked x.Length (fun lo hi -> for i in lo .. hi - 1 do dst.[i] <- f x.[i] y.[i])
             Tensor(a.ShapeArray, dst)
         else
@@ -203,6 +208,9 @@ module Tensor =
             let a' = broadcastTo s a
             let b' = broadcastTo s b
             Tensor(s, Array.map2 f a'.Data b'.Data)
+
+    /// Elementwise binary map with NumPy broadcasting; large same-shaped tensors are split over the cores.
+    let map2 (f: double -> double -> double) (a: Tensor) (b: Tensor) = map2Inline f a b
 
     /// A same-shaped binary op by a vectorised span kernel (TensorPrimitives), split over the cores when
     /// large; broadcasting falls back to map2. IEEE results, identical to the scalar operators.
