@@ -13,7 +13,6 @@ module internal Gemm =
 
     /// Micro-tile and cache blocks of the packed kernel.
     let MR = Functional.Kernels.PackedGemm.MR
-    let NR = Functional.Kernels.PackedGemm.NR
     let NC = Functional.Kernels.PackedGemm.NC
     let KC = Functional.Kernels.PackedGemm.KC
     let MC = Functional.Kernels.PackedGemm.MC
