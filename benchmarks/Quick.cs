@@ -142,12 +142,15 @@ public static class Quick
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 16;
         double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t) : 5;
-        var ops = new[] { Core.TensorModule.random(1, new[] { n, n }), Core.TensorModule.random(2, new[] { n, n }) };
-        var c = Core.Einsum.bind("ij,jk->ik", new[] { ops[0].Shape, ops[1].Shape }).Contraction;
+        // BATCH > 0 profiles the batched product bij,bjk->bik instead of ij,jk->ik.
+        int batch = Environment.GetEnvironmentVariable("BATCH") is string bs ? int.Parse(bs) : 0;
+        int[] shape = batch > 0 ? new[] { batch, n, n } : new[] { n, n };
+        var ops = new[] { Core.TensorModule.random(1, shape), Core.TensorModule.random(2, shape) };
+        var c = Core.Einsum.bind(batch > 0 ? "bij,bjk->bik" : "ij,jk->ik", new[] { ops[0].Shape, ops[1].Shape }).Contraction;
         var sw = Stopwatch.StartNew();
         long calls = 0;
         while (sw.Elapsed.TotalSeconds < seconds) { Core.Engine.contract(c, ops); calls++; }
-        Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F3} µs per contraction");
+        Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F3} µs per contraction, gen2 {GC.CollectionCount(2)}, GC pause {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms");
     }
 
     /// <summary>The pieces of sum(GELU(A·B)) value-and-gradient, each warmed up for a second (env N).</summary>

@@ -45,20 +45,34 @@ module internal Gemm =
         Functional.Kernels.Gemv.Multiply(a, b, c, batch, m, k)
 
     /// C[b] = A[b]·B[b] for A: batch×m×k, B: batch×k×n, both contiguous.
+    /// The packed kernel overwrites its output, which therefore starts uninitialised (no clearing).
     let batched (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
+        let size = Shape.numel [| batch; m; n |]
         let work = int64 m * int64 k * int64 n
-        if useVector512 && n = 1 && k >= 16 then gemv a b c batch m k
-        elif usePacked && work >= packedThreshold && k > 0 && n >= nr / 2 && m >= MR / 2 then packed false false Environment.ProcessorCount a b c batch m k n
-        else simple a b c batch m k n
-        c
+        if useVector512 && n = 1 && k >= 16 then
+            let c = Array.zeroCreate size
+            gemv a b c batch m k
+            c
+        elif usePacked && work >= packedThreshold && k > 0 && n >= nr / 2 && m >= MR / 2 then
+            let c = Strided.fresh size
+            packed false false Environment.ProcessorCount a b c batch m k n
+            c
+        else
+            let c = Array.zeroCreate size
+            simple a b c batch m k n
+            c
 
     /// The packed path split into `parts` rectangles per product, as if there were that many cores (for tests
     /// that results do not depend on the thread count).
     let batchedWithParts (parts: int) (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
-        if usePacked && k > 0 then packed false false parts a b c batch m k n else simple a b c batch m k n
-        c
+        if usePacked && k > 0 then
+            let c = Strided.fresh (Shape.numel [| batch; m; n |])
+            packed false false parts a b c batch m k n
+            c
+        else
+            let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
+            simple a b c batch m k n
+            c
 
     /// Batched transposes of contiguous rows×cols blocks.
     let private transposeBlocks (x: double[]) (batch: int) (rows: int) (cols: int) =
@@ -71,7 +85,7 @@ module internal Gemm =
         let work = int64 m * int64 k * int64 n
         if not transA && not transB then batched a b batch m k n
         elif usePacked && work >= packedThreshold && k > 0 && n >= nr / 2 && m >= MR / 2 then
-            let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
+            let c = Strided.fresh (Shape.numel [| batch; m; n |])
             packed transA transB Environment.ProcessorCount a b c batch m k n
             c
         else

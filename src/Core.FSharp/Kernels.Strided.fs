@@ -53,11 +53,7 @@ module internal Strided =
     /// Sums contiguous runs of `inner` elements: out[i] = Σ_r src[i·inner + r].
     let sumRuns (src: double[]) (outer: int) (inner: int) =
         let out = Array.zeroCreate outer
-        for i in 0 .. outer - 1 do
-            let span = ReadOnlySpan<double>(src, i * inner, inner)
-            let mutable acc = 0.0
-            for v in span do acc <- acc + v
-            out.[i] <- acc
+        Functional.Kernels.Reduce.SumRuns(src, outer, inner, out)
         out
 
     /// An uninitialised array for an output that a kernel fills completely. (Touching its pages first, as the

@@ -8,11 +8,12 @@ using System.Threading.Tasks;
 namespace Functional.Kernels;
 
 /// <summary>
-/// Packed, cache-blocked matrix products: C[b] += op(A[b])·op(B[b]) for contiguous row-major blocks, where op
+/// Packed, cache-blocked matrix products: C[b] = op(A[b])·op(B[b]) for contiguous row-major blocks, where op
 /// transposes an operand stored k×m (A) or n×k (B), so permuted operands need no copy. An 8×16 Vector512
 /// register tile with AVX-512; without it, with AVX2 and FMA, two 4×8 Vector256 tiles per 8-row panel (16
 /// ymm registers do not hold more). Every output element is summed in the same order whatever the number of
-/// parts.
+/// parts. C is written, never read before written (the first block of k stores, later blocks add), so it may
+/// come uninitialised: the runtime then need not clear it, a measurable cost for small products.
 /// </summary>
 internal static unsafe class PackedGemm
 {
@@ -65,13 +66,19 @@ internal static unsafe class PackedGemm
 
 
     /// <summary>
-    /// C[b] += op(A[b])·op(B[b]) for b &lt; batch, A: m×k (k×m if transA), B: k×n (n×k if transB), C: m×n.
+    /// C[b] = op(A[b])·op(B[b]) for b &lt; batch, A: m×k (k×m if transA), B: k×n (n×k if transB), C: m×n
+    /// (any prior content of C is overwritten).
     /// Each product is split into <paramref name="parts"/> independent rectangles (columns when C is wide,
     /// rows when tall); with many products each is one task.
     /// </summary>
     public static void Multiply(bool transA, bool transB, int parts, double[] a, double[] b, double[] c, int batch, int m, int k, int n)
     {
-        if (m == 0 || n == 0 || k == 0 || batch == 0) return;
+        if (m == 0 || n == 0 || batch == 0) return;
+        if (k == 0)
+        {
+            new Span<double>(c, 0, batch * m * n).Clear();
+            return;
+        }
         bool byColumns = n >= m;
         int span = byColumns ? n : m;
         int unit = byColumns ? Nr : MR;
@@ -120,6 +127,7 @@ internal static unsafe class PackedGemm
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
+                bool first = pc == 0;
                 PackB(b, n, k, transB, pc, kc, jc, nc, bp, nr);
                 for (int ic = i0; ic < i1; ic += MC)
                 {
@@ -135,16 +143,16 @@ internal static unsafe class PackedGemm
                             double* aPanel = ap + ir * kc;
                             if (h == MR && w == nr)
                             {
-                                Tile(wide, aPanel, bPanel, kc, c + (long)i * n + j, n);
+                                Tile(wide, aPanel, bPanel, kc, c + (long)i * n + j, n, first);
                             }
                             else
                             {
-                                new Span<double>(tile, MR * nr).Clear();
-                                Tile(wide, aPanel, bPanel, kc, tile, nr);
+                                Tile(wide, aPanel, bPanel, kc, tile, nr, true);
                                 for (int r = 0; r < h; r++)
                                 {
                                     double* dst = c + (long)(i + r) * n + j;
-                                    for (int jj = 0; jj < w; jj++) dst[jj] += tile[r * nr + jj];
+                                    if (first) for (int jj = 0; jj < w; jj++) dst[jj] = tile[r * nr + jj];
+                                    else for (int jj = 0; jj < w; jj++) dst[jj] += tile[r * nr + jj];
                                 }
                             }
                         }
@@ -156,13 +164,13 @@ internal static unsafe class PackedGemm
 
     /// <summary>One MR×Nr tile: the Vector512 kernel, or the Vector256 one on each half of the panel's rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc)
+    private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc, bool first)
     {
-        if (wide) Kernel(aPanel, bPanel, kc, c, ldc);
+        if (wide) Kernel(aPanel, bPanel, kc, c, ldc, first);
         else
         {
-            Kernel256(aPanel, bPanel, kc, c, ldc);
-            Kernel256(aPanel + 4, bPanel, kc, c + 4L * ldc, ldc);
+            Kernel256(aPanel, bPanel, kc, c, ldc, first);
+            Kernel256(aPanel + 4, bPanel, kc, c + 4L * ldc, ldc, first);
         }
     }
 
@@ -309,9 +317,10 @@ internal static unsafe class PackedGemm
         Vector512.Store(Avx512F.PermuteVar8x64x2(u3, j1, u7), dst + 7 * ldd);
     }
 
-    /// <summary>The 8×16 register tile: C[8×16 at c, row stride ldc] += Σ_p Ap[p, 0..7] ⊗ Bp[p, 0..15].</summary>
+    /// <summary>The 8×16 register tile: C[8×16 at c, row stride ldc] += Σ_p Ap[p, 0..7] ⊗ Bp[p, 0..15]
+    /// (C taken as zero when <paramref name="first"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel(double* a, double* b, int kc, double* c, int ldc)
+    private static void Kernel(double* a, double* b, int kc, double* c, int ldc, bool first)
     {
         Vector512<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<double> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
@@ -336,20 +345,20 @@ internal static unsafe class PackedGemm
             x = Vector512.Create(a[7]);
             c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
         }
-        Add(c, c00, c01); c += ldc;
-        Add(c, c10, c11); c += ldc;
-        Add(c, c20, c21); c += ldc;
-        Add(c, c30, c31); c += ldc;
-        Add(c, c40, c41); c += ldc;
-        Add(c, c50, c51); c += ldc;
-        Add(c, c60, c61); c += ldc;
-        Add(c, c70, c71);
+        Add(c, c00, c01, first); c += ldc;
+        Add(c, c10, c11, first); c += ldc;
+        Add(c, c20, c21, first); c += ldc;
+        Add(c, c30, c31, first); c += ldc;
+        Add(c, c40, c41, first); c += ldc;
+        Add(c, c50, c51, first); c += ldc;
+        Add(c, c60, c61, first); c += ldc;
+        Add(c, c70, c71, first);
     }
 
     /// <summary>A 4×8 Vector256 tile (8 accumulators): C[4×8 at c] += Σ_p Ap[p, 0..3] ⊗ Bp[p, 0..7], reading rows
     /// 0..3 of an 8-row packed A panel (so two calls cover it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256(double* a, double* b, int kc, double* c, int ldc)
+    private static void Kernel256(double* a, double* b, int kc, double* c, int ldc, bool first)
     {
         Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<double> c20 = default, c21 = default, c30 = default, c31 = default;
@@ -366,23 +375,35 @@ internal static unsafe class PackedGemm
             x = Vector256.Create(a[3]);
             c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
         }
-        Add256(c, c00, c01); c += ldc;
-        Add256(c, c10, c11); c += ldc;
-        Add256(c, c20, c21); c += ldc;
-        Add256(c, c30, c31);
+        Add256(c, c00, c01, first); c += ldc;
+        Add256(c, c10, c11, first); c += ldc;
+        Add256(c, c20, c21, first); c += ldc;
+        Add256(c, c30, c31, first);
+    }
+
+    // On the first block of k the sums are stored as they are. They are never −0 (every accumulator starts at
+    // +0, and a sum that cancels to zero is +0), so this equals adding them to a cleared C, bit for bit.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add256(double* row, Vector256<double> lo, Vector256<double> hi, bool first)
+    {
+        if (!first)
+        {
+            lo += Vector256.Load(row);
+            hi += Vector256.Load(row + 4);
+        }
+        Vector256.Store(lo, row);
+        Vector256.Store(hi, row + 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add256(double* row, Vector256<double> lo, Vector256<double> hi)
+    private static void Add(double* row, Vector512<double> lo, Vector512<double> hi, bool first)
     {
-        Vector256.Store(Vector256.Load(row) + lo, row);
-        Vector256.Store(Vector256.Load(row + 4) + hi, row + 4);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add(double* row, Vector512<double> lo, Vector512<double> hi)
-    {
-        Vector512.Store(Vector512.Load(row) + lo, row);
-        Vector512.Store(Vector512.Load(row + 8) + hi, row + 8);
+        if (!first)
+        {
+            lo += Vector512.Load(row);
+            hi += Vector512.Load(row + 8);
+        }
+        Vector512.Store(lo, row);
+        Vector512.Store(hi, row + 8);
     }
 }

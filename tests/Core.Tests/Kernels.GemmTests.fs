@@ -62,3 +62,24 @@ module KernelsGemmTests =
         let fast = Tensor.create [| m; n |] (Gemm.batched a b 1 m k n)
         let slow = Tensor.create [| m; n |] (Gemm.batchedSimple a b 1 m k n)
         Assert.True(Tensor.allClose 1e-12 1e-12 fast slow)
+
+    [<Fact>]
+    let ``the packed kernel overwrites whatever the output held, zero signs included`` () =
+        // The output may come uninitialised: NaN-filled C must give exactly what a cleared C gives, across
+        // the K block (later blocks add) and at edge tiles. Rows of A that are −0 make every product −0; a
+        // cleared C turned those sums into +0, and so must the packed kernel.
+        for parts in [ 1; 2 ] do
+            for (batch, m, k, n) in [ (1, 37, Gemm.KC + 5, 45); (2, 16, 16, 16); (3, 9, 40, 21); (1, 24, 0, 20) ] do
+                let a = (Tensor.random 1 [| batch; m; k |]).ToArray()
+                for i in 0 .. min (k - 1) (a.Length - 1) do a.[i] <- -0.0
+                let b = (Tensor.random 2 [| batch; k; n |]).ToArray() |> Array.map abs
+                let cleared = Array.zeroCreate (batch * m * n)
+                Functional.Kernels.PackedGemm.Multiply(false, false, parts, a, b, cleared, batch, m, k, n)
+                let dirty = Array.create (batch * m * n) nan
+                Functional.Kernels.PackedGemm.Multiply(false, false, parts, a, b, dirty, batch, m, k, n)
+                let simple = Gemm.batchedSimple a b batch m k n
+                let bits (xs: double[]) = xs |> Array.map System.BitConverter.DoubleToInt64Bits
+                Assert.Equal<int64[]>(bits cleared, bits dirty)
+                if k > 0 then Assert.True(System.Double.IsPositive simple.[0] && simple.[0] = 0.0, "simple path gives +0")
+                Assert.True(Tensor.allClose 1e-12 1e-12 (Tensor.create [| batch; m; n |] dirty) (Tensor.create [| batch; m; n |] simple), sprintf "%A" (batch, m, k, n, parts))
+                Assert.Equal<int64[]>(bits (Array.sub simple 0 n), bits (Array.sub dirty 0 n))
