@@ -90,7 +90,6 @@ internal static unsafe class PackedGemm
             fixed (double* pa = a, pb = b, pc = c) Blocked(transA, transB, pa, pb, pc, m, k, n, 0, m, 0, n);
             return;
         }
-        Memory.Prefault(c);
         fixed (double* pa = a, pb = b, pc = c)
             Tasks(transA, transB, parts, (nint)pa, (nint)pb, (nint)pc, batch, m, k, n, byColumns, span, unit, units);
     }
