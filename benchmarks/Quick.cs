@@ -100,7 +100,7 @@ public static class Quick
         var c = new double[batch * m * n];
         Action run = Environment.GetEnvironmentVariable("SIMPLE") is not null
             ? () => Core.Gemm.batchedSimple(a, b, batch, m, k, n)
-            : Environment.GetEnvironmentVariable("REUSE") is null
+            : Environment.GetEnvironmentVariable("REUSE") != "1"
             ? () => Core.Gemm.batchedWithParts(parts, a, b, batch, m, k, n)
             : () => Functional.Kernels.PackedGemm.Multiply(false, false, parts, a, b, c, batch, m, k, n);
         for (int i = 0; i < reps; i++) run();

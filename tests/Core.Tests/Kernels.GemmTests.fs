@@ -83,3 +83,22 @@ module KernelsGemmTests =
                 if k > 0 then Assert.True(System.Double.IsPositive simple.[0] && simple.[0] = 0.0, "simple path gives +0")
                 Assert.True(Tensor.allClose 1e-12 1e-12 (Tensor.create [| batch; m; n |] dirty) (Tensor.create [| batch; m; n |] simple), sprintf "%A" (batch, m, k, n, parts))
                 Assert.Equal<int64[]>(bits (Array.sub simple 0 n), bits (Array.sub dirty 0 n))
+
+    [<Fact>]
+    let ``small products read in place equal the packed kernel bit for bit`` () =
+        // Up to PackedGemm.InPlaceMax the kernel reads A and B where they are; it must sum exactly as the packed
+        // path does (edges, transposed A, one or several parts).
+        if Functional.Kernels.PackedGemm.Wide then
+            for (batch, m, k, n) in [ (1, 16, 16, 16); (2, 32, 32, 32); (3, 13, 50, 37); (1, 128, 128, 128); (2, 8, 1, 16); (1, 120, 511, 100); (1, 127, 9, 128); (1, 256, 256, 256); (2, 200, 64, 250) ] do
+                for transA in [ false; true ] do
+                  for transB in [ false; true ] do
+                    for parts in [ 1; 2 ] do
+                        let a = (Tensor.random 3 [| batch * m * k |]).ToArray()
+                        let b = (Tensor.random 4 [| batch * k * n |]).ToArray()
+                        let run inPlace =
+                            let c = Array.create (batch * m * n) nan
+                            Functional.Kernels.PackedGemm.InPlaceEnabled <- inPlace
+                            try Functional.Kernels.PackedGemm.Multiply(transA, transB, parts, a, b, c, batch, m, k, n)
+                            finally Functional.Kernels.PackedGemm.InPlaceEnabled <- true
+                            c |> Array.map System.BitConverter.DoubleToInt64Bits
+                        Assert.True((run true = run false), sprintf "%A" (batch, m, k, n, transA, transB, parts))
