@@ -181,6 +181,11 @@ public static class Quick
         Measure("Activation.gelu (constant)", () => Core.Activation.gelu(vc));
         Measure("Reduction.sum (constant)", () => Core.Reduction.sum(vc));
         Measure("forward only (constants)", () => Core.Reduction.sum(Core.Activation.gelu(Core.Linear.matmul(va, vb))));
+        var fsum = Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(xs => Core.Reduction.sum(Core.Activation.gelu(Core.Linear.matmul(xs[0], xs[1]))));
+        Measure("vjpMany forward (tape)", () => Core.Autodiff.vjpMany(fsum, new[] { va, vb }));
+        var one = Core.ValueModule.constant(Core.TensorModule.scalar(1.0));
+        var taped = Core.Autodiff.vjpMany(fsum, new[] { va, vb });
+        Measure("pullback (one tape, reused)", () => taped.Item2.Invoke(one));
         Measure("valueAndGradMany (F#)", () => Core.Autodiff.valueAndGradMany(
             Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(xs => Core.Reduction.sum(Core.Activation.gelu(Core.Linear.matmul(xs[0], xs[1])))), new[] { va, vb }));
         Measure("Autodiff.ValueAndGrad (C# facade)", () => Workloads.SmallGelu(fa, fb));
