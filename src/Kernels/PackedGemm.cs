@@ -204,8 +204,8 @@ internal static unsafe class PackedGemm
                 int h = Math.Min(MR, i1 - i);
                 if (h == MR && w == NR)
                 {
-                    if (transA) Kernel(a + i, m, bj, bs, k, c + (long)i * n + j, n, true);
-                    else KernelRows(a + (long)i * k, k, bj, bs, k, c + (long)i * n + j, n);
+                    if (transA) Kernel(a + i, 1, m, bj, bs, k, c + (long)i * n + j, n, true);
+                    else Kernel(a + (long)i * k, k, 1, bj, bs, k, c + (long)i * n + j, n, true);
                 }
                 else
                 {
@@ -215,7 +215,7 @@ internal static unsafe class PackedGemm
                         bPacked = true;
                     }
                     PackA(a, m, k, transA, i, h, 0, k, ap);
-                    Kernel(ap, MR, bp, NR, k, tile, NR, true);
+                    Kernel(ap, 1, MR, bp, NR, k, tile, NR, true);
                     for (int r = 0; r < h; r++)
                     {
                         double* dst = c + (long)(i + r) * n + j;
@@ -226,50 +226,11 @@ internal static unsafe class PackedGemm
         }
     }
 
-    /// <summary>The 8×16 tile with A read in place from eight rows (row stride rs, contiguous in p) and B at
-    /// b + p·bs: C = Σ_p A[0..7, p] ⊗ B[p, 0..15], stored (a first and only block of k).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void KernelRows(double* a, nint rs, double* b, nint bs, int kc, double* c, int ldc)
-    {
-        double* a0 = a, a1 = a0 + rs, a2 = a1 + rs, a3 = a2 + rs, a4 = a3 + rs, a5 = a4 + rs, a6 = a5 + rs, a7 = a6 + rs;
-        Vector512<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-        Vector512<double> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
-        for (nint p = 0; p < kc; p++, b += bs)
-        {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 8);
-            var x = Vector512.Create(a0[p]);
-            c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a1[p]);
-            c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a2[p]);
-            c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a3[p]);
-            c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a4[p]);
-            c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a5[p]);
-            c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-            x = Vector512.Create(a6[p]);
-            c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
-            x = Vector512.Create(a7[p]);
-            c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
-        }
-        Add(c, c00, c01, true); c += ldc;
-        Add(c, c10, c11, true); c += ldc;
-        Add(c, c20, c21, true); c += ldc;
-        Add(c, c30, c31, true); c += ldc;
-        Add(c, c40, c41, true); c += ldc;
-        Add(c, c50, c51, true); c += ldc;
-        Add(c, c60, c61, true); c += ldc;
-        Add(c, c70, c71, true);
-    }
-
     /// <summary>One MR×Nr tile: the Vector512 kernel, or the Vector256 one on each half of the panel's rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc, bool first)
     {
-        if (wide) Kernel(aPanel, MR, bPanel, NR, kc, c, ldc, first);
+        if (wide) Kernel(aPanel, 1, MR, bPanel, NR, kc, c, ldc, first);
         else
         {
             Kernel256(aPanel, bPanel, kc, c, ldc, first);
@@ -420,34 +381,35 @@ internal static unsafe class PackedGemm
         Vector512.Store(Avx512F.PermuteVar8x64x2(u3, j1, u7), dst + 7 * ldd);
     }
 
-    /// <summary>The 8×16 register tile: C[8×16 at c, row stride ldc] += Σ_p A[p, 0..7] ⊗ B[p, 0..15]
-    /// (C taken as zero when <paramref name="first"/>), the eight A values of step p contiguous at a + p·as and
-    /// the sixteen B values at b + p·bs: packed panels (as = MR, bs = NR) or, in place, an A stored k×m and a B
-    /// stored k×n.</summary>
+    /// <summary>The 8×16 register tile: C[8×16 at c, row stride ldc] += Σ_p A[0..7, p] ⊗ B[p, 0..15]
+    /// (C taken as zero when <paramref name="first"/>), A[r, p] at a + r·rs + p·ps and B[p, 0..15] at b + p·bs:
+    /// packed panels (rs = 1, ps = MR, bs = NR) or operands in place (A stored m×k: rs = k, ps = 1; stored k×m:
+    /// rs = 1, ps = m; B stored k×n: bs = n).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel(double* a, nint @as, double* b, nint bs, int kc, double* c, int ldc, bool first)
+    private static void Kernel(double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
     {
         Vector512<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<double> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
-        for (int p = 0; p < kc; p++, a += @as, b += bs)
+        nint r2 = 2 * rs, r3 = 3 * rs, r4 = 4 * rs, r5 = 5 * rs, r6 = 6 * rs, r7 = 7 * rs;
+        for (int p = 0; p < kc; p++, a += ps, b += bs)
         {
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 8);
             var x = Vector512.Create(a[0]);
             c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a[1]);
+            x = Vector512.Create(a[rs]);
             c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a[2]);
+            x = Vector512.Create(a[r2]);
             c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a[3]);
+            x = Vector512.Create(a[r3]);
             c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a[4]);
+            x = Vector512.Create(a[r4]);
             c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a[5]);
+            x = Vector512.Create(a[r5]);
             c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-            x = Vector512.Create(a[6]);
+            x = Vector512.Create(a[r6]);
             c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
-            x = Vector512.Create(a[7]);
+            x = Vector512.Create(a[r7]);
             c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
         }
         Add(c, c00, c01, first); c += ldc;
