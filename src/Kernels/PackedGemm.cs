@@ -172,10 +172,10 @@ internal static unsafe class PackedGemm
     /// either way. Larger products are packed, where the panels are reused more.</summary>
     public const int InPlaceMax = 256;
 
-    /// <summary>Whether a product runs with A in place: AVX-512, small. B is read in place too unless stored n×k
+    /// <summary>Whether a product runs with A in place: small (either tile width). B is read in place too unless stored n×k
     /// (then each 16-column panel is packed once, as the packed path does).</summary>
     private static bool InPlace(int m, int k, int n) =>
-        Wide && k <= KC && m <= InPlaceMax && n <= InPlaceMax && InPlaceEnabled;
+        Supported && k <= KC && m <= InPlaceMax && n <= InPlaceMax && InPlaceEnabled;
 
     internal static bool InPlaceEnabled = Environment.GetEnvironmentVariable("FUNCTIONAL_GEMM_PACK_ALL") != "1";
 
@@ -185,56 +185,64 @@ internal static unsafe class PackedGemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InPlaceBlocked(bool transA, bool transB, double* a, double* b, double* c, int m, int k, int n, int i0, int i1, int j0, int j1, Scratch s)
     {
+        int nr = Nr;
+        bool wide = Wide;
         double* ap = s.A(MC * KC + MR * NR);
         double* tile = ap + MC * KC;
         double* bp = s.B(NR * KC);
-        for (int j = j0; j < j1; j += NR)
+        for (int j = j0; j < j1; j += nr)
         {
-            int w = Math.Min(NR, j1 - j);
+            int w = Math.Min(nr, j1 - j);
             bool bPacked = false;
             if (transB)
             {
-                PackB(b, n, k, true, 0, k, j, w, bp, NR);
+                PackB(b, n, k, true, 0, k, j, w, bp, nr);
                 bPacked = true;
             }
             double* bj = transB ? bp : b + j;
-            nint bs = transB ? NR : n;
+            nint bs = transB ? nr : n;
             for (int i = i0; i < i1; i += MR)
             {
                 int h = Math.Min(MR, i1 - i);
-                if (h == MR && w == NR)
+                if (h == MR && w == nr)
                 {
-                    if (transA) Kernel(a + i, 1, m, bj, bs, k, c + (long)i * n + j, n, true);
-                    else Kernel(a + (long)i * k, k, 1, bj, bs, k, c + (long)i * n + j, n, true);
+                    if (transA) Tile(wide, a + i, 1, m, bj, bs, k, c + (long)i * n + j, n, true);
+                    else Tile(wide, a + (long)i * k, k, 1, bj, bs, k, c + (long)i * n + j, n, true);
                 }
                 else
                 {
                     if (!bPacked)
                     {
-                        PackB(b, n, k, false, 0, k, j, w, bp, NR);
+                        PackB(b, n, k, false, 0, k, j, w, bp, nr);
                         bPacked = true;
                     }
                     PackA(a, m, k, transA, i, h, 0, k, ap);
-                    Kernel(ap, 1, MR, bp, NR, k, tile, NR, true);
+                    Tile(wide, ap, 1, MR, bp, nr, k, tile, nr, true);
                     for (int r = 0; r < h; r++)
                     {
                         double* dst = c + (long)(i + r) * n + j;
-                        for (int jj = 0; jj < w; jj++) dst[jj] = tile[r * NR + jj];
+                        for (int jj = 0; jj < w; jj++) dst[jj] = tile[r * nr + jj];
                     }
                 }
             }
         }
     }
 
-    /// <summary>One MR×Nr tile: the Vector512 kernel, or the Vector256 one on each half of the panel's rows.</summary>
+    /// <summary>One MR×Nr tile from packed panels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc, bool first)
+    private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc, bool first) =>
+        Tile(wide, aPanel, 1, MR, bPanel, wide ? NR : 8, kc, c, ldc, first);
+
+    /// <summary>One MR×Nr tile, A[r, p] at a + r·rs + p·ps, B[p, ·] at b + p·bs: the Vector512 kernel, or the
+    /// Vector256 one on each half of the rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile(bool wide, double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
     {
-        if (wide) Kernel(aPanel, 1, MR, bPanel, NR, kc, c, ldc, first);
+        if (wide) Kernel(a, rs, ps, b, bs, kc, c, ldc, first);
         else
         {
-            Kernel256(aPanel, bPanel, kc, c, ldc, first);
-            Kernel256(aPanel + 4, bPanel, kc, c + 4L * ldc, ldc, first);
+            Kernel256(a, rs, ps, b, bs, kc, c, ldc, first);
+            Kernel256(a + 4 * rs, rs, ps, b, bs, kc, c + 4L * ldc, ldc, first);
         }
     }
 
@@ -422,24 +430,25 @@ internal static unsafe class PackedGemm
         Add(c, c70, c71, first);
     }
 
-    /// <summary>A 4×8 Vector256 tile (8 accumulators): C[4×8 at c] += Σ_p Ap[p, 0..3] ⊗ Bp[p, 0..7], reading rows
-    /// 0..3 of an 8-row packed A panel (so two calls cover it).</summary>
+    /// <summary>A 4×8 Vector256 tile (8 accumulators): C[4×8 at c] += Σ_p A[0..3, p] ⊗ B[p, 0..7], A[r, p] at
+    /// a + r·rs + p·ps, B[p, ·] at b + p·bs (two calls cover an 8-row panel).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256(double* a, double* b, int kc, double* c, int ldc, bool first)
+    private static void Kernel256(double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
     {
         Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<double> c20 = default, c21 = default, c30 = default, c31 = default;
-        for (int p = 0; p < kc; p++, a += MR, b += 8)
+        nint r2 = 2 * rs, r3 = 3 * rs;
+        for (int p = 0; p < kc; p++, a += ps, b += bs)
         {
             var b0 = Vector256.Load(b);
             var b1 = Vector256.Load(b + 4);
             var x = Vector256.Create(a[0]);
             c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a[1]);
+            x = Vector256.Create(a[rs]);
             c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a[2]);
+            x = Vector256.Create(a[r2]);
             c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a[3]);
+            x = Vector256.Create(a[r3]);
             c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
         }
         Add256(c, c00, c01, first); c += ldc;
