@@ -460,26 +460,22 @@ internal static unsafe class PackedGemm
     // On the first block of k the sums are stored as they are. They are never −0 (every accumulator starts at
     // +0, and a sum that cancels to zero is +0), so this equals adding them to a cleared C, bit for bit.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add256(double* row, Vector256<double> lo, Vector256<double> hi, bool first)
-    {
-        if (!first)
-        {
-            lo += Vector256.Load(row);
-            hi += Vector256.Load(row + 4);
-        }
-        Vector256.Store(lo, row);
-        Vector256.Store(hi, row + 4);
-    }
+    private static void Put(double* p, Vector512<double> v, bool first) => Vector512.Store(first ? v : v + Vector512.Load(p), p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(double* p, Vector256<double> v, bool first) => Vector256.Store(first ? v : v + Vector256.Load(p), p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Add(double* row, Vector512<double> lo, Vector512<double> hi, bool first)
     {
-        if (!first)
-        {
-            lo += Vector512.Load(row);
-            hi += Vector512.Load(row + 8);
-        }
-        Vector512.Store(lo, row);
-        Vector512.Store(hi, row + 8);
+        Put(row, lo, first);
+        Put(row + 8, hi, first);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add256(double* row, Vector256<double> lo, Vector256<double> hi, bool first)
+    {
+        Put(row, lo, first);
+        Put(row + 4, hi, first);
     }
 }
