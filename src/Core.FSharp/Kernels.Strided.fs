@@ -56,8 +56,8 @@ module internal Strided =
         Functional.Kernels.Reduce.SumRuns(src, outer, inner, out)
         out
 
-    /// An uninitialised array for an output that a kernel fills completely. (Touching its pages first, as the
-    /// GEMM does, was measured slower here: 3.3 → 5.2 ms for GELU over 2¹⁸ elements.)
+    /// An uninitialised array for an output that a kernel fills completely. (Touching its pages first was
+    /// measured slower here: 3.3 → 5.2 ms for GELU over 2¹⁸ elements.)
     let fresh (n: int) = GC.AllocateUninitializedArray<double> n
 
     /// Runs body over [0, n) in chunks of 16,384, spread over the cores when there are several chunks.

@@ -172,11 +172,12 @@ internal static unsafe class PackedGemm
     /// either way. Larger products are packed, where the panels are reused more.</summary>
     public const int InPlaceMax = 256;
 
-    /// <summary>Whether a product runs with A in place: small (either tile width). B is read in place too unless stored n×k
-    /// (then each 16-column panel is packed once, as the packed path does).</summary>
+    /// <summary>Whether a product runs with its operands in place (small; either tile width). A B stored n×k is
+    /// still packed, one panel of Nr columns at a time.</summary>
     private static bool InPlace(int m, int k, int n) =>
         Supported && k <= KC && m <= InPlaceMax && n <= InPlaceMax && InPlaceEnabled;
 
+    /// <summary>Off: every product packed (tests compare both paths; FUNCTIONAL_GEMM_PACK_ALL=1 for measuring).</summary>
     internal static bool InPlaceEnabled = Environment.GetEnvironmentVariable("FUNCTIONAL_GEMM_PACK_ALL") != "1";
 
     /// <summary>The product without packing: full tiles read A and B where they are (the same sums in the same
