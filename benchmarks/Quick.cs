@@ -189,6 +189,15 @@ public static class Quick
         Measure("valueAndGradMany (F#)", () => Core.Autodiff.valueAndGradMany(
             Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(xs => Core.Reduction.sum(Core.Activation.gelu(Core.Linear.matmul(xs[0], xs[1])))), new[] { va, vb }));
         Measure("Autodiff.ValueAndGrad (C# facade)", () => Workloads.SmallGelu(fa, fb));
+        // The pullback's pieces.
+        var g = Core.TensorModule.random(3, new[] { n, n });
+        var cc = Core.Einsum.bind("ij,jk->ik", new[] { a.Shape, b.Shape }).Contraction;
+        var g0 = Core.ContractionModule.gradient(cc, 0);
+        var g1 = Core.ContractionModule.gradient(cc, 1);
+        Measure("grad A contraction (G·Bᵀ)", () => Core.Engine.contract(g0, new[] { g, b }));
+        Measure("grad B contraction (Aᵀ·G)", () => Core.Engine.contract(g1, new[] { g, a }));
+        Measure("broadcast scalar to n×n", () => Core.Arithmetic.broadcastTo(new[] { n, n }, Core.Layout.reshape(new[] { 1, 1 }, one)));
+        Measure("Tensor.mul n×n", () => Core.TensorModule.mul(g, c));
     }
 
 

@@ -14,15 +14,27 @@ type internal SpanMap = delegate of ReadOnlySpan<double> * Span<double> -> unit
 /// An immutable dense float64 tensor, row-major, of any rank (rank 0 is a scalar).
 /// Structural equality: same shape and bit-identical elements (NaN equals NaN).
 [<Sealed>]
-type Tensor internal (shape: int[], data: double[]) =
+type Tensor internal (shape: int[], data: double[], fill: double) =
+    // A null `data` means every element equals `fill` and the array is not made until someone reads it:
+    // a sum's adjoint broadcast back is such a tensor, and ops that know (mul, add) then skip a pass and an
+    // allocation. Materialising is idempotent, so two threads racing here only build equal arrays.
+    let numel = if isNull data then Shape.numel shape else data.Length
+    let mutable data = data
+    internal new(shape: int[], data: double[]) = Tensor(shape, data, 0.0)
     member internal _.ShapeArray = shape
-    member internal _.Data = data
+    member internal _.Data =
+        if isNull data then data <- Array.create numel fill
+        data
+    /// Whether every element is known to equal one value (without reading the elements).
+    member internal _.IsUniform = isNull data
+    /// That value, for a uniform tensor.
+    member internal _.Fill = fill
     /// The shape (a fresh copy).
     member _.Shape = Array.copy shape
     member _.Rank = shape.Length
-    member _.Numel = data.Length
+    member _.Numel = numel
     /// Element at a full index.
-    member _.Item
+    member t.Item
         with get (index: int[]) =
             if index.Length <> shape.Length then
                 raise (ShapeException(sprintf "Index %s has %d entries; the tensor has rank %d." (Shape.show index) index.Length shape.Length, "index"))
@@ -31,21 +43,22 @@ type Tensor internal (shape: int[], data: double[]) =
                 if index.[i] < 0 || index.[i] >= shape.[i] then
                     raise (ShapeException(sprintf "Index %d at axis %d is outside the dimension of size %d (shape %s)." index.[i] i shape.[i] (Shape.show shape), "index"))
                 off <- off * shape.[i] + index.[i]
-            data.[off]
+            t.Data.[off]
     /// A row-major copy of the elements.
-    member _.ToArray() = Array.copy data
+    member t.ToArray() = Array.copy t.Data
     override this.Equals(o) =
         match o with
         | :? Tensor as t ->
             t.ShapeArray = shape
-            && Array.forall2 (fun (x: double) y -> BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y) t.Data data
+            && Array.forall2 (fun (x: double) y -> BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y) t.Data this.Data
         | _ -> false
-    override _.GetHashCode() =
+    override this.GetHashCode() =
         let mutable h = HashCode()
         for d in shape do h.Add d
-        for i in 0 .. min 16 data.Length - 1 do h.Add data.[i]
+        let values = this.Data
+        for i in 0 .. min 16 values.Length - 1 do h.Add values.[i]
         h.ToHashCode()
-    override _.ToString() = TensorFormat.format shape data
+    override this.ToString() = TensorFormat.format shape this.Data
 
 and internal TensorFormat =
     static member format (shape: int[]) (data: double[]) =
@@ -86,7 +99,8 @@ module Tensor =
         Tensor(Array.copy shape, Array.copy values)
 
     let scalar (v: double) = Tensor([||], [| v |])
-    let full (shape: int[]) (v: double) = Tensor(Array.copy shape, Array.create (Shape.numel shape) v)
+    /// Every element v; the array is made on first read.
+    let full (shape: int[]) (v: double) = Tensor(Array.copy shape, null, v)
     let zeros (shape: int[]) = full shape 0.0
     let ones (shape: int[]) = full shape 1.0
     let init (shape: int[]) (f: int -> double) = Tensor(Array.copy shape, Array.init (Shape.numel shape) f)
@@ -133,7 +147,7 @@ module Tensor =
                 newShape |> Array.map (fun d -> if d = -1 then t.Numel / k else d)
         if Shape.numel resolved <> t.Numel then
             raise (ShapeException(sprintf "Cannot reshape %s (%d elements) into %s (%d elements)." (Shape.show t.ShapeArray) t.Numel (Shape.show resolved) (Shape.numel resolved), "shape"))
-        Tensor(Array.copy resolved, t.Data)
+        if t.IsUniform then Tensor(Array.copy resolved, null, t.Fill) else Tensor(Array.copy resolved, t.Data)
 
     /// Axis i of the result is axis perm.[i] of the input.
     let permute (perm: int[]) (t: Tensor) =
@@ -151,7 +165,7 @@ module Tensor =
         if not (Shape.canBroadcastTo t.ShapeArray target) then
             raise (ShapeException(sprintf "Shape %s cannot be broadcast to %s." (Shape.show t.ShapeArray) (Shape.show target), "shape"))
         if t.ShapeArray = target then t
-        elif t.Numel = 1 then Tensor(Array.copy target, Array.create (Shape.numel target) t.Data.[0]) // e.g. a sum's adjoint
+        elif t.Numel = 1 then Tensor(Array.copy target, null, t.Data.[0]) // e.g. a sum's adjoint: uniform, made on first read
         else
             let lead = target.Length - t.Rank
             let st = Shape.strides t.ShapeArray
@@ -232,7 +246,12 @@ module Tensor =
 
     let add a b = zip (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) (+) a b
     let sub a b = zip (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) (-) a b
-    let mul a b = zip (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) (*) a b
+    /// a·b elementwise. A uniform factor of 1 (a sum's adjoint, say) returns the other operand itself:
+    /// x·1 = x exactly, and tensors are immutable, so sharing is safe.
+    let mul (a: Tensor) (b: Tensor) =
+        if a.ShapeArray = b.ShapeArray && a.IsUniform && a.Fill = 1.0 then b
+        elif a.ShapeArray = b.ShapeArray && b.IsUniform && b.Fill = 1.0 then a
+        else zip (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) (*) a b
     let div a b = zip (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) (/) a b
     let neg t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Negate(x, d))) t
     let scale (k: double) t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Multiply(x, k, d))) t

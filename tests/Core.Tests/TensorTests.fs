@@ -32,6 +32,25 @@ module TensorTests =
         Assert.Equal<double[]>([| 6.0; 15.0 |], (Tensor.sumTo [| 2; 1 |] t23).ToArray())
 
     [<Fact>]
+    let ``uniform tensors (full, a broadcast scalar) read as their elements and multiply by 1 without a pass`` () =
+        let u = Tensor.broadcastTo [| 2; 3 |] (Tensor.scalar 1.0)
+        Assert.True(u.IsUniform)
+        Assert.Equal(6, u.Numel)
+        Assert.True((Tensor.reshape [| 3; 2 |] u).IsUniform)
+        // x·1 is the other operand itself (bit for bit, −0 and NaN included).
+        let x = Tensor.create [| 2; 3 |] [| -0.0; nan; 1e-310; -2.0; infinity; 3.0 |]
+        Assert.Same(x, Tensor.mul x u)
+        Assert.Same(x, Tensor.mul u x)
+        Assert.Equal(Tensor.map2 (*) x (Tensor.create [| 2; 3 |] (Array.create 6 1.0)), Tensor.mul x u)
+        // Another fill multiplies as usual; reading materialises equal elements once.
+        let three = Tensor.full [| 2; 3 |] 3.0
+        Assert.Equal<double[]>([| -0.0; nan; 3e-310; -6.0; infinity; 9.0 |], (Tensor.mul x three).ToArray())
+        Assert.Equal<double[]>(Array.create 6 3.0, three.ToArray())
+        Assert.Equal(Tensor.create [| 2; 3 |] (Array.create 6 3.0), three)
+        Assert.Equal(3.0, three.[[| 1; 2 |]])
+        Assert.Throws<ShapeException>(fun () -> Tensor.full [| 2; -1 |] 0.0 |> ignore) |> ignore
+
+    [<Fact>]
     let ``ToString is NumPy-like and elided when large`` () =
         Assert.Equal("tensor([[1, 2, 3],\n [4, 5, 6]], shape=[2, 3])", t23.ToString())
         let big = (Tensor.zeros [| 2000 |]).ToString()
