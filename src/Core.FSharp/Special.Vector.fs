@@ -9,19 +9,14 @@ open System.Runtime.Intrinsics.X86
 open System.Threading.Tasks
 open Microsoft.FSharp.NativeInterop
 
-/// GELU and g·GELU' over arrays, eight lanes at a time with AVX-512: the same formulas as Special
-/// (Mills-ratio Taylor table, continued fraction beyond 8, central series), with the table looked up by
-/// two-register permutes and exp(−x²/2) as p(r)·2ⁿ, scaled only at the very end so that nothing
-/// underflows early. Vectors holding a non-finite value or |x| > 38 go through the scalar functions.
+/// GELU and g·GELU' over arrays, eight lanes at a time with AVX-512: Φ from x itself as in Special (central
+/// series for |x| ≤ 1/2, Φ(−t) = φ(t)·R(t) beyond), but with the Mills ratio R from one rational per octave of
+/// t (coefficients picked by one permute each, one division), and exp(−x²/2) as p(r)·2ⁿ, scaled only at the
+/// very end so that nothing underflows early. Vectors holding a non-finite value or |x| > 38 go through the
+/// scalar functions.
 module internal SpecialVector =
 
     let supported = Avx512F.IsSupported
-
-    /// Coefficient k of the Taylor table for anchors 0..31 (anchor 31 repeats 30), as four vectors.
-    let private table : Vector512<double>[][] =
-        Array.init 13 (fun k ->
-            Array.init 4 (fun q ->
-                Vector512.Create<double>(Array.init 8 (fun i -> let j = min 30 (q * 8 + i) in Special.coefficients.[j * 13 + k]))))
 
     let private central = Special.centralCoefficients
 
@@ -34,55 +29,57 @@ module internal SpecialVector =
     /// 1/k!, k = 0..13, for the exp polynomial.
     let private inverseFactorials = Array.init 14 (fun k -> 1.0 / (Seq.fold (fun a i -> a * float i) 1.0 [ 1 .. k ]))
 
-    /// The tail t + 3/(t + 4/(t + … + 18/t)) of Laplace's fraction is A/B with A = t·P(t²), B = Q(t²): the
-    /// convergent recurrence X_m = t·X_{m−1} + (m+2)·X_{m−2} (P from 1, t; Q from 0, 1) in exact integers,
-    /// all below 2³¹, so exact doubles. Returned ascending in z = t², the leading 1 left out.
-    let private fractionP, fractionQ =
-        let step (prev: int64[]) (cur: int64[]) (a: int) =
-            Array.init (cur.Length + 1) (fun i -> (if i > 0 then cur.[i - 1] else 0L) + (if i < prev.Length then int64 a * prev.[i] else 0L))
-        let mutable pPrev, p = [| 1L |], [| 0L; 1L |]
-        let mutable qPrev, q = [| 0L |], [| 1L |]
-        for a in 3 .. 18 do
-            let p' = step pPrev p a
-            let q' = step qPrev q a
-            pPrev <- p
-            p <- p'
-            qPrev <- q
-            q <- q'
-        // p: odd powers of t up to 17, q: even powers up to 16.
-        Array.init 8 (fun k -> float p.[2 * k + 1]), Array.init 8 (fun k -> float q.[2 * k])
+    /// The Mills ratio R(t) on octaves [2ᵉ, 2ᵉ⁺¹), e = −1 … 5 (t in [0.5, 64)), from a degree-5/5 rational
+    /// g = P/Q in v = 2·mantissa(t) − 3 ∈ [−1, 1) (exact) per octave, fitted in 40-digit arithmetic by
+    /// weighted least squares (tools/fit-mills.py); below 3e-17 relative in R with the coefficients rounded.
+    /// Below 2, R = A + g with A ≈ R at the octave's centre: R − t = (A − t) + g then has no cancellation
+    /// beyond its own (A − t is exact there), which keeps GELU' accurate close to its root. From 2 on,
+    /// R = 1/(t + g) = Q/(t·Q + P): the errors of P and of the one rounded Q reach R damped by g/(t + g),
+    /// about 1/t².
+    let private millsP, millsQ, millsA =
+        let p =
+          [|
+            [| -3.9634231189258584e-17; -0.108892903925611; -0.020429156805482095; -0.0016522971188593697; -6.475203124272734e-05; -1.0343746297828952e-06 |]
+            [| -3.267826793952941e-17; -0.11313827133652749; -0.04075528813936059; -0.006073504331004714; -0.0004319085202996313; -1.2317993316108419e-05 |]
+            [| 0.28309865493043657; 0.1505895457825591; 0.03331550748877526; 0.0035101629973816766; 0.00014792883863891094; -2.6666342561260554e-09 |]
+            [| 0.15848260454459895; 0.14027415388303763; 0.048364387910404046; 0.007661235151288612; 0.00046949651174561183; -2.687863782299624e-10 |]
+            [| 0.08221417525428433; 0.09513602829488493; 0.041779533938518965; 0.008249085771979631; 0.0006177006767217268; -2.287031214909776e-12 |]
+            [| 0.04152323073574571; 0.05317048801681138; 0.025616569171404438; 0.0055032081780566145; 0.00044479636494153214; -3.3916328552681738e-15 |]
+            [| 0.020815287962918528; 0.027463071285761153; 0.013599388820712327; 0.0029955647682844986; 0.0002476511373413441; -2.3112855761547497e-18 |]
+          |]
+        let q =
+          [|
+            [| 1.0; 0.30983007332815293; 0.039847296945231814; 0.0026680666448886184; 9.338725356790924e-05; 1.3739070626319343e-06 |]
+            [| 1.0; 0.5551206538996402; 0.12726293454686705; 0.015099648886202884; 0.0009300423844199959; 2.3877798873051063e-05 |]
+            [| 1.0; 0.7811719650245899; 0.2567975099804216; 0.04412834101551022; 0.0039551012857894285; 0.00014784746212407525 |]
+            [| 1.0; 1.1878239129291703; 0.5769938622633363; 0.14316476525025523; 0.01813955856275891; 0.000938981430273263 |]
+            [| 1.0; 1.4817266397368647; 0.8850965641633834; 0.2664160067980249; 0.04040875242380348; 0.0024708025438591164 |]
+            [| 1.0; 1.6115498732172895; 1.0412037691334866; 0.3371207487158197; 0.054700778186090794; 0.0035583709190837942 |]
+            [| 1.0; 1.6521268606962702; 1.0924613803860455; 0.36140828640119543; 0.05981629088494043; 0.003962418197460908 |]
+          |]
+        let a = [| 0.7525711790634081; 0.5158156382179634 |]
+        // Vector k holds coefficient k of every octave (lane e + 1; lane 7 repeats octave 6).
+        let column (rows: double[][]) k = Vector512.Create<double>(Array.init 8 (fun lane -> rows.[min lane 6].[k]))
+        Array.init 6 (column p), Array.init 6 (column q), Vector512.Create<double>(Array.init 8 (fun lane -> if lane < 2 then a.[lane] else 0.0))
 
-    /// The coefficient vector for anchor indices j (0..31).
-    let inline private lookup (k: int) (j: Vector512<int64>) (upper: Vector512<double>) =
-        let t = table.[k]
-        let lo = Avx512F.PermuteVar8x64x2(t.[0], j, t.[1])
-        let hi = Avx512F.PermuteVar8x64x2(t.[2], j, t.[3])
-        Vector512.ConditionalSelect(upper, hi, lo)
-
-    /// R(t) for t in [0.5, 38]: the table up to 8, Laplace's continued fraction (18 terms) beyond.
+    /// R(t) and R(t) − t for t in [0.5, 38] (any t in [0.5, 64)).
     let private mills (t: Vector512<double>) =
-        let tt = Vector512.Min(t, Vector512.Create(8.0))
-        let jf = Vector512.Floor((tt - half) * Vector512.Create(4.0) + half)
-        let j = Vector512.ConvertToInt64(jf)
-        let upper = Vector512.GreaterThanOrEqual(jf, Vector512.Create(16.0))
-        let h = tt - (half + Vector512.Create(0.25) * jf)
-        let mutable acc = lookup 12 j upper
-        for k in 11 .. -1 .. 0 do
-            acc <- Vector512.FusedMultiplyAdd(acc, h, lookup k j upper)
-        if not (Vector512.GreaterThanAny(t, Vector512.Create(8.0))) then acc
-        else
-            // Beyond 8: Laplace's fraction to 18 terms with one division. The tail A/B from two degree-8
-            // polynomials in z = t²; then R = 1/(t + 1/(t + 2B/A)) = C/(t·C + A) with C = t·A + 2B. The same
-            // rounded C is in both places, so the errors of A, B and C reach R damped by about 1/t².
-            let z = t * t
-            let mutable p = one
-            let mutable q = one
-            for k in 7 .. -1 .. 0 do
-                p <- Vector512.FusedMultiplyAdd(p, z, Vector512.Create(fractionP.[k]))
-                q <- Vector512.FusedMultiplyAdd(q, z, Vector512.Create(fractionQ.[k]))
-            let a = t * p
-            let cc = Vector512.FusedMultiplyAdd(t, a, q + q)
-            Vector512.ConditionalSelect(Vector512.GreaterThan(t, Vector512.Create(8.0)), cc / Vector512.FusedMultiplyAdd(t, cc, a), acc)
+        let octave = Vector512.ConvertToInt64(Avx512F.GetExponent(t) + one)
+        let v = Vector512.FusedMultiplyAdd(Vector512.Create(2.0), Avx512F.GetMantissa(t, 0uy), Vector512.Create(-3.0))
+        let inline coefficient (table: Vector512<double>[]) k = Avx512F.PermuteVar8x64(table.[k], octave)
+        let mutable p = coefficient millsP 5
+        let mutable q = coefficient millsQ 5
+        for k in 4 .. -1 .. 1 do
+            p <- Vector512.FusedMultiplyAdd(p, v, coefficient millsP k)
+            q <- Vector512.FusedMultiplyAdd(q, v, coefficient millsQ k)
+        p <- Vector512.FusedMultiplyAdd(p, v, coefficient millsP 0)
+        q <- Vector512.FusedMultiplyAdd(q, v, one)
+        // One division for both forms: g = P/Q below 2, R = Q/(t·Q + P) from 2 on (A is 0 there, so the
+        // sums below are exact there: R = 0 + w, R − t = (0 − t) + w).
+        let below2 = Vector512.LessThan(t, Vector512.Create(2.0))
+        let w = Vector512.ConditionalSelect(below2, p, q) / Vector512.ConditionalSelect(below2, q, Vector512.FusedMultiplyAdd(t, q, p))
+        let a = Avx512F.PermuteVar8x64(millsA, octave)
+        struct (a + w, (a - t) + w)
 
     /// exp(−x²/2) as m·2ⁿ: m from a degree-13 polynomial (|r| ≤ ln2/2) times the 1 − lo/2 correction for
     /// the rounding of x², n returned separately for one final scaling.
@@ -113,7 +110,7 @@ module internal SpecialVector =
         if Vector512.ExtractMostSignificantBits(isCentral) = 0xFFUL then central
         else
             let struct (m, n) = expHalfSquare x
-            let r = mills (Vector512.Max(t, half))
+            let struct (r, _) = mills (Vector512.Max(t, half))
             // Lower tail −(t·R·c)·e and upper x·(1 − R·c·e), the scaling last.
             let lower = Avx512F.Scale(-(t * r * c) * m, n)
             let upper = x * (one - Avx512F.Scale(r * c * m, n))
@@ -128,8 +125,8 @@ module internal SpecialVector =
         let central = if Vector512.ExtractMostSignificantBits(isCentral) <> 0UL then half + centralPart x + x * phi else Vector512<double>.Zero
         if Vector512.ExtractMostSignificantBits(isCentral) = 0xFFUL then central
         else
-            let r = mills (Vector512.Max(t, half))
-            let lower = Avx512F.Scale((r - t) * c * m, n)
+            let struct (r, rt) = mills (Vector512.Max(t, half))
+            let lower = Avx512F.Scale(rt * c * m, n)
             let upper = (one - Avx512F.Scale(r * c * m, n)) + x * phi
             Vector512.ConditionalSelect(isCentral, central, Vector512.ConditionalSelect(Vector512.LessThan(x, -half), lower, upper))
 
@@ -146,11 +143,11 @@ module internal SpecialVector =
         let centralD = if anyCentral then half + cp + x * phi else Vector512<double>.Zero
         if Vector512.ExtractMostSignificantBits(isCentral) = 0xFFUL then struct (centralV, centralD)
         else
-            let r = mills (Vector512.Max(t, half))
+            let struct (r, rt) = mills (Vector512.Max(t, half))
             let tail = Avx512F.Scale(r * c * m, n)
             let lowerV = Avx512F.Scale(-(t * r * c) * m, n)
             let upperV = x * (one - tail)
-            let lowerD = Avx512F.Scale((r - t) * c * m, n)
+            let lowerD = Avx512F.Scale(rt * c * m, n)
             let upperD = (one - tail) + x * phi
             let below = Vector512.LessThan(x, -half)
             struct (Vector512.ConditionalSelect(isCentral, centralV, Vector512.ConditionalSelect(below, lowerV, upperV)),

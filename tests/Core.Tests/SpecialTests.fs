@@ -64,6 +64,29 @@ type SpecialTests(output: ITestOutputHelper) =
         Assert.Equal(-0.0, Special.gelu -39.0)
 
     [<Fact>]
+    member _.``the AVX-512 path is accurate on both sides of every octave edge of its Mills-ratio fit`` () =
+        if SpecialVector.supported then
+            // The fit changes coefficients where t = |x| crosses a power of two; check both neighbours of each
+            // edge, both signs, and a random spread over the octaves.
+            let rng = Random(5)
+            let xs =
+                [| for e in -1 .. 5 do
+                     let edge = Math.Pow(2.0, float e)
+                     for t in [ Math.BitDecrement edge; edge; Math.BitIncrement edge ] do
+                         if t >= 0.5 then
+                             yield t
+                             yield -t
+                   yield! Array.init 40 (fun _ -> -Math.Pow(2.0, -1.0 + 6.2 * rng.NextDouble()))
+                   yield! Array.init 10 (fun _ -> Math.Pow(2.0, -1.0 + 6.2 * rng.NextDouble())) |]
+                |> Array.filter (fun x -> abs x <= 38.0)
+            let values = SpecialVector.gelu xs
+            let derivs = SpecialVector.scaledDerivative xs (Array.create xs.Length 1.0)
+            let at (arr: double[]) (x: double) = arr.[Array.findIndex ((=) x) xs]
+            report "gelu (vector, octave edges)" (at values) (HighPrecision.gelu >> HighPrecision.toDouble) xs
+            let root = -0.75179
+            report "gelu' (vector, octave edges)" (at derivs) (HighPrecision.geluDerivative >> HighPrecision.toDouble) (xs |> Array.filter (fun x -> abs (x - root) > 0.05))
+
+    [<Fact>]
     member _.``the AVX-512 array path is as accurate as the scalar one`` () =
         if SpecialVector.supported then
             // Index the grid so that each x is evaluated in its own vector lane position.
