@@ -88,6 +88,17 @@ module Special =
                 acc <- Math.FusedMultiplyAdd(acc, h, coefficients.[b + k])
             acc
 
+    /// R(t) − t for 0.375 ≤ t ≤ 8: (R(t0) − t) + h·(R'(t0) + …) around the nearest anchor. R(t0) − t is exact
+    /// near GELU's root (Sterbenz), so only the small correction rounds: no cancellation beyond the result's own.
+    let internal millsRatioMinus (t: double) =
+        let j = max 0 (int (Math.Round((t - anchorStart) / anchorStep)))
+        let h = t - (anchorStart + float j * anchorStep)
+        let b = j * terms
+        let mutable acc = coefficients.[b + terms - 1]
+        for k in terms - 2 .. -1 .. 1 do
+            acc <- Math.FusedMultiplyAdd(acc, h, coefficients.[b + k])
+        Math.FusedMultiplyAdd(acc, h, coefficients.[b] - t)
+
     /// (−1/2)^n / (n!·(2n+1)), n = 0..11: Φ(x) − 1/2 = x/√(2π)·Σ a_n·x^(2n); for |x| ≤ 1/2 twelve terms are
     /// below the rounding of the first.
     let internal centralCoefficients =
@@ -142,8 +153,8 @@ module Special =
         elif Double.IsPositiveInfinity x then 1.0
         elif x < -0.5 then
             let t = -x
-            let r = if t > anchorEnd then millsContinued t (if t < 12.0 then 18 else 12) else millsRatio t
-            (r - t) * invSqrt2Pi * expHalfSquare x
+            let rt = if t > anchorEnd then millsContinued t (if t < 12.0 then 18 else 12) - t else millsRatioMinus t
+            rt * invSqrt2Pi * expHalfSquare x
         else normalCdf x + x * normalPdf x
 
     /// φ(x)·P(x) for the polynomial with coefficients c0 + c1·x + c2·x² + …, by FMA Horner (one rounding
