@@ -174,7 +174,11 @@ public static class Quick
             while (sw.Elapsed.TotalSeconds < 1) { f(); calls++; }
             Console.WriteLine($"{name,-34} {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs");
         }
-        Measure("Gemm.batched", () => Core.Gemm.batched(a.ToArray(), b.ToArray(), 1, n, n, n));
+        var ad = a.ToArray(); var bd = b.ToArray(); var cd = new double[n * n];
+        Measure("kernel into a reused C", () => Functional.Kernels.PackedGemm.Multiply(false, false, 1, ad, bd, cd, 1, n, n, n));
+        Measure("Gemm.batched (fresh C)", () => Core.Gemm.batched(ad, bd, 1, n, n, n));
+        var bound = Core.Einsum.bind("ij,jk->ik", new[] { a.Shape, b.Shape }).Contraction;
+        Measure("Engine.contract (bound)", () => Core.Engine.contract(bound, new[] { a, b }));
         Measure("Einsum.contract", () => Core.Einsum.contract("ij,jk->ik", new[] { a, b }));
         Measure("Linear.matmul (constants)", () => Core.Linear.matmul(va, vb));
         Measure("SpecialVector.geluWithDerivative", () => Core.SpecialVector.geluWithDerivative(c.ToArray()));

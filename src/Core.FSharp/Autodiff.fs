@@ -70,7 +70,7 @@ module Autodiff =
         let y = f inputs
         let primal = Value.primalAt tag y
         let pullback (adj: Value) =
-            if adj.Shape <> primal.Shape then
+            if not (Shape.same adj.Tensor.ShapeArray primal.Tensor.ShapeArray) then
                 raise (ShapeException(sprintf "The adjoint has shape %s; the function's result has shape %s." (Shape.show adj.Shape) (Shape.show primal.Shape), "adjoint"))
             match y with
             | Reverse (_, node, t) when t = tag ->

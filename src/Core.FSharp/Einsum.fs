@@ -48,7 +48,7 @@ module Einsum =
         remember bound key (fun () -> Contraction.bind (parse equation) shapes)
 
     let internal squeeze (b: BoundEinsum) (xs: Tensor[]) =
-        xs |> Array.mapi (fun k x -> if x.ShapeArray = b.SqueezedShapes.[k] then x else Tensor.wrap b.SqueezedShapes.[k] x.Data)
+        xs |> Array.mapi (fun k x -> if Shape.same x.ShapeArray b.SqueezedShapes.[k] then x else Tensor.wrap b.SqueezedShapes.[k] x.Data)
 
     let internal shapesOf (xs: Tensor[]) =
         if isNull xs then nullArg "operands"
@@ -62,7 +62,7 @@ module Einsum =
     /// The gradient of every operand for a given output gradient, each through its derived contraction.
     let gradients (equation: string) (operands: Tensor[]) (outputGradient: Tensor) =
         let b = bindCached equation (shapesOf operands)
-        if outputGradient.ShapeArray <> b.OutputShape then
+        if not (Shape.same outputGradient.ShapeArray b.OutputShape) then
             raise (Functional.ShapeException(sprintf "The output gradient has shape %s; the output has shape %s." (Shape.show outputGradient.ShapeArray) (Shape.show b.OutputShape), "outputGradient"))
         let sq = squeeze b operands
         Array.init operands.Length (fun k ->

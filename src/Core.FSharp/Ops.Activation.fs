@@ -57,10 +57,10 @@ module Activation =
             (Op.create "geluScaled"
                 (fun xs ->
                     match saved with
-                    | ValueSome (struct (source, derivative)) when obj.ReferenceEquals(source, xs.[0]) && xs.[0].ShapeArray = xs.[1].ShapeArray ->
+                    | ValueSome (struct (source, derivative)) when obj.ReferenceEquals(source, xs.[0]) && Shape.same xs.[0].ShapeArray xs.[1].ShapeArray ->
                         Tensor.mul derivative xs.[1]
                     | _ ->
-                        if SpecialVector.supported && xs.[0].ShapeArray = xs.[1].ShapeArray then
+                        if SpecialVector.supported && Shape.same xs.[0].ShapeArray xs.[1].ShapeArray then
                             Tensor.wrap xs.[0].ShapeArray (SpecialVector.scaledDerivative xs.[0].Data xs.[1].Data)
                         else Tensor.map2Inline (fun x g -> g * Special.geluDerivative x) xs.[0] xs.[1])
                 (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else geluScaledWith ValueNone xs.[0] adj)

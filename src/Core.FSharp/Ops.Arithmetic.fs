@@ -5,11 +5,11 @@ namespace Functional.Core
 [<RequireQualifiedAccess>]
 module Arithmetic =
 
-    let private same (a: int[]) (b: int[]) = a = b
+    let private same (a: int[]) (b: int[]) = Shape.same a b
 
     /// Broadcast to a shape. VJP: sum back (sumTo). JVP: broadcast the tangent.
     let rec broadcastTo (shape: int[]) (x: Value) : Value =
-        let src = x.Shape
+        let src = x.Tensor.ShapeArray
         if same src shape then x
         else
             Op.apply
@@ -21,7 +21,7 @@ module Arithmetic =
 
     /// Sum a broadcast value back to `shape`. VJP: broadcast. JVP: sum the tangent.
     and sumTo (shape: int[]) (x: Value) : Value =
-        let src = x.Shape
+        let src = x.Tensor.ShapeArray
         if same src shape then x
         else
             Op.apply

@@ -6,9 +6,9 @@ module Layout =
 
     /// Same elements, new shape (one -1 is inferred). VJP: reshape back. JVP: reshape the tangent.
     let rec reshape (shape: int[]) (x: Value) : Value =
-        let src = x.Shape
-        let target = (Tensor.reshape shape x.Tensor).Shape
-        if src = target then x
+        let src = x.Tensor.ShapeArray
+        let target = (Tensor.reshape shape x.Tensor).ShapeArray
+        if Shape.same src target then x
         else
             Op.apply
                 (Op.create "reshape" (fun xs -> Tensor.reshape target xs.[0]) (fun _ _ adj _ -> reshape src adj) (fun _ _ _ t -> reshape target t))

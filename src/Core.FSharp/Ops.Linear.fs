@@ -30,13 +30,13 @@ module Linear =
     let einsum (equation: string) (operands: Value[]) : Value =
         if isNull operands then nullArg "operands"
         let b = Einsum.bindCached equation (operands |> Array.map (fun x -> x.Tensor.ShapeArray))
-        let squeezed = operands |> Array.mapi (fun k x -> if x.Tensor.ShapeArray = b.SqueezedShapes.[k] then x else Layout.reshape b.SqueezedShapes.[k] x)
+        let squeezed = operands |> Array.mapi (fun k x -> if Shape.same x.Tensor.ShapeArray b.SqueezedShapes.[k] then x else Layout.reshape b.SqueezedShapes.[k] x)
         Op.apply (contraction b.Contraction) squeezed
 
     /// Matrix product of rank-2 values: C = A·B. ∇A = ∂L/∂C·Bᵀ, ∇B = Aᵀ·∂L/∂C.
     let matmul (a: Value) (b: Value) =
-        let sa = a.Shape
-        let sb = b.Shape
+        let sa = a.Tensor.ShapeArray
+        let sb = b.Tensor.ShapeArray
         if sa.Length <> 2 || sb.Length <> 2 then
             raise (Functional.ShapeException(sprintf "matmul needs two matrices; got shapes %s and %s." (Shape.show sa) (Shape.show sb), "b"))
         if sa.[1] <> sb.[0] then
@@ -45,8 +45,8 @@ module Linear =
 
     /// Batched matrix product with broadcast batch dimensions: ...ij,...jk->...ik.
     let bmm (a: Value) (b: Value) =
-        let sa = a.Shape
-        let sb = b.Shape
+        let sa = a.Tensor.ShapeArray
+        let sb = b.Tensor.ShapeArray
         if sa.Length < 2 || sb.Length < 2 then
             raise (Functional.ShapeException(sprintf "bmm needs rank 2 or more; got shapes %s and %s." (Shape.show sa) (Shape.show sb), "b"))
         if sa.[sa.Length - 1] <> sb.[sb.Length - 2] then

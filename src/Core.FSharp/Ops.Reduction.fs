@@ -6,7 +6,7 @@ module Reduction =
 
     /// Σ over the given axes. VJP: the adjoint broadcast back along them. JVP: the tangent summed.
     let rec sumAxes (axes: int[]) (keepDims: bool) (x: Value) : Value =
-        let src = x.Shape
+        let src = x.Tensor.ShapeArray
         let axes = Shape.normaliseAxes src.Length axes
         let kept = src |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)
         Op.apply

@@ -9,6 +9,9 @@ module Shape =
 
     let show (shape: int[]) = "[" + String.Join(", ", shape) + "]"
 
+    /// Equal shapes. (F#'s `=` on arrays goes through generic equality, measurable on small tensors.)
+    let same (a: int[]) (b: int[]) = obj.ReferenceEquals(a, b) || MemoryExtensions.SequenceEqual(ReadOnlySpan<int>(a), ReadOnlySpan<int>(b))
+
     /// Element count, with overflow detected rather than wrapped.
     let numel (shape: int[]) =
         let mutable n = 1L

@@ -49,7 +49,7 @@ type Tensor internal (shape: int[], data: double[], fill: double) =
     override this.Equals(o) =
         match o with
         | :? Tensor as t ->
-            t.ShapeArray = shape
+            Shape.same t.ShapeArray shape
             && Array.forall2 (fun (x: double) y -> BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y) t.Data this.Data
         | _ -> false
     override this.GetHashCode() =
@@ -164,7 +164,7 @@ module Tensor =
     let broadcastTo (target: int[]) (t: Tensor) =
         if not (Shape.canBroadcastTo t.ShapeArray target) then
             raise (ShapeException(sprintf "Shape %s cannot be broadcast to %s." (Shape.show t.ShapeArray) (Shape.show target), "shape"))
-        if t.ShapeArray = target then t
+        if Shape.same t.ShapeArray target then t
         elif t.Numel = 1 then Tensor(Array.copy target, null, t.Data.[0]) // e.g. a sum's adjoint: uniform, made on first read
         else
             let lead = target.Length - t.Rank
@@ -186,7 +186,7 @@ module Tensor =
 
     /// Sums a broadcast result back to `target` (the adjoint of broadcastTo).
     let sumTo (target: int[]) (t: Tensor) =
-        if t.ShapeArray = target then t
+        if Shape.same t.ShapeArray target then t
         else
             if not (Shape.canBroadcastTo target t.ShapeArray) then
                 raise (ShapeException(sprintf "Shape %s does not broadcast to %s, so it cannot be summed back to it." (Shape.show target) (Shape.show t.ShapeArray), "shape"))
@@ -211,7 +211,7 @@ module Tensor =
     /// Elementwise binary map with NumPy broadcasting, `f` inlined into the same-shape loop; large
     /// same-shaped tensors are split over the cores.
     let inline internal map2Inline ([<InlineIfLambda>] f: double -> double -> double) (a: Tensor) (b: Tensor) =
-        if a.ShapeArray = b.ShapeArray then
+        if Shape.same a.ShapeArray b.ShapeArray then
             let x = a.Data
             let y = b.Data
             let dst = Strided.fresh x.Length
@@ -229,7 +229,7 @@ module Tensor =
     /// A same-shaped binary op by a vectorised span kernel (TensorPrimitives), split over the cores when
     /// large; broadcasting falls back to map2. IEEE results, identical to the scalar operators.
     let private zip (kernel: SpanZip) (scalar: double -> double -> double) (a: Tensor) (b: Tensor) =
-        if a.ShapeArray = b.ShapeArray then
+        if Shape.same a.ShapeArray b.ShapeArray then
             let x = a.Data
             let y = b.Data
             // Every element is written below.
@@ -249,8 +249,8 @@ module Tensor =
     /// a·b elementwise. A uniform factor of 1 (a sum's adjoint, say) returns the other operand itself:
     /// x·1 = x exactly, and tensors are immutable, so sharing is safe.
     let mul (a: Tensor) (b: Tensor) =
-        if a.ShapeArray = b.ShapeArray && a.IsUniform && a.Fill = 1.0 then b
-        elif a.ShapeArray = b.ShapeArray && b.IsUniform && b.Fill = 1.0 then a
+        if a.IsUniform && a.Fill = 1.0 && Shape.same a.ShapeArray b.ShapeArray then b
+        elif b.IsUniform && b.Fill = 1.0 && Shape.same a.ShapeArray b.ShapeArray then a
         else zip (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) (*) a b
     let div a b = zip (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) (/) a b
     let neg t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Negate(x, d))) t
@@ -258,7 +258,7 @@ module Tensor =
 
     /// Σ a·b over all elements of same-shaped tensors.
     let dot (a: Tensor) (b: Tensor) =
-        if a.ShapeArray <> b.ShapeArray then
+        if not (Shape.same a.ShapeArray b.ShapeArray) then
             raise (ShapeException(sprintf "dot needs equal shapes; got %s and %s." (Shape.show a.ShapeArray) (Shape.show b.ShapeArray), "b"))
         let mutable acc = 0.0
         for i in 0 .. a.Numel - 1 do acc <- acc + a.Data.[i] * b.Data.[i]
@@ -266,7 +266,7 @@ module Tensor =
 
     /// Largest |a-b| over same-shaped tensors (NaN if either has NaN at the same place as a number).
     let maxAbsDiff (a: Tensor) (b: Tensor) =
-        if a.ShapeArray <> b.ShapeArray then
+        if not (Shape.same a.ShapeArray b.ShapeArray) then
             raise (ShapeException(sprintf "Shapes differ: %s and %s." (Shape.show a.ShapeArray) (Shape.show b.ShapeArray), "b"))
         let mutable m = 0.0
         for i in 0 .. a.Numel - 1 do
@@ -276,5 +276,5 @@ module Tensor =
 
     /// True when every |a-b| ≤ atol + rtol·|b| (shapes must be equal).
     let allClose (rtol: double) (atol: double) (a: Tensor) (b: Tensor) =
-        a.ShapeArray = b.ShapeArray
+        Shape.same a.ShapeArray b.ShapeArray
         && Array.forall2 (fun (x: double) y -> x = y || abs (x - y) <= atol + rtol * abs y) a.Data b.Data
