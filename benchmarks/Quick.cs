@@ -170,9 +170,10 @@ public static class Quick
             var w = Stopwatch.StartNew();
             while (w.Elapsed.TotalSeconds < 1) f();
             long calls = 0;
+            long bytes = GC.GetAllocatedBytesForCurrentThread();
             var sw = Stopwatch.StartNew();
             while (sw.Elapsed.TotalSeconds < 1) { f(); calls++; }
-            Console.WriteLine($"{name,-34} {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs");
+            Console.WriteLine($"{name,-34} {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs, {(GC.GetAllocatedBytesForCurrentThread() - bytes) / calls} B");
         }
         var ad = a.ToArray(); var bd = b.ToArray(); var cd = new double[n * n];
         Measure("kernel into a reused C", () => Functional.Kernels.PackedGemm.Multiply(false, false, 1, ad, bd, cd, 1, n, n, n));
