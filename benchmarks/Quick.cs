@@ -121,7 +121,7 @@ public static class Quick
         long calls = 0;
         long alloc = GC.GetTotalAllocatedBytes(true);
         while (sw.Elapsed.TotalSeconds < seconds) { Workloads.SmallGelu(a, b); calls++; }
-        Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs per call, {(GC.GetTotalAllocatedBytes(true) - alloc) / calls} B per call, {calls / Math.Max(1, GC.CollectionCount(0))} calls per gen0 GC");
+        Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs per call, {(GC.GetTotalAllocatedBytes(true) - alloc) / calls} B per call, {calls / Math.Max(1, GC.CollectionCount(0))} calls per gen0 GC, GC pauses {GC.GetTotalPauseDuration().TotalMilliseconds * 1e3 / calls:F2} µs per call");
     }
 
     /// <summary>Ours only, GELU forward and backward over 10⁷ (env SECONDS), for a profiler.</summary>

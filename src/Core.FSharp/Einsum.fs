@@ -17,9 +17,32 @@ module Einsum =
     /// small tensors should not pay for parsing on every call.
     let private cacheLimit = 4096
     let private specs = Collections.Concurrent.ConcurrentDictionary<string, EinsumSpec>()
-    let private bound = Collections.Concurrent.ConcurrentDictionary<string, BoundEinsum>()
 
-    let private remember (cache: Collections.Concurrent.ConcurrentDictionary<string, 'v>) (key: string) (make: unit -> 'v) =
+    /// The key of a bound equation: the equation and the operand shapes, compared by value. (A string key
+    /// built on every call cost more than the binding saved on small tensors.)
+    [<Sealed; AllowNullLiteral>]
+    type private BindKey(equation: string, shapes: int[][]) =
+        let hash =
+            let mutable h = equation.GetHashCode()
+            for s in shapes do
+                h <- h * 31 + s.Length
+                for d in s do h <- h * 31 + d
+            h
+        member _.Equation = equation
+        member _.Shapes = shapes
+        override _.GetHashCode() = hash
+        override _.Equals(o) =
+            match o with
+            | :? BindKey as k when k.GetHashCode() = hash && k.Shapes.Length = shapes.Length && String.Equals(k.Equation, equation) ->
+                let mutable same = true
+                for i in 0 .. shapes.Length - 1 do
+                    if same && not (Shape.same k.Shapes.[i] shapes.[i]) then same <- false
+                same
+            | _ -> false
+
+    let private bound = Collections.Concurrent.ConcurrentDictionary<BindKey, BoundEinsum>()
+
+    let private remember (cache: Collections.Concurrent.ConcurrentDictionary<'k, 'v>) (key: 'k) (make: unit -> 'v) =
         match cache.TryGetValue key with
         | true, v -> v
         | _ ->
@@ -38,14 +61,12 @@ module Einsum =
     /// The same, shared from the cache: internal callers never mutate it.
     let internal bindCached (equation: string) (shapes: int[][]) =
         if isNull equation then nullArg "equation"
-        let key =
-            let sb = Text.StringBuilder(equation.Length + 8 * shapes.Length)
-            sb.Append(equation) |> ignore
-            for s in shapes do
-                sb.Append('|') |> ignore
-                for d in s do sb.Append(d).Append(',') |> ignore
-            sb.ToString()
-        remember bound key (fun () -> Contraction.bind (parse equation) shapes)
+        match bound.TryGetValue(BindKey(equation, shapes)) with
+        | true, b -> b
+        | _ ->
+            // The cache keeps copies: the caller's arrays are not ours to hold.
+            let shapes = shapes |> Array.map Array.copy
+            remember bound (BindKey(equation, shapes)) (fun () -> Contraction.bind (parse equation) shapes)
 
     let internal squeeze (b: BoundEinsum) (xs: Tensor[]) =
         xs |> Array.mapi (fun k x -> if Shape.same x.ShapeArray b.SqueezedShapes.[k] then x else Tensor.wrap b.SqueezedShapes.[k] x.Data)

@@ -88,16 +88,25 @@ module Op =
     /// Applies an op: plain tensors when nothing is perturbed; otherwise the primal one level down,
     /// plus the tangent (forward) or a graph node (reverse) at the highest tag present.
     let rec apply (op: Op) (args: Value[]) : Value =
-        let top = args |> Array.fold (fun m a -> max m (Value.tag a)) 0L
+        // Loops, not Array.fold/map with closures: this runs for every op on every call.
+        let mutable top = 0L
+        for a in args do top <- max top (Value.tag a)
         if top = 0L then
-            Const(op.Forward(args |> Array.map (fun a -> match a with Const t -> t | _ -> a.Tensor)))
+            let tensors = Array.zeroCreate args.Length
+            for i in 0 .. args.Length - 1 do
+                tensors.[i] <- (match args.[i] with Const t -> t | a -> a.Tensor)
+            Const(op.Forward tensors)
         else
-            let primals = args |> Array.map (Value.primalAt top)
+            let primals = Array.zeroCreate args.Length
+            for i in 0 .. args.Length - 1 do primals.[i] <- Value.primalAt top args.[i]
             // Recursion depth here is the nesting depth of transforms, not the graph depth.
             let out = apply op primals
-            let carrier = args |> Array.find (fun a -> Value.tag a = top)
-            match carrier with
-            | Forward _ ->
+            let mutable isForward = false
+            for a in args do
+                match a with
+                | Forward (_, _, tg) when tg = top -> isForward <- true
+                | _ -> ()
+            if isForward then
                 let mutable tangent = None
                 for i in 0 .. args.Length - 1 do
                     match args.[i] with
@@ -106,7 +115,7 @@ module Op =
                         tangent <- Some(match tangent with None -> part | Some acc -> apply Basic.addSame [| acc; part |])
                     | _ -> ()
                 Forward(out, tangent.Value, top)
-            | _ -> Reverse(out, Node(op, args, primals, out), top)
+            else Reverse(out, Node(op, args, primals, out), top)
 
     /// Defines an op from its three parts.
     let create (name: string) (forward: Tensor[] -> Tensor) (vjp: Value[] -> Value -> Value -> int -> Value) (jvp: Value[] -> Value -> int -> Value -> Value) =
