@@ -38,19 +38,19 @@ public static class Workloads
         return y.item<double>() + gs[0].data<double>()[0];
     }
 
-    /// <summary>Ours: GELU forward and backward over a large vector; the adjoint (ones) is made once
-    /// outside, as TorchSharp's is.</summary>
-    public static Core.Value GeluForwardBackward(Core.Tensor x, Core.Value ones)
+    /// <summary>Ours: GELU forward and backward over a large vector; the adjoint is made once outside, as
+    /// TorchSharp's is.</summary>
+    public static Core.Value GeluForwardBackward(Core.Tensor x, Core.Value adjoint)
     {
         var r = Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(Core.Activation.gelu), Core.ValueModule.constant(x));
-        return r.Item2.Invoke(ones);
+        return r.Item2.Invoke(adjoint);
     }
 
-    public static void TorchGeluForwardBackward(torch.Tensor x, torch.Tensor ones)
+    public static void TorchGeluForwardBackward(torch.Tensor x, torch.Tensor adjoint)
     {
         using var scope = torch.NewDisposeScope();
         var y = torch.nn.functional.gelu(x);
-        torch.autograd.grad(new[] { y }, new[] { x }, new[] { ones });
+        torch.autograd.grad(new[] { y }, new[] { x }, new[] { adjoint });
     }
 
     public static torch.Tensor Leaf(Core.Tensor t, bool grad) => Torch.toTorch(grad, t).DetachFromDisposeScope();
