@@ -25,6 +25,24 @@ module EinsumEngineTests =
         |> ignore
 
     [<Fact>]
+    let ``bound equations are cached by equation and shapes, compared by value`` () =
+        // Same equation, transposed shapes, then the first again; then another equation on the same shapes.
+        let a = Tensor.random 1 [| 2; 3 |]
+        let b = Tensor.random 2 [| 3; 2 |]
+        let check (eq: string) (xs: Tensor[]) =
+            let bound = Einsum.bind eq (xs |> Array.map (fun x -> x.Shape))
+            let r = Einsum.contract eq xs
+            Assert.True(Tensor.allClose 1e-12 1e-12 r (Engine.reference bound.Contraction xs), eq)
+            r
+        let ab = check "ij,jk->ik" [| a; b |]
+        let ba = check "ij,jk->ik" [| b; a |]
+        Assert.Equal<int[]>([| 2; 2 |], ab.Shape)
+        Assert.Equal<int[]>([| 3; 3 |], ba.Shape)
+        Assert.Equal(ab, check "ij,jk->ik" [| Tensor.create [| 2; 3 |] (a.ToArray()); b |])
+        Assert.Equal<int[]>([| 2; 2 |], (check "ij,jk->ki" [| a; b |]).Shape)
+        Assert.Equal(Tensor.transpose ab, check "ij,jk->ki" [| a; b |])
+
+    [<Fact>]
     let ``extended forms: a repeated output label writes a diagonal, an output-only label broadcasts`` () =
         let c = { Inputs = [| [| 0 |] |]; Output = [| 0; 0; 1 |]; Sizes = [| 2; 3 |] }
         let r = Engine.contract c [| Tensor.vector [| 5.0; 7.0 |] |]
