@@ -76,28 +76,30 @@ module Special =
         |]
         |> Array.concat
 
+    /// The nearest anchor's first coefficient index and t's offset h from that anchor.
+    let private anchor (t: double) =
+        let j = max 0 (int (Math.Round((t - anchorStart) / anchorStep)))
+        struct (j * terms, t - (anchorStart + float j * anchorStep))
+
+    /// The anchor's series without its constant term, divided by h (Horner from the top coefficient).
+    let private seriesTail (b: int) (h: double) =
+        let mutable acc = coefficients.[b + terms - 1]
+        for k in terms - 2 .. -1 .. 1 do
+            acc <- Math.FusedMultiplyAdd(acc, h, coefficients.[b + k])
+        acc
+
     /// The Mills ratio R(t) = (1 − Φ(t))/φ(t), for t ≥ 0.375: a Horner polynomial around the nearest anchor.
     let millsRatio (t: double) =
         if t > anchorEnd then millsContinued t (if t < 12.0 then 18 else 12)
         else
-            let j = max 0 (int (Math.Round((t - anchorStart) / anchorStep)))
-            let h = t - (anchorStart + float j * anchorStep)
-            let b = j * terms
-            let mutable acc = coefficients.[b + terms - 1]
-            for k in terms - 2 .. -1 .. 0 do
-                acc <- Math.FusedMultiplyAdd(acc, h, coefficients.[b + k])
-            acc
+            let struct (b, h) = anchor t
+            Math.FusedMultiplyAdd(seriesTail b h, h, coefficients.[b])
 
     /// R(t) − t for 0.375 ≤ t ≤ 8: (R(t0) − t) + h·(R'(t0) + …) around the nearest anchor. R(t0) − t is exact
     /// near GELU's root (Sterbenz), so only the small correction rounds: no cancellation beyond the result's own.
     let internal millsRatioMinus (t: double) =
-        let j = max 0 (int (Math.Round((t - anchorStart) / anchorStep)))
-        let h = t - (anchorStart + float j * anchorStep)
-        let b = j * terms
-        let mutable acc = coefficients.[b + terms - 1]
-        for k in terms - 2 .. -1 .. 1 do
-            acc <- Math.FusedMultiplyAdd(acc, h, coefficients.[b + k])
-        Math.FusedMultiplyAdd(acc, h, coefficients.[b] - t)
+        let struct (b, h) = anchor t
+        Math.FusedMultiplyAdd(seriesTail b h, h, coefficients.[b] - t)
 
     /// (−1/2)^n / (n!·(2n+1)), n = 0..11: Φ(x) − 1/2 = x/√(2π)·Σ a_n·x^(2n); for |x| ≤ 1/2 twelve terms are
     /// below the rounding of the first.
