@@ -13,6 +13,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "shape") { Quick.Shape(); return; }
         if (args.Length > 0 && args[0] == "smallloop") { Quick.SmallLoop(); return; }
         if (args.Length > 0 && args[0] == "geluloop") { Quick.GeluLoop(); return; }
+        if (args.Length > 0 && args[0] == "pullbackloop") { Quick.PullbackLoop(); return; }
         if (args.Length > 0 && args[0] == "pieces") { Quick.Pieces(); return; }
         if (args.Length > 0 && args[0] == "contractloop") { Quick.ContractLoop(); return; }
         if (args.Length > 0 && args[0] == "bmm") { Quick.Bmm(); return; }

@@ -125,6 +125,22 @@ public static class Quick
         Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs per call, {(GC.GetTotalAllocatedBytes(true) - alloc) / calls} B per call, {calls / Math.Max(1, GC.CollectionCount(0))} calls per gen0 GC, GC pauses {GC.GetTotalPauseDuration().TotalMilliseconds * 1e3 / calls:F2} µs per call");
     }
 
+    /// <summary>Ours only, the pullback of sum(GELU(A·B)) on one tape, again and again (env N, SECONDS), for a profiler.</summary>
+    public static void PullbackLoop()
+    {
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 32;
+        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t) : 5;
+        var va = Core.ValueModule.constant(Core.TensorModule.random(1, new[] { n, n }));
+        var vb = Core.ValueModule.constant(Core.TensorModule.random(2, new[] { n, n }));
+        var f = Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(xs => Core.Reduction.sum(Core.Activation.gelu(Core.Linear.matmul(xs[0], xs[1]))));
+        var taped = Core.Autodiff.vjpMany(f, new[] { va, vb });
+        var one = Core.ValueModule.constant(Core.TensorModule.scalar(1.0));
+        var sw = Stopwatch.StartNew();
+        long calls = 0;
+        while (sw.Elapsed.TotalSeconds < seconds) { taped.Item2.Invoke(one); calls++; }
+        Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs per pullback");
+    }
+
     /// <summary>Ours only, GELU forward and backward over 10⁷ (env SECONDS), for a profiler.</summary>
     public static void GeluLoop()
     {
