@@ -74,8 +74,8 @@ module internal SpecialVector =
             q <- Vector512.FusedMultiplyAdd(q, v, coefficient millsQ k)
         p <- Vector512.FusedMultiplyAdd(p, v, coefficient millsP 0)
         q <- Vector512.FusedMultiplyAdd(q, v, one)
-        // One division for both forms: g = P/Q below 2, R = Q/(t·Q + P) from 2 on (A is 0 there, so the
-        // sums below are exact there: R = 0 + w, R − t = (0 − t) + w).
+        // One division for both forms: w = g = P/Q below 2, w = R = Q/(t·Q + P) from 2 on, where A is 0, so
+        // that R = A + w and R − t = (A − t) + w hold for every lane (exactly w and w − t from 2 on).
         let below2 = Vector512.LessThan(t, Vector512.Create(2.0))
         let w = Vector512.ConditionalSelect(below2, p, q) / Vector512.ConditionalSelect(below2, q, Vector512.FusedMultiplyAdd(t, q, p))
         let a = Avx512F.PermuteVar8x64(millsA, octave)

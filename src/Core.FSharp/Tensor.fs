@@ -16,9 +16,10 @@ type internal SpanMap = delegate of ReadOnlySpan<double> * Span<double> -> unit
 [<Sealed>]
 type Tensor internal (shape: int[], data: double[], fill: double) =
     // A null `data` means every element equals `fill` and the array is not made until someone reads it:
-    // a sum's adjoint broadcast back is such a tensor, and ops that know (mul, add) then skip a pass and an
+    // a sum's adjoint broadcast back is such a tensor, and `mul` by a uniform 1 then skips a pass and an
     // allocation. Materialising is idempotent, so two threads racing here only build equal arrays.
     let numel = if isNull data then Shape.numel shape else data.Length
+    let uniform = isNull data
     let mutable data = data
     internal new(shape: int[], data: double[]) = Tensor(shape, data, 0.0)
     member internal _.ShapeArray = shape
@@ -26,7 +27,7 @@ type Tensor internal (shape: int[], data: double[], fill: double) =
         if isNull data then data <- Array.create numel fill
         data
     /// Whether every element is known to equal one value (without reading the elements).
-    member internal _.IsUniform = isNull data
+    member internal _.IsUniform = uniform
     /// That value, for a uniform tensor.
     member internal _.Fill = fill
     /// The shape (a fresh copy).

@@ -48,6 +48,9 @@ module TensorTests =
         Assert.Equal<double[]>(Array.create 6 3.0, three.ToArray())
         Assert.Equal(Tensor.create [| 2; 3 |] (Array.create 6 3.0), three)
         Assert.Equal(3.0, three.[[| 1; 2 |]])
+        // Still known to be uniform once read.
+        Assert.True(three.IsUniform)
+        Assert.Same(x, Tensor.mul x (let o = Tensor.full [| 2; 3 |] 1.0 in o.ToArray() |> ignore; o))
         Assert.Throws<ShapeException>(fun () -> Tensor.full [| 2; -1 |] 0.0 |> ignore) |> ignore
 
     [<Fact>]
