@@ -8,28 +8,36 @@ module Arithmetic =
     let private same (a: int[]) (b: int[]) = Shape.same a b
 
     /// Broadcast to a shape. VJP: sum back (sumTo). JVP: broadcast the tangent.
+    /// A constant is broadcast directly (what the op would give, without building it): a sum's adjoint, a
+    /// scalar, then becomes a uniform tensor at no cost.
     let rec broadcastTo (shape: int[]) (x: Value) : Value =
         let src = x.Tensor.ShapeArray
         if same src shape then x
         else
-            Op.apply
-                (Op.create "broadcastTo"
-                    (fun xs -> Tensor.broadcastTo shape xs.[0])
-                    (fun _ _ adj _ -> sumTo src adj)
-                    (fun _ _ _ t -> broadcastTo shape t))
-                [| x |]
+            match x with
+            | Const t -> Const(Tensor.broadcastTo shape t)
+            | _ ->
+                Op.apply
+                    (Op.create "broadcastTo"
+                        (fun xs -> Tensor.broadcastTo shape xs.[0])
+                        (fun _ _ adj _ -> sumTo src adj)
+                        (fun _ _ _ t -> broadcastTo shape t))
+                    [| x |]
 
     /// Sum a broadcast value back to `shape`. VJP: broadcast. JVP: sum the tangent.
     and sumTo (shape: int[]) (x: Value) : Value =
         let src = x.Tensor.ShapeArray
         if same src shape then x
         else
-            Op.apply
-                (Op.create "sumTo"
-                    (fun xs -> Tensor.sumTo shape xs.[0])
-                    (fun _ _ adj _ -> broadcastTo src adj)
-                    (fun _ _ _ t -> sumTo shape t))
-                [| x |]
+            match x with
+            | Const t -> Const(Tensor.sumTo shape t)
+            | _ ->
+                Op.apply
+                    (Op.create "sumTo"
+                        (fun xs -> Tensor.sumTo shape xs.[0])
+                        (fun _ _ adj _ -> broadcastTo src adj)
+                        (fun _ _ _ t -> sumTo shape t))
+                    [| x |]
 
     /// a + b. ∂/∂a = 1, ∂/∂b = 1 (summed over broadcast dimensions).
     let add (a: Value) (b: Value) : Value =

@@ -5,14 +5,19 @@ namespace Functional.Core
 module Layout =
 
     /// Same elements, new shape (one -1 is inferred). VJP: reshape back. JVP: reshape the tangent.
+    /// A constant is reshaped directly (what the op would give, without building it).
     let rec reshape (shape: int[]) (x: Value) : Value =
         let src = x.Tensor.ShapeArray
-        let target = (Tensor.reshape shape x.Tensor).ShapeArray
+        let reshaped = Tensor.reshape shape x.Tensor
+        let target = reshaped.ShapeArray
         if Shape.same src target then x
         else
-            Op.apply
-                (Op.create "reshape" (fun xs -> Tensor.reshape target xs.[0]) (fun _ _ adj _ -> reshape src adj) (fun _ _ _ t -> reshape target t))
-                [| x |]
+            match x with
+            | Const _ -> Const reshaped
+            | _ ->
+                Op.apply
+                    (Op.create "reshape" (fun xs -> Tensor.reshape target xs.[0]) (fun _ _ adj _ -> reshape src adj) (fun _ _ _ t -> reshape target t))
+                    [| x |]
 
     /// Axis i of the result is axis perm.[i] of x. VJP: the inverse permutation. JVP: the same permutation.
     let rec permute (perm: int[]) (x: Value) : Value =

@@ -4,13 +4,6 @@ namespace Functional.Core
 [<RequireQualifiedAccess>]
 module Reduction =
 
-    /// The adjoint of a sum broadcast back over `src`. A plain scalar adjoint (the usual seed) becomes a uniform
-    /// tensor directly: the same value the reshape and broadcast ops give, without building them.
-    let private spread (src: int[]) (kept: int[]) (adj: Value) =
-        match adj with
-        | Const t when t.Numel = 1 -> Const(Tensor.broadcastTo src (Tensor.reshape kept t))
-        | _ -> Arithmetic.broadcastTo src (Layout.reshape kept adj)
-
     /// Σ over the given axes. VJP: the adjoint broadcast back along them. JVP: the tangent summed.
     let rec sumAxes (axes: int[]) (keepDims: bool) (x: Value) : Value =
         let src = x.Tensor.ShapeArray
@@ -19,7 +12,7 @@ module Reduction =
         Op.apply
             (Op.create "sum"
                 (fun xs -> if axes.Length = src.Length && not keepDims then Tensor.sum xs.[0] else Tensor.sumAxes axes keepDims xs.[0])
-                (fun _ _ adj _ -> spread src kept adj)
+                (fun _ _ adj _ -> Arithmetic.broadcastTo src (Layout.reshape kept adj))
                 (fun _ _ _ t -> sumAxes axes keepDims t))
             [| x |]
 
