@@ -7,37 +7,29 @@ module Arithmetic =
 
     let private same (a: int[]) (b: int[]) = Shape.same a b
 
-    /// Broadcast to a shape. VJP: sum back (sumTo). JVP: broadcast the tangent.
-    /// A constant is broadcast directly (what the op would give, without building it): a sum's adjoint, a
-    /// scalar, then becomes a uniform tensor at no cost.
-    let rec broadcastTo (shape: int[]) (x: Value) : Value =
+    /// Broadcast to `shape` (broadcast = true) or sum back to it: each is the other's VJP. A constant is moved
+    /// directly (what the op would give, without building it): a sum's scalar adjoint then becomes a uniform
+    /// tensor at no cost.
+    let rec private move (broadcast: bool) (shape: int[]) (x: Value) : Value =
         let src = x.Tensor.ShapeArray
         if same src shape then x
         else
+            let f = if broadcast then Tensor.broadcastTo shape else Tensor.sumTo shape
             match x with
-            | Const t -> Const(Tensor.broadcastTo shape t)
+            | Const t -> Const(f t)
             | _ ->
                 Op.apply
-                    (Op.create "broadcastTo"
-                        (fun xs -> Tensor.broadcastTo shape xs.[0])
-                        (fun _ _ adj _ -> sumTo src adj)
-                        (fun _ _ _ t -> broadcastTo shape t))
+                    (Op.create (if broadcast then "broadcastTo" else "sumTo")
+                        (fun xs -> f xs.[0])
+                        (fun _ _ adj _ -> move (not broadcast) src adj)
+                        (fun _ _ _ t -> move broadcast shape t))
                     [| x |]
 
+    /// Broadcast to a shape. VJP: sum back (sumTo). JVP: broadcast the tangent.
+    let broadcastTo (shape: int[]) (x: Value) : Value = move true shape x
+
     /// Sum a broadcast value back to `shape`. VJP: broadcast. JVP: sum the tangent.
-    and sumTo (shape: int[]) (x: Value) : Value =
-        let src = x.Tensor.ShapeArray
-        if same src shape then x
-        else
-            match x with
-            | Const t -> Const(Tensor.sumTo shape t)
-            | _ ->
-                Op.apply
-                    (Op.create "sumTo"
-                        (fun xs -> Tensor.sumTo shape xs.[0])
-                        (fun _ _ adj _ -> broadcastTo src adj)
-                        (fun _ _ _ t -> sumTo shape t))
-                    [| x |]
+    let sumTo (shape: int[]) (x: Value) : Value = move false shape x
 
     /// a + b. ∂/∂a = 1, ∂/∂b = 1 (summed over broadcast dimensions).
     let add (a: Value) (b: Value) : Value =
