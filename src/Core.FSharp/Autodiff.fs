@@ -20,8 +20,9 @@ module Autodiff =
     /// Returns the adjoint of every leaf reached.
     let private backward (tag: int64) (root: Node) (seed: Value) : Dictionary<Node, Value> =
         // Pass 1: how many consumers each node has inside this graph.
-        let consumers = Dictionary<Node, int>(refComparer)
-        let stack = Stack<Node>()
+        // Sized for small graphs from the start (growing 0 → 3 → 7 → 17 showed in small-tensor profiles).
+        let consumers = Dictionary<Node, int>(16, refComparer)
+        let stack = Stack<Node>(16)
         stack.Push root
         consumers.[root] <- 0
         while stack.Count > 0 do
@@ -36,10 +37,10 @@ module Autodiff =
                         stack.Push m
                 | _ -> ()
         // Pass 2: a node is processed once all its consumers have sent their adjoints.
-        let adjoints = Dictionary<Node, Value>(refComparer)
+        let adjoints = Dictionary<Node, Value>(16, refComparer)
         let leaves = Dictionary<Node, Value>(refComparer)
         adjoints.[root] <- seed
-        let ready = Stack<Node>()
+        let ready = Stack<Node>(16)
         ready.Push root
         while ready.Count > 0 do
             let n = ready.Pop()
