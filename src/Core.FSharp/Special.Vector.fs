@@ -16,7 +16,7 @@ open Microsoft.FSharp.NativeInterop
 /// scalar functions.
 module internal SpecialVector =
 
-    let supported = Avx512F.IsSupported
+    let supported = Avx512F.IsSupported && Avx512DQ.IsSupported
 
     let private central = Special.centralCoefficients
 
@@ -64,7 +64,9 @@ module internal SpecialVector =
 
     /// R(t) and R(t) − t for t in [0.5, 38] (any t in [0.5, 64)).
     let private mills (t: Vector512<double>) =
-        let octave = Vector512.ConvertToInt64(Avx512F.GetExponent(t) + one)
+        // A raw conversion here and Avx512F.Max for the argument, not Vector512's: those add NaN and saturation
+        // handling (four instructions each) that finite lanes in range do not need.
+        let octave = Avx512DQ.ConvertToVector512Int64WithTruncation(Avx512F.GetExponent(t) + one)
         let v = Vector512.FusedMultiplyAdd(Vector512.Create(2.0), Avx512F.GetMantissa(t, 0uy), Vector512.Create(-3.0))
         let inline coefficient (table: Vector512<double>[]) k = Avx512F.PermuteVar8x64(table.[k], octave)
         let mutable p = coefficient millsP 5
@@ -110,7 +112,7 @@ module internal SpecialVector =
         if Vector512.ExtractMostSignificantBits(isCentral) = 0xFFUL then central
         else
             let struct (m, n) = expHalfSquare x
-            let struct (r, _) = mills (Vector512.Max(t, half))
+            let struct (r, _) = mills (Avx512F.Max(t, half))
             // Lower tail −(t·R·c)·e and upper x·(1 − R·c·e), the scaling last.
             let lower = Avx512F.Scale(-(t * r * c) * m, n)
             let upper = x * (one - Avx512F.Scale(r * c * m, n))
@@ -125,7 +127,7 @@ module internal SpecialVector =
         let central = if Vector512.ExtractMostSignificantBits(isCentral) <> 0UL then half + centralPart x + x * phi else Vector512<double>.Zero
         if Vector512.ExtractMostSignificantBits(isCentral) = 0xFFUL then central
         else
-            let struct (r, rt) = mills (Vector512.Max(t, half))
+            let struct (r, rt) = mills (Avx512F.Max(t, half))
             let lower = Avx512F.Scale(rt * c * m, n)
             let upper = (one - Avx512F.Scale(r * c * m, n)) + x * phi
             Vector512.ConditionalSelect(isCentral, central, Vector512.ConditionalSelect(Vector512.LessThan(x, -half), lower, upper))
@@ -143,7 +145,7 @@ module internal SpecialVector =
         let centralD = if anyCentral then half + cp + x * phi else Vector512<double>.Zero
         if Vector512.ExtractMostSignificantBits(isCentral) = 0xFFUL then struct (centralV, centralD)
         else
-            let struct (r, rt) = mills (Vector512.Max(t, half))
+            let struct (r, rt) = mills (Avx512F.Max(t, half))
             let tail = Avx512F.Scale(r * c * m, n)
             let lowerV = Avx512F.Scale(-(t * r * c) * m, n)
             let upperV = x * (one - tail)
