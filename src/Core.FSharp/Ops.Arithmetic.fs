@@ -5,14 +5,12 @@ namespace Functional.Core
 [<RequireQualifiedAccess>]
 module Arithmetic =
 
-    let private same (a: int[]) (b: int[]) = Shape.same a b
-
     /// Broadcast to `shape` (broadcast = true) or sum back to it: each is the other's VJP. A constant is moved
     /// directly (what the op would give, without building it): a sum's scalar adjoint then becomes a uniform
     /// tensor at no cost.
     let rec private move (broadcast: bool) (shape: int[]) (x: Value) : Value =
         let src = x.Tensor.ShapeArray
-        if same src shape then x
+        if Shape.same src shape then x
         else
             let f = if broadcast then Tensor.broadcastTo shape else Tensor.sumTo shape
             match x with

@@ -11,7 +11,7 @@ module Reduction =
         let kept = src |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)
         Op.apply
             (Op.create "sum"
-                (fun xs -> if axes.Length = src.Length && not keepDims then Tensor.sum xs.[0] else Tensor.sumAxes axes keepDims xs.[0])
+                (fun xs -> Tensor.sumAxes axes keepDims xs.[0])
                 (fun _ _ adj _ -> Arithmetic.broadcastTo src (Layout.reshape kept adj))
                 (fun _ _ _ t -> sumAxes axes keepDims t))
             [| x |]

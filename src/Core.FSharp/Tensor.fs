@@ -176,6 +176,8 @@ module Tensor =
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =
         let axes = Shape.normaliseAxes t.Rank axes
+        // Every axis (a loss's sum): one run over the data as it is, no permutation to work out.
+        if axes.Length = t.Rank && not keepDims then Tensor([||], Strided.sumRuns t.Data 1 t.Numel) else
         let kept = [| 0 .. t.Rank - 1 |] |> Array.filter (fun a -> not (Array.contains a axes))
         let order = Array.append kept (Array.sort axes)
         let moved = permute order t
