@@ -149,6 +149,58 @@ public class EinsumPlans
     [Benchmark] public object Functional() => Core.Einsum.contract(eq, ops);
 }
 
+/// <summary>The same equations forward and backward (random output adjoint): ours through Linear.einsum,
+/// whose backward pass reuses the forward's planned intermediates; ours with every operand's gradient as its own
+/// derived contraction (Einsum.gradients, no reuse); TorchSharp's einsum with autograd.</summary>
+[Config(typeof(ShortConfig))]
+public class EinsumPlansGradient
+{
+    [Params("ij,jk,k->i (2000)", "ab,cd,bd,ac-> (64)")] public string Case = "";
+    private string eq = "";
+    private Core.Tensor[] ops = null!;
+    private Core.Value[] values = null!;
+    private Core.Tensor g = null!;
+    private Core.Value adjoint = null!;
+    private torch.Tensor[] tops = null!;
+    private torch.Tensor tg = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        eq = Case.StartsWith("ij") ? "ij,jk,k->i" : "ab,cd,bd,ac->";
+        ops = Case.StartsWith("ij")
+            ? new[] { Core.TensorModule.random(1, new[] { 2000, 2000 }), Core.TensorModule.random(2, new[] { 2000, 2000 }), Core.TensorModule.random(3, new[] { 2000 }) }
+            : Enumerable.Range(0, 4).Select(i => Core.TensorModule.random(i, new[] { 64, 64 })).ToArray();
+        values = ops.Select(Core.ValueModule.constant).ToArray();
+        g = Core.TensorModule.random(9, Core.Einsum.bind(eq, ops.Select(o => o.ShapeArray).ToArray()).OutputShape);
+        adjoint = Core.ValueModule.constant(g);
+        tops = ops.Select(o => Workloads.Leaf(o, true)).ToArray();
+        tg = Workloads.Leaf(g, false);
+    }
+
+    [Benchmark(Baseline = true)]
+    public void TorchSharp()
+    {
+        using var scope = torch.NewDisposeScope();
+        var r = torch.einsum(eq, tops);
+        torch.autograd.grad(new[] { r }, tops, new[] { tg });
+    }
+
+    [Benchmark]
+    public object Functional()
+    {
+        var r = Core.Autodiff.vjpMany(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(v => Core.Linear.einsum(eq, v)), values);
+        return r.Item2.Invoke(adjoint);
+    }
+
+    [Benchmark]
+    public object FunctionalPerOperand()
+    {
+        var value = Core.Einsum.contract(eq, ops);
+        return Core.Einsum.gradients(eq, ops, g);
+    }
+}
+
 /// <summary>Exact GELU forward + backward over 10⁷ float64. The adjoint is a random tensor (the same values
 /// on both sides), so no shortcut for an all-ones adjoint applies.</summary>
 [Config(typeof(ShortConfig))]

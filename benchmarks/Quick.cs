@@ -51,6 +51,28 @@ public static class Quick
         Console.WriteLine($"GELU fwd+bwd 1e7: ours {o * 1e3:F1} ms, TorchSharp {t * 1e3:F1} ms, ratio {t / o:F2}x");
     }
 
+    /// <summary>ab,cd,bd,ac-> (n = 64) forward and backward, in pieces (env N, EQ).</summary>
+    public static void PlansGradient()
+    {
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 64;
+        var eq = Environment.GetEnvironmentVariable("EQ") ?? "ab,cd,bd,ac->";
+        var terms = eq.Split("->")[0].Split(',');
+        var ops = terms.Select((t, i) => Core.TensorModule.random(i, Enumerable.Repeat(n, t.Length).ToArray())).ToArray();
+        var values = ops.Select(Core.ValueModule.constant).ToArray();
+        var g = Core.TensorModule.random(9, Core.Einsum.bind(eq, ops.Select(o => o.ShapeArray).ToArray()).OutputShape);
+        var adjoint = Core.ValueModule.constant(g);
+        var f = Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(v => Core.Linear.einsum(eq, v));
+        double Time(Action a) { for (int i = 0; i < 200; i++) a(); var sw = Stopwatch.StartNew(); int r = 0; while (sw.Elapsed.TotalSeconds < 1) { a(); r++; } return sw.Elapsed.TotalSeconds / r * 1e6; }
+        var taped = Core.Autodiff.vjpMany(f, values);
+        Console.WriteLine($"forward (constants)        {Time(() => Core.Einsum.contract(eq, ops)):F1} µs");
+        Console.WriteLine($"forward with tape          {Time(() => Core.Autodiff.vjpMany(f, values)):F1} µs");
+        Console.WriteLine($"pullback (one tape)        {Time(() => taped.Item2.Invoke(adjoint)):F1} µs");
+        Console.WriteLine($"Einsum.gradients           {Time(() => Core.Einsum.gradients(eq, ops, g)):F1} µs");
+        var c = Core.Einsum.bind(eq, ops.Select(o => o.ShapeArray).ToArray()).Contraction;
+        var (prepared, steps) = Core.Engine.decompose(c);
+        foreach (var (l, r, st) in steps) Console.WriteLine($"  step {l},{r}: {Core.ContractionModule.show(st)}");
+    }
+
     public static void Bmm()
     {
         var b = new BatchedEinsum();
@@ -103,7 +125,7 @@ public static class Quick
             ? () => Core.Gemm.batchedSimple(a, b, batch, m, k, n)
             : Environment.GetEnvironmentVariable("REUSE") != "1"
             ? () => Core.Gemm.batchedWithParts(parts, a, b, batch, m, k, n)
-            : () => Functional.Kernels.PackedGemm.Multiply(false, false, parts, a, b, c, batch, m, k, n);
+            : () => Functional.Kernels.PackedGemm.Multiply(Environment.GetEnvironmentVariable("TRANSA") == "1", Environment.GetEnvironmentVariable("TRANSB") == "1", parts, a, b, c, batch, m, k, n);
         for (int i = 0; i < reps; i++) run();
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < reps; i++) run();

@@ -152,6 +152,27 @@ module Engine =
             c.Inputs |> Array.mapi (fun k ls -> Array.distinct ls |> Array.filter (neededBeyond c k))
         Plan.create c.Sizes (Array.distinct c.Output) labelsAfterPrepare
 
+    /// Decompositions per contraction value, so that the steps are the same values on every call and hit the
+    /// compiled plans and ops cached for them.
+    let private decompositions = Runtime.CompilerServices.ConditionalWeakTable<Contraction, Contraction option[] * (int * int * Contraction)[]>()
+
+    let private decomposeNew (c: Contraction) : Contraction option[] * (int * int * Contraction)[] =
+        let labels = c.Inputs |> Array.mapi (fun k ls -> Array.distinct ls |> Array.filter (neededBeyond c k))
+        let prepared = c.Inputs |> Array.mapi (fun k ls -> if ls = labels.[k] then None else Some { Inputs = [| ls |]; Output = labels.[k]; Sizes = c.Sizes })
+        let p = Plan.create c.Sizes (Array.distinct c.Output) labels
+        let last = List.length p.Steps - 1
+        let steps =
+            p.Steps
+            |> List.mapi (fun i st -> st.Left, st.Right, { Inputs = [| st.LeftLabels; st.RightLabels |]; Output = (if i = last then c.Output else st.Result); Sizes = c.Sizes })
+            |> Array.ofList
+        prepared, steps
+
+    /// The contraction as `contract` runs it, one step at a time: per operand the one-input contraction of
+    /// its diagonals and private sums (None when it has none), then each planned pairwise step as a two-input
+    /// contraction of the current list's Left and Right operands (removed; the result is appended), the last
+    /// step writing the output. Evaluated in order, the steps give exactly the values `contract` gives.
+    let decompose (c: Contraction) = decompositions.GetValue(c, fun c -> decomposeNew c)
+
     /// Evaluates a contraction. Operand shapes must match the contraction's label sizes. Every output and
     /// intermediate is checked against the memory limit before anything is allocated.
     let contract (c: Contraction) (xs: Tensor[]) : Tensor =

@@ -25,13 +25,28 @@ module Linear =
             ops.AddOrUpdate(c, op)
             op
 
+    /// Three or more operands under a transform: one op per engine step (Engine.decompose), so that a
+    /// backward pass reuses the forward's intermediates (each step's VJP is two contractions of that step's
+    /// size) instead of contracting the output gradient with the n − 1 other operands afresh per operand.
+    /// The values are the same as the single op's, bit for bit.
+    let private stepwise (c: Contraction) (xs: Value[]) =
+        let prepared, steps = Engine.decompose c
+        let mutable current = xs |> Array.mapi (fun k x -> match prepared.[k] with Some p -> Op.apply (contraction p) [| x |] | None -> x)
+        for left, right, step in steps do
+            let v = Op.apply (contraction step) [| current.[left]; current.[right] |]
+            current <- Array.append (current |> Array.indexed |> Array.filter (fun (k, _) -> k <> left && k <> right) |> Array.map snd) [| v |]
+        current.[0]
+
     /// Einsum over any number of operands (NumPy/torch semantics).
-    /// ∂L/∂X_k = the derived contraction of ∂L/∂Y with the other operands (see Einsum.explain).
+    /// ∂L/∂X_k = the derived contraction of ∂L/∂Y with the other operands (see Einsum.explain); with three or
+    /// more operands it is evaluated along the contraction plan, reusing the forward's intermediates.
     let einsum (equation: string) (operands: Value[]) : Value =
         if isNull operands then nullArg "operands"
         let b = Einsum.bindCached equation (operands |> Array.map (fun x -> x.Tensor.ShapeArray))
         let squeezed = operands |> Array.mapi (fun k x -> if Shape.same x.Tensor.ShapeArray b.SqueezedShapes.[k] then x else Layout.reshape b.SqueezedShapes.[k] x)
-        Op.apply (contraction b.Contraction) squeezed
+        let perturbed = squeezed |> Array.exists (function Const _ -> false | _ -> true)
+        if perturbed && squeezed.Length >= 3 then stepwise b.Contraction squeezed
+        else Op.apply (contraction b.Contraction) squeezed
 
     /// Matrix product of rank-2 values: C = A·B. ∇A = ∂L/∂C·Bᵀ, ∇B = Aᵀ·∂L/∂C.
     let matmul (a: Value) (b: Value) =

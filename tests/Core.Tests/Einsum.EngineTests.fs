@@ -24,6 +24,32 @@ module EinsumEngineTests =
                 check (Contraction.gradient b.Contraction k) (Array.append [| g |] (Array.removeAt k sq)))
         |> ignore
 
+    /// Runs Engine.decompose's steps one by one, as Linear.einsum does under a transform.
+    let runSteps (c: Contraction) (xs: Tensor[]) =
+        let prepared, steps = Engine.decompose c
+        let mutable current = xs |> Array.mapi (fun k x -> match prepared.[k] with Some p -> Engine.contract p [| x |] | None -> x)
+        for left, right, step in steps do
+            let r = Engine.contract step [| current.[left]; current.[right] |]
+            current <- Array.append (current |> Array.indexed |> Array.filter (fun (k, _) -> k <> left && k <> right) |> Array.map snd) [| r |]
+        current.[0]
+
+    [<Fact>]
+    let ``the decomposed steps, run one by one, give the engine's values bit for bit`` () =
+        let mutable multi = 0
+        Check.forAll "decompose vs contract" 23UL 500 (EinsumGen.arb 4) (fun c ->
+            let b = Einsum.bind c.Equation c.Shapes
+            let sq = c.Tensors |> Array.mapi (fun k x -> Tensor.reshape b.SqueezedShapes.[k] x)
+            let whole = Engine.contract b.Contraction sq
+            let _, steps = Engine.decompose b.Contraction
+            if sq.Length >= 3 then
+                multi <- multi + 1
+                if steps.Length <> sq.Length - 1 then Check.failf "%d operands but %d steps for %O" sq.Length steps.Length c
+            let stepped = if sq.Length = 1 then whole else runSteps b.Contraction sq
+            if stepped.Shape <> whole.Shape || stepped.ToArray() <> whole.ToArray() then
+                Check.failf "steps differ from the whole contraction by %g for %O" (Tensor.maxAbsDiff stepped whole) c)
+        |> ignore
+        Assert.True(multi >= 50, sprintf "only %d cases with three or more operands" multi)
+
     [<Fact>]
     let ``bound equations are cached by equation and shapes, compared by value`` () =
         // Same equation, transposed shapes, then the first again; then another equation on the same shapes.
