@@ -24,10 +24,14 @@ let trial (equation: string) (shapes: int[][]) (seed: int) (t: int) =
     let g = Tensor.random (seed + 1000 * t + 999) b.OutputShape
     let y = Einsum.contract equation xs
     let grads = Einsum.gradients equation xs g
+    // The gradients a program gets: reverse mode through Linear.einsum (stepwise along the plan for three
+    // or more operands, reusing the forward's intermediates), checked as well as the derived contractions.
+    let _, pullback = Autodiff.vjpMany (fun vs -> Linear.einsum equation vs) (xs |> Array.map Value.constant)
+    let autodiff = pullback (Value.constant g) |> Array.map Value.tensor
     let torch = Torch.einsum equation xs g
     let fwd = maxErr y torch.Output
-    let grad = Array.map2 maxErr grads torch.Gradients |> Array.fold max 0.0
-    let okTorch = within y torch.Output && Array.forall2 within grads torch.Gradients
+    let grad = Array.append (Array.map2 maxErr grads torch.Gradients) (Array.map2 maxErr autodiff torch.Gradients) |> Array.fold max 0.0
+    let okTorch = within y torch.Output && Array.forall2 within grads torch.Gradients && Array.forall2 within autodiff torch.Gradients
     // Einsum is linear in each operand: a step of 1 gives the exact derivative (up to rounding).
     let loss (ys: Tensor[]) = Tensor.dot (Einsum.contract equation ys) g
     let l0 = loss xs
@@ -46,7 +50,8 @@ let trial (equation: string) (shapes: int[][]) (seed: int) (t: int) =
             if err > rtol * max 1.0 (max (abs an) (abs l0)) then okFd <- false
     { Trial = t; Forward = fwd; Gradient = grad; FiniteDifference = fdErr; Passed = okTorch && okFd }
 
-/// `functional check "<equation>"`: derived gradients against TorchSharp autograd and finite differences.
+/// `functional check "<equation>"`: derived gradients (and reverse mode through Linear.einsum) against
+/// TorchSharp autograd and finite differences.
 let run (equation: string) (shapes: string option) (trials: int) (seed: int) =
     if trials < 1 then raise (ArgumentException(sprintf "--trials must be at least 1, not %d" trials))
     let sh = match shapes with Some s -> Shapes.parse s | None -> Shapes.defaults equation
