@@ -18,6 +18,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "contractloop") { Quick.ContractLoop(); return; }
         if (args.Length > 0 && args[0] == "bmm") { Quick.Bmm(); return; }
         if (args.Length > 0 && args[0] == "plansgrad") { Quick.PlansGradient(); return; }
+        if (args.Length > 0 && args[0] == "matmulfb") { Quick.MatMulFb(); return; }
         if (args.Length > 0 && args[0] == "peak") { var (one, all) = Peak.Measure(); Console.WriteLine($"FMA peak: {one:F1} GFLOP/s on one core, {all:F1} GFLOP/s on {Environment.ProcessorCount} cores"); return; }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }

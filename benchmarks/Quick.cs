@@ -73,6 +73,29 @@ public static class Quick
         foreach (var (l, r, st) in steps) Console.WriteLine($"  step {l},{r}: {Core.ContractionModule.show(st)}");
     }
 
+    /// <summary>matmul forward + backward (env N, REPS), ours then TorchSharp, alternating, stopwatch.</summary>
+    public static void MatMulFb()
+    {
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 1024;
+        int reps = Environment.GetEnvironmentVariable("REPS") is string r ? int.Parse(r) : 10;
+        var a = Core.TensorModule.random(1, new[] { n, n });
+        var b = Core.TensorModule.random(2, new[] { n, n });
+        var g = Core.TensorModule.random(3, new[] { n, n });
+        var ta = Workloads.Leaf(a, true); var tb = Workloads.Leaf(b, true); var tg = Workloads.Leaf(g, false);
+        for (int i = 0; i < 3; i++) { Workloads.MatMulForwardBackward(a, b, g); Workloads.TorchMatMulForwardBackward(ta, tb, tg); }
+        double flops = 6.0 * n * n * n;
+        for (int round = 0; round < 3; round++)
+        {
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < reps; i++) Workloads.MatMulForwardBackward(a, b, g);
+            double ours = sw.Elapsed.TotalSeconds / reps;
+            sw.Restart();
+            for (int i = 0; i < reps; i++) Workloads.TorchMatMulForwardBackward(ta, tb, tg);
+            double theirs = sw.Elapsed.TotalSeconds / reps;
+            Console.WriteLine($"n={n}: ours {ours * 1e3:F1} ms ({flops / ours / 1e9:F1} GFLOP/s), TorchSharp {theirs * 1e3:F1} ms ({flops / theirs / 1e9:F1}), ratio {theirs / ours:F2}x");
+        }
+    }
+
     public static void Bmm()
     {
         var b = new BatchedEinsum();
