@@ -146,6 +146,12 @@ module Engine =
             if not ok then
                 raise (ShapeException(sprintf "Operand %d of %s has shape %s; %s was expected." k (Contraction.show c) (Shape.show shape) (Shape.show (shapeOf c.Sizes expected)), "operands")))
 
+    /// Checks every output and intermediate of a contraction against the memory limit, as `contract` does
+    /// before it allocates anything (for callers that run the contraction in steps).
+    let checkLimits (c: Contraction) =
+        let plan = compiled.GetValue(c, fun c -> compile c)
+        for what, elements in plan.Sizes do checkSize what elements
+
     /// The plan for a contraction (after diagonals and private sums), as executed by `contract`.
     let plan (c: Contraction) =
         let labelsAfterPrepare =

@@ -30,6 +30,8 @@ module Linear =
     /// size) instead of contracting the output gradient with the n − 1 other operands afresh per operand.
     /// The values are the same as the single op's, bit for bit.
     let private stepwise (c: Contraction) (xs: Value[]) =
+        // Every step's size is checked before the first one runs, as for the single op.
+        Engine.checkLimits c
         let prepared, steps = Engine.decompose c
         let mutable current = xs |> Array.mapi (fun k x -> match prepared.[k] with Some p -> Op.apply (contraction p) [| x |] | None -> x)
         for left, right, step in steps do

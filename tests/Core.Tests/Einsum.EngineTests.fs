@@ -99,3 +99,12 @@ module EinsumEngineTests =
         Assert.Equal(Engine.memoryLimitBytes, e.LimitBytes)
         let e2 = Assert.Throws<MemoryLimitException>(fun () -> Einsum.contract "ij,jk,kl->il" [| Tensor.ones [| 60000; 1 |]; Tensor.ones [| 1; 1 |]; Tensor.ones [| 1; 60000 |] |] |> ignore)
         Assert.Contains("elements", e2.Message)
+        // Under a transform the einsum runs one step at a time; the last step's size is still refused before
+        // the first step allocates its 60,000-element (480 KB) intermediate.
+        let xs = [| Tensor.ones [| 60000; 1 |]; Tensor.ones [| 1; 1 |]; Tensor.ones [| 1; 60000 |] |] |> Array.map Value.constant
+        let refuse () = Assert.Throws<MemoryLimitException>(fun () -> Autodiff.vjpMany (fun vs -> Linear.einsum "ij,jk,kl->il" vs) xs |> ignore) |> ignore
+        refuse () // the first call also binds, compiles and JIT-compiles
+        let before = System.GC.GetAllocatedBytesForCurrentThread()
+        refuse ()
+        let allocated = System.GC.GetAllocatedBytesForCurrentThread() - before
+        Assert.True(allocated < 200_000L, sprintf "%d bytes allocated before the refusal" allocated)
