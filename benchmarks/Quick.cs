@@ -96,6 +96,38 @@ public static class Quick
         }
     }
 
+    /// <summary>One einsum forward, ours and TorchSharp's (env EQ, SHAPES as "8x128x8x64,8x128x8x64").</summary>
+    public static void EinsumOne()
+    {
+        var eq = Environment.GetEnvironmentVariable("EQ") ?? "bqhd,bkhd->bhqk";
+        var shapes = (Environment.GetEnvironmentVariable("SHAPES") ?? "8x128x8x64,8x128x8x64").Split(',').Select(t => t.Split('x').Select(int.Parse).ToArray()).ToArray();
+        var ops = shapes.Select((sh, i) => Core.TensorModule.random(i + 1, sh)).ToArray();
+        var tops = ops.Select(o => Workloads.Leaf(o, false)).ToArray();
+        double Time(Action a) { for (int i = 0; i < 5; i++) a(); var sw = Stopwatch.StartNew(); int r = 0; while (sw.Elapsed.TotalSeconds < 1) { a(); r++; } return sw.Elapsed.TotalSeconds / r * 1e3; }
+        for (int round = 0; round < 2; round++)
+        {
+            double ours = Time(() => Core.Einsum.contract(eq, ops));
+            double theirs = Time(() => { using var r = TorchSharp.torch.einsum(eq, tops); });
+            Console.WriteLine($"{eq}: ours {ours:F3} ms, TorchSharp {theirs:F3} ms, ratio {theirs / ours:F2}x");
+        }
+    }
+
+    /// <summary>A transpose into a reused array (env N): the copy alone, no allocation.</summary>
+    public static void PermuteOne()
+    {
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 1024;
+        var src = Core.TensorModule.random(1, new[] { n, n }).ToArray();
+        var dst = new double[n * n];
+        void Run() => Functional.Kernels.Permute.Copy(src, 0, new[] { 1, n }, dst, 0, new[] { n, 1 }, new[] { n, n });
+        for (int i = 0; i < 5; i++) Run();
+        var sw = Stopwatch.StartNew(); int r = 0;
+        while (sw.Elapsed.TotalSeconds < 1) { Run(); r++; }
+        Console.WriteLine($"transpose {n}x{n} into a reused array: {sw.Elapsed.TotalMilliseconds / r:F3} ms");
+        sw.Restart(); r = 0;
+        while (sw.Elapsed.TotalSeconds < 1) { Core.TensorModule.transpose(Core.TensorModule.create(new[] { n, n }, src)); r++; }
+        Console.WriteLine($"Tensor.transpose (fresh result): {sw.Elapsed.TotalMilliseconds / r:F3} ms");
+    }
+
     public static void Bmm()
     {
         var b = new BatchedEinsum();

@@ -6,47 +6,16 @@ open System.Runtime.CompilerServices
 /// Strided copies: one odometer serves permute, broadcast, diagonal extraction and diagonal writes.
 module internal Strided =
 
-    /// dst[dstOff + Σ idx·dstStrides] <- src[srcOff + Σ idx·srcStrides] for every index over `shape`.
+    /// dst[dstOff + Σ idx·dstStrides] <- src[srcOff + Σ idx·srcStrides] for every index over `shape`, the
+    /// destinations distinct (permutations, diagonal writes; a source stride may be 0). Transposing planes go
+    /// through cache-sized tiles (Functional.Kernels.Permute).
     let copy (src: double[]) (srcOff: int) (srcStrides: int[]) (dst: double[]) (dstOff: int) (dstStrides: int[]) (shape: int[]) =
-        let r = shape.Length
-        if r = 0 then dst.[dstOff] <- src.[srcOff]
-        elif Array.exists ((=) 0) shape then ()
-        else
-            let n = shape.[r - 1]
-            let ss = srcStrides.[r - 1]
-            let ds = dstStrides.[r - 1]
-            let idx = Array.zeroCreate r
-            let mutable si = srcOff
-            let mutable di = dstOff
-            let mutable fin = false
-            while not fin do
-                if ss = 1 && ds = 1 then
-                    Array.Copy(src, si, dst, di, n)
-                else
-                    let mutable s = si
-                    let mutable d = di
-                    for _ in 1 .. n do
-                        dst.[d] <- src.[s]
-                        s <- s + ss
-                        d <- d + ds
-                // advance the outer odometer
-                let mutable ax = r - 2
-                let mutable carry = true
-                while carry && ax >= 0 do
-                    idx.[ax] <- idx.[ax] + 1
-                    si <- si + srcStrides.[ax]
-                    di <- di + dstStrides.[ax]
-                    if idx.[ax] < shape.[ax] then carry <- false
-                    else
-                        si <- si - srcStrides.[ax] * shape.[ax]
-                        di <- di - dstStrides.[ax] * shape.[ax]
-                        idx.[ax] <- 0
-                        ax <- ax - 1
-                if carry then fin <- true
+        Functional.Kernels.Permute.Copy(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape)
 
     /// A contiguous copy of the strided view (src, offset, strides) over `shape`.
     let gather (src: double[]) (offset: int) (strides: int[]) (shape: int[]) =
-        let dst = Array.zeroCreate (Shape.numel shape)
+        // Every element of dst is written: it may start uninitialised.
+        let dst = GC.AllocateUninitializedArray<double>(Shape.numel shape)
         copy src offset strides dst 0 (Shape.strides shape) shape
         dst
 

@@ -355,7 +355,7 @@ internal static unsafe class PackedGemm
 
     /// <summary>dst[p·ldd + r] = src[r·ld + p] for an 8×8 block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8(double* src, int ld, double* dst, int ldd)
+    internal static void Transpose8(double* src, int ld, double* dst, int ldd)
     {
         var r0 = Vector512.Load(src);
         var r1 = Vector512.Load(src + ld);

@@ -1,9 +1,12 @@
 namespace Functional.Tests
 
 open Xunit
+open FsCheck
+open FsCheck.FSharp
 open Functional.Core
 
-/// Strided.sumRuns (vector partial sums in Functional.Kernels.Reduce) against a compensated sum.
+/// Strided.sumRuns (vector partial sums in Functional.Kernels.Reduce) against a compensated sum; strided
+/// copies (Functional.Kernels.Permute: register-transposed 8×8 blocks, tiles, rows) against an odometer.
 module KernelsStridedTests =
 
     /// Neumaier's compensated sum: a reference far more accurate than any summation order.
@@ -45,3 +48,62 @@ module KernelsStridedTests =
     [<Fact>]
     let ``runs that do not fit the arrays are refused`` () =
         Assert.Throws<System.ArgumentException>(fun () -> Functional.Kernels.Reduce.SumRuns(Array.zeroCreate 10, 2, 6, Array.zeroCreate 2)) |> ignore
+
+    /// The element-by-element odometer the tiled copy replaced: the reference.
+    let private naiveCopy (src: double[]) (srcOff: int) (ss: int[]) (dst: double[]) (dstOff: int) (ds: int[]) (shape: int[]) =
+        let total = Array.fold (*) 1 shape
+        let idx = Array.zeroCreate shape.Length
+        for flat in 0 .. total - 1 do
+            let mutable r = flat
+            for a in shape.Length - 1 .. -1 .. 0 do
+                idx.[a] <- r % shape.[a]
+                r <- r / shape.[a]
+            let mutable si = srcOff
+            let mutable di = dstOff
+            for a in 0 .. shape.Length - 1 do
+                si <- si + idx.[a] * ss.[a]
+                di <- di + idx.[a] * ds.[a]
+            dst.[di] <- src.[si]
+
+    type PermuteCase = { Shape: int[]; Perm: int[]; Offset: int; Broadcast: int option; Seed: int }
+
+    [<Fact>]
+    let ``permuted copies equal the element-by-element odometer bit for bit`` () =
+        let extent = Gen.frequency [ 3, Gen.choose (1, 12); 2, Gen.choose (13, 40); 1, Gen.choose (60, 70) ]
+        let arb =
+            Arb.fromGen (gen {
+                let! rank = Gen.choose (1, 4)
+                let! shape = Gen.arrayOfLength rank extent
+                let! keys = Gen.arrayOfLength rank (Gen.choose (0, 1000))
+                let perm = Array.init rank id |> Array.sortBy (fun i -> keys.[i], i)
+                let! offset = Gen.choose (0, 5)
+                let! bc = Gen.choose (-rank, rank - 1)
+                let! seed = Gen.choose (0, 100000)
+                return { Shape = shape; Perm = perm; Offset = offset; Broadcast = (if bc >= 0 then Some bc else None); Seed = seed } })
+        let mutable transposing = 0
+        Check.forAll "strided copy vs odometer" 41UL 400 arb (fun c ->
+            // The source holds the permuted layout: axis a of the copy reads source axis Perm[a]; one axis may
+            // be a broadcast (stride 0). The destination is contiguous, with an offset.
+            let srcShape = c.Perm |> Array.map (fun a -> c.Shape.[a])
+            let srcStrides0 = Shape.strides srcShape
+            let ss = Array.init c.Shape.Length (fun a -> srcStrides0.[Array.findIndex ((=) a) c.Perm])
+            let ss = match c.Broadcast with Some b -> Array.updateAt b 0 ss | None -> ss
+            let src = (Tensor.random c.Seed [| c.Offset + Array.fold (*) 1 srcShape |]).ToArray()
+            let ds = Shape.strides c.Shape
+            let n = Array.fold (*) 1 c.Shape
+            let fast = Array.create (n + c.Offset + 3) nan
+            let slow = Array.create (n + c.Offset + 3) nan
+            Functional.Kernels.Permute.Copy(src, c.Offset, ss, fast, c.Offset, ds, c.Shape)
+            naiveCopy src c.Offset ss slow c.Offset ds c.Shape
+            if ss.[ss.Length - 1] <> 1 && ss |> Array.exists ((=) 1) then transposing <- transposing + 1
+            for i in 0 .. fast.Length - 1 do
+                if System.BitConverter.DoubleToInt64Bits fast.[i] <> System.BitConverter.DoubleToInt64Bits slow.[i] then
+                    Check.failf "%A: element %d is %g, the odometer gives %g" c i fast.[i] slow.[i])
+        |> ignore
+        Assert.True(transposing >= 100, sprintf "only %d cases took the transposing path" transposing)
+
+    [<Fact>]
+    let ``copies that do not fit their arrays are refused`` () =
+        let a = Array.zeroCreate 16
+        Assert.Throws<System.ArgumentException>(fun () -> Functional.Kernels.Permute.Copy(a, 0, [| 1; 4 |], Array.zeroCreate 16, 0, [| 4; 1 |], [| 4; 5 |])) |> ignore
+        Assert.Throws<System.ArgumentException>(fun () -> Functional.Kernels.Permute.Copy(a, 0, [| -1 |], Array.zeroCreate 16, 0, [| 1 |], [| 4 |])) |> ignore
