@@ -148,7 +148,7 @@ module Engine =
 
     /// Checks every output and intermediate of a contraction against the memory limit, as `contract` does
     /// before it allocates anything (for callers that run the contraction in steps).
-    let checkLimits (c: Contraction) =
+    let internal checkLimits (c: Contraction) =
         let plan = compiled.GetValue(c, fun c -> compile c)
         for what, elements in plan.Sizes do checkSize what elements
 
@@ -177,7 +177,7 @@ module Engine =
     /// its diagonals and private sums (None when it has none), then each planned pairwise step as a two-input
     /// contraction of the current list's Left and Right operands (removed; the result is appended), the last
     /// step writing the output. Evaluated in order, the steps give exactly the values `contract` gives.
-    let decompose (c: Contraction) = decompositions.GetValue(c, fun c -> decomposeNew c)
+    let internal decompose (c: Contraction) = decompositions.GetValue(c, fun c -> decomposeNew c)
 
     /// Evaluates a contraction. Operand shapes must match the contraction's label sizes. Every output and
     /// intermediate is checked against the memory limit before anything is allocated.
