@@ -130,16 +130,7 @@ public class EinsumPlans
     [GlobalSetup]
     public void Setup()
     {
-        if (Case.StartsWith("ij"))
-        {
-            eq = "ij,jk,k->i";
-            ops = new[] { Core.TensorModule.random(1, new[] { 2000, 2000 }), Core.TensorModule.random(2, new[] { 2000, 2000 }), Core.TensorModule.random(3, new[] { 2000 }) };
-        }
-        else
-        {
-            eq = "ab,cd,bd,ac->";
-            ops = Enumerable.Range(0, 4).Select(i => Core.TensorModule.random(i, new[] { 64, 64 })).ToArray();
-        }
+        (eq, ops) = Workloads.PlanCase(Case);
         tops = ops.Select(o => Workloads.Leaf(o, false)).ToArray();
         var plan = Einsum.Plan(eq, ops.Select(o => o.Shape).ToArray());
         Console.WriteLine($"// plan for {eq} ({plan.Method}, {plan.Flops:N0} flops): {string.Join(" then ", plan.Steps.Select(s => s.Contraction))}");
@@ -167,10 +158,7 @@ public class EinsumPlansGradient
     [GlobalSetup]
     public void Setup()
     {
-        eq = Case.StartsWith("ij") ? "ij,jk,k->i" : "ab,cd,bd,ac->";
-        ops = Case.StartsWith("ij")
-            ? new[] { Core.TensorModule.random(1, new[] { 2000, 2000 }), Core.TensorModule.random(2, new[] { 2000, 2000 }), Core.TensorModule.random(3, new[] { 2000 }) }
-            : Enumerable.Range(0, 4).Select(i => Core.TensorModule.random(i, new[] { 64, 64 })).ToArray();
+        (eq, ops) = Workloads.PlanCase(Case);
         values = ops.Select(Core.ValueModule.constant).ToArray();
         g = Core.TensorModule.random(9, Core.Einsum.bind(eq, ops.Select(o => o.ShapeArray).ToArray()).OutputShape);
         adjoint = Core.ValueModule.constant(g);

@@ -53,5 +53,11 @@ public static class Workloads
         torch.autograd.grad(new[] { y }, new[] { x }, new[] { adjoint });
     }
 
+    /// <summary>The multi-operand einsum cases: "ij,jk,k->i (2000)" or "ab,cd,bd,ac-> (64)".</summary>
+    public static (string Equation, Core.Tensor[] Operands) PlanCase(string name) =>
+        name.StartsWith("ij")
+            ? ("ij,jk,k->i", new[] { Core.TensorModule.random(1, new[] { 2000, 2000 }), Core.TensorModule.random(2, new[] { 2000, 2000 }), Core.TensorModule.random(3, new[] { 2000 }) })
+            : ("ab,cd,bd,ac->", Enumerable.Range(0, 4).Select(i => Core.TensorModule.random(i, new[] { 64, 64 })).ToArray());
+
     public static torch.Tensor Leaf(Core.Tensor t, bool grad) => Torch.toTorch(grad, t).DetachFromDisposeScope();
 }

@@ -53,7 +53,7 @@ internal static unsafe class Permute
         long sInner = ss[r - 1], dInner = ds[r - 1];
         Span<int> idx = stackalloc int[r];
         long si = 0, di = 0;
-        while (true)
+        do
         {
             if (sInner == 1 && dInner == 1) Buffer.MemoryCopy(s + si, d + di, (long)n * 8, (long)n * 8);
             else
@@ -61,17 +61,7 @@ internal static unsafe class Permute
                 double* sp = s + si, dp = d + di;
                 for (int j = 0; j < n; j++) { *dp = *sp; sp += sInner; dp += dInner; }
             }
-            int ax = r - 2;
-            while (ax >= 0)
-            {
-                si += ss[ax]; di += ds[ax];
-                if (++idx[ax] < shape[ax]) break;
-                si -= (long)ss[ax] * shape[ax]; di -= (long)ds[ax] * shape[ax];
-                idx[ax] = 0;
-                ax--;
-            }
-            if (ax < 0) return;
-        }
+        } while (Advance(idx, shape, ss, ds, -1, ref si, ref di));
     }
 
     /// <summary>Odometer over every axis but p and the last; each (p, last) plane copied in tiles.</summary>
@@ -81,21 +71,24 @@ internal static unsafe class Permute
         int r = shape.Length, q = r - 1;
         Span<int> idx = stackalloc int[r];
         long si = 0, di = 0;
-        while (true)
+        do Plane(s + si, ss[q], d + di, ds[p], ds[q], shape[p], shape[q]);
+        while (Advance(idx, shape, ss, ds, p, ref si, ref di));
+    }
+
+    /// <summary>The next index over every axis but the last and <paramref name="skip"/>, moving both offsets;
+    /// false after the last one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Advance(Span<int> idx, int[] shape, int[] ss, int[] ds, int skip, ref long si, ref long di)
+    {
+        for (int ax = shape.Length - 2; ax >= 0; ax--)
         {
-            Plane(s + si, ss[q], d + di, ds[p], ds[q], shape[p], shape[q]);
-            int ax = r - 2;
-            while (ax >= 0)
-            {
-                if (ax == p) { ax--; continue; }
-                si += ss[ax]; di += ds[ax];
-                if (++idx[ax] < shape[ax]) break;
-                si -= (long)ss[ax] * shape[ax]; di -= (long)ds[ax] * shape[ax];
-                idx[ax] = 0;
-                ax--;
-            }
-            if (ax < 0) return;
+            if (ax == skip) continue;
+            si += ss[ax]; di += ds[ax];
+            if (++idx[ax] < shape[ax]) return true;
+            si -= (long)ss[ax] * shape[ax]; di -= (long)ds[ax] * shape[ax];
+            idx[ax] = 0;
         }
+        return false;
     }
 
     /// <summary>One plane: the source steps 1 along P and sq along Q; the destination dp along P, dq along Q.
