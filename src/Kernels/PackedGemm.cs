@@ -71,14 +71,26 @@ internal static unsafe class PackedGemm
     /// Each product is split into <paramref name="parts"/> independent rectangles (columns when C is wide,
     /// rows when tall); with many products each is one task.
     /// </summary>
-    public static void Multiply(bool transA, bool transB, int parts, double[] a, double[] b, double[] c, int batch, int m, int k, int n)
+    public static void Multiply(bool transA, bool transB, int parts, double[] a, double[] b, double[] c, int batch, int m, int k, int n) =>
+        MultiplyStrided(transA, transB, parts, a, null, transA ? m : k, b, null, transB ? k : n, c, batch, m, k, n);
+
+    /// <summary>
+    /// The same for operands that are strided views: product t reads A from aOffsets[t] (t·m·k when null) with
+    /// leading dimension lda (A[i, p] at i·lda + p, or p·lda + i if transA), and B from bOffsets[t] (t·k·n when
+    /// null) with ldb (B[p, j] at p·ldb + j, or j·ldb + p if transB); C stays contiguous. A permuted operand
+    /// whose batch labels sit anywhere (bqhd as batch bh of q×d matrices, lda = h·d) needs no copy.
+    /// </summary>
+    public static void MultiplyStrided(bool transA, bool transB, int parts, double[] a, long[]? aOffsets, int lda, double[] b, long[]? bOffsets, int ldb, double[] c, int batch, int m, int k, int n)
     {
         if (m == 0 || n == 0 || batch == 0) return;
+        if ((long)batch * m * n > c.Length) throw new ArgumentException($"C holds {c.Length} elements, not {batch}×{m}×{n}.");
         if (k == 0)
         {
             new Span<double>(c, 0, batch * m * n).Clear();
             return;
         }
+        CheckOperand("A", a, aOffsets, lda, batch, transA ? k : m, transA ? m : k, (long)m * k);
+        CheckOperand("B", b, bOffsets, ldb, batch, transB ? n : k, transB ? k : n, (long)k * n);
         bool byColumns = n >= m;
         int span = byColumns ? n : m;
         int unit = byColumns ? Nr : MR;
@@ -87,37 +99,55 @@ internal static unsafe class PackedGemm
         if (batch * parts == 1)
         {
             // One task: no closure, no pool.
-            fixed (double* pa = a, pb = b, pc = c) Blocked(transA, transB, pa, pb, pc, m, k, n, 0, m, 0, n);
+            fixed (double* pa = a, pb = b, pc = c)
+                Blocked(transA, transB, pa + (aOffsets?[0] ?? 0), lda, pb + (bOffsets?[0] ?? 0), ldb, pc, m, k, n, 0, m, 0, n);
             return;
         }
         fixed (double* pa = a, pb = b, pc = c)
-            Tasks(transA, transB, parts, (nint)pa, (nint)pb, (nint)pc, batch, m, k, n, byColumns, span, unit, units);
+            Tasks(transA, transB, parts, (nint)pa, aOffsets, lda, (nint)pb, bOffsets, ldb, (nint)pc, batch, m, k, n, byColumns, span, unit, units);
+    }
+
+    /// <summary>Every product's rows × columns of one operand (stored rows×cols with leading dimension ld ≥ cols)
+    /// lie inside its array: the kernels read through pointers.</summary>
+    private static void CheckOperand(string name, double[] x, long[]? offsets, int ld, int batch, int rows, int cols, long size)
+    {
+        if (ld < cols) throw new ArgumentException($"{name}: leading dimension {ld} is less than its {cols} columns.");
+        long extent = (long)(rows - 1) * ld + cols;
+        if (offsets is null)
+        {
+            if ((long)(batch - 1) * size + extent > x.Length) throw new ArgumentException($"{name}: {batch} products of {rows}×{cols} do not fit {x.Length} elements.");
+            return;
+        }
+        if (offsets.Length < batch) throw new ArgumentException($"{name}: {offsets.Length} offsets for {batch} products.");
+        for (int t = 0; t < batch; t++)
+            if (offsets[t] < 0 || offsets[t] + extent > x.Length)
+                throw new ArgumentException($"{name}: product {t} at offset {offsets[t]} reaches past its {x.Length} elements.");
     }
 
     /// <summary>Products × parts as tasks over the pool. Pointers cross into the tasks as integers; the
     /// caller keeps the arrays pinned until every task is done.</summary>
-    private static void Tasks(bool transA, bool transB, int parts, nint ia, nint ib, nint ic, int batch, int m, int k, int n, bool byColumns, int span, int unit, int units)
+    private static void Tasks(bool transA, bool transB, int parts, nint ia, long[]? aOffsets, int lda, nint ib, long[]? bOffsets, int ldb, nint ic, int batch, int m, int k, int n, bool byColumns, int span, int unit, int units)
     {
         Parallel.For(0, batch * parts, t =>
         {
             int bi = t / parts, p = t % parts;
             int lo = Math.Min(span, p * units / parts * unit), hi = Math.Min(span, (p + 1) * units / parts * unit);
             if (hi <= lo) return;
-            double* ab = (double*)ia + (long)bi * m * k, bb = (double*)ib + (long)bi * k * n, cb = (double*)ic + (long)bi * m * n;
-            if (byColumns) Blocked(transA, transB, ab, bb, cb, m, k, n, 0, m, lo, hi);
-            else Blocked(transA, transB, ab, bb, cb, m, k, n, lo, hi, 0, n);
+            double* ab = (double*)ia + (aOffsets?[bi] ?? (long)bi * m * k), bb = (double*)ib + (bOffsets?[bi] ?? (long)bi * k * n), cb = (double*)ic + (long)bi * m * n;
+            if (byColumns) Blocked(transA, transB, ab, lda, bb, ldb, cb, m, k, n, 0, m, lo, hi);
+            else Blocked(transA, transB, ab, lda, bb, ldb, cb, m, k, n, lo, hi, 0, n);
         });
     }
 
     /// <summary>The blocked product on rows i0..i1-1 × columns j0..j1-1, sequentially, with this thread's
     /// buffers. Edge tiles go through a zeroed tile buffer: every element is summed in the same order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Blocked(bool transA, bool transB, double* a, double* b, double* c, int m, int k, int n, int i0, int i1, int j0, int j1)
+    private static void Blocked(bool transA, bool transB, double* a, int lda, double* b, int ldb, double* c, int m, int k, int n, int i0, int i1, int j0, int j1)
     {
         var s = t_scratch ??= new Scratch();
         if (InPlace(m, k, n))
         {
-            InPlaceBlocked(transA, transB, a, b, c, m, k, n, i0, i1, j0, j1, s);
+            InPlaceBlocked(transA, transB, a, lda, b, ldb, c, m, k, n, i0, i1, j0, j1, s);
             return;
         }
         int nr = Nr;
@@ -132,11 +162,11 @@ internal static unsafe class PackedGemm
             {
                 int kc = Math.Min(KC, k - pc);
                 bool first = pc == 0;
-                PackB(b, n, k, transB, pc, kc, jc, nc, bp, nr);
+                PackB(b, ldb, transB, pc, kc, jc, nc, bp, nr);
                 for (int ic = i0; ic < i1; ic += MC)
                 {
                     int mc = Math.Min(MC, i1 - ic);
-                    PackA(a, m, k, transA, ic, mc, pc, kc, ap);
+                    PackA(a, lda, transA, ic, mc, pc, kc, ap);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int j = jc + jr, w = Math.Min(nr, nc - jr);
@@ -184,7 +214,7 @@ internal static unsafe class PackedGemm
     /// order as the packed kernel, so bit-identical results); edge tiles pack their panel, zero-padded, as the
     /// packed path does.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InPlaceBlocked(bool transA, bool transB, double* a, double* b, double* c, int m, int k, int n, int i0, int i1, int j0, int j1, Scratch s)
+    private static void InPlaceBlocked(bool transA, bool transB, double* a, int lda, double* b, int ldb, double* c, int m, int k, int n, int i0, int i1, int j0, int j1, Scratch s)
     {
         int nr = Nr;
         bool wide = Wide;
@@ -197,27 +227,27 @@ internal static unsafe class PackedGemm
             bool bPacked = false;
             if (transB)
             {
-                PackB(b, n, k, true, 0, k, j, w, bp, nr);
+                PackB(b, ldb, true, 0, k, j, w, bp, nr);
                 bPacked = true;
             }
             double* bj = transB ? bp : b + j;
-            nint bs = transB ? nr : n;
+            nint bs = transB ? nr : ldb;
             for (int i = i0; i < i1; i += MR)
             {
                 int h = Math.Min(MR, i1 - i);
                 if (h == MR && w == nr)
                 {
-                    if (transA) Tile(wide, a + i, 1, m, bj, bs, k, c + (long)i * n + j, n, true);
-                    else Tile(wide, a + (long)i * k, k, 1, bj, bs, k, c + (long)i * n + j, n, true);
+                    if (transA) Tile(wide, a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n, true);
+                    else Tile(wide, a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n, true);
                 }
                 else
                 {
                     if (!bPacked)
                     {
-                        PackB(b, n, k, false, 0, k, j, w, bp, nr);
+                        PackB(b, ldb, false, 0, k, j, w, bp, nr);
                         bPacked = true;
                     }
-                    PackA(a, m, k, transA, i, h, 0, k, ap);
+                    PackA(a, lda, transA, i, h, 0, k, ap);
                     Tile(wide, ap, 1, MR, bp, nr, k, tile, nr, true);
                     for (int r = 0; r < h; r++)
                     {
@@ -249,7 +279,7 @@ internal static unsafe class PackedGemm
 
     /// <summary>Packs B[p0..p0+kc, j0..j0+nc] into nr-column panels, zero-padded: panel, then p, then column.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB(double* b, int n, int k, bool transposed, int p0, int kc, int j0, int nc, double* dst, int nr)
+    private static void PackB(double* b, int ldb, bool transposed, int p0, int kc, int j0, int nc, double* dst, int nr)
     {
         for (int jr = 0; jr < nc; jr += nr)
         {
@@ -258,15 +288,15 @@ internal static unsafe class PackedGemm
             if (transposed && w == NR && Wide)
             {
                 // B stored n×k: column j of op(B) is row j, contiguous in p; 8×8 blocks transposed in registers.
-                double* s0 = b + (long)j * k + p0;
+                double* s0 = b + (long)j * ldb + p0;
                 int p = 0;
                 for (; p + 8 <= kc; p += 8)
                 {
-                    Transpose8(s0 + p, k, d + p * NR, NR);
-                    Transpose8(s0 + 8L * k + p, k, d + p * NR + 8, NR);
+                    Transpose8(s0 + p, ldb, d + p * NR, NR);
+                    Transpose8(s0 + 8L * ldb + p, ldb, d + p * NR + 8, NR);
                 }
                 for (; p < kc; p++)
-                    for (int col = 0; col < NR; col++) d[p * NR + col] = s0[(long)col * k + p];
+                    for (int col = 0; col < NR; col++) d[p * NR + col] = s0[(long)col * ldb + p];
             }
             else if (transposed)
             {
@@ -274,7 +304,7 @@ internal static unsafe class PackedGemm
                 {
                     if (col < w)
                     {
-                        double* src = b + (long)(j + col) * k + p0;
+                        double* src = b + (long)(j + col) * ldb + p0;
                         for (int p = 0; p < kc; p++) d[p * nr + col] = src[p];
                     }
                     else
@@ -285,8 +315,8 @@ internal static unsafe class PackedGemm
             }
             else if (w == NR && Wide)
             {
-                double* src = b + (long)p0 * n + j;
-                for (int p = 0; p < kc; p++, src += n, d += NR)
+                double* src = b + (long)p0 * ldb + j;
+                for (int p = 0; p < kc; p++, src += ldb, d += NR)
                 {
                     Vector512.Store(Vector512.Load(src), d);
                     Vector512.Store(Vector512.Load(src + 8), d + 8);
@@ -294,8 +324,8 @@ internal static unsafe class PackedGemm
             }
             else if (w == 8 && nr == 8)
             {
-                double* src = b + (long)p0 * n + j;
-                for (int p = 0; p < kc; p++, src += n, d += 8)
+                double* src = b + (long)p0 * ldb + j;
+                for (int p = 0; p < kc; p++, src += ldb, d += 8)
                 {
                     Vector256.Store(Vector256.Load(src), d);
                     Vector256.Store(Vector256.Load(src + 4), d + 4);
@@ -303,8 +333,8 @@ internal static unsafe class PackedGemm
             }
             else
             {
-                double* src = b + (long)p0 * n + j;
-                for (int p = 0; p < kc; p++, src += n, d += nr)
+                double* src = b + (long)p0 * ldb + j;
+                for (int p = 0; p < kc; p++, src += ldb, d += nr)
                     for (int col = 0; col < nr; col++) d[col] = col < w ? src[col] : 0.0;
             }
         }
@@ -312,7 +342,7 @@ internal static unsafe class PackedGemm
 
     /// <summary>Packs A[i0..i0+mc, p0..p0+kc] into MR-row panels, zero-padded: panel, then p, then row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackA(double* a, int m, int k, bool transposed, int i0, int mc, int p0, int kc, double* dst)
+    private static void PackA(double* a, int lda, bool transposed, int i0, int mc, int p0, int kc, double* dst)
     {
         for (int ir = 0; ir < mc; ir += MR)
         {
@@ -321,8 +351,8 @@ internal static unsafe class PackedGemm
             if (transposed)
             {
                 // A stored k×m: the MR rows of one p are contiguous.
-                double* src = a + (long)p0 * m + i;
-                for (int p = 0; p < kc; p++, src += m, d += MR)
+                double* src = a + (long)p0 * lda + i;
+                for (int p = 0; p < kc; p++, src += lda, d += MR)
                 {
                     if (h == MR && Wide) Vector512.Store(Vector512.Load(src), d);
                     else if (h == MR)
@@ -336,17 +366,17 @@ internal static unsafe class PackedGemm
             else if (h == MR && Wide)
             {
                 // Eight rows read side by side, eight p at a time, transposed in registers.
-                double* s0 = a + (long)i * k + p0;
+                double* s0 = a + (long)i * lda + p0;
                 int p = 0;
-                for (; p + 8 <= kc; p += 8) Transpose8(s0 + p, k, d + p * MR, MR);
+                for (; p + 8 <= kc; p += 8) Transpose8(s0 + p, lda, d + p * MR, MR);
                 for (; p < kc; p++)
-                    for (int r = 0; r < MR; r++) d[p * MR + r] = s0[(long)r * k + p];
+                    for (int r = 0; r < MR; r++) d[p * MR + r] = s0[(long)r * lda + p];
             }
             else
             {
                 for (int r = 0; r < MR; r++)
                 {
-                    double* src = a + (long)(i + r) * k + p0;
+                    double* src = a + (long)(i + r) * lda + p0;
                     for (int p = 0; p < kc; p++) d[p * MR + r] = r < h ? src[p] : 0.0;
                 }
             }
