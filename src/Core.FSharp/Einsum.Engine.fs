@@ -63,6 +63,40 @@ module Engine =
             let shp = shapeOf sizes order
             fun data -> Strided.gather data 0 perm shp
 
+    /// An operand stored contiguously with `labels` read as batched rows×cols matrices where it is, if it can
+    /// be: each group consecutive in `labels` in the group's order, the cols (or, transposed, the rows) innermost;
+    /// the batch labels anywhere (an offset per product). Returns the transposition, the leading dimension and
+    /// the offsets over `batch` in row-major order.
+    let private view (sizes: int[]) (labels: int[]) (batch: int[]) (rows: int[]) (cols: int[]) =
+        let st = Shape.strides (shapeOf sizes labels)
+        let strideOf l = st.[Array.findIndex ((=) l) labels]
+        let consecutive (g: int[]) =
+            g.Length > 0
+            && (let i = Array.findIndex ((=) g.[0]) labels
+                i + g.Length <= labels.Length && Array.sub labels i g.Length = g)
+        let innermost (g: int[]) = g.Length > 0 && g.[g.Length - 1] = labels.[labels.Length - 1]
+        if not (consecutive rows && consecutive cols) then None
+        else
+            let trans =
+                if innermost cols then Some false
+                elif innermost rows then Some true
+                else None
+            trans |> Option.map (fun trans ->
+                let ld = strideOf (if trans then cols else rows).[(if trans then cols else rows).Length - 1]
+                let bs = batch |> Array.map strideOf
+                let bn = batch |> Array.map (fun l -> sizes.[l])
+                let count = Array.fold (*) 1 bn
+                let offsets = Array.zeroCreate<int64> count
+                // Row-major over the batch labels, as the product's output lays them out.
+                for t in 0 .. count - 1 do
+                    let mutable r = t
+                    let mutable off = 0L
+                    for d in bn.Length - 1 .. -1 .. 0 do
+                        off <- off + int64 (r % bn.[d]) * int64 bs.[d]
+                        r <- r / bn.[d]
+                    offsets.[t] <- off
+                trans, ld, offsets)
+
     /// One pairwise step as a batched matrix product: [batch, aOnly, contracted] × [batch, contracted, bOnly].
     let private pair (sizes: int[]) (la: int[]) (lb: int[]) (keep: int -> bool) (need: ResizeArray<string * float>) =
         let la, prepA = prepare sizes la (fun l -> keep l || Array.contains l lb) need
@@ -77,10 +111,26 @@ module Engine =
         // An operand already laid out as [batch, con, aOnly] (or [batch, bOnly, con]) is read transposed, not copied.
         let transA = la <> Array.concat [ batch; aOnly; con ] && la = Array.concat [ batch; con; aOnly ]
         let transB = lb <> Array.concat [ batch; con; bOnly ] && lb = Array.concat [ batch; bOnly; con ]
+        let standardA = transA || la = Array.concat [ batch; aOnly; con ]
+        let standardB = transB || lb = Array.concat [ batch; con; bOnly ]
         let arrA = if transA then id else arrange sizes la (Array.concat [ batch; aOnly; con ])
         let arrB = if transB then id else arrange sizes lb (Array.concat [ batch; con; bOnly ])
         let nb, m, k, nn = n batch, n aOnly, n con, n bOnly
-        resultLabels, (fun (a: double[]) (b: double[]) -> Gemm.batchedT transA transB (arrA (prepA a)) (arrB (prepB b)) nb m k nn)
+        // An operand that would be copied only to bring its batch labels to the front is read where it is
+        // when the packed kernel runs (bqhd as batch bh of q×d matrices with row stride h·d).
+        let viewA = if standardA || batch.Length = 0 || not (Gemm.packedApplies m k nn) then None else view sizes la batch aOnly con
+        let viewB = if standardB || batch.Length = 0 || not (Gemm.packedApplies m k nn) then None else view sizes lb batch con bOnly
+        if viewA.IsNone && viewB.IsNone then
+            resultLabels, (fun (a: double[]) (b: double[]) -> Gemm.batchedT transA transB (arrA (prepA a)) (arrB (prepB b)) nb m k nn)
+        else
+            let operand (v: (bool * int * int64[]) option) (trans: bool) (arr: double[] -> double[]) (rows: int) (cols: int) (data: double[]) : Gemm.StridedOperand =
+                match v with
+                | Some (t, ld, offsets) -> { Data = data; Offsets = offsets; Ld = ld; Trans = t }
+                | None -> { Data = arr data; Offsets = null; Ld = (if trans then rows else cols); Trans = trans }
+            resultLabels, (fun (a: double[]) (b: double[]) ->
+                let a' = operand viewA transA arrA m k (prepA a)
+                let b' = operand viewB transB arrB k nn (prepB b)
+                Gemm.batchedStrided a' b' nb m k nn)
 
     /// Whether label l of input k is still needed after that input: by the output or another input.
     let private neededBeyond (c: Contraction) (k: int) (l: int) =

@@ -93,6 +93,24 @@ module internal Gemm =
             let b' = if transB then transposeBlocks b batch n k else b
             batched a' b' batch m k n
 
+    /// Whether a product of this shape goes to the packed kernel (the only one that reads strided views).
+    let packedApplies (m: int) (k: int) (n: int) =
+        usePacked && int64 m * int64 k * int64 n >= packedThreshold && k > 0 && n >= nr / 2 && m >= MR / 2
+
+    /// One operand of a strided product: the array, per-product offsets (None: contiguous products), the
+    /// leading dimension, and whether it is stored transposed.
+    [<Struct>]
+    type StridedOperand = { Data: double[]; Offsets: int64[]; Ld: int; Trans: bool }
+
+    /// C[t] = op(A[t])·op(B[t]) with both operands read where they are (packed kernel only; see packedApplies).
+    let batchedStrided (a: StridedOperand) (b: StridedOperand) (batch: int) (m: int) (k: int) (n: int) =
+        let c = Strided.fresh (Shape.numel [| batch; m; n |])
+        let cores = Environment.ProcessorCount
+        let work = int64 m * int64 n * int64 k
+        let parts = if (work < (1L <<< 21) || batch >= cores) && cores > 1 then 1 else cores
+        Functional.Kernels.PackedGemm.MultiplyStrided(a.Trans, b.Trans, parts, a.Data, a.Offsets, a.Ld, b.Data, b.Offsets, b.Ld, c, batch, m, k, n)
+        c
+
     /// The simple path alone (for tests of the packed one).
     let batchedSimple (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let c = Array.zeroCreate (Shape.numel [| batch; m; n |])

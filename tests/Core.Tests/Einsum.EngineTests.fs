@@ -1,6 +1,8 @@
 namespace Functional.Tests
 
 open Xunit
+open FsCheck
+open FsCheck.FSharp
 open Functional
 open Functional.Core
 
@@ -49,6 +51,39 @@ module EinsumEngineTests =
                 Check.failf "steps differ from the whole contraction by %g for %O" (Tensor.maxAbsDiff stepped whole) c)
         |> ignore
         Assert.True(multi >= 50, sprintf "only %d cases with three or more operands" multi)
+
+    type PermutedCase = { Equation: string; Shapes: int[][]; Seed: int }
+
+    /// Batched products whose operands and output hold their labels in any order: batch labels b and h,
+    /// rows q, contracted d (and sometimes e), columns k, with sizes that reach the packed kernel, which then
+    /// reads operands with batch labels inside them where they are (strided views) instead of copying them.
+    let permutedArb =
+        Arb.fromGen (gen {
+            let! twoContracted = Gen.elements [ false; true ]
+            let sizeOf = dict [ 'b', 2; 'h', 3; 'q', 9; 'd', 6; 'e', 2; 'k', 17 ]
+            let! sizes = Gen.arrayOfLength 6 (Gen.choose (0, 3))
+            let size (c: char) = sizeOf.[c] + sizes.["bhqdek".IndexOf c]
+            let shuffle (labels: string) = gen {
+                let! keys = Gen.arrayOfLength labels.Length (Gen.choose (0, 1000))
+                return System.String(labels.ToCharArray() |> Array.zip keys |> Array.sortBy fst |> Array.map snd) }
+            let contracted = if twoContracted then "de" else "d"
+            let! a = shuffle ("bhq" + contracted)
+            let! b = shuffle ("bhk" + contracted)
+            let! o = shuffle "bhqk"
+            let! seed = Gen.choose (0, 100000)
+            let shape (t: string) = t.ToCharArray() |> Array.map size
+            return { Equation = sprintf "%s,%s->%s" a b o; Shapes = [| shape a; shape b |]; Seed = seed } })
+
+    [<Fact>]
+    let ``permuted batched products (strided operands) equal the reference`` () =
+        Check.forAll "permuted batched products vs reference" 17UL 200 permutedArb (fun c ->
+            let xs = c.Shapes |> Array.mapi (fun k s -> Tensor.random (c.Seed + k) s)
+            let b = Einsum.bind c.Equation c.Shapes
+            let fast = Einsum.contract c.Equation xs
+            let slow = Engine.reference b.Contraction xs
+            if not (Tensor.allClose 1e-12 1e-12 fast slow) then
+                Check.failf "%s with shapes %A differs from the reference by %g" c.Equation c.Shapes (Tensor.maxAbsDiff fast slow))
+        |> ignore
 
     [<Fact>]
     let ``bound equations are cached by equation and shapes, compared by value`` () =
