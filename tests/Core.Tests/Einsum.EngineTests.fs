@@ -79,10 +79,16 @@ module EinsumEngineTests =
         Check.forAll "permuted batched products vs reference" 17UL 200 permutedArb (fun c ->
             let xs = c.Shapes |> Array.mapi (fun k s -> Tensor.random (c.Seed + k) s)
             let b = Einsum.bind c.Equation c.Shapes
-            let fast = Einsum.contract c.Equation xs
-            let slow = Engine.reference b.Contraction xs
-            if not (Tensor.allClose 1e-12 1e-12 fast slow) then
-                Check.failf "%s with shapes %A differs from the reference by %g" c.Equation c.Shapes (Tensor.maxAbsDiff fast slow))
+            let check (con: Contraction) (operands: Tensor[]) =
+                let fast = Engine.contract con operands
+                let slow = Engine.reference con operands
+                if not (Tensor.allClose 1e-12 1e-12 fast slow) then
+                    Check.failf "%s (from %s with shapes %A) differs from the reference by %g" (Contraction.show con) c.Equation c.Shapes (Tensor.maxAbsDiff fast slow)
+            check b.Contraction xs
+            // Their gradient contractions are permuted batched products too.
+            let g = Tensor.random (c.Seed + 5) b.OutputShape
+            for k in 0 .. 1 do
+                check (Contraction.gradient b.Contraction k) [| g; xs.[1 - k] |])
         |> ignore
 
     [<Fact>]
