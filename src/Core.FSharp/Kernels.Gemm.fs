@@ -45,22 +45,16 @@ module internal Gemm =
         Functional.Kernels.Gemv.Multiply(a, b, c, batch, m, k)
 
     /// C[b] = A[b]·B[b] for A: batch×m×k, B: batch×k×n, both contiguous.
-    /// The packed kernel overwrites its output, which therefore starts uninitialised (no clearing).
+    /// Every kernel overwrites its output (writing before reading), which therefore starts uninitialised.
     let batched (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let size = Shape.numel [| batch; m; n |]
         let work = int64 m * int64 k * int64 n
-        if useVector512 && n = 1 && k >= 16 then
-            let c = Array.zeroCreate size
-            gemv a b c batch m k
-            c
+        let c = Strided.fresh size
+        if useVector512 && n = 1 && k >= 16 then gemv a b c batch m k
         elif usePacked && work >= packedThreshold && k > 0 && n >= nr / 2 && m >= MR / 2 then
-            let c = Strided.fresh size
             packed false false Environment.ProcessorCount a b c batch m k n
-            c
-        else
-            let c = Array.zeroCreate size
-            simple a b c batch m k n
-            c
+        else simple a b c batch m k n
+        c
 
     /// The packed path split into `parts` rectangles per product, as if there were that many cores (for tests
     /// that results do not depend on the thread count).
@@ -70,7 +64,7 @@ module internal Gemm =
             packed false false parts a b c batch m k n
             c
         else
-            let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
+            let c = Strided.fresh (Shape.numel [| batch; m; n |])
             simple a b c batch m k n
             c
 
@@ -113,6 +107,6 @@ module internal Gemm =
 
     /// The simple path alone (for tests of the packed one).
     let batchedSimple (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        let c = Array.zeroCreate (Shape.numel [| batch; m; n |])
+        let c = Strided.fresh (Shape.numel [| batch; m; n |])
         simple a b c batch m k n
         c

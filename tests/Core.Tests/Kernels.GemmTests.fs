@@ -85,6 +85,30 @@ module KernelsGemmTests =
                 Assert.Equal<int64[]>(bits (Array.sub simple 0 n), bits (Array.sub dirty 0 n))
 
     [<Fact>]
+    let ``the simple kernel overwrites whatever the output held, zero signs included`` () =
+        // Its outputs come uninitialised too (p = 0 stores): a NaN-filled C must give exactly what a cleared C
+        // gives, for tiny products one per row, the elementwise case (1×1×1), k = 0 and the multi-task path;
+        // a product that is −0 is stored as +0, as the packed kernel and a sum from zero give.
+        for (batch, m, k, n) in [ (5, 3, 4, 7); (70000, 1, 1, 1); (300000, 1, 1, 1); (3, 4, 0, 5); (4000, 2, 3, 9); (2, 300, 2, 200) ] do
+            let a = (Tensor.random 3 [| batch; m; k |]).ToArray()
+            // The first row of the first product all −0: each of its products is −0 (b ≥ 0).
+            for p in 0 .. min k a.Length - 1 do a.[p] <- -0.0
+            let b = (Tensor.random 4 [| batch; k; n |]).ToArray() |> Array.map abs
+            let run (c: double[]) = Functional.Kernels.SimpleGemm.Multiply(a, b, c, batch, m, k, n); c
+            let cleared = run (Array.zeroCreate (batch * m * n))
+            let dirty = run (Array.create (batch * m * n) nan)
+            let bits (xs: double[]) = xs |> Array.map System.BitConverter.DoubleToInt64Bits
+            Assert.Equal<int64[]>(bits cleared, bits dirty)
+            Assert.True(System.Double.IsPositive dirty.[0] && dirty.[0] = 0.0, sprintf "%A: first element %g" (batch, m, k, n) dirty.[0])
+            // Against the plain triple loop.
+            let expected = Array.init (batch * m * n) (fun idx ->
+                let t, i, j = idx / (m * n), idx % (m * n) / n, idx % n
+                let mutable s = 0.0
+                for p in 0 .. k - 1 do s <- s + a.[(t * m + i) * k + p] * b.[(t * k + p) * n + j]
+                s)
+            Assert.True(Tensor.allClose 1e-12 1e-15 (Tensor.create [| batch; m; n |] dirty) (Tensor.create [| batch; m; n |] expected), sprintf "%A" (batch, m, k, n))
+
+    [<Fact>]
     let ``small products read in place equal the packed kernel bit for bit`` () =
         // Up to PackedGemm.InPlaceMax the kernel reads A and B where they are; it must sum exactly as the packed
         // path does (edges, transposed A, one or several parts; Vector512 and, in CI's AVX2 run, Vector256 tiles).
