@@ -174,8 +174,11 @@ module Engine =
                 let outStrides = Shape.strides outShape
                 let dstStrides = uniqOut |> Array.map (fun u -> Seq.zip c.Output outStrides |> Seq.sumBy (fun (l, s) -> if l = u then s else 0))
                 let loopShape = shapeOf sizes uniqOut
+                // Distinct output labels: the copy writes every element, so the result may start uninitialised;
+                // a diagonal write leaves the rest zero.
+                let distinct = uniqOut.Length = c.Output.Length
                 fun data ->
-                    let out = Array.zeroCreate (Shape.numel outShape)
+                    let out = if distinct then Strided.fresh (Shape.numel outShape) else Array.zeroCreate (Shape.numel outShape)
                     Strided.copy data 0 srcStrides out 0 dstStrides loopShape
                     out
         { Prepare = prepared |> Array.map snd; Steps = steps; Final = final; OutShape = outShape; Sizes = need.ToArray() }
