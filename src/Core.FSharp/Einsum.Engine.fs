@@ -66,7 +66,7 @@ module Engine =
     /// An operand stored contiguously with `labels` read as batched rows×cols matrices where it is, if it can
     /// be: each group consecutive in `labels` in the group's order, the cols (or, transposed, the rows) innermost;
     /// the batch labels anywhere (an offset per product). Returns the transposition, the leading dimension and
-    /// the offsets over `batch` in row-major order.
+    /// the offsets over `batch` in row-major order (made on first use: `compile` also calls `pair` for labels only).
     let private view (sizes: int[]) (labels: int[]) (batch: int[]) (rows: int[]) (cols: int[]) =
         let st = Shape.strides (shapeOf sizes labels)
         let strideOf l = st.[Array.findIndex ((=) l) labels]
@@ -82,19 +82,23 @@ module Engine =
                 elif innermost rows then Some true
                 else None
             trans |> Option.map (fun trans ->
-                let ld = strideOf (if trans then cols else rows).[(if trans then cols else rows).Length - 1]
+                let inner = if trans then cols else rows
+                let ld = strideOf inner.[inner.Length - 1]
                 let bs = batch |> Array.map strideOf
                 let bn = batch |> Array.map (fun l -> sizes.[l])
-                let count = Array.fold (*) 1 bn
-                let offsets = Array.zeroCreate<int64> count
-                // Row-major over the batch labels, as the product's output lays them out.
-                for t in 0 .. count - 1 do
-                    let mutable r = t
-                    let mutable off = 0L
-                    for d in bn.Length - 1 .. -1 .. 0 do
-                        off <- off + int64 (r % bn.[d]) * int64 bs.[d]
-                        r <- r / bn.[d]
-                    offsets.[t] <- off
+                let offsets =
+                    lazy
+                        let count = Array.fold (*) 1 bn
+                        let offsets = Array.zeroCreate<int64> count
+                        // Row-major over the batch labels, as the product's output lays them out.
+                        for t in 0 .. count - 1 do
+                            let mutable r = t
+                            let mutable off = 0L
+                            for d in bn.Length - 1 .. -1 .. 0 do
+                                off <- off + int64 (r % bn.[d]) * int64 bs.[d]
+                                r <- r / bn.[d]
+                            offsets.[t] <- off
+                        offsets
                 trans, ld, offsets)
 
     /// One pairwise step as a batched matrix product: [batch, aOnly, contracted] × [batch, contracted, bOnly].
@@ -123,9 +127,9 @@ module Engine =
         if viewA.IsNone && viewB.IsNone then
             resultLabels, (fun (a: double[]) (b: double[]) -> Gemm.batchedT transA transB (arrA (prepA a)) (arrB (prepB b)) nb m k nn)
         else
-            let operand (v: (bool * int * int64[]) option) (trans: bool) (arr: double[] -> double[]) (rows: int) (cols: int) (data: double[]) : Gemm.StridedOperand =
+            let operand (v: (bool * int * Lazy<int64[]>) option) (trans: bool) (arr: double[] -> double[]) (rows: int) (cols: int) (data: double[]) : Gemm.StridedOperand =
                 match v with
-                | Some (t, ld, offsets) -> { Data = data; Offsets = offsets; Ld = ld; Trans = t }
+                | Some (t, ld, offsets) -> { Data = data; Offsets = offsets.Value; Ld = ld; Trans = t }
                 | None -> { Data = arr data; Offsets = null; Ld = (if trans then rows else cols); Trans = trans }
             resultLabels, (fun (a: double[]) (b: double[]) ->
                 let a' = operand viewA transA arrA m k (prepA a)
@@ -205,20 +209,21 @@ module Engine =
         let plan = compiled.GetValue(c, fun c -> compile c)
         for what, elements in plan.Sizes do checkSize what elements
 
+    /// Each operand's labels after its diagonals and private sums, as `compile` prepares it.
+    let private preparedLabels (c: Contraction) =
+        c.Inputs |> Array.mapi (fun k ls -> Array.distinct ls |> Array.filter (neededBeyond c k))
+
     /// The plan for a contraction (after diagonals and private sums), as executed by `contract`.
-    let plan (c: Contraction) =
-        let labelsAfterPrepare =
-            c.Inputs |> Array.mapi (fun k ls -> Array.distinct ls |> Array.filter (neededBeyond c k))
-        Plan.create c.Sizes (Array.distinct c.Output) labelsAfterPrepare
+    let plan (c: Contraction) = Plan.create c.Sizes (Array.distinct c.Output) (preparedLabels c)
 
     /// Decompositions per contraction value, so that the steps are the same values on every call and hit the
     /// compiled plans and ops cached for them.
     let private decompositions = Runtime.CompilerServices.ConditionalWeakTable<Contraction, Contraction option[] * (int * int * Contraction)[]>()
 
     let private decomposeNew (c: Contraction) : Contraction option[] * (int * int * Contraction)[] =
-        let labels = c.Inputs |> Array.mapi (fun k ls -> Array.distinct ls |> Array.filter (neededBeyond c k))
+        let labels = preparedLabels c
         let prepared = c.Inputs |> Array.mapi (fun k ls -> if ls = labels.[k] then None else Some { Inputs = [| ls |]; Output = labels.[k]; Sizes = c.Sizes })
-        let p = Plan.create c.Sizes (Array.distinct c.Output) labels
+        let p = plan c
         let last = List.length p.Steps - 1
         let steps =
             p.Steps
