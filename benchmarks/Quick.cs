@@ -29,6 +29,16 @@ public static class Quick
         return sw.Elapsed.TotalSeconds / reps;
     }
 
+    /// <summary>Seconds per call: `warmups` calls, then as many as fit in about a second.</summary>
+    static double PerCall(Action f, int warmups)
+    {
+        for (int i = 0; i < warmups; i++) f();
+        var sw = Stopwatch.StartNew();
+        long calls = 0;
+        while (sw.Elapsed.TotalSeconds < 1) { f(); calls++; }
+        return sw.Elapsed.TotalSeconds / calls;
+    }
+
     public static void Small()
     {
         foreach (var n in new[] { 4, 16, 32 })
@@ -62,7 +72,7 @@ public static class Quick
         var g = Core.TensorModule.random(9, Core.Einsum.bind(eq, ops.Select(o => o.ShapeArray).ToArray()).OutputShape);
         var adjoint = Core.ValueModule.constant(g);
         var f = Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(v => Core.Linear.einsum(eq, v));
-        double Time(Action a) { for (int i = 0; i < 200; i++) a(); var sw = Stopwatch.StartNew(); int r = 0; while (sw.Elapsed.TotalSeconds < 1) { a(); r++; } return sw.Elapsed.TotalSeconds / r * 1e6; }
+        double Time(Action a) => PerCall(a, 200) * 1e6;
         var taped = Core.Autodiff.vjpMany(f, values);
         Console.WriteLine($"forward (constants)        {Time(() => Core.Einsum.contract(eq, ops)):F1} µs");
         Console.WriteLine($"forward with tape          {Time(() => Core.Autodiff.vjpMany(f, values)):F1} µs");
@@ -103,7 +113,7 @@ public static class Quick
         var shapes = (Environment.GetEnvironmentVariable("SHAPES") ?? "8x128x8x64,8x128x8x64").Split(',').Select(t => t.Split('x').Select(int.Parse).ToArray()).ToArray();
         var ops = shapes.Select((sh, i) => Core.TensorModule.random(i + 1, sh)).ToArray();
         var tops = ops.Select(o => Workloads.Leaf(o, false)).ToArray();
-        double Time(Action a) { for (int i = 0; i < 5; i++) a(); var sw = Stopwatch.StartNew(); int r = 0; while (sw.Elapsed.TotalSeconds < 1) { a(); r++; } return sw.Elapsed.TotalSeconds / r * 1e3; }
+        double Time(Action a) => PerCall(a, 5) * 1e3;
         for (int round = 0; round < 2; round++)
         {
             double ours = Time(() => Core.Einsum.contract(eq, ops));
@@ -119,13 +129,8 @@ public static class Quick
         var src = Core.TensorModule.random(1, new[] { n, n }).ToArray();
         var dst = new double[n * n];
         void Run() => Functional.Kernels.Permute.Copy(src, 0, new[] { 1, n }, dst, 0, new[] { n, 1 }, new[] { n, n });
-        for (int i = 0; i < 5; i++) Run();
-        var sw = Stopwatch.StartNew(); int r = 0;
-        while (sw.Elapsed.TotalSeconds < 1) { Run(); r++; }
-        Console.WriteLine($"transpose {n}x{n} into a reused array: {sw.Elapsed.TotalMilliseconds / r:F3} ms");
-        sw.Restart(); r = 0;
-        while (sw.Elapsed.TotalSeconds < 1) { Core.TensorModule.transpose(Core.TensorModule.create(new[] { n, n }, src)); r++; }
-        Console.WriteLine($"Tensor.transpose (fresh result): {sw.Elapsed.TotalMilliseconds / r:F3} ms");
+        Console.WriteLine($"transpose {n}x{n} into a reused array: {PerCall(Run, 5) * 1e3:F3} ms");
+        Console.WriteLine($"Tensor.transpose (fresh result): {PerCall(() => Core.TensorModule.transpose(Core.TensorModule.create(new[] { n, n }, src)), 5) * 1e3:F3} ms");
     }
 
     public static void Bmm()
