@@ -95,6 +95,16 @@ public class BatchedEinsum
         var r = Core.Autodiff.vjpMany(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(v => Core.Linear.einsum("bij,bjk->bik", v)), xs);
         return r.Item2.Invoke(g);
     }
+
+    /// <summary>The same inside a TensorScope, as TorchSharp's runs inside a dispose scope: results reuse memory.</summary>
+    [Benchmark]
+    public double FunctionalScoped()
+    {
+        using var scope = Core.TensorModule.scope();
+        var r = Core.Autodiff.vjpMany(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(v => Core.Linear.einsum("bij,bjk->bik", v)), xs);
+        var grads = r.Item2.Invoke(g);
+        return grads[0].Tensor.Numel + grads[1].Tensor.Numel;
+    }
 }
 
 /// <summary>Value and gradient of sum(GELU(A·B)) for small matrices, through the C# facade.</summary>

@@ -17,6 +17,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "pieces") { Quick.Pieces(); return; }
         if (args.Length > 0 && args[0] == "contractloop") { Quick.ContractLoop(); return; }
         if (args.Length > 0 && args[0] == "bmm") { Quick.Bmm(); return; }
+        if (args.Length > 0 && args[0] == "bmmscoped") { var b = new BatchedEinsum(); b.Setup(); var sw = System.Diagnostics.Stopwatch.StartNew(); int n = 0; while (sw.ElapsedMilliseconds < 4000) { b.FunctionalScoped(); n++; } Console.WriteLine($"{sw.Elapsed.TotalMilliseconds / n:F2} ms"); return; }
         if (args.Length > 0 && args[0] == "plansgrad") { Quick.PlansGradient(); return; }
         if (args.Length > 0 && args[0] == "matmulfb") { Quick.MatMulFb(); return; }
         if (args.Length > 0 && args[0] == "einsum") { Quick.EinsumOne(); return; }

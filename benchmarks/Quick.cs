@@ -142,6 +142,14 @@ public static class Quick
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < 100; i++) b.Functional();
         Console.WriteLine($"bmm fwd+bwd: {sw.Elapsed.TotalMilliseconds / 100:F2} ms, gen0 {GC.CollectionCount(0) - g0}, gen2 {GC.CollectionCount(2) - g2}, GC pause {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms total");
+        for (int i = 0; i < 50; i++) b.FunctionalScoped();
+        sw.Restart();
+        for (int i = 0; i < 100; i++) b.FunctionalScoped();
+        Console.WriteLine($"bmm fwd+bwd in a TensorScope: {sw.Elapsed.TotalMilliseconds / 100:F2} ms");
+        for (int i = 0; i < 50; i++) b.TorchSharp();
+        sw.Restart();
+        for (int i = 0; i < 100; i++) b.TorchSharp();
+        Console.WriteLine($"bmm fwd+bwd TorchSharp: {sw.Elapsed.TotalMilliseconds / 100:F2} ms");
         var a = Core.TensorModule.random(1, new[] { 32, 128, 128 });
         var c = Core.TensorModule.random(2, new[] { 32, 128, 128 });
         for (int i = 0; i < 50; i++) Core.Einsum.contract("bij,bjk->bik", new[] { a, c });

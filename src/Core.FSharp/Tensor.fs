@@ -14,20 +14,40 @@ type internal SpanMap = delegate of ReadOnlySpan<double> * Span<double> -> unit
 /// An immutable dense float64 tensor, row-major, of any rank (rank 0 is a scalar).
 /// Structural equality: same shape and bit-identical elements (NaN equals NaN).
 [<Sealed>]
-type Tensor internal (shape: int[], data: double[], fill: double) =
+type Tensor private (shape: int[], data: double[], fill: double, _made: unit) =
     // A null `data` means every element equals `fill` and the array is not made until someone reads it:
     // a sum's adjoint broadcast back is such a tensor, and `mul` by a uniform 1 then skips a pass and an
     // allocation. Materialising is idempotent, so two threads racing here only build equal arrays.
     let numel = if isNull data then Shape.numel shape else data.Length
     let uniform = isNull data
     let mutable data = data
-    internal new(shape: int[], data: double[]) = Tensor(shape, data, 0.0)
+    // Set when the TensorScope this tensor was made in ends (its array may then belong to another tensor).
+    let mutable released = false
+    let disposed () =
+        raise (ObjectDisposedException("Tensor", sprintf "This tensor (shape %s) was made inside a TensorScope that has ended, so its memory was reused. Keep it with scope.Keep(tensor) before the scope ends to use it afterwards." (Shape.show shape)))
+    // Every tensor is made through Of, which reports it to the open scope (if any). (A constructor `as this`
+    // would make F# check initialisation in every member.)
+    static member internal Of(shape: int[], data: double[], fill: double) =
+        let t = new Tensor(shape, data, fill, ())
+        Storage.adopt t data
+        t
+    static member internal Of(shape: int[], data: double[]) = Tensor.Of(shape, data, 0.0)
     member internal _.ShapeArray = shape
     member internal _.Data =
-        if isNull data then data <- Array.create numel fill
+        if isNull data then
+            if released then disposed ()
+            data <- Array.create numel fill
         data
     /// Whether every element is known to equal one value (without reading the elements).
-    member internal _.IsUniform = uniform
+    member internal _.IsUniform =
+        if released then disposed ()
+        uniform
+    /// Whether the scope this tensor was made in has ended (then every read throws ObjectDisposedException).
+    member _.IsReleased = released
+    interface IScoped with
+        member _.Release() =
+            released <- true
+            data <- null
     /// That value, for a uniform tensor.
     member internal _.Fill = fill
     /// The shape (a fresh copy).
@@ -86,25 +106,47 @@ and internal TensorFormat =
         go 0 0 data.Length
         sprintf "tensor(%s, shape=%s)" (sb.ToString()) (Shape.show shape)
 
+/// Memory reuse for loops of same-shaped work (the counterpart of TorchSharp's dispose scopes). While a scope
+/// is open in an execution context (it flows into tasks and Parallel loops started in it), large results come
+/// from a pool; when it ends, every tensor made in it is released (reading one then throws
+/// ObjectDisposedException) and its memory is reused by later scopes. Keep the results you need with `Keep`.
+/// Scopes nest: a kept tensor moves to the enclosing scope, or to the GC when there is none.
+[<Sealed>]
+type TensorScope internal (state: ScopeState) =
+    /// Lets `t` outlive this scope (it joins the enclosing scope, if any) and returns it. A tensor made
+    /// before the scope opened is returned unchanged. Throws ObjectDisposedException after the scope ended.
+    member _.Keep(t: Tensor) =
+        if isNull (box t) then nullArg "t"
+        Storage.keep state t |> ignore
+        t
+    /// Ends the scope: releases its tensors and returns their memory to the pool. Ending twice does nothing.
+    member _.Dispose() = Storage.exit state
+    interface IDisposable with
+        member s.Dispose() = s.Dispose()
+
 /// Creation, access and layout of raw tensors. Every function returns a new tensor.
 [<RequireQualifiedAccess>]
 module Tensor =
 
-    let internal wrap (shape: int[]) (data: double[]) = Tensor(shape, data)
+    /// Opens a TensorScope in the current execution context: results made until it is disposed reuse pooled
+    /// memory and are released when it ends (`use scope = Tensor.scope ()`; keep results with `scope.Keep`).
+    let scope () = new TensorScope(Storage.enter ())
+
+    let internal wrap (shape: int[]) (data: double[]) = Tensor.Of(shape, data)
 
     /// A tensor from row-major values; the values are copied.
     let create (shape: int[]) (values: double[]) =
         let n = Shape.numel shape
         if values.Length <> n then
             raise (ShapeException(sprintf "Shape %s needs %d values; %d were given." (Shape.show shape) n values.Length, "values"))
-        Tensor(Array.copy shape, Array.copy values)
+        Tensor.Of(Array.copy shape, Array.copy values)
 
-    let scalar (v: double) = Tensor([||], [| v |])
+    let scalar (v: double) = Tensor.Of([||], [| v |])
     /// Every element v; the array is made on first read.
-    let full (shape: int[]) (v: double) = Tensor(Array.copy shape, null, v)
+    let full (shape: int[]) (v: double) = Tensor.Of(Array.copy shape, null, v)
     let zeros (shape: int[]) = full shape 0.0
     let ones (shape: int[]) = full shape 1.0
-    let init (shape: int[]) (f: int -> double) = Tensor(Array.copy shape, Array.init (Shape.numel shape) f)
+    let init (shape: int[]) (f: int -> double) = Tensor.Of(Array.copy shape, Array.init (Shape.numel shape) f)
     let vector (values: double[]) = create [| values.Length |] values
 
     /// Standard normal entries from a seeded generator (Box–Muller over System.Random(seed)).
@@ -120,7 +162,7 @@ module Tensor =
             data.[i] <- r * cos (2.0 * Math.PI * u2)
             if i + 1 < n then data.[i + 1] <- r * sin (2.0 * Math.PI * u2)
             i <- i + 2
-        Tensor(Array.copy shape, data)
+        Tensor.Of(Array.copy shape, data)
 
     let shape (t: Tensor) = t.Shape
     let rank (t: Tensor) = t.Rank
@@ -148,7 +190,7 @@ module Tensor =
                 newShape |> Array.map (fun d -> if d = -1 then t.Numel / k else d)
         if Shape.numel resolved <> t.Numel then
             raise (ShapeException(sprintf "Cannot reshape %s (%d elements) into %s (%d elements)." (Shape.show t.ShapeArray) t.Numel (Shape.show resolved) (Shape.numel resolved), "shape"))
-        if t.IsUniform then Tensor(Array.copy resolved, null, t.Fill) else Tensor(Array.copy resolved, t.Data)
+        if t.IsUniform then Tensor.Of(Array.copy resolved, null, t.Fill) else Tensor.Of(Array.copy resolved, t.Data)
 
     /// Axis i of the result is axis perm.[i] of the input.
     let permute (perm: int[]) (t: Tensor) =
@@ -156,7 +198,7 @@ module Tensor =
         let st = Shape.strides t.ShapeArray
         let shp = perm |> Array.map (fun p -> t.ShapeArray.[p])
         if perm |> Array.mapi (fun i p -> i = p) |> Array.forall id then t
-        else Tensor(shp, Strided.gather t.Data 0 (perm |> Array.map (fun p -> st.[p])) shp)
+        else Tensor.Of(shp, Strided.gather t.Data 0 (perm |> Array.map (fun p -> st.[p])) shp)
 
     /// Reverses the axes.
     let transpose (t: Tensor) = permute (Array.init t.Rank (fun i -> t.Rank - 1 - i)) t
@@ -166,18 +208,18 @@ module Tensor =
         if not (Shape.canBroadcastTo t.ShapeArray target) then
             raise (ShapeException(sprintf "Shape %s cannot be broadcast to %s." (Shape.show t.ShapeArray) (Shape.show target), "shape"))
         if Shape.same t.ShapeArray target then t
-        elif t.Numel = 1 then Tensor(Array.copy target, null, t.Data.[0]) // e.g. a sum's adjoint: uniform, made on first read
+        elif t.Numel = 1 then Tensor.Of(Array.copy target, null, t.Data.[0]) // e.g. a sum's adjoint: uniform, made on first read
         else
             let lead = target.Length - t.Rank
             let st = Shape.strides t.ShapeArray
             let strides = Array.init target.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else st.[i - lead])
-            Tensor(Array.copy target, Strided.gather t.Data 0 strides target)
+            Tensor.Of(Array.copy target, Strided.gather t.Data 0 strides target)
 
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =
         let axes = Shape.normaliseAxes t.Rank axes
         // Every axis (a loss's sum): one run over the data as it is, no permutation to work out.
-        if axes.Length = t.Rank && not keepDims then Tensor([||], Strided.sumRuns t.Data 1 t.Numel) else
+        if axes.Length = t.Rank && not keepDims then Tensor.Of([||], Strided.sumRuns t.Data 1 t.Numel) else
         let kept = [| 0 .. t.Rank - 1 |] |> Array.filter (fun a -> not (Array.contains a axes))
         let order = Array.append kept (Array.sort axes)
         let moved = permute order t
@@ -185,7 +227,7 @@ module Tensor =
         let inner = Shape.numel (axes |> Array.map (fun a -> t.ShapeArray.[a]))
         let sums = Strided.sumRuns moved.Data (Shape.numel outer) inner
         let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
-        Tensor(outShape, sums)
+        Tensor.Of(outShape, sums)
 
     /// Sums a broadcast result back to `target` (the adjoint of broadcastTo).
     let sumTo (target: int[]) (t: Tensor) =
@@ -196,7 +238,7 @@ module Tensor =
             let lead = t.Rank - target.Length
             let axes = [| 0 .. t.Rank - 1 |] |> Array.filter (fun i -> i < lead || (target.[i - lead] = 1 && t.ShapeArray.[i] <> 1))
             let summed = sumAxes axes true t
-            Tensor(Array.copy target, summed.Data)
+            Tensor.Of(Array.copy target, summed.Data)
 
     let sum (t: Tensor) = scalar (Strided.sumRuns t.Data 1 t.Numel).[0]
 
@@ -206,7 +248,7 @@ module Tensor =
         let src = t.Data
         let dst = Strided.fresh src.Length
         Strided.chunked src.Length (fun lo hi -> for i in lo .. hi - 1 do dst.[i] <- f src.[i])
-        Tensor(t.ShapeArray, dst)
+        Tensor.Of(t.ShapeArray, dst)
 
     /// Elementwise map; large tensors are split over the cores (each element is independent).
     let map (f: double -> double) (t: Tensor) = mapInline f t
@@ -219,12 +261,12 @@ module Tensor =
             let y = b.Data
             let dst = Strided.fresh x.Length
             Strided.chunked x.Length (fun lo hi -> for i in lo .. hi - 1 do dst.[i] <- f x.[i] y.[i])
-            Tensor(a.ShapeArray, dst)
+            Tensor.Of(a.ShapeArray, dst)
         else
             let s = Shape.broadcast a.ShapeArray b.ShapeArray
             let a' = broadcastTo s a
             let b' = broadcastTo s b
-            Tensor(s, Array.map2 f a'.Data b'.Data)
+            Tensor.Of(s, Array.map2 f a'.Data b'.Data)
 
     /// Elementwise binary map with NumPy broadcasting; large same-shaped tensors are split over the cores.
     let map2 (f: double -> double -> double) (a: Tensor) (b: Tensor) = map2Inline f a b
@@ -238,14 +280,14 @@ module Tensor =
             // Every element is written below.
             let dst = Strided.fresh x.Length
             Strided.chunked x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
-            Tensor(a.ShapeArray, dst)
+            Tensor.Of(a.ShapeArray, dst)
         else map2 scalar a b
 
     let private unaryVector (kernel: SpanMap) (t: Tensor) =
         let x = t.Data
         let dst = Strided.fresh x.Length
         Strided.chunked x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), Span(dst, lo, hi - lo)))
-        Tensor(t.ShapeArray, dst)
+        Tensor.Of(t.ShapeArray, dst)
 
     let add a b = zip (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) (+) a b
     let sub a b = zip (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) (-) a b

@@ -59,6 +59,18 @@ module Value =
     let constant (t: Tensor) = Const t
     let scalar (v: double) = Const(Tensor.scalar v)
     let tensor (v: Value) = v.Tensor
+
+    /// Lets a value's tensors outlive `scope` (its primal and any forward tangents; a reverse-mode node's
+    /// graph is not kept, so pulling back through it after the scope throws ObjectDisposedException).
+    let keep (scope: TensorScope) (v: Value) =
+        let pending = Collections.Generic.Stack<Value>()
+        pending.Push v
+        while pending.Count > 0 do
+            match pending.Pop() with
+            | Const t -> scope.Keep t |> ignore
+            | Forward (p, t, _) -> pending.Push p; pending.Push t
+            | Reverse (p, _, _) -> pending.Push p
+        v
     let shape (v: Value) = v.Tensor.Shape
 
     let internal tag (v: Value) =

@@ -40,6 +40,15 @@ public sealed class Tensor
     /// <summary>Standard normal entries from a seeded generator (reproducible).</summary>
     public static Tensor Random(int seed, params int[] shape) => Of(Core.TensorModule.random(seed, shape ?? throw new ArgumentNullException(nameof(shape))));
 
+    /// <summary>
+    /// Opens a <see cref="TensorScope"/>: until it is disposed, results reuse pooled memory, and when it ends they
+    /// are released (keep what you need with <see cref="TensorScope.Keep(Tensor)"/>).
+    /// </summary>
+    public static TensorScope NewScope() => new(Core.TensorModule.scope());
+
+    /// <summary>Whether this tensor was made in a <see cref="TensorScope"/> that has ended (reading it then throws <see cref="ObjectDisposedException"/>).</summary>
+    public bool IsReleased => Value.Tensor.IsReleased;
+
     // ---- access ----
 
     /// <summary>The shape.</summary>

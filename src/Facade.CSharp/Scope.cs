@@ -1,0 +1,48 @@
+using System;
+using Core = Functional.Core;
+
+namespace Functional;
+
+/// <summary>
+/// Memory reuse for loops of same-shaped work, the counterpart of TorchSharp's dispose scopes. While a scope is
+/// open in an execution context (it flows into tasks and <c>Parallel</c> loops started in it), large results
+/// come from a pool; when it is disposed, every tensor made in it is released and its memory is reused by later
+/// scopes. Reading a released tensor throws <see cref="ObjectDisposedException"/>. Keep the results you need
+/// with <see cref="Keep(Tensor)"/>. Scopes nest: a kept tensor moves to the enclosing scope, or to the garbage
+/// collector when there is none.
+/// </summary>
+/// <example><code>
+/// for (int step = 0; step &lt; steps; step++)
+/// {
+///     using var scope = Tensor.NewScope();
+///     var r = Autodiff.ValueAndGrad(xs => xs[0].MatMul(xs[1]).Gelu().Sum(), a, b);
+///     total += r.Value.ToScalar();   // r is released when the scope ends
+/// }
+/// </code></example>
+public sealed class TensorScope : IDisposable
+{
+    private readonly Core.TensorScope scope;
+
+    internal TensorScope(Core.TensorScope scope) => this.scope = scope;
+
+    /// <summary>Lets <paramref name="tensor"/> outlive this scope and returns it. A tensor made before the scope opened is returned unchanged.</summary>
+    /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>
+    public Tensor Keep(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        Core.ValueModule.keep(scope, tensor.Value);
+        return tensor;
+    }
+
+    /// <summary>Lets every tensor in <paramref name="tensors"/> outlive this scope and returns the array.</summary>
+    /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>
+    public Tensor[] Keep(params Tensor[] tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        foreach (var t in tensors) Keep(t ?? throw new ArgumentNullException(nameof(tensors), "An element is null."));
+        return tensors;
+    }
+
+    /// <summary>Ends the scope: releases the tensors made in it (not kept) and returns their memory to the pool. Disposing twice does nothing.</summary>
+    public void Dispose() => scope.Dispose();
+}

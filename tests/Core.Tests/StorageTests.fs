@@ -1,0 +1,171 @@
+namespace Functional.Tests
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Xunit
+open FsCheck.FSharp
+open Functional
+open Functional.Core
+
+/// TensorScope: pooled memory for results, released when the scope ends.
+module StorageTests =
+
+    let private bits (t: Tensor) = t.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
+
+    let private sameBits (what: string) (expected: Tensor) (actual: Tensor) =
+        if expected.Shape <> actual.Shape || bits expected <> bits actual then
+            Check.failf "%s: in a scope %O, outside %O (max difference %g)" what actual expected (Tensor.maxAbsDiff actual expected)
+
+    /// The value and gradients of sum(GELU(einsum)) with a random adjoint, and the einsum's own gradients.
+    let private work (c: EinsumEngineTests.PermutedCase) =
+        let xs = c.Shapes |> Array.mapi (fun k s -> Value.constant (Tensor.random (c.Seed + k) s))
+        let f (v: Value[]) = Reduction.sum (Activation.gelu (Linear.einsum c.Equation v))
+        let value, grads = Autodiff.valueAndGradMany f xs
+        let b = Einsum.bind c.Equation c.Shapes
+        let g = Value.constant (Tensor.random (c.Seed + 7) b.OutputShape)
+        let y, pullback = Autodiff.vjpMany (fun v -> Linear.einsum c.Equation v) xs
+        Array.concat [ [| value.Tensor; y.Tensor |]; grads |> Array.map (fun v -> v.Tensor); pullback g |> Array.map (fun v -> v.Tensor) ]
+
+    [<Fact>]
+    let ``results made in scopes, on reused and poisoned memory, equal the unscoped results bit for bit`` () =
+        // Every array going back to the pool is filled with NaN, so a kernel that reads an output before writing
+        // it (fine on a fresh GC array, wrong on a reused one) gives a visibly wrong answer here.
+        Storage.poisonReturned <- true
+        let reusesBefore = Storage.reuses
+        Check.forAll "scoped vs unscoped" 31UL 60 EinsumEngineTests.permutedArb (fun c ->
+            let expected = work c
+            // Twice, so that the second run takes the first one's (poisoned) arrays from the pool.
+            for round in 1 .. 2 do
+                use scope = Tensor.scope ()
+                let actual = work c
+                Array.iter2 (sameBits (sprintf "%s round %d" c.Equation round)) expected actual)
+        |> ignore
+        Assert.True(Storage.reuses > reusesBefore, "no array was taken from the pool")
+
+    [<Fact>]
+    let ``a tensor made in a scope is released when the scope ends; reading it throws`` () =
+        let a = Tensor.random 1 [| 40; 40 |]
+        let mutable inside = Unchecked.defaultof<Tensor>
+        let mutable small = Unchecked.defaultof<Tensor>
+        let mutable uniform = Unchecked.defaultof<Tensor>
+        do
+            use _ = Tensor.scope ()
+            inside <- Einsum.contract "ij,jk->ik" [| a; a |]
+            small <- Tensor.scalar 3.0
+            uniform <- Tensor.ones [| 4 |]
+            Assert.False inside.IsReleased
+        for t in [ inside; small; uniform ] do
+            Assert.True t.IsReleased
+            let e = Assert.Throws<ObjectDisposedException>(fun () -> t.ToArray() |> ignore)
+            Assert.Contains("TensorScope", e.Message)
+            Assert.Throws<ObjectDisposedException>(fun () -> Tensor.add t t |> ignore) |> ignore
+        // Shape queries need no memory and still answer; the input, made before the scope, is untouched.
+        Assert.Equal<int[]>([| 40; 40 |], inside.Shape)
+        Assert.False a.IsReleased
+        Assert.Equal(a, Tensor.create [| 40; 40 |] (a.ToArray()))
+
+    [<Fact>]
+    let ``a kept tensor survives its scope and later scopes that reuse memory`` () =
+        let a = Tensor.random 2 [| 64; 64 |]
+        let expected = Einsum.contract "ij,jk->ik" [| a; a |]
+        let kept =
+            use scope = Tensor.scope ()
+            scope.Keep(Einsum.contract "ij,jk->ik" [| a; a |])
+        for _ in 1 .. 5 do
+            use _ = Tensor.scope ()
+            Einsum.contract "ij,jk->ik" [| a; a |] |> ignore
+            Einsum.contract "ij,kj->ik" [| a; a |] |> ignore
+        Assert.False kept.IsReleased
+        sameBits "kept" expected kept
+
+    [<Fact>]
+    let ``nested scopes: a tensor kept in the inner scope belongs to the outer one`` () =
+        let a = Tensor.random 3 [| 32; 32 |]
+        let outer = Tensor.scope ()
+        let inner = Tensor.scope ()
+        let kept = inner.Keep(Einsum.contract "ij,jk->ik" [| a; a |])
+        let dropped = Einsum.contract "ij,jk->ik" [| a; a |]
+        inner.Dispose()
+        Assert.False kept.IsReleased
+        Assert.True dropped.IsReleased
+        outer.Dispose()
+        Assert.True kept.IsReleased
+
+    [<Fact>]
+    let ``a view kept alone keeps the shared array; the view's source is released`` () =
+        let a = Tensor.random 4 [| 32; 32 |]
+        let expected = Tensor.reshape [| 1024 |] (Einsum.contract "ij,jk->ik" [| a; a |])
+        let source, view =
+            use scope = Tensor.scope ()
+            let source = Einsum.contract "ij,jk->ik" [| a; a |]
+            let view = Tensor.reshape [| 1024 |] source
+            source, scope.Keep view
+        Assert.True source.IsReleased
+        for _ in 1 .. 3 do
+            use _ = Tensor.scope ()
+            Einsum.contract "ij,jk->ik" [| a; a |] |> ignore
+        sameBits "view" expected view
+
+    [<Fact>]
+    let ``a tensor made over a rented array where the scope does not flow pins that array`` () =
+        let a = Tensor.random 5 [| 32; 32 |]
+        let expected = Tensor.reshape [| 1024 |] (Einsum.contract "ij,jk->ik" [| a; a |])
+        let outside =
+            use _ = Tensor.scope ()
+            let source = Einsum.contract "ij,jk->ik" [| a; a |]
+            // No execution context flows into this thread: the view is made outside every scope.
+            let mutable view = Unchecked.defaultof<Tensor>
+            let thread = Thread(fun () -> view <- Tensor.reshape [| 1024 |] source)
+            using (ExecutionContext.SuppressFlow()) (fun _ -> thread.Start())
+            thread.Join()
+            view
+        Assert.False outside.IsReleased
+        for _ in 1 .. 3 do
+            use _ = Tensor.scope ()
+            Einsum.contract "ij,jk->ik" [| a; a |] |> ignore
+        sameBits "pinned view" expected outside
+
+    [<Fact>]
+    let ``the scope flows into tasks started in it`` () =
+        let a = Tensor.random 6 [| 32; 32 |]
+        let mutable made = Unchecked.defaultof<Tensor>
+        do
+            use _ = Tensor.scope ()
+            made <- Task.Run(fun () -> Einsum.contract "ij,jk->ik" [| a; a |]).Result
+        Assert.True made.IsReleased
+
+    [<Fact>]
+    let ``a pullback kept past its scope throws instead of reading reused memory`` () =
+        let x = Value.constant (Tensor.random 7 [| 32; 32 |])
+        let pullback =
+            use _ = Tensor.scope ()
+            snd (Autodiff.vjp (fun v -> Activation.gelu (Linear.einsum "ij,jk->ik" [| v; v |])) x)
+        Assert.Throws<ObjectDisposedException>(fun () -> pullback (Value.constant (Tensor.ones [| 32; 32 |])) |> ignore) |> ignore
+
+    [<Fact>]
+    let ``ending a scope twice does nothing; keeping after the end throws`` () =
+        let scope = Tensor.scope ()
+        let t = Tensor.random 8 [| 600 |] |> Tensor.map2 (+) (Tensor.ones [| 600 |])
+        scope.Dispose()
+        scope.Dispose()
+        Assert.True t.IsReleased
+        Assert.Throws<ObjectDisposedException>(fun () -> scope.Keep t |> ignore) |> ignore
+        // A tensor made before the scope is not the scope's to keep or release.
+        let before = Tensor.random 9 [| 3 |]
+        use s = Tensor.scope ()
+        Assert.Same(before, s.Keep before)
+        s.Dispose()
+        Assert.False before.IsReleased
+
+    [<Fact>]
+    let ``repeated scopes of the same work reuse memory instead of growing the pool`` () =
+        let x = Value.constant (Tensor.random 10 [| 64; 64 |])
+        let step () =
+            use _ = Tensor.scope ()
+            Autodiff.grad (fun v -> Reduction.sum (Activation.gelu (Linear.einsum "ij,jk->ik" [| v; v |]))) x |> ignore
+        step ()
+        let reuses = Storage.reuses
+        for _ in 1 .. 20 do step ()
+        Assert.True(Storage.reuses - reuses >= 20L, sprintf "%d reuses in 20 steps" (Storage.reuses - reuses))
+        Assert.True(Storage.pooled () <= Storage.poolLimitBytes)

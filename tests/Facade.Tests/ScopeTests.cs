@@ -1,0 +1,57 @@
+using System;
+using Functional;
+using Xunit;
+
+namespace Functional.Facade.Tests;
+
+public class ScopeTests
+{
+    private static readonly Tensor A = Tensor.Random(1, 48, 48);
+    private static readonly Tensor B = Tensor.Random(2, 48, 48);
+
+    private static ValueAndGradients Step() => Autodiff.ValueAndGrad(xs => xs[0].MatMul(xs[1]).Gelu().Sum(), A, B);
+
+    [Fact]
+    public void Results_in_a_scope_equal_results_outside_and_are_released_at_its_end()
+    {
+        var expected = Step();
+        ValueAndGradients inside;
+        for (int round = 0; round < 3; round++)
+        {
+            using var scope = Tensor.NewScope();
+            inside = Step();
+            Assert.Equal(expected.Value.ToArray(), inside.Value.ToArray());
+            Assert.Equal(expected.Gradients[0].ToArray(), inside.Gradients[0].ToArray());
+            Assert.Equal(expected.Gradients[1].ToArray(), inside.Gradients[1].ToArray());
+            scope.Dispose();
+            Assert.True(inside.Gradients[0].IsReleased);
+            var e = Assert.Throws<ObjectDisposedException>(() => inside.Gradients[0].ToArray());
+            Assert.Contains("Keep", e.Message);
+            Assert.Throws<ObjectDisposedException>(() => inside.Value.ToScalar());
+        }
+        Assert.False(A.IsReleased);
+    }
+
+    [Fact]
+    public void Kept_tensors_outlive_the_scope()
+    {
+        var expected = Step();
+        Tensor[] kept;
+        using (var scope = Tensor.NewScope())
+            kept = scope.Keep(Step().Gradients);
+        using (Tensor.NewScope()) Step();
+        Assert.False(kept[0].IsReleased);
+        Assert.Equal(expected.Gradients[0].ToArray(), kept[0].ToArray());
+        Assert.Equal(expected.Gradients[1].ToArray(), kept[1].ToArray());
+    }
+
+    [Fact]
+    public void Keep_checks_its_arguments_and_the_scope()
+    {
+        var scope = Tensor.NewScope();
+        Assert.Throws<ArgumentNullException>(() => scope.Keep((Tensor)null!));
+        Assert.Throws<ArgumentNullException>(() => scope.Keep(new Tensor[] { A, null! }));
+        scope.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => scope.Keep(A));
+    }
+}
