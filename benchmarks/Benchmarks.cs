@@ -38,6 +38,14 @@ public class MatMulForwardBackward
 
     [Benchmark(Baseline = true)] public void TorchSharp() => Workloads.TorchMatMulForwardBackward(ta, tb, tg);
     [Benchmark] public object Functional() => Workloads.MatMulForwardBackward(a, b, g);
+
+    /// <summary>The same inside a TensorScope (TorchSharp's runs inside a dispose scope): results reuse memory.</summary>
+    [Benchmark]
+    public int FunctionalScoped()
+    {
+        using var scope = Core.TensorModule.scope();
+        return Workloads.MatMulForwardBackward(a, b, g).Length;
+    }
 }
 
 /// <summary>matmul forward, time against size (the chart in benchmarks/README.md).</summary>
@@ -126,6 +134,7 @@ public class SmallGelu
 
     [Benchmark(Baseline = true)] public double TorchSharp() => Workloads.TorchSmallGelu(ta, tb);
     [Benchmark] public object Functional() => Workloads.SmallGelu(a, b);
+    [Benchmark] public double FunctionalScoped() => Workloads.SmallGeluScoped(a, b);
 }
 
 /// <summary>Einsum with three and four operands: planned (ours) against left to right (TorchSharp).</summary>
@@ -220,4 +229,12 @@ public class GeluLarge
 
     [Benchmark(Baseline = true)] public void TorchSharp() => Workloads.TorchGeluForwardBackward(tx, tadjoint);
     [Benchmark] public object Functional() => Workloads.GeluForwardBackward(x, adjoint);
+
+    /// <summary>The same inside a TensorScope (TorchSharp's runs inside a dispose scope): results reuse memory.</summary>
+    [Benchmark]
+    public int FunctionalScoped()
+    {
+        using var scope = Core.TensorModule.scope();
+        return Workloads.GeluForwardBackward(x, adjoint).Tensor.Numel;
+    }
 }

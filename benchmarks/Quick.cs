@@ -48,8 +48,9 @@ public static class Quick
             var ta = Workloads.Leaf(Core.TensorModule.random(1, new[] { n, n }), true);
             var tb = Workloads.Leaf(Core.TensorModule.random(2, new[] { n, n }), true);
             double ours = Time(() => Workloads.SmallGelu(a, b), 20000);
+            double scoped = Time(() => Workloads.SmallGeluScoped(a, b), 20000);
             double theirs = Time(() => Workloads.TorchSmallGelu(ta, tb), 20000);
-            Console.WriteLine($"sum(GELU(A·B)) n={n}: ours {ours * 1e6:F1} µs, TorchSharp {theirs * 1e6:F1} µs, ratio {theirs / ours:F2}x");
+            Console.WriteLine($"sum(GELU(A·B)) n={n}: ours {ours * 1e6:F1} µs, in a scope {scoped * 1e6:F1} µs, TorchSharp {theirs * 1e6:F1} µs, ratios {theirs / ours:F2}x / {theirs / scoped:F2}x");
         }
         var x = Core.TensorModule.random(3, new[] { 10_000_000 });
         var tx = Workloads.Leaf(x, true);
@@ -100,9 +101,12 @@ public static class Quick
             for (int i = 0; i < reps; i++) Workloads.MatMulForwardBackward(a, b, g);
             double ours = sw.Elapsed.TotalSeconds / reps;
             sw.Restart();
+            for (int i = 0; i < reps; i++) { using var scope = Core.TensorModule.scope(); Workloads.MatMulForwardBackward(a, b, g); }
+            double scoped = sw.Elapsed.TotalSeconds / reps;
+            sw.Restart();
             for (int i = 0; i < reps; i++) Workloads.TorchMatMulForwardBackward(ta, tb, tg);
             double theirs = sw.Elapsed.TotalSeconds / reps;
-            Console.WriteLine($"n={n}: ours {ours * 1e3:F1} ms ({flops / ours / 1e9:F1} GFLOP/s), TorchSharp {theirs * 1e3:F1} ms ({flops / theirs / 1e9:F1}), ratio {theirs / ours:F2}x");
+            Console.WriteLine($"n={n}: ours {ours * 1e3:F1} ms ({flops / ours / 1e9:F1} GFLOP/s), in a scope {scoped * 1e3:F1} ms ({flops / scoped / 1e9:F1}), TorchSharp {theirs * 1e3:F1} ms ({flops / theirs / 1e9:F1}), ratios {theirs / ours:F2}x / {theirs / scoped:F2}x");
         }
     }
 
@@ -211,7 +215,8 @@ public static class Quick
         var sw = Stopwatch.StartNew();
         long calls = 0;
         long alloc = GC.GetTotalAllocatedBytes(true);
-        while (sw.Elapsed.TotalSeconds < seconds) { Workloads.SmallGelu(a, b); calls++; }
+        bool scoped = Environment.GetEnvironmentVariable("SCOPED") == "1";
+        while (sw.Elapsed.TotalSeconds < seconds) { if (scoped) Workloads.SmallGeluScoped(a, b); else Workloads.SmallGelu(a, b); calls++; }
         Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F2} µs per call, {(GC.GetTotalAllocatedBytes(true) - alloc) / calls} B per call, {calls / Math.Max(1, GC.CollectionCount(0))} calls per gen0 GC, GC pauses {GC.GetTotalPauseDuration().TotalMilliseconds * 1e3 / calls:F2} µs per call");
     }
 

@@ -29,6 +29,14 @@ public static class Workloads
     public static ValueAndGradients SmallGelu(Functional.Tensor a, Functional.Tensor b) =>
         Autodiff.ValueAndGrad(xs => xs[0].MatMul(xs[1]).Gelu().Sum(), a, b);
 
+    /// <summary>Ours in a TensorScope, as TorchSharp's runs in a dispose scope: results reuse pooled memory.</summary>
+    public static double SmallGeluScoped(Functional.Tensor a, Functional.Tensor b)
+    {
+        using var scope = Functional.Tensor.NewScope();
+        var r = SmallGelu(a, b);
+        return r.Value.ToScalar() + r.Gradients[0][0, 0];
+    }
+
     /// <summary>TorchSharp: the same.</summary>
     public static double TorchSmallGelu(torch.Tensor a, torch.Tensor b)
     {

@@ -4,12 +4,8 @@ open System
 open System.Collections.Generic
 open System.Threading
 
-/// What a scope needs of a tensor: to drop its elements when the scope ends.
-type internal IScoped =
-    abstract Release: unit -> unit
-
-/// One array handed out by the pool while a scope was open: who rented it, how many scoped tensors hold it,
-/// and whether it may go back. An array held by a tensor outside every scope is pinned: the GC owns it.
+/// One array handed out by the pool while a scope was open: how many scoped tensors hold it, and whether it
+/// may go back. An array held by a tensor outside every scope is pinned: the GC owns it from then on.
 [<Sealed; AllowNullLiteral>]
 type internal Lease(array: double[]) =
     member _.Array = array
@@ -18,21 +14,44 @@ type internal Lease(array: double[]) =
     member val Pinned = false with get, set
     member val Returned = false with get, set
 
-/// The bookkeeping of one open scope: the tensors made in it (with the lease each holds, or null) and the
-/// arrays rented in it.
-[<Sealed; AllowNullLiteral>]
-type internal ScopeState(parent: ScopeState) =
+/// What a scope needs of a tensor: where it is registered, the lease of its array, the next registration in
+/// that scope's list (the tensor is its own list node: no allocation per tensor), and to drop its elements.
+[<AllowNullLiteral>]
+type internal IScoped =
+    abstract Scope: ScopeState with get, set
+    abstract Lease: Lease with get, set
+    abstract Next: IScoped with get, set
+    abstract Release: unit -> unit
+
+/// A second registration of a kept tensor, in the enclosing scope (its own Next is taken by the first list).
+and [<Sealed; AllowNullLiteral>] internal Kept(item: IScoped) =
+    [<DefaultValue>] val mutable private next: IScoped
+    interface IScoped with
+        member _.Scope with get () = item.Scope and set v = item.Scope <- v
+        member _.Lease with get () = item.Lease and set v = item.Lease <- v
+        member k.Next with get () = k.next and set v = k.next <- v
+        member _.Release() = item.Release()
+
+/// The bookkeeping of one open scope: a lock-free list of the tensors made in it and the arrays rented in it.
+and [<Sealed; AllowNullLiteral>] internal ScopeState(parent: ScopeState) =
+    [<DefaultValue>] val mutable Head: IScoped
+    [<DefaultValue>] val mutable Ended: bool
     member _.Parent = parent
-    member val Tensors = Dictionary<IScoped, Lease>(HashIdentity.Reference)
     member val Rented = List<Lease>()
-    member val Ended = false with get, set
+    /// Adds a registration; safe from any thread the scope flows to.
+    member s.Push(item: IScoped) =
+        let mutable fin = false
+        while not fin do
+            let head = Volatile.Read(&s.Head)
+            item.Next <- head
+            fin <- obj.ReferenceEquals(Interlocked.CompareExchange(&s.Head, item, head), head)
 
 /// Memory for results made inside a scope. Without an open scope every array is a plain GC array. With one,
 /// arrays of at least `minPooled` elements come from a pool, and when the scope ends every tensor made in it
 /// (not kept) is released and its array goes back to the pool, so a loop of same-shaped work reuses warm
 /// memory instead of faulting in fresh pages for every result. An array returns only when its scope has
 /// ended and no tensor still holds it: a tensor made outside every scope over a rented array (on a thread
-/// the scope does not flow to) pins it for good.
+/// the scope does not flow to) pins it for good. A scope that is never ended keeps its arrays.
 module internal Storage =
 
     let private gate = obj ()
@@ -41,7 +60,8 @@ module internal Storage =
     let private leases = Dictionary<double[], Lease>(HashIdentity.Reference)
     let private pool = Dictionary<int, Stack<double[]>>()
     let mutable private pooledBytes = 0L
-    /// Rented arrays not yet returned or pinned; read without the lock as a cheap "anything to look up?".
+    /// Rented arrays not yet returned or pinned; read without the lock as a cheap "anything to look up?"
+    /// (a thread that holds a rented array learnt of it through a synchronising hand-over).
     let mutable private outstanding = 0
 
     /// Arrays below this many elements come from the GC even in a scope (a gen-0 allocation is cheaper there).
@@ -79,6 +99,7 @@ module internal Storage =
                 outstanding <- leases.Count)
             a
 
+    // The helpers below run under `gate`.
     let private pin (lease: Lease) =
         lease.Pinned <- true
         leases.Remove lease.Array |> ignore
@@ -100,23 +121,29 @@ module internal Storage =
                     pool.[lease.Array.Length] <- stack
                 pooledBytes <- pooledBytes + bytes
 
+    let private leaseOf (data: double[]) =
+        match leases.TryGetValue data with
+        | true, l -> l
+        | _ -> null
+
     /// Called by every new tensor: registers it with the open scope, and counts it as a holder of its array
-    /// when that array is rented.
+    /// when that array is rented (or pins the array when no scope is open here).
     let adopt (t: IScoped) (data: double[]) =
         let s = current.Value
-        if not (isNull s) || outstanding > 0 then
+        let rented = not (isNull data) && outstanding > 0
+        if not (isNull s) && not s.Ended then
+            t.Scope <- s
+            if rented then
+                lock gate (fun () ->
+                    let lease = leaseOf data
+                    if not (isNull lease) then
+                        lease.Holders <- lease.Holders + 1
+                        t.Lease <- lease)
+            s.Push t
+        elif rented then
             lock gate (fun () ->
-                let lease =
-                    if isNull data then null
-                    else
-                        match leases.TryGetValue data with
-                        | true, l -> l
-                        | _ -> null
-                if isNull s || s.Ended then
-                    if not (isNull lease) then pin lease
-                else
-                    s.Tensors.[t] <- lease
-                    if not (isNull lease) then lease.Holders <- lease.Holders + 1)
+                let lease = leaseOf data
+                if not (isNull lease) then pin lease)
 
     /// Opens a scope nested in the current one.
     let enter () =
@@ -130,29 +157,43 @@ module internal Storage =
         lock gate (fun () ->
             if s.Ended then
                 raise (ObjectDisposedException("TensorScope", "This scope has ended; its tensors are released. Keep a tensor before the scope ends."))
-            match s.Tensors.TryGetValue t with
-            | true, lease ->
-                s.Tensors.Remove t |> ignore
+            if obj.ReferenceEquals(t.Scope, s) then
                 let p = s.Parent
-                if not (isNull p) && not p.Ended then p.Tensors.[t] <- lease
-                elif not (isNull lease) then
-                    lease.Holders <- lease.Holders - 1
-                    pin lease
+                if not (isNull p) && not p.Ended then
+                    t.Scope <- p
+                    p.Push(Kept t)
+                else
+                    t.Scope <- null
+                    let lease = t.Lease
+                    if not (isNull lease) then
+                        lease.Holders <- lease.Holders - 1
+                        t.Lease <- null
+                        pin lease
                 true
-            | _ -> false)
+            else false)
 
     /// Ends a scope: releases its tensors, returns the arrays no one holds any more, and makes the enclosing
     /// scope current again. Ending twice does nothing.
     let exit (s: ScopeState) =
         lock gate (fun () ->
             if not s.Ended then
-                s.Ended <- true
-                for KeyValue (t, lease) in s.Tensors do
-                    t.Release()
-                    if not (isNull lease) then
-                        lease.Holders <- lease.Holders - 1
-                        tryReturn lease
-                s.Tensors.Clear()
+                Volatile.Write(&s.Ended, true)
+                let mutable e = Interlocked.Exchange(&s.Head, null)
+                while not (isNull e) do
+                    let t = e
+                    let next = e.Next
+                    if obj.ReferenceEquals(t.Scope, s) then
+                        t.Release()
+                        let lease = t.Lease
+                        if not (isNull lease) then
+                            t.Lease <- null
+                            lease.Holders <- lease.Holders - 1
+                            tryReturn lease
+                    else
+                        // Kept since it registered here: it belongs to another scope (or none) now, and is
+                        // unlinked so that it does not hold this scope's released tensors alive.
+                        e.Next <- null
+                    e <- next
                 for lease in s.Rented do
                     lease.OwnerEnded <- true
                     tryReturn lease

@@ -44,7 +44,14 @@ type Tensor private (shape: int[], data: double[], fill: double, _made: unit) =
         uniform
     /// Whether the scope this tensor was made in has ended (then every read throws ObjectDisposedException).
     member _.IsReleased = released
+    // Scope bookkeeping (see Storage): the scope this tensor is registered in and the lease of its array.
+    [<DefaultValue>] val mutable private scope: ScopeState
+    [<DefaultValue>] val mutable private lease: Lease
+    [<DefaultValue>] val mutable private next: IScoped
     interface IScoped with
+        member t.Scope with get () = t.scope and set v = t.scope <- v
+        member t.Lease with get () = t.lease and set v = t.lease <- v
+        member t.Next with get () = t.next and set v = t.next <- v
         member _.Release() =
             released <- true
             data <- null
