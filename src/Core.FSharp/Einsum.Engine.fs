@@ -243,6 +243,7 @@ module Engine =
         checkOperands c xs
         let plan = compiled.GetValue(c, fun c -> compile c)
         for what, elements in plan.Sizes do checkSize what elements
+        let mark = Storage.mark ()
         let mutable current = Array.init xs.Length (fun k -> plan.Prepare.[k] xs.[k].Data)
         for (left, right, run) in plan.Steps do
             let r = run current.[left] current.[right]
@@ -254,7 +255,10 @@ module Engine =
                     o <- o + 1
             others.[o] <- r
             current <- others
-        Tensor.wrap plan.OutShape (plan.Final current.[0])
+        let result = Tensor.wrap plan.OutShape (plan.Final current.[0])
+        // In a TensorScope, temporaries go back to the pool now rather than when the scope ends.
+        Storage.recycleSince mark
+        result
 
     /// The unoptimised reference: a loop over every assignment of every label. For tests only.
     let reference (c: Contraction) (xs: Tensor[]) : Tensor =

@@ -7,8 +7,10 @@ open System.Threading
 /// One array handed out by the pool while a scope was open: how many scoped tensors hold it, and whether it
 /// may go back. An array held by a tensor outside every scope is pinned: the GC owns it from then on.
 [<Sealed; AllowNullLiteral>]
-type internal Lease(array: double[]) =
+type internal Lease(array: double[], thread: int) =
     member _.Array = array
+    /// The managed thread that rented it (see `recycleSince`).
+    member _.Thread = thread
     member val Holders = 0 with get, set
     member val OwnerEnded = false with get, set
     member val Pinned = false with get, set
@@ -36,6 +38,8 @@ and [<Sealed; AllowNullLiteral>] internal Kept(item: IScoped) =
 and [<Sealed; AllowNullLiteral>] internal ScopeState(parent: ScopeState) =
     [<DefaultValue>] val mutable Head: IScoped
     [<DefaultValue>] val mutable Ended: bool
+    /// Arrays this scope took from the pool (diagnostics and tests).
+    [<DefaultValue>] val mutable Reuses: int
     member _.Parent = parent
     member val Rented = List<Lease>()
     /// Adds a registration; safe from any thread the scope flows to.
@@ -89,11 +93,12 @@ module internal Storage =
                     a <- stack.Pop()
                     pooledBytes <- pooledBytes - 8L * int64 n
                     reuses <- reuses + 1L
+                    s.Reuses <- s.Reuses + 1
                 | _ -> ())
             // A fresh array is made outside the lock: it may be large.
             if isNull a then a <- GC.AllocateUninitializedArray<double> n
             lock gate (fun () ->
-                let lease = Lease(a)
+                let lease = Lease(a, Environment.CurrentManagedThreadId)
                 leases.Add(a, lease)
                 s.Rented.Add lease
                 outstanding <- leases.Count)
@@ -199,6 +204,32 @@ module internal Storage =
                     tryReturn lease
                 s.Rented.Clear())
         if obj.ReferenceEquals(current.Value, s) then current.Value <- s.Parent
+
+    /// A mark in the open scope's rentals (-1 when no scope is open), for `recycleSince`.
+    let mark () =
+        let s = current.Value
+        if isNull s then -1 else lock gate (fun () -> if s.Ended then -1 else s.Rented.Count)
+
+    /// Gives back at once the arrays this thread rented in the open scope since `m` that no tensor holds:
+    /// a contraction's temporaries (gathered operands, intermediate products), which never leave it. Arrays
+    /// rented on other threads the scope flows to are theirs, possibly not yet wrapped, and are left alone.
+    let recycleSince (m: int) =
+        if m >= 0 then
+            let s = current.Value
+            if not (isNull s) then
+                let thread = Environment.CurrentManagedThreadId
+                lock gate (fun () ->
+                    if not s.Ended && m <= s.Rented.Count then
+                        let mutable kept = m
+                        for i in m .. s.Rented.Count - 1 do
+                            let lease = s.Rented.[i]
+                            if lease.Thread = thread && lease.Holders = 0 && not lease.Pinned && not lease.Returned then
+                                lease.OwnerEnded <- true
+                                tryReturn lease
+                            else
+                                s.Rented.[kept] <- lease
+                                kept <- kept + 1
+                        s.Rented.RemoveRange(kept, s.Rented.Count - kept))
 
     /// Bytes currently held by the pool (for tests and diagnostics).
     let pooled () = lock gate (fun () -> pooledBytes)

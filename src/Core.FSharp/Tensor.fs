@@ -120,6 +120,7 @@ and internal TensorFormat =
 /// Scopes nest: a kept tensor moves to the enclosing scope, or to the GC when there is none.
 [<Sealed>]
 type TensorScope internal (state: ScopeState) =
+    member internal _.State = state
     /// Lets `t` outlive this scope (it joins the enclosing scope, if any) and returns it. A tensor made
     /// before the scope opened is returned unchanged. Throws ObjectDisposedException after the scope ended.
     member _.Keep(t: Tensor) =

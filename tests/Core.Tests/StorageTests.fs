@@ -169,3 +169,19 @@ module StorageTests =
         for _ in 1 .. 20 do step ()
         Assert.True(Storage.reuses - reuses >= 20L, sprintf "%d reuses in 20 steps" (Storage.reuses - reuses))
         Assert.True(Storage.pooled () <= Storage.poolLimitBytes)
+
+    [<Fact>]
+    let ``a contraction's temporaries go back to the pool when it returns, not when the scope ends`` () =
+        let xs = [| 1 .. 3 |] |> Array.map (fun k -> Tensor.random (20 + k) [| 40; 40 |])
+        let expected = Einsum.contract "ij,jk,kl->il" xs
+        use scope = Tensor.scope ()
+        let first = Einsum.contract "ij,jk,kl->il" xs
+        // Only the output is still rented; the intermediate (40×40, no tensor holds it) went back.
+        Assert.Equal(1, scope.State.Rented.Count)
+        let reuses = scope.State.Reuses
+        // The second call takes an array from the pool for its intermediate (the first one's, or another).
+        let second = Einsum.contract "ij,jk,kl->il" xs
+        Assert.Equal(2, scope.State.Rented.Count)
+        Assert.True(scope.State.Reuses > reuses, "no array was taken from the pool")
+        sameBits "first" expected first
+        sameBits "second" expected second

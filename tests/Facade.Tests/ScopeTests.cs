@@ -54,4 +54,23 @@ public class ScopeTests
         scope.Dispose();
         Assert.Throws<ObjectDisposedException>(() => scope.Keep(A));
     }
+
+    [Fact]
+    public void The_readme_training_loop_gives_the_unscoped_weights()
+    {
+        var x = Tensor.Random(3, 48, 48);
+        Tensor Train(bool scoped)
+        {
+            var w = Tensor.Random(4, 48, 48);
+            for (int step = 0; step < 5; step++)
+            {
+                using var scope = scoped ? Tensor.NewScope() : null;
+                var r = Autodiff.ValueAndGrad(xs => xs[0].MatMul(xs[1]).Gelu().Sum(), w, x);
+                w = w - 0.1 * r.Gradients[0];
+                if (scope is not null) w = scope.Keep(w);
+            }
+            return w;
+        }
+        Assert.Equal(Train(false).ToArray(), Train(true).ToArray());
+    }
 }
