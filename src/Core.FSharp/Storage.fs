@@ -135,7 +135,8 @@ module internal Storage =
     /// when that array is rented (or pins the array when no scope is open here).
     let adopt (t: IScoped) (data: double[]) =
         let s = current.Value
-        let rented = not (isNull data) && outstanding > 0
+        // Only arrays of minPooled elements or more are ever rented: smaller ones need no lookup (and no lock).
+        let rented = not (isNull data) && data.Length >= minPooled && outstanding > 0
         if not (isNull s) && not s.Ended then
             t.Scope <- s
             if rented then

@@ -185,3 +185,23 @@ module StorageTests =
         Assert.True(scope.State.Reuses > reuses, "no array was taken from the pool")
         sameBits "first" expected first
         sameBits "second" expected second
+
+    [<Fact>]
+    let ``scopes on many threads at once share the pool without mixing up arrays`` () =
+        Storage.poisonReturned <- true
+        let case (eq: string) (a: string) (b: string) seed : EinsumEngineTests.PermutedCase =
+            let size = dict [ 'b', 2; 'h', 3; 'q', 9; 'd', 6; 'k', 17 ]
+            let shape (t: string) = t.ToCharArray() |> Array.map (fun c -> size.[c])
+            { Equation = eq; Shapes = [| shape a; shape b |]; Seed = seed }
+        let cases =
+            [| case "bqhd,bkhd->bhqk" "bqhd" "bkhd" 1
+               case "bhqd,bhkd->bhqk" "bhqd" "bhkd" 2
+               case "hbqd,dkbh->qbhk" "hbqd" "dkbh" 3
+               case "bhqd,bhkd->bqkh" "bhqd" "bhkd" 4 |]
+        let expected = cases |> Array.map work
+        Parallel.For(0, 64, ParallelOptions(MaxDegreeOfParallelism = 8), fun i ->
+            let c = cases.[i % cases.Length]
+            use _ = Tensor.scope ()
+            let actual = work c
+            Array.iter2 (sameBits (sprintf "%s on thread %d" c.Equation Environment.CurrentManagedThreadId)) expected.[i % cases.Length] actual)
+        |> ignore
