@@ -204,7 +204,11 @@ module internal Storage =
                     lease.OwnerEnded <- true
                     tryReturn lease
                 s.Rented.Clear())
-        if obj.ReferenceEquals(current.Value, s) then current.Value <- s.Parent
+        if obj.ReferenceEquals(current.Value, s) then
+            // Scopes ended out of order: skip enclosing scopes that have already ended.
+            let mutable p = s.Parent
+            while not (isNull p) && p.Ended do p <- p.Parent
+            current.Value <- p
 
     /// A mark in the open scope's rentals (-1 when no scope is open), for `recycleSince`.
     let mark () =

@@ -205,3 +205,18 @@ module StorageTests =
             let actual = work c
             Array.iter2 (sameBits (sprintf "%s on thread %d" c.Equation Environment.CurrentManagedThreadId)) expected.[i % cases.Length] actual)
         |> ignore
+
+    [<Fact>]
+    let ``scopes ended out of order leave no ended scope current`` () =
+        let a = Tensor.random 11 [| 32; 32 |]
+        let outer = Tensor.scope ()
+        let inner = Tensor.scope ()
+        outer.Dispose()
+        // Still inside inner: its tensors are inner's; keeping one moves it to the GC (outer has ended).
+        let kept = inner.Keep(Einsum.contract "ij,jk->ik" [| a; a |])
+        inner.Dispose()
+        Assert.Null Storage.current.Value
+        Assert.False kept.IsReleased
+        let after = Einsum.contract "ij,jk->ik" [| a; a |]
+        Assert.False after.IsReleased
+        sameBits "after" kept after
