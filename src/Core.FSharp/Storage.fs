@@ -86,6 +86,11 @@ module internal Storage =
         let s = current.Value
         if isNull s || n < minPooled || s.Ended then GC.AllocateUninitializedArray<double> n
         else
+            let lend (a: double[]) =
+                let lease = Lease(a, Environment.CurrentManagedThreadId)
+                leases.Add(a, lease)
+                s.Rented.Add lease
+                outstanding <- leases.Count
             let mutable a: double[] = null
             lock gate (fun () ->
                 match pool.TryGetValue n with
@@ -94,14 +99,12 @@ module internal Storage =
                     pooledBytes <- pooledBytes - 8L * int64 n
                     reuses <- reuses + 1L
                     s.Reuses <- s.Reuses + 1
+                    lend a
                 | _ -> ())
-            // A fresh array is made outside the lock: it may be large.
-            if isNull a then a <- GC.AllocateUninitializedArray<double> n
-            lock gate (fun () ->
-                let lease = Lease(a, Environment.CurrentManagedThreadId)
-                leases.Add(a, lease)
-                s.Rented.Add lease
-                outstanding <- leases.Count)
+            if isNull a then
+                // A fresh array is made outside the lock: it may be large.
+                a <- GC.AllocateUninitializedArray<double> n
+                lock gate (fun () -> lend a)
             a
 
     // The helpers below run under `gate`.

@@ -11,7 +11,8 @@ type internal SpanZip = delegate of ReadOnlySpan<double> * ReadOnlySpan<double> 
 /// A vectorised kernel over one input span into an output span.
 type internal SpanMap = delegate of ReadOnlySpan<double> * Span<double> -> unit
 
-/// An immutable dense float64 tensor, row-major, of any rank (rank 0 is a scalar).
+/// An immutable dense float64 tensor, row-major, of any rank (rank 0 is a scalar). One made inside a
+/// TensorScope is released when the scope ends (see TensorScope).
 /// Structural equality: same shape and bit-identical elements (NaN equals NaN).
 [<Sealed>]
 type Tensor private (shape: int[], data: double[], fill: double, _made: unit) =
@@ -35,7 +36,9 @@ type Tensor private (shape: int[], data: double[], fill: double, _made: unit) =
     member internal _.ShapeArray = shape
     member internal _.Data =
         if isNull data then
-            if released then disposed ()
+            // Only a uniform tensor is made without its array; a null array otherwise means released, even if
+            // this thread does not see `released` yet.
+            if released || not uniform then disposed ()
             data <- Array.create numel fill
         data
     /// Whether every element is known to equal one value (without reading the elements).
