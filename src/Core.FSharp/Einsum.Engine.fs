@@ -50,8 +50,10 @@ module Engine =
             need.Add(("a reduced operand", Plan.size sizes order))
             let outer = Plan.size sizes kept
             let inner = Plan.size sizes summed
+            // Distinct labels with the summed ones already innermost need no reordering copy, only the sums.
+            let inPlace = uniq.Length = labels.Length && order = labels
             kept, (fun data ->
-                let moved = Strided.gather data 0 gatherStrides shp
+                let moved = if inPlace then data else Strided.gather data 0 gatherStrides shp
                 if summed.Length = 0 then moved else Strided.sumRuns moved (int outer) (int inner))
 
     /// Data with `labels` moved into `order` (a permutation of them); no copy when already so.

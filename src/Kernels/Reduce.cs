@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Threading.Tasks;
 
 namespace Functional.Kernels;
 
@@ -15,7 +16,22 @@ internal static unsafe class Reduce
         if ((long)outer * inner > src.Length || outer > dst.Length)
             throw new ArgumentException($"{outer} runs of {inner} do not fit {src.Length} inputs and {dst.Length} outputs.");
         fixed (double* s = src, d = dst)
-            for (int i = 0; i < outer; i++) d[i] = Run(s + (long)i * inner, inner);
+        {
+            // Large inputs with several runs are split by runs over the cores: each run is still summed alone,
+            // in the same order, so the result does not depend on the split.
+            if ((long)outer * inner >= 1L << 18 && outer >= 2 && Environment.ProcessorCount > 1)
+            {
+                int chunk = (int)Math.Max(1L, (1L << 16) / Math.Max(1, inner));
+                nint ps = (nint)s, pd = (nint)d;
+                Parallel.For(0, (outer + chunk - 1) / chunk, c =>
+                {
+                    int end = Math.Min(outer, (c + 1) * chunk);
+                    for (int i = c * chunk; i < end; i++) ((double*)pd)[i] = Run((double*)ps + (long)i * inner, inner);
+                });
+            }
+            else
+                for (int i = 0; i < outer; i++) d[i] = Run(s + (long)i * inner, inner);
+        }
     }
 
     /// <summary>Sum of one run: 32 partial sums (lane l of accumulator q sums the elements at 32·t + 8·q + l),

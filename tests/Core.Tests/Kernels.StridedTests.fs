@@ -35,6 +35,15 @@ module KernelsStridedTests =
                     Assert.True(abs (sums.[i] - expected) <= bound, sprintf "inner %d run %d: %.17g vs %.17g" inner i sums.[i] expected)
 
     [<Fact>]
+    let ``large inputs split over the cores give each run's own sum bit for bit`` () =
+        for outer, inner in [ (2, 1 <<< 17); (4096, 64); (3, 100003); (70000, 5) ] do
+            let src = (Tensor.random (outer + inner) [| outer * inner |]).ToArray()
+            let sums = Strided.sumRuns src outer inner
+            for i in [ 0; outer / 2; outer - 1 ] do
+                let alone = (Strided.sumRuns (Array.sub src (i * inner) inner) 1 inner).[0]
+                Assert.Equal(System.BitConverter.DoubleToInt64Bits alone, System.BitConverter.DoubleToInt64Bits sums.[i])
+
+    [<Fact>]
     let ``the summation order is fixed: a known arrangement of lanes`` () =
         // 2^53 then 63 ones: lane 0 of the first accumulator adds its one to 2^53 and loses it (2^53 + 1 rounds
         // to 2^53); the 31 other partial sums hold 2 each and survive: 2^53 + 62. A running sum would give 2^53.
