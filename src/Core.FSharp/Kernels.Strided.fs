@@ -25,6 +25,13 @@ module internal Strided =
         Functional.Kernels.Reduce.SumRuns(src, outer, inner, out)
         out
 
+    /// Sums over a middle axis: out[o, t] = Σ_m src[o, m, t] for src outer×mid×inner, without a transposing copy.
+    let sumMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
+        // Every element is written (a sum from +0): the array may start uninitialised.
+        let out = Storage.uninit (outer * inner)
+        Functional.Kernels.Reduce.SumMiddle(src, outer, mid, inner, out)
+        out
+
     /// An uninitialised array for an output that a kernel fills completely. (Touching its pages first was
     /// measured slower here: 3.3 → 5.2 ms for GELU over 2¹⁸ elements.)
     /// In an open TensorScope it comes from the scope's pool.

@@ -83,4 +83,61 @@ internal static unsafe class Reduce
         var s = lo + hi; // lanes 0+4, 1+5, 2+6, 3+7
         return (s.GetElement(0) + s.GetElement(2)) + (s.GetElement(1) + s.GetElement(3));
     }
+
+    /// <summary>Sums over a middle axis: dst[o, t] = Σ_m src[o, m, t] (src: outer×mid×inner), each element summed
+    /// in order m = 0, 1, …, mid−1 from +0, so the result is the same on every vector width and any split over
+    /// the cores. (Rows are added as vectors: no transposing copy to bring the summed axis innermost.)</summary>
+    public static void SumMiddle(double[] src, int outer, int mid, int inner, double[] dst)
+    {
+        if ((long)outer * mid * inner > src.Length || (long)outer * inner > dst.Length)
+            throw new ArgumentException($"{outer}×{mid}×{inner} inputs and {outer}×{inner} outputs do not fit arrays of {src.Length} and {dst.Length}.");
+        const int block = 512;
+        int blocks = (inner + block - 1) / block;
+        fixed (double* s = src, d = dst)
+        {
+            nint ps = (nint)s, pd = (nint)d;
+            void Task(long task)
+            {
+                long o = task / blocks;
+                int t0 = (int)(task - o * blocks) * block, t1 = Math.Min(inner, t0 + block);
+                Middle((double*)ps + o * mid * inner, (double*)pd + o * inner, mid, inner, t0, t1);
+            }
+            long tasks = (long)outer * blocks;
+            if ((long)outer * mid * inner >= 1L << 18 && tasks >= 2 && Environment.ProcessorCount > 1)
+                Parallel.For(0L, tasks, Task);
+            else
+                for (long t = 0; t < tasks; t++) Task(t);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Middle(double* s, double* d, int mid, int inner, int t0, int t1)
+    {
+        int t = t0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; t + 32 <= t1; t += 32)
+            {
+                Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (int m = 0; m < mid; m++)
+                {
+                    double* row = s + (long)m * inner + t;
+                    a0 += Vector512.Load(row); a1 += Vector512.Load(row + 8);
+                    a2 += Vector512.Load(row + 16); a3 += Vector512.Load(row + 24);
+                }
+                Vector512.Store(a0, d + t); Vector512.Store(a1, d + t + 8);
+                Vector512.Store(a2, d + t + 16); Vector512.Store(a3, d + t + 24);
+            }
+        for (; t + 4 <= t1; t += 4)
+        {
+            Vector256<double> a = default;
+            for (int m = 0; m < mid; m++) a += Vector256.Load(s + (long)m * inner + t);
+            Vector256.Store(a, d + t);
+        }
+        for (; t < t1; t++)
+        {
+            double a = 0.0;
+            for (int m = 0; m < mid; m++) a += s[(long)m * inner + t];
+            d[t] = a;
+        }
+    }
 }
