@@ -232,11 +232,17 @@ module Tensor =
         // Every axis (a loss's sum): one run over the data as it is, no permutation to work out.
         if axes.Length = t.Rank && not keepDims then Tensor.Of([||], Strided.sumRuns t.Data 1 t.Numel) else
         let kept = [| 0 .. t.Rank - 1 |] |> Array.filter (fun a -> not (Array.contains a axes))
-        let order = Array.append kept (Array.sort axes)
-        let moved = permute order t
+        let sorted = Array.sort axes
         let outer = kept |> Array.map (fun a -> t.ShapeArray.[a])
         let inner = Shape.numel (axes |> Array.map (fun a -> t.ShapeArray.[a]))
-        let sums = Strided.sumRuns moved.Data (Shape.numel outer) inner
+        let sums =
+            if sorted.Length > 0 && sorted.[sorted.Length - 1] - sorted.[0] = sorted.Length - 1 then
+                // One block of axes (leading ones: a broadcast's adjoint): summed where the data is, no copy.
+                let s = t.ShapeArray
+                let before = Shape.numel s.[.. sorted.[0] - 1]
+                let after = Shape.numel s.[sorted.[sorted.Length - 1] + 1 ..]
+                if after = 1 then Strided.sumRuns t.Data before inner else Strided.sumMiddle t.Data before inner after
+            else Strided.sumRuns (permute (Array.append kept sorted) t).Data (Shape.numel outer) inner
         let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
         Tensor.Of(outShape, sums)
 

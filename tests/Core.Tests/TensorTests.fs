@@ -59,3 +59,29 @@ module TensorTests =
         let big = (Tensor.zeros [| 2000 |]).ToString()
         Assert.Contains("...", big)
         Assert.True(big.Length < 200)
+
+    [<Fact>]
+    let ``sums over any set of axes equal an element-by-element reference`` () =
+        // Every subset of axes of rank-4 tensors: leading, middle and trailing blocks (summed where the data is)
+        // and scattered sets (permuted first), with and without kept dimensions.
+        for shape in [ [| 3; 4; 5; 6 |]; [| 1; 7; 1; 9 |]; [| 40; 30; 20; 2 |] ] do
+            let t = Tensor.random (Array.sum shape) shape
+            let strides = Shape.strides shape
+            for mask in 1 .. 15 do
+                let axes = [| 0 .. 3 |] |> Array.filter (fun a -> mask &&& (1 <<< a) <> 0)
+                let r = Tensor.sumAxes axes true t
+                let expected = Array.zeroCreate r.Numel
+                let rStrides = Shape.strides r.Shape
+                let data = t.ToArray()
+                for flat in 0 .. data.Length - 1 do
+                    let mutable o = 0
+                    for a in 0 .. 3 do
+                        let i = (flat / strides.[a]) % shape.[a]
+                        if not (Array.contains a axes) then o <- o + i * rStrides.[a]
+                    expected.[o] <- expected.[o] + data.[flat]
+                let e = Tensor.create r.Shape expected
+                Assert.True(Tensor.allClose 1e-12 1e-12 r e, sprintf "axes %A of %A differ by %g" axes shape (Tensor.maxAbsDiff r e))
+                Assert.Equal<int[]>(shape |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d), r.Shape)
+                let dropped = Tensor.sumAxes axes false t
+                Assert.Equal<int[]>([| 0 .. 3 |] |> Array.filter (fun a -> not (Array.contains a axes)) |> Array.map (fun a -> shape.[a]), dropped.Shape)
+                Assert.Equal<double[]>(r.ToArray(), dropped.ToArray())
