@@ -50,22 +50,19 @@ module Engine =
             need.Add(("a reduced operand", Plan.size sizes order))
             let outer = Plan.size sizes kept
             let inner = Plan.size sizes summed
-            // Distinct labels with the summed ones already innermost need no reordering copy, only the sums;
-            // with the summed ones in one block inside, rows are added as vectors (no copy either).
-            let distinct = uniq.Length = labels.Length
-            let inPlace = distinct && order = labels
+            // Distinct labels whose summed ones form one block are summed where the data is (no reordering copy).
             let block =
-                if not distinct || inPlace || summed.Length = 0 then None
+                if uniq.Length <> labels.Length || summed.Length = 0 then None
                 else
                     let start = Array.findIndex (fun l -> not (keep l)) labels
                     if Array.sub labels start summed.Length = summed then
-                        Some(Plan.size sizes labels.[.. start - 1], Plan.size sizes summed, Plan.size sizes labels.[start + summed.Length ..])
+                        Some(int (Plan.size sizes labels.[.. start - 1]), int inner, int (Plan.size sizes labels.[start + summed.Length ..]))
                     else None
             kept, (fun data ->
                 match block with
-                | Some (before, within, after) -> Strided.sumMiddle data (int before) (int within) (int after)
+                | Some (before, within, after) -> Strided.sumBlock data before within after
                 | None ->
-                    let moved = if inPlace then data else Strided.gather data 0 gatherStrides shp
+                    let moved = Strided.gather data 0 gatherStrides shp
                     if summed.Length = 0 then moved else Strided.sumRuns moved (int outer) (int inner))
 
     /// Data with `labels` moved into `order` (a permutation of them); no copy when already so.

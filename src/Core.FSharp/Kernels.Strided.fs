@@ -32,6 +32,11 @@ module internal Strided =
         Functional.Kernels.Reduce.SumMiddle(src, outer, mid, inner, out)
         out
 
+    /// Sums over one block of axes where the data is: src is before×within×after, out[o, t] = Σ_m src[o, m, t]
+    /// (runs when the block is innermost, rows added as vectors otherwise).
+    let sumBlock (src: double[]) (before: int) (within: int) (after: int) =
+        if after = 1 then sumRuns src before within else sumMiddle src before within after
+
     /// An uninitialised array for an output that a kernel fills completely. (Touching its pages first was
     /// measured slower here: 3.3 → 5.2 ms for GELU over 2¹⁸ elements.)
     /// In an open TensorScope it comes from the scope's pool.

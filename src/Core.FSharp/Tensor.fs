@@ -241,7 +241,7 @@ module Tensor =
                 let s = t.ShapeArray
                 let before = Shape.numel s.[.. sorted.[0] - 1]
                 let after = Shape.numel s.[sorted.[sorted.Length - 1] + 1 ..]
-                if after = 1 then Strided.sumRuns t.Data before inner else Strided.sumMiddle t.Data before inner after
+                Strided.sumBlock t.Data before inner after
             else Strided.sumRuns (permute (Array.append kept sorted) t).Data (Shape.numel outer) inner
         let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
         Tensor.Of(outShape, sums)
