@@ -21,7 +21,8 @@ module internal Strided =
 
     /// Sums contiguous runs of `inner` elements: out[i] = Σ_r src[i·inner + r].
     let sumRuns (src: double[]) (outer: int) (inner: int) =
-        let out = Array.zeroCreate outer
+        // Every element is written (a sum from +0): the array may start uninitialised.
+        let out = Storage.uninit outer
         Functional.Kernels.Reduce.SumRuns(src, outer, inner, out)
         out
 

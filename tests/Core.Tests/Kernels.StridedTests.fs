@@ -22,7 +22,7 @@ module KernelsStridedTests =
     [<Fact>]
     let ``sums of runs match a compensated sum, for every remainder length`` () =
         for inner in [ 0; 1; 7; 31; 32; 33; 63; 64; 100; 1024; 4099 ] do
-            for outer in [ 1; 3 ] do
+            for outer in [ 1; 3; 4; 9 ] do
                 let src = (Tensor.random (inner + outer) [| outer * inner + 5 |]).ToArray()
                 let sums = Strided.sumRuns src outer inner
                 Assert.Equal(outer, sums.Length)
@@ -42,6 +42,17 @@ module KernelsStridedTests =
             for i in [ 0; outer / 2; outer - 1 ] do
                 let alone = (Strided.sumRuns (Array.sub src (i * inner) inner) 1 inner).[0]
                 Assert.Equal(System.BitConverter.DoubleToInt64Bits alone, System.BitConverter.DoubleToInt64Bits sums.[i])
+
+    [<Fact>]
+    let ``short runs summed four at a time give each run's own sum bit for bit, on every remainder`` () =
+        for inner in [ 32; 33; 45; 64; 95; 100; 511; 512; 513 ] do
+            for outer in [ 4; 5; 7; 8; 11 ] do
+                let src = (Tensor.random (outer * 1000 + inner) [| outer * inner |]).ToArray() |> Array.mapi (fun i x -> x * 10.0 ** float (i % 13 - 6))
+                let sums = Strided.sumRuns src outer inner
+                for i in 0 .. outer - 1 do
+                    let alone = (Strided.sumRuns (Array.sub src (i * inner) inner) 1 inner).[0]
+                    if System.BitConverter.DoubleToInt64Bits alone <> System.BitConverter.DoubleToInt64Bits sums.[i] then
+                        Check.failf "%d runs of %d, run %d: %.17g vs %.17g alone" outer inner i sums.[i] alone
 
     [<Fact>]
     let ``sums over a middle axis equal an in-order scalar sum bit for bit, on every remainder and split`` () =
