@@ -194,9 +194,10 @@ public static class Quick
         double flops = 2.0 * batch * m * k * n;
         int reps = Env("REPS", Math.Max(5, (int)(2e9 / flops)));
         var c = new double[batch * m * n];
-        Action run = Environment.GetEnvironmentVariable("SIMPLE") is not null
-            ? () => Core.Gemm.batchedSimple(a, b, batch, m, k, n)
-            : Environment.GetEnvironmentVariable("REUSE") != "1"
+        bool reuse = Environment.GetEnvironmentVariable("REUSE") == "1";
+        Action run = Environment.GetEnvironmentVariable("SIMPLE") == "1"
+            ? (reuse ? () => Functional.Kernels.SimpleGemm.Multiply(a, b, c, batch, m, k, n) : () => Core.Gemm.batchedSimple(a, b, batch, m, k, n))
+            : !reuse
             ? () => Core.Gemm.batchedWithParts(parts, a, b, batch, m, k, n)
             : () => Functional.Kernels.PackedGemm.Multiply(Environment.GetEnvironmentVariable("TRANSA") == "1", Environment.GetEnvironmentVariable("TRANSB") == "1", parts, a, b, c, batch, m, k, n);
         for (int i = 0; i < reps; i++) run();

@@ -81,11 +81,12 @@ module Engine =
     let private view (sizes: int[]) (labels: int[]) (batch: int[]) (rows: int[]) (cols: int[]) =
         let st = Shape.strides (shapeOf sizes labels)
         let strideOf l = st.[Array.findIndex ((=) l) labels]
+        // An empty group (a matrix of one row or one column) is consecutive anywhere.
         let consecutive (g: int[]) =
-            g.Length > 0
-            && (let i = Array.findIndex ((=) g.[0]) labels
+            g.Length = 0
+            || (let i = Array.findIndex ((=) g.[0]) labels
                 i + g.Length <= labels.Length && Array.sub labels i g.Length = g)
-        let innermost (g: int[]) = g.Length > 0 && g.[g.Length - 1] = labels.[labels.Length - 1]
+        let innermost (g: int[]) = g.Length = 0 || g.[g.Length - 1] = labels.[labels.Length - 1]
         if not (consecutive rows && consecutive cols) then None
         else
             let trans =
@@ -93,8 +94,9 @@ module Engine =
                 elif innermost rows then Some true
                 else None
             trans |> Option.map (fun trans ->
-                let inner = if trans then cols else rows
-                let ld = strideOf inner.[inner.Length - 1]
+                let inner, other = if trans then cols, rows else rows, cols
+                // One row (or column): the leading dimension is never stepped; the other group's size fits the checks.
+                let ld = if inner.Length = 0 then max 1 (int (Plan.size sizes other)) else strideOf inner.[inner.Length - 1]
                 let bs = batch |> Array.map strideOf
                 let bn = batch |> Array.map (fun l -> sizes.[l])
                 let offsets =
@@ -132,9 +134,18 @@ module Engine =
         let arrB = if transB then id else arrange sizes lb (Array.concat [ batch; con; bOnly ])
         let nb, m, k, nn = n batch, n aOnly, n con, n bOnly
         // An operand that would be copied only to bring its batch labels to the front is read where it is
-        // when the packed kernel runs (bqhd as batch bh of q×d matrices with row stride h·d).
-        let viewA = if standardA || batch.Length = 0 || not (Gemm.packedApplies m k nn) then None else view sizes la batch aOnly con
-        let viewB = if standardB || batch.Length = 0 || not (Gemm.packedApplies m k nn) then None else view sizes lb batch con bOnly
+        // (bqhd as batch bh of q×d matrices with row stride h·d): by the packed kernel, or untransposed by the
+        // simple one (bqhd,bhqk->bqhk: 8,192 products of 1×1×128 reading B's rows in place).
+        let packed = Gemm.packedApplies m k nn
+        let simple = not packed && not (Gemm.gemvApplies m k nn)
+        let viewOf standard labels rows cols =
+            if standard || batch.Length = 0 then None
+            else
+                match view sizes labels batch rows cols with
+                | Some (trans, _, _) as v when packed || (simple && not trans) -> v
+                | _ -> None
+        let viewA = viewOf standardA la aOnly con
+        let viewB = viewOf standardB lb con bOnly
         if viewA.IsNone && viewB.IsNone then
             resultLabels, (fun (a: double[]) (b: double[]) -> Gemm.batchedT transA transB (arrA (prepA a)) (arrB (prepB b)) nb m k nn)
         else
@@ -145,7 +156,7 @@ module Engine =
             resultLabels, (fun (a: double[]) (b: double[]) ->
                 let a' = operand viewA transA arrA m k (prepA a)
                 let b' = operand viewB transB arrB k nn (prepB b)
-                Gemm.batchedStrided a' b' nb m k nn)
+                if packed then Gemm.batchedStrided a' b' nb m k nn else Gemm.batchedStridedSimple a' b' nb m k nn)
 
     /// Whether label l of input k is still needed after that input: by the output or another input.
     let private neededBeyond (c: Contraction) (k: int) (l: int) =

@@ -18,6 +18,8 @@ module internal Gemm =
     let MC = Functional.Kernels.PackedGemm.MC
 
     /// Multiply-adds below which packing does not pay (measured: packed 0.3 µs vs 0.5 µs unpacked at 8³).
+    /// Outer products (k = 1) never pack: one pass of row stores is faster (64 products of 128×1×128 into
+    /// a reused output: 75–122 µs unpacked, 117–170 µs packed; from k = 2 on packing wins).
     let packedThreshold = 8L * 8L * 8L
 
     let useVector512 = Vector512.IsHardwareAccelerated
@@ -44,14 +46,17 @@ module internal Gemm =
     let private gemv (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) =
         Functional.Kernels.Gemv.Multiply(a, b, c, batch, m, k)
 
+    /// Whether a product of this shape goes to the matrix-vector kernel.
+    let gemvApplies (_m: int) (k: int) (n: int) = useVector512 && n = 1 && k >= 16
+
     /// C[b] = A[b]·B[b] for A: batch×m×k, B: batch×k×n, both contiguous.
     /// Every kernel overwrites its output (writing before reading), which therefore starts uninitialised.
     let batched (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let size = Shape.numel [| batch; m; n |]
         let work = int64 m * int64 k * int64 n
         let c = Strided.fresh size
-        if useVector512 && n = 1 && k >= 16 then gemv a b c batch m k
-        elif usePacked && work >= packedThreshold && k > 0 && n >= nr / 2 && m >= MR / 2 then
+        if gemvApplies m k n then gemv a b c batch m k
+        elif usePacked && work >= packedThreshold && k > 1 && n >= nr / 2 && m >= MR / 2 then
             packed false false Environment.ProcessorCount a b c batch m k n
         else simple a b c batch m k n
         c
@@ -77,8 +82,9 @@ module internal Gemm =
     /// are packed as they are (no transposed copy) on the packed path.
     let batchedT (transA: bool) (transB: bool) (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         let work = int64 m * int64 k * int64 n
-        if not transA && not transB then batched a b batch m k n
-        elif usePacked && work >= packedThreshold && k > 0 && n >= nr / 2 && m >= MR / 2 then
+        // With k = 1 a stored transpose is the same array as the matrix itself.
+        if (not transA && not transB) || k = 1 then batched a b batch m k n
+        elif usePacked && work >= packedThreshold && k > 1 && n >= nr / 2 && m >= MR / 2 then
             let c = Strided.fresh (Shape.numel [| batch; m; n |])
             packed transA transB Environment.ProcessorCount a b c batch m k n
             c
@@ -89,7 +95,7 @@ module internal Gemm =
 
     /// Whether a product of this shape goes to the packed kernel (the only one that reads strided views).
     let packedApplies (m: int) (k: int) (n: int) =
-        usePacked && int64 m * int64 k * int64 n >= packedThreshold && k > 0 && n >= nr / 2 && m >= MR / 2
+        usePacked && int64 m * int64 k * int64 n >= packedThreshold && k > 1 && n >= nr / 2 && m >= MR / 2
 
     /// One operand of a strided product: the array, per-product offsets (None: contiguous products), the
     /// leading dimension, and whether it is stored transposed.
@@ -103,6 +109,20 @@ module internal Gemm =
         let work = int64 m * int64 n * int64 k
         let parts = if (work < (1L <<< 21) || batch >= cores) && cores > 1 then 1 else cores
         Functional.Kernels.PackedGemm.MultiplyStrided(a.Trans, b.Trans, parts, a.Data, a.Offsets, a.Ld, b.Data, b.Offsets, b.Ld, c, batch, m, k, n)
+        c
+
+    /// C[t] = A[t]·B[t] on the simple path with operands read where they are (untransposed views only; an
+    /// operand without offsets that is stored transposed is transposed first). For the shapes that neither the
+    /// packed nor the matrix-vector kernel takes.
+    let batchedStridedSimple (a: StridedOperand) (b: StridedOperand) (batch: int) (m: int) (k: int) (n: int) =
+        let plain (x: StridedOperand) (rows: int) (cols: int) =
+            if not x.Trans then x
+            elif isNull x.Offsets then { Data = transposeBlocks x.Data batch cols rows; Offsets = null; Ld = cols; Trans = false }
+            else invalidArg "a" "The simple kernel reads untransposed views only."
+        let a = plain a m k
+        let b = plain b k n
+        let c = Strided.fresh (Shape.numel [| batch; m; n |])
+        Functional.Kernels.SimpleGemm.MultiplyStrided(a.Data, a.Offsets, a.Ld, b.Data, b.Offsets, b.Ld, c, batch, m, k, n)
         c
 
     /// The simple path alone (for tests of the packed one).

@@ -109,7 +109,7 @@ internal static unsafe class PackedGemm
 
     /// <summary>Every product's rows × columns of one operand (stored rows×cols with leading dimension ld ≥ cols)
     /// lie inside its array: the kernels read through pointers.</summary>
-    private static void CheckOperand(string name, double[] x, long[]? offsets, int ld, int batch, int rows, int cols, long size)
+    internal static void CheckOperand(string name, double[] x, long[]? offsets, int ld, int batch, int rows, int cols, long size)
     {
         if (ld < cols) throw new ArgumentException($"{name}: leading dimension {ld} is less than its {cols} columns.");
         long extent = (long)(rows - 1) * ld + cols;

@@ -19,15 +19,29 @@ internal static unsafe class SimpleGemm
     /// is overwritten).</summary>
     public static void Multiply(double[] a, double[] b, double[] c, int batch, int m, int k, int n)
     {
-        if (batch == 0 || m == 0 || n == 0) return;
         if ((long)batch * m * k > a.Length || (long)batch * k * n > b.Length || (long)batch * m * n > c.Length)
             throw new ArgumentException($"{batch} products of {m}×{k} by {k}×{n} do not fit arrays of {a.Length}, {b.Length} and {c.Length}.");
+        MultiplyStrided(a, null, k, b, null, n, c, batch, m, k, n);
+    }
+
+    /// <summary>
+    /// The same for operands that are strided views (as <see cref="PackedGemm.MultiplyStrided"/>, untransposed
+    /// only): product t reads A[i, p] at aOffsets[t] + i·lda + p and B[p, j] at bOffsets[t] + p·ldb + j (t·m·k and
+    /// t·k·n when the offsets are null); C stays contiguous. Broadcast products such as einsum's bqhd,bhqk->bqhk
+    /// (8,192 products of 1×1×128) then read B where it is instead of a permuted copy.
+    /// </summary>
+    public static void MultiplyStrided(double[] a, long[]? aOffsets, int lda, double[] b, long[]? bOffsets, int ldb, double[] c, int batch, int m, int k, int n)
+    {
+        if (batch == 0 || m == 0 || n == 0) return;
+        if ((long)batch * m * n > c.Length) throw new ArgumentException($"C holds {c.Length} elements, not {batch}×{m}×{n}.");
         if (k == 0)
         {
             new Span<double>(c, 0, batch * m * n).Clear();
             return;
         }
-        if (m == 1 && k == 1 && n == 1)
+        PackedGemm.CheckOperand("A", a, aOffsets, lda, batch, m, k, (long)m * k);
+        PackedGemm.CheckOperand("B", b, bOffsets, ldb, batch, k, n, (long)k * n);
+        if (m == 1 && k == 1 && n == 1 && aOffsets is null && bOffsets is null)
         {
             // Products of 1×1 by 1×1: an elementwise product (einsum's bi,bi->bi); one product per row below
             // would cost a loop setup per element.
@@ -38,10 +52,11 @@ internal static unsafe class SimpleGemm
         fixed (double* pa = a, pb = b, pc = c)
         {
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
+            long mk = (long)m * k, kn = (long)k * n, mn = (long)m * n;
             if (work < (1L << 16) || (long)batch * m < 2)
             {
                 for (int bi = 0; bi < batch; bi++)
-                    Rows((double*)ia + (long)bi * m * k, (double*)ib + (long)bi * k * n, (double*)ic + (long)bi * m * n, k, n, 0, m);
+                    Rows((double*)ia + (aOffsets is null ? bi * mk : aOffsets[bi]), lda, (double*)ib + (bOffsets is null ? bi * kn : bOffsets[bi]), ldb, (double*)ic + bi * mn, k, n, 0, m);
             }
             else
             {
@@ -58,7 +73,7 @@ internal static unsafe class SimpleGemm
                     {
                         long bi = r / m;
                         int i0 = (int)(r - bi * m), i1 = (int)Math.Min(m, i0 + (end - r));
-                        Rows((double*)ia + bi * m * k, (double*)ib + bi * k * n, (double*)ic + bi * m * n, k, n, i0, i1);
+                        Rows((double*)ia + (aOffsets is null ? bi * mk : aOffsets[bi]), lda, (double*)ib + (bOffsets is null ? bi * kn : bOffsets[bi]), ldb, (double*)ic + bi * mn, k, n, i0, i1);
                         r += i1 - i0;
                     }
                 });
@@ -90,17 +105,18 @@ internal static unsafe class SimpleGemm
         for (; t < t1; t++) c[t] = 0.0 + a[t] * b[t];
     }
 
-    /// <summary>Rows r0..r1−1 of one product: C[i, :] = +0 + Σ_p A[i, p]·B[p, :], the first p stored.</summary>
+    /// <summary>Rows r0..r1−1 of one product: C[i, :] = +0 + Σ_p A[i, p]·B[p, :], the first p stored
+    /// (A[i, p] at a + i·lda + p, B[p, j] at b + p·ldb + j).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows(double* a, double* b, double* c, int k, int n, int r0, int r1)
+    private static void Rows(double* a, int lda, double* b, int ldb, double* c, int k, int n, int r0, int r1)
     {
         for (int i = r0; i < r1; i++)
         {
             double* cRow = c + (long)i * n;
             for (int p = 0; p < k; p++)
             {
-                double av = a[(long)i * k + p];
-                double* bRow = b + (long)p * n;
+                double av = a[(long)i * lda + p];
+                double* bRow = b + (long)p * ldb;
                 int j = 0;
                 if (p == 0)
                 {

@@ -91,6 +91,45 @@ module EinsumEngineTests =
                 check (Contraction.gradient b.Contraction k) [| g; xs.[1 - k] |])
         |> ignore
 
+    /// Thin batched products (one row, one column, an outer product, a broadcast scale such as bqhd,bhqk->bqhk)
+    /// in any layout: too small or thin for the packed kernel, so the simple kernel reads the operands with batch
+    /// labels inside them where they are.
+    let thinArb =
+        Arb.fromGen (gen {
+            let! sizes = Gen.arrayOfLength 5 (Gen.choose (1, 4))
+            let! cols = Gen.choose (1, 21)
+            let size (c: char) = if c = 'k' then cols else sizes.["bhqdk".IndexOf c]
+            let shuffle (labels: string) = gen {
+                let! keys = Gen.arrayOfLength labels.Length (Gen.choose (0, 1000))
+                return System.String(labels.ToCharArray() |> Array.zip keys |> Array.sortBy fst |> Array.map snd) }
+            let! q = Gen.elements [ ""; "q" ]
+            let! d = Gen.elements [ ""; "d" ]
+            let! k = Gen.elements [ ""; "k" ]
+            let! e = Gen.elements [ ""; "e" ]
+            // e: a label summed inside A alone (A is reduced first, then read in place or copied).
+            let! a = shuffle ("bh" + q + d + e)
+            let! b = shuffle ("bh" + d + k)
+            let! o = shuffle ("bh" + q + k)
+            let! seed = Gen.choose (0, 100000)
+            let shape (t: string) = t.ToCharArray() |> Array.map (fun c -> if c = 'e' then 3 else size c)
+            return { Equation = sprintf "%s,%s->%s" a b o; Shapes = [| shape a; shape b |]; Seed = seed } })
+
+    [<Fact>]
+    let ``thin permuted batched products (simple kernel on strided operands) equal the reference`` () =
+        Check.forAll "thin permuted batched products vs reference" 29UL 400 thinArb (fun c ->
+            let xs = c.Shapes |> Array.mapi (fun k s -> Tensor.random (c.Seed + k) s)
+            let b = Einsum.bind c.Equation c.Shapes
+            let check (con: Contraction) (operands: Tensor[]) =
+                let fast = Engine.contract con operands
+                let slow = Engine.reference con operands
+                if not (Tensor.allClose 1e-12 1e-12 fast slow) then
+                    Check.failf "%s (from %s with shapes %A) differs from the reference by %g" (Contraction.show con) c.Equation c.Shapes (Tensor.maxAbsDiff fast slow)
+            check b.Contraction xs
+            let g = Tensor.random (c.Seed + 5) b.OutputShape
+            for k in 0 .. 1 do
+                check (Contraction.gradient b.Contraction k) [| g; xs.[1 - k] |])
+        |> ignore
+
     [<Fact>]
     let ``bound equations are cached by equation and shapes, compared by value`` () =
         // Same equation, transposed shapes, then the first again; then another equation on the same shapes.

@@ -126,3 +126,19 @@ module KernelsGemmTests =
                             finally Functional.Kernels.PackedGemm.InPlaceEnabled <- true
                             c |> Array.map System.BitConverter.DoubleToInt64Bits
                         Assert.True((run true = run false), sprintf "%A" (batch, m, k, n, transA, transB, parts))
+
+    [<Fact>]
+    let ``strided views that leave their arrays are refused by both kernels`` () =
+        // Two products of 2×3 by 3×4 whose operands are views: a bad offset, too few offsets or a leading
+        // dimension below the columns must be an ArgumentException before any pointer is formed.
+        let a = Array.zeroCreate<double> 20
+        let b = Array.zeroCreate<double> 30
+        let c = Array.zeroCreate<double> 16
+        let packed (ao: int64[]) lda (bo: int64[]) ldb = fun () -> Functional.Kernels.PackedGemm.MultiplyStrided(false, false, 1, a, ao, lda, b, bo, ldb, c, 2, 2, 3, 4)
+        let simple (ao: int64[]) lda (bo: int64[]) ldb = fun () -> Functional.Kernels.SimpleGemm.MultiplyStrided(a, ao, lda, b, bo, ldb, c, 2, 2, 3, 4)
+        for run in [ packed; simple ] do
+            run [| 0L; 14L |] 3 [| 0L; 12L |] 4 ()                                  // fits: A ends at 14 + 3 + 3 = 20
+            for bad in [ run [| 0L; 15L |] 3 [| 0L; 12L |] 4; run [| -1L; 0L |] 3 [| 0L; 0L |] 4
+                         run [| 0L |] 3 [| 0L; 0L |] 4; run [| 0L; 0L |] 2 [| 0L; 0L |] 4
+                         run [| 0L; 0L |] 3 [| 0L; 19L |] 4; run [| 0L; 0L |] 3 [| 0L; 0L |] 3 ] do
+                Assert.Throws<System.ArgumentException>(fun () -> bad ()) |> ignore
