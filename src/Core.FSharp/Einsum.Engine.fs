@@ -114,8 +114,27 @@ module Engine =
                         offsets
                 trans, ld, offsets)
 
-    /// One pairwise step as a batched matrix product: [batch, aOnly, contracted] × [batch, contracted, bOnly].
-    let private pair (sizes: int[]) (la: int[]) (lb: int[]) (keep: int -> bool) (need: ResizeArray<string * float>) =
+    /// A product without a contracted label: every result element is one product, written in `order` with
+    /// each operand read through its strides (0 where broadcast); no copy brings batch labels to the front.
+    /// None when the innermost axis of `order` is strided in an operand (neither contiguous nor broadcast):
+    /// element-by-element reads of a cache line each would be slower than a tiled copy and a vector pass.
+    let private broadcastProduct (sizes: int[]) (la: int[]) (lb: int[]) (order: int[]) =
+        let stridesIn (labels: int[]) =
+            let st = Shape.strides (shapeOf sizes labels)
+            order |> Array.map (fun l -> match Array.tryFindIndex ((=) l) labels with Some i -> st.[i] | None -> 0)
+        let shape, sa, sb = Strided.mergeAxes (shapeOf sizes order) (stridesIn la) (stridesIn lb)
+        let r = shape.Length
+        if r > 0 && (sa.[r - 1] > 1 || sb.[r - 1] > 1) then None
+        else
+            let count = int (Plan.size sizes order)
+            Some(fun (a: double[]) (b: double[]) ->
+                let c = Strided.fresh count
+                Functional.Kernels.Broadcast.Multiply(a, sa, b, sb, c, shape)
+                c)
+
+    /// One pairwise step as a batched matrix product: [batch, aOnly, contracted] × [batch, contracted, bOnly];
+    /// without a contracted label, as products written in `preferred` order when it holds the same labels.
+    let private pair (sizes: int[]) (la: int[]) (lb: int[]) (keep: int -> bool) (need: ResizeArray<string * float>) (preferred: int[]) =
         let la, prepA = prepare sizes la (fun l -> keep l || Array.contains l lb) need
         let lb, prepB = prepare sizes lb (fun l -> keep l || Array.contains l la) need
         let batch = la |> Array.filter (fun l -> Array.contains l lb && keep l)
@@ -123,40 +142,55 @@ module Engine =
         let aOnly = la |> Array.filter (fun l -> not (Array.contains l lb))
         let bOnly = lb |> Array.filter (fun l -> not (Array.contains l la))
         let n xs = int (Plan.size sizes xs)
-        let resultLabels = Array.concat [ batch; aOnly; bOnly ]
-        need.Add(("an intermediate", Plan.size sizes resultLabels))
-        // An operand already laid out as [batch, con, aOnly] (or [batch, bOnly, con]) is read transposed, not copied.
-        let transA = la <> Array.concat [ batch; aOnly; con ] && la = Array.concat [ batch; con; aOnly ]
-        let transB = lb <> Array.concat [ batch; con; bOnly ] && lb = Array.concat [ batch; bOnly; con ]
-        let standardA = transA || la = Array.concat [ batch; aOnly; con ]
-        let standardB = transB || lb = Array.concat [ batch; con; bOnly ]
-        let arrA = if transA then id else arrange sizes la (Array.concat [ batch; aOnly; con ])
-        let arrB = if transB then id else arrange sizes lb (Array.concat [ batch; con; bOnly ])
-        let nb, m, k, nn = n batch, n aOnly, n con, n bOnly
-        // An operand that would be copied only to bring its batch labels to the front is read where it is
-        // (bqhd as batch bh of q×d matrices with row stride h·d): by the packed kernel, or untransposed by the
-        // simple one (bqhd,bhqk->bqhk: 8,192 products of 1×1×128 reading B's rows in place).
-        let packed = Gemm.packedApplies m k nn
-        let simple = not packed && not (Gemm.gemvApplies m k nn)
-        let viewOf standard labels rows cols =
-            if standard || batch.Length = 0 then None
+        let standardOrder = Array.concat [ batch; aOnly; bOnly ]
+        need.Add(("an intermediate", Plan.size sizes standardOrder))
+        // Without a contracted label: in the preferred order if it reads both operands by rows, else in the
+        // standard order if that does (a tiled copy to the output follows), else as a batched product below.
+        let products =
+            if con.Length > 0 then None
             else
-                match view sizes labels batch rows cols with
-                | Some (trans, _, _) as v when packed || (simple && not trans) -> v
-                | _ -> None
-        let viewA = viewOf standardA la aOnly con
-        let viewB = viewOf standardB lb con bOnly
-        if viewA.IsNone && viewB.IsNone then
-            resultLabels, (fun (a: double[]) (b: double[]) -> Gemm.batchedT transA transB (arrA (prepA a)) (arrB (prepB b)) nb m k nn)
-        else
-            let operand (v: (bool * int * Lazy<int64[]>) option) (trans: bool) (arr: double[] -> double[]) (rows: int) (cols: int) (data: double[]) : Gemm.StridedOperand =
-                match v with
-                | Some (t, ld, offsets) -> { Data = data; Offsets = offsets.Value; Ld = ld; Trans = t }
-                | None -> { Data = arr data; Offsets = null; Ld = (if trans then rows else cols); Trans = trans }
-            resultLabels, (fun (a: double[]) (b: double[]) ->
-                let a' = operand viewA transA arrA m k (prepA a)
-                let b' = operand viewB transB arrB k nn (prepB b)
-                if packed then Gemm.batchedStrided a' b' nb m k nn else Gemm.batchedStridedSimple a' b' nb m k nn)
+                let inPreferred =
+                    if preferred.Length = standardOrder.Length && Array.sort preferred = Array.sort standardOrder
+                    then broadcastProduct sizes la lb preferred |> Option.map (fun run -> preferred, run)
+                    else None
+                match inPreferred with
+                | Some _ -> inPreferred
+                | None -> broadcastProduct sizes la lb standardOrder |> Option.map (fun run -> standardOrder, run)
+        match products with
+        | Some (labels, run) -> labels, (fun (a: double[]) (b: double[]) -> run (prepA a) (prepB b))
+        | None ->
+            // An operand already laid out as [batch, con, aOnly] (or [batch, bOnly, con]) is read transposed, not copied.
+            let transA = la <> Array.concat [ batch; aOnly; con ] && la = Array.concat [ batch; con; aOnly ]
+            let transB = lb <> Array.concat [ batch; con; bOnly ] && lb = Array.concat [ batch; bOnly; con ]
+            let standardA = transA || la = Array.concat [ batch; aOnly; con ]
+            let standardB = transB || lb = Array.concat [ batch; con; bOnly ]
+            let arrA = if transA then id else arrange sizes la (Array.concat [ batch; aOnly; con ])
+            let arrB = if transB then id else arrange sizes lb (Array.concat [ batch; con; bOnly ])
+            let nb, m, k, nn = n batch, n aOnly, n con, n bOnly
+            // An operand that would be copied only to bring its batch labels to the front is read where it is
+            // (bqhd as batch bh of q×d matrices with row stride h·d): by the packed kernel, or untransposed by the
+            // simple one (bqhd,bhqk->bqhk: 8,192 products of 1×1×128 reading B's rows in place).
+            let packed = Gemm.packedApplies m k nn
+            let simple = not packed && not (Gemm.gemvApplies m k nn)
+            let viewOf standard labels rows cols =
+                if standard || batch.Length = 0 then None
+                else
+                    match view sizes labels batch rows cols with
+                    | Some (trans, _, _) as v when packed || (simple && not trans) -> v
+                    | _ -> None
+            let viewA = viewOf standardA la aOnly con
+            let viewB = viewOf standardB lb con bOnly
+            if viewA.IsNone && viewB.IsNone then
+                standardOrder, (fun (a: double[]) (b: double[]) -> Gemm.batchedT transA transB (arrA (prepA a)) (arrB (prepB b)) nb m k nn)
+            else
+                let operand (v: (bool * int * Lazy<int64[]>) option) (trans: bool) (arr: double[] -> double[]) (rows: int) (cols: int) (data: double[]) : Gemm.StridedOperand =
+                    match v with
+                    | Some (t, ld, offsets) -> { Data = data; Offsets = offsets.Value; Ld = ld; Trans = t }
+                    | None -> { Data = arr data; Offsets = null; Ld = (if trans then rows else cols); Trans = trans }
+                standardOrder, (fun (a: double[]) (b: double[]) ->
+                    let a' = operand viewA transA arrA m k (prepA a)
+                    let b' = operand viewB transB arrB k nn (prepB b)
+                    if packed then Gemm.batchedStrided a' b' nb m k nn else Gemm.batchedStridedSimple a' b' nb m k nn)
 
     /// Whether label l of input k is still needed after that input: by the output or another input.
     let private neededBeyond (c: Contraction) (k: int) (l: int) =
@@ -180,13 +214,14 @@ module Engine =
                    // does (C = A·B, or Cᵀ = Bᵀ·Aᵀ), so no transposing copy follows.
                    let swap =
                        si = List.length p.Steps - 1
-                       && fst (pair sizes left right keep (ResizeArray())) <> c.Output
-                       && fst (pair sizes right left keep (ResizeArray())) = c.Output
+                       && fst (pair sizes left right keep (ResizeArray()) c.Output) <> c.Output
+                       && fst (pair sizes right left keep (ResizeArray()) c.Output) = c.Output
+                   let preferred = if si = List.length p.Steps - 1 then c.Output else [||]
                    let labels, run =
                        if swap then
-                           let labels, run = pair sizes right left keep need
+                           let labels, run = pair sizes right left keep need preferred
                            labels, (fun (a: double[]) (b: double[]) -> run b a)
-                       else pair sizes left right keep need
+                       else pair sizes left right keep need preferred
                    current <- Array.append others [| labels |]
                    yield st.Left, st.Right, run |]
         let last = current.[0]

@@ -1,0 +1,147 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Threading.Tasks;
+
+namespace Functional.Kernels;
+
+/// <summary>
+/// Products without a contracted label (einsum's bi,i->bi, bhqk,bh->bhqk, bi,bj->bij): every output element is
+/// one product, c = +0 + a·b, written in the output's own order with each operand read through its strides
+/// (0 where it is broadcast). As a batched matrix product the same step brought the batch labels to the front
+/// of both operands (a transposing copy) and ran one product of m×1×1 per batch element (bi,i->bi at
+/// 1024²: 3.0 ms in a scope, against 0.2 ms for TorchSharp).
+/// </summary>
+internal static unsafe class Broadcast
+{
+    /// <summary>c[idx] = +0 + a[Σ idx·aStrides]·b[Σ idx·bStrides] for every index over <paramref name="shape"/>,
+    /// c contiguous in row-major order (overwritten, so it may start uninitialised). Strides are non-negative.</summary>
+    public static void Multiply(double[] a, int[] aStrides, double[] b, int[] bStrides, double[] c, int[] shape)
+    {
+        int r = shape.Length;
+        if (aStrides.Length != r || bStrides.Length != r)
+            throw new ArgumentException($"Strides of rank {aStrides.Length} and {bStrides.Length} for a shape of rank {r}.");
+        long aLast = 0, bLast = 0, count = 1;
+        for (int d = 0; d < r; d++)
+        {
+            if (shape[d] < 0 || aStrides[d] < 0 || bStrides[d] < 0)
+                throw new ArgumentException($"Axis {d}: size {shape[d]}, strides {aStrides[d]} and {bStrides[d]}; none may be negative.");
+            aLast += (long)(shape[d] - 1) * aStrides[d];
+            bLast += (long)(shape[d] - 1) * bStrides[d];
+            count *= shape[d];
+        }
+        if (count == 0) return;
+        if (aLast >= a.Length || bLast >= b.Length || count > c.Length)
+            throw new ArgumentException($"The product reads element {aLast} of {a.Length} and {bLast} of {b.Length} and writes {count} of {c.Length}.");
+        if (r == 0) { c[0] = 0.0 + a[0] * b[0]; return; }
+        int n = shape[r - 1];
+        long rows = count / n;
+        fixed (double* pa = a, pb = b, pc = c)
+        {
+            nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
+            if (count < 2 * Chunk || Environment.ProcessorCount < 2)
+                Rows(pa, aStrides, pb, bStrides, pc, shape, 0, rows);
+            else if (n < Chunk)
+            {
+                // Tasks of about 2^15 outputs over whole rows (a row: the n outputs along the last axis).
+                long block = Chunk / n;
+                Parallel.For(0L, (rows + block - 1) / block, t =>
+                    Rows((double*)ia, aStrides, (double*)ib, bStrides, (double*)ic, shape, t * block, Math.Min(rows, (t + 1) * block)));
+            }
+            else
+            {
+                // Long rows (bi,bi->bi is one row of every element): tasks of 2^15 outputs within a row.
+                long perRow = (n + Chunk - 1) / Chunk;
+                Parallel.For(0L, rows * perRow, t =>
+                {
+                    long row = t / perRow;
+                    int j0 = (int)(t - row * perRow) * Chunk, j1 = Math.Min(n, j0 + Chunk);
+                    long oa = 0, ob = 0, rem = row;
+                    for (int d = r - 2; d >= 0; d--)
+                    {
+                        long i = rem % shape[d];
+                        rem /= shape[d];
+                        oa += i * aStrides[d];
+                        ob += i * bStrides[d];
+                    }
+                    long sa = aStrides[r - 1], sb = bStrides[r - 1];
+                    Row((double*)ia + oa + j0 * sa, sa, (double*)ib + ob + j0 * sb, sb, (double*)ic + row * n + j0, j1 - j0);
+                });
+            }
+        }
+    }
+
+    private const int Chunk = 1 << 15;
+
+    /// <summary>Rows r0..r1−1 (row: every axis but the last fixed, in row-major order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows(double* a, int[] sa, double* b, int[] sb, double* c, int[] shape, long r0, long r1)
+    {
+        int r = shape.Length, n = shape[r - 1];
+        long ia = sa[r - 1], ib = sb[r - 1];
+        Span<int> idx = stackalloc int[r];
+        // The index of row r0 and its offsets.
+        long rem = r0, oa = 0, ob = 0;
+        for (int d = r - 2; d >= 0; d--)
+        {
+            idx[d] = (int)(rem % shape[d]);
+            rem /= shape[d];
+            oa += (long)idx[d] * sa[d];
+            ob += (long)idx[d] * sb[d];
+        }
+        for (long row = r0; row < r1; row++)
+        {
+            Row(a + oa, ia, b + ob, ib, c + row * n, n);
+            // Odometer over the axes before the last.
+            for (int d = r - 2; d >= 0; d--)
+            {
+                oa += sa[d];
+                ob += sb[d];
+                if (++idx[d] < shape[d]) break;
+                oa -= (long)shape[d] * sa[d];
+                ob -= (long)shape[d] * sb[d];
+                idx[d] = 0;
+            }
+        }
+    }
+
+    /// <summary>c[j] = +0 + a[j·ia]·b[j·ib] for j &lt; n: vectors when each stride is 0 or 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Row(double* a, long ia, double* b, long ib, double* c, int n)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated && n >= 8)
+        {
+            var zero = Vector512<double>.Zero;
+            if (ia == 1 && ib == 1)
+                for (; j <= n - 8; j += 8) Vector512.Store(zero + Vector512.Load(a + j) * Vector512.Load(b + j), c + j);
+            else if (ia == 1 && ib == 0)
+            {
+                var vb = Vector512.Create(*b);
+                for (; j <= n - 8; j += 8) Vector512.Store(zero + Vector512.Load(a + j) * vb, c + j);
+            }
+            else if (ia == 0 && ib == 1)
+            {
+                var va = Vector512.Create(*a);
+                for (; j <= n - 8; j += 8) Vector512.Store(zero + va * Vector512.Load(b + j), c + j);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            var zero = Vector256<double>.Zero;
+            if (ia == 1 && ib == 1)
+                for (; j <= n - 4; j += 4) Vector256.Store(zero + Vector256.Load(a + j) * Vector256.Load(b + j), c + j);
+            else if (ia == 1 && ib == 0)
+            {
+                var vb = Vector256.Create(*b);
+                for (; j <= n - 4; j += 4) Vector256.Store(zero + Vector256.Load(a + j) * vb, c + j);
+            }
+            else if (ia == 0 && ib == 1)
+            {
+                var va = Vector256.Create(*a);
+                for (; j <= n - 4; j += 4) Vector256.Store(zero + va * Vector256.Load(b + j), c + j);
+            }
+        }
+        for (; j < n; j++) c[j] = 0.0 + a[j * ia] * b[j * ib];
+    }
+}

@@ -1,0 +1,68 @@
+namespace Functional.Tests
+
+open Xunit
+open FsCheck.FSharp
+open Functional.Core
+
+/// Products without a contracted label (Functional.Kernels.Broadcast) against an element-by-element loop,
+/// bit for bit: each element is +0 + a·b whichever path (vector or scalar, whole rows or pieces of one) forms it.
+module KernelsBroadcastTests =
+
+    let private reference (a: double[]) (sa: int[]) (b: double[]) (sb: int[]) (shape: int[]) =
+        let count = Array.fold (*) 1 shape
+        Array.init count (fun flat ->
+            let mutable r = flat
+            let mutable oa = 0
+            let mutable ob = 0
+            for d in shape.Length - 1 .. -1 .. 0 do
+                let i = r % shape.[d]
+                r <- r / shape.[d]
+                oa <- oa + i * sa.[d]
+                ob <- ob + i * sb.[d]
+            0.0 + a.[oa] * b.[ob])
+
+    let private bits (xs: double[]) = xs |> Array.map System.BitConverter.DoubleToInt64Bits
+
+    [<Fact>]
+    let ``products through strides equal the element-by-element loop bit for bit, uninitialised outputs too`` () =
+        // (shape, strides of a, strides of b): contiguous, broadcast rows and columns, transposed reads,
+        // one long row split over the cores, many short rows, rank 0, an empty axis.
+        let cases =
+            [ [| 5; 7 |], [| 7; 1 |], [| 7; 1 |]
+              [| 5; 7 |], [| 7; 1 |], [| 0; 1 |]
+              [| 5; 13 |], [| 13; 1 |], [| 1; 0 |]
+              [| 9; 6 |], [| 0; 1 |], [| 1; 9 |]
+              [| 3; 100003 |], [| 100003; 1 |], [| 0; 1 |]
+              [| 1; 300000 |], [| 300000; 1 |], [| 300000; 1 |]
+              [| 2; 70001 |], [| 0; 1 |], [| 1; 0 |]
+              [| 4096; 3; 5 |], [| 15; 5; 1 |], [| 1; 0; 4096 |]
+              [| 600; 128 |], [| 1; 0 |], [| 128; 1 |]
+              [||], [||], [||]
+              [| 4; 0; 3 |], [| 0; 3; 1 |], [| 3; 0; 1 |] ]
+        for shape, sa, sb in cases do
+            let extent (s: int[]) = 1 + Array.fold2 (fun acc n st -> acc + max 0 (n - 1) * st) 0 shape s
+            let a = (Tensor.random 1 [| extent sa |]).ToArray()
+            let b = (Tensor.random 2 [| extent sb |]).ToArray()
+            // −0 products must come out +0, as the reference's sum from +0 gives.
+            a.[0] <- -0.0
+            let count = Array.fold (*) 1 shape
+            let c = Array.create count nan
+            Functional.Kernels.Broadcast.Multiply(a, sa, b, sb, c, shape)
+            Assert.True((bits c = bits (reference a sa b sb shape)), sprintf "shape %A, strides %A and %A" shape sa sb)
+
+    [<Fact>]
+    let ``merged axes describe the same products`` () =
+        Assert.Equal((([| 24 |], [| 1 |], [| 1 |])), Strided.mergeAxes [| 2; 3; 4 |] [| 12; 4; 1 |] [| 12; 4; 1 |])
+        // A broadcast block merges with itself; the axis of size 1 is dropped.
+        Assert.Equal((([| 6; 4 |], [| 0; 1 |], [| 1; 0 |])), Strided.mergeAxes [| 2; 3; 1; 4 |] [| 0; 0; 9; 1 |] [| 3; 1; 5; 0 |])
+        Assert.Equal((([||], [||], [||])), Strided.mergeAxes [| 1; 1 |] [| 4; 1 |] [| 0; 0 |])
+
+    [<Fact>]
+    let ``products that leave their arrays or have negative strides are refused`` () =
+        let a = Array.zeroCreate<double> 12
+        let c = Array.zeroCreate<double> 12
+        let run sa sb shape = fun () -> Functional.Kernels.Broadcast.Multiply(a, sa, a, sb, c, shape)
+        run [| 4; 1 |] [| 0; 1 |] [| 3; 4 |] ()
+        for bad in [ run [| 5; 1 |] [| 0; 1 |] [| 3; 4 |]; run [| 4; -1 |] [| 0; 1 |] [| 3; 4 |]
+                     run [| 4 |] [| 0; 1 |] [| 3; 4 |]; run [| 4; 1 |] [| 0; 1 |] [| 4; 4 |] ] do
+            Assert.Throws<System.ArgumentException>(fun () -> bad ()) |> ignore
