@@ -137,6 +137,28 @@ module KernelsStridedTests =
         Assert.True(transposing >= 100, sprintf "only %d cases took the transposing path" transposing)
 
     [<Fact>]
+    let ``large copies split over the cores equal the odometer bit for bit`` () =
+        // (shape, source axis order, broadcast axis): pieces of the longest axis, whichever axis that is.
+        for shape, perm, bc in [ [| 700; 413 |], [| 1; 0 |], None
+                                 [| 413; 700 |], [| 1; 0 |], None
+                                 [| 3; 300; 301 |], [| 2; 0; 1 |], None
+                                 [| 64; 70; 65 |], [| 1; 2; 0 |], Some 1
+                                 [| 2; 2; 100000 |], [| 2; 1; 0 |], None
+                                 [| 600; 500 |], [| 0; 1 |], Some 0 ] do
+            let srcShape = perm |> Array.map (fun a -> shape.[a])
+            let st = Shape.strides srcShape
+            let ss = Array.init shape.Length (fun a -> st.[Array.findIndex ((=) a) perm])
+            let ss = match bc with Some b -> Array.updateAt b 0 ss | None -> ss
+            let src = (Tensor.random 3 [| 2 + Array.fold (*) 1 srcShape |]).ToArray()
+            let n = Array.fold (*) 1 shape
+            let fast = Array.create (n + 3) nan
+            let slow = Array.create (n + 3) nan
+            Functional.Kernels.Permute.Copy(src, 2, ss, fast, 1, Shape.strides shape, shape)
+            naiveCopy src 2 ss slow 1 (Shape.strides shape) shape
+            let bits (xs: double[]) = xs |> Array.map System.BitConverter.DoubleToInt64Bits
+            Assert.True((bits fast = bits slow), sprintf "%A from axes %A" shape perm)
+
+    [<Fact>]
     let ``copies that do not fit their arrays are refused`` () =
         let a = Array.zeroCreate 16
         Assert.Throws<System.ArgumentException>(fun () -> Functional.Kernels.Permute.Copy(a, 0, [| 1; 4 |], Array.zeroCreate 16, 0, [| 4; 1 |], [| 4; 5 |])) |> ignore
