@@ -196,6 +196,7 @@ public static class Quick
         int reps = Env("REPS", Math.Max(5, (int)(2e9 / flops)));
         var c = new double[batch * m * n];
         bool reuse = Environment.GetEnvironmentVariable("REUSE") == "1";
+        if (Environment.GetEnvironmentVariable("ROWS1") == "1") Functional.Kernels.SimpleGemm.GroupRows = false;
         Action run = Environment.GetEnvironmentVariable("SIMPLE") == "1"
             ? (reuse ? () => Functional.Kernels.SimpleGemm.Multiply(a, b, c, batch, m, k, n) : () => Core.Gemm.batchedSimple(a, b, batch, m, k, n))
             : !reuse

@@ -109,6 +109,21 @@ module KernelsGemmTests =
             Assert.True(Tensor.allClose 1e-12 1e-15 (Tensor.create [| batch; m; n |] dirty) (Tensor.create [| batch; m; n |] expected), sprintf "%A" (batch, m, k, n))
 
     [<Fact>]
+    let ``the simple kernel's four-row passes equal one row at a time bit for bit`` () =
+        // Every remainder of k by 4 (the first group stores, later ones add) and of n by 8 (scalar tails),
+        // through strided views too.
+        for (batch, m, k, n) in [ (3, 2, 1, 9); (2, 3, 4, 8); (2, 5, 7, 13); (1, 1, 512, 512); (4, 3, 9, 31); (2, 1, 6, 7); (70, 2, 5, 17) ] do
+            let a = (Tensor.random (k + 1) [| batch; m; k |]).ToArray()
+            let b = (Tensor.random (n + 2) [| batch; k; n |]).ToArray() |> Array.mapi (fun i x -> if i % 11 = 0 then -x * 1e-3 else x)
+            let run grouped =
+                let c = Array.create (batch * m * n) nan
+                Functional.Kernels.SimpleGemm.GroupRows <- grouped
+                try Functional.Kernels.SimpleGemm.Multiply(a, b, c, batch, m, k, n)
+                finally Functional.Kernels.SimpleGemm.GroupRows <- true
+                c |> Array.map System.BitConverter.DoubleToInt64Bits
+            Assert.True((run true = run false), sprintf "%A" (batch, m, k, n))
+
+    [<Fact>]
     let ``small products read in place equal the packed kernel bit for bit`` () =
         // Up to PackedGemm.InPlaceMax the kernel reads A and B where they are; it must sum exactly as the packed
         // path does (edges, transposed A, one or several parts; Vector512 and, in CI's AVX2 run, Vector256 tiles).
