@@ -66,6 +66,14 @@ public class MatMulScaling
 
     [Benchmark(Baseline = true)] public void TorchSharp() { using var c = torch.mm(ta, tb); }
     [Benchmark] public object Functional() => Core.Einsum.contract("ij,jk->ik", ops);
+
+    /// <summary>The same in a TensorScope: the result's memory is reused, as TorchSharp's is.</summary>
+    [Benchmark]
+    public int FunctionalScoped()
+    {
+        using var scope = Core.TensorModule.scope();
+        return Core.Einsum.contract("ij,jk->ik", ops).Numel;
+    }
 }
 
 /// <summary>Batched einsum bij,bjk->bik (b = 32, n = 128), forward + backward.</summary>
