@@ -128,6 +128,36 @@ public static class Quick
         }
     }
 
+    /// <summary>Broadcast binary ops: X + b, X·b and X − row for X of ROWS×COLS (env), ours (plain and in a scope)
+    /// and TorchSharp's.</summary>
+    public static void BroadcastOps()
+    {
+        int Env(string name, int d) => Environment.GetEnvironmentVariable(name) is string s ? int.Parse(s) : d;
+        int rows = Env("ROWS", 4096), cols = Env("COLS", 1024);
+        var x = Core.TensorModule.random(1, new[] { rows, cols });
+        var bias = Core.TensorModule.random(2, new[] { cols });
+        var col = Core.TensorModule.random(3, new[] { rows, 1 });
+        var tx = Workloads.Leaf(x, false);
+        var tbias = Workloads.Leaf(bias, false);
+        var tcol = Workloads.Leaf(col, false);
+        double Ms(Action a) => PerCall(a, 3) * 1e3;
+        for (int round = 0; round < 2; round++)
+        {
+            foreach (var (name, ours, theirs) in new (string, Func<Core.Tensor>, Action)[]
+            {
+                ("X + b", () => Core.TensorModule.add(x, bias), () => { using var r = tx + tbias; }),
+                ("X * b", () => Core.TensorModule.mul(x, bias), () => { using var r = tx * tbias; }),
+                ("X - col", () => Core.TensorModule.sub(x, col), () => { using var r = tx - tcol; }),
+            })
+            {
+                double o = Ms(() => ours());
+                double sc = Ms(() => { using var scope = Core.TensorModule.scope(); ours(); });
+                double t = Ms(theirs);
+                Console.WriteLine($"{name} ({rows}x{cols}): ours {o:F3} ms, in a scope {sc:F3} ms, TorchSharp {t:F3} ms, ratios {t / o:F2}x / {t / sc:F2}x");
+            }
+        }
+    }
+
     /// <summary>A transpose into a reused array (env N): the copy alone, no allocation.</summary>
     public static void PermuteOne()
     {

@@ -288,9 +288,19 @@ module Tensor =
     /// Elementwise binary map with NumPy broadcasting; large same-shaped tensors are split over the cores.
     let map2 (f: double -> double -> double) (a: Tensor) (b: Tensor) = map2Inline f a b
 
+    /// An operand's array and strides over the broadcast shape `s` (0 along the axes it is broadcast over);
+    /// a uniform tensor is one element read with every stride 0, so it is never made.
+    let private broadcastView (s: int[]) (t: Tensor) =
+        if t.IsUniform then [| t.Fill |], Array.zeroCreate s.Length
+        else
+            let lead = s.Length - t.Rank
+            let st = Shape.strides t.ShapeArray
+            t.Data, Array.init s.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else st.[i - lead])
+
     /// A same-shaped binary op by a vectorised span kernel (TensorPrimitives), split over the cores when
-    /// large; broadcasting falls back to map2. IEEE results, identical to the scalar operators.
-    let private zip (kernel: SpanZip) (scalar: double -> double -> double) (a: Tensor) (b: Tensor) =
+    /// large; with broadcasting, the same operator through strides (Functional.Kernels.Broadcast: no broadcast
+    /// copy of the smaller operand). IEEE results, identical to the scalar operators.
+    let private zip (kernel: SpanZip) (op: Functional.Kernels.Broadcast.Op) (a: Tensor) (b: Tensor) =
         if Shape.same a.ShapeArray b.ShapeArray then
             let x = a.Data
             let y = b.Data
@@ -298,7 +308,15 @@ module Tensor =
             let dst = Strided.fresh x.Length
             Strided.chunked x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
             Tensor.Of(a.ShapeArray, dst)
-        else map2 scalar a b
+        else
+            let s = Shape.broadcast a.ShapeArray b.ShapeArray
+            let da, sa = broadcastView s a
+            let db, sb = broadcastView s b
+            let shape, sa, sb = Strided.mergeAxes s sa sb
+            // Every element is written by the kernel.
+            let dst = Strided.fresh (Shape.numel s)
+            Functional.Kernels.Broadcast.Apply(op, da, sa, db, sb, dst, shape)
+            Tensor.Of(s, dst)
 
     let private unaryVector (kernel: SpanMap) (t: Tensor) =
         let x = t.Data
@@ -306,15 +324,15 @@ module Tensor =
         Strided.chunked x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), Span(dst, lo, hi - lo)))
         Tensor.Of(t.ShapeArray, dst)
 
-    let add a b = zip (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) (+) a b
-    let sub a b = zip (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) (-) a b
+    let add a b = zip (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) Functional.Kernels.Broadcast.Op.Add a b
+    let sub a b = zip (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) Functional.Kernels.Broadcast.Op.Subtract a b
     /// a·b elementwise. A uniform factor of 1 (a sum's adjoint, say) returns the other operand itself:
     /// x·1 = x exactly, and tensors are immutable, so sharing is safe.
     let mul (a: Tensor) (b: Tensor) =
         if a.IsUniform && a.Fill = 1.0 && Shape.same a.ShapeArray b.ShapeArray then b
         elif b.IsUniform && b.Fill = 1.0 && Shape.same a.ShapeArray b.ShapeArray then a
-        else zip (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) (*) a b
-    let div a b = zip (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) (/) a b
+        else zip (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) Functional.Kernels.Broadcast.Op.Multiply a b
+    let div a b = zip (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) Functional.Kernels.Broadcast.Op.Divide a b
     let neg t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Negate(x, d))) t
     let scale (k: double) t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Multiply(x, k, d))) t
 

@@ -3,6 +3,7 @@ namespace Functional.Tests
 open Xunit
 open Functional
 open Functional.Core
+open FsCheck.FSharp
 
 module TensorTests =
 
@@ -52,6 +53,53 @@ module TensorTests =
         Assert.True(three.IsUniform)
         Assert.Same(x, Tensor.mul x (let o = Tensor.full [| 2; 3 |] 1.0 in o.ToArray() |> ignore; o))
         Assert.Throws<ShapeException>(fun () -> Tensor.full [| 2; -1 |] 0.0 |> ignore) |> ignore
+
+    type BroadcastPair = { Left: Tensor; Right: Tensor }
+
+    /// Two operands that broadcast together: a base shape, each side with leading axes dropped and some axes
+    /// set to 1, elements with −0, NaN, infinities and subnormals, and sometimes a uniform (never made) side.
+    let private broadcastArb =
+        Arb.fromGen (gen {
+            let! rank = Gen.choose (0, 4)
+            let! dims = Gen.arrayOfLength rank (Gen.choose (1, 9))
+            let side = gen {
+                let! drop = Gen.choose (0, rank)
+                let! ones = Gen.arrayOfLength (rank - drop) (Gen.elements [ false; false; true ])
+                let shape = Array.mapi (fun i d -> if ones.[i] then 1 else d) dims.[drop ..]
+                let! uniform = Gen.elements [ false; false; false; true ]
+                let! seed = Gen.choose (0, 100000)
+                let specials = [| -0.0; nan; infinity; -infinity; 1e-310; 0.0 |]
+                if uniform then return Tensor.full shape specials.[seed % specials.Length]
+                else
+                    let xs = (Tensor.random seed shape).ToArray() |> Array.mapi (fun i x -> if (i + seed) % 7 = 0 then specials.[i % specials.Length] else x)
+                    return Tensor.create shape xs }
+            let! l = side
+            let! r = side
+            return { Left = l; Right = r } })
+
+    [<Fact>]
+    let ``broadcast add, sub, mul and div equal the scalar operators on materialised operands, bit for bit`` () =
+        let check (name: string) (op: Tensor -> Tensor -> Tensor) (f: double -> double -> double) (a: Tensor) (b: Tensor) =
+            let s = Shape.broadcast a.Shape b.Shape
+            let a' = (Tensor.broadcastTo s a).ToArray()
+            let b' = (Tensor.broadcastTo s b).ToArray()
+            let expected = Array.map2 f a' b' |> Array.map System.BitConverter.DoubleToInt64Bits
+            let r = op a b
+            Assert.Equal<int[]>(s, r.Shape)
+            if r.ToArray() |> Array.map System.BitConverter.DoubleToInt64Bits <> expected then
+                Check.failf "%s of shapes %A and %A differs from the scalar operator" name a.Shape b.Shape
+        let all a b =
+            check "add" Tensor.add (+) a b
+            check "sub" Tensor.sub (-) a b
+            check "mul" Tensor.mul (*) a b
+            check "div" Tensor.div (/) a b
+        Check.forAll "broadcast operators vs scalar" 53UL 300 broadcastArb (fun c -> all c.Left c.Right) |> ignore
+        // Sizes that split over the cores: whole rows, and pieces of one long row.
+        all (Tensor.random 1 [| 300; 1000 |]) (Tensor.random 2 [| 1000 |])
+        all (Tensor.random 3 [| 2; 70000 |]) (Tensor.random 4 [| 2; 1 |])
+        all (Tensor.random 5 [| 1; 1 |]) (Tensor.random 6 [| 300000 |])
+        all (Tensor.full [| 3; 1; 5 |] 2.5) (Tensor.random 7 [| 4; 1 |])
+        Assert.Throws<ShapeException>(fun () -> Tensor.add (Tensor.zeros [| 2; 3 |]) (Tensor.zeros [| 4 |]) |> ignore) |> ignore
 
     [<Fact>]
     let ``ToString is NumPy-like and elided when large`` () =
