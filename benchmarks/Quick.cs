@@ -158,6 +158,36 @@ public static class Quick
         }
     }
 
+    /// <summary>Softmax over the last axis of 8×8×128×128 (attention scores), forward and backward, and exp over
+    /// 10^6 elements: ours (plain and in a scope) and TorchSharp's.</summary>
+    public static void SoftmaxOps()
+    {
+        var x = Core.TensorModule.random(1, new[] { 8, 8, 128, 128 });
+        var g = Core.TensorModule.random(2, new[] { 8, 8, 128, 128 });
+        var tx = Workloads.Leaf(x, true);
+        var tg = Workloads.Leaf(g, false);
+        var adj = Core.ValueModule.constant(g);
+        var softmax = Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(v => Core.Softmax.softmax(-1, v));
+        object Ours() => Core.Autodiff.vjp(softmax, Core.ValueModule.constant(x)).Item2.Invoke(adj);
+        void Theirs()
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var y = TorchSharp.torch.nn.functional.softmax(tx, -1);
+            TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { tg });
+        }
+        var e = Core.TensorModule.random(3, new[] { 1_000_000 });
+        var te = Workloads.Leaf(e, false);
+        for (int round = 0; round < 2; round++)
+        {
+            double o = PerCall(() => Ours(), 3) * 1e3, sc = PerCall(() => { using var s = Core.TensorModule.scope(); Ours(); }, 3) * 1e3, t = PerCall(Theirs, 3) * 1e3;
+            Console.WriteLine($"softmax fwd+bwd 8x8x128x128: ours {o:F3} ms, in a scope {sc:F3} ms, TorchSharp {t:F3} ms, ratios {t / o:F2}x / {t / sc:F2}x");
+            double eo = PerCall(() => Core.TensorModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double>(Math.Exp), e), 3) * 1e3;
+            double eu = PerCall(() => Core.Elementwise.exp(Core.ValueModule.constant(e)), 3) * 1e3;
+            double et = PerCall(() => { using var r = te.exp(); }, 3) * 1e3;
+            Console.WriteLine($"exp 1e6: ours {eu:F3} ms (Tensor.map {eo:F3} ms), TorchSharp {et:F3} ms, ratio {et / eu:F2}x");
+        }
+    }
+
     /// <summary>A transpose into a reused array (env N): the copy alone, no allocation.</summary>
     public static void PermuteOne()
     {

@@ -177,3 +177,29 @@ type SpecialTests(output: ITestOutputHelper) =
             for i in 0 .. xs.Length - 1 do
                 Assert.True(BitConverter.DoubleToInt64Bits values.[i] = BitConverter.DoubleToInt64Bits separate.[i], sprintf "value at %g" xs.[i])
                 Assert.True(BitConverter.DoubleToInt64Bits derivs.[i] = BitConverter.DoubleToInt64Bits separateD.[i], sprintf "derivative at %g" xs.[i])
+
+    [<Fact>]
+    member _.``the AVX-512 exponential is within 1 ulp, and Math.Exp's wherever the result is not normal`` () =
+        if SpecialVector.supported then
+            let rng = Random(11)
+            let exact (x: double) =
+                if x < 0.0 then HighPrecision.toDouble (HighPrecision.expNeg (HighPrecision.ofDouble -x))
+                else HighPrecision.toDouble (HighPrecision.div HighPrecision.one (HighPrecision.expNeg (HighPrecision.ofDouble x)))
+            // The whole normal range, both ends of it, the reduction's half-way points n·ln2 ± ln2/2, and small x.
+            let xs =
+                Array.concat [ Array.init 240 (fun _ -> -708.0 + 1417.0 * rng.NextDouble())
+                               Array.init 60 (fun _ -> 4.0 * (2.0 * rng.NextDouble() - 1.0))
+                               [| for k in -20 .. 20 -> (float k + 0.5) * Math.Log 2.0 |]
+                               [| -708.0; 709.0; -707.99; 708.99; 1e-300; -1e-300; 1e-17; -1e-17; 0.0; -0.0 |] ]
+            let values = SpecialVector.exp xs
+            reportWithin 1.0 "exp (vector)" (fun x -> values.[Array.IndexOf(xs, x)]) exact xs
+            // Outside the vector range and non-finite: exactly Math.Exp, in any lane and in the tail.
+            let odd = [| -708.5; -745.0; -746.0; 709.8; 710.0; nan; infinity; -infinity; -1000.0; 1000.0; 1.0 |]
+            let r = SpecialVector.exp odd
+            for i in 0 .. odd.Length - 1 do
+                Assert.Equal(BitConverter.DoubleToInt64Bits(Math.Exp odd.[i]), BitConverter.DoubleToInt64Bits r.[i])
+            // An element's result does not depend on its position, its neighbours or the tail.
+            let mixed = Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 3.0 * rng.NextDouble() - 1.5)
+            let whole = SpecialVector.exp mixed
+            for i in 0 .. mixed.Length - 1 do
+                Assert.Equal(BitConverter.DoubleToInt64Bits whole.[i], BitConverter.DoubleToInt64Bits (SpecialVector.exp [| mixed.[i] |]).[0])
