@@ -54,6 +54,11 @@ module EinsumEngineTests =
 
     type PermutedCase = { Equation: string; Shapes: int[][]; Seed: int }
 
+    /// The characters of `labels` in a random order.
+    let private shuffle (labels: string) = gen {
+        let! keys = Gen.arrayOfLength labels.Length (Gen.choose (0, 1000))
+        return System.String(labels.ToCharArray() |> Array.zip keys |> Array.sortBy fst |> Array.map snd) }
+
     /// Batched products whose operands and output hold their labels in any order: batch labels b and h,
     /// rows q, contracted d (and sometimes e), columns k, with sizes that reach the packed kernel, which then
     /// reads operands with batch labels inside them where they are (strided views) instead of copying them.
@@ -63,9 +68,6 @@ module EinsumEngineTests =
             let sizeOf = dict [ 'b', 2; 'h', 3; 'q', 9; 'd', 6; 'e', 2; 'k', 17 ]
             let! sizes = Gen.arrayOfLength 6 (Gen.choose (0, 3))
             let size (c: char) = sizeOf.[c] + sizes.["bhqdek".IndexOf c]
-            let shuffle (labels: string) = gen {
-                let! keys = Gen.arrayOfLength labels.Length (Gen.choose (0, 1000))
-                return System.String(labels.ToCharArray() |> Array.zip keys |> Array.sortBy fst |> Array.map snd) }
             let contracted = if twoContracted then "de" else "d"
             let! a = shuffle ("bhq" + contracted)
             let! b = shuffle ("bhk" + contracted)
@@ -74,22 +76,24 @@ module EinsumEngineTests =
             let shape (t: string) = t.ToCharArray() |> Array.map size
             return { Equation = sprintf "%s,%s->%s" a b o; Shapes = [| shape a; shape b |]; Seed = seed } })
 
+    /// A two-operand contraction and both its gradient contractions (permuted batched products too) against
+    /// the reference.
+    let private pairAndGradients (c: PermutedCase) =
+        let xs = c.Shapes |> Array.mapi (fun k s -> Tensor.random (c.Seed + k) s)
+        let b = Einsum.bind c.Equation c.Shapes
+        let check (con: Contraction) (operands: Tensor[]) =
+            let fast = Engine.contract con operands
+            let slow = Engine.reference con operands
+            if not (Tensor.allClose 1e-12 1e-12 fast slow) then
+                Check.failf "%s (from %s with shapes %A) differs from the reference by %g" (Contraction.show con) c.Equation c.Shapes (Tensor.maxAbsDiff fast slow)
+        check b.Contraction xs
+        let g = Tensor.random (c.Seed + 5) b.OutputShape
+        for k in 0 .. 1 do
+            check (Contraction.gradient b.Contraction k) [| g; xs.[1 - k] |]
+
     [<Fact>]
     let ``permuted batched products (strided operands) equal the reference`` () =
-        Check.forAll "permuted batched products vs reference" 17UL 200 permutedArb (fun c ->
-            let xs = c.Shapes |> Array.mapi (fun k s -> Tensor.random (c.Seed + k) s)
-            let b = Einsum.bind c.Equation c.Shapes
-            let check (con: Contraction) (operands: Tensor[]) =
-                let fast = Engine.contract con operands
-                let slow = Engine.reference con operands
-                if not (Tensor.allClose 1e-12 1e-12 fast slow) then
-                    Check.failf "%s (from %s with shapes %A) differs from the reference by %g" (Contraction.show con) c.Equation c.Shapes (Tensor.maxAbsDiff fast slow)
-            check b.Contraction xs
-            // Their gradient contractions are permuted batched products too.
-            let g = Tensor.random (c.Seed + 5) b.OutputShape
-            for k in 0 .. 1 do
-                check (Contraction.gradient b.Contraction k) [| g; xs.[1 - k] |])
-        |> ignore
+        Check.forAll "permuted batched products vs reference" 17UL 200 permutedArb pairAndGradients |> ignore
 
     /// Thin batched products (one row, one column, an outer product, a broadcast scale such as bqhd,bhqk->bqhk)
     /// in any layout: too small or thin for the packed kernel, so the simple kernel reads the operands with batch
@@ -99,9 +103,6 @@ module EinsumEngineTests =
             let! sizes = Gen.arrayOfLength 5 (Gen.choose (1, 4))
             let! cols = Gen.choose (1, 21)
             let size (c: char) = if c = 'k' then cols else sizes.["bhqdk".IndexOf c]
-            let shuffle (labels: string) = gen {
-                let! keys = Gen.arrayOfLength labels.Length (Gen.choose (0, 1000))
-                return System.String(labels.ToCharArray() |> Array.zip keys |> Array.sortBy fst |> Array.map snd) }
             let! q = Gen.elements [ ""; "q" ]
             let! d = Gen.elements [ ""; "d" ]
             let! k = Gen.elements [ ""; "k" ]
@@ -116,19 +117,7 @@ module EinsumEngineTests =
 
     [<Fact>]
     let ``thin permuted batched products (simple kernel on strided operands) equal the reference`` () =
-        Check.forAll "thin permuted batched products vs reference" 29UL 400 thinArb (fun c ->
-            let xs = c.Shapes |> Array.mapi (fun k s -> Tensor.random (c.Seed + k) s)
-            let b = Einsum.bind c.Equation c.Shapes
-            let check (con: Contraction) (operands: Tensor[]) =
-                let fast = Engine.contract con operands
-                let slow = Engine.reference con operands
-                if not (Tensor.allClose 1e-12 1e-12 fast slow) then
-                    Check.failf "%s (from %s with shapes %A) differs from the reference by %g" (Contraction.show con) c.Equation c.Shapes (Tensor.maxAbsDiff fast slow)
-            check b.Contraction xs
-            let g = Tensor.random (c.Seed + 5) b.OutputShape
-            for k in 0 .. 1 do
-                check (Contraction.gradient b.Contraction k) [| g; xs.[1 - k] |])
-        |> ignore
+        Check.forAll "thin permuted batched products vs reference" 29UL 400 thinArb pairAndGradients |> ignore
 
     /// Products without a contracted label (broadcast and outer products: bi,i->bi, bhqk,bh->bhqk, i,j->ij) in
     /// any layout, sometimes with a third operand: every element is one product, written in the output's order.
@@ -139,9 +128,6 @@ module EinsumEngineTests =
             let subset = gen {
                 let! pick = Gen.arrayOfLength 4 (Gen.elements [ false; true ])
                 return System.String([| for i in 0 .. 3 do if pick.[i] then yield labels.[i] |]) }
-            let shuffle (ls: string) = gen {
-                let! keys = Gen.arrayOfLength ls.Length (Gen.choose (0, 1000))
-                return System.String(ls.ToCharArray() |> Array.zip keys |> Array.sortBy fst |> Array.map snd) }
             let! three = Gen.elements [ false; false; true ]
             let! ops = Gen.listOfLength (if three then 3 else 2) subset
             let! ops = ops |> List.map shuffle |> Gen.sequenceToList

@@ -9,16 +9,6 @@ open Functional.Core
 /// copies (Functional.Kernels.Permute: register-transposed 8×8 blocks, tiles, rows) against an odometer.
 module KernelsStridedTests =
 
-    /// Neumaier's compensated sum: a reference far more accurate than any summation order.
-    let private exactish (xs: double seq) =
-        let mutable s = 0.0
-        let mutable c = 0.0
-        for x in xs do
-            let t = s + x
-            c <- c + (if abs s >= abs x then (s - t) + x else (x - t) + s)
-            s <- t
-        s + c
-
     [<Fact>]
     let ``sums of runs match a compensated sum, for every remainder length`` () =
         for inner in [ 0; 1; 7; 31; 32; 33; 63; 64; 100; 1024; 4099 ] do
@@ -28,7 +18,7 @@ module KernelsStridedTests =
                 Assert.Equal(outer, sums.Length)
                 for i in 0 .. outer - 1 do
                     let run = Array.sub src (i * inner) inner
-                    let expected = exactish run
+                    let expected = HighPrecision.compensatedSum run
                     let scale = run |> Array.sumBy abs
                     // The worst-case error of this order: about (inner/32 + 8) roundings of at most Σ|x|.
                     let bound = float (inner / 32 + 8) * 2.3e-16 * scale

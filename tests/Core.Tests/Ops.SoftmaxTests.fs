@@ -36,13 +36,7 @@ module OpsSoftmaxTests =
             let m = Array.max row
             // e^(x − m) by Math.Exp (within half an ulp), summed with compensation: a reference within an ulp.
             let es = row |> Array.map (fun v -> Math.Exp(v - m))
-            let mutable total = 0.0
-            let mutable c = 0.0
-            for e in es do
-                let t = total + e
-                c <- c + (if abs total >= abs e then (total - t) + e else (e - t) + total)
-                total <- t
-            let total = total + c
+            let total = HighPrecision.compensatedSum es
             for j in 0 .. 76 do
                 let expected = es.[j] / total
                 let got = y.[r * 77 + j]

@@ -21,6 +21,16 @@ module HighPrecision =
             let m = BigInteger(mant) <<< (bits + e)
             if x < 0.0 then -m else m
 
+    /// Neumaier's compensated sum of doubles: a reference far more accurate than any summation order.
+    let compensatedSum (xs: double seq) =
+        let mutable s = 0.0
+        let mutable c = 0.0
+        for x in xs do
+            let t = s + x
+            c <- c + (if abs s >= abs x then (s - t) + x else (x - t) + s)
+            s <- t
+        s + c
+
     let mul (a: BigInteger) (b: BigInteger) = (a * b) >>> bits
     let div (a: BigInteger) (b: BigInteger) = (a <<< bits) / b
 
