@@ -149,13 +149,9 @@ module Engine =
         let products =
             if con.Length > 0 then None
             else
-                let inPreferred =
-                    if preferred.Length = standardOrder.Length && Array.sort preferred = Array.sort standardOrder
-                    then broadcastProduct sizes la lb preferred |> Option.map (fun run -> preferred, run)
-                    else None
-                match inPreferred with
-                | Some _ -> inPreferred
-                | None -> broadcastProduct sizes la lb standardOrder |> Option.map (fun run -> standardOrder, run)
+                let inOrder (order: int[]) = broadcastProduct sizes la lb order |> Option.map (fun run -> order, run)
+                let sameLabels = preferred.Length = standardOrder.Length && Array.sort preferred = Array.sort standardOrder
+                (if sameLabels then inOrder preferred else None) |> Option.orElseWith (fun () -> inOrder standardOrder)
         match products with
         | Some (labels, run) -> labels, (fun (a: double[]) (b: double[]) -> run (prepA a) (prepB b))
         | None ->
