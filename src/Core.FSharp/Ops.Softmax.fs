@@ -29,7 +29,7 @@ module Softmax =
         let s = Tensor.sumAxes [| axis |] true (Elementwise.expTensor (Tensor.sub t m))
         Tensor.add m (Tensor.mapInline Math.Log s)
 
-    /// Off: softmax along the last axis takes the unfused passes too (tests compare both, bit for bit).
+    /// Off: softmax and its VJP along the last axis take the unfused passes too (tests compare both, bit for bit).
     let mutable internal fusedRows = true
 
     let private normAxis (x: Value) (axis: int) = (Shape.normaliseAxes x.Tensor.Rank [| axis |]).[0]
@@ -48,6 +48,36 @@ module Softmax =
                     Arithmetic.sub t (Reduction.sumAxes [| axis |] true (Arithmetic.mul p t))))
             [| x |]
 
+    /// Softmax's VJP as one op, z = y·(g − Σ(g·y)) from its output y and an adjoint g, so that along the last
+    /// axis it is one pass per row (`SoftmaxBackward`, bit-identical to the four separate passes, tested) and
+    /// still differentiable: VJP ȳ = u·(g − Σ(g·y)) − g·Σ(u·y), ḡ = y·(u − Σ(u·y)) (this op again);
+    /// JVP dy·(g − Σ(g·y)) − y·Σ(g·dy) + y·(dg − Σ(dg·y)).
+    let rec internal softmaxVjp (axis: int) (y: Value) (g: Value) : Value =
+        let sumKeep v = Reduction.sumAxes [| axis |] true v
+        Op.apply
+            (Op.create "softmaxVjp"
+                (fun xs ->
+                    let y = xs.[0]
+                    let g = xs.[1]
+                    // A uniform adjoint (a sum's) stays unmade on the separate passes.
+                    if axis = y.Rank - 1 && fusedRows && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform then
+                        let n = y.ShapeArray.[axis]
+                        let z = Strided.fresh y.Numel
+                        Functional.Kernels.SoftmaxBackward.Rows(y.Data, g.Data, z, (if n = 0 then 0 else y.Numel / n), n)
+                        Tensor.wrap y.ShapeArray z
+                    else
+                        let s = Tensor.sumAxes [| axis |] true (Tensor.mul g y)
+                        Tensor.mul y (Tensor.sub g s))
+                (fun xs _ u i ->
+                    let y, g = xs.[0], xs.[1]
+                    if i = 0 then Arithmetic.sub (Arithmetic.mul u (Arithmetic.sub g (sumKeep (Arithmetic.mul g y)))) (Arithmetic.mul g (sumKeep (Arithmetic.mul u y)))
+                    else softmaxVjp axis y u)
+                (fun xs _ i t ->
+                    let y, g = xs.[0], xs.[1]
+                    if i = 0 then Arithmetic.sub (Arithmetic.mul t (Arithmetic.sub g (sumKeep (Arithmetic.mul g y)))) (Arithmetic.mul y (sumKeep (Arithmetic.mul g t)))
+                    else softmaxVjp axis y t))
+            [| y; g |]
+
     /// softmax(x) along `axis` = e/Σe with e = e^(x − max). VJP: y·(adj − Σ(adj·y)). JVP: y·(t − Σ(y·t)).
     let softmax (axis: int) (x: Value) : Value =
         let axis = normAxis x axis
@@ -63,6 +93,6 @@ module Softmax =
                         // logΣe is magnified by the exponential.
                         let e = Elementwise.expTensor (Tensor.sub x (maxKeep axis x))
                         Tensor.div e (Tensor.sumAxes [| axis |] true e))
-                (fun _ out adj _ -> Arithmetic.mul out (Arithmetic.sub adj (Reduction.sumAxes [| axis |] true (Arithmetic.mul adj out))))
-                (fun _ out _ t -> Arithmetic.mul out (Arithmetic.sub t (Reduction.sumAxes [| axis |] true (Arithmetic.mul out t)))))
+                (fun _ out adj _ -> softmaxVjp axis out adj)
+                (fun _ out _ t -> softmaxVjp axis out t))
             [| x |]

@@ -1,0 +1,55 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Threading.Tasks;
+
+namespace Functional.Kernels;
+
+/// <summary>
+/// Softmax's vector-Jacobian product along contiguous rows, z = y·(g − Σ g·y), one row at a time while it is in
+/// cache: the products, their sum (in <see cref="Reduce.SumRuns"/>' order), the difference and the product of
+/// the four separate passes (each a pass over the whole tensor), so the same bits.
+/// </summary>
+internal static unsafe class SoftmaxBackward
+{
+    public static void Rows(double[] y, double[] g, double[] z, int rows, int n)
+    {
+        if ((long)rows * n > y.Length || (long)rows * n > g.Length || (long)rows * n > z.Length)
+            throw new ArgumentException($"{rows} rows of {n} do not fit arrays of {y.Length}, {g.Length} and {z.Length}.");
+        if (rows == 0 || n == 0) return;
+        fixed (double* py = y, pg = g, pz = z)
+        {
+            // Chunks of about 16,384 elements, over the cores when there are several.
+            int per = Math.Max(1, 16384 / n);
+            int chunks = (rows + per - 1) / per;
+            if (chunks <= 1 || Environment.ProcessorCount < 2) { Range(py, pg, pz, n, 0, rows); return; }
+            nint iy = (nint)py, ig = (nint)pg, iz = (nint)pz;
+            Parallel.For(0, chunks, c => Range((double*)iy, (double*)ig, (double*)iz, n, c * per, Math.Min(rows, (c + 1) * per)));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Range(double* y, double* g, double* z, int n, int r0, int r1)
+    {
+        var products = new double[n];
+        var sum = new double[1];
+        fixed (double* pp = products)
+            for (int r = r0; r < r1; r++)
+            {
+                double* yr = y + (long)r * n, gr = g + (long)r * n, zr = z + (long)r * n;
+                int j = 0;
+                if (Vector512.IsHardwareAccelerated)
+                    for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(gr + j) * Vector512.Load(yr + j), pp + j);
+                for (; j < n; j++) pp[j] = gr[j] * yr[j];
+                Reduce.SumRuns(products, 1, n, sum);
+                double s = sum[0];
+                j = 0;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var vs = Vector512.Create(s);
+                    for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs), zr + j);
+                }
+                for (; j < n; j++) zr[j] = yr[j] * (gr[j] - s);
+            }
+    }
+}
