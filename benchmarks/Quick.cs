@@ -158,10 +158,12 @@ public static class Quick
         }
     }
 
-    /// <summary>Softmax over the last axis of 8×8×128×128 (attention scores), forward and backward, and exp over
-    /// 10^6 elements: ours (plain and in a scope) and TorchSharp's.</summary>
+    /// <summary>Softmax and log-softmax over the last axis of 8×8×128×128 (attention scores), forward and backward,
+    /// and exp over 10^6 elements: ours (plain and in a scope) and TorchSharp's.</summary>
     public static void SoftmaxOps()
     {
+        // FUSED=0: the unfused passes (for comparison).
+        if (Environment.GetEnvironmentVariable("FUSED") == "0") Core.Softmax.fusedRows = false;
         var x = Core.TensorModule.random(1, new[] { 8, 8, 128, 128 });
         var g = Core.TensorModule.random(2, new[] { 8, 8, 128, 128 });
         var tx = Workloads.Leaf(x, true);
@@ -175,12 +177,22 @@ public static class Quick
             var y = TorchSharp.torch.nn.functional.softmax(tx, -1);
             TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { tg });
         }
+        var logSoftmax = Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(v => Core.Softmax.logSoftmax(-1, v));
+        object OursLog() => Core.Autodiff.vjp(logSoftmax, Core.ValueModule.constant(x)).Item2.Invoke(adj);
+        void TheirsLog()
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var y = TorchSharp.torch.nn.functional.log_softmax(tx, -1);
+            TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { tg });
+        }
         var e = Core.TensorModule.random(3, new[] { 1_000_000 });
         var te = Workloads.Leaf(e, false);
         for (int round = 0; round < 2; round++)
         {
             double o = PerCall(() => Ours(), 3) * 1e3, sc = PerCall(() => { using var s = Core.TensorModule.scope(); Ours(); }, 3) * 1e3, t = PerCall(Theirs, 3) * 1e3;
             Console.WriteLine($"softmax fwd+bwd 8x8x128x128: ours {o:F3} ms, in a scope {sc:F3} ms, TorchSharp {t:F3} ms, ratios {t / o:F2}x / {t / sc:F2}x");
+            double lo = PerCall(() => OursLog(), 3) * 1e3, lsc = PerCall(() => { using var s = Core.TensorModule.scope(); OursLog(); }, 3) * 1e3, lt = PerCall(TheirsLog, 3) * 1e3;
+            Console.WriteLine($"logSoftmax fwd+bwd 8x8x128x128: ours {lo:F3} ms, in a scope {lsc:F3} ms, TorchSharp {lt:F3} ms, ratios {lt / lo:F2}x / {lt / lsc:F2}x");
             double eo = PerCall(() => Core.TensorModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double>(Math.Exp), e), 3) * 1e3;
             double eu = PerCall(() => Core.Elementwise.exp(Core.ValueModule.constant(e)), 3) * 1e3;
             double es = PerCall(() => { using var s = Core.TensorModule.scope(); Core.Elementwise.exp(Core.ValueModule.constant(e)); }, 3) * 1e3;
