@@ -169,22 +169,18 @@ public static class Quick
         var tx = Workloads.Leaf(x, true);
         var tg = Workloads.Leaf(g, false);
         var adj = Core.ValueModule.constant(g);
-        var softmax = Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(v => Core.Softmax.softmax(-1, v));
-        object Ours() => Core.Autodiff.vjp(softmax, Core.ValueModule.constant(x)).Item2.Invoke(adj);
-        void Theirs()
+        // Value and pullback of one op, ours and TorchSharp's (in a dispose scope, as every TorchSharp side here).
+        object OursOf(Func<Core.Value, Core.Value> op) =>
+            Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc(op), Core.ValueModule.constant(x)).Item2.Invoke(adj);
+        void TheirsOf(Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> op)
         {
             using var scope = TorchSharp.torch.NewDisposeScope();
-            var y = TorchSharp.torch.nn.functional.softmax(tx, -1);
-            TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { tg });
+            TorchSharp.torch.autograd.grad(new[] { op(tx) }, new[] { tx }, new[] { tg });
         }
-        var logSoftmax = Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(v => Core.Softmax.logSoftmax(-1, v));
-        object OursLog() => Core.Autodiff.vjp(logSoftmax, Core.ValueModule.constant(x)).Item2.Invoke(adj);
-        void TheirsLog()
-        {
-            using var scope = TorchSharp.torch.NewDisposeScope();
-            var y = TorchSharp.torch.nn.functional.log_softmax(tx, -1);
-            TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { tg });
-        }
+        object Ours() => OursOf(v => Core.Softmax.softmax(-1, v));
+        void Theirs() => TheirsOf(t => TorchSharp.torch.nn.functional.softmax(t, -1));
+        object OursLog() => OursOf(v => Core.Softmax.logSoftmax(-1, v));
+        void TheirsLog() => TheirsOf(t => TorchSharp.torch.nn.functional.log_softmax(t, -1));
         var e = Core.TensorModule.random(3, new[] { 1_000_000 });
         var te = Workloads.Leaf(e, false);
         for (int round = 0; round < 2; round++)
