@@ -255,12 +255,13 @@ module internal SpecialVector =
             expLanes (Vector512.Load(NativePtr.add ps i)) (fun l v -> dst.[o + l] <- v) (fun v -> Vector512.Store(v, NativePtr.add pd o))
             i <- i + 8
         if i < hi then
-            // The tail through the same lanes (padded with zeros), so that it gets the same formula.
-            let buf = Array.zeroCreate<double> 8
-            Array.blit src i buf 0 (hi - i)
+            // The tail through the same lanes (padded with zeros, no allocation: softmax calls this per row), so
+            // that it gets the same formula.
             let o = off + (i - lo)
             let count = hi - i
-            expLanes (Vector512.Create<double>(buf)) (fun l v -> if l < count then dst.[o + l] <- v) (fun v -> for l in 0 .. count - 1 do dst.[o + l] <- v.GetElement l)
+            let inline at k = if k < count then src.[i + k] else 0.0
+            let x = Vector512.Create(at 0, at 1, at 2, at 3, at 4, at 5, at 6, at 7)
+            expLanes x (fun l v -> if l < count then dst.[o + l] <- v) (fun v -> for l in 0 .. count - 1 do dst.[o + l] <- v.GetElement l)
 
     /// e^x of every element (over the cores for large arrays): within 1 ulp of the correctly rounded value where
     /// the result is normal (tested against a 2,200-bit reference); subnormal and infinite results and NaN

@@ -17,12 +17,8 @@ internal static unsafe class SimpleGemm
 {
     /// <summary>C[b] = A[b]·B[b] for A: batch×m×k, B: batch×k×n, C: batch×m×n (contiguous; prior content of C
     /// is overwritten).</summary>
-    public static void Multiply(double[] a, double[] b, double[] c, int batch, int m, int k, int n)
-    {
-        if ((long)batch * m * k > a.Length || (long)batch * k * n > b.Length || (long)batch * m * n > c.Length)
-            throw new ArgumentException($"{batch} products of {m}×{k} by {k}×{n} do not fit arrays of {a.Length}, {b.Length} and {c.Length}.");
+    public static void Multiply(double[] a, double[] b, double[] c, int batch, int m, int k, int n) =>
         MultiplyStrided(a, null, k, b, null, n, c, batch, m, k, n);
-    }
 
     /// <summary>
     /// The same for operands that are strided views (as <see cref="PackedGemm.MultiplyStrided"/>, untransposed
@@ -136,39 +132,21 @@ internal static unsafe class SimpleGemm
                     var v2 = Vector512.Create(a2);
                     var v3 = Vector512.Create(a3);
                     int j = 0;
-                    if (p == 0)
+                    // The first four rows store (a sum from +0); later ones add to C.
+                    bool first = p == 0;
+                    for (; j <= n - 8; j += 8)
                     {
-                        for (; j <= n - 8; j += 8)
-                        {
-                            var acc = Vector512.FusedMultiplyAdd(v0, Vector512.Load(b0 + j), Vector512<double>.Zero);
-                            acc = Vector512.FusedMultiplyAdd(v1, Vector512.Load(b1 + j), acc);
-                            acc = Vector512.FusedMultiplyAdd(v2, Vector512.Load(b2 + j), acc);
-                            Vector512.Store(Vector512.FusedMultiplyAdd(v3, Vector512.Load(b3 + j), acc), cRow + j);
-                        }
-                        for (; j < n; j++)
-                        {
-                            double t = 0.0 + a0 * b0[j];
-                            t += a1 * b1[j];
-                            t += a2 * b2[j];
-                            cRow[j] = t + a3 * b3[j];
-                        }
+                        var acc = Vector512.FusedMultiplyAdd(v0, Vector512.Load(b0 + j), first ? Vector512<double>.Zero : Vector512.Load(cRow + j));
+                        acc = Vector512.FusedMultiplyAdd(v1, Vector512.Load(b1 + j), acc);
+                        acc = Vector512.FusedMultiplyAdd(v2, Vector512.Load(b2 + j), acc);
+                        Vector512.Store(Vector512.FusedMultiplyAdd(v3, Vector512.Load(b3 + j), acc), cRow + j);
                     }
-                    else
+                    for (; j < n; j++)
                     {
-                        for (; j <= n - 8; j += 8)
-                        {
-                            var acc = Vector512.FusedMultiplyAdd(v0, Vector512.Load(b0 + j), Vector512.Load(cRow + j));
-                            acc = Vector512.FusedMultiplyAdd(v1, Vector512.Load(b1 + j), acc);
-                            acc = Vector512.FusedMultiplyAdd(v2, Vector512.Load(b2 + j), acc);
-                            Vector512.Store(Vector512.FusedMultiplyAdd(v3, Vector512.Load(b3 + j), acc), cRow + j);
-                        }
-                        for (; j < n; j++)
-                        {
-                            double t = cRow[j] + a0 * b0[j];
-                            t += a1 * b1[j];
-                            t += a2 * b2[j];
-                            cRow[j] = t + a3 * b3[j];
-                        }
+                        double t = (first ? 0.0 : cRow[j]) + a0 * b0[j];
+                        t += a1 * b1[j];
+                        t += a2 * b2[j];
+                        cRow[j] = t + a3 * b3[j];
                     }
                 }
             }
