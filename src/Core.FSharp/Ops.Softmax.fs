@@ -34,15 +34,45 @@ module Softmax =
 
     let private normAxis (x: Value) (axis: int) = (Shape.normaliseAxes x.Tensor.Rank [| axis |]).[0]
 
-    /// log softmax(x) = x − logΣexp(x) along `axis`. VJP: adj − softmax·Σadj. JVP: t − Σ(softmax·t).
-    let rec logSoftmax (axis: int) (x: Value) : Value =
+    /// Log-softmax's VJP as one op, z = g − e^y·Σg from its output y and an adjoint g, so that along the last axis
+    /// it is one pass per row (`SpecialVector.logSoftmaxVjpRows`, bit-identical to the separate passes, tested)
+    /// and still differentiable: VJP ȳ = −u·e^y·Σg, ḡ = u − Σ(u·e^y); JVP dg − e^y·(dy·Σg + Σdg).
+    let rec internal logSoftmaxVjp (axis: int) (y: Value) (g: Value) : Value =
+        let sumKeep v = Reduction.sumAxes [| axis |] true v
+        Op.apply
+            (Op.create "logSoftmaxVjp"
+                (fun xs ->
+                    let y = xs.[0]
+                    let g = xs.[1]
+                    // A uniform adjoint (a sum's) stays unmade on the separate passes.
+                    if axis = y.Rank - 1 && SpecialVector.supported && fusedRows && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform then
+                        Tensor.wrap y.ShapeArray (SpecialVector.logSoftmaxVjpRows y.Data g.Data y.ShapeArray.[axis])
+                    else
+                        Tensor.sub g (Tensor.mul (Elementwise.expTensor y) (Tensor.sumAxes [| axis |] true g)))
+                (fun xs _ u i ->
+                    let y, g = xs.[0], xs.[1]
+                    let p = Elementwise.exp y
+                    if i = 0 then Arithmetic.neg (Arithmetic.mul (Arithmetic.mul u p) (sumKeep g))
+                    else Arithmetic.sub u (sumKeep (Arithmetic.mul u p)))
+                (fun xs _ i t ->
+                    let y, g = xs.[0], xs.[1]
+                    if i = 0 then Arithmetic.neg (Arithmetic.mul (Arithmetic.mul t (Elementwise.exp y)) (sumKeep g))
+                    else logSoftmaxVjp axis y t))
+            [| y; g |]
+
+    /// log softmax(x) = x − (m + ln Σe^(x − m)) along `axis`, m the maximum. VJP: adj − softmax·Σadj.
+    /// JVP: t − Σ(softmax·t).
+    let logSoftmax (axis: int) (x: Value) : Value =
         let axis = normAxis x axis
         Op.apply
             (Op.create "logSoftmax"
-                (fun xs -> Tensor.sub xs.[0] (logSumExp axis xs.[0]))
-                (fun _ out adj _ ->
-                    let p = Elementwise.exp out
-                    Arithmetic.sub adj (Arithmetic.mul p (Reduction.sumAxes [| axis |] true adj)))
+                (fun xs ->
+                    let x = xs.[0]
+                    // Along the last axis with AVX-512: the same operations fused per row (bit-identical, tested).
+                    if axis = x.Rank - 1 && SpecialVector.supported && fusedRows then
+                        Tensor.wrap x.ShapeArray (SpecialVector.logSoftmaxRows x.Data x.ShapeArray.[axis])
+                    else Tensor.sub x (logSumExp axis x))
+                (fun _ out adj _ -> logSoftmaxVjp axis out adj)
                 (fun _ out _ t ->
                     let p = Elementwise.exp out
                     Arithmetic.sub t (Reduction.sumAxes [| axis |] true (Arithmetic.mul p t))))

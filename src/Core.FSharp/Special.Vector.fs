@@ -271,29 +271,70 @@ module internal SpecialVector =
         Strided.chunked src.Length (fun lo hi -> expInto src lo hi dst lo)
         dst
 
+    /// Rows of n in chunks of about 16,384 elements, over the cores when there are several; `body` takes a row
+    /// range and runs in one thread, so its scratch arrays are its own.
+    let private byRows (rows: int) (n: int) (body: int -> int -> unit) =
+        let per = max 1 (16384 / max 1 n)
+        let chunks = (rows + per - 1) / per
+        if chunks <= 1 then body 0 rows
+        else Parallel.For(0, chunks, fun c -> body (c * per) (min rows ((c + 1) * per))) |> ignore
+
+    /// The shift of Softmax's unfused passes for the row at p: its maximum taken as `v > max` takes it (NaN
+    /// skipped), 0 when that is infinite (so the shift never makes NaN itself); eight lanes at a time, which
+    /// finds the same maximum (only the sign of a zero maximum may differ, and e^(x − ±0) is the same).
+    let private rowShift (p: nativeptr<float>) (n: int) =
+        let mutable acc = Vector512.Create(Double.NegativeInfinity)
+        let mutable j = 0
+        while j <= n - 8 do
+            let v = Vector512.Load(NativePtr.add p j)
+            acc <- Vector512.ConditionalSelect(Vector512.GreaterThan(v, acc), v, acc)
+            j <- j + 8
+        let mutable mx = Double.NegativeInfinity
+        for l in 0 .. 7 do
+            let v = acc.GetElement l
+            if v > mx then mx <- v
+        while j < n do
+            let v = NativePtr.get p j
+            if v > mx then mx <- v
+            j <- j + 1
+        if Double.IsInfinity mx then 0.0 else mx
+
+    /// dst[j] = src[j] − m for j < n.
+    let private subtractInto (src: nativeptr<float>) (m: float) (dst: nativeptr<float>) (n: int) =
+        let vm = Vector512.Create(m)
+        let mutable j = 0
+        while j <= n - 8 do
+            Vector512.Store(Vector512.Load(NativePtr.add src j) - vm, NativePtr.add dst j)
+            j <- j + 8
+        while j < n do
+            NativePtr.set dst j (NativePtr.get src j - m)
+            j <- j + 1
+
+    /// e = e^(x − m) of the row at `off` into e, m its shift; returns m and Σe (in SumRuns' order).
+    let private shiftedExp (ps: nativeptr<float>) (off: int) (n: int) (shifted: double[]) (pshifted: nativeptr<float>) (e: double[]) (sum: double[]) =
+        let m = rowShift (NativePtr.add ps off) n
+        subtractInto (NativePtr.add ps off) m pshifted n
+        expInto shifted 0 n e 0
+        Functional.Kernels.Reduce.SumRuns(e, 1, n, sum)
+        struct (m, sum.[0])
+
     /// Softmax along contiguous rows of n: y = e / Σe with e = e^(x − m), m the row's maximum (0 when infinite),
     /// the sum in SumRuns' order: the very operations of Softmax's unfused passes (so the same bits), one row
     /// at a time while it is in cache instead of five passes over the whole tensor.
     let softmaxRows (src: double[]) (n: int) =
         let dst = Strided.fresh src.Length
         let rows = if n = 0 then 0 else src.Length / n
-        let body (r0: int) (r1: int) =
+        byRows rows n (fun r0 r1 ->
             let shifted = Array.zeroCreate<double> n
             let e = Array.zeroCreate<double> n
             let sum = Array.zeroCreate<double> 1
+            use ps = fixed src
+            use psh = fixed shifted
             use pe = fixed e
             use pd = fixed dst
             for r in r0 .. r1 - 1 do
                 let off = r * n
-                let mutable mx = Double.NegativeInfinity
-                for j in 0 .. n - 1 do
-                    let v = src.[off + j]
-                    if v > mx then mx <- v
-                let m = if Double.IsInfinity mx then 0.0 else mx
-                for j in 0 .. n - 1 do shifted.[j] <- src.[off + j] - m
-                expInto shifted 0 n e 0
-                Functional.Kernels.Reduce.SumRuns(e, 1, n, sum)
-                let total = sum.[0]
+                let struct (_, total) = shiftedExp ps off n shifted psh e sum
                 let vs = Vector512.Create(total)
                 let mutable j = 0
                 while j <= n - 8 do
@@ -301,10 +342,48 @@ module internal SpecialVector =
                     j <- j + 8
                 while j < n do
                     dst.[off + j] <- e.[j] / total
-                    j <- j + 1
-        // Rows in chunks of about 16,384 elements, over the cores when there are several.
-        let per = max 1 (16384 / max 1 n)
-        let chunks = (rows + per - 1) / per
-        if chunks <= 1 then body 0 rows
-        else Parallel.For(0, chunks, fun c -> body (c * per) (min rows ((c + 1) * per))) |> ignore
+                    j <- j + 1)
         dst
+
+    /// Log-softmax along contiguous rows of n: y = x − (m + ln Σe) with e = e^(x − m) as in `softmaxRows`: the
+    /// operations of Softmax.logSoftmax's unfused passes (so the same bits), one row at a time.
+    let logSoftmaxRows (src: double[]) (n: int) =
+        let dst = Strided.fresh src.Length
+        let rows = if n = 0 then 0 else src.Length / n
+        byRows rows n (fun r0 r1 ->
+            let shifted = Array.zeroCreate<double> n
+            let e = Array.zeroCreate<double> n
+            let sum = Array.zeroCreate<double> 1
+            use ps = fixed src
+            use psh = fixed shifted
+            use pd = fixed dst
+            for r in r0 .. r1 - 1 do
+                let off = r * n
+                let struct (m, total) = shiftedExp ps off n shifted psh e sum
+                subtractInto (NativePtr.add ps off) (m + Math.Log total) (NativePtr.add pd off) n)
+        dst
+
+    /// Log-softmax's VJP along contiguous rows of n, z = g − e^y·Σg from its output y and an adjoint g: the
+    /// operations of its unfused passes (e^y, the row sums in SumRuns' order, the product, the difference), so
+    /// the same bits, one row at a time.
+    let logSoftmaxVjpRows (y: double[]) (g: double[]) (n: int) =
+        let z = Strided.fresh y.Length
+        let rows = if n = 0 then 0 else y.Length / n
+        byRows rows n (fun r0 r1 ->
+            let e = Array.zeroCreate<double> n
+            use pe = fixed e
+            use pg = fixed g
+            use pz = fixed z
+            for r in r0 .. r1 - 1 do
+                let off = r * n
+                let s = Functional.Kernels.Reduce.Sum(g, off, n)
+                expInto y off (off + n) e 0
+                let vs = Vector512.Create(s)
+                let mutable j = 0
+                while j <= n - 8 do
+                    Vector512.Store(Vector512.Load(NativePtr.add pg (off + j)) - Vector512.Load(NativePtr.add pe j) * vs, NativePtr.add pz (off + j))
+                    j <- j + 8
+                while j < n do
+                    z.[off + j] <- g.[off + j] - e.[j] * s
+                    j <- j + 1)
+        z

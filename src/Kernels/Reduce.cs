@@ -35,6 +35,15 @@ internal static unsafe class Reduce
         }
     }
 
+    /// <summary>The sum of src[offset .. offset + n), in the order <see cref="SumRuns"/> sums each of its runs (so
+    /// one row of a tensor summed alone has the same bits as that row summed with the others).</summary>
+    public static double Sum(double[] src, int offset, int n)
+    {
+        if (offset < 0 || n < 0 || (long)offset + n > src.Length)
+            throw new ArgumentException($"{n} elements from {offset} do not fit {src.Length}.");
+        fixed (double* s = src) return Run(s + offset, n);
+    }
+
     /// <summary>Runs i0..i1−1. Short runs go four at a time (each summed exactly as <see cref="Run"/> sums it): one run
     /// of 64 elements is mostly its final lane reduction, whose latency four runs share.</summary>
     private static void Runs(double* s, int inner, int i0, int i1, double* d)

@@ -57,3 +57,66 @@ module OpsSoftmaxTests =
                 // Ours: e within 1 ulp of its rounded value (tested elsewhere), the sum and the division a few
                 // roundings more.
                 Assert.True(abs (got - expected) <= 6e-16 * abs expected, sprintf "row %d, %d: %.17g vs %.17g" r j got expected)
+
+    let private bits (a: double[]) = a |> Array.map BitConverter.DoubleToInt64Bits
+
+    [<Fact>]
+    let ``log-softmax rows fused are bit-identical to the unfused passes, special values included`` () =
+        let run (fused: bool) (x: Tensor) =
+            Softmax.fusedRows <- fused
+            try (Softmax.logSoftmax -1 (Value.constant x)).Tensor.ToArray()
+            finally Softmax.fusedRows <- true
+        for rows, n in [ (1, 1); (3, 3); (5, 7); (2, 8); (4, 9); (3, 31); (3, 32); (6, 33); (64, 128); (3, 200); (300, 64) ] do
+            let xs = (Tensor.random (rows * 1000 + n) [| rows; n |]).ToArray() |> Array.map (fun v -> 30.0 * v)
+            if rows >= 4 && n >= 2 then
+                xs.[0] <- infinity
+                xs.[n] <- -infinity
+                xs.[2 * n + 1] <- nan
+                for j in 0 .. n - 2 do xs.[3 * n + j] <- -800.0
+            // Zeros of both signs, the maximum among them in some rows.
+            if rows >= 5 then
+                for j in 0 .. n - 1 do xs.[4 * n + j] <- (if j % 2 = 0 then -0.0 else 0.0)
+            let x = Tensor.create [| rows; n |] xs
+            Assert.True((bits (run true x) = bits (run false x)), sprintf "%d rows of %d" rows n)
+
+    [<Fact>]
+    let ``log-softmax's fused VJP rows are bit-identical to its separate passes`` () =
+        let vjp (fused: bool) (x: Tensor) (g: Tensor) =
+            Softmax.fusedRows <- fused
+            try
+                let _, pullback = Autodiff.vjp (Softmax.logSoftmax -1) (Value.constant x)
+                (pullback (Value.constant g)).Tensor.ToArray()
+            finally Softmax.fusedRows <- true
+        for rows, n in [ (1, 1); (3, 5); (2, 8); (4, 13); (6, 33); (64, 128); (300, 64) ] do
+            let x = Tensor.random (rows + n) [| rows; n |]
+            let g = Tensor.create [| rows; n |] ((Tensor.random (rows * n) [| rows; n |]).ToArray() |> Array.mapi (fun i v -> if i % 9 = 0 then -0.0 else 5.0 * v))
+            Assert.True((bits (vjp true x g) = bits (vjp false x g)), sprintf "%d rows of %d" rows n)
+
+    /// The VJP ops' own derivatives (what second order and Hessian-vector products go through) against the same
+    /// formula written as a composition of plain ops, at inputs that need not come from a softmax.
+    [<Fact>]
+    let ``softmax's and log-softmax's VJP ops differentiate like their formulas`` () =
+        let cases =
+            [ "softmaxVjp", (fun axis (v: Value[]) -> Softmax.softmaxVjp axis v.[0] v.[1]),
+              (fun axis (v: Value[]) ->
+                  let y, g = v.[0], v.[1]
+                  Arithmetic.mul y (Arithmetic.sub g (Reduction.sumAxes [| axis |] true (Arithmetic.mul g y))))
+              "logSoftmaxVjp", (fun axis (v: Value[]) -> Softmax.logSoftmaxVjp axis v.[0] v.[1]),
+              (fun axis (v: Value[]) ->
+                  let y, g = v.[0], v.[1]
+                  Arithmetic.sub g (Arithmetic.mul (Elementwise.exp y) (Reduction.sumAxes [| axis |] true g))) ]
+        let close (a: Tensor) (b: Tensor) = a.Shape = b.Shape && Tensor.allClose 1e-12 1e-13 a b
+        for name, op, formula in cases do
+            for shape, axis in [ ([| 4; 9 |], 1); ([| 3; 16 |], 1); ([| 5; 2; 7 |], 0); ([| 2; 3; 4 |], 1) ] do
+                let seed = shape.Length * 100 + axis
+                let ins = [| Value.constant (Tensor.random seed shape); Value.constant (Tensor.random (seed + 1) shape) |]
+                let u = Value.constant (Tensor.random (seed + 2) shape)
+                let ts = [| Value.constant (Tensor.random (seed + 3) shape); Value.constant (Tensor.random (seed + 4) shape) |]
+                let what = sprintf "%s on %A, axis %d" name shape axis
+                let y1, pb1 = Autodiff.vjpMany (op axis) ins
+                let y2, pb2 = Autodiff.vjpMany (formula axis) ins
+                Assert.True(close y1.Tensor y2.Tensor, what + ": value")
+                Array.iteri2 (fun k (a: Value) (b: Value) -> Assert.True(close a.Tensor b.Tensor, sprintf "%s: VJP of input %d" what k)) (pb1 u) (pb2 u)
+                let _, j1 = Autodiff.jvpMany (op axis) ins ts
+                let _, j2 = Autodiff.jvpMany (formula axis) ins ts
+                Assert.True(close j1.Tensor j2.Tensor, what + ": JVP")
