@@ -46,6 +46,23 @@ public static class Workloads
         return y.item<double>() + gs[0].data<double>()[0];
     }
 
+    /// <summary>One training step of a two-layer perceptron, ours through the C# facade: the loss
+    /// −Σ Y·logSoftmax(GELU(X·W1 + b1)·W2 + b2) / batch (Y one-hot) and its gradients in W1, b1, W2, b2.</summary>
+    public static ValueAndGradients Mlp(Functional.Tensor x, Functional.Tensor y, Functional.Tensor[] parameters) =>
+        Autodiff.ValueAndGrad(
+            p => -(y * ((x.MatMul(p[0]) + p[1]).Gelu().MatMul(p[2]) + p[3]).LogSoftmax(1)).Sum() / x.Shape[0],
+            parameters);
+
+    /// <summary>TorchSharp: the same step with autograd.</summary>
+    public static double TorchMlp(torch.Tensor x, torch.Tensor y, torch.Tensor[] parameters)
+    {
+        using var scope = torch.NewDisposeScope();
+        var h = torch.nn.functional.gelu(torch.mm(x, parameters[0]) + parameters[1]);
+        var loss = -(y * torch.nn.functional.log_softmax(torch.mm(h, parameters[2]) + parameters[3], 1)).sum() / x.shape[0];
+        var gs = torch.autograd.grad(new[] { loss }, parameters);
+        return loss.item<double>() + gs[0].data<double>()[0];
+    }
+
     /// <summary>Ours: GELU forward and backward over a large vector; the adjoint is made once outside, as
     /// TorchSharp's is.</summary>
     public static Core.Value GeluForwardBackward(Core.Tensor x, Core.Value adjoint)
