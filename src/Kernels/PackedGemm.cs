@@ -177,11 +177,11 @@ internal static unsafe class PackedGemm
                             double* aPanel = ap + ir * kc;
                             if (h == MR && w == nr)
                             {
-                                Tile(wide, aPanel, bPanel, kc, c + (long)i * n + j, n, first);
+                                Tile(wide, aPanel, bPanel, kc, c + (long)i * n + j, n, first, true);
                             }
                             else
                             {
-                                Tile(wide, aPanel, bPanel, kc, tile, nr, true);
+                                Tile(wide, aPanel, bPanel, kc, tile, nr, true, false);
                                 for (int r = 0; r < h; r++)
                                 {
                                     double* dst = c + (long)(i + r) * n + j;
@@ -237,8 +237,8 @@ internal static unsafe class PackedGemm
                 int h = Math.Min(MR, i1 - i);
                 if (h == MR && w == nr)
                 {
-                    if (transA) Tile(wide, a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n, true);
-                    else Tile(wide, a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n, true);
+                    if (transA) Tile(wide, a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n, true, false);
+                    else Tile(wide, a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n, true, false);
                 }
                 else
                 {
@@ -248,7 +248,7 @@ internal static unsafe class PackedGemm
                         bPacked = true;
                     }
                     PackA(a, lda, transA, i, h, 0, k, ap);
-                    Tile(wide, ap, 1, MR, bp, nr, k, tile, nr, true);
+                    Tile(wide, ap, 1, MR, bp, nr, k, tile, nr, true, false);
                     for (int r = 0; r < h; r++)
                     {
                         double* dst = c + (long)(i + r) * n + j;
@@ -261,14 +261,17 @@ internal static unsafe class PackedGemm
 
     /// <summary>One MR×Nr tile from packed panels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc, bool first) =>
-        Tile(wide, aPanel, 1, MR, bPanel, wide ? NR : 8, kc, c, ldc, first);
+    private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc, bool first, bool prefetch) =>
+        Tile(wide, aPanel, 1, MR, bPanel, wide ? NR : 8, kc, c, ldc, first, prefetch);
 
     /// <summary>One MR×Nr tile, A[r, p] at a + r·rs + p·ps, B[p, ·] at b + p·bs: the Vector512 kernel, or the
     /// Vector256 one on each half of the rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile(bool wide, double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
+    private static void Tile(bool wide, double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first, bool prefetch)
     {
+        // A large C's rows are far apart and miss every cache: asking for the tile's lines before its k loop
+        // hides that wait (1024³ one core 52.8 → 54.5 GFLOP/s); a small C is in cache, and the asking only costs.
+        if (prefetch && Sse.IsSupported) PrefetchTile(c, ldc, wide ? NR : 8);
         if (wide) Kernel(a, rs, ps, b, bs, kc, c, ldc, first);
         else
         {
@@ -459,6 +462,18 @@ internal static unsafe class PackedGemm
         Add(c, c50, c51, first); c += ldc;
         Add(c, c60, c61, first); c += ldc;
         Add(c, c70, c71, first);
+    }
+
+    /// <summary>Asks for the lines of a C tile of MR rows × w doubles (w = 8 or 16: at most three lines a row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchTile(double* c, int ldc, int w)
+    {
+        for (int r = 0; r < MR; r++, c += ldc)
+        {
+            Sse.Prefetch0(c);
+            Sse.Prefetch0(c + w - 1);
+            if (w > 8) Sse.Prefetch0(c + 8);
+        }
     }
 
     /// <summary>A 4×8 Vector256 tile (8 accumulators): C[4×8 at c] += Σ_p A[0..3, p] ⊗ B[p, 0..7], A[r, p] at
