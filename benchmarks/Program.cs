@@ -25,6 +25,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "broadcast") { Quick.BroadcastOps(); return; }
         if (args.Length > 0 && args[0] == "softmax") { Quick.SoftmaxOps(); return; }
         if (args.Length > 0 && args[0] == "mlp") { Quick.MlpStep(); return; }
+        if (args.Length > 0 && args[0] == "gelukernel") { Quick.GeluKernel(); return; }
         if (args.Length > 0 && args[0] == "peak") { var (one, all) = Peak.Measure(); Console.WriteLine($"FMA peak: {one:F1} GFLOP/s on one core, {all:F1} GFLOP/s on {Environment.ProcessorCount} cores"); return; }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }

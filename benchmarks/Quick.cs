@@ -212,6 +212,31 @@ public static class Quick
         }
     }
 
+    /// <summary>The vector kernels on 4,096 in-cache elements (best of 200 batches): GELU with GELU', GELU, g·GELU', exp.</summary>
+    public static void GeluKernel()
+    {
+        var x = Core.TensorModule.random(1, new[] { 4096 }).ToArray().Select(v => 3 * v).ToArray();
+        var g = Core.TensorModule.random(2, new[] { 4096 }).ToArray();
+        for (int round = 0; round < 2; round++)
+            foreach (var (name, run) in new (string, Action)[]
+            {
+                ("GELU and GELU'", () => Core.SpecialVector.geluWithDerivative(x)),
+                ("GELU", () => Core.SpecialVector.gelu(x)),
+                ("g·GELU'", () => Core.SpecialVector.scaledDerivative(x, g)),
+                ("exp", () => Core.SpecialVector.exp(x)),
+            })
+            {
+                double best = double.MaxValue;
+                for (int rep = 0; rep < 200; rep++)
+                {
+                    var sw = Stopwatch.StartNew();
+                    for (int i = 0; i < 20; i++) run();
+                    best = Math.Min(best, sw.Elapsed.TotalSeconds / 20);
+                }
+                Console.WriteLine($"{name}: {best * 1e6:F2} µs per 4096 ({best * 1e9 / 4096:F2} ns per element)");
+            }
+    }
+
     /// <summary>A transpose into a reused array (env N): the copy alone, no allocation.</summary>
     public static void PermuteOne()
     {
