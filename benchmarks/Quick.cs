@@ -115,6 +115,8 @@ public static class Quick
     public static void EinsumOne()
     {
         var eq = Environment.GetEnvironmentVariable("EQ") ?? "bqhd,bkhd->bhqk";
+        // KSPLIT=0: no product split along k (for comparison).
+        if (Environment.GetEnvironmentVariable("KSPLIT") == "0") Functional.Kernels.PackedGemm.KSplitEnabled = false;
         var shapes = (Environment.GetEnvironmentVariable("SHAPES") ?? "8x128x8x64,8x128x8x64").Split(',').Select(t => t.Split('x').Select(int.Parse).ToArray()).ToArray();
         var ops = shapes.Select((sh, i) => Core.TensorModule.random(i + 1, sh)).ToArray();
         var tops = ops.Select(o => Workloads.Leaf(o, false)).ToArray();

@@ -91,6 +91,12 @@ internal static unsafe class PackedGemm
         }
         CheckOperand("A", a, aOffsets, lda, batch, transA ? k : m, transA ? m : k, (long)m * k);
         CheckOperand("B", b, bOffsets, ldb, batch, transB ? n : k, transB ? k : n, (long)k * n);
+        if (batch == 1 && SplitsK(m, k, n))
+        {
+            fixed (double* pa = a, pb = b, pc = c)
+                ChunkedK(transA, transB, pa + (aOffsets?[0] ?? 0), lda, pb + (bOffsets?[0] ?? 0), ldb, pc, m, k, n);
+            return;
+        }
         bool byColumns = n >= m;
         int span = byColumns ? n : m;
         int unit = byColumns ? Nr : MR;
@@ -105,6 +111,57 @@ internal static unsafe class PackedGemm
         }
         fixed (double* pa = a, pb = b, pc = c)
             Tasks(transA, transB, parts, (nint)pa, aOffsets, lda, (nint)pb, bOffsets, ldb, (nint)pc, batch, m, k, n, byColumns, span, unit, units);
+    }
+
+    /// <summary>Whether one product is split along k: k long against a C too small to give each core rows or
+    /// columns of its own without both packing all of A (a Gram matrix XᵀX of a tall X, a weight gradient over a
+    /// large batch). Decided from the shape alone, so a result never depends on the core count.</summary>
+    internal static bool SplitsK(int m, int k, int n) =>
+        KSplitEnabled && k >= 2 * KChunk && (long)m * n <= 256 * 256 && k >= 8L * Math.Max(m, n);
+
+    /// <summary>Off: no product is split along k (tests compare both).</summary>
+    internal static bool KSplitEnabled = true;
+
+    /// <summary>The smallest k per chunk; at most <see cref="MaxKChunks"/> chunks, so the chunks' partial
+    /// products (m·n each) stay small.</summary>
+    internal const int KChunk = 8192, MaxKChunks = 16;
+
+    /// <summary>C = Σ_t A[:, K_t]·B[K_t, :] over a fixed split of k into whole KC blocks (from the shape alone), each
+    /// chunk's product into a buffer of its own over the cores, then the chunks added in order,
+    /// ((P₀ + P₁) + P₂) + …, so the same bits on any number of cores.</summary>
+    private static void ChunkedK(bool transA, bool transB, double* a, int lda, double* b, int ldb, double* c, int m, int k, int n)
+    {
+        int chunks = Math.Clamp(k / KChunk, 2, MaxKChunks);
+        int per = ((k + chunks - 1) / chunks + KC - 1) / KC * KC;
+        chunks = (k + per - 1) / per;
+        int size = m * n;
+        var partial = GC.AllocateUninitializedArray<double>(size * chunks);
+        fixed (double* pp = partial)
+        {
+            nint ia = (nint)a, ib = (nint)b, ip = (nint)pp;
+            Parallel.For(0, chunks, t =>
+            {
+                int p0 = t * per, kc = Math.Min(per, k - p0);
+                double* ac = (double*)ia + (transA ? (long)p0 * lda : p0);
+                double* bc = (double*)ib + (transB ? p0 : (long)p0 * ldb);
+                Blocked(transA, transB, ac, lda, bc, ldb, (double*)ip + (long)t * size, m, kc, n, 0, m, 0, n);
+            });
+            for (int t = 0; t < chunks; t++)
+            {
+                double* src = pp + (long)t * size;
+                int i = 0;
+                if (t == 0)
+                {
+                    for (; i <= size - 8 && Vector512.IsHardwareAccelerated; i += 8) Vector512.Store(Vector512.Load(src + i), c + i);
+                    for (; i < size; i++) c[i] = src[i];
+                }
+                else
+                {
+                    for (; i <= size - 8 && Vector512.IsHardwareAccelerated; i += 8) Vector512.Store(Vector512.Load(c + i) + Vector512.Load(src + i), c + i);
+                    for (; i < size; i++) c[i] += src[i];
+                }
+            }
+        }
     }
 
     /// <summary>Every product's rows × columns of one operand (stored rows×cols with leading dimension ld ≥ cols)

@@ -55,6 +55,34 @@ module KernelsGemmTests =
                     Assert.True(Tensor.allClose 1e-12 1e-12 fast slow, sprintf "%A" (batch, m, k, n, transA, transB))
 
     [<Fact>]
+    let ``a long k split into chunks equals the simple loop and the unsplit kernel, with the same bits on every run`` () =
+        let bits (t: Tensor) = t.ToArray() |> Array.map System.BitConverter.DoubleToInt64Bits
+        for (m, k, n) in [ (8, 2 * Functional.Kernels.PackedGemm.KChunk, 8); (13, 40000, 29); (64, 20007, 70); (5, 70001, 9) ] do
+            Assert.True(Functional.Kernels.PackedGemm.SplitsK(m, k, n), sprintf "%A is not split" (m, k, n))
+            for transA in [ false; true ] do
+                for transB in [ false; true ] do
+                    let a = Tensor.random (m + k) (if transA then [| 1; k; m |] else [| 1; m; k |])
+                    let b = Tensor.random (n + k) (if transB then [| 1; n; k |] else [| 1; k; n |])
+                    let a' = (if transA then Tensor.permute [| 0; 2; 1 |] a else a).ToArray()
+                    let b' = (if transB then Tensor.permute [| 0; 2; 1 |] b else b).ToArray()
+                    let run () = Gemm.batchedT transA transB (a.ToArray()) (b.ToArray()) 1 m k n
+                    let split = run ()
+                    let what = sprintf "%A" (m, k, n, transA, transB)
+                    // Sums of k terms in different orders differ by roundings of their partial sums: the bound
+                    // scales with Σ|a|·|b|, not with the (possibly cancelled) result.
+                    let scale = Gemm.batchedSimple (Array.map abs a') (Array.map abs b') 1 m k n
+                    let near (label: string) (other: double[]) =
+                        for i in 0 .. split.Length - 1 do
+                            if abs (split.[i] - other.[i]) > 1e-14 * scale.[i] then
+                                Assert.Fail(sprintf "%s: %s, element %d: %.17g vs %.17g (Σ|a||b| = %g)" what label i split.[i] other.[i] scale.[i])
+                    near "against the simple loop" (Gemm.batchedSimple a' b' 1 m k n)
+                    Functional.Kernels.PackedGemm.KSplitEnabled <- false
+                    let unsplit = try run () finally Functional.Kernels.PackedGemm.KSplitEnabled <- true
+                    near "against the unsplit kernel" unsplit
+                    // The chunks run on whichever core and in whichever order; their sum must not notice.
+                    for _ in 1 .. 3 do Assert.True((bits (Tensor.create [| m * n |] (run ())) = bits (Tensor.create [| m * n |] split)), what + ": bits differ between runs")
+
+    [<Fact>]
     let ``a wide product crosses the N block`` () =
         let m, k, n = 9, 70, Gemm.NC + 37
         let a = (Tensor.random 1 [| m; k |]).ToArray()
