@@ -182,6 +182,38 @@ public class MlpTrainingStep
     }
 }
 
+/// <summary>Scaled dot-product attention (b = 8, h = 8, s = 128, d = 64) forward and backward to Q, K and V, through the
+/// C# facade: two einsums around a softmax. Not in the list: an end-to-end check.</summary>
+[Config(typeof(ShortConfig))]
+public class AttentionForwardBackward
+{
+    private Tensor g = null!;
+    private Tensor[] qkv = null!;
+    private torch.Tensor tg = null!;
+    private torch.Tensor[] tqkv = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        int[] shape = { 8, 8, 128, 64 };
+        g = Tensor.Random(4, shape);
+        qkv = new[] { Tensor.Random(1, shape), Tensor.Random(2, shape), Tensor.Random(3, shape) };
+        tg = Workloads.Leaf(Core.TensorModule.create(shape, g.ToArray()), false);
+        tqkv = qkv.Select(x => Workloads.Leaf(Core.TensorModule.create(shape, x.ToArray()), true)).ToArray();
+    }
+
+    [Benchmark(Baseline = true)] public double TorchSharp() => Workloads.TorchAttention(tg, tqkv);
+    [Benchmark] public object Functional() => Workloads.Attention(g, qkv);
+
+    [Benchmark]
+    public double FunctionalScoped()
+    {
+        using var scope = Tensor.NewScope();
+        var r = Workloads.Attention(g, qkv);
+        return r.Value.ToScalar() + r.Gradients[0][0, 0, 0, 0];
+    }
+}
+
 /// <summary>Einsum with three and four operands: planned (ours) against left to right (TorchSharp).</summary>
 [Config(typeof(ShortConfig))]
 public class EinsumPlans

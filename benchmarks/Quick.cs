@@ -214,6 +214,20 @@ public static class Quick
         }
     }
 
+    /// <summary>The attention step of <see cref="AttentionForwardBackward"/>, ours plain and in a scope and TorchSharp's.</summary>
+    public static void AttentionStep()
+    {
+        var b = new AttentionForwardBackward();
+        b.Setup();
+        Console.WriteLine($"loss + first gradient element: ours {b.FunctionalScoped():R}, TorchSharp {b.TorchSharp():R}");
+        double Ms(Action a) => PerCall(a, 10) * 1e3;
+        for (int round = 0; round < 2; round++)
+        {
+            double o = Ms(() => b.Functional()), sc = Ms(() => b.FunctionalScoped()), t = Ms(() => b.TorchSharp());
+            Console.WriteLine($"attention 8x8x128x64 fwd+bwd: ours {o:F2} ms, in a scope {sc:F2} ms, TorchSharp {t:F2} ms, ratios {t / o:F2}x / {t / sc:F2}x");
+        }
+    }
+
     /// <summary>The vector kernels on 4,096 in-cache elements (best of 200 batches): GELU with GELU', GELU, g·GELU', exp.</summary>
     public static void GeluKernel()
     {

@@ -63,6 +63,27 @@ public static class Workloads
         return loss.item<double>() + gs[0].data<double>()[0];
     }
 
+    /// <summary>Scaled dot-product attention forward and backward, ours through the C# facade: O = softmax(Q·Kᵀ/√d)·V
+    /// per batch and head (b, h, s, d), pulled back from the adjoint G (⟨O, G⟩ as the loss) to Q, K and V.</summary>
+    public static ValueAndGradients Attention(Functional.Tensor g, Functional.Tensor[] qkv)
+    {
+        double scale = 1.0 / Math.Sqrt(qkv[0].Shape[3]);
+        return Autodiff.ValueAndGrad(
+            x => (Einsum.Contract("bhqk,bhkd->bhqd", (Einsum.Contract("bhqd,bhkd->bhqk", x[0], x[1]) * scale).Softmax(-1), x[2]) * g).Sum(),
+            qkv);
+    }
+
+    /// <summary>TorchSharp: the same with autograd.</summary>
+    public static double TorchAttention(torch.Tensor g, torch.Tensor[] qkv)
+    {
+        using var scope = torch.NewDisposeScope();
+        double scale = 1.0 / Math.Sqrt(qkv[0].shape[3]);
+        var p = torch.nn.functional.softmax(torch.einsum("bhqd,bhkd->bhqk", qkv[0], qkv[1]) * scale, -1);
+        var loss = (torch.einsum("bhqk,bhkd->bhqd", p, qkv[2]) * g).sum();
+        var gs = torch.autograd.grad(new[] { loss }, qkv);
+        return loss.item<double>() + gs[0].data<double>()[0];
+    }
+
     /// <summary>Ours: GELU forward and backward over a large vector; the adjoint is made once outside, as
     /// TorchSharp's is.</summary>
     public static Core.Value GeluForwardBackward(Core.Tensor x, Core.Value adjoint)
