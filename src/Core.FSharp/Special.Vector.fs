@@ -318,10 +318,9 @@ module internal SpecialVector =
         Functional.Kernels.Reduce.SumRuns(e, 1, n, sum)
         struct (m, sum.[0])
 
-    /// Softmax along contiguous rows of n: y = e / Σe with e = e^(x − m), m the row's maximum (0 when infinite),
-    /// the sum in SumRuns' order: the very operations of Softmax's unfused passes (so the same bits), one row
-    /// at a time while it is in cache instead of five passes over the whole tensor.
-    let softmaxRows (src: double[]) (n: int) =
+    /// Rows of n of src into a fresh array, one row at a time while it is in cache: each row's shift m, e =
+    /// e^(x − m) and Σe as `shiftedExp` makes them, then `finish x e y m Σe` writes the row y of the result.
+    let private shiftedRows (src: double[]) (n: int) (finish: nativeptr<float> -> nativeptr<float> -> nativeptr<float> -> float -> float -> unit) =
         let dst = Strided.fresh src.Length
         let rows = if n = 0 then 0 else src.Length / n
         byRows rows n (fun r0 r1 ->
@@ -334,34 +333,28 @@ module internal SpecialVector =
             use pd = fixed dst
             for r in r0 .. r1 - 1 do
                 let off = r * n
-                let struct (_, total) = shiftedExp ps off n shifted psh e sum
-                let vs = Vector512.Create(total)
-                let mutable j = 0
-                while j <= n - 8 do
-                    Vector512.Store(Vector512.Load(NativePtr.add pe j) / vs, NativePtr.add pd (off + j))
-                    j <- j + 8
-                while j < n do
-                    dst.[off + j] <- e.[j] / total
-                    j <- j + 1)
+                let struct (m, total) = shiftedExp ps off n shifted psh e sum
+                finish (NativePtr.add ps off) pe (NativePtr.add pd off) m total)
         dst
+
+    /// Softmax along contiguous rows of n: y = e / Σe with e = e^(x − m), m the row's maximum (0 when infinite),
+    /// the sum in SumRuns' order: the very operations of Softmax's unfused passes (so the same bits), one row
+    /// at a time instead of five passes over the whole tensor.
+    let softmaxRows (src: double[]) (n: int) =
+        shiftedRows src n (fun _ e y _ total ->
+            let vs = Vector512.Create(total)
+            let mutable j = 0
+            while j <= n - 8 do
+                Vector512.Store(Vector512.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                j <- j + 8
+            while j < n do
+                NativePtr.set y j (NativePtr.get e j / total)
+                j <- j + 1)
 
     /// Log-softmax along contiguous rows of n: y = x − (m + ln Σe) with e = e^(x − m) as in `softmaxRows`: the
     /// operations of Softmax.logSoftmax's unfused passes (so the same bits), one row at a time.
     let logSoftmaxRows (src: double[]) (n: int) =
-        let dst = Strided.fresh src.Length
-        let rows = if n = 0 then 0 else src.Length / n
-        byRows rows n (fun r0 r1 ->
-            let shifted = Array.zeroCreate<double> n
-            let e = Array.zeroCreate<double> n
-            let sum = Array.zeroCreate<double> 1
-            use ps = fixed src
-            use psh = fixed shifted
-            use pd = fixed dst
-            for r in r0 .. r1 - 1 do
-                let off = r * n
-                let struct (m, total) = shiftedExp ps off n shifted psh e sum
-                subtractInto (NativePtr.add ps off) (m + Math.Log total) (NativePtr.add pd off) n)
-        dst
+        shiftedRows src n (fun x _ y m total -> subtractInto x (m + Math.Log total) y n)
 
     /// Log-softmax's VJP along contiguous rows of n, z = g − e^y·Σg from its output y and an adjoint g: the
     /// operations of its unfused passes (e^y, the row sums in SumRuns' order, the product, the difference), so

@@ -4,41 +4,49 @@ open System
 open Xunit
 open Functional.Core
 
-/// Softmax's fused rows (SpecialVector.softmaxRows) against its unfused passes, and e/Σe's accuracy.
+/// Softmax's and log-softmax's fused rows against their unfused passes, their VJP ops' derivatives, and e/Σe's accuracy.
 module OpsSoftmaxTests =
 
-    let private run (fused: bool) (x: Tensor) =
+    let private bits (a: double[]) = a |> Array.map BitConverter.DoubleToInt64Bits
+
+    /// Both ops, each fused per row along the last axis (`fusedRows` on) or as separate passes (off).
+    let private ops = [ "softmax", Softmax.softmax; "logSoftmax", Softmax.logSoftmax ]
+
+    let private withFused (fused: bool) (f: unit -> 'a) =
         Softmax.fusedRows <- fused
-        try (Softmax.softmax -1 (Value.constant x)).Tensor.ToArray()
-        finally Softmax.fusedRows <- true
+        try f () finally Softmax.fusedRows <- true
+
+    let private run (fused: bool) (x: Tensor) = withFused fused (fun () -> (Softmax.softmax -1 (Value.constant x)).Tensor.ToArray())
 
     [<Fact>]
-    let ``softmax rows fused are bit-identical to the unfused passes, special values included`` () =
-        for rows, n in [ (1, 1); (3, 3); (5, 7); (2, 8); (4, 9); (3, 31); (3, 32); (6, 33); (64, 128); (3, 200); (300, 64) ] do
-            let xs = (Tensor.random (rows * 1000 + n) [| rows; n |]).ToArray() |> Array.map (fun v -> 30.0 * v)
-            // A row with +∞, one with −∞, one with NaN, one far below the others (every e underflows but one).
-            if rows >= 4 && n >= 2 then
-                xs.[0] <- infinity
-                xs.[n] <- -infinity
-                xs.[2 * n + 1] <- nan
-                for j in 0 .. n - 2 do xs.[3 * n + j] <- -800.0
-            let x = Tensor.create [| rows; n |] xs
-            let bits (a: double[]) = a |> Array.map BitConverter.DoubleToInt64Bits
-            Assert.True((bits (run true x) = bits (run false x)), sprintf "%d rows of %d" rows n)
+    let ``softmax and log-softmax rows fused are bit-identical to the unfused passes, special values included`` () =
+        for name, op in ops do
+            for rows, n in [ (1, 1); (3, 3); (5, 7); (2, 8); (4, 9); (3, 31); (3, 32); (6, 33); (64, 128); (3, 200); (300, 64) ] do
+                let xs = (Tensor.random (rows * 1000 + n) [| rows; n |]).ToArray() |> Array.map (fun v -> 30.0 * v)
+                // A row with +∞, one with −∞, one with NaN, one far below the others (every e underflows but one).
+                if rows >= 4 && n >= 2 then
+                    xs.[0] <- infinity
+                    xs.[n] <- -infinity
+                    xs.[2 * n + 1] <- nan
+                    for j in 0 .. n - 2 do xs.[3 * n + j] <- -800.0
+                // Zeros of both signs, the maximum among them.
+                if rows >= 5 then
+                    for j in 0 .. n - 1 do xs.[4 * n + j] <- (if j % 2 = 0 then -0.0 else 0.0)
+                let x = Value.constant (Tensor.create [| rows; n |] xs)
+                let y fused = withFused fused (fun () -> (op -1 x).Tensor.ToArray())
+                Assert.True((bits (y true) = bits (y false)), sprintf "%s: %d rows of %d" name rows n)
 
     [<Fact>]
-    let ``softmax's fused VJP rows are bit-identical to its four separate passes`` () =
-        let vjp (fused: bool) (x: Tensor) (g: Tensor) =
-            Softmax.fusedRows <- fused
-            try
-                let _, pullback = Autodiff.vjp (Softmax.softmax -1) (Value.constant x)
-                (pullback (Value.constant g)).Tensor.ToArray()
-            finally Softmax.fusedRows <- true
-        for rows, n in [ (1, 1); (3, 5); (2, 8); (4, 13); (6, 33); (64, 128); (300, 64) ] do
-            let x = Tensor.random (rows + n) [| rows; n |]
-            let g = Tensor.create [| rows; n |] ((Tensor.random (rows * n) [| rows; n |]).ToArray() |> Array.mapi (fun i v -> if i % 9 = 0 then -0.0 else 5.0 * v))
-            let bits (a: double[]) = a |> Array.map BitConverter.DoubleToInt64Bits
-            Assert.True((bits (vjp true x g) = bits (vjp false x g)), sprintf "%d rows of %d" rows n)
+    let ``softmax's and log-softmax's fused VJP rows are bit-identical to their separate passes`` () =
+        for name, op in ops do
+            for rows, n in [ (1, 1); (3, 5); (2, 8); (4, 13); (6, 33); (64, 128); (300, 64) ] do
+                let x = Value.constant (Tensor.random (rows + n) [| rows; n |])
+                let g = Tensor.create [| rows; n |] ((Tensor.random (rows * n) [| rows; n |]).ToArray() |> Array.mapi (fun i v -> if i % 9 = 0 then -0.0 else 5.0 * v))
+                let vjp fused =
+                    withFused fused (fun () ->
+                        let _, pullback = Autodiff.vjp (op -1) x
+                        (pullback (Value.constant g)).Tensor.ToArray())
+                Assert.True((bits (vjp true) = bits (vjp false)), sprintf "%s: %d rows of %d" name rows n)
 
     [<Fact>]
     let ``softmax rows match e over a compensated sum within a few roundings`` () =
@@ -57,40 +65,6 @@ module OpsSoftmaxTests =
                 // Ours: e within 1 ulp of its rounded value (tested elsewhere), the sum and the division a few
                 // roundings more.
                 Assert.True(abs (got - expected) <= 6e-16 * abs expected, sprintf "row %d, %d: %.17g vs %.17g" r j got expected)
-
-    let private bits (a: double[]) = a |> Array.map BitConverter.DoubleToInt64Bits
-
-    [<Fact>]
-    let ``log-softmax rows fused are bit-identical to the unfused passes, special values included`` () =
-        let run (fused: bool) (x: Tensor) =
-            Softmax.fusedRows <- fused
-            try (Softmax.logSoftmax -1 (Value.constant x)).Tensor.ToArray()
-            finally Softmax.fusedRows <- true
-        for rows, n in [ (1, 1); (3, 3); (5, 7); (2, 8); (4, 9); (3, 31); (3, 32); (6, 33); (64, 128); (3, 200); (300, 64) ] do
-            let xs = (Tensor.random (rows * 1000 + n) [| rows; n |]).ToArray() |> Array.map (fun v -> 30.0 * v)
-            if rows >= 4 && n >= 2 then
-                xs.[0] <- infinity
-                xs.[n] <- -infinity
-                xs.[2 * n + 1] <- nan
-                for j in 0 .. n - 2 do xs.[3 * n + j] <- -800.0
-            // Zeros of both signs, the maximum among them in some rows.
-            if rows >= 5 then
-                for j in 0 .. n - 1 do xs.[4 * n + j] <- (if j % 2 = 0 then -0.0 else 0.0)
-            let x = Tensor.create [| rows; n |] xs
-            Assert.True((bits (run true x) = bits (run false x)), sprintf "%d rows of %d" rows n)
-
-    [<Fact>]
-    let ``log-softmax's fused VJP rows are bit-identical to its separate passes`` () =
-        let vjp (fused: bool) (x: Tensor) (g: Tensor) =
-            Softmax.fusedRows <- fused
-            try
-                let _, pullback = Autodiff.vjp (Softmax.logSoftmax -1) (Value.constant x)
-                (pullback (Value.constant g)).Tensor.ToArray()
-            finally Softmax.fusedRows <- true
-        for rows, n in [ (1, 1); (3, 5); (2, 8); (4, 13); (6, 33); (64, 128); (300, 64) ] do
-            let x = Tensor.random (rows + n) [| rows; n |]
-            let g = Tensor.create [| rows; n |] ((Tensor.random (rows * n) [| rows; n |]).ToArray() |> Array.mapi (fun i v -> if i % 9 = 0 then -0.0 else 5.0 * v))
-            Assert.True((bits (vjp true x g) = bits (vjp false x g)), sprintf "%d rows of %d" rows n)
 
     /// The VJP ops' own derivatives (what second order and Hessian-vector products go through) against the same
     /// formula written as a composition of plain ops, at inputs that need not come from a softmax.
