@@ -34,6 +34,11 @@ module Softmax =
 
     let private normAxis (x: Value) (axis: int) = (Shape.normaliseAxes x.Tensor.Rank [| axis |]).[0]
 
+    /// Whether a VJP op of an output y and an adjoint g runs one pass per row: along the last axis, same shapes,
+    /// and an adjoint that is made (a uniform one, a sum's, stays unmade on the separate passes).
+    let private rowsOfPair (axis: int) (y: Tensor) (g: Tensor) =
+        axis = y.Rank - 1 && fusedRows && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform
+
     /// Log-softmax's VJP as one op, z = g − e^y·Σg from its output y and an adjoint g, so that along the last axis
     /// it is one pass per row (`SpecialVector.logSoftmaxVjpRows`, bit-identical to the separate passes, tested)
     /// and still differentiable: VJP ȳ = −u·e^y·Σg, ḡ = u − Σ(u·e^y); JVP dg − e^y·(dy·Σg + Σdg).
@@ -44,8 +49,7 @@ module Softmax =
                 (fun xs ->
                     let y = xs.[0]
                     let g = xs.[1]
-                    // A uniform adjoint (a sum's) stays unmade on the separate passes.
-                    if axis = y.Rank - 1 && SpecialVector.supported && fusedRows && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform then
+                    if SpecialVector.supported && rowsOfPair axis y g then
                         Tensor.wrap y.ShapeArray (SpecialVector.logSoftmaxVjpRows y.Data g.Data y.ShapeArray.[axis])
                     else
                         Tensor.sub g (Tensor.mul (Elementwise.expTensor y) (Tensor.sumAxes [| axis |] true g)))
@@ -89,8 +93,7 @@ module Softmax =
                 (fun xs ->
                     let y = xs.[0]
                     let g = xs.[1]
-                    // A uniform adjoint (a sum's) stays unmade on the separate passes.
-                    if axis = y.Rank - 1 && fusedRows && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform then
+                    if rowsOfPair axis y g then
                         let n = y.ShapeArray.[axis]
                         let z = Strided.fresh y.Numel
                         Functional.Kernels.SoftmaxBackward.Rows(y.Data, g.Data, z, (if n = 0 then 0 else y.Numel / n), n)
