@@ -60,7 +60,7 @@ module Activation =
                     | ValueSome (struct (source, derivative)) when obj.ReferenceEquals(source, xs.[0]) && Shape.same xs.[0].ShapeArray xs.[1].ShapeArray ->
                         Tensor.mul derivative xs.[1]
                     | _ ->
-                        if SpecialVector.supported && Shape.same xs.[0].ShapeArray xs.[1].ShapeArray then
+                        if SpecialVector.lanes && Shape.same xs.[0].ShapeArray xs.[1].ShapeArray then
                             Tensor.wrap xs.[0].ShapeArray (SpecialVector.scaledDerivative xs.[0].Data xs.[1].Data)
                         else Tensor.map2Inline (fun x g -> g * Special.geluDerivative x) xs.[0] xs.[1])
                 (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else geluScaledWith ValueNone xs.[0] adj)
@@ -75,7 +75,7 @@ module Activation =
     /// On a reverse-mode tape the vector path computes GELU' with the value (sharing exp(−x²/2) and the
     /// Mills ratio) and keeps it for the pullback, which is then one multiplication.
     let gelu (x: Value) =
-        let fuse = SpecialVector.supported && (match x with Reverse _ -> true | _ -> false)
+        let fuse = SpecialVector.lanes && (match x with Reverse _ -> true | _ -> false)
         let saved = ref ValueNone
         Op.apply
             (Op.create "gelu"
@@ -84,7 +84,7 @@ module Activation =
                         let struct (values, derivs) = SpecialVector.geluWithDerivative xs.[0].Data
                         saved.Value <- ValueSome(struct (xs.[0], Tensor.wrap xs.[0].ShapeArray derivs))
                         Tensor.wrap xs.[0].ShapeArray values
-                    elif SpecialVector.supported then Tensor.wrap xs.[0].ShapeArray (SpecialVector.gelu xs.[0].Data)
+                    elif SpecialVector.lanes then Tensor.wrap xs.[0].ShapeArray (SpecialVector.gelu xs.[0].Data)
                     else Tensor.mapInline Special.gelu xs.[0])
                 (fun xs _ adj _ -> geluScaledWith saved.Value xs.[0] adj)
                 (fun xs _ _ t -> geluScaled xs.[0] t))

@@ -164,20 +164,224 @@ module internal SpecialVector =
         // Finite and within the range where the vector formulas hold.
         Vector512.LessThanOrEqualAll(Vector512.Abs(x), Vector512.Create(38.0))
 
-    let private geluRange (src: double[]) (dst: double[]) (lo: int) (hi: int) =
+    /// A lane the vector formulas hold for. In a vector with other lanes, each of those takes the scalar
+    /// function and the rest keep the vector result: an element's result never depends on its neighbours.
+    let inline private inRange (x: double) = abs x <= 38.0
+
+    // ---- The same lane formulas on four lanes, for AVX2 with FMA and no AVX-512 ----
+    // Lane for lane the operations of the eight-lane formulas above (so the same bits: SpecialTests hold both to
+    // the 2,200-bit reference, CI runs them with AVX-512 off), with AVX-512's helpers built from AVX2: the
+    // exponent and mantissa from the bits, each octave's coefficient by two permutes and a blend, x·2ⁿ in two
+    // exact steps.
+
+    /// Whether the four-lane formulas can run here (AVX2 and FMA).
+    let private narrow = Avx2.IsSupported && Fma.IsSupported
+
+    /// Whether GELU and exp have a vector path here (eight lanes or four).
+    let lanes = supported || narrow
+
+    /// Eight lanes where AVX-512 runs; tests switch it off to hold the four-lane formulas to the eight-lane
+    /// ones, bit for bit, on the same machine.
+    let mutable internal wide = supported
+
+    let private lower (v: Vector512<double>) = v.GetLower()
+    let private half4, one4, c4 = lower half, lower one, lower c
+    let private ln2Hi4, ln2Lo4, invLn24 = lower ln2Hi, lower ln2Lo, lower invLn2
+    /// Each eight-lane octave table as its lanes 0–3 and 4–7.
+    let private millsP4 = Array.map lower millsP, millsP |> Array.map (fun v -> v.GetUpper())
+    let private millsQ4 = Array.map lower millsQ, millsQ |> Array.map (fun v -> v.GetUpper())
+    let private millsA4 = lower millsA, millsA.GetUpper()
+
+    /// 2ᵏ for integral k in [−1022, 1023]: 2⁵² + 1023 + k holds k + 1023 in its low bits, which shifted into the
+    /// exponent field make 2ᵏ.
+    let inline private pow2 (k: Vector256<double>) =
+        Avx2.ShiftLeftLogical((k + Vector256.Create(4503599627371519.0)).AsInt64(), 52uy).AsDouble()
+
+    /// x·2ⁿ for integral n in [−1074, 1023] and x with x·2^⌊n/2⌋ normal: that first (exact), then the rest, so
+    /// one rounding, as Avx512F.Scale's.
+    let inline private scale4 (x: Vector256<double>) (n: Vector256<double>) =
+        let h = Vector256.Floor(n * half4)
+        x * pow2 h * pow2 (n - h)
+
+    let inline private expSplit4 (y: Vector256<double>) =
+        let n = Vector256.Round(y * invLn24)
+        let r = Vector256.FusedMultiplyAdd(n, -ln2Lo4, Vector256.FusedMultiplyAdd(n, -ln2Hi4, y))
+        let mutable p = Vector256.Create(inverseFactorials.[13])
+        for k in 12 .. -1 .. 0 do
+            p <- Vector256.FusedMultiplyAdd(p, r, Vector256.Create(inverseFactorials.[k]))
+        struct (p, n)
+
+    let inline private expHalfSquare4 (x: Vector256<double>) =
+        let hi = x * x
+        let lo = Vector256.FusedMultiplyAdd(x, x, -hi)
+        let struct (p, n) = expSplit4 (hi * Vector256.Create(-0.5))
+        struct (p * (one4 - half4 * lo), n)
+
+    let inline private mills4 (t: Vector256<double>) =
+        let bits = t.AsInt64()
+        // t in [0.5, 64) is positive and normal: its octave is its biased exponent − 1022, its mantissa in [1, 2)
+        // the fraction bits under the exponent of 1.
+        let octave = Avx2.ShiftRightLogical(bits, 52uy) - Vector256.Create(1022L)
+        let mantissa = ((bits &&& Vector256.Create(0x000FFFFFFFFFFFFFL)) ||| Vector256.Create(0x3FF0000000000000L)).AsDouble()
+        let v = Vector256.FusedMultiplyAdd(Vector256.Create(2.0), mantissa, Vector256.Create(-3.0))
+        // Octave o's coefficient: lane o & 3 of the lower or upper half of the table, as the two 32-bit halves
+        // 2(o & 3) and 2(o & 3) + 1 for the permute.
+        let j = Avx2.ShiftLeftLogical(octave &&& Vector256.Create(3L), 1uy)
+        let pair = (j ||| Avx2.ShiftLeftLogical(j + Vector256.Create(1L), 32uy)).AsInt32()
+        let upper = Vector256.GreaterThan(octave, Vector256.Create(3L)).AsDouble()
+        let inline pick (struct (lo: Vector256<double>, hi: Vector256<double>)) =
+            Vector256.ConditionalSelect(upper, Avx2.PermuteVar8x32(hi.AsInt32(), pair).AsDouble(), Avx2.PermuteVar8x32(lo.AsInt32(), pair).AsDouble())
+        let inline coefficient (lo: Vector256<double>[], hi: Vector256<double>[]) k = pick (struct (lo.[k], hi.[k]))
+        let mutable p = coefficient millsP4 5
+        let mutable q = coefficient millsQ4 5
+        for k in 4 .. -1 .. 1 do
+            p <- Vector256.FusedMultiplyAdd(p, v, coefficient millsP4 k)
+            q <- Vector256.FusedMultiplyAdd(q, v, coefficient millsQ4 k)
+        p <- Vector256.FusedMultiplyAdd(p, v, coefficient millsP4 0)
+        q <- Vector256.FusedMultiplyAdd(q, v, one4)
+        let below2 = Vector256.LessThan(t, Vector256.Create(2.0))
+        let w = Vector256.ConditionalSelect(below2, p, q) / Vector256.ConditionalSelect(below2, q, Vector256.FusedMultiplyAdd(t, q, p))
+        let a = pick (struct (fst millsA4, snd millsA4))
+        struct (a + w, (a - t) + w)
+
+    let inline private centralPart4 (x: Vector256<double>) =
+        let z = x * x
+        let mutable s = Vector256.Create(central.[11])
+        for k in 10 .. -1 .. 0 do
+            s <- Vector256.FusedMultiplyAdd(s, z, Vector256.Create(central.[k]))
+        c4 * x * s
+
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+    let private value4 (x: Vector256<double>) =
+        let t = Vector256.Abs(x)
+        let isCentral = Vector256.LessThanOrEqual(t, half4)
+        let central = if Vector256.ExtractMostSignificantBits(isCentral) <> 0u then x * (half4 + centralPart4 x) else Vector256<double>.Zero
+        if Vector256.ExtractMostSignificantBits(isCentral) = 0xFu then central
+        else
+            let struct (m, n) = expHalfSquare4 x
+            let struct (r, _) = mills4 (Avx.Max(t, half4))
+            let lower = scale4 (-(t * r * c4) * m) n
+            let upper = x * (one4 - scale4 (r * c4 * m) n)
+            Vector256.ConditionalSelect(isCentral, central, Vector256.ConditionalSelect(Vector256.LessThan(x, -half4), lower, upper))
+
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+    let private derivative4 (x: Vector256<double>) =
+        let t = Vector256.Abs(x)
+        let isCentral = Vector256.LessThanOrEqual(t, half4)
+        let struct (m, n) = expHalfSquare4 x
+        let phi = scale4 (c4 * m) n
+        let central = if Vector256.ExtractMostSignificantBits(isCentral) <> 0u then half4 + centralPart4 x + x * phi else Vector256<double>.Zero
+        if Vector256.ExtractMostSignificantBits(isCentral) = 0xFu then central
+        else
+            let struct (r, rt) = mills4 (Avx.Max(t, half4))
+            let lower = scale4 (rt * c4 * m) n
+            let upper = (one4 - scale4 (r * c4 * m) n) + x * phi
+            Vector256.ConditionalSelect(isCentral, central, Vector256.ConditionalSelect(Vector256.LessThan(x, -half4), lower, upper))
+
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+    let private both4 (x: Vector256<double>) =
+        let t = Vector256.Abs(x)
+        let isCentral = Vector256.LessThanOrEqual(t, half4)
+        let struct (m, n) = expHalfSquare4 x
+        let phi = scale4 (c4 * m) n
+        let anyCentral = Vector256.ExtractMostSignificantBits(isCentral) <> 0u
+        let cp = if anyCentral then centralPart4 x else Vector256<double>.Zero
+        let centralV = if anyCentral then x * (half4 + cp) else Vector256<double>.Zero
+        let centralD = if anyCentral then half4 + cp + x * phi else Vector256<double>.Zero
+        if Vector256.ExtractMostSignificantBits(isCentral) = 0xFu then struct (centralV, centralD)
+        else
+            let struct (r, rt) = mills4 (Avx.Max(t, half4))
+            let tail = scale4 (r * c4 * m) n
+            let lowerV = scale4 (-(t * r * c4) * m) n
+            let upperV = x * (one4 - tail)
+            let lowerD = scale4 (rt * c4 * m) n
+            let upperD = (one4 - tail) + x * phi
+            let below = Vector256.LessThan(x, -half4)
+            struct (Vector256.ConditionalSelect(isCentral, centralV, Vector256.ConditionalSelect(below, lowerV, upperV)),
+                    Vector256.ConditionalSelect(isCentral, centralD, Vector256.ConditionalSelect(below, lowerD, upperD)))
+
+    let inline private plain4 (x: Vector256<double>) = Vector256.LessThanOrEqualAll(Vector256.Abs(x), Vector256.Create(38.0))
+
+    // The range passes: whole vectors in range stored as they are (the hot loops, one per width, kept small);
+    // a vector with a lane out of range and the tail (padded with zeros through the same lanes) go lane by
+    // lane, the lanes out of range to the scalar functions. An element's result never depends on its
+    // neighbours or its position.
+
+    let private pad8 (p: nativeptr<float>) (i: int) (count: int) =
+        let inline at k = if k < count then NativePtr.get p (i + k) else 0.0
+        Vector512.Create(at 0, at 1, at 2, at 3, at 4, at 5, at 6, at 7)
+
+    let private pad4 (p: nativeptr<float>) (i: int) (count: int) =
+        let inline at k = if k < count then NativePtr.get p (i + k) else 0.0
+        Vector256.Create(at 0, at 1, at 2, at 3)
+
+    // Lane by lane into [i, i + count): the vector result where the formulas hold, the scalar function
+    // elsewhere. Not inlined: each hot loop keeps its one call of the vector formula, which the JIT then inlines.
+
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private geluLanes8 (src: double[]) (dst: double[]) (i: int) (count: int) (x: Vector512<double>) =
+        let v = value x
+        for l in 0 .. count - 1 do dst.[i + l] <- if inRange src.[i + l] then v.GetElement l else Special.gelu src.[i + l]
+
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private geluLanes4 (src: double[]) (dst: double[]) (i: int) (count: int) (x: Vector256<double>) =
+        let v = value4 x
+        for l in 0 .. count - 1 do dst.[i + l] <- if inRange src.[i + l] then v.GetElement l else Special.gelu src.[i + l]
+
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private scaledLanes8 (src: double[]) (g: double[]) (dst: double[]) (i: int) (count: int) (x: Vector512<double>) (gv: Vector512<double>) =
+        let d = gv * derivative x
+        for l in 0 .. count - 1 do dst.[i + l] <- if inRange src.[i + l] then d.GetElement l else g.[i + l] * Special.geluDerivative src.[i + l]
+
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private scaledLanes4 (src: double[]) (g: double[]) (dst: double[]) (i: int) (count: int) (x: Vector256<double>) (gv: Vector256<double>) =
+        let d = gv * derivative4 x
+        for l in 0 .. count - 1 do dst.[i + l] <- if inRange src.[i + l] then d.GetElement l else g.[i + l] * Special.geluDerivative src.[i + l]
+
+    let private bothLanes (src: double[]) (values: double[]) (derivs: double[]) (i: int) (count: int) (v: int -> double) (d: int -> double) =
+        for l in 0 .. count - 1 do
+            let ok = inRange src.[i + l]
+            values.[i + l] <- if ok then v l else Special.gelu src.[i + l]
+            derivs.[i + l] <- if ok then d l else Special.geluDerivative src.[i + l]
+
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private bothLanes8 (src: double[]) (values: double[]) (derivs: double[]) (i: int) (count: int) (x: Vector512<double>) =
+        let struct (v, d) = both x
+        bothLanes src values derivs i count v.GetElement d.GetElement
+
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private bothLanes4 (src: double[]) (values: double[]) (derivs: double[]) (i: int) (count: int) (x: Vector256<double>) =
+        let struct (v, d) = both4 x
+        bothLanes src values derivs i count v.GetElement d.GetElement
+
+    let private geluRange8 (src: double[]) (dst: double[]) (lo: int) (hi: int) =
         use ps = fixed src
         use pd = fixed dst
         let mutable i = lo
         while i <= hi - 8 do
             let x = Vector512.Load(NativePtr.add ps i)
             if plain x then Vector512.Store(value x, NativePtr.add pd i)
-            else for l in i .. i + 7 do dst.[l] <- Special.gelu src.[l]
+            else geluLanes8 src dst i 8 x
             i <- i + 8
-        while i < hi do
-            dst.[i] <- Special.gelu src.[i]
-            i <- i + 1
+        if i < hi then geluLanes8 src dst i (hi - i) (pad8 ps i (hi - i))
 
-    let private scaledRange (src: double[]) (g: double[]) (dst: double[]) (lo: int) (hi: int) =
+    let private geluRange4 (src: double[]) (dst: double[]) (lo: int) (hi: int) =
+        use ps = fixed src
+        use pd = fixed dst
+        let mutable i = lo
+        while i <= hi - 4 do
+            let x = Vector256.Load(NativePtr.add ps i)
+            if plain4 x then Vector256.Store(value4 x, NativePtr.add pd i)
+            else geluLanes4 src dst i 4 x
+            i <- i + 4
+        if i < hi then geluLanes4 src dst i (hi - i) (pad4 ps i (hi - i))
+
+    let private geluRange (src: double[]) (dst: double[]) (lo: int) (hi: int) =
+        if wide then geluRange8 src dst lo hi
+        elif narrow then geluRange4 src dst lo hi
+        else for j in lo .. hi - 1 do dst.[j] <- Special.gelu src.[j]
+
+    let private scaledRange8 (src: double[]) (g: double[]) (dst: double[]) (lo: int) (hi: int) =
         use ps = fixed src
         use pg = fixed g
         use pd = fixed dst
@@ -186,13 +390,29 @@ module internal SpecialVector =
             let x = Vector512.Load(NativePtr.add ps i)
             let gv = Vector512.Load(NativePtr.add pg i)
             if plain x then Vector512.Store(gv * derivative x, NativePtr.add pd i)
-            else for l in i .. i + 7 do dst.[l] <- g.[l] * Special.geluDerivative src.[l]
+            else scaledLanes8 src g dst i 8 x gv
             i <- i + 8
-        while i < hi do
-            dst.[i] <- g.[i] * Special.geluDerivative src.[i]
-            i <- i + 1
+        if i < hi then scaledLanes8 src g dst i (hi - i) (pad8 ps i (hi - i)) (pad8 pg i (hi - i))
 
-    let private bothRange (src: double[]) (values: double[]) (derivs: double[]) (lo: int) (hi: int) =
+    let private scaledRange4 (src: double[]) (g: double[]) (dst: double[]) (lo: int) (hi: int) =
+        use ps = fixed src
+        use pg = fixed g
+        use pd = fixed dst
+        let mutable i = lo
+        while i <= hi - 4 do
+            let x = Vector256.Load(NativePtr.add ps i)
+            let gv = Vector256.Load(NativePtr.add pg i)
+            if plain4 x then Vector256.Store(gv * derivative4 x, NativePtr.add pd i)
+            else scaledLanes4 src g dst i 4 x gv
+            i <- i + 4
+        if i < hi then scaledLanes4 src g dst i (hi - i) (pad4 ps i (hi - i)) (pad4 pg i (hi - i))
+
+    let private scaledRange (src: double[]) (g: double[]) (dst: double[]) (lo: int) (hi: int) =
+        if wide then scaledRange8 src g dst lo hi
+        elif narrow then scaledRange4 src g dst lo hi
+        else for j in lo .. hi - 1 do dst.[j] <- g.[j] * Special.geluDerivative src.[j]
+
+    let private bothRange8 (src: double[]) (values: double[]) (derivs: double[]) (lo: int) (hi: int) =
         use ps = fixed src
         use pv = fixed values
         use pd = fixed derivs
@@ -203,15 +423,32 @@ module internal SpecialVector =
                 let struct (v, d) = both x
                 Vector512.Store(v, NativePtr.add pv i)
                 Vector512.Store(d, NativePtr.add pd i)
-            else
-                for l in i .. i + 7 do
-                    values.[l] <- Special.gelu src.[l]
-                    derivs.[l] <- Special.geluDerivative src.[l]
+            else bothLanes8 src values derivs i 8 x
             i <- i + 8
-        while i < hi do
-            values.[i] <- Special.gelu src.[i]
-            derivs.[i] <- Special.geluDerivative src.[i]
-            i <- i + 1
+        if i < hi then bothLanes8 src values derivs i (hi - i) (pad8 ps i (hi - i))
+
+    let private bothRange4 (src: double[]) (values: double[]) (derivs: double[]) (lo: int) (hi: int) =
+        use ps = fixed src
+        use pv = fixed values
+        use pd = fixed derivs
+        let mutable i = lo
+        while i <= hi - 4 do
+            let x = Vector256.Load(NativePtr.add ps i)
+            if plain4 x then
+                let struct (v, d) = both4 x
+                Vector256.Store(v, NativePtr.add pv i)
+                Vector256.Store(d, NativePtr.add pd i)
+            else bothLanes4 src values derivs i 4 x
+            i <- i + 4
+        if i < hi then bothLanes4 src values derivs i (hi - i) (pad4 ps i (hi - i))
+
+    let private bothRange (src: double[]) (values: double[]) (derivs: double[]) (lo: int) (hi: int) =
+        if wide then bothRange8 src values derivs lo hi
+        elif narrow then bothRange4 src values derivs lo hi
+        else
+            for j in lo .. hi - 1 do
+                values.[j] <- Special.gelu src.[j]
+                derivs.[j] <- Special.geluDerivative src.[j]
 
     /// GELU and GELU' of every element in one pass (for a forward pass whose backward will follow).
     let geluWithDerivative (src: double[]) =
@@ -245,8 +482,34 @@ module internal SpecialVector =
             for l in 0 .. 7 do
                 store l (if (bad >>> l) &&& 1UL = 0UL then v.GetElement l else Math.Exp(x.GetElement l))
 
-    /// e^x of src[lo..hi) into dst[off + (i − lo)].
-    let private expInto (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int) =
+    /// e^x for four lanes, as `expLanes` for eight.
+    let inline private expLanes4 (x: Vector256<double>) (store: int -> double -> unit) (whole: Vector256<double> -> unit) =
+        let struct (p, n) = expSplit4 x
+        let v = scale4 p n
+        let inRange = Vector256.GreaterThanOrEqual(x, Vector256.Create(-708.0)) &&& Vector256.LessThanOrEqual(x, Vector256.Create(709.0))
+        let bad = ~~~(Vector256.ExtractMostSignificantBits(inRange)) &&& 0xFu
+        if bad = 0u then whole v
+        else
+            for l in 0 .. 3 do
+                store l (if (bad >>> l) &&& 1u = 0u then v.GetElement l else Math.Exp(x.GetElement l))
+
+    /// e^x of src[lo..hi) into dst[off + (i − lo)] with four lanes, the tail padded through the same lanes.
+    let private expInto4 (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int) =
+        use ps = fixed src
+        use pd = fixed dst
+        let mutable i = lo
+        while i <= hi - 4 do
+            let o = off + (i - lo)
+            expLanes4 (Vector256.Load(NativePtr.add ps i)) (fun l v -> dst.[o + l] <- v) (fun v -> Vector256.Store(v, NativePtr.add pd o))
+            i <- i + 4
+        if i < hi then
+            let o = off + (i - lo)
+            let count = hi - i
+            let inline at k = if k < count then src.[i + k] else 0.0
+            expLanes4 (Vector256.Create(at 0, at 1, at 2, at 3)) (fun l v -> if l < count then dst.[o + l] <- v) (fun v -> for l in 0 .. count - 1 do dst.[o + l] <- v.GetElement l)
+
+    /// e^x of src[lo..hi) into dst[off + (i − lo)] with eight lanes.
+    let private expInto8 (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int) =
         use ps = fixed src
         use pd = fixed dst
         let mutable i = lo
@@ -262,6 +525,10 @@ module internal SpecialVector =
             let inline at k = if k < count then src.[i + k] else 0.0
             let x = Vector512.Create(at 0, at 1, at 2, at 3, at 4, at 5, at 6, at 7)
             expLanes x (fun l v -> if l < count then dst.[o + l] <- v) (fun v -> for l in 0 .. count - 1 do dst.[o + l] <- v.GetElement l)
+
+    /// e^x of src[lo..hi) into dst[off + (i − lo)], eight lanes at a time or four.
+    let private expInto (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int) =
+        if wide then expInto8 src lo hi dst off else expInto4 src lo hi dst off
 
     /// e^x of every element (over the cores for large arrays): within 1 ulp of the correctly rounded value where
     /// the result is normal (tested against a 2,200-bit reference); subnormal and infinite results and NaN

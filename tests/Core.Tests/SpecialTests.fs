@@ -76,8 +76,8 @@ type SpecialTests(output: ITestOutputHelper) =
         Assert.Equal(-0.0, Special.gelu -39.0)
 
     [<Fact>]
-    member _.``the AVX-512 path is accurate on both sides of every octave edge of its Mills-ratio fit`` () =
-        if SpecialVector.supported then
+    member _.``the vector path is accurate on both sides of every octave edge of its Mills-ratio fit`` () =
+        if SpecialVector.lanes then
             // The fit changes coefficients where t = |x| crosses a power of two; check both neighbours of each
             // edge, both signs, and a random spread over the octaves.
             let rng = Random(5)
@@ -99,8 +99,8 @@ type SpecialTests(output: ITestOutputHelper) =
             report "gelu' (vector, octave edges)" (at derivs) (HighPrecision.geluDerivative >> HighPrecision.toDouble) (xs |> Array.filter (fun x -> abs (x - root) > 0.05))
 
     [<Fact>]
-    member _.``the AVX-512 array path is as accurate as the scalar one`` () =
-        if SpecialVector.supported then
+    member _.``the vector array path is as accurate as the scalar one`` () =
+        if SpecialVector.lanes then
             // Index the grid so that each x is evaluated in its own vector lane position.
             let values = SpecialVector.gelu grid
             let derivs = SpecialVector.scaledDerivative grid (Array.create grid.Length 1.0)
@@ -139,8 +139,8 @@ type SpecialTests(output: ITestOutputHelper) =
         Assert.True(Special.geluTanh -10.0 < 0.0) // no cancellation to 0 in the tail
 
     [<Fact>]
-    member _.``the AVX-512 path equals the scalar reference path within 1e-12 relative`` () =
-        if SpecialVector.supported then
+    member _.``the vector path equals the scalar reference path within 1e-12 relative`` () =
+        if SpecialVector.lanes then
             // 200,000 values over the whole range (uniform, and log-uniform in |x| down to subnormals), plus
             // octave edges and special values. Tolerance 1e-12 relative; an absolute 1e-16 floor for GELU'
             // where it crosses zero and 1e-300 where results are subnormal.
@@ -163,8 +163,56 @@ type SpecialTests(output: ITestOutputHelper) =
                 Assert.True(close derivs.[i] (Special.geluDerivative x) 1e-16, sprintf "GELU'(%.17g): %.17g vs %.17g" x derivs.[i] (Special.geluDerivative x))
 
     [<Fact>]
+    member _.``the four-lane (AVX2) formulas give the eight-lane (AVX-512) ones' bits`` () =
+        // Both run on an AVX-512 machine: the switch sends the same arrays through four lanes. (CI also runs
+        // the accuracy tests above with AVX-512 off, where four lanes are all there is.)
+        if SpecialVector.supported && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported then
+            let rng = Random(31)
+            let xs =
+                Array.concat [ grid
+                               Array.init 20001 (fun _ -> 80.0 * rng.NextDouble() - 40.0)
+                               Array.init 5000 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -310.0 + 311.6 * rng.NextDouble()))
+                               [| for e in -2 .. 6 do
+                                    let edge = Math.Pow(2.0, float e)
+                                    for t in [ Math.BitDecrement edge; edge; Math.BitIncrement edge ] do
+                                        yield t
+                                        yield -t |]
+                               [| nan; infinity; -infinity; 0.0; -0.0; 0.5; -0.5; 37.9; -37.9; 38.0; -38.0; 1e300; -1e300 |] ]
+            let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
+            let es =
+                Array.concat [ Array.init 20001 (fun _ -> 1470.0 * rng.NextDouble() - 750.0)
+                               [| -708.0; -708.5; -745.0; 709.0; 709.8; 710.0; nan; infinity; -infinity; 0.0; -0.0 |] ]
+            let run () =
+                let struct (v, d) = SpecialVector.geluWithDerivative xs
+                [ "gelu", SpecialVector.gelu xs; "g·gelu'", SpecialVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", SpecialVector.exp es ]
+            let eight = run ()
+            SpecialVector.wide <- false
+            let four = try run () finally SpecialVector.wide <- true
+            for (name, a), (_, b) in List.zip eight four do
+                for i in 0 .. a.Length - 1 do
+                    if BitConverter.DoubleToInt64Bits a.[i] <> BitConverter.DoubleToInt64Bits b.[i] then
+                        Assert.Fail(sprintf "%s, element %d: eight lanes %.17g, four lanes %.17g" name i a.[i] b.[i])
+
+    [<Fact>]
+    member _.``a vector GELU result depends only on its element, not on its neighbours or its position`` () =
+        if SpecialVector.lanes then
+            let rng = Random(37)
+            // Out-of-range lanes (scalar functions) scattered among in-range ones, and a tail.
+            let xs = Array.init 61 (fun i -> if i % 7 = 3 then 40.0 + float i else if i % 11 = 5 then nan else 12.0 * rng.NextDouble() - 6.0)
+            let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
+            let bits (x: double) = BitConverter.DoubleToInt64Bits x
+            let values = SpecialVector.gelu xs
+            let derivs = SpecialVector.scaledDerivative xs g
+            let struct (fv, fd) = SpecialVector.geluWithDerivative xs
+            for i in 0 .. xs.Length - 1 do
+                let struct (v1, d1) = SpecialVector.geluWithDerivative [| xs.[i] |]
+                Assert.True(bits values.[i] = bits (SpecialVector.gelu [| xs.[i] |]).[0], sprintf "GELU(%g) at %d" xs.[i] i)
+                Assert.True(bits derivs.[i] = bits (SpecialVector.scaledDerivative [| xs.[i] |] [| g.[i] |]).[0], sprintf "g·GELU'(%g) at %d" xs.[i] i)
+                Assert.True(bits fv.[i] = bits v1.[0] && bits fd.[i] = bits d1.[0], sprintf "fused at %d" i)
+
+    [<Fact>]
     member _.``the fused value-and-derivative pass is bit-identical to the two separate passes`` () =
-        if SpecialVector.supported then
+        if SpecialVector.lanes then
             let rng = Random(7)
             // Every region: central, each octave of the Mills fit, scalar fallback beyond 38, non-finite.
             let xs =
@@ -179,8 +227,8 @@ type SpecialTests(output: ITestOutputHelper) =
                 Assert.True(BitConverter.DoubleToInt64Bits derivs.[i] = BitConverter.DoubleToInt64Bits separateD.[i], sprintf "derivative at %g" xs.[i])
 
     [<Fact>]
-    member _.``the AVX-512 exponential is within 1 ulp, and Math.Exp's wherever the result is not normal`` () =
-        if SpecialVector.supported then
+    member _.``the vector exponential is within 1 ulp, and Math.Exp's wherever the result is not normal`` () =
+        if SpecialVector.lanes then
             let rng = Random(11)
             let exact (x: double) =
                 if x < 0.0 then HighPrecision.toDouble (HighPrecision.expNeg (HighPrecision.ofDouble -x))
