@@ -49,7 +49,7 @@ module Softmax =
                 (fun xs ->
                     let y = xs.[0]
                     let g = xs.[1]
-                    if SpecialVector.supported && rowsOfPair axis y g then
+                    if SpecialVector.lanes && rowsOfPair axis y g then
                         Tensor.wrap y.ShapeArray (SpecialVector.logSoftmaxVjpRows y.Data g.Data y.ShapeArray.[axis])
                     else
                         Tensor.sub g (Tensor.mul (Elementwise.expTensor y) (Tensor.sumAxes [| axis |] true g)))
@@ -73,7 +73,7 @@ module Softmax =
                 (fun xs ->
                     let x = xs.[0]
                     // Along the last axis with AVX-512: the same operations fused per row (bit-identical, tested).
-                    if axis = x.Rank - 1 && SpecialVector.supported && fusedRows then
+                    if axis = x.Rank - 1 && SpecialVector.lanes && fusedRows then
                         Tensor.wrap x.ShapeArray (SpecialVector.logSoftmaxRows x.Data x.ShapeArray.[axis])
                     else Tensor.sub x (logSumExp axis x))
                 (fun _ out adj _ -> logSoftmaxVjp axis out adj)
@@ -119,7 +119,7 @@ module Softmax =
                 (fun xs ->
                     let x = xs.[0]
                     // Along the last axis with AVX-512: the same operations fused per row (bit-identical, tested).
-                    if axis = x.Rank - 1 && SpecialVector.supported && fusedRows then
+                    if axis = x.Rank - 1 && SpecialVector.lanes && fusedRows then
                         Tensor.wrap x.ShapeArray (SpecialVector.softmaxRows x.Data x.ShapeArray.[axis])
                     else
                         // e / Σe: one exponential per element, and more accurate than e^(x − logΣe), whose rounded

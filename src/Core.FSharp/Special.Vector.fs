@@ -550,16 +550,26 @@ module internal SpecialVector =
     /// skipped), 0 when that is infinite (so the shift never makes NaN itself); eight lanes at a time, which
     /// finds the same maximum (only the sign of a zero maximum may differ, and e^(x − ±0) is the same).
     let private rowShift (p: nativeptr<float>) (n: int) =
-        let mutable acc = Vector512.Create(Double.NegativeInfinity)
-        let mutable j = 0
-        while j <= n - 8 do
-            let v = Vector512.Load(NativePtr.add p j)
-            acc <- Vector512.ConditionalSelect(Vector512.GreaterThan(v, acc), v, acc)
-            j <- j + 8
         let mutable mx = Double.NegativeInfinity
-        for l in 0 .. 7 do
-            let v = acc.GetElement l
-            if v > mx then mx <- v
+        let mutable j = 0
+        if wide then
+            let mutable acc = Vector512.Create(Double.NegativeInfinity)
+            while j <= n - 8 do
+                let v = Vector512.Load(NativePtr.add p j)
+                acc <- Vector512.ConditionalSelect(Vector512.GreaterThan(v, acc), v, acc)
+                j <- j + 8
+            for l in 0 .. 7 do
+                let v = acc.GetElement l
+                if v > mx then mx <- v
+        elif narrow then
+            let mutable acc = Vector256.Create(Double.NegativeInfinity)
+            while j <= n - 4 do
+                let v = Vector256.Load(NativePtr.add p j)
+                acc <- Vector256.ConditionalSelect(Vector256.GreaterThan(v, acc), v, acc)
+                j <- j + 4
+            for l in 0 .. 3 do
+                let v = acc.GetElement l
+                if v > mx then mx <- v
         while j < n do
             let v = NativePtr.get p j
             if v > mx then mx <- v
@@ -568,11 +578,17 @@ module internal SpecialVector =
 
     /// dst[j] = src[j] − m for j < n.
     let private subtractInto (src: nativeptr<float>) (m: float) (dst: nativeptr<float>) (n: int) =
-        let vm = Vector512.Create(m)
         let mutable j = 0
-        while j <= n - 8 do
-            Vector512.Store(Vector512.Load(NativePtr.add src j) - vm, NativePtr.add dst j)
-            j <- j + 8
+        if wide then
+            let vm = Vector512.Create(m)
+            while j <= n - 8 do
+                Vector512.Store(Vector512.Load(NativePtr.add src j) - vm, NativePtr.add dst j)
+                j <- j + 8
+        elif narrow then
+            let vm = Vector256.Create(m)
+            while j <= n - 4 do
+                Vector256.Store(Vector256.Load(NativePtr.add src j) - vm, NativePtr.add dst j)
+                j <- j + 4
         while j < n do
             NativePtr.set dst j (NativePtr.get src j - m)
             j <- j + 1
@@ -609,11 +625,17 @@ module internal SpecialVector =
     /// at a time instead of five passes over the whole tensor.
     let softmaxRows (src: double[]) (n: int) =
         shiftedRows src n (fun _ e y _ total ->
-            let vs = Vector512.Create(total)
             let mutable j = 0
-            while j <= n - 8 do
-                Vector512.Store(Vector512.Load(NativePtr.add e j) / vs, NativePtr.add y j)
-                j <- j + 8
+            if wide then
+                let vs = Vector512.Create(total)
+                while j <= n - 8 do
+                    Vector512.Store(Vector512.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                    j <- j + 8
+            elif narrow then
+                let vs = Vector256.Create(total)
+                while j <= n - 4 do
+                    Vector256.Store(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                    j <- j + 4
             while j < n do
                 NativePtr.set y j (NativePtr.get e j / total)
                 j <- j + 1)
@@ -638,11 +660,17 @@ module internal SpecialVector =
                 let off = r * n
                 let s = Functional.Kernels.Reduce.Sum(g, off, n)
                 expInto y off (off + n) e 0
-                let vs = Vector512.Create(s)
                 let mutable j = 0
-                while j <= n - 8 do
-                    Vector512.Store(Vector512.Load(NativePtr.add pg (off + j)) - Vector512.Load(NativePtr.add pe j) * vs, NativePtr.add pz (off + j))
-                    j <- j + 8
+                if wide then
+                    let vs = Vector512.Create(s)
+                    while j <= n - 8 do
+                        Vector512.Store(Vector512.Load(NativePtr.add pg (off + j)) - Vector512.Load(NativePtr.add pe j) * vs, NativePtr.add pz (off + j))
+                        j <- j + 8
+                elif narrow then
+                    let vs = Vector256.Create(s)
+                    while j <= n - 4 do
+                        Vector256.Store(Vector256.Load(NativePtr.add pg (off + j)) - Vector256.Load(NativePtr.add pe j) * vs, NativePtr.add pz (off + j))
+                        j <- j + 4
                 while j < n do
                     z.[off + j] <- g.[off + j] - e.[j] * s
                     j <- j + 1)

@@ -40,6 +40,8 @@ internal static unsafe class SoftmaxBackward
                 int j = 0;
                 if (Vector512.IsHardwareAccelerated)
                     for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(gr + j) * Vector512.Load(yr + j), pp + j);
+                else if (Vector256.IsHardwareAccelerated)
+                    for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(gr + j) * Vector256.Load(yr + j), pp + j);
                 for (; j < n; j++) pp[j] = gr[j] * yr[j];
                 Reduce.SumRuns(products, 1, n, sum);
                 double s = sum[0];
@@ -48,6 +50,11 @@ internal static unsafe class SoftmaxBackward
                 {
                     var vs = Vector512.Create(s);
                     for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs), zr + j);
+                }
+                else if (Vector256.IsHardwareAccelerated)
+                {
+                    var vs = Vector256.Create(s);
+                    for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs), zr + j);
                 }
                 for (; j < n; j++) zr[j] = yr[j] * (gr[j] - s);
             }
