@@ -203,7 +203,7 @@ module internal SpecialVector =
         let h = Vector256.Floor(n * half4)
         x * pow2 h * pow2 (n - h)
 
-    let inline private expSplit4 (y: Vector256<double>) =
+    let private expSplit4 (y: Vector256<double>) =
         let n = Vector256.Round(y * invLn24)
         let r = Vector256.FusedMultiplyAdd(n, -ln2Lo4, Vector256.FusedMultiplyAdd(n, -ln2Hi4, y))
         let mutable p = Vector256.Create(inverseFactorials.[13])
@@ -211,13 +211,13 @@ module internal SpecialVector =
             p <- Vector256.FusedMultiplyAdd(p, r, Vector256.Create(inverseFactorials.[k]))
         struct (p, n)
 
-    let inline private expHalfSquare4 (x: Vector256<double>) =
+    let private expHalfSquare4 (x: Vector256<double>) =
         let hi = x * x
         let lo = Vector256.FusedMultiplyAdd(x, x, -hi)
         let struct (p, n) = expSplit4 (hi * Vector256.Create(-0.5))
         struct (p * (one4 - half4 * lo), n)
 
-    let inline private mills4 (t: Vector256<double>) =
+    let private mills4 (t: Vector256<double>) =
         let bits = t.AsInt64()
         // t in [0.5, 64) is positive and normal: its octave is its biased exponent − 1022, its mantissa in [1, 2)
         // the fraction bits under the exponent of 1.
