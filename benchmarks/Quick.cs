@@ -179,10 +179,12 @@ public static class Quick
             using var scope = TorchSharp.torch.NewDisposeScope();
             TorchSharp.torch.autograd.grad(new[] { op(tx) }, new[] { tx }, new[] { tg });
         }
-        object Ours() => OursOf(v => Core.Softmax.softmax(-1, v));
-        void Theirs() => TheirsOf(t => TorchSharp.torch.nn.functional.softmax(t, -1));
-        object OursLog() => OursOf(v => Core.Softmax.logSoftmax(-1, v));
-        void TheirsLog() => TheirsOf(t => TorchSharp.torch.nn.functional.log_softmax(t, -1));
+        // AXIS (default −1): the axis both sides take softmax along.
+        int axis = Environment.GetEnvironmentVariable("AXIS") is string ax ? int.Parse(ax) : -1;
+        object Ours() => OursOf(v => Core.Softmax.softmax(axis, v));
+        void Theirs() => TheirsOf(t => TorchSharp.torch.nn.functional.softmax(t, axis));
+        object OursLog() => OursOf(v => Core.Softmax.logSoftmax(axis, v));
+        void TheirsLog() => TheirsOf(t => TorchSharp.torch.nn.functional.log_softmax(t, axis));
         var e = Core.TensorModule.random(3, new[] { 1_000_000 });
         var te = Workloads.Leaf(e, false);
         for (int round = 0; round < 2; round++)

@@ -34,10 +34,18 @@ module Softmax =
 
     let private normAxis (x: Value) (axis: int) = (Shape.normaliseAxes x.Tensor.Rank [| axis |]).[0]
 
-    /// Whether a VJP op of an output y and an adjoint g runs one pass per row: along the last axis, same shapes,
-    /// and an adjoint that is made (a uniform one, a sum's, stays unmade on the separate passes).
-    let private rowsOfPair (axis: int) (y: Tensor) (g: Tensor) =
-        axis = y.Rank - 1 && fusedRows && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform
+    /// The tensor as outer × mid × inner around `axis`. With inner = 1 the axis runs along contiguous rows of mid
+    /// (the fused row passes); otherwise the middle-axis passes reduce across inner, lane by lane.
+    let private around (axis: int) (shape: int[]) =
+        struct (Shape.numel shape.[.. axis - 1], shape.[axis], Shape.numel shape.[axis + 1 ..])
+
+    /// Whether an op's passes are fused (vector lanes here and the switch on).
+    let private fused () = SpecialVector.lanes && fusedRows
+
+    /// Whether a VJP op of an output y and an adjoint g runs fused: same shapes and an adjoint that is made (a
+    /// uniform one, a sum's, stays unmade on the separate passes).
+    let private fusedPair (y: Tensor) (g: Tensor) =
+        fused () && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform
 
     /// Log-softmax's VJP as one op, z = g − e^y·Σg from its output y and an adjoint g, so that along the last axis
     /// it is one pass per row (`SpecialVector.logSoftmaxVjpRows`, bit-identical to the separate passes, tested)
@@ -49,8 +57,9 @@ module Softmax =
                 (fun xs ->
                     let y = xs.[0]
                     let g = xs.[1]
-                    if SpecialVector.lanes && rowsOfPair axis y g then
-                        Tensor.wrap y.ShapeArray (SpecialVector.logSoftmaxVjpRows y.Data g.Data y.ShapeArray.[axis])
+                    if fusedPair y g then
+                        let struct (outer, mid, inner) = around axis y.ShapeArray
+                        Tensor.wrap y.ShapeArray (if inner = 1 then SpecialVector.logSoftmaxVjpRows y.Data g.Data mid else SpecialVector.logSoftmaxVjpMiddle y.Data g.Data outer mid inner)
                     else
                         Tensor.sub g (Tensor.mul (Elementwise.expTensor y) (Tensor.sumAxes [| axis |] true g)))
                 (fun xs _ u i ->
@@ -72,9 +81,10 @@ module Softmax =
             (Op.create "logSoftmax"
                 (fun xs ->
                     let x = xs.[0]
-                    // Along the last axis with AVX-512: the same operations fused per row (bit-identical, tested).
-                    if axis = x.Rank - 1 && SpecialVector.lanes && fusedRows then
-                        Tensor.wrap x.ShapeArray (SpecialVector.logSoftmaxRows x.Data x.ShapeArray.[axis])
+                    // The same operations fused per row or per block across a middle axis (bit-identical, tested).
+                    if fused () then
+                        let struct (outer, mid, inner) = around axis x.ShapeArray
+                        Tensor.wrap x.ShapeArray (if inner = 1 then SpecialVector.logSoftmaxRows x.Data mid else SpecialVector.logSoftmaxMiddle x.Data outer mid inner)
                     else Tensor.sub x (logSumExp axis x))
                 (fun _ out adj _ -> logSoftmaxVjp axis out adj)
                 (fun _ out _ t ->
@@ -93,11 +103,13 @@ module Softmax =
                 (fun xs ->
                     let y = xs.[0]
                     let g = xs.[1]
-                    if rowsOfPair axis y g then
-                        let n = y.ShapeArray.[axis]
+                    let struct (outer, mid, inner) = around axis y.ShapeArray
+                    // Rows run in C# wherever the switch is on (scalar loops without vectors).
+                    if inner = 1 && fusedRows && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform then
                         let z = Strided.fresh y.Numel
-                        Functional.Kernels.SoftmaxBackward.Rows(y.Data, g.Data, z, (if n = 0 then 0 else y.Numel / n), n)
+                        Functional.Kernels.SoftmaxBackward.Rows(y.Data, g.Data, z, (if mid = 0 then 0 else y.Numel / mid), mid)
                         Tensor.wrap y.ShapeArray z
+                    elif inner > 1 && fusedPair y g then Tensor.wrap y.ShapeArray (SpecialVector.softmaxVjpMiddle y.Data g.Data outer mid inner)
                     else
                         let s = Tensor.sumAxes [| axis |] true (Tensor.mul g y)
                         Tensor.mul y (Tensor.sub g s))
@@ -118,9 +130,10 @@ module Softmax =
             (Op.create "softmax"
                 (fun xs ->
                     let x = xs.[0]
-                    // Along the last axis with AVX-512: the same operations fused per row (bit-identical, tested).
-                    if axis = x.Rank - 1 && SpecialVector.lanes && fusedRows then
-                        Tensor.wrap x.ShapeArray (SpecialVector.softmaxRows x.Data x.ShapeArray.[axis])
+                    // The same operations fused per row or per block across a middle axis (bit-identical, tested).
+                    if fused () then
+                        let struct (outer, mid, inner) = around axis x.ShapeArray
+                        Tensor.wrap x.ShapeArray (if inner = 1 then SpecialVector.softmaxRows x.Data mid else SpecialVector.softmaxMiddle x.Data outer mid inner)
                     else
                         // e / Σe: one exponential per element, and more accurate than e^(x − logΣe), whose rounded
                         // logΣe is magnified by the exponential.

@@ -675,3 +675,170 @@ module internal SpecialVector =
                     z.[off + j] <- g.[off + j] - e.[j] * s
                     j <- j + 1)
         z
+
+    // ---- Along a middle axis: src as outer × mid × inner, the reduction over mid lane-wise across inner ----
+    // Each block of inner positions is reduced over mid in order from +0, as Reduce.SumMiddle sums, and
+    // everything else is elementwise: the very operations of the separate passes, so the same bits.
+
+    /// Tasks of one outer index and one block of inner positions, over the cores for large tensors; `body o t0
+    /// t1 a b` gets two scratch arrays of mid × 64 of its own.
+    let private middleBlocks (outer: int) (mid: int) (inner: int) (body: int -> int -> int -> double[] -> double[] -> unit) =
+        // 64 positions a block (512 measured slower: the scratch left L1).
+        let block = 64
+        let blocks = (inner + block - 1) / block
+        let tasks = outer * blocks
+        let run (lo: int) (hi: int) =
+            let a = Array.zeroCreate<double> (mid * block)
+            let b = Array.zeroCreate<double> (mid * block)
+            for task in lo .. hi - 1 do
+                let t0 = (task % blocks) * block
+                body (task / blocks) t0 (min inner (t0 + block)) a b
+        if int64 outer * int64 mid * int64 inner >= (1L <<< 18) && tasks >= 2 then
+            let per = max 1 (tasks / (8 * Environment.ProcessorCount))
+            Parallel.For(0, (tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per))) |> ignore
+        else run 0 tasks
+
+    // Elementwise steps over w positions, Vector<T> lanes at a time (elementwise, so the same bits at any width).
+    let private vw = Numerics.Vector<double>.Count
+    let private simd = Numerics.Vector.IsHardwareAccelerated
+
+    /// mx[t] = a[off + t] where that is greater (NaN never is).
+    let private maxInto (a: double[]) (off: int) (mx: double[]) (w: int) =
+        let mutable t = 0
+        if simd then
+            while t <= w - vw do
+                let v = Numerics.Vector<double>(a, off + t)
+                let acc = Numerics.Vector<double>(mx, t)
+                Numerics.Vector.ConditionalSelect(Numerics.Vector.GreaterThan(v, acc), v, acc).CopyTo(mx, t)
+                t <- t + vw
+        while t < w do
+            let v = a.[off + t]
+            if v > mx.[t] then mx.[t] <- v
+            t <- t + 1
+
+    /// dst[dOff + t] = a[off + t] − b[t].
+    let private subInto (a: double[]) (off: int) (b: double[]) (dst: double[]) (dOff: int) (w: int) =
+        let mutable t = 0
+        if simd then
+            while t <= w - vw do
+                (Numerics.Vector<double>(a, off + t) - Numerics.Vector<double>(b, t)).CopyTo(dst, dOff + t)
+                t <- t + vw
+        while t < w do
+            dst.[dOff + t] <- a.[off + t] - b.[t]
+            t <- t + 1
+
+    /// sums[t] = sums[t] + a[off + t].
+    let private addInto (sums: double[]) (a: double[]) (off: int) (w: int) =
+        let mutable t = 0
+        if simd then
+            while t <= w - vw do
+                (Numerics.Vector<double>(sums, t) + Numerics.Vector<double>(a, off + t)).CopyTo(sums, t)
+                t <- t + vw
+        while t < w do
+            sums.[t] <- sums.[t] + a.[off + t]
+            t <- t + 1
+
+    /// dst[dOff + t] = e[eOff + t] / sums[t].
+    let private divInto (e: double[]) (eOff: int) (sums: double[]) (dst: double[]) (dOff: int) (w: int) =
+        let mutable t = 0
+        if simd then
+            while t <= w - vw do
+                (Numerics.Vector<double>(e, eOff + t) / Numerics.Vector<double>(sums, t)).CopyTo(dst, dOff + t)
+                t <- t + vw
+        while t < w do
+            dst.[dOff + t] <- e.[eOff + t] / sums.[t]
+            t <- t + 1
+
+    /// The w positions' maxima over mid as Softmax's shift takes them (NaN skipped, infinite → 0), into mx.
+    let private middleShift (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (mx: double[]) =
+        Array.Fill(mx, Double.NegativeInfinity, 0, w)
+        for m in 0 .. mid - 1 do maxInto src (origin + m * inner) mx w
+        for t in 0 .. w - 1 do
+            if Double.IsInfinity mx.[t] then mx.[t] <- 0.0
+
+    /// e[m·w + t] = e^(x − shift) and sums[t] = Σ_m e (from +0, in order of m) for one block.
+    let private middleExp (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (shifted: double[]) (e: double[]) (mx: double[]) (sums: double[]) =
+        middleShift src origin mid inner w mx
+        for m in 0 .. mid - 1 do subInto src (origin + m * inner) mx shifted (m * w) w
+        expInto shifted 0 (mid * w) e 0
+        Array.Fill(sums, 0.0, 0, w)
+        for m in 0 .. mid - 1 do addInto sums e (m * w) w
+
+    /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
+    let softmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
+        let dst = Strided.fresh src.Length
+        middleBlocks outer mid inner (fun o t0 t1 shifted e ->
+            let w = t1 - t0
+            let origin = o * mid * inner + t0
+            let mx = Array.zeroCreate<double> w
+            let sums = Array.zeroCreate<double> w
+            middleExp src origin mid inner w shifted e mx sums
+            for m in 0 .. mid - 1 do divInto e (m * w) sums dst (origin + m * inner) w)
+        dst
+
+    /// Log-softmax along the middle axis: y = x − (max + ln Σe).
+    let logSoftmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
+        let dst = Strided.fresh src.Length
+        middleBlocks outer mid inner (fun o t0 t1 shifted e ->
+            let w = t1 - t0
+            let origin = o * mid * inner + t0
+            let mx = Array.zeroCreate<double> w
+            let sums = Array.zeroCreate<double> w
+            middleExp src origin mid inner w shifted e mx sums
+            for t in 0 .. w - 1 do sums.[t] <- mx.[t] + Math.Log sums.[t]
+            for m in 0 .. mid - 1 do subInto src (origin + m * inner) sums dst (origin + m * inner) w)
+        dst
+
+    /// Softmax's VJP along the middle axis: z = y·(g − Σ_m g·y).
+    let softmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
+        let z = Strided.fresh y.Length
+        middleBlocks outer mid inner (fun o t0 t1 products _ ->
+            let w = t1 - t0
+            let origin = o * mid * inner + t0
+            let sums = Array.zeroCreate<double> w
+            for m in 0 .. mid - 1 do
+                let row = origin + m * inner
+                let mutable t = 0
+                if simd then
+                    while t <= w - vw do
+                        (Numerics.Vector<double>(g, row + t) * Numerics.Vector<double>(y, row + t)).CopyTo(products, t)
+                        t <- t + vw
+                while t < w do
+                    products.[t] <- g.[row + t] * y.[row + t]
+                    t <- t + 1
+                addInto sums products 0 w
+            for m in 0 .. mid - 1 do
+                let row = origin + m * inner
+                let mutable t = 0
+                if simd then
+                    while t <= w - vw do
+                        (Numerics.Vector<double>(y, row + t) * (Numerics.Vector<double>(g, row + t) - Numerics.Vector<double>(sums, t))).CopyTo(z, row + t)
+                        t <- t + vw
+                while t < w do
+                    z.[row + t] <- y.[row + t] * (g.[row + t] - sums.[t])
+                    t <- t + 1)
+        z
+
+    /// Log-softmax's VJP along the middle axis: z = g − e^y·Σ_m g.
+    let logSoftmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
+        let z = Strided.fresh y.Length
+        middleBlocks outer mid inner (fun o t0 t1 ys e ->
+            let w = t1 - t0
+            let origin = o * mid * inner + t0
+            let sums = Array.zeroCreate<double> w
+            for m in 0 .. mid - 1 do
+                let row = origin + m * inner
+                addInto sums g row w
+                Array.Copy(y, row, ys, m * w, w)
+            expInto ys 0 (mid * w) e 0
+            for m in 0 .. mid - 1 do
+                let row = origin + m * inner
+                let mutable t = 0
+                if simd then
+                    while t <= w - vw do
+                        (Numerics.Vector<double>(g, row + t) - Numerics.Vector<double>(e, m * w + t) * Numerics.Vector<double>(sums, t)).CopyTo(z, row + t)
+                        t <- t + vw
+                while t < w do
+                    z.[row + t] <- g.[row + t] - e.[m * w + t] * sums.[t]
+                    t <- t + 1)
+        z
