@@ -30,6 +30,18 @@ type SpecialTests(output: ITestOutputHelper) =
         let a = abs exact
         abs (ours - exact) / (Math.BitIncrement a - a)
 
+    /// `count` values uniform over ±40 and `count` log-uniform in |x| down to subnormals, the octave edges of the
+    /// Mills fit on both sides, and special values.
+    static let wholeRange (rng: Random) (count: int) =
+        Array.concat [ Array.init count (fun _ -> 80.0 * rng.NextDouble() - 40.0)
+                       Array.init count (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -310.0 + 311.6 * rng.NextDouble()))
+                       [| for e in -2 .. 6 do
+                            let edge = Math.Pow(2.0, float e)
+                            for t in [ Math.BitDecrement edge; edge; Math.BitIncrement edge ] do
+                                yield t
+                                yield -t |]
+                       [| nan; infinity; -infinity; 0.0; -0.0; 0.5; -0.5; 37.9; -37.9; 38.0; -38.0; 1e300; -1e300 |] ]
+
     let reportWithin (maxUlps: double) name (f: double -> double) (exact: double -> double) (xs: double[]) =
         let rows = xs |> Array.map (fun x -> let e = exact x in x, rel (f x) e, ulps (f x) e)
         let worstX, worst, _ = rows |> Array.maxBy (fun (_, r, _) -> r)
@@ -144,16 +156,7 @@ type SpecialTests(output: ITestOutputHelper) =
             // 200,000 values over the whole range (uniform, and log-uniform in |x| down to subnormals), plus
             // octave edges and special values. Tolerance 1e-12 relative; an absolute 1e-16 floor for GELU'
             // where it crosses zero and 1e-300 where results are subnormal.
-            let rng = Random(23)
-            let xs =
-                Array.concat [ Array.init 100000 (fun _ -> 80.0 * rng.NextDouble() - 40.0)
-                               Array.init 100000 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -310.0 + 311.6 * rng.NextDouble()))
-                               [| for e in -2 .. 6 do
-                                    let edge = Math.Pow(2.0, float e)
-                                    for t in [ Math.BitDecrement edge; edge; Math.BitIncrement edge ] do
-                                        yield t
-                                        yield -t |]
-                               [| nan; infinity; -infinity; 0.0; -0.0; 0.5; -0.5; 38.0; -38.0; 1e300; -1e300 |] ]
+            let xs = wholeRange (Random(23)) 100000
             let struct (values, derivs) = SpecialVector.geluWithDerivative xs
             let close (ours: double) (reference: double) (floor: double) =
                 (Double.IsNaN ours && Double.IsNaN reference) || ours = reference || abs (ours - reference) <= 1e-12 * abs reference + floor
@@ -168,16 +171,7 @@ type SpecialTests(output: ITestOutputHelper) =
         // the accuracy tests above with AVX-512 off, where four lanes are all there is.)
         if SpecialVector.supported && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported then
             let rng = Random(31)
-            let xs =
-                Array.concat [ grid
-                               Array.init 20001 (fun _ -> 80.0 * rng.NextDouble() - 40.0)
-                               Array.init 5000 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -310.0 + 311.6 * rng.NextDouble()))
-                               [| for e in -2 .. 6 do
-                                    let edge = Math.Pow(2.0, float e)
-                                    for t in [ Math.BitDecrement edge; edge; Math.BitIncrement edge ] do
-                                        yield t
-                                        yield -t |]
-                               [| nan; infinity; -infinity; 0.0; -0.0; 0.5; -0.5; 37.9; -37.9; 38.0; -38.0; 1e300; -1e300 |] ]
+            let xs = Array.append grid (wholeRange rng 20001)
             let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
             let es =
                 Array.concat [ Array.init 20001 (fun _ -> 1470.0 * rng.NextDouble() - 750.0)
