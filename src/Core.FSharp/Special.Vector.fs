@@ -681,8 +681,8 @@ module internal SpecialVector =
     // everything else is elementwise: the very operations of the separate passes, so the same bits.
 
     /// Tasks of one outer index and one block of inner positions, over the cores for large tensors; `body o t0
-    /// t1 a b` gets two scratch arrays of mid × 64 of its own.
-    let private middleBlocks (outer: int) (mid: int) (inner: int) (body: int -> int -> int -> double[] -> double[] -> unit) =
+    /// t1 a b c d` gets two scratch arrays of mid × 64 and two of 64 of its own.
+    let private middleBlocks (outer: int) (mid: int) (inner: int) (body: int -> int -> int -> double[] -> double[] -> double[] -> double[] -> unit) =
         // 64 positions a block (512 measured slower: the scratch left L1).
         let block = 64
         let blocks = (inner + block - 1) / block
@@ -690,9 +690,11 @@ module internal SpecialVector =
         let run (lo: int) (hi: int) =
             let a = Array.zeroCreate<double> (mid * block)
             let b = Array.zeroCreate<double> (mid * block)
+            let c = Array.zeroCreate<double> block
+            let d = Array.zeroCreate<double> block
             for task in lo .. hi - 1 do
                 let t0 = (task % blocks) * block
-                body (task / blocks) t0 (min inner (t0 + block)) a b
+                body (task / blocks) t0 (min inner (t0 + block)) a b c d
         if int64 outer * int64 mid * int64 inner >= (1L <<< 18) && tasks >= 2 then
             let per = max 1 (tasks / (8 * Environment.ProcessorCount))
             Parallel.For(0, (tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per))) |> ignore
@@ -767,11 +769,9 @@ module internal SpecialVector =
     /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
     let softmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
         let dst = Strided.fresh src.Length
-        middleBlocks outer mid inner (fun o t0 t1 shifted e ->
+        middleBlocks outer mid inner (fun o t0 t1 shifted e mx sums ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
-            let mx = Array.zeroCreate<double> w
-            let sums = Array.zeroCreate<double> w
             middleExp src origin mid inner w shifted e mx sums
             for m in 0 .. mid - 1 do divInto e (m * w) sums dst (origin + m * inner) w)
         dst
@@ -779,11 +779,9 @@ module internal SpecialVector =
     /// Log-softmax along the middle axis: y = x − (max + ln Σe).
     let logSoftmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
         let dst = Strided.fresh src.Length
-        middleBlocks outer mid inner (fun o t0 t1 shifted e ->
+        middleBlocks outer mid inner (fun o t0 t1 shifted e mx sums ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
-            let mx = Array.zeroCreate<double> w
-            let sums = Array.zeroCreate<double> w
             middleExp src origin mid inner w shifted e mx sums
             for t in 0 .. w - 1 do sums.[t] <- mx.[t] + Math.Log sums.[t]
             for m in 0 .. mid - 1 do subInto src (origin + m * inner) sums dst (origin + m * inner) w)
@@ -792,10 +790,10 @@ module internal SpecialVector =
     /// Softmax's VJP along the middle axis: z = y·(g − Σ_m g·y).
     let softmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
         let z = Strided.fresh y.Length
-        middleBlocks outer mid inner (fun o t0 t1 products _ ->
+        middleBlocks outer mid inner (fun o t0 t1 products _ sums _ ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
-            let sums = Array.zeroCreate<double> w
+            Array.Fill(sums, 0.0, 0, w)
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 let mutable t = 0
@@ -822,10 +820,10 @@ module internal SpecialVector =
     /// Log-softmax's VJP along the middle axis: z = g − e^y·Σ_m g.
     let logSoftmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
         let z = Strided.fresh y.Length
-        middleBlocks outer mid inner (fun o t0 t1 ys e ->
+        middleBlocks outer mid inner (fun o t0 t1 ys e sums _ ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
-            let sums = Array.zeroCreate<double> w
+            Array.Fill(sums, 0.0, 0, w)
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 addInto sums g row w
