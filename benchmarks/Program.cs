@@ -26,6 +26,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "softmax") { Quick.SoftmaxOps(); return; }
         if (args.Length > 0 && args[0] == "mlp") { Quick.MlpStep(); return; }
         if (args.Length > 0 && args[0] == "attention") { Quick.AttentionStep(); return; }
+        if (args.Length > 0 && args[0] == "softmaxloop") { Quick.SoftmaxLoop(); return; }
         if (args.Length > 0 && args[0] == "attentionloop") { var b = new AttentionForwardBackward(); b.Setup(); var sw = System.Diagnostics.Stopwatch.StartNew(); int n = 0; while (sw.ElapsedMilliseconds < 6000) { b.FunctionalScoped(); n++; } Console.WriteLine($"{sw.Elapsed.TotalMilliseconds / n:F2} ms"); return; }
         if (args.Length > 0 && args[0] == "gelukernel") { Quick.GeluKernel(); return; }
         if (args.Length > 0 && args[0] == "peak") { var (one, all) = Peak.Measure(); Console.WriteLine($"FMA peak: {one:F1} GFLOP/s on one core, {all:F1} GFLOP/s on {Environment.ProcessorCount} cores"); return; }

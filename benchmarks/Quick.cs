@@ -255,6 +255,23 @@ public static class Quick
             }
     }
 
+    /// <summary>Ours only, softmax forward and backward in a scope along AXIS (default 1) of 8×8×128×128, for perf.</summary>
+    public static void SoftmaxLoop()
+    {
+        int axis = Environment.GetEnvironmentVariable("AXIS") is string ax ? int.Parse(ax) : 1;
+        var x = Core.ValueModule.constant(Core.TensorModule.random(1, new[] { 8, 8, 128, 128 }));
+        var g = Core.ValueModule.constant(Core.TensorModule.random(2, new[] { 8, 8, 128, 128 }));
+        var sw = Stopwatch.StartNew();
+        long n = 0;
+        while (sw.Elapsed.TotalSeconds < 6)
+        {
+            using var scope = Core.TensorModule.scope();
+            Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(v => Core.Softmax.softmax(axis, v)), x).Item2.Invoke(g);
+            n++;
+        }
+        Console.WriteLine($"{sw.Elapsed.TotalMilliseconds / n:F2} ms");
+    }
+
     /// <summary>A transpose into a reused array (env N): the copy alone, no allocation.</summary>
     public static void PermuteOne()
     {

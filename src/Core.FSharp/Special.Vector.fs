@@ -700,71 +700,72 @@ module internal SpecialVector =
             Parallel.For(0, (tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per))) |> ignore
         else run 0 tasks
 
-    // Elementwise steps over w positions, Vector<T> lanes at a time (elementwise, so the same bits at any width).
-    let private vw = Numerics.Vector<double>.Count
-    let private simd = Numerics.Vector.IsHardwareAccelerated
+    // Elementwise steps over w positions through pointers, four lanes at a time (elementwise, so the same bits
+    // at any width).
+    let private v256 = Vector256.IsHardwareAccelerated
 
-    /// mx[t] = a[off + t] where that is greater (NaN never is).
-    let private maxInto (a: double[]) (off: int) (mx: double[]) (w: int) =
+    /// mx[t] = a[t] where that is greater (NaN never is).
+    let private maxInto (a: nativeptr<float>) (mx: nativeptr<float>) (w: int) =
         let mutable t = 0
-        if simd then
-            while t <= w - vw do
-                let v = Numerics.Vector<double>(a, off + t)
-                let acc = Numerics.Vector<double>(mx, t)
-                Numerics.Vector.ConditionalSelect(Numerics.Vector.GreaterThan(v, acc), v, acc).CopyTo(mx, t)
-                t <- t + vw
+        if v256 then
+            while t <= w - 4 do
+                let v = Vector256.Load(NativePtr.add a t)
+                let acc = Vector256.Load(NativePtr.add mx t)
+                Vector256.Store(Vector256.ConditionalSelect(Vector256.GreaterThan(v, acc), v, acc), NativePtr.add mx t)
+                t <- t + 4
         while t < w do
-            let v = a.[off + t]
-            if v > mx.[t] then mx.[t] <- v
+            let v = NativePtr.get a t
+            if v > NativePtr.get mx t then NativePtr.set mx t v
             t <- t + 1
 
-    /// dst[dOff + t] = a[off + t] − b[t].
-    let private subInto (a: double[]) (off: int) (b: double[]) (dst: double[]) (dOff: int) (w: int) =
+    /// dst[t] = a[t] − b[t].
+    let private subInto (a: nativeptr<float>) (b: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
         let mutable t = 0
-        if simd then
-            while t <= w - vw do
-                (Numerics.Vector<double>(a, off + t) - Numerics.Vector<double>(b, t)).CopyTo(dst, dOff + t)
-                t <- t + vw
+        if v256 then
+            while t <= w - 4 do
+                Vector256.Store(Vector256.Load(NativePtr.add a t) - Vector256.Load(NativePtr.add b t), NativePtr.add dst t)
+                t <- t + 4
         while t < w do
-            dst.[dOff + t] <- a.[off + t] - b.[t]
+            NativePtr.set dst t (NativePtr.get a t - NativePtr.get b t)
             t <- t + 1
 
-    /// sums[t] = sums[t] + a[off + t].
-    let private addInto (sums: double[]) (a: double[]) (off: int) (w: int) =
+    /// sums[t] = sums[t] + a[t].
+    let private addInto (sums: nativeptr<float>) (a: nativeptr<float>) (w: int) =
         let mutable t = 0
-        if simd then
-            while t <= w - vw do
-                (Numerics.Vector<double>(sums, t) + Numerics.Vector<double>(a, off + t)).CopyTo(sums, t)
-                t <- t + vw
+        if v256 then
+            while t <= w - 4 do
+                Vector256.Store(Vector256.Load(NativePtr.add sums t) + Vector256.Load(NativePtr.add a t), NativePtr.add sums t)
+                t <- t + 4
         while t < w do
-            sums.[t] <- sums.[t] + a.[off + t]
+            NativePtr.set sums t (NativePtr.get sums t + NativePtr.get a t)
             t <- t + 1
 
-    /// dst[dOff + t] = e[eOff + t] / sums[t].
-    let private divInto (e: double[]) (eOff: int) (sums: double[]) (dst: double[]) (dOff: int) (w: int) =
+    /// dst[t] = e[t] / sums[t].
+    let private divInto (e: nativeptr<float>) (sums: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
         let mutable t = 0
-        if simd then
-            while t <= w - vw do
-                (Numerics.Vector<double>(e, eOff + t) / Numerics.Vector<double>(sums, t)).CopyTo(dst, dOff + t)
-                t <- t + vw
+        if v256 then
+            while t <= w - 4 do
+                Vector256.Store(Vector256.Load(NativePtr.add e t) / Vector256.Load(NativePtr.add sums t), NativePtr.add dst t)
+                t <- t + 4
         while t < w do
-            dst.[dOff + t] <- e.[eOff + t] / sums.[t]
+            NativePtr.set dst t (NativePtr.get e t / NativePtr.get sums t)
             t <- t + 1
 
-    /// The w positions' maxima over mid as Softmax's shift takes them (NaN skipped, infinite → 0), into mx.
-    let private middleShift (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (mx: double[]) =
+    /// For one block at px (rows inner apart): the shift per position into mx (NaN skipped, infinite → 0),
+    /// e[m·w + t] = e^(x − shift), and sums[t] = Σ_m e (from +0, in order of m).
+    let private middleExp (px: nativeptr<float>) (mid: int) (inner: int) (w: int) (shifted: double[]) (e: double[]) (mx: double[]) (sums: double[]) =
+        use psh = fixed shifted
+        use pe = fixed e
+        use pm = fixed mx
+        use psum = fixed sums
         Array.Fill(mx, Double.NegativeInfinity, 0, w)
-        for m in 0 .. mid - 1 do maxInto src (origin + m * inner) mx w
+        for m in 0 .. mid - 1 do maxInto (NativePtr.add px (m * inner)) pm w
         for t in 0 .. w - 1 do
             if Double.IsInfinity mx.[t] then mx.[t] <- 0.0
-
-    /// e[m·w + t] = e^(x − shift) and sums[t] = Σ_m e (from +0, in order of m) for one block.
-    let private middleExp (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (shifted: double[]) (e: double[]) (mx: double[]) (sums: double[]) =
-        middleShift src origin mid inner w mx
-        for m in 0 .. mid - 1 do subInto src (origin + m * inner) mx shifted (m * w) w
+        for m in 0 .. mid - 1 do subInto (NativePtr.add px (m * inner)) pm (NativePtr.add psh (m * w)) w
         expInto shifted 0 (mid * w) e 0
         Array.Fill(sums, 0.0, 0, w)
-        for m in 0 .. mid - 1 do addInto sums e (m * w) w
+        for m in 0 .. mid - 1 do addInto psum (NativePtr.add pe (m * w)) w
 
     /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
     let softmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
@@ -772,8 +773,12 @@ module internal SpecialVector =
         middleBlocks outer mid inner (fun o t0 t1 shifted e mx sums ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
-            middleExp src origin mid inner w shifted e mx sums
-            for m in 0 .. mid - 1 do divInto e (m * w) sums dst (origin + m * inner) w)
+            use px = fixed src
+            use pd = fixed dst
+            use pe = fixed e
+            use psum = fixed sums
+            middleExp (NativePtr.add px origin) mid inner w shifted e mx sums
+            for m in 0 .. mid - 1 do divInto (NativePtr.add pe (m * w)) psum (NativePtr.add pd (origin + m * inner)) w)
         dst
 
     /// Log-softmax along the middle axis: y = x − (max + ln Σe).
@@ -782,36 +787,44 @@ module internal SpecialVector =
         middleBlocks outer mid inner (fun o t0 t1 shifted e mx sums ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
-            middleExp src origin mid inner w shifted e mx sums
+            use px = fixed src
+            use pd = fixed dst
+            use psum = fixed sums
+            middleExp (NativePtr.add px origin) mid inner w shifted e mx sums
             for t in 0 .. w - 1 do sums.[t] <- mx.[t] + Math.Log sums.[t]
-            for m in 0 .. mid - 1 do subInto src (origin + m * inner) sums dst (origin + m * inner) w)
+            for m in 0 .. mid - 1 do subInto (NativePtr.add px (origin + m * inner)) psum (NativePtr.add pd (origin + m * inner)) w)
         dst
 
     /// Softmax's VJP along the middle axis: z = y·(g − Σ_m g·y).
     let softmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
         let z = Strided.fresh y.Length
-        middleBlocks outer mid inner (fun o t0 t1 products _ sums _ ->
+        middleBlocks outer mid inner (fun o t0 t1 _ _ sums _ ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
+            use py = fixed y
+            use pg = fixed g
+            use pz = fixed z
+            use ps = fixed sums
             Array.Fill(sums, 0.0, 0, w)
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 let mutable t = 0
-                if simd then
-                    while t <= w - vw do
-                        (Numerics.Vector<double>(g, row + t) * Numerics.Vector<double>(y, row + t)).CopyTo(products, t)
-                        t <- t + vw
+                if v256 then
+                    while t <= w - 4 do
+                        let p = Vector256.Load(NativePtr.add pg (row + t)) * Vector256.Load(NativePtr.add py (row + t))
+                        Vector256.Store(Vector256.Load(NativePtr.add ps t) + p, NativePtr.add ps t)
+                        t <- t + 4
                 while t < w do
-                    products.[t] <- g.[row + t] * y.[row + t]
+                    sums.[t] <- sums.[t] + g.[row + t] * y.[row + t]
                     t <- t + 1
-                addInto sums products 0 w
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 let mutable t = 0
-                if simd then
-                    while t <= w - vw do
-                        (Numerics.Vector<double>(y, row + t) * (Numerics.Vector<double>(g, row + t) - Numerics.Vector<double>(sums, t))).CopyTo(z, row + t)
-                        t <- t + vw
+                if v256 then
+                    while t <= w - 4 do
+                        let d = Vector256.Load(NativePtr.add pg (row + t)) - Vector256.Load(NativePtr.add ps t)
+                        Vector256.Store(Vector256.Load(NativePtr.add py (row + t)) * d, NativePtr.add pz (row + t))
+                        t <- t + 4
                 while t < w do
                     z.[row + t] <- y.[row + t] * (g.[row + t] - sums.[t])
                     t <- t + 1)
@@ -823,19 +836,24 @@ module internal SpecialVector =
         middleBlocks outer mid inner (fun o t0 t1 ys e sums _ ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
+            use pg = fixed g
+            use pz = fixed z
+            use pe = fixed e
+            use ps = fixed sums
             Array.Fill(sums, 0.0, 0, w)
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
-                addInto sums g row w
+                addInto ps (NativePtr.add pg row) w
                 Array.Copy(y, row, ys, m * w, w)
             expInto ys 0 (mid * w) e 0
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 let mutable t = 0
-                if simd then
-                    while t <= w - vw do
-                        (Numerics.Vector<double>(g, row + t) - Numerics.Vector<double>(e, m * w + t) * Numerics.Vector<double>(sums, t)).CopyTo(z, row + t)
-                        t <- t + vw
+                if v256 then
+                    while t <= w - 4 do
+                        let p = Vector256.Load(NativePtr.add pe (m * w + t)) * Vector256.Load(NativePtr.add ps t)
+                        Vector256.Store(Vector256.Load(NativePtr.add pg (row + t)) - p, NativePtr.add pz (row + t))
+                        t <- t + 4
                 while t < w do
                     z.[row + t] <- g.[row + t] - e.[m * w + t] * sums.[t]
                     t <- t + 1)
