@@ -184,6 +184,10 @@ module internal SpecialVector =
     /// ones, bit for bit, on the same machine.
     let mutable internal wide = supported
 
+    /// The elementwise row and block steps of softmax run four lanes at a time on every vector machine: they are
+    /// bound by memory and L1, not by arithmetic, and elementwise, so the same bits at any width.
+    let private v256 = Vector256.IsHardwareAccelerated
+
     let private lower (v: Vector512<double>) = v.GetLower()
     let private half4, one4, c4 = lower half, lower one, lower c
     let private ln2Hi4, ln2Lo4, invLn24 = lower ln2Hi, lower ln2Lo, lower invLn2
@@ -547,21 +551,12 @@ module internal SpecialVector =
         else Parallel.For(0, chunks, fun c -> body (c * per) (min rows ((c + 1) * per))) |> ignore
 
     /// The shift of Softmax's unfused passes for the row at p: its maximum taken as `v > max` takes it (NaN
-    /// skipped), 0 when that is infinite (so the shift never makes NaN itself); eight lanes at a time, which
+    /// skipped), 0 when that is infinite (so the shift never makes NaN itself); four lanes at a time, which
     /// finds the same maximum (only the sign of a zero maximum may differ, and e^(x − ±0) is the same).
     let private rowShift (p: nativeptr<float>) (n: int) =
         let mutable mx = Double.NegativeInfinity
         let mutable j = 0
-        if wide then
-            let mutable acc = Vector512.Create(Double.NegativeInfinity)
-            while j <= n - 8 do
-                let v = Vector512.Load(NativePtr.add p j)
-                acc <- Vector512.ConditionalSelect(Vector512.GreaterThan(v, acc), v, acc)
-                j <- j + 8
-            for l in 0 .. 7 do
-                let v = acc.GetElement l
-                if v > mx then mx <- v
-        elif narrow then
+        if v256 then
             let mutable acc = Vector256.Create(Double.NegativeInfinity)
             while j <= n - 4 do
                 let v = Vector256.Load(NativePtr.add p j)
@@ -579,12 +574,7 @@ module internal SpecialVector =
     /// dst[j] = src[j] − m for j < n.
     let private subtractInto (src: nativeptr<float>) (m: float) (dst: nativeptr<float>) (n: int) =
         let mutable j = 0
-        if wide then
-            let vm = Vector512.Create(m)
-            while j <= n - 8 do
-                Vector512.Store(Vector512.Load(NativePtr.add src j) - vm, NativePtr.add dst j)
-                j <- j + 8
-        elif narrow then
+        if v256 then
             let vm = Vector256.Create(m)
             while j <= n - 4 do
                 Vector256.Store(Vector256.Load(NativePtr.add src j) - vm, NativePtr.add dst j)
@@ -626,12 +616,7 @@ module internal SpecialVector =
     let softmaxRows (src: double[]) (n: int) =
         shiftedRows src n (fun _ e y _ total ->
             let mutable j = 0
-            if wide then
-                let vs = Vector512.Create(total)
-                while j <= n - 8 do
-                    Vector512.Store(Vector512.Load(NativePtr.add e j) / vs, NativePtr.add y j)
-                    j <- j + 8
-            elif narrow then
+            if v256 then
                 let vs = Vector256.Create(total)
                 while j <= n - 4 do
                     Vector256.Store(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
@@ -661,12 +646,7 @@ module internal SpecialVector =
                 let s = Functional.Kernels.Reduce.Sum(g, off, n)
                 expInto y off (off + n) e 0
                 let mutable j = 0
-                if wide then
-                    let vs = Vector512.Create(s)
-                    while j <= n - 8 do
-                        Vector512.Store(Vector512.Load(NativePtr.add pg (off + j)) - Vector512.Load(NativePtr.add pe j) * vs, NativePtr.add pz (off + j))
-                        j <- j + 8
-                elif narrow then
+                if v256 then
                     let vs = Vector256.Create(s)
                     while j <= n - 4 do
                         Vector256.Store(Vector256.Load(NativePtr.add pg (off + j)) - Vector256.Load(NativePtr.add pe j) * vs, NativePtr.add pz (off + j))
@@ -702,7 +682,6 @@ module internal SpecialVector =
 
     // Elementwise steps over w positions through pointers, four lanes at a time (elementwise, so the same bits
     // at any width).
-    let private v256 = Vector256.IsHardwareAccelerated
 
     /// mx[t] = a[t] where that is greater (NaN never is).
     let private maxInto (a: nativeptr<float>) (mx: nativeptr<float>) (w: int) =
