@@ -17,7 +17,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "pieces") { Quick.Pieces(); return; }
         if (args.Length > 0 && args[0] == "contractloop") { Quick.ContractLoop(); return; }
         if (args.Length > 0 && args[0] == "bmm") { Quick.Bmm(); return; }
-        if (args.Length > 0 && args[0] == "bmmscoped") { var b = new BatchedEinsum(); b.Setup(); var sw = System.Diagnostics.Stopwatch.StartNew(); int n = 0; while (sw.ElapsedMilliseconds < 4000) { b.FunctionalScoped(); n++; } Console.WriteLine($"{sw.Elapsed.TotalMilliseconds / n:F2} ms"); return; }
+        if (args.Length > 0 && args[0] == "bmmscoped") { var b = new BatchedEinsum(); b.Setup(); Quick.Loop(() => b.FunctionalScoped(), 4); return; }
         if (args.Length > 0 && args[0] == "plansgrad") { Quick.PlansGradient(); return; }
         if (args.Length > 0 && args[0] == "matmulfb") { Quick.MatMulFb(); return; }
         if (args.Length > 0 && args[0] == "einsum") { Quick.EinsumOne(); return; }
@@ -27,7 +27,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "mlp") { Quick.MlpStep(); return; }
         if (args.Length > 0 && args[0] == "attention") { Quick.AttentionStep(); return; }
         if (args.Length > 0 && args[0] == "softmaxloop") { Quick.SoftmaxLoop(); return; }
-        if (args.Length > 0 && args[0] == "attentionloop") { var b = new AttentionForwardBackward(); b.Setup(); var sw = System.Diagnostics.Stopwatch.StartNew(); int n = 0; while (sw.ElapsedMilliseconds < 6000) { b.FunctionalScoped(); n++; } Console.WriteLine($"{sw.Elapsed.TotalMilliseconds / n:F2} ms"); return; }
+        if (args.Length > 0 && args[0] == "attentionloop") { var b = new AttentionForwardBackward(); b.Setup(); Quick.Loop(() => b.FunctionalScoped(), 6); return; }
         if (args.Length > 0 && args[0] == "gelukernel") { Quick.GeluKernel(); return; }
         if (args.Length > 0 && args[0] == "peak") { var (one, all) = Peak.Measure(); Console.WriteLine($"FMA peak: {one:F1} GFLOP/s on one core, {all:F1} GFLOP/s on {Environment.ProcessorCount} cores"); return; }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

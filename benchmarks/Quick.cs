@@ -201,33 +201,42 @@ public static class Quick
         }
     }
 
-    /// <summary>The perceptron training step of <see cref="MlpTrainingStep"/>, ours plain and in a scope and
-    /// TorchSharp's, alternating.</summary>
+    /// <summary>An end-to-end step, ours plain and in a scope and TorchSharp's, alternating over two rounds (in ms),
+    /// after both sides' values for one call.</summary>
+    private static void EndToEnd(string label, Func<object> ours, Func<double> scoped, Func<double> theirs)
+    {
+        Console.WriteLine($"loss + first gradient element: ours {scoped():R}, TorchSharp {theirs():R}");
+        double Ms(Action a) => PerCall(a, 10) * 1e3;
+        for (int round = 0; round < 2; round++)
+        {
+            double o = Ms(() => ours()), sc = Ms(() => scoped()), t = Ms(() => theirs());
+            Console.WriteLine($"{label}: ours {o:F2} ms, in a scope {sc:F2} ms, TorchSharp {t:F2} ms, ratios {t / o:F2}x / {t / sc:F2}x");
+        }
+    }
+
+    /// <summary>The perceptron training step of <see cref="MlpTrainingStep"/>.</summary>
     public static void MlpStep()
     {
         var b = new MlpTrainingStep();
         b.Setup();
-        Console.WriteLine($"loss + first gradient element: ours {b.FunctionalScoped():R}, TorchSharp {b.TorchSharp():R}");
-        double Us(Action a) => PerCall(a, 20) * 1e6;
-        for (int round = 0; round < 2; round++)
-        {
-            double o = Us(() => b.Functional()), sc = Us(() => b.FunctionalScoped()), t = Us(() => b.TorchSharp());
-            Console.WriteLine($"MLP step 256x784->512->10: ours {o:F0} µs, in a scope {sc:F0} µs, TorchSharp {t:F0} µs, ratios {t / o:F2}x / {t / sc:F2}x");
-        }
+        EndToEnd("MLP step 256x784->512->10", b.Functional, b.FunctionalScoped, b.TorchSharp);
     }
 
-    /// <summary>The attention step of <see cref="AttentionForwardBackward"/>, ours plain and in a scope and TorchSharp's.</summary>
+    /// <summary>The attention step of <see cref="AttentionForwardBackward"/>.</summary>
     public static void AttentionStep()
     {
         var b = new AttentionForwardBackward();
         b.Setup();
-        Console.WriteLine($"loss + first gradient element: ours {b.FunctionalScoped():R}, TorchSharp {b.TorchSharp():R}");
-        double Ms(Action a) => PerCall(a, 10) * 1e3;
-        for (int round = 0; round < 2; round++)
-        {
-            double o = Ms(() => b.Functional()), sc = Ms(() => b.FunctionalScoped()), t = Ms(() => b.TorchSharp());
-            Console.WriteLine($"attention 8x8x128x64 fwd+bwd: ours {o:F2} ms, in a scope {sc:F2} ms, TorchSharp {t:F2} ms, ratios {t / o:F2}x / {t / sc:F2}x");
-        }
+        EndToEnd("attention 8x8x128x64 fwd+bwd", b.Functional, b.FunctionalScoped, b.TorchSharp);
+    }
+
+    /// <summary>Runs `body` for `seconds` and prints its mean time (for perf record).</summary>
+    public static void Loop(Action body, double seconds)
+    {
+        var sw = Stopwatch.StartNew();
+        long n = 0;
+        while (sw.Elapsed.TotalSeconds < seconds) { body(); n++; }
+        Console.WriteLine($"{sw.Elapsed.TotalMilliseconds / n:F2} ms");
     }
 
     /// <summary>The vector kernels on 4,096 in-cache elements (best of 200 batches): GELU with GELU', GELU, g·GELU', exp.</summary>
@@ -261,15 +270,11 @@ public static class Quick
         int axis = Environment.GetEnvironmentVariable("AXIS") is string ax ? int.Parse(ax) : 1;
         var x = Core.ValueModule.constant(Core.TensorModule.random(1, new[] { 8, 8, 128, 128 }));
         var g = Core.ValueModule.constant(Core.TensorModule.random(2, new[] { 8, 8, 128, 128 }));
-        var sw = Stopwatch.StartNew();
-        long n = 0;
-        while (sw.Elapsed.TotalSeconds < 6)
+        Loop(() =>
         {
             using var scope = Core.TensorModule.scope();
             Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(v => Core.Softmax.softmax(axis, v)), x).Item2.Invoke(g);
-            n++;
-        }
-        Console.WriteLine($"{sw.Elapsed.TotalMilliseconds / n:F2} ms");
+        }, 6);
     }
 
     /// <summary>A transpose into a reused array (env N): the copy alone, no allocation.</summary>
