@@ -166,8 +166,10 @@ public static class Quick
     {
         // FUSED=0: the unfused passes (for comparison).
         if (Environment.GetEnvironmentVariable("FUSED") == "0") Core.Softmax.fusedRows = false;
-        var x = Core.TensorModule.random(1, new[] { 8, 8, 128, 128 });
-        var g = Core.TensorModule.random(2, new[] { 8, 8, 128, 128 });
+        // SHAPE (default 8,8,128,128): the tensor's shape, e.g. 64,16384 for rows of a vocabulary's logits.
+        var shape = (Environment.GetEnvironmentVariable("SHAPE") ?? "8,8,128,128").Split(',').Select(int.Parse).ToArray();
+        var x = Core.TensorModule.random(1, shape);
+        var g = Core.TensorModule.random(2, shape);
         var tx = Workloads.Leaf(x, true);
         var tg = Workloads.Leaf(g, false);
         var adj = Core.ValueModule.constant(g);
@@ -190,9 +192,9 @@ public static class Quick
         for (int round = 0; round < 2; round++)
         {
             double o = PerCall(() => Ours(), 3) * 1e3, sc = PerCall(() => { using var s = Core.TensorModule.scope(); Ours(); }, 3) * 1e3, t = PerCall(Theirs, 3) * 1e3;
-            Console.WriteLine($"softmax fwd+bwd 8x8x128x128: ours {o:F3} ms, in a scope {sc:F3} ms, TorchSharp {t:F3} ms, ratios {t / o:F2}x / {t / sc:F2}x");
+            Console.WriteLine($"softmax fwd+bwd {string.Join('x', shape)}: ours {o:F3} ms, in a scope {sc:F3} ms, TorchSharp {t:F3} ms, ratios {t / o:F2}x / {t / sc:F2}x");
             double lo = PerCall(() => OursLog(), 3) * 1e3, lsc = PerCall(() => { using var s = Core.TensorModule.scope(); OursLog(); }, 3) * 1e3, lt = PerCall(TheirsLog, 3) * 1e3;
-            Console.WriteLine($"logSoftmax fwd+bwd 8x8x128x128: ours {lo:F3} ms, in a scope {lsc:F3} ms, TorchSharp {lt:F3} ms, ratios {lt / lo:F2}x / {lt / lsc:F2}x");
+            Console.WriteLine($"logSoftmax fwd+bwd {string.Join('x', shape)}: ours {lo:F3} ms, in a scope {lsc:F3} ms, TorchSharp {lt:F3} ms, ratios {lt / lo:F2}x / {lt / lsc:F2}x");
             double eo = PerCall(() => Core.TensorModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double>(Math.Exp), e), 3) * 1e3;
             double eu = PerCall(() => Core.Elementwise.exp(Core.ValueModule.constant(e)), 3) * 1e3;
             double es = PerCall(() => { using var s = Core.TensorModule.scope(); Core.Elementwise.exp(Core.ValueModule.constant(e)); }, 3) * 1e3;
@@ -250,6 +252,9 @@ public static class Quick
                 ("GELU and GELU'", () => Core.SpecialVector.geluWithDerivative(x)),
                 ("GELU", () => Core.SpecialVector.gelu(x)),
                 ("g·GELU'", () => Core.SpecialVector.scaledDerivative(x, g)),
+                ("softmaxRows", () => Core.SpecialVector.softmaxRows(x, 128)),
+                ("logSoftmaxRows", () => Core.SpecialVector.logSoftmaxRows(x, 128)),
+                ("logSoftmaxVjpRows", () => Core.SpecialVector.logSoftmaxVjpRows(x, g, 128)),
                 ("exp", () => Core.SpecialVector.exp(x)),
             })
             {
@@ -270,11 +275,37 @@ public static class Quick
         int axis = Environment.GetEnvironmentVariable("AXIS") is string ax ? int.Parse(ax) : 1;
         var x = Core.ValueModule.constant(Core.TensorModule.random(1, new[] { 8, 8, 128, 128 }));
         var g = Core.ValueModule.constant(Core.TensorModule.random(2, new[] { 8, 8, 128, 128 }));
+        // LOG=1: log-softmax instead.
+        bool log = Environment.GetEnvironmentVariable("LOG") == "1";
         Loop(() =>
         {
             using var scope = Core.TensorModule.scope();
-            Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(v => Core.Softmax.softmax(axis, v)), x).Item2.Invoke(g);
+            Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(v => log ? Core.Softmax.logSoftmax(axis, v) : Core.Softmax.softmax(axis, v)), x).Item2.Invoke(g);
         }, 6);
+    }
+
+    /// <summary>The four middle-axis softmax kernels alone along axis 1 of 8×8×128×128, in a scope (pooled results), ms per call.</summary>
+    public static void MiddleKernels()
+    {
+        // INNER (default 16384): the positions after the axis; ROW (default 128): the rows' length for the row kernels.
+        int inner = Environment.GetEnvironmentVariable("INNER") is string si ? int.Parse(si) : 16384;
+        int row = Environment.GetEnvironmentVariable("ROW") is string sr ? int.Parse(sr) : 128;
+        var x = Core.TensorModule.random(1, new[] { 8, 8, inner }).ToArray();
+        var g = Core.TensorModule.random(2, new[] { 8, 8, inner }).ToArray();
+        for (int round = 0; round < 3; round++)
+            foreach (var (name, run) in new (string, Action)[]
+            {
+                ("softmax", () => Core.SpecialVector.softmaxMiddle(x, 8, 8, inner)),
+                ("logSoftmax", () => Core.SpecialVector.logSoftmaxMiddle(x, 8, 8, inner)),
+                ("softmaxVjp", () => Core.SpecialVector.softmaxVjpMiddle(x, g, 8, 8, inner)),
+                ("logSoftmaxVjp", () => Core.SpecialVector.logSoftmaxVjpMiddle(x, g, 8, 8, inner)),
+                ("softmaxRows", () => Core.SpecialVector.softmaxRows(x, row)),
+                ("logSoftmaxRows", () => Core.SpecialVector.logSoftmaxRows(x, row)),
+                ("logSoftmaxVjpRows", () => Core.SpecialVector.logSoftmaxVjpRows(x, g, row)),
+                ("exp", () => Core.SpecialVector.exp(x)),
+            })
+                if (Environment.GetEnvironmentVariable("ONLY") is not string only || only == name)
+                    Console.Write($"{name} {PerCall(() => { using var s = Core.TensorModule.scope(); run(); }, 2) * 1e3:F3} ms  " + (name == "exp" ? "\n" : ""));
     }
 
     /// <summary>A transpose into a reused array (env N): the copy alone, no allocation.</summary>

@@ -31,32 +31,38 @@ internal static unsafe class SoftmaxBackward
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Range(double* y, double* g, double* z, int n, int r0, int r1)
     {
-        var products = new double[n];
+        // From the shared pool: long rows run one row a chunk, and a fresh 128 KB array per row of 16,384 landed
+        // on the large-object heap.
+        var products = System.Buffers.ArrayPool<double>.Shared.Rent(n);
         var sum = new double[1];
-        fixed (double* pp = products)
-            for (int r = r0; r < r1; r++)
-            {
-                double* yr = y + (long)r * n, gr = g + (long)r * n, zr = z + (long)r * n;
-                int j = 0;
-                if (Vector512.IsHardwareAccelerated)
-                    for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(gr + j) * Vector512.Load(yr + j), pp + j);
-                else if (Vector256.IsHardwareAccelerated)
-                    for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(gr + j) * Vector256.Load(yr + j), pp + j);
-                for (; j < n; j++) pp[j] = gr[j] * yr[j];
-                Reduce.SumRuns(products, 1, n, sum);
-                double s = sum[0];
-                j = 0;
-                if (Vector512.IsHardwareAccelerated)
+        try
+        {
+            fixed (double* pp = products)
+                for (int r = r0; r < r1; r++)
                 {
-                    var vs = Vector512.Create(s);
-                    for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs), zr + j);
+                    double* yr = y + (long)r * n, gr = g + (long)r * n, zr = z + (long)r * n;
+                    int j = 0;
+                    if (Vector512.IsHardwareAccelerated)
+                        for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(gr + j) * Vector512.Load(yr + j), pp + j);
+                    else if (Vector256.IsHardwareAccelerated)
+                        for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(gr + j) * Vector256.Load(yr + j), pp + j);
+                    for (; j < n; j++) pp[j] = gr[j] * yr[j];
+                    Reduce.SumRuns(products, 1, n, sum);
+                    double s = sum[0];
+                    j = 0;
+                    if (Vector512.IsHardwareAccelerated)
+                    {
+                        var vs = Vector512.Create(s);
+                        for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs), zr + j);
+                    }
+                    else if (Vector256.IsHardwareAccelerated)
+                    {
+                        var vs = Vector256.Create(s);
+                        for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs), zr + j);
+                    }
+                    for (; j < n; j++) zr[j] = yr[j] * (gr[j] - s);
                 }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    var vs = Vector256.Create(s);
-                    for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs), zr + j);
-                }
-                for (; j < n; j++) zr[j] = yr[j] * (gr[j] - s);
-            }
+        }
+        finally { System.Buffers.ArrayPool<double>.Shared.Return(products); }
     }
 }
