@@ -50,10 +50,11 @@ module OpsSoftmaxTests =
 
     [<Fact>]
     let ``along other axes the fused passes are bit-identical to the separate ones, forward and VJP`` () =
-        // Middle axes (blocks of 64 across inner, one with a tail), an axis followed by size-1 axes (rows),
-        // a long axis (where a pairwise sum would differ from the in-order one), and one large enough for the cores.
+        // Middle axes (segments of up to 2,048 positions across inner, one with a tail), an axis followed by size-1
+        // axes (rows), a long axis (where a pairwise sum would differ from the in-order one), and ones large
+        // enough for the cores (two whole segments; a whole one and a tail).
         let cases = [ [| 3; 5; 7 |], 1; [| 4; 9; 70 |], 1; [| 2; 3; 4; 5 |], 0; [| 2; 3; 4; 5 |], 2; [| 6; 1 |], 0
-                      [| 5; 40; 3 |], 1; [| 7; 33; 1; 1 |], 1; [| 8; 8; 64; 64 |], 1; [| 130; 2 |], 0 ]
+                      [| 5; 40; 3 |], 1; [| 7; 33; 1; 1 |], 1; [| 8; 8; 64; 64 |], 1; [| 130; 2 |], 0; [| 2; 3; 2101 |], 1 ]
         for name, op in ops do
             for shape, axis in cases do
                 let n = Shape.numel shape
