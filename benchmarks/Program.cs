@@ -26,6 +26,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "softmax") { Quick.SoftmaxOps(); return; }
         if (args.Length > 0 && args[0] == "mlp") { Quick.MlpStep(); return; }
         if (args.Length > 0 && args[0] == "attention") { Quick.AttentionStep(); return; }
+        if (args.Length > 0 && args[0] == "gelureused") { Quick.GeluReused(); return; }
         if (args.Length > 0 && args[0] == "middlek") { Quick.MiddleKernels(); return; }
         if (args.Length > 0 && args[0] == "softmaxloop") { Quick.SoftmaxLoop(); return; }
         if (args.Length > 0 && args[0] == "attentionloop") { var b = new AttentionForwardBackward(); b.Setup(); Quick.Loop(() => b.FunctionalScoped(), 6); return; }
