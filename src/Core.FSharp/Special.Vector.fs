@@ -806,13 +806,12 @@ module internal SpecialVector =
             t <- t + 1
 
     /// For the segment of src at `origin`: the shift per position into s.Acc (NaN skipped, infinite → 0), each
-    /// row's e = e^(x − shift) through `keep m e` (which may copy it out; e lives in s.Row2 until the next row),
-    /// and s.Sums[t] = Σ_m e (from +0, in order of m).
-    let inline private middleExp (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (s: MiddleScratch) ([<InlineIfLambda>] keep: int -> nativeptr<float> -> unit) =
+    /// row m's e = e^(x − shift) (through s.Row) into `e` at `at m`, and s.Sums[t] = Σ_m e (from +0, in order of m).
+    let private middleExp (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (s: MiddleScratch) (e: double[]) (at: int -> int) =
         use px = fixed src
         use pmx = fixed s.Acc
         use psh = fixed s.Row
-        use pe = fixed s.Row2
+        use pe = fixed e
         use psum = fixed s.Sums
         Array.Fill(s.Acc, Double.NegativeInfinity, 0, w)
         for m in 0 .. mid - 1 do maxInto (NativePtr.add px (origin + m * inner)) pmx w
@@ -821,9 +820,8 @@ module internal SpecialVector =
         Array.Fill(s.Sums, 0.0, 0, w)
         for m in 0 .. mid - 1 do
             subInto (NativePtr.add px (origin + m * inner)) pmx psh w
-            expInto s.Row 0 w s.Row2 0
-            addInto psum pe w
-            keep m pe
+            expInto s.Row 0 w e (at m)
+            addInto psum (NativePtr.add pe (at m)) w
 
     /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
     let softmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
@@ -831,9 +829,9 @@ module internal SpecialVector =
         middleSegments outer mid inner (fun o t0 t1 s ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
+            // e waits in the result's own rows until the sums are complete.
+            middleExp src origin mid inner w s dst (fun m -> origin + m * inner)
             use pd = fixed dst
-            // e waits in the result's own row until the sums are complete.
-            middleExp src origin mid inner w s (fun m pe -> Buffer.MemoryCopy(NativePtr.toVoidPtr pe, NativePtr.toVoidPtr (NativePtr.add pd (origin + m * inner)), int64 w * 8L, int64 w * 8L))
             use psum = fixed s.Sums
             for m in 0 .. mid - 1 do
                 let row = NativePtr.add pd (origin + m * inner)
@@ -846,7 +844,7 @@ module internal SpecialVector =
         middleSegments outer mid inner (fun o t0 t1 s ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
-            middleExp src origin mid inner w s (fun _ _ -> ())
+            middleExp src origin mid inner w s s.Row2 (fun _ -> 0)
             for t in 0 .. w - 1 do s.Sums.[t] <- s.Acc.[t] + Math.Log s.Sums.[t]
             use pd = fixed dst
             use px = fixed src
