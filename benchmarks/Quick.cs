@@ -241,6 +241,19 @@ public static class Quick
         Console.WriteLine($"{sw.Elapsed.TotalMilliseconds / n:F2} ms");
     }
 
+    /// <summary>Seconds per call: the best of 200 batches of 20 calls.</summary>
+    private static double BestOf200(Action run)
+    {
+        double best = double.MaxValue;
+        for (int rep = 0; rep < 200; rep++)
+        {
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < 20; i++) run();
+            best = Math.Min(best, sw.Elapsed.TotalSeconds / 20);
+        }
+        return best;
+    }
+
     /// <summary>The vector kernels on 4,096 in-cache elements (best of 200 batches): GELU with GELU', GELU, g·GELU', exp.</summary>
     public static void GeluKernel()
     {
@@ -258,13 +271,7 @@ public static class Quick
                 ("exp", () => Core.SpecialVector.exp(x)),
             })
             {
-                double best = double.MaxValue;
-                for (int rep = 0; rep < 200; rep++)
-                {
-                    var sw = Stopwatch.StartNew();
-                    for (int i = 0; i < 20; i++) run();
-                    best = Math.Min(best, sw.Elapsed.TotalSeconds / 20);
-                }
+                double best = BestOf200(run);
                 Console.WriteLine($"{name}: {best * 1e6:F2} µs per 4096 ({best * 1e9 / 4096:F2} ns per element)");
             }
     }
@@ -299,13 +306,7 @@ public static class Quick
                 ("g·GELU'", () => Core.SpecialVector.scaledInto(x, g, a)),
             })
             {
-                double best = double.MaxValue;
-                for (int rep = 0; rep < 200; rep++)
-                {
-                    var sw = Stopwatch.StartNew();
-                    for (int i = 0; i < 20; i++) run();
-                    best = Math.Min(best, sw.Elapsed.TotalSeconds / 20);
-                }
+                double best = BestOf200(run);
                 Console.Write($"{name}: {best * 1e9 / 4096:F2} ns  ");
                 if (name == "g·GELU'") Console.WriteLine();
             }

@@ -249,21 +249,18 @@ module internal SpecialVector =
 
     /// Lanes where the written-out polynomial differs from the loop's, in bits, over xs (eight and four lanes).
     let internal flatExpMismatches (xs: double[]) =
+        let differ (a: double[]) (b: double[]) =
+            Array.fold2 (fun c (x: double) (y: double) -> if BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y then c else c + 1) 0 a b
+        let lanes8 (struct (p: Vector512<double>, n: Vector512<double>)) = Array.init 16 (fun l -> if l < 8 then p.GetElement l else n.GetElement(l - 8))
+        let lanes4 (struct (p: Vector256<double>, n: Vector256<double>)) = Array.init 8 (fun l -> if l < 4 then p.GetElement l else n.GetElement(l - 4))
         let mutable bad = 0
-        let same (a: double) (b: double) = BitConverter.DoubleToInt64Bits a = BitConverter.DoubleToInt64Bits b
         for i in 0 .. 8 .. xs.Length - 8 do
             if supported then
                 let x = Vector512.Create<double>(ReadOnlySpan(xs, i, 8))
-                let struct (p, n) = expSplit x
-                let struct (q, m) = expSplitFlat x
-                for l in 0 .. 7 do
-                    if not (same (p.GetElement l) (q.GetElement l) && same (n.GetElement l) (m.GetElement l)) then bad <- bad + 1
+                bad <- bad + differ (lanes8 (expSplit x)) (lanes8 (expSplitFlat x))
             if narrow then
                 let x = Vector256.Create<double>(ReadOnlySpan(xs, i, 4))
-                let struct (p, n) = expSplit4 x
-                let struct (q, m) = expSplitFlat4 x
-                for l in 0 .. 3 do
-                    if not (same (p.GetElement l) (q.GetElement l) && same (n.GetElement l) (m.GetElement l)) then bad <- bad + 1
+                bad <- bad + differ (lanes4 (expSplit4 x)) (lanes4 (expSplitFlat4 x))
         bad
 
     let private expHalfSquare4 (x: Vector256<double>) =
