@@ -241,6 +241,61 @@ public static class Quick
         Console.WriteLine($"{sw.Elapsed.TotalMilliseconds / n:F2} ms");
     }
 
+    /// <summary>Elementwise log, tanh, sigmoid and sqrt over 10⁶ positive values (forward only), ours in a scope
+    /// and TorchSharp's, alternating over two rounds (in ms).</summary>
+    public static void UnaryOps()
+    {
+        var x = Core.TensorModule.create(new[] { 1_000_000 }, Core.TensorModule.random(3, new[] { 1_000_000 }).ToArray().Select(v => Math.Abs(v) * 5 + 1e-3).ToArray());
+        var tx = Workloads.Leaf(x, false);
+        var vx = Core.ValueModule.constant(x);
+        for (int round = 0; round < 2; round++)
+            foreach (var (name, ours, theirs) in new (string, Action, Action)[]
+            {
+                ("log", () => Core.Elementwise.log(vx), () => { using var r = tx.log(); }),
+                ("map sqrt", () => Core.TensorModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double>(Math.Sqrt), x), () => { using var r = tx.sqrt(); }),
+                ("tanh", () => Core.Elementwise.tanh(vx), () => { using var r = tx.tanh(); }),
+                ("sigmoid", () => Core.Elementwise.sigmoid(vx), () => { using var r = tx.sigmoid(); }),
+                ("sqrt", () => Core.Elementwise.sqrt(vx), () => { using var r = tx.sqrt(); }),
+            })
+            {
+                double o = PerCall(() => { using var s = Core.TensorModule.scope(); ours(); }, 3) * 1e3, t = PerCall(theirs, 3) * 1e3;
+                Console.WriteLine($"{name} 1e6: ours in a scope {o:F3} ms, TorchSharp {t:F3} ms, ratio {t / o:F2}x");
+            }
+    }
+
+    /// <summary>TensorPrimitives' vector log, tanh and exp against Math's, in ulps, over a wide sample.</summary>
+    public static void PrimitivesUlps()
+    {
+        var rnd = new Random(5);
+        var xs = Enumerable.Range(0, 2_000_000).Select(i => i % 2 == 0 ? Math.Exp(rnd.NextDouble() * 1400 - 700) : (rnd.NextDouble() - 0.5) * 40).ToArray();
+        long Ulps(double a, double b) => double.IsNaN(a) && double.IsNaN(b) ? 0 : Math.Abs(BitConverter.DoubleToInt64Bits(a) - BitConverter.DoubleToInt64Bits(b));
+        void Check(string name, Action<ReadOnlySpan<double>, Span<double>> vec, Func<double, double> scalar, Func<double, bool> domain)
+        {
+            var input = xs.Where(domain).ToArray();
+            var outp = new double[input.Length];
+            vec(input, outp);
+            long worst = 0; double at = 0; long differ = 0;
+            for (int i = 0; i < input.Length; i++)
+            {
+                long u = Ulps(outp[i], scalar(input[i]));
+                if (u > 0) differ++;
+                if (u > worst) { worst = u; at = input[i]; }
+            }
+            var sw = Stopwatch.StartNew(); int reps = 0;
+            while (sw.ElapsedMilliseconds < 500) { vec(input, outp); reps++; }
+            double ns = sw.Elapsed.TotalMilliseconds * 1e6 / reps / input.Length;
+            var sw2 = Stopwatch.StartNew(); int reps2 = 0;
+            while (sw2.ElapsedMilliseconds < 500) { for (int i = 0; i < input.Length; i++) outp[i] = scalar(input[i]); reps2++; }
+            double ns2 = sw2.Elapsed.TotalMilliseconds * 1e6 / reps2 / input.Length;
+            Console.WriteLine($"{name}: worst {worst} ulp from Math's (at {at:R}), {differ} of {input.Length} differ; {ns:F2} ns vs {ns2:F2} ns per element");
+        }
+        Check("log", (a, b) => System.Numerics.Tensors.TensorPrimitives.Log(a, b), Math.Log, v => v > 0);
+        Check("tanh", (a, b) => System.Numerics.Tensors.TensorPrimitives.Tanh(a, b), Math.Tanh, v => Math.Abs(v) < 30);
+        Check("exp", (a, b) => System.Numerics.Tensors.TensorPrimitives.Exp(a, b), Math.Exp, v => Math.Abs(v) < 700);
+        Check("sqrt", (a, b) => System.Numerics.Tensors.TensorPrimitives.Sqrt(a, b), Math.Sqrt, v => v > 0);
+        Check("sigmoid", (a, b) => System.Numerics.Tensors.TensorPrimitives.Sigmoid(a, b), v => 1 / (1 + Math.Exp(-v)), v => Math.Abs(v) < 30);
+    }
+
     /// <summary>Seconds per call: the best of 200 batches of 20 calls.</summary>
     private static double BestOf200(Action run)
     {

@@ -225,6 +225,33 @@ type SpecialTests(output: ITestOutputHelper) =
                 Assert.True(BitConverter.DoubleToInt64Bits derivs.[i] = BitConverter.DoubleToInt64Bits separateD.[i], sprintf "derivative at %g" xs.[i])
 
     [<Fact>]
+    member _.``the vector sigmoid is within 3 ulp, exact at the special values, and each element's own`` () =
+        if SpecialVector.lanes then
+            let rng = Random(23)
+            let exact (z: double) =
+                if z >= 0.0 then
+                    HighPrecision.toDouble (HighPrecision.div HighPrecision.one (HighPrecision.one + HighPrecision.expNeg (HighPrecision.ofDouble z)))
+                else
+                    let e = HighPrecision.expNeg (HighPrecision.ofDouble -z)
+                    HighPrecision.toDouble (HighPrecision.div e (HighPrecision.one + e))
+            // Where σ is normal and not 1: z in [−700, 37], densest around 0, and both sides of 0.
+            let zs =
+                Array.concat [ Array.init 300 (fun _ -> -700.0 + 737.0 * rng.NextDouble())
+                               Array.init 300 (fun _ -> 8.0 * (2.0 * rng.NextDouble() - 1.0))
+                               [| 1e-300; -1e-300; 1e-17; -1e-17; 0.5; -0.5; 36.9; -36.9 |] ]
+            let values = SpecialVector.sigmoid zs
+            reportWithin 3.0 "sigmoid (vector)" (fun z -> values.[Array.IndexOf(zs, z)]) exact zs
+            // Special values as Special.sigmoid gives them, in any lane and in the tail.
+            let odd = [| 0.0; -0.0; infinity; -infinity; nan; 1e300; -1e300; -750.0; 750.0; 40.0; -40.0 |]
+            let r = SpecialVector.sigmoid odd
+            for i in 0 .. odd.Length - 1 do
+                Assert.Equal(BitConverter.DoubleToInt64Bits(Special.sigmoid odd.[i]), BitConverter.DoubleToInt64Bits r.[i])
+            let mixed = Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 20.0 * rng.NextDouble() - 10.0)
+            let whole = SpecialVector.sigmoid mixed
+            for i in 0 .. mixed.Length - 1 do
+                Assert.Equal(BitConverter.DoubleToInt64Bits whole.[i], BitConverter.DoubleToInt64Bits (SpecialVector.sigmoid [| mixed.[i] |]).[0])
+
+    [<Fact>]
     member _.``exp's written-out polynomial is bit for bit the loop that GELU's exp(−x²/2) runs`` () =
         let rng = Random(19)
         // The whole vector range, the reduction's half-way points, and GELU's arguments −x²/2 for |x| ≤ 38.
