@@ -225,6 +225,37 @@ type SpecialTests(output: ITestOutputHelper) =
                 Assert.True(BitConverter.DoubleToInt64Bits derivs.[i] = BitConverter.DoubleToInt64Bits separateD.[i], sprintf "derivative at %g" xs.[i])
 
     [<Fact>]
+    member _.``the vector logarithm is within 1 ulp, Math.Log's wherever its formula does not hold, and each element's own`` () =
+        if SpecialVector.logLanesSupported then
+            let rng = Random(29)
+            // Log-uniform over the normal range, dense around 1 (where ln is small and cancels most), both sides
+            // of √2 and of powers of two (where k and m change), and the ends of the range.
+            let xs =
+                Array.concat [ Array.init 120 (fun _ -> Math.Pow(10.0, -307.0 + 615.0 * rng.NextDouble()))
+                               Array.init 300 (fun _ -> 0.5 + 1.5 * rng.NextDouble())
+                               Array.init 60 (fun _ -> 1.0 + (rng.NextDouble() - 0.5) * 1e-6)
+                               [| for t in [ Math.Sqrt 2.0; Math.Sqrt 0.5; 1.0; 2.0; 0.5; 1024.0; 1.0 / 1024.0 ] do
+                                    yield Math.BitDecrement t
+                                    yield t
+                                    yield Math.BitIncrement t |]
+                               [| 2.2250738585072014e-308; Double.MaxValue; Math.E; 10.0 |] ]
+            let values = SpecialVector.log xs
+            // ln 1 = 0 exactly; every other point against the reference.
+            Assert.Equal(0.0, values.[Array.IndexOf(xs, 1.0)])
+            let others = xs |> Array.filter (fun x -> x <> 1.0)
+            reportWithin 1.0 "log (vector)" (fun x -> values.[Array.IndexOf(xs, x)]) (fun x -> HighPrecision.toDouble (HighPrecision.ln x)) others
+            // Outside the vector range: exactly Math.Log, in any lane and in the tail (2 and 3 share vectors with them).
+            let odd = [| 0.0; -0.0; -1.0; infinity; -infinity; nan; 4.9e-324; 1e-310; 2.0; -1e-300; 3.0 |]
+            let r = SpecialVector.log odd
+            for i in 0 .. odd.Length - 1 do
+                if not (odd.[i] >= 2.2250738585072014e-308 && odd.[i] <= Double.MaxValue) then
+                    Assert.Equal(BitConverter.DoubleToInt64Bits(Math.Log odd.[i]), BitConverter.DoubleToInt64Bits r.[i])
+            let mixed = Array.init 37 (fun i -> if i % 5 = 0 then -1.0 else 100.0 * rng.NextDouble())
+            let whole = SpecialVector.log mixed
+            for i in 0 .. mixed.Length - 1 do
+                Assert.Equal(BitConverter.DoubleToInt64Bits whole.[i], BitConverter.DoubleToInt64Bits (SpecialVector.log [| mixed.[i] |]).[0])
+
+    [<Fact>]
     member _.``the vector sigmoid is within 3 ulp, exact at the special values, and each element's own`` () =
         if SpecialVector.lanes then
             let rng = Random(23)
