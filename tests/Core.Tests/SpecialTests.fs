@@ -256,6 +256,35 @@ type SpecialTests(output: ITestOutputHelper) =
                 Assert.Equal(BitConverter.DoubleToInt64Bits whole.[i], BitConverter.DoubleToInt64Bits (SpecialVector.log [| mixed.[i] |]).[0])
 
     [<Fact>]
+    member _.``the vector tanh is within 2 ulp, exact at the special values, and each element's own`` () =
+        if SpecialVector.lanes then
+            let rng = Random(31)
+            let exact (x: double) =
+                let e = HighPrecision.expNeg (HighPrecision.ofDouble (2.0 * abs x))
+                let t = HighPrecision.toDouble (HighPrecision.div (HighPrecision.one - e) (HighPrecision.one + e))
+                if x < 0.0 then -t else t
+            // Both branches and the switch between them at 0.55, tiny arguments, and where tanh reaches 1.
+            let xs =
+                Array.concat [ Array.init 300 (fun _ -> 40.0 * rng.NextDouble() - 20.0)
+                               Array.init 300 (fun _ -> 1.2 * rng.NextDouble() - 0.6)
+                               Array.init 60 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -300.0 + 299.0 * rng.NextDouble()))
+                               [| for t in [ 0.55; 19.0; 0.1 ] do
+                                    for v in [ Math.BitDecrement t; t; Math.BitIncrement t ] do
+                                        yield v
+                                        yield -v |] ]
+            let values = SpecialVector.tanh xs
+            reportWithin 2.0 "tanh (vector)" (fun x -> values.[Array.IndexOf(xs, x)]) exact xs
+            // Special values as Math.Tanh gives them, in any lane and in the tail.
+            let odd = [| 0.0; -0.0; infinity; -infinity; nan; 1e300; -1e300; 5e-324; -5e-324; 400.0; -400.0 |]
+            let r = SpecialVector.tanh odd
+            for i in 0 .. odd.Length - 1 do
+                Assert.Equal(BitConverter.DoubleToInt64Bits(Math.Tanh odd.[i]), BitConverter.DoubleToInt64Bits r.[i])
+            let mixed = Array.init 37 (fun i -> if i % 5 = 0 then nan else 4.0 * rng.NextDouble() - 2.0)
+            let whole = SpecialVector.tanh mixed
+            for i in 0 .. mixed.Length - 1 do
+                Assert.Equal(BitConverter.DoubleToInt64Bits whole.[i], BitConverter.DoubleToInt64Bits (SpecialVector.tanh [| mixed.[i] |]).[0])
+
+    [<Fact>]
     member _.``the vector sigmoid is within 3 ulp, exact at the special values, and each element's own`` () =
         if SpecialVector.lanes then
             let rng = Random(23)
