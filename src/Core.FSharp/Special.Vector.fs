@@ -721,44 +721,53 @@ module internal SpecialVector =
         Functional.Kernels.Reduce.SumRuns(e, 1, n, sum)
         struct (m, sum.[0])
 
-    /// σ(z) of every element from e = e^(−|z|) by the vector exponential (so nothing overflows): q = e/(1 + e),
-    /// which is σ(z) for z < 0, and 1 − q for z ≥ 0 (q ≤ 1/2 there, so the difference loses nothing): one
-    /// division per element. Within 3 ulp (2.0 measured against a high-precision reference); Special.sigmoid, through
-    /// Math.Exp one element at a time, took 2.5 times as long. Every element gets the same formula (the tail too).
-    let sigmoid (src: double[]) =
+    /// A fresh array holding e^(arg x) of every element of src by the vector exponential (chunk by chunk over the
+    /// cores, through pooled scratch; `arg4` is `arg` on four lanes), each chunk then turned into the result in
+    /// place by `finish px pd lo hi` (pointers to src and the result, the chunk's range): sigmoid's and tanh's
+    /// common first half.
+    let inline private fromExpOf (src: double[]) ([<InlineIfLambda>] arg4: Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] arg: double -> double) (finish: nativeptr<float> -> nativeptr<float> -> int -> int -> unit) =
         let dst = Strided.fresh src.Length
         Strided.chunked src.Length (fun lo hi ->
             let n = hi - lo
             let t = rent n
             try
-                use pz = fixed src
+                use px = fixed src
                 use pt = fixed t
-                use pd = fixed dst
                 let mutable i = 0
                 if v256 then
                     while i <= n - 4 do
-                        Vector256.Store(-Vector256.Abs(Vector256.Load(NativePtr.add pz (lo + i))), NativePtr.add pt i)
+                        Vector256.Store(arg4 (Vector256.Load(NativePtr.add px (lo + i))), NativePtr.add pt i)
                         i <- i + 4
                 while i < n do
-                    t.[i] <- -(abs src.[lo + i])
+                    t.[i] <- arg src.[lo + i]
                     i <- i + 1
                 expInto t 0 n dst lo
-                let mutable i = lo
-                if v256 then
-                    let one = Vector256.Create(1.0)
-                    while i <= hi - 4 do
-                        let e = Vector256.Load(NativePtr.add pd i)
-                        let q = e / (one + e)
-                        let positive = Vector256.GreaterThanOrEqual(Vector256.Load(NativePtr.add pz i), Vector256<double>.Zero)
-                        Vector256.Store(Vector256.ConditionalSelect(positive, one - q, q), NativePtr.add pd i)
-                        i <- i + 4
-                while i < hi do
-                    let e = dst.[i]
-                    let q = e / (1.0 + e)
-                    dst.[i] <- if src.[i] >= 0.0 then 1.0 - q else q
-                    i <- i + 1
+                use pd = fixed dst
+                finish px pd lo hi
             finally release t)
         dst
+
+    /// σ(z) of every element from e = e^(−|z|) by the vector exponential (so nothing overflows): q = e/(1 + e),
+    /// which is σ(z) for z < 0, and 1 − q for z ≥ 0 (q ≤ 1/2 there, so the difference loses nothing): one
+    /// division per element. Within 3 ulp (2.0 measured against a high-precision reference); Special.sigmoid,
+    /// through Math.Exp one element at a time, took 2.5 times as long. Every element gets the same formula (the
+    /// tail too).
+    let sigmoid (src: double[]) =
+        fromExpOf src (fun v -> -Vector256.Abs(v)) (fun v -> -(abs v)) (fun pz pd lo hi ->
+            let mutable i = lo
+            if v256 then
+                let one = Vector256.Create(1.0)
+                while i <= hi - 4 do
+                    let e = Vector256.Load(NativePtr.add pd i)
+                    let q = e / (one + e)
+                    let positive = Vector256.GreaterThanOrEqual(Vector256.Load(NativePtr.add pz i), Vector256<double>.Zero)
+                    Vector256.Store(Vector256.ConditionalSelect(positive, one - q, q), NativePtr.add pd i)
+                    i <- i + 4
+            while i < hi do
+                let e = NativePtr.get pd i
+                let q = e / (1.0 + e)
+                NativePtr.set pd i (if NativePtr.get pz i >= 0.0 then 1.0 - q else q)
+                i <- i + 1)
 
     /// tanh t for four lanes with 0 ≤ t < 0.55 by its Taylor series to t³⁹ (the rest below 5e-19 relative).
     let inline private tanhSeries (t: Vector256<double>) =
@@ -791,39 +800,22 @@ module internal SpecialVector =
     /// −0, ±∞ → ±1, NaN stays). Within 2 ulp (1.0 measured against a high-precision reference); Math.Tanh one
     /// element at a time took about three times as long. Every element gets the same formulas (the tail too).
     let tanh (src: double[]) =
-        let dst = Strided.fresh src.Length
-        Strided.chunked src.Length (fun lo hi ->
-            let n = hi - lo
-            let t = rent n
-            try
-                use px = fixed src
-                use pt = fixed t
-                use pd = fixed dst
-                let mutable i = 0
-                while i <= n - 4 do
-                    Vector256.Store(Vector256.Create(-2.0) * Vector256.Abs(Vector256.Load(NativePtr.add px (lo + i))), NativePtr.add pt i)
-                    i <- i + 4
-                while i < n do
-                    t.[i] <- -2.0 * abs src.[lo + i]
-                    i <- i + 1
-                expInto t 0 n dst lo
-                let one = Vector256.Create(1.0)
-                let sign = Vector256.Create(-0.0)
-                let step (x: Vector256<double>) (e: Vector256<double>) =
-                    let a = Vector256.Abs(x)
-                    let r = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(0.55)), tanhSeries a, (one - e) / (one + e))
-                    r ||| (x &&& sign)
-                let mutable i = lo
-                while i <= hi - 4 do
-                    Vector256.Store(step (Vector256.Load(NativePtr.add px i)) (Vector256.Load(NativePtr.add pd i)), NativePtr.add pd i)
-                    i <- i + 4
-                if i < hi then
-                    let count = hi - i
-                    let inline at (a: double[]) k = if k < count then a.[i + k] else 0.0
-                    let r = step (Vector256.Create(at src 0, at src 1, at src 2, at src 3)) (Vector256.Create(at dst 0, at dst 1, at dst 2, at dst 3))
-                    for l in 0 .. count - 1 do dst.[i + l] <- r.GetElement l
-            finally release t)
-        dst
+        fromExpOf src (fun v -> Vector256.Create(-2.0) * Vector256.Abs(v)) (fun v -> -2.0 * abs v) (fun px pd lo hi ->
+            let one = Vector256.Create(1.0)
+            let sign = Vector256.Create(-0.0)
+            let step (x: Vector256<double>) (e: Vector256<double>) =
+                let a = Vector256.Abs(x)
+                let r = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(0.55)), tanhSeries a, (one - e) / (one + e))
+                r ||| (x &&& sign)
+            let mutable i = lo
+            while i <= hi - 4 do
+                Vector256.Store(step (Vector256.Load(NativePtr.add px i)) (Vector256.Load(NativePtr.add pd i)), NativePtr.add pd i)
+                i <- i + 4
+            if i < hi then
+                let count = hi - i
+                let inline at (p: nativeptr<float>) k = if k < count then NativePtr.get p (i + k) else 0.0
+                let r = step (Vector256.Create(at px 0, at px 1, at px 2, at px 3)) (Vector256.Create(at pd 0, at pd 1, at pd 2, at pd 3))
+                for l in 0 .. count - 1 do NativePtr.set pd (i + l) (r.GetElement l))
 
     /// Rows of n of src into a fresh array, one row at a time while it is in cache: each row's shift m, e =
     /// e^(x − m) and Σe as `shiftedExp` makes them, then `finish x e y m Σe` writes the row y of the result.

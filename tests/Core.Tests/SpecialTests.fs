@@ -42,6 +42,18 @@ type SpecialTests(output: ITestOutputHelper) =
                                 yield -t |]
                        [| nan; infinity; -infinity; 0.0; -0.0; 0.5; -0.5; 37.9; -37.9; 38.0; -38.0; 1e300; -1e300 |] ]
 
+    /// `vector` gives `scalar`'s bits at each of `odd` that `pick` takes (whichever lane it lands in, the tail
+    /// too), and every element of `mixed` the bits it gives that element alone (nothing depends on neighbours or
+    /// position).
+    static let sameBits (vector: double[] -> double[]) (scalar: double -> double) (pick: double -> bool) (odd: double[]) (mixed: double[]) =
+        let bits (v: double) = BitConverter.DoubleToInt64Bits v
+        let r = vector odd
+        for i in 0 .. odd.Length - 1 do
+            if pick odd.[i] then Assert.Equal(bits (scalar odd.[i]), bits r.[i])
+        let whole = vector mixed
+        for i in 0 .. mixed.Length - 1 do
+            Assert.Equal(bits whole.[i], bits (vector [| mixed.[i] |]).[0])
+
     let reportWithin (maxUlps: double) name (f: double -> double) (exact: double -> double) (xs: double[]) =
         let rows = xs |> Array.map (fun x -> let e = exact x in x, rel (f x) e, ulps (f x) e)
         let worstX, worst, _ = rows |> Array.maxBy (fun (_, r, _) -> r)
@@ -244,16 +256,10 @@ type SpecialTests(output: ITestOutputHelper) =
             Assert.Equal(0.0, values.[Array.IndexOf(xs, 1.0)])
             let others = xs |> Array.filter (fun x -> x <> 1.0)
             reportWithin 1.0 "log (vector)" (fun x -> values.[Array.IndexOf(xs, x)]) (fun x -> HighPrecision.toDouble (HighPrecision.ln x)) others
-            // Outside the vector range: exactly Math.Log, in any lane and in the tail (2 and 3 share vectors with them).
-            let odd = [| 0.0; -0.0; -1.0; infinity; -infinity; nan; 4.9e-324; 1e-310; 2.0; -1e-300; 3.0 |]
-            let r = SpecialVector.log odd
-            for i in 0 .. odd.Length - 1 do
-                if not (odd.[i] >= 2.2250738585072014e-308 && odd.[i] <= Double.MaxValue) then
-                    Assert.Equal(BitConverter.DoubleToInt64Bits(Math.Log odd.[i]), BitConverter.DoubleToInt64Bits r.[i])
-            let mixed = Array.init 37 (fun i -> if i % 5 = 0 then -1.0 else 100.0 * rng.NextDouble())
-            let whole = SpecialVector.log mixed
-            for i in 0 .. mixed.Length - 1 do
-                Assert.Equal(BitConverter.DoubleToInt64Bits whole.[i], BitConverter.DoubleToInt64Bits (SpecialVector.log [| mixed.[i] |]).[0])
+            // Outside the vector range: exactly Math.Log (2 and 3 share vectors with those elements).
+            sameBits SpecialVector.log Math.Log (fun x -> not (x >= 2.2250738585072014e-308 && x <= Double.MaxValue))
+                [| 0.0; -0.0; -1.0; infinity; -infinity; nan; 4.9e-324; 1e-310; 2.0; -1e-300; 3.0 |]
+                (Array.init 37 (fun i -> if i % 5 = 0 then -1.0 else 100.0 * rng.NextDouble()))
 
     [<Fact>]
     member _.``the vector tanh is within 2 ulp, exact at the special values, and each element's own`` () =
@@ -274,15 +280,10 @@ type SpecialTests(output: ITestOutputHelper) =
                                         yield -v |] ]
             let values = SpecialVector.tanh xs
             reportWithin 2.0 "tanh (vector)" (fun x -> values.[Array.IndexOf(xs, x)]) exact xs
-            // Special values as Math.Tanh gives them, in any lane and in the tail.
-            let odd = [| 0.0; -0.0; infinity; -infinity; nan; 1e300; -1e300; 5e-324; -5e-324; 400.0; -400.0 |]
-            let r = SpecialVector.tanh odd
-            for i in 0 .. odd.Length - 1 do
-                Assert.Equal(BitConverter.DoubleToInt64Bits(Math.Tanh odd.[i]), BitConverter.DoubleToInt64Bits r.[i])
-            let mixed = Array.init 37 (fun i -> if i % 5 = 0 then nan else 4.0 * rng.NextDouble() - 2.0)
-            let whole = SpecialVector.tanh mixed
-            for i in 0 .. mixed.Length - 1 do
-                Assert.Equal(BitConverter.DoubleToInt64Bits whole.[i], BitConverter.DoubleToInt64Bits (SpecialVector.tanh [| mixed.[i] |]).[0])
+            // Special values as Math.Tanh gives them.
+            sameBits SpecialVector.tanh Math.Tanh (fun _ -> true)
+                [| 0.0; -0.0; infinity; -infinity; nan; 1e300; -1e300; 5e-324; -5e-324; 400.0; -400.0 |]
+                (Array.init 37 (fun i -> if i % 5 = 0 then nan else 4.0 * rng.NextDouble() - 2.0))
 
     [<Fact>]
     member _.``the vector sigmoid is within 3 ulp, exact at the special values, and each element's own`` () =
@@ -301,15 +302,10 @@ type SpecialTests(output: ITestOutputHelper) =
                                [| 1e-300; -1e-300; 1e-17; -1e-17; 0.5; -0.5; 36.9; -36.9 |] ]
             let values = SpecialVector.sigmoid zs
             reportWithin 3.0 "sigmoid (vector)" (fun z -> values.[Array.IndexOf(zs, z)]) exact zs
-            // Special values as Special.sigmoid gives them, in any lane and in the tail.
-            let odd = [| 0.0; -0.0; infinity; -infinity; nan; 1e300; -1e300; -750.0; 750.0; 40.0; -40.0 |]
-            let r = SpecialVector.sigmoid odd
-            for i in 0 .. odd.Length - 1 do
-                Assert.Equal(BitConverter.DoubleToInt64Bits(Special.sigmoid odd.[i]), BitConverter.DoubleToInt64Bits r.[i])
-            let mixed = Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 20.0 * rng.NextDouble() - 10.0)
-            let whole = SpecialVector.sigmoid mixed
-            for i in 0 .. mixed.Length - 1 do
-                Assert.Equal(BitConverter.DoubleToInt64Bits whole.[i], BitConverter.DoubleToInt64Bits (SpecialVector.sigmoid [| mixed.[i] |]).[0])
+            // Special values as Special.sigmoid gives them.
+            sameBits SpecialVector.sigmoid Special.sigmoid (fun _ -> true)
+                [| 0.0; -0.0; infinity; -infinity; nan; 1e300; -1e300; -750.0; 750.0; 40.0; -40.0 |]
+                (Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 20.0 * rng.NextDouble() - 10.0))
 
     [<Fact>]
     member _.``exp's written-out polynomial is bit for bit the loop that GELU's exp(−x²/2) runs`` () =
@@ -339,12 +335,6 @@ type SpecialTests(output: ITestOutputHelper) =
             let values = SpecialVector.exp xs
             reportWithin 1.0 "exp (vector)" (fun x -> values.[Array.IndexOf(xs, x)]) exact xs
             // Outside the vector range and non-finite: exactly Math.Exp, in any lane and in the tail.
-            let odd = [| -708.5; -745.0; -746.0; 709.8; 710.0; nan; infinity; -infinity; -1000.0; 1000.0; 1.0 |]
-            let r = SpecialVector.exp odd
-            for i in 0 .. odd.Length - 1 do
-                Assert.Equal(BitConverter.DoubleToInt64Bits(Math.Exp odd.[i]), BitConverter.DoubleToInt64Bits r.[i])
-            // An element's result does not depend on its position, its neighbours or the tail.
-            let mixed = Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 3.0 * rng.NextDouble() - 1.5)
-            let whole = SpecialVector.exp mixed
-            for i in 0 .. mixed.Length - 1 do
-                Assert.Equal(BitConverter.DoubleToInt64Bits whole.[i], BitConverter.DoubleToInt64Bits (SpecialVector.exp [| mixed.[i] |]).[0])
+            sameBits SpecialVector.exp Math.Exp (fun _ -> true)
+                [| -708.5; -745.0; -746.0; 709.8; 710.0; nan; infinity; -infinity; -1000.0; 1000.0; 1.0 |]
+                (Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 3.0 * rng.NextDouble() - 1.5))
