@@ -53,8 +53,7 @@ module Elementwise =
 
     /// ln x. d/dx = 1/x. With AVX2 and FMA four lanes at a time (within 1 ulp, tested); Math.Log elsewhere.
     let log (x: Value) =
-        let forward (t: Tensor) = if SpecialVector.logLanesSupported then Tensor.wrap t.ShapeArray (SpecialVector.log t.Data) else Tensor.mapInline Math.Log t
-        unaryTensor "log" forward (fun x _ -> Arithmetic.div (Value.scalar 1.0) x) x
+        unaryTensor "log" (fun t -> Tensor.wrap t.ShapeArray (SpecialVector.log t.Data)) (fun x _ -> Arithmetic.div (Value.scalar 1.0) x) x
 
     /// √x. d/dx = 1/(2√x).
     let sqrt (x: Value) = unaryTensor "sqrt" Tensor.sqrtElements (fun _ out -> Arithmetic.div (Value.scalar 0.5) out) x

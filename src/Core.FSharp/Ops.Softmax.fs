@@ -27,7 +27,7 @@ module Softmax =
     let private logSumExp (axis: int) (t: Tensor) =
         let m = maxKeep axis t
         let s = Tensor.sumAxes [| axis |] true (Elementwise.expTensor (Tensor.sub t m))
-        Tensor.add m (Tensor.mapInline Math.Log s)
+        Tensor.add m (Tensor.wrap s.ShapeArray (SpecialVector.log s.Data))
 
     /// Off: softmax and its VJP along the last axis take the unfused passes too (tests compare both, bit for bit).
     let mutable internal fusedRows = true
