@@ -320,9 +320,9 @@ public static class Quick
                 ("GELU and GELU'", () => Core.SpecialVector.geluWithDerivative(x)),
                 ("GELU", () => Core.SpecialVector.gelu(x)),
                 ("g·GELU'", () => Core.SpecialVector.scaledDerivative(x, g)),
-                ("softmaxRows", () => Core.SpecialVector.softmaxRows(x, 128)),
-                ("logSoftmaxRows", () => Core.SpecialVector.logSoftmaxRows(x, 128)),
-                ("logSoftmaxVjpRows", () => Core.SpecialVector.logSoftmaxVjpRows(x, g, 128)),
+                ("softmaxRows", () => Core.SoftmaxVector.softmaxRows(x, 128)),
+                ("logSoftmaxRows", () => Core.SoftmaxVector.logSoftmaxRows(x, 128)),
+                ("logSoftmaxVjpRows", () => Core.SoftmaxVector.logSoftmaxVjpRows(x, g, 128)),
                 ("exp", () => Core.SpecialVector.exp(x)),
             })
             {
@@ -378,13 +378,13 @@ public static class Quick
         for (int round = 0; round < 3; round++)
             foreach (var (name, run) in new (string, Action)[]
             {
-                ("softmax", () => Core.SpecialVector.softmaxMiddle(x, 8, 8, inner)),
-                ("logSoftmax", () => Core.SpecialVector.logSoftmaxMiddle(x, 8, 8, inner)),
-                ("softmaxVjp", () => Core.SpecialVector.softmaxVjpMiddle(x, g, 8, 8, inner)),
-                ("logSoftmaxVjp", () => Core.SpecialVector.logSoftmaxVjpMiddle(x, g, 8, 8, inner)),
-                ("softmaxRows", () => Core.SpecialVector.softmaxRows(x, row)),
-                ("logSoftmaxRows", () => Core.SpecialVector.logSoftmaxRows(x, row)),
-                ("logSoftmaxVjpRows", () => Core.SpecialVector.logSoftmaxVjpRows(x, g, row)),
+                ("softmax", () => Core.SoftmaxVector.softmaxMiddle(x, 8, 8, inner)),
+                ("logSoftmax", () => Core.SoftmaxVector.logSoftmaxMiddle(x, 8, 8, inner)),
+                ("softmaxVjp", () => Core.SoftmaxVector.softmaxVjpMiddle(x, g, 8, 8, inner)),
+                ("logSoftmaxVjp", () => Core.SoftmaxVector.logSoftmaxVjpMiddle(x, g, 8, 8, inner)),
+                ("softmaxRows", () => Core.SoftmaxVector.softmaxRows(x, row)),
+                ("logSoftmaxRows", () => Core.SoftmaxVector.logSoftmaxRows(x, row)),
+                ("logSoftmaxVjpRows", () => Core.SoftmaxVector.logSoftmaxVjpRows(x, g, row)),
                 ("exp", () => Core.SpecialVector.exp(x)),
             })
                 if (Environment.GetEnvironmentVariable("ONLY") is not string only || only == name)

@@ -48,7 +48,7 @@ module Softmax =
         fused () && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform
 
     /// Log-softmax's VJP as one op, z = g − e^y·Σg from its output y and an adjoint g, so that along the last axis
-    /// it is one pass per row (`SpecialVector.logSoftmaxVjpRows`, bit-identical to the separate passes, tested)
+    /// it is one pass per row (`SoftmaxVector.logSoftmaxVjpRows`, bit-identical to the separate passes, tested)
     /// and still differentiable: VJP ȳ = −u·e^y·Σg, ḡ = u − Σ(u·e^y); JVP dg − e^y·(dy·Σg + Σdg).
     let rec internal logSoftmaxVjp (axis: int) (y: Value) (g: Value) : Value =
         let sumKeep v = Reduction.sumAxes [| axis |] true v
@@ -59,7 +59,7 @@ module Softmax =
                     let g = xs.[1]
                     if fusedPair y g then
                         let struct (outer, mid, inner) = around axis y.ShapeArray
-                        Tensor.wrap y.ShapeArray (if inner = 1 then SpecialVector.logSoftmaxVjpRows y.Data g.Data mid else SpecialVector.logSoftmaxVjpMiddle y.Data g.Data outer mid inner)
+                        Tensor.wrap y.ShapeArray (if inner = 1 then SoftmaxVector.logSoftmaxVjpRows y.Data g.Data mid else SoftmaxVector.logSoftmaxVjpMiddle y.Data g.Data outer mid inner)
                     else
                         Tensor.sub g (Tensor.mul (Elementwise.expTensor y) (Tensor.sumAxes [| axis |] true g)))
                 (fun xs _ u i ->
@@ -84,7 +84,7 @@ module Softmax =
                     // The same operations fused per row or per block across a middle axis (bit-identical, tested).
                     if fused () then
                         let struct (outer, mid, inner) = around axis x.ShapeArray
-                        Tensor.wrap x.ShapeArray (if inner = 1 then SpecialVector.logSoftmaxRows x.Data mid else SpecialVector.logSoftmaxMiddle x.Data outer mid inner)
+                        Tensor.wrap x.ShapeArray (if inner = 1 then SoftmaxVector.logSoftmaxRows x.Data mid else SoftmaxVector.logSoftmaxMiddle x.Data outer mid inner)
                     else Tensor.sub x (logSumExp axis x))
                 (fun _ out adj _ -> logSoftmaxVjp axis out adj)
                 (fun _ out _ t ->
@@ -109,7 +109,7 @@ module Softmax =
                         let z = Strided.fresh y.Numel
                         Functional.Kernels.SoftmaxBackward.Rows(y.Data, g.Data, z, (if mid = 0 then 0 else y.Numel / mid), mid)
                         Tensor.wrap y.ShapeArray z
-                    elif inner > 1 && fusedPair y g then Tensor.wrap y.ShapeArray (SpecialVector.softmaxVjpMiddle y.Data g.Data outer mid inner)
+                    elif inner > 1 && fusedPair y g then Tensor.wrap y.ShapeArray (SoftmaxVector.softmaxVjpMiddle y.Data g.Data outer mid inner)
                     else
                         let s = Tensor.sumAxes [| axis |] true (Tensor.mul g y)
                         Tensor.mul y (Tensor.sub g s))
@@ -133,7 +133,7 @@ module Softmax =
                     // The same operations fused per row or per block across a middle axis (bit-identical, tested).
                     if fused () then
                         let struct (outer, mid, inner) = around axis x.ShapeArray
-                        Tensor.wrap x.ShapeArray (if inner = 1 then SpecialVector.softmaxRows x.Data mid else SpecialVector.softmaxMiddle x.Data outer mid inner)
+                        Tensor.wrap x.ShapeArray (if inner = 1 then SoftmaxVector.softmaxRows x.Data mid else SoftmaxVector.softmaxMiddle x.Data outer mid inner)
                     else
                         // e / Σe: one exponential per element, and more accurate than e^(x − logΣe), whose rounded
                         // logΣe is magnified by the exponential.

@@ -192,9 +192,9 @@ type SpecialTests(output: ITestOutputHelper) =
                 let struct (v, d) = SpecialVector.geluWithDerivative xs
                 [ "gelu", SpecialVector.gelu xs; "g·gelu'", SpecialVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", SpecialVector.exp es
                   // Rows of 13 and 128 (a tail and none), as softmax and log-softmax and its VJP run them.
-                  "softmax rows", SpecialVector.softmaxRows (Array.sub es 0 (13 * 128)) 13
-                  "log-softmax rows", SpecialVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 128
-                  "log-softmax VJP rows", SpecialVector.logSoftmaxVjpRows (Array.sub xs 0 (13 * 128)) (Array.sub g 0 (13 * 128)) 128 ]
+                  "softmax rows", SoftmaxVector.softmaxRows (Array.sub es 0 (13 * 128)) 13
+                  "log-softmax rows", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 128
+                  "log-softmax VJP rows", SoftmaxVector.logSoftmaxVjpRows (Array.sub xs 0 (13 * 128)) (Array.sub g 0 (13 * 128)) 128 ]
             let eight = run ()
             SpecialVector.wide <- false
             let four = try run () finally SpecialVector.wide <- true

@@ -1,0 +1,323 @@
+namespace Functional.Core
+
+#nowarn "9" // pointers into pinned arrays inside the loops only
+
+open System
+open System.Runtime.Intrinsics
+open System.Threading.Tasks
+open Microsoft.FSharp.NativeInterop
+
+/// Softmax and log-softmax, forward and VJP, fused: along contiguous rows one row at a time while it is in cache,
+/// along another axis one segment of positions at a time across it. Each is the very sequence of operations of
+/// Softmax's separate passes (so the same bits, tested), with SpecialVector's exponential and logarithm.
+module internal SoftmaxVector =
+
+    /// Rows of n in chunks of about 16,384 elements, over the cores when there are several; `body` takes a row
+    /// range and runs in one thread, so its scratch arrays are its own.
+    let private byRows (rows: int) (n: int) (body: int -> int -> unit) =
+        let per = max 1 (16384 / max 1 n)
+        let chunks = (rows + per - 1) / per
+        if chunks <= 1 then body 0 rows
+        else Parallel.For(0, chunks, fun c -> body (c * per) (min rows ((c + 1) * per))) |> ignore
+
+    /// The shift of Softmax's unfused passes for the row at p: its maximum taken as `v > max` takes it (NaN
+    /// skipped), 0 when that is infinite (so the shift never makes NaN itself); four lanes at a time, which
+    /// finds the same maximum (only the sign of a zero maximum may differ, and e^(x − ±0) is the same).
+    let private rowShift (p: nativeptr<float>) (n: int) =
+        let mutable mx = Double.NegativeInfinity
+        let mutable j = 0
+        if SpecialVector.v256 then
+            let mutable acc = Vector256.Create(Double.NegativeInfinity)
+            while j <= n - 4 do
+                let v = Vector256.Load(NativePtr.add p j)
+                acc <- Vector256.ConditionalSelect(Vector256.GreaterThan(v, acc), v, acc)
+                j <- j + 4
+            for l in 0 .. 3 do
+                let v = acc.GetElement l
+                if v > mx then mx <- v
+        while j < n do
+            let v = NativePtr.get p j
+            if v > mx then mx <- v
+            j <- j + 1
+        if Double.IsInfinity mx then 0.0 else mx
+
+    /// dst[j] = src[j] − m for j < n.
+    let private subtractInto (src: nativeptr<float>) (m: float) (dst: nativeptr<float>) (n: int) =
+        let mutable j = 0
+        if SpecialVector.v256 then
+            let vm = Vector256.Create(m)
+            while j <= n - 4 do
+                Vector256.Store(Vector256.Load(NativePtr.add src j) - vm, NativePtr.add dst j)
+                j <- j + 4
+        while j < n do
+            NativePtr.set dst j (NativePtr.get src j - m)
+            j <- j + 1
+
+    /// e = e^(x − m) of the row at `off` into e, m its shift; returns m and Σe (in SumRuns' order).
+    let private shiftedExp (ps: nativeptr<float>) (off: int) (n: int) (shifted: double[]) (pshifted: nativeptr<float>) (e: double[]) (sum: double[]) =
+        let m = rowShift (NativePtr.add ps off) n
+        subtractInto (NativePtr.add ps off) m pshifted n
+        SpecialVector.expInto shifted 0 n e 0
+        Functional.Kernels.Reduce.SumRuns(e, 1, n, sum)
+        struct (m, sum.[0])
+
+    /// Rows of n of src into a fresh array, one row at a time while it is in cache: each row's shift m, e =
+    /// e^(x − m) and Σe as `shiftedExp` makes them, then `finish x e y m Σe` writes the row y of the result.
+    let private shiftedRows (src: double[]) (n: int) (finish: nativeptr<float> -> nativeptr<float> -> nativeptr<float> -> float -> float -> unit) =
+        let dst = Strided.fresh src.Length
+        let rows = if n = 0 then 0 else src.Length / n
+        byRows rows n (fun r0 r1 ->
+            let shifted = SpecialVector.rent n
+            let e = SpecialVector.rent n
+            let sum = Array.zeroCreate<double> 1
+            try
+                use ps = fixed src
+                use psh = fixed shifted
+                use pe = fixed e
+                use pd = fixed dst
+                for r in r0 .. r1 - 1 do
+                    let off = r * n
+                    let struct (m, total) = shiftedExp ps off n shifted psh e sum
+                    finish (NativePtr.add ps off) pe (NativePtr.add pd off) m total
+            finally
+                SpecialVector.release shifted
+                SpecialVector.release e)
+        dst
+
+    /// Softmax along contiguous rows of n: y = e / Σe with e = e^(x − m), m the row's maximum (0 when infinite),
+    /// the sum in SumRuns' order: the very operations of Softmax's unfused passes (so the same bits), one row
+    /// at a time instead of five passes over the whole tensor.
+    let softmaxRows (src: double[]) (n: int) =
+        shiftedRows src n (fun _ e y _ total ->
+            let mutable j = 0
+            if SpecialVector.v256 then
+                let vs = Vector256.Create(total)
+                while j <= n - 4 do
+                    Vector256.Store(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                    j <- j + 4
+            while j < n do
+                NativePtr.set y j (NativePtr.get e j / total)
+                j <- j + 1)
+
+    /// Log-softmax along contiguous rows of n: y = x − (m + ln Σe) with e = e^(x − m) as in `softmaxRows`: the
+    /// operations of Softmax.logSoftmax's unfused passes (so the same bits), one row at a time.
+    let logSoftmaxRows (src: double[]) (n: int) =
+        shiftedRows src n (fun x _ y m total -> subtractInto x (m + SpecialVector.logOne total) y n)
+
+    /// Log-softmax's VJP along contiguous rows of n, z = g − e^y·Σg from its output y and an adjoint g: the
+    /// operations of its unfused passes (e^y, the row sums in SumRuns' order, the product, the difference), so
+    /// the same bits, one row at a time.
+    let logSoftmaxVjpRows (y: double[]) (g: double[]) (n: int) =
+        let z = Strided.fresh y.Length
+        let rows = if n = 0 then 0 else y.Length / n
+        byRows rows n (fun r0 r1 ->
+            let e = SpecialVector.rent n
+            try
+                use pe = fixed e
+                use pg = fixed g
+                use pz = fixed z
+                for r in r0 .. r1 - 1 do
+                    let off = r * n
+                    let s = Functional.Kernels.Reduce.Sum(g, off, n)
+                    SpecialVector.expInto y off (off + n) e 0
+                    let mutable j = 0
+                    if SpecialVector.v256 then
+                        let vs = Vector256.Create(s)
+                        while j <= n - 4 do
+                            Vector256.Store(Vector256.Load(NativePtr.add pg (off + j)) - Vector256.Load(NativePtr.add pe j) * vs, NativePtr.add pz (off + j))
+                            j <- j + 4
+                    while j < n do
+                        z.[off + j] <- g.[off + j] - e.[j] * s
+                        j <- j + 1
+            finally SpecialVector.release e)
+        z
+
+    // ---- Along a middle axis: src as outer × mid × inner, the reduction over mid lane-wise across inner ----
+    // Each segment of inner positions is reduced over mid in order from +0, as Reduce.SumMiddle sums, and
+    // everything else is elementwise: the very operations of the separate passes, so the same bits.
+    // A task streams through its segment of each of the mid rows (contiguous, `inner` apart), keeping per-position
+    // state (maximum, sum) and one row's intermediates in scratch of the segment's width; the result itself holds
+    // e between passes. (Blocks of 64 positions gathered into mid × 64 scratch stalled on the strided loads:
+    // perf put most samples on them, and the channel softmax ran at half the last axis's speed.)
+
+    /// One task's scratch, each of the segment's width: a row's intermediates (two) and per position (two).
+    type private MiddleScratch = { Row: double[]; Row2: double[]; Acc: double[]; Sums: double[] }
+
+    /// Tasks of one outer index and one segment of up to 2,048 inner positions (a 16 KB run of each row), over
+    /// the cores for large tensors; `body o t0 t1 s` gets scratch of its own.
+    let private middleSegments (outer: int) (mid: int) (inner: int) (body: int -> int -> int -> MiddleScratch -> unit) =
+        // 2,048 measured 10-20 % faster than 512 and than 4,096 (the VJPs; the forward passes the same).
+        let width = 2048
+        let segments = (inner + width - 1) / width
+        let tasks = outer * segments
+        let run (lo: int) (hi: int) =
+            let s = { Row = SpecialVector.rent width; Row2 = SpecialVector.rent width; Acc = SpecialVector.rent width; Sums = SpecialVector.rent width }
+            try
+                for task in lo .. hi - 1 do
+                    let t0 = (task % segments) * width
+                    body (task / segments) t0 (min inner (t0 + width)) s
+            finally
+                for a in [| s.Row; s.Row2; s.Acc; s.Sums |] do SpecialVector.release a
+        if int64 outer * int64 mid * int64 inner >= (1L <<< 18) && tasks >= 2 then
+            let per = max 1 (tasks / (8 * Environment.ProcessorCount))
+            Parallel.For(0, (tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per))) |> ignore
+        else run 0 tasks
+
+    // Elementwise steps over w positions through pointers, four lanes at a time (elementwise, so the same bits
+    // at any width); dst may be a source (each position is read before it is written).
+
+    /// mx[t] = a[t] where that is greater (NaN never is).
+    let private maxInto (a: nativeptr<float>) (mx: nativeptr<float>) (w: int) =
+        let mutable t = 0
+        if SpecialVector.v256 then
+            while t <= w - 4 do
+                let v = Vector256.Load(NativePtr.add a t)
+                let acc = Vector256.Load(NativePtr.add mx t)
+                Vector256.Store(Vector256.ConditionalSelect(Vector256.GreaterThan(v, acc), v, acc), NativePtr.add mx t)
+                t <- t + 4
+        while t < w do
+            let v = NativePtr.get a t
+            if v > NativePtr.get mx t then NativePtr.set mx t v
+            t <- t + 1
+
+    /// dst[t] = a[t] − b[t].
+    let private subInto (a: nativeptr<float>) (b: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
+        let mutable t = 0
+        if SpecialVector.v256 then
+            while t <= w - 4 do
+                Vector256.Store(Vector256.Load(NativePtr.add a t) - Vector256.Load(NativePtr.add b t), NativePtr.add dst t)
+                t <- t + 4
+        while t < w do
+            NativePtr.set dst t (NativePtr.get a t - NativePtr.get b t)
+            t <- t + 1
+
+    /// sums[t] = sums[t] + a[t].
+    let private addInto (sums: nativeptr<float>) (a: nativeptr<float>) (w: int) =
+        let mutable t = 0
+        if SpecialVector.v256 then
+            while t <= w - 4 do
+                Vector256.Store(Vector256.Load(NativePtr.add sums t) + Vector256.Load(NativePtr.add a t), NativePtr.add sums t)
+                t <- t + 4
+        while t < w do
+            NativePtr.set sums t (NativePtr.get sums t + NativePtr.get a t)
+            t <- t + 1
+
+    /// dst[t] = e[t] / sums[t].
+    let private divInto (e: nativeptr<float>) (sums: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
+        let mutable t = 0
+        if SpecialVector.v256 then
+            while t <= w - 4 do
+                Vector256.Store(Vector256.Load(NativePtr.add e t) / Vector256.Load(NativePtr.add sums t), NativePtr.add dst t)
+                t <- t + 4
+        while t < w do
+            NativePtr.set dst t (NativePtr.get e t / NativePtr.get sums t)
+            t <- t + 1
+
+    /// For the segment of src at `origin`: the shift per position into s.Acc (NaN skipped, infinite → 0), each
+    /// row m's e = e^(x − shift) (through s.Row) into `e` at `at m`, and s.Sums[t] = Σ_m e (from +0, in order of m).
+    let private middleExp (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (s: MiddleScratch) (e: double[]) (at: int -> int) =
+        use px = fixed src
+        use pmx = fixed s.Acc
+        use psh = fixed s.Row
+        use pe = fixed e
+        use psum = fixed s.Sums
+        Array.Fill(s.Acc, Double.NegativeInfinity, 0, w)
+        for m in 0 .. mid - 1 do maxInto (NativePtr.add px (origin + m * inner)) pmx w
+        for t in 0 .. w - 1 do
+            if Double.IsInfinity s.Acc.[t] then s.Acc.[t] <- 0.0
+        Array.Fill(s.Sums, 0.0, 0, w)
+        for m in 0 .. mid - 1 do
+            subInto (NativePtr.add px (origin + m * inner)) pmx psh w
+            SpecialVector.expInto s.Row 0 w e (at m)
+            addInto psum (NativePtr.add pe (at m)) w
+
+    /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
+    let softmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
+        let dst = Strided.fresh src.Length
+        middleSegments outer mid inner (fun o t0 t1 s ->
+            let w = t1 - t0
+            let origin = o * mid * inner + t0
+            // e waits in the result's own rows until the sums are complete.
+            middleExp src origin mid inner w s dst (fun m -> origin + m * inner)
+            use pd = fixed dst
+            use psum = fixed s.Sums
+            for m in 0 .. mid - 1 do
+                let row = NativePtr.add pd (origin + m * inner)
+                divInto row psum row w)
+        dst
+
+    /// Log-softmax along the middle axis: y = x − (max + ln Σe).
+    let logSoftmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
+        let dst = Strided.fresh src.Length
+        middleSegments outer mid inner (fun o t0 t1 s ->
+            let w = t1 - t0
+            let origin = o * mid * inner + t0
+            middleExp src origin mid inner w s s.Row2 (fun _ -> 0)
+            SpecialVector.logInto s.Sums s.Sums 0 w
+            for t in 0 .. w - 1 do s.Sums.[t] <- s.Acc.[t] + s.Sums.[t]
+            use pd = fixed dst
+            use px = fixed src
+            use psum = fixed s.Sums
+            for m in 0 .. mid - 1 do subInto (NativePtr.add px (origin + m * inner)) psum (NativePtr.add pd (origin + m * inner)) w)
+        dst
+
+    /// Softmax's VJP along the middle axis: z = y·(g − Σ_m g·y).
+    let softmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
+        let z = Strided.fresh y.Length
+        middleSegments outer mid inner (fun o t0 t1 s ->
+            let w = t1 - t0
+            let origin = o * mid * inner + t0
+            use py = fixed y
+            use pg = fixed g
+            use pz = fixed z
+            use ps = fixed s.Sums
+            Array.Fill(s.Sums, 0.0, 0, w)
+            for m in 0 .. mid - 1 do
+                let row = origin + m * inner
+                let mutable t = 0
+                if SpecialVector.v256 then
+                    while t <= w - 4 do
+                        let p = Vector256.Load(NativePtr.add pg (row + t)) * Vector256.Load(NativePtr.add py (row + t))
+                        Vector256.Store(Vector256.Load(NativePtr.add ps t) + p, NativePtr.add ps t)
+                        t <- t + 4
+                while t < w do
+                    s.Sums.[t] <- s.Sums.[t] + g.[row + t] * y.[row + t]
+                    t <- t + 1
+            for m in 0 .. mid - 1 do
+                let row = origin + m * inner
+                let mutable t = 0
+                if SpecialVector.v256 then
+                    while t <= w - 4 do
+                        let d = Vector256.Load(NativePtr.add pg (row + t)) - Vector256.Load(NativePtr.add ps t)
+                        Vector256.Store(Vector256.Load(NativePtr.add py (row + t)) * d, NativePtr.add pz (row + t))
+                        t <- t + 4
+                while t < w do
+                    z.[row + t] <- y.[row + t] * (g.[row + t] - s.Sums.[t])
+                    t <- t + 1)
+        z
+
+    /// Log-softmax's VJP along the middle axis: z = g − e^y·Σ_m g.
+    let logSoftmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
+        let z = Strided.fresh y.Length
+        middleSegments outer mid inner (fun o t0 t1 s ->
+            let w = t1 - t0
+            let origin = o * mid * inner + t0
+            use pg = fixed g
+            use pz = fixed z
+            use pe = fixed s.Row
+            use ps = fixed s.Sums
+            Array.Fill(s.Sums, 0.0, 0, w)
+            for m in 0 .. mid - 1 do addInto ps (NativePtr.add pg (origin + m * inner)) w
+            for m in 0 .. mid - 1 do
+                let row = origin + m * inner
+                SpecialVector.expInto y row (row + w) s.Row 0
+                let mutable t = 0
+                if SpecialVector.v256 then
+                    while t <= w - 4 do
+                        let p = Vector256.Load(NativePtr.add pe t) * Vector256.Load(NativePtr.add ps t)
+                        Vector256.Store(Vector256.Load(NativePtr.add pg (row + t)) - p, NativePtr.add pz (row + t))
+                        t <- t + 4
+                while t < w do
+                    z.[row + t] <- g.[row + t] - s.Row.[t] * s.Sums.[t]
+                    t <- t + 1)
+        z
