@@ -27,6 +27,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "mlp") { Quick.MlpStep(); return; }
         if (args.Length > 0 && args[0] == "attention") { Quick.AttentionStep(); return; }
         if (args.Length > 0 && args[0] == "tpulps") { Quick.PrimitivesUlps(); return; }
+        if (args.Length > 0 && args[0] == "geluforms") { Quick.GeluForms(); return; }
         if (args.Length > 0 && args[0] == "unary") { Quick.UnaryOps(); return; }
         if (args.Length > 0 && args[0] == "gelureused") { Quick.GeluReused(); return; }
         if (args.Length > 0 && args[0] == "middlek") { Quick.MiddleKernels(); return; }

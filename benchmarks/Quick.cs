@@ -263,6 +263,39 @@ public static class Quick
             }
     }
 
+    /// <summary>GELU, exact and tanh form, forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
+    public static void GeluForms()
+    {
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 1_000_000;
+        var x = Core.TensorModule.random(3, new[] { n });
+        var g = Core.TensorModule.random(4, new[] { n });
+        var tx = Workloads.Leaf(x, true);
+        using var tg = Workloads.Leaf(g, false);
+        var adj = Core.ValueModule.constant(g);
+        Core.Value FwdBwd(Func<Core.Value, Core.Value> f)
+        {
+            var r = Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc(f), Core.ValueModule.constant(x));
+            return r.Item2.Invoke(adj);
+        }
+        void Torch(TorchSharp.Modules.GELU.Approximate a)
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var y = TorchSharp.torch.nn.functional.gelu(tx, a);
+            TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { tg });
+        }
+        for (int round = 0; round < 2; round++)
+            foreach (var (name, ours, theirs) in new (string, Action, Action)[]
+            {
+                ("gelu exact fwd+bwd", () => FwdBwd(Core.Activation.gelu), () => Torch(TorchSharp.Modules.GELU.Approximate.none)),
+                ("gelu tanh fwd+bwd", () => FwdBwd(Core.Activation.geluTanh), () => Torch(TorchSharp.Modules.GELU.Approximate.tanh)),
+                ("gelu tanh forward", () => Core.Activation.geluTanh(Core.ValueModule.constant(x)), () => { using var r = TorchSharp.torch.nn.functional.gelu(tx, TorchSharp.Modules.GELU.Approximate.tanh); }),
+            })
+            {
+                double o = PerCall(() => { using var sc = Core.TensorModule.scope(); ours(); }, 3) * 1e3, t = PerCall(theirs, 3) * 1e3;
+                Console.WriteLine($"{name} {n}: ours in a scope {o:F3} ms, TorchSharp {t:F3} ms, ratio {t / o:F2}x");
+            }
+    }
+
     /// <summary>TensorPrimitives' vector log, tanh and exp against Math's, in ulps, over a wide sample.</summary>
     public static void PrimitivesUlps()
     {
@@ -324,6 +357,9 @@ public static class Quick
                 ("logSoftmaxRows", () => Core.SoftmaxVector.logSoftmaxRows(x, 128)),
                 ("logSoftmaxVjpRows", () => Core.SoftmaxVector.logSoftmaxVjpRows(x, g, 128)),
                 ("exp", () => Core.SpecialVector.exp(x)),
+                ("GELU tanh and its derivative", () => Core.GeluTanhVector.withDerivative(x)),
+                ("GELU tanh", () => Core.GeluTanhVector.value(x)),
+                ("g·GELU tanh'", () => Core.GeluTanhVector.scaled(x, g)),
             })
             {
                 double best = BestOf200(run);
@@ -386,6 +422,9 @@ public static class Quick
                 ("logSoftmaxRows", () => Core.SoftmaxVector.logSoftmaxRows(x, row)),
                 ("logSoftmaxVjpRows", () => Core.SoftmaxVector.logSoftmaxVjpRows(x, g, row)),
                 ("exp", () => Core.SpecialVector.exp(x)),
+                ("GELU tanh and its derivative", () => Core.GeluTanhVector.withDerivative(x)),
+                ("GELU tanh", () => Core.GeluTanhVector.value(x)),
+                ("g·GELU tanh'", () => Core.GeluTanhVector.scaled(x, g)),
             })
                 if (Environment.GetEnvironmentVariable("ONLY") is not string only || only == name)
                     Console.Write($"{name} {PerCall(() => { using var s = Core.TensorModule.scope(); run(); }, 2) * 1e3:F3} ms  " + (name == "exp" ? "\n" : ""));

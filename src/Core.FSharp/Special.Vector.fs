@@ -24,18 +24,18 @@ module internal SpecialVector =
     let private c = Vector512.Create(Special.invSqrt2Pi)
     let private half = Vector512.Create(0.5)
     let private one = Vector512.Create(1.0)
-    let private ln2Hi = Vector512.Create(6.93147180369123816490e-01)
-    let private ln2Lo = Vector512.Create(1.90821492927058770002e-10)
-    let private invLn2 = Vector512.Create(1.44269504088896338700e+00)
+    let internal ln2Hi = Vector512.Create(6.93147180369123816490e-01)
+    let internal ln2Lo = Vector512.Create(1.90821492927058770002e-10)
+    let internal invLn2 = Vector512.Create(1.44269504088896338700e+00)
     /// 1/k!, k = 0..13, for the exp polynomial.
-    let private inverseFactorials = Array.init 14 (fun k -> 1.0 / (Seq.fold (fun a i -> a * float i) 1.0 [ 1 .. k ]))
+    let internal inverseFactorials = Array.init 14 (fun k -> 1.0 / (Seq.fold (fun a i -> a * float i) 1.0 [ 1 .. k ]))
 
     /// Σ r^k/k!, k = 0..13, by Horner's rule from 1/13! down, as expSplit's loop computes it (the same operations,
     /// so the same bits: tested) but written out with the coefficients as literals, for exp's own loops: exp
     /// over 4,096 values in cache 1.02–1.13 → 0.89–0.98 ns per element. GELU keeps the loop: written out there,
     /// its tier-1 code ran at 3.0 or 5.5 ns per element from one process to the next (the loop's at 2.5–3.0 in
     /// every run). `k` makes a constant vector, `fma a b` is a·r + b.
-    let inline private taylor13 ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
+    let inline internal taylor13 ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
         let p = fma (k 1.6059043836821613e-10) (k 2.08767569878681e-09)
         let p = fma p (k 2.505210838544172e-08)
         let p = fma p (k 2.755731922398589e-07)
@@ -115,7 +115,7 @@ module internal SpecialVector =
         struct (p, n)
 
     /// expSplit with the polynomial written out (taylor13), for exp's loops.
-    let inline private expSplitFlat (y: Vector512<double>) =
+    let inline internal expSplitFlat (y: Vector512<double>) =
         let n = Vector512.Round(y * invLn2)
         let r = Vector512.FusedMultiplyAdd(n, -ln2Lo, Vector512.FusedMultiplyAdd(n, -ln2Hi, y))
         struct (taylor13 (fun (v: float) -> Vector512.Create v) (fun a b -> Vector512.FusedMultiplyAdd(a, r, b)), n)
@@ -202,7 +202,7 @@ module internal SpecialVector =
     // exact steps.
 
     /// Whether the four-lane formulas can run here (AVX2 and FMA).
-    let private narrow = Avx2.IsSupported && Fma.IsSupported
+    let internal narrow = Avx2.IsSupported && Fma.IsSupported
 
     /// Whether GELU and exp have a vector path here (eight lanes or four).
     let lanes = supported || narrow
@@ -217,8 +217,8 @@ module internal SpecialVector =
     let internal v256 = Vector256.IsHardwareAccelerated
 
     let private lower (v: Vector512<double>) = v.GetLower()
-    let private half4, one4, c4 = lower half, lower one, lower c
-    let private ln2Hi4, ln2Lo4, invLn24 = lower ln2Hi, lower ln2Lo, lower invLn2
+    let internal half4, one4, c4 = lower half, lower one, lower c
+    let internal ln2Hi4, ln2Lo4, invLn24 = lower ln2Hi, lower ln2Lo, lower invLn2
     /// Each eight-lane octave table as its lanes 0–3 and 4–7.
     let private millsP4 = Array.map lower millsP, millsP |> Array.map (fun v -> v.GetUpper())
     let private millsQ4 = Array.map lower millsQ, millsQ |> Array.map (fun v -> v.GetUpper())
@@ -226,12 +226,12 @@ module internal SpecialVector =
 
     /// 2ᵏ for integral k in [−1022, 1023]: 2⁵² + 1023 + k holds k + 1023 in its low bits, which shifted into the
     /// exponent field make 2ᵏ.
-    let inline private pow2 (k: Vector256<double>) =
+    let inline internal pow2 (k: Vector256<double>) =
         Avx2.ShiftLeftLogical((k + Vector256.Create(4503599627371519.0)).AsInt64(), 52uy).AsDouble()
 
     /// x·2ⁿ for integral n in [−1074, 1023] and x with x·2^⌊n/2⌋ normal: that first (exact), then the rest, so
     /// one rounding, as Avx512F.Scale's.
-    let inline private scale4 (x: Vector256<double>) (n: Vector256<double>) =
+    let inline internal scale4 (x: Vector256<double>) (n: Vector256<double>) =
         let h = Vector256.Floor(n * half4)
         x * pow2 h * pow2 (n - h)
 
@@ -244,7 +244,7 @@ module internal SpecialVector =
         struct (p, n)
 
     /// expSplit4 with the polynomial written out, for exp's loops.
-    let inline private expSplitFlat4 (y: Vector256<double>) =
+    let inline internal expSplitFlat4 (y: Vector256<double>) =
         let n = Vector256.Round(y * invLn24)
         let r = Vector256.FusedMultiplyAdd(n, -ln2Lo4, Vector256.FusedMultiplyAdd(n, -ln2Hi4, y))
         struct (taylor13 (fun (v: float) -> Vector256.Create v) (fun a b -> Vector256.FusedMultiplyAdd(a, r, b)), n)
@@ -656,18 +656,18 @@ module internal SpecialVector =
             let inline at k = if k < count then src.[i + k] else 1.0
             logLanesEach src dst i count (Vector256.Create(at 0, at 1, at 2, at 3))
 
-    /// Whether ln has its vector path here (AVX2 and FMA: four lanes).
-    let logLanesSupported = narrow
+    /// Whether the four-lane formulas (ln, GELU's tanh form) run here: AVX2 and FMA.
+    let fourLanes = narrow
 
     /// ln x of src[lo..hi) into dst[lo..hi) (dst may be src): the vector path where there is one, Math.Log
     /// otherwise. Every ln in the library goes through here or `logOne`, so fused and separate passes agree.
     let internal logInto (src: double[]) (dst: double[]) (lo: int) (hi: int) =
-        if logLanesSupported then logRange src dst lo hi
+        if fourLanes then logRange src dst lo hi
         else for i in lo .. hi - 1 do dst.[i] <- Math.Log src.[i]
 
     /// ln x of one value, with the bits `log` gives it in an array.
     let logOne (x: double) =
-        if logLanesSupported && x >= 2.2250738585072014e-308 && x <= Double.MaxValue then (logLanes (Vector256.Create(x, 1.0, 1.0, 1.0))).ToScalar()
+        if fourLanes && x >= 2.2250738585072014e-308 && x <= Double.MaxValue then (logLanes (Vector256.Create(x, 1.0, 1.0, 1.0))).ToScalar()
         else Math.Log x
 
     /// ln x of every element (over the cores for large arrays): within 1 ulp (tested against a high-precision

@@ -190,23 +190,54 @@ module Special =
     let sqrt2OverPi = 0.79788456080286535587989211986876
     let geluTanhCubic = 0.044715
 
-    /// The tanh approximation 0.5·x·(1 + tanh(u)), u = √(2/π)(x + 0.044715x³), as x·σ(2u):
-    /// no cancellation, no overflow, no NaN for finite x.
-    let geluTanh (x: double) =
-        if Double.IsNaN x then nan
-        elif Double.IsInfinity x then (if x > 0.0 then x else -0.0)
-        else
-            let u = sqrt2OverPi * (x + geluTanhCubic * x * x * x)
-            x * sigmoid (2.0 * u)
+    /// 2√(2/π) as a double and the rest (2√(2/π) − twoSqrt2OverPi, to 1e-33).
+    let internal twoSqrt2OverPi = 1.5957691216057308
+    let internal twoSqrt2OverPiLo = -9.96930880911092e-17
 
-    /// d/dx of geluTanh: σ(2u) + x·σ(2u)·(1 − σ(2u))·2u', u' = √(2/π)(1 + 3·0.044715x²).
-    let geluTanhDerivative (x: double) =
-        if Double.IsNaN x then nan
-        elif Double.IsInfinity x then (if x > 0.0 then 1.0 else 0.0)
-        else
-            let u = sqrt2OverPi * (x + geluTanhCubic * x * x * x)
-            let s = sigmoid (2.0 * u)
-            let sc = sigmoid (-2.0 * u) // 1 − s without cancellation
-            let du = sqrt2OverPi * (1.0 + 3.0 * geluTanhCubic * x * x)
-            let xs = x * s * sc
-            if Double.IsInfinity du || xs = 0.0 then s else s + xs * 2.0 * du
+    /// z = 2u = 2√(2/π)·x·(1 + 0.044715x²) as z + zLo, to about 1e-32 relative, with x². σ(z)'s relative error
+    /// is about |z| times z's below zero (0.044715·x³ makes z ≈ −90 at x = −10), so a z rounded once would cost
+    /// tens of ulp in the tail; split, only exp's own rounding is left. TwoProduct by FMA, TwoSum for 1 + kx².
+    let inline internal geluTanhArgument (x: double) =
+        let x2 = x * x
+        let x2Lo = Math.FusedMultiplyAdd(x, x, -x2)
+        let p = geluTanhCubic * x2
+        let pLo = Math.FusedMultiplyAdd(geluTanhCubic, x2, -p) + geluTanhCubic * x2Lo
+        let w = 1.0 + p
+        let b = w - 1.0
+        let wLo = ((1.0 - (w - b)) + (p - b)) + pLo
+        let m = x * w
+        let mLo = Math.FusedMultiplyAdd(x, w, -m) + x * wLo
+        let z = twoSqrt2OverPi * m
+        let zLo = Math.FusedMultiplyAdd(twoSqrt2OverPi, m, -z) + (twoSqrt2OverPi * mLo + twoSqrt2OverPiLo * m)
+        struct (z, zLo, x2)
+
+    /// The tanh form's value and derivative from e = e^(−|z|) (its rest already applied), z and x², shared by the
+    /// scalar and the vector paths: s = σ(z) is r = 1/(1 + e) for z ≥ 0, e·r below (no 1 − σ anywhere), the value
+    /// x·s, and the derivative s + x·σ(z)·σ(−z)·2u' with σ(z)·σ(−z) = e·r². Where e is 0 the second term is 0
+    /// (x² may be infinite there); a value of x·0 is −0 (x < 0 there, and −∞·0 would be NaN).
+    let inline internal geluTanhFinish (x: double) (z: double) (e: double) (x2: double) =
+        let r = 1.0 / (1.0 + e)
+        let er = e * r
+        let s = if z >= 0.0 then r else er
+        let value = if s = 0.0 then -0.0 else x * s
+        let derivative = if e = 0.0 then s else s + x * er * r * (twoSqrt2OverPi * (1.0 + 3.0 * geluTanhCubic * x2))
+        struct (value, derivative)
+
+    /// e^(−|z + zLo|) by Math.Exp, the rest as e·(1 + rest) where the result is normal.
+    let private geluTanhExp (z: double) (zLo: double) =
+        let y = -(abs z)
+        let e = Math.Exp y
+        if y >= -708.0 then Math.FusedMultiplyAdd(e, (if z >= 0.0 then -zLo else zLo), e) else e
+
+    /// The tanh approximation 0.5·x·(1 + tanh(u)), u = √(2/π)(x + 0.044715x³), as x·σ(2u) and its derivative
+    /// σ(2u) + x·σ(2u)·σ(−2u)·2u', u' = √(2/π)(1 + 3·0.044715x²): no cancellation, overflow or NaN for finite x,
+    /// and 2u carried in two parts, so the tail keeps its digits.
+    let geluTanhWithDerivative (x: double) =
+        let struct (z, zLo, x2) = geluTanhArgument x
+        geluTanhFinish x z (geluTanhExp z zLo) x2
+
+    /// The tanh approximation's value (see geluTanhWithDerivative).
+    let geluTanh (x: double) = let struct (v, _) = geluTanhWithDerivative x in v
+
+    /// d/dx of geluTanh: σ(2u) + x·σ(2u)·σ(−2u)·2u'.
+    let geluTanhDerivative (x: double) = let struct (_, d) = geluTanhWithDerivative x in d

@@ -78,3 +78,17 @@ module OpsActivationTests =
             for j in 0 .. 4 do
                 let expected = if i = j then Special.phiPoly [| 2.0; 0.0; -1.0 |] xs.[[| i |]] else 0.0
                 Assert.True(abs (h.[[| i; j |]] - expected) <= 1e-15 + 1e-14 * abs expected, sprintf "H[%d,%d] = %g, expected %g" i j h.[[| i; j |]] expected)
+
+    [<Fact>]
+    let ``the tanh form's pullback from the derivative saved in the forward pass equals the recomputed one`` () =
+        let x = Tensor.scale 4.0 (Tensor.random 13 [| 37; 5 |])
+        let g = Tensor.random 14 [| 37; 5 |]
+        let _, pullback = Autodiff.vjp Activation.geluTanh (Value.constant x)
+        let fused = pullback (Value.constant g) |> Value.tensor
+        let recomputed =
+            if SpecialVector.fourLanes then Tensor.wrap [| 37; 5 |] (GeluTanhVector.scaled x.Data g.Data)
+            else Tensor.map2 (fun x g -> g * Special.geluTanhDerivative x) x g
+        Assert.Equal(recomputed, fused)
+        // A forward-mode tangent takes the unfused path: the same bits.
+        let tangent = Autodiff.jvp Activation.geluTanh (Value.constant x) (Value.constant g) |> snd |> Value.tensor
+        Assert.Equal(recomputed, tangent)

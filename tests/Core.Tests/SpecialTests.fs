@@ -64,6 +64,32 @@ type SpecialTests(output: ITestOutputHelper) =
 
     let report name f exact xs = reportWithin 4.0 name f exact xs
 
+    /// GELU's tanh form: x from −19 (z ≈ −690, the reference's exponential series grows with |z|) to 12, densest
+    /// in [−8, 8], tiny x both ways, and the points where z crosses ±708 do not occur here (tested below).
+    static let tanhFormPoints =
+        let rng = Random(41)
+        Array.concat [ Array.init 160 (fun _ -> 16.0 * rng.NextDouble() - 8.0)
+                       Array.init 24 (fun _ -> -19.0 + 11.0 * rng.NextDouble())
+                       Array.init 16 (fun _ -> 8.0 + 4.0 * rng.NextDouble())
+                       [| 1e-300; -1e-300; 1e-9; -1e-9; 0.5; -0.5; -0.75; -3.0; -10.0 |] ]
+
+    /// Worst errors of a tanh-form path over the points: value in ulps of the exact value, derivative in ulps of
+    /// the larger of its two terms (their sum cancels near the derivative's root, at about −0.75).
+    let tanhFormErrors name (values: double[]) (derivs: double[]) =
+        let mutable worstValue = 0.0
+        let mutable worstDerivative = 0.0
+        tanhFormPoints |> Array.iteri (fun i x ->
+            let v, a, b = HighPrecision.geluTanh x
+            let value = HighPrecision.toDouble v
+            let derivative = HighPrecision.toDouble (a + b)
+            let scale = max (abs (HighPrecision.toDouble a)) (abs (HighPrecision.toDouble b))
+            let ev = if value = 0.0 then 0.0 else ulps values.[i] value
+            let ed = abs (derivs.[i] - derivative) / (Math.BitIncrement scale - scale)
+            worstValue <- max worstValue ev
+            worstDerivative <- max worstDerivative ed)
+        output.WriteLine(sprintf "%s: value within %.2f ulp, derivative within %.2f ulp of its larger term" name worstValue worstDerivative)
+        worstValue, worstDerivative
+
     [<Fact>]
     member _.``the high-precision reference itself is right where doubles know the answer`` () =
         Assert.Equal(0.5, HighPrecision.toDouble (HighPrecision.cdf 0.0))
@@ -237,8 +263,59 @@ type SpecialTests(output: ITestOutputHelper) =
                 Assert.True(BitConverter.DoubleToInt64Bits derivs.[i] = BitConverter.DoubleToInt64Bits separateD.[i], sprintf "derivative at %g" xs.[i])
 
     [<Fact>]
+    member _.``the tanh form is within 3 ulp (value) and 3 ulp (derivative) in every path`` () =
+        let scalar = tanhFormErrors "scalar" (Array.map Special.geluTanh tanhFormPoints) (Array.map Special.geluTanhDerivative tanhFormPoints)
+        let vector =
+            if SpecialVector.fourLanes then
+                let run () =
+                    let struct (v, d) = GeluTanhVector.withDerivative tanhFormPoints
+                    tanhFormErrors (if SpecialVector.wide then "eight lanes" else "four lanes") v d
+                let wide = run ()
+                SpecialVector.wide <- false
+                [ wide; (try run () finally SpecialVector.wide <- SpecialVector.supported) ]
+            else []
+        for value, derivative in scalar :: vector do
+            Assert.True(value <= 3.0 && derivative <= 3.0, sprintf "%.2f ulp, %.2f ulp" value derivative)
+
+    [<Fact>]
+    member _.``the vector tanh form gives the same bits on eight lanes and four, in one pass and apart, each element its own`` () =
+        if SpecialVector.fourLanes then
+            let rng = Random(43)
+            // Both sides of z = ±708 (x ≈ ±19.5, where e^(−|z|) turns subnormal and the scalar path takes over),
+            // overflow of x² and x³, non-finite values, and a tail.
+            let xs =
+                Array.concat [ wholeRange rng 4001
+                               Array.init 400 (fun _ -> 19.0 + rng.NextDouble() * (if rng.Next(2) = 0 then 1.0 else -1.0))
+                               Array.init 400 (fun _ -> -20.0 + rng.NextDouble())
+                               [| 1e102; -1e102; 1e103; -1e103; 1e154; -1e154; 1e155; -1e155; Double.MaxValue; -Double.MaxValue |] ]
+            let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
+            let run () =
+                let struct (v, d) = GeluTanhVector.withDerivative xs
+                [ v; d; GeluTanhVector.value xs; GeluTanhVector.scaled xs g ]
+            let eight = run ()
+            SpecialVector.wide <- false
+            let four = try run () finally SpecialVector.wide <- SpecialVector.supported
+            let bits (x: double) = BitConverter.DoubleToInt64Bits x
+            for a, b in List.zip eight four do
+                for i in 0 .. xs.Length - 1 do
+                    Assert.True(bits a.[i] = bits b.[i], sprintf "x = %.17g: eight lanes %.17g, four %.17g" xs.[i] a.[i] b.[i])
+            match eight with
+            | [ v; d; value; scaled ] ->
+                for i in 0 .. xs.Length - 1 do
+                    Assert.True(bits v.[i] = bits value.[i], sprintf "value at %.17g" xs.[i])
+                    Assert.True(bits (g.[i] * d.[i]) = bits scaled.[i], sprintf "g·derivative at %.17g" xs.[i])
+                    // Each element alone (one lane and three of padding) as in the whole array.
+                    let struct (v1, d1) = GeluTanhVector.withDerivative [| xs.[i] |]
+                    Assert.True(bits v1.[0] = bits v.[i] && bits d1.[0] = bits d.[i], sprintf "alone at %.17g" xs.[i])
+                    // Where the scalar path takes over (e^(−|z|) subnormal, NaN), its bits.
+                    if GeluTanhVector.scalarOnly xs.[i] then
+                        let struct (sv, sd) = Special.geluTanhWithDerivative xs.[i]
+                        Assert.True(bits sv = bits v.[i] && bits sd = bits d.[i], sprintf "scalar lane at %.17g" xs.[i])
+            | _ -> ()
+
+    [<Fact>]
     member _.``the vector logarithm is within 1 ulp, Math.Log's wherever its formula does not hold, and each element's own`` () =
-        if SpecialVector.logLanesSupported then
+        if SpecialVector.fourLanes then
             let rng = Random(29)
             // Log-uniform over the normal range, dense around 1 (where ln is small and cancels most), both sides
             // of √2 and of powers of two (where k and m change), and the ends of the range.

@@ -120,3 +120,21 @@ module HighPrecision =
     let geluSecond (x: double) =
         let xb = ofDouble x
         mul (pdf x) ((BigInteger(2) * one) - mul xb xb)
+
+    /// √(2/π).
+    let sqrt2OverPi = sqrt (div (BigInteger(2) * one) pi)
+
+    /// GELU's tanh form x·σ(z), z = 2√(2/π)·x·(1 + kx²) with k the double 0.044715, and its derivative's two
+    /// terms σ(z) and x·σ(z)·σ(−z)·2√(2/π)(1 + 3kx²) (their sum is the derivative; |a| + |b| is the scale its
+    /// rounding errors are measured against).
+    let geluTanh (x: double) =
+        let xb = ofDouble x
+        let k = ofDouble 0.044715
+        let x2 = mul xb xb
+        let z = BigInteger(2) * mul sqrt2OverPi (mul xb (one + mul k x2))
+        let e = expNeg (BigInteger.Abs z)
+        let big = div one (one + e)
+        let small = div e (one + e)
+        let s, sc = if z.Sign >= 0 then big, small else small, big
+        let du = BigInteger(2) * mul sqrt2OverPi (one + BigInteger(3) * mul k x2)
+        mul xb s, s, mul (mul xb (mul s sc)) du
