@@ -48,48 +48,67 @@ module Activation =
     let rec private phiPoly (coeffs: double[]) (x: Value) : Value =
         Elementwise.unaryInline "phiPoly" (Special.phiPoly coeffs) (fun x _ -> phiPoly (Special.phiPolyDerivative coeffs) x) x
 
-    /// g·f'(x) for an adjoint or tangent g as one op, f's VJP and JVP: ∂/∂x = g·f''(x) (`second x`), ∂/∂g =
-    /// f'(x), so every order follows. `saved` may hold f' of one tensor, computed with its forward value: then
-    /// the value here is a product, the rules unchanged. `kernel x g` is the vector path for same-shape arrays.
-    let rec private scaledDerivative (name: string) (vector: bool) (kernel: double[] -> double[] -> double[]) (derivative: double -> double)
-                                     (second: Value -> Value) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
-        let again = scaledDerivative name vector kernel derivative second ValueNone
+    /// What an activation f with a fused vector path is made of, built once per activation (its ops capture this
+    /// one object instead of each part: a small tensor's call allocates less).
+    type private Fused =
+        { /// The op's name, and its pullback's.
+          Name: string
+          ScaledName: string
+          /// Whether the vector kernels run here.
+          Vector: bool
+          /// f and f' of every element in one pass.
+          WithDerivative: double[] -> struct (double[] * double[])
+          /// f of every element.
+          Value: double[] -> double[]
+          /// f without the vector path.
+          Scalar: Tensor -> Tensor
+          /// g·f'(x) for same-length arrays.
+          Kernel: double[] -> double[] -> double[]
+          /// f' of one value, for broadcast g.
+          Derivative: double -> double
+          /// f'' as a differentiable value.
+          Second: Value -> Value }
+
+    /// g·f'(x) for an adjoint or tangent g as one op, f's VJP and JVP: ∂/∂x = g·f''(x), ∂/∂g = f'(x), so every
+    /// order follows. `saved` may hold f' of one tensor, computed with its forward value: then the value here is
+    /// a product, the rules unchanged.
+    let rec private scaledDerivative (f: Fused) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
         Op.apply
-            (Op.create name
+            (Op.create f.ScaledName
                 (fun xs ->
                     match saved with
                     | ValueSome (struct (source, d)) when obj.ReferenceEquals(source, xs.[0]) && Shape.same xs.[0].ShapeArray xs.[1].ShapeArray ->
                         Tensor.mul d xs.[1]
                     | _ ->
-                        if vector && Shape.same xs.[0].ShapeArray xs.[1].ShapeArray then
-                            Tensor.wrap xs.[0].ShapeArray (kernel xs.[0].Data xs.[1].Data)
-                        else Tensor.map2Inline (fun x g -> g * derivative x) xs.[0] xs.[1])
-                (fun xs _ adj i -> if i = 0 then Arithmetic.mul adj (Arithmetic.mul xs.[1] (second xs.[0])) else again xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then Arithmetic.mul t (Arithmetic.mul xs.[1] (second xs.[0])) else again xs.[0] t))
+                        if f.Vector && Shape.same xs.[0].ShapeArray xs.[1].ShapeArray then
+                            Tensor.wrap xs.[0].ShapeArray (f.Kernel xs.[0].Data xs.[1].Data)
+                        else Tensor.map2Inline (fun x g -> g * f.Derivative x) xs.[0] xs.[1])
+                (fun xs _ adj i -> if i = 0 then Arithmetic.mul adj (Arithmetic.mul xs.[1] (f.Second xs.[0])) else scaledDerivative f ValueNone xs.[0] adj)
+                (fun xs _ i t -> if i = 0 then Arithmetic.mul t (Arithmetic.mul xs.[1] (f.Second xs.[0])) else scaledDerivative f ValueNone xs.[0] t))
             [| x; g |]
 
-    /// An activation f whose vector path can compute f' with the value: on a reverse-mode tape it does, and keeps
-    /// f' for the pullback (`scaled`, g·f'), which is then one multiplication; elsewhere only the value.
-    let private fusedActivation (name: string) (vector: bool) (withDerivative: double[] -> struct (double[] * double[])) (value: double[] -> double[])
-                                (scalar: Tensor -> Tensor) (scaled: struct (Tensor * Tensor) voption -> Value -> Value -> Value) (x: Value) =
-        let fuse = vector && (match x with Reverse _ -> true | _ -> false)
+    /// The activation f: on a reverse-mode tape its vector path computes f' with the value and keeps it for the
+    /// pullback, which is then one multiplication; elsewhere only the value.
+    let private fusedActivation (f: Fused) (x: Value) =
+        let fuse = f.Vector && (match x with Reverse _ -> true | _ -> false)
         let saved = ref ValueNone
         Op.apply
-            (Op.create name
+            (Op.create f.Name
                 (fun xs ->
                     if fuse then
-                        let struct (values, derivs) = withDerivative xs.[0].Data
+                        let struct (values, derivs) = f.WithDerivative xs.[0].Data
                         saved.Value <- ValueSome(struct (xs.[0], Tensor.wrap xs.[0].ShapeArray derivs))
                         Tensor.wrap xs.[0].ShapeArray values
-                    elif vector then Tensor.wrap xs.[0].ShapeArray (value xs.[0].Data)
-                    else scalar xs.[0])
-                (fun xs _ adj _ -> scaled saved.Value xs.[0] adj)
-                (fun xs _ _ t -> scaled ValueNone xs.[0] t))
+                    elif f.Vector then Tensor.wrap xs.[0].ShapeArray (f.Value xs.[0].Data)
+                    else f.Scalar xs.[0])
+                (fun xs _ adj _ -> scaledDerivative f saved.Value xs.[0] adj)
+                (fun xs _ _ t -> scaledDerivative f ValueNone xs.[0] t))
             [| x |]
 
-    /// g·GELU'(x): ∂/∂x = g·φ(x)·(2 − x²), ∂/∂g = GELU'(x).
-    let private geluScaledWith saved x g =
-        scaledDerivative "geluScaled" SpecialVector.lanes SpecialVector.scaledDerivative Special.geluDerivative (phiPoly [| 2.0; 0.0; -1.0 |]) saved x g
+    let private geluParts =
+        { Name = "gelu"; ScaledName = "geluScaled"; Vector = SpecialVector.lanes
+          WithDerivative = SpecialVector.geluWithDerivative; Value = SpecialVector.gelu; Scalar = (fun t -> Tensor.mapInline Special.gelu t)
+          Kernel = SpecialVector.scaledDerivative; Derivative = Special.geluDerivative; Second = phiPoly [| 2.0; 0.0; -1.0 |] }
 
     /// Exact GELU x·Φ(x), computed from x itself (no 1 + erf): full precision in both tails.
     /// d/dx = Φ(x) + x·φ(x); d²/dx² = φ(x)·(2 − x²).
@@ -97,7 +116,7 @@ module Activation =
     /// On a reverse-mode tape the vector path computes GELU' with the value (sharing exp(−x²/2) and the
     /// Mills ratio) and keeps it for the pullback, which is then one multiplication.
     let gelu (x: Value) =
-        fusedActivation "gelu" SpecialVector.lanes SpecialVector.geluWithDerivative SpecialVector.gelu (Tensor.mapInline Special.gelu) geluScaledWith x
+        fusedActivation geluParts x
 
     /// The second derivative of the tanh form, as a composite of differentiable ops (so higher orders follow):
     /// with s = σ(2u), s̄ = σ(−2u): s·s̄·(4u' + x·(2u'' + 4u'²·(s̄ − s))).
@@ -116,13 +135,14 @@ module Activation =
                 (Arithmetic.mul x (Arithmetic.add (Arithmetic.scale 2.0 ddu) (Arithmetic.mul (Arithmetic.scale 4.0 (Arithmetic.mul du du)) (Arithmetic.sub sc s))))
         Arithmetic.mul (Arithmetic.mul s sc) inner
 
-    /// g·(the tanh form)'(x): ∂/∂x = g·(the tanh form)''(x), ∂/∂g = (the tanh form)'(x).
-    let private geluTanhScaledWith saved x g =
-        scaledDerivative "geluTanhScaled" SpecialVector.fourLanes GeluTanhVector.scaled Special.geluTanhDerivative geluTanhSecond saved x g
+    let private geluTanhParts =
+        { Name = "geluTanh"; ScaledName = "geluTanhScaled"; Vector = SpecialVector.fourLanes
+          WithDerivative = GeluTanhVector.withDerivative; Value = GeluTanhVector.value; Scalar = (fun t -> Tensor.mapInline Special.geluTanh t)
+          Kernel = GeluTanhVector.scaled; Derivative = Special.geluTanhDerivative; Second = geluTanhSecond }
 
     /// The tanh approximation 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) computed as x·σ(2u) with 2u carried in
     /// two parts: no cancellation, overflow or NaN for finite x, and the tail keeps its digits.
     /// d/dx = σ(2u) + x·σ(2u)·σ(−2u)·2u', u' = √(2/π)(1 + 3·0.044715x²). With AVX2 and FMA four lanes at a time
     /// (the vector exponential); on a reverse-mode tape the derivative comes with the value, as for `gelu`.
     let geluTanh (x: Value) =
-        fusedActivation "geluTanh" SpecialVector.fourLanes GeluTanhVector.withDerivative GeluTanhVector.value (Tensor.mapInline Special.geluTanh) geluTanhScaledWith x
+        fusedActivation geluTanhParts x
