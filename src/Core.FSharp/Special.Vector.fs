@@ -283,8 +283,12 @@ module internal SpecialVector =
         let j = Avx2.ShiftLeftLogical(octave &&& Vector256.Create(3L), 1uy)
         let pair = (j ||| Avx2.ShiftLeftLogical(j + Vector256.Create(1L), 32uy)).AsInt32()
         let upper = Vector256.GreaterThan(octave, Vector256.Create(3L)).AsDouble()
+        // Below 8 (most of any data) every lane's octave is in the lower half: one permute per coefficient, not
+        // two and a blend (the blend would pick that permute: the same bits).
+        let lowerOnly = Vector256.ExtractMostSignificantBits(upper) = 0u
         let inline pick (struct (lo: Vector256<double>, hi: Vector256<double>)) =
-            Vector256.ConditionalSelect(upper, Avx2.PermuteVar8x32(hi.AsInt32(), pair).AsDouble(), Avx2.PermuteVar8x32(lo.AsInt32(), pair).AsDouble())
+            let l = Avx2.PermuteVar8x32(lo.AsInt32(), pair).AsDouble()
+            if lowerOnly then l else Vector256.ConditionalSelect(upper, Avx2.PermuteVar8x32(hi.AsInt32(), pair).AsDouble(), l)
         let inline coefficient (lo: Vector256<double>[], hi: Vector256<double>[]) k = pick (struct (lo.[k], hi.[k]))
         let mutable p = coefficient millsP4 5
         let mutable q = coefficient millsQ4 5
