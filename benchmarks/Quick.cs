@@ -263,7 +263,7 @@ public static class Quick
             }
     }
 
-    /// <summary>GELU, exact and tanh form, forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
+    /// <summary>GELU, exact and tanh form, σ and tanh, forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
     public static void GeluForms()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 1_000_000;
@@ -283,12 +283,20 @@ public static class Quick
             var y = TorchSharp.torch.nn.functional.gelu(tx, a);
             TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { tg });
         }
+        void TorchUnary(Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> f)
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var y = f(tx);
+            TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { tg });
+        }
         for (int round = 0; round < 2; round++)
             foreach (var (name, ours, theirs) in new (string, Action, Action)[]
             {
                 ("gelu exact fwd+bwd", () => FwdBwd(Core.Activation.gelu), () => Torch(TorchSharp.Modules.GELU.Approximate.none)),
                 ("gelu tanh fwd+bwd", () => FwdBwd(Core.Activation.geluTanh), () => Torch(TorchSharp.Modules.GELU.Approximate.tanh)),
                 ("gelu tanh forward", () => Core.Activation.geluTanh(Core.ValueModule.constant(x)), () => { using var r = TorchSharp.torch.nn.functional.gelu(tx, TorchSharp.Modules.GELU.Approximate.tanh); }),
+                ("sigmoid fwd+bwd", () => FwdBwd(Core.Elementwise.sigmoid), () => TorchUnary(t => t.sigmoid())),
+                ("tanh fwd+bwd", () => FwdBwd(Core.Elementwise.tanh), () => TorchUnary(t => t.tanh())),
             })
             {
                 double o = PerCall(() => { using var sc = Core.TensorModule.scope(); ours(); }, 3) * 1e3, t = PerCall(theirs, 3) * 1e3;

@@ -92,3 +92,18 @@ module OpsActivationTests =
         // A forward-mode tangent takes the unfused path: the same bits.
         let tangent = Autodiff.jvp Activation.geluTanh (Value.constant x) (Value.constant g) |> snd |> Value.tensor
         Assert.Equal(recomputed, tangent)
+
+    [<Fact>]
+    let ``σ's and tanh's one-pass pullbacks give the bits of the products they replace, for any adjoint`` () =
+        let x = Tensor.scale 6.0 (Tensor.random 15 [| 41; 3 |])
+        let g = Tensor.random 16 [| 41; 3 |]
+        let one = Tensor.full [| 41; 3 |] 1.0
+        let check (f: Value -> Value) (derivative: Tensor -> Tensor) =
+            let y, pullback = Autodiff.vjp f (Value.constant x)
+            let d = derivative y.Tensor
+            // A random adjoint, a uniform one (a sum's: never made into an array), and a tangent.
+            Assert.Equal(Tensor.mul g d, pullback (Value.constant g) |> Value.tensor)
+            Assert.Equal(d, pullback (Value.constant one) |> Value.tensor)
+            Assert.Equal(Tensor.mul g d, Autodiff.jvp f (Value.constant x) (Value.constant g) |> snd |> Value.tensor)
+        check Elementwise.sigmoid (fun s -> Tensor.mul s (Tensor.sub one s))
+        check Elementwise.tanh (fun y -> Tensor.sub one (Tensor.mul y y))
