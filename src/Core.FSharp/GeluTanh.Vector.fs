@@ -7,22 +7,11 @@ open System.Runtime.Intrinsics
 open System.Runtime.Intrinsics.X86
 open Microsoft.FSharp.NativeInterop
 
-/// GELU's tanh form x·σ(z), z = 2√(2/π)·x·(1 + 0.044715x²), and its derivative over arrays, four lanes at a time
-/// with AVX2 and FMA: Special's formulas (z in two parts, e = e^(−|z|) by the vector exponential with the rest
+/// GELU's tanh form x·σ(z), z = 2√(2/π)·x·(1 + 0.044715x²), and its derivative over arrays, eight lanes at a time
+/// with AVX-512, four with AVX2 and FMA (the same operations, so the same bits: tested): Special's formulas (z in two parts, e = e^(−|z|) by the vector exponential with the rest
 /// applied, one division); elements whose e^(−|z|) is subnormal, or NaN, are redone by the scalar path. Every
 /// element, the tail too, goes through the same lanes, so its result does not depend on its position.
 module internal GeluTanhVector =
-
-    let private one = Vector256.Create(1.0)
-    let private k = Vector256.Create(Special.geluTanhCubic)
-    let private k3 = Vector256.Create(3.0 * Special.geluTanhCubic)
-    let private cHi = Vector256.Create(Special.twoSqrt2OverPi)
-    let private cLo = Vector256.Create(Special.twoSqrt2OverPiLo)
-    let private one8 = Vector512.Create(1.0)
-    let private k8 = Vector512.Create(Special.geluTanhCubic)
-    let private k38 = Vector512.Create(3.0 * Special.geluTanhCubic)
-    let private cHi8 = Vector512.Create(Special.twoSqrt2OverPi)
-    let private cLo8 = Vector512.Create(Special.twoSqrt2OverPiLo)
 
     /// Σ r^k/k!, k = 0..13 (SpecialVector.taylor13's polynomial) by Estrin's scheme: pairs, then powers r², r⁴,
     /// r⁸, so about 20 cycles of latency instead of Horner's 52. This path is one long chain per lane and the
@@ -47,72 +36,62 @@ module internal GeluTanhVector =
         let t1 = fma q6 r4 s2
         fma t1 r8 t0
 
-    /// Special.geluTanhArgument on four lanes.
-    let inline private argument (x: Vector256<double>) =
+    /// Value and derivative of the lanes of x (Special.geluTanhArgument's and geluTanhFinish's steps, in their
+    /// order), and a mask of the lanes whose e^(−|z|) is subnormal (below −708) or NaN: those are wrong here and
+    /// are redone by `fixUp` (a Math.Exp call inside the loop made the JIT keep its vectors on the stack on every
+    /// iteration). One body for both widths, given each width's operations: `k` a constant vector, `fms a b c`
+    /// a·b − c and `fma` a·b + c fused, `ge`/`eq` lane masks, `select mask a b`, `scale p n` p·2ⁿ, `bad y` the
+    /// mask of lanes with y below −708 or NaN. The steps form one long chain per lane (13 FMAs of the
+    /// exponential's polynomial among them), so lanes in flight set the speed: 4.0 ns per element on four
+    /// lanes here, 2.3 on eight, before Estrin's scheme and FMS took them to 3.8 and 2.25.
+    let inline private bothOf (x: ^v) ([<InlineIfLambda>] k: float -> ^v) ([<InlineIfLambda>] fms: ^v -> ^v -> ^v -> ^v)
+                              ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) ([<InlineIfLambda>] ge: ^v -> ^v -> ^v)
+                              ([<InlineIfLambda>] eq: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v)
+                              ([<InlineIfLambda>] abs: ^v -> ^v) ([<InlineIfLambda>] round: ^v -> ^v)
+                              ([<InlineIfLambda>] scale: ^v -> ^v -> ^v) ([<InlineIfLambda>] bad: ^v -> uint32) =
+        let one = k 1.0
+        let zero = k 0.0
+        let kk = k Special.geluTanhCubic
+        let cHi = k Special.twoSqrt2OverPi
+        // z = 2u in two parts.
         let x2 = x * x
-        let x2Lo = Fma.MultiplySubtract(x, x, x2)
-        let p = k * x2
-        let pLo = Fma.MultiplySubtract(k, x2, p) + k * x2Lo
+        let x2Lo = fms x x x2
+        let p = kk * x2
+        let pLo = fms kk x2 p + kk * x2Lo
         let w = one + p
         let b = w - one
         let wLo = ((one - (w - b)) + (p - b)) + pLo
         let m = x * w
-        let mLo = Fma.MultiplySubtract(x, w, m) + x * wLo
+        let mLo = fms x w m + x * wLo
         let z = cHi * m
-        let zLo = Fma.MultiplySubtract(cHi, m, z) + (cHi * mLo + cLo * m)
-        struct (z, zLo, x2)
-
-    /// Value and derivative of four lanes (Special.geluTanhFinish's steps, in its order), and a mask of the lanes
-    /// whose e^(−|z|) is subnormal (below −708) or NaN: those are wrong here and are redone by `fixUp`. (A
-    /// Math.Exp call inside the loop made the JIT keep its vectors on the stack on every iteration.)
-    let inline private both (x: Vector256<double>) =
-        let struct (z, zLo, x2) = argument x
-        let nonNegative = Vector256.GreaterThanOrEqual(z, Vector256<double>.Zero)
-        let y = -Vector256.Abs(z)
-        let n = Vector256.Round(y * SpecialVector.invLn24)
-        let rr = Vector256.FusedMultiplyAdd(n, -SpecialVector.ln2Lo4, Vector256.FusedMultiplyAdd(n, -SpecialVector.ln2Hi4, y))
-        let p = estrin13 rr (fun (v: float) -> Vector256.Create v) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c)) (fun a b -> a * b)
-        let e = SpecialVector.scale4 p n
-        let e = Vector256.FusedMultiplyAdd(e, Vector256.ConditionalSelect(nonNegative, -zLo, zLo), e)
-        let bad = ~~~(Vector256.ExtractMostSignificantBits(Vector256.GreaterThanOrEqual(y, Vector256.Create(-708.0)))) &&& 0xFu
+        let zLo = fms cHi m z + (cHi * mLo + k Special.twoSqrt2OverPiLo * m)
+        // e = e^(−|z|)·(1 + rest).
+        let nonNegative = ge z zero
+        let y = -(abs z)
+        let n = round (y * k SpecialVector.InvLn2)
+        let rr = fma n (k -SpecialVector.Ln2Lo) (fma n (k -SpecialVector.Ln2Hi) y)
+        let e = scale (estrin13 rr k fma (fun a b -> a * b)) n
+        let e = fma e (select nonNegative (-zLo) zLo) e
+        // σ(z) from e, the value and the derivative.
         let r = one / (one + e)
         let er = e * r
-        let s = Vector256.ConditionalSelect(nonNegative, r, er)
-        let value = Vector256.ConditionalSelect(Vector256.Equals(s, Vector256<double>.Zero), Vector256.Create(-0.0), x * s)
-        let t = x * er * r * (cHi * (one + k3 * x2))
-        let derivative = Vector256.ConditionalSelect(Vector256.Equals(e, Vector256<double>.Zero), s, s + t)
-        struct (value, derivative, bad)
+        let s = select nonNegative r er
+        let value = select (eq s zero) (k -0.0) (x * s)
+        let t = x * er * r * (cHi * (one + k (3.0 * Special.geluTanhCubic) * x2))
+        let derivative = select (eq e zero) s (s + t)
+        struct (value, derivative, bad y)
 
-    /// `both` on eight lanes with AVX-512 (the same operations, so the same bits: tested). Its steps form one long
-    /// chain (the exponential's polynomial alone is 13 dependent FMAs), so it is bound by how many lanes are in
-    /// flight: four lanes took 4.0 ns per element here, eight 0.0.
+    let inline private both (x: Vector256<double>) =
+        bothOf x (fun (v: float) -> Vector256.Create v) (fun a b c -> Fma.MultiplySubtract(a, b, c)) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c))
+            (fun a b -> Vector256.GreaterThanOrEqual(a, b)) (fun a b -> Vector256.Equals(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b))
+            (fun a -> Vector256.Abs a) (fun a -> Vector256.Round a) SpecialVector.scale4
+            (fun y -> ~~~(Vector256.ExtractMostSignificantBits(Vector256.GreaterThanOrEqual(y, Vector256.Create(-708.0)))) &&& 0xFu)
+
     let inline private both8 (x: Vector512<double>) =
-        let x2 = x * x
-        let x2Lo = Avx512F.FusedMultiplySubtract(x, x, x2)
-        let p = k8 * x2
-        let pLo = Avx512F.FusedMultiplySubtract(k8, x2, p) + k8 * x2Lo
-        let w = one8 + p
-        let b = w - one8
-        let wLo = ((one8 - (w - b)) + (p - b)) + pLo
-        let m = x * w
-        let mLo = Avx512F.FusedMultiplySubtract(x, w, m) + x * wLo
-        let z = cHi8 * m
-        let zLo = Avx512F.FusedMultiplySubtract(cHi8, m, z) + (cHi8 * mLo + cLo8 * m)
-        let nonNegative = Vector512.GreaterThanOrEqual(z, Vector512<double>.Zero)
-        let y = -Vector512.Abs(z)
-        let n = Vector512.Round(y * SpecialVector.invLn2)
-        let rr = Vector512.FusedMultiplyAdd(n, -SpecialVector.ln2Lo, Vector512.FusedMultiplyAdd(n, -SpecialVector.ln2Hi, y))
-        let p = estrin13 rr (fun (v: float) -> Vector512.Create v) (fun a b c -> Vector512.FusedMultiplyAdd(a, b, c)) (fun a b -> a * b)
-        let e = Avx512F.Scale(p, n)
-        let e = Vector512.FusedMultiplyAdd(e, Vector512.ConditionalSelect(nonNegative, -zLo, zLo), e)
-        let bad = ~~~(Vector512.ExtractMostSignificantBits(Vector512.GreaterThanOrEqual(y, Vector512.Create(-708.0)))) &&& 0xFFUL
-        let r = one8 / (one8 + e)
-        let er = e * r
-        let s = Vector512.ConditionalSelect(nonNegative, r, er)
-        let value = Vector512.ConditionalSelect(Vector512.Equals(s, Vector512<double>.Zero), Vector512.Create(-0.0), x * s)
-        let t = x * er * r * (cHi8 * (one8 + k38 * x2))
-        let derivative = Vector512.ConditionalSelect(Vector512.Equals(e, Vector512<double>.Zero), s, s + t)
-        struct (value, derivative, uint32 bad)
+        bothOf x (fun (v: float) -> Vector512.Create v) (fun a b c -> Avx512F.FusedMultiplySubtract(a, b, c)) (fun a b c -> Vector512.FusedMultiplyAdd(a, b, c))
+            (fun a b -> Vector512.GreaterThanOrEqual(a, b)) (fun a b -> Vector512.Equals(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b))
+            (fun a -> Vector512.Abs a) (fun a -> Vector512.Round a) (fun p n -> Avx512F.Scale(p, n))
+            (fun y -> uint32 (~~~(Vector512.ExtractMostSignificantBits(Vector512.GreaterThanOrEqual(y, Vector512.Create(-708.0)))) &&& 0xFFUL))
 
     /// Whether an element's e^(−|z|) leaves the vector exponential's range (or is NaN): Special's scalar path,
     /// whose Math.Exp and formulas give such a lane what the lanes would with Math.Exp in it.

@@ -24,9 +24,16 @@ module internal SpecialVector =
     let private c = Vector512.Create(Special.invSqrt2Pi)
     let private half = Vector512.Create(0.5)
     let private one = Vector512.Create(1.0)
-    let internal ln2Hi = Vector512.Create(6.93147180369123816490e-01)
-    let internal ln2Lo = Vector512.Create(1.90821492927058770002e-10)
-    let internal invLn2 = Vector512.Create(1.44269504088896338700e+00)
+    /// ln 2 in two parts (the high part's last bits zero, so n·Ln2Hi is exact) and 1/ln 2, for exp's reduction.
+    [<Literal>]
+    let internal Ln2Hi = 6.93147180369123816490e-01
+    [<Literal>]
+    let internal Ln2Lo = 1.90821492927058770002e-10
+    [<Literal>]
+    let internal InvLn2 = 1.44269504088896338700e+00
+    let internal ln2Hi = Vector512.Create(Ln2Hi)
+    let internal ln2Lo = Vector512.Create(Ln2Lo)
+    let internal invLn2 = Vector512.Create(InvLn2)
     /// 1/k!, k = 0..13, for the exp polynomial.
     let internal inverseFactorials = Array.init 14 (fun k -> 1.0 / (Seq.fold (fun a i -> a * float i) 1.0 [ 1 .. k ]))
 

@@ -59,18 +59,21 @@ module OpsActivationTests =
         Assert.Equal(1.0, Special.geluDerivative Double.PositiveInfinity)
         Assert.Equal(0.0, Special.geluDerivative Double.NegativeInfinity)
 
+    /// Reverse mode saves f'(x) in the forward pass and the pullback multiplies; the unfused vector pass g·f'(x)
+    /// (which a forward-mode tangent takes) rounds the same product: bit-identical.
+    let savedDerivativeMatches (f: Value -> Value) (vector: bool) (kernel: double[] -> double[] -> double[]) (derivative: double -> double) (seed: int) =
+        let x = Tensor.scale 4.0 (Tensor.random seed [| 37; 5 |])
+        let g = Tensor.random (seed + 1) [| 37; 5 |]
+        let _, pullback = Autodiff.vjp f (Value.constant x)
+        let recomputed =
+            if vector then Tensor.wrap [| 37; 5 |] (kernel x.Data g.Data)
+            else Tensor.map2 (fun x g -> g * derivative x) x g
+        Assert.Equal(recomputed, pullback (Value.constant g) |> Value.tensor)
+        Assert.Equal(recomputed, Autodiff.jvp f (Value.constant x) (Value.constant g) |> snd |> Value.tensor)
+
     [<Fact>]
     let ``GELU's pullback from the derivative saved in the forward pass equals the recomputed one, to every order`` () =
-        let x = Tensor.scale 4.0 (Tensor.random 11 [| 37; 5 |])
-        let g = Tensor.random 12 [| 37; 5 |]
-        // Reverse mode: the forward pass saves GELU'(x); the pullback multiplies.
-        let _, pullback = Autodiff.vjp Activation.gelu (Value.constant x)
-        let fused = pullback (Value.constant g) |> Value.tensor
-        // The unfused vector pass g·GELU'(x) rounds the same product: bit-identical.
-        let recomputed =
-            if SpecialVector.lanes then Tensor.wrap [| 37; 5 |] (SpecialVector.scaledDerivative x.Data g.Data)
-            else Tensor.map2 (fun x g -> g * Special.geluDerivative x) x g
-        Assert.Equal(recomputed, fused)
+        savedDerivativeMatches Activation.gelu SpecialVector.lanes SpecialVector.scaledDerivative Special.geluDerivative 11
         // Second order through the saved derivative: the hessian of Σ GELU is diagonal φ(x)(2 − x²).
         let xs = Tensor.create [| 5 |] [| -9.5; -0.75; 0.0; 0.3; 6.0 |]
         let h = Autodiff.hessian (fun v -> Reduction.sum (Activation.gelu v)) (Value.constant xs) |> Value.tensor
@@ -81,17 +84,7 @@ module OpsActivationTests =
 
     [<Fact>]
     let ``the tanh form's pullback from the derivative saved in the forward pass equals the recomputed one`` () =
-        let x = Tensor.scale 4.0 (Tensor.random 13 [| 37; 5 |])
-        let g = Tensor.random 14 [| 37; 5 |]
-        let _, pullback = Autodiff.vjp Activation.geluTanh (Value.constant x)
-        let fused = pullback (Value.constant g) |> Value.tensor
-        let recomputed =
-            if SpecialVector.fourLanes then Tensor.wrap [| 37; 5 |] (GeluTanhVector.scaled x.Data g.Data)
-            else Tensor.map2 (fun x g -> g * Special.geluTanhDerivative x) x g
-        Assert.Equal(recomputed, fused)
-        // A forward-mode tangent takes the unfused path: the same bits.
-        let tangent = Autodiff.jvp Activation.geluTanh (Value.constant x) (Value.constant g) |> snd |> Value.tensor
-        Assert.Equal(recomputed, tangent)
+        savedDerivativeMatches Activation.geluTanh SpecialVector.fourLanes GeluTanhVector.scaled Special.geluTanhDerivative 13
 
     [<Fact>]
     let ``σ's and tanh's one-pass pullbacks give the bits of the products they replace, for any adjoint`` () =
