@@ -127,7 +127,7 @@ module Elementwise =
     /// tanh x. d/dx = 1 − tanh²x. With vector lanes from a series and the vector exponential (within 2 ulp,
     /// tested); Math.Tanh elsewhere. Its VJP is one pass from the output.
     let tanh (x: Value) =
-        let forward (t: Tensor) = if SpecialVector.lanes then Tensor.wrap t.ShapeArray (SpecialVector.tanh t.Data) else Tensor.mapInline Math.Tanh t
+        let forward (t: Tensor) = if SpecialVector.fourLanes then Tensor.wrap t.ShapeArray (SpecialVector.tanh t.Data) else Tensor.mapInline Math.Tanh t
         unaryFromOutput "tanh" forward tanhScaled x
 
     /// σ(x) = 1/(1 + e^(−x)), stable for every x. d/dx = σ(x)·(1 − σ(x)). With vector lanes from e^(−|x|) by

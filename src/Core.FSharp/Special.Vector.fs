@@ -696,65 +696,16 @@ module internal SpecialVector =
 
     let internal release (a: double[]) = System.Buffers.ArrayPool<double>.Shared.Return a
 
-    /// A fresh array holding e^(arg x) of every element of src by the vector exponential (chunk by chunk over the
-    /// cores, through pooled scratch; `arg4` is `arg` on four lanes), each chunk then turned into the result in
-    /// place by `finish px pd lo hi` (pointers to src and the result, the chunk's range): sigmoid's and tanh's
-    /// common first half.
-    let inline private fromExpOf (src: double[]) ([<InlineIfLambda>] arg4: Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] arg: double -> double) (finish: nativeptr<float> -> nativeptr<float> -> int -> int -> unit) =
-        let dst = Strided.fresh src.Length
-        Strided.chunked src.Length (fun lo hi ->
-            let n = hi - lo
-            let t = rent n
-            try
-                use px = fixed src
-                use pt = fixed t
-                let mutable i = 0
-                if v256 then
-                    while i <= n - 4 do
-                        Vector256.Store(arg4 (Vector256.Load(NativePtr.add px (lo + i))), NativePtr.add pt i)
-                        i <- i + 4
-                while i < n do
-                    t.[i] <- arg src.[lo + i]
-                    i <- i + 1
-                expInto t 0 n dst lo
-                use pd = fixed dst
-                finish px pd lo hi
-            finally release t)
-        dst
-
-    /// σ(z) = 1 − q (z ≥ 0) or q (z < 0), q = e/(1 + e), from e = e^(−|z|): the scalar form, which is what the
-    /// lanes give an element whose e^(−|z|) is out of the vector exponential's range (subnormal, or NaN).
-    let private sigmoidOne (z: double) =
-        let e = Math.Exp(-(abs z))
-        let q = e / (1.0 + e)
-        if z >= 0.0 then 1.0 - q else q
-
-    /// σ on four lanes, and a mask of the lanes whose e^(−|z|) is below −708 or NaN (wrong here, redone by
-    /// sigmoidOne after the pass: a Math.Exp call inside the loop would keep the loop's vectors on the stack).
-    let inline private sigmoidLanes (z: Vector256<double>) =
-        let y = -Vector256.Abs(z)
-        let struct (p, n) = expSplitFlat4 y
-        let e = scale4 p n
-        let bad = ~~~(Vector256.ExtractMostSignificantBits(Vector256.GreaterThanOrEqual(y, Vector256.Create(-708.0)))) &&& 0xFu
-        let q = e / (one4 + e)
-        struct (Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(z, Vector256<double>.Zero), one4 - q, q), bad)
-
-    /// sigmoidLanes on eight lanes (the same operations: the same bits). The steps are one chain per lane, so
-    /// lanes in flight set the speed: one pass on four lanes took longer than two passes with an eight-lane exp.
-    let inline private sigmoidLanes8 (z: Vector512<double>) =
-        let y = -Vector512.Abs(z)
-        let struct (p, n) = expSplitFlat y
-        let e = Avx512F.Scale(p, n)
-        let bad = ~~~(Vector512.ExtractMostSignificantBits(Vector512.GreaterThanOrEqual(y, Vector512.Create(-708.0)))) &&& 0xFFUL
-        let q = e / (one + e)
-        struct (Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(z, Vector512<double>.Zero), one - q, q), uint32 bad)
-
-    /// σ(z) of every element from e = e^(−|z|) by the vector exponential (so nothing overflows): q = e/(1 + e),
-    /// which is σ(z) for z < 0, and 1 − q for z ≥ 0 (q ≤ 1/2 there, so the difference loses nothing): one
-    /// division per element, in one pass (session 10; two passes through scratch before, the same bits). Within
-    /// 3 ulp (2.0 measured against a high-precision reference). Every element gets the same formula (the tail
-    /// too). Needs AVX2 and FMA (`fourLanes`).
-    let sigmoid (src: double[]) =
+    /// A fresh array of f over src in one pass (over the cores for large arrays): eight lanes at a time where
+    /// AVX-512 is (`step8`), four for the rest and elsewhere (`step4`, the same operations: the same bits), the
+    /// tail padded through the same lanes. Each step also returns a mask of lanes its exponential could not do
+    /// (e^y with y below −708, or NaN); if any, the elements `outside` picks are redone by `scalar`, which gives
+    /// them the bits the lanes would with Math.Exp in them. (A Math.Exp call inside the loop would keep its
+    /// vectors on the stack on every iteration.) These steps are one chain per lane: one pass on four lanes was
+    /// slower than two passes with an eight-lane exponential.
+    let inline private onePass (src: double[]) ([<InlineIfLambda>] step8: Vector512<double> -> struct (Vector512<double> * uint32))
+                               ([<InlineIfLambda>] step4: Vector256<double> -> struct (Vector256<double> * uint32))
+                               ([<InlineIfLambda>] outside: double -> bool) ([<InlineIfLambda>] scalar: double -> double) =
         let dst = Strided.fresh src.Length
         Strided.chunked src.Length (fun lo hi ->
             use px = fixed src
@@ -763,30 +714,62 @@ module internal SpecialVector =
             let mutable bad = 0u
             if wide then
                 while i <= hi - 8 do
-                    let struct (v, b) = sigmoidLanes8 (Vector512.Load(NativePtr.add px i))
+                    let struct (v, b) = step8 (Vector512.Load(NativePtr.add px i))
                     Vector512.Store(v, NativePtr.add pd i)
                     bad <- bad ||| b
                     i <- i + 8
             while i <= hi - 4 do
-                let struct (v, b) = sigmoidLanes (Vector256.Load(NativePtr.add px i))
+                let struct (v, b) = step4 (Vector256.Load(NativePtr.add px i))
                 Vector256.Store(v, NativePtr.add pd i)
                 bad <- bad ||| b
                 i <- i + 4
             if i < hi then
                 let count = hi - i
                 let inline at k = if k < count then NativePtr.get px (i + k) else 0.0
-                let struct (v, b) = sigmoidLanes (Vector256.Create(at 0, at 1, at 2, at 3))
+                let struct (v, b) = step4 (Vector256.Create(at 0, at 1, at 2, at 3))
                 for l in 0 .. count - 1 do NativePtr.set pd (i + l) (v.GetElement l)
                 bad <- bad ||| b
             if bad <> 0u then
                 for j in lo .. hi - 1 do
-                    if not (-(abs src.[j]) >= -708.0) then dst.[j] <- sigmoidOne src.[j])
+                    if outside src.[j] then dst.[j] <- scalar src.[j])
         dst
 
-    /// tanh t for four lanes with 0 ≤ t < 0.55 by its Taylor series to t³⁹ (the rest below 5e-19 relative).
-    let inline private tanhSeries (t: Vector256<double>) =
-        let c (v: float) = Vector256.Create v
-        let fma (a: Vector256<double>) (b: Vector256<double>) (d: Vector256<double>) = Vector256.FusedMultiplyAdd(a, b, d)
+    /// e^y on lanes (y ≤ 0) and the mask of lanes below −708 or NaN, for `onePass`.
+    let inline private expNeg4 (y: Vector256<double>) =
+        let struct (p, n) = expSplitFlat4 y
+        struct (scale4 p n, ~~~(Vector256.ExtractMostSignificantBits(Vector256.GreaterThanOrEqual(y, Vector256.Create(-708.0)))) &&& 0xFu)
+
+    let inline private expNeg8 (y: Vector512<double>) =
+        let struct (p, n) = expSplitFlat y
+        struct (Avx512F.Scale(p, n), uint32 (~~~(Vector512.ExtractMostSignificantBits(Vector512.GreaterThanOrEqual(y, Vector512.Create(-708.0)))) &&& 0xFFUL))
+
+    /// σ from e = e^(−|z|): 1 − q for z ≥ 0, q below, q = e/(1 + e) (either width; `ge` a lane mask, `select`).
+    let inline private sigmoidFrom (z: ^v) (e: ^v) (one: ^v) (zero: ^v) ([<InlineIfLambda>] ge: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) =
+        let q = e / (one + e)
+        select (ge z zero) (one - q) q
+
+    /// σ(z) of every element from e = e^(−|z|) by the vector exponential (so nothing overflows): q = e/(1 + e),
+    /// which is σ(z) for z < 0, and 1 − q for z ≥ 0 (q ≤ 1/2 there, so the difference loses nothing): one
+    /// division per element, in one pass (session 10; two passes through scratch before, the same bits). Within
+    /// 3 ulp (2.0 measured against a high-precision reference). Every element gets the same formula (the tail
+    /// too); where e^(−|z|) is subnormal, Math.Exp's. Needs AVX2 and FMA (`fourLanes`).
+    let sigmoid (src: double[]) =
+        onePass src
+            (fun z ->
+                let struct (e, bad) = expNeg8 (-Vector512.Abs(z))
+                struct (sigmoidFrom z e one Vector512<double>.Zero (fun a b -> Vector512.GreaterThanOrEqual(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b)), bad))
+            (fun z ->
+                let struct (e, bad) = expNeg4 (-Vector256.Abs(z))
+                struct (sigmoidFrom z e one4 Vector256<double>.Zero (fun a b -> Vector256.GreaterThanOrEqual(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b)), bad))
+            (fun z -> not (-(abs z) >= -708.0))
+            (fun z ->
+                let e = Math.Exp(-(abs z))
+                let q = e / (1.0 + e)
+                if z >= 0.0 then 1.0 - q else q)
+
+    /// tanh t for lanes with 0 ≤ t < 0.55 by its Taylor series to t³⁹ (the rest below 5e-19 relative); `c` makes
+    /// a constant vector, `fma a b d` is a·b + d (either width: the same operations).
+    let inline private tanhSeries (t: ^v) ([<InlineIfLambda>] c: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) =
         let z = t * t
         let p = fma (c -2.859136662305254e-08) z (c 7.054636946400968e-08)
         let p = fma p z (c -1.7406618963571648e-07)
@@ -809,24 +792,33 @@ module internal SpecialVector =
         let p = fma p z (c 1.0)
         t * p
 
+    /// tanh from a = |x| and e = e^(−2a): the series below 0.55, (1 − e)/(1 + e) above, x's sign put back last
+    /// (either width).
+    let inline private tanhFrom (x: ^v) (a: ^v) (e: ^v) (one: ^v) (sign: ^v) (small: ^v) ([<InlineIfLambda>] c: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v)
+                                ([<InlineIfLambda>] lt: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) =
+        let r = select (lt a small) (tanhSeries a c fma) ((one - e) / (one + e))
+        r ||| (x &&& sign)
+
     /// tanh x of every element: for |x| < 0.55 its Taylor series, beyond it (1 − e)/(1 + e) with e = e^(−2|x|)
     /// by the vector exponential (e ≤ 1/3 there, so neither side cancels), the sign put back last (tanh(−0) =
-    /// −0, ±∞ → ±1, NaN stays). Within 2 ulp (1.0 measured against a high-precision reference); Math.Tanh one
-    /// element at a time took about three times as long. Every element gets the same formulas (the tail too).
+    /// −0, ±∞ → ±1, NaN stays), in one pass (session 10; two through scratch before, the same bits). Within 2
+    /// ulp (1.0 measured against a high-precision reference); Math.Tanh one element at a time took about three
+    /// times as long. Every element gets the same formulas (the tail too). Needs AVX2 and FMA (`fourLanes`).
     let tanh (src: double[]) =
-        fromExpOf src (fun v -> Vector256.Create(-2.0) * Vector256.Abs(v)) (fun v -> -2.0 * abs v) (fun px pd lo hi ->
-            let one = Vector256.Create(1.0)
-            let sign = Vector256.Create(-0.0)
-            let step (x: Vector256<double>) (e: Vector256<double>) =
+        onePass src
+            (fun x ->
+                let a = Vector512.Abs(x)
+                let struct (e, bad) = expNeg8 (Vector512.Create(-2.0) * a)
+                struct (tanhFrom x a e one (Vector512.Create(-0.0)) (Vector512.Create(0.55)) (fun (v: float) -> Vector512.Create v) (fun p q r -> Vector512.FusedMultiplyAdd(p, q, r))
+                            (fun p q -> Vector512.LessThan(p, q)) (fun m p q -> Vector512.ConditionalSelect(m, p, q)), bad))
+            (fun x ->
                 let a = Vector256.Abs(x)
-                let r = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(0.55)), tanhSeries a, (one - e) / (one + e))
-                r ||| (x &&& sign)
-            let mutable i = lo
-            while i <= hi - 4 do
-                Vector256.Store(step (Vector256.Load(NativePtr.add px i)) (Vector256.Load(NativePtr.add pd i)), NativePtr.add pd i)
-                i <- i + 4
-            if i < hi then
-                let count = hi - i
-                let inline at (p: nativeptr<float>) k = if k < count then NativePtr.get p (i + k) else 0.0
-                let r = step (Vector256.Create(at px 0, at px 1, at px 2, at px 3)) (Vector256.Create(at pd 0, at pd 1, at pd 2, at pd 3))
-                for l in 0 .. count - 1 do NativePtr.set pd (i + l) (r.GetElement l))
+                let struct (e, bad) = expNeg4 (Vector256.Create(-2.0) * a)
+                struct (tanhFrom x a e one4 (Vector256.Create(-0.0)) (Vector256.Create(0.55)) (fun (v: float) -> Vector256.Create v) (fun p q r -> Vector256.FusedMultiplyAdd(p, q, r))
+                            (fun p q -> Vector256.LessThan(p, q)) (fun m p q -> Vector256.ConditionalSelect(m, p, q)), bad))
+            (fun x -> not (-2.0 * abs x >= -708.0))
+            (fun x ->
+                // Only |x| > 354 or NaN come here: never the series.
+                let e = Math.Exp(-2.0 * abs x)
+                let r = (1.0 - e) / (1.0 + e)
+                BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits r ||| (BitConverter.DoubleToInt64Bits x &&& Int64.MinValue)))

@@ -216,7 +216,7 @@ type SpecialTests(output: ITestOutputHelper) =
                                [| -708.0; -708.5; -745.0; 709.0; 709.8; 710.0; nan; infinity; -infinity; 0.0; -0.0 |] ]
             let run () =
                 let struct (v, d) = SpecialVector.geluWithDerivative xs
-                [ "gelu", SpecialVector.gelu xs; "g·gelu'", SpecialVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", SpecialVector.exp es; "sigmoid", SpecialVector.sigmoid es
+                [ "gelu", SpecialVector.gelu xs; "g·gelu'", SpecialVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", SpecialVector.exp es; "sigmoid", SpecialVector.sigmoid es; "tanh", SpecialVector.tanh (Array.append es xs)
                   // Rows of 13 and 128 (a tail and none), as softmax and log-softmax and its VJP run them.
                   "softmax rows", SoftmaxVector.softmaxRows (Array.sub es 0 (13 * 128)) 13
                   "log-softmax rows", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 128
