@@ -263,7 +263,7 @@ public static class Quick
             }
     }
 
-    /// <summary>GELU, exact and tanh form, σ and tanh, forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
+    /// <summary>GELU, exact and tanh form, σ, tanh, ReLU, leaky ReLU and log∘exp, forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
     public static void GeluForms()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 1_000_000;
@@ -297,6 +297,9 @@ public static class Quick
                 ("gelu tanh forward", () => Core.Activation.geluTanh(Core.ValueModule.constant(x)), () => { using var r = TorchSharp.torch.nn.functional.gelu(tx, TorchSharp.Modules.GELU.Approximate.tanh); }),
                 ("sigmoid fwd+bwd", () => FwdBwd(Core.Elementwise.sigmoid), () => TorchUnary(t => t.sigmoid())),
                 ("tanh fwd+bwd", () => FwdBwd(Core.Elementwise.tanh), () => TorchUnary(t => t.tanh())),
+                ("relu fwd+bwd", () => FwdBwd(Core.Activation.relu), () => TorchUnary(t => TorchSharp.torch.nn.functional.relu(t))),
+                ("leaky relu fwd+bwd", () => FwdBwd(v => Core.Activation.leakyRelu(0.01, v)), () => TorchUnary(t => TorchSharp.torch.nn.functional.leaky_relu(t, 0.01))),
+                ("log fwd+bwd", () => FwdBwd(v => Core.Elementwise.log(Core.Elementwise.exp(v))), () => TorchUnary(t => t.exp().log())),
             })
             {
                 double o = PerCall(() => { using var sc = Core.TensorModule.scope(); ours(); }, 3) * 1e3, t = PerCall(theirs, 3) * 1e3;

@@ -59,9 +59,26 @@ module Elementwise =
     /// √x. d/dx = 1/(2√x).
     let sqrt (x: Value) = unaryTensor "sqrt" Tensor.sqrtElements (fun _ out -> Arithmetic.div (Value.scalar 0.5) out) x
 
+    /// f(a) elementwise, four lanes at a time where vectors run (`fv` must be `f` on lanes, the same operations
+    /// in the same order, so the same bits), over the cores for large arrays.
+    let inline internal mapLanes ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double) (a: Tensor) =
+        if not SpecialVector.v256 then Tensor.mapInline f a
+        else
+            let x = a.Data
+            let dst = Strided.fresh x.Length
+            Strided.chunked x.Length (fun lo hi ->
+                let mutable i = lo
+                while i <= hi - 4 do
+                    (fv (Vector256.Create(x, i))).CopyTo(dst, i)
+                    i <- i + 4
+                while i < hi do
+                    dst.[i] <- f x.[i]
+                    i <- i + 1)
+            Tensor.wrap a.ShapeArray dst
+
     /// f(a, b) elementwise for same-shape tensors, four lanes at a time where vectors run (`fv` must be `f` on
     /// lanes, the same operations in the same order, so the same bits), over the cores for large arrays.
-    let inline private zipLanes ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double -> double) (a: Tensor) (b: Tensor) =
+    let inline internal zipLanes ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double -> double) (a: Tensor) (b: Tensor) =
         if not (SpecialVector.v256 && Shape.same a.ShapeArray b.ShapeArray) then Tensor.map2Inline f a b
         else
             let x = a.Data

@@ -100,3 +100,24 @@ module OpsActivationTests =
             Assert.Equal(Tensor.mul g d, Autodiff.jvp f (Value.constant x) (Value.constant g) |> snd |> Value.tensor)
         check Elementwise.sigmoid (fun s -> Tensor.mul s (Tensor.sub one s))
         check Elementwise.tanh (fun y -> Tensor.sub one (Tensor.mul y y))
+
+    [<Fact>]
+    let ``ReLU's and leaky ReLU's branch-free passes give the scalar definitions' bits, kinks, signed zeros and NaN included`` () =
+        let rng = Random(17)
+        // Every kind of element in every lane position, and a tail (61 elements).
+        let special = [| 0.0; -0.0; infinity; -infinity; nan; 5e-324; -5e-324; 1e300; -1e300 |]
+        let xs = Array.init 61 (fun i -> if i % 4 = 1 then special.[(i / 4) % special.Length] else 4.0 * rng.NextDouble() - 2.0)
+        let gs = Array.init 61 (fun i -> if i % 7 = 3 then -0.0 elif i % 11 = 5 then infinity else 2.0 * rng.NextDouble() - 1.0)
+        let x = Tensor.create [| 61 |] xs
+        let g = Tensor.create [| 61 |] gs
+        let bits (t: Tensor) = t.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
+        let check (f: Value -> Value) (value: double -> double) (slope: double -> double) =
+            let y, pullback = Autodiff.vjp f (Value.constant x)
+            Assert.Equal<int64[]>(Array.map (value >> BitConverter.DoubleToInt64Bits) xs, bits y.Tensor)
+            Assert.Equal<int64[]>(Array.map2 (fun x g -> BitConverter.DoubleToInt64Bits(g * slope x)) xs gs, bits (pullback (Value.constant g)).Tensor)
+            // A sum's adjoint (uniform 1): the slope itself.
+            Assert.Equal<int64[]>(Array.map (slope >> BitConverter.DoubleToInt64Bits) xs, bits (pullback (Value.constant (Tensor.full [| 61 |] 1.0))).Tensor)
+            Assert.Equal<int64[]>(Array.map2 (fun x g -> BitConverter.DoubleToInt64Bits(g * slope x)) xs gs, bits (Autodiff.jvp f (Value.constant x) (Value.constant g) |> snd).Tensor)
+        check Activation.relu (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else 0.0) (fun v -> if v > 0.0 then 1.0 elif Double.IsNaN v then nan else 0.0)
+        for convention in [ KinkConvention.RightDerivative; KinkConvention.LeftDerivative; KinkConvention.Midpoint ] do
+            check (Activation.leakyReluWith 0.01 convention) (fun v -> if v > 0.0 then v elif v < 0.0 then 0.01 * v else v) (Activation.leakyReluSlope 0.01 convention)
