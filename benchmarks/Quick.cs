@@ -263,7 +263,7 @@ public static class Quick
             }
     }
 
-    /// <summary>GELU, exact and tanh form, σ, tanh, ReLU, leaky ReLU and log∘exp, forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
+    /// <summary>GELU, exact and tanh form, σ, tanh, ReLU, leaky ReLU, log∘exp and powers, forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
     public static void GeluForms()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 1_000_000;
@@ -300,6 +300,9 @@ public static class Quick
                 ("relu fwd+bwd", () => FwdBwd(Core.Activation.relu), () => TorchUnary(t => TorchSharp.torch.nn.functional.relu(t))),
                 ("leaky relu fwd+bwd", () => FwdBwd(v => Core.Activation.leakyRelu(0.01, v)), () => TorchUnary(t => TorchSharp.torch.nn.functional.leaky_relu(t, 0.01))),
                 ("log fwd+bwd", () => FwdBwd(v => Core.Elementwise.log(Core.Elementwise.exp(v))), () => TorchUnary(t => t.exp().log())),
+                ("pow 2 fwd+bwd", () => FwdBwd(v => Core.Elementwise.pow(2.0, v)), () => TorchUnary(t => t.pow(2.0))),
+                ("pow 3 fwd+bwd", () => FwdBwd(v => Core.Elementwise.pow(3.0, v)), () => TorchUnary(t => t.pow(3.0))),
+                ("pow 1.5 fwd+bwd", () => FwdBwd(v => Core.Elementwise.pow(1.5, Core.Elementwise.exp(v))), () => TorchUnary(t => t.exp().pow(1.5))),
             })
             {
                 double o = PerCall(() => { using var sc = Core.TensorModule.scope(); ours(); }, 3) * 1e3, t = PerCall(theirs, 3) * 1e3;

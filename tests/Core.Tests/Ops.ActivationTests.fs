@@ -121,3 +121,29 @@ module OpsActivationTests =
         check Activation.relu (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else 0.0) (fun v -> if v > 0.0 then 1.0 elif Double.IsNaN v then nan else 0.0)
         for convention in [ KinkConvention.RightDerivative; KinkConvention.LeftDerivative; KinkConvention.Midpoint ] do
             check (Activation.leakyReluWith 0.01 convention) (fun v -> if v > 0.0 then v elif v < 0.0 then 0.01 * v else v) (Activation.leakyReluSlope 0.01 convention)
+
+    [<Fact>]
+    let ``x^p by exact operations: Math.Pow's values at the special points, squares and reciprocals correctly rounded, cubes within half an ulp`` () =
+        let rng = Random(19)
+        let special = [| 0.0; -0.0; infinity; -infinity; nan; 5e-324; -5e-324; 1e300; -1e300; 1e103; -1e103; 1e200; 1.0; -1.0 |]
+        let xs = Array.append special (Array.init 4001 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, 40.0 * rng.NextDouble() - 20.0)))
+        let bits (v: double) = BitConverter.DoubleToInt64Bits v
+        let pow p = (Elementwise.pow p (Value.constant (Tensor.create [| xs.Length |] xs))).Tensor.ToArray()
+        for p in [ 0.0; 1.0; 2.0; -1.0; 3.0 ] do
+            let ys = pow p
+            // At the special points (they lead the array), Math.Pow's bits (NaN as NaN).
+            for i in 0 .. special.Length - 1 do
+                let expected = Math.Pow(xs.[i], p)
+                Assert.True((Double.IsNaN expected && Double.IsNaN ys.[i]) || bits ys.[i] = bits expected, sprintf "%g^%g: %g, Math.Pow %g" xs.[i] p ys.[i] (Math.Pow(xs.[i], p)))
+            for i in special.Length .. xs.Length - 1 do
+                let x = xs.[i]
+                match p with
+                | 2.0 -> Assert.Equal(bits (x * x), bits ys.[i])
+                | -1.0 -> Assert.Equal(bits (1.0 / x), bits ys.[i])
+                | 3.0 ->
+                    // Against the exact cube (fixed point, 2,200 fraction bits).
+                    let exact = HighPrecision.toDouble (HighPrecision.mul (HighPrecision.mul (HighPrecision.ofDouble x) (HighPrecision.ofDouble x)) (HighPrecision.ofDouble x))
+                    let ulp = Math.BitIncrement(abs exact) - abs exact
+                    let error = abs (ys.[i] - exact) / ulp
+                    Assert.True(error <= 0.501, sprintf "%g³ = %.17g, exact %.17g (%.3f ulp)" x ys.[i] exact error)
+                | _ -> Assert.Equal(bits (Math.Pow(x, p)), bits ys.[i])

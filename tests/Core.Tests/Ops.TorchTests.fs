@@ -68,6 +68,10 @@ module OpsTorchTests =
           { Name = "tanh"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.tanh x.[0]); Theirs = (fun t -> t.[0].tanh()) }
           { Name = "sigmoid"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.sigmoid x.[0]); Theirs = (fun t -> torch.sigmoid(t.[0])) }
           { Name = "pow 2.5"; Shapes = unaryShapes; Domain = positive; Ours = (fun x -> Elementwise.pow 2.5 x.[0]); Theirs = (fun t -> t.[0].pow(TorchSharp.Scalar.op_Implicit 2.5)) }
+          { Name = "pow 2"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.pow 2.0 x.[0]); Theirs = (fun t -> t.[0].pow(TorchSharp.Scalar.op_Implicit 2.0)) }
+          { Name = "pow 3"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.pow 3.0 x.[0]); Theirs = (fun t -> t.[0].pow(TorchSharp.Scalar.op_Implicit 3.0)) }
+          { Name = "pow -1"; Shapes = unaryShapes; Domain = awayFromZero; Ours = (fun x -> Elementwise.pow -1.0 x.[0]); Theirs = (fun t -> t.[0].pow(TorchSharp.Scalar.op_Implicit -1.0)) }
+          { Name = "pow 1"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.pow 1.0 x.[0]); Theirs = (fun t -> t.[0].pow(TorchSharp.Scalar.op_Implicit 1.0)) }
           { Name = "sum"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Reduction.sum x.[0]); Theirs = (fun t -> t.[0].sum()) }
           { Name = "sum last axis"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Reduction.sumAxes [| lastAxis x |] false x.[0]); Theirs = (fun t -> t.[0].sum([| int64 (t.[0].shape.Length - 1) |], false, Nullable())) }
           { Name = "mean"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Reduction.mean x.[0]); Theirs = (fun t -> t.[0].mean()) }
