@@ -283,6 +283,13 @@ public static class Quick
             var y = TorchSharp.torch.nn.functional.gelu(tx, a);
             TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { tg });
         }
+        var x2 = Core.TensorModule.reshape(new[] { 1000, -1 }, x);
+        var adj2 = Core.ValueModule.constant(Core.TensorModule.full(new[] { 1000 }, 1.0));
+        Core.Value FwdBwdShaped(Func<Core.Value, Core.Value> f)
+        {
+            var r = Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc(f), Core.ValueModule.constant(x2));
+            return r.Item2.Invoke(adj2);
+        }
         void TorchUnary(Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> f)
         {
             using var scope = TorchSharp.torch.NewDisposeScope();
@@ -303,6 +310,11 @@ public static class Quick
                 ("pow 2 fwd+bwd", () => FwdBwd(v => Core.Elementwise.pow(2.0, v)), () => TorchUnary(t => t.pow(2.0))),
                 ("pow 3 fwd+bwd", () => FwdBwd(v => Core.Elementwise.pow(3.0, v)), () => TorchUnary(t => t.pow(3.0))),
                 ("pow 1.5 fwd+bwd", () => FwdBwd(v => Core.Elementwise.pow(1.5, Core.Elementwise.exp(v))), () => TorchUnary(t => t.exp().pow(1.5))),
+                ("exp fwd+bwd", () => FwdBwd(Core.Elementwise.exp), () => TorchUnary(t => t.exp())),
+                ("sqrt∘exp fwd+bwd", () => FwdBwd(v => Core.Elementwise.sqrt(Core.Elementwise.exp(v))), () => TorchUnary(t => t.exp().sqrt())),
+                ("x·x fwd+bwd", () => FwdBwd(v => Core.Arithmetic.mul(v, v)), () => TorchUnary(t => t * t)),
+                ("mean fwd+bwd", () => Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(Core.Reduction.mean), Core.ValueModule.constant(x)).Item2.Invoke(Core.ValueModule.scalar(1.0)), () => { using var scope = TorchSharp.torch.NewDisposeScope(); var y = tx.mean(); TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }); }),
+                ("sum of last axis fwd+bwd (1000×1000)", () => FwdBwdShaped(v => Core.Reduction.sumAxes(new[] { 1 }, false, v)), () => { using var scope = TorchSharp.torch.NewDisposeScope(); var y = tx.reshape(1000, -1).sum(new long[] { 1 }, false, null); TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { TorchSharp.torch.ones(1000, dtype: TorchSharp.torch.ScalarType.Float64) }); }),
             })
             {
                 double o = PerCall(() => { using var sc = Core.TensorModule.scope(); ours(); }, 3) * 1e3, t = PerCall(theirs, 3) * 1e3;
