@@ -31,9 +31,9 @@ module internal SpecialVector =
     let internal Ln2Lo = 1.90821492927058770002e-10
     [<Literal>]
     let internal InvLn2 = 1.44269504088896338700e+00
-    let internal ln2Hi = Vector512.Create(Ln2Hi)
-    let internal ln2Lo = Vector512.Create(Ln2Lo)
-    let internal invLn2 = Vector512.Create(InvLn2)
+    let private ln2Hi = Vector512.Create(Ln2Hi)
+    let private ln2Lo = Vector512.Create(Ln2Lo)
+    let private invLn2 = Vector512.Create(InvLn2)
     /// 1/k!, k = 0..13, for the exp polynomial.
     let internal inverseFactorials = Array.init 14 (fun k -> 1.0 / (Seq.fold (fun a i -> a * float i) 1.0 [ 1 .. k ]))
 
@@ -42,7 +42,7 @@ module internal SpecialVector =
     /// over 4,096 values in cache 1.02–1.13 → 0.89–0.98 ns per element. GELU keeps the loop: written out there,
     /// its tier-1 code ran at 3.0 or 5.5 ns per element from one process to the next (the loop's at 2.5–3.0 in
     /// every run). `k` makes a constant vector, `fma a b` is a·r + b.
-    let inline internal taylor13 ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
+    let inline private taylor13 ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
         let p = fma (k 1.6059043836821613e-10) (k 2.08767569878681e-09)
         let p = fma p (k 2.505210838544172e-08)
         let p = fma p (k 2.755731922398589e-07)
@@ -122,7 +122,7 @@ module internal SpecialVector =
         struct (p, n)
 
     /// expSplit with the polynomial written out (taylor13), for exp's loops.
-    let inline internal expSplitFlat (y: Vector512<double>) =
+    let inline private expSplitFlat (y: Vector512<double>) =
         let n = Vector512.Round(y * invLn2)
         let r = Vector512.FusedMultiplyAdd(n, -ln2Lo, Vector512.FusedMultiplyAdd(n, -ln2Hi, y))
         struct (taylor13 (fun (v: float) -> Vector512.Create v) (fun a b -> Vector512.FusedMultiplyAdd(a, r, b)), n)
@@ -209,7 +209,7 @@ module internal SpecialVector =
     // exact steps.
 
     /// Whether the four-lane formulas can run here (AVX2 and FMA).
-    let internal narrow = Avx2.IsSupported && Fma.IsSupported
+    let private narrow = Avx2.IsSupported && Fma.IsSupported
 
     /// Whether GELU and exp have a vector path here (eight lanes or four).
     let lanes = supported || narrow
@@ -225,7 +225,7 @@ module internal SpecialVector =
 
     let private lower (v: Vector512<double>) = v.GetLower()
     let internal half4, one4, c4 = lower half, lower one, lower c
-    let internal ln2Hi4, ln2Lo4, invLn24 = lower ln2Hi, lower ln2Lo, lower invLn2
+    let private ln2Hi4, ln2Lo4, invLn24 = lower ln2Hi, lower ln2Lo, lower invLn2
     /// Each eight-lane octave table as its lanes 0–3 and 4–7.
     let private millsP4 = Array.map lower millsP, millsP |> Array.map (fun v -> v.GetUpper())
     let private millsQ4 = Array.map lower millsQ, millsQ |> Array.map (fun v -> v.GetUpper())
@@ -251,7 +251,7 @@ module internal SpecialVector =
         struct (p, n)
 
     /// expSplit4 with the polynomial written out, for exp's loops.
-    let inline internal expSplitFlat4 (y: Vector256<double>) =
+    let inline private expSplitFlat4 (y: Vector256<double>) =
         let n = Vector256.Round(y * invLn24)
         let r = Vector256.FusedMultiplyAdd(n, -ln2Lo4, Vector256.FusedMultiplyAdd(n, -ln2Hi4, y))
         struct (taylor13 (fun (v: float) -> Vector256.Create v) (fun a b -> Vector256.FusedMultiplyAdd(a, r, b)), n)

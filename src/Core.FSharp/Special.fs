@@ -211,8 +211,8 @@ module Special =
         let zLo = Math.FusedMultiplyAdd(twoSqrt2OverPi, m, -z) + (twoSqrt2OverPi * mLo + twoSqrt2OverPiLo * m)
         struct (z, zLo, x2)
 
-    /// The tanh form's value and derivative from e = e^(−|z|) (its rest already applied), z and x², shared by the
-    /// scalar and the vector paths: s = σ(z) is r = 1/(1 + e) for z ≥ 0, e·r below (no 1 − σ anywhere), the value
+    /// The tanh form's value and derivative from e = e^(−|z|) (its rest already applied), z and x² (the vector
+    /// path, GeluTanhVector, takes the same steps in the same order): s = σ(z) is r = 1/(1 + e) for z ≥ 0, e·r below (no 1 − σ anywhere), the value
     /// x·s, and the derivative s + x·σ(z)·σ(−z)·2u' with σ(z)·σ(−z) = e·r². Where e is 0 the second term is 0
     /// (x² may be infinite there); a value of x·0 is −0 (x < 0 there, and −∞·0 would be NaN).
     let inline internal geluTanhFinish (x: double) (z: double) (e: double) (x2: double) =
