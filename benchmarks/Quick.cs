@@ -313,6 +313,8 @@ public static class Quick
                 ("exp fwd+bwd", () => FwdBwd(Core.Elementwise.exp), () => TorchUnary(t => t.exp())),
                 ("sqrt∘exp fwd+bwd", () => FwdBwd(v => Core.Elementwise.sqrt(Core.Elementwise.exp(v))), () => TorchUnary(t => t.exp().sqrt())),
                 ("x·x fwd+bwd", () => FwdBwd(v => Core.Arithmetic.mul(v, v)), () => TorchUnary(t => t * t)),
+                ("x·y forward", () => Core.TensorModule.mul(x, g), () => { using var r = tx * tg; }),
+                ("x+y forward", () => Core.TensorModule.add(x, g), () => { using var r = tx + tg; }),
                 ("mean fwd+bwd", () => Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(Core.Reduction.mean), Core.ValueModule.constant(x)).Item2.Invoke(Core.ValueModule.scalar(1.0)), () => { using var scope = TorchSharp.torch.NewDisposeScope(); var y = tx.mean(); TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }); }),
                 ("sum of last axis fwd+bwd (1000×1000)", () => FwdBwdShaped(v => Core.Reduction.sumAxes(new[] { 1 }, false, v)), () => { using var scope = TorchSharp.torch.NewDisposeScope(); var y = tx.reshape(1000, -1).sum(new long[] { 1 }, false, null); TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }, new[] { TorchSharp.torch.ones(1000, dtype: TorchSharp.torch.ScalarType.Float64) }); }),
             })
