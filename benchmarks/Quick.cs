@@ -290,6 +290,7 @@ public static class Quick
             var r = Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc(f), Core.ValueModule.constant(x2));
             return r.Item2.Invoke(adj2);
         }
+        var squarePullback = Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(v => Core.Arithmetic.mul(v, v)), Core.ValueModule.constant(x)).Item2;
         void TorchUnary(Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> f)
         {
             using var scope = TorchSharp.torch.NewDisposeScope();
@@ -313,6 +314,8 @@ public static class Quick
                 ("exp fwd+bwd", () => FwdBwd(Core.Elementwise.exp), () => TorchUnary(t => t.exp())),
                 ("sqrt∘exp fwd+bwd", () => FwdBwd(v => Core.Elementwise.sqrt(Core.Elementwise.exp(v))), () => TorchUnary(t => t.exp().sqrt())),
                 ("x·x fwd+bwd", () => FwdBwd(v => Core.Arithmetic.mul(v, v)), () => TorchUnary(t => t * t)),
+                ("x·x forward on a tape", () => Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(v => Core.Arithmetic.mul(v, v)), Core.ValueModule.constant(x)), () => { using var r = tx * tx; }),
+                ("x·x pullback alone", () => squarePullback.Invoke(adj), () => { using var scope = TorchSharp.torch.NewDisposeScope(); var a = tg * tx; var b = tg * tx; a.add_(b); }),
                 ("x·y forward", () => Core.TensorModule.mul(x, g), () => { using var r = tx * tg; }),
                 ("x+y forward", () => Core.TensorModule.add(x, g), () => { using var r = tx + tg; }),
                 ("mean fwd+bwd", () => Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value, Core.Value>(Core.Reduction.mean), Core.ValueModule.constant(x)).Item2.Invoke(Core.ValueModule.scalar(1.0)), () => { using var scope = TorchSharp.torch.NewDisposeScope(); var y = tx.mean(); TorchSharp.torch.autograd.grad(new[] { y }, new[] { tx }); }),
