@@ -52,12 +52,6 @@ module Elementwise =
                 (fun _ out _ t -> Arithmetic.mul t out))
             [| x |]
 
-    /// ln x. d/dx = 1/x. With AVX2 and FMA four lanes at a time (within 1 ulp, tested); Math.Log elsewhere.
-    let log (x: Value) =
-        unaryTensor "log" (fun t -> Tensor.wrap t.ShapeArray (SpecialVector.log t.Data)) (fun x _ -> Arithmetic.div (Value.scalar 1.0) x) x
-
-    /// √x. d/dx = 1/(2√x).
-    let sqrt (x: Value) = unaryTensor "sqrt" Tensor.sqrtElements (fun _ out -> Arithmetic.div (Value.scalar 0.5) out) x
 
     /// f(a) elementwise, four lanes at a time where vectors run (`fv` must be `f` on lanes, the same operations
     /// in the same order, so the same bits), over the cores for large arrays.
@@ -132,6 +126,29 @@ module Elementwise =
                 (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else tanhScaled xs.[0] t))
             [| y; g |]
 
+    /// g·(c/v) in one pass (a quotient and a product before, the same operations): ln's VJP and JVP from x (c = 1)
+    /// and √'s from its output (c = 1/2). ∂/∂v = −(g·(c/v))/v, ∂/∂g = c/v.
+    let rec private reciprocalScaled (c: double) (v: Value) (g: Value) : Value =
+        let second (v: Value) (g: Value) (h: Value) = Arithmetic.mul h (Arithmetic.neg (Arithmetic.div (reciprocalScaled c v g) v))
+        Op.apply
+            (Op.create "reciprocalScaled"
+                (fun xs ->
+                    let cv = Vector256.Create(c)
+                    zipLanes (fun v g -> g * (cv / v)) (fun v g -> g * (c / v)) xs.[0] xs.[1])
+                (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else reciprocalScaled c xs.[0] adj)
+                (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else reciprocalScaled c xs.[0] t))
+            [| v; g |]
+
+    /// ln x. d/dx = 1/x. With AVX2 and FMA four lanes at a time (within 1 ulp, tested); Math.Log elsewhere. Its
+    /// VJP is one pass.
+    let log (x: Value) =
+        Op.apply
+            (Op.create "log"
+                (fun xs -> Tensor.wrap xs.[0].ShapeArray (SpecialVector.log xs.[0].Data))
+                (fun xs _ adj _ -> reciprocalScaled 1.0 xs.[0] adj)
+                (fun xs _ _ t -> reciprocalScaled 1.0 xs.[0] t))
+            [| x |]
+
     /// An elementwise op whose VJP and JVP are `scaled out g` (g·f'(x) from the output, one op).
     let private unaryFromOutput (name: string) (forward: Tensor -> Tensor) (scaled: Value -> Value -> Value) (x: Value) =
         Op.apply
@@ -140,6 +157,9 @@ module Elementwise =
                 (fun _ out adj _ -> scaled out adj)
                 (fun _ out _ t -> scaled out t))
             [| x |]
+
+    /// √x. d/dx = 1/(2√x). Its VJP is one pass from the output.
+    let sqrt (x: Value) = unaryFromOutput "sqrt" Tensor.sqrtElements (reciprocalScaled 0.5) x
 
     /// tanh x. d/dx = 1 − tanh²x. With vector lanes from a series and the vector exponential (within 2 ulp,
     /// tested); Math.Tanh elsewhere. Its VJP is one pass from the output.

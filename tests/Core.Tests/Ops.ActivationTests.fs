@@ -86,20 +86,22 @@ module OpsActivationTests =
     let ``the tanh form's pullback from the derivative saved in the forward pass equals the recomputed one`` () =
         savedDerivativeMatches Activation.geluTanh SpecialVector.fourLanes GeluTanhVector.scaled Special.geluTanhDerivative 13
 
+    /// A one-pass pullback op against the product it replaces, g·f'(x) with f' from `derivative x y` (y = f(x)):
+    /// for a random adjoint, a uniform one (a sum's: never made into an array) and a tangent, bit for bit.
+    let onePassMatches (x: Tensor) (seed: int) (f: Value -> Value) (derivative: Tensor -> Tensor -> Tensor) =
+        let g = Tensor.random seed x.ShapeArray
+        let y, pullback = Autodiff.vjp f (Value.constant x)
+        let d = derivative x y.Tensor
+        Assert.Equal(Tensor.mul g d, pullback (Value.constant g) |> Value.tensor)
+        Assert.Equal(d, pullback (Value.constant (Tensor.full x.ShapeArray 1.0)) |> Value.tensor)
+        Assert.Equal(Tensor.mul g d, Autodiff.jvp f (Value.constant x) (Value.constant g) |> snd |> Value.tensor)
+
     [<Fact>]
     let ``σ's and tanh's one-pass pullbacks give the bits of the products they replace, for any adjoint`` () =
         let x = Tensor.scale 6.0 (Tensor.random 15 [| 41; 3 |])
-        let g = Tensor.random 16 [| 41; 3 |]
         let one = Tensor.full [| 41; 3 |] 1.0
-        let check (f: Value -> Value) (derivative: Tensor -> Tensor) =
-            let y, pullback = Autodiff.vjp f (Value.constant x)
-            let d = derivative y.Tensor
-            // A random adjoint, a uniform one (a sum's: never made into an array), and a tangent.
-            Assert.Equal(Tensor.mul g d, pullback (Value.constant g) |> Value.tensor)
-            Assert.Equal(d, pullback (Value.constant one) |> Value.tensor)
-            Assert.Equal(Tensor.mul g d, Autodiff.jvp f (Value.constant x) (Value.constant g) |> snd |> Value.tensor)
-        check Elementwise.sigmoid (fun s -> Tensor.mul s (Tensor.sub one s))
-        check Elementwise.tanh (fun y -> Tensor.sub one (Tensor.mul y y))
+        onePassMatches x 16 Elementwise.sigmoid (fun _ s -> Tensor.mul s (Tensor.sub one s))
+        onePassMatches x 16 Elementwise.tanh (fun _ y -> Tensor.sub one (Tensor.mul y y))
 
     [<Fact>]
     let ``ReLU's and leaky ReLU's branch-free passes give the scalar definitions' bits, kinks, signed zeros and NaN included`` () =
@@ -147,3 +149,9 @@ module OpsActivationTests =
                     let error = abs (ys.[i] - exact) / ulp
                     Assert.True(error <= 0.501, sprintf "%g³ = %.17g, exact %.17g (%.3f ulp)" x ys.[i] exact error)
                 | _ -> Assert.Equal(bits (Math.Pow(x, p)), bits ys.[i])
+
+    [<Fact>]
+    let ``ln's and √'s one-pass pullbacks give the bits of the quotients and products they replace`` () =
+        let x = Tensor.map (fun v -> abs v * 5.0 + 1e-3) (Tensor.random 21 [| 43; 3 |])
+        onePassMatches x 22 Elementwise.log (fun x _ -> Tensor.div (Tensor.full [| 43; 3 |] 1.0) x)
+        onePassMatches x 22 Elementwise.sqrt (fun _ y -> Tensor.div (Tensor.full [| 43; 3 |] 0.5) y)
