@@ -261,17 +261,22 @@ module internal SoftmaxVector =
             for m in 0 .. mid - 1 do subInto (NativePtr.add px (origin + m * inner)) psum (NativePtr.add pd (origin + m * inner)) w)
         dst
 
+    /// The frame both middle-axis VJPs share: a fresh result z and, for each segment of positions, `body z origin
+    /// w s` with the segment's first index, its width and scratch whose sums start at 0.
+    let inline private middleVjp (length: int) (outer: int) (mid: int) (inner: int) ([<InlineIfLambda>] body: double[] -> int -> int -> MiddleScratch -> unit) =
+        let z = Strided.fresh length
+        middleSegments outer mid inner (fun o t0 t1 s ->
+            Array.Fill(s.Sums, 0.0, 0, t1 - t0)
+            body z (o * mid * inner + t0) (t1 - t0) s)
+        z
+
     /// Softmax's VJP along the middle axis: z = y·(g − Σ_m g·y).
     let softmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
-        let z = Strided.fresh y.Length
-        middleSegments outer mid inner (fun o t0 t1 s ->
-            let w = t1 - t0
-            let origin = o * mid * inner + t0
+        middleVjp y.Length outer mid inner (fun z origin w s ->
             use py = fixed y
             use pg = fixed g
             use pz = fixed z
             use ps = fixed s.Sums
-            Array.Fill(s.Sums, 0.0, 0, w)
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 let mutable t = 0
@@ -294,19 +299,14 @@ module internal SoftmaxVector =
                 while t < w do
                     z.[row + t] <- y.[row + t] * (g.[row + t] - s.Sums.[t])
                     t <- t + 1)
-        z
 
     /// Log-softmax's VJP along the middle axis: z = g − e^y·Σ_m g.
     let logSoftmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
-        let z = Strided.fresh y.Length
-        middleSegments outer mid inner (fun o t0 t1 s ->
-            let w = t1 - t0
-            let origin = o * mid * inner + t0
+        middleVjp y.Length outer mid inner (fun z origin w s ->
             use pg = fixed g
             use pz = fixed z
             use pe = fixed s.Row
             use ps = fixed s.Sums
-            Array.Fill(s.Sums, 0.0, 0, w)
             for m in 0 .. mid - 1 do addInto ps (NativePtr.add pg (origin + m * inner)) w
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
@@ -320,4 +320,3 @@ module internal SoftmaxVector =
                 while t < w do
                     z.[row + t] <- g.[row + t] - s.Row.[t] * s.Sums.[t]
                     t <- t + 1)
-        z
