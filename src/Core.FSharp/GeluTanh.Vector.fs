@@ -17,7 +17,7 @@ module internal GeluTanhVector =
     /// r⁸, so about 20 cycles of latency instead of Horner's 52. This path is one long chain per lane and the
     /// number of lanes in flight bounds its speed, so the latency is what counts here. `k` makes a constant
     /// vector, `fma a b c` is a·b + c.
-    let inline private estrin13 (r: 'v) ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v -> 'v) ([<InlineIfLambda>] mul: 'v -> 'v -> 'v) =
+    let inline internal estrin13 (r: 'v) ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v -> 'v) ([<InlineIfLambda>] mul: 'v -> 'v -> 'v) =
         let c = SpecialVector.inverseFactorials
         let r2 = mul r r
         let r4 = mul r2 r2

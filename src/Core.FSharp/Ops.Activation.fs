@@ -39,7 +39,7 @@ module Activation =
                     let a = Vector256.Create(alpha)
                     let kink = Vector256.Create(leakyReluSlope alpha convention 0.0)
                     let nan4 = Vector256.Create(nan)
-                    Elementwise.zipLanes
+                    Lanes.zip
                         (fun x g ->
                             g * Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), one,
                                     Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a, Vector256.ConditionalSelect(Vector256.Equals(x, x), kink, nan4))))
@@ -55,7 +55,7 @@ module Activation =
             (Op.create "relu"
                 (fun xs ->
                     let zero = Vector256<double>.Zero
-                    Elementwise.mapLanes
+                    Lanes.map
                         (fun x -> Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), x, Vector256.ConditionalSelect(Vector256.Equals(x, x), zero, x)))
                         (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else 0.0) xs.[0])
                 (fun xs _ adj _ -> slopeScaled 0.0 KinkConvention.LeftDerivative xs.[0] adj)
@@ -71,7 +71,7 @@ module Activation =
                 (fun xs ->
                     let zero = Vector256<double>.Zero
                     let a = Vector256.Create(alpha)
-                    Elementwise.mapLanes
+                    Lanes.map
                         (fun x -> Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a * x, x))
                         (fun v -> if v > 0.0 then v elif v < 0.0 then alpha * v else v) xs.[0])
                 (fun xs _ adj _ -> slopeScaled alpha convention xs.[0] adj)

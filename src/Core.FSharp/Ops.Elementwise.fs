@@ -53,54 +53,6 @@ module Elementwise =
             [| x |]
 
 
-    /// f(a) elementwise, four lanes at a time where vectors run (`fv` must be `f` on lanes, the same operations
-    /// in the same order, so the same bits), over the cores for large arrays.
-    let inline internal mapLanes ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double) (a: Tensor) =
-        if not SpecialVector.v256 then Tensor.mapInline f a
-        else
-            let x = a.Data
-            let dst = Strided.fresh x.Length
-            Strided.chunked x.Length (fun lo hi ->
-                let mutable i = lo
-                while i <= hi - 4 do
-                    (fv (Vector256.Create(x, i))).CopyTo(dst, i)
-                    i <- i + 4
-                while i < hi do
-                    dst.[i] <- f x.[i]
-                    i <- i + 1)
-            Tensor.wrap a.ShapeArray dst
-
-    /// f(a, b) elementwise for same-shape tensors, four lanes at a time where vectors run (`fv` must be `f` on
-    /// lanes, the same operations in the same order, so the same bits), over the cores for large arrays.
-    let inline internal zipLanes ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double -> double) (a: Tensor) (b: Tensor) =
-        if not (SpecialVector.v256 && Shape.same a.ShapeArray b.ShapeArray) then Tensor.map2Inline f a b
-        else
-            let x = a.Data
-            let dst = Strided.fresh x.Length
-            if b.IsUniform then
-                // A sum's adjoint: one value, never made into an array.
-                let c = b.Fill
-                let cv = Vector256.Create(c)
-                Strided.chunked x.Length (fun lo hi ->
-                    let mutable i = lo
-                    while i <= hi - 4 do
-                        (fv (Vector256.Create(x, i)) cv).CopyTo(dst, i)
-                        i <- i + 4
-                    while i < hi do
-                        dst.[i] <- f x.[i] c
-                        i <- i + 1)
-            else
-                let y = b.Data
-                Strided.chunked x.Length (fun lo hi ->
-                    let mutable i = lo
-                    while i <= hi - 4 do
-                        (fv (Vector256.Create(x, i)) (Vector256.Create(y, i))).CopyTo(dst, i)
-                        i <- i + 4
-                    while i < hi do
-                        dst.[i] <- f x.[i] y.[i]
-                        i <- i + 1)
-            Tensor.wrap a.ShapeArray dst
-
     /// g·σ'(x) from s = σ(x), in one pass: g·(s·(1 − s)), σ's VJP and JVP (three passes and two temporaries
     /// before, the same operations). ∂/∂s = g·(1 − 2s), ∂/∂g = s·(1 − s), so every order follows.
     let rec private sigmoidScaled (s: Value) (g: Value) : Value =
@@ -109,7 +61,7 @@ module Elementwise =
             (Op.create "sigmoidScaled"
                 (fun xs ->
                     let one = Vector256.Create(1.0)
-                    zipLanes (fun s g -> g * (s * (one - s))) (fun s g -> g * (s * (1.0 - s))) xs.[0] xs.[1])
+                    Lanes.zip (fun s g -> g * (s * (one - s))) (fun s g -> g * (s * (1.0 - s))) xs.[0] xs.[1])
                 (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else sigmoidScaled xs.[0] adj)
                 (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else sigmoidScaled xs.[0] t))
             [| s; g |]
@@ -121,7 +73,7 @@ module Elementwise =
             (Op.create "tanhScaled"
                 (fun xs ->
                     let one = Vector256.Create(1.0)
-                    zipLanes (fun y g -> g * (one - y * y)) (fun y g -> g * (1.0 - y * y)) xs.[0] xs.[1])
+                    Lanes.zip (fun y g -> g * (one - y * y)) (fun y g -> g * (1.0 - y * y)) xs.[0] xs.[1])
                 (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else tanhScaled xs.[0] adj)
                 (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else tanhScaled xs.[0] t))
             [| y; g |]
@@ -134,7 +86,7 @@ module Elementwise =
             (Op.create "reciprocalScaled"
                 (fun xs ->
                     let cv = Vector256.Create(c)
-                    zipLanes (fun v g -> g * (cv / v)) (fun v g -> g * (c / v)) xs.[0] xs.[1])
+                    Lanes.zip (fun v g -> g * (cv / v)) (fun v g -> g * (c / v)) xs.[0] xs.[1])
                 (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else reciprocalScaled c xs.[0] adj)
                 (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else reciprocalScaled c xs.[0] t))
             [| v; g |]
@@ -185,22 +137,28 @@ module Elementwise =
         let h = x * x
         if h - h = 0.0 then Math.FusedMultiplyAdd(h, x, Math.FusedMultiplyAdd(x, x, -h) * x) else h * x
 
+    /// The exponents `powTensor` takes by exact operations (2 is `Arithmetic.square`).
+    let private exact (p: double) = p = 0.0 || p = 1.0 || p = 2.0 || p = 3.0 || p = -1.0
+
     /// x^p of every element: exact operations for p = 0, 1, 2 and −1 (correctly rounded, with Math.Pow's values at
-    /// ±0, ±∞ and NaN) and 3 (one rounding), four lanes at a time where vectors run; Math.Pow otherwise.
+    /// ±0, ±∞ and NaN) and 3 (one rounding), four lanes at a time where vectors run; other |p| ≤ 8 by PowVector's
+    /// lanes (within 1 ulp, Math.Pow's values wherever its formula does not hold); Math.Pow otherwise.
     let private powTensor (p: double) (t: Tensor) : Tensor =
         if p = 1.0 then t
         elif p = 0.0 then Tensor.full t.ShapeArray 1.0
-        elif p = 2.0 then mapLanes (fun v -> v * v) (fun v -> v * v) t
-        elif p = 3.0 && SpecialVector.fourLanes then mapLanes cube4 cube t
+        elif p = 2.0 then Lanes.map (fun v -> v * v) (fun v -> v * v) t
+        elif p = 3.0 && SpecialVector.fourLanes then Lanes.map cube4 cube t
         elif p = 3.0 then Tensor.mapInline cube t
         elif p = -1.0 then
             let one = Vector256.Create(1.0)
-            mapLanes (fun v -> one / v) (fun v -> 1.0 / v) t
+            Lanes.map (fun v -> one / v) (fun v -> 1.0 / v) t
+        elif PowVector.supports p then Tensor.wrap t.ShapeArray (PowVector.pow p t.Data)
         else Tensor.mapInline (fun v -> Math.Pow(v, p)) t
 
     /// g·p·x^(p−1) in one op: x^p's VJP and JVP. ∂/∂x = p·(g·(p − 1)·x^(p−2)), ∂/∂g = p·x^(p−1) (0 for p = 0 and,
     /// in x, for p = 1, where the slope is constant).
     let rec private powScaled (p: double) (x: Value) (g: Value) : Value =
+        if p = 2.0 then Arithmetic.squareScaled x g else
         let inX (x: Value) (g: Value) (h: Value) =
             if p = 0.0 || p = 1.0 then Value.constant (Tensor.zeros x.Shape)
             else Arithmetic.mul h (Arithmetic.scale p (powScaled (p - 1.0) x g))
@@ -208,18 +166,28 @@ module Elementwise =
             (Op.create "powScaled"
                 (fun xs ->
                     if p = 0.0 then Tensor.zeros xs.[0].ShapeArray
-                    elif p = 2.0 then
-                        let two = Vector256.Create(2.0)
-                        zipLanes (fun x g -> g * (two * x)) (fun x g -> g * (2.0 * x)) xs.[0] xs.[1]
-                    else Tensor.mul xs.[1] (Tensor.scale p (powTensor (p - 1.0) xs.[0])))
+                    elif exact (p - 1.0) then Tensor.mul xs.[1] (Tensor.scale p (powTensor (p - 1.0) xs.[0]))
+                    else
+                        // One pass: g·(p·x^(p−1)), the same operations as the product of the parts.
+                        let q = p - 1.0
+                        let g = xs.[1]
+                        if PowVector.supports q && Shape.same xs.[0].ShapeArray g.ShapeArray then
+                            let data, fill = if g.IsUniform then Array.Empty<double>(), g.Fill else g.Data, 0.0
+                            Tensor.wrap xs.[0].ShapeArray (PowVector.scaled p q xs.[0].Data data fill)
+                        elif g.IsUniform then
+                            let c = g.Fill
+                            Tensor.mapInline (fun x -> c * (p * Math.Pow(x, q))) xs.[0]
+                        else Tensor.map2Inline (fun x g -> g * (p * Math.Pow(x, q))) xs.[0] g)
                 (fun xs _ adj i -> if i = 0 then inX xs.[0] xs.[1] adj else powScaled p xs.[0] adj)
                 (fun xs _ i t -> if i = 0 then inX xs.[0] xs.[1] t else powScaled p xs.[0] t))
             [| x; g |]
 
     /// x^p for a constant p. d/dx = p·x^(p−1). p = 0, 1, 2, 3 and −1 by exact operations (correctly rounded but
-    /// for 3, within about half an ulp there), four lanes at a time; other p through Math.Pow per element. The
-    /// VJP is one op (one pass for p = 2).
+    /// for 3, within about half an ulp there), four lanes at a time; other |p| ≤ 8 on vector lanes as e^(p·ln x)
+    /// with ln x in two parts (within 1 ulp; Math.Pow's values at 0, negatives, ∞, NaN and subnormals); the rest
+    /// through Math.Pow per element. The VJP is one op, one pass but for p = 3 and 4.
     let pow (p: double) (x: Value) : Value =
+        if p = 2.0 then Arithmetic.square x else
         Op.apply
             (Op.create "pow"
                 (fun xs -> powTensor p xs.[0])
@@ -227,5 +195,5 @@ module Elementwise =
                 (fun xs _ _ t -> powScaled p xs.[0] t))
             [| x |]
 
-    /// x². d/dx = 2x. As pow 2: x·x, and the VJP g·(2x) in one pass (x·x through `mul` pulls back twice and adds).
-    let square (x: Value) = pow 2.0 x
+    /// x². d/dx = 2x. x·x, and the VJP g·(2x) in one pass (`Arithmetic.square`, which `mul x x` and `pow 2` are).
+    let square (x: Value) = Arithmetic.square x

@@ -42,7 +42,7 @@ module internal SpecialVector =
     /// over 4,096 values in cache 1.02–1.13 → 0.89–0.98 ns per element. GELU keeps the loop: written out there,
     /// its tier-1 code ran at 3.0 or 5.5 ns per element from one process to the next (the loop's at 2.5–3.0 in
     /// every run). `k` makes a constant vector, `fma a b` is a·r + b.
-    let inline private taylor13 ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
+    let inline internal taylor13 ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
         let p = fma (k 1.6059043836821613e-10) (k 2.08767569878681e-09)
         let p = fma p (k 2.505210838544172e-08)
         let p = fma p (k 2.755731922398589e-07)

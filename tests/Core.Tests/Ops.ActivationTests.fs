@@ -151,6 +151,37 @@ module OpsActivationTests =
                 | _ -> Assert.Equal(bits (Math.Pow(x, p)), bits ys.[i])
 
     [<Fact>]
+    let ``x·x through mul is square: the bits of two products and their sum, one pass back, every order`` () =
+        // 129 elements (lanes and a tail) and 60,000 (split over the cores).
+        for shape, seed in [ [| 43; 3 |], 31; [| 300; 200 |], 33 ] do
+            let x = Tensor.scale 3.0 (Tensor.random seed shape)
+            let g = Tensor.random (seed + 1) shape
+            let y, pullback = Autodiff.vjp (fun v -> Arithmetic.mul v v) (Value.constant x)
+            Assert.Equal(Tensor.mul x x, y.Tensor)
+            Assert.Equal(Tensor.add (Tensor.mul g x) (Tensor.mul g x), pullback (Value.constant g) |> Value.tensor)
+            Assert.Equal(Tensor.add x x, pullback (Value.constant (Tensor.full shape 1.0)) |> Value.tensor)
+            Assert.Equal(Tensor.add (Tensor.mul g x) (Tensor.mul x g), Autodiff.jvp (fun v -> Arithmetic.mul v v) (Value.constant x) (Value.constant g) |> snd |> Value.tensor)
+            // pow 2 and square are the same op.
+            for f in [ Elementwise.pow 2.0; Elementwise.square ] do
+                let y2, pullback2 = Autodiff.vjp f (Value.constant x)
+                Assert.Equal(y.Tensor, y2.Tensor)
+                Assert.Equal(pullback (Value.constant g) |> Value.tensor, pullback2 (Value.constant g) |> Value.tensor)
+            // Second order: the Hessian of Σx² is 2I, exactly.
+            let hv = Autodiff.hessianVectorProduct (fun v -> Reduction.sum (Arithmetic.mul v v)) (Value.constant x) (Value.constant g)
+            Assert.Equal(Tensor.scale 2.0 g, hv.Tensor)
+
+    [<Fact>]
+    let ``x^p's one-pass pullback gives the bits of the product it replaces, through the lanes and Math.Pow`` () =
+        let positive (shape: int[]) seed = Tensor.map (fun v -> abs v * 4.0 + 1e-3) (Tensor.random seed shape)
+        // 9.5 and 10.5 go through Math.Pow (|p − 1| > 8), 9.0 has the lanes forward and Math.Pow back.
+        for p in [ 1.5; -0.5; 2.5; 0.25; 9.0; 9.5; -10.5 ] do
+            for shape, seed in [ [| 43; 3 |], 41; [| 300; 200 |], 43 ] do
+                onePassMatches (positive shape seed) (seed + 1) (Elementwise.pow p) (fun x _ -> Tensor.scale p (Elementwise.pow (p - 1.0) (Value.constant x)).Tensor)
+        // Beyond |p| = 8, Math.Pow itself.
+        let x = positive [| 43; 3 |] 45
+        Assert.Equal(Tensor.map (fun v -> Math.Pow(v, 9.5)) x, (Elementwise.pow 9.5 (Value.constant x)).Tensor)
+
+    [<Fact>]
     let ``ln's and √'s one-pass pullbacks give the bits of the quotients and products they replace`` () =
         let x = Tensor.map (fun v -> abs v * 5.0 + 1e-3) (Tensor.random 21 [| 43; 3 |])
         onePassMatches x 22 Elementwise.log (fun x _ -> Tensor.div (Tensor.full [| 43; 3 |] 1.0) x)

@@ -73,6 +73,8 @@ module OpsTorchTests =
           { Name = "pow -1"; Shapes = unaryShapes; Domain = awayFromZero; Ours = (fun x -> Elementwise.pow -1.0 x.[0]); Theirs = (fun t -> t.[0].pow(TorchSharp.Scalar.op_Implicit -1.0)) }
           { Name = "pow 1"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.pow 1.0 x.[0]); Theirs = (fun t -> t.[0].pow(TorchSharp.Scalar.op_Implicit 1.0)) }
           { Name = "square"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.square x.[0]); Theirs = (fun t -> t.[0].square()) }
+          { Name = "x·x (one value twice)"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Arithmetic.mul x.[0] x.[0]); Theirs = (fun t -> t.[0] * t.[0]) }
+          { Name = "pow 1.5"; Shapes = unaryShapes; Domain = positive; Ours = (fun x -> Elementwise.pow 1.5 x.[0]); Theirs = (fun t -> t.[0].pow(TorchSharp.Scalar.op_Implicit 1.5)) }
           { Name = "sum"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Reduction.sum x.[0]); Theirs = (fun t -> t.[0].sum()) }
           { Name = "sum last axis"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Reduction.sumAxes [| lastAxis x |] false x.[0]); Theirs = (fun t -> t.[0].sum([| int64 (t.[0].shape.Length - 1) |], false, Nullable())) }
           { Name = "mean"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Reduction.mean x.[0]); Theirs = (fun t -> t.[0].mean()) }

@@ -220,7 +220,12 @@ type SpecialTests(output: ITestOutputHelper) =
                   // Rows of 13 and 128 (a tail and none), as softmax and log-softmax and its VJP run them.
                   "softmax rows", SoftmaxVector.softmaxRows (Array.sub es 0 (13 * 128)) 13
                   "log-softmax rows", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 128
-                  "log-softmax VJP rows", SoftmaxVector.logSoftmaxVjpRows (Array.sub xs 0 (13 * 128)) (Array.sub g 0 (13 * 128)) 128 ]
+                  "log-softmax VJP rows", SoftmaxVector.logSoftmaxVjpRows (Array.sub xs 0 (13 * 128)) (Array.sub g 0 (13 * 128)) 128
+                  // x^p: every kind of x (zeros, subnormals, ∞, NaN, negatives take Math.Pow), results near the ends.
+                  "x^1.5", PowVector.pow 1.5 (Array.map abs xs)
+                  "x^-7.5", PowVector.pow -7.5 (Array.map (fun e -> Math.Exp(e / 8.0)) es)
+                  "x^0.1", PowVector.pow 0.1 xs
+                  "g·(3·x^0.5)", PowVector.scaled 3.0 0.5 (Array.map abs xs) g 0.0 ]
             let eight = run ()
             SpecialVector.wide <- false
             let four = try run () finally SpecialVector.wide <- true
@@ -337,6 +342,40 @@ type SpecialTests(output: ITestOutputHelper) =
             sameBits SpecialVector.log Math.Log (fun x -> not (x >= 2.2250738585072014e-308 && x <= Double.MaxValue))
                 [| 0.0; -0.0; -1.0; infinity; -infinity; nan; 4.9e-324; 1e-310; 2.0; -1e-300; 3.0 |]
                 (Array.init 37 (fun i -> if i % 5 = 0 then -1.0 else 100.0 * rng.NextDouble()))
+
+    [<Fact>]
+    member _.``the vector x^p is within 1 ulp for |p| ≤ 8, Math.Pow's wherever its formula does not hold, and each element's own`` () =
+        if PowVector.supports 0.5 then
+            let rng = Random(37)
+            let exact (p: double) (x: double) =
+                let y = HighPrecision.mul (HighPrecision.ofDouble p) (HighPrecision.ln x)
+                HighPrecision.toDouble (if y.Sign >= 0 then HighPrecision.div HighPrecision.one (HighPrecision.expNeg y) else HighPrecision.expNeg (-y))
+            for p in [ 0.5; -0.5; 1.5; 2.5; 1.0 / 3.0; -1.75; 0.1; 4.5; 7.9; -8.0 ] do
+                // e^u for u over the range where |p·u| ≤ 708 (densest where |p·u| ≤ 40, where the reference is quick),
+                // dense around 1, both sides of √2 and of powers of two, and where |p·ln x| nears 708.
+                let uMax = min 708.0 (700.0 / abs p)
+                let edge = 707.9 / abs p
+                let xs =
+                    Array.concat [ Array.init 24 (fun _ -> Math.Exp((2.0 * rng.NextDouble() - 1.0) * uMax))
+                                   Array.init 160 (fun _ -> Math.Exp((2.0 * rng.NextDouble() - 1.0) * min uMax (40.0 / abs p)))
+                                   Array.init 40 (fun _ -> 1.0 + (rng.NextDouble() - 0.5) * 1e-6)
+                                   [| for t in [ Math.Sqrt 2.0; Math.Sqrt 0.5; 1.0; 2.0; 0.5; 1024.0; 1.0 / 1024.0 ] do
+                                        yield Math.BitDecrement t
+                                        yield t
+                                        yield Math.BitIncrement t |]
+                                   (if edge < 708.0 then [| Math.Exp edge; Math.Exp(-edge) |] else [||]) ]
+                let values = PowVector.pow p xs
+                reportWithin 1.0 (sprintf "x^%g (vector)" p) (fun x -> values.[Array.IndexOf(xs, x)]) (exact p) xs
+                // Outside the formula's range (x not positive, normal and finite; |p·ln x| > 708): Math.Pow's bits.
+                let outside (x: double) = not (x >= 2.2250738585072014e-308 && x <= Double.MaxValue) || abs (p * Math.Log x) > 708.5
+                sameBits (PowVector.pow p) (fun x -> Math.Pow(x, p)) outside
+                    [| 0.0; -0.0; -1.0; -2.0; infinity; -infinity; nan; 4.9e-324; 1e-310; 2.0; 1e308; 1e-307; 3.0; Double.MaxValue |]
+                    (Array.init 37 (fun i -> if i % 5 = 0 then -1.0 elif i % 7 = 0 then 1e-320 else 100.0 * rng.NextDouble()))
+                // The fused VJP's x^(p) is the same as pow's.
+                let g = Array.init xs.Length (fun _ -> rng.NextDouble() - 0.5)
+                let scaled = PowVector.scaled 3.0 p xs g 0.0
+                Assert.Equal<double[]>(Array.map2 (fun g v -> g * (3.0 * v)) g values, scaled)
+                Assert.Equal<double[]>(Array.map (fun v -> 0.25 * (3.0 * v)) values, PowVector.scaled 3.0 p xs [||] 0.25)
 
     [<Fact>]
     member _.``the vector tanh is within 2 ulp, exact at the special values, and each element's own`` () =

@@ -1,0 +1,188 @@
+namespace Functional.Core
+
+#nowarn "9" // pointers into pinned arrays inside the loops only
+
+open System
+open System.Runtime.CompilerServices
+open System.Runtime.Intrinsics
+open System.Runtime.Intrinsics.X86
+open Microsoft.FSharp.NativeInterop
+
+/// x^p for a constant p over arrays, eight lanes at a time with AVX-512, four with AVX2 and FMA (the same
+/// operations, so the same bits on every vector machine: tested): e^(p·ln x) with ln x carried in two parts, so that p·ln x is known to far below an ulp of the
+/// result, and the exponential taking that second part into its reduced argument. Lanes outside what the formula
+/// holds for (x not positive, normal and finite; |p·ln x| > 708, where the result would be subnormal or infinite)
+/// take Math.Pow, lane by lane, so an element's result never depends on its neighbours. Within 1 ulp of the
+/// correctly rounded value (tested against a 2,200-bit reference; about 6 % of results one ulp away, Math.Pow's
+/// 0.1 %). Math.Pow costs about 11 ns per element here: x^1.5 forward and backward over 10⁶ took 12.7–13.8 ms
+/// through it, 4.1–4.4 ms through these lanes (TorchSharp 7.7–8.7).
+module internal PowVector =
+
+    /// Whether p goes through the lanes: AVX2 and FMA, and |p| ≤ 8. The part of ln x's error that p multiplies
+    /// is about 0.014 ulp of ln x (the atanh series' tail rounded in double), so |p| ≤ 8 keeps it below 0.12 ulp
+    /// of the result.
+    let supports (p: double) = SpecialVector.fourLanes && abs p <= 8.0
+
+    /// ln 2 in two parts for the logarithm, the first with 42 bits so that k times it is exact (as SpecialVector.log).
+    [<Literal>]
+    let private LogLn2Hi = 0.6931471805598903
+    [<Literal>]
+    let private LogLn2Lo = 5.497923018708371e-14
+
+    /// x^p on the lanes of x (either width) and the mask of lanes the formula holds for.
+    ///
+    /// ln x = k·ln 2 + ln m with x = 2ᵏ·m, m in [√½, √2): f = m − 1 is exact, s = f/(2 + f) in two parts (2 + f
+    /// by Fast2Sum, the division's remainder exact by FMA), ln m = 2·atanh s = 2s + s·R(s²), R = Σ 2zⁿ/(2n + 1),
+    /// n = 1…11 (|s| ≤ 0.1716: the rest is below 2⁻⁶⁰ relative). 2s is exact, so ln m = 2s_hi + (2s_lo + s·R) and
+    /// the pair's second part carries s·R's rounding (|s·R| ≤ 0.0034). k·ln 2's first part is exact, and the sum
+    /// with 2s_hi is Fast2Sum (|k·ln 2| ≥ 0.69 > |2s| unless k = 0). y = p·ln x by an exact product (FMA) plus
+    /// p times the second part. e^y: n = round(y/ln 2), r = (y_hi − n·ln 2's first part, exact) + (y_lo − n·ln 2's
+    /// second part) in one rounding, then Σ rᵏ/k!, k ≤ 13, whose last three steps are Horner's (they set the
+    /// error: the first three terms); the rest of both polynomials by Estrin's scheme, which shortens the one
+    /// long chain per lane that sets this loop's speed. (Estrin's scheme for all of e^r was 1.6 ulp off at
+    /// r = −0.2157.) `split x` gives x's exponent and its mantissa in [1, 2) (both exact), `k` a constant vector,
+    /// `fma a b c` a·b + c, `gt` a lane mask, `select`, `round` to nearest, `scale p n` p·2ⁿ, `okOf x y` the
+    /// mask of lanes with x positive, normal and finite and |y| ≤ 708.
+    let inline private lanesOf (p: ^v) (x: ^v) ([<InlineIfLambda>] split: ^v -> struct (^v * ^v)) ([<InlineIfLambda>] k: float -> ^v)
+                               ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) ([<InlineIfLambda>] gt: ^v -> ^v -> ^v)
+                               ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) ([<InlineIfLambda>] round: ^v -> ^v)
+                               ([<InlineIfLambda>] scale: ^v -> ^v -> ^v) ([<InlineIfLambda>] okOf: ^v -> ^v -> uint32) =
+        let struct (exponent, mantissa) = split x
+        let halve = gt mantissa (k 1.4142135623730951)
+        let m = select halve (mantissa * k 0.5) mantissa
+        let kk = exponent + select halve (k 1.0) (k 0.0)
+        let f = m - k 1.0
+        let t = k 2.0 + f
+        let tLo = f - (t - k 2.0)
+        let s = f / t
+        let sLo = (fma -s t f - s * tLo) / t
+        let z = s * s
+        // R/z = Σ 2zⁿ/(2n + 3), n = 0…10, by Estrin's scheme.
+        let z2 = z * z
+        let z4 = z2 * z2
+        let a0 = fma (k 0.4) z (k 0.6666666666666666)
+        let a1 = fma (k 0.2222222222222222) z (k 0.2857142857142857)
+        let a2 = fma (k 0.15384615384615385) z (k 0.18181818181818182)
+        let a3 = fma (k 0.11764705882352941) z (k 0.13333333333333333)
+        let a4 = fma (k 0.09523809523809523) z (k 0.10526315789473684)
+        let b0 = fma a1 z2 a0
+        let b1 = fma a3 z2 a2
+        let b2 = fma (k 0.08695652173913043) z2 a4
+        let q = fma (fma b2 z4 b1) z4 b0
+        let tail = fma (k 2.0) sLo (s * (q * z))
+        let a = kk * k LogLn2Hi
+        let hi = k 2.0 * s
+        let lHi = a + hi
+        let lLo = (hi - (lHi - a)) + fma kk (k LogLn2Lo) tail
+        let yHi = p * lHi
+        let yLo = fma p lHi -yHi + p * lLo
+        let n = round (yHi * k SpecialVector.InvLn2)
+        let r = fma n (k -SpecialVector.Ln2Hi) yHi + fma n (k -SpecialVector.Ln2Lo) yLo
+        // Σ r^j/(j + 3)!, j = 0…10, by Estrin's scheme; then three Horner steps.
+        let c = SpecialVector.inverseFactorials
+        let r2 = r * r
+        let r4 = r2 * r2
+        let e0 = fma (k c.[4]) r (k c.[3])
+        let e1 = fma (k c.[6]) r (k c.[5])
+        let e2 = fma (k c.[8]) r (k c.[7])
+        let e3 = fma (k c.[10]) r (k c.[9])
+        let e4 = fma (k c.[12]) r (k c.[11])
+        let f0 = fma e1 r2 e0
+        let f1 = fma e3 r2 e2
+        let f2 = fma (k c.[13]) r2 e4
+        let rest = fma (fma f2 r4 f1) r4 f0
+        let e = fma (fma (fma rest r (k 0.5)) r (k 1.0)) r (k 1.0)
+        struct (scale e n, okOf x yHi)
+
+    let inline private lanes4 (p: Vector256<double>) (x: Vector256<double>) =
+        lanesOf p x
+            (fun x ->
+                let bits = x.AsInt64()
+                let mantissa = ((bits &&& Vector256.Create(0x000FFFFFFFFFFFFFL)) ||| Vector256.Create(0x3FF0000000000000L)).AsDouble()
+                // The biased exponent as a double, exactly: its bits under 2⁵²'s exponent, minus 2⁵² + 1023.
+                let biased = (Avx2.ShiftRightLogical(bits, 52uy) ||| Vector256.Create(0x4330000000000000L)).AsDouble()
+                struct (biased - Vector256.Create(4503599627371519.0), mantissa))
+            (fun (v: float) -> Vector256.Create v) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c))
+            (fun a b -> Vector256.GreaterThan(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b)) (fun a -> Vector256.Round a)
+            SpecialVector.scale4
+            (fun x y ->
+                Vector256.ExtractMostSignificantBits(
+                    Vector256.GreaterThanOrEqual(x, Vector256.Create(2.2250738585072014e-308)) &&& Vector256.LessThanOrEqual(x, Vector256.Create(Double.MaxValue))
+                    &&& Vector256.LessThanOrEqual(Vector256.Abs y, Vector256.Create(708.0))))
+
+    let inline private lanes8 (p: Vector512<double>) (x: Vector512<double>) =
+        lanesOf p x
+            (fun x -> struct (Avx512F.GetExponent x, Avx512F.GetMantissa(x, 0uy)))
+            (fun (v: float) -> Vector512.Create v) (fun a b c -> Vector512.FusedMultiplyAdd(a, b, c))
+            (fun a b -> Vector512.GreaterThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b)) (fun a -> Vector512.Round a)
+            (fun e n -> Avx512F.Scale(e, n))
+            (fun x y ->
+                uint32 (Vector512.ExtractMostSignificantBits(
+                            Vector512.GreaterThanOrEqual(x, Vector512.Create(2.2250738585072014e-308)) &&& Vector512.LessThanOrEqual(x, Vector512.Create(Double.MaxValue))
+                            &&& Vector512.LessThanOrEqual(Vector512.Abs y, Vector512.Create(708.0)))))
+
+    /// The lanes l < count of v into dst[i..] where `ok` has their bit, Math.Pow of src's elsewhere: the cold
+    /// path, out of line (a Math.Pow call inside the loop would keep the loop's vectors on the stack).
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private lanesEach (p: double) (src: double[]) (dst: double[]) (i: int) (count: int) (v: double[]) (ok: uint32) =
+        for l in 0 .. count - 1 do
+            dst.[i + l] <- if (ok >>> l) &&& 1u <> 0u then v.[l] else Math.Pow(src.[i + l], p)
+
+    /// dst[i] = combine i (x^p) for i in [lo, hi): eight lanes at a time where AVX-512 is, then four (the same
+    /// operations, so the same bits), Math.Pow lane by lane where the formula does not hold, the tail through
+    /// four lanes padded with ones. `combine8`/`combine4 i v` do the lanes from i, `combine1 i v` one.
+    let inline private range (p: double) (src: double[]) (dst: double[]) (lo: int) (hi: int)
+                             ([<InlineIfLambda>] combine8: int -> Vector512<double> -> Vector512<double>)
+                             ([<InlineIfLambda>] combine4: int -> Vector256<double> -> Vector256<double>)
+                             ([<InlineIfLambda>] combine1: int -> double -> double) =
+        use ps = fixed src
+        use pd = fixed dst
+        let mutable i = lo
+        if SpecialVector.wide then
+            let pv = Vector512.Create p
+            while i <= hi - 8 do
+                let struct (v, ok) = lanes8 pv (Vector512.Load(NativePtr.add ps i))
+                if ok = 0xFFu then Vector512.Store(combine8 i v, NativePtr.add pd i)
+                else
+                    let raw = Array.zeroCreate<double> 8
+                    v.CopyTo raw
+                    lanesEach p src dst i 8 raw ok
+                    for j in i .. i + 7 do dst.[j] <- combine1 j dst.[j]
+                i <- i + 8
+        let pv = Vector256.Create p
+        while i <= hi - 4 do
+            let struct (v, ok) = lanes4 pv (Vector256.Load(NativePtr.add ps i))
+            if ok = 0xFu then Vector256.Store(combine4 i v, NativePtr.add pd i)
+            else
+                let raw = Array.zeroCreate<double> 4
+                v.CopyTo raw
+                lanesEach p src dst i 4 raw ok
+                for j in i .. i + 3 do dst.[j] <- combine1 j dst.[j]
+            i <- i + 4
+        if i < hi then
+            let count = hi - i
+            let inline at j = if j < count then src.[i + j] else 1.0
+            let struct (v, ok) = lanes4 pv (Vector256.Create(at 0, at 1, at 2, at 3))
+            let raw = Array.zeroCreate<double> 4
+            v.CopyTo raw
+            lanesEach p src dst i count raw ok
+            for j in i .. hi - 1 do dst.[j] <- combine1 j dst.[j]
+
+    /// x^p of every element (over the cores for large arrays). Needs `supports p`.
+    let pow (p: double) (src: double[]) =
+        let dst = Strided.fresh src.Length
+        Strided.chunked src.Length (fun lo hi -> range p src dst lo hi (fun _ v -> v) (fun _ v -> v) (fun _ v -> v))
+        dst
+
+    /// g·(k·x^q) of every element, x^q as `pow q` gives it (one pass: x^p's VJP with k = p, q = p − 1); g either
+    /// an array or, where `g` is empty, the one value `fill` (a uniform adjoint). Needs `supports q`.
+    let scaled (k: double) (q: double) (src: double[]) (g: double[]) (fill: double) =
+        let dst = Strided.fresh src.Length
+        let kv, kv8 = Vector256.Create k, Vector512.Create k
+        if g.Length = 0 then
+            let gv, gv8 = Vector256.Create fill, Vector512.Create fill
+            Strided.chunked src.Length (fun lo hi -> range q src dst lo hi (fun _ v -> gv8 * (kv8 * v)) (fun _ v -> gv * (kv * v)) (fun _ v -> fill * (k * v)))
+        else
+            Strided.chunked src.Length (fun lo hi ->
+                range q src dst lo hi (fun i v -> Vector512.Create(g, i) * (kv8 * v)) (fun i v -> Vector256.Create(g, i) * (kv * v)) (fun i v -> g.[i] * (k * v)))
+        dst
