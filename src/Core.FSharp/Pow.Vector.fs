@@ -15,7 +15,8 @@ open Microsoft.FSharp.NativeInterop
 /// take Math.Pow, lane by lane, so an element's result never depends on its neighbours. Within 1 ulp of the
 /// correctly rounded value (tested against a 2,200-bit reference; about 6 % of results one ulp away, Math.Pow's
 /// 0.1 %). Math.Pow costs about 11 ns per element here: x^1.5 forward and backward over 10⁶ took 12.7–13.8 ms
-/// through it, 4.1–4.4 ms through these lanes (TorchSharp 7.7–8.7).
+/// through it, 3.7–4.8 ms through eight lanes (TorchSharp 7.1–8.7), 7.2–8.4 ms through four (AVX-512 off:
+/// one long chain per lane, so lanes in flight set the speed).
 module internal PowVector =
 
     /// Whether p goes through the lanes: AVX2 and FMA, and |p| ≤ 8. The part of ln x's error that p multiplies
@@ -28,6 +29,26 @@ module internal PowVector =
     let private LogLn2Hi = 0.6931471805598903
     [<Literal>]
     let private LogLn2Lo = 5.497923018708371e-14
+
+    /// 2/(2n + 3), n = 0…10: R(z)/z for ln's atanh series.
+    let private atanhSeries = Array.init 11 (fun n -> 2.0 / float (2 * n + 3))
+
+    /// 1/(j + 3)!, j = 0…10: the exponential's Taylor terms from r³ on, divided by r³.
+    let private expSeries = Array.sub SpecialVector.inverseFactorials 3 11
+
+    /// Σ c[j]·xʲ, j = 0…10, by Estrin's scheme (pairs, then x² and x⁴): a chain of five FMAs instead of ten.
+    let inline private estrin10 (c: float[]) (x: ^v) ([<InlineIfLambda>] k: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) =
+        let x2 = x * x
+        let x4 = x2 * x2
+        let a0 = fma (k c.[1]) x (k c.[0])
+        let a1 = fma (k c.[3]) x (k c.[2])
+        let a2 = fma (k c.[5]) x (k c.[4])
+        let a3 = fma (k c.[7]) x (k c.[6])
+        let a4 = fma (k c.[9]) x (k c.[8])
+        let b0 = fma a1 x2 a0
+        let b1 = fma a3 x2 a2
+        let b2 = fma (k c.[10]) x2 a4
+        fma (fma b2 x4 b1) x4 b0
 
     /// x^p on the lanes of x (either width) and the mask of lanes the formula holds for.
     ///
@@ -57,18 +78,7 @@ module internal PowVector =
         let s = f / t
         let sLo = (fma -s t f - s * tLo) / t
         let z = s * s
-        // R/z = Σ 2zⁿ/(2n + 3), n = 0…10, by Estrin's scheme.
-        let z2 = z * z
-        let z4 = z2 * z2
-        let a0 = fma (k 0.4) z (k 0.6666666666666666)
-        let a1 = fma (k 0.2222222222222222) z (k 0.2857142857142857)
-        let a2 = fma (k 0.15384615384615385) z (k 0.18181818181818182)
-        let a3 = fma (k 0.11764705882352941) z (k 0.13333333333333333)
-        let a4 = fma (k 0.09523809523809523) z (k 0.10526315789473684)
-        let b0 = fma a1 z2 a0
-        let b1 = fma a3 z2 a2
-        let b2 = fma (k 0.08695652173913043) z2 a4
-        let q = fma (fma b2 z4 b1) z4 b0
+        let q = estrin10 atanhSeries z k fma
         let tail = fma (k 2.0) sLo (s * (q * z))
         let a = kk * k LogLn2Hi
         let hi = k 2.0 * s
@@ -78,19 +88,7 @@ module internal PowVector =
         let yLo = fma p lHi -yHi + p * lLo
         let n = round (yHi * k SpecialVector.InvLn2)
         let r = fma n (k -SpecialVector.Ln2Hi) yHi + fma n (k -SpecialVector.Ln2Lo) yLo
-        // Σ r^j/(j + 3)!, j = 0…10, by Estrin's scheme; then three Horner steps.
-        let c = SpecialVector.inverseFactorials
-        let r2 = r * r
-        let r4 = r2 * r2
-        let e0 = fma (k c.[4]) r (k c.[3])
-        let e1 = fma (k c.[6]) r (k c.[5])
-        let e2 = fma (k c.[8]) r (k c.[7])
-        let e3 = fma (k c.[10]) r (k c.[9])
-        let e4 = fma (k c.[12]) r (k c.[11])
-        let f0 = fma e1 r2 e0
-        let f1 = fma e3 r2 e2
-        let f2 = fma (k c.[13]) r2 e4
-        let rest = fma (fma f2 r4 f1) r4 f0
+        let rest = estrin10 expSeries r k fma
         let e = fma (fma (fma rest r (k 0.5)) r (k 1.0)) r (k 1.0)
         struct (scale e n, okOf x yHi)
 
@@ -128,6 +126,9 @@ module internal PowVector =
         for l in 0 .. count - 1 do
             dst.[i + l] <- if (ok >>> l) &&& 1u <> 0u then v.[l] else Math.Pow(src.[i + l], p)
 
+    let private raw8 (v: Vector512<double>) = let a = Array.zeroCreate<double> 8 in v.CopyTo a; a
+    let private raw4 (v: Vector256<double>) = let a = Array.zeroCreate<double> 4 in v.CopyTo a; a
+
     /// dst[i] = combine i (x^p) for i in [lo, hi): eight lanes at a time where AVX-512 is, then four (the same
     /// operations, so the same bits), Math.Pow lane by lane where the formula does not hold, the tail through
     /// four lanes padded with ones. `combine8`/`combine4 i v` do the lanes from i, `combine1 i v` one.
@@ -137,36 +138,28 @@ module internal PowVector =
                              ([<InlineIfLambda>] combine1: int -> double -> double) =
         use ps = fixed src
         use pd = fixed dst
+        let cold (i: int) (count: int) (raw: double[]) (ok: uint32) =
+            lanesEach p src dst i count raw ok
+            for j in i .. i + count - 1 do dst.[j] <- combine1 j dst.[j]
         let mutable i = lo
         if SpecialVector.wide then
             let pv = Vector512.Create p
             while i <= hi - 8 do
                 let struct (v, ok) = lanes8 pv (Vector512.Load(NativePtr.add ps i))
                 if ok = 0xFFu then Vector512.Store(combine8 i v, NativePtr.add pd i)
-                else
-                    let raw = Array.zeroCreate<double> 8
-                    v.CopyTo raw
-                    lanesEach p src dst i 8 raw ok
-                    for j in i .. i + 7 do dst.[j] <- combine1 j dst.[j]
+                else cold i 8 (raw8 v) ok
                 i <- i + 8
         let pv = Vector256.Create p
         while i <= hi - 4 do
             let struct (v, ok) = lanes4 pv (Vector256.Load(NativePtr.add ps i))
             if ok = 0xFu then Vector256.Store(combine4 i v, NativePtr.add pd i)
-            else
-                let raw = Array.zeroCreate<double> 4
-                v.CopyTo raw
-                lanesEach p src dst i 4 raw ok
-                for j in i .. i + 3 do dst.[j] <- combine1 j dst.[j]
+            else cold i 4 (raw4 v) ok
             i <- i + 4
         if i < hi then
             let count = hi - i
             let inline at j = if j < count then src.[i + j] else 1.0
             let struct (v, ok) = lanes4 pv (Vector256.Create(at 0, at 1, at 2, at 3))
-            let raw = Array.zeroCreate<double> 4
-            v.CopyTo raw
-            lanesEach p src dst i count raw ok
-            for j in i .. hi - 1 do dst.[j] <- combine1 j dst.[j]
+            cold i count (raw4 v) ok
 
     /// x^p of every element (over the cores for large arrays). Needs `supports p`.
     let pow (p: double) (src: double[]) =
