@@ -9,8 +9,9 @@ open System.Runtime.Intrinsics.X86
 open Microsoft.FSharp.NativeInterop
 
 /// x^p for a constant p over arrays, eight lanes at a time with AVX-512, four with AVX2 and FMA (the same
-/// operations, so the same bits on every vector machine: tested): e^(p·ln x) with ln x carried in two parts, so that p·ln x is known to far below an ulp of the
-/// result, and the exponential taking that second part into its reduced argument. Lanes outside what the formula
+/// operations, so the same bits on every vector machine: tested): e^(p·ln x) with ln x carried in two parts, so
+/// that p·ln x is known to far below an ulp of the result, and the exponential taking that second part into its
+/// reduced argument. Lanes outside what the formula
 /// holds for (x not positive, normal and finite; |p·ln x| > 708, where the result would be subnormal or infinite)
 /// take Math.Pow, lane by lane, so an element's result never depends on its neighbours. Within 1 ulp of the
 /// correctly rounded value (tested against a 2,200-bit reference; about 6 % of results one ulp away, Math.Pow's
@@ -23,12 +24,6 @@ module internal PowVector =
     /// is about 0.014 ulp of ln x (the atanh series' tail rounded in double), so |p| ≤ 8 keeps it below 0.12 ulp
     /// of the result.
     let supports (p: double) = SpecialVector.fourLanes && abs p <= 8.0
-
-    /// ln 2 in two parts for the logarithm, the first with 42 bits so that k times it is exact (as SpecialVector.log).
-    [<Literal>]
-    let private LogLn2Hi = 0.6931471805598903
-    [<Literal>]
-    let private LogLn2Lo = 5.497923018708371e-14
 
     /// 2/(2n + 3), n = 0…10: R(z)/z for ln's atanh series.
     let private atanhSeries = Array.init 11 (fun n -> 2.0 / float (2 * n + 3))
@@ -80,10 +75,10 @@ module internal PowVector =
         let z = s * s
         let q = estrin10 atanhSeries z k fma
         let tail = fma (k 2.0) sLo (s * (q * z))
-        let a = kk * k LogLn2Hi
+        let a = kk * k SpecialVector.LogLn2Hi
         let hi = k 2.0 * s
         let lHi = a + hi
-        let lLo = (hi - (lHi - a)) + fma kk (k LogLn2Lo) tail
+        let lLo = (hi - (lHi - a)) + fma kk (k SpecialVector.LogLn2Lo) tail
         let yHi = p * lHi
         let yLo = fma p lHi -yHi + p * lLo
         let n = round (yHi * k SpecialVector.InvLn2)
@@ -94,12 +89,7 @@ module internal PowVector =
 
     let inline private lanes4 (p: Vector256<double>) (x: Vector256<double>) =
         lanesOf p x
-            (fun x ->
-                let bits = x.AsInt64()
-                let mantissa = ((bits &&& Vector256.Create(0x000FFFFFFFFFFFFFL)) ||| Vector256.Create(0x3FF0000000000000L)).AsDouble()
-                // The biased exponent as a double, exactly: its bits under 2⁵²'s exponent, minus 2⁵² + 1023.
-                let biased = (Avx2.ShiftRightLogical(bits, 52uy) ||| Vector256.Create(0x4330000000000000L)).AsDouble()
-                struct (biased - Vector256.Create(4503599627371519.0), mantissa))
+            SpecialVector.exponentMantissa4
             (fun (v: float) -> Vector256.Create v) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c))
             (fun a b -> Vector256.GreaterThan(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b)) (fun a -> Vector256.Round a)
             SpecialVector.scale4

@@ -607,6 +607,21 @@ module internal SpecialVector =
         Strided.chunked src.Length (fun lo hi -> expInto src lo hi dst lo)
         dst
 
+    /// ln 2 in two parts for the logarithms (ln here, x^p in PowVector), the first with 42 bits so that k times it
+    /// is exact for every exponent k.
+    [<Literal>]
+    let internal LogLn2Hi = 0.6931471805598903
+    [<Literal>]
+    let internal LogLn2Lo = 5.497923018708371e-14
+
+    /// Four lanes of positive, normal, finite x as their exponent and their mantissa in [1, 2), both exact: the
+    /// bits under the exponent of 1, and the biased exponent's bits under 2⁵²'s exponent minus 2⁵² + 1023.
+    let inline internal exponentMantissa4 (x: Vector256<double>) =
+        let bits = x.AsInt64()
+        let mantissa = ((bits &&& Vector256.Create(0x000FFFFFFFFFFFFFL)) ||| Vector256.Create(0x3FF0000000000000L)).AsDouble()
+        let biased = (Avx2.ShiftRightLogical(bits, 52uy) ||| Vector256.Create(0x4330000000000000L)).AsDouble()
+        struct (biased - Vector256.Create(4503599627371519.0), mantissa)
+
     /// ln x for four lanes with x positive, normal and finite: x = 2ᵏ·m with m in [√½, √2], f = m − 1 (exact),
     /// s = f/(2 + f), ln(1 + f) = 2·atanh s = f − (f²/2 − s·(f²/2 + R)) with R = Σ 2zⁿ/(2n + 1), z = s², n = 1…11
     /// (|s| ≤ 0.1716, so the rest is below 2e-20 relative), plus k·ln2 in two parts, the first with 42 bits so
@@ -614,13 +629,10 @@ module internal SpecialVector =
     let inline private logLanes (x: Vector256<double>) =
         let c (v: float) = Vector256.Create v
         let fma (a: Vector256<double>) (b: Vector256<double>) (d: Vector256<double>) = Vector256.FusedMultiplyAdd(a, b, d)
-        let bits = x.AsInt64()
-        let mantissa = ((bits &&& Vector256.Create(0x000FFFFFFFFFFFFFL)) ||| Vector256.Create(0x3FF0000000000000L)).AsDouble()
+        let struct (exponent, mantissa) = exponentMantissa4 x
         let halve = Vector256.GreaterThan(mantissa, c 1.4142135623730951)
         let m = Vector256.ConditionalSelect(halve, mantissa * c 0.5, mantissa)
-        // The biased exponent as a double, exactly: its bits under 2⁵²'s exponent, minus 2⁵².
-        let biased = (Avx2.ShiftRightLogical(bits, 52uy) ||| Vector256.Create(0x4330000000000000L)).AsDouble() - c 4503599627370496.0
-        let k = (biased - c 1023.0) + (halve.AsDouble() &&& c 1.0)
+        let k = exponent + (halve.AsDouble() &&& c 1.0)
         let f = m - c 1.0
         let s = f / (c 2.0 + f)
         let z = s * s
@@ -636,8 +648,8 @@ module internal SpecialVector =
         let p = fma p z (c 0.6666666666666666)
         let r = p * z
         let hfsq = c 0.5 * f * f
-        let correction = hfsq - fma s (hfsq + r) (k * c 5.497923018708371e-14)
-        fma k (c 0.6931471805598903) (f - correction)
+        let correction = hfsq - fma s (hfsq + r) (k * c LogLn2Lo)
+        fma k (c LogLn2Hi) (f - correction)
 
     let inline private logInRange (x: Vector256<double>) =
         Vector256.GreaterThanOrEqual(x, Vector256.Create(2.2250738585072014e-308)) &&& Vector256.LessThanOrEqual(x, Vector256.Create(Double.MaxValue))
