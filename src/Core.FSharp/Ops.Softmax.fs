@@ -24,10 +24,21 @@ module Softmax =
         // A size-1 axis in place keeps the row-major order of the other axes.
         Tensor.wrap (shape |> Array.mapi (fun i d -> if i = axis then 1 else d)) res
 
-    let private logSumExp (axis: int) (t: Tensor) =
+    /// Log-softmax as separate passes: (x − m) − ln(c + Σ'), c the count of maxima along the axis and Σ' the sum of
+    /// the other e^(x − m), refined for the rounding of x − m (`SoftmaxVector.lnCountPlus`). The shift m is never added back: m + ln Σ would round
+    /// ln Σ away once m is large (at m = 1e16 the result was −2 instead of −1.386).
+    let private logSoftmaxPasses (axis: int) (t: Tensor) =
         let m = maxKeep axis t
-        let s = Tensor.sumAxes [| axis |] true (Elementwise.expTensor (Tensor.sub t m))
-        Tensor.add m (Tensor.wrap s.ShapeArray (SpecialVector.log s.Data))
+        let shifted = Tensor.sub t m
+        let e = Elementwise.expTensor shifted
+        // e^(x − m)·(1 + lo) for x − m = shifted + lo exactly (TwoSum), as SoftmaxVector.refined computes it.
+        let bb = Tensor.sub shifted t
+        let lo = Tensor.add (Tensor.sub t (Tensor.sub shifted bb)) (Tensor.sub (Tensor.neg m) bb)
+        let corr = Tensor.mul e lo
+        let refined = Tensor.map2 (fun e c -> if c = c then e + c else e) e corr
+        let others = Tensor.map2 (fun s v -> if s = 0.0 then 0.0 else v) shifted refined
+        let counts = Tensor.sumAxes [| axis |] true (Tensor.map (fun s -> if s = 0.0 then 1.0 else 0.0) shifted)
+        Tensor.sub shifted (Tensor.map2 SoftmaxVector.lnCountPlus counts (Tensor.sumAxes [| axis |] true others))
 
     /// Off: softmax and its VJP along the last axis take the unfused passes too (tests compare both, bit for bit).
     let mutable internal fusedRows = true
@@ -73,7 +84,7 @@ module Softmax =
                     else logSoftmaxVjp axis y t))
             [| y; g |]
 
-    /// log softmax(x) = x − (m + ln Σe^(x − m)) along `axis`, m the maximum. VJP: adj − softmax·Σadj.
+    /// log softmax(x) = (x − m) − ln Σe^(x − m) along `axis`, m the maximum (exact to a few ulp at any magnitude). VJP: adj − softmax·Σadj.
     /// JVP: t − Σ(softmax·t).
     let logSoftmax (axis: int) (x: Value) : Value =
         let axis = normAxis x axis
@@ -85,7 +96,7 @@ module Softmax =
                     if fused () then
                         let struct (outer, mid, inner) = around axis x.ShapeArray
                         Tensor.wrap x.ShapeArray (if inner = 1 then SoftmaxVector.logSoftmaxRows x.Data mid else SoftmaxVector.logSoftmaxMiddle x.Data outer mid inner)
-                    else Tensor.sub x (logSumExp axis x))
+                    else logSoftmaxPasses axis x)
                 (fun _ out adj _ -> logSoftmaxVjp axis out adj)
                 (fun _ out _ t ->
                     let p = Elementwise.exp out

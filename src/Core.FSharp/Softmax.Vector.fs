@@ -53,32 +53,74 @@ module internal SoftmaxVector =
             NativePtr.set dst j (NativePtr.get src j - m)
             j <- j + 1
 
-    /// e = e^(x − m) of the row at `off` into e, m its shift; returns m and Σe (in SumRuns' order).
-    let private shiftedExp (ps: nativeptr<float>) (off: int) (n: int) (shifted: double[]) (pshifted: nativeptr<float>) (e: double[]) (sum: double[]) =
-        let m = rowShift (NativePtr.add ps off) n
-        subtractInto (NativePtr.add ps off) m pshifted n
-        SpecialVector.expInto shifted 0 n e 0
-        Functional.Kernels.Reduce.SumRuns(e, 1, n, sum)
-        struct (m, sum.[0])
+    /// ln(c + s) for c maxima of a row (each contributes e^0 = 1 exactly) and s the sum of its other exponentials.
+    /// c + s is kept as an unrounded pair (TwoSum), so ln keeps s where c + s rounds to c: for a row whose other
+    /// entries lie far below its maximum, ln(1 + s) ≈ s, which ln of the rounded sum loses entirely.
+    let lnCountPlus (c: double) (s: double) =
+        let u = c + s
+        let bb = u - c
+        let lo = (c - (u - bb)) + (s - bb)
+        if lo = 0.0 || not (Double.IsFinite u) then Math.Log u else Math.Log u + lo / u
 
-    /// Rows of n of src into a fresh array, one row at a time while it is in cache: each row's shift m, e =
-    /// e^(x − m) and Σe as `shiftedExp` makes them, then `finish x e y m Σe` writes the row y of the result.
-    let private shiftedRows (src: double[]) (n: int) (finish: nativeptr<float> -> nativeptr<float> -> nativeptr<float> -> float -> float -> unit) =
+    /// e^(x − m) corrected for the rounding of x − m: with x − m = h + lo exactly (TwoSum), e^(h + lo) = e^h·(1 + lo)
+    /// to far below an ulp. Without it an entry 300 below the maximum puts 0.5 ulp of 300 into ln Σ, which is all of
+    /// the maximum's log-softmax when Σ is 1 plus that entry's e (215 ulp measured). Left as it is where the
+    /// correction is NaN (x or e infinite: no rounding to correct).
+    let inline refined (x: double) (m: double) (h: double) (e: double) =
+        let bb = h - x
+        let lo = (x - (h - bb)) + (-m - bb)
+        let c = e * lo
+        if c = c then e + c else e
+
+    /// Over a row x with shift m, differences h = x − m and their exponentials e: zeroes e where h = 0 (the
+    /// maxima, each exactly 1), refines the others (`refined`), and returns how many maxima there are.
+    let private dropMaxima (x: nativeptr<float>) (m: double) (h: nativeptr<float>) (e: nativeptr<float>) (n: int) =
+        let mutable c = 0
+        let mutable j = 0
+        if SpecialVector.v256 then
+            let negM = Vector256.Create(-m)
+            let zero = Vector256<float>.Zero
+            let mutable count = Vector256<float>.Zero
+            while j <= n - 4 do
+                let vx = Vector256.Load(NativePtr.add x j)
+                let vh = Vector256.Load(NativePtr.add h j)
+                let ve = Vector256.Load(NativePtr.add e j)
+                let bb = vh - vx
+                let lo = (vx - (vh - bb)) + (negM - bb)
+                let corr = ve * lo
+                let fixedE = Vector256.ConditionalSelect(Vector256.Equals(corr, corr), ve + corr, ve)
+                let isMax = Vector256.Equals(vh, zero)
+                Vector256.Store(Vector256.ConditionalSelect(isMax, zero, fixedE), NativePtr.add e j)
+                count <- count + (isMax &&& Vector256.Create(1.0))
+                j <- j + 4
+            c <- int (count.GetElement 0 + count.GetElement 1 + count.GetElement 2 + count.GetElement 3)
+        while j < n do
+            let hj = NativePtr.get h j
+            if hj = 0.0 then
+                NativePtr.set e j 0.0
+                c <- c + 1
+            else NativePtr.set e j (refined (NativePtr.get x j) m hj (NativePtr.get e j))
+            j <- j + 1
+        float c
+
+    /// Rows of n of src into a fresh array, one row at a time while it is in cache: each row's shift m (`rowShift`)
+    /// and e = e^(x − m), then `finish x−m e y` writes the row y of the result (e may be changed).
+    let private shiftedRows (src: double[]) (n: int) (finish: nativeptr<float> -> float -> nativeptr<float> -> double[] -> nativeptr<float> -> unit) =
         let dst = Strided.fresh src.Length
         let rows = if n = 0 then 0 else src.Length / n
         byRows rows n (fun r0 r1 ->
             let shifted = SpecialVector.rent n
             let e = SpecialVector.rent n
-            let sum = Array.zeroCreate<double> 1
             try
                 use ps = fixed src
                 use psh = fixed shifted
-                use pe = fixed e
                 use pd = fixed dst
                 for r in r0 .. r1 - 1 do
                     let off = r * n
-                    let struct (m, total) = shiftedExp ps off n shifted psh e sum
-                    finish (NativePtr.add ps off) pe (NativePtr.add pd off) m total
+                    let m = rowShift (NativePtr.add ps off) n
+                    subtractInto (NativePtr.add ps off) m psh n
+                    SpecialVector.expInto shifted 0 n e 0
+                    finish (NativePtr.add ps off) m psh e (NativePtr.add pd off)
             finally
                 SpecialVector.release shifted
                 SpecialVector.release e)
@@ -88,21 +130,27 @@ module internal SoftmaxVector =
     /// the sum in SumRuns' order: the very operations of Softmax's unfused passes (so the same bits), one row
     /// at a time instead of five passes over the whole tensor.
     let softmaxRows (src: double[]) (n: int) =
-        shiftedRows src n (fun _ e y _ total ->
+        shiftedRows src n (fun _ _ _ e y ->
+            let total = Functional.Kernels.Reduce.Sum(e, 0, n)
+            use pe = fixed e
             let mutable j = 0
             if SpecialVector.v256 then
                 let vs = Vector256.Create(total)
                 while j <= n - 4 do
-                    Vector256.Store(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                    Vector256.Store(Vector256.Load(NativePtr.add pe j) / vs, NativePtr.add y j)
                     j <- j + 4
             while j < n do
-                NativePtr.set y j (NativePtr.get e j / total)
+                NativePtr.set y j (e.[j] / total)
                 j <- j + 1)
 
-    /// Log-softmax along contiguous rows of n: y = x − (m + ln Σe) with e = e^(x − m) as in `softmaxRows`: the
-    /// operations of Softmax.logSoftmax's unfused passes (so the same bits), one row at a time.
+    /// Log-softmax along contiguous rows of n: y = (x − m) − ln(c + Σ'), c the count of maxima and Σ' the sum of
+    /// the other e = e^(x − m) (refined for the rounding of x − m, then `lnCountPlus`). The shift is never added back, so a large maximum cannot round
+    /// ln Σ away. The operations of Softmax.logSoftmax's unfused passes (so the same bits), one row at a time.
     let logSoftmaxRows (src: double[]) (n: int) =
-        shiftedRows src n (fun x _ y m total -> subtractInto x (m + SpecialVector.logOne total) y n)
+        shiftedRows src n (fun x m shifted e y ->
+            use pe = fixed e
+            let c = dropMaxima x m shifted pe n
+            subtractInto shifted (lnCountPlus c (Functional.Kernels.Reduce.Sum(e, 0, n))) y n)
 
     /// Log-softmax's VJP along contiguous rows of n, z = g − e^y·Σg from its output y and an adjoint g: the
     /// operations of its unfused passes (e^y, the row sums in SumRuns' order, the product, the difference), so
@@ -215,7 +263,9 @@ module internal SoftmaxVector =
 
     /// For the segment of src at `origin`: the shift per position into s.Acc (NaN skipped, infinite → 0), each
     /// row m's e = e^(x − shift) (through s.Row) into `e` at `at m`, and s.Sums[t] = Σ_m e (from +0, in order of m).
-    let private middleExp (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (s: MiddleScratch) (e: double[]) (at: int -> int) =
+    /// With `counts` (not null), the maxima's e (exactly 1) are zeroed before they are summed and counted there,
+    /// and the others refined (`refined`).
+    let private middleExp (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (s: MiddleScratch) (e: double[]) (at: int -> int) (counts: double[]) =
         use px = fixed src
         use pmx = fixed s.Acc
         use psh = fixed s.Row
@@ -226,9 +276,19 @@ module internal SoftmaxVector =
         for t in 0 .. w - 1 do
             if Double.IsInfinity s.Acc.[t] then s.Acc.[t] <- 0.0
         Array.Fill(s.Sums, 0.0, 0, w)
+        if not (isNull counts) then Array.Fill(counts, 0.0, 0, w)
         for m in 0 .. mid - 1 do
             subInto (NativePtr.add px (origin + m * inner)) pmx psh w
             SpecialVector.expInto s.Row 0 w e (at m)
+            if not (isNull counts) then
+                let off = at m
+                let row = origin + m * inner
+                for t in 0 .. w - 1 do
+                    let h = s.Row.[t]
+                    if h = 0.0 then
+                        e.[off + t] <- 0.0
+                        counts.[t] <- counts.[t] + 1.0
+                    else e.[off + t] <- refined src.[row + t] s.Acc.[t] h e.[off + t]
             addInto psum (NativePtr.add pe (at m)) w
 
     /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
@@ -238,7 +298,7 @@ module internal SoftmaxVector =
             let w = t1 - t0
             let origin = o * mid * inner + t0
             // e waits in the result's own rows until the sums are complete.
-            middleExp src origin mid inner w s dst (fun m -> origin + m * inner)
+            middleExp src origin mid inner w s dst (fun m -> origin + m * inner) null
             use pd = fixed dst
             use psum = fixed s.Sums
             for m in 0 .. mid - 1 do
@@ -246,19 +306,23 @@ module internal SoftmaxVector =
                 divInto row psum row w)
         dst
 
-    /// Log-softmax along the middle axis: y = x − (max + ln Σe).
+    /// Log-softmax along the middle axis: y = (x − max) − ln(c + Σ'), as `logSoftmaxRows` per position.
     let logSoftmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
         let dst = Strided.fresh src.Length
         middleSegments outer mid inner (fun o t0 t1 s ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
-            middleExp src origin mid inner w s s.Row2 (fun _ -> 0)
-            SpecialVector.logInto s.Sums s.Sums 0 w
-            for t in 0 .. w - 1 do s.Sums.[t] <- s.Acc.[t] + s.Sums.[t]
+            // e waits in the result's own rows; s.Row2 counts the maxima per position.
+            middleExp src origin mid inner w s dst (fun m -> origin + m * inner) s.Row2
+            for t in 0 .. w - 1 do s.Sums.[t] <- lnCountPlus s.Row2.[t] s.Sums.[t]
             use pd = fixed dst
             use px = fixed src
+            use pmx = fixed s.Acc
             use psum = fixed s.Sums
-            for m in 0 .. mid - 1 do subInto (NativePtr.add px (origin + m * inner)) psum (NativePtr.add pd (origin + m * inner)) w)
+            for m in 0 .. mid - 1 do
+                let row = NativePtr.add pd (origin + m * inner)
+                subInto (NativePtr.add px (origin + m * inner)) pmx row w
+                subInto row psum row w)
         dst
 
     /// The frame both middle-axis VJPs share: a fresh result z and, for each segment of positions, `body z origin
