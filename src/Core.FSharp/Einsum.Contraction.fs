@@ -70,6 +70,11 @@ module Contraction =
         let eq = spec.Equation
         let fail msg label operand pos = EinsumSpec.fail eq msg label operand pos
         let nIn = List.length spec.Inputs
+        if isNull shapes then nullArg "shapes"
+        shapes |> Array.iteri (fun k sh ->
+            if isNull sh then fail (sprintf "The shape of operand %d is null" k) None (Some k) None
+            sh |> Array.iteri (fun d n ->
+                if n < 0 then fail (sprintf "Operand %d has a negative size %d at dimension %d (shape %s)" k n d (Shape.show sh)) None (Some k) None))
         if shapes.Length <> nIn then
             fail (sprintf "The equation has %d operand%s but %d tensor%s were given" nIn (if nIn = 1 then "" else "s") shapes.Length (if shapes.Length = 1 then "" else "s")) None None None
         let inputs = Array.ofList spec.Inputs

@@ -8,14 +8,7 @@ open Functional
 [<RequireQualifiedAccess>]
 module Engine =
 
-    /// Intermediates larger than this many bytes are refused before anything is allocated.
-    /// Settable by the host; 8 GiB by default.
-    let mutable memoryLimitBytes = 8L * 1024L * 1024L * 1024L
-
-    let private checkSize (what: string) (elements: float) =
-        let bytes = elements * 8.0
-        if bytes > float memoryLimitBytes || elements > float Int32.MaxValue then
-            raise (MemoryLimitException(sprintf "The contraction needs %s of %.0f elements (%.0f bytes); the limit is %d bytes (Engine.memoryLimitBytes) and an array holds at most 2^31-1 elements." what elements bytes memoryLimitBytes, int64 (min bytes 9.2e18), memoryLimitBytes))
+    let private checkSize (what: string) (elements: float) = Limits.check ("The contraction's " + what) elements
 
     let private shapeOf (sizes: int[]) (labels: int[]) = labels |> Array.map (fun l -> sizes.[l])
 

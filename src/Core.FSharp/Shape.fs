@@ -12,14 +12,19 @@ module Shape =
     /// Equal shapes. (F#'s `=` on arrays goes through generic equality, measurable on small tensors.)
     let same (a: int[]) (b: int[]) = obj.ReferenceEquals(a, b) || MemoryExtensions.SequenceEqual(ReadOnlySpan<int>(a), ReadOnlySpan<int>(b))
 
-    /// Element count, with overflow detected rather than wrapped.
+    /// The most elements a .NET array of doubles can hold (Array.MaxLength: 2,147,483,591, not 2^31 − 1).
+    let maxElements = Array.MaxLength
+
+    /// Element count, with overflow detected rather than wrapped, and no more than an array can hold.
     let numel (shape: int[]) =
+        if isNull shape then nullArg "shape"
         let mutable n = 1L
         for d in shape do
             if d < 0 then raise (ShapeException(sprintf "Negative dimension %d in shape %s." d (show shape), "shape"))
+            // Checked before the product can overflow: both factors are below 2^31 here.
             n <- n * int64 d
-            if n > int64 Int32.MaxValue then
-                raise (ShapeException(sprintf "Shape %s has more elements than a .NET array can hold (2^31-1)." (show shape), "shape"))
+            if n > int64 maxElements then
+                raise (ShapeException(sprintf "Shape %s has more elements than a .NET array of doubles can hold (%d)." (show shape) maxElements, "shape"))
         int n
 
     /// Row-major strides of a contiguous tensor.
@@ -66,3 +71,18 @@ module Shape =
             for j in 0 .. i - 1 do
                 if out.[j] = out.[i] then raise (ShapeException(sprintf "Axis %d is given twice." axes.[i], "axes"))
         out
+
+/// Process-wide resource limits, checked before anything is allocated.
+[<RequireQualifiedAccess>]
+module Limits =
+
+    /// Results and intermediates larger than this many bytes are refused with a MemoryLimitException before
+    /// anything is allocated. A process-wide setting (set it at start-up); 8 GiB by default.
+    let mutable memoryLimitBytes = 8L * 1024L * 1024L * 1024L
+
+    /// Refuses `elements` doubles (as a float: counts may exceed any integer type) for `what`, when they exceed
+    /// the memory limit or what an array can hold.
+    let internal check (what: string) (elements: float) =
+        let bytes = elements * 8.0
+        if bytes > float memoryLimitBytes || elements > float Shape.maxElements then
+            raise (MemoryLimitException(sprintf "%s needs %.0f elements (%.0f bytes); the limit is %d bytes (Limits.memoryLimitBytes) and an array holds at most %d elements." what elements bytes memoryLimitBytes Shape.maxElements, int64 (min bytes 9.2e18), memoryLimitBytes))

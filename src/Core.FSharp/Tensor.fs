@@ -35,18 +35,30 @@ type Tensor private (shape: int[], data: double[], fill: double, _made: unit) =
     static member internal Of(shape: int[], data: double[]) = Tensor.Of(shape, data, 0.0)
     member internal _.ShapeArray = shape
     member internal _.Data =
-        if isNull data then
+        // Read once: a release on another thread may null the field between a check and a second read.
+        let d = data
+        if isNull d then
             // Only a uniform tensor is made without its array; a null array otherwise means released, even if
             // this thread does not see `released` yet.
             if released || not uniform then disposed ()
-            data <- Array.create numel fill
-        data
+            Limits.check (sprintf "A tensor of shape %s" (Shape.show shape)) (float numel)
+            let made = Array.create numel fill
+            data <- made
+            made
+        else d
     /// Whether every element is known to equal one value (without reading the elements).
     member internal _.IsUniform =
         if released then disposed ()
         uniform
     /// Whether the scope this tensor was made in has ended (then every read throws ObjectDisposedException).
     member _.IsReleased = released
+    /// Throws ObjectDisposedException if the tensor has been released. Called after a read has used the elements:
+    /// a read racing the end of the tensor's scope may have seen the array after the pool handed it to another
+    /// tensor, and must fail rather than return that tensor's values. (The release is published under the pool's
+    /// lock before the array can be handed on; the barrier orders this check after the reads it guards.)
+    member internal _.CheckLive() =
+        Threading.Interlocked.MemoryBarrier()
+        if released then disposed ()
     // Scope bookkeeping (see Storage): the scope this tensor is registered in and the lease of its array.
     [<DefaultValue>] val mutable private scope: ScopeState
     [<DefaultValue>] val mutable private lease: Lease
@@ -74,22 +86,35 @@ type Tensor private (shape: int[], data: double[], fill: double, _made: unit) =
                 if index.[i] < 0 || index.[i] >= shape.[i] then
                     raise (ShapeException(sprintf "Index %d at axis %d is outside the dimension of size %d (shape %s)." index.[i] i shape.[i] (Shape.show shape), "index"))
                 off <- off * shape.[i] + index.[i]
-            t.Data.[off]
+            let v = t.Data.[off]
+            t.CheckLive()
+            v
     /// A row-major copy of the elements.
-    member t.ToArray() = Array.copy t.Data
+    member t.ToArray() =
+        let a = Array.copy t.Data
+        t.CheckLive()
+        a
     override this.Equals(o) =
         match o with
         | :? Tensor as t ->
-            Shape.same t.ShapeArray shape
-            && Array.forall2 (fun (x: double) y -> BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y) t.Data this.Data
+            let same =
+                Shape.same t.ShapeArray shape
+                && Array.forall2 (fun (x: double) y -> BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y) t.Data this.Data
+            t.CheckLive()
+            this.CheckLive()
+            same
         | _ -> false
     override this.GetHashCode() =
         let mutable h = HashCode()
         for d in shape do h.Add d
         let values = this.Data
         for i in 0 .. min 16 values.Length - 1 do h.Add values.[i]
+        this.CheckLive()
         h.ToHashCode()
-    override this.ToString() = TensorFormat.format shape this.Data
+    override this.ToString() =
+        let text = TensorFormat.format shape this.Data
+        this.CheckLive()
+        text
 
 and internal TensorFormat =
     static member format (shape: int[]) (data: double[]) =
@@ -157,13 +182,17 @@ module Tensor =
     let full (shape: int[]) (v: double) = Tensor.Of(Array.copy shape, null, v)
     let zeros (shape: int[]) = full shape 0.0
     let ones (shape: int[]) = full shape 1.0
-    let init (shape: int[]) (f: int -> double) = Tensor.Of(Array.copy shape, Array.init (Shape.numel shape) f)
+    let init (shape: int[]) (f: int -> double) =
+        let n = Shape.numel shape
+        Limits.check (sprintf "A tensor of shape %s" (Shape.show shape)) (float n)
+        Tensor.Of(Array.copy shape, Array.init n f)
     let vector (values: double[]) = create [| values.Length |] values
 
     /// Standard normal entries from a seeded generator (Box–Muller over System.Random(seed)).
     let random (seed: int) (shape: int[]) =
         let rng = Random(seed)
         let n = Shape.numel shape
+        Limits.check (sprintf "A tensor of shape %s" (Shape.show shape)) (float n)
         let data = Array.zeroCreate n
         let mutable i = 0
         while i < n do
@@ -185,7 +214,9 @@ module Tensor =
     let item (t: Tensor) =
         if t.Numel <> 1 then
             raise (ShapeException(sprintf "item needs a tensor with one element; shape is %s." (Shape.show t.ShapeArray), "t"))
-        t.Data.[0]
+        let v = t.Data.[0]
+        t.CheckLive()
+        v
 
     /// Same elements, new shape; one dimension may be -1 (inferred).
     let reshape (newShape: int[]) (t: Tensor) =
@@ -257,7 +288,10 @@ module Tensor =
             let summed = sumAxes axes true t
             Tensor.Of(Array.copy target, summed.Data)
 
-    let sum (t: Tensor) = scalar (Strided.sumRuns t.Data 1 t.Numel).[0]
+    let sum (t: Tensor) =
+        let s = (Strided.sumRuns t.Data 1 t.Numel).[0]
+        t.CheckLive()
+        scalar s
 
     /// Elementwise map with `f` inlined into the loop (no call per element when `f` is a lambda or a
     /// named function); large tensors are split over the cores (each element is independent).
@@ -344,7 +378,10 @@ module Tensor =
         if not (Shape.same a.ShapeArray b.ShapeArray) then
             raise (ShapeException(sprintf "dot needs equal shapes; got %s and %s." (Shape.show a.ShapeArray) (Shape.show b.ShapeArray), "b"))
         let mutable acc = 0.0
-        for i in 0 .. a.Numel - 1 do acc <- acc + a.Data.[i] * b.Data.[i]
+        let x, y = a.Data, b.Data
+        for i in 0 .. a.Numel - 1 do acc <- acc + x.[i] * y.[i]
+        a.CheckLive()
+        b.CheckLive()
         acc
 
     /// Largest |a-b| over same-shaped tensors (NaN if either has NaN at the same place as a number).
@@ -352,8 +389,9 @@ module Tensor =
         if not (Shape.same a.ShapeArray b.ShapeArray) then
             raise (ShapeException(sprintf "Shapes differ: %s and %s." (Shape.show a.ShapeArray) (Shape.show b.ShapeArray), "b"))
         let mutable m = 0.0
+        let x, y = a.Data, b.Data
         for i in 0 .. a.Numel - 1 do
-            let d = abs (a.Data.[i] - b.Data.[i])
+            let d = abs (x.[i] - y.[i])
             if Double.IsNaN d || d > m then m <- d
         m
 

@@ -107,7 +107,11 @@ module Op =
             let tensors = Array.zeroCreate args.Length
             for i in 0 .. args.Length - 1 do
                 tensors.[i] <- (match args.[i] with Const t -> t | a -> a.Tensor)
-            Const(op.Forward tensors)
+            let out = op.Forward tensors
+            // An input released while the op read it may have lent its array to another tensor: fail, never
+            // return a value computed from that tensor's data.
+            for t in tensors do t.CheckLive()
+            Const out
         else
             let primals = Array.zeroCreate args.Length
             for i in 0 .. args.Length - 1 do primals.[i] <- Value.primalAt top args.[i]

@@ -104,6 +104,8 @@ public static class Einsum
     {
         ArgumentNullException.ThrowIfNull(equation);
         ArgumentNullException.ThrowIfNull(shapes);
+        for (int i = 0; i < shapes.Length; i++)
+            if (shapes[i] is null) throw new ArgumentNullException($"{nameof(shapes)}[{i}]");
         var p = Core.Einsum.plan(equation, shapes);
         string Term(int[] ls) => string.Concat(ls.Select(Core.ContractionModule.labelName));
         var steps = p.Steps.Select(s => new PlanStep(s.Left, s.Right, $"{Term(s.LeftLabels)},{Term(s.RightLabels)}->{Term(s.Result)}", s.Flops, s.Size)).ToArray();

@@ -29,9 +29,13 @@ public static class GradientCheck
     public static GradientCheckReport Run(Func<Tensor[], Tensor> f, params Tensor[] inputs) => Run(f, 1e-6, 1e-5, 1e-3, inputs);
 
     /// <summary>Checks with the given step and tolerances.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The step is not positive and finite, or a tolerance is negative or NaN.</exception>
     public static GradientCheckReport Run(Func<Tensor[], Tensor> f, double step, double absoluteTolerance, double relativeTolerance, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);
+        if (!(step > 0 && double.IsFinite(step))) throw new ArgumentOutOfRangeException(nameof(step), step, "The step must be positive and finite.");
+        if (!(absoluteTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(absoluteTolerance), absoluteTolerance, "The tolerance must be zero or positive.");
+        if (!(relativeTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(relativeTolerance), relativeTolerance, "The tolerance must be zero or positive.");
         var xs = Array.ConvertAll(Interop.Values(inputs, nameof(inputs)), v => v.Tensor);
         var r = Core.GradCheck.runWith(step, absoluteTolerance, relativeTolerance, Interop.LiftMany(f), xs);
         return new GradientCheckReport(r.Passed, r.MaxAbsoluteError, r.MaxRelativeError, r.WorstInput, r.WorstIndex, r.Analytic, r.Numeric, r.Checked);

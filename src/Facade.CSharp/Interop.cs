@@ -25,7 +25,7 @@ internal static class Interop
     public static Tensor[] Tensors(Core.Value[] vs) => Array.ConvertAll(vs, v => new Tensor(v));
 
     private static Tensor Checked(Tensor? t, string name) =>
-        t ?? throw new InvalidOperationException($"The function passed as '{name}' returned null.");
+        t ?? throw new ArgumentException($"The function passed as '{name}' returned null; it must return a tensor.", name);
 
     public static Core.KinkConvention Convert(KinkConvention c) => c switch
     {

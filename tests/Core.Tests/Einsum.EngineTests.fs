@@ -204,7 +204,7 @@ module EinsumEngineTests =
         let e = Assert.Throws<MemoryLimitException>(fun () -> Einsum.contract "i,j->ij" [| Tensor.ones [| 50000 |]; Tensor.ones [| 50000 |] |] |> ignore)
         Assert.Contains("2500000000 elements", e.Message)
         Assert.Contains("20000000000 bytes", e.Message)
-        Assert.Equal(Engine.memoryLimitBytes, e.LimitBytes)
+        Assert.Equal(Limits.memoryLimitBytes, e.LimitBytes)
         let e2 = Assert.Throws<MemoryLimitException>(fun () -> Einsum.contract "ij,jk,kl->il" [| Tensor.ones [| 60000; 1 |]; Tensor.ones [| 1; 1 |]; Tensor.ones [| 1; 60000 |] |] |> ignore)
         Assert.Contains("elements", e2.Message)
         // Under a transform the einsum runs one step at a time; the last step's size is still refused before

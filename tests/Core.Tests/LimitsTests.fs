@@ -1,0 +1,67 @@
+namespace Functional.Tests
+
+open System
+open Xunit
+open Functional
+open Functional.Core
+
+/// Sizes refused before anything is allocated: element counts against the real array limit, results against the
+/// memory limit, and operand shapes a plan is asked for.
+module LimitsTests =
+
+    [<Fact>]
+    let ``element counts are checked against the largest array of doubles, not 2^31 − 1`` () =
+        Assert.Equal(2147483591, Shape.maxElements)
+        Assert.Throws<ShapeException>(fun () -> Tensor.zeros [| 2147483592 |] |> ignore) |> ignore
+        Assert.Throws<ShapeException>(fun () -> Tensor.random 1 [| Int32.MaxValue |] |> ignore) |> ignore
+        Assert.Throws<ShapeException>(fun () -> Tensor.zeros [| 65536; 32768 |] |> ignore) |> ignore
+
+    [<Fact>]
+    let ``a lazy tensor too large for the memory limit is refused when it is first read, not allocated`` () =
+        let big = Tensor.zeros [| 2147483591 |]
+        let e = Assert.Throws<MemoryLimitException>(fun () -> Tensor.sum big |> ignore)
+        Assert.Contains("2147483591 elements", e.Message)
+        Assert.Throws<MemoryLimitException>(fun () -> Tensor.random 1 [| 2147483591 |] |> ignore) |> ignore
+
+    [<Fact>]
+    let ``a broadcast result above the memory limit is refused before allocation`` () =
+        // [40000, 1] + [1, 40000] is 1.6e9 elements, 12.8 GB.
+        let a = Tensor.ones [| 40000; 1 |]
+        let b = Tensor.ones [| 1; 40000 |]
+        let e = Assert.Throws<MemoryLimitException>(fun () -> Tensor.add a b |> ignore)
+        Assert.Contains("1600000000 elements", e.Message)
+        Assert.Throws<MemoryLimitException>(fun () -> Arithmetic.add (Value.constant a) (Value.constant b) |> ignore) |> ignore
+        Assert.Throws<MemoryLimitException>(fun () -> Arithmetic.mul (Value.constant a) (Value.constant (Tensor.random 2 [| 1; 40000 |])) |> ignore) |> ignore
+
+    [<Fact>]
+    let ``a Jacobian or Hessian above the memory limit is refused before the first pullback`` () =
+        let x = Value.constant (Tensor.random 3 [| 50000 |])
+        let mutable calls = 0
+        let f (v: Value) = calls <- calls + 1; Reduction.sum (Arithmetic.mul v v)
+        let e = Assert.Throws<MemoryLimitException>(fun () -> Autodiff.hessian f x |> ignore)
+        Assert.Contains("Hessian", e.Message)
+        Assert.Equal(0, calls)
+        let g (v: Value) = calls <- calls + 1; Elementwise.exp v
+        Assert.Throws<MemoryLimitException>(fun () -> Autodiff.jacobian g x |> ignore) |> ignore
+        // Only the forward pass that finds the result's shape ran.
+        Assert.Equal(1, calls)
+
+    [<Fact>]
+    let ``the memory limit is one setting, honoured by every check`` () =
+        let before = Limits.memoryLimitBytes
+        try
+            Limits.memoryLimitBytes <- 1L <<< 20
+            // 2^17 + 8 doubles: just over 1 MiB.
+            let e = Assert.Throws<MemoryLimitException>(fun () -> Tensor.add (Tensor.ones [| 131080 |]) (Tensor.ones [| 131080 |]) |> ignore)
+            Assert.Equal(1L <<< 20, e.LimitBytes)
+            Assert.Throws<MemoryLimitException>(fun () -> Einsum.contract "i,j->ij" [| Tensor.ones [| 400 |]; Tensor.ones [| 400 |] |] |> ignore) |> ignore
+            Tensor.add (Tensor.ones [| 1000 |]) (Tensor.ones [| 1000 |]) |> ignore
+        finally Limits.memoryLimitBytes <- before
+
+    [<Fact>]
+    let ``a plan's operand shapes are checked: null and negative sizes are typed errors`` () =
+        Assert.Throws<EinsumException>(fun () -> Einsum.plan "ij,jk->ik" [| [| 3; 4 |]; null |] |> ignore) |> ignore
+        let e = Assert.Throws<EinsumException>(fun () -> Einsum.plan "ij,jk->ik" [| [| 3; -4 |]; [| -4; 5 |] |] |> ignore)
+        Assert.Contains("negative size -4", e.Message)
+        Assert.Equal(Nullable 0, e.Operand)
+        Assert.Throws<ArgumentNullException>(fun () -> Einsum.plan "ij,jk->ik" null |> ignore) |> ignore

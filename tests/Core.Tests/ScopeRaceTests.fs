@@ -1,0 +1,62 @@
+namespace Functional.Tests
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Xunit
+open Functional.Core
+
+/// A read racing the end of its tensor's scope: the pool may hand the array to a new tensor at once, so a read
+/// must return the tensor's own values or throw ObjectDisposedException, never the new owner's values.
+module ScopeRaceTests =
+
+    [<Fact>]
+    let ``reads racing a scope's end see the tensor's own values or ObjectDisposedException, never another tensor's`` () =
+        let n = 4096
+        let trials = 10000 * Check.soak
+        let mutable stale = 0
+        let mutable disposedReads = 0
+        let mutable goodReads = 0
+        for trial in 0 .. trials - 1 do
+            let v = float (trial % 1000 + 1)
+            let scope = Tensor.scope ()
+            // A pooled result (an op's output in an open scope), every element v.
+            let t = Tensor.scale 1.0 (Tensor.full [| n |] v)
+            let started = ref 0
+            let stop = ref 0
+            let reader =
+                // The reader must not run inside the scope (it would flow into the task).
+                use _ = ExecutionContext.SuppressFlow()
+                Task.Run(fun () ->
+                    let mutable fin = false
+                    let mutable k = 0
+                    while not fin do
+                        try
+                            // Alternately a raw copy, a differentiable op (through Op.apply) and a raw sum.
+                            let ok =
+                                match k % 3 with
+                                | 0 -> t.ToArray() |> Array.forall (fun x -> x = v)
+                                | 1 -> (Reduction.sum (Value.constant t)).Tensor.ToArray().[0] = v * float n
+                                | _ -> (Tensor.sum t).ToArray().[0] = v * float n
+                            if ok then Interlocked.Increment(&goodReads) |> ignore
+                            else Interlocked.Increment(&stale) |> ignore
+                        with :? ObjectDisposedException ->
+                            Interlocked.Increment(&disposedReads) |> ignore
+                            fin <- true
+                        k <- k + 1
+                        Volatile.Write(&started.contents, 1)
+                        if Volatile.Read(&stop.contents) = 1 then fin <- true)
+            while Volatile.Read(&started.contents) = 0 do Thread.SpinWait 20
+            scope.Dispose()
+            // A new owner takes the array from the pool and overwrites it while the reader may still be reading.
+            let next = Tensor.scope ()
+            let other = Tensor.scale 1.0 (Tensor.full [| n |] -1.0)
+            Thread.SpinWait 200
+            Volatile.Write(&stop.contents, 1)
+            reader.Wait()
+            ignore other
+            next.Dispose()
+        if stale > 0 then
+            Check.failf "%d stale reads (another tensor's values) in %d trials; %d good reads, %d ObjectDisposedException" stale trials goodReads disposedReads
+        // Both outcomes occurred, so the race was really exercised.
+        Assert.True(disposedReads > 0, sprintf "no read saw the release in %d trials" trials)

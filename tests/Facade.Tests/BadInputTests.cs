@@ -1,0 +1,51 @@
+using Xunit;
+
+namespace Functional.Facade.Tests;
+
+/// <summary>The reproductions of defects found under attack, through the facade as a C# user meets them.</summary>
+public class BadInputTests
+{
+    [Fact]
+    public void LogSoftmax_of_equal_large_entries_is_minus_ln_n_with_its_gradient()
+    {
+        var x = Tensor.FromArray(new[] { 1e20, 1e20, 1e20, 1e20 }, 4);
+        Assert.Equal(new[] { -1.3862943611198906, -1.3862943611198906, -1.3862943611198906, -1.3862943611198906 }, x.LogSoftmax(0).ToArray());
+        var g = Autodiff.Grad(t => (t.LogSoftmax(0) * Tensor.FromArray(new[] { 1.0, 0, 0, 0 }, 4)).Sum(), x);
+        Assert.Equal(new[] { 0.75, -0.25, -0.25, -0.25 }, g.ToArray());
+    }
+
+    [Fact]
+    public void Plan_rejects_null_and_negative_shapes_with_typed_errors()
+    {
+        var e = Assert.Throws<ArgumentNullException>(() => Einsum.Plan("ij,jk->ik", new[] { 3, 4 }, null!));
+        Assert.Equal("shapes[1]", e.ParamName);
+        Assert.Throws<EinsumException>(() => Einsum.Plan("ij,jk->ik", new[] { 3, -4 }, new[] { -4, 5 }));
+    }
+
+    [Fact]
+    public void Element_counts_are_checked_against_the_real_array_limit()
+    {
+        Assert.Equal(2147483591, Limits.MaxElements);
+        Assert.Throws<ShapeException>(() => Tensor.Zeros(2147483592));
+        Assert.Throws<ShapeException>(() => Tensor.Random(1, int.MaxValue));
+        Assert.Throws<MemoryLimitException>(() => Tensor.Zeros(2147483591).Sum());
+    }
+
+    [Fact]
+    public void Results_above_the_memory_limit_are_refused_before_allocation()
+    {
+        Assert.Throws<MemoryLimitException>(() => Tensor.Ones(40000, 1) + Tensor.Ones(1, 40000));
+        var x = Tensor.Random(1, 50000);
+        Assert.Throws<MemoryLimitException>(() => Autodiff.Hessian(t => (t * t).Sum(), x));
+        Assert.Throws<MemoryLimitException>(() => Autodiff.Jacobian(t => t.Exp(), x));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Limits.MemoryLimitBytes = 0);
+    }
+
+    [Fact]
+    public void A_function_that_returns_null_is_an_argument_error_naming_it()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Autodiff.Grad((Tensor _) => null!, Tensor.Ones(2)));
+        Assert.Equal("f", e.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => GradientCheck.Run(xs => xs[0].Sum(), double.NaN, 1e-5, 1e-3, Tensor.Ones(2)));
+    }
+}
