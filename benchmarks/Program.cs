@@ -4,37 +4,43 @@ namespace Functional.Benchmarks;
 
 public static class Program
 {
+    /// <summary>Stopwatch modes (`dotnet run -c Release --project benchmarks -- MODE`): quick comparisons with
+    /// TorchSharp while developing, and loops to run under a profiler. Published figures come from BenchmarkDotNet
+    /// (any other arguments); docs/PERFORMANCE.md records what each subsystem measures and why.</summary>
+    private static readonly Dictionary<string, (string What, Action Run)> Modes = new()
+    {
+        ["torch"] = ("TorchSharp's own matmul GFLOP/s", Quick.Torch),
+        ["peak"] = ("this machine's FMA peak, one core and all", () =>
+        {
+            var (one, all) = Peak.Measure();
+            Console.WriteLine($"FMA peak: {one:F1} GFLOP/s on one core, {all:F1} GFLOP/s on {Environment.ProcessorCount} cores");
+        }),
+        ["small"] = ("sum(GELU(A·B)) value and gradient at small sizes, ours and TorchSharp's", Quick.Small),
+        ["matmulfb"] = ("matmul forward and backward (env N, REPS), alternating", Quick.MatMulFb),
+        ["einsum"] = ("one einsum forward (env EQ, SHAPES)", Quick.EinsumOne),
+        ["broadcast"] = ("broadcast binary ops (env ROWS, COLS)", Quick.BroadcastOps),
+        ["softmax"] = ("softmax and log-softmax forward and backward (env SHAPE, AXIS, FUSED)", Quick.SoftmaxOps),
+        ["mlp"] = ("a perceptron training step", Quick.MlpStep),
+        ["attention"] = ("an attention forward and backward step", Quick.AttentionStep),
+        ["unary"] = ("elementwise log, tanh, σ, √ over 10⁶", Quick.UnaryOps),
+        ["geluforms"] = ("GELU forms, σ, tanh, ReLU, leaky ReLU, ln∘exp and powers, forward and backward", Quick.GeluForms),
+        ["bmmscoped"] = ("profiler loop: batched einsum forward and backward in a scope", () => { var b = new BatchedEinsum(); b.Setup(); Quick.Loop(() => b.FunctionalScoped(), 4); }),
+        ["attentionloop"] = ("profiler loop: attention step in a scope", () => { var b = new AttentionForwardBackward(); b.Setup(); Quick.Loop(() => b.FunctionalScoped(), 6); }),
+        ["smallloop"] = ("profiler loop: sum(GELU(A·B)) value and gradient (env N, SECONDS, SCOPED)", Quick.SmallLoop),
+        ["pullbackloop"] = ("profiler loop: one tape's pullback (env N, SECONDS)", Quick.PullbackLoop),
+        ["geluloop"] = ("profiler loop: GELU forward and backward over 10⁷ (env SECONDS)", Quick.GeluLoop),
+        ["contractloop"] = ("profiler loop: one compiled n×n contraction (env N, SECONDS)", Quick.ContractLoop),
+        ["softmaxloop"] = ("profiler loop: softmax forward and backward in a scope (env AXIS)", Quick.SoftmaxLoop),
+    };
+
     public static void Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "quick") { Quick.Run(); return; }
-        if (args.Length > 0 && args[0] == "torch") { Quick.Torch(); return; }
-        if (args.Length > 0 && args[0] == "small") { Quick.Small(); return; }
-        if (args.Length > 0 && args[0] == "scaling") { Quick.Scaling(); return; }
-        if (args.Length > 0 && args[0] == "shape") { Quick.Shape(); return; }
-        if (args.Length > 0 && args[0] == "smallloop") { Quick.SmallLoop(); return; }
-        if (args.Length > 0 && args[0] == "geluloop") { Quick.GeluLoop(); return; }
-        if (args.Length > 0 && args[0] == "pullbackloop") { Quick.PullbackLoop(); return; }
-        if (args.Length > 0 && args[0] == "pieces") { Quick.Pieces(); return; }
-        if (args.Length > 0 && args[0] == "contractloop") { Quick.ContractLoop(); return; }
-        if (args.Length > 0 && args[0] == "bmm") { Quick.Bmm(); return; }
-        if (args.Length > 0 && args[0] == "bmmscoped") { var b = new BatchedEinsum(); b.Setup(); Quick.Loop(() => b.FunctionalScoped(), 4); return; }
-        if (args.Length > 0 && args[0] == "plansgrad") { Quick.PlansGradient(); return; }
-        if (args.Length > 0 && args[0] == "matmulfb") { Quick.MatMulFb(); return; }
-        if (args.Length > 0 && args[0] == "einsum") { Quick.EinsumOne(); return; }
-        if (args.Length > 0 && args[0] == "permute") { Quick.PermuteOne(); return; }
-        if (args.Length > 0 && args[0] == "broadcast") { Quick.BroadcastOps(); return; }
-        if (args.Length > 0 && args[0] == "softmax") { Quick.SoftmaxOps(); return; }
-        if (args.Length > 0 && args[0] == "mlp") { Quick.MlpStep(); return; }
-        if (args.Length > 0 && args[0] == "attention") { Quick.AttentionStep(); return; }
-        if (args.Length > 0 && args[0] == "tpulps") { Quick.PrimitivesUlps(); return; }
-        if (args.Length > 0 && args[0] == "geluforms") { Quick.GeluForms(); return; }
-        if (args.Length > 0 && args[0] == "unary") { Quick.UnaryOps(); return; }
-        if (args.Length > 0 && args[0] == "gelureused") { Quick.GeluReused(); return; }
-        if (args.Length > 0 && args[0] == "middlek") { Quick.MiddleKernels(); return; }
-        if (args.Length > 0 && args[0] == "softmaxloop") { Quick.SoftmaxLoop(); return; }
-        if (args.Length > 0 && args[0] == "attentionloop") { var b = new AttentionForwardBackward(); b.Setup(); Quick.Loop(() => b.FunctionalScoped(), 6); return; }
-        if (args.Length > 0 && args[0] == "gelukernel") { Quick.GeluKernel(); return; }
-        if (args.Length > 0 && args[0] == "peak") { var (one, all) = Peak.Measure(); Console.WriteLine($"FMA peak: {one:F1} GFLOP/s on one core, {all:F1} GFLOP/s on {Environment.ProcessorCount} cores"); return; }
+        if (args.Length > 0 && Modes.TryGetValue(args[0], out var mode)) { mode.Run(); return; }
+        if (args.Length > 0 && args[0] == "modes")
+        {
+            foreach (var (name, (what, _)) in Modes) Console.WriteLine($"{name,-14} {what}");
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

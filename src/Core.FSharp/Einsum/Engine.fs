@@ -53,10 +53,10 @@ module Engine =
                     else None
             kept, (fun data ->
                 match block with
-                | Some (before, within, after) -> Strided.sumBlock data before within after
+                | Some (before, within, after) -> Reductions.sumBlock data before within after
                 | None ->
                     let moved = Strided.gather data 0 gatherStrides shp
-                    if summed.Length = 0 then moved else Strided.sumRuns moved (int outer) (int inner))
+                    if summed.Length = 0 then moved else Reductions.sumRuns moved (int outer) (int inner))
 
     /// Data with `labels` moved into `order` (a permutation of them); no copy when already so.
     let private arrange (sizes: int[]) (labels: int[]) (order: int[]) =
@@ -122,7 +122,7 @@ module Engine =
             let count = int (Plan.size sizes order)
             Some(fun (a: double[]) (b: double[]) ->
                 let c = Strided.fresh count
-                Functional.Kernels.Broadcast.Multiply(a, sa, b, sb, c, shape)
+                Broadcast.multiply a sa b sb c shape
                 c)
 
     /// One pairwise step as a batched matrix product: [batch, aOnly, contracted] × [batch, contracted, bOnly];

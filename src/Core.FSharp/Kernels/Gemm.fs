@@ -28,50 +28,27 @@ module internal Gemm =
     let usePacked = Functional.Kernels.PackedGemm.Supported
     let private nr = Functional.Kernels.PackedGemm.Nr
 
-    // ---- the simple path (Functional.Kernels.SimpleGemm) ----
-
-    let private simple (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        Functional.Kernels.SimpleGemm.Multiply(a, b, c, batch, m, k, n)
-
-    // ---- the packed path (Functional.Kernels, C#: see Kernels.csproj for why) ----
-
-    /// Splits each product into one independent rectangle per core (columns when C is wide, rows when tall),
-    /// so the cores share nothing but the inputs and never wait for each other; many products run one task each.
-    let private packed (transA: bool) (transB: bool) (cores: int) (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        let work = int64 m * int64 n * int64 k
-        let parts = if (work < (1L <<< 21) || batch >= cores) && cores > 1 then 1 else cores
-        Functional.Kernels.PackedGemm.Multiply(transA, transB, parts, a, b, c, batch, m, k, n)
-
-    /// Matrix-vector products (n = 1): a dot product per row (Functional.Kernels.Gemv).
-    let private gemv (a: double[]) (b: double[]) (c: double[]) (batch: int) (m: int) (k: int) =
-        Functional.Kernels.Gemv.Multiply(a, b, c, batch, m, k)
-
     /// Whether a product of this shape goes to the matrix-vector kernel.
     let gemvApplies (_m: int) (k: int) (n: int) = useVector512 && n = 1 && k >= 16
+
+    /// Whether a product of this shape goes to the packed kernel (the only one that reads strided views).
+    let packedApplies (m: int) (k: int) (n: int) =
+        usePacked && int64 m * int64 k * int64 n >= packedThreshold && k > 1 && n >= nr / 2 && m >= MR / 2
+
+    /// How many rectangles each product is split into: one per core for a large product, else one (many
+    /// products then run one task each), so the cores share nothing but the inputs and never wait for each other.
+    let private parts (batch: int) (m: int) (k: int) (n: int) =
+        let cores = Environment.ProcessorCount
+        if (int64 m * int64 n * int64 k < (1L <<< 21) || batch >= cores) && cores > 1 then 1 else cores
 
     /// C[b] = A[b]·B[b] for A: batch×m×k, B: batch×k×n, both contiguous.
     /// Every kernel overwrites its output (writing before reading), which therefore starts uninitialised.
     let batched (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        let size = Shape.numel [| batch; m; n |]
-        let work = int64 m * int64 k * int64 n
-        let c = Strided.fresh size
-        if gemvApplies m k n then gemv a b c batch m k
-        elif usePacked && work >= packedThreshold && k > 1 && n >= nr / 2 && m >= MR / 2 then
-            packed false false Environment.ProcessorCount a b c batch m k n
-        else simple a b c batch m k n
+        let c = Strided.fresh (Shape.numel [| batch; m; n |])
+        if gemvApplies m k n then Functional.Kernels.Gemv.Multiply(a, b, c, batch, m, k)
+        elif packedApplies m k n then Functional.Kernels.PackedGemm.Multiply(false, false, parts batch m k n, a, b, c, batch, m, k, n)
+        else Functional.Kernels.SimpleGemm.Multiply(a, b, c, batch, m, k, n)
         c
-
-    /// The packed path split into `parts` rectangles per product, as if there were that many cores (for tests
-    /// that results do not depend on the thread count).
-    let batchedWithParts (parts: int) (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        if usePacked && k > 0 then
-            let c = Strided.fresh (Shape.numel [| batch; m; n |])
-            packed false false parts a b c batch m k n
-            c
-        else
-            let c = Strided.fresh (Shape.numel [| batch; m; n |])
-            simple a b c batch m k n
-            c
 
     /// Batched transposes of contiguous rows×cols blocks.
     let private transposeBlocks (x: double[]) (batch: int) (rows: int) (cols: int) =
@@ -81,21 +58,16 @@ module internal Gemm =
     /// C[b] = op(A[b])·op(B[b]) where A is stored k×m when transA and B n×k when transB: permuted operands
     /// are packed as they are (no transposed copy) on the packed path.
     let batchedT (transA: bool) (transB: bool) (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        let work = int64 m * int64 k * int64 n
         // With k = 1 a stored transpose is the same array as the matrix itself.
         if (not transA && not transB) || k = 1 then batched a b batch m k n
-        elif usePacked && work >= packedThreshold && k > 1 && n >= nr / 2 && m >= MR / 2 then
+        elif packedApplies m k n then
             let c = Strided.fresh (Shape.numel [| batch; m; n |])
-            packed transA transB Environment.ProcessorCount a b c batch m k n
+            Functional.Kernels.PackedGemm.Multiply(transA, transB, parts batch m k n, a, b, c, batch, m, k, n)
             c
         else
             let a' = if transA then transposeBlocks a batch k m else a
             let b' = if transB then transposeBlocks b batch n k else b
             batched a' b' batch m k n
-
-    /// Whether a product of this shape goes to the packed kernel (the only one that reads strided views).
-    let packedApplies (m: int) (k: int) (n: int) =
-        usePacked && int64 m * int64 k * int64 n >= packedThreshold && k > 1 && n >= nr / 2 && m >= MR / 2
 
     /// One operand of a strided product: the array, per-product offsets (None: contiguous products), the
     /// leading dimension, and whether it is stored transposed.
@@ -105,10 +77,7 @@ module internal Gemm =
     /// C[t] = op(A[t])·op(B[t]) with both operands read where they are (packed kernel only; see packedApplies).
     let batchedStrided (a: StridedOperand) (b: StridedOperand) (batch: int) (m: int) (k: int) (n: int) =
         let c = Strided.fresh (Shape.numel [| batch; m; n |])
-        let cores = Environment.ProcessorCount
-        let work = int64 m * int64 n * int64 k
-        let parts = if (work < (1L <<< 21) || batch >= cores) && cores > 1 then 1 else cores
-        Functional.Kernels.PackedGemm.MultiplyStrided(a.Trans, b.Trans, parts, a.Data, a.Offsets, a.Ld, b.Data, b.Offsets, b.Ld, c, batch, m, k, n)
+        Functional.Kernels.PackedGemm.MultiplyStrided(a.Trans, b.Trans, parts batch m k n, a.Data, a.Offsets, a.Ld, b.Data, b.Offsets, b.Ld, c, batch, m, k, n)
         c
 
     /// C[t] = A[t]·B[t] on the simple path with operands read where they are (untransposed views only; an
@@ -123,10 +92,4 @@ module internal Gemm =
         let b = plain b k n
         let c = Strided.fresh (Shape.numel [| batch; m; n |])
         Functional.Kernels.SimpleGemm.MultiplyStrided(a.Data, a.Offsets, a.Ld, b.Data, b.Offsets, b.Ld, c, batch, m, k, n)
-        c
-
-    /// The simple path alone (for tests of the packed one).
-    let batchedSimple (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        let c = Strided.fresh (Shape.numel [| batch; m; n |])
-        simple a b c batch m k n
         c

@@ -3,7 +3,8 @@ namespace Functional.Core
 open System
 open System.Runtime.CompilerServices
 
-/// Strided copies: one odometer serves permute, broadcast, diagonal extraction and diagonal writes.
+/// The door to the C# strided-copy kernels (src/Kernels/Layout): one odometer serves permute, broadcast, diagonal
+/// extraction and diagonal writes; and the fresh output arrays and chunked loops every kernel door uses.
 module internal Strided =
 
     /// dst[dstOff + Σ idx·dstStrides] <- src[srcOff + Σ idx·srcStrides] for every index over `shape`, the
@@ -18,25 +19,6 @@ module internal Strided =
         let dst = Storage.uninit (Shape.numel shape)
         copy src offset strides dst 0 (Shape.strides shape) shape
         dst
-
-    /// Sums contiguous runs of `inner` elements: out[i] = Σ_r src[i·inner + r].
-    let sumRuns (src: double[]) (outer: int) (inner: int) =
-        // Every element is written (a sum from +0): the array may start uninitialised.
-        let out = Storage.uninit outer
-        Functional.Kernels.Reduce.SumRuns(src, outer, inner, out)
-        out
-
-    /// Sums over a middle axis: out[o, t] = Σ_m src[o, m, t] for src outer×mid×inner, without a transposing copy.
-    let sumMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
-        // Every element is written (a sum from +0): the array may start uninitialised.
-        let out = Storage.uninit (outer * inner)
-        Functional.Kernels.Reduce.SumMiddle(src, outer, mid, inner, out)
-        out
-
-    /// Sums over one block of axes where the data is: src is before×within×after, out[o, t] = Σ_m src[o, m, t]
-    /// (runs when the block is innermost, rows added as vectors otherwise).
-    let sumBlock (src: double[]) (before: int) (within: int) (after: int) =
-        if after = 1 then sumRuns src before within else sumMiddle src before within after
 
     /// The same strided loop over fewer axes: axes of size 1 dropped, and each axis merged into the one before
     /// it where both operands step through them as one (a[i, j] at i·n·s + j·s, or stride 0 in both), so that

@@ -131,7 +131,7 @@ module internal SoftmaxVector =
     /// at a time instead of five passes over the whole tensor.
     let softmaxRows (src: double[]) (n: int) =
         shiftedRows src n (fun _ _ _ e y ->
-            let total = Functional.Kernels.Reduce.Sum(e, 0, n)
+            let total = Reductions.sum e 0 n
             use pe = fixed e
             let mutable j = 0
             if SpecialVector.v256 then
@@ -150,7 +150,7 @@ module internal SoftmaxVector =
         shiftedRows src n (fun x m shifted e y ->
             use pe = fixed e
             let c = dropMaxima x m shifted pe n
-            subtractInto shifted (lnCountPlus c (Functional.Kernels.Reduce.Sum(e, 0, n))) y n)
+            subtractInto shifted (lnCountPlus c (Reductions.sum e 0 n)) y n)
 
     /// Log-softmax's VJP along contiguous rows of n, z = g − e^y·Σg from its output y and an adjoint g: the
     /// operations of its unfused passes (e^y, the row sums in SumRuns' order, the product, the difference), so
@@ -166,7 +166,7 @@ module internal SoftmaxVector =
                 use pz = fixed z
                 for r in r0 .. r1 - 1 do
                     let off = r * n
-                    let s = Functional.Kernels.Reduce.Sum(g, off, n)
+                    let s = Reductions.sum g off n
                     SpecialVector.expInto y off (off + n) e 0
                     let mutable j = 0
                     if SpecialVector.v256 then

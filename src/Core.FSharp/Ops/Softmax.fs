@@ -104,7 +104,7 @@ module Softmax =
             [| x |]
 
     /// Softmax's VJP as one op, z = y·(g − Σ(g·y)) from its output y and an adjoint g, so that along the last
-    /// axis it is one pass per row (`SoftmaxBackward`, bit-identical to the four separate passes, tested) and
+    /// axis it is one pass per row (`Reductions.softmaxVjpRows`, bit-identical to the four separate passes, tested) and
     /// still differentiable: VJP ȳ = u·(g − Σ(g·y)) − g·Σ(u·y), ḡ = y·(u − Σ(u·y)) (this op again);
     /// JVP dy·(g − Σ(g·y)) − y·Σ(g·dy) + y·(dg − Σ(dg·y)).
     let rec internal softmaxVjp (axis: int) (y: Value) (g: Value) : Value =
@@ -118,7 +118,7 @@ module Softmax =
                     // Rows run in C# wherever the switch is on (scalar loops without vectors).
                     if inner = 1 && fusedRows && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform then
                         let z = Strided.fresh y.Numel
-                        Functional.Kernels.SoftmaxBackward.Rows(y.Data, g.Data, z, (if mid = 0 then 0 else y.Numel / mid), mid)
+                        Reductions.softmaxVjpRows y.Data g.Data z (if mid = 0 then 0 else y.Numel / mid) mid
                         Tensor.wrap y.ShapeArray z
                     elif inner > 1 && fusedPair y g then Tensor.wrap y.ShapeArray (SoftmaxVector.softmaxVjpMiddle y.Data g.Data outer mid inner)
                     else

@@ -261,7 +261,7 @@ module Tensor =
     let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =
         let axes = Shape.normaliseAxes t.Rank axes
         // Every axis (a loss's sum): one run over the data as it is, no permutation to work out.
-        if axes.Length = t.Rank && not keepDims then Tensor.Of([||], Strided.sumRuns t.Data 1 t.Numel) else
+        if axes.Length = t.Rank && not keepDims then Tensor.Of([||], Reductions.sumRuns t.Data 1 t.Numel) else
         let kept = [| 0 .. t.Rank - 1 |] |> Array.filter (fun a -> not (Array.contains a axes))
         let sorted = Array.sort axes
         let outer = kept |> Array.map (fun a -> t.ShapeArray.[a])
@@ -272,8 +272,8 @@ module Tensor =
                 let s = t.ShapeArray
                 let before = Shape.numel s.[.. sorted.[0] - 1]
                 let after = Shape.numel s.[sorted.[sorted.Length - 1] + 1 ..]
-                Strided.sumBlock t.Data before inner after
-            else Strided.sumRuns (permute (Array.append kept sorted) t).Data (Shape.numel outer) inner
+                Reductions.sumBlock t.Data before inner after
+            else Reductions.sumRuns (permute (Array.append kept sorted) t).Data (Shape.numel outer) inner
         let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
         Tensor.Of(outShape, sums)
 
@@ -289,7 +289,7 @@ module Tensor =
             Tensor.Of(Array.copy target, summed.Data)
 
     let sum (t: Tensor) =
-        let s = (Strided.sumRuns t.Data 1 t.Numel).[0]
+        let s = (Reductions.sumRuns t.Data 1 t.Numel).[0]
         t.CheckLive()
         scalar s
 
@@ -332,9 +332,9 @@ module Tensor =
             t.Data, Array.init s.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else st.[i - lead])
 
     /// A same-shaped binary op by a vectorised span kernel (TensorPrimitives), split over the cores when
-    /// large; with broadcasting, the same operator through strides (Functional.Kernels.Broadcast: no broadcast
+    /// large; with broadcasting, the same operator through strides (Broadcast: no broadcast
     /// copy of the smaller operand). IEEE results, identical to the scalar operators.
-    let private zip (kernel: SpanZip) (op: Functional.Kernels.Broadcast.Op) (a: Tensor) (b: Tensor) =
+    let private zip (kernel: SpanZip) (op: Broadcast.Op) (a: Tensor) (b: Tensor) =
         if Shape.same a.ShapeArray b.ShapeArray then
             let x = a.Data
             let y = b.Data
@@ -349,7 +349,7 @@ module Tensor =
             let shape, sa, sb = Strided.mergeAxes s sa sb
             // Every element is written by the kernel.
             let dst = Strided.fresh (Shape.numel s)
-            Functional.Kernels.Broadcast.Apply(op, da, sa, db, sb, dst, shape)
+            Broadcast.apply op da sa db sb dst shape
             Tensor.Of(s, dst)
 
     let private unaryVector (kernel: SpanMap) (t: Tensor) =
@@ -358,15 +358,15 @@ module Tensor =
         Strided.chunked x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), Span(dst, lo, hi - lo)))
         Tensor.Of(t.ShapeArray, dst)
 
-    let add a b = zip (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) Functional.Kernels.Broadcast.Op.Add a b
-    let sub a b = zip (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) Functional.Kernels.Broadcast.Op.Subtract a b
+    let add a b = zip (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) Broadcast.Op.Add a b
+    let sub a b = zip (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) Broadcast.Op.Subtract a b
     /// a·b elementwise. A uniform factor of 1 (a sum's adjoint, say) returns the other operand itself:
     /// x·1 = x exactly, and tensors are immutable, so sharing is safe.
     let mul (a: Tensor) (b: Tensor) =
         if a.IsUniform && a.Fill = 1.0 && Shape.same a.ShapeArray b.ShapeArray then b
         elif b.IsUniform && b.Fill = 1.0 && Shape.same a.ShapeArray b.ShapeArray then a
-        else zip (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) Functional.Kernels.Broadcast.Op.Multiply a b
-    let div a b = zip (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) Functional.Kernels.Broadcast.Op.Divide a b
+        else zip (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) Broadcast.Op.Multiply a b
+    let div a b = zip (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) Broadcast.Op.Divide a b
     let neg t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Negate(x, d))) t
     let scale (k: double) t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Multiply(x, k, d))) t
     /// √x elementwise, vectorised (IEEE square roots are correctly rounded, so the same bits as Math.Sqrt; the

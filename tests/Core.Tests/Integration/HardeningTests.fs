@@ -55,9 +55,9 @@ module HardeningTests =
         for (m, k, n) in [ (200, 300, 150); (64, 513, 700); (1000, 40, 90) ] do
             let a = (Tensor.random 1 [| m; k |]).ToArray()
             let b = (Tensor.random 2 [| k; n |]).ToArray()
-            let one = Gemm.batchedWithParts 1 a b 1 m k n
+            let one = GemmPaths.packedWithParts 1 a b 1 m k n
             for parts in [ 2; 3; 8 ] do
-                Assert.Equal<double[]>(one, Gemm.batchedWithParts parts a b 1 m k n)
+                Assert.Equal<double[]>(one, GemmPaths.packedWithParts parts a b 1 m k n)
             Assert.Equal<double[]>(one, Gemm.batched a b 1 m k n)
 
     let liveTensors () = DisposeScopeManager.Statistics.ThreadTotalLiveCount

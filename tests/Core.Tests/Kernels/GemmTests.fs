@@ -26,7 +26,7 @@ module KernelsGemmTests =
             let a = (Tensor.random c.Seed [| c.Batch; c.M; c.K |]).ToArray()
             let b = (Tensor.random (c.Seed + 1) [| c.Batch; c.K; c.N |]).ToArray()
             let fast = Gemm.batched a b c.Batch c.M c.K c.N
-            let slow = Gemm.batchedSimple a b c.Batch c.M c.K c.N
+            let slow = GemmPaths.simple a b c.Batch c.M c.K c.N
             let shape = [| c.Batch; c.M; c.N |]
             if not (Tensor.allClose 1e-12 1e-12 (Tensor.create shape fast) (Tensor.create shape slow)) then
                 Check.failf "%A: max |Δ| %g" c (Tensor.maxAbsDiff (Tensor.create shape fast) (Tensor.create shape slow)))
@@ -38,7 +38,7 @@ module KernelsGemmTests =
             let a = (Tensor.random 1 [| batch; m; k |]).ToArray()
             let b = (Tensor.random 2 [| batch; k; n |]).ToArray()
             let fast = Tensor.create [| batch; m; n |] (Gemm.batched a b batch m k n)
-            let slow = Tensor.create [| batch; m; n |] (Gemm.batchedSimple a b batch m k n)
+            let slow = Tensor.create [| batch; m; n |] (GemmPaths.simple a b batch m k n)
             Assert.True(Tensor.allClose 1e-12 1e-12 fast slow, sprintf "%d×%d×%d×%d" batch m k n)
 
     [<Fact>]
@@ -51,7 +51,7 @@ module KernelsGemmTests =
                     let a' = if transA then Tensor.permute [| 0; 2; 1 |] a else a
                     let b' = if transB then Tensor.permute [| 0; 2; 1 |] b else b
                     let fast = Tensor.create [| batch; m; n |] (Gemm.batchedT transA transB (a.ToArray()) (b.ToArray()) batch m k n)
-                    let slow = Tensor.create [| batch; m; n |] (Gemm.batchedSimple (a'.ToArray()) (b'.ToArray()) batch m k n)
+                    let slow = Tensor.create [| batch; m; n |] (GemmPaths.simple (a'.ToArray()) (b'.ToArray()) batch m k n)
                     Assert.True(Tensor.allClose 1e-12 1e-12 fast slow, sprintf "%A" (batch, m, k, n, transA, transB))
 
     [<Fact>]
@@ -70,12 +70,12 @@ module KernelsGemmTests =
                     let what = sprintf "%A" (m, k, n, transA, transB)
                     // Sums of k terms in different orders differ by roundings of their partial sums: the bound
                     // scales with Σ|a|·|b|, not with the (possibly cancelled) result.
-                    let scale = Gemm.batchedSimple (Array.map abs a') (Array.map abs b') 1 m k n
+                    let scale = GemmPaths.simple (Array.map abs a') (Array.map abs b') 1 m k n
                     let near (label: string) (other: double[]) =
                         for i in 0 .. split.Length - 1 do
                             if abs (split.[i] - other.[i]) > 1e-14 * scale.[i] then
                                 Assert.Fail(sprintf "%s: %s, element %d: %.17g vs %.17g (Σ|a||b| = %g)" what label i split.[i] other.[i] scale.[i])
-                    near "against the simple loop" (Gemm.batchedSimple a' b' 1 m k n)
+                    near "against the simple loop" (GemmPaths.simple a' b' 1 m k n)
                     Functional.Kernels.PackedGemm.KSplitEnabled <- false
                     let unsplit = try run () finally Functional.Kernels.PackedGemm.KSplitEnabled <- true
                     near "against the unsplit kernel" unsplit
@@ -88,7 +88,7 @@ module KernelsGemmTests =
         let a = (Tensor.random 1 [| m; k |]).ToArray()
         let b = (Tensor.random 2 [| k; n |]).ToArray()
         let fast = Tensor.create [| m; n |] (Gemm.batched a b 1 m k n)
-        let slow = Tensor.create [| m; n |] (Gemm.batchedSimple a b 1 m k n)
+        let slow = Tensor.create [| m; n |] (GemmPaths.simple a b 1 m k n)
         Assert.True(Tensor.allClose 1e-12 1e-12 fast slow)
 
     [<Fact>]
@@ -105,7 +105,7 @@ module KernelsGemmTests =
                 Functional.Kernels.PackedGemm.Multiply(false, false, parts, a, b, cleared, batch, m, k, n)
                 let dirty = Array.create (batch * m * n) nan
                 Functional.Kernels.PackedGemm.Multiply(false, false, parts, a, b, dirty, batch, m, k, n)
-                let simple = Gemm.batchedSimple a b batch m k n
+                let simple = GemmPaths.simple a b batch m k n
                 let bits (xs: double[]) = xs |> Array.map System.BitConverter.DoubleToInt64Bits
                 Assert.Equal<int64[]>(bits cleared, bits dirty)
                 if k > 0 then Assert.True(System.Double.IsPositive simple.[0] && simple.[0] = 0.0, "simple path gives +0")

@@ -5,7 +5,7 @@ open FsCheck
 open FsCheck.FSharp
 open Functional.Core
 
-/// Strided.sumRuns (vector partial sums in Functional.Kernels.Reduce) against a compensated sum; strided
+/// Reductions.sumRuns (vector partial sums in Functional.Kernels.Reduce) against a compensated sum; strided
 /// copies (Functional.Kernels.Permute: register-transposed 8×8 blocks, tiles, rows) against an odometer.
 module KernelsStridedTests =
 
@@ -14,7 +14,7 @@ module KernelsStridedTests =
         for inner in [ 0; 1; 7; 31; 32; 33; 63; 64; 100; 1024; 4099 ] do
             for outer in [ 1; 3; 4; 9 ] do
                 let src = (Tensor.random (inner + outer) [| outer * inner + 5 |]).ToArray()
-                let sums = Strided.sumRuns src outer inner
+                let sums = Reductions.sumRuns src outer inner
                 Assert.Equal(outer, sums.Length)
                 for i in 0 .. outer - 1 do
                     let run = Array.sub src (i * inner) inner
@@ -28,9 +28,9 @@ module KernelsStridedTests =
     let ``large inputs split over the cores give each run's own sum bit for bit`` () =
         for outer, inner in [ (2, 1 <<< 17); (4096, 64); (3, 100003); (70000, 5) ] do
             let src = (Tensor.random (outer + inner) [| outer * inner |]).ToArray()
-            let sums = Strided.sumRuns src outer inner
+            let sums = Reductions.sumRuns src outer inner
             for i in [ 0; outer / 2; outer - 1 ] do
-                let alone = (Strided.sumRuns (Array.sub src (i * inner) inner) 1 inner).[0]
+                let alone = (Reductions.sumRuns (Array.sub src (i * inner) inner) 1 inner).[0]
                 Assert.Equal(System.BitConverter.DoubleToInt64Bits alone, System.BitConverter.DoubleToInt64Bits sums.[i])
 
     [<Fact>]
@@ -38,9 +38,9 @@ module KernelsStridedTests =
         for inner in [ 32; 33; 45; 64; 95; 100; 511; 512; 513 ] do
             for outer in [ 4; 5; 7; 8; 11 ] do
                 let src = (Tensor.random (outer * 1000 + inner) [| outer * inner |]).ToArray() |> Array.mapi (fun i x -> x * 10.0 ** float (i % 13 - 6))
-                let sums = Strided.sumRuns src outer inner
+                let sums = Reductions.sumRuns src outer inner
                 for i in 0 .. outer - 1 do
-                    let alone = (Strided.sumRuns (Array.sub src (i * inner) inner) 1 inner).[0]
+                    let alone = (Reductions.sumRuns (Array.sub src (i * inner) inner) 1 inner).[0]
                     if System.BitConverter.DoubleToInt64Bits alone <> System.BitConverter.DoubleToInt64Bits sums.[i] then
                         Check.failf "%d runs of %d, run %d: %.17g vs %.17g alone" outer inner i sums.[i] alone
 
@@ -48,7 +48,7 @@ module KernelsStridedTests =
     let ``sums over a middle axis equal an in-order scalar sum bit for bit, on every remainder and split`` () =
         for outer, mid, inner in [ (1, 5, 1); (2, 3, 37); (3, 0, 9); (1, 1000, 300); (7, 64, 1100); (64, 256, 64); (1, 3, 200000) ] do
             let src = (Tensor.random (outer + mid + inner) [| outer * mid * inner |]).ToArray()
-            let sums = Strided.sumMiddle src outer mid inner
+            let sums = Reductions.sumMiddle src outer mid inner
             Assert.Equal(outer * inner, sums.Length)
             for o in 0 .. outer - 1 do
                 for t in 0 .. inner - 1 do
@@ -65,7 +65,7 @@ module KernelsStridedTests =
         // This pins the order the kernels promise, on every vector width.
         let src = Array.create 64 1.0
         src.[0] <- 9007199254740992.0
-        let s = (Strided.sumRuns src 1 64).[0]
+        let s = (Reductions.sumRuns src 1 64).[0]
         Assert.Equal(9007199254740992.0 + 62.0, s)
         Assert.Equal(s, Tensor.sum (Tensor.create [| 64 |] src) |> fun t -> t.[[||]])
 

@@ -1,0 +1,17 @@
+namespace Functional.Core
+
+/// The door to the C# broadcasting kernels (src/Kernels/Elementwise): binary operators through strides, so the
+/// smaller operand is never copied to the broadcast shape.
+module internal Broadcast =
+
+    /// Which operator `apply` runs.
+    type Op = Functional.Kernels.Broadcast.Op
+
+    /// c[idx] = a[Σ idx·sa] op b[Σ idx·sb] for every index over `shape` (c contiguous, written in full).
+    let apply (op: Op) (a: double[]) (sa: int[]) (b: double[]) (sb: int[]) (c: double[]) (shape: int[]) =
+        Functional.Kernels.Broadcast.Apply(op, a, sa, b, sb, c, shape)
+
+    /// The products of `apply` for einsum steps with no contracted label, each written from +0 (so a zero product
+    /// is +0, as the GEMM kernels store it).
+    let multiply (a: double[]) (sa: int[]) (b: double[]) (sb: int[]) (c: double[]) (shape: int[]) =
+        Functional.Kernels.Broadcast.Multiply(a, sa, b, sb, c, shape)
