@@ -94,7 +94,7 @@ public static class Quick
     {
         var eq = Environment.GetEnvironmentVariable("EQ") ?? "bqhd,bkhd->bhqk";
         // KSPLIT=0: no product split along k (for comparison).
-        if (Environment.GetEnvironmentVariable("KSPLIT") == "0") Functional.Kernels.PackedGemm.KSplitEnabled = false;
+        if (Environment.GetEnvironmentVariable("KSPLIT") == "0") Functional.Kernels.Tuning.GemmSplitK = false;
         var shapes = (Environment.GetEnvironmentVariable("SHAPES") ?? "8x128x8x64,8x128x8x64").Split(',').Select(t => t.Split('x').Select(int.Parse).ToArray()).ToArray();
         var ops = shapes.Select((sh, i) => Core.TensorModule.random(i + 1, sh)).ToArray();
         var tops = ops.Select(o => Workloads.Leaf(o, false)).ToArray();
@@ -143,7 +143,7 @@ public static class Quick
     public static void SoftmaxOps()
     {
         // FUSED=0: the unfused passes (for comparison).
-        if (Environment.GetEnvironmentVariable("FUSED") == "0") Core.Softmax.fusedRows = false;
+        if (Environment.GetEnvironmentVariable("FUSED") == "0") Functional.Kernels.Tuning.FusedSoftmax = false;
         // SHAPE (default 8,8,128,128): the tensor's shape, e.g. 64,16384 for rows of a vocabulary's logits.
         var shape = (Environment.GetEnvironmentVariable("SHAPE") ?? "8,8,128,128").Split(',').Select(int.Parse).ToArray();
         var x = Core.TensorModule.random(1, shape);

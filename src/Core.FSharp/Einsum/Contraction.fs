@@ -37,8 +37,6 @@ module Contraction =
     /// Readable name of a label id: a letter, or "…n" for the n-th ellipsis dimension.
     let labelName (l: int) = if l < ellipsisBase then string (letterOf l) else sprintf "…%d" (l - ellipsisBase)
 
-    let distinct (labels: int[]) = Array.distinct labels
-
     /// Gradient contractions are remembered per contraction value, so that repeated backward passes
     /// reuse one value (and the engine's compiled plan for it).
     let private gradients = Runtime.CompilerServices.ConditionalWeakTable<Contraction, Contraction option[]>()

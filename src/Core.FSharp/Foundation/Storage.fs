@@ -74,9 +74,6 @@ module internal Storage =
     /// The pool keeps at most this many bytes of returned arrays; the rest go to the GC.
     let poolLimitBytes = 512L <<< 20
 
-    /// Tests set this so that a returned array is filled with NaN: a kernel that reads an output before
-    /// writing it then shows up as a wrong answer.
-    let mutable poisonReturned = false
 
     /// Arrays handed out again from the pool (diagnostics and tests).
     let mutable reuses = 0L
@@ -121,7 +118,7 @@ module internal Storage =
             outstanding <- leases.Count
             let bytes = 8L * int64 lease.Array.Length
             if pooledBytes + bytes <= poolLimitBytes then
-                if poisonReturned then Array.Fill(lease.Array, nan)
+                if Functional.Kernels.Tuning.PoisonPooledArrays then Array.Fill(lease.Array, nan)
                 match pool.TryGetValue lease.Array.Length with
                 | true, stack -> stack.Push lease.Array
                 | _ ->

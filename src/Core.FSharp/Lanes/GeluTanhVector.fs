@@ -109,7 +109,7 @@ module internal GeluTanhVector =
     let inline private lanes (src: nativeptr<float>) (lo: int) (hi: int) ([<InlineIfLambda>] step8: int -> Vector512<double> -> uint32) ([<InlineIfLambda>] step: int -> int -> Vector256<double> -> uint32) =
         let mutable i = lo
         let mutable bad = 0u
-        if SpecialVector.wide then
+        if SpecialVector.wide () then
             while i <= hi - 8 do
                 bad <- bad ||| step8 i (Vector512.Load(NativePtr.add src i))
                 i <- i + 8

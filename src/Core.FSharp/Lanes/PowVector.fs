@@ -132,7 +132,7 @@ module internal PowVector =
             lanesEach p src dst i count raw ok
             for j in i .. i + count - 1 do dst.[j] <- combine1 j dst.[j]
         let mutable i = lo
-        if SpecialVector.wide then
+        if SpecialVector.wide () then
             let pv = Vector512.Create p
             while i <= hi - 8 do
                 let struct (v, ok) = lanes8 pv (Vector512.Load(NativePtr.add ps i))

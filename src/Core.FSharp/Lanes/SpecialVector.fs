@@ -31,9 +31,9 @@ module internal SpecialVector =
     let internal Ln2Lo = 1.90821492927058770002e-10
     [<Literal>]
     let internal InvLn2 = 1.44269504088896338700e+00
-    let private ln2Hi = Vector512.Create(Ln2Hi)
-    let private ln2Lo = Vector512.Create(Ln2Lo)
-    let private invLn2 = Vector512.Create(InvLn2)
+    let internal ln2Hi = Vector512.Create(Ln2Hi)
+    let internal ln2Lo = Vector512.Create(Ln2Lo)
+    let internal invLn2 = Vector512.Create(InvLn2)
     /// 1/k!, k = 0..13, for the exp polynomial.
     let internal inverseFactorials = Array.init 14 (fun k -> 1.0 / (Seq.fold (fun a i -> a * float i) 1.0 [ 1 .. k ]))
 
@@ -113,7 +113,7 @@ module internal SpecialVector =
 
     /// e^y as p·2ⁿ: n = round(y/ln2), r = y − n·ln2 in two parts (|r| ≤ ln2/2), p from the degree-13 Taylor
     /// polynomial of e^r (truncation below 5e-18 relative).
-    let private expSplit (y: Vector512<double>) =
+    let internal expSplit (y: Vector512<double>) =
         let n = Vector512.Round(y * invLn2)
         let r = Vector512.FusedMultiplyAdd(n, -ln2Lo, Vector512.FusedMultiplyAdd(n, -ln2Hi, y))
         let mutable p = Vector512.Create(inverseFactorials.[13])
@@ -122,7 +122,7 @@ module internal SpecialVector =
         struct (p, n)
 
     /// expSplit with the polynomial written out (taylor13), for exp's loops.
-    let inline private expSplitFlat (y: Vector512<double>) =
+    let inline internal expSplitFlat (y: Vector512<double>) =
         let n = Vector512.Round(y * invLn2)
         let r = Vector512.FusedMultiplyAdd(n, -ln2Lo, Vector512.FusedMultiplyAdd(n, -ln2Hi, y))
         struct (taylor13 (fun (v: float) -> Vector512.Create v) (fun a b -> Vector512.FusedMultiplyAdd(a, r, b)), n)
@@ -209,14 +209,14 @@ module internal SpecialVector =
     // exact steps.
 
     /// Whether the four-lane formulas can run here (AVX2 and FMA).
-    let private narrow = Avx2.IsSupported && Fma.IsSupported
+    let internal narrow = Avx2.IsSupported && Fma.IsSupported
 
     /// Whether GELU and exp have a vector path here (eight lanes or four).
     let lanes = supported || narrow
 
-    /// Eight lanes where AVX-512 runs; tests switch it off to hold the four-lane formulas to the eight-lane
-    /// ones, bit for bit, on the same machine.
-    let mutable internal wide = supported
+    /// Eight lanes where AVX-512 runs and `Tuning.EightLanes` is on (tests switch it off to hold the four-lane
+    /// formulas to the eight-lane ones, bit for bit, on the same machine).
+    let internal wide () = supported && Functional.Kernels.Tuning.EightLanes
 
     /// Elementwise steps around the exponential (softmax's row and block steps, σ's and tanh's) run four lanes
     /// at a time on every vector machine: they are bound by memory and L1, not by arithmetic, and elementwise, so
@@ -225,7 +225,7 @@ module internal SpecialVector =
 
     let private lower (v: Vector512<double>) = v.GetLower()
     let internal half4, one4, c4 = lower half, lower one, lower c
-    let private ln2Hi4, ln2Lo4, invLn24 = lower ln2Hi, lower ln2Lo, lower invLn2
+    let internal ln2Hi4, ln2Lo4, invLn24 = lower ln2Hi, lower ln2Lo, lower invLn2
     /// Each eight-lane octave table as its lanes 0–3 and 4–7.
     let private millsP4 = Array.map lower millsP, millsP |> Array.map (fun v -> v.GetUpper())
     let private millsQ4 = Array.map lower millsQ, millsQ |> Array.map (fun v -> v.GetUpper())
@@ -242,7 +242,7 @@ module internal SpecialVector =
         let h = Vector256.Floor(n * half4)
         x * pow2 h * pow2 (n - h)
 
-    let private expSplit4 (y: Vector256<double>) =
+    let internal expSplit4 (y: Vector256<double>) =
         let n = Vector256.Round(y * invLn24)
         let r = Vector256.FusedMultiplyAdd(n, -ln2Lo4, Vector256.FusedMultiplyAdd(n, -ln2Hi4, y))
         let mutable p = Vector256.Create(inverseFactorials.[13])
@@ -251,26 +251,10 @@ module internal SpecialVector =
         struct (p, n)
 
     /// expSplit4 with the polynomial written out, for exp's loops.
-    let inline private expSplitFlat4 (y: Vector256<double>) =
+    let inline internal expSplitFlat4 (y: Vector256<double>) =
         let n = Vector256.Round(y * invLn24)
         let r = Vector256.FusedMultiplyAdd(n, -ln2Lo4, Vector256.FusedMultiplyAdd(n, -ln2Hi4, y))
         struct (taylor13 (fun (v: float) -> Vector256.Create v) (fun a b -> Vector256.FusedMultiplyAdd(a, r, b)), n)
-
-    /// Lanes where the written-out polynomial differs from the loop's, in bits, over xs (eight and four lanes).
-    let internal flatExpMismatches (xs: double[]) =
-        let differ (a: double[]) (b: double[]) =
-            Array.fold2 (fun c (x: double) (y: double) -> if BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y then c else c + 1) 0 a b
-        let lanes8 (struct (p: Vector512<double>, n: Vector512<double>)) = Array.init 16 (fun l -> if l < 8 then p.GetElement l else n.GetElement(l - 8))
-        let lanes4 (struct (p: Vector256<double>, n: Vector256<double>)) = Array.init 8 (fun l -> if l < 4 then p.GetElement l else n.GetElement(l - 4))
-        let mutable bad = 0
-        for i in 0 .. 8 .. xs.Length - 8 do
-            if supported then
-                let x = Vector512.Create<double>(ReadOnlySpan(xs, i, 8))
-                bad <- bad + differ (lanes8 (expSplit x)) (lanes8 (expSplitFlat x))
-            if narrow then
-                let x = Vector256.Create<double>(ReadOnlySpan(xs, i, 4))
-                bad <- bad + differ (lanes4 (expSplit4 x)) (lanes4 (expSplitFlat4 x))
-        bad
 
     let private expHalfSquare4 (x: Vector256<double>) =
         let hi = x * x
@@ -442,7 +426,7 @@ module internal SpecialVector =
         if i < hi then geluLanes4 src dst i (hi - i) (pad4 ps i (hi - i))
 
     let private geluRange (src: double[]) (dst: double[]) (lo: int) (hi: int) =
-        if wide then geluRange8 src dst lo hi
+        if wide () then geluRange8 src dst lo hi
         elif narrow then geluRange4 src dst lo hi
         else for j in lo .. hi - 1 do dst.[j] <- Special.gelu src.[j]
 
@@ -473,7 +457,7 @@ module internal SpecialVector =
         if i < hi then scaledLanes4 src g dst i (hi - i) (pad4 ps i (hi - i)) (pad4 pg i (hi - i))
 
     let private scaledRange (src: double[]) (g: double[]) (dst: double[]) (lo: int) (hi: int) =
-        if wide then scaledRange8 src g dst lo hi
+        if wide () then scaledRange8 src g dst lo hi
         elif narrow then scaledRange4 src g dst lo hi
         else for j in lo .. hi - 1 do dst.[j] <- g.[j] * Special.geluDerivative src.[j]
 
@@ -508,7 +492,7 @@ module internal SpecialVector =
         if i < hi then bothLanes4 src values derivs i (hi - i) (pad4 ps i (hi - i))
 
     let private bothRange (src: double[]) (values: double[]) (derivs: double[]) (lo: int) (hi: int) =
-        if wide then bothRange8 src values derivs lo hi
+        if wide () then bothRange8 src values derivs lo hi
         elif narrow then bothRange4 src values derivs lo hi
         else
             for j in lo .. hi - 1 do
@@ -597,7 +581,7 @@ module internal SpecialVector =
 
     /// e^x of src[lo..hi) into dst[off + (i − lo)], eight lanes at a time or four.
     let internal expInto (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int) =
-        if wide then expInto8 src lo hi dst off else expInto4 src lo hi dst off
+        if wide () then expInto8 src lo hi dst off else expInto4 src lo hi dst off
 
     /// e^x of every element (over the cores for large arrays): within 1 ulp of the correctly rounded value where
     /// the result is normal (tested against a 2,200-bit reference); subnormal and infinite results and NaN
@@ -724,7 +708,7 @@ module internal SpecialVector =
             use pd = fixed dst
             let mutable i = lo
             let mutable bad = 0u
-            if wide then
+            if wide () then
                 while i <= hi - 8 do
                     let struct (v, b) = step8 (Vector512.Load(NativePtr.add px i))
                     Vector512.Store(v, NativePtr.add pd i)

@@ -40,8 +40,6 @@ module Softmax =
         let counts = Tensor.sumAxes [| axis |] true (Tensor.map (fun s -> if s = 0.0 then 1.0 else 0.0) shifted)
         Tensor.sub shifted (Tensor.map2 SoftmaxVector.lnCountPlus counts (Tensor.sumAxes [| axis |] true others))
 
-    /// Off: softmax and its VJP along the last axis take the unfused passes too (tests compare both, bit for bit).
-    let mutable internal fusedRows = true
 
     let private normAxis (x: Value) (axis: int) = (Shape.normaliseAxes x.Tensor.Rank [| axis |]).[0]
 
@@ -51,7 +49,7 @@ module Softmax =
         struct (Shape.numel shape.[.. axis - 1], shape.[axis], Shape.numel shape.[axis + 1 ..])
 
     /// Whether an op's passes are fused (vector lanes here and the switch on).
-    let private fused () = SpecialVector.lanes && fusedRows
+    let private fused () = SpecialVector.lanes && Functional.Kernels.Tuning.FusedSoftmax
 
     /// Whether a VJP op of an output y and an adjoint g runs fused: same shapes and an adjoint that is made (a
     /// uniform one, a sum's, stays unmade on the separate passes).
@@ -116,7 +114,7 @@ module Softmax =
                     let g = xs.[1]
                     let struct (outer, mid, inner) = around axis y.ShapeArray
                     // Rows run in C# wherever the switch is on (scalar loops without vectors).
-                    if inner = 1 && fusedRows && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform then
+                    if inner = 1 && Functional.Kernels.Tuning.FusedSoftmax && Shape.same y.ShapeArray g.ShapeArray && not g.IsUniform then
                         let z = Strided.fresh y.Numel
                         Reductions.softmaxVjpRows y.Data g.Data z (if mid = 0 then 0 else y.Numel / mid) mid
                         Tensor.wrap y.ShapeArray z

@@ -117,10 +117,9 @@ internal static unsafe class PackedGemm
     /// columns of its own without both packing all of A (a Gram matrix XᵀX of a tall X, a weight gradient over a
     /// large batch). Decided from the shape alone, so a result never depends on the core count.</summary>
     internal static bool SplitsK(int m, int k, int n) =>
-        KSplitEnabled && k >= 2 * KChunk && (long)m * n <= 256 * 256 && k >= 8L * Math.Max(m, n);
+        Tuning.GemmSplitK && k >= 2 * KChunk && (long)m * n <= 256 * 256 && k >= 8L * Math.Max(m, n);
 
     /// <summary>Off: no product is split along k (tests compare both).</summary>
-    internal static bool KSplitEnabled = true;
 
     /// <summary>The smallest k per chunk; at most <see cref="MaxKChunks"/> chunks, so the chunks' partial
     /// products (m·n each) stay small.</summary>
@@ -262,10 +261,8 @@ internal static unsafe class PackedGemm
     /// <summary>Whether a product runs with its operands in place (small; either tile width). A B stored n×k is
     /// still packed, one panel of Nr columns at a time.</summary>
     private static bool InPlace(int m, int k, int n) =>
-        Supported && k <= KC && m <= InPlaceMax && n <= InPlaceMax && InPlaceEnabled;
+        Supported && k <= KC && m <= InPlaceMax && n <= InPlaceMax && Tuning.GemmInPlace;
 
-    /// <summary>Off: every product packed (tests compare both paths; FUNCTIONAL_GEMM_PACK_ALL=1 for measuring).</summary>
-    internal static bool InPlaceEnabled = Environment.GetEnvironmentVariable("FUNCTIONAL_GEMM_PACK_ALL") != "1";
 
     /// <summary>The product without packing: full tiles read A and B where they are (the same sums in the same
     /// order as the packed kernel, so bit-identical results); edge tiles pack their panel, zero-padded, as the

@@ -102,7 +102,6 @@ internal static unsafe class SimpleGemm
     }
 
     /// <summary>Off: one row of B per pass (tests compare both, bit for bit).</summary>
-    internal static bool GroupRows = true;
 
     /// <summary>Rows r0..r1−1 of one product: C[i, :] = +0 + Σ_p A[i, p]·B[p, :], the first p stored
     /// (A[i, p] at a + i·lda + p, B[p, j] at b + p·ldb + j).</summary>
@@ -113,7 +112,7 @@ internal static unsafe class SimpleGemm
         {
             double* cRow = c + (long)i * n;
             int p = 0;
-            if (Vector512.IsHardwareAccelerated && n >= 8 && GroupRows)
+            if (Vector512.IsHardwareAccelerated && n >= 8 && Tuning.SimpleGemmGroupRows)
             {
                 // Four rows of B per pass over C's row: each element still takes its products in order
                 // p, p+1, p+2, p+3 (the same operations as one row at a time, so the same bits), with C's row

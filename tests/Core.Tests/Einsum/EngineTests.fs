@@ -16,7 +16,7 @@ module EinsumEngineTests =
             let sq = c.Tensors |> Array.mapi (fun k x -> Tensor.reshape b.SqueezedShapes.[k] x)
             let check (con: Contraction) (xs: Tensor[]) =
                 let fast = Engine.contract con xs
-                let slow = Engine.reference con xs
+                let slow = EinsumReference.contract con xs
                 if not (Tensor.allClose 1e-12 1e-12 fast slow) then
                     Check.failf "%s differs from the reference by %g for %O" (Contraction.show con) (Tensor.maxAbsDiff fast slow) c
             check b.Contraction sq
@@ -83,7 +83,7 @@ module EinsumEngineTests =
         let b = Einsum.bind c.Equation c.Shapes
         let check (con: Contraction) (operands: Tensor[]) =
             let fast = Engine.contract con operands
-            let slow = Engine.reference con operands
+            let slow = EinsumReference.contract con operands
             if not (Tensor.allClose 1e-12 1e-12 fast slow) then
                 Check.failf "%s (from %s with shapes %A) differs from the reference by %g" (Contraction.show con) c.Equation c.Shapes (Tensor.maxAbsDiff fast slow)
         check b.Contraction xs
@@ -143,7 +143,7 @@ module EinsumEngineTests =
             let xs = c.Shapes |> Array.mapi (fun k s -> Tensor.random (c.Seed + k) s)
             let b = Einsum.bind c.Equation c.Shapes
             let fast = Engine.contract b.Contraction xs
-            let slow = Engine.reference b.Contraction xs
+            let slow = EinsumReference.contract b.Contraction xs
             // Two operands: each element is +0 + a·b, exactly as the reference forms it.
             let same = if xs.Length = 2 then fast.ToArray() = slow.ToArray() else Tensor.allClose 1e-15 0.0 fast slow
             if not same then
@@ -153,7 +153,7 @@ module EinsumEngineTests =
                 let others = xs |> Array.indexed |> Array.filter (fun (j, _) -> j <> k) |> Array.map snd
                 let con = Contraction.gradient b.Contraction k
                 let fast = Engine.contract con (Array.append [| g |] others)
-                let slow = Engine.reference con (Array.append [| g |] others)
+                let slow = EinsumReference.contract con (Array.append [| g |] others)
                 if not (Tensor.allClose 1e-12 1e-12 fast slow) then
                     Check.failf "gradient %d of %s with shapes %A differs from the reference by %g" k c.Equation c.Shapes (Tensor.maxAbsDiff fast slow))
         |> ignore
@@ -166,7 +166,7 @@ module EinsumEngineTests =
         let check (eq: string) (xs: Tensor[]) =
             let bound = Einsum.bind eq (xs |> Array.map (fun x -> x.Shape))
             let r = Einsum.contract eq xs
-            Assert.True(Tensor.allClose 1e-12 1e-12 r (Engine.reference bound.Contraction xs), eq)
+            Assert.True(Tensor.allClose 1e-12 1e-12 r (EinsumReference.contract bound.Contraction xs), eq)
             r
         let ab = check "ij,jk->ik" [| a; b |]
         let ba = check "ij,jk->ik" [| b; a |]

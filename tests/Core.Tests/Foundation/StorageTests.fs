@@ -31,7 +31,7 @@ module StorageTests =
     let ``results made in scopes, on reused and poisoned memory, equal the unscoped results bit for bit`` () =
         // Every array going back to the pool is filled with NaN, so a kernel that reads an output before writing
         // it (fine on a fresh GC array, wrong on a reused one) gives a visibly wrong answer here.
-        Storage.poisonReturned <- true
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
         let reusesBefore = Storage.reuses
         Check.forAll "scoped vs unscoped" 31UL 60 EinsumEngineTests.permutedArb (fun c ->
             let expected = work c
@@ -188,7 +188,7 @@ module StorageTests =
 
     [<Fact>]
     let ``scopes on many threads at once share the pool without mixing up arrays`` () =
-        Storage.poisonReturned <- true
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
         let case (eq: string) (a: string) (b: string) seed : EinsumEngineTests.PermutedCase =
             let size = dict [ 'b', 2; 'h', 3; 'q', 9; 'd', 6; 'k', 17 ]
             let shape (t: string) = t.ToCharArray() |> Array.map (fun c -> size.[c])

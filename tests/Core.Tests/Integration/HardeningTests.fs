@@ -136,7 +136,7 @@ module HardeningTests =
                 valid <- valid + 1
                 let b = Einsum.bind c.Equation c.Shapes
                 let sq = xs |> Array.mapi (fun k x -> Tensor.reshape b.SqueezedShapes.[k] x)
-                let expected = Engine.reference b.Contraction sq
+                let expected = EinsumReference.contract b.Contraction sq
                 if not (Tensor.allClose 1e-12 1e-12 r expected) then Check.failf "%A: wrong result" c
             | Error e -> Assert.False(String.IsNullOrWhiteSpace e.Message))
         |> ignore

@@ -76,8 +76,8 @@ module KernelsGemmTests =
                             if abs (split.[i] - other.[i]) > 1e-14 * scale.[i] then
                                 Assert.Fail(sprintf "%s: %s, element %d: %.17g vs %.17g (Σ|a||b| = %g)" what label i split.[i] other.[i] scale.[i])
                     near "against the simple loop" (GemmPaths.simple a' b' 1 m k n)
-                    Functional.Kernels.PackedGemm.KSplitEnabled <- false
-                    let unsplit = try run () finally Functional.Kernels.PackedGemm.KSplitEnabled <- true
+                    Functional.Kernels.Tuning.GemmSplitK <- false
+                    let unsplit = try run () finally Functional.Kernels.Tuning.GemmSplitK <- true
                     near "against the unsplit kernel" unsplit
                     // The chunks run on whichever core and in whichever order; their sum must not notice.
                     for _ in 1 .. 3 do Assert.True((bits (Tensor.create [| m * n |] (run ())) = bits (Tensor.create [| m * n |] split)), what + ": bits differ between runs")
@@ -145,9 +145,9 @@ module KernelsGemmTests =
             let b = (Tensor.random (n + 2) [| batch; k; n |]).ToArray() |> Array.mapi (fun i x -> if i % 11 = 0 then -x * 1e-3 else x)
             let run grouped =
                 let c = Array.create (batch * m * n) nan
-                Functional.Kernels.SimpleGemm.GroupRows <- grouped
+                Functional.Kernels.Tuning.SimpleGemmGroupRows <- grouped
                 try Functional.Kernels.SimpleGemm.Multiply(a, b, c, batch, m, k, n)
-                finally Functional.Kernels.SimpleGemm.GroupRows <- true
+                finally Functional.Kernels.Tuning.SimpleGemmGroupRows <- true
                 c |> Array.map System.BitConverter.DoubleToInt64Bits
             Assert.True((run true = run false), sprintf "%A" (batch, m, k, n))
 
@@ -164,9 +164,9 @@ module KernelsGemmTests =
                         let b = (Tensor.random 4 [| batch * k * n |]).ToArray()
                         let run inPlace =
                             let c = Array.create (batch * m * n) nan
-                            Functional.Kernels.PackedGemm.InPlaceEnabled <- inPlace
+                            Functional.Kernels.Tuning.GemmInPlace <- inPlace
                             try Functional.Kernels.PackedGemm.Multiply(transA, transB, parts, a, b, c, batch, m, k, n)
-                            finally Functional.Kernels.PackedGemm.InPlaceEnabled <- true
+                            finally Functional.Kernels.Tuning.GemmInPlace <- true
                             c |> Array.map System.BitConverter.DoubleToInt64Bits
                         Assert.True((run true = run false), sprintf "%A" (batch, m, k, n, transA, transB, parts))
 

@@ -14,8 +14,8 @@ module OpsLogSoftmaxAccuracyTests =
     let private ulp (v: double) = let a = abs v in Math.BitIncrement a - a
 
     let private withFused (fused: bool) (f: unit -> 'a) =
-        Softmax.fusedRows <- fused
-        try f () finally Softmax.fusedRows <- true
+        Functional.Kernels.Tuning.FusedSoftmax <- fused
+        try f () finally Functional.Kernels.Tuning.FusedSoftmax <- true
 
     /// Rows of n laid out along `axis` of a rank-3 tensor (axis 2: contiguous rows; axis 1: the middle kernel).
     let private layout (rows: double[][]) (axis: int) =

@@ -9,12 +9,12 @@ module OpsSoftmaxTests =
 
     let private bits (a: double[]) = a |> Array.map BitConverter.DoubleToInt64Bits
 
-    /// Both ops, each fused per row along the last axis (`fusedRows` on) or as separate passes (off).
+    /// Both ops, each fused per row along the last axis (`Tuning.FusedSoftmax` on) or as separate passes (off).
     let private ops = [ "softmax", Softmax.softmax; "logSoftmax", Softmax.logSoftmax ]
 
     let private withFused (fused: bool) (f: unit -> 'a) =
-        Softmax.fusedRows <- fused
-        try f () finally Softmax.fusedRows <- true
+        Functional.Kernels.Tuning.FusedSoftmax <- fused
+        try f () finally Functional.Kernels.Tuning.FusedSoftmax <- true
 
     let private run (fused: bool) (x: Tensor) = withFused fused (fun () -> (Softmax.softmax -1 (Value.constant x)).Tensor.ToArray())
 

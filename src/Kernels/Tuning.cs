@@ -1,0 +1,31 @@
+namespace Functional.Kernels;
+
+/// <summary>
+/// Every switch between equivalent code paths, in one place. Each path gives the documented results (the tests
+/// compare them, most bit for bit); the defaults are the fastest measured (docs/PERFORMANCE.md). Tests and
+/// benchmarks set them; nothing reads the environment.
+/// </summary>
+internal static class Tuning
+{
+    /// <summary>Products up to 256×256 with k ≤ 512 read their operands in place instead of packing them
+    /// (bit-identical either way).</summary>
+    public static bool GemmInPlace = true;
+
+    /// <summary>A long k on a small output is split into chunks summed in a fixed order (the same bits on
+    /// every run and any core count).</summary>
+    public static bool GemmSplitK = true;
+
+    /// <summary>The simple kernel takes four rows at a time (bit-identical to one row at a time).</summary>
+    public static bool SimpleGemmGroupRows = true;
+
+    /// <summary>Lane kernels run eight lanes where AVX-512 runs; off, the four-lane formulas (the same bits).</summary>
+    public static bool EightLanes = true;
+
+    /// <summary>Softmax and log-softmax run fused per row or per block of a middle axis; off, as separate passes
+    /// (bit-identical).</summary>
+    public static bool FusedSoftmax = true;
+
+    /// <summary>Arrays returned to a scope's pool are filled with NaN (tests: a kernel that reads an output before
+    /// writing it shows up as a wrong answer).</summary>
+    public static bool PoisonPooledArrays = false;
+}
