@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fits the Mills-ratio rationals of the AVX-512 GELU path (src/Core.FSharp/Lanes/SpecialVector.fs).
+"""Fits the Mills-ratio rationals of the AVX-512 GELU path (src/Core.FSharp/Lanes/GeluVector.fs).
 
 R(t) = Φ(−t)/φ(t) = sqrt(π/2)·exp(t²/2)·erfc(t/√2). On each octave [2^e, 2^(e+1)), e = −1 … 5, with
 v = 2·mantissa(t) − 3 in [−1, 1), a degree-5/5 rational P(v)/Q(v) (Q(0) = 1) is fitted by weighted linear least

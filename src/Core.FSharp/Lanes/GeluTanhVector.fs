@@ -13,12 +13,12 @@ open Microsoft.FSharp.NativeInterop
 /// element, the tail too, goes through the same lanes, so its result does not depend on its position.
 module internal GeluTanhVector =
 
-    /// Σ r^k/k!, k = 0..13 (SpecialVector.taylor13's polynomial) by Estrin's scheme: pairs, then powers r², r⁴,
+    /// Σ r^k/k!, k = 0..13 (ElementaryVector.taylor13's polynomial) by Estrin's scheme: pairs, then powers r², r⁴,
     /// r⁸, so about 20 cycles of latency instead of Horner's 52. This path is one long chain per lane and the
     /// number of lanes in flight bounds its speed, so the latency is what counts here. `k` makes a constant
     /// vector, `fma a b c` is a·b + c.
     let inline internal estrin13 (r: 'v) ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v -> 'v) ([<InlineIfLambda>] mul: 'v -> 'v -> 'v) =
-        let c = SpecialVector.inverseFactorials
+        let c = ElementaryVector.inverseFactorials
         let r2 = mul r r
         let r4 = mul r2 r2
         let r8 = mul r4 r4
@@ -68,8 +68,8 @@ module internal GeluTanhVector =
         // e = e^(−|z|)·(1 + rest).
         let nonNegative = ge z zero
         let y = -(abs z)
-        let n = round (y * k SpecialVector.InvLn2)
-        let rr = fma n (k -SpecialVector.Ln2Lo) (fma n (k -SpecialVector.Ln2Hi) y)
+        let n = round (y * k ElementaryVector.InvLn2)
+        let rr = fma n (k -ElementaryVector.Ln2Lo) (fma n (k -ElementaryVector.Ln2Hi) y)
         let e = scale (estrin13 rr k fma (fun a b -> a * b)) n
         let e = fma e (select nonNegative (-zLo) zLo) e
         // σ(z) from e, the value and the derivative.
@@ -84,7 +84,7 @@ module internal GeluTanhVector =
     let inline private both (x: Vector256<double>) =
         bothOf x (fun (v: float) -> Vector256.Create v) (fun a b c -> Fma.MultiplySubtract(a, b, c)) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c))
             (fun a b -> Vector256.GreaterThanOrEqual(a, b)) (fun a b -> Vector256.Equals(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b))
-            (fun a -> Vector256.Abs a) (fun a -> Vector256.Round a) SpecialVector.scale4
+            (fun a -> Vector256.Abs a) (fun a -> Vector256.Round a) ElementaryVector.scale4
             (fun y -> ~~~(Vector256.ExtractMostSignificantBits(Vector256.GreaterThanOrEqual(y, Vector256.Create(-708.0)))) &&& 0xFu)
 
     let inline private both8 (x: Vector512<double>) =
@@ -109,7 +109,7 @@ module internal GeluTanhVector =
     let inline private lanes (src: nativeptr<float>) (lo: int) (hi: int) ([<InlineIfLambda>] step8: int -> Vector512<double> -> uint32) ([<InlineIfLambda>] step: int -> int -> Vector256<double> -> uint32) =
         let mutable i = lo
         let mutable bad = 0u
-        if SpecialVector.wide () then
+        if Cpu.wide () then
             while i <= hi - 8 do
                 bad <- bad ||| step8 i (Vector512.Load(NativePtr.add src i))
                 i <- i + 8

@@ -10,7 +10,7 @@ module internal Lanes =
     /// f(a) elementwise, four lanes at a time where vectors run (`fv` must be `f` on lanes, the same operations
     /// in the same order, so the same bits), over the cores for large arrays.
     let inline map ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double) (a: Tensor) =
-        if not SpecialVector.v256 then Tensor.mapInline f a
+        if not Cpu.v256 then Tensor.mapInline f a
         else
             let x = a.Data
             let dst = Strided.fresh x.Length
@@ -27,7 +27,7 @@ module internal Lanes =
     /// f(a, b) elementwise for same-shape tensors, four lanes at a time where vectors run (`fv` must be `f` on
     /// lanes, the same operations in the same order, so the same bits), over the cores for large arrays.
     let inline zip ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double -> double) (a: Tensor) (b: Tensor) =
-        if not (SpecialVector.v256 && Shape.same a.ShapeArray b.ShapeArray) then Tensor.map2Inline f a b
+        if not (Cpu.v256 && Shape.same a.ShapeArray b.ShapeArray) then Tensor.map2Inline f a b
         else
             let x = a.Data
             let dst = Strided.fresh x.Length

@@ -23,13 +23,13 @@ module internal PowVector =
     /// Whether p goes through the lanes: AVX2 and FMA, and |p| ≤ 8. The part of ln x's error that p multiplies
     /// is about 0.014 ulp of ln x (the atanh series' tail rounded in double), so |p| ≤ 8 keeps it below 0.12 ulp
     /// of the result.
-    let supports (p: double) = SpecialVector.fourLanes && abs p <= 8.0
+    let supports (p: double) = Cpu.fourLanes && abs p <= 8.0
 
     /// 2/(2n + 3), n = 0…10: R(z)/z for ln's atanh series.
     let private atanhSeries = Array.init 11 (fun n -> 2.0 / float (2 * n + 3))
 
     /// 1/(j + 3)!, j = 0…10: the exponential's Taylor terms from r³ on, divided by r³.
-    let private expSeries = Array.sub SpecialVector.inverseFactorials 3 11
+    let private expSeries = Array.sub ElementaryVector.inverseFactorials 3 11
 
     /// Σ c[j]·xʲ, j = 0…10, by Estrin's scheme (pairs, then x² and x⁴): a chain of five FMAs instead of ten.
     let inline private estrin10 (c: float[]) (x: ^v) ([<InlineIfLambda>] k: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) =
@@ -75,24 +75,24 @@ module internal PowVector =
         let z = s * s
         let q = estrin10 atanhSeries z k fma
         let tail = fma (k 2.0) sLo (s * (q * z))
-        let a = kk * k SpecialVector.LogLn2Hi
+        let a = kk * k ElementaryVector.LogLn2Hi
         let hi = k 2.0 * s
         let lHi = a + hi
-        let lLo = (hi - (lHi - a)) + fma kk (k SpecialVector.LogLn2Lo) tail
+        let lLo = (hi - (lHi - a)) + fma kk (k ElementaryVector.LogLn2Lo) tail
         let yHi = p * lHi
         let yLo = fma p lHi -yHi + p * lLo
-        let n = round (yHi * k SpecialVector.InvLn2)
-        let r = fma n (k -SpecialVector.Ln2Hi) yHi + fma n (k -SpecialVector.Ln2Lo) yLo
+        let n = round (yHi * k ElementaryVector.InvLn2)
+        let r = fma n (k -ElementaryVector.Ln2Hi) yHi + fma n (k -ElementaryVector.Ln2Lo) yLo
         let rest = estrin10 expSeries r k fma
         let e = fma (fma (fma rest r (k 0.5)) r (k 1.0)) r (k 1.0)
         struct (scale e n, okOf x yHi)
 
     let inline private lanes4 (p: Vector256<double>) (x: Vector256<double>) =
         lanesOf p x
-            SpecialVector.exponentMantissa4
+            ElementaryVector.exponentMantissa4
             (fun (v: float) -> Vector256.Create v) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c))
             (fun a b -> Vector256.GreaterThan(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b)) (fun a -> Vector256.Round a)
-            SpecialVector.scale4
+            ElementaryVector.scale4
             (fun x y ->
                 Vector256.ExtractMostSignificantBits(
                     Vector256.GreaterThanOrEqual(x, Vector256.Create(2.2250738585072014e-308)) &&& Vector256.LessThanOrEqual(x, Vector256.Create(Double.MaxValue))
@@ -132,7 +132,7 @@ module internal PowVector =
             lanesEach p src dst i count raw ok
             for j in i .. i + count - 1 do dst.[j] <- combine1 j dst.[j]
         let mutable i = lo
-        if SpecialVector.wide () then
+        if Cpu.wide () then
             let pv = Vector512.Create p
             while i <= hi - 8 do
                 let struct (v, ok) = lanes8 pv (Vector512.Load(NativePtr.add ps i))

@@ -9,7 +9,7 @@ open Microsoft.FSharp.NativeInterop
 
 /// Softmax and log-softmax, forward and VJP, fused: along contiguous rows one row at a time while it is in cache,
 /// along another axis one segment of positions at a time across it. Each is the very sequence of operations of
-/// Softmax's separate passes (so the same bits, tested), with SpecialVector's exponential and logarithm.
+/// Softmax's separate passes (so the same bits, tested), with ElementaryVector's exponential and logarithm.
 module internal SoftmaxVector =
 
     /// Rows of n in chunks of about 16,384 elements, over the cores when there are several; `body` takes a row
@@ -26,7 +26,7 @@ module internal SoftmaxVector =
     let private rowShift (p: nativeptr<float>) (n: int) =
         let mutable mx = Double.NegativeInfinity
         let mutable j = 0
-        if SpecialVector.v256 then
+        if Cpu.v256 then
             let mutable acc = Vector256.Create(Double.NegativeInfinity)
             while j <= n - 4 do
                 let v = Vector256.Load(NativePtr.add p j)
@@ -44,7 +44,7 @@ module internal SoftmaxVector =
     /// dst[j] = src[j] − m for j < n.
     let private subtractInto (src: nativeptr<float>) (m: float) (dst: nativeptr<float>) (n: int) =
         let mutable j = 0
-        if SpecialVector.v256 then
+        if Cpu.v256 then
             let vm = Vector256.Create(m)
             while j <= n - 4 do
                 Vector256.Store(Vector256.Load(NativePtr.add src j) - vm, NativePtr.add dst j)
@@ -77,7 +77,7 @@ module internal SoftmaxVector =
     let private dropMaxima (x: nativeptr<float>) (m: double) (h: nativeptr<float>) (e: nativeptr<float>) (n: int) =
         let mutable c = 0
         let mutable j = 0
-        if SpecialVector.v256 then
+        if Cpu.v256 then
             let negM = Vector256.Create(-m)
             let zero = Vector256<float>.Zero
             let mutable count = Vector256<float>.Zero
@@ -109,8 +109,8 @@ module internal SoftmaxVector =
         let dst = Strided.fresh src.Length
         let rows = if n = 0 then 0 else src.Length / n
         byRows rows n (fun r0 r1 ->
-            let shifted = SpecialVector.rent n
-            let e = SpecialVector.rent n
+            let shifted = Storage.rentScratch n
+            let e = Storage.rentScratch n
             try
                 use ps = fixed src
                 use psh = fixed shifted
@@ -119,11 +119,11 @@ module internal SoftmaxVector =
                     let off = r * n
                     let m = rowShift (NativePtr.add ps off) n
                     subtractInto (NativePtr.add ps off) m psh n
-                    SpecialVector.expInto shifted 0 n e 0
+                    ElementaryVector.expInto shifted 0 n e 0
                     finish (NativePtr.add ps off) m psh e (NativePtr.add pd off)
             finally
-                SpecialVector.release shifted
-                SpecialVector.release e)
+                Storage.returnScratch shifted
+                Storage.returnScratch e)
         dst
 
     /// Softmax along contiguous rows of n: y = e / Σe with e = e^(x − m), m the row's maximum (0 when infinite),
@@ -134,7 +134,7 @@ module internal SoftmaxVector =
             let total = Reductions.sum e 0 n
             use pe = fixed e
             let mutable j = 0
-            if SpecialVector.v256 then
+            if Cpu.v256 then
                 let vs = Vector256.Create(total)
                 while j <= n - 4 do
                     Vector256.Store(Vector256.Load(NativePtr.add pe j) / vs, NativePtr.add y j)
@@ -159,7 +159,7 @@ module internal SoftmaxVector =
         let z = Strided.fresh y.Length
         let rows = if n = 0 then 0 else y.Length / n
         byRows rows n (fun r0 r1 ->
-            let e = SpecialVector.rent n
+            let e = Storage.rentScratch n
             try
                 use pe = fixed e
                 use pg = fixed g
@@ -167,9 +167,9 @@ module internal SoftmaxVector =
                 for r in r0 .. r1 - 1 do
                     let off = r * n
                     let s = Reductions.sum g off n
-                    SpecialVector.expInto y off (off + n) e 0
+                    ElementaryVector.expInto y off (off + n) e 0
                     let mutable j = 0
-                    if SpecialVector.v256 then
+                    if Cpu.v256 then
                         let vs = Vector256.Create(s)
                         while j <= n - 4 do
                             Vector256.Store(Vector256.Load(NativePtr.add pg (off + j)) - Vector256.Load(NativePtr.add pe j) * vs, NativePtr.add pz (off + j))
@@ -177,7 +177,7 @@ module internal SoftmaxVector =
                     while j < n do
                         z.[off + j] <- g.[off + j] - e.[j] * s
                         j <- j + 1
-            finally SpecialVector.release e)
+            finally Storage.returnScratch e)
         z
 
     // ---- Along a middle axis: src as outer × mid × inner, the reduction over mid lane-wise across inner ----
@@ -199,13 +199,13 @@ module internal SoftmaxVector =
         let segments = (inner + width - 1) / width
         let tasks = outer * segments
         let run (lo: int) (hi: int) =
-            let s = { Row = SpecialVector.rent width; Row2 = SpecialVector.rent width; Acc = SpecialVector.rent width; Sums = SpecialVector.rent width }
+            let s = { Row = Storage.rentScratch width; Row2 = Storage.rentScratch width; Acc = Storage.rentScratch width; Sums = Storage.rentScratch width }
             try
                 for task in lo .. hi - 1 do
                     let t0 = (task % segments) * width
                     body (task / segments) t0 (min inner (t0 + width)) s
             finally
-                for a in [| s.Row; s.Row2; s.Acc; s.Sums |] do SpecialVector.release a
+                for a in [| s.Row; s.Row2; s.Acc; s.Sums |] do Storage.returnScratch a
         if int64 outer * int64 mid * int64 inner >= (1L <<< 18) && tasks >= 2 then
             let per = max 1 (tasks / (8 * Environment.ProcessorCount))
             Parallel.For(0, (tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per))) |> ignore
@@ -217,7 +217,7 @@ module internal SoftmaxVector =
     /// mx[t] = a[t] where that is greater (NaN never is).
     let private maxInto (a: nativeptr<float>) (mx: nativeptr<float>) (w: int) =
         let mutable t = 0
-        if SpecialVector.v256 then
+        if Cpu.v256 then
             while t <= w - 4 do
                 let v = Vector256.Load(NativePtr.add a t)
                 let acc = Vector256.Load(NativePtr.add mx t)
@@ -231,7 +231,7 @@ module internal SoftmaxVector =
     /// dst[t] = a[t] − b[t].
     let private subInto (a: nativeptr<float>) (b: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
         let mutable t = 0
-        if SpecialVector.v256 then
+        if Cpu.v256 then
             while t <= w - 4 do
                 Vector256.Store(Vector256.Load(NativePtr.add a t) - Vector256.Load(NativePtr.add b t), NativePtr.add dst t)
                 t <- t + 4
@@ -242,7 +242,7 @@ module internal SoftmaxVector =
     /// sums[t] = sums[t] + a[t].
     let private addInto (sums: nativeptr<float>) (a: nativeptr<float>) (w: int) =
         let mutable t = 0
-        if SpecialVector.v256 then
+        if Cpu.v256 then
             while t <= w - 4 do
                 Vector256.Store(Vector256.Load(NativePtr.add sums t) + Vector256.Load(NativePtr.add a t), NativePtr.add sums t)
                 t <- t + 4
@@ -253,7 +253,7 @@ module internal SoftmaxVector =
     /// dst[t] = e[t] / sums[t].
     let private divInto (e: nativeptr<float>) (sums: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
         let mutable t = 0
-        if SpecialVector.v256 then
+        if Cpu.v256 then
             while t <= w - 4 do
                 Vector256.Store(Vector256.Load(NativePtr.add e t) / Vector256.Load(NativePtr.add sums t), NativePtr.add dst t)
                 t <- t + 4
@@ -279,7 +279,7 @@ module internal SoftmaxVector =
         if not (isNull counts) then Array.Fill(counts, 0.0, 0, w)
         for m in 0 .. mid - 1 do
             subInto (NativePtr.add px (origin + m * inner)) pmx psh w
-            SpecialVector.expInto s.Row 0 w e (at m)
+            ElementaryVector.expInto s.Row 0 w e (at m)
             if not (isNull counts) then
                 let off = at m
                 let row = origin + m * inner
@@ -344,7 +344,7 @@ module internal SoftmaxVector =
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 let mutable t = 0
-                if SpecialVector.v256 then
+                if Cpu.v256 then
                     while t <= w - 4 do
                         let p = Vector256.Load(NativePtr.add pg (row + t)) * Vector256.Load(NativePtr.add py (row + t))
                         Vector256.Store(Vector256.Load(NativePtr.add ps t) + p, NativePtr.add ps t)
@@ -355,7 +355,7 @@ module internal SoftmaxVector =
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 let mutable t = 0
-                if SpecialVector.v256 then
+                if Cpu.v256 then
                     while t <= w - 4 do
                         let d = Vector256.Load(NativePtr.add pg (row + t)) - Vector256.Load(NativePtr.add ps t)
                         Vector256.Store(Vector256.Load(NativePtr.add py (row + t)) * d, NativePtr.add pz (row + t))
@@ -374,9 +374,9 @@ module internal SoftmaxVector =
             for m in 0 .. mid - 1 do addInto ps (NativePtr.add pg (origin + m * inner)) w
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
-                SpecialVector.expInto y row (row + w) s.Row 0
+                ElementaryVector.expInto y row (row + w) s.Row 0
                 let mutable t = 0
-                if SpecialVector.v256 then
+                if Cpu.v256 then
                     while t <= w - 4 do
                         let p = Vector256.Load(NativePtr.add pe t) * Vector256.Load(NativePtr.add ps t)
                         Vector256.Store(Vector256.Load(NativePtr.add pg (row + t)) - p, NativePtr.add pz (row + t))

@@ -143,9 +143,9 @@ module Activation =
             [| x |]
 
     let private geluParts =
-        { Name = "gelu"; ScaledName = "geluScaled"; Vector = SpecialVector.lanes
-          WithDerivative = SpecialVector.geluWithDerivative; Value = SpecialVector.gelu; Scalar = (fun t -> Tensor.mapInline Special.gelu t)
-          Kernel = SpecialVector.scaledDerivative; Derivative = Special.geluDerivative; Second = phiPoly [| 2.0; 0.0; -1.0 |] }
+        { Name = "gelu"; ScaledName = "geluScaled"; Vector = Cpu.lanes
+          WithDerivative = GeluVector.geluWithDerivative; Value = GeluVector.gelu; Scalar = (fun t -> Tensor.mapInline Special.gelu t)
+          Kernel = GeluVector.scaledDerivative; Derivative = Special.geluDerivative; Second = phiPoly [| 2.0; 0.0; -1.0 |] }
 
     /// Exact GELU x·Φ(x), computed from x itself (no 1 + erf): full precision in both tails.
     /// d/dx = Φ(x) + x·φ(x); d²/dx² = φ(x)·(2 − x²).
@@ -173,7 +173,7 @@ module Activation =
         Arithmetic.mul (Arithmetic.mul s sc) inner
 
     let private geluTanhParts =
-        { Name = "geluTanh"; ScaledName = "geluTanhScaled"; Vector = SpecialVector.fourLanes
+        { Name = "geluTanh"; ScaledName = "geluTanhScaled"; Vector = Cpu.fourLanes
           WithDerivative = GeluTanhVector.withDerivative; Value = GeluTanhVector.value; Scalar = (fun t -> Tensor.mapInline Special.geluTanh t)
           Kernel = GeluTanhVector.scaled; Derivative = Special.geluTanhDerivative; Second = geluTanhSecond }
 

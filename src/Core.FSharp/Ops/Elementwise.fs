@@ -41,7 +41,7 @@ module Elementwise =
     /// tested against a 2,200-bit reference; 10^6 elements 1.9–3.1 ms against 4.3–6.3 ms by Math.Exp here),
     /// Math.Exp elsewhere and for subnormal or infinite results.
     let internal expTensor (t: Tensor) =
-        if SpecialVector.lanes then Tensor.wrap t.ShapeArray (SpecialVector.exp t.Data) else Tensor.mapInline Math.Exp t
+        if Cpu.lanes then Tensor.wrap t.ShapeArray (ElementaryVector.exp t.Data) else Tensor.mapInline Math.Exp t
 
     /// e^x. d/dx = e^x.
     let exp (x: Value) =
@@ -96,7 +96,7 @@ module Elementwise =
     let log (x: Value) =
         Op.apply
             (Op.create "log"
-                (fun xs -> Tensor.wrap xs.[0].ShapeArray (SpecialVector.log xs.[0].Data))
+                (fun xs -> Tensor.wrap xs.[0].ShapeArray (ElementaryVector.log xs.[0].Data))
                 (fun xs _ adj _ -> reciprocalScaled 1.0 xs.[0] adj)
                 (fun xs _ _ t -> reciprocalScaled 1.0 xs.[0] t))
             [| x |]
@@ -116,14 +116,14 @@ module Elementwise =
     /// tanh x. d/dx = 1 − tanh²x. With vector lanes from a series and the vector exponential (within 2 ulp,
     /// tested); Math.Tanh elsewhere. Its VJP is one pass from the output.
     let tanh (x: Value) =
-        let forward (t: Tensor) = if SpecialVector.fourLanes then Tensor.wrap t.ShapeArray (SpecialVector.tanh t.Data) else Tensor.mapInline Math.Tanh t
+        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (ElementaryVector.tanh t.Data) else Tensor.mapInline Math.Tanh t
         unaryFromOutput "tanh" forward tanhScaled x
 
     /// σ(x) = 1/(1 + e^(−x)), stable for every x. d/dx = σ(x)·(1 − σ(x)). With vector lanes from e^(−|x|) by
     /// the vector exponential (within 3 ulp, tested); Special.sigmoid elsewhere. Its VJP is one pass from the
     /// output.
     let sigmoid (x: Value) =
-        let forward (t: Tensor) = if SpecialVector.fourLanes then Tensor.wrap t.ShapeArray (SpecialVector.sigmoid t.Data) else Tensor.mapInline Special.sigmoid t
+        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (ElementaryVector.sigmoid t.Data) else Tensor.mapInline Special.sigmoid t
         unaryFromOutput "sigmoid" forward sigmoidScaled x
 
     /// x³ = (h + l)·x with x² = h + l exactly (FMA), one rounding (within about half an ulp; x·x·x rounds twice);
@@ -147,7 +147,7 @@ module Elementwise =
         if p = 1.0 then t
         elif p = 0.0 then Tensor.full t.ShapeArray 1.0
         elif p = 2.0 then Lanes.map (fun v -> v * v) (fun v -> v * v) t
-        elif p = 3.0 && SpecialVector.fourLanes then Lanes.map cube4 cube t
+        elif p = 3.0 && Cpu.fourLanes then Lanes.map cube4 cube t
         elif p = 3.0 then Tensor.mapInline cube t
         elif p = -1.0 then
             let one = Vector256.Create(1.0)

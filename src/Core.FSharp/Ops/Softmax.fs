@@ -49,7 +49,7 @@ module Softmax =
         struct (Shape.numel shape.[.. axis - 1], shape.[axis], Shape.numel shape.[axis + 1 ..])
 
     /// Whether an op's passes are fused (vector lanes here and the switch on).
-    let private fused () = SpecialVector.lanes && Functional.Kernels.Tuning.FusedSoftmax
+    let private fused () = Cpu.lanes && Functional.Kernels.Tuning.FusedSoftmax
 
     /// Whether a VJP op of an output y and an adjoint g runs fused: same shapes and an adjoint that is made (a
     /// uniform one, a sum's, stays unmade on the separate passes).

@@ -20,12 +20,12 @@ type SpecialTests(output: ITestOutputHelper) =
         let lanes4 (struct (p: Vector256<double>, n: Vector256<double>)) = Array.init 8 (fun l -> if l < 4 then p.GetElement l else n.GetElement(l - 4))
         let mutable bad = 0
         for i in 0 .. 8 .. xs.Length - 8 do
-            if SpecialVector.supported then
+            if Cpu.supported then
                 let x = Vector512.Create<double>(ReadOnlySpan(xs, i, 8))
-                bad <- bad + differ (lanes8 (SpecialVector.expSplit x)) (lanes8 (SpecialVector.expSplitFlat x))
-            if SpecialVector.narrow then
+                bad <- bad + differ (lanes8 (ElementaryVector.expSplit x)) (lanes8 (ElementaryVector.expSplitFlat x))
+            if Cpu.narrow then
                 let x = Vector256.Create<double>(ReadOnlySpan(xs, i, 4))
-                bad <- bad + differ (lanes4 (SpecialVector.expSplit4 x)) (lanes4 (SpecialVector.expSplitFlat4 x))
+                bad <- bad + differ (lanes4 (ElementaryVector.expSplit4 x)) (lanes4 (ElementaryVector.expSplitFlat4 x))
         bad
 
     /// Points 0.05 to 0.3 from that root on both sides, where the cancellation of R(t) − t is strongest.
@@ -144,7 +144,7 @@ type SpecialTests(output: ITestOutputHelper) =
 
     [<Fact>]
     member _.``the vector path is accurate on both sides of every octave edge of its Mills-ratio fit`` () =
-        if SpecialVector.lanes then
+        if Cpu.lanes then
             // The fit changes coefficients where t = |x| crosses a power of two; check both neighbours of each
             // edge, both signs, and a random spread over the octaves.
             let rng = Random(5)
@@ -159,25 +159,25 @@ type SpecialTests(output: ITestOutputHelper) =
                    yield! Array.init 10 (fun _ -> Math.Pow(2.0, -1.0 + 6.2 * rng.NextDouble()))
                    yield! nearRoot |]
                 |> Array.filter (fun x -> abs x <= 38.0)
-            let values = SpecialVector.gelu xs
-            let derivs = SpecialVector.scaledDerivative xs (Array.create xs.Length 1.0)
+            let values = GeluVector.gelu xs
+            let derivs = GeluVector.scaledDerivative xs (Array.create xs.Length 1.0)
             let at (arr: double[]) (x: double) = arr.[Array.findIndex ((=) x) xs]
             report "gelu (vector, octave edges)" (at values) (HighPrecision.gelu >> HighPrecision.toDouble) xs
             report "gelu' (vector, octave edges)" (at derivs) (HighPrecision.geluDerivative >> HighPrecision.toDouble) (xs |> Array.filter (fun x -> abs (x - root) > 0.05))
 
     [<Fact>]
     member _.``the vector array path is as accurate as the scalar one`` () =
-        if SpecialVector.lanes then
+        if Cpu.lanes then
             // Index the grid so that each x is evaluated in its own vector lane position.
-            let values = SpecialVector.gelu grid
-            let derivs = SpecialVector.scaledDerivative grid (Array.create grid.Length 1.0)
+            let values = GeluVector.gelu grid
+            let derivs = GeluVector.scaledDerivative grid (Array.create grid.Length 1.0)
             let at (arr: double[]) (x: double) = arr.[Array.findIndex ((=) x) grid]
             report "gelu (vector)" (at values) (HighPrecision.gelu >> HighPrecision.toDouble) grid
             report "gelu' (vector)" (at derivs) (HighPrecision.geluDerivative >> HighPrecision.toDouble) (grid |> Array.filter (fun x -> abs (x - root) > 0.05))
             // Far tail through the vector path (|x| ≤ 38) and the scalar fallback beyond: never a spurious zero.
             let tail = [| -37.0 .. -0.1 .. -38.4 |]
-            let tv = SpecialVector.gelu tail
-            let td = SpecialVector.scaledDerivative tail (Array.create tail.Length 1.0)
+            let tv = GeluVector.gelu tail
+            let td = GeluVector.scaledDerivative tail (Array.create tail.Length 1.0)
             Array.iteri (fun i x -> Assert.True(tv.[i] < 0.0 && td.[i] < 0.0, sprintf "x = %g: %g, %g" x tv.[i] td.[i])) tail
 
     [<Fact>]
@@ -207,12 +207,12 @@ type SpecialTests(output: ITestOutputHelper) =
 
     [<Fact>]
     member _.``the vector path equals the scalar reference path within 1e-12 relative`` () =
-        if SpecialVector.lanes then
+        if Cpu.lanes then
             // 200,000 values over the whole range (uniform, and log-uniform in |x| down to subnormals), plus
             // octave edges and special values. Tolerance 1e-12 relative; an absolute 1e-16 floor for GELU'
             // where it crosses zero and 1e-300 where results are subnormal.
             let xs = wholeRange (Random(23)) 100000
-            let struct (values, derivs) = SpecialVector.geluWithDerivative xs
+            let struct (values, derivs) = GeluVector.geluWithDerivative xs
             let close (ours: double) (reference: double) (floor: double) =
                 (Double.IsNaN ours && Double.IsNaN reference) || ours = reference || abs (ours - reference) <= 1e-12 * abs reference + floor
             for i in 0 .. xs.Length - 1 do
@@ -224,7 +224,7 @@ type SpecialTests(output: ITestOutputHelper) =
     member _.``the four-lane (AVX2) formulas give the eight-lane (AVX-512) ones' bits`` () =
         // Both run on an AVX-512 machine: the switch sends the same arrays through four lanes. (CI also runs
         // the accuracy tests above with AVX-512 off, where four lanes are all there is.)
-        if SpecialVector.supported && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported then
+        if Cpu.supported && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported then
             let rng = Random(31)
             let xs = Array.append grid (wholeRange rng 20001)
             let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
@@ -232,8 +232,8 @@ type SpecialTests(output: ITestOutputHelper) =
                 Array.concat [ Array.init 20001 (fun _ -> 1470.0 * rng.NextDouble() - 750.0)
                                [| -708.0; -708.5; -745.0; 709.0; 709.8; 710.0; nan; infinity; -infinity; 0.0; -0.0 |] ]
             let run () =
-                let struct (v, d) = SpecialVector.geluWithDerivative xs
-                [ "gelu", SpecialVector.gelu xs; "g·gelu'", SpecialVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", SpecialVector.exp es; "sigmoid", SpecialVector.sigmoid es; "tanh", SpecialVector.tanh (Array.append es xs)
+                let struct (v, d) = GeluVector.geluWithDerivative xs
+                [ "gelu", GeluVector.gelu xs; "g·gelu'", GeluVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", ElementaryVector.exp es; "sigmoid", ElementaryVector.sigmoid es; "tanh", ElementaryVector.tanh (Array.append es xs)
                   // Rows of 13 and 128 (a tail and none), as softmax and log-softmax and its VJP run them.
                   "softmax rows", SoftmaxVector.softmaxRows (Array.sub es 0 (13 * 128)) 13
                   "log-softmax rows", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 128
@@ -253,33 +253,33 @@ type SpecialTests(output: ITestOutputHelper) =
 
     [<Fact>]
     member _.``a vector GELU result depends only on its element, not on its neighbours or its position`` () =
-        if SpecialVector.lanes then
+        if Cpu.lanes then
             let rng = Random(37)
             // Out-of-range lanes (scalar functions) scattered among in-range ones, and a tail.
             let xs = Array.init 61 (fun i -> if i % 7 = 3 then 40.0 + float i else if i % 11 = 5 then nan else 12.0 * rng.NextDouble() - 6.0)
             let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
             let bits (x: double) = BitConverter.DoubleToInt64Bits x
-            let values = SpecialVector.gelu xs
-            let derivs = SpecialVector.scaledDerivative xs g
-            let struct (fv, fd) = SpecialVector.geluWithDerivative xs
+            let values = GeluVector.gelu xs
+            let derivs = GeluVector.scaledDerivative xs g
+            let struct (fv, fd) = GeluVector.geluWithDerivative xs
             for i in 0 .. xs.Length - 1 do
-                let struct (v1, d1) = SpecialVector.geluWithDerivative [| xs.[i] |]
-                Assert.True(bits values.[i] = bits (SpecialVector.gelu [| xs.[i] |]).[0], sprintf "GELU(%g) at %d" xs.[i] i)
-                Assert.True(bits derivs.[i] = bits (SpecialVector.scaledDerivative [| xs.[i] |] [| g.[i] |]).[0], sprintf "g·GELU'(%g) at %d" xs.[i] i)
+                let struct (v1, d1) = GeluVector.geluWithDerivative [| xs.[i] |]
+                Assert.True(bits values.[i] = bits (GeluVector.gelu [| xs.[i] |]).[0], sprintf "GELU(%g) at %d" xs.[i] i)
+                Assert.True(bits derivs.[i] = bits (GeluVector.scaledDerivative [| xs.[i] |] [| g.[i] |]).[0], sprintf "g·GELU'(%g) at %d" xs.[i] i)
                 Assert.True(bits fv.[i] = bits v1.[0] && bits fd.[i] = bits d1.[0], sprintf "fused at %d" i)
 
     [<Fact>]
     member _.``the fused value-and-derivative pass is bit-identical to the two separate passes`` () =
-        if SpecialVector.lanes then
+        if Cpu.lanes then
             let rng = Random(7)
             // Every region: central, each octave of the Mills fit, scalar fallback beyond 38, non-finite.
             let xs =
                 Array.concat [ grid
                                Array.init 4001 (fun _ -> 12.0 * (2.0 * rng.NextDouble() - 1.0) * (if rng.Next(4) = 0 then 4.0 else 1.0))
                                [| nan; infinity; -infinity; 0.0; -0.0; 38.5; -38.5; 1e300; -1e300 |] ]
-            let struct (values, derivs) = SpecialVector.geluWithDerivative xs
-            let separate = SpecialVector.gelu xs
-            let separateD = SpecialVector.scaledDerivative xs (Array.create xs.Length 1.0)
+            let struct (values, derivs) = GeluVector.geluWithDerivative xs
+            let separate = GeluVector.gelu xs
+            let separateD = GeluVector.scaledDerivative xs (Array.create xs.Length 1.0)
             for i in 0 .. xs.Length - 1 do
                 Assert.True(BitConverter.DoubleToInt64Bits values.[i] = BitConverter.DoubleToInt64Bits separate.[i], sprintf "value at %g" xs.[i])
                 Assert.True(BitConverter.DoubleToInt64Bits derivs.[i] = BitConverter.DoubleToInt64Bits separateD.[i], sprintf "derivative at %g" xs.[i])
@@ -288,10 +288,10 @@ type SpecialTests(output: ITestOutputHelper) =
     member _.``the tanh form is within 3 ulp (value) and 3 ulp (derivative) in every path`` () =
         let scalar = tanhFormErrors "scalar" (Array.map Special.geluTanh tanhFormPoints) (Array.map Special.geluTanhDerivative tanhFormPoints)
         let vector =
-            if SpecialVector.fourLanes then
+            if Cpu.fourLanes then
                 let run () =
                     let struct (v, d) = GeluTanhVector.withDerivative tanhFormPoints
-                    tanhFormErrors (if SpecialVector.wide () then "eight lanes" else "four lanes") v d
+                    tanhFormErrors (if Cpu.wide () then "eight lanes" else "four lanes") v d
                 let wide = run ()
                 Functional.Kernels.Tuning.EightLanes <- false
                 [ wide; (try run () finally Functional.Kernels.Tuning.EightLanes <- true) ]
@@ -301,7 +301,7 @@ type SpecialTests(output: ITestOutputHelper) =
 
     [<Fact>]
     member _.``the vector tanh form gives the same bits on eight lanes and four, in one pass and apart, each element its own`` () =
-        if SpecialVector.fourLanes then
+        if Cpu.fourLanes then
             let rng = Random(43)
             // Both sides of z = ±708 (x ≈ ±19.5, where e^(−|z|) turns subnormal and the scalar path takes over),
             // overflow of x² and x³, non-finite values, and a tail.
@@ -337,7 +337,7 @@ type SpecialTests(output: ITestOutputHelper) =
 
     [<Fact>]
     member _.``the vector logarithm is within 1 ulp, Math.Log's wherever its formula does not hold, and each element's own`` () =
-        if SpecialVector.fourLanes then
+        if Cpu.fourLanes then
             let rng = Random(29)
             // Log-uniform over the normal range, dense around 1 (where ln is small and cancels most), both sides
             // of √2 and of powers of two (where k and m change), and the ends of the range.
@@ -350,13 +350,13 @@ type SpecialTests(output: ITestOutputHelper) =
                                     yield t
                                     yield Math.BitIncrement t |]
                                [| 2.2250738585072014e-308; Double.MaxValue; Math.E; 10.0 |] ]
-            let values = SpecialVector.log xs
+            let values = ElementaryVector.log xs
             // ln 1 = 0 exactly; every other point against the reference.
             Assert.Equal(0.0, values.[Array.IndexOf(xs, 1.0)])
             let others = xs |> Array.filter (fun x -> x <> 1.0)
             reportWithin 1.0 "log (vector)" (fun x -> values.[Array.IndexOf(xs, x)]) (fun x -> HighPrecision.toDouble (HighPrecision.ln x)) others
             // Outside the vector range: exactly Math.Log (2 and 3 share vectors with those elements).
-            sameBits SpecialVector.log Math.Log (fun x -> not (x >= 2.2250738585072014e-308 && x <= Double.MaxValue))
+            sameBits ElementaryVector.log Math.Log (fun x -> not (x >= 2.2250738585072014e-308 && x <= Double.MaxValue))
                 [| 0.0; -0.0; -1.0; infinity; -infinity; nan; 4.9e-324; 1e-310; 2.0; -1e-300; 3.0 |]
                 (Array.init 37 (fun i -> if i % 5 = 0 then -1.0 else 100.0 * rng.NextDouble()))
 
@@ -396,7 +396,7 @@ type SpecialTests(output: ITestOutputHelper) =
 
     [<Fact>]
     member _.``the vector tanh is within 2 ulp, exact at the special values, and each element's own`` () =
-        if SpecialVector.lanes then
+        if Cpu.lanes then
             let rng = Random(31)
             let exact (x: double) =
                 let e = HighPrecision.expNeg (HighPrecision.ofDouble (2.0 * abs x))
@@ -411,16 +411,16 @@ type SpecialTests(output: ITestOutputHelper) =
                                     for v in [ Math.BitDecrement t; t; Math.BitIncrement t ] do
                                         yield v
                                         yield -v |] ]
-            let values = SpecialVector.tanh xs
+            let values = ElementaryVector.tanh xs
             reportWithin 2.0 "tanh (vector)" (fun x -> values.[Array.IndexOf(xs, x)]) exact xs
             // Special values as Math.Tanh gives them.
-            sameBits SpecialVector.tanh Math.Tanh (fun _ -> true)
+            sameBits ElementaryVector.tanh Math.Tanh (fun _ -> true)
                 [| 0.0; -0.0; infinity; -infinity; nan; 1e300; -1e300; 5e-324; -5e-324; 400.0; -400.0 |]
                 (Array.init 37 (fun i -> if i % 5 = 0 then nan else 4.0 * rng.NextDouble() - 2.0))
 
     [<Fact>]
     member _.``the vector sigmoid is within 3 ulp, exact at the special values, and each element's own`` () =
-        if SpecialVector.lanes then
+        if Cpu.lanes then
             let rng = Random(23)
             let exact (z: double) =
                 if z >= 0.0 then
@@ -433,10 +433,10 @@ type SpecialTests(output: ITestOutputHelper) =
                 Array.concat [ Array.init 300 (fun _ -> -700.0 + 737.0 * rng.NextDouble())
                                Array.init 300 (fun _ -> 8.0 * (2.0 * rng.NextDouble() - 1.0))
                                [| 1e-300; -1e-300; 1e-17; -1e-17; 0.5; -0.5; 36.9; -36.9 |] ]
-            let values = SpecialVector.sigmoid zs
+            let values = ElementaryVector.sigmoid zs
             reportWithin 3.0 "sigmoid (vector)" (fun z -> values.[Array.IndexOf(zs, z)]) exact zs
             // Special values as Special.sigmoid gives them.
-            sameBits SpecialVector.sigmoid Special.sigmoid (fun _ -> true)
+            sameBits ElementaryVector.sigmoid Special.sigmoid (fun _ -> true)
                 [| 0.0; -0.0; infinity; -infinity; nan; 1e300; -1e300; -750.0; 750.0; 40.0; -40.0 |]
                 (Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 20.0 * rng.NextDouble() - 10.0))
 
@@ -454,7 +454,7 @@ type SpecialTests(output: ITestOutputHelper) =
 
     [<Fact>]
     member _.``the vector exponential is within 1 ulp, and Math.Exp's wherever the result is not normal`` () =
-        if SpecialVector.lanes then
+        if Cpu.lanes then
             let rng = Random(11)
             let exact (x: double) =
                 if x < 0.0 then HighPrecision.toDouble (HighPrecision.expNeg (HighPrecision.ofDouble -x))
@@ -465,9 +465,9 @@ type SpecialTests(output: ITestOutputHelper) =
                                Array.init 60 (fun _ -> 4.0 * (2.0 * rng.NextDouble() - 1.0))
                                [| for k in -20 .. 20 -> (float k + 0.5) * Math.Log 2.0 |]
                                [| -708.0; 709.0; -707.99; 708.99; 1e-300; -1e-300; 1e-17; -1e-17; 0.0; -0.0 |] ]
-            let values = SpecialVector.exp xs
+            let values = ElementaryVector.exp xs
             reportWithin 1.0 "exp (vector)" (fun x -> values.[Array.IndexOf(xs, x)]) exact xs
             // Outside the vector range and non-finite: exactly Math.Exp, in any lane and in the tail.
-            sameBits SpecialVector.exp Math.Exp (fun _ -> true)
+            sameBits ElementaryVector.exp Math.Exp (fun _ -> true)
                 [| -708.5; -745.0; -746.0; 709.8; 710.0; nan; infinity; -infinity; -1000.0; 1000.0; 1.0 |]
                 (Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 3.0 * rng.NextDouble() - 1.5))

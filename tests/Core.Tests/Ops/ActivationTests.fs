@@ -73,7 +73,7 @@ module OpsActivationTests =
 
     [<Fact>]
     let ``GELU's pullback from the derivative saved in the forward pass equals the recomputed one, to every order`` () =
-        savedDerivativeMatches Activation.gelu SpecialVector.lanes SpecialVector.scaledDerivative Special.geluDerivative 11
+        savedDerivativeMatches Activation.gelu Cpu.lanes GeluVector.scaledDerivative Special.geluDerivative 11
         // Second order through the saved derivative: the hessian of Σ GELU is diagonal φ(x)(2 − x²).
         let xs = Tensor.create [| 5 |] [| -9.5; -0.75; 0.0; 0.3; 6.0 |]
         let h = Autodiff.hessian (fun v -> Reduction.sum (Activation.gelu v)) (Value.constant xs) |> Value.tensor
@@ -84,7 +84,7 @@ module OpsActivationTests =
 
     [<Fact>]
     let ``the tanh form's pullback from the derivative saved in the forward pass equals the recomputed one`` () =
-        savedDerivativeMatches Activation.geluTanh SpecialVector.fourLanes GeluTanhVector.scaled Special.geluTanhDerivative 13
+        savedDerivativeMatches Activation.geluTanh Cpu.fourLanes GeluTanhVector.scaled Special.geluTanhDerivative 13
 
     /// A one-pass pullback op against the product it replaces, g·f'(x) with f' from `derivative x y` (y = f(x)):
     /// for a random adjoint, a uniform one (a sum's: never made into an array) and a tangent, bit for bit.
