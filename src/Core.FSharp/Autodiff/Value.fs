@@ -133,7 +133,29 @@ module Op =
                 Forward(out, tangent.Value, top)
             else Reverse(out, Node(op, args, primals, out), top)
 
-    /// Defines an op from its three parts.
+    /// Defines an op from its three parts: the general form of an op (docs/ARCHITECTURE.md, "Add an op").
     let create (name: string) (forward: Tensor[] -> Tensor) (vjp: Value[] -> Value -> Value -> int -> Value) (jvp: Value[] -> Value -> int -> Value -> Value) =
         { Name = name; Forward = forward; Vjp = vjp; Jvp = jvp }
+
+    /// An elementwise op y = f(x) from a whole-tensor forward kernel and `scaled x y g` = g·f'(x) as one
+    /// differentiable value (usually a `scaled` op). An elementwise Jacobian is diagonal, so that one function is
+    /// both the VJP (g an adjoint) and the JVP (g a tangent).
+    let elementwise (name: string) (forward: Tensor -> Tensor) (scaled: Value -> Value -> Value -> Value) (x: Value) : Value =
+        apply
+            (create name
+                (fun xs -> forward xs.[0])
+                (fun xs out adj _ -> scaled xs.[0] out adj)
+                (fun xs out _ t -> scaled xs.[0] out t))
+            [| x |]
+
+    /// The derivative half of an elementwise op as one op of (v, g): `value v g` its forward kernel (g·f'(x) from
+    /// v, which is x or the op's output), `inV v g h` its derivative in v along h. It is linear in g, so its
+    /// derivative in g is this op again: derivatives of every order follow.
+    let rec scaled (name: string) (value: Tensor -> Tensor -> Tensor) (inV: Value -> Value -> Value -> Value) (v: Value) (g: Value) : Value =
+        apply
+            (create name
+                (fun xs -> value xs.[0] xs.[1])
+                (fun xs _ adj i -> if i = 0 then inV xs.[0] xs.[1] adj else scaled name value inV xs.[0] adj)
+                (fun xs _ i t -> if i = 0 then inV xs.[0] xs.[1] t else scaled name value inV xs.[0] t))
+            [| v; g |]
 

@@ -30,53 +30,43 @@ module Activation =
     /// g·LeakyReLU'(x) under a convention, one pass (a slope tensor and a product before: two passes and a
     /// temporary, the same bits): the VJP and JVP of Leaky ReLU, and of ReLU (α = 0, the left derivative at 0:
     /// slopes 1, 0 and 0 at the kink, NaN at NaN). ∂/∂x = 0 (the slope is constant between kinks), ∂/∂g = the slope.
-    let rec private slopeScaled (alpha: double) (convention: KinkConvention) (x: Value) (g: Value) : Value =
-        Op.apply
-            (Op.create "slopeScaled"
-                (fun xs ->
-                    let zero = Vector256<double>.Zero
-                    let one = Vector256.Create(1.0)
-                    let a = Vector256.Create(alpha)
-                    let kink = Vector256.Create(leakyReluSlope alpha convention 0.0)
-                    let nan4 = Vector256.Create(nan)
-                    Lanes.zip
-                        (fun x g ->
-                            g * Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), one,
-                                    Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a, Vector256.ConditionalSelect(Vector256.Equals(x, x), kink, nan4))))
-                        (fun x g -> g * leakyReluSlope alpha convention x) xs.[0] xs.[1])
-                (fun xs _ adj i -> if i = 0 then Value.constant (Tensor.zeros xs.[0].Shape) else slopeScaled alpha convention xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then Value.constant (Tensor.zeros xs.[0].Shape) else slopeScaled alpha convention xs.[0] t))
-            [| x; g |]
+    let private slopeScaled (alpha: double) (convention: KinkConvention) (x: Value) (g: Value) : Value =
+        Op.scaled "slopeScaled"
+            (fun x g ->
+                let zero = Vector256<double>.Zero
+                let one = Vector256.Create(1.0)
+                let a = Vector256.Create(alpha)
+                let kink = Vector256.Create(leakyReluSlope alpha convention 0.0)
+                let nan4 = Vector256.Create(nan)
+                Lanes.zip
+                    (fun x g ->
+                        g * Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), one,
+                                Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a, Vector256.ConditionalSelect(Vector256.Equals(x, x), kink, nan4))))
+                    (fun x g -> g * leakyReluSlope alpha convention x) x g)
+            (fun x _ _ -> Value.constant (Tensor.zeros x.Shape))
+            x g
 
     /// ReLU max(x, 0). d/dx = 1 for x > 0, 0 for x ≤ 0 (0 at the kink). ReLU(±∞) = ∞/0, ReLU(NaN) = NaN, derivative at NaN is NaN.
     /// Forward and pullback are one branch-free pass each, four lanes at a time.
     let relu (x: Value) =
-        Op.apply
-            (Op.create "relu"
-                (fun xs ->
-                    let zero = Vector256<double>.Zero
-                    Lanes.map
-                        (fun x -> Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), x, Vector256.ConditionalSelect(Vector256.Equals(x, x), zero, x)))
-                        (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else 0.0) xs.[0])
-                (fun xs _ adj _ -> slopeScaled 0.0 KinkConvention.LeftDerivative xs.[0] adj)
-                (fun xs _ _ t -> slopeScaled 0.0 KinkConvention.LeftDerivative xs.[0] t))
-            [| x |]
+        let forward (t: Tensor) =
+            let zero = Vector256<double>.Zero
+            Lanes.map
+                (fun x -> Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), x, Vector256.ConditionalSelect(Vector256.Equals(x, x), zero, x)))
+                (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else 0.0) t
+        Op.elementwise "relu" forward (fun x _ g -> slopeScaled 0.0 KinkConvention.LeftDerivative x g) x
 
     /// Leaky ReLU: x for x > 0, α·x for x < 0. d/dx = 1 (x > 0), α (x < 0), and at x = ±0 the
     /// convention's value (default 1). Values at ±∞ are ±∞·slope; NaN gives NaN for value and derivative.
     /// Forward and pullback are one branch-free pass each, four lanes at a time.
     let leakyReluWith (alpha: double) (convention: KinkConvention) (x: Value) =
-        Op.apply
-            (Op.create "leakyRelu"
-                (fun xs ->
-                    let zero = Vector256<double>.Zero
-                    let a = Vector256.Create(alpha)
-                    Lanes.map
-                        (fun x -> Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a * x, x))
-                        (fun v -> if v > 0.0 then v elif v < 0.0 then alpha * v else v) xs.[0])
-                (fun xs _ adj _ -> slopeScaled alpha convention xs.[0] adj)
-                (fun xs _ _ t -> slopeScaled alpha convention xs.[0] t))
-            [| x |]
+        let forward (t: Tensor) =
+            let zero = Vector256<double>.Zero
+            let a = Vector256.Create(alpha)
+            Lanes.map
+                (fun x -> Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a * x, x))
+                (fun v -> if v > 0.0 then v elif v < 0.0 then alpha * v else v) t
+        Op.elementwise "leakyRelu" forward (fun x _ g -> slopeScaled alpha convention x g) x
 
     /// Leaky ReLU with the seed's convention at 0 (derivative 1).
     let leakyRelu (alpha: double) (x: Value) = leakyReluWith alpha KinkConvention.RightDerivative x
@@ -109,38 +99,33 @@ module Activation =
     /// g·f'(x) for an adjoint or tangent g as one op, f's VJP and JVP: ∂/∂x = g·f''(x), ∂/∂g = f'(x), so every
     /// order follows. `saved` may hold f' of one tensor, computed with its forward value: then the value here is
     /// a product, the rules unchanged.
-    let rec private scaledDerivative (f: Fused) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
-        Op.apply
-            (Op.create f.ScaledName
-                (fun xs ->
-                    match saved with
-                    | ValueSome (struct (source, d)) when obj.ReferenceEquals(source, xs.[0]) && Shape.same xs.[0].ShapeArray xs.[1].ShapeArray ->
-                        Tensor.mul d xs.[1]
-                    | _ ->
-                        if f.Vector && Shape.same xs.[0].ShapeArray xs.[1].ShapeArray then
-                            Tensor.wrap xs.[0].ShapeArray (f.Kernel xs.[0].Data xs.[1].Data)
-                        else Tensor.map2Inline (fun x g -> g * f.Derivative x) xs.[0] xs.[1])
-                (fun xs _ adj i -> if i = 0 then Arithmetic.mul adj (Arithmetic.mul xs.[1] (f.Second xs.[0])) else scaledDerivative f ValueNone xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then Arithmetic.mul t (Arithmetic.mul xs.[1] (f.Second xs.[0])) else scaledDerivative f ValueNone xs.[0] t))
-            [| x; g |]
+    let private scaledDerivative (f: Fused) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
+        Op.scaled f.ScaledName
+            (fun x g ->
+                match saved with
+                | ValueSome (struct (source, d)) when obj.ReferenceEquals(source, x) && Shape.same x.ShapeArray g.ShapeArray ->
+                    Tensor.mul d g
+                | _ ->
+                    if f.Vector && Shape.same x.ShapeArray g.ShapeArray then
+                        Tensor.wrap x.ShapeArray (f.Kernel x.Data g.Data)
+                    else Tensor.map2Inline (fun x g -> g * f.Derivative x) x g)
+            (fun x g h -> Arithmetic.mul h (Arithmetic.mul g (f.Second x)))
+            x g
 
-    /// The activation f: on a reverse-mode tape its vector path computes f' with the value and keeps it for the
-    /// pullback, which is then one multiplication; elsewhere only the value.
+    /// The activation f as an elementwise op: on a reverse-mode tape its vector path computes f' with the value and
+    /// keeps it for the pullback, which is then one multiplication (the saved f' is used only for the very tensor
+    /// it was computed from); elsewhere only the value.
     let private fusedActivation (f: Fused) (x: Value) =
         let fuse = f.Vector && (match x with Reverse _ -> true | _ -> false)
         let saved = ref ValueNone
-        Op.apply
-            (Op.create f.Name
-                (fun xs ->
-                    if fuse then
-                        let struct (values, derivs) = f.WithDerivative xs.[0].Data
-                        saved.Value <- ValueSome(struct (xs.[0], Tensor.wrap xs.[0].ShapeArray derivs))
-                        Tensor.wrap xs.[0].ShapeArray values
-                    elif f.Vector then Tensor.wrap xs.[0].ShapeArray (f.Value xs.[0].Data)
-                    else f.Scalar xs.[0])
-                (fun xs _ adj _ -> scaledDerivative f saved.Value xs.[0] adj)
-                (fun xs _ _ t -> scaledDerivative f ValueNone xs.[0] t))
-            [| x |]
+        let forward (t: Tensor) =
+            if fuse then
+                let struct (values, derivs) = f.WithDerivative t.Data
+                saved.Value <- ValueSome(struct (t, Tensor.wrap t.ShapeArray derivs))
+                Tensor.wrap t.ShapeArray values
+            elif f.Vector then Tensor.wrap t.ShapeArray (f.Value t.Data)
+            else f.Scalar t
+        Op.elementwise f.Name forward (fun x _ g -> scaledDerivative f saved.Value x g) x
 
     let private geluParts =
         { Name = "gelu"; ScaledName = "geluScaled"; Vector = Cpu.lanes

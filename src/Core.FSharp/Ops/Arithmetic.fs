@@ -71,24 +71,17 @@ module Arithmetic =
 
     /// x² = x·x. d/dx = 2x. The VJP and JVP are one pass (`squareScaled`).
     and square (x: Value) : Value =
-        Op.apply
-            (Op.create "square"
-                (fun xs -> Lanes.map (fun v -> v * v) (fun v -> v * v) xs.[0])
-                (fun xs _ adj _ -> squareScaled xs.[0] adj)
-                (fun xs _ _ t -> squareScaled xs.[0] t))
-            [| x |]
+        Op.elementwise "square" (fun t -> Lanes.map (fun v -> v * v) (fun v -> v * v) t) (fun x _ g -> squareScaled x g) x
 
     /// g·(2x) in one pass: x²'s VJP and JVP (g·x + g·x before: the same bits, 2·(g·x) being exact but for
     /// subnormal products, where one rounding is closer). ∂/∂x = 2g, ∂/∂g = 2x.
     and internal squareScaled (x: Value) (g: Value) : Value =
-        Op.apply
-            (Op.create "squareScaled"
-                (fun xs ->
-                    let two = Vector256.Create(2.0)
-                    Lanes.zip (fun x g -> g * (two * x)) (fun x g -> g * (2.0 * x)) xs.[0] xs.[1])
-                (fun xs _ adj i -> if i = 0 then mul adj (scale 2.0 xs.[1]) else squareScaled xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then mul t (scale 2.0 xs.[1]) else squareScaled xs.[0] t))
-            [| x; g |]
+        Op.scaled "squareScaled"
+            (fun x g ->
+                let two = Vector256.Create(2.0)
+                Lanes.zip (fun x g -> g * (two * x)) (fun x g -> g * (2.0 * x)) x g)
+            (fun _ g h -> mul h (scale 2.0 g))
+            x g
 
     /// a / b elementwise. ∂/∂a = 1/b, ∂/∂b = −a/b² = −(a/b)/b.
     let rec div (a: Value) (b: Value) : Value =

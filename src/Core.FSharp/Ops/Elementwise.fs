@@ -3,31 +3,19 @@ namespace Functional.Core
 open System
 open System.Runtime.Intrinsics
 
-/// Elementwise functions. An elementwise op's Jacobian is diagonal, so its VJP and JVP are the
-/// same product with the derivative; `unary` keeps the three parts together.
+/// Elementwise functions. An elementwise op's Jacobian is diagonal, so its VJP and JVP are the same product with
+/// the derivative. Every op here is one of two forms (docs/ARCHITECTURE.md, "Add an op"): `unary`, from a scalar
+/// function and its derivative; or `Op.elementwise`, from a whole-tensor (vector-lane) kernel and its derivative
+/// as one `Op.scaled` op.
 [<RequireQualifiedAccess>]
 module Elementwise =
 
     /// `unary` with the scalar forward inlined into the elementwise loop (the library's own ops use it).
     let inline internal unaryInline (name: string) ([<InlineIfLambda>] f: double -> double) (derivative: Value -> Value -> Value) (x: Value) : Value =
-        Op.apply
-            (Op.create name
-                (fun xs -> Tensor.mapInline f xs.[0])
-                (fun xs out adj _ -> Arithmetic.mul adj (derivative xs.[0] out))
-                (fun xs out _ t -> Arithmetic.mul t (derivative xs.[0] out)))
-            [| x |]
+        Op.elementwise name (fun t -> Tensor.mapInline f t) (fun x y g -> Arithmetic.mul g (derivative x y)) x
 
-    /// `unary` with the forward as a whole-tensor kernel (a vector path).
-    let internal unaryTensor (name: string) (forward: Tensor -> Tensor) (derivative: Value -> Value -> Value) (x: Value) : Value =
-        Op.apply
-            (Op.create name
-                (fun xs -> forward xs.[0])
-                (fun xs out adj _ -> Arithmetic.mul adj (derivative xs.[0] out))
-                (fun xs out _ t -> Arithmetic.mul t (derivative xs.[0] out)))
-            [| x |]
-
-    /// An elementwise op from its scalar forward and its derivative as a differentiable value
-    /// (of the input and the output), which makes every order of derivative available.
+    /// An elementwise op from its scalar forward and its derivative as a differentiable value of the input and the
+    /// output (so every order of derivative is available): VJP adj·f'(x), JVP t·f'(x).
     let unary (name: string) (f: double -> double) (derivative: Value -> Value -> Value) (x: Value) : Value =
         unaryInline name f derivative x
 
@@ -44,87 +32,58 @@ module Elementwise =
         if Cpu.lanes then Tensor.wrap t.ShapeArray (ElementaryVector.exp t.Data) else Tensor.mapInline Math.Exp t
 
     /// e^x. d/dx = e^x.
-    let exp (x: Value) =
-        Op.apply
-            (Op.create "exp"
-                (fun xs -> expTensor xs.[0])
-                (fun _ out adj _ -> Arithmetic.mul adj out)
-                (fun _ out _ t -> Arithmetic.mul t out))
-            [| x |]
+    let exp (x: Value) = Op.elementwise "exp" expTensor (fun _ y g -> Arithmetic.mul g y) x
 
 
     /// g·σ'(x) from s = σ(x), in one pass: g·(s·(1 − s)), σ's VJP and JVP (three passes and two temporaries
     /// before, the same operations). ∂/∂s = g·(1 − 2s), ∂/∂g = s·(1 − s), so every order follows.
-    let rec private sigmoidScaled (s: Value) (g: Value) : Value =
-        let second (s: Value) (g: Value) (h: Value) = Arithmetic.mul h (Arithmetic.mul g (Arithmetic.rsubScalar 1.0 (Arithmetic.scale 2.0 s)))
-        Op.apply
-            (Op.create "sigmoidScaled"
-                (fun xs ->
-                    let one = Vector256.Create(1.0)
-                    Lanes.zip (fun s g -> g * (s * (one - s))) (fun s g -> g * (s * (1.0 - s))) xs.[0] xs.[1])
-                (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else sigmoidScaled xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else sigmoidScaled xs.[0] t))
-            [| s; g |]
+    let private sigmoidScaled (s: Value) (g: Value) : Value =
+        Op.scaled "sigmoidScaled"
+            (fun s g ->
+                let one = Vector256.Create(1.0)
+                Lanes.zip (fun s g -> g * (s * (one - s))) (fun s g -> g * (s * (1.0 - s))) s g)
+            (fun s g h -> Arithmetic.mul h (Arithmetic.mul g (Arithmetic.rsubScalar 1.0 (Arithmetic.scale 2.0 s))))
+            s g
 
     /// g·tanh'(x) from y = tanh x, in one pass: g·(1 − y·y), tanh's VJP and JVP. ∂/∂y = −2g·y, ∂/∂g = 1 − y².
-    let rec private tanhScaled (y: Value) (g: Value) : Value =
-        let second (y: Value) (g: Value) (h: Value) = Arithmetic.mul h (Arithmetic.scale -2.0 (Arithmetic.mul g y))
-        Op.apply
-            (Op.create "tanhScaled"
-                (fun xs ->
-                    let one = Vector256.Create(1.0)
-                    Lanes.zip (fun y g -> g * (one - y * y)) (fun y g -> g * (1.0 - y * y)) xs.[0] xs.[1])
-                (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else tanhScaled xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else tanhScaled xs.[0] t))
-            [| y; g |]
+    let private tanhScaled (y: Value) (g: Value) : Value =
+        Op.scaled "tanhScaled"
+            (fun y g ->
+                let one = Vector256.Create(1.0)
+                Lanes.zip (fun y g -> g * (one - y * y)) (fun y g -> g * (1.0 - y * y)) y g)
+            (fun y g h -> Arithmetic.mul h (Arithmetic.scale -2.0 (Arithmetic.mul g y)))
+            y g
 
     /// g·(c/v) in one pass (a quotient and a product before, the same operations): ln's VJP and JVP from x (c = 1)
     /// and √'s from its output (c = 1/2). ∂/∂v = −(g·(c/v))/v, ∂/∂g = c/v.
     let rec private reciprocalScaled (c: double) (v: Value) (g: Value) : Value =
-        let second (v: Value) (g: Value) (h: Value) = Arithmetic.mul h (Arithmetic.neg (Arithmetic.div (reciprocalScaled c v g) v))
-        Op.apply
-            (Op.create "reciprocalScaled"
-                (fun xs ->
-                    let cv = Vector256.Create(c)
-                    Lanes.zip (fun v g -> g * (cv / v)) (fun v g -> g * (c / v)) xs.[0] xs.[1])
-                (fun xs _ adj i -> if i = 0 then second xs.[0] xs.[1] adj else reciprocalScaled c xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then second xs.[0] xs.[1] t else reciprocalScaled c xs.[0] t))
-            [| v; g |]
+        Op.scaled "reciprocalScaled"
+            (fun v g ->
+                let cv = Vector256.Create(c)
+                Lanes.zip (fun v g -> g * (cv / v)) (fun v g -> g * (c / v)) v g)
+            (fun v g h -> Arithmetic.mul h (Arithmetic.neg (Arithmetic.div (reciprocalScaled c v g) v)))
+            v g
 
     /// ln x. d/dx = 1/x. With AVX2 and FMA four lanes at a time (within 1 ulp, tested); Math.Log elsewhere. Its
     /// VJP is one pass.
     let log (x: Value) =
-        Op.apply
-            (Op.create "log"
-                (fun xs -> Tensor.wrap xs.[0].ShapeArray (ElementaryVector.log xs.[0].Data))
-                (fun xs _ adj _ -> reciprocalScaled 1.0 xs.[0] adj)
-                (fun xs _ _ t -> reciprocalScaled 1.0 xs.[0] t))
-            [| x |]
-
-    /// An elementwise op whose VJP and JVP are `scaled out g` (g·f'(x) from the output, one op).
-    let private unaryFromOutput (name: string) (forward: Tensor -> Tensor) (scaled: Value -> Value -> Value) (x: Value) =
-        Op.apply
-            (Op.create name
-                (fun xs -> forward xs.[0])
-                (fun _ out adj _ -> scaled out adj)
-                (fun _ out _ t -> scaled out t))
-            [| x |]
+        Op.elementwise "log" (fun t -> Tensor.wrap t.ShapeArray (ElementaryVector.log t.Data)) (fun x _ g -> reciprocalScaled 1.0 x g) x
 
     /// √x. d/dx = 1/(2√x). Its VJP is one pass from the output.
-    let sqrt (x: Value) = unaryFromOutput "sqrt" Tensor.sqrtElements (reciprocalScaled 0.5) x
+    let sqrt (x: Value) = Op.elementwise "sqrt" Tensor.sqrtElements (fun _ y g -> reciprocalScaled 0.5 y g) x
 
     /// tanh x. d/dx = 1 − tanh²x. With vector lanes from a series and the vector exponential (within 2 ulp,
     /// tested); Math.Tanh elsewhere. Its VJP is one pass from the output.
     let tanh (x: Value) =
         let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (ElementaryVector.tanh t.Data) else Tensor.mapInline Math.Tanh t
-        unaryFromOutput "tanh" forward tanhScaled x
+        Op.elementwise "tanh" forward (fun _ y g -> tanhScaled y g) x
 
     /// σ(x) = 1/(1 + e^(−x)), stable for every x. d/dx = σ(x)·(1 − σ(x)). With vector lanes from e^(−|x|) by
     /// the vector exponential (within 3 ulp, tested); Special.sigmoid elsewhere. Its VJP is one pass from the
     /// output.
     let sigmoid (x: Value) =
         let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (ElementaryVector.sigmoid t.Data) else Tensor.mapInline Special.sigmoid t
-        unaryFromOutput "sigmoid" forward sigmoidScaled x
+        Op.elementwise "sigmoid" forward (fun _ y g -> sigmoidScaled y g) x
 
     /// x³ = (h + l)·x with x² = h + l exactly (FMA), one rounding (within about half an ulp; x·x·x rounds twice);
     /// h·x where x² is not finite.
@@ -162,25 +121,21 @@ module Elementwise =
         let inX (x: Value) (g: Value) (h: Value) =
             if p = 0.0 || p = 1.0 then Value.constant (Tensor.zeros x.Shape)
             else Arithmetic.mul h (Arithmetic.scale p (powScaled (p - 1.0) x g))
-        Op.apply
-            (Op.create "powScaled"
-                (fun xs ->
-                    if p = 0.0 then Tensor.zeros xs.[0].ShapeArray
-                    elif exact (p - 1.0) then Tensor.mul xs.[1] (Tensor.scale p (powTensor (p - 1.0) xs.[0]))
-                    else
-                        // One pass: g·(p·x^(p−1)), the same operations as the product of the parts.
-                        let q = p - 1.0
-                        let g = xs.[1]
-                        if PowVector.supports q && Shape.same xs.[0].ShapeArray g.ShapeArray then
-                            let data, fill = if g.IsUniform then Array.Empty<double>(), g.Fill else g.Data, 0.0
-                            Tensor.wrap xs.[0].ShapeArray (PowVector.scaled p q xs.[0].Data data fill)
-                        elif g.IsUniform then
-                            let c = g.Fill
-                            Tensor.mapInline (fun x -> c * (p * Math.Pow(x, q))) xs.[0]
-                        else Tensor.map2Inline (fun x g -> g * (p * Math.Pow(x, q))) xs.[0] g)
-                (fun xs _ adj i -> if i = 0 then inX xs.[0] xs.[1] adj else powScaled p xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then inX xs.[0] xs.[1] t else powScaled p xs.[0] t))
-            [| x; g |]
+        Op.scaled "powScaled"
+            (fun x g ->
+                if p = 0.0 then Tensor.zeros x.ShapeArray
+                elif exact (p - 1.0) then Tensor.mul g (Tensor.scale p (powTensor (p - 1.0) x))
+                else
+                    // One pass: g·(p·x^(p−1)), the same operations as the product of the parts.
+                    let q = p - 1.0
+                    if PowVector.supports q && Shape.same x.ShapeArray g.ShapeArray then
+                        let data, fill = if g.IsUniform then Array.Empty<double>(), g.Fill else g.Data, 0.0
+                        Tensor.wrap x.ShapeArray (PowVector.scaled p q x.Data data fill)
+                    elif g.IsUniform then
+                        let c = g.Fill
+                        Tensor.mapInline (fun x -> c * (p * Math.Pow(x, q))) x
+                    else Tensor.map2Inline (fun x g -> g * (p * Math.Pow(x, q))) x g)
+            inX x g
 
     /// x^p for a constant p. d/dx = p·x^(p−1). p = 0, 1, 2, 3 and −1 by exact operations (correctly rounded but
     /// for 3, within about half an ulp there), four lanes at a time; other |p| ≤ 8 on vector lanes as e^(p·ln x)
@@ -188,12 +143,7 @@ module Elementwise =
     /// through Math.Pow per element. The VJP is one op, one pass but for p = 3 and 4.
     let pow (p: double) (x: Value) : Value =
         if p = 2.0 then Arithmetic.square x else
-        Op.apply
-            (Op.create "pow"
-                (fun xs -> powTensor p xs.[0])
-                (fun xs _ adj _ -> powScaled p xs.[0] adj)
-                (fun xs _ _ t -> powScaled p xs.[0] t))
-            [| x |]
+        Op.elementwise "pow" (powTensor p) (fun x _ g -> powScaled p x g) x
 
     /// x². d/dx = 2x. x·x, and the VJP g·(2x) in one pass (`Arithmetic.square`, which `mul x x` and `pow 2` are).
     let square (x: Value) = Arithmetic.square x
