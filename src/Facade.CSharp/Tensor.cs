@@ -130,6 +130,9 @@ public sealed class Tensor
     public Tensor Tanh() => new(Core.Elementwise.tanh(Value));
     /// <summary>σ(x) = 1/(1 + e⁻ˣ), stable for every x. d/dx = σ(x)(1 − σ(x)).</summary>
     public Tensor Sigmoid() => new(Core.Elementwise.sigmoid(Value));
+    /// <summary>softplus(x) = ln(1 + eˣ), a smooth ReLU, without overflow. d/dx = σ(x).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
+    public Tensor Softplus() => new(Core.Activation.softplus(Value));
 
     // ---- activations ----
 

@@ -168,3 +168,16 @@ module Activation =
     /// (the vector exponential); on a reverse-mode tape the derivative comes with the value, as for `gelu`.
     let geluTanh (x: Value) =
         fusedActivation geluTanhParts x
+
+    /// softplus(x) = ln(1 + eˣ), as max(x, 0) + ln(1 + e^(−|x|)) (no overflow; ln(1 + e) keeps a tiny e's digits).
+    let private softplusScalar (x: double) =
+        let e = Math.Exp(-abs x)
+        let u = 1.0 + e
+        // ln(1 + e) from the rounded u, corrected by e/(u − 1) (Goldberg): a few ulp for every e.
+        let l = if u = 1.0 then e else Math.Log u * (e / (u - 1.0))
+        max x 0.0 + l
+
+    /// softplus(x) = ln(1 + eˣ), a smooth ReLU. d/dx = σ(x), so every order follows from σ's.
+    /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN.
+    let softplus (x: Value) = Elementwise.unary "softplus" softplusScalar (fun x _ -> Elementwise.sigmoid x) x
+

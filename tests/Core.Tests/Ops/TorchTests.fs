@@ -92,6 +92,7 @@ module OpsTorchTests =
           { Name = "leakyRelu 0.2"; Shapes = unaryShapes; Domain = awayFromZero; Ours = (fun x -> Activation.leakyRelu 0.2 x.[0]); Theirs = (fun t -> torch.nn.functional.leaky_relu(t.[0], 0.2)) }
           { Name = "gelu"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Activation.gelu x.[0]); Theirs = (fun t -> torch.nn.functional.gelu(t.[0])) }
           { Name = "geluTanh"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Activation.geluTanh x.[0]); Theirs = (fun t -> torch.nn.functional.gelu(t.[0], TorchSharp.Modules.GELU.Approximate.tanh)) }
+          { Name = "softplus"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Activation.softplus x.[0]); Theirs = (fun t -> torch.nn.functional.softplus(t.[0])) }
           { Name = "softmax"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Softmax.softmax (lastAxis x) x.[0]); Theirs = (fun t -> torch.nn.functional.softmax(t.[0], int64 (t.[0].shape.Length - 1))) }
           { Name = "logSoftmax"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Softmax.logSoftmax 0 x.[0]); Theirs = (fun t -> torch.nn.functional.log_softmax(t.[0], 0L)) }
           { Name = "logSoftmax last axis"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Softmax.logSoftmax (lastAxis x) x.[0]); Theirs = (fun t -> torch.nn.functional.log_softmax(t.[0], int64 (t.[0].shape.Length - 1))) } ]
