@@ -38,7 +38,7 @@ type OperandDerivation =
 
 /// The index-set gradient rule as pure functions over contractions.
 [<RequireQualifiedAccess>]
-module Derivation =
+module internal Derivation =
 
     let private count (l: int) (ls: int[]) = ls |> Array.sumBy (fun x -> if x = l then 1 else 0)
 

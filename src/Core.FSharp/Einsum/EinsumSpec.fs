@@ -21,7 +21,7 @@ type EinsumSpec =
 
 /// Parsing einsum equations with NumPy/torch semantics.
 [<RequireQualifiedAccess>]
-module EinsumSpec =
+module internal EinsumSpec =
 
     let internal fail (eq: string) (msg: string) (label: char option) (operand: int option) (position: int option) =
         let where =

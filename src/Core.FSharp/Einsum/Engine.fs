@@ -6,7 +6,7 @@ open Functional
 /// Executes extended contractions: diagonals and private sums first, then pairwise steps lowered to
 /// batched matrix products in the planned order, then the write to the output (broadcast, diagonal).
 [<RequireQualifiedAccess>]
-module Engine =
+module internal Engine =
 
     let private checkSize (what: string) (elements: float) = Limits.check ("The contraction's " + what) elements
 

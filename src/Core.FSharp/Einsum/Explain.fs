@@ -4,7 +4,7 @@ open System
 
 /// Renders derivations in the seed's notation, as plain text and as LaTeX.
 [<RequireQualifiedAccess>]
-module Explain =
+module internal Explain =
 
     /// Operand names: A, B → C for two operands (the seed's), A, B, C, … → Y beyond.
     let operandName (_n: int) (k: int) = if k < 26 then string (char (int 'A' + k)) else sprintf "X%d" k

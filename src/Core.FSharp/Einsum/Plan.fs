@@ -29,7 +29,7 @@ type ContractionPlan =
 
 /// Orders pairwise contractions by a cost model: exhaustive for few operands, greedy beyond.
 [<RequireQualifiedAccess>]
-module Plan =
+module internal Plan =
 
     /// Up to this many operands the plan is exhaustive (minimum total flops).
     let optimalLimit = 5

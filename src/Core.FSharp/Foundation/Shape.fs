@@ -5,7 +5,7 @@ open Functional
 
 /// Shapes are int arrays, row-major. These helpers never mutate their arguments.
 [<RequireQualifiedAccess>]
-module Shape =
+module internal Shape =
 
     let show (shape: int[]) = "[" + String.Join(", ", shape) + "]"
 

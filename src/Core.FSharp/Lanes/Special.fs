@@ -8,7 +8,7 @@ open System
 /// satisfies R' = t·R − 1; R comes from Laplace's continued fraction beyond t = 8 and from Taylor
 /// polynomials (coefficients from that ODE, correctly rounded) at anchors every 0.25 below.
 [<RequireQualifiedAccess>]
-module Special =
+module internal Special =
 
     /// 1/√(2π)
     let invSqrt2Pi = 0.3989422804014326779399460599343818684758586311649

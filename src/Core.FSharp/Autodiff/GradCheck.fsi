@@ -1,0 +1,54 @@
+namespace Functional.Core
+
+/// What a gradient check found.
+type GradCheckReport =
+    {
+      Passed: bool
+      MaxAbsoluteError: float
+      MaxRelativeError: float
+
+      /// The input and flat element index with the largest violation of atol + rtol·|numeric|.
+      WorstInput: int
+      WorstIndex: int
+      Analytic: float
+      Numeric: float
+      Checked: int
+    }
+
+    override ToString: unit -> string
+
+/// Accumulates element-by-element comparisons of a gradient against a reference into a report;
+/// shared by the finite-difference checker and the TorchSharp comparison.
+type internal GradCheckBuilder =
+
+    new: atol: float * rtol: float -> GradCheckBuilder
+
+    /// Element e of input k: ours against the reference.
+    member Add: k: int * e: int * ours: float * reference: float -> unit
+
+    member Report: unit -> GradCheckReport
+
+    /// Folds in a check that is not element-wise (such as the values agreeing).
+    member Require: passed: bool * absoluteError: float -> unit
+
+/// Central-difference gradient checking, as torch's gradcheck, for use in any test framework.
+[<RequireQualifiedAccess>]
+module GradCheck =
+
+    /// For a non-scalar result, the check differentiates ⟨f(x), w⟩ with this fixed projection w.
+    val internal projection: y: Value -> Tensor option
+
+    /// The scalar that is differentiated: f's result itself, or ⟨f(x), w⟩.
+    val internal projected: w: Tensor option -> y: Value -> Value
+
+    /// Checks the gradients of f at xs against central differences (x ± step per element).
+    /// Passes when every |analytic − numeric| ≤ atol + rtol·|numeric|.
+    val runWith:
+      step: float ->
+        atol: float ->
+        rtol: float ->
+        f: (Value array -> Value) -> xs: Tensor array -> GradCheckReport
+
+    /// torch.autograd.gradcheck's defaults in float64: step 1e-6, atol 1e-5, rtol 1e-3.
+    val run:
+      f: (Value array -> Value) -> xs: Tensor array -> GradCheckReport

@@ -1,0 +1,106 @@
+namespace Functional.Core
+
+/// A differentiable value: a constant tensor, or a primal carrying a forward-mode tangent or a
+/// reverse-mode graph node under a perturbation tag. Tags keep nested transforms apart
+/// (no perturbation confusion). Reference equality: two values are the same only if they are one object.
+[<ReferenceEquality>]
+type Value =
+    | Const of Tensor
+    | Forward of primal: Value * tangent: Value * tag: int64
+    | Reverse of primal: Value * node: Node * tag: int64
+
+    override ToString: unit -> string
+
+    member Shape: int array
+
+    /// The innermost tensor (the value with every perturbation stripped).
+    member Tensor: Tensor
+
+/// A reverse-mode graph node: the op, its inputs (tagged) and the primals the VJP reads.
+and [<Sealed; AllowNullLiteral; Class>] Node =
+
+    internal new: op: Op * inputs: Value array * primals: Value array *
+                  output: Value -> Node
+
+    member Inputs: Value array
+
+    member Op: Op
+
+    member Output: Value
+
+    member Primals: Value array
+
+/// A differentiable op: its forward function and its derivative rules side by side.
+/// The rules are written with differentiable values, so derivatives of any order follow.
+and [<NoEquality; NoComparison>] Op =
+    {
+      Name: string
+
+      /// The value on plain tensors.
+      Forward: (Tensor array -> Tensor)
+
+      /// VJP for input i: (inputs, output, output adjoint, i) -> adjoint of input i.
+      Vjp: (Value array -> Value -> Value -> int -> Value)
+
+      /// JVP for input i: (inputs, output, i, tangent of input i) -> that input's part of the output tangent.
+      Jvp: (Value array -> Value -> int -> Value -> Value)
+    }
+
+[<RequireQualifiedAccess>]
+module Value =
+
+    /// A fresh perturbation tag (thread-safe, strictly increasing).
+    val internal newTag: unit -> int64
+
+    val constant: t: Tensor -> Value
+
+    val scalar: v: double -> Value
+
+    val tensor: v: Value -> Tensor
+
+    /// Lets a value's tensors outlive `scope` (its primal and any forward tangents; a reverse-mode node's
+    /// graph is not kept, so pulling back through it after the scope throws ObjectDisposedException).
+    val keep: scope: TensorScope -> v: Value -> Value
+
+    val shape: v: Value -> int array
+
+    val internal tag: v: Value -> int64
+
+    /// The value with perturbation `t` removed (unchanged if it does not carry `t` on top).
+    val internal primalAt: t: int64 -> v: Value -> Value
+
+/// The one op the transform machinery needs before the op library: addition of equal shapes.
+module internal Basic =
+
+    val addSame: Op
+
+[<RequireQualifiedAccess>]
+module Op =
+
+    /// Applies an op: plain tensors when nothing is perturbed; otherwise the primal one level down,
+    /// plus the tangent (forward) or a graph node (reverse) at the highest tag present.
+    val apply: op: Op -> args: Value array -> Value
+
+    /// Defines an op from its three parts: the general form of an op (docs/ARCHITECTURE.md, "Add an op").
+    val create:
+      name: string ->
+        forward: (Tensor array -> Tensor) ->
+        vjp: (Value array -> Value -> Value -> int -> Value) ->
+        jvp: (Value array -> Value -> int -> Value -> Value) -> Op
+
+    /// An elementwise op y = f(x) from a whole-tensor forward kernel and `scaled x y g` = g·f'(x) as one
+    /// differentiable value (usually a `scaled` op). An elementwise Jacobian is diagonal, so that one function is
+    /// both the VJP (g an adjoint) and the JVP (g a tangent).
+    val elementwise:
+      name: string ->
+        forward: (Tensor -> Tensor) ->
+        scaled: (Value -> Value -> Value -> Value) -> x: Value -> Value
+
+    /// The derivative half of an elementwise op as one op of (v, g): `value v g` its forward kernel (g·f'(x) from
+    /// v, which is x or the op's output), `inV v g h` its derivative in v along h. It is linear in g, so its
+    /// derivative in g is this op again: derivatives of every order follow.
+    val scaled:
+      name: string ->
+        value: (Tensor -> Tensor -> Tensor) ->
+        inV: (Value -> Value -> Value -> Value) ->
+        v: Value -> g: Value -> Value

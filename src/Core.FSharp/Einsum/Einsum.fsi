@@ -1,0 +1,48 @@
+namespace Functional.Core
+
+/// A whole equation's derivation.
+type EinsumDerivation =
+    {
+      Spec: EinsumSpec
+
+      /// The symbolic contraction ('...' as one pseudo-label).
+      Contraction: Contraction
+      Operands: OperandDerivation array
+    }
+
+/// Einsum on raw tensors: evaluation, derived gradients, plans and explanations.
+[<RequireQualifiedAccess>]
+module Einsum =
+
+    val parse: equation: string -> EinsumSpec
+
+    /// Binds an equation to operand shapes (a fresh value the caller may keep).
+    val bind: equation: string -> shapes: int array array -> BoundEinsum
+
+    /// The same, shared from the cache: internal callers never mutate it.
+    val internal bindCached:
+      equation: string -> shapes: int array array -> BoundEinsum
+
+    val internal squeeze: b: BoundEinsum -> xs: Tensor array -> Tensor array
+
+    val internal shapesOf: xs: Tensor array -> int array array
+
+    /// Evaluates an einsum equation (NumPy/torch semantics).
+    val contract: equation: string -> operands: Tensor array -> Tensor
+
+    /// The gradient of every operand for a given output gradient, each through its derived contraction.
+    val gradients:
+      equation: string ->
+        operands: Tensor array -> outputGradient: Tensor -> Tensor array
+
+    /// The contraction plan for operands of the given shapes.
+    val plan: equation: string -> shapes: int array array -> ContractionPlan
+
+    /// The structured derivation of every operand's gradient.
+    val derive: equation: string -> EinsumDerivation
+
+    /// A readable derivation in the seed's notation, one block per operand.
+    val explain: equation: string -> string
+
+    /// The gradient formulas as LaTeX, one line per operand.
+    val explainLatex: equation: string -> string

@@ -1,0 +1,22 @@
+namespace Functional.Core
+
+/// Einsum, matmul and batched matmul as differentiable contractions. Their gradients come from the
+/// index-set derivation: the VJP for operand k is the derived contraction of the output adjoint with
+/// the other operands (itself this op again, so every order follows); the JVP replaces operand k by
+/// its tangent (einsum is linear in each operand).
+[<RequireQualifiedAccess>]
+module Linear =
+
+    /// The op for one extended contraction.
+    val contraction: c: Contraction -> Op
+
+    /// Einsum over any number of operands (NumPy/torch semantics).
+    /// ∂L/∂X_k = the derived contraction of ∂L/∂Y with the other operands (see Einsum.explain); with three or
+    /// more operands it is evaluated along the contraction plan, reusing the forward's intermediates.
+    val einsum: equation: string -> operands: Value array -> Value
+
+    /// Matrix product of rank-2 values: C = A·B. ∇A = ∂L/∂C·Bᵀ, ∇B = Aᵀ·∂L/∂C.
+    val matmul: a: Value -> b: Value -> Value
+
+    /// Batched matrix product with broadcast batch dimensions: ...ij,...jk->...ik.
+    val bmm: a: Value -> b: Value -> Value

@@ -1,0 +1,23 @@
+namespace Functional.Core
+
+/// Softmax and log-softmax along an axis, shifted by the maximum so nothing overflows.
+[<RequireQualifiedAccess>]
+module Softmax =
+
+    /// Log-softmax's VJP as one op, z = g − e^y·Σg from its output y and an adjoint g, so that along the last axis
+    /// it is one pass per row (`SoftmaxVector.logSoftmaxVjpRows`, bit-identical to the separate passes, tested)
+    /// and still differentiable: VJP ȳ = −u·e^y·Σg, ḡ = u − Σ(u·e^y); JVP dg − e^y·(dy·Σg + Σdg).
+    val internal logSoftmaxVjp: axis: int -> y: Value -> g: Value -> Value
+
+    /// log softmax(x) = (x − m) − ln Σe^(x − m) along `axis`, m the maximum (exact to a few ulp at any magnitude). VJP: adj − softmax·Σadj.
+    /// JVP: t − Σ(softmax·t).
+    val logSoftmax: axis: int -> x: Value -> Value
+
+    /// Softmax's VJP as one op, z = y·(g − Σ(g·y)) from its output y and an adjoint g, so that along the last
+    /// axis it is one pass per row (`Reductions.softmaxVjpRows`, bit-identical to the four separate passes, tested) and
+    /// still differentiable: VJP ȳ = u·(g − Σ(g·y)) − g·Σ(u·y), ḡ = y·(u − Σ(u·y)) (this op again);
+    /// JVP dy·(g − Σ(g·y)) − y·Σ(g·dy) + y·(dg − Σ(dg·y)).
+    val internal softmaxVjp: axis: int -> y: Value -> g: Value -> Value
+
+    /// softmax(x) along `axis` = e/Σe with e = e^(x − max). VJP: y·(adj − Σ(adj·y)). JVP: y·(t − Σ(y·t)).
+    val softmax: axis: int -> x: Value -> Value
