@@ -1,13 +1,7 @@
 namespace Functional.Core
 
-#nowarn "9" // pointers into pinned arrays inside the loops only
-
-open System
-open System.Runtime.CompilerServices
 open System.Runtime.Intrinsics
 open System.Runtime.Intrinsics.X86
-open System.Threading.Tasks
-open Microsoft.FSharp.NativeInterop
 
 /// What this machine's vector units can run, decided once at start-up (and `Tuning.EightLanes` for tests).
 module internal Cpu =

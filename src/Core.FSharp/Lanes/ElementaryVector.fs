@@ -3,10 +3,8 @@ namespace Functional.Core
 #nowarn "9" // pointers into pinned arrays inside the loops only
 
 open System
-open System.Runtime.CompilerServices
 open System.Runtime.Intrinsics
 open System.Runtime.Intrinsics.X86
-open System.Threading.Tasks
 open Microsoft.FSharp.NativeInterop
 open Cpu
 
@@ -212,7 +210,7 @@ module internal ElementaryVector =
 
     /// The lanes l < count of x at src[i..] into dst[i..]: the vector formula where it holds, Math.Log elsewhere
     /// (the cold path: a vector with such a lane, and the tail).
-    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
     let private logLanesEach (src: double[]) (dst: double[]) (i: int) (count: int) (x: Vector256<double>) =
         let ok = logInRange x
         let v = logLanes x

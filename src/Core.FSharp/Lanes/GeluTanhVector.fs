@@ -2,7 +2,6 @@ namespace Functional.Core
 
 #nowarn "9" // pointers into pinned arrays inside the loops only
 
-open System
 open System.Runtime.Intrinsics
 open System.Runtime.Intrinsics.X86
 open Microsoft.FSharp.NativeInterop

@@ -3,9 +3,7 @@ namespace Functional.Core
 #nowarn "9" // pointers into pinned arrays inside the loops only
 
 open System
-open System.Runtime.CompilerServices
 open System.Runtime.Intrinsics
-open System.Runtime.Intrinsics.X86
 open Microsoft.FSharp.NativeInterop
 
 /// x^p for a constant p over arrays, eight lanes at a time with AVX-512, four with AVX2 and FMA (the same
@@ -100,10 +98,10 @@ module internal PowVector =
 
     let inline private lanes8 (p: Vector512<double>) (x: Vector512<double>) =
         lanesOf p x
-            (fun x -> struct (Avx512F.GetExponent x, Avx512F.GetMantissa(x, 0uy)))
+            (fun x -> struct (X86.Avx512F.GetExponent x, X86.Avx512F.GetMantissa(x, 0uy)))
             (fun (v: float) -> Vector512.Create v) (fun a b c -> Vector512.FusedMultiplyAdd(a, b, c))
             (fun a b -> Vector512.GreaterThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b)) (fun a -> Vector512.Round a)
-            (fun e n -> Avx512F.Scale(e, n))
+            (fun e n -> X86.Avx512F.Scale(e, n))
             (fun x y ->
                 uint32 (Vector512.ExtractMostSignificantBits(
                             Vector512.GreaterThanOrEqual(x, Vector512.Create(2.2250738585072014e-308)) &&& Vector512.LessThanOrEqual(x, Vector512.Create(Double.MaxValue))
@@ -111,7 +109,7 @@ module internal PowVector =
 
     /// The lanes l < count of v into dst[i..] where `ok` has their bit, Math.Pow of src's elsewhere: the cold
     /// path, out of line (a Math.Pow call inside the loop would keep the loop's vectors on the stack).
-    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
     let private lanesEach (p: double) (src: double[]) (dst: double[]) (i: int) (count: int) (v: double[]) (ok: uint32) =
         for l in 0 .. count - 1 do
             dst.[i + l] <- if (ok >>> l) &&& 1u <> 0u then v.[l] else Math.Pow(src.[i + l], p)
