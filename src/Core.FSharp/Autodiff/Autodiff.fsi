@@ -1,9 +1,20 @@
 namespace Functional.Core
 
+/// <summary>
 /// The transforms: vjp, grad, valueAndGrad, jvp, jacobian, hessian, hessian-vector product.
 /// Each call opens a fresh perturbation tag, so transforms nest freely (grad of grad of …, forward
 /// over reverse) without confusing perturbations. Backward passes are iterative: no recursion over
 /// graph depth, and nothing of the graph outlives the returned values.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let f (x: Value) = Reduction.sum (Activation.gelu (Arithmetic.mul x x))
+/// let x = Value.constant (Tensor.random 1 [| 4 |])
+/// let g = Autodiff.grad f x                                 // ∂f/∂x
+/// let h = Autodiff.hessian f x                              // 4 × 4
+/// let y, tangent = Autodiff.jvp Activation.gelu x x         // forward mode
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Autodiff =
 

@@ -31,7 +31,15 @@ type internal GradCheckBuilder =
     /// Folds in a check that is not element-wise (such as the values agreeing).
     member Require: passed: bool * absoluteError: float -> unit
 
+/// <summary>
 /// Central-difference gradient checking, as torch's gradcheck, for use in any test framework.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let report = GradCheck.run (fun xs -&gt; Reduction.sum (Activation.gelu xs.[0])) [| Tensor.random 3 [| 5; 4 |] |]
+/// if not report.Passed then failwithf "%O" report
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module GradCheck =
 

@@ -46,6 +46,16 @@ and [<NoEquality; NoComparison>] Op =
       Jvp: (Value array -> Value -> int -> Value -> Value)
     }
 
+/// <summary>
+/// The Value functions.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let x = Value.constant (Tensor.vector [| 1.0; 2.0 |])
+/// let y = Arithmetic.mul x x                                // a constant in, a constant out
+/// let t = Value.tensor y                                    // [1; 4]
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Value =
 
@@ -74,6 +84,21 @@ module internal Basic =
 
     val addSame: Op
 
+/// <summary>
+/// The Op functions.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// /// cube(x) = x³; d/dx = 3x²
+/// let cube (x: Value) =
+///     Op.apply
+///         (Op.create "cube"
+///             (fun xs -&gt; Tensor.map (fun v -&gt; v * v * v) xs.[0])
+///             (fun xs _ g _ -&gt; Arithmetic.mul g (Arithmetic.scale 3.0 (Arithmetic.mul xs.[0] xs.[0])))
+///             (fun xs _ _ t -&gt; Arithmetic.mul t (Arithmetic.scale 3.0 (Arithmetic.mul xs.[0] xs.[0]))))
+///         [| x |]
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Op =
 

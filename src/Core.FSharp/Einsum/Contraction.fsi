@@ -30,6 +30,18 @@ type BoundEinsum =
       OutputShape: int array
     }
 
+/// <summary>
+/// The index-set gradient rule on the closed internal form of an einsum: the gradient of an operand is again a
+/// contraction (of the output gradient with the other operands), so gradients of gradients are contractions too.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let c = (Einsum.bind "ij,jk-&gt;ik" [| [| 2; 3 |]; [| 3; 4 |] |]).Contraction
+/// let gA = Contraction.gradient c 0                         // "ik,jk-&gt;ij": the gradient is a contraction
+/// let gAA = Contraction.gradient gA 0                       // and so is its gradient
+/// printfn "%s" (Contraction.show gA)
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Contraction =
 

@@ -10,7 +10,17 @@ type EinsumDerivation =
       Operands: OperandDerivation array
     }
 
+/// <summary>
 /// Einsum on raw tensors: evaluation, derived gradients, plans and explanations.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let c = Einsum.contract "bij,bjk-&gt;bik" [| Tensor.random 1 [| 8; 3; 4 |]; Tensor.random 2 [| 8; 4; 5 |] |]
+/// printfn "%s" (Einsum.explain "ij,jk-&gt;ik")                // ∂L/∂A[i,j] = Σ_k ∂L/∂C[i,k] · B[j,k] …
+/// let d = Einsum.derive "bij,bjk-&gt;bik"                     // index sets and gradient contractions
+/// let p = Einsum.plan "ij,jk,k-&gt;i" [| [| 2000; 2000 |]; [| 2000; 2000 |]; [| 2000 |] |]
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Einsum =
 

@@ -306,7 +306,7 @@ module internal ElementaryVector =
 
     /// σ(z) of every element from e = e^(−|z|) by the vector exponential (so nothing overflows): q = e/(1 + e),
     /// which is σ(z) for z < 0, and 1 − q for z ≥ 0 (q ≤ 1/2 there, so the difference loses nothing): one
-    /// division per element, in one pass (session 10; two passes through scratch before, the same bits). Within
+    /// division per element, in one pass. Within
     /// 3 ulp (2.0 measured against a high-precision reference). Every element gets the same formula (the tail
     /// too); where e^(−|z|) is subnormal, Math.Exp's. Needs AVX2 and FMA (`fourLanes`).
     let sigmoid (src: double[]) =
@@ -357,7 +357,7 @@ module internal ElementaryVector =
 
     /// tanh x of every element: for |x| < 0.55 its Taylor series, beyond it (1 − e)/(1 + e) with e = e^(−2|x|)
     /// by the vector exponential (e ≤ 1/3 there, so neither side cancels), the sign put back last (tanh(−0) =
-    /// −0, ±∞ → ±1, NaN stays), in one pass (session 10; two through scratch before, the same bits). Within 2
+    /// −0, ±∞ → ±1, NaN stays), in one pass. Within 2
     /// ulp (1.0 measured against a high-precision reference); Math.Tanh one element at a time took about three
     /// times as long. Every element gets the same formulas (the tail too). Needs AVX2 and FMA (`fourLanes`).
     let tanh (src: double[]) =

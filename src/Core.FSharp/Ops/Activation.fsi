@@ -9,7 +9,15 @@ type KinkConvention =
     /// (1 + α)/2, the mean of both sides: DiffSharp's choice.
     | Midpoint = 2
 
+/// <summary>
 /// Activations. Values and derivatives at ±0, ±∞ and NaN are documented per function.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let x = Value.constant (Tensor.random 1 [| 6 |])
+/// let y = Activation.leakyReluWith 0.01 KinkConvention.LeftDerivative (Activation.gelu x)
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Activation =
 

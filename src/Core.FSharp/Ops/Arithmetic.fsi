@@ -1,7 +1,16 @@
 namespace Functional.Core
 
+/// <summary>
 /// + − × ÷ and negation with NumPy broadcasting; gradients sum over broadcast dimensions.
 /// Each op's forward, VJP and JVP sit together.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let a = Value.constant (Tensor.random 1 [| 3; 4 |])
+/// let b = Value.constant (Tensor.random 2 [| 4 |])
+/// let y = Arithmetic.div (Arithmetic.add a b) (Arithmetic.addScalar 2.0 (Arithmetic.mul b b))
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Arithmetic =
 

@@ -1,9 +1,19 @@
 namespace Functional.Core
 
+/// <summary>
 /// Elementwise functions. An elementwise op's Jacobian is diagonal, so its VJP and JVP are the same product with
 /// the derivative. Every op here is one of two forms (docs/ARCHITECTURE.md, "Add an op"): `unary`, from a scalar
 /// function and its derivative; or `Op.elementwise`, from a whole-tensor (vector-lane) kernel and its derivative
 /// as one `Op.scaled` op.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let x = Value.constant (Tensor.random 1 [| 5 |])
+/// let y = Elementwise.tanh (Elementwise.exp x)
+/// /// softplus(x) = ln(1 + eˣ); d/dx = σ(x): an op from its scalar function and its derivative
+/// let softplus (x: Value) = Elementwise.unary "softplus" (fun v -&gt; log (1.0 + exp v)) (fun x _ -&gt; Elementwise.sigmoid x) x
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Elementwise =
 

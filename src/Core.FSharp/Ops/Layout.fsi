@@ -1,6 +1,14 @@
 namespace Functional.Core
 
+/// <summary>
 /// Reshape and permute. Their VJPs undo the move; their JVPs repeat it.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let x = Value.constant (Tensor.random 1 [| 2; 3; 4 |])
+/// let y = Layout.permute [| 2; 0; 1 |] (Layout.reshape [| 2; 12 |] x |&gt; Layout.reshape [| 2; 3; 4 |])
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Layout =
 

@@ -1,6 +1,15 @@
 namespace Functional.Core
 
+/// <summary>
 /// Sums and means over all or some axes.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let x = Value.constant (Tensor.random 1 [| 2; 3 |])
+/// let rows = Reduction.sumAxes [| 1 |] false x              // shape [2]
+/// let m = Reduction.mean x                                  // a scalar
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Reduction =
 

@@ -1,6 +1,15 @@
 namespace Functional.Core
 
+/// <summary>
 /// Softmax and log-softmax along an axis, shifted by the maximum so nothing overflows.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let logits = Value.constant (Tensor.random 1 [| 4; 10 |])
+/// let logp = Softmax.logSoftmax 1 logits                     // exact to a few ulp at any magnitude
+/// let p = Softmax.softmax -1 logits
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Softmax =
 

@@ -85,7 +85,18 @@ type TensorScope =
 
     member internal State: ScopeState
 
+/// <summary>
 /// Creation, access and layout of raw tensors. Every function returns a new tensor.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let a = Tensor.create [| 2; 3 |] [| 1.0; 2.0; 3.0; 4.0; 5.0; 6.0 |]
+/// let b = Tensor.random 7 [| 3; 2 |]                     // standard normal, seeded
+/// let c = Tensor.add a (Tensor.ones [| 1; 3 |])          // NumPy broadcasting
+/// use scope = Tensor.scope ()                              // pooled memory for a loop body
+/// printfn "%O %f" (Tensor.transpose c) (Tensor.item (Tensor.sum b))
+/// </code>
+/// </example>
 [<RequireQualifiedAccess>]
 module Tensor =
 

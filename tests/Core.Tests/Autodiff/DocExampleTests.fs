@@ -1,0 +1,116 @@
+namespace Functional.Tests
+
+open Xunit
+open Functional.Core
+
+/// The examples in the signature files' docs, run as written (so they compile and do what they say).
+module DocExampleTests =
+
+    [<Fact>]
+    let ``Tensor example`` () =
+        let a = Tensor.create [| 2; 3 |] [| 1.0; 2.0; 3.0; 4.0; 5.0; 6.0 |]
+        let b = Tensor.random 7 [| 3; 2 |]
+        let c = Tensor.add a (Tensor.ones [| 1; 3 |])
+        use scope = Tensor.scope ()
+        let text = sprintf "%O %f" (Tensor.transpose c) (Tensor.item (Tensor.sum b))
+        Assert.Contains("shape=[3, 2]", text)
+
+    [<Fact>]
+    let ``Value and Op examples`` () =
+        let x = Value.constant (Tensor.vector [| 1.0; 2.0 |])
+        let y = Arithmetic.mul x x
+        let t = Value.tensor y
+        Assert.Equal<double[]>([| 1.0; 4.0 |], t.ToArray())
+        let cube (x: Value) =
+            Op.apply
+                (Op.create "cube"
+                    (fun xs -> Tensor.map (fun v -> v * v * v) xs.[0])
+                    (fun xs _ g _ -> Arithmetic.mul g (Arithmetic.scale 3.0 (Arithmetic.mul xs.[0] xs.[0])))
+                    (fun xs _ _ t -> Arithmetic.mul t (Arithmetic.scale 3.0 (Arithmetic.mul xs.[0] xs.[0]))))
+                [| x |]
+        Assert.Equal<double[]>([| 3.0; 12.0 |], (Autodiff.grad (fun v -> Reduction.sum (cube v)) x).Tensor.ToArray())
+
+    [<Fact>]
+    let ``Autodiff example`` () =
+        let f (x: Value) = Reduction.sum (Activation.gelu (Arithmetic.mul x x))
+        let x = Value.constant (Tensor.random 1 [| 4 |])
+        let g = Autodiff.grad f x
+        let h = Autodiff.hessian f x
+        let y, tangent = Autodiff.jvp Activation.gelu x x
+        Assert.Equal<int[]>([| 4; 4 |], h.Shape)
+        Assert.Equal<int[]>(g.Shape, tangent.Shape)
+        Assert.Equal<int[]>(x.Shape, y.Shape)
+
+    [<Fact>]
+    let ``GradCheck example`` () =
+        let report = GradCheck.run (fun xs -> Reduction.sum (Activation.gelu xs.[0])) [| Tensor.random 3 [| 5; 4 |] |]
+        if not report.Passed then failwithf "%O" report
+
+    [<Fact>]
+    let ``Einsum and Contraction examples`` () =
+        let c = Einsum.contract "bij,bjk->bik" [| Tensor.random 1 [| 8; 3; 4 |]; Tensor.random 2 [| 8; 4; 5 |] |]
+        Assert.Equal<int[]>([| 8; 3; 5 |], c.Shape)
+        Assert.Contains("∂L/∂A", Einsum.explain "ij,jk->ik")
+        let d = Einsum.derive "bij,bjk->bik"
+        Assert.Equal(2, d.Operands.Length)
+        let p = Einsum.plan "ij,jk,k->i" [| [| 2000; 2000 |]; [| 2000; 2000 |]; [| 2000 |] |]
+        Assert.Equal(2, p.Steps.Length)
+        let c = (Einsum.bind "ij,jk->ik" [| [| 2; 3 |]; [| 3; 4 |] |]).Contraction
+        let gA = Contraction.gradient c 0
+        let gAA = Contraction.gradient gA 0
+        Assert.Equal("ik,jk->ij", Contraction.show gA)
+        Assert.NotNull(Contraction.show gAA)
+
+    [<Fact>]
+    let ``op family examples`` () =
+        let a = Value.constant (Tensor.random 1 [| 3; 4 |])
+        let b = Value.constant (Tensor.random 2 [| 4 |])
+        let y = Arithmetic.div (Arithmetic.add a b) (Arithmetic.addScalar 2.0 (Arithmetic.mul b b))
+        Assert.Equal<int[]>([| 3; 4 |], y.Shape)
+        let x = Value.constant (Tensor.random 1 [| 2; 3; 4 |])
+        let y = Layout.permute [| 2; 0; 1 |] (Layout.reshape [| 2; 12 |] x |> Layout.reshape [| 2; 3; 4 |])
+        Assert.Equal<int[]>([| 4; 2; 3 |], y.Shape)
+        let x = Value.constant (Tensor.random 1 [| 2; 3 |])
+        Assert.Equal<int[]>([| 2 |], (Reduction.sumAxes [| 1 |] false x).Shape)
+        Assert.Equal<int[]>([||], (Reduction.mean x).Shape)
+        let x = Value.constant (Tensor.random 1 [| 5 |])
+        let y = Elementwise.tanh (Elementwise.exp x)
+        let softplus (x: Value) = Elementwise.unary "softplus" (fun v -> log (1.0 + exp v)) (fun x _ -> Elementwise.sigmoid x) x
+        Assert.True(Tensor.allClose 1e-12 1e-12 (softplus x).Tensor (Activation.softplus x).Tensor)
+        Assert.Equal<int[]>([| 5 |], y.Shape)
+        let a = Value.constant (Tensor.random 1 [| 3; 4 |])
+        let b = Value.constant (Tensor.random 2 [| 4; 2 |])
+        let loss (xs: Value[]) = Reduction.sum (Linear.einsum "ij,jk->ik" xs)
+        let grads = Autodiff.gradMany loss [| a; b |]
+        Assert.Equal<int[]>([| 3; 4 |], grads.[0].Shape)
+        let x = Value.constant (Tensor.random 1 [| 6 |])
+        let y = Activation.leakyReluWith 0.01 KinkConvention.LeftDerivative (Activation.gelu x)
+        Assert.Equal<int[]>([| 6 |], y.Shape)
+        let logits = Value.constant (Tensor.random 1 [| 4; 10 |])
+        let logp = Softmax.logSoftmax 1 logits
+        let p = Softmax.softmax -1 logits
+        Assert.True(Tensor.allClose 1e-12 1e-15 p.Tensor (Elementwise.exp logp).Tensor)
+
+    [<Fact>]
+    let ``README's general-form example`` () =
+        let matmulT (a: Value) (b: Value) =
+            Op.apply
+                (Op.create "matmulT"
+                    (fun xs -> Einsum.contract "ik,jk->ij" xs)
+                    (fun xs _ g i -> if i = 0 then Linear.einsum "ij,jk->ik" [| g; xs.[1] |]
+                                     else Linear.einsum "ij,ik->jk" [| g; xs.[0] |])
+                    (fun xs _ i t -> if i = 0 then Linear.einsum "ik,jk->ij" [| t; xs.[1] |]
+                                     else Linear.einsum "ik,jk->ij" [| xs.[0]; t |]))
+                [| a; b |]
+        let a = Value.constant (Tensor.random 1 [| 3; 4 |])
+        let b = Value.constant (Tensor.random 2 [| 5; 4 |])
+        let f (xs: Value[]) = Reduction.sum (Elementwise.tanh (matmulT xs.[0] xs.[1]))
+        let reference (xs: Value[]) = Reduction.sum (Elementwise.tanh (Linear.einsum "ik,jk->ij" xs))
+        let ours, theirs = Autodiff.gradMany f [| a; b |], Autodiff.gradMany reference [| a; b |]
+        for k in 0 .. 1 do Assert.True(Tensor.allClose 1e-12 1e-14 ours.[k].Tensor theirs.[k].Tensor)
+        let report = GradCheck.run f [| a.Tensor; b.Tensor |]
+        Assert.True(report.Passed, sprintf "%O" report)
+        // Second order through the rules written with differentiable values.
+        let h1 = Autodiff.hessian (fun x -> f [| x; b |]) a
+        let h2 = Autodiff.hessian (fun x -> reference [| x; b |]) a
+        Assert.True(Tensor.allClose 1e-12 1e-14 h1.Tensor h2.Tensor)
