@@ -136,7 +136,7 @@ module Autodiff =
         let y, pb = vjp f x
         let ys = y.Shape
         // Its rows and the stacked result exist at once: refused before the first pullback, not after many.
-        Limits.check (sprintf "The Jacobian of a result of shape %s with respect to an input of shape %s, as rows and stacked," (Shape.show ys) (Shape.show x.Shape)) (2.0 * float (Shape.numel ys) * float (Shape.numel x.Shape))
+        Limits.check (fun () -> sprintf "The Jacobian of a result of shape %s with respect to an input of shape %s, as rows and stacked," (Shape.show ys) (Shape.show x.Shape)) (2.0 * float (Shape.numel ys) * float (Shape.numel x.Shape))
         stack ys x.Shape (Array.init (Shape.numel ys) (fun i -> pb (basis ys i)))
 
     /// Hessian-vector product H·v, forward over reverse.
@@ -145,5 +145,5 @@ module Autodiff =
     /// The Hessian of a scalar function, shaped x.shape ++ x.shape.
     let hessian (f: Value -> Value) (x: Value) : Value =
         let xs = x.Shape
-        Limits.check (sprintf "The Hessian with respect to an input of shape %s, as rows and stacked," (Shape.show xs)) (2.0 * float (Shape.numel xs) * float (Shape.numel xs))
+        Limits.check (fun () -> sprintf "The Hessian with respect to an input of shape %s, as rows and stacked," (Shape.show xs)) (2.0 * float (Shape.numel xs) * float (Shape.numel xs))
         stack xs xs (Array.init (Shape.numel xs) (fun i -> hessianVectorProduct f x (basis xs i)))

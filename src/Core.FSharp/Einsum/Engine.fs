@@ -8,7 +8,7 @@ open Functional
 [<RequireQualifiedAccess>]
 module internal Engine =
 
-    let private checkSize (what: string) (elements: float) = Limits.check ("The contraction's " + what) elements
+    let private checkSize (what: string) (elements: float) = Limits.check (fun () -> "The contraction's " + what) elements
 
     let private shapeOf (sizes: int[]) (labels: int[]) = labels |> Array.map (fun l -> sizes.[l])
 

@@ -80,9 +80,9 @@ module Limits =
     /// anything is allocated. A process-wide setting (set it at start-up); 8 GiB by default.
     let mutable memoryLimitBytes = 8L * 1024L * 1024L * 1024L
 
-    /// Refuses `elements` doubles (as a float: counts may exceed any integer type) for `what`, when they exceed
-    /// the memory limit or what an array can hold.
-    let internal check (what: string) (elements: float) =
+    /// Refuses `elements` doubles (as a float: counts may exceed any integer type) for what `describe` names (made
+    /// only on refusal: this runs on every result), when they exceed the memory limit or what an array can hold.
+    let internal check (describe: unit -> string) (elements: float) =
         let bytes = elements * 8.0
         if bytes > float memoryLimitBytes || elements > float Shape.maxElements then
-            raise (MemoryLimitException(sprintf "%s needs %.0f elements (%.0f bytes); the limit is %d bytes (Limits.memoryLimitBytes) and an array holds at most %d elements." what elements bytes memoryLimitBytes Shape.maxElements, int64 (min bytes 9.2e18), memoryLimitBytes))
+            raise (MemoryLimitException(sprintf "%s needs %.0f elements (%.0f bytes); the limit is %d bytes (Limits.memoryLimitBytes) and an array holds at most %d elements." (describe ()) elements bytes memoryLimitBytes Shape.maxElements, int64 (min bytes 9.2e18), memoryLimitBytes))

@@ -61,14 +61,6 @@ module Elementwise =
     /// output.
     val sigmoid: x: Value -> Value
 
-    /// x³ = (h + l)·x with x² = h + l exactly (FMA), one rounding (within about half an ulp; x·x·x rounds twice);
-    /// h·x where x² is not finite.
-    val inline private cube4:
-      x: System.Runtime.Intrinsics.Vector256<double> ->
-        System.Runtime.Intrinsics.Vector256<double>
-
-    val inline private cube: x: double -> float
-
     /// x^p for a constant p. d/dx = p·x^(p−1). p = 0, 1, 2, 3 and −1 by exact operations (correctly rounded but
     /// for 3, within about half an ulp there), four lanes at a time; other |p| ≤ 8 on vector lanes as e^(p·ln x)
     /// with ln x in two parts (within 1 ulp; Math.Pow's values at 0, negatives, ∞, NaN and subnormals); the rest

@@ -41,7 +41,7 @@ type Tensor private (shape: int[], data: double[], fill: double, _made: unit) =
             // Only a uniform tensor is made without its array; a null array otherwise means released, even if
             // this thread does not see `released` yet.
             if released || not uniform then disposed ()
-            Limits.check (sprintf "A tensor of shape %s" (Shape.show shape)) (float numel)
+            Limits.check (fun () -> sprintf "A tensor of shape %s" (Shape.show shape)) (float numel)
             let made = Array.create numel fill
             data <- made
             made
@@ -184,7 +184,7 @@ module Tensor =
     let ones (shape: int[]) = full shape 1.0
     let init (shape: int[]) (f: int -> double) =
         let n = Shape.numel shape
-        Limits.check (sprintf "A tensor of shape %s" (Shape.show shape)) (float n)
+        Limits.check (fun () -> sprintf "A tensor of shape %s" (Shape.show shape)) (float n)
         Tensor.Of(Array.copy shape, Array.init n f)
     let vector (values: double[]) = create [| values.Length |] values
 
@@ -192,7 +192,7 @@ module Tensor =
     let random (seed: int) (shape: int[]) =
         let rng = Random(seed)
         let n = Shape.numel shape
-        Limits.check (sprintf "A tensor of shape %s" (Shape.show shape)) (float n)
+        Limits.check (fun () -> sprintf "A tensor of shape %s" (Shape.show shape)) (float n)
         let data = Array.zeroCreate n
         let mutable i = 0
         while i < n do
