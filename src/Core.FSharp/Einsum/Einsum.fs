@@ -68,8 +68,11 @@ module Einsum =
             let shapes = shapes |> Array.map Array.copy
             remember bound (BindKey(equation, shapes)) (fun () -> Contraction.bind (parse equation) shapes)
 
+    let internal squeezeWith (reshape: int[] -> 'a -> 'a) (shapeOf: 'a -> int[]) (b: BoundEinsum) (xs: 'a[]) =
+        xs |> Array.mapi (fun k x -> if Shape.same (shapeOf x) b.SqueezedShapes.[k] then x else reshape b.SqueezedShapes.[k] x)
+
     let internal squeeze (b: BoundEinsum) (xs: Tensor[]) =
-        xs |> Array.mapi (fun k x -> if Shape.same x.ShapeArray b.SqueezedShapes.[k] then x else Tensor.wrap b.SqueezedShapes.[k] x.Data)
+        squeezeWith (fun shape (x: Tensor) -> Tensor.wrap shape x.Data) (fun x -> x.ShapeArray) b xs
 
     let internal shapesOf (xs: Tensor[]) =
         if isNull xs then nullArg "operands"

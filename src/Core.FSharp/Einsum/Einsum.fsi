@@ -33,6 +33,11 @@ module Einsum =
     val internal bindCached:
       equation: string -> shapes: int array array -> BoundEinsum
 
+    /// Each operand in its squeezed shape (the size-1 dimensions that broadcast dropped), by `reshape` where it
+    /// differs: for tensors here, for differentiable values in `Linear.einsum`.
+    val internal squeezeWith:
+      reshape: (int array -> 'a -> 'a) -> shapeOf: ('a -> int array) -> b: BoundEinsum -> xs: 'a array -> 'a array
+
     val internal squeeze: b: BoundEinsum -> xs: Tensor array -> Tensor array
 
     val internal shapesOf: xs: Tensor array -> int array array

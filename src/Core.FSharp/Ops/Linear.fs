@@ -45,7 +45,7 @@ module Linear =
     let einsum (equation: string) (operands: Value[]) : Value =
         if isNull operands then nullArg "operands"
         let b = Einsum.bindCached equation (operands |> Array.map (fun x -> x.Tensor.ShapeArray))
-        let squeezed = operands |> Array.mapi (fun k x -> if Shape.same x.Tensor.ShapeArray b.SqueezedShapes.[k] then x else Layout.reshape b.SqueezedShapes.[k] x)
+        let squeezed = Einsum.squeezeWith Layout.reshape (fun (x: Value) -> x.Tensor.ShapeArray) b operands
         let perturbed = squeezed |> Array.exists (function Const _ -> false | _ -> true)
         if perturbed && squeezed.Length >= 3 then stepwise b.Contraction squeezed
         else Op.apply (contraction b.Contraction) squeezed
