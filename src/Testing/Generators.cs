@@ -1,0 +1,198 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace Functional.Testing;
+
+/// <summary>
+/// FsCheck generators for tensor code: einsum problems valid by construction that shrink structurally (drop an
+/// operand, drop a subscript, drop the ellipsis, lower a size, drop an output label) to a minimal failing
+/// equation; shapes; tensors with a value domain.
+/// </summary>
+/// <example><code>
+/// [Property]
+/// public Property Einsum_is_linear_in_its_first_operand() =>
+///     Prop.ForAll(Generators.Einsum(), c => { /* Einsum.Contract(c.Equation, c.Operands) … */ });
+/// </code></example>
+public static class Generators
+{
+    /// <summary>Einsum problems with every feature on (<see cref="EinsumOptions"/>' defaults), with shrinking.</summary>
+    /// <returns>An arbitrary whose cases print as replayable lines.</returns>
+    public static Arbitrary<EinsumCase> Einsum() => Einsum(new EinsumOptions());
+
+    /// <summary>Einsum problems with the given features, with structural shrinking.</summary>
+    /// <param name="options">What the problems may contain.</param>
+    /// <returns>An arbitrary whose cases print as replayable lines.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of its range.</exception>
+    public static Arbitrary<EinsumCase> Einsum(EinsumOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return Arb.From(EinsumGen(options), c => Shrink(c));
+    }
+
+    /// <summary>Shapes of rank 0 to <paramref name="maxRank"/>, each size 1 to <paramref name="maxSize"/>.</summary>
+    /// <param name="maxRank">The largest rank (0 or more).</param>
+    /// <param name="maxSize">The largest size (1 or more).</param>
+    /// <returns>A generator of shapes.</returns>
+    public static Gen<int[]> Shape(int maxRank, int maxSize)
+    {
+        if (maxRank < 0) throw new ArgumentOutOfRangeException(nameof(maxRank), maxRank, "The rank bound must be 0 or more.");
+        if (maxSize < 1) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "The size bound must be 1 or more.");
+        return Gen.Choose(0, maxRank).SelectMany(rank => Gen.ArrayOf(Gen.Choose(1, maxSize), rank));
+    }
+
+    /// <summary>Tensors of a shape with every element uniform in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    /// <param name="shape">The shape.</param>
+    /// <param name="min">The smallest value.</param>
+    /// <param name="max">The largest value (at least <paramref name="min"/>).</param>
+    /// <returns>A generator of tensors.</returns>
+    public static Gen<Tensor> Tensor(int[] shape, double min, double max)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (!(min <= max) || !double.IsFinite(min) || !double.IsFinite(max))
+            throw new ArgumentOutOfRangeException(nameof(max), max, "The bounds must be finite with min ≤ max.");
+        int n = shape.Aggregate(1, (a, d) => checked(a * d));
+        var copy = (int[])shape.Clone();
+        return Gen.Choose(int.MinValue, int.MaxValue).Select(seed =>
+        {
+            var rng = new Random(seed);
+            var values = new double[n];
+            for (int i = 0; i < n; i++) values[i] = min + (max - min) * rng.NextDouble();
+            return Functional.Tensor.FromArray(values, copy);
+        });
+    }
+
+    /// <summary>Tensors of a shape with values uniform in [min, max] but at least <paramref name="gap"/> away from
+    /// each of <paramref name="avoid"/> (kinks and poles, where a derivative does not exist or finite differences
+    /// straddle it).</summary>
+    /// <param name="shape">The shape.</param>
+    /// <param name="min">The smallest value.</param>
+    /// <param name="max">The largest value.</param>
+    /// <param name="gap">The least distance from every avoided point.</param>
+    /// <param name="avoid">The points to keep away from.</param>
+    /// <returns>A generator of tensors.</returns>
+    public static Gen<Tensor> Tensor(int[] shape, double min, double max, double gap, params double[] avoid)
+    {
+        ArgumentNullException.ThrowIfNull(avoid);
+        if (!(gap >= 0)) throw new ArgumentOutOfRangeException(nameof(gap), gap, "The gap must be 0 or more.");
+        return Tensor(shape, min, max).Select(t =>
+        {
+            var values = t.ToArray();
+            for (int i = 0; i < values.Length; i++)
+                foreach (var p in avoid)
+                    if (Math.Abs(values[i] - p) < gap) values[i] = values[i] < p ? p - gap : p + gap;
+            return Functional.Tensor.FromArray(values, t.Shape.ToArray());
+        });
+    }
+
+    // ---- einsum problems ----
+
+    private static readonly char[] Pool = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".ToCharArray();
+
+    /// <summary>A case built from one seed (FsCheck's random stream picks the seed; the seed builds the case), so
+    /// that any case is rebuilt from the number it prints.</summary>
+    private static Gen<EinsumCase> EinsumGen(EinsumOptions options) =>
+        Gen.Choose(0, int.MaxValue).Select(seed => Build(seed, options));
+
+    internal static EinsumCase Build(int seed, EinsumOptions o)
+    {
+        var rng = new Random(seed);
+        bool Chance(double p) => rng.NextDouble() < p;
+        int Size()
+        {
+            double r = rng.NextDouble();
+            int s = o.ZeroSize && r < 0.08 ? 0 : r < 0.35 ? 1 : r < 0.8 ? rng.Next(2, 4) : rng.Next(4, 6);
+            return Math.Min(s, o.MaxSize);
+        }
+        int nLabels = rng.Next(1, 7);
+        var letters = Pool.OrderBy(_ => rng.Next()).Take(nLabels).ToImmutableArray();
+        var sizes = Enumerable.Range(0, nLabels).Select(_ => Size()).ToImmutableArray();
+        bool useEllipsis = o.Ellipsis && Chance(0.3);
+        int ellipsisRank = useEllipsis ? rng.Next(0, Math.Min(2, o.MaxRank) + 1) : 0;
+        var ellipsisSizes = Enumerable.Range(0, ellipsisRank)
+            .Select(_ => o.ZeroSize && Chance(0.1) ? 0 : Chance(0.2) ? 1 : Math.Min(rng.Next(2, 4), o.MaxSize)).ToImmutableArray();
+        int nOperands = rng.Next(1, o.MaxOperands + 1);
+        var operands = ImmutableArray.CreateBuilder<OperandSpec>();
+        for (int k = 0; k < nOperands; k++)
+        {
+            int rank = rng.Next(0, o.MaxRank + 1);
+            var labels = new List<int>();
+            for (int d = 0; d < rank; d++)
+            {
+                int l = rng.Next(nLabels);
+                if (!o.RepeatedLabels && labels.Contains(l))
+                {
+                    var free = Enumerable.Range(0, nLabels).Where(x => !labels.Contains(x)).ToList();
+                    if (free.Count == 0) break;
+                    l = free[rng.Next(free.Count)];
+                }
+                labels.Add(l);
+            }
+            bool withEllipsis = useEllipsis && Chance(0.6);
+            int er = withEllipsis ? rng.Next(0, ellipsisRank + 1) : 0;
+            if (withEllipsis) labels.Insert(rng.Next(labels.Count + 1), EinsumCase.EllipsisItem);
+            var ones = o.Broadcasting
+                ? labels.Where(l => l >= 0 && sizes[l] > 1).Distinct().Where(_ => Chance(0.12)).ToImmutableHashSet()
+                : ImmutableHashSet<int>.Empty;
+            var ellipsisOnes = o.Broadcasting
+                ? Enumerable.Range(ellipsisRank - er, er).Where(d => ellipsisSizes[d] > 1 && Chance(0.25)).ToImmutableHashSet()
+                : ImmutableHashSet<int>.Empty;
+            operands.Add(new OperandSpec(labels.ToImmutableArray(), er, ones, ellipsisOnes));
+        }
+        var ops = operands.ToImmutable();
+        ImmutableArray<int>? output = null;
+        if (!(o.ImplicitOutput && Chance(0.25)))
+        {
+            var present = ops.SelectMany(x => x.Items).Where(i => i >= 0).Distinct().OrderBy(_ => rng.Next()).ToList();
+            var chosen = present.Take(rng.Next(present.Count + 1)).ToList();
+            if (ops.Any(x => x.Items.Contains(EinsumCase.EllipsisItem)) && Chance(0.85))
+                chosen.Insert(rng.Next(chosen.Count + 1), EinsumCase.EllipsisItem);
+            output = chosen.ToImmutableArray();
+        }
+        return new EinsumCase(letters, sizes, ellipsisSizes, ops, output, seed);
+    }
+
+    /// <summary>Smaller cases, each still valid: fewer operands, fewer subscripts, no ellipsis, smaller sizes, fewer
+    /// output labels, simpler values.</summary>
+    internal static IEnumerable<EinsumCase> Shrink(EinsumCase c)
+    {
+        var ops = c.Specs;
+        if (ops.Length > 1)
+            for (int k = 0; k < ops.Length; k++)
+                yield return c.With(operands: ops.RemoveAt(k));
+        if (ops.Any(o => o.Items.Contains(EinsumCase.EllipsisItem)))
+            yield return c.With(ellipsisSizes: ImmutableArray<int>.Empty,
+                operands: ops.Select(o => o with { Items = o.Items.Remove(EinsumCase.EllipsisItem), EllipsisRank = 0, EllipsisOnes = ImmutableHashSet<int>.Empty }).ToImmutableArray(),
+                changeOutput: true, output: c.Output?.Remove(EinsumCase.EllipsisItem));
+        for (int k = 0; k < ops.Length; k++)
+            for (int j = 0; j < ops[k].Items.Length; j++)
+            {
+                var o = ops[k];
+                bool ellipsis = o.Items[j] == EinsumCase.EllipsisItem;
+                var smaller = o with
+                {
+                    Items = o.Items.RemoveAt(j),
+                    EllipsisRank = ellipsis ? 0 : o.EllipsisRank,
+                    EllipsisOnes = ellipsis ? ImmutableHashSet<int>.Empty : o.EllipsisOnes,
+                };
+                yield return c.With(operands: ops.SetItem(k, smaller));
+            }
+        for (int i = 0; i < c.Sizes.Length; i++)
+            if (c.Sizes[i] > 1)
+            {
+                yield return c.With(sizes: c.Sizes.SetItem(i, 1), operands: ops.Select(o => o with { Ones = o.Ones.Remove(i) }).ToImmutableArray());
+                if (c.Sizes[i] > 2) yield return c.With(sizes: c.Sizes.SetItem(i, c.Sizes[i] - 1));
+            }
+        for (int d = 0; d < c.EllipsisSizes.Length; d++)
+            if (c.EllipsisSizes[d] > 1)
+                yield return c.With(ellipsisSizes: c.EllipsisSizes.SetItem(d, 1), operands: ops.Select(o => o with { EllipsisOnes = o.EllipsisOnes.Remove(d) }).ToImmutableArray());
+        if (c.Output is { Length: > 0 } output)
+            for (int j = 0; j < output.Length; j++)
+                yield return c.With(changeOutput: true, output: output.RemoveAt(j));
+        if (c.Seed != 0) yield return c.With(seed: 0);
+    }
+}

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using FsCheck;
+using FsCheck.Fluent;
+using Functional.CrossCheck;
+using Functional.Testing;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Functional.Facade.Tests;
+
+/// <summary>The shipped einsum generator: valid by construction, the features it promises, equal to TorchSharp, and
+/// shrinking to minimal cases.</summary>
+public class EinsumGeneratorTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Two_thousand_default_problems_are_valid_agree_with_TorchSharp_and_cover_every_feature()
+    {
+        const int count = 2000;
+        var options = new EinsumOptions();
+        var sw = Stopwatch.StartNew();
+        var cases = Enumerable.Range(0, count).Select(seed => Generators.Build(seed, options)).ToArray();
+        double perSecond = count / sw.Elapsed.TotalSeconds;
+        var features = new Dictionary<string, int>();
+        foreach (var c in cases)
+        {
+            foreach (var f in c.Features) features[f] = features.GetValueOrDefault(f) + 1;
+            var value = Einsum.Contract(c.Equation, c.Operands);
+            var report = TorchSharpCheck.Compare(xs => Einsum.Contract(c.Equation, xs), ts => torch.einsum(c.Equation, ts), c.Operands);
+            Assert.True(report.Passed, $"{c}: {report}");
+            Assert.NotNull(value);
+        }
+        string Share(string f) => $"{f} {100.0 * features.GetValueOrDefault(f) / count:F1} %";
+        output.WriteLine($"{count} problems, generated at {perSecond:F0} per second (with their operands); " +
+                         string.Join(", ", new[] { "repeated label", "ellipsis", "size-1 broadcast", "zero-size", "3+ operands", "implicit output" }.Select(Share)));
+        foreach (var f in new[] { "repeated label", "ellipsis", "size-1 broadcast", "3+ operands", "implicit output" })
+            Assert.True(features.GetValueOrDefault(f) >= count / 10, Share(f));
+        Assert.True(features.GetValueOrDefault("zero-size") >= count / 20, Share("zero-size"));
+    }
+
+    /// <summary>Runs a property through FsCheck (fixed seed) and returns the case it shrank to.</summary>
+    private static EinsumCase ShrunkCounterexample(Func<EinsumCase, bool> holds, EinsumOptions? options = null)
+    {
+        EinsumCase? last = null;
+        var property = Prop.ForAll(Generators.Einsum(options ?? new EinsumOptions()), c =>
+        {
+            bool ok = holds(c);
+            if (!ok) last = c;
+            return ok;
+        });
+        var config = Config.QuickThrowOnFailure.WithMaxTest(1000).WithReplay(12345UL, 6789UL);
+        Assert.ThrowsAny<Exception>(() => Check.One(config, property));
+        return last ?? throw new InvalidOperationException("The property never failed.");
+    }
+
+    [Fact]
+    public void A_failure_on_repeated_labels_shrinks_to_one_operand_with_sizes_at_most_2()
+    {
+        var shrunk = ShrunkCounterexample(c => !c.Features.Contains("repeated label"));
+        output.WriteLine("shrunk to: " + shrunk);
+        Assert.Single(shrunk.Operands);
+        Assert.All(shrunk.Shapes.SelectMany(s => s), d => Assert.True(d <= 2, shrunk.ToString()));
+        Assert.Contains("repeated label", shrunk.Features);
+    }
+
+    [Fact]
+    public void A_failure_on_a_zero_size_dimension_shrinks_to_a_single_zero_size_dimension()
+    {
+        var shrunk = ShrunkCounterexample(c => !c.Shapes.Any(s => s.Contains(0)));
+        output.WriteLine("shrunk to: " + shrunk);
+        Assert.Single(shrunk.Operands);
+        Assert.Equal(new[] { 0 }, shrunk.Shapes[0]);
+    }
+
+    [Fact]
+    public void Features_can_be_switched_off()
+    {
+        var options = new EinsumOptions { RepeatedLabels = false, Ellipsis = false, Broadcasting = false, ImplicitOutput = false, ZeroSize = false, MaxOperands = 2 };
+        for (int seed = 0; seed < 500; seed++)
+        {
+            var c = Generators.Build(seed, options);
+            Assert.Empty(c.Features);
+            Assert.True(c.Operands.Length <= 2);
+            Einsum.Contract(c.Equation, c.Operands);
+        }
+    }
+
+    [Fact]
+    public void Shapes_and_tensors_generate_within_their_bounds()
+    {
+        var shapes = Gen.Sample(Generators.Shape(3, 4), 200);
+        Assert.All(shapes, s => Assert.True(s.Length <= 3 && s.All(d => d is >= 1 and <= 4)));
+        var tensors = Gen.Sample(Generators.Tensor(new[] { 2, 3 }, -1, 2), 50);
+        Assert.All(tensors, t => Assert.True(t.ToArray().All(v => v is >= -1 and <= 2)));
+        var away = Gen.Sample(Generators.Tensor(new[] { 100 }, -1, 1, 0.1, 0.0), 20);
+        Assert.All(away, t => Assert.True(t.ToArray().All(v => Math.Abs(v) >= 0.1)));
+    }
+}

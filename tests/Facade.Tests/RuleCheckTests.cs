@@ -1,0 +1,100 @@
+using Functional.Testing;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Functional.Facade.Tests;
+
+/// <summary>Custom ops from C# and the rule checker: correct rules pass, planted wrong ones are named.</summary>
+public class RuleCheckTests(ITestOutputHelper output)
+{
+    // softsign(x) = x / (1 + |x|), written with |x| = √(x²); d/dx = 1 / (1 + |x|)².
+    private static Tensor Abs(Tensor x) => (x * x).Sqrt();
+    private static Tensor Slope(Tensor x) => 1 / ((1 + Abs(x)) * (1 + Abs(x)));
+
+    private static Func<Tensor[], Tensor> Softsign(Func<Tensor[], Tensor, Tensor, int, Tensor>? vjp = null, Func<Tensor[], Tensor, int, Tensor, Tensor>? jvp = null) =>
+        CustomOp.Create("softsign", xs => xs[0] / (1 + Abs(xs[0])),
+            vjp ?? ((xs, y, g, i) => g * Slope(xs[0])),
+            jvp ?? ((xs, y, i, t) => t * Slope(xs[0])));
+
+    private static readonly Tensor X = Tensor.FromArray(new[] { -1.5, -0.7, -0.2, 0.3, 0.9, 2.0 }, 2, 3);
+
+    [Fact]
+    public void A_correct_custom_op_passes_every_check_and_differentiates_to_any_order()
+    {
+        var op = Softsign();
+        var report = RuleCheck.Run(op, X);
+        output.WriteLine(report.ToString());
+        Assert.True(report.Passed, report.ToString());
+        Assert.Null(report.FailedCheck);
+        // Its gradient and Hessian through the ordinary transforms.
+        var h = Autodiff.Hessian(x => op(new[] { x }).Sum(), X);
+        Assert.Equal(new[] { 2, 3, 2, 3 }, h.Shape);
+    }
+
+    [Fact]
+    public void A_VJP_wrong_for_negative_inputs_is_caught_and_named()
+    {
+        // Right for x > 0, the sign of the slope flipped for x < 0.
+        var op = Softsign(vjp: (xs, y, g, i) => g * Slope(xs[0]) * (xs[0] / Abs(xs[0])));
+        var report = RuleCheck.Run(op, X);
+        output.WriteLine(report.ToString());
+        Assert.False(report.Passed);
+        Assert.Equal("VJP", report.FailedCheck);
+        Assert.Contains("element 0", report.Details);
+    }
+
+    [Fact]
+    public void A_wrong_JVP_is_caught_and_named()
+    {
+        var op = Softsign(jvp: (xs, y, i, t) => t * Slope(xs[0]) * 1.01);
+        var report = RuleCheck.Run(op, X);
+        output.WriteLine(report.ToString());
+        Assert.False(report.Passed);
+        Assert.Equal("JVP", report.FailedCheck);
+    }
+
+    [Fact]
+    public void Rules_that_do_not_differentiate_fail_the_second_order_check()
+    {
+        // The slope taken as a constant (its values copied out): first order right, second order wrong.
+        var op = Softsign(vjp: (xs, y, g, i) => g * Tensor.FromArray(Slope(xs[0]).ToArray(), xs[0].Shape.ToArray()),
+                          jvp: (xs, y, i, t) => t * Tensor.FromArray(Slope(xs[0]).ToArray(), xs[0].Shape.ToArray()));
+        var report = RuleCheck.Run(op, X);
+        output.WriteLine(report.ToString());
+        Assert.Equal("second order", report.FailedCheck);
+    }
+
+    [Fact]
+    public void Built_in_ops_pass()
+    {
+        foreach (var (name, op, inputs) in new (string, Func<Tensor[], Tensor>, Tensor[])[]
+        {
+            ("gelu", xs => xs[0].Gelu(), new[] { Tensor.Random(1, 3, 4) }),
+            ("einsum", xs => Einsum.Contract("bij,bjk->bik", xs), new[] { Tensor.Random(2, 2, 3, 4), Tensor.Random(3, 2, 4, 2) }),
+            ("log-softmax", xs => xs[0].LogSoftmax(1), new[] { Tensor.Random(4, 3, 5) }),
+        })
+        {
+            var report = RuleCheck.Run(op, inputs);
+            Assert.True(report.Passed, $"{name}: {report}");
+        }
+    }
+
+    [Fact]
+    public void Large_inputs_are_checked_along_random_directions_and_still_catch_a_wrong_VJP()
+    {
+        var big = Tensor.Random(5, 100, 100);
+        Assert.True(RuleCheck.Run(Softsign(), big).Passed);
+        var wrong = RuleCheck.Run(Softsign(vjp: (xs, y, g, i) => g * Slope(xs[0]) * (xs[0] / Abs(xs[0]))), big);
+        Assert.Equal("VJP", wrong.FailedCheck);
+        Assert.Contains("random direction", wrong.Details);
+    }
+
+    [Fact]
+    public void A_rule_returning_the_wrong_shape_is_a_typed_error_naming_the_op()
+    {
+        var op = CustomOp.Create("bad", xs => xs[0].Sum(), (xs, y, g, i) => g, (xs, y, i, t) => t.Sum());
+        var e = Assert.Throws<ShapeException>(() => Autodiff.Grad(x => op(new[] { x }), Tensor.Random(1, 3)));
+        Assert.Contains("'bad'", e.Message);
+        Assert.Contains("VJP", e.Message);
+    }
+}
