@@ -114,3 +114,10 @@ module DocExampleTests =
         let h1 = Autodiff.hessian (fun x -> f [| x; b |]) a
         let h2 = Autodiff.hessian (fun x -> reference [| x; b |]) a
         Assert.True(Tensor.allClose 1e-12 1e-14 h1.Tensor h2.Tensor)
+
+    [<Fact>]
+    let ``README's F# Functional.Testing example`` () =
+        let everyEinsumHasItsGradients =
+            FsCheck.FSharp.Prop.forAll (Functional.Testing.Generators.Einsum(Functional.Testing.EinsumOptions(MaxOperands = 3)))
+                (fun c -> (Functional.GradientCheck.Run((fun xs -> Functional.Einsum.Contract(c.Equation, xs).Sum()), c.Operands)).Passed)
+        FsCheck.Check.One(FsCheck.Config.QuickThrowOnFailure.WithReplay(Some { Rnd = FsCheck.Rnd(1UL, 3UL); Size = None }), everyEinsumHasItsGradients)

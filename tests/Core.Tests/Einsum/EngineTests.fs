@@ -5,6 +5,7 @@ open FsCheck
 open FsCheck.FSharp
 open Functional
 open Functional.Core
+open Functional.Testing
 
 /// The planned, GEMM-lowered engine against the element-by-element reference.
 module EinsumEngineTests =

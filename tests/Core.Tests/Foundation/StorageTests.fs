@@ -7,6 +7,7 @@ open Xunit
 open FsCheck.FSharp
 open Functional
 open Functional.Core
+open Functional.Testing
 
 /// TensorScope: pooled memory for results, released when the scope ends.
 module StorageTests =
