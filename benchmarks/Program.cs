@@ -30,6 +30,7 @@ public static class Program
         ["pullbackloop"] = ("profiler loop: one tape's pullback (env N, SECONDS)", Quick.PullbackLoop),
         ["geluloop"] = ("profiler loop: GELU forward and backward over 10⁷ (env SECONDS)", Quick.GeluLoop),
         ["contractloop"] = ("profiler loop: one compiled n×n contraction (env N, SECONDS)", Quick.ContractLoop),
+        ["rulecheck"] = ("RuleCheck's cost on 10⁴ elements: the fast mode against every element (env N)", Quick.RuleCheckCost),
         ["softmaxloop"] = ("profiler loop: softmax forward and backward in a scope (env AXIS)", Quick.SoftmaxLoop),
     };
 

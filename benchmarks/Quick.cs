@@ -380,4 +380,26 @@ public static class Quick
         Console.WriteLine($"n={n}: {sw.Elapsed.TotalSeconds / calls * 1e6:F3} µs per contraction, gen2 {GC.CollectionCount(2)}, GC pause {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms");
     }
 
+
+    /// <summary>RuleCheck on a 10⁴-element input (env N for the side): every element against central differences (the
+    /// full Jacobian's cost, which grows with the input) and along random directions (the fast mode, which does not),
+    /// alternating, three rounds each.</summary>
+    public static void RuleCheckCost()
+    {
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 100;
+        static Tensor Abs(Tensor x) => (x * x).Sqrt();
+        static Tensor Slope(Tensor x) => 1 / ((1 + Abs(x)) * (1 + Abs(x)));
+        var op = CustomOp.Create("softsign", xs => xs[0] / (1 + Abs(xs[0])), (xs, y, g, i) => g * Slope(xs[0]), (xs, y, i, t) => t * Slope(xs[0]));
+        var x = Tensor.Random(5, n, n);
+        var fast = new Functional.Testing.RuleCheckOptions();
+        var full = new Functional.Testing.RuleCheckOptions { FullJacobianLimit = int.MaxValue };
+        Functional.Testing.RuleCheck.Run(op, fast, x);
+        for (int round = 0; round < 3; round++)
+            foreach (var (name, options) in new[] { ("fast (random directions)", fast), ("full (every element)", full) })
+            {
+                var sw = Stopwatch.StartNew();
+                var report = Functional.Testing.RuleCheck.Run(op, options, x);
+                Console.WriteLine($"RuleCheck on {n * n} elements, {name}: {sw.Elapsed.TotalMilliseconds:F1} ms, passed {report.Passed}");
+            }
+    }
 }

@@ -7,7 +7,8 @@ namespace Functional.Testing;
 
 /// <summary>What a rule check found.</summary>
 /// <param name="Passed">Every check held.</param>
-/// <param name="FailedCheck">The first check that failed: "JVP", "VJP", "adjoint identity" or "second order";
+/// <param name="FailedCheck">The first check that failed: "JVP", "VJP", "adjoint identity", "second order" or
+/// "Hessian symmetry" (from <see cref="RuleCheck"/>), or one of <see cref="EinsumCheck"/>'s;
 /// null when all passed.</param>
 /// <param name="Details">Which input and element, actual against expected, and the tolerance; or, on success, what
 /// was checked.</param>
@@ -163,8 +164,21 @@ public static class RuleCheck
                         $"input {i}, element {e}: the gradient's JVP gives {hv[e]:R}, the central difference of the gradient {expected:R}; |Δ| {Math.Abs(hv[e] - expected):G3} > {Tol(expected)}");
             }
         }
+        // The Hessian of ⟨w, f⟩ is symmetric: ⟨v, H·u⟩ = ⟨u, H·v⟩ for random directions u and v over all inputs.
+        var vs = xs.Select(RandomLike).ToArray();
+        double Quadratic(Core.Tensor[] left, Core.Tensor[] right) =>
+            Enumerable.Range(0, xs.Length).Sum(i =>
+            {
+                int input = i;
+                var gi = FuncConvert.FromFunc<Core.Value[], Core.Value>(values => gradient.Invoke(values)[input]);
+                return Core.TensorModule.dot(left[i], Core.Autodiff.jvpMany(gi, Consts(xs), Consts(right)).Item2.Tensor);
+            });
+        double vHu = Quadratic(vs, us), uHv = Quadratic(us, vs);
+        if (Math.Abs(vHu - uHv) > 1e-8 * (Math.Abs(vHu) + Math.Abs(uHv)) + 1e-12)
+            return new RuleCheckReport(false, "Hessian symmetry",
+                $"⟨v, H·u⟩ = {vHu:R} but ⟨u, H·v⟩ = {uHv:R} for the Hessian of ⟨w, f⟩ (|Δ| {Math.Abs(vHu - uHv):G3}): the second-order rules are not consistent");
         string mode = xs.All(x => x.Numel <= options.FullJacobianLimit) ? "element by element" : "along random directions where an input is large";
         return new RuleCheckReport(true, null,
-            $"JVP, VJP ({mode}), adjoint identity and second order hold for {xs.Length} input{(xs.Length == 1 ? "" : "s")} (step {h:G3}, atol {options.AbsoluteTolerance:G3}, rtol {options.RelativeTolerance:G3})");
+            $"JVP, VJP ({mode}), adjoint identity, second order and Hessian symmetry hold for {xs.Length} input{(xs.Length == 1 ? "" : "s")} (step {h:G3}, atol {options.AbsoluteTolerance:G3}, rtol {options.RelativeTolerance:G3})");
     }
 }

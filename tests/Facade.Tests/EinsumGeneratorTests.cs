@@ -95,4 +95,15 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
         var away = Gen.Sample(Generators.Tensor(new[] { 100 }, -1, 1, 0.1, 0.0), 20);
         Assert.All(away, t => Assert.True(t.ToArray().All(v => Math.Abs(v) >= 0.1)));
     }
+
+    [Fact]
+    public void Generated_problems_pass_the_metamorphic_checks()
+    {
+        for (int seed = 0; seed < 300; seed++)
+        {
+            var c = Generators.Build(seed, new EinsumOptions());
+            var report = EinsumCheck.Metamorphic(c);
+            Assert.True(report.Passed, $"{c}: {report}");
+        }
+    }
 }
