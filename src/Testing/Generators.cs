@@ -45,6 +45,45 @@ public static class Generators
         return Gen.Choose(0, maxRank).SelectMany(rank => Gen.ArrayOf(Gen.Choose(1, maxSize), rank));
     }
 
+    /// <summary>Shapes as <see cref="Shape"/> gives them, shrinking by dropping a dimension or lowering a size.</summary>
+    /// <param name="maxRank">The largest rank (0 or more).</param>
+    /// <param name="maxSize">The largest size (1 or more).</param>
+    /// <returns>An arbitrary of shapes.</returns>
+    public static Arbitrary<int[]> ShapeArbitrary(int maxRank, int maxSize) =>
+        Arb.From(Shape(maxRank, maxSize), ShrinkShape);
+
+    /// <summary><paramref name="count"/> shapes that broadcast together by NumPy's rules: a common shape, from which
+    /// each takes a suffix and shows some dimensions as 1.</summary>
+    /// <param name="count">How many shapes (1 or more).</param>
+    /// <param name="maxRank">The common shape's largest rank.</param>
+    /// <param name="maxSize">The largest size.</param>
+    /// <returns>A generator of shape arrays, each one broadcastable with the others.</returns>
+    public static Gen<int[][]> BroadcastShapes(int count, int maxRank, int maxSize)
+    {
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one shape.");
+        return Shape(maxRank, maxSize).SelectMany(common => Gen.Choose(0, int.MaxValue).Select(seed =>
+        {
+            var rng = new Random(seed);
+            return Enumerable.Range(0, count).Select(_ =>
+            {
+                int drop = rng.Next(common.Length + 1);
+                return common.Skip(drop).Select(d => rng.NextDouble() < 0.3 ? 1 : d).ToArray();
+            }).ToArray();
+        }));
+    }
+
+    private static IEnumerable<int[]> ShrinkShape(int[] shape)
+    {
+        for (int d = 0; d < shape.Length; d++) yield return shape.Take(d).Concat(shape.Skip(d + 1)).ToArray();
+        for (int d = 0; d < shape.Length; d++)
+            if (shape[d] > 1)
+            {
+                var smaller = (int[])shape.Clone();
+                smaller[d] = 1;
+                yield return smaller;
+            }
+    }
+
     /// <summary>Tensors of a shape with every element uniform in [<paramref name="min"/>, <paramref name="max"/>].</summary>
     /// <param name="shape">The shape.</param>
     /// <param name="min">The smallest value.</param>
@@ -190,6 +229,20 @@ public static class Generators
         for (int d = 0; d < c.EllipsisSizes.Length; d++)
             if (c.EllipsisSizes[d] > 1)
                 yield return c.With(ellipsisSizes: c.EllipsisSizes.SetItem(d, 1), operands: ops.Select(o => o with { EllipsisOnes = o.EllipsisOnes.Remove(d) }).ToImmutableArray());
+        // Two labels merged into one (the first's size, its size-1 showings kept).
+        var labelsUsed = ops.SelectMany(o => o.Items).Where(i => i >= 0).Distinct().OrderBy(i => i).ToArray();
+        for (int a = 0; a < labelsUsed.Length; a++)
+            for (int b = a + 1; b < labelsUsed.Length; b++)
+            {
+                int keep = labelsUsed[a], gone = labelsUsed[b];
+                var merged = ops.Select(o => o with
+                {
+                    Items = o.Items.Select(i => i == gone ? keep : i).ToImmutableArray(),
+                    Ones = o.Ones.Remove(gone).Remove(keep),
+                }).ToImmutableArray();
+                var mergedOutput = c.Output?.Select(i => i == gone ? keep : i).Distinct().ToImmutableArray();
+                yield return c.With(operands: merged, changeOutput: true, output: mergedOutput);
+            }
         if (c.Output is { Length: > 0 } output)
             for (int j = 0; j < output.Length; j++)
                 yield return c.With(changeOutput: true, output: output.RemoveAt(j));

@@ -106,4 +106,20 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
             Assert.True(report.Passed, $"{c}: {report}");
         }
     }
+
+    [Fact]
+    public void Broadcast_shapes_broadcast_and_shapes_shrink()
+    {
+        foreach (var shapes in Gen.Sample(Generators.BroadcastShapes(3, 3, 4), 200))
+        {
+            var sum = shapes.Select(s => Tensor.Zeros(s)).Aggregate((a, b) => a + b);
+            Assert.True(sum.Rank == shapes.Max(s => s.Length));
+        }
+        // A property that fails on any dimension of 3 or more ends at a single dimension of that size.
+        int[]? last = null;
+        var property = Prop.ForAll(Generators.ShapeArbitrary(4, 5), s => { bool ok = s.All(d => d < 3); if (!ok) last = s; return ok; });
+        Assert.ThrowsAny<Exception>(() => Check.One(Config.QuickThrowOnFailure.WithReplay(5UL, 7UL), property));
+        output.WriteLine("shape shrunk to [" + string.Join(", ", last!) + "]");
+        Assert.Single(last!);
+    }
 }
