@@ -14,7 +14,7 @@ public class PublicApiTests
 {
     public static TheoryData<string> Assemblies => new()
     {
-        "Functional.Core", "Functional.Kernels", "Functional.Facade", "Functional.CrossCheck.TorchSharp", "Functional.CrossCheck.Facade", "Functional.Testing",
+        "Functional.Core", "Functional.Kernels", "Functional.Facade", "Functional.CrossCheck.TorchSharp", "Functional.CrossCheck.Facade", "Functional.Testing", "Functional.Testing.FSharp",
     };
 
     [Theory]

@@ -117,7 +117,10 @@ module DocExampleTests =
 
     [<Fact>]
     let ``README's F# Functional.Testing example`` () =
+        let softsign (xs: Functional.Tensor[]) = xs.[0] / (1.0 + (xs.[0] * xs.[0]).Sqrt())
         let everyEinsumHasItsGradients =
-            FsCheck.FSharp.Prop.forAll (Functional.Testing.Generators.Einsum(Functional.Testing.EinsumOptions(MaxOperands = 3)))
-                (fun c -> (Functional.GradientCheck.Run((fun xs -> Functional.Einsum.Contract(c.Equation, xs).Sum()), c.Operands)).Passed)
+            FsCheck.FSharp.Prop.forAll (Functional.Testing.FSharp.EinsumGen.arbWith (Functional.Testing.EinsumOptions(MaxOperands = 3)))
+                (fun c -> (Functional.Testing.FSharp.Rules.metamorphic c).Passed)
         FsCheck.Check.One(FsCheck.Config.QuickThrowOnFailure.WithReplay(Some { Rnd = FsCheck.Rnd(1UL, 3UL); Size = None }), everyEinsumHasItsGradients)
+        let report = Functional.Testing.FSharp.Rules.check softsign [| Functional.Tensor.Random(1, 3, 4) |]
+        Assert.True(report.Passed, string report)

@@ -13,4 +13,4 @@ module EinsumCaseExtensions =
 module EinsumGen =
 
     /// Einsum problems with every feature on and at most `maxOperands` operands, shrinking structurally.
-    let arb (maxOperands: int) = Generators.Einsum(EinsumOptions(MaxOperands = maxOperands))
+    let arb (maxOperands: int) = Functional.Testing.FSharp.EinsumGen.arbWith (EinsumOptions(MaxOperands = maxOperands))

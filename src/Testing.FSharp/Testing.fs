@@ -1,0 +1,57 @@
+namespace Functional.Testing.FSharp
+
+open System
+open FsCheck
+open Functional
+open Functional.Testing
+
+/// Einsum problems valid by construction, shrinking structurally to a minimal equation (`Generators.Einsum`).
+[<RequireQualifiedAccess>]
+module EinsumGen =
+
+    /// Every feature on.
+    let arb : Arbitrary<EinsumCase> = Generators.Einsum()
+
+    /// With the given features, e.g. `EinsumOptions(MaxOperands = 3, ZeroSize = false)`.
+    let arbWith (options: EinsumOptions) : Arbitrary<EinsumCase> = Generators.Einsum(options)
+
+    /// The generator of `arb`, without shrinking.
+    let gen : Gen<EinsumCase> = arb.Generator
+
+/// Shapes and shapes that broadcast together.
+[<RequireQualifiedAccess>]
+module ShapeGen =
+
+    /// Rank 0 to maxRank, each size 1 to maxSize.
+    let gen (maxRank: int) (maxSize: int) : Gen<int[]> = Generators.Shape(maxRank, maxSize)
+
+    /// The same, shrinking by dropping a dimension or lowering a size.
+    let arb (maxRank: int) (maxSize: int) : Arbitrary<int[]> = Generators.ShapeArbitrary(maxRank, maxSize)
+
+    /// `count` shapes that broadcast together by NumPy's rules.
+    let broadcasting (count: int) (maxRank: int) (maxSize: int) : Gen<int[][]> = Generators.BroadcastShapes(count, maxRank, maxSize)
+
+/// Tensors with a value domain.
+[<RequireQualifiedAccess>]
+module TensorGen =
+
+    /// Every element uniform in [min, max].
+    let uniform (shape: int[]) (min: double) (max: double) : Gen<Tensor> = Generators.Tensor(shape, min, max)
+
+    /// Uniform in [min, max] but at least `gap` away from each of `points` (kinks, poles).
+    let awayFrom (shape: int[]) (min: double) (max: double) (gap: double) (points: double list) : Gen<Tensor> =
+        Generators.Tensor(shape, min, max, gap, Array.ofList points)
+
+/// An op's derivative rules against finite differences and each other (`RuleCheck`), and einsum's metamorphic checks.
+[<RequireQualifiedAccess>]
+module Rules =
+
+    /// JVP, VJP, adjoint identity, second order and Hessian symmetry with the default options.
+    let check (op: Tensor[] -> Tensor) (inputs: Tensor[]) : RuleCheckReport = RuleCheck.Run(Func<Tensor[], Tensor>(op), inputs)
+
+    /// The same with the given steps, tolerances, full-Jacobian limit and seed.
+    let checkWith (options: RuleCheckOptions) (op: Tensor[] -> Tensor) (inputs: Tensor[]) : RuleCheckReport =
+        RuleCheck.Run(Func<Tensor[], Tensor>(op), options, inputs)
+
+    /// The problem with its operands reordered, labels renamed and output permuted gives the same answer.
+    let metamorphic (c: EinsumCase) : RuleCheckReport = EinsumCheck.Metamorphic c
