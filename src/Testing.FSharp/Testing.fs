@@ -25,7 +25,10 @@ module ShapeGen =
     /// Rank 0 to maxRank, each size 1 to maxSize.
     let gen (maxRank: int) (maxSize: int) : Gen<int[]> = Generators.Shape(maxRank, maxSize)
 
-    /// The same, shrinking by dropping a dimension or lowering a size.
+    /// Rank 0 to maxRank, each size 1 to maxSize or, with `zeroSize`, now and then 0.
+    let genWithZero (maxRank: int) (maxSize: int) (zeroSize: bool) : Gen<int[]> = Generators.Shape(maxRank, maxSize, zeroSize)
+
+    /// The same as `gen`, shrinking by dropping a dimension or lowering a size.
     let arb (maxRank: int) (maxSize: int) : Arbitrary<int[]> = Generators.ShapeArbitrary(maxRank, maxSize)
 
     /// `count` shapes that broadcast together by NumPy's rules.
@@ -37,6 +40,9 @@ module TensorGen =
 
     /// Every element uniform in [min, max].
     let uniform (shape: int[]) (min: double) (max: double) : Gen<Tensor> = Generators.Tensor(shape, min, max)
+
+    /// The same as `uniform`, shrinking each element toward the simplest value in [min, max].
+    let arb (shape: int[]) (min: double) (max: double) : Arbitrary<Tensor> = Generators.TensorArbitrary(shape, min, max)
 
     /// Uniform in [min, max] but at least `gap` away from each of `points` (kinks, poles).
     let awayFrom (shape: int[]) (min: double) (max: double) (gap: double) (points: double list) : Gen<Tensor> =

@@ -45,7 +45,54 @@ public static class Generators
         return Gen.Choose(0, maxRank).SelectMany(rank => Gen.ArrayOf(Gen.Choose(1, maxSize), rank));
     }
 
-    /// <summary>Shapes as <see cref="Shape"/> gives them, shrinking by dropping a dimension or lowering a size.</summary>
+    /// <summary>Shapes of rank 0 to <paramref name="maxRank"/>, each size 1 to <paramref name="maxSize"/>, or 0 now
+    /// and then when <paramref name="zeroSize"/> (a zero-size dimension: an empty tensor).</summary>
+    /// <param name="maxRank">The largest rank (0 or more).</param>
+    /// <param name="maxSize">The largest size (1 or more).</param>
+    /// <param name="zeroSize">Whether a dimension may be 0.</param>
+    /// <returns>A generator of shapes.</returns>
+    public static Gen<int[]> Shape(int maxRank, int maxSize, bool zeroSize)
+    {
+        if (!zeroSize) return Shape(maxRank, maxSize);
+        if (maxRank < 0) throw new ArgumentOutOfRangeException(nameof(maxRank), maxRank, "The rank bound must be 0 or more.");
+        if (maxSize < 1) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "The size bound must be 1 or more.");
+        var size = Gen.Frequency((1, Gen.Constant(0)), (9, Gen.Choose(1, maxSize)));
+        return Gen.Choose(0, maxRank).SelectMany(rank => Gen.ArrayOf(size, rank));
+    }
+
+    /// <summary>Tensors as <see cref="Tensor(int[], double, double)"/> gives them, shrinking toward simpler values:
+    /// each element toward the value in [min, max] nearest 0, then rounded to fewer digits.</summary>
+    /// <param name="shape">The shape.</param>
+    /// <param name="min">The smallest value.</param>
+    /// <param name="max">The largest value.</param>
+    /// <returns>An arbitrary of tensors.</returns>
+    public static Arbitrary<Tensor> TensorArbitrary(int[] shape, double min, double max) =>
+        Arb.From(Tensor(shape, min, max), t => ShrinkValues(t, min, max));
+
+    private static IEnumerable<Tensor> ShrinkValues(Tensor t, double min, double max)
+    {
+        double simplest = Math.Clamp(0.0, min, max);
+        var values = t.ToArray();
+        var shape = t.Shape.ToArray();
+        // All at once first, then one element at a time: to the simplest value, then to one decimal.
+        if (values.Any(v => v != simplest)) yield return Functional.Tensor.FromArray(values.Select(_ => simplest).ToArray(), shape);
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (values[i] == simplest) continue;
+            var to = (double[])values.Clone();
+            to[i] = simplest;
+            yield return Functional.Tensor.FromArray(to, shape);
+            double rounded = Math.Clamp(Math.Round(values[i], 1), min, max);
+            if (rounded != values[i])
+            {
+                var r = (double[])values.Clone();
+                r[i] = rounded;
+                yield return Functional.Tensor.FromArray(r, shape);
+            }
+        }
+    }
+
+    /// <summary>Shapes as <see cref="Shape(int, int)"/> gives them, shrinking by dropping a dimension or lowering a size.</summary>
     /// <param name="maxRank">The largest rank (0 or more).</param>
     /// <param name="maxSize">The largest size (1 or more).</param>
     /// <returns>An arbitrary of shapes.</returns>

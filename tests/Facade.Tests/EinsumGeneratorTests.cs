@@ -122,4 +122,18 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
         output.WriteLine("shape shrunk to [" + string.Join(", ", last!) + "]");
         Assert.Single(last!);
     }
+
+    [Fact]
+    public void Zero_size_shapes_are_optional_and_tensor_values_shrink()
+    {
+        var shapes = Gen.Sample(Generators.Shape(3, 4, zeroSize: true), 400);
+        Assert.Contains(shapes, s => s.Contains(0));
+        Assert.DoesNotContain(Gen.Sample(Generators.Shape(3, 4, zeroSize: false), 400), s => s.Contains(0));
+        // A property that fails when any element exceeds 1.5 ends with one element above it and the rest at 0.
+        Tensor? last = null;
+        var property = Prop.ForAll(Generators.TensorArbitrary(new[] { 2, 3 }, -2, 2), t => { bool ok = t.ToArray().All(v => v <= 1.5); if (!ok) last = t; return ok; });
+        Assert.ThrowsAny<Exception>(() => Check.One(Config.QuickThrowOnFailure.WithReplay(3UL, 5UL), property));
+        output.WriteLine("tensor shrunk to " + last);
+        Assert.Equal(5, last!.ToArray().Count(v => v == 0));
+    }
 }
