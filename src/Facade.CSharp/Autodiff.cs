@@ -27,7 +27,7 @@ public sealed record JvpResult(Tensor Value, Tensor Tangent);
 /// Function transforms. Each composes with the others and with itself: a <c>Grad</c> inside the function
 /// given to <c>Grad</c> works, with no perturbation confusion. Thread-safe for independent calls.
 /// </summary>
-public static class Autodiff
+public static partial class Autodiff
 {
     /// <summary>The gradient ∂f/∂x of a scalar-valued function.</summary>
     /// <exception cref="ShapeException">f's result is not a scalar (one element).</exception>
@@ -106,5 +106,20 @@ public static class Autodiff
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(v);
         return new Tensor(Core.Autodiff.hessianVectorProduct(Interop.Lift(f), x.Value, v.Value));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="f"/> at <paramref name="inputs"/> and its derived gradient program (seeded with ones
+    /// shaped as the result) under the tracer, and returns both as data: every operation with its attributes,
+    /// operands and shape. A <see cref="CustomOp"/> appears under the name it was created with.
+    /// </summary>
+    /// <param name="f">The function.</param>
+    /// <param name="inputs">Where to run it.</param>
+    /// <returns>The forward program followed by the gradient program.</returns>
+    public static TracedProgram TraceGradient(Func<Tensor[], Tensor> f, params Tensor[] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        var xs = Array.ConvertAll(Interop.Values(inputs, nameof(inputs)), v => v.Tensor);
+        return TracedProgram.Of(Core.Trace.gradient(Interop.LiftMany(f), xs));
     }
 }

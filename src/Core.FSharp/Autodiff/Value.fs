@@ -46,7 +46,10 @@ and [<NoEquality; NoComparison>] Op =
       /// VJP for input i: (inputs, output, output adjoint, i) -> adjoint of input i.
       Vjp: Value[] -> Value -> Value -> int -> Value
       /// JVP for input i: (inputs, output, i, tangent of input i) -> that input's part of the output tangent.
-      Jvp: Value[] -> Value -> int -> Value -> Value }
+      Jvp: Value[] -> Value -> int -> Value -> Value
+      /// What else defines the op besides its name (an einsum's equation, an axis, an exponent, a slope, a kink
+      /// convention), as (key, value) pairs: a traced program records them.
+      Attributes: (string * obj) list }
 
 [<RequireQualifiedAccess>]
 module Value =
@@ -86,13 +89,22 @@ module Value =
         | Reverse (p, _, t') when t' = t -> p
         | _ -> v
 
+/// One application of an op to plain tensors, as the tracer records it.
+type internal TraceEntry = { Op: Op; Inputs: Tensor[]; Output: Tensor }
+
+/// The tracer: while a list is installed in this execution context, every op applied to plain tensors (the
+/// forward pass and, since VJP rules are ops, the gradient pass) is appended to it in program order.
+module internal Tracing =
+    let current = Threading.AsyncLocal<Collections.Generic.List<TraceEntry>>()
+
 /// The one op the transform machinery needs before the op library: addition of equal shapes.
 module internal Basic =
     let addSame : Op =
         { Name = "add"
           Forward = (fun xs -> Tensor.add xs.[0] xs.[1])
           Vjp = (fun _ _ adj _ -> adj)
-          Jvp = (fun _ _ _ t -> t) }
+          Jvp = (fun _ _ _ t -> t)
+          Attributes = [] }
 
 [<RequireQualifiedAccess>]
 module Op =
@@ -111,6 +123,8 @@ module Op =
             // An input released while the op read it may have lent its array to another tensor: fail, never
             // return a value computed from that tensor's data.
             for t in tensors do t.CheckLive()
+            let trace = Tracing.current.Value
+            if not (isNull trace) then trace.Add { Op = op; Inputs = tensors; Output = out }
             Const out
         else
             let primals = Array.zeroCreate args.Length
@@ -135,14 +149,21 @@ module Op =
 
     /// Defines an op from its three parts: the general form of an op (docs/ARCHITECTURE.md, "Add an op").
     let create (name: string) (forward: Tensor[] -> Tensor) (vjp: Value[] -> Value -> Value -> int -> Value) (jvp: Value[] -> Value -> int -> Value -> Value) =
-        { Name = name; Forward = forward; Vjp = vjp; Jvp = jvp }
+        { Name = name; Forward = forward; Vjp = vjp; Jvp = jvp; Attributes = [] }
+
+    /// The op with the attributes that define it besides its name, for traced programs.
+    let withAttributes (attributes: (string * obj) list) (op: Op) = { op with Attributes = attributes }
 
     /// An elementwise op y = f(x) from a whole-tensor forward kernel and `scaled x y g` = g·f'(x) as one
     /// differentiable value (usually a `scaled` op). An elementwise Jacobian is diagonal, so that one function is
     /// both the VJP (g an adjoint) and the JVP (g a tangent).
-    let elementwise (name: string) (forward: Tensor -> Tensor) (scaled: Value -> Value -> Value -> Value) (x: Value) : Value =
+    let rec elementwise (name: string) (forward: Tensor -> Tensor) (scaled: Value -> Value -> Value -> Value) (x: Value) : Value =
+        elementwiseWith name [] forward scaled x
+
+    /// `elementwise` with the attributes that define the op besides its name.
+    and elementwiseWith (name: string) (attributes: (string * obj) list) (forward: Tensor -> Tensor) (scaled: Value -> Value -> Value -> Value) (x: Value) : Value =
         apply
-            (create name
+            (withAttributes attributes <| create name
                 (fun xs -> forward xs.[0])
                 (fun xs out adj _ -> scaled xs.[0] out adj)
                 (fun xs out _ t -> scaled xs.[0] out t))

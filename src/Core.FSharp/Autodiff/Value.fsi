@@ -44,6 +44,10 @@ and [<NoEquality; NoComparison>] Op =
 
       /// JVP for input i: (inputs, output, i, tangent of input i) -> that input's part of the output tangent.
       Jvp: (Value array -> Value -> int -> Value -> Value)
+
+      /// What else defines the op besides its name (an einsum's equation, an axis, an exponent, a slope, a kink
+      /// convention), as (key, value) pairs: a traced program records them.
+      Attributes: (string * obj) list
     }
 
 /// <summary>
@@ -78,6 +82,15 @@ module Value =
 
     /// The value with perturbation `t` removed (unchanged if it does not carry `t` on top).
     val internal primalAt: t: int64 -> v: Value -> Value
+
+/// One application of an op to plain tensors, as the tracer records it.
+type internal TraceEntry = { Op: Op; Inputs: Tensor array; Output: Tensor }
+
+/// The tracer: while a list is installed in this execution context, every op applied to plain tensors (the
+/// forward pass and, since VJP rules are ops, the gradient pass) is appended to it in program order.
+module internal Tracing =
+
+    val current: System.Threading.AsyncLocal<System.Collections.Generic.List<TraceEntry>>
 
 /// The one op the transform machinery needs before the op library: addition of equal shapes.
 module internal Basic =
@@ -120,6 +133,16 @@ module Op =
       name: string ->
         forward: (Tensor -> Tensor) ->
         scaled: (Value -> Value -> Value -> Value) -> x: Value -> Value
+
+    /// `elementwise` with the attributes that define the op besides its name (an exponent, a slope).
+    val elementwiseWith:
+      name: string ->
+        attributes: (string * obj) list ->
+        forward: (Tensor -> Tensor) ->
+        scaled: (Value -> Value -> Value -> Value) -> x: Value -> Value
+
+    /// The op with the attributes that define it besides its name, for traced programs.
+    val withAttributes: attributes: (string * obj) list -> op: Op -> Op
 
     /// The derivative half of an elementwise op as one op of (v, g): `value v g` its forward kernel (g·f'(x) from
     /// v, which is x or the op's output), `inV v g h` its derivative in v along h. It is linear in g, so its

@@ -66,7 +66,7 @@ module Activation =
             Lanes.map
                 (fun x -> Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a * x, x))
                 (fun v -> if v > 0.0 then v elif v < 0.0 then alpha * v else v) t
-        Op.elementwise "leakyRelu" forward (fun x _ g -> slopeScaled alpha convention x g) x
+        Op.elementwiseWith "leakyRelu" [ "alpha", box alpha; "convention", box convention ] forward (fun x _ g -> slopeScaled alpha convention x g) x
 
     /// Leaky ReLU with the seed's convention at 0 (derivative 1).
     let leakyRelu (alpha: double) (x: Value) = leakyReluWith alpha KinkConvention.RightDerivative x

@@ -19,7 +19,7 @@ module Arithmetic =
             | Const t -> Const(f t)
             | _ ->
                 Op.apply
-                    (Op.create (if broadcast then "broadcastTo" else "sumTo")
+                    (Op.withAttributes [ "shape", box shape ] <| Op.create (if broadcast then "broadcastTo" else "sumTo")
                         (fun xs -> f xs.[0])
                         (fun _ _ adj _ -> move (not broadcast) src adj)
                         (fun _ _ _ t -> move broadcast shape t))
@@ -46,7 +46,7 @@ module Arithmetic =
 
     /// k·x for a constant k. ∂/∂x = k.
     let rec scale (k: double) (x: Value) : Value =
-        Op.apply (Op.create "scale" (fun xs -> Tensor.scale k xs.[0]) (fun _ _ adj _ -> scale k adj) (fun _ _ _ t -> scale k t)) [| x |]
+        Op.apply (Op.withAttributes [ "k", box k ] <| Op.create "scale" (fun xs -> Tensor.scale k xs.[0]) (fun _ _ adj _ -> scale k adj) (fun _ _ _ t -> scale k t)) [| x |]
 
     /// a − b. ∂/∂a = 1, ∂/∂b = −1.
     let sub (a: Value) (b: Value) : Value =

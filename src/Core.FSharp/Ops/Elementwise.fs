@@ -143,7 +143,7 @@ module Elementwise =
     /// through Math.Pow per element. The VJP is one op, one pass but for p = 3 and 4.
     let pow (p: double) (x: Value) : Value =
         if p = 2.0 then Arithmetic.square x else
-        Op.elementwise "pow" (powTensor p) (fun x _ g -> powScaled p x g) x
+        Op.elementwiseWith "pow" [ "p", box p ] (powTensor p) (fun x _ g -> powScaled p x g) x
 
     /// x². d/dx = 2x. x·x, and the VJP g·(2x) in one pass (`Arithmetic.square`, which `mul x x` and `pow 2` are).
     let square (x: Value) = Arithmetic.square x

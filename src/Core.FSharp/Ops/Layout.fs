@@ -16,7 +16,7 @@ module Layout =
             | Const _ -> Const reshaped
             | _ ->
                 Op.apply
-                    (Op.create "reshape" (fun xs -> Tensor.reshape target xs.[0]) (fun _ _ adj _ -> reshape src adj) (fun _ _ _ t -> reshape target t))
+                    (Op.withAttributes [ "shape", box target ] <| Op.create "reshape" (fun xs -> Tensor.reshape target xs.[0]) (fun _ _ adj _ -> reshape src adj) (fun _ _ _ t -> reshape target t))
                     [| x |]
 
     /// Axis i of the result is axis perm.[i] of x. VJP: the inverse permutation. JVP: the same permutation.
@@ -25,7 +25,7 @@ module Layout =
         let inverse = Array.zeroCreate perm.Length
         perm |> Array.iteri (fun i p -> inverse.[p] <- i)
         Op.apply
-            (Op.create "permute" (fun xs -> Tensor.permute perm xs.[0]) (fun _ _ adj _ -> permute inverse adj) (fun _ _ _ t -> permute perm t))
+            (Op.withAttributes [ "permutation", box perm ] <| Op.create "permute" (fun xs -> Tensor.permute perm xs.[0]) (fun _ _ adj _ -> permute inverse adj) (fun _ _ _ t -> permute perm t))
             [| x |]
 
     /// Reverses the axes.
@@ -41,7 +41,7 @@ module Layout =
         let inner = shape.[1..]
         let n = Shape.numel inner
         Op.apply
-            (Op.create "select"
+            (Op.withAttributes [ "index", box i ] <| Op.create "select"
                 (fun xs -> Tensor.wrap inner (Array.sub xs.[0].Data (i * n) n))
                 (fun _ _ adj _ -> embed i shape.[0] adj)
                 (fun _ _ _ t -> select i t))

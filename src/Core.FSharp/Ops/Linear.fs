@@ -17,8 +17,8 @@ module Linear =
         | true, op -> op
         | _ ->
             let op =
-                Op.create
-                    ("contract " + Contraction.show c)
+                Op.withAttributes [ "equation", box (Contraction.show c) ] <| Op.create
+                    "einsum"
                     (fun xs -> Engine.contract c xs)
                     (fun xs _ adj k -> Op.apply (contraction (Contraction.gradient c k)) (Array.append [| adj |] (Array.removeAt k xs)))
                     (fun xs _ k t -> Op.apply (contraction c) (Array.updateAt k t xs))

@@ -10,7 +10,7 @@ module Reduction =
         let axes = Shape.normaliseAxes src.Length axes
         let kept = src |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)
         Op.apply
-            (Op.create "sum"
+            (Op.withAttributes [ "axes", box axes; "keepDims", box keepDims ] <| Op.create "sum"
                 (fun xs -> Tensor.sumAxes axes keepDims xs.[0])
                 (fun _ _ adj _ -> Arithmetic.broadcastTo src (Layout.reshape kept adj))
                 (fun _ _ _ t -> sumAxes axes keepDims t))

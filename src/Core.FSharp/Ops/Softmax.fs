@@ -62,7 +62,7 @@ module Softmax =
     let rec internal logSoftmaxVjp (axis: int) (y: Value) (g: Value) : Value =
         let sumKeep v = Reduction.sumAxes [| axis |] true v
         Op.apply
-            (Op.create "logSoftmaxVjp"
+            (Op.withAttributes [ "axis", box axis ] <| Op.create "logSoftmaxVjp"
                 (fun xs ->
                     let y = xs.[0]
                     let g = xs.[1]
@@ -87,7 +87,7 @@ module Softmax =
     let logSoftmax (axis: int) (x: Value) : Value =
         let axis = normAxis x axis
         Op.apply
-            (Op.create "logSoftmax"
+            (Op.withAttributes [ "axis", box axis ] <| Op.create "logSoftmax"
                 (fun xs ->
                     let x = xs.[0]
                     // The same operations fused per row or per block across a middle axis (bit-identical, tested).
@@ -108,7 +108,7 @@ module Softmax =
     let rec internal softmaxVjp (axis: int) (y: Value) (g: Value) : Value =
         let sumKeep v = Reduction.sumAxes [| axis |] true v
         Op.apply
-            (Op.create "softmaxVjp"
+            (Op.withAttributes [ "axis", box axis ] <| Op.create "softmaxVjp"
                 (fun xs ->
                     let y = xs.[0]
                     let g = xs.[1]
@@ -136,7 +136,7 @@ module Softmax =
     let softmax (axis: int) (x: Value) : Value =
         let axis = normAxis x axis
         Op.apply
-            (Op.create "softmax"
+            (Op.withAttributes [ "axis", box axis ] <| Op.create "softmax"
                 (fun xs ->
                     let x = xs.[0]
                     // The same operations fused per row or per block across a middle axis (bit-identical, tested).

@@ -1,0 +1,38 @@
+namespace Functional.Core
+
+open System.Collections.Generic
+
+/// A function's forward program and its derived gradient program, recorded by running them under the tracer.
+type internal RecordedProgram =
+    { /// Every op applied to plain tensors, in program order.
+      Entries: TraceEntry[]
+      /// How many of the entries belong to the forward pass (the rest are the gradient program).
+      ForwardCount: int
+      Inputs: Tensor[]
+      Output: Tensor
+      /// The adjoint the gradient program starts from (ones shaped as the output).
+      Seed: Tensor
+      Gradients: Tensor[] }
+
+[<RequireQualifiedAccess>]
+module internal Trace =
+
+    /// Runs f at xs and its reverse pass seeded with ones under the tracer (the VJP rules are ops, so the gradient
+    /// program is recorded as the forward one is). The transforms' own identity op on inputs is left out.
+    let gradient (f: Value[] -> Value) (xs: Tensor[]) : RecordedProgram =
+        let entries = List<TraceEntry>()
+        let previous = Tracing.current.Value
+        Tracing.current.Value <- entries
+        try
+            let y, pullback = Autodiff.vjpMany f (xs |> Array.map Value.constant)
+            let forward = entries.Count
+            let seed = Tensor.ones y.Tensor.Shape
+            let grads = pullback (Value.constant seed) |> Array.map (fun g -> g.Tensor)
+            let kept = entries |> Seq.indexed |> Seq.filter (fun (_, e) -> e.Op.Name <> "input") |> Array.ofSeq
+            { Entries = kept |> Array.map snd
+              ForwardCount = kept |> Array.filter (fun (i, _) -> i < forward) |> Array.length
+              Inputs = xs
+              Output = y.Tensor
+              Seed = seed
+              Gradients = grads }
+        finally Tracing.current.Value <- previous

@@ -1,0 +1,143 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using Core = Functional.Core;
+
+namespace Functional;
+
+/// <summary>
+/// One operation of a <see cref="TracedProgram"/>: an op applied to values of the program, with the attributes that
+/// define it besides its name (an einsum's equation, an axis, an exponent, a slope and kink convention).
+/// </summary>
+public sealed class TracedOperation
+{
+    internal TracedOperation(string result, string name, IReadOnlyList<KeyValuePair<string, string>> attributes,
+        IReadOnlyList<string> operands, IReadOnlyList<int> shape, bool inGradient)
+    {
+        Result = result;
+        Name = name;
+        Attributes = attributes;
+        Operands = operands;
+        Shape = shape;
+        InGradient = inGradient;
+    }
+
+    /// <summary>The op's name: <c>einsum</c>, <c>add</c>, <c>gelu</c>, <c>softmaxVjp</c>, … or a custom op's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The value this operation defines, e.g. <c>%4</c>.</summary>
+    public string Result { get; }
+
+    /// <summary>The attributes, as key and printed value.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Attributes { get; }
+
+    /// <summary>The values it reads: inputs (<c>%x0</c>, …), earlier results (<c>%3</c>) or constants
+    /// (<c>const[2, 3]</c>, or the value of a one-element constant).</summary>
+    public IReadOnlyList<string> Operands { get; }
+
+    /// <summary>The result's shape.</summary>
+    public IReadOnlyList<int> Shape { get; }
+
+    /// <summary>Whether it belongs to the gradient program (else to the forward one).</summary>
+    public bool InGradient { get; }
+
+    /// <summary>One line: <c>%4 = einsum[equation="ij,jk->ik"](%x0, %x1) : [2, 4]</c>.</summary>
+    public override string ToString()
+    {
+        string attributes = Attributes.Count == 0 ? "" : "[" + string.Join(", ", Attributes.Select(a => $"{a.Key}={a.Value}")) + "]";
+        return $"{Result} = {Name}{attributes}({string.Join(", ", Operands)}) : [{string.Join(", ", Shape)}]";
+    }
+}
+
+/// <summary>
+/// A function and the gradient program derived from it, as data: the operations in program order, each with its
+/// attributes, operands and shape. Made by <see cref="Autodiff.TraceGradient"/>. The gradient program is the one the
+/// derivation rules produce (the VJP rules are themselves ops), not a separate autograd's.
+/// </summary>
+public sealed class TracedProgram
+{
+    private readonly int forwardCount;
+
+    internal TracedProgram(IReadOnlyList<TracedOperation> operations, int forwardCount, IReadOnlyList<IReadOnlyList<int>> inputShapes,
+        string output, string seed, IReadOnlyList<string> gradients)
+    {
+        Operations = operations;
+        this.forwardCount = forwardCount;
+        InputShapes = inputShapes;
+        Output = output;
+        Seed = seed;
+        Gradients = gradients;
+    }
+
+    /// <summary>Every operation, the forward program's first.</summary>
+    public IReadOnlyList<TracedOperation> Operations { get; }
+
+    /// <summary>The forward program.</summary>
+    public IReadOnlyList<TracedOperation> Forward => Operations.Take(forwardCount).ToArray();
+
+    /// <summary>The gradient program.</summary>
+    public IReadOnlyList<TracedOperation> Gradient => Operations.Skip(forwardCount).ToArray();
+
+    /// <summary>The inputs' shapes (the inputs are <c>%x0</c>, <c>%x1</c>, …).</summary>
+    public IReadOnlyList<IReadOnlyList<int>> InputShapes { get; }
+
+    /// <summary>The value the function returns.</summary>
+    public string Output { get; }
+
+    /// <summary>The adjoint the gradient program starts from (ones shaped as the output).</summary>
+    public string Seed { get; }
+
+    /// <summary>The gradient of each input.</summary>
+    public IReadOnlyList<string> Gradients { get; }
+
+    /// <summary>The program in a stable text form, one operation per line, like a jaxpr.</summary>
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.Append('{').Append(string.Join(", ", InputShapes.Select((s, i) => $"%x{i} : [{string.Join(", ", s)}]"))).Append('}').AppendLine();
+        sb.AppendLine("forward:");
+        foreach (var op in Forward) sb.Append("  ").AppendLine(op.ToString());
+        sb.Append("  return ").AppendLine(Output);
+        sb.Append("gradient, from ").Append(Seed).AppendLine(":");
+        foreach (var op in Gradient) sb.Append("  ").AppendLine(op.ToString());
+        sb.Append("  return ").Append(string.Join(", ", Gradients));
+        return sb.ToString();
+    }
+
+    internal static TracedProgram Of(Core.RecordedProgram r)
+    {
+        var names = new Dictionary<Core.Tensor, string>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < r.Inputs.Length; i++) names.TryAdd(r.Inputs[i], $"%x{i}");
+        string Name(Core.Tensor t) => names.TryGetValue(t, out var n) ? n : Constant(t);
+        names.TryAdd(r.Seed, "seed");
+        var operations = new List<TracedOperation>();
+        for (int k = 0; k < r.Entries.Length; k++)
+        {
+            var e = r.Entries[k];
+            var operands = e.Inputs.Select(Name).ToArray();
+            string result = $"%{k}";
+            if (!names.TryAdd(e.Output, result))
+                result = names[e.Output] + "'";   // an op that returned its input (a reshape to the same shape, x·1)
+            var attributes = e.Op.Attributes.Select(a => new KeyValuePair<string, string>(a.Item1, Print(a.Item2))).ToArray();
+            operations.Add(new TracedOperation(result, e.Op.Name, attributes, operands, e.Output.Shape, k >= r.ForwardCount));
+        }
+        return new TracedProgram(operations, r.ForwardCount, r.Inputs.Select(x => (IReadOnlyList<int>)x.Shape).ToArray(),
+            Name(r.Output), $"seed = ones[{string.Join(", ", r.Seed.Shape)}]", r.Gradients.Select(Name).ToArray());
+    }
+
+    private static string Constant(Core.Tensor t) =>
+        t.Numel == 1 ? "const(" + t.ToArray()[0].ToString("R", CultureInfo.InvariantCulture) + ")" : $"const[{string.Join(", ", t.Shape)}]";
+
+    private static string Print(object value) => value switch
+    {
+        string s => "\"" + s + "\"",
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
+        int[] xs => "[" + string.Join(", ", xs) + "]",
+        IEnumerable e => "[" + string.Join(", ", e.Cast<object>().Select(Print)) + "]",
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+    };
+}

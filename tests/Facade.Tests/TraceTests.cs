@@ -1,0 +1,46 @@
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Functional.Facade.Tests;
+
+/// <summary>Programs as data: a function and its derived gradient program, traced and printed.</summary>
+public class TraceTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void The_seed_matmul_with_a_GELU_traces_to_its_forward_and_gradient_programs()
+    {
+        var a = Tensor.Random(1, 2, 3);
+        var b = Tensor.Random(2, 3, 4);
+        var program = Autodiff.TraceGradient(xs => xs[0].MatMul(xs[1]).Gelu().Sum(), a, b);
+        output.WriteLine(program.ToString());
+        Assert.Equal(new[] { "einsum", "gelu", "sum" }, program.Forward.Select(o => o.Name));
+        Assert.Contains("equation=\"ij,jk->ik\"", program.Forward[0].ToString());
+        Assert.Contains(program.Gradient, o => o.Name == "geluScaled");
+        Assert.Equal(2, program.Gradients.Count);
+        // The gradient program computes what Autodiff.Grad gives: its last einsums are ∇A = G·Bᵀ and ∇B = Aᵀ·G.
+        var einsums = program.Gradient.Where(o => o.Name == "einsum").Select(o => o.Attributes.Single(x => x.Key == "equation").Value).ToArray();
+        Assert.Contains("\"ik,jk->ij\"", einsums);
+        Assert.Contains("\"ik,ij->jk\"", einsums);
+    }
+
+    [Fact]
+    public void Attributes_of_built_in_ops_are_recorded()
+    {
+        var x = Tensor.Random(3, 2, 5);
+        var program = Autodiff.TraceGradient(xs => (xs[0].Pow(1.5).LeakyRelu(0.1, KinkConvention.Midpoint).LogSoftmax(1) * 2).Sum(), x.Exp());
+        output.WriteLine(program.ToString());
+        string text = program.ToString();
+        Assert.Contains("pow[p=1.5]", text);
+        Assert.Contains("leakyRelu[alpha=0.1, convention=Midpoint]", text);
+        Assert.Contains("logSoftmax[axis=1]", text);
+        Assert.Contains("logSoftmaxVjp[axis=1]", text);
+    }
+
+    [Fact]
+    public void A_custom_op_appears_under_its_name()
+    {
+        var cube = CustomOp.Create("cube", xs => xs[0] * xs[0] * xs[0], (xs, y, g, i) => g * 3 * xs[0] * xs[0], (xs, y, i, t) => t * 3 * xs[0] * xs[0]);
+        var program = Autodiff.TraceGradient(xs => cube(xs).Sum(), Tensor.Random(1, 4));
+        Assert.Contains(program.Forward, o => o.Name == "cube");
+    }
+}
