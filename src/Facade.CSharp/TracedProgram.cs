@@ -15,15 +15,8 @@ namespace Functional;
 public sealed class TracedOperation
 {
     internal TracedOperation(string result, string name, IReadOnlyList<KeyValuePair<string, string>> attributes,
-        IReadOnlyList<string> operands, IReadOnlyList<int> shape, bool inGradient)
-    {
-        Result = result;
-        Name = name;
-        Attributes = attributes;
-        Operands = operands;
-        Shape = shape;
-        InGradient = inGradient;
-    }
+        IReadOnlyList<string> operands, IReadOnlyList<int> shape, bool inGradient) =>
+        (Result, Name, Attributes, Operands, Shape, InGradient) = (result, name, attributes, operands, shape, inGradient);
 
     /// <summary>The op's name: <c>einsum</c>, <c>add</c>, <c>gelu</c>, <c>softmaxVjp</c>, … or a custom op's name.</summary>
     public string Name { get; }
