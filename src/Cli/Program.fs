@@ -39,8 +39,17 @@ let private build () =
             | null | "" -> raise (ArgumentException("check needs an equation, or --activations"))
             | e -> Check.run e (Option.ofObj (r.GetValue cshapes)) (r.GetValue trials) (r.GetValue seed))
 
+    let trace = Command("trace", "Print the forward program of an expression and the gradient program derived from it")
+    let expression = Argument<string>("expression")
+    expression.Description <- "E.g. \"sum(gelu(einsum('ij,jk->ik', A, B)))\"; functions: " + String.Join(", ", Trace.functions |> List.map snd)
+    let vars = Option<string>("--shapes", Description = "Each variable's shape, e.g. A=2x3,B=3x4", Required = true)
+    trace.Arguments.Add expression
+    trace.Options.Add vars
+    trace.SetAction(fun (r: ParseResult) -> Trace.run (r.GetValue expression) (r.GetValue vars))
+
     root.Subcommands.Add derive
     root.Subcommands.Add check
+    root.Subcommands.Add trace
     root
 
 [<EntryPoint>]

@@ -62,4 +62,27 @@ public class CliTests
         Assert.Contains("--shapes", Run("check", "--help").Out);
         Assert.Contains("--latex", Run("derive", "--help").Out);
     }
+
+    [Fact]
+    public void Trace_prints_the_forward_and_gradient_program_of_an_expression()
+    {
+        var (code, output, _) = Run("trace", "sum(gelu(einsum('ij,jk->ik', A, B)))", "--shapes", "A=2x3,B=3x4");
+        Assert.Equal(0, code);
+        Assert.Contains("%0 = einsum[equation=\"ij,jk->ik\"](%x0, %x1) : [2, 4]", output);
+        Assert.Contains("geluScaled", output);
+        Assert.Contains("%5 = einsum[equation=\"ik,ij->jk\"](%3, %x0) : [3, 4]", output);
+        var (code2, _, _) = Run("trace", "2 * log_softmax(X, 1) - pow(X, 2) / 3", "--shapes", "X=2x5");
+        Assert.Equal(0, code2);
+    }
+
+    [Fact]
+    public void Trace_names_what_is_wrong_with_an_expression()
+    {
+        var (code, _, err) = Run("trace", "sum(frobnicate(A))", "--shapes", "A=2x3");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown function 'frobnicate'", err);
+        var (code2, _, err2) = Run("trace", "sum(A + B)", "--shapes", "A=2x3");
+        Assert.Equal(2, code2);
+        Assert.Contains("'B' has no shape", err2);
+    }
 }

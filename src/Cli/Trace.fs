@@ -1,0 +1,161 @@
+/// `functional trace`: an expression over the library's ops, its forward program and its derived gradient program.
+module Functional.Cli.Trace
+
+open System
+open System.Globalization
+open Functional
+
+/// The expression syntax: numbers, variables (given shapes with --shapes), + − × ÷ with the usual precedence,
+/// unary minus, parentheses, and calls of the functions in `functions`; an einsum's equation is a quoted string.
+type Expr =
+    | Number of double
+    | Variable of string
+    | Text of string
+    | Negate of Expr
+    | Binary of char * Expr * Expr
+    | Call of string * Expr list
+
+/// The functions an expression may call, with what they take.
+let functions =
+    [ "sum", "sum(x)"; "mean", "mean(x)"; "exp", "exp(x)"; "log", "log(x)"; "sqrt", "sqrt(x)"; "tanh", "tanh(x)"
+      "sigmoid", "sigmoid(x)"; "relu", "relu(x)"; "gelu", "gelu(x)"; "gelu_tanh", "gelu_tanh(x)"; "softplus", "softplus(x)"
+      "leaky_relu", "leaky_relu(x, alpha)"; "pow", "pow(x, p)"; "softmax", "softmax(x, axis)"; "log_softmax", "log_softmax(x, axis)"
+      "matmul", "matmul(a, b)"; "transpose", "transpose(x)"; "einsum", "einsum('ij,jk->ik', a, b, ...)" ]
+
+let private fail (text: string) (at: int) (what: string) =
+    raise (ArgumentException(sprintf "trace: %s at position %d of \"%s\" (functions: %s)" what at text (String.Join(", ", functions |> List.map snd))))
+
+/// Parses an expression (recursive descent: recursion over the expression's nesting, which the user wrote).
+let parse (text: string) : Expr =
+    let mutable i = 0
+    let skip () = while i < text.Length && Char.IsWhiteSpace text.[i] do i <- i + 1
+    let peek () = skip (); if i < text.Length then text.[i] else '\000'
+    let expect (c: char) = if peek () = c then i <- i + 1 else fail text i (sprintf "expected '%c'" c)
+    let rec expr () =
+        let mutable left = term ()
+        while peek () = '+' || peek () = '-' do
+            let op = text.[i]
+            i <- i + 1
+            left <- Binary(op, left, term ())
+        left
+    and term () =
+        let mutable left = unary ()
+        while peek () = '*' || peek () = '/' do
+            let op = text.[i]
+            i <- i + 1
+            left <- Binary(op, left, unary ())
+        left
+    and unary () = if peek () = '-' then (i <- i + 1; Negate(unary ())) else primary ()
+    and primary () =
+        let c = peek ()
+        if c = '(' then
+            i <- i + 1
+            let e = expr ()
+            expect ')'
+            e
+        elif c = '\'' || c = '"' then
+            let close = text.IndexOf(c, i + 1)
+            if close < 0 then fail text i "unterminated string"
+            let s = text.Substring(i + 1, close - i - 1)
+            i <- close + 1
+            Text s
+        elif Char.IsDigit c || c = '.' then
+            let start = i
+            while i < text.Length && (Char.IsDigit text.[i] || text.[i] = '.' || text.[i] = 'e' || text.[i] = 'E'
+                                      || ((text.[i] = '-' || text.[i] = '+') && i > start && (text.[i - 1] = 'e' || text.[i - 1] = 'E'))) do
+                i <- i + 1
+            match Double.TryParse(text.Substring(start, i - start), NumberStyles.Float, CultureInfo.InvariantCulture) with
+            | true, v -> Number v
+            | _ -> fail text start "not a number"
+        elif Char.IsLetter c || c = '_' then
+            let start = i
+            while i < text.Length && (Char.IsLetterOrDigit text.[i] || text.[i] = '_') do i <- i + 1
+            let name = text.Substring(start, i - start)
+            if peek () = '(' then
+                i <- i + 1
+                let args = ResizeArray<Expr>()
+                if peek () <> ')' then
+                    args.Add(expr ())
+                    while peek () = ',' do
+                        i <- i + 1
+                        args.Add(expr ())
+                expect ')'
+                if not (functions |> List.exists (fun (f, _) -> f = name)) then fail text start (sprintf "unknown function '%s'" name)
+                Call(name, List.ofSeq args)
+            else Variable name
+        else fail text i (if c = '\000' then "unexpected end" else sprintf "unexpected '%c'" c)
+    let e = expr ()
+    if peek () <> '\000' then fail text i (sprintf "unexpected '%c'" text.[i])
+    e
+
+/// The expression as a function of the variables, in the order `names` gives them.
+let compile (text: string) (names: string[]) (e: Expr) : Func<Tensor[], Tensor> =
+    let index (name: string) =
+        match Array.tryFindIndex ((=) name) names with
+        | Some k -> k
+        | None -> raise (ArgumentException(sprintf "trace: the variable '%s' has no shape; give it with --shapes %s=2x3" name name))
+    let number (e: Expr) =
+        match e with
+        | Number v -> v
+        | Negate (Number v) -> -v
+        | _ -> raise (ArgumentException(sprintf "trace: expected a number in \"%s\"" text))
+    let rec eval (xs: Tensor[]) (e: Expr) : Tensor =
+        match e with
+        | Number v -> Tensor.Scalar v
+        | Variable name -> xs.[index name]
+        | Text s -> raise (ArgumentException(sprintf "trace: the string '%s' is not a value (only einsum takes one)" s))
+        | Negate a -> -(eval xs a)
+        | Binary ('+', a, b) -> eval xs a + eval xs b
+        | Binary ('-', a, b) -> eval xs a - eval xs b
+        | Binary ('*', a, b) -> eval xs a * eval xs b
+        | Binary (_, a, b) -> eval xs a / eval xs b
+        | Call (f, args) ->
+            let one () =
+                match args with
+                | [ a ] -> eval xs a
+                | _ -> raise (ArgumentException(sprintf "trace: %s takes one argument" f))
+            let two () =
+                match args with
+                | [ a; b ] -> eval xs a, b
+                | _ -> raise (ArgumentException(sprintf "trace: %s takes two arguments" f))
+            match f with
+            | "sum" -> (one ()).Sum()
+            | "mean" -> (one ()).Mean()
+            | "exp" -> (one ()).Exp()
+            | "log" -> (one ()).Log()
+            | "sqrt" -> (one ()).Sqrt()
+            | "tanh" -> (one ()).Tanh()
+            | "sigmoid" -> (one ()).Sigmoid()
+            | "relu" -> (one ()).Relu()
+            | "gelu" -> (one ()).Gelu()
+            | "gelu_tanh" -> (one ()).Gelu(GeluApproximation.Tanh)
+            | "softplus" -> (one ()).Softplus()
+            | "transpose" -> (one ()).Transpose()
+            | "leaky_relu" -> let x, a = two () in x.LeakyRelu(number a)
+            | "pow" -> let x, p = two () in x.Pow(number p)
+            | "softmax" -> let x, a = two () in x.Softmax(int (number a))
+            | "log_softmax" -> let x, a = two () in x.LogSoftmax(int (number a))
+            | "matmul" -> let x, b = two () in x.MatMul(eval xs b)
+            | _ ->
+                match args with
+                | Text equation :: operands -> Einsum.Contract(equation, operands |> List.map (eval xs) |> Array.ofList)
+                | _ -> raise (ArgumentException("trace: einsum takes a quoted equation first, e.g. einsum('ij,jk->ik', A, B)"))
+    Func<Tensor[], Tensor>(fun xs -> eval xs e)
+
+/// Parses "A=2x3,B=3x4" into names and shapes (a scalar variable: A=scalar).
+let variables (text: string) =
+    text.Split(',', StringSplitOptions.RemoveEmptyEntries)
+    |> Array.map (fun part ->
+        match part.Split('=') with
+        | [| name; shape |] -> name.Trim(), (Shapes.parse shape).[0]
+        | _ -> raise (ArgumentException(sprintf "--shapes: '%s' is not NAME=SHAPE (e.g. A=2x3,B=3x4)" part)))
+
+/// Prints the forward and gradient program of the expression at random inputs of the given shapes.
+let run (expression: string) (shapes: string) =
+    let vars = variables shapes
+    let f = compile expression (vars |> Array.map fst) (parse expression)
+    let inputs = vars |> Array.mapi (fun k (_, s) -> Tensor.Random(k + 1, s))
+    let program = Autodiff.TraceGradient(f, inputs)
+    printfn "# %s with %s" expression (String.Join(", ", vars |> Array.mapi (fun k (n, _) -> sprintf "%s = %%x%d" n k)))
+    printfn "%O" program
+    0
