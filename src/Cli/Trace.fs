@@ -31,20 +31,16 @@ let parse (text: string) : Expr =
     let skip () = while i < text.Length && Char.IsWhiteSpace text.[i] do i <- i + 1
     let peek () = skip (); if i < text.Length then text.[i] else '\000'
     let expect (c: char) = if peek () = c then i <- i + 1 else fail text i (sprintf "expected '%c'" c)
-    let rec expr () =
-        let mutable left = term ()
-        while peek () = '+' || peek () = '-' do
+    /// One precedence level: operands from `next`, joined left to right by any of `ops`.
+    let rec level (ops: char list) (next: unit -> Expr) =
+        let mutable left = next ()
+        while List.contains (peek ()) ops do
             let op = text.[i]
             i <- i + 1
-            left <- Binary(op, left, term ())
+            left <- Binary(op, left, next ())
         left
-    and term () =
-        let mutable left = unary ()
-        while peek () = '*' || peek () = '/' do
-            let op = text.[i]
-            i <- i + 1
-            left <- Binary(op, left, unary ())
-        left
+    and expr () = level [ '+'; '-' ] term
+    and term () = level [ '*'; '/' ] unary
     and unary () = if peek () = '-' then (i <- i + 1; Negate(unary ())) else primary ()
     and primary () =
         let c = peek ()
