@@ -34,6 +34,8 @@ public class TraceTests(ITestOutputHelper output)
         Assert.Contains("leakyRelu[alpha=0.1, convention=Midpoint]", text);
         Assert.Contains("logSoftmax[axis=1]", text);
         Assert.Contains("logSoftmaxVjp[axis=1]", text);
+        Assert.Contains("slopeScaled[alpha=0.1, convention=Midpoint]", text);
+        Assert.Contains("powScaled[p=1.5]", text);
     }
 
     [Fact]

@@ -173,10 +173,14 @@ module Op =
     /// v, which is x or the op's output), `inV v g h` its derivative in v along h. It is linear in g, so its
     /// derivative in g is this op again: derivatives of every order follow.
     let rec scaled (name: string) (value: Tensor -> Tensor -> Tensor) (inV: Value -> Value -> Value -> Value) (v: Value) (g: Value) : Value =
+        scaledWith name [] value inV v g
+
+    /// `scaled` with the attributes that define the op besides its name.
+    and scaledWith (name: string) (attributes: (string * obj) list) (value: Tensor -> Tensor -> Tensor) (inV: Value -> Value -> Value -> Value) (v: Value) (g: Value) : Value =
         apply
-            (create name
+            (withAttributes attributes <| create name
                 (fun xs -> value xs.[0] xs.[1])
-                (fun xs _ adj i -> if i = 0 then inV xs.[0] xs.[1] adj else scaled name value inV xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then inV xs.[0] xs.[1] t else scaled name value inV xs.[0] t))
+                (fun xs _ adj i -> if i = 0 then inV xs.[0] xs.[1] adj else scaledWith name attributes value inV xs.[0] adj)
+                (fun xs _ i t -> if i = 0 then inV xs.[0] xs.[1] t else scaledWith name attributes value inV xs.[0] t))
             [| v; g |]
 

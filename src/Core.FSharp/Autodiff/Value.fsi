@@ -141,6 +141,13 @@ module Op =
         forward: (Tensor -> Tensor) ->
         scaled: (Value -> Value -> Value -> Value) -> x: Value -> Value
 
+    /// `scaled` with the attributes that define the op besides its name (an exponent, a slope).
+    val scaledWith:
+      name: string ->
+        attributes: (string * obj) list ->
+        value: (Tensor -> Tensor -> Tensor) ->
+        inV: (Value -> Value -> Value -> Value) -> v: Value -> g: Value -> Value
+
     /// The op with the attributes that define it besides its name, for traced programs.
     val withAttributes: attributes: (string * obj) list -> op: Op -> Op
 

@@ -31,7 +31,7 @@ module Activation =
     /// temporary, the same bits): the VJP and JVP of Leaky ReLU, and of ReLU (α = 0, the left derivative at 0:
     /// slopes 1, 0 and 0 at the kink, NaN at NaN). ∂/∂x = 0 (the slope is constant between kinks), ∂/∂g = the slope.
     let private slopeScaled (alpha: double) (convention: KinkConvention) (x: Value) (g: Value) : Value =
-        Op.scaled "slopeScaled"
+        Op.scaledWith "slopeScaled" [ "alpha", box alpha; "convention", box convention ]
             (fun x g ->
                 let zero = Vector256<double>.Zero
                 let one = Vector256.Create(1.0)

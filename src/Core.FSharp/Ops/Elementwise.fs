@@ -57,7 +57,7 @@ module Elementwise =
     /// g·(c/v) in one pass (a quotient and a product before, the same operations): ln's VJP and JVP from x (c = 1)
     /// and √'s from its output (c = 1/2). ∂/∂v = −(g·(c/v))/v, ∂/∂g = c/v.
     let rec private reciprocalScaled (c: double) (v: Value) (g: Value) : Value =
-        Op.scaled "reciprocalScaled"
+        Op.scaledWith "reciprocalScaled" [ "c", box c ]
             (fun v g ->
                 let cv = Vector256.Create(c)
                 Lanes.zip (fun v g -> g * (cv / v)) (fun v g -> g * (c / v)) v g)
@@ -121,7 +121,7 @@ module Elementwise =
         let inX (x: Value) (g: Value) (h: Value) =
             if p = 0.0 || p = 1.0 then Value.constant (Tensor.zeros x.Shape)
             else Arithmetic.mul h (Arithmetic.scale p (powScaled (p - 1.0) x g))
-        Op.scaled "powScaled"
+        Op.scaledWith "powScaled" [ "p", box p ]
             (fun x g ->
                 if p = 0.0 then Tensor.zeros x.ShapeArray
                 elif exact (p - 1.0) then Tensor.mul g (Tensor.scale p (powTensor (p - 1.0) x))
