@@ -31,6 +31,7 @@ public static class Program
         ["geluloop"] = ("profiler loop: GELU forward and backward over 10⁷ (env SECONDS)", Quick.GeluLoop),
         ["contractloop"] = ("profiler loop: one compiled n×n contraction (env N, SECONDS)", Quick.ContractLoop),
         ["rulecheck"] = ("RuleCheck's cost on 10⁴ elements: the fast mode against every element (env N)", Quick.RuleCheckCost),
+        ["engine"] = ("bij,bjk->bik fwd+bwd: ours against our derived programs executed by libtorch (TorchSharpEngine)", Quick.EngineOnTorch),
         ["softmaxloop"] = ("profiler loop: softmax forward and backward in a scope (env AXIS)", Quick.SoftmaxLoop),
     };
 

@@ -1,0 +1,29 @@
+using System;
+using Core = Functional.Core;
+
+namespace Functional.CrossCheck;
+
+/// <summary>
+/// Runs a function's forward program and the gradient program Functional derives from it on TorchSharp tensors,
+/// operation by operation: our derivation (the index-set rule, our activation rules, the planner's contraction order
+/// for three or more operands), libtorch's arithmetic, on the device named ("cpu"; "cuda" with a CUDA build of
+/// TorchSharp installed in place of TorchSharp-cpu).
+/// </summary>
+public static class TorchSharpEngine
+{
+    /// <summary>f's value and its gradients, computed on <paramref name="device"/> by replaying f's traced programs.</summary>
+    /// <param name="f">A scalar-valued function (a non-scalar result is seeded with ones).</param>
+    /// <param name="device">A TorchSharp device name: "cpu", "cuda", "cuda:1".</param>
+    /// <param name="inputs">Where to evaluate.</param>
+    /// <returns>The value and the gradient of every input, as Functional tensors.</returns>
+    /// <exception cref="NotSupportedException">An operation has no TorchSharp replay (a custom op, an einsum in the
+    /// internal extended form); the message names it.</exception>
+    public static ValueAndGradients Run(Func<Tensor[], Tensor> f, string device, params Tensor[] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(device);
+        var xs = Array.ConvertAll(Interop.Values(inputs, nameof(inputs)), v => v.Tensor);
+        var r = Engine.run(Interop.LiftMany(f), device, xs);
+        return new ValueAndGradients(new Tensor(Core.ValueModule.constant(r.Item1)), Array.ConvertAll(r.Item2, g => new Tensor(Core.ValueModule.constant(g))));
+    }
+}

@@ -1,0 +1,125 @@
+namespace Functional.CrossCheck
+
+open System
+open System.Collections.Generic
+open TorchSharp
+open Functional
+open Functional.Core
+
+/// Runs a traced program (a function's forward program and the gradient program derived from it) on TorchSharp
+/// tensors, op by op: our derivation, libtorch's arithmetic, on any device TorchSharp has.
+[<RequireQualifiedAccess>]
+module Engine =
+
+    let private attribute (op: Op) (key: string) : obj =
+        match op.Attributes |> List.tryFind (fun (k, _) -> k = key) with
+        | Some (_, v) -> v
+        | None -> raise (NotSupportedException(sprintf "The op '%s' has no attribute '%s' to replay with." op.Name key))
+
+    let private float' (op: Op) key = unbox<float> (attribute op key)
+    let private ints (op: Op) key = unbox<int[]> (attribute op key) |> Array.map int64
+
+    /// The slope of leaky ReLU on torch tensors: 1 above 0, α below, the convention's value at 0, NaN at NaN.
+    let private slope (x: torch.Tensor) (alpha: float) (convention: KinkConvention) =
+        let kink = Activation.leakyReluSlope alpha convention 0.0
+        let s = torch.where(x.gt(torch.tensor 0.0), torch.ones_like x, torch.where(x.lt(torch.tensor 0.0), torch.ones_like x * alpha, torch.ones_like x * kink))
+        torch.where(x.isnan(), x, s)
+
+    /// Φ(x) + x·φ(x), GELU's derivative, through torch's erf (accurate where GELU' is not tiny).
+    let private geluDerivative (x: torch.Tensor) =
+        let cdf = (torch.special.erf(x / Math.Sqrt 2.0) + 1.0) * 0.5
+        cdf + x * torch.exp(x * x * -0.5) / Math.Sqrt(2.0 * Math.PI)
+
+    /// One op on torch tensors, from its name and attributes. An op this engine cannot replay (an einsum in the
+    /// internal extended form, a custom op) raises NotSupportedException naming it.
+    let apply (op: Op) (xs: torch.Tensor[]) : torch.Tensor =
+        let x () = xs.[0]
+        let sumKeep (t: torch.Tensor) (axis: int64) = t.sum(axis, true)
+        match op.Name with
+        | "einsum" ->
+            let equation = unbox<string> (attribute op "equation")
+            let sides = equation.Split("->")
+            let inputs = sides.[0].Split(',')
+            // The extended forms (an output label repeated or absent from every input, ellipsis labels) are ours alone.
+            if equation.Contains "…" || sides.[1] |> Seq.exists (fun c -> not (inputs |> Array.exists (fun t -> t.Contains c)))
+               || sides.[1] |> Seq.countBy id |> Seq.exists (fun (_, n) -> n > 1) then
+                raise (NotSupportedException(sprintf "einsum %s is an extended form TorchSharp's einsum does not take." equation))
+            torch.einsum(equation, xs)
+        | "add" -> xs.[0] + xs.[1]
+        | "sub" -> xs.[0] - xs.[1]
+        | "mul" -> xs.[0] * xs.[1]
+        | "div" -> xs.[0] / xs.[1]
+        | "neg" -> -(x ())
+        | "scale" -> x () * float' op "k"
+        | "square" -> x () * x ()
+        | "exp" -> torch.exp(x ())
+        | "log" -> torch.log(x ())
+        | "sqrt" -> torch.sqrt(x ())
+        | "tanh" -> torch.tanh(x ())
+        | "sigmoid" -> torch.sigmoid(x ())
+        | "relu" -> torch.nn.functional.relu(x ())
+        | "leakyRelu" -> torch.nn.functional.leaky_relu(x (), float' op "alpha")
+        | "gelu" -> torch.nn.functional.gelu(x ())
+        | "geluTanh" -> torch.nn.functional.gelu(x (), TorchSharp.Modules.GELU.Approximate.tanh)
+        | "softplus" -> torch.nn.functional.softplus(x ())
+        | "pow" -> torch.pow(x (), torch.tensor (float' op "p"))
+        | "softmax" -> torch.nn.functional.softmax(x (), int64 (unbox<int> (attribute op "axis")))
+        | "logSoftmax" -> torch.nn.functional.log_softmax(x (), int64 (unbox<int> (attribute op "axis")))
+        | "sum" ->
+            let axes = ints op "axes"
+            if axes.Length = 0 then x().clone() else x().sum(axes, unbox<bool> (attribute op "keepDims"))
+        | "broadcastTo" -> x().expand(ints op "shape").contiguous()
+        | "sumTo" ->
+            let target = ints op "shape"
+            let t = x ()
+            let lead = t.shape.Length - target.Length
+            let axes = [| for i in 0 .. t.shape.Length - 1 do if i < lead || (target.[i - lead] = 1L && t.shape.[i] <> 1L) then yield int64 i |]
+            (if axes.Length = 0 then t else t.sum(axes, true)).reshape(target)
+        | "reshape" -> x().reshape(ints op "shape")
+        | "permute" -> x().permute(ints op "permutation").contiguous()
+        | "select" -> x().[int64 (unbox<int> (attribute op "index"))]
+        | "sigmoidScaled" -> xs.[1] * (xs.[0] * (1.0 - xs.[0]))
+        | "tanhScaled" -> xs.[1] * (1.0 - xs.[0] * xs.[0])
+        | "reciprocalScaled" -> xs.[1] * (float' op "c" / xs.[0])
+        | "squareScaled" -> xs.[1] * (xs.[0] * 2.0)
+        | "powScaled" ->
+            let p = float' op "p"
+            xs.[1] * (torch.pow(xs.[0], torch.tensor (p - 1.0)) * p)
+        | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (unbox<KinkConvention> (attribute op "convention"))
+        | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
+        | "geluTanhScaled" ->
+            // d/dx x·σ(2u) = σ(2u) + x·σ(2u)·σ(−2u)·2u′, u = √(2/π)(x + kx³).
+            let c, k = Math.Sqrt(2.0 / Math.PI), 0.044715
+            let x = xs.[0]
+            let u2 = (x + x * x * x * k) * (2.0 * c)
+            let s = torch.sigmoid u2
+            xs.[1] * (s + x * s * torch.sigmoid(-u2) * ((x * x * (3.0 * k) + 1.0) * (2.0 * c)))
+        | "softmaxVjp" ->
+            let axis = int64 (unbox<int> (attribute op "axis"))
+            xs.[0] * (xs.[1] - sumKeep (xs.[1] * xs.[0]) axis)
+        | "logSoftmaxVjp" ->
+            let axis = int64 (unbox<int> (attribute op "axis"))
+            xs.[1] - torch.exp(xs.[0]) * sumKeep xs.[1] axis
+        | name -> raise (NotSupportedException(sprintf "'%s' is not replayable on TorchSharp." name))
+
+    /// The value and gradients of f at xs, computed by running f's traced forward program and its derived gradient
+    /// program on TorchSharp tensors on `device` ("cpu", or "cuda" with a CUDA build of TorchSharp).
+    let run (f: Value[] -> Value) (device: string) (xs: Tensor[]) : Tensor * Tensor[] =
+        if isNull device then nullArg "device"
+        let program = Trace.gradient f xs
+        let dev = torch.device device
+        Torch.scoped (fun () ->
+            let values = Dictionary<Tensor, torch.Tensor>(HashIdentity.Reference)
+            let onDevice (t: Tensor) =
+                match values.TryGetValue t with
+                | true, v -> v
+                | _ ->
+                    // An input, the seed or a constant of the program: its values, moved to the device.
+                    let v = (Torch.toTorch false t).``to``(dev)
+                    values.[t] <- v
+                    v
+            for e in program.Entries do
+                let result = apply e.Op (e.Inputs |> Array.map onDevice)
+                values.[e.Output] <- result
+            let back (t: Tensor) = Torch.ofTorch ((onDevice t).cpu())
+            back program.Output, program.Gradients |> Array.map back)
