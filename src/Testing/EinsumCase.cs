@@ -27,14 +27,16 @@ public sealed class EinsumCase
         Seed = seed;
         Shapes = Specs.Select(ShapeOf).ToArray();
         Equation = string.Join(",", Specs.Select(o => Term(o.Items))) + (Output is { } o ? "->" + Term(o) : "");
-        Operands = Shapes.Select((s, k) => Tensor.Random(Seed + 7919 * k, s)).ToArray();
+        values = new Lazy<Tensor[]>(() => Shapes.Select((s, k) => Tensor.Random(Seed + 7919 * k, s)).ToArray());
     }
 
     /// <summary>The equation, e.g. <c>"bij,bjk-&gt;bik"</c>.</summary>
     public string Equation { get; }
 
     /// <summary>Operands that fit the equation, standard normal values from <see cref="Seed"/>.</summary>
-    public Tensor[] Operands { get; }
+    public Tensor[] Operands => values.Value;
+
+    private readonly Lazy<Tensor[]> values;
 
     /// <summary>The operands' shapes.</summary>
     public int[][] Shapes { get; }

@@ -148,11 +148,16 @@ public static class RuleCheck
         // differences of the gradient.
         var gradient = FuncConvert.FromFunc<Core.Value[], Core.Value[]>(vs => Core.Autodiff.gradMany(FuncConvert.FromFunc<Core.Value[], Core.Value>(zs =>
             Core.Reduction.sum(Core.Arithmetic.mul(Core.ValueModule.constant(w), f.Invoke(zs)))), vs));
+        // H·d for the gradient of input i, along directions d over all inputs (forward over reverse).
+        Core.Tensor HessianAlong(int input, Core.Tensor[] d) =>
+            Core.Autodiff.jvpMany(FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => gradient.Invoke(vs)[input]), Consts(xs), Consts(d)).Item2.Tensor;
+        var hus = new Core.Tensor[xs.Length];
         for (int i = 0; i < xs.Length; i++)
         {
             int input = i;
             var gi = FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => gradient.Invoke(vs)[input]);
-            var hv = Core.Autodiff.jvpMany(gi, Consts(xs), Consts(us)).Item2.Tensor.ToArray();
+            hus[i] = HessianAlong(i, us);
+            var hv = hus[i].ToArray();
             Core.Tensor[] All(double by) => xs.Select((x, k) => Core.TensorModule.add(x, Core.TensorModule.scale(by, us[k]))).ToArray();
             var plus = gi.Invoke(Consts(All(h))).Tensor.ToArray();
             var minus = gi.Invoke(Consts(All(-h))).Tensor.ToArray();
@@ -166,14 +171,8 @@ public static class RuleCheck
         }
         // The Hessian of ⟨w, f⟩ is symmetric: ⟨v, H·u⟩ = ⟨u, H·v⟩ for random directions u and v over all inputs.
         var vs = xs.Select(RandomLike).ToArray();
-        double Quadratic(Core.Tensor[] left, Core.Tensor[] right) =>
-            Enumerable.Range(0, xs.Length).Sum(i =>
-            {
-                int input = i;
-                var gi = FuncConvert.FromFunc<Core.Value[], Core.Value>(values => gradient.Invoke(values)[input]);
-                return Core.TensorModule.dot(left[i], Core.Autodiff.jvpMany(gi, Consts(xs), Consts(right)).Item2.Tensor);
-            });
-        double vHu = Quadratic(vs, us), uHv = Quadratic(us, vs);
+        double vHu = Enumerable.Range(0, xs.Length).Sum(i => Core.TensorModule.dot(vs[i], hus[i]));
+        double uHv = Enumerable.Range(0, xs.Length).Sum(i => Core.TensorModule.dot(us[i], HessianAlong(i, vs)));
         if (Math.Abs(vHu - uHv) > 1e-8 * (Math.Abs(vHu) + Math.Abs(uHv)) + 1e-12)
             return new RuleCheckReport(false, "Hessian symmetry",
                 $"⟨v, H·u⟩ = {vHu:R} but ⟨u, H·v⟩ = {uHv:R} for the Hessian of ⟨w, f⟩ (|Δ| {Math.Abs(vHu - uHv):G3}): the second-order rules are not consistent");

@@ -82,7 +82,10 @@ module Limits =
 
     /// Refuses `elements` doubles (as a float: counts may exceed any integer type) for what `describe` names (made
     /// only on refusal: this runs on every result), when they exceed the memory limit or what an array can hold.
+    /// Whether `elements` doubles exceed the memory limit or what an array can hold.
+    let internal exceeds (elements: float) = elements * 8.0 > float memoryLimitBytes || elements > float Shape.maxElements
+
     let internal check (describe: unit -> string) (elements: float) =
         let bytes = elements * 8.0
-        if bytes > float memoryLimitBytes || elements > float Shape.maxElements then
+        if exceeds elements then
             raise (MemoryLimitException(sprintf "%s needs %.0f elements (%.0f bytes); the limit is %d bytes (Limits.memoryLimitBytes) and an array holds at most %d elements." (describe ()) elements bytes memoryLimitBytes Shape.maxElements, int64 (min bytes 9.2e18), memoryLimitBytes))

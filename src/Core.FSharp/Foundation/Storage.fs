@@ -80,7 +80,7 @@ module internal Storage =
 
     /// An array a kernel fills completely (its contents are unspecified).
     let uninit (n: int) : double[] =
-        if n > 65536 then Limits.check (fun () -> "A result") (float n)
+        if Limits.exceeds (float n) then Limits.check (fun () -> "A result") (float n)
         let s = current.Value
         if isNull s || n < minPooled || s.Ended then GC.AllocateUninitializedArray<double> n
         else

@@ -62,7 +62,8 @@ module internal ElementaryVector =
         let r = Vector512.FusedMultiplyAdd(n, -ln2Lo, Vector512.FusedMultiplyAdd(n, -ln2Hi, y))
         struct (taylor13 (fun (v: float) -> Vector512.Create v) (fun a b -> Vector512.FusedMultiplyAdd(a, r, b)), n)
 
-    let private lower (v: Vector512<double>) = v.GetLower()
+    /// Lanes 0–3 of an eight-lane constant, for the four-lane formulas.
+    let internal lower (v: Vector512<double>) = v.GetLower()
     let internal ln2Hi4, ln2Lo4, invLn24 = lower ln2Hi, lower ln2Lo, lower invLn2
     let private one = Vector512.Create(1.0)
     let internal half4, one4 = Vector256.Create(0.5), Vector256.Create(1.0)

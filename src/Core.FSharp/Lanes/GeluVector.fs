@@ -157,7 +157,6 @@ module internal GeluVector =
     // exponent and mantissa from the bits, each octave's coefficient by two permutes and a blend, x·2ⁿ in two
     // exact steps.
 
-    let private lower (v: Vector512<double>) = v.GetLower()
     let internal c4 = lower c
     /// Each eight-lane octave table as its lanes 0–3 and 4–7.
     let private millsP4 = Array.map lower millsP, millsP |> Array.map (fun v -> v.GetUpper())

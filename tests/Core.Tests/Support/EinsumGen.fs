@@ -3,12 +3,12 @@ namespace Functional.Tests
 open Functional.Core
 open Functional.Testing
 
-/// The core tests' einsum problems come from the shipped generator (Functional.Testing), with the operands as core
-/// tensors: the same values `EinsumCase.Operands` holds.
+/// The core tests' einsum problems come from the shipped generator (Functional.Testing), with the case's own
+/// operands as core tensors.
 [<AutoOpen>]
 module EinsumCaseExtensions =
     type EinsumCase with
-        member c.Tensors = c.Shapes |> Array.mapi (fun k s -> Tensor.random (c.Seed + 7919 * k) s)
+        member c.Tensors = c.Operands |> Array.map (fun t -> t.Value.Tensor)
 
 module EinsumGen =
 
