@@ -80,11 +80,11 @@ module Limits =
     /// anything is allocated. A process-wide setting (set it at start-up); 8 GiB by default.
     let mutable memoryLimitBytes = 8L * 1024L * 1024L * 1024L
 
-    /// Refuses `elements` doubles (as a float: counts may exceed any integer type) for what `describe` names (made
-    /// only on refusal: this runs on every result), when they exceed the memory limit or what an array can hold.
     /// Whether `elements` doubles exceed the memory limit or what an array can hold.
     let internal exceeds (elements: float) = elements * 8.0 > float memoryLimitBytes || elements > float Shape.maxElements
 
+    /// Refuses `elements` doubles (as a float: counts may exceed any integer type) for what `describe` names (made
+    /// only on refusal: this runs on every result), when they exceed the memory limit or what an array can hold.
     let internal check (describe: unit -> string) (elements: float) =
         let bytes = elements * 8.0
         if exceeds elements then

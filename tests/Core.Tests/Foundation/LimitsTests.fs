@@ -7,6 +7,7 @@ open Functional.Core
 
 /// Sizes refused before anything is allocated: element counts against the real array limit, results against the
 /// memory limit, and operand shapes a plan is asked for.
+[<Collection("process-wide state")>]
 module LimitsTests =
 
     [<Fact>]

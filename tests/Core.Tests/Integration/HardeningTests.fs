@@ -142,12 +142,8 @@ module HardeningTests =
         |> ignore
         Assert.True(valid > 1000, sprintf "only %d valid equations were generated" valid)
 
-/// Tests that measure the whole process (its working set) run in this collection, alone: while other tests
-/// run in parallel their allocations land in the same working set (a fresh-clone CI run once saw 288 MB).
-[<CollectionDefinition("process memory", DisableParallelization = true)>]
-type ProcessMemoryCollection() = class end
-
-[<Collection("process memory")>]
+/// Measures the whole process's working set, so it runs alone (a fresh-clone CI run once saw 288 MB otherwise).
+[<Collection("process-wide state")>]
 module HardeningMemoryTests =
 
     [<Fact>]

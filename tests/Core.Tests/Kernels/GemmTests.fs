@@ -6,6 +6,7 @@ open FsCheck.FSharp
 open Functional.Core
 
 /// The packed Vector512 kernel against the simple loop: edges, skinny and tall shapes, k across blocks.
+[<Collection("process-wide state")>]
 module KernelsGemmTests =
 
     type GemmCase = { Batch: int; M: int; K: int; N: int; Seed: int }

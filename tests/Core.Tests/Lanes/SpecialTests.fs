@@ -7,6 +7,7 @@ open Xunit.Abstractions
 open Functional.Core
 
 /// GELU exact against a 2,200-bit reference over [−37, 37] and in the far tail.
+[<Collection("process-wide state")>]
 type SpecialTests(output: ITestOutputHelper) =
 
     /// GELU'(x) has a root at x ≈ −0.7518; its relative error is bounded from 0.05 away on.

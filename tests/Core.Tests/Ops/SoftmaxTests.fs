@@ -5,6 +5,7 @@ open Xunit
 open Functional.Core
 
 /// Softmax's and log-softmax's fused rows against their unfused passes, their VJP ops' derivatives, and e/Σe's accuracy.
+[<Collection("process-wide state")>]
 module OpsSoftmaxTests =
 
     let private bits (a: double[]) = a |> Array.map BitConverter.DoubleToInt64Bits
