@@ -51,6 +51,38 @@ public class BatchedEinsum
     }
 }
 
+/// <summary>Batched einsum bij,bjk->bik (b = 32, n = 128), summed, value and gradients: TorchSharp's autograd; ours; our
+/// traced forward and derived gradient programs executed op by op by libtorch (TorchSharpEngine.Run, which traces by
+/// running the function in Functional first, so its time includes ours).</summary>
+[Config(typeof(ShortConfig))]
+public class DerivedProgramOnTorchSharp
+{
+    private Tensor a = null!, b = null!;
+    private torch.Tensor ta = null!, tb = null!;
+    private static readonly Func<Tensor[], Tensor> F = xs => Einsum.Contract("bij,bjk->bik", xs).Sum();
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        a = Tensor.Random(1, 32, 128, 128);
+        b = Tensor.Random(2, 32, 128, 128);
+        ta = Workloads.Leaf(Core.TensorModule.random(1, new[] { 32, 128, 128 }), true);
+        tb = Workloads.Leaf(Core.TensorModule.random(2, new[] { 32, 128, 128 }), true);
+    }
+
+    [Benchmark(Baseline = true)]
+    public void TorchSharp()
+    {
+        using var scope = torch.NewDisposeScope();
+        var c = torch.einsum("bij,bjk->bik", ta, tb).sum();
+        torch.autograd.grad(new[] { c }, new[] { ta, tb });
+    }
+
+    [Benchmark] public object Functional() => Autodiff.ValueAndGrad(F, a, b);
+
+    [Benchmark] public object OursOnTorchSharp() => global::Functional.CrossCheck.TorchSharpEngine.Run(F, "cpu", a, b);
+}
+
 /// <summary>Einsum with three and four operands: planned (ours) against left to right (TorchSharp).</summary>
 [Config(typeof(ShortConfig))]
 public class EinsumPlans

@@ -9,7 +9,7 @@ namespace Functional.CrossCheck;
 /// The TorchSharp mode of <see cref="GradientCheck"/>: the same function written with Functional and with
 /// TorchSharp, value and gradients compared element by element under TorchSharp's float64 autograd.
 /// </summary>
-public static class TorchSharpCheck
+public static partial class TorchSharpCheck
 {
     /// <summary>Compares with |ours − TorchSharp| ≤ 1e-12 + 1e-10·|TorchSharp|.</summary>
     public static GradientCheckReport Compare(Func<Tensor[], Tensor> ours, Func<TorchTensor[], TorchTensor> theirs, params Tensor[] inputs) =>

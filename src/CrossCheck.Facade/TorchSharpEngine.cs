@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using TorchTensor = TorchSharp.torch.Tensor;
 using Core = Functional.Core;
 
 namespace Functional.CrossCheck;
@@ -16,14 +18,27 @@ public static class TorchSharpEngine
     /// <param name="device">A TorchSharp device name: "cpu", "cuda", "cuda:1".</param>
     /// <param name="inputs">Where to evaluate.</param>
     /// <returns>The value and the gradient of every input, as Functional tensors.</returns>
-    /// <exception cref="NotSupportedException">An operation has no TorchSharp replay (a custom op, an einsum in the
-    /// internal extended form); the message names it.</exception>
-    public static ValueAndGradients Run(Func<Tensor[], Tensor> f, string device, params Tensor[] inputs)
+    /// <exception cref="NotSupportedException">An operation has no TorchSharp replay (a custom op); the message
+    /// names it.</exception>
+    public static ValueAndGradients Run(Func<Tensor[], Tensor> f, string device, params Tensor[] inputs) =>
+        Run(f, device, TorchSharpCheck.NoCustomOps, inputs);
+
+    /// <summary><see cref="Run(Func{Tensor[], Tensor}, string, Tensor[])"/> for a function with custom ops: each runs
+    /// through the TorchSharp forward given for its name; its derivative rules are made of built-in operations, which
+    /// run as every other.</summary>
+    /// <param name="f">A scalar-valued function (a non-scalar result is seeded with ones).</param>
+    /// <param name="device">A TorchSharp device name: "cpu", "cuda", "cuda:1".</param>
+    /// <param name="customOps">TorchSharp forwards by custom op name.</param>
+    /// <param name="inputs">Where to evaluate.</param>
+    /// <returns>The value and the gradient of every input, as Functional tensors.</returns>
+    /// <exception cref="NotSupportedException">A custom op has no entry in <paramref name="customOps"/>; the message
+    /// names it.</exception>
+    public static ValueAndGradients Run(Func<Tensor[], Tensor> f, string device, IReadOnlyDictionary<string, Func<TorchTensor[], TorchTensor>> customOps, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(device);
         var xs = Array.ConvertAll(Interop.Values(inputs, nameof(inputs)), v => v.Tensor);
-        var r = Engine.run(Interop.LiftMany(f), device, xs);
+        var r = Engine.run(TorchSharpCheck.Forwards(customOps), Interop.LiftMany(f), device, xs);
         return new ValueAndGradients(new Tensor(Core.ValueModule.constant(r.Item1)), Array.ConvertAll(r.Item2, g => new Tensor(Core.ValueModule.constant(g))));
     }
 }

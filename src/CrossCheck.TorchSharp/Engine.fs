@@ -30,21 +30,73 @@ module Engine =
         let cdf = (torch.special.erf(x / Math.Sqrt 2.0) + 1.0) * 0.5
         cdf + x * torch.exp(x * x * -0.5) / Math.Sqrt(2.0 * Math.PI)
 
-    /// One op on torch tensors, from its name and attributes. An op this engine cannot replay (an einsum in the
-    /// internal extended form, a custom op) raises NotSupportedException naming it.
-    let apply (op: Op) (xs: torch.Tensor[]) : torch.Tensor =
+    /// An equation of the extended contraction form (Contraction.show) on torch tensors. TorchSharp's einsum takes
+    /// letters, each output label once and only labels some input has; the rest is written with it: ellipsis
+    /// dimensions ("…0") become unused letters, an output label no input has is a broadcast (a ones vector of the
+    /// output's size), a repeated output label is a diagonal write (an identity matrix per repeat).
+    let private einsum (equation: string) (outputShape: int[]) (xs: torch.Tensor[]) : torch.Tensor =
+        let tokens (side: string) =
+            let out = ResizeArray<string>()
+            let mutable i = 0
+            while i < side.Length do
+                if side.[i] = '…' then
+                    let mutable j = i + 1
+                    while j < side.Length && Char.IsDigit side.[j] do j <- j + 1
+                    out.Add(side.Substring(i, j - i))
+                    i <- j
+                else
+                    out.Add(string side.[i])
+                    i <- i + 1
+            List.ofSeq out
+        let sides = equation.Split("->")
+        let inputs = sides.[0].Split(',') |> Array.map tokens
+        let output = tokens sides.[1]
+        let letters = [ 'a' .. 'z' ] @ [ 'A' .. 'Z' ]
+        let used = HashSet<char>(equation |> Seq.filter Char.IsLetter)
+        let fresh = Queue<char>(letters |> List.filter (used.Contains >> not))
+        let next () =
+            if fresh.Count = 0 then raise (NotSupportedException(sprintf "einsum %s needs more than 52 labels on TorchSharp." equation))
+            fresh.Dequeue()
+        let letterOf = Dictionary<string, char>()
+        let name (t: string) =
+            match letterOf.TryGetValue t with
+            | true, c -> c
+            | _ ->
+                let c = if t.Length = 1 then t.[0] else next ()
+                letterOf.[t] <- c
+                c
+        let inputLetters = inputs |> Array.map (List.map name >> Array.ofList >> String)
+        let present = HashSet<string>(Seq.concat inputs)
+        let distinct = output |> List.distinct |> List.filter present.Contains
+        let direct = torch.einsum(String.Join(",", inputLetters) + "->" + String(distinct |> List.map name |> Array.ofList), xs)
+        if List.length (List.distinct output) = output.Length && output |> List.forall present.Contains then direct
+        else
+            // out[o] = direct[distinct] · Π ones[broadcast label] · Π I[label, its repeat].
+            let operands = ResizeArray<torch.Tensor>([ direct ])
+            let subscripts = ResizeArray<string>([ String(distinct |> List.map name |> Array.ofList) ])
+            let seen = HashSet<string>()
+            let final =
+                output |> List.mapi (fun position t ->
+                    let size = int64 outputShape.[position]
+                    if seen.Add t then
+                        if not (present.Contains t) then
+                            operands.Add(torch.ones([| size |], torch.ScalarType.Float64, direct.device))
+                            subscripts.Add(string (name t))
+                        name t
+                    else
+                        let repeat = next ()
+                        operands.Add(torch.eye(size, size, torch.ScalarType.Float64, direct.device))
+                        subscripts.Add(String [| name t; repeat |])
+                        repeat)
+            torch.einsum(String.Join(",", subscripts) + "->" + String(Array.ofList final), operands.ToArray())
+
+    /// One op on torch tensors, from its name, its attributes and its result's shape (which every traced operation
+    /// records). An op this engine cannot replay (a custom op) raises NotSupportedException naming it.
+    let apply (op: Op) (outputShape: int[]) (xs: torch.Tensor[]) : torch.Tensor =
         let x () = xs.[0]
         let sumKeep (t: torch.Tensor) (axis: int64) = t.sum(axis, true)
         match op.Name with
-        | "einsum" ->
-            let equation = unbox<string> (attribute op "equation")
-            let sides = equation.Split("->")
-            let inputs = sides.[0].Split(',')
-            // The extended forms (an output label repeated or absent from every input, ellipsis labels) are ours alone.
-            if equation.Contains "…" || sides.[1] |> Seq.exists (fun c -> not (inputs |> Array.exists (fun t -> t.Contains c)))
-               || sides.[1] |> Seq.countBy id |> Seq.exists (fun (_, n) -> n > 1) then
-                raise (NotSupportedException(sprintf "einsum %s is an extended form TorchSharp's einsum does not take." equation))
-            torch.einsum(equation, xs)
+        | "einsum" -> einsum (unbox<string> (attribute op "equation")) outputShape xs
         | "add" -> xs.[0] + xs.[1]
         | "sub" -> xs.[0] - xs.[1]
         | "mul" -> xs.[0] * xs.[1]
@@ -61,7 +113,8 @@ module Engine =
         | "leakyRelu" -> torch.nn.functional.leaky_relu(x (), float' op "alpha")
         | "gelu" -> torch.nn.functional.gelu(x ())
         | "geluTanh" -> torch.nn.functional.gelu(x (), TorchSharp.Modules.GELU.Approximate.tanh)
-        | "softplus" -> torch.nn.functional.softplus(x ())
+        // max(x, 0) + log1p(e^−|x|): exact everywhere (torch's softplus returns x itself above 20).
+        | "softplus" -> torch.nn.functional.relu(x ()) + torch.log1p(torch.exp(-torch.abs(x ())))
         | "pow" -> torch.pow(x (), torch.tensor (float' op "p"))
         | "softmax" -> torch.nn.functional.softmax(x (), int64 (unbox<int> (attribute op "axis")))
         | "logSoftmax" -> torch.nn.functional.log_softmax(x (), int64 (unbox<int> (attribute op "axis")))
@@ -78,6 +131,10 @@ module Engine =
         | "reshape" -> x().reshape(ints op "shape")
         | "permute" -> x().permute(ints op "permutation").contiguous()
         | "select" -> x().[int64 (unbox<int> (attribute op "index"))]
+        | "embed" ->
+            let index, rows = unbox<int> (attribute op "index"), unbox<int> (attribute op "rows")
+            torch.stack([| for r in 0 .. rows - 1 -> if r = index then x () else torch.zeros_like(x ()) |], 0L)
+        | "stack" -> torch.stack(xs, 0L)
         | "sigmoidScaled" -> xs.[1] * (xs.[0] * (1.0 - xs.[0]))
         | "tanhScaled" -> xs.[1] * (1.0 - xs.[0] * xs.[0])
         | "reciprocalScaled" -> xs.[1] * (float' op "c" / xs.[0])
@@ -87,6 +144,11 @@ module Engine =
             xs.[1] * (torch.pow(xs.[0], torch.tensor (p - 1.0)) * p)
         | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (unbox<KinkConvention> (attribute op "convention"))
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
+        | "phiPoly" ->
+            // φ(x)·P(x), P's coefficients from the constant term up (Horner).
+            let coefficients = unbox<float[]> (attribute op "coefficients")
+            let p = coefficients |> Array.rev |> Array.fold (fun (acc: torch.Tensor) c -> if isNull acc then torch.full_like(x (), c) else acc * x () + c) null
+            p * torch.exp(x () * x () * -0.5) / Math.Sqrt(2.0 * Math.PI)
         | "geluTanhScaled" ->
             // d/dx x·σ(2u) = σ(2u) + x·σ(2u)·σ(−2u)·2u′, u = √(2/π)(x + kx³).
             let c, k = Math.Sqrt(2.0 / Math.PI), 0.044715
@@ -104,7 +166,9 @@ module Engine =
 
     /// The value and gradients of f at xs, computed by running f's traced forward program and its derived gradient
     /// program on TorchSharp tensors on `device` ("cpu", or "cuda" with a CUDA build of TorchSharp).
-    let run (f: Value[] -> Value) (device: string) (xs: Tensor[]) : Tensor * Tensor[] =
+    /// A custom op runs through the TorchSharp forward given for its name in `custom`; the ops of its VJP rule are
+    /// built-in ones.
+    let run (custom: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (f: Value[] -> Value) (device: string) (xs: Tensor[]) : Tensor * Tensor[] =
         if isNull device then nullArg "device"
         let program = Trace.gradient f xs
         let dev = torch.device device
@@ -119,7 +183,11 @@ module Engine =
                     values.[t] <- v
                     v
             for e in program.Entries do
-                let result = apply e.Op (e.Inputs |> Array.map onDevice)
+                let inputs = e.Inputs |> Array.map onDevice
+                let result =
+                    match custom.TryGetValue e.Op.Name with
+                    | true, forward -> forward inputs
+                    | _ -> apply e.Op e.Output.ShapeArray inputs
                 values.[e.Output] <- result
             let back (t: Tensor) = Torch.ofTorch ((onDevice t).cpu())
             back program.Output, program.Gradients |> Array.map back)

@@ -114,7 +114,7 @@ public sealed class TracedProgram
             string result = $"%{k}";
             if (!names.TryAdd(e.Output, result))
                 result = names[e.Output] + "'";   // an op that returned its input (a reshape to the same shape, x·1)
-            var attributes = e.Op.Attributes.Select(a => new KeyValuePair<string, string>(a.Item1, Print(a.Item2))).ToArray();
+            var attributes = Core.OpModule.showAttributes(e.Op).Select(a => new KeyValuePair<string, string>(a.Item1, a.Item2)).ToArray();
             operations.Add(new TracedOperation(result, e.Op.Name, attributes, operands, e.Output.Shape, k >= r.ForwardCount));
         }
         return new TracedProgram(operations, r.ForwardCount, r.Inputs.Select(x => (IReadOnlyList<int>)x.Shape).ToArray(),
@@ -123,14 +123,4 @@ public sealed class TracedProgram
 
     private static string Constant(Core.Tensor t) =>
         t.Numel == 1 ? "const(" + t.ToArray()[0].ToString("R", CultureInfo.InvariantCulture) + ")" : $"const[{string.Join(", ", t.Shape)}]";
-
-    private static string Print(object value) => value switch
-    {
-        string s => "\"" + s + "\"",
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
-        bool b => b ? "true" : "false",
-        int[] xs => "[" + string.Join(", ", xs) + "]",
-        IEnumerable e => "[" + string.Join(", ", e.Cast<object>().Select(Print)) + "]",
-        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
-    };
 }

@@ -48,4 +48,17 @@ public class TorchSharpEngineTests
         var e = Assert.Throws<NotSupportedException>(() => TorchSharpEngine.Run(xs => cube(xs).Sum(), "cpu", Tensor.Random(1, 3)));
         Assert.Contains("'cube'", e.Message);
     }
+
+    [Fact]
+    public void A_custom_op_runs_through_the_TorchSharp_forward_given_for_its_name()
+    {
+        var cube = CustomOp.Create("cube", xs => xs[0] * xs[0] * xs[0], (xs, y, g, i) => g * 3 * xs[0] * xs[0], (xs, y, i, t) => t * 3 * xs[0] * xs[0]);
+        Func<Tensor[], Tensor> f = xs => cube(new[] { xs[0].MatMul(xs[1]) }).Tanh().Sum();
+        var inputs = new[] { Tensor.Random(1, 3, 4), Tensor.Random(2, 4, 2) };
+        var forwards = new Dictionary<string, Func<TorchSharp.torch.Tensor[], TorchSharp.torch.Tensor>> { ["cube"] = xs => xs[0] * xs[0] * xs[0] };
+        var ours = Autodiff.ValueAndGrad(f, inputs);
+        var theirs = TorchSharpEngine.Run(f, "cpu", forwards, inputs);
+        Same("value", ours.Value, theirs.Value);
+        for (int k = 0; k < inputs.Length; k++) Same($"gradient {k}", ours.Gradients[k], theirs.Gradients[k]);
+    }
 }

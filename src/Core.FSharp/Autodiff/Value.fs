@@ -119,11 +119,16 @@ module Op =
             let tensors = Array.zeroCreate args.Length
             for i in 0 .. args.Length - 1 do
                 tensors.[i] <- (match args.[i] with Const t -> t | a -> a.Tensor)
-            let out = op.Forward tensors
+            let trace = Tracing.current.Value
+            let out =
+                if isNull trace then op.Forward tensors
+                else
+                    // A forward written with ops (a custom op's) is one operation of the program, not its insides.
+                    Tracing.current.Value <- null
+                    try op.Forward tensors finally Tracing.current.Value <- trace
             // An input released while the op read it may have lent its array to another tensor: fail, never
             // return a value computed from that tensor's data.
             for t in tensors do t.CheckLive()
-            let trace = Tracing.current.Value
             if not (isNull trace) then trace.Add { Op = op; Inputs = tensors; Output = out }
             Const out
         else
@@ -153,6 +158,18 @@ module Op =
 
     /// The op with the attributes that define it besides its name, for traced programs.
     let withAttributes (attributes: (string * obj) list) (op: Op) = { op with Attributes = attributes }
+
+    /// One attribute value as a traced program prints it: numbers round-trip, strings quoted, arrays bracketed.
+    let rec private showValue (value: obj) =
+        match value with
+        | :? string as s -> "\"" + s + "\""
+        | :? float as d -> d.ToString("R", Globalization.CultureInfo.InvariantCulture)
+        | :? bool as b -> if b then "true" else "false"
+        | :? Collections.IEnumerable as e -> "[" + String.Join(", ", Seq.cast<obj> e |> Seq.map showValue) + "]"
+        | v -> Convert.ToString(v, Globalization.CultureInfo.InvariantCulture)
+
+    /// The op's attributes as (key, printed value) pairs, in order.
+    let showAttributes (op: Op) = op.Attributes |> List.map (fun (k, v) -> k, showValue v)
 
     /// An elementwise op y = f(x) from a whole-tensor forward kernel and `scaled x y g` = g·f'(x) as one
     /// differentiable value (usually a `scaled` op). An elementwise Jacobian is diagonal, so that one function is

@@ -150,6 +150,9 @@ module Op =
 
     /// The op with the attributes that define it besides its name, for traced programs.
     val withAttributes: attributes: (string * obj) list -> op: Op -> Op
+    /// The op's attributes as (key, printed value) pairs, in order, as a traced program prints them: numbers
+    /// round-trip ("R"), strings quoted, arrays in brackets.
+    val showAttributes: op: Op -> (string * string) list
 
     /// The derivative half of an elementwise op as one op of (v, g): `value v g` its forward kernel (g·f'(x) from
     /// v, which is x or the op's output), `inV v g h` its derivative in v along h. It is linear in g, so its

@@ -73,7 +73,8 @@ module Activation =
 
     /// φ(x)·P(x): closed under differentiation, d/dx = φ(x)·(P'(x) − x·P(x)).
     let rec private phiPoly (coeffs: double[]) (x: Value) : Value =
-        Elementwise.unaryInline "phiPoly" (Special.phiPoly coeffs) (fun x _ -> phiPoly (Special.phiPolyDerivative coeffs) x) x
+        Op.elementwiseWith "phiPoly" [ "coefficients", box coeffs ] (fun t -> Tensor.mapInline (Special.phiPoly coeffs) t)
+            (fun x _ g -> Arithmetic.mul g (phiPoly (Special.phiPolyDerivative coeffs) x)) x
 
     /// What an activation f with a fused vector path is made of, built once per activation (its ops capture this
     /// one object instead of each part: a small tensor's call allocates less).

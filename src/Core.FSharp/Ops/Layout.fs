@@ -52,7 +52,7 @@ module Layout =
         let inner = x.Shape
         let n = Shape.numel inner
         Op.apply
-            (Op.create "embed"
+            (Op.withAttributes [ "index", box i; "rows", box rows ] <| Op.create "embed"
                 (fun xs ->
                     let d = Array.zeroCreate (rows * n)
                     Array.blit xs.[0].Data 0 d (i * n) n

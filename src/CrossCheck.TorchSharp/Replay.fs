@@ -1,0 +1,226 @@
+namespace Functional.CrossCheck
+
+open System
+open System.Collections.Generic
+open System.Text
+open TorchSharp
+open Functional
+open Functional.Core
+
+/// What replaying a function's traced program under TorchSharp autograd found.
+type ReplayResult =
+    { /// The value and every gradient agree, every operation's forward value and VJP agree (documented
+      /// differences aside), and every operation could be replayed.
+      Passed: bool
+      /// Forward operations replayed on TorchSharp and checked one by one (forward value and VJP).
+      OperationsReplayed: int
+      /// The first operation, in program order, whose forward value or VJP differs beyond tolerance; starts with
+      /// its name.
+      FirstDivergence: string option
+      /// Everything found, one finding per line: tolerances, the end-to-end comparison, documented differences,
+      /// operations that could not be replayed.
+      Details: string }
+
+/// Write once, cross-check op by op: a function traced with Functional, replayed on TorchSharp.
+[<RequireQualifiedAccess>]
+module Replay =
+
+    let private invariant (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
+
+    /// Below this, TorchSharp's GELU (exact and tanh form) computes 1 + erf(·) or 1 + tanh(·) by cancellation and
+    /// loses the negative tail (−0 from about −6 on for the exact form); ours keeps it.
+    let private geluTailBelow = -5.0
+
+    /// Whether a and b agree: |a − b| ≤ atol + rtol·|b| (b TorchSharp's), NaN with NaN, an infinity with itself.
+    let private close rtol atol (a: float) (b: float) =
+        (Double.IsNaN a && Double.IsNaN b) || a = b || abs (a - b) <= atol + rtol * abs b
+
+    /// The elements that disagree, as flat indices, and the worst of them (the largest excess over tolerance).
+    let private disagreements rtol atol (ours: float[]) (theirs: float[]) =
+        let bad = List<int>()
+        let mutable worst, excess = -1, -1.0
+        for e in 0 .. ours.Length - 1 do
+            if not (close rtol atol ours.[e] theirs.[e]) then
+                bad.Add e
+                let d = abs (ours.[e] - theirs.[e]) - (atol + rtol * abs theirs.[e])
+                let d = if Double.IsNaN d then infinity else d
+                if d > excess then
+                    worst <- e
+                    excess <- d
+        bad, worst
+
+    let private multiIndex (shape: int[]) (flat: int) =
+        let idx = Array.zeroCreate shape.Length
+        let mutable r = flat
+        for k in shape.Length - 1 .. -1 .. 0 do
+            idx.[k] <- r % shape.[k]
+            r <- r / shape.[k]
+        "[" + String.Join(", ", idx) + "]"
+
+    let private describeOp (op: Op) (inputs: Tensor[]) =
+        let attributes = Op.showAttributes op |> List.map (fun (k, v) -> k + "=" + v)
+        let shapes = inputs |> Array.map (fun t -> Shape.show t.ShapeArray)
+        (if attributes.IsEmpty then "" else "attributes " + String.Join(", ", attributes) + "; ")
+        + "inputs' shapes " + String.Join(", ", shapes)
+
+    /// A documented difference between our rule and TorchSharp's, for one op and one comparison: which elements it
+    /// explains, and the note that reports it.
+    type private Documented = { Explains: int -> bool; Note: string }
+
+    let private documented (op: Op) (inputs: Tensor[]) (isVjp: bool) : Documented option =
+        match op.Name with
+        | "leakyRelu" when isVjp ->
+            let alpha = op.Attributes |> List.pick (fun (k, v) -> if k = "alpha" then Some (unbox<float> v) else None)
+            let convention = op.Attributes |> List.pick (fun (k, v) -> if k = "convention" then Some (unbox<KinkConvention> v) else None)
+            let ours = Activation.leakyReluSlope alpha convention 0.0
+            let x = inputs.[0].Data
+            Some { Explains = (fun e -> x.[e] = 0.0)
+                   Note = sprintf "its derivative at exactly 0 is %s by our convention (KinkConvention.%A) and α = %s by TorchSharp's (the left derivative)" (invariant ours) convention (invariant alpha) }
+        | "gelu" | "geluTanh" ->
+            let x = inputs.[0].Data
+            Some { Explains = (fun e -> x.[e] < geluTailBelow)
+                   Note = sprintf "TorchSharp's GELU loses the negative tail below %s (it cancels towards −0); ours keeps it" (invariant geluTailBelow) }
+        | _ -> None
+
+    /// The op on TorchSharp tensors: the user's TorchSharp forward for a custom op's name, else the built-in replay.
+    let private torchForward (custom: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) =
+        match custom.TryGetValue e.Op.Name with
+        | true, f -> f
+        | _ -> Engine.apply e.Op e.Output.ShapeArray
+
+    /// The op as the end-to-end replay runs it: TorchSharp's own op, except where a documented difference would
+    /// otherwise hide real ones downstream (Leaky ReLU takes our value at 0; GELU's tail is computed from erfc / σ).
+    let private aligned (custom: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) (xs: torch.Tensor[]) : torch.Tensor =
+        let op = e.Op
+        let plain () = torchForward custom e xs
+        if custom.ContainsKey op.Name then plain ()
+        else
+            match op.Name with
+            | "leakyRelu" ->
+                let alpha = op.Attributes |> List.pick (fun (k, v) -> if k = "alpha" then Some (unbox<float> v) else None)
+                let convention = op.Attributes |> List.pick (fun (k, v) -> if k = "convention" then Some (unbox<KinkConvention> v) else None)
+                let kink = Activation.leakyReluSlope alpha convention 0.0
+                let x = xs.[0]
+                torch.where(x.gt(torch.tensor 0.0), x, torch.where(x.lt(torch.tensor 0.0), x * alpha, x * kink))
+            | "gelu" ->
+                let x = xs.[0]
+                let tail = x * torch.special.erfc(x / -Math.Sqrt 2.0) * 0.5
+                torch.where(x.lt(torch.tensor geluTailBelow), tail, plain ())
+            | "geluTanh" ->
+                let x = xs.[0]
+                let tail = x * torch.sigmoid((x + x * x * x * 0.044715) * (2.0 * Math.Sqrt(2.0 / Math.PI)))
+                torch.where(x.lt(torch.tensor geluTailBelow), tail, plain ())
+            | _ -> plain ()
+
+    /// A fixed pseudo-random adjoint for operation k: each VJP is checked as a linear map in a generic direction, so
+    /// a wrong rule shows even where the function's own adjoint would hide it.
+    let private adjointFor (k: int) (shape: int[]) = Tensor.random (7919 * (k + 1)) shape
+
+    /// Replays f's traced program on TorchSharp (float64). Op by op: each forward operation runs on TorchSharp from
+    /// our inputs, and its VJP (TorchSharp autograd of that one op) is compared with ours for a fixed adjoint.
+    /// End to end: the forward program replayed under autograd gives the value and gradients, compared with ours.
+    let verify (rtol: float) (atol: float) (custom: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (f: Value[] -> Value) (xs: Tensor[]) : ReplayResult =
+        let program = Trace.gradient f xs
+        let forward = program.Entries.[0 .. program.ForwardCount - 1]
+        let details = StringBuilder()
+        let line (s: string) = details.AppendLine s |> ignore
+        let mutable first : string option = None
+        let mutable replayed = 0
+        let notReplayable = List<string>()
+        let notes = Dictionary<string, string * int>()
+        let note (op: Op) (text: string) (count: int) =
+            let key = op.Name + ": " + text
+            match notes.TryGetValue key with
+            | true, (t, n) -> notes.[key] <- (t, n + count)
+            | _ -> notes.[key] <- (text, count)
+        /// Compares ours with TorchSharp's for operation k; a documented difference explains its elements.
+        let check (k: int) (e: TraceEntry) (what: string) (isVjp: bool) (ours: Tensor) (theirs: Tensor) =
+            if ours.ShapeArray <> theirs.ShapeArray then
+                Some (sprintf "%s (operation %d of %d): the %s has shape %s here and %s on TorchSharp; %s" e.Op.Name (k + 1) forward.Length what (Shape.show ours.ShapeArray) (Shape.show theirs.ShapeArray) (describeOp e.Op e.Inputs))
+            else
+                let a, b = ours.ToArray(), theirs.ToArray()
+                let bad, worst = disagreements rtol atol a b
+                let doc = documented e.Op e.Inputs isVjp
+                // Documented elements are noted whenever TorchSharp differs there at all, even within tolerance.
+                match doc with
+                | Some d ->
+                    let differing = [| for i in 0 .. a.Length - 1 do if d.Explains i && not (close rtol 0.0 a.[i] b.[i]) then yield i |]
+                    if differing.Length > 0 then note e.Op d.Note differing.Length
+                | None -> ()
+                let unexplained = bad |> Seq.filter (fun i -> match doc with Some d -> not (d.Explains i) | None -> true) |> Array.ofSeq
+                if unexplained.Length = 0 then None
+                else
+                    let w = if unexplained |> Array.contains worst then worst else unexplained.[0]
+                    Some (sprintf "%s (operation %d of %d): the %s differs at %d of %d elements; worst at %s: ours %s, TorchSharp %s; %s"
+                            e.Op.Name (k + 1) forward.Length what unexplained.Length a.Length (multiIndex ours.ShapeArray w) (invariant a.[w]) (invariant b.[w]) (describeOp e.Op e.Inputs))
+        Torch.scoped (fun () ->
+            // Op by op.
+            forward |> Array.iteri (fun k e ->
+                let leaves = e.Inputs |> Array.map (Torch.toTorch true)
+                match (try Ok (torchForward custom e leaves) with :? NotSupportedException as ex -> Error ex.Message) with
+                | Error m ->
+                    let hint = if e.Op.Name = "einsum" then "" else "; supply a TorchSharp forward for it by name (the customOps argument)"
+                    notReplayable.Add (sprintf "%s (operation %d of %d): %s%s." e.Op.Name (k + 1) forward.Length (m.TrimEnd '.') hint)
+                | Ok y ->
+                    replayed <- replayed + 1
+                    let forwardDiff = check k e "forward value" false e.Output (Torch.ofTorch y)
+                    let g = adjointFor k e.Output.ShapeArray
+                    let vjpDiff () =
+                        let theirs =
+                            if not y.requires_grad then e.Inputs |> Array.map (fun t -> Tensor.zeros t.ShapeArray)
+                            else
+                                let gs = torch.autograd.grad([| y |], leaves, [| Torch.toTorch false g |], false, false, true)
+                                Array.init leaves.Length (fun i ->
+                                    let t = gs.[i]
+                                    if isNull t || t.IsInvalid then Tensor.zeros e.Inputs.[i].ShapeArray else Torch.ofTorch t)
+                        let inputs = e.Inputs |> Array.map Value.constant
+                        Array.init inputs.Length (fun i ->
+                            let ours = (e.Op.Vjp inputs (Value.constant e.Output) (Value.constant g) i).Tensor
+                            check k e (sprintf "VJP for input %d" i) true ours theirs.[i])
+                        |> Array.tryPick id
+                    let diff = match forwardDiff with Some d -> Some d | None -> vjpDiff ()
+                    if first.IsNone then first <- diff)
+            line (sprintf "Replayed %d of %d forward operations on TorchSharp (float64), each checked alone: forward value and VJP (for a fixed adjoint); tolerance |ours − TorchSharp| ≤ %s + %s·|TorchSharp|." replayed forward.Length (invariant atol) (invariant rtol))
+            // End to end, when every operation could be replayed.
+            let mutable endToEnd = true
+            if notReplayable.Count = 0 then
+                let values = Dictionary<Tensor, torch.Tensor>(HashIdentity.Reference)
+                let leaves = xs |> Array.map (fun x -> let t = Torch.toTorch true x in values.TryAdd(x, t) |> ignore; values.[x])
+                let onTorch (t: Tensor) =
+                    match values.TryGetValue t with
+                    | true, v -> v
+                    | _ -> let v = Torch.toTorch false t in values.[t] <- v; v
+                for e in forward do values.[e.Output] <- aligned custom e (e.Inputs |> Array.map onTorch)
+                let y = onTorch program.Output
+                let theirValue = Torch.ofTorch y
+                let theirGrads =
+                    if y.requires_grad then
+                        let gs = torch.autograd.grad([| y |], leaves, [| torch.ones_like y |], false, false, true)
+                        Array.init leaves.Length (fun i -> let t = gs.[i] in if isNull t || t.IsInvalid then Tensor.zeros xs.[i].ShapeArray else Torch.ofTorch t)
+                    else xs |> Array.map (fun x -> Tensor.zeros x.ShapeArray)
+                let compare (what: string) (ours: Tensor) (theirs: Tensor) =
+                    let a, b = ours.ToArray(), theirs.ToArray()
+                    let bad, worst = disagreements rtol atol a b
+                    if bad.Count = 0 then true
+                    else
+                        line (sprintf "End to end, the %s differs at %d of %d elements; worst at %s: ours %s, TorchSharp %s." what bad.Count a.Length (multiIndex ours.ShapeArray worst) (invariant a.[worst]) (invariant b.[worst]))
+                        false
+                let valueOk = compare "value" program.Output theirValue
+                let gradsOk = Array.init xs.Length (fun i -> compare (sprintf "gradient of input %d" i) program.Gradients.[i] theirGrads.[i]) |> Array.forall id
+                endToEnd <- valueOk && gradsOk
+                if endToEnd then
+                    line (sprintf "End to end under TorchSharp autograd: the value and %d gradient(s) agree." xs.Length)
+                elif first.IsNone then
+                    line "No single operation differs beyond tolerance: the difference accumulates through the program (rounding); a looser tolerance may be apt."
+            else
+                line "End to end: not run, since not every operation could be replayed."
+            for m in notReplayable do line ("Not replayable: " + m)
+            for KeyValue(key, (_, n)) in notes do
+                line (sprintf "Documented difference, not a failure: %s, at %d element(s)." key n)
+            match first with
+            | Some d -> line ("First divergence: " + d)
+            | None -> ()
+            { Passed = first.IsNone && notReplayable.Count = 0 && endToEnd
+              OperationsReplayed = replayed
+              FirstDivergence = first
+              Details = details.ToString().TrimEnd() })

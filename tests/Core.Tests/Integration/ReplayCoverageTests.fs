@@ -1,0 +1,145 @@
+namespace Functional.Tests
+
+open System
+open System.Collections.Generic
+open System.Reflection
+open TorchSharp
+open Xunit
+open Functional
+open Functional.Core
+open Functional.CrossCheck
+
+/// Every op the library has can be replayed on TorchSharp: the public op functions are enumerated by reflection,
+/// each must have a sample here, and every operation their forward, gradient and second-order programs record must
+/// replay to our values. A new op function without a sample, or a new op without a replay, fails this.
+module ReplayCoverageTests =
+
+    let private opModules = [ "Activation"; "Arithmetic"; "Elementwise"; "Layout"; "Linear"; "Reduction"; "Softmax" ]
+
+    /// Op constructors, not ops: the user names what they make (as with CustomOp.Create), or it is a constant.
+    let private constructors = set [ "Elementwise.unary"; "Elementwise.constantOf" ]
+
+    let private v (seed: int) (shape: int[]) = Value.constant (Tensor.random seed shape)
+
+    /// One sample per public op function: inputs, and a function of them that applies it.
+    let private samples : IDictionary<string, Tensor[] * (Value[] -> Value)> =
+        let m = Tensor.random 1 [| 3; 4 |]
+        let n = Tensor.random 2 [| 4; 2 |]
+        let withZero = Tensor.create [| 5 |] [| -1.5; 0.0; 0.5; -7.0; 2.0 |]
+        let positive = Tensor.map (fun x -> abs x + 0.5) m
+        let one (t: Tensor) (f: Value -> Value) = [| t |], (fun (xs: Value[]) -> f xs.[0])
+        let two (a: Tensor) (b: Tensor) (f: Value -> Value -> Value) = [| a; b |], (fun (xs: Value[]) -> f xs.[0] xs.[1])
+        dict [
+            "Activation.relu", one withZero Activation.relu
+            "Activation.leakyReluWith", one withZero (fun x ->
+                Arithmetic.add (Arithmetic.add (Activation.leakyReluWith 0.1 KinkConvention.LeftDerivative x) (Activation.leakyReluWith 0.1 KinkConvention.RightDerivative x))
+                               (Activation.leakyReluWith 0.1 KinkConvention.Midpoint x))
+            "Activation.leakyRelu", one withZero (Activation.leakyRelu 0.01)
+            "Activation.gelu", one m Activation.gelu
+            "Activation.geluTanh", one m Activation.geluTanh
+            "Activation.softplus", one (Tensor.map (fun x -> 30.0 * x) m) Activation.softplus
+            "Arithmetic.broadcastTo", one (Tensor.random 3 [| 4 |]) (Arithmetic.broadcastTo [| 3; 4 |])
+            "Arithmetic.sumTo", one m (Arithmetic.sumTo [| 1; 4 |])
+            "Arithmetic.add", two m (Tensor.random 4 [| 4 |]) Arithmetic.add
+            "Arithmetic.neg", one m Arithmetic.neg
+            "Arithmetic.scale", one m (Arithmetic.scale 2.5)
+            "Arithmetic.sub", two m (Tensor.random 5 [| 3; 1 |]) Arithmetic.sub
+            "Arithmetic.mul", two m (Tensor.random 6 [| 4 |]) Arithmetic.mul
+            "Arithmetic.square", one m Arithmetic.square
+            "Arithmetic.div", two m positive Arithmetic.div
+            "Arithmetic.addScalar", one m (Arithmetic.addScalar 3.0)
+            "Arithmetic.rsubScalar", one m (Arithmetic.rsubScalar 3.0)
+            "Elementwise.exp", one m Elementwise.exp
+            "Elementwise.log", one positive Elementwise.log
+            "Elementwise.sqrt", one positive Elementwise.sqrt
+            "Elementwise.tanh", one m Elementwise.tanh
+            "Elementwise.sigmoid", one m Elementwise.sigmoid
+            "Elementwise.pow", one positive (Elementwise.pow 2.5)
+            "Elementwise.square", one m Elementwise.square
+            "Layout.reshape", one m (Layout.reshape [| 2; 6 |])
+            "Layout.permute", one (Tensor.random 7 [| 2; 3; 4 |]) (Layout.permute [| 2; 0; 1 |])
+            "Layout.transpose", one m Layout.transpose
+            "Layout.select", one m (Layout.select 1)
+            "Layout.embed", one (Tensor.random 8 [| 4 |]) (Layout.embed 1 3)
+            "Layout.stack", two m (Tensor.random 9 [| 3; 4 |]) (fun a b -> Layout.stack [| a; b |])
+            // A planned chain, a diagonal read and a row sum: their gradients hold the extended forms (a diagonal
+            // write "i->ii", a broadcast "i->ij").
+            "Linear.einsum", ([| m; n; Tensor.random 10 [| 2; 5 |] |], fun xs ->
+                let a = Linear.einsum "ij,jk,kl->il" xs
+                let d = Linear.einsum "ii->i" [| Linear.einsum "il,jl->ij" [| a; a |] |]
+                Linear.einsum "i,ij->ij" [| Arithmetic.add d (Linear.einsum "ij->i" [| a |]); a |])
+            "Linear.matmul", two m n Linear.matmul
+            "Linear.bmm", two (Tensor.random 11 [| 2; 3; 4 |]) (Tensor.random 12 [| 2; 4; 5 |]) Linear.bmm
+            "Reduction.sumAxes", one (Tensor.random 13 [| 2; 3; 4 |]) (Reduction.sumAxes [| 0; 2 |] true)
+            "Reduction.sum", one m Reduction.sum
+            "Reduction.meanAxes", one (Tensor.random 14 [| 2; 3; 4 |]) (Reduction.meanAxes [| 1 |] false)
+            "Reduction.mean", one m Reduction.mean
+            "Softmax.logSoftmax", one (Tensor.random 15 [| 2; 3; 4 |]) (Softmax.logSoftmax 1)
+            "Softmax.softmax", one (Tensor.random 16 [| 2; 3; 4 |]) (Softmax.softmax 2)
+        ]
+
+    /// The public functions of the op modules that make a Value.
+    let private opFunctions () =
+        typeof<Value>.Assembly.GetTypes()
+        |> Array.filter (fun t -> t.Namespace = "Functional.Core" && opModules |> List.exists (fun m -> t.Name = m || t.Name = m + "Module"))
+        |> Array.collect (fun t ->
+            t.GetMethods(BindingFlags.Public ||| BindingFlags.Static ||| BindingFlags.DeclaredOnly)
+            |> Array.filter (fun mi -> mi.ReturnType = typeof<Value>)
+            |> Array.map (fun mi -> t.Name.Replace("Module", "") + "." + mi.Name))
+        |> Array.distinct
+
+    [<Fact>]
+    let ``every public op function has a sample here`` () =
+        let found = opFunctions ()
+        Assert.True(found.Length >= 35, sprintf "only %d op functions found by reflection: %A" found.Length found)
+        let missing = found |> Array.filter (fun name -> not (samples.ContainsKey name || constructors.Contains name))
+        Assert.True(missing.Length = 0, sprintf "op functions with no replay sample (add one to ReplayCoverageTests): %s" (String.Join(", ", missing)))
+        let stale = samples.Keys |> Seq.filter (fun k -> not (Array.contains k found)) |> Array.ofSeq
+        Assert.True(stale.Length = 0, sprintf "samples for functions that no longer exist: %s" (String.Join(", ", stale)))
+
+    /// The sample's forward and gradient program, and the program of the gradient of its gradient (so the VJP
+    /// rules' own ops are recorded too).
+    let private programs (xs: Tensor[]) (f: Value[] -> Value) =
+        let scalar (vs: Value[]) = Reduction.sum (Arithmetic.mul (f vs) (Value.constant (Tensor.random 99 (f vs).Shape)))
+        let first = Trace.gradient scalar xs
+        let second =
+            Trace.gradient (fun vs ->
+                let gs = Autodiff.gradMany scalar vs
+                Array.fold2 (fun acc (g: Value) (x: Tensor) -> Arithmetic.add acc (Reduction.sum (Arithmetic.mul g (Value.constant (Tensor.map (fun e -> e * 0.5 + 0.25) x))))) (Value.scalar 0.0) gs xs) xs
+        [ first; second ]
+
+    [<Fact>]
+    let ``every op recorded in any sample's programs, to second order, replays on TorchSharp to our values`` () =
+        let seen = SortedDictionary<string, int>()
+        let failures = List<string>()
+        let equations = HashSet<string>()
+        for KeyValue(name, (xs, f)) in samples do
+            for p in programs xs f do
+                for e in p.Entries do
+                    seen.[e.Op.Name] <- (match seen.TryGetValue e.Op.Name with | true, c -> c + 1 | _ -> 1)
+                    if e.Op.Name = "einsum" then equations.Add(Op.showAttributes e.Op |> List.head |> snd |> fun q -> q.Trim '"') |> ignore
+                    try
+                        let theirs = Torch.scoped (fun () -> Torch.ofTorch (Engine.apply e.Op e.Output.ShapeArray (e.Inputs |> Array.map (Torch.toTorch false))))
+                        if not (Tensor.allClose 1e-10 1e-12 e.Output theirs) then
+                            failures.Add(sprintf "%s in %s: replay differs by %g" e.Op.Name name (Tensor.maxAbsDiff e.Output theirs))
+                    with :? NotSupportedException as ex -> failures.Add(sprintf "%s in %s: %s" e.Op.Name name ex.Message)
+        Assert.True(failures.Count = 0, String.Join("\n", failures |> Seq.distinct))
+        // The extended einsum forms TorchSharp's einsum does not take directly were among them.
+        let outputs = equations |> Seq.map (fun (q: string) -> q.Split("->")) |> Array.ofSeq
+        Assert.Contains(outputs, fun s -> s.[0].Contains "…")
+        Assert.Contains(outputs, fun s -> (s.[1] |> Seq.distinct |> Seq.length) < s.[1].Length)
+        Assert.Contains(outputs, fun s -> s.[1] |> Seq.exists (fun c -> not (s.[0].Contains c)))
+        // Every built-in op, and every derivative op the rules use, was seen.
+        for op in [ "einsum"; "add"; "sub"; "mul"; "div"; "neg"; "scale"; "square"; "exp"; "log"; "sqrt"; "tanh"; "sigmoid"
+                    "relu"; "leakyRelu"; "gelu"; "geluTanh"; "softplus"; "pow"; "softmax"; "logSoftmax"; "sum"
+                    "broadcastTo"; "sumTo"; "reshape"; "permute"; "select"; "embed"; "stack"
+                    "sigmoidScaled"; "tanhScaled"; "reciprocalScaled"; "squareScaled"; "powScaled"; "slopeScaled"
+                    "geluScaled"; "geluTanhScaled"; "softmaxVjp"; "logSoftmaxVjp" ] do
+            Assert.True(seen.ContainsKey op, sprintf "no sample records '%s'; seen: %s" op (String.Join(", ", seen.Keys)))
+
+    [<Fact>]
+    let ``Verify passes on every sample`` () =
+        let none = Dictionary<string, torch.Tensor[] -> torch.Tensor>() :> IReadOnlyDictionary<_, _>
+        for KeyValue(name, (xs, f)) in samples do
+            let r = Replay.verify 1e-10 1e-12 none (fun vs -> Reduction.sum (Arithmetic.mul (f vs) (Value.constant (Tensor.random 98 (f vs).Shape)))) xs
+            Assert.True(r.Passed, sprintf "%s: %s" name r.Details)

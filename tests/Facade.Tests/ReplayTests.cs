@@ -1,0 +1,147 @@
+using System.Collections.Generic;
+using Functional.CrossCheck;
+using Xunit;
+using Xunit.Abstractions;
+using TorchTensor = TorchSharp.torch.Tensor;
+
+namespace Functional.Facade.Tests;
+
+/// <summary>Write once, cross-check op by op: TorchSharpCheck.Verify on real models, on a planted wrong rule and on
+/// the documented differences.</summary>
+public class ReplayTests(ITestOutputHelper output)
+{
+    private ReplayReport Passes(string what, Func<Tensor[], Tensor> f, int operations, params Tensor[] inputs)
+    {
+        var r = TorchSharpCheck.Verify(f, inputs);
+        output.WriteLine($"{what}: {r.OperationsReplayed} operations replayed\n{r.Details}\n");
+        Assert.True(r.Passed, $"{what}: {r}");
+        Assert.Null(r.FirstDivergence);
+        Assert.Equal(operations, r.OperationsReplayed);
+        return r;
+    }
+
+    [Fact]
+    public void Verify_passes_on_the_seeds_matmul_an_MLP_an_attention_block_and_a_tensor_network()
+    {
+        // The seed's matmul: C = A·B, summed.
+        Passes("seed's matmul", xs => xs[0].MatMul(xs[1]).Sum(), 2, Tensor.Random(1, 3, 4), Tensor.Random(2, 4, 2));
+        // A two-layer perceptron with exact GELU and a log-softmax (cross-entropy) loss against soft targets.
+        Passes("MLP", xs => (xs[0].MatMul(xs[1]).Gelu().MatMul(xs[2]).LogSoftmax(1) * xs[3]).Sum() * -1, 7,
+            Tensor.Random(3, 6, 8), Tensor.Random(4, 8, 16), Tensor.Random(5, 16, 4), Tensor.Random(6, 6, 4).Softmax(1));
+        // An attention block: scores, scaling, softmax along the keys, values.
+        Passes("attention", xs => Einsum.Contract("bqk,bkd->bqd", (Einsum.Contract("bqd,bkd->bqk", xs[0], xs[1]) * 0.125).Softmax(2), xs[2]).Sum(), 5,
+            Tensor.Random(7, 2, 5, 4), Tensor.Random(8, 2, 6, 4), Tensor.Random(9, 2, 6, 4));
+        // A four-operand tensor network: the planner's three pairwise einsums.
+        Passes("tensor network", xs => Einsum.Contract("ab,cd,bd,ac->", xs), 3,
+            Tensor.Random(10, 5, 6), Tensor.Random(11, 7, 8), Tensor.Random(12, 6, 8), Tensor.Random(13, 5, 7));
+    }
+
+    [Fact]
+    public void Verify_passes_on_the_elementwise_family_layout_and_reductions()
+    {
+        Passes("elementwise", xs => (xs[0].Exp().Log() + xs[0].Sigmoid() * xs[0].Tanh() + xs[0].Pow(3) / 3 + (xs[0] * xs[0] + 1).Sqrt()
+                                   + xs[0].LeakyRelu(0.1, KinkConvention.Midpoint) + xs[0].Relu() + xs[0].Gelu(GeluApproximation.Tanh) + xs[0].Softplus()
+                                   + (xs[0] * 30).Softplus() - xs[0].Transpose().Transpose()).Mean(), 29,
+            Tensor.Random(14, 3, 4));
+    }
+
+    private static readonly Func<Tensor[], Tensor> WrongCube =
+        CustomOp.Create("cube", xs => xs[0] * xs[0] * xs[0],
+            (xs, y, g, i) => g * 2 * xs[0] * xs[0],          // planted: 2x² where 3x² is right
+            (xs, y, i, t) => t * 3 * xs[0] * xs[0]);
+
+    /// <summary>Ten operations, the custom op fifth.</summary>
+    private static Tensor TenOps(Tensor[] xs)
+    {
+        var h = xs[0].MatMul(xs[1]);                       // 1 einsum
+        h = (h * 0.5).Tanh();                               // 2 scale, 3 tanh
+        h = h + xs[2];                                      // 4 add (broadcast row)
+        h = WrongCube(new[] { h });                         // 5 cube
+        h = h.Gelu();                                       // 6 gelu
+        h = h.MatMul(xs[3]);                                // 7 einsum
+        return h.LogSoftmax(1).Tanh().Sum();                // 8 logSoftmax, 9 tanh, 10 sum
+    }
+
+    private static readonly Dictionary<string, Func<TorchTensor[], TorchTensor>> TorchCube = new()
+    {
+        ["cube"] = xs => xs[0] * xs[0] * xs[0],
+    };
+
+    [Fact]
+    public void A_custom_op_with_a_wrong_VJP_in_the_middle_of_ten_operations_is_the_first_divergence()
+    {
+        var inputs = new[] { Tensor.Random(21, 4, 3), Tensor.Random(22, 3, 5), Tensor.Random(23, 5), Tensor.Random(24, 5, 2) };
+        var r = TorchSharpCheck.Verify(TenOps, TorchCube, inputs);
+        output.WriteLine(r.ToString());
+        Assert.False(r.Passed);
+        Assert.Equal(10, r.OperationsReplayed);
+        Assert.NotNull(r.FirstDivergence);
+        Assert.StartsWith("cube (operation 5 of 10): the VJP for input 0 differs", r.FirstDivergence);
+        Assert.Contains("inputs' shapes [4, 5]", r.FirstDivergence);
+        Assert.Contains("gradient of input 0 differs", r.Details);
+    }
+
+    [Fact]
+    public void The_same_ten_operations_with_the_right_VJP_pass()
+    {
+        var cube = CustomOp.Create("cube", xs => xs[0] * xs[0] * xs[0], (xs, y, g, i) => g * 3 * xs[0] * xs[0], (xs, y, i, t) => t * 3 * xs[0] * xs[0]);
+        var r = TorchSharpCheck.Verify(xs => cube(new[] { xs[0].MatMul(xs[1]) }).Sum(), TorchCube, Tensor.Random(21, 4, 3), Tensor.Random(22, 3, 5));
+        Assert.True(r.Passed, r.ToString());
+        Assert.Equal(3, r.OperationsReplayed);
+    }
+
+    [Fact]
+    public void A_custom_op_without_a_TorchSharp_forward_is_reported_not_replayable_and_the_rest_is_still_checked()
+    {
+        var r = TorchSharpCheck.Verify(TenOps, Tensor.Random(21, 4, 3), Tensor.Random(22, 3, 5), Tensor.Random(23, 5), Tensor.Random(24, 5, 2));
+        output.WriteLine(r.ToString());
+        Assert.False(r.Passed);
+        Assert.Null(r.FirstDivergence);
+        Assert.Equal(9, r.OperationsReplayed);
+        Assert.Contains("Not replayable: cube (operation 5 of 10): 'cube' is not replayable on TorchSharp; supply a TorchSharp forward for it by name", r.Details);
+    }
+
+    [Fact]
+    public void Leaky_ReLU_at_exactly_0_is_the_documented_convention_difference_not_a_failure()
+    {
+        var x = Tensor.FromArray(new[] { -1.5, 0.0, 0.0, 2.0 }, 4);
+        var r = TorchSharpCheck.Verify(xs => (xs[0].LeakyRelu(0.01) * xs[0]).Sum() + xs[0].LeakyRelu(0.01).Sum(), x);
+        output.WriteLine(r.ToString());
+        Assert.True(r.Passed, r.ToString());
+        Assert.Contains("Documented difference, not a failure: leakyRelu: its derivative at exactly 0 is 1 by our convention", r.Details);
+        Assert.Contains("α = 0.01 by TorchSharp's", r.Details);
+        // The left-derivative convention is TorchSharp's own: nothing to report.
+        var left = TorchSharpCheck.Verify(xs => xs[0].LeakyRelu(0.01, KinkConvention.LeftDerivative).Sum(), x);
+        Assert.True(left.Passed, left.ToString());
+        Assert.DoesNotContain("Documented", left.Details);
+    }
+
+    [Fact]
+    public void TorchSharps_GELU_tail_is_the_documented_difference_not_a_failure()
+    {
+        // Scaled so that the tail matters: TorchSharp's exact GELU gives −0 at −10, ours −7.6e-23.
+        var x = Tensor.FromArray(new[] { -10.0, -8.0, -1.0, 0.5 }, 4);
+        var r = TorchSharpCheck.Verify(xs => (xs[0].Gelu() * 1e20).Sum(), x);
+        output.WriteLine(r.ToString());
+        Assert.True(r.Passed, r.ToString());
+        Assert.Contains("Documented difference, not a failure: gelu: TorchSharp's GELU loses the negative tail", r.Details);
+    }
+
+    [Fact]
+    public void A_wrong_built_in_rule_is_localised_to_its_operation()
+    {
+        // A stand-in for a built-in rule gone wrong: a custom op named as TorchSharp's forward says, with a wrong forward.
+        var badExp = CustomOp.Create("exp", xs => xs[0].Exp() * 1.0000001, (xs, y, g, i) => g * y, (xs, y, i, t) => t * y);
+        var r = TorchSharpCheck.Verify(xs => badExp(new[] { xs[0].Tanh() }).Sum(), Tensor.Random(3, 5));
+        Assert.False(r.Passed);
+        Assert.StartsWith("exp (operation 2 of 3): the forward value differs at 5 of 5 elements", r.FirstDivergence);
+    }
+
+    [Fact]
+    public void Bad_arguments_are_refused_by_name()
+    {
+        Assert.Throws<ArgumentNullException>(() => TorchSharpCheck.Verify(null!, Tensor.Random(1, 2)));
+        Assert.Throws<ArgumentNullException>(() => TorchSharpCheck.Verify(xs => xs[0].Sum(), (IReadOnlyDictionary<string, Func<TorchTensor[], TorchTensor>>)null!, Tensor.Random(1, 2)));
+        Assert.Throws<ArgumentNullException>(() => TorchSharpCheck.Verify(xs => xs[0].Sum(), new Dictionary<string, Func<TorchTensor[], TorchTensor>> { ["cube"] = null! }, Tensor.Random(1, 2)));
+    }
+}
