@@ -162,6 +162,51 @@ module Engine =
         | "logSoftmaxVjp" ->
             let axis = int64 (unbox<int> (attribute op "axis"))
             xs.[1] - torch.exp(xs.[0]) * sumKeep xs.[1] axis
+        | "reciprocal" -> torch.reciprocal(x ())
+        | "sin" -> torch.sin(x ())
+        | "cos" -> torch.cos(x ())
+        | "tan" -> torch.tan(x ())
+        | "asin" -> torch.asin(x ())
+        | "acos" -> torch.acos(x ())
+        | "atan" -> torch.atan(x ())
+        | "sinh" -> torch.sinh(x ())
+        | "cosh" -> torch.cosh(x ())
+        | "log1p" -> torch.log1p(x ())
+        | "expm1" -> torch.expm1(x ())
+        | "erf" -> torch.special.erf(x ())
+        | "erfc" -> torch.special.erfc(x ())
+        | "silu" -> torch.nn.functional.silu(x ())
+        | "abs" -> torch.abs(x ())
+        | "elu" -> torch.nn.functional.elu(x (), float' op "alpha")
+        | "clamp" -> x().clamp(TorchSharp.Scalar.op_Implicit (float' op "min"), TorchSharp.Scalar.op_Implicit (float' op "max"))
+        | "maximum" -> torch.maximum(xs.[0], xs.[1])
+        | "minimum" -> torch.minimum(xs.[0], xs.[1])
+        | "narrow" -> x().narrow(int64 (unbox<int> (attribute op "axis")), int64 (unbox<int> (attribute op "start")), int64 (unbox<int> (attribute op "length")))
+        | "pad" ->
+            let axis, start, size = unbox<int> (attribute op "axis"), unbox<int> (attribute op "start"), unbox<int> (attribute op "size")
+            let t = x ()
+            let zeros (n: int) = torch.zeros(t.shape |> Array.mapi (fun i d -> if i = axis then int64 n else d), torch.ScalarType.Float64, t.device)
+            let after = size - start - int t.shape.[axis]
+            torch.cat([| if start > 0 then yield zeros start
+                         yield t
+                         if after > 0 then yield zeros after |], int64 axis)
+        | "concat" -> torch.cat(xs, int64 (unbox<int> (attribute op "axis")))
+        | "indexSelect" ->
+            let indices = torch.tensor(unbox<int[]> (attribute op "indices") |> Array.map int64, device = x().device)
+            x().index_select(int64 (unbox<int> (attribute op "axis")), indices)
+        | "indexAdd" ->
+            let axis = unbox<int> (attribute op "axis")
+            let indices = torch.tensor(unbox<int[]> (attribute op "indices") |> Array.map int64, device = x().device)
+            let t = x ()
+            let shape = t.shape |> Array.mapi (fun i d -> if i = axis then int64 (unbox<int> (attribute op "size")) else d)
+            torch.zeros(shape, torch.ScalarType.Float64, t.device).index_add(int64 axis, indices, t, TorchSharp.Scalar.op_Implicit 1.0)
+        | "flip" -> x().flip([| int64 (unbox<int> (attribute op "axis")) |])
+        | "where" -> torch.where(xs.[0].ne(torch.tensor 0.0), xs.[1], xs.[2])
+        | "solve" -> torch.linalg.solve(xs.[0], xs.[1])
+        | "inverse" -> torch.linalg.inv(x ())
+        | "det" -> torch.linalg.det(x ())
+        | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l
+        | "cholesky" -> torch.linalg.cholesky(x ())
         | name -> raise (NotSupportedException(sprintf "'%s' is not replayable on TorchSharp." name))
 
     /// The value and gradients of f at xs, computed by running f's traced forward program and its derived gradient

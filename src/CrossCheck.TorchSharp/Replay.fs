@@ -67,18 +67,47 @@ module Replay =
     /// explains, and the note that reports it.
     type private Documented = { Explains: int -> bool; Note: string }
 
-    let private documented (op: Op) (inputs: Tensor[]) (isVjp: bool) : Documented option =
-        match op.Name with
-        | "leakyRelu" when isVjp ->
-            let alpha = op.Attributes |> List.pick (fun (k, v) -> if k = "alpha" then Some (unbox<float> v) else None)
-            let convention = op.Attributes |> List.pick (fun (k, v) -> if k = "convention" then Some (unbox<KinkConvention> v) else None)
-            let ours = Activation.leakyReluSlope alpha convention 0.0
-            let x = inputs.[0].Data
-            Some { Explains = (fun e -> x.[e] = 0.0)
-                   Note = sprintf "its derivative at exactly 0 is %s by our convention (KinkConvention.%A) and α = %s by TorchSharp's (the left derivative)" (invariant ours) convention (invariant alpha) }
-        | "gelu" | "geluTanh" ->
-            let x = inputs.[0].Data
-            Some { Explains = (fun e -> x.[e] < geluTailBelow)
+    let private attribute<'T> (op: Op) (key: string) = op.Attributes |> List.pick (fun (k, v) -> if k = key then Some (unbox<'T> v) else None)
+
+    /// TorchSharp's derivative at each kink it has (from its autograd formulas): Leaky ReLU and ELU take α, abs 0,
+    /// clamp 1 at both bounds, maximum and minimum ½ to each side of a tie.
+    let private kinkNote (op: Op) (where: string) (ours: float) (theirs: float) =
+        if ours = theirs then None
+        else Some (sprintf "its derivative at the kink (%s) is %s by our convention (KinkConvention.%A) and %s by TorchSharp's" where (invariant ours) (attribute<KinkConvention> op "convention") (invariant theirs))
+
+    /// Which elements of input `input`'s VJP sit at a kink of a broadcasting binary op: those tied with the other
+    /// side anywhere they meet.
+    let private ties (inputs: Tensor[]) (input: int) =
+        let tied = Tensor.map2 (fun a b -> if a = b then 1.0 else 0.0) inputs.[0] inputs.[1]
+        let counts = (Tensor.sumTo inputs.[input].ShapeArray tied).ToArray()
+        fun e -> counts.[e] > 0.0
+
+    /// The documented difference that explains elements of a comparison: the forward value (input = None) or the
+    /// VJP for one input.
+    let private documented (op: Op) (inputs: Tensor[]) (input: int option) : Documented option =
+        let x () = inputs.[0].Data
+        let at (explains: int -> bool) (note: string option) = note |> Option.map (fun n -> { Explains = explains; Note = n })
+        match op.Name, input with
+        | "leakyRelu", Some _ ->
+            let alpha = attribute<float> op "alpha"
+            let d = x ()
+            at (fun e -> d.[e] = 0.0) (kinkNote op "x = 0" (Activation.leakyReluSlope alpha (attribute<KinkConvention> op "convention") 0.0) alpha)
+        | "elu", Some _ ->
+            let alpha = attribute<float> op "alpha"
+            let d = x ()
+            at (fun e -> d.[e] = 0.0) (kinkNote op "x = 0" (Piecewise.kinkValue (attribute<KinkConvention> op "convention") alpha 1.0) alpha)
+        | "abs", Some _ ->
+            let d = x ()
+            at (fun e -> d.[e] = 0.0) (kinkNote op "x = 0" (Piecewise.kinkValue (attribute<KinkConvention> op "convention") -1.0 1.0) 0.0)
+        | "clamp", Some _ ->
+            let lo, hi = attribute<float> op "min", attribute<float> op "max"
+            let d = x ()
+            at (fun e -> d.[e] = lo || d.[e] = hi) (kinkNote op "x = min or max" (Piecewise.kinkValue (attribute<KinkConvention> op "convention") 0.0 1.0) 1.0)
+        | ("maximum" | "minimum"), Some i ->
+            at (ties inputs i) (kinkNote op "a tie" (Piecewise.kinkValue (attribute<KinkConvention> op "convention") 0.0 1.0) 0.5)
+        | ("gelu" | "geluTanh"), _ ->
+            let d = x ()
+            Some { Explains = (fun e -> d.[e] < geluTailBelow)
                    Note = sprintf "TorchSharp's GELU loses the negative tail below %s (it cancels towards −0); ours keeps it" (invariant geluTailBelow) }
         | _ -> None
 
@@ -88,8 +117,13 @@ module Replay =
         | true, f -> f
         | _ -> Engine.apply e.Op e.Output.ShapeArray
 
+    /// `plain` except at x = p exactly, where it is v + d·(x − p): the value v with derivative d.
+    let private atPoint (x: torch.Tensor) (p: float) (v: float) (d: float) (plain: torch.Tensor) =
+        torch.where(x.eq(torch.tensor p), (x - p) * d + v, plain)
+
     /// The op as the end-to-end replay runs it: TorchSharp's own op, except where a documented difference would
-    /// otherwise hide real ones downstream (Leaky ReLU takes our value at 0; GELU's tail is computed from erfc / σ).
+    /// otherwise hide real ones downstream (a kink takes our convention's derivative; GELU's tail is computed from
+    /// erfc / σ).
     let private aligned (custom: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) (xs: torch.Tensor[]) : torch.Tensor =
         let op = e.Op
         let plain () = torchForward custom e xs
@@ -97,11 +131,20 @@ module Replay =
         else
             match op.Name with
             | "leakyRelu" ->
-                let alpha = op.Attributes |> List.pick (fun (k, v) -> if k = "alpha" then Some (unbox<float> v) else None)
-                let convention = op.Attributes |> List.pick (fun (k, v) -> if k = "convention" then Some (unbox<KinkConvention> v) else None)
-                let kink = Activation.leakyReluSlope alpha convention 0.0
-                let x = xs.[0]
-                torch.where(x.gt(torch.tensor 0.0), x, torch.where(x.lt(torch.tensor 0.0), x * alpha, x * kink))
+                let alpha = attribute<float> op "alpha"
+                atPoint xs.[0] 0.0 0.0 (Activation.leakyReluSlope alpha (attribute<KinkConvention> op "convention") 0.0) (plain ())
+            | "elu" -> atPoint xs.[0] 0.0 0.0 (Piecewise.kinkValue (attribute<KinkConvention> op "convention") (attribute<float> op "alpha") 1.0) (plain ())
+            | "abs" -> atPoint xs.[0] 0.0 0.0 (Piecewise.kinkValue (attribute<KinkConvention> op "convention") -1.0 1.0) (plain ())
+            | "clamp" ->
+                let lo, hi = attribute<float> op "min", attribute<float> op "max"
+                let c = attribute<KinkConvention> op "convention"
+                let atHi = atPoint xs.[0] hi hi (Piecewise.kinkValue c 1.0 0.0) (plain ())
+                if lo = hi then atHi else atPoint xs.[0] lo lo (Piecewise.kinkValue c 0.0 1.0) atHi
+            | "maximum" | "minimum" ->
+                // At a tie: t·a + t·b + (1 − 2t)·a (detached): the tie's value, derivative t to each side.
+                let t = Piecewise.kinkValue (attribute<KinkConvention> op "convention") 0.0 1.0
+                let a, b = xs.[0], xs.[1]
+                torch.where(a.eq(b), a * t + b * t + a.detach() * (1.0 - 2.0 * t), plain ())
             | "gelu" ->
                 let x = xs.[0]
                 let tail = x * torch.special.erfc(x / -Math.Sqrt 2.0) * 0.5
@@ -134,13 +177,13 @@ module Replay =
             | true, (t, n) -> notes.[key] <- (t, n + count)
             | _ -> notes.[key] <- (text, count)
         /// Compares ours with TorchSharp's for operation k; a documented difference explains its elements.
-        let check (k: int) (e: TraceEntry) (what: string) (isVjp: bool) (ours: Tensor) (theirs: Tensor) =
+        let check (k: int) (e: TraceEntry) (what: string) (input: int option) (ours: Tensor) (theirs: Tensor) =
             if ours.ShapeArray <> theirs.ShapeArray then
                 Some (sprintf "%s (operation %d of %d): the %s has shape %s here and %s on TorchSharp; %s" e.Op.Name (k + 1) forward.Length what (Shape.show ours.ShapeArray) (Shape.show theirs.ShapeArray) (describeOp e.Op e.Inputs))
             else
                 let a, b = ours.ToArray(), theirs.ToArray()
                 let bad, worst = disagreements rtol atol a b
-                let doc = documented e.Op e.Inputs isVjp
+                let doc = documented e.Op e.Inputs input
                 // Documented elements are noted whenever TorchSharp differs there at all, even within tolerance.
                 match doc with
                 | Some d ->
@@ -163,7 +206,7 @@ module Replay =
                     notReplayable.Add (sprintf "%s (operation %d of %d): %s%s." e.Op.Name (k + 1) forward.Length (m.TrimEnd '.') hint)
                 | Ok y ->
                     replayed <- replayed + 1
-                    let forwardDiff = check k e "forward value" false e.Output (Torch.ofTorch y)
+                    let forwardDiff = check k e "forward value" None e.Output (Torch.ofTorch y)
                     let g = adjointFor k e.Output.ShapeArray
                     let vjpDiff () =
                         let theirs =
@@ -176,7 +219,7 @@ module Replay =
                         let inputs = e.Inputs |> Array.map Value.constant
                         Array.init inputs.Length (fun i ->
                             let ours = (e.Op.Vjp inputs (Value.constant e.Output) (Value.constant g) i).Tensor
-                            check k e (sprintf "VJP for input %d" i) true ours theirs.[i])
+                            check k e (sprintf "VJP for input %d" i) (Some i) ours theirs.[i])
                         |> Array.tryPick id
                     let diff = match forwardDiff with Some d -> Some d | None -> vjpDiff ()
                     if first.IsNone then first <- diff)

@@ -28,7 +28,14 @@ module Torch =
     let ofTorch (t: torch.Tensor) : Tensor =
         use d = t.detach().to_type(torch.ScalarType.Float64).contiguous()
         let shape = d.shape |> Array.map int
-        if Shape.numel shape = 0 then Tensor.zeros shape else Tensor.create shape (d.data<double>().ToArray())
+        if Shape.numel shape = 0 then Tensor.zeros shape
+        else
+            try Tensor.create shape (d.data<double>().ToArray())
+            with :? NullReferenceException ->
+                // libtorch answers some derivatives (sgn's) with a storage-less zero tensor; adding it to real zeros
+                // gives a tensor whose data can be read.
+                use z = torch.zeros(d.shape, torch.ScalarType.Float64).add(d)
+                Tensor.create shape (z.data<double>().ToArray())
 
     /// TorchSharp answers an unused input's gradient with null or an empty handle.
     let private present (t: torch.Tensor) = not (isNull t) && not t.IsInvalid

@@ -182,3 +182,10 @@ module Activation =
     /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN.
     let softplus (x: Value) = Elementwise.unary "softplus" softplusScalar (fun x _ -> Elementwise.sigmoid x) x
 
+    /// SiLU (swish) x·σ(x). d/dx = σ(x)·(1 + x·(1 − σ(x))).
+    let silu (x: Value) =
+        Elementwise.unaryInline "silu" (fun v -> v * Special.sigmoid v)
+            (fun x _ ->
+                let s = Elementwise.sigmoid x
+                Arithmetic.mul s (Arithmetic.addScalar 1.0 (Arithmetic.mul x (Arithmetic.rsubScalar 1.0 s))))
+            x

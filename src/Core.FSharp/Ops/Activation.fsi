@@ -54,3 +54,6 @@ module Activation =
     /// softplus(x) = ln(1 + eˣ), a smooth ReLU. d/dx = σ(x), so every order follows from σ's.
     /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN.
     val softplus: x: Value -> Value
+
+    /// SiLU (swish) x·σ(x). d/dx = σ(x)·(1 + x·(1 − σ(x))).
+    val silu: x: Value -> Value

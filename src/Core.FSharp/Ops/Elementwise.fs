@@ -147,3 +147,68 @@ module Elementwise =
 
     /// x². d/dx = 2x. x·x, and the VJP g·(2x) in one pass (`Arithmetic.square`, which `mul x x` and `pow 2` are).
     let square (x: Value) = Arithmetic.square x
+
+    // ---- the elementary functions: each value from .NET's Math (or Special's erf), each derivative written with
+    // ops of x or of the output y, so every order follows ----
+
+    /// 1/x. d/dx = −1/x² = −y².
+    let reciprocal (x: Value) =
+        unaryInline "reciprocal" (fun v -> 1.0 / v) (fun _ y -> Arithmetic.neg (Arithmetic.square y)) x
+
+    /// sin x. d/dx = cos x.
+    let rec sin (x: Value) = unaryInline "sin" Math.Sin (fun x _ -> cos x) x
+
+    /// cos x. d/dx = −sin x.
+    and cos (x: Value) = unaryInline "cos" Math.Cos (fun x _ -> Arithmetic.neg (sin x)) x
+
+    /// tan x. d/dx = 1 + tan²x.
+    let tan (x: Value) = unaryInline "tan" Math.Tan (fun _ y -> Arithmetic.addScalar 1.0 (Arithmetic.square y)) x
+
+    /// asin x on [−1, 1]. d/dx = 1/√(1 − x²) (∞ at ±1; NaN outside).
+    let asin (x: Value) =
+        unaryInline "asin" Math.Asin (fun x _ -> pow -0.5 (Arithmetic.rsubScalar 1.0 (Arithmetic.square x))) x
+
+    /// acos x on [−1, 1]. d/dx = −1/√(1 − x²).
+    let acos (x: Value) =
+        unaryInline "acos" Math.Acos (fun x _ -> Arithmetic.neg (pow -0.5 (Arithmetic.rsubScalar 1.0 (Arithmetic.square x)))) x
+
+    /// atan x. d/dx = 1/(1 + x²).
+    let atan (x: Value) = unaryInline "atan" Math.Atan (fun x _ -> reciprocal (Arithmetic.addScalar 1.0 (Arithmetic.square x))) x
+
+    /// sinh x. d/dx = cosh x.
+    let rec sinh (x: Value) = unaryInline "sinh" Math.Sinh (fun x _ -> cosh x) x
+
+    /// cosh x. d/dx = sinh x.
+    and cosh (x: Value) = unaryInline "cosh" Math.Cosh (fun x _ -> sinh x) x
+
+    /// ln(1 + v): near 0 a series; elsewhere ln(u)·v/(u − 1) with u = 1 + v rounded, which cancels u's rounding.
+    let internal log1pScalar (v: double) =
+        if abs v < 1e-4 then v * (1.0 - v * (0.5 - v * (1.0 / 3.0 - v * 0.25)))
+        elif v = infinity then v
+        else Math.Log(1.0 + v) * (v / ((1.0 + v) - 1.0))
+
+    /// eᵛ − 1: near 0 a series; elsewhere (u − 1)·v/ln(u) with u = eᵛ rounded (Kahan), which cancels u's rounding.
+    let internal expm1Scalar (v: double) =
+        if abs v < 1e-5 then v * (1.0 + v * (0.5 + v * (1.0 / 6.0)))
+        else
+            let u = Math.Exp v
+            if u = 1.0 then v elif u - 1.0 = -1.0 then -1.0 elif u = infinity then u else (u - 1.0) * v / Math.Log u
+
+    /// ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x).
+    let log1p (x: Value) = unaryInline "log1p" log1pScalar (fun x _ -> reciprocal (Arithmetic.addScalar 1.0 x)) x
+
+    /// eˣ − 1, accurate for tiny x. d/dx = eˣ = y + 1.
+    let expm1 (x: Value) = unaryInline "expm1" expm1Scalar (fun _ y -> Arithmetic.addScalar 1.0 y) x
+
+    /// 2/√π, erf's slope at 0.
+    let private twoOverSqrtPi = 1.1283791670955125738961589031215
+
+    /// erf x. d/dx = (2/√π)·e^(−x²).
+    let erf (x: Value) = unaryInline "erf" Special.erf (fun x _ -> Arithmetic.scale twoOverSqrtPi (exp (Arithmetic.neg (Arithmetic.square x)))) x
+
+    /// erfc x = 1 − erf x, accurate in the right tail. d/dx = −(2/√π)·e^(−x²).
+    let erfc (x: Value) = unaryInline "erfc" Special.erfc (fun x _ -> Arithmetic.scale -twoOverSqrtPi (exp (Arithmetic.neg (Arithmetic.square x)))) x
+
+    /// sign x: −1, 0 or 1 (NaN at NaN), a constant: its derivative is 0 everywhere (and no gradient flows).
+    let sign (x: Value) = constantOfInline (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then -1.0 elif Double.IsNaN v then v else 0.0) x
+

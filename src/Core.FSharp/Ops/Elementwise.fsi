@@ -69,3 +69,51 @@ module Elementwise =
 
     /// x². d/dx = 2x. x·x, and the VJP g·(2x) in one pass (`Arithmetic.square`, which `mul x x` and `pow 2` are).
     val square: x: Value -> Value
+
+    /// 1/x. d/dx = −1/x² = −y².
+    val reciprocal: x: Value -> Value
+
+    /// sin x. d/dx = cos x.
+    val sin: x: Value -> Value
+
+    /// cos x. d/dx = −sin x.
+    val cos: x: Value -> Value
+
+    /// tan x. d/dx = 1 + tan²x.
+    val tan: x: Value -> Value
+
+    /// asin x on [−1, 1]. d/dx = 1/√(1 − x²) (∞ at ±1; NaN outside).
+    val asin: x: Value -> Value
+
+    /// acos x on [−1, 1]. d/dx = −1/√(1 − x²).
+    val acos: x: Value -> Value
+
+    /// atan x. d/dx = 1/(1 + x²).
+    val atan: x: Value -> Value
+
+    /// sinh x. d/dx = cosh x.
+    val sinh: x: Value -> Value
+
+    /// cosh x. d/dx = sinh x.
+    val cosh: x: Value -> Value
+
+    /// ln(1 + v) of one double, accurate for tiny v.
+    val internal log1pScalar: v: double -> double
+
+    /// eᵛ − 1 of one double, accurate for tiny v.
+    val internal expm1Scalar: v: double -> double
+
+    /// ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x).
+    val log1p: x: Value -> Value
+
+    /// eˣ − 1, accurate for tiny x. d/dx = eˣ.
+    val expm1: x: Value -> Value
+
+    /// erf x. d/dx = (2/√π)·e^(−x²).
+    val erf: x: Value -> Value
+
+    /// erfc x = 1 − erf x, accurate in the right tail. d/dx = −(2/√π)·e^(−x²).
+    val erfc: x: Value -> Value
+
+    /// sign x: −1, 0 or 1 (NaN at NaN), a constant: its derivative is 0 everywhere (and no gradient flows).
+    val sign: x: Value -> Value

@@ -14,7 +14,7 @@ open Functional.CrossCheck
 /// replay to our values. A new op function without a sample, or a new op without a replay, fails this.
 module ReplayCoverageTests =
 
-    let private opModules = [ "Activation"; "Arithmetic"; "Elementwise"; "Layout"; "Linear"; "Reduction"; "Softmax" ]
+    let private opModules = [ "Activation"; "Arithmetic"; "Elementwise"; "Layout"; "Linear"; "Reduction"; "Softmax"; "Indexing"; "Piecewise"; "Linalg" ]
 
     /// Op constructors, not ops: the user names what they make (as with CustomOp.Create), or it is a constant.
     let private constructors = set [ "Elementwise.unary"; "Elementwise.constantOf" ]
@@ -76,6 +76,43 @@ module ReplayCoverageTests =
             "Reduction.mean", one m Reduction.mean
             "Softmax.logSoftmax", one (Tensor.random 15 [| 2; 3; 4 |]) (Softmax.logSoftmax 1)
             "Softmax.softmax", one (Tensor.random 16 [| 2; 3; 4 |]) (Softmax.softmax 2)
+            "Elementwise.reciprocal", one positive Elementwise.reciprocal
+            "Elementwise.sin", one m Elementwise.sin
+            "Elementwise.cos", one m Elementwise.cos
+            "Elementwise.tan", one m Elementwise.tan
+            "Elementwise.asin", one (Tensor.map (fun x -> tanh x * 0.9) m) Elementwise.asin
+            "Elementwise.acos", one (Tensor.map (fun x -> tanh x * 0.9) m) Elementwise.acos
+            "Elementwise.atan", one m Elementwise.atan
+            "Elementwise.sinh", one m Elementwise.sinh
+            "Elementwise.cosh", one m Elementwise.cosh
+            "Elementwise.log1p", one positive Elementwise.log1p
+            "Elementwise.expm1", one m Elementwise.expm1
+            "Elementwise.erf", one m Elementwise.erf
+            "Elementwise.erfc", one m Elementwise.erfc
+            "Elementwise.sign", one m (fun x -> Arithmetic.mul x (Elementwise.sign x))
+            "Activation.silu", one m Activation.silu
+            "Piecewise.abs", one withZero (fun x ->
+                Arithmetic.add (Piecewise.abs KinkConvention.Midpoint x) (Piecewise.abs KinkConvention.RightDerivative x))
+            "Piecewise.clamp", one (Tensor.create [| 5 |] [| -1.5; -0.5; 0.5; 0.25; 2.0 |]) (Piecewise.clamp KinkConvention.Midpoint -0.5 0.5)
+            "Piecewise.maximum", two m (Tensor.random 17 [| 4 |]) (Piecewise.maximum KinkConvention.Midpoint)
+            "Piecewise.minimum", two (Tensor.create [| 3 |] [| 1.0; 2.0; 3.0 |]) (Tensor.create [| 3 |] [| 1.0; 0.0; 4.0 |]) (Piecewise.minimum KinkConvention.LeftDerivative)
+            "Piecewise.elu", one withZero (Piecewise.elu 0.7 KinkConvention.RightDerivative)
+            "Indexing.narrow", one m (Indexing.narrow 1 1 2)
+            "Indexing.pad", one m (Indexing.pad 0 1 5)
+            "Indexing.concat", two m (Tensor.random 18 [| 2; 4 |]) (fun a b -> Indexing.concat 0 [| a; b |])
+            "Indexing.stack", two m (Tensor.random 19 [| 3; 4 |]) (fun a b -> Indexing.stack 1 [| a; b |])
+            "Indexing.unsqueeze", one m (Indexing.unsqueeze 1)
+            "Indexing.squeeze", one (Tensor.random 20 [| 3; 1; 4 |]) (Indexing.squeeze [||])
+            "Indexing.indexSelect", one m (Indexing.indexSelect 1 [| 3; 0; 3 |])
+            "Indexing.indexAdd", one m (Indexing.indexAdd 0 [| 1; 1; 0 |] 2)
+            "Indexing.flip", one m (Indexing.flip 0)
+            "Indexing.where", two m (Tensor.random 21 [| 4 |]) (fun a b -> Indexing.where (Elementwise.constantOf (fun v -> if v > 0.0 then 1.0 else 0.0) a) a b)
+            "Linalg.solve", two (Tensor.map (fun x -> x + 3.0) (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then 1.0 else 0.1 * float e))) (Tensor.random 22 [| 3; 2 |]) Linalg.solve
+            "Linalg.inverse", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then 3.0 else 0.1 * float e)) Linalg.inverse
+            "Linalg.det", one (Tensor.init [| 2; 3; 3 |] (fun e -> if (e % 9) / 3 = e % 3 then 3.0 else 0.1 * float e)) Linalg.det
+            "Linalg.logAbsDet", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then -3.0 else 0.1 * float e)) Linalg.logAbsDet
+            "Linalg.signDet", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then -3.0 else 0.1 * float e)) (fun a -> Arithmetic.mul (Linalg.signDet a) (Linalg.det a))
+            "Linalg.cholesky", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then 4.0 else 0.5)) Linalg.cholesky
         ]
 
     /// The public functions of the op modules that make a Value.
@@ -134,7 +171,10 @@ module ReplayCoverageTests =
                     "relu"; "leakyRelu"; "gelu"; "geluTanh"; "softplus"; "pow"; "softmax"; "logSoftmax"; "sum"
                     "broadcastTo"; "sumTo"; "reshape"; "permute"; "select"; "embed"; "stack"
                     "sigmoidScaled"; "tanhScaled"; "reciprocalScaled"; "squareScaled"; "powScaled"; "slopeScaled"
-                    "geluScaled"; "geluTanhScaled"; "softmaxVjp"; "logSoftmaxVjp" ] do
+                    "geluScaled"; "geluTanhScaled"; "softmaxVjp"; "logSoftmaxVjp"
+                    "reciprocal"; "sin"; "cos"; "tan"; "asin"; "acos"; "atan"; "sinh"; "cosh"; "log1p"; "expm1"; "erf"; "erfc"
+                    "silu"; "abs"; "clamp"; "maximum"; "minimum"; "elu"; "narrow"; "pad"; "concat"; "indexSelect"; "indexAdd"
+                    "flip"; "where"; "solve"; "inverse"; "det"; "logAbsDet"; "cholesky" ] do
             Assert.True(seen.ContainsKey op, sprintf "no sample records '%s'; seen: %s" op (String.Join(", ", seen.Keys)))
 
     [<Fact>]

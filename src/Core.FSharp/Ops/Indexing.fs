@@ -1,0 +1,219 @@
+namespace Functional.Core
+
+open System
+open Functional
+
+/// Slicing, joining and gathering along one axis. A tensor is seen as [outer, n, inner] around the axis, so each op
+/// copies blocks of `inner` contiguous elements. Each op's derivative is another op of this module: a slice's is a
+/// zero-padded write, a gather's a scatter-add, a join's the slices that undo it.
+[<RequireQualifiedAccess>]
+module Indexing =
+
+    /// outer, n, inner around `axis`.
+    let private around (shape: int[]) (axis: int) =
+        Array.fold (*) 1 shape.[.. axis - 1], shape.[axis], Array.fold (*) 1 shape.[axis + 1 ..]
+
+    let private axisOf (name: string) (shape: int[]) (axis: int) =
+        let a = if axis < 0 then axis + shape.Length else axis
+        if a < 0 || a >= shape.Length then
+            raise (ShapeException(sprintf "%s: axis %d is out of range for shape %s." name axis (Shape.show shape), "axis"))
+        a
+
+    let private withAxis (shape: int[]) (axis: int) (n: int) = Array.mapi (fun i d -> if i = axis then n else d) shape
+
+    /// Copies, for every outer index, `count` blocks from `src` (n blocks per outer) starting at block `from` to
+    /// `dst` (m blocks per outer) starting at block `at`.
+    let private copyBlocks (src: double[]) (n: int) (from: int) (dst: double[]) (m: int) (at: int) (outer: int) (inner: int) (count: int) =
+        for o in 0 .. outer - 1 do
+            Array.Copy(src, (o * n + from) * inner, dst, (o * m + at) * inner, count * inner)
+
+    let rec private narrowAt (axis: int) (start: int) (length: int) (x: Value) : Value =
+        let shape = x.Shape
+        Op.apply
+            (Op.withAttributes [ "axis", box axis; "start", box start; "length", box length ] <| Op.create "narrow"
+                (fun xs ->
+                    let outer, n, inner = around shape axis
+                    let out = Array.zeroCreate (outer * length * inner)
+                    copyBlocks xs.[0].Data n start out length 0 outer inner length
+                    Tensor.wrap (withAxis shape axis length) out)
+                (fun _ _ adj _ -> padAt axis start shape.[axis] adj)
+                (fun _ _ _ t -> narrowAt axis start length t))
+            [| x |]
+
+    and private padAt (axis: int) (start: int) (size: int) (x: Value) : Value =
+        let shape = x.Shape
+        let length = shape.[axis]
+        Op.apply
+            (Op.withAttributes [ "axis", box axis; "start", box start; "size", box size ] <| Op.create "pad"
+                (fun xs ->
+                    let outer, _, inner = around shape axis
+                    let out = Array.zeroCreate (outer * size * inner)
+                    copyBlocks xs.[0].Data length 0 out size start outer inner length
+                    Tensor.wrap (withAxis shape axis size) out)
+                (fun _ _ adj _ -> narrowAt axis start length adj)
+                (fun _ _ _ t -> padAt axis start size t))
+            [| x |]
+
+    /// Elements start .. start + length − 1 along `axis` (negative axes count from the end). VJP: the adjoint
+    /// written into zeros at the same place (`pad`). JVP: the tangent's slice.
+    let narrow (axis: int) (start: int) (length: int) (x: Value) : Value =
+        let a = axisOf "narrow" x.Shape axis
+        let n = x.Shape.[a]
+        if start < 0 || length < 0 || start + length > n then
+            raise (ShapeException(sprintf "narrow: elements %d to %d do not exist along axis %d of length %d." start (start + length - 1) axis n, "start"))
+        if start = 0 && length = n then x else narrowAt a start length x
+
+    /// x written into zeros of length `size` along `axis`, from `start`. VJP: the adjoint's slice (`narrow`).
+    let pad (axis: int) (start: int) (size: int) (x: Value) : Value =
+        let a = axisOf "pad" x.Shape axis
+        if start < 0 || start + x.Shape.[a] > size then
+            raise (ShapeException(sprintf "pad: %d elements from %d do not fit in %d along axis %d." x.Shape.[a] start size axis, "size"))
+        if start = 0 && size = x.Shape.[a] then x else padAt a start size x
+
+    /// The values joined along `axis`; all other dimensions must agree. VJP for input i: its slice of the adjoint.
+    /// JVP: the tangent written at input i's place.
+    let concat (axis: int) (xs: Value[]) : Value =
+        if isNull xs || xs.Length = 0 then invalidArg "xs" "concat needs at least one value."
+        let first = xs.[0].Shape
+        if first.Length = 0 then raise (ShapeException("concat: scalars have no axis to join along; reshape them to [1] first.", "xs"))
+        let a = axisOf "concat" first axis
+        xs |> Array.iteri (fun k x ->
+            let s = x.Shape
+            if s.Length <> first.Length || (s |> Array.mapi (fun i d -> i = a || d = first.[i]) |> Array.forall id |> not) then
+                raise (ShapeException(sprintf "concat: value %d has shape %s; value 0 has %s (only axis %d may differ)." k (Shape.show s) (Shape.show first) axis, "xs")))
+        if xs.Length = 1 then xs.[0] else
+        let lengths = xs |> Array.map (fun x -> x.Shape.[a])
+        let offsets = Array.scan (+) 0 lengths
+        let total = offsets.[xs.Length]
+        Op.apply
+            (Op.withAttributes [ "axis", box a ] <| Op.create "concat"
+                (fun ts ->
+                    let outer, _, inner = around first a
+                    let out = Array.zeroCreate (outer * total * inner)
+                    ts |> Array.iteri (fun k t -> copyBlocks t.Data lengths.[k] 0 out total offsets.[k] outer inner lengths.[k])
+                    Tensor.wrap (withAxis first a total) out)
+                (fun _ _ adj i -> narrow a offsets.[i] lengths.[i] adj)
+                (fun _ _ i t -> pad a offsets.[i] total t))
+            xs
+
+    /// x with a new axis of length 1 at `axis` (0 .. rank). Its derivative is the reshape back.
+    let unsqueeze (axis: int) (x: Value) : Value =
+        let s = x.Shape
+        let a = if axis < 0 then axis + s.Length + 1 else axis
+        if a < 0 || a > s.Length then raise (ShapeException(sprintf "unsqueeze: axis %d is out of range for shape %s." axis (Shape.show s), "axis"))
+        Layout.reshape (Array.concat [ s.[.. a - 1]; [| 1 |]; s.[a ..] ]) x
+
+    /// x without the axes of length 1 listed (all of them when none are listed).
+    let squeeze (axes: int[]) (x: Value) : Value =
+        let s = x.Shape
+        let drop = if axes.Length = 0 then [| for i in 0 .. s.Length - 1 do if s.[i] = 1 then yield i |] else Shape.normaliseAxes s.Length axes
+        for a in drop do
+            if s.[a] <> 1 then raise (ShapeException(sprintf "squeeze: axis %d has length %d, not 1, in shape %s." a s.[a] (Shape.show s), "axes"))
+        Layout.reshape [| for i in 0 .. s.Length - 1 do if not (Array.contains i drop) then yield s.[i] |] x
+
+    /// Same-shaped values stacked along a new axis at `axis` (0 .. rank). VJP: each input's slice of the adjoint.
+    let stack (axis: int) (xs: Value[]) : Value =
+        if isNull xs || xs.Length = 0 then invalidArg "xs" "stack needs at least one value."
+        let s = xs.[0].Shape
+        xs |> Array.iteri (fun k x ->
+            if not (Shape.same x.Shape s) then
+                raise (ShapeException(sprintf "stack: value %d has shape %s; value 0 has %s." k (Shape.show x.Shape) (Shape.show s), "xs")))
+        let a = if axis < 0 then axis + s.Length + 1 else axis
+        concat a (xs |> Array.map (unsqueeze a))
+
+    let rec private selectRows (axis: int) (indices: int[]) (x: Value) : Value =
+        let shape = x.Shape
+        Op.apply
+            (Op.withAttributes [ "axis", box axis; "indices", box indices ] <| Op.create "indexSelect"
+                (fun xs ->
+                    let outer, n, inner = around shape axis
+                    let m = indices.Length
+                    let src = xs.[0].Data
+                    let out = Array.zeroCreate (outer * m * inner)
+                    for o in 0 .. outer - 1 do
+                        for k in 0 .. m - 1 do
+                            Array.Copy(src, (o * n + indices.[k]) * inner, out, (o * m + k) * inner, inner)
+                    Tensor.wrap (withAxis shape axis m) out)
+                (fun _ _ adj _ -> addRows axis indices shape.[axis] adj)
+                (fun _ _ _ t -> selectRows axis indices t))
+            [| x |]
+
+    and private addRows (axis: int) (indices: int[]) (size: int) (x: Value) : Value =
+        let shape = x.Shape
+        Op.apply
+            (Op.withAttributes [ "axis", box axis; "indices", box indices; "size", box size ] <| Op.create "indexAdd"
+                (fun xs ->
+                    let outer, m, inner = around shape axis
+                    let src = xs.[0].Data
+                    let out = Array.zeroCreate (outer * size * inner)
+                    for o in 0 .. outer - 1 do
+                        for k in 0 .. m - 1 do
+                            let d = (o * size + indices.[k]) * inner
+                            let s = (o * m + k) * inner
+                            for e in 0 .. inner - 1 do out.[d + e] <- out.[d + e] + src.[s + e]
+                    Tensor.wrap (withAxis shape axis size) out)
+                (fun _ _ adj _ -> selectRows axis indices adj)
+                (fun _ _ _ t -> addRows axis indices size t))
+            [| x |]
+
+    let private checkIndices (name: string) (indices: int[]) (n: int) (axis: int) =
+        if isNull indices then nullArg "indices"
+        indices |> Array.iteri (fun k i ->
+            if i < 0 || i >= n then
+                raise (ShapeException(sprintf "%s: index %d (position %d) is out of range for axis %d of length %d." name i k axis n, "indices")))
+
+    /// The entries at `indices` along `axis`, in that order (repeats allowed): a gather of whole slices. VJP: the
+    /// adjoint's slices added back at their indices (`indexAdd`, a scatter-add). JVP: the tangent's entries.
+    let indexSelect (axis: int) (indices: int[]) (x: Value) : Value =
+        let a = axisOf "indexSelect" x.Shape axis
+        checkIndices "indexSelect" indices x.Shape.[a] axis
+        selectRows a (Array.copy indices) x
+
+    /// Zeros of length `size` along `axis`, with slice k of x added at indices[k] (a scatter-add). VJP: the
+    /// adjoint's entries at `indices` (`indexSelect`).
+    let indexAdd (axis: int) (indices: int[]) (size: int) (x: Value) : Value =
+        let a = axisOf "indexAdd" x.Shape axis
+        checkIndices "indexAdd" indices size axis
+        if indices.Length <> x.Shape.[a] then
+            raise (ShapeException(sprintf "indexAdd: %d indices for %d slices along axis %d." indices.Length x.Shape.[a] axis, "indices"))
+        addRows a (Array.copy indices) size x
+
+    /// x reversed along `axis`. VJP and JVP: the same reversal.
+    let rec flip (axis: int) (x: Value) : Value =
+        let a = axisOf "flip" x.Shape axis
+        let shape = x.Shape
+        Op.apply
+            (Op.withAttributes [ "axis", box a ] <| Op.create "flip"
+                (fun xs ->
+                    let outer, n, inner = around shape a
+                    let src = xs.[0].Data
+                    let out = Array.zeroCreate src.Length
+                    for o in 0 .. outer - 1 do
+                        for k in 0 .. n - 1 do
+                            Array.Copy(src, (o * n + k) * inner, out, (o * n + n - 1 - k) * inner, inner)
+                    Tensor.wrap shape out)
+                (fun _ _ adj _ -> flip a adj)
+                (fun _ _ _ t -> flip a t))
+            [| x |]
+
+    /// whenTrue where condition ≠ 0, else whenFalse, all three broadcast together. The condition is a mask: no
+    /// gradient flows into it. VJP: the adjoint where each side was taken (summed over broadcast dimensions).
+    let where (condition: Value) (whenTrue: Value) (whenFalse: Value) : Value =
+        let shape = Shape.broadcast (Shape.broadcast condition.Shape whenTrue.Shape) whenFalse.Shape
+        let mask (taken: bool) (c: Value) =
+            Value.constant (Tensor.map (fun v -> if (v <> 0.0) = taken then 1.0 else 0.0) (Tensor.broadcastTo shape c.Tensor))
+        Op.apply
+            (Op.create "where"
+                (fun ts ->
+                    let c = Tensor.broadcastTo shape ts.[0]
+                    let a = Tensor.broadcastTo shape ts.[1]
+                    let b = Tensor.broadcastTo shape ts.[2]
+                    let cd, ad, bd = c.Data, a.Data, b.Data
+                    Tensor.wrap shape (Array.init cd.Length (fun i -> if cd.[i] <> 0.0 then ad.[i] else bd.[i])))
+                (fun xs _ adj i ->
+                    if i = 0 then Value.constant (Tensor.zeros xs.[0].Shape)
+                    else Arithmetic.sumTo xs.[i].Shape (Arithmetic.mul adj (mask (i = 1) xs.[0])))
+                (fun xs _ i t ->
+                    if i = 0 then Value.constant (Tensor.zeros shape)
+                    else Arithmetic.broadcastTo shape (Arithmetic.mul t (mask (i = 1) xs.[0]))))
+            [| condition; whenTrue; whenFalse |]

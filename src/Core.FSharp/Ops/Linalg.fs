@@ -1,0 +1,152 @@
+namespace Functional.Core
+
+open System
+open Functional
+
+/// Linear algebra on square matrices and batches of them (shape [..., n, n]). Each derivative rule is written with
+/// ops, among them this module's own (∂ solve uses solve, ∂ det uses the inverse), so every order follows.
+[<RequireQualifiedAccess>]
+module Linalg =
+
+    /// n, and the number of n×n blocks, of a square matrix or batch; anything else is refused.
+    let private square (name: string) (arg: string) (shape: int[]) =
+        let r = shape.Length
+        if r < 2 || shape.[r - 1] <> shape.[r - 2] then
+            raise (ShapeException(sprintf "%s: %s must be a square matrix or a batch of them, shape [..., n, n]; it has shape %s." name arg (Shape.show shape), arg))
+        shape.[r - 1], Array.fold (*) 1 shape.[.. r - 3]
+
+    let private transposeLast (v: Value) =
+        let r = v.Shape.Length
+        Layout.permute (Array.append [| 0 .. r - 3 |] [| r - 1; r - 2 |]) v
+
+    /// g shaped [...] made [..., 1, 1], to scale each matrix of a batch.
+    let private perMatrix (g: Value) = Layout.reshape (Array.append g.Shape [| 1; 1 |]) g
+
+    let private singular (name: string) (batch: int) (pivot: int) =
+        ArgumentException(sprintf "%s: the matrix%s is singular (pivot %d of its LU factorisation is 0)." name (if batch > 0 then sprintf " at batch index %d" batch else "") pivot, "a")
+
+    /// X with A·X = B, for A [..., n, n] and B [..., n, k] (the same leading dimensions).
+    let rec private solveMatrix (a: Value) (b: Value) : Value =
+        Op.apply
+            (Op.create "solve"
+                (fun ts ->
+                    let n, count = square "solve" "a" ts.[0].ShapeArray
+                    let k = ts.[1].ShapeArray.[ts.[1].ShapeArray.Length - 1]
+                    let ad, bd = ts.[0].Data, ts.[1].Data
+                    let x = Array.zeroCreate bd.Length
+                    for blk in 0 .. count - 1 do
+                        let m, perm, _, bad = Factorizations.lu ad (blk * n * n) n
+                        if bad >= 0 then raise (singular "solve" blk bad)
+                        Factorizations.luSolve m perm n bd (blk * n * k) k x (blk * n * k)
+                    Tensor.wrap ts.[1].ShapeArray x)
+                (fun xs out adj i ->
+                    let gb = solveMatrix (transposeLast xs.[0]) adj
+                    if i = 1 then gb else Arithmetic.neg (Linear.einsum "...ik,...jk->...ij" [| gb; out |]))
+                (fun xs out i t ->
+                    if i = 1 then solveMatrix xs.[0] t
+                    else Arithmetic.neg (solveMatrix xs.[0] (Linear.einsum "...ij,...jk->...ik" [| t; out |]))))
+            [| a; b |]
+
+    /// X with A·X = B: A [..., n, n]; B [..., n, k] with A's leading dimensions, or [..., n] (one right-hand side
+    /// per matrix). VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ. JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
+    let solve (a: Value) (b: Value) : Value =
+        let n, _ = square "solve" "a" a.Shape
+        let sa, sb = a.Shape, b.Shape
+        let lead = sa.[.. sa.Length - 3]
+        if sb.Length = sa.Length - 1 && Shape.same sb (Array.append lead [| n |]) then
+            Layout.reshape sb (solveMatrix a (Layout.reshape (Array.append sb [| 1 |]) b))
+        elif sb.Length = sa.Length && Shape.same sb.[.. sb.Length - 2] (Array.append lead [| n |]) then solveMatrix a b
+        else
+            raise (ShapeException(sprintf "solve: b has shape %s; for a of shape %s it must be %s or %s." (Shape.show sb) (Shape.show sa) (Shape.show (Array.append lead [| n; -1 |]) |> fun s -> s.Replace("-1", "k")) (Shape.show (Array.append lead [| n |])), "b"))
+
+    /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused.
+    let rec inverse (a: Value) : Value =
+        let shape = a.Shape
+        let n, _ = square "inverse" "a" shape
+        Op.apply
+            (Op.create "inverse"
+                (fun ts ->
+                    let _, count = square "inverse" "a" ts.[0].ShapeArray
+                    let ad = ts.[0].Data
+                    let eye = Array.init (n * n) (fun e -> if e / n = e % n then 1.0 else 0.0)
+                    let y = Array.zeroCreate ad.Length
+                    for blk in 0 .. count - 1 do
+                        let m, perm, _, bad = Factorizations.lu ad (blk * n * n) n
+                        if bad >= 0 then raise (singular "inverse" blk bad)
+                        Factorizations.luSolve m perm n eye 0 n y (blk * n * n)
+                    Tensor.wrap shape y)
+                (fun _ out adj _ -> Arithmetic.neg (Linear.einsum "...ji,...jk,...lk->...il" [| out; adj; out |]))
+                (fun _ out _ t -> Arithmetic.neg (Linear.einsum "...ij,...jk,...kl->...il" [| out; t; out |])))
+            [| a |]
+
+    /// det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ. JVP: det A·tr(A⁻¹·Ȧ). The rule needs A⁻¹: at a singular A the
+    /// value is 0 and the gradient is refused.
+    let det (a: Value) : Value =
+        let shape = a.Shape
+        let n, _ = square "det" "a" shape
+        Op.apply
+            (Op.create "det"
+                (fun ts ->
+                    let _, count = square "det" "a" ts.[0].ShapeArray
+                    let ad = ts.[0].Data
+                    Tensor.wrap shape.[.. shape.Length - 3] (Array.init count (fun blk ->
+                        let m, _, sign, _ = Factorizations.lu ad (blk * n * n) n
+                        Factorizations.determinant m n sign)))
+                (fun xs out adj _ -> Arithmetic.mul (perMatrix (Arithmetic.mul adj out)) (transposeLast (inverse xs.[0])))
+                (fun xs out _ t -> Arithmetic.mul out (Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |])))
+            [| a |]
+
+    /// ln |det A|, one per matrix, without overflow. VJP: Ā = ḡ·A⁻ᵀ. JVP: tr(A⁻¹·Ȧ). −∞ at a singular A (whose
+    /// gradient is refused).
+    let logAbsDet (a: Value) : Value =
+        let shape = a.Shape
+        let n, _ = square "logAbsDet" "a" shape
+        Op.apply
+            (Op.create "logAbsDet"
+                (fun ts ->
+                    let _, count = square "logAbsDet" "a" ts.[0].ShapeArray
+                    let ad = ts.[0].Data
+                    Tensor.wrap shape.[.. shape.Length - 3] (Array.init count (fun blk ->
+                        let m, _, sign, _ = Factorizations.lu ad (blk * n * n) n
+                        snd (Factorizations.signLogAbs m n sign))))
+                (fun xs _ adj _ -> Arithmetic.mul (perMatrix adj) (transposeLast (inverse xs.[0])))
+                (fun xs _ _ t -> Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |]))
+            [| a |]
+
+    /// The sign of det A (−1, 0 or 1), one per matrix: a constant (no gradient).
+    let signDet (a: Value) : Value =
+        let shape = a.Shape
+        let n, count = square "signDet" "a" shape
+        let ad = a.Tensor.Data
+        Value.constant (Tensor.wrap shape.[.. shape.Length - 3] (Array.init count (fun blk ->
+            let m, _, sign, _ = Factorizations.lu ad (blk * n * n) n
+            fst (Factorizations.signLogAbs m n sign))))
+
+    /// The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read). With
+    /// Φ(X) = the lower triangle of X with its diagonal halved: VJP Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹;
+    /// JVP L̇ = L·Φ(L⁻¹·Ȧ·L⁻ᵀ). A matrix that is not positive definite is refused.
+    let cholesky (a: Value) : Value =
+        let shape = a.Shape
+        let n, _ = square "cholesky" "a" shape
+        let phi = Value.constant (Tensor.init [| n; n |] (fun e -> let i, j = e / n, e % n in if i > j then 1.0 elif i = j then 0.5 else 0.0))
+        Op.apply
+            (Op.create "cholesky"
+                (fun ts ->
+                    let _, count = square "cholesky" "a" ts.[0].ShapeArray
+                    let ad = ts.[0].Data
+                    let l = Array.zeroCreate ad.Length
+                    for blk in 0 .. count - 1 do
+                        let bad = Factorizations.cholesky ad (blk * n * n) n l
+                        if bad >= 0 then
+                            raise (ArgumentException(sprintf "cholesky: the matrix%s is not positive definite (its leading minor of order %d is not positive)." (if count > 1 then sprintf " at batch index %d" blk else "") (bad + 1), "a"))
+                    Tensor.wrap shape l)
+                (fun _ out adj _ ->
+                    let lInv = inverse out
+                    let p = Arithmetic.mul (Linear.einsum "...ki,...kj->...ij" [| out; adj |]) phi
+                    let s = Linear.einsum "...ki,...kl,...lj->...ij" [| lInv; p; lInv |]
+                    Arithmetic.scale 0.5 (Arithmetic.add s (transposeLast s)))
+                (fun _ out _ t ->
+                    let lInv = inverse out
+                    let m = Linear.einsum "...ij,...jk,...lk->...il" [| lInv; t; lInv |]
+                    Linear.einsum "...ij,...jk->...ik" [| out; Arithmetic.mul m phi |]))
+            [| a |]

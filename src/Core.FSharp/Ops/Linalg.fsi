@@ -1,0 +1,38 @@
+namespace Functional.Core
+
+/// <summary>
+/// Linear algebra on square matrices and batches of them (shape [..., n, n]). Each derivative rule is written with
+/// ops, among them this module's own (∂ solve uses solve, ∂ det uses the inverse), so every order follows.
+/// A singular matrix is refused where the rule needs its inverse (ArgumentException naming the batch index).
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let a = Value.constant (Tensor.create [| 2; 2 |] [| 4.0; 1.0; 2.0; 3.0 |])
+/// let g = Autodiff.grad (fun m -&gt; Linalg.logAbsDet m) a   // A⁻ᵀ = [[0.3; -0.2]; [-0.1; 0.4]]
+/// </code>
+/// </example>
+[<RequireQualifiedAccess>]
+module Linalg =
+
+    /// X with A·X = B: A [..., n, n]; B [..., n, k] with A's leading dimensions, or [..., n] (one right-hand side
+    /// per matrix). VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ. JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
+    val solve: a: Value -> b: Value -> Value
+
+    /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused.
+    val inverse: a: Value -> Value
+
+    /// det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ. JVP: det A·tr(A⁻¹·Ȧ). The rule needs A⁻¹: at a singular A the
+    /// value is 0 and the gradient is refused.
+    val det: a: Value -> Value
+
+    /// ln |det A|, one per matrix, without overflow. VJP: Ā = ḡ·A⁻ᵀ. JVP: tr(A⁻¹·Ȧ). −∞ at a singular A (whose
+    /// gradient is refused).
+    val logAbsDet: a: Value -> Value
+
+    /// The sign of det A (−1, 0 or 1), one per matrix: a constant (no gradient).
+    val signDet: a: Value -> Value
+
+    /// The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read). With
+    /// Φ(X) = the lower triangle of X with its diagonal halved: VJP Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹;
+    /// JVP L̇ = L·Φ(L⁻¹·Ȧ·L⁻ᵀ). A matrix that is not positive definite is refused.
+    val cholesky: a: Value -> Value

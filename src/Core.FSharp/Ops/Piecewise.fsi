@@ -1,0 +1,37 @@
+namespace Functional.Core
+
+/// <summary>
+/// Functions with kinks, each taking the KinkConvention that fixes its derivative at the kink: the right
+/// derivative, the left one, or their mean. Between kinks each is smooth and its derivative exact.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let x = Value.constant (Tensor.vector [| -1.0; 0.0; 2.0 |])
+/// let g = Autodiff.grad (fun v -&gt; Reduction.sum (Piecewise.abs KinkConvention.Midpoint v)) x
+/// // g = [-1; 0; 1]: the midpoint convention gives 0 at the kink
+/// </code>
+/// </example>
+[<RequireQualifiedAccess>]
+module Piecewise =
+
+    /// The derivative at a kink from its one-sided derivatives: left, right, or their mean.
+    val kinkValue: convention: KinkConvention -> left: double -> right: double -> double
+
+    /// |x|. d/dx = sign x, and at 0 the convention's value: 1 (right), −1 (left) or 0 (midpoint). NaN gives NaN.
+    val abs: convention: KinkConvention -> x: Value -> Value
+
+    /// min(max(x, lo), hi). d/dx = 1 inside (lo, hi), 0 outside; at x = lo the convention picks 0 (left), 1
+    /// (right) or 1/2, at x = hi 1 (left), 0 (right) or 1/2. NaN gives NaN. lo > hi or a NaN bound is refused.
+    val clamp: convention: KinkConvention -> lo: double -> hi: double -> x: Value -> Value
+
+    /// max(a, b) elementwise with broadcasting. The gradient goes to the larger; at a tie each side's derivative
+    /// is the convention's: 1/2 each (midpoint, as PyTorch and JAX split it), 1 each (right) or 0 each (left).
+    /// NaN in either gives NaN.
+    val maximum: convention: KinkConvention -> a: Value -> b: Value -> Value
+
+    /// min(a, b) elementwise with broadcasting; ties as in `maximum`.
+    val minimum: convention: KinkConvention -> a: Value -> b: Value -> Value
+
+    /// ELU: x for x > 0, α·(eˣ − 1) for x ≤ 0. d/dx = 1 (x > 0), α·eˣ (x < 0), and at 0 the convention's value
+    /// between α (left) and 1 (right). The slope is written with ops below 0, so every order follows.
+    val elu: alpha: double -> convention: KinkConvention -> x: Value -> Value

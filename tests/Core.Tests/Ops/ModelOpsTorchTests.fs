@@ -1,0 +1,134 @@
+namespace Functional.Tests
+
+open System
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open TorchSharp
+open Functional.Core
+open Functional.CrossCheck
+open Functional.Tests.OpsTorchTests
+
+/// The ops real models need (elementary functions, kinks, indexing, joins, linear algebra), each against TorchSharp
+/// autograd with the same harness as the core ops: value, VJP, JVP, second order and the VJP–JVP duality.
+module ModelOpsTorchTests =
+
+    let private unit' (x: double) = Math.Tanh x * 0.9
+    let private aboveMinusOne (x: double) = abs x * 0.5 - 0.4
+    let private awayFromBounds (x: double) = if abs (abs x - 0.5) < 0.05 then x + 0.1 else x
+    let private lastLength (xs: Value[]) = let s = xs.[0].Shape in s.[s.Length - 1]
+    let private lastLengthT (t: torch.Tensor[]) = int t.[0].shape.[t.[0].shape.Length - 1]
+    let private lastT (t: torch.Tensor[]) = int64 (t.[0].shape.Length - 1)
+
+    let private squareShapes (batched: bool) (cols: bool) =
+        gen {
+            let! n = Gen.choose (1, 4)
+            let! b = Gen.choose (1, 3)
+            let! k = Gen.choose (1, 3)
+            let lead = if batched then [| b |] else [||]
+            return if cols then [| Array.append lead [| n; n |]; Array.append lead [| n; k |] |] else [| Array.append lead [| n; n |] |]
+        }
+
+    /// A + 3I (batched): well conditioned, so its inverse and solves are accurate.
+    let private conditioned (a: Value) =
+        let n = a.Shape.[a.Shape.Length - 1]
+        Arithmetic.add a (Value.constant (Tensor.init [| n; n |] (fun e -> if e / n = e % n then 3.0 else 0.0)))
+    let private conditionedT (a: torch.Tensor) =
+        let n = a.shape.[a.shape.Length - 1]
+        a + torch.eye(n, n, torch.ScalarType.Float64) * 3.0
+    /// M·Mᵀ + nI: symmetric positive definite.
+    let private spd (m: Value) =
+        let n = m.Shape.[m.Shape.Length - 1]
+        Arithmetic.add (Linear.einsum "...ij,...kj->...ik" [| m; m |]) (Value.constant (Tensor.init [| n; n |] (fun e -> if e / n = e % n then float n else 0.0)))
+    let private spdT (m: torch.Tensor) =
+        let n = m.shape.[m.shape.Length - 1]
+        torch.einsum("...ij,...kj->...ik", m, m) + torch.eye(n, n, torch.ScalarType.Float64) * float n
+
+    let private concatShapes =
+        gen {
+            let! rest = Gen.choose (0, 2) |> Gen.bind shapeOfRank
+            let! a = Gen.choose (0, 3)
+            let! b = Gen.choose (1, 3)
+            return [| Array.append [| a |] rest; Array.append [| b |] rest |]
+        }
+    let private sameTwice = Gen.choose (0, 3) |> Gen.bind shapeOfRank |> Gen.map (fun s -> [| s; s |])
+    let private whereShapes = broadcastPair |> Gen.map (fun s -> [| s.[0]; s.[1]; s.[0] |])
+
+    let modelSpecs : OpSpec list =
+        [ { Name = "sin"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.sin x.[0]); Theirs = (fun t -> t.[0].sin()) }
+          { Name = "cos"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.cos x.[0]); Theirs = (fun t -> t.[0].cos()) }
+          { Name = "tan"; Shapes = unaryShapes; Domain = unit'; Ours = (fun x -> Elementwise.tan x.[0]); Theirs = (fun t -> t.[0].tan()) }
+          { Name = "asin"; Shapes = unaryShapes; Domain = unit'; Ours = (fun x -> Elementwise.asin x.[0]); Theirs = (fun t -> t.[0].asin()) }
+          { Name = "acos"; Shapes = unaryShapes; Domain = unit'; Ours = (fun x -> Elementwise.acos x.[0]); Theirs = (fun t -> t.[0].acos()) }
+          { Name = "atan"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.atan x.[0]); Theirs = (fun t -> t.[0].atan()) }
+          { Name = "sinh"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.sinh x.[0]); Theirs = (fun t -> t.[0].sinh()) }
+          { Name = "cosh"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.cosh x.[0]); Theirs = (fun t -> t.[0].cosh()) }
+          { Name = "log1p"; Shapes = unaryShapes; Domain = aboveMinusOne; Ours = (fun x -> Elementwise.log1p x.[0]); Theirs = (fun t -> t.[0].log1p()) }
+          { Name = "expm1"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.expm1 x.[0]); Theirs = (fun t -> t.[0].expm1()) }
+          { Name = "erf"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.erf x.[0]); Theirs = (fun t -> torch.special.erf(t.[0])) }
+          { Name = "erfc"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Elementwise.erfc x.[0]); Theirs = (fun t -> torch.special.erfc(t.[0])) }
+          { Name = "reciprocal"; Shapes = unaryShapes; Domain = denominator; Ours = (fun x -> Elementwise.reciprocal x.[0]); Theirs = (fun t -> t.[0].reciprocal()) }
+          { Name = "silu"; Shapes = unaryShapes; Domain = any; Ours = (fun x -> Activation.silu x.[0]); Theirs = (fun t -> torch.nn.functional.silu(t.[0])) }
+          { Name = "elu 0.7"; Shapes = unaryShapes; Domain = awayFromZero; Ours = (fun x -> Piecewise.elu 0.7 KinkConvention.LeftDerivative x.[0]); Theirs = (fun t -> torch.nn.functional.elu(t.[0], 0.7)) }
+          { Name = "abs"; Shapes = unaryShapes; Domain = awayFromZero; Ours = (fun x -> Piecewise.abs KinkConvention.Midpoint x.[0]); Theirs = (fun t -> t.[0].abs()) }
+          { Name = "clamp"; Shapes = unaryShapes; Domain = awayFromBounds; Ours = (fun x -> Piecewise.clamp KinkConvention.Midpoint -0.5 0.5 x.[0]); Theirs = (fun t -> t.[0].clamp(Scalar.op_Implicit -0.5, Scalar.op_Implicit 0.5)) }
+          { Name = "maximum"; Shapes = broadcastPair; Domain = any; Ours = (fun x -> Piecewise.maximum KinkConvention.Midpoint x.[0] x.[1]); Theirs = (fun t -> torch.maximum(t.[0], t.[1])) }
+          { Name = "minimum"; Shapes = broadcastPair; Domain = any; Ours = (fun x -> Piecewise.minimum KinkConvention.Midpoint x.[0] x.[1]); Theirs = (fun t -> torch.minimum(t.[0], t.[1])) }
+          { Name = "narrow last axis"; Shapes = nonScalar; Domain = any
+            Ours = (fun x -> let n = lastLength x in Indexing.narrow -1 (n / 2) (n - n / 2) x.[0])
+            Theirs = (fun t -> let n = lastLengthT t in t.[0].narrow(lastT t, int64 (n / 2), int64 (n - n / 2))) }
+          { Name = "pad last axis"; Shapes = nonScalar; Domain = any
+            Ours = (fun x -> Indexing.pad -1 1 (lastLength x + 2) x.[0])
+            Theirs = (fun t -> torch.nn.functional.pad(t.[0], [| 1L; 1L |])) }
+          { Name = "concat axis 0"; Shapes = concatShapes; Domain = any; Ours = (fun x -> Indexing.concat 0 x); Theirs = (fun t -> torch.cat(t, 0L)) }
+          { Name = "stack axis 0"; Shapes = sameTwice; Domain = any; Ours = (fun x -> Indexing.stack 0 x); Theirs = (fun t -> torch.stack(t, 0L)) }
+          { Name = "stack last axis"; Shapes = sameTwice; Domain = any; Ours = (fun x -> Indexing.stack -1 x); Theirs = (fun t -> torch.stack(t, -1L)) }
+          { Name = "indexSelect last axis"; Shapes = nonScalar; Domain = any
+            Ours = (fun x -> let n = lastLength x in Indexing.indexSelect -1 [| n - 1; 0; n - 1 |] x.[0])
+            Theirs = (fun t -> let n = int64 (lastLengthT t) in t.[0].index_select(lastT t, torch.tensor([| n - 1L; 0L; n - 1L |]))) }
+          { Name = "indexAdd axis 0"; Shapes = nonScalar; Domain = any
+            Ours = (fun x -> let m = x.[0].Shape.[0] in Indexing.indexAdd 0 (Array.init m (fun k -> k % 2)) 3 x.[0])
+            Theirs = (fun t ->
+                let m = int t.[0].shape.[0]
+                let shape = t.[0].shape |> Array.mapi (fun i d -> if i = 0 then 3L else d)
+                torch.zeros(shape, torch.ScalarType.Float64).index_add(0L, torch.tensor(Array.init m (fun k -> int64 (k % 2))), t.[0], Scalar.op_Implicit 1.0)) }
+          { Name = "flip last axis"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Indexing.flip -1 x.[0]); Theirs = (fun t -> t.[0].flip([| lastT t |])) }
+          { Name = "where"; Shapes = whereShapes; Domain = any
+            Ours = (fun x -> Indexing.where (Elementwise.constantOf (fun v -> if v > 0.0 then 1.0 else 0.0) x.[0]) x.[1] x.[2])
+            Theirs = (fun t -> torch.where(t.[0].gt(torch.tensor 0.0), t.[1], t.[2])) }
+          { Name = "solve"; Shapes = squareShapes false true; Domain = any; Ours = (fun x -> Linalg.solve (conditioned x.[0]) x.[1]); Theirs = (fun t -> torch.linalg.solve(conditionedT t.[0], t.[1])) }
+          { Name = "solve batched"; Shapes = squareShapes true true; Domain = any; Ours = (fun x -> Linalg.solve (conditioned x.[0]) x.[1]); Theirs = (fun t -> torch.linalg.solve(conditionedT t.[0], t.[1])) }
+          { Name = "inverse"; Shapes = squareShapes true false; Domain = any; Ours = (fun x -> Linalg.inverse (conditioned x.[0])); Theirs = (fun t -> torch.linalg.inv(conditionedT t.[0])) }
+          { Name = "det"; Shapes = squareShapes true false; Domain = any; Ours = (fun x -> Linalg.det (conditioned x.[0])); Theirs = (fun t -> torch.linalg.det(conditionedT t.[0])) }
+          { Name = "logAbsDet"; Shapes = squareShapes false false; Domain = any; Ours = (fun x -> Linalg.logAbsDet (conditioned x.[0])); Theirs = (fun t -> let struct (_, l) = torch.linalg.slogdet(conditionedT t.[0]) in l) }
+          { Name = "cholesky"; Shapes = squareShapes true false; Domain = any; Ours = (fun x -> Linalg.cholesky (spd x.[0])); Theirs = (fun t -> torch.linalg.cholesky(spdT t.[0])) } ]
+
+    let modelNames = modelSpecs |> List.map (fun s -> [| box s.Name |])
+
+    [<Theory>]
+    [<MemberData(nameof modelNames)>]
+    let ``model op equals TorchSharp: value, VJP, JVP, second order, and VJP-JVP duality`` (name: string) =
+        checkOp (modelSpecs |> List.find (fun s -> s.Name = name))
+
+    let allNames = (specs @ modelSpecs) |> List.map (fun s -> [| box s.Name |])
+
+    /// Every op, old and new, against central differences at first order (the gradient of ⟨f(x), v⟩) and at
+    /// second order (the gradient of ⟨vjp(v), w⟩, whose finite differences difference the VJP itself).
+    [<Theory>]
+    [<MemberData(nameof allNames)>]
+    let ``op passes finite differences at first and second order`` (name: string) =
+        let spec = (specs @ modelSpecs) |> List.find (fun s -> s.Name = name)
+        let arb = Arb.fromGen (gen { let! s = spec.Shapes in let! seed = Gen.choose (0, 1000000) in return { Shapes = s; Seed = seed } })
+        Check.forAll ("finite differences " + spec.Name) (uint64 (spec.Name.GetHashCode() &&& 0x7fffffff) ||| 3UL) 50 arb (fun c ->
+            let xs = inputsFor spec c
+            let y = spec.Ours (xs |> Array.map Value.constant)
+            let v = Value.constant (Tensor.random (c.Seed + 1) y.Shape)
+            let ws = xs |> Array.mapi (fun k x -> Value.constant (Tensor.random (c.Seed + 200 + k) x.Shape))
+            let first = GradCheck.run (fun ins -> Reduction.sum (Arithmetic.mul (spec.Ours ins) v)) xs
+            if not first.Passed then Check.failf "%s: first order differs from finite differences on shapes %s seed %d: %A" spec.Name (c.Shapes |> Array.map Shape.show |> String.concat " ") c.Seed first
+            let second =
+                GradCheck.run (fun ins ->
+                    let _, pb = Autodiff.vjpMany spec.Ours ins
+                    Array.fold2 (fun acc g w -> Arithmetic.add acc (Reduction.sum (Arithmetic.mul g w))) (Value.scalar 0.0) (pb v) ws) xs
+            if not second.Passed then Check.failf "%s: second order differs from finite differences on shapes %s seed %d: %A" spec.Name (c.Shapes |> Array.map Shape.show |> String.concat " ") c.Seed second)
+        |> ignore
