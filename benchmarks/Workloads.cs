@@ -34,7 +34,7 @@ public static class Workloads
     {
         using var scope = Functional.Tensor.NewScope();
         var r = SmallGelu(a, b);
-        return r.Value.ToScalar() + r.Gradients[0][0, 0];
+        return r.Value.ToScalar() + r.Gradients[0].ValueAt(0, 0);
     }
 
     /// <summary>TorchSharp: the same.</summary>

@@ -37,7 +37,7 @@ public class MlpTrainingStep
     {
         using var scope = Tensor.NewScope();
         var r = Workloads.Mlp(x, y, ps);
-        return r.Value.ToScalar() + r.Gradients[0][0, 0];
+        return r.Value.ToScalar() + r.Gradients[0].ValueAt(0, 0);
     }
 }
 
@@ -69,6 +69,6 @@ public class AttentionForwardBackward
     {
         using var scope = Tensor.NewScope();
         var r = Workloads.Attention(g, qkv);
-        return r.Value.ToScalar() + r.Gradients[0][0, 0, 0, 0];
+        return r.Value.ToScalar() + r.Gradients[0].ValueAt(0, 0, 0, 0);
     }
 }

@@ -9,13 +9,17 @@ public enum GeluApproximation
     Tanh = 1,
 }
 
-/// <summary>The derivative assigned to Leaky ReLU at exactly 0, where it does not exist.</summary>
+/// <summary>
+/// The derivative assigned where a function has a kink (Leaky ReLU and ELU at 0, |x| at 0, clamp at its bounds, a tie
+/// in maximum or minimum): the right derivative, the left one, or their mean. Each op documents its default; the
+/// README's kink table shows what PyTorch, JAX and DiffSharp assign.
+/// </summary>
 public enum KinkConvention
 {
-    /// <summary>1, the right derivative: the seed notes' choice and JAX's (the default).</summary>
+    /// <summary>The right derivative (Leaky ReLU: 1, the seed notes' and JAX's choice; |x|: 1, JAX's).</summary>
     RightDerivative = 0,
-    /// <summary>α, the left derivative: TorchSharp's (and PyTorch's) choice.</summary>
+    /// <summary>The left derivative (Leaky ReLU and ELU: α, TorchSharp's choice; |x|: −1).</summary>
     LeftDerivative = 1,
-    /// <summary>(1 + α)/2, the mean of both sides: DiffSharp's choice.</summary>
+    /// <summary>The mean of both sides (Leaky ReLU: (1 + α)/2, DiffSharp's; |x|: 0 and a tie: ½ each, TorchSharp's).</summary>
     Midpoint = 2,
 }

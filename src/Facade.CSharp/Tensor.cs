@@ -9,7 +9,7 @@ namespace Functional;
 /// returns a new tensor and is differentiable: inside a function given to <see cref="Autodiff"/>,
 /// the same code computes values and gradients. Thread-safe: instances never change.
 /// </summary>
-public sealed class Tensor
+public sealed partial class Tensor
 {
     internal Core.Value Value { get; }
 
@@ -63,9 +63,10 @@ public sealed class Tensor
     /// <summary>A row-major copy of the elements.</summary>
     public double[] ToArray() => Value.Tensor.ToArray();
 
-    /// <summary>The element at a full index.</summary>
+    /// <summary>The element at a full index, as a number (the indexer <c>t[i, j]</c> gives a tensor, which
+    /// gradients flow through).</summary>
     /// <exception cref="ShapeException">The index has the wrong length or is out of range.</exception>
-    public double this[params int[] index] => Value.Tensor[index ?? throw new ArgumentNullException(nameof(index))];
+    public double ValueAt(params int[] index) => Value.Tensor[index ?? throw new ArgumentNullException(nameof(index))];
 
     /// <summary>The value of a one-element tensor.</summary>
     public double ToScalar() => Core.TensorModule.item(Value.Tensor);
@@ -166,9 +167,31 @@ public sealed class Tensor
 
     // ---- linear algebra and layout ----
 
-    /// <summary>Matrix product C = A·B of two matrices. ∇A = ∂L/∂C·Bᵀ, ∇B = Aᵀ·∂L/∂C.</summary>
-    /// <exception cref="ShapeException">Not matrices, or inner dimensions differ.</exception>
-    public Tensor MatMul(Tensor other) => new(Core.Linear.matmul(Value, N(other).Value));
+    /// <summary>Matrix product with NumPy's <c>matmul</c> rules: matrix·matrix C = A·B (∇A = ∂L/∂C·Bᵀ, ∇B = Aᵀ·∂L/∂C),
+    /// matrix·vector, vector·matrix, vector·vector (a scalar), and batches of matrices with broadcast leading
+    /// dimensions. Each case is one einsum, so its gradient is the index-set rule's.</summary>
+    /// <param name="other">The right operand.</param>
+    /// <returns>The product.</returns>
+    /// <exception cref="ShapeException">A scalar operand, inner dimensions that differ, or batch dimensions that do not
+    /// broadcast.</exception>
+    public Tensor MatMul(Tensor other)
+    {
+        var (a, b) = (Shape, N(other).Shape);
+        if (a.Count == 0 || b.Count == 0)
+            throw new ShapeException($"MatMul needs operands of rank 1 or more; got shapes [{string.Join(", ", a)}] and [{string.Join(", ", b)}].", nameof(other));
+        int ka = a[^1], kb = b.Count == 1 ? b[0] : b[^2];
+        if (ka != kb)
+            throw new ShapeException($"MatMul: inner dimensions differ ({ka} and {kb}) for shapes [{string.Join(", ", a)}] and [{string.Join(", ", b)}].", nameof(other));
+        if (a.Count == 2 && b.Count == 2) return new(Core.Linear.matmul(Value, other.Value));
+        string equation = (a.Count, b.Count) switch
+        {
+            (1, 1) => "j,j->",
+            (1, _) => "j,...jk->...k",
+            (_, 1) => "...ij,j->...i",
+            _ => "...ij,...jk->...ik",
+        };
+        return Einsum.Contract(equation, this, other);
+    }
 
     /// <summary>Same elements, new shape (one -1 is inferred). The gradient is reshaped back.</summary>
     public Tensor Reshape(params int[] shape) => new(Core.Layout.reshape(shape ?? throw new ArgumentNullException(nameof(shape)), Value));

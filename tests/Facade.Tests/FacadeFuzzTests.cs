@@ -88,10 +88,21 @@ public class FacadeFuzzTests
             _ when type == typeof(Func<Tensor[], Tensor>) => Many(),
             _ when type.IsEnum => Enum.ToObject(type, rng.Next(-1, 4)),
             _ when type == typeof(object) => rng.Next(2) == 0 ? null : Tensor(),
+            _ when type == typeof(bool) => rng.Next(2) == 0,
+            _ when type == typeof(TensorIndex[]) => rng.Next(12) == 0 ? null : Enumerable.Range(0, rng.Next(0, 4)).Select(_ => Index()).ToArray(),
             _ => throw new NotSupportedException($"No generator for {type}."),
         };
 
         public int Next(int n) => rng.Next(n);
+
+        /// <summary>An int (negative too), a ^-index or a range, some beyond any axis.</summary>
+        private TensorIndex Index() => rng.Next(4) switch
+        {
+            0 => rng.Next(-5, 6),
+            1 => ^rng.Next(0, 6),
+            2 => rng.Next(0, 4)..^rng.Next(0, 4),
+            _ => ..,
+        };
     }
 
     private static bool Allowed(Exception e) => e is ArgumentException;

@@ -1,0 +1,72 @@
+using System;
+using Core = Functional.Core;
+
+namespace Functional;
+
+/// <summary>
+/// Linear algebra on square matrices and batches of them (shape [..., n, n]), each with its derivative rules written
+/// as tensor operations, so gradients of any order follow. A singular matrix is refused (ArgumentException naming the
+/// batch index) wherever a rule needs its inverse.
+/// </summary>
+public static class Linalg
+{
+    /// <summary>X with A·X = B. VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ.</summary>
+    /// <param name="a">A, [..., n, n].</param>
+    /// <param name="b">B, [..., n, k] with A's leading dimensions, or [..., n].</param>
+    /// <returns>X, shaped as B.</returns>
+    /// <exception cref="ShapeException">A is not square, or B does not match it.</exception>
+    /// <exception cref="ArgumentException">A is singular.</exception>
+    public static Tensor Solve(Tensor a, Tensor b) => new(Core.Linalg.solve(N(a).Value, N(b).Value));
+
+    /// <summary>A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ.</summary>
+    /// <param name="a">A, [..., n, n].</param>
+    /// <returns>The inverse of each matrix.</returns>
+    /// <exception cref="ArgumentException">A is singular.</exception>
+    public static Tensor Inverse(Tensor a) => new(Core.Linalg.inverse(N(a).Value));
+
+    /// <summary>det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ (refused at a singular A).</summary>
+    /// <param name="a">A, [..., n, n].</param>
+    /// <returns>The determinants, shaped [...].</returns>
+    public static Tensor Det(Tensor a) => new(Core.Linalg.det(N(a).Value));
+
+    /// <summary>ln |det A|, one per matrix, without overflow. ∂ ln|det A| / ∂A = A⁻ᵀ. Its sign is
+    /// <see cref="SignDet"/>.</summary>
+    /// <param name="a">A, [..., n, n].</param>
+    /// <returns>ln |det A|, shaped [...] (−∞ at a singular A).</returns>
+    public static Tensor LogDet(Tensor a) => new(Core.Linalg.logAbsDet(N(a).Value));
+
+    /// <summary>The sign of det A (−1, 0 or 1), one per matrix: a constant (no gradient).</summary>
+    /// <param name="a">A, [..., n, n].</param>
+    /// <returns>The signs, shaped [...].</returns>
+    public static Tensor SignDet(Tensor a) => new(Core.Linalg.signDet(N(a).Value));
+
+    /// <summary>The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read).
+    /// VJP: Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹, Φ taking the lower triangle with the diagonal halved.</summary>
+    /// <param name="a">A, [..., n, n].</param>
+    /// <returns>L, shaped as A.</returns>
+    /// <exception cref="ArgumentException">A is not positive definite.</exception>
+    public static Tensor Cholesky(Tensor a) => new(Core.Linalg.cholesky(N(a).Value));
+
+    /// <summary>tr A = Σᵢ Aᵢᵢ, one per matrix. ∂ tr A / ∂A = I.</summary>
+    /// <param name="a">A, [..., n, n].</param>
+    /// <returns>The traces, shaped [...].</returns>
+    public static Tensor Trace(Tensor a) => Einsum.Contract("...ii->...", N(a));
+
+    /// <summary>The Frobenius norm √(Σ x²) of all elements. ∂/∂x = x/‖x‖ (NaN at x = 0, where it has no derivative).</summary>
+    /// <param name="x">Any tensor.</param>
+    /// <returns>A scalar.</returns>
+    public static Tensor Norm(Tensor x) => N(x).Square().Sum().Sqrt();
+
+    /// <summary>The p-norm (Σ |x|ᵖ)^(1/p) of all elements, p ≥ 1. ∂/∂x = sign(x)·|x|ᵖ⁻¹/‖x‖ₚᵖ⁻¹.</summary>
+    /// <param name="x">Any tensor.</param>
+    /// <param name="p">The order, at least 1.</param>
+    /// <returns>A scalar.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">p &lt; 1 or NaN.</exception>
+    public static Tensor Norm(Tensor x, double p)
+    {
+        if (!(p >= 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "A p-norm needs p ≥ 1.");
+        return p == 2 ? Norm(x) : N(x).Abs().Pow(p).Sum().Pow(1 / p);
+    }
+
+    private static Tensor N(Tensor? t) => t ?? throw new ArgumentNullException(nameof(t));
+}

@@ -1,0 +1,115 @@
+using System;
+using System.Linq;
+
+namespace Functional;
+
+/// <summary>
+/// Losses, each a scalar mean over the batch (TorchSharp's default reduction), written with numerically stable tensor
+/// operations so their gradients of any order follow.
+/// </summary>
+public static class Loss
+{
+    /// <summary>Mean squared error mean((p − t)²). ∂/∂p = 2(p − t)/n.</summary>
+    /// <param name="prediction">Predictions.</param>
+    /// <param name="target">Targets, broadcast against the predictions.</param>
+    /// <returns>A scalar.</returns>
+    public static Tensor Mse(Tensor prediction, Tensor target) => (N(prediction) - N(target)).Square().Mean();
+
+    /// <summary>Mean absolute error mean(|p − t|). ∂/∂p = sign(p − t)/n, 0 where p = t (as TorchSharp's l1_loss).</summary>
+    /// <param name="prediction">Predictions.</param>
+    /// <param name="target">Targets.</param>
+    /// <returns>A scalar.</returns>
+    public static Tensor L1(Tensor prediction, Tensor target) => (N(prediction) - N(target)).Abs().Mean();
+
+    /// <summary>Huber loss: ½d² where |d| ≤ δ, δ(|d| − ½δ) beyond, d = p − t; mean. ∂/∂p = clamp(d, −δ, δ)/n
+    /// (continuous: no kink convention is needed at |d| = δ; at d = 0 the derivative is 0).</summary>
+    /// <param name="prediction">Predictions.</param>
+    /// <param name="target">Targets.</param>
+    /// <param name="delta">δ &gt; 0, where the quadratic turns linear.</param>
+    /// <returns>A scalar.</returns>
+    public static Tensor Huber(Tensor prediction, Tensor target, double delta)
+    {
+        if (!(delta > 0)) throw new ArgumentOutOfRangeException(nameof(delta), delta, "Huber's δ must be positive.");
+        var d = N(prediction) - N(target);
+        var q = d.Clamp(-delta, delta);
+        // ½q² + δ·(|d| − |q|): the two parts meet with equal slopes at |d| = δ.
+        return (0.5 * q.Square() + delta * (d.Abs() - q.Abs())).Mean();
+    }
+
+    /// <summary>Cross-entropy from logits and integer class labels, −mean_n log softmax(logits)[n, labels[n]], through
+    /// log-softmax (stable at any magnitude). ∂/∂logits = (softmax − onehot)/N.</summary>
+    /// <param name="logits">[N, C] scores.</param>
+    /// <param name="labels">N class indices in 0 .. C − 1.</param>
+    /// <returns>A scalar.</returns>
+    /// <exception cref="ShapeException">logits is not [N, C], or labels' length is not N.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside 0 .. C − 1.</exception>
+    public static Tensor CrossEntropy(Tensor logits, int[] labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var (n, c) = Classes(N(logits), labels.Length, nameof(labels));
+        return Nll(logits.LogSoftmax(1), labels, n, c);
+    }
+
+    /// <summary>Cross-entropy from logits and target probabilities, −mean_n Σ_c p[n, c]·log softmax(logits)[n, c].</summary>
+    /// <param name="logits">[N, C] scores.</param>
+    /// <param name="probabilities">[N, C] target distributions (rows summing to 1).</param>
+    /// <returns>A scalar.</returns>
+    public static Tensor CrossEntropy(Tensor logits, Tensor probabilities)
+    {
+        var (n, _) = Classes(N(logits), N(probabilities).Rank == 2 ? probabilities.Shape[0] : -1, nameof(probabilities));
+        return (logits.LogSoftmax(1) * probabilities).Sum() * (-1.0 / n);
+    }
+
+    /// <summary>Negative log-likelihood −mean_n logProbabilities[n, labels[n]], for log-probabilities already computed
+    /// (for example by <see cref="Tensor.LogSoftmax"/>). ∂/∂logProbabilities = −onehot/N.</summary>
+    /// <param name="logProbabilities">[N, C] log-probabilities.</param>
+    /// <param name="labels">N class indices.</param>
+    /// <returns>A scalar.</returns>
+    public static Tensor Nll(Tensor logProbabilities, int[] labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var (n, c) = Classes(N(logProbabilities), labels.Length, nameof(labels));
+        return Nll(logProbabilities, labels, n, c);
+    }
+
+    /// <summary>Binary cross-entropy from logits, mean(softplus(x) − x·y): stable for any logit (the σ and log are
+    /// never formed). ∂/∂x = (σ(x) − y)/n.</summary>
+    /// <param name="logits">Scores.</param>
+    /// <param name="targets">Targets in [0, 1], shaped as the logits.</param>
+    /// <returns>A scalar.</returns>
+    public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets) =>
+        (N(logits).Softplus() - logits * N(targets)).Mean();
+
+    /// <summary>Rows of zeros with a 1 at each label: [N, classes]. A constant.</summary>
+    /// <param name="labels">N class indices.</param>
+    /// <param name="classes">The number of classes.</param>
+    /// <returns>The one-hot matrix.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside 0 .. classes − 1.</exception>
+    public static Tensor OneHot(int[] labels, int classes)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        if (classes < 0) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The number of classes cannot be negative.");
+        var data = new double[labels.Length * classes];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if (labels[i] < 0 || labels[i] >= classes)
+                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Label {i} is {labels[i]}; labels must lie in 0 .. {classes - 1}.");
+            data[i * classes + labels[i]] = 1;
+        }
+        return Tensor.FromArray(data, labels.Length, classes);
+    }
+
+    private static Tensor Nll(Tensor logProbabilities, int[] labels, int n, int c) =>
+        (logProbabilities * OneHot(labels, c)).Sum() * (-1.0 / Math.Max(n, 1));
+
+    private static (int N, int C) Classes(Tensor scores, int rows, string rowsName)
+    {
+        if (scores.Rank != 2)
+            throw new ShapeException($"Expected scores of shape [N, C]; got shape [{string.Join(", ", scores.Shape)}].", "logits");
+        if (rows != scores.Shape[0])
+            throw new ShapeException($"{rowsName} has {rows} rows for {scores.Shape[0]} rows of scores.", rowsName);
+        return (scores.Shape[0], scores.Shape[1]);
+    }
+
+    private static Tensor N(Tensor? t) => t ?? throw new ArgumentNullException(nameof(t));
+}

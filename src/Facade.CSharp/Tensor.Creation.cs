@@ -1,0 +1,147 @@
+using System;
+using System.Linq;
+using Core = Functional.Core;
+
+namespace Functional;
+
+public sealed partial class Tensor
+{
+    /// <summary>start, start + step, … up to (not including) stop: NumPy's <c>arange</c>.</summary>
+    /// <param name="start">The first value.</param>
+    /// <param name="stop">The bound, not included.</param>
+    /// <param name="step">The step (nonzero; negative counts down).</param>
+    /// <returns>A vector.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">step is 0 or not finite.</exception>
+    public static Tensor Arange(double start, double stop, double step)
+    {
+        if (step == 0 || !double.IsFinite(step)) throw new ArgumentOutOfRangeException(nameof(step), step, "Arange needs a finite, nonzero step.");
+        double count = Math.Ceiling((stop - start) / step);
+        if (double.IsNaN(count)) throw new ArgumentException($"Arange({start}, {stop}, {step}) has no length.", nameof(stop));
+        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Arange({start}, {stop}, {step})"), Math.Max(0, count));
+        int n = (int)Math.Max(0, count);
+        return FromArray(Enumerable.Range(0, n).Select(i => start + i * step).ToArray(), n);
+    }
+
+    /// <summary>0, 1, …, stop − 1.</summary>
+    /// <param name="stop">How many.</param>
+    /// <returns>A vector.</returns>
+    public static Tensor Arange(int stop) => Arange(0, stop, 1);
+
+    /// <summary><paramref name="count"/> evenly spaced values from start to stop, both included.</summary>
+    /// <param name="start">The first value.</param>
+    /// <param name="stop">The last value.</param>
+    /// <param name="count">How many (≥ 0).</param>
+    /// <returns>A vector.</returns>
+    public static Tensor Linspace(double start, double stop, int count)
+    {
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "Linspace needs a count ≥ 0.");
+        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Linspace of {count} values"), count);
+        return FromArray(Enumerable.Range(0, count).Select(i => count == 1 ? start : start + (stop - start) * i / (count - 1)).ToArray(), count);
+    }
+
+    /// <summary>The n×n identity matrix.</summary>
+    /// <param name="n">Its size.</param>
+    /// <returns>A matrix.</returns>
+    public static Tensor Eye(int n)
+    {
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "Eye needs n ≥ 0.");
+        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Eye({n})"), (double)n * n);
+        var d = new double[n * n];
+        for (int i = 0; i < n; i++) d[i * n + i] = 1;
+        return FromArray(d, n, n);
+    }
+
+    /// <summary>A tensor of one value.</summary>
+    /// <param name="value">The value.</param>
+    /// <param name="shape">The shape.</param>
+    /// <returns>The tensor.</returns>
+    public static Tensor Full(double value, params int[] shape) => Of(Core.TensorModule.full(shape ?? throw new ArgumentNullException(nameof(shape)), value));
+
+    /// <summary>Zeros shaped as <paramref name="like"/>.</summary>
+    public static Tensor ZerosLike(Tensor like) => Zeros(N(like).Shape.ToArray());
+
+    /// <summary>Ones shaped as <paramref name="like"/>.</summary>
+    public static Tensor OnesLike(Tensor like) => Ones(N(like).Shape.ToArray());
+
+    /// <summary>Standard normal values from a seeded generator: <c>Tensor.Normal(new[] { 5, 10 }, seed: 5)</c>.</summary>
+    /// <param name="shape">The shape.</param>
+    /// <param name="seed">The generator's seed: the same seed gives the same values.</param>
+    /// <returns>The tensor.</returns>
+    public static Tensor Normal(int[] shape, int seed) => Of(Core.TensorModule.random(seed, shape ?? throw new ArgumentNullException(nameof(shape))));
+
+    /// <summary>Normal values with a mean and standard deviation.</summary>
+    /// <param name="shape">The shape.</param>
+    /// <param name="seed">The generator's seed.</param>
+    /// <param name="mean">The mean.</param>
+    /// <param name="standardDeviation">The standard deviation (≥ 0).</param>
+    /// <returns>The tensor.</returns>
+    public static Tensor Normal(int[] shape, int seed, double mean, double standardDeviation)
+    {
+        if (!(standardDeviation >= 0)) throw new ArgumentOutOfRangeException(nameof(standardDeviation), standardDeviation, "A standard deviation must be ≥ 0.");
+        return Of(Core.TensorModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double>(z => mean + standardDeviation * z), Normal(shape, seed).Value.Tensor));
+    }
+
+    /// <summary>Uniform values in [low, high) from a seeded generator.</summary>
+    /// <param name="shape">The shape.</param>
+    /// <param name="seed">The generator's seed.</param>
+    /// <param name="low">The lower bound, included.</param>
+    /// <param name="high">The upper bound, excluded (≥ low).</param>
+    /// <returns>The tensor.</returns>
+    public static Tensor Uniform(int[] shape, int seed, double low, double high)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (!(high >= low)) throw new ArgumentOutOfRangeException(nameof(high), high, "Uniform needs high ≥ low.");
+        var z = Zeros(shape);
+        var rng = new System.Random(seed);
+        var d = new double[z.Count];
+        for (int i = 0; i < d.Length; i++) d[i] = low + (high - low) * rng.NextDouble();
+        return FromArray(d, shape);
+    }
+
+    /// <summary>The index of the largest entry along an axis (the first, at a tie), as a constant tensor of indices
+    /// with the axis removed.</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <returns>The indices.</returns>
+    public Tensor ArgMax(int axis) => ArgBest(axis, (a, b) => a > b);
+
+    /// <summary>The index of the smallest entry along an axis (the first, at a tie).</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <returns>The indices.</returns>
+    public Tensor ArgMin(int axis) => ArgBest(axis, (a, b) => a < b);
+
+    private Tensor ArgBest(int axis, Func<double, double, bool> better)
+    {
+        int a = axis < 0 ? axis + Rank : axis;
+        if (a < 0 || a >= Rank) throw new ShapeException($"ArgMax/ArgMin: axis {axis} is out of range for rank {Rank}.", nameof(axis));
+        var shape = Shape.ToArray();
+        int n = shape[a];
+        if (n == 0) throw new ShapeException($"ArgMax/ArgMin: axis {axis} is empty.", nameof(axis));
+        int outer = shape.Take(a).Aggregate(1, (x, y) => x * y), inner = shape.Skip(a + 1).Aggregate(1, (x, y) => x * y);
+        var src = ToArray();
+        var r = new double[outer * inner];
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+            {
+                int best = 0;
+                for (int k = 1; k < n; k++)
+                    if (better(src[(o * n + k) * inner + i], src[(o * n + best) * inner + i])) best = k;
+                r[o * inner + i] = best;
+            }
+        return FromArray(r, shape.Where((_, i) => i != a).ToArray());
+    }
+
+    /// <summary>Layer normalisation over the last axis, (x − mean)/√(var + ε) with the biased variance (no affine
+    /// part: multiply and add your own). Its gradient is derived through the mean and variance.</summary>
+    /// <param name="epsilon">ε &gt; 0, added to the variance.</param>
+    /// <returns>The normalised tensor.</returns>
+    public Tensor LayerNorm(double epsilon)
+    {
+        var centred = this - Mean(new[] { -1 }, true);
+        return centred * (centred.Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5);
+    }
+
+    /// <summary>RMS normalisation over the last axis, x/√(mean(x²) + ε) (no gain: multiply your own).</summary>
+    /// <param name="epsilon">ε &gt; 0.</param>
+    /// <returns>The normalised tensor.</returns>
+    public Tensor RmsNorm(double epsilon) => this * (Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5);
+}

@@ -1,0 +1,142 @@
+using System;
+using Core = Functional.Core;
+
+namespace Functional;
+
+public sealed partial class Tensor
+{
+    // ---- elementary functions ----
+
+    /// <summary>sin x. d/dx = cos x.</summary>
+    public Tensor Sin() => new(Core.Elementwise.sin(Value));
+    /// <summary>cos x. d/dx = −sin x.</summary>
+    public Tensor Cos() => new(Core.Elementwise.cos(Value));
+    /// <summary>tan x. d/dx = 1 + tan²x.</summary>
+    public Tensor Tan() => new(Core.Elementwise.tan(Value));
+    /// <summary>asin x on [−1, 1]. d/dx = 1/√(1 − x²).</summary>
+    public Tensor Asin() => new(Core.Elementwise.asin(Value));
+    /// <summary>acos x on [−1, 1]. d/dx = −1/√(1 − x²).</summary>
+    public Tensor Acos() => new(Core.Elementwise.acos(Value));
+    /// <summary>atan x. d/dx = 1/(1 + x²).</summary>
+    public Tensor Atan() => new(Core.Elementwise.atan(Value));
+    /// <summary>sinh x. d/dx = cosh x.</summary>
+    public Tensor Sinh() => new(Core.Elementwise.sinh(Value));
+    /// <summary>cosh x. d/dx = sinh x.</summary>
+    public Tensor Cosh() => new(Core.Elementwise.cosh(Value));
+    /// <summary>ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x).</summary>
+    public Tensor Log1p() => new(Core.Elementwise.log1p(Value));
+    /// <summary>eˣ − 1, accurate for tiny x. d/dx = eˣ.</summary>
+    public Tensor Expm1() => new(Core.Elementwise.expm1(Value));
+    /// <summary>erf x. d/dx = (2/√π)·e^(−x²).</summary>
+    public Tensor Erf() => new(Core.Elementwise.erf(Value));
+    /// <summary>erfc x = 1 − erf x, accurate in the right tail. d/dx = −(2/√π)·e^(−x²).</summary>
+    public Tensor Erfc() => new(Core.Elementwise.erfc(Value));
+    /// <summary>1/x. d/dx = −1/x².</summary>
+    public Tensor Reciprocal() => new(Core.Elementwise.reciprocal(Value));
+    /// <summary>x². d/dx = 2x.</summary>
+    public Tensor Square() => new(Core.Elementwise.square(Value));
+    /// <summary>sign x: −1, 0 or 1 (NaN at NaN). A constant: d/dx = 0 and no gradient flows.</summary>
+    public Tensor Sign() => new(Core.Elementwise.sign(Value));
+    /// <summary>SiLU (swish) x·σ(x). d/dx = σ(x)·(1 + x·(1 − σ(x))).</summary>
+    public Tensor Silu() => new(Core.Activation.silu(Value));
+
+    // ---- kinks ----
+
+    /// <summary>|x|. d/dx = sign x, and 0 at x = 0 (the midpoint convention: TorchSharp's and DiffSharp's).</summary>
+    public Tensor Abs() => Abs(KinkConvention.Midpoint);
+
+    /// <summary>|x| with an explicit derivative at 0: 1 (right), −1 (left) or 0 (midpoint). d/dx = sign x elsewhere.</summary>
+    /// <param name="convention">The derivative at 0.</param>
+    /// <returns>A new tensor of the same shape.</returns>
+    public Tensor Abs(KinkConvention convention) => new(Core.Piecewise.abs(Interop.Convert(convention), Value));
+
+    /// <summary>max(x, y) elementwise with broadcasting. The gradient goes to the larger; at a tie ½ to each (the
+    /// midpoint convention, as PyTorch, JAX and DiffSharp split it).</summary>
+    /// <param name="other">The other side.</param>
+    /// <returns>The elementwise maximum.</returns>
+    public Tensor Maximum(Tensor other) => Maximum(other, KinkConvention.Midpoint);
+
+    /// <summary>max(x, y) with an explicit derivative at a tie: ½ each (midpoint), 1 each (right) or 0 each (left).</summary>
+    /// <param name="other">The other side.</param>
+    /// <param name="convention">Each side's derivative at a tie.</param>
+    /// <returns>The elementwise maximum.</returns>
+    public Tensor Maximum(Tensor other, KinkConvention convention) =>
+        new(Core.Piecewise.maximum(Interop.Convert(convention), Value, N(other).Value));
+
+    /// <summary>min(x, y) elementwise with broadcasting; at a tie ½ to each.</summary>
+    /// <param name="other">The other side.</param>
+    /// <returns>The elementwise minimum.</returns>
+    public Tensor Minimum(Tensor other) => Minimum(other, KinkConvention.Midpoint);
+
+    /// <summary>min(x, y) with an explicit derivative at a tie.</summary>
+    /// <param name="other">The other side.</param>
+    /// <param name="convention">Each side's derivative at a tie.</param>
+    /// <returns>The elementwise minimum.</returns>
+    public Tensor Minimum(Tensor other, KinkConvention convention) =>
+        new(Core.Piecewise.minimum(Interop.Convert(convention), Value, N(other).Value));
+
+    /// <summary>min(max(x, min), max). d/dx = 1 inside, 0 outside, ½ at either bound (the midpoint convention, as
+    /// <c>jnp.clip</c>; TorchSharp gives 1 at both bounds).</summary>
+    /// <param name="min">The lower bound.</param>
+    /// <param name="max">The upper bound (≥ min).</param>
+    /// <returns>The clamped tensor.</returns>
+    /// <exception cref="ArgumentException">min &gt; max, or a bound is NaN.</exception>
+    public Tensor Clamp(double min, double max) => Clamp(min, max, KinkConvention.Midpoint);
+
+    /// <summary>min(max(x, min), max) with an explicit derivative at the bounds: at min 0 (left), 1 (right) or ½, at
+    /// max 1 (left), 0 (right) or ½.</summary>
+    /// <param name="min">The lower bound.</param>
+    /// <param name="max">The upper bound (≥ min).</param>
+    /// <param name="convention">The derivative at the bounds.</param>
+    /// <returns>The clamped tensor.</returns>
+    /// <exception cref="ArgumentException">min &gt; max, or a bound is NaN.</exception>
+    public Tensor Clamp(double min, double max, KinkConvention convention) =>
+        new(Core.Piecewise.clamp(Interop.Convert(convention), min, max, Value));
+
+    /// <summary>Hard tanh, clamp to [−1, 1]: d/dx = 1 inside, 0 outside, ½ at ±1.</summary>
+    public Tensor HardTanh() => Clamp(-1, 1);
+
+    /// <summary>ELU: x for x &gt; 0, α(eˣ − 1) below. d/dx = 1 (x &gt; 0), α·eˣ (x &lt; 0), and α at 0 (the left
+    /// derivative: TorchSharp's and JAX's).</summary>
+    /// <param name="alpha">α, the negative saturation.</param>
+    /// <returns>A new tensor of the same shape.</returns>
+    public Tensor Elu(double alpha) => Elu(alpha, KinkConvention.LeftDerivative);
+
+    /// <summary>ELU with an explicit derivative at 0: α (left), 1 (right) or (1 + α)/2.</summary>
+    /// <param name="alpha">α, the negative saturation.</param>
+    /// <param name="convention">The derivative at 0.</param>
+    /// <returns>A new tensor of the same shape.</returns>
+    public Tensor Elu(double alpha, KinkConvention convention) => new(Core.Piecewise.elu(alpha, Interop.Convert(convention), Value));
+
+    // ---- comparisons: masks of 1 and 0, constants (no gradient) ----
+
+    private Tensor Compare(Tensor other, Func<double, double, bool> test) =>
+        new(Core.ValueModule.constant(Core.TensorModule.map2(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double, double>((a, b) => test(a, b) ? 1 : 0), Value.Tensor, N(other).Value.Tensor)));
+
+    /// <summary>1 where x &gt; y, else 0 (broadcast; a constant mask for <see cref="Where"/>).</summary>
+    public Tensor GreaterThan(Tensor other) => Compare(other, (a, b) => a > b);
+    /// <summary>1 where x ≥ y, else 0.</summary>
+    public Tensor GreaterThanOrEqual(Tensor other) => Compare(other, (a, b) => a >= b);
+    /// <summary>1 where x &lt; y, else 0.</summary>
+    public Tensor LessThan(Tensor other) => Compare(other, (a, b) => a < b);
+    /// <summary>1 where x ≤ y, else 0.</summary>
+    public Tensor LessThanOrEqual(Tensor other) => Compare(other, (a, b) => a <= b);
+    /// <summary>1 where x = y, else 0.</summary>
+    public Tensor EqualTo(Tensor other) => Compare(other, (a, b) => a == b);
+
+    // ---- reductions that keep their axes ----
+
+    /// <summary>Σ over the given axes, keeping them with length 1 when <paramref name="keepDims"/> (so the result
+    /// broadcasts against this tensor). ∂/∂x = 1, broadcast back.</summary>
+    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="keepDims">Keep the summed axes with length 1.</param>
+    /// <returns>The sums.</returns>
+    public Tensor Sum(int[] axes, bool keepDims) => new(Core.Reduction.sumAxes(axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value));
+
+    /// <summary>Mean over the given axes, keeping them with length 1 when <paramref name="keepDims"/>:
+    /// <c>x - x.Mean(new[] { -1 }, true)</c> centres each row. ∂/∂x = 1/n along them.</summary>
+    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="keepDims">Keep the averaged axes with length 1.</param>
+    /// <returns>The means.</returns>
+    public Tensor Mean(int[] axes, bool keepDims) => new(Core.Reduction.meanAxes(axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value));
+}

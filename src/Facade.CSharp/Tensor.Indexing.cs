@@ -1,0 +1,147 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Core = Functional.Core;
+
+namespace Functional;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// A slice, as a tensor gradients flow through: an <see cref="int"/> or <see cref="Index"/> selects one element
+    /// of its axis and removes the axis, a <see cref="Range"/> keeps a run of it; axes not given are kept whole.
+    /// <c>t[.., 0]</c> is column 0, <c>t[1..^1, ..]</c> drops the first and last rows, <c>t[^1]</c> is the last row.
+    /// The gradient of a slice is the adjoint written into zeros at the slice's place.
+    /// </summary>
+    /// <param name="indices">One position per leading axis.</param>
+    /// <returns>The slice.</returns>
+    /// <exception cref="ShapeException">More positions than axes, or a position outside its axis.</exception>
+    public Tensor this[params TensorIndex[] indices]
+    {
+        get
+        {
+            ArgumentNullException.ThrowIfNull(indices);
+            var shape = Value.Tensor.Shape;
+            if (indices.Length > shape.Length)
+                throw new ShapeException($"t[{string.Join(", ", indices)}] gives {indices.Length} positions for a tensor of rank {shape.Length} (shape [{string.Join(", ", shape)}]).", nameof(indices));
+            var v = Value;
+            var kept = new List<int>();
+            for (int axis = 0; axis < shape.Length; axis++)
+            {
+                int n = shape[axis];
+                if (axis >= indices.Length) { kept.Add(n); continue; }
+                var ix = indices[axis];
+                int start, length;
+                if (ix.Span is { } r)
+                {
+                    start = r.Start.GetOffset(n);
+                    int end = r.End.GetOffset(n);
+                    if (start < 0 || end > n || start > end)
+                        throw new ShapeException($"t[{string.Join(", ", indices)}]: the range {r} is outside axis {axis} of length {n}.", nameof(indices));
+                    length = end - start;
+                    kept.Add(length);
+                }
+                else
+                {
+                    start = ix.Element is { } e ? e.GetOffset(n) : ix.Integer!.Value < 0 ? ix.Integer.Value + n : ix.Integer.Value;
+                    if (start < 0 || start >= n)
+                        throw new ShapeException($"t[{string.Join(", ", indices)}]: position {ix} is outside axis {axis} of length {n}.", nameof(indices));
+                    length = 1;
+                }
+                if (start != 0 || length != n) v = Core.Indexing.narrow(axis, start, length, v);
+            }
+            return kept.Count == shape.Length ? new(v) : new(Core.Layout.reshape(kept.ToArray(), v));
+        }
+    }
+
+    /// <summary>Elements <paramref name="start"/> .. start + length − 1 along an axis. The gradient is the adjoint
+    /// written into zeros at the same place.</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <param name="start">The first element kept.</param>
+    /// <param name="length">How many are kept.</param>
+    /// <returns>The slice, with the axis shortened to <paramref name="length"/>.</returns>
+    /// <exception cref="ShapeException">The axis or the elements do not exist.</exception>
+    public Tensor Narrow(int axis, int start, int length) => new(Core.Indexing.narrow(axis, start, length, Value));
+
+    /// <summary>Tensors joined along an existing axis; the other dimensions must agree. The gradient of each is its
+    /// slice of the adjoint.</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <param name="tensors">At least one tensor.</param>
+    /// <returns>The joined tensor.</returns>
+    /// <exception cref="ShapeException">The shapes differ off the axis.</exception>
+    public static Tensor Concat(int axis, params Tensor[] tensors) => new(Core.Indexing.concat(axis, Interop.Values(tensors, nameof(tensors))));
+
+    /// <summary>Same-shaped tensors stacked along a new axis. The gradient of each is its slice of the adjoint.</summary>
+    /// <param name="axis">Where the new axis goes (0 .. rank; negative counts from the end).</param>
+    /// <param name="tensors">At least one tensor.</param>
+    /// <returns>The stacked tensor.</returns>
+    /// <exception cref="ShapeException">The shapes differ.</exception>
+    public static Tensor Stack(int axis, params Tensor[] tensors) => new(Core.Indexing.stack(axis, Interop.Values(tensors, nameof(tensors))));
+
+    /// <summary>Splits along an axis into consecutive parts of the given sizes (which must add up to its length).</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <param name="sizes">The length of each part.</param>
+    /// <returns>The parts, in order.</returns>
+    /// <exception cref="ShapeException">The sizes do not add up to the axis' length.</exception>
+    public Tensor[] Split(int axis, params int[] sizes)
+    {
+        ArgumentNullException.ThrowIfNull(sizes);
+        int a = axis < 0 ? axis + Rank : axis;
+        if (a < 0 || a >= Rank) throw new ShapeException($"Split: axis {axis} is out of range for rank {Rank}.", nameof(axis));
+        if (sizes.Any(s => s < 0) || sizes.Sum(s => (long)s) != Shape[a])
+            throw new ShapeException($"Split: sizes [{string.Join(", ", sizes)}] do not add up to {Shape[a]}, the length of axis {axis}.", nameof(sizes));
+        var parts = new Tensor[sizes.Length];
+        for (int k = 0, start = 0; k < sizes.Length; start += sizes[k], k++) parts[k] = Narrow(a, start, sizes[k]);
+        return parts;
+    }
+
+    /// <summary>The tensor with a new axis of length 1 at <paramref name="axis"/> (0 .. rank).</summary>
+    /// <param name="axis">Where the new axis goes (negative counts from the end).</param>
+    /// <returns>A view with one more axis.</returns>
+    public Tensor Unsqueeze(int axis) => new(Core.Indexing.unsqueeze(axis, Value));
+
+    /// <summary>The tensor without the given axes of length 1 (every axis of length 1 when none is given).</summary>
+    /// <param name="axes">Axes of length 1.</param>
+    /// <returns>A view with fewer axes.</returns>
+    /// <exception cref="ShapeException">A listed axis does not have length 1.</exception>
+    public Tensor Squeeze(params int[] axes) => new(Core.Indexing.squeeze(axes ?? throw new ArgumentNullException(nameof(axes)), Value));
+
+    /// <summary>The tensor reversed along an axis. The gradient is reversed back.</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <returns>The reversed tensor.</returns>
+    public Tensor Flip(int axis) => new(Core.Indexing.flip(axis, Value));
+
+    /// <summary>The entries at <paramref name="indices"/> along an axis, in that order (repeats allowed): a gather of
+    /// whole slices. The gradient is a scatter-add: each adjoint slice added back at its index.</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <param name="indices">Positions along the axis.</param>
+    /// <returns>The gathered tensor; the axis has <c>indices.Length</c> entries.</returns>
+    /// <exception cref="ShapeException">An index is out of range.</exception>
+    public Tensor IndexSelect(int axis, int[] indices) => new(Core.Indexing.indexSelect(axis, indices ?? throw new ArgumentNullException(nameof(indices)), Value));
+
+    /// <summary>A scatter-add: zeros of length <paramref name="size"/> along an axis, with slice k of this tensor added
+    /// at <c>indices[k]</c>. The gradient is the gather <see cref="IndexSelect"/> of the adjoint.</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <param name="indices">Where each slice goes (one per slice; repeats add up).</param>
+    /// <param name="size">The axis' length in the result.</param>
+    /// <returns>The scattered tensor.</returns>
+    /// <exception cref="ShapeException">An index is out of range, or there is not one per slice.</exception>
+    public Tensor IndexAdd(int axis, int[] indices, int size) => new(Core.Indexing.indexAdd(axis, indices ?? throw new ArgumentNullException(nameof(indices)), size, Value));
+
+    /// <summary><paramref name="whenTrue"/> where <paramref name="condition"/> ≠ 0, else <paramref name="whenFalse"/>,
+    /// the three broadcast together. The condition is a mask: no gradient flows into it; each side's gradient is the
+    /// adjoint where it was taken.</summary>
+    /// <param name="condition">The mask (any nonzero value is true).</param>
+    /// <param name="whenTrue">Taken where the mask is true.</param>
+    /// <param name="whenFalse">Taken elsewhere.</param>
+    /// <returns>The selection, in the broadcast shape.</returns>
+    /// <exception cref="ShapeException">The shapes do not broadcast.</exception>
+    public static Tensor Where(Tensor condition, Tensor whenTrue, Tensor whenFalse) =>
+        new(Core.Indexing.where(N(condition).Value, N(whenTrue).Value, N(whenFalse).Value));
+
+    /// <summary>The tensor broadcast to a shape (NumPy rules). The gradient is summed back.</summary>
+    /// <param name="shape">The target shape.</param>
+    /// <returns>The broadcast tensor.</returns>
+    /// <exception cref="ShapeException">The shape is not a broadcast of this one.</exception>
+    public Tensor BroadcastTo(params int[] shape) => new(Core.Arithmetic.broadcastTo(shape ?? throw new ArgumentNullException(nameof(shape)), Value));
+}

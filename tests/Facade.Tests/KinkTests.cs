@@ -1,0 +1,68 @@
+using TorchSharp;
+using Xunit;
+
+namespace Functional.Facade.Tests;
+
+/// <summary>The kink table in the README: TorchSharp's choices, pinned by running it, and ours under each convention.</summary>
+public class KinkTests
+{
+    /// <summary>TorchSharp's derivative of f at x (a single element).</summary>
+    private static double Theirs(Func<torch.Tensor, torch.Tensor> f, double x)
+    {
+        using var scope = torch.NewDisposeScope();
+        var t = torch.tensor(new[] { x }, torch.ScalarType.Float64, requires_grad: true);
+        f(t).sum().backward();
+        return t.grad!.data<double>()[0];
+    }
+
+    private static double Ours(Func<Tensor, Tensor> f, double x) => Autodiff.Grad(t => f(t).Sum(), Tensor.FromArray(new[] { x }, 1)).ValueAt(0);
+
+    [Fact]
+    public void TorchSharps_choices_at_each_kink()
+    {
+        Assert.Equal(0.0, Theirs(t => t.abs(), 0));
+        Assert.Equal(0.0, Theirs(t => torch.nn.functional.relu(t), 0));
+        Assert.Equal(0.1, Theirs(t => torch.nn.functional.leaky_relu(t, 0.1), 0), 15);
+        Assert.Equal(0.5, Theirs(t => torch.maximum(t, torch.zeros_like(t)), 0));
+        Assert.Equal(0.5, Theirs(t => torch.minimum(t, torch.zeros_like(t)), 0));
+        Assert.Equal(1.0, Theirs(t => t.clamp(-1.0, 1.0), -1));
+        Assert.Equal(1.0, Theirs(t => t.clamp(-1.0, 1.0), 1));
+        Assert.Equal(0.7, Theirs(t => torch.nn.functional.elu(t, 0.7), 0), 15);
+        Assert.Equal(0.0, Theirs(t => t.sign() * 5.0 + 0 * t, 0.3));
+        Assert.Equal(0.0, Theirs(t => torch.nn.functional.l1_loss(t, torch.zeros_like(t)), 0));
+    }
+
+    [Fact]
+    public void TorchSharps_hardtanh_returns_its_input_unchanged()
+    {
+        using var scope = torch.NewDisposeScope();
+        var y = torch.nn.functional.hardtanh(torch.tensor(new[] { -2.0, 2.0 }), -1.0, 1.0);
+        Assert.Equal(new[] { -2.0, 2.0 }, y.data<double>().ToArray());
+    }
+
+    [Fact]
+    public void Our_defaults_and_each_convention()
+    {
+        Assert.Equal(0.0, Ours(t => t.Abs(), 0));
+        Assert.Equal(1.0, Ours(t => t.Abs(KinkConvention.RightDerivative), 0));
+        Assert.Equal(-1.0, Ours(t => t.Abs(KinkConvention.LeftDerivative), 0));
+        Assert.Equal(0.0, Ours(t => t.Relu(), 0));
+        Assert.Equal(1.0, Ours(t => t.LeakyRelu(0.1), 0));
+        Assert.Equal(0.5, Ours(t => t.Maximum(Tensor.Zeros(1)), 0));
+        Assert.Equal(1.0, Ours(t => t.Maximum(Tensor.Zeros(1), KinkConvention.RightDerivative), 0));
+        Assert.Equal(0.0, Ours(t => t.Maximum(Tensor.Zeros(1), KinkConvention.LeftDerivative), 0));
+        Assert.Equal(0.5, Ours(t => t.Minimum(Tensor.Zeros(1)), 0));
+        Assert.Equal(0.5, Ours(t => t.Clamp(-1, 1), -1));
+        Assert.Equal(0.5, Ours(t => t.Clamp(-1, 1), 1));
+        Assert.Equal(1.0, Ours(t => t.Clamp(-1, 1, KinkConvention.RightDerivative), -1));
+        Assert.Equal(0.0, Ours(t => t.Clamp(-1, 1, KinkConvention.RightDerivative), 1));
+        Assert.Equal(0.0, Ours(t => t.Clamp(-1, 1, KinkConvention.LeftDerivative), -1));
+        Assert.Equal(1.0, Ours(t => t.Clamp(-1, 1, KinkConvention.LeftDerivative), 1));
+        Assert.Equal(0.5, Ours(t => t.HardTanh(), 1));
+        Assert.Equal(0.7, Ours(t => t.Elu(0.7), 0), 15);
+        Assert.Equal(1.0, Ours(t => t.Elu(0.7, KinkConvention.RightDerivative), 0));
+        Assert.Equal(0.85, Ours(t => t.Elu(0.7, KinkConvention.Midpoint), 0), 15);
+        Assert.Equal(0.0, Ours(t => t.Sign() * 5, 0.3));
+        Assert.Equal(0.0, Ours(t => Loss.L1(t, Tensor.Zeros(1)), 0));
+    }
+}
