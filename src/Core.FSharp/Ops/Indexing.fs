@@ -33,7 +33,7 @@ module Indexing =
             (Op.withAttributes [ "axis", box axis; "start", box start; "length", box length ] <| Op.create "narrow"
                 (fun xs ->
                     let outer, n, inner = around shape axis
-                    let out = Array.zeroCreate (outer * length * inner)
+                    let out = Storage.uninit (outer * length * inner)
                     copyBlocks xs.[0].Data n start out length 0 outer inner length
                     Tensor.wrap (withAxis shape axis length) out)
                 (fun _ _ adj _ -> padAt axis start shape.[axis] adj)
@@ -47,7 +47,11 @@ module Indexing =
             (Op.withAttributes [ "axis", box axis; "start", box start; "size", box size ] <| Op.create "pad"
                 (fun xs ->
                     let outer, _, inner = around shape axis
-                    let out = Array.zeroCreate (outer * size * inner)
+                    let out = Storage.uninit (outer * size * inner)
+                    // Only the zeros around each copied block are written twice over: once here.
+                    for o in 0 .. outer - 1 do
+                        Array.Clear(out, o * size * inner, start * inner)
+                        Array.Clear(out, (o * size + start + length) * inner, (size - start - length) * inner)
                     copyBlocks xs.[0].Data length 0 out size start outer inner length
                     Tensor.wrap (withAxis shape axis size) out)
                 (fun _ _ adj _ -> narrowAt axis start length adj)
@@ -89,7 +93,7 @@ module Indexing =
             (Op.withAttributes [ "axis", box a ] <| Op.create "concat"
                 (fun ts ->
                     let outer, _, inner = around first a
-                    let out = Array.zeroCreate (outer * total * inner)
+                    let out = Storage.uninit (outer * total * inner)
                     ts |> Array.iteri (fun k t -> copyBlocks t.Data lengths.[k] 0 out total offsets.[k] outer inner lengths.[k])
                     Tensor.wrap (withAxis first a total) out)
                 (fun _ _ adj i -> narrow a offsets.[i] lengths.[i] adj)
@@ -129,7 +133,7 @@ module Indexing =
                     let outer, n, inner = around shape axis
                     let m = indices.Length
                     let src = xs.[0].Data
-                    let out = Array.zeroCreate (outer * m * inner)
+                    let out = Storage.uninit (outer * m * inner)
                     for o in 0 .. outer - 1 do
                         for k in 0 .. m - 1 do
                             Array.Copy(src, (o * n + indices.[k]) * inner, out, (o * m + k) * inner, inner)
@@ -145,7 +149,8 @@ module Indexing =
                 (fun xs ->
                     let outer, m, inner = around shape axis
                     let src = xs.[0].Data
-                    let out = Array.zeroCreate (outer * size * inner)
+                    let out = Storage.uninit (outer * size * inner)
+                    Array.Clear out
                     for o in 0 .. outer - 1 do
                         for k in 0 .. m - 1 do
                             let d = (o * size + indices.[k]) * inner
@@ -187,7 +192,7 @@ module Indexing =
                 (fun xs ->
                     let outer, n, inner = around shape a
                     let src = xs.[0].Data
-                    let out = Array.zeroCreate src.Length
+                    let out = Storage.uninit src.Length
                     for o in 0 .. outer - 1 do
                         for k in 0 .. n - 1 do
                             Array.Copy(src, (o * n + k) * inner, out, (o * n + n - 1 - k) * inner, inner)

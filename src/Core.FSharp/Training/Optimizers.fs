@@ -1,0 +1,87 @@
+namespace Functional.Core
+
+open System
+open Functional
+
+/// What an optimizer carries from one step to the next: a step count and, per parameter, its moment buffers
+/// (none for plain SGD, the velocity for momentum, the first and second moments for Adam).
+type OptimizerState =
+    { Steps: int
+      First: Tensor[]
+      Second: Tensor[] }
+
+/// Optimizers as pure functions: a step takes parameters, gradients and a state, and returns new parameters and a
+/// new state; nothing is mutated. The update formulas are PyTorch's (torch.optim), so results can be compared.
+[<RequireQualifiedAccess>]
+module Optimizers =
+
+    let private check (parameters: Tensor[]) (gradients: Tensor[]) (state: OptimizerState) =
+        if isNull parameters then nullArg "parameters"
+        if isNull gradients then nullArg "gradients"
+        if parameters.Length <> gradients.Length then
+            invalidArg "gradients" (sprintf "%d gradients for %d parameters." gradients.Length parameters.Length)
+        for i in 0 .. parameters.Length - 1 do
+            if not (Shape.same parameters.[i].ShapeArray gradients.[i].ShapeArray) then
+                raise (ShapeException(sprintf "Gradient %d has shape %s; parameter %d has shape %s." i (Shape.show gradients.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "gradients"))
+        if state.First.Length <> 0 && state.First.Length <> parameters.Length then
+            invalidArg "state" (sprintf "The state was made for %d parameters; %d are given." state.First.Length parameters.Length)
+
+    /// The state before the first step.
+    let init (parameters: Tensor[]) : OptimizerState =
+        if isNull parameters then nullArg "parameters"
+        { Steps = 0; First = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray); Second = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray) }
+
+    let private positive (name: string) (v: float) = if not (v > 0.0) then invalidArg name (sprintf "%s must be positive; got %g." name v)
+    let private unitInterval (name: string) (v: float) = if not (v >= 0.0 && v < 1.0) then invalidArg name (sprintf "%s must lie in [0, 1); got %g." name v)
+    let private nonNegative (name: string) (v: float) = if not (v >= 0.0) then invalidArg name (sprintf "%s must be ≥ 0; got %g." name v)
+
+    /// SGD: g ← g + λ·p; with momentum μ, b ← μ·b + g (b = g at the first step) and g ← b, or g + μ·b with
+    /// Nesterov; p ← p − η·g.
+    let sgd (learningRate: float) (momentum: float) (nesterov: bool) (weightDecay: float)
+            (parameters: Tensor[]) (gradients: Tensor[]) (state: OptimizerState) : Tensor[] * OptimizerState =
+        positive "learningRate" learningRate
+        nonNegative "momentum" momentum
+        nonNegative "weightDecay" weightDecay
+        if nesterov && momentum = 0.0 then invalidArg "nesterov" "Nesterov momentum needs a momentum > 0."
+        check parameters gradients state
+        let steps = Array.init parameters.Length (fun i ->
+            let p = parameters.[i]
+            let g = if weightDecay = 0.0 then gradients.[i] else Tensor.map2 (fun g p -> g + weightDecay * p) gradients.[i] p
+            if momentum = 0.0 then Tensor.map2 (fun p g -> p - learningRate * g) p g, state.First.[i]
+            else
+                let b = if state.Steps = 0 then g else Tensor.map2 (fun b g -> momentum * b + g) state.First.[i] g
+                let d = if nesterov then Tensor.map2 (fun g b -> g + momentum * b) g b else b
+                Tensor.map2 (fun p d -> p - learningRate * d) p d, b)
+        steps |> Array.map fst, { state with Steps = state.Steps + 1; First = steps |> Array.map snd }
+
+    /// Adam (decoupled = false: weight decay added to the gradient, as torch.optim.Adam) or AdamW (decoupled:
+    /// p ← p·(1 − η·λ) first). m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − η·m̂/(√v̂ + ε) with
+    /// m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
+    let adam (decoupled: bool) (learningRate: float) (beta1: float) (beta2: float) (epsilon: float) (weightDecay: float)
+             (parameters: Tensor[]) (gradients: Tensor[]) (state: OptimizerState) : Tensor[] * OptimizerState =
+        positive "learningRate" learningRate
+        unitInterval "beta1" beta1
+        unitInterval "beta2" beta2
+        positive "epsilon" epsilon
+        nonNegative "weightDecay" weightDecay
+        check parameters gradients state
+        let t = state.Steps + 1
+        let c1 = 1.0 - Math.Pow(beta1, float t)
+        let c2 = 1.0 - Math.Pow(beta2, float t)
+        let steps = Array.init parameters.Length (fun i ->
+            let p0 = parameters.[i]
+            let p = if decoupled && weightDecay <> 0.0 then Tensor.scale (1.0 - learningRate * weightDecay) p0 else p0
+            let g = if not decoupled && weightDecay <> 0.0 then Tensor.map2 (fun g p -> g + weightDecay * p) gradients.[i] p0 else gradients.[i]
+            let m = Tensor.map2 (fun m g -> beta1 * m + (1.0 - beta1) * g) state.First.[i] g
+            let v = Tensor.map2 (fun v g -> beta2 * v + (1.0 - beta2) * g * g) state.Second.[i] g
+            let step = Tensor.map2 (fun m v -> learningRate * (m / c1) / (Math.Sqrt(v / c2) + epsilon)) m v
+            Tensor.sub p step, (m, v))
+        steps |> Array.map fst, { Steps = t; First = steps |> Array.map (snd >> fst); Second = steps |> Array.map (snd >> snd) }
+
+    /// The gradients scaled by min(1, maxNorm/(‖g‖ + 1e-6)) with ‖g‖ the 2-norm over all of them together, and that norm.
+    let clipByNorm (maxNorm: float) (gradients: Tensor[]) : Tensor[] * float =
+        if isNull gradients then nullArg "gradients"
+        positive "maxNorm" maxNorm
+        let norm = gradients |> Array.sumBy (fun g -> Tensor.dot g g) |> Math.Sqrt
+        let k = min 1.0 (maxNorm / (norm + 1e-6))
+        (if k = 1.0 then gradients else gradients |> Array.map (Tensor.scale k)), norm

@@ -1,0 +1,42 @@
+namespace Functional.Core
+
+/// What an optimizer carries from one step to the next: a step count and, per parameter, its moment buffers
+/// (the velocity for momentum SGD; the first and second moments for Adam).
+type OptimizerState =
+    { Steps: int
+      First: Tensor array
+      Second: Tensor array }
+
+/// <summary>
+/// Optimizers as pure functions: a step takes parameters, gradients and a state, and returns new parameters and a
+/// new state; nothing is mutated. The update formulas are PyTorch's (torch.optim), so results can be compared.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let ps = [| Tensor.random 1 [| 3 |] |]
+/// let gs = [| Tensor.ones [| 3 |] |]
+/// let ps2, state = Optimizers.adam false 0.01 0.9 0.999 1e-8 0.0 ps gs (Optimizers.init ps)
+/// </code>
+/// </example>
+[<RequireQualifiedAccess>]
+module Optimizers =
+
+    /// The state before the first step (zero buffers shaped as the parameters).
+    val init: parameters: Tensor array -> OptimizerState
+
+    /// SGD: g ← g + λ·p; with momentum μ, b ← μ·b + g (b = g at the first step) and g ← b, or g + μ·b with
+    /// Nesterov; p ← p − η·g.
+    val sgd:
+      learningRate: float -> momentum: float -> nesterov: bool -> weightDecay: float ->
+        parameters: Tensor array -> gradients: Tensor array -> state: OptimizerState -> Tensor array * OptimizerState
+
+    /// Adam (decoupled = false: weight decay added to the gradient, as torch.optim.Adam) or AdamW (decoupled:
+    /// p ← p·(1 − η·λ) first). m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − η·m̂/(√v̂ + ε) with
+    /// m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
+    val adam:
+      decoupled: bool -> learningRate: float -> beta1: float -> beta2: float -> epsilon: float -> weightDecay: float ->
+        parameters: Tensor array -> gradients: Tensor array -> state: OptimizerState -> Tensor array * OptimizerState
+
+    /// The gradients scaled by min(1, maxNorm/(‖g‖ + 1e-6)) with ‖g‖ the 2-norm over all of them together
+    /// (torch.nn.utils.clip_grad_norm_'s rule), and that norm.
+    val clipByNorm: maxNorm: float -> gradients: Tensor array -> Tensor array * float

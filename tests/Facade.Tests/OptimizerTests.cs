@@ -1,0 +1,94 @@
+using TorchSharp;
+using Xunit;
+using TT = TorchSharp.torch.Tensor;
+
+namespace Functional.Facade.Tests;
+
+/// <summary>Our pure optimizers against torch.optim, step by step, on the same gradient sequence.</summary>
+public class OptimizerTests
+{
+    private static readonly Tensor[] Start = { Tensor.Random(1, 3, 4), Tensor.Random(2, 4) };
+    private static Tensor[] GradientsAt(int step) => new[] { Tensor.Random(100 + step, 3, 4) * 3, Tensor.Random(200 + step, 4) };
+
+    private static TT ToTorch(Tensor t) => torch.tensor(t.ToArray(), t.Shape.Select(d => (long)d).ToArray(), torch.ScalarType.Float64);
+
+    /// <summary>The parameters after `steps` steps of torch's optimizer, each fed the gradients through a linear loss.</summary>
+    private static double[][] Theirs(Func<IList<TorchSharp.Modules.Parameter>, torch.optim.Optimizer> make, int steps, double? clip = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        var ps = Start.Select(t => new TorchSharp.Modules.Parameter(ToTorch(t))).ToList();
+        var opt = make(ps);
+        for (int k = 0; k < steps; k++)
+        {
+            opt.zero_grad();
+            var g = GradientsAt(k);
+            var loss = ps.Select((p, i) => (p * ToTorch(g[i])).sum()).Aggregate((a, b) => a + b);
+            loss.backward();
+            if (clip is { } c) torch.nn.utils.clip_grad_norm_(ps, c);
+            opt.step();
+        }
+        return ps.Select(p => p.detach().data<double>().ToArray()).ToArray();
+    }
+
+    private static double[][] Ours(IOptimizer optimizer, int steps, double? clip = null)
+    {
+        var ps = Start;
+        var state = optimizer.Init(ps);
+        for (int k = 0; k < steps; k++)
+        {
+            var g = GradientsAt(k);
+            if (clip is { } c) g = Gradients.ClipByNorm(g, c).Gradients;
+            (ps, state) = optimizer.Step(ps, g, state);
+        }
+        Assert.Equal(steps, state.Steps);
+        return ps.Select(p => p.ToArray()).ToArray();
+    }
+
+    private static void Same(double[][] ours, double[][] theirs)
+    {
+        for (int i = 0; i < ours.Length; i++)
+            for (int e = 0; e < ours[i].Length; e++)
+                Assert.True(Math.Abs(ours[i][e] - theirs[i][e]) <= 1e-12 * (1 + Math.Abs(theirs[i][e])), $"parameter {i} element {e}: ours {ours[i][e]:R}, torch {theirs[i][e]:R}");
+    }
+
+    [Fact]
+    public void Sgd_equals_torch_optim_SGD()
+    {
+        Same(Ours(new Sgd(0.1), 6), Theirs(ps => torch.optim.SGD(ps, 0.1), 6));
+        Same(Ours(new Sgd(0.1, 0.9, false, 0.01), 6), Theirs(ps => torch.optim.SGD(ps, 0.1, momentum: 0.9, weight_decay: 0.01), 6));
+        Same(Ours(new Sgd(0.1, 0.9, true, 0), 6), Theirs(ps => torch.optim.SGD(ps, 0.1, momentum: 0.9, nesterov: true), 6));
+    }
+
+    [Fact]
+    public void Adam_and_AdamW_equal_torch_optim()
+    {
+        Same(Ours(new Adam(0.01), 8), Theirs(ps => torch.optim.Adam(ps, 0.01), 8));
+        Same(Ours(new Adam(0.01, 0.8, 0.99, 1e-6, 0.05), 8), Theirs(ps => torch.optim.Adam(ps, 0.01, 0.8, 0.99, 1e-6, 0.05), 8));
+        Same(Ours(new AdamW(0.01, 0.1), 8), Theirs(ps => torch.optim.AdamW(ps, 0.01, weight_decay: 0.1), 8));
+    }
+
+    [Fact]
+    public void Clipping_by_norm_equals_torch()
+    {
+        Same(Ours(new Sgd(0.1), 4, clip: 1.0), Theirs(ps => torch.optim.SGD(ps, 0.1), 4, clip: 1.0));
+        var r = Gradients.ClipByNorm(new[] { Tensor.FromArray(new[] { 3.0, 4.0 }, 2) }, 1);
+        Assert.Equal(5.0, r.Norm);
+        Assert.Equal(0.6, r.Gradients[0].ValueAt(0), 6);
+    }
+
+    [Fact]
+    public void A_step_mutates_nothing_and_bad_arguments_are_refused()
+    {
+        var before = Start[0].ToArray();
+        var adam = new Adam(0.1);
+        var state = adam.Init(Start);
+        var step = adam.Step(Start, GradientsAt(0), state);
+        Assert.Equal(before, Start[0].ToArray());
+        Assert.Equal(0, state.Steps);
+        Assert.Equal(1, step.State.Steps);
+        Assert.Throws<ArgumentException>(() => adam.Step(Start, new[] { GradientsAt(0)[0] }, state));
+        Assert.Throws<ShapeException>(() => adam.Step(Start, new[] { Tensor.Zeros(2), Tensor.Zeros(4) }, state));
+        Assert.Throws<ArgumentException>(() => new Adam(-1).Step(Start, GradientsAt(0), state));
+        Assert.Throws<ArgumentException>(() => new Sgd(0.1, 0, true, 0).Step(Start, GradientsAt(0), state));
+    }
+}
