@@ -207,6 +207,8 @@ module Engine =
         | "det" -> torch.linalg.det(x ())
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l
         | "cholesky" -> torch.linalg.cholesky(x ())
+        | "maxAxes" -> x().amax(ints op "axes", unbox<bool> (attribute op "keepDims"))
+        | "minAxes" -> x().amin(ints op "axes", unbox<bool> (attribute op "keepDims"))
         | name -> raise (NotSupportedException(sprintf "'%s' is not replayable on TorchSharp." name))
 
     /// The value and gradients of f at xs, computed by running f's traced forward program and its derived gradient

@@ -105,6 +105,16 @@ module Replay =
             at (fun e -> d.[e] = lo || d.[e] = hi) (kinkNote op "x = min or max" (Piecewise.kinkValue (attribute<KinkConvention> op "convention") 0.0 1.0) 1.0)
         | ("maximum" | "minimum"), Some i ->
             at (ties inputs i) (kinkNote op "a tie" (Piecewise.kinkValue (attribute<KinkConvention> op "convention") 0.0 1.0) 0.5)
+        | ("maxAxes" | "minAxes"), Some _ ->
+            // Entries tied for the extreme of their run: TorchSharp's amax / amin give each 1/k.
+            let out = Tensor.reshape (inputs.[0].ShapeArray |> Array.mapi (fun i d -> if Array.contains i (attribute<int[]> op "axes") then 1 else d)) (op.Forward inputs)
+            let x, e = inputs.[0].Data, (Tensor.broadcastTo inputs.[0].ShapeArray out).Data
+            let hits = Tensor.create inputs.[0].ShapeArray (Array.init x.Length (fun i -> if x.[i] = e.[i] then 1.0 else 0.0))
+            let counts = (Tensor.broadcastTo inputs.[0].ShapeArray (Tensor.sumAxes (attribute<int[]> op "axes") true hits)).Data
+            let c = attribute<KinkConvention> op "convention"
+            at (fun i -> x.[i] = e.[i] && counts.[i] > 1.0)
+               (if c = KinkConvention.Midpoint then None
+                else Some (sprintf "its derivative at a tie of k entries is %s each by our convention (KinkConvention.%A) and 1/k each by TorchSharp's" (if c = KinkConvention.RightDerivative then "1" else "0") c))
         | ("gelu" | "geluTanh"), _ ->
             let d = x ()
             Some { Explains = (fun e -> d.[e] < geluTailBelow)
@@ -140,6 +150,21 @@ module Replay =
                 let c = attribute<KinkConvention> op "convention"
                 let atHi = atPoint xs.[0] hi hi (Piecewise.kinkValue c 1.0 0.0) (plain ())
                 if lo = hi then atHi else atPoint xs.[0] lo lo (Piecewise.kinkValue c 0.0 1.0) atHi
+            | "maxAxes" | "minAxes" ->
+                // The extreme's value, with each entry's share of the gradient by our convention: 1/k, 1 or 0 at a tie.
+                let axes = attribute<int[]> op "axes" |> Array.map int64
+                let keep = attribute<bool> op "keepDims"
+                let x = xs.[0]
+                let extreme = if op.Name = "maxAxes" then x.detach().amax(axes, true) else x.detach().amin(axes, true)
+                let hit = x.detach().eq(extreme).to_type(torch.ScalarType.Float64)
+                let k = hit.sum(axes, true)
+                let w =
+                    match attribute<KinkConvention> op "convention" with
+                    | KinkConvention.RightDerivative -> hit
+                    | KinkConvention.LeftDerivative -> hit * k.eq(torch.tensor 1.0).to_type(torch.ScalarType.Float64)
+                    | _ -> hit / k
+                let value = if keep then extreme else (if op.Name = "maxAxes" then x.detach().amax(axes, false) else x.detach().amin(axes, false))
+                value + (w * (x - x.detach())).sum(axes, keep)
             | "maximum" | "minimum" ->
                 // At a tie: t·a + t·b + (1 − 2t)·a (detached): the tie's value, derivative t to each side.
                 let t = Piecewise.kinkValue (attribute<KinkConvention> op "convention") 0.0 1.0

@@ -18,6 +18,15 @@ public static class Linalg
     /// <exception cref="ArgumentException">A is singular.</exception>
     public static Tensor Solve(Tensor a, Tensor b) => new(Core.Linalg.solve(N(a).Value, N(b).Value));
 
+    /// <summary>X with A·X = B for a triangular A: only its lower (or, with <paramref name="upper"/>, upper) triangle
+    /// is read. The gradient in A is the solve's, masked to that triangle.</summary>
+    /// <param name="a">A, [..., n, n].</param>
+    /// <param name="b">B, [..., n, k] or [..., n].</param>
+    /// <param name="upper">Read the upper triangle instead of the lower.</param>
+    /// <returns>X, shaped as B.</returns>
+    /// <exception cref="ArgumentException">A zero on the triangle's diagonal.</exception>
+    public static Tensor SolveTriangular(Tensor a, Tensor b, bool upper) => new(Core.Linalg.solveTriangular(upper, N(a).Value, N(b).Value));
+
     /// <summary>A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The inverse of each matrix.</returns>

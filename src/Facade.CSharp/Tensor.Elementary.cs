@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Core = Functional.Core;
 
 namespace Functional;
@@ -95,6 +96,57 @@ public sealed partial class Tensor
 
     /// <summary>Hard tanh, clamp to [−1, 1]: d/dx = 1 inside, 0 outside, ½ at ±1.</summary>
     public Tensor HardTanh() => Clamp(-1, 1);
+
+    /// <summary>Hard tanh with an explicit derivative at ±1 (as <see cref="Clamp(double, double, KinkConvention)"/>).</summary>
+    /// <param name="convention">The derivative at the bounds.</param>
+    /// <returns>The clamped tensor.</returns>
+    public Tensor HardTanh(KinkConvention convention) => Clamp(-1, 1, convention);
+
+    /// <summary>ReLU with an explicit derivative at 0: 0 (left, the default of <see cref="Relu()"/>), 1 (right) or ½.</summary>
+    /// <param name="convention">The derivative at 0.</param>
+    /// <returns>A new tensor of the same shape.</returns>
+    public Tensor Relu(KinkConvention convention) => LeakyRelu(0, convention);
+
+    // ---- max and min over axes ----
+
+    /// <summary>The largest entry. The gradient goes to it; at a tie of k entries 1/k to each (the midpoint: the
+    /// centre of the subgradients, as PyTorch's amax and JAX).</summary>
+    /// <returns>A scalar.</returns>
+    /// <exception cref="ShapeException">The tensor is empty.</exception>
+    public Tensor Max() => Max(Enumerable.Range(0, Rank).ToArray(), false, KinkConvention.Midpoint);
+
+    /// <summary>The largest entry over axes; at a tie of k entries 1/k of the gradient to each.</summary>
+    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="keepDims">Keep the reduced axes with length 1.</param>
+    /// <returns>The maxima.</returns>
+    public Tensor Max(int[] axes, bool keepDims) => Max(axes, keepDims, KinkConvention.Midpoint);
+
+    /// <summary>The largest entry over axes with an explicit share at a tie of k entries: 1/k each (midpoint), 1 each
+    /// (right) or 0 each (left).</summary>
+    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="keepDims">Keep the reduced axes with length 1.</param>
+    /// <param name="convention">Each tied entry's share.</param>
+    /// <returns>The maxima.</returns>
+    public Tensor Max(int[] axes, bool keepDims, KinkConvention convention) =>
+        new(Core.Piecewise.maxAxes(Interop.Convert(convention), axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value));
+
+    /// <summary>The smallest entry; at a tie of k entries 1/k of the gradient to each.</summary>
+    /// <returns>A scalar.</returns>
+    public Tensor Min() => Min(Enumerable.Range(0, Rank).ToArray(), false, KinkConvention.Midpoint);
+
+    /// <summary>The smallest entry over axes; at a tie of k entries 1/k of the gradient to each.</summary>
+    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="keepDims">Keep the reduced axes with length 1.</param>
+    /// <returns>The minima.</returns>
+    public Tensor Min(int[] axes, bool keepDims) => Min(axes, keepDims, KinkConvention.Midpoint);
+
+    /// <summary>The smallest entry over axes with an explicit share at a tie.</summary>
+    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="keepDims">Keep the reduced axes with length 1.</param>
+    /// <param name="convention">Each tied entry's share.</param>
+    /// <returns>The minima.</returns>
+    public Tensor Min(int[] axes, bool keepDims, KinkConvention convention) =>
+        new(Core.Piecewise.minAxes(Interop.Convert(convention), axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value));
 
     /// <summary>ELU: x for x &gt; 0, α(eˣ − 1) below. d/dx = 1 (x &gt; 0), α·eˣ (x &lt; 0), and α at 0 (the left
     /// derivative: TorchSharp's and JAX's).</summary>

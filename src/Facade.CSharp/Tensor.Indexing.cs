@@ -63,6 +63,22 @@ public sealed partial class Tensor
     /// <exception cref="ShapeException">The axis or the elements do not exist.</exception>
     public Tensor Narrow(int axis, int start, int length) => new(Core.Indexing.narrow(axis, start, length, Value));
 
+    /// <summary>Entry <paramref name="index"/> along an axis, the axis removed (<c>t.Select(1, 0)</c> is
+    /// <c>t[.., 0]</c>). The gradient is the adjoint written into zeros at that entry.</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <param name="index">The entry (negative counts from the end).</param>
+    /// <returns>The slice, one rank lower.</returns>
+    /// <exception cref="ShapeException">The axis or the entry does not exist.</exception>
+    public Tensor Select(int axis, int index)
+    {
+        int a = axis < 0 ? axis + Rank : axis;
+        if (a < 0 || a >= Rank) throw new ShapeException($"Select: axis {axis} is out of range for rank {Rank}.", nameof(axis));
+        var at = new TensorIndex[a + 1];
+        for (int i = 0; i < a; i++) at[i] = ..;
+        at[a] = index;
+        return this[at];
+    }
+
     /// <summary>Tensors joined along an existing axis; the other dimensions must agree. The gradient of each is its
     /// slice of the adjoint.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>

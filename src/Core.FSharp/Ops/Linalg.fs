@@ -59,6 +59,13 @@ module Linalg =
         else
             raise (ShapeException(sprintf "solve: b has shape %s; for a of shape %s it must be %s or %s." (Shape.show sb) (Shape.show sa) (Shape.show (Array.append lead [| n; -1 |]) |> fun s -> s.Replace("-1", "k")) (Shape.show (Array.append lead [| n |])), "b"))
 
+    /// X with A·X = B for a triangular A: only A's lower (upper = false) or upper triangle is read, the other part
+    /// treated as 0. A mask times A, then `solve`: the gradient in A is the solve's, masked to the triangle.
+    let solveTriangular (upper: bool) (a: Value) (b: Value) : Value =
+        let n, _ = square "solveTriangular" "a" a.Shape
+        let mask = Value.constant (Tensor.init [| n; n |] (fun e -> let i, j = e / n, e % n in if (if upper then j >= i else j <= i) then 1.0 else 0.0))
+        solve (Arithmetic.mul a mask) b
+
     /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused.
     let rec inverse (a: Value) : Value =
         let shape = a.Shape
@@ -79,19 +86,21 @@ module Linalg =
                 (fun _ out _ t -> Arithmetic.neg (Linear.einsum "...ij,...jk,...kl->...il" [| out; t; out |])))
             [| a |]
 
+    /// One number per matrix of a batch, from each matrix's LU factors (packed factors, n, permutation sign).
+    let private perMatrixOfLu (shape: int[]) (data: double[]) (f: double[] -> int -> double -> double) =
+        let n = shape.[shape.Length - 1]
+        let count = Array.fold (*) 1 shape.[.. shape.Length - 3]
+        Tensor.wrap shape.[.. shape.Length - 3] (Array.init count (fun blk ->
+            let m, _, sign, _ = Factorizations.lu data (blk * n * n) n
+            f m n sign))
+
     /// det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ. JVP: det A·tr(A⁻¹·Ȧ). The rule needs A⁻¹: at a singular A the
     /// value is 0 and the gradient is refused.
     let det (a: Value) : Value =
-        let shape = a.Shape
-        let n, _ = square "det" "a" shape
+        square "det" "a" a.Shape |> ignore
         Op.apply
             (Op.create "det"
-                (fun ts ->
-                    let _, count = square "det" "a" ts.[0].ShapeArray
-                    let ad = ts.[0].Data
-                    Tensor.wrap shape.[.. shape.Length - 3] (Array.init count (fun blk ->
-                        let m, _, sign, _ = Factorizations.lu ad (blk * n * n) n
-                        Factorizations.determinant m n sign)))
+                (fun ts -> perMatrixOfLu ts.[0].ShapeArray ts.[0].Data Factorizations.determinant)
                 (fun xs out adj _ -> Arithmetic.mul (perMatrix (Arithmetic.mul adj out)) (transposeLast (inverse xs.[0])))
                 (fun xs out _ t -> Arithmetic.mul out (Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |])))
             [| a |]
@@ -99,28 +108,18 @@ module Linalg =
     /// ln |det A|, one per matrix, without overflow. VJP: Ā = ḡ·A⁻ᵀ. JVP: tr(A⁻¹·Ȧ). −∞ at a singular A (whose
     /// gradient is refused).
     let logAbsDet (a: Value) : Value =
-        let shape = a.Shape
-        let n, _ = square "logAbsDet" "a" shape
+        square "logAbsDet" "a" a.Shape |> ignore
         Op.apply
             (Op.create "logAbsDet"
-                (fun ts ->
-                    let _, count = square "logAbsDet" "a" ts.[0].ShapeArray
-                    let ad = ts.[0].Data
-                    Tensor.wrap shape.[.. shape.Length - 3] (Array.init count (fun blk ->
-                        let m, _, sign, _ = Factorizations.lu ad (blk * n * n) n
-                        snd (Factorizations.signLogAbs m n sign))))
+                (fun ts -> perMatrixOfLu ts.[0].ShapeArray ts.[0].Data (fun m n sign -> snd (Factorizations.signLogAbs m n sign)))
                 (fun xs _ adj _ -> Arithmetic.mul (perMatrix adj) (transposeLast (inverse xs.[0])))
                 (fun xs _ _ t -> Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |]))
             [| a |]
 
     /// The sign of det A (−1, 0 or 1), one per matrix: a constant (no gradient).
     let signDet (a: Value) : Value =
-        let shape = a.Shape
-        let n, count = square "signDet" "a" shape
-        let ad = a.Tensor.Data
-        Value.constant (Tensor.wrap shape.[.. shape.Length - 3] (Array.init count (fun blk ->
-            let m, _, sign, _ = Factorizations.lu ad (blk * n * n) n
-            fst (Factorizations.signLogAbs m n sign))))
+        square "signDet" "a" a.Shape |> ignore
+        Value.constant (perMatrixOfLu a.Shape a.Tensor.Data (fun m n sign -> fst (Factorizations.signLogAbs m n sign)))
 
     /// The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read). With
     /// Φ(X) = the lower triangle of X with its diagonal halved: VJP Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹;

@@ -18,6 +18,10 @@ module Linalg =
     /// per matrix). VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ. JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
     val solve: a: Value -> b: Value -> Value
 
+    /// X with A·X = B for a triangular A: only A's lower (upper = false) or upper triangle is read, the other part
+    /// treated as 0. The gradient in A is the solve's, masked to the triangle.
+    val solveTriangular: upper: bool -> a: Value -> b: Value -> Value
+
     /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused.
     val inverse: a: Value -> Value
 

@@ -1,6 +1,7 @@
 namespace Functional.Core
 
 open System
+open Functional
 
 /// Functions with kinks, each taking the KinkConvention that fixes its derivative at the kink: the right
 /// derivative, the left one, or their mean. Between kinks each is smooth and its derivative exact.
@@ -81,3 +82,62 @@ module Piecewise =
                 let slope = Arithmetic.add (Elementwise.constantOf constantPart x) (Arithmetic.mul (Elementwise.constantOf below x) (Elementwise.exp x))
                 Arithmetic.mul g slope)
             x
+
+    /// The largest (isMax) or smallest entry over `axes` of t, in the kept shape (axes of length 1).
+    let private extremeOver (isMax: bool) (axes: int[]) (t: Tensor) =
+        let shape = t.ShapeArray
+        let kept = shape |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)
+        let rest = [| for i in 0 .. shape.Length - 1 do if not (Array.contains i axes) then yield i |]
+        // The reduced axes last, so each output entry reads one contiguous run.
+        let moved = Tensor.permute (Array.append rest axes) t
+        let run = axes |> Array.fold (fun acc a -> acc * shape.[a]) 1
+        let data = moved.Data
+        Tensor.wrap kept (Array.init (Shape.numel kept) (fun o ->
+            if run = 0 then (if isMax then -infinity else infinity)
+            else
+                let mutable best = data.[o * run]
+                for k in 1 .. run - 1 do
+                    let v = data.[o * run + k]
+                    if Double.IsNaN v || Double.IsNaN best then best <- nan
+                    elif (if isMax then v > best else v < best) then best <- v
+                best))
+
+    /// Each entry's share of the gradient of a max or min over `axes`: 1 for the unique extreme, at a tie of k
+    /// entries the convention's (1/k each for the midpoint, the centre of the subgradients; 1 each for the right
+    /// derivative; 0 each for the left), 0 elsewhere.
+    let private reductionWeights (convention: KinkConvention) (axes: int[]) (x: Tensor) (kept: Tensor) =
+        let extreme = Tensor.broadcastTo x.ShapeArray kept
+        let hit = Tensor.map2 (fun v e -> if v = e || (Double.IsNaN e && Double.IsNaN v) then 1.0 else 0.0) x extreme
+        let ties = Tensor.broadcastTo x.ShapeArray (Tensor.sumAxes axes true hit)
+        Tensor.map2 (fun h k ->
+            if h = 0.0 then 0.0
+            elif k = 1.0 then 1.0
+            else
+                match convention with
+                | KinkConvention.RightDerivative -> 1.0
+                | KinkConvention.LeftDerivative -> 0.0
+                | _ -> 1.0 / k) hit ties
+
+    let private extremeAxes (isMax: bool) (convention: KinkConvention) (axes: int[]) (keepDims: bool) (x: Value) =
+        let src = x.Shape
+        let axes = Shape.normaliseAxes src.Length axes
+        let kept = src |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)
+        let outShape = if keepDims then kept else [| for i in 0 .. src.Length - 1 do if not (Array.contains i axes) then yield src.[i] |]
+        for a in axes do
+            if src.[a] = 0 then raise (ShapeException(sprintf "%s over axis %d: the axis is empty, so there is no %s." (if isMax then "max" else "min") a (if isMax then "largest entry" else "smallest entry"), "axes"))
+        let weights (xs: Value[]) (out: Value) = Value.constant (reductionWeights convention axes xs.[0].Tensor (Tensor.reshape kept out.Tensor))
+        Op.apply
+            (Op.withAttributes [ "axes", box axes; "keepDims", box keepDims; "convention", box convention ] <| Op.create (if isMax then "maxAxes" else "minAxes")
+                (fun ts -> Tensor.reshape outShape (extremeOver isMax axes ts.[0]))
+                (fun xs out adj _ -> Arithmetic.mul (weights xs out) (Arithmetic.broadcastTo src (Layout.reshape kept adj)))
+                (fun xs out _ t -> Reduction.sumAxes axes keepDims (Arithmetic.mul t (weights xs out))))
+            [| x |]
+
+    /// The largest entry over `axes` (keeping them with length 1 when keepDims). The gradient goes to the largest;
+    /// at a tie of k entries each gets the convention's share: 1/k (midpoint, as PyTorch's amax and JAX), 1 (right)
+    /// or 0 (left). NaN anywhere in a run gives NaN. An empty axis is refused.
+    let maxAxes (convention: KinkConvention) (axes: int[]) (keepDims: bool) (x: Value) = extremeAxes true convention axes keepDims x
+
+    /// The smallest entry over `axes`; ties as in `maxAxes`.
+    let minAxes (convention: KinkConvention) (axes: int[]) (keepDims: bool) (x: Value) = extremeAxes false convention axes keepDims x
+

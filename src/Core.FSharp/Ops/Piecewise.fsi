@@ -35,3 +35,11 @@ module Piecewise =
     /// ELU: x for x > 0, α·(eˣ − 1) for x ≤ 0. d/dx = 1 (x > 0), α·eˣ (x < 0), and at 0 the convention's value
     /// between α (left) and 1 (right). The slope is written with ops below 0, so every order follows.
     val elu: alpha: double -> convention: KinkConvention -> x: Value -> Value
+
+    /// The largest entry over `axes` (keeping them with length 1 when keepDims). The gradient goes to the largest;
+    /// at a tie of k entries each gets the convention's share: 1/k (midpoint, the centre of the subgradients, as
+    /// PyTorch's amax and JAX), 1 (right) or 0 (left). NaN anywhere in a run gives NaN. An empty axis is refused.
+    val maxAxes: convention: KinkConvention -> axes: int array -> keepDims: bool -> x: Value -> Value
+
+    /// The smallest entry over `axes`; ties as in `maxAxes`.
+    val minAxes: convention: KinkConvention -> axes: int array -> keepDims: bool -> x: Value -> Value

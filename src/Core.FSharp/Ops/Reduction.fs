@@ -24,7 +24,9 @@ module Reduction =
         let shape = x.Shape
         let axes = Shape.normaliseAxes shape.Length axes
         let n = axes |> Array.fold (fun acc a -> acc * shape.[a]) 1
-        Arithmetic.scale (1.0 / float n) (sumAxes axes keepDims x)
+        // A mean of nothing is NaN and depends on no element: a constant (a scale by 1/0 would make its tangent NaN).
+        if n = 0 then Value.constant (Tensor.map (fun _ -> nan) (sumAxes axes keepDims (Value.constant x.Tensor)).Tensor)
+        else Arithmetic.scale (1.0 / float n) (sumAxes axes keepDims x)
 
     /// Mean of every element, a scalar.
     let mean (x: Value) = meanAxes [| 0 .. x.Tensor.Rank - 1 |] false x

@@ -112,6 +112,9 @@ module ReplayCoverageTests =
             "Linalg.det", one (Tensor.init [| 2; 3; 3 |] (fun e -> if (e % 9) / 3 = e % 3 then 3.0 else 0.1 * float e)) Linalg.det
             "Linalg.logAbsDet", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then -3.0 else 0.1 * float e)) Linalg.logAbsDet
             "Linalg.signDet", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then -3.0 else 0.1 * float e)) (fun a -> Arithmetic.mul (Linalg.signDet a) (Linalg.det a))
+            "Piecewise.maxAxes", one (Tensor.create [| 2; 3 |] [| 1.0; 3.0; 3.0; -1.0; 0.5; 0.25 |]) (Piecewise.maxAxes KinkConvention.Midpoint [| 1 |] false)
+            "Piecewise.minAxes", one (Tensor.create [| 2; 3 |] [| 1.0; 3.0; 3.0; -1.0; 0.5; -1.0 |]) (Piecewise.minAxes KinkConvention.RightDerivative [| 0; 1 |] true)
+            "Linalg.solveTriangular", two (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then 3.0 else 0.1 * float e)) (Tensor.random 23 [| 3; 2 |]) (Linalg.solveTriangular true)
             "Linalg.cholesky", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then 4.0 else 0.5)) Linalg.cholesky
         ]
 
@@ -174,7 +177,7 @@ module ReplayCoverageTests =
                     "geluScaled"; "geluTanhScaled"; "softmaxVjp"; "logSoftmaxVjp"
                     "reciprocal"; "sin"; "cos"; "tan"; "asin"; "acos"; "atan"; "sinh"; "cosh"; "log1p"; "expm1"; "erf"; "erfc"
                     "silu"; "abs"; "clamp"; "maximum"; "minimum"; "elu"; "narrow"; "pad"; "concat"; "indexSelect"; "indexAdd"
-                    "flip"; "where"; "solve"; "inverse"; "det"; "logAbsDet"; "cholesky" ] do
+                    "flip"; "where"; "solve"; "inverse"; "det"; "logAbsDet"; "cholesky"; "maxAxes"; "minAxes" ] do
             Assert.True(seen.ContainsKey op, sprintf "no sample records '%s'; seen: %s" op (String.Join(", ", seen.Keys)))
 
     [<Fact>]
