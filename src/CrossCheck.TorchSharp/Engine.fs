@@ -200,6 +200,14 @@ module Engine =
             let t = x ()
             let shape = t.shape |> Array.mapi (fun i d -> if i = axis then int64 (unbox<int> (attribute op "size")) else d)
             torch.zeros(shape, torch.ScalarType.Float64, t.device).index_add(int64 axis, indices, t, TorchSharp.Scalar.op_Implicit 1.0)
+        | "gather" ->
+            let index = torch.tensor(unbox<int[]> (attribute op "index") |> Array.map int64, ReadOnlySpan<int64>(ints op "indexShape"), device = x().device)
+            x().gather(int64 (unbox<int> (attribute op "axis")), index)
+        | "scatterAdd" ->
+            let shape = ints op "shape"
+            let t = x ()
+            let index = torch.tensor(unbox<int[]> (attribute op "index") |> Array.map int64, ReadOnlySpan<int64>(t.shape), device = t.device)
+            torch.zeros(shape, torch.ScalarType.Float64, t.device).scatter_add(int64 (unbox<int> (attribute op "axis")), index, t)
         | "flip" -> x().flip([| int64 (unbox<int> (attribute op "axis")) |])
         | "where" -> torch.where(xs.[0].ne(torch.tensor 0.0), xs.[1], xs.[2])
         | "solve" -> torch.linalg.solve(xs.[0], xs.[1])

@@ -122,6 +122,39 @@ public sealed partial class Tensor
     /// <exception cref="ShapeException">A listed axis does not have length 1.</exception>
     public Tensor Squeeze(params int[] axes) => new(Core.Indexing.squeeze(axes ?? throw new ArgumentNullException(nameof(axes)), Value));
 
+    /// <summary>PyTorch's gather: <c>out[p] = x[p with its axis coordinate replaced by indices[p]]</c> for every
+    /// position p of <paramref name="indices"/> (same rank, no larger off the axis). The gradient is a scatter-add of
+    /// the adjoint to the positions read.</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <param name="indices">Whole-number positions along the axis (for example from <see cref="ArgMax"/>).</param>
+    /// <returns>A tensor shaped as <paramref name="indices"/>.</returns>
+    /// <exception cref="ShapeException">An index is out of range or not a whole number, or the shapes do not fit.</exception>
+    public Tensor Gather(int axis, Tensor indices) =>
+        new(Core.Indexing.gather(axis, Positions(indices, nameof(indices)), N(indices).Shape.ToArray(), Value));
+
+    /// <summary>PyTorch's scatter_add into zeros: zeros of <paramref name="shape"/> with each value of this tensor
+    /// added at its position with the axis coordinate replaced by <paramref name="indices"/> (shaped as this tensor).
+    /// The gradient is the gather of the adjoint.</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <param name="indices">Whole-number positions, shaped as this tensor.</param>
+    /// <param name="shape">The result's shape.</param>
+    /// <returns>The scattered sums.</returns>
+    public Tensor ScatterAdd(int axis, Tensor indices, params int[] shape) =>
+        new(Core.Indexing.scatterAdd(axis, Positions(indices, nameof(indices)), shape ?? throw new ArgumentNullException(nameof(shape)), Value));
+
+    private static int[] Positions(Tensor? indices, string name)
+    {
+        var values = (indices ?? throw new ArgumentNullException(name)).ToArray();
+        var r = new int[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (values[i] != Math.Floor(values[i]) || values[i] < int.MinValue || values[i] > int.MaxValue)
+                throw new ShapeException($"Index {i} is {values[i]}; indices must be whole numbers.", name);
+            r[i] = (int)values[i];
+        }
+        return r;
+    }
+
     /// <summary>The tensor reversed along an axis. The gradient is reversed back.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>The reversed tensor.</returns>

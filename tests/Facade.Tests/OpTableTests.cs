@@ -115,6 +115,10 @@ public class OpTableTests
         new("Tensor.Select(Int32, Int32)", "the adjoint written into zeros at the entry", "", "select", x => x[0].Select(1, -1), t => t[0].select(1, -1), R(1, 3, 4)),
         new("Linalg.SolveTriangular(Tensor, Tensor, Boolean)", "the solve's, masked to the triangle", "", "linalg.solve_triangular", x => Linalg.SolveTriangular(Cond(x[0]), x[1], true),
             t => torch.linalg.solve_triangular(Cond(t[0]), t[1], upper: true), R(1, 3, 3), R(2, 3, 2)),
+        new("Tensor.Gather(Int32, Tensor)", "a scatter-add of the adjoint", "", "gather", x => x[0].Gather(1, Tensor.FromArray(new double[] { 3, 0, 0, 1, 2, 2 }, 2, 3)),
+            t => t[0].gather(1, torch.tensor(new long[] { 3, 0, 0, 1, 2, 2 }, new long[] { 2, 3 })), R(1, 2, 4)),
+        new("Tensor.ScatterAdd(Int32, Tensor, Int32[])", "a gather of the adjoint", "", "scatter_add", x => x[0].ScatterAdd(1, Tensor.FromArray(new double[] { 3, 0, 0, 1, 2, 2 }, 2, 3), 2, 4),
+            t => torch.zeros(new long[] { 2, 4 }, torch.ScalarType.Float64).scatter_add(1, torch.tensor(new long[] { 3, 0, 0, 1, 2, 2 }, new long[] { 2, 3 }), t[0]), R(1, 2, 3)),
         new("Tensor.Narrow(Int32, Int32, Int32)", "the adjoint written into zeros (pad)", "", "narrow", x => x[0].Narrow(1, 1, 2), t => t[0].narrow(1, 1, 2), R(1, 3, 4)),
         new("Tensor.Concat(Int32, Tensor[])", "each input's slice of the adjoint", "", "cat", x => Tensor.Concat(0, x), t => torch.cat(t, 0), R(1, 2, 4), R(2, 3, 4)),
         new("Tensor.Stack(Int32, Tensor[])", "each input's slice of the adjoint", "", "stack", x => Tensor.Stack(1, x), t => torch.stack(t, 1), R(1, 2, 4), R(2, 2, 4)),
@@ -185,6 +189,54 @@ public class OpTableTests
         var r = Rows[row];
         var report = TorchSharpCheck.Compare(r.Ours, r.Theirs, r.Inputs);
         Assert.True(report.Passed, $"{key}: {report}");
+    }
+
+    private static TT Leaf(Tensor t, bool grad) =>
+        torch.tensor(t.ToArray(), t.Shape.Select(d => (long)d).ToArray(), torch.ScalarType.Float64, requires_grad: grad);
+
+    /// <summary>A TorchSharp gradient's values; an absent one (an unused input) or libtorch's storage-less zero
+    /// tensor reads as zeros.</summary>
+    private static double[] Values(TT? t, Tensor like)
+    {
+        if (t is null || t.IsInvalid) return new double[like.Count];
+        using var z = torch.zeros(t.shape, torch.ScalarType.Float64).add(t.detach());
+        return z.data<double>().ToArray();
+    }
+
+    private static void Close(string what, double[] ours, double[] theirs)
+    {
+        Assert.Equal(theirs.Length, ours.Length);
+        for (int e = 0; e < ours.Length; e++)
+            Assert.True((double.IsNaN(ours[e]) && double.IsNaN(theirs[e])) || Math.Abs(ours[e] - theirs[e]) <= 1e-9 + 1e-8 * Math.Abs(theirs[e]),
+                $"{what}, element {e}: ours {ours[e]:R}, TorchSharp {theirs[e]:R}");
+    }
+
+    /// <summary>Second order against TorchSharp (the gradient of ⟨∇⟨f(x), v⟩, w⟩, through create_graph), and first and
+    /// second order against central differences.</summary>
+    [Theory]
+    [MemberData(nameof(RowIndices))]
+    public void The_op_agrees_with_TorchSharp_at_second_order_and_with_finite_differences(int row, string key)
+    {
+        var r = Rows[row];
+        var v = Tensor.Random(77, r.Ours(r.Inputs).Shape.ToArray());
+        var ws = r.Inputs.Select((x, k) => Tensor.Random(88 + k, x.Shape.ToArray())).ToArray();
+        Tensor Projected(Tensor[] xs) => (r.Ours(xs) * v).Sum();
+        Tensor Second(Tensor[] xs) => Autodiff.Grad(Projected, xs).Select((g, k) => (g * ws[k]).Sum()).Aggregate((a, b) => a + b);
+        var ours = Autodiff.Grad(Second, r.Inputs);
+        using (torch.NewDisposeScope())
+        {
+            var xs = r.Inputs.Select(x => Leaf(x, true)).ToArray();
+            var y = r.Theirs(xs);
+            var gs = y.requires_grad ? torch.autograd.grad(new[] { y }, xs, new[] { Leaf(v, false) }, retain_graph: true, create_graph: true, allow_unused: true) : null;
+            var live = gs is null ? new List<TT>() : gs.Select((g, k) => (g, k)).Where(p => p.g is not null && !p.g.IsInvalid && p.g.requires_grad).Select(p => (p.g * Leaf(ws[p.k], false)).sum()).ToList();
+            var second = live.Count == 0 ? null : torch.autograd.grad(new[] { live.Aggregate((a, b) => a + b) }, xs, allow_unused: true);
+            for (int k = 0; k < xs.Length; k++)
+                Close($"{key}: second order, input {k}", ours[k].ToArray(), second is null ? new double[r.Inputs[k].Count] : Values(second[k], r.Inputs[k]));
+        }
+        var first = GradientCheck.Run(Projected, r.Inputs);
+        Assert.True(first.Passed, $"{key}: first order against finite differences: {first}");
+        var secondFd = GradientCheck.Run(Second, r.Inputs);
+        Assert.True(secondFd.Passed, $"{key}: second order against finite differences: {secondFd}");
     }
 
     /// <summary>The README's op table is these rows, rendered; a change to the rows shows as a difference here.</summary>

@@ -183,6 +183,73 @@ module Indexing =
             raise (ShapeException(sprintf "indexAdd: %d indices for %d slices along axis %d." indices.Length x.Shape.[a] axis, "indices"))
         addRows a (Array.copy indices) size x
 
+    /// For each position of an index of shape `indexShape`, the flat offset into a tensor of shape `shape` that has
+    /// the position's coordinates except along `axis`, where it has the index's value.
+    let private gatherOffsets (name: string) (axis: int) (index: int[]) (indexShape: int[]) (shape: int[]) =
+        let rank = shape.Length
+        if indexShape.Length <> rank then
+            raise (ShapeException(sprintf "%s: the index has rank %d; the tensor has rank %d." name indexShape.Length rank, "index"))
+        for d in 0 .. rank - 1 do
+            if d <> axis && indexShape.[d] > shape.[d] then
+                raise (ShapeException(sprintf "%s: the index has shape %s, larger than %s off axis %d." name (Shape.show indexShape) (Shape.show shape) axis, "index"))
+        let strides = Array.init rank (fun d -> Array.fold (*) 1 shape.[d + 1 ..])
+        let coords = Array.zeroCreate rank
+        Array.init index.Length (fun f ->
+            let mutable r = f
+            for d in rank - 1 .. -1 .. 0 do
+                coords.[d] <- r % indexShape.[d]
+                r <- r / indexShape.[d]
+            let i = index.[f]
+            if i < 0 || i >= shape.[axis] then
+                raise (ShapeException(sprintf "%s: index value %d (position %d) is out of range for axis %d of length %d." name i f axis shape.[axis], "index"))
+            let mutable o = 0
+            for d in 0 .. rank - 1 do o <- o + (if d = axis then i else coords.[d]) * strides.[d]
+            o)
+
+    let rec private gatherAt (axis: int) (index: int[]) (indexShape: int[]) (offsets: int[]) (x: Value) : Value =
+        let shape = x.Shape
+        Op.apply
+            (Op.withAttributes [ "axis", box axis; "index", box index; "indexShape", box indexShape ] <| Op.create "gather"
+                (fun xs -> let src = xs.[0].Data in Tensor.wrap indexShape (Array.map (fun o -> src.[o]) offsets))
+                (fun _ _ adj _ -> scatterAddAt axis index shape offsets adj)
+                (fun _ _ _ t -> gatherAt axis index indexShape offsets t))
+            [| x |]
+
+    and private scatterAddAt (axis: int) (index: int[]) (shape: int[]) (offsets: int[]) (x: Value) : Value =
+        let indexShape = x.Shape
+        Op.apply
+            (Op.withAttributes [ "axis", box axis; "index", box index; "shape", box shape ] <| Op.create "scatterAdd"
+                (fun xs ->
+                    let src = xs.[0].Data
+                    let out = Storage.uninit (Shape.numel shape)
+                    Array.Clear out
+                    for f in 0 .. offsets.Length - 1 do out.[offsets.[f]] <- out.[offsets.[f]] + src.[f]
+                    Tensor.wrap shape out)
+                (fun _ _ adj _ -> gatherAt axis index indexShape offsets adj)
+                (fun _ _ _ t -> scatterAddAt axis index shape offsets t))
+            [| x |]
+
+    /// out[p] = x[p with its `axis` coordinate replaced by index[p]] for every position p of the index (shape
+    /// `indexShape`, x's rank, no larger than x off the axis): PyTorch's gather. VJP: the adjoint added back at the
+    /// positions read (`scatterAdd`). JVP: the tangent gathered.
+    let gather (axis: int) (index: int[]) (indexShape: int[]) (x: Value) : Value =
+        if isNull index then nullArg "index"
+        let a = axisOf "gather" x.Shape axis
+        if index.Length <> Shape.numel indexShape then
+            raise (ShapeException(sprintf "gather: %d index values for an index of shape %s." index.Length (Shape.show indexShape), "index"))
+        let index = Array.copy index
+        gatherAt a index (Array.copy indexShape) (gatherOffsets "gather" a index indexShape x.Shape) x
+
+    /// Zeros of `shape` with x[p] added at p's position with its `axis` coordinate replaced by index[p] (x shaped as
+    /// the index): PyTorch's scatter_add into zeros. VJP: the adjoint gathered (`gather`).
+    let scatterAdd (axis: int) (index: int[]) (shape: int[]) (x: Value) : Value =
+        if isNull index then nullArg "index"
+        let a = axisOf "scatterAdd" shape axis
+        if index.Length <> Shape.numel x.Shape then
+            raise (ShapeException(sprintf "scatterAdd: %d index values for values of shape %s." index.Length (Shape.show x.Shape), "index"))
+        let index = Array.copy index
+        scatterAddAt a index (Array.copy shape) (gatherOffsets "scatterAdd" a index x.Shape shape) x
+
     /// x reversed along `axis`. VJP and JVP: the same reversal.
     let rec flip (axis: int) (x: Value) : Value =
         let a = axisOf "flip" x.Shape axis

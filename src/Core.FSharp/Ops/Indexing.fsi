@@ -44,6 +44,15 @@ module Indexing =
     /// adjoint's entries at `indices` (`indexSelect`).
     val indexAdd: axis: int -> indices: int array -> size: int -> x: Value -> Value
 
+    /// out[p] = x[p with its `axis` coordinate replaced by index[p]] for every position p of the index (shape
+    /// `indexShape`, x's rank, no larger than x off the axis): PyTorch's gather. VJP: the adjoint added back at the
+    /// positions read (`scatterAdd`). JVP: the tangent gathered.
+    val gather: axis: int -> index: int array -> indexShape: int array -> x: Value -> Value
+
+    /// Zeros of `shape` with x[p] added at p's position with its `axis` coordinate replaced by index[p] (x shaped as
+    /// the index): PyTorch's scatter_add into zeros. VJP: the adjoint gathered (`gather`).
+    val scatterAdd: axis: int -> index: int array -> shape: int array -> x: Value -> Value
+
     /// x reversed along `axis`. VJP and JVP: the same reversal.
     val flip: axis: int -> x: Value -> Value
 

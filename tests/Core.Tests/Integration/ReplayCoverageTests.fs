@@ -106,6 +106,8 @@ module ReplayCoverageTests =
             "Indexing.indexSelect", one m (Indexing.indexSelect 1 [| 3; 0; 3 |])
             "Indexing.indexAdd", one m (Indexing.indexAdd 0 [| 1; 1; 0 |] 2)
             "Indexing.flip", one m (Indexing.flip 0)
+            "Indexing.gather", one m (Indexing.gather 1 [| 3; 0; 0; 1; 2; 2 |] [| 3; 2 |])
+            "Indexing.scatterAdd", one (Tensor.random 24 [| 2; 3 |]) (Indexing.scatterAdd 1 [| 3; 0; 0; 1; 2; 2 |] [| 3; 4 |])
             "Indexing.where", two m (Tensor.random 21 [| 4 |]) (fun a b -> Indexing.where (Elementwise.constantOf (fun v -> if v > 0.0 then 1.0 else 0.0) a) a b)
             "Linalg.solve", two (Tensor.map (fun x -> x + 3.0) (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then 1.0 else 0.1 * float e))) (Tensor.random 22 [| 3; 2 |]) Linalg.solve
             "Linalg.inverse", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then 3.0 else 0.1 * float e)) Linalg.inverse
@@ -177,7 +179,7 @@ module ReplayCoverageTests =
                     "geluScaled"; "geluTanhScaled"; "softmaxVjp"; "logSoftmaxVjp"
                     "reciprocal"; "sin"; "cos"; "tan"; "asin"; "acos"; "atan"; "sinh"; "cosh"; "log1p"; "expm1"; "erf"; "erfc"
                     "silu"; "abs"; "clamp"; "maximum"; "minimum"; "elu"; "narrow"; "pad"; "concat"; "indexSelect"; "indexAdd"
-                    "flip"; "where"; "solve"; "inverse"; "det"; "logAbsDet"; "cholesky"; "maxAxes"; "minAxes" ] do
+                    "flip"; "where"; "solve"; "inverse"; "det"; "logAbsDet"; "cholesky"; "maxAxes"; "minAxes"; "gather"; "scatterAdd" ] do
             Assert.True(seen.ContainsKey op, sprintf "no sample records '%s'; seen: %s" op (String.Join(", ", seen.Keys)))
 
     [<Fact>]

@@ -92,6 +92,17 @@ module ModelOpsTorchTests =
                 let m = int t.[0].shape.[0]
                 let shape = t.[0].shape |> Array.mapi (fun i d -> if i = 0 then 3L else d)
                 torch.zeros(shape, torch.ScalarType.Float64).index_add(0L, torch.tensor(Array.init m (fun k -> int64 (k % 2))), t.[0], Scalar.op_Implicit 1.0)) }
+          { Name = "gather last axis"; Shapes = nonScalar; Domain = any
+            Ours = (fun x -> let s = x.[0].Shape in let n = s.[s.Length - 1] in Indexing.gather -1 (Array.init (Shape.numel s) (fun k -> (k * 7) % n)) s x.[0])
+            Theirs = (fun t ->
+                let s = t.[0].shape
+                let n = s.[s.Length - 1]
+                t.[0].gather(lastT t, torch.tensor(Array.init (int (Array.fold (*) 1L s)) (fun k -> (int64 k * 7L) % n), ReadOnlySpan<int64>(s)))) }
+          { Name = "scatterAdd axis 0"; Shapes = nonScalar; Domain = any
+            Ours = (fun x -> let s = x.[0].Shape in Indexing.scatterAdd 0 (Array.init (Shape.numel s) (fun k -> k % 2)) (Array.append [| 2 |] s.[1..]) x.[0])
+            Theirs = (fun t ->
+                let s = t.[0].shape
+                torch.zeros(Array.append [| 2L |] s.[1..], torch.ScalarType.Float64).scatter_add(0L, torch.tensor(Array.init (int (Array.fold (*) 1L s)) (fun k -> int64 (k % 2)), ReadOnlySpan<int64>(s)), t.[0])) }
           { Name = "flip last axis"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Indexing.flip -1 x.[0]); Theirs = (fun t -> t.[0].flip([| lastT t |])) }
           { Name = "where"; Shapes = whereShapes; Domain = any
             Ours = (fun x -> Indexing.where (Elementwise.constantOf (fun v -> if v > 0.0 then 1.0 else 0.0) x.[0]) x.[1] x.[2])
