@@ -52,6 +52,12 @@ let private build () =
     root.Subcommands.Add trace
     root
 
+/// Whether an exception says TorchSharp's native libraries are absent (the installed tool does not carry them).
+let private missingTorch (e: exn) =
+    let rec chain (e: exn) = seq { if not (isNull e) then yield e; yield! chain e.InnerException }
+    chain e |> Seq.exists (fun x ->
+        x :? DllNotFoundException || ((x :? NotSupportedException || x :? TypeInitializationException) && (x.Message.Contains "libtorch" || x.Message.Contains "TorchSharp")))
+
 [<EntryPoint>]
 let main argv =
     // Render to the current Console.Out (callers may redirect it); wide tables stay whole in files and pipes.
@@ -70,4 +76,6 @@ let main argv =
             // Bad input (an invalid equation, shapes that do not fit): one line, exit code 2.
             eprintfn "error: %s" (e.Message.Split('\n').[0])
             2
-
+        | e when missingTorch e ->
+            eprintfn "error: check needs TorchSharp's native libraries (0.5 GB), which the installed tool does not carry; run it from a clone of the repository: dotnet run --project src/Cli -- check ..."
+            2
