@@ -17,8 +17,12 @@ type TrialResult = { Trial: int; Forward: float; Gradient: float; FiniteDifferen
 let private maxErr (ours: Tensor) (theirs: Tensor) = Tensor.maxAbsDiff ours theirs
 let private within (ours: Tensor) (theirs: Tensor) = Tensor.allClose rtol atol ours theirs
 
-/// One trial: random operands and output gradient from `seed`.
-let trial (equation: string) (shapes: int[][]) (seed: int) (t: int) =
+/// Raised when --timeout has passed; the trials done so far are reported.
+exception CheckTimedOut
+
+/// One trial: random operands and output gradient from `seed`. `fdElements` bounds the finite-difference
+/// elements per operand (each costs a whole contraction); `deadline` is checked between them.
+let trial (equation: string) (shapes: int[][]) (seed: int) (fdElements: int) (deadline: DateTime) (t: int) =
     let xs = shapes |> Array.mapi (fun k s -> Tensor.random (seed + 1000 * t + k) s)
     let b = Einsum.bind equation shapes
     let g = Tensor.random (seed + 1000 * t + 999) b.OutputShape
@@ -39,8 +43,9 @@ let trial (equation: string) (shapes: int[][]) (seed: int) (t: int) =
     let mutable okFd = true
     for k in 0 .. xs.Length - 1 do
         let data = xs.[k].ToArray()
-        let n = min data.Length 64 // at most 64 elements per operand
+        let n = min data.Length fdElements
         for e in 0 .. n - 1 do
+            if DateTime.UtcNow > deadline then raise CheckTimedOut
             let bumped = Array.copy data
             bumped.[e] <- bumped.[e] + 1.0
             let fd = loss (Array.updateAt k (Tensor.create xs.[k].Shape bumped) xs) - l0
@@ -52,33 +57,53 @@ let trial (equation: string) (shapes: int[][]) (seed: int) (t: int) =
 
 /// `functional check "<equation>"`: derived gradients (and reverse mode through Linear.einsum) against
 /// TorchSharp autograd and finite differences.
-let run (equation: string) (shapes: string option) (trials: int) (seed: int) =
+let run (equation: string) (shapes: string option) (trials: int) (seed: int) (timeout: int option) =
     if trials < 1 then raise (ArgumentException(sprintf "--trials must be at least 1, not %d" trials))
+    match timeout with
+    | Some s when s < 1 -> raise (ArgumentException(sprintf "--timeout must be at least 1 second, not %d" s))
+    | _ -> ()
     let sh = match shapes with Some s -> Shapes.parse s | None -> Shapes.defaults equation
     Einsum.bind equation sh |> ignore // validate before any work
-    let results =
-        if trials <= 10 then Array.init trials (trial equation sh seed)
-        else
-            let out = Array.zeroCreate trials
-            AnsiConsole.Progress().Start(fun ctx ->
-                let task = ctx.AddTask(sprintf "checking %s" (Markup.Escape equation), true, float trials)
-                for t in 0 .. trials - 1 do
-                    out.[t] <- trial equation sh seed t
-                    task.Increment 1.0)
-            out
-    let table = Table().AddColumns("trial", "max |Δ| forward", "max |Δ| gradients", "max |Δ| finite diff.", "verdict")
-    for r in results |> Array.truncate 20 do
-        table.AddRow(string r.Trial, sci r.Forward, sci r.Gradient, sci r.FiniteDifference, (if r.Passed then "[green]ok[/]" else "[red]MISMATCH[/]")) |> ignore
-    if results.Length > 20 then table.AddRow("…", sci (results |> Array.map (fun r -> r.Forward) |> Array.max), sci (results |> Array.map (fun r -> r.Gradient) |> Array.max), sci (results |> Array.map (fun r -> r.FiniteDifference) |> Array.max), "max over all") |> ignore
-    AnsiConsole.WriteLine(sprintf "%s with shapes %s, %d trial(s), seed %d; against TorchSharp %s autograd and finite differences" equation (Shapes.format sh) trials seed (torch.__version__))
-    AnsiConsole.Write(table)
-    let failed = results |> Array.filter (fun r -> not r.Passed) |> Array.length
-    if failed = 0 then
-        AnsiConsole.MarkupLine(sprintf "[green]verified[/]: every gradient matches (|Δ| ≤ %g + %g·|ref|)" atol rtol)
-        0
-    else
-        AnsiConsole.MarkupLine(sprintf "[red]mismatch[/] in %d of %d trials" failed trials)
+    // Each finite-difference element costs one contraction: at most 64 per operand, fewer for large ones, so that a
+    // trial's differences stay near 2·10⁹ flops.
+    let flops = max 1.0 (Einsum.plan equation sh).Flops
+    let fdElements = max 1 (min 64 (int (2e9 / flops / float sh.Length)))
+    let deadline = match timeout with Some s -> DateTime.UtcNow.AddSeconds(float s) | None -> DateTime.MaxValue
+    let results = Collections.Generic.List<TrialResult>()
+    let timedOut =
+        try
+            if trials <= 10 && flops * float (fdElements * sh.Length + 4) < 1e9 then
+                for t in 0 .. trials - 1 do results.Add(trial equation sh seed fdElements deadline t)
+            else
+                AnsiConsole.Progress().Start(fun ctx ->
+                    let task = ctx.AddTask(sprintf "checking %s" (Markup.Escape equation), true, float trials)
+                    for t in 0 .. trials - 1 do
+                        if DateTime.UtcNow > deadline then raise CheckTimedOut
+                        results.Add(trial equation sh seed fdElements deadline t)
+                        task.Increment 1.0)
+            false
+        with CheckTimedOut -> true
+    let results = results.ToArray()
+    if results.Length = 0 then
+        AnsiConsole.MarkupLine(sprintf "[red]stopped[/] at --timeout %d s before the first trial finished" timeout.Value)
         1
+    else
+        let table = Table().AddColumns("trial", "max |Δ| forward", "max |Δ| gradients", "max |Δ| finite diff.", "verdict")
+        for r in results |> Array.truncate 20 do
+            table.AddRow(string r.Trial, sci r.Forward, sci r.Gradient, sci r.FiniteDifference, (if r.Passed then "[green]ok[/]" else "[red]MISMATCH[/]")) |> ignore
+        if results.Length > 20 then table.AddRow("…", sci (results |> Array.map (fun r -> r.Forward) |> Array.max), sci (results |> Array.map (fun r -> r.Gradient) |> Array.max), sci (results |> Array.map (fun r -> r.FiniteDifference) |> Array.max), "max over all") |> ignore
+        AnsiConsole.WriteLine(sprintf "%s with shapes %s, %d trial(s), seed %d; against TorchSharp %s autograd and finite differences (%d element(s) per operand)" equation (Shapes.format sh) results.Length seed (torch.__version__) fdElements)
+        AnsiConsole.Write(table)
+        let failed = results |> Array.filter (fun r -> not r.Passed) |> Array.length
+        if timedOut then
+            AnsiConsole.MarkupLine(sprintf "[yellow]stopped[/] at --timeout %d s: %d of %d trials checked, %d mismatched" timeout.Value results.Length trials failed)
+            1
+        elif failed = 0 then
+            AnsiConsole.MarkupLine(sprintf "[green]verified[/]: every gradient matches (|Δ| ≤ %g + %g·|ref|)" atol rtol)
+            0
+        else
+            AnsiConsole.MarkupLine(sprintf "[red]mismatch[/] in %d of %d trials" failed results.Length)
+            1
 
 /// `functional check --activations`: GELU (both forms) and Leaky ReLU (each convention) against TorchSharp.
 let activations () =
@@ -101,7 +126,7 @@ let activations () =
     let alpha = 0.01
     let kink = Table().Title("Leaky ReLU (α = 0.01): derivative at exactly 0").AddColumns("convention", "ours", "TorchSharp", "JAX", "DiffSharp")
     let _, torchAt0 = torchValueGrad (fun t -> torch.nn.functional.leaky_relu(t, alpha)) 0.0
-    for conv, label in [ KinkConvention.RightDerivative, "right derivative (default, the seed's)"; KinkConvention.LeftDerivative, "left derivative"; KinkConvention.Midpoint, "midpoint" ] do
+    for conv, label in [ KinkConvention.RightDerivative, "right derivative (default: the original derivation notes')"; KinkConvention.LeftDerivative, "left derivative"; KinkConvention.Midpoint, "midpoint" ] do
         let _, g = oursValueGrad (Activation.leakyReluWith alpha conv) 0.0
         kink.AddRow(label, sprintf "%g" g, sprintf "%g" torchAt0, "1", sprintf "%g" ((1.0 + alpha) / 2.0)) |> ignore
     AnsiConsole.Write(kink)

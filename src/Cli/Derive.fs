@@ -7,10 +7,37 @@ open Functional.Core
 let private names (c: Contraction) = Array.init c.Inputs.Length (Explain.operandName c.Inputs.Length)
 
 /// `functional derive`: index sets, gradient formula and contraction per operand; second order; plan.
+/// Shapes that fit the equation, for a suggestion: each letter a size from 2 up in order of appearance, "..." 2.
+let private exampleShapes (c: Contraction) =
+    let sizes = Collections.Generic.Dictionary<int, int>()
+    c.Inputs
+    |> Array.map (fun ls ->
+        if ls.Length = 0 then "scalar"
+        else
+            ls |> Array.map (fun l ->
+                if not (sizes.ContainsKey l) then sizes.[l] <- (if l >= Contraction.ellipsisBase then 2 else 2 + sizes.Count)
+                string sizes.[l]) |> String.concat "x")
+    |> String.concat ","
+
+/// Labels as a reader writes them: letters, and "..." for the dimensions an ellipsis stands for.
+let private term (ls: int[]) =
+    let sb = Text.StringBuilder()
+    ls |> Array.iteri (fun i l ->
+        if l < Contraction.ellipsisBase then sb.Append(Contraction.labelName l) |> ignore
+        elif i = 0 || ls.[i - 1] < Contraction.ellipsisBase then sb.Append("...") |> ignore)
+    sb.ToString()
+
+/// `functional derive`: index sets, gradient formula and contraction per operand; second order; plan. Every option
+/// is checked before anything is printed.
 let run (equation: string) (latex: bool) (order: int) (plan: bool) (shapes: string option) =
     if order < 1 || order > 2 then raise (ArgumentException(sprintf "--order must be 1 or 2, not %d" order))
-    if plan && shapes.IsNone then raise (ArgumentException("--plan needs --shapes, e.g. --shapes 2x3,3x4,4"))
     let d = Einsum.derive equation
+    if plan && shapes.IsNone then raise (ArgumentException(sprintf "--plan needs --shapes, e.g. --shapes %s" (exampleShapes d.Contraction)))
+    if shapes.IsSome && not plan then raise (ArgumentException("--shapes is used only with --plan (derive's derivation does not depend on shapes)"))
+    let planned =
+        match shapes with
+        | Some s -> let sh = Shapes.parse s in Some (sh, Einsum.plan equation sh)
+        | None -> None
     if latex then Console.WriteLine(Einsum.explainLatex equation)
     else Console.WriteLine(Einsum.explain equation)
     if order = 2 then
@@ -25,13 +52,10 @@ let run (equation: string) (latex: bool) (order: int) (plan: bool) (shapes: stri
                 if m <> k then
                     let h = Derivation.secondOrder c k m
                     Console.WriteLine(sprintf "  ∂/∂%s (∂L/∂%s)·V  =  %s" n.[m] n.[k] (Explain.contractionText h))
-    match shapes with
-    | Some s when plan ->
-        let sh = Shapes.parse s
-        let p = Einsum.plan equation sh
+    match planned with
+    | Some (sh, p) ->
         let table = Table().AddColumns("step", "contracts", "flops", "result elements")
         p.Steps |> List.iteri (fun i st ->
-            let term (ls: int[]) = String.Join("", ls |> Array.map Contraction.labelName)
             table.AddRow(string (i + 1), Markup.Escape(sprintf "%s,%s->%s" (term st.LeftLabels) (term st.RightLabels) (term st.Result)), sprintf "%.0f" st.Flops, sprintf "%.0f" st.Size) |> ignore)
         AnsiConsole.WriteLine(sprintf "Plan for shapes %s (%A): %.0f flops in all, largest intermediate %.0f elements" (Shapes.format sh) p.Method p.Flops p.LargestIntermediate)
         if p.Steps.IsEmpty then AnsiConsole.WriteLine("  (no pairwise step: one operand)") else AnsiConsole.Write(table)

@@ -30,14 +30,22 @@ let private build () =
     let trials = Option<int>("--trials", Description = "Random trials", DefaultValueFactory = (fun _ -> 5))
     let seed = Option<int>("--seed", Description = "Seed of the first trial", DefaultValueFactory = (fun _ -> 1))
     let acts = Option<bool>("--activations", Description = "Check GELU (both forms) and Leaky ReLU (each convention) instead")
+    let timeout = Option<Nullable<int>>("--timeout", Description = "Stop after this many seconds and report the trials done")
     check.Arguments.Add ceq
-    for o in [ cshapes :> Option; trials; seed; acts ] do check.Options.Add o
+    for o in [ cshapes :> Option; trials; seed; acts; timeout ] do check.Options.Add o
     check.SetAction(fun (r: ParseResult) ->
-        if r.GetValue acts then Check.activations ()
+        let equation = r.GetValue ceq
+        if r.GetValue acts then
+            // --activations checks fixed points: an equation or einsum options would be silently unused.
+            if not (String.IsNullOrEmpty equation) then raise (ArgumentException("check takes an equation or --activations, not both"))
+            for o in [ cshapes :> Option; trials; seed; timeout ] do
+                let given = r.GetResult o
+                if not (isNull given) && not given.Implicit then raise (ArgumentException(sprintf "%s applies to an equation's check, not to --activations" o.Name))
+            Check.activations ()
         else
-            match r.GetValue ceq with
+            match equation with
             | null | "" -> raise (ArgumentException("check needs an equation, or --activations"))
-            | e -> Check.run e (Option.ofObj (r.GetValue cshapes)) (r.GetValue trials) (r.GetValue seed))
+            | e -> Check.run e (Option.ofObj (r.GetValue cshapes)) (r.GetValue trials) (r.GetValue seed) (Option.ofNullable (r.GetValue timeout)))
 
     let trace = Command("trace", "Print the forward program of an expression and the gradient program derived from it")
     let expression = Argument<string>("expression")

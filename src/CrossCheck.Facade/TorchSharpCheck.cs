@@ -1,29 +1,87 @@
 using System;
+using System.Globalization;
+using System.Linq;
 using Microsoft.FSharp.Core;
 using Core = Functional.Core;
 using TorchTensor = TorchSharp.torch.Tensor;
 
 namespace Functional.CrossCheck;
 
+/// <summary>What <see cref="TorchSharpCheck.Compare(Func{Tensor[], Tensor}, Func{TorchTensor[], TorchTensor}, Tensor[])"/>
+/// found: Functional's value and gradients against TorchSharp's.</summary>
+/// <param name="Passed">Every element of the value and of every gradient is within tolerance.</param>
+/// <param name="WorstOutput">Where the largest excess over tolerance is: "value" or "gradient of input k".</param>
+/// <param name="WorstIndex">The element there (row-major).</param>
+/// <param name="Functional">Functional's element there.</param>
+/// <param name="TorchSharp">TorchSharp's element there.</param>
+/// <param name="MaxAbsoluteError">The largest |Functional − TorchSharp| over all elements compared.</param>
+/// <param name="Checked">How many elements were compared (the value's and every gradient's).</param>
+public sealed record TorchSharpComparison(bool Passed, string WorstOutput, int WorstIndex, double Functional, double TorchSharp, double MaxAbsoluteError, int Checked)
+{
+    /// <summary>One line, culture-invariant: the verdict, the count, and the worst element with both engines' values.</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{(Passed ? "passed" : "FAILED")}: {Checked} elements of the value and gradients compared, max |Δ| {MaxAbsoluteError:G3}; worst: {WorstOutput}, element {WorstIndex}: Functional {Functional:R}, TorchSharp {TorchSharp:R}");
+}
+
 /// <summary>
 /// The TorchSharp mode of <see cref="GradientCheck"/>: the same function written with Functional and with
-/// TorchSharp, value and gradients compared element by element under TorchSharp's float64 autograd.
+/// TorchSharp, value and gradients compared element by element under TorchSharp's float64 autograd
+/// (<see cref="Compare(Func{Tensor[], Tensor}, Func{TorchTensor[], TorchTensor}, Tensor[])"/>), or a function written
+/// once and replayed op by op (<c>Verify</c>).
 /// </summary>
 public static partial class TorchSharpCheck
 {
-    /// <summary>Compares with |ours − TorchSharp| ≤ 1e-12 + 1e-10·|TorchSharp|.</summary>
-    public static GradientCheckReport Compare(Func<Tensor[], Tensor> ours, Func<TorchTensor[], TorchTensor> theirs, params Tensor[] inputs) =>
+    /// <summary>Compares with |Functional − TorchSharp| ≤ 1e-12 + 1e-10·|TorchSharp|. A non-scalar result's gradients
+    /// are those of ⟨f(x), w⟩ for a fixed pseudo-random w.</summary>
+    /// <param name="ours">The function written with Functional.</param>
+    /// <param name="theirs">The same function written with TorchSharp (inputs are float64 leaves).</param>
+    /// <param name="inputs">Where to evaluate.</param>
+    /// <returns>The comparison, naming the worst output and element.</returns>
+    public static TorchSharpComparison Compare(Func<Tensor[], Tensor> ours, Func<TorchTensor[], TorchTensor> theirs, params Tensor[] inputs) =>
         Compare(ours, theirs, 1e-10, 1e-12, inputs);
 
-    /// <summary>Compares with the given tolerances. In the report, Analytic is ours and Numeric is TorchSharp's.</summary>
-    public static GradientCheckReport Compare(Func<Tensor[], Tensor> ours, Func<TorchTensor[], TorchTensor> theirs, double relativeTolerance, double absoluteTolerance, params Tensor[] inputs)
+    /// <summary>Compares with |Functional − TorchSharp| ≤ absoluteTolerance + relativeTolerance·|TorchSharp|.</summary>
+    /// <param name="ours">The function written with Functional.</param>
+    /// <param name="theirs">The same function written with TorchSharp.</param>
+    /// <param name="relativeTolerance">rtol ≥ 0.</param>
+    /// <param name="absoluteTolerance">atol ≥ 0.</param>
+    /// <param name="inputs">Where to evaluate.</param>
+    /// <returns>The comparison, naming the worst output and element.</returns>
+    /// <exception cref="ShapeException">The two functions' results differ in shape.</exception>
+    public static TorchSharpComparison Compare(Func<Tensor[], Tensor> ours, Func<TorchTensor[], TorchTensor> theirs, double relativeTolerance, double absoluteTolerance, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(ours);
         ArgumentNullException.ThrowIfNull(theirs);
-        var values = Interop.Values(inputs, nameof(inputs));
-        var f = FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => ours(Interop.Tensors(vs)).Value);
-        var g = FuncConvert.FromFunc<TorchTensor[], TorchTensor>(theirs);
-        var r = Torch.compare(relativeTolerance, absoluteTolerance, f, g, Array.ConvertAll(values, v => v.Tensor));
-        return new GradientCheckReport(r.Passed, r.MaxAbsoluteError, r.MaxRelativeError, r.WorstInput, r.WorstIndex, r.Analytic, r.Numeric, r.Checked);
+        if (!(relativeTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(relativeTolerance), relativeTolerance, "A tolerance must be ≥ 0.");
+        if (!(absoluteTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(absoluteTolerance), absoluteTolerance, "A tolerance must be ≥ 0.");
+        var xs = Interop.Values(inputs, nameof(inputs));
+        var y = ours(Interop.Tensors(xs)) ?? throw new ArgumentException("The Functional function returned null.", nameof(ours));
+        var w = y.Rank == 0 ? null : Tensor.Random(424242, y.Shape.ToArray());
+        var grads = Autodiff.Grad(ts => w is null ? ours(ts) : (ours(ts) * w).Sum(), Interop.Tensors(xs));
+        var r = Torch.valueAndGrad(FuncConvert.FromFunc(theirs), Array.ConvertAll(xs, v => v.Tensor),
+            w is null ? FSharpOption<Core.Tensor>.None : FSharpOption<Core.Tensor>.Some(w.Value.Tensor));
+        var theirValue = r.Output.ToArray();
+        if (!r.Output.Shape.AsSpan().SequenceEqual(y.Shape.ToArray()))
+            throw new ShapeException($"Compare: Functional's result has shape {y.Shape}; TorchSharp's has shape [{string.Join(", ", r.Output.Shape)}].", nameof(theirs));
+        bool passed = true;
+        string worstOutput = "value";
+        int worstIndex = 0, count = 0;
+        double worstExcess = double.NegativeInfinity, worstOurs = double.NaN, worstTheirs = double.NaN, maxAbs = 0;
+        void Take(string output, double[] a, double[] b)
+        {
+            for (int e = 0; e < a.Length; e++, count++)
+            {
+                double d = Math.Abs(a[e] - b[e]);
+                bool ok = (double.IsNaN(a[e]) && double.IsNaN(b[e])) || a[e] == b[e] || d <= absoluteTolerance + relativeTolerance * Math.Abs(b[e]);
+                double excess = ok ? d - (absoluteTolerance + relativeTolerance * Math.Abs(b[e])) : double.IsNaN(d) ? double.PositiveInfinity : d;
+                if (!ok) passed = false;
+                if (!double.IsNaN(d)) maxAbs = Math.Max(maxAbs, d);
+                if (excess > worstExcess || double.IsNaN(worstOurs) && count == 0)
+                    (worstExcess, worstOutput, worstIndex, worstOurs, worstTheirs) = (excess, output, e, a[e], b[e]);
+            }
+        }
+        Take("value", y.ToArray(), theirValue);
+        for (int k = 0; k < grads.Length; k++) Take($"gradient of input {k}", grads[k].ToArray(), r.Gradients[k].ToArray());
+        return new TorchSharpComparison(passed, worstOutput, worstIndex, worstOurs, worstTheirs, maxAbs, count);
     }
 }

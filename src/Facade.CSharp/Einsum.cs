@@ -5,7 +5,7 @@ using Core = Functional.Core;
 
 namespace Functional;
 
-/// <summary>Where a label occurs, seen from one operand: the seed's index sets and the cases beyond them.</summary>
+/// <summary>Where a label occurs, seen from one operand: the index sets I, J, K of the derivation and the cases beyond them.</summary>
 public enum LabelRole
 {
     /// <summary>I: in this operand and the output only.</summary>
@@ -76,7 +76,7 @@ public static class Einsum
         return new Tensor(Core.Linear.einsum(equation, Interop.Values(operands, nameof(operands))));
     }
 
-    /// <summary>A readable derivation of every operand's gradient, in the seed's notation.</summary>
+    /// <summary>A readable derivation of every operand's gradient, with its index sets I, J, K and formulas.</summary>
     public static string Explain(string equation) => Core.Einsum.explain(equation ?? throw new ArgumentNullException(nameof(equation)));
 
     /// <summary>The gradient formulas in LaTeX, one line per operand.</summary>

@@ -16,7 +16,7 @@ public enum GeluApproximation
 /// </summary>
 public enum KinkConvention
 {
-    /// <summary>The right derivative (Leaky ReLU: 1, the seed notes' and JAX's choice; |x|: 1, JAX's).</summary>
+    /// <summary>The right derivative (Leaky ReLU: 1, the original derivation notes' and JAX's choice; |x|: 1, JAX's).</summary>
     RightDerivative = 0,
     /// <summary>The left derivative (Leaky ReLU and ELU: α, TorchSharp's choice; |x|: −1).</summary>
     LeftDerivative = 1,

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using Core = Functional.Core;
 
 namespace Functional;
 
@@ -89,6 +90,7 @@ public static class Loss
     {
         ArgumentNullException.ThrowIfNull(labels);
         if (classes < 0) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The number of classes cannot be negative.");
+        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"OneHot of {labels.Length} labels and {classes} classes"), (double)labels.Length * classes);
         var data = new double[labels.Length * classes];
         for (int i = 0; i < labels.Length; i++)
         {

@@ -52,7 +52,7 @@ public sealed partial class Tensor
     // ---- access ----
 
     /// <summary>The shape.</summary>
-    public IReadOnlyList<int> Shape => Value.Tensor.Shape;
+    public TensorShape Shape => new(Value.Tensor.Shape);
 
     /// <summary>The number of dimensions.</summary>
     public int Rank => Value.Tensor.Rank;
@@ -152,7 +152,7 @@ public sealed partial class Tensor
         _ => throw new ArgumentOutOfRangeException(nameof(approximation), approximation, "Unknown GELU approximation."),
     };
 
-    /// <summary>Leaky ReLU: x for x &gt; 0, α·x for x &lt; 0. d/dx = 1 (x &gt; 0), α (x &lt; 0), and 1 at exactly 0 (the seed's convention).</summary>
+    /// <summary>Leaky ReLU: x for x &gt; 0, α·x for x &lt; 0. d/dx = 1 (x &gt; 0), α (x &lt; 0), and 1 at exactly 0 (the right derivative: the original derivation notes' convention).</summary>
     public Tensor LeakyRelu(double negativeSlope) => LeakyRelu(negativeSlope, KinkConvention.RightDerivative);
 
     /// <summary>Leaky ReLU with an explicit derivative at exactly 0: 1, α or (1 + α)/2. d/dx = 1 (x &gt; 0), α (x &lt; 0).</summary>

@@ -55,6 +55,59 @@ public class CliTests
         }
     }
 
+    /// <summary>The first hour's bad-input cases: each one line on stderr, exit code 2, nothing on stdout before it.</summary>
+    [Fact]
+    public void Conflicting_ignored_and_bad_options_are_errors_before_any_output()
+    {
+        foreach (var args in new[]
+        {
+            new[] { "derive", "ij,jk->ik", "--plan", "--shapes", "2x3,3x4,4" },   // three shapes for two operands
+            new[] { "derive", "ij,jk->ik", "--plan", "--shapes", "2xq,3x4" },     // not a size
+            new[] { "derive", "ij,jk->ik", "--shapes", "2x3,3x4" },               // --shapes without --plan
+            new[] { "derive", "ij,jk->ik", "--plan" },                            // --plan without --shapes
+            new[] { "check", "ij,jk->ik", "--activations" },                      // both
+            new[] { "check", "--activations", "--trials", "3" },                  // an option --activations does not use
+            new[] { "check", "ij,jk->ik", "--timeout", "0" },
+        })
+        {
+            var (code, output, err) = Run(args);
+            Assert.True(code == 2, $"{string.Join(" ", args)}: exit code {code}");
+            Assert.True(output.Length == 0, $"{string.Join(" ", args)} printed before its error: {output}");
+            Assert.StartsWith("error: ", err);
+            Assert.Single(err.Trim().Split('\n'));
+        }
+    }
+
+    [Fact]
+    public void The_plan_suggestion_fits_the_equation_and_works()
+    {
+        var (_, _, err) = Run("derive", "ij,jk->ik", "--plan");
+        Assert.Contains("--shapes 2x3,3x4", err);
+        var (code, output, _) = Run("derive", "ij,jk->ik", "--plan", "--shapes", "2x3,3x4");
+        Assert.Equal(0, code);
+        Assert.Contains("Plan for shapes", output);
+    }
+
+    [Fact]
+    public void Ellipsis_labels_print_as_written()
+    {
+        var (code, output, _) = Run("derive", "...ij,...jk->...ik");
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("…0", output);
+        Assert.Contains("...", output);
+        var plan = Run("derive", "...ij,...jk->...ik", "--plan", "--shapes", "2x3x4x5,2x3x5x6").Out;
+        Assert.DoesNotContain("…", plan);
+    }
+
+    [Fact]
+    public void A_long_check_stops_at_its_timeout_and_says_so()
+    {
+        var (code, output, _) = Run("check", "ij,jk->ik", "--shapes", "300x300,300x300", "--trials", "50", "--timeout", "1");
+        Assert.Equal(1, code);
+        Assert.Contains("stopped", output);
+        Assert.Contains("--timeout 1 s", output);
+    }
+
     [Fact]
     public void Help_works_everywhere()
     {

@@ -77,3 +77,44 @@ public class TensorTests
         Assert.Contains("...", Tensor.Zeros(5000).ToString());
     }
 }
+
+/// <summary>Ways in and out of a tensor, shapes that print, and comparisons by value.</summary>
+public class TensorInteropTests
+{
+    [Fact]
+    public void Rectangular_jagged_span_and_float_arrays_round_trip()
+    {
+        var m = Tensor.FromArray(new double[,] { { 1, 2, 3 }, { 4, 5, 6 } });
+        Assert.Equal("[2, 3]", m.Shape.ToString());
+        Assert.Equal(new double[,] { { 1, 2, 3 }, { 4, 5, 6 } }, m.ToArray2D());
+        Assert.Equal(m.ToArray(), Tensor.FromArray(new[] { new[] { 1.0, 2, 3 }, new[] { 4.0, 5, 6 } }).ToArray());
+        Assert.Equal(new[] { 4.0, 5, 6 }, m.ToJaggedArray()[1]);
+        var c = Tensor.FromArray(new double[,,] { { { 1, 2 } }, { { 3, 4 } } });
+        Assert.Equal("[2, 1, 2]", c.Shape.ToString());
+        Assert.Equal(4.0, c.ToArray3D()[1, 0, 1]);
+        Assert.Equal(new[] { 1.5, 2.5 }, Tensor.FromSpan(new[] { 1.5, 2.5 }.AsSpan(), 2).ToArray());
+        Assert.Equal(new[] { 0.5f, 2f }, Tensor.FromArray(new[] { 0.5f, 2f }, 2).ToSingleArray());
+        var destination = new double[8];
+        m.CopyTo(destination);
+        Assert.Equal(6.0, destination[5]);
+        Assert.Throws<ArgumentException>(() => m.CopyTo(new double[5]));
+        Assert.Throws<ShapeException>(() => Tensor.FromArray(new[] { new[] { 1.0 }, new[] { 1.0, 2 } }));
+        Assert.Throws<ShapeException>(() => m.ToArray3D());
+    }
+
+    [Fact]
+    public void AllClose_and_the_value_comparer()
+    {
+        var a = Tensor.FromArray(new[] { 1.0, 2.0 }, 2);
+        Assert.True(a.AllClose(a + 1e-9));
+        Assert.False(a.AllClose(a + 1e-3));
+        Assert.False(a.AllClose(a.Reshape(1, 2)));
+        Assert.True(a.AllClose(a + 1e-3, 0, 1e-2));
+        Assert.False(a.Equals(Tensor.FromArray(new[] { 1.0, 2.0 }, 2)));   // reference equality stays the default
+        Assert.True(Tensor.ValueComparer.Equals(a, Tensor.FromArray(new[] { 1.0, 2.0 }, 2)));
+        var set = new HashSet<Tensor>(Tensor.ValueComparer) { a, Tensor.FromArray(new[] { 1.0, 2.0 }, 2) };
+        Assert.Single(set);
+        Assert.Equal(Tensor.Zeros(2).Shape, a.Shape);
+        Assert.Equal(Tensor.Zeros(2).Shape.GetHashCode(), a.Shape.GetHashCode());
+    }
+}

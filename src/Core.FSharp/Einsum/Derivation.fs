@@ -63,7 +63,10 @@ module internal Derivation =
                 | false, false, false -> Elsewhere
             { Label = l; Role = role; Here = h; InOutput = o } ]
 
-    let private names (ls: LabelClass list) role = ls |> List.filter (fun x -> x.Role = role) |> List.map (fun x -> Contraction.labelName x.Label)
+    /// A label as a reader writes it: a letter, or "..." for the ellipsis of a derivation (one pseudo-label).
+    let private readable (l: int) = if l = Contraction.ellipsisBase then "..." else Contraction.labelName l
+
+    let private names (ls: LabelClass list) role = ls |> List.filter (fun x -> x.Role = role) |> List.map (fun x -> readable x.Label)
 
     /// The cases beyond the seed's two-operand I/J/K rule that apply to operand k.
     let cases (c: Contraction) (ls: LabelClass list) =
@@ -78,10 +81,10 @@ module internal Derivation =
           match names ls SummedInside with
           | [] -> ()
           | s -> yield sprintf "labels %s summed inside this operand only: the gradient does not depend on them and is broadcast along them" (set s)
-          match ls |> List.filter (fun x -> x.Here > 1) |> List.map (fun x -> Contraction.labelName x.Label) with
+          match ls |> List.filter (fun x -> x.Here > 1) |> List.map (fun x -> readable x.Label) with
           | [] -> ()
           | r -> yield sprintf "labels %s repeated in this operand (a diagonal): the gradient is written onto that diagonal, zero elsewhere" (set r)
-          match ls |> List.filter (fun x -> x.InOutput > 1) |> List.map (fun x -> Contraction.labelName x.Label) with
+          match ls |> List.filter (fun x -> x.InOutput > 1) |> List.map (fun x -> readable x.Label) with
           | [] -> ()
           | r -> yield sprintf "output labels %s repeated (a diagonal write): the gradient reads the output gradient's diagonal" (set r)
           match names ls OutputOnly with

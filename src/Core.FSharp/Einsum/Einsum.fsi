@@ -56,7 +56,7 @@ module Einsum =
     /// The structured derivation of every operand's gradient.
     val derive: equation: string -> EinsumDerivation
 
-    /// A readable derivation in the seed's notation, one block per operand.
+    /// A readable derivation with index sets I, J, K and formulas, one block per operand.
     val explain: equation: string -> string
 
     /// The gradient formulas as LaTeX, one line per operand.

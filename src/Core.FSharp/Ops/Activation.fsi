@@ -2,7 +2,7 @@ namespace Functional.Core
 
 /// The derivative assigned where an activation has a kink (Leaky ReLU at exactly 0).
 type KinkConvention =
-    /// 1, the right derivative: the seed notes' choice, and JAX's.
+    /// 1, the right derivative: the original derivation notes' choice, and JAX's.
     | RightDerivative = 0
     /// α, the left derivative: TorchSharp's (and PyTorch's) choice.
     | LeftDerivative = 1
@@ -35,7 +35,7 @@ module Activation =
     val leakyReluWith:
       alpha: double -> convention: KinkConvention -> x: Value -> Value
 
-    /// Leaky ReLU with the seed's convention at 0 (derivative 1).
+    /// Leaky ReLU with the right derivative at 0 (1: the original derivation notes' convention).
     val leakyRelu: alpha: double -> x: Value -> Value
 
     /// Exact GELU x·Φ(x), computed from x itself (no 1 + erf): full precision in both tails.

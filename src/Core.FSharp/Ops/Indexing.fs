@@ -63,15 +63,16 @@ module Indexing =
     let narrow (axis: int) (start: int) (length: int) (x: Value) : Value =
         let a = axisOf "narrow" x.Shape axis
         let n = x.Shape.[a]
-        if start < 0 || length < 0 || start + length > n then
-            raise (ShapeException(sprintf "narrow: elements %d to %d do not exist along axis %d of length %d." start (start + length - 1) axis n, "start"))
+        if start < 0 || length < 0 || int64 start + int64 length > int64 n then
+            raise (ShapeException(sprintf "narrow: elements %d to %d do not exist along axis %d of length %d." start (int64 start + int64 length - 1L) axis n, "start"))
         if start = 0 && length = n then x else narrowAt a start length x
 
     /// x written into zeros of length `size` along `axis`, from `start`. VJP: the adjoint's slice (`narrow`).
     let pad (axis: int) (start: int) (size: int) (x: Value) : Value =
         let a = axisOf "pad" x.Shape axis
-        if start < 0 || start + x.Shape.[a] > size then
+        if start < 0 || int64 start + int64 x.Shape.[a] > int64 size then
             raise (ShapeException(sprintf "pad: %d elements from %d do not fit in %d along axis %d." x.Shape.[a] start size axis, "size"))
+        Limits.check (fun () -> sprintf "pad to %d along axis %d of shape %s" size axis (Shape.show x.Shape)) (float (Shape.numel x.Shape) / float (max 1 x.Shape.[a]) * float size)
         if start = 0 && size = x.Shape.[a] then x else padAt a start size x
 
     /// The values joined along `axis`; all other dimensions must agree. VJP for input i: its slice of the adjoint.
@@ -181,6 +182,7 @@ module Indexing =
         checkIndices "indexAdd" indices size axis
         if indices.Length <> x.Shape.[a] then
             raise (ShapeException(sprintf "indexAdd: %d indices for %d slices along axis %d." indices.Length x.Shape.[a] axis, "indices"))
+        Limits.check (fun () -> sprintf "indexAdd to %d along axis %d of shape %s" size axis (Shape.show x.Shape)) (float (Shape.numel x.Shape) / float (max 1 x.Shape.[a]) * float size)
         addRows a (Array.copy indices) size x
 
     /// For each position of an index of shape `indexShape`, the flat offset into a tensor of shape `shape` that has

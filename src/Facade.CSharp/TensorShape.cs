@@ -1,0 +1,37 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Functional;
+
+/// <summary>A tensor's shape: its dimensions, outermost first. Compares by value and prints as <c>[2, 3]</c>.</summary>
+public sealed class TensorShape : IReadOnlyList<int>, IEquatable<TensorShape>
+{
+    private readonly int[] dims;
+
+    internal TensorShape(int[] dims) => this.dims = dims;
+
+    /// <summary>The length of an axis.</summary>
+    /// <param name="axis">0 .. Count − 1 (use <c>^1</c> for the last).</param>
+    public int this[int axis] => dims[axis];
+
+    /// <summary>The rank: how many axes.</summary>
+    public int Count => dims.Length;
+
+    /// <summary>A copy of the dimensions.</summary>
+    public int[] ToArray() => (int[])dims.Clone();
+
+    /// <inheritdoc/>
+    public IEnumerator<int> GetEnumerator() => ((IEnumerable<int>)dims).GetEnumerator();
+    IEnumerator IEnumerable.GetEnumerator() => dims.GetEnumerator();
+
+    /// <summary>Same rank and dimensions.</summary>
+    public bool Equals(TensorShape? other) => other is not null && dims.AsSpan().SequenceEqual(other.dims);
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => Equals(obj as TensorShape);
+    /// <inheritdoc/>
+    public override int GetHashCode() => dims.Aggregate(17, (h, d) => h * 31 + d);
+    /// <summary><c>[2, 3]</c>; a scalar's shape is <c>[]</c>.</summary>
+    public override string ToString() => "[" + string.Join(", ", dims) + "]";
+}
