@@ -35,7 +35,7 @@ public static partial class Autodiff
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
-        return new Tensor(Core.Autodiff.grad(Interop.Lift(f), x.Value));
+        return Api.Call("Autodiff.Grad", "f,x", () => new Tensor(Core.Autodiff.grad(Interop.Lift(f), x.Value)));
     }
 
     /// <summary>The gradients ∂f/∂xᵢ of a scalar-valued function of several tensors. An unused input gets zeros.</summary>
@@ -43,7 +43,7 @@ public static partial class Autodiff
     public static Tensor[] Grad(Func<Tensor[], Tensor> f, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);
-        return Interop.Tensors(Core.Autodiff.gradMany(Interop.LiftMany(f), Interop.Values(inputs, nameof(inputs))));
+        return Api.Call("Autodiff.Grad", "f,inputs", () => Interop.Tensors(Core.Autodiff.gradMany(Interop.LiftMany(f), Interop.Values(inputs, nameof(inputs)))));
     }
 
     /// <summary>f(x) and ∂f/∂x together (one forward, one backward pass).</summary>
@@ -51,7 +51,7 @@ public static partial class Autodiff
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
-        var r = Core.Autodiff.valueAndGrad(Interop.Lift(f), x.Value);
+        var r = Api.Call("Autodiff.ValueAndGrad", "f,x", () => Core.Autodiff.valueAndGrad(Interop.Lift(f), x.Value));
         return new ValueAndGradient(new Tensor(r.Item1), new Tensor(r.Item2));
     }
 
@@ -59,7 +59,7 @@ public static partial class Autodiff
     public static ValueAndGradients ValueAndGrad(Func<Tensor[], Tensor> f, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);
-        var r = Core.Autodiff.valueAndGradMany(Interop.LiftMany(f), Interop.Values(inputs, nameof(inputs)));
+        var r = Api.Call("Autodiff.ValueAndGrad", "f,inputs", () => Core.Autodiff.valueAndGradMany(Interop.LiftMany(f), Interop.Values(inputs, nameof(inputs))));
         return new ValueAndGradients(new Tensor(r.Item1), Interop.Tensors(r.Item2));
     }
 
@@ -68,9 +68,9 @@ public static partial class Autodiff
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
-        var r = Core.Autodiff.vjp(Interop.Lift(f), x.Value);
+        var r = Api.Call("Autodiff.Vjp", "f,x", () => Core.Autodiff.vjp(Interop.Lift(f), x.Value));
         var pullback = r.Item2;
-        return new VjpResult(new Tensor(r.Item1), adjoint => new Tensor(pullback.Invoke((adjoint ?? throw new ArgumentNullException(nameof(adjoint))).Value)));
+        return new VjpResult(new Tensor(r.Item1), adjoint => Api.Call("VjpResult.Pullback", "adjoint", () => new Tensor(pullback.Invoke((adjoint ?? throw new ArgumentNullException(nameof(adjoint))).Value))));
     }
 
     /// <summary>Forward mode: f(x) and the directional derivative ∂f/∂x · v.</summary>
@@ -79,7 +79,7 @@ public static partial class Autodiff
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(v);
-        var r = Core.Autodiff.jvp(Interop.Lift(f), x.Value, v.Value);
+        var r = Api.Call("Autodiff.Jvp", "f,x,v", () => Core.Autodiff.jvp(Interop.Lift(f), x.Value, v.Value));
         return new JvpResult(new Tensor(r.Item1), new Tensor(r.Item2));
     }
 
@@ -88,7 +88,7 @@ public static partial class Autodiff
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
-        return new Tensor(Core.Autodiff.jacobian(Interop.Lift(f), x.Value));
+        return Api.Call("Autodiff.Jacobian", "f,x", () => new Tensor(Core.Autodiff.jacobian(Interop.Lift(f), x.Value)));
     }
 
     /// <summary>The Hessian ∂²f/∂x² of a scalar function, shaped x.Shape ++ x.Shape.</summary>
@@ -96,7 +96,7 @@ public static partial class Autodiff
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
-        return new Tensor(Core.Autodiff.hessian(Interop.Lift(f), x.Value));
+        return Api.Call("Autodiff.Hessian", "f,x", () => new Tensor(Core.Autodiff.hessian(Interop.Lift(f), x.Value)));
     }
 
     /// <summary>The Hessian-vector product (∂²f/∂x²)·v, forward over reverse, without forming the Hessian.</summary>
@@ -105,7 +105,7 @@ public static partial class Autodiff
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(v);
-        return new Tensor(Core.Autodiff.hessianVectorProduct(Interop.Lift(f), x.Value, v.Value));
+        return Api.Call("Autodiff.HessianVectorProduct", "f,x,v", () => new Tensor(Core.Autodiff.hessianVectorProduct(Interop.Lift(f), x.Value, v.Value)));
     }
 
     /// <summary>

@@ -73,7 +73,7 @@ public static class Einsum
     public static Tensor Contract(string equation, params Tensor[] operands)
     {
         ArgumentNullException.ThrowIfNull(equation);
-        return new Tensor(Core.Linear.einsum(equation, Interop.Values(operands, nameof(operands))));
+        return Api.Call("Einsum.Contract", "equation,operands", () => new Tensor(Core.Linear.einsum(equation, Interop.Values(operands, nameof(operands)))));
     }
 
     /// <summary>A readable derivation of every operand's gradient, with its index sets I, J, K and formulas.</summary>

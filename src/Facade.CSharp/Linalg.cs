@@ -16,7 +16,7 @@ public static class Linalg
     /// <returns>X, shaped as B.</returns>
     /// <exception cref="ShapeException">A is not square, or B does not match it.</exception>
     /// <exception cref="ArgumentException">A is singular.</exception>
-    public static Tensor Solve(Tensor a, Tensor b) => new(Core.Linalg.solve(N(a).Value, N(b).Value));
+    public static Tensor Solve(Tensor a, Tensor b) => Api.Call("Linalg.Solve", "a,b", () => new Tensor(Core.Linalg.solve(N(a).Value, N(b).Value)));
 
     /// <summary>X with A·X = B for a triangular A: only its lower (or, with <paramref name="upper"/>, upper) triangle
     /// is read. The gradient in A is the solve's, masked to that triangle.</summary>
@@ -25,41 +25,46 @@ public static class Linalg
     /// <param name="upper">Read the upper triangle instead of the lower.</param>
     /// <returns>X, shaped as B.</returns>
     /// <exception cref="ArgumentException">A zero on the triangle's diagonal.</exception>
-    public static Tensor SolveTriangular(Tensor a, Tensor b, bool upper) => new(Core.Linalg.solveTriangular(upper, N(a).Value, N(b).Value));
+    public static Tensor SolveTriangular(Tensor a, Tensor b, bool upper) => Api.Call("Linalg.SolveTriangular", "a,b,upper", () => new Tensor(Core.Linalg.solveTriangular(upper, N(a).Value, N(b).Value)));
 
     /// <summary>A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The inverse of each matrix.</returns>
     /// <exception cref="ArgumentException">A is singular.</exception>
-    public static Tensor Inverse(Tensor a) => new(Core.Linalg.inverse(N(a).Value));
+    public static Tensor Inverse(Tensor a) => Api.Call("Linalg.Inverse", "a", () => new Tensor(Core.Linalg.inverse(N(a).Value)));
 
     /// <summary>det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ (refused at a singular A).</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The determinants, shaped [...].</returns>
-    public static Tensor Det(Tensor a) => new(Core.Linalg.det(N(a).Value));
+    public static Tensor Det(Tensor a) => Api.Call("Linalg.Det", "a", () => new Tensor(Core.Linalg.det(N(a).Value)));
 
     /// <summary>ln |det A|, one per matrix, without overflow. ∂ ln|det A| / ∂A = A⁻ᵀ. Its sign is
     /// <see cref="SignDet"/>.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>ln |det A|, shaped [...] (−∞ at a singular A).</returns>
-    public static Tensor LogDet(Tensor a) => new(Core.Linalg.logAbsDet(N(a).Value));
+    public static Tensor LogDet(Tensor a) => Api.Call("Linalg.LogDet", "a", () => new Tensor(Core.Linalg.logAbsDet(N(a).Value)));
 
     /// <summary>The sign of det A (−1, 0 or 1), one per matrix: a constant (no gradient).</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The signs, shaped [...].</returns>
-    public static Tensor SignDet(Tensor a) => new(Core.Linalg.signDet(N(a).Value));
+    public static Tensor SignDet(Tensor a) => Api.Call("Linalg.SignDet", "a", () => new Tensor(Core.Linalg.signDet(N(a).Value)));
 
     /// <summary>The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read).
     /// VJP: Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹, Φ taking the lower triangle with the diagonal halved.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>L, shaped as A.</returns>
     /// <exception cref="ArgumentException">A is not positive definite.</exception>
-    public static Tensor Cholesky(Tensor a) => new(Core.Linalg.cholesky(N(a).Value));
+    public static Tensor Cholesky(Tensor a) => Api.Call("Linalg.Cholesky", "a", () => new Tensor(Core.Linalg.cholesky(N(a).Value)));
 
     /// <summary>tr A = Σᵢ Aᵢᵢ, one per matrix. ∂ tr A / ∂A = I.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The traces, shaped [...].</returns>
-    public static Tensor Trace(Tensor a) => Einsum.Contract("...ii->...", N(a));
+    public static Tensor Trace(Tensor a)
+    {
+        if (N(a).Rank < 2 || a.Shape[^1] != a.Shape[^2])
+            throw new ShapeException($"Linalg.Trace needs square matrices, shape [..., n, n]; a has shape {a.Shape}.", nameof(a));
+        return Einsum.Contract("...ii->...", a);
+    }
 
     /// <summary>The Frobenius norm √(Σ x²) of all elements. ∂/∂x = x/‖x‖ (NaN at x = 0, where it has no derivative).</summary>
     /// <param name="x">Any tensor.</param>
@@ -74,8 +79,8 @@ public static class Linalg
     public static Tensor Norm(Tensor x, double p)
     {
         if (!(p >= 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "A p-norm needs p ≥ 1.");
-        return p == 2 ? Norm(x) : N(x).Abs().Pow(p).Sum().Pow(1 / p);
+        return p == 2 ? Norm(x) : Api.Call("Linalg.Norm", "x,p", () => N(x).Abs().Pow(p).Sum().Pow(1 / p));
     }
 
-    private static Tensor N(Tensor? t) => t ?? throw new ArgumentNullException(nameof(t));
+    private static Tensor N(Tensor? t, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(t))] string? name = null) => t ?? throw new ArgumentNullException(name);
 }

@@ -14,13 +14,13 @@ public static class Loss
     /// <param name="prediction">Predictions.</param>
     /// <param name="target">Targets, broadcast against the predictions.</param>
     /// <returns>A scalar.</returns>
-    public static Tensor Mse(Tensor prediction, Tensor target) => (N(prediction) - N(target)).Square().Mean();
+    public static Tensor Mse(Tensor prediction, Tensor target) => Api.Call("Loss.Mse", "prediction,target", () => (N(prediction) - N(target)).Square().Mean());
 
     /// <summary>Mean absolute error mean(|p − t|). ∂/∂p = sign(p − t)/n, 0 where p = t (as TorchSharp's l1_loss).</summary>
     /// <param name="prediction">Predictions.</param>
     /// <param name="target">Targets.</param>
     /// <returns>A scalar.</returns>
-    public static Tensor L1(Tensor prediction, Tensor target) => (N(prediction) - N(target)).Abs().Mean();
+    public static Tensor L1(Tensor prediction, Tensor target) => Api.Call("Loss.L1", "prediction,target", () => (N(prediction) - N(target)).Abs().Mean());
 
     /// <summary>Huber loss: ½d² where |d| ≤ δ, δ(|d| − ½δ) beyond, d = p − t; mean. ∂/∂p = clamp(d, −δ, δ)/n
     /// (continuous: no kink convention is needed at |d| = δ; at d = 0 the derivative is 0).</summary>
@@ -31,10 +31,13 @@ public static class Loss
     public static Tensor Huber(Tensor prediction, Tensor target, double delta)
     {
         if (!(delta > 0)) throw new ArgumentOutOfRangeException(nameof(delta), delta, "Huber's δ must be positive.");
-        var d = N(prediction) - N(target);
-        var q = d.Clamp(-delta, delta);
-        // ½q² + δ·(|d| − |q|): the two parts meet with equal slopes at |d| = δ.
-        return (0.5 * q.Square() + delta * (d.Abs() - q.Abs())).Mean();
+        return Api.Call("Loss.Huber", "prediction,target,delta", () =>
+        {
+            var d = N(prediction) - N(target);
+            var q = d.Clamp(-delta, delta);
+            // ½q² + δ·(|d| − |q|): the two parts meet with equal slopes at |d| = δ.
+            return (0.5 * q.Square() + delta * (d.Abs() - q.Abs())).Mean();
+        });
     }
 
     /// <summary>Cross-entropy from logits and integer class labels, −mean_n log softmax(logits)[n, labels[n]], through
@@ -47,8 +50,8 @@ public static class Loss
     public static Tensor CrossEntropy(Tensor logits, int[] labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
-        var (n, c) = Classes(N(logits), labels.Length, nameof(labels));
-        return Nll(logits.LogSoftmax(1), labels, n, c);
+        var (n, c) = Classes("Loss.CrossEntropy", N(logits), nameof(logits), labels.Length, nameof(labels));
+        return Api.Call("Loss.CrossEntropy", "logits,labels", () => Nll(logits.LogSoftmax(1), labels, n, c));
     }
 
     /// <summary>Cross-entropy from logits and target probabilities, −mean_n Σ_c p[n, c]·log softmax(logits)[n, c].</summary>
@@ -57,8 +60,8 @@ public static class Loss
     /// <returns>A scalar.</returns>
     public static Tensor CrossEntropy(Tensor logits, Tensor probabilities)
     {
-        var (n, _) = Classes(N(logits), N(probabilities).Rank == 2 ? probabilities.Shape[0] : -1, nameof(probabilities));
-        return (logits.LogSoftmax(1) * probabilities).Sum() * (-1.0 / n);
+        var (n, _) = Classes("Loss.CrossEntropy", N(logits), nameof(logits), N(probabilities).Rank == 2 ? probabilities.Shape[0] : -1, nameof(probabilities));
+        return Api.Call("Loss.CrossEntropy", "logits,probabilities", () => (logits.LogSoftmax(1) * probabilities).Sum() * (-1.0 / n));
     }
 
     /// <summary>Negative log-likelihood −mean_n logProbabilities[n, labels[n]], for log-probabilities already computed
@@ -69,8 +72,8 @@ public static class Loss
     public static Tensor Nll(Tensor logProbabilities, int[] labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
-        var (n, c) = Classes(N(logProbabilities), labels.Length, nameof(labels));
-        return Nll(logProbabilities, labels, n, c);
+        var (n, c) = Classes("Loss.Nll", N(logProbabilities), nameof(logProbabilities), labels.Length, nameof(labels));
+        return Api.Call("Loss.Nll", "logProbabilities,labels", () => Nll(logProbabilities, labels, n, c));
     }
 
     /// <summary>Binary cross-entropy from logits, mean(softplus(x) − x·y): stable for any logit (the σ and log are
@@ -79,7 +82,7 @@ public static class Loss
     /// <param name="targets">Targets in [0, 1], shaped as the logits.</param>
     /// <returns>A scalar.</returns>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets) =>
-        (N(logits).Softplus() - logits * N(targets)).Mean();
+        Api.Call("Loss.BinaryCrossEntropyWithLogits", "logits,targets", () => (N(logits).Softplus() - logits * N(targets)).Mean());
 
     /// <summary>Rows of zeros with a 1 at each label: [N, classes]. A constant.</summary>
     /// <param name="labels">N class indices.</param>
@@ -95,7 +98,7 @@ public static class Loss
         for (int i = 0; i < labels.Length; i++)
         {
             if (labels[i] < 0 || labels[i] >= classes)
-                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Label {i} is {labels[i]}; labels must lie in 0 .. {classes - 1}.");
+                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Loss: label {i} is {labels[i]}; labels must lie in 0 .. {classes - 1}.");
             data[i * classes + labels[i]] = 1;
         }
         return Tensor.FromArray(data, labels.Length, classes);
@@ -104,14 +107,14 @@ public static class Loss
     private static Tensor Nll(Tensor logProbabilities, int[] labels, int n, int c) =>
         (logProbabilities * OneHot(labels, c)).Sum() * (-1.0 / Math.Max(n, 1));
 
-    private static (int N, int C) Classes(Tensor scores, int rows, string rowsName)
+    private static (int N, int C) Classes(string member, Tensor scores, string scoresName, int rows, string rowsName)
     {
         if (scores.Rank != 2)
-            throw new ShapeException($"Expected scores of shape [N, C]; got shape [{string.Join(", ", scores.Shape)}].", "logits");
+            throw new ShapeException($"{member}: {scoresName} must have shape [N, C]; it has shape {scores.Shape}.", scoresName);
         if (rows != scores.Shape[0])
-            throw new ShapeException($"{rowsName} has {rows} rows for {scores.Shape[0]} rows of scores.", rowsName);
+            throw new ShapeException($"{member}: {rowsName} has {rows} rows for {scores.Shape[0]} rows of {scoresName}.", rowsName);
         return (scores.Shape[0], scores.Shape[1]);
     }
 
-    private static Tensor N(Tensor? t) => t ?? throw new ArgumentNullException(nameof(t));
+    private static Tensor N(Tensor? t, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(t))] string? name = null) => t ?? throw new ArgumentNullException(name);
 }

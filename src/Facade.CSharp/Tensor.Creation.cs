@@ -134,14 +134,17 @@ public sealed partial class Tensor
     /// part: multiply and add your own). Its gradient is derived through the mean and variance.</summary>
     /// <param name="epsilon">ε &gt; 0, added to the variance.</param>
     /// <returns>The normalised tensor.</returns>
-    public Tensor LayerNorm(double epsilon)
+    public Tensor LayerNorm(double epsilon) => Api.Call("Tensor.LayerNorm", "epsilon", () =>
     {
+        if (Rank == 0) throw new ShapeException($"Tensor.LayerNorm normalises the last axis; a scalar has none.", "this");
         var centred = this - Mean(new[] { -1 }, true);
         return centred * (centred.Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5);
-    }
+    });
 
     /// <summary>RMS normalisation over the last axis, x/√(mean(x²) + ε) (no gain: multiply your own).</summary>
     /// <param name="epsilon">ε &gt; 0.</param>
     /// <returns>The normalised tensor.</returns>
-    public Tensor RmsNorm(double epsilon) => this * (Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5);
+    public Tensor RmsNorm(double epsilon) => Api.Call("Tensor.RmsNorm", "epsilon", () =>
+        Rank == 0 ? throw new ShapeException("Tensor.RmsNorm normalises the last axis; a scalar has none.", "this")
+                  : this * (Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5));
 }

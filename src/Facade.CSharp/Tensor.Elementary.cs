@@ -9,37 +9,37 @@ public sealed partial class Tensor
     // ---- elementary functions ----
 
     /// <summary>sin x. d/dx = cos x.</summary>
-    public Tensor Sin() => new(Core.Elementwise.sin(Value));
+    public Tensor Sin() => Api.Call("Tensor.Sin", "", () => new Tensor(Core.Elementwise.sin(Value)));
     /// <summary>cos x. d/dx = −sin x.</summary>
-    public Tensor Cos() => new(Core.Elementwise.cos(Value));
+    public Tensor Cos() => Api.Call("Tensor.Cos", "", () => new Tensor(Core.Elementwise.cos(Value)));
     /// <summary>tan x. d/dx = 1 + tan²x.</summary>
-    public Tensor Tan() => new(Core.Elementwise.tan(Value));
+    public Tensor Tan() => Api.Call("Tensor.Tan", "", () => new Tensor(Core.Elementwise.tan(Value)));
     /// <summary>asin x on [−1, 1]. d/dx = 1/√(1 − x²).</summary>
-    public Tensor Asin() => new(Core.Elementwise.asin(Value));
+    public Tensor Asin() => Api.Call("Tensor.Asin", "", () => new Tensor(Core.Elementwise.asin(Value)));
     /// <summary>acos x on [−1, 1]. d/dx = −1/√(1 − x²).</summary>
-    public Tensor Acos() => new(Core.Elementwise.acos(Value));
+    public Tensor Acos() => Api.Call("Tensor.Acos", "", () => new Tensor(Core.Elementwise.acos(Value)));
     /// <summary>atan x. d/dx = 1/(1 + x²).</summary>
-    public Tensor Atan() => new(Core.Elementwise.atan(Value));
+    public Tensor Atan() => Api.Call("Tensor.Atan", "", () => new Tensor(Core.Elementwise.atan(Value)));
     /// <summary>sinh x. d/dx = cosh x.</summary>
-    public Tensor Sinh() => new(Core.Elementwise.sinh(Value));
+    public Tensor Sinh() => Api.Call("Tensor.Sinh", "", () => new Tensor(Core.Elementwise.sinh(Value)));
     /// <summary>cosh x. d/dx = sinh x.</summary>
-    public Tensor Cosh() => new(Core.Elementwise.cosh(Value));
+    public Tensor Cosh() => Api.Call("Tensor.Cosh", "", () => new Tensor(Core.Elementwise.cosh(Value)));
     /// <summary>ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x).</summary>
-    public Tensor Log1p() => new(Core.Elementwise.log1p(Value));
+    public Tensor Log1p() => Api.Call("Tensor.Log1p", "", () => new Tensor(Core.Elementwise.log1p(Value)));
     /// <summary>eˣ − 1, accurate for tiny x. d/dx = eˣ.</summary>
-    public Tensor Expm1() => new(Core.Elementwise.expm1(Value));
+    public Tensor Expm1() => Api.Call("Tensor.Expm1", "", () => new Tensor(Core.Elementwise.expm1(Value)));
     /// <summary>erf x. d/dx = (2/√π)·e^(−x²).</summary>
-    public Tensor Erf() => new(Core.Elementwise.erf(Value));
+    public Tensor Erf() => Api.Call("Tensor.Erf", "", () => new Tensor(Core.Elementwise.erf(Value)));
     /// <summary>erfc x = 1 − erf x, accurate in the right tail. d/dx = −(2/√π)·e^(−x²).</summary>
-    public Tensor Erfc() => new(Core.Elementwise.erfc(Value));
+    public Tensor Erfc() => Api.Call("Tensor.Erfc", "", () => new Tensor(Core.Elementwise.erfc(Value)));
     /// <summary>1/x. d/dx = −1/x².</summary>
-    public Tensor Reciprocal() => new(Core.Elementwise.reciprocal(Value));
+    public Tensor Reciprocal() => Api.Call("Tensor.Reciprocal", "", () => new Tensor(Core.Elementwise.reciprocal(Value)));
     /// <summary>x². d/dx = 2x.</summary>
-    public Tensor Square() => new(Core.Elementwise.square(Value));
+    public Tensor Square() => Api.Call("Tensor.Square", "", () => new Tensor(Core.Elementwise.square(Value)));
     /// <summary>sign x: −1, 0 or 1 (NaN at NaN). A constant: d/dx = 0 and no gradient flows.</summary>
-    public Tensor Sign() => new(Core.Elementwise.sign(Value));
+    public Tensor Sign() => Api.Call("Tensor.Sign", "", () => new Tensor(Core.Elementwise.sign(Value)));
     /// <summary>SiLU (swish) x·σ(x). d/dx = σ(x)·(1 + x·(1 − σ(x))).</summary>
-    public Tensor Silu() => new(Core.Activation.silu(Value));
+    public Tensor Silu() => Api.Call("Tensor.Silu", "", () => new Tensor(Core.Activation.silu(Value)));
 
     // ---- kinks ----
 
@@ -49,7 +49,7 @@ public sealed partial class Tensor
     /// <summary>|x| with an explicit derivative at 0: 1 (right), −1 (left) or 0 (midpoint). d/dx = sign x elsewhere.</summary>
     /// <param name="convention">The derivative at 0.</param>
     /// <returns>A new tensor of the same shape.</returns>
-    public Tensor Abs(KinkConvention convention) => new(Core.Piecewise.abs(Interop.Convert(convention), Value));
+    public Tensor Abs(KinkConvention convention) => Api.Call("Tensor.Abs", "convention", () => new Tensor(Core.Piecewise.abs(Interop.Convert(convention), Value)));
 
     /// <summary>max(x, y) elementwise with broadcasting. The gradient goes to the larger; at a tie ½ to each (the
     /// midpoint convention, as PyTorch, JAX and DiffSharp split it).</summary>
@@ -62,7 +62,7 @@ public sealed partial class Tensor
     /// <param name="convention">Each side's derivative at a tie.</param>
     /// <returns>The elementwise maximum.</returns>
     public Tensor Maximum(Tensor other, KinkConvention convention) =>
-        new(Core.Piecewise.maximum(Interop.Convert(convention), Value, N(other).Value));
+        Api.Call("Tensor.Maximum", "other,convention", () => new Tensor(Core.Piecewise.maximum(Interop.Convert(convention), Value, N(other).Value)));
 
     /// <summary>min(x, y) elementwise with broadcasting; at a tie ½ to each.</summary>
     /// <param name="other">The other side.</param>
@@ -74,7 +74,7 @@ public sealed partial class Tensor
     /// <param name="convention">Each side's derivative at a tie.</param>
     /// <returns>The elementwise minimum.</returns>
     public Tensor Minimum(Tensor other, KinkConvention convention) =>
-        new(Core.Piecewise.minimum(Interop.Convert(convention), Value, N(other).Value));
+        Api.Call("Tensor.Minimum", "other,convention", () => new Tensor(Core.Piecewise.minimum(Interop.Convert(convention), Value, N(other).Value)));
 
     /// <summary>min(max(x, min), max). d/dx = 1 inside, 0 outside, ½ at either bound (the midpoint convention, as
     /// <c>jnp.clip</c>; TorchSharp gives 1 at both bounds).</summary>
@@ -92,7 +92,7 @@ public sealed partial class Tensor
     /// <returns>The clamped tensor.</returns>
     /// <exception cref="ArgumentException">min &gt; max, or a bound is NaN.</exception>
     public Tensor Clamp(double min, double max, KinkConvention convention) =>
-        new(Core.Piecewise.clamp(Interop.Convert(convention), min, max, Value));
+        Api.Call("Tensor.Clamp", "min,max,convention", () => new Tensor(Core.Piecewise.clamp(Interop.Convert(convention), min, max, Value)));
 
     /// <summary>Hard tanh, clamp to [−1, 1]: d/dx = 1 inside, 0 outside, ½ at ±1.</summary>
     public Tensor HardTanh() => Clamp(-1, 1);
@@ -113,7 +113,7 @@ public sealed partial class Tensor
     /// centre of the subgradients, as PyTorch's amax and JAX).</summary>
     /// <returns>A scalar.</returns>
     /// <exception cref="ShapeException">The tensor is empty.</exception>
-    public Tensor Max() => Max(Enumerable.Range(0, Rank).ToArray(), false, KinkConvention.Midpoint);
+    public Tensor Max() => Count == 0 ? throw new ShapeException($"Tensor.Max of an empty tensor (shape {Shape}): there is no largest entry.", "this") : Max(Enumerable.Range(0, Rank).ToArray(), false, KinkConvention.Midpoint);
 
     /// <summary>The largest entry over axes; at a tie of k entries 1/k of the gradient to each.</summary>
     /// <param name="axes">The axes (negative counts from the end).</param>
@@ -128,11 +128,11 @@ public sealed partial class Tensor
     /// <param name="convention">Each tied entry's share.</param>
     /// <returns>The maxima.</returns>
     public Tensor Max(int[] axes, bool keepDims, KinkConvention convention) =>
-        new(Core.Piecewise.maxAxes(Interop.Convert(convention), axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value));
+        Api.Call("Tensor.Max", "axes,keepDims,convention", () => new Tensor(Core.Piecewise.maxAxes(Interop.Convert(convention), axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value)));
 
     /// <summary>The smallest entry; at a tie of k entries 1/k of the gradient to each.</summary>
     /// <returns>A scalar.</returns>
-    public Tensor Min() => Min(Enumerable.Range(0, Rank).ToArray(), false, KinkConvention.Midpoint);
+    public Tensor Min() => Count == 0 ? throw new ShapeException($"Tensor.Min of an empty tensor (shape {Shape}): there is no smallest entry.", "this") : Min(Enumerable.Range(0, Rank).ToArray(), false, KinkConvention.Midpoint);
 
     /// <summary>The smallest entry over axes; at a tie of k entries 1/k of the gradient to each.</summary>
     /// <param name="axes">The axes (negative counts from the end).</param>
@@ -146,7 +146,7 @@ public sealed partial class Tensor
     /// <param name="convention">Each tied entry's share.</param>
     /// <returns>The minima.</returns>
     public Tensor Min(int[] axes, bool keepDims, KinkConvention convention) =>
-        new(Core.Piecewise.minAxes(Interop.Convert(convention), axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value));
+        Api.Call("Tensor.Min", "axes,keepDims,convention", () => new Tensor(Core.Piecewise.minAxes(Interop.Convert(convention), axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value)));
 
     /// <summary>ELU: x for x &gt; 0, α(eˣ − 1) below. d/dx = 1 (x &gt; 0), α·eˣ (x &lt; 0), and α at 0 (the left
     /// derivative: TorchSharp's and JAX's).</summary>
@@ -158,7 +158,7 @@ public sealed partial class Tensor
     /// <param name="alpha">α, the negative saturation.</param>
     /// <param name="convention">The derivative at 0.</param>
     /// <returns>A new tensor of the same shape.</returns>
-    public Tensor Elu(double alpha, KinkConvention convention) => new(Core.Piecewise.elu(alpha, Interop.Convert(convention), Value));
+    public Tensor Elu(double alpha, KinkConvention convention) => Api.Call("Tensor.Elu", "alpha,convention", () => new Tensor(Core.Piecewise.elu(alpha, Interop.Convert(convention), Value)));
 
     // ---- comparisons: masks of 1 and 0, constants (no gradient) ----
 
@@ -166,15 +166,15 @@ public sealed partial class Tensor
         new(Core.ValueModule.constant(Core.TensorModule.map2(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double, double>((a, b) => test(a, b) ? 1 : 0), Value.Tensor, N(other).Value.Tensor)));
 
     /// <summary>1 where x &gt; y, else 0 (broadcast; a constant mask for <see cref="Where"/>).</summary>
-    public Tensor GreaterThan(Tensor other) => Compare(other, (a, b) => a > b);
+    public Tensor GreaterThan(Tensor other) => Api.Call("Tensor.GreaterThan", "other", () => Compare(other, (a, b) => a > b));
     /// <summary>1 where x ≥ y, else 0.</summary>
-    public Tensor GreaterThanOrEqual(Tensor other) => Compare(other, (a, b) => a >= b);
+    public Tensor GreaterThanOrEqual(Tensor other) => Api.Call("Tensor.GreaterThanOrEqual", "other", () => Compare(other, (a, b) => a >= b));
     /// <summary>1 where x &lt; y, else 0.</summary>
-    public Tensor LessThan(Tensor other) => Compare(other, (a, b) => a < b);
+    public Tensor LessThan(Tensor other) => Api.Call("Tensor.LessThan", "other", () => Compare(other, (a, b) => a < b));
     /// <summary>1 where x ≤ y, else 0.</summary>
-    public Tensor LessThanOrEqual(Tensor other) => Compare(other, (a, b) => a <= b);
+    public Tensor LessThanOrEqual(Tensor other) => Api.Call("Tensor.LessThanOrEqual", "other", () => Compare(other, (a, b) => a <= b));
     /// <summary>1 where x = y, else 0.</summary>
-    public Tensor EqualTo(Tensor other) => Compare(other, (a, b) => a == b);
+    public Tensor EqualTo(Tensor other) => Api.Call("Tensor.EqualTo", "other", () => Compare(other, (a, b) => a == b));
 
     // ---- reductions that keep their axes ----
 
@@ -183,12 +183,12 @@ public sealed partial class Tensor
     /// <param name="axes">The axes (negative counts from the end).</param>
     /// <param name="keepDims">Keep the summed axes with length 1.</param>
     /// <returns>The sums.</returns>
-    public Tensor Sum(int[] axes, bool keepDims) => new(Core.Reduction.sumAxes(axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value));
+    public Tensor Sum(int[] axes, bool keepDims) => Api.Call("Tensor.Sum", "axes,keepDims", () => new Tensor(Core.Reduction.sumAxes(axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value)));
 
     /// <summary>Mean over the given axes, keeping them with length 1 when <paramref name="keepDims"/>:
     /// <c>x - x.Mean(new[] { -1 }, true)</c> centres each row. ∂/∂x = 1/n along them.</summary>
     /// <param name="axes">The axes (negative counts from the end).</param>
     /// <param name="keepDims">Keep the averaged axes with length 1.</param>
     /// <returns>The means.</returns>
-    public Tensor Mean(int[] axes, bool keepDims) => new(Core.Reduction.meanAxes(axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value));
+    public Tensor Mean(int[] axes, bool keepDims) => Api.Call("Tensor.Mean", "axes,keepDims", () => new Tensor(Core.Reduction.meanAxes(axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value)));
 }

@@ -61,7 +61,7 @@ public sealed partial class Tensor
     /// <param name="length">How many are kept.</param>
     /// <returns>The slice, with the axis shortened to <paramref name="length"/>.</returns>
     /// <exception cref="ShapeException">The axis or the elements do not exist.</exception>
-    public Tensor Narrow(int axis, int start, int length) => new(Core.Indexing.narrow(axis, start, length, Value));
+    public Tensor Narrow(int axis, int start, int length) => Api.Call("Tensor.Narrow", "axis,start,length", () => new Tensor(Core.Indexing.narrow(axis, start, length, Value)));
 
     /// <summary>Entry <paramref name="index"/> along an axis, the axis removed (<c>t.Select(1, 0)</c> is
     /// <c>t[.., 0]</c>). The gradient is the adjoint written into zeros at that entry.</summary>
@@ -76,7 +76,7 @@ public sealed partial class Tensor
         var at = new TensorIndex[a + 1];
         for (int i = 0; i < a; i++) at[i] = ..;
         at[a] = index;
-        return this[at];
+        return Api.Call("Tensor.Select", "axis,index", () => this[at]);
     }
 
     /// <summary>Tensors joined along an existing axis; the other dimensions must agree. The gradient of each is its
@@ -85,14 +85,14 @@ public sealed partial class Tensor
     /// <param name="tensors">At least one tensor.</param>
     /// <returns>The joined tensor.</returns>
     /// <exception cref="ShapeException">The shapes differ off the axis.</exception>
-    public static Tensor Concat(int axis, params Tensor[] tensors) => new(Core.Indexing.concat(axis, Interop.Values(tensors, nameof(tensors))));
+    public static Tensor Concat(int axis, params Tensor[] tensors) => Api.Call("Tensor.Concat", "axis,tensors", () => new Tensor(Core.Indexing.concat(axis, Interop.Values(tensors, nameof(tensors)))));
 
     /// <summary>Same-shaped tensors stacked along a new axis. The gradient of each is its slice of the adjoint.</summary>
     /// <param name="axis">Where the new axis goes (0 .. rank; negative counts from the end).</param>
     /// <param name="tensors">At least one tensor.</param>
     /// <returns>The stacked tensor.</returns>
     /// <exception cref="ShapeException">The shapes differ.</exception>
-    public static Tensor Stack(int axis, params Tensor[] tensors) => new(Core.Indexing.stack(axis, Interop.Values(tensors, nameof(tensors))));
+    public static Tensor Stack(int axis, params Tensor[] tensors) => Api.Call("Tensor.Stack", "axis,tensors", () => new Tensor(Core.Indexing.stack(axis, Interop.Values(tensors, nameof(tensors)))));
 
     /// <summary>Splits along an axis into consecutive parts of the given sizes (which must add up to its length).</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
@@ -114,13 +114,13 @@ public sealed partial class Tensor
     /// <summary>The tensor with a new axis of length 1 at <paramref name="axis"/> (0 .. rank).</summary>
     /// <param name="axis">Where the new axis goes (negative counts from the end).</param>
     /// <returns>A view with one more axis.</returns>
-    public Tensor Unsqueeze(int axis) => new(Core.Indexing.unsqueeze(axis, Value));
+    public Tensor Unsqueeze(int axis) => Api.Call("Tensor.Unsqueeze", "axis", () => new Tensor(Core.Indexing.unsqueeze(axis, Value)));
 
     /// <summary>The tensor without the given axes of length 1 (every axis of length 1 when none is given).</summary>
     /// <param name="axes">Axes of length 1.</param>
     /// <returns>A view with fewer axes.</returns>
     /// <exception cref="ShapeException">A listed axis does not have length 1.</exception>
-    public Tensor Squeeze(params int[] axes) => new(Core.Indexing.squeeze(axes ?? throw new ArgumentNullException(nameof(axes)), Value));
+    public Tensor Squeeze(params int[] axes) => Api.Call("Tensor.Squeeze", "axes", () => new Tensor(Core.Indexing.squeeze(axes ?? throw new ArgumentNullException(nameof(axes)), Value)));
 
     /// <summary>PyTorch's gather: <c>out[p] = x[p with its axis coordinate replaced by indices[p]]</c> for every
     /// position p of <paramref name="indices"/> (same rank, no larger off the axis). The gradient is a scatter-add of
@@ -130,7 +130,7 @@ public sealed partial class Tensor
     /// <returns>A tensor shaped as <paramref name="indices"/>.</returns>
     /// <exception cref="ShapeException">An index is out of range or not a whole number, or the shapes do not fit.</exception>
     public Tensor Gather(int axis, Tensor indices) =>
-        new(Core.Indexing.gather(axis, Positions(indices, nameof(indices)), N(indices).Shape.ToArray(), Value));
+        Api.Call("Tensor.Gather", "axis,indices", () => new Tensor(Core.Indexing.gather(axis, Positions(indices, nameof(indices)), N(indices).Shape.ToArray(), Value)));
 
     /// <summary>PyTorch's scatter_add into zeros: zeros of <paramref name="shape"/> with each value of this tensor
     /// added at its position with the axis coordinate replaced by <paramref name="indices"/> (shaped as this tensor).
@@ -140,7 +140,7 @@ public sealed partial class Tensor
     /// <param name="shape">The result's shape.</param>
     /// <returns>The scattered sums.</returns>
     public Tensor ScatterAdd(int axis, Tensor indices, params int[] shape) =>
-        new(Core.Indexing.scatterAdd(axis, Positions(indices, nameof(indices)), shape ?? throw new ArgumentNullException(nameof(shape)), Value));
+        Api.Call("Tensor.ScatterAdd", "axis,indices,shape", () => new Tensor(Core.Indexing.scatterAdd(axis, Positions(indices, nameof(indices)), shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
 
     private static int[] Positions(Tensor? indices, string name)
     {
@@ -158,7 +158,7 @@ public sealed partial class Tensor
     /// <summary>The tensor reversed along an axis. The gradient is reversed back.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>The reversed tensor.</returns>
-    public Tensor Flip(int axis) => new(Core.Indexing.flip(axis, Value));
+    public Tensor Flip(int axis) => Api.Call("Tensor.Flip", "axis", () => new Tensor(Core.Indexing.flip(axis, Value)));
 
     /// <summary>The entries at <paramref name="indices"/> along an axis, in that order (repeats allowed): a gather of
     /// whole slices. The gradient is a scatter-add: each adjoint slice added back at its index.</summary>
@@ -166,7 +166,7 @@ public sealed partial class Tensor
     /// <param name="indices">Positions along the axis.</param>
     /// <returns>The gathered tensor; the axis has <c>indices.Length</c> entries.</returns>
     /// <exception cref="ShapeException">An index is out of range.</exception>
-    public Tensor IndexSelect(int axis, int[] indices) => new(Core.Indexing.indexSelect(axis, indices ?? throw new ArgumentNullException(nameof(indices)), Value));
+    public Tensor IndexSelect(int axis, int[] indices) => Api.Call("Tensor.IndexSelect", "axis,indices", () => new Tensor(Core.Indexing.indexSelect(axis, indices ?? throw new ArgumentNullException(nameof(indices)), Value)));
 
     /// <summary>A scatter-add: zeros of length <paramref name="size"/> along an axis, with slice k of this tensor added
     /// at <c>indices[k]</c>. The gradient is the gather <see cref="IndexSelect"/> of the adjoint.</summary>
@@ -175,7 +175,7 @@ public sealed partial class Tensor
     /// <param name="size">The axis' length in the result.</param>
     /// <returns>The scattered tensor.</returns>
     /// <exception cref="ShapeException">An index is out of range, or there is not one per slice.</exception>
-    public Tensor IndexAdd(int axis, int[] indices, int size) => new(Core.Indexing.indexAdd(axis, indices ?? throw new ArgumentNullException(nameof(indices)), size, Value));
+    public Tensor IndexAdd(int axis, int[] indices, int size) => Api.Call("Tensor.IndexAdd", "axis,indices,size", () => new Tensor(Core.Indexing.indexAdd(axis, indices ?? throw new ArgumentNullException(nameof(indices)), size, Value)));
 
     /// <summary><paramref name="whenTrue"/> where <paramref name="condition"/> ≠ 0, else <paramref name="whenFalse"/>,
     /// the three broadcast together. The condition is a mask: no gradient flows into it; each side's gradient is the
@@ -186,11 +186,11 @@ public sealed partial class Tensor
     /// <returns>The selection, in the broadcast shape.</returns>
     /// <exception cref="ShapeException">The shapes do not broadcast.</exception>
     public static Tensor Where(Tensor condition, Tensor whenTrue, Tensor whenFalse) =>
-        new(Core.Indexing.where(N(condition).Value, N(whenTrue).Value, N(whenFalse).Value));
+        Api.Call("Tensor.Where", "condition,whenTrue,whenFalse", () => new Tensor(Core.Indexing.where(N(condition).Value, N(whenTrue).Value, N(whenFalse).Value)));
 
     /// <summary>The tensor broadcast to a shape (NumPy rules). The gradient is summed back.</summary>
     /// <param name="shape">The target shape.</param>
     /// <returns>The broadcast tensor.</returns>
     /// <exception cref="ShapeException">The shape is not a broadcast of this one.</exception>
-    public Tensor BroadcastTo(params int[] shape) => new(Core.Arithmetic.broadcastTo(shape ?? throw new ArgumentNullException(nameof(shape)), Value));
+    public Tensor BroadcastTo(params int[] shape) => Api.Call("Tensor.BroadcastTo", "shape", () => new Tensor(Core.Arithmetic.broadcastTo(shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
 }

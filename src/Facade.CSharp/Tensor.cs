@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Collections.Generic;
 using Core = Functional.Core;
 
@@ -25,20 +26,22 @@ public sealed partial class Tensor
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(shape);
-        return Of(Core.TensorModule.create(shape, values));
+        if (shape.Length == 0 && values.Length != 1)
+            throw new ShapeException($"Tensor.FromArray: {values.Length} values need a shape, e.g. FromArray(values, {values.Length}); with no shape the tensor is a scalar and takes 1 value.", nameof(shape));
+        return Api.Call("Tensor.FromArray", "values,shape", () => Of(Core.TensorModule.create(shape, values)));
     }
 
     /// <summary>A rank-0 tensor.</summary>
     public static Tensor Scalar(double value) => Of(Core.TensorModule.scalar(value));
 
     /// <summary>A tensor of zeros.</summary>
-    public static Tensor Zeros(params int[] shape) => Of(Core.TensorModule.zeros(shape ?? throw new ArgumentNullException(nameof(shape))));
+    public static Tensor Zeros(params int[] shape) => Api.Call("Tensor.Zeros", "shape", () => Of(Core.TensorModule.zeros(shape ?? throw new ArgumentNullException(nameof(shape)))));
 
     /// <summary>A tensor of ones.</summary>
-    public static Tensor Ones(params int[] shape) => Of(Core.TensorModule.ones(shape ?? throw new ArgumentNullException(nameof(shape))));
+    public static Tensor Ones(params int[] shape) => Api.Call("Tensor.Ones", "shape", () => Of(Core.TensorModule.ones(shape ?? throw new ArgumentNullException(nameof(shape)))));
 
     /// <summary>Standard normal entries from a seeded generator (reproducible).</summary>
-    public static Tensor Random(int seed, params int[] shape) => Of(Core.TensorModule.random(seed, shape ?? throw new ArgumentNullException(nameof(shape))));
+    public static Tensor Random(int seed, params int[] shape) => Api.Call("Tensor.Random", "shape", () => Of(Core.TensorModule.random(seed, shape ?? throw new ArgumentNullException(nameof(shape)))));
 
     /// <summary>
     /// Opens a <see cref="TensorScope"/>: until it is disposed, results reuse pooled memory, and when it ends they
@@ -66,89 +69,91 @@ public sealed partial class Tensor
     /// <summary>The element at a full index, as a number (the indexer <c>t[i, j]</c> gives a tensor, which
     /// gradients flow through).</summary>
     /// <exception cref="ShapeException">The index has the wrong length or is out of range.</exception>
-    public double ValueAt(params int[] index) => Value.Tensor[index ?? throw new ArgumentNullException(nameof(index))];
+    public double ValueAt(params int[] index) => Api.Call("Tensor.ValueAt", "index", () => Value.Tensor[index ?? throw new ArgumentNullException(nameof(index))]);
 
     /// <summary>The value of a one-element tensor.</summary>
-    public double ToScalar() => Core.TensorModule.item(Value.Tensor);
+    /// <exception cref="ShapeException">The tensor does not have exactly one element.</exception>
+    public double ToScalar() => Count == 1 ? Core.TensorModule.item(Value.Tensor)
+        : throw new ShapeException($"Tensor.ToScalar needs a tensor with one element; this one has shape {Shape}.", "this");
 
     // ---- arithmetic (NumPy broadcasting; gradients sum over broadcast dimensions) ----
 
     /// <summary>a + b. ∂/∂a = 1, ∂/∂b = 1.</summary>
-    public static Tensor operator +(Tensor a, Tensor b) => new(Core.Arithmetic.add(N(a).Value, N(b).Value));
+    public static Tensor operator +(Tensor a, Tensor b) => Api.Call("Tensor.operator +", "a,b", () => new Tensor(Core.Arithmetic.add(N(a).Value, N(b).Value)));
     /// <summary>a + c. ∂/∂a = 1.</summary>
     public static Tensor operator +(Tensor a, double c) => a + Scalar(c);
     /// <summary>c + a. ∂/∂a = 1.</summary>
-    public static Tensor operator +(double c, Tensor a) => Scalar(c) + a;
+    public static Tensor operator +(double c, Tensor a) => Scalar(c) + N(a);
     /// <summary>a − b. ∂/∂a = 1, ∂/∂b = −1.</summary>
-    public static Tensor operator -(Tensor a, Tensor b) => new(Core.Arithmetic.sub(N(a).Value, N(b).Value));
+    public static Tensor operator -(Tensor a, Tensor b) => Api.Call("Tensor.operator -", "a,b", () => new Tensor(Core.Arithmetic.sub(N(a).Value, N(b).Value)));
     /// <summary>a − c. ∂/∂a = 1.</summary>
     public static Tensor operator -(Tensor a, double c) => a - Scalar(c);
     /// <summary>c − a. ∂/∂a = −1.</summary>
-    public static Tensor operator -(double c, Tensor a) => Scalar(c) - a;
+    public static Tensor operator -(double c, Tensor a) => Scalar(c) - N(a);
     /// <summary>a · b elementwise. ∂/∂a = b, ∂/∂b = a. One tensor times itself is x², ∂/∂x = 2x in one pass.</summary>
-    public static Tensor operator *(Tensor a, Tensor b) => new(Core.Arithmetic.mul(N(a).Value, N(b).Value));
+    public static Tensor operator *(Tensor a, Tensor b) => Api.Call("Tensor.operator *", "a,b", () => new Tensor(Core.Arithmetic.mul(N(a).Value, N(b).Value)));
     /// <summary>a · c. ∂/∂a = c.</summary>
-    public static Tensor operator *(Tensor a, double c) => new(Core.Arithmetic.scale(c, N(a).Value));
+    public static Tensor operator *(Tensor a, double c) => Api.Call("Tensor.operator *", "a,c", () => new Tensor(Core.Arithmetic.scale(c, N(a).Value)));
     /// <summary>c · a. ∂/∂a = c.</summary>
-    public static Tensor operator *(double c, Tensor a) => new(Core.Arithmetic.scale(c, N(a).Value));
+    public static Tensor operator *(double c, Tensor a) => Api.Call("Tensor.operator *", "c,a", () => new Tensor(Core.Arithmetic.scale(c, N(a).Value)));
     /// <summary>a / b elementwise. ∂/∂a = 1/b, ∂/∂b = −a/b².</summary>
-    public static Tensor operator /(Tensor a, Tensor b) => new(Core.Arithmetic.div(N(a).Value, N(b).Value));
+    public static Tensor operator /(Tensor a, Tensor b) => Api.Call("Tensor.operator /", "a,b", () => new Tensor(Core.Arithmetic.div(N(a).Value, N(b).Value)));
     /// <summary>a / c. ∂/∂a = 1/c.</summary>
     public static Tensor operator /(Tensor a, double c) => a / Scalar(c);
     /// <summary>c / a. ∂/∂a = −c/a².</summary>
-    public static Tensor operator /(double c, Tensor a) => Scalar(c) / a;
+    public static Tensor operator /(double c, Tensor a) => Scalar(c) / N(a);
     /// <summary>−a. ∂/∂a = −1.</summary>
-    public static Tensor operator -(Tensor a) => new(Core.Arithmetic.neg(N(a).Value));
+    public static Tensor operator -(Tensor a) => Api.Call("Tensor.operator -", "a", () => new Tensor(Core.Arithmetic.neg(N(a).Value)));
 
-    private static Tensor N(Tensor? t) => t ?? throw new ArgumentNullException(nameof(t));
+    private static Tensor N(Tensor? t, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(t))] string? name = null) => t ?? throw new ArgumentNullException(name);
 
     // ---- reductions ----
 
     /// <summary>Σ of every element (a scalar). ∂/∂x = 1 everywhere.</summary>
-    public Tensor Sum() => new(Core.Reduction.sum(Value));
+    public Tensor Sum() => Api.Call("Tensor.Sum", "", () => new Tensor(Core.Reduction.sum(Value)));
 
     /// <summary>Σ over the given axes (negative counts from the end). ∂/∂x = 1, broadcast back.</summary>
-    public Tensor Sum(params int[] axes) => new(Core.Reduction.sumAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value));
+    public Tensor Sum(params int[] axes) => Api.Call("Tensor.Sum", "axes", () => new Tensor(Core.Reduction.sumAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value)));
 
     /// <summary>Mean of every element. ∂/∂x = 1/n.</summary>
-    public Tensor Mean() => new(Core.Reduction.mean(Value));
+    public Tensor Mean() => Api.Call("Tensor.Mean", "", () => new Tensor(Core.Reduction.mean(Value)));
 
     /// <summary>Mean over the given axes. ∂/∂x = 1/n along them.</summary>
-    public Tensor Mean(params int[] axes) => new(Core.Reduction.meanAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value));
+    public Tensor Mean(params int[] axes) => Api.Call("Tensor.Mean", "axes", () => new Tensor(Core.Reduction.meanAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value)));
 
     // ---- elementwise ----
 
     /// <summary>eˣ. d/dx = eˣ.</summary>
-    public Tensor Exp() => new(Core.Elementwise.exp(Value));
+    public Tensor Exp() => Api.Call("Tensor.Exp", "", () => new Tensor(Core.Elementwise.exp(Value)));
     /// <summary>ln x. d/dx = 1/x.</summary>
-    public Tensor Log() => new(Core.Elementwise.log(Value));
+    public Tensor Log() => Api.Call("Tensor.Log", "", () => new Tensor(Core.Elementwise.log(Value)));
     /// <summary>√x. d/dx = 1/(2√x).</summary>
-    public Tensor Sqrt() => new(Core.Elementwise.sqrt(Value));
+    public Tensor Sqrt() => Api.Call("Tensor.Sqrt", "", () => new Tensor(Core.Elementwise.sqrt(Value)));
     /// <summary>xᵖ for a constant p. d/dx = p·xᵖ⁻¹. Exact operations for p = 0, 1, 2, −1 (3 within half an ulp);
     /// other |p| ≤ 8 within 1 ulp on vector lanes, Math.Pow beyond.</summary>
-    public Tensor Pow(double p) => new(Core.Elementwise.pow(p, Value));
+    public Tensor Pow(double p) => Api.Call("Tensor.Pow", "p", () => new Tensor(Core.Elementwise.pow(p, Value)));
     /// <summary>tanh x. d/dx = 1 − tanh²x.</summary>
-    public Tensor Tanh() => new(Core.Elementwise.tanh(Value));
+    public Tensor Tanh() => Api.Call("Tensor.Tanh", "", () => new Tensor(Core.Elementwise.tanh(Value)));
     /// <summary>σ(x) = 1/(1 + e⁻ˣ), stable for every x. d/dx = σ(x)(1 − σ(x)).</summary>
-    public Tensor Sigmoid() => new(Core.Elementwise.sigmoid(Value));
+    public Tensor Sigmoid() => Api.Call("Tensor.Sigmoid", "", () => new Tensor(Core.Elementwise.sigmoid(Value)));
     /// <summary>softplus(x) = ln(1 + eˣ), a smooth ReLU, without overflow. d/dx = σ(x).</summary>
     /// <returns>A new tensor of the same shape.</returns>
-    public Tensor Softplus() => new(Core.Activation.softplus(Value));
+    public Tensor Softplus() => Api.Call("Tensor.Softplus", "", () => new Tensor(Core.Activation.softplus(Value)));
 
     // ---- activations ----
 
     /// <summary>ReLU max(x, 0). d/dx = 1 for x &gt; 0, 0 for x ≤ 0 (0 at the kink).</summary>
-    public Tensor Relu() => new(Core.Activation.relu(Value));
+    public Tensor Relu() => Api.Call("Tensor.Relu", "", () => new Tensor(Core.Activation.relu(Value)));
 
     /// <summary>Exact GELU x·Φ(x), full precision in both tails. d/dx = Φ(x) + x·φ(x); d²/dx² = φ(x)(2 − x²).</summary>
-    public Tensor Gelu() => new(Core.Activation.gelu(Value));
+    public Tensor Gelu() => Api.Call("Tensor.Gelu", "", () => new Tensor(Core.Activation.gelu(Value)));
 
     /// <summary>GELU, exact or tanh-approximated. Exact: d/dx = Φ(x) + x·φ(x). Tanh: x·σ(2u), u = √(2/π)(x + 0.044715x³),
     /// d/dx = σ(2u) + x·σ(2u)·σ(−2u)·2u′.</summary>
     public Tensor Gelu(GeluApproximation approximation) => approximation switch
     {
         GeluApproximation.None => Gelu(),
-        GeluApproximation.Tanh => new(Core.Activation.geluTanh(Value)),
+        GeluApproximation.Tanh => new Tensor(Core.Activation.geluTanh(Value)),
         _ => throw new ArgumentOutOfRangeException(nameof(approximation), approximation, "Unknown GELU approximation."),
     };
 
@@ -157,13 +162,13 @@ public sealed partial class Tensor
 
     /// <summary>Leaky ReLU with an explicit derivative at exactly 0: 1, α or (1 + α)/2. d/dx = 1 (x &gt; 0), α (x &lt; 0).</summary>
     public Tensor LeakyRelu(double negativeSlope, KinkConvention convention) =>
-        new(Core.Activation.leakyReluWith(negativeSlope, Interop.Convert(convention), Value));
+        Api.Call("Tensor.LeakyRelu", "negativeSlope,convention", () => new Tensor(Core.Activation.leakyReluWith(negativeSlope, Interop.Convert(convention), Value)));
 
     /// <summary>Softmax along an axis, shifted by the maximum. VJP: y·(ḡ − Σ ḡ·y).</summary>
-    public Tensor Softmax(int axis) => new(Core.Softmax.softmax(axis, Value));
+    public Tensor Softmax(int axis) => Api.Call("Tensor.Softmax", "axis", () => new Tensor(Core.Softmax.softmax(axis, Value)));
 
     /// <summary>Log-softmax along an axis: x − log Σ eˣ. VJP: ḡ − softmax(x)·Σ ḡ.</summary>
-    public Tensor LogSoftmax(int axis) => new(Core.Softmax.logSoftmax(axis, Value));
+    public Tensor LogSoftmax(int axis) => Api.Call("Tensor.LogSoftmax", "axis", () => new Tensor(Core.Softmax.logSoftmax(axis, Value)));
 
     // ---- linear algebra and layout ----
 
@@ -183,6 +188,11 @@ public sealed partial class Tensor
         if (ka != kb)
             throw new ShapeException($"MatMul: inner dimensions differ ({ka} and {kb}) for shapes [{string.Join(", ", a)}] and [{string.Join(", ", b)}].", nameof(other));
         if (a.Count == 2 && b.Count == 2) return new(Core.Linear.matmul(Value, other.Value));
+        // Batch dimensions (all but the last two of a matrix) broadcast as NumPy's do.
+        var (ba, bb) = (a.Take(Math.Max(0, a.Count - 2)).ToArray(), b.Take(Math.Max(0, b.Count - 2)).ToArray());
+        for (int i = 1; i <= Math.Min(ba.Length, bb.Length); i++)
+            if (ba[^i] != bb[^i] && ba[^i] != 1 && bb[^i] != 1)
+                throw new ShapeException($"Tensor.MatMul: the batch dimensions [{string.Join(", ", ba)}] and [{string.Join(", ", bb)}] of shapes {a} and {b} do not broadcast.", nameof(other));
         string equation = (a.Count, b.Count) switch
         {
             (1, 1) => "j,j->",
@@ -194,13 +204,13 @@ public sealed partial class Tensor
     }
 
     /// <summary>Same elements, new shape (one -1 is inferred). The gradient is reshaped back.</summary>
-    public Tensor Reshape(params int[] shape) => new(Core.Layout.reshape(shape ?? throw new ArgumentNullException(nameof(shape)), Value));
+    public Tensor Reshape(params int[] shape) => Api.Call("Tensor.Reshape", "shape", () => new Tensor(Core.Layout.reshape(shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
 
     /// <summary>Permutes the axes (no argument: reverses them). The gradient is permuted back.</summary>
     public Tensor Transpose(params int[] permutation)
     {
         ArgumentNullException.ThrowIfNull(permutation);
-        return new(permutation.Length == 0 ? Core.Layout.transpose(Value) : Core.Layout.permute(permutation, Value));
+        return Api.Call("Tensor.Transpose", "permutation", () => new Tensor(permutation.Length == 0 ? Core.Layout.transpose(Value) : Core.Layout.permute(permutation, Value)));
     }
 
     /// <summary>NumPy-like text, elided when large: <c>tensor([[1, 2], [3, 4]], shape=[2, 2])</c>.</summary>

@@ -49,3 +49,30 @@ public class BadInputTests
         Assert.Throws<ArgumentOutOfRangeException>(() => GradientCheck.Run(xs => xs[0].Sum(), double.NaN, 1e-5, 1e-3, Tensor.Ones(2)));
     }
 }
+
+/// <summary>The first hour's messages: each names the C# member and parameter the user called, never the core's.</summary>
+public class CSharpTermsTests
+{
+    private static void Says<T>(Action call, string member, string? parameter) where T : ArgumentException
+    {
+        var e = Assert.Throws<T>(call);
+        Assert.StartsWith(member, e.Message);
+        Assert.Equal(parameter, e.ParamName);
+    }
+
+    [Fact]
+    public void The_reported_messages_are_in_CSharp_terms()
+    {
+        Says<ShapeException>(() => Tensor.Zeros(2, 3).ToScalar(), "Tensor.ToScalar needs a tensor with one element", "this");
+        var h = Assert.Throws<ShapeException>(() => Autodiff.Hessian(x => x * 2, Tensor.Zeros(3)));
+        Assert.StartsWith("Autodiff.Hessian: ", h.Message);
+        Assert.Contains("Autodiff.Vjp or Autodiff.Jacobian", h.Message);
+        Assert.DoesNotContain("grad needs", h.Message);
+        Says<ShapeException>(() => Tensor.Zeros(2, 3).Softmax(2), "Tensor.Softmax: ", "axis");
+        Says<ShapeException>(() => Tensor.Zeros(2, 3).MatMul(Tensor.Zeros(2, 3)), "MatMul: inner dimensions differ", "other");
+        Says<ShapeException>(() => Autodiff.Jvp(x => x.Exp(), Tensor.Zeros(3), Tensor.Zeros(4)), "Autodiff.Jvp: ", null);
+        Says<ShapeException>(() => Tensor.FromArray(new[] { 1.0, 2, 3 }), "Tensor.FromArray: 3 values need a shape", "shape");
+        var c = Assert.ThrowsAny<ArgumentException>(() => Einsum.Contract("ij,jk->ik", Tensor.Zeros(2, 3)));
+        Assert.Contains("1 tensor was given", c.Message);
+    }
+}

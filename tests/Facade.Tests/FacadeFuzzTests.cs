@@ -147,6 +147,9 @@ public class FacadeFuzzTests
                 if (!Allowed(e))
                     Assert.Fail($"{member.DeclaringType!.Name}.{member} threw {e.GetType().Name}: {e.Message}\n" +
                                 $"arguments: {string.Join(", ", args.Select(Describe))}\nreplay with FUNCTIONAL_SEED=\"{seed}\" (case seed).\n{e}");
+                if (InCSharpTerms(member, (ArgumentException)e) is { } problem)
+                    Assert.Fail($"{member.DeclaringType!.Name}.{member}: {problem}\nmessage: {e.Message}\n" +
+                                $"arguments: {string.Join(", ", args.Select(Describe))}\nreplay with FUNCTIONAL_SEED=\"{seed}\" (case seed).");
             }
             catch (Exception e) when (Allowed(e))
             {
@@ -160,6 +163,29 @@ public class FacadeFuzzTests
         // The property really ran: most members were reached and both outcomes occurred.
         Assert.True(seen.Count >= Members.Length * 9 / 10, $"only {seen.Count} of {Members.Length} members were called");
         Assert.True(thrown > 0 && thrown < calls, $"{thrown} of {calls} calls threw");
+    }
+
+    /// <summary>Words of the F# core's API that a C# user never wrote: function names that differ from the C# member's.</summary>
+    private static readonly string[] CoreWords =
+        { "sumAxes", "meanAxes", "maxAxes", "minAxes", "item needs", "grad needs", "Use vjp", "gradMany", "vjpMany", "jvpMany", "valueAndGradMany",
+          "logAbsDet", "leakyReluWith", "broadcastTo", "sumTo", "indexAdd:", "indexSelect:", "solveTriangular", "Layout.", "Reduction.", "Arithmetic." };
+
+    /// <summary>Why the message of an exception from <paramref name="member"/> is not in C# terms, or null: it must name
+    /// the member (or, where the facade checked an argument itself, the parameter) and name no parameter the member does
+    /// not have and no core function.</summary>
+    private static string? InCSharpTerms(MethodInfo member, ArgumentException e)
+    {
+        if (e is MemoryLimitException) return null;   // about the process's limit, the same words in every API
+        var parameters = member.GetParameters().Select(p => p.Name!).ToArray();
+        string name = member.Name.StartsWith("op_") ? "operator" : member.Name.StartsWith("get_") ? member.Name[4..] : member.Name;
+        if (name == "Item") name = "this[]";
+        bool namesMember = e.Message.Contains(name, StringComparison.Ordinal) || e.Message.Contains("Tensor.", StringComparison.Ordinal)
+                           || e.Message.Contains("Einsum", StringComparison.Ordinal) || e.Message.Contains("Autodiff.", StringComparison.Ordinal);
+        bool namesParameter = e.ParamName is { } pn && parameters.Any(p => pn == p || pn.StartsWith(p + "["));
+        if (!namesMember && !namesParameter) return "names neither the member nor one of its parameters";
+        if (e.ParamName is { } q && q != "this" && !parameters.Any(p => q == p || q.StartsWith(p + "[")))
+            return $"names parameter '{q}', which {name} does not have";
+        return CoreWords.FirstOrDefault(w => e.Message.Contains(w, StringComparison.Ordinal)) is { } word ? $"uses the core's '{word}'" : null;
     }
 
     private static int Soak => int.TryParse(Environment.GetEnvironmentVariable("FUNCTIONAL_SOAK"), out var n) && n > 0 ? n : 1;

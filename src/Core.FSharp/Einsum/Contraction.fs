@@ -74,7 +74,7 @@ module Contraction =
             sh |> Array.iteri (fun d n ->
                 if n < 0 then fail (sprintf "Operand %d has a negative size %d at dimension %d (shape %s)" k n d (Shape.show sh)) None (Some k) None))
         if shapes.Length <> nIn then
-            fail (sprintf "The equation has %d operand%s but %d tensor%s were given" nIn (if nIn = 1 then "" else "s") shapes.Length (if shapes.Length = 1 then "" else "s")) None None None
+            fail (sprintf "The equation has %d operand%s but %d tensor%s given" nIn (if nIn = 1 then "" else "s") shapes.Length (if shapes.Length = 1 then " was" else "s were")) None None None
         let inputs = Array.ofList spec.Inputs
         // Ellipsis rank per operand, and the widest.
         let ellRank =

@@ -179,6 +179,7 @@ module Indexing =
     /// adjoint's entries at `indices` (`indexSelect`).
     let indexAdd (axis: int) (indices: int[]) (size: int) (x: Value) : Value =
         let a = axisOf "indexAdd" x.Shape axis
+        if size < 0 then raise (ShapeException(sprintf "indexAdd: the size along axis %d is %d; it cannot be negative." axis size, "size"))
         checkIndices "indexAdd" indices size axis
         if indices.Length <> x.Shape.[a] then
             raise (ShapeException(sprintf "indexAdd: %d indices for %d slices along axis %d." indices.Length x.Shape.[a] axis, "indices"))
