@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Core = Functional.Core;
 
 namespace Functional;
@@ -11,7 +12,11 @@ public sealed record ValueAndGradient(Tensor Value, Tensor Gradient);
 /// <summary>A function's value and its gradients with respect to every input.</summary>
 /// <param name="Value">f(x₁, …, xₙ).</param>
 /// <param name="Gradients">∂f/∂xᵢ, each shaped as xᵢ.</param>
-public sealed record ValueAndGradients(Tensor Value, Tensor[] Gradients);
+public sealed record ValueAndGradients(Tensor Value, Tensor[] Gradients)
+{
+    /// <summary>The value and every gradient, printed.</summary>
+    public override string ToString() => $"ValueAndGradients {{ Value = {Value}, Gradients = [{string.Join(", ", Gradients.Select(g => g.ToString()))}] }}";
+}
 
 /// <summary>A function's value and its pullback (reverse mode).</summary>
 /// <param name="Value">f(x).</param>

@@ -44,7 +44,12 @@ public sealed record OperandDerivation(int Operand, string Name, IReadOnlyList<L
 /// <param name="Equation">The normalised equation (explicit output).</param>
 /// <param name="Forward">The definition, e.g. <c>C[i,k] = Σ_j A[i,j] · B[j,k]</c>.</param>
 /// <param name="Operands">One derivation per operand.</param>
-public sealed record EinsumDerivation(string Equation, string Forward, IReadOnlyList<OperandDerivation> Operands);
+public sealed record EinsumDerivation(string Equation, string Forward, IReadOnlyList<OperandDerivation> Operands)
+{
+    /// <summary>The equation, the forward formula and each operand's gradient contraction.</summary>
+    public override string ToString() =>
+        $"EinsumDerivation {{ Equation = {Equation}, Forward = {Forward}, Operands = [{string.Join(", ", Operands.Select(o => $"{o.Name}: {o.Contraction}"))}] }}";
+}
 
 /// <summary>One pairwise step of a contraction plan.</summary>
 /// <param name="Left">Index of the left operand in the current list.</param>
@@ -59,7 +64,12 @@ public sealed record PlanStep(int Left, int Right, string Contraction, double Fl
 /// <param name="Steps">The pairwise steps, in order.</param>
 /// <param name="Flops">Total flops.</param>
 /// <param name="LargestIntermediate">Elements of the largest intermediate.</param>
-public sealed record ContractionPlan(string Method, IReadOnlyList<PlanStep> Steps, double Flops, double LargestIntermediate);
+public sealed record ContractionPlan(string Method, IReadOnlyList<PlanStep> Steps, double Flops, double LargestIntermediate)
+{
+    /// <summary>The method, every step and the totals (culture-invariant).</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"ContractionPlan {{ Method = {Method}, Steps = [{string.Join(", ", Steps.Select(s => s.Contraction))}], Flops = {Flops:R}, LargestIntermediate = {LargestIntermediate:R} }}");
+}
 
 /// <summary>
 /// Einstein summation with NumPy/torch semantics, differentiable: the gradient of operand k is itself a

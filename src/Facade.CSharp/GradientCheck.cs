@@ -15,8 +15,8 @@ namespace Functional;
 public sealed record GradientCheckReport(bool Passed, double MaxAbsoluteError, double MaxRelativeError, int WorstInput, int WorstIndex, double Analytic, double Numeric, int Checked)
 {
     /// <summary>One line: verdict, errors and the worst element.</summary>
-    public override string ToString() =>
-        $"{(Passed ? "passed" : "FAILED")}: max |Δ| {MaxAbsoluteError:G3}, max rel {MaxRelativeError:G3} over {Checked} elements; worst at input {WorstInput} element {WorstIndex} (analytic {Analytic:R}, numeric {Numeric:R})";
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{(Passed ? "passed" : "FAILED")}: max |Δ| {MaxAbsoluteError:G3}, max rel {MaxRelativeError:G3} over {Checked} elements; worst at input {WorstInput} element {WorstIndex} (analytic {Analytic:R}, numeric {Numeric:R})");
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Core = Functional.Core;
 
 namespace Functional;
@@ -17,7 +18,11 @@ public sealed class OptimizerState
 /// <summary>One optimizer step's result: the new parameters and the state for the next step.</summary>
 /// <param name="Parameters">The updated parameters, in the order given.</param>
 /// <param name="State">The state to pass to the next step.</param>
-public sealed record OptimizerStep(Tensor[] Parameters, OptimizerState State);
+public sealed record OptimizerStep(Tensor[] Parameters, OptimizerState State)
+{
+    /// <summary>The parameters and the step count, printed.</summary>
+    public override string ToString() => $"OptimizerStep {{ Parameters = [{string.Join(", ", Parameters.Select(p => p.ToString()))}], Steps = {State.Steps} }}";
+}
 
 /// <summary>An optimizer as a pure function: <see cref="Step"/> returns new parameters and a new state; nothing is
 /// mutated, so a step can be repeated, compared or undone.</summary>
@@ -120,7 +125,12 @@ public sealed class AdamW : IOptimizer
 /// <summary>Gradients scaled so their joint 2-norm is at most a bound, and the norm before scaling.</summary>
 /// <param name="Gradients">The scaled gradients.</param>
 /// <param name="Norm">‖g‖ over all the gradients together, before scaling.</param>
-public sealed record ClippedGradients(Tensor[] Gradients, double Norm);
+public sealed record ClippedGradients(Tensor[] Gradients, double Norm)
+{
+    /// <summary>The norm and the gradients, printed (culture-invariant).</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"ClippedGradients {{ Norm = {Norm:R}, Gradients = [{string.Join(", ", Gradients.Select(g => g.ToString()))}] }}");
+}
 
 /// <summary>Operations on lists of gradients.</summary>
 public static class Gradients

@@ -118,3 +118,36 @@ public class TensorInteropTests
         Assert.Equal(Tensor.Zeros(2).Shape.GetHashCode(), a.Shape.GetHashCode());
     }
 }
+
+/// <summary>Reports and records print their contents, the same in every culture.</summary>
+public class PrintingTests
+{
+    [Fact]
+    public void Reports_and_records_print_the_same_under_a_comma_decimal_culture()
+    {
+        var x = Tensor.Random(5, 10);
+        string Print()
+        {
+            var r = GradientCheck.Run(xs => xs[0].Gelu().Sum(), x);
+            var v = Autodiff.ValueAndGrad(xs => (xs[0] * xs[1]).Sum(), x, x);
+            var p = Einsum.Plan("ij,jk,k->i", new[] { 20, 30 }, new[] { 30, 40 }, new[] { 40 });
+            var c = Gradients.ClipByNorm(new[] { x }, 0.5);
+            return string.Join("\n", r, v, p, c, x.Shape, Einsum.Derive("ij,jk->ik"));
+        }
+        var before = System.Globalization.CultureInfo.CurrentCulture;
+        string invariant, german;
+        try
+        {
+            System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+            invariant = Print();
+            System.Globalization.CultureInfo.CurrentCulture = new System.Globalization.CultureInfo("de-DE");
+            german = Print();
+        }
+        finally { System.Globalization.CultureInfo.CurrentCulture = before; }
+        Assert.Equal(invariant, german);
+        Assert.Contains("Gradients = [tensor(", invariant);
+        Assert.Contains("Steps = [", invariant);
+        Assert.DoesNotContain("System.", invariant);
+        Assert.DoesNotContain("Functional.", invariant);
+    }
+}
