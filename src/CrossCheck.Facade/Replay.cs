@@ -18,6 +18,7 @@ namespace Functional.CrossCheck;
 public sealed record ReplayReport(bool Passed, int OperationsReplayed, string? FirstDivergence, string Details)
 {
     /// <summary>The details, headed by the verdict.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => (Passed ? "Passed. " : "Failed. ") + Details;
 }
 

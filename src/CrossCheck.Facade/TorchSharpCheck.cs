@@ -19,6 +19,7 @@ namespace Functional.CrossCheck;
 public sealed record TorchSharpComparison(bool Passed, string WorstOutput, int WorstIndex, double Functional, double TorchSharp, double MaxAbsoluteError, int Checked)
 {
     /// <summary>One line, culture-invariant: the verdict, the count, and the worst element with both engines' values.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{(Passed ? "passed" : "FAILED")}: {Checked} elements of the value and gradients compared, max |Δ| {MaxAbsoluteError:G3}; worst: {WorstOutput}, element {WorstIndex}: Functional {Functional:R}, TorchSharp {TorchSharp:R}");
 }

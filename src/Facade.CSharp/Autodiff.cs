@@ -15,6 +15,7 @@ public sealed record ValueAndGradient(Tensor Value, Tensor Gradient);
 public sealed record ValueAndGradients(Tensor Value, Tensor[] Gradients)
 {
     /// <summary>The value and every gradient, printed.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => $"ValueAndGradients {{ Value = {Value}, Gradients = [{string.Join(", ", Gradients.Select(g => g.ToString()))}] }}";
 }
 
@@ -35,6 +36,9 @@ public sealed record JvpResult(Tensor Value, Tensor Tangent);
 public static partial class Autodiff
 {
     /// <summary>The gradient ∂f/∂x of a scalar-valued function.</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="x">Where to evaluate.</param>
+    /// <returns>The gradient(s), shaped as the input(s).</returns>
     /// <exception cref="ShapeException">f's result is not a scalar (one element).</exception>
     public static Tensor Grad(Func<Tensor, Tensor> f, Tensor x)
     {
@@ -44,6 +48,9 @@ public static partial class Autodiff
     }
 
     /// <summary>The gradients ∂f/∂xᵢ of a scalar-valued function of several tensors. An unused input gets zeros.</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="inputs">Where to evaluate, one tensor per input.</param>
+    /// <returns>The gradient(s), shaped as the input(s).</returns>
     /// <exception cref="ShapeException">f's result is not a scalar (one element).</exception>
     public static Tensor[] Grad(Func<Tensor[], Tensor> f, params Tensor[] inputs)
     {
@@ -52,6 +59,9 @@ public static partial class Autodiff
     }
 
     /// <summary>f(x) and ∂f/∂x together (one forward, one backward pass).</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="x">Where to evaluate.</param>
+    /// <returns>The value and the gradient(s).</returns>
     public static ValueAndGradient ValueAndGrad(Func<Tensor, Tensor> f, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -61,6 +71,9 @@ public static partial class Autodiff
     }
 
     /// <summary>f(x₁, …, xₙ) and every ∂f/∂xᵢ together.</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="inputs">Where to evaluate, one tensor per input.</param>
+    /// <returns>The value and the gradient(s).</returns>
     public static ValueAndGradients ValueAndGrad(Func<Tensor[], Tensor> f, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -69,6 +82,9 @@ public static partial class Autodiff
     }
 
     /// <summary>Reverse mode: f(x) and the pullback ḡ ↦ ḡᵀ·∂f/∂x (callable many times).</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="x">Where to evaluate.</param>
+    /// <returns>The value and its pullback.</returns>
     public static VjpResult Vjp(Func<Tensor, Tensor> f, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -79,6 +95,10 @@ public static partial class Autodiff
     }
 
     /// <summary>Forward mode: f(x) and the directional derivative ∂f/∂x · v.</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="x">Where to evaluate.</param>
+    /// <param name="v">The direction, shaped as x.</param>
+    /// <returns>The value and the tangent of the result.</returns>
     public static JvpResult Jvp(Func<Tensor, Tensor> f, Tensor x, Tensor v)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -89,6 +109,9 @@ public static partial class Autodiff
     }
 
     /// <summary>The Jacobian ∂f/∂x, shaped f(x).Shape ++ x.Shape.</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="x">Where to evaluate.</param>
+    /// <returns>The Jacobian, shaped result ++ input.</returns>
     public static Tensor Jacobian(Func<Tensor, Tensor> f, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -97,6 +120,9 @@ public static partial class Autodiff
     }
 
     /// <summary>The Hessian ∂²f/∂x² of a scalar function, shaped x.Shape ++ x.Shape.</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="x">Where to evaluate.</param>
+    /// <returns>The Hessian, shaped input ++ input.</returns>
     public static Tensor Hessian(Func<Tensor, Tensor> f, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -105,6 +131,10 @@ public static partial class Autodiff
     }
 
     /// <summary>The Hessian-vector product (∂²f/∂x²)·v, forward over reverse, without forming the Hessian.</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="x">Where to evaluate.</param>
+    /// <param name="v">The direction, shaped as x.</param>
+    /// <returns>(∂²f/∂x²)·v, shaped as x.</returns>
     public static Tensor HessianVectorProduct(Func<Tensor, Tensor> f, Tensor x, Tensor v)
     {
         ArgumentNullException.ThrowIfNull(f);

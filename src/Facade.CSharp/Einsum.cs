@@ -47,6 +47,7 @@ public sealed record OperandDerivation(int Operand, string Name, IReadOnlyList<L
 public sealed record EinsumDerivation(string Equation, string Forward, IReadOnlyList<OperandDerivation> Operands)
 {
     /// <summary>The equation, the forward formula and each operand's gradient contraction.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() =>
         $"EinsumDerivation {{ Equation = {Equation}, Forward = {Forward}, Operands = [{string.Join(", ", Operands.Select(o => $"{o.Name}: {o.Contraction}"))}] }}";
 }
@@ -67,6 +68,7 @@ public sealed record PlanStep(int Left, int Right, string Contraction, double Fl
 public sealed record ContractionPlan(string Method, IReadOnlyList<PlanStep> Steps, double Flops, double LargestIntermediate)
 {
     /// <summary>The method, every step and the totals (culture-invariant).</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"ContractionPlan {{ Method = {Method}, Steps = [{string.Join(", ", Steps.Select(s => s.Contraction))}], Flops = {Flops:R}, LargestIntermediate = {LargestIntermediate:R} }}");
 }
@@ -79,6 +81,9 @@ public sealed record ContractionPlan(string Method, IReadOnlyList<PlanStep> Step
 public static class Einsum
 {
     /// <summary>Evaluates an equation such as <c>"bij,bjk-&gt;bik"</c>. ∂L/∂X_k = the derived contraction of ∂L/∂Y with the other operands.</summary>
+    /// <param name="equation">An einsum equation such as "ij,jk->ik" (NumPy and torch semantics).</param>
+    /// <param name="operands">One tensor per input term of the equation.</param>
+    /// <returns>The contraction.</returns>
     /// <exception cref="EinsumException">The equation is invalid or does not fit the operands; the message names label, operand, position and sizes.</exception>
     public static Tensor Contract(string equation, params Tensor[] operands)
     {
@@ -87,12 +92,18 @@ public static class Einsum
     }
 
     /// <summary>A readable derivation of every operand's gradient, with its index sets I, J, K and formulas.</summary>
+    /// <param name="equation">An einsum equation such as "ij,jk->ik" (NumPy and torch semantics).</param>
+    /// <returns>The derivation as text.</returns>
     public static string Explain(string equation) => Core.Einsum.explain(equation ?? throw new ArgumentNullException(nameof(equation)));
 
     /// <summary>The gradient formulas in LaTeX, one line per operand.</summary>
+    /// <param name="equation">An einsum equation such as "ij,jk->ik" (NumPy and torch semantics).</param>
+    /// <returns>The formulas as LaTeX.</returns>
     public static string ExplainLatex(string equation) => Core.Einsum.explainLatex(equation ?? throw new ArgumentNullException(nameof(equation)));
 
     /// <summary>The structured derivation: index sets per label, gradient formula and contraction per operand.</summary>
+    /// <param name="equation">An einsum equation such as "ij,jk->ik" (NumPy and torch semantics).</param>
+    /// <returns>The derivation as data.</returns>
     public static EinsumDerivation Derive(string equation)
     {
         ArgumentNullException.ThrowIfNull(equation);
@@ -110,6 +121,9 @@ public static class Einsum
     }
 
     /// <summary>The contraction plan (order of pairwise steps, flops) for operands of the given shapes.</summary>
+    /// <param name="equation">An einsum equation such as "ij,jk->ik" (NumPy and torch semantics).</param>
+    /// <param name="shapes">One shape per operand.</param>
+    /// <returns>The plan.</returns>
     public static ContractionPlan Plan(string equation, params int[][] shapes)
     {
         ArgumentNullException.ThrowIfNull(equation);

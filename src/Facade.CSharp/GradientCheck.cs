@@ -15,6 +15,7 @@ namespace Functional;
 public sealed record GradientCheckReport(bool Passed, double MaxAbsoluteError, double MaxRelativeError, int WorstInput, int WorstIndex, double Analytic, double Numeric, int Checked)
 {
     /// <summary>One line: verdict, errors and the worst element.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"{(Passed ? "passed" : "FAILED")}: max |Δ| {MaxAbsoluteError:G3}, max rel {MaxRelativeError:G3} over {Checked} elements; worst at input {WorstInput} element {WorstIndex} (analytic {Analytic:R}, numeric {Numeric:R})");
 }
@@ -26,9 +27,18 @@ public sealed record GradientCheckReport(bool Passed, double MaxAbsoluteError, d
 public static class GradientCheck
 {
     /// <summary>Checks with torch's float64 defaults: step 1e-6, atol 1e-5, rtol 1e-3.</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="inputs">Where to evaluate, one tensor per input.</param>
+    /// <returns>The report.</returns>
     public static GradientCheckReport Run(Func<Tensor[], Tensor> f, params Tensor[] inputs) => Run(f, 1e-6, 1e-5, 1e-3, inputs);
 
     /// <summary>Checks with the given step and tolerances.</summary>
+    /// <param name="f">The function to differentiate or check.</param>
+    /// <param name="step">The central-difference step h.</param>
+    /// <param name="absoluteTolerance">atol ≥ 0.</param>
+    /// <param name="relativeTolerance">rtol ≥ 0.</param>
+    /// <param name="inputs">Where to evaluate, one tensor per input.</param>
+    /// <returns>The report.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The step is not positive and finite, or a tolerance is negative or NaN.</exception>
     public static GradientCheckReport Run(Func<Tensor[], Tensor> f, double step, double absoluteTolerance, double relativeTolerance, params Tensor[] inputs)
     {

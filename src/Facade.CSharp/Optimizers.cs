@@ -21,6 +21,7 @@ public sealed class OptimizerState
 public sealed record OptimizerStep(Tensor[] Parameters, OptimizerState State)
 {
     /// <summary>The parameters and the step count, printed.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => $"OptimizerStep {{ Parameters = [{string.Join(", ", Parameters.Select(p => p.ToString()))}], Steps = {State.Steps} }}";
 }
 
@@ -128,6 +129,7 @@ public sealed class AdamW : IOptimizer
 public sealed record ClippedGradients(Tensor[] Gradients, double Norm)
 {
     /// <summary>The norm and the gradients, printed (culture-invariant).</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"ClippedGradients {{ Norm = {Norm:R}, Gradients = [{string.Join(", ", Gradients.Select(g => g.ToString()))}] }}");
 }

@@ -26,6 +26,8 @@ public sealed class TensorScope : IDisposable
     internal TensorScope(Core.TensorScope scope) => this.scope = scope;
 
     /// <summary>Lets <paramref name="tensor"/> outlive this scope and returns it. A tensor made before the scope opened is returned unchanged.</summary>
+    /// <param name="tensor">The tensor to keep.</param>
+    /// <returns>The same tensor, kept past the scope's end.</returns>
     /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>
     public Tensor Keep(Tensor tensor)
     {
@@ -35,6 +37,8 @@ public sealed class TensorScope : IDisposable
     }
 
     /// <summary>Lets every tensor in <paramref name="tensors"/> outlive this scope and returns the array.</summary>
+    /// <param name="tensors">The tensors.</param>
+    /// <returns>The same tensor, kept past the scope's end.</returns>
     /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>
     public Tensor[] Keep(params Tensor[] tensors)
     {

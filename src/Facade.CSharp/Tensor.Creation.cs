@@ -58,9 +58,13 @@ public sealed partial class Tensor
     public static Tensor Full(double value, params int[] shape) => Of(Core.TensorModule.full(shape ?? throw new ArgumentNullException(nameof(shape)), value));
 
     /// <summary>Zeros shaped as <paramref name="like"/>.</summary>
+    /// <param name="like">The tensor whose shape is taken.</param>
+    /// <returns>Zeros shaped as the argument.</returns>
     public static Tensor ZerosLike(Tensor like) => Zeros(N(like).Shape.ToArray());
 
     /// <summary>Ones shaped as <paramref name="like"/>.</summary>
+    /// <param name="like">The tensor whose shape is taken.</param>
+    /// <returns>Ones shaped as the argument.</returns>
     public static Tensor OnesLike(Tensor like) => Ones(N(like).Shape.ToArray());
 
     /// <summary>Standard normal values from a seeded generator: <c>Tensor.Normal(new[] { 5, 10 }, seed: 5)</c>.</summary>

@@ -9,41 +9,58 @@ public sealed partial class Tensor
     // ---- elementary functions ----
 
     /// <summary>sin x. d/dx = cos x.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Sin() => Api.Call("Tensor.Sin", "", () => new Tensor(Core.Elementwise.sin(Value)));
     /// <summary>cos x. d/dx = −sin x.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Cos() => Api.Call("Tensor.Cos", "", () => new Tensor(Core.Elementwise.cos(Value)));
     /// <summary>tan x. d/dx = 1 + tan²x.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Tan() => Api.Call("Tensor.Tan", "", () => new Tensor(Core.Elementwise.tan(Value)));
     /// <summary>asin x on [−1, 1]. d/dx = 1/√(1 − x²).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Asin() => Api.Call("Tensor.Asin", "", () => new Tensor(Core.Elementwise.asin(Value)));
     /// <summary>acos x on [−1, 1]. d/dx = −1/√(1 − x²).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Acos() => Api.Call("Tensor.Acos", "", () => new Tensor(Core.Elementwise.acos(Value)));
     /// <summary>atan x. d/dx = 1/(1 + x²).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Atan() => Api.Call("Tensor.Atan", "", () => new Tensor(Core.Elementwise.atan(Value)));
     /// <summary>sinh x. d/dx = cosh x.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Sinh() => Api.Call("Tensor.Sinh", "", () => new Tensor(Core.Elementwise.sinh(Value)));
     /// <summary>cosh x. d/dx = sinh x.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Cosh() => Api.Call("Tensor.Cosh", "", () => new Tensor(Core.Elementwise.cosh(Value)));
     /// <summary>ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Log1p() => Api.Call("Tensor.Log1p", "", () => new Tensor(Core.Elementwise.log1p(Value)));
     /// <summary>eˣ − 1, accurate for tiny x. d/dx = eˣ.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Expm1() => Api.Call("Tensor.Expm1", "", () => new Tensor(Core.Elementwise.expm1(Value)));
     /// <summary>erf x. d/dx = (2/√π)·e^(−x²).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Erf() => Api.Call("Tensor.Erf", "", () => new Tensor(Core.Elementwise.erf(Value)));
     /// <summary>erfc x = 1 − erf x, accurate in the right tail. d/dx = −(2/√π)·e^(−x²).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Erfc() => Api.Call("Tensor.Erfc", "", () => new Tensor(Core.Elementwise.erfc(Value)));
     /// <summary>1/x. d/dx = −1/x².</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Reciprocal() => Api.Call("Tensor.Reciprocal", "", () => new Tensor(Core.Elementwise.reciprocal(Value)));
     /// <summary>x². d/dx = 2x.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Square() => Api.Call("Tensor.Square", "", () => new Tensor(Core.Elementwise.square(Value)));
     /// <summary>sign x: −1, 0 or 1 (NaN at NaN). A constant: d/dx = 0 and no gradient flows.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Sign() => Api.Call("Tensor.Sign", "", () => new Tensor(Core.Elementwise.sign(Value)));
     /// <summary>SiLU (swish) x·σ(x). d/dx = σ(x)·(1 + x·(1 − σ(x))).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Silu() => Api.Call("Tensor.Silu", "", () => new Tensor(Core.Activation.silu(Value)));
 
     // ---- kinks ----
 
     /// <summary>|x|. d/dx = sign x, and 0 at x = 0 (the midpoint convention: TorchSharp's and DiffSharp's).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Abs() => Abs(KinkConvention.Midpoint);
 
     /// <summary>|x| with an explicit derivative at 0: 1 (right), −1 (left) or 0 (midpoint). d/dx = sign x elsewhere.</summary>
@@ -95,6 +112,7 @@ public sealed partial class Tensor
         Api.Call("Tensor.Clamp", "min,max,convention", () => new Tensor(Core.Piecewise.clamp(Interop.Convert(convention), min, max, Value)));
 
     /// <summary>Hard tanh, clamp to [−1, 1]: d/dx = 1 inside, 0 outside, ½ at ±1.</summary>
+    /// <returns>The clamped tensor.</returns>
     public Tensor HardTanh() => Clamp(-1, 1);
 
     /// <summary>Hard tanh with an explicit derivative at ±1 (as <see cref="Clamp(double, double, KinkConvention)"/>).</summary>
@@ -166,14 +184,24 @@ public sealed partial class Tensor
         new(Core.ValueModule.constant(Core.TensorModule.map2(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double, double>((a, b) => test(a, b) ? 1 : 0), Value.Tensor, N(other).Value.Tensor)));
 
     /// <summary>1 where x &gt; y, else 0 (broadcast; a constant mask for <see cref="Where"/>).</summary>
+    /// <param name="other">The other operand, broadcast against this one.</param>
+    /// <returns>A mask of 1 and 0 (a constant).</returns>
     public Tensor GreaterThan(Tensor other) => Api.Call("Tensor.GreaterThan", "other", () => Compare(other, (a, b) => a > b));
     /// <summary>1 where x ≥ y, else 0.</summary>
+    /// <param name="other">The other operand, broadcast against this one.</param>
+    /// <returns>A mask of 1 and 0 (a constant).</returns>
     public Tensor GreaterThanOrEqual(Tensor other) => Api.Call("Tensor.GreaterThanOrEqual", "other", () => Compare(other, (a, b) => a >= b));
     /// <summary>1 where x &lt; y, else 0.</summary>
+    /// <param name="other">The other operand, broadcast against this one.</param>
+    /// <returns>A mask of 1 and 0 (a constant).</returns>
     public Tensor LessThan(Tensor other) => Api.Call("Tensor.LessThan", "other", () => Compare(other, (a, b) => a < b));
     /// <summary>1 where x ≤ y, else 0.</summary>
+    /// <param name="other">The other operand, broadcast against this one.</param>
+    /// <returns>A mask of 1 and 0 (a constant).</returns>
     public Tensor LessThanOrEqual(Tensor other) => Api.Call("Tensor.LessThanOrEqual", "other", () => Compare(other, (a, b) => a <= b));
     /// <summary>1 where x = y, else 0.</summary>
+    /// <param name="other">The other operand, broadcast against this one.</param>
+    /// <returns>A mask of 1 and 0 (a constant).</returns>
     public Tensor EqualTo(Tensor other) => Api.Call("Tensor.EqualTo", "other", () => Compare(other, (a, b) => a == b));
 
     // ---- reductions that keep their axes ----

@@ -21,6 +21,9 @@ public sealed partial class Tensor
     // ---- creation ----
 
     /// <summary>A tensor from row-major values (copied) and a shape.</summary>
+    /// <param name="values">Row-major values (copied).</param>
+    /// <param name="shape">The shape.</param>
+    /// <returns>The tensor.</returns>
     /// <exception cref="ShapeException">The shape does not hold exactly <c>values.Length</c> elements.</exception>
     public static Tensor FromArray(double[] values, params int[] shape)
     {
@@ -32,21 +35,31 @@ public sealed partial class Tensor
     }
 
     /// <summary>A rank-0 tensor.</summary>
+    /// <param name="value">The value.</param>
+    /// <returns>A rank-0 tensor.</returns>
     public static Tensor Scalar(double value) => Of(Core.TensorModule.scalar(value));
 
     /// <summary>A tensor of zeros.</summary>
+    /// <param name="shape">The shape.</param>
+    /// <returns>A tensor of zeros.</returns>
     public static Tensor Zeros(params int[] shape) => Api.Call("Tensor.Zeros", "shape", () => Of(Core.TensorModule.zeros(shape ?? throw new ArgumentNullException(nameof(shape)))));
 
     /// <summary>A tensor of ones.</summary>
+    /// <param name="shape">The shape.</param>
+    /// <returns>A tensor of ones.</returns>
     public static Tensor Ones(params int[] shape) => Api.Call("Tensor.Ones", "shape", () => Of(Core.TensorModule.ones(shape ?? throw new ArgumentNullException(nameof(shape)))));
 
     /// <summary>Standard normal entries from a seeded generator (reproducible).</summary>
+    /// <param name="seed">The generator's seed: the same seed gives the same values.</param>
+    /// <param name="shape">The shape.</param>
+    /// <returns>The tensor.</returns>
     public static Tensor Random(int seed, params int[] shape) => Api.Call("Tensor.Random", "shape", () => Of(Core.TensorModule.random(seed, shape ?? throw new ArgumentNullException(nameof(shape)))));
 
     /// <summary>
     /// Opens a <see cref="TensorScope"/>: until it is disposed, results reuse pooled memory, and when it ends they
     /// are released (keep what you need with <see cref="TensorScope.Keep(Tensor)"/>).
     /// </summary>
+    /// <returns>The scope: dispose it to end it.</returns>
     public static TensorScope NewScope() => new(Core.TensorModule.scope());
 
     /// <summary>Whether this tensor was made in a <see cref="TensorScope"/> that has ended (reading it then throws <see cref="ObjectDisposedException"/>).</summary>
@@ -64,14 +77,18 @@ public sealed partial class Tensor
     public int Count => Value.Tensor.Numel;
 
     /// <summary>A row-major copy of the elements.</summary>
+    /// <returns>A new row-major array.</returns>
     public double[] ToArray() => Value.Tensor.ToArray();
 
     /// <summary>The element at a full index, as a number (the indexer <c>t[i, j]</c> gives a tensor, which
     /// gradients flow through).</summary>
+    /// <param name="index">The element's position, one index per axis.</param>
+    /// <returns>The element.</returns>
     /// <exception cref="ShapeException">The index has the wrong length or is out of range.</exception>
     public double ValueAt(params int[] index) => Api.Call("Tensor.ValueAt", "index", () => Value.Tensor[index ?? throw new ArgumentNullException(nameof(index))]);
 
     /// <summary>The value of a one-element tensor.</summary>
+    /// <returns>The single element.</returns>
     /// <exception cref="ShapeException">The tensor does not have exactly one element.</exception>
     public double ToScalar() => Count == 1 ? Core.TensorModule.item(Value.Tensor)
         : throw new ShapeException($"Tensor.ToScalar needs a tensor with one element; this one has shape {Shape}.", "this");
@@ -79,30 +96,68 @@ public sealed partial class Tensor
     // ---- arithmetic (NumPy broadcasting; gradients sum over broadcast dimensions) ----
 
     /// <summary>a + b. ∂/∂a = 1, ∂/∂b = 1.</summary>
+    /// <param name="a">The left operand.</param>
+    /// <param name="b">The right operand.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator +(Tensor a, Tensor b) => Api.Call("Tensor.operator +", "a,b", () => new Tensor(Core.Arithmetic.add(N(a).Value, N(b).Value)));
     /// <summary>a + c. ∂/∂a = 1.</summary>
+    /// <param name="a">The left operand.</param>
+    /// <param name="c">The scalar.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator +(Tensor a, double c) => a + Scalar(c);
     /// <summary>c + a. ∂/∂a = 1.</summary>
+    /// <param name="c">The scalar.</param>
+    /// <param name="a">The left operand.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator +(double c, Tensor a) => Scalar(c) + N(a);
     /// <summary>a − b. ∂/∂a = 1, ∂/∂b = −1.</summary>
+    /// <param name="a">The left operand.</param>
+    /// <param name="b">The right operand.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator -(Tensor a, Tensor b) => Api.Call("Tensor.operator -", "a,b", () => new Tensor(Core.Arithmetic.sub(N(a).Value, N(b).Value)));
     /// <summary>a − c. ∂/∂a = 1.</summary>
+    /// <param name="a">The left operand.</param>
+    /// <param name="c">The scalar.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator -(Tensor a, double c) => a - Scalar(c);
     /// <summary>c − a. ∂/∂a = −1.</summary>
+    /// <param name="c">The scalar.</param>
+    /// <param name="a">The left operand.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator -(double c, Tensor a) => Scalar(c) - N(a);
     /// <summary>a · b elementwise. ∂/∂a = b, ∂/∂b = a. One tensor times itself is x², ∂/∂x = 2x in one pass.</summary>
+    /// <param name="a">The left operand.</param>
+    /// <param name="b">The right operand.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator *(Tensor a, Tensor b) => Api.Call("Tensor.operator *", "a,b", () => new Tensor(Core.Arithmetic.mul(N(a).Value, N(b).Value)));
     /// <summary>a · c. ∂/∂a = c.</summary>
+    /// <param name="a">The left operand.</param>
+    /// <param name="c">The scalar.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator *(Tensor a, double c) => Api.Call("Tensor.operator *", "a,c", () => new Tensor(Core.Arithmetic.scale(c, N(a).Value)));
     /// <summary>c · a. ∂/∂a = c.</summary>
+    /// <param name="c">The scalar.</param>
+    /// <param name="a">The left operand.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator *(double c, Tensor a) => Api.Call("Tensor.operator *", "c,a", () => new Tensor(Core.Arithmetic.scale(c, N(a).Value)));
     /// <summary>a / b elementwise. ∂/∂a = 1/b, ∂/∂b = −a/b².</summary>
+    /// <param name="a">The left operand.</param>
+    /// <param name="b">The right operand.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator /(Tensor a, Tensor b) => Api.Call("Tensor.operator /", "a,b", () => new Tensor(Core.Arithmetic.div(N(a).Value, N(b).Value)));
     /// <summary>a / c. ∂/∂a = 1/c.</summary>
+    /// <param name="a">The left operand.</param>
+    /// <param name="c">The scalar.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator /(Tensor a, double c) => a / Scalar(c);
     /// <summary>c / a. ∂/∂a = −c/a².</summary>
+    /// <param name="c">The scalar.</param>
+    /// <param name="a">The left operand.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator /(double c, Tensor a) => Scalar(c) / N(a);
     /// <summary>−a. ∂/∂a = −1.</summary>
+    /// <param name="a">The left operand.</param>
+    /// <returns>The result, in the broadcast shape.</returns>
     public static Tensor operator -(Tensor a) => Api.Call("Tensor.operator -", "a", () => new Tensor(Core.Arithmetic.neg(N(a).Value)));
 
     private static Tensor N(Tensor? t, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(t))] string? name = null) => t ?? throw new ArgumentNullException(name);
@@ -110,31 +165,44 @@ public sealed partial class Tensor
     // ---- reductions ----
 
     /// <summary>Σ of every element (a scalar). ∂/∂x = 1 everywhere.</summary>
+    /// <returns>The sums (a scalar when no axes are given).</returns>
     public Tensor Sum() => Api.Call("Tensor.Sum", "", () => new Tensor(Core.Reduction.sum(Value)));
 
     /// <summary>Σ over the given axes (negative counts from the end). ∂/∂x = 1, broadcast back.</summary>
+    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <returns>The sums (a scalar when no axes are given).</returns>
     public Tensor Sum(params int[] axes) => Api.Call("Tensor.Sum", "axes", () => new Tensor(Core.Reduction.sumAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value)));
 
     /// <summary>Mean of every element. ∂/∂x = 1/n.</summary>
+    /// <returns>The means (a scalar when no axes are given).</returns>
     public Tensor Mean() => Api.Call("Tensor.Mean", "", () => new Tensor(Core.Reduction.mean(Value)));
 
     /// <summary>Mean over the given axes. ∂/∂x = 1/n along them.</summary>
+    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <returns>The means (a scalar when no axes are given).</returns>
     public Tensor Mean(params int[] axes) => Api.Call("Tensor.Mean", "axes", () => new Tensor(Core.Reduction.meanAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value)));
 
     // ---- elementwise ----
 
     /// <summary>eˣ. d/dx = eˣ.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Exp() => Api.Call("Tensor.Exp", "", () => new Tensor(Core.Elementwise.exp(Value)));
     /// <summary>ln x. d/dx = 1/x.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Log() => Api.Call("Tensor.Log", "", () => new Tensor(Core.Elementwise.log(Value)));
     /// <summary>√x. d/dx = 1/(2√x).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Sqrt() => Api.Call("Tensor.Sqrt", "", () => new Tensor(Core.Elementwise.sqrt(Value)));
     /// <summary>xᵖ for a constant p. d/dx = p·xᵖ⁻¹. Exact operations for p = 0, 1, 2, −1 (3 within half an ulp);
     /// other |p| ≤ 8 within 1 ulp on vector lanes, Math.Pow beyond.</summary>
+    /// <param name="p">The exponent.</param>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Pow(double p) => Api.Call("Tensor.Pow", "p", () => new Tensor(Core.Elementwise.pow(p, Value)));
     /// <summary>tanh x. d/dx = 1 − tanh²x.</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Tanh() => Api.Call("Tensor.Tanh", "", () => new Tensor(Core.Elementwise.tanh(Value)));
     /// <summary>σ(x) = 1/(1 + e⁻ˣ), stable for every x. d/dx = σ(x)(1 − σ(x)).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Sigmoid() => Api.Call("Tensor.Sigmoid", "", () => new Tensor(Core.Elementwise.sigmoid(Value)));
     /// <summary>softplus(x) = ln(1 + eˣ), a smooth ReLU, without overflow. d/dx = σ(x).</summary>
     /// <returns>A new tensor of the same shape.</returns>
@@ -143,13 +211,17 @@ public sealed partial class Tensor
     // ---- activations ----
 
     /// <summary>ReLU max(x, 0). d/dx = 1 for x &gt; 0, 0 for x ≤ 0 (0 at the kink).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Relu() => Api.Call("Tensor.Relu", "", () => new Tensor(Core.Activation.relu(Value)));
 
     /// <summary>Exact GELU x·Φ(x), full precision in both tails. d/dx = Φ(x) + x·φ(x); d²/dx² = φ(x)(2 − x²).</summary>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Gelu() => Api.Call("Tensor.Gelu", "", () => new Tensor(Core.Activation.gelu(Value)));
 
     /// <summary>GELU, exact or tanh-approximated. Exact: d/dx = Φ(x) + x·φ(x). Tanh: x·σ(2u), u = √(2/π)(x + 0.044715x³),
     /// d/dx = σ(2u) + x·σ(2u)·σ(−2u)·2u′.</summary>
+    /// <param name="approximation">Which GELU: exact or the tanh form.</param>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Gelu(GeluApproximation approximation) => approximation switch
     {
         GeluApproximation.None => Gelu(),
@@ -158,16 +230,25 @@ public sealed partial class Tensor
     };
 
     /// <summary>Leaky ReLU: x for x &gt; 0, α·x for x &lt; 0. d/dx = 1 (x &gt; 0), α (x &lt; 0), and 1 at exactly 0 (the right derivative: the original derivation notes' convention).</summary>
+    /// <param name="negativeSlope">α, the slope below 0.</param>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor LeakyRelu(double negativeSlope) => LeakyRelu(negativeSlope, KinkConvention.RightDerivative);
 
     /// <summary>Leaky ReLU with an explicit derivative at exactly 0: 1, α or (1 + α)/2. d/dx = 1 (x &gt; 0), α (x &lt; 0).</summary>
+    /// <param name="negativeSlope">α, the slope below 0.</param>
+    /// <param name="convention">The derivative at the kink.</param>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor LeakyRelu(double negativeSlope, KinkConvention convention) =>
         Api.Call("Tensor.LeakyRelu", "negativeSlope,convention", () => new Tensor(Core.Activation.leakyReluWith(negativeSlope, Interop.Convert(convention), Value)));
 
     /// <summary>Softmax along an axis, shifted by the maximum. VJP: y·(ḡ − Σ ḡ·y).</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor Softmax(int axis) => Api.Call("Tensor.Softmax", "axis", () => new Tensor(Core.Softmax.softmax(axis, Value)));
 
     /// <summary>Log-softmax along an axis: x − log Σ eˣ. VJP: ḡ − softmax(x)·Σ ḡ.</summary>
+    /// <param name="axis">The axis (negative counts from the end).</param>
+    /// <returns>A new tensor of the same shape.</returns>
     public Tensor LogSoftmax(int axis) => Api.Call("Tensor.LogSoftmax", "axis", () => new Tensor(Core.Softmax.logSoftmax(axis, Value)));
 
     // ---- linear algebra and layout ----
@@ -204,9 +285,13 @@ public sealed partial class Tensor
     }
 
     /// <summary>Same elements, new shape (one -1 is inferred). The gradient is reshaped back.</summary>
+    /// <param name="shape">The shape.</param>
+    /// <returns>The same elements in the new shape.</returns>
     public Tensor Reshape(params int[] shape) => Api.Call("Tensor.Reshape", "shape", () => new Tensor(Core.Layout.reshape(shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
 
     /// <summary>Permutes the axes (no argument: reverses them). The gradient is permuted back.</summary>
+    /// <param name="permutation">A permutation of the axes (none: reverse them).</param>
+    /// <returns>The tensor with its axes permuted.</returns>
     public Tensor Transpose(params int[] permutation)
     {
         ArgumentNullException.ThrowIfNull(permutation);
@@ -214,5 +299,6 @@ public sealed partial class Tensor
     }
 
     /// <summary>NumPy-like text, elided when large: <c>tensor([[1, 2], [3, 4]], shape=[2, 2])</c>.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => Value.Tensor.ToString();
 }

@@ -17,14 +17,21 @@ public readonly struct TensorIndex
     private TensorIndex(Index? element, int? integer, Range? span) => (Element, Integer, Span) = (element, integer, span);
 
     /// <summary>An element by its position (negative counts from the end).</summary>
+    /// <param name="index">The element's position, one index per axis.</param>
+    /// <returns>The index position.</returns>
     public static implicit operator TensorIndex(int index) => new(null, index, null);
 
     /// <summary>An element, <c>^1</c> being the last.</summary>
+    /// <param name="index">The element's position, one index per axis.</param>
+    /// <returns>The index position.</returns>
     public static implicit operator TensorIndex(Index index) => new(index, null, null);
 
     /// <summary>A range of elements; the axis is kept.</summary>
+    /// <param name="range">The range.</param>
+    /// <returns>The index position.</returns>
     public static implicit operator TensorIndex(Range range) => new(null, null, range);
 
     /// <summary>The index as C# writes it.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => Span is { } r ? r.ToString() : Element is { } e ? e.ToString() : Integer?.ToString() ?? "";
 }

@@ -20,6 +20,7 @@ public sealed class TensorShape : IReadOnlyList<int>, IEquatable<TensorShape>
     public int Count => dims.Length;
 
     /// <summary>A copy of the dimensions.</summary>
+    /// <returns>A new row-major array.</returns>
     public int[] ToArray() => (int[])dims.Clone();
 
     /// <inheritdoc/>
@@ -27,11 +28,14 @@ public sealed class TensorShape : IReadOnlyList<int>, IEquatable<TensorShape>
     IEnumerator IEnumerable.GetEnumerator() => dims.GetEnumerator();
 
     /// <summary>Same rank and dimensions.</summary>
+    /// <param name="other">The other operand, broadcast against this one.</param>
+    /// <returns>Whether they are equal.</returns>
     public bool Equals(TensorShape? other) => other is not null && dims.AsSpan().SequenceEqual(other.dims);
     /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as TensorShape);
     /// <inheritdoc/>
     public override int GetHashCode() => dims.Aggregate(17, (h, d) => h * 31 + d);
     /// <summary><c>[2, 3]</c>; a scalar's shape is <c>[]</c>.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => "[" + string.Join(", ", dims) + "]";
 }

@@ -38,6 +38,7 @@ public sealed class TracedOperation
     public bool InGradient { get; }
 
     /// <summary>One line: <c>%4 = einsum[equation="ij,jk->ik"](%x0, %x1) : [2, 4]</c>.</summary>
+    /// <returns>The text.</returns>
     public override string ToString()
     {
         string attributes = Attributes.Count == 0 ? "" : "[" + string.Join(", ", Attributes.Select(a => $"{a.Key}={a.Value}")) + "]";
@@ -87,6 +88,7 @@ public sealed class TracedProgram
     public IReadOnlyList<string> Gradients { get; }
 
     /// <summary>The program in a stable text form, one operation per line, like a jaxpr.</summary>
+    /// <returns>The text.</returns>
     public override string ToString()
     {
         var sb = new StringBuilder();

@@ -66,6 +66,7 @@ public sealed class EinsumCase
         $"functional check \"{Equation}\" --shapes {string.Join(",", Shapes.Select(s => s.Length == 0 ? "scalar" : string.Join("x", s)))} --seed {Seed} --trials 1";
 
     /// <summary>The equation, the shapes, the values' seed and the replay command, on one line.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() =>
         $"{Equation} with shapes {string.Join(" ", Shapes.Select(s => "[" + string.Join(", ", s) + "]"))} (seed {Seed}); replay: {ReplayCommand}";
 

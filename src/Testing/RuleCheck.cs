@@ -15,6 +15,7 @@ namespace Functional.Testing;
 public sealed record RuleCheckReport(bool Passed, string? FailedCheck, string Details)
 {
     /// <summary>One line: the verdict and the details.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => Passed ? "passed: " + Details : $"FAILED {FailedCheck}: {Details}";
 }
 
