@@ -238,7 +238,7 @@ module internal Engine =
 
     let private checkOperands (c: Contraction) (xs: Tensor[]) =
         if xs.Length <> c.Inputs.Length then
-            invalidArg "operands" (sprintf "The contraction %s has %d operands; %d were given." (Contraction.show c) c.Inputs.Length xs.Length)
+            invalidArg "operands" (sprintf "The contraction %s has %s; %d %s given." (Contraction.show c) (Shape.count (int64 c.Inputs.Length) "operand" "operands") xs.Length (if xs.Length = 1 then "was" else "were"))
         xs |> Array.iteri (fun k x ->
             let expected = c.Inputs.[k]
             let shape = x.ShapeArray

@@ -9,6 +9,9 @@ module internal Shape =
 
     let show (shape: int[]) = "[" + String.Join(", ", shape) + "]"
 
+    /// "1 value", "3 values": a count with its noun in the right number, for messages.
+    let count (n: int64) (singular: string) (plural: string) = if n = 1L then "1 " + singular else sprintf "%d %s" n plural
+
     /// Equal shapes. (F#'s `=` on arrays goes through generic equality, measurable on small tensors.)
     let same (a: int[]) (b: int[]) = obj.ReferenceEquals(a, b) || MemoryExtensions.SequenceEqual(ReadOnlySpan<int>(a), ReadOnlySpan<int>(b))
 

@@ -71,7 +71,7 @@ module Indexing =
     let pad (axis: int) (start: int) (size: int) (x: Value) : Value =
         let a = axisOf "pad" x.Shape axis
         if start < 0 || int64 start + int64 x.Shape.[a] > int64 size then
-            raise (ShapeException(sprintf "pad: %d elements from %d do not fit in %d along axis %d." x.Shape.[a] start size axis, "size"))
+            raise (ShapeException(sprintf "pad: %s from position %d do not fit in %d along axis %d." (Shape.count (int64 x.Shape.[a]) "element" "elements") start size axis, "size"))
         Limits.check (fun () -> sprintf "pad to %d along axis %d of shape %s" size axis (Shape.show x.Shape)) (float (Shape.numel x.Shape) / float (max 1 x.Shape.[a]) * float size)
         if start = 0 && size = x.Shape.[a] then x else padAt a start size x
 
@@ -182,7 +182,7 @@ module Indexing =
         if size < 0 then raise (ShapeException(sprintf "indexAdd: the size along axis %d is %d; it cannot be negative." axis size, "size"))
         checkIndices "indexAdd" indices size axis
         if indices.Length <> x.Shape.[a] then
-            raise (ShapeException(sprintf "indexAdd: %d indices for %d slices along axis %d." indices.Length x.Shape.[a] axis, "indices"))
+            raise (ShapeException(sprintf "indexAdd: %s for %s along axis %d." (Shape.count (int64 indices.Length) "index" "indices") (Shape.count (int64 x.Shape.[a]) "slice" "slices") axis, "indices"))
         Limits.check (fun () -> sprintf "indexAdd to %d along axis %d of shape %s" size axis (Shape.show x.Shape)) (float (Shape.numel x.Shape) / float (max 1 x.Shape.[a]) * float size)
         addRows a (Array.copy indices) size x
 

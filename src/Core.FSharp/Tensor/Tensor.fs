@@ -174,7 +174,7 @@ module Tensor =
     let create (shape: int[]) (values: double[]) =
         let n = Shape.numel shape
         if values.Length <> n then
-            raise (ShapeException(sprintf "Shape %s needs %d values; %d were given." (Shape.show shape) n values.Length, "values"))
+            raise (ShapeException(sprintf "Shape %s needs %s; %d %s given." (Shape.show shape) (Shape.count (int64 n) "value" "values") values.Length (if values.Length = 1 then "was" else "were"), "values"))
         Tensor.Of(Array.copy shape, Array.copy values)
 
     let scalar (v: double) = Tensor.Of([||], [| v |])
@@ -231,7 +231,7 @@ module Tensor =
                     raise (ShapeException(sprintf "Cannot reshape %s into %s." (Shape.show t.ShapeArray) (Shape.show newShape), "shape"))
                 newShape |> Array.map (fun d -> if d = -1 then t.Numel / k else d)
         if Shape.numel resolved <> t.Numel then
-            raise (ShapeException(sprintf "Cannot reshape %s (%d elements) into %s (%d elements)." (Shape.show t.ShapeArray) t.Numel (Shape.show resolved) (Shape.numel resolved), "shape"))
+            raise (ShapeException(sprintf "Cannot reshape %s (%s) into %s (%s)." (Shape.show t.ShapeArray) (Shape.count (int64 t.Numel) "element" "elements") (Shape.show resolved) (Shape.count (int64 (Shape.numel resolved)) "element" "elements"), "shape"))
         if t.IsUniform then Tensor.Of(Array.copy resolved, null, t.Fill) else Tensor.Of(Array.copy resolved, t.Data)
 
     /// Axis i of the result is axis perm.[i] of the input.

@@ -19,7 +19,7 @@ module Optimizers =
         if isNull parameters then nullArg "parameters"
         if isNull gradients then nullArg "gradients"
         if parameters.Length <> gradients.Length then
-            invalidArg "gradients" (sprintf "%d gradients for %d parameters." gradients.Length parameters.Length)
+            invalidArg "gradients" (sprintf "%s for %s." (Shape.count (int64 gradients.Length) "gradient" "gradients") (Shape.count (int64 parameters.Length) "parameter" "parameters"))
         for i in 0 .. parameters.Length - 1 do
             if not (Shape.same parameters.[i].ShapeArray gradients.[i].ShapeArray) then
                 raise (ShapeException(sprintf "Gradient %d has shape %s; parameter %d has shape %s." i (Shape.show gradients.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "gradients"))
