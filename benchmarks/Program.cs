@@ -23,6 +23,7 @@ public static class Program
         ["mlp"] = ("a perceptron training step", Quick.MlpStep),
         ["attention"] = ("an attention forward and backward step", Quick.AttentionStep),
         ["unary"] = ("elementwise log, tanh, σ, √ over 10⁶", Quick.UnaryOps),
+        ["sum"] = ("sums of runs: 1 of 10⁶, 1,000 of 1,000, 10⁴ of 100, ours and TorchSharp's", Quick.SumOps),
         ["geluforms"] = ("GELU forms, σ, tanh, ReLU, leaky ReLU, ln∘exp and powers, forward and backward", Quick.GeluForms),
         ["bmmscoped"] = ("profiler loop: batched einsum forward and backward in a scope", () => { var b = new BatchedEinsum(); b.Setup(); Quick.Loop(() => b.FunctionalScoped(), 4); }),
         ["attentionloop"] = ("profiler loop: attention step in a scope", () => { var b = new AttentionForwardBackward(); b.Setup(); Quick.Loop(() => b.FunctionalScoped(), 6); }),

@@ -221,6 +221,22 @@ public static class Quick
 
     /// <summary>Elementwise log, tanh, sigmoid and sqrt over 10⁶ positive values (forward only), ours in a scope
     /// and TorchSharp's, alternating over two rounds (in ms).</summary>
+    /// <summary>Sums: one run of 10⁶ (a whole-tensor sum), 1,000 runs of 1,000 (a last-axis sum), 10⁴ runs of 100;
+    /// per call, and TorchSharp's for the same.</summary>
+    public static void SumOps()
+    {
+        var x = Core.TensorModule.random(3, new[] { 1_000_000 });
+        var tx = Workloads.Leaf(x, false);
+        foreach (var (name, shape) in new[] { ("1 run of 10^6", new[] { 1_000_000 }), ("1000 runs of 1000", new[] { 1000, 1000 }), ("10^4 runs of 100", new[] { 10_000, 100 }) })
+        {
+            var t = Core.TensorModule.reshape(shape, x);
+            var tt = tx.reshape(shape.Select(d => (long)d).ToArray());
+            double o = PerCall(() => { using var s = Core.TensorModule.scope(); Core.TensorModule.sumAxes(new[] { shape.Length - 1 }, false, t); }, 3) * 1e3;
+            double th = PerCall(() => { using var r = tt.sum(new long[] { shape.Length - 1 }); }, 3) * 1e3;
+            Console.WriteLine($"sum, {name}: ours {o:F4} ms, TorchSharp {th:F4} ms");
+        }
+    }
+
     public static void UnaryOps()
     {
         var x = Core.TensorModule.create(new[] { 1_000_000 }, Core.TensorModule.random(3, new[] { 1_000_000 }).ToArray().Select(v => Math.Abs(v) * 5 + 1e-3).ToArray());

@@ -1,0 +1,96 @@
+namespace Functional.Tests
+
+open System
+open System.Numerics
+open Xunit
+open Functional.Core
+
+/// Sums in a fixed order whose rounding error grows like log n (blocks of 1,024 added pairwise), with the same bits
+/// on every vector width: CI runs these with AVX-512, with AVX2 only and without SIMD.
+module KernelsReduceTests =
+
+    /// The order the kernel sums a run in, written out element by element: blocks of 32 chunks of 32, lane l of
+    /// accumulator q adding element 32·c + 8·q + l of its block; a block's 8 lanes as (a0 + a1) + (a2 + a3); the
+    /// blocks pairwise (a binary counter); the lanes as ((0+4)+(2+6)) + ((1+5)+(3+7)); the remainder in order.
+    let private reference (x: float[]) =
+        let n = x.Length
+        let chunks = n / 32
+        let block (first: int) (count: int) =
+            let acc = Array2D.zeroCreate 4 8
+            for c in first .. first + count - 1 do
+                for q in 0 .. 3 do
+                    for l in 0 .. 7 do acc.[q, l] <- acc.[q, l] + x.[32 * c + 8 * q + l]
+            Array.init 8 (fun l -> (acc.[0, l] + acc.[1, l]) + (acc.[2, l] + acc.[3, l]))
+        let add (a: float[]) (b: float[]) = Array.map2 (+) a b
+        let lanes =
+            if chunks = 0 then None
+            elif n < 32 + 1024 then Some (block 0 chunks)
+            else
+                let levels = Collections.Generic.Dictionary<int, float[]>()
+                let mutable count = 0
+                for b in 0 .. (chunks + 31) / 32 - 1 do
+                    let mutable v = block (32 * b) (min 32 (chunks - 32 * b))
+                    let mutable k = 0
+                    while (count >>> k) &&& 1 = 1 do
+                        v <- add levels.[k] v
+                        k <- k + 1
+                    levels.[k] <- v
+                    count <- count + 1
+                let mutable acc = None
+                let mutable k = 0
+                while (count >>> k) <> 0 do
+                    if (count >>> k) &&& 1 = 1 then acc <- Some (match acc with None -> levels.[k] | Some a -> add levels.[k] a)
+                    k <- k + 1
+                acc
+        let mutable total =
+            match lanes with
+            | None -> 0.0
+            | Some v ->
+                let s = Array.init 4 (fun j -> v.[j] + v.[j + 4])
+                (s.[0] + s.[2]) + (s.[1] + s.[3])
+        for i in 32 * chunks .. n - 1 do total <- total + x.[i]
+        total
+
+    [<Fact>]
+    let ``a run is summed in the written-out order, to the bit, at every length`` () =
+        let rng = Random(11)
+        for n in [ 0; 1; 31; 32; 33; 255; 1023; 1055; 1056; 1057; 2048; 2048 + 17; 3 * 1024 + 5; 10_000; 100_003 ] do
+            let x = Array.init n (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+            let ours = Tensor.item (Tensor.sum (Tensor.create [| n |] x))
+            Assert.True(BitConverter.DoubleToInt64Bits ours = BitConverter.DoubleToInt64Bits (reference x), sprintf "n = %d: %.17g, the written-out order gives %.17g" n ours (reference x))
+
+    /// The exactly rounded sum, from a double-double running sum (its error is about n·u², far below a double's).
+    let private exact (x: float[]) =
+        let mutable hi, lo = 0.0, 0.0
+        for v in x do
+            let s = hi + v
+            let bb = s - hi
+            lo <- lo + ((hi - (s - bb)) + (v - bb))
+            hi <- s
+        hi + lo
+
+    [<Fact>]
+    let ``the sum of a million equal values is within 2e-15 relative, by Tensor.sum and by einsum`` () =
+        let x = Array.create 1_000_000 0.1
+        // 10⁶·fl(0.1), rounded once: fl(0.1) = m·2^e exactly.
+        let bits = BitConverter.DoubleToInt64Bits 0.1
+        let m = BigInteger((bits &&& 0xFFFFFFFFFFFFFL) ||| 0x10000000000000L)
+        let e = int ((bits >>> 52) &&& 0x7FFL) - 1075
+        let truth = Math.ScaleB(float (m * BigInteger(1_000_000)), e)
+        let t = Tensor.create [| x.Length |] x
+        for name, got in [ "Tensor.sum", Tensor.item (Tensor.sum t); "einsum i->", Tensor.item (Einsum.contract "i->" [| t |]) ] do
+            let rel = abs (got - truth) / truth
+            Assert.True(rel <= 2e-15, sprintf "%s: %.17g against %.17g, relative error %.3g" name got truth rel)
+
+    [<Fact>]
+    let ``the error grows like log n, from a thousand to ten million values`` () =
+        let rng = Random(5)
+        let errors =
+            [ for n in [ 1_000; 10_000; 100_000; 1_000_000; 10_000_000 ] do
+                let x = Array.init n (fun _ -> rng.NextDouble())
+                let truth = exact x
+                let got = Tensor.item (Tensor.sum (Tensor.create [| n |] x))
+                yield n, abs (got - truth) / truth ]
+        for n, rel in errors do
+            // A running sum per lane (the former order) is off by 4.8e-15 at ten million of these values.
+            Assert.True(rel <= 2e-15, sprintf "n = %d: relative error %.3g" n rel)
