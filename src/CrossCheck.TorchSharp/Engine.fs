@@ -11,13 +11,14 @@ open Functional.Core
 [<RequireQualifiedAccess>]
 module Engine =
 
-    let private attribute (op: Op) (key: string) : obj =
+    /// An attribute of the op, typed; a missing one is NotSupportedException naming it.
+    let internal attribute<'T> (op: Op) (key: string) : 'T =
         match op.Attributes |> List.tryFind (fun (k, _) -> k = key) with
-        | Some (_, v) -> v
+        | Some (_, v) -> unbox<'T> v
         | None -> raise (NotSupportedException(sprintf "The op '%s' has no attribute '%s' to replay with." op.Name key))
 
-    let private float' (op: Op) key = unbox<float> (attribute op key)
-    let private ints (op: Op) key = unbox<int[]> (attribute op key) |> Array.map int64
+    let private float' (op: Op) key = attribute<float> op key
+    let private ints (op: Op) key = attribute<int[]> op key |> Array.map int64
 
     /// The slope of leaky ReLU on torch tensors: 1 above 0, α below, the convention's value at 0, NaN at NaN.
     let private slope (x: torch.Tensor) (alpha: float) (convention: KinkConvention) =
@@ -96,7 +97,7 @@ module Engine =
         let x () = xs.[0]
         let sumKeep (t: torch.Tensor) (axis: int64) = t.sum(axis, true)
         match op.Name with
-        | "einsum" -> einsum (unbox<string> (attribute op "equation")) outputShape xs
+        | "einsum" -> einsum (attribute<string> op "equation") outputShape xs
         | "add" -> xs.[0] + xs.[1]
         | "sub" -> xs.[0] - xs.[1]
         | "mul" -> xs.[0] * xs.[1]
@@ -116,11 +117,11 @@ module Engine =
         // max(x, 0) + log1p(e^−|x|): exact everywhere (torch's softplus returns x itself above 20).
         | "softplus" -> torch.nn.functional.relu(x ()) + torch.log1p(torch.exp(-torch.abs(x ())))
         | "pow" -> torch.pow(x (), torch.tensor (float' op "p"))
-        | "softmax" -> torch.nn.functional.softmax(x (), int64 (unbox<int> (attribute op "axis")))
-        | "logSoftmax" -> torch.nn.functional.log_softmax(x (), int64 (unbox<int> (attribute op "axis")))
+        | "softmax" -> torch.nn.functional.softmax(x (), int64 (attribute<int> op "axis"))
+        | "logSoftmax" -> torch.nn.functional.log_softmax(x (), int64 (attribute<int> op "axis"))
         | "sum" ->
             let axes = ints op "axes"
-            if axes.Length = 0 then x().clone() else x().sum(axes, unbox<bool> (attribute op "keepDims"))
+            if axes.Length = 0 then x().clone() else x().sum(axes, attribute<bool> op "keepDims")
         | "broadcastTo" -> x().expand(ints op "shape").contiguous()
         | "sumTo" ->
             let target = ints op "shape"
@@ -130,9 +131,9 @@ module Engine =
             (if axes.Length = 0 then t else t.sum(axes, true)).reshape(target)
         | "reshape" -> x().reshape(ints op "shape")
         | "permute" -> x().permute(ints op "permutation").contiguous()
-        | "select" -> x().[int64 (unbox<int> (attribute op "index"))]
+        | "select" -> x().[int64 (attribute<int> op "index")]
         | "embed" ->
-            let index, rows = unbox<int> (attribute op "index"), unbox<int> (attribute op "rows")
+            let index, rows = attribute<int> op "index", attribute<int> op "rows"
             torch.stack([| for r in 0 .. rows - 1 -> if r = index then x () else torch.zeros_like(x ()) |], 0L)
         | "stack" -> torch.stack(xs, 0L)
         | "sigmoidScaled" -> xs.[1] * (xs.[0] * (1.0 - xs.[0]))
@@ -142,11 +143,11 @@ module Engine =
         | "powScaled" ->
             let p = float' op "p"
             xs.[1] * (torch.pow(xs.[0], torch.tensor (p - 1.0)) * p)
-        | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (unbox<KinkConvention> (attribute op "convention"))
+        | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
         | "phiPoly" ->
             // φ(x)·P(x), P's coefficients from the constant term up (Horner).
-            let coefficients = unbox<float[]> (attribute op "coefficients")
+            let coefficients = attribute<float[]> op "coefficients"
             let p = coefficients |> Array.rev |> Array.fold (fun (acc: torch.Tensor) c -> if isNull acc then torch.full_like(x (), c) else acc * x () + c) null
             p * torch.exp(x () * x () * -0.5) / Math.Sqrt(2.0 * Math.PI)
         | "geluTanhScaled" ->
@@ -157,10 +158,10 @@ module Engine =
             let s = torch.sigmoid u2
             xs.[1] * (s + x * s * torch.sigmoid(-u2) * ((x * x * (3.0 * k) + 1.0) * (2.0 * c)))
         | "softmaxVjp" ->
-            let axis = int64 (unbox<int> (attribute op "axis"))
+            let axis = int64 (attribute<int> op "axis")
             xs.[0] * (xs.[1] - sumKeep (xs.[1] * xs.[0]) axis)
         | "logSoftmaxVjp" ->
-            let axis = int64 (unbox<int> (attribute op "axis"))
+            let axis = int64 (attribute<int> op "axis")
             xs.[1] - torch.exp(xs.[0]) * sumKeep xs.[1] axis
         | "reciprocal" -> torch.reciprocal(x ())
         | "sin" -> torch.sin(x ())
@@ -181,42 +182,42 @@ module Engine =
         | "clamp" -> x().clamp(TorchSharp.Scalar.op_Implicit (float' op "min"), TorchSharp.Scalar.op_Implicit (float' op "max"))
         | "maximum" -> torch.maximum(xs.[0], xs.[1])
         | "minimum" -> torch.minimum(xs.[0], xs.[1])
-        | "narrow" -> x().narrow(int64 (unbox<int> (attribute op "axis")), int64 (unbox<int> (attribute op "start")), int64 (unbox<int> (attribute op "length")))
+        | "narrow" -> x().narrow(int64 (attribute<int> op "axis"), int64 (attribute<int> op "start"), int64 (attribute<int> op "length"))
         | "pad" ->
-            let axis, start, size = unbox<int> (attribute op "axis"), unbox<int> (attribute op "start"), unbox<int> (attribute op "size")
+            let axis, start, size = attribute<int> op "axis", attribute<int> op "start", attribute<int> op "size"
             let t = x ()
             let zeros (n: int) = torch.zeros(t.shape |> Array.mapi (fun i d -> if i = axis then int64 n else d), torch.ScalarType.Float64, t.device)
             let after = size - start - int t.shape.[axis]
             torch.cat([| if start > 0 then yield zeros start
                          yield t
                          if after > 0 then yield zeros after |], int64 axis)
-        | "concat" -> torch.cat(xs, int64 (unbox<int> (attribute op "axis")))
+        | "concat" -> torch.cat(xs, int64 (attribute<int> op "axis"))
         | "indexSelect" ->
-            let indices = torch.tensor(unbox<int[]> (attribute op "indices") |> Array.map int64, device = x().device)
-            x().index_select(int64 (unbox<int> (attribute op "axis")), indices)
+            let indices = torch.tensor(attribute<int[]> op "indices" |> Array.map int64, device = x().device)
+            x().index_select(int64 (attribute<int> op "axis"), indices)
         | "indexAdd" ->
-            let axis = unbox<int> (attribute op "axis")
-            let indices = torch.tensor(unbox<int[]> (attribute op "indices") |> Array.map int64, device = x().device)
+            let axis = attribute<int> op "axis"
+            let indices = torch.tensor(attribute<int[]> op "indices" |> Array.map int64, device = x().device)
             let t = x ()
-            let shape = t.shape |> Array.mapi (fun i d -> if i = axis then int64 (unbox<int> (attribute op "size")) else d)
+            let shape = t.shape |> Array.mapi (fun i d -> if i = axis then int64 (attribute<int> op "size") else d)
             torch.zeros(shape, torch.ScalarType.Float64, t.device).index_add(int64 axis, indices, t, TorchSharp.Scalar.op_Implicit 1.0)
         | "gather" ->
-            let index = torch.tensor(unbox<int[]> (attribute op "index") |> Array.map int64, ReadOnlySpan<int64>(ints op "indexShape"), device = x().device)
-            x().gather(int64 (unbox<int> (attribute op "axis")), index)
+            let index = torch.tensor(attribute<int[]> op "index" |> Array.map int64, ReadOnlySpan<int64>(ints op "indexShape"), device = x().device)
+            x().gather(int64 (attribute<int> op "axis"), index)
         | "scatterAdd" ->
             let shape = ints op "shape"
             let t = x ()
-            let index = torch.tensor(unbox<int[]> (attribute op "index") |> Array.map int64, ReadOnlySpan<int64>(t.shape), device = t.device)
-            torch.zeros(shape, torch.ScalarType.Float64, t.device).scatter_add(int64 (unbox<int> (attribute op "axis")), index, t)
-        | "flip" -> x().flip([| int64 (unbox<int> (attribute op "axis")) |])
+            let index = torch.tensor(attribute<int[]> op "index" |> Array.map int64, ReadOnlySpan<int64>(t.shape), device = t.device)
+            torch.zeros(shape, torch.ScalarType.Float64, t.device).scatter_add(int64 (attribute<int> op "axis"), index, t)
+        | "flip" -> x().flip([| int64 (attribute<int> op "axis") |])
         | "where" -> torch.where(xs.[0].ne(torch.tensor 0.0), xs.[1], xs.[2])
         | "solve" -> torch.linalg.solve(xs.[0], xs.[1])
         | "inverse" -> torch.linalg.inv(x ())
         | "det" -> torch.linalg.det(x ())
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l
         | "cholesky" -> torch.linalg.cholesky(x ())
-        | "maxAxes" -> x().amax(ints op "axes", unbox<bool> (attribute op "keepDims"))
-        | "minAxes" -> x().amin(ints op "axes", unbox<bool> (attribute op "keepDims"))
+        | "maxAxes" -> x().amax(ints op "axes", attribute<bool> op "keepDims")
+        | "minAxes" -> x().amin(ints op "axes", attribute<bool> op "keepDims")
         | name -> raise (NotSupportedException(sprintf "'%s' is not replayable on TorchSharp." name))
 
     /// The value and gradients of f at xs, computed by running f's traced forward program and its derived gradient

@@ -67,13 +67,11 @@ module Replay =
     /// explains, and the note that reports it.
     type private Documented = { Explains: int -> bool; Note: string }
 
-    let private attribute<'T> (op: Op) (key: string) = op.Attributes |> List.pick (fun (k, v) -> if k = key then Some (unbox<'T> v) else None)
-
     /// TorchSharp's derivative at each kink it has (from its autograd formulas): Leaky ReLU and ELU take α, abs 0,
     /// clamp 1 at both bounds, maximum and minimum ½ to each side of a tie.
     let private kinkNote (op: Op) (where: string) (ours: float) (theirs: float) =
         if ours = theirs then None
-        else Some (sprintf "its derivative at the kink (%s) is %s by our convention (KinkConvention.%A) and %s by TorchSharp's" where (invariant ours) (attribute<KinkConvention> op "convention") (invariant theirs))
+        else Some (sprintf "its derivative at the kink (%s) is %s by our convention (KinkConvention.%A) and %s by TorchSharp's" where (invariant ours) (Engine.attribute<KinkConvention> op "convention") (invariant theirs))
 
     /// Which elements of input `input`'s VJP sit at a kink of a broadcasting binary op: those tied with the other
     /// side anywhere they meet.
@@ -89,29 +87,29 @@ module Replay =
         let at (explains: int -> bool) (note: string option) = note |> Option.map (fun n -> { Explains = explains; Note = n })
         match op.Name, input with
         | "leakyRelu", Some _ ->
-            let alpha = attribute<float> op "alpha"
+            let alpha = Engine.attribute<float> op "alpha"
             let d = x ()
-            at (fun e -> d.[e] = 0.0) (kinkNote op "x = 0" (Activation.leakyReluSlope alpha (attribute<KinkConvention> op "convention") 0.0) alpha)
+            at (fun e -> d.[e] = 0.0) (kinkNote op "x = 0" (Activation.leakyReluSlope alpha (Engine.attribute<KinkConvention> op "convention") 0.0) alpha)
         | "elu", Some _ ->
-            let alpha = attribute<float> op "alpha"
+            let alpha = Engine.attribute<float> op "alpha"
             let d = x ()
-            at (fun e -> d.[e] = 0.0) (kinkNote op "x = 0" (Piecewise.kinkValue (attribute<KinkConvention> op "convention") alpha 1.0) alpha)
+            at (fun e -> d.[e] = 0.0) (kinkNote op "x = 0" (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") alpha 1.0) alpha)
         | "abs", Some _ ->
             let d = x ()
-            at (fun e -> d.[e] = 0.0) (kinkNote op "x = 0" (Piecewise.kinkValue (attribute<KinkConvention> op "convention") -1.0 1.0) 0.0)
+            at (fun e -> d.[e] = 0.0) (kinkNote op "x = 0" (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") -1.0 1.0) 0.0)
         | "clamp", Some _ ->
-            let lo, hi = attribute<float> op "min", attribute<float> op "max"
+            let lo, hi = Engine.attribute<float> op "min", Engine.attribute<float> op "max"
             let d = x ()
-            at (fun e -> d.[e] = lo || d.[e] = hi) (kinkNote op "x = min or max" (Piecewise.kinkValue (attribute<KinkConvention> op "convention") 0.0 1.0) 1.0)
+            at (fun e -> d.[e] = lo || d.[e] = hi) (kinkNote op "x = min or max" (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") 0.0 1.0) 1.0)
         | ("maximum" | "minimum"), Some i ->
-            at (ties inputs i) (kinkNote op "a tie" (Piecewise.kinkValue (attribute<KinkConvention> op "convention") 0.0 1.0) 0.5)
+            at (ties inputs i) (kinkNote op "a tie" (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") 0.0 1.0) 0.5)
         | ("maxAxes" | "minAxes"), Some _ ->
             // Entries tied for the extreme of their run: TorchSharp's amax / amin give each 1/k.
-            let out = Tensor.reshape (inputs.[0].ShapeArray |> Array.mapi (fun i d -> if Array.contains i (attribute<int[]> op "axes") then 1 else d)) (op.Forward inputs)
+            let out = Tensor.reshape (inputs.[0].ShapeArray |> Array.mapi (fun i d -> if Array.contains i (Engine.attribute<int[]> op "axes") then 1 else d)) (op.Forward inputs)
             let x, e = inputs.[0].Data, (Tensor.broadcastTo inputs.[0].ShapeArray out).Data
             let hits = Tensor.create inputs.[0].ShapeArray (Array.init x.Length (fun i -> if x.[i] = e.[i] then 1.0 else 0.0))
-            let counts = (Tensor.broadcastTo inputs.[0].ShapeArray (Tensor.sumAxes (attribute<int[]> op "axes") true hits)).Data
-            let c = attribute<KinkConvention> op "convention"
+            let counts = (Tensor.broadcastTo inputs.[0].ShapeArray (Tensor.sumAxes (Engine.attribute<int[]> op "axes") true hits)).Data
+            let c = Engine.attribute<KinkConvention> op "convention"
             at (fun i -> x.[i] = e.[i] && counts.[i] > 1.0)
                (if c = KinkConvention.Midpoint then None
                 else Some (sprintf "its derivative at a tie of k entries is %s each by our convention (KinkConvention.%A) and 1/k each by TorchSharp's" (if c = KinkConvention.RightDerivative then "1" else "0") c))
@@ -141,25 +139,25 @@ module Replay =
         else
             match op.Name with
             | "leakyRelu" ->
-                let alpha = attribute<float> op "alpha"
-                atPoint xs.[0] 0.0 0.0 (Activation.leakyReluSlope alpha (attribute<KinkConvention> op "convention") 0.0) (plain ())
-            | "elu" -> atPoint xs.[0] 0.0 0.0 (Piecewise.kinkValue (attribute<KinkConvention> op "convention") (attribute<float> op "alpha") 1.0) (plain ())
-            | "abs" -> atPoint xs.[0] 0.0 0.0 (Piecewise.kinkValue (attribute<KinkConvention> op "convention") -1.0 1.0) (plain ())
+                let alpha = Engine.attribute<float> op "alpha"
+                atPoint xs.[0] 0.0 0.0 (Activation.leakyReluSlope alpha (Engine.attribute<KinkConvention> op "convention") 0.0) (plain ())
+            | "elu" -> atPoint xs.[0] 0.0 0.0 (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") (Engine.attribute<float> op "alpha") 1.0) (plain ())
+            | "abs" -> atPoint xs.[0] 0.0 0.0 (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") -1.0 1.0) (plain ())
             | "clamp" ->
-                let lo, hi = attribute<float> op "min", attribute<float> op "max"
-                let c = attribute<KinkConvention> op "convention"
+                let lo, hi = Engine.attribute<float> op "min", Engine.attribute<float> op "max"
+                let c = Engine.attribute<KinkConvention> op "convention"
                 let atHi = atPoint xs.[0] hi hi (Piecewise.kinkValue c 1.0 0.0) (plain ())
                 if lo = hi then atHi else atPoint xs.[0] lo lo (Piecewise.kinkValue c 0.0 1.0) atHi
             | "maxAxes" | "minAxes" ->
                 // The extreme's value, with each entry's share of the gradient by our convention: 1/k, 1 or 0 at a tie.
-                let axes = attribute<int[]> op "axes" |> Array.map int64
-                let keep = attribute<bool> op "keepDims"
+                let axes = Engine.attribute<int[]> op "axes" |> Array.map int64
+                let keep = Engine.attribute<bool> op "keepDims"
                 let x = xs.[0]
                 let extreme = if op.Name = "maxAxes" then x.detach().amax(axes, true) else x.detach().amin(axes, true)
                 let hit = x.detach().eq(extreme).to_type(torch.ScalarType.Float64)
                 let k = hit.sum(axes, true)
                 let w =
-                    match attribute<KinkConvention> op "convention" with
+                    match Engine.attribute<KinkConvention> op "convention" with
                     | KinkConvention.RightDerivative -> hit
                     | KinkConvention.LeftDerivative -> hit * k.eq(torch.tensor 1.0).to_type(torch.ScalarType.Float64)
                     | _ -> hit / k
@@ -167,7 +165,7 @@ module Replay =
                 value + (w * (x - x.detach())).sum(axes, keep)
             | "maximum" | "minimum" ->
                 // At a tie: t·a + t·b + (1 − 2t)·a (detached): the tie's value, derivative t to each side.
-                let t = Piecewise.kinkValue (attribute<KinkConvention> op "convention") 0.0 1.0
+                let t = Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") 0.0 1.0
                 let a, b = xs.[0], xs.[1]
                 torch.where(a.eq(b), a * t + b * t + a.detach() * (1.0 - 2.0 * t), plain ())
             | "gelu" ->

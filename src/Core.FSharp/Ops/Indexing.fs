@@ -58,6 +58,10 @@ module Indexing =
                 (fun _ _ _ t -> padAt axis start size t))
             [| x |]
 
+    /// Refuses, before anything is allocated, x resized to `size` along axis `a` when that exceeds the memory limit.
+    let private checkResized (name: string) (a: int) (size: int) (x: Value) =
+        Limits.check (fun () -> sprintf "%s to %d along axis %d of shape %s" name size a (Shape.show x.Shape)) (float (Shape.numel x.Shape) / float (max 1 x.Shape.[a]) * float size)
+
     /// Elements start .. start + length − 1 along `axis` (negative axes count from the end). VJP: the adjoint
     /// written into zeros at the same place (`pad`). JVP: the tangent's slice.
     let narrow (axis: int) (start: int) (length: int) (x: Value) : Value =
@@ -72,7 +76,7 @@ module Indexing =
         let a = axisOf "pad" x.Shape axis
         if start < 0 || int64 start + int64 x.Shape.[a] > int64 size then
             raise (ShapeException(sprintf "pad: %s from position %d do not fit in %d along axis %d." (Shape.count (int64 x.Shape.[a]) "element" "elements") start size axis, "size"))
-        Limits.check (fun () -> sprintf "pad to %d along axis %d of shape %s" size axis (Shape.show x.Shape)) (float (Shape.numel x.Shape) / float (max 1 x.Shape.[a]) * float size)
+        checkResized "pad" a size x
         if start = 0 && size = x.Shape.[a] then x else padAt a start size x
 
     /// The values joined along `axis`; all other dimensions must agree. VJP for input i: its slice of the adjoint.
@@ -183,7 +187,7 @@ module Indexing =
         checkIndices "indexAdd" indices size axis
         if indices.Length <> x.Shape.[a] then
             raise (ShapeException(sprintf "indexAdd: %s for %s along axis %d." (Shape.count (int64 indices.Length) "index" "indices") (Shape.count (int64 x.Shape.[a]) "slice" "slices") axis, "indices"))
-        Limits.check (fun () -> sprintf "indexAdd to %d along axis %d of shape %s" size axis (Shape.show x.Shape)) (float (Shape.numel x.Shape) / float (max 1 x.Shape.[a]) * float size)
+        checkResized "indexAdd" a size x
         addRows a (Array.copy indices) size x
 
     /// For each position of an index of shape `indexShape`, the flat offset into a tensor of shape `shape` that has
