@@ -433,4 +433,47 @@ public static class Quick
             Console.WriteLine($"bij,bjk->bik fwd+bwd: ours {ours:F2} ms, our programs on TorchSharp {engine:F2} ms");
         }
     }
+
+    /// <summary>One fresh process's warm-up (env ENGINE = functional or torch, N = 16): value and gradient of
+    /// sum(GELU(A·B)) called 50,000 times; prints the first call and the means of calls 2–10, 11–1,000, 1,001–10,000
+    /// and 40,001–50,000 (the steady state). Run it in several processes (benchmarks/warmup.sh) and quote medians.</summary>
+    public static void Warmup()
+    {
+        string engine = Environment.GetEnvironmentVariable("ENGINE") ?? "functional";
+        int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 16;
+        Func<double> call;
+        if (engine == "torch")
+        {
+            var ta = Workloads.Leaf(Core.TensorModule.random(1, new[] { n, n }), true);
+            var tb = Workloads.Leaf(Core.TensorModule.random(2, new[] { n, n }), true);
+            call = () => Workloads.TorchSmallGelu(ta, tb);
+        }
+        else
+        {
+            var a = Tensor.Random(1, n, n);
+            var b = Tensor.Random(2, n, n);
+            call = () => Workloads.SmallGelu(a, b).Value.ToScalar();
+        }
+        var (from, to) = (new[] { 1, 2, 11, 1_001, 40_001 }, new[] { 1, 10, 1_000, 10_000, 50_000 });
+        var means = new double[from.Length];
+        var jit = new string[from.Length];
+        var sw = new Stopwatch();
+        double sink = 0;
+        for (int k = 0, call1 = 1; k < from.Length; k++)
+        {
+            for (; call1 < from[k]; call1++) sink += call();
+            long methods = System.Runtime.JitInfo.GetCompiledMethodCount(), bytes = GC.GetAllocatedBytesForCurrentThread();
+            var jitTime = System.Runtime.JitInfo.GetCompilationTime();
+            int gcs = GC.CollectionCount(0);
+            sw.Restart();
+            for (; call1 <= to[k]; call1++) sink += call();
+            means[k] = sw.Elapsed.TotalSeconds / (to[k] - from[k] + 1);
+            jit[k] = $"{System.Runtime.JitInfo.GetCompiledMethodCount() - methods} jitted in {(System.Runtime.JitInfo.GetCompilationTime() - jitTime).TotalMilliseconds:F1} ms, " +
+                     $"{GC.CollectionCount(0) - gcs} gen0 GCs, {(GC.GetAllocatedBytesForCurrentThread() - bytes) / (to[k] - from[k] + 1)} B/call";
+        }
+        if (Environment.GetEnvironmentVariable("DETAIL") == "1")
+            for (int k = 0; k < from.Length; k++) Console.WriteLine($"  calls {from[k]}-{to[k]}: {jit[k]}");
+        Console.WriteLine($"warmup {engine} n={n}: first {means[0] * 1e3:F2} ms; calls 2-10 {means[1] * 1e6:F1} us; " +
+                          $"11-1000 {means[2] * 1e6:F1} us; 1001-10000 {means[3] * 1e6:F1} us; steady {means[4] * 1e6:F1} us ({(sink == 0 ? "" : ".")})");
+    }
 }

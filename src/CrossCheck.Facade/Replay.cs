@@ -39,6 +39,9 @@ public static partial class TorchSharpCheck
     /// <param name="f">The function, written once with Functional (a non-scalar result is seeded with ones).</param>
     /// <param name="inputs">Where to evaluate.</param>
     /// <returns>The verdict, the operations replayed and, where they differ, the first diverging operation.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="inputs"/> or an element of
+    /// <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
     public static ReplayReport Verify(Func<Tensor[], Tensor> f, params Tensor[] inputs) =>
         Verify(f, NoCustomOps, inputs);
 
@@ -52,6 +55,10 @@ public static partial class TorchSharpCheck
     /// <param name="customOps">TorchSharp forwards by custom op name, consulted before the built-in replays.</param>
     /// <param name="inputs">Where to evaluate.</param>
     /// <returns>The verdict, the operations replayed and, where they differ, the first diverging operation.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="customOps"/>, a forward in
+    /// <paramref name="customOps"/>, <paramref name="inputs"/> or an element of <paramref name="inputs"/> is
+    /// null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
     public static ReplayReport Verify(Func<Tensor[], Tensor> f, IReadOnlyDictionary<string, Func<TorchTensor[], TorchTensor>> customOps, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);

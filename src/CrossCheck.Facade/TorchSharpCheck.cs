@@ -38,6 +38,10 @@ public static partial class TorchSharpCheck
     /// <param name="theirs">The same function written with TorchSharp (inputs are float64 leaves).</param>
     /// <param name="inputs">Where to evaluate.</param>
     /// <returns>The comparison, naming the worst output and element.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="ours"/>, <paramref name="theirs"/>,
+    /// <paramref name="inputs"/> or an element of <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="ours"/> or <paramref name="theirs"/> returns null.</exception>
+    /// <exception cref="ShapeException">The two functions' results differ in shape.</exception>
     public static TorchSharpComparison Compare(Func<Tensor[], Tensor> ours, Func<TorchTensor[], TorchTensor> theirs, params Tensor[] inputs) =>
         Compare(ours, theirs, 1e-10, 1e-12, inputs);
 
@@ -49,6 +53,11 @@ public static partial class TorchSharpCheck
     /// <param name="inputs">Where to evaluate.</param>
     /// <returns>The comparison, naming the worst output and element.</returns>
     /// <exception cref="ShapeException">The two functions' results differ in shape.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="ours"/>, <paramref name="theirs"/>,
+    /// <paramref name="inputs"/> or an element of <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="relativeTolerance"/> or
+    /// <paramref name="absoluteTolerance"/> is negative or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="ours"/> or <paramref name="theirs"/> returns null.</exception>
     public static TorchSharpComparison Compare(Func<Tensor[], Tensor> ours, Func<TorchTensor[], TorchTensor> theirs, double relativeTolerance, double absoluteTolerance, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(ours);
@@ -59,7 +68,7 @@ public static partial class TorchSharpCheck
         var y = ours(Interop.Tensors(xs)) ?? throw new ArgumentException("The Functional function returned null.", nameof(ours));
         var w = y.Rank == 0 ? null : Tensor.Random(424242, y.Shape.ToArray());
         var grads = Autodiff.Grad(ts => w is null ? ours(ts) : (ours(ts) * w).Sum(), Interop.Tensors(xs));
-        var r = Torch.valueAndGrad(FuncConvert.FromFunc(theirs), Array.ConvertAll(xs, v => v.Tensor),
+        var r = Torch.valueAndGrad(FuncConvert.FromFunc<TorchTensor[], TorchTensor>(ts => theirs(ts) ?? throw new ArgumentException("The TorchSharp function returned null.", nameof(theirs))), Array.ConvertAll(xs, v => v.Tensor),
             w is null ? FSharpOption<Core.Tensor>.None : FSharpOption<Core.Tensor>.Some(w.Value.Tensor));
         var theirValue = r.Output.ToArray();
         if (!r.Output.Shape.AsSpan().SequenceEqual(y.Shape.ToArray()))

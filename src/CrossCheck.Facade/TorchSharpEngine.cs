@@ -20,6 +20,9 @@ public static class TorchSharpEngine
     /// <returns>The value and the gradient of every input, as Functional tensors.</returns>
     /// <exception cref="NotSupportedException">An operation has no TorchSharp replay (a custom op); the message
     /// names it.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="device"/>,
+    /// <paramref name="inputs"/> or an element of <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
     public static ValueAndGradients Run(Func<Tensor[], Tensor> f, string device, params Tensor[] inputs) =>
         Run(f, device, TorchSharpCheck.NoCustomOps, inputs);
 
@@ -33,6 +36,10 @@ public static class TorchSharpEngine
     /// <returns>The value and the gradient of every input, as Functional tensors.</returns>
     /// <exception cref="NotSupportedException">A custom op has no entry in <paramref name="customOps"/>; the message
     /// names it.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="device"/>,
+    /// <paramref name="customOps"/>, a forward in <paramref name="customOps"/>, <paramref name="inputs"/> or an element
+    /// of <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
     public static ValueAndGradients Run(Func<Tensor[], Tensor> f, string device, IReadOnlyDictionary<string, Func<TorchTensor[], TorchTensor>> customOps, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);

@@ -40,6 +40,8 @@ public static partial class Autodiff
     /// <param name="x">Where to evaluate.</param>
     /// <returns>The gradient(s), shaped as the input(s).</returns>
     /// <exception cref="ShapeException">f's result is not a scalar (one element).</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/> or <paramref name="x"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
     public static Tensor Grad(Func<Tensor, Tensor> f, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -52,6 +54,9 @@ public static partial class Autodiff
     /// <param name="inputs">Where to evaluate, one tensor per input.</param>
     /// <returns>The gradient(s), shaped as the input(s).</returns>
     /// <exception cref="ShapeException">f's result is not a scalar (one element).</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="inputs"/> or an element of
+    /// <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
     public static Tensor[] Grad(Func<Tensor[], Tensor> f, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -62,6 +67,9 @@ public static partial class Autodiff
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="x">Where to evaluate.</param>
     /// <returns>The value and the gradient(s).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/> or <paramref name="x"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="ShapeException">The result of <paramref name="f"/> is not a scalar (one element).</exception>
     public static ValueAndGradient ValueAndGrad(Func<Tensor, Tensor> f, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -74,6 +82,10 @@ public static partial class Autodiff
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="inputs">Where to evaluate, one tensor per input.</param>
     /// <returns>The value and the gradient(s).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="inputs"/> or an element of
+    /// <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="ShapeException">The result of <paramref name="f"/> is not a scalar (one element).</exception>
     public static ValueAndGradients ValueAndGrad(Func<Tensor[], Tensor> f, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -85,6 +97,8 @@ public static partial class Autodiff
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="x">Where to evaluate.</param>
     /// <returns>The value and its pullback.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/> or <paramref name="x"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
     public static VjpResult Vjp(Func<Tensor, Tensor> f, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -99,6 +113,10 @@ public static partial class Autodiff
     /// <param name="x">Where to evaluate.</param>
     /// <param name="v">The direction, shaped as x.</param>
     /// <returns>The value and the tangent of the result.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="x"/> or <paramref name="v"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException"><paramref name="v"/> is not shaped as <paramref name="x"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
     public static JvpResult Jvp(Func<Tensor, Tensor> f, Tensor x, Tensor v)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -112,6 +130,10 @@ public static partial class Autodiff
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="x">Where to evaluate.</param>
     /// <returns>The Jacobian, shaped result ++ input.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/> or <paramref name="x"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="MemoryLimitException">The Jacobian (its rows and the stacked result) would exceed
+    /// <see cref="Limits.MemoryLimitBytes"/> or <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Jacobian(Func<Tensor, Tensor> f, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -123,6 +145,11 @@ public static partial class Autodiff
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="x">Where to evaluate.</param>
     /// <returns>The Hessian, shaped input ++ input.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/> or <paramref name="x"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="ShapeException">The result of <paramref name="f"/> is not a scalar (one element).</exception>
+    /// <exception cref="MemoryLimitException">The Hessian (its rows and the stacked result) would exceed
+    /// <see cref="Limits.MemoryLimitBytes"/> or <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Hessian(Func<Tensor, Tensor> f, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -135,6 +162,11 @@ public static partial class Autodiff
     /// <param name="x">Where to evaluate.</param>
     /// <param name="v">The direction, shaped as x.</param>
     /// <returns>(∂²f/∂x²)·v, shaped as x.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="x"/> or <paramref name="v"/> is
+    /// null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="ShapeException">The result of <paramref name="f"/> is not a scalar (one element), or
+    /// <paramref name="v"/> is not shaped as <paramref name="x"/>.</exception>
     public static Tensor HessianVectorProduct(Func<Tensor, Tensor> f, Tensor x, Tensor v)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -151,6 +183,11 @@ public static partial class Autodiff
     /// <param name="f">The function.</param>
     /// <param name="inputs">Where to run it.</param>
     /// <returns>The forward program followed by the gradient program.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="inputs"/> or an element of
+    /// <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="ShapeException">An operation in <paramref name="f"/> does not fit the shapes of
+    /// <paramref name="inputs"/>.</exception>
     public static TracedProgram TraceGradient(Func<Tensor[], Tensor> f, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);

@@ -85,6 +85,10 @@ public static class Einsum
     /// <param name="operands">One tensor per input term of the equation.</param>
     /// <returns>The contraction.</returns>
     /// <exception cref="EinsumException">The equation is invalid or does not fit the operands; the message names label, operand, position and sizes.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="equation"/>, <paramref name="operands"/> or an element
+    /// of <paramref name="operands"/> is null.</exception>
+    /// <exception cref="MemoryLimitException">The result or an intermediate of the contraction would exceed
+    /// <see cref="Limits.MemoryLimitBytes"/> or <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Contract(string equation, params Tensor[] operands)
     {
         ArgumentNullException.ThrowIfNull(equation);
@@ -94,16 +98,25 @@ public static class Einsum
     /// <summary>A readable derivation of every operand's gradient, with its index sets I, J, K and formulas.</summary>
     /// <param name="equation">An einsum equation such as "ij,jk->ik" (NumPy and torch semantics).</param>
     /// <returns>The derivation as text.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="equation"/> is null.</exception>
+    /// <exception cref="EinsumException">The equation is invalid; the message names the fault and its
+    /// position.</exception>
     public static string Explain(string equation) => Core.Einsum.explain(equation ?? throw new ArgumentNullException(nameof(equation)));
 
     /// <summary>The gradient formulas in LaTeX, one line per operand.</summary>
     /// <param name="equation">An einsum equation such as "ij,jk->ik" (NumPy and torch semantics).</param>
     /// <returns>The formulas as LaTeX.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="equation"/> is null.</exception>
+    /// <exception cref="EinsumException">The equation is invalid; the message names the fault and its
+    /// position.</exception>
     public static string ExplainLatex(string equation) => Core.Einsum.explainLatex(equation ?? throw new ArgumentNullException(nameof(equation)));
 
     /// <summary>The structured derivation: index sets per label, gradient formula and contraction per operand.</summary>
     /// <param name="equation">An einsum equation such as "ij,jk->ik" (NumPy and torch semantics).</param>
     /// <returns>The derivation as data.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="equation"/> is null.</exception>
+    /// <exception cref="EinsumException">The equation is invalid; the message names the fault and its
+    /// position.</exception>
     public static EinsumDerivation Derive(string equation)
     {
         ArgumentNullException.ThrowIfNull(equation);
@@ -124,6 +137,10 @@ public static class Einsum
     /// <param name="equation">An einsum equation such as "ij,jk->ik" (NumPy and torch semantics).</param>
     /// <param name="shapes">One shape per operand.</param>
     /// <returns>The plan.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="equation"/>, <paramref name="shapes"/> or an element of
+    /// <paramref name="shapes"/> is null.</exception>
+    /// <exception cref="EinsumException">The equation is invalid or does not fit <paramref name="shapes"/> (their
+    /// number, ranks or sizes).</exception>
     public static ContractionPlan Plan(string equation, params int[][] shapes)
     {
         ArgumentNullException.ThrowIfNull(equation);

@@ -30,6 +30,11 @@ public static class GradientCheck
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="inputs">Where to evaluate, one tensor per input.</param>
     /// <returns>The report.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="inputs"/> or an element of
+    /// <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="ShapeException">An operation in <paramref name="f"/> does not fit the shapes of
+    /// <paramref name="inputs"/>.</exception>
     public static GradientCheckReport Run(Func<Tensor[], Tensor> f, params Tensor[] inputs) => Run(f, 1e-6, 1e-5, 1e-3, inputs);
 
     /// <summary>Checks with the given step and tolerances.</summary>
@@ -40,6 +45,11 @@ public static class GradientCheck
     /// <param name="inputs">Where to evaluate, one tensor per input.</param>
     /// <returns>The report.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The step is not positive and finite, or a tolerance is negative or NaN.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="inputs"/> or an element of
+    /// <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="ShapeException">An operation in <paramref name="f"/> does not fit the shapes of
+    /// <paramref name="inputs"/>.</exception>
     public static GradientCheckReport Run(Func<Tensor[], Tensor> f, double step, double absoluteTolerance, double relativeTolerance, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);

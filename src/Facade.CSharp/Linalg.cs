@@ -16,6 +16,7 @@ public static class Linalg
     /// <returns>X, shaped as B.</returns>
     /// <exception cref="ShapeException">A is not square, or B does not match it.</exception>
     /// <exception cref="ArgumentException">A is singular.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
     public static Tensor Solve(Tensor a, Tensor b) => Api.Call("Linalg.Solve", "a,b", () => new Tensor(Core.Linalg.solve(N(a).Value, N(b).Value)));
 
     /// <summary>X with A·X = B for a triangular A: only its lower (or, with <paramref name="upper"/>, upper) triangle
@@ -25,28 +26,39 @@ public static class Linalg
     /// <param name="upper">Read the upper triangle instead of the lower.</param>
     /// <returns>X, shaped as B.</returns>
     /// <exception cref="ArgumentException">A zero on the triangle's diagonal.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="a"/> is not square, or <paramref name="b"/> does not match
+    /// it.</exception>
     public static Tensor SolveTriangular(Tensor a, Tensor b, bool upper) => Api.Call("Linalg.SolveTriangular", "a,b,upper", () => new Tensor(Core.Linalg.solveTriangular(upper, N(a).Value, N(b).Value)));
 
     /// <summary>A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The inverse of each matrix.</returns>
     /// <exception cref="ArgumentException">A is singular.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="a"/> is not a square matrix or a batch of them.</exception>
     public static Tensor Inverse(Tensor a) => Api.Call("Linalg.Inverse", "a", () => new Tensor(Core.Linalg.inverse(N(a).Value)));
 
     /// <summary>det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ (refused at a singular A).</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The determinants, shaped [...].</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="a"/> is not a square matrix or a batch of them.</exception>
     public static Tensor Det(Tensor a) => Api.Call("Linalg.Det", "a", () => new Tensor(Core.Linalg.det(N(a).Value)));
 
     /// <summary>ln |det A|, one per matrix, without overflow. ∂ ln|det A| / ∂A = A⁻ᵀ. Its sign is
     /// <see cref="SignDet"/>.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>ln |det A|, shaped [...] (−∞ at a singular A).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="a"/> is not a square matrix or a batch of them.</exception>
     public static Tensor LogDet(Tensor a) => Api.Call("Linalg.LogDet", "a", () => new Tensor(Core.Linalg.logAbsDet(N(a).Value)));
 
     /// <summary>The sign of det A (−1, 0 or 1), one per matrix: a constant (no gradient).</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The signs, shaped [...].</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="a"/> is not a square matrix or a batch of them.</exception>
     public static Tensor SignDet(Tensor a) => Api.Call("Linalg.SignDet", "a", () => new Tensor(Core.Linalg.signDet(N(a).Value)));
 
     /// <summary>The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read).
@@ -54,11 +66,15 @@ public static class Linalg
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>L, shaped as A.</returns>
     /// <exception cref="ArgumentException">A is not positive definite.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="a"/> is not a square matrix or a batch of them.</exception>
     public static Tensor Cholesky(Tensor a) => Api.Call("Linalg.Cholesky", "a", () => new Tensor(Core.Linalg.cholesky(N(a).Value)));
 
     /// <summary>tr A = Σᵢ Aᵢᵢ, one per matrix. ∂ tr A / ∂A = I.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The traces, shaped [...].</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="a"/> is not a square matrix or a batch of them.</exception>
     public static Tensor Trace(Tensor a)
     {
         if (N(a).Rank < 2 || a.Shape[^1] != a.Shape[^2])
@@ -69,6 +85,7 @@ public static class Linalg
     /// <summary>The Frobenius norm √(Σ x²) of all elements. ∂/∂x = x/‖x‖ (NaN at x = 0, where it has no derivative).</summary>
     /// <param name="x">Any tensor.</param>
     /// <returns>A scalar.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="x"/> is null.</exception>
     public static Tensor Norm(Tensor x) => N(x).Square().Sum().Sqrt();
 
     /// <summary>The p-norm (Σ |x|ᵖ)^(1/p) of all elements, p ≥ 1. ∂/∂x = sign(x)·|x|ᵖ⁻¹/‖x‖ₚᵖ⁻¹.</summary>
@@ -76,6 +93,7 @@ public static class Linalg
     /// <param name="p">The order, at least 1.</param>
     /// <returns>A scalar.</returns>
     /// <exception cref="ArgumentOutOfRangeException">p &lt; 1 or NaN.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="x"/> is null.</exception>
     public static Tensor Norm(Tensor x, double p)
     {
         if (!(p >= 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "A p-norm needs p ≥ 1.");

@@ -14,12 +14,20 @@ public static class Loss
     /// <param name="prediction">Predictions.</param>
     /// <param name="target">Targets, broadcast against the predictions.</param>
     /// <returns>A scalar.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="prediction"/> or <paramref name="target"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException">The shapes of <paramref name="prediction"/> and <paramref name="target"/> do
+    /// not broadcast.</exception>
     public static Tensor Mse(Tensor prediction, Tensor target) => Api.Call("Loss.Mse", "prediction,target", () => (N(prediction) - N(target)).Square().Mean());
 
     /// <summary>Mean absolute error mean(|p − t|). ∂/∂p = sign(p − t)/n, 0 where p = t (as TorchSharp's l1_loss).</summary>
     /// <param name="prediction">Predictions.</param>
     /// <param name="target">Targets.</param>
     /// <returns>A scalar.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="prediction"/> or <paramref name="target"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException">The shapes of <paramref name="prediction"/> and <paramref name="target"/> do
+    /// not broadcast.</exception>
     public static Tensor L1(Tensor prediction, Tensor target) => Api.Call("Loss.L1", "prediction,target", () => (N(prediction) - N(target)).Abs().Mean());
 
     /// <summary>Huber loss: ½d² where |d| ≤ δ, δ(|d| − ½δ) beyond, d = p − t; mean. ∂/∂p = clamp(d, −δ, δ)/n
@@ -28,6 +36,11 @@ public static class Loss
     /// <param name="target">Targets.</param>
     /// <param name="delta">δ &gt; 0, where the quadratic turns linear.</param>
     /// <returns>A scalar.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="prediction"/> or <paramref name="target"/> is
+    /// null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delta"/> is not positive.</exception>
+    /// <exception cref="ShapeException">The shapes of <paramref name="prediction"/> and <paramref name="target"/> do
+    /// not broadcast.</exception>
     public static Tensor Huber(Tensor prediction, Tensor target, double delta)
     {
         if (!(delta > 0)) throw new ArgumentOutOfRangeException(nameof(delta), delta, "Huber's δ must be positive.");
@@ -47,6 +60,8 @@ public static class Loss
     /// <returns>A scalar.</returns>
     /// <exception cref="ShapeException">logits is not [N, C], or labels' length is not N.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside 0 .. C − 1.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="labels"/> is
+    /// null.</exception>
     public static Tensor CrossEntropy(Tensor logits, int[] labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
@@ -58,6 +73,10 @@ public static class Loss
     /// <param name="logits">[N, C] scores.</param>
     /// <param name="probabilities">[N, C] target distributions (rows summing to 1).</param>
     /// <returns>A scalar.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="probabilities"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException"><paramref name="logits"/> is not [N, C], <paramref name="probabilities"/> is
+    /// not a matrix of N rows, or the two do not broadcast.</exception>
     public static Tensor CrossEntropy(Tensor logits, Tensor probabilities)
     {
         var (n, _) = Classes("Loss.CrossEntropy", N(logits), nameof(logits), N(probabilities).Rank == 2 ? probabilities.Shape[0] : -1, nameof(probabilities));
@@ -69,6 +88,11 @@ public static class Loss
     /// <param name="logProbabilities">[N, C] log-probabilities.</param>
     /// <param name="labels">N class indices.</param>
     /// <returns>A scalar.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="logProbabilities"/> or <paramref name="labels"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException"><paramref name="logProbabilities"/> is not [N, C], or the length of
+    /// <paramref name="labels"/> is not N.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside 0 .. C − 1.</exception>
     public static Tensor Nll(Tensor logProbabilities, int[] labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
@@ -81,6 +105,10 @@ public static class Loss
     /// <param name="logits">Scores.</param>
     /// <param name="targets">Targets in [0, 1], shaped as the logits.</param>
     /// <returns>A scalar.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="targets"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException">The shapes of <paramref name="logits"/> and <paramref name="targets"/> do not
+    /// broadcast.</exception>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets) =>
         Api.Call("Loss.BinaryCrossEntropyWithLogits", "logits,targets", () => (N(logits).Softplus() - logits * N(targets)).Mean());
 
@@ -88,7 +116,11 @@ public static class Loss
     /// <param name="labels">N class indices.</param>
     /// <param name="classes">The number of classes.</param>
     /// <returns>The one-hot matrix.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">A label is outside 0 .. classes − 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is negative, or a label is outside
+    /// 0 .. classes − 1.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="labels"/> is null.</exception>
+    /// <exception cref="MemoryLimitException">The matrix would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor OneHot(int[] labels, int classes)
     {
         ArgumentNullException.ThrowIfNull(labels);

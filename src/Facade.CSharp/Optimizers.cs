@@ -32,6 +32,7 @@ public interface IOptimizer
     /// <summary>The state before the first step.</summary>
     /// <param name="parameters">The parameters to be optimised.</param>
     /// <returns>Zero moment buffers shaped as the parameters.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="parameters"/> or one of its elements is null.</exception>
     OptimizerState Init(params Tensor[] parameters);
 
     /// <summary>One update.</summary>
@@ -39,6 +40,11 @@ public interface IOptimizer
     /// <param name="gradients">Their gradients, in the same order and shapes.</param>
     /// <param name="state">The state from <see cref="Init"/> or the previous step.</param>
     /// <returns>The new parameters and state.</returns>
+    /// <exception cref="ArgumentNullException">An argument or one of its elements is null.</exception>
+    /// <exception cref="ArgumentException">A hyperparameter is out of range (a learning rate that is not positive,
+    /// Nesterov's momentum without momentum), <paramref name="gradients"/> does not have one gradient per parameter,
+    /// or <paramref name="state"/> was made for another number of parameters.</exception>
+    /// <exception cref="ShapeException">A gradient's shape differs from its parameter's.</exception>
     OptimizerStep Step(Tensor[] parameters, Tensor[] gradients, OptimizerState state);
 }
 
@@ -142,6 +148,8 @@ public static class Gradients
     /// <param name="gradients">The gradients.</param>
     /// <param name="maxNorm">The bound, &gt; 0.</param>
     /// <returns>The scaled gradients and the norm before scaling.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="gradients"/> or an element of it is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="maxNorm"/> is not positive.</exception>
     public static ClippedGradients ClipByNorm(Tensor[] gradients, double maxNorm)
     {
         var r = Core.Optimizers.clipByNorm(maxNorm, Array.ConvertAll(Interop.Values(gradients, nameof(gradients)), v => v.Tensor));

@@ -29,6 +29,7 @@ public sealed class TensorScope : IDisposable
     /// <param name="tensor">The tensor to keep.</param>
     /// <returns>The same tensor, kept past the scope's end.</returns>
     /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="tensor"/> is null.</exception>
     public Tensor Keep(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
@@ -40,6 +41,7 @@ public sealed class TensorScope : IDisposable
     /// <param name="tensors">The tensors.</param>
     /// <returns>The same tensor, kept past the scope's end.</returns>
     /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="tensors"/> or an element of it is null.</exception>
     public Tensor[] Keep(params Tensor[] tensors)
     {
         ArgumentNullException.ThrowIfNull(tensors);

@@ -12,6 +12,10 @@ public sealed partial class Tensor
     /// <param name="step">The step (nonzero; negative counts down).</param>
     /// <returns>A vector.</returns>
     /// <exception cref="ArgumentOutOfRangeException">step is 0 or not finite.</exception>
+    /// <exception cref="ArgumentException"><paramref name="start"/> or <paramref name="stop"/> is NaN, or both are the
+    /// same infinity.</exception>
+    /// <exception cref="MemoryLimitException">The vector would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Arange(double start, double stop, double step)
     {
         if (step == 0 || !double.IsFinite(step)) throw new ArgumentOutOfRangeException(nameof(step), step, "Arange needs a finite, nonzero step.");
@@ -25,6 +29,8 @@ public sealed partial class Tensor
     /// <summary>0, 1, …, stop − 1.</summary>
     /// <param name="stop">How many.</param>
     /// <returns>A vector.</returns>
+    /// <exception cref="MemoryLimitException">The vector would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Arange(int stop) => Arange(0, stop, 1);
 
     /// <summary><paramref name="count"/> evenly spaced values from start to stop, both included.</summary>
@@ -32,6 +38,9 @@ public sealed partial class Tensor
     /// <param name="stop">The last value.</param>
     /// <param name="count">How many (≥ 0).</param>
     /// <returns>A vector.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
+    /// <exception cref="MemoryLimitException">The vector would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Linspace(double start, double stop, int count)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "Linspace needs a count ≥ 0.");
@@ -42,6 +51,9 @@ public sealed partial class Tensor
     /// <summary>The n×n identity matrix.</summary>
     /// <param name="n">Its size.</param>
     /// <returns>A matrix.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="n"/> is negative.</exception>
+    /// <exception cref="MemoryLimitException">The matrix would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Eye(int n)
     {
         if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "Eye needs n ≥ 0.");
@@ -55,22 +67,32 @@ public sealed partial class Tensor
     /// <param name="value">The value.</param>
     /// <param name="shape">The shape.</param>
     /// <returns>The tensor.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
     public static Tensor Full(double value, params int[] shape) => Of(Core.TensorModule.full(shape ?? throw new ArgumentNullException(nameof(shape)), value));
 
     /// <summary>Zeros shaped as <paramref name="like"/>.</summary>
     /// <param name="like">The tensor whose shape is taken.</param>
     /// <returns>Zeros shaped as the argument.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="like"/> is null.</exception>
     public static Tensor ZerosLike(Tensor like) => Zeros(N(like).Shape.ToArray());
 
     /// <summary>Ones shaped as <paramref name="like"/>.</summary>
     /// <param name="like">The tensor whose shape is taken.</param>
     /// <returns>Ones shaped as the argument.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="like"/> is null.</exception>
     public static Tensor OnesLike(Tensor like) => Ones(N(like).Shape.ToArray());
 
     /// <summary>Standard normal values from a seeded generator: <c>Tensor.Normal(new[] { 5, 10 }, seed: 5)</c>.</summary>
     /// <param name="shape">The shape.</param>
     /// <param name="seed">The generator's seed: the same seed gives the same values.</param>
     /// <returns>The tensor.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
+    /// <exception cref="MemoryLimitException">The tensor would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Normal(int[] shape, int seed) => Of(Core.TensorModule.random(seed, shape ?? throw new ArgumentNullException(nameof(shape))));
 
     /// <summary>Normal values with a mean and standard deviation.</summary>
@@ -79,6 +101,13 @@ public sealed partial class Tensor
     /// <param name="mean">The mean.</param>
     /// <param name="standardDeviation">The standard deviation (≥ 0).</param>
     /// <returns>The tensor.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="standardDeviation"/> is negative or
+    /// NaN.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
+    /// <exception cref="MemoryLimitException">The tensor would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Normal(int[] shape, int seed, double mean, double standardDeviation)
     {
         if (!(standardDeviation >= 0)) throw new ArgumentOutOfRangeException(nameof(standardDeviation), standardDeviation, "A standard deviation must be ≥ 0.");
@@ -91,11 +120,19 @@ public sealed partial class Tensor
     /// <param name="low">The lower bound, included.</param>
     /// <param name="high">The upper bound, excluded (≥ low).</param>
     /// <returns>The tensor.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="high"/> is less than <paramref name="low"/>, or
+    /// either is NaN.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
+    /// <exception cref="MemoryLimitException">The tensor would need more memory than
+    /// <see cref="Limits.MemoryLimitBytes"/>.</exception>
     public static Tensor Uniform(int[] shape, int seed, double low, double high)
     {
         ArgumentNullException.ThrowIfNull(shape);
         if (!(high >= low)) throw new ArgumentOutOfRangeException(nameof(high), high, "Uniform needs high ≥ low.");
         var z = Zeros(shape);
+        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Uniform of shape {z.Shape}"), z.Count);
         var rng = new System.Random(seed);
         var d = new double[z.Count];
         for (int i = 0; i < d.Length; i++) d[i] = low + (high - low) * rng.NextDouble();
@@ -106,11 +143,15 @@ public sealed partial class Tensor
     /// with the axis removed.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>The indices.</returns>
+    /// <exception cref="ShapeException"><paramref name="axis"/> is out of range for this tensor's rank, or that axis
+    /// has length 0.</exception>
     public Tensor ArgMax(int axis) => ArgBest(axis, (a, b) => a > b);
 
     /// <summary>The index of the smallest entry along an axis (the first, at a tie).</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>The indices.</returns>
+    /// <exception cref="ShapeException"><paramref name="axis"/> is out of range for this tensor's rank, or that axis
+    /// has length 0.</exception>
     public Tensor ArgMin(int axis) => ArgBest(axis, (a, b) => a < b);
 
     private Tensor ArgBest(int axis, Func<double, double, bool> better)
@@ -138,6 +179,7 @@ public sealed partial class Tensor
     /// part: multiply and add your own). Its gradient is derived through the mean and variance.</summary>
     /// <param name="epsilon">ε &gt; 0, added to the variance.</param>
     /// <returns>The normalised tensor.</returns>
+    /// <exception cref="ShapeException">This tensor is a scalar, which has no last axis.</exception>
     public Tensor LayerNorm(double epsilon) => Api.Call("Tensor.LayerNorm", "epsilon", () =>
     {
         if (Rank == 0) throw new ShapeException($"Tensor.LayerNorm normalises the last axis; a scalar has none.", "this");
@@ -148,6 +190,7 @@ public sealed partial class Tensor
     /// <summary>RMS normalisation over the last axis, x/√(mean(x²) + ε) (no gain: multiply your own).</summary>
     /// <param name="epsilon">ε &gt; 0.</param>
     /// <returns>The normalised tensor.</returns>
+    /// <exception cref="ShapeException">This tensor is a scalar, which has no last axis.</exception>
     public Tensor RmsNorm(double epsilon) => Api.Call("Tensor.RmsNorm", "epsilon", () =>
         Rank == 0 ? throw new ShapeException("Tensor.RmsNorm normalises the last axis; a scalar has none.", "this")
                   : this * (Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5));

@@ -66,30 +66,48 @@ public sealed partial class Tensor
     /// <summary>|x| with an explicit derivative at 0: 1 (right), −1 (left) or 0 (midpoint). d/dx = sign x elsewhere.</summary>
     /// <param name="convention">The derivative at 0.</param>
     /// <returns>A new tensor of the same shape.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
+    /// <see cref="KinkConvention"/> value.</exception>
     public Tensor Abs(KinkConvention convention) => Api.Call("Tensor.Abs", "convention", () => new Tensor(Core.Piecewise.abs(Interop.Convert(convention), Value)));
 
     /// <summary>max(x, y) elementwise with broadcasting. The gradient goes to the larger; at a tie ½ to each (the
     /// midpoint convention, as PyTorch, JAX and DiffSharp split it).</summary>
     /// <param name="other">The other side.</param>
     /// <returns>The elementwise maximum.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
+    /// broadcast.</exception>
     public Tensor Maximum(Tensor other) => Maximum(other, KinkConvention.Midpoint);
 
     /// <summary>max(x, y) with an explicit derivative at a tie: ½ each (midpoint), 1 each (right) or 0 each (left).</summary>
     /// <param name="other">The other side.</param>
     /// <param name="convention">Each side's derivative at a tie.</param>
     /// <returns>The elementwise maximum.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
+    /// <see cref="KinkConvention"/> value.</exception>
+    /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
+    /// broadcast.</exception>
     public Tensor Maximum(Tensor other, KinkConvention convention) =>
         Api.Call("Tensor.Maximum", "other,convention", () => new Tensor(Core.Piecewise.maximum(Interop.Convert(convention), Value, N(other).Value)));
 
     /// <summary>min(x, y) elementwise with broadcasting; at a tie ½ to each.</summary>
     /// <param name="other">The other side.</param>
     /// <returns>The elementwise minimum.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
+    /// broadcast.</exception>
     public Tensor Minimum(Tensor other) => Minimum(other, KinkConvention.Midpoint);
 
     /// <summary>min(x, y) with an explicit derivative at a tie.</summary>
     /// <param name="other">The other side.</param>
     /// <param name="convention">Each side's derivative at a tie.</param>
     /// <returns>The elementwise minimum.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
+    /// <see cref="KinkConvention"/> value.</exception>
+    /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
+    /// broadcast.</exception>
     public Tensor Minimum(Tensor other, KinkConvention convention) =>
         Api.Call("Tensor.Minimum", "other,convention", () => new Tensor(Core.Piecewise.minimum(Interop.Convert(convention), Value, N(other).Value)));
 
@@ -108,6 +126,8 @@ public sealed partial class Tensor
     /// <param name="convention">The derivative at the bounds.</param>
     /// <returns>The clamped tensor.</returns>
     /// <exception cref="ArgumentException">min &gt; max, or a bound is NaN.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
+    /// <see cref="KinkConvention"/> value.</exception>
     public Tensor Clamp(double min, double max, KinkConvention convention) =>
         Api.Call("Tensor.Clamp", "min,max,convention", () => new Tensor(Core.Piecewise.clamp(Interop.Convert(convention), min, max, Value)));
 
@@ -118,11 +138,15 @@ public sealed partial class Tensor
     /// <summary>Hard tanh with an explicit derivative at ±1 (as <see cref="Clamp(double, double, KinkConvention)"/>).</summary>
     /// <param name="convention">The derivative at the bounds.</param>
     /// <returns>The clamped tensor.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
+    /// <see cref="KinkConvention"/> value.</exception>
     public Tensor HardTanh(KinkConvention convention) => Clamp(-1, 1, convention);
 
     /// <summary>ReLU with an explicit derivative at 0: 0 (left, the default of <see cref="Relu()"/>), 1 (right) or ½.</summary>
     /// <param name="convention">The derivative at 0.</param>
     /// <returns>A new tensor of the same shape.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
+    /// <see cref="KinkConvention"/> value.</exception>
     public Tensor Relu(KinkConvention convention) => LeakyRelu(0, convention);
 
     // ---- max and min over axes ----
@@ -137,6 +161,9 @@ public sealed partial class Tensor
     /// <param name="axes">The axes (negative counts from the end).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <returns>The maxima.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
+    /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range, given twice, or
+    /// empty.</exception>
     public Tensor Max(int[] axes, bool keepDims) => Max(axes, keepDims, KinkConvention.Midpoint);
 
     /// <summary>The largest entry over axes with an explicit share at a tie of k entries: 1/k each (midpoint), 1 each
@@ -145,17 +172,26 @@ public sealed partial class Tensor
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <param name="convention">Each tied entry's share.</param>
     /// <returns>The maxima.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
+    /// <see cref="KinkConvention"/> value.</exception>
+    /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range, given twice, or
+    /// empty.</exception>
     public Tensor Max(int[] axes, bool keepDims, KinkConvention convention) =>
         Api.Call("Tensor.Max", "axes,keepDims,convention", () => new Tensor(Core.Piecewise.maxAxes(Interop.Convert(convention), axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value)));
 
     /// <summary>The smallest entry; at a tie of k entries 1/k of the gradient to each.</summary>
     /// <returns>A scalar.</returns>
+    /// <exception cref="ShapeException">The tensor is empty.</exception>
     public Tensor Min() => Count == 0 ? throw new ShapeException($"Tensor.Min of an empty tensor (shape {Shape}): there is no smallest entry.", "this") : Min(Enumerable.Range(0, Rank).ToArray(), false, KinkConvention.Midpoint);
 
     /// <summary>The smallest entry over axes; at a tie of k entries 1/k of the gradient to each.</summary>
     /// <param name="axes">The axes (negative counts from the end).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <returns>The minima.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
+    /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range, given twice, or
+    /// empty.</exception>
     public Tensor Min(int[] axes, bool keepDims) => Min(axes, keepDims, KinkConvention.Midpoint);
 
     /// <summary>The smallest entry over axes with an explicit share at a tie.</summary>
@@ -163,6 +199,11 @@ public sealed partial class Tensor
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <param name="convention">Each tied entry's share.</param>
     /// <returns>The minima.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
+    /// <see cref="KinkConvention"/> value.</exception>
+    /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range, given twice, or
+    /// empty.</exception>
     public Tensor Min(int[] axes, bool keepDims, KinkConvention convention) =>
         Api.Call("Tensor.Min", "axes,keepDims,convention", () => new Tensor(Core.Piecewise.minAxes(Interop.Convert(convention), axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value)));
 
@@ -176,6 +217,8 @@ public sealed partial class Tensor
     /// <param name="alpha">α, the negative saturation.</param>
     /// <param name="convention">The derivative at 0.</param>
     /// <returns>A new tensor of the same shape.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
+    /// <see cref="KinkConvention"/> value.</exception>
     public Tensor Elu(double alpha, KinkConvention convention) => Api.Call("Tensor.Elu", "alpha,convention", () => new Tensor(Core.Piecewise.elu(alpha, Interop.Convert(convention), Value)));
 
     // ---- comparisons: masks of 1 and 0, constants (no gradient) ----
@@ -186,22 +229,37 @@ public sealed partial class Tensor
     /// <summary>1 where x &gt; y, else 0 (broadcast; a constant mask for <see cref="Where"/>).</summary>
     /// <param name="other">The other operand, broadcast against this one.</param>
     /// <returns>A mask of 1 and 0 (a constant).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
+    /// broadcast.</exception>
     public Tensor GreaterThan(Tensor other) => Api.Call("Tensor.GreaterThan", "other", () => Compare(other, (a, b) => a > b));
     /// <summary>1 where x ≥ y, else 0.</summary>
     /// <param name="other">The other operand, broadcast against this one.</param>
     /// <returns>A mask of 1 and 0 (a constant).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
+    /// broadcast.</exception>
     public Tensor GreaterThanOrEqual(Tensor other) => Api.Call("Tensor.GreaterThanOrEqual", "other", () => Compare(other, (a, b) => a >= b));
     /// <summary>1 where x &lt; y, else 0.</summary>
     /// <param name="other">The other operand, broadcast against this one.</param>
     /// <returns>A mask of 1 and 0 (a constant).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
+    /// broadcast.</exception>
     public Tensor LessThan(Tensor other) => Api.Call("Tensor.LessThan", "other", () => Compare(other, (a, b) => a < b));
     /// <summary>1 where x ≤ y, else 0.</summary>
     /// <param name="other">The other operand, broadcast against this one.</param>
     /// <returns>A mask of 1 and 0 (a constant).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
+    /// broadcast.</exception>
     public Tensor LessThanOrEqual(Tensor other) => Api.Call("Tensor.LessThanOrEqual", "other", () => Compare(other, (a, b) => a <= b));
     /// <summary>1 where x = y, else 0.</summary>
     /// <param name="other">The other operand, broadcast against this one.</param>
     /// <returns>A mask of 1 and 0 (a constant).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
+    /// broadcast.</exception>
     public Tensor EqualTo(Tensor other) => Api.Call("Tensor.EqualTo", "other", () => Compare(other, (a, b) => a == b));
 
     // ---- reductions that keep their axes ----
@@ -211,6 +269,8 @@ public sealed partial class Tensor
     /// <param name="axes">The axes (negative counts from the end).</param>
     /// <param name="keepDims">Keep the summed axes with length 1.</param>
     /// <returns>The sums.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
+    /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range or given twice.</exception>
     public Tensor Sum(int[] axes, bool keepDims) => Api.Call("Tensor.Sum", "axes,keepDims", () => new Tensor(Core.Reduction.sumAxes(axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value)));
 
     /// <summary>Mean over the given axes, keeping them with length 1 when <paramref name="keepDims"/>:
@@ -218,5 +278,7 @@ public sealed partial class Tensor
     /// <param name="axes">The axes (negative counts from the end).</param>
     /// <param name="keepDims">Keep the averaged axes with length 1.</param>
     /// <returns>The means.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
+    /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range or given twice.</exception>
     public Tensor Mean(int[] axes, bool keepDims) => Api.Call("Tensor.Mean", "axes,keepDims", () => new Tensor(Core.Reduction.meanAxes(axes ?? throw new ArgumentNullException(nameof(axes)), keepDims, Value)));
 }

@@ -16,6 +16,7 @@ public sealed partial class Tensor
     /// <param name="indices">One position per leading axis.</param>
     /// <returns>The slice.</returns>
     /// <exception cref="ShapeException">More positions than axes, or a position outside its axis.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="indices"/> is null.</exception>
     public Tensor this[params TensorIndex[] indices]
     {
         get
@@ -84,21 +85,28 @@ public sealed partial class Tensor
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <param name="tensors">At least one tensor.</param>
     /// <returns>The joined tensor.</returns>
-    /// <exception cref="ShapeException">The shapes differ off the axis.</exception>
+    /// <exception cref="ShapeException">The tensors are scalars, <paramref name="axis"/> is out of range, or the shapes
+    /// differ off the axis.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="tensors"/> or an element of it is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="tensors"/> is empty.</exception>
     public static Tensor Concat(int axis, params Tensor[] tensors) => Api.Call("Tensor.Concat", "axis,tensors", () => new Tensor(Core.Indexing.concat(axis, Interop.Values(tensors, nameof(tensors)))));
 
     /// <summary>Same-shaped tensors stacked along a new axis. The gradient of each is its slice of the adjoint.</summary>
     /// <param name="axis">Where the new axis goes (0 .. rank; negative counts from the end).</param>
     /// <param name="tensors">At least one tensor.</param>
     /// <returns>The stacked tensor.</returns>
-    /// <exception cref="ShapeException">The shapes differ.</exception>
+    /// <exception cref="ShapeException">The shapes differ, or <paramref name="axis"/> is out of range.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="tensors"/> or an element of it is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="tensors"/> is empty.</exception>
     public static Tensor Stack(int axis, params Tensor[] tensors) => Api.Call("Tensor.Stack", "axis,tensors", () => new Tensor(Core.Indexing.stack(axis, Interop.Values(tensors, nameof(tensors)))));
 
     /// <summary>Splits along an axis into consecutive parts of the given sizes (which must add up to its length).</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <param name="sizes">The length of each part.</param>
     /// <returns>The parts, in order.</returns>
-    /// <exception cref="ShapeException">The sizes do not add up to the axis' length.</exception>
+    /// <exception cref="ShapeException"><paramref name="axis"/> is out of range, or <paramref name="sizes"/> has a
+    /// negative size or does not add up to the axis' length.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="sizes"/> is null.</exception>
     public Tensor[] Split(int axis, params int[] sizes)
     {
         ArgumentNullException.ThrowIfNull(sizes);
@@ -114,12 +122,15 @@ public sealed partial class Tensor
     /// <summary>The tensor with a new axis of length 1 at <paramref name="axis"/> (0 .. rank).</summary>
     /// <param name="axis">Where the new axis goes (negative counts from the end).</param>
     /// <returns>A view with one more axis.</returns>
+    /// <exception cref="ShapeException"><paramref name="axis"/> is outside −(rank + 1) .. rank.</exception>
     public Tensor Unsqueeze(int axis) => Api.Call("Tensor.Unsqueeze", "axis", () => new Tensor(Core.Indexing.unsqueeze(axis, Value)));
 
     /// <summary>The tensor without the given axes of length 1 (every axis of length 1 when none is given).</summary>
     /// <param name="axes">Axes of length 1.</param>
     /// <returns>A view with fewer axes.</returns>
-    /// <exception cref="ShapeException">A listed axis does not have length 1.</exception>
+    /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range, given twice, or not of
+    /// length 1.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
     public Tensor Squeeze(params int[] axes) => Api.Call("Tensor.Squeeze", "axes", () => new Tensor(Core.Indexing.squeeze(axes ?? throw new ArgumentNullException(nameof(axes)), Value)));
 
     /// <summary>PyTorch's gather: <c>out[p] = x[p with its axis coordinate replaced by indices[p]]</c> for every
@@ -129,6 +140,7 @@ public sealed partial class Tensor
     /// <param name="indices">Whole-number positions along the axis (for example from <see cref="ArgMax"/>).</param>
     /// <returns>A tensor shaped as <paramref name="indices"/>.</returns>
     /// <exception cref="ShapeException">An index is out of range or not a whole number, or the shapes do not fit.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="indices"/> is null.</exception>
     public Tensor Gather(int axis, Tensor indices) =>
         Api.Call("Tensor.Gather", "axis,indices", () => new Tensor(Core.Indexing.gather(axis, Positions(indices, nameof(indices)), N(indices).Shape.ToArray(), Value)));
 
@@ -139,6 +151,10 @@ public sealed partial class Tensor
     /// <param name="indices">Whole-number positions, shaped as this tensor.</param>
     /// <param name="shape">The result's shape.</param>
     /// <returns>The scattered sums.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="indices"/> or <paramref name="shape"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException">An index is out of range or not a whole number, <paramref name="axis"/> is out
+    /// of range, or the shapes do not fit.</exception>
     public Tensor ScatterAdd(int axis, Tensor indices, params int[] shape) =>
         Api.Call("Tensor.ScatterAdd", "axis,indices,shape", () => new Tensor(Core.Indexing.scatterAdd(axis, Positions(indices, nameof(indices)), shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
 
@@ -158,6 +174,7 @@ public sealed partial class Tensor
     /// <summary>The tensor reversed along an axis. The gradient is reversed back.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>The reversed tensor.</returns>
+    /// <exception cref="ShapeException"><paramref name="axis"/> is out of range for this tensor's rank.</exception>
     public Tensor Flip(int axis) => Api.Call("Tensor.Flip", "axis", () => new Tensor(Core.Indexing.flip(axis, Value)));
 
     /// <summary>The entries at <paramref name="indices"/> along an axis, in that order (repeats allowed): a gather of
@@ -165,7 +182,8 @@ public sealed partial class Tensor
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <param name="indices">Positions along the axis.</param>
     /// <returns>The gathered tensor; the axis has <c>indices.Length</c> entries.</returns>
-    /// <exception cref="ShapeException">An index is out of range.</exception>
+    /// <exception cref="ShapeException"><paramref name="axis"/> or an index is out of range.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="indices"/> is null.</exception>
     public Tensor IndexSelect(int axis, int[] indices) => Api.Call("Tensor.IndexSelect", "axis,indices", () => new Tensor(Core.Indexing.indexSelect(axis, indices ?? throw new ArgumentNullException(nameof(indices)), Value)));
 
     /// <summary>A scatter-add: zeros of length <paramref name="size"/> along an axis, with slice k of this tensor added
@@ -174,7 +192,11 @@ public sealed partial class Tensor
     /// <param name="indices">Where each slice goes (one per slice; repeats add up).</param>
     /// <param name="size">The axis' length in the result.</param>
     /// <returns>The scattered tensor.</returns>
-    /// <exception cref="ShapeException">An index is out of range, or there is not one per slice.</exception>
+    /// <exception cref="ShapeException"><paramref name="axis"/> or an index is out of range, <paramref name="size"/> is
+    /// negative, or there is not one index per slice.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="indices"/> is null.</exception>
+    /// <exception cref="MemoryLimitException">The result would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/>.</exception>
     public Tensor IndexAdd(int axis, int[] indices, int size) => Api.Call("Tensor.IndexAdd", "axis,indices,size", () => new Tensor(Core.Indexing.indexAdd(axis, indices ?? throw new ArgumentNullException(nameof(indices)), size, Value)));
 
     /// <summary><paramref name="whenTrue"/> where <paramref name="condition"/> ≠ 0, else <paramref name="whenFalse"/>,
@@ -185,6 +207,8 @@ public sealed partial class Tensor
     /// <param name="whenFalse">Taken elsewhere.</param>
     /// <returns>The selection, in the broadcast shape.</returns>
     /// <exception cref="ShapeException">The shapes do not broadcast.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="condition"/>, <paramref name="whenTrue"/> or
+    /// <paramref name="whenFalse"/> is null.</exception>
     public static Tensor Where(Tensor condition, Tensor whenTrue, Tensor whenFalse) =>
         Api.Call("Tensor.Where", "condition,whenTrue,whenFalse", () => new Tensor(Core.Indexing.where(N(condition).Value, N(whenTrue).Value, N(whenFalse).Value)));
 
@@ -192,5 +216,6 @@ public sealed partial class Tensor
     /// <param name="shape">The target shape.</param>
     /// <returns>The broadcast tensor.</returns>
     /// <exception cref="ShapeException">The shape is not a broadcast of this one.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
     public Tensor BroadcastTo(params int[] shape) => Api.Call("Tensor.BroadcastTo", "shape", () => new Tensor(Core.Arithmetic.broadcastTo(shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
 }

@@ -9,6 +9,7 @@ public sealed partial class Tensor
     /// <summary>A matrix from a rectangular array (copied).</summary>
     /// <param name="values">The rows and columns.</param>
     /// <returns>A tensor of shape [rows, columns].</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="values"/> is null.</exception>
     public static Tensor FromArray(double[,] values)
     {
         ArgumentNullException.ThrowIfNull(values);
@@ -20,6 +21,7 @@ public sealed partial class Tensor
     /// <summary>A rank-3 tensor from a rectangular array (copied).</summary>
     /// <param name="values">The values.</param>
     /// <returns>A tensor of shape [n0, n1, n2].</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="values"/> is null.</exception>
     public static Tensor FromArray(double[,,] values)
     {
         ArgumentNullException.ThrowIfNull(values);
@@ -32,6 +34,7 @@ public sealed partial class Tensor
     /// <param name="rows">The rows.</param>
     /// <returns>A tensor of shape [rows, columns].</returns>
     /// <exception cref="ShapeException">The rows differ in length.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="rows"/> or one of its rows is null.</exception>
     public static Tensor FromArray(double[][] rows)
     {
         ArgumentNullException.ThrowIfNull(rows);
@@ -51,12 +54,19 @@ public sealed partial class Tensor
     /// <param name="values">The values.</param>
     /// <param name="shape">The shape; it must hold exactly <c>values.Length</c> elements.</param>
     /// <returns>The tensor.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> does not hold exactly <c>values.Length</c>
+    /// elements.</exception>
     public static Tensor FromSpan(ReadOnlySpan<double> values, params int[] shape) => FromArray(values.ToArray(), shape);
 
     /// <summary>A tensor from single-precision values, converted to double (exactly: every float is a double).</summary>
     /// <param name="values">The values.</param>
     /// <param name="shape">The shape.</param>
     /// <returns>The tensor.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="values"/> or <paramref name="shape"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> does not hold exactly <c>values.Length</c>
+    /// elements.</exception>
     public static Tensor FromArray(float[] values, params int[] shape) =>
         FromArray(Array.ConvertAll(values ?? throw new ArgumentNullException(nameof(values)), v => (double)v), shape);
 
@@ -120,6 +130,9 @@ public sealed partial class Tensor
     /// <param name="relativeTolerance">rtol ≥ 0.</param>
     /// <param name="absoluteTolerance">atol ≥ 0.</param>
     /// <returns>True when they are close.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="relativeTolerance"/> or
+    /// <paramref name="absoluteTolerance"/> is negative or NaN.</exception>
     public bool AllClose(Tensor other, double relativeTolerance, double absoluteTolerance)
     {
         ArgumentNullException.ThrowIfNull(other);
@@ -131,6 +144,7 @@ public sealed partial class Tensor
     /// <summary><see cref="AllClose(Tensor, double, double)"/> with NumPy's defaults, rtol = 1e-5 and atol = 1e-8.</summary>
     /// <param name="other">The tensor to compare with.</param>
     /// <returns>True when they are close.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     public bool AllClose(Tensor other) => AllClose(other, 1e-5, 1e-8);
 
     /// <summary>Compares tensors by value: the same shape and the same elements (NaN equal to NaN). A tensor's own

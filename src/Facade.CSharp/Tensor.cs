@@ -25,6 +25,8 @@ public sealed partial class Tensor
     /// <param name="shape">The shape.</param>
     /// <returns>The tensor.</returns>
     /// <exception cref="ShapeException">The shape does not hold exactly <c>values.Length</c> elements.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="values"/> or <paramref name="shape"/> is
+    /// null.</exception>
     public static Tensor FromArray(double[] values, params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(values);
@@ -42,17 +44,28 @@ public sealed partial class Tensor
     /// <summary>A tensor of zeros.</summary>
     /// <param name="shape">The shape.</param>
     /// <returns>A tensor of zeros.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
     public static Tensor Zeros(params int[] shape) => Api.Call("Tensor.Zeros", "shape", () => Of(Core.TensorModule.zeros(shape ?? throw new ArgumentNullException(nameof(shape)))));
 
     /// <summary>A tensor of ones.</summary>
     /// <param name="shape">The shape.</param>
     /// <returns>A tensor of ones.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
     public static Tensor Ones(params int[] shape) => Api.Call("Tensor.Ones", "shape", () => Of(Core.TensorModule.ones(shape ?? throw new ArgumentNullException(nameof(shape)))));
 
     /// <summary>Standard normal entries from a seeded generator (reproducible).</summary>
     /// <param name="seed">The generator's seed: the same seed gives the same values.</param>
     /// <param name="shape">The shape.</param>
     /// <returns>The tensor.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
+    /// <exception cref="MemoryLimitException">The tensor would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Random(int seed, params int[] shape) => Api.Call("Tensor.Random", "shape", () => Of(Core.TensorModule.random(seed, shape ?? throw new ArgumentNullException(nameof(shape)))));
 
     /// <summary>
@@ -85,6 +98,7 @@ public sealed partial class Tensor
     /// <param name="index">The element's position, one index per axis.</param>
     /// <returns>The element.</returns>
     /// <exception cref="ShapeException">The index has the wrong length or is out of range.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="index"/> is null.</exception>
     public double ValueAt(params int[] index) => Api.Call("Tensor.ValueAt", "index", () => Value.Tensor[index ?? throw new ArgumentNullException(nameof(index))]);
 
     /// <summary>The value of a one-element tensor.</summary>
@@ -99,65 +113,86 @@ public sealed partial class Tensor
     /// <param name="a">The left operand.</param>
     /// <param name="b">The right operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of <paramref name="a"/> and <paramref name="b"/> do not
+    /// broadcast.</exception>
     public static Tensor operator +(Tensor a, Tensor b) => Api.Call("Tensor.operator +", "a,b", () => new Tensor(Core.Arithmetic.add(N(a).Value, N(b).Value)));
     /// <summary>a + c. ∂/∂a = 1.</summary>
     /// <param name="a">The left operand.</param>
     /// <param name="c">The scalar.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator +(Tensor a, double c) => a + Scalar(c);
     /// <summary>c + a. ∂/∂a = 1.</summary>
     /// <param name="c">The scalar.</param>
     /// <param name="a">The left operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator +(double c, Tensor a) => Scalar(c) + N(a);
     /// <summary>a − b. ∂/∂a = 1, ∂/∂b = −1.</summary>
     /// <param name="a">The left operand.</param>
     /// <param name="b">The right operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of <paramref name="a"/> and <paramref name="b"/> do not
+    /// broadcast.</exception>
     public static Tensor operator -(Tensor a, Tensor b) => Api.Call("Tensor.operator -", "a,b", () => new Tensor(Core.Arithmetic.sub(N(a).Value, N(b).Value)));
     /// <summary>a − c. ∂/∂a = 1.</summary>
     /// <param name="a">The left operand.</param>
     /// <param name="c">The scalar.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator -(Tensor a, double c) => a - Scalar(c);
     /// <summary>c − a. ∂/∂a = −1.</summary>
     /// <param name="c">The scalar.</param>
     /// <param name="a">The left operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator -(double c, Tensor a) => Scalar(c) - N(a);
     /// <summary>a · b elementwise. ∂/∂a = b, ∂/∂b = a. One tensor times itself is x², ∂/∂x = 2x in one pass.</summary>
     /// <param name="a">The left operand.</param>
     /// <param name="b">The right operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of <paramref name="a"/> and <paramref name="b"/> do not
+    /// broadcast.</exception>
     public static Tensor operator *(Tensor a, Tensor b) => Api.Call("Tensor.operator *", "a,b", () => new Tensor(Core.Arithmetic.mul(N(a).Value, N(b).Value)));
     /// <summary>a · c. ∂/∂a = c.</summary>
     /// <param name="a">The left operand.</param>
     /// <param name="c">The scalar.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator *(Tensor a, double c) => Api.Call("Tensor.operator *", "a,c", () => new Tensor(Core.Arithmetic.scale(c, N(a).Value)));
     /// <summary>c · a. ∂/∂a = c.</summary>
     /// <param name="c">The scalar.</param>
     /// <param name="a">The left operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator *(double c, Tensor a) => Api.Call("Tensor.operator *", "c,a", () => new Tensor(Core.Arithmetic.scale(c, N(a).Value)));
     /// <summary>a / b elementwise. ∂/∂a = 1/b, ∂/∂b = −a/b².</summary>
     /// <param name="a">The left operand.</param>
     /// <param name="b">The right operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
+    /// <exception cref="ShapeException">The shapes of <paramref name="a"/> and <paramref name="b"/> do not
+    /// broadcast.</exception>
     public static Tensor operator /(Tensor a, Tensor b) => Api.Call("Tensor.operator /", "a,b", () => new Tensor(Core.Arithmetic.div(N(a).Value, N(b).Value)));
     /// <summary>a / c. ∂/∂a = 1/c.</summary>
     /// <param name="a">The left operand.</param>
     /// <param name="c">The scalar.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator /(Tensor a, double c) => a / Scalar(c);
     /// <summary>c / a. ∂/∂a = −c/a².</summary>
     /// <param name="c">The scalar.</param>
     /// <param name="a">The left operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator /(double c, Tensor a) => Scalar(c) / N(a);
     /// <summary>−a. ∂/∂a = −1.</summary>
     /// <param name="a">The left operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator -(Tensor a) => Api.Call("Tensor.operator -", "a", () => new Tensor(Core.Arithmetic.neg(N(a).Value)));
 
     private static Tensor N(Tensor? t, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(t))] string? name = null) => t ?? throw new ArgumentNullException(name);
@@ -171,6 +206,8 @@ public sealed partial class Tensor
     /// <summary>Σ over the given axes (negative counts from the end). ∂/∂x = 1, broadcast back.</summary>
     /// <param name="axes">The axes (negative counts from the end).</param>
     /// <returns>The sums (a scalar when no axes are given).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
+    /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range or given twice.</exception>
     public Tensor Sum(params int[] axes) => Api.Call("Tensor.Sum", "axes", () => new Tensor(Core.Reduction.sumAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value)));
 
     /// <summary>Mean of every element. ∂/∂x = 1/n.</summary>
@@ -180,6 +217,8 @@ public sealed partial class Tensor
     /// <summary>Mean over the given axes. ∂/∂x = 1/n along them.</summary>
     /// <param name="axes">The axes (negative counts from the end).</param>
     /// <returns>The means (a scalar when no axes are given).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
+    /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range or given twice.</exception>
     public Tensor Mean(params int[] axes) => Api.Call("Tensor.Mean", "axes", () => new Tensor(Core.Reduction.meanAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value)));
 
     // ---- elementwise ----
@@ -222,6 +261,8 @@ public sealed partial class Tensor
     /// d/dx = σ(2u) + x·σ(2u)·σ(−2u)·2u′.</summary>
     /// <param name="approximation">Which GELU: exact or the tanh form.</param>
     /// <returns>A new tensor of the same shape.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="approximation"/> is not a defined
+    /// <see cref="GeluApproximation"/> value.</exception>
     public Tensor Gelu(GeluApproximation approximation) => approximation switch
     {
         GeluApproximation.None => Gelu(),
@@ -238,17 +279,21 @@ public sealed partial class Tensor
     /// <param name="negativeSlope">α, the slope below 0.</param>
     /// <param name="convention">The derivative at the kink.</param>
     /// <returns>A new tensor of the same shape.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
+    /// <see cref="KinkConvention"/> value.</exception>
     public Tensor LeakyRelu(double negativeSlope, KinkConvention convention) =>
         Api.Call("Tensor.LeakyRelu", "negativeSlope,convention", () => new Tensor(Core.Activation.leakyReluWith(negativeSlope, Interop.Convert(convention), Value)));
 
     /// <summary>Softmax along an axis, shifted by the maximum. VJP: y·(ḡ − Σ ḡ·y).</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>A new tensor of the same shape.</returns>
+    /// <exception cref="ShapeException"><paramref name="axis"/> is out of range for this tensor's rank.</exception>
     public Tensor Softmax(int axis) => Api.Call("Tensor.Softmax", "axis", () => new Tensor(Core.Softmax.softmax(axis, Value)));
 
     /// <summary>Log-softmax along an axis: x − log Σ eˣ. VJP: ḡ − softmax(x)·Σ ḡ.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>A new tensor of the same shape.</returns>
+    /// <exception cref="ShapeException"><paramref name="axis"/> is out of range for this tensor's rank.</exception>
     public Tensor LogSoftmax(int axis) => Api.Call("Tensor.LogSoftmax", "axis", () => new Tensor(Core.Softmax.logSoftmax(axis, Value)));
 
     // ---- linear algebra and layout ----
@@ -260,6 +305,7 @@ public sealed partial class Tensor
     /// <returns>The product.</returns>
     /// <exception cref="ShapeException">A scalar operand, inner dimensions that differ, or batch dimensions that do not
     /// broadcast.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     public Tensor MatMul(Tensor other)
     {
         var (a, b) = (Shape, N(other).Shape);
@@ -287,11 +333,17 @@ public sealed partial class Tensor
     /// <summary>Same elements, new shape (one -1 is inferred). The gradient is reshaped back.</summary>
     /// <param name="shape">The shape.</param>
     /// <returns>The same elements in the new shape.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has more than one -1 or a negative dimension, or does
+    /// not hold this tensor's elements.</exception>
     public Tensor Reshape(params int[] shape) => Api.Call("Tensor.Reshape", "shape", () => new Tensor(Core.Layout.reshape(shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
 
     /// <summary>Permutes the axes (no argument: reverses them). The gradient is permuted back.</summary>
     /// <param name="permutation">A permutation of the axes (none: reverse them).</param>
     /// <returns>The tensor with its axes permuted.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="permutation"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="permutation"/> is neither empty nor a permutation of this
+    /// tensor's axes.</exception>
     public Tensor Transpose(params int[] permutation)
     {
         ArgumentNullException.ThrowIfNull(permutation);

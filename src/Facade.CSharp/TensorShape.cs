@@ -14,6 +14,7 @@ public sealed class TensorShape : IReadOnlyList<int>, IEquatable<TensorShape>
 
     /// <summary>The length of an axis.</summary>
     /// <param name="axis">0 .. Count − 1 (use <c>^1</c> for the last).</param>
+    /// <exception cref="IndexOutOfRangeException"><paramref name="axis"/> is outside 0 .. Count − 1.</exception>
     public int this[int axis] => dims[axis];
 
     /// <summary>The rank: how many axes.</summary>

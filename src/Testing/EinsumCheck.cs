@@ -18,6 +18,7 @@ public static class EinsumCheck
     /// <param name="c">The problem.</param>
     /// <returns>The first variant that disagrees ("operands reordered", "labels renamed", "output permuted"), with
     /// the equations and the largest difference; or a pass.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="c"/> is null.</exception>
     public static RuleCheckReport Metamorphic(EinsumCase c)
     {
         ArgumentNullException.ThrowIfNull(c);

@@ -27,6 +27,7 @@ public static class Generators
     /// <param name="options">What the problems may contain.</param>
     /// <returns>An arbitrary whose cases print as replayable lines.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of its range.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     public static Arbitrary<EinsumCase> Einsum(EinsumOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -38,6 +39,8 @@ public static class Generators
     /// <param name="maxRank">The largest rank (0 or more).</param>
     /// <param name="maxSize">The largest size (1 or more).</param>
     /// <returns>A generator of shapes.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxRank"/> is negative, or
+    /// <paramref name="maxSize"/> is less than 1.</exception>
     public static Gen<int[]> Shape(int maxRank, int maxSize)
     {
         if (maxRank < 0) throw new ArgumentOutOfRangeException(nameof(maxRank), maxRank, "The rank bound must be 0 or more.");
@@ -51,6 +54,8 @@ public static class Generators
     /// <param name="maxSize">The largest size (1 or more).</param>
     /// <param name="zeroSize">Whether a dimension may be 0.</param>
     /// <returns>A generator of shapes.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxRank"/> is negative, or
+    /// <paramref name="maxSize"/> is less than 1.</exception>
     public static Gen<int[]> Shape(int maxRank, int maxSize, bool zeroSize)
     {
         if (!zeroSize) return Shape(maxRank, maxSize);
@@ -66,6 +71,11 @@ public static class Generators
     /// <param name="min">The smallest value.</param>
     /// <param name="max">The largest value.</param>
     /// <returns>An arbitrary of tensors.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="min"/> or <paramref name="max"/> is not finite, or
+    /// <paramref name="min"/> is greater than <paramref name="max"/>.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
     public static Arbitrary<Tensor> TensorArbitrary(int[] shape, double min, double max) =>
         Arb.From(Tensor(shape, min, max), t => ShrinkValues(t, min, max));
 
@@ -96,6 +106,8 @@ public static class Generators
     /// <param name="maxRank">The largest rank (0 or more).</param>
     /// <param name="maxSize">The largest size (1 or more).</param>
     /// <returns>An arbitrary of shapes.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxRank"/> is negative, or
+    /// <paramref name="maxSize"/> is less than 1.</exception>
     public static Arbitrary<int[]> ShapeArbitrary(int maxRank, int maxSize) =>
         Arb.From(Shape(maxRank, maxSize), ShrinkShape);
 
@@ -105,6 +117,8 @@ public static class Generators
     /// <param name="maxRank">The common shape's largest rank.</param>
     /// <param name="maxSize">The largest size.</param>
     /// <returns>A generator of shape arrays, each one broadcastable with the others.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is less than 1,
+    /// <paramref name="maxRank"/> is negative, or <paramref name="maxSize"/> is less than 1.</exception>
     public static Gen<int[][]> BroadcastShapes(int count, int maxRank, int maxSize)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one shape.");
@@ -136,12 +150,20 @@ public static class Generators
     /// <param name="min">The smallest value.</param>
     /// <param name="max">The largest value (at least <paramref name="min"/>).</param>
     /// <returns>A generator of tensors.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="min"/> or <paramref name="max"/> is not finite, or
+    /// <paramref name="min"/> is greater than <paramref name="max"/>.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
     public static Gen<Tensor> Tensor(int[] shape, double min, double max)
     {
         ArgumentNullException.ThrowIfNull(shape);
         if (!(min <= max) || !double.IsFinite(min) || !double.IsFinite(max))
             throw new ArgumentOutOfRangeException(nameof(max), max, "The bounds must be finite with min ≤ max.");
-        int n = shape.Aggregate(1, (a, d) => checked(a * d));
+        int n;
+        // Zeros holds no values; it checks the shape (negative dimensions, too many elements).
+        try { n = Functional.Tensor.Zeros(shape).Count; }
+        catch (ShapeException e) { throw new ShapeException(e.Message.Replace($" (Parameter '{e.ParamName}')", "").Replace("Tensor.Zeros:", "Generators.Tensor:"), nameof(shape)); }
         var copy = (int[])shape.Clone();
         return Gen.Choose(int.MinValue, int.MaxValue).Select(seed =>
         {
@@ -161,6 +183,11 @@ public static class Generators
     /// <param name="gap">The least distance from every avoided point.</param>
     /// <param name="avoid">The points to keep away from.</param>
     /// <returns>A generator of tensors.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> or <paramref name="avoid"/> is
+    /// null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="gap"/> is negative or NaN, <paramref name="min"/>
+    /// or <paramref name="max"/> is not finite, or <paramref name="min"/> is greater than
+    /// <paramref name="max"/>.</exception>
     public static Gen<Tensor> Tensor(int[] shape, double min, double max, double gap, params double[] avoid)
     {
         ArgumentNullException.ThrowIfNull(avoid);

@@ -59,6 +59,9 @@ public static class RuleCheck
     /// <param name="op">The op, as a function of its inputs.</param>
     /// <param name="inputs">Where to check it.</param>
     /// <returns>The first failed check with its details, or a pass.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="op"/>, <paramref name="inputs"/> or an element of
+    /// <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="op"/> returns null.</exception>
     public static RuleCheckReport Run(Func<Tensor[], Tensor> op, params Tensor[] inputs) => Run(op, new RuleCheckOptions(), inputs);
 
     /// <summary>Checks <paramref name="op"/> at <paramref name="inputs"/>.</summary>
@@ -66,6 +69,9 @@ public static class RuleCheck
     /// <param name="options">Steps, tolerances, the full-Jacobian limit and the seed.</param>
     /// <param name="inputs">Where to check it.</param>
     /// <returns>The first failed check with its details, or a pass.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="op"/>, <paramref name="options"/>,
+    /// <paramref name="inputs"/> or an element of <paramref name="inputs"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="op"/> returns null.</exception>
     public static RuleCheckReport Run(Func<Tensor[], Tensor> op, RuleCheckOptions options, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(op);

@@ -10,6 +10,21 @@ public class DocCompletenessTests
 {
     private static readonly string[] Generated = { "Equals", "GetHashCode", "Deconstruct", "<Clone>$", "PrintMembers", "op_Equality", "op_Inequality" };
 
+    /// <summary>The XML documentation's id of a method (<c>M:Namespace.Type.Name(ParamTypes)</c>).</summary>
+    public static string DocId(MethodInfo m)
+    {
+        var ps = m.GetParameters();
+        // A property's getter is documented on the property (an indexer with its parameters).
+        if (m.IsSpecialName && m.Name.StartsWith("get_"))
+            return $"P:{m.DeclaringType!.FullName!.Replace('+', '.')}.{m.Name[4..]}" + (ps.Length == 0 ? "" : "(" + string.Join(",", ps.Select(p => TypeId(p.ParameterType))) + ")");
+        string id = $"M:{m.DeclaringType!.FullName!.Replace('+', '.')}.{m.Name}" + (ps.Length == 0 ? "" : "(" + string.Join(",", ps.Select(p => TypeId(p.ParameterType))) + ")");
+        return m.Name == "op_Implicit" ? id + "~" + TypeId(m.ReturnType) : id;
+    }
+
+    /// <summary>The XML documentation of an assembly, by member id.</summary>
+    public static Dictionary<string, XElement> Docs(string assemblyName) =>
+        XDocument.Load(Path.Combine(AppContext.BaseDirectory, assemblyName + ".xml")).Descendants("member").ToDictionary(m => m.Attribute("name")!.Value);
+
     private static string TypeId(Type t) =>
         t.IsArray ? TypeId(t.GetElementType()!) + (t.GetArrayRank() == 1 ? "[]" : "[" + string.Join(",", Enumerable.Repeat("0:", t.GetArrayRank())) + "]")
         : t.IsGenericType ? t.GetGenericTypeDefinition().FullName!.Split('`')[0] + "{" + string.Join(",", t.GetGenericArguments().Select(TypeId)) + "}"
@@ -27,8 +42,7 @@ public class DocCompletenessTests
     public void Every_public_method_documents_its_parameters_and_result(string assemblyName)
     {
         var assembly = AppDomain.CurrentDomain.GetAssemblies().Single(a => a.GetName().Name == assemblyName);
-        var xml = XDocument.Load(Path.Combine(AppContext.BaseDirectory, assemblyName + ".xml"));
-        var docs = xml.Descendants("member").ToDictionary(m => m.Attribute("name")!.Value);
+        var docs = Docs(assemblyName);
         var missing = new List<string>();
         foreach (var t in assembly.GetExportedTypes())
             foreach (var m in t.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly))
@@ -36,8 +50,7 @@ public class DocCompletenessTests
                 if ((m.IsSpecialName && !m.Name.StartsWith("op_")) || Generated.Contains(m.Name) || m.Name == "get_EqualityContract"
                     || m.IsDefined(typeof(System.Runtime.CompilerServices.CompilerGeneratedAttribute))) continue;
                 var ps = m.GetParameters();
-                string id = $"M:{t.FullName!.Replace('+', '.')}.{m.Name}" + (ps.Length == 0 ? "" : "(" + string.Join(",", ps.Select(p => TypeId(p.ParameterType))) + ")");
-                if (m.Name == "op_Implicit") id += "~" + TypeId(m.ReturnType);
+                string id = DocId(m);
                 if (!docs.TryGetValue(id, out var d)) { missing.Add(id + " (undocumented)"); continue; }
                 if (d.Element("inheritdoc") is not null) continue;
                 var absent = ps.Where(p => !d.Elements("param").Any(e => e.Attribute("name")?.Value == p.Name)).Select(p => p.Name).ToList();

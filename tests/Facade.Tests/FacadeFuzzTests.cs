@@ -120,6 +120,7 @@ public class FacadeFuzzTests
         int cases = 4000 * Soak;
         int calls = 0, thrown = 0;
         var seen = new HashSet<string>();
+        var threw = new Dictionary<MethodInfo, HashSet<Type>>();
         for (int i = 0; i < cases; i++)
         {
             int seed = baseSeed + i;
@@ -134,16 +135,21 @@ public class FacadeFuzzTests
                 if (member.DeclaringType == typeof(TensorScope)) receiver = scope = Tensor.NewScope();
                 else receiver = gen.Tensor();
             }
+            bool inPullback = false;
+            // A case that kills the process leaves no message: FUNCTIONAL_FUZZ_TRACE=file logs each case before it runs.
+            if (Environment.GetEnvironmentVariable("FUNCTIONAL_FUZZ_TRACE") is { } tf) System.IO.File.AppendAllText(tf, $"{seed} {member.DeclaringType!.Name}.{member} {string.Join(", ", args.Select(Describe))}\n");
             try
             {
                 calls++;
                 var result = member.Invoke(receiver, args);
+                inPullback = true;
                 // A pullback is a member too: call it with a random adjoint (null and wrong shapes included).
                 if (result is VjpResult vjp) vjp.Pullback(gen.Argument(typeof(Tensor)) as Tensor ?? null!);
             }
             catch (TargetInvocationException wrapped) when (wrapped.InnerException is { } e)
             {
                 thrown++;
+                if (!inPullback) (threw.TryGetValue(member, out var ts) ? ts : threw[member] = new()).Add(e.GetType());
                 if (!Allowed(e))
                     Assert.Fail($"{member.DeclaringType!.Name}.{member} threw {e.GetType().Name}: {e.Message}\n" +
                                 $"arguments: {string.Join(", ", args.Select(Describe))}\nreplay with FUNCTIONAL_SEED=\"{seed}\" (case seed).\n{e}");
@@ -154,6 +160,7 @@ public class FacadeFuzzTests
             catch (Exception e) when (Allowed(e))
             {
                 thrown++;
+                if (!inPullback) (threw.TryGetValue(member, out var ts) ? ts : threw[member] = new()).Add(e.GetType());
             }
             finally
             {
@@ -163,6 +170,24 @@ public class FacadeFuzzTests
         // The property really ran: most members were reached and both outcomes occurred.
         Assert.True(seen.Count >= Members.Length * 9 / 10, $"only {seen.Count} of {Members.Length} members were called");
         Assert.True(thrown > 0 && thrown < calls, $"{thrown} of {calls} calls threw");
+        // What a member was seen to throw, its documentation says (an <exception> of that type or a base type).
+        var docs = DocCompletenessTests.Docs(typeof(Tensor).Assembly.GetName().Name!);
+        var undocumented = threw
+            .SelectMany(kv => kv.Value.Where(type => !Documents(docs, kv.Key, type)).Select(type => $"{DocCompletenessTests.DocId(kv.Key)}: {type.Name}"))
+            .Order(StringComparer.Ordinal).ToList();
+        Assert.True(undocumented.Count == 0, $"{undocumented.Count} exceptions thrown but not documented:\n" + string.Join("\n", undocumented));
+    }
+
+    private static bool Documents(Dictionary<string, System.Xml.Linq.XElement> docs, MethodInfo member, Type thrown) =>
+        docs.TryGetValue(DocCompletenessTests.DocId(member), out var d)
+        && d.Elements("exception").Select(e => e.Attribute("cref")?.Value).Any(cref =>
+            Enumerable.Range(0, 8).Select(k => Ancestor(thrown, k)).Any(t => t is not null && cref == "T:" + t.FullName));
+
+    private static Type? Ancestor(Type t, int k)
+    {
+        Type? a = t;
+        for (int i = 0; i < k && a is not null; i++) a = a.BaseType;
+        return a;
     }
 
     /// <summary>Words of the F# core's API that a C# user never wrote: function names that differ from the C# member's.</summary>
