@@ -439,6 +439,7 @@ public static class Quick
     /// and 40,001–50,000 (the steady state). Run it in several processes (benchmarks/warmup.sh) and quote medians.</summary>
     public static void Warmup()
     {
+        using var jitLog = Environment.GetEnvironmentVariable("JITLOG") == "1" ? new JitLog() : null;
         string engine = Environment.GetEnvironmentVariable("ENGINE") ?? "functional";
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 16;
         Func<double> call;
@@ -462,6 +463,7 @@ public static class Quick
         for (int k = 0, call1 = 1; k < from.Length; k++)
         {
             for (; call1 < from[k]; call1++) sink += call();
+            if (jitLog is not null) Console.WriteLine($"== calls {from[k]}-{to[k]}");
             long methods = System.Runtime.JitInfo.GetCompiledMethodCount(), bytes = GC.GetAllocatedBytesForCurrentThread();
             var jitTime = System.Runtime.JitInfo.GetCompilationTime();
             int gcs = GC.CollectionCount(0);
@@ -475,5 +477,24 @@ public static class Quick
             for (int k = 0; k < from.Length; k++) Console.WriteLine($"  calls {from[k]}-{to[k]}: {jit[k]}");
         Console.WriteLine($"warmup {engine} n={n}: first {means[0] * 1e3:F2} ms; calls 2-10 {means[1] * 1e6:F1} us; " +
                           $"11-1000 {means[2] * 1e6:F1} us; 1001-10000 {means[3] * 1e6:F1} us; steady {means[4] * 1e6:F1} us ({(sink == 0 ? "" : ".")})");
+    }
+
+    /// <summary>Prints each method the JIT compiles and at which tier (env JITLOG=1 in the warmup mode): which code
+    /// a fresh process runs unoptimised.</summary>
+    private sealed class JitLog : System.Diagnostics.Tracing.EventListener
+    {
+        protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+        {
+            if (source.Name == "Microsoft-Windows-DotNETRuntime")
+                EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x10);
+        }
+
+        protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+        {
+            if (e.EventName != "MethodLoadVerbose_V2" && e.EventName != "MethodLoadVerbose_V1" && e.EventName != "MethodLoadVerbose") return;
+            var names = e.PayloadNames!;
+            string Get(string n) => names.IndexOf(n) is var k and >= 0 ? e.Payload![k]?.ToString() ?? "" : "";
+            Console.WriteLine($"JIT {Get("MethodFlags")} {Get("MethodNamespace")}::{Get("MethodName")}");
+        }
     }
 }

@@ -47,6 +47,7 @@ internal static unsafe class Reduce
 
     /// <summary>Runs i0..i1−1. Short runs go four at a time (each summed exactly as <see cref="Run"/> sums it): one run
     /// of 64 elements is mostly its final lane reduction, whose latency four runs share.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Runs(double* s, int inner, int i0, int i1, double* d)
     {
         int i = i0;
@@ -84,6 +85,7 @@ internal static unsafe class Reduce
         d[0] = t0; d[1] = t1; d[2] = t2; d[3] = t3;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Vector128<double> Half(Vector512<double> v)
     {
         var s = v.GetLower() + v.GetUpper();
@@ -153,6 +155,7 @@ internal static unsafe class Reduce
     /// <summary>Lane-wise, the pairwise sum of the run's 1,024-element blocks (the last may be shorter, whole
     /// 32-element chunks only); <paramref name="done"/> is where the chunks end.</summary>
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Vector512<double> Blocks(double* p, int n, out int done)
     {
         // levels[k] holds the sum of 2^k consecutive blocks while bit k of count is set.
@@ -186,6 +189,7 @@ internal static unsafe class Reduce
     /// <summary><see cref="Blocks"/> with each 8-lane sum held as two Vector256 halves (lanes 0–3, 4–7): the same
     /// additions in the same order.</summary>
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (Vector256<double> Lo, Vector256<double> Hi) Blocks256(double* p, int n, out int done)
     {
         var lows = stackalloc Vector256<double>[32];
@@ -224,9 +228,11 @@ internal static unsafe class Reduce
     }
 
     /// <summary>Lanes 0..7 added pairwise: ((0+4)+(2+6)) + ((1+5)+(3+7)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Lanes(Vector512<double> v) =>
         Lanes(v.GetLower(), v.GetUpper());
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Lanes(Vector256<double> lo, Vector256<double> hi)
     {
         var s = lo + hi; // lanes 0+4, 1+5, 2+6, 3+7
