@@ -12,7 +12,8 @@ public static class Program
         ["torch"] = ("TorchSharp's own matmul GFLOP/s", Quick.Torch),
         ["peak"] = ("this machine's FMA peak, one core and all", () =>
         {
-            var (one, all) = Peak.Measure();
+            var (one, all, detail) = Peak.Measure();
+            Console.Write(detail);
             Console.WriteLine($"FMA peak: {one:F1} GFLOP/s on one core, {all:F1} GFLOP/s on {Environment.ProcessorCount} cores");
         }),
         ["small"] = ("sum(GELU(A·B)) value and gradient at small sizes, ours and TorchSharp's", Quick.Small),
@@ -33,6 +34,7 @@ public static class Program
         ["contractloop"] = ("profiler loop: one compiled n×n contraction (env N, SECONDS)", Quick.ContractLoop),
         ["rulecheck"] = ("RuleCheck's cost on 10⁴ elements: the fast mode against every element (env N)", Quick.RuleCheckCost),
         ["engine"] = ("bij,bjk->bik fwd+bwd: ours against our derived programs executed by libtorch (TorchSharpEngine)", Quick.EngineOnTorch),
+        ["elementwise"] = ("the elementwise family, row sum, softmax, log-softmax fwd+bwd on 10⁶: plain, scoped, TorchSharp (env ROUNDS)", Quick.ElementwiseFamily),
         ["warmup"] = ("one fresh process's first calls of sum(GELU(A·B)) value and gradient (env ENGINE, N)", Quick.Warmup),
         ["softmaxloop"] = ("profiler loop: softmax forward and backward in a scope (env AXIS)", Quick.SoftmaxLoop),
     };

@@ -479,6 +479,69 @@ public static class Quick
                           $"11-1000 {means[2] * 1e6:F1} us; 1001-10000 {means[3] * 1e6:F1} us; steady {means[4] * 1e6:F1} us ({(sink == 0 ? "" : ".")})");
     }
 
+    /// <summary>The elementwise family, row sum, softmax and log-softmax, forward and backward on 10⁶ (1000×1000 for the
+    /// row ops): ours plain, ours in a scope and TorchSharp in a dispose scope, alternating op by op, ROUNDS rounds
+    /// (default 5); prints each round and the medians with the ratios TorchSharp / ours (above 1: ours faster).</summary>
+    public static void ElementwiseFamily()
+    {
+        int rounds = Environment.GetEnvironmentVariable("ROUNDS") is string r ? int.Parse(r) : 5;
+        var shape = new[] { 1000, 1000 };
+        var x = Core.TensorModule.random(3, shape);
+        var y = Core.TensorModule.random(5, shape);
+        var pos = Core.TensorModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double>(v => 0.5 + Math.Abs(v)), x);
+        var g = Core.TensorModule.random(4, shape);
+        var tx = Workloads.Leaf(x, true);
+        var ty = Workloads.Leaf(y, true);
+        var tpos = Workloads.Leaf(pos, true);
+        using var tg = Workloads.Leaf(g, false);
+        var adj = Core.ValueModule.constant(g);
+        var rowAdj = Core.ValueModule.constant(Core.TensorModule.random(6, new[] { 1000 }));
+        using var trowAdj = Workloads.Leaf(rowAdj.Tensor, false);
+        void Unary(Func<Core.Value, Core.Value> f, Core.Tensor at, Core.Value a) =>
+            Core.Autodiff.vjp(Microsoft.FSharp.Core.FuncConvert.FromFunc(f), Core.ValueModule.constant(at)).Item2.Invoke(a);
+        void Binary(Func<Core.Value, Core.Value, Core.Value> f) =>
+            Core.Autodiff.vjpMany(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(v => f(v[0], v[1])),
+                new[] { Core.ValueModule.constant(x), Core.ValueModule.constant(y) }).Item2.Invoke(adj);
+        void Torch(Func<TorchSharp.torch.Tensor> f, TorchSharp.torch.Tensor[] inputs, TorchSharp.torch.Tensor a)
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            TorchSharp.torch.autograd.grad(new[] { f() }, inputs, new[] { a });
+        }
+        var ops = new (string Name, Action Ours, Action Theirs)[]
+        {
+            ("exp", () => Unary(Core.Elementwise.exp, x, adj), () => Torch(() => tx.exp(), new[] { tx }, tg)),
+            ("log", () => Unary(Core.Elementwise.log, pos, adj), () => Torch(() => tpos.log(), new[] { tpos }, tg)),
+            ("tanh", () => Unary(Core.Elementwise.tanh, x, adj), () => Torch(() => tx.tanh(), new[] { tx }, tg)),
+            ("sigmoid", () => Unary(Core.Elementwise.sigmoid, x, adj), () => Torch(() => tx.sigmoid(), new[] { tx }, tg)),
+            ("relu", () => Unary(Core.Activation.relu, x, adj), () => Torch(() => TorchSharp.torch.nn.functional.relu(tx), new[] { tx }, tg)),
+            ("leaky relu", () => Unary(v => Core.Activation.leakyRelu(0.01, v), x, adj), () => Torch(() => TorchSharp.torch.nn.functional.leaky_relu(tx, 0.01), new[] { tx }, tg)),
+            ("x·y", () => Binary(Core.Arithmetic.mul), () => Torch(() => tx * ty, new[] { tx, ty }, tg)),
+            ("x+y", () => Binary(Core.Arithmetic.add), () => Torch(() => tx + ty, new[] { tx, ty }, tg)),
+            ("row sum", () => Unary(v => Core.Reduction.sumAxes(new[] { 1 }, false, v), x, rowAdj), () => Torch(() => tx.sum(new long[] { 1 }, false, null), new[] { tx }, trowAdj)),
+            ("softmax", () => Unary(v => Core.Softmax.softmax(1, v), x, adj), () => Torch(() => tx.softmax(1), new[] { tx }, tg)),
+            ("log-softmax", () => Unary(v => Core.Softmax.logSoftmax(1, v), x, adj), () => Torch(() => tx.log_softmax(1), new[] { tx }, tg)),
+        };
+        var times = ops.Select(_ => new List<(double Plain, double Scoped, double Torch)>()).ToArray();
+        for (int round = 0; round < rounds; round++)
+            for (int k = 0; k < ops.Length; k++)
+            {
+                var (name, ours, theirs) = ops[k];
+                double plain = PerCall(ours, 3) * 1e3;
+                double scoped = PerCall(() => { using var sc = Core.TensorModule.scope(); ours(); }, 3) * 1e3;
+                double torch = PerCall(theirs, 3) * 1e3;
+                times[k].Add((plain, scoped, torch));
+                Console.WriteLine($"round {round + 1} {name}: plain {plain:F3} ms, scoped {scoped:F3} ms, TorchSharp {torch:F3} ms");
+            }
+        static double Median(IEnumerable<double> xs) { var a = xs.OrderBy(v => v).ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
+        Console.WriteLine("| op, fwd+bwd, 10⁶ | TorchSharp | ours, plain | ours, in a scope | TorchSharp / ours (plain; scoped) |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | --- |");
+        for (int k = 0; k < ops.Length; k++)
+        {
+            double p = Median(times[k].Select(t => t.Plain)), sc = Median(times[k].Select(t => t.Scoped)), t = Median(times[k].Select(t => t.Torch));
+            Console.WriteLine($"| {ops[k].Name} | {t:F3} ms | {p:F3} ms | {sc:F3} ms | {t / p:F2}×; {t / sc:F2}× |");
+        }
+    }
+
     /// <summary>Prints each method the JIT compiles and at which tier (env JITLOG=1 in the warmup mode): which code
     /// a fresh process runs unoptimised.</summary>
     private sealed class JitLog : System.Diagnostics.Tracing.EventListener
