@@ -38,7 +38,7 @@ public static partial class Autodiff
     /// <summary>The gradient ∂f/∂x of a scalar-valued function.</summary>
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="x">Where to evaluate.</param>
-    /// <returns>The gradient(s), shaped as the input(s).</returns>
+    /// <returns>The gradient, shaped as <paramref name="x"/>.</returns>
     /// <exception cref="ShapeException">f's result is not a scalar (one element).</exception>
     /// <exception cref="ArgumentNullException"><paramref name="f"/> or <paramref name="x"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
@@ -52,7 +52,7 @@ public static partial class Autodiff
     /// <summary>The gradients ∂f/∂xᵢ of a scalar-valued function of several tensors. An unused input gets zeros.</summary>
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="inputs">Where to evaluate, one tensor per input.</param>
-    /// <returns>The gradient(s), shaped as the input(s).</returns>
+    /// <returns>One gradient per input, each shaped as its input.</returns>
     /// <exception cref="ShapeException">f's result is not a scalar (one element).</exception>
     /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="inputs"/> or an element of
     /// <paramref name="inputs"/> is null.</exception>
@@ -66,7 +66,7 @@ public static partial class Autodiff
     /// <summary>f(x) and ∂f/∂x together (one forward, one backward pass).</summary>
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="x">Where to evaluate.</param>
-    /// <returns>The value and the gradient(s).</returns>
+    /// <returns>The value and the gradient.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="f"/> or <paramref name="x"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
     /// <exception cref="ShapeException">The result of <paramref name="f"/> is not a scalar (one element).</exception>
@@ -81,7 +81,7 @@ public static partial class Autodiff
     /// <summary>f(x₁, …, xₙ) and every ∂f/∂xᵢ together.</summary>
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="inputs">Where to evaluate, one tensor per input.</param>
-    /// <returns>The value and the gradient(s).</returns>
+    /// <returns>The value and one gradient per input.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="inputs"/> or an element of
     /// <paramref name="inputs"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
