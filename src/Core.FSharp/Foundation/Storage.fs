@@ -152,6 +152,24 @@ module internal Storage =
                 let lease = leaseOf data
                 if not (isNull lease) then pin lease)
 
+    /// An array for a tensor made before its elements (a broadcast view read for the first time): from the pool
+    /// when that tensor's scope is the open scope here (the tensor then holds the array, as if made with it),
+    /// else from the GC. Null when the tensor's scope ended meanwhile (the tensor is released).
+    let uninitFor (t: IScoped) (n: int) : double[] =
+        let s = current.Value
+        if isNull s || n < minPooled || s.Ended || not (obj.ReferenceEquals(t.Scope, s)) then GC.AllocateUninitializedArray<double> n
+        else
+            let a = uninit n
+            lock gate (fun () ->
+                // The scope may have ended since: its leases are then settled, and this array may be pooled again.
+                if s.Ended || not (obj.ReferenceEquals(t.Scope, s)) then null
+                else
+                    let lease = leaseOf a
+                    if not (isNull lease) then
+                        lease.Holders <- lease.Holders + 1
+                        t.Lease <- lease
+                    a)
+
     /// Opens a scope nested in the current one.
     let enter () =
         let s = ScopeState(current.Value)

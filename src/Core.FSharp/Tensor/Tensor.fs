@@ -15,12 +15,14 @@ type internal SpanMap = delegate of ReadOnlySpan<double> * Span<double> -> unit
 /// TensorScope is released when the scope ends (see TensorScope).
 /// Structural equality: same shape and bit-identical elements (NaN equals NaN).
 [<Sealed>]
-type Tensor private (shape: int[], data: double[], fill: double, _made: unit) =
-    // A null `data` means every element equals `fill` and the array is not made until someone reads it:
-    // a sum's adjoint broadcast back is such a tensor, and `mul` by a uniform 1 then skips a pass and an
-    // allocation. Materialising is idempotent, so two threads racing here only build equal arrays.
+type Tensor private (shape: int[], data: double[], fill: double, view: struct (Tensor * int[]) voption, _made: unit) =
+    // A null `data` means the array is not made until someone reads it: either every element equals `fill` (a
+    // sum's adjoint broadcast back: `mul` by a uniform 1 then skips a pass and an allocation), or the tensor is
+    // `view` broadcast with `viewStrides` (0 along the broadcast axes; a row sum's adjoint broadcast back along
+    // its rows), which the broadcasting kernels read in place. Materialising is idempotent, so two threads racing
+    // here only build equal arrays.
     let numel = if isNull data then Shape.numel shape else data.Length
-    let uniform = isNull data
+    let uniform = isNull data && view.IsNone
     let mutable data = data
     // Set when the TensorScope this tensor was made in ends (its array may then belong to another tensor).
     let mutable released = false
@@ -29,27 +31,56 @@ type Tensor private (shape: int[], data: double[], fill: double, _made: unit) =
     // Every tensor is made through Of, which reports it to the open scope (if any). (A constructor `as this`
     // would make F# check initialisation in every member.)
     static member internal Of(shape: int[], data: double[], fill: double) =
-        let t = new Tensor(shape, data, fill, ())
+        let t = new Tensor(shape, data, fill, ValueNone, ())
         Storage.adopt t data
+        t
+    /// `source` broadcast to `shape` through `strides` (one per axis of `shape`, 0 along the broadcast axes, into
+    /// source's row-major elements), not made until read.
+    static member internal OfBroadcast(shape: int[], source: Tensor, strides: int[]) =
+        let t = new Tensor(shape, null, 0.0, ValueSome(struct (source, strides)), ())
+        Storage.adopt t null
         t
     static member internal Of(shape: int[], data: double[]) = Tensor.Of(shape, data, 0.0)
     member internal _.ShapeArray = shape
-    member internal _.Data =
+    member internal t.Data =
         // Read once: a release on another thread may null the field between a check and a second read.
         let d = data
         if isNull d then
-            // Only a uniform tensor is made without its array; a null array otherwise means released, even if
-            // this thread does not see `released` yet.
-            if released || not uniform then disposed ()
+            // Only a uniform tensor or a broadcast view is made without its array; a null array otherwise means
+            // released, even if this thread does not see `released` yet.
+            if released || (not uniform && view.IsNone) then disposed ()
             Limits.check (fun () -> sprintf "A tensor of shape %s" (Shape.show shape)) (float numel)
-            let made = Array.create numel fill
-            data <- made
-            made
+            if uniform then
+                let made = Array.create numel fill
+                data <- made
+                made
+            else
+                let struct (source: Tensor, strides) = view.Value
+                // One thread makes a view (its array may be the scope's, held by this tensor alone).
+                lock strides (fun () ->
+                    let d = data
+                    if not (isNull d) then d
+                    else
+                        if released then disposed ()
+                        let a = Storage.uninitFor t numel
+                        if isNull a then disposed ()
+                        Strided.copy source.Data 0 strides a 0 (Shape.strides shape) shape
+                        source.CheckLive()
+                        data <- a
+                        // Released meanwhile: the array may be the pool's again.
+                        if released then
+                            data <- null
+                            disposed ()
+                        a)
         else d
     /// Whether every element is known to equal one value (without reading the elements).
     member internal _.IsUniform =
         if released then disposed ()
         uniform
+    /// The tensor this one broadcasts and the strides into its elements, while this one is not made.
+    member internal _.BroadcastOf =
+        if released then disposed ()
+        if isNull data then view else ValueNone
     /// Whether the scope this tensor was made in has ended (then every read throws ObjectDisposedException).
     member _.IsReleased = released
     /// Throws ObjectDisposedException if the tensor has been released. Called after a read has used the elements:
@@ -153,6 +184,8 @@ type TensorScope internal (state: ScopeState) =
     /// before the scope opened is returned unchanged. Throws ObjectDisposedException after the scope ended.
     member _.Keep(t: Tensor) =
         if isNull (box t) then nullArg "t"
+        // A broadcast view reads its source, which may not be kept: it is made now (a GC array) instead.
+        if t.BroadcastOf.IsSome then t.Data |> ignore
         Storage.keep state t |> ignore
         t
     /// Ends the scope: releases its tensors and returns their memory to the pool. Ending twice does nothing.
@@ -246,16 +279,27 @@ module Tensor =
     let transpose (t: Tensor) = permute (Array.init t.Rank (fun i -> t.Rank - 1 - i)) t
 
     /// NumPy broadcast to a target shape.
+    /// The tensor whose elements `t` reads and the strides into them over `target` (t broadcast to it): through
+    /// t's own source when t is a broadcast view, so views never chain.
+    let private viewOf (target: int[]) (t: Tensor) =
+        let lead = target.Length - t.Rank
+        let struct (source, own) =
+            match t.BroadcastOf with
+            | ValueSome v -> v
+            | ValueNone -> struct (t, Shape.strides t.ShapeArray)
+        struct (source, Array.init target.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else own.[i - lead]))
+
     let broadcastTo (target: int[]) (t: Tensor) =
         if not (Shape.canBroadcastTo t.ShapeArray target) then
             raise (ShapeException(sprintf "Shape %s cannot be broadcast to %s." (Shape.show t.ShapeArray) (Shape.show target), "shape"))
         if Shape.same t.ShapeArray target then t
+        elif t.IsUniform then Tensor.Of(Array.copy target, null, t.Fill)
         elif t.Numel = 1 then Tensor.Of(Array.copy target, null, t.Data.[0]) // e.g. a sum's adjoint: uniform, made on first read
         else
-            let lead = target.Length - t.Rank
-            let st = Shape.strides t.ShapeArray
-            let strides = Array.init target.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else st.[i - lead])
-            Tensor.Of(Array.copy target, Strided.gather t.Data 0 strides target)
+            // A view, made on first read: a row sum's adjoint broadcast back costs nothing until someone reads it,
+            // and the broadcasting operators read it in place (as TorchSharp's expand).
+            let struct (source, strides) = viewOf target t
+            Tensor.OfBroadcast(Array.copy target, source, strides)
 
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =
@@ -327,15 +371,18 @@ module Tensor =
     let private broadcastView (s: int[]) (t: Tensor) =
         if t.IsUniform then [| t.Fill |], Array.zeroCreate s.Length
         else
-            let lead = s.Length - t.Rank
-            let st = Shape.strides t.ShapeArray
-            t.Data, Array.init s.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else st.[i - lead])
+            // A broadcast view is read in place, through its source.
+            let struct (source, strides) = viewOf s t
+            source.Data, strides
 
     /// A same-shaped binary op by a vectorised span kernel (TensorPrimitives), split over the cores when
     /// large; with broadcasting, the same operator through strides (Broadcast: no broadcast
     /// copy of the smaller operand). IEEE results, identical to the scalar operators.
+    /// Whether t is a broadcast view not yet made.
+    let private isView (t: Tensor) = t.BroadcastOf.IsSome
+
     let private zip (kernel: SpanZip) (op: Broadcast.Op) (a: Tensor) (b: Tensor) =
-        if Shape.same a.ShapeArray b.ShapeArray then
+        if Shape.same a.ShapeArray b.ShapeArray && not (isView a || isView b) then
             let x = a.Data
             let y = b.Data
             // Every element is written below.

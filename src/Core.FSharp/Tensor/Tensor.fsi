@@ -23,6 +23,13 @@ type Tensor =
       internal Of: shape: int array * data: double array * fill: double ->
                      Tensor
 
+    /// `source` broadcast to `shape` through `strides` (0 along the broadcast axes), not made until read.
+    static member
+      internal OfBroadcast: shape: int array * source: Tensor * strides: int array -> Tensor
+
+    /// The tensor this one broadcasts and the strides into its elements, while this one is not made.
+    member internal BroadcastOf: struct (Tensor * int array) voption
+
     /// Throws ObjectDisposedException if the tensor has been released. Called after a read has used the elements:
     /// a read racing the end of the tensor's scope may have seen the array after the pool handed it to another
     /// tensor, and must fail rather than return that tensor's values. (The release is published under the pool's

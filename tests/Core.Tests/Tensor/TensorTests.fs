@@ -133,3 +133,83 @@ module TensorTests =
                 let dropped = Tensor.sumAxes axes false t
                 Assert.Equal<int[]>([| 0 .. 3 |] |> Array.filter (fun a -> not (Array.contains a axes)) |> Array.map (fun a -> shape.[a]), dropped.Shape)
                 Assert.Equal<double[]>(r.ToArray(), dropped.ToArray())
+
+    /// x broadcast to `target`, written out element by element: each broadcast axis read at index 0.
+    let private broadcastReference (target: int[]) (x: Tensor) =
+        let lead = target.Length - x.Rank
+        let xs = x.ToArray()
+        let xStrides = Shape.strides x.Shape
+        let tStrides = Shape.strides target
+        Array.init (Shape.numel target) (fun flat ->
+            let mutable o = 0
+            for a in 0 .. target.Length - 1 do
+                let i = (flat / tStrides.[a]) % target.[a]
+                if a >= lead && x.Shape.[a - lead] <> 1 then o <- o + i * xStrides.[a - lead]
+            xs.[o])
+
+    [<Fact>]
+    let ``a broadcast is a view until read: the operators read it in place, views of views read the first source`` () =
+        for source, target in [ [| 1000; 1 |], [| 1000; 1000 |]; [| 3 |], [| 2; 4; 3 |]; [| 2; 1; 3 |], [| 2; 5; 3 |]; [| 1; 4 |], [| 3; 4 |]; [| 5; 1; 1 |], [| 5; 2; 3 |] ] do
+            let x = Tensor.random 11 source
+            let v = Tensor.broadcastTo target x
+            Assert.True(v.BroadcastOf.IsSome, sprintf "%A to %A is not a view" source target)
+            let expected = broadcastReference target x
+            let dense = Tensor.create target expected
+            let y = Tensor.random 12 target
+            // Equals compares bits.
+            for op in [ Tensor.add; Tensor.sub; Tensor.mul; Tensor.div ] do
+                Assert.Equal(op dense y, op v y)
+                Assert.Equal(op y dense, op y v)
+                Assert.Equal(op dense dense, op v v)
+            // Broadcasting against a smaller operand too.
+            let row = Tensor.random 13 [| target.[target.Length - 1] |]
+            Assert.Equal(Tensor.mul dense row, Tensor.mul v row)
+            Assert.True(v.BroadcastOf.IsSome, "the operators made the view")
+            Assert.Equal<double[]>(expected, v.ToArray())
+            Assert.True(v.BroadcastOf.IsNone, "reading did not make the view")
+        let x = Tensor.random 14 [| 4; 1 |]
+        let v1 = Tensor.broadcastTo [| 4; 5 |] x
+        let v2 = Tensor.broadcastTo [| 3; 4; 5 |] v1
+        match v2.BroadcastOf with
+        | ValueSome (struct (s, _)) -> Assert.Same(x, s)
+        | ValueNone -> Assert.Fail "a view of a view is not a view"
+        Assert.Equal<double[]>(broadcastReference [| 3; 4; 5 |] x, v2.ToArray())
+        // Many threads making one view at once all read the same elements.
+        let big = Tensor.broadcastTo [| 500; 500 |] (Tensor.random 15 [| 500; 1 |])
+        let reads = Array.Parallel.init 8 (fun _ -> big.ToArray())
+        for r in reads do Assert.Equal<double[]>(broadcastReference [| 500; 500 |] (Tensor.random 15 [| 500; 1 |]), r)
+
+    [<Fact>]
+    let ``a broadcast view kept from a scope is made before the scope ends; one not kept reads as released`` () =
+        let x = Tensor.random 16 [| 600; 1 |]
+        let expected = broadcastReference [| 600; 600 |] x
+        let kept, dropped =
+            use scope = Tensor.scope ()
+            // A source made in the scope, from its pool: it is released when the scope ends.
+            let source = Tensor.add x (Tensor.zeros [| 600; 1 |])
+            scope.Keep(Tensor.broadcastTo [| 600; 600 |] source), Tensor.broadcastTo [| 600; 600 |] source
+        // Another scope reuses the pooled memory.
+        do
+            use _ = Tensor.scope ()
+            Tensor.add (Tensor.random 17 [| 600; 1 |]) (Tensor.zeros [| 600; 1 |]) |> ignore
+        Assert.Equal<double[]>(expected, kept.ToArray())
+        Assert.Throws<System.ObjectDisposedException>(fun () -> dropped.ToArray() |> ignore) |> ignore
+
+    [<Fact>]
+    let ``a row sum's adjoint comes back as a view of the adjoint, equal to the written-out broadcast`` () =
+        let x = Value.constant (Tensor.random 18 [| 30; 40 |])
+        let _, pullback = Autodiff.vjp (Reduction.sumAxes [| 1 |] false) x
+        let adj = Tensor.random 19 [| 30 |]
+        let g = (pullback (Value.constant adj)).Tensor
+        Assert.True(g.BroadcastOf.IsSome)
+        Assert.Equal<double[]>(broadcastReference [| 30; 40 |] (Tensor.reshape [| 30; 1 |] adj), g.ToArray())
+
+    [<Fact>]
+    let ``a broadcast view read inside its scope takes the scope's pooled memory and gives it back when the scope ends`` () =
+        let x = Tensor.random 20 [| 700; 1 |]
+        let expected = broadcastReference [| 700; 700 |] x
+        for round in 0 .. 2 do
+            use scope = Tensor.scope ()
+            let v = Tensor.broadcastTo [| 700; 700 |] x
+            Assert.Equal<double[]>(expected, v.ToArray())
+            if round > 0 then Assert.True(scope.State.Reuses > 0, "the next scope did not reuse the view's array")
