@@ -171,3 +171,33 @@ module ModelOpsTorchTests =
     let ``op on empty tensors equals TorchSharp`` (name: string) =
         let spec = (specs @ modelSpecs) |> List.find (fun s -> s.Name = name)
         for shapes in emptyShapes spec do checkCase spec { Shapes = shapes; Seed = 5 }
+
+    [<Fact>]
+    let ``slices, pads, joins and gathers large enough to split over the cores equal their written-out definitions`` () =
+        // [outer, n, inner] shapes: many rows, one long row (outer = 1), and inner blocks.
+        for outer, n, inner in [ 300, 1000, 1; 1, 200_000, 1; 40, 50, 64; 2, 3, 40_000; 1, 50, 4000 ] do
+            let shape = [| outer; n; inner |]
+            let x = Tensor.random (outer + n + inner) shape
+            let xs = x.ToArray()
+            let get o i e = xs.[(o * n + i) * inner + e]
+            let expect (name: string) (dims: int * int * int) (f: int -> int -> int -> double) (got: Value) =
+                let (o3, n3, i3) = dims
+                let want = Array.init (o3 * n3 * i3) (fun flat -> f (flat / (n3 * i3)) ((flat / i3) % n3) (flat % i3))
+                Assert.Equal<int[]>([| o3; n3; i3 |], got.Shape)
+                if got.Tensor.ToArray() <> want then Assert.Fail(sprintf "%s of [%d, %d, %d] differs from its definition" name outer n inner)
+            let start, length = n / 10, n - n / 5
+            expect "narrow" (outer, length, inner) (fun o i e -> get o (start + i) e) (Indexing.narrow 1 start length (Value.constant x))
+            expect "pad" (outer, n + 7, inner) (fun o i e -> if i < 3 || i >= n + 3 then 0.0 else get o (i - 3) e) (Indexing.pad 1 3 (n + 7) (Value.constant x))
+            expect "concat" (outer, 2 * n, inner) (fun o i e -> if i < n then get o i e else get o (i - n) e * 2.0)
+                (Indexing.concat 1 [| Value.constant x; Value.constant (Tensor.scale 2.0 x) |])
+            // Repeated indices: their rows add, in the order of the indices.
+            let rng = Random(n)
+            let indices = Array.init (max 2 (n / 2)) (fun _ -> rng.Next n)
+            expect "indexSelect" (outer, indices.Length, inner) (fun o k e -> get o indices.[k] e) (Indexing.indexSelect 1 indices (Value.constant x))
+            let added = Indexing.indexAdd 1 indices n (Indexing.indexSelect 1 indices (Value.constant x))
+            let counts = Array.zeroCreate n
+            for i in indices do counts.[i] <- counts.[i] + 1
+            expect "indexAdd" (outer, n, inner) (fun o i e ->
+                let mutable acc = 0.0
+                for _ in 1 .. counts.[i] do acc <- acc + get o i e
+                acc) added
