@@ -41,12 +41,29 @@ public static class Program
 
     public static void Main(string[] args)
     {
-        if (args.Length > 0 && Modes.TryGetValue(args[0], out var mode)) { mode.Run(); return; }
+        if (args.Length > 0 && Modes.TryGetValue(args[0], out var mode))
+        {
+            // A figure holds only on the kind of CPU it was measured on: every stopwatch run names it first.
+            Console.WriteLine(CpuName());
+            mode.Run();
+            return;
+        }
         if (args.Length > 0 && args[0] == "modes")
         {
             foreach (var (name, (what, _)) in Modes) Console.WriteLine($"{name,-14} {what}");
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+
+    /// <summary>The CPU's model name, family and model (from /proc/cpuinfo on Linux), its cores and vector width.</summary>
+    private static string CpuName()
+    {
+        string Field(string[] lines, string key) =>
+            lines.FirstOrDefault(l => l.StartsWith(key + "\t", StringComparison.Ordinal) || l.StartsWith(key + " ", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+        var vectors = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "no 256-bit vectors";
+        if (!File.Exists("/proc/cpuinfo")) return $"CPU: {Environment.ProcessorCount} cores, {vectors}";
+        var lines = File.ReadAllLines("/proc/cpuinfo");
+        return $"CPU: {Field(lines, "model name")}, family {Field(lines, "cpu family")} model {Field(lines, "model")}, {Environment.ProcessorCount} cores, {vectors}";
     }
 }

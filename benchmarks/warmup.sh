@@ -16,9 +16,9 @@ dotnet publish "$root/.ci/ready-to-run/ReadyToRun.csproj" -c Release -o "$work/p
 cp "$work"/published/Functional.*.dll "$work/r2r/"
 lscpu | grep -E "^Model name|^CPU family|^Model:" | tr -s ' ' | paste -sd';'
 for ((i = 1; i <= rounds; i++)); do
-  ENGINE=functional dotnet "$work/il/Functional.Benchmarks.dll" warmup | sed 's/^warmup functional/IL-only/'
-  ENGINE=functional dotnet "$work/r2r/Functional.Benchmarks.dll" warmup | sed 's/^warmup functional/ReadyToRun/'
-  ENGINE=torch dotnet "$work/il/Functional.Benchmarks.dll" warmup | sed 's/^warmup torch/TorchSharp/'
+  ENGINE=functional dotnet "$work/il/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/IL-only/p'
+  ENGINE=functional dotnet "$work/r2r/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/ReadyToRun/p'
+  ENGINE=torch dotnet "$work/il/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup torch/TorchSharp/p'
 done | tee "$work/lines"
 python3 - "$work/lines" <<'PY'
 import re, statistics, sys
