@@ -44,11 +44,8 @@ module Indexing =
         let shape = x.Shape
         Op.apply
             (Op.withAttributes [ "axis", box axis; "start", box start; "length", box length ] <| Op.create "narrow"
-                (fun xs ->
-                    let outer, n, inner = around shape axis
-                    let out = Storage.uninit (outer * length * inner)
-                    copyBlocks xs.[0].Data n start out length 0 outer inner length
-                    Tensor.wrap (withAxis shape axis length) out)
+                // A view: no copy until read (the broadcasting operators read it in place).
+                (fun xs -> Tensor.narrowView axis start length xs.[0])
                 (fun _ _ adj _ -> padAt axis start shape.[axis] adj)
                 (fun _ _ _ t -> narrowAt axis start length t))
             [| x |]

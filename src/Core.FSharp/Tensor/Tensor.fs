@@ -15,12 +15,12 @@ type internal SpanMap = delegate of ReadOnlySpan<double> * Span<double> -> unit
 /// TensorScope is released when the scope ends (see TensorScope).
 /// Structural equality: same shape and bit-identical elements (NaN equals NaN).
 [<Sealed>]
-type Tensor private (shape: int[], data: double[], fill: double, view: struct (Tensor * int[]) voption, _made: unit) =
+type Tensor private (shape: int[], data: double[], fill: double, view: struct (Tensor * int * int[]) voption, _made: unit) =
     // A null `data` means the array is not made until someone reads it: either every element equals `fill` (a
-    // sum's adjoint broadcast back: `mul` by a uniform 1 then skips a pass and an allocation), or the tensor is
-    // `view` broadcast with `viewStrides` (0 along the broadcast axes; a row sum's adjoint broadcast back along
-    // its rows), which the broadcasting kernels read in place. Materialising is idempotent, so two threads racing
-    // here only build equal arrays.
+    // sum's adjoint broadcast back: `mul` by a uniform 1 then skips a pass and an allocation), or the tensor is a
+    // view (source, offset, strides) of another tensor's elements: a broadcast (stride 0 along the broadcast axes;
+    // a row sum's adjoint sent back along its rows) or a slice, which the broadcasting kernels read in place.
+    // Materialising is idempotent, so two threads racing here only build equal arrays.
     let numel = if isNull data then Shape.numel shape else data.Length
     let uniform = isNull data && view.IsNone
     let mutable data = data
@@ -34,10 +34,10 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
         let t = new Tensor(shape, data, fill, ValueNone, ())
         Storage.adopt t data
         t
-    /// `source` broadcast to `shape` through `strides` (one per axis of `shape`, 0 along the broadcast axes, into
-    /// source's row-major elements), not made until read.
-    static member internal OfBroadcast(shape: int[], source: Tensor, strides: int[]) =
-        let t = new Tensor(shape, null, 0.0, ValueSome(struct (source, strides)), ())
+    /// A view of `source` over `shape`: element idx is source's row-major element offset + Σ idx·strides (stride 0
+    /// along broadcast axes), not made until read.
+    static member internal OfView(shape: int[], source: Tensor, offset: int, strides: int[]) =
+        let t = new Tensor(shape, null, 0.0, ValueSome(struct (source, offset, strides)), ())
         Storage.adopt t null
         t
     static member internal Of(shape: int[], data: double[]) = Tensor.Of(shape, data, 0.0)
@@ -55,7 +55,7 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
                 data <- made
                 made
             else
-                let struct (source: Tensor, strides) = view.Value
+                let struct (source: Tensor, offset, strides) = view.Value
                 // One thread makes a view (its array may be the scope's, held by this tensor alone).
                 lock strides (fun () ->
                     let d = data
@@ -64,7 +64,7 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
                         if released then disposed ()
                         let a = Storage.uninitFor t numel
                         if isNull a then disposed ()
-                        Strided.copy source.Data 0 strides a 0 (Shape.strides shape) shape
+                        Strided.copy source.Data offset strides a 0 (Shape.strides shape) shape
                         source.CheckLive()
                         data <- a
                         // Released meanwhile: the array may be the pool's again.
@@ -77,8 +77,8 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
     member internal _.IsUniform =
         if released then disposed ()
         uniform
-    /// The tensor this one broadcasts and the strides into its elements, while this one is not made.
-    member internal _.BroadcastOf =
+    /// The tensor this one views, the offset and the strides into its elements, while this one is not made.
+    member internal _.ViewOf =
         if released then disposed ()
         if isNull data then view else ValueNone
     /// Whether the scope this tensor was made in has ended (then every read throws ObjectDisposedException).
@@ -185,7 +185,7 @@ type TensorScope internal (state: ScopeState) =
     member _.Keep(t: Tensor) =
         if isNull (box t) then nullArg "t"
         // A broadcast view reads its source, which may not be kept: it is made now (a GC array) instead.
-        if t.BroadcastOf.IsSome then t.Data |> ignore
+        if t.ViewOf.IsSome then t.Data |> ignore
         Storage.keep state t |> ignore
         t
     /// Ends the scope: releases its tensors and returns their memory to the pool. Ending twice does nothing.
@@ -279,15 +279,15 @@ module Tensor =
     let transpose (t: Tensor) = permute (Array.init t.Rank (fun i -> t.Rank - 1 - i)) t
 
     /// NumPy broadcast to a target shape.
-    /// The tensor whose elements `t` reads and the strides into them over `target` (t broadcast to it): through
-    /// t's own source when t is a broadcast view, so views never chain.
+    /// The tensor whose elements `t` reads, the offset and the strides into them over `target` (t broadcast to
+    /// it): through t's own source when t is a view, so views never chain.
     let private viewOf (target: int[]) (t: Tensor) =
         let lead = target.Length - t.Rank
-        let struct (source, own) =
-            match t.BroadcastOf with
+        let struct (source, offset, own) =
+            match t.ViewOf with
             | ValueSome v -> v
-            | ValueNone -> struct (t, Shape.strides t.ShapeArray)
-        struct (source, Array.init target.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else own.[i - lead]))
+            | ValueNone -> struct (t, 0, Shape.strides t.ShapeArray)
+        struct (source, offset, Array.init target.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else own.[i - lead]))
 
     let broadcastTo (target: int[]) (t: Tensor) =
         if not (Shape.canBroadcastTo t.ShapeArray target) then
@@ -298,8 +298,17 @@ module Tensor =
         else
             // A view, made on first read: a row sum's adjoint broadcast back costs nothing until someone reads it,
             // and the broadcasting operators read it in place (as TorchSharp's expand).
-            let struct (source, strides) = viewOf target t
-            Tensor.OfBroadcast(Array.copy target, source, strides)
+            let struct (source, offset, strides) = viewOf target t
+            Tensor.OfView(Array.copy target, source, offset, strides)
+
+    /// Elements start .. start + length − 1 along `axis` (checked by the caller), as a view of t's elements: made
+    /// only when read, and read in place by the broadcasting operators.
+    let internal narrowView (axis: int) (start: int) (length: int) (t: Tensor) =
+        let shape = Array.mapi (fun i d -> if i = axis then length else d) t.ShapeArray
+        if t.IsUniform then Tensor.Of(shape, null, t.Fill)
+        else
+            let struct (source, offset, strides) = viewOf t.ShapeArray t
+            Tensor.OfView(shape, source, offset + start * strides.[axis], strides)
 
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =
@@ -369,17 +378,17 @@ module Tensor =
     /// An operand's array and strides over the broadcast shape `s` (0 along the axes it is broadcast over);
     /// a uniform tensor is one element read with every stride 0, so it is never made.
     let private broadcastView (s: int[]) (t: Tensor) =
-        if t.IsUniform then [| t.Fill |], Array.zeroCreate s.Length
+        if t.IsUniform then struct ([| t.Fill |], 0, Array.zeroCreate s.Length)
         else
-            // A broadcast view is read in place, through its source.
-            let struct (source, strides) = viewOf s t
-            source.Data, strides
+            // A view is read in place, through its source.
+            let struct (source, offset, strides) = viewOf s t
+            struct (source.Data, offset, strides)
 
     /// A same-shaped binary op by a vectorised span kernel (TensorPrimitives), split over the cores when
     /// large; with broadcasting, the same operator through strides (Broadcast: no broadcast
     /// copy of the smaller operand). IEEE results, identical to the scalar operators.
     /// Whether t is a broadcast view not yet made.
-    let private isView (t: Tensor) = t.BroadcastOf.IsSome
+    let private isView (t: Tensor) = t.ViewOf.IsSome
 
     let private zip (kernel: SpanZip) (op: Broadcast.Op) (a: Tensor) (b: Tensor) =
         if Shape.same a.ShapeArray b.ShapeArray && not (isView a || isView b) then
@@ -391,12 +400,12 @@ module Tensor =
             Tensor.Of(a.ShapeArray, dst)
         else
             let s = Shape.broadcast a.ShapeArray b.ShapeArray
-            let da, sa = broadcastView s a
-            let db, sb = broadcastView s b
+            let struct (da, oa, sa) = broadcastView s a
+            let struct (db, ob, sb) = broadcastView s b
             let shape, sa, sb = Strided.mergeAxes s sa sb
             // Every element is written by the kernel.
             let dst = Strided.fresh (Shape.numel s)
-            Broadcast.apply op da sa db sb dst shape
+            Broadcast.apply op da oa sa db ob sb dst shape
             Tensor.Of(s, dst)
 
     let private unaryVector (kernel: SpanMap) (t: Tensor) =

@@ -23,12 +23,13 @@ type Tensor =
       internal Of: shape: int array * data: double array * fill: double ->
                      Tensor
 
-    /// `source` broadcast to `shape` through `strides` (0 along the broadcast axes), not made until read.
+    /// A view of `source` over `shape`: element idx is source's row-major element offset + Σ idx·strides (stride 0
+    /// along broadcast axes), not made until read.
     static member
-      internal OfBroadcast: shape: int array * source: Tensor * strides: int array -> Tensor
+      internal OfView: shape: int array * source: Tensor * offset: int * strides: int array -> Tensor
 
-    /// The tensor this one broadcasts and the strides into its elements, while this one is not made.
-    member internal BroadcastOf: struct (Tensor * int array) voption
+    /// The tensor this one views, the offset and the strides into its elements, while this one is not made.
+    member internal ViewOf: struct (Tensor * int * int array) voption
 
     /// Throws ObjectDisposedException if the tensor has been released. Called after a read has used the elements:
     /// a read racing the end of the tensor's scope may have seen the array after the pool handed it to another
@@ -156,6 +157,10 @@ module Tensor =
 
     /// NumPy broadcast to a target shape.
     val broadcastTo: target: int array -> t: Tensor -> Tensor
+
+    /// Elements start .. start + length − 1 along `axis` (checked by the caller), as a view of t's elements: made
+    /// only when read, and read in place by the broadcasting operators.
+    val internal narrowView: axis: int -> start: int -> length: int -> t: Tensor -> Tensor
 
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     val sumAxes: axes: int array -> keepDims: bool -> t: Tensor -> Tensor

@@ -19,19 +19,24 @@ internal static unsafe class Broadcast
     /// <summary>c[idx] = +0 + a[Σ idx·aStrides]·b[Σ idx·bStrides] for every index over <paramref name="shape"/>,
     /// c contiguous in row-major order (overwritten, so it may start uninitialised). Strides are non-negative.</summary>
     public static void Multiply(double[] a, int[] aStrides, double[] b, int[] bStrides, double[] c, int[] shape) =>
-        Apply<ProductFromZero>(a, aStrides, b, bStrides, c, shape);
+        Apply<ProductFromZero>(a, 0, aStrides, b, 0, bStrides, c, shape);
 
     /// <summary>c[idx] = op(a[Σ idx·aStrides], b[Σ idx·bStrides]) over <paramref name="shape"/>, c contiguous in
     /// row-major order (overwritten). The element-wise operators with broadcasting (Tensor.add, sub, mul, div)
     /// read the smaller operand through zero strides instead of a broadcast copy.</summary>
-    public static void Apply(Op op, double[] a, int[] aStrides, double[] b, int[] bStrides, double[] c, int[] shape)
+    public static void Apply(Op op, double[] a, int[] aStrides, double[] b, int[] bStrides, double[] c, int[] shape) =>
+        Apply(op, a, 0, aStrides, b, 0, bStrides, c, shape);
+
+    /// <summary>As <see cref="Apply(Op, double[], int[], double[], int[], double[], int[])"/>, the operands read from
+    /// element <paramref name="aOffset"/> of a and <paramref name="bOffset"/> of b (views into larger arrays).</summary>
+    public static void Apply(Op op, double[] a, int aOffset, int[] aStrides, double[] b, int bOffset, int[] bStrides, double[] c, int[] shape)
     {
         switch (op)
         {
-            case Op.Add: Apply<AddOp>(a, aStrides, b, bStrides, c, shape); break;
-            case Op.Subtract: Apply<SubtractOp>(a, aStrides, b, bStrides, c, shape); break;
-            case Op.Multiply: Apply<MultiplyOp>(a, aStrides, b, bStrides, c, shape); break;
-            case Op.Divide: Apply<DivideOp>(a, aStrides, b, bStrides, c, shape); break;
+            case Op.Add: Apply<AddOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape); break;
+            case Op.Subtract: Apply<SubtractOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape); break;
+            case Op.Multiply: Apply<MultiplyOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape); break;
+            case Op.Divide: Apply<DivideOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "Not an element-wise operator.");
         }
     }
@@ -82,9 +87,11 @@ internal static unsafe class Broadcast
         public static Vector256<double> V256(Vector256<double> x, Vector256<double> y) => x / y;
     }
 
-    private static void Apply<TOp>(double[] a, int[] aStrides, double[] b, int[] bStrides, double[] c, int[] shape) where TOp : struct, IBinary
+    private static void Apply<TOp>(double[] a, int aOffset, int[] aStrides, double[] b, int bOffset, int[] bStrides, double[] c, int[] shape) where TOp : struct, IBinary
     {
         int r = shape.Length;
+        if (aOffset < 0 || bOffset < 0)
+            throw new ArgumentException($"Offsets {aOffset} and {bOffset}; neither may be negative.");
         if (aStrides.Length != r || bStrides.Length != r)
             throw new ArgumentException($"Strides of rank {aStrides.Length} and {bStrides.Length} for a shape of rank {r}.");
         long aLast = 0, bLast = 0, count = 1;
@@ -97,13 +104,16 @@ internal static unsafe class Broadcast
             count *= shape[d];
         }
         if (count == 0) return;
+        aLast += aOffset;
+        bLast += bOffset;
         if (aLast >= a.Length || bLast >= b.Length || count > c.Length)
             throw new ArgumentException($"The product reads element {aLast} of {a.Length} and {bLast} of {b.Length} and writes {count} of {c.Length}.");
-        if (r == 0) { c[0] = TOp.Scalar(a[0], b[0]); return; }
+        if (r == 0) { c[0] = TOp.Scalar(a[aOffset], b[bOffset]); return; }
         int n = shape[r - 1];
         long rows = count / n;
-        fixed (double* pa = a, pb = b, pc = c)
+        fixed (double* pa0 = a, pb0 = b, pc = c)
         {
+            double* pa = pa0 + aOffset, pb = pb0 + bOffset;
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
             if (count < 2 * Chunk || Environment.ProcessorCount < 2)
                 Rows<TOp>(pa, aStrides, pb, bStrides, pc, shape, 0, rows);

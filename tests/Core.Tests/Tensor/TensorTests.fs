@@ -152,7 +152,7 @@ module TensorTests =
         for source, target in [ [| 1000; 1 |], [| 1000; 1000 |]; [| 3 |], [| 2; 4; 3 |]; [| 2; 1; 3 |], [| 2; 5; 3 |]; [| 1; 4 |], [| 3; 4 |]; [| 5; 1; 1 |], [| 5; 2; 3 |] ] do
             let x = Tensor.random 11 source
             let v = Tensor.broadcastTo target x
-            Assert.True(v.BroadcastOf.IsSome, sprintf "%A to %A is not a view" source target)
+            Assert.True(v.ViewOf.IsSome, sprintf "%A to %A is not a view" source target)
             let expected = broadcastReference target x
             let dense = Tensor.create target expected
             let y = Tensor.random 12 target
@@ -164,14 +164,14 @@ module TensorTests =
             // Broadcasting against a smaller operand too.
             let row = Tensor.random 13 [| target.[target.Length - 1] |]
             Assert.Equal(Tensor.mul dense row, Tensor.mul v row)
-            Assert.True(v.BroadcastOf.IsSome, "the operators made the view")
+            Assert.True(v.ViewOf.IsSome, "the operators made the view")
             Assert.Equal<double[]>(expected, v.ToArray())
-            Assert.True(v.BroadcastOf.IsNone, "reading did not make the view")
+            Assert.True(v.ViewOf.IsNone, "reading did not make the view")
         let x = Tensor.random 14 [| 4; 1 |]
         let v1 = Tensor.broadcastTo [| 4; 5 |] x
         let v2 = Tensor.broadcastTo [| 3; 4; 5 |] v1
-        match v2.BroadcastOf with
-        | ValueSome (struct (s, _)) -> Assert.Same(x, s)
+        match v2.ViewOf with
+        | ValueSome (struct (s, _, _)) -> Assert.Same(x, s)
         | ValueNone -> Assert.Fail "a view of a view is not a view"
         Assert.Equal<double[]>(broadcastReference [| 3; 4; 5 |] x, v2.ToArray())
         // Many threads making one view at once all read the same elements.
@@ -201,7 +201,7 @@ module TensorTests =
         let _, pullback = Autodiff.vjp (Reduction.sumAxes [| 1 |] false) x
         let adj = Tensor.random 19 [| 30 |]
         let g = (pullback (Value.constant adj)).Tensor
-        Assert.True(g.BroadcastOf.IsSome)
+        Assert.True(g.ViewOf.IsSome)
         Assert.Equal<double[]>(broadcastReference [| 30; 40 |] (Tensor.reshape [| 30; 1 |] adj), g.ToArray())
 
     [<Fact>]
@@ -213,3 +213,38 @@ module TensorTests =
             let v = Tensor.broadcastTo [| 700; 700 |] x
             Assert.Equal<double[]>(expected, v.ToArray())
             if round > 0 then Assert.True(scope.State.Reuses > 0, "the next scope did not reuse the view's array")
+
+    /// Elements start .. start + length − 1 of x along `axis`, written out.
+    let private narrowReference (axis: int) (start: int) (length: int) (x: Tensor) =
+        let shape = x.Shape
+        let outer = Array.fold (*) 1 shape.[.. axis - 1]
+        let n = shape.[axis]
+        let inner = Array.fold (*) 1 shape.[axis + 1 ..]
+        let xs = x.ToArray()
+        Array.init (outer * length * inner) (fun flat -> xs.[((flat / (length * inner)) * n + start + (flat / inner) % length) * inner + flat % inner])
+
+    [<Fact>]
+    let ``a slice is a view until read: the operators read it in place at its offset, and slices of views compose`` () =
+        let x = Tensor.random 21 [| 30; 40; 5 |]
+        for axis, start, length in [ 0, 3, 20; 1, 7, 30; 2, 1, 3 ] do
+            let v = Tensor.narrowView axis start length x
+            Assert.True(v.ViewOf.IsSome)
+            let expected = Tensor.create v.Shape (narrowReference axis start length x)
+            let y = Tensor.random 22 v.Shape
+            for op in [ Tensor.add; Tensor.sub; Tensor.mul; Tensor.div ] do
+                Assert.Equal(op expected y, op v y)
+                Assert.Equal(op y expected, op y v)
+                Assert.Equal(op expected expected, op v v)
+            // A slice broadcast against a smaller operand, and a broadcast of a slice.
+            let last = Tensor.random 23 [| v.Shape.[2] |]
+            Assert.Equal(Tensor.mul expected last, Tensor.mul v last)
+            let wide = Array.append [| 2 |] v.Shape
+            Assert.Equal(Tensor.broadcastTo wide expected, Tensor.broadcastTo wide v)
+            Assert.True(v.ViewOf.IsSome, "the operators made the view")
+            Assert.Equal<double[]>(expected.ToArray(), v.ToArray())
+        // A slice of a slice, and of a broadcast view.
+        let inner = Tensor.narrowView 1 2 10 (Tensor.narrowView 1 5 30 x)
+        Assert.Equal<double[]>(narrowReference 1 7 10 x, inner.ToArray())
+        let b = Tensor.broadcastTo [| 4; 30; 40; 5 |] x
+        let sliced = Tensor.create [| 30; 10; 5 |] (narrowReference 1 7 10 x)
+        Assert.Equal<double[]>((Tensor.broadcastTo [| 4; 30; 10; 5 |] sliced).ToArray(), (Tensor.narrowView 2 7 10 b).ToArray())
