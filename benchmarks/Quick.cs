@@ -32,6 +32,12 @@ public static class Quick
         return sw.Elapsed.TotalSeconds / reps;
     }
 
+    static double Median(IEnumerable<double> xs)
+    {
+        var a = xs.Order().ToArray();
+        return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
+    }
+
     /// <summary>Seconds per call: `warmups` calls, then as many as fit in about a second.</summary>
     static double PerCall(Action f, int warmups)
     {
@@ -67,7 +73,7 @@ public static class Quick
             os.Add(Time(() => Workloads.GeluForwardBackward(x, adj), 5));
             ts.Add(Time(() => Workloads.TorchGeluForwardBackward(tx, tg), 5));
         }
-        double o = os.Order().ElementAt(2), t = ts.Order().ElementAt(2);
+        double o = Median(os), t = Median(ts);
         Console.WriteLine($"GELU fwd+bwd 1e7, plain: ours {o * 1e3:F1} ms (rounds {string.Join(", ", os.Select(v => (v * 1e3).ToString("F1")))}), " +
                           $"TorchSharp {t * 1e3:F1} ms (rounds {string.Join(", ", ts.Select(v => (v * 1e3).ToString("F1")))}), ratio of medians {t / o:F2}x");
     }
@@ -542,7 +548,6 @@ public static class Quick
                 times[k].Add((plain, scoped, torch));
                 Console.WriteLine($"round {round + 1} {name}: plain {plain:F3} ms, scoped {scoped:F3} ms, TorchSharp {torch:F3} ms");
             }
-        static double Median(IEnumerable<double> xs) { var a = xs.OrderBy(v => v).ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
         Console.WriteLine("| op, fwd+bwd, 10⁶ | TorchSharp | ours, plain | ours, in a scope | TorchSharp / ours (plain; scoped) |");
         Console.WriteLine("| --- | ---: | ---: | ---: | --- |");
         for (int k = 0; k < ops.Length; k++)

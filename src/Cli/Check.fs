@@ -92,8 +92,7 @@ let run (equation: string) (shapes: string option) (trials: int) (seed: int) (ti
         for r in results |> Array.truncate 20 do
             table.AddRow(string r.Trial, sci r.Forward, sci r.Gradient, sci r.FiniteDifference, (if r.Passed then "[green]ok[/]" else "[red]MISMATCH[/]")) |> ignore
         if results.Length > 20 then table.AddRow("…", sci (results |> Array.map (fun r -> r.Forward) |> Array.max), sci (results |> Array.map (fun r -> r.Gradient) |> Array.max), sci (results |> Array.map (fun r -> r.FiniteDifference) |> Array.max), "max over all") |> ignore
-        let plural (n: int) one many = if n = 1 then "1 " + one else sprintf "%d %s" n many
-        AnsiConsole.WriteLine(sprintf "%s with shapes %s, %s, seed %d; against TorchSharp %s autograd and finite differences (%s per operand)" equation (Shapes.format sh) (plural results.Length "trial" "trials") seed (torch.__version__) (plural fdElements "element" "elements"))
+        AnsiConsole.WriteLine(sprintf "%s with shapes %s, %s, seed %d; against TorchSharp %s autograd and finite differences (%s per operand)" equation (Shapes.format sh) (Shape.count (int64 results.Length) "trial" "trials") seed (torch.__version__) (Shape.count (int64 fdElements) "element" "elements"))
         AnsiConsole.Write(table)
         let failed = results |> Array.filter (fun r -> not r.Passed) |> Array.length
         if timedOut then

@@ -275,14 +275,14 @@ module Replay =
                 let gradsOk = Array.init xs.Length (fun i -> compare (sprintf "gradient of input %d" i) program.Gradients.[i] theirGrads.[i]) |> Array.forall id
                 endToEnd <- valueOk && gradsOk
                 if endToEnd then
-                    line (sprintf "End to end under TorchSharp autograd: the value and %s agree." (if xs.Length = 1 then "1 gradient" else sprintf "%d gradients" xs.Length))
+                    line (sprintf "End to end under TorchSharp autograd: the value and %s agree." (Shape.count (int64 xs.Length) "gradient" "gradients"))
                 elif first.IsNone then
                     line "No single operation differs beyond tolerance: the difference accumulates through the program (rounding); a looser tolerance may be apt."
             else
                 line "End to end: not run, since not every operation could be replayed."
             for m in notReplayable do line ("Not replayable: " + m)
             for KeyValue(key, (_, n)) in notes do
-                line (sprintf "Documented difference, not a failure: %s, at %s." key (if n = 1 then "1 element" else sprintf "%d elements" n))
+                line (sprintf "Documented difference, not a failure: %s, at %s." key (Shape.count (int64 n) "element" "elements"))
             match first with
             | Some d -> line ("First divergence: " + d)
             | None -> ()

@@ -160,10 +160,8 @@ public static class Generators
         ArgumentNullException.ThrowIfNull(shape);
         if (!(min <= max) || !double.IsFinite(min) || !double.IsFinite(max))
             throw new ArgumentOutOfRangeException(nameof(max), max, "The bounds must be finite with min ≤ max.");
-        int n;
-        // Zeros holds no values; it checks the shape (negative dimensions, too many elements).
-        try { n = Functional.Tensor.Zeros(shape).Count; }
-        catch (ShapeException e) { throw new ShapeException(e.Message.Replace($" (Parameter '{e.ParamName}')", "").Replace("Tensor.Zeros:", "Generators.Tensor:"), nameof(shape)); }
+        // Negative dimensions and too many elements, in this member's terms.
+        int n = Api.Call("Generators.Tensor", "shape", () => Functional.Core.Shape.numel(shape));
         var copy = (int[])shape.Clone();
         return Gen.Choose(int.MinValue, int.MaxValue).Select(seed =>
         {

@@ -132,6 +132,13 @@ module internal Storage =
         | true, l -> l
         | _ -> null
 
+    /// Counts t as a holder of its array when that array is rented (under `gate`).
+    let private hold (t: IScoped) (data: double[]) =
+        let lease = leaseOf data
+        if not (isNull lease) then
+            lease.Holders <- lease.Holders + 1
+            t.Lease <- lease
+
     /// Called by every new tensor: registers it with the open scope, and counts it as a holder of its array
     /// when that array is rented (or pins the array when no scope is open here).
     let adopt (t: IScoped) (data: double[]) =
@@ -140,19 +147,14 @@ module internal Storage =
         let rented = not (isNull data) && data.Length >= minPooled && outstanding > 0
         if not (isNull s) && not s.Ended then
             t.Scope <- s
-            if rented then
-                lock gate (fun () ->
-                    let lease = leaseOf data
-                    if not (isNull lease) then
-                        lease.Holders <- lease.Holders + 1
-                        t.Lease <- lease)
+            if rented then lock gate (fun () -> hold t data)
             s.Push t
         elif rented then
             lock gate (fun () ->
                 let lease = leaseOf data
                 if not (isNull lease) then pin lease)
 
-    /// An array for a tensor made before its elements (a broadcast view read for the first time): from the pool
+    /// An array for a tensor made before its elements (a view read for the first time): from the pool
     /// when that tensor's scope is the open scope here (the tensor then holds the array, as if made with it),
     /// else from the GC. Null when the tensor's scope ended meanwhile (the tensor is released).
     let uninitFor (t: IScoped) (n: int) : double[] =
@@ -164,10 +166,7 @@ module internal Storage =
                 // The scope may have ended since: its leases are then settled, and this array may be pooled again.
                 if s.Ended || not (obj.ReferenceEquals(t.Scope, s)) then null
                 else
-                    let lease = leaseOf a
-                    if not (isNull lease) then
-                        lease.Holders <- lease.Holders + 1
-                        t.Lease <- lease
+                    hold t a
                     a)
 
     /// Opens a scope nested in the current one.

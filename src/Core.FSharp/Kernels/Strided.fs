@@ -45,9 +45,13 @@ module internal Strided =
     /// In an open TensorScope it comes from the scope's pool.
     let fresh (n: int) = Storage.uninit n
 
+    /// Runs body over [0, count) in ranges of at least 16,384 elements (a unit being `unit` elements), spread over
+    /// the cores when there are several. The ranges must write disjoint elements.
+    let chunkedUnits (count: int) (unit: int) (body: int -> int -> unit) =
+        let per = max 1 (16384 / max 1 unit)
+        if count < 2 || int64 count * int64 unit <= 2L * 16384L then body 0 count
+        else Threading.Tasks.Parallel.For(0, (count + per - 1) / per, fun k -> body (k * per) (min count ((k + 1) * per))) |> ignore
+
     /// Runs body over [0, n) in chunks of 16,384, spread over the cores when there are several chunks.
     /// Elementwise work only: each element is written by exactly one chunk.
-    let chunked (n: int) (body: int -> int -> unit) =
-        let chunk = 16384
-        if n <= 2 * chunk then body 0 n
-        else Threading.Tasks.Parallel.For(0, (n + chunk - 1) / chunk, fun k -> body (k * chunk) (min n ((k + 1) * chunk))) |> ignore
+    let chunked (n: int) (body: int -> int -> unit) = chunkedUnits n 1 body

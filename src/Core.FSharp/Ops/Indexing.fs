@@ -21,22 +21,13 @@ module Indexing =
 
     let private withAxis (shape: int[]) (axis: int) (n: int) = Array.mapi (fun i d -> if i = axis then n else d) shape
 
-    /// body over [0, count) in ranges, over the cores when the work (count units of `unit` elements each) is large:
-    /// each range at least 16,384 elements. The ranges must write disjoint elements.
-    let private inRanges (count: int) (unit: int) (body: int -> int -> unit) =
-        if count < 2 || int64 count * int64 unit < 65536L then body 0 count
-        else
-            let per = max 1 (16384 / max 1 unit)
-            let chunks = (count + per - 1) / per
-            Threading.Tasks.Parallel.For(0, chunks, fun c -> body (c * per) (min count ((c + 1) * per))) |> ignore
-
     /// Copies, for every outer index, `count` blocks from `src` (n blocks per outer) starting at block `from` to
     /// `dst` (m blocks per outer) starting at block `at`.
     let private copyBlocks (src: double[]) (n: int) (from: int) (dst: double[]) (m: int) (at: int) (outer: int) (inner: int) (count: int) =
         let len = count * inner
-        if outer = 1 then inRanges len 1 (fun lo hi -> Array.Copy(src, from * inner + lo, dst, at * inner + lo, hi - lo))
+        if outer = 1 then Strided.chunkedUnits len 1 (fun lo hi -> Array.Copy(src, from * inner + lo, dst, at * inner + lo, hi - lo))
         else
-            inRanges outer len (fun o0 o1 ->
+            Strided.chunkedUnits outer len (fun o0 o1 ->
                 for o in o0 .. o1 - 1 do
                     Array.Copy(src, (o * n + from) * inner, dst, (o * m + at) * inner, len))
 
@@ -59,7 +50,7 @@ module Indexing =
                     let outer, _, inner = around shape axis
                     let out = Storage.uninit (outer * size * inner)
                     // Only the zeros around each copied block are written twice over: once here.
-                    inRanges outer (size * inner) (fun o0 o1 ->
+                    Strided.chunkedUnits outer (size * inner) (fun o0 o1 ->
                         for o in o0 .. o1 - 1 do
                             Array.Clear(out, o * size * inner, start * inner)
                             Array.Clear(out, (o * size + start + length) * inner, (size - start - length) * inner))
@@ -150,7 +141,7 @@ module Indexing =
                     let m = indices.Length
                     let src = xs.[0].Data
                     let out = Storage.uninit (outer * m * inner)
-                    inRanges (outer * m) inner (fun i0 i1 ->
+                    Strided.chunkedUnits (outer * m) inner (fun i0 i1 ->
                         for i in i0 .. i1 - 1 do
                             let o, k = i / m, i % m
                             Array.Copy(src, (o * n + indices.[k]) * inner, out, (o * m + k) * inner, inner))
@@ -167,7 +158,7 @@ module Indexing =
                     let outer, m, inner = around shape axis
                     let src = xs.[0].Data
                     let out = Storage.uninit (outer * size * inner)
-                    inRanges out.Length 1 (fun lo hi -> Array.Clear(out, lo, hi - lo))
+                    Strided.chunkedUnits out.Length 1 (fun lo hi -> Array.Clear(out, lo, hi - lo))
                     // Each element's terms are added in the order of k, whichever way the work is split: over outer
                     // indices (disjoint rows of out) or, with one outer index, over columns (repeated indices
                     // add into the same row).
@@ -177,7 +168,7 @@ module Indexing =
                         for e in e0 .. e1 - 1 do out.[d + e] <- out.[d + e] + src.[s + e]
                     let add0 () = for k in 0 .. m - 1 do add 0 k 0 inner
                     if outer = 0 then ()
-                    elif outer > 1 then inRanges outer (m * inner) (fun o0 o1 -> for o in o0 .. o1 - 1 do for k in 0 .. m - 1 do add o k 0 inner)
+                    elif outer > 1 then Strided.chunkedUnits outer (m * inner) (fun o0 o1 -> for o in o0 .. o1 - 1 do for k in 0 .. m - 1 do add o k 0 inner)
                     elif int64 inner * int64 m < 65536L || inner < 128 then add0 ()
                     else
                         // Wide column ranges (whole cache lines of each row), a few per core.

@@ -46,7 +46,7 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
         // Read once: a release on another thread may null the field between a check and a second read.
         let d = data
         if isNull d then
-            // Only a uniform tensor or a broadcast view is made without its array; a null array otherwise means
+            // Only a uniform tensor or a view is made without its array; a null array otherwise means
             // released, even if this thread does not see `released` yet.
             if released || (not uniform && view.IsNone) then disposed ()
             Limits.check (fun () -> sprintf "A tensor of shape %s" (Shape.show shape)) (float numel)
@@ -184,7 +184,7 @@ type TensorScope internal (state: ScopeState) =
     /// before the scope opened is returned unchanged. Throws ObjectDisposedException after the scope ended.
     member _.Keep(t: Tensor) =
         if isNull (box t) then nullArg "t"
-        // A broadcast view reads its source, which may not be kept: it is made now (a GC array) instead.
+        // A view reads its source, which may not be kept: it is made now instead.
         if t.ViewOf.IsSome then t.Data |> ignore
         Storage.keep state t |> ignore
         t
@@ -387,7 +387,7 @@ module Tensor =
     /// A same-shaped binary op by a vectorised span kernel (TensorPrimitives), split over the cores when
     /// large; with broadcasting, the same operator through strides (Broadcast: no broadcast
     /// copy of the smaller operand). IEEE results, identical to the scalar operators.
-    /// Whether t is a broadcast view not yet made.
+    /// Whether t is a view not yet made.
     let private isView (t: Tensor) = t.ViewOf.IsSome
 
     let private zip (kernel: SpanZip) (op: Broadcast.Op) (a: Tensor) (b: Tensor) =
