@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Warm-up in fresh processes: value and gradient of sum(GELU(A·B)), 16×16, 50,000 calls per process (the `warmup`
 # mode), ROUNDS processes each of: ours as built (IL only), ours with the packages' ReadyToRun code
-# (.ci/ready-to-run), and TorchSharp; alternating, then the median of each figure.
+# (.ci/ready-to-run), the same in a test project (the runtimeconfig setting the core package gives test projects:
+# src/Core.FSharp/buildTransitive/Functional.Core.targets), and TorchSharp; alternating, then the median of each
+# figure.
 # Usage: benchmarks/warmup.sh [ROUNDS]   (extra runtime settings may be given in the environment, e.g.
 # DOTNET_TC_QuickJit=0 for the setting the README suggests for property suites)
 set -euo pipefail
@@ -14,10 +16,18 @@ cp -rL "$root/benchmarks/bin/Release/net10.0" "$work/il"
 cp -rL "$work/il" "$work/r2r"
 dotnet publish "$root/.ci/ready-to-run/ReadyToRun.csproj" -c Release -o "$work/published" -v quiet -nologo >/dev/null
 cp "$work"/published/Functional.*.dll "$work/r2r/"
+cp -rL "$work/r2r" "$work/r2r-test"
+python3 - "$work/r2r-test/Functional.Benchmarks.runtimeconfig.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config['runtimeOptions'].setdefault('configProperties', {})['System.Runtime.TieredCompilation.CallCountingDelayMs'] = 0
+json.dump(config, open(sys.argv[1], 'w'), indent=2)
+PY
 lscpu | grep -E "^Model name|^CPU family|^Model:" | tr -s ' ' | paste -sd';'
 for ((i = 1; i <= rounds; i++)); do
   ENGINE=functional dotnet "$work/il/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/IL-only/p'
   ENGINE=functional dotnet "$work/r2r/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/ReadyToRun/p'
+  ENGINE=functional dotnet "$work/r2r-test/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/R2R-test/p'
   ENGINE=torch dotnet "$work/il/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup torch/TorchSharp/p'
 done | tee "$work/lines"
 python3 - "$work/lines" <<'PY'
