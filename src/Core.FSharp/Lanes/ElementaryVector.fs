@@ -117,42 +117,55 @@ module internal ElementaryVector =
             for l in 0 .. 3 do
                 store l (if (bad >>> l) &&& 1u = 0u then v.GetElement l else Math.Exp(x.GetElement l))
 
-    /// e^x of src[lo..hi) into dst[off + (i − lo)] with four lanes, the tail padded through the same lanes.
-    let private expInto4 (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int) =
+    /// e^(shift x) of src[lo..hi) into dst[off + (i − lo)] with four lanes, the tail padded through the same lanes
+    /// (`shift` on lanes, `shiftOne` on one value: the same operation).
+    let inline private expRun4 (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int)
+                               ([<InlineIfLambda>] shift: Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] shiftOne: double -> double) =
         use ps = fixed src
         use pd = fixed dst
         let mutable i = lo
         while i <= hi - 4 do
             let o = off + (i - lo)
-            expLanes4 (Vector256.Load(NativePtr.add ps i)) (fun l v -> dst.[o + l] <- v) (fun v -> Vector256.Store(v, NativePtr.add pd o))
+            expLanes4 (shift (Vector256.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- v) (fun v -> Vector256.Store(v, NativePtr.add pd o))
             i <- i + 4
         if i < hi then
             let o = off + (i - lo)
             let count = hi - i
-            let inline at k = if k < count then src.[i + k] else 0.0
+            let inline at k = if k < count then shiftOne src.[i + k] else 0.0
             expLanes4 (Vector256.Create(at 0, at 1, at 2, at 3)) (fun l v -> if l < count then dst.[o + l] <- v) (fun v -> for l in 0 .. count - 1 do dst.[o + l] <- v.GetElement l)
 
-    /// e^x of src[lo..hi) into dst[off + (i − lo)] with eight lanes.
-    let private expInto8 (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int) =
+    /// e^(shift x) of src[lo..hi) into dst[off + (i − lo)] with eight lanes.
+    let inline private expRun8 (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int)
+                               ([<InlineIfLambda>] shift: Vector512<double> -> Vector512<double>) ([<InlineIfLambda>] shiftOne: double -> double) =
         use ps = fixed src
         use pd = fixed dst
         let mutable i = lo
         while i <= hi - 8 do
             let o = off + (i - lo)
-            expLanes (Vector512.Load(NativePtr.add ps i)) (fun l v -> dst.[o + l] <- v) (fun v -> Vector512.Store(v, NativePtr.add pd o))
+            expLanes (shift (Vector512.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- v) (fun v -> Vector512.Store(v, NativePtr.add pd o))
             i <- i + 8
         if i < hi then
             // The tail through the same lanes (padded with zeros, no allocation: softmax calls this per row), so
             // that it gets the same formula.
             let o = off + (i - lo)
             let count = hi - i
-            let inline at k = if k < count then src.[i + k] else 0.0
+            let inline at k = if k < count then shiftOne src.[i + k] else 0.0
             let x = Vector512.Create(at 0, at 1, at 2, at 3, at 4, at 5, at 6, at 7)
             expLanes x (fun l v -> if l < count then dst.[o + l] <- v) (fun v -> for l in 0 .. count - 1 do dst.[o + l] <- v.GetElement l)
 
     /// e^x of src[lo..hi) into dst[off + (i − lo)], eight lanes at a time or four.
     let internal expInto (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int) =
-        if wide () then expInto8 src lo hi dst off else expInto4 src lo hi dst off
+        if wide () then expRun8 src lo hi dst off id id else expRun4 src lo hi dst off id id
+
+    /// e^(x − m) of src[lo..hi) into dst[off + (i − lo)]: softmax's shifted exponentials without a pass that stores
+    /// the differences, the same bits as subtracting first (each lane subtracts as the separate pass does).
+    let internal expShiftedInto (src: double[]) (lo: int) (hi: int) (m: double) (dst: double[]) (off: int) =
+        if wide () then
+            let vm = Vector512.Create(m)
+            expRun8 src lo hi dst off (fun v -> v - vm) (fun x -> x - m)
+        else
+            let vm = Vector256.Create(m)
+            expRun4 src lo hi dst off (fun v -> v - vm) (fun x -> x - m)
 
     /// e^x of every element (over the cores for large arrays): within 1 ulp of the correctly rounded value where
     /// the result is normal (tested against a 2,200-bit reference); subnormal and infinite results and NaN

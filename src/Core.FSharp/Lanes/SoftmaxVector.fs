@@ -41,16 +41,18 @@ module internal SoftmaxVector =
             j <- j + 1
         if Double.IsInfinity mx then 0.0 else mx
 
-    /// dst[j] = src[j] − m for j < n.
-    let private subtractInto (src: nativeptr<float>) (m: float) (dst: nativeptr<float>) (n: int) =
+    /// dst[j] = (src[j] − m) − l for j < n: log-softmax's last step from the row itself, the same bits as storing
+    /// the differences first.
+    let private differenceInto (src: nativeptr<float>) (m: float) (l: float) (dst: nativeptr<float>) (n: int) =
         let mutable j = 0
         if Cpu.v256 then
             let vm = Vector256.Create(m)
+            let vl = Vector256.Create(l)
             while j <= n - 4 do
-                Vector256.Store(Vector256.Load(NativePtr.add src j) - vm, NativePtr.add dst j)
+                Vector256.Store((Vector256.Load(NativePtr.add src j) - vm) - vl, NativePtr.add dst j)
                 j <- j + 4
         while j < n do
-            NativePtr.set dst j (NativePtr.get src j - m)
+            NativePtr.set dst j ((NativePtr.get src j - m) - l)
             j <- j + 1
 
     /// ln(c + s) for c maxima of a row (each contributes e^0 = 1 exactly) and s the sum of its other exponentials.
@@ -72,18 +74,19 @@ module internal SoftmaxVector =
         let c = e * lo
         if c = c then e + c else e
 
-    /// Over a row x with shift m, differences h = x − m and their exponentials e: zeroes e where h = 0 (the
+    /// Over a row x with shift m and the exponentials e of its differences h = x − m: zeroes e where h = 0 (the
     /// maxima, each exactly 1), refines the others (`refined`), and returns how many maxima there are.
-    let private dropMaxima (x: nativeptr<float>) (m: double) (h: nativeptr<float>) (e: nativeptr<float>) (n: int) =
+    let private dropMaxima (x: nativeptr<float>) (m: double) (e: nativeptr<float>) (n: int) =
         let mutable c = 0
         let mutable j = 0
         if Cpu.v256 then
+            let vm = Vector256.Create(m)
             let negM = Vector256.Create(-m)
             let zero = Vector256<float>.Zero
             let mutable count = Vector256<float>.Zero
             while j <= n - 4 do
                 let vx = Vector256.Load(NativePtr.add x j)
-                let vh = Vector256.Load(NativePtr.add h j)
+                let vh = vx - vm
                 let ve = Vector256.Load(NativePtr.add e j)
                 let bb = vh - vx
                 let lo = (vx - (vh - bb)) + (negM - bb)
@@ -95,34 +98,31 @@ module internal SoftmaxVector =
                 j <- j + 4
             c <- int (count.GetElement 0 + count.GetElement 1 + count.GetElement 2 + count.GetElement 3)
         while j < n do
-            let hj = NativePtr.get h j
+            let xj = NativePtr.get x j
+            let hj = xj - m
             if hj = 0.0 then
                 NativePtr.set e j 0.0
                 c <- c + 1
-            else NativePtr.set e j (refined (NativePtr.get x j) m hj (NativePtr.get e j))
+            else NativePtr.set e j (refined xj m hj (NativePtr.get e j))
             j <- j + 1
         float c
 
     /// Rows of n of src into a fresh array, one row at a time while it is in cache: each row's shift m (`rowShift`)
-    /// and e = e^(x − m), then `finish x−m e y` writes the row y of the result (e may be changed).
-    let private shiftedRows (src: double[]) (n: int) (finish: nativeptr<float> -> float -> nativeptr<float> -> double[] -> nativeptr<float> -> unit) =
+    /// and e = e^(x − m) in one pass, then `finish x m e y` writes the row y of the result (e may be changed).
+    let private shiftedRows (src: double[]) (n: int) (finish: nativeptr<float> -> float -> double[] -> nativeptr<float> -> unit) =
         let dst = Strided.fresh src.Length
         let rows = if n = 0 then 0 else src.Length / n
         byRows rows n (fun r0 r1 ->
-            let shifted = Storage.rentScratch n
             let e = Storage.rentScratch n
             try
                 use ps = fixed src
-                use psh = fixed shifted
                 use pd = fixed dst
                 for r in r0 .. r1 - 1 do
                     let off = r * n
                     let m = rowShift (NativePtr.add ps off) n
-                    subtractInto (NativePtr.add ps off) m psh n
-                    ElementaryVector.expInto shifted 0 n e 0
-                    finish (NativePtr.add ps off) m psh e (NativePtr.add pd off)
+                    ElementaryVector.expShiftedInto src off (off + n) m e 0
+                    finish (NativePtr.add ps off) m e (NativePtr.add pd off)
             finally
-                Storage.returnScratch shifted
                 Storage.returnScratch e)
         dst
 
@@ -130,7 +130,7 @@ module internal SoftmaxVector =
     /// the sum in SumRuns' order: the very operations of Softmax's unfused passes (so the same bits), one row
     /// at a time instead of five passes over the whole tensor.
     let softmaxRows (src: double[]) (n: int) =
-        shiftedRows src n (fun _ _ _ e y ->
+        shiftedRows src n (fun _ _ e y ->
             let total = Reductions.sum e 0 n
             use pe = fixed e
             let mutable j = 0
@@ -147,10 +147,10 @@ module internal SoftmaxVector =
     /// the other e = e^(x − m) (refined for the rounding of x − m, then `lnCountPlus`). The shift is never added back, so a large maximum cannot round
     /// ln Σ away. The operations of Softmax.logSoftmax's unfused passes (so the same bits), one row at a time.
     let logSoftmaxRows (src: double[]) (n: int) =
-        shiftedRows src n (fun x m shifted e y ->
+        shiftedRows src n (fun x m e y ->
             use pe = fixed e
-            let c = dropMaxima x m shifted pe n
-            subtractInto shifted (lnCountPlus c (Reductions.sum e 0 n)) y n)
+            let c = dropMaxima x m pe n
+            differenceInto x m (lnCountPlus c (Reductions.sum e 0 n)) y n)
 
     /// Log-softmax's VJP along contiguous rows of n, z = g − e^y·Σg from its output y and an adjoint g: the
     /// operations of its unfused passes (e^y, the row sums in SumRuns' order, the product, the difference), so
