@@ -17,6 +17,7 @@ public static class Program
             Console.WriteLine($"FMA peak: {one:F1} GFLOP/s on one core, {all:F1} GFLOP/s on {Environment.ProcessorCount} cores");
         }),
         ["small"] = ("sum(GELU(A·B)) value and gradient at small sizes, ours and TorchSharp's", Quick.Small),
+        ["gemm"] = ("the GEMM table: forward and fwd+bwd at n = 256…2048 (env NS, ROUNDS), ours plain and scoped and TorchSharp's, against this machine's peak", GemmTable.Run),
         ["matmulfb"] = ("matmul forward and backward (env N, REPS), alternating", Quick.MatMulFb),
         ["einsum"] = ("one einsum forward (env EQ, SHAPES)", Quick.EinsumOne),
         ["broadcast"] = ("broadcast binary ops (env ROWS, COLS)", Quick.BroadcastOps),

@@ -32,14 +32,14 @@ public static class Quick
         return sw.Elapsed.TotalSeconds / reps;
     }
 
-    static double Median(IEnumerable<double> xs)
+    internal static double Median(IEnumerable<double> xs)
     {
         var a = xs.Order().ToArray();
         return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
     }
 
     /// <summary>Seconds per call: `warmups` calls, then as many as fit in about a second.</summary>
-    static double PerCall(Action f, int warmups)
+    internal static double PerCall(Action f, int warmups)
     {
         for (int i = 0; i < warmups; i++) f();
         var sw = Stopwatch.StartNew();

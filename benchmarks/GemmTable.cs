@@ -1,0 +1,53 @@
+using Core = Functional.Core;
+
+namespace Functional.Benchmarks;
+
+/// <summary>The GEMM table of the performance issue's Must-show, in one process: this machine's FMA peak, then for
+/// each n the forward product and the forward and backward pass (∇A = G·Bᵀ, ∇B = Aᵀ·G), ours plain and in a
+/// `TensorScope` and TorchSharp's (`mm`, autograd, in a dispose scope), alternating over ROUNDS rounds; medians,
+/// GFLOP/s and the share of the measured all-core peak.</summary>
+public static class GemmTable
+{
+    public static void Run()
+    {
+        var sizes = (Environment.GetEnvironmentVariable("NS") ?? "256,512,1024,2048").Split(',').Select(int.Parse).ToArray();
+        int rounds = Environment.GetEnvironmentVariable("ROUNDS") is string r ? int.Parse(r) : 3;
+        var (one, all, detail) = Peak.Measure();
+        Console.Write(detail);
+        Console.WriteLine($"peak: {one:F1} GFLOP/s on one core, {all:F1} on {Environment.ProcessorCount}");
+        var rows = new List<string>();
+        foreach (int n in sizes)
+        {
+            var a = Core.TensorModule.random(1, new[] { n, n });
+            var b = Core.TensorModule.random(2, new[] { n, n });
+            var g = Core.TensorModule.random(3, new[] { n, n });
+            var (ca, cb) = (Core.ValueModule.constant(a), Core.ValueModule.constant(b));
+            var ta = Workloads.Leaf(a, true);
+            var tb = Workloads.Leaf(b, true);
+            var tg = Workloads.Leaf(g, false);
+            void Forward() => Core.Linear.matmul(ca, cb);
+            void TorchForward() { using var s = TorchSharp.torch.NewDisposeScope(); TorchSharp.torch.mm(ta, tb); }
+            void Both() => Workloads.MatMulForwardBackward(a, b, g);
+            void TorchBoth() => Workloads.TorchMatMulForwardBackward(ta, tb, tg);
+            foreach (var (pass, flops, ours, theirs) in new (string, double, Action, Action)[]
+                     { ("forward", 2.0 * n * n * n, Forward, TorchForward), ("fwd+bwd", 6.0 * n * n * n, Both, TorchBoth) })
+            {
+                var times = new List<(double Plain, double Scoped, double Torch)>();
+                for (int round = 0; round < rounds; round++)
+                {
+                    double plain = Quick.PerCall(ours, 2);
+                    double scoped = Quick.PerCall(() => { using var s = Core.TensorModule.scope(); ours(); }, 2);
+                    double torch = Quick.PerCall(theirs, 2);
+                    times.Add((plain, scoped, torch));
+                    Console.WriteLine($"round {round + 1} n={n} {pass}: plain {plain * 1e3:F2} ms, scoped {scoped * 1e3:F2} ms, TorchSharp {torch * 1e3:F2} ms");
+                }
+                double p = Quick.Median(times.Select(t => t.Plain)), sc = Quick.Median(times.Select(t => t.Scoped)), t = Quick.Median(times.Select(t => t.Torch));
+                string Rate(double seconds) => $"{seconds * 1e3:F2} ms ({flops / seconds / 1e9:F1} GFLOP/s, {flops / seconds / 1e9 / all * 100:F0} %)";
+                rows.Add($"| {n} | {pass} | {Rate(t)} | {Rate(p)} | {Rate(sc)} | {t / p:F2}×; {t / sc:F2}× |");
+            }
+        }
+        Console.WriteLine($"| n | pass | TorchSharp | ours, plain | ours, in a scope | TorchSharp / ours (plain; scoped) |");
+        Console.WriteLine("| ---: | --- | ---: | ---: | ---: | --- |");
+        foreach (var row in rows) Console.WriteLine(row);
+    }
+}
