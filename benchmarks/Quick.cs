@@ -496,8 +496,9 @@ public static class Quick
     }
 
     /// <summary>The elementwise family, row sum, softmax and log-softmax, forward and backward on 10⁶ (1000×1000 for the
-    /// row ops): ours plain, ours in a scope and TorchSharp in a dispose scope, alternating op by op, ROUNDS rounds
-    /// (default 5); prints each round and the medians with the ratios TorchSharp / ours (above 1: ours faster).</summary>
+    /// row ops): ours plain, ours in a scope, TorchSharp in a dispose scope and TorchSharp without one (its tensors
+    /// then wait for the GC's finalizers, as ours wait for the GC), alternating op by op, ROUNDS rounds (default 5);
+    /// prints each round and the medians with the ratios TorchSharp / ours (above 1: ours faster).</summary>
     public static void ElementwiseFamily()
     {
         int rounds = Environment.GetEnvironmentVariable("ROUNDS") is string r ? int.Parse(r) : 5;
@@ -518,42 +519,53 @@ public static class Quick
         void Binary(Func<Core.Value, Core.Value, Core.Value> f) =>
             Core.Autodiff.vjpMany(Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(v => f(v[0], v[1])),
                 new[] { Core.ValueModule.constant(x), Core.ValueModule.constant(y) }).Item2.Invoke(adj);
+        // TorchSharp's value and gradients, in a dispose scope (Torch) or left to the GC (TorchPlain).
         void Torch(Func<TorchSharp.torch.Tensor> f, TorchSharp.torch.Tensor[] inputs, TorchSharp.torch.Tensor a)
         {
             using var scope = TorchSharp.torch.NewDisposeScope();
             TorchSharp.torch.autograd.grad(new[] { f() }, inputs, new[] { a });
         }
-        var ops = new (string Name, Action Ours, Action Theirs)[]
+        void TorchPlain(Func<TorchSharp.torch.Tensor> f, TorchSharp.torch.Tensor[] inputs, TorchSharp.torch.Tensor a) =>
+            TorchSharp.torch.autograd.grad(new[] { f() }, inputs, new[] { a });
+        var xs = new[] { tx };
+        var xy = new[] { tx, ty };
+        var ops = new (string Name, Action Ours, Func<TorchSharp.torch.Tensor> Theirs, TorchSharp.torch.Tensor[] Inputs, TorchSharp.torch.Tensor Adj)[]
         {
-            ("exp", () => Unary(Core.Elementwise.exp, x, adj), () => Torch(() => tx.exp(), new[] { tx }, tg)),
-            ("log", () => Unary(Core.Elementwise.log, pos, adj), () => Torch(() => tpos.log(), new[] { tpos }, tg)),
-            ("tanh", () => Unary(Core.Elementwise.tanh, x, adj), () => Torch(() => tx.tanh(), new[] { tx }, tg)),
-            ("sigmoid", () => Unary(Core.Elementwise.sigmoid, x, adj), () => Torch(() => tx.sigmoid(), new[] { tx }, tg)),
-            ("relu", () => Unary(Core.Activation.relu, x, adj), () => Torch(() => TorchSharp.torch.nn.functional.relu(tx), new[] { tx }, tg)),
-            ("leaky relu", () => Unary(v => Core.Activation.leakyRelu(0.01, v), x, adj), () => Torch(() => TorchSharp.torch.nn.functional.leaky_relu(tx, 0.01), new[] { tx }, tg)),
-            ("x·y", () => Binary(Core.Arithmetic.mul), () => Torch(() => tx * ty, new[] { tx, ty }, tg)),
-            ("x+y", () => Binary(Core.Arithmetic.add), () => Torch(() => tx + ty, new[] { tx, ty }, tg)),
-            ("row sum", () => Unary(v => Core.Reduction.sumAxes(new[] { 1 }, false, v), x, rowAdj), () => Torch(() => tx.sum(new long[] { 1 }, false, null), new[] { tx }, trowAdj)),
-            ("softmax", () => Unary(v => Core.Softmax.softmax(1, v), x, adj), () => Torch(() => tx.softmax(1), new[] { tx }, tg)),
-            ("log-softmax", () => Unary(v => Core.Softmax.logSoftmax(1, v), x, adj), () => Torch(() => tx.log_softmax(1), new[] { tx }, tg)),
+            ("exp", () => Unary(Core.Elementwise.exp, x, adj), () => tx.exp(), xs, tg),
+            ("log", () => Unary(Core.Elementwise.log, pos, adj), () => tpos.log(), new[] { tpos }, tg),
+            ("tanh", () => Unary(Core.Elementwise.tanh, x, adj), () => tx.tanh(), xs, tg),
+            ("sigmoid", () => Unary(Core.Elementwise.sigmoid, x, adj), () => tx.sigmoid(), xs, tg),
+            ("relu", () => Unary(Core.Activation.relu, x, adj), () => TorchSharp.torch.nn.functional.relu(tx), xs, tg),
+            ("leaky relu", () => Unary(v => Core.Activation.leakyRelu(0.01, v), x, adj), () => TorchSharp.torch.nn.functional.leaky_relu(tx, 0.01), xs, tg),
+            ("x·y", () => Binary(Core.Arithmetic.mul), () => tx * ty, xy, tg),
+            ("x+y", () => Binary(Core.Arithmetic.add), () => tx + ty, xy, tg),
+            ("row sum", () => Unary(v => Core.Reduction.sumAxes(new[] { 1 }, false, v), x, rowAdj), () => tx.sum(new long[] { 1 }, false, null), xs, trowAdj),
+            ("softmax", () => Unary(v => Core.Softmax.softmax(1, v), x, adj), () => tx.softmax(1), xs, tg),
+            ("log-softmax", () => Unary(v => Core.Softmax.logSoftmax(1, v), x, adj), () => tx.log_softmax(1), xs, tg),
         };
-        var times = ops.Select(_ => new List<(double Plain, double Scoped, double Torch)>()).ToArray();
+        var times = ops.Select(_ => new List<(double Plain, double Scoped, double Torch, double TorchPlain)>()).ToArray();
         for (int round = 0; round < rounds; round++)
             for (int k = 0; k < ops.Length; k++)
             {
-                var (name, ours, theirs) = ops[k];
-                double plain = PerCall(ours, 3) * 1e3;
-                double scoped = PerCall(() => { using var sc = Core.TensorModule.scope(); ours(); }, 3) * 1e3;
-                double torch = PerCall(theirs, 3) * 1e3;
-                times[k].Add((plain, scoped, torch));
-                Console.WriteLine($"round {round + 1} {name}: plain {plain:F3} ms, scoped {scoped:F3} ms, TorchSharp {torch:F3} ms");
+                var (name, ours, theirs, inputs, a) = ops[k];
+                // Each measurement starts with the garbage of the one before collected and finalised (TorchSharp's
+                // undisposed tensors free their memory on the finalizer thread, which would otherwise run during
+                // the next measurement).
+                double Settled(Action f) { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); return PerCall(f, 3) * 1e3; }
+                double plain = Settled(ours);
+                double scoped = Settled(() => { using var sc = Core.TensorModule.scope(); ours(); });
+                double torch = Settled(() => Torch(theirs, inputs, a));
+                double torchPlain = Settled(() => TorchPlain(theirs, inputs, a));
+                times[k].Add((plain, scoped, torch, torchPlain));
+                Console.WriteLine($"round {round + 1} {name}: plain {plain:F3} ms, scoped {scoped:F3} ms, TorchSharp {torch:F3} ms, TorchSharp without a dispose scope {torchPlain:F3} ms");
             }
-        Console.WriteLine("| op, fwd+bwd, 10⁶ | TorchSharp | ours, plain | ours, in a scope | TorchSharp / ours (plain; scoped) |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | --- |");
+        Console.WriteLine("| op, fwd+bwd, 10⁶ | TorchSharp, dispose scope | TorchSharp, none | ours, plain | ours, in a scope | TorchSharp / ours (plain; scoped) | both plain |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | --- | --- |");
         for (int k = 0; k < ops.Length; k++)
         {
-            double p = Median(times[k].Select(t => t.Plain)), sc = Median(times[k].Select(t => t.Scoped)), t = Median(times[k].Select(t => t.Torch));
-            Console.WriteLine($"| {ops[k].Name} | {t:F3} ms | {p:F3} ms | {sc:F3} ms | {t / p:F2}×; {t / sc:F2}× |");
+            double p = Median(times[k].Select(t => t.Plain)), sc = Median(times[k].Select(t => t.Scoped));
+            double t = Median(times[k].Select(t => t.Torch)), tp = Median(times[k].Select(t => t.TorchPlain));
+            Console.WriteLine($"| {ops[k].Name} | {t:F3} ms | {tp:F3} ms | {p:F3} ms | {sc:F3} ms | {t / p:F2}×; {t / sc:F2}× | {tp / p:F2}× |");
         }
     }
 
