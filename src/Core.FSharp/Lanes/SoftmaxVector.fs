@@ -21,17 +21,26 @@ module internal SoftmaxVector =
         else Parallel.For(0, chunks, fun c -> body (c * per) (min rows ((c + 1) * per))) |> ignore
 
     /// The shift of Softmax's unfused passes for the row at p: its maximum taken as `v > max` takes it (NaN
-    /// skipped), 0 when that is infinite (so the shift never makes NaN itself); four lanes at a time, which
-    /// finds the same maximum (only the sign of a zero maximum may differ, and e^(x − ±0) is the same).
+    /// skipped), 0 when that is infinite (so the shift never makes NaN itself); four independent accumulators of
+    /// four lanes (one would wait on the compare and select before each next step), which find the same maximum
+    /// (only the sign of a zero maximum may differ, and e^(x − ±0) is the same).
     let private rowShift (p: nativeptr<float>) (n: int) =
         let mutable mx = Double.NegativeInfinity
         let mutable j = 0
         if Cpu.v256 then
-            let mutable acc = Vector256.Create(Double.NegativeInfinity)
+            let inline step (acc: Vector256<double>) (v: Vector256<double>) = Vector256.ConditionalSelect(Vector256.GreaterThan(v, acc), v, acc)
+            let lowest = Vector256.Create(Double.NegativeInfinity)
+            let mutable a0, a1, a2, a3 = lowest, lowest, lowest, lowest
+            while j <= n - 16 do
+                a0 <- step a0 (Vector256.Load(NativePtr.add p j))
+                a1 <- step a1 (Vector256.Load(NativePtr.add p (j + 4)))
+                a2 <- step a2 (Vector256.Load(NativePtr.add p (j + 8)))
+                a3 <- step a3 (Vector256.Load(NativePtr.add p (j + 12)))
+                j <- j + 16
             while j <= n - 4 do
-                let v = Vector256.Load(NativePtr.add p j)
-                acc <- Vector256.ConditionalSelect(Vector256.GreaterThan(v, acc), v, acc)
+                a0 <- step a0 (Vector256.Load(NativePtr.add p j))
                 j <- j + 4
+            let acc = step (step a0 a1) (step a2 a3)
             for l in 0 .. 3 do
                 let v = acc.GetElement l
                 if v > mx then mx <- v
