@@ -10,89 +10,87 @@ namespace Functional.Benchmarks;
 /// `benchmarks/native/peak.sh` measures the same loops from C to check these figures against.</summary>
 public static class Peak
 {
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static double Chains(long iterations)
+    /// <summary>The vector operations a chain loop needs, for one width: a struct per width, so that the JIT
+    /// compiles each loop for its width with every chain in a register.</summary>
+    private interface ILanes<V>
     {
-        var x = Vector512.Create(1.0000001);
-        var y = Vector512.Create(0.9999999);
-        Vector512<double> a0 = Vector512.Create(0.1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        static abstract V Create(double value);
+        static abstract V Fma(V a, V b, V c);
+        static abstract V Add(V a, V b);
+        static abstract double Sum(V v);
+    }
+
+    private struct Lanes8 : ILanes<Vector512<double>>
+    {
+        public static Vector512<double> Create(double value) => Vector512.Create(value);
+        public static Vector512<double> Fma(Vector512<double> a, Vector512<double> b, Vector512<double> c) => Vector512.FusedMultiplyAdd(a, b, c);
+        public static Vector512<double> Add(Vector512<double> a, Vector512<double> b) => a + b;
+        public static double Sum(Vector512<double> v) => Vector512.Sum(v);
+    }
+
+    private struct Lanes4 : ILanes<Vector256<double>>
+    {
+        public static Vector256<double> Create(double value) => Vector256.Create(value);
+        public static Vector256<double> Fma(Vector256<double> a, Vector256<double> b, Vector256<double> c) => Vector256.FusedMultiplyAdd(a, b, c);
+        public static Vector256<double> Add(Vector256<double> a, Vector256<double> b) => a + b;
+        public static double Sum(Vector256<double> v) => Vector256.Sum(v);
+    }
+
+    /// <summary>12 chains of 8 lanes (the BenchmarkDotNet peak's loop).</summary>
+    public static double Chains(long iterations) => Chains12<Lanes8, Vector512<double>>(iterations);
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static double Chains12<L, V>(long iterations) where L : struct, ILanes<V> where V : struct
+    {
+        V x = L.Create(1.0000001), y = L.Create(0.9999999);
+        V a0 = L.Create(0.1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
         for (long i = 0; i < iterations; i++)
         {
-            a0 = Vector512.FusedMultiplyAdd(a0, x, y); a1 = Vector512.FusedMultiplyAdd(a1, x, y);
-            a2 = Vector512.FusedMultiplyAdd(a2, x, y); a3 = Vector512.FusedMultiplyAdd(a3, x, y);
-            a4 = Vector512.FusedMultiplyAdd(a4, x, y); a5 = Vector512.FusedMultiplyAdd(a5, x, y);
-            a6 = Vector512.FusedMultiplyAdd(a6, x, y); a7 = Vector512.FusedMultiplyAdd(a7, x, y);
-            a8 = Vector512.FusedMultiplyAdd(a8, x, y); a9 = Vector512.FusedMultiplyAdd(a9, x, y);
-            a10 = Vector512.FusedMultiplyAdd(a10, x, y); a11 = Vector512.FusedMultiplyAdd(a11, x, y);
+            a0 = L.Fma(a0, x, y); a1 = L.Fma(a1, x, y); a2 = L.Fma(a2, x, y); a3 = L.Fma(a3, x, y);
+            a4 = L.Fma(a4, x, y); a5 = L.Fma(a5, x, y); a6 = L.Fma(a6, x, y); a7 = L.Fma(a7, x, y);
+            a8 = L.Fma(a8, x, y); a9 = L.Fma(a9, x, y); a10 = L.Fma(a10, x, y); a11 = L.Fma(a11, x, y);
         }
-        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+        return L.Sum(L.Add(L.Add(L.Add(a0, a1), L.Add(a2, a3)), L.Add(L.Add(L.Add(a4, a5), L.Add(a6, a7)), L.Add(L.Add(a8, a9), L.Add(a10, a11)))));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static double Chains16(long iterations)
+    private static double Chains16<L, V>(long iterations) where L : struct, ILanes<V> where V : struct
     {
-        var x = Vector512.Create(1.0000001);
-        var y = Vector512.Create(0.9999999);
-        Vector512<double> a0 = Vector512.Create(0.1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+        V x = L.Create(1.0000001), y = L.Create(0.9999999);
+        V a0 = L.Create(0.1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
         for (long i = 0; i < iterations; i++)
         {
-            a0 = Vector512.FusedMultiplyAdd(a0, x, y); a1 = Vector512.FusedMultiplyAdd(a1, x, y);
-            a2 = Vector512.FusedMultiplyAdd(a2, x, y); a3 = Vector512.FusedMultiplyAdd(a3, x, y);
-            a4 = Vector512.FusedMultiplyAdd(a4, x, y); a5 = Vector512.FusedMultiplyAdd(a5, x, y);
-            a6 = Vector512.FusedMultiplyAdd(a6, x, y); a7 = Vector512.FusedMultiplyAdd(a7, x, y);
-            a8 = Vector512.FusedMultiplyAdd(a8, x, y); a9 = Vector512.FusedMultiplyAdd(a9, x, y);
-            a10 = Vector512.FusedMultiplyAdd(a10, x, y); a11 = Vector512.FusedMultiplyAdd(a11, x, y);
-            a12 = Vector512.FusedMultiplyAdd(a12, x, y); a13 = Vector512.FusedMultiplyAdd(a13, x, y);
-            a14 = Vector512.FusedMultiplyAdd(a14, x, y); a15 = Vector512.FusedMultiplyAdd(a15, x, y);
+            a0 = L.Fma(a0, x, y); a1 = L.Fma(a1, x, y); a2 = L.Fma(a2, x, y); a3 = L.Fma(a3, x, y);
+            a4 = L.Fma(a4, x, y); a5 = L.Fma(a5, x, y); a6 = L.Fma(a6, x, y); a7 = L.Fma(a7, x, y);
+            a8 = L.Fma(a8, x, y); a9 = L.Fma(a9, x, y); a10 = L.Fma(a10, x, y); a11 = L.Fma(a11, x, y);
+            a12 = L.Fma(a12, x, y); a13 = L.Fma(a13, x, y); a14 = L.Fma(a14, x, y); a15 = L.Fma(a15, x, y);
         }
-        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11 + a12 + a13 + a14 + a15);
+        V s = L.Add(L.Add(L.Add(a0, a1), L.Add(a2, a3)), L.Add(L.Add(a4, a5), L.Add(a6, a7)));
+        V t = L.Add(L.Add(L.Add(a8, a9), L.Add(a10, a11)), L.Add(L.Add(a12, a13), L.Add(a14, a15)));
+        return L.Sum(L.Add(s, t));
     }
 
+    /// <summary>24 chains: two independent halves of 12 in one loop (as many chains as fit in 32 registers with the
+    /// two constants).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static double Chains24(long iterations)
+    private static double Chains24<L, V>(long iterations) where L : struct, ILanes<V> where V : struct
     {
-        var x = Vector512.Create(1.0000001);
-        var y = Vector512.Create(0.9999999);
-        Vector512<double> a0 = Vector512.Create(0.1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        Vector512<double> b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0, b8 = a0, b9 = a0, b10 = a0, b11 = a0;
+        V x = L.Create(1.0000001), y = L.Create(0.9999999);
+        V a0 = L.Create(0.1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        V b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0, b8 = a0, b9 = a0, b10 = a0, b11 = a0;
         for (long i = 0; i < iterations; i++)
         {
-            a0 = Vector512.FusedMultiplyAdd(a0, x, y); a1 = Vector512.FusedMultiplyAdd(a1, x, y);
-            a2 = Vector512.FusedMultiplyAdd(a2, x, y); a3 = Vector512.FusedMultiplyAdd(a3, x, y);
-            a4 = Vector512.FusedMultiplyAdd(a4, x, y); a5 = Vector512.FusedMultiplyAdd(a5, x, y);
-            a6 = Vector512.FusedMultiplyAdd(a6, x, y); a7 = Vector512.FusedMultiplyAdd(a7, x, y);
-            a8 = Vector512.FusedMultiplyAdd(a8, x, y); a9 = Vector512.FusedMultiplyAdd(a9, x, y);
-            a10 = Vector512.FusedMultiplyAdd(a10, x, y); a11 = Vector512.FusedMultiplyAdd(a11, x, y);
-            b0 = Vector512.FusedMultiplyAdd(b0, x, y); b1 = Vector512.FusedMultiplyAdd(b1, x, y);
-            b2 = Vector512.FusedMultiplyAdd(b2, x, y); b3 = Vector512.FusedMultiplyAdd(b3, x, y);
-            b4 = Vector512.FusedMultiplyAdd(b4, x, y); b5 = Vector512.FusedMultiplyAdd(b5, x, y);
-            b6 = Vector512.FusedMultiplyAdd(b6, x, y); b7 = Vector512.FusedMultiplyAdd(b7, x, y);
-            b8 = Vector512.FusedMultiplyAdd(b8, x, y); b9 = Vector512.FusedMultiplyAdd(b9, x, y);
-            b10 = Vector512.FusedMultiplyAdd(b10, x, y); b11 = Vector512.FusedMultiplyAdd(b11, x, y);
+            a0 = L.Fma(a0, x, y); a1 = L.Fma(a1, x, y); a2 = L.Fma(a2, x, y); a3 = L.Fma(a3, x, y);
+            a4 = L.Fma(a4, x, y); a5 = L.Fma(a5, x, y); a6 = L.Fma(a6, x, y); a7 = L.Fma(a7, x, y);
+            a8 = L.Fma(a8, x, y); a9 = L.Fma(a9, x, y); a10 = L.Fma(a10, x, y); a11 = L.Fma(a11, x, y);
+            b0 = L.Fma(b0, x, y); b1 = L.Fma(b1, x, y); b2 = L.Fma(b2, x, y); b3 = L.Fma(b3, x, y);
+            b4 = L.Fma(b4, x, y); b5 = L.Fma(b5, x, y); b6 = L.Fma(b6, x, y); b7 = L.Fma(b7, x, y);
+            b8 = L.Fma(b8, x, y); b9 = L.Fma(b9, x, y); b10 = L.Fma(b10, x, y); b11 = L.Fma(b11, x, y);
         }
-        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11 + b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8 + b9 + b10 + b11);
+        V s = L.Add(L.Add(L.Add(a0, a1), L.Add(a2, a3)), L.Add(L.Add(L.Add(a4, a5), L.Add(a6, a7)), L.Add(L.Add(a8, a9), L.Add(a10, a11))));
+        V t = L.Add(L.Add(L.Add(b0, b1), L.Add(b2, b3)), L.Add(L.Add(L.Add(b4, b5), L.Add(b6, b7)), L.Add(L.Add(b8, b9), L.Add(b10, b11))));
+        return L.Sum(L.Add(s, t));
     }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static double Chains256(long iterations)
-    {
-        var x = Vector256.Create(1.0000001);
-        var y = Vector256.Create(0.9999999);
-        Vector256<double> a0 = Vector256.Create(0.1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        for (long i = 0; i < iterations; i++)
-        {
-            a0 = Vector256.FusedMultiplyAdd(a0, x, y); a1 = Vector256.FusedMultiplyAdd(a1, x, y);
-            a2 = Vector256.FusedMultiplyAdd(a2, x, y); a3 = Vector256.FusedMultiplyAdd(a3, x, y);
-            a4 = Vector256.FusedMultiplyAdd(a4, x, y); a5 = Vector256.FusedMultiplyAdd(a5, x, y);
-            a6 = Vector256.FusedMultiplyAdd(a6, x, y); a7 = Vector256.FusedMultiplyAdd(a7, x, y);
-            a8 = Vector256.FusedMultiplyAdd(a8, x, y); a9 = Vector256.FusedMultiplyAdd(a9, x, y);
-            a10 = Vector256.FusedMultiplyAdd(a10, x, y); a11 = Vector256.FusedMultiplyAdd(a11, x, y);
-        }
-        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
-    }
-
-    /// <summary>Flops of one call of <see cref="Chains"/>.</summary>
-    public static double Flops(long iterations) => iterations * 12.0 * 8 * 2;
 
     /// <summary>Each shape: its name, the loop, and its flops per iteration.</summary>
     public static IReadOnlyList<(string Name, Func<long, double> Run, double FlopsPerIteration)> Shapes()
@@ -100,11 +98,11 @@ public static class Peak
         var shapes = new List<(string, Func<long, double>, double)>();
         if (Vector512.IsHardwareAccelerated)
         {
-            shapes.Add(("8 lanes × 12 chains", Chains, 12 * 8 * 2));
-            shapes.Add(("8 lanes × 16 chains", Chains16, 16 * 8 * 2));
-            shapes.Add(("8 lanes × 24 chains", Chains24, 24 * 8 * 2));
+            shapes.Add(("8 lanes × 12 chains", Chains12<Lanes8, Vector512<double>>, 12 * 8 * 2));
+            shapes.Add(("8 lanes × 16 chains", Chains16<Lanes8, Vector512<double>>, 16 * 8 * 2));
+            shapes.Add(("8 lanes × 24 chains", Chains24<Lanes8, Vector512<double>>, 24 * 8 * 2));
         }
-        if (Vector256.IsHardwareAccelerated) shapes.Add(("4 lanes × 12 chains", Chains256, 12 * 4 * 2));
+        if (Vector256.IsHardwareAccelerated) shapes.Add(("4 lanes × 12 chains", Chains12<Lanes4, Vector256<double>>, 12 * 4 * 2));
         return shapes;
     }
 

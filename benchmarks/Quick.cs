@@ -543,15 +543,15 @@ public static class Quick
             ("softmax", () => Unary(v => Core.Softmax.softmax(1, v), x, adj), () => tx.softmax(1), xs, tg),
             ("log-softmax", () => Unary(v => Core.Softmax.logSoftmax(1, v), x, adj), () => tx.log_softmax(1), xs, tg),
         };
+        // Each measurement (ms per call) starts with the garbage of the one before collected and finalised:
+        // TorchSharp's undisposed tensors free their memory on the finalizer thread, which would otherwise run
+        // during the next measurement.
+        static double Settled(Action f) { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); return PerCall(f, 3) * 1e3; }
         var times = ops.Select(_ => new List<(double Plain, double Scoped, double Torch, double TorchPlain)>()).ToArray();
         for (int round = 0; round < rounds; round++)
             for (int k = 0; k < ops.Length; k++)
             {
                 var (name, ours, theirs, inputs, a) = ops[k];
-                // Each measurement starts with the garbage of the one before collected and finalised (TorchSharp's
-                // undisposed tensors free their memory on the finalizer thread, which would otherwise run during
-                // the next measurement).
-                double Settled(Action f) { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); return PerCall(f, 3) * 1e3; }
                 double plain = Settled(ours);
                 double scoped = Settled(() => { using var sc = Core.TensorModule.scope(); ours(); });
                 double torch = Settled(() => Torch(theirs, inputs, a));

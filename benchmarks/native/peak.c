@@ -11,20 +11,17 @@
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 
-#define CHAINS512(N) \
-  __attribute__((target("avx512f"), noinline)) static double zmm##N(long iters) { \
-    __m512d x = _mm512_set1_pd(1.0000001), y = _mm512_set1_pd(0.9999999), a[N]; \
-    for (int k = 0; k < N; k++) a[k] = _mm512_set1_pd(0.1 + k); \
-    for (long i = 0; i < iters; i++) { _Pragma("GCC unroll 32") for (int k = 0; k < N; k++) a[k] = _mm512_fmadd_pd(a[k], x, y); } \
-    __m512d s = a[0]; for (int k = 1; k < N; k++) s = _mm512_add_pd(s, a[k]); \
-    return _mm512_reduce_add_pd(s); }
-#define CHAINS256(N) \
-  __attribute__((target("avx2,fma"), noinline)) static double ymm##N(long iters) { \
-    __m256d x = _mm256_set1_pd(1.0000001), y = _mm256_set1_pd(0.9999999), a[N]; \
-    for (int k = 0; k < N; k++) a[k] = _mm256_set1_pd(0.1 + k); \
-    for (long i = 0; i < iters; i++) { _Pragma("GCC unroll 32") for (int k = 0; k < N; k++) a[k] = _mm256_fmadd_pd(a[k], x, y); } \
-    __m256d s = a[0]; for (int k = 1; k < N; k++) s = _mm256_add_pd(s, a[k]); \
-    double o[4]; _mm256_storeu_pd(o, s); return o[0] + o[1] + o[2] + o[3]; }
+/* N independent chains of one width: V the vector type, P its intrinsics' prefix, W its lanes, T its target. */
+#define CHAINS(NAME, N, V, P, W, T) \
+  __attribute__((target(T), noinline)) static double NAME(long iters) { \
+    V x = P##_set1_pd(1.0000001), y = P##_set1_pd(0.9999999), a[N]; \
+    for (int k = 0; k < N; k++) a[k] = P##_set1_pd(0.1 + k); \
+    for (long i = 0; i < iters; i++) { _Pragma("GCC unroll 32") for (int k = 0; k < N; k++) a[k] = P##_fmadd_pd(a[k], x, y); } \
+    V s = a[0]; for (int k = 1; k < N; k++) s = P##_add_pd(s, a[k]); \
+    double o[W], t = 0; P##_storeu_pd(o, s); for (int l = 0; l < W; l++) t += o[l]; \
+    return t; }
+#define CHAINS512(N) CHAINS(zmm##N, N, __m512d, _mm512, 8, "avx512f")
+#define CHAINS256(N) CHAINS(ymm##N, N, __m256d, _mm256, 4, "avx2,fma")
 CHAINS512(8) CHAINS512(12) CHAINS512(16) CHAINS512(24)
 CHAINS256(8) CHAINS256(12) CHAINS256(16)
 
