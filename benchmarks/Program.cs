@@ -18,6 +18,7 @@ public static class Program
         }),
         ["small"] = ("sum(GELU(A·B)) value and gradient at small sizes, ours and TorchSharp's", Quick.Small),
         ["gemm"] = ("the GEMM table: forward and fwd+bwd at n = 256…2048 (env NS, ROUNDS), ours plain and scoped and TorchSharp's, against this machine's peak", GemmTable.Run),
+        ["gemmtune"] = ("the packed product's cache blocks against each other: n×n forward in a scope over a grid (env NS, KCS, MCS, NCS, ROUNDS)", GemmTune.Run),
         ["matmulfb"] = ("matmul forward and backward (env N, REPS), alternating", Quick.MatMulFb),
         ["einsum"] = ("one einsum forward (env EQ, SHAPES)", Quick.EinsumOne),
         ["broadcast"] = ("broadcast binary ops (env ROWS, COLS)", Quick.BroadcastOps),

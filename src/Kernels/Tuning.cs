@@ -15,6 +15,9 @@ internal static class Tuning
     /// every run and any core count).</summary>
     public static bool GemmSplitK = true;
 
+    /// <summary>The packed product's cache blocks, chosen for this CPU (any blocks give the same bits).</summary>
+    public static GemmBlocking GemmBlocks = GemmBlocking.ForThisMachine();
+
     /// <summary>The simple kernel takes four rows at a time (bit-identical to one row at a time).</summary>
     public static bool SimpleGemmGroupRows = true;
 

@@ -12,8 +12,9 @@ namespace Functional.Kernels;
 /// transposes an operand stored k×m (A) or n×k (B), so permuted operands need no copy. An 8×16 Vector512
 /// register tile with AVX-512; without it, with AVX2 and FMA, two 4×8 Vector256 tiles per 8-row panel (16
 /// ymm registers do not hold more). Every output element is summed in the same order whatever the number of
-/// parts. C is written, never read before written (the first block of k stores, later blocks add), so it may
-/// come uninitialised: the runtime then need not clear it, a measurable cost for small products.
+/// parts and whatever the cache blocks. C is written before it is read (the first block of k stores, later blocks
+/// resume from what it stored), so it may come uninitialised: the runtime then need not clear it, a measurable
+/// cost for small products.
 /// </summary>
 internal static unsafe class PackedGemm
 {
@@ -30,10 +31,19 @@ internal static unsafe class PackedGemm
     /// <summary>Columns per packed B panel on this machine: 16 (Vector512) or 8 (Vector256).</summary>
     public static readonly int Nr = Wide ? 16 : 8;
 
-    /// <summary>Cache blocks: MC×KC of A (1 MB) in L2, KC×NC of B in L3, a KC×NR panel of B streamed.
-    /// Measured on Zen 4 (32 KB L1d, 1 MB L2 per core): KC 512 / MC 256 beat 256 / 128 by 5–10 %, the
-    /// long KC amortising the C tile's load and store.</summary>
-    public const int KC = 512, MC = 256, NC = 1024;
+    /// <summary>Cache blocks: MC×KC of A in L2, KC×NC of B in L3, a KC×NR panel of B streamed; chosen for this
+    /// CPU (<see cref="GemmBlocking"/>). They never change a result.</summary>
+    public static int KC => Tuning.GemmBlocks.KC;
+
+    /// <inheritdoc cref="KC"/>
+    public static int MC => Tuning.GemmBlocks.MC;
+
+    /// <inheritdoc cref="KC"/>
+    public static int NC => Tuning.GemmBlocks.NC;
+
+    /// <summary>k per block of the fixed split along k (<see cref="ChunkedK"/>), and the largest k read in place:
+    /// from the shape alone, never from the blocking, so results do not depend on the CPU's blocks.</summary>
+    internal const int KAlign = 512;
 
     /// <summary>One thread's packing buffers: on the pinned heap (their address never changes) and
     /// 64-byte aligned, so each packed row of a panel is whole cache lines. Grown on demand.</summary>
@@ -125,13 +135,13 @@ internal static unsafe class PackedGemm
     /// products (m·n each) stay small.</summary>
     internal const int KChunk = 8192, MaxKChunks = 16;
 
-    /// <summary>C = Σ_t A[:, K_t]·B[K_t, :] over a fixed split of k into whole KC blocks (from the shape alone), each
+    /// <summary>C = Σ_t A[:, K_t]·B[K_t, :] over a fixed split of k into whole blocks of 512 (from the shape alone), each
     /// chunk's product into a buffer of its own over the cores, then the chunks added in order,
     /// ((P₀ + P₁) + P₂) + …, so the same bits on any number of cores.</summary>
     private static void ChunkedK(bool transA, bool transB, double* a, int lda, double* b, int ldb, double* c, int m, int k, int n)
     {
         int chunks = Math.Clamp(k / KChunk, 2, MaxKChunks);
-        int per = ((k + chunks - 1) / chunks + KC - 1) / KC * KC;
+        int per = ((k + chunks - 1) / chunks + KAlign - 1) / KAlign * KAlign;
         chunks = (k + per - 1) / per;
         int size = m * n;
         var partial = GC.AllocateUninitializedArray<double>(size * chunks);
@@ -206,22 +216,24 @@ internal static unsafe class PackedGemm
             InPlaceBlocked(transA, transB, a, lda, b, ldb, c, m, k, n, i0, i1, j0, j1, s);
             return;
         }
+        var blocks = Tuning.GemmBlocks;
+        int kcMax = blocks.KC, mcMax = blocks.MC, ncMax = blocks.NC;
         int nr = Nr;
         bool wide = Wide;
-        double* bp = s.B((Math.Min(NC, j1 - j0) + nr - 1) / nr * nr * KC);
-        double* ap = s.A(MC * KC + MR * NR);
-        double* tile = ap + MC * KC;
-        for (int jc = j0; jc < j1; jc += NC)
+        double* bp = s.B((Math.Min(ncMax, j1 - j0) + nr - 1) / nr * nr * kcMax);
+        double* ap = s.A(mcMax * kcMax + MR * NR);
+        double* tile = ap + mcMax * kcMax;
+        for (int jc = j0; jc < j1; jc += ncMax)
         {
-            int nc = Math.Min(NC, j1 - jc);
-            for (int pc = 0; pc < k; pc += KC)
+            int nc = Math.Min(ncMax, j1 - jc);
+            for (int pc = 0; pc < k; pc += kcMax)
             {
-                int kc = Math.Min(KC, k - pc);
+                int kc = Math.Min(kcMax, k - pc);
                 bool first = pc == 0;
                 PackB(b, ldb, transB, pc, kc, jc, nc, bp, nr);
-                for (int ic = i0; ic < i1; ic += MC)
+                for (int ic = i0; ic < i1; ic += mcMax)
                 {
-                    int mc = Math.Min(MC, i1 - ic);
+                    int mc = Math.Min(mcMax, i1 - ic);
                     PackA(a, lda, transA, ic, mc, pc, kc, ap);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
@@ -233,23 +245,36 @@ internal static unsafe class PackedGemm
                             double* aPanel = ap + ir * kc;
                             if (h == MR && w == nr)
                             {
-                                Tile(wide, aPanel, bPanel, kc, c + (long)i * n + j, n, first, true);
+                                // A large C's rows are far apart and miss every cache, and a later k block reads its
+                                // tile first thing: the next tile's lines are asked for a whole tile ahead (the first
+                                // tile's just before). A small C is in cache; the in-place path does not ask.
+                                if (ir == 0) PrefetchTile(c + (long)i * n + j, n, nr);
+                                if (ir + 2 * MR <= mc) PrefetchTile(c + (long)(i + MR) * n + j, n, nr);
+                                Tile(wide, aPanel, bPanel, kc, c + (long)i * n + j, n, first);
                             }
-                            else
-                            {
-                                Tile(wide, aPanel, bPanel, kc, tile, nr, true, false);
-                                for (int r = 0; r < h; r++)
-                                {
-                                    double* dst = c + (long)(i + r) * n + j;
-                                    if (first) for (int jj = 0; jj < w; jj++) dst[jj] = tile[r * nr + jj];
-                                    else for (int jj = 0; jj < w; jj++) dst[jj] += tile[r * nr + jj];
-                                }
-                            }
+                            else EdgeTile(wide, aPanel, 1, MR, bPanel, nr, kc, c + (long)i * n + j, n, h, w, first, tile);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// <summary>A tile with fewer than MR rows or Nr columns of C, through the zero-padded tile buffer: the rows and
+    /// columns of C that exist are copied in first when a previous k block left sums there, and copied back after.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EdgeTile(bool wide, double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, int h, int w, bool first, double* tile)
+    {
+        int nr = Nr;
+        if (!first)
+        {
+            new Span<double>(tile, MR * nr).Clear();
+            for (int r = 0; r < h; r++)
+                for (int jj = 0; jj < w; jj++) tile[r * nr + jj] = c[(long)r * ldc + jj];
+        }
+        Tile(wide, a, rs, ps, b, bs, kc, tile, nr, first);
+        for (int r = 0; r < h; r++)
+            for (int jj = 0; jj < w; jj++) c[(long)r * ldc + jj] = tile[r * nr + jj];
     }
 
     /// <summary>Largest m and n multiplied without packing A (k at most one block). Small operands stay in
@@ -261,7 +286,7 @@ internal static unsafe class PackedGemm
     /// <summary>Whether a product runs with its operands in place (small; either tile width). A B stored n×k is
     /// still packed, one panel of Nr columns at a time.</summary>
     private static bool InPlace(int m, int k, int n) =>
-        Supported && k <= KC && m <= InPlaceMax && n <= InPlaceMax && Tuning.GemmInPlace;
+        Supported && k <= KAlign && m <= InPlaceMax && n <= InPlaceMax && Tuning.GemmInPlace;
 
 
     /// <summary>The product without packing: full tiles read A and B where they are (the same sums in the same
@@ -272,9 +297,9 @@ internal static unsafe class PackedGemm
     {
         int nr = Nr;
         bool wide = Wide;
-        double* ap = s.A(MC * KC + MR * NR);
-        double* tile = ap + MC * KC;
-        double* bp = s.B(NR * KC);
+        double* ap = s.A(MR * KAlign + MR * NR);
+        double* tile = ap + MR * KAlign;
+        double* bp = s.B(NR * KAlign);
         for (int j = j0; j < j1; j += nr)
         {
             int w = Math.Min(nr, j1 - j);
@@ -291,8 +316,8 @@ internal static unsafe class PackedGemm
                 int h = Math.Min(MR, i1 - i);
                 if (h == MR && w == nr)
                 {
-                    if (transA) Tile(wide, a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n, true, false);
-                    else Tile(wide, a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n, true, false);
+                    if (transA) Tile(wide, a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n, true);
+                    else Tile(wide, a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n, true);
                 }
                 else
                 {
@@ -302,12 +327,7 @@ internal static unsafe class PackedGemm
                         bPacked = true;
                     }
                     PackA(a, lda, transA, i, h, 0, k, ap);
-                    Tile(wide, ap, 1, MR, bp, nr, k, tile, nr, true, false);
-                    for (int r = 0; r < h; r++)
-                    {
-                        double* dst = c + (long)(i + r) * n + j;
-                        for (int jj = 0; jj < w; jj++) dst[jj] = tile[r * nr + jj];
-                    }
+                    EdgeTile(wide, ap, 1, MR, bp, nr, k, c + (long)i * n + j, n, h, w, true, tile);
                 }
             }
         }
@@ -315,17 +335,14 @@ internal static unsafe class PackedGemm
 
     /// <summary>One MR×Nr tile from packed panels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc, bool first, bool prefetch) =>
-        Tile(wide, aPanel, 1, MR, bPanel, wide ? NR : 8, kc, c, ldc, first, prefetch);
+    private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc, bool first) =>
+        Tile(wide, aPanel, 1, MR, bPanel, wide ? NR : 8, kc, c, ldc, first);
 
     /// <summary>One MR×Nr tile, A[r, p] at a + r·rs + p·ps, B[p, ·] at b + p·bs: the Vector512 kernel, or the
     /// Vector256 one on each half of the rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile(bool wide, double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first, bool prefetch)
+    private static void Tile(bool wide, double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
     {
-        // A large C's rows are far apart and miss every cache: asking for the tile's lines before its k loop
-        // hides that wait (1024³ one core 52.8 → 54.5 GFLOP/s); a small C is in cache, and the asking only costs.
-        if (prefetch && Sse.IsSupported) PrefetchTile(c, ldc, wide ? NR : 8);
         if (wide) Kernel(a, rs, ps, b, bs, kc, c, ldc, first);
         else
         {
@@ -478,14 +495,16 @@ internal static unsafe class PackedGemm
     }
 
     /// <summary>The 8×16 register tile: C[8×16 at c, row stride ldc] += Σ_p A[0..7, p] ⊗ B[p, 0..15]
-    /// (C taken as zero when <paramref name="first"/>), A[r, p] at a + r·rs + p·ps and B[p, 0..15] at b + p·bs:
+    /// (the sums start from +0 when <paramref name="first"/>, else from C), A[r, p] at a + r·rs + p·ps and B[p, 0..15] at b + p·bs:
     /// packed panels (rs = 1, ps = MR, bs = NR) or operands in place (A stored m×k: rs = k, ps = 1; stored k×m:
     /// rs = 1, ps = m; B stored k×n: bs = n).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel(double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
     {
-        Vector512<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-        Vector512<double> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        Vector512<double> c00 = Start(c, first), c01 = Start(c + 8, first), c10 = Start(c + (long)ldc, first), c11 = Start(c + (long)ldc + 8, first);
+        Vector512<double> c20 = Start(c + 2L * ldc, first), c21 = Start(c + 2L * ldc + 8, first), c30 = Start(c + 3L * ldc, first), c31 = Start(c + 3L * ldc + 8, first);
+        Vector512<double> c40 = Start(c + 4L * ldc, first), c41 = Start(c + 4L * ldc + 8, first), c50 = Start(c + 5L * ldc, first), c51 = Start(c + 5L * ldc + 8, first);
+        Vector512<double> c60 = Start(c + 6L * ldc, first), c61 = Start(c + 6L * ldc + 8, first), c70 = Start(c + 7L * ldc, first), c71 = Start(c + 7L * ldc + 8, first);
         nint r2 = 2 * rs, r3 = 3 * rs, r4 = 4 * rs, r5 = 5 * rs, r6 = 6 * rs, r7 = 7 * rs;
         for (int p = 0; p < kc; p++, a += ps, b += bs)
         {
@@ -508,20 +527,21 @@ internal static unsafe class PackedGemm
             x = Vector512.Create(a[r7]);
             c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
         }
-        Add(c, c00, c01, first); c += ldc;
-        Add(c, c10, c11, first); c += ldc;
-        Add(c, c20, c21, first); c += ldc;
-        Add(c, c30, c31, first); c += ldc;
-        Add(c, c40, c41, first); c += ldc;
-        Add(c, c50, c51, first); c += ldc;
-        Add(c, c60, c61, first); c += ldc;
-        Add(c, c70, c71, first);
+        Put(c, c00, c01); c += ldc;
+        Put(c, c10, c11); c += ldc;
+        Put(c, c20, c21); c += ldc;
+        Put(c, c30, c31); c += ldc;
+        Put(c, c40, c41); c += ldc;
+        Put(c, c50, c51); c += ldc;
+        Put(c, c60, c61); c += ldc;
+        Put(c, c70, c71);
     }
 
     /// <summary>Asks for the lines of a C tile of MR rows × w doubles (w = 8 or 16: at most three lines a row).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchTile(double* c, int ldc, int w)
     {
+        if (!Sse.IsSupported) return;
         for (int r = 0; r < MR; r++, c += ldc)
         {
             Sse.Prefetch0(c);
@@ -535,8 +555,8 @@ internal static unsafe class PackedGemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel256(double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
     {
-        Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default;
-        Vector256<double> c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector256<double> c00 = Start256(c, first), c01 = Start256(c + 4, first), c10 = Start256(c + (long)ldc, first), c11 = Start256(c + (long)ldc + 4, first);
+        Vector256<double> c20 = Start256(c + 2L * ldc, first), c21 = Start256(c + 2L * ldc + 4, first), c30 = Start256(c + 3L * ldc, first), c31 = Start256(c + 3L * ldc + 4, first);
         nint r2 = 2 * rs, r3 = 3 * rs;
         for (int p = 0; p < kc; p++, a += ps, b += bs)
         {
@@ -551,31 +571,32 @@ internal static unsafe class PackedGemm
             x = Vector256.Create(a[r3]);
             c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
         }
-        Add256(c, c00, c01, first); c += ldc;
-        Add256(c, c10, c11, first); c += ldc;
-        Add256(c, c20, c21, first); c += ldc;
-        Add256(c, c30, c31, first);
+        Put(c, c00, c01); c += ldc;
+        Put(c, c10, c11); c += ldc;
+        Put(c, c20, c21); c += ldc;
+        Put(c, c30, c31);
     }
 
-    // On the first block of k the sums are stored as they are. They are never −0 (every accumulator starts at
-    // +0, and a sum that cancels to zero is +0), so this equals adding them to a cleared C, bit for bit.
+    // The first block of k starts every sum from +0 (so a sum is never −0, as a cleared C would give); a later
+    // block resumes from the C tile the earlier one stored, so each element is one sum in order p = 0, 1, …, k−1
+    // whatever the blocks.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(double* p, Vector512<double> v, bool first) => Vector512.Store(first ? v : v + Vector512.Load(p), p);
+    private static Vector512<double> Start(double* p, bool first) => first ? Vector512<double>.Zero : Vector512.Load(p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(double* p, Vector256<double> v, bool first) => Vector256.Store(first ? v : v + Vector256.Load(p), p);
+    private static Vector256<double> Start256(double* p, bool first) => first ? Vector256<double>.Zero : Vector256.Load(p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add(double* row, Vector512<double> lo, Vector512<double> hi, bool first)
+    private static void Put(double* row, Vector512<double> lo, Vector512<double> hi)
     {
-        Put(row, lo, first);
-        Put(row + 8, hi, first);
+        Vector512.Store(lo, row);
+        Vector512.Store(hi, row + 8);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add256(double* row, Vector256<double> lo, Vector256<double> hi, bool first)
+    private static void Put(double* row, Vector256<double> lo, Vector256<double> hi)
     {
-        Put(row, lo, first);
-        Put(row + 4, hi, first);
+        Vector256.Store(lo, row);
+        Vector256.Store(hi, row + 4);
     }
 }

@@ -171,6 +171,63 @@ module KernelsGemmTests =
                             c |> Array.map System.BitConverter.DoubleToInt64Bits
                         Assert.True((run true = run false), sprintf "%A" (batch, m, k, n, transA, transB, parts))
 
+    /// Each element of C as the packed kernel sums it: fused multiply-adds in order p = 0..k−1, from +0.
+    let private fmaInOrder (transA: bool) (transB: bool) (a: double[]) (b: double[]) batch m k n =
+        Array.init (batch * m * n) (fun idx ->
+            let t, i, j = idx / (m * n), idx % (m * n) / n, idx % n
+            let mutable s = 0.0
+            for p in 0 .. k - 1 do
+                let x = if transA then a.[(t * k + p) * m + i] else a.[(t * m + i) * k + p]
+                let y = if transB then b.[(t * n + j) * k + p] else b.[(t * k + p) * n + j]
+                s <- System.Math.FusedMultiplyAdd(x, y, s)
+            s)
+
+    [<Fact>]
+    let ``any cache blocks give the same bits: one fused sum per element in order of k`` () =
+        // The blocks follow the CPU (GemmBlocking); a result must not. Shapes cross every block edge of the
+        // blockings tried (k across KC, rows across MC, columns across NC, edge tiles), on one and two parts.
+        if Functional.Kernels.PackedGemm.Supported then
+            let blockings =
+                [ Functional.Kernels.GemmBlocking.Measured
+                  Functional.Kernels.GemmBlocking(128, 64, 256)
+                  Functional.Kernels.GemmBlocking(37, 24, 48)
+                  Functional.Kernels.GemmBlocking(256, 512, 2048) ]
+            let saved = Functional.Kernels.Tuning.GemmBlocks
+            try
+                for (batch, m, k, n) in [ (1, 70, 300, 90); (2, 33, 129, 50); (1, 9, 1100, 270); (1, 300, 40, 17); (3, 8, 77, 16) ] do
+                    for transA in [ false; true ] do
+                      for transB in [ false; true ] do
+                        for parts in [ 1; 2 ] do
+                            let a = (Tensor.random (m + k) [| batch * m * k |]).ToArray()
+                            let b = (Tensor.random (n + k) [| batch * k * n |]).ToArray()
+                            let expected = fmaInOrder transA transB a b batch m k n |> Array.map System.BitConverter.DoubleToInt64Bits
+                            for blocks in blockings do
+                                Functional.Kernels.Tuning.GemmBlocks <- blocks.Checked()
+                                let c = Array.create (batch * m * n) nan
+                                Functional.Kernels.PackedGemm.Multiply(transA, transB, parts, a, b, c, batch, m, k, n)
+                                let got = c |> Array.map System.BitConverter.DoubleToInt64Bits
+                                if got <> expected then
+                                    let i = Array.zip got expected |> Array.findIndex (fun (x, y) -> x <> y)
+                                    Assert.Fail(sprintf "%A with %O: element %d is %.17g, the in-order fused sum %.17g" (batch, m, k, n, transA, transB, parts) blocks i c.[i] (System.BitConverter.Int64BitsToDouble expected.[i]))
+            finally Functional.Kernels.Tuning.GemmBlocks <- saved
+
+    [<Fact>]
+    let ``cache blocks the tiles cannot use are refused`` () =
+        for bad in [ Functional.Kernels.GemmBlocking(0, 256, 1024); Functional.Kernels.GemmBlocking(512, 100, 1024); Functional.Kernels.GemmBlocking(512, 256, 1000); Functional.Kernels.GemmBlocking(512, 0, 1024) ] do
+            Assert.Throws<System.ArgumentOutOfRangeException>(fun () -> bad.Checked() |> ignore) |> ignore
+        // The rule per CPU kind: Zen 4 keeps the blocks measured there; an Intel Xeon with full-width AVX-512
+        // (family 6 model 207: 48 KB L1d, 2 MB L2) gets KC 384 and A's block in 70 % of L2.
+        let zen4 = Functional.Kernels.CpuInfo("AuthenticAMD", 25, 17, 32 * 1024, 1024 * 1024)
+        let xeon = Functional.Kernels.CpuInfo("GenuineIntel", 6, 207, 48 * 1024, 2048 * 1024)
+        Assert.Equal(Functional.Kernels.GemmBlocking.Measured, Functional.Kernels.GemmBlocking.For(zen4, true))
+        Assert.Equal(Functional.Kernels.GemmBlocking(384, 472, 1024), Functional.Kernels.GemmBlocking.For(xeon, true))
+        Assert.Equal(Functional.Kernels.GemmBlocking.Measured, Functional.Kernels.GemmBlocking.For(xeon, false))
+        // This process's choice is usable, and CPUID was read on x86.
+        Functional.Kernels.Tuning.GemmBlocks.Checked() |> ignore
+        if System.Runtime.Intrinsics.X86.X86Base.IsSupported then
+            let cpu = Functional.Kernels.CpuInfo.Current
+            Assert.True(cpu.Vendor.Length = 12 && cpu.Family > 0, string cpu)
+
     [<Fact>]
     let ``strided views that leave their arrays are refused by both kernels`` () =
         // Two products of 2×3 by 3×4 whose operands are views: a bad offset, too few offsets or a leading
