@@ -14,7 +14,7 @@ public static class GemmTune
 
     public static void Run()
     {
-        var sizes = Ints("NS", "1024,2048");
+        var sizes = Ints("NS", "1024");
         int rounds = Environment.GetEnvironmentVariable("ROUNDS") is string r ? int.Parse(r) : 3;
         var grid = (from kc in Ints("KCS", "128,192,256,384,512,768")
                     from mc in Ints("MCS", "64,128,192,256,384,512")
@@ -46,9 +46,9 @@ public static class GemmTune
                 for (int i = 0; i < ranked.Count; i++)
                 {
                     var (g, t) = ranked[i];
-                    bool mark = g == chosen || g == GemmBlocking.Measured;
+                    bool mark = g == chosen || g == GemmBlocking.Measured || i == ranked.Count - 1;
                     if (i >= 10 && !mark) continue;
-                    string note = g == chosen ? " (chosen)" : g == GemmBlocking.Measured ? " (measured default)" : "";
+                    string note = g == chosen ? " (chosen)" : g == GemmBlocking.Measured ? " (measured default)" : i == ranked.Count - 1 ? " (slowest)" : "";
                     Console.WriteLine($"| {i + 1}{note} | {g.KC} | {g.MC} | {g.NC} | {t * 1e3:F2} ms | {flops / t / 1e9:F1} | {t / best:F3}× |");
                 }
             }
