@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Every figure the performance issue's Must-show asks for, on the machine at hand, into one file: the CPU as lscpu
+# and CPUID see it, the FMA peak (C# and C), the GEMM table, the cache blocks ranked, the elementwise family, exact
+# GELU on 10⁷, the sums' accuracy tests and the fresh-process warm-up. About 40 minutes on two cores; nothing else
+# should run meanwhile (timings).
+# Usage: benchmarks/machine-report.sh [OUT]   (default: machine-report-<cpu family>-<model>.txt in the current folder)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+family=$(lscpu | sed -n 's/^CPU family: *//p')
+model=$(lscpu | sed -n 's/^Model: *//p')
+out=${1:-"machine-report-$family-$model.txt"}
+bench() { dotnet "$root/benchmarks/bin/Release/net10.0/Functional.Benchmarks.dll" "$@"; }
+section() { printf '\n## %s (%s)\n\n' "$1" "$(date -u +%FT%TZ)"; }
+dotnet build "$root/benchmarks" -c Release -v quiet -nologo >/dev/null
+{
+  section "CPU"
+  lscpu | grep -E "^(Model name|Vendor ID|CPU family|Model|Thread|Core|Socket|L1d|L2|L3|Hypervisor)"
+  grep -o -w -E "avx512f|avx512dq|avx512vl|avx2|fma" /proc/cpuinfo | sort -u | paste -sd' '
+  section "FMA peak, C# (-- peak)"
+  bench peak
+  section "FMA peak, C (benchmarks/native/peak.sh)"
+  bash "$root/benchmarks/native/peak.sh"
+  section "GEMM against TorchSharp and the peak (-- gemm)"
+  bench gemm | grep -v '^round'
+  section "Cache blocks ranked (-- gemmtune)"
+  bench gemmtune
+  section "Elementwise family fwd+bwd on 10⁶ (-- elementwise)"
+  bench elementwise | grep -v '^round'
+  section "Exact GELU fwd+bwd on 10⁷ and sum(GELU(A·B)) (-- small)"
+  bench small
+  section "Sums: the accuracy tests"
+  dotnet test "$root/tests/Core.Tests" --filter "FullyQualifiedName~ReduceTests" -v quiet -nologo 2>&1 | grep -E "Passed!|Failed!|error" || true
+  section "Warm-up in fresh processes (benchmarks/warmup.sh)"
+  bash "$root/benchmarks/warmup.sh" 5
+} 2>&1 | tee "$out"
+echo "written: $out"
