@@ -38,7 +38,7 @@ public static class Program
         ["engine"] = ("bij,bjk->bik fwd+bwd: ours against our derived programs executed by libtorch (TorchSharpEngine)", Quick.EngineOnTorch),
         ["elementwise"] = ("the elementwise family, row sum, softmax, log-softmax fwd+bwd on 10⁶: plain, scoped, TorchSharp (env ROUNDS)", Quick.ElementwiseFamily),
         ["warmup"] = ("one fresh process's first calls of sum(GELU(A·B)) value and gradient (env ENGINE, N)", Quick.Warmup),
-        ["softmaxloop"] = ("profiler loop: softmax forward and backward in a scope (env AXIS)", Quick.SoftmaxLoop),
+        ["softmaxloop"] = ("profiler loop: softmax forward and backward in a scope (env SHAPE, AXIS, LOG)", Quick.SoftmaxLoop),
     };
 
     public static void Main(string[] args)

@@ -341,8 +341,10 @@ public static class Quick
     public static void SoftmaxLoop()
     {
         int axis = Environment.GetEnvironmentVariable("AXIS") is string ax ? int.Parse(ax) : 1;
-        var x = Core.ValueModule.constant(Core.TensorModule.random(1, new[] { 8, 8, 128, 128 }));
-        var g = Core.ValueModule.constant(Core.TensorModule.random(2, new[] { 8, 8, 128, 128 }));
+        // SHAPE (default 8,8,128,128): e.g. 1000,1000 with AXIS=1 for the elementwise mode's rows.
+        var shape = (Environment.GetEnvironmentVariable("SHAPE") ?? "8,8,128,128").Split(',').Select(int.Parse).ToArray();
+        var x = Core.ValueModule.constant(Core.TensorModule.random(1, shape));
+        var g = Core.ValueModule.constant(Core.TensorModule.random(2, shape));
         // LOG=1: log-softmax instead.
         bool log = Environment.GetEnvironmentVariable("LOG") == "1";
         Loop(() =>
