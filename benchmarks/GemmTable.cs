@@ -12,6 +12,7 @@ public static class GemmTable
     {
         var sizes = (Environment.GetEnvironmentVariable("NS") ?? "256,512,1024,2048").Split(',').Select(int.Parse).ToArray();
         int rounds = Environment.GetEnvironmentVariable("ROUNDS") is string r ? int.Parse(r) : 3;
+        Console.WriteLine($"CPUID: {Functional.Kernels.CpuInfo.Current}; GEMM blocks: {Functional.Kernels.Tuning.GemmBlocks}");
         var (one, all, detail) = Peak.Measure();
         Console.Write(detail);
         Console.WriteLine($"peak: {one:F1} GFLOP/s on one core, {all:F1} on {Environment.ProcessorCount}");
