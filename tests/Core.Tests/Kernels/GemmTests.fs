@@ -186,15 +186,18 @@ module KernelsGemmTests =
     let ``any cache blocks give the same bits: one fused sum per element in order of k`` () =
         // The blocks follow the CPU (GemmBlocking); a result must not. Shapes cross every block edge of the
         // blockings tried (k across KC, rows across MC, columns across NC, edge tiles), on one and two parts.
+        // (1, 500, 900, 40) crosses KC 384 and MC 472.
         if Functional.Kernels.PackedGemm.Supported then
             let blockings =
                 [ Functional.Kernels.GemmBlocking.Measured
                   Functional.Kernels.GemmBlocking(128, 64, 256)
                   Functional.Kernels.GemmBlocking(37, 24, 48)
-                  Functional.Kernels.GemmBlocking(256, 512, 2048) ]
+                  Functional.Kernels.GemmBlocking(256, 512, 2048)
+                  // What the rule gives an Intel Xeon with a 2 MB L2 (the test below).
+                  Functional.Kernels.GemmBlocking(384, 472, 1024) ]
             let saved = Functional.Kernels.Tuning.GemmBlocks
             try
-                for (batch, m, k, n) in [ (1, 70, 300, 90); (2, 33, 129, 50); (1, 9, 1100, 270); (1, 300, 40, 17); (3, 8, 77, 16) ] do
+                for (batch, m, k, n) in [ (1, 70, 300, 90); (2, 33, 129, 50); (1, 9, 1100, 270); (1, 300, 40, 17); (3, 8, 77, 16); (1, 500, 900, 40) ] do
                     for transA in [ false; true ] do
                       for transB in [ false; true ] do
                         for parts in [ 1; 2 ] do
