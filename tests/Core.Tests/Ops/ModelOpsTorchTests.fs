@@ -29,13 +29,17 @@ module ModelOpsTorchTests =
             return if cols then [| Array.append lead [| n; n |]; Array.append lead [| n; k |] |] else [| Array.append lead [| n; n |] |]
         }
 
-    /// A + 3I (batched): well conditioned, so its inverse and solves are accurate.
+    /// A + (2n + 3)I (batched), A n×n with standard normal entries: its singular values are at least 2n + 3 − ‖A‖_F, and
+    /// ‖A‖_F² (χ² with n² degrees of freedom) exceeds (2n + 3)² with probability below 1e-5 for every n ≤ 4, so the
+    /// inverse, solves and determinant are well conditioned. (A + 3I was not: a 4×4 case near −3 on the spectrum
+    /// failed the second-order finite differences.)
+    let private shift (n: int) = float (2 * n + 3)
     let private conditioned (a: Value) =
         let n = a.Shape.[a.Shape.Length - 1]
-        Arithmetic.add a (Value.constant (Tensor.init [| n; n |] (fun e -> if e / n = e % n then 3.0 else 0.0)))
+        Arithmetic.add a (Value.constant (Tensor.init [| n; n |] (fun e -> if e / n = e % n then shift n else 0.0)))
     let private conditionedT (a: torch.Tensor) =
         let n = a.shape.[a.shape.Length - 1]
-        a + torch.eye(n, n, torch.ScalarType.Float64) * 3.0
+        a + torch.eye(n, n, torch.ScalarType.Float64) * shift (int n)
     /// M·Mᵀ + nI: symmetric positive definite.
     let private spd (m: Value) =
         let n = m.Shape.[m.Shape.Length - 1]
@@ -133,7 +137,7 @@ module ModelOpsTorchTests =
     let ``op passes finite differences at first and second order`` (name: string) =
         let spec = (specs @ modelSpecs) |> List.find (fun s -> s.Name = name)
         let arb = Arb.fromGen (gen { let! s = spec.Shapes in let! seed = Gen.choose (0, 1000000) in return { Shapes = s; Seed = seed } })
-        Check.forAll ("finite differences " + spec.Name) (uint64 (spec.Name.GetHashCode() &&& 0x7fffffff) ||| 3UL) 50 arb (fun c ->
+        Check.forAll ("finite differences " + spec.Name) (Check.seedOf ("finite differences " + spec.Name)) 50 arb (fun c ->
             let xs = inputsFor spec c
             let y = spec.Ours (xs |> Array.map Value.constant)
             let v = Value.constant (Tensor.random (c.Seed + 1) y.Shape)

@@ -16,6 +16,14 @@ module Check =
         | null | "" -> 1
         | s -> match Int32.TryParse s with | true, n when n > 0 -> n | _ -> 1
 
+    /// A property's seed from its name, the same in every process (string.GetHashCode is randomised per process,
+    /// so a seed taken from it changed from run to run): FNV-1a over the name's UTF-16 code units.
+    let seedOf (name: string) =
+        let mutable h = 14695981039346656037UL
+        for ch in name do
+            h <- (h ^^^ uint64 ch) * 1099511628211UL
+        h ||| 1UL
+
     /// FUNCTIONAL_SEED overrides the fixed seed ("seed,gamma" as printed on failure).
     let replay (defaultSeed: uint64) =
         match Environment.GetEnvironmentVariable "FUNCTIONAL_SEED" with
