@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every figure the performance issue's Must-show asks for, on the machine at hand, into one file: the CPU as lscpu
 # and CPUID see it, the FMA peak (C# and C), the GEMM table, the cache blocks ranked, the elementwise family, exact
-# GELU on 10⁷, the sums' accuracy tests and the fresh-process warm-up. About 40 minutes on two cores; nothing else
-# should run meanwhile (timings).
+# GELU on 10⁷, the sums' accuracy tests and the fresh-process warm-up. About 16 minutes on a 2-core Zen 4 VM;
+# nothing else should run meanwhile (timings).
 # Usage: benchmarks/machine-report.sh [OUT]   (default: machine-report-<cpu family>-<model>.txt in the current folder)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -11,11 +11,8 @@ open System.Runtime.Intrinsics
 /// Every output element is summed in the same order whatever the thread count.
 module internal Gemm =
 
-    /// Micro-tile and cache blocks of the packed kernel.
+    /// Rows of the packed kernel's register tile.
     let MR = Functional.Kernels.PackedGemm.MR
-    let NC = Functional.Kernels.PackedGemm.NC
-    let KC = Functional.Kernels.PackedGemm.KC
-    let MC = Functional.Kernels.PackedGemm.MC
 
     /// Multiply-adds below which packing does not pay (measured: packed 0.3 µs vs 0.5 µs unpacked at 8³).
     /// Outer products (k = 1) never pack: one pass of row stores is faster (64 products of 128×1×128 into

@@ -44,7 +44,7 @@ module KernelsGemmTests =
 
     [<Fact>]
     let ``operands read transposed equal explicit transposes, across the K and M blocks too`` () =
-        for (batch, m, k, n) in [ (1, 70, 90, 50); (3, 33, 300, 40); (2, 9, 17, 130); (1, 5, 7, 3); (1, Gemm.MC + 19, Gemm.KC + 37, 70) ] do
+        for (batch, m, k, n) in [ (1, 70, 90, 50); (3, 33, 300, 40); (2, 9, 17, 130); (1, 5, 7, 3); (1, Functional.Kernels.Tuning.GemmBlocks.MC + 19, Functional.Kernels.Tuning.GemmBlocks.KC + 37, 70) ] do
             for transA in [ false; true ] do
                 for transB in [ false; true ] do
                     let a = Tensor.random 1 (if transA then [| batch; k; m |] else [| batch; m; k |])
@@ -85,7 +85,7 @@ module KernelsGemmTests =
 
     [<Fact>]
     let ``a wide product crosses the N block`` () =
-        let m, k, n = 9, 70, Gemm.NC + 37
+        let m, k, n = 9, 70, Functional.Kernels.Tuning.GemmBlocks.NC + 37
         let a = (Tensor.random 1 [| m; k |]).ToArray()
         let b = (Tensor.random 2 [| k; n |]).ToArray()
         let fast = Tensor.create [| m; n |] (Gemm.batched a b 1 m k n)
@@ -98,7 +98,7 @@ module KernelsGemmTests =
         // the K block (later blocks add) and at edge tiles. Rows of A that are −0 make every product −0; a
         // cleared C turned those sums into +0, and so must the packed kernel.
         for parts in [ 1; 2 ] do
-            for (batch, m, k, n) in [ (1, 37, Gemm.KC + 5, 45); (2, 16, 16, 16); (3, 9, 40, 21); (1, 24, 0, 20) ] do
+            for (batch, m, k, n) in [ (1, 37, Functional.Kernels.Tuning.GemmBlocks.KC + 5, 45); (2, 16, 16, 16); (3, 9, 40, 21); (1, 24, 0, 20) ] do
                 let a = (Tensor.random 1 [| batch; m; k |]).ToArray()
                 for i in 0 .. min (k - 1) (a.Length - 1) do a.[i] <- -0.0
                 let b = (Tensor.random 2 [| batch; k; n |]).ToArray() |> Array.map abs

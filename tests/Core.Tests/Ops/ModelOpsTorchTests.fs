@@ -31,8 +31,7 @@ module ModelOpsTorchTests =
 
     /// A + (2n + 3)I (batched), A n×n with standard normal entries: its singular values are at least 2n + 3 − ‖A‖_F, and
     /// ‖A‖_F² (χ² with n² degrees of freedom) exceeds (2n + 3)² with probability below 1e-5 for every n ≤ 4, so the
-    /// inverse, solves and determinant are well conditioned. (A + 3I was not: a 4×4 case near −3 on the spectrum
-    /// failed the second-order finite differences.)
+    /// inverse, solves and determinant are well conditioned (a shift of 3 left some 4×4 cases nearly singular).
     let private shift (n: int) = float (2 * n + 3)
     let private conditioned (a: Value) =
         let n = a.Shape.[a.Shape.Length - 1]
