@@ -545,6 +545,16 @@ public static class Quick
             ("softmax", () => Unary(v => Core.Softmax.softmax(1, v), x, adj), () => tx.softmax(1), xs, tg),
             ("log-softmax", () => Unary(v => Core.Softmax.logSoftmax(1, v), x, adj), () => tx.log_softmax(1), xs, tg),
         };
+        // OPS (names, comma-separated) keeps some of them; LOOP (seconds) runs the first one kept, ours in a scope,
+        // for a profiler instead of timing.
+        if (Environment.GetEnvironmentVariable("OPS") is string only)
+            ops = ops.Where(o => only.Split(',').Contains(o.Name)).ToArray();
+        if (Environment.GetEnvironmentVariable("LOOP") is string loop)
+        {
+            var body = ops[0].Ours;
+            Loop(() => { using var sc = Core.TensorModule.scope(); body(); }, double.Parse(loop));
+            return;
+        }
         // Each measurement (ms per call) starts with the garbage of the one before collected and finalised:
         // TorchSharp's undisposed tensors free their memory on the finalizer thread, which would otherwise run
         // during the next measurement.

@@ -13,6 +13,9 @@ namespace Functional.Kernels;
 /// of 1,024 elements are added pairwise, so the rounding error grows like log n, not n.</summary>
 internal static unsafe class Reduce
 {
+    /// <summary>Runs shorter than this are summed as one block: four accumulators, then their lanes, then the rest.</summary>
+    public const int OneBlock = 32 + 1024;
+
     public static void SumRuns(double[] src, int outer, int inner, double[] dst)
     {
         if ((long)outer * inner > src.Length || outer > dst.Length)
@@ -99,7 +102,7 @@ internal static unsafe class Reduce
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Run(double* p, int n)
     {
-        if (n >= 32 + 1024) return Blocked(p, n);
+        if (n >= OneBlock) return Blocked(p, n);
         // One block (fewer than 1,024 + 32 elements): the four accumulators alone, as Blocked adds a block.
         int i = 0;
         double total = 0.0;
@@ -229,7 +232,7 @@ internal static unsafe class Reduce
 
     /// <summary>Lanes 0..7 added pairwise: ((0+4)+(2+6)) + ((1+5)+(3+7)).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double Lanes(Vector512<double> v) =>
+    internal static double Lanes(Vector512<double> v) =>
         Lanes(v.GetLower(), v.GetUpper());
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -41,14 +41,20 @@ internal static unsafe class SoftmaxBackward
                 for (int r = r0; r < r1; r++)
                 {
                     double* yr = y + (long)r * n, gr = g + (long)r * n, zr = z + (long)r * n;
+                    double s;
                     int j = 0;
-                    if (Vector512.IsHardwareAccelerated)
-                        for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(gr + j) * Vector512.Load(yr + j), pp + j);
-                    else if (Vector256.IsHardwareAccelerated)
-                        for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(gr + j) * Vector256.Load(yr + j), pp + j);
-                    for (; j < n; j++) pp[j] = gr[j] * yr[j];
-                    Reduce.SumRuns(products, 1, n, sum);
-                    double s = sum[0];
+                    if (Vector512.IsHardwareAccelerated && n < Reduce.OneBlock)
+                        s = ProductSum(gr, yr, n);
+                    else
+                    {
+                        if (Vector512.IsHardwareAccelerated)
+                            for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(gr + j) * Vector512.Load(yr + j), pp + j);
+                        else if (Vector256.IsHardwareAccelerated)
+                            for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(gr + j) * Vector256.Load(yr + j), pp + j);
+                        for (; j < n; j++) pp[j] = gr[j] * yr[j];
+                        Reduce.SumRuns(products, 1, n, sum);
+                        s = sum[0];
+                    }
                     j = 0;
                     if (Vector512.IsHardwareAccelerated)
                     {
@@ -64,5 +70,29 @@ internal static unsafe class SoftmaxBackward
                 }
         }
         finally { System.Buffers.ArrayPool<double>.Shared.Return(products); }
+    }
+
+    /// <summary>Σ g[j]·y[j] over a row shorter than one block, each product rounded and then added in the order
+    /// <see cref="Reduce.Sum"/> adds a stored row of them (so the same bits), without storing the products: the
+    /// four accumulators of 32-element steps, their lanes pairwise, then the rest in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double ProductSum(double* g, double* y, int n)
+    {
+        int j = 0;
+        double total = 0.0;
+        if (n >= 32)
+        {
+            Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; j + 32 <= n; j += 32)
+            {
+                a0 += Vector512.Load(g + j) * Vector512.Load(y + j);
+                a1 += Vector512.Load(g + j + 8) * Vector512.Load(y + j + 8);
+                a2 += Vector512.Load(g + j + 16) * Vector512.Load(y + j + 16);
+                a3 += Vector512.Load(g + j + 24) * Vector512.Load(y + j + 24);
+            }
+            total = Reduce.Lanes((a0 + a1) + (a2 + a3));
+        }
+        for (; j < n; j++) total += g[j] * y[j];
+        return total;
     }
 }
