@@ -236,7 +236,7 @@ internal static unsafe class Reduce
         Lanes(v.GetLower(), v.GetUpper());
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double Lanes(Vector256<double> lo, Vector256<double> hi)
+    internal static double Lanes(Vector256<double> lo, Vector256<double> hi)
     {
         var s = lo + hi; // lanes 0+4, 1+5, 2+6, 3+7
         var u = s.GetLower() + s.GetUpper(); // (0+4)+(2+6), (1+5)+(3+7)
