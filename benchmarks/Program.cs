@@ -36,7 +36,7 @@ public static class Program
         ["contractloop"] = ("profiler loop: one compiled n×n contraction (env N, SECONDS)", Quick.ContractLoop),
         ["rulecheck"] = ("RuleCheck's cost on 10⁴ elements: the fast mode against every element (env N)", Quick.RuleCheckCost),
         ["engine"] = ("bij,bjk->bik fwd+bwd: ours against our derived programs executed by libtorch (TorchSharpEngine)", Quick.EngineOnTorch),
-        ["elementwise"] = ("the elementwise family, row sum, softmax, log-softmax fwd+bwd on 10⁶: plain, scoped, TorchSharp (env ROUNDS, OPS, LOOP)", Quick.ElementwiseFamily),
+        ["elementwise"] = ("the elementwise family, row sum, softmax, log-softmax fwd+bwd on 10⁶: plain, scoped, TorchSharp (env ROUNDS, OPS, LOOP, PAIRED, BLOCKMS)", Quick.ElementwiseFamily),
         ["warmup"] = ("one fresh process's first calls of sum(GELU(A·B)) value and gradient (env ENGINE, N)", Quick.Warmup),
         ["softmaxloop"] = ("profiler loop: softmax forward and backward in a scope (env SHAPE, AXIS, LOG)", Quick.SoftmaxLoop),
     };

@@ -500,7 +500,9 @@ public static class Quick
     /// <summary>The elementwise family, row sum, softmax and log-softmax, forward and backward on 10⁶ (1000×1000 for the
     /// row ops): ours plain, ours in a scope, TorchSharp in a dispose scope and TorchSharp without one (its tensors
     /// then wait for the GC's finalizers, as ours wait for the GC), alternating op by op, ROUNDS rounds (default 5);
-    /// prints each round and the medians with the ratios TorchSharp / ours (above 1: ours faster).</summary>
+    /// prints each round and the medians with the ratios TorchSharp / ours (above 1: ours faster). Ours in a scope and
+    /// TorchSharp in a dispose scope are timed interleaved, in blocks of BLOCKMS (default 250 ms; PAIRED=0: one
+    /// after the other).</summary>
     public static void ElementwiseFamily()
     {
         int rounds = Environment.GetEnvironmentVariable("ROUNDS") is string r ? int.Parse(r) : 5;
@@ -559,14 +561,42 @@ public static class Quick
         // TorchSharp's undisposed tensors free their memory on the finalizer thread, which would otherwise run
         // during the next measurement.
         static double Settled(Action f) { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); return PerCall(f, 3) * 1e3; }
+        // The like-for-like pair (ours in a scope, TorchSharp in a dispose scope; neither leaves garbage) is timed
+        // interleaved for 2 s, so that both see the same stretch of the VM's noise (timed one second after the
+        // other, a round's ratio moved by ±30 %). Blocks of 250 ms (BLOCKMS): each switch costs the side that
+        // follows, whose data the other evicted and whose cores LibTorch's OpenMP threads keep spinning on for some
+        // milliseconds after their last parallel region; with 20 ms blocks our softmax took 2.2 ms instead of 1.3.
+        // PAIRED=0 times them apart.
+        bool paired = Environment.GetEnvironmentVariable("PAIRED") != "0";
+        double blockMs = Environment.GetEnvironmentVariable("BLOCKMS") is string bms ? double.Parse(bms) : 250;
+        (double A, double B) Interleaved(Action a, Action b)
+        {
+            GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+            for (int i = 0; i < 3; i++) { a(); b(); }
+            double ta = 0, tb = 0;
+            long na = 0, nb = 0;
+            var total = Stopwatch.StartNew();
+            var sw = new Stopwatch();
+            while (total.Elapsed.TotalSeconds < 2)
+            {
+                sw.Restart();
+                do { a(); na++; } while (sw.Elapsed.TotalMilliseconds < blockMs);
+                ta += sw.Elapsed.TotalSeconds;
+                sw.Restart();
+                do { b(); nb++; } while (sw.Elapsed.TotalMilliseconds < blockMs);
+                tb += sw.Elapsed.TotalSeconds;
+            }
+            return (ta / na * 1e3, tb / nb * 1e3);
+        }
         var times = ops.Select(_ => new List<(double Plain, double Scoped, double Torch, double TorchPlain)>()).ToArray();
         for (int round = 0; round < rounds; round++)
             for (int k = 0; k < ops.Length; k++)
             {
                 var (name, ours, theirs, inputs, a) = ops[k];
                 double plain = Settled(ours);
-                double scoped = Settled(() => { using var sc = Core.TensorModule.scope(); ours(); });
-                double torch = Settled(() => Torch(theirs, inputs, a));
+                Action oursScoped = () => { using var sc = Core.TensorModule.scope(); ours(); };
+                Action torchScoped = () => Torch(theirs, inputs, a);
+                var (scoped, torch) = paired ? Interleaved(oursScoped, torchScoped) : (Settled(oursScoped), Settled(torchScoped));
                 double torchPlain = Settled(() => TorchPlain(theirs, inputs, a));
                 times[k].Add((plain, scoped, torch, torchPlain));
                 Console.WriteLine($"round {round + 1} {name}: plain {plain:F3} ms, scoped {scoped:F3} ms, TorchSharp {torch:F3} ms, TorchSharp without a dispose scope {torchPlain:F3} ms");
