@@ -564,8 +564,8 @@ public static class Quick
         // The like-for-like pair (ours in a scope, TorchSharp in a dispose scope; neither leaves garbage) is timed
         // interleaved for 2 s, so that both see the same stretch of the VM's noise (timed one second after the
         // other, a round's ratio moved by ±30 %). Blocks of 250 ms (BLOCKMS): each switch costs the side that
-        // follows, whose data the other evicted and whose cores LibTorch's OpenMP threads keep spinning on for some
-        // milliseconds after their last parallel region; with 20 ms blocks our softmax took 2.2 ms instead of 1.3.
+        // follows (its data evicted; perhaps also LibTorch's OpenMP threads still spinning on the cores, not
+        // measured); with 20 ms blocks our softmax took 2.2 ms instead of 1.3.
         // PAIRED=0 times them apart.
         bool paired = Environment.GetEnvironmentVariable("PAIRED") != "0";
         double blockMs = Environment.GetEnvironmentVariable("BLOCKMS") is string bms ? double.Parse(bms) : 250;
