@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Functional.Kernels;
 
 /// <summary>What the kernels need to know of the CPU they run on, from CPUID (x86; elsewhere everything unknown).</summary>
-internal readonly record struct CpuInfo(string Vendor, int Family, int Model, int L1dBytes, int L2Bytes)
+internal readonly record struct CpuInfo(string Vendor, int Family, int Model, int L1dBytes, int L2Bytes, long L3Bytes = 0)
 {
     public bool IsIntel => Vendor == "GenuineIntel";
 
@@ -30,6 +30,7 @@ internal readonly record struct CpuInfo(string Vendor, int Family, int Model, in
         // Intel describes its caches in leaf 4, AMD in leaf 0x8000001D, in the same layout.
         int leaf = vendor == "GenuineIntel" ? 4 : vendor == "AuthenticAMD" ? unchecked((int)0x8000001D) : 0;
         int l1d = 0, l2 = 0;
+        long l3 = 0;
         if (leaf != 0 && (leaf > 0 ? max >= leaf : (uint)X86Base.CpuId(unchecked((int)0x80000000), 0).Eax >= (uint)leaf))
         {
             for (int i = 0; i < 8; i++)
@@ -40,11 +41,12 @@ internal readonly record struct CpuInfo(string Vendor, int Family, int Model, in
                 long bytes = (long)(((eb >> 22) & 0x3FF) + 1) * (((eb >> 12) & 0x3FF) + 1) * ((eb & 0xFFF) + 1) * ((long)(uint)ec + 1);
                 if (level == 1 && type == 1) l1d = (int)Math.Min(bytes, int.MaxValue);
                 if (level == 2 && type is 2 or 3) l2 = (int)Math.Min(bytes, int.MaxValue);
+                if (level == 3 && type is 2 or 3) l3 = bytes;
             }
         }
-        return new CpuInfo(vendor, family, model, l1d, l2);
+        return new CpuInfo(vendor, family, model, l1d, l2, l3);
     }
 
     public override string ToString() =>
-        $"{(Vendor.Length > 0 ? Vendor : "unknown")} family {Family} model {Model}, L1d {L1dBytes / 1024} KB, L2 {L2Bytes / 1024} KB";
+        $"{(Vendor.Length > 0 ? Vendor : "unknown")} family {Family} model {Model}, L1d {L1dBytes / 1024} KB, L2 {L2Bytes / 1024} KB, L3 {L3Bytes / (1024 * 1024)} MB";
 }

@@ -66,3 +66,32 @@ module KernelsBroadcastTests =
         for bad in [ run [| 5; 1 |] [| 0; 1 |] [| 3; 4 |]; run [| 4; -1 |] [| 0; 1 |] [| 3; 4 |]
                      run [| 4 |] [| 0; 1 |] [| 3; 4 |]; run [| 4; 1 |] [| 0; 1 |] [| 4; 4 |] ] do
             Assert.Throws<System.ArgumentException>(fun () -> bad ()) |> ignore
+
+/// The element-wise operators on results large enough for non-temporal stores (`Tuning.NonTemporalBytes`, in
+/// chunks of 65,536): every element written, with the scalar operator's bits, at and around the chunk edges.
+[<Collection("process-wide state")>]
+module KernelsStreamingStoresTests =
+
+    let private bits (a: double[]) = a |> Array.map System.BitConverter.DoubleToInt64Bits
+
+    [<Fact>]
+    let ``element-wise operators written around the caches give the scalar operators' bits`` () =
+        let saved = Functional.Kernels.Tuning.NonTemporalBytes
+        try
+            for threshold in [ 0L; saved ] do
+                Functional.Kernels.Tuning.NonTemporalBytes <- threshold
+                for n in [ 1; 7; 65535; 65536; 65537; 200003; 1000000 ] do
+                    let x = Tensor.random n [| n |]
+                    let y = Tensor.map (fun v -> v + 2.0) (Tensor.random (n + 1) [| n |])
+                    let xs, ys = x.ToArray(), y.ToArray()
+                    let check name (t: Tensor) (f: int -> double) =
+                        Assert.True((bits (t.ToArray()) = bits (Array.init n f)), sprintf "%s, %d elements, threshold %d" name n threshold)
+                    check "add" (Tensor.add x y) (fun i -> xs.[i] + ys.[i])
+                    check "sub" (Tensor.sub x y) (fun i -> xs.[i] - ys.[i])
+                    check "mul" (Tensor.mul x y) (fun i -> xs.[i] * ys.[i])
+                    check "div" (Tensor.div x y) (fun i -> xs.[i] / ys.[i])
+                    check "neg" (Tensor.neg x) (fun i -> -xs.[i])
+                    check "scale" (Tensor.scale 3.0 x) (fun i -> 3.0 * xs.[i])
+                    check "sqrt" (Tensor.sqrtElements y) (fun i -> sqrt ys.[i])
+        finally
+            Functional.Kernels.Tuning.NonTemporalBytes <- saved
