@@ -93,5 +93,14 @@ module KernelsStreamingStoresTests =
                     check "neg" (Tensor.neg x) (fun i -> -xs.[i])
                     check "scale" (Tensor.scale 3.0 x) (fun i -> 3.0 * xs.[i])
                     check "sqrt" (Tensor.sqrtElements y) (fun i -> sqrt ys.[i])
+                    // The four-lane loops (the activations and their VJPs), from any alignment of the chunk.
+                    let three = System.Runtime.Intrinsics.Vector256.Create(3.0)
+                    check "Lanes.map" (Lanes.map (fun v -> v * three - v) (fun v -> v * 3.0 - v) x) (fun i -> xs.[i] * 3.0 - xs.[i])
+                    check "Lanes.zip" (Lanes.zip (fun a b -> a * b - a) (fun a b -> a * b - a) x y) (fun i -> xs.[i] * ys.[i] - xs.[i])
+                    check "Lanes.zip, uniform" (Lanes.zip (fun a b -> a * b - a) (fun a b -> a * b - a) x (Tensor.full [| n |] 3.0)) (fun i -> xs.[i] * 3.0 - xs.[i])
+                    let leaky = Activation.leakyRelu 0.01
+                    let _, pullback = Autodiff.vjp leaky (Value.constant x)
+                    check "leaky ReLU" (leaky (Value.constant x)).Tensor (fun i -> if xs.[i] >= 0.0 then xs.[i] else 0.01 * xs.[i])
+                    check "leaky ReLU's VJP" (pullback (Value.constant y)).Tensor (fun i -> ys.[i] * (if xs.[i] >= 0.0 then 1.0 else 0.01))
         finally
             Functional.Kernels.Tuning.NonTemporalBytes <- saved
