@@ -56,11 +56,14 @@ module internal Strided =
     /// Elementwise work only: each element is written by exactly one chunk.
     let chunked (n: int) (body: int -> int -> unit) = chunkedUnits n 1 body
 
-    /// `chunked` for a TensorPrimitives kernel writing n doubles: at `Tuning.NonTemporalBytes` and above, chunks of
-    /// 65,536 (512 KB), over which TensorPrimitives writes with non-temporal stores (it does for spans above
-    /// 256 KB; chunks of 16,384 never reached that).
-    let chunkedStreaming (n: int) (body: int -> int -> unit) =
-        if int64 n * 8L >= Functional.Kernels.Tuning.NonTemporalBytes then
+    /// Whether a result of n doubles is written around the caches (`Tuning.NonTemporalBytes`).
+    let streams (n: int) = int64 n * 8L >= Functional.Kernels.Tuning.NonTemporalBytes
+
+    /// `chunked` for a kernel writing n doubles: when `streaming` (`streams n`), chunks of 65,536 (512 KB), over
+    /// which TensorPrimitives writes with non-temporal stores (it does for spans above 256 KB; chunks of 16,384
+    /// never reached that) and the four-lane loops write aligned lanes with them.
+    let chunkedStreaming (streaming: bool) (n: int) (body: int -> int -> unit) =
+        if streaming then
             let per = 65536
             Threading.Tasks.Parallel.For(0, (n + per - 1) / per, fun k -> body (k * per) (min n ((k + 1) * per))) |> ignore
         else chunked n body

@@ -11,9 +11,6 @@ open Microsoft.FSharp.NativeInterop
 [<RequireQualifiedAccess>]
 module internal Lanes =
 
-    /// Whether a result of n doubles is written around the caches (`Tuning.NonTemporalBytes`).
-    let internal streams (n: int) = int64 n * 8L >= Functional.Kernels.Tuning.NonTemporalBytes
-
     /// dst[lo..hi) from `lane i` (elements i..i+3) and `one i`: through the cache, or when `streaming` with
     /// non-temporal stores of 32-byte-aligned lanes, the elements before the first aligned one through `one` (the
     /// same bits: `lane` must be `one` on four elements).
@@ -43,8 +40,8 @@ module internal Lanes =
         else
             let x = a.Data
             let dst = Strided.fresh x.Length
-            let streaming = streams x.Length
-            Strided.chunkedStreaming x.Length (fun lo hi -> fill dst streaming lo hi (fun i -> fv (Vector256.Create(x, i))) (fun i -> f x.[i]))
+            let streaming = Strided.streams x.Length
+            Strided.chunkedStreaming streaming x.Length (fun lo hi -> fill dst streaming lo hi (fun i -> fv (Vector256.Create(x, i))) (fun i -> f x.[i]))
             Tensor.wrap a.ShapeArray dst
 
     /// f(a, b) elementwise for same-shape tensors, four lanes at a time where vectors run (`fv` must be `f` on
@@ -54,13 +51,13 @@ module internal Lanes =
         else
             let x = a.Data
             let dst = Strided.fresh x.Length
-            let streaming = streams x.Length
+            let streaming = Strided.streams x.Length
             if b.IsUniform then
                 // A sum's adjoint: one value, never made into an array.
                 let c = b.Fill
                 let cv = Vector256.Create(c)
-                Strided.chunkedStreaming x.Length (fun lo hi -> fill dst streaming lo hi (fun i -> fv (Vector256.Create(x, i)) cv) (fun i -> f x.[i] c))
+                Strided.chunkedStreaming streaming x.Length (fun lo hi -> fill dst streaming lo hi (fun i -> fv (Vector256.Create(x, i)) cv) (fun i -> f x.[i] c))
             else
                 let y = b.Data
-                Strided.chunkedStreaming x.Length (fun lo hi -> fill dst streaming lo hi (fun i -> fv (Vector256.Create(x, i)) (Vector256.Create(y, i))) (fun i -> f x.[i] y.[i]))
+                Strided.chunkedStreaming streaming x.Length (fun lo hi -> fill dst streaming lo hi (fun i -> fv (Vector256.Create(x, i)) (Vector256.Create(y, i))) (fun i -> f x.[i] y.[i]))
             Tensor.wrap a.ShapeArray dst

@@ -396,7 +396,7 @@ module Tensor =
             let y = b.Data
             // Every element is written below.
             let dst = Strided.fresh x.Length
-            Strided.chunkedStreaming x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
+            Strided.chunkedStreaming (Strided.streams x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
             Tensor.Of(a.ShapeArray, dst)
         else
             let s = Shape.broadcast a.ShapeArray b.ShapeArray
@@ -411,7 +411,7 @@ module Tensor =
     let private unaryVector (kernel: SpanMap) (t: Tensor) =
         let x = t.Data
         let dst = Strided.fresh x.Length
-        Strided.chunkedStreaming x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), Span(dst, lo, hi - lo)))
+        Strided.chunkedStreaming (Strided.streams x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), Span(dst, lo, hi - lo)))
         Tensor.Of(t.ShapeArray, dst)
 
     let add a b = zip (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) Broadcast.Op.Add a b

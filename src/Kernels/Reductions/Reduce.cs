@@ -103,7 +103,37 @@ internal static unsafe class Reduce
     private static double Run(double* p, int n)
     {
         if (n >= OneBlock) return Blocked(p, n);
-        // One block (fewer than 1,024 + 32 elements): the four accumulators alone, as Blocked adds a block.
+        return OneBlockSum(new Stored(p), n);
+    }
+
+    /// <summary>The elements a run of one block sums: stored ones, or products made as they are read (softmax's VJP).</summary>
+    internal interface IRunElements
+    {
+        Vector512<double> Load8(int i);
+        Vector256<double> Load4(int i);
+        double At(int i);
+    }
+
+    internal readonly struct Stored(double* p) : IRunElements
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector512<double> Load8(int i) => Vector512.Load(p + i);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector256<double> Load4(int i) => Vector256.Load(p + i);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public double At(int i) => p[i];
+    }
+
+    /// <summary>g[i]·y[i], each product rounded before it is added: the bits of summing a stored row of them.</summary>
+    internal readonly struct Products(double* g, double* y) : IRunElements
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector512<double> Load8(int i) => Vector512.Load(g + i) * Vector512.Load(y + i);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector256<double> Load4(int i) => Vector256.Load(g + i) * Vector256.Load(y + i);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public double At(int i) => g[i] * y[i];
+    }
+
+    /// <summary>A run shorter than <see cref="OneBlock"/> in <see cref="Run"/>'s order, as Blocked adds a block: the four
+    /// accumulators of 32-element steps, their lanes pairwise, then the rest in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static double OneBlockSum<T>(T e, int n) where T : struct, IRunElements
+    {
         int i = 0;
         double total = 0.0;
         if (n >= 32)
@@ -113,10 +143,10 @@ internal static unsafe class Reduce
                 Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
                 for (; i + 32 <= n; i += 32)
                 {
-                    a0 += Vector512.Load(p + i);
-                    a1 += Vector512.Load(p + i + 8);
-                    a2 += Vector512.Load(p + i + 16);
-                    a3 += Vector512.Load(p + i + 24);
+                    a0 += e.Load8(i);
+                    a1 += e.Load8(i + 8);
+                    a2 += e.Load8(i + 16);
+                    a3 += e.Load8(i + 24);
                 }
                 total = Lanes((a0 + a1) + (a2 + a3));
             }
@@ -127,15 +157,15 @@ internal static unsafe class Reduce
                 Vector256<double> b0 = default, b1 = default, b2 = default, b3 = default;
                 for (; i + 32 <= n; i += 32)
                 {
-                    a0 += Vector256.Load(p + i); b0 += Vector256.Load(p + i + 4);
-                    a1 += Vector256.Load(p + i + 8); b1 += Vector256.Load(p + i + 12);
-                    a2 += Vector256.Load(p + i + 16); b2 += Vector256.Load(p + i + 20);
-                    a3 += Vector256.Load(p + i + 24); b3 += Vector256.Load(p + i + 28);
+                    a0 += e.Load4(i); b0 += e.Load4(i + 4);
+                    a1 += e.Load4(i + 8); b1 += e.Load4(i + 12);
+                    a2 += e.Load4(i + 16); b2 += e.Load4(i + 20);
+                    a3 += e.Load4(i + 24); b3 += e.Load4(i + 28);
                 }
                 total = Lanes((a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3));
             }
         }
-        for (; i < n; i++) total += p[i];
+        for (; i < n; i++) total += e.At(i);
         return total;
     }
 
@@ -232,11 +262,11 @@ internal static unsafe class Reduce
 
     /// <summary>Lanes 0..7 added pairwise: ((0+4)+(2+6)) + ((1+5)+(3+7)).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static double Lanes(Vector512<double> v) =>
+    private static double Lanes(Vector512<double> v) =>
         Lanes(v.GetLower(), v.GetUpper());
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static double Lanes(Vector256<double> lo, Vector256<double> hi)
+    private static double Lanes(Vector256<double> lo, Vector256<double> hi)
     {
         var s = lo + hi; // lanes 0+4, 1+5, 2+6, 3+7
         var u = s.GetLower() + s.GetUpper(); // (0+4)+(2+6), (1+5)+(3+7)

@@ -31,10 +31,9 @@ internal static unsafe class SoftmaxBackward
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Range(double* y, double* g, double* z, int n, int r0, int r1)
     {
-        // From the shared pool: long rows run one row a chunk, and a fresh 128 KB array per row of 16,384 landed
-        // on the large-object heap.
-        var products = System.Buffers.ArrayPool<double>.Shared.Rent(n);
-        var sum = new double[1];
+        // Long rows store their products, in scratch from the shared pool (they run one row a chunk, and a fresh
+        // 128 KB array per row of 16,384 landed on the large-object heap); short rows need none.
+        var products = n < Reduce.OneBlock ? null : System.Buffers.ArrayPool<double>.Shared.Rent(n);
         try
         {
             fixed (double* pp = products)
@@ -43,8 +42,9 @@ internal static unsafe class SoftmaxBackward
                     double* yr = y + (long)r * n, gr = g + (long)r * n, zr = z + (long)r * n;
                     double s;
                     int j = 0;
-                    if (n < Reduce.OneBlock)
-                        s = ProductSum(gr, yr, n);
+                    // Short rows: the products summed as they are made, in the order of a stored row's sum.
+                    if (products is null)
+                        s = Reduce.OneBlockSum(new Reduce.Products(gr, yr), n);
                     else
                     {
                         if (Vector512.IsHardwareAccelerated)
@@ -52,8 +52,7 @@ internal static unsafe class SoftmaxBackward
                         else if (Vector256.IsHardwareAccelerated)
                             for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(gr + j) * Vector256.Load(yr + j), pp + j);
                         for (; j < n; j++) pp[j] = gr[j] * yr[j];
-                        Reduce.SumRuns(products, 1, n, sum);
-                        s = sum[0];
+                        s = Reduce.Sum(products!, 0, n);
                     }
                     j = 0;
                     if (Vector512.IsHardwareAccelerated)
@@ -69,45 +68,6 @@ internal static unsafe class SoftmaxBackward
                     for (; j < n; j++) zr[j] = yr[j] * (gr[j] - s);
                 }
         }
-        finally { System.Buffers.ArrayPool<double>.Shared.Return(products); }
-    }
-
-    /// <summary>Σ g[j]·y[j] over a row shorter than one block, each product rounded and then added in the order
-    /// <see cref="Reduce.Sum"/> adds a stored row of them (so the same bits, on either vector width), without
-    /// storing the products: the four accumulators of 32-element steps, their lanes pairwise, then the rest in
-    /// order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double ProductSum(double* g, double* y, int n)
-    {
-        int j = 0;
-        double total = 0.0;
-        if (n >= 32 && Vector512.IsHardwareAccelerated)
-        {
-            Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (; j + 32 <= n; j += 32)
-            {
-                a0 += Vector512.Load(g + j) * Vector512.Load(y + j);
-                a1 += Vector512.Load(g + j + 8) * Vector512.Load(y + j + 8);
-                a2 += Vector512.Load(g + j + 16) * Vector512.Load(y + j + 16);
-                a3 += Vector512.Load(g + j + 24) * Vector512.Load(y + j + 24);
-            }
-            total = Reduce.Lanes((a0 + a1) + (a2 + a3));
-        }
-        else if (n >= 32)
-        {
-            // Each eight-lane accumulator as two halves, as Reduce sums on this width.
-            Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector256<double> b0 = default, b1 = default, b2 = default, b3 = default;
-            for (; j + 32 <= n; j += 32)
-            {
-                a0 += Vector256.Load(g + j) * Vector256.Load(y + j); b0 += Vector256.Load(g + j + 4) * Vector256.Load(y + j + 4);
-                a1 += Vector256.Load(g + j + 8) * Vector256.Load(y + j + 8); b1 += Vector256.Load(g + j + 12) * Vector256.Load(y + j + 12);
-                a2 += Vector256.Load(g + j + 16) * Vector256.Load(y + j + 16); b2 += Vector256.Load(g + j + 20) * Vector256.Load(y + j + 20);
-                a3 += Vector256.Load(g + j + 24) * Vector256.Load(y + j + 24); b3 += Vector256.Load(g + j + 28) * Vector256.Load(y + j + 28);
-            }
-            total = Reduce.Lanes((a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3));
-        }
-        for (; j < n; j++) total += g[j] * y[j];
-        return total;
+        finally { if (products is not null) System.Buffers.ArrayPool<double>.Shared.Return(products); }
     }
 }
