@@ -190,17 +190,22 @@ module internal ElementaryVector =
         let biased = (Avx2.ShiftRightLogical(bits, 52uy) ||| Vector256.Create(0x4330000000000000L)).AsDouble()
         struct (biased - Vector256.Create(4503599627371519.0), mantissa)
 
-    /// ln x for four lanes with x positive, normal and finite: x = 2ᵏ·m with m in [√½, √2], f = m − 1 (exact),
+    /// Eight lanes of positive, normal, finite x as their exponent and their mantissa, as `exponentMantissa4`.
+    let inline internal exponentMantissa8 (x: Vector512<double>) =
+        let bits = x.AsInt64()
+        let mantissa = ((bits &&& Vector512.Create(0x000FFFFFFFFFFFFFL)) ||| Vector512.Create(0x3FF0000000000000L)).AsDouble()
+        let biased = (Vector512.ShiftRightLogical(bits, 52) ||| Vector512.Create(0x4330000000000000L)).AsDouble()
+        struct (biased - Vector512.Create(4503599627371519.0), mantissa)
+
+    /// ln x from x = 2^exponent·mantissa (mantissa in [1, 2)), either width: m in [√½, √2], f = m − 1 (exact),
     /// s = f/(2 + f), ln(1 + f) = 2·atanh s = f − (f²/2 − s·(f²/2 + R)) with R = Σ 2zⁿ/(2n + 1), z = s², n = 1…11
     /// (|s| ≤ 0.1716, so the rest is below 2e-20 relative), plus k·ln2 in two parts, the first with 42 bits so
-    /// that k times it is exact. Four lanes on every vector machine: one formula, the same bits everywhere.
-    let inline private logLanes (x: Vector256<double>) =
-        let c (v: float) = Vector256.Create v
-        let fma (a: Vector256<double>) (b: Vector256<double>) (d: Vector256<double>) = Vector256.FusedMultiplyAdd(a, b, d)
-        let struct (exponent, mantissa) = exponentMantissa4 x
-        let halve = Vector256.GreaterThan(mantissa, c 1.4142135623730951)
-        let m = Vector256.ConditionalSelect(halve, mantissa * c 0.5, mantissa)
-        let k = exponent + (halve.AsDouble() &&& c 1.0)
+    /// that k times it is exact. The same operations on four lanes and eight, so the same bits (tested).
+    let inline private logFrom (exponent: ^v) (mantissa: ^v) ([<InlineIfLambda>] c: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v)
+                               ([<InlineIfLambda>] gt: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) =
+        let halve = gt mantissa (c 1.4142135623730951)
+        let m = select halve (mantissa * c 0.5) mantissa
+        let k = exponent + (halve &&& c 1.0)
         let f = m - c 1.0
         let s = f / (c 2.0 + f)
         let z = s * s
@@ -219,6 +224,18 @@ module internal ElementaryVector =
         let correction = hfsq - fma s (hfsq + r) (k * c LogLn2Lo)
         fma k (c LogLn2Hi) (f - correction)
 
+    /// ln x for four lanes with x positive, normal and finite (`logFrom`).
+    let inline private logLanes (x: Vector256<double>) =
+        let struct (exponent, mantissa) = exponentMantissa4 x
+        logFrom exponent mantissa (fun v -> Vector256.Create v) (fun a b d -> Vector256.FusedMultiplyAdd(a, b, d))
+            (fun a b -> Vector256.GreaterThan(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b))
+
+    /// ln x for eight lanes with x positive, normal and finite (`logFrom`).
+    let inline private logLanes8 (x: Vector512<double>) =
+        let struct (exponent, mantissa) = exponentMantissa8 x
+        logFrom exponent mantissa (fun v -> Vector512.Create v) (fun a b d -> Vector512.FusedMultiplyAdd(a, b, d))
+            (fun a b -> Vector512.GreaterThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b))
+
     let inline private logInRange (x: Vector256<double>) =
         Vector256.GreaterThanOrEqual(x, Vector256.Create(2.2250738585072014e-308)) &&& Vector256.LessThanOrEqual(x, Vector256.Create(Double.MaxValue))
 
@@ -232,11 +249,24 @@ module internal ElementaryVector =
             dst.[i + l] <- if ok.AsInt64().GetElement l <> 0L then v.GetElement l else Math.Log(src.[i + l])
 
     /// ln x of src[lo..hi) into dst[lo..hi): the vector formula for positive normal finite x, Math.Log for the
-    /// rest (0, subnormals, negatives, ∞, NaN), decided element by element; the tail through padded lanes.
+    /// rest (0, subnormals, negatives, ∞, NaN), decided element by element; eight lanes at a time where AVX-512
+    /// runs (`wide`; ln over 4,096 values in cache 7.3–7.6 → 5.0–5.1 µs on Zen 4, whose AVX-512 is two 256-bit
+    /// halves), then four, the tail through padded lanes.
     let private logRange (src: double[]) (dst: double[]) (lo: int) (hi: int) =
         use ps = fixed src
         use pd = fixed dst
         let mutable i = lo
+        if wide () then
+            let least = Vector512.Create(2.2250738585072014e-308)
+            let most = Vector512.Create(Double.MaxValue)
+            while i <= hi - 8 do
+                let x = Vector512.Load(NativePtr.add ps i)
+                if Vector512.ExtractMostSignificantBits(Vector512.GreaterThanOrEqual(x, least) &&& Vector512.LessThanOrEqual(x, most)) = 0xFFUL then
+                    Vector512.Store(logLanes8 x, NativePtr.add pd i)
+                else
+                    logLanesEach src dst i 4 (x.GetLower())
+                    logLanesEach src dst (i + 4) 4 (x.GetUpper())
+                i <- i + 8
         while i <= hi - 4 do
             let x = Vector256.Load(NativePtr.add ps i)
             if Vector256.ExtractMostSignificantBits(logInRange x) = 0xFu then Vector256.Store(logLanes x, NativePtr.add pd i)

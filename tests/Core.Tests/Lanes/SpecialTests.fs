@@ -232,6 +232,9 @@ type SpecialTests(output: ITestOutputHelper) =
             let es =
                 Array.concat [ Array.init 20001 (fun _ -> 1470.0 * rng.NextDouble() - 750.0)
                                [| -708.0; -708.5; -745.0; 709.0; 709.8; 710.0; nan; infinity; -infinity; 0.0; -0.0 |] ]
+            let lnInputs =
+                Array.concat [ Array.map abs xs; xs; Array.map (fun e -> Math.Exp(e / 2.0)) es
+                               [| 0.0; -0.0; 5e-324; 2.2250738585072014e-308; 2.225073858507201e-308; Double.MaxValue; infinity; nan; 1.0; 2.0; 0.5 |] ]
             let run () =
                 let struct (v, d) = GeluVector.geluWithDerivative xs
                 [ "gelu", GeluVector.gelu xs; "g·gelu'", GeluVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", ElementaryVector.exp es; "sigmoid", ElementaryVector.sigmoid es; "tanh", ElementaryVector.tanh (Array.append es xs)
@@ -243,7 +246,10 @@ type SpecialTests(output: ITestOutputHelper) =
                   "x^1.5", PowVector.pow 1.5 (Array.map abs xs)
                   "x^-7.5", PowVector.pow -7.5 (Array.map (fun e -> Math.Exp(e / 8.0)) es)
                   "x^0.1", PowVector.pow 0.1 xs
-                  "g·(3·x^0.5)", PowVector.scaled 3.0 0.5 (Array.map abs xs) g 0.0 ]
+                  "g·(3·x^0.5)", PowVector.scaled 3.0 0.5 (Array.map abs xs) g 0.0
+                  // ln over every magnitude, negatives, zeros, subnormals, the ends and the non-finite (Math.Log
+                  // for those, lane by lane among in-range ones).
+                  "ln", ElementaryVector.log lnInputs ]
             let eight = run ()
             Functional.Kernels.Tuning.EightLanes <- false
             let four = try run () finally Functional.Kernels.Tuning.EightLanes <- true
