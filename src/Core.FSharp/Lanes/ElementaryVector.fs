@@ -190,12 +190,9 @@ module internal ElementaryVector =
         let biased = (Avx2.ShiftRightLogical(bits, 52uy) ||| Vector256.Create(0x4330000000000000L)).AsDouble()
         struct (biased - Vector256.Create(4503599627371519.0), mantissa)
 
-    /// Eight lanes of positive, normal, finite x as their exponent and their mantissa, as `exponentMantissa4`.
-    let inline internal exponentMantissa8 (x: Vector512<double>) =
-        let bits = x.AsInt64()
-        let mantissa = ((bits &&& Vector512.Create(0x000FFFFFFFFFFFFFL)) ||| Vector512.Create(0x3FF0000000000000L)).AsDouble()
-        let biased = (Vector512.ShiftRightLogical(bits, 52) ||| Vector512.Create(0x4330000000000000L)).AsDouble()
-        struct (biased - Vector512.Create(4503599627371519.0), mantissa)
+    /// Eight lanes of positive, normal, finite x as their exponent and their mantissa in [1, 2), as
+    /// `exponentMantissa4` gives them, by AVX-512's own instructions (`vgetexppd`, `vgetmantpd`).
+    let inline internal exponentMantissa8 (x: Vector512<double>) = struct (Avx512F.GetExponent x, Avx512F.GetMantissa(x, 0uy))
 
     /// ln x from x = 2^exponent·mantissa (mantissa in [1, 2)), either width: m in [√½, √2], f = m − 1 (exact),
     /// s = f/(2 + f), ln(1 + f) = 2·atanh s = f − (f²/2 − s·(f²/2 + R)) with R = Σ 2zⁿ/(2n + 1), z = s², n = 1…11

@@ -98,7 +98,7 @@ module internal PowVector =
 
     let inline private lanes8 (p: Vector512<double>) (x: Vector512<double>) =
         lanesOf p x
-            (fun x -> struct (X86.Avx512F.GetExponent x, X86.Avx512F.GetMantissa(x, 0uy)))
+            ElementaryVector.exponentMantissa8
             (fun (v: float) -> Vector512.Create v) (fun a b c -> Vector512.FusedMultiplyAdd(a, b, c))
             (fun a b -> Vector512.GreaterThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b)) (fun a -> Vector512.Round a)
             (fun e n -> X86.Avx512F.Scale(e, n))
