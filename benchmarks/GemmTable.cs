@@ -4,8 +4,9 @@ namespace Functional.Benchmarks;
 
 /// <summary>The GEMM table of the performance issue's Must-show, in one process: this machine's FMA peak, then for
 /// each n the forward product and the forward and backward pass (∇A = G·Bᵀ, ∇B = Aᵀ·G), ours plain and in a
-/// `TensorScope` and TorchSharp's (`mm`, autograd, in a dispose scope), alternating over ROUNDS rounds; medians,
-/// GFLOP/s and the share of the measured all-core peak.</summary>
+/// `TensorScope` and TorchSharp's (`mm`, autograd, in a dispose scope), alternating over ROUNDS rounds, each
+/// measurement after the garbage of the one before is collected; medians, GFLOP/s and the share of the measured
+/// all-core peak.</summary>
 public static class GemmTable
 {
     public static void Run()
@@ -36,9 +37,9 @@ public static class GemmTable
                 var times = new List<(double Plain, double Scoped, double Torch)>();
                 for (int round = 0; round < rounds; round++)
                 {
-                    double plain = Quick.PerCall(ours, 2);
-                    double scoped = Quick.PerCall(() => { using var s = Core.TensorModule.scope(); ours(); }, 2);
-                    double torch = Quick.PerCall(theirs, 2);
+                    double plain = Quick.Settled(ours, 2);
+                    double scoped = Quick.Settled(() => { using var s = Core.TensorModule.scope(); ours(); }, 2);
+                    double torch = Quick.Settled(theirs, 2);
                     times.Add((plain, scoped, torch));
                     Console.WriteLine($"round {round + 1} n={n} {pass}: plain {plain * 1e3:F2} ms, scoped {scoped * 1e3:F2} ms, TorchSharp {torch * 1e3:F2} ms");
                 }

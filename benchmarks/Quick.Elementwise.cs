@@ -241,10 +241,8 @@ public static partial class Quick
             Loop(() => { using var sc = Core.TensorModule.scope(); body(); }, double.Parse(loop));
             return;
         }
-        // Each measurement (ms per call) starts with the garbage of the one before collected and finalised:
-        // TorchSharp's undisposed tensors free their memory on the finalizer thread, which would otherwise run
-        // during the next measurement.
-        static double Settled(Action f) { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); return PerCall(f, 3) * 1e3; }
+        // Each measurement (ms per call) starts with the garbage of the one before collected and finalised.
+        static double Settled(Action f) => Quick.Settled(f, 3) * 1e3;
         // The like-for-like pair (ours in a scope, TorchSharp in a dispose scope; neither leaves garbage) is timed
         // interleaved for 2 s, so that both see the same stretch of the VM's noise (timed one second after the
         // other, a round's ratio moved by ±30 %). Blocks of 250 ms (BLOCKMS): each switch costs the side that

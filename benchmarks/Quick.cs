@@ -24,6 +24,17 @@ public static partial class Quick
         return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
     }
 
+    /// <summary><see cref="PerCall"/> after the garbage of whatever ran before is collected and finalised: a plain
+    /// call's large results otherwise leave the background GC working through the next measurement, and
+    /// TorchSharp's undisposed tensors free their memory on the finalizer thread.</summary>
+    internal static double Settled(Action f, int warmups)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return PerCall(f, warmups);
+    }
+
     /// <summary>Seconds per call: `warmups` calls, then as many as fit in about a second.</summary>
     internal static double PerCall(Action f, int warmups)
     {
