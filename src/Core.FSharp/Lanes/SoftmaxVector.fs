@@ -64,14 +64,22 @@ module internal SoftmaxVector =
             NativePtr.set dst j ((NativePtr.get src j - m) - l)
             j <- j + 1
 
-    /// ln(c + s) for c maxima of a row (each contributes e^0 = 1 exactly) and s the sum of its other exponentials.
-    /// c + s is kept as an unrounded pair (TwoSum), so ln keeps s where c + s rounds to c: for a row whose other
-    /// entries lie far below its maximum, ln(1 + s) ≈ s, which ln of the rounded sum loses entirely.
-    let lnCountPlus (c: double) (s: double) =
+    /// c + s as an unrounded pair (TwoSum): the rounded sum u and what its rounding lost.
+    let inline private countPlus (c: double) (s: double) =
         let u = c + s
         let bb = u - c
-        let lo = (c - (u - bb)) + (s - bb)
-        if lo = 0.0 || not (Double.IsFinite u) then Math.Log u else Math.Log u + lo / u
+        struct (u, (c - (u - bb)) + (s - bb))
+
+    /// ln(u + lo) from ln u: ln u + lo/u (ln u itself where lo is 0 or u is not finite).
+    let inline private lnOfPair (u: double) (lo: double) (lnU: double) = if lo = 0.0 || not (Double.IsFinite u) then lnU else lnU + lo / u
+
+    /// ln(c + s) for c maxima of a row (each contributes e^0 = 1 exactly) and s the sum of its other exponentials.
+    /// c + s is kept as an unrounded pair (TwoSum), so ln keeps s where c + s rounds to c: for a row whose other
+    /// entries lie far below its maximum, ln(1 + s) ≈ s, which ln of the rounded sum loses entirely. ln is the
+    /// library's own (`ElementaryVector.logOne`), so that a middle axis can take a whole segment's at once.
+    let lnCountPlus (c: double) (s: double) =
+        let struct (u, lo) = countPlus c s
+        lnOfPair u lo (ElementaryVector.logOne u)
 
     /// e^(x − m) corrected for the rounding of x − m: with x − m = h + lo exactly (TwoSum), e^(h + lo) = e^h·(1 + lo)
     /// to far below an ulp. Without it an entry 300 below the maximum puts 0.5 ulp of 300 into ln Σ, which is all of
@@ -83,6 +91,20 @@ module internal SoftmaxVector =
         let c = e * lo
         if c = c then e + c else e
 
+    /// `refined` on four lanes with the maxima (h = 0) zeroed, for x, its shift m, h = x − m and e = e^h: the lanes
+    /// to store, and the maxima's mask as 1.0 in each lane that is one (for counting).
+    let inline private dropLanes (vx: Vector256<double>) (vm: Vector256<double>) (vh: Vector256<double>) (ve: Vector256<double>) =
+        let zero = Vector256<float>.Zero
+        let bb = vh - vx
+        let lo = (vx - (vh - bb)) + (-vm - bb)
+        let corr = ve * lo
+        let fixedE = Vector256.ConditionalSelect(Vector256.Equals(corr, corr), ve + corr, ve)
+        let isMax = Vector256.Equals(vh, zero)
+        struct (Vector256.ConditionalSelect(isMax, zero, fixedE), isMax &&& Vector256.Create(1.0))
+
+    /// One element of `dropLanes`: e where h = 0 becomes 0 (and counts), else `refined`.
+    let inline private dropOne (x: double) (m: double) (h: double) (e: double) = if h = 0.0 then 0.0 else refined x m h e
+
     /// Over a row x with shift m and the exponentials e of its differences h = x − m: zeroes e where h = 0 (the
     /// maxima, each exactly 1), refines the others (`refined`), and returns how many maxima there are.
     let private dropMaxima (x: nativeptr<float>) (m: double) (e: nativeptr<float>) (n: int) =
@@ -90,29 +112,19 @@ module internal SoftmaxVector =
         let mutable j = 0
         if Cpu.v256 then
             let vm = Vector256.Create(m)
-            let negM = Vector256.Create(-m)
-            let zero = Vector256<float>.Zero
             let mutable count = Vector256<float>.Zero
             while j <= n - 4 do
                 let vx = Vector256.Load(NativePtr.add x j)
-                let vh = vx - vm
-                let ve = Vector256.Load(NativePtr.add e j)
-                let bb = vh - vx
-                let lo = (vx - (vh - bb)) + (negM - bb)
-                let corr = ve * lo
-                let fixedE = Vector256.ConditionalSelect(Vector256.Equals(corr, corr), ve + corr, ve)
-                let isMax = Vector256.Equals(vh, zero)
-                Vector256.Store(Vector256.ConditionalSelect(isMax, zero, fixedE), NativePtr.add e j)
-                count <- count + (isMax &&& Vector256.Create(1.0))
+                let struct (v, isMax) = dropLanes vx vm (vx - vm) (Vector256.Load(NativePtr.add e j))
+                Vector256.Store(v, NativePtr.add e j)
+                count <- count + isMax
                 j <- j + 4
             c <- int (count.GetElement 0 + count.GetElement 1 + count.GetElement 2 + count.GetElement 3)
         while j < n do
             let xj = NativePtr.get x j
             let hj = xj - m
-            if hj = 0.0 then
-                NativePtr.set e j 0.0
-                c <- c + 1
-            else NativePtr.set e j (refined xj m hj (NativePtr.get e j))
+            if hj = 0.0 then c <- c + 1
+            NativePtr.set e j (dropOne xj m hj (NativePtr.get e j))
             j <- j + 1
         float c
 
@@ -265,6 +277,7 @@ module internal SoftmaxVector =
         use psh = fixed s.Row
         use pe = fixed e
         use psum = fixed s.Sums
+        use pc = fixed counts
         Array.Fill(s.Acc, Double.NegativeInfinity, 0, w)
         for m in 0 .. mid - 1 do maxInto (NativePtr.add px (origin + m * inner)) pmx w
         for t in 0 .. w - 1 do
@@ -277,12 +290,20 @@ module internal SoftmaxVector =
             if not (isNull counts) then
                 let off = at m
                 let row = origin + m * inner
-                for t in 0 .. w - 1 do
+                let mutable t = 0
+                if Cpu.v256 then
+                    while t <= w - 4 do
+                        let struct (v, isMax) =
+                            dropLanes (Vector256.Load(NativePtr.add px (row + t))) (Vector256.Load(NativePtr.add pmx t)) (Vector256.Load(NativePtr.add psh t))
+                                (Vector256.Load(NativePtr.add pe (off + t)))
+                        Vector256.Store(v, NativePtr.add pe (off + t))
+                        Vector256.Store(Vector256.Load(NativePtr.add pc t) + isMax, NativePtr.add pc t)
+                        t <- t + 4
+                while t < w do
                     let h = s.Row.[t]
-                    if h = 0.0 then
-                        e.[off + t] <- 0.0
-                        counts.[t] <- counts.[t] + 1.0
-                    else e.[off + t] <- refined src.[row + t] s.Acc.[t] h e.[off + t]
+                    if h = 0.0 then counts.[t] <- counts.[t] + 1.0
+                    e.[off + t] <- dropOne src.[row + t] s.Acc.[t] h e.[off + t]
+                    t <- t + 1
             addInto psum (NativePtr.add pe (at m)) w
 
     /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
@@ -308,7 +329,13 @@ module internal SoftmaxVector =
             let origin = o * mid * inner + t0
             // e waits in the result's own rows; s.Row2 counts the maxima per position.
             middleExp src origin mid inner w s dst (fun m -> origin + m * inner) s.Row2
-            for t in 0 .. w - 1 do s.Sums.[t] <- lnCountPlus s.Row2.[t] s.Sums.[t]
+            // lnCountPlus per position, its ln over the whole segment at once (vector lanes, the bits of logOne).
+            for t in 0 .. w - 1 do
+                let struct (u, lo) = countPlus s.Row2.[t] s.Sums.[t]
+                s.Sums.[t] <- u
+                s.Row2.[t] <- lo
+            ElementaryVector.logInto s.Sums s.Row 0 w
+            for t in 0 .. w - 1 do s.Sums.[t] <- lnOfPair s.Sums.[t] s.Row2.[t] s.Row.[t]
             use pd = fixed dst
             use px = fixed src
             use pmx = fixed s.Acc
