@@ -117,61 +117,70 @@ module internal ElementaryVector =
             for l in 0 .. 3 do
                 store l (if (bad >>> l) &&& 1u = 0u then v.GetElement l else Math.Exp(x.GetElement l))
 
-    /// post(o, e^(shift x)) of src[lo..hi) into dst[o] with o = off + (i − lo), four lanes at a time, the tail
-    /// padded through the same lanes (`shift` on lanes, `shiftOne` on one value: the same operation; `post` on
-    /// lanes at o..o+3, `postOne` on one: the same operation again).
+    /// post(o, e^(shift(i, x))) of x = src[i], i in [lo, hi), into dst[o] with o = off + (i − lo), four lanes at a
+    /// time, the tail padded through the same lanes (`shift` on lanes at i..i+3, `shiftOne` on one value: the same
+    /// operation; `post` on lanes at o..o+3, `postOne` on one: the same operation again).
     let inline private expRun4 (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int)
-                               ([<InlineIfLambda>] shift: Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] shiftOne: double -> double)
+                               ([<InlineIfLambda>] shift: int -> Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] shiftOne: int -> double -> double)
                                ([<InlineIfLambda>] post: int -> Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] postOne: int -> double -> double) =
         use ps = fixed src
         use pd = fixed dst
         let mutable i = lo
         while i <= hi - 4 do
             let o = off + (i - lo)
-            expLanes4 (shift (Vector256.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> Vector256.Store(post o v, NativePtr.add pd o))
+            expLanes4 (shift i (Vector256.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> Vector256.Store(post o v, NativePtr.add pd o))
             i <- i + 4
         if i < hi then
             let o = off + (i - lo)
             let count = hi - i
-            let inline at k = if k < count then shiftOne src.[i + k] else 0.0
+            let inline at k = if k < count then shiftOne (i + k) src.[i + k] else 0.0
             expLanes4 (Vector256.Create(at 0, at 1, at 2, at 3)) (fun l v -> if l < count then dst.[o + l] <- postOne (o + l) v)
                 (fun v -> for l in 0 .. count - 1 do dst.[o + l] <- postOne (o + l) (v.GetElement l))
 
-    /// post(o, e^(shift x)) of src[lo..hi) into dst[o], eight lanes at a time.
+    /// post(o, e^(shift(i, x))) of x = src[i], i in [lo, hi), into dst[o], eight lanes at a time.
     let inline private expRun8 (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int)
-                               ([<InlineIfLambda>] shift: Vector512<double> -> Vector512<double>) ([<InlineIfLambda>] shiftOne: double -> double)
+                               ([<InlineIfLambda>] shift: int -> Vector512<double> -> Vector512<double>) ([<InlineIfLambda>] shiftOne: int -> double -> double)
                                ([<InlineIfLambda>] post: int -> Vector512<double> -> Vector512<double>) ([<InlineIfLambda>] postOne: int -> double -> double) =
         use ps = fixed src
         use pd = fixed dst
         let mutable i = lo
         while i <= hi - 8 do
             let o = off + (i - lo)
-            expLanes (shift (Vector512.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> Vector512.Store(post o v, NativePtr.add pd o))
+            expLanes (shift i (Vector512.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> Vector512.Store(post o v, NativePtr.add pd o))
             i <- i + 8
         if i < hi then
             // The tail through the same lanes (padded with zeros, no allocation: softmax calls this per row), so
             // that it gets the same formula.
             let o = off + (i - lo)
             let count = hi - i
-            let inline at k = if k < count then shiftOne src.[i + k] else 0.0
+            let inline at k = if k < count then shiftOne (i + k) src.[i + k] else 0.0
             let x = Vector512.Create(at 0, at 1, at 2, at 3, at 4, at 5, at 6, at 7)
             expLanes x (fun l v -> if l < count then dst.[o + l] <- postOne (o + l) v)
                 (fun v -> for l in 0 .. count - 1 do dst.[o + l] <- postOne (o + l) (v.GetElement l))
 
     /// e^x of src[lo..hi) into dst[off + (i − lo)], eight lanes at a time or four.
     let internal expInto (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int) =
-        if wide () then expRun8 src lo hi dst off id id (fun _ v -> v) (fun _ v -> v)
-        else expRun4 src lo hi dst off id id (fun _ v -> v) (fun _ v -> v)
+        if wide () then expRun8 src lo hi dst off (fun _ v -> v) (fun _ v -> v) (fun _ v -> v) (fun _ v -> v)
+        else expRun4 src lo hi dst off (fun _ v -> v) (fun _ v -> v) (fun _ v -> v) (fun _ v -> v)
 
     /// e^(x − m) of src[lo..hi) into dst[off + (i − lo)]: softmax's shifted exponentials without a pass that stores
     /// the differences, the same bits as subtracting first (each lane subtracts as the separate pass does).
     let internal expShiftedInto (src: double[]) (lo: int) (hi: int) (m: double) (dst: double[]) (off: int) =
         if wide () then
             let vm = Vector512.Create(m)
-            expRun8 src lo hi dst off (fun v -> v - vm) (fun x -> x - m) (fun _ v -> v) (fun _ v -> v)
+            expRun8 src lo hi dst off (fun _ v -> v - vm) (fun _ x -> x - m) (fun _ v -> v) (fun _ v -> v)
         else
             let vm = Vector256.Create(m)
-            expRun4 src lo hi dst off (fun v -> v - vm) (fun x -> x - m) (fun _ v -> v) (fun _ v -> v)
+            expRun4 src lo hi dst off (fun _ v -> v - vm) (fun _ x -> x - m) (fun _ v -> v) (fun _ v -> v)
+
+    /// e^(x − shifts[i − lo]) of x = src[i], i in [lo, hi), into dst[off + (i − lo)]: softmax's exponentials along a
+    /// middle axis, each position with its own shift, the same bits as subtracting first.
+    let internal expShiftedEachInto (src: double[]) (lo: int) (hi: int) (shifts: double[]) (dst: double[]) (off: int) =
+        use pm = fixed shifts
+        if wide () then
+            expRun8 src lo hi dst off (fun i v -> v - Vector512.Load(NativePtr.add pm (i - lo))) (fun i x -> x - shifts.[i - lo]) (fun _ v -> v) (fun _ v -> v)
+        else
+            expRun4 src lo hi dst off (fun i v -> v - Vector256.Load(NativePtr.add pm (i - lo))) (fun i x -> x - shifts.[i - lo]) (fun _ v -> v) (fun _ v -> v)
 
     /// g[i] − e^(y[i])·s for i in [lo, hi), into z[i]: log-softmax's VJP along a row without storing the
     /// exponentials first, the same bits as the separate exponential and product and difference.
@@ -179,10 +188,20 @@ module internal ElementaryVector =
         use pg = fixed g
         if wide () then
             let vs = Vector512.Create(s)
-            expRun8 y lo hi z lo id id (fun o e -> Vector512.Load(NativePtr.add pg o) - e * vs) (fun o e -> g.[o] - e * s)
+            expRun8 y lo hi z lo (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector512.Load(NativePtr.add pg o) - e * vs) (fun o e -> g.[o] - e * s)
         else
             let vs = Vector256.Create(s)
-            expRun4 y lo hi z lo id id (fun o e -> Vector256.Load(NativePtr.add pg o) - e * vs) (fun o e -> g.[o] - e * s)
+            expRun4 y lo hi z lo (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector256.Load(NativePtr.add pg o) - e * vs) (fun o e -> g.[o] - e * s)
+
+    /// g[i] − e^(y[i])·sums[i − lo] for i in [lo, hi), into z[i]: log-softmax's VJP along a middle axis, each
+    /// position with its own sum, the same bits as the separate exponential and product and difference.
+    let internal gradientMinusExpEachInto (y: double[]) (g: double[]) (sums: double[]) (z: double[]) (lo: int) (hi: int) =
+        use pg = fixed g
+        use ps = fixed sums
+        if wide () then
+            expRun8 y lo hi z lo (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector512.Load(NativePtr.add pg o) - e * Vector512.Load(NativePtr.add ps (o - lo))) (fun o e -> g.[o] - e * sums.[o - lo])
+        else
+            expRun4 y lo hi z lo (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector256.Load(NativePtr.add pg o) - e * Vector256.Load(NativePtr.add ps (o - lo))) (fun o e -> g.[o] - e * sums.[o - lo])
 
     /// e^x of every element (over the cores for large arrays): within 1 ulp of the correctly rounded value where
     /// the result is normal (tested against a 2,200-bit reference); subnormal and infinite results and NaN

@@ -234,15 +234,15 @@ module internal SoftmaxVector =
             if v > NativePtr.get mx t then NativePtr.set mx t v
             t <- t + 1
 
-    /// dst[t] = a[t] − b[t].
-    let private subInto (a: nativeptr<float>) (b: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
+    /// dst[t] = (a[t] − m[t]) − l[t]: log-softmax's last step per position, the same bits as two subtractions.
+    let private differenceEachInto (a: nativeptr<float>) (m: nativeptr<float>) (l: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
         let mutable t = 0
         if Cpu.v256 then
             while t <= w - 4 do
-                Vector256.Store(Vector256.Load(NativePtr.add a t) - Vector256.Load(NativePtr.add b t), NativePtr.add dst t)
+                Vector256.Store((Vector256.Load(NativePtr.add a t) - Vector256.Load(NativePtr.add m t)) - Vector256.Load(NativePtr.add l t), NativePtr.add dst t)
                 t <- t + 4
         while t < w do
-            NativePtr.set dst t (NativePtr.get a t - NativePtr.get b t)
+            NativePtr.set dst t ((NativePtr.get a t - NativePtr.get m t) - NativePtr.get l t)
             t <- t + 1
 
     /// sums[t] = sums[t] + a[t].
@@ -268,13 +268,12 @@ module internal SoftmaxVector =
             t <- t + 1
 
     /// For the segment of src at `origin`: the shift per position into s.Acc (NaN skipped, infinite → 0), each
-    /// row m's e = e^(x − shift) (through s.Row) into `e` at `at m`, and s.Sums[t] = Σ_m e (from +0, in order of m).
+    /// row m's e = e^(x − shift) into `e` at `at m`, and s.Sums[t] = Σ_m e (from +0, in order of m).
     /// With `counts` (not null), the maxima's e (exactly 1) are zeroed before they are summed and counted there,
     /// and the others refined (`refined`).
     let private middleExp (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (s: MiddleScratch) (e: double[]) (at: int -> int) (counts: double[]) =
         use px = fixed src
         use pmx = fixed s.Acc
-        use psh = fixed s.Row
         use pe = fixed e
         use psum = fixed s.Sums
         use pc = fixed counts
@@ -285,22 +284,21 @@ module internal SoftmaxVector =
         Array.Fill(s.Sums, 0.0, 0, w)
         if not (isNull counts) then Array.Fill(counts, 0.0, 0, w)
         for m in 0 .. mid - 1 do
-            subInto (NativePtr.add px (origin + m * inner)) pmx psh w
-            ElementaryVector.expInto s.Row 0 w e (at m)
+            ElementaryVector.expShiftedEachInto src (origin + m * inner) (origin + m * inner + w) s.Acc e (at m)
             if not (isNull counts) then
                 let off = at m
                 let row = origin + m * inner
                 let mutable t = 0
                 if Cpu.v256 then
                     while t <= w - 4 do
-                        let struct (v, isMax) =
-                            dropLanes (Vector256.Load(NativePtr.add px (row + t))) (Vector256.Load(NativePtr.add pmx t)) (Vector256.Load(NativePtr.add psh t))
-                                (Vector256.Load(NativePtr.add pe (off + t)))
+                        let vx = Vector256.Load(NativePtr.add px (row + t))
+                        let vm = Vector256.Load(NativePtr.add pmx t)
+                        let struct (v, isMax) = dropLanes vx vm (vx - vm) (Vector256.Load(NativePtr.add pe (off + t)))
                         Vector256.Store(v, NativePtr.add pe (off + t))
                         Vector256.Store(Vector256.Load(NativePtr.add pc t) + isMax, NativePtr.add pc t)
                         t <- t + 4
                 while t < w do
-                    let h = s.Row.[t]
+                    let h = src.[row + t] - s.Acc.[t]
                     if h = 0.0 then counts.[t] <- counts.[t] + 1.0
                     e.[off + t] <- dropOne src.[row + t] s.Acc.[t] h e.[off + t]
                     t <- t + 1
@@ -341,9 +339,7 @@ module internal SoftmaxVector =
             use pmx = fixed s.Acc
             use psum = fixed s.Sums
             for m in 0 .. mid - 1 do
-                let row = NativePtr.add pd (origin + m * inner)
-                subInto (NativePtr.add px (origin + m * inner)) pmx row w
-                subInto row psum row w)
+                differenceEachInto (NativePtr.add px (origin + m * inner)) pmx psum (NativePtr.add pd (origin + m * inner)) w)
         dst
 
     /// The frame both middle-axis VJPs share: a fresh result z and, for each segment of positions, `body z origin
@@ -385,23 +381,12 @@ module internal SoftmaxVector =
                     z.[row + t] <- y.[row + t] * (g.[row + t] - s.Sums.[t])
                     t <- t + 1)
 
-    /// Log-softmax's VJP along the middle axis: z = g − e^y·Σ_m g.
+    /// Log-softmax's VJP along the middle axis: z = g − e^y·Σ_m g, each e^y used as it is made.
     let logSoftmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
         middleVjp y.Length outer mid inner (fun z origin w s ->
             use pg = fixed g
-            use pz = fixed z
-            use pe = fixed s.Row
             use ps = fixed s.Sums
             for m in 0 .. mid - 1 do addInto ps (NativePtr.add pg (origin + m * inner)) w
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
-                ElementaryVector.expInto y row (row + w) s.Row 0
-                let mutable t = 0
-                if Cpu.v256 then
-                    while t <= w - 4 do
-                        let p = Vector256.Load(NativePtr.add pe t) * Vector256.Load(NativePtr.add ps t)
-                        Vector256.Store(Vector256.Load(NativePtr.add pg (row + t)) - p, NativePtr.add pz (row + t))
-                        t <- t + 4
-                while t < w do
-                    z.[row + t] <- g.[row + t] - s.Row.[t] * s.Sums.[t]
-                    t <- t + 1)
+                ElementaryVector.gradientMinusExpEachInto y g s.Sums z row (row + w))
