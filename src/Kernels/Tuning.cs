@@ -28,8 +28,9 @@ internal static class Tuning
     /// (bit-identical).</summary>
     public static bool FusedSoftmax = true;
 
-    /// <summary>Results of the element-wise operators (Tensor.add, sub, mul, div, neg, scale, √) of at least this many
-    /// bytes are written with non-temporal stores, around the caches: an eighth of this CPU's L3 (4 MB when CPUID
+    /// <summary>Results of the element-wise operators (Tensor.add, sub, mul, div, neg, scale, √) and of the four-lane
+    /// loops (Lanes.map and Lanes.zip: ReLU, leaky ReLU and the one-pass VJPs) of at least this many bytes are
+    /// written with non-temporal stores, around the caches: an eighth of this CPU's L3 (4 MB when CPUID
     /// does not tell). Written through the cache, such a result first reads every line it writes and evicts the
     /// operands that the backward pass reads again (the same bits either way).</summary>
     public static long NonTemporalBytes = CpuInfo.Current.L3Bytes > 0 ? CpuInfo.Current.L3Bytes / 8 : 4L << 20;
