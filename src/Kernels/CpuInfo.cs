@@ -8,6 +8,8 @@ internal readonly record struct CpuInfo(string Vendor, int Family, int Model, in
 {
     public bool IsIntel => Vendor == "GenuineIntel";
 
+    public bool IsAmd => Vendor == "AuthenticAMD";
+
     public static readonly CpuInfo Current = Read();
 
     private static CpuInfo Read()

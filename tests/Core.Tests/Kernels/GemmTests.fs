@@ -218,11 +218,15 @@ module KernelsGemmTests =
     let ``cache blocks the tiles cannot use are refused`` () =
         for bad in [ Functional.Kernels.GemmBlocking(0, 256, 1024); Functional.Kernels.GemmBlocking(512, 100, 1024); Functional.Kernels.GemmBlocking(512, 256, 1000); Functional.Kernels.GemmBlocking(512, 0, 1024) ] do
             Assert.Throws<System.ArgumentOutOfRangeException>(fun () -> bad.Checked() |> ignore) |> ignore
-        // The rule per CPU kind: Zen 4 keeps the blocks measured there; an Intel Xeon with full-width AVX-512
-        // (family 6 model 207: 48 KB L1d, 2 MB L2) gets KC 384 and A's block in 70 % of L2.
+        // The rule per CPU kind: Zen 4 keeps the blocks measured there; Zen 5 (family 26 model 2: 48 KB L1d,
+        // 1 MB L2) gets A's block in a quarter of L2; an Intel Xeon with full-width AVX-512 (family 6 model 207:
+        // 48 KB L1d, 2 MB L2) gets KC 384 and A's block in 70 % of L2.
         let zen4 = Functional.Kernels.CpuInfo("AuthenticAMD", 25, 17, 32 * 1024, 1024 * 1024)
+        let zen5 = Functional.Kernels.CpuInfo("AuthenticAMD", 26, 2, 48 * 1024, 1024 * 1024)
         let xeon = Functional.Kernels.CpuInfo("GenuineIntel", 6, 207, 48 * 1024, 2048 * 1024)
         Assert.Equal(Functional.Kernels.GemmBlocking.Measured, Functional.Kernels.GemmBlocking.For(zen4, true))
+        Assert.Equal(Functional.Kernels.GemmBlocking(512, 64, 1024), Functional.Kernels.GemmBlocking.For(zen5, true))
+        Assert.Equal(Functional.Kernels.GemmBlocking.Measured, Functional.Kernels.GemmBlocking.For(zen5, false))
         Assert.Equal(Functional.Kernels.GemmBlocking(384, 472, 1024), Functional.Kernels.GemmBlocking.For(xeon, true))
         Assert.Equal(Functional.Kernels.GemmBlocking.Measured, Functional.Kernels.GemmBlocking.For(xeon, false))
         // This process's choice is usable, and CPUID was read on x86.
