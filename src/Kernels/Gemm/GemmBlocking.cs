@@ -27,10 +27,10 @@ internal readonly record struct GemmBlocking(int KC, int MC, int NC)
 
     /// <summary>
     /// The blocks for this process's CPU. AMD Zen 5 (family 26) with Vector512 keeps KC 512 but takes an MC whose
-    /// block of A fills a quarter of L2 (64 rows for its 1 MB): measured there, 8–11 % faster than MC 256 (the
-    /// benchmarks' <c>gemmtune</c> mode). Intel cores that run Vector512 at full width take BLIS's Skylake-X
-    /// blocks (KC 384, and an MC whose block of A fills 70 % of L2: 240 for its 1 MB), scaled to this CPU's L2;
-    /// not yet measured on such a machine. Every other CPU gets <see cref="Measured"/>.
+    /// block of A fills a quarter of L2 (64 rows for its 1 MB): measured there, 2–11 % faster than MC 256 (the
+    /// benchmarks' <c>gemmtune</c> mode, blockings alternating). Intel cores that run Vector512 at full width take
+    /// BLIS's Skylake-X blocks (KC 384, and an MC whose block of A fills 70 % of L2: 240 for its 1 MB), scaled to
+    /// this CPU's L2; not yet measured on such a machine. Every other CPU gets <see cref="Measured"/>.
     /// </summary>
     public static GemmBlocking ForThisMachine() => For(CpuInfo.Current, Vector512.IsHardwareAccelerated);
 
