@@ -38,14 +38,16 @@ internal readonly record struct GemmBlocking(int KC, int MC, int NC)
     public static GemmBlocking For(CpuInfo cpu, bool vector512)
     {
         if (!vector512 || cpu.L2Bytes <= 0) return Measured;
-        if (cpu.IsAmd && cpu.Family >= 26)
-        {
-            int rows = Math.Clamp((int)(0.25 * cpu.L2Bytes / (Measured.KC * 8)) / PackedGemm.MR * PackedGemm.MR, 32, 256);
-            return new GemmBlocking(Measured.KC, rows, Measured.NC).Checked();
-        }
-        if (!cpu.IsIntel) return Measured;
-        const int kc = 384;
-        int mc = Math.Clamp((int)(0.7 * cpu.L2Bytes / (kc * 8)) / PackedGemm.MR * PackedGemm.MR, 64, 512);
+        if (cpu.IsAmd && cpu.Family >= 26) return InL2(cpu, 0.25, Measured.KC, 32, 256);
+        if (cpu.IsIntel) return InL2(cpu, 0.7, 384, 64, 512);
+        return Measured;
+    }
+
+    /// <summary>KC <paramref name="kc"/> and an MC (a multiple of the tile's rows, within min..max) whose block of A,
+    /// MC × KC doubles, fills <paramref name="share"/> of this CPU's L2.</summary>
+    private static GemmBlocking InL2(CpuInfo cpu, double share, int kc, int min, int max)
+    {
+        int mc = Math.Clamp((int)(share * cpu.L2Bytes / (kc * 8)) / PackedGemm.MR * PackedGemm.MR, min, max);
         return new GemmBlocking(kc, mc, Measured.NC).Checked();
     }
 
