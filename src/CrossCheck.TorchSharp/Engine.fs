@@ -228,7 +228,7 @@ module Engine =
         if isNull device then nullArg "device"
         let program = Trace.gradient f xs
         let dev = torch.device device
-        Torch.scoped (fun () ->
+        Torch.scopedRetryingFreedScalar (fun () ->
             let values = Dictionary<Tensor, torch.Tensor>(HashIdentity.Reference)
             let onDevice (t: Tensor) =
                 match values.TryGetValue t with

@@ -52,6 +52,15 @@ module Torch =
         use _scope = torch.NewDisposeScope()
         f ()
 
+    /// `scoped` for a computation that makes everything it uses (its leaves included), run once more if LibTorch
+    /// reports an unknown scalar type. TorchSharp 0.107 hands LibTorch the handle of a temporary Scalar made from
+    /// a double (`linalg.vector_norm`'s order, `Tensor * double`, `leaky_relu`'s slope) without keeping the
+    /// Scalar alive, so a collection in that window lets its finalizer free it while LibTorch reads it.
+    let scopedRetryingFreedScalar (f: unit -> 'a) : 'a =
+        try scoped f
+        with :? Runtime.InteropServices.ExternalException as e when e.Message.StartsWith("Unknown scalar type", StringComparison.Ordinal) ->
+            scoped f
+
     /// Validates an einsum and its output gradient with Functional's own checks, before TorchSharp sees them.
     let private checkEinsum (equation: string) (operands: Tensor[]) (outGrad: Tensor) =
         let b = Einsum.bind equation (operands |> Array.map (fun x -> x.ShapeArray))
@@ -64,7 +73,7 @@ module Torch =
         checkEinsum equation operands outGrad
         if v.ShapeArray <> operands.[k].ShapeArray then
             raise (ShapeException(sprintf "The direction has shape %s; operand %d has shape %s." (Shape.show v.ShapeArray) k (Shape.show operands.[k].ShapeArray), "v"))
-        scoped (fun () ->
+        scopedRetryingFreedScalar (fun () ->
             let xs = operands |> Array.map (toTorch true)
             let y = torch.einsum(equation, xs)
             let g = torch.autograd.grad([| y |], [| xs.[k] |], [| toTorch false outGrad |], true, true, true).[0]
@@ -77,7 +86,7 @@ module Torch =
     /// A generic computation under autograd: `f` maps TorchSharp leaves to a TorchSharp result; returns
     /// the result and the gradients of ⟨result, outGrad⟩ (outGrad = ones when not given).
     let valueAndGrad (f: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) (outGrad: Tensor option) : TorchResult =
-        scoped (fun () ->
+        scopedRetryingFreedScalar (fun () ->
             let xs = inputs |> Array.map (toTorch true)
             let y = f xs
             let go = match outGrad with Some g -> toTorch false g | None -> torch.ones_like(y)
@@ -96,7 +105,7 @@ module Torch =
     /// the value, the VJP for adjoint v, the JVP along us (by differentiating the VJP with respect to v),
     /// and the gradient of ⟨VJP(v), ws⟩ with respect to the inputs (second order, create_graph).
     let derivatives (f: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) (v: Tensor) (us: Tensor[]) (ws: Tensor[]) =
-        scoped (fun () ->
+        scopedRetryingFreedScalar (fun () ->
             let xs = inputs |> Array.map (toTorch true)
             let y = f xs
             let vt = toTorch true v

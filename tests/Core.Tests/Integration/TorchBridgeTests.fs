@@ -27,6 +27,24 @@ module TorchBridgeTests =
             Assert.Equal(t, back)
 
     [<Fact>]
+    let ``a computation is run once more only when LibTorch reports a freed scalar`` () =
+        // TorchSharp frees a temporary Scalar on the finalizer thread while LibTorch may still read it; LibTorch
+        // then reports an unknown scalar type (seen once in CI, from linalg.vector_norm's order).
+        let mutable calls = 0
+        let freedOnce () =
+            calls <- calls + 1
+            if calls = 1 then raise (System.Runtime.InteropServices.ExternalException "Unknown scalar type.\nException raised from type at /pytorch/c10/core/Scalar.h:339")
+            Torch.ofTorch (torch.ones([| 2L |], torch.ScalarType.Float64) * 3.0)
+        Assert.Equal<double[]>([| 3.0; 3.0 |], (Torch.scopedRetryingFreedScalar freedOnce).ToArray())
+        Assert.Equal(2, calls)
+        calls <- 0
+        let otherError () : Tensor =
+            calls <- calls + 1
+            raise (System.Runtime.InteropServices.ExternalException "shape mismatch")
+        Assert.Throws<System.Runtime.InteropServices.ExternalException>(fun () -> Torch.scopedRetryingFreedScalar otherError |> ignore) |> ignore
+        Assert.Equal(1, calls)
+
+    [<Fact>]
     let ``matmul checks shapes before TorchSharp sees them`` () =
         Torch.scoped (fun () ->
             let a = torch.ones(2L, 3L, dtype = torch.ScalarType.Float64)
