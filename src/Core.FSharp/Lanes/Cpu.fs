@@ -18,9 +18,9 @@ module internal Cpu =
     /// formulas to the eight-lane ones, bit for bit, on the same machine).
     let internal wide () = supported && Functional.Kernels.Tuning.EightLanes
 
-    /// Elementwise steps around the exponential (softmax's row steps, σ's and tanh's) run four lanes at a time on
-    /// every vector machine: they are bound by memory and L1, not by arithmetic, and elementwise, so the same bits
-    /// at any width. (Softmax's middle-axis steps take eight where `wide ()`: measured faster on Zen 5.)
+    /// Elementwise steps around the exponential (σ's and tanh's) run four lanes at a time on every vector machine:
+    /// they are bound by memory and L1, not by arithmetic, and elementwise, so the same bits at any width.
+    /// (Softmax's steps take eight where `wide ()`: measured faster on Zen 5, whose AVX-512 is full width.)
     let internal v256 = Vector256.IsHardwareAccelerated
 
     /// Whether the four-lane formulas (ln, GELU's tanh form) run here: AVX2 and FMA.
