@@ -60,6 +60,20 @@ module KernelsReduceTests =
             let ours = Tensor.item (Tensor.sum (Tensor.create [| n |] x))
             Assert.True(BitConverter.DoubleToInt64Bits ours = BitConverter.DoubleToInt64Bits (reference x), sprintf "n = %d: %.17g, the written-out order gives %.17g" n ours (reference x))
 
+    [<Fact>]
+    let ``each of many short runs is summed in the written-out order, to the bit, whatever the number of runs`` () =
+        // Runs of 32 to 512 go eight at a time through one kernel (lanes reduced for the eight together), the rest
+        // one by one; counts around multiples of eight, lengths with and without a remainder, and one large enough
+        // to be split over the cores.
+        let rng = Random(12)
+        for outer, inner in [ (1, 32); (7, 33); (8, 64); (9, 100); (16, 255); (17, 512); (3, 513); (25, 31); (4099, 64); (1000, 96) ] do
+            let x = Array.init (outer * inner) (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+            let ours = (Tensor.sumAxes [| 1 |] false (Tensor.create [| outer; inner |] x)).ToArray()
+            for r in 0 .. outer - 1 do
+                let expected = reference x.[r * inner .. (r + 1) * inner - 1]
+                Assert.True(BitConverter.DoubleToInt64Bits ours.[r] = BitConverter.DoubleToInt64Bits expected,
+                            sprintf "%d runs of %d, run %d: %.17g, the written-out order gives %.17g" outer inner r ours.[r] expected)
+
     /// The exactly rounded sum, from a double-double running sum (its error is about n·u², far below a double's).
     let private exact (x: float[]) =
         let mutable hi, lo = 0.0, 0.0
