@@ -68,11 +68,17 @@ module KernelsReduceTests =
         let rng = Random(12)
         for outer, inner in [ (1, 32); (7, 33); (8, 64); (9, 100); (16, 255); (17, 512); (3, 513); (25, 31); (4099, 64); (1000, 96) ] do
             let x = Array.init (outer * inner) (fun _ -> rng.NextDouble() * 2.0 - 1.0)
-            let ours = (Tensor.sumAxes [| 1 |] false (Tensor.create [| outer; inner |] x)).ToArray()
-            for r in 0 .. outer - 1 do
-                let expected = reference x.[r * inner .. (r + 1) * inner - 1]
-                Assert.True(BitConverter.DoubleToInt64Bits ours.[r] = BitConverter.DoubleToInt64Bits expected,
-                            sprintf "%d runs of %d, run %d: %.17g, the written-out order gives %.17g" outer inner r ours.[r] expected)
+            // Also with every input asking for its lines ahead (as inputs larger than L3 do).
+            for prefetchBytes in [ Functional.Kernels.Tuning.SumPrefetchBytes; 0L ] do
+                let saved = Functional.Kernels.Tuning.SumPrefetchBytes
+                Functional.Kernels.Tuning.SumPrefetchBytes <- prefetchBytes
+                let ours =
+                    try (Tensor.sumAxes [| 1 |] false (Tensor.create [| outer; inner |] x)).ToArray()
+                    finally Functional.Kernels.Tuning.SumPrefetchBytes <- saved
+                for r in 0 .. outer - 1 do
+                    let expected = reference x.[r * inner .. (r + 1) * inner - 1]
+                    Assert.True(BitConverter.DoubleToInt64Bits ours.[r] = BitConverter.DoubleToInt64Bits expected,
+                                sprintf "%d runs of %d, run %d (prefetch above %d bytes): %.17g, the written-out order gives %.17g" outer inner r prefetchBytes ours.[r] expected)
 
     /// The exactly rounded sum, from a double-double running sum (its error is about n·u², far below a double's).
     let private exact (x: float[]) =
