@@ -51,9 +51,20 @@ module internal Engine =
                     if Array.sub labels start summed.Length = summed then
                         Some(int (Plan.size sizes labels.[.. start - 1]), int inner, int (Plan.size sizes labels.[start + summed.Length ..]))
                     else None
+            // Otherwise, distinct labels whose summed ones end the operand in whole 32-element chunks: each run read
+            // in place, in pieces (worked out on first use, then kept with the compiled contraction).
+            let pieces =
+                lazy
+                    if uniq.Length <> labels.Length || summed.Length = 0 || block.IsSome then ValueNone
+                    else
+                        let axesOf (ls: int[]) = ls |> Array.map (fun l -> Array.findIndex ((=) l) labels)
+                        Reductions.piecesOf (shapeOf sizes labels) (axesOf kept) (Array.sort (axesOf summed))
             kept, (fun data ->
                 match block with
                 | Some (before, within, after) -> Reductions.sumBlock data before within after
+                | None when pieces.Value.IsSome ->
+                    let struct (starts, offsets, length) = pieces.Value.Value
+                    Reductions.sumPieces data starts offsets length
                 | None ->
                     let moved = Strided.gather data 0 gatherStrides shp
                     if summed.Length = 0 then moved else Reductions.sumRuns moved (int outer) (int inner))

@@ -326,7 +326,12 @@ module Tensor =
                 let before = Shape.numel s.[.. sorted.[0] - 1]
                 let after = Shape.numel s.[sorted.[sorted.Length - 1] + 1 ..]
                 Reductions.sumBlock t.Data before inner after
-            else Reductions.sumRuns (permute (Array.append kept sorted) t).Data (Shape.numel outer) inner
+            else
+                // Summed axes that end the shape in whole 32-element chunks: each run read in place, in pieces (the
+                // same additions as through a permuted copy).
+                match Reductions.piecesOf t.ShapeArray kept sorted with
+                | ValueSome(struct (starts, offsets, length)) -> Reductions.sumPieces t.Data starts offsets length
+                | ValueNone -> Reductions.sumRuns (permute (Array.append kept sorted) t).Data (Shape.numel outer) inner
         let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
         Tensor.Of(outShape, sums)
 

@@ -11,7 +11,7 @@ namespace Functional.Kernels;
 /// accumulators take a tenth of that, and sum in a fixed order whatever the machine's vector width runs
 /// (lanes of 8, combined pairwise at the end), so results do not depend on the hardware path. Within a run, blocks
 /// of 1,024 elements are added pairwise, so the rounding error grows like log n, not n.</summary>
-internal static unsafe class Reduce
+internal static unsafe partial class Reduce
 {
     /// <summary>Runs shorter than this are summed as one block: four accumulators, then their lanes, then the rest.</summary>
     public const int OneBlock = 32 + 1024;

@@ -80,6 +80,35 @@ module KernelsReduceTests =
                     Assert.True(BitConverter.DoubleToInt64Bits ours.[r] = BitConverter.DoubleToInt64Bits expected,
                                 sprintf "%d runs of %d, run %d (prefetch above %d bytes): %.17g, the written-out order gives %.17g" outer inner r prefetchBytes ours.[r] expected)
 
+    [<Fact>]
+    let ``sums over axes that are not one block, read in place, give the bits of the runs of a permuted copy`` () =
+        // Summed axes that end the shape in whole 32-element chunks are read where they are (pieces); the others go
+        // through a copy. Both must equal summing each run of the copy (kept axes first), element order and all.
+        let rng = Random(13)
+        let cases =
+            [ [| 4; 3; 64 |], [| 0; 2 |]; [| 2; 3; 4; 32 |], [| 0; 2; 3 |]; [| 5; 2; 3; 64 |], [| 1; 3 |]
+              [| 3; 4; 5; 96 |], [| 0; 3 |]; [| 2; 40; 2; 1024 |], [| 0; 2; 3 |]; [| 64; 8; 16; 32 |], [| 0; 2; 3 |]
+              [| 37; 3; 64 |], [| 0; 2 |]; [| 3; 4; 5 |], [| 0; 2 |]; [| 2; 3; 4; 48 |], [| 1; 3 |] ]
+        for shape, axes in cases do
+            let n = Shape.numel shape
+            let x = Array.init n (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+            if n > 100 then
+                x.[7] <- infinity
+                x.[n / 2] <- nan
+            let t = Tensor.create shape x
+            let kept = [| 0 .. shape.Length - 1 |] |> Array.filter (fun a -> not (Array.contains a axes))
+            let outer = Shape.numel (kept |> Array.map (fun a -> shape.[a]))
+            let copy = Tensor.reshape [| outer; -1 |] (Tensor.permute (Array.append kept axes) t)
+            let expected = (Tensor.sumAxes [| 1 |] false copy).ToArray()
+            // The same sum through einsum (one operand, the summed labels dropped), which reads pieces too.
+            let letters = "abcd"
+            let equation = letters.[.. shape.Length - 1] + "->" + String(kept |> Array.map (fun a -> letters.[a]))
+            for how, ours in [ "Tensor.sumAxes", (Tensor.sumAxes axes false t).ToArray(); equation, (Einsum.contract equation [| t |]).ToArray() ] do
+                Assert.Equal(expected.Length, ours.Length)
+                for i in 0 .. ours.Length - 1 do
+                    Assert.True(BitConverter.DoubleToInt64Bits ours.[i] = BitConverter.DoubleToInt64Bits expected.[i],
+                                sprintf "%s on %A summed over %A, output %d: %.17g, the permuted copy's run gives %.17g" how shape axes i ours.[i] expected.[i])
+
     /// The exactly rounded sum, from a double-double running sum (its error is about n·u², far below a double's).
     let private exact (x: float[]) =
         let mutable hi, lo = 0.0, 0.0

@@ -1,0 +1,85 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Threading.Tasks;
+
+namespace Functional.Kernels;
+
+/// <summary>Runs made of pieces: sums over axes that are not one block (all but a channel axis, as batch
+/// normalisation takes), read where the data is instead of through a copy that lays each run end to end.</summary>
+internal static unsafe partial class Reduce
+{
+    /// <summary>dst[o] = the sum of the run whose piece s (of <paramref name="length"/> contiguous elements, a
+    /// multiple of 32) starts at src[starts[o] + offsets[s]]: the same additions in the same order as
+    /// <see cref="Run"/> on the pieces laid end to end (no 32-element chunk straddles two pieces, and a run of whole
+    /// chunks has no remainder), so the same bits as <see cref="SumRuns"/> over such a copy.</summary>
+    public static void SumPieces(double[] src, long[] starts, long[] offsets, int length, double[] dst)
+    {
+        if (length <= 0 || length % 32 != 0) throw new ArgumentException($"Pieces of {length} elements are not whole 32-element chunks.");
+        if (starts.Length > dst.Length) throw new ArgumentException($"{starts.Length} runs do not fit {dst.Length} outputs.");
+        if (starts.Length > 0 && offsets.Length > 0)
+        {
+            long first = 0, last = 0;
+            for (int r = 0; r < starts.Length; r++) { first = r == 0 ? starts[r] : Math.Min(first, starts[r]); last = r == 0 ? starts[r] : Math.Max(last, starts[r]); }
+            long lowest = first + offsets[0], highest = last + offsets[0];
+            foreach (long s in offsets) { lowest = Math.Min(lowest, first + s); highest = Math.Max(highest, last + s); }
+            if (lowest < 0 || highest + length > src.Length)
+                throw new ArgumentException($"Pieces from {lowest} to {highest + length} do not fit {src.Length} inputs.");
+        }
+        int outputs = starts.Length, pieces = offsets.Length;
+        fixed (double* ps = src, pd = dst)
+        fixed (long* po = offsets)
+        {
+            nint s = (nint)ps, d = (nint)pd, o = (nint)po;
+            if ((long)outputs * pieces * length >= 1L << 18 && outputs >= 2 && Environment.ProcessorCount > 1)
+                Parallel.For(0, outputs, r => ((double*)d)[r] = Pieces((double*)s + starts[r], (long*)o, pieces, length));
+            else
+                for (int r = 0; r < outputs; r++) pd[r] = Pieces(ps + starts[r], po, pieces, length);
+        }
+    }
+
+    /// <summary><see cref="Blocks256"/> and <see cref="Lanes(Vector256{double}, Vector256{double})"/> over the pieces at
+    /// p + offsets[s]: each 8-lane sum as two Vector256 halves, which gives the bits of the Vector512 path too.</summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double Pieces(double* p, long* offsets, int pieces, int length)
+    {
+        var lows = stackalloc Vector256<double>[32];
+        var highs = stackalloc Vector256<double>[32];
+        int count = 0, piece = 0, within = 0;
+        long remaining = (long)pieces * (length / 32);
+        while (remaining > 0)
+        {
+            Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<double> b0 = default, b1 = default, b2 = default, b3 = default;
+            int chunks = (int)Math.Min(32, remaining);
+            remaining -= chunks;
+            for (int c = 0; c < chunks; c++)
+            {
+                double* q = p + offsets[piece] + within;
+                a0 += Vector256.Load(q); b0 += Vector256.Load(q + 4);
+                a1 += Vector256.Load(q + 8); b1 += Vector256.Load(q + 12);
+                a2 += Vector256.Load(q + 16); b2 += Vector256.Load(q + 20);
+                a3 += Vector256.Load(q + 24); b3 += Vector256.Load(q + 28);
+                within += 32;
+                if (within == length) { within = 0; piece++; }
+            }
+            var lo = (a0 + a1) + (a2 + a3);
+            var hi = (b0 + b1) + (b2 + b3);
+            int k = 0;
+            for (; ((count >> k) & 1) != 0; k++) { lo = lows[k] + lo; hi = highs[k] + hi; }
+            lows[k] = lo;
+            highs[k] = hi;
+            count++;
+        }
+        Vector256<double> accLo = default, accHi = default;
+        bool any = false;
+        for (int k = 0; (count >> k) != 0; k++)
+            if (((count >> k) & 1) != 0)
+            {
+                (accLo, accHi) = any ? (lows[k] + accLo, highs[k] + accHi) : (lows[k], highs[k]);
+                any = true;
+            }
+        return Lanes(accLo, accHi);
+    }
+}
