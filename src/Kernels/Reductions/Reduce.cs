@@ -305,7 +305,11 @@ internal static unsafe partial class Reduce
     {
         if ((long)outer * mid * inner > src.Length || (long)outer * inner > dst.Length)
             throw new ArgumentException($"{outer}×{mid}×{inner} inputs and {outer}×{inner} outputs do not fit arrays of {src.Length} and {dst.Length}.");
-        const int block = 512;
+        // Blocks of 512 columns, narrower (down to 32) while that leaves fewer than two tasks a core: a sum over
+        // leading axes into a short last axis (`bij->j`) was one task on one core. Columns are independent, so any
+        // split gives the same bits.
+        int block = 512;
+        while (block > 32 && (long)outer * ((inner + block - 1) / block) < 2L * Environment.ProcessorCount) block /= 2;
         int blocks = (inner + block - 1) / block;
         fixed (double* s = src, d = dst)
         {

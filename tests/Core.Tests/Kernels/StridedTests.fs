@@ -34,9 +34,9 @@ module KernelsStridedTests =
                 Assert.Equal(System.BitConverter.DoubleToInt64Bits alone, System.BitConverter.DoubleToInt64Bits sums.[i])
 
     [<Fact>]
-    let ``short runs summed four at a time give each run's own sum bit for bit, on every remainder`` () =
+    let ``short runs summed eight at a time give each run's own sum bit for bit, on every remainder`` () =
         for inner in [ 32; 33; 45; 64; 95; 100; 511; 512; 513 ] do
-            for outer in [ 4; 5; 7; 8; 11 ] do
+            for outer in [ 4; 5; 7; 8; 11; 16; 17 ] do
                 let src = (Tensor.random (outer * 1000 + inner) [| outer * inner |]).ToArray() |> Array.mapi (fun i x -> x * 10.0 ** float (i % 13 - 6))
                 let sums = Reductions.sumRuns src outer inner
                 for i in 0 .. outer - 1 do
@@ -46,7 +46,7 @@ module KernelsStridedTests =
 
     [<Fact>]
     let ``sums over a middle axis equal an in-order scalar sum bit for bit, on every remainder and split`` () =
-        for outer, mid, inner in [ (1, 5, 1); (2, 3, 37); (3, 0, 9); (1, 1000, 300); (7, 64, 1100); (64, 256, 64); (1, 3, 200000) ] do
+        for outer, mid, inner in [ (1, 5, 1); (2, 3, 37); (3, 0, 9); (1, 1000, 300); (7, 64, 1100); (64, 256, 64); (1, 3, 200000); (1, 4096, 64) ] do
             let src = (Tensor.random (outer + mid + inner) [| outer * mid * inner |]).ToArray()
             let sums = Reductions.sumMiddle src outer mid inner
             Assert.Equal(outer * inner, sums.Length)
