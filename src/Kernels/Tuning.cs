@@ -35,9 +35,9 @@ internal static class Tuning
     /// operands that the backward pass reads again (the same bits either way).</summary>
     public static long NonTemporalBytes = CpuInfo.Current.L3Bytes > 0 ? CpuInfo.Current.L3Bytes / 8 : 4L << 20;
 
-    /// <summary>Sums of short runs over inputs of at least this many bytes (which cannot all sit in L3) ask for their lines ahead of the loads
-    /// (from memory 1.2–1.6× faster; from the caches 10–20 % slower): this CPU's L3 (32 MB when CPUID does not
-    /// tell). The same bits either way.</summary>
+    /// <summary>Sums of short runs over inputs of at least this many bytes (which cannot all sit in L3) ask for their
+    /// lines ahead of the loads (from memory 1.2–1.6× faster; from the caches 10–20 % slower): this CPU's L3 (32 MB
+    /// when CPUID does not tell). The same bits either way.</summary>
     public static long SumPrefetchBytes = CpuInfo.Current.L3Bytes > 0 ? CpuInfo.Current.L3Bytes : 32L << 20;
 
     /// <summary>Arrays returned to a scope's pool are filled with NaN (tests: a kernel that reads an output before
