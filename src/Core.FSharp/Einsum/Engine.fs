@@ -51,8 +51,8 @@ module internal Engine =
                     if Array.sub labels start summed.Length = summed then
                         Some(int (Plan.size sizes labels.[.. start - 1]), int inner, int (Plan.size sizes labels.[start + summed.Length ..]))
                     else None
-            // Otherwise, distinct labels whose summed ones end the operand in whole 32-element chunks: each run read
-            // in place, in pieces (worked out on first use, then kept with the compiled contraction).
+            // Otherwise, distinct labels whose summed ones end the operand in pieces of 32 elements or more: each run
+            // read in place (the pieces worked out on first use, then kept with the compiled contraction).
             let pieces =
                 lazy
                     if uniq.Length <> labels.Length || summed.Length = 0 || block.IsSome then ValueNone

@@ -11,8 +11,8 @@ module internal Reductions =
         Functional.Kernels.Reduce.SumRuns(src, outer, inner, out)
         out
 
-    /// out[o] = the sum of the run whose pieces (of `length` contiguous elements, a multiple of 32) start at
-    /// src[starts[o] + offsets[s]], s in order: the bits of `sumRuns` over those pieces laid end to end.
+    /// out[o] = the sum of the run whose pieces (of `length` contiguous elements) start at src[starts[o] +
+    /// offsets[s]], s in order: the bits of `sumRuns` over those pieces laid end to end.
     let sumPieces (src: double[]) (starts: int64[]) (offsets: int64[]) (length: int) =
         // Every element is written (a sum from +0): the array may start uninitialised.
         let out = Storage.uninit starts.Length
@@ -20,13 +20,13 @@ module internal Reductions =
         out
 
     /// For a tensor of `shape` summed over the ascending axes `summed` (not one block), `kept` the others in order:
-    /// when the summed axes that end the shape make whole 32-element chunks, the pieces `sumPieces` reads each run
-    /// from in place (the runs' starts over kept, the pieces' offsets over the other summed axes, their length).
+    /// when the summed axes that end the shape hold at least one 32-element chunk, the pieces `sumPieces` reads each
+    /// run from in place (the runs' starts over kept, the pieces' offsets over the other summed axes, their length).
     let piecesOf (shape: int[]) (kept: int[]) (summed: int[]) =
         let mutable k = shape.Length
         while k > 0 && Array.contains (k - 1) summed do k <- k - 1
         let length = Shape.numel shape.[k ..]
-        if k = shape.Length || length = 0 || length % 32 <> 0 || Array.contains 0 shape then ValueNone
+        if k = shape.Length || length < 32 || Array.contains 0 shape then ValueNone
         else
             let st = Shape.strides shape
             // Row-major offsets of every index over `dims` (axes of the shape).

@@ -327,8 +327,8 @@ module Tensor =
                 let after = Shape.numel s.[sorted.[sorted.Length - 1] + 1 ..]
                 Reductions.sumBlock t.Data before inner after
             else
-                // Summed axes that end the shape in whole 32-element chunks: each run read in place, in pieces (the
-                // same additions as through a permuted copy).
+                // Summed axes that end the shape in pieces of 32 elements or more: each run read in place (the same
+                // additions as through a permuted copy).
                 match Reductions.piecesOf t.ShapeArray kept sorted with
                 | ValueSome(struct (starts, offsets, length)) -> Reductions.sumPieces t.Data starts offsets length
                 | ValueNone -> Reductions.sumRuns (permute (Array.append kept sorted) t).Data (Shape.numel outer) inner

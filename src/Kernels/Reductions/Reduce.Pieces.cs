@@ -9,13 +9,13 @@ namespace Functional.Kernels;
 /// normalisation takes), read where the data is instead of through a copy that lays each run end to end.</summary>
 internal static unsafe partial class Reduce
 {
-    /// <summary>dst[o] = the sum of the run whose piece s (of <paramref name="length"/> contiguous elements, a
-    /// multiple of 32) starts at src[starts[o] + offsets[s]]: the same additions in the same order as
-    /// <see cref="Run"/> on the pieces laid end to end (no 32-element chunk straddles two pieces, and a run of whole
-    /// chunks has no remainder), so the same bits as <see cref="SumRuns"/> over such a copy.</summary>
+    /// <summary>dst[o] = the sum of the run whose piece s (of <paramref name="length"/> contiguous elements) starts at
+    /// src[starts[o] + offsets[s]]: the same additions in the same order as <see cref="Run"/> on the pieces laid end
+    /// to end (a 32-element chunk that straddles two pieces is gathered first; the run's remainder is added in
+    /// order), so the same bits as <see cref="SumRuns"/> over such a copy.</summary>
     public static void SumPieces(double[] src, long[] starts, long[] offsets, int length, double[] dst)
     {
-        if (length <= 0 || length % 32 != 0) throw new ArgumentException($"Pieces of {length} elements are not whole 32-element chunks.");
+        if (length <= 0) throw new ArgumentException($"Pieces of {length} elements.");
         if (starts.Length > dst.Length) throw new ArgumentException($"{starts.Length} runs do not fit {dst.Length} outputs.");
         if (starts.Length > 0 && offsets.Length > 0)
         {
@@ -38,16 +38,19 @@ internal static unsafe partial class Reduce
         }
     }
 
-    /// <summary><see cref="Blocks256"/> and <see cref="Lanes(Vector256{double}, Vector256{double})"/> over the pieces at
-    /// p + offsets[s]: each 8-lane sum as two Vector256 halves, which gives the bits of the Vector512 path too.</summary>
+    /// <summary><see cref="Blocks256"/>, <see cref="Lanes(Vector256{double}, Vector256{double})"/> and the remainder, as
+    /// <see cref="Blocked"/> adds them, over the pieces at p + offsets[s]: each 8-lane sum as two Vector256 halves,
+    /// which gives the bits of the Vector512 path too.</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Pieces(double* p, long* offsets, int pieces, int length)
     {
         var lows = stackalloc Vector256<double>[32];
         var highs = stackalloc Vector256<double>[32];
+        var gathered = stackalloc double[32];
         int count = 0, piece = 0, within = 0;
-        long remaining = (long)pieces * (length / 32);
+        long n = (long)pieces * length;
+        long remaining = n / 32;
         while (remaining > 0)
         {
             Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -56,13 +59,27 @@ internal static unsafe partial class Reduce
             remaining -= chunks;
             for (int c = 0; c < chunks; c++)
             {
-                double* q = p + offsets[piece] + within;
+                double* q;
+                if (within + 32 <= length)
+                {
+                    q = p + offsets[piece] + within;
+                    within += 32;
+                    if (within == length) { within = 0; piece++; }
+                }
+                else
+                {
+                    // The chunk straddles pieces: its elements, in order, into a buffer of its own.
+                    for (int e = 0; e < 32; e++)
+                    {
+                        gathered[e] = p[offsets[piece] + within];
+                        if (++within == length) { within = 0; piece++; }
+                    }
+                    q = gathered;
+                }
                 a0 += Vector256.Load(q); b0 += Vector256.Load(q + 4);
                 a1 += Vector256.Load(q + 8); b1 += Vector256.Load(q + 12);
                 a2 += Vector256.Load(q + 16); b2 += Vector256.Load(q + 20);
                 a3 += Vector256.Load(q + 24); b3 += Vector256.Load(q + 28);
-                within += 32;
-                if (within == length) { within = 0; piece++; }
             }
             var lo = (a0 + a1) + (a2 + a3);
             var hi = (b0 + b1) + (b2 + b3);
@@ -80,6 +97,12 @@ internal static unsafe partial class Reduce
                 (accLo, accHi) = any ? (lows[k] + accLo, highs[k] + accHi) : (lows[k], highs[k]);
                 any = true;
             }
-        return Lanes(accLo, accHi);
+        double total = Lanes(accLo, accHi);
+        for (long e = n / 32 * 32; e < n; e++)
+        {
+            total += p[offsets[piece] + within];
+            if (++within == length) { within = 0; piece++; }
+        }
+        return total;
     }
 }

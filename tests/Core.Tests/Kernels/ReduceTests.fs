@@ -82,13 +82,15 @@ module KernelsReduceTests =
 
     [<Fact>]
     let ``sums over axes that are not one block, read in place, give the bits of the runs of a permuted copy`` () =
-        // Summed axes that end the shape in whole 32-element chunks are read where they are (pieces); the others go
-        // through a copy. Both must equal summing each run of the copy (kept axes first), element order and all.
+        // Summed axes that end the shape in pieces of 32 elements or more are read where they are (chunks that
+        // straddle pieces gathered, the remainder added in order); the others go through a copy. Both must equal summing each run of the copy (kept axes first), element order and all.
         let rng = Random(13)
         let cases =
             [ [| 4; 3; 64 |], [| 0; 2 |]; [| 2; 3; 4; 32 |], [| 0; 2; 3 |]; [| 5; 2; 3; 64 |], [| 1; 3 |]
               [| 3; 4; 5; 96 |], [| 0; 3 |]; [| 2; 40; 2; 1024 |], [| 0; 2; 3 |]; [| 64; 8; 16; 32 |], [| 0; 2; 3 |]
-              [| 37; 3; 64 |], [| 0; 2 |]; [| 3; 4; 5 |], [| 0; 2 |]; [| 2; 3; 4; 48 |], [| 1; 3 |] ]
+              [| 37; 3; 64 |], [| 0; 2 |]; [| 3; 4; 5 |], [| 0; 2 |]; [| 2; 3; 4; 48 |], [| 1; 3 |]
+              [| 5; 3; 7; 7 |], [| 0; 2; 3 |]; [| 4; 6; 33 |], [| 0; 2 |]; [| 3; 2; 1057 |], [| 0; 2 |]
+              [| 70; 16; 14; 14 |], [| 0; 2; 3 |]; [| 2; 5; 2; 31 |], [| 0; 2; 3 |] ]
         for shape, axes in cases do
             let n = Shape.numel shape
             let x = Array.init n (fun _ -> rng.NextDouble() * 2.0 - 1.0)
