@@ -9,13 +9,13 @@ namespace Functional.Kernels;
 /// normalisation takes), read where the data is instead of through a copy that lays each run end to end.</summary>
 internal static unsafe partial class Reduce
 {
-    /// <summary>dst[o] = the sum of the run whose piece s (of <paramref name="length"/> contiguous elements) starts at
+    /// <summary>dst[o] = the sum of the run whose piece s (of <paramref name="length"/> ≥ 32 contiguous elements) starts at
     /// src[starts[o] + offsets[s]]: the same additions in the same order as <see cref="Run"/> on the pieces laid end
     /// to end (a 32-element chunk that straddles two pieces is gathered first; the run's remainder is added in
     /// order), so the same bits as <see cref="SumRuns"/> over such a copy.</summary>
     public static void SumPieces(double[] src, long[] starts, long[] offsets, int length, double[] dst)
     {
-        if (length <= 0) throw new ArgumentException($"Pieces of {length} elements.");
+        if (length < 32) throw new ArgumentException($"Pieces of {length} elements: a piece holds at least one 32-element chunk.");
         if (starts.Length > dst.Length) throw new ArgumentException($"{starts.Length} runs do not fit {dst.Length} outputs.");
         if (starts.Length > 0 && offsets.Length > 0)
         {
@@ -68,12 +68,13 @@ internal static unsafe partial class Reduce
                 }
                 else
                 {
-                    // The chunk straddles pieces: its elements, in order, into a buffer of its own.
-                    for (int e = 0; e < 32; e++)
-                    {
-                        gathered[e] = p[offsets[piece] + within];
-                        if (++within == length) { within = 0; piece++; }
-                    }
+                    // The chunk straddles two pieces (a piece holds at least 32): the end of this one and the start
+                    // of the next, in order, into a buffer of its own.
+                    int first = length - within;
+                    Buffer.MemoryCopy(p + offsets[piece] + within, gathered, 32 * sizeof(double), first * sizeof(double));
+                    piece++;
+                    within = 32 - first;
+                    Buffer.MemoryCopy(p + offsets[piece], gathered + first, (32 - first) * sizeof(double), within * sizeof(double));
                     q = gathered;
                 }
                 a0 += Vector256.Load(q); b0 += Vector256.Load(q + 4);

@@ -110,6 +110,9 @@ module KernelsReduceTests =
                 for i in 0 .. ours.Length - 1 do
                     Assert.True(BitConverter.DoubleToInt64Bits ours.[i] = BitConverter.DoubleToInt64Bits expected.[i],
                                 sprintf "%s on %A summed over %A, output %d: %.17g, the permuted copy's run gives %.17g" how shape axes i ours.[i] expected.[i])
+        // The kernel refuses pieces shorter than a chunk and pieces outside its input.
+        Assert.Throws<ArgumentException>(fun () -> Functional.Kernels.Reduce.SumPieces(Array.zeroCreate 64, [| 0L |], [| 0L; 16L |], 16, Array.zeroCreate 1)) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> Functional.Kernels.Reduce.SumPieces(Array.zeroCreate 64, [| 0L; 8L |], [| 0L; 32L |], 32, Array.zeroCreate 2)) |> ignore
 
     /// The exactly rounded sum, from a double-double running sum (its error is about n·u², far below a double's).
     let private exact (x: float[]) =
