@@ -102,26 +102,24 @@ module internal SoftmaxVector =
         let c = e * lo
         if c = c then e + c else e
 
-    /// `refined` on four lanes with the maxima (h = 0) zeroed, for x, its shift m, h = x − m and e = e^h: the lanes
-    /// to store, and the maxima's mask as 1.0 in each lane that is one (for counting).
-    let inline private dropLanes (vx: Vector256<double>) (vm: Vector256<double>) (vh: Vector256<double>) (ve: Vector256<double>) =
-        let zero = Vector256<float>.Zero
+    /// `refined` on lanes with the maxima (h = 0) zeroed, for x, its shift m, h = x − m and e = e^h: the lanes to
+    /// store, and the maxima's mask as 1.0 in each lane that is one (for counting). Either width: `eq` a lane mask,
+    /// `select` by it.
+    let inline private dropFrom (vx: ^v) (vm: ^v) (vh: ^v) (ve: ^v) (zero: ^v) (one: ^v) ([<InlineIfLambda>] eq: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) =
         let bb = vh - vx
         let lo = (vx - (vh - bb)) + (-vm - bb)
         let corr = ve * lo
-        let fixedE = Vector256.ConditionalSelect(Vector256.Equals(corr, corr), ve + corr, ve)
-        let isMax = Vector256.Equals(vh, zero)
-        struct (Vector256.ConditionalSelect(isMax, zero, fixedE), isMax &&& Vector256.Create(1.0))
+        let fixedE = select (eq corr corr) (ve + corr) ve
+        let isMax = eq vh zero
+        struct (select isMax zero fixedE, isMax &&& one)
 
-    /// `dropLanes` on eight lanes.
+    /// `dropFrom` on four lanes.
+    let inline private dropLanes (vx: Vector256<double>) (vm: Vector256<double>) (vh: Vector256<double>) (ve: Vector256<double>) =
+        dropFrom vx vm vh ve Vector256<float>.Zero (Vector256.Create(1.0)) (fun a b -> Vector256.Equals(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b))
+
+    /// `dropFrom` on eight lanes.
     let inline private dropLanes8 (vx: Vector512<double>) (vm: Vector512<double>) (vh: Vector512<double>) (ve: Vector512<double>) =
-        let zero = Vector512<float>.Zero
-        let bb = vh - vx
-        let lo = (vx - (vh - bb)) + (-vm - bb)
-        let corr = ve * lo
-        let fixedE = Vector512.ConditionalSelect(Vector512.Equals(corr, corr), ve + corr, ve)
-        let isMax = Vector512.Equals(vh, zero)
-        struct (Vector512.ConditionalSelect(isMax, zero, fixedE), isMax &&& Vector512.Create(1.0))
+        dropFrom vx vm vh ve Vector512<float>.Zero (Vector512.Create(1.0)) (fun a b -> Vector512.Equals(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b))
 
     /// One element of `dropLanes`: e where h = 0 becomes 0 (and counts), else `refined`.
     let inline private dropOne (x: double) (m: double) (h: double) (e: double) = if h = 0.0 then 0.0 else refined x m h e

@@ -82,22 +82,9 @@ internal static unsafe partial class Reduce
                 a2 += Vector256.Load(q + 16); b2 += Vector256.Load(q + 20);
                 a3 += Vector256.Load(q + 24); b3 += Vector256.Load(q + 28);
             }
-            var lo = (a0 + a1) + (a2 + a3);
-            var hi = (b0 + b1) + (b2 + b3);
-            int k = 0;
-            for (; ((count >> k) & 1) != 0; k++) { lo = lows[k] + lo; hi = highs[k] + hi; }
-            lows[k] = lo;
-            highs[k] = hi;
-            count++;
+            Push(lows, highs, ref count, (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3));
         }
-        Vector256<double> accLo = default, accHi = default;
-        bool any = false;
-        for (int k = 0; (count >> k) != 0; k++)
-            if (((count >> k) & 1) != 0)
-            {
-                (accLo, accHi) = any ? (lows[k] + accLo, highs[k] + accHi) : (lows[k], highs[k]);
-                any = true;
-            }
+        var (accLo, accHi) = Levels(lows, highs, count);
         double total = Lanes(accLo, accHi);
         for (long e = n / 32 * 32; e < n; e++)
         {

@@ -265,14 +265,28 @@ internal static unsafe partial class Reduce
                 a2 += Vector256.Load(p + i + 16); b2 += Vector256.Load(p + i + 20);
                 a3 += Vector256.Load(p + i + 24); b3 += Vector256.Load(p + i + 28);
             }
-            var lo = (a0 + a1) + (a2 + a3);
-            var hi = (b0 + b1) + (b2 + b3);
-            int k = 0;
-            for (; ((count >> k) & 1) != 0; k++) { lo = lows[k] + lo; hi = highs[k] + hi; }
-            lows[k] = lo;
-            highs[k] = hi;
-            count++;
+            Push(lows, highs, ref count, (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3));
         }
+        done = i;
+        return Levels(lows, highs, count);
+    }
+
+    /// <summary>One block's 8-lane sum (as two halves) into the binary counter of <see cref="Blocks256"/>: while bit k
+    /// of count is set, levels[k] holds the sum of 2^k consecutive blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Push(Vector256<double>* lows, Vector256<double>* highs, ref int count, Vector256<double> lo, Vector256<double> hi)
+    {
+        int k = 0;
+        for (; ((count >> k) & 1) != 0; k++) { lo = lows[k] + lo; hi = highs[k] + hi; }
+        lows[k] = lo;
+        highs[k] = hi;
+        count++;
+    }
+
+    /// <summary>The counter's levels added, lowest first: the pairwise sum of every block pushed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<double> Lo, Vector256<double> Hi) Levels(Vector256<double>* lows, Vector256<double>* highs, int count)
+    {
         Vector256<double> accLo = default, accHi = default;
         bool any = false;
         for (int k = 0; (count >> k) != 0; k++)
@@ -281,7 +295,6 @@ internal static unsafe partial class Reduce
                 (accLo, accHi) = any ? (lows[k] + accLo, highs[k] + accHi) : (lows[k], highs[k]);
                 any = true;
             }
-        done = i;
         return (accLo, accHi);
     }
 
