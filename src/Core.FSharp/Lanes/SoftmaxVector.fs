@@ -221,15 +221,17 @@ module internal SoftmaxVector =
         z
 
     // ---- Along a middle axis: src as outer × mid × inner, the reduction over mid lane-wise across inner ----
-    // Each segment of inner positions is reduced over mid in order from +0, as Reduce.SumMiddle sums, and
-    // everything else is elementwise: the very operations of the separate passes, so the same bits.
+    // Each segment of inner positions is reduced over mid in Reduce.SumMiddle's order (blocks of rows in order
+    // from +0, their sums pairwise: `Reduce.AfterRow` after each row), and everything else is elementwise: the very
+    // operations of the separate passes, so the same bits.
     // A task streams through its segment of each of the mid rows (contiguous, `inner` apart), keeping per-position
     // state (maximum, sum) and one row's intermediates in scratch of the segment's width; the result itself holds
     // e between passes. (Blocks of 64 positions gathered into mid × 64 scratch stalled on the strided loads:
     // perf put most samples on them, and the channel softmax ran at half the last axis's speed.)
 
-    /// One task's scratch, each of the segment's width: a row's intermediates (two) and per position (two).
-    type private MiddleScratch = { Row: double[]; Row2: double[]; Acc: double[]; Sums: double[] }
+    /// One task's scratch, each of the segment's width: a row's intermediates (two) and per position (two), and the
+    /// sums' pairwise counter (`Reduce.MiddleLevels` mid rows of the width; empty when mid is one block).
+    type private MiddleScratch = { Row: double[]; Row2: double[]; Acc: double[]; Sums: double[]; Levels: double[] }
 
     /// Tasks of one outer index and one segment of up to 2,048 inner positions (a 16 KB run of each row), over
     /// the cores for large tensors; `body o t0 t1 s` gets scratch of its own.
@@ -239,13 +241,16 @@ module internal SoftmaxVector =
         let segments = (inner + width - 1) / width
         let tasks = outer * segments
         let run (lo: int) (hi: int) =
-            let s = { Row = Storage.rentScratch width; Row2 = Storage.rentScratch width; Acc = Storage.rentScratch width; Sums = Storage.rentScratch width }
+            let levels = Functional.Kernels.Reduce.MiddleLevels mid * width
+            let s = { Row = Storage.rentScratch width; Row2 = Storage.rentScratch width; Acc = Storage.rentScratch width
+                      Sums = Storage.rentScratch width; Levels = (if levels > 0 then Storage.rentScratch levels else Array.empty) }
             try
                 for task in lo .. hi - 1 do
                     let t0 = (task % segments) * width
                     body (task / segments) t0 (min inner (t0 + width)) s
             finally
                 for a in [| s.Row; s.Row2; s.Acc; s.Sums |] do Storage.returnScratch a
+                if s.Levels.Length > 0 then Storage.returnScratch s.Levels
         if int64 outer * int64 mid * int64 inner >= (1L <<< 18) && tasks >= 2 then
             let per = max 1 (tasks / (8 * Environment.ProcessorCount))
             Parallel.For(0, (tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per))) |> ignore
@@ -391,7 +396,7 @@ module internal SoftmaxVector =
             t <- t + 1
 
     /// For the segment of src at `origin`: the shift per position into s.Acc (NaN skipped, infinite → 0), each
-    /// row m's e = e^(x − shift) into `e` at `at m`, and s.Sums[t] = Σ_m e (from +0, in order of m).
+    /// row m's e = e^(x − shift) into `e` at `at m`, and s.Sums[t] = Σ_m e (in Reduce.SumMiddle's order).
     /// With `counts` (not null), the maxima's e (exactly 1) are zeroed before they are summed and counted there,
     /// and the others refined (`refined`).
     let private middleExp (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (s: MiddleScratch) (e: double[]) (at: int -> int) (counts: double[]) =
@@ -400,16 +405,19 @@ module internal SoftmaxVector =
         use pe = fixed e
         use psum = fixed s.Sums
         use pc = fixed counts
+        use pl = fixed s.Levels
         Array.Fill(s.Acc, Double.NegativeInfinity, 0, w)
         for m in 0 .. mid - 1 do maxInto (NativePtr.add px (origin + m * inner)) pmx w
         for t in 0 .. w - 1 do
             if Double.IsInfinity s.Acc.[t] then s.Acc.[t] <- 0.0
         Array.Fill(s.Sums, 0.0, 0, w)
         if not (isNull counts) then Array.Fill(counts, 0.0, 0, w)
+        let mutable count = 0
         for m in 0 .. mid - 1 do
             ElementaryVector.expShiftedEachInto src (origin + m * inner) (origin + m * inner + w) s.Acc e (at m)
             if isNull counts then addInto psum (NativePtr.add pe (at m)) w
             else dropAndAddInto px pmx pe pc psum (origin + m * inner) (at m) w
+            count <- Functional.Kernels.Reduce.AfterRow(psum, pl, w, m, mid, count)
 
     /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
     let softmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
@@ -460,6 +468,8 @@ module internal SoftmaxVector =
             use pg = fixed g
             use pz = fixed z
             use ps = fixed s.Sums
+            use pl = fixed s.Levels
+            let mutable count = 0
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 let mutable t = 0
@@ -476,6 +486,7 @@ module internal SoftmaxVector =
                 while t < w do
                     s.Sums.[t] <- s.Sums.[t] + g.[row + t] * y.[row + t]
                     t <- t + 1
+                count <- Functional.Kernels.Reduce.AfterRow(ps, pl, w, m, mid, count)
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 let mutable t = 0
@@ -498,7 +509,11 @@ module internal SoftmaxVector =
         middleVjp y.Length outer mid inner (fun z origin w s ->
             use pg = fixed g
             use ps = fixed s.Sums
-            for m in 0 .. mid - 1 do addInto ps (NativePtr.add pg (origin + m * inner)) w
+            use pl = fixed s.Levels
+            let mutable count = 0
+            for m in 0 .. mid - 1 do
+                addInto ps (NativePtr.add pg (origin + m * inner)) w
+                count <- Functional.Kernels.Reduce.AfterRow(ps, pl, w, m, mid, count)
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 ElementaryVector.gradientMinusExpEachInto y g s.Sums z row (row + w))
