@@ -211,3 +211,16 @@ module KernelsReduceTests =
                     let truth = if kind = "0.1" then exactMultiple 0.1 rows else exact (Array.init rows (fun r -> data.[r * cols + c]))
                     let rel = abs (got.[c] - truth) / truth
                     Assert.True(rel <= 2e-15, sprintf "%s values, %d rows, column %d of %d: %.17g against %.17g, relative error %.3g" kind rows c cols got.[c] truth rel)
+
+    [<Fact>]
+    let ``dot has the bits of the sum of the products, and a million products of 0.1 by 1 are within 2e-15`` () =
+        let rng = Random(16)
+        for n in [ 0; 1; 31; 1_057; 100_003 ] do
+            let a = Tensor.create [| n |] (Array.init n (fun _ -> rng.NextDouble() * 2.0 - 1.0))
+            let b = Tensor.create [| n |] (Array.init n (fun _ -> rng.NextDouble() * 2.0 - 1.0))
+            let expected = Tensor.item (Tensor.sum (Tensor.mul a b))
+            Assert.Equal(BitConverter.DoubleToInt64Bits expected, BitConverter.DoubleToInt64Bits (Tensor.dot a b))
+        let n = 1_000_000
+        let got = Tensor.dot (Tensor.create [| n |] (Array.create n 0.1)) (Tensor.create [| n |] (Array.create n 1.0))
+        let truth = exactMultiple 0.1 n
+        Assert.True(abs (got - truth) / truth <= 2e-15, sprintf "%.17g against %.17g" got truth)
