@@ -5,8 +5,9 @@ namespace Functional.Benchmarks;
 /// <summary>The GEMM table of the performance issue's Must-show, in one process: this machine's FMA peak, then for
 /// each n the forward product and the forward and backward pass (∇A = G·Bᵀ, ∇B = Aᵀ·G), ours plain and in a
 /// `TensorScope` and TorchSharp's (`mm`, autograd, in a dispose scope), alternating over ROUNDS rounds, each
-/// measurement after the garbage of the one before is collected; medians, GFLOP/s and the share of the measured
-/// all-core peak.</summary>
+/// measurement after the garbage of the one before is collected; medians, GFLOP/s and the share of the all-core
+/// peak, each round's against the peak measured again at the end of that round (the median of those shares: this VM's
+/// speed drifts by up to 2× over minutes, so a peak measured once at the start made the shares swing).</summary>
 public static class GemmTable
 {
     public static void Run()
@@ -34,22 +35,25 @@ public static class GemmTable
             foreach (var (pass, flops, ours, theirs) in new (string, double, Action, Action)[]
                      { ("forward", 2.0 * n * n * n, Forward, TorchForward), ("fwd+bwd", 6.0 * n * n * n, Both, TorchBoth) })
             {
-                var times = new List<(double Plain, double Scoped, double Torch)>();
+                var times = new List<(double Plain, double Scoped, double Torch, double Peak)>();
                 for (int round = 0; round < rounds; round++)
                 {
                     double plain = Quick.Settled(ours, 2);
                     double scoped = Quick.Settled(() => { using var s = Core.TensorModule.scope(); ours(); }, 2);
                     double torch = Quick.Settled(theirs, 2);
-                    times.Add((plain, scoped, torch));
-                    Console.WriteLine($"round {round + 1} n={n} {pass}: plain {plain * 1e3:F2} ms, scoped {scoped * 1e3:F2} ms, TorchSharp {torch * 1e3:F2} ms");
+                    double peak = Peak.AllAgain();
+                    times.Add((plain, scoped, torch, peak));
+                    Console.WriteLine($"round {round + 1} n={n} {pass}: plain {plain * 1e3:F2} ms, scoped {scoped * 1e3:F2} ms, TorchSharp {torch * 1e3:F2} ms, peak {peak:F1} GFLOP/s");
                 }
                 double p = Quick.Median(times.Select(t => t.Plain)), sc = Quick.Median(times.Select(t => t.Scoped)), t = Quick.Median(times.Select(t => t.Torch));
-                string Rate(double seconds) => $"{seconds * 1e3:F2} ms ({flops / seconds / 1e9:F1} GFLOP/s, {flops / seconds / 1e9 / all * 100:F0} %)";
-                rows.Add($"| {n} | {pass} | {Rate(t)} | {Rate(p)} | {Rate(sc)} | {t / p:F2}×; {t / sc:F2}× |");
+                string Rate(double seconds, Func<(double Plain, double Scoped, double Torch, double Peak), double> side) =>
+                    $"{seconds * 1e3:F2} ms ({flops / seconds / 1e9:F1} GFLOP/s, {Quick.Median(times.Select(x => flops / side(x) / 1e9 / x.Peak)) * 100:F0} %)";
+                var peaks = times.Select(x => x.Peak).ToArray();
+                rows.Add($"| {n} | {pass} | {Rate(t, x => x.Torch)} | {Rate(p, x => x.Plain)} | {Rate(sc, x => x.Scoped)} | {t / p:F2}×; {t / sc:F2}× | {peaks.Min():F0}–{peaks.Max():F0} |");
             }
         }
-        Console.WriteLine($"| n | pass | TorchSharp | ours, plain | ours, in a scope | TorchSharp / ours (plain; scoped) |");
-        Console.WriteLine("| ---: | --- | ---: | ---: | ---: | --- |");
+        Console.WriteLine($"| n | pass | TorchSharp | ours, plain | ours, in a scope | TorchSharp / ours (plain; scoped) | peak beside it, GFLOP/s |");
+        Console.WriteLine("| ---: | --- | ---: | ---: | ---: | --- | --- |");
         foreach (var row in rows) Console.WriteLine(row);
     }
 }
