@@ -65,6 +65,10 @@ module internal Engine =
                 | None when pieces.Value.IsSome ->
                     let struct (starts, offsets, length) = pieces.Value.Value
                     Reductions.sumPieces data starts offsets length
+                | None when uniq.Length = labels.Length && summed.Length > 0 ->
+                    // Other sets of summed labels one block at a time, in place (as Tensor.sumAxes).
+                    let axesOf (ls: int[]) = ls |> Array.map (fun l -> Array.findIndex ((=) l) labels)
+                    Reductions.sumStaged data (shapeOf sizes labels) (Array.sort (axesOf summed))
                 | None ->
                     let moved = Strided.gather data 0 gatherStrides shp
                     if summed.Length = 0 then moved else Reductions.sumRuns moved (int outer) (int inner))

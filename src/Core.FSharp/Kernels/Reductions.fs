@@ -52,6 +52,46 @@ module internal Reductions =
     let sumBlock (src: double[]) (before: int) (within: int) (after: int) =
         if after = 1 then sumRuns src before within else sumMiddle src before within after
 
+    /// Sums a tensor of `shape` over the ascending axes `summed` (several blocks, which `piecesOf` cannot read: pieces
+    /// under 32 elements, or the last axis kept) one block at a time where the data is, with no permuting copy: the
+    /// axes (size 1 dropped) merged into alternating kept and summed blocks, the largest summed block first (the later
+    /// one on a tie) by `sumBlock`, then the next on that result, until the kept axes remain, in order. Each stage
+    /// sums in a fixed order, the same on every vector width, so the whole does; the error is one stage's log growth
+    /// added to the next's. (`nchw->c` over 4×4 maps went through a copy at a fifth of TorchSharp's speed.)
+    let sumStaged (src: double[]) (shape: int[]) (summed: int[]) =
+        if Array.contains 0 shape then
+            Array.zeroCreate (Shape.numel (shape |> Array.indexed |> Array.filter (fun (a, _) -> not (Array.contains a summed)) |> Array.map snd))
+        else
+            let blocks = ResizeArray<struct (int * bool)>()
+            for a in 0 .. shape.Length - 1 do
+                if shape.[a] <> 1 then
+                    let isSummed = Array.contains a summed
+                    match (if blocks.Count = 0 then ValueNone else ValueSome blocks.[blocks.Count - 1]) with
+                    | ValueSome(struct (size, s)) when s = isSummed -> blocks.[blocks.Count - 1] <- struct (size * shape.[a], s)
+                    | _ -> blocks.Add(struct (shape.[a], isSummed))
+            let mutable data = src
+            let mutable staged = false
+            let largest () =
+                let mutable j = -1
+                for i in 0 .. blocks.Count - 1 do
+                    let struct (size, s) = blocks.[i]
+                    if s && (j < 0 || size >= (let struct (best, _) = blocks.[j] in best)) then j <- i
+                j
+            let mutable j = largest ()
+            while j >= 0 do
+                let sizeOf i = let struct (size, _) = blocks.[i] in size
+                let before = Seq.fold (fun acc i -> acc * sizeOf i) 1 (seq { 0 .. j - 1 })
+                let after = Seq.fold (fun acc i -> acc * sizeOf i) 1 (seq { j + 1 .. blocks.Count - 1 })
+                data <- sumBlock data before (sizeOf j) after
+                staged <- true
+                blocks.RemoveAt j
+                // Its kept neighbours are now adjacent: one block.
+                if j > 0 && j < blocks.Count then
+                    blocks.[j - 1] <- struct (sizeOf (j - 1) * sizeOf j, false)
+                    blocks.RemoveAt j
+                j <- largest ()
+            if staged then data else Array.copy src
+
     /// Softmax's VJP z = y·(g − Σ(g·y)) over `rows` contiguous rows of n, one pass per row.
     let softmaxVjpRows (y: double[]) (g: double[]) (z: double[]) (rows: int) (n: int) =
         Functional.Kernels.SoftmaxBackward.Rows(y, g, z, rows, n)
