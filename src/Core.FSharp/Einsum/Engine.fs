@@ -51,24 +51,18 @@ module internal Engine =
                     if Array.sub labels start summed.Length = summed then
                         Some(int (Plan.size sizes labels.[.. start - 1]), int inner, int (Plan.size sizes labels.[start + summed.Length ..]))
                     else None
-            // Otherwise, distinct labels whose summed ones end the operand in pieces of 32 elements or more: each run
-            // read in place (the pieces worked out on first use, then kept with the compiled contraction).
-            let pieces =
-                lazy
-                    if uniq.Length <> labels.Length || summed.Length = 0 || block.IsSome then ValueNone
-                    else
-                        let axesOf (ls: int[]) = ls |> Array.map (fun l -> Array.findIndex ((=) l) labels)
-                        Reductions.piecesOf (shapeOf sizes labels) (axesOf kept) (Array.sort (axesOf summed))
+            // Otherwise distinct labels whose summed ones form several blocks: one block at a time, in place (as
+            // Tensor.sumAxes).
+            let staged =
+                if uniq.Length <> labels.Length || summed.Length = 0 then None
+                else Some(struct (shapeOf sizes labels, summed |> Array.map (fun l -> Array.findIndex ((=) l) labels) |> Array.sort))
             kept, (fun data ->
                 match block with
                 | Some (before, within, after) -> Reductions.sumBlock data before within after
-                | None when pieces.Value.IsSome ->
-                    let struct (starts, offsets, length) = pieces.Value.Value
-                    Reductions.sumPieces data starts offsets length
-                | None when uniq.Length = labels.Length && summed.Length > 0 ->
-                    // Other sets of summed labels one block at a time, in place (as Tensor.sumAxes).
-                    let axesOf (ls: int[]) = ls |> Array.map (fun l -> Array.findIndex ((=) l) labels)
-                    Reductions.sumStaged data (shapeOf sizes labels) (Array.sort (axesOf summed))
+                | None when staged.IsSome ->
+                    let struct (shape, axes) = staged.Value
+                    Reductions.sumStaged data shape axes
+                // Repeated labels (a diagonal): gathered first.
                 | None ->
                     let moved = Strided.gather data 0 gatherStrides shp
                     if summed.Length = 0 then moved else Reductions.sumRuns moved (int outer) (int inner))

@@ -327,11 +327,8 @@ module Tensor =
                 let after = Shape.numel s.[sorted.[sorted.Length - 1] + 1 ..]
                 Reductions.sumBlock t.Data before inner after
             else
-                // Summed axes that end the shape in pieces of 32 elements or more: each run read in place (the same
-                // additions as through a permuted copy); other sets one block at a time, in place too.
-                match Reductions.piecesOf t.ShapeArray kept sorted with
-                | ValueSome(struct (starts, offsets, length)) -> Reductions.sumPieces t.Data starts offsets length
-                | ValueNone -> Reductions.sumStaged t.Data t.ShapeArray sorted
+                // Several blocks: one at a time, in place too.
+                Reductions.sumStaged t.Data t.ShapeArray sorted
         let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
         Tensor.Of(outShape, sums)
 

@@ -60,7 +60,11 @@ internal static unsafe partial class Reduce
     {
         int t = t0;
         if (Vector512.IsHardwareAccelerated)
+        {
+            int wide = (t1 - t0) / 32 * 32;
+            if (mid > MiddleBlock && wide > 32) { Groups32ByBlocks(s + t, d + t, mid, inner, wide); t += wide; }
             for (; t + 32 <= t1; t += 32) Group32(s + t, d + t, mid, inner);
+        }
         for (; t + 4 <= t1; t += 4) Group4(s + t, d + t, mid, inner);
         for (; t < t1; t++) Group1(s + t, d + t, mid, inner);
     }
@@ -109,6 +113,43 @@ internal static unsafe partial class Reduce
                 any = true;
             }
         Vector512.Store(r0, d); Vector512.Store(r1, d + 8); Vector512.Store(r2, d + 16); Vector512.Store(r3, d + 24);
+    }
+
+    /// <summary>w columns (a multiple of 32, several groups) over more than one block of rows: each block of rows is
+    /// summed for every group before the next block (32 rows at a time: reading one group down all mid rows walked as
+    /// many pages at once: `ij->j` at 4096×1024 took 1.3–1.6 ms against 0.9–1.1 now), and the blocks' sums go
+    /// onto a counter of w positions in scratch. The same additions in the same order as <see cref="Group32"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Groups32ByBlocks(double* s, double* d, int mid, int inner, int w)
+    {
+        var scratch = System.Buffers.ArrayPool<double>.Shared.Rent(w * (MiddleLevels(mid) + 1));
+        try
+        {
+            fixed (double* sums = scratch)
+            {
+                double* levels = sums + w;
+                int count = 0;
+                for (int m0 = 0; m0 < mid; m0 += MiddleBlock)
+                {
+                    int m1 = Math.Min(mid, m0 + MiddleBlock);
+                    for (int g = 0; g < w; g += 32)
+                    {
+                        Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
+                        for (int m = m0; m < m1; m++)
+                        {
+                            double* row = s + (long)m * inner + g;
+                            a0 += Vector512.Load(row); a1 += Vector512.Load(row + 8);
+                            a2 += Vector512.Load(row + 16); a3 += Vector512.Load(row + 24);
+                        }
+                        Vector512.Store(a0, sums + g); Vector512.Store(a1, sums + g + 8);
+                        Vector512.Store(a2, sums + g + 16); Vector512.Store(a3, sums + g + 24);
+                    }
+                    PushRows(sums, levels, w, count++);
+                }
+                TotalRows(levels, w, count, d);
+            }
+        }
+        finally { System.Buffers.ArrayPool<double>.Shared.Return(scratch); }
     }
 
     /// <summary>4 columns as one four-lane vector. One chain of additions would wait on each previous one, so four
