@@ -109,6 +109,26 @@ type SpecialTests(output: ITestOutputHelper) =
         worstValue, worstDerivative
 
     [<Fact>]
+    member _.``e^x on four lanes scales by one power of two, exactly as the two-step scaling does, wherever a lane is kept`` () =
+        // Kept lanes have n in [−1021, 1023] and p within e^±ln2/2: p·2ⁿ in one product must give scale4's bits.
+        if Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx2.IsSupported then
+            let rng = Random(18)
+            let ps = Array.init 400 (fun _ -> Math.Exp((rng.NextDouble() - 0.5) * Math.Log 2.0)) |> Array.append [| Math.Exp(-0.5 * Math.Log 2.0); Math.Exp(0.5 * Math.Log 2.0); 1.0 |]
+            for n in -1021 .. 1023 do
+                let vn = Vector256.Create(float n)
+                for i in 0 .. 4 .. ps.Length - 4 do
+                    let p = Vector256.Create(ps.[i], ps.[i + 1], ps.[i + 2], ps.[i + 3])
+                    let one = p * ElementaryVector.pow2 vn
+                    let two = ElementaryVector.scale4 p vn
+                    if one <> two then failwithf "n = %d: %A against %A" n one two
+        // Through exp itself on the values at the ends of the kept range and around them.
+        let xs = [| -708.0; -707.9; -700.0; -1.0; 0.0; 1.0; 700.0; 708.9; 709.0 |]
+        let ys = (Tensor.map exp (Tensor.create [| xs.Length |] xs)).ToArray()
+        let ours = (Elementwise.exp (Value.constant (Tensor.create [| xs.Length |] xs))).Tensor.ToArray()
+        for i in 0 .. xs.Length - 1 do
+            Assert.True(abs (ours.[i] - ys.[i]) <= 2.3e-16 * ys.[i], sprintf "e^%g: %.17g against Math.Exp's %.17g" xs.[i] ours.[i] ys.[i])
+
+    [<Fact>]
     member _.``the high-precision reference itself is right where doubles know the answer`` () =
         Assert.Equal(0.5, HighPrecision.toDouble (HighPrecision.cdf 0.0))
         Assert.Equal(Math.PI, HighPrecision.toDouble HighPrecision.pi)
