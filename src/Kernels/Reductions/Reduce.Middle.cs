@@ -53,8 +53,9 @@ internal static unsafe partial class Reduce
         }
     }
 
-    /// <summary>Columns t0..t1−1: groups of 32 (eight-lane vectors), then 4, then one. Each group keeps its counter in
-    /// registers and on the stack.</summary>
+    /// <summary>Columns t0..t1−1: groups of 32 (eight-lane vectors), then 4, then one. Several groups of 32 over more
+    /// than one block of rows go block by block across all of them (<see cref="Groups32ByBlocks"/>); otherwise each
+    /// group keeps its counter in registers and on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Middle(double* s, double* d, int mid, int inner, int t0, int t1)
     {
