@@ -44,7 +44,6 @@ module internal Reductions =
                     | ValueSome(struct (size, s)) when s = isSummed -> blocks.[blocks.Count - 1] <- struct (size * shape.[a], s)
                     | _ -> blocks.Add(struct (shape.[a], isSummed))
             let mutable data = src
-            let mutable staged = false
             let largest () =
                 let mutable j = -1
                 for i in 0 .. blocks.Count - 1 do
@@ -57,14 +56,14 @@ module internal Reductions =
                 let before = Seq.fold (fun acc i -> acc * sizeOf i) 1 (seq { 0 .. j - 1 })
                 let after = Seq.fold (fun acc i -> acc * sizeOf i) 1 (seq { j + 1 .. blocks.Count - 1 })
                 data <- sumBlock data before (sizeOf j) after
-                staged <- true
                 blocks.RemoveAt j
                 // Its kept neighbours are now adjacent: one block.
                 if j > 0 && j < blocks.Count then
                     blocks.[j - 1] <- struct (sizeOf (j - 1) * sizeOf j, false)
                     blocks.RemoveAt j
                 j <- largest ()
-            if staged then data else Array.copy src
+            // Only size-1 axes summed: nothing staged, and the result must not share the input's array.
+            if obj.ReferenceEquals(data, src) then Array.copy src else data
 
     /// Softmax's VJP z = y·(g − Σ(g·y)) over `rows` contiguous rows of n, one pass per row.
     let softmaxVjpRows (y: double[]) (g: double[]) (z: double[]) (rows: int) (n: int) =

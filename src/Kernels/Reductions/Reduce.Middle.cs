@@ -53,24 +53,32 @@ internal static unsafe partial class Reduce
         }
     }
 
-    /// <summary>Columns t0..t1−1: groups of 32 (eight-lane vectors), then 4, then one. Several groups of 32 over more
-    /// than one block of rows go block by block across all of them (<see cref="Groups32ByBlocks"/>); otherwise each
-    /// group keeps its counter in registers and on the stack.</summary>
+    /// <summary>Columns t0..t1−1: groups of 32 (vectors of eight lanes or four), then 4, then one. Over more than one block of
+    /// rows the groups of 32 go block by block across all of them (<see cref="Groups32ByBlocks"/>; a single group with
+    /// eight lanes: <see cref="Group32"/>); the narrow groups keep their counters on the stack
+    /// (<see cref="Narrow{L, V}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Middle(double* s, double* d, int mid, int inner, int t0, int t1)
     {
         int t = t0;
-        if (Vector512.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated)
         {
             int wide = (t1 - t0) / 32 * 32;
-            if (mid > MiddleBlock && wide > 32) { Groups32ByBlocks(s + t, d + t, mid, inner, wide); t += wide; }
-            for (; t + 32 <= t1; t += 32) Group32(s + t, d + t, mid, inner);
+            if (mid > MiddleBlock && wide > 0)
+            {
+                if (Vector512.IsHardwareAccelerated && wide == 32) Group32(s + t, d + t, mid, inner);
+                else Groups32ByBlocks(s + t, d + t, mid, inner, wide);
+                t += wide;
+            }
+            for (; t + 32 <= t1; t += 32) Block32(s + t, d + t, mid, inner);
         }
-        for (; t + 4 <= t1; t += 4) Group4(s + t, d + t, mid, inner);
-        for (; t < t1; t++) Group1(s + t, d + t, mid, inner);
+        for (; t + 4 <= t1; t += 4) Narrow<Four, Vector256<double>>(s + t, d + t, mid, inner);
+        for (; t < t1; t++) Narrow<One, double>(s + t, d + t, mid, inner);
     }
 
-    /// <summary>32 columns as four eight-lane vectors (four independent chains of additions), one block at a time.</summary>
+    /// <summary>One group of 32 columns over more than one block of rows, as four eight-lane vectors with the counter in
+    /// registers and on the stack: the same additions as <see cref="Groups32ByBlocks"/>, which took 1.1× as long
+    /// for this single group from memory (100000×32) and 1.3× in cache (2000×32).</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Group32(double* s, double* d, int mid, int inner)
@@ -78,7 +86,7 @@ internal static unsafe partial class Reduce
         // Four vectors a level; 27 levels cover any int count of rows.
         var levels = stackalloc Vector512<double>[4 * 28];
         int count = 0;
-        for (int m0 = 0; m0 < mid || m0 == 0; m0 += MiddleBlock)
+        for (int m0 = 0; m0 < mid; m0 += MiddleBlock)
         {
             int m1 = Math.Min(mid, m0 + MiddleBlock);
             Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -87,11 +95,6 @@ internal static unsafe partial class Reduce
                 double* row = s + (long)m * inner;
                 a0 += Vector512.Load(row); a1 += Vector512.Load(row + 8);
                 a2 += Vector512.Load(row + 16); a3 += Vector512.Load(row + 24);
-            }
-            if (m1 >= mid && count == 0)
-            {
-                Vector512.Store(a0, d); Vector512.Store(a1, d + 8); Vector512.Store(a2, d + 16); Vector512.Store(a3, d + 24);
-                return;
             }
             int k = 0;
             for (; ((count >> k) & 1) != 0; k++)
@@ -116,10 +119,46 @@ internal static unsafe partial class Reduce
         Vector512.Store(r0, d); Vector512.Store(r1, d + 8); Vector512.Store(r2, d + 16); Vector512.Store(r3, d + 24);
     }
 
-    /// <summary>w columns (a multiple of 32, several groups) over more than one block of rows: each block of rows is
-    /// summed for every group before the next block (32 rows at a time: reading one group down all mid rows walked as
-    /// many pages at once: `ij->j` at 4096×1024 took 1.3–1.6 ms against 0.9–1.1 now), and the blocks' sums go
-    /// onto a counter of w positions in scratch. The same additions in the same order as <see cref="Group32"/>.</summary>
+    /// <summary>32 columns of at most one block of rows, into d.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block32(double* s, double* d, int mid, int inner) => Rows32(s, d, 0, mid, inner);
+
+    /// <summary>32 columns of rows m0..m1−1 summed in order from +0 into d: four eight-lane vectors (four independent
+    /// chains), or eight four-lane ones without AVX-512 (elementwise, so the same bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows32(double* s, double* d, int m0, int m1, int inner)
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int m = m0; m < m1; m++)
+            {
+                double* row = s + (long)m * inner;
+                a0 += Vector512.Load(row); a1 += Vector512.Load(row + 8);
+                a2 += Vector512.Load(row + 16); a3 += Vector512.Load(row + 24);
+            }
+            Vector512.Store(a0, d); Vector512.Store(a1, d + 8); Vector512.Store(a2, d + 16); Vector512.Store(a3, d + 24);
+        }
+        else
+        {
+            Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<double> b0 = default, b1 = default, b2 = default, b3 = default;
+            for (int m = m0; m < m1; m++)
+            {
+                double* row = s + (long)m * inner;
+                a0 += Vector256.Load(row); a1 += Vector256.Load(row + 4); a2 += Vector256.Load(row + 8); a3 += Vector256.Load(row + 12);
+                b0 += Vector256.Load(row + 16); b1 += Vector256.Load(row + 20); b2 += Vector256.Load(row + 24); b3 += Vector256.Load(row + 28);
+            }
+            Vector256.Store(a0, d); Vector256.Store(a1, d + 4); Vector256.Store(a2, d + 8); Vector256.Store(a3, d + 12);
+            Vector256.Store(b0, d + 16); Vector256.Store(b1, d + 20); Vector256.Store(b2, d + 24); Vector256.Store(b3, d + 28);
+        }
+    }
+
+    /// <summary>w columns (a multiple of 32) over more than one block of rows: each block of rows is summed for every
+    /// group before the next block (reading one group down all mid rows walked as many pages at once: `ij->j` at
+    /// 4096×1024 took 1.3–1.6 ms against 0.9–1.1 now, and without AVX-512, four columns at a time, 6.4–7.3 against
+    /// 1.0–1.2), and the blocks' sums go onto a counter of w positions in scratch (<see cref="PushRows"/>,
+    /// <see cref="TotalRows"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Groups32ByBlocks(double* s, double* d, int mid, int inner, int w)
     {
@@ -133,18 +172,7 @@ internal static unsafe partial class Reduce
                 for (int m0 = 0; m0 < mid; m0 += MiddleBlock)
                 {
                     int m1 = Math.Min(mid, m0 + MiddleBlock);
-                    for (int g = 0; g < w; g += 32)
-                    {
-                        Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
-                        for (int m = m0; m < m1; m++)
-                        {
-                            double* row = s + (long)m * inner + g;
-                            a0 += Vector512.Load(row); a1 += Vector512.Load(row + 8);
-                            a2 += Vector512.Load(row + 16); a3 += Vector512.Load(row + 24);
-                        }
-                        Vector512.Store(a0, sums + g); Vector512.Store(a1, sums + g + 8);
-                        Vector512.Store(a2, sums + g + 16); Vector512.Store(a3, sums + g + 24);
-                    }
+                    for (int g = 0; g < w; g += 32) Rows32(s + g, sums + g, m0, m1, inner);
                     PushRows(sums, levels, w, count++);
                 }
                 TotalRows(levels, w, count, d);
@@ -153,100 +181,78 @@ internal static unsafe partial class Reduce
         finally { System.Buffers.ArrayPool<double>.Shared.Return(scratch); }
     }
 
-    /// <summary>4 columns as one four-lane vector. One chain of additions would wait on each previous one, so four
-    /// whole blocks are summed side by side (each still in its own order), then pushed in turn.</summary>
+    /// <summary>The narrow groups' lanes: four columns as one Vector256, or one column.</summary>
+    private interface INarrow<V> where V : unmanaged
+    {
+        static abstract V Load(double* p);
+        static abstract V Add(V a, V b);
+        static abstract void Store(V v, double* d);
+    }
+
+    private struct Four : INarrow<Vector256<double>>
+    {
+        public static Vector256<double> Load(double* p) => Vector256.Load(p);
+        public static Vector256<double> Add(Vector256<double> a, Vector256<double> b) => a + b;
+        public static void Store(Vector256<double> v, double* d) => Vector256.Store(v, d);
+    }
+
+    private struct One : INarrow<double>
+    {
+        public static double Load(double* p) => *p;
+        public static double Add(double a, double b) => a + b;
+        public static void Store(double v, double* d) => *d = v;
+    }
+
+    /// <summary>4 columns as one four-lane vector, or one column. One chain of additions would wait on each previous
+    /// one, so four whole blocks are summed side by side (each still in its own order), then pushed in turn onto a
+    /// counter on the stack.</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Group4(double* s, double* d, int mid, int inner)
+    private static void Narrow<L, V>(double* s, double* d, int mid, int inner) where L : struct, INarrow<V> where V : unmanaged
     {
         if (mid <= MiddleBlock)
         {
-            Vector256<double> a = default;
-            for (int m = 0; m < mid; m++) a += Vector256.Load(s + (long)m * inner);
-            Vector256.Store(a, d);
+            V a = default;
+            for (int m = 0; m < mid; m++) a = L.Add(a, L.Load(s + (long)m * inner));
+            L.Store(a, d);
             return;
         }
-        var levels = stackalloc Vector256<double>[28];
+        // 27 levels cover any int count of rows.
+        V* levels = stackalloc V[28];
         int count = 0, full = mid / MiddleBlock, b = 0;
         long step = (long)MiddleBlock * inner;
         for (; b + 4 <= full; b += 4)
         {
-            Vector256<double> x0 = default, x1 = default, x2 = default, x3 = default;
+            V x0 = default, x1 = default, x2 = default, x3 = default;
             double* p = s + b * step;
             for (int r = 0; r < MiddleBlock; r++, p += inner)
             {
-                x0 += Vector256.Load(p); x1 += Vector256.Load(p + step);
-                x2 += Vector256.Load(p + 2 * step); x3 += Vector256.Load(p + 3 * step);
+                x0 = L.Add(x0, L.Load(p)); x1 = L.Add(x1, L.Load(p + step));
+                x2 = L.Add(x2, L.Load(p + 2 * step)); x3 = L.Add(x3, L.Load(p + 3 * step));
             }
-            Push(levels, ref count, x0); Push(levels, ref count, x1);
-            Push(levels, ref count, x2); Push(levels, ref count, x3);
+            Push<L, V>(levels, ref count, x0); Push<L, V>(levels, ref count, x1);
+            Push<L, V>(levels, ref count, x2); Push<L, V>(levels, ref count, x3);
         }
         for (int m0 = b * MiddleBlock; m0 < mid; m0 += MiddleBlock)
         {
-            Vector256<double> x = default;
-            for (int m = m0, m1 = Math.Min(mid, m0 + MiddleBlock); m < m1; m++) x += Vector256.Load(s + (long)m * inner);
-            Push(levels, ref count, x);
+            V x = default;
+            for (int m = m0, m1 = Math.Min(mid, m0 + MiddleBlock); m < m1; m++) x = L.Add(x, L.Load(s + (long)m * inner));
+            Push<L, V>(levels, ref count, x);
         }
-        Vector256<double> acc = default;
+        V acc = default;
         bool any = false;
         for (int k = 0; (count >> k) != 0; k++)
-            if (((count >> k) & 1) != 0) { acc = any ? levels[k] + acc : levels[k]; any = true; }
-        Vector256.Store(acc, d);
+            if (((count >> k) & 1) != 0) { acc = any ? L.Add(levels[k], acc) : levels[k]; any = true; }
+        L.Store(acc, d);
     }
 
-    /// <summary>One column, four whole blocks side by side as in <see cref="Group4"/>.</summary>
-    [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Group1(double* s, double* d, int mid, int inner)
-    {
-        if (mid <= MiddleBlock)
-        {
-            double a = 0.0;
-            for (int m = 0; m < mid; m++) a += s[(long)m * inner];
-            *d = a;
-            return;
-        }
-        var levels = stackalloc double[28];
-        int count = 0, full = mid / MiddleBlock, b = 0;
-        long step = (long)MiddleBlock * inner;
-        for (; b + 4 <= full; b += 4)
-        {
-            double x0 = 0.0, x1 = 0.0, x2 = 0.0, x3 = 0.0;
-            double* p = s + b * step;
-            for (int r = 0; r < MiddleBlock; r++, p += inner)
-            {
-                x0 += p[0]; x1 += p[step]; x2 += p[2 * step]; x3 += p[3 * step];
-            }
-            Push(levels, ref count, x0); Push(levels, ref count, x1);
-            Push(levels, ref count, x2); Push(levels, ref count, x3);
-        }
-        for (int m0 = b * MiddleBlock; m0 < mid; m0 += MiddleBlock)
-        {
-            double x = 0.0;
-            for (int m = m0, m1 = Math.Min(mid, m0 + MiddleBlock); m < m1; m++) x += s[(long)m * inner];
-            Push(levels, ref count, x);
-        }
-        double acc = 0.0;
-        bool any = false;
-        for (int k = 0; (count >> k) != 0; k++)
-            if (((count >> k) & 1) != 0) { acc = any ? levels[k] + acc : levels[k]; any = true; }
-        *d = acc;
-    }
-
+    /// <summary>A block's sum onto the narrow groups' counter: while bit k of count is set, level k (the earlier rows)
+    /// is added in front.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Push(Vector256<double>* levels, ref int count, Vector256<double> x)
+    private static void Push<L, V>(V* levels, ref int count, V x) where L : struct, INarrow<V> where V : unmanaged
     {
         int k = 0;
-        for (; ((count >> k) & 1) != 0; k++) x = levels[k] + x;
-        levels[k] = x;
-        count++;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Push(double* levels, ref int count, double x)
-    {
-        int k = 0;
-        for (; ((count >> k) & 1) != 0; k++) x = levels[k] + x;
+        for (; ((count >> k) & 1) != 0; k++) x = L.Add(levels[k], x);
         levels[k] = x;
         count++;
     }
