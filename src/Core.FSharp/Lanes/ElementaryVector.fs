@@ -23,44 +23,51 @@ module internal ElementaryVector =
     let internal ln2Hi = Vector512.Create(Ln2Hi)
     let internal ln2Lo = Vector512.Create(Ln2Lo)
     let internal invLn2 = Vector512.Create(InvLn2)
-    /// 1/k!, k = 0..13, for the exp polynomial.
+    /// 1/k!, k = 0..13: the exponential's Taylor terms (x^p's series builds on them).
     let internal inverseFactorials = Array.init 14 (fun k -> 1.0 / (Seq.fold (fun a i -> a * float i) 1.0 [ 1 .. k ]))
 
-    /// Σ r^k/k!, k = 0..13, by Horner's rule from 1/13! down, as expSplit's loop computes it (the same operations,
-    /// so the same bits: tested) but written out with the coefficients as literals, for exp's own loops: exp
-    /// over 4,096 values in cache 1.02–1.13 → 0.89–0.98 ns per element. GELU keeps the loop: written out there,
-    /// its tier-1 code ran at 3.0 or 5.5 ns per element from one process to the next (the loop's at 2.5–3.0 in
-    /// every run). `k` makes a constant vector, `fma a b` is a·r + b.
-    let inline internal taylor13 ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
-        let p = fma (k 1.6059043836821613e-10) (k 2.08767569878681e-09)
-        let p = fma p (k 2.505210838544172e-08)
-        let p = fma p (k 2.755731922398589e-07)
-        let p = fma p (k 2.7557319223985893e-06)
-        let p = fma p (k 2.48015873015873e-05)
-        let p = fma p (k 0.0001984126984126984)
-        let p = fma p (k 0.001388888888888889)
-        let p = fma p (k 0.008333333333333333)
-        let p = fma p (k 0.041666666666666664)
-        let p = fma p (k 0.16666666666666666)
-        let p = fma p (k 0.5)
+    /// The coefficients, from r⁰ up, of the degree-11 polynomial for e^r on |r| ≤ ln2/2 that the exponential's
+    /// lanes evaluate: minimax in relative error with the first two fixed at 1 and each coefficient rounded to
+    /// double before the later ones were refitted (Remez), so that the coefficients as stored are within 3.7e-18
+    /// of e^r relative (Taylor's polynomial of degree 13: 5.2e-18) for two multiply-adds fewer per lane.
+    let internal expCoefficients =
+        [| 1.0; 1.0; 0.5000000000000011; 0.16666666666666438; 0.04166666666652578; 0.008333333333473704
+           0.0013888888944871133; 0.00019841269560712274; 2.480149172977065e-05; 2.7557530003887916e-06
+           2.763076368351847e-07; 2.5020390229219894e-08 |]
+
+    /// expCoefficients' polynomial by Horner's rule from r¹¹ down, as expSplit's loop computes it (the same
+    /// operations, so the same bits: tested) but written out with the coefficients as literals, for exp's own
+    /// loops: exp over 4,096 values in cache 1.02–1.13 → 0.89–0.98 ns per element. GELU keeps the loop: written
+    /// out there, its tier-1 code ran at 3.0 or 5.5 ns per element from one process to the next (the loop's at
+    /// 2.5–3.0 in every run). `k` makes a constant vector, `fma a b` is a·r + b.
+    let inline internal expPolynomial ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
+        let p = fma (k 2.5020390229219894e-08) (k 2.763076368351847e-07)
+        let p = fma p (k 2.7557530003887916e-06)
+        let p = fma p (k 2.480149172977065e-05)
+        let p = fma p (k 0.00019841269560712274)
+        let p = fma p (k 0.0013888888944871133)
+        let p = fma p (k 0.008333333333473704)
+        let p = fma p (k 0.04166666666652578)
+        let p = fma p (k 0.16666666666666438)
+        let p = fma p (k 0.5000000000000011)
         let p = fma p (k 1.0)
         fma p (k 1.0)
 
-    /// e^y as p·2ⁿ: n = round(y/ln2), r = y − n·ln2 in two parts (|r| ≤ ln2/2), p from the degree-13 Taylor
-    /// polynomial of e^r (truncation below 5e-18 relative).
+    /// e^y as p·2ⁿ: n = round(y/ln2), r = y − n·ln2 in two parts (|r| ≤ ln2/2), p from expCoefficients' polynomial
+    /// of e^r (within 3.7e-18 relative).
     let internal expSplit (y: Vector512<double>) =
         let n = Vector512.Round(y * invLn2)
         let r = Vector512.FusedMultiplyAdd(n, -ln2Lo, Vector512.FusedMultiplyAdd(n, -ln2Hi, y))
-        let mutable p = Vector512.Create(inverseFactorials.[13])
-        for k in 12 .. -1 .. 0 do
-            p <- Vector512.FusedMultiplyAdd(p, r, Vector512.Create(inverseFactorials.[k]))
+        let mutable p = Vector512.Create(expCoefficients.[11])
+        for k in 10 .. -1 .. 0 do
+            p <- Vector512.FusedMultiplyAdd(p, r, Vector512.Create(expCoefficients.[k]))
         struct (p, n)
 
-    /// expSplit with the polynomial written out (taylor13), for exp's loops.
+    /// expSplit with the polynomial written out (expPolynomial), for exp's loops.
     let inline internal expSplitFlat (y: Vector512<double>) =
         let n = Vector512.Round(y * invLn2)
         let r = Vector512.FusedMultiplyAdd(n, -ln2Lo, Vector512.FusedMultiplyAdd(n, -ln2Hi, y))
-        struct (taylor13 (fun (v: float) -> Vector512.Create v) (fun a b -> Vector512.FusedMultiplyAdd(a, r, b)), n)
+        struct (expPolynomial (fun (v: float) -> Vector512.Create v) (fun a b -> Vector512.FusedMultiplyAdd(a, r, b)), n)
 
     /// Lanes 0–3 of an eight-lane constant, for the four-lane formulas.
     let internal lower (v: Vector512<double>) = v.GetLower()
@@ -82,16 +89,16 @@ module internal ElementaryVector =
     let internal expSplit4 (y: Vector256<double>) =
         let n = Vector256.Round(y * invLn24)
         let r = Vector256.FusedMultiplyAdd(n, -ln2Lo4, Vector256.FusedMultiplyAdd(n, -ln2Hi4, y))
-        let mutable p = Vector256.Create(inverseFactorials.[13])
-        for k in 12 .. -1 .. 0 do
-            p <- Vector256.FusedMultiplyAdd(p, r, Vector256.Create(inverseFactorials.[k]))
+        let mutable p = Vector256.Create(expCoefficients.[11])
+        for k in 10 .. -1 .. 0 do
+            p <- Vector256.FusedMultiplyAdd(p, r, Vector256.Create(expCoefficients.[k]))
         struct (p, n)
 
     /// expSplit4 with the polynomial written out, for exp's loops.
     let inline internal expSplitFlat4 (y: Vector256<double>) =
         let n = Vector256.Round(y * invLn24)
         let r = Vector256.FusedMultiplyAdd(n, -ln2Lo4, Vector256.FusedMultiplyAdd(n, -ln2Hi4, y))
-        struct (taylor13 (fun (v: float) -> Vector256.Create v) (fun a b -> Vector256.FusedMultiplyAdd(a, r, b)), n)
+        struct (expPolynomial (fun (v: float) -> Vector256.Create v) (fun a b -> Vector256.FusedMultiplyAdd(a, r, b)), n)
 
     /// e^x for eight lanes: the vector formula where the result is normal (e^−708 > 2^−1022, e^709 < 2^1024),
     /// Math.Exp for the other lanes (subnormal or infinite results, NaN). Each element's result depends only on

@@ -12,12 +12,12 @@ open Microsoft.FSharp.NativeInterop
 /// element, the tail too, goes through the same lanes, so its result does not depend on its position.
 module internal GeluTanhVector =
 
-    /// Σ r^k/k!, k = 0..13 (ElementaryVector.taylor13's polynomial) by Estrin's scheme: pairs, then powers r², r⁴,
-    /// r⁸, so about 20 cycles of latency instead of Horner's 52. This path is one long chain per lane and the
-    /// number of lanes in flight bounds its speed, so the latency is what counts here. `k` makes a constant
-    /// vector, `fma a b c` is a·b + c.
-    let inline internal estrin13 (r: 'v) ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v -> 'v) ([<InlineIfLambda>] mul: 'v -> 'v -> 'v) =
-        let c = ElementaryVector.inverseFactorials
+    /// ElementaryVector.expCoefficients' polynomial (degree 11) by Estrin's scheme: pairs, then powers r², r⁴, r⁸,
+    /// so about 20 cycles of latency instead of Horner's 44. This path is one long chain per lane and the number of
+    /// lanes in flight bounds its speed, so the latency is what counts here. `k` makes a constant vector,
+    /// `fma a b c` is a·b + c.
+    let inline internal estrin11 (r: 'v) ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v -> 'v) ([<InlineIfLambda>] mul: 'v -> 'v -> 'v) =
+        let c = ElementaryVector.expCoefficients
         let r2 = mul r r
         let r4 = mul r2 r2
         let r8 = mul r4 r4
@@ -27,20 +27,18 @@ module internal GeluTanhVector =
         let q3 = fma (k c.[7]) r (k c.[6])
         let q4 = fma (k c.[9]) r (k c.[8])
         let q5 = fma (k c.[11]) r (k c.[10])
-        let q6 = fma (k c.[13]) r (k c.[12])
         let s0 = fma q1 r2 q0
         let s1 = fma q3 r2 q2
         let s2 = fma q5 r2 q4
         let t0 = fma s1 r4 s0
-        let t1 = fma q6 r4 s2
-        fma t1 r8 t0
+        fma s2 r8 t0
 
     /// Value and derivative of the lanes of x (Special.geluTanhArgument's and geluTanhFinish's steps, in their
     /// order), and a mask of the lanes whose e^(−|z|) is subnormal (below −708) or NaN: those are wrong here and
     /// are redone by `fixUp` (a Math.Exp call inside the loop made the JIT keep its vectors on the stack on every
     /// iteration). One body for both widths, given each width's operations: `k` a constant vector, `fms a b c`
     /// a·b − c and `fma` a·b + c fused, `ge`/`eq` lane masks, `select mask a b`, `scale p n` p·2ⁿ, `bad y` the
-    /// mask of lanes with y below −708 or NaN. The steps form one long chain per lane (13 FMAs of the
+    /// mask of lanes with y below −708 or NaN. The steps form one long chain per lane (11 FMAs of the
     /// exponential's polynomial among them), so lanes in flight set the speed: 4.0 ns per element on four
     /// lanes here, 2.3 on eight, before Estrin's scheme and FMS took them to 3.8 and 2.25.
     let inline private bothOf (x: ^v) ([<InlineIfLambda>] k: float -> ^v) ([<InlineIfLambda>] fms: ^v -> ^v -> ^v -> ^v)
@@ -69,7 +67,7 @@ module internal GeluTanhVector =
         let y = -(abs z)
         let n = round (y * k ElementaryVector.InvLn2)
         let rr = fma n (k -ElementaryVector.Ln2Lo) (fma n (k -ElementaryVector.Ln2Hi) y)
-        let e = scale (estrin13 rr k fma (fun a b -> a * b)) n
+        let e = scale (estrin11 rr k fma (fun a b -> a * b)) n
         let e = fma e (select nonNegative (-zLo) zLo) e
         // σ(z) from e, the value and the derivative.
         let r = one / (one + e)

@@ -76,7 +76,7 @@ module internal GeluVector =
         let a = Avx512F.PermuteVar8x64(millsA, octave)
         struct (a + w, (a - t) + w)
 
-    /// exp(−x²/2) as m·2ⁿ: m from a degree-13 polynomial (|r| ≤ ln2/2) times the 1 − lo/2 correction for
+    /// exp(−x²/2) as m·2ⁿ: m from the exponential's degree-11 polynomial (|r| ≤ ln2/2) times the 1 − lo/2 correction for
     /// the rounding of x², n returned separately for one final scaling.
     let private expHalfSquare (x: Vector512<double>) =
         let hi = x * x
