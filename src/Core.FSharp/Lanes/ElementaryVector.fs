@@ -100,14 +100,26 @@ module internal ElementaryVector =
         let r = Vector256.FusedMultiplyAdd(n, -ln2Lo4, Vector256.FusedMultiplyAdd(n, -ln2Hi4, y))
         struct (expPolynomial (fun (v: float) -> Vector256.Create v) (fun a b -> Vector256.FusedMultiplyAdd(a, r, b)), n)
 
+    /// e^x of eight lanes by the vector formula, and the mask of the lanes where it does not hold (x outside
+    /// [−708, 709], where the result is subnormal or infinite, or NaN): `expLanes` takes Math.Exp there.
+    let inline internal expFormula (x: Vector512<double>) =
+        let struct (p, n) = expSplitFlat x
+        let inRange = Vector512.GreaterThanOrEqual(x, Vector512.Create(-708.0)) &&& Vector512.LessThanOrEqual(x, Vector512.Create(709.0))
+        struct (Avx512F.Scale(p, n), ~~~(Vector512.ExtractMostSignificantBits(inRange)) &&& 0xFFUL)
+
+    /// `expFormula` for four lanes (the same bits in each lane).
+    let inline internal expFormula4 (x: Vector256<double>) =
+        let struct (p, n) = expSplitFlat4 x
+        // Where the lane is kept (x in [−708, 709]), n lies in [−1021, 1023] and p·2ⁿ is normal: one exact product,
+        // the bits scale4's two give, for five operations fewer.
+        let inRange = Vector256.GreaterThanOrEqual(x, Vector256.Create(-708.0)) &&& Vector256.LessThanOrEqual(x, Vector256.Create(709.0))
+        struct (p * pow2 n, ~~~(Vector256.ExtractMostSignificantBits(inRange)) &&& 0xFu)
+
     /// e^x for eight lanes: the vector formula where the result is normal (e^−708 > 2^−1022, e^709 < 2^1024),
     /// Math.Exp for the other lanes (subnormal or infinite results, NaN). Each element's result depends only on
     /// the element, not on its position or its neighbours.
     let inline private expLanes (x: Vector512<double>) (store: int -> double -> unit) (whole: Vector512<double> -> unit) =
-        let struct (p, n) = expSplitFlat x
-        let v = Avx512F.Scale(p, n)
-        let inRange = Vector512.GreaterThanOrEqual(x, Vector512.Create(-708.0)) &&& Vector512.LessThanOrEqual(x, Vector512.Create(709.0))
-        let bad = ~~~(Vector512.ExtractMostSignificantBits(inRange)) &&& 0xFFUL
+        let struct (v, bad) = expFormula x
         if bad = 0UL then whole v
         else
             for l in 0 .. 7 do
@@ -115,12 +127,7 @@ module internal ElementaryVector =
 
     /// e^x for four lanes, as `expLanes` for eight.
     let inline private expLanes4 (x: Vector256<double>) (store: int -> double -> unit) (whole: Vector256<double> -> unit) =
-        let struct (p, n) = expSplitFlat4 x
-        // Where the lane is kept (x in [−708, 709]), n lies in [−1021, 1023] and p·2ⁿ is normal: one exact product,
-        // the bits scale4's two give, for five operations fewer (the others are recomputed below).
-        let v = p * pow2 n
-        let inRange = Vector256.GreaterThanOrEqual(x, Vector256.Create(-708.0)) &&& Vector256.LessThanOrEqual(x, Vector256.Create(709.0))
-        let bad = ~~~(Vector256.ExtractMostSignificantBits(inRange)) &&& 0xFu
+        let struct (v, bad) = expFormula4 x
         if bad = 0u then whole v
         else
             for l in 0 .. 3 do

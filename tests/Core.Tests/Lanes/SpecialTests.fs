@@ -261,6 +261,7 @@ type SpecialTests(output: ITestOutputHelper) =
                   // Rows of 13 and 128 (a tail and none), as softmax and log-softmax and its VJP run them.
                   "softmax rows", SoftmaxVector.softmaxRows (Array.sub es 0 (13 * 128)) 13
                   "log-softmax rows", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 128
+                  "log-softmax rows of 13", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 13
                   "log-softmax VJP rows", SoftmaxVector.logSoftmaxVjpRows (Array.sub xs 0 (13 * 128)) (Array.sub g 0 (13 * 128)) 128
                   // x^p: every kind of x (zeros, subnormals, ∞, NaN, negatives take Math.Pow), results near the ends.
                   "x^1.5", PowVector.pow 1.5 (Array.map abs xs)
