@@ -132,6 +132,34 @@ module Indexing =
         let a = if axis < 0 then axis + s.Length + 1 else axis
         concat a (xs |> Array.map (unsqueeze a))
 
+    /// Zeros of outer × size × inner with block k of src (outer × m × inner) added at block indices[k] of the same
+    /// outer index. Each block of the result is made by one task, +0 plus its source blocks in the order of k
+    /// (found by a stable counting sort of the indices), so repeated indices add in that order however the work is
+    /// split; each addition is a vector pass over a whole block.
+    let private scatterRows (src: double[]) (outer: int) (m: int) (inner: int) (indices: int[]) (size: int) =
+        let out = Storage.uninit (outer * size * inner)
+        // starts.[t] .. starts.[t + 1] − 1: the positions in `order` of the k with indices.[k] = t, ascending.
+        let starts = Array.zeroCreate (size + 1)
+        for t in indices do starts.[t + 1] <- starts.[t + 1] + 1
+        for t in 0 .. size - 1 do starts.[t + 1] <- starts.[t + 1] + starts.[t]
+        let order = Array.zeroCreate m
+        let fill = Array.sub starts 0 size
+        for k in 0 .. m - 1 do
+            let t = indices.[k]
+            order.[fill.[t]] <- k
+            fill.[t] <- fill.[t] + 1
+        Strided.chunkedUnits (outer * size) inner (fun r0 r1 ->
+            for r in r0 .. r1 - 1 do
+                let o, t = r / size, r % size
+                let dst = Span(out, r * inner, inner)
+                if starts.[t] = starts.[t + 1] then dst.Clear()
+                else
+                    // +0 + x, not a copy: −0 then becomes +0, as in a sum from +0.
+                    Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(src, (o * m + order.[starts.[t]]) * inner, inner), 0.0, dst)
+                    for q in starts.[t] + 1 .. starts.[t + 1] - 1 do
+                        Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(out, r * inner, inner), ReadOnlySpan(src, (o * m + order.[q]) * inner, inner), dst))
+        out
+
     let rec private selectRows (axis: int) (indices: int[]) (x: Value) : Value =
         let shape = x.Shape
         Op.apply
@@ -156,26 +184,7 @@ module Indexing =
             (Op.withAttributes [ "axis", box axis; "indices", box indices; "size", box size ] <| Op.create "indexAdd"
                 (fun xs ->
                     let outer, m, inner = around shape axis
-                    let src = xs.[0].Data
-                    let out = Storage.uninit (outer * size * inner)
-                    Strided.chunkedUnits out.Length 1 (fun lo hi -> Array.Clear(out, lo, hi - lo))
-                    // Each element's terms are added in the order of k, whichever way the work is split: over outer
-                    // indices (disjoint rows of out) or, with one outer index, over columns (repeated indices
-                    // add into the same row).
-                    let add o k e0 e1 =
-                        let d = (o * size + indices.[k]) * inner
-                        let s = (o * m + k) * inner
-                        for e in e0 .. e1 - 1 do out.[d + e] <- out.[d + e] + src.[s + e]
-                    let add0 () = for k in 0 .. m - 1 do add 0 k 0 inner
-                    if outer = 0 then ()
-                    elif outer > 1 then Strided.chunkedUnits outer (m * inner) (fun o0 o1 -> for o in o0 .. o1 - 1 do for k in 0 .. m - 1 do add o k 0 inner)
-                    elif int64 inner * int64 m < 65536L || inner < 128 then add0 ()
-                    else
-                        // Wide column ranges (whole cache lines of each row), a few per core.
-                        let pieces = min (inner / 64) (4 * Environment.ProcessorCount)
-                        let per = (inner + pieces - 1) / pieces
-                        Threading.Tasks.Parallel.For(0, pieces, fun p -> for k in 0 .. m - 1 do add 0 k (p * per) (min inner ((p + 1) * per))) |> ignore
-                    Tensor.wrap (withAxis shape axis size) out)
+                    Tensor.wrap (withAxis shape axis size) (scatterRows xs.[0].Data outer m inner indices size))
                 (fun _ _ adj _ -> selectRows axis indices adj)
                 (fun _ _ _ t -> addRows axis indices size t))
             [| x |]
@@ -231,7 +240,11 @@ module Indexing =
         let shape = x.Shape
         Op.apply
             (Op.withAttributes [ "axis", box axis; "index", box index; "indexShape", box indexShape ] <| Op.create "gather"
-                (fun xs -> let src = xs.[0].Data in Tensor.wrap indexShape (Array.map (fun o -> src.[o]) offsets))
+                (fun xs ->
+                    let src = xs.[0].Data
+                    let out = Storage.uninit offsets.Length
+                    for f in 0 .. offsets.Length - 1 do out.[f] <- src.[offsets.[f]]
+                    Tensor.wrap indexShape out)
                 (fun _ _ adj _ -> scatterAddAt axis index shape offsets adj)
                 (fun _ _ _ t -> gatherAt axis index indexShape offsets t))
             [| x |]

@@ -204,3 +204,13 @@ module ModelOpsTorchTests =
                 let mutable acc = 0.0
                 for _ in 1 .. counts.[i] do acc <- acc + get o i e
                 acc) added
+
+    [<Fact>]
+    let ``a scatter-add sums from +0 in the order of the indices, bit for bit`` () =
+        // −0 alone becomes +0 (a sum from +0, as TorchSharp's index_add into zeros); repeated indices add in the order
+        // of k: (1e16 − 1e16) + 1 is 1, where the other order gives 0; a row no index names is +0.
+        let x = Tensor.create [| 5; 2 |] [| -0.0; 1.0; 1e16; 2.0; -1e16; 3.0; 1.0; 4.0; -0.0; -0.0 |]
+        let got = (Indexing.indexAdd 0 [| 0; 1; 1; 1; 3 |] 4 (Value.constant x)).Tensor.ToArray()
+        let want = [| 0.0 + -0.0; 0.0 + 1.0; ((0.0 + 1e16) + -1e16) + 1.0; ((0.0 + 2.0) + 3.0) + 4.0; 0.0; 0.0; 0.0 + -0.0; 0.0 + -0.0 |]
+        Assert.Equal(1.0, want.[2])
+        Assert.Equal<int64[]>(Array.map BitConverter.DoubleToInt64Bits want, Array.map BitConverter.DoubleToInt64Bits got)
