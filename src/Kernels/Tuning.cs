@@ -21,6 +21,10 @@ internal static class Tuning
     /// <summary>The simple kernel takes four rows at a time (bit-identical to one row at a time).</summary>
     public static bool SimpleGemmGroupRows = true;
 
+    /// <summary>Milliseconds the kernels' worker threads spin for the next parallel loop before they sleep
+    /// (<see cref="Fork"/>); 0: every loop goes to the thread pool instead (the same results).</summary>
+    public static double SpinMs = 20;
+
     /// <summary>Lane kernels run eight lanes where AVX-512 runs; off, the four-lane formulas (the same bits).</summary>
     public static bool EightLanes = true;
 

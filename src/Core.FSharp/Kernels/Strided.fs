@@ -50,7 +50,7 @@ module internal Strided =
     let chunkedUnits (count: int) (unit: int) (body: int -> int -> unit) =
         let per = max 1 (16384 / max 1 unit)
         if count < 2 || int64 count * int64 unit <= 2L * 16384L then body 0 count
-        else Threading.Tasks.Parallel.For(0, (count + per - 1) / per, fun k -> body (k * per) (min count ((k + 1) * per))) |> ignore
+        else Functional.Kernels.Fork.For((count + per - 1) / per, fun k -> body (k * per) (min count ((k + 1) * per)))
 
     /// Runs body over [0, n) in chunks of 16,384, spread over the cores when there are several chunks.
     /// Elementwise work only: each element is written by exactly one chunk.
@@ -65,5 +65,5 @@ module internal Strided =
     let chunkedStreaming (streaming: bool) (n: int) (body: int -> int -> unit) =
         if streaming then
             let per = 65536
-            Threading.Tasks.Parallel.For(0, (n + per - 1) / per, fun k -> body (k * per) (min n ((k + 1) * per))) |> ignore
+            Functional.Kernels.Fork.For((n + per - 1) / per, fun k -> body (k * per) (min n ((k + 1) * per)))
         else chunked n body

@@ -121,14 +121,14 @@ internal static unsafe class Broadcast
             {
                 // Tasks of about 2^15 outputs over whole rows (a row: the n outputs along the last axis).
                 long block = Chunk / n;
-                Parallel.For(0L, (rows + block - 1) / block, t =>
+                Fork.For((rows + block - 1) / block, t =>
                     Rows<TOp>((double*)ia, aStrides, (double*)ib, bStrides, (double*)ic, shape, t * block, Math.Min(rows, (t + 1) * block)));
             }
             else
             {
                 // Long rows (bi,bi->bi is one row of every element): tasks of 2^15 outputs within a row.
                 long perRow = (n + Chunk - 1) / Chunk;
-                Parallel.For(0L, rows * perRow, t =>
+                Fork.For(rows * perRow, t =>
                 {
                     long row = t / perRow;
                     int j0 = (int)(t - row * perRow) * Chunk, j1 = Math.Min(n, j0 + Chunk);

@@ -23,7 +23,7 @@ internal static unsafe class Gemv
             }
             nint ia = (nint)pa, ix = (nint)px, ic = (nint)pc;
             int chunk = Math.Max(1, (1 << 16) / Math.Max(1, k));
-            Parallel.For(0, (total + chunk - 1) / chunk, ch =>
+            Fork.For((total + chunk - 1) / chunk, ch =>
                 Rows((double*)ia, (double*)ix, (double*)ic, m, k, ch * chunk, Math.Min(total, (ch + 1) * chunk)));
         }
     }

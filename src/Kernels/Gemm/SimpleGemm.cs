@@ -62,7 +62,7 @@ internal static unsafe class SimpleGemm
                 long rows = (long)batch * m;
                 long block = Math.Max(1L, (1L << 16) / ((long)k * n));
                 long tasks = (rows + block - 1) / block;
-                Parallel.For(0L, tasks, t =>
+                Fork.For(tasks, t =>
                 {
                     long r = t * block, end = Math.Min(rows, r + block);
                     while (r < end)
@@ -85,7 +85,7 @@ internal static unsafe class SimpleGemm
         {
             if (count <= 2 * chunk) { ElementwiseRange(pa, pb, pc, 0, count); return; }
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
-            Parallel.For(0, (count + chunk - 1) / chunk, t =>
+            Fork.For((count + chunk - 1) / chunk, t =>
                 ElementwiseRange((double*)ia, (double*)ib, (double*)ic, t * chunk, Math.Min(count, (t + 1) * chunk)));
         }
     }

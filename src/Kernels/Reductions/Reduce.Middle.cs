@@ -47,7 +47,7 @@ internal static unsafe partial class Reduce
             }
             long tasks = (long)outer * blocks;
             if ((long)outer * mid * inner >= 1L << 18 && tasks >= 2 && Environment.ProcessorCount > 1)
-                Parallel.For(0L, tasks, Task);
+                Fork.For(tasks, Task);
             else
                 for (long t = 0; t < tasks; t++) Task(t);
         }

@@ -30,7 +30,7 @@ internal static unsafe partial class Reduce
             {
                 int chunk = (int)Math.Max(1L, (1L << 16) / Math.Max(1, inner));
                 nint ps = (nint)s, pd = (nint)d;
-                Parallel.For(0, (outer + chunk - 1) / chunk, c =>
+                Fork.For((outer + chunk - 1) / chunk, c =>
                 {
                     int end = Math.Min(outer, (c + 1) * chunk);
                     Runs((double*)ps, inner, c * chunk, end, (double*)pd, ahead);

@@ -24,7 +24,7 @@ internal static unsafe class SoftmaxBackward
             int chunks = (rows + per - 1) / per;
             if (chunks <= 1 || Environment.ProcessorCount < 2) { Range(py, pg, pz, n, 0, rows); return; }
             nint iy = (nint)py, ig = (nint)pg, iz = (nint)pz;
-            Parallel.For(0, chunks, c => Range((double*)iy, (double*)ig, (double*)iz, n, c * per, Math.Min(rows, (c + 1) * per)));
+            Fork.For(chunks, c => Range((double*)iy, (double*)ig, (double*)iz, n, c * per, Math.Min(rows, (c + 1) * per)));
         }
     }
 
