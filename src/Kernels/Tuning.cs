@@ -32,12 +32,19 @@ internal static class Tuning
     /// (bit-identical).</summary>
     public static bool FusedSoftmax = true;
 
-    /// <summary>Results of the element-wise operators (Tensor.add, sub, mul, div, neg, scale, √) and of the four-lane
+    /// <summary>Results of the element-wise operators (Tensor.add and sub where <see cref="StreamSums"/>, mul, div,
+    /// neg, scale, √) and of the four-lane
     /// loops (Lanes.map and Lanes.zip: ReLU, leaky ReLU and the one-pass VJPs) of at least this many bytes are
     /// written with non-temporal stores, around the caches: an eighth of this CPU's L3 (4 MB when CPUID
     /// does not tell). Written through the cache, such a result first reads every line it writes and evicts the
     /// operands that the backward pass reads again (the same bits either way).</summary>
     public static long NonTemporalBytes = CpuInfo.Current.L3Bytes > 0 ? CpuInfo.Current.L3Bytes / 8 : 4L << 20;
+
+    /// <summary>Whether large results of Tensor.add and sub go around the caches too (<see cref="NonTemporalBytes"/>).
+    /// Their VJPs read no operand, so what decides is where the result is read next, and the two measured CPUs
+    /// disagree: x + y fwd+bwd on 10⁶ in a scope ran 1.07–1.52× faster around the caches on AMD Zen 4, and
+    /// 1.09–1.4× faster through them on AMD Zen 5 (family 26), which therefore keeps them in the cache.</summary>
+    public static bool StreamSums = !(CpuInfo.Current.IsAmd && CpuInfo.Current.Family >= 26);
 
     /// <summary>Sums of short runs over inputs of at least this many bytes (which cannot all sit in L3) ask for their
     /// lines ahead of the loads (from memory 1.2–1.6× faster; from the caches 10–20 % slower): this CPU's L3 (32 MB

@@ -386,19 +386,22 @@ module Tensor =
             let struct (source, offset, strides) = viewOf s t
             struct (source.Data, offset, strides)
 
-    /// A same-shaped binary op by a vectorised span kernel (TensorPrimitives), split over the cores when
-    /// large; with broadcasting, the same operator through strides (Broadcast: no broadcast
-    /// copy of the smaller operand). IEEE results, identical to the scalar operators.
     /// Whether t is a view not yet made.
     let private isView (t: Tensor) = t.ViewOf.IsSome
 
-    let private zip (kernel: SpanZip) (op: Broadcast.Op) (a: Tensor) (b: Tensor) =
+    /// A same-shaped binary op by a vectorised span kernel (TensorPrimitives), split over the cores when
+    /// large; with broadcasting, the same operator through strides (Broadcast: no broadcast
+    /// copy of the smaller operand). IEEE results, identical to the scalar operators.
+    /// `streaming`: a large result may go around the caches (`Strided.streams`), which pays where the backward pass
+    /// reads the operands again (a product's VJP does); a sum's and a difference's VJPs read neither, and whether
+    /// theirs should depends on the CPU (`Tuning.StreamSums`).
+    let private zip (streaming: bool) (kernel: SpanZip) (op: Broadcast.Op) (a: Tensor) (b: Tensor) =
         if Shape.same a.ShapeArray b.ShapeArray && not (isView a || isView b) then
             let x = a.Data
             let y = b.Data
             // Every element is written below.
             let dst = Strided.fresh x.Length
-            Strided.chunkedStreaming (Strided.streams x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
+            Strided.chunkedStreaming (streaming && Strided.streams x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
             Tensor.Of(a.ShapeArray, dst)
         else
             let s = Shape.broadcast a.ShapeArray b.ShapeArray
@@ -416,15 +419,15 @@ module Tensor =
         Strided.chunkedStreaming (Strided.streams x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), Span(dst, lo, hi - lo)))
         Tensor.Of(t.ShapeArray, dst)
 
-    let add a b = zip (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) Broadcast.Op.Add a b
-    let sub a b = zip (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) Broadcast.Op.Subtract a b
+    let add a b = zip Functional.Kernels.Tuning.StreamSums (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) Broadcast.Op.Add a b
+    let sub a b = zip Functional.Kernels.Tuning.StreamSums (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) Broadcast.Op.Subtract a b
     /// a·b elementwise. A uniform factor of 1 (a sum's adjoint, say) returns the other operand itself:
     /// x·1 = x exactly, and tensors are immutable, so sharing is safe.
     let mul (a: Tensor) (b: Tensor) =
         if a.IsUniform && a.Fill = 1.0 && Shape.same a.ShapeArray b.ShapeArray then b
         elif b.IsUniform && b.Fill = 1.0 && Shape.same a.ShapeArray b.ShapeArray then a
-        else zip (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) Broadcast.Op.Multiply a b
-    let div a b = zip (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) Broadcast.Op.Divide a b
+        else zip true (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) Broadcast.Op.Multiply a b
+    let div a b = zip true (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) Broadcast.Op.Divide a b
     let neg t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Negate(x, d))) t
     let scale (k: double) t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Multiply(x, k, d))) t
     /// √x elementwise, vectorised (IEEE square roots are correctly rounded, so the same bits as Math.Sqrt; the

@@ -77,15 +77,17 @@ module KernelsStreamingStoresTests =
     [<Fact>]
     let ``element-wise operators written around the caches give the scalar operators' bits`` () =
         let saved = Functional.Kernels.Tuning.NonTemporalBytes
+        let savedSums = Functional.Kernels.Tuning.StreamSums
         try
-            for threshold in [ 0L; saved ] do
+            for threshold, sums in [ 0L, true; 0L, false; saved, savedSums ] do
                 Functional.Kernels.Tuning.NonTemporalBytes <- threshold
+                Functional.Kernels.Tuning.StreamSums <- sums
                 for n in [ 1; 7; 65535; 65536; 65537; 200003; 1000000 ] do
                     let x = Tensor.random n [| n |]
                     let y = Tensor.map (fun v -> v + 2.0) (Tensor.random (n + 1) [| n |])
                     let xs, ys = x.ToArray(), y.ToArray()
                     let check name (t: Tensor) (f: int -> double) =
-                        Assert.True((bits (t.ToArray()) = bits (Array.init n f)), sprintf "%s, %d elements, threshold %d" name n threshold)
+                        Assert.True((bits (t.ToArray()) = bits (Array.init n f)), sprintf "%s, %d elements, threshold %d, sums streamed %b" name n threshold sums)
                     check "add" (Tensor.add x y) (fun i -> xs.[i] + ys.[i])
                     check "sub" (Tensor.sub x y) (fun i -> xs.[i] - ys.[i])
                     check "mul" (Tensor.mul x y) (fun i -> xs.[i] * ys.[i])
@@ -104,3 +106,4 @@ module KernelsStreamingStoresTests =
                     check "leaky ReLU's VJP" (pullback (Value.constant y)).Tensor (fun i -> ys.[i] * (if xs.[i] >= 0.0 then 1.0 else 0.01))
         finally
             Functional.Kernels.Tuning.NonTemporalBytes <- saved
+            Functional.Kernels.Tuning.StreamSums <- savedSums
