@@ -75,6 +75,8 @@ internal static class Fork
         }
         finally
         {
+            // The finished job's closure (and the arrays it holds) is not kept until the next job.
+            Volatile.Write(ref _job, null);
             Volatile.Write(ref _busy, 0);
         }
     }
