@@ -22,7 +22,8 @@ internal static class Tuning
     public static bool SimpleGemmGroupRows = true;
 
     /// <summary>Milliseconds the kernels' worker threads spin for the next parallel loop before they sleep
-    /// (<see cref="Fork"/>); 0: every loop goes to the thread pool instead (the same results).</summary>
+    /// (<see cref="Fork"/>); 0: every loop goes to the thread pool instead (the same results). The one switch
+    /// users set too, through <c>Limits.setWorkerSpinMilliseconds</c>.</summary>
     public static double SpinMs = 20;
 
     /// <summary>Lane kernels run eight lanes where AVX-512 runs; off, the four-lane formulas (the same bits).</summary>

@@ -42,6 +42,20 @@ public class BadInputTests
     }
 
     [Fact]
+    public void The_worker_spin_takes_0_to_1000_milliseconds_and_nothing_else()
+    {
+        double before = Limits.WorkerSpinMilliseconds;
+        Assert.Equal(20.0, before);
+        foreach (double bad in new[] { -1.0, 1000.5, double.NaN, double.PositiveInfinity })
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => Limits.WorkerSpinMilliseconds = bad);
+            Assert.Equal("value", e.ParamName);
+        }
+        Assert.Equal(before, Limits.WorkerSpinMilliseconds);
+        Limits.WorkerSpinMilliseconds = before;
+    }
+
+    [Fact]
     public void A_function_that_returns_null_is_an_argument_error_naming_it()
     {
         var e = Assert.Throws<ArgumentException>(() => Autodiff.Grad((Tensor _) => null!, Tensor.Ones(2)));

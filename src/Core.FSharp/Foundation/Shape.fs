@@ -83,6 +83,19 @@ module Limits =
     /// anything is allocated. A process-wide setting (set it at start-up); 8 GiB by default.
     let mutable memoryLimitBytes = 8L * 1024L * 1024L * 1024L
 
+    /// How long, in milliseconds, the library's worker threads keep spinning for the next operation large enough to
+    /// split over the cores before they sleep, so that one following within that time starts on every core at once
+    /// (a sleeping thread-pool worker was seen waking up to 4 ms late on a VM). The spinning yields the core to any
+    /// other thread ready to run on it. 20 by default; 0 sends every split to the .NET thread pool. Results are the
+    /// same either way. A process-wide setting.
+    let workerSpinMilliseconds () = Functional.Kernels.Tuning.SpinMs
+
+    /// Sets `workerSpinMilliseconds`: from 0 to 1,000 (ArgumentOutOfRangeException otherwise, NaN included).
+    let setWorkerSpinMilliseconds (milliseconds: float) =
+        if not (milliseconds >= 0.0 && milliseconds <= 1000.0) then
+            raise (ArgumentOutOfRangeException("milliseconds", milliseconds, "The worker threads' spin must be from 0 to 1,000 milliseconds."))
+        Functional.Kernels.Tuning.SpinMs <- milliseconds
+
     /// Whether `elements` doubles exceed the memory limit or what an array can hold.
     let internal exceeds (elements: float) = elements * 8.0 > float memoryLimitBytes || elements > float Shape.maxElements
 

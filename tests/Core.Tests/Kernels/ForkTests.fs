@@ -63,3 +63,14 @@ module KernelsForkTests =
         Tuning.SpinMs <- 0.0
         let pool = try run () finally Tuning.SpinMs <- before
         Assert.Equal<int64[]>(pool, spinning)
+
+    [<Fact>]
+    let ``the public spin setting takes 0 to 1,000 milliseconds and reaches the workers`` () =
+        let before = Limits.workerSpinMilliseconds ()
+        try
+            for bad in [ -1.0; 1000.5; nan; infinity ] do
+                Assert.Throws<ArgumentOutOfRangeException>(fun () -> Limits.setWorkerSpinMilliseconds bad) |> ignore
+            Limits.setWorkerSpinMilliseconds 0.0
+            Assert.Equal(0.0, Tuning.SpinMs)
+        finally
+            Limits.setWorkerSpinMilliseconds before
