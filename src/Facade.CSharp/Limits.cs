@@ -32,12 +32,7 @@ public static class Limits
     public static double WorkerSpinMilliseconds
     {
         get => Core.Limits.workerSpinMilliseconds();
-        set
-        {
-            if (!(value >= 0 && value <= 1000))
-                throw new System.ArgumentOutOfRangeException(nameof(value), value, "WorkerSpinMilliseconds must be from 0 to 1,000.");
-            Core.Limits.setWorkerSpinMilliseconds(value);
-        }
+        set => Api.Call("Limits.WorkerSpinMilliseconds", "value", () => { Core.Limits.setWorkerSpinMilliseconds(value); return 0; });
     }
 
     /// <summary>The most elements one tensor can hold: the largest .NET array of doubles (2,147,483,591).</summary>

@@ -182,9 +182,10 @@ module internal SoftmaxVector =
         if j < n then c <- c + expDropFew x m e j (n - j)
         c
 
-    /// Rows of n of src into a fresh array, one row at a time while it is in cache: each row's shift m (`rowShift`)
-    /// and e = e^(x − m) in one pass, then `finish x m e y` writes the row y of the result (e may be changed).
-    let private shiftedRows (src: double[]) (n: int) (finish: nativeptr<float> -> float -> double[] -> nativeptr<float> -> unit) =
+    /// Rows of n of src into a fresh array, one row at a time while it is in cache: each row's shift m (`rowShift`),
+    /// then `row off x m e pe y` writes the row y of the result from the row x at offset off, with scratch e of the
+    /// row's length (pinned at pe).
+    let private shiftedRows (src: double[]) (n: int) (row: int -> nativeptr<float> -> float -> double[] -> nativeptr<float> -> nativeptr<float> -> unit) =
         let dst = Strided.fresh src.Length
         let rows = if n = 0 then 0 else src.Length / n
         byRows rows n (fun r0 r1 ->
@@ -192,11 +193,11 @@ module internal SoftmaxVector =
             try
                 use ps = fixed src
                 use pd = fixed dst
+                use pe = fixed e
                 for r in r0 .. r1 - 1 do
                     let off = r * n
-                    let m = rowShift (NativePtr.add ps off) n
-                    ElementaryVector.expShiftedInto src off (off + n) m e 0
-                    finish (NativePtr.add ps off) m e (NativePtr.add pd off)
+                    let x = NativePtr.add ps off
+                    row off x (rowShift x n) e pe (NativePtr.add pd off)
             finally
                 Storage.returnScratch e)
         dst
@@ -205,9 +206,9 @@ module internal SoftmaxVector =
     /// the sum in SumRuns' order: the very operations of Softmax's unfused passes (so the same bits), one row
     /// at a time instead of five passes over the whole tensor.
     let softmaxRows (src: double[]) (n: int) =
-        shiftedRows src n (fun _ _ e y ->
+        shiftedRows src n (fun off _ m e pe y ->
+            ElementaryVector.expShiftedInto src off (off + n) m e 0
             let total = Reductions.sum e 0 n
-            use pe = fixed e
             let mutable j = 0
             if wideSteps () then
                 let vs = Vector512.Create(total)
@@ -228,22 +229,9 @@ module internal SoftmaxVector =
     /// ln Σ away. The operations of Softmax.logSoftmax's unfused passes (so the same bits), one row at a time, the
     /// exponentials and the maxima's drop in one pass (`expDropRow`: 8 % faster than two on Zen 5, level on four lanes).
     let logSoftmaxRows (src: double[]) (n: int) =
-        let dst = Strided.fresh src.Length
-        let rows = if n = 0 then 0 else src.Length / n
-        byRows rows n (fun r0 r1 ->
-            let e = Storage.rentScratch n
-            try
-                use ps = fixed src
-                use pd = fixed dst
-                use pe = fixed e
-                for r in r0 .. r1 - 1 do
-                    let x = NativePtr.add ps (r * n)
-                    let m = rowShift x n
-                    let c = expDropRow x m pe n
-                    differenceInto x m (lnCountPlus c (Reductions.sum e 0 n)) (NativePtr.add pd (r * n)) n
-            finally
-                Storage.returnScratch e)
-        dst
+        shiftedRows src n (fun _ x m e pe y ->
+            let c = expDropRow x m pe n
+            differenceInto x m (lnCountPlus c (Reductions.sum e 0 n)) y n)
 
     /// Log-softmax's VJP along contiguous rows of n, z = g − e^y·Σg from its output y and an adjoint g: the
     /// operations of its unfused passes (the row sums in SumRuns' order, e^y, the product, the difference), so

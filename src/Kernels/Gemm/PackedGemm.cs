@@ -184,7 +184,7 @@ internal static unsafe partial class PackedGemm
     /// caller keeps the arrays pinned until every task is done.</summary>
     private static void Tasks(bool transA, bool transB, int parts, nint ia, long[]? aOffsets, int lda, nint ib, long[]? bOffsets, int ldb, nint ic, int batch, int m, int k, int n, bool byColumns, int span, int unit, int units)
     {
-        Action<int> task = t =>
+        Fork.For(batch * parts, t =>
         {
             int bi = t / parts, p = t % parts;
             int lo = Math.Min(span, p * units / parts * unit), hi = Math.Min(span, (p + 1) * units / parts * unit);
@@ -192,8 +192,7 @@ internal static unsafe partial class PackedGemm
             double* ab = (double*)ia + (aOffsets?[bi] ?? (long)bi * m * k), bb = (double*)ib + (bOffsets?[bi] ?? (long)bi * k * n), cb = (double*)ic + (long)bi * m * n;
             if (byColumns) Blocked(transA, transB, ab, lda, bb, ldb, cb, m, k, n, 0, m, lo, hi);
             else Blocked(transA, transB, ab, lda, bb, ldb, cb, m, k, n, lo, hi, 0, n);
-        };
-        Fork.For(batch * parts, task);
+        });
     }
 
     /// <summary>The blocked product on rows i0..i1-1 × columns j0..j1-1, sequentially, with this thread's
