@@ -52,6 +52,12 @@ internal static class Tuning
     /// when CPUID does not tell). The same bits either way.</summary>
     public static long SumPrefetchBytes = CpuInfo.Current.L3Bytes > 0 ? CpuInfo.Current.L3Bytes : 32L << 20;
 
+    /// <summary>Results of fewer elements than this, made outside a scope's pool, are allocated zeroed: from 2 KB on,
+    /// <c>GC.AllocateUninitializedArray</c> leaves the inline allocation for a call into the runtime, while small
+    /// zeroed arrays come from memory the GC has cleared already (sum(GELU(A·B)) value and gradients 12 % faster at
+    /// 16×16, 5 % at 32×32). 0: every result uninitialised (the same bits; a kernel writes every element).</summary>
+    public static int ZeroedBelow = 2048;
+
     /// <summary>Arrays returned to a scope's pool are filled with NaN (tests: a kernel that reads an output before
     /// writing it shows up as a wrong answer).</summary>
     public static bool PoisonPooledArrays = false;

@@ -78,11 +78,15 @@ module internal Storage =
     /// Arrays handed out again from the pool (diagnostics and tests).
     let mutable reuses = 0L
 
+    /// A GC array for a result a kernel fills completely: small ones zeroed (cheaper, Tuning.ZeroedBelow).
+    let private fromGC (n: int) : double[] =
+        if n < Functional.Kernels.Tuning.ZeroedBelow then Array.zeroCreate n else GC.AllocateUninitializedArray<double> n
+
     /// An array a kernel fills completely (its contents are unspecified).
     let uninit (n: int) : double[] =
         if Limits.exceeds (float n) then Limits.check (fun () -> "A result") (float n)
         let s = current.Value
-        if isNull s || n < minPooled || s.Ended then GC.AllocateUninitializedArray<double> n
+        if isNull s || n < minPooled || s.Ended then fromGC n
         else
             let lend (a: double[]) =
                 let lease = Lease(a, Environment.CurrentManagedThreadId)
@@ -159,7 +163,7 @@ module internal Storage =
     /// else from the GC. Null when the tensor's scope ended meanwhile (the tensor is released).
     let uninitFor (t: IScoped) (n: int) : double[] =
         let s = current.Value
-        if isNull s || n < minPooled || s.Ended || not (obj.ReferenceEquals(t.Scope, s)) then GC.AllocateUninitializedArray<double> n
+        if isNull s || n < minPooled || s.Ended || not (obj.ReferenceEquals(t.Scope, s)) then fromGC n
         else
             let a = uninit n
             lock gate (fun () ->
