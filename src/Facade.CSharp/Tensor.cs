@@ -308,7 +308,10 @@ public sealed partial class Tensor
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     public Tensor MatMul(Tensor other)
     {
-        var (a, b) = (Shape, N(other).Shape);
+        // Two matrices that fit, the common case, without copying the shapes.
+        var (sa, sb) = (Value.Tensor.ShapeArray, N(other).Value.Tensor.ShapeArray);
+        if (sa.Length == 2 && sb.Length == 2 && sa[1] == sb[0]) return new(Core.Linear.matmul(Value, other.Value));
+        var (a, b) = (Shape, other.Shape);
         if (a.Count == 0 || b.Count == 0)
             throw new ShapeException($"MatMul needs operands of rank 1 or more; got shapes [{string.Join(", ", a)}] and [{string.Join(", ", b)}].", nameof(other));
         int ka = a[^1], kb = b.Count == 1 ? b[0] : b[^2];

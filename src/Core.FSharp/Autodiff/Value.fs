@@ -180,10 +180,11 @@ module Op =
     /// `elementwise` with the attributes that define the op besides its name.
     and elementwiseWith (name: string) (attributes: (string * obj) list) (forward: Tensor -> Tensor) (scaled: Value -> Value -> Value -> Value) (x: Value) : Value =
         apply
-            (withAttributes attributes <| create name
-                (fun xs -> forward xs.[0])
-                (fun xs out adj _ -> scaled xs.[0] out adj)
-                (fun xs out _ t -> scaled xs.[0] out t))
+            { Name = name
+              Forward = (fun xs -> forward xs.[0])
+              Vjp = (fun xs out adj _ -> scaled xs.[0] out adj)
+              Jvp = (fun xs out _ t -> scaled xs.[0] out t)
+              Attributes = attributes }
             [| x |]
 
     /// The derivative half of an elementwise op as one op of (v, g): `value v g` its forward kernel (g·f'(x) from
@@ -195,9 +196,10 @@ module Op =
     /// `scaled` with the attributes that define the op besides its name.
     and scaledWith (name: string) (attributes: (string * obj) list) (value: Tensor -> Tensor -> Tensor) (inV: Value -> Value -> Value -> Value) (v: Value) (g: Value) : Value =
         apply
-            (withAttributes attributes <| create name
-                (fun xs -> value xs.[0] xs.[1])
-                (fun xs _ adj i -> if i = 0 then inV xs.[0] xs.[1] adj else scaledWith name attributes value inV xs.[0] adj)
-                (fun xs _ i t -> if i = 0 then inV xs.[0] xs.[1] t else scaledWith name attributes value inV xs.[0] t))
+            { Name = name
+              Forward = (fun xs -> value xs.[0] xs.[1])
+              Vjp = (fun xs _ adj i -> if i = 0 then inV xs.[0] xs.[1] adj else scaledWith name attributes value inV xs.[0] adj)
+              Jvp = (fun xs _ i t -> if i = 0 then inV xs.[0] xs.[1] t else scaledWith name attributes value inV xs.[0] t)
+              Attributes = attributes }
             [| v; g |]
 

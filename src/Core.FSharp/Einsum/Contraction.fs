@@ -44,7 +44,10 @@ module Contraction =
     /// The contraction that computes the gradient of input k from the output gradient and the other inputs.
     let gradient (c: Contraction) (k: int) : Contraction =
         if k < 0 || k >= c.Inputs.Length then invalidArg "k" (sprintf "Operand %d does not exist; the contraction has %d." k c.Inputs.Length)
-        let slots = gradients.GetValue(c, fun c -> Array.create c.Inputs.Length None)
+        let slots =
+            match gradients.TryGetValue c with
+            | true, slots -> slots
+            | _ -> gradients.GetValue(c, fun c -> Array.create c.Inputs.Length None)
         match slots.[k] with
         | Some g -> g
         | None ->

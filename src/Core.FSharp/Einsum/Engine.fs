@@ -245,23 +245,29 @@ module internal Engine =
     /// Compiled plans, per contraction value (bound contractions and their gradients are shared values).
     let private compiled = Runtime.CompilerServices.ConditionalWeakTable<Contraction, Compiled>()
 
+    /// The compiled plan of a contraction (a lookup without allocating once compiled).
+    let private planOf (c: Contraction) =
+        match compiled.TryGetValue c with
+        | true, plan -> plan
+        | _ -> compiled.GetValue(c, fun c -> compile c)
+
     let private checkOperands (c: Contraction) (xs: Tensor[]) =
         if xs.Length <> c.Inputs.Length then
             invalidArg "operands" (sprintf "The contraction %s has %s; %d %s given." (Contraction.show c) (Shape.count (int64 c.Inputs.Length) "operand" "operands") xs.Length (if xs.Length = 1 then "was" else "were"))
-        xs |> Array.iteri (fun k x ->
+        for k in 0 .. xs.Length - 1 do
             let expected = c.Inputs.[k]
-            let shape = x.ShapeArray
+            let shape = xs.[k].ShapeArray
             let mutable ok = shape.Length = expected.Length
             if ok then
                 for d in 0 .. shape.Length - 1 do
                     if shape.[d] <> c.Sizes.[expected.[d]] then ok <- false
             if not ok then
-                raise (ShapeException(sprintf "Operand %d of %s has shape %s; %s was expected." k (Contraction.show c) (Shape.show shape) (Shape.show (shapeOf c.Sizes expected)), "operands")))
+                raise (ShapeException(sprintf "Operand %d of %s has shape %s; %s was expected." k (Contraction.show c) (Shape.show shape) (Shape.show (shapeOf c.Sizes expected)), "operands"))
 
     /// Checks every output and intermediate of a contraction against the memory limit, as `contract` does
     /// before it allocates anything (for callers that run the contraction in steps).
     let internal checkLimits (c: Contraction) =
-        let plan = compiled.GetValue(c, fun c -> compile c)
+        let plan = planOf c
         for what, elements in plan.Sizes do checkSize what elements
 
     /// Each operand's labels after its diagonals and private sums, as `compile` prepares it.
@@ -290,13 +296,16 @@ module internal Engine =
     /// its diagonals and private sums (None when it has none), then each planned pairwise step as a two-input
     /// contraction of the current list's Left and Right operands (removed; the result is appended), the last
     /// step writing the output. Evaluated in order, the steps give exactly the values `contract` gives.
-    let internal decompose (c: Contraction) = decompositions.GetValue(c, fun c -> decomposeNew c)
+    let internal decompose (c: Contraction) =
+        match decompositions.TryGetValue c with
+        | true, d -> d
+        | _ -> decompositions.GetValue(c, fun c -> decomposeNew c)
 
     /// Evaluates a contraction. Operand shapes must match the contraction's label sizes. Every output and
     /// intermediate is checked against the memory limit before anything is allocated.
     let contract (c: Contraction) (xs: Tensor[]) : Tensor =
         checkOperands c xs
-        let plan = compiled.GetValue(c, fun c -> compile c)
+        let plan = planOf c
         for what, elements in plan.Sizes do checkSize what elements
         let mark = Storage.mark ()
         let mutable current = Array.init xs.Length (fun k -> plan.Prepare.[k] xs.[k].Data)

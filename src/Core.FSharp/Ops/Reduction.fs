@@ -8,12 +8,15 @@ module Reduction =
     let rec sumAxes (axes: int[]) (keepDims: bool) (x: Value) : Value =
         let src = x.Tensor.ShapeArray
         let axes = Shape.normaliseAxes src.Length axes
-        let kept = src |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)
+        // Loops, not Array.mapi with closures: every loss ends in a sum.
+        let kept = Array.copy src
+        for a in axes do kept.[a] <- 1
         Op.apply
-            (Op.withAttributes [ "axes", box axes; "keepDims", box keepDims ] <| Op.create "sum"
-                (fun xs -> Tensor.sumAxes axes keepDims xs.[0])
-                (fun _ _ adj _ -> Arithmetic.broadcastTo src (Layout.reshape kept adj))
-                (fun _ _ _ t -> sumAxes axes keepDims t))
+            { Name = "sum"
+              Forward = (fun xs -> Tensor.sumAxes axes keepDims xs.[0])
+              Vjp = (fun _ _ adj _ -> Arithmetic.broadcastTo src (Layout.reshape kept adj))
+              Jvp = (fun _ _ _ t -> sumAxes axes keepDims t)
+              Attributes = [ "axes", box axes; "keepDims", box keepDims ] }
             [| x |]
 
     /// Σ of every element, a scalar.
