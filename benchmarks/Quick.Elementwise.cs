@@ -36,6 +36,59 @@ public static partial class Quick
         }
     }
 
+    /// <summary>The store switches a CPU needs decided (docs/PERFORMANCE.md, large results around the caches): fwd+bwd on
+    /// 10⁶ in a scope of x + y with its result written around the caches and through them (Tuning.StreamSums), and of
+    /// x·y and ReLU with large results around the caches and through them (Tuning.NonTemporalBytes); the two settings
+    /// alternate in one process, ROUNDS rounds (default 15) of 40 calls. Prints medians, ranges and the ratio
+    /// (through / around: above 1, around the caches is faster) beside this CPU's defaults.</summary>
+    public static void Stores()
+    {
+        int rounds = Environment.GetEnvironmentVariable("ROUNDS") is string r ? int.Parse(r) : 15;
+        var shape = new[] { 1000, 1000 };
+        var inputs = new[] { Core.ValueModule.constant(Core.TensorModule.random(3, shape)), Core.ValueModule.constant(Core.TensorModule.random(5, shape)) };
+        var adj = Core.ValueModule.constant(Core.TensorModule.random(4, shape));
+        Action Of(Func<Core.Value[], Core.Value> f) => () =>
+        {
+            using var scope = Core.TensorModule.scope();
+            Core.Autodiff.vjpMany(Microsoft.FSharp.Core.FuncConvert.FromFunc(f), inputs).Item2.Invoke(adj);
+        };
+        long ntBytes = Functional.Kernels.Tuning.NonTemporalBytes;
+        bool streamSums = Functional.Kernels.Tuning.StreamSums;
+        Console.WriteLine($"defaults: NonTemporalBytes {ntBytes}, StreamSums {streamSums}");
+        var cases = new (string Name, Action Body, Action<bool> Set)[]
+        {
+            ("x+y (StreamSums)", Of(v => Core.Arithmetic.add(v[0], v[1])), around => Functional.Kernels.Tuning.StreamSums = around),
+            ("x·y (NonTemporalBytes)", Of(v => Core.Arithmetic.mul(v[0], v[1])), around => Functional.Kernels.Tuning.NonTemporalBytes = around ? ntBytes : long.MaxValue),
+            ("relu (NonTemporalBytes)", Of(v => Core.Activation.relu(v[0])), around => Functional.Kernels.Tuning.NonTemporalBytes = around ? ntBytes : long.MaxValue),
+        };
+        try
+        {
+            foreach (var (name, body, set) in cases)
+            {
+                var times = new Dictionary<bool, List<double>> { [true] = new(), [false] = new() };
+                for (int round = 0; round < rounds; round++)
+                    foreach (bool around in new[] { true, false })
+                    {
+                        set(around);
+                        for (int i = 0; i < 5; i++) body();
+                        var sw = Stopwatch.StartNew();
+                        for (int i = 0; i < 40; i++) body();
+                        times[around].Add(sw.Elapsed.TotalMilliseconds / 40);
+                    }
+                set(true);
+                static (double Median, double Low, double High) Summary(List<double> l) { l.Sort(); return (l[l.Count / 2], l[0], l[^1]); }
+                var (a, al, ah) = Summary(times[true]);
+                var (t, tl, th) = Summary(times[false]);
+                Console.WriteLine($"{name}: around the caches {a:F3} ms ({al:F3}-{ah:F3}), through them {t:F3} ms ({tl:F3}-{th:F3}), through / around {t / a:F2}");
+            }
+        }
+        finally
+        {
+            Functional.Kernels.Tuning.NonTemporalBytes = ntBytes;
+            Functional.Kernels.Tuning.StreamSums = streamSums;
+        }
+    }
+
     /// <summary>Softmax and log-softmax over the last axis of 8×8×128×128 (attention scores), forward and backward,
     /// and exp over 10^6 elements: ours (plain and in a scope) and TorchSharp's.</summary>
     public static void SoftmaxOps()

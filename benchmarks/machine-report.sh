@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every figure the performance issue's Must-show asks for, on the machine at hand, into one file: the CPU as lscpu
-# and CPUID see it, the FMA peak (C# and C), the GEMM table, the cache blocks ranked, the elementwise family, exact
-# GELU on 10⁷, the sums' accuracy tests and the fresh-process warm-up. About 16 minutes on a 2-core Zen 4 VM;
+# and CPUID see it, the FMA peak (C# and C), the GEMM table, the cache blocks ranked, the elementwise family, the
+# store switches (results around or through the caches), exact GELU on 10⁷, the sums' accuracy tests and the fresh-process warm-up. About 16 minutes on a 2-core Zen 4 VM;
 # nothing else should run meanwhile (timings).
 # Usage: benchmarks/machine-report.sh [OUT]   (default: machine-report-<cpu family>-<model>.txt in the current folder)
 set -euo pipefail
@@ -26,6 +26,8 @@ dotnet build "$root/benchmarks" -c Release -v quiet -nologo >/dev/null
   bench gemmtune
   section "Elementwise family fwd+bwd on 10⁶ (-- elementwise)"
   bench elementwise | grep -v '^round'
+  section "Large results around or through the caches (-- stores)"
+  bench stores
   section "Exact GELU fwd+bwd on 10⁷ and sum(GELU(A·B)) (-- small)"
   bench small
   section "Sums: the accuracy tests"
