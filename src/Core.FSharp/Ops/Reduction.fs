@@ -12,11 +12,10 @@ module Reduction =
         let kept = Array.copy src
         for a in axes do kept.[a] <- 1
         Op.apply
-            { Name = "sum"
-              Forward = (fun xs -> Tensor.sumAxes axes keepDims xs.[0])
-              Vjp = (fun _ _ adj _ -> Arithmetic.broadcastTo src (Layout.reshape kept adj))
-              Jvp = (fun _ _ _ t -> sumAxes axes keepDims t)
-              Attributes = [ "axes", box axes; "keepDims", box keepDims ] }
+            (Op.withAttributes [ "axes", box axes; "keepDims", box keepDims ] <| Op.create "sum"
+                (fun xs -> Tensor.sumAxes axes keepDims xs.[0])
+                (fun _ _ adj _ -> Arithmetic.broadcastTo src (Layout.reshape kept adj))
+                (fun _ _ _ t -> sumAxes axes keepDims t))
             [| x |]
 
     /// Σ of every element, a scalar.
