@@ -93,10 +93,11 @@ internal static class Fork
 
     private static void Worker()
     {
+        static long SpinDeadline() => Stopwatch.GetTimestamp() + (long)(Tuning.SpinMs * Stopwatch.Frequency / 1000.0);
         long seen = 0;
         while (true)
         {
-            long spinUntil = Stopwatch.GetTimestamp() + (long)(Tuning.SpinMs * Stopwatch.Frequency / 1000.0);
+            long spinUntil = SpinDeadline();
             // SpinOnce yields the core after its first few spins, so other threads ready on it still run.
             var spin = new SpinWait();
             while (Volatile.Read(ref _generation) == seen)
@@ -107,7 +108,7 @@ internal static class Fork
                     // finds the job already taken only makes a later wait return early.
                     Interlocked.Increment(ref _sleepers);
                     if (Volatile.Read(ref _generation) == seen) Wake.Wait();
-                    spinUntil = Stopwatch.GetTimestamp() + (long)(Tuning.SpinMs * Stopwatch.Frequency / 1000.0);
+                    spinUntil = SpinDeadline();
                 }
                 else spin.SpinOnce(-1);
             }

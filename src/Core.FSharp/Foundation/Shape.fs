@@ -68,8 +68,8 @@ module internal Shape =
     /// Normalises axes (negative counts from the end), rejecting out-of-range and duplicates.
     let normaliseAxes (rank: int) (axes: int[]) =
         let out = Array.zeroCreate axes.Length
-        for i in 0 .. out.Length - 1 do out.[i] <- if axes.[i] < 0 then axes.[i] + rank else axes.[i]
         for i in 0 .. out.Length - 1 do
+            out.[i] <- if axes.[i] < 0 then axes.[i] + rank else axes.[i]
             if out.[i] < 0 || out.[i] >= rank then
                 raise (ShapeException(sprintf "Axis %d is out of range for rank %d." axes.[i] rank, "axes"))
             for j in 0 .. i - 1 do
