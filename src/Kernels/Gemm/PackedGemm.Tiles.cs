@@ -5,29 +5,25 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Functional.Kernels;
 
-/// <summary>The packed product's register tiles: one MR×Nr block of C summed over a panel of k, for full tiles in
+/// <summary>The packed product's register tiles: one Mr×Nr block of C summed over a panel of k, for full tiles in
 /// place and edge tiles through a zero-padded buffer.</summary>
 internal static unsafe partial class PackedGemm
 {
-    /// <summary>One MR×Nr tile from packed panels.</summary>
+    /// <summary>One Mr×Nr tile from packed panels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Tile(bool wide, double* aPanel, double* bPanel, int kc, double* c, int ldc, bool first) =>
-        Tile(wide, aPanel, 1, MR, bPanel, wide ? NR : 8, kc, c, ldc, first);
+        Tile(wide, aPanel, 1, Mr, bPanel, Nr, kc, c, ldc, first);
 
-    /// <summary>One MR×Nr tile, A[r, p] at a + r·rs + p·ps, B[p, ·] at b + p·bs: the Vector512 kernel, or the
-    /// Vector256 one on each half of the rows.</summary>
+    /// <summary>One Mr×Nr tile, A[r, p] at a + r·rs + p·ps, B[p, ·] at b + p·bs: the Vector512 kernel (8×16) or
+    /// the Vector256 one (6×8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Tile(bool wide, double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
     {
         if (wide) Kernel(a, rs, ps, b, bs, kc, c, ldc, first);
-        else
-        {
-            Kernel256(a, rs, ps, b, bs, kc, c, ldc, first);
-            Kernel256(a + 4 * rs, rs, ps, b, bs, kc, c + 4L * ldc, ldc, first);
-        }
+        else Kernel256(a, rs, ps, b, bs, kc, c, ldc, first);
     }
 
-    /// <summary>A tile with fewer than MR rows or Nr columns of C, through the zero-padded tile buffer: the rows and
+    /// <summary>A tile with fewer than Mr rows or Nr columns of C, through the zero-padded tile buffer: the rows and
     /// columns of C that exist are copied in first when a previous k block left sums there, and copied back after.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void EdgeTile(bool wide, double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, int h, int w, bool first, double* tile)
@@ -35,7 +31,7 @@ internal static unsafe partial class PackedGemm
         int nr = Nr;
         if (!first)
         {
-            new Span<double>(tile, MR * nr).Clear();
+            new Span<double>(tile, Mr * nr).Clear();
             for (int r = 0; r < h; r++)
                 for (int jj = 0; jj < w; jj++) tile[r * nr + jj] = c[(long)r * ldc + jj];
         }
@@ -87,12 +83,12 @@ internal static unsafe partial class PackedGemm
         Put(c, c70, c71);
     }
 
-    /// <summary>Asks for the lines of a C tile of MR rows × w doubles (w = 8 or 16: at most three lines a row).</summary>
+    /// <summary>Asks for the lines of a C tile of h rows × w doubles (w = 8 or 16: at most three lines a row).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchTile(double* c, int ldc, int w)
+    private static void PrefetchTile(double* c, int ldc, int h, int w)
     {
         if (!Sse.IsSupported) return;
-        for (int r = 0; r < MR; r++, c += ldc)
+        for (int r = 0; r < h; r++, c += ldc)
         {
             Sse.Prefetch0(c);
             Sse.Prefetch0(c + w - 1);
@@ -100,14 +96,15 @@ internal static unsafe partial class PackedGemm
         }
     }
 
-    /// <summary>A 4×8 Vector256 tile (8 accumulators): C[4×8 at c] += Σ_p A[0..3, p] ⊗ B[p, 0..7], A[r, p] at
-    /// a + r·rs + p·ps, B[p, ·] at b + p·bs (two calls cover an 8-row panel).</summary>
+    /// <summary>The 6×8 Vector256 tile (12 accumulators, BLIS's Haswell shape): C[6×8 at c] += Σ_p A[0..5, p] ⊗
+    /// B[p, 0..7], A[r, p] at a + r·rs + p·ps, B[p, ·] at b + p·bs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel256(double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
     {
         Vector256<double> c00 = Start256(c, first), c01 = Start256(c + 4, first), c10 = Start256(c + (long)ldc, first), c11 = Start256(c + (long)ldc + 4, first);
         Vector256<double> c20 = Start256(c + 2L * ldc, first), c21 = Start256(c + 2L * ldc + 4, first), c30 = Start256(c + 3L * ldc, first), c31 = Start256(c + 3L * ldc + 4, first);
-        nint r2 = 2 * rs, r3 = 3 * rs;
+        Vector256<double> c40 = Start256(c + 4L * ldc, first), c41 = Start256(c + 4L * ldc + 4, first), c50 = Start256(c + 5L * ldc, first), c51 = Start256(c + 5L * ldc + 4, first);
+        nint r2 = 2 * rs, r3 = 3 * rs, r4 = 4 * rs, r5 = 5 * rs;
         for (int p = 0; p < kc; p++, a += ps, b += bs)
         {
             var b0 = Vector256.Load(b);
@@ -120,11 +117,17 @@ internal static unsafe partial class PackedGemm
             c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
             x = Vector256.Create(a[r3]);
             c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a[r4]);
+            c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a[r5]);
+            c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
         }
         Put(c, c00, c01); c += ldc;
         Put(c, c10, c11); c += ldc;
         Put(c, c20, c21); c += ldc;
-        Put(c, c30, c31);
+        Put(c, c30, c31); c += ldc;
+        Put(c, c40, c41); c += ldc;
+        Put(c, c50, c51);
     }
 
     // The first block of k starts every sum from +0 (so a sum is never −0, as a cleared C would give); a later

@@ -10,16 +10,16 @@ namespace Functional.Kernels;
 /// <summary>
 /// Packed, cache-blocked matrix products: C[b] = op(A[b])·op(B[b]) for contiguous row-major blocks, where op
 /// transposes an operand stored k×m (A) or n×k (B), so permuted operands need no copy. An 8×16 Vector512
-/// register tile with AVX-512; without it, with AVX2 and FMA, two 4×8 Vector256 tiles per 8-row panel (16
-/// ymm registers do not hold more). Every output element is summed in the same order whatever the number of
+/// register tile with AVX-512; without it, with AVX2 and FMA, a 6×8 Vector256 tile on 6-row panels (12
+/// accumulators: 16 ymm registers do not hold an 8-row tile). Every output element is summed in the same order whatever the number of
 /// parts and whatever the cache blocks. C is written before it is read (the first block of k stores, later blocks
 /// resume from what it stored), so it may come uninitialised: the runtime then need not clear it, a measurable
 /// cost for small products.
 /// </summary>
 internal static unsafe partial class PackedGemm
 {
-    /// <summary>Register tile: MR rows × NR columns (two Vector512 per row, 16 accumulators); NR is the widest
-    /// panel, <see cref="Nr"/> the one this machine uses.</summary>
+    /// <summary>Register tile: MR rows × NR columns (two Vector512 per row, 16 accumulators); MR and NR are the
+    /// largest, <see cref="Mr"/> and <see cref="Nr"/> the ones this machine uses.</summary>
     public const int MR = 8, NR = 16;
 
     /// <summary>Whether the Vector512 kernel runs here.</summary>
@@ -30,6 +30,10 @@ internal static unsafe partial class PackedGemm
 
     /// <summary>Columns per packed B panel on this machine: 16 (Vector512) or 8 (Vector256).</summary>
     public static readonly int Nr = Wide ? 16 : 8;
+
+    /// <summary>Rows per packed A panel on this machine: 8 (Vector512) or 6 (Vector256, BLIS's Haswell shape: in
+    /// cache 58 against 54 GFLOP/s for two 4×8 tiles on one Zen 5 core, whose AVX2 peak is 58.5).</summary>
+    public static readonly int Mr = Wide ? 8 : 6;
 
     /// <summary>k per block of the fixed split along k (<see cref="ChunkedK"/>), and the largest k read in place:
     /// from the shape alone, never from the blocking, so results do not depend on the CPU's blocks.</summary>
@@ -99,7 +103,7 @@ internal static unsafe partial class PackedGemm
         }
         bool byColumns = n >= m;
         int span = byColumns ? n : m;
-        int unit = byColumns ? Nr : MR;
+        int unit = byColumns ? Nr : Mr;
         int units = (span + unit - 1) / unit;
         parts = Math.Max(1, Math.Min(parts, units));
         if (batch * parts == 1)
@@ -207,8 +211,9 @@ internal static unsafe partial class PackedGemm
             return;
         }
         var blocks = Tuning.GemmBlocks;
-        int kcMax = blocks.KC, mcMax = blocks.MC, ncMax = blocks.NC;
-        int nr = Nr;
+        int nr = Nr, mr = Mr;
+        // A blocking's MC is a multiple of 8; six-row panels take the largest multiple of 6 within it.
+        int kcMax = blocks.KC, mcMax = Math.Max(mr, blocks.MC / mr * mr), ncMax = blocks.NC;
         bool wide = Wide;
         double* bp = s.B((Math.Min(ncMax, j1 - j0) + nr - 1) / nr * nr * kcMax);
         double* ap = s.A(mcMax * kcMax + MR * NR);
@@ -229,20 +234,20 @@ internal static unsafe partial class PackedGemm
                     {
                         int j = jc + jr, w = Math.Min(nr, nc - jr);
                         double* bPanel = bp + jr * kc;
-                        for (int ir = 0; ir < mc; ir += MR)
+                        for (int ir = 0; ir < mc; ir += mr)
                         {
-                            int i = ic + ir, h = Math.Min(MR, mc - ir);
+                            int i = ic + ir, h = Math.Min(mr, mc - ir);
                             double* aPanel = ap + ir * kc;
-                            if (h == MR && w == nr)
+                            if (h == mr && w == nr)
                             {
                                 // A large C's rows are far apart and miss every cache, and a later k block reads its
                                 // tile first thing: the next tile's lines are asked for a whole tile ahead (the first
                                 // tile's just before). A small C is in cache; the in-place path does not ask.
-                                if (ir == 0) PrefetchTile(c + (long)i * n + j, n, nr);
-                                if (ir + 2 * MR <= mc) PrefetchTile(c + (long)(i + MR) * n + j, n, nr);
+                                if (ir == 0) PrefetchTile(c + (long)i * n + j, n, mr, nr);
+                                if (ir + 2 * mr <= mc) PrefetchTile(c + (long)(i + mr) * n + j, n, mr, nr);
                                 Tile(wide, aPanel, bPanel, kc, c + (long)i * n + j, n, first);
                             }
-                            else EdgeTile(wide, aPanel, 1, MR, bPanel, nr, kc, c + (long)i * n + j, n, h, w, first, tile);
+                            else EdgeTile(wide, aPanel, 1, mr, bPanel, nr, kc, c + (long)i * n + j, n, h, w, first, tile);
                         }
                     }
                 }
@@ -268,7 +273,7 @@ internal static unsafe partial class PackedGemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InPlaceBlocked(bool transA, bool transB, double* a, int lda, double* b, int ldb, double* c, int m, int k, int n, int i0, int i1, int j0, int j1, Scratch s)
     {
-        int nr = Nr;
+        int nr = Nr, mr = Mr;
         bool wide = Wide;
         double* ap = s.A(MR * KAlign + MR * NR);
         double* tile = ap + MR * KAlign;
@@ -284,10 +289,10 @@ internal static unsafe partial class PackedGemm
             }
             double* bj = transB ? bp : b + j;
             nint bs = transB ? nr : ldb;
-            for (int i = i0; i < i1; i += MR)
+            for (int i = i0; i < i1; i += mr)
             {
-                int h = Math.Min(MR, i1 - i);
-                if (h == MR && w == nr)
+                int h = Math.Min(mr, i1 - i);
+                if (h == mr && w == nr)
                 {
                     if (transA) Tile(wide, a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n, true);
                     else Tile(wide, a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n, true);
@@ -300,7 +305,7 @@ internal static unsafe partial class PackedGemm
                         bPacked = true;
                     }
                     PackA(a, lda, transA, i, h, 0, k, ap);
-                    EdgeTile(wide, ap, 1, MR, bp, nr, k, c + (long)i * n + j, n, h, w, true, tile);
+                    EdgeTile(wide, ap, 1, mr, bp, nr, k, c + (long)i * n + j, n, h, w, true, tile);
                 }
             }
         }
@@ -369,27 +374,28 @@ internal static unsafe partial class PackedGemm
         }
     }
 
-    /// <summary>Packs A[i0..i0+mc, p0..p0+kc] into MR-row panels, zero-padded: panel, then p, then row.</summary>
+    /// <summary>Packs A[i0..i0+mc, p0..p0+kc] into Mr-row panels, zero-padded: panel, then p, then row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(double* a, int lda, bool transposed, int i0, int mc, int p0, int kc, double* dst)
     {
-        for (int ir = 0; ir < mc; ir += MR)
+        int mr = Mr;
+        for (int ir = 0; ir < mc; ir += mr)
         {
-            int i = i0 + ir, h = Math.Min(MR, mc - ir);
+            int i = i0 + ir, h = Math.Min(mr, mc - ir);
             double* d = dst + ir * kc;
             if (transposed)
             {
-                // A stored k×m: the MR rows of one p are contiguous.
+                // A stored k×m: the rows of one p are contiguous.
                 double* src = a + (long)p0 * lda + i;
-                for (int p = 0; p < kc; p++, src += lda, d += MR)
+                for (int p = 0; p < kc; p++, src += lda, d += mr)
                 {
                     if (h == MR && Wide) Vector512.Store(Vector512.Load(src), d);
-                    else if (h == MR)
+                    else if (h == mr)
                     {
                         Vector256.Store(Vector256.Load(src), d);
-                        Vector256.Store(Vector256.Load(src + 4), d + 4);
+                        Vector128.Store(Vector128.Load(src + 4), d + 4);
                     }
-                    else for (int r = 0; r < MR; r++) d[r] = r < h ? src[r] : 0.0;
+                    else for (int r = 0; r < mr; r++) d[r] = r < h ? src[r] : 0.0;
                 }
             }
             else if (h == MR && Wide)
@@ -403,10 +409,10 @@ internal static unsafe partial class PackedGemm
             }
             else
             {
-                for (int r = 0; r < MR; r++)
+                for (int r = 0; r < mr; r++)
                 {
                     double* src = a + (long)(i + r) * lda + p0;
-                    for (int p = 0; p < kc; p++) d[p * MR + r] = r < h ? src[p] : 0.0;
+                    for (int p = 0; p < kc; p++) d[p * mr + r] = r < h ? src[p] : 0.0;
                 }
             }
         }
