@@ -332,6 +332,19 @@ internal static unsafe partial class PackedGemm
                 for (; p < kc; p++)
                     for (int col = 0; col < NR; col++) d[p * NR + col] = s0[(long)col * ldb + p];
             }
+            else if (transposed && w == 8 && nr == 8 && Avx.IsSupported)
+            {
+                // The same with Vector256: two 4×4 blocks per four p.
+                double* s0 = b + (long)j * ldb + p0;
+                int p = 0;
+                for (; p + 4 <= kc; p += 4)
+                {
+                    Transpose4(s0 + p, ldb, d + p * 8, 8);
+                    Transpose4(s0 + 4L * ldb + p, ldb, d + p * 8 + 4, 8);
+                }
+                for (; p < kc; p++)
+                    for (int col = 0; col < 8; col++) d[p * 8 + col] = s0[(long)col * ldb + p];
+            }
             else if (transposed)
             {
                 for (int col = 0; col < nr; col++)
@@ -407,6 +420,26 @@ internal static unsafe partial class PackedGemm
                 for (; p < kc; p++)
                     for (int r = 0; r < MR; r++) d[p * MR + r] = s0[(long)r * lda + p];
             }
+            else if (h == 6 && mr == 6 && Avx.IsSupported)
+            {
+                // Six rows with Vector256: rows 0–3 as a 4×4 block, rows 4–5 as pairs, four p at a time.
+                double* s0 = a + (long)i * lda + p0;
+                int p = 0;
+                for (; p + 4 <= kc; p += 4)
+                {
+                    Transpose4(s0 + p, lda, d + p * 6, 6);
+                    var e = Vector256.Load(s0 + 4L * lda + p);
+                    var f = Vector256.Load(s0 + 5L * lda + p);
+                    var lo = Avx.UnpackLow(e, f);
+                    var hi = Avx.UnpackHigh(e, f);
+                    Vector128.Store(lo.GetLower(), d + p * 6 + 4);
+                    Vector128.Store(hi.GetLower(), d + (p + 1) * 6 + 4);
+                    Vector128.Store(lo.GetUpper(), d + (p + 2) * 6 + 4);
+                    Vector128.Store(hi.GetUpper(), d + (p + 3) * 6 + 4);
+                }
+                for (; p < kc; p++)
+                    for (int r = 0; r < 6; r++) d[p * 6 + r] = s0[(long)r * lda + p];
+            }
             else
             {
                 for (int r = 0; r < mr; r++)
@@ -416,6 +449,23 @@ internal static unsafe partial class PackedGemm
                 }
             }
         }
+    }
+
+    /// <summary>dst[p·ldd + r] = src[r·ld + p] for a 4×4 block (AVX).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose4(double* src, int ld, double* dst, int ldd)
+    {
+        var r0 = Vector256.Load(src);
+        var r1 = Vector256.Load(src + ld);
+        var r2 = Vector256.Load(src + 2L * ld);
+        var r3 = Vector256.Load(src + 3L * ld);
+        // Pairs of rows interleaved within 128-bit lanes, then the lanes exchanged.
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        Vector256.Store(Avx.Permute2x128(t0, t2, 0x20), dst);
+        Vector256.Store(Avx.Permute2x128(t1, t3, 0x20), dst + ldd);
+        Vector256.Store(Avx.Permute2x128(t0, t2, 0x31), dst + 2 * ldd);
+        Vector256.Store(Avx.Permute2x128(t1, t3, 0x31), dst + 3 * ldd);
     }
 
     /// <summary>dst[p·ldd + r] = src[r·ld + p] for an 8×8 block.</summary>
