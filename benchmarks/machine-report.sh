@@ -4,6 +4,7 @@
 # store switches (results around or through the caches), exact GELU on 10⁷, the sums' accuracy tests and the fresh-process warm-up. About 16 minutes on a 2-core Zen 4 VM;
 # nothing else should run meanwhile (timings).
 # Usage: benchmarks/machine-report.sh [OUT]   (default: machine-report-<cpu family>-<model>.txt in the current folder)
+# As on a machine without AVX-512: DOTNET_EnableAVX512=0 ATEN_CPU_CAPABILITY=avx2 benchmarks/machine-report.sh OUT
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 family=$(lscpu | sed -n 's/^CPU family: *//p')
@@ -16,6 +17,9 @@ dotnet build "$root/benchmarks" -c Release -v quiet -nologo >/dev/null
   section "CPU"
   lscpu | grep -E "^(Model name|Vendor ID|CPU family|Model|Thread|Core|Socket|L1d|L2|L3|Hypervisor)"
   grep -o -w -E "avx512f|avx512dq|avx512vl|avx2|fma" /proc/cpuinfo | sort -u | paste -sd' '
+  # Settings that change which code runs (DOTNET_EnableAVX512=0 with ATEN_CPU_CAPABILITY=avx2 stands in for an
+  # AVX2 machine).
+  env | grep -E "^(DOTNET_Enable|ATEN_CPU|MKL_)" | sort || true
   section "FMA peak, C# (-- peak)"
   bench peak
   section "FMA peak, C (benchmarks/native/peak.sh)"
