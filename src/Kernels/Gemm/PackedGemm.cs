@@ -255,11 +255,14 @@ internal static unsafe partial class PackedGemm
         }
     }
 
-    /// <summary>Largest m and n multiplied without packing A (k at most one block). Small operands stay in
-    /// L1/L2 as they are; packing them cost a third of the time of a 32×128³ batched product (perf: PackA 23 %,
-    /// PackB 8 %), which in place runs 1.4 instead of 2.2–2.8 ms; 256³ and 256×512×256 measured the same
-    /// either way. Larger products are packed, where the panels are reused more.</summary>
-    public const int InPlaceMax = 256;
+    /// <summary>Largest m and n multiplied without packing A (k at most one block): 160 with the 8×16 tile, 96 with
+    /// the 6×8 one. Small operands stay in L1/L2 as they are; packing them cost a third of the time of a 32×128³
+    /// batched product (perf: PackA 23 %, PackB 8 %), which in place runs 1.4 instead of 2.2–2.8 ms. Larger operands
+    /// read in place miss L1: a row of B every p and, for A stored k×m, a row of A every p, with power-of-two strides
+    /// that fall into a few cache sets. Square products, one core, AMD EPYC Zen 5, packed time over in-place time:
+    /// 1.11–1.43 up to n = 96 and 1.04–1.05 at 160, but 0.82–0.92 at 256 (A stored k×m 0.86 already at 192); with the
+    /// 6×8 tile 0.74–0.93 from 128 on.</summary>
+    public static readonly int InPlaceMax = Wide ? 160 : 96;
 
     /// <summary>Whether a product runs with its operands in place (small; either tile width). A B stored n×k is
     /// still packed, one panel of Nr columns at a time.</summary>
