@@ -130,6 +130,32 @@ internal static unsafe partial class PackedGemm
         Put(c, c50, c51);
     }
 
+    /// <summary>A 4×8 Vector256 tile for the rows six-row tiles leave, with operands in place: C[4×8 at c] = Σ_p
+    /// A[0..3, p] ⊗ B[p, 0..7] from +0, A[r, p] at a + r·rs + p·ps, B[p, ·] at b + p·bs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel256Four(double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc)
+    {
+        Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        nint r2 = 2 * rs, r3 = 3 * rs;
+        for (int p = 0; p < kc; p++, a += ps, b += bs)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 4);
+            var x = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a[rs]);
+            c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a[r2]);
+            c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a[r3]);
+            c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+        }
+        Put(c, c00, c01); c += ldc;
+        Put(c, c10, c11); c += ldc;
+        Put(c, c20, c21); c += ldc;
+        Put(c, c30, c31);
+    }
+
     // The first block of k starts every sum from +0 (so a sum is never −0, as a cleared C would give); a later
     // block resumes from the C tile the earlier one stored, so each element is one sum in order p = 0, 1, …, k−1
     // whatever the blocks.

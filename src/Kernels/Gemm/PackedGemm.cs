@@ -278,6 +278,7 @@ internal static unsafe partial class PackedGemm
     {
         int nr = Nr, mr = Mr;
         bool wide = Wide;
+        int h;
         double* ap = s.A(MR * KAlign + MR * NR);
         double* tile = ap + MR * KAlign;
         double* bp = s.B(NR * KAlign);
@@ -292,10 +293,18 @@ internal static unsafe partial class PackedGemm
             }
             double* bj = transB ? bp : b + j;
             nint bs = transB ? nr : ldb;
-            for (int i = i0; i < i1; i += mr)
+            for (int i = i0; i < i1; i += h)
             {
-                int h = Math.Min(mr, i1 - i);
-                if (h == mr && w == nr)
+                // Six-row tiles leave 4 rows of a power of two (16, 64, 256) or 2 (32, 128): those end in one or
+                // two four-row tiles (…, 6, 2 as …, 4, 4) rather than in an edge tile through the buffer.
+                int left = i1 - i;
+                h = !wide && (left == 4 || left == 8) ? 4 : Math.Min(mr, left);
+                if (h == 4 && !wide && w == nr)
+                {
+                    if (transA) Kernel256Four(a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n);
+                    else Kernel256Four(a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n);
+                }
+                else if (h == mr && w == nr)
                 {
                     if (transA) Tile(wide, a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n, true);
                     else Tile(wide, a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n, true);
