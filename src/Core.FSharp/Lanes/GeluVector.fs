@@ -56,6 +56,7 @@ module internal GeluVector =
         Array.init 6 (column p), Array.init 6 (column q), Vector512.Create<double>(Array.init 8 (fun lane -> if lane < 2 then a.[lane] else 0.0))
 
     /// R(t) and R(t) − t for t in [0.5, 38] (any t in [0.5, 64)).
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     let private mills (t: Vector512<double>) =
         // A raw conversion here and Avx512F.Max for the argument, not Vector512's: those add NaN and saturation
         // handling (four instructions each) that finite lanes in range do not need.
@@ -169,6 +170,7 @@ module internal GeluVector =
         let struct (p, n) = expSplit4 (hi * Vector256.Create(-0.5))
         struct (p * (one4 - half4 * lo), n)
 
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     let private mills4 (t: Vector256<double>) =
         let bits = t.AsInt64()
         // t in [0.5, 64) is positive and normal: its octave is its biased exponent − 1022, its mantissa in [1, 2)
