@@ -20,7 +20,7 @@ internal static unsafe partial class PackedGemm
     private static void Tile(bool wide, double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
     {
         if (wide) Kernel(a, rs, ps, b, bs, kc, c, ldc, first);
-        else Kernel256(a, rs, ps, b, bs, kc, c, ldc, first);
+        else Kernel256<SixRows>(a, rs, ps, b, bs, kc, c, ldc, first);
     }
 
     /// <summary>A tile with fewer than Mr rows or Nr columns of C, through the zero-padded tile buffer: the rows and
@@ -96,14 +96,30 @@ internal static unsafe partial class PackedGemm
         }
     }
 
-    /// <summary>The 6×8 Vector256 tile (12 accumulators, BLIS's Haswell shape): C[6×8 at c] += Σ_p A[0..5, p] ⊗
-    /// B[p, 0..7], A[r, p] at a + r·rs + p·ps, B[p, ·] at b + p·bs.</summary>
+    /// <summary>The Vector256 tile's height as a type: the JIT compiles each height as its own kernel, the other
+    /// height's rows folded away.</summary>
+    private interface ITileRows { static abstract bool Six { get; } }
+
+    /// <summary>Six rows: the packed panels' tile.</summary>
+    private readonly struct SixRows : ITileRows { public static bool Six => true; }
+
+    /// <summary>Four rows: the rows six-row tiles leave in place.</summary>
+    private readonly struct FourRows : ITileRows { public static bool Six => false; }
+
+    /// <summary>The 6×8 Vector256 tile (12 accumulators, BLIS's Haswell shape) or its first four rows: C[h×8 at c]
+    /// += Σ_p A[0..h−1, p] ⊗ B[p, 0..7], A[r, p] at a + r·rs + p·ps, B[p, ·] at b + p·bs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256(double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
+    private static void Kernel256<TRows>(double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc, bool first)
+        where TRows : struct, ITileRows
     {
         Vector256<double> c00 = Start256(c, first), c01 = Start256(c + 4, first), c10 = Start256(c + (long)ldc, first), c11 = Start256(c + (long)ldc + 4, first);
         Vector256<double> c20 = Start256(c + 2L * ldc, first), c21 = Start256(c + 2L * ldc + 4, first), c30 = Start256(c + 3L * ldc, first), c31 = Start256(c + 3L * ldc + 4, first);
-        Vector256<double> c40 = Start256(c + 4L * ldc, first), c41 = Start256(c + 4L * ldc + 4, first), c50 = Start256(c + 5L * ldc, first), c51 = Start256(c + 5L * ldc + 4, first);
+        Vector256<double> c40 = default, c41 = default, c50 = default, c51 = default;
+        if (TRows.Six)
+        {
+            c40 = Start256(c + 4L * ldc, first); c41 = Start256(c + 4L * ldc + 4, first);
+            c50 = Start256(c + 5L * ldc, first); c51 = Start256(c + 5L * ldc + 4, first);
+        }
         nint r2 = 2 * rs, r3 = 3 * rs, r4 = 4 * rs, r5 = 5 * rs;
         for (int p = 0; p < kc; p++, a += ps, b += bs)
         {
@@ -117,43 +133,24 @@ internal static unsafe partial class PackedGemm
             c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
             x = Vector256.Create(a[r3]);
             c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a[r4]);
-            c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a[r5]);
-            c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
-        }
-        Put(c, c00, c01); c += ldc;
-        Put(c, c10, c11); c += ldc;
-        Put(c, c20, c21); c += ldc;
-        Put(c, c30, c31); c += ldc;
-        Put(c, c40, c41); c += ldc;
-        Put(c, c50, c51);
-    }
-
-    /// <summary>A 4×8 Vector256 tile for the rows six-row tiles leave, with operands in place: C[4×8 at c] = Σ_p
-    /// A[0..3, p] ⊗ B[p, 0..7] from +0, A[r, p] at a + r·rs + p·ps, B[p, ·] at b + p·bs.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256Four(double* a, nint rs, nint ps, double* b, nint bs, int kc, double* c, int ldc)
-    {
-        Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-        nint r2 = 2 * rs, r3 = 3 * rs;
-        for (int p = 0; p < kc; p++, a += ps, b += bs)
-        {
-            var b0 = Vector256.Load(b);
-            var b1 = Vector256.Load(b + 4);
-            var x = Vector256.Create(a[0]);
-            c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a[rs]);
-            c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a[r2]);
-            c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a[r3]);
-            c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            if (TRows.Six)
+            {
+                x = Vector256.Create(a[r4]);
+                c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+                x = Vector256.Create(a[r5]);
+                c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            }
         }
         Put(c, c00, c01); c += ldc;
         Put(c, c10, c11); c += ldc;
         Put(c, c20, c21); c += ldc;
         Put(c, c30, c31);
+        if (TRows.Six)
+        {
+            c += ldc;
+            Put(c, c40, c41); c += ldc;
+            Put(c, c50, c51);
+        }
     }
 
     // The first block of k starts every sum from +0 (so a sum is never −0, as a cleared C would give); a later

@@ -305,8 +305,8 @@ internal static unsafe partial class PackedGemm
                 h = !wide && (left == 4 || left == 8) ? 4 : Math.Min(mr, left);
                 if (h == 4 && !wide && w == nr)
                 {
-                    if (transA) Kernel256Four(a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n);
-                    else Kernel256Four(a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n);
+                    if (transA) Kernel256<FourRows>(a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n, true);
+                    else Kernel256<FourRows>(a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n, true);
                 }
                 else if (h == mr && w == nr)
                 {
