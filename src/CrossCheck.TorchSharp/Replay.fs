@@ -83,7 +83,8 @@ module Replay =
     /// The documented difference that explains elements of a comparison: the forward value (input = None) or the
     /// VJP for one input.
     let private documented (op: Op) (inputs: Tensor[]) (input: int option) : Documented option =
-        let x () = inputs.[0].Data
+        // Copies: the explanations outlive this call, and a tensor's array may be recycled once it is unreachable.
+        let x () = inputs.[0].ToArray()
         let at (explains: int -> bool) (note: string option) = note |> Option.map (fun n -> { Explains = explains; Note = n })
         match op.Name, input with
         | "leakyRelu", Some _ ->
@@ -106,9 +107,9 @@ module Replay =
         | ("maxAxes" | "minAxes"), Some _ ->
             // Entries tied for the extreme of their run: TorchSharp's amax / amin give each 1/k.
             let out = Tensor.reshape (inputs.[0].ShapeArray |> Array.mapi (fun i d -> if Array.contains i (Engine.attribute<int[]> op "axes") then 1 else d)) (op.Forward inputs)
-            let x, e = inputs.[0].Data, (Tensor.broadcastTo inputs.[0].ShapeArray out).Data
+            let x, e = inputs.[0].ToArray(), (Tensor.broadcastTo inputs.[0].ShapeArray out).ToArray()
             let hits = Tensor.create inputs.[0].ShapeArray (Array.init x.Length (fun i -> if x.[i] = e.[i] then 1.0 else 0.0))
-            let counts = (Tensor.broadcastTo inputs.[0].ShapeArray (Tensor.sumAxes (Engine.attribute<int[]> op "axes") true hits)).Data
+            let counts = (Tensor.broadcastTo inputs.[0].ShapeArray (Tensor.sumAxes (Engine.attribute<int[]> op "axes") true hits)).ToArray()
             let c = Engine.attribute<KinkConvention> op "convention"
             at (fun i -> x.[i] = e.[i] && counts.[i] > 1.0)
                (if c = KinkConvention.Midpoint then None

@@ -22,7 +22,10 @@ module Torch =
         if t.Numel = 0 then
             // torch.tensor rejects an empty array; an empty tensor of the right shape is the same thing.
             torch.zeros(dims, Nullable torch.ScalarType.Float64, null, requiresGrad)
-        else torch.tensor(t.Data, ReadOnlySpan<int64>(dims), Nullable torch.ScalarType.Float64, null, requiresGrad)
+        else
+            let r = torch.tensor(t.Data, ReadOnlySpan<int64>(dims), Nullable torch.ScalarType.Float64, null, requiresGrad)
+            GC.KeepAlive t
+            r
 
     /// A Functional tensor with the same shape and values (converted to float64 if needed).
     let ofTorch (t: torch.Tensor) : Tensor =

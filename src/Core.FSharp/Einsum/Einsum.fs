@@ -72,7 +72,10 @@ module Einsum =
         xs |> Array.mapi (fun k x -> if Shape.same (shapeOf x) b.SqueezedShapes.[k] then x else reshape b.SqueezedShapes.[k] x)
 
     let internal squeeze (b: BoundEinsum) (xs: Tensor[]) =
-        squeezeWith (fun shape (x: Tensor) -> Tensor.wrap shape x.Data) (fun x -> x.ShapeArray) b xs
+        squeezeWith (fun shape (x: Tensor) ->
+            let r = Tensor.wrap shape x.Data
+            GC.KeepAlive x
+            r) (fun x -> x.ShapeArray) b xs
 
     let internal shapesOf (xs: Tensor[]) =
         if isNull xs then nullArg "operands"

@@ -320,6 +320,8 @@ module internal Engine =
             others.[o] <- r
             current <- others
         let result = Tensor.wrap plan.OutShape (plan.Final current.[0])
+        // The operands stay reachable while their arrays are read (and until a result over one of them holds it).
+        GC.KeepAlive xs
         // In a TensorScope, temporaries go back to the pool now rather than when the scope ends.
         Storage.recycleSince mark
         result

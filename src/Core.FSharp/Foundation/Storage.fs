@@ -16,6 +16,36 @@ type internal Lease(array: double[], thread: int) =
     member val Pinned = false with get, set
     member val Returned = false with get, set
 
+/// The owner of one large result array made outside every scope, held only by the tensors over that array. The GC
+/// finds it unreachable when every such tensor is, and its finalizer hands the array back for reuse: a plain
+/// result's memory is recycled without an explicit owner. Code that reads a tensor's array keeps the tensor
+/// reachable until it is done (every read ends with `CheckLive` or `GC.KeepAlive`), so the array cannot be handed
+/// on while it is read.
+[<Sealed; AllowNullLiteral>]
+type internal Keeper(array: double[]) =
+    static let returned = System.Collections.Concurrent.ConcurrentQueue<double[]>()
+    /// Arrays whose tensors the GC found unreachable, waiting to join the pool (see `Storage`).
+    static member Returned = returned
+    member _.Array = array
+    override _.Finalize() =
+        if Functional.Kernels.Tuning.PoisonPooledArrays then Array.Fill(array, nan)
+        returned.Enqueue array
+
+/// Calls `trim` after every collection of the generation it lives in (gen 2 once promoted), for as long as `trim`
+/// returns true.
+[<Sealed>]
+type internal AfterCollections(trim: unit -> bool) =
+    override this.Finalize() = if trim () then GC.ReRegisterForFinalize this
+
+/// Per thread: how deep in op forwards it is, and the large plain arrays made since the outermost forward began
+/// (the candidates for its result's keeper).
+[<AbstractClass; Sealed>]
+type internal Forwards =
+    [<ThreadStatic; DefaultValue>] static val mutable private depth: int
+    [<ThreadStatic; DefaultValue>] static val mutable private fresh: List<double[]>
+    static member Depth with get () = Forwards.depth and set v = Forwards.depth <- v
+    static member Fresh with get () = Forwards.fresh and set v = Forwards.fresh <- v
+
 /// What a scope needs of a tensor: where it is registered, the lease of its array, the next registration in
 /// that scope's list (the tensor is its own list node: no allocation per tensor), and to drop its elements.
 [<AllowNullLiteral>]
@@ -24,6 +54,10 @@ type internal IScoped =
     abstract Lease: Lease with get, set
     abstract Next: IScoped with get, set
     abstract Release: unit -> unit
+    /// The keeper of its array when that array is a recycled plain result (see `Keeper`), else null.
+    abstract Keeper: Keeper with get, set
+    /// Its array if made (null for a uniform tensor or an unread view), without making it.
+    abstract Raw: double[]
 
 /// A second registration of a kept tensor, in the enclosing scope (its own Next is taken by the first list).
 and [<Sealed; AllowNullLiteral>] internal Kept(item: IScoped) =
@@ -33,6 +67,8 @@ and [<Sealed; AllowNullLiteral>] internal Kept(item: IScoped) =
         member _.Lease with get () = item.Lease and set v = item.Lease <- v
         member k.Next with get () = k.next and set v = k.next <- v
         member _.Release() = item.Release()
+        member _.Keeper with get () = item.Keeper and set v = item.Keeper <- v
+        member _.Raw = item.Raw
 
 /// The bookkeeping of one open scope: a lock-free list of the tensors made in it and the arrays rented in it.
 and [<Sealed; AllowNullLiteral>] internal ScopeState(parent: ScopeState) =
@@ -82,11 +118,87 @@ module internal Storage =
     let private fromGC (n: int) : double[] =
         if n < Functional.Kernels.Tuning.ZeroedBelow then Array.zeroCreate n else GC.AllocateUninitializedArray<double> n
 
+    /// Plain results of at least this many elements (the large-object heap's 85,000 bytes) are recycled through
+    /// keepers; smaller ones are gen-0 memory, which the GC reuses itself.
+    let recycleFrom = 10_625
+
+    /// Large plain results made under keepers since the last collection; past `collectAfterBytes` the next one
+    /// asks for a gen-1 collection, which finds the keepers of the dead ones.
+    let mutable private keptBytes = 0L
+    let mutable private collectionsSeen = 0
+    let mutable private collectAfterBytes = 64L <<< 20
+    /// For tests and measurements.
+    let setCollectAfterBytes (bytes: int64) = collectAfterBytes <- bytes
+
+    /// Plain arrays handed out again from the pool, and keepers made (diagnostics and tests).
+    let mutable recycled = 0L
+    let mutable keepers = 0L
+
+    /// The keeper of each recycled plain array, weakly on both sides: a tensor made over an array that has one
+    /// (a reshape, a squeeze) holds it too.
+    let private keeperOf = System.Runtime.CompilerServices.ConditionalWeakTable<double[], WeakReference<Keeper>>()
+
+    /// Lengths taken from the pool since the last full collection (under `gate`).
+    let private takenLengths = HashSet<int>()
+
+    /// After each full collection: drops the pooled arrays of every length nothing was taken of since the one
+    /// before, so memory a finished workload (or a shape no longer used) needs no more goes back to the GC.
+    let private trimIdle () =
+        lock gate (fun () ->
+            let idle = pool.Keys |> Seq.filter (fun n -> not (takenLengths.Contains n)) |> Seq.toArray
+            for n in idle do
+                pooledBytes <- pooledBytes - 8L * int64 n * int64 pool.[n].Count
+                pool.Remove n |> ignore
+            takenLengths.Clear())
+        true
+
+    // Under `gate`: arrays whose keepers were finalized join the pool (up to its limit).
+    let private takeReturned () =
+        let mutable a: double[] = null
+        while Keeper.Returned.TryDequeue(&a) do
+            let bytes = 8L * int64 a.Length
+            if pooledBytes + bytes <= poolLimitBytes then
+                match pool.TryGetValue a.Length with
+                | true, stack -> stack.Push a
+                | _ ->
+                    let stack = Stack<double[]>()
+                    stack.Push a
+                    pool.[a.Length] <- stack
+                pooledBytes <- pooledBytes + bytes
+
+    /// A large array for a result made outside every scope: a recycled one of that length if the pool has one.
+    let private plainLarge (n: int) =
+        if keptBytes >= collectAfterBytes then
+            // Only if no collection has run since the count began: the dead tensors' keepers are found by it.
+            if GC.CollectionCount 0 = collectionsSeen then GC.Collect(1, GCCollectionMode.Forced, true, false)
+            collectionsSeen <- GC.CollectionCount 0
+            keptBytes <- 0L
+        let mutable a: double[] = null
+        if pooledBytes > 0L || not Keeper.Returned.IsEmpty then
+            lock gate (fun () ->
+                takeReturned ()
+                match pool.TryGetValue n with
+                | true, stack when stack.Count > 0 ->
+                    a <- stack.Pop()
+                    pooledBytes <- pooledBytes - 8L * int64 n
+                    recycled <- recycled + 1L
+                    takenLengths.Add n |> ignore
+                | _ -> ())
+        if isNull a then a <- GC.AllocateUninitializedArray<double> n
+        if Forwards.Depth > 0 then
+            let mutable fresh = Forwards.Fresh
+            if isNull fresh then
+                fresh <- List<double[]>(4)
+                Forwards.Fresh <- fresh
+            fresh.Add a
+        a
+
     /// An array a kernel fills completely (its contents are unspecified).
     let uninit (n: int) : double[] =
         if Limits.exceeds (float n) then Limits.check (fun () -> "A result") (float n)
         let s = current.Value
-        if isNull s || n < minPooled || s.Ended then fromGC n
+        if isNull s || s.Ended then (if n >= recycleFrom then plainLarge n else fromGC n)
+        elif n < minPooled then fromGC n
         else
             let lend (a: double[]) =
                 let lease = Lease(a, Environment.CurrentManagedThreadId)
@@ -95,11 +207,13 @@ module internal Storage =
                 outstanding <- leases.Count
             let mutable a: double[] = null
             lock gate (fun () ->
+                if not Keeper.Returned.IsEmpty then takeReturned ()
                 match pool.TryGetValue n with
                 | true, stack when stack.Count > 0 ->
                     a <- stack.Pop()
                     pooledBytes <- pooledBytes - 8L * int64 n
                     reuses <- reuses + 1L
+                    takenLengths.Add n |> ignore
                     s.Reuses <- s.Reuses + 1
                     lend a
                 | _ -> ())
@@ -146,6 +260,13 @@ module internal Storage =
     /// Called by every new tensor: registers it with the open scope, and counts it as a holder of its array
     /// when that array is rented (or pins the array when no scope is open here).
     let adopt (t: IScoped) (data: double[]) =
+        if keepers > 0L && not (isNull data) && data.Length >= recycleFrom then
+            match keeperOf.TryGetValue data with
+            | true, weak ->
+                match weak.TryGetTarget() with
+                | true, k -> t.Keeper <- k
+                | _ -> ()
+            | _ -> ()
         let s = current.Value
         // Only arrays of minPooled elements or more are ever rented: smaller ones need no lookup (and no lock).
         let rented = not (isNull data) && data.Length >= minPooled && outstanding > 0
@@ -157,6 +278,32 @@ module internal Storage =
             lock gate (fun () ->
                 let lease = leaseOf data
                 if not (isNull lease) then pin lease)
+
+    /// An op's forward begins on this thread.
+    let enterForward () = Forwards.Depth <- Forwards.Depth + 1
+
+    /// An op's forward has ended (returned `out`, or threw with null). When it was the outermost on this thread
+    /// and its result's array was made during it outside every scope, the result gets that array's keeper:
+    /// results the caller holds are recycled once unreachable, a forward's temporaries never are.
+    let exitForward (out: IScoped) =
+        let depth = Forwards.Depth - 1
+        Forwards.Depth <- depth
+        if depth = 0 then
+            let fresh = Forwards.Fresh
+            if not (isNull fresh) && fresh.Count > 0 then
+                let raw = if isNull out then null else out.Raw
+                if not (isNull raw) && isNull out.Keeper && fresh.Contains raw then
+                    let k = Keeper raw
+                    if keepers = 0L then AfterCollections trimIdle |> ignore
+                    out.Keeper <- k
+                    keeperOf.AddOrUpdate(raw, WeakReference<Keeper>(k))
+                    keepers <- keepers + 1L
+                    let seen = GC.CollectionCount 0
+                    if seen <> collectionsSeen then
+                        collectionsSeen <- seen
+                        keptBytes <- 0L
+                    keptBytes <- keptBytes + 8L * int64 raw.Length
+                fresh.Clear()
 
     /// An array for a tensor made before its elements (a view read for the first time): from the pool
     /// when that tensor's scope is the open scope here (the tensor then holds the array, as if made with it),
@@ -257,6 +404,14 @@ module internal Storage =
                                 s.Rented.[kept] <- lease
                                 kept <- kept + 1
                         s.Rented.RemoveRange(kept, s.Rented.Count - kept))
+
+    /// Arrays of length n the pool holds now, counting those whose keepers were finalized (for tests).
+    let pooledOf (n: int) =
+        lock gate (fun () ->
+            takeReturned ()
+            match pool.TryGetValue n with
+            | true, stack -> stack.Count
+            | _ -> 0)
 
     /// Bytes currently held by the pool (for tests and diagnostics).
     let pooled () = lock gate (fun () -> pooledBytes)

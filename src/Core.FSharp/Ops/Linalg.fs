@@ -119,7 +119,10 @@ module Linalg =
     /// The sign of det A (−1, 0 or 1), one per matrix: a constant (no gradient).
     let signDet (a: Value) : Value =
         square "signDet" "a" a.Shape |> ignore
-        Value.constant (perMatrixOfLu a.Shape a.Tensor.Data (fun m n sign -> fst (Factorizations.signLogAbs m n sign)))
+        let t = a.Tensor
+        let signs = perMatrixOfLu a.Shape t.Data (fun m n sign -> fst (Factorizations.signLogAbs m n sign))
+        GC.KeepAlive t
+        Value.constant signs
 
     /// The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read). With
     /// Φ(X) = the lower triangle of X with its diagonal halved: VJP Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹;

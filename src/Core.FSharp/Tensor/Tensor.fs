@@ -94,6 +94,8 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
     [<DefaultValue>] val mutable private scope: ScopeState
     [<DefaultValue>] val mutable private lease: Lease
     [<DefaultValue>] val mutable private next: IScoped
+    // The keeper of a recycled plain result's array: reachable from this tensor (and others over the array) only.
+    [<DefaultValue>] val mutable private keeper: Keeper
     interface IScoped with
         member t.Scope with get () = t.scope and set v = t.scope <- v
         member t.Lease with get () = t.lease and set v = t.lease <- v
@@ -101,6 +103,8 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
         member _.Release() =
             released <- true
             data <- null
+        member t.Keeper with get () = t.keeper and set v = t.keeper <- v
+        member _.Raw = data
     /// That value, for a uniform tensor.
     member internal _.Fill = fill
     /// The shape (a fresh copy).
@@ -265,7 +269,12 @@ module Tensor =
                 newShape |> Array.map (fun d -> if d = -1 then t.Numel / k else d)
         if Shape.numel resolved <> t.Numel then
             raise (ShapeException(sprintf "Cannot reshape %s (%s) into %s (%s)." (Shape.show t.ShapeArray) (Shape.count (int64 t.Numel) "element" "elements") (Shape.show resolved) (Shape.count (int64 (Shape.numel resolved)) "element" "elements"), "shape"))
-        if t.IsUniform then Tensor.Of(Array.copy resolved, null, t.Fill) else Tensor.Of(Array.copy resolved, t.Data)
+        if t.IsUniform then Tensor.Of(Array.copy resolved, null, t.Fill)
+        else
+            // t stays reachable until the new tensor holds the array (and its keeper, for a recycled result).
+            let r = Tensor.Of(Array.copy resolved, t.Data)
+            GC.KeepAlive t
+            r
 
     /// Axis i of the result is axis perm.[i] of the input.
     let permute (perm: int[]) (t: Tensor) =
@@ -273,7 +282,10 @@ module Tensor =
         let st = Shape.strides t.ShapeArray
         let shp = perm |> Array.map (fun p -> t.ShapeArray.[p])
         if perm |> Array.mapi (fun i p -> i = p) |> Array.forall id then t
-        else Tensor.Of(shp, Strided.gather t.Data 0 (perm |> Array.map (fun p -> st.[p])) shp)
+        else
+            let r = Tensor.Of(shp, Strided.gather t.Data 0 (perm |> Array.map (fun p -> st.[p])) shp)
+            GC.KeepAlive t
+            r
 
     /// Reverses the axes.
     let transpose (t: Tensor) = permute (Array.init t.Rank (fun i -> t.Rank - 1 - i)) t
@@ -314,7 +326,11 @@ module Tensor =
     let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =
         let axes = Shape.normaliseAxes t.Rank axes
         // Every axis (a loss's sum): one run over the data as it is, no permutation to work out.
-        if axes.Length = t.Rank && not keepDims then Tensor.Of([||], Reductions.sumRuns t.Data 1 t.Numel) else
+        if axes.Length = t.Rank && not keepDims then
+            let total = Reductions.sumRuns t.Data 1 t.Numel
+            GC.KeepAlive t
+            Tensor.Of([||], total)
+        else
         let kept = [| 0 .. t.Rank - 1 |] |> Array.filter (fun a -> not (Array.contains a axes))
         let sorted = Array.sort axes
         let outer = kept |> Array.map (fun a -> t.ShapeArray.[a])
@@ -329,6 +345,7 @@ module Tensor =
             else
                 // Several blocks: one at a time, in place too.
                 Reductions.sumStaged t.Data t.ShapeArray sorted
+        GC.KeepAlive t
         let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
         Tensor.Of(outShape, sums)
 
@@ -354,6 +371,7 @@ module Tensor =
         let src = t.Data
         let dst = Strided.fresh src.Length
         Strided.chunked src.Length (fun lo hi -> for i in lo .. hi - 1 do dst.[i] <- f src.[i])
+        GC.KeepAlive t
         Tensor.Of(t.ShapeArray, dst)
 
     /// Elementwise map; large tensors are split over the cores (each element is independent).
@@ -367,12 +385,17 @@ module Tensor =
             let y = b.Data
             let dst = Strided.fresh x.Length
             Strided.chunked x.Length (fun lo hi -> for i in lo .. hi - 1 do dst.[i] <- f x.[i] y.[i])
+            GC.KeepAlive a
+            GC.KeepAlive b
             Tensor.Of(a.ShapeArray, dst)
         else
             let s = Shape.broadcast a.ShapeArray b.ShapeArray
             let a' = broadcastTo s a
             let b' = broadcastTo s b
-            Tensor.Of(s, Array.map2 f a'.Data b'.Data)
+            let r = Tensor.Of(s, Array.map2 f a'.Data b'.Data)
+            GC.KeepAlive a'
+            GC.KeepAlive b'
+            r
 
     /// Elementwise binary map with NumPy broadcasting; large same-shaped tensors are split over the cores.
     let map2 (f: double -> double -> double) (a: Tensor) (b: Tensor) = map2Inline f a b
@@ -402,6 +425,8 @@ module Tensor =
             // Every element is written below.
             let dst = Strided.fresh x.Length
             Strided.chunkedStreaming (streaming && Strided.streams x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
+            GC.KeepAlive a
+            GC.KeepAlive b
             Tensor.Of(a.ShapeArray, dst)
         else
             let s = Shape.broadcast a.ShapeArray b.ShapeArray
@@ -411,12 +436,15 @@ module Tensor =
             // Every element is written by the kernel.
             let dst = Strided.fresh (Shape.numel s)
             Broadcast.apply op da oa sa db ob sb dst shape
+            GC.KeepAlive a
+            GC.KeepAlive b
             Tensor.Of(s, dst)
 
     let private unaryVector (kernel: SpanMap) (t: Tensor) =
         let x = t.Data
         let dst = Strided.fresh x.Length
         Strided.chunkedStreaming (Strided.streams x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), Span(dst, lo, hi - lo)))
+        GC.KeepAlive t
         Tensor.Of(t.ShapeArray, dst)
 
     let add a b = zip Functional.Kernels.Tuning.StreamSums (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) Broadcast.Op.Add a b
@@ -459,9 +487,15 @@ module Tensor =
         for i in 0 .. a.Numel - 1 do
             let d = abs (x.[i] - y.[i])
             if Double.IsNaN d || d > m then m <- d
+        GC.KeepAlive a
+        GC.KeepAlive b
         m
 
     /// True when every |a-b| ≤ atol + rtol·|b| (shapes must be equal).
     let allClose (rtol: double) (atol: double) (a: Tensor) (b: Tensor) =
-        Shape.same a.ShapeArray b.ShapeArray
-        && Array.forall2 (fun (x: double) y -> x = y || abs (x - y) <= atol + rtol * abs y) a.Data b.Data
+        let close =
+            Shape.same a.ShapeArray b.ShapeArray
+            && Array.forall2 (fun (x: double) y -> x = y || abs (x - y) <= atol + rtol * abs y) a.Data b.Data
+        GC.KeepAlive a
+        GC.KeepAlive b
+        close

@@ -221,3 +221,78 @@ module StorageTests =
         let after = Einsum.contract "ij,jk->ik" [| a; a |]
         Assert.False after.IsReleased
         sameBits "after" kept after
+
+    // Plain results (made outside every scope) of 85 KB and more are recycled through keepers once the GC finds
+    // every tensor over their array unreachable. Keepers' arrays are poisoned with NaN when the GC hands them back.
+
+    /// Lets every unreachable keeper be finalized, so that its array is in the pool for the next result.
+    let private collect () =
+        GC.Collect()
+        GC.WaitForPendingFinalizers()
+
+    /// exp(x) and its VJP against `adj`, as plain tensors: three results of x's size (value, e^x·adj, and the
+    /// gradient of a second op on top).
+    let private plainWork (x: Tensor) (adj: Tensor) =
+        let y, pullback = Autodiff.vjp (fun v -> Arithmetic.mul (Elementwise.exp v) v) (Value.constant x)
+        [| y.Tensor; (pullback (Value.constant adj)).Tensor |]
+
+    [<Fact>]
+    let ``plain results of 85 KB and more are recycled once unreachable, and a recycled array never changes a result`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let x = Tensor.random 41 [| 120; 120 |]
+        let adj = Tensor.random 42 [| 120; 120 |]
+        let expected = plainWork x adj |> Array.map bits
+        let before = Storage.recycled
+        for round in 1 .. 40 do
+            if round % 4 = 0 then collect ()
+            let actual = plainWork x adj
+            Array.iteri2 (fun k e (a: Tensor) -> if e <> bits a then Check.failf "round %d, result %d differs from the first run" round k) expected actual
+        Assert.True(Storage.recycled > before, "no plain result reused a recycled array")
+
+    /// A result and a reshape of it, made where the result's own tensor becomes unreachable at once.
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+    let private reshapedResult (x: Tensor) =
+        let y = (Elementwise.exp (Value.constant x)).Tensor
+        Tensor.reshape [| -1 |] y, (Layout.reshape [| 60; 240 |] (Value.constant (Tensor.scale 2.0 y))).Tensor
+
+    [<Fact>]
+    let ``a plain result is not recycled while any tensor over its array is reachable`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let x = Tensor.random 43 [| 120; 120 |]
+        let held = (Elementwise.exp (Value.constant x)).Tensor
+        let heldBits = bits held
+        let flat, shaped = reshapedResult x
+        let flatBits, shapedBits = bits flat, bits shaped
+        let before = Storage.recycled
+        for round in 1 .. 30 do
+            collect ()
+            // Churn: results of the same length, taking whatever the pool holds.
+            plainWork x x |> ignore
+            if bits held <> heldBits then Check.failf "round %d: a held result changed" round
+            if bits flat <> flatBits then Check.failf "round %d: a reshape outliving its source changed" round
+            if bits shaped <> shapedBits then Check.failf "round %d: a reshape op's result changed" round
+        Assert.True(Storage.recycled > before, "the churn reused no array, so it tested nothing")
+
+/// The recycled results' pool against full collections: alone, since other tests' collections and results would
+/// move the pool under it.
+[<Collection("process-wide state")>]
+module RecycledPoolTests =
+
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+    let private dropResult (n: int) =
+        (Elementwise.exp (Value.constant (Tensor.random 44 [| n |]))).Tensor.Numel |> ignore
+
+    [<Fact>]
+    let ``arrays of a length nothing takes between two full collections leave the pool`` () =
+        // A length no other test uses.
+        let n = 10_711
+        dropResult n
+        GC.Collect()
+        GC.WaitForPendingFinalizers()
+        Assert.True(Storage.pooledOf n >= 1, "the result's array did not reach the pool")
+        // After each full collection the pool drops every length nothing took since the one before (twice: the
+        // first may close a period that began before this test).
+        for _ in 1 .. 2 do
+            GC.Collect()
+            GC.WaitForPendingFinalizers()
+        Assert.Equal(0, Storage.pooledOf n)
