@@ -84,7 +84,7 @@ module Einsum =
     /// Evaluates an einsum equation (NumPy/torch semantics).
     let contract (equation: string) (operands: Tensor[]) =
         let b = bindCached equation (shapesOf operands)
-        Engine.contract b.Contraction (squeeze b operands)
+        Tensor.outermost (fun () -> Engine.contract b.Contraction (squeeze b operands))
 
     /// The gradient of every operand for a given output gradient, each through its derived contraction.
     let gradients (equation: string) (operands: Tensor[]) (outputGradient: Tensor) =

@@ -169,8 +169,10 @@ module internal Storage =
     /// A large array for a result made outside every scope: a recycled one of that length if the pool has one.
     let private plainLarge (n: int) =
         if keptBytes >= collectAfterBytes then
-            // Only if no collection has run since the count began: the dead tensors' keepers are found by it.
-            if GC.CollectionCount 0 = collectionsSeen then GC.Collect(1, GCCollectionMode.Forced, true, false)
+            // Only if no collection has run since the count began (the dead tensors' keepers are found by it), and
+            // never inside an application's no-GC region (a collection would end it).
+            if GC.CollectionCount 0 = collectionsSeen && Runtime.GCSettings.LatencyMode <> Runtime.GCLatencyMode.NoGCRegion then
+                GC.Collect(1, GCCollectionMode.Forced, true, false)
             collectionsSeen <- GC.CollectionCount 0
             keptBytes <- 0L
         let mutable a: double[] = null

@@ -205,6 +205,18 @@ module Tensor =
     /// memory and are released when it ends (`use scope = Tensor.scope ()`; keep results with `scope.Keep`).
     let scope () = new TensorScope(Storage.enter ())
 
+    /// Runs a raw function as an op's forward runs (Storage.exitForward): called from outside every op, its
+    /// result may be recycled once unreachable; called inside another function or op, nothing changes.
+    let inline internal outermost ([<InlineIfLambda>] f: unit -> Tensor) =
+        Storage.enterForward ()
+        let r =
+            try f ()
+            with _ ->
+                Storage.exitForward null
+                reraise ()
+        Storage.exitForward r
+        r
+
     let internal wrap (shape: int[]) (data: double[]) = Tensor.Of(shape, data)
 
     /// A tensor from row-major values; the values are copied.
@@ -278,6 +290,7 @@ module Tensor =
 
     /// Axis i of the result is axis perm.[i] of the input.
     let permute (perm: int[]) (t: Tensor) =
+        outermost <| fun () ->
         Shape.checkPermutation t.Rank perm
         let st = Shape.strides t.ShapeArray
         let shp = perm |> Array.map (fun p -> t.ShapeArray.[p])
@@ -324,6 +337,7 @@ module Tensor =
 
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =
+        outermost <| fun () ->
         let axes = Shape.normaliseAxes t.Rank axes
         // Every axis (a loss's sum): one run over the data as it is, no permutation to work out.
         if axes.Length = t.Rank && not keepDims then
@@ -351,6 +365,7 @@ module Tensor =
 
     /// Sums a broadcast result back to `target` (the adjoint of broadcastTo).
     let sumTo (target: int[]) (t: Tensor) =
+        outermost <| fun () ->
         if Shape.same t.ShapeArray target then t
         else
             if not (Shape.canBroadcastTo target t.ShapeArray) then
@@ -375,7 +390,7 @@ module Tensor =
         Tensor.Of(t.ShapeArray, dst)
 
     /// Elementwise map; large tensors are split over the cores (each element is independent).
-    let map (f: double -> double) (t: Tensor) = mapInline f t
+    let map (f: double -> double) (t: Tensor) = outermost (fun () -> mapInline f t)
 
     /// Elementwise binary map with NumPy broadcasting, `f` inlined into the same-shape loop; large
     /// same-shaped tensors are split over the cores.
@@ -398,7 +413,7 @@ module Tensor =
             r
 
     /// Elementwise binary map with NumPy broadcasting; large same-shaped tensors are split over the cores.
-    let map2 (f: double -> double -> double) (a: Tensor) (b: Tensor) = map2Inline f a b
+    let map2 (f: double -> double -> double) (a: Tensor) (b: Tensor) = outermost (fun () -> map2Inline f a b)
 
     /// An operand's array and strides over the broadcast shape `s` (0 along the axes it is broadcast over);
     /// a uniform tensor is one element read with every stride 0, so it is never made.
@@ -447,17 +462,17 @@ module Tensor =
         GC.KeepAlive t
         Tensor.Of(t.ShapeArray, dst)
 
-    let add a b = zip Functional.Kernels.Tuning.StreamSums (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) Broadcast.Op.Add a b
-    let sub a b = zip Functional.Kernels.Tuning.StreamSums (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) Broadcast.Op.Subtract a b
+    let add a b = outermost <| fun () -> zip Functional.Kernels.Tuning.StreamSums (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) Broadcast.Op.Add a b
+    let sub a b = outermost <| fun () -> zip Functional.Kernels.Tuning.StreamSums (SpanZip(fun x y d -> TensorPrimitives.Subtract(x, y, d))) Broadcast.Op.Subtract a b
     /// a·b elementwise. A uniform factor of 1 (a sum's adjoint, say) returns the other operand itself:
     /// x·1 = x exactly, and tensors are immutable, so sharing is safe.
     let mul (a: Tensor) (b: Tensor) =
         if a.IsUniform && a.Fill = 1.0 && Shape.same a.ShapeArray b.ShapeArray then b
         elif b.IsUniform && b.Fill = 1.0 && Shape.same a.ShapeArray b.ShapeArray then a
-        else zip true (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) Broadcast.Op.Multiply a b
-    let div a b = zip true (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) Broadcast.Op.Divide a b
-    let neg t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Negate(x, d))) t
-    let scale (k: double) t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Multiply(x, k, d))) t
+        else outermost <| fun () -> zip true (SpanZip(fun x y d -> TensorPrimitives.Multiply(x, y, d))) Broadcast.Op.Multiply a b
+    let div a b = outermost <| fun () -> zip true (SpanZip(fun x y d -> TensorPrimitives.Divide(x, y, d))) Broadcast.Op.Divide a b
+    let neg t = outermost <| fun () -> unaryVector (SpanMap(fun x d -> TensorPrimitives.Negate(x, d))) t
+    let scale (k: double) t = outermost <| fun () -> unaryVector (SpanMap(fun x d -> TensorPrimitives.Multiply(x, k, d))) t
     /// √x elementwise, vectorised (IEEE square roots are correctly rounded, so the same bits as Math.Sqrt; the
     /// scalar loop took 2.5 ns per element, the vector one 0.6).
     let internal sqrtElements t = unaryVector (SpanMap(fun x d -> TensorPrimitives.Sqrt(x, d))) t

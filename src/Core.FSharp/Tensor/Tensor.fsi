@@ -114,6 +114,10 @@ module Tensor =
 
     val internal wrap: shape: int array -> data: double array -> Tensor
 
+    /// Runs a raw function as an op's forward runs: called from outside every op, its result may be recycled
+    /// once unreachable.
+    val inline internal outermost: [<InlineIfLambda>] f: (unit -> Tensor) -> Tensor
+
     /// A tensor from row-major values; the values are copied.
     val create: shape: int array -> values: double array -> Tensor
 

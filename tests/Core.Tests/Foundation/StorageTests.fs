@@ -255,10 +255,20 @@ module StorageTests =
         let y = (Elementwise.exp (Value.constant x)).Tensor
         Tensor.reshape [| -1 |] y, (Layout.reshape [| 60; 240 |] (Value.constant (Tensor.scale 2.0 y))).Tensor
 
+    /// A reshape op's result over `x`'s own array (on a tape, so the op runs), dropped at once.
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+    let private dropReshape (x: Tensor) =
+        (fst (Autodiff.vjp (Layout.reshape [| -1 |]) (Value.constant x))).Tensor.Numel |> ignore
+
     [<Fact>]
     let ``a plain result is not recycled while any tensor over its array is reachable`` () =
         Functional.Kernels.Tuning.PoisonPooledArrays <- true
         let x = Tensor.random 43 [| 120; 120 |]
+        // An array the library did not make for a result (the caller's tensor): a dropped op result over it
+        // must not hand it to the pool.
+        let own = Tensor.random 47 [| 120; 120 |]
+        let ownBits = bits own
+        dropReshape own
         let held = (Elementwise.exp (Value.constant x)).Tensor
         let heldBits = bits held
         let flat, shaped = reshapedResult x
@@ -271,7 +281,34 @@ module StorageTests =
             if bits held <> heldBits then Check.failf "round %d: a held result changed" round
             if bits flat <> flatBits then Check.failf "round %d: a reshape outliving its source changed" round
             if bits shaped <> shapedBits then Check.failf "round %d: a reshape op's result changed" round
+            if bits own <> ownBits then Check.failf "round %d: a tensor the caller made changed" round
         Assert.True(Storage.recycled > before, "the churn reused no array, so it tested nothing")
+
+    /// Adam on one 120×120 parameter for `steps` steps from fixed gradients; `hold` keeps every step's parameters
+    /// and moments reachable (nothing of them can be recycled), else only the latest are.
+    let private adamSteps (hold: bool) (steps: int) =
+        let g = Tensor.random 45 [| 120; 120 |]
+        let mutable p = [| Tensor.random 46 [| 120; 120 |] |]
+        let mutable state = Optimizers.init p
+        let held = ResizeArray<Tensor[]>()
+        let seen = ResizeArray<int64[]>()
+        for step in 1 .. steps do
+            if step % 3 = 0 then collect ()
+            let p', s' = Optimizers.adam false 0.01 0.9 0.999 1e-8 0.0 p [| Tensor.scale (float step) g |] state
+            p <- p'
+            state <- s'
+            if hold then held.Add(Array.append p' (Array.append s'.First s'.Second))
+            seen.Add(bits p'.[0])
+        seen
+
+    [<Fact>]
+    let ``the raw Tensor functions' results are recycled too, and an optimizer's steps on recycled arrays are unchanged`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let expected = adamSteps true 24
+        let before = Storage.recycled
+        let actual = adamSteps false 24
+        Seq.iteri2 (fun k (e: int64[]) (a: int64[]) -> if e <> a then Check.failf "step %d differs when earlier steps' arrays are recycled" (k + 1)) expected actual
+        Assert.True(Storage.recycled > before, "no array of the raw functions' results was reused")
 
 /// The recycled results' pool against full collections: alone, since other tests' collections and results would
 /// move the pool under it.
