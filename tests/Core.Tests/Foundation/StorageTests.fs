@@ -249,6 +249,20 @@ module StorageTests =
             Array.iteri2 (fun k e (a: Tensor) -> if e <> bits a then Check.failf "round %d, result %d differs from the first run" round k) expected actual
         Assert.True(Storage.recycled > before, "no plain result reused a recycled array")
 
+    [<Fact>]
+    let ``plain results recycled on many threads at once are never handed on while a thread holds them`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let x = Tensor.random 48 [| 120; 120 |]
+        let adj = Tensor.random 49 [| 120; 120 |]
+        let expected = plainWork x adj |> Array.map bits
+        Parallel.For(0, 64, ParallelOptions(MaxDegreeOfParallelism = 8), fun i ->
+            let actual = plainWork x adj
+            // Held through a collection while this thread and others make results that take recycled arrays.
+            if i % 4 = 0 then collect ()
+            plainWork x adj |> ignore
+            Array.iteri2 (fun k e (a: Tensor) -> if e <> bits a then Check.failf "iteration %d on thread %d, result %d changed" i Environment.CurrentManagedThreadId k) expected actual)
+        |> ignore
+
     /// A result and a reshape of it, made where the result's own tensor becomes unreachable at once.
     [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
     let private reshapedResult (x: Tensor) =
