@@ -120,18 +120,14 @@ module Op =
             for i in 0 .. args.Length - 1 do
                 tensors.[i] <- (match args.[i] with Const t -> t | a -> a.Tensor)
             let trace = Tracing.current.Value
-            Storage.enterForward ()
             let out =
-                try
+                // Outermost on this thread, its result may be recycled once unreachable.
+                Tensor.outermost (fun () ->
                     if isNull trace then op.Forward tensors
                     else
                         // A forward written with ops (a custom op's) is one operation of the program, not its insides.
                         Tracing.current.Value <- null
-                        try op.Forward tensors finally Tracing.current.Value <- trace
-                with _ ->
-                    Storage.exitForward null
-                    reraise ()
-            Storage.exitForward out
+                        try op.Forward tensors finally Tracing.current.Value <- trace)
             // An input released while the op read it may have lent its array to another tensor: fail, never
             // return a value computed from that tensor's data.
             for t in tensors do t.CheckLive()

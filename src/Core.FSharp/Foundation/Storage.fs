@@ -152,19 +152,34 @@ module internal Storage =
             takenLengths.Clear())
         true
 
-    // Under `gate`: arrays whose keepers were finalized join the pool (up to its limit).
+    // The helpers below run under `gate`.
+
+    /// Puts a free array in the pool if it stays within its limit; `poison` first fills it with NaN.
+    let private pushPooled (poison: bool) (a: double[]) =
+        let bytes = 8L * int64 a.Length
+        if pooledBytes + bytes <= poolLimitBytes then
+            if poison then Array.Fill(a, nan)
+            match pool.TryGetValue a.Length with
+            | true, stack -> stack.Push a
+            | _ ->
+                let stack = Stack<double[]>()
+                stack.Push a
+                pool.[a.Length] <- stack
+            pooledBytes <- pooledBytes + bytes
+
+    /// A pooled array of length n, or null.
+    let private popPooled (n: int) =
+        match pool.TryGetValue n with
+        | true, stack when stack.Count > 0 ->
+            pooledBytes <- pooledBytes - 8L * int64 n
+            takenLengths.Add n |> ignore
+            stack.Pop()
+        | _ -> null
+
+    /// Arrays whose keepers were finalized join the pool (poisoned there already, when tests ask for it).
     let private takeReturned () =
         let mutable a: double[] = null
-        while Keeper.Returned.TryDequeue(&a) do
-            let bytes = 8L * int64 a.Length
-            if pooledBytes + bytes <= poolLimitBytes then
-                match pool.TryGetValue a.Length with
-                | true, stack -> stack.Push a
-                | _ ->
-                    let stack = Stack<double[]>()
-                    stack.Push a
-                    pool.[a.Length] <- stack
-                pooledBytes <- pooledBytes + bytes
+        while Keeper.Returned.TryDequeue(&a) do pushPooled false a
 
     /// A large array for a result made outside every scope: a recycled one of that length if the pool has one.
     let private plainLarge (n: int) =
@@ -179,13 +194,8 @@ module internal Storage =
         if pooledBytes > 0L || not Keeper.Returned.IsEmpty then
             lock gate (fun () ->
                 takeReturned ()
-                match pool.TryGetValue n with
-                | true, stack when stack.Count > 0 ->
-                    a <- stack.Pop()
-                    pooledBytes <- pooledBytes - 8L * int64 n
-                    recycled <- recycled + 1L
-                    takenLengths.Add n |> ignore
-                | _ -> ())
+                a <- popPooled n
+                if not (isNull a) then recycled <- recycled + 1L)
         if isNull a then a <- GC.AllocateUninitializedArray<double> n
         if Forwards.Depth > 0 then
             let mutable fresh = Forwards.Fresh
@@ -210,15 +220,11 @@ module internal Storage =
             let mutable a: double[] = null
             lock gate (fun () ->
                 if not Keeper.Returned.IsEmpty then takeReturned ()
-                match pool.TryGetValue n with
-                | true, stack when stack.Count > 0 ->
-                    a <- stack.Pop()
-                    pooledBytes <- pooledBytes - 8L * int64 n
+                a <- popPooled n
+                if not (isNull a) then
                     reuses <- reuses + 1L
-                    takenLengths.Add n |> ignore
                     s.Reuses <- s.Reuses + 1
-                    lend a
-                | _ -> ())
+                    lend a)
             if isNull a then
                 // A fresh array is made outside the lock: it may be large.
                 a <- GC.AllocateUninitializedArray<double> n
@@ -236,16 +242,7 @@ module internal Storage =
             lease.Returned <- true
             leases.Remove lease.Array |> ignore
             outstanding <- leases.Count
-            let bytes = 8L * int64 lease.Array.Length
-            if pooledBytes + bytes <= poolLimitBytes then
-                if Functional.Kernels.Tuning.PoisonPooledArrays then Array.Fill(lease.Array, nan)
-                match pool.TryGetValue lease.Array.Length with
-                | true, stack -> stack.Push lease.Array
-                | _ ->
-                    let stack = Stack<double[]>()
-                    stack.Push lease.Array
-                    pool.[lease.Array.Length] <- stack
-                pooledBytes <- pooledBytes + bytes
+            pushPooled Functional.Kernels.Tuning.PoisonPooledArrays lease.Array
 
     let private leaseOf (data: double[]) =
         match leases.TryGetValue data with
