@@ -52,14 +52,20 @@ public static partial class Quick
             using var scope = Core.TensorModule.scope();
             Core.Autodiff.vjpMany(Microsoft.FSharp.Core.FuncConvert.FromFunc(f), inputs).Item2.Invoke(adj);
         };
+        // Plain calls (no scope): their results are recycled arrays, not in the caches.
+        Action Plain(Func<Core.Value[], Core.Value> f) => () =>
+            Core.Autodiff.vjpMany(Microsoft.FSharp.Core.FuncConvert.FromFunc(f), inputs).Item2.Invoke(adj);
         long ntBytes = Functional.Kernels.Tuning.NonTemporalBytes;
         bool streamSums = Functional.Kernels.Tuning.StreamSums;
-        Console.WriteLine($"defaults: NonTemporalBytes {ntBytes}, StreamSums {streamSums}");
+        bool streamPlain = Functional.Kernels.Tuning.StreamPlainResults;
+        Console.WriteLine($"defaults: NonTemporalBytes {ntBytes}, StreamSums {streamSums}, StreamPlainResults {streamPlain}");
         var cases = new (string Name, Action Body, Action<bool> Set)[]
         {
             ("x+y (StreamSums)", Of(v => Core.Arithmetic.add(v[0], v[1])), around => Functional.Kernels.Tuning.StreamSums = around),
             ("x·y (NonTemporalBytes)", Of(v => Core.Arithmetic.mul(v[0], v[1])), around => Functional.Kernels.Tuning.NonTemporalBytes = around ? ntBytes : long.MaxValue),
             ("relu (NonTemporalBytes)", Of(v => Core.Activation.relu(v[0])), around => Functional.Kernels.Tuning.NonTemporalBytes = around ? ntBytes : long.MaxValue),
+            ("x+y plain (StreamPlainResults)", Plain(v => Core.Arithmetic.add(v[0], v[1])), around => Functional.Kernels.Tuning.StreamPlainResults = around),
+            ("σ plain (StreamPlainResults)", Plain(v => Core.Elementwise.sigmoid(v[0])), around => Functional.Kernels.Tuning.StreamPlainResults = around),
         };
         try
         {
@@ -75,7 +81,10 @@ public static partial class Quick
                         for (int i = 0; i < 40; i++) body();
                         times[around].Add(sw.Elapsed.TotalMilliseconds / 40);
                     }
-                set(true);
+                // Back to this machine's defaults before the next case.
+                Functional.Kernels.Tuning.NonTemporalBytes = ntBytes;
+                Functional.Kernels.Tuning.StreamSums = streamSums;
+                Functional.Kernels.Tuning.StreamPlainResults = streamPlain;
                 static (double Median, double Low, double High) Summary(List<double> l) { l.Sort(); return (l[l.Count / 2], l[0], l[^1]); }
                 var (a, al, ah) = Summary(times[true]);
                 var (t, tl, th) = Summary(times[false]);
@@ -86,6 +95,7 @@ public static partial class Quick
         {
             Functional.Kernels.Tuning.NonTemporalBytes = ntBytes;
             Functional.Kernels.Tuning.StreamSums = streamSums;
+            Functional.Kernels.Tuning.StreamPlainResults = streamPlain;
         }
     }
 

@@ -47,6 +47,11 @@ internal static class Tuning
     /// 1.09–1.4× faster through them on AMD Zen 5 (family 26), which therefore keeps them in the cache.</summary>
     public static bool StreamSums = !(CpuInfo.Current.IsAmd && CpuInfo.Current.Family >= 26);
 
+    /// <summary>Large results made outside every scope (plain results, whose arrays come fresh from the GC or
+    /// recycled after a collection, so not from the caches) are written around the caches by every kernel that can
+    /// (<see cref="NonTemporalBytes"/>), whatever the switches above say for results in a scope (the same bits).</summary>
+    public static bool StreamPlainResults = true;
+
     /// <summary>Sums of short runs over inputs of at least this many bytes (which cannot all sit in L3) ask for their
     /// lines ahead of the loads (from memory 1.2–1.6× faster; from the caches 10–20 % slower): this CPU's L3 (32 MB
     /// when CPUID does not tell). The same bits either way.</summary>

@@ -205,6 +205,12 @@ module internal Storage =
             fresh.Add a
         a
 
+    /// Whether results made on this thread now are plain (no scope open, or it has ended): their arrays come
+    /// fresh from the GC or recycled after a collection, in either case not in the caches.
+    let plain () =
+        let s = current.Value
+        isNull s || s.Ended
+
     /// An array a kernel fills completely (its contents are unspecified).
     let uninit (n: int) : double[] =
         if Limits.exceeds (float n) then Limits.check (fun () -> "A result") (float n)

@@ -59,6 +59,11 @@ module internal Strided =
     /// Whether a result of n doubles is written around the caches (`Tuning.NonTemporalBytes`).
     let streams (n: int) = int64 n * 8L >= Functional.Kernels.Tuning.NonTemporalBytes
 
+    /// Whether a large result made now goes around the caches because its array is not in them
+    /// (`Storage.plain`, `Tuning.StreamPlainResults`): written through the caches, each line would first be read
+    /// from memory. In a scope the array is a recently returned one, likely still cached.
+    let streamsPlain (n: int) = streams n && Functional.Kernels.Tuning.StreamPlainResults && Storage.plain ()
+
     /// `chunked` for a kernel writing n doubles: when `streaming` (`streams n`), chunks of 65,536 (512 KB), over
     /// which TensorPrimitives writes with non-temporal stores (it does for spans above 256 KB; chunks of 16,384
     /// never reached that) and the four-lane loops write aligned lanes with them.

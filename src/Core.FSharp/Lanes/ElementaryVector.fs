@@ -351,33 +351,45 @@ module internal ElementaryVector =
     /// (e^y with y below −708, or NaN); if any, the elements `outside` picks are redone by `scalar`, which gives
     /// them the bits the lanes would with Math.Exp in them. (A Math.Exp call inside the loop would keep its
     /// vectors on the stack on every iteration.) These steps are one chain per lane: one pass on four lanes was
-    /// slower than two passes with an eight-lane exponential.
+    /// slower than two passes with an eight-lane exponential. A plain result goes around the caches
+    /// (`Strided.streamsPlain`).
     let inline private onePass (src: double[]) ([<InlineIfLambda>] step8: Vector512<double> -> struct (Vector512<double> * uint32))
                                ([<InlineIfLambda>] step4: Vector256<double> -> struct (Vector256<double> * uint32))
                                ([<InlineIfLambda>] outside: double -> bool) ([<InlineIfLambda>] scalar: double -> double) =
         let dst = Strided.fresh src.Length
-        Strided.chunked src.Length (fun lo hi ->
+        let streaming = Strided.streamsPlain src.Length && Sse.IsSupported
+        Strided.chunkedStreaming streaming src.Length (fun lo hi ->
             use px = fixed src
             use pd = fixed dst
             let mutable i = lo
             let mutable bad = 0u
+            // Up to four elements from i through padded lanes (the same operations, so the same bits).
+            let inline partial (i: int) (count: int) =
+                let inline at k = if k < count then NativePtr.get px (i + k) else 0.0
+                let struct (v, b) = step4 (Vector256.Create(at 0, at 1, at 2, at 3))
+                for l in 0 .. count - 1 do NativePtr.set pd (i + l) (v.GetElement l)
+                b
+            if streaming then
+                // Non-temporal stores take whole aligned lanes: the elements before the first one go through
+                // padded lanes.
+                let align = if wide () then 64n else 32n
+                while i < hi && NativePtr.toNativeInt (NativePtr.add pd i) % align <> 0n do
+                    let count = min (min 4 (hi - i)) (int ((align - NativePtr.toNativeInt (NativePtr.add pd i) % align) / 8n))
+                    bad <- bad ||| partial i count
+                    i <- i + count
             if wide () then
                 while i <= hi - 8 do
                     let struct (v, b) = step8 (Vector512.Load(NativePtr.add px i))
-                    Vector512.Store(v, NativePtr.add pd i)
+                    if streaming then Vector512.StoreAlignedNonTemporal(v, NativePtr.add pd i) else Vector512.Store(v, NativePtr.add pd i)
                     bad <- bad ||| b
                     i <- i + 8
             while i <= hi - 4 do
                 let struct (v, b) = step4 (Vector256.Load(NativePtr.add px i))
-                Vector256.Store(v, NativePtr.add pd i)
+                if streaming then Vector256.StoreAlignedNonTemporal(v, NativePtr.add pd i) else Vector256.Store(v, NativePtr.add pd i)
                 bad <- bad ||| b
                 i <- i + 4
-            if i < hi then
-                let count = hi - i
-                let inline at k = if k < count then NativePtr.get px (i + k) else 0.0
-                let struct (v, b) = step4 (Vector256.Create(at 0, at 1, at 2, at 3))
-                for l in 0 .. count - 1 do NativePtr.set pd (i + l) (v.GetElement l)
-                bad <- bad ||| b
+            if streaming then Sse.StoreFence()
+            if i < hi then bad <- bad ||| partial i (hi - i)
             if bad <> 0u then
                 for j in lo .. hi - 1 do
                     if outside src.[j] then dst.[j] <- scalar src.[j])

@@ -439,7 +439,7 @@ module Tensor =
             let y = b.Data
             // Every element is written below.
             let dst = Strided.fresh x.Length
-            Strided.chunkedStreaming (streaming && Strided.streams x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
+            Strided.chunkedStreaming ((streaming && Strided.streams x.Length) || Strided.streamsPlain x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
             GC.KeepAlive a
             GC.KeepAlive b
             Tensor.Of(a.ShapeArray, dst)
