@@ -319,9 +319,11 @@ module internal Engine =
                     o <- o + 1
             others.[o] <- r
             current <- others
-        let result = Tensor.wrap plan.OutShape (plan.Final current.[0])
+        let out = plan.Final current.[0]
+        let result = Tensor.wrap plan.OutShape out
         // The operands stay reachable while their arrays are read (and until a result over one of them holds it).
         GC.KeepAlive xs
-        // In a TensorScope, temporaries go back to the pool now rather than when the scope ends.
-        Storage.recycleSince mark
+        // Temporaries go back to the pool now: in a TensorScope rather than when the scope ends, outside one
+        // rather than after a collection.
+        Storage.recycleSince mark out
         result

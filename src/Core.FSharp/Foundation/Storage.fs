@@ -384,23 +384,33 @@ module internal Storage =
             while not (isNull p) && p.Ended do p <- p.Parent
             current.Value <- p
 
-    /// A mark in the open scope's rentals (-1 when no scope is open), for `recycleSince`.
+    /// A mark for `recycleSince`: how many arrays the open scope has rented, or outside every scope how many
+    /// large plain arrays this thread has made in its current op forward (-1 where neither applies).
+    [<Struct>]
+    type Mark = { Rented: int; Fresh: int }
+
     let mark () =
         let s = current.Value
-        if isNull s then -1 else lock gate (fun () -> if s.Ended then -1 else s.Rented.Count)
+        if isNull s || s.Ended then
+            let fresh = Forwards.Fresh
+            { Rented = -1; Fresh = (if Forwards.Depth <= 0 then -1 elif isNull fresh then 0 else fresh.Count) }
+        else { Rented = lock gate (fun () -> if s.Ended then -1 else s.Rented.Count); Fresh = -1 }
 
-    /// Gives back at once the arrays this thread rented in the open scope since `m` that no tensor holds:
-    /// a contraction's temporaries (gathered operands, intermediate products), which never leave it. Arrays
-    /// rented on other threads the scope flows to are theirs, possibly not yet wrapped, and are left alone.
-    let recycleSince (m: int) =
-        if m >= 0 then
+    /// Gives back at once the arrays made on this thread since `m` that no tensor holds, but `result`: a
+    /// contraction's temporaries (gathered operands, intermediate products), which never leave it. In a scope,
+    /// its rentals no tensor holds (arrays rented on other threads the scope flows to are theirs, possibly not yet
+    /// wrapped, and are left alone); outside every scope, the large plain arrays made since, which the caller
+    /// vouches no tensor holds (they would otherwise wait for a collection and, being fresh, for the
+    /// large-object heap's own).
+    let recycleSince (m: Mark) (result: double[]) =
+        if m.Rented >= 0 then
             let s = current.Value
             if not (isNull s) then
                 let thread = Environment.CurrentManagedThreadId
                 lock gate (fun () ->
-                    if not s.Ended && m <= s.Rented.Count then
-                        let mutable kept = m
-                        for i in m .. s.Rented.Count - 1 do
+                    if not s.Ended && m.Rented <= s.Rented.Count then
+                        let mutable kept = m.Rented
+                        for i in m.Rented .. s.Rented.Count - 1 do
                             let lease = s.Rented.[i]
                             if lease.Thread = thread && lease.Holders = 0 && not lease.Pinned && not lease.Returned then
                                 lease.OwnerEnded <- true
@@ -409,6 +419,19 @@ module internal Storage =
                                 s.Rented.[kept] <- lease
                                 kept <- kept + 1
                         s.Rented.RemoveRange(kept, s.Rented.Count - kept))
+        elif m.Fresh >= 0 then
+            let fresh = Forwards.Fresh
+            if not (isNull fresh) && m.Fresh < fresh.Count then
+                let mutable kept = m.Fresh
+                lock gate (fun () ->
+                    for i in m.Fresh .. fresh.Count - 1 do
+                        let a = fresh.[i]
+                        if obj.ReferenceEquals(a, result) then
+                            // Still a candidate for the outermost result's keeper (`exitForward`).
+                            fresh.[kept] <- a
+                            kept <- kept + 1
+                        else pushPooled Functional.Kernels.Tuning.PoisonPooledArrays a)
+                fresh.RemoveRange(kept, fresh.Count - kept)
 
     /// Arrays of length n the pool holds now, counting those whose keepers were finalized (for tests).
     let pooledOf (n: int) =

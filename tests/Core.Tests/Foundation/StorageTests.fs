@@ -324,6 +324,29 @@ module StorageTests =
         Seq.iteri2 (fun k (e: int64[]) (a: int64[]) -> if e <> a then Check.failf "step %d differs when earlier steps' arrays are recycled" (k + 1)) expected actual
         Assert.True(Storage.recycled > before, "no array of the raw functions' results was reused")
 
+    /// The value and gradients of a product of three 125×125 matrices on a tape: each contraction keeps a 125×125
+    /// intermediate (85 KB and more) that no tensor holds.
+    let private chainWork (xs: Tensor[]) (adj: Tensor) =
+        let y, pullback = Autodiff.vjpMany (fun v -> Linear.einsum "ij,jk,kl->il" v) (xs |> Array.map Value.constant)
+        Array.append [| y.Tensor |] (pullback (Value.constant adj) |> Array.map (fun v -> v.Tensor))
+
+    [<Fact>]
+    let ``a plain contraction's temporaries go back to the pool when it returns, and its result keeps its keeper`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let xs = [| 1 .. 3 |] |> Array.map (fun k -> Tensor.random (60 + k) [| 125; 125 |])
+        let expected = bits (Einsum.contract "ij,jk,kl->il" xs)
+        let keepers, recycled = Storage.keepers, Storage.recycled
+        let results = [| for _ in 1 .. 10 -> Einsum.contract "ij,jk,kl->il" xs |]
+        // Each call's intermediate went back as it returned, so each later call took one without a collection.
+        Assert.True(Storage.recycled - recycled >= 9L, sprintf "%d arrays reused in 10 calls" (Storage.recycled - recycled))
+        Assert.True(Storage.keepers - keepers >= 10L, sprintf "%d keepers for 10 results" (Storage.keepers - keepers))
+        // Held results never went back: a pooled array is poisoned at once.
+        results |> Array.iteri (fun k r -> if bits r <> expected then Check.failf "result %d changed while held" k)
+        let adj = Tensor.random 64 [| 125; 125 |]
+        let first = chainWork xs adj |> Array.map bits
+        for round in 1 .. 10 do
+            chainWork xs adj |> Array.iteri (fun k t -> if bits t <> first.[k] then Check.failf "round %d: result %d differs from the first run" round k)
+
 /// The recycled results' pool against full collections: alone, since other tests' collections and results would
 /// move the pool under it.
 [<Collection("process-wide state")>]
