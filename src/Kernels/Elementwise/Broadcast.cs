@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Threading.Tasks;
 
 namespace Functional.Kernels;
@@ -17,9 +18,11 @@ namespace Functional.Kernels;
 internal static unsafe class Broadcast
 {
     /// <summary>c[idx] = +0 + a[Σ idx·aStrides]·b[Σ idx·bStrides] for every index over <paramref name="shape"/>,
-    /// c contiguous in row-major order (overwritten, so it may start uninitialised). Strides are non-negative.</summary>
-    public static void Multiply(double[] a, int[] aStrides, double[] b, int[] bStrides, double[] c, int[] shape) =>
-        Apply<ProductFromZero>(a, 0, aStrides, b, 0, bStrides, c, shape);
+    /// c contiguous in row-major order (overwritten, so it may start uninitialised). Strides are non-negative.
+    /// With stream, c is written with non-temporal stores, around the caches (the same bits): for a large result in
+    /// an array no cache holds.</summary>
+    public static void Multiply(double[] a, int[] aStrides, double[] b, int[] bStrides, double[] c, int[] shape, bool stream = false) =>
+        Apply<ProductFromZero>(a, 0, aStrides, b, 0, bStrides, c, shape, stream);
 
     /// <summary>c[idx] = op(a[Σ idx·aStrides], b[Σ idx·bStrides]) over <paramref name="shape"/>, c contiguous in
     /// row-major order (overwritten). The element-wise operators with broadcasting (Tensor.add, sub, mul, div)
@@ -28,15 +31,16 @@ internal static unsafe class Broadcast
         Apply(op, a, 0, aStrides, b, 0, bStrides, c, shape);
 
     /// <summary>As <see cref="Apply(Op, double[], int[], double[], int[], double[], int[])"/>, the operands read from
-    /// element <paramref name="aOffset"/> of a and <paramref name="bOffset"/> of b (views into larger arrays).</summary>
-    public static void Apply(Op op, double[] a, int aOffset, int[] aStrides, double[] b, int bOffset, int[] bStrides, double[] c, int[] shape)
+    /// element <paramref name="aOffset"/> of a and <paramref name="bOffset"/> of b (views into larger arrays); with
+    /// stream, as for <see cref="Multiply"/>.</summary>
+    public static void Apply(Op op, double[] a, int aOffset, int[] aStrides, double[] b, int bOffset, int[] bStrides, double[] c, int[] shape, bool stream = false)
     {
         switch (op)
         {
-            case Op.Add: Apply<AddOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape); break;
-            case Op.Subtract: Apply<SubtractOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape); break;
-            case Op.Multiply: Apply<MultiplyOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape); break;
-            case Op.Divide: Apply<DivideOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape); break;
+            case Op.Add: Apply<AddOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape, stream); break;
+            case Op.Subtract: Apply<SubtractOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape, stream); break;
+            case Op.Multiply: Apply<MultiplyOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape, stream); break;
+            case Op.Divide: Apply<DivideOp>(a, aOffset, aStrides, b, bOffset, bStrides, c, shape, stream); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "Not an element-wise operator.");
         }
     }
@@ -87,8 +91,9 @@ internal static unsafe class Broadcast
         public static Vector256<double> V256(Vector256<double> x, Vector256<double> y) => x / y;
     }
 
-    private static void Apply<TOp>(double[] a, int aOffset, int[] aStrides, double[] b, int bOffset, int[] bStrides, double[] c, int[] shape) where TOp : struct, IBinary
+    private static void Apply<TOp>(double[] a, int aOffset, int[] aStrides, double[] b, int bOffset, int[] bStrides, double[] c, int[] shape, bool stream) where TOp : struct, IBinary
     {
+        stream &= Sse2.IsSupported;
         int r = shape.Length;
         if (aOffset < 0 || bOffset < 0)
             throw new ArgumentException($"Offsets {aOffset} and {bOffset}; neither may be negative.");
@@ -116,13 +121,13 @@ internal static unsafe class Broadcast
             double* pa = pa0 + aOffset, pb = pb0 + bOffset;
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
             if (count < 2 * Chunk || Environment.ProcessorCount < 2)
-                Rows<TOp>(pa, aStrides, pb, bStrides, pc, shape, 0, rows);
+                RowsOf<TOp>(pa, aStrides, pb, bStrides, pc, shape, 0, rows, stream);
             else if (n < Chunk)
             {
                 // Tasks of about 2^15 outputs over whole rows (a row: the n outputs along the last axis).
                 long block = Chunk / n;
                 Fork.For((rows + block - 1) / block, t =>
-                    Rows<TOp>((double*)ia, aStrides, (double*)ib, bStrides, (double*)ic, shape, t * block, Math.Min(rows, (t + 1) * block)));
+                    RowsOf<TOp>((double*)ia, aStrides, (double*)ib, bStrides, (double*)ic, shape, t * block, Math.Min(rows, (t + 1) * block), stream));
             }
             else
             {
@@ -141,7 +146,12 @@ internal static unsafe class Broadcast
                         ob += i * bStrides[d];
                     }
                     long sa = aStrides[r - 1], sb = bStrides[r - 1];
-                    Row<TOp>((double*)ia + oa + j0 * sa, sa, (double*)ib + ob + j0 * sb, sb, (double*)ic + row * n + j0, j1 - j0);
+                    if (stream)
+                    {
+                        Row<TOp, AroundCaches>((double*)ia + oa + j0 * sa, sa, (double*)ib + ob + j0 * sb, sb, (double*)ic + row * n + j0, j1 - j0);
+                        Sse.StoreFence();
+                    }
+                    else Row<TOp, ThroughCaches>((double*)ia + oa + j0 * sa, sa, (double*)ib + ob + j0 * sb, sb, (double*)ic + row * n + j0, j1 - j0);
                 });
             }
         }
@@ -149,9 +159,19 @@ internal static unsafe class Broadcast
 
     private const int Chunk = 1 << 15;
 
+    private static void RowsOf<TOp>(double* a, int[] sa, double* b, int[] sb, double* c, int[] shape, long r0, long r1, bool stream) where TOp : struct, IBinary
+    {
+        if (stream)
+        {
+            Rows<TOp, AroundCaches>(a, sa, b, sb, c, shape, r0, r1);
+            Sse.StoreFence();
+        }
+        else Rows<TOp, ThroughCaches>(a, sa, b, sb, c, shape, r0, r1);
+    }
+
     /// <summary>Rows r0..r1−1 (row: every axis but the last fixed, in row-major order).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows<TOp>(double* a, int[] sa, double* b, int[] sb, double* c, int[] shape, long r0, long r1) where TOp : struct, IBinary
+    private static void Rows<TOp, TStore>(double* a, int[] sa, double* b, int[] sb, double* c, int[] shape, long r0, long r1) where TOp : struct, IBinary where TStore : struct, IStore
     {
         int r = shape.Length, n = shape[r - 1];
         long ia = sa[r - 1], ib = sb[r - 1];
@@ -167,7 +187,7 @@ internal static unsafe class Broadcast
         }
         for (long row = r0; row < r1; row++)
         {
-            Row<TOp>(a + oa, ia, b + ob, ib, c + row * n, n);
+            Row<TOp, TStore>(a + oa, ia, b + ob, ib, c + row * n, n);
             // Odometer over the axes before the last.
             for (int d = r - 2; d >= 0; d--)
             {
@@ -181,41 +201,70 @@ internal static unsafe class Broadcast
         }
     }
 
-    /// <summary>c[j] = op(a[j·ia], b[j·ib]) for j &lt; n: vectors when each stride is 0 or 1.</summary>
+    /// <summary>c[j] = op(a[j·ia], b[j·ib]) for j &lt; n: vectors when each stride is 0 or 1, stored as TStore
+    /// stores them; around the caches, the elements before the first aligned vector by the scalar operator (the
+    /// same bits).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Row<TOp>(double* a, long ia, double* b, long ib, double* c, int n) where TOp : struct, IBinary
+    private static void Row<TOp, TStore>(double* a, long ia, double* b, long ib, double* c, int n) where TOp : struct, IBinary where TStore : struct, IStore
     {
         int j = 0;
-        if (Vector512.IsHardwareAccelerated && n >= 8)
+        if (TStore.Aligned && (ia == 1 && ib <= 1 || ia == 0 && ib == 1))
+        {
+            int align = Vector512.IsHardwareAccelerated ? 64 : 32;
+            for (; j < n && ((nint)(c + j) & (align - 1)) != 0; j++) c[j] = TOp.Scalar(a[j * ia], b[j * ib]);
+        }
+        if (Vector512.IsHardwareAccelerated && n - j >= 8)
         {
             if (ia == 1 && ib == 1)
-                for (; j <= n - 8; j += 8) Vector512.Store(TOp.V512(Vector512.Load(a + j), Vector512.Load(b + j)), c + j);
+                for (; j <= n - 8; j += 8) TStore.Put(TOp.V512(Vector512.Load(a + j), Vector512.Load(b + j)), c + j);
             else if (ia == 1 && ib == 0)
             {
                 var vb = Vector512.Create(*b);
-                for (; j <= n - 8; j += 8) Vector512.Store(TOp.V512(Vector512.Load(a + j), vb), c + j);
+                for (; j <= n - 8; j += 8) TStore.Put(TOp.V512(Vector512.Load(a + j), vb), c + j);
             }
             else if (ia == 0 && ib == 1)
             {
                 var va = Vector512.Create(*a);
-                for (; j <= n - 8; j += 8) Vector512.Store(TOp.V512(va, Vector512.Load(b + j)), c + j);
+                for (; j <= n - 8; j += 8) TStore.Put(TOp.V512(va, Vector512.Load(b + j)), c + j);
             }
         }
-        else if (Vector256.IsHardwareAccelerated && n >= 4)
+        else if (Vector256.IsHardwareAccelerated && n - j >= 4)
         {
             if (ia == 1 && ib == 1)
-                for (; j <= n - 4; j += 4) Vector256.Store(TOp.V256(Vector256.Load(a + j), Vector256.Load(b + j)), c + j);
+                for (; j <= n - 4; j += 4) TStore.Put(TOp.V256(Vector256.Load(a + j), Vector256.Load(b + j)), c + j);
             else if (ia == 1 && ib == 0)
             {
                 var vb = Vector256.Create(*b);
-                for (; j <= n - 4; j += 4) Vector256.Store(TOp.V256(Vector256.Load(a + j), vb), c + j);
+                for (; j <= n - 4; j += 4) TStore.Put(TOp.V256(Vector256.Load(a + j), vb), c + j);
             }
             else if (ia == 0 && ib == 1)
             {
                 var va = Vector256.Create(*a);
-                for (; j <= n - 4; j += 4) Vector256.Store(TOp.V256(va, Vector256.Load(b + j)), c + j);
+                for (; j <= n - 4; j += 4) TStore.Put(TOp.V256(va, Vector256.Load(b + j)), c + j);
             }
         }
         for (; j < n; j++) c[j] = TOp.Scalar(a[j * ia], b[j * ib]);
+    }
+
+    /// <summary>How a row's vectors are stored: through the caches, or with aligned non-temporal stores.</summary>
+    private interface IStore
+    {
+        static abstract bool Aligned { get; }
+        static abstract void Put(Vector512<double> v, double* p);
+        static abstract void Put(Vector256<double> v, double* p);
+    }
+
+    private struct ThroughCaches : IStore
+    {
+        public static bool Aligned => false;
+        public static void Put(Vector512<double> v, double* p) => Vector512.Store(v, p);
+        public static void Put(Vector256<double> v, double* p) => Vector256.Store(v, p);
+    }
+
+    private struct AroundCaches : IStore
+    {
+        public static bool Aligned => true;
+        public static void Put(Vector512<double> v, double* p) => Vector512.StoreAlignedNonTemporal(v, p);
+        public static void Put(Vector256<double> v, double* p) => Vector256.StoreAlignedNonTemporal(v, p);
     }
 }

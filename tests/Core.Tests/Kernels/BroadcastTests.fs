@@ -24,7 +24,7 @@ module KernelsBroadcastTests =
     let private bits (xs: double[]) = xs |> Array.map System.BitConverter.DoubleToInt64Bits
 
     [<Fact>]
-    let ``products through strides equal the element-by-element loop bit for bit, uninitialised outputs too`` () =
+    let ``products through strides equal the element-by-element loop bit for bit, uninitialised outputs too, stored either way`` () =
         // (shape, strides of a, strides of b): contiguous, broadcast rows and columns, transposed reads,
         // one long row split over the cores, many short rows, rank 0, an empty axis.
         let cases =
@@ -46,9 +46,11 @@ module KernelsBroadcastTests =
             // −0 products must come out +0, as the reference's sum from +0 gives.
             a.[0] <- -0.0
             let count = Array.fold (*) 1 shape
-            let c = Array.create count nan
-            Functional.Kernels.Broadcast.Multiply(a, sa, b, sb, c, shape)
-            Assert.True((bits c = bits (reference a sa b sb shape)), sprintf "shape %A, strides %A and %A" shape sa sb)
+            // Through the caches, and around them (rows of odd lengths start off the vectors' alignment).
+            for stream in [ false; true ] do
+                let c = Array.create count nan
+                Functional.Kernels.Broadcast.Multiply(a, sa, b, sb, c, shape, stream)
+                Assert.True((bits c = bits (reference a sa b sb shape)), sprintf "shape %A, strides %A and %A, around the caches %b" shape sa sb stream)
 
     [<Fact>]
     let ``merged axes describe the same products`` () =
@@ -95,6 +97,14 @@ module KernelsStreamingStoresTests =
                     check "neg" (Tensor.neg x) (fun i -> -xs.[i])
                     check "scale" (Tensor.scale 3.0 x) (fun i -> 3.0 * xs.[i])
                     check "sqrt" (Tensor.sqrtElements y) (fun i -> sqrt ys.[i])
+                    // With broadcasting: rows of nine, most starting off the vectors' alignment.
+                    let m = Tensor.random (n + 2) [| n; 9 |]
+                    let row = Tensor.random (n + 3) [| 9 |]
+                    let ms, rs = m.ToArray(), row.ToArray()
+                    let checkRows name (t: Tensor) (f: double -> double -> double) =
+                        Assert.True((bits (t.ToArray()) = bits (Array.init (9 * n) (fun i -> f ms.[i] rs.[i % 9]))), sprintf "%s, %d rows, threshold %d" name n threshold)
+                    checkRows "add, broadcast" (Tensor.add m row) (+)
+                    checkRows "div, broadcast" (Tensor.div m row) (/)
                     // The four-lane loops (the activations and their VJPs), from any alignment of the chunk.
                     let three = System.Runtime.Intrinsics.Vector256.Create(3.0)
                     check "Lanes.map" (Lanes.map (fun v -> v * three - v) (fun v -> v * 3.0 - v) x) (fun i -> xs.[i] * 3.0 - xs.[i])
