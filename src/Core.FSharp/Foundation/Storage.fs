@@ -287,6 +287,25 @@ module internal Storage =
     /// An op's forward begins on this thread.
     let enterForward () = Forwards.Depth <- Forwards.Depth + 1
 
+    /// Gives `t`, over `raw`, that array's keeper (a new one).
+    let private attach (t: IScoped) (raw: double[]) =
+        let k = Keeper raw
+        if keepers = 0L then AfterCollections trimIdle |> ignore
+        t.Keeper <- k
+        keeperOf.AddOrUpdate(raw, WeakReference<Keeper>(k))
+        keepers <- keepers + 1L
+        let seen = GC.CollectionCount 0
+        if seen <> collectionsSeen then
+            collectionsSeen <- seen
+            keptBytes <- 0L
+        keptBytes <- keptBytes + 8L * int64 raw.Length
+
+    /// Whether `t`'s array was made outside every scope during this thread's current op forward and has no
+    /// keeper yet (`raw` is its array).
+    let private madeHere (t: IScoped) (raw: double[]) =
+        let fresh = Forwards.Fresh
+        not (isNull raw) && isNull t.Keeper && not (isNull fresh) && fresh.Contains raw
+
     /// An op's forward has ended (returned `out`, or threw with null). When it was the outermost on this thread
     /// and its result's array was made during it outside every scope, the result gets that array's keeper:
     /// results the caller holds are recycled once unreachable, a forward's temporaries never are.
@@ -297,18 +316,17 @@ module internal Storage =
             let fresh = Forwards.Fresh
             if not (isNull fresh) && fresh.Count > 0 then
                 let raw = if isNull out then null else out.Raw
-                if not (isNull raw) && isNull out.Keeper && fresh.Contains raw then
-                    let k = Keeper raw
-                    if keepers = 0L then AfterCollections trimIdle |> ignore
-                    out.Keeper <- k
-                    keeperOf.AddOrUpdate(raw, WeakReference<Keeper>(k))
-                    keepers <- keepers + 1L
-                    let seen = GC.CollectionCount 0
-                    if seen <> collectionsSeen then
-                        collectionsSeen <- seen
-                        keptBytes <- 0L
-                    keptBytes <- keptBytes + 8L * int64 raw.Length
+                if madeHere out raw then attach out raw
                 fresh.Clear()
+
+    /// A forward's intermediate that its pullback keeps (a derivative computed with the value): when its array
+    /// was made during this forward outside every scope, `t` gets the array's keeper, so the array is recycled
+    /// once the pullback and `t` are unreachable. The caller vouches that `t` is the only way to that array and
+    /// that every read of it keeps `t` reachable, as for a result.
+    let keepIntermediate (t: IScoped) =
+        if Forwards.Depth > 0 then
+            let raw = t.Raw
+            if madeHere t raw then attach t raw
 
     /// An array for a tensor made before its elements (a view read for the first time): from the pool
     /// when that tensor's scope is the open scope here (the tensor then holds the array, as if made with it),

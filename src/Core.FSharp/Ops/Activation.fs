@@ -122,7 +122,7 @@ module Activation =
         let forward (t: Tensor) =
             if fuse then
                 let struct (values, derivs) = f.WithDerivative t.Data
-                saved.Value <- ValueSome(struct (t, Tensor.wrap t.ShapeArray derivs))
+                saved.Value <- ValueSome(struct (t, Tensor.wrapKept t.ShapeArray derivs))
                 Tensor.wrap t.ShapeArray values
             elif f.Vector then Tensor.wrap t.ShapeArray (f.Value t.Data)
             else f.Scalar t

@@ -219,6 +219,11 @@ module Tensor =
 
     let internal wrap (shape: int[]) (data: double[]) = Tensor.Of(shape, data)
 
+    let internal wrapKept (shape: int[]) (data: double[]) =
+        let t = Tensor.Of(shape, data)
+        Storage.keepIntermediate t
+        t
+
     /// A tensor from row-major values; the values are copied.
     let create (shape: int[]) (values: double[]) =
         let n = Shape.numel shape

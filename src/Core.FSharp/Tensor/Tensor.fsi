@@ -114,6 +114,10 @@ module Tensor =
 
     val internal wrap: shape: int array -> data: double array -> Tensor
 
+    /// `wrap` for an intermediate that an op's pullback keeps beyond its forward (Storage.keepIntermediate): made
+    /// outside every scope, its array is recycled once the pullback and the tensor are unreachable.
+    val internal wrapKept: shape: int array -> data: double array -> Tensor
+
     /// Runs a raw function as an op's forward runs: called from outside every op, its result may be recycled
     /// once unreachable.
     val inline internal outermost: [<InlineIfLambda>] f: (unit -> Tensor) -> Tensor

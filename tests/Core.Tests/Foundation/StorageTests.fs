@@ -324,6 +324,26 @@ module StorageTests =
         Seq.iteri2 (fun k (e: int64[]) (a: int64[]) -> if e <> a then Check.failf "step %d differs when earlier steps' arrays are recycled" (k + 1)) expected actual
         Assert.True(Storage.recycled > before, "no array of the raw functions' results was reused")
 
+    /// A GELU on a tape and its pullback: the pullback keeps GELU' of x, computed with the value.
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+    let private geluPullback (x: Tensor) = snd (Autodiff.vjp Activation.gelu (Value.constant x))
+
+    [<Fact>]
+    let ``a forward's saved derivative is recycled once its pullback is unreachable, never while it is held`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let x = Tensor.random 65 [| 121; 121 |]
+        let adj = Tensor.random 66 [| 121; 121 |]
+        let held = geluPullback x
+        let expected = bits (held (Value.constant adj)).Tensor
+        let keepers = Storage.keepers
+        for round in 1 .. 30 do
+            if round % 3 = 0 then collect ()
+            // Churn: the same work, dropped at once, taking whatever the pool holds.
+            (geluPullback x) (Value.constant adj) |> ignore
+            if bits (held (Value.constant adj)).Tensor <> expected then Check.failf "round %d: a held pullback's result changed" round
+        // The value, the saved derivative and the gradient of each round, and the held pullback's gradient.
+        Assert.True(Storage.keepers - keepers >= 120L, sprintf "%d keepers in 30 rounds" (Storage.keepers - keepers))
+
     /// The value and gradients of a product of three 125×125 matrices on a tape: each contraction keeps a 125×125
     /// intermediate (85 KB and more) that no tensor holds.
     let private chainWork (xs: Tensor[]) (adj: Tensor) =
