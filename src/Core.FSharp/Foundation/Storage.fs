@@ -16,20 +16,15 @@ type internal Lease(array: double[], thread: int) =
     member val Pinned = false with get, set
     member val Returned = false with get, set
 
-/// The owner of one large result array made outside every scope, held only by the tensors over that array. The GC
-/// finds it unreachable when every such tensor is, and its finalizer hands the array back for reuse: a plain
+/// The owner of one large result array made outside every scope, held only by the tensors over that array. The
+/// collection that finds it unreachable (when every such tensor is) clears the weak reference `Storage` keeps to
+/// it, and the next look at those references, right after that collection, hands the array back for reuse: a plain
 /// result's memory is recycled without an explicit owner. Code that reads a tensor's array keeps the tensor
 /// reachable until it is done (every read ends with `CheckLive` or `GC.KeepAlive`), so the array cannot be handed
 /// on while it is read.
 [<Sealed; AllowNullLiteral>]
 type internal Keeper(array: double[]) =
-    static let returned = System.Collections.Concurrent.ConcurrentQueue<double[]>()
-    /// Arrays whose tensors the GC found unreachable, waiting to join the pool (see `Storage`).
-    static member Returned = returned
     member _.Array = array
-    override _.Finalize() =
-        if Functional.Kernels.Tuning.PoisonPooledArrays then Array.Fill(array, nan)
-        returned.Enqueue array
 
 /// Calls `trim` after every collection of the generation it lives in (gen 2 once promoted), for as long as `trim`
 /// returns true.
@@ -138,6 +133,11 @@ module internal Storage =
     /// (a reshape, a squeeze) holds it too.
     let private keeperOf = System.Runtime.CompilerServices.ConditionalWeakTable<double[], WeakReference<Keeper>>()
 
+    /// Every keeper's weak reference and array (under `gate`), and the collection count when they were last looked
+    /// at (`reclaim`).
+    let private watched = List<struct (WeakReference<Keeper> * double[])>()
+    let mutable private reclaimedAt = 0
+
     /// Lengths taken from the pool since the last full collection (under `gate`).
     let private takenLengths = HashSet<int>()
 
@@ -176,10 +176,25 @@ module internal Storage =
             stack.Pop()
         | _ -> null
 
-    /// Arrays whose keepers were finalized join the pool (poisoned there already, when tests ask for it).
-    let private takeReturned () =
-        let mutable a: double[] = null
-        while Keeper.Returned.TryDequeue(&a) do pushPooled false a
+    /// Whether a collection ran since `reclaim` last looked (read without the lock: a stale answer only delays).
+    let private collectedSinceReclaim () = watched.Count > 0 && GC.CollectionCount 0 <> reclaimedAt
+
+    /// After a collection: the arrays of the keepers it found unreachable (their weak references cleared) join the
+    /// pool, poisoned when tests ask for it. The collection itself clears the references, so the arrays are back
+    /// as soon as it returns.
+    let private reclaim () =
+        let seen = GC.CollectionCount 0
+        if seen <> reclaimedAt then
+            reclaimedAt <- seen
+            let mutable kept = 0
+            for i in 0 .. watched.Count - 1 do
+                let struct (weak, a) = watched.[i]
+                match weak.TryGetTarget() with
+                | true, _ ->
+                    watched.[kept] <- watched.[i]
+                    kept <- kept + 1
+                | _ -> pushPooled Functional.Kernels.Tuning.PoisonPooledArrays a
+            watched.RemoveRange(kept, watched.Count - kept)
 
     /// A large array for a result made outside every scope: a recycled one of that length if the pool has one.
     let private plainLarge (n: int) =
@@ -191,9 +206,9 @@ module internal Storage =
             collectionsSeen <- GC.CollectionCount 0
             keptBytes <- 0L
         let mutable a: double[] = null
-        if pooledBytes > 0L || not Keeper.Returned.IsEmpty then
+        if pooledBytes > 0L || collectedSinceReclaim () then
             lock gate (fun () ->
-                takeReturned ()
+                reclaim ()
                 a <- popPooled n
                 if not (isNull a) then recycled <- recycled + 1L)
         if isNull a then a <- GC.AllocateUninitializedArray<double> n
@@ -225,7 +240,7 @@ module internal Storage =
                 outstanding <- leases.Count
             let mutable a: double[] = null
             lock gate (fun () ->
-                if not Keeper.Returned.IsEmpty then takeReturned ()
+                if collectedSinceReclaim () then reclaim ()
                 a <- popPooled n
                 if not (isNull a) then
                     reuses <- reuses + 1L
@@ -287,18 +302,27 @@ module internal Storage =
     /// An op's forward begins on this thread.
     let enterForward () = Forwards.Depth <- Forwards.Depth + 1
 
-    /// Gives `t`, over `raw`, that array's keeper (a new one).
+    /// Gives `t`, over `raw`, that array's keeper: the live one if another tensor over it has one (an array is
+    /// watched through one keeper at a time), else a new one.
     let private attach (t: IScoped) (raw: double[]) =
-        let k = Keeper raw
-        if keepers = 0L then AfterCollections trimIdle |> ignore
-        t.Keeper <- k
-        keeperOf.AddOrUpdate(raw, WeakReference<Keeper>(k))
-        keepers <- keepers + 1L
-        let seen = GC.CollectionCount 0
-        if seen <> collectionsSeen then
-            collectionsSeen <- seen
-            keptBytes <- 0L
-        keptBytes <- keptBytes + 8L * int64 raw.Length
+        let mutable live = null
+        match keeperOf.TryGetValue raw with
+        | true, weak -> weak.TryGetTarget(&live) |> ignore
+        | _ -> ()
+        if not (isNull live) then t.Keeper <- live
+        else
+            let k = Keeper raw
+            if keepers = 0L then AfterCollections trimIdle |> ignore
+            t.Keeper <- k
+            let weak = WeakReference<Keeper>(k)
+            keeperOf.AddOrUpdate(raw, weak)
+            lock gate (fun () -> watched.Add(struct (weak, raw)))
+            keepers <- keepers + 1L
+            let seen = GC.CollectionCount 0
+            if seen <> collectionsSeen then
+                collectionsSeen <- seen
+                keptBytes <- 0L
+            keptBytes <- keptBytes + 8L * int64 raw.Length
 
     /// Whether `t`'s array was made outside every scope during this thread's current op forward and has no
     /// keeper yet (`raw` is its array).
@@ -451,10 +475,11 @@ module internal Storage =
                         else pushPooled Functional.Kernels.Tuning.PoisonPooledArrays a)
                 fresh.RemoveRange(kept, fresh.Count - kept)
 
-    /// Arrays of length n the pool holds now, counting those whose keepers were finalized (for tests).
+    /// Arrays of length n the pool holds now, counting those whose keepers collections found unreachable (for
+    /// tests).
     let pooledOf (n: int) =
         lock gate (fun () ->
-            takeReturned ()
+            reclaim ()
             match pool.TryGetValue n with
             | true, stack -> stack.Count
             | _ -> 0)
