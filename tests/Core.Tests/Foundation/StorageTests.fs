@@ -390,3 +390,33 @@ module RecycledPoolTests =
             GC.Collect()
             GC.WaitForPendingFinalizers()
         Assert.Equal(0, Storage.pooledOf n)
+
+    /// Plain results of length n held through two young collections (their keepers reach gen 2), then dropped:
+    /// their arrays.
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+    let private promotedAndDropped (n: int) =
+        let held = [| for k in 1 .. 4 -> (Elementwise.exp (Value.constant (Tensor.random (70 + k) [| n |]))).Tensor |]
+        GC.Collect(1)
+        GC.Collect(1)
+        held |> Array.map (fun t -> t.Data)
+
+    [<Fact>]
+    let ``results dropped after their keepers reached gen 2 come back once fresh arrays pass the full-collection budget`` () =
+        // A length no other test uses; budgets small enough for a few results.
+        let n = 16_901
+        let bytes = 8L * int64 n
+        Storage.setCollectAfterBytes (2L * bytes)
+        Storage.setFullAfterBytes (2L * bytes)
+        try
+            let stuck = promotedAndDropped n
+            let isStuck (a: double[]) = stuck |> Array.exists (fun s -> obj.ReferenceEquals(s, a))
+            let x = Value.constant (Tensor.random 75 [| n |])
+            let fulls = GC.CollectionCount 2
+            // Young collections cannot find those keepers; fresh arrays for the misses pass the budget, and the
+            // full collection that follows hands the four arrays back.
+            let reused = [| for _ in 1 .. 6 -> (Elementwise.exp x).Tensor |] |> Array.filter (fun t -> isStuck t.Data)
+            Assert.True(GC.CollectionCount 2 > fulls, "no full collection ran")
+            Assert.True(reused.Length >= 1, "no array of the results dropped in gen 2 was reused")
+        finally
+            Storage.setCollectAfterBytes (64L <<< 20)
+            Storage.setFullAfterBytes (128L <<< 20)
