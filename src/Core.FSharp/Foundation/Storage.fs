@@ -23,8 +23,8 @@ type internal Lease(array: double[], thread: int) =
 /// reachable until it is done (every read ends with `CheckLive` or `GC.KeepAlive`), so the array cannot be handed
 /// on while it is read.
 [<Sealed; AllowNullLiteral>]
-type internal Keeper(array: double[]) =
-    member _.Array = array
+type internal Keeper() =
+    class end
 
 /// Calls `trim` after every collection of the generation it lives in (gen 2 once promoted), for as long as `trim`
 /// returns true.
@@ -331,7 +331,7 @@ module internal Storage =
         | _ -> ()
         if not (isNull live) then t.Keeper <- live
         else
-            let k = Keeper raw
+            let k = Keeper()
             if keepers = 0L then AfterCollections trimIdle |> ignore
             t.Keeper <- k
             let weak = WeakReference<Keeper>(k)
