@@ -53,6 +53,34 @@ module internal ElementaryVector =
         let p = fma p (k 1.0)
         fma p (k 1.0)
 
+    /// expPolynomial of two arguments at once, their multiply-adds interleaved (`fma a r b` is a·r + b): one chain of
+    /// eleven dependent multiply-adds leaves the FMA units waiting on each one's latency, two side by side keep both
+    /// busy (exp on four lanes over 4,096 values in cache, AMD EPYC Zen 3: 2.1–2.4 → 1.31–1.53 ns per element;
+    /// the two chains one after the other, 1.57–1.64). The same operations on each, so the same bits.
+    let inline internal expPolynomial2 ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v -> 'v) (r: 'v) (s: 'v) =
+        let top = k 2.5020390229219894e-08
+        let mutable p = fma top r (k 2.763076368351847e-07)
+        let mutable q = fma top s (k 2.763076368351847e-07)
+        p <- fma p r (k 2.7557530003887916e-06)
+        q <- fma q s (k 2.7557530003887916e-06)
+        p <- fma p r (k 2.480149172977065e-05)
+        q <- fma q s (k 2.480149172977065e-05)
+        p <- fma p r (k 0.00019841269560712274)
+        q <- fma q s (k 0.00019841269560712274)
+        p <- fma p r (k 0.0013888888944871133)
+        q <- fma q s (k 0.0013888888944871133)
+        p <- fma p r (k 0.008333333333473704)
+        q <- fma q s (k 0.008333333333473704)
+        p <- fma p r (k 0.04166666666652578)
+        q <- fma q s (k 0.04166666666652578)
+        p <- fma p r (k 0.16666666666666438)
+        q <- fma q s (k 0.16666666666666438)
+        p <- fma p r (k 0.5000000000000011)
+        q <- fma q s (k 0.5000000000000011)
+        p <- fma p r (k 1.0)
+        q <- fma q s (k 1.0)
+        struct (fma p r (k 1.0), fma q s (k 1.0))
+
     /// e^y as p·2ⁿ: n = round(y/ln2), r = y − n·ln2 in two parts (|r| ≤ ln2/2), p from expCoefficients' polynomial
     /// of e^r (within 3.7e-18 relative).
     let internal expSplit (y: Vector512<double>) =
@@ -115,6 +143,20 @@ module internal ElementaryVector =
         let inRange = Vector256.GreaterThanOrEqual(x, Vector256.Create(-708.0)) &&& Vector256.LessThanOrEqual(x, Vector256.Create(709.0))
         struct (p * pow2 n, ~~~(Vector256.ExtractMostSignificantBits(inRange)) &&& 0xFu)
 
+    /// `expFormula4` of two vectors at once (expPolynomial2), the same bits in each lane; the mask's bits 0–3 are
+    /// x's lanes and 4–7 y's.
+    let inline internal expFormula4x2 (x: Vector256<double>) (y: Vector256<double>) =
+        let nx = Vector256.Round(x * invLn24)
+        let ny = Vector256.Round(y * invLn24)
+        let rx = Vector256.FusedMultiplyAdd(nx, -ln2Lo4, Vector256.FusedMultiplyAdd(nx, -ln2Hi4, x))
+        let ry = Vector256.FusedMultiplyAdd(ny, -ln2Lo4, Vector256.FusedMultiplyAdd(ny, -ln2Hi4, y))
+        let struct (px, py) = expPolynomial2 (fun (v: float) -> Vector256.Create v) (fun a r b -> Vector256.FusedMultiplyAdd(a, r, b)) rx ry
+        let lo, hi = Vector256.Create(-708.0), Vector256.Create(709.0)
+        let inX = Vector256.GreaterThanOrEqual(x, lo) &&& Vector256.LessThanOrEqual(x, hi)
+        let inY = Vector256.GreaterThanOrEqual(y, lo) &&& Vector256.LessThanOrEqual(y, hi)
+        let bad = (~~~(Vector256.ExtractMostSignificantBits(inX)) &&& 0xFu) ||| ((~~~(Vector256.ExtractMostSignificantBits(inY)) &&& 0xFu) <<< 4)
+        struct (px * pow2 nx, py * pow2 ny, bad)
+
     /// e^x for eight lanes: the vector formula where the result is normal (e^−708 > 2^−1022, e^709 < 2^1024),
     /// Math.Exp for the other lanes (subnormal or infinite results, NaN). Each element's result depends only on
     /// the element, not on its position or its neighbours.
@@ -142,6 +184,19 @@ module internal ElementaryVector =
         use ps = fixed src
         use pd = fixed dst
         let mutable i = lo
+        // Two vectors a step (expFormula4x2); a pair with a lane out of range goes one vector at a time, as below.
+        while i <= hi - 8 do
+            let o = off + (i - lo)
+            let x = shift i (Vector256.Load(NativePtr.add ps i))
+            let y = shift (i + 4) (Vector256.Load(NativePtr.add ps (i + 4)))
+            let struct (ex, ey, bad) = expFormula4x2 x y
+            if bad = 0u then
+                Vector256.Store(post o ex, NativePtr.add pd o)
+                Vector256.Store(post (o + 4) ey, NativePtr.add pd (o + 4))
+            else
+                expLanes4 x (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> Vector256.Store(post o v, NativePtr.add pd o))
+                expLanes4 y (fun l v -> dst.[o + 4 + l] <- postOne (o + 4 + l) v) (fun v -> Vector256.Store(post (o + 4) v, NativePtr.add pd (o + 4)))
+            i <- i + 8
         while i <= hi - 4 do
             let o = off + (i - lo)
             expLanes4 (shift i (Vector256.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> Vector256.Store(post o v, NativePtr.add pd o))

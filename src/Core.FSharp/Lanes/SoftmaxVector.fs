@@ -124,7 +124,7 @@ module internal SoftmaxVector =
     /// One element of `dropLanes`: e where h = 0 becomes 0 (and counts), else `refined`.
     let inline private dropOne (x: double) (m: double) (h: double) (e: double) = if h = 0.0 then 0.0 else refined x m h e
 
-    /// `expDropRow` for the `count` elements of x at j (fewer than eight), padded through the lanes of this
+    /// `expDropRow` for the `count` elements of x at j (at most eight), padded through the lanes of this
     /// machine's width: Math.Exp where the vector formula does not hold, the drop one element at a time.
     let private expDropFew (x: nativeptr<float>) (m: double) (e: nativeptr<float>) (j: int) (count: int) =
         let inline h k = if k < count then NativePtr.get x (j + k) - m else 0.0
@@ -168,6 +168,22 @@ module internal SoftmaxVector =
         else
             let vm = Vector256.Create(m)
             let mutable count = Vector256<float>.Zero
+            // Two vectors a step (ElementaryVector.expFormula4x2), then one; the counts are whole numbers, exact in
+            // any order.
+            while j <= n - 8 do
+                let vx = Vector256.Load(NativePtr.add x j)
+                let vy = Vector256.Load(NativePtr.add x (j + 4))
+                let vh = vx - vm
+                let vk = vy - vm
+                let struct (ve, vf, bad) = ElementaryVector.expFormula4x2 vh vk
+                if bad = 0u then
+                    let struct (v, isMax) = dropLanes vx vm vh ve
+                    let struct (w, isMax2) = dropLanes vy vm vk vf
+                    Vector256.Store(v, NativePtr.add e j)
+                    Vector256.Store(w, NativePtr.add e (j + 4))
+                    count <- count + isMax + isMax2
+                else c <- c + expDropFew x m e j 8
+                j <- j + 8
             while j <= n - 4 do
                 let vx = Vector256.Load(NativePtr.add x j)
                 let vh = vx - vm

@@ -481,6 +481,30 @@ type SpecialTests(output: ITestOutputHelper) =
         Assert.Equal(0, flatExpMismatches xs)
 
     [<Fact>]
+    member _.``two four-lane exponentials made at once give each vector's own bits and out-of-range mask`` () =
+        if Cpu.narrow then
+            let rng = Random(41)
+            let pick () =
+                match rng.Next 16 with
+                | 0 -> -708.5
+                | 1 -> 709.5
+                | 2 -> nan
+                | 3 -> -infinity
+                | 4 -> (float (rng.Next 81 - 40) + 0.5) * Math.Log 2.0
+                | _ -> 1417.0 * rng.NextDouble() - 708.0
+            let bits (v: double) = BitConverter.DoubleToInt64Bits v
+            for _ in 1 .. 5000 do
+                let x = Vector256.Create(pick (), pick (), pick (), pick ())
+                let y = Vector256.Create(pick (), pick (), pick (), pick ())
+                let struct (ex, ey, bad) = ElementaryVector.expFormula4x2 x y
+                let struct (fx, badX) = ElementaryVector.expFormula4 x
+                let struct (fy, badY) = ElementaryVector.expFormula4 y
+                Assert.Equal(badX ||| (badY <<< 4), bad)
+                for l in 0 .. 3 do
+                    if (badX >>> l) &&& 1u = 0u then Assert.True(bits (fx.GetElement l) = bits (ex.GetElement l), sprintf "e^%.17g" (x.GetElement l))
+                    if (badY >>> l) &&& 1u = 0u then Assert.True(bits (fy.GetElement l) = bits (ey.GetElement l), sprintf "e^%.17g" (y.GetElement l))
+
+    [<Fact>]
     member _.``the vector exponential is within 1 ulp, and Math.Exp's wherever the result is not normal`` () =
         if Cpu.lanes then
             let rng = Random(11)
@@ -498,4 +522,5 @@ type SpecialTests(output: ITestOutputHelper) =
             // Outside the vector range and non-finite: exactly Math.Exp, in any lane and in the tail.
             sameBits ElementaryVector.exp Math.Exp (fun _ -> true)
                 [| -708.5; -745.0; -746.0; 709.8; 710.0; nan; infinity; -infinity; -1000.0; 1000.0; 1.0 |]
-                (Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 3.0 * rng.NextDouble() - 1.5))
+                (Array.append (Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 3.0 * rng.NextDouble() - 1.5))
+                              (Array.init 45 (fun i -> if i = 29 then 710.0 else 1400.0 * rng.NextDouble() - 700.0)))
