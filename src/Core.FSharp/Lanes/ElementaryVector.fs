@@ -244,6 +244,17 @@ module internal ElementaryVector =
             let vm = Vector256.Create(m)
             expRun4 src lo hi dst off (fun _ v -> v - vm) (fun _ x -> x - m) (fun _ v -> v) (fun _ v -> v)
 
+    /// `expShiftedInto` on four lanes into dst[0 ..), and meanwhile y[k] = e[k] / total for k in [0, hi − lo): the
+    /// division of the row before, on the divider while the exponentials keep the FMA units busy (softmax's rows on
+    /// four lanes). The same operations as the two loops apart, so the same bits.
+    let internal expShiftedIntoDividing (src: double[]) (lo: int) (hi: int) (m: double) (dst: double[])
+                                        (e: nativeptr<float>) (total: double) (y: nativeptr<float>) =
+        let vm = Vector256.Create(m)
+        let vt = Vector256.Create(total)
+        let inline divide o = Vector256.Store(Vector256.Load(NativePtr.add e o) / vt, NativePtr.add y o)
+        expRun4 src lo hi dst 0 (fun _ v -> v - vm) (fun _ x -> x - m)
+            (fun o v -> divide o; v) (fun o v -> NativePtr.set y o (NativePtr.get e o / total); v)
+
     /// e^(x − shifts[i − lo]) of x = src[i], i in [lo, hi), into dst[off + (i − lo)]: softmax's exponentials along a
     /// middle axis, each position with its own shift, the same bits as subtracting first.
     let internal expShiftedEachInto (src: double[]) (lo: int) (hi: int) (shifts: double[]) (dst: double[]) (off: int) =

@@ -218,10 +218,52 @@ module internal SoftmaxVector =
                 Storage.returnScratch e)
         dst
 
+    /// y = e / total over a row of n, four lanes at a time.
+    let private divideRow (e: nativeptr<float>) (total: double) (y: nativeptr<float>) (n: int) =
+        let vs = Vector256.Create(total)
+        let mutable j = 0
+        while j <= n - 4 do
+            Vector256.Store(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+            j <- j + 4
+        while j < n do
+            NativePtr.set y j (NativePtr.get e j / total)
+            j <- j + 1
+
+    /// `softmaxRows` on four lanes: each row's division by its sum runs inside the next row's exponential pass
+    /// (`ElementaryVector.expShiftedIntoDividing`; two scratch rows in turn), the last row's after. The same
+    /// operations, so the same bits.
+    let private softmaxRowsPipelined (src: double[]) (n: int) =
+        let dst = Strided.fresh src.Length
+        let rows = src.Length / n
+        byRows rows n (fun r0 r1 ->
+            let e0 = Storage.rentScratch n
+            let e1 = Storage.rentScratch n
+            try
+                use ps = fixed src
+                use pd = fixed dst
+                use p0 = fixed e0
+                use p1 = fixed e1
+                let mutable total = 0.0
+                for r in r0 .. r1 - 1 do
+                    let off = r * n
+                    let m = rowShift (NativePtr.add ps off) n
+                    let even = (r - r0) % 2 = 0
+                    let e = if even then e0 else e1
+                    if r = r0 then ElementaryVector.expShiftedInto src off (off + n) m e 0
+                    else ElementaryVector.expShiftedIntoDividing src off (off + n) m e (if even then p1 else p0) total (NativePtr.add pd (off - n))
+                    total <- Reductions.sum e 0 n
+                if r1 > r0 then
+                    divideRow (if (r1 - 1 - r0) % 2 = 0 then p0 else p1) total (NativePtr.add pd ((r1 - 1) * n)) n
+            finally
+                Storage.returnScratch e1
+                Storage.returnScratch e0)
+        dst
+
     /// Softmax along contiguous rows of n: y = e / Σe with e = e^(x − m), m the row's maximum (0 when infinite),
     /// the sum in SumRuns' order: the very operations of Softmax's unfused passes (so the same bits), one row
     /// at a time instead of five passes over the whole tensor.
     let softmaxRows (src: double[]) (n: int) =
+        if not (wideSteps ()) && Cpu.narrow && n >= 8 then softmaxRowsPipelined src n else
         shiftedRows src n (fun off _ m e pe y ->
             ElementaryVector.expShiftedInto src off (off + n) m e 0
             let total = Reductions.sum e 0 n
