@@ -218,13 +218,19 @@ module internal SoftmaxVector =
                 Storage.returnScratch e)
         dst
 
-    /// y = e / total over a row of n, four lanes at a time.
+    /// y = e / total over a row of n (eight lanes where the steps take them, else four).
     let private divideRow (e: nativeptr<float>) (total: double) (y: nativeptr<float>) (n: int) =
-        let vs = Vector256.Create(total)
         let mutable j = 0
-        while j <= n - 4 do
-            Vector256.Store(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
-            j <- j + 4
+        if wideSteps () then
+            let vs = Vector512.Create(total)
+            while j <= n - 8 do
+                Vector512.Store(Vector512.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                j <- j + 8
+        if Cpu.v256 then
+            let vs = Vector256.Create(total)
+            while j <= n - 4 do
+                Vector256.Store(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                j <- j + 4
         while j < n do
             NativePtr.set y j (NativePtr.get e j / total)
             j <- j + 1
@@ -266,21 +272,7 @@ module internal SoftmaxVector =
         if not (wideSteps ()) && Cpu.narrow && n >= 8 then softmaxRowsPipelined src n else
         shiftedRows src n (fun off _ m e pe y ->
             ElementaryVector.expShiftedInto src off (off + n) m e 0
-            let total = Reductions.sum e 0 n
-            let mutable j = 0
-            if wideSteps () then
-                let vs = Vector512.Create(total)
-                while j <= n - 8 do
-                    Vector512.Store(Vector512.Load(NativePtr.add pe j) / vs, NativePtr.add y j)
-                    j <- j + 8
-            if Cpu.v256 then
-                let vs = Vector256.Create(total)
-                while j <= n - 4 do
-                    Vector256.Store(Vector256.Load(NativePtr.add pe j) / vs, NativePtr.add y j)
-                    j <- j + 4
-            while j < n do
-                NativePtr.set y j (e.[j] / total)
-                j <- j + 1)
+            divideRow pe (Reductions.sum e 0 n) y n)
 
     /// Log-softmax along contiguous rows of n: y = (x − m) − ln(c + Σ'), c the count of maxima and Σ' the sum of
     /// the other e = e^(x − m) (refined for the rounding of x − m, then `lnCountPlus`). The shift is never added back, so a large maximum cannot round
