@@ -4,12 +4,12 @@ namespace Functional.Core
 
 open System
 open System.Runtime.Intrinsics
-open System.Threading.Tasks
 open Microsoft.FSharp.NativeInterop
 
-/// Softmax and log-softmax, forward and VJP, fused: along contiguous rows one row at a time while it is in cache,
-/// along another axis one segment of positions at a time across it. Each is the very sequence of operations of
-/// Softmax's separate passes (so the same bits, tested), with ElementaryVector's exponential and logarithm.
+/// Softmax and log-softmax, forward and VJP, fused along contiguous rows, one row at a time while it is in cache
+/// (along another axis: SoftmaxMiddleVector, which shares this module's row steps). Each is the very sequence of
+/// operations of Softmax's separate passes (so the same bits, tested), with ElementaryVector's exponential and
+/// logarithm.
 module internal SoftmaxVector =
 
     /// Rows of n in chunks of about 16,384 elements, over the cores when there are several; `body` takes a row
@@ -23,7 +23,7 @@ module internal SoftmaxVector =
     /// Steps around the exponential run eight lanes where AVX-512 does (elementwise, so the same bits at any width).
     /// On Zen 5 (full-width AVX-512) softmax forward over 1000×1000 rows took 0.44 ms against 0.54 with four lanes,
     /// log-softmax 0.56 against 0.74, and softmax along a middle axis 0.65 forward and 0.44 back against 0.78 and 0.52.
-    let inline private wideSteps () = Cpu.wide ()
+    let inline wideSteps () = Cpu.wide ()
 
     /// The shift of Softmax's unfused passes for the row at p: its maximum taken as `v > max` takes it (NaN
     /// skipped), 0 when that is infinite (so the shift never makes NaN itself); four independent accumulators of
@@ -76,13 +76,13 @@ module internal SoftmaxVector =
             j <- j + 1
 
     /// c + s as an unrounded pair (TwoSum): the rounded sum u and what its rounding lost.
-    let inline private countPlus (c: double) (s: double) =
+    let inline countPlus (c: double) (s: double) =
         let u = c + s
         let bb = u - c
         struct (u, (c - (u - bb)) + (s - bb))
 
     /// ln(u + lo) from ln u: ln u + lo/u (ln u itself where lo is 0 or u is not finite).
-    let inline private lnOfPair (u: double) (lo: double) (lnU: double) = if lo = 0.0 || not (Double.IsFinite u) then lnU else lnU + lo / u
+    let inline lnOfPair (u: double) (lo: double) (lnU: double) = if lo = 0.0 || not (Double.IsFinite u) then lnU else lnU + lo / u
 
     /// ln(c + s) for c maxima of a row (each contributes e^0 = 1 exactly) and s the sum of its other exponentials.
     /// c + s is kept as an unrounded pair (TwoSum), so ln keeps s where c + s rounds to c: for a row whose other
@@ -114,15 +114,15 @@ module internal SoftmaxVector =
         struct (select isMax zero fixedE, isMax &&& one)
 
     /// `dropFrom` on four lanes.
-    let inline private dropLanes (vx: Vector256<double>) (vm: Vector256<double>) (vh: Vector256<double>) (ve: Vector256<double>) =
+    let inline dropLanes (vx: Vector256<double>) (vm: Vector256<double>) (vh: Vector256<double>) (ve: Vector256<double>) =
         dropFrom vx vm vh ve Vector256<float>.Zero (Vector256.Create(1.0)) (fun a b -> Vector256.Equals(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b))
 
     /// `dropFrom` on eight lanes.
-    let inline private dropLanes8 (vx: Vector512<double>) (vm: Vector512<double>) (vh: Vector512<double>) (ve: Vector512<double>) =
+    let inline dropLanes8 (vx: Vector512<double>) (vm: Vector512<double>) (vh: Vector512<double>) (ve: Vector512<double>) =
         dropFrom vx vm vh ve Vector512<float>.Zero (Vector512.Create(1.0)) (fun a b -> Vector512.Equals(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b))
 
     /// One element of `dropLanes`: e where h = 0 becomes 0 (and counts), else `refined`.
-    let inline private dropOne (x: double) (m: double) (h: double) (e: double) = if h = 0.0 then 0.0 else refined x m h e
+    let inline dropOne (x: double) (m: double) (h: double) (e: double) = if h = 0.0 then 0.0 else refined x m h e
 
     /// `expDropRow` for the `count` elements of x at j (at most eight), padded through the lanes of this
     /// machine's width: Math.Exp where the vector formula does not hold, the drop one element at a time.
@@ -295,301 +295,3 @@ module internal SoftmaxVector =
                 let off = r * n
                 ElementaryVector.gradientMinusExpInto y g (Reductions.sum g off n) z off (off + n))
         z
-
-    // ---- Along a middle axis: src as outer × mid × inner, the reduction over mid lane-wise across inner ----
-    // Each segment of inner positions is reduced over mid in Reduce.SumMiddle's order (blocks of rows in order
-    // from +0, their sums pairwise: `Reduce.AfterRow` after each row), and everything else is elementwise: the very
-    // operations of the separate passes, so the same bits.
-    // A task streams through its segment of each of the mid rows (contiguous, `inner` apart), keeping per-position
-    // state (maximum, sum) and one row's intermediates in scratch of the segment's width; the result itself holds
-    // e between passes. (Blocks of 64 positions gathered into mid × 64 scratch stalled on the strided loads:
-    // perf put most samples on them, and the channel softmax ran at half the last axis's speed.)
-
-    /// One task's scratch, each of the segment's width: a row's intermediates (two) and per position (two), and the
-    /// sums' pairwise counter (`Reduce.MiddleLevels` mid rows of the width; empty when mid is one block).
-    type private MiddleScratch = { Row: double[]; Row2: double[]; Acc: double[]; Sums: double[]; Levels: double[] }
-
-    /// Tasks of one outer index and one segment of up to 2,048 inner positions (a 16 KB run of each row), over
-    /// the cores for large tensors; `body o t0 t1 s` gets scratch of its own.
-    let private middleSegments (outer: int) (mid: int) (inner: int) (body: int -> int -> int -> MiddleScratch -> unit) =
-        // 2,048 measured 10-20 % faster than 512 and than 4,096 (the VJPs; the forward passes the same).
-        let width = 2048
-        let segments = (inner + width - 1) / width
-        let tasks = outer * segments
-        let run (lo: int) (hi: int) =
-            let levels = Functional.Kernels.Reduce.MiddleLevels mid * width
-            let s = { Row = Storage.rentScratch width; Row2 = Storage.rentScratch width; Acc = Storage.rentScratch width
-                      Sums = Storage.rentScratch width; Levels = (if levels > 0 then Storage.rentScratch levels else Array.empty) }
-            try
-                for task in lo .. hi - 1 do
-                    let t0 = (task % segments) * width
-                    body (task / segments) t0 (min inner (t0 + width)) s
-            finally
-                for a in [| s.Row; s.Row2; s.Acc; s.Sums |] do Storage.returnScratch a
-                if s.Levels.Length > 0 then Storage.returnScratch s.Levels
-        if int64 outer * int64 mid * int64 inner >= (1L <<< 18) && tasks >= 2 then
-            let per = max 1 (tasks / (8 * Environment.ProcessorCount))
-            Functional.Kernels.Fork.For((tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per)))
-        else run 0 tasks
-
-    // Elementwise steps over w positions through pointers, four lanes at a time (elementwise, so the same bits
-    // at any width); dst may be a source (each position is read before it is written).
-
-    /// mx[t] = a[t] where that is greater (NaN never is).
-    let private maxInto (a: nativeptr<float>) (mx: nativeptr<float>) (w: int) =
-        let mutable t = 0
-        if wideSteps () then
-            while t <= w - 8 do
-                let v = Vector512.Load(NativePtr.add a t)
-                let acc = Vector512.Load(NativePtr.add mx t)
-                Vector512.Store(Vector512.ConditionalSelect(Vector512.GreaterThan(v, acc), v, acc), NativePtr.add mx t)
-                t <- t + 8
-        if Cpu.v256 then
-            while t <= w - 4 do
-                let v = Vector256.Load(NativePtr.add a t)
-                let acc = Vector256.Load(NativePtr.add mx t)
-                Vector256.Store(Vector256.ConditionalSelect(Vector256.GreaterThan(v, acc), v, acc), NativePtr.add mx t)
-                t <- t + 4
-        while t < w do
-            let v = NativePtr.get a t
-            if v > NativePtr.get mx t then NativePtr.set mx t v
-            t <- t + 1
-
-    /// dst[t] = (a[t] − m[t]) − l[t]: log-softmax's last step per position, the same bits as two subtractions.
-    let private differenceEachInto (a: nativeptr<float>) (m: nativeptr<float>) (l: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
-        let mutable t = 0
-        if wideSteps () then
-            while t <= w - 8 do
-                Vector512.Store((Vector512.Load(NativePtr.add a t) - Vector512.Load(NativePtr.add m t)) - Vector512.Load(NativePtr.add l t), NativePtr.add dst t)
-                t <- t + 8
-        if Cpu.v256 then
-            while t <= w - 4 do
-                Vector256.Store((Vector256.Load(NativePtr.add a t) - Vector256.Load(NativePtr.add m t)) - Vector256.Load(NativePtr.add l t), NativePtr.add dst t)
-                t <- t + 4
-        while t < w do
-            NativePtr.set dst t ((NativePtr.get a t - NativePtr.get m t) - NativePtr.get l t)
-            t <- t + 1
-
-    /// sums[t] = sums[t] + a[t].
-    let private addInto (sums: nativeptr<float>) (a: nativeptr<float>) (w: int) =
-        let mutable t = 0
-        if wideSteps () then
-            while t <= w - 8 do
-                Vector512.Store(Vector512.Load(NativePtr.add sums t) + Vector512.Load(NativePtr.add a t), NativePtr.add sums t)
-                t <- t + 8
-        if Cpu.v256 then
-            while t <= w - 4 do
-                Vector256.Store(Vector256.Load(NativePtr.add sums t) + Vector256.Load(NativePtr.add a t), NativePtr.add sums t)
-                t <- t + 4
-        while t < w do
-            NativePtr.set sums t (NativePtr.get sums t + NativePtr.get a t)
-            t <- t + 1
-
-    /// dst[t] = e[t] / sums[t].
-    let private divInto (e: nativeptr<float>) (sums: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
-        let mutable t = 0
-        if wideSteps () then
-            while t <= w - 8 do
-                Vector512.Store(Vector512.Load(NativePtr.add e t) / Vector512.Load(NativePtr.add sums t), NativePtr.add dst t)
-                t <- t + 8
-        if Cpu.v256 then
-            while t <= w - 4 do
-                Vector256.Store(Vector256.Load(NativePtr.add e t) / Vector256.Load(NativePtr.add sums t), NativePtr.add dst t)
-                t <- t + 4
-        while t < w do
-            NativePtr.set dst t (NativePtr.get e t / NativePtr.get sums t)
-            t <- t + 1
-
-    /// For one row x (at `row`) of a segment with per-position shifts mx and its exponentials e (at `off`): the
-    /// maxima's e zeroed and counted into counts, the others refined (`dropLanes`), and each result added to sums,
-    /// in one pass (the same bits as the drop and the sum as separate passes).
-    let private dropAndAddInto (px: nativeptr<float>) (pmx: nativeptr<float>) (pe: nativeptr<float>) (pc: nativeptr<float>) (psum: nativeptr<float>) (row: int) (off: int) (w: int) =
-        let mutable t = 0
-        if wideSteps () then
-            while t <= w - 8 do
-                let vx = Vector512.Load(NativePtr.add px (row + t))
-                let vm = Vector512.Load(NativePtr.add pmx t)
-                let struct (v, isMax) = dropLanes8 vx vm (vx - vm) (Vector512.Load(NativePtr.add pe (off + t)))
-                Vector512.Store(v, NativePtr.add pe (off + t))
-                Vector512.Store(Vector512.Load(NativePtr.add pc t) + isMax, NativePtr.add pc t)
-                Vector512.Store(Vector512.Load(NativePtr.add psum t) + v, NativePtr.add psum t)
-                t <- t + 8
-        if Cpu.v256 then
-            while t <= w - 4 do
-                let vx = Vector256.Load(NativePtr.add px (row + t))
-                let vm = Vector256.Load(NativePtr.add pmx t)
-                let struct (v, isMax) = dropLanes vx vm (vx - vm) (Vector256.Load(NativePtr.add pe (off + t)))
-                Vector256.Store(v, NativePtr.add pe (off + t))
-                Vector256.Store(Vector256.Load(NativePtr.add pc t) + isMax, NativePtr.add pc t)
-                Vector256.Store(Vector256.Load(NativePtr.add psum t) + v, NativePtr.add psum t)
-                t <- t + 4
-        while t < w do
-            let x = NativePtr.get px (row + t)
-            let m = NativePtr.get pmx t
-            let h = x - m
-            if h = 0.0 then NativePtr.set pc t (NativePtr.get pc t + 1.0)
-            let v = dropOne x m h (NativePtr.get pe (off + t))
-            NativePtr.set pe (off + t) v
-            NativePtr.set psum t (NativePtr.get psum t + v)
-            t <- t + 1
-
-    /// ln(c + s) per position of a segment (`lnCountPlus`), c in counts and s in sums, into sums: the TwoSum pairs
-    /// first, then the logarithms of the whole segment at once (vector lanes, the bits of logOne), then the
-    /// correction; lnU is scratch. counts is overwritten.
-    let private lnCountPlusEach (counts: double[]) (sums: double[]) (lnU: double[]) (w: int) =
-        use pc = fixed counts
-        use ps = fixed sums
-        use pl = fixed lnU
-        let mutable t = 0
-        if wideSteps () then
-            while t <= w - 8 do
-                let c = Vector512.Load(NativePtr.add pc t)
-                let sv = Vector512.Load(NativePtr.add ps t)
-                let u = c + sv
-                let bb = u - c
-                Vector512.Store(u, NativePtr.add ps t)
-                Vector512.Store((c - (u - bb)) + (sv - bb), NativePtr.add pc t)
-                t <- t + 8
-        while t < w do
-            let struct (u, lo) = countPlus (NativePtr.get pc t) (NativePtr.get ps t)
-            NativePtr.set ps t u
-            NativePtr.set pc t lo
-            t <- t + 1
-        ElementaryVector.logInto sums lnU 0 w
-        t <- 0
-        if wideSteps () then
-            let zero = Vector512<float>.Zero
-            while t <= w - 8 do
-                let u = Vector512.Load(NativePtr.add ps t)
-                let lo = Vector512.Load(NativePtr.add pc t)
-                let ln = Vector512.Load(NativePtr.add pl t)
-                // lnOfPair: ln u where lo is 0 or u is not finite (u − u is 0 exactly for finite u).
-                let corrected = Vector512.AndNot(Vector512.Equals(u - u, zero), Vector512.Equals(lo, zero))
-                Vector512.Store(Vector512.ConditionalSelect(corrected, ln + lo / u, ln), NativePtr.add ps t)
-                t <- t + 8
-        while t < w do
-            NativePtr.set ps t (lnOfPair (NativePtr.get ps t) (NativePtr.get pc t) (NativePtr.get pl t))
-            t <- t + 1
-
-    /// For the segment of src at `origin`: the shift per position into s.Acc (NaN skipped, infinite → 0), each
-    /// row m's e = e^(x − shift) into `e` at `at m`, and s.Sums[t] = Σ_m e (in Reduce.SumMiddle's order).
-    /// With `counts` (not null), the maxima's e (exactly 1) are zeroed before they are summed and counted there,
-    /// and the others refined (`refined`).
-    let private middleExp (src: double[]) (origin: int) (mid: int) (inner: int) (w: int) (s: MiddleScratch) (e: double[]) (at: int -> int) (counts: double[]) =
-        use px = fixed src
-        use pmx = fixed s.Acc
-        use pe = fixed e
-        use psum = fixed s.Sums
-        use pc = fixed counts
-        use pl = fixed s.Levels
-        Array.Fill(s.Acc, Double.NegativeInfinity, 0, w)
-        for m in 0 .. mid - 1 do maxInto (NativePtr.add px (origin + m * inner)) pmx w
-        for t in 0 .. w - 1 do
-            if Double.IsInfinity s.Acc.[t] then s.Acc.[t] <- 0.0
-        Array.Fill(s.Sums, 0.0, 0, w)
-        if not (isNull counts) then Array.Fill(counts, 0.0, 0, w)
-        let mutable count = 0
-        for m in 0 .. mid - 1 do
-            ElementaryVector.expShiftedEachInto src (origin + m * inner) (origin + m * inner + w) s.Acc e (at m)
-            if isNull counts then addInto psum (NativePtr.add pe (at m)) w
-            else dropAndAddInto px pmx pe pc psum (origin + m * inner) (at m) w
-            count <- Functional.Kernels.Reduce.AfterRow(psum, pl, w, m, mid, count)
-
-    /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
-    let softmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
-        let dst = Strided.fresh src.Length
-        middleSegments outer mid inner (fun o t0 t1 s ->
-            let w = t1 - t0
-            let origin = o * mid * inner + t0
-            // e waits in the result's own rows until the sums are complete.
-            middleExp src origin mid inner w s dst (fun m -> origin + m * inner) null
-            use pd = fixed dst
-            use psum = fixed s.Sums
-            for m in 0 .. mid - 1 do
-                let row = NativePtr.add pd (origin + m * inner)
-                divInto row psum row w)
-        dst
-
-    /// Log-softmax along the middle axis: y = (x − max) − ln(c + Σ'), as `logSoftmaxRows` per position.
-    let logSoftmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
-        let dst = Strided.fresh src.Length
-        middleSegments outer mid inner (fun o t0 t1 s ->
-            let w = t1 - t0
-            let origin = o * mid * inner + t0
-            // e waits in the result's own rows; s.Row2 counts the maxima per position.
-            middleExp src origin mid inner w s dst (fun m -> origin + m * inner) s.Row2
-            // ln(c + Σ') per position, into s.Sums.
-            lnCountPlusEach s.Row2 s.Sums s.Row w
-            use pd = fixed dst
-            use px = fixed src
-            use pmx = fixed s.Acc
-            use psum = fixed s.Sums
-            for m in 0 .. mid - 1 do
-                differenceEachInto (NativePtr.add px (origin + m * inner)) pmx psum (NativePtr.add pd (origin + m * inner)) w)
-        dst
-
-    /// The frame both middle-axis VJPs share: a fresh result z and, for each segment of positions, `body z origin
-    /// w s` with the segment's first index, its width and scratch whose sums start at 0.
-    let inline private middleVjp (length: int) (outer: int) (mid: int) (inner: int) ([<InlineIfLambda>] body: double[] -> int -> int -> MiddleScratch -> unit) =
-        let z = Strided.fresh length
-        middleSegments outer mid inner (fun o t0 t1 s ->
-            Array.Fill(s.Sums, 0.0, 0, t1 - t0)
-            body z (o * mid * inner + t0) (t1 - t0) s)
-        z
-
-    /// Softmax's VJP along the middle axis: z = y·(g − Σ_m g·y).
-    let softmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
-        middleVjp y.Length outer mid inner (fun z origin w s ->
-            use py = fixed y
-            use pg = fixed g
-            use pz = fixed z
-            use ps = fixed s.Sums
-            use pl = fixed s.Levels
-            let mutable count = 0
-            for m in 0 .. mid - 1 do
-                let row = origin + m * inner
-                let mutable t = 0
-                if wideSteps () then
-                    while t <= w - 8 do
-                        let p = Vector512.Load(NativePtr.add pg (row + t)) * Vector512.Load(NativePtr.add py (row + t))
-                        Vector512.Store(Vector512.Load(NativePtr.add ps t) + p, NativePtr.add ps t)
-                        t <- t + 8
-                if Cpu.v256 then
-                    while t <= w - 4 do
-                        let p = Vector256.Load(NativePtr.add pg (row + t)) * Vector256.Load(NativePtr.add py (row + t))
-                        Vector256.Store(Vector256.Load(NativePtr.add ps t) + p, NativePtr.add ps t)
-                        t <- t + 4
-                while t < w do
-                    s.Sums.[t] <- s.Sums.[t] + g.[row + t] * y.[row + t]
-                    t <- t + 1
-                count <- Functional.Kernels.Reduce.AfterRow(ps, pl, w, m, mid, count)
-            for m in 0 .. mid - 1 do
-                let row = origin + m * inner
-                let mutable t = 0
-                if wideSteps () then
-                    while t <= w - 8 do
-                        let d = Vector512.Load(NativePtr.add pg (row + t)) - Vector512.Load(NativePtr.add ps t)
-                        Vector512.Store(Vector512.Load(NativePtr.add py (row + t)) * d, NativePtr.add pz (row + t))
-                        t <- t + 8
-                if Cpu.v256 then
-                    while t <= w - 4 do
-                        let d = Vector256.Load(NativePtr.add pg (row + t)) - Vector256.Load(NativePtr.add ps t)
-                        Vector256.Store(Vector256.Load(NativePtr.add py (row + t)) * d, NativePtr.add pz (row + t))
-                        t <- t + 4
-                while t < w do
-                    z.[row + t] <- y.[row + t] * (g.[row + t] - s.Sums.[t])
-                    t <- t + 1)
-
-    /// Log-softmax's VJP along the middle axis: z = g − e^y·Σ_m g, each e^y used as it is made.
-    let logSoftmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
-        middleVjp y.Length outer mid inner (fun z origin w s ->
-            use pg = fixed g
-            use ps = fixed s.Sums
-            use pl = fixed s.Levels
-            let mutable count = 0
-            for m in 0 .. mid - 1 do
-                addInto ps (NativePtr.add pg (origin + m * inner)) w
-                count <- Functional.Kernels.Reduce.AfterRow(ps, pl, w, m, mid, count)
-            for m in 0 .. mid - 1 do
-                let row = origin + m * inner
-                ElementaryVector.gradientMinusExpEachInto y g s.Sums z row (row + w))

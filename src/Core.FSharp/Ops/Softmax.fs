@@ -68,7 +68,7 @@ module Softmax =
                     let g = xs.[1]
                     if fusedPair y g then
                         let struct (outer, mid, inner) = around axis y.ShapeArray
-                        Tensor.wrap y.ShapeArray (if inner = 1 then SoftmaxVector.logSoftmaxVjpRows y.Data g.Data mid else SoftmaxVector.logSoftmaxVjpMiddle y.Data g.Data outer mid inner)
+                        Tensor.wrap y.ShapeArray (if inner = 1 then SoftmaxVector.logSoftmaxVjpRows y.Data g.Data mid else SoftmaxMiddleVector.logSoftmaxVjpMiddle y.Data g.Data outer mid inner)
                     else
                         Tensor.sub g (Tensor.mul (Elementwise.expTensor y) (Tensor.sumAxes [| axis |] true g)))
                 (fun xs _ u i ->
@@ -93,7 +93,7 @@ module Softmax =
                     // The same operations fused per row or per block across a middle axis (bit-identical, tested).
                     if fused () then
                         let struct (outer, mid, inner) = around axis x.ShapeArray
-                        Tensor.wrap x.ShapeArray (if inner = 1 then SoftmaxVector.logSoftmaxRows x.Data mid else SoftmaxVector.logSoftmaxMiddle x.Data outer mid inner)
+                        Tensor.wrap x.ShapeArray (if inner = 1 then SoftmaxVector.logSoftmaxRows x.Data mid else SoftmaxMiddleVector.logSoftmaxMiddle x.Data outer mid inner)
                     else logSoftmaxPasses axis x)
                 (fun _ out adj _ -> logSoftmaxVjp axis out adj)
                 (fun _ out _ t ->
@@ -118,7 +118,7 @@ module Softmax =
                         let z = Strided.fresh y.Numel
                         Reductions.softmaxVjpRows y.Data g.Data z (if mid = 0 then 0 else y.Numel / mid) mid
                         Tensor.wrap y.ShapeArray z
-                    elif inner > 1 && fusedPair y g then Tensor.wrap y.ShapeArray (SoftmaxVector.softmaxVjpMiddle y.Data g.Data outer mid inner)
+                    elif inner > 1 && fusedPair y g then Tensor.wrap y.ShapeArray (SoftmaxMiddleVector.softmaxVjpMiddle y.Data g.Data outer mid inner)
                     else
                         let s = Tensor.sumAxes [| axis |] true (Tensor.mul g y)
                         Tensor.mul y (Tensor.sub g s))
@@ -142,7 +142,7 @@ module Softmax =
                     // The same operations fused per row or per block across a middle axis (bit-identical, tested).
                     if fused () then
                         let struct (outer, mid, inner) = around axis x.ShapeArray
-                        Tensor.wrap x.ShapeArray (if inner = 1 then SoftmaxVector.softmaxRows x.Data mid else SoftmaxVector.softmaxMiddle x.Data outer mid inner)
+                        Tensor.wrap x.ShapeArray (if inner = 1 then SoftmaxVector.softmaxRows x.Data mid else SoftmaxMiddleVector.softmaxMiddle x.Data outer mid inner)
                     else
                         // e / Σe: one exponential per element, and more accurate than e^(x − logΣe), whose rounded
                         // logΣe is magnified by the exponential.
