@@ -161,6 +161,15 @@ module internal SoftmaxMiddleVector =
                 Vector512.Store(u, NativePtr.add ps t)
                 Vector512.Store((c - (u - bb)) + (sv - bb), NativePtr.add pc t)
                 t <- t + 8
+        if Cpu.v256 then
+            while t <= w - 4 do
+                let c = Vector256.Load(NativePtr.add pc t)
+                let sv = Vector256.Load(NativePtr.add ps t)
+                let u = c + sv
+                let bb = u - c
+                Vector256.Store(u, NativePtr.add ps t)
+                Vector256.Store((c - (u - bb)) + (sv - bb), NativePtr.add pc t)
+                t <- t + 4
         while t < w do
             let struct (u, lo) = SoftmaxVector.countPlus (NativePtr.get pc t) (NativePtr.get ps t)
             NativePtr.set ps t u
@@ -178,6 +187,15 @@ module internal SoftmaxMiddleVector =
                 let corrected = Vector512.AndNot(Vector512.Equals(u - u, zero), Vector512.Equals(lo, zero))
                 Vector512.Store(Vector512.ConditionalSelect(corrected, ln + lo / u, ln), NativePtr.add ps t)
                 t <- t + 8
+        if Cpu.v256 then
+            let zero = Vector256<float>.Zero
+            while t <= w - 4 do
+                let u = Vector256.Load(NativePtr.add ps t)
+                let lo = Vector256.Load(NativePtr.add pc t)
+                let ln = Vector256.Load(NativePtr.add pl t)
+                let corrected = Vector256.AndNot(Vector256.Equals(u - u, zero), Vector256.Equals(lo, zero))
+                Vector256.Store(Vector256.ConditionalSelect(corrected, ln + lo / u, ln), NativePtr.add ps t)
+                t <- t + 4
         while t < w do
             NativePtr.set ps t (SoftmaxVector.lnOfPair (NativePtr.get ps t) (NativePtr.get pc t) (NativePtr.get pl t))
             t <- t + 1
@@ -227,8 +245,9 @@ module internal SoftmaxMiddleVector =
         middleSegments outer mid inner (fun o t0 t1 s ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
-            // e waits in the result's own rows; s.Row2 counts the maxima per position.
-            middleExp src origin mid inner w s dst (fun m -> origin + m * inner) s.Row2
+            // Only the sums of e are needed: each row's e goes to s.Row, which stays in L1, and s.Row2 counts the
+            // maxima per position.
+            middleExp src origin mid inner w s s.Row (fun _ -> 0) s.Row2
             // ln(c + Σ') per position, into s.Sums.
             lnCountPlusEach s.Row2 s.Sums s.Row w
             use pd = fixed dst
