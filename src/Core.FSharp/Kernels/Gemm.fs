@@ -1,7 +1,6 @@
 namespace Functional.Core
 
 open System
-open System.Runtime.Intrinsics
 
 /// Batched matrix products on contiguous row-major blocks: the choice of kernel, and the kernels' F# face.
 /// The kernels are C# (Functional.Kernels, where AggressiveOptimization is honoured): a packed,
@@ -19,14 +18,13 @@ module internal Gemm =
     /// a reused output: 75–122 µs unpacked, 117–170 µs packed; from k = 2 on packing wins).
     let packedThreshold = 8L * 8L * 8L
 
-    let useVector512 = Vector512.IsHardwareAccelerated
 
     /// Whether a packed kernel runs on this machine (Vector512, or Vector256 with FMA), and its panel width.
     let usePacked = Functional.Kernels.PackedGemm.Supported
     let private nr = Functional.Kernels.PackedGemm.Nr
 
     /// Whether a product of this shape goes to the matrix-vector kernel.
-    let gemvApplies (_m: int) (k: int) (n: int) = useVector512 && n = 1 && k >= 16
+    let gemvApplies (_m: int) (k: int) (n: int) = Functional.Kernels.Gemv.Supported && n = 1 && k >= 16
 
     /// Whether a product of this shape goes to the packed kernel (the only one that reads strided views).
     let packedApplies (m: int) (k: int) (n: int) =

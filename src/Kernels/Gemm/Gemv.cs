@@ -5,11 +5,17 @@ using System.Threading.Tasks;
 
 namespace Functional.Kernels;
 
-/// <summary>Matrix-vector products c[b·m + i] = A[b, i, :]·x[b, :]: a dot product over contiguous rows with two
-/// Vector512 accumulators, rows spread over the cores for large m·k. Each element is summed in one fixed order
-/// whatever the thread count.</summary>
+/// <summary>Matrix-vector products c[b·m + i] = A[b, i, :]·x[b, :]: a dot product over contiguous rows, rows spread
+/// over the cores for large m·k. Each element is summed in one fixed order whatever the thread count and the vector
+/// width: sixteen running sums, sum j taking the products of the elements p ≡ j (mod 16) in order (eight lanes: two
+/// Vector512 accumulators; four lanes: four Vector256), then <see cref="Combine"/>, then the last k mod 16 products
+/// one at a time.</summary>
 internal static unsafe class Gemv
 {
+    /// <summary>Whether the kernel runs on this machine: Vector512, or Vector256 with FMA (the products are fused on
+    /// both, so both give the same bits).</summary>
+    public static readonly bool Supported = Vector512.IsHardwareAccelerated || (Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported);
+
     public static void Multiply(double[] a, double[] x, double[] c, int batch, int m, int k)
     {
         int total = batch * m;
@@ -32,6 +38,13 @@ internal static unsafe class Gemv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows(double* a, double* x, double* c, int m, int k, int t0, int t1)
     {
+        if (Vector512.IsHardwareAccelerated) Rows8(a, x, c, m, k, t0, t1);
+        else Rows4(a, x, c, m, k, t0, t1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows8(double* a, double* x, double* c, int m, int k, int t0, int t1)
+    {
         for (int t = t0; t < t1; t++)
         {
             double* ar = a + (long)t * k;
@@ -44,9 +57,47 @@ internal static unsafe class Gemv
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(ar + p), Vector512.Load(xr + p), acc0);
                 acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(ar + p + 8), Vector512.Load(xr + p + 8), acc1);
             }
-            double s = Vector512.Sum(acc0 + acc1);
+            var v = acc0 + acc1;
+            double s = Combine(v.GetLower(), v.GetUpper());
             for (; p < k; p++) s = Math.FusedMultiplyAdd(ar[p], xr[p], s);
             c[t] = s;
         }
+    }
+
+    /// <summary>Rows8's sums on four lanes: a0…a3 hold what acc0's lower and upper halves and acc1's do there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows4(double* a, double* x, double* c, int m, int k, int t0, int t1)
+    {
+        for (int t = t0; t < t1; t++)
+        {
+            double* ar = a + (long)t * k;
+            double* xr = x + (long)(t / m) * k;
+            var a0 = Vector256<double>.Zero;
+            var a1 = Vector256<double>.Zero;
+            var a2 = Vector256<double>.Zero;
+            var a3 = Vector256<double>.Zero;
+            int p = 0;
+            for (; p <= k - 16; p += 16)
+            {
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p), Vector256.Load(xr + p), a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 4), Vector256.Load(xr + p + 4), a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 8), Vector256.Load(xr + p + 8), a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 12), Vector256.Load(xr + p + 12), a3);
+            }
+            double s = Combine(a0 + a2, a1 + a3);
+            for (; p < k; p++) s = Math.FusedMultiplyAdd(ar[p], xr[p], s);
+            c[t] = s;
+        }
+    }
+
+    /// <summary>The sixteen running sums folded to one, with lo holding sums j + 8 added to sums j for j = 0…3 and hi
+    /// the same for j = 4…7: w = lo + hi, then (w0 + w2) + (w1 + w3). Written out, not left to Vector.Sum, whose order
+    /// is the JIT's to choose.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static double Combine(Vector256<double> lo, Vector256<double> hi)
+    {
+        var w = lo + hi;
+        var h = w.GetLower() + w.GetUpper();
+        return h.ToScalar() + h.GetElement(1);
     }
 }

@@ -42,6 +42,37 @@ module KernelsGemmTests =
             let slow = Tensor.create [| batch; m; n |] (GemmPaths.simple a b batch m k n)
             Assert.True(Tensor.allClose 1e-12 1e-12 fast slow, sprintf "%d×%d×%d×%d" batch m k n)
 
+    /// The matrix-vector kernel's documented order (Gemv): sixteen running sums by p mod 16, folded as
+    /// w_j = (s_j + s_(j+8)) + (s_(j+4) + s_(j+12)) for j = 0…3, then (w0 + w2) + (w1 + w3), then the tail.
+    let private gemvReference (a: double[]) (x: double[]) (m: int) (k: int) (t: int) =
+        let s = Array.zeroCreate<double> 16
+        let whole = k / 16 * 16
+        for p in 0 .. whole - 1 do
+            s.[p % 16] <- System.Math.FusedMultiplyAdd(a.[t * k + p], x.[(t / m) * k + p], s.[p % 16])
+        let w j = (s.[j] + s.[j + 8]) + (s.[j + 4] + s.[j + 12])
+        let mutable total = (w 0 + w 2) + (w 1 + w 3)
+        for p in whole .. k - 1 do
+            total <- System.Math.FusedMultiplyAdd(a.[t * k + p], x.[(t / m) * k + p], total)
+        total
+
+    [<Fact>]
+    let ``matrix-vector products follow one summation order to the bit, whatever the vector width and the split`` () =
+        Assert.True(Functional.Kernels.Gemv.Supported, "no matrix-vector kernel on this machine")
+        // Values over twenty orders of magnitude, so that another order of the sums changes the bits.
+        let values seed count =
+            let r = System.Random(seed)
+            Array.init count (fun _ -> (r.NextDouble() - 0.5) * 10.0 ** float (r.Next(-10, 10)))
+        for (batch, m, k) in [ (1, 3, 16); (1, 7, 17); (2, 5, 47); (1, 64, 64); (3, 9, 1000); (1, 300, 1023); (2, 200, 700) ] do
+            let a = values (m + k) (batch * m * k)
+            let x = values (m - k) (batch * k)
+            let c = Array.zeroCreate<double> (batch * m)
+            Functional.Kernels.Gemv.Multiply(a, x, c, batch, m, k)
+            for t in 0 .. batch * m - 1 do
+                let expected = gemvReference a x m k t
+                Assert.True(System.BitConverter.DoubleToInt64Bits c.[t] = System.BitConverter.DoubleToInt64Bits expected,
+                            sprintf "%A, element %d: %.17g, expected %.17g" (batch, m, k) t c.[t] expected)
+        Assert.True(Gemm.gemvApplies 100 16 1 && not (Gemm.gemvApplies 100 15 1) && not (Gemm.gemvApplies 100 16 2))
+
     [<Fact>]
     let ``operands read transposed equal explicit transposes, across the K and M blocks too`` () =
         for (batch, m, k, n) in [ (1, 70, 90, 50); (3, 33, 300, 40); (2, 9, 17, 130); (1, 5, 7, 3); (1, Functional.Kernels.Tuning.GemmBlocks.MC + 19, Functional.Kernels.Tuning.GemmBlocks.KC + 37, 70) ] do
