@@ -23,8 +23,10 @@ module internal Gemm =
     let usePacked = Functional.Kernels.PackedGemm.Supported
     let private nr = Functional.Kernels.PackedGemm.Nr
 
-    /// Whether a product of this shape goes to the matrix-vector kernel.
-    let gemvApplies (_m: int) (k: int) (n: int) = Functional.Kernels.Gemv.Supported && n = 1 && k >= 16
+    /// Whether a product of this shape goes to the dot-product kernel: fewer columns than half a packed panel
+    /// (matrix-vector products among them), where the packed kernel never runs and the simple one would walk C's
+    /// rows fewer than four elements wide, one multiply-add waiting on the last.
+    let gemvApplies (_m: int) (k: int) (n: int) = Functional.Kernels.Gemv.Supported && k >= 16 && n >= 1 && n < nr / 2
 
     /// Whether a product of this shape goes to the packed kernel (the only one that reads strided views).
     let packedApplies (m: int) (k: int) (n: int) =
@@ -36,25 +38,36 @@ module internal Gemm =
         let cores = Environment.ProcessorCount
         if (int64 m * int64 n * int64 k < (1L <<< 21) || batch >= cores) && cores > 1 then 1 else cores
 
-    /// C[b] = A[b]·B[b] for A: batch×m×k, B: batch×k×n, both contiguous.
-    /// Every kernel overwrites its output (writing before reading), which therefore starts uninitialised.
-    let batched (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        let c = Strided.fresh (Shape.numel [| batch; m; n |])
-        if gemvApplies m k n then Functional.Kernels.Gemv.Multiply(a, b, c, batch, m, k)
-        elif packedApplies m k n then Functional.Kernels.PackedGemm.Multiply(false, false, parts batch m k n, a, b, c, batch, m, k, n)
-        else Functional.Kernels.SimpleGemm.Multiply(a, b, c, batch, m, k, n)
-        c
-
     /// Batched transposes of contiguous rows×cols blocks.
     let private transposeBlocks (x: double[]) (batch: int) (rows: int) (cols: int) =
         let shape = [| batch; cols; rows |]
         Strided.gather x 0 [| rows * cols; 1; cols |] shape
+
+    /// C[b] = A[b]·Bt[b]ᵀ on the dot-product kernel, for Bt: batch×n×k (B stored transposed; for n = 1 the same
+    /// array as B).
+    let private columns (a: double[]) (bt: double[]) (batch: int) (m: int) (k: int) (n: int) =
+        let c = Strided.fresh (Shape.numel [| batch; m; n |])
+        Functional.Kernels.Gemv.MultiplyColumns(a, bt, c, batch, m, k, n)
+        c
+
+    /// C[b] = A[b]·B[b] for A: batch×m×k, B: batch×k×n, both contiguous.
+    /// Every kernel overwrites its output (writing before reading), which therefore starts uninitialised.
+    let batched (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
+        if gemvApplies m k n then columns a (if n = 1 then b else transposeBlocks b batch k n) batch m k n
+        else
+            let c = Strided.fresh (Shape.numel [| batch; m; n |])
+            if packedApplies m k n then Functional.Kernels.PackedGemm.Multiply(false, false, parts batch m k n, a, b, c, batch, m, k, n)
+            else Functional.Kernels.SimpleGemm.Multiply(a, b, c, batch, m, k, n)
+            c
 
     /// C[b] = op(A[b])·op(B[b]) where A is stored k×m when transA and B n×k when transB: permuted operands
     /// are packed as they are (no transposed copy) on the packed path.
     let batchedT (transA: bool) (transB: bool) (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         // With k = 1 a stored transpose is the same array as the matrix itself.
         if (not transA && not transB) || k = 1 then batched a b batch m k n
+        elif gemvApplies m k n then
+            // B stored n×k is the transposed B the dot-product kernel reads.
+            columns (if transA then transposeBlocks a batch k m else a) (if transB || n = 1 then b else transposeBlocks b batch k n) batch m k n
         elif packedApplies m k n then
             let c = Strided.fresh (Shape.numel [| batch; m; n |])
             Functional.Kernels.PackedGemm.Multiply(transA, transB, parts batch m k n, a, b, c, batch, m, k, n)

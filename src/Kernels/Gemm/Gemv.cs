@@ -5,89 +5,93 @@ using System.Threading.Tasks;
 
 namespace Functional.Kernels;
 
-/// <summary>Matrix-vector products c[b·m + i] = A[b, i, :]·x[b, :]: a dot product over contiguous rows, rows spread
-/// over the cores for large m·k. Each element is summed in one fixed order whatever the thread count and the vector
-/// width: sixteen running sums, sum j taking the products of the elements p ≡ j (mod 16) in order (eight lanes: two
-/// Vector512 accumulators; four lanes: four Vector256), then <see cref="Combine"/>, then the last k mod 16 products
-/// one at a time.</summary>
+/// <summary>Products with a few columns as dot products over contiguous rows: c[(b·m + i)·n + j] = A[b, i, :]·Bt[b, j, :],
+/// Bt being B transposed (batch × n × k), so that n = 1 is a matrix-vector product. Rows spread over the cores for
+/// large m·k·n. Each element is summed in one fixed order whatever the thread count and the vector width: sixteen
+/// running sums, sum j taking the products of the elements p ≡ j (mod 16) in order (eight lanes: two Vector512
+/// accumulators; four lanes: four Vector256), then <see cref="Combine"/>, then the last k mod 16 products one at a
+/// time.</summary>
 internal static unsafe class Gemv
 {
     /// <summary>Whether the kernel runs on this machine: Vector512, or Vector256 with FMA (the products are fused on
     /// both, so both give the same bits).</summary>
     public static readonly bool Supported = Vector512.IsHardwareAccelerated || (Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported);
 
-    public static void Multiply(double[] a, double[] x, double[] c, int batch, int m, int k)
+    /// <summary>c[b·m + i] = A[b, i, :]·x[b, :] for A: batch×m×k, x: batch×k.</summary>
+    public static void Multiply(double[] a, double[] x, double[] c, int batch, int m, int k) =>
+        MultiplyColumns(a, x, c, batch, m, k, 1);
+
+    /// <summary>c[(b·m + i)·n + j] = A[b, i, :]·Bt[b, j, :] for A: batch×m×k, Bt: batch×n×k, C: batch×m×n.</summary>
+    public static void MultiplyColumns(double[] a, double[] bt, double[] c, int batch, int m, int k, int n)
     {
         int total = batch * m;
-        if (total == 0) return;
-        fixed (double* pa = a, px = x, pc = c)
+        if (total == 0 || n == 0) return;
+        if ((long)total * k > a.Length || (long)batch * n * k > bt.Length || (long)total * n > c.Length)
+            throw new ArgumentException($"Arrays of {a.Length}, {bt.Length} and {c.Length} elements do not hold {batch} products of {m}×{k} by {k}×{n}.");
+        fixed (double* pa = a, pb = bt, pc = c)
         {
-            if ((long)total * k < (1L << 18))
+            if ((long)total * k * n < (1L << 18))
             {
-                Rows(pa, px, pc, m, k, 0, total);
+                Rows(pa, pb, pc, m, k, n, 0, total);
                 return;
             }
-            nint ia = (nint)pa, ix = (nint)px, ic = (nint)pc;
-            int chunk = Math.Max(1, (1 << 16) / Math.Max(1, k));
+            nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
+            int chunk = (int)Math.Max(1L, (1L << 16) / Math.Max(1L, (long)k * n));
             Fork.For((total + chunk - 1) / chunk, ch =>
-                Rows((double*)ia, (double*)ix, (double*)ic, m, k, ch * chunk, Math.Min(total, (ch + 1) * chunk)));
+                Rows((double*)ia, (double*)ib, (double*)ic, m, k, n, ch * chunk, Math.Min(total, (ch + 1) * chunk)));
         }
     }
 
-    /// <summary>Flat rows t0..t1−1 (t = b·m + i).</summary>
+    /// <summary>Flat rows t0..t1−1 (t = b·m + i), each against the n rows of its product's Bt.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows(double* a, double* x, double* c, int m, int k, int t0, int t1)
+    private static void Rows(double* a, double* bt, double* c, int m, int k, int n, int t0, int t1)
     {
-        if (Vector512.IsHardwareAccelerated) Rows8(a, x, c, m, k, t0, t1);
-        else Rows4(a, x, c, m, k, t0, t1);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows8(double* a, double* x, double* c, int m, int k, int t0, int t1)
-    {
+        bool wide = Vector512.IsHardwareAccelerated;
         for (int t = t0; t < t1; t++)
         {
             double* ar = a + (long)t * k;
-            double* xr = x + (long)(t / m) * k;
-            var acc0 = Vector512<double>.Zero;
-            var acc1 = Vector512<double>.Zero;
-            int p = 0;
-            for (; p <= k - 16; p += 16)
-            {
-                acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(ar + p), Vector512.Load(xr + p), acc0);
-                acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(ar + p + 8), Vector512.Load(xr + p + 8), acc1);
-            }
-            var v = acc0 + acc1;
-            double s = Combine(v.GetLower(), v.GetUpper());
-            for (; p < k; p++) s = Math.FusedMultiplyAdd(ar[p], xr[p], s);
-            c[t] = s;
+            double* br = bt + (long)(t / m) * n * k;
+            for (int j = 0; j < n; j++)
+                c[(long)t * n + j] = wide ? Dot8(ar, br + (long)j * k, k) : Dot4(ar, br + (long)j * k, k);
         }
     }
 
-    /// <summary>Rows8's sums on four lanes: a0…a3 hold what acc0's lower and upper halves and acc1's do there.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows4(double* a, double* x, double* c, int m, int k, int t0, int t1)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Dot8(double* ar, double* xr, int k)
     {
-        for (int t = t0; t < t1; t++)
+        var acc0 = Vector512<double>.Zero;
+        var acc1 = Vector512<double>.Zero;
+        int p = 0;
+        for (; p <= k - 16; p += 16)
         {
-            double* ar = a + (long)t * k;
-            double* xr = x + (long)(t / m) * k;
-            var a0 = Vector256<double>.Zero;
-            var a1 = Vector256<double>.Zero;
-            var a2 = Vector256<double>.Zero;
-            var a3 = Vector256<double>.Zero;
-            int p = 0;
-            for (; p <= k - 16; p += 16)
-            {
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p), Vector256.Load(xr + p), a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 4), Vector256.Load(xr + p + 4), a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 8), Vector256.Load(xr + p + 8), a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 12), Vector256.Load(xr + p + 12), a3);
-            }
-            double s = Combine(a0 + a2, a1 + a3);
-            for (; p < k; p++) s = Math.FusedMultiplyAdd(ar[p], xr[p], s);
-            c[t] = s;
+            acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(ar + p), Vector512.Load(xr + p), acc0);
+            acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(ar + p + 8), Vector512.Load(xr + p + 8), acc1);
         }
+        var v = acc0 + acc1;
+        double s = Combine(v.GetLower(), v.GetUpper());
+        for (; p < k; p++) s = Math.FusedMultiplyAdd(ar[p], xr[p], s);
+        return s;
+    }
+
+    /// <summary>Dot8's sums on four lanes: a0…a3 hold what acc0's lower and upper halves and acc1's do there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Dot4(double* ar, double* xr, int k)
+    {
+        var a0 = Vector256<double>.Zero;
+        var a1 = Vector256<double>.Zero;
+        var a2 = Vector256<double>.Zero;
+        var a3 = Vector256<double>.Zero;
+        int p = 0;
+        for (; p <= k - 16; p += 16)
+        {
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p), Vector256.Load(xr + p), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 4), Vector256.Load(xr + p + 4), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 8), Vector256.Load(xr + p + 8), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 12), Vector256.Load(xr + p + 12), a3);
+        }
+        double s = Combine(a0 + a2, a1 + a3);
+        for (; p < k; p++) s = Math.FusedMultiplyAdd(ar[p], xr[p], s);
+        return s;
     }
 
     /// <summary>The sixteen running sums folded to one, with lo holding sums j + 8 added to sums j for j = 0…3 and hi

@@ -42,36 +42,57 @@ module KernelsGemmTests =
             let slow = Tensor.create [| batch; m; n |] (GemmPaths.simple a b batch m k n)
             Assert.True(Tensor.allClose 1e-12 1e-12 fast slow, sprintf "%d×%d×%d×%d" batch m k n)
 
-    /// The matrix-vector kernel's documented order (Gemv): sixteen running sums by p mod 16, folded as
-    /// w_j = (s_j + s_(j+8)) + (s_(j+4) + s_(j+12)) for j = 0…3, then (w0 + w2) + (w1 + w3), then the tail.
-    let private gemvReference (a: double[]) (x: double[]) (m: int) (k: int) (t: int) =
+    /// The dot-product kernel's documented order (Gemv) for element j of flat row t, against Bt (B transposed):
+    /// sixteen running sums by p mod 16, folded as w_i = (s_i + s_(i+8)) + (s_(i+4) + s_(i+12)) for i = 0…3, then
+    /// (w0 + w2) + (w1 + w3), then the tail.
+    let private gemvReference (a: double[]) (bt: double[]) (m: int) (k: int) (n: int) (t: int) (j: int) =
         let s = Array.zeroCreate<double> 16
         let whole = k / 16 * 16
+        let x p = bt.[((t / m) * n + j) * k + p]
         for p in 0 .. whole - 1 do
-            s.[p % 16] <- System.Math.FusedMultiplyAdd(a.[t * k + p], x.[(t / m) * k + p], s.[p % 16])
-        let w j = (s.[j] + s.[j + 8]) + (s.[j + 4] + s.[j + 12])
+            s.[p % 16] <- System.Math.FusedMultiplyAdd(a.[t * k + p], x p, s.[p % 16])
+        let w i = (s.[i] + s.[i + 8]) + (s.[i + 4] + s.[i + 12])
         let mutable total = (w 0 + w 2) + (w 1 + w 3)
         for p in whole .. k - 1 do
-            total <- System.Math.FusedMultiplyAdd(a.[t * k + p], x.[(t / m) * k + p], total)
+            total <- System.Math.FusedMultiplyAdd(a.[t * k + p], x p, total)
         total
 
     [<Fact>]
-    let ``matrix-vector products follow one summation order to the bit, whatever the vector width and the split`` () =
-        Assert.True(Functional.Kernels.Gemv.Supported, "no matrix-vector kernel on this machine")
+    let ``products with a few columns follow one summation order to the bit, whatever the vector width and the split`` () =
+        // Without vector FMA (the scalar fallback) the kernel never runs: the simple one takes these shapes.
+        if not Functional.Kernels.Gemv.Supported then Assert.False(Gemm.gemvApplies 100 16 1) else
         // Values over twenty orders of magnitude, so that another order of the sums changes the bits.
         let values seed count =
             let r = System.Random(seed)
             Array.init count (fun _ -> (r.NextDouble() - 0.5) * 10.0 ** float (r.Next(-10, 10)))
-        for (batch, m, k) in [ (1, 3, 16); (1, 7, 17); (2, 5, 47); (1, 64, 64); (3, 9, 1000); (1, 300, 1023); (2, 200, 700) ] do
+        for (batch, m, k, n) in [ (1, 3, 16, 1); (1, 7, 17, 2); (2, 5, 47, 3); (1, 64, 64, 1); (3, 9, 1000, 7)
+                                  (1, 300, 1023, 1); (2, 200, 700, 1); (1, 400, 300, 3); (1, 1, 5000, 5) ] do
             let a = values (m + k) (batch * m * k)
-            let x = values (m - k) (batch * k)
-            let c = Array.zeroCreate<double> (batch * m)
-            Functional.Kernels.Gemv.Multiply(a, x, c, batch, m, k)
+            let bt = values (m - k) (batch * n * k)
+            let c = Array.zeroCreate<double> (batch * m * n)
+            Functional.Kernels.Gemv.MultiplyColumns(a, bt, c, batch, m, k, n)
             for t in 0 .. batch * m - 1 do
-                let expected = gemvReference a x m k t
-                Assert.True(System.BitConverter.DoubleToInt64Bits c.[t] = System.BitConverter.DoubleToInt64Bits expected,
-                            sprintf "%A, element %d: %.17g, expected %.17g" (batch, m, k) t c.[t] expected)
-        Assert.True(Gemm.gemvApplies 100 16 1 && not (Gemm.gemvApplies 100 15 1) && not (Gemm.gemvApplies 100 16 2))
+                for j in 0 .. n - 1 do
+                    let expected = gemvReference a bt m k n t j
+                    Assert.True(System.BitConverter.DoubleToInt64Bits c.[t * n + j] = System.BitConverter.DoubleToInt64Bits expected,
+                                sprintf "%A, row %d, column %d: %.17g, expected %.17g" (batch, m, k, n) t j c.[t * n + j] expected)
+        // It takes what the packed kernel never does: fewer columns than half its panel, k from 16.
+        let half = Functional.Kernels.PackedGemm.Nr / 2
+        Assert.True(Gemm.gemvApplies 100 16 1 && Gemm.gemvApplies 1 16 (half - 1) && not (Gemm.gemvApplies 100 15 1)
+                    && not (Gemm.gemvApplies 100 16 half))
+
+    [<Fact>]
+    let ``products with a few columns equal the simple loop, operands transposed or not`` () =
+        for (batch, m, k, n) in [ (1, 2000, 300, 2); (3, 17, 33, 3); (2, 1, 500, 3); (1, 5, 16, 2); (1, 40, 1000, 1) ] do
+            for transA in [ false; true ] do
+                for transB in [ false; true ] do
+                    let a = Tensor.random 1 (if transA then [| batch; k; m |] else [| batch; m; k |])
+                    let b = Tensor.random 2 (if transB then [| batch; n; k |] else [| batch; k; n |])
+                    let a' = if transA then Tensor.permute [| 0; 2; 1 |] a else a
+                    let b' = if transB then Tensor.permute [| 0; 2; 1 |] b else b
+                    let fast = Tensor.create [| batch; m; n |] (Gemm.batchedT transA transB (a.ToArray()) (b.ToArray()) batch m k n)
+                    let slow = Tensor.create [| batch; m; n |] (GemmPaths.simple (a'.ToArray()) (b'.ToArray()) batch m k n)
+                    Assert.True(Tensor.allClose 1e-12 1e-12 fast slow, sprintf "%A" (batch, m, k, n, transA, transB))
 
     [<Fact>]
     let ``operands read transposed equal explicit transposes, across the K and M blocks too`` () =
