@@ -95,6 +95,32 @@ module KernelsGemmTests =
                     Assert.True(Tensor.allClose 1e-12 1e-12 fast slow, sprintf "%A" (batch, m, k, n, transA, transB))
 
     [<Fact>]
+    let ``a vector times a matrix is split along k from its shape alone, the chunks' rows added in order`` () =
+        // Values over twenty orders of magnitude, so that another order of the additions changes the bits.
+        let values seed count =
+            let r = System.Random(seed)
+            Array.init count (fun _ -> (r.NextDouble() - 0.5) * 10.0 ** float (r.Next(-10, 10)))
+        let chunksOf k n = let struct (chunks, _) = Functional.Kernels.SimpleGemm.RowChunks(k, n) in chunks
+        Assert.Equal(1, chunksOf 255 4096)
+        Assert.Equal(1, chunksOf 4096 63)
+        for (k, n) in [ (2048, 2048); (600, 1000); (4099, 67); (512, 512); (256, 4096) ] do
+            let struct (chunks, per) = Functional.Kernels.SimpleGemm.RowChunks(k, n)
+            Assert.True(chunks > 1, sprintf "k %d, n %d is not split" k n)
+            let x = values k k
+            let b = values n (k * n)
+            let split = GemmPaths.simple x b 1 1 k n
+            // Each chunk's row as the first of two rows (two rows are never split along k).
+            let chunkRow t =
+                let p0 = t * per
+                let kc = min per (k - p0)
+                let xs = Array.append (Array.sub x p0 kc) (Array.zeroCreate kc)
+                Array.sub (GemmPaths.simple xs (Array.sub b (p0 * n) (kc * n)) 1 2 kc n) 0 n
+            let expected = Array.init chunks chunkRow |> Array.reduce (Array.map2 (+))
+            for j in 0 .. n - 1 do
+                Assert.True(System.BitConverter.DoubleToInt64Bits split.[j] = System.BitConverter.DoubleToInt64Bits expected.[j],
+                            sprintf "k %d, n %d, column %d: %.17g against %.17g" k n j split.[j] expected.[j])
+
+    [<Fact>]
     let ``operands read transposed equal explicit transposes, across the K and M blocks too`` () =
         for (batch, m, k, n) in [ (1, 70, 90, 50); (3, 33, 300, 40); (2, 9, 17, 130); (1, 5, 7, 3); (1, Functional.Kernels.Tuning.GemmBlocks.MC + 19, Functional.Kernels.Tuning.GemmBlocks.KC + 37, 70) ] do
             for transA in [ false; true ] do
