@@ -469,7 +469,7 @@ internal static unsafe partial class PackedGemm
 
     /// <summary>dst[p·ldd + r] = src[r·ld + p] for a 4×4 block (AVX).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose4(double* src, int ld, double* dst, int ldd)
+    internal static void Transpose4(double* src, int ld, double* dst, int ldd)
     {
         var r0 = Vector256.Load(src);
         var r1 = Vector256.Load(src + ld);

@@ -122,18 +122,29 @@ internal static unsafe class Permute
     }
 
     /// <summary>One plane: the source steps 1 along P and sq along Q; the destination dp along P, dq along Q.
-    /// With AVX-512 and a destination contiguous along Q, whole 8×8 blocks are transposed in registers (eight
-    /// full-line loads, eight full-line stores: a power-of-two row stride makes a tile's rows share cache sets,
-    /// which made even 16×16 scalar tiles 3.4 ms for 1024²); the rest, and other machines, go by scalar tiles.</summary>
+    /// With a destination contiguous along Q, whole 8×8 blocks are transposed in registers (eight full-line loads,
+    /// eight full-line stores: a power-of-two row stride makes a tile's rows share cache sets, which made even
+    /// 16×16 scalar tiles 3.4 ms for 1024²), as one block with AVX-512 or four 4×4 blocks with AVX; the rest, and
+    /// other machines, go by scalar tiles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Plane(double* s, long sq, double* d, long dp, long dq, int np, int nq)
     {
-        if (Avx512F.IsSupported && dq == 1 && np >= 8 && nq >= 8 && sq <= int.MaxValue && dp <= int.MaxValue)
+        if ((Avx512F.IsSupported || Avx.IsSupported) && dq == 1 && np >= 8 && nq >= 8 && sq <= int.MaxValue && dp <= int.MaxValue)
         {
             int p8 = np & ~7, q8 = nq & ~7;
             for (int j0 = 0; j0 < q8; j0 += 8)
                 for (int i0 = 0; i0 < p8; i0 += 8)
-                    PackedGemm.Transpose8(s + j0 * sq + i0, (int)sq, d + i0 * dp + j0, (int)dp);
+                {
+                    double* sb = s + j0 * sq + i0, db = d + i0 * dp + j0;
+                    if (Avx512F.IsSupported) PackedGemm.Transpose8(sb, (int)sq, db, (int)dp);
+                    else
+                    {
+                        PackedGemm.Transpose4(sb, (int)sq, db, (int)dp);
+                        PackedGemm.Transpose4(sb + 4, (int)sq, db + 4 * dp, (int)dp);
+                        PackedGemm.Transpose4(sb + 4 * sq, (int)sq, db + 4, (int)dp);
+                        PackedGemm.Transpose4(sb + 4 * sq + 4, (int)sq, db + 4 * dp + 4, (int)dp);
+                    }
+                }
             // The edges: columns past q8 for every row, rows past p8 for the columns before q8.
             for (int j = q8; j < nq; j++)
                 for (int i = 0; i < np; i++) d[i * dp + j] = s[j * sq + i];
