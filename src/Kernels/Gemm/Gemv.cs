@@ -10,7 +10,8 @@ namespace Functional.Kernels;
 /// large m·k·n. Each element is summed in one fixed order whatever the thread count and the vector width: sixteen
 /// running sums, sum j taking the products of the elements p ≡ j (mod 16) in order (eight lanes: two Vector512
 /// accumulators; four lanes: four Vector256), then <see cref="Combine"/>, then the last k mod 16 products one at a
-/// time.</summary>
+/// time. A product with too few rows to share among the cores is split along k instead, from its shape alone
+/// (<see cref="KChunks"/>): each chunk's dot products so, then the chunks added in order.</summary>
 internal static unsafe class Gemv
 {
     /// <summary>Whether the kernel runs on this machine: Vector512, or Vector256 with FMA (the products are fused on
@@ -28,6 +29,12 @@ internal static unsafe class Gemv
         if (total == 0 || n == 0) return;
         if ((long)total * k > a.Length || (long)batch * n * k > bt.Length || (long)total * n > c.Length)
             throw new ArgumentException($"Arrays of {a.Length}, {bt.Length} and {c.Length} elements do not hold {batch} products of {m}×{k} by {k}×{n}.");
+        var (chunks, per) = KChunks(total, k, n);
+        if (chunks > 1)
+        {
+            Chunked(a, bt, c, m, k, n, total, chunks, per);
+            return;
+        }
         fixed (double* pa = a, pb = bt, pc = c)
         {
             if ((long)total * k * n < (1L << 18))
@@ -42,17 +49,55 @@ internal static unsafe class Gemv
         }
     }
 
+    /// <summary>How a product of `total` rows is split along k: into chunks of per elements (a multiple of 16), from
+    /// the shape alone (never from the core count), when it has fewer than four rows and 2^18 multiply-adds or more
+    /// and k is at least 8,192: up to 16 chunks of at least 4,096. One chunk means no split.</summary>
+    internal static (int Chunks, int Per) KChunks(int total, int k, int n)
+    {
+        if (total >= 4 || (long)total * k * n < (1L << 18) || k < 8192) return (1, k);
+        int chunks = Math.Clamp(k / 4096, 2, 16);
+        int per = ((k + chunks - 1) / chunks + 15) / 16 * 16;
+        return ((k + per - 1) / per, per);
+    }
+
+    /// <summary>Each chunk of k (<see cref="KChunks"/>) as its own set of dot products over the cores, into rows of
+    /// partial results, then those added in order, ((P₀ + P₁) + P₂) + ….</summary>
+    private static void Chunked(double[] a, double[] bt, double[] c, int m, int k, int n, int total, int chunks, int per)
+    {
+        int size = total * n;
+        var partial = GC.AllocateUninitializedArray<double>(chunks * size);
+        fixed (double* pa = a, pb = bt, pp = partial)
+        {
+            nint ia = (nint)pa, ib = (nint)pb, ip = (nint)pp;
+            Fork.For(chunks, ch =>
+            {
+                int p0 = ch * per;
+                Rows((double*)ia, (double*)ib, (double*)ip + (long)ch * size, m, k, n, 0, total, p0, Math.Min(per, k - p0));
+            });
+            for (int i = 0; i < size; i++)
+            {
+                double s = pp[i];
+                for (int ch = 1; ch < chunks; ch++) s += pp[(long)ch * size + i];
+                c[i] = s;
+            }
+        }
+    }
+
     /// <summary>Flat rows t0..t1−1 (t = b·m + i), each against the n rows of its product's Bt.</summary>
+    private static void Rows(double* a, double* bt, double* c, int m, int k, int n, int t0, int t1) =>
+        Rows(a, bt, c, m, k, n, t0, t1, 0, k);
+
+    /// <summary>The same over elements p0 … p0 + kc − 1 of each row only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows(double* a, double* bt, double* c, int m, int k, int n, int t0, int t1)
+    private static void Rows(double* a, double* bt, double* c, int m, int k, int n, int t0, int t1, int p0, int kc)
     {
         bool wide = Vector512.IsHardwareAccelerated;
         for (int t = t0; t < t1; t++)
         {
-            double* ar = a + (long)t * k;
-            double* br = bt + (long)(t / m) * n * k;
+            double* ar = a + (long)t * k + p0;
+            double* br = bt + (long)(t / m) * n * k + p0;
             for (int j = 0; j < n; j++)
-                c[(long)t * n + j] = wide ? Dot8(ar, br + (long)j * k, k) : Dot4(ar, br + (long)j * k, k);
+                c[(long)t * n + j] = wide ? Dot8(ar, br + (long)j * k, kc) : Dot4(ar, br + (long)j * k, kc);
         }
     }
 

@@ -42,20 +42,24 @@ module KernelsGemmTests =
             let slow = Tensor.create [| batch; m; n |] (GemmPaths.simple a b batch m k n)
             Assert.True(Tensor.allClose 1e-12 1e-12 fast slow, sprintf "%d×%d×%d×%d" batch m k n)
 
-    /// The dot-product kernel's documented order (Gemv) for element j of flat row t, against Bt (B transposed):
-    /// sixteen running sums by p mod 16, folded as w_i = (s_i + s_(i+8)) + (s_(i+4) + s_(i+12)) for i = 0…3, then
-    /// (w0 + w2) + (w1 + w3), then the tail.
-    let private gemvReference (a: double[]) (bt: double[]) (m: int) (k: int) (n: int) (t: int) (j: int) =
-        let s = Array.zeroCreate<double> 16
-        let whole = k / 16 * 16
-        let x p = bt.[((t / m) * n + j) * k + p]
-        for p in 0 .. whole - 1 do
-            s.[p % 16] <- System.Math.FusedMultiplyAdd(a.[t * k + p], x p, s.[p % 16])
-        let w i = (s.[i] + s.[i + 8]) + (s.[i + 4] + s.[i + 12])
-        let mutable total = (w 0 + w 2) + (w 1 + w 3)
-        for p in whole .. k - 1 do
-            total <- System.Math.FusedMultiplyAdd(a.[t * k + p], x p, total)
-        total
+    /// The dot-product kernel's documented order (Gemv) for element j of flat row t, against Bt (B transposed), over
+    /// elements p0 … p0 + kc − 1: sixteen running sums by (p − p0) mod 16, folded as
+    /// w_i = (s_i + s_(i+8)) + (s_(i+4) + s_(i+12)) for i = 0…3, then (w0 + w2) + (w1 + w3), then the tail; a product
+    /// split along k (Gemv.KChunks) adds its chunks' results in order.
+    let private gemvReference (a: double[]) (bt: double[]) (batch: int) (m: int) (k: int) (n: int) (t: int) (j: int) =
+        let range p0 kc =
+            let s = Array.zeroCreate<double> 16
+            let whole = kc / 16 * 16
+            let x p = bt.[((t / m) * n + j) * k + p0 + p]
+            for p in 0 .. whole - 1 do
+                s.[p % 16] <- System.Math.FusedMultiplyAdd(a.[t * k + p0 + p], x p, s.[p % 16])
+            let w i = (s.[i] + s.[i + 8]) + (s.[i + 4] + s.[i + 12])
+            let mutable total = (w 0 + w 2) + (w 1 + w 3)
+            for p in whole .. kc - 1 do
+                total <- System.Math.FusedMultiplyAdd(a.[t * k + p0 + p], x p, total)
+            total
+        let struct (chunks, per) = Functional.Kernels.Gemv.KChunks(batch * m, k, n)
+        Array.init chunks (fun ch -> range (ch * per) (min per (k - ch * per))) |> Array.reduce (+)
 
     [<Fact>]
     let ``products with a few columns follow one summation order to the bit, whatever the vector width and the split`` () =
@@ -66,16 +70,19 @@ module KernelsGemmTests =
             let r = System.Random(seed)
             Array.init count (fun _ -> (r.NextDouble() - 0.5) * 10.0 ** float (r.Next(-10, 10)))
         for (batch, m, k, n) in [ (1, 3, 16, 1); (1, 7, 17, 2); (2, 5, 47, 3); (1, 64, 64, 1); (3, 9, 1000, 7)
-                                  (1, 300, 1023, 1); (2, 200, 700, 1); (1, 400, 300, 3); (1, 1, 5000, 5) ] do
+                                  (1, 300, 1023, 1); (2, 200, 700, 1); (1, 400, 300, 3); (1, 1, 5000, 5)
+                                  (1, 1, 100003, 3); (1, 2, 140000, 1); (3, 1, 90000, 2); (1, 1, 8191, 7) ] do
             let a = values (m + k) (batch * m * k)
             let bt = values (m - k) (batch * n * k)
             let c = Array.zeroCreate<double> (batch * m * n)
             Functional.Kernels.Gemv.MultiplyColumns(a, bt, c, batch, m, k, n)
             for t in 0 .. batch * m - 1 do
                 for j in 0 .. n - 1 do
-                    let expected = gemvReference a bt m k n t j
+                    let expected = gemvReference a bt batch m k n t j
                     Assert.True(System.BitConverter.DoubleToInt64Bits c.[t * n + j] = System.BitConverter.DoubleToInt64Bits expected,
                                 sprintf "%A, row %d, column %d: %.17g, expected %.17g" (batch, m, k, n) t j c.[t * n + j] expected)
+        let chunksOf total k n = let struct (chunks, _) = Functional.Kernels.Gemv.KChunks(total, k, n) in chunks
+        Assert.True(chunksOf 1 100003 3 > 1 && chunksOf 3 90000 2 > 1 && chunksOf 4 100000 3 = 1 && chunksOf 1 8191 7 = 1)
         // It takes what the packed kernel never does: fewer columns than half its panel, k from 16.
         let half = Functional.Kernels.PackedGemm.Nr / 2
         Assert.True(Gemm.gemvApplies 100 16 1 && Gemm.gemvApplies 1 16 (half - 1) && not (Gemm.gemvApplies 100 15 1)
