@@ -5,8 +5,9 @@ open System
 /// Batched matrix products on contiguous row-major blocks: the choice of kernel, and the kernels' F# face.
 /// The kernels are C# (Functional.Kernels, where AggressiveOptimization is honoured): a packed,
 /// cache-blocked FMA micro-kernel (8×16 Vector512 tile, or 4×8 Vector256 tiles with AVX2) spread over the
-/// cores for products of 8³ multiply-adds and more; a dot product per row for matrix-vector shapes; an
-/// i-k-j loop (Vector512, Vector256 or scalar, whichever the machine runs) for the rest.
+/// cores for products of 8³ multiply-adds and more; dot products for shapes with fewer columns than half a panel
+/// (matrix-vector products among them); an i-k-j loop (Vector512, Vector256 or scalar, whichever the machine runs)
+/// for the rest.
 /// Every output element is summed in the same order whatever the thread count.
 module internal Gemm =
 
@@ -17,7 +18,6 @@ module internal Gemm =
     /// Outer products (k = 1) never pack: one pass of row stores is faster (64 products of 128×1×128 into
     /// a reused output: 75–122 µs unpacked, 117–170 µs packed; from k = 2 on packing wins).
     let packedThreshold = 8L * 8L * 8L
-
 
     /// Whether a packed kernel runs on this machine (Vector512, or Vector256 with FMA), and its panel width.
     let usePacked = Functional.Kernels.PackedGemm.Supported
