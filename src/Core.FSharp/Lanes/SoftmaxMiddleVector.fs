@@ -154,21 +154,15 @@ module internal SoftmaxMiddleVector =
         let mutable t = 0
         if SoftmaxVector.wideSteps () then
             while t <= w - 8 do
-                let c = Vector512.Load(NativePtr.add pc t)
-                let sv = Vector512.Load(NativePtr.add ps t)
-                let u = c + sv
-                let bb = u - c
+                let struct (u, lo) = SoftmaxVector.countPlus (Vector512.Load(NativePtr.add pc t)) (Vector512.Load(NativePtr.add ps t))
                 Vector512.Store(u, NativePtr.add ps t)
-                Vector512.Store((c - (u - bb)) + (sv - bb), NativePtr.add pc t)
+                Vector512.Store(lo, NativePtr.add pc t)
                 t <- t + 8
         if Cpu.v256 then
             while t <= w - 4 do
-                let c = Vector256.Load(NativePtr.add pc t)
-                let sv = Vector256.Load(NativePtr.add ps t)
-                let u = c + sv
-                let bb = u - c
+                let struct (u, lo) = SoftmaxVector.countPlus (Vector256.Load(NativePtr.add pc t)) (Vector256.Load(NativePtr.add ps t))
                 Vector256.Store(u, NativePtr.add ps t)
-                Vector256.Store((c - (u - bb)) + (sv - bb), NativePtr.add pc t)
+                Vector256.Store(lo, NativePtr.add pc t)
                 t <- t + 4
         while t < w do
             let struct (u, lo) = SoftmaxVector.countPlus (NativePtr.get pc t) (NativePtr.get ps t)
@@ -178,23 +172,12 @@ module internal SoftmaxMiddleVector =
         ElementaryVector.logInto sums lnU 0 w
         t <- 0
         if SoftmaxVector.wideSteps () then
-            let zero = Vector512<float>.Zero
             while t <= w - 8 do
-                let u = Vector512.Load(NativePtr.add ps t)
-                let lo = Vector512.Load(NativePtr.add pc t)
-                let ln = Vector512.Load(NativePtr.add pl t)
-                // lnOfPair: ln u where lo is 0 or u is not finite (u − u is 0 exactly for finite u).
-                let corrected = Vector512.AndNot(Vector512.Equals(u - u, zero), Vector512.Equals(lo, zero))
-                Vector512.Store(Vector512.ConditionalSelect(corrected, ln + lo / u, ln), NativePtr.add ps t)
+                Vector512.Store(SoftmaxVector.lnOfPairLanes8 (Vector512.Load(NativePtr.add ps t)) (Vector512.Load(NativePtr.add pc t)) (Vector512.Load(NativePtr.add pl t)), NativePtr.add ps t)
                 t <- t + 8
         if Cpu.v256 then
-            let zero = Vector256<float>.Zero
             while t <= w - 4 do
-                let u = Vector256.Load(NativePtr.add ps t)
-                let lo = Vector256.Load(NativePtr.add pc t)
-                let ln = Vector256.Load(NativePtr.add pl t)
-                let corrected = Vector256.AndNot(Vector256.Equals(u - u, zero), Vector256.Equals(lo, zero))
-                Vector256.Store(Vector256.ConditionalSelect(corrected, ln + lo / u, ln), NativePtr.add ps t)
+                Vector256.Store(SoftmaxVector.lnOfPairLanes (Vector256.Load(NativePtr.add ps t)) (Vector256.Load(NativePtr.add pc t)) (Vector256.Load(NativePtr.add pl t)), NativePtr.add ps t)
                 t <- t + 4
         while t < w do
             NativePtr.set ps t (SoftmaxVector.lnOfPair (NativePtr.get ps t) (NativePtr.get pc t) (NativePtr.get pl t))

@@ -75,14 +75,29 @@ module internal SoftmaxVector =
             NativePtr.set dst j ((NativePtr.get src j - m) - l)
             j <- j + 1
 
-    /// c + s as an unrounded pair (TwoSum): the rounded sum u and what its rounding lost.
-    let inline countPlus (c: double) (s: double) =
+    /// c + s as an unrounded pair (TwoSum): the rounded sum u and what its rounding lost. On doubles or on lanes of
+    /// either width.
+    let inline countPlus c s =
         let u = c + s
         let bb = u - c
         struct (u, (c - (u - bb)) + (s - bb))
 
     /// ln(u + lo) from ln u: ln u + lo/u (ln u itself where lo is 0 or u is not finite).
     let inline lnOfPair (u: double) (lo: double) (lnU: double) = if lo = 0.0 || not (Double.IsFinite u) then lnU else lnU + lo / u
+
+    /// `lnOfPair` on lanes of either width (u − u is 0 exactly for finite u): `eq` a lane mask, `andNot` and
+    /// `select` by it.
+    let inline private lnOfPairFrom (u: ^v) (lo: ^v) (lnU: ^v) (zero: ^v) ([<InlineIfLambda>] eq: ^v -> ^v -> ^v)
+                                    ([<InlineIfLambda>] andNot: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) =
+        select (andNot (eq (u - u) zero) (eq lo zero)) (lnU + lo / u) lnU
+
+    /// `lnOfPair` on four lanes.
+    let inline lnOfPairLanes (u: Vector256<double>) (lo: Vector256<double>) (lnU: Vector256<double>) =
+        lnOfPairFrom u lo lnU Vector256<float>.Zero (fun a b -> Vector256.Equals(a, b)) (fun a b -> Vector256.AndNot(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b))
+
+    /// `lnOfPair` on eight lanes.
+    let inline lnOfPairLanes8 (u: Vector512<double>) (lo: Vector512<double>) (lnU: Vector512<double>) =
+        lnOfPairFrom u lo lnU Vector512<float>.Zero (fun a b -> Vector512.Equals(a, b)) (fun a b -> Vector512.AndNot(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b))
 
     /// ln(c + s) for c maxima of a row (each contributes e^0 = 1 exactly) and s the sum of its other exponentials.
     /// c + s is kept as an unrounded pair (TwoSum), so ln keeps s where c + s rounds to c: for a row whose other

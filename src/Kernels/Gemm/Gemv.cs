@@ -91,52 +91,56 @@ internal static unsafe class Gemv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows(double* a, double* bt, double* c, int m, int k, int n, int t0, int t1, int p0, int kc)
     {
-        bool wide = Vector512.IsHardwareAccelerated;
         for (int t = t0; t < t1; t++)
         {
             double* ar = a + (long)t * k + p0;
             double* br = bt + (long)(t / m) * n * k + p0;
-            for (int j = 0; j < n; j++)
-                c[(long)t * n + j] = wide ? Dot8(ar, br + (long)j * k, kc) : Dot4(ar, br + (long)j * k, kc);
+            for (int j = 0; j < n; j++) c[(long)t * n + j] = Dot(ar, br + (long)j * k, kc);
         }
     }
 
+    /// <summary>One dot product in the documented order: the whole groups of 16 on the machine's lanes, then the
+    /// last k mod 16 products one at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double Dot8(double* ar, double* xr, int k)
+    private static double Dot(double* ar, double* xr, int k)
+    {
+        int whole = k & ~15;
+        double s = Vector512.IsHardwareAccelerated ? Groups8(ar, xr, whole) : Groups4(ar, xr, whole);
+        for (int p = whole; p < k; p++) s = Math.FusedMultiplyAdd(ar[p], xr[p], s);
+        return s;
+    }
+
+    /// <summary>The sixteen running sums over whole groups of 16 on eight lanes, folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Groups8(double* ar, double* xr, int whole)
     {
         var acc0 = Vector512<double>.Zero;
         var acc1 = Vector512<double>.Zero;
-        int p = 0;
-        for (; p <= k - 16; p += 16)
+        for (int p = 0; p < whole; p += 16)
         {
             acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(ar + p), Vector512.Load(xr + p), acc0);
             acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(ar + p + 8), Vector512.Load(xr + p + 8), acc1);
         }
         var v = acc0 + acc1;
-        double s = Combine(v.GetLower(), v.GetUpper());
-        for (; p < k; p++) s = Math.FusedMultiplyAdd(ar[p], xr[p], s);
-        return s;
+        return Combine(v.GetLower(), v.GetUpper());
     }
 
-    /// <summary>Dot8's sums on four lanes: a0…a3 hold what acc0's lower and upper halves and acc1's do there.</summary>
+    /// <summary>Groups8's sums on four lanes: a0…a3 hold what acc0's lower and upper halves and acc1's do there.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double Dot4(double* ar, double* xr, int k)
+    private static double Groups4(double* ar, double* xr, int whole)
     {
         var a0 = Vector256<double>.Zero;
         var a1 = Vector256<double>.Zero;
         var a2 = Vector256<double>.Zero;
         var a3 = Vector256<double>.Zero;
-        int p = 0;
-        for (; p <= k - 16; p += 16)
+        for (int p = 0; p < whole; p += 16)
         {
             a0 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p), Vector256.Load(xr + p), a0);
             a1 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 4), Vector256.Load(xr + p + 4), a1);
             a2 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 8), Vector256.Load(xr + p + 8), a2);
             a3 = Vector256.FusedMultiplyAdd(Vector256.Load(ar + p + 12), Vector256.Load(xr + p + 12), a3);
         }
-        double s = Combine(a0 + a2, a1 + a3);
-        for (; p < k; p++) s = Math.FusedMultiplyAdd(ar[p], xr[p], s);
-        return s;
+        return Combine(a0 + a2, a1 + a3);
     }
 
     /// <summary>The sixteen running sums folded to one, with lo holding sums j + 8 added to sums j for j = 0…3 and hi

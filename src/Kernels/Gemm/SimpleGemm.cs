@@ -164,12 +164,14 @@ internal static unsafe class SimpleGemm
         {
             double* cRow = c + (long)i * n;
             int p = 0;
-            if (Vector512.IsHardwareAccelerated && n >= 8 && Tuning.SimpleGemmGroupRows)
+            bool wide = Vector512.IsHardwareAccelerated;
+            if (Tuning.SimpleGemmGroupRows && (wide ? n >= 8 : Vector256.IsHardwareAccelerated && n >= 4))
             {
                 // Four rows of B per pass over C's row: each element still takes its products in order
                 // p, p+1, p+2, p+3 (the same operations as one row at a time, so the same bits), with C's row
                 // loaded and stored a quarter as often (into a reused C: 4,000 products of 3×9×31 645 → 301 µs,
                 // 1,000 of 4×16×16 271 → 95 µs, 4 of 1×512×512 69 → 65 µs).
+                // Eight lanes fuse each product into its sum, four take them apart, as the one-row pass below does.
                 for (; p + 4 <= k; p += 4)
                 {
                     double* ar = a + (long)i * lda + p;
@@ -178,52 +180,36 @@ internal static unsafe class SimpleGemm
                     double* b1 = b0 + ldb;
                     double* b2 = b1 + ldb;
                     double* b3 = b2 + ldb;
-                    var v0 = Vector512.Create(a0);
-                    var v1 = Vector512.Create(a1);
-                    var v2 = Vector512.Create(a2);
-                    var v3 = Vector512.Create(a3);
                     int j = 0;
                     // The first four rows store (a sum from +0); later ones add to C.
                     bool first = p == 0;
-                    for (; j <= n - 8; j += 8)
+                    if (wide)
                     {
-                        var acc = Vector512.FusedMultiplyAdd(v0, Vector512.Load(b0 + j), first ? Vector512<double>.Zero : Vector512.Load(cRow + j));
-                        acc = Vector512.FusedMultiplyAdd(v1, Vector512.Load(b1 + j), acc);
-                        acc = Vector512.FusedMultiplyAdd(v2, Vector512.Load(b2 + j), acc);
-                        Vector512.Store(Vector512.FusedMultiplyAdd(v3, Vector512.Load(b3 + j), acc), cRow + j);
+                        var v0 = Vector512.Create(a0);
+                        var v1 = Vector512.Create(a1);
+                        var v2 = Vector512.Create(a2);
+                        var v3 = Vector512.Create(a3);
+                        for (; j <= n - 8; j += 8)
+                        {
+                            var acc = Vector512.FusedMultiplyAdd(v0, Vector512.Load(b0 + j), first ? Vector512<double>.Zero : Vector512.Load(cRow + j));
+                            acc = Vector512.FusedMultiplyAdd(v1, Vector512.Load(b1 + j), acc);
+                            acc = Vector512.FusedMultiplyAdd(v2, Vector512.Load(b2 + j), acc);
+                            Vector512.Store(Vector512.FusedMultiplyAdd(v3, Vector512.Load(b3 + j), acc), cRow + j);
+                        }
                     }
-                    for (; j < n; j++)
+                    else
                     {
-                        double t = (first ? 0.0 : cRow[j]) + a0 * b0[j];
-                        t += a1 * b1[j];
-                        t += a2 * b2[j];
-                        cRow[j] = t + a3 * b3[j];
-                    }
-                }
-            }
-            else if (!Vector512.IsHardwareAccelerated && Vector256.IsHardwareAccelerated && n >= 4 && Tuning.SimpleGemmGroupRows)
-            {
-                // The same on four lanes, with the separate product and sum of the one-row pass below.
-                for (; p + 4 <= k; p += 4)
-                {
-                    double* ar = a + (long)i * lda + p;
-                    double a0 = ar[0], a1 = ar[1], a2 = ar[2], a3 = ar[3];
-                    double* b0 = b + (long)p * ldb;
-                    double* b1 = b0 + ldb;
-                    double* b2 = b1 + ldb;
-                    double* b3 = b2 + ldb;
-                    var v0 = Vector256.Create(a0);
-                    var v1 = Vector256.Create(a1);
-                    var v2 = Vector256.Create(a2);
-                    var v3 = Vector256.Create(a3);
-                    int j = 0;
-                    bool first = p == 0;
-                    for (; j <= n - 4; j += 4)
-                    {
-                        var acc = (first ? Vector256<double>.Zero : Vector256.Load(cRow + j)) + v0 * Vector256.Load(b0 + j);
-                        acc += v1 * Vector256.Load(b1 + j);
-                        acc += v2 * Vector256.Load(b2 + j);
-                        Vector256.Store(acc + v3 * Vector256.Load(b3 + j), cRow + j);
+                        var v0 = Vector256.Create(a0);
+                        var v1 = Vector256.Create(a1);
+                        var v2 = Vector256.Create(a2);
+                        var v3 = Vector256.Create(a3);
+                        for (; j <= n - 4; j += 4)
+                        {
+                            var acc = (first ? Vector256<double>.Zero : Vector256.Load(cRow + j)) + v0 * Vector256.Load(b0 + j);
+                            acc += v1 * Vector256.Load(b1 + j);
+                            acc += v2 * Vector256.Load(b2 + j);
+                            Vector256.Store(acc + v3 * Vector256.Load(b3 + j), cRow + j);
+                        }
                     }
                     for (; j < n; j++)
                     {
