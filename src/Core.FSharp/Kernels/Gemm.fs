@@ -4,7 +4,7 @@ open System
 
 /// Batched matrix products on contiguous row-major blocks: the choice of kernel, and the kernels' F# face.
 /// The kernels are C# (Functional.Kernels, where AggressiveOptimization is honoured): a packed,
-/// cache-blocked FMA micro-kernel (8×16 Vector512 tile, or 4×8 Vector256 tiles with AVX2) spread over the
+/// cache-blocked FMA micro-kernel (8×16 Vector512 tile, or a 6×8 Vector256 tile with AVX2) spread over the
 /// cores for products of 8³ multiply-adds and more; dot products for shapes with fewer columns than half a panel
 /// (matrix-vector products among them); an i-k-j loop (Vector512, Vector256 or scalar, whichever the machine runs)
 /// for the rest.
@@ -50,10 +50,20 @@ module internal Gemm =
         Functional.Kernels.Gemv.MultiplyColumns(a, bt, c, batch, m, k, n)
         c
 
+    /// The same for B: batch×k×n as stored: read interleaved where that runs (two or three columns), else through a
+    /// transposed copy (for n = 1 B is its own transpose).
+    let private columnsOfB (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
+        if n = 1 then columns a b batch m k n
+        elif Functional.Kernels.Gemv.Interleaves n then
+            let c = Strided.fresh (Shape.numel [| batch; m; n |])
+            Functional.Kernels.Gemv.MultiplyInterleaved(a, b, c, batch, m, k, n)
+            c
+        else columns a (transposeBlocks b batch k n) batch m k n
+
     /// C[b] = A[b]·B[b] for A: batch×m×k, B: batch×k×n, both contiguous.
     /// Every kernel overwrites its output (writing before reading), which therefore starts uninitialised.
     let batched (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
-        if gemvApplies m k n then columns a (if n = 1 then b else transposeBlocks b batch k n) batch m k n
+        if gemvApplies m k n then columnsOfB a b batch m k n
         else
             let c = Strided.fresh (Shape.numel [| batch; m; n |])
             if packedApplies m k n then Functional.Kernels.PackedGemm.Multiply(false, false, parts batch m k n, a, b, c, batch, m, k, n)
@@ -67,7 +77,8 @@ module internal Gemm =
         if (not transA && not transB) || k = 1 then batched a b batch m k n
         elif gemvApplies m k n then
             // B stored n×k is the transposed B the dot-product kernel reads.
-            columns (if transA then transposeBlocks a batch k m else a) (if transB || n = 1 then b else transposeBlocks b batch k n) batch m k n
+            let a' = if transA then transposeBlocks a batch k m else a
+            if transB then columns a' b batch m k n else columnsOfB a' b batch m k n
         elif packedApplies m k n then
             let c = Strided.fresh (Shape.numel [| batch; m; n |])
             Functional.Kernels.PackedGemm.Multiply(transA, transB, parts batch m k n, a, b, c, batch, m, k, n)

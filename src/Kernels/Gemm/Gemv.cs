@@ -11,8 +11,9 @@ namespace Functional.Kernels;
 /// running sums, sum j taking the products of the elements p ≡ j (mod 16) in order (eight lanes: two Vector512
 /// accumulators; four lanes: four Vector256), then <see cref="Combine"/>, then the last k mod 16 products one at a
 /// time. A product with too few rows to share among the cores is split along k instead, from its shape alone
-/// (<see cref="KChunks"/>): each chunk's dot products so, then the chunks added in order.</summary>
-internal static unsafe class Gemv
+/// (<see cref="KChunks"/>): each chunk's dot products so, then the chunks added in order. Two or three columns can
+/// also be read from B as stored, k×n (<see cref="MultiplyInterleaved"/>), in the same order.</summary>
+internal static unsafe partial class Gemv
 {
     /// <summary>Whether the kernel runs on this machine: Vector512, or Vector256 with FMA (the products are fused on
     /// both, so both give the same bits).</summary>
@@ -23,29 +24,41 @@ internal static unsafe class Gemv
         MultiplyColumns(a, x, c, batch, m, k, 1);
 
     /// <summary>c[(b·m + i)·n + j] = A[b, i, :]·Bt[b, j, :] for A: batch×m×k, Bt: batch×n×k, C: batch×m×n.</summary>
-    public static void MultiplyColumns(double[] a, double[] bt, double[] c, int batch, int m, int k, int n)
+    public static void MultiplyColumns(double[] a, double[] bt, double[] c, int batch, int m, int k, int n) =>
+        Multiply(a, bt, c, batch, m, k, n, interleaved: false);
+
+    /// <summary>The products of <see cref="MultiplyColumns"/> with B: batch×k×n as stored (no transposed copy), where
+    /// <see cref="Interleaves"/> n; the same bits.</summary>
+    public static void MultiplyInterleaved(double[] a, double[] b, double[] c, int batch, int m, int k, int n)
+    {
+        if (!Interleaves(n)) throw new ArgumentException($"{n} columns are not read interleaved on this machine.", nameof(n));
+        Multiply(a, b, c, batch, m, k, n, interleaved: true);
+    }
+
+    /// <summary>B is Bt (batch×n×k), or B as stored (batch×k×n) when interleaved.</summary>
+    private static void Multiply(double[] a, double[] b, double[] c, int batch, int m, int k, int n, bool interleaved)
     {
         int total = batch * m;
         if (total == 0 || n == 0) return;
-        if ((long)total * k > a.Length || (long)batch * n * k > bt.Length || (long)total * n > c.Length)
-            throw new ArgumentException($"Arrays of {a.Length}, {bt.Length} and {c.Length} elements do not hold {batch} products of {m}×{k} by {k}×{n}.");
+        if ((long)total * k > a.Length || (long)batch * n * k > b.Length || (long)total * n > c.Length)
+            throw new ArgumentException($"Arrays of {a.Length}, {b.Length} and {c.Length} elements do not hold {batch} products of {m}×{k} by {k}×{n}.");
         var (chunks, per) = KChunks(total, k, n);
         if (chunks > 1)
         {
-            Chunked(a, bt, c, m, k, n, total, chunks, per);
+            Chunked(a, b, c, m, k, n, total, chunks, per, interleaved);
             return;
         }
-        fixed (double* pa = a, pb = bt, pc = c)
+        fixed (double* pa = a, pb = b, pc = c)
         {
             if ((long)total * k * n < (1L << 18))
             {
-                Rows(pa, pb, pc, m, k, n, 0, total);
+                Rows(pa, pb, pc, m, k, n, 0, total, 0, k, interleaved);
                 return;
             }
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
             int chunk = (int)Math.Max(1L, (1L << 16) / Math.Max(1L, (long)k * n));
             Fork.For((total + chunk - 1) / chunk, ch =>
-                Rows((double*)ia, (double*)ib, (double*)ic, m, k, n, ch * chunk, Math.Min(total, (ch + 1) * chunk)));
+                Rows((double*)ia, (double*)ib, (double*)ic, m, k, n, ch * chunk, Math.Min(total, (ch + 1) * chunk), 0, k, interleaved));
         }
     }
 
@@ -62,17 +75,17 @@ internal static unsafe class Gemv
 
     /// <summary>Each chunk of k (<see cref="KChunks"/>) as its own set of dot products over the cores, into rows of
     /// partial results, then those added in order, ((P₀ + P₁) + P₂) + ….</summary>
-    private static void Chunked(double[] a, double[] bt, double[] c, int m, int k, int n, int total, int chunks, int per)
+    private static void Chunked(double[] a, double[] b, double[] c, int m, int k, int n, int total, int chunks, int per, bool interleaved)
     {
         int size = total * n;
         var partial = GC.AllocateUninitializedArray<double>(chunks * size);
-        fixed (double* pa = a, pb = bt, pp = partial)
+        fixed (double* pa = a, pb = b, pp = partial)
         {
             nint ia = (nint)pa, ib = (nint)pb, ip = (nint)pp;
             Fork.For(chunks, ch =>
             {
                 int p0 = ch * per;
-                Rows((double*)ia, (double*)ib, (double*)ip + (long)ch * size, m, k, n, 0, total, p0, Math.Min(per, k - p0));
+                Rows((double*)ia, (double*)ib, (double*)ip + (long)ch * size, m, k, n, 0, total, p0, Math.Min(per, k - p0), interleaved);
             });
             for (int i = 0; i < size; i++)
             {
@@ -83,18 +96,20 @@ internal static unsafe class Gemv
         }
     }
 
-    /// <summary>Flat rows t0..t1−1 (t = b·m + i), each against the n rows of its product's Bt.</summary>
-    private static void Rows(double* a, double* bt, double* c, int m, int k, int n, int t0, int t1) =>
-        Rows(a, bt, c, m, k, n, t0, t1, 0, k);
-
-    /// <summary>The same over elements p0 … p0 + kc − 1 of each row only.</summary>
+    /// <summary>Flat rows t0..t1−1 (t = b·m + i), each against the n rows of its product's Bt (or its k×n B when
+    /// interleaved), over elements p0 … p0 + kc − 1 of each row only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows(double* a, double* bt, double* c, int m, int k, int n, int t0, int t1, int p0, int kc)
+    private static void Rows(double* a, double* b, double* c, int m, int k, int n, int t0, int t1, int p0, int kc, bool interleaved)
     {
         for (int t = t0; t < t1; t++)
         {
             double* ar = a + (long)t * k + p0;
-            double* br = bt + (long)(t / m) * n * k + p0;
+            if (interleaved)
+            {
+                Interleaved(ar, b + (long)(t / m) * n * k + (long)p0 * n, kc, n, c + (long)t * n);
+                continue;
+            }
+            double* br = b + (long)(t / m) * n * k + p0;
             for (int j = 0; j < n; j++) c[(long)t * n + j] = Dot(ar, br + (long)j * k, kc);
         }
     }

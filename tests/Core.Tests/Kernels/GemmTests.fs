@@ -72,18 +72,28 @@ module KernelsGemmTests =
         if not Functional.Kernels.Gemv.Supported then Assert.False(Gemm.gemvApplies 100 16 1) else
         for (batch, m, k, n) in [ (1, 3, 16, 1); (1, 7, 17, 2); (2, 5, 47, 3); (1, 64, 64, 1); (3, 9, 1000, 7)
                                   (1, 300, 1023, 1); (2, 200, 700, 1); (1, 400, 300, 3); (1, 1, 5000, 5)
-                                  (1, 1, 100003, 3); (1, 2, 140000, 1); (3, 1, 90000, 2); (1, 1, 8191, 7) ] do
+                                  (1, 1, 100003, 3); (1, 2, 140000, 1); (3, 1, 90000, 2); (1, 1, 8191, 7)
+                                  (2, 3, 15, 2); (1, 1, 33, 3); (4, 70, 200, 2); (1, 2, 60001, 3) ] do
             let a = values (m + k) (batch * m * k)
             let bt = values (m - k) (batch * n * k)
             let c = Array.zeroCreate<double> (batch * m * n)
             Functional.Kernels.Gemv.MultiplyColumns(a, bt, c, batch, m, k, n)
+            // Two or three columns are also read from B as stored (k×n), interleaved: the same order, so the same bits.
+            let interleaved =
+                if not (Functional.Kernels.Gemv.Interleaves n) then None else
+                let b = Array.init (batch * k * n) (fun q -> let bi, p, j = q / (k * n), (q / n) % k, q % n in bt.[(bi * n + j) * k + p])
+                let ci = Array.zeroCreate<double> (batch * m * n)
+                Functional.Kernels.Gemv.MultiplyInterleaved(a, b, ci, batch, m, k, n)
+                Some ci
             for t in 0 .. batch * m - 1 do
                 for j in 0 .. n - 1 do
                     let expected = gemvReference a bt batch m k n t j
-                    Assert.True(System.BitConverter.DoubleToInt64Bits c.[t * n + j] = System.BitConverter.DoubleToInt64Bits expected,
-                                sprintf "%A, row %d, column %d: %.17g, expected %.17g" (batch, m, k, n) t j c.[t * n + j] expected)
+                    for name, (r: double[]) in List.choose id [ Some("transposed", c); interleaved |> Option.map (fun ci -> "interleaved", ci) ] do
+                        Assert.True(System.BitConverter.DoubleToInt64Bits r.[t * n + j] = System.BitConverter.DoubleToInt64Bits expected,
+                                    sprintf "%s %A, row %d, column %d: %.17g, expected %.17g" name (batch, m, k, n) t j r.[t * n + j] expected)
         let chunksOf total k n = let struct (chunks, _) = Functional.Kernels.Gemv.KChunks(total, k, n) in chunks
         Assert.True(chunksOf 1 100003 3 > 1 && chunksOf 3 90000 2 > 1 && chunksOf 4 100000 3 = 1 && chunksOf 1 8191 7 = 1)
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported, Functional.Kernels.Gemv.Interleaves 3)
         // It takes what the packed kernel never does: fewer columns than half its panel, k from 16.
         let half = Functional.Kernels.PackedGemm.Nr / 2
         Assert.True(Gemm.gemvApplies 100 16 1 && Gemm.gemvApplies 1 16 (half - 1) && not (Gemm.gemvApplies 100 15 1)

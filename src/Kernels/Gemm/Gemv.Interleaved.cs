@@ -1,0 +1,101 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Functional.Kernels;
+
+/// <summary>Dot products against two or three columns of B read as stored, k×n row-major, instead of from a
+/// transposed copy. A few rows against a long B spent as long on that copy (a whole pass over B, written back) as on
+/// the products. B's rows are read as one flat run of k·n values; each vector of it meets a vector of A's elements
+/// permuted to match (element p of A against the n values of row p), so each accumulator lane is one of the sixteen
+/// running sums of one column, and the sums are folded in <see cref="Combine"/>'s order: the same bits as
+/// <see cref="MultiplyColumns"/>.</summary>
+internal static unsafe partial class Gemv
+{
+    /// <summary>Whether n columns are read interleaved here: n = 2 or 3, with AVX2 (the lane permutes) and FMA. On any
+    /// vector width, since the bits do not depend on it.</summary>
+    public static bool Interleaves(int n) => (n == 2 || n == 3) && Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>c[j] = Σ_p a[p]·b[p·n + j] for j &lt; n (n = 2 or 3), p &lt; kc: whole groups of 16 p through the
+    /// sixteen running sums of each column, folded, then the last kc mod 16 one at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Interleaved(double* a, double* b, int kc, int n, double* c)
+    {
+        int whole = kc & ~15;
+        // Sum s of column j (p ≡ s mod 16) sits at sums[n·s + j]: where the product of element s of a group of A
+        // with B's row s, column j, lies in the group's n·16 values of B.
+        double* sums = stackalloc double[48];
+        if (n == 3) Groups3(a, b, whole, sums);
+        else Groups2(a, b, whole, sums);
+        for (int j = 0; j < n; j++)
+        {
+            double* s = sums + j;
+            // Combine's fold written out: w_l = (S_l + S_l+8) + (S_l+4 + S_l+12), then (w0 + w2) + (w1 + w3).
+            double w0 = (s[0] + s[8 * n]) + (s[4 * n] + s[12 * n]);
+            double w1 = (s[n] + s[9 * n]) + (s[5 * n] + s[13 * n]);
+            double w2 = (s[2 * n] + s[10 * n]) + (s[6 * n] + s[14 * n]);
+            double w3 = (s[3 * n] + s[11 * n]) + (s[7 * n] + s[15 * n]);
+            double r = (w0 + w2) + (w1 + w3);
+            for (int p = whole; p < kc; p++) r = Math.FusedMultiplyAdd(a[p], b[(long)p * n + j], r);
+            c[j] = r;
+        }
+    }
+
+    /// <summary>Three columns: a group of 16 p is 48 values of B, twelve vectors; four elements of A cover three of
+    /// them, as (0,0,0,1), (1,1,2,2), (2,3,3,3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Groups3(double* a, double* b, int whole, double* sums)
+    {
+        Vector256<double> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default;
+        Vector256<double> s6 = default, s7 = default, s8 = default, s9 = default, s10 = default, s11 = default;
+        for (int p = 0; p < whole; p += 16, b += 48)
+        {
+            var x = Vector256.Load(a + p);
+            s0 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x40), Vector256.Load(b), s0);
+            s1 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xA5), Vector256.Load(b + 4), s1);
+            s2 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFE), Vector256.Load(b + 8), s2);
+            x = Vector256.Load(a + p + 4);
+            s3 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x40), Vector256.Load(b + 12), s3);
+            s4 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xA5), Vector256.Load(b + 16), s4);
+            s5 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFE), Vector256.Load(b + 20), s5);
+            x = Vector256.Load(a + p + 8);
+            s6 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x40), Vector256.Load(b + 24), s6);
+            s7 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xA5), Vector256.Load(b + 28), s7);
+            s8 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFE), Vector256.Load(b + 32), s8);
+            x = Vector256.Load(a + p + 12);
+            s9 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x40), Vector256.Load(b + 36), s9);
+            s10 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xA5), Vector256.Load(b + 40), s10);
+            s11 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFE), Vector256.Load(b + 44), s11);
+        }
+        Vector256.Store(s0, sums); Vector256.Store(s1, sums + 4); Vector256.Store(s2, sums + 8);
+        Vector256.Store(s3, sums + 12); Vector256.Store(s4, sums + 16); Vector256.Store(s5, sums + 20);
+        Vector256.Store(s6, sums + 24); Vector256.Store(s7, sums + 28); Vector256.Store(s8, sums + 32);
+        Vector256.Store(s9, sums + 36); Vector256.Store(s10, sums + 40); Vector256.Store(s11, sums + 44);
+    }
+
+    /// <summary>Two columns: a group of 16 p is 32 values of B, eight vectors; four elements of A cover two of them,
+    /// as (0,0,1,1), (2,2,3,3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Groups2(double* a, double* b, int whole, double* sums)
+    {
+        Vector256<double> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        for (int p = 0; p < whole; p += 16, b += 32)
+        {
+            var x = Vector256.Load(a + p);
+            s0 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x50), Vector256.Load(b), s0);
+            s1 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFA), Vector256.Load(b + 4), s1);
+            x = Vector256.Load(a + p + 4);
+            s2 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x50), Vector256.Load(b + 8), s2);
+            s3 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFA), Vector256.Load(b + 12), s3);
+            x = Vector256.Load(a + p + 8);
+            s4 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x50), Vector256.Load(b + 16), s4);
+            s5 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFA), Vector256.Load(b + 20), s5);
+            x = Vector256.Load(a + p + 12);
+            s6 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x50), Vector256.Load(b + 24), s6);
+            s7 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFA), Vector256.Load(b + 28), s7);
+        }
+        Vector256.Store(s0, sums); Vector256.Store(s1, sums + 4); Vector256.Store(s2, sums + 8); Vector256.Store(s3, sums + 12);
+        Vector256.Store(s4, sums + 16); Vector256.Store(s5, sums + 20); Vector256.Store(s6, sums + 24); Vector256.Store(s7, sums + 28);
+    }
+}
