@@ -50,11 +50,11 @@ module internal Gemm =
         Functional.Kernels.Gemv.MultiplyColumns(a, bt, c, batch, m, k, n)
         c
 
-    /// The same for B: batch×k×n as stored: read interleaved where that runs (two or three columns), else through a
-    /// transposed copy (for n = 1 B is its own transpose).
+    /// The same for B: batch×k×n as stored: read interleaved where that runs and pays (two or three columns, a long
+    /// k), else through a transposed copy (for n = 1 B is its own transpose).
     let private columnsOfB (a: double[]) (b: double[]) (batch: int) (m: int) (k: int) (n: int) =
         if n = 1 then columns a b batch m k n
-        elif Functional.Kernels.Gemv.Interleaves n then
+        elif Functional.Kernels.Gemv.ReadsInterleaved(k, n) then
             let c = Strided.fresh (Shape.numel [| batch; m; n |])
             Functional.Kernels.Gemv.MultiplyInterleaved(a, b, c, batch, m, k, n)
             c

@@ -28,7 +28,7 @@ internal static unsafe partial class Gemv
         Multiply(a, bt, c, batch, m, k, n, interleaved: false);
 
     /// <summary>The products of <see cref="MultiplyColumns"/> with B: batch×k×n as stored (no transposed copy), where
-    /// <see cref="Interleaves"/> n; the same bits.</summary>
+    /// <see cref="Interleaves"/> n; the same bits. <see cref="ReadsInterleaved"/> says when it is the faster.</summary>
     public static void MultiplyInterleaved(double[] a, double[] b, double[] c, int batch, int m, int k, int n)
     {
         if (!Interleaves(n)) throw new ArgumentException($"{n} columns are not read interleaved on this machine.", nameof(n));
@@ -98,15 +98,16 @@ internal static unsafe partial class Gemv
 
     /// <summary>Flat rows t0..t1−1 (t = b·m + i), each against the n rows of its product's Bt (or its k×n B when
     /// interleaved), over elements p0 … p0 + kc − 1 of each row only.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void Rows(double* a, double* b, double* c, int m, int k, int n, int t0, int t1, int p0, int kc, bool interleaved)
     {
+        double* sums = stackalloc double[48];
         for (int t = t0; t < t1; t++)
         {
             double* ar = a + (long)t * k + p0;
             if (interleaved)
             {
-                Interleaved(ar, b + (long)(t / m) * n * k + (long)p0 * n, kc, n, c + (long)t * n);
+                Interleaved(ar, b + (long)(t / m) * n * k + (long)p0 * n, kc, n, c + (long)t * n, sums);
                 continue;
             }
             double* br = b + (long)(t / m) * n * k + p0;

@@ -93,7 +93,10 @@ module KernelsGemmTests =
                                     sprintf "%s %A, row %d, column %d: %.17g, expected %.17g" name (batch, m, k, n) t j r.[t * n + j] expected)
         let chunksOf total k n = let struct (chunks, _) = Functional.Kernels.Gemv.KChunks(total, k, n) in chunks
         Assert.True(chunksOf 1 100003 3 > 1 && chunksOf 3 90000 2 > 1 && chunksOf 4 100000 3 = 1 && chunksOf 1 8191 7 = 1)
-        Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported, Functional.Kernels.Gemv.Interleaves 3)
+        let interleaves = System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported
+        Assert.Equal(interleaves, Functional.Kernels.Gemv.Interleaves 3)
+        Assert.True(not (Functional.Kernels.Gemv.ReadsInterleaved(1023, 3)) && Functional.Kernels.Gemv.ReadsInterleaved(1024, 2) = interleaves
+                    && not (Functional.Kernels.Gemv.ReadsInterleaved(5000, 4)))
         // It takes what the packed kernel never does: fewer columns than half its panel, k from 16.
         let half = Functional.Kernels.PackedGemm.Nr / 2
         Assert.True(Gemm.gemvApplies 100 16 1 && Gemm.gemvApplies 1 16 (half - 1) && not (Gemm.gemvApplies 100 15 1)
@@ -123,9 +126,10 @@ module KernelsGemmTests =
 
     [<Fact>]
     let ``operands read transposed equal explicit transposes, across the K and M blocks too`` () =
-        // The last five have few columns: the dot-product kernel's, B transposed or read as stored.
+        // The last seven have few columns: the dot-product kernel's, B transposed, read as stored, or (k ≥ 1024, two or
+        // three columns) read interleaved.
         for (batch, m, k, n) in [ (1, 70, 90, 50); (3, 33, 300, 40); (2, 9, 17, 130); (1, 5, 7, 3); (1, Functional.Kernels.Tuning.GemmBlocks.MC + 19, Functional.Kernels.Tuning.GemmBlocks.KC + 37, 70)
-                                  (1, 2000, 300, 2); (3, 17, 33, 3); (2, 1, 500, 3); (1, 5, 16, 2); (1, 40, 1000, 1) ] do
+                                  (1, 2000, 300, 2); (3, 17, 33, 3); (2, 1, 500, 3); (1, 5, 16, 2); (1, 40, 1000, 1); (2, 3, 1500, 2); (1, 1, 3001, 3) ] do
             for transA in [ false; true ] do
                 for transB in [ false; true ] do
                     let a = Tensor.random 1 (if transA then [| batch; k; m |] else [| batch; m; k |])
