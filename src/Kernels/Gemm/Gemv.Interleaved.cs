@@ -51,7 +51,7 @@ internal static unsafe partial class Gemv
     }
 
     /// <summary>Three columns: a group of 16 p is 48 values of B, twelve vectors; four elements of A cover three of
-    /// them, as (0,0,0,1), (1,1,2,2), (2,3,3,3).</summary>
+    /// them (<see cref="Step3"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Groups3(double* a, double* b, int whole, double* sums)
     {
@@ -59,22 +59,10 @@ internal static unsafe partial class Gemv
         Vector256<double> s6 = default, s7 = default, s8 = default, s9 = default, s10 = default, s11 = default;
         for (int p = 0; p < whole; p += 16, b += 48)
         {
-            var x = Vector256.Load(a + p);
-            s0 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x40), Vector256.Load(b), s0);
-            s1 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xA5), Vector256.Load(b + 4), s1);
-            s2 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFE), Vector256.Load(b + 8), s2);
-            x = Vector256.Load(a + p + 4);
-            s3 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x40), Vector256.Load(b + 12), s3);
-            s4 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xA5), Vector256.Load(b + 16), s4);
-            s5 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFE), Vector256.Load(b + 20), s5);
-            x = Vector256.Load(a + p + 8);
-            s6 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x40), Vector256.Load(b + 24), s6);
-            s7 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xA5), Vector256.Load(b + 28), s7);
-            s8 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFE), Vector256.Load(b + 32), s8);
-            x = Vector256.Load(a + p + 12);
-            s9 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x40), Vector256.Load(b + 36), s9);
-            s10 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xA5), Vector256.Load(b + 40), s10);
-            s11 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFE), Vector256.Load(b + 44), s11);
+            Step3(Vector256.Load(a + p), b, ref s0, ref s1, ref s2);
+            Step3(Vector256.Load(a + p + 4), b + 12, ref s3, ref s4, ref s5);
+            Step3(Vector256.Load(a + p + 8), b + 24, ref s6, ref s7, ref s8);
+            Step3(Vector256.Load(a + p + 12), b + 36, ref s9, ref s10, ref s11);
         }
         Vector256.Store(s0, sums); Vector256.Store(s1, sums + 4); Vector256.Store(s2, sums + 8);
         Vector256.Store(s3, sums + 12); Vector256.Store(s4, sums + 16); Vector256.Store(s5, sums + 20);
@@ -82,28 +70,39 @@ internal static unsafe partial class Gemv
         Vector256.Store(s9, sums + 36); Vector256.Store(s10, sums + 40); Vector256.Store(s11, sums + 44);
     }
 
-    /// <summary>Two columns: a group of 16 p is 32 values of B, eight vectors; four elements of A cover two of them,
-    /// as (0,0,1,1), (2,2,3,3).</summary>
+    /// <summary>Four elements x of A against the twelve values of B at b (the rows p … p + 3 of a three-column B,
+    /// three vectors): x permuted as (0,0,0,1), (1,1,2,2), (2,3,3,3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step3(Vector256<double> x, double* b, ref Vector256<double> s0, ref Vector256<double> s1, ref Vector256<double> s2)
+    {
+        s0 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x40), Vector256.Load(b), s0);
+        s1 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xA5), Vector256.Load(b + 4), s1);
+        s2 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFE), Vector256.Load(b + 8), s2);
+    }
+
+    /// <summary>Two columns: a group of 16 p is 32 values of B, eight vectors; four elements of A cover two of them
+    /// (<see cref="Step2"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Groups2(double* a, double* b, int whole, double* sums)
     {
         Vector256<double> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
         for (int p = 0; p < whole; p += 16, b += 32)
         {
-            var x = Vector256.Load(a + p);
-            s0 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x50), Vector256.Load(b), s0);
-            s1 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFA), Vector256.Load(b + 4), s1);
-            x = Vector256.Load(a + p + 4);
-            s2 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x50), Vector256.Load(b + 8), s2);
-            s3 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFA), Vector256.Load(b + 12), s3);
-            x = Vector256.Load(a + p + 8);
-            s4 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x50), Vector256.Load(b + 16), s4);
-            s5 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFA), Vector256.Load(b + 20), s5);
-            x = Vector256.Load(a + p + 12);
-            s6 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x50), Vector256.Load(b + 24), s6);
-            s7 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFA), Vector256.Load(b + 28), s7);
+            Step2(Vector256.Load(a + p), b, ref s0, ref s1);
+            Step2(Vector256.Load(a + p + 4), b + 8, ref s2, ref s3);
+            Step2(Vector256.Load(a + p + 8), b + 16, ref s4, ref s5);
+            Step2(Vector256.Load(a + p + 12), b + 24, ref s6, ref s7);
         }
         Vector256.Store(s0, sums); Vector256.Store(s1, sums + 4); Vector256.Store(s2, sums + 8); Vector256.Store(s3, sums + 12);
         Vector256.Store(s4, sums + 16); Vector256.Store(s5, sums + 20); Vector256.Store(s6, sums + 24); Vector256.Store(s7, sums + 28);
+    }
+
+    /// <summary>Four elements x of A against the rows p … p + 3 of a two-column B (two vectors at b): x permuted as
+    /// (0,0,1,1), (2,2,3,3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step2(Vector256<double> x, double* b, ref Vector256<double> s0, ref Vector256<double> s1)
+    {
+        s0 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0x50), Vector256.Load(b), s0);
+        s1 = Fma.MultiplyAdd(Avx2.Permute4x64(x, 0xFA), Vector256.Load(b + 4), s1);
     }
 }
