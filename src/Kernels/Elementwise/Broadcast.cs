@@ -19,8 +19,8 @@ internal static unsafe class Broadcast
 {
     /// <summary>c[idx] = +0 + a[Σ idx·aStrides]·b[Σ idx·bStrides] for every index over <paramref name="shape"/>,
     /// c contiguous in row-major order (overwritten, so it may start uninitialised). Strides are non-negative.
-    /// With stream, c is written with non-temporal stores, around the caches (the same bits): for a large result in
-    /// an array no cache holds.</summary>
+    /// With stream, rows of 1,024 elements and more are written with non-temporal stores, around the caches (the
+    /// same bits): for a large result in an array no cache holds.</summary>
     public static void Multiply(double[] a, int[] aStrides, double[] b, int[] bStrides, double[] c, int[] shape, bool stream = false) =>
         Apply<ProductFromZero>(a, 0, aStrides, b, 0, bStrides, c, shape, stream);
 
@@ -148,10 +148,10 @@ internal static unsafe class Broadcast
                     long sa = aStrides[r - 1], sb = bStrides[r - 1];
                     if (stream)
                     {
-                        Row<TOp, AroundCaches>((double*)ia + oa + j0 * sa, sa, (double*)ib + ob + j0 * sb, sb, (double*)ic + row * n + j0, j1 - j0);
+                        AnyRow<TOp, AroundCaches>((double*)ia + oa + j0 * sa, sa, (double*)ib + ob + j0 * sb, sb, (double*)ic + row * n + j0, j1 - j0);
                         Sse.StoreFence();
                     }
-                    else Row<TOp, ThroughCaches>((double*)ia + oa + j0 * sa, sa, (double*)ib + ob + j0 * sb, sb, (double*)ic + row * n + j0, j1 - j0);
+                    else AnyRow<TOp, ThroughCaches>((double*)ia + oa + j0 * sa, sa, (double*)ib + ob + j0 * sb, sb, (double*)ic + row * n + j0, j1 - j0);
                 });
             }
         }
@@ -159,22 +159,47 @@ internal static unsafe class Broadcast
 
     private const int Chunk = 1 << 15;
 
+    // Rows of at least this many elements (8 KB) may be written around the caches.
+    private const int LongRow = 1024;
+
     private static void RowsOf<TOp>(double* a, int[] sa, double* b, int[] sb, double* c, int[] shape, long r0, long r1, bool stream) where TOp : struct, IBinary
     {
-        if (stream)
+        // Short rows go through the caches even for a result no cache holds: a row that starts off the vectors'
+        // alignment writes its first and last elements with cached stores, and a line shared between cached and
+        // non-temporal stores costs far more than the stores save (plain M + r, 100,000×9: 8.5–8.7 ms against
+        // 0.56–0.59 through the caches). A long row has two such lines among 128 and more of its own.
+        if (stream && shape[^1] >= LongRow)
         {
-            Rows<TOp, AroundCaches>(a, sa, b, sb, c, shape, r0, r1);
+            RowsByReads<TOp, AroundCaches>(a, sa, b, sb, c, shape, r0, r1);
             Sse.StoreFence();
         }
-        else Rows<TOp, ThroughCaches>(a, sa, b, sb, c, shape, r0, r1);
+        else RowsByReads<TOp, ThroughCaches>(a, sa, b, sb, c, shape, r0, r1);
     }
 
-    /// <summary>Rows r0..r1−1 (row: every axis but the last fixed, in row-major order).</summary>
+    // The last axis's strides are the same for every row, so the way a row reads is chosen once per call, not per
+    // row: with rows of 128 (bi,bj->bij) the choice and the call per row cost a third of the time.
+    private static void RowsByReads<TOp, TStore>(double* a, int[] sa, double* b, int[] sb, double* c, int[] shape, long r0, long r1) where TOp : struct, IBinary where TStore : struct, IStore
+    {
+        long ia = sa[^1], ib = sb[^1];
+        if (ia == 1 && ib == 1) Rows<TOp, TStore, BothRun>(a, sa, b, sb, c, shape, r0, r1);
+        else if (ia == 1 && ib == 0) Rows<TOp, TStore, ARunsBRepeats>(a, sa, b, sb, c, shape, r0, r1);
+        else if (ia == 0 && ib == 1) Rows<TOp, TStore, ARepeatsBRuns>(a, sa, b, sb, c, shape, r0, r1);
+        else Rows<TOp, TStore, Strided>(a, sa, b, sb, c, shape, r0, r1);
+    }
+
+    /// <summary>Rows r0..r1−1 (row: every axis but the last fixed, in row-major order), as many at a time as lie
+    /// along the axis before the last (their offsets one stride apart), the axes before it by an odometer.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows<TOp, TStore>(double* a, int[] sa, double* b, int[] sb, double* c, int[] shape, long r0, long r1) where TOp : struct, IBinary where TStore : struct, IStore
+    private static void Rows<TOp, TStore, TReads>(double* a, int[] sa, double* b, int[] sb, double* c, int[] shape, long r0, long r1)
+        where TOp : struct, IBinary where TStore : struct, IStore where TReads : struct, IReads
     {
         int r = shape.Length, n = shape[r - 1];
         long ia = sa[r - 1], ib = sb[r - 1];
+        if (r == 1)
+        {
+            Row<TOp, TStore, TReads>(a, ia, b, ib, c, n);
+            return;
+        }
         Span<int> idx = stackalloc int[r];
         // The index of row r0 and its offsets.
         long rem = r0, oa = 0, ob = 0;
@@ -185,11 +210,23 @@ internal static unsafe class Broadcast
             oa += (long)idx[d] * sa[d];
             ob += (long)idx[d] * sb[d];
         }
-        for (long row = r0; row < r1; row++)
+        int inner = r - 2;
+        long sa2 = sa[inner], sb2 = sb[inner];
+        long row = r0;
+        while (true)
         {
-            Row<TOp, TStore>(a + oa, ia, b + ob, ib, c + row * n, n);
-            // Odometer over the axes before the last.
-            for (int d = r - 2; d >= 0; d--)
+            int i0 = idx[inner];
+            long run = Math.Min(shape[inner] - i0, r1 - row);
+            double* pa = a + oa, pb = b + ob, pc = c + row * n;
+            for (long k = 0; k < run; k++, pa += sa2, pb += sb2, pc += n)
+                Row<TOp, TStore, TReads>(pa, ia, pb, ib, pc, n);
+            row += run;
+            if (row >= r1) return;
+            // The run ended with the axis before the last: back to its start, then the odometer over the axes before it.
+            oa -= (long)i0 * sa2;
+            ob -= (long)i0 * sb2;
+            idx[inner] = 0;
+            for (int d = inner - 1; d >= 0; d--)
             {
                 oa += sa[d];
                 ob += sb[d];
@@ -201,49 +238,85 @@ internal static unsafe class Broadcast
         }
     }
 
-    /// <summary>c[j] = op(a[j·ia], b[j·ib]) for j &lt; n: vectors when each stride is 0 or 1, stored as TStore
-    /// stores them; around the caches, the elements before the first aligned vector by the scalar operator (the
-    /// same bits).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Row<TOp, TStore>(double* a, long ia, double* b, long ib, double* c, int n) where TOp : struct, IBinary where TStore : struct, IStore
+    /// <summary>A row whose read pattern is known only at run time (the pieces of one long row).</summary>
+    private static void AnyRow<TOp, TStore>(double* a, long ia, double* b, long ib, double* c, int n) where TOp : struct, IBinary where TStore : struct, IStore
+    {
+        if (ia == 1 && ib == 1) Row<TOp, TStore, BothRun>(a, ia, b, ib, c, n);
+        else if (ia == 1 && ib == 0) Row<TOp, TStore, ARunsBRepeats>(a, ia, b, ib, c, n);
+        else if (ia == 0 && ib == 1) Row<TOp, TStore, ARepeatsBRuns>(a, ia, b, ib, c, n);
+        else Row<TOp, TStore, Strided>(a, ia, b, ib, c, n);
+    }
+
+    /// <summary>c[j] = op(a[j·ia], b[j·ib]) for j &lt; n: vectors when TReads says each stride is 0 or 1, stored as
+    /// TStore stores them; around the caches, the elements before the first aligned vector by the scalar operator
+    /// (the same bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row<TOp, TStore, TReads>(double* a, long ia, double* b, long ib, double* c, int n)
+        where TOp : struct, IBinary where TStore : struct, IStore where TReads : struct, IReads
     {
         int j = 0;
-        if (TStore.Aligned && (ia == 1 && ib <= 1 || ia == 0 && ib == 1))
+        if (!TReads.Vector)
+        {
+            for (; j < n; j++) c[j] = TOp.Scalar(a[j * ia], b[j * ib]);
+            return;
+        }
+        if (TStore.Aligned)
         {
             int align = Vector512.IsHardwareAccelerated ? 64 : 32;
-            for (; j < n && ((nint)(c + j) & (align - 1)) != 0; j++) c[j] = TOp.Scalar(a[j * ia], b[j * ib]);
+            for (; j < n && ((nint)(c + j) & (align - 1)) != 0; j++) c[j] = TOp.Scalar(TReads.ARuns ? a[j] : *a, TReads.BRuns ? b[j] : *b);
         }
-        if (Vector512.IsHardwareAccelerated && n - j >= 8)
+        if (Vector512.IsHardwareAccelerated)
         {
-            if (ia == 1 && ib == 1)
-                for (; j <= n - 8; j += 8) TStore.Put(TOp.V512(Vector512.Load(a + j), Vector512.Load(b + j)), c + j);
-            else if (ia == 1 && ib == 0)
-            {
-                var vb = Vector512.Create(*b);
-                for (; j <= n - 8; j += 8) TStore.Put(TOp.V512(Vector512.Load(a + j), vb), c + j);
-            }
-            else if (ia == 0 && ib == 1)
-            {
-                var va = Vector512.Create(*a);
-                for (; j <= n - 8; j += 8) TStore.Put(TOp.V512(va, Vector512.Load(b + j)), c + j);
-            }
+            var va = TReads.ARuns ? default : Vector512.Create(*a);
+            var vb = TReads.BRuns ? default : Vector512.Create(*b);
+            for (; j <= n - 8; j += 8)
+                TStore.Put(TOp.V512(TReads.ARuns ? Vector512.Load(a + j) : va, TReads.BRuns ? Vector512.Load(b + j) : vb), c + j);
         }
-        else if (Vector256.IsHardwareAccelerated && n - j >= 4)
+        if (Vector256.IsHardwareAccelerated)
         {
-            if (ia == 1 && ib == 1)
-                for (; j <= n - 4; j += 4) TStore.Put(TOp.V256(Vector256.Load(a + j), Vector256.Load(b + j)), c + j);
-            else if (ia == 1 && ib == 0)
-            {
-                var vb = Vector256.Create(*b);
-                for (; j <= n - 4; j += 4) TStore.Put(TOp.V256(Vector256.Load(a + j), vb), c + j);
-            }
-            else if (ia == 0 && ib == 1)
-            {
-                var va = Vector256.Create(*a);
-                for (; j <= n - 4; j += 4) TStore.Put(TOp.V256(va, Vector256.Load(b + j)), c + j);
-            }
+            var va = TReads.ARuns ? default : Vector256.Create(*a);
+            var vb = TReads.BRuns ? default : Vector256.Create(*b);
+            for (; j <= n - 4; j += 4)
+                TStore.Put(TOp.V256(TReads.ARuns ? Vector256.Load(a + j) : va, TReads.BRuns ? Vector256.Load(b + j) : vb), c + j);
         }
-        for (; j < n; j++) c[j] = TOp.Scalar(a[j * ia], b[j * ib]);
+        for (; j < n; j++) c[j] = TOp.Scalar(TReads.ARuns ? a[j] : *a, TReads.BRuns ? b[j] : *b);
+    }
+
+    /// <summary>How a row reads its operands along the last axis: each one running (stride 1) or one value repeated
+    /// (stride 0), as vectors; or by any strides, element by element.</summary>
+    private interface IReads
+    {
+        static abstract bool Vector { get; }
+        static abstract bool ARuns { get; }
+        static abstract bool BRuns { get; }
+    }
+
+    private struct BothRun : IReads
+    {
+        public static bool Vector => true;
+        public static bool ARuns => true;
+        public static bool BRuns => true;
+    }
+
+    private struct ARunsBRepeats : IReads
+    {
+        public static bool Vector => true;
+        public static bool ARuns => true;
+        public static bool BRuns => false;
+    }
+
+    private struct ARepeatsBRuns : IReads
+    {
+        public static bool Vector => true;
+        public static bool ARuns => false;
+        public static bool BRuns => true;
+    }
+
+    private struct Strided : IReads
+    {
+        public static bool Vector => false;
+        public static bool ARuns => false;
+        public static bool BRuns => false;
     }
 
     /// <summary>How a row's vectors are stored: through the caches, or with aligned non-temporal stores.</summary>

@@ -37,6 +37,14 @@ module KernelsBroadcastTests =
               [| 2; 70001 |], [| 0; 1 |], [| 1; 0 |]
               [| 4096; 3; 5 |], [| 15; 5; 1 |], [| 1; 0; 4096 |]
               [| 600; 128 |], [| 1; 0 |], [| 128; 1 |]
+              // bi,bj->bij; rows of nine over tasks that end inside the axis before the last; the same with strided
+              // rows and a broadcast block; long rows (1,024 and more) that start off the vectors' alignment.
+              [| 64; 128; 128 |], [| 128; 1; 0 |], [| 128; 0; 1 |]
+              [| 7; 1000; 9 |], [| 9000; 9; 1 |], [| 0; 0; 1 |]
+              [| 5; 3000; 11 |], [| 0; 11; 1 |], [| 1; 0; 5 |]
+              [| 2; 3; 1500; 3 |], [| 0; 4500; 3; 1 |], [| 1; 2; 0; 6 |]
+              [| 40; 1027 |], [| 1027; 1 |], [| 0; 1 |]
+              [| 33; 1024 |], [| 1; 0 |], [| 1024; 1 |]
               [||], [||], [||]
               [| 4; 0; 3 |], [| 0; 3; 1 |], [| 3; 0; 1 |] ]
         for shape, sa, sb in cases do
