@@ -300,6 +300,9 @@ module Tensor =
         let st = Shape.strides t.ShapeArray
         let shp = perm |> Array.map (fun p -> t.ShapeArray.[p])
         if perm |> Array.mapi (fun i p -> i = p) |> Array.forall id then t
+        elif perm |> Array.filter (fun p -> t.ShapeArray.[p] <> 1) |> Array.pairwise |> Array.forall (fun (p, q) -> p < q) then
+            // Only axes of length 1 move ([n, 1] to [1, n]): the elements keep their order, so no copy.
+            reshape shp t
         else
             let r = Tensor.Of(shp, Strided.gather t.Data 0 (perm |> Array.map (fun p -> st.[p])) shp)
             GC.KeepAlive t
@@ -355,7 +358,14 @@ module Tensor =
         let outer = kept |> Array.map (fun a -> t.ShapeArray.[a])
         let inner = Shape.numel (axes |> Array.map (fun a -> t.ShapeArray.[a]))
         let sums =
-            if sorted.Length > 0 && sorted.[sorted.Length - 1] - sorted.[0] = sorted.Length - 1 then
+            if inner = 1 && axes.Length > 0 then
+                // Every summed axis has length 1: each sum is one element from +0 (the bits the kernels below give),
+                // one vector pass (the kernels took a call per element: 1.6 ms for 2^20 runs of one).
+                let src = t.Data
+                let dst = Strided.fresh src.Length
+                Strided.chunked src.Length (fun lo hi -> TensorPrimitives.Add(ReadOnlySpan(src, lo, hi - lo), 0.0, Span(dst, lo, hi - lo)))
+                dst
+            elif sorted.Length > 0 && sorted.[sorted.Length - 1] - sorted.[0] = sorted.Length - 1 then
                 // One block of axes (leading ones: a broadcast's adjoint): summed where the data is, no copy.
                 let s = t.ShapeArray
                 let before = Shape.numel s.[.. sorted.[0] - 1]

@@ -134,6 +134,35 @@ module TensorTests =
                 Assert.Equal<int[]>([| 0 .. 3 |] |> Array.filter (fun a -> not (Array.contains a axes)) |> Array.map (fun a -> shape.[a]), dropped.Shape)
                 Assert.Equal<double[]>(r.ToArray(), dropped.ToArray())
 
+    [<Fact>]
+    let ``sums over axes of length 1 are each element from +0, and moving axes of length 1 keeps the elements`` () =
+        let t = Tensor.create [| 3; 1; 2; 1 |] [| -0.0; 1.5; nan; infinity; -infinity; -2.0 |]
+        let bits (x: Tensor) = x.ToArray() |> Array.map System.BitConverter.DoubleToInt64Bits
+        let fromZero = t.ToArray() |> Array.map (fun v -> System.BitConverter.DoubleToInt64Bits(0.0 + v))
+        for axes in [ [| 1 |]; [| 3 |]; [| 1; 3 |]; [| -1 |] ] do
+            Assert.Equal<int64[]>(fromZero, bits (Tensor.sumAxes axes false t))
+            Assert.Equal<int64[]>(fromZero, bits (Tensor.sumAxes axes true t))
+        Assert.Equal<int[]>([| 3; 2 |], (Tensor.sumAxes [| 1; 3 |] false t).Shape)
+        // A permutation that moves only axes of length 1 against one that reorders (gathered element by element).
+        let reference (perm: int[]) (x: Tensor) =
+            let shape = perm |> Array.map (fun p -> x.Shape.[p])
+            let st = Shape.strides x.Shape
+            let data = x.ToArray()
+            Array.init (Shape.numel shape) (fun flat ->
+                let mutable rem = flat
+                let mutable o = 0
+                for a in shape.Length - 1 .. -1 .. 0 do
+                    o <- o + (rem % shape.[a]) * st.[perm.[a]]
+                    rem <- rem / shape.[a]
+                data.[o])
+        for perm in [ [| 1; 0; 2; 3 |]; [| 3; 0; 1; 2 |]; [| 0; 3; 2; 1 |]; [| 2; 1; 0; 3 |]; [| 3; 2; 1; 0 |] ] do
+            let r = Tensor.permute perm t
+            Assert.Equal<int[]>(perm |> Array.map (fun p -> t.Shape.[p]), r.Shape)
+            Assert.Equal<int64[]>(reference perm t |> Array.map System.BitConverter.DoubleToInt64Bits, bits r)
+        let column = Tensor.random 5 [| 7; 1 |]
+        Assert.Equal<double[]>(column.ToArray(), (Tensor.transpose column).ToArray())
+        Assert.Equal<int[]>([| 1; 7 |], (Tensor.transpose column).Shape)
+
     /// x broadcast to `target`, written out element by element: each broadcast axis read at index 0.
     let private broadcastReference (target: int[]) (x: Tensor) =
         let lead = target.Length - x.Rank
