@@ -24,9 +24,12 @@ internal static unsafe partial class Reduce
         bool ahead = (long)outer * inner * sizeof(double) >= Tuning.SumPrefetchBytes;
         fixed (double* s = src, d = dst)
         {
-            // Large inputs with several runs are split by runs over the cores: each run is still summed alone,
-            // in the same order, so the result does not depend on the split.
-            if ((long)outer * inner >= 1L << 18 && outer >= 2 && Environment.ProcessorCount > 1)
+            // One long run (a loss's sum) is split by groups of blocks (SplitRun); large inputs with several runs are
+            // split by runs over the cores: each run is still summed alone, in the same order, so the result does
+            // not depend on the split.
+            if (outer == 1 && inner >= SplitFrom)
+                d[0] = SplitRun(s, inner);
+            else if ((long)outer * inner >= 1L << 18 && outer >= 2 && Environment.ProcessorCount > 1)
             {
                 int chunk = (int)Math.Max(1L, (1L << 16) / Math.Max(1, inner));
                 nint ps = (nint)s, pd = (nint)d;
@@ -47,7 +50,78 @@ internal static unsafe partial class Reduce
     {
         if (offset < 0 || n < 0 || (long)offset + n > src.Length)
             throw new ArgumentException($"{n} elements from {offset} do not fit {src.Length}.");
+        fixed (double* s = src) return n >= SplitFrom ? SplitRun(s + offset, n) : Run(s + offset, n);
+    }
+
+    /// <summary>The same sum on the calling thread alone (tests compare the two bit for bit).</summary>
+    internal static double SumOnOneCore(double[] src, int offset, int n)
+    {
+        if (offset < 0 || n < 0 || (long)offset + n > src.Length)
+            throw new ArgumentException($"{n} elements from {offset} do not fit {src.Length}.");
         fixed (double* s = src) return Run(s + offset, n);
+    }
+
+    /// <summary>Runs of at least this many elements (2 MB) are summed over the cores (<see cref="SplitRun"/>).</summary>
+    public const int SplitFrom = 1 << 18;
+
+    /// <summary>Blocks per task of <see cref="SplitRun"/>: 2^6 blocks of 1,024 elements (512 KB).</summary>
+    private const int SplitLevel = 6;
+
+    /// <summary><see cref="Run"/> of one long run over the cores, with the same bits. The pairwise sum of the blocks
+    /// is a binary counter whose level k holds whole aligned groups of 2^k blocks, so each whole group of
+    /// 2^SplitLevel blocks is summed by a task of its own (its sum is what the one-core counter holds at that
+    /// level), the blocks after the last whole group by another (its own counter: the levels below), and then the
+    /// groups' sums go through the counter from that level up and join the rest's in the counter's order, lowest
+    /// level first. (One core summed 10⁶ elements in 142–166 µs, TorchSharp on two in 80–95.)</summary>
+    private static double SplitRun(double* p, int n)
+    {
+        const int per = 1024 << SplitLevel;
+        int groups = n / per;
+        if (groups < 2 || Environment.ProcessorCount < 2) return Run(p, n);
+        // Each task's 8-lane sum as two halves (lanes 0–3, 4–7): lane-wise the same additions on either width.
+        var sums = new Vector256<double>[2 * (groups + 1)];
+        int tailDone = 0;
+        nint pp = (nint)p;
+        Fork.For(groups + 1, t =>
+        {
+            double* q = (double*)pp + (long)t * per;
+            int length = t < groups ? per : n - groups * per;
+            Vector256<double> lo, hi;
+            int done;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var v = Blocks(q, length, out done);
+                (lo, hi) = (v.GetLower(), v.GetUpper());
+            }
+            else (lo, hi) = Blocks256(q, length, out done);
+            sums[2 * t] = lo;
+            sums[2 * t + 1] = hi;
+            if (t == groups) tailDone = done;
+        });
+        return JoinGroups(p, n, sums, groups, per, tailDone);
+    }
+
+    /// <summary>The groups' sums through the counter (levels from SplitLevel up), added to the rest's sum lowest level
+    /// first, then the lanes, then the elements after the last whole 32-element chunk in order.</summary>
+    [SkipLocalsInit]
+    private static double JoinGroups(double* p, int n, Vector256<double>[] sums, int groups, int per, int tailDone)
+    {
+        var lows = stackalloc Vector256<double>[32];
+        var highs = stackalloc Vector256<double>[32];
+        int count = 0;
+        for (int g = 0; g < groups; g++) Push(lows, highs, ref count, sums[2 * g], sums[2 * g + 1]);
+        // The rest's own counter already added its levels, lowest first; it had blocks if it had a 32-element chunk.
+        var (accLo, accHi) = (sums[2 * groups], sums[2 * groups + 1]);
+        bool any = n - groups * per >= 32;
+        for (int k = 0; (count >> k) != 0; k++)
+            if (((count >> k) & 1) != 0)
+            {
+                (accLo, accHi) = any ? (lows[k] + accLo, highs[k] + accHi) : (lows[k], highs[k]);
+                any = true;
+            }
+        double total = Lanes(accLo, accHi);
+        for (int i = groups * per + tailDone; i < n; i++) total += p[i];
+        return total;
     }
 
     /// <summary>Runs i0..i1−1. Short runs go eight at a time (each summed exactly as <see cref="Run"/> sums it): one run

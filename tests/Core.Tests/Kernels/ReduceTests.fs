@@ -61,6 +61,23 @@ module KernelsReduceTests =
             Assert.True(BitConverter.DoubleToInt64Bits ours = BitConverter.DoubleToInt64Bits (reference x), sprintf "n = %d: %.17g, the written-out order gives %.17g" n ours (reference x))
 
     [<Fact>]
+    let ``one long run summed over the cores has the written-out order's bits`` () =
+        // From 2^18 elements a run is split into groups of 64 blocks, one task each, and the rest: groups only, a rest
+        // of whole blocks, of a partial block, of a few elements past the last chunk; values over twelve decades, so
+        // another order would show.
+        let rng = Random(13)
+        let split = Functional.Kernels.Reduce.SplitFrom
+        for n in [ split; split + 1; 65536 * 5 + 1024 * 3 + 17; 65536 * 6 + 31; 65536 * 7 + 40; 1_000_000; 3 * 1048576 + 2047 ] do
+            let x = Array.init (n + 3) (fun _ -> (rng.NextDouble() * 2.0 - 1.0) * Math.Pow(10.0, float (rng.Next(-6, 7))))
+            let run = x.[3..]
+            let expected = BitConverter.DoubleToInt64Bits (reference run)
+            let whole = Tensor.item (Tensor.sum (Tensor.create [| n |] run))
+            Assert.True(BitConverter.DoubleToInt64Bits whole = expected, sprintf "Tensor.sum, n = %d: %.17g, the written-out order gives %.17g" n whole (reference run))
+            let fromOffset = Functional.Kernels.Reduce.Sum(x, 3, n)
+            Assert.True(BitConverter.DoubleToInt64Bits fromOffset = expected, sprintf "Reduce.Sum from an offset, n = %d" n)
+            Assert.Equal(expected, BitConverter.DoubleToInt64Bits (Functional.Kernels.Reduce.SumOnOneCore(x, 3, n)))
+
+    [<Fact>]
     let ``each of many short runs is summed in the written-out order, to the bit, whatever the number of runs`` () =
         // Runs of 32 to 512 go eight at a time through one kernel (lanes reduced for the eight together), the rest
         // one by one; counts around multiples of eight, lengths with and without a remainder, and one large enough
