@@ -40,8 +40,11 @@ internal static unsafe class Permute
             if (r == 0) { d[dstOff] = s[srcOff]; return; }
             long count = 1;
             for (int a = 0; a < r; a++) count *= shape[a];
-            int split = 0;
-            for (int a = 1; a < r; a++)
+            // The longest axis is split among the cores, but not a last axis that both sides read as one run:
+            // pieces of it would be short runs, each a call (8×16×32×64 to 8×32×16×64 in runs of 16: 174 µs,
+            // against 66–78 for TorchSharp).
+            int split = 0, last = r > 1 && srcStrides[r - 1] == 1 && dstStrides[r - 1] == 1 ? r - 2 : r - 1;
+            for (int a = 1; a <= last; a++)
                 if (shape[a] > shape[split]) split = a;
             if (count < 1L << 18 || Environment.ProcessorCount < 2 || shape[split] < 32)
             {

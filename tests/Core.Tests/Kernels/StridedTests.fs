@@ -75,6 +75,23 @@ module KernelsStridedTests =
                 di <- di + idx.[a] * ds.[a]
             dst.[di] <- src.[si]
 
+    [<Fact>]
+    let ``large copies split over the cores equal the odometer, runs kept whole and planes in tiles`` () =
+        // 2^18 elements and more go over the cores in pieces of one axis: here a last axis read as one run by both
+        // sides (split elsewhere), a transposing plane, and a run with a broadcast axis.
+        for shape, srcShape, perm in [ [| 8; 32; 16; 64 |], [| 8; 16; 32; 64 |], [| 0; 2; 1; 3 |]
+                                       [| 96; 64; 128 |], [| 64; 128; 96 |], [| 2; 0; 1 |]
+                                       [| 3; 300; 300 |], [| 300; 3; 300 |], [| 1; 0; 2 |] ] do
+            let st = Shape.strides srcShape
+            let ss = perm |> Array.map (fun a -> st.[a])
+            let src = (Tensor.random 7 [| Array.fold (*) 1 srcShape |]).ToArray()
+            let n = Array.fold (*) 1 shape
+            let fast = Array.create n nan
+            let slow = Array.create n nan
+            Functional.Kernels.Permute.Copy(src, 0, ss, fast, 0, Shape.strides shape, shape)
+            naiveCopy src 0 ss slow 0 (Shape.strides shape) shape
+            Assert.True((fast = slow), sprintf "shape %A, source strides %A" shape ss)
+
     type PermuteCase = { Shape: int[]; Perm: int[]; Offset: int; Broadcast: int option; Seed: int }
 
     [<Fact>]
