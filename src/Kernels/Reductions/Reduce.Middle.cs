@@ -38,6 +38,11 @@ internal static unsafe partial class Reduce
         int blocks = (inner + block - 1) / block;
         fixed (double* s = src, d = dst)
         {
+            // Too few columns to give each core two tasks: the rows are split instead (a bias's gradient, `ij->j`
+            // over a long batch of ten or seventeen columns, was one task on one core).
+            if (outer == 1 && blocks < 2 * Environment.ProcessorCount && Environment.ProcessorCount > 1
+                && (long)mid * inner >= 1L << 18 && SplitRows(s, d, mid, inner))
+                return;
             nint ps = (nint)s, pd = (nint)d;
             void Task(long task)
             {
@@ -51,6 +56,47 @@ internal static unsafe partial class Reduce
             else
                 for (long t = 0; t < tasks; t++) Task(t);
         }
+    }
+
+    /// <summary>One sum over mid rows split over the cores by rows, with the same bits: the blocks' counter holds at level
+    /// L the sums of whole aligned groups of 2^L blocks, so each whole group is a task whose column sums are what the
+    /// one-task counter holds at that level, the rows after the last group are one more task (its own counter: the
+    /// levels below), and the groups' sums go through the counter from level L and join the rest's lowest level
+    /// first, as <see cref="TotalRows"/> adds. Groups of at least 32,768 elements; false when there are fewer than two.</summary>
+    private static bool SplitRows(double* s, double* d, int mid, int inner)
+    {
+        int groupBlocks = 1;
+        while ((long)groupBlocks * MiddleBlock * inner < 1 << 15) groupBlocks *= 2;
+        int groupRows = groupBlocks * MiddleBlock, groups = mid / groupRows, rest = mid - groups * groupRows;
+        if (groups < 2) return false;
+        var partial = GC.AllocateUninitializedArray<double>((groups + 1) * inner, pinned: true);
+        fixed (double* pp = partial)
+        {
+            nint ps = (nint)s, ppart = (nint)pp;
+            Fork.For(groups + 1, g =>
+            {
+                int rows = g < groups ? groupRows : rest;
+                if (rows > 0) Middle((double*)ps + (long)g * groupRows * inner, (double*)ppart + (long)g * inner, rows, inner, 0, inner);
+            });
+            var levels = new double[(32 - BitOperations.LeadingZeroCount((uint)groups)) * inner];
+            fixed (double* lv = levels)
+            {
+                int count = 0;
+                // PushRows overwrites the row it pushes; the groups' rows are not needed after.
+                for (int g = 0; g < groups; g++) PushRows(pp + (long)g * inner, lv, inner, count++);
+                double* acc = pp + (long)groups * inner;
+                bool any = rest > 0;
+                for (int k = 0; (count >> k) != 0; k++)
+                    if (((count >> k) & 1) != 0)
+                    {
+                        if (any) AddRows(lv + (long)k * inner, acc, acc, inner);
+                        else new Span<double>(lv + (long)k * inner, inner).CopyTo(new Span<double>(acc, inner));
+                        any = true;
+                    }
+                new Span<double>(acc, inner).CopyTo(new Span<double>(d, inner));
+            }
+        }
+        return true;
     }
 
     /// <summary>Columns t0..t1−1: groups of 32 (vectors of eight lanes or four), then 4, then one. Over more than one block of

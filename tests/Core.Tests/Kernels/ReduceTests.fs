@@ -208,7 +208,10 @@ module KernelsReduceTests =
         // many levels), and widths that take the 32-, 4- and 1-position groups, split over the cores or not.
         let cases = [ (1, 5, 1); (2, 3, 37); (3, 0, 9); (2, 31, 37); (2, 32, 37); (2, 33, 37); (1, 64, 70); (3, 65, 33)
                       (1, 96, 5); (2, 97, 36); (1, 1000, 300); (7, 64, 1100); (64, 256, 64); (1, 3, 200000); (1, 4096, 64)
-                      (2, 70_001, 3); (1, 9, 2) ]
+                      (2, 70_001, 3); (1, 9, 2)
+                      // Few columns over many rows: split over the cores by rows (groups of whole blocks, then the
+                      // rest: none, under one block, several blocks and a part).
+                      (1, 61_680, 17); (1, 2 * 65_536, 1); (1, 65_536 * 3 + 20, 4); (1, 100_000, 5); (1, 40_000, 33) ]
         for outer, mid, inner in cases do
             // Magnitudes over 12 decades, so that a change of order shows in the bits.
             let src = Array.init (outer * mid * inner) (fun i -> (rng.NextDouble() * 2.0 - 1.0) * 10.0 ** float (i % 13 - 6))
