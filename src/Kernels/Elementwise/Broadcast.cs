@@ -238,7 +238,9 @@ internal static unsafe class Broadcast
         }
     }
 
-    /// <summary>A row whose read pattern is known only at run time (the pieces of one long row).</summary>
+    /// <summary>A row whose read pattern is known only at run time (the pieces of one long row). Optimised from its
+    /// first call, as every kernel here: the row loop is inlined into it, and at tier 0 it would not be.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AnyRow<TOp, TStore>(double* a, long ia, double* b, long ib, double* c, int n) where TOp : struct, IBinary where TStore : struct, IStore
     {
         if (ia == 1 && ib == 1) Row<TOp, TStore, BothRun>(a, ia, b, ib, c, n);
