@@ -69,7 +69,7 @@ internal static unsafe partial class Reduce
         while ((long)groupBlocks * MiddleBlock * inner < 1 << 15) groupBlocks *= 2;
         int groupRows = groupBlocks * MiddleBlock, groups = mid / groupRows, rest = mid - groups * groupRows;
         if (groups < 2) return false;
-        var partial = GC.AllocateUninitializedArray<double>((groups + 1) * inner, pinned: true);
+        var partial = GC.AllocateUninitializedArray<double>((groups + 1) * inner);
         fixed (double* pp = partial)
         {
             nint ps = (nint)s, ppart = (nint)pp;
