@@ -249,7 +249,7 @@ internal static unsafe class Broadcast
         else Row<TOp, TStore, Strided>(a, ia, b, ib, c, n);
     }
 
-    /// <summary>c[j] = op(a[j·ia], b[j·ib]) for j &lt; n: vectors when TReads says each stride is 0 or 1, stored as
+    /// <summary>c[j] = op(a[j·ia], b[j·ib]) for j &lt; n: vectors when TReads says an operand runs, stored as
     /// TStore stores them; around the caches, the elements before the first aligned vector by the scalar operator
     /// (the same bits).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -257,7 +257,7 @@ internal static unsafe class Broadcast
         where TOp : struct, IBinary where TStore : struct, IStore where TReads : struct, IReads
     {
         int j = 0;
-        if (!TReads.Vector)
+        if (!TReads.ARuns && !TReads.BRuns)
         {
             for (; j < n; j++) c[j] = TOp.Scalar(a[j * ia], b[j * ib]);
             return;
@@ -285,41 +285,20 @@ internal static unsafe class Broadcast
     }
 
     /// <summary>How a row reads its operands along the last axis: each one running (stride 1) or one value repeated
-    /// (stride 0), as vectors; or by any strides, element by element.</summary>
+    /// (stride 0), as vectors when at least one runs; any other strides (<see cref="Strided"/>) element by element.</summary>
     private interface IReads
     {
-        static abstract bool Vector { get; }
         static abstract bool ARuns { get; }
         static abstract bool BRuns { get; }
     }
 
-    private struct BothRun : IReads
-    {
-        public static bool Vector => true;
-        public static bool ARuns => true;
-        public static bool BRuns => true;
-    }
+    private struct BothRun : IReads { public static bool ARuns => true; public static bool BRuns => true; }
 
-    private struct ARunsBRepeats : IReads
-    {
-        public static bool Vector => true;
-        public static bool ARuns => true;
-        public static bool BRuns => false;
-    }
+    private struct ARunsBRepeats : IReads { public static bool ARuns => true; public static bool BRuns => false; }
 
-    private struct ARepeatsBRuns : IReads
-    {
-        public static bool Vector => true;
-        public static bool ARuns => false;
-        public static bool BRuns => true;
-    }
+    private struct ARepeatsBRuns : IReads { public static bool ARuns => false; public static bool BRuns => true; }
 
-    private struct Strided : IReads
-    {
-        public static bool Vector => false;
-        public static bool ARuns => false;
-        public static bool BRuns => false;
-    }
+    private struct Strided : IReads { public static bool ARuns => false; public static bool BRuns => false; }
 
     /// <summary>How a row's vectors are stored: through the caches, or with aligned non-temporal stores.</summary>
     private interface IStore
