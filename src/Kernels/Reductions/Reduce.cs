@@ -9,12 +9,13 @@ namespace Functional.Kernels;
 /// <summary>Sums of contiguous runs: out[i] = Σ src[i·inner .. (i+1)·inner). A single running sum waits four
 /// cycles per element on the previous addition (about 1.2 µs for 1,024 elements here); four independent vector
 /// accumulators take a tenth of that, and sum in a fixed order whatever the machine's vector width runs
-/// (lanes of 8, combined pairwise at the end), so results do not depend on the hardware path. Within a run, blocks
-/// of 1,024 elements are added pairwise, so the rounding error grows like log n, not n.</summary>
+/// (lanes of 8, combined pairwise at the end), so results do not depend on the hardware path. A run is read in
+/// chunks of 32 elements, the last one padded with +0 (masked loads), so no element is added alone; within a run,
+/// blocks of 32 chunks are added pairwise, so the rounding error grows like log n, not n.</summary>
 internal static unsafe partial class Reduce
 {
-    /// <summary>Runs shorter than this are summed as one block: four accumulators, then their lanes, then the rest.</summary>
-    public const int OneBlock = 32 + 1024;
+    /// <summary>Runs shorter than this are summed as one block: four accumulators, then their lanes.</summary>
+    public const int OneBlock = 1024 + 1;
 
     public static void SumRuns(double[] src, int outer, int inner, double[] dst)
     {
@@ -80,48 +81,43 @@ internal static unsafe partial class Reduce
         if (groups < 2 || Environment.ProcessorCount < 2) return Run(p, n);
         // Each task's 8-lane sum as two halves (lanes 0–3, 4–7): lane-wise the same additions on either width.
         var sums = new Vector256<double>[2 * (groups + 1)];
-        int tailDone = 0;
         nint pp = (nint)p;
         Fork.For(groups + 1, t =>
         {
             double* q = (double*)pp + (long)t * per;
             int length = t < groups ? per : n - groups * per;
             Vector256<double> lo, hi;
-            int done;
             if (Vector512.IsHardwareAccelerated)
             {
-                var v = Blocks(q, length, out done);
+                var v = Blocks(q, length);
                 (lo, hi) = (v.GetLower(), v.GetUpper());
             }
-            else (lo, hi) = Blocks256(q, length, out done);
+            else (lo, hi) = Blocks256(q, length);
             sums[2 * t] = lo;
             sums[2 * t + 1] = hi;
-            if (t == groups) tailDone = done;
         });
-        return JoinGroups(p, n, sums, groups, per, tailDone);
+        return JoinGroups(n, sums, groups, per);
     }
 
     /// <summary>The groups' sums through the counter (levels from SplitLevel up), added to the rest's sum lowest level
-    /// first, then the lanes, then the elements after the last whole 32-element chunk in order.</summary>
+    /// first, then the lanes.</summary>
     [SkipLocalsInit]
-    private static double JoinGroups(double* p, int n, Vector256<double>[] sums, int groups, int per, int tailDone)
+    private static double JoinGroups(int n, Vector256<double>[] sums, int groups, int per)
     {
         var lows = stackalloc Vector256<double>[32];
         var highs = stackalloc Vector256<double>[32];
         int count = 0;
         for (int g = 0; g < groups; g++) Push(lows, highs, ref count, sums[2 * g], sums[2 * g + 1]);
-        // The rest's own counter already added its levels, lowest first; it had blocks if it had a 32-element chunk.
+        // The rest's own counter already added its levels, lowest first; it had blocks if it had an element.
         var (accLo, accHi) = (sums[2 * groups], sums[2 * groups + 1]);
-        bool any = n - groups * per >= 32;
+        bool any = n - groups * per > 0;
         for (int k = 0; (count >> k) != 0; k++)
             if (((count >> k) & 1) != 0)
             {
                 (accLo, accHi) = any ? (lows[k] + accLo, highs[k] + accHi) : (lows[k], highs[k]);
                 any = true;
             }
-        double total = Lanes(accLo, accHi);
-        for (int i = groups * per + tailDone; i < n; i++) total += p[i];
-        return total;
+        return Lanes(accLo, accHi);
     }
 
     /// <summary>Runs i0..i1−1. Short runs go eight at a time (each summed exactly as <see cref="Run"/> sums it): one run
@@ -151,55 +147,69 @@ internal static unsafe partial class Reduce
         for (; i < i1; i++) d[i] = Run(s + (long)i * inner, inner);
     }
 
-    /// <summary>Four runs of n (shorter than one block) side by side, each summed exactly as <see cref="OneBlockSum"/>
-    /// sums it: its chunks and lanes, then its remaining elements in order, the four runs' additions interleaved. One
-    /// run's remainder is a chain of dependent additions, four cycles each: row sums of 127 on four lanes took
-    /// 0.63–0.71× TorchSharp, one row at a time.</summary>
+    /// <summary>Four runs of n (one block at most) side by side, each summed exactly as <see cref="OneBlockSum"/>
+    /// sums it; the four runs' chains overlap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FourRuns(double* p, int n, double* d)
     {
         double* p1 = p + n, p2 = p1 + n, p3 = p2 + n;
-        double t0 = Head(new Stored(p), n), t1 = Head(new Stored(p1), n), t2 = Head(new Stored(p2), n), t3 = Head(new Stored(p3), n);
-        for (int j = n >= 32 ? n & ~31 : 0; j < n; j++)
-        {
-            t0 += p[j]; t1 += p1[j]; t2 += p2[j]; t3 += p3[j];
-        }
-        d[0] = t0; d[1] = t1; d[2] = t2; d[3] = t3;
+        d[0] = Chunks(new Stored(p), n); d[1] = Chunks(new Stored(p1), n); d[2] = Chunks(new Stored(p2), n); d[3] = Chunks(new Stored(p3), n);
     }
 
-    /// <summary>Eight runs of n: each run's four accumulators over its 32-element steps, one run after the other (its
+    /// <summary>Eight runs of n: each run's four accumulators over its 32-element chunks, one run after the other (its
     /// lines in order: four runs read interleaved went at 31–36 GB/s from memory, run by run at 37–44, on Zen 5),
-    /// then every run's lanes as Lanes adds them, for the eight at once, then each run's remainder in order.</summary>
+    /// then every run's lanes as Lanes adds them, for the eight at once.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Eight(double* p, int n, double* d)
     {
         var z0 = LanePairs(Steps(p, n), Steps(p + n, n), Steps(p + 2 * n, n), Steps(p + 3 * n, n));
         var z1 = LanePairs(Steps(p + 4 * n, n), Steps(p + 5 * n, n), Steps(p + 6 * n, n), Steps(p + 7 * n, n));
         // Runs 0, 4, 1, 5, 2, 6, 3, 7: x[0] + x[1] of each, then in order of the runs.
-        var sums = Avx512F.PermuteVar8x64(Avx512F.UnpackLow(z0, z1) + Avx512F.UnpackHigh(z0, z1), RunOrder);
-        int full = n & ~31;
-        if (full == n) { Vector512.Store(sums, d); return; }
-        for (int r = 0; r < 8; r++)
-        {
-            double t = sums.GetElement(r);
-            double* q = p + (long)r * n;
-            for (int j = full; j < n; j++) t += q[j];
-            d[r] = t;
-        }
+        Vector512.Store(Avx512F.PermuteVar8x64(Avx512F.UnpackLow(z0, z1) + Avx512F.UnpackHigh(z0, z1), RunOrder), d);
     }
 
     private static readonly Vector512<long> RunOrder = Vector512.Create(0L, 2, 4, 6, 1, 3, 5, 7);
 
-    /// <summary>(a0 + a1) + (a2 + a3) of one run's four accumulators over its whole 32-element steps.</summary>
+    /// <summary>(a0 + a1) + (a2 + a3) of one run's four accumulators over its 32-element chunks, the last padded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<double> Steps(double* p, int n)
     {
         Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int i = 0; i + 32 <= n; i += 32)
+        int i = 0;
+        for (; i + 32 <= n; i += 32)
         {
             a0 += Vector512.Load(p + i); a1 += Vector512.Load(p + i + 8); a2 += Vector512.Load(p + i + 16); a3 += Vector512.Load(p + i + 24);
         }
+        if (i < n)
+        {
+            int r = n - i;
+            a0 += Partial8(p + i, r); a1 += Partial8(p + i + 8, r - 8); a2 += Partial8(p + i + 16, r - 16); a3 += Partial8(p + i + 24, r - 24);
+        }
         return (a0 + a1) + (a2 + a3);
+    }
+
+    /// <summary>The count (any int) elements at p that exist among the next 8, +0 in the other lanes, reading
+    /// nothing past them (a masked load; the runtime's software vectors build it element by element). The lane
+    /// numbers are a constant in the code: as a static field every use called the runtime for the class's statics.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<double> Partial8(double* p, int count)
+    {
+        if (count >= 8) return Vector512.Load(p);
+        if (count <= 0) return Vector512<double>.Zero;
+        if (Avx512F.IsSupported)
+            return Avx512F.MaskLoad(p, Vector512.LessThan(Vector512.Create(0L, 1, 2, 3, 4, 5, 6, 7), Vector512.Create((long)count)).AsDouble(), Vector512<double>.Zero);
+        return Vector512.Create(Partial4(p, count), Partial4(p + 4, count - 4));
+    }
+
+    /// <summary><see cref="Partial8"/> for 4 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<double> Partial4(double* p, int count)
+    {
+        if (count >= 4) return Vector256.Load(p);
+        if (count <= 0) return Vector256<double>.Zero;
+        if (Avx.IsSupported)
+            return Avx.MaskLoad(p, Vector256.LessThan(Vector256.Create(0L, 1, 2, 3), Vector256.Create((long)count)).AsDouble());
+        return Vector256.Create(p[0], count > 1 ? p[1] : 0.0, count > 2 ? p[2] : 0.0, 0.0);
     }
 
     /// <summary>For four runs' lane vectors v: x = [(v0 + v4) + (v2 + v6), (v1 + v5) + (v3 + v7)] of each, as two lanes
@@ -212,9 +222,9 @@ internal static unsafe partial class Reduce
         return Avx512F.Shuffle4x128(h01, h23, 0b10_00_10_00) + Avx512F.Shuffle4x128(h01, h23, 0b11_01_11_01);
     }
 
-    /// <summary>Sum of one run, in a fixed order whose rounding error grows like log n: blocks of 1,024 elements, in
-    /// which lane l of accumulator q adds the (at most 32) elements at 32·t + 8·q + l; the blocks' 8-lane partial
-    /// sums added pairwise (a binary counter over the blocks); then the lanes pairwise; then the remainder in order.
+    /// <summary>Sum of one run, in a fixed order whose rounding error grows like log n: chunks of 32 elements, the
+    /// last padded with +0; blocks of 32 chunks, in which lane l of accumulator q adds the elements at 32·t + 8·q + l;
+    /// the blocks' 8-lane partial sums added pairwise (a binary counter over the blocks); then the lanes pairwise.
     /// The same bits on every vector width: the Vector256 path holds each 8-lane sum as two halves.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Run(double* p, int n)
@@ -228,14 +238,16 @@ internal static unsafe partial class Reduce
     {
         Vector512<double> Load8(int i);
         Vector256<double> Load4(int i);
-        double At(int i);
+        Vector512<double> Partial8(int i, int count);
+        Vector256<double> Partial4(int i, int count);
     }
 
     internal readonly struct Stored(double* p) : IRunElements
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector512<double> Load8(int i) => Vector512.Load(p + i);
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector256<double> Load4(int i) => Vector256.Load(p + i);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public double At(int i) => p[i];
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector512<double> Partial8(int i, int count) => Reduce.Partial8(p + i, count);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector256<double> Partial4(int i, int count) => Reduce.Partial4(p + i, count);
     }
 
     /// <summary>g[i]·y[i], each product rounded before it is added: the bits of summing a stored row of them.</summary>
@@ -243,84 +255,78 @@ internal static unsafe partial class Reduce
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector512<double> Load8(int i) => Vector512.Load(g + i) * Vector512.Load(y + i);
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector256<double> Load4(int i) => Vector256.Load(g + i) * Vector256.Load(y + i);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public double At(int i) => g[i] * y[i];
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector512<double> Partial8(int i, int count) => Reduce.Partial8(g + i, count) * Reduce.Partial8(y + i, count);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector256<double> Partial4(int i, int count) => Reduce.Partial4(g + i, count) * Reduce.Partial4(y + i, count);
     }
 
-    /// <summary>A run shorter than <see cref="OneBlock"/> in <see cref="Run"/>'s order, as Blocked adds a block: the four
-    /// accumulators of 32-element steps, their lanes pairwise, then the rest in order.</summary>
+    /// <summary>A run of one block at most in <see cref="Run"/>'s order, as Blocked adds a block: the four
+    /// accumulators of 32-element chunks (the last padded with +0), then their lanes pairwise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static double OneBlockSum<T>(T e, int n) where T : struct, IRunElements
-    {
-        double total = Head(e, n);
-        for (int i = n >= 32 ? n & ~31 : 0; i < n; i++) total += e.At(i);
-        return total;
-    }
+    internal static double OneBlockSum<T>(T e, int n) where T : struct, IRunElements => Chunks(e, n);
 
-    /// <summary>What <see cref="OneBlockSum"/> adds before a run's remaining elements (those after its last whole
-    /// 32-element chunk): its chunks' sums and their lanes, or +0 for a run shorter than a chunk.</summary>
+    /// <summary><see cref="OneBlockSum"/>, inlined where several runs go side by side; +0 for an empty run.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double Head<T>(T e, int n) where T : struct, IRunElements
+    private static double Chunks<T>(T e, int n) where T : struct, IRunElements
     {
+        if (n <= 0) return 0.0;
         int i = 0;
-        double total = 0.0;
-        if (n >= 32)
+        if (Vector512.IsHardwareAccelerated)
         {
-            if (Vector512.IsHardwareAccelerated)
+            Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i + 32 <= n; i += 32)
             {
-                Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
-                for (; i + 32 <= n; i += 32)
-                {
-                    a0 += e.Load8(i);
-                    a1 += e.Load8(i + 8);
-                    a2 += e.Load8(i + 16);
-                    a3 += e.Load8(i + 24);
-                }
-                total = Lanes((a0 + a1) + (a2 + a3));
+                a0 += e.Load8(i);
+                a1 += e.Load8(i + 8);
+                a2 += e.Load8(i + 16);
+                a3 += e.Load8(i + 24);
             }
-            else
+            if (i < n)
             {
-                // The same partial sums as above, each Vector512 accumulator held as two Vector256 halves.
-                Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
-                Vector256<double> b0 = default, b1 = default, b2 = default, b3 = default;
-                for (; i + 32 <= n; i += 32)
-                {
-                    a0 += e.Load4(i); b0 += e.Load4(i + 4);
-                    a1 += e.Load4(i + 8); b1 += e.Load4(i + 12);
-                    a2 += e.Load4(i + 16); b2 += e.Load4(i + 20);
-                    a3 += e.Load4(i + 24); b3 += e.Load4(i + 28);
-                }
-                total = Lanes((a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3));
+                int r = n - i;
+                a0 += e.Partial8(i, r); a1 += e.Partial8(i + 8, r - 8); a2 += e.Partial8(i + 16, r - 16); a3 += e.Partial8(i + 24, r - 24);
             }
+            return Lanes((a0 + a1) + (a2 + a3));
         }
-        return total;
+        // The same partial sums as above, each Vector512 accumulator held as two Vector256 halves.
+        Vector256<double> c0 = default, c1 = default, c2 = default, c3 = default;
+        Vector256<double> d0 = default, d1 = default, d2 = default, d3 = default;
+        for (; i + 32 <= n; i += 32)
+        {
+            c0 += e.Load4(i); d0 += e.Load4(i + 4);
+            c1 += e.Load4(i + 8); d1 += e.Load4(i + 12);
+            c2 += e.Load4(i + 16); d2 += e.Load4(i + 20);
+            c3 += e.Load4(i + 24); d3 += e.Load4(i + 28);
+        }
+        if (i < n)
+        {
+            int r = n - i;
+            c0 += e.Partial4(i, r); d0 += e.Partial4(i + 4, r - 4);
+            c1 += e.Partial4(i + 8, r - 8); d1 += e.Partial4(i + 12, r - 12);
+            c2 += e.Partial4(i + 16, r - 16); d2 += e.Partial4(i + 20, r - 20);
+            c3 += e.Partial4(i + 24, r - 24); d3 += e.Partial4(i + 28, r - 28);
+        }
+        return Lanes((c0 + c1) + (c2 + c3), (d0 + d1) + (d2 + d3));
     }
 
-    /// <summary><see cref="Run"/> for a run of more than one block: the blocks pairwise, then lanes, then the rest.</summary>
+    /// <summary><see cref="Run"/> for a run of more than one block: the blocks pairwise, then lanes.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static double Blocked(double* p, int n)
     {
-        int i;
-        double total;
-        if (Vector512.IsHardwareAccelerated) total = Lanes(Blocks(p, n, out i));
-        else
-        {
-            var (lo, hi) = Blocks256(p, n, out i);
-            total = Lanes(lo, hi);
-        }
-        for (; i < n; i++) total += p[i];
-        return total;
+        if (Vector512.IsHardwareAccelerated) return Lanes(Blocks(p, n));
+        var (lo, hi) = Blocks256(p, n);
+        return Lanes(lo, hi);
     }
 
-    /// <summary>Lane-wise, the pairwise sum of the run's 1,024-element blocks (the last may be shorter, whole
-    /// 32-element chunks only); <paramref name="done"/> is where the chunks end.</summary>
+    /// <summary>Lane-wise, the pairwise sum of the run's blocks of 32 chunks of 32 elements (the last block may have
+    /// fewer chunks, the last chunk fewer elements: +0 in their place).</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Vector512<double> Blocks(double* p, int n, out int done)
+    private static Vector512<double> Blocks(double* p, int n)
     {
         // levels[k] holds the sum of 2^k consecutive blocks while bit k of count is set.
         var levels = stackalloc Vector512<double>[32];
         int count = 0, i = 0;
-        while (i + 32 <= n)
+        while (i < n)
         {
             Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
             int chunks = Math.Min(32, (n - i) / 32);
@@ -330,6 +336,13 @@ internal static unsafe partial class Reduce
                 a1 += Vector512.Load(p + i + 8);
                 a2 += Vector512.Load(p + i + 16);
                 a3 += Vector512.Load(p + i + 24);
+            }
+            // The last chunk, short of 32, in the block it falls in.
+            if (chunks < 32 && i < n)
+            {
+                int r = n - i;
+                a0 += Partial8(p + i, r); a1 += Partial8(p + i + 8, r - 8); a2 += Partial8(p + i + 16, r - 16); a3 += Partial8(p + i + 24, r - 24);
+                i = n;
             }
             var v = (a0 + a1) + (a2 + a3);
             int k = 0;
@@ -341,7 +354,6 @@ internal static unsafe partial class Reduce
         bool any = false;
         for (int k = 0; (count >> k) != 0; k++)
             if (((count >> k) & 1) != 0) { acc = any ? levels[k] + acc : levels[k]; any = true; }
-        done = i;
         return acc;
     }
 
@@ -349,12 +361,12 @@ internal static unsafe partial class Reduce
     /// additions in the same order.</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (Vector256<double> Lo, Vector256<double> Hi) Blocks256(double* p, int n, out int done)
+    private static (Vector256<double> Lo, Vector256<double> Hi) Blocks256(double* p, int n)
     {
         var lows = stackalloc Vector256<double>[32];
         var highs = stackalloc Vector256<double>[32];
         int count = 0, i = 0;
-        while (i + 32 <= n)
+        while (i < n)
         {
             Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
             Vector256<double> b0 = default, b1 = default, b2 = default, b3 = default;
@@ -366,9 +378,17 @@ internal static unsafe partial class Reduce
                 a2 += Vector256.Load(p + i + 16); b2 += Vector256.Load(p + i + 20);
                 a3 += Vector256.Load(p + i + 24); b3 += Vector256.Load(p + i + 28);
             }
+            if (chunks < 32 && i < n)
+            {
+                int r = n - i;
+                a0 += Partial4(p + i, r); b0 += Partial4(p + i + 4, r - 4);
+                a1 += Partial4(p + i + 8, r - 8); b1 += Partial4(p + i + 12, r - 12);
+                a2 += Partial4(p + i + 16, r - 16); b2 += Partial4(p + i + 20, r - 20);
+                a3 += Partial4(p + i + 24, r - 24); b3 += Partial4(p + i + 28, r - 28);
+                i = n;
+            }
             Push(lows, highs, ref count, (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3));
         }
-        done = i;
         return Levels(lows, highs, count);
     }
 

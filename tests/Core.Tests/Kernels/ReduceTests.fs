@@ -10,22 +10,22 @@ open Functional.Core
 [<Collection("process-wide state")>]
 module KernelsReduceTests =
 
-    /// The order the kernel sums a run in, written out element by element: blocks of 32 chunks of 32, lane l of
-    /// accumulator q adding element 32·c + 8·q + l of its block; a block's 8 lanes as (a0 + a1) + (a2 + a3); the
-    /// blocks pairwise (a binary counter); the lanes as ((0+4)+(2+6)) + ((1+5)+(3+7)); the remainder in order.
+    /// The order the kernel sums a run in, written out element by element: chunks of 32, the last padded with +0;
+    /// blocks of 32 chunks, lane l of accumulator q adding element 32·c + 8·q + l of its block; a block's 8 lanes as
+    /// (a0 + a1) + (a2 + a3); the blocks pairwise (a binary counter); the lanes as ((0+4)+(2+6)) + ((1+5)+(3+7)).
     let private reference (x: float[]) =
         let n = x.Length
-        let chunks = n / 32
+        let chunks = (n + 31) / 32
+        let at i = if i < n then x.[i] else 0.0
         let block (first: int) (count: int) =
             let acc = Array2D.zeroCreate 4 8
             for c in first .. first + count - 1 do
                 for q in 0 .. 3 do
-                    for l in 0 .. 7 do acc.[q, l] <- acc.[q, l] + x.[32 * c + 8 * q + l]
+                    for l in 0 .. 7 do acc.[q, l] <- acc.[q, l] + at (32 * c + 8 * q + l)
             Array.init 8 (fun l -> (acc.[0, l] + acc.[1, l]) + (acc.[2, l] + acc.[3, l]))
         let add (a: float[]) (b: float[]) = Array.map2 (+) a b
         let lanes =
             if chunks = 0 then None
-            elif n < 32 + 1024 then Some (block 0 chunks)
             else
                 let levels = Collections.Generic.Dictionary<int, float[]>()
                 let mutable count = 0
@@ -43,19 +43,16 @@ module KernelsReduceTests =
                     if (count >>> k) &&& 1 = 1 then acc <- Some (match acc with None -> levels.[k] | Some a -> add levels.[k] a)
                     k <- k + 1
                 acc
-        let mutable total =
-            match lanes with
-            | None -> 0.0
-            | Some v ->
-                let s = Array.init 4 (fun j -> v.[j] + v.[j + 4])
-                (s.[0] + s.[2]) + (s.[1] + s.[3])
-        for i in 32 * chunks .. n - 1 do total <- total + x.[i]
-        total
+        match lanes with
+        | None -> 0.0
+        | Some v ->
+            let s = Array.init 4 (fun j -> v.[j] + v.[j + 4])
+            (s.[0] + s.[2]) + (s.[1] + s.[3])
 
     [<Fact>]
     let ``a run is summed in the written-out order, to the bit, at every length`` () =
         let rng = Random(11)
-        for n in [ 0; 1; 31; 32; 33; 255; 1023; 1055; 1056; 1057; 2048; 2048 + 17; 3 * 1024 + 5; 10_000; 100_003 ] do
+        for n in [ 0; 1; 2; 3; 5; 9; 31; 32; 33; 255; 1023; 1024; 1025; 1055; 1056; 1057; 2048; 2048 + 17; 3 * 1024 + 5; 10_000; 100_003 ] do
             let x = Array.init n (fun _ -> rng.NextDouble() * 2.0 - 1.0)
             let ours = Tensor.item (Tensor.sum (Tensor.create [| n |] x))
             Assert.True(BitConverter.DoubleToInt64Bits ours = BitConverter.DoubleToInt64Bits (reference x), sprintf "n = %d: %.17g, the written-out order gives %.17g" n ours (reference x))
@@ -83,7 +80,7 @@ module KernelsReduceTests =
         // one by one; counts around multiples of eight, lengths with and without a remainder, and one large enough
         // to be split over the cores.
         let rng = Random(12)
-        for outer, inner in [ (1, 32); (7, 33); (8, 64); (9, 100); (16, 255); (17, 512); (3, 513); (25, 31); (4099, 64); (1000, 96) ] do
+        for outer, inner in [ (1, 32); (7, 33); (8, 64); (9, 100); (16, 255); (24, 127); (17, 512); (3, 513); (25, 31); (13, 7); (9, 1000); (5, 1024); (6, 1025); (4099, 64); (1000, 96) ] do
             let x = Array.init (outer * inner) (fun _ -> rng.NextDouble() * 2.0 - 1.0)
             // Also with every input asking for its lines ahead (as inputs larger than L3 do).
             for prefetchBytes in [ Functional.Kernels.Tuning.SumPrefetchBytes; 0L ] do
