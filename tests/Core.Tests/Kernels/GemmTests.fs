@@ -73,12 +73,13 @@ module KernelsGemmTests =
         for (batch, m, k, n) in [ (1, 3, 16, 1); (1, 7, 17, 2); (2, 5, 47, 3); (1, 64, 64, 1); (3, 9, 1000, 7)
                                   (1, 300, 1023, 1); (2, 200, 700, 1); (1, 400, 300, 3); (1, 1, 5000, 5)
                                   (1, 1, 100003, 3); (1, 2, 140000, 1); (3, 1, 90000, 2); (1, 1, 8191, 7)
-                                  (2, 3, 15, 2); (1, 1, 33, 3); (4, 70, 200, 2); (1, 2, 60001, 3) ] do
+                                  (2, 3, 15, 2); (1, 1, 33, 3); (4, 70, 200, 2); (1, 2, 60001, 3)
+                                  (1, 3, 1000, 4); (2, 2, 70001, 4); (1, 1, 31, 4) ] do
             let a = values (m + k) (batch * m * k)
             let bt = values (m - k) (batch * n * k)
             let c = Array.zeroCreate<double> (batch * m * n)
             Functional.Kernels.Gemv.MultiplyColumns(a, bt, c, batch, m, k, n)
-            // Two or three columns are also read from B as stored (k×n), interleaved: the same order, so the same bits.
+            // Two to four columns are also read from B as stored (k×n), interleaved: the same order, so the same bits.
             let interleaved =
                 if not (Functional.Kernels.Gemv.Interleaves n) then None else
                 let b = Array.init (batch * k * n) (fun q -> let bi, p, j = q / (k * n), (q / n) % k, q % n in bt.[(bi * n + j) * k + p])
@@ -96,7 +97,7 @@ module KernelsGemmTests =
         let interleaves = System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported
         Assert.Equal(interleaves, Functional.Kernels.Gemv.Interleaves 3)
         Assert.True(not (Functional.Kernels.Gemv.ReadsInterleaved(1023, 3)) && Functional.Kernels.Gemv.ReadsInterleaved(1024, 2) = interleaves
-                    && not (Functional.Kernels.Gemv.ReadsInterleaved(5000, 4)))
+                    && Functional.Kernels.Gemv.ReadsInterleaved(5000, 4) = interleaves && not (Functional.Kernels.Gemv.ReadsInterleaved(5000, 5)))
         // It takes what the packed kernel never does: fewer columns than half its panel, k from 16.
         let half = Functional.Kernels.PackedGemm.Nr / 2
         Assert.True(Gemm.gemvApplies 100 16 1 && Gemm.gemvApplies 1 16 (half - 1) && not (Gemm.gemvApplies 100 15 1)
