@@ -25,8 +25,11 @@ module internal Gemm =
 
     /// Whether a product of this shape goes to the dot-product kernel: fewer columns than half a packed panel
     /// (matrix-vector products among them), where the packed kernel never runs and the simple one would walk C's
-    /// rows fewer than four elements wide, one multiply-add waiting on the last.
-    let gemvApplies (_m: int) (k: int) (n: int) = Functional.Kernels.Gemv.Supported && k >= 16 && n >= 1 && n < nr / 2
+    /// rows fewer than four elements wide, one multiply-add waiting on the last; and, where B is read as stored
+    /// (`Gemv.ReadsInterleaved`: four columns and a long k on four lanes), fewer rows than one register tile, which
+    /// the packed kernel would mostly waste.
+    let gemvApplies (m: int) (k: int) (n: int) =
+        Functional.Kernels.Gemv.Supported && k >= 16 && n >= 1 && (n < nr / 2 || (m < MR && Functional.Kernels.Gemv.ReadsInterleaved(k, n)))
 
     /// Whether a product of this shape goes to the packed kernel (the only one that reads strided views).
     let packedApplies (m: int) (k: int) (n: int) =

@@ -98,6 +98,10 @@ module KernelsGemmTests =
         Assert.Equal(interleaves, Functional.Kernels.Gemv.Interleaves 3)
         Assert.True(not (Functional.Kernels.Gemv.ReadsInterleaved(1023, 3)) && Functional.Kernels.Gemv.ReadsInterleaved(1024, 2) = interleaves
                     && Functional.Kernels.Gemv.ReadsInterleaved(5000, 4) = interleaves && not (Functional.Kernels.Gemv.ReadsInterleaved(5000, 5)))
+        // Four columns and fewer rows than a register tile reach it on every vector width (without AVX-512 the packed
+        // kernel took them: 3×200,000×4 at 0.75× TorchSharp); a full tile of rows with a short k does not on four lanes.
+        Assert.Equal(interleaves, Gemm.gemvApplies 3 5000 4)
+        Assert.Equal(Functional.Kernels.Gemv.Supported && Functional.Kernels.PackedGemm.Nr / 2 > 4, Gemm.gemvApplies Gemm.MR 100 4)
         // It takes what the packed kernel never does: fewer columns than half its panel, k from 16.
         let half = Functional.Kernels.PackedGemm.Nr / 2
         Assert.True(Gemm.gemvApplies 100 16 1 && Gemm.gemvApplies 1 16 (half - 1) && not (Gemm.gemvApplies 100 15 1)
