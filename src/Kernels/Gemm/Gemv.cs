@@ -11,7 +11,8 @@ namespace Functional.Kernels;
 /// running sums, sum j taking the products of the elements p ≡ j (mod 16) in order (eight lanes: two Vector512
 /// accumulators; four lanes: four Vector256), then <see cref="Combine"/>, then the last k mod 16 products one at a
 /// time. A product with too few rows to share among the cores is split along k instead, from its shape alone
-/// (<see cref="KChunks"/>): each chunk's dot products so, then the chunks added in order. Two to four columns can
+/// (<see cref="KChunks"/>): each chunk's dot products so, then the chunks added in order. Two to four columns (and
+/// eight with AVX-512) can
 /// also be read from B as stored, k×n (<see cref="MultiplyInterleaved"/>), in the same order.</summary>
 internal static unsafe partial class Gemv
 {
@@ -101,7 +102,7 @@ internal static unsafe partial class Gemv
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void Rows(double* a, double* b, double* c, int m, int k, int n, int t0, int t1, int p0, int kc, bool interleaved)
     {
-        double* sums = stackalloc double[64];
+        double* sums = stackalloc double[128];
         for (int t = t0; t < t1; t++)
         {
             double* ar = a + (long)t * k + p0;
