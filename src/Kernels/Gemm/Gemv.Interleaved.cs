@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Functional.Kernels;
 
-/// <summary>Dot products against two, three, four or eight columns of B read as stored, k×n row-major, instead of from a
+/// <summary>Dot products against two to eight columns of B read as stored, k×n row-major, instead of from a
 /// transposed copy. A few rows against a long B spent as long on that copy (a whole pass over B, written back) as on
 /// the products. B's rows are read as one flat run of k·n values; each vector of it meets a vector of A's elements
 /// permuted to match (element p of A against the n values of row p), so each accumulator lane is one of the sixteen
@@ -14,10 +14,10 @@ namespace Functional.Kernels;
 internal static unsafe partial class Gemv
 {
     /// <summary>Whether n columns can be read interleaved here: n = 2, 3 or 4, with AVX2 (the lane permutes) and FMA,
-    /// on any vector width, since the bits do not depend on it; n = 8 with AVX-512 (a row of B is one Vector512; on
-    /// four lanes its sixteen sums would take 32 registers).</summary>
+    /// on any vector width, since the bits do not depend on it; n = 5 to 8 with AVX-512 (a row of B is one Vector512,
+    /// masked below eight; on four lanes its sixteen sums would take 32 registers).</summary>
     public static bool Interleaves(int n) =>
-        (n >= 2 && n <= 4 && Avx2.IsSupported && Fma.IsSupported) || (n == 8 && Vector512.IsHardwareAccelerated);
+        (n >= 2 && n <= 4 && Avx2.IsSupported && Fma.IsSupported) || (n >= 5 && n <= 8 && Avx512F.IsSupported);
 
     /// <summary>Whether a product of k × n is read interleaved rather than through a transposed copy: where it can be
     /// and k ≥ <see cref="InterleavedMinK"/>.</summary>
@@ -28,15 +28,17 @@ internal static unsafe partial class Gemv
     /// 2048×2048×3 was level and 256×4096×3 0.28–0.31 against 0.36–0.41.</summary>
     internal const int InterleavedMinK = 1024;
 
-    /// <summary>c[j] = Σ_p a[p]·b[p·n + j] for j &lt; n (n = 2, 3, 4 or 8), p &lt; kc: whole groups of 16 p through the
+    /// <summary>c[j] = Σ_p a[p]·b[p·n + j] for j &lt; n (n = 2 to 8), p &lt; kc: whole groups of 16 p through the
     /// sixteen running sums of each column, folded, then the last kc mod 16 one at a time.
-    /// Sum s of column j (p ≡ s mod 16) is left at sums[n·s + j] (128 doubles): where the product of element s of a
-    /// group of A with B's row s, column j, lies in the group's n·16 values of B.</summary>
+    /// Sum s of column j (p ≡ s mod 16) is left at sums[w·s + j] (128 doubles), w = n up to four columns (where the
+    /// product of element s of a group of A with B's row s, column j, lies in the group's n·16 values of B), else 8
+    /// (one Vector512 per sum).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Interleaved(double* a, double* b, int kc, int n, double* c, double* sums)
     {
         int whole = kc & ~15;
-        if (n == 8) Groups8Columns(a, b, whole, sums);
+        int w = n > 4 ? 8 : n;
+        if (n > 4) Groups8Columns(a, b, whole, n, sums);
         else if (n == 4) Groups4Columns(a, b, whole, sums);
         else if (n == 3) Groups3(a, b, whole, sums);
         else Groups2(a, b, whole, sums);
@@ -44,10 +46,10 @@ internal static unsafe partial class Gemv
         {
             double* s = sums + j;
             // Combine's fold written out: w_l = (S_l + S_l+8) + (S_l+4 + S_l+12), then (w0 + w2) + (w1 + w3).
-            double w0 = (s[0] + s[8 * n]) + (s[4 * n] + s[12 * n]);
-            double w1 = (s[n] + s[9 * n]) + (s[5 * n] + s[13 * n]);
-            double w2 = (s[2 * n] + s[10 * n]) + (s[6 * n] + s[14 * n]);
-            double w3 = (s[3 * n] + s[11 * n]) + (s[7 * n] + s[15 * n]);
+            double w0 = (s[0] + s[8 * w]) + (s[4 * w] + s[12 * w]);
+            double w1 = (s[w] + s[9 * w]) + (s[5 * w] + s[13 * w]);
+            double w2 = (s[2 * w] + s[10 * w]) + (s[6 * w] + s[14 * w]);
+            double w3 = (s[3 * w] + s[11 * w]) + (s[7 * w] + s[15 * w]);
             double r = (w0 + w2) + (w1 + w3);
             for (int p = whole; p < kc; p++) r = Math.FusedMultiplyAdd(a[p], b[(long)p * n + j], r);
             c[j] = r;
@@ -88,32 +90,57 @@ internal static unsafe partial class Gemv
         Vector256.Store(s12, sums + 48); Vector256.Store(s13, sums + 52); Vector256.Store(s14, sums + 56); Vector256.Store(s15, sums + 60);
     }
 
-    /// <summary>Eight columns, with AVX-512: <see cref="Groups4Columns"/> with a Vector512 per row of B. Three rows
-    /// against 200,000×8 went through the packed kernel's 8-row tiles at 0.51× TorchSharp on AMD EPYC Zen 4.</summary>
+    /// <summary>Five to eight columns, with AVX-512: <see cref="Groups4Columns"/> with a Vector512 per row of B, its
+    /// lanes from n on masked off (+0, never read: the fold takes lanes below n). Three rows against 200,000×8 went
+    /// through the packed kernel's 8-row tiles at 0.51× TorchSharp on AMD EPYC Zen 4, against 200,000×7 through a
+    /// transposed copy at 0.72×.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Groups8Columns(double* a, double* b, int whole, double* sums)
+    private static void Groups8Columns(double* a, double* b, int whole, int n, double* sums)
+    {
+        if (n == 8) Rows8(a, b, whole, sums, default(AllLanes));
+        else Rows8(a, b, whole, sums, new FirstLanes(n));
+    }
+
+    private interface IRowLoad { Vector512<double> Load(double* p); int Stride { get; } }
+
+    private readonly struct AllLanes : IRowLoad
+    {
+        public Vector512<double> Load(double* p) => Vector512.Load(p);
+        public int Stride => 8;
+    }
+
+    private readonly struct FirstLanes(int n) : IRowLoad
+    {
+        private readonly Vector512<double> mask = Vector512.LessThan(Vector512.Create(0L, 1, 2, 3, 4, 5, 6, 7), Vector512.Create((long)n)).AsDouble();
+        public Vector512<double> Load(double* p) => Avx512F.MaskLoad(p, mask, Vector512<double>.Zero);
+        public int Stride => n;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows8<T>(double* a, double* b, int whole, double* sums, T rows) where T : struct, IRowLoad
     {
         Vector512<double> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
         Vector512<double> s8 = default, s9 = default, s10 = default, s11 = default, s12 = default, s13 = default, s14 = default, s15 = default;
-        for (int p = 0; p < whole; p += 16, b += 128)
+        int n = rows.Stride;
+        for (int p = 0; p < whole; p += 16, b += 16 * n)
         {
             double* q = a + p;
-            s0 = Vector512.FusedMultiplyAdd(Vector512.Create(q[0]), Vector512.Load(b), s0);
-            s1 = Vector512.FusedMultiplyAdd(Vector512.Create(q[1]), Vector512.Load(b + 8), s1);
-            s2 = Vector512.FusedMultiplyAdd(Vector512.Create(q[2]), Vector512.Load(b + 16), s2);
-            s3 = Vector512.FusedMultiplyAdd(Vector512.Create(q[3]), Vector512.Load(b + 24), s3);
-            s4 = Vector512.FusedMultiplyAdd(Vector512.Create(q[4]), Vector512.Load(b + 32), s4);
-            s5 = Vector512.FusedMultiplyAdd(Vector512.Create(q[5]), Vector512.Load(b + 40), s5);
-            s6 = Vector512.FusedMultiplyAdd(Vector512.Create(q[6]), Vector512.Load(b + 48), s6);
-            s7 = Vector512.FusedMultiplyAdd(Vector512.Create(q[7]), Vector512.Load(b + 56), s7);
-            s8 = Vector512.FusedMultiplyAdd(Vector512.Create(q[8]), Vector512.Load(b + 64), s8);
-            s9 = Vector512.FusedMultiplyAdd(Vector512.Create(q[9]), Vector512.Load(b + 72), s9);
-            s10 = Vector512.FusedMultiplyAdd(Vector512.Create(q[10]), Vector512.Load(b + 80), s10);
-            s11 = Vector512.FusedMultiplyAdd(Vector512.Create(q[11]), Vector512.Load(b + 88), s11);
-            s12 = Vector512.FusedMultiplyAdd(Vector512.Create(q[12]), Vector512.Load(b + 96), s12);
-            s13 = Vector512.FusedMultiplyAdd(Vector512.Create(q[13]), Vector512.Load(b + 104), s13);
-            s14 = Vector512.FusedMultiplyAdd(Vector512.Create(q[14]), Vector512.Load(b + 112), s14);
-            s15 = Vector512.FusedMultiplyAdd(Vector512.Create(q[15]), Vector512.Load(b + 120), s15);
+            s0 = Vector512.FusedMultiplyAdd(Vector512.Create(q[0]), rows.Load(b), s0);
+            s1 = Vector512.FusedMultiplyAdd(Vector512.Create(q[1]), rows.Load(b + 1 * n), s1);
+            s2 = Vector512.FusedMultiplyAdd(Vector512.Create(q[2]), rows.Load(b + 2 * n), s2);
+            s3 = Vector512.FusedMultiplyAdd(Vector512.Create(q[3]), rows.Load(b + 3 * n), s3);
+            s4 = Vector512.FusedMultiplyAdd(Vector512.Create(q[4]), rows.Load(b + 4 * n), s4);
+            s5 = Vector512.FusedMultiplyAdd(Vector512.Create(q[5]), rows.Load(b + 5 * n), s5);
+            s6 = Vector512.FusedMultiplyAdd(Vector512.Create(q[6]), rows.Load(b + 6 * n), s6);
+            s7 = Vector512.FusedMultiplyAdd(Vector512.Create(q[7]), rows.Load(b + 7 * n), s7);
+            s8 = Vector512.FusedMultiplyAdd(Vector512.Create(q[8]), rows.Load(b + 8 * n), s8);
+            s9 = Vector512.FusedMultiplyAdd(Vector512.Create(q[9]), rows.Load(b + 9 * n), s9);
+            s10 = Vector512.FusedMultiplyAdd(Vector512.Create(q[10]), rows.Load(b + 10 * n), s10);
+            s11 = Vector512.FusedMultiplyAdd(Vector512.Create(q[11]), rows.Load(b + 11 * n), s11);
+            s12 = Vector512.FusedMultiplyAdd(Vector512.Create(q[12]), rows.Load(b + 12 * n), s12);
+            s13 = Vector512.FusedMultiplyAdd(Vector512.Create(q[13]), rows.Load(b + 13 * n), s13);
+            s14 = Vector512.FusedMultiplyAdd(Vector512.Create(q[14]), rows.Load(b + 14 * n), s14);
+            s15 = Vector512.FusedMultiplyAdd(Vector512.Create(q[15]), rows.Load(b + 15 * n), s15);
         }
         Vector512.Store(s0, sums); Vector512.Store(s1, sums + 8); Vector512.Store(s2, sums + 16); Vector512.Store(s3, sums + 24);
         Vector512.Store(s4, sums + 32); Vector512.Store(s5, sums + 40); Vector512.Store(s6, sums + 48); Vector512.Store(s7, sums + 56);

@@ -74,7 +74,8 @@ module KernelsGemmTests =
                                   (1, 300, 1023, 1); (2, 200, 700, 1); (1, 400, 300, 3); (1, 1, 5000, 5)
                                   (1, 1, 100003, 3); (1, 2, 140000, 1); (3, 1, 90000, 2); (1, 1, 8191, 7)
                                   (2, 3, 15, 2); (1, 1, 33, 3); (4, 70, 200, 2); (1, 2, 60001, 3)
-                                  (1, 3, 1000, 4); (2, 2, 70001, 4); (1, 1, 31, 4); (1, 3, 1000, 8); (2, 2, 70001, 8); (1, 1, 47, 8) ] do
+                                  (1, 3, 1000, 4); (2, 2, 70001, 4); (1, 1, 31, 4); (1, 3, 1000, 8); (2, 2, 70001, 8); (1, 1, 47, 8)
+                                  (1, 3, 1000, 5); (2, 2, 9001, 6); (1, 1, 47, 7); (3, 2, 2049, 7) ] do
             let a = values (m + k) (batch * m * k)
             let bt = values (m - k) (batch * n * k)
             let c = Array.zeroCreate<double> (batch * m * n)
@@ -97,12 +98,13 @@ module KernelsGemmTests =
         let interleaves = System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported
         Assert.Equal(interleaves, Functional.Kernels.Gemv.Interleaves 3)
         Assert.True(not (Functional.Kernels.Gemv.ReadsInterleaved(1023, 3)) && Functional.Kernels.Gemv.ReadsInterleaved(1024, 2) = interleaves
-                    && Functional.Kernels.Gemv.ReadsInterleaved(5000, 4) = interleaves && not (Functional.Kernels.Gemv.ReadsInterleaved(5000, 5)))
+                    && Functional.Kernels.Gemv.ReadsInterleaved(5000, 4) = interleaves && not (Functional.Kernels.Gemv.ReadsInterleaved(5000, 9)))
         // Four columns and fewer rows than a register tile reach it on every vector width (without AVX-512 the packed
         // kernel took them: 3×200,000×4 at 0.75× TorchSharp); a full tile of rows with a short k does not on four lanes.
         Assert.Equal(interleaves, Gemm.gemvApplies 3 5000 4)
-        // Eight columns with AVX-512 (one Vector512 per row of B), below the packed kernel's 8-row tile.
-        Assert.Equal(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, Functional.Kernels.Gemv.Interleaves 8)
+        // Five to eight columns with AVX-512 (one Vector512 per row of B, masked below eight); eight below the packed
+        // kernel's 8-row tile.
+        for n in 5 .. 8 do Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, Functional.Kernels.Gemv.Interleaves n)
         Assert.Equal(Functional.Kernels.Gemv.Interleaves 8, Gemm.gemvApplies 3 5000 8)
         Assert.Equal(Functional.Kernels.Gemv.Supported && Functional.Kernels.PackedGemm.Nr / 2 > 4, Gemm.gemvApplies Gemm.MR 100 4)
         // It takes what the packed kernel never does: fewer columns than half its panel, k from 16.
