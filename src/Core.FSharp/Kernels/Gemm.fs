@@ -26,10 +26,12 @@ module internal Gemm =
     /// Whether a product of this shape goes to the dot-product kernel: fewer columns than half a packed panel
     /// (matrix-vector products among them), where the packed kernel never runs and the simple one would walk C's
     /// rows fewer than four elements wide, one multiply-add waiting on the last; and, where B is read as stored
-    /// (`Gemv.ReadsInterleaved`: four columns and a long k on four lanes), fewer rows than one register tile, which
-    /// the packed kernel would mostly waste.
+    /// (`Gemv.ReadsInterleaved`: up to eight columns and a long k), fewer rows than one register tile, which the
+    /// packed kernel would mostly waste. On four lanes more than four columns take two passes over B, which a
+    /// single row does not repay (1×10⁶×7: 3.6–4.5 ms against the simple kernel's 2.6–3.0).
     let gemvApplies (m: int) (k: int) (n: int) =
-        Functional.Kernels.Gemv.Supported && k >= 16 && n >= 1 && (n < nr / 2 || (m < MR && Functional.Kernels.Gemv.ReadsInterleaved(k, n)))
+        Functional.Kernels.Gemv.Supported && k >= 16 && n >= 1
+        && (n < nr / 2 || (m < MR && Functional.Kernels.Gemv.ReadsInterleaved(k, n) && (n <= nr / 2 || m > 1)))
 
     /// Whether a product of this shape goes to the packed kernel (the only one that reads strided views).
     let packedApplies (m: int) (k: int) (n: int) =

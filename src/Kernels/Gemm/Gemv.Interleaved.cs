@@ -13,11 +13,9 @@ namespace Functional.Kernels;
 /// <see cref="MultiplyColumns"/>.</summary>
 internal static unsafe partial class Gemv
 {
-    /// <summary>Whether n columns can be read interleaved here: n = 2, 3 or 4, with AVX2 (the lane permutes) and FMA,
-    /// on any vector width, since the bits do not depend on it; n = 5 to 8 with AVX-512 (a row of B is one Vector512,
-    /// masked below eight; on four lanes its sixteen sums would take 32 registers).</summary>
-    public static bool Interleaves(int n) =>
-        (n >= 2 && n <= 4 && Avx2.IsSupported && Fma.IsSupported) || (n >= 5 && n <= 8 && Avx512F.IsSupported);
+    /// <summary>Whether n columns can be read interleaved here: n = 2 to 8, with AVX2 (the lane permutes) and FMA, on
+    /// any vector width, since the bits do not depend on it.</summary>
+    public static bool Interleaves(int n) => n >= 2 && n <= 8 && Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>Whether a product of k × n is read interleaved rather than through a transposed copy: where it can be
     /// and k ≥ <see cref="InterleavedMinK"/>.</summary>
@@ -38,8 +36,16 @@ internal static unsafe partial class Gemv
     {
         int whole = kc & ~15;
         int w = n > 4 ? 8 : n;
-        if (n > 4) Groups8Columns(a, b, whole, n, sums);
-        else if (n == 4) Groups4Columns(a, b, whole, sums);
+        if (n > 4 && Avx512F.IsSupported) Groups8Columns(a, b, whole, n, sums);
+        else if (n > 4)
+        {
+            // Four lanes: columns 0–3, then the rest (masked), each pass with its sixteen sums in registers (both at
+            // once would take 32); B's lines are read twice.
+            Rows4(a, b, whole, n, sums, 8, default(AllLanes4));
+            if (n == 8) Rows4(a, b + 4, whole, n, sums + 4, 8, default(AllLanes4));
+            else Rows4(a, b + 4, whole, n, sums + 4, 8, new FirstLanes4(n - 4));
+        }
+        else if (n == 4) Rows4(a, b, whole, 4, sums, 4, default(AllLanes4));
         else if (n == 3) Groups3(a, b, whole, sums);
         else Groups2(a, b, whole, sums);
         for (int j = 0; j < n; j++)
@@ -58,39 +64,55 @@ internal static unsafe partial class Gemv
 
     /// <summary>Four columns: a row of B is one vector, so element p of A, broadcast, meets row p (the broadcast read
     /// from memory); sixteen accumulators, one per running sum. Through the transposed copy, 3×200,000 by 200,000×4
-    /// took 0.54× TorchSharp on AMD EPYC Zen 4, two and three columns read this way 6–7×.</summary>
+    /// took 0.54× TorchSharp on AMD EPYC Zen 4, two and three columns read this way 6–7×. Also four columns of a
+    /// wider B (rows `stride` apart; the last of them masked), sum s at sums[sumStride·s ..].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Groups4Columns(double* a, double* b, int whole, double* sums)
+    private static void Rows4<T>(double* a, double* b, int whole, int stride, double* sums, int sumStride, T rows) where T : struct, IRowLoad4
     {
         Vector256<double> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
         Vector256<double> s8 = default, s9 = default, s10 = default, s11 = default, s12 = default, s13 = default, s14 = default, s15 = default;
-        for (int p = 0; p < whole; p += 16, b += 64)
+        int n = stride;
+        for (int p = 0; p < whole; p += 16, b += 16 * n)
         {
             double* q = a + p;
-            s0 = Fma.MultiplyAdd(Vector256.Create(q[0]), Vector256.Load(b), s0);
-            s1 = Fma.MultiplyAdd(Vector256.Create(q[1]), Vector256.Load(b + 4), s1);
-            s2 = Fma.MultiplyAdd(Vector256.Create(q[2]), Vector256.Load(b + 8), s2);
-            s3 = Fma.MultiplyAdd(Vector256.Create(q[3]), Vector256.Load(b + 12), s3);
-            s4 = Fma.MultiplyAdd(Vector256.Create(q[4]), Vector256.Load(b + 16), s4);
-            s5 = Fma.MultiplyAdd(Vector256.Create(q[5]), Vector256.Load(b + 20), s5);
-            s6 = Fma.MultiplyAdd(Vector256.Create(q[6]), Vector256.Load(b + 24), s6);
-            s7 = Fma.MultiplyAdd(Vector256.Create(q[7]), Vector256.Load(b + 28), s7);
-            s8 = Fma.MultiplyAdd(Vector256.Create(q[8]), Vector256.Load(b + 32), s8);
-            s9 = Fma.MultiplyAdd(Vector256.Create(q[9]), Vector256.Load(b + 36), s9);
-            s10 = Fma.MultiplyAdd(Vector256.Create(q[10]), Vector256.Load(b + 40), s10);
-            s11 = Fma.MultiplyAdd(Vector256.Create(q[11]), Vector256.Load(b + 44), s11);
-            s12 = Fma.MultiplyAdd(Vector256.Create(q[12]), Vector256.Load(b + 48), s12);
-            s13 = Fma.MultiplyAdd(Vector256.Create(q[13]), Vector256.Load(b + 52), s13);
-            s14 = Fma.MultiplyAdd(Vector256.Create(q[14]), Vector256.Load(b + 56), s14);
-            s15 = Fma.MultiplyAdd(Vector256.Create(q[15]), Vector256.Load(b + 60), s15);
+            s0 = Fma.MultiplyAdd(Vector256.Create(q[0]), rows.Load(b), s0);
+            s1 = Fma.MultiplyAdd(Vector256.Create(q[1]), rows.Load(b + 1 * n), s1);
+            s2 = Fma.MultiplyAdd(Vector256.Create(q[2]), rows.Load(b + 2 * n), s2);
+            s3 = Fma.MultiplyAdd(Vector256.Create(q[3]), rows.Load(b + 3 * n), s3);
+            s4 = Fma.MultiplyAdd(Vector256.Create(q[4]), rows.Load(b + 4 * n), s4);
+            s5 = Fma.MultiplyAdd(Vector256.Create(q[5]), rows.Load(b + 5 * n), s5);
+            s6 = Fma.MultiplyAdd(Vector256.Create(q[6]), rows.Load(b + 6 * n), s6);
+            s7 = Fma.MultiplyAdd(Vector256.Create(q[7]), rows.Load(b + 7 * n), s7);
+            s8 = Fma.MultiplyAdd(Vector256.Create(q[8]), rows.Load(b + 8 * n), s8);
+            s9 = Fma.MultiplyAdd(Vector256.Create(q[9]), rows.Load(b + 9 * n), s9);
+            s10 = Fma.MultiplyAdd(Vector256.Create(q[10]), rows.Load(b + 10 * n), s10);
+            s11 = Fma.MultiplyAdd(Vector256.Create(q[11]), rows.Load(b + 11 * n), s11);
+            s12 = Fma.MultiplyAdd(Vector256.Create(q[12]), rows.Load(b + 12 * n), s12);
+            s13 = Fma.MultiplyAdd(Vector256.Create(q[13]), rows.Load(b + 13 * n), s13);
+            s14 = Fma.MultiplyAdd(Vector256.Create(q[14]), rows.Load(b + 14 * n), s14);
+            s15 = Fma.MultiplyAdd(Vector256.Create(q[15]), rows.Load(b + 15 * n), s15);
         }
-        Vector256.Store(s0, sums); Vector256.Store(s1, sums + 4); Vector256.Store(s2, sums + 8); Vector256.Store(s3, sums + 12);
-        Vector256.Store(s4, sums + 16); Vector256.Store(s5, sums + 20); Vector256.Store(s6, sums + 24); Vector256.Store(s7, sums + 28);
-        Vector256.Store(s8, sums + 32); Vector256.Store(s9, sums + 36); Vector256.Store(s10, sums + 40); Vector256.Store(s11, sums + 44);
-        Vector256.Store(s12, sums + 48); Vector256.Store(s13, sums + 52); Vector256.Store(s14, sums + 56); Vector256.Store(s15, sums + 60);
+        int w = sumStride;
+        Vector256.Store(s0, sums); Vector256.Store(s1, sums + w); Vector256.Store(s2, sums + 2 * w); Vector256.Store(s3, sums + 3 * w);
+        Vector256.Store(s4, sums + 4 * w); Vector256.Store(s5, sums + 5 * w); Vector256.Store(s6, sums + 6 * w); Vector256.Store(s7, sums + 7 * w);
+        Vector256.Store(s8, sums + 8 * w); Vector256.Store(s9, sums + 9 * w); Vector256.Store(s10, sums + 10 * w); Vector256.Store(s11, sums + 11 * w);
+        Vector256.Store(s12, sums + 12 * w); Vector256.Store(s13, sums + 13 * w); Vector256.Store(s14, sums + 14 * w); Vector256.Store(s15, sums + 15 * w);
     }
 
-    /// <summary>Five to eight columns, with AVX-512: <see cref="Groups4Columns"/> with a Vector512 per row of B, its
+    private interface IRowLoad4 { Vector256<double> Load(double* p); }
+
+    private readonly struct AllLanes4 : IRowLoad4
+    {
+        public Vector256<double> Load(double* p) => Vector256.Load(p);
+    }
+
+    private readonly struct FirstLanes4(int n) : IRowLoad4
+    {
+        private readonly Vector256<double> mask = Vector256.LessThan(Vector256.Create(0L, 1, 2, 3), Vector256.Create((long)n)).AsDouble();
+        public Vector256<double> Load(double* p) => Avx.MaskLoad(p, mask);
+    }
+
+    /// <summary>Five to eight columns, with AVX-512: <see cref="Rows4"/> with a Vector512 per row of B, its
     /// lanes from n on masked off (+0, never read: the fold takes lanes below n). Three rows against 200,000×8 went
     /// through the packed kernel's 8-row tiles at 0.51× TorchSharp on AMD EPYC Zen 4, against 200,000×7 through a
     /// transposed copy at 0.72×.</summary>

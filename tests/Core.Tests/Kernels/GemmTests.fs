@@ -102,9 +102,12 @@ module KernelsGemmTests =
         // Four columns and fewer rows than a register tile reach it on every vector width (without AVX-512 the packed
         // kernel took them: 3×200,000×4 at 0.75× TorchSharp); a full tile of rows with a short k does not on four lanes.
         Assert.Equal(interleaves, Gemm.gemvApplies 3 5000 4)
-        // Five to eight columns with AVX-512 (one Vector512 per row of B, masked below eight); eight below the packed
-        // kernel's 8-row tile.
-        for n in 5 .. 8 do Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, Functional.Kernels.Gemv.Interleaves n)
+        // Five to eight columns too (with AVX-512 one Vector512 per row of B, masked below eight; on four lanes two
+        // passes), below the packed kernel's row tile.
+        for n in 5 .. 8 do Assert.Equal(interleaves, Functional.Kernels.Gemv.Interleaves n)
+        // A single row and more than four columns on four lanes (two passes over B) stay with the simple kernel.
+        Assert.Equal(interleaves && Functional.Kernels.PackedGemm.Nr / 2 > 4, Gemm.gemvApplies 1 5000 7)
+        Assert.Equal(interleaves, Gemm.gemvApplies 2 5000 7)
         Assert.Equal(Functional.Kernels.Gemv.Interleaves 8, Gemm.gemvApplies 3 5000 8)
         Assert.Equal(Functional.Kernels.Gemv.Supported && Functional.Kernels.PackedGemm.Nr / 2 > 4, Gemm.gemvApplies Gemm.MR 100 4)
         // It takes what the packed kernel never does: fewer columns than half its panel, k from 16.
