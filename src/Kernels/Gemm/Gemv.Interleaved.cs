@@ -36,16 +36,17 @@ internal static unsafe partial class Gemv
     {
         int whole = kc & ~15;
         int w = n > 4 ? 8 : n;
-        if (n > 4 && Avx512F.IsSupported) Groups8Columns(a, b, whole, n, sums);
+        if (n == 8 && Avx512F.IsSupported) Rows<Vector512<double>, Lanes8, AllLanes8>(a, b, whole, n, sums, 8, default);
+        else if (n > 4 && Avx512F.IsSupported) Rows<Vector512<double>, Lanes8, FirstLanes8>(a, b, whole, n, sums, 8, new FirstLanes8(n));
         else if (n > 4)
         {
-            // Four lanes: columns 0–3, then the rest (masked), each pass with its sixteen sums in registers (both at
-            // once would take 32); B's lines are read twice.
-            Rows4(a, b, whole, n, sums, 8, default(AllLanes4));
-            if (n == 8) Rows4(a, b + 4, whole, n, sums + 4, 8, default(AllLanes4));
-            else Rows4(a, b + 4, whole, n, sums + 4, 8, new FirstLanes4(n - 4));
+            // Four lanes: columns 0–3, then the rest, each pass with its sixteen sums in registers (both at once
+            // would take 32); B's lines are read twice.
+            Rows<Vector256<double>, Lanes4, AllLanes4>(a, b, whole, n, sums, 8, default);
+            if (n == 8) Rows<Vector256<double>, Lanes4, AllLanes4>(a, b + 4, whole, n, sums + 4, 8, default);
+            else Rows<Vector256<double>, Lanes4, FirstLanes4>(a, b + 4, whole, n, sums + 4, 8, new FirstLanes4(n - 4));
         }
-        else if (n == 4) Rows4(a, b, whole, 4, sums, 4, default(AllLanes4));
+        else if (n == 4) Rows<Vector256<double>, Lanes4, AllLanes4>(a, b, whole, 4, sums, 4, default);
         else if (n == 3) Groups3(a, b, whole, sums);
         else Groups2(a, b, whole, sums);
         for (int j = 0; j < n; j++)
@@ -62,112 +63,93 @@ internal static unsafe partial class Gemv
         }
     }
 
-    /// <summary>Four columns: a row of B is one vector, so element p of A, broadcast, meets row p (the broadcast read
-    /// from memory); sixteen accumulators, one per running sum. Through the transposed copy, 3×200,000 by 200,000×4
-    /// took 0.54× TorchSharp on AMD EPYC Zen 4, two and three columns read this way 6–7×. Also four columns of a
-    /// wider B (rows `stride` apart; the last of them masked), sum s at sums[sumStride·s ..].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Rows4<T>(double* a, double* b, int whole, int stride, double* sums, int sumStride, T rows) where T : struct, IRowLoad4
+    /// <summary>A row of B as one vector meets element p of A, broadcast (read from memory): sixteen accumulators,
+    /// one per running sum, each lane a column's. Four columns on four lanes (through the transposed copy, 3×200,000
+    /// by 200,000×4 took 0.54× TorchSharp on AMD EPYC Zen 4, two and three columns read this way 6–7×); five to eight
+    /// on eight lanes, or in two passes of four (columns 0–3, then the rest); lanes past a row's columns masked off
+    /// (+0, never read: the fold takes lanes below n). Rows are `stride` apart; sum s is left at sums[sumStride·s ..].
+    /// Its own optimised method per lane type (inlined into the row loop with every instantiation, the loop ran out
+    /// of inlining budget and called each broadcast, load and multiply-add: 2.5× slower).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Rows<V, L, T>(double* a, double* b, int whole, int stride, double* sums, int sumStride, T rows)
+        where V : struct where L : struct, ILanes<V> where T : struct, IRow<V>
     {
-        Vector256<double> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-        Vector256<double> s8 = default, s9 = default, s10 = default, s11 = default, s12 = default, s13 = default, s14 = default, s15 = default;
+        V s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        V s8 = default, s9 = default, s10 = default, s11 = default, s12 = default, s13 = default, s14 = default, s15 = default;
         int n = stride;
         for (int p = 0; p < whole; p += 16, b += 16 * n)
         {
             double* q = a + p;
-            s0 = Fma.MultiplyAdd(Vector256.Create(q[0]), rows.Load(b), s0);
-            s1 = Fma.MultiplyAdd(Vector256.Create(q[1]), rows.Load(b + 1 * n), s1);
-            s2 = Fma.MultiplyAdd(Vector256.Create(q[2]), rows.Load(b + 2 * n), s2);
-            s3 = Fma.MultiplyAdd(Vector256.Create(q[3]), rows.Load(b + 3 * n), s3);
-            s4 = Fma.MultiplyAdd(Vector256.Create(q[4]), rows.Load(b + 4 * n), s4);
-            s5 = Fma.MultiplyAdd(Vector256.Create(q[5]), rows.Load(b + 5 * n), s5);
-            s6 = Fma.MultiplyAdd(Vector256.Create(q[6]), rows.Load(b + 6 * n), s6);
-            s7 = Fma.MultiplyAdd(Vector256.Create(q[7]), rows.Load(b + 7 * n), s7);
-            s8 = Fma.MultiplyAdd(Vector256.Create(q[8]), rows.Load(b + 8 * n), s8);
-            s9 = Fma.MultiplyAdd(Vector256.Create(q[9]), rows.Load(b + 9 * n), s9);
-            s10 = Fma.MultiplyAdd(Vector256.Create(q[10]), rows.Load(b + 10 * n), s10);
-            s11 = Fma.MultiplyAdd(Vector256.Create(q[11]), rows.Load(b + 11 * n), s11);
-            s12 = Fma.MultiplyAdd(Vector256.Create(q[12]), rows.Load(b + 12 * n), s12);
-            s13 = Fma.MultiplyAdd(Vector256.Create(q[13]), rows.Load(b + 13 * n), s13);
-            s14 = Fma.MultiplyAdd(Vector256.Create(q[14]), rows.Load(b + 14 * n), s14);
-            s15 = Fma.MultiplyAdd(Vector256.Create(q[15]), rows.Load(b + 15 * n), s15);
+            s0 = L.MultiplyAdd(L.Broadcast(q[0]), rows.Load(b), s0);
+            s1 = L.MultiplyAdd(L.Broadcast(q[1]), rows.Load(b + 1 * n), s1);
+            s2 = L.MultiplyAdd(L.Broadcast(q[2]), rows.Load(b + 2 * n), s2);
+            s3 = L.MultiplyAdd(L.Broadcast(q[3]), rows.Load(b + 3 * n), s3);
+            s4 = L.MultiplyAdd(L.Broadcast(q[4]), rows.Load(b + 4 * n), s4);
+            s5 = L.MultiplyAdd(L.Broadcast(q[5]), rows.Load(b + 5 * n), s5);
+            s6 = L.MultiplyAdd(L.Broadcast(q[6]), rows.Load(b + 6 * n), s6);
+            s7 = L.MultiplyAdd(L.Broadcast(q[7]), rows.Load(b + 7 * n), s7);
+            s8 = L.MultiplyAdd(L.Broadcast(q[8]), rows.Load(b + 8 * n), s8);
+            s9 = L.MultiplyAdd(L.Broadcast(q[9]), rows.Load(b + 9 * n), s9);
+            s10 = L.MultiplyAdd(L.Broadcast(q[10]), rows.Load(b + 10 * n), s10);
+            s11 = L.MultiplyAdd(L.Broadcast(q[11]), rows.Load(b + 11 * n), s11);
+            s12 = L.MultiplyAdd(L.Broadcast(q[12]), rows.Load(b + 12 * n), s12);
+            s13 = L.MultiplyAdd(L.Broadcast(q[13]), rows.Load(b + 13 * n), s13);
+            s14 = L.MultiplyAdd(L.Broadcast(q[14]), rows.Load(b + 14 * n), s14);
+            s15 = L.MultiplyAdd(L.Broadcast(q[15]), rows.Load(b + 15 * n), s15);
         }
         int w = sumStride;
-        Vector256.Store(s0, sums); Vector256.Store(s1, sums + w); Vector256.Store(s2, sums + 2 * w); Vector256.Store(s3, sums + 3 * w);
-        Vector256.Store(s4, sums + 4 * w); Vector256.Store(s5, sums + 5 * w); Vector256.Store(s6, sums + 6 * w); Vector256.Store(s7, sums + 7 * w);
-        Vector256.Store(s8, sums + 8 * w); Vector256.Store(s9, sums + 9 * w); Vector256.Store(s10, sums + 10 * w); Vector256.Store(s11, sums + 11 * w);
-        Vector256.Store(s12, sums + 12 * w); Vector256.Store(s13, sums + 13 * w); Vector256.Store(s14, sums + 14 * w); Vector256.Store(s15, sums + 15 * w);
+        L.Store(s0, sums); L.Store(s1, sums + 1 * w); L.Store(s2, sums + 2 * w); L.Store(s3, sums + 3 * w);
+        L.Store(s4, sums + 4 * w); L.Store(s5, sums + 5 * w); L.Store(s6, sums + 6 * w); L.Store(s7, sums + 7 * w);
+        L.Store(s8, sums + 8 * w); L.Store(s9, sums + 9 * w); L.Store(s10, sums + 10 * w); L.Store(s11, sums + 11 * w);
+        L.Store(s12, sums + 12 * w); L.Store(s13, sums + 13 * w); L.Store(s14, sums + 14 * w); L.Store(s15, sums + 15 * w);
     }
 
-    private interface IRowLoad4 { Vector256<double> Load(double* p); }
+    /// <summary>How <see cref="Rows"/> reads a row of B: all lanes, or the first few (a masked load, reading nothing
+    /// past them).</summary>
+    private interface IRow<V> where V : struct { V Load(double* p); }
 
-    private readonly struct AllLanes4 : IRowLoad4
+    /// <summary>The lane width's broadcast, fused multiply-add and store.</summary>
+    private interface ILanes<V> where V : struct
     {
-        public Vector256<double> Load(double* p) => Vector256.Load(p);
+        static abstract V Broadcast(double x);
+        static abstract V MultiplyAdd(V x, V y, V acc);
+        static abstract void Store(V v, double* p);
     }
 
-    private readonly struct FirstLanes4(int n) : IRowLoad4
+    private struct Lanes4 : ILanes<Vector256<double>>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<double> Broadcast(double x) => Vector256.Create(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<double> MultiplyAdd(Vector256<double> x, Vector256<double> y, Vector256<double> acc) => Fma.MultiplyAdd(x, y, acc);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<double> v, double* p) => Vector256.Store(v, p);
+    }
+
+    private struct Lanes8 : ILanes<Vector512<double>>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<double> Broadcast(double x) => Vector512.Create(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<double> MultiplyAdd(Vector512<double> x, Vector512<double> y, Vector512<double> acc) => Vector512.FusedMultiplyAdd(x, y, acc);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<double> v, double* p) => Vector512.Store(v, p);
+    }
+
+    private readonly struct AllLanes4 : IRow<Vector256<double>>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector256<double> Load(double* p) => Vector256.Load(p);
+    }
+
+    private readonly struct FirstLanes4(int n) : IRow<Vector256<double>>
     {
         private readonly Vector256<double> mask = Vector256.LessThan(Vector256.Create(0L, 1, 2, 3), Vector256.Create((long)n)).AsDouble();
-        public Vector256<double> Load(double* p) => Avx.MaskLoad(p, mask);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector256<double> Load(double* p) => Avx.MaskLoad(p, mask);
     }
 
-    /// <summary>Five to eight columns, with AVX-512: <see cref="Rows4"/> with a Vector512 per row of B, its
-    /// lanes from n on masked off (+0, never read: the fold takes lanes below n). Three rows against 200,000×8 went
-    /// through the packed kernel's 8-row tiles at 0.51× TorchSharp on AMD EPYC Zen 4, against 200,000×7 through a
-    /// transposed copy at 0.72×.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Groups8Columns(double* a, double* b, int whole, int n, double* sums)
+    private readonly struct AllLanes8 : IRow<Vector512<double>>
     {
-        if (n == 8) Rows8(a, b, whole, sums, default(AllLanes));
-        else Rows8(a, b, whole, sums, new FirstLanes(n));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector512<double> Load(double* p) => Vector512.Load(p);
     }
 
-    private interface IRowLoad { Vector512<double> Load(double* p); int Stride { get; } }
-
-    private readonly struct AllLanes : IRowLoad
-    {
-        public Vector512<double> Load(double* p) => Vector512.Load(p);
-        public int Stride => 8;
-    }
-
-    private readonly struct FirstLanes(int n) : IRowLoad
+    private readonly struct FirstLanes8(int n) : IRow<Vector512<double>>
     {
         private readonly Vector512<double> mask = Vector512.LessThan(Vector512.Create(0L, 1, 2, 3, 4, 5, 6, 7), Vector512.Create((long)n)).AsDouble();
-        public Vector512<double> Load(double* p) => Avx512F.MaskLoad(p, mask, Vector512<double>.Zero);
-        public int Stride => n;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Rows8<T>(double* a, double* b, int whole, double* sums, T rows) where T : struct, IRowLoad
-    {
-        Vector512<double> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-        Vector512<double> s8 = default, s9 = default, s10 = default, s11 = default, s12 = default, s13 = default, s14 = default, s15 = default;
-        int n = rows.Stride;
-        for (int p = 0; p < whole; p += 16, b += 16 * n)
-        {
-            double* q = a + p;
-            s0 = Vector512.FusedMultiplyAdd(Vector512.Create(q[0]), rows.Load(b), s0);
-            s1 = Vector512.FusedMultiplyAdd(Vector512.Create(q[1]), rows.Load(b + 1 * n), s1);
-            s2 = Vector512.FusedMultiplyAdd(Vector512.Create(q[2]), rows.Load(b + 2 * n), s2);
-            s3 = Vector512.FusedMultiplyAdd(Vector512.Create(q[3]), rows.Load(b + 3 * n), s3);
-            s4 = Vector512.FusedMultiplyAdd(Vector512.Create(q[4]), rows.Load(b + 4 * n), s4);
-            s5 = Vector512.FusedMultiplyAdd(Vector512.Create(q[5]), rows.Load(b + 5 * n), s5);
-            s6 = Vector512.FusedMultiplyAdd(Vector512.Create(q[6]), rows.Load(b + 6 * n), s6);
-            s7 = Vector512.FusedMultiplyAdd(Vector512.Create(q[7]), rows.Load(b + 7 * n), s7);
-            s8 = Vector512.FusedMultiplyAdd(Vector512.Create(q[8]), rows.Load(b + 8 * n), s8);
-            s9 = Vector512.FusedMultiplyAdd(Vector512.Create(q[9]), rows.Load(b + 9 * n), s9);
-            s10 = Vector512.FusedMultiplyAdd(Vector512.Create(q[10]), rows.Load(b + 10 * n), s10);
-            s11 = Vector512.FusedMultiplyAdd(Vector512.Create(q[11]), rows.Load(b + 11 * n), s11);
-            s12 = Vector512.FusedMultiplyAdd(Vector512.Create(q[12]), rows.Load(b + 12 * n), s12);
-            s13 = Vector512.FusedMultiplyAdd(Vector512.Create(q[13]), rows.Load(b + 13 * n), s13);
-            s14 = Vector512.FusedMultiplyAdd(Vector512.Create(q[14]), rows.Load(b + 14 * n), s14);
-            s15 = Vector512.FusedMultiplyAdd(Vector512.Create(q[15]), rows.Load(b + 15 * n), s15);
-        }
-        Vector512.Store(s0, sums); Vector512.Store(s1, sums + 8); Vector512.Store(s2, sums + 16); Vector512.Store(s3, sums + 24);
-        Vector512.Store(s4, sums + 32); Vector512.Store(s5, sums + 40); Vector512.Store(s6, sums + 48); Vector512.Store(s7, sums + 56);
-        Vector512.Store(s8, sums + 64); Vector512.Store(s9, sums + 72); Vector512.Store(s10, sums + 80); Vector512.Store(s11, sums + 88);
-        Vector512.Store(s12, sums + 96); Vector512.Store(s13, sums + 104); Vector512.Store(s14, sums + 112); Vector512.Store(s15, sums + 120);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector512<double> Load(double* p) => Avx512F.MaskLoad(p, mask, Vector512<double>.Zero);
     }
 
     /// <summary>Three columns: a group of 16 p is 48 values of B, twelve vectors; four elements of A cover three of

@@ -162,8 +162,8 @@ internal static unsafe partial class Reduce
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Eight(double* p, int n, double* d)
     {
-        var z0 = LanePairs(Steps(p, n), Steps(p + n, n), Steps(p + 2 * n, n), Steps(p + 3 * n, n));
-        var z1 = LanePairs(Steps(p + 4 * n, n), Steps(p + 5 * n, n), Steps(p + 6 * n, n), Steps(p + 7 * n, n));
+        var z0 = LanePairs(Steps(new Stored(p), n), Steps(new Stored(p + n), n), Steps(new Stored(p + 2 * n), n), Steps(new Stored(p + 3 * n), n));
+        var z1 = LanePairs(Steps(new Stored(p + 4 * n), n), Steps(new Stored(p + 5 * n), n), Steps(new Stored(p + 6 * n), n), Steps(new Stored(p + 7 * n), n));
         // Runs 0, 4, 1, 5, 2, 6, 3, 7: x[0] + x[1] of each, then in order of the runs.
         Vector512.Store(Avx512F.PermuteVar8x64(Avx512F.UnpackLow(z0, z1) + Avx512F.UnpackHigh(z0, z1), RunOrder), d);
     }
@@ -172,18 +172,18 @@ internal static unsafe partial class Reduce
 
     /// <summary>(a0 + a1) + (a2 + a3) of one run's four accumulators over its 32-element chunks, the last padded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<double> Steps(double* p, int n)
+    private static Vector512<double> Steps<T>(T e, int n) where T : struct, IRunElements
     {
         Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
         int i = 0;
         for (; i + 32 <= n; i += 32)
         {
-            a0 += Vector512.Load(p + i); a1 += Vector512.Load(p + i + 8); a2 += Vector512.Load(p + i + 16); a3 += Vector512.Load(p + i + 24);
+            a0 += e.Load8(i); a1 += e.Load8(i + 8); a2 += e.Load8(i + 16); a3 += e.Load8(i + 24);
         }
         if (i < n)
         {
             int r = n - i;
-            a0 += Partial8(p + i, r); a1 += Partial8(p + i + 8, r - 8); a2 += Partial8(p + i + 16, r - 16); a3 += Partial8(p + i + 24, r - 24);
+            a0 += e.Partial8(i, r); a1 += e.Partial8(i + 8, r - 8); a2 += e.Partial8(i + 16, r - 16); a3 += e.Partial8(i + 24, r - 24);
         }
         return (a0 + a1) + (a2 + a3);
     }
@@ -269,24 +269,8 @@ internal static unsafe partial class Reduce
     private static double Chunks<T>(T e, int n) where T : struct, IRunElements
     {
         if (n <= 0) return 0.0;
+        if (Vector512.IsHardwareAccelerated) return Lanes(Steps(e, n));
         int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (; i + 32 <= n; i += 32)
-            {
-                a0 += e.Load8(i);
-                a1 += e.Load8(i + 8);
-                a2 += e.Load8(i + 16);
-                a3 += e.Load8(i + 24);
-            }
-            if (i < n)
-            {
-                int r = n - i;
-                a0 += e.Partial8(i, r); a1 += e.Partial8(i + 8, r - 8); a2 += e.Partial8(i + 16, r - 16); a3 += e.Partial8(i + 24, r - 24);
-            }
-            return Lanes((a0 + a1) + (a2 + a3));
-        }
         // The same partial sums as above, each Vector512 accumulator held as two Vector256 halves.
         Vector256<double> c0 = default, c1 = default, c2 = default, c3 = default;
         Vector256<double> d0 = default, d1 = default, d2 = default, d3 = default;
