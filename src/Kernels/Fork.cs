@@ -42,6 +42,14 @@ internal static class Fork
     private static long _generation;
     private static int _busy;
     private static int _sleepers;
+    // Workers spinning or working (not asleep, not yet started): a job handed to a worker still waking waits for it.
+    private static int _awake;
+    private static int _declined;
+    private static long _declinedSince;
+
+    /// <summary>Mid-sized costly calls within one spin period that find the workers asleep before one wakes them
+    /// (<see cref="SplitsCostly"/>).</summary>
+    internal const int WakeAfterDeclined = 16;
     private static readonly SemaphoreSlim Wake = new(0);
     private static int _started;
 
@@ -81,6 +89,62 @@ internal static class Fork
         }
     }
 
+    /// <summary>Whether a kernel that spends nanoseconds per element goes over the cores with
+    /// <paramref name="total"/> elements, fewer than its usual chunks would spread: from
+    /// <see cref="Tuning.SplitCostlyFrom"/> elements on, while the workers spin. A sleeping worker wakes later than
+    /// such a job takes (GELU fwd+bwd over 4,096 elements 25 ms after the last call: 72–75 µs on one core, 97–101 µs
+    /// when that call wakes them), so then the answer is no; <see cref="WakeAfterDeclined"/> such calls within one spin
+    /// period wake them for the calls that follow.</summary>
+    public static bool SplitsCostly(long total)
+    {
+        if (Environment.ProcessorCount < 2 || total < Tuning.SplitCostlyFrom) return false;
+        if (Spinning()) return true;
+        // A burst of such calls (WakeAfterDeclined within one spin period) wakes the workers for the calls that
+        // follow; calls further apart never pay for a wake.
+        long now = Stopwatch.GetTimestamp();
+        if (now - Volatile.Read(ref _declinedSince) > (long)(Tuning.SpinMs * Stopwatch.Frequency / 1000.0))
+        {
+            Volatile.Write(ref _declinedSince, now);
+            Volatile.Write(ref _declined, 0);
+        }
+        if (Interlocked.Increment(ref _declined) >= WakeAfterDeclined)
+        {
+            Volatile.Write(ref _declined, 0);
+            WakeWorkers();
+        }
+        return false;
+    }
+
+    /// <summary>Units of <paramref name="unit"/> elements per task for a kernel that spends nanoseconds per element:
+    /// about 16,384 elements, and at least one task per core where <see cref="SplitsCostly"/> says so (each of half
+    /// <see cref="Tuning.SplitCostlyFrom"/> at least; elementwise ones a multiple of 64 elements). A chunk of
+    /// 16,384 such elements kept one core busy for 20–60 µs where a fork to spinning workers costs about a
+    /// microsecond.</summary>
+    public static int PerTask(int count, int unit)
+    {
+        int per = Math.Max(1, 16384 / Math.Max(1, unit));
+        long total = (long)count * unit;
+        int cores = Environment.ProcessorCount;
+        if ((count + per - 1) / per >= cores || count < 2 || !SplitsCostly(total)) return per;
+        int parts = (int)Math.Min(Math.Min(cores, count), total / Math.Max(1, Tuning.SplitCostlyFrom / 2));
+        if (parts <= 1) return per;
+        int split = (count + parts - 1) / parts;
+        // Elementwise tasks start on a cache line (64 elements: eight lines), so no two tasks write one line.
+        return unit == 1 ? (split + 63) / 64 * 64 : split;
+    }
+
+    /// <summary>Whether every worker is up (started, and spinning or working).</summary>
+    internal static bool Spinning() => Volatile.Read(ref _awake) == Environment.ProcessorCount - 1;
+
+    /// <summary>Starts the workers, or wakes the sleeping ones to spin again, without a job.</summary>
+    private static void WakeWorkers()
+    {
+        if (Environment.ProcessorCount < 2 || Tuning.SpinMs <= 0) return;
+        Start();
+        int sleeping = Interlocked.Exchange(ref _sleepers, 0);
+        if (sleeping > 0) Wake.Release(sleeping);
+    }
+
     /// <summary><see cref="For(int, Action{int})"/> over a long count (at most int.MaxValue tasks).</summary>
     public static void For(long count, Action<long> body) => For(checked((int)count), i => body(i));
 
@@ -95,6 +159,7 @@ internal static class Fork
     {
         static long SpinDeadline() => Stopwatch.GetTimestamp() + (long)(Tuning.SpinMs * Stopwatch.Frequency / 1000.0);
         long seen = 0;
+        Interlocked.Increment(ref _awake);
         while (true)
         {
             long spinUntil = SpinDeadline();
@@ -106,8 +171,10 @@ internal static class Fork
                 {
                     // Counted before the check, so a job posted after it releases this worker; a release that
                     // finds the job already taken only makes a later wait return early.
+                    Interlocked.Decrement(ref _awake);
                     Interlocked.Increment(ref _sleepers);
                     if (Volatile.Read(ref _generation) == seen) Wake.Wait();
+                    Interlocked.Increment(ref _awake);
                     spinUntil = SpinDeadline();
                 }
                 else spin.SpinOnce(-1);

@@ -26,6 +26,12 @@ internal static class Tuning
     /// users set too, through <c>Limits.setWorkerSpinMilliseconds</c>.</summary>
     public static double SpinMs = 20;
 
+    /// <summary>Kernels that spend nanoseconds per element (the exponential's family, the logarithm, GELU, powers,
+    /// softmax rows and their VJPs) run on every core from this many elements on, in chunks shorter than the usual
+    /// 16,384 elements if need be (<see cref="Fork.PerTask"/>); int.MaxValue: chunks of 16,384 only. Each element
+    /// or row is one task's, so the same bits.</summary>
+    public static int SplitCostlyFrom = 3072;
+
     /// <summary>Lane kernels run eight lanes where AVX-512 runs; off, the four-lane formulas (the same bits).</summary>
     public static bool EightLanes = true;
 

@@ -56,6 +56,14 @@ module internal Strided =
     /// Elementwise work only: each element is written by exactly one chunk.
     let chunked (n: int) (body: int -> int -> unit) = chunkedUnits n 1 body
 
+    /// `chunked` for kernels that spend nanoseconds per element (the exponential's family, GELU, powers): over
+    /// every core from `Tuning.SplitCostlyFrom` elements on (`Fork.PerTask`).
+    let chunkedCostly (n: int) (body: int -> int -> unit) =
+        let per = Functional.Kernels.Fork.PerTask(n, 1)
+        let tasks = (n + per - 1) / per
+        if tasks <= 1 then body 0 n
+        else Functional.Kernels.Fork.For(tasks, fun k -> body (k * per) (min n ((k + 1) * per)))
+
     /// Whether a result of n doubles is written around the caches (`Tuning.NonTemporalBytes`).
     let streams (n: int) = int64 n * 8L >= Functional.Kernels.Tuning.NonTemporalBytes
 
@@ -72,3 +80,7 @@ module internal Strided =
             let per = 65536
             Functional.Kernels.Fork.For((n + per - 1) / per, fun k -> body (k * per) (min n ((k + 1) * per)))
         else chunked n body
+
+    /// `chunkedStreaming` for kernels that spend nanoseconds per element (`chunkedCostly` when not streaming).
+    let chunkedStreamingCostly (streaming: bool) (n: int) (body: int -> int -> unit) =
+        if streaming then chunkedStreaming true n body else chunkedCostly n body

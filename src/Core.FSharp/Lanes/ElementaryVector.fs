@@ -270,7 +270,7 @@ module internal ElementaryVector =
     /// through Math.Exp.
     let exp (src: double[]) =
         let dst = Strided.fresh src.Length
-        Strided.chunked src.Length (fun lo hi -> expInto src lo hi dst lo)
+        Strided.chunkedCostly src.Length (fun lo hi -> expInto src lo hi dst lo)
         dst
 
     /// ln 2 in two parts for the logarithms (ln here, x^p in PowVector), the first with 42 bits so that k times it
@@ -388,7 +388,7 @@ module internal ElementaryVector =
     /// and FMA; four to five times faster than Math.Log one element at a time.
     let log (src: double[]) =
         let dst = Strided.fresh src.Length
-        Strided.chunked src.Length (logInto src dst)
+        Strided.chunkedCostly src.Length (logInto src dst)
         dst
 
     /// A fresh array of f over src in one pass (over the cores for large arrays): eight lanes at a time where
@@ -404,7 +404,7 @@ module internal ElementaryVector =
                                ([<InlineIfLambda>] outside: double -> bool) ([<InlineIfLambda>] scalar: double -> double) =
         let dst = Strided.fresh src.Length
         let streaming = Strided.streamsPlain src.Length && Sse.IsSupported
-        Strided.chunkedStreaming streaming src.Length (fun lo hi ->
+        Strided.chunkedStreamingCostly streaming src.Length (fun lo hi ->
             use px = fixed src
             use pd = fixed dst
             let mutable i = lo

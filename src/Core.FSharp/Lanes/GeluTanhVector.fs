@@ -127,7 +127,7 @@ module internal GeluTanhVector =
     let withDerivative (src: double[]) =
         let values = Strided.fresh src.Length
         let derivs = Strided.fresh src.Length
-        Strided.chunked src.Length (fun lo hi ->
+        Strided.chunkedCostly src.Length (fun lo hi ->
             use px = fixed src
             use pv = fixed values
             use pd = fixed derivs
@@ -149,7 +149,7 @@ module internal GeluTanhVector =
     /// The tanh form's value of every element.
     let value (src: double[]) =
         let values = Strided.fresh src.Length
-        Strided.chunked src.Length (fun lo hi ->
+        Strided.chunkedCostly src.Length (fun lo hi ->
             use px = fixed src
             use pv = fixed values
             if lanes px lo hi (fun i x ->
@@ -165,7 +165,7 @@ module internal GeluTanhVector =
     /// g·(the tanh form's derivative) elementwise, for same-length arrays: its VJP and JVP.
     let scaled (src: double[]) (g: double[]) =
         let result = Strided.fresh src.Length
-        Strided.chunked src.Length (fun lo hi ->
+        Strided.chunkedCostly src.Length (fun lo hi ->
             use px = fixed src
             use pg = fixed g
             use pr = fixed result

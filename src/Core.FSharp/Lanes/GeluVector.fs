@@ -412,21 +412,21 @@ module internal GeluVector =
     let geluWithDerivative (src: double[]) =
         let values = Strided.fresh src.Length
         let derivs = Strided.fresh src.Length
-        Strided.chunked src.Length (bothRange src values derivs)
+        Strided.chunkedCostly src.Length (bothRange src values derivs)
         struct (values, derivs)
 
     /// GELU of every element (over the cores for large arrays).
     let gelu (src: double[]) =
         let dst = Strided.fresh src.Length
-        Strided.chunked src.Length (geluRange src dst)
+        Strided.chunkedCostly src.Length (geluRange src dst)
         dst
 
-    let internal geluInto (src: double[]) (dst: double[]) = Strided.chunked src.Length (geluRange src dst)
-    let internal bothInto (src: double[]) (values: double[]) (derivs: double[]) = Strided.chunked src.Length (bothRange src values derivs)
-    let internal scaledInto (x: double[]) (g: double[]) (dst: double[]) = Strided.chunked x.Length (scaledRange x g dst)
+    let internal geluInto (src: double[]) (dst: double[]) = Strided.chunkedCostly src.Length (geluRange src dst)
+    let internal bothInto (src: double[]) (values: double[]) (derivs: double[]) = Strided.chunkedCostly src.Length (bothRange src values derivs)
+    let internal scaledInto (x: double[]) (g: double[]) (dst: double[]) = Strided.chunkedCostly x.Length (scaledRange x g dst)
 
     /// g·GELU'(x) elementwise for same-length arrays.
     let scaledDerivative (x: double[]) (g: double[]) =
         let dst = Strided.fresh x.Length
-        Strided.chunked x.Length (scaledRange x g dst)
+        Strided.chunkedCostly x.Length (scaledRange x g dst)
         dst

@@ -152,7 +152,7 @@ module internal PowVector =
     /// x^p of every element (over the cores for large arrays). Needs `supports p`.
     let pow (p: double) (src: double[]) =
         let dst = Strided.fresh src.Length
-        Strided.chunked src.Length (fun lo hi -> range p src dst lo hi (fun _ v -> v) (fun _ v -> v) (fun _ v -> v))
+        Strided.chunkedCostly src.Length (fun lo hi -> range p src dst lo hi (fun _ v -> v) (fun _ v -> v) (fun _ v -> v))
         dst
 
     /// g·(k·x^q) of every element, x^q as `pow q` gives it (one pass: x^p's VJP with k = p, q = p − 1); g either
@@ -162,8 +162,8 @@ module internal PowVector =
         let kv, kv8 = Vector256.Create k, Vector512.Create k
         if g.Length = 0 then
             let gv, gv8 = Vector256.Create fill, Vector512.Create fill
-            Strided.chunked src.Length (fun lo hi -> range q src dst lo hi (fun _ v -> gv8 * (kv8 * v)) (fun _ v -> gv * (kv * v)) (fun _ v -> fill * (k * v)))
+            Strided.chunkedCostly src.Length (fun lo hi -> range q src dst lo hi (fun _ v -> gv8 * (kv8 * v)) (fun _ v -> gv * (kv * v)) (fun _ v -> fill * (k * v)))
         else
-            Strided.chunked src.Length (fun lo hi ->
+            Strided.chunkedCostly src.Length (fun lo hi ->
                 range q src dst lo hi (fun i v -> Vector512.Create(g, i) * (kv8 * v)) (fun i v -> Vector256.Create(g, i) * (kv * v)) (fun i v -> g.[i] * (k * v)))
         dst

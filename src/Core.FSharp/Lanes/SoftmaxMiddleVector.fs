@@ -38,8 +38,14 @@ module internal SoftmaxMiddleVector =
             finally
                 for a in [| s.Row; s.Row2; s.Acc; s.Sums |] do Storage.returnScratch a
                 if s.Levels.Length > 0 then Storage.returnScratch s.Levels
-        if int64 outer * int64 mid * int64 inner >= (1L <<< 18) && tasks >= 2 then
+        let total = int64 outer * int64 mid * int64 inner
+        if total >= (1L <<< 18) && tasks >= 2 then
             let per = max 1 (tasks / (8 * Environment.ProcessorCount))
+            Functional.Kernels.Fork.For((tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per)))
+        elif tasks >= 2 && Functional.Kernels.Fork.SplitsCostly total then
+            // Mid-sized: one task per core (a segment's positions are one task's, so the same bits).
+            let parts = min tasks Environment.ProcessorCount
+            let per = (tasks + parts - 1) / parts
             Functional.Kernels.Fork.For((tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per)))
         else run 0 tasks
 

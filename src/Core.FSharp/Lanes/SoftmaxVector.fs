@@ -12,10 +12,10 @@ open Microsoft.FSharp.NativeInterop
 /// logarithm.
 module internal SoftmaxVector =
 
-    /// Rows of n in chunks of about 16,384 elements, over the cores when there are several; `body` takes a row
+    /// Rows of n in chunks of `Fork.PerTask`, over the cores when there are several; `body` takes a row
     /// range and runs in one thread, so its scratch arrays are its own.
     let private byRows (rows: int) (n: int) (body: int -> int -> unit) =
-        let per = max 1 (16384 / max 1 n)
+        let per = Functional.Kernels.Fork.PerTask(rows, n)
         let chunks = (rows + per - 1) / per
         if chunks <= 1 then body 0 rows
         else Functional.Kernels.Fork.For(chunks, fun c -> body (c * per) (min rows ((c + 1) * per)))

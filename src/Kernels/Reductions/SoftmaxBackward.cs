@@ -19,8 +19,7 @@ internal static unsafe class SoftmaxBackward
         if (rows == 0 || n == 0) return;
         fixed (double* py = y, pg = g, pz = z)
         {
-            // Chunks of about 16,384 elements, over the cores when there are several.
-            int per = Math.Max(1, 16384 / n);
+            int per = Fork.PerTask(rows, n);
             int chunks = (rows + per - 1) / per;
             if (chunks <= 1 || Environment.ProcessorCount < 2) { Range(py, pg, pz, n, 0, rows); return; }
             nint iy = (nint)py, ig = (nint)pg, iz = (nint)pz;

@@ -74,3 +74,87 @@ module KernelsForkTests =
             Assert.Equal(0.0, Tuning.SpinMs)
         finally
             Limits.setWorkerSpinMilliseconds before
+
+    /// Runs f with the workers spinning for a second after each job (mid-sized costly kernels split only while
+    /// they spin), a job first to wake them.
+    let private withSpinningWorkers (f: unit -> unit) =
+        let before = Tuning.SpinMs
+        Tuning.SpinMs <- 1000.0
+        try
+            Fork.For(2, fun _ -> ())
+            // The job returns before a worker it woke is up.
+            Assert.True(SpinWait.SpinUntil((fun () -> Fork.Spinning()), 10_000), "the workers did not wake")
+            f ()
+        finally
+            Tuning.SpinMs <- before
+
+    [<Fact>]
+    let ``costly kernels' tasks cover every row, keep 16,384-element chunks for large inputs and split mid-sized ones over the cores`` () =
+        let cores = Environment.ProcessorCount
+        withSpinningWorkers <| fun () ->
+        for rows, n in [ (1, 1); (129, 127); (64, 127); (24, 127); (16, 127); (1000, 127); (8256, 127); (3, 5000); (1, 100_000); (100_000, 1); (3072, 1); (5000, 1); (20_000, 1); (40_000, 1) ] do
+            let per = Fork.PerTask(rows, n)
+            let tasks = (rows + per - 1) / per
+            Assert.True(per >= 1 && (tasks - 1) * per < rows, sprintf "%d rows of %d: %d per task" rows n per)
+            let total = int64 rows * int64 n
+            if total >= int64 (2 * 16384) && n <= 16384 then
+                Assert.True(int64 per * int64 n <= 16384L, sprintf "%d rows of %d: %d per task" rows n per)
+            if cores >= 2 && total >= int64 Tuning.SplitCostlyFrom && rows >= 2 then
+                Assert.True(tasks >= 2, sprintf "%d rows of %d: one task" rows n)
+            if total < int64 Tuning.SplitCostlyFrom && total <= 16384L then
+                Assert.Equal(1, tasks)
+            if n = 1 && tasks > 1 then
+                Assert.True(per % 64 = 0, sprintf "%d elements: tasks of %d" rows per)
+
+    [<Fact>]
+    let ``costly kernels give the same bits however their elements and rows are split over tasks`` () =
+        let ops : (string * (Value -> Value)) list =
+            [ "exp", Elementwise.exp; "log", (fun v -> Elementwise.log (Elementwise.exp v)); "tanh", Elementwise.tanh
+              "sigmoid", Elementwise.sigmoid; "gelu", Activation.gelu; "geluTanh", Activation.geluTanh
+              "pow 1.5", (fun v -> Elementwise.pow 1.5 (Elementwise.exp v)); "softmax", Softmax.softmax -1
+              "logSoftmax", Softmax.logSoftmax -1 ]
+        let run (x: Tensor) (g: Tensor) (op: Value -> Value) =
+            let y, pullback = Autodiff.vjp op (Value.constant x)
+            Array.append (y.Tensor.ToArray()) ((pullback (Value.constant g)).Tensor.ToArray()) |> Array.map BitConverter.DoubleToInt64Bits
+        let before = Tuning.SplitCostlyFrom
+        withSpinningWorkers <| fun () ->
+        try
+            for shape in [ [| 3001 |]; [| 9_999 |]; [| 40_003 |]; [| 77; 61 |]; [| 300; 129 |] ] do
+                let x = Tensor.map (fun v -> 8.0 * v) (Tensor.random 11 shape)
+                let g = Tensor.random 12 shape
+                for name, op in ops do
+                    Tuning.SplitCostlyFrom <- Int32.MaxValue
+                    let whole = run x g op
+                    for from in [ 130; 3072 ] do
+                        Tuning.SplitCostlyFrom <- from
+                        Assert.True((whole = run x g op), sprintf "%s on %A split from %d" name shape from)
+            // Softmax along a middle axis: segments of positions per task.
+            for shape in [ [| 8; 64; 16 |]; [| 3; 50; 40 |]; [| 2; 9; 2100 |] ] do
+                let x = Tensor.map (fun v -> 8.0 * v) (Tensor.random 13 shape)
+                let g = Tensor.random 14 shape
+                for name, op in [ "softmax", Softmax.softmax 1; "logSoftmax", Softmax.logSoftmax 1 ] do
+                    Tuning.SplitCostlyFrom <- Int32.MaxValue
+                    let whole = run x g op
+                    for from in [ 130; 3072 ] do
+                        Tuning.SplitCostlyFrom <- from
+                        Assert.True((whole = run x g op), sprintf "%s along axis 1 of %A split from %d" name shape from)
+        finally
+            Tuning.SplitCostlyFrom <- before
+
+    [<Fact>]
+    let ``a mid-sized costly kernel stays on one core while the workers sleep, and a burst of such calls wakes them`` () =
+        if Environment.ProcessorCount >= 2 then
+            let before = Tuning.SpinMs
+            try
+                Tuning.SpinMs <- 1.0
+                Fork.For(2, fun _ -> ())
+                Assert.True(SpinWait.SpinUntil((fun () -> not (Fork.Spinning())), 10_000), "the workers did not sleep")
+                Tuning.SpinMs <- 1000.0
+                // Until the calls add up to a burst, each runs whole; then the workers are woken for the next.
+                let mutable whole = 0
+                while whole < Fork.WakeAfterDeclined && Fork.PerTask(129, 127) = 129 do whole <- whole + 1
+                Assert.InRange(whole, 1, Fork.WakeAfterDeclined)
+                Assert.True(SpinWait.SpinUntil((fun () -> Fork.Spinning()), 10_000), "the workers were not woken")
+                Assert.True(Fork.PerTask(129, 127) < 129, "no split with the workers up")
+            finally
+                Tuning.SpinMs <- before
