@@ -56,13 +56,17 @@ module internal Strided =
     /// Elementwise work only: each element is written by exactly one chunk.
     let chunked (n: int) (body: int -> int -> unit) = chunkedUnits n 1 body
 
-    /// `chunked` for kernels that spend nanoseconds per element (the exponential's family, GELU, powers): over
-    /// every core from `Tuning.SplitCostlyFrom` elements on (`Fork.PerTask`).
-    let chunkedCostly (n: int) (body: int -> int -> unit) =
-        let per = Functional.Kernels.Fork.PerTask(n, 1)
-        let tasks = (n + per - 1) / per
-        if tasks <= 1 then body 0 n
-        else Functional.Kernels.Fork.For(tasks, fun k -> body (k * per) (min n ((k + 1) * per)))
+    /// Runs body over [0, count) units of `unit` elements (rows, say) for kernels that spend nanoseconds per
+    /// element: tasks of `Fork.PerTask`, over every core from `Tuning.SplitCostlyFrom` elements on. Each unit is
+    /// one task's.
+    let chunkedCostlyUnits (count: int) (unit: int) (body: int -> int -> unit) =
+        let per = Functional.Kernels.Fork.PerTask(count, unit)
+        let tasks = (count + per - 1) / per
+        if tasks <= 1 then body 0 count
+        else Functional.Kernels.Fork.For(tasks, fun k -> body (k * per) (min count ((k + 1) * per)))
+
+    /// `chunkedCostlyUnits` over single elements (the exponential's family, GELU, powers).
+    let chunkedCostly (n: int) (body: int -> int -> unit) = chunkedCostlyUnits n 1 body
 
     /// Whether a result of n doubles is written around the caches (`Tuning.NonTemporalBytes`).
     let streams (n: int) = int64 n * 8L >= Functional.Kernels.Tuning.NonTemporalBytes

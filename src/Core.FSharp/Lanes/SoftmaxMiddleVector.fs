@@ -39,15 +39,15 @@ module internal SoftmaxMiddleVector =
                 for a in [| s.Row; s.Row2; s.Acc; s.Sums |] do Storage.returnScratch a
                 if s.Levels.Length > 0 then Storage.returnScratch s.Levels
         let total = int64 outer * int64 mid * int64 inner
-        if total >= (1L <<< 18) && tasks >= 2 then
-            let per = max 1 (tasks / (8 * Environment.ProcessorCount))
-            Functional.Kernels.Fork.For((tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per)))
-        elif tasks >= 2 && Functional.Kernels.Fork.SplitsCostly total then
-            // Mid-sized: one task per core (a segment's positions are one task's, so the same bits).
-            let parts = min tasks Environment.ProcessorCount
-            let per = (tasks + parts - 1) / parts
-            Functional.Kernels.Fork.For((tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per)))
-        else run 0 tasks
+        // Segments per job: eight jobs per core when large, one per core when mid-sized, else one job (a segment's
+        // positions are one job's, so the same bits either way).
+        let per =
+            if tasks < 2 then tasks
+            elif total >= (1L <<< 18) then max 1 (tasks / (8 * Environment.ProcessorCount))
+            elif Functional.Kernels.Fork.SplitsCostly total then (tasks + Environment.ProcessorCount - 1) / Environment.ProcessorCount
+            else tasks
+        if per >= tasks then run 0 tasks
+        else Functional.Kernels.Fork.For((tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per)))
 
     // Elementwise steps over w positions through pointers, four lanes at a time (elementwise, so the same bits
     // at any width); dst may be a source (each position is read before it is written).

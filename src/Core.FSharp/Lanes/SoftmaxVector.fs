@@ -12,13 +12,9 @@ open Microsoft.FSharp.NativeInterop
 /// logarithm.
 module internal SoftmaxVector =
 
-    /// Rows of n in chunks of `Fork.PerTask`, over the cores when there are several; `body` takes a row
-    /// range and runs in one thread, so its scratch arrays are its own.
-    let private byRows (rows: int) (n: int) (body: int -> int -> unit) =
-        let per = Functional.Kernels.Fork.PerTask(rows, n)
-        let chunks = (rows + per - 1) / per
-        if chunks <= 1 then body 0 rows
-        else Functional.Kernels.Fork.For(chunks, fun c -> body (c * per) (min rows ((c + 1) * per)))
+    /// Rows of n in tasks over the cores (`Strided.chunkedCostlyUnits`); `body` takes a row range and runs in one
+    /// thread, so its scratch arrays are its own.
+    let private byRows (rows: int) (n: int) (body: int -> int -> unit) = Strided.chunkedCostlyUnits rows n body
 
     /// Steps around the exponential run eight lanes where AVX-512 does (elementwise, so the same bits at any width).
     /// On Zen 5 (full-width AVX-512) softmax forward over 1000×1000 rows took 0.44 ms against 0.54 with four lanes,
