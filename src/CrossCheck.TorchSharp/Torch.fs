@@ -55,13 +55,20 @@ module Torch =
         use _scope = torch.NewDisposeScope()
         f ()
 
+    /// LibTorch read a Scalar whose memory was freed: its type tag is garbage ("Unknown scalar type") or fails an
+    /// accessor's check (`toDouble` in c10/core/Scalar.h: "Expected false to be true").
+    let private readFreedScalar (e: Runtime.InteropServices.ExternalException) =
+        e.Message.StartsWith("Unknown scalar type", StringComparison.Ordinal)
+        || e.Message.Contains("/c10/core/Scalar.h", StringComparison.Ordinal)
+
     /// `scoped` for a computation that makes everything it uses (its leaves included), run once more if LibTorch
-    /// reports an unknown scalar type. TorchSharp 0.107 hands LibTorch the handle of a temporary Scalar made from
-    /// a double (`linalg.vector_norm`'s order, `Tensor * double`, `leaky_relu`'s slope) without keeping the
-    /// Scalar alive, so a collection in that window lets its finalizer free it while LibTorch reads it.
+    /// reports reading a freed Scalar. TorchSharp 0.107 hands LibTorch the handle of a temporary Scalar made from
+    /// a number (`linalg.vector_norm`'s order, `Tensor * double`, `leaky_relu`'s slope, the implicit alpha of
+    /// `Tensor + Tensor`) without keeping the Scalar alive, so a collection in that window lets its finalizer free
+    /// it while LibTorch reads it. A genuine error in Scalar.h fails the second run as well.
     let scopedRetryingFreedScalar (f: unit -> 'a) : 'a =
         try scoped f
-        with :? Runtime.InteropServices.ExternalException as e when e.Message.StartsWith("Unknown scalar type", StringComparison.Ordinal) ->
+        with :? Runtime.InteropServices.ExternalException as e when readFreedScalar e ->
             scoped f
 
     /// Validates an einsum and its output gradient with Functional's own checks, before TorchSharp sees them.

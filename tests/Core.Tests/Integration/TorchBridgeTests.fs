@@ -37,6 +37,20 @@ module TorchBridgeTests =
             Torch.ofTorch (torch.ones([| 2L |], torch.ScalarType.Float64) * 3.0)
         Assert.Equal<double[]>([| 3.0; 3.0 |], (Torch.scopedRetryingFreedScalar freedOnce).ToArray())
         Assert.Equal(2, calls)
+        // The other face of the same fault (seen in CI from `Tensor + Tensor`'s alpha): the freed tag fails toDouble's check.
+        calls <- 0
+        let failedAccessorOnce () =
+            calls <- calls + 1
+            if calls = 1 then raise (System.Runtime.InteropServices.ExternalException "Expected false to be true, but got false.  (Could this error message be improved?)\nException raised from toDouble at /pytorch/c10/core/Scalar.h:140 (most recent call first):")
+            Torch.ofTorch (torch.ones([| 2L |], torch.ScalarType.Float64) * 3.0)
+        Assert.Equal<double[]>([| 3.0; 3.0 |], (Torch.scopedRetryingFreedScalar failedAccessorOnce).ToArray())
+        Assert.Equal(2, calls)
+        calls <- 0
+        let failsTwice () : Tensor =
+            calls <- calls + 1
+            raise (System.Runtime.InteropServices.ExternalException "Exception raised from toDouble at /pytorch/c10/core/Scalar.h:140")
+        Assert.Throws<System.Runtime.InteropServices.ExternalException>(fun () -> Torch.scopedRetryingFreedScalar failsTwice |> ignore) |> ignore
+        Assert.Equal(2, calls)
         calls <- 0
         let otherError () : Tensor =
             calls <- calls + 1
