@@ -220,19 +220,16 @@ module Replay =
                     let w = if unexplained |> Array.contains worst then worst else unexplained.[0]
                     Some (sprintf "%s (operation %d of %d): the %s differs at %d of %d elements; worst at %s: ours %s, TorchSharp %s; %s"
                             e.Op.Name (k + 1) forward.Length what unexplained.Length a.Length (multiIndex ours.ShapeArray w) (invariant a.[w]) (invariant b.[w]) (describeOp e.Op e.Inputs))
-        Torch.scoped (fun () ->
-            // Op by op.
-            forward |> Array.iteri (fun k e ->
-                let leaves = e.Inputs |> Array.map (Torch.toTorch true)
-                match (try Ok (torchForward custom e leaves) with :? NotSupportedException as ex -> Error ex.Message) with
-                | Error m ->
-                    let hint = if e.Op.Name = "einsum" then "" else "; supply a TorchSharp forward for it by name (the customOps argument)"
-                    notReplayable.Add (sprintf "%s (operation %d of %d): %s%s." e.Op.Name (k + 1) forward.Length (m.TrimEnd '.') hint)
-                | Ok y ->
-                    replayed <- replayed + 1
-                    let forwardDiff = check k e "forward value" None e.Output (Torch.ofTorch y)
-                    let g = adjointFor k e.Output.ShapeArray
-                    let vjpDiff () =
+        // Op by op. Each step makes its own leaves and keeps only Functional tensors, so it is self-contained
+        // and may run once more when LibTorch reads a freed Scalar (Torch.scopedRetryingFreedScalar).
+        forward |> Array.iteri (fun k e ->
+            let g = adjointFor k e.Output.ShapeArray
+            let step =
+                Torch.scopedRetryingFreedScalar (fun () ->
+                    let leaves = e.Inputs |> Array.map (Torch.toTorch true)
+                    match (try Ok (torchForward custom e leaves) with :? NotSupportedException as ex -> Error ex.Message) with
+                    | Error m -> Error m
+                    | Ok y ->
                         let theirs =
                             if not y.requires_grad then e.Inputs |> Array.map (fun t -> Tensor.zeros t.ShapeArray)
                             else
@@ -240,54 +237,65 @@ module Replay =
                                 Array.init leaves.Length (fun i ->
                                     let t = gs.[i]
                                     if isNull t || t.IsInvalid then Tensor.zeros e.Inputs.[i].ShapeArray else Torch.ofTorch t)
-                        let inputs = e.Inputs |> Array.map Value.constant
-                        Array.init inputs.Length (fun i ->
-                            let ours = (e.Op.Vjp inputs (Value.constant e.Output) (Value.constant g) i).Tensor
-                            check k e (sprintf "VJP for input %d" i) (Some i) ours theirs.[i])
-                        |> Array.tryPick id
-                    let diff = match forwardDiff with Some d -> Some d | None -> vjpDiff ()
-                    if first.IsNone then first <- diff)
-            line (sprintf "Replayed %d of %d forward operations on TorchSharp (float64), each checked alone: forward value and VJP (for a fixed adjoint); tolerance |ours − TorchSharp| ≤ %s + %s·|TorchSharp|." replayed forward.Length (invariant atol) (invariant rtol))
-            // End to end, when every operation could be replayed.
-            let mutable endToEnd = true
-            if notReplayable.Count = 0 then
-                let values = Dictionary<Tensor, torch.Tensor>(HashIdentity.Reference)
-                let leaves = xs |> Array.map (fun x -> let t = Torch.toTorch true x in values.TryAdd(x, t) |> ignore; values.[x])
-                let onTorch (t: Tensor) =
-                    match values.TryGetValue t with
-                    | true, v -> v
-                    | _ -> let v = Torch.toTorch false t in values.[t] <- v; v
-                for e in forward do values.[e.Output] <- aligned custom e (e.Inputs |> Array.map onTorch)
-                let y = onTorch program.Output
-                let theirValue = Torch.ofTorch y
-                let theirGrads =
-                    if y.requires_grad then
-                        let gs = torch.autograd.grad([| y |], leaves, [| torch.ones_like y |], false, false, true)
-                        Array.init leaves.Length (fun i -> let t = gs.[i] in if isNull t || t.IsInvalid then Tensor.zeros xs.[i].ShapeArray else Torch.ofTorch t)
-                    else xs |> Array.map (fun x -> Tensor.zeros x.ShapeArray)
-                let compare (what: string) (ours: Tensor) (theirs: Tensor) =
-                    let a, b = ours.ToArray(), theirs.ToArray()
-                    let bad, worst = disagreements rtol atol a b
-                    if bad.Count = 0 then true
-                    else
-                        line (sprintf "End to end, the %s differs at %d of %d elements; worst at %s: ours %s, TorchSharp %s." what bad.Count a.Length (multiIndex ours.ShapeArray worst) (invariant a.[worst]) (invariant b.[worst]))
-                        false
-                let valueOk = compare "value" program.Output theirValue
-                let gradsOk = Array.init xs.Length (fun i -> compare (sprintf "gradient of input %d" i) program.Gradients.[i] theirGrads.[i]) |> Array.forall id
-                endToEnd <- valueOk && gradsOk
-                if endToEnd then
-                    line (sprintf "End to end under TorchSharp autograd: the value and %s agree." (Shape.count (int64 xs.Length) "gradient" "gradients"))
-                elif first.IsNone then
-                    line "No single operation differs beyond tolerance: the difference accumulates through the program (rounding); a looser tolerance may be apt."
-            else
-                line "End to end: not run, since not every operation could be replayed."
-            for m in notReplayable do line ("Not replayable: " + m)
-            for KeyValue(key, (_, n)) in notes do
-                line (sprintf "Documented difference, not a failure: %s, at %s." key (Shape.count (int64 n) "element" "elements"))
-            match first with
-            | Some d -> line ("First divergence: " + d)
-            | None -> ()
-            { Passed = first.IsNone && notReplayable.Count = 0 && endToEnd
-              OperationsReplayed = replayed
-              FirstDivergence = first
-              Details = details.ToString().TrimEnd() })
+                        Ok (Torch.ofTorch y, theirs))
+            match step with
+            | Error m ->
+                let hint = if e.Op.Name = "einsum" then "" else "; supply a TorchSharp forward for it by name (the customOps argument)"
+                notReplayable.Add (sprintf "%s (operation %d of %d): %s%s." e.Op.Name (k + 1) forward.Length (m.TrimEnd '.') hint)
+            | Ok (theirValue, theirVjp) ->
+                replayed <- replayed + 1
+                let forwardDiff = check k e "forward value" None e.Output theirValue
+                let vjpDiff () =
+                    let inputs = e.Inputs |> Array.map Value.constant
+                    Array.init inputs.Length (fun i ->
+                        let ours = (e.Op.Vjp inputs (Value.constant e.Output) (Value.constant g) i).Tensor
+                        check k e (sprintf "VJP for input %d" i) (Some i) ours theirVjp.[i])
+                    |> Array.tryPick id
+                let diff = match forwardDiff with Some d -> Some d | None -> vjpDiff ()
+                if first.IsNone then first <- diff)
+        line (sprintf "Replayed %d of %d forward operations on TorchSharp (float64), each checked alone: forward value and VJP (for a fixed adjoint); tolerance |ours − TorchSharp| ≤ %s + %s·|TorchSharp|." replayed forward.Length (invariant atol) (invariant rtol))
+        // End to end, when every operation could be replayed.
+        let mutable endToEnd = true
+        if notReplayable.Count = 0 then
+            let theirValue, theirGrads =
+                Torch.scopedRetryingFreedScalar (fun () ->
+                    let values = Dictionary<Tensor, torch.Tensor>(HashIdentity.Reference)
+                    let leaves = xs |> Array.map (fun x -> let t = Torch.toTorch true x in values.TryAdd(x, t) |> ignore; values.[x])
+                    let onTorch (t: Tensor) =
+                        match values.TryGetValue t with
+                        | true, v -> v
+                        | _ -> let v = Torch.toTorch false t in values.[t] <- v; v
+                    for e in forward do values.[e.Output] <- aligned custom e (e.Inputs |> Array.map onTorch)
+                    let y = onTorch program.Output
+                    let grads =
+                        if y.requires_grad then
+                            let gs = torch.autograd.grad([| y |], leaves, [| torch.ones_like y |], false, false, true)
+                            Array.init leaves.Length (fun i -> let t = gs.[i] in if isNull t || t.IsInvalid then Tensor.zeros xs.[i].ShapeArray else Torch.ofTorch t)
+                        else xs |> Array.map (fun x -> Tensor.zeros x.ShapeArray)
+                    Torch.ofTorch y, grads)
+            let compare (what: string) (ours: Tensor) (theirs: Tensor) =
+                let a, b = ours.ToArray(), theirs.ToArray()
+                let bad, worst = disagreements rtol atol a b
+                if bad.Count = 0 then true
+                else
+                    line (sprintf "End to end, the %s differs at %d of %d elements; worst at %s: ours %s, TorchSharp %s." what bad.Count a.Length (multiIndex ours.ShapeArray worst) (invariant a.[worst]) (invariant b.[worst]))
+                    false
+            let valueOk = compare "value" program.Output theirValue
+            let gradsOk = Array.init xs.Length (fun i -> compare (sprintf "gradient of input %d" i) program.Gradients.[i] theirGrads.[i]) |> Array.forall id
+            endToEnd <- valueOk && gradsOk
+            if endToEnd then
+                line (sprintf "End to end under TorchSharp autograd: the value and %s agree." (Shape.count (int64 xs.Length) "gradient" "gradients"))
+            elif first.IsNone then
+                line "No single operation differs beyond tolerance: the difference accumulates through the program (rounding); a looser tolerance may be apt."
+        else
+            line "End to end: not run, since not every operation could be replayed."
+        for m in notReplayable do line ("Not replayable: " + m)
+        for KeyValue(key, (_, n)) in notes do
+            line (sprintf "Documented difference, not a failure: %s, at %s." key (Shape.count (int64 n) "element" "elements"))
+        match first with
+        | Some d -> line ("First divergence: " + d)
+        | None -> ()
+        { Passed = first.IsNone && notReplayable.Count = 0 && endToEnd
+          OperationsReplayed = replayed
+          FirstDivergence = first
+          Details = details.ToString().TrimEnd() }
