@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Warm-up in fresh processes: value and gradient of sum(GELU(A·B)), 16×16, 50,000 calls per process (the `warmup`
 # mode), ROUNDS processes each of: ours as built (IL only), ours with the packages' ReadyToRun code
-# (.ci/ready-to-run), the same in a test project (the runtimeconfig setting the core package gives test projects:
-# src/Core.FSharp/buildTransitive/Functional.Core.targets), and TorchSharp; alternating, then the median of each
-# figure.
+# (.ci/ready-to-run), the same with the runtimeconfig setting the core package gives test projects (R2R-tier:
+# src/Core.FSharp/buildTransitive/Functional.Core.targets), the same with the environment its run settings give
+# the test host as well (R2R-test: Functional.Core.runsettings), and TorchSharp; alternating, then the median of
+# each figure.
 # Usage: benchmarks/warmup.sh [ROUNDS]   (extra runtime settings may be given in the environment, e.g.
 # DOTNET_TC_QuickJit=0 for the setting the README suggests for property suites)
 set -euo pipefail
@@ -27,7 +28,10 @@ lscpu | grep -E "^Model name|^CPU family|^Model:" | tr -s ' ' | paste -sd';'
 for ((i = 1; i <= rounds; i++)); do
   ENGINE=functional dotnet "$work/il/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/IL-only/p'
   ENGINE=functional dotnet "$work/r2r/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/ReadyToRun/p'
-  ENGINE=functional dotnet "$work/r2r-test/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/R2R-test/p'
+  ENGINE=functional dotnet "$work/r2r-test/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/R2R-tier/p'
+  # The environment the core package's run settings give a test host.
+  env $(sed -n 's|.*<\(DOTNET_[A-Za-z0-9_]*\)>\([^<]*\)<.*|\1=\2|p' "$root/src/Core.FSharp/buildTransitive/Functional.Core.runsettings") \
+    ENGINE=functional dotnet "$work/r2r-test/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/R2R-test/p'
   ENGINE=torch dotnet "$work/il/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup torch/TorchSharp/p'
 done | tee "$work/lines"
 python3 - "$work/lines" <<'PY'
