@@ -1,3 +1,5 @@
+using Functional.CrossCheck;
+using Microsoft.FSharp.Core;
 using TorchSharp;
 using Xunit;
 using TT = TorchSharp.torch.Tensor;
@@ -13,22 +15,23 @@ public class OptimizerTests
     private static TT ToTorch(Tensor t) => torch.tensor(t.ToArray(), t.Shape.Select(d => (long)d).ToArray(), torch.ScalarType.Float64);
 
     /// <summary>The parameters after `steps` steps of torch's optimizer, each fed the gradients through a linear loss.</summary>
-    private static double[][] Theirs(Func<IList<TorchSharp.Modules.Parameter>, torch.optim.Optimizer> make, int steps, double? clip = null)
-    {
-        using var scope = torch.NewDisposeScope();
-        var ps = Start.Select(t => new TorchSharp.Modules.Parameter(ToTorch(t))).ToList();
-        var opt = make(ps);
-        for (int k = 0; k < steps; k++)
+    /// (Self-contained, so it runs once more if LibTorch reads a freed Scalar: docs/ENVIRONMENT.md.)
+    private static double[][] Theirs(Func<IList<TorchSharp.Modules.Parameter>, torch.optim.Optimizer> make, int steps, double? clip = null) =>
+        Torch.scopedRetryingFreedScalar(FuncConvert.FromFunc(() =>
         {
-            opt.zero_grad();
-            var g = GradientsAt(k);
-            var loss = ps.Select((p, i) => (p * ToTorch(g[i])).sum()).Aggregate((a, b) => a + b);
-            loss.backward();
-            if (clip is { } c) torch.nn.utils.clip_grad_norm_(ps, c);
-            opt.step();
-        }
-        return ps.Select(p => p.detach().data<double>().ToArray()).ToArray();
-    }
+            var ps = Start.Select(t => new TorchSharp.Modules.Parameter(ToTorch(t))).ToList();
+            var opt = make(ps);
+            for (int k = 0; k < steps; k++)
+            {
+                opt.zero_grad();
+                var g = GradientsAt(k);
+                var loss = ps.Select((p, i) => (p * ToTorch(g[i])).sum()).Aggregate((a, b) => a + b);
+                loss.backward();
+                if (clip is { } c) torch.nn.utils.clip_grad_norm_(ps, c);
+                opt.step();
+            }
+            return ps.Select(p => p.detach().data<double>().ToArray()).ToArray();
+        }));
 
     private static double[][] Ours(IOptimizer optimizer, int steps, double? clip = null)
     {
