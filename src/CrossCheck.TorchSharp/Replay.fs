@@ -234,9 +234,7 @@ module Replay =
                             if not y.requires_grad then e.Inputs |> Array.map (fun t -> Tensor.zeros t.ShapeArray)
                             else
                                 let gs = torch.autograd.grad([| y |], leaves, [| Torch.toTorch false g |], false, false, true)
-                                Array.init leaves.Length (fun i ->
-                                    let t = gs.[i]
-                                    if isNull t || t.IsInvalid then Tensor.zeros e.Inputs.[i].ShapeArray else Torch.ofTorch t)
+                                Array.init leaves.Length (fun i -> Torch.gradOrZero e.Inputs.[i].ShapeArray gs.[i])
                         Ok (Torch.ofTorch y, theirs))
             match step with
             | Error m ->
@@ -270,7 +268,7 @@ module Replay =
                     let grads =
                         if y.requires_grad then
                             let gs = torch.autograd.grad([| y |], leaves, [| torch.ones_like y |], false, false, true)
-                            Array.init leaves.Length (fun i -> let t = gs.[i] in if isNull t || t.IsInvalid then Tensor.zeros xs.[i].ShapeArray else Torch.ofTorch t)
+                            Array.init leaves.Length (fun i -> Torch.gradOrZero xs.[i].ShapeArray gs.[i])
                         else xs |> Array.map (fun x -> Tensor.zeros x.ShapeArray)
                     Torch.ofTorch y, grads)
             let compare (what: string) (ours: Tensor) (theirs: Tensor) =

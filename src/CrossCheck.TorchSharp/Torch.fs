@@ -43,7 +43,7 @@ module Torch =
     /// TorchSharp answers an unused input's gradient with null or an empty handle.
     let private present (t: torch.Tensor) = not (isNull t) && not t.IsInvalid
 
-    let private gradOrZero (shape: int[]) (t: torch.Tensor) =
+    let internal gradOrZero (shape: int[]) (t: torch.Tensor) =
         if present t then ofTorch t
         else
             // An empty-handle wrapper still counts as a live tensor until it is disposed.

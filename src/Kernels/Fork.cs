@@ -102,7 +102,7 @@ internal static class Fork
         // A burst of such calls (WakeAfterDeclined within one spin period) wakes the workers for the calls that
         // follow; calls further apart never pay for a wake.
         long now = Stopwatch.GetTimestamp();
-        if (now - Volatile.Read(ref _declinedSince) > (long)(Tuning.SpinMs * Stopwatch.Frequency / 1000.0))
+        if (now - Volatile.Read(ref _declinedSince) > SpinTicks())
         {
             Volatile.Write(ref _declinedSince, now);
             Volatile.Write(ref _declined, 0);
@@ -133,6 +133,9 @@ internal static class Fork
         return unit == 1 ? (split + 63) / 64 * 64 : split;
     }
 
+    /// <summary>One spin period (<see cref="Tuning.SpinMs"/>) in Stopwatch ticks.</summary>
+    private static long SpinTicks() => (long)(Tuning.SpinMs * Stopwatch.Frequency / 1000.0);
+
     /// <summary>Whether every worker is up (started, and spinning or working).</summary>
     internal static bool Spinning() => Volatile.Read(ref _awake) == Environment.ProcessorCount - 1;
 
@@ -157,7 +160,7 @@ internal static class Fork
 
     private static void Worker()
     {
-        static long SpinDeadline() => Stopwatch.GetTimestamp() + (long)(Tuning.SpinMs * Stopwatch.Frequency / 1000.0);
+        static long SpinDeadline() => Stopwatch.GetTimestamp() + SpinTicks();
         long seen = 0;
         Interlocked.Increment(ref _awake);
         while (true)
