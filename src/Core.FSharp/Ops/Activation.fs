@@ -27,46 +27,71 @@ module Activation =
             | KinkConvention.Midpoint -> (1.0 + alpha) / 2.0
             | _ -> 1.0
 
+    /// Tensors from this many elements keep their slopes as bits on a reverse-mode tape (`SlopeBits`); below it
+    /// the pullback reads x, and the code would cost more to make than it saves.
+    let private slopeBitsFrom = 4096
+
     /// g·LeakyReLU'(x) under a convention, one pass (a slope tensor and a product before: two passes and a
     /// temporary, the same bits): the VJP and JVP of Leaky ReLU, and of ReLU (α = 0, the left derivative at 0:
     /// slopes 1, 0 and 0 at the kink, NaN at NaN). ∂/∂x = 0 (the slope is constant between kinks), ∂/∂g = the slope.
-    let private slopeScaled (alpha: double) (convention: KinkConvention) (x: Value) (g: Value) : Value =
+    /// `saved` may hold the slope bits of one tensor, made by its forward: for that tensor the slopes come from
+    /// them instead of from x (the same bits, a third less memory read).
+    let private slopeScaled (alpha: double) (convention: KinkConvention) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
+        let kinkSlope = leakyReluSlope alpha convention 0.0
         Op.scaledWith "slopeScaled" [ "alpha", box alpha; "convention", box convention ]
             (fun x g ->
-                let zero = Vector256<double>.Zero
-                let one = Vector256.Create(1.0)
-                let a = Vector256.Create(alpha)
-                let kink = Vector256.Create(leakyReluSlope alpha convention 0.0)
-                let nan4 = Vector256.Create(nan)
-                Lanes.zip
-                    (fun x g ->
-                        g * Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), one,
-                                Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a, Vector256.ConditionalSelect(Vector256.Equals(x, x), kink, nan4))))
-                    (fun x g -> g * leakyReluSlope alpha convention x) x g)
+                match saved with
+                | ValueSome (struct (source, code)) when obj.ReferenceEquals(source, x) && (g.IsUniform || Shape.same x.ShapeArray g.ShapeArray) ->
+                    let xs = x.Data
+                    let n = xs.Length
+                    let gs = if g.IsUniform then null else g.Data
+                    let dst = Strided.fresh n
+                    let streaming = Strided.streams n
+                    let bits = code.Data
+                    Strided.chunkedStreaming streaming n (fun lo hi ->
+                        Functional.Kernels.SlopeBits.Backward(bits, xs, gs, g.Fill, dst, alpha, kinkSlope, lo, hi, streaming))
+                    GC.KeepAlive x
+                    GC.KeepAlive g
+                    GC.KeepAlive code
+                    Tensor.wrap x.ShapeArray dst
+                | _ ->
+                    let zero = Vector256<double>.Zero
+                    let one = Vector256.Create(1.0)
+                    let a = Vector256.Create(alpha)
+                    let kink = Vector256.Create(kinkSlope)
+                    let nan4 = Vector256.Create(nan)
+                    Lanes.zip
+                        (fun x g ->
+                            g * Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), one,
+                                    Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a, Vector256.ConditionalSelect(Vector256.Equals(x, x), kink, nan4))))
+                        (fun x g -> g * leakyReluSlope alpha convention x) x g)
             (fun x _ _ -> Value.constant (Tensor.zeros x.Shape))
             x g
 
-    /// ReLU max(x, 0). d/dx = 1 for x > 0, 0 for x ≤ 0 (0 at the kink). ReLU(±∞) = ∞/0, ReLU(NaN) = NaN, derivative at NaN is NaN.
-    /// Forward and pullback are one branch-free pass each, four lanes at a time.
-    let relu (x: Value) =
+    /// Leaky ReLU (ReLU's form when `relu`) as an elementwise op whose forward, on a reverse-mode tape and from
+    /// `slopeBitsFrom` elements, keeps the slopes as bits for its pullback (the saved bits are used only for the
+    /// very tensor they were made from).
+    let private leakyOp (name: string) (attributes: (string * obj) list) (alpha: double) (convention: KinkConvention) (relu: bool) (x: Value) =
+        let keep = (match x with Reverse _ -> true | _ -> false)
+        let kinkSlope = leakyReluSlope alpha convention 0.0
+        let saved = ref ValueNone
         let forward (t: Tensor) =
-            let zero = Vector256<double>.Zero
-            Lanes.map
-                (fun x -> Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), x, Vector256.ConditionalSelect(Vector256.Equals(x, x), zero, x)))
-                (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else 0.0) t
-        Op.elementwise "relu" forward (fun x _ g -> slopeScaled 0.0 KinkConvention.LeftDerivative x g) x
+            let xs = t.Data
+            let n = xs.Length
+            let y = Strided.fresh n
+            let code = if keep && n >= slopeBitsFrom then Strided.fresh (Functional.Kernels.SlopeBits.CodeLength n) else null
+            let streaming = Strided.streams n
+            Strided.chunkedStreaming streaming n (fun lo hi ->
+                Functional.Kernels.SlopeBits.Forward(xs, y, alpha, relu, code, kinkSlope, lo, hi, streaming))
+            GC.KeepAlive t
+            if not (isNull code) then saved.Value <- ValueSome(struct (t, Tensor.wrapKept [| code.Length |] code))
+            Tensor.wrap t.ShapeArray y
+        Op.elementwiseWith name attributes forward (fun x _ g -> slopeScaled alpha convention saved.Value x g) x
 
-    /// Leaky ReLU: x for x > 0, α·x for x < 0. d/dx = 1 (x > 0), α (x < 0), and at x = ±0 the
-    /// convention's value (default 1). Values at ±∞ are ±∞·slope; NaN gives NaN for value and derivative.
-    /// Forward and pullback are one branch-free pass each, four lanes at a time.
+    let relu (x: Value) = leakyOp "relu" [] 0.0 KinkConvention.LeftDerivative true x
+
     let leakyReluWith (alpha: double) (convention: KinkConvention) (x: Value) =
-        let forward (t: Tensor) =
-            let zero = Vector256<double>.Zero
-            let a = Vector256.Create(alpha)
-            Lanes.map
-                (fun x -> Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a * x, x))
-                (fun v -> if v > 0.0 then v elif v < 0.0 then alpha * v else v) t
-        Op.elementwiseWith "leakyRelu" [ "alpha", box alpha; "convention", box convention ] forward (fun x _ g -> slopeScaled alpha convention x g) x
+        leakyOp "leakyRelu" [ "alpha", box alpha; "convention", box convention ] alpha convention false x
 
     /// Leaky ReLU with the seed's convention at 0 (derivative 1).
     let leakyRelu (alpha: double) (x: Value) = leakyReluWith alpha KinkConvention.RightDerivative x

@@ -26,12 +26,14 @@ module Activation =
       alpha: double -> convention: KinkConvention -> v: double -> float
 
     /// ReLU max(x, 0). d/dx = 1 for x > 0, 0 for x ≤ 0 (0 at the kink). ReLU(±∞) = ∞/0, ReLU(NaN) = NaN, derivative at NaN is NaN.
-    /// Forward and pullback are one branch-free pass each, four lanes at a time.
+    /// Forward and pullback are one branch-free pass each; on a reverse-mode tape a large forward keeps the slopes
+    /// as one bit per element, which the pullback reads instead of x (the same values, less memory read).
     val relu: x: Value -> Value
 
     /// Leaky ReLU: x for x > 0, α·x for x < 0. d/dx = 1 (x > 0), α (x < 0), and at x = ±0 the
     /// convention's value (default 1). Values at ±∞ are ±∞·slope; NaN gives NaN for value and derivative.
-    /// Forward and pullback are one branch-free pass each, four lanes at a time.
+    /// Forward and pullback are one branch-free pass each; on a reverse-mode tape a large forward keeps the slopes
+    /// as one bit per element, which the pullback reads instead of x (the same values, less memory read).
     val leakyReluWith:
       alpha: double -> convention: KinkConvention -> x: Value -> Value
 

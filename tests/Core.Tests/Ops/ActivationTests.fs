@@ -35,6 +35,63 @@ module OpsActivationTests =
         Assert.Equal(0.0, gradAt Activation.relu 0.0)
         Assert.Equal(torchGradAt torch.nn.functional.relu 0.0, gradAt Activation.relu 0.0)
 
+    /// x of n elements with ±0 and NaN in a few places (flagged blocks for the slope bits), the rest ±(0.5…2.5).
+    let private kinked (n: int) =
+        let rnd = Random(n)
+        Array.init n (fun i ->
+            match i % 701 with
+            | 5 -> 0.0
+            | 9 -> -0.0
+            | 13 when i % 2 = 0 -> nan
+            | _ -> (if rnd.Next 2 = 0 then -1.0 else 1.0) * (0.5 + 2.0 * rnd.NextDouble()))
+
+    /// The bits of a pullback against g·slope(x) elementwise (both NaN counts as equal).
+    let private sameAsSlopes (what: string) (expected: double[]) (actual: double[]) =
+        Assert.Equal(expected.Length, actual.Length)
+        for i in 0 .. expected.Length - 1 do
+            if not (Double.IsNaN expected.[i] && Double.IsNaN actual.[i]) && BitConverter.DoubleToInt64Bits expected.[i] <> BitConverter.DoubleToInt64Bits actual.[i] then
+                Assert.Fail(sprintf "%s: element %d: expected %.17g, got %.17g" what i expected.[i] actual.[i])
+
+    [<Fact>]
+    let ``ReLU and Leaky ReLU pullbacks of large tensors (slopes kept as bits) are g times the slope of x, plain and in a scope`` () =
+        for n in [ 4096; 5000; 70_001 ] do
+            let xs = kinked n
+            let g = Array.init n (fun i -> Math.Cos(float i) * 2.0)
+            let x = Value.constant (Tensor.create [| n |] xs)
+            let adjoint = Value.constant (Tensor.create [| n |] g)
+            let cases =
+                [ "relu", Activation.relu, (fun v -> Activation.leakyReluSlope 0.0 KinkConvention.LeftDerivative v)
+                  for convention in [ KinkConvention.RightDerivative; KinkConvention.LeftDerivative; KinkConvention.Midpoint ] do
+                      sprintf "leaky %A" convention, Activation.leakyReluWith 0.1 convention, Activation.leakyReluSlope 0.1 convention ]
+            for name, f, slope in cases do
+                let expected = Array.init n (fun i -> g.[i] * slope xs.[i])
+                let _, pullback = Autodiff.vjp f x
+                sameAsSlopes (sprintf "%s, n %d, plain" name n) expected ((pullback adjoint |> Value.tensor).ToArray())
+                // Twice from one pullback: the kept bits are read again.
+                sameAsSlopes (sprintf "%s, n %d, plain, again" name n) expected ((pullback adjoint |> Value.tensor).ToArray())
+                do
+                    use _scope = Tensor.scope ()
+                    let _, pullback = Autodiff.vjp f x
+                    sameAsSlopes (sprintf "%s, n %d, in a scope" name n) expected ((pullback adjoint |> Value.tensor).ToArray())
+                // A sum's adjoint is uniform.
+                let ones = Autodiff.grad (fun v -> Reduction.sum (f v)) x |> Value.tensor
+                sameAsSlopes (sprintf "%s, n %d, gradient of the sum" name n) (Array.map slope xs) (ones.ToArray())
+
+    [<Fact>]
+    let ``second derivatives through a large Leaky ReLU's kept slope bits`` () =
+        let n = 6000
+        let xs = kinked n |> Array.map (fun v -> if Double.IsNaN v then 1.5 else v)
+        let v = Array.init n (fun i -> 1.0 + float (i % 7))
+        let alpha = 0.25
+        // f = Σ LeakyReLU(x)²: ∇f = 2·y·slope, and the Hessian is diagonal, 2·slope² (the slope is constant between kinks).
+        let f (x: Value) = let y = Activation.leakyReluWith alpha KinkConvention.Midpoint x in Reduction.sum (Arithmetic.mul y y)
+        let hv = Autodiff.hessianVectorProduct f (Value.constant (Tensor.create [| n |] xs)) (Value.constant (Tensor.create [| n |] v)) |> Value.tensor
+        let h = hv.ToArray()
+        for i in 0 .. n - 1 do
+            let s = Activation.leakyReluSlope alpha KinkConvention.Midpoint xs.[i]
+            let expected = 2.0 * s * s * v.[i]
+            Assert.True(abs (h.[i] - expected) <= 1e-15 * abs expected, sprintf "element %d at %g: %.17g vs %.17g" i xs.[i] h.[i] expected)
+
     [<Fact>]
     let ``TorchSharp's exact GELU is wrong in the negative tail, ours is right`` () =
         // True values from the 2,200-bit reference.
