@@ -68,10 +68,10 @@ module Activation =
             (fun x _ _ -> Value.constant (Tensor.zeros x.Shape))
             x g
 
-    /// Leaky ReLU (ReLU's form when `relu`) as an elementwise op whose forward, on a reverse-mode tape and from
-    /// `slopeBitsFrom` elements, keeps the slopes as bits for its pullback (the saved bits are used only for the
-    /// very tensor they were made from).
-    let private leakyOp (name: string) (attributes: (string * obj) list) (alpha: double) (convention: KinkConvention) (relu: bool) (x: Value) =
+    /// An op with Leaky ReLU's slopes (1 above 0, α below, the convention's at ±0) and the value `form` writes, as an
+    /// elementwise op whose forward, on a reverse-mode tape and from `slopeBitsFrom` elements, keeps the slopes as
+    /// bits for its pullback (the saved bits are used only for the very tensor they were made from).
+    let internal leakySlopesOp (name: string) (attributes: (string * obj) list) (alpha: double) (convention: KinkConvention) (form: Functional.Kernels.SlopeBits.Form) (x: Value) =
         let keep = (match x with Reverse _ -> true | _ -> false)
         let kinkSlope = leakyReluSlope alpha convention 0.0
         let saved = ref ValueNone
@@ -82,16 +82,16 @@ module Activation =
             let code = if keep && n >= slopeBitsFrom then Strided.fresh (Functional.Kernels.SlopeBits.CodeLength n) else null
             let streaming = Strided.streams n
             Strided.chunkedStreaming streaming n (fun lo hi ->
-                Functional.Kernels.SlopeBits.Forward(xs, y, alpha, relu, code, kinkSlope, lo, hi, streaming))
+                Functional.Kernels.SlopeBits.Forward(xs, y, alpha, form, code, kinkSlope, lo, hi, streaming))
             GC.KeepAlive t
             if not (isNull code) then saved.Value <- ValueSome(struct (t, Tensor.wrapKept [| code.Length |] code))
             Tensor.wrap t.ShapeArray y
         Op.elementwiseWith name attributes forward (fun x _ g -> slopeScaled alpha convention saved.Value x g) x
 
-    let relu (x: Value) = leakyOp "relu" [] 0.0 KinkConvention.LeftDerivative true x
+    let relu (x: Value) = leakySlopesOp "relu" [] 0.0 KinkConvention.LeftDerivative Functional.Kernels.SlopeBits.Form.Relu x
 
     let leakyReluWith (alpha: double) (convention: KinkConvention) (x: Value) =
-        leakyOp "leakyRelu" [ "alpha", box alpha; "convention", box convention ] alpha convention false x
+        leakySlopesOp "leakyRelu" [ "alpha", box alpha; "convention", box convention ] alpha convention Functional.Kernels.SlopeBits.Form.LeakyRelu x
 
     /// Leaky ReLU with the seed's convention at 0 (derivative 1).
     let leakyRelu (alpha: double) (x: Value) = leakyReluWith alpha KinkConvention.RightDerivative x

@@ -37,6 +37,12 @@ module Activation =
     val leakyReluWith:
       alpha: double -> convention: KinkConvention -> x: Value -> Value
 
+    /// An op with Leaky ReLU's slopes (1 above 0, α below, the convention's at ±0) and the value `form` writes; on a
+    /// reverse-mode tape a large forward keeps the slopes as bits for its pullback. ReLU, Leaky ReLU and |x|.
+    val internal leakySlopesOp:
+      name: string -> attributes: (string * obj) list -> alpha: double -> convention: KinkConvention ->
+        form: Functional.Kernels.SlopeBits.Form -> x: Value -> Value
+
     /// Leaky ReLU with the right derivative at 0 (1: the original derivation notes' convention).
     val leakyRelu: alpha: double -> x: Value -> Value
 

@@ -19,9 +19,10 @@ module Piecewise =
     let private slopeTimes (slope: double -> double) (x: Value) (g: Value) = Arithmetic.mul g (Elementwise.constantOf slope x)
 
     /// |x|. d/dx = sign x, and at 0 the convention's value: 1 (right), −1 (left) or 0 (midpoint). NaN gives NaN.
+    /// Its slopes are Leaky ReLU's with α = −1 (the same value at the kink under each convention), so it shares
+    /// their kernels: one branch-free pass each way, the pullback reading slope bits on a tape.
     let abs (convention: KinkConvention) (x: Value) =
-        let slope (v: double) = if v > 0.0 then 1.0 elif v < 0.0 then -1.0 elif Double.IsNaN v then v else kinkValue convention -1.0 1.0
-        Op.elementwiseWith "abs" [ "convention", box convention ] (fun t -> Tensor.mapInline Math.Abs t) (fun x _ g -> slopeTimes slope x g) x
+        Activation.leakySlopesOp "abs" [ "convention", box convention ] -1.0 convention Functional.Kernels.SlopeBits.Form.Abs x
 
     /// min(max(x, lo), hi). d/dx = 1 inside (lo, hi), 0 outside; at x = lo the convention picks 0 (left), 1 (right)
     /// or 1/2, at x = hi 1 (left), 0 (right) or 1/2. NaN gives NaN.

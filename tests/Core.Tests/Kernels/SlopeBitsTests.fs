@@ -9,8 +9,11 @@ open Functional.Kernels
 /// formulas on x, bit for bit, over every length class, kink slope, chunking and store path.
 module KernelsSlopeBitsTests =
 
-    let private value (alpha: double) (relu: bool) (v: double) =
-        if relu then (if v > 0.0 || Double.IsNaN v then v else 0.0) else (if v < 0.0 then alpha * v else v)
+    let private value (alpha: double) (form: SlopeBits.Form) (v: double) =
+        match form with
+        | SlopeBits.Form.Relu -> if v > 0.0 || Double.IsNaN v then v else 0.0
+        | SlopeBits.Form.Abs -> Math.Abs v
+        | _ -> if v < 0.0 then alpha * v else v
 
     let private slope (alpha: double) (kink: double) (v: double) =
         if v > 0.0 then 1.0 elif v < 0.0 then alpha elif Double.IsNaN v then nan else kink
@@ -42,17 +45,22 @@ module KernelsSlopeBitsTests =
         for n in [ 1; 7; 63; 64; 65; 1000; 4095; 4096; 4097; 9000; 20000 ] do
             let x = input n n
             let g = Array.init n (fun i -> if i % 97 = 5 then nan elif i % 89 = 3 then -infinity else Math.Sin(float i) * 3.0)
-            for alpha in [ 0.0; 0.01; 1.0; -0.5 ] do
+            for alpha in [ 0.0; 0.01; 1.0; -0.5; -1.0 ] do
                 for kink in [ 1.0; alpha; (1.0 + alpha) / 2.0 ] do
-                    for relu in (if alpha = 0.0 then [ true; false ] else [ false ]) do
+                    let forms =
+                        match alpha with
+                        | 0.0 -> [ SlopeBits.Form.Relu; SlopeBits.Form.LeakyRelu ]
+                        | -1.0 -> [ SlopeBits.Form.Abs; SlopeBits.Form.LeakyRelu ]
+                        | _ -> [ SlopeBits.Form.LeakyRelu ]
+                    for form in forms do
                         for chunk in [ SlopeBits.FlagSpan; 4 * SlopeBits.FlagSpan; Int32.MaxValue ] do
                             for stream in [ false; true ] do
-                                let what = $"n {n}, α {alpha}, kink {kink}, relu {relu}, chunk {chunk}, stream {stream}"
+                                let what = $"n {n}, α {alpha}, kink {kink}, {form}, chunk {chunk}, stream {stream}"
                                 let y = Array.create n 42.0
                                 let code = Array.create (SlopeBits.CodeLength n) nan
-                                chunked n chunk (fun lo hi -> SlopeBits.Forward(x, y, alpha, relu, code, kink, lo, hi, stream))
+                                chunked n chunk (fun lo hi -> SlopeBits.Forward(x, y, alpha, form, code, kink, lo, hi, stream))
                                 for i in 0 .. n - 1 do
-                                    same (fun () -> sprintf "%s, y[%d] of %g" what i x.[i]) (value alpha relu x.[i]) y.[i]
+                                    same (fun () -> sprintf "%s, y[%d] of %g" what i x.[i]) (value alpha form x.[i]) y.[i]
                                 let o = Array.create n 42.0
                                 chunked n (chunk / 2 |> max 1) (fun lo hi -> SlopeBits.Backward(code, x, g, 0.0, o, alpha, kink, lo, hi, stream))
                                 for i in 0 .. n - 1 do
@@ -68,7 +76,7 @@ module KernelsSlopeBitsTests =
         let x = Array.init n (fun i -> if i % 3 = 0 then -1.0 - float i else 1.0 + float i)
         let y = Array.zeroCreate n
         let code = Array.zeroCreate (SlopeBits.CodeLength n)
-        SlopeBits.Forward(x, y, 0.1, false, code, 1.0, 0, n, false)
+        SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, code, 1.0, 0, n, false)
         // x changed after the forward: the bits still give the forward's slopes (no block is flagged).
         let changed = Array.map (fun v -> -v) x
         let o = Array.zeroCreate n
@@ -81,10 +89,10 @@ module KernelsSlopeBitsTests =
         let x = Array.zeroCreate 10_000
         let y = Array.zeroCreate 10_000
         let code = Array.zeroCreate (SlopeBits.CodeLength 10_000)
-        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, 0.1, false, code, 1.0, 64, 4096, false)) |> ignore
-        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, 0.1, false, code, 1.0, 0, 100, false)) |> ignore
-        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, 0.1, false, Array.zeroCreate 10, 1.0, 0, 10_000, false)) |> ignore
-        Assert.Throws<ArgumentOutOfRangeException>(fun () -> SlopeBits.Forward(x, y, 0.1, false, code, 1.0, 0, 10_001, false)) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, code, 1.0, 64, 4096, false)) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, code, 1.0, 0, 100, false)) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, Array.zeroCreate 10, 1.0, 0, 10_000, false)) |> ignore
+        Assert.Throws<ArgumentOutOfRangeException>(fun () -> SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, code, 1.0, 0, 10_001, false)) |> ignore
         Assert.Throws<ArgumentOutOfRangeException>(fun () -> SlopeBits.Backward(code, x, Array.zeroCreate 10, 0.0, y, 0.1, 1.0, 0, 10_000, false)) |> ignore
         // Without a code any range is fine.
-        SlopeBits.Forward(x, y, 0.1, false, null, 1.0, 3, 17, false)
+        SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, null, 1.0, 3, 17, false)
