@@ -145,6 +145,9 @@ module Engine =
             xs.[1] * (torch.pow(xs.[0], torch.tensor (p - 1.0)) * p)
         | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
+        | "siluScaled" ->
+            let s = torch.sigmoid xs.[0]
+            xs.[1] * (s * (xs.[0] * (1.0 - s) + 1.0))
         | "phiPoly" ->
             // φ(x)·P(x), P's coefficients from the constant term up (Horner).
             let coefficients = attribute<float[]> op "coefficients"

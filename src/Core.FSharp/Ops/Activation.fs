@@ -207,10 +207,52 @@ module Activation =
     /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN.
     let softplus (x: Value) = Elementwise.unary "softplus" softplusScalar (fun x _ -> Elementwise.sigmoid x) x
 
-    /// SiLU (swish) x·σ(x). d/dx = σ(x)·(1 + x·(1 − σ(x))).
+    /// From s = σ(x) (xs and s of one length): y = x·s into s, and where d is given d = s·(1 + x·(1 − s)), or with
+    /// an adjoint g that times g instead; four lanes at a time (the same operations on every element, so the same
+    /// bits as the scalar tail), over the cores for large arrays.
+    let private siluFromSigmoid (xs: double[]) (s: double[]) (d: double[]) (g: double[]) =
+        Strided.chunked xs.Length (fun lo hi ->
+            let one = Vector256.Create(1.0)
+            let mutable i = lo
+            if Cpu.v256 then
+                while i <= hi - 4 do
+                    let x = Vector256.Create(xs, i)
+                    let sv = Vector256.Create(s, i)
+                    let slope = sv * (one + x * (one - sv))
+                    if not (isNull g) then (slope * Vector256.Create(g, i)).CopyTo(s, i)
+                    else
+                        if not (isNull d) then slope.CopyTo(d, i)
+                        (x * sv).CopyTo(s, i)
+                    i <- i + 4
+            while i < hi do
+                let x = xs.[i]
+                let sv = s.[i]
+                let slope = sv * (1.0 + x * (1.0 - sv))
+                if not (isNull g) then s.[i] <- slope * g.[i]
+                else
+                    if not (isNull d) then d.[i] <- slope
+                    s.[i] <- x * sv
+                i <- i + 1)
+
+    /// SiLU's second derivative σ(x)·(1 − σ(x))·(2 + x·(1 − 2σ(x))), as a composite of differentiable ops.
+    let private siluSecond (x: Value) =
+        let s = Elementwise.sigmoid x
+        Arithmetic.mul (Arithmetic.mul s (Arithmetic.rsubScalar 1.0 s))
+            (Arithmetic.addScalar 2.0 (Arithmetic.mul x (Arithmetic.rsubScalar 1.0 (Arithmetic.scale 2.0 s))))
+
+    let private siluParts =
+        { Name = "silu"; ScaledName = "siluScaled"; Vector = Cpu.fourLanes
+          WithDerivative =
+            (fun xs ->
+                let s = ElementaryVector.sigmoid xs
+                let d = Strided.fresh xs.Length
+                siluFromSigmoid xs s d null
+                struct (s, d))
+          Value = (fun xs -> let s = ElementaryVector.sigmoid xs in siluFromSigmoid xs s null null; s)
+          Scalar = (fun t -> Tensor.mapInline (fun v -> v * Special.sigmoid v) t)
+          Kernel = (fun xs g -> let s = ElementaryVector.sigmoid xs in siluFromSigmoid xs s null g; s)
+          Derivative = (fun v -> let s = Special.sigmoid v in s * (1.0 + v * (1.0 - s)))
+          Second = siluSecond }
+
     let silu (x: Value) =
-        Elementwise.unaryInline "silu" (fun v -> v * Special.sigmoid v)
-            (fun x _ ->
-                let s = Elementwise.sigmoid x
-                Arithmetic.mul s (Arithmetic.addScalar 1.0 (Arithmetic.mul x (Arithmetic.rsubScalar 1.0 s))))
-            x
+        fusedActivation siluParts x

@@ -80,6 +80,28 @@ module OpsActivationTests =
                 sameAsSlopes (sprintf "%s, n %d, gradient of the sum" name n) (Array.map slope xs) (ones.ToArray())
 
     [<Fact>]
+    let ``SiLU on a tape (derivative kept with the value) gives the bits of SiLU off the tape and of its JVP`` () =
+        let n = 5000
+        let xs = Array.init n (fun i -> if i % 997 = 3 then 0.0 elif i % 991 = 7 then -745.0 elif i % 983 = 11 then 800.0 else Math.Sin(float i) * 12.0)
+        let g = Array.init n (fun i -> Math.Cos(float i * 0.7) * 3.0)
+        let x = Value.constant (Tensor.create [| n |] xs)
+        let adjoint = Value.constant (Tensor.create [| n |] g)
+        let bits (t: Tensor) = t.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
+        let y, pullback = Autodiff.vjp Activation.silu x
+        Assert.Equal<int64[]>(bits (Activation.silu x |> Value.tensor), bits (Value.tensor y))
+        let vjp = pullback adjoint |> Value.tensor
+        let _, jvp = Autodiff.jvp Activation.silu x adjoint
+        Assert.Equal<int64[]>(bits (Value.tensor jvp), bits vjp)
+        // Against x·σ(x) and σ(x)·(1 + x·(1 − σ(x))) in scalar arithmetic: within a few ulp (σ within 3).
+        let v = vjp.ToArray()
+        let yv = (Value.tensor y).ToArray()
+        for i in 0 .. n - 1 do
+            let s = Special.sigmoid xs.[i]
+            let close (expected: double) (actual: double) = abs (actual - expected) <= 1e-14 * abs expected + 1e-300
+            Assert.True(close (xs.[i] * s) yv.[i], sprintf "SiLU(%g): %.17g" xs.[i] yv.[i])
+            Assert.True(close (g.[i] * (s * (1.0 + xs.[i] * (1.0 - s)))) v.[i], sprintf "SiLU'(%g)·g: %.17g" xs.[i] v.[i])
+
+    [<Fact>]
     let ``second derivatives through a large Leaky ReLU's kept slope bits`` () =
         let n = 6000
         let xs = kinked n |> Array.map (fun v -> if Double.IsNaN v then 1.5 else v)
