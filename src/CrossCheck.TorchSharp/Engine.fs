@@ -26,6 +26,18 @@ module Engine =
         let s = torch.where(x.gt(torch.tensor 0.0), torch.ones_like x, torch.where(x.lt(torch.tensor 0.0), torch.ones_like x * alpha, torch.ones_like x * kink))
         torch.where(x.isnan(), x, s)
 
+    /// The slope of clamp to [lo, hi] on torch tensors: 1 inside, 0 outside, at a bound the convention's value of
+    /// the one-sided slopes (0 when lo = hi), NaN at NaN.
+    let private clampSlope (x: torch.Tensor) (lo: float) (hi: float) (convention: KinkConvention) =
+        let kinkLow, kinkHigh =
+            if lo = hi then Piecewise.kinkValue convention 0.0 0.0, Piecewise.kinkValue convention 0.0 0.0
+            else Piecewise.kinkValue convention 0.0 1.0, Piecewise.kinkValue convention 1.0 0.0
+        let ones = torch.ones_like x
+        let inside = x.gt(torch.tensor lo).logical_and(x.lt(torch.tensor hi))
+        let outside = x.lt(torch.tensor lo).logical_or(x.gt(torch.tensor hi))
+        let s = torch.where(inside, ones, torch.where(outside, ones * 0.0, torch.where(x.eq(torch.tensor lo), ones * kinkLow, ones * kinkHigh)))
+        torch.where(x.isnan(), x, s)
+
     /// Φ(x) + x·φ(x), GELU's derivative, through torch's erf (accurate where GELU' is not tiny).
     let private geluDerivative (x: torch.Tensor) =
         let cdf = (torch.special.erf(x / Math.Sqrt 2.0) + 1.0) * 0.5
@@ -145,6 +157,7 @@ module Engine =
             xs.[1] * (torch.pow(xs.[0], torch.tensor (p - 1.0)) * p)
         | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
+        | "clampScaled" -> xs.[1] * clampSlope xs.[0] (float' op "min") (float' op "max") (attribute<KinkConvention> op "convention")
         | "siluScaled" ->
             let s = torch.sigmoid xs.[0]
             xs.[1] * (s * (xs.[0] * (1.0 - s) + 1.0))

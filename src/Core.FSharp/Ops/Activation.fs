@@ -31,14 +31,12 @@ module Activation =
     /// the pullback reads x, and the code would cost more to make than it saves.
     let private slopeBitsFrom = 4096
 
-    /// g·LeakyReLU'(x) under a convention, one pass (a slope tensor and a product before: two passes and a
-    /// temporary, the same bits): the VJP and JVP of Leaky ReLU, and of ReLU (α = 0, the left derivative at 0:
-    /// slopes 1, 0 and 0 at the kink, NaN at NaN). ∂/∂x = 0 (the slope is constant between kinks), ∂/∂g = the slope.
-    /// `saved` may hold the slope bits of one tensor, made by its forward: for that tensor the slopes come from
-    /// them instead of from x (the same bits, a third less memory read).
-    let private slopeScaled (alpha: double) (convention: KinkConvention) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
-        let kinkSlope = leakyReluSlope alpha convention 0.0
-        Op.scaledWith "slopeScaled" [ "alpha", box alpha; "convention", box convention ]
+    /// g·slope(x) as one op for an op of SlopeBits' family (slopes constant between kinks: ∂/∂x = 0, ∂/∂g = the
+    /// slope). `saved` may hold the slope bits of one tensor, made by its forward: for that tensor the slopes come
+    /// from them instead of from x (the same bits, a third less memory read); elsewhere `fromX x g`.
+    let internal piecewiseScaled (name: string) (attributes: (string * obj) list) (slopes: Functional.Kernels.SlopeBits.Slopes)
+                                 (fromX: Tensor -> Tensor -> Tensor) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
+        Op.scaledWith name attributes
             (fun x g ->
                 match saved with
                 | ValueSome (struct (source, code)) when obj.ReferenceEquals(source, x) && (g.IsUniform || Shape.same x.ShapeArray g.ShapeArray) ->
@@ -49,31 +47,41 @@ module Activation =
                     let streaming = Strided.streams n
                     let bits = code.Data
                     Strided.chunkedStreaming streaming n (fun lo hi ->
-                        Functional.Kernels.SlopeBits.Backward(bits, xs, gs, g.Fill, dst, alpha, kinkSlope, lo, hi, streaming))
+                        Functional.Kernels.SlopeBits.Backward(bits, xs, gs, g.Fill, dst, slopes, lo, hi, streaming))
                     GC.KeepAlive x
                     GC.KeepAlive g
                     GC.KeepAlive code
                     Tensor.wrap x.ShapeArray dst
-                | _ ->
-                    let zero = Vector256<double>.Zero
-                    let one = Vector256.Create(1.0)
-                    let a = Vector256.Create(alpha)
-                    let kink = Vector256.Create(kinkSlope)
-                    let nan4 = Vector256.Create(nan)
-                    Lanes.zip
-                        (fun x g ->
-                            g * Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), one,
-                                    Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a, Vector256.ConditionalSelect(Vector256.Equals(x, x), kink, nan4))))
-                        (fun x g -> g * leakyReluSlope alpha convention x) x g)
+                | _ -> fromX x g)
             (fun x _ _ -> Value.constant (Tensor.zeros x.Shape))
             x g
 
-    /// An op with Leaky ReLU's slopes (1 above 0, α below, the convention's at ±0) and the value `form` writes, as an
-    /// elementwise op whose forward, on a reverse-mode tape and from `slopeBitsFrom` elements, keeps the slopes as
-    /// bits for its pullback (the saved bits are used only for the very tensor they were made from).
-    let internal leakySlopesOp (name: string) (attributes: (string * obj) list) (alpha: double) (convention: KinkConvention) (form: Functional.Kernels.SlopeBits.Form) (x: Value) =
-        let keep = (match x with Reverse _ -> true | _ -> false)
+    /// g·LeakyReLU'(x) under a convention, one pass (a slope tensor and a product before: two passes and a
+    /// temporary, the same bits): the VJP and JVP of Leaky ReLU, and of ReLU (α = 0, the left derivative at 0:
+    /// slopes 1, 0 and 0 at the kink, NaN at NaN) and |x| (α = −1).
+    let private slopeScaled (alpha: double) (convention: KinkConvention) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
         let kinkSlope = leakyReluSlope alpha convention 0.0
+        let slopes = Functional.Kernels.SlopeBits.Slopes.Leaky(Functional.Kernels.SlopeBits.Form.LeakyRelu, alpha, kinkSlope)
+        piecewiseScaled "slopeScaled" [ "alpha", box alpha; "convention", box convention ] slopes
+            (fun x g ->
+                let zero = Vector256<double>.Zero
+                let one = Vector256.Create(1.0)
+                let a = Vector256.Create(alpha)
+                let kink = Vector256.Create(kinkSlope)
+                let nan4 = Vector256.Create(nan)
+                Lanes.zip
+                    (fun x g ->
+                        g * Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), one,
+                                Vector256.ConditionalSelect(Vector256.LessThan(x, zero), a, Vector256.ConditionalSelect(Vector256.Equals(x, x), kink, nan4))))
+                    (fun x g -> g * leakyReluSlope alpha convention x) x g)
+            saved x g
+
+    /// An op of SlopeBits' family (its value and slopes in `slopes`) as an elementwise op whose forward, on a
+    /// reverse-mode tape and from `slopeBitsFrom` elements, keeps the slopes as bits for its pullback `scaled saved`
+    /// (the saved bits are used only for the very tensor they were made from).
+    let internal piecewiseOp (name: string) (attributes: (string * obj) list) (slopes: Functional.Kernels.SlopeBits.Slopes)
+                             (scaled: struct (Tensor * Tensor) voption -> Value -> Value -> Value) (x: Value) =
+        let keep = (match x with Reverse _ -> true | _ -> false)
         let saved = ref ValueNone
         let forward (t: Tensor) =
             let xs = t.Data
@@ -82,11 +90,15 @@ module Activation =
             let code = if keep && n >= slopeBitsFrom then Strided.fresh (Functional.Kernels.SlopeBits.CodeLength n) else null
             let streaming = Strided.streams n
             Strided.chunkedStreaming streaming n (fun lo hi ->
-                Functional.Kernels.SlopeBits.Forward(xs, y, alpha, form, code, kinkSlope, lo, hi, streaming))
+                Functional.Kernels.SlopeBits.Forward(xs, y, slopes, code, lo, hi, streaming))
             GC.KeepAlive t
             if not (isNull code) then saved.Value <- ValueSome(struct (t, Tensor.wrapKept [| code.Length |] code))
             Tensor.wrap t.ShapeArray y
-        Op.elementwiseWith name attributes forward (fun x _ g -> slopeScaled alpha convention saved.Value x g) x
+        Op.elementwiseWith name attributes forward (fun x _ g -> scaled saved.Value x g) x
+
+    let internal leakySlopesOp (name: string) (attributes: (string * obj) list) (alpha: double) (convention: KinkConvention) (form: Functional.Kernels.SlopeBits.Form) (x: Value) =
+        let slopes = Functional.Kernels.SlopeBits.Slopes.Leaky(form, alpha, leakyReluSlope alpha convention 0.0)
+        piecewiseOp name attributes slopes (slopeScaled alpha convention) x
 
     let relu (x: Value) = leakySlopesOp "relu" [] 0.0 KinkConvention.LeftDerivative Functional.Kernels.SlopeBits.Form.Relu x
 

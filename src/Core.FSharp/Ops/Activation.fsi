@@ -37,6 +37,18 @@ module Activation =
     val leakyReluWith:
       alpha: double -> convention: KinkConvention -> x: Value -> Value
 
+    /// g·slope(x) as one op (name, attributes) for an op of SlopeBits' family: from the slope bits `saved` for the
+    /// tensor they were made from, else `fromX x g`.
+    val internal piecewiseScaled:
+      name: string -> attributes: (string * obj) list -> slopes: Functional.Kernels.SlopeBits.Slopes ->
+        fromX: (Tensor -> Tensor -> Tensor) -> saved: struct (Tensor * Tensor) voption -> x: Value -> g: Value -> Value
+
+    /// An op of SlopeBits' family (value and slopes in `slopes`); on a reverse-mode tape a large forward keeps the
+    /// slopes as bits for its pullback `scaled saved`.
+    val internal piecewiseOp:
+      name: string -> attributes: (string * obj) list -> slopes: Functional.Kernels.SlopeBits.Slopes ->
+        scaled: (struct (Tensor * Tensor) voption -> Value -> Value -> Value) -> x: Value -> Value
+
     /// An op with Leaky ReLU's slopes (1 above 0, α below, the convention's at ±0) and the value `form` writes; on a
     /// reverse-mode tape a large forward keeps the slopes as bits for its pullback. ReLU, Leaky ReLU and |x|.
     val internal leakySlopesOp:

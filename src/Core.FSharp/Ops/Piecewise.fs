@@ -15,9 +15,6 @@ module Piecewise =
         | KinkConvention.Midpoint -> (left + right) / 2.0
         | _ -> right
 
-    /// g·slope(x) with a slope that is constant between kinks: the VJP and JVP of a piecewise-linear op.
-    let private slopeTimes (slope: double -> double) (x: Value) (g: Value) = Arithmetic.mul g (Elementwise.constantOf slope x)
-
     /// |x|. d/dx = sign x, and at 0 the convention's value: 1 (right), −1 (left) or 0 (midpoint). NaN gives NaN.
     /// Its slopes are Leaky ReLU's with α = −1 (the same value at the kink under each convention), so it shares
     /// their kernels: one branch-free pass each way, the pullback reading slope bits on a tape.
@@ -29,15 +26,15 @@ module Piecewise =
     let clamp (convention: KinkConvention) (lo: double) (hi: double) (x: Value) =
         if Double.IsNaN lo || Double.IsNaN hi || lo > hi then
             invalidArg "lo" (sprintf "clamp needs lo ≤ hi; got lo = %g, hi = %g." lo hi)
-        let slope (v: double) =
-            if v > lo && v < hi then 1.0
-            elif v < lo || v > hi then 0.0
-            elif Double.IsNaN v then v
-            elif lo = hi then kinkValue convention 0.0 0.0
-            elif v = lo then kinkValue convention 0.0 1.0
-            else kinkValue convention 1.0 0.0
-        Op.elementwiseWith "clamp" [ "min", box lo; "max", box hi; "convention", box convention ]
-            (fun t -> Tensor.mapInline (fun v -> if v < lo then lo elif v > hi then hi else v) t) (fun x _ g -> slopeTimes slope x g) x
+        // At a bound the convention's value of the one-sided slopes (0 outside, 1 inside); 0 when lo = hi.
+        let kinkLow, kinkHigh =
+            if lo = hi then kinkValue convention 0.0 0.0, kinkValue convention 0.0 0.0
+            else kinkValue convention 0.0 1.0, kinkValue convention 1.0 0.0
+        let slopes = Functional.Kernels.SlopeBits.Slopes.Clamp(lo, hi, kinkLow, kinkHigh)
+        let attributes = [ "min", box lo; "max", box hi; "convention", box convention ]
+        Activation.piecewiseOp "clamp" attributes slopes
+            (Activation.piecewiseScaled "clampScaled" attributes slopes (fun x g -> Tensor.map2Inline (fun v g -> g * slopes.Of v) x g))
+            x
 
     /// The weight of a (first = true) or b in max(a, b) or min(a, b), over the broadcast shape: 1 where that side
     /// wins, 0 where it loses, at a tie the convention's value (the one-sided derivatives are 0 and 1), NaN where

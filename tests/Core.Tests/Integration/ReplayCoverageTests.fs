@@ -175,7 +175,7 @@ module ReplayCoverageTests =
         for op in [ "einsum"; "add"; "sub"; "mul"; "div"; "neg"; "scale"; "square"; "exp"; "log"; "sqrt"; "tanh"; "sigmoid"
                     "relu"; "leakyRelu"; "gelu"; "geluTanh"; "softplus"; "pow"; "softmax"; "logSoftmax"; "sum"
                     "broadcastTo"; "sumTo"; "reshape"; "permute"; "select"; "embed"; "stack"
-                    "sigmoidScaled"; "tanhScaled"; "reciprocalScaled"; "squareScaled"; "powScaled"; "slopeScaled"
+                    "sigmoidScaled"; "tanhScaled"; "reciprocalScaled"; "squareScaled"; "powScaled"; "slopeScaled"; "clampScaled"
                     "geluScaled"; "geluTanhScaled"; "siluScaled"; "softmaxVjp"; "logSoftmaxVjp"
                     "reciprocal"; "sin"; "cos"; "tan"; "asin"; "acos"; "atan"; "sinh"; "cosh"; "log1p"; "expm1"; "erf"; "erfc"
                     "silu"; "abs"; "clamp"; "maximum"; "minimum"; "elu"; "narrow"; "pad"; "concat"; "indexSelect"; "indexAdd"

@@ -18,6 +18,11 @@ module KernelsSlopeBitsTests =
     let private slope (alpha: double) (kink: double) (v: double) =
         if v > 0.0 then 1.0 elif v < 0.0 then alpha elif Double.IsNaN v then nan else kink
 
+    let private clampValue (lo: double) (hi: double) (v: double) = if v < lo then lo elif v > hi then hi else v
+
+    let private clampSlope (lo: double) (hi: double) (kinkLow: double) (kinkHigh: double) (v: double) =
+        if v > lo && v < hi then 1.0 elif v < lo || v > hi then 0.0 elif Double.IsNaN v then nan elif v = lo then kinkLow else kinkHigh
+
     /// The same bits, or both NaN.
     let private same (what: unit -> string) (expected: double) (actual: double) =
         if not (Double.IsNaN expected && Double.IsNaN actual) && BitConverter.DoubleToInt64Bits expected <> BitConverter.DoubleToInt64Bits actual then
@@ -58,17 +63,47 @@ module KernelsSlopeBitsTests =
                                 let what = $"n {n}, α {alpha}, kink {kink}, {form}, chunk {chunk}, stream {stream}"
                                 let y = Array.create n 42.0
                                 let code = Array.create (SlopeBits.CodeLength n) nan
-                                chunked n chunk (fun lo hi -> SlopeBits.Forward(x, y, alpha, form, code, kink, lo, hi, stream))
+                                let slopes = SlopeBits.Slopes.Leaky(form, alpha, kink)
+                                chunked n chunk (fun lo hi -> SlopeBits.Forward(x, y, slopes, code, lo, hi, stream))
                                 for i in 0 .. n - 1 do
                                     same (fun () -> sprintf "%s, y[%d] of %g" what i x.[i]) (value alpha form x.[i]) y.[i]
                                 let o = Array.create n 42.0
-                                chunked n (chunk / 2 |> max 1) (fun lo hi -> SlopeBits.Backward(code, x, g, 0.0, o, alpha, kink, lo, hi, stream))
+                                chunked n (chunk / 2 |> max 1) (fun lo hi -> SlopeBits.Backward(code, x, g, 0.0, o, slopes, lo, hi, stream))
                                 for i in 0 .. n - 1 do
                                     same (fun () -> sprintf "%s, grad[%d] at %g" what i x.[i]) (g.[i] * slope alpha kink x.[i]) o.[i]
                                 // A uniform adjoint (a sum's): one value for every element.
-                                SlopeBits.Backward(code, x, null, -2.5, o, alpha, kink, 0, n, stream)
+                                SlopeBits.Backward(code, x, null, -2.5, o, slopes, 0, n, stream)
                                 for i in 0 .. n - 1 do
                                     same (fun () -> sprintf "%s, uniform grad[%d] at %g" what i x.[i]) (-2.5 * slope alpha kink x.[i]) o.[i]
+
+    [<Fact>]
+    let ``clamp's values and its pullback from the bits match the slopes of x, bounds and NaN included`` () =
+        for n in [ 1; 63; 65; 4097; 20000 ] do
+            // Values on both sides of the bounds, some exactly at them (flagged blocks), NaN and ±∞.
+            let x = Array.init n (fun i ->
+                match i % 331 with
+                | 7 -> -1.0
+                | 9 -> 0.5
+                | 11 when i % 2 = 0 -> nan
+                | 13 -> -infinity
+                | 17 -> infinity
+                | _ -> Math.Sin(float i) * 2.0)
+            let g = Array.init n (fun i -> Math.Cos(float i) * 3.0)
+            for lo, hi in [ -1.0, 0.5; 0.0, 0.0; -infinity, 1.0 ] do
+                for kinkLow, kinkHigh in [ 0.0, 1.0; 1.0, 0.0; 0.5, 0.5 ] do
+                    let kinkLow, kinkHigh = if lo = hi then 0.0, 0.0 else kinkLow, kinkHigh
+                    let slopes = SlopeBits.Slopes.Clamp(lo, hi, kinkLow, kinkHigh)
+                    for stream in [ false; true ] do
+                        let what = $"n {n}, [{lo}, {hi}], kinks {kinkLow} {kinkHigh}, stream {stream}"
+                        let y = Array.create n 42.0
+                        let code = Array.create (SlopeBits.CodeLength n) nan
+                        chunked n SlopeBits.FlagSpan (fun a b -> SlopeBits.Forward(x, y, slopes, code, a, b, stream))
+                        for i in 0 .. n - 1 do
+                            same (fun () -> sprintf "%s, y[%d] of %g" what i x.[i]) (clampValue lo hi x.[i]) y.[i]
+                        let o = Array.create n 42.0
+                        SlopeBits.Backward(code, x, g, 0.0, o, slopes, 0, n, stream)
+                        for i in 0 .. n - 1 do
+                            same (fun () -> sprintf "%s, grad[%d] at %g" what i x.[i]) (g.[i] * clampSlope lo hi kinkLow kinkHigh x.[i]) o.[i]
 
     [<Fact>]
     let ``the pullback takes clean blocks' slopes from the bits, not from x`` () =
@@ -76,11 +111,12 @@ module KernelsSlopeBitsTests =
         let x = Array.init n (fun i -> if i % 3 = 0 then -1.0 - float i else 1.0 + float i)
         let y = Array.zeroCreate n
         let code = Array.zeroCreate (SlopeBits.CodeLength n)
-        SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, code, 1.0, 0, n, false)
+        let slopes = SlopeBits.Slopes.Leaky(SlopeBits.Form.LeakyRelu, 0.1, 1.0)
+        SlopeBits.Forward(x, y, slopes, code, 0, n, false)
         // x changed after the forward: the bits still give the forward's slopes (no block is flagged).
         let changed = Array.map (fun v -> -v) x
         let o = Array.zeroCreate n
-        SlopeBits.Backward(code, changed, null, 1.0, o, 0.1, 1.0, 0, n, false)
+        SlopeBits.Backward(code, changed, null, 1.0, o, slopes, 0, n, false)
         for i in 0 .. n - 1 do
             Assert.Equal((if x.[i] > 0.0 then 1.0 else 0.1), o.[i])
 
@@ -89,10 +125,11 @@ module KernelsSlopeBitsTests =
         let x = Array.zeroCreate 10_000
         let y = Array.zeroCreate 10_000
         let code = Array.zeroCreate (SlopeBits.CodeLength 10_000)
-        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, code, 1.0, 64, 4096, false)) |> ignore
-        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, code, 1.0, 0, 100, false)) |> ignore
-        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, Array.zeroCreate 10, 1.0, 0, 10_000, false)) |> ignore
-        Assert.Throws<ArgumentOutOfRangeException>(fun () -> SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, code, 1.0, 0, 10_001, false)) |> ignore
-        Assert.Throws<ArgumentOutOfRangeException>(fun () -> SlopeBits.Backward(code, x, Array.zeroCreate 10, 0.0, y, 0.1, 1.0, 0, 10_000, false)) |> ignore
+        let slopes = SlopeBits.Slopes.Leaky(SlopeBits.Form.LeakyRelu, 0.1, 1.0)
+        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, slopes, code, 64, 4096, false)) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, slopes, code, 0, 100, false)) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> SlopeBits.Forward(x, y, slopes, Array.zeroCreate 10, 0, 10_000, false)) |> ignore
+        Assert.Throws<ArgumentOutOfRangeException>(fun () -> SlopeBits.Forward(x, y, slopes, code, 0, 10_001, false)) |> ignore
+        Assert.Throws<ArgumentOutOfRangeException>(fun () -> SlopeBits.Backward(code, x, Array.zeroCreate 10, 0.0, y, slopes, 0, 10_000, false)) |> ignore
         // Without a code any range is fine.
-        SlopeBits.Forward(x, y, 0.1, SlopeBits.Form.LeakyRelu, null, 1.0, 3, 17, false)
+        SlopeBits.Forward(x, y, slopes, null, 3, 17, false)

@@ -53,7 +53,7 @@ module OpsActivationTests =
                 Assert.Fail(sprintf "%s: element %d: expected %.17g, got %.17g" what i expected.[i] actual.[i])
 
     [<Fact>]
-    let ``ReLU, Leaky ReLU and abs pullbacks of large tensors (slopes kept as bits) are g times the slope of x, plain and in a scope`` () =
+    let ``ReLU, Leaky ReLU, abs and clamp pullbacks of large tensors (slopes kept as bits) are g times the slope of x, plain and in a scope`` () =
         for n in [ 4096; 5000; 70_001 ] do
             let xs = kinked n
             let g = Array.init n (fun i -> Math.Cos(float i) * 2.0)
@@ -64,7 +64,12 @@ module OpsActivationTests =
                   for convention in [ KinkConvention.RightDerivative; KinkConvention.LeftDerivative; KinkConvention.Midpoint ] do
                       sprintf "leaky %A" convention, Activation.leakyReluWith 0.1 convention, Activation.leakyReluSlope 0.1 convention
                       // |x|: sign x, and the convention's 1, −1 or 0 at ±0.
-                      sprintf "abs %A" convention, Piecewise.abs convention, (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then -1.0 elif Double.IsNaN v then nan else Piecewise.kinkValue convention -1.0 1.0) ]
+                      sprintf "abs %A" convention, Piecewise.abs convention, (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then -1.0 elif Double.IsNaN v then nan else Piecewise.kinkValue convention -1.0 1.0)
+                      // clamp to [−0.5, 1]: 1 inside, 0 outside, the convention's value of 0 and 1 at a bound.
+                      sprintf "clamp %A" convention, Piecewise.clamp convention -0.5 1.0,
+                      (fun v ->
+                          if v > -0.5 && v < 1.0 then 1.0 elif v < -0.5 || v > 1.0 then 0.0 elif Double.IsNaN v then nan
+                          elif v = -0.5 then Piecewise.kinkValue convention 0.0 1.0 else Piecewise.kinkValue convention 1.0 0.0) ]
             for name, f, slope in cases do
                 let expected = Array.init n (fun i -> g.[i] * slope xs.[i])
                 let _, pullback = Autodiff.vjp f x
