@@ -217,7 +217,61 @@ module Activation =
 
     /// softplus(x) = ln(1 + eˣ), a smooth ReLU. d/dx = σ(x), so every order follows from σ's.
     /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN.
-    let softplus (x: Value) = Elementwise.unary "softplus" softplusScalar (fun x _ -> Elementwise.sigmoid x) x
+    /// dst[i] = f(a[i]) or f(a[i], b[i]) for i in [lo, hi): four lanes at a time where vectors run (`fv` must be `f`
+    /// on lanes, the same operations, so the same bits), the rest one by one.
+    let inline private lanes2 (a: double[]) (b: double[]) (dst: double[]) (lo: int) (hi: int)
+                              ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double -> double) =
+        let mutable i = lo
+        if Cpu.v256 then
+            while i <= hi - 4 do
+                (fv (Vector256.Create(a, i)) (Vector256.Create(b, i))).CopyTo(dst, i)
+                i <- i + 4
+        while i < hi do
+            dst.[i] <- f a.[i] b.[i]
+            i <- i + 1
+
+    /// softplusScalar's steps over whole arrays with the vector exponential and logarithm (each within 1 ulp of
+    /// Math.Exp's and Math.Log's, so the value within a few ulp of softplusScalar's), in scratch from the shared
+    /// pool: e = e^(−|x|), u = 1 + e, ln u, then max(x, 0) + ln u corrected by e/(u − 1) in one pass.
+    let private softplusVector (xs: double[]) =
+        let n = xs.Length
+        let u = Storage.rentScratch n
+        let e = Storage.rentScratch n
+        try
+            Strided.chunked n (fun lo hi -> lanes2 xs xs u lo hi (fun x _ -> -Vector256.Abs(x)) (fun x _ -> -(abs x)))
+            Strided.chunkedCostly n (fun lo hi -> ElementaryVector.expInto u lo hi e lo)
+            Strided.chunked n (fun lo hi -> lanes2 e e u lo hi (fun e _ -> Vector256.Create(1.0) + e) (fun e _ -> 1.0 + e))
+            let y = Strided.fresh n
+            Strided.chunkedCostly n (ElementaryVector.logInto u y)
+            Strided.chunked n (fun lo hi ->
+                let mutable i = lo
+                if Cpu.v256 then
+                    let one = Vector256.Create(1.0)
+                    while i <= hi - 4 do
+                        let x = Vector256.Create(xs, i)
+                        let ev = Vector256.Create(e, i)
+                        let uv = Vector256.Create(u, i)
+                        let l = Vector256.ConditionalSelect(Vector256.Equals(uv, one), ev, Vector256.Create(y, i) * (ev / (uv - one)))
+                        (Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<double>.Zero), Vector256<double>.Zero, x) + l).CopyTo(y, i)
+                        i <- i + 4
+                while i < hi do
+                    let ei = e.[i]
+                    let ui = u.[i]
+                    let l = if ui = 1.0 then ei else y.[i] * (ei / (ui - 1.0))
+                    y.[i] <- (if xs.[i] < 0.0 then 0.0 else xs.[i]) + l
+                    i <- i + 1)
+            y
+        finally
+            Storage.returnScratch e
+            Storage.returnScratch u
+
+    // σ is not kept with the value as GELU's and SiLU's derivatives are: measured level, the forward's exponential
+    // and logarithm being most of the time (docs/PERFORMANCE.md).
+    let softplus (x: Value) =
+        Op.elementwise "softplus"
+            (fun t -> if Cpu.fourLanes then Tensor.wrap t.ShapeArray (softplusVector t.Data) else Tensor.mapInline softplusScalar t)
+            (fun x _ g -> Arithmetic.mul g (Elementwise.sigmoid x))
+            x
 
     /// From s = σ(x) (xs and s of one length): y = x·s into s, and where d is given d = s·(1 + x·(1 − s)), or with
     /// an adjoint g that times g instead; four lanes at a time (the same operations on every element, so the same
