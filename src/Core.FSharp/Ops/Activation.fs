@@ -215,8 +215,6 @@ module Activation =
         let l = if u = 1.0 then e else Math.Log u * (e / (u - 1.0))
         max x 0.0 + l
 
-    /// softplus(x) = ln(1 + eˣ), a smooth ReLU. d/dx = σ(x), so every order follows from σ's.
-    /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN.
     /// dst[i] = f(a[i]) or f(a[i], b[i]) for i in [lo, hi): four lanes at a time where vectors run (`fv` must be `f`
     /// on lanes, the same operations, so the same bits), the rest one by one.
     let inline private lanes2 (a: double[]) (b: double[]) (dst: double[]) (lo: int) (hi: int)
@@ -265,6 +263,8 @@ module Activation =
             Storage.returnScratch e
             Storage.returnScratch u
 
+    /// softplus(x) = ln(1 + eˣ), a smooth ReLU. d/dx = σ(x), so every order follows from σ's.
+    /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN.
     // σ is not kept with the value as GELU's and SiLU's derivatives are: measured level, the forward's exponential
     // and logarithm being most of the time (docs/PERFORMANCE.md).
     let softplus (x: Value) =
