@@ -29,9 +29,7 @@ module Engine =
     /// The slope of clamp to [lo, hi] on torch tensors: 1 inside, 0 outside, at a bound the convention's value of
     /// the one-sided slopes (0 when lo = hi), NaN at NaN.
     let private clampSlope (x: torch.Tensor) (lo: float) (hi: float) (convention: KinkConvention) =
-        let kinkLow, kinkHigh =
-            if lo = hi then Piecewise.kinkValue convention 0.0 0.0, Piecewise.kinkValue convention 0.0 0.0
-            else Piecewise.kinkValue convention 0.0 1.0, Piecewise.kinkValue convention 1.0 0.0
+        let kinkLow, kinkHigh = Piecewise.clampKinks convention lo hi
         let ones = torch.ones_like x
         let inside = x.gt(torch.tensor lo).logical_and(x.lt(torch.tensor hi))
         let outside = x.lt(torch.tensor lo).logical_or(x.gt(torch.tensor hi))

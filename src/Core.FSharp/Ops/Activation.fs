@@ -215,17 +215,17 @@ module Activation =
         let l = if u = 1.0 then e else Math.Log u * (e / (u - 1.0))
         max x 0.0 + l
 
-    /// dst[i] = f(a[i]) or f(a[i], b[i]) for i in [lo, hi): four lanes at a time where vectors run (`fv` must be `f`
-    /// on lanes, the same operations, so the same bits), the rest one by one.
-    let inline private lanes2 (a: double[]) (b: double[]) (dst: double[]) (lo: int) (hi: int)
-                              ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double -> double) =
+    /// dst[i] = f(a[i]) for i in [lo, hi): four lanes at a time where vectors run (`fv` must be `f` on lanes, the
+    /// same operations, so the same bits), the rest one by one.
+    let inline private lanesOver (a: double[]) (dst: double[]) (lo: int) (hi: int)
+                                 ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double) =
         let mutable i = lo
         if Cpu.v256 then
             while i <= hi - 4 do
-                (fv (Vector256.Create(a, i)) (Vector256.Create(b, i))).CopyTo(dst, i)
+                (fv (Vector256.Create(a, i))).CopyTo(dst, i)
                 i <- i + 4
         while i < hi do
-            dst.[i] <- f a.[i] b.[i]
+            dst.[i] <- f a.[i]
             i <- i + 1
 
     /// softplusScalar's steps over whole arrays with the vector exponential and logarithm (each within 1 ulp of
@@ -236,9 +236,9 @@ module Activation =
         let u = Storage.rentScratch n
         let e = Storage.rentScratch n
         try
-            Strided.chunked n (fun lo hi -> lanes2 xs xs u lo hi (fun x _ -> -Vector256.Abs(x)) (fun x _ -> -(abs x)))
+            Strided.chunked n (fun lo hi -> lanesOver xs u lo hi (fun x -> -Vector256.Abs(x)) (fun x -> -(abs x)))
             Strided.chunkedCostly n (fun lo hi -> ElementaryVector.expInto u lo hi e lo)
-            Strided.chunked n (fun lo hi -> lanes2 e e u lo hi (fun e _ -> Vector256.Create(1.0) + e) (fun e _ -> 1.0 + e))
+            Strided.chunked n (fun lo hi -> lanesOver e u lo hi (fun e -> Vector256.Create(1.0) + e) (fun e -> 1.0 + e))
             let y = Strided.fresh n
             Strided.chunkedCostly n (ElementaryVector.logInto u y)
             Strided.chunked n (fun lo hi ->

@@ -15,6 +15,12 @@ module Piecewise =
         | KinkConvention.Midpoint -> (left + right) / 2.0
         | _ -> right
 
+    /// clamp's slopes at lo and at hi: the convention's value of the one-sided slopes (0 outside, 1 inside); 0 at
+    /// both when lo = hi.
+    let clampKinks (convention: KinkConvention) (lo: double) (hi: double) =
+        if lo = hi then kinkValue convention 0.0 0.0, kinkValue convention 0.0 0.0
+        else kinkValue convention 0.0 1.0, kinkValue convention 1.0 0.0
+
     /// |x|. d/dx = sign x, and at 0 the convention's value: 1 (right), −1 (left) or 0 (midpoint). NaN gives NaN.
     /// Its slopes are Leaky ReLU's with α = −1 (the same value at the kink under each convention), so it shares
     /// their kernels: one branch-free pass each way, the pullback reading slope bits on a tape.
@@ -26,10 +32,7 @@ module Piecewise =
     let clamp (convention: KinkConvention) (lo: double) (hi: double) (x: Value) =
         if Double.IsNaN lo || Double.IsNaN hi || lo > hi then
             invalidArg "lo" (sprintf "clamp needs lo ≤ hi; got lo = %g, hi = %g." lo hi)
-        // At a bound the convention's value of the one-sided slopes (0 outside, 1 inside); 0 when lo = hi.
-        let kinkLow, kinkHigh =
-            if lo = hi then kinkValue convention 0.0 0.0, kinkValue convention 0.0 0.0
-            else kinkValue convention 0.0 1.0, kinkValue convention 1.0 0.0
+        let kinkLow, kinkHigh = clampKinks convention lo hi
         let slopes = Functional.Kernels.SlopeBits.Slopes.Clamp(lo, hi, kinkLow, kinkHigh)
         let attributes = [ "min", box lo; "max", box hi; "convention", box convention ]
         Activation.piecewiseOp "clamp" attributes slopes

@@ -24,6 +24,9 @@ module Piecewise =
     /// (right) or 1/2, at x = hi 1 (left), 0 (right) or 1/2. NaN gives NaN. lo > hi or a NaN bound is refused.
     val clamp: convention: KinkConvention -> lo: double -> hi: double -> x: Value -> Value
 
+    /// clamp's slopes at lo and at hi under a convention (0 at both when lo = hi); the cross-check engine's too.
+    val internal clampKinks: convention: KinkConvention -> lo: double -> hi: double -> double * double
+
     /// max(a, b) elementwise with broadcasting. The gradient goes to the larger; at a tie each side's derivative
     /// is the convention's: 1/2 each (midpoint, as PyTorch and JAX split it), 1 each (right) or 0 each (left).
     /// NaN in either gives NaN.
