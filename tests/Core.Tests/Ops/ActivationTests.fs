@@ -119,6 +119,19 @@ module OpsActivationTests =
             Assert.True(close (g.[i] * (s * (1.0 + xs.[i] * (1.0 - s)))) v.[i], sprintf "SiLU'(%g)·g: %.17g" xs.[i] v.[i])
 
     [<Fact>]
+    let ``softplus by the vector exponential and logarithm stays within a few ulp of the scalar formula, tails included`` () =
+        let special = [| 0.0; -0.0; 1e-300; -1e-300; 1e-8; -1e-8; 36.0; -36.0; 37.5; -37.5; 40.0; -40.0; 700.0; -700.0; 745.0; -745.0; 800.0; -800.0; infinity; -infinity |]
+        let xs = Array.append special (Array.init 20_000 (fun i -> Math.Sin(float i) * 50.0))
+        let ys = (Activation.softplus (Value.constant (Tensor.create [| xs.Length |] xs)) |> Value.tensor).ToArray()
+        for i in 0 .. xs.Length - 1 do
+            let x = xs.[i]
+            let e = Math.Exp(-(abs x))
+            let u = 1.0 + e
+            let expected = max x 0.0 + (if u = 1.0 then e else Math.Log u * (e / (u - 1.0)))
+            Assert.True(ys.[i] = expected || abs (ys.[i] - expected) <= 1e-15 * abs expected, sprintf "softplus(%g): %.17g against %.17g" x ys.[i] expected)
+        Assert.True(Double.IsNaN((Activation.softplus (Value.scalar nan) |> Value.tensor |> Tensor.item)))
+
+    [<Fact>]
     let ``second derivatives through a large Leaky ReLU's kept slope bits`` () =
         let n = 6000
         let xs = kinked n |> Array.map (fun v -> if Double.IsNaN v then 1.5 else v)
