@@ -36,6 +36,12 @@ module Engine =
         let s = torch.where(inside, ones, torch.where(outside, ones * 0.0, torch.where(x.eq(torch.tensor lo), ones * kinkLow, ones * kinkHigh)))
         torch.where(x.isnan(), x, s)
 
+    /// ELU's slope on torch tensors: 1 above 0, α·eˣ below, the convention's value between α and 1 at 0, NaN at NaN.
+    let private eluSlope (x: torch.Tensor) (alpha: float) (convention: KinkConvention) =
+        let ones = torch.ones_like x
+        let kink = Piecewise.kinkValue convention alpha 1.0
+        torch.where(x.gt(torch.tensor 0.0), ones, torch.where(x.lt(torch.tensor 0.0), torch.exp x * alpha, ones * kink))
+
     /// Φ(x) + x·φ(x), GELU's derivative, through torch's erf (accurate where GELU' is not tiny).
     let private geluDerivative (x: torch.Tensor) =
         let cdf = (torch.special.erf(x / Math.Sqrt 2.0) + 1.0) * 0.5
@@ -156,6 +162,7 @@ module Engine =
         | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
         | "clampScaled" -> xs.[1] * clampSlope xs.[0] (float' op "min") (float' op "max") (attribute<KinkConvention> op "convention")
+        | "eluScaled" -> xs.[1] * eluSlope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "siluScaled" ->
             let s = torch.sigmoid xs.[0]
             xs.[1] * (s * (xs.[0] * (1.0 - s) + 1.0))

@@ -35,12 +35,9 @@ module internal ElementaryVector =
            0.0013888888944871133; 0.00019841269560712274; 2.480149172977065e-05; 2.7557530003887916e-06
            2.763076368351847e-07; 2.5020390229219894e-08 |]
 
-    /// expCoefficients' polynomial by Horner's rule from r¹¹ down, as expSplit's loop computes it (the same
-    /// operations, so the same bits: tested) but written out with the coefficients as literals, for exp's own
-    /// loops: exp over 4,096 values in cache 1.02–1.13 → 0.89–0.98 ns per element. GELU keeps the loop: written
-    /// out there, its tier-1 code ran at 3.0 or 5.5 ns per element from one process to the next (the loop's at
-    /// 2.5–3.0 in every run). `k` makes a constant vector, `fma a b` is a·r + b.
-    let inline internal expPolynomial ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
+    /// q with e^r ≈ 1 + r·q: expPolynomial but its last step (`fma a b` is a·r + b), so that r·q is e^r − 1
+    /// without the cancellation of subtracting 1 (ELU's lanes).
+    let inline internal expQuotient ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
         let p = fma (k 2.5020390229219894e-08) (k 2.763076368351847e-07)
         let p = fma p (k 2.7557530003887916e-06)
         let p = fma p (k 2.480149172977065e-05)
@@ -50,8 +47,15 @@ module internal ElementaryVector =
         let p = fma p (k 0.04166666666652578)
         let p = fma p (k 0.16666666666666438)
         let p = fma p (k 0.5000000000000011)
-        let p = fma p (k 1.0)
         fma p (k 1.0)
+
+    /// expCoefficients' polynomial by Horner's rule from r¹¹ down, as expSplit's loop computes it (the same
+    /// operations, so the same bits: tested) but written out with the coefficients as literals, for exp's own
+    /// loops: exp over 4,096 values in cache 1.02–1.13 → 0.89–0.98 ns per element. GELU keeps the loop: written
+    /// out there, its tier-1 code ran at 3.0 or 5.5 ns per element from one process to the next (the loop's at
+    /// 2.5–3.0 in every run). `k` makes a constant vector, `fma a b` is a·r + b.
+    let inline internal expPolynomial ([<InlineIfLambda>] k: float -> 'v) ([<InlineIfLambda>] fma: 'v -> 'v -> 'v) =
+        fma (expQuotient k fma) (k 1.0)
 
     /// expPolynomial of two arguments at once, their multiply-adds interleaved (`fma a r b` is a·r + b): one chain of
     /// eleven dependent multiply-adds leaves the FMA units waiting on each one's latency, two side by side keep both
@@ -530,3 +534,27 @@ module internal ElementaryVector =
                 let e = Math.Exp(-2.0 * abs x)
                 let r = (1.0 - e) / (1.0 + e)
                 BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits r ||| (BitConverter.DoubleToInt64Bits x &&& Int64.MinValue)))
+
+    /// Runs `step8` over src[lo..hi) eight lanes at a time where `wide ()`, then `step` four at a time, the tail
+    /// padded with zeros through the same lanes; `step i count x` stores the first `count` lanes of its results at
+    /// i. Each step returns a mask of lanes its formula cannot do; whether any was met.
+    let inline internal lanePass (src: nativeptr<float>) (lo: int) (hi: int) ([<InlineIfLambda>] step8: int -> Vector512<double> -> uint32) ([<InlineIfLambda>] step: int -> int -> Vector256<double> -> uint32) =
+        let mutable i = lo
+        let mutable bad = 0u
+        if Cpu.wide () then
+            while i <= hi - 8 do
+                bad <- bad ||| step8 i (Vector512.Load(NativePtr.add src i))
+                i <- i + 8
+        while i <= hi - 4 do
+            bad <- bad ||| step i 4 (Vector256.Load(NativePtr.add src i))
+            i <- i + 4
+        if i < hi then
+            let count = hi - i
+            let inline at j = if j < count then NativePtr.get src (i + j) else 0.0
+            bad <- bad ||| step i count (Vector256.Create(at 0, at 1, at 2, at 3))
+        bad <> 0u
+
+    /// The first `count` lanes of v at dst + i.
+    let inline internal storeLanes (v: Vector256<double>) (dst: nativeptr<float>) (i: int) (count: int) =
+        if count = 4 then Vector256.Store(v, NativePtr.add dst i)
+        else for j in 0 .. count - 1 do NativePtr.set dst (i + j) (v.GetElement j)

@@ -101,28 +101,6 @@ module internal GeluTanhVector =
         for i in lo .. hi - 1 do
             if scalarOnly src.[i] then redo i src.[i]
 
-    /// Runs `step` over src[lo..hi) four lanes at a time, the tail padded with zeros through the same lanes;
-    /// `step i count x` stores the first `count` lanes of its results at i.
-    let inline private lanes (src: nativeptr<float>) (lo: int) (hi: int) ([<InlineIfLambda>] step8: int -> Vector512<double> -> uint32) ([<InlineIfLambda>] step: int -> int -> Vector256<double> -> uint32) =
-        let mutable i = lo
-        let mutable bad = 0u
-        if Cpu.wide () then
-            while i <= hi - 8 do
-                bad <- bad ||| step8 i (Vector512.Load(NativePtr.add src i))
-                i <- i + 8
-        while i <= hi - 4 do
-            bad <- bad ||| step i 4 (Vector256.Load(NativePtr.add src i))
-            i <- i + 4
-        if i < hi then
-            let count = hi - i
-            let inline at j = if j < count then NativePtr.get src (i + j) else 0.0
-            bad <- bad ||| step i count (Vector256.Create(at 0, at 1, at 2, at 3))
-        bad <> 0u
-
-    let inline private store (v: Vector256<double>) (dst: nativeptr<float>) (i: int) (count: int) =
-        if count = 4 then Vector256.Store(v, NativePtr.add dst i)
-        else for j in 0 .. count - 1 do NativePtr.set dst (i + j) (v.GetElement j)
-
     /// The tanh form's value and derivative of every element (over the cores for large arrays).
     let withDerivative (src: double[]) =
         let values = Strided.fresh src.Length
@@ -131,14 +109,14 @@ module internal GeluTanhVector =
             use px = fixed src
             use pv = fixed values
             use pd = fixed derivs
-            if lanes px lo hi (fun i x ->
+            if ElementaryVector.lanePass px lo hi (fun i x ->
                 let struct (v, d, bad) = both8 x
                 Vector512.Store(v, NativePtr.add pv i)
                 Vector512.Store(d, NativePtr.add pd i)
                 bad) (fun i count x ->
                 let struct (v, d, bad) = both x
-                store v pv i count
-                store d pd i count
+                ElementaryVector.storeLanes v pv i count
+                ElementaryVector.storeLanes d pd i count
                 bad) then
                 fixUp src lo hi (fun i x ->
                     let struct (v, d) = Special.geluTanhWithDerivative x
@@ -152,12 +130,12 @@ module internal GeluTanhVector =
         Strided.chunkedCostly src.Length (fun lo hi ->
             use px = fixed src
             use pv = fixed values
-            if lanes px lo hi (fun i x ->
+            if ElementaryVector.lanePass px lo hi (fun i x ->
                 let struct (v, _, bad) = both8 x
                 Vector512.Store(v, NativePtr.add pv i)
                 bad) (fun i count x ->
                 let struct (v, _, bad) = both x
-                store v pv i count
+                ElementaryVector.storeLanes v pv i count
                 bad) then
                 fixUp src lo hi (fun i x -> values.[i] <- Special.geluTanh x))
         values
@@ -169,14 +147,14 @@ module internal GeluTanhVector =
             use px = fixed src
             use pg = fixed g
             use pr = fixed result
-            if lanes px lo hi (fun i x ->
+            if ElementaryVector.lanePass px lo hi (fun i x ->
                 let struct (_, d, bad) = both8 x
                 Vector512.Store(Vector512.Load(NativePtr.add pg i) * d, NativePtr.add pr i)
                 bad) (fun i count x ->
                 let struct (_, d, bad) = both x
                 let inline at j = if j < count then NativePtr.get pg (i + j) else 0.0
                 let gv = if count = 4 then Vector256.Load(NativePtr.add pg i) else Vector256.Create(at 0, at 1, at 2, at 3)
-                store (gv * d) pr i count
+                ElementaryVector.storeLanes (gv * d) pr i count
                 bad) then
                 fixUp src lo hi (fun i x -> result.[i] <- g.[i] * Special.geluTanhDerivative x))
         result

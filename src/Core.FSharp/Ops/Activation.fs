@@ -115,10 +115,12 @@ module Activation =
 
     /// What an activation f with a fused vector path is made of, built once per activation (its ops capture this
     /// one object instead of each part: a small tensor's call allocates less).
-    type private Fused =
+    type internal Fused =
         { /// The op's name, and its pullback's.
           Name: string
           ScaledName: string
+          /// The attributes that define both besides their names (ELU's α and kink convention).
+          Attributes: (string * obj) list
           /// Whether the vector kernels run here.
           Vector: bool
           /// f and f' of every element in one pass.
@@ -138,7 +140,7 @@ module Activation =
     /// order follows. `saved` may hold f' of one tensor, computed with its forward value: then the value here is
     /// a product, the rules unchanged.
     let private scaledDerivative (f: Fused) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
-        Op.scaled f.ScaledName
+        Op.scaledWith f.ScaledName f.Attributes
             (fun x g ->
                 match saved with
                 | ValueSome (struct (source, d)) when obj.ReferenceEquals(source, x) && Shape.same x.ShapeArray g.ShapeArray ->
@@ -153,7 +155,7 @@ module Activation =
     /// The activation f as an elementwise op: on a reverse-mode tape its vector path computes f' with the value and
     /// keeps it for the pullback, which is then one multiplication (the saved f' is used only for the very tensor
     /// it was computed from); elsewhere only the value.
-    let private fusedActivation (f: Fused) (x: Value) =
+    let internal fusedActivation (f: Fused) (x: Value) =
         let fuse = f.Vector && (match x with Reverse _ -> true | _ -> false)
         let saved = ref ValueNone
         let forward (t: Tensor) =
@@ -163,10 +165,10 @@ module Activation =
                 Tensor.wrap t.ShapeArray values
             elif f.Vector then Tensor.wrap t.ShapeArray (f.Value t.Data)
             else f.Scalar t
-        Op.elementwise f.Name forward (fun x _ g -> scaledDerivative f saved.Value x g) x
+        Op.elementwiseWith f.Name f.Attributes forward (fun x _ g -> scaledDerivative f saved.Value x g) x
 
     let private geluParts =
-        { Name = "gelu"; ScaledName = "geluScaled"; Vector = Cpu.lanes
+        { Name = "gelu"; ScaledName = "geluScaled"; Attributes = []; Vector = Cpu.lanes
           WithDerivative = GeluVector.geluWithDerivative; Value = GeluVector.gelu; Scalar = (fun t -> Tensor.mapInline Special.gelu t)
           Kernel = GeluVector.scaledDerivative; Derivative = Special.geluDerivative; Second = phiPoly [| 2.0; 0.0; -1.0 |] }
 
@@ -196,7 +198,7 @@ module Activation =
         Arithmetic.mul (Arithmetic.mul s sc) inner
 
     let private geluTanhParts =
-        { Name = "geluTanh"; ScaledName = "geluTanhScaled"; Vector = Cpu.fourLanes
+        { Name = "geluTanh"; ScaledName = "geluTanhScaled"; Attributes = []; Vector = Cpu.fourLanes
           WithDerivative = GeluTanhVector.withDerivative; Value = GeluTanhVector.value; Scalar = (fun t -> Tensor.mapInline Special.geluTanh t)
           Kernel = GeluTanhVector.scaled; Derivative = Special.geluTanhDerivative; Second = geluTanhSecond }
 
@@ -307,7 +309,7 @@ module Activation =
             (Arithmetic.addScalar 2.0 (Arithmetic.mul x (Arithmetic.rsubScalar 1.0 (Arithmetic.scale 2.0 s))))
 
     let private siluParts =
-        { Name = "silu"; ScaledName = "siluScaled"; Vector = Cpu.fourLanes
+        { Name = "silu"; ScaledName = "siluScaled"; Attributes = []; Vector = Cpu.fourLanes
           WithDerivative =
             (fun xs ->
                 let s = ElementaryVector.sigmoid xs

@@ -72,16 +72,19 @@ module Piecewise =
     let minimum (convention: KinkConvention) (a: Value) (b: Value) = extremum false convention a b
 
     /// ELU: x for x > 0, α·(eˣ − 1) for x ≤ 0. d/dx = 1 (x > 0), α·eˣ (x < 0), and at 0 the convention's value
-    /// between α (left) and 1 (right). The slope is written with ops below 0, so every order follows.
+    /// between α (left) and 1 (right); d²/dx² = α·eˣ below 0, as ops, so every order follows. With AVX2 and FMA
+    /// `EluVector`'s lanes, fused on a tape (the derivative kept with the value, as GELU's).
     let elu (alpha: double) (convention: KinkConvention) (x: Value) =
-        let constantPart (v: double) = if v > 0.0 then 1.0 elif v < 0.0 then 0.0 elif Double.IsNaN v then v else kinkValue convention alpha 1.0
-        let below (v: double) = if v < 0.0 then alpha else 0.0
-        Op.elementwiseWith "elu" [ "alpha", box alpha; "convention", box convention ]
-            (fun t -> Tensor.mapInline (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else alpha * Elementwise.expm1Scalar v) t)
-            (fun x _ g ->
-                // slope = c(x) + [x < 0]·α·eˣ, with c the constant part (1 above 0, the kink's value at 0).
-                let slope = Arithmetic.add (Elementwise.constantOf constantPart x) (Arithmetic.mul (Elementwise.constantOf below x) (Elementwise.exp x))
-                Arithmetic.mul g slope)
+        let kink = kinkValue convention alpha 1.0
+        Activation.fusedActivation
+            { Name = "elu"; ScaledName = "eluScaled"; Attributes = [ "alpha", box alpha; "convention", box convention ]
+              Vector = Cpu.fourLanes
+              WithDerivative = EluVector.withDerivative alpha kink
+              Value = EluVector.value alpha
+              Scalar = Tensor.mapInline (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else alpha * Elementwise.expm1Scalar v)
+              Kernel = EluVector.scaled alpha kink
+              Derivative = (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then alpha * Math.Exp v elif Double.IsNaN v then v else kink)
+              Second = (fun x -> Arithmetic.mul (Elementwise.constantOf (fun v -> if v < 0.0 then alpha else 0.0) x) (Elementwise.exp x)) }
             x
 
     /// The largest (isMax) or smallest entry over `axes` of t, in the kept shape (axes of length 1).

@@ -132,6 +132,27 @@ module OpsActivationTests =
         Assert.True(Double.IsNaN((Activation.softplus (Value.scalar nan) |> Value.tensor |> Tensor.item)))
 
     [<Fact>]
+    let ``ELU on a tape gives the bits of ELU off the tape and of its JVP, close to the scalar formula, kinks included`` () =
+        for convention, kink in [ KinkConvention.LeftDerivative, 0.7; KinkConvention.RightDerivative, 1.0; KinkConvention.Midpoint, 0.85 ] do
+            let xs, g, yv, v = onAndOffTape (Piecewise.elu 0.7 convention) 12.0
+            for i in 0 .. xs.Length - 1 do
+                let x = xs.[i]
+                let close (expected: double) (actual: double) = actual = expected || abs (actual - expected) <= 1e-15 * abs expected
+                let value = if x > 0.0 then x else 0.7 * Elementwise.expm1Scalar x
+                let slope = if x > 0.0 then 1.0 elif x < 0.0 then 0.7 * Math.Exp x else kink
+                Assert.True(close value yv.[i], sprintf "ELU(%g): %.17g against %.17g" x yv.[i] value)
+                Assert.True(close (g.[i] * slope) v.[i], sprintf "ELU'(%g)·g: %.17g against %.17g" x v.[i] (g.[i] * slope))
+
+    [<Fact>]
+    let ``ELU's second derivative is α·eˣ below 0 and 0 above`` () =
+        let xs = [| -3.0; -0.5; -1e-9; 0.25; 2.0 |]
+        let h = Autodiff.hessianVectorProduct (fun x -> Reduction.sum (Piecewise.elu 1.3 KinkConvention.Midpoint x))
+                    (Value.constant (Tensor.vector xs)) (Value.constant (Tensor.vector (Array.create xs.Length 1.0))) |> Value.tensor
+        Array.iteri (fun i x ->
+            let expected = if x < 0.0 then 1.3 * Math.Exp x else 0.0
+            Assert.True(abs (h.ToArray().[i] - expected) <= 1e-15 * abs expected, sprintf "at %g: %.17g" x (h.ToArray().[i]))) xs
+
+    [<Fact>]
     let ``second derivatives through a large Leaky ReLU's kept slope bits`` () =
         let n = 6000
         let xs = kinked n |> Array.map (fun v -> if Double.IsNaN v then 1.5 else v)
