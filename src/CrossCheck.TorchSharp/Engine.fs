@@ -163,6 +163,7 @@ module Engine =
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
         | "clampScaled" -> xs.[1] * clampSlope xs.[0] (float' op "min") (float' op "max") (attribute<KinkConvention> op "convention")
         | "eluScaled" -> xs.[1] * eluSlope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
+        | "softplusScaled" -> xs.[1] * torch.sigmoid xs.[0]
         | "siluScaled" ->
             let s = torch.sigmoid xs.[0]
             xs.[1] * (s * (xs.[0] * (1.0 - s) + 1.0))

@@ -324,13 +324,13 @@ module internal ElementaryVector =
         fma k (c LogLn2Hi) (f - correction)
 
     /// ln x for four lanes with x positive, normal and finite (`logFrom`).
-    let inline private logLanes (x: Vector256<double>) =
+    let inline internal logLanes (x: Vector256<double>) =
         let struct (exponent, mantissa) = exponentMantissa4 x
         logFrom exponent mantissa (fun v -> Vector256.Create v) (fun a b d -> Vector256.FusedMultiplyAdd(a, b, d))
             (fun a b -> Vector256.GreaterThan(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b))
 
     /// ln x for eight lanes with x positive, normal and finite (`logFrom`).
-    let inline private logLanes8 (x: Vector512<double>) =
+    let inline internal logLanes8 (x: Vector512<double>) =
         let struct (exponent, mantissa) = exponentMantissa8 x
         logFrom exponent mantissa (fun v -> Vector512.Create v) (fun a b d -> Vector512.FusedMultiplyAdd(a, b, d))
             (fun a b -> Vector512.GreaterThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b))
@@ -446,19 +446,25 @@ module internal ElementaryVector =
         dst
 
     /// e^y on lanes (y ≤ 0) and the mask of lanes below −708 or NaN, for `onePass`.
-    let inline private expNeg4 (y: Vector256<double>) =
+    let inline internal expNeg4 (y: Vector256<double>) =
         let struct (p, n) = expSplitFlat4 y
         // Kept lanes (y ≥ −708) have n in [−1021, 0]: one exact product, as in expLanes4.
         struct (p * pow2 n, ~~~(Vector256.ExtractMostSignificantBits(Vector256.GreaterThanOrEqual(y, Vector256.Create(-708.0)))) &&& 0xFu)
 
-    let inline private expNeg8 (y: Vector512<double>) =
+    let inline internal expNeg8 (y: Vector512<double>) =
         let struct (p, n) = expSplitFlat y
         struct (Avx512F.Scale(p, n), uint32 (~~~(Vector512.ExtractMostSignificantBits(Vector512.GreaterThanOrEqual(y, Vector512.Create(-708.0)))) &&& 0xFFUL))
 
     /// σ from e = e^(−|z|): 1 − q for z ≥ 0, q below, q = e/(1 + e) (either width; `ge` a lane mask, `select`).
-    let inline private sigmoidFrom (z: ^v) (e: ^v) (one: ^v) (zero: ^v) ([<InlineIfLambda>] ge: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) =
+    let inline internal sigmoidFrom (z: ^v) (e: ^v) (one: ^v) (zero: ^v) ([<InlineIfLambda>] ge: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) =
         let q = e / (one + e)
         select (ge z zero) (one - q) q
+
+    /// σ(z) by the lanes' steps with Math.Exp, for the elements whose e^(−|z|) the lanes cannot do (subnormal, NaN).
+    let internal sigmoidScalar (z: double) =
+        let e = Math.Exp(-(abs z))
+        let q = e / (1.0 + e)
+        if z >= 0.0 then 1.0 - q else q
 
     /// σ(z) of every element from e = e^(−|z|) by the vector exponential (so nothing overflows): q = e/(1 + e),
     /// which is σ(z) for z < 0, and 1 − q for z ≥ 0 (q ≤ 1/2 there, so the difference loses nothing): one
@@ -474,10 +480,7 @@ module internal ElementaryVector =
                 let struct (e, bad) = expNeg4 (-Vector256.Abs(z))
                 struct (sigmoidFrom z e one4 Vector256<double>.Zero (fun a b -> Vector256.GreaterThanOrEqual(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b)), bad))
             (fun z -> not (-(abs z) >= -708.0))
-            (fun z ->
-                let e = Math.Exp(-(abs z))
-                let q = e / (1.0 + e)
-                if z >= 0.0 then 1.0 - q else q)
+            sigmoidScalar
 
     /// tanh t for lanes with 0 ≤ t < 0.55 by its Taylor series to t³⁹ (the rest below 5e-19 relative); `c` makes
     /// a constant vector, `fma a b d` is a·b + d (either width: the same operations).
@@ -534,27 +537,3 @@ module internal ElementaryVector =
                 let e = Math.Exp(-2.0 * abs x)
                 let r = (1.0 - e) / (1.0 + e)
                 BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits r ||| (BitConverter.DoubleToInt64Bits x &&& Int64.MinValue)))
-
-    /// Runs `step8` over src[lo..hi) eight lanes at a time where `wide ()`, then `step` four at a time, the tail
-    /// padded with zeros through the same lanes; `step i count x` stores the first `count` lanes of its results at
-    /// i. Each step returns a mask of lanes its formula cannot do; whether any was met.
-    let inline internal lanePass (src: nativeptr<float>) (lo: int) (hi: int) ([<InlineIfLambda>] step8: int -> Vector512<double> -> uint32) ([<InlineIfLambda>] step: int -> int -> Vector256<double> -> uint32) =
-        let mutable i = lo
-        let mutable bad = 0u
-        if Cpu.wide () then
-            while i <= hi - 8 do
-                bad <- bad ||| step8 i (Vector512.Load(NativePtr.add src i))
-                i <- i + 8
-        while i <= hi - 4 do
-            bad <- bad ||| step i 4 (Vector256.Load(NativePtr.add src i))
-            i <- i + 4
-        if i < hi then
-            let count = hi - i
-            let inline at j = if j < count then NativePtr.get src (i + j) else 0.0
-            bad <- bad ||| step i count (Vector256.Create(at 0, at 1, at 2, at 3))
-        bad <> 0u
-
-    /// The first `count` lanes of v at dst + i.
-    let inline internal storeLanes (v: Vector256<double>) (dst: nativeptr<float>) (i: int) (count: int) =
-        if count = 4 then Vector256.Store(v, NativePtr.add dst i)
-        else for j in 0 .. count - 1 do NativePtr.set dst (i + j) (v.GetElement j)

@@ -1,11 +1,8 @@
 namespace Functional.Core
 
-#nowarn "9" // pointers into pinned arrays inside the loops only
-
 open System
 open System.Runtime.Intrinsics
 open System.Runtime.Intrinsics.X86
-open Microsoft.FSharp.NativeInterop
 
 /// ELU over arrays: x above 0, α·(eˣ − 1) below; its derivative 1 above, α·eˣ below, the kink's value at ±0. Eight
 /// lanes at a time with AVX-512, four with AVX2 and FMA (the same operations, so the same bits: tested). eˣ − 1 comes
@@ -56,63 +53,20 @@ module internal EluVector =
         let e = Math.Exp x
         struct (alpha * (e - 1.0), alpha * e)
 
-    /// Redoes src[lo..hi)'s elements below −708 or NaN with `redo i value derivative`.
-    let private fixUp (alpha: double) (src: double[]) (lo: int) (hi: int) (redo: int -> double -> double -> unit) =
-        for i in lo .. hi - 1 do
-            let x = src.[i]
-            if not (x >= -708.0) then
-                let struct (v, d) = scalar alpha x
-                redo i v d
-
-    /// Runs `store4`/`store8` over the lanes of src[lo..hi) (value and derivative; `store4 i count` stores the
-    /// first `count` lanes at i), then the fix-ups.
-    let inline private pass (alpha: double) (kink: double) (src: double[]) (lo: int) (hi: int)
-                            ([<InlineIfLambda>] store8: int -> Vector512<double> -> Vector512<double> -> unit)
-                            ([<InlineIfLambda>] store4: int -> int -> Vector256<double> -> Vector256<double> -> unit)
-                            (redo: int -> double -> double -> unit) =
-        use px = fixed src
-        let a4, k4 = Vector256.Create(alpha), Vector256.Create(kink)
-        let a8, k8 = Vector512.Create(alpha), Vector512.Create(kink)
-        if ElementaryVector.lanePass px lo hi
-            (fun i x -> let struct (v, d, bad) = both8 a8 k8 x in store8 i v d; bad)
-            (fun i count x -> let struct (v, d, bad) = both4 a4 k4 x in store4 i count v d; bad) then
-            fixUp alpha src lo hi redo
+    /// Whether the lanes leave x to `scalar`.
+    let inline private outside (x: double) = not (x >= -708.0)
 
     /// ELU and its derivative of every element (over the cores for large arrays); `kink` is the derivative at ±0.
     let withDerivative (alpha: double) (kink: double) (src: double[]) =
-        let values = Strided.fresh src.Length
-        let derivs = Strided.fresh src.Length
-        Strided.chunkedCostly src.Length (fun lo hi ->
-            use pv = fixed values
-            use pd = fixed derivs
-            pass alpha kink src lo hi
-                (fun i v d -> Vector512.Store(v, NativePtr.add pv i); Vector512.Store(d, NativePtr.add pd i))
-                (fun i count v d -> ElementaryVector.storeLanes v pv i count; ElementaryVector.storeLanes d pd i count)
-                (fun i v d -> values.[i] <- v; derivs.[i] <- d))
-        struct (values, derivs)
+        let a4, k4, a8, k8 = Vector256.Create(alpha), Vector256.Create(kink), Vector512.Create(alpha), Vector512.Create(kink)
+        FusedLanes.both (both8 a8 k8) (both4 a4 k4) outside (scalar alpha) src
 
     /// ELU of every element.
     let value (alpha: double) (src: double[]) =
-        let values = Strided.fresh src.Length
-        Strided.chunkedCostly src.Length (fun lo hi ->
-            use pv = fixed values
-            pass alpha 0.0 src lo hi
-                (fun i v _ -> Vector512.Store(v, NativePtr.add pv i))
-                (fun i count v _ -> ElementaryVector.storeLanes v pv i count)
-                (fun i v _ -> values.[i] <- v))
-        values
+        let a4, a8 = Vector256.Create(alpha), Vector512.Create(alpha)
+        FusedLanes.value (both8 a8 Vector512<double>.Zero) (both4 a4 Vector256<double>.Zero) outside (scalar alpha) src
 
     /// g·ELU'(x) elementwise for same-length arrays: its VJP and JVP.
     let scaled (alpha: double) (kink: double) (src: double[]) (g: double[]) =
-        let result = Strided.fresh src.Length
-        Strided.chunkedCostly src.Length (fun lo hi ->
-            use pg = fixed g
-            use pr = fixed result
-            pass alpha kink src lo hi
-                (fun i _ d -> Vector512.Store(Vector512.Load(NativePtr.add pg i) * d, NativePtr.add pr i))
-                (fun i count _ d ->
-                    let inline at j = if j < count then NativePtr.get pg (i + j) else 0.0
-                    let gv = if count = 4 then Vector256.Load(NativePtr.add pg i) else Vector256.Create(at 0, at 1, at 2, at 3)
-                    ElementaryVector.storeLanes (gv * d) pr i count)
-                (fun i _ d -> result.[i] <- g.[i] * d))
-        result
+        let a4, k4, a8, k8 = Vector256.Create(alpha), Vector256.Create(kink), Vector512.Create(alpha), Vector512.Create(kink)
+        FusedLanes.scaled (both8 a8 k8) (both4 a4 k4) outside (scalar alpha) src g

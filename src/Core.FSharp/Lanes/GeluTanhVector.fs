@@ -109,14 +109,14 @@ module internal GeluTanhVector =
             use px = fixed src
             use pv = fixed values
             use pd = fixed derivs
-            if ElementaryVector.lanePass px lo hi (fun i x ->
+            if FusedLanes.lanePass px lo hi (fun i x ->
                 let struct (v, d, bad) = both8 x
                 Vector512.Store(v, NativePtr.add pv i)
                 Vector512.Store(d, NativePtr.add pd i)
                 bad) (fun i count x ->
                 let struct (v, d, bad) = both x
-                ElementaryVector.storeLanes v pv i count
-                ElementaryVector.storeLanes d pd i count
+                FusedLanes.storeLanes v pv i count
+                FusedLanes.storeLanes d pd i count
                 bad) then
                 fixUp src lo hi (fun i x ->
                     let struct (v, d) = Special.geluTanhWithDerivative x
@@ -130,12 +130,12 @@ module internal GeluTanhVector =
         Strided.chunkedCostly src.Length (fun lo hi ->
             use px = fixed src
             use pv = fixed values
-            if ElementaryVector.lanePass px lo hi (fun i x ->
+            if FusedLanes.lanePass px lo hi (fun i x ->
                 let struct (v, _, bad) = both8 x
                 Vector512.Store(v, NativePtr.add pv i)
                 bad) (fun i count x ->
                 let struct (v, _, bad) = both x
-                ElementaryVector.storeLanes v pv i count
+                FusedLanes.storeLanes v pv i count
                 bad) then
                 fixUp src lo hi (fun i x -> values.[i] <- Special.geluTanh x))
         values
@@ -147,14 +147,14 @@ module internal GeluTanhVector =
             use px = fixed src
             use pg = fixed g
             use pr = fixed result
-            if ElementaryVector.lanePass px lo hi (fun i x ->
+            if FusedLanes.lanePass px lo hi (fun i x ->
                 let struct (_, d, bad) = both8 x
                 Vector512.Store(Vector512.Load(NativePtr.add pg i) * d, NativePtr.add pr i)
                 bad) (fun i count x ->
                 let struct (_, d, bad) = both x
                 let inline at j = if j < count then NativePtr.get pg (i + j) else 0.0
                 let gv = if count = 4 then Vector256.Load(NativePtr.add pg i) else Vector256.Create(at 0, at 1, at 2, at 3)
-                ElementaryVector.storeLanes (gv * d) pr i count
+                FusedLanes.storeLanes (gv * d) pr i count
                 bad) then
                 fixUp src lo hi (fun i x -> result.[i] <- g.[i] * Special.geluTanhDerivative x))
         result

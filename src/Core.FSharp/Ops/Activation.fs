@@ -217,90 +217,21 @@ module Activation =
         let l = if u = 1.0 then e else Math.Log u * (e / (u - 1.0))
         max x 0.0 + l
 
-    /// dst[i] = f(a[i]) for i in [lo, hi): four lanes at a time where vectors run (`fv` must be `f` on lanes, the
-    /// same operations, so the same bits), the rest one by one.
-    let inline private lanesOver (a: double[]) (dst: double[]) (lo: int) (hi: int)
-                                 ([<InlineIfLambda>] fv: Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] f: double -> double) =
-        let mutable i = lo
-        if Cpu.v256 then
-            while i <= hi - 4 do
-                (fv (Vector256.Create(a, i))).CopyTo(dst, i)
-                i <- i + 4
-        while i < hi do
-            dst.[i] <- f a.[i]
-            i <- i + 1
+    /// σ(x)·(1 − σ(x)), softplus's second derivative and σ's first, as differentiable ops.
+    let private sigmoidSlope (x: Value) =
+        let s = Elementwise.sigmoid x
+        Arithmetic.mul s (Arithmetic.rsubScalar 1.0 s)
 
-    /// softplusScalar's steps over whole arrays with the vector exponential and logarithm (each within 1 ulp of
-    /// Math.Exp's and Math.Log's, so the value within a few ulp of softplusScalar's), in scratch from the shared
-    /// pool: e = e^(−|x|), u = 1 + e, ln u, then max(x, 0) + ln u corrected by e/(u − 1) in one pass.
-    let private softplusVector (xs: double[]) =
-        let n = xs.Length
-        let u = Storage.rentScratch n
-        let e = Storage.rentScratch n
-        try
-            Strided.chunked n (fun lo hi -> lanesOver xs u lo hi (fun x -> -Vector256.Abs(x)) (fun x -> -(abs x)))
-            Strided.chunkedCostly n (fun lo hi -> ElementaryVector.expInto u lo hi e lo)
-            Strided.chunked n (fun lo hi -> lanesOver e u lo hi (fun e -> Vector256.Create(1.0) + e) (fun e -> 1.0 + e))
-            let y = Strided.fresh n
-            Strided.chunkedCostly n (ElementaryVector.logInto u y)
-            Strided.chunked n (fun lo hi ->
-                let mutable i = lo
-                if Cpu.v256 then
-                    let one = Vector256.Create(1.0)
-                    while i <= hi - 4 do
-                        let x = Vector256.Create(xs, i)
-                        let ev = Vector256.Create(e, i)
-                        let uv = Vector256.Create(u, i)
-                        let l = Vector256.ConditionalSelect(Vector256.Equals(uv, one), ev, Vector256.Create(y, i) * (ev / (uv - one)))
-                        (Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<double>.Zero), Vector256<double>.Zero, x) + l).CopyTo(y, i)
-                        i <- i + 4
-                while i < hi do
-                    let ei = e.[i]
-                    let ui = u.[i]
-                    let l = if ui = 1.0 then ei else y.[i] * (ei / (ui - 1.0))
-                    y.[i] <- (if xs.[i] < 0.0 then 0.0 else xs.[i]) + l
-                    i <- i + 1)
-            y
-        finally
-            Storage.returnScratch e
-            Storage.returnScratch u
+    let private softplusParts =
+        { Name = "softplus"; ScaledName = "softplusScaled"; Attributes = []; Vector = Cpu.fourLanes
+          WithDerivative = LogisticVector.softplusWithDerivative; Value = LogisticVector.softplus
+          Scalar = (fun t -> Tensor.mapInline softplusScalar t)
+          Kernel = LogisticVector.softplusScaled; Derivative = Special.sigmoid; Second = sigmoidSlope }
 
     /// softplus(x) = ln(1 + eˣ), a smooth ReLU. d/dx = σ(x), so every order follows from σ's.
     /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN.
-    // σ is not kept with the value as GELU's and SiLU's derivatives are: measured level, the forward's exponential
-    // and logarithm being most of the time (docs/PERFORMANCE.md).
     let softplus (x: Value) =
-        Op.elementwise "softplus"
-            (fun t -> if Cpu.fourLanes then Tensor.wrap t.ShapeArray (softplusVector t.Data) else Tensor.mapInline softplusScalar t)
-            (fun x _ g -> Arithmetic.mul g (Elementwise.sigmoid x))
-            x
-
-    /// From s = σ(x) (xs and s of one length): y = x·s into s, and where d is given d = s·(1 + x·(1 − s)), or with
-    /// an adjoint g that times g instead; four lanes at a time (the same operations on every element, so the same
-    /// bits as the scalar tail), over the cores for large arrays.
-    let private siluFromSigmoid (xs: double[]) (s: double[]) (d: double[]) (g: double[]) =
-        Strided.chunked xs.Length (fun lo hi ->
-            let one = Vector256.Create(1.0)
-            let mutable i = lo
-            if Cpu.v256 then
-                while i <= hi - 4 do
-                    let x = Vector256.Create(xs, i)
-                    let sv = Vector256.Create(s, i)
-                    let slope = sv * (one + x * (one - sv))
-                    if not (isNull g) then (slope * Vector256.Create(g, i)).CopyTo(s, i)
-                    else
-                        if not (isNull d) then slope.CopyTo(d, i)
-                        (x * sv).CopyTo(s, i)
-                    i <- i + 4
-            while i < hi do
-                let x = xs.[i]
-                let sv = s.[i]
-                let slope = sv * (1.0 + x * (1.0 - sv))
-                if not (isNull g) then s.[i] <- slope * g.[i]
-                else
-                    if not (isNull d) then d.[i] <- slope
-                    s.[i] <- x * sv
-                i <- i + 1)
+        fusedActivation softplusParts x
 
     /// SiLU's second derivative σ(x)·(1 − σ(x))·(2 + x·(1 − 2σ(x))), as a composite of differentiable ops.
     let private siluSecond (x: Value) =
@@ -310,15 +241,9 @@ module Activation =
 
     let private siluParts =
         { Name = "silu"; ScaledName = "siluScaled"; Attributes = []; Vector = Cpu.fourLanes
-          WithDerivative =
-            (fun xs ->
-                let s = ElementaryVector.sigmoid xs
-                let d = Strided.fresh xs.Length
-                siluFromSigmoid xs s d null
-                struct (s, d))
-          Value = (fun xs -> let s = ElementaryVector.sigmoid xs in siluFromSigmoid xs s null null; s)
+          WithDerivative = LogisticVector.siluWithDerivative; Value = LogisticVector.silu
           Scalar = (fun t -> Tensor.mapInline (fun v -> v * Special.sigmoid v) t)
-          Kernel = (fun xs g -> let s = ElementaryVector.sigmoid xs in siluFromSigmoid xs s null g; s)
+          Kernel = LogisticVector.siluScaled
           Derivative = (fun v -> let s = Special.sigmoid v in s * (1.0 + v * (1.0 - s)))
           Second = siluSecond }
 

@@ -98,12 +98,13 @@ module Activation =
     val geluTanh: x: Value -> Value
 
     /// softplus(x) = ln(1 + eˣ), a smooth ReLU. d/dx = σ(x), so every order follows from σ's.
-    /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN. With AVX2 and FMA by the vector exponential and
-    /// logarithm (within a few ulp of the scalar formula).
+    /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN. With AVX2 and FMA one pass of the vector exponential
+    /// and logarithm (within a few ulp of the scalar formula); on a reverse-mode tape σ comes with the value, from
+    /// the same e^(−|x|), and is kept for the pullback, which is then one multiplication.
     val softplus: x: Value -> Value
 
     /// SiLU (swish) x·σ(x). d/dx = σ(x)·(1 + x·(1 − σ(x))); d²/dx² = σ(x)·(1 − σ(x))·(2 + x·(1 − 2σ(x))).
-    /// With AVX2 and FMA σ comes from the vector exponential (as `Elementwise.sigmoid`, within 3 ulp), and on a
-    /// reverse-mode tape the derivative comes with the value in one pass and is kept for the pullback, which is
-    /// then one multiplication. SiLU(+∞) = +∞; SiLU(−∞) and its derivative there are NaN (−∞·0).
+    /// With AVX2 and FMA σ comes from the vector exponential (as `Elementwise.sigmoid`, within 3 ulp) in the same
+    /// pass as the value, and on a reverse-mode tape the derivative comes with the value and is kept for the
+    /// pullback, which is then one multiplication. SiLU(+∞) = +∞; SiLU(−∞) and its derivative there are NaN (−∞·0).
     val silu: x: Value -> Value

@@ -1,5 +1,6 @@
 namespace Functional.Tests
 
+open System
 open Xunit
 open Functional.Core
 
@@ -91,6 +92,17 @@ module DocExampleTests =
         let logp = Softmax.logSoftmax 1 logits
         let p = Softmax.softmax -1 logits
         Assert.True(Tensor.allClose 1e-12 1e-15 p.Tensor (Elementwise.exp logp).Tensor)
+
+    [<Fact>]
+    let ``README's elementwise example: atan from its scalar function and derivative is the library's, to second order`` () =
+        let atan (x: Value) =
+            Elementwise.unary "atan" Math.Atan (fun x _ -> Elementwise.reciprocal (Arithmetic.addScalar 1.0 (Arithmetic.square x))) x
+        let x = Value.constant (Tensor.random 5 [| 7 |])
+        let v = Value.constant (Tensor.random 6 [| 7 |])
+        let sum f (x: Value) = Reduction.sum (f x)
+        Assert.True(Tensor.allClose 1e-15 1e-15 (atan x).Tensor (Elementwise.atan x).Tensor)
+        Assert.True(Tensor.allClose 1e-15 1e-15 (Autodiff.grad (sum atan) x).Tensor (Autodiff.grad (sum Elementwise.atan) x).Tensor)
+        Assert.True(Tensor.allClose 1e-15 1e-15 (Autodiff.hessianVectorProduct (sum atan) x v).Tensor (Autodiff.hessianVectorProduct (sum Elementwise.atan) x v).Tensor)
 
     [<Fact>]
     let ``README's general-form example`` () =
