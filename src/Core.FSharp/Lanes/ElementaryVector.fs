@@ -269,14 +269,6 @@ module internal ElementaryVector =
         else
             expRun4 y lo hi z lo (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector256.Load(NativePtr.add pg o) - e * Vector256.Load(NativePtr.add ps (o - lo))) (fun o e -> g.[o] - e * sums.[o - lo])
 
-    /// e^x of every element (over the cores for large arrays): within 1 ulp of the correctly rounded value where
-    /// the result is normal (tested against a 2,200-bit reference); subnormal and infinite results and NaN
-    /// through Math.Exp.
-    let exp (src: double[]) =
-        let dst = Strided.fresh src.Length
-        Strided.chunkedCostly src.Length (fun lo hi -> expInto src lo hi dst lo)
-        dst
-
     /// ln 2 in two parts for the logarithms (ln here, x^p in PowVector), the first with 42 bits so that k times it
     /// is exact for every exponent k.
     [<Literal>]
@@ -444,6 +436,19 @@ module internal ElementaryVector =
                 for j in lo .. hi - 1 do
                     if outside src.[j] then dst.[j] <- scalar src.[j])
         dst
+
+    /// e^x of every element (over the cores for large arrays): within 1 ulp of the correctly rounded value where
+    /// the result is normal (tested against a 2,200-bit reference); subnormal and infinite results and NaN
+    /// through Math.Exp. A large plain result goes around the caches (`onePass`, one vector a step: the same bits as
+    /// `expInto`'s two, which keep four lanes' FMA units busy where the result stays in the caches).
+    let exp (src: double[]) =
+        if Strided.streamsPlain src.Length && Sse.IsSupported then
+            onePass src (fun x -> let struct (v, bad) = expFormula x in struct (v, uint32 bad)) expFormula4
+                (fun x -> not (x >= -708.0 && x <= 709.0)) Math.Exp
+        else
+            let dst = Strided.fresh src.Length
+            Strided.chunkedCostly src.Length (fun lo hi -> expInto src lo hi dst lo)
+            dst
 
     /// e^y on lanes (y ≤ 0) and the mask of lanes below −708 or NaN, for `onePass`.
     let inline internal expNeg4 (y: Vector256<double>) =

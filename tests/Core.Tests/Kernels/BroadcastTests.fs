@@ -126,7 +126,7 @@ module KernelsStreamingStoresTests =
             Functional.Kernels.Tuning.NonTemporalBytes <- saved
             Functional.Kernels.Tuning.StreamSums <- savedSums
 
-    /// σ's and tanh's one-pass loops write plain results around the caches (`Strided.streamsPlain`): the bits of
+    /// σ's, tanh's and exp's one-pass loops write plain results around the caches (`Strided.streamsPlain`): the bits of
     /// the same loops in a scope, from every alignment the arrays happen to have, with out-of-range lanes
     /// (redone through Math.Exp) among the elements before the first aligned lane and in the tail.
     [<Fact>]
@@ -140,7 +140,7 @@ module KernelsStreamingStoresTests =
                 for n in [ 1; 3; 5; 8; 13; 64; 65537; 200003 ] do
                     let xs = (Tensor.random n [| n |]).ToArray() |> Array.map (fun v -> 40.0 * v)
                     for k, i in List.indexed [ 0; 1; n / 2; n - 1 ] do if i < n then xs.[i] <- [| 800.0; -800.0; nan; -infinity |].[k]
-                    for name, f in [ "sigmoid", ElementaryVector.sigmoid; "tanh", ElementaryVector.tanh ] do
+                    for name, f in [ "sigmoid", ElementaryVector.sigmoid; "tanh", ElementaryVector.tanh; "exp", ElementaryVector.exp ] do
                         let plain = f xs
                         let cached =
                             use _ = Tensor.scope ()
