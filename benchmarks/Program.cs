@@ -37,7 +37,7 @@ public static class Program
         ["rulecheck"] = ("RuleCheck's cost on 10⁴ elements: the fast mode against every element (env N)", Quick.RuleCheckCost),
         ["engine"] = ("bij,bjk->bik fwd+bwd: ours against our derived programs executed by libtorch (TorchSharpEngine)", Quick.EngineOnTorch),
         ["cliffs"] = ("a scan for cliffs: many ops over odd shapes against TorchSharp, ratios under 0.8 flagged (env MS, ONLY)", Quick.Cliffs),
-        ["elementwise"] = ("the elementwise family, row sum, softmax, log-softmax fwd+bwd on 10⁶: plain, scoped, TorchSharp (env ROUNDS, OPS, LOOP, PAIRED, BLOCKMS)", Quick.ElementwiseFamily),
+        ["elementwise"] = ("the elementwise family, row sum, softmax, log-softmax, then GELU, its tanh form, SiLU, softplus, ELU fwd+bwd on 10⁶: plain, scoped, TorchSharp (env ROUNDS, OPS, LOOP, PAIRED, BLOCKMS)", Quick.ElementwiseFamily),
         ["stores"] = ("the store switches decided on this CPU: results around or through the caches, alternating (env ROUNDS)", Quick.Stores),
         ["warmup"] = ("one fresh process's first calls of sum(GELU(A·B)) value and gradient (env ENGINE, N)", Quick.Warmup),
         ["softmaxloop"] = ("profiler loop: softmax forward and backward in a scope (env SHAPE, AXIS, LOG)", Quick.SoftmaxLoop),

@@ -298,6 +298,11 @@ public static partial class Quick
             ("row sum", () => Unary(v => Core.Reduction.sumAxes(new[] { 1 }, false, v), x, rowAdj), () => tx.sum(new long[] { 1 }, false, null), xs, trowAdj),
             ("softmax", () => Unary(v => Core.Softmax.softmax(1, v), x, adj), () => tx.softmax(1), xs, tg),
             ("log-softmax", () => Unary(v => Core.Softmax.logSoftmax(1, v), x, adj), () => tx.log_softmax(1), xs, tg),
+            ("gelu", () => Unary(Core.Activation.gelu, x, adj), () => TorchSharp.torch.nn.functional.gelu(tx), xs, tg),
+            ("gelu tanh", () => Unary(Core.Activation.geluTanh, x, adj), () => TorchSharp.torch.nn.functional.gelu(tx, TorchSharp.Modules.GELU.Approximate.tanh), xs, tg),
+            ("silu", () => Unary(Core.Activation.silu, x, adj), () => TorchSharp.torch.nn.functional.silu(tx), xs, tg),
+            ("softplus", () => Unary(Core.Activation.softplus, x, adj), () => TorchSharp.torch.nn.functional.softplus(tx), xs, tg),
+            ("elu", () => Unary(v => Core.Piecewise.elu(1.0, Core.KinkConvention.LeftDerivative, v), x, adj), () => TorchSharp.torch.nn.functional.elu(tx, 1.0, false), xs, tg),
         };
         // OPS (names, comma-separated) keeps some of them; LOOP (seconds) runs the first one kept, ours in a scope,
         // for a profiler instead of timing.
