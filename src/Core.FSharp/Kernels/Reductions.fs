@@ -65,6 +65,7 @@ module internal Reductions =
             // Only size-1 axes summed: nothing staged, and the result must not share the input's array.
             if obj.ReferenceEquals(data, src) then Array.copy src else data
 
-    /// Softmax's VJP z = y·(g − Σ(g·y)) over `rows` contiguous rows of n, one pass per row.
+    /// Softmax's VJP z = y·(g − Σ(g·y)) over `rows` contiguous rows of n, one pass per row; a large plain z goes
+    /// around the caches (`Strided.streamsPlain`).
     let softmaxVjpRows (y: double[]) (g: double[]) (z: double[]) (rows: int) (n: int) =
-        Functional.Kernels.SoftmaxBackward.Rows(y, g, z, rows, n)
+        Functional.Kernels.SoftmaxBackward.Rows(y, g, z, rows, n, Strided.streamsPlain z.Length)

@@ -4,6 +4,7 @@ namespace Functional.Core
 
 open System
 open System.Runtime.Intrinsics
+open System.Runtime.Intrinsics.X86
 open Microsoft.FSharp.NativeInterop
 
 /// Softmax and log-softmax, forward and VJP, fused along contiguous rows, one row at a time while it is in cache
@@ -229,22 +230,40 @@ module internal SoftmaxVector =
                 Storage.returnScratch e)
         dst
 
-    /// y = e / total over a row of n (eight lanes where the steps take them, else four).
-    let private divideRow (e: nativeptr<float>) (total: double) (y: nativeptr<float>) (n: int) =
+    /// y = e / total over a row of n (eight lanes where the steps take them, else four); with `stream` around the
+    /// caches, the elements before the first aligned lane one by one (the same division, so the same bits).
+    let private divideRow (e: nativeptr<float>) (total: double) (y: nativeptr<float>) (n: int) (stream: bool) =
         let mutable j = 0
         if wideSteps () then
             let vs = Vector512.Create(total)
-            while j <= n - 8 do
-                Vector512.Store(Vector512.Load(NativePtr.add e j) / vs, NativePtr.add y j)
-                j <- j + 8
+            if stream then
+                while j < n && NativePtr.toNativeInt (NativePtr.add y j) % 64n <> 0n do
+                    NativePtr.set y j (NativePtr.get e j / total)
+                    j <- j + 1
+                while j <= n - 8 do
+                    Vector512.StoreAlignedNonTemporal(Vector512.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                    j <- j + 8
+            else
+                while j <= n - 8 do
+                    Vector512.Store(Vector512.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                    j <- j + 8
         if Cpu.v256 then
             let vs = Vector256.Create(total)
-            while j <= n - 4 do
-                Vector256.Store(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
-                j <- j + 4
+            if stream then
+                while j < n && NativePtr.toNativeInt (NativePtr.add y j) % 32n <> 0n do
+                    NativePtr.set y j (NativePtr.get e j / total)
+                    j <- j + 1
+                while j <= n - 4 do
+                    Vector256.StoreAlignedNonTemporal(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                    j <- j + 4
+            else
+                while j <= n - 4 do
+                    Vector256.Store(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
+                    j <- j + 4
         while j < n do
             NativePtr.set y j (NativePtr.get e j / total)
             j <- j + 1
+        if stream then Sse.StoreFence()
 
     /// `softmaxRows` on four lanes: each row's division by its sum runs inside the next row's exponential pass
     /// (`ElementaryVector.expShiftedIntoDividing`; two scratch rows in turn), the last row's after. The same
@@ -270,7 +289,7 @@ module internal SoftmaxVector =
                     else ElementaryVector.expShiftedIntoDividing src off (off + n) m e (if even then p1 else p0) total (NativePtr.add pd (off - n))
                     total <- Reductions.sum e 0 n
                 if r1 > r0 then
-                    divideRow (if (r1 - 1 - r0) % 2 = 0 then p0 else p1) total (NativePtr.add pd ((r1 - 1) * n)) n
+                    divideRow (if (r1 - 1 - r0) % 2 = 0 then p0 else p1) total (NativePtr.add pd ((r1 - 1) * n)) n false
             finally
                 Storage.returnScratch e1
                 Storage.returnScratch e0)
@@ -316,9 +335,11 @@ module internal SoftmaxVector =
     let softmaxRows (src: double[]) (n: int) =
         if n > 0 && n < 8 then softmaxShortRows src n
         elif not (wideSteps ()) && Cpu.narrow && n >= 8 then softmaxRowsPipelined src n else
+        // A large plain result goes around the caches (its array is in none).
+        let stream = Strided.streamsPlain src.Length && Sse.IsSupported
         shiftedRows src n (fun off _ m e pe y ->
             ElementaryVector.expShiftedInto src off (off + n) m e 0
-            divideRow pe (Reductions.sum e 0 n) y n)
+            divideRow pe (Reductions.sum e 0 n) y n stream)
 
     /// Log-softmax along contiguous rows of n: y = (x − m) − ln(c + Σ'), c the count of maxima and Σ' the sum of
     /// the other e = e^(x − m) (refined for the rounding of x − m, then `lnCountPlus`). The shift is never added back, so a large maximum cannot round

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Threading.Tasks;
 
 namespace Functional.Kernels;
@@ -8,11 +9,13 @@ namespace Functional.Kernels;
 /// <summary>
 /// Softmax's vector-Jacobian product along contiguous rows, z = y·(g − Σ g·y), one row at a time while it is in
 /// cache: the products, their sum (in <see cref="Reduce.SumRuns"/>' order), the difference and the product of
-/// the four separate passes (each a pass over the whole tensor), so the same bits.
+/// the four separate passes (each a pass over the whole tensor), so the same bits. With <c>stream</c> z is written
+/// around the caches (a large plain result, in no cache: written through them, each line would first be read),
+/// the elements before a row's first aligned lane one by one (the same operations, so the same bits).
 /// </summary>
 internal static unsafe class SoftmaxBackward
 {
-    public static void Rows(double[] y, double[] g, double[] z, int rows, int n)
+    public static void Rows(double[] y, double[] g, double[] z, int rows, int n, bool stream)
     {
         if ((long)rows * n > y.Length || (long)rows * n > g.Length || (long)rows * n > z.Length)
             throw new ArgumentException($"{rows} rows of {n} do not fit arrays of {y.Length}, {g.Length} and {z.Length}.");
@@ -21,14 +24,14 @@ internal static unsafe class SoftmaxBackward
         {
             int per = Fork.PerTask(rows, n);
             int chunks = (rows + per - 1) / per;
-            if (chunks <= 1 || Environment.ProcessorCount < 2) { Range(py, pg, pz, n, 0, rows); return; }
+            if (chunks <= 1 || Environment.ProcessorCount < 2) { Range(py, pg, pz, n, 0, rows, stream); return; }
             nint iy = (nint)py, ig = (nint)pg, iz = (nint)pz;
-            Fork.For(chunks, c => Range((double*)iy, (double*)ig, (double*)iz, n, c * per, Math.Min(rows, (c + 1) * per)));
+            Fork.For(chunks, c => Range((double*)iy, (double*)ig, (double*)iz, n, c * per, Math.Min(rows, (c + 1) * per), stream));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Range(double* y, double* g, double* z, int n, int r0, int r1)
+    private static void Range(double* y, double* g, double* z, int n, int r0, int r1, bool stream)
     {
         // Long rows store their products, in scratch from the shared pool (they run one row a chunk, and a fresh
         // 128 KB array per row of 16,384 landed on the large-object heap); short rows need none.
@@ -57,15 +60,28 @@ internal static unsafe class SoftmaxBackward
                     if (Vector512.IsHardwareAccelerated)
                     {
                         var vs = Vector512.Create(s);
-                        for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs), zr + j);
+                        if (stream)
+                        {
+                            for (; j < n && ((nint)(zr + j) & 63) != 0; j++) zr[j] = yr[j] * (gr[j] - s);
+                            for (; j <= n - 8; j += 8) Vector512.StoreAlignedNonTemporal(Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs), zr + j);
+                        }
+                        else
+                            for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs), zr + j);
                     }
                     else if (Vector256.IsHardwareAccelerated)
                     {
                         var vs = Vector256.Create(s);
-                        for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs), zr + j);
+                        if (stream)
+                        {
+                            for (; j < n && ((nint)(zr + j) & 31) != 0; j++) zr[j] = yr[j] * (gr[j] - s);
+                            for (; j <= n - 4; j += 4) Vector256.StoreAlignedNonTemporal(Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs), zr + j);
+                        }
+                        else
+                            for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs), zr + j);
                     }
                     for (; j < n; j++) zr[j] = yr[j] * (gr[j] - s);
                 }
+            if (stream && Sse.IsSupported) Sse.StoreFence();
         }
         finally { if (products is not null) System.Buffers.ArrayPool<double>.Shared.Return(products); }
     }

@@ -126,7 +126,7 @@ module KernelsStreamingStoresTests =
             Functional.Kernels.Tuning.NonTemporalBytes <- saved
             Functional.Kernels.Tuning.StreamSums <- savedSums
 
-    /// σ's, tanh's and exp's one-pass loops write plain results around the caches (`Strided.streamsPlain`): the bits of
+    /// σ's, tanh's and exp's one-pass loops, softmax's rows and its VJP write plain results around the caches (`Strided.streamsPlain`): the bits of
     /// the same loops in a scope, from every alignment the arrays happen to have, with out-of-range lanes
     /// (redone through Math.Exp) among the elements before the first aligned lane and in the tail.
     [<Fact>]
@@ -147,6 +147,20 @@ module KernelsStreamingStoresTests =
                             use _ = Tensor.scope ()
                             Array.copy (f xs)
                         Assert.True((bits plain = bits cached), sprintf "%s, %d elements, plain results streamed %b" name n plainStreams)
+                // Softmax along rows and its VJP: rows of odd lengths start at every alignment.
+                for rows, n in [ 3, 9; 5, 13; 7, 1000; 2, 4099 ] do
+                    let xs = (Tensor.random (rows * n) [| rows * n |]).ToArray() |> Array.map (fun v -> 40.0 * v)
+                    let g = Array.init (rows * n) (fun i -> float (i % 5) - 2.0)
+                    let run () =
+                        let y = SoftmaxVector.softmaxRows xs n
+                        let z = Strided.fresh (rows * n)
+                        Reductions.softmaxVjpRows y g z rows n
+                        Array.append y z
+                    let plain = run ()
+                    let cached =
+                        use _ = Tensor.scope ()
+                        run ()
+                    Assert.True((bits plain = bits cached), sprintf "softmax and its VJP, %d rows of %d, plain results streamed %b" rows n plainStreams)
         finally
             Functional.Kernels.Tuning.NonTemporalBytes <- saved
             Functional.Kernels.Tuning.StreamPlainResults <- savedPlain
