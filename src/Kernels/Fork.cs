@@ -9,31 +9,55 @@ namespace Functional.Kernels;
 /// The parallel loops of every kernel: fork-join over dedicated worker threads (one fewer than the cores) that keep
 /// spinning for <see cref="Tuning.SpinMs"/> after a job before they sleep, so that a job following soon starts on
 /// every core at once (the thread pool's workers sleep sooner, and on a VM a sleeping core was seen to wake
-/// 0.6–4 ms late). The caller runs tasks too. Tasks run in the caller's execution context (a `TensorScope` flows
+/// 0.6–4 ms late). The caller runs tasks too. Each thread runs its own contiguous share of the tasks first, then
+/// helps with the others': the same chunk of a same-sized job lands on the same core each time, whose caches hold
+/// what that thread wrote there before. Tasks run in the caller's execution context (a `TensorScope` flows
 /// into them, as into Parallel.For's). One job at a time: a job submitted while another runs (from another thread,
 /// or from inside a task) goes to <see cref="Parallel.For(int, int, Action{int})"/>, as every job does when
 /// <see cref="Tuning.SpinMs"/> is 0.
 /// </summary>
 internal static class Fork
 {
-    private sealed class Job(Action<int> body, int count, ExecutionContext? context)
+    private sealed class Job
     {
-        public readonly Action<int> Body = body;
-        public readonly int Count = count;
-        public readonly ExecutionContext? Context = context;
-        public int Next;
+        public readonly Action<int> Body;
+        public readonly int Count;
+        public readonly ExecutionContext? Context;
+        // Participant p (0 the caller, w + 1 worker w) first claims the tasks of its own share, [Next[p], End[p]),
+        // then the rest of the others' shares. The same share of a same-sized job goes to the same thread each time,
+        // so the results a thread wrote are in its own caches when the next job reads them.
+        private readonly int[] _next;
+        private readonly int[] _end;
         public int Done;
         public Exception? Error;
 
-        /// <summary>Claims and runs tasks until none is left.</summary>
-        public void Work()
+        public Job(Action<int> body, int count, ExecutionContext? context, int participants)
         {
-            int i;
-            while ((i = Interlocked.Increment(ref Next) - 1) < Count)
+            Body = body; Count = count; Context = context;
+            // Padded a cache line apart, so that the participants' counters do not share one.
+            _next = new int[participants * 16];
+            _end = new int[participants];
+            for (int p = 0; p < participants; p++)
             {
-                try { Body(i); }
-                catch (Exception e) { Interlocked.CompareExchange(ref Error, e, null); }
-                Interlocked.Increment(ref Done);
+                _next[p * 16] = (int)((long)count * p / participants);
+                _end[p] = (int)((long)count * (p + 1) / participants);
+            }
+        }
+
+        /// <summary>Claims and runs tasks until none is left: participant p's share first, then the others'.</summary>
+        public void Work(int p)
+        {
+            int participants = _end.Length;
+            for (int k = 0; k < participants; k++)
+            {
+                int q = (p + k) % participants;
+                int i;
+                while ((i = Interlocked.Increment(ref _next[q * 16]) - 1) < _end[q])
+                {
+                    try { Body(i); }
+                    catch (Exception e) { Interlocked.CompareExchange(ref Error, e, null); }
+                    Interlocked.Increment(ref Done);
+                }
             }
         }
     }
@@ -71,12 +95,12 @@ internal static class Fork
         try
         {
             Start();
-            var job = new Job(body, count, ExecutionContext.Capture());
+            var job = new Job(body, count, ExecutionContext.Capture(), Environment.ProcessorCount);
             Volatile.Write(ref _job, job);
             Interlocked.Increment(ref _generation);
             int sleeping = Interlocked.Exchange(ref _sleepers, 0);
             if (sleeping > 0) Wake.Release(sleeping);
-            job.Work();
+            job.Work(0);
             var spin = new SpinWait();
             while (Volatile.Read(ref job.Done) < count) spin.SpinOnce(-1);
             if (job.Error is { } error) throw new AggregateException(error);
@@ -155,10 +179,13 @@ internal static class Fork
     {
         if (Volatile.Read(ref _started) != 0 || Interlocked.Exchange(ref _started, 1) != 0) return;
         for (int w = 0; w < Environment.ProcessorCount - 1; w++)
-            new Thread(Worker) { IsBackground = true, Name = "Functional kernels " + w }.Start();
+        {
+            int participant = w + 1;
+            new Thread(() => Worker(participant)) { IsBackground = true, Name = "Functional kernels " + w }.Start();
+        }
     }
 
-    private static void Worker()
+    private static void Worker(int participant)
     {
         static long SpinDeadline() => Stopwatch.GetTimestamp() + SpinTicks();
         long seen = 0;
@@ -185,8 +212,8 @@ internal static class Fork
             seen = Volatile.Read(ref _generation);
             if (Volatile.Read(ref _job) is { } job)
             {
-                if (job.Context is { } context) ExecutionContext.Run(context, static j => ((Job)j!).Work(), job);
-                else job.Work();
+                if (job.Context is { } context) ExecutionContext.Run(context, _ => job.Work(participant), null);
+                else job.Work(participant);
             }
         }
     }
