@@ -23,7 +23,7 @@ internal static class Fork
         public readonly Action<int> Body;
         public readonly int Count;
         public readonly ExecutionContext? Context;
-        // Participant p (0 the caller, w + 1 worker w) first claims the tasks of its own share, [Next[p], End[p]),
+        // Participant p (0 the caller, w + 1 worker w) first claims the tasks of its own share, [_next[16p], _end[p]),
         // then the rest of the others' shares. The same share of a same-sized job goes to the same thread each time,
         // so the results a thread wrote are in its own caches when the next job reads them.
         private readonly int[] _next;
