@@ -23,36 +23,32 @@ internal static class Fork
         public readonly Action<int> Body;
         public readonly int Count;
         public readonly ExecutionContext? Context;
-        // Participant p (0 the caller, w + 1 worker w) first claims the tasks of its own share, [_next[16p], _end[p]),
-        // then the rest of the others' shares. The same share of a same-sized job goes to the same thread each time,
-        // so the results a thread wrote are in its own caches when the next job reads them.
+        // Participant p (0 the caller, w + 1 worker w) first claims the tasks of its own share, [count·p/P,
+        // count·(p + 1)/P) for P participants, then the rest of the others' shares. The same share of a same-sized job
+        // goes to the same thread each time, so the results a thread wrote are in its own caches when the next job
+        // reads them. Each share's next task is counted a cache line apart from the others'.
         private readonly int[] _next;
-        private readonly int[] _end;
+        private readonly int _participants;
         public int Done;
         public Exception? Error;
 
         public Job(Action<int> body, int count, ExecutionContext? context, int participants)
         {
-            Body = body; Count = count; Context = context;
-            // Padded a cache line apart, so that the participants' counters do not share one.
+            Body = body; Count = count; Context = context; _participants = participants;
             _next = new int[participants * 16];
-            _end = new int[participants];
-            for (int p = 0; p < participants; p++)
-            {
-                _next[p * 16] = (int)((long)count * p / participants);
-                _end[p] = (int)((long)count * (p + 1) / participants);
-            }
+            for (int p = 0; p < participants; p++) _next[p * 16] = ShareStart(p);
         }
+
+        private int ShareStart(int p) => (int)((long)Count * p / _participants);
 
         /// <summary>Claims and runs tasks until none is left: participant p's share first, then the others'.</summary>
         public void Work(int p)
         {
-            int participants = _end.Length;
-            for (int k = 0; k < participants; k++)
+            for (int k = 0; k < _participants; k++)
             {
-                int q = (p + k) % participants;
-                int i;
-                while ((i = Interlocked.Increment(ref _next[q * 16]) - 1) < _end[q])
+                int q = (p + k) % _participants;
+                int end = ShareStart(q + 1), i;
+                while ((i = Interlocked.Increment(ref _next[q * 16]) - 1) < end)
                 {
                     try { Body(i); }
                     catch (Exception e) { Interlocked.CompareExchange(ref Error, e, null); }
@@ -185,8 +181,12 @@ internal static class Fork
         }
     }
 
+    /// <summary>This worker's participant number (see Job), for the context callback without a closure.</summary>
+    [ThreadStatic] private static int _participant;
+
     private static void Worker(int participant)
     {
+        _participant = participant;
         static long SpinDeadline() => Stopwatch.GetTimestamp() + SpinTicks();
         long seen = 0;
         Interlocked.Increment(ref _awake);
@@ -212,7 +212,7 @@ internal static class Fork
             seen = Volatile.Read(ref _generation);
             if (Volatile.Read(ref _job) is { } job)
             {
-                if (job.Context is { } context) ExecutionContext.Run(context, _ => job.Work(participant), null);
+                if (job.Context is { } context) ExecutionContext.Run(context, static j => ((Job)j!).Work(_participant), job);
                 else job.Work(participant);
             }
         }

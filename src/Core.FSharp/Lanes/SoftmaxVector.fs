@@ -234,32 +234,24 @@ module internal SoftmaxVector =
     /// caches, the elements before the first aligned lane one by one (the same division, so the same bits).
     let private divideRow (e: nativeptr<float>) (total: double) (y: nativeptr<float>) (n: int) (stream: bool) =
         let mutable j = 0
-        if wideSteps () then
+        let wide = wideSteps ()
+        if stream then
+            let align = if wide then 64n else 32n
+            while j < n && NativePtr.toNativeInt (NativePtr.add y j) % align <> 0n do
+                NativePtr.set y j (NativePtr.get e j / total)
+                j <- j + 1
+        if wide then
             let vs = Vector512.Create(total)
-            if stream then
-                while j < n && NativePtr.toNativeInt (NativePtr.add y j) % 64n <> 0n do
-                    NativePtr.set y j (NativePtr.get e j / total)
-                    j <- j + 1
-                while j <= n - 8 do
-                    Vector512.StoreAlignedNonTemporal(Vector512.Load(NativePtr.add e j) / vs, NativePtr.add y j)
-                    j <- j + 8
-            else
-                while j <= n - 8 do
-                    Vector512.Store(Vector512.Load(NativePtr.add e j) / vs, NativePtr.add y j)
-                    j <- j + 8
+            while j <= n - 8 do
+                let v = Vector512.Load(NativePtr.add e j) / vs
+                if stream then Vector512.StoreAlignedNonTemporal(v, NativePtr.add y j) else Vector512.Store(v, NativePtr.add y j)
+                j <- j + 8
         if Cpu.v256 then
             let vs = Vector256.Create(total)
-            if stream then
-                while j < n && NativePtr.toNativeInt (NativePtr.add y j) % 32n <> 0n do
-                    NativePtr.set y j (NativePtr.get e j / total)
-                    j <- j + 1
-                while j <= n - 4 do
-                    Vector256.StoreAlignedNonTemporal(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
-                    j <- j + 4
-            else
-                while j <= n - 4 do
-                    Vector256.Store(Vector256.Load(NativePtr.add e j) / vs, NativePtr.add y j)
-                    j <- j + 4
+            while j <= n - 4 do
+                let v = Vector256.Load(NativePtr.add e j) / vs
+                if stream then Vector256.StoreAlignedNonTemporal(v, NativePtr.add y j) else Vector256.Store(v, NativePtr.add y j)
+                j <- j + 4
         while j < n do
             NativePtr.set y j (NativePtr.get e j / total)
             j <- j + 1

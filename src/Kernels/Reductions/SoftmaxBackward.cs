@@ -57,27 +57,26 @@ internal static unsafe class SoftmaxBackward
                         s = Reduce.Sum(products!, 0, n);
                     }
                     j = 0;
+                    // Around the caches from the first lane the stores can align to; the elements before it one by one.
+                    if (stream)
+                        for (nint align = Vector512.IsHardwareAccelerated ? 63 : 31; j < n && ((nint)(zr + j) & align) != 0; j++) zr[j] = yr[j] * (gr[j] - s);
                     if (Vector512.IsHardwareAccelerated)
                     {
                         var vs = Vector512.Create(s);
-                        if (stream)
+                        for (; j <= n - 8; j += 8)
                         {
-                            for (; j < n && ((nint)(zr + j) & 63) != 0; j++) zr[j] = yr[j] * (gr[j] - s);
-                            for (; j <= n - 8; j += 8) Vector512.StoreAlignedNonTemporal(Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs), zr + j);
+                            var v = Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs);
+                            if (stream) Vector512.StoreAlignedNonTemporal(v, zr + j); else Vector512.Store(v, zr + j);
                         }
-                        else
-                            for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs), zr + j);
                     }
                     else if (Vector256.IsHardwareAccelerated)
                     {
                         var vs = Vector256.Create(s);
-                        if (stream)
+                        for (; j <= n - 4; j += 4)
                         {
-                            for (; j < n && ((nint)(zr + j) & 31) != 0; j++) zr[j] = yr[j] * (gr[j] - s);
-                            for (; j <= n - 4; j += 4) Vector256.StoreAlignedNonTemporal(Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs), zr + j);
+                            var v = Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs);
+                            if (stream) Vector256.StoreAlignedNonTemporal(v, zr + j); else Vector256.Store(v, zr + j);
                         }
-                        else
-                            for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs), zr + j);
                     }
                     for (; j < n; j++) zr[j] = yr[j] * (gr[j] - s);
                 }

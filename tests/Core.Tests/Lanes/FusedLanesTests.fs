@@ -66,23 +66,21 @@ module LanesFusedLanesTests =
                                (scaled: double[] -> double[] -> double[]) (xs: double[]) (g: double[]) =
         let run () =
             let struct (v, d) = both xs
-            [ v; d; value xs; scaled xs g ]
-        let eight = run ()
+            struct (v, d, value xs, scaled xs g)
+        let struct (v, d, values, products) as eight = run ()
         Functional.Kernels.Tuning.EightLanes <- false
         let four = try run () finally Functional.Kernels.Tuning.EightLanes <- true
-        for a, b in List.zip eight four do
+        let arrays (struct (a, b, c, e)) = [ a; b; c; e ]
+        for a, b in List.zip (arrays eight) (arrays four) do
             for i in 0 .. xs.Length - 1 do
                 Assert.True(bits a.[i] = bits b.[i], sprintf "%s at x = %.17g: eight lanes %.17g, four %.17g" name xs.[i] a.[i] b.[i])
-        match eight with
-        | [ v; d; values; products ] ->
-            for i in 0 .. xs.Length - 1 do
-                let x = xs.[i]
-                Assert.True(bits v.[i] = bits values.[i], sprintf "%s: value at %.17g" name x)
-                Assert.True(bits (g.[i] * d.[i]) = bits products.[i], sprintf "%s: g·derivative at %.17g" name x)
-                let struct (v1, d1) = both [| x |]
-                Assert.True(bits v1.[0] = bits v.[i] && bits d1.[0] = bits d.[i], sprintf "%s: alone at %.17g" name x)
-            v, d
-        | _ -> failwith "four results"
+        for i in 0 .. xs.Length - 1 do
+            let x = xs.[i]
+            Assert.True(bits v.[i] = bits values.[i], sprintf "%s: value at %.17g" name x)
+            Assert.True(bits (g.[i] * d.[i]) = bits products.[i], sprintf "%s: g·derivative at %.17g" name x)
+            let struct (v1, d1) = both [| x |]
+            Assert.True(bits v1.[0] = bits v.[i] && bits d1.[0] = bits d.[i], sprintf "%s: alone at %.17g" name x)
+        v, d
 
     [<Fact>]
     let ``ELU's lanes give the same bits on eight lanes and four, in one pass and apart, and each element alone`` () =
