@@ -159,10 +159,39 @@ module internal ElementaryVector =
             for l in 0 .. 3 do
                 store l (if (bad >>> l) &&& 1u = 0u then v.GetElement l else Math.Exp(x.GetElement l))
 
+    /// A lane stored at p, around the caches when `stream` (p then aligned to the lane's width).
+    let inline internal store4 (stream: bool) (v: Vector256<double>) (p: nativeptr<float>) =
+        if stream then Vector256.StoreAlignedNonTemporal(v, p) else Vector256.Store(v, p)
+
+    /// Eight lanes stored at p, around the caches when `stream` (p then 64-byte aligned).
+    let inline internal store8 (stream: bool) (v: Vector512<double>) (p: nativeptr<float>) =
+        if stream then Vector512.StoreAlignedNonTemporal(v, p) else Vector512.Store(v, p)
+
+    /// The first index in [lo, hi) from which lanes stored at p + index are aligned for non-temporal stores (64
+    /// bytes where the lanes are eight wide, else 32), or hi.
+    let inline internal alignedFrom (p: nativeptr<float>) (lo: int) (hi: int) =
+        let align = if wide () then 64n else 32n
+        let mutable i = lo
+        while i < hi && NativePtr.toNativeInt (NativePtr.add p i) % align <> 0n do i <- i + 1
+        i
+
+    /// `run a b stream` over [lo, hi) of dst: with `stream`, the elements before dst's first aligned lane through
+    /// the cached stores, the rest around the caches, then a fence (an elementwise run gives the same bits either
+    /// way); without it one cached run.
+    let inline internal streamedRun (dst: double[]) (lo: int) (hi: int) (stream: bool) ([<InlineIfLambda>] run: int -> int -> bool -> unit) =
+        if stream then
+            use pd = fixed dst
+            let aligned = alignedFrom pd lo hi
+            run lo aligned false
+            run aligned hi true
+            Sse.StoreFence()
+        else run lo hi false
+
     /// post(o, e^(shift(i, x))) of x = src[i], i in [lo, hi), into dst[o] with o = off + (i − lo), four lanes at a
     /// time, the tail padded through the same lanes (`shift` on lanes at i..i+3, `shiftOne` on one value: the same
-    /// operation; `post` on lanes at o..o+3, `postOne` on one: the same operation again).
-    let inline private expRun4 (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int)
+    /// operation; `post` on lanes at o..o+3, `postOne` on one: the same operation again). With `stream` (dst at off
+    /// 32-byte aligned) whole lanes are written around the caches.
+    let inline private expRun4 (stream: bool) (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int)
                                ([<InlineIfLambda>] shift: int -> Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] shiftOne: int -> double -> double)
                                ([<InlineIfLambda>] post: int -> Vector256<double> -> Vector256<double>) ([<InlineIfLambda>] postOne: int -> double -> double) =
         use ps = fixed src
@@ -175,15 +204,15 @@ module internal ElementaryVector =
             let y = shift (i + 4) (Vector256.Load(NativePtr.add ps (i + 4)))
             let struct (ex, ey, bad) = expFormula4x2 x y
             if bad = 0u then
-                Vector256.Store(post o ex, NativePtr.add pd o)
-                Vector256.Store(post (o + 4) ey, NativePtr.add pd (o + 4))
+                store4 stream (post o ex) (NativePtr.add pd o)
+                store4 stream (post (o + 4) ey) (NativePtr.add pd (o + 4))
             else
-                expLanes4 x (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> Vector256.Store(post o v, NativePtr.add pd o))
-                expLanes4 y (fun l v -> dst.[o + 4 + l] <- postOne (o + 4 + l) v) (fun v -> Vector256.Store(post (o + 4) v, NativePtr.add pd (o + 4)))
+                expLanes4 x (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> store4 stream (post o v) (NativePtr.add pd o))
+                expLanes4 y (fun l v -> dst.[o + 4 + l] <- postOne (o + 4 + l) v) (fun v -> store4 stream (post (o + 4) v) (NativePtr.add pd (o + 4)))
             i <- i + 8
         while i <= hi - 4 do
             let o = off + (i - lo)
-            expLanes4 (shift i (Vector256.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> Vector256.Store(post o v, NativePtr.add pd o))
+            expLanes4 (shift i (Vector256.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> store4 stream (post o v) (NativePtr.add pd o))
             i <- i + 4
         if i < hi then
             let o = off + (i - lo)
@@ -192,8 +221,9 @@ module internal ElementaryVector =
             expLanes4 (Vector256.Create(at 0, at 1, at 2, at 3)) (fun l v -> if l < count then dst.[o + l] <- postOne (o + l) v)
                 (fun v -> for l in 0 .. count - 1 do dst.[o + l] <- postOne (o + l) (v.GetElement l))
 
-    /// post(o, e^(shift(i, x))) of x = src[i], i in [lo, hi), into dst[o], eight lanes at a time.
-    let inline private expRun8 (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int)
+    /// post(o, e^(shift(i, x))) of x = src[i], i in [lo, hi), into dst[o], eight lanes at a time; with `stream` (dst
+    /// at off 64-byte aligned) whole lanes around the caches.
+    let inline private expRun8 (stream: bool) (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int)
                                ([<InlineIfLambda>] shift: int -> Vector512<double> -> Vector512<double>) ([<InlineIfLambda>] shiftOne: int -> double -> double)
                                ([<InlineIfLambda>] post: int -> Vector512<double> -> Vector512<double>) ([<InlineIfLambda>] postOne: int -> double -> double) =
         use ps = fixed src
@@ -201,7 +231,7 @@ module internal ElementaryVector =
         let mutable i = lo
         while i <= hi - 8 do
             let o = off + (i - lo)
-            expLanes (shift i (Vector512.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> Vector512.Store(post o v, NativePtr.add pd o))
+            expLanes (shift i (Vector512.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> store8 stream (post o v) (NativePtr.add pd o))
             i <- i + 8
         if i < hi then
             // The tail through the same lanes (padded with zeros, no allocation: softmax calls this per row), so
@@ -215,18 +245,18 @@ module internal ElementaryVector =
 
     /// e^x of src[lo..hi) into dst[off + (i − lo)], eight lanes at a time or four.
     let internal expInto (src: double[]) (lo: int) (hi: int) (dst: double[]) (off: int) =
-        if wide () then expRun8 src lo hi dst off (fun _ v -> v) (fun _ v -> v) (fun _ v -> v) (fun _ v -> v)
-        else expRun4 src lo hi dst off (fun _ v -> v) (fun _ v -> v) (fun _ v -> v) (fun _ v -> v)
+        if wide () then expRun8 false src lo hi dst off (fun _ v -> v) (fun _ v -> v) (fun _ v -> v) (fun _ v -> v)
+        else expRun4 false src lo hi dst off (fun _ v -> v) (fun _ v -> v) (fun _ v -> v) (fun _ v -> v)
 
     /// e^(x − m) of src[lo..hi) into dst[off + (i − lo)]: softmax's shifted exponentials without a pass that stores
     /// the differences, the same bits as subtracting first (each lane subtracts as the separate pass does).
     let internal expShiftedInto (src: double[]) (lo: int) (hi: int) (m: double) (dst: double[]) (off: int) =
         if wide () then
             let vm = Vector512.Create(m)
-            expRun8 src lo hi dst off (fun _ v -> v - vm) (fun _ x -> x - m) (fun _ v -> v) (fun _ v -> v)
+            expRun8 false src lo hi dst off (fun _ v -> v - vm) (fun _ x -> x - m) (fun _ v -> v) (fun _ v -> v)
         else
             let vm = Vector256.Create(m)
-            expRun4 src lo hi dst off (fun _ v -> v - vm) (fun _ x -> x - m) (fun _ v -> v) (fun _ v -> v)
+            expRun4 false src lo hi dst off (fun _ v -> v - vm) (fun _ x -> x - m) (fun _ v -> v) (fun _ v -> v)
 
     /// `expShiftedInto` on four lanes into dst[0 ..), and meanwhile y[k] = e[k] / total for k in [0, hi − lo): the
     /// division of the row before, on the divider while the exponentials keep the FMA units busy (softmax's rows on
@@ -236,7 +266,7 @@ module internal ElementaryVector =
         let vm = Vector256.Create(m)
         let vt = Vector256.Create(total)
         let inline divide o = Vector256.Store(Vector256.Load(NativePtr.add e o) / vt, NativePtr.add y o)
-        expRun4 src lo hi dst 0 (fun _ v -> v - vm) (fun _ x -> x - m)
+        expRun4 false src lo hi dst 0 (fun _ v -> v - vm) (fun _ x -> x - m)
             (fun o v -> divide o; v) (fun o v -> NativePtr.set y o (NativePtr.get e o / total); v)
 
     /// e^(x − shifts[i − lo]) of x = src[i], i in [lo, hi), into dst[off + (i − lo)]: softmax's exponentials along a
@@ -244,30 +274,34 @@ module internal ElementaryVector =
     let internal expShiftedEachInto (src: double[]) (lo: int) (hi: int) (shifts: double[]) (dst: double[]) (off: int) =
         use pm = fixed shifts
         if wide () then
-            expRun8 src lo hi dst off (fun i v -> v - Vector512.Load(NativePtr.add pm (i - lo))) (fun i x -> x - shifts.[i - lo]) (fun _ v -> v) (fun _ v -> v)
+            expRun8 false src lo hi dst off (fun i v -> v - Vector512.Load(NativePtr.add pm (i - lo))) (fun i x -> x - shifts.[i - lo]) (fun _ v -> v) (fun _ v -> v)
         else
-            expRun4 src lo hi dst off (fun i v -> v - Vector256.Load(NativePtr.add pm (i - lo))) (fun i x -> x - shifts.[i - lo]) (fun _ v -> v) (fun _ v -> v)
+            expRun4 false src lo hi dst off (fun i v -> v - Vector256.Load(NativePtr.add pm (i - lo))) (fun i x -> x - shifts.[i - lo]) (fun _ v -> v) (fun _ v -> v)
 
     /// g[i] − e^(y[i])·s for i in [lo, hi), into z[i]: log-softmax's VJP along a row without storing the
-    /// exponentials first, the same bits as the separate exponential and product and difference.
-    let internal gradientMinusExpInto (y: double[]) (g: double[]) (s: double) (z: double[]) (lo: int) (hi: int) =
+    /// exponentials first, the same bits as the separate exponential and product and difference; with `stream`
+    /// z around the caches (`streamedRun`).
+    let internal gradientMinusExpInto (y: double[]) (g: double[]) (s: double) (z: double[]) (lo: int) (hi: int) (stream: bool) =
         use pg = fixed g
-        if wide () then
-            let vs = Vector512.Create(s)
-            expRun8 y lo hi z lo (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector512.Load(NativePtr.add pg o) - e * vs) (fun o e -> g.[o] - e * s)
-        else
-            let vs = Vector256.Create(s)
-            expRun4 y lo hi z lo (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector256.Load(NativePtr.add pg o) - e * vs) (fun o e -> g.[o] - e * s)
+        streamedRun z lo hi stream (fun a b st ->
+            if wide () then
+                let vs = Vector512.Create(s)
+                expRun8 st y a b z a (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector512.Load(NativePtr.add pg o) - e * vs) (fun o e -> g.[o] - e * s)
+            else
+                let vs = Vector256.Create(s)
+                expRun4 st y a b z a (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector256.Load(NativePtr.add pg o) - e * vs) (fun o e -> g.[o] - e * s))
 
     /// g[i] − e^(y[i])·sums[i − lo] for i in [lo, hi), into z[i]: log-softmax's VJP along a middle axis, each
-    /// position with its own sum, the same bits as the separate exponential and product and difference.
-    let internal gradientMinusExpEachInto (y: double[]) (g: double[]) (sums: double[]) (z: double[]) (lo: int) (hi: int) =
+    /// position with its own sum, the same bits as the separate exponential and product and difference; with
+    /// `stream` z around the caches (`streamedRun`).
+    let internal gradientMinusExpEachInto (y: double[]) (g: double[]) (sums: double[]) (z: double[]) (lo: int) (hi: int) (stream: bool) =
         use pg = fixed g
         use ps = fixed sums
-        if wide () then
-            expRun8 y lo hi z lo (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector512.Load(NativePtr.add pg o) - e * Vector512.Load(NativePtr.add ps (o - lo))) (fun o e -> g.[o] - e * sums.[o - lo])
-        else
-            expRun4 y lo hi z lo (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector256.Load(NativePtr.add pg o) - e * Vector256.Load(NativePtr.add ps (o - lo))) (fun o e -> g.[o] - e * sums.[o - lo])
+        streamedRun z lo hi stream (fun a b st ->
+            if wide () then
+                expRun8 st y a b z a (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector512.Load(NativePtr.add pg o) - e * Vector512.Load(NativePtr.add ps (o - lo))) (fun o e -> g.[o] - e * sums.[o - lo])
+            else
+                expRun4 st y a b z a (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector256.Load(NativePtr.add pg o) - e * Vector256.Load(NativePtr.add ps (o - lo))) (fun o e -> g.[o] - e * sums.[o - lo]))
 
     /// ln 2 in two parts for the logarithms (ln here, x^p in PowVector), the first with 42 bits so that k times it
     /// is exact for every exponent k.

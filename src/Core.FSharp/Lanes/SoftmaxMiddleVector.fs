@@ -4,6 +4,7 @@ namespace Functional.Core
 
 open System
 open System.Runtime.Intrinsics
+open System.Runtime.Intrinsics.X86
 open Microsoft.FSharp.NativeInterop
 
 /// Softmax and log-softmax, forward and VJP, along an axis that is not the last: src as outer × mid × inner, the
@@ -20,11 +21,14 @@ module internal SoftmaxMiddleVector =
     /// sums' pairwise counter (`Reduce.MiddleLevels` mid rows of the width; empty when mid is one block).
     type private MiddleScratch = { Row: double[]; Row2: double[]; Acc: double[]; Sums: double[]; Levels: double[] }
 
-    /// Tasks of one outer index and one segment of up to 2,048 inner positions (a 16 KB run of each row), over
-    /// the cores for large tensors; `body o t0 t1 s` gets scratch of its own.
-    let private middleSegments (outer: int) (mid: int) (inner: int) (body: int -> int -> int -> MiddleScratch -> unit) =
-        // 2,048 measured 10-20 % faster than 512 and than 4,096 (the VJPs; the forward passes the same).
-        let width = 2048
+    /// Positions per segment: 2,048 (a 16 KB run of each row) measured 10-20 % faster than 512 and than 4,096 (the
+    /// VJPs; the forward passes the same).
+    let private segmentWidth = 2048
+
+    /// Tasks of one outer index and one segment of up to `width` inner positions, over the cores for large
+    /// tensors; `body o t0 t1 s` gets scratch of its own. A position's result does not depend on the segment it
+    /// falls in (every step is elementwise across positions, with the same operations in lanes and tails).
+    let private middleSegments (width: int) (outer: int) (mid: int) (inner: int) (body: int -> int -> int -> MiddleScratch -> unit) =
         let segments = (inner + width - 1) / width
         let tasks = outer * segments
         let run (lo: int) (hi: int) =
@@ -72,20 +76,26 @@ module internal SoftmaxMiddleVector =
             if v > NativePtr.get mx t then NativePtr.set mx t v
             t <- t + 1
 
-    /// dst[t] = (a[t] − m[t]) − l[t]: log-softmax's last step per position, the same bits as two subtractions.
-    let private differenceEachInto (a: nativeptr<float>) (m: nativeptr<float>) (l: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
+    /// dst[t] = (a[t] − m[t]) − l[t]: log-softmax's last step per position, the same bits as two subtractions; with
+    /// `stream` around the caches, the positions before the first aligned lane one by one.
+    let private differenceEachInto (a: nativeptr<float>) (m: nativeptr<float>) (l: nativeptr<float>) (dst: nativeptr<float>) (w: int) (stream: bool) =
         let mutable t = 0
+        let first = if stream then ElementaryVector.alignedFrom dst 0 w else 0
+        while t < first do
+            NativePtr.set dst t ((NativePtr.get a t - NativePtr.get m t) - NativePtr.get l t)
+            t <- t + 1
         if SoftmaxVector.wideSteps () then
             while t <= w - 8 do
-                Vector512.Store((Vector512.Load(NativePtr.add a t) - Vector512.Load(NativePtr.add m t)) - Vector512.Load(NativePtr.add l t), NativePtr.add dst t)
+                ElementaryVector.store8 stream ((Vector512.Load(NativePtr.add a t) - Vector512.Load(NativePtr.add m t)) - Vector512.Load(NativePtr.add l t)) (NativePtr.add dst t)
                 t <- t + 8
         if Cpu.v256 then
             while t <= w - 4 do
-                Vector256.Store((Vector256.Load(NativePtr.add a t) - Vector256.Load(NativePtr.add m t)) - Vector256.Load(NativePtr.add l t), NativePtr.add dst t)
+                ElementaryVector.store4 stream ((Vector256.Load(NativePtr.add a t) - Vector256.Load(NativePtr.add m t)) - Vector256.Load(NativePtr.add l t)) (NativePtr.add dst t)
                 t <- t + 4
         while t < w do
             NativePtr.set dst t ((NativePtr.get a t - NativePtr.get m t) - NativePtr.get l t)
             t <- t + 1
+        if stream then Sse.StoreFence()
 
     /// sums[t] = sums[t] + a[t].
     let private addInto (sums: nativeptr<float>) (a: nativeptr<float>) (w: int) =
@@ -102,20 +112,26 @@ module internal SoftmaxMiddleVector =
             NativePtr.set sums t (NativePtr.get sums t + NativePtr.get a t)
             t <- t + 1
 
-    /// dst[t] = e[t] / sums[t].
-    let private divInto (e: nativeptr<float>) (sums: nativeptr<float>) (dst: nativeptr<float>) (w: int) =
+    /// dst[t] = e[t] / sums[t]; with `stream` around the caches, the positions before the first aligned lane one
+    /// by one (the same division).
+    let private divInto (e: nativeptr<float>) (sums: nativeptr<float>) (dst: nativeptr<float>) (w: int) (stream: bool) =
         let mutable t = 0
+        let first = if stream then ElementaryVector.alignedFrom dst 0 w else 0
+        while t < first do
+            NativePtr.set dst t (NativePtr.get e t / NativePtr.get sums t)
+            t <- t + 1
         if SoftmaxVector.wideSteps () then
             while t <= w - 8 do
-                Vector512.Store(Vector512.Load(NativePtr.add e t) / Vector512.Load(NativePtr.add sums t), NativePtr.add dst t)
+                ElementaryVector.store8 stream (Vector512.Load(NativePtr.add e t) / Vector512.Load(NativePtr.add sums t)) (NativePtr.add dst t)
                 t <- t + 8
         if Cpu.v256 then
             while t <= w - 4 do
-                Vector256.Store(Vector256.Load(NativePtr.add e t) / Vector256.Load(NativePtr.add sums t), NativePtr.add dst t)
+                ElementaryVector.store4 stream (Vector256.Load(NativePtr.add e t) / Vector256.Load(NativePtr.add sums t)) (NativePtr.add dst t)
                 t <- t + 4
         while t < w do
             NativePtr.set dst t (NativePtr.get e t / NativePtr.get sums t)
             t <- t + 1
+        if stream then Sse.StoreFence()
 
     /// For one row x (at `row`) of a segment with per-position shifts mx and its exponentials e (at `off`): the
     /// maxima's e zeroed and counted into counts, the others refined (`dropLanes`), and each result added to sums,
@@ -213,25 +229,43 @@ module internal SoftmaxMiddleVector =
             else dropAndAddInto px pmx pe pc psum (origin + m * inner) (at m) w
             count <- Functional.Kernels.Reduce.AfterRow(psum, pl, w, m, mid, count)
 
+    /// Whether a large plain result goes around the caches (`Strided.streamsPlain`: its array is in none).
+    let private streams (length: int) = Strided.streamsPlain length && Sse.IsSupported
+
     /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
     let softmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
         let dst = Strided.fresh src.Length
-        middleSegments outer mid inner (fun o t0 t1 s ->
+        // A large plain result goes around the caches, so e waits in scratch of mid rows of the segment (at most
+        // 512 KB: narrower segments for a longer axis; none past 256 rows), never read back from the result.
+        let stream = streams src.Length && mid <= 256
+        let width = if stream then min segmentWidth ((65536 / mid) / 8 * 8) else segmentWidth
+        middleSegments width outer mid inner (fun o t0 t1 s ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
-            // e waits in the result's own rows until the sums are complete.
-            middleExp src origin mid inner w s dst (fun m -> origin + m * inner) null
             use pd = fixed dst
             use psum = fixed s.Sums
-            for m in 0 .. mid - 1 do
-                let row = NativePtr.add pd (origin + m * inner)
-                divInto row psum row w)
+            if stream then
+                let e = Storage.rentScratch (mid * w)
+                try
+                    middleExp src origin mid inner w s e (fun m -> m * w) null
+                    use pe = fixed e
+                    for m in 0 .. mid - 1 do
+                        divInto (NativePtr.add pe (m * w)) psum (NativePtr.add pd (origin + m * inner)) w true
+                finally
+                    Storage.returnScratch e
+            else
+                // e waits in the result's own rows until the sums are complete.
+                middleExp src origin mid inner w s dst (fun m -> origin + m * inner) null
+                for m in 0 .. mid - 1 do
+                    let row = NativePtr.add pd (origin + m * inner)
+                    divInto row psum row w false)
         dst
 
     /// Log-softmax along the middle axis: y = (x − max) − ln(c + Σ'), as `logSoftmaxRows` per position.
     let logSoftmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
         let dst = Strided.fresh src.Length
-        middleSegments outer mid inner (fun o t0 t1 s ->
+        let stream = streams src.Length
+        middleSegments segmentWidth outer mid inner (fun o t0 t1 s ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
             // Only the sums of e are needed: each row's e goes to s.Row, which stays in L1, and s.Row2 counts the
@@ -244,21 +278,23 @@ module internal SoftmaxMiddleVector =
             use pmx = fixed s.Acc
             use psum = fixed s.Sums
             for m in 0 .. mid - 1 do
-                differenceEachInto (NativePtr.add px (origin + m * inner)) pmx psum (NativePtr.add pd (origin + m * inner)) w)
+                differenceEachInto (NativePtr.add px (origin + m * inner)) pmx psum (NativePtr.add pd (origin + m * inner)) w stream)
         dst
 
-    /// The frame both middle-axis VJPs share: a fresh result z and, for each segment of positions, `body z origin
-    /// w s` with the segment's first index, its width and scratch whose sums start at 0.
-    let inline private middleVjp (length: int) (outer: int) (mid: int) (inner: int) ([<InlineIfLambda>] body: double[] -> int -> int -> MiddleScratch -> unit) =
+    /// The frame both middle-axis VJPs share: a fresh result z and, for each segment of positions, `body z stream
+    /// origin w s` with whether z goes around the caches (`streams`), the segment's first index, its width and
+    /// scratch whose sums start at 0.
+    let inline private middleVjp (length: int) (outer: int) (mid: int) (inner: int) ([<InlineIfLambda>] body: double[] -> bool -> int -> int -> MiddleScratch -> unit) =
         let z = Strided.fresh length
-        middleSegments outer mid inner (fun o t0 t1 s ->
+        let stream = streams length
+        middleSegments segmentWidth outer mid inner (fun o t0 t1 s ->
             Array.Fill(s.Sums, 0.0, 0, t1 - t0)
-            body z (o * mid * inner + t0) (t1 - t0) s)
+            body z stream (o * mid * inner + t0) (t1 - t0) s)
         z
 
     /// Softmax's VJP along the middle axis: z = y·(g − Σ_m g·y).
     let softmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
-        middleVjp y.Length outer mid inner (fun z origin w s ->
+        middleVjp y.Length outer mid inner (fun z stream origin w s ->
             use py = fixed y
             use pg = fixed g
             use pz = fixed z
@@ -285,23 +321,29 @@ module internal SoftmaxMiddleVector =
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
                 let mutable t = 0
+                // Around the caches, the positions before the first aligned lane one by one (the same operations).
+                let first = if stream then ElementaryVector.alignedFrom (NativePtr.add pz row) 0 w else 0
+                while t < first do
+                    z.[row + t] <- y.[row + t] * (g.[row + t] - s.Sums.[t])
+                    t <- t + 1
                 if SoftmaxVector.wideSteps () then
                     while t <= w - 8 do
                         let d = Vector512.Load(NativePtr.add pg (row + t)) - Vector512.Load(NativePtr.add ps t)
-                        Vector512.Store(Vector512.Load(NativePtr.add py (row + t)) * d, NativePtr.add pz (row + t))
+                        ElementaryVector.store8 stream (Vector512.Load(NativePtr.add py (row + t)) * d) (NativePtr.add pz (row + t))
                         t <- t + 8
                 if Cpu.v256 then
                     while t <= w - 4 do
                         let d = Vector256.Load(NativePtr.add pg (row + t)) - Vector256.Load(NativePtr.add ps t)
-                        Vector256.Store(Vector256.Load(NativePtr.add py (row + t)) * d, NativePtr.add pz (row + t))
+                        ElementaryVector.store4 stream (Vector256.Load(NativePtr.add py (row + t)) * d) (NativePtr.add pz (row + t))
                         t <- t + 4
                 while t < w do
                     z.[row + t] <- y.[row + t] * (g.[row + t] - s.Sums.[t])
-                    t <- t + 1)
+                    t <- t + 1
+            if stream then Sse.StoreFence())
 
     /// Log-softmax's VJP along the middle axis: z = g − e^y·Σ_m g, each e^y used as it is made.
     let logSoftmaxVjpMiddle (y: double[]) (g: double[]) (outer: int) (mid: int) (inner: int) =
-        middleVjp y.Length outer mid inner (fun z origin w s ->
+        middleVjp y.Length outer mid inner (fun z stream origin w s ->
             use pg = fixed g
             use ps = fixed s.Sums
             use pl = fixed s.Levels
@@ -311,4 +353,4 @@ module internal SoftmaxMiddleVector =
                 count <- Functional.Kernels.Reduce.AfterRow(ps, pl, w, m, mid, count)
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
-                ElementaryVector.gradientMinusExpEachInto y g s.Sums z row (row + w))
+                ElementaryVector.gradientMinusExpEachInto y g s.Sums z row (row + w) stream)

@@ -53,24 +53,30 @@ module internal SoftmaxVector =
         if Double.IsInfinity mx then 0.0 else mx
 
     /// dst[j] = (src[j] − m) − l for j < n: log-softmax's last step from the row itself, the same bits as storing
-    /// the differences first.
-    let private differenceInto (src: nativeptr<float>) (m: float) (l: float) (dst: nativeptr<float>) (n: int) =
+    /// the differences first; with `stream` around the caches, the elements before the first aligned lane one by
+    /// one.
+    let private differenceInto (src: nativeptr<float>) (m: float) (l: float) (dst: nativeptr<float>) (n: int) (stream: bool) =
         let mutable j = 0
+        let first = if stream then ElementaryVector.alignedFrom dst 0 n else 0
+        while j < first do
+            NativePtr.set dst j ((NativePtr.get src j - m) - l)
+            j <- j + 1
         if wideSteps () then
             let vm = Vector512.Create(m)
             let vl = Vector512.Create(l)
             while j <= n - 8 do
-                Vector512.Store((Vector512.Load(NativePtr.add src j) - vm) - vl, NativePtr.add dst j)
+                ElementaryVector.store8 stream ((Vector512.Load(NativePtr.add src j) - vm) - vl) (NativePtr.add dst j)
                 j <- j + 8
         if Cpu.v256 then
             let vm = Vector256.Create(m)
             let vl = Vector256.Create(l)
             while j <= n - 4 do
-                Vector256.Store((Vector256.Load(NativePtr.add src j) - vm) - vl, NativePtr.add dst j)
+                ElementaryVector.store4 stream ((Vector256.Load(NativePtr.add src j) - vm) - vl) (NativePtr.add dst j)
                 j <- j + 4
         while j < n do
             NativePtr.set dst j ((NativePtr.get src j - m) - l)
             j <- j + 1
+        if stream then Sse.StoreFence()
 
     /// c + s as an unrounded pair (TwoSum): the rounded sum u and what its rounding lost. On doubles or on lanes of
     /// either width.
@@ -234,23 +240,19 @@ module internal SoftmaxVector =
     /// caches, the elements before the first aligned lane one by one (the same division, so the same bits).
     let private divideRow (e: nativeptr<float>) (total: double) (y: nativeptr<float>) (n: int) (stream: bool) =
         let mutable j = 0
-        let wide = wideSteps ()
-        if stream then
-            let align = if wide then 64n else 32n
-            while j < n && NativePtr.toNativeInt (NativePtr.add y j) % align <> 0n do
-                NativePtr.set y j (NativePtr.get e j / total)
-                j <- j + 1
-        if wide then
+        let first = if stream then ElementaryVector.alignedFrom y 0 n else 0
+        while j < first do
+            NativePtr.set y j (NativePtr.get e j / total)
+            j <- j + 1
+        if wideSteps () then
             let vs = Vector512.Create(total)
             while j <= n - 8 do
-                let v = Vector512.Load(NativePtr.add e j) / vs
-                if stream then Vector512.StoreAlignedNonTemporal(v, NativePtr.add y j) else Vector512.Store(v, NativePtr.add y j)
+                ElementaryVector.store8 stream (Vector512.Load(NativePtr.add e j) / vs) (NativePtr.add y j)
                 j <- j + 8
         if Cpu.v256 then
             let vs = Vector256.Create(total)
             while j <= n - 4 do
-                let v = Vector256.Load(NativePtr.add e j) / vs
-                if stream then Vector256.StoreAlignedNonTemporal(v, NativePtr.add y j) else Vector256.Store(v, NativePtr.add y j)
+                ElementaryVector.store4 stream (Vector256.Load(NativePtr.add e j) / vs) (NativePtr.add y j)
                 j <- j + 4
         while j < n do
             NativePtr.set y j (NativePtr.get e j / total)
@@ -338,9 +340,11 @@ module internal SoftmaxVector =
     /// ln Σ away. The operations of Softmax.logSoftmax's unfused passes (so the same bits), one row at a time, the
     /// exponentials and the maxima's drop in one pass (`expDropRow`: 8 % faster than two on Zen 5, level on four lanes).
     let logSoftmaxRows (src: double[]) (n: int) =
+        // A large plain result goes around the caches (its array is in none).
+        let stream = Strided.streamsPlain src.Length && Sse.IsSupported
         shiftedRows src n (fun _ x m e pe y ->
             let c = expDropRow x m pe n
-            differenceInto x m (lnCountPlus c (Reductions.sum e 0 n)) y n)
+            differenceInto x m (lnCountPlus c (Reductions.sum e 0 n)) y n stream)
 
     /// Log-softmax's VJP along contiguous rows of n, z = g − e^y·Σg from its output y and an adjoint g: the
     /// operations of its unfused passes (the row sums in SumRuns' order, e^y, the product, the difference), so
@@ -348,9 +352,10 @@ module internal SoftmaxVector =
     /// through a scratch row on Zen 4).
     let logSoftmaxVjpRows (y: double[]) (g: double[]) (n: int) =
         let z = Strided.fresh y.Length
+        let stream = Strided.streamsPlain y.Length && Sse.IsSupported
         let rows = if n = 0 then 0 else y.Length / n
         byRows rows n (fun r0 r1 ->
             for r in r0 .. r1 - 1 do
                 let off = r * n
-                ElementaryVector.gradientMinusExpInto y g (Reductions.sum g off n) z off (off + n))
+                ElementaryVector.gradientMinusExpInto y g (Reductions.sum g off n) z off (off + n) stream)
         z

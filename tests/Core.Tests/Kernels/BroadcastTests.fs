@@ -126,7 +126,8 @@ module KernelsStreamingStoresTests =
             Functional.Kernels.Tuning.NonTemporalBytes <- saved
             Functional.Kernels.Tuning.StreamSums <- savedSums
 
-    /// σ's, tanh's and exp's one-pass loops, softmax's rows and its VJP write plain results around the caches (`Strided.streamsPlain`): the bits of
+    /// σ's, tanh's and exp's one-pass loops, softmax's and log-softmax's rows and middle axes and their VJPs write
+    /// plain results around the caches (`Strided.streamsPlain`): the bits of
     /// the same loops in a scope, from every alignment the arrays happen to have, with out-of-range lanes
     /// (redone through Math.Exp) among the elements before the first aligned lane and in the tail.
     [<Fact>]
@@ -161,6 +162,31 @@ module KernelsStreamingStoresTests =
                         use _ = Tensor.scope ()
                         run ()
                     Assert.True((bits plain = bits cached), sprintf "softmax and its VJP, %d rows of %d, plain results streamed %b" rows n plainStreams)
+                    let runLog () =
+                        let y = SoftmaxVector.logSoftmaxRows xs n
+                        Array.append y (SoftmaxVector.logSoftmaxVjpRows y g n)
+                    let plainLog = runLog ()
+                    let cachedLog =
+                        use _ = Tensor.scope ()
+                        runLog ()
+                    Assert.True((bits plainLog = bits cachedLog), sprintf "log-softmax and its VJP, %d rows of %d, plain results streamed %b" rows n plainStreams)
+                // Along a middle axis (outer × mid × inner): segments of every alignment, a forward whose e waits in
+                // narrower segments of scratch (mid 40), and one too long for that scratch (mid 300); maxima, ties,
+                // infinities and NaN among the values.
+                for outer, mid, inner in [ 2, 3, 9; 1, 5, 13; 3, 4, 1000; 1, 7, 4099; 2, 40, 3001; 1, 300, 17 ] do
+                    let count = outer * mid * inner
+                    let xs = (Tensor.random count [| count |]).ToArray() |> Array.map (fun v -> 40.0 * v)
+                    for k, i in List.indexed [ 0; 1; count / 2; count - 1 ] do xs.[i] <- [| 800.0; -infinity; nan; xs.[0] |].[k]
+                    let g = Array.init count (fun i -> float (i % 7) - 3.0)
+                    let run () =
+                        let y = SoftmaxMiddleVector.softmaxMiddle xs outer mid inner
+                        let l = SoftmaxMiddleVector.logSoftmaxMiddle xs outer mid inner
+                        Array.concat [ y; SoftmaxMiddleVector.softmaxVjpMiddle y g outer mid inner; l; SoftmaxMiddleVector.logSoftmaxVjpMiddle l g outer mid inner ]
+                    let plain = run ()
+                    let cached =
+                        use _ = Tensor.scope ()
+                        run ()
+                    Assert.True((bits plain = bits cached), sprintf "softmax and log-softmax along a middle axis and their VJPs, %dx%dx%d, plain results streamed %b" outer mid inner plainStreams)
         finally
             Functional.Kernels.Tuning.NonTemporalBytes <- saved
             Functional.Kernels.Tuning.StreamPlainResults <- savedPlain
