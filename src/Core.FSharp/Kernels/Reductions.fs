@@ -68,4 +68,4 @@ module internal Reductions =
     /// Softmax's VJP z = y·(g − Σ(g·y)) over `rows` contiguous rows of n, one pass per row; a large plain z goes
     /// around the caches (`Strided.streamsPlain`).
     let softmaxVjpRows (y: double[]) (g: double[]) (z: double[]) (rows: int) (n: int) =
-        Functional.Kernels.SoftmaxBackward.Rows(y, g, z, rows, n, Strided.streamsPlain z.Length)
+        Functional.Kernels.SoftmaxBackward.Rows(y, g, z, rows, n, Strided.streamsPlainRuns z.Length n)

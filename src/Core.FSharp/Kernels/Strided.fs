@@ -76,6 +76,10 @@ module internal Strided =
     /// from memory. In a scope the array is a recently returned one, likely still cached.
     let streamsPlain (n: int) = streams n && Functional.Kernels.Tuning.StreamPlainResults && Storage.plain ()
 
+    /// `streamsPlain` for a result written in runs of `run` elements (rows, segments): only runs of
+    /// `Tuning.StreamRunsFrom` and more, whose two partly cached lines are few among their own.
+    let streamsPlainRuns (n: int) (run: int) = run >= Functional.Kernels.Tuning.StreamRunsFrom && streamsPlain n
+
     /// `chunked` for a kernel writing n doubles: when `streaming` (`streams n`), chunks of 65,536 (512 KB), over
     /// which TensorPrimitives writes with non-temporal stores (it does for spans above 256 KB; chunks of 16,384
     /// never reached that) and the four-lane loops write aligned lanes with them.

@@ -176,15 +176,14 @@ module internal ElementaryVector =
         i
 
     /// `run a b stream` over [lo, hi) of dst: with `stream`, the elements before dst's first aligned lane through
-    /// the cached stores, the rest around the caches, then a fence (an elementwise run gives the same bits either
-    /// way); without it one cached run.
+    /// the cached stores, the rest around the caches (an elementwise run gives the same bits either way; the caller
+    /// fences once its task's stores are done); without it one cached run.
     let inline internal streamedRun (dst: double[]) (lo: int) (hi: int) (stream: bool) ([<InlineIfLambda>] run: int -> int -> bool -> unit) =
         if stream then
             use pd = fixed dst
             let aligned = alignedFrom pd lo hi
             run lo aligned false
             run aligned hi true
-            Sse.StoreFence()
         else run lo hi false
 
     /// post(o, e^(shift(i, x))) of x = src[i], i in [lo, hi), into dst[o] with o = off + (i − lo), four lanes at a
@@ -280,7 +279,7 @@ module internal ElementaryVector =
 
     /// g[i] − e^(y[i])·s for i in [lo, hi), into z[i]: log-softmax's VJP along a row without storing the
     /// exponentials first, the same bits as the separate exponential and product and difference; with `stream`
-    /// z around the caches (`streamedRun`).
+    /// z around the caches (`streamedRun`; the caller fences).
     let internal gradientMinusExpInto (y: double[]) (g: double[]) (s: double) (z: double[]) (lo: int) (hi: int) (stream: bool) =
         use pg = fixed g
         streamedRun z lo hi stream (fun a b st ->
@@ -293,7 +292,7 @@ module internal ElementaryVector =
 
     /// g[i] − e^(y[i])·sums[i − lo] for i in [lo, hi), into z[i]: log-softmax's VJP along a middle axis, each
     /// position with its own sum, the same bits as the separate exponential and product and difference; with
-    /// `stream` z around the caches (`streamedRun`).
+    /// `stream` z around the caches (`streamedRun`; the caller fences).
     let internal gradientMinusExpEachInto (y: double[]) (g: double[]) (sums: double[]) (z: double[]) (lo: int) (hi: int) (stream: bool) =
         use pg = fixed g
         use ps = fixed sums

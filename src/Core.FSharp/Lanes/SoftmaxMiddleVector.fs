@@ -77,7 +77,7 @@ module internal SoftmaxMiddleVector =
             t <- t + 1
 
     /// dst[t] = (a[t] − m[t]) − l[t]: log-softmax's last step per position, the same bits as two subtractions; with
-    /// `stream` around the caches, the positions before the first aligned lane one by one.
+    /// `stream` around the caches, the positions before the first aligned lane one by one (the caller fences).
     let private differenceEachInto (a: nativeptr<float>) (m: nativeptr<float>) (l: nativeptr<float>) (dst: nativeptr<float>) (w: int) (stream: bool) =
         let mutable t = 0
         let first = if stream then ElementaryVector.alignedFrom dst 0 w else 0
@@ -95,7 +95,6 @@ module internal SoftmaxMiddleVector =
         while t < w do
             NativePtr.set dst t ((NativePtr.get a t - NativePtr.get m t) - NativePtr.get l t)
             t <- t + 1
-        if stream then Sse.StoreFence()
 
     /// sums[t] = sums[t] + a[t].
     let private addInto (sums: nativeptr<float>) (a: nativeptr<float>) (w: int) =
@@ -113,7 +112,7 @@ module internal SoftmaxMiddleVector =
             t <- t + 1
 
     /// dst[t] = e[t] / sums[t]; with `stream` around the caches, the positions before the first aligned lane one
-    /// by one (the same division).
+    /// by one (the same division; the caller fences).
     let private divInto (e: nativeptr<float>) (sums: nativeptr<float>) (dst: nativeptr<float>) (w: int) (stream: bool) =
         let mutable t = 0
         let first = if stream then ElementaryVector.alignedFrom dst 0 w else 0
@@ -131,7 +130,6 @@ module internal SoftmaxMiddleVector =
         while t < w do
             NativePtr.set dst t (NativePtr.get e t / NativePtr.get sums t)
             t <- t + 1
-        if stream then Sse.StoreFence()
 
     /// For one row x (at `row`) of a segment with per-position shifts mx and its exponentials e (at `off`): the
     /// maxima's e zeroed and counted into counts, the others refined (`dropLanes`), and each result added to sums,
@@ -229,15 +227,16 @@ module internal SoftmaxMiddleVector =
             else dropAndAddInto px pmx pe pc psum (origin + m * inner) (at m) w
             count <- Functional.Kernels.Reduce.AfterRow(psum, pl, w, m, mid, count)
 
-    /// Whether a large plain result goes around the caches (`Strided.streamsPlain`: its array is in none).
-    let private streams (length: int) = Strided.streamsPlain length && Sse.IsSupported
+    /// Whether a large plain result goes around the caches (`Strided.streamsPlainRuns`: its array is in none),
+    /// written in runs of a segment's width.
+    let private streams (length: int) (inner: int) = Strided.streamsPlainRuns length (min inner segmentWidth) && Sse.IsSupported
 
     /// Softmax along the middle axis: y = e / Σe, e = e^(x − max).
     let softmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
         let dst = Strided.fresh src.Length
         // A large plain result goes around the caches, so e waits in scratch of mid rows of the segment (at most
         // 512 KB: narrower segments for a longer axis; none past 256 rows), never read back from the result.
-        let stream = streams src.Length && mid <= 256
+        let stream = streams src.Length inner && mid <= 256
         let width = if stream then min segmentWidth ((65536 / mid) / 8 * 8) else segmentWidth
         middleSegments width outer mid inner (fun o t0 t1 s ->
             let w = t1 - t0
@@ -251,6 +250,7 @@ module internal SoftmaxMiddleVector =
                     use pe = fixed e
                     for m in 0 .. mid - 1 do
                         divInto (NativePtr.add pe (m * w)) psum (NativePtr.add pd (origin + m * inner)) w true
+                    Sse.StoreFence()
                 finally
                     Storage.returnScratch e
             else
@@ -264,7 +264,7 @@ module internal SoftmaxMiddleVector =
     /// Log-softmax along the middle axis: y = (x − max) − ln(c + Σ'), as `logSoftmaxRows` per position.
     let logSoftmaxMiddle (src: double[]) (outer: int) (mid: int) (inner: int) =
         let dst = Strided.fresh src.Length
-        let stream = streams src.Length
+        let stream = streams src.Length inner
         middleSegments segmentWidth outer mid inner (fun o t0 t1 s ->
             let w = t1 - t0
             let origin = o * mid * inner + t0
@@ -278,7 +278,8 @@ module internal SoftmaxMiddleVector =
             use pmx = fixed s.Acc
             use psum = fixed s.Sums
             for m in 0 .. mid - 1 do
-                differenceEachInto (NativePtr.add px (origin + m * inner)) pmx psum (NativePtr.add pd (origin + m * inner)) w stream)
+                differenceEachInto (NativePtr.add px (origin + m * inner)) pmx psum (NativePtr.add pd (origin + m * inner)) w stream
+            if stream then Sse.StoreFence())
         dst
 
     /// The frame both middle-axis VJPs share: a fresh result z and, for each segment of positions, `body z stream
@@ -286,7 +287,7 @@ module internal SoftmaxMiddleVector =
     /// scratch whose sums start at 0.
     let inline private middleVjp (length: int) (outer: int) (mid: int) (inner: int) ([<InlineIfLambda>] body: double[] -> bool -> int -> int -> MiddleScratch -> unit) =
         let z = Strided.fresh length
-        let stream = streams length
+        let stream = streams length inner
         middleSegments segmentWidth outer mid inner (fun o t0 t1 s ->
             Array.Fill(s.Sums, 0.0, 0, t1 - t0)
             body z stream (o * mid * inner + t0) (t1 - t0) s)
@@ -353,4 +354,5 @@ module internal SoftmaxMiddleVector =
                 count <- Functional.Kernels.Reduce.AfterRow(ps, pl, w, m, mid, count)
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
-                ElementaryVector.gradientMinusExpEachInto y g s.Sums z row (row + w) stream)
+                ElementaryVector.gradientMinusExpEachInto y g s.Sums z row (row + w) stream
+            if stream then Sse.StoreFence())

@@ -54,7 +54,7 @@ module internal SoftmaxVector =
 
     /// dst[j] = (src[j] − m) − l for j < n: log-softmax's last step from the row itself, the same bits as storing
     /// the differences first; with `stream` around the caches, the elements before the first aligned lane one by
-    /// one.
+    /// one (the caller fences).
     let private differenceInto (src: nativeptr<float>) (m: float) (l: float) (dst: nativeptr<float>) (n: int) (stream: bool) =
         let mutable j = 0
         let first = if stream then ElementaryVector.alignedFrom dst 0 n else 0
@@ -76,7 +76,6 @@ module internal SoftmaxVector =
         while j < n do
             NativePtr.set dst j ((NativePtr.get src j - m) - l)
             j <- j + 1
-        if stream then Sse.StoreFence()
 
     /// c + s as an unrounded pair (TwoSum): the rounded sum u and what its rounding lost. On doubles or on lanes of
     /// either width.
@@ -218,8 +217,8 @@ module internal SoftmaxVector =
 
     /// Rows of n of src into a fresh array, one row at a time while it is in cache: each row's shift m (`rowShift`),
     /// then `row off x m e pe y` writes the row y of the result from the row x at offset off, with scratch e of the
-    /// row's length (pinned at pe).
-    let private shiftedRows (src: double[]) (n: int) (row: int -> nativeptr<float> -> float -> double[] -> nativeptr<float> -> nativeptr<float> -> unit) =
+    /// row's length (pinned at pe); with `stream` (rows written around the caches) a fence after each task's rows.
+    let private shiftedRows (src: double[]) (n: int) (stream: bool) (row: int -> nativeptr<float> -> float -> double[] -> nativeptr<float> -> nativeptr<float> -> unit) =
         let dst = Strided.fresh src.Length
         let rows = if n = 0 then 0 else src.Length / n
         byRows rows n (fun r0 r1 ->
@@ -232,12 +231,14 @@ module internal SoftmaxVector =
                     let off = r * n
                     let x = NativePtr.add ps off
                     row off x (rowShift x n) e pe (NativePtr.add pd off)
+                if stream then Sse.StoreFence()
             finally
                 Storage.returnScratch e)
         dst
 
     /// y = e / total over a row of n (eight lanes where the steps take them, else four); with `stream` around the
-    /// caches, the elements before the first aligned lane one by one (the same division, so the same bits).
+    /// caches, the elements before the first aligned lane one by one (the same division, so the same bits; the
+    /// caller fences).
     let private divideRow (e: nativeptr<float>) (total: double) (y: nativeptr<float>) (n: int) (stream: bool) =
         let mutable j = 0
         let first = if stream then ElementaryVector.alignedFrom y 0 n else 0
@@ -257,7 +258,6 @@ module internal SoftmaxVector =
         while j < n do
             NativePtr.set y j (NativePtr.get e j / total)
             j <- j + 1
-        if stream then Sse.StoreFence()
 
     /// `softmaxRows` on four lanes: each row's division by its sum runs inside the next row's exponential pass
     /// (`ElementaryVector.expShiftedIntoDividing`; two scratch rows in turn), the last row's after. The same
@@ -330,8 +330,8 @@ module internal SoftmaxVector =
         if n > 0 && n < 8 then softmaxShortRows src n
         elif not (wideSteps ()) && Cpu.narrow && n >= 8 then softmaxRowsPipelined src n else
         // A large plain result goes around the caches (its array is in none).
-        let stream = Strided.streamsPlain src.Length && Sse.IsSupported
-        shiftedRows src n (fun off _ m e pe y ->
+        let stream = Strided.streamsPlainRuns src.Length n && Sse.IsSupported
+        shiftedRows src n stream (fun off _ m e pe y ->
             ElementaryVector.expShiftedInto src off (off + n) m e 0
             divideRow pe (Reductions.sum e 0 n) y n stream)
 
@@ -341,8 +341,8 @@ module internal SoftmaxVector =
     /// exponentials and the maxima's drop in one pass (`expDropRow`: 8 % faster than two on Zen 5, level on four lanes).
     let logSoftmaxRows (src: double[]) (n: int) =
         // A large plain result goes around the caches (its array is in none).
-        let stream = Strided.streamsPlain src.Length && Sse.IsSupported
-        shiftedRows src n (fun _ x m e pe y ->
+        let stream = Strided.streamsPlainRuns src.Length n && Sse.IsSupported
+        shiftedRows src n stream (fun _ x m e pe y ->
             let c = expDropRow x m pe n
             differenceInto x m (lnCountPlus c (Reductions.sum e 0 n)) y n stream)
 
@@ -352,10 +352,11 @@ module internal SoftmaxVector =
     /// through a scratch row on Zen 4).
     let logSoftmaxVjpRows (y: double[]) (g: double[]) (n: int) =
         let z = Strided.fresh y.Length
-        let stream = Strided.streamsPlain y.Length && Sse.IsSupported
+        let stream = Strided.streamsPlainRuns y.Length n && Sse.IsSupported
         let rows = if n = 0 then 0 else y.Length / n
         byRows rows n (fun r0 r1 ->
             for r in r0 .. r1 - 1 do
                 let off = r * n
-                ElementaryVector.gradientMinusExpInto y g (Reductions.sum g off n) z off (off + n) stream)
+                ElementaryVector.gradientMinusExpInto y g (Reductions.sum g off n) z off (off + n) stream
+            if stream then Sse.StoreFence())
         z

@@ -134,8 +134,11 @@ module KernelsStreamingStoresTests =
     let ``plain results written around the caches give the cached loops' bits`` () =
         let saved = Functional.Kernels.Tuning.NonTemporalBytes
         let savedPlain = Functional.Kernels.Tuning.StreamPlainResults
+        let savedRuns = Functional.Kernels.Tuning.StreamRunsFrom
         try
             Functional.Kernels.Tuning.NonTemporalBytes <- 0L
+            // Runs of every length, short rows included.
+            Functional.Kernels.Tuning.StreamRunsFrom <- 0
             // These loops are the vector lanes' own (AVX2 and FMA).
             for plainStreams in (if Cpu.fourLanes then [ true; false ] else []) do
                 Functional.Kernels.Tuning.StreamPlainResults <- plainStreams
@@ -190,3 +193,4 @@ module KernelsStreamingStoresTests =
         finally
             Functional.Kernels.Tuning.NonTemporalBytes <- saved
             Functional.Kernels.Tuning.StreamPlainResults <- savedPlain
+            Functional.Kernels.Tuning.StreamRunsFrom <- savedRuns
