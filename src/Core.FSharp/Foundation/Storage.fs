@@ -125,6 +125,18 @@ module internal Storage =
     /// For tests and measurements.
     let setCollectAfterBytes (bytes: int64) = collectAfterBytes <- bytes
 
+    /// What a large plain result of n elements counts toward `collectAfterBytes`. One written around the caches
+    /// (`Tuning.NonTemporalBytes`, an eighth of the L3, and more) counts its bytes. One written through them comes
+    /// back warm from the pool only if what is made between two collections stays in the L3 beside the operands:
+    /// it counts as many times its bytes as make its budget four times `NonTemporalBytes`, half the L3 (16 of the
+    /// 64 MB on a 32 MB L3).
+    let internal budgetBytesWith (nonTemporalBytes: int64) (budget: int64) (n: int) =
+        let bytes = 8L * int64 n
+        let around = min nonTemporalBytes (1L <<< 40)
+        if bytes >= around then bytes else bytes * max 1L (budget / (4L * max 1L around))
+
+    let private budgetBytes (n: int) = budgetBytesWith Functional.Kernels.Tuning.NonTemporalBytes collectAfterBytes n
+
     /// Large plain arrays allocated fresh (the pool had none of that length) since the last full collection. A
     /// keeper that outlives two collections (its result held a while) reaches gen 2, which only full collections
     /// look at, and those come rarely when most large results are recycled: its array would wait there while every
@@ -342,7 +354,7 @@ module internal Storage =
             if seen <> collectionsSeen then
                 collectionsSeen <- seen
                 keptBytes <- 0L
-            keptBytes <- keptBytes + 8L * int64 raw.Length
+            keptBytes <- keptBytes + budgetBytes raw.Length
 
     /// Whether `t`'s array was made outside every scope during this thread's current op forward and has no
     /// keeper yet (`raw` is its array).

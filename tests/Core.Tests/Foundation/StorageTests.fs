@@ -391,6 +391,20 @@ module RecycledPoolTests =
             GC.WaitForPendingFinalizers()
         Assert.Equal(0, Storage.pooledOf n)
 
+    [<Fact>]
+    let ``a plain result written through the caches counts toward the collection budget as if it were half the L3`` () =
+        // The 64 MB budget and the 4 MB threshold of a 32 MB L3: results below the threshold count four times.
+        let budget, around = 64L <<< 20, 4L <<< 20
+        Assert.Equal(4L * 8L * 131_072L, Storage.budgetBytesWith around budget 131_072)
+        Assert.Equal(4L * 8L * 10_625L, Storage.budgetBytesWith around budget 10_625)
+        // Results written around the caches count their bytes.
+        Assert.Equal(8L * 524_288L, Storage.budgetBytesWith around budget 524_288)
+        Assert.Equal(8L * 1_000_000L, Storage.budgetBytesWith around budget 1_000_000)
+        // A budget under four times the threshold, and thresholds of nothing and of everything, count bytes.
+        Assert.Equal(8L * 131_072L, Storage.budgetBytesWith around (8L <<< 20) 131_072)
+        Assert.Equal(8L * 131_072L, Storage.budgetBytesWith 0L budget 131_072)
+        Assert.Equal(8L * 131_072L, Storage.budgetBytesWith Int64.MaxValue budget 131_072)
+
     /// Plain results of length n held through two young collections (their keepers reach gen 2), then dropped:
     /// their arrays.
     [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
