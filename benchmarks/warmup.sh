@@ -21,7 +21,9 @@ cp -rL "$work/r2r" "$work/r2r-test"
 python3 - "$work/r2r-test/Functional.Benchmarks.runtimeconfig.json" <<'PY'
 import json, sys
 config = json.load(open(sys.argv[1]))
-config['runtimeOptions'].setdefault('configProperties', {})['System.Runtime.TieredCompilation.CallCountingDelayMs'] = 0
+properties = config['runtimeOptions'].setdefault('configProperties', {})
+properties['System.Runtime.TieredCompilation.CallCountingDelayMs'] = 0
+properties['System.Runtime.TieredPGO'] = False
 json.dump(config, open(sys.argv[1], 'w'), indent=2)
 PY
 lscpu | grep -E "^Model name|^CPU family|^Model:" | tr -s ' ' | paste -sd';'
