@@ -236,7 +236,7 @@ module internal SoftmaxMiddleVector =
         let dst = Strided.fresh src.Length
         // A large plain result goes around the caches, so e waits in scratch of mid rows of the segment (at most
         // 512 KB: narrower segments for a longer axis; none past 256 rows), never read back from the result.
-        let stream = streams src.Length inner && mid <= 256
+        let stream = streams src.Length inner && mid > 0 && mid <= 256
         let width = if stream then min segmentWidth ((65536 / mid) / 8 * 8) else segmentWidth
         middleSegments width outer mid inner (fun o t0 t1 s ->
             let w = t1 - t0
