@@ -175,6 +175,29 @@ module internal ElementaryVector =
         while i < hi && NativePtr.toNativeInt (NativePtr.add p i) % align <> 0n do i <- i + 1
         i
 
+    /// dst[j] for j in [0, n): `lanes8 j` eight at a time where `wide ()`, then `lanes4 j` four at a time (where
+    /// Vector256 runs), `one j` for the rest; the three must be the same operation, so any j gets the same bits. With
+    /// `stream` the lanes go around the caches and the elements before the first aligned lane through `one` (the
+    /// caller fences).
+    let inline internal storeEach (stream: bool) (dst: nativeptr<float>) (n: int) ([<InlineIfLambda>] one: int -> float)
+                                  ([<InlineIfLambda>] lanes8: int -> Vector512<double>) ([<InlineIfLambda>] lanes4: int -> Vector256<double>) =
+        let mutable j = 0
+        let first = if stream then alignedFrom dst 0 n else 0
+        while j < first do
+            NativePtr.set dst j (one j)
+            j <- j + 1
+        if wide () then
+            while j <= n - 8 do
+                store8 stream (lanes8 j) (NativePtr.add dst j)
+                j <- j + 8
+        if v256 then
+            while j <= n - 4 do
+                store4 stream (lanes4 j) (NativePtr.add dst j)
+                j <- j + 4
+        while j < n do
+            NativePtr.set dst j (one j)
+            j <- j + 1
+
     /// `run a b stream` over [lo, hi) of dst: with `stream`, the elements before dst's first aligned lane through
     /// the cached stores, the rest around the caches (an elementwise run gives the same bits either way; the caller
     /// fences once its task's stores are done); without it one cached run.

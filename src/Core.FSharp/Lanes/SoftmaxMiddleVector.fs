@@ -79,57 +79,22 @@ module internal SoftmaxMiddleVector =
     /// dst[t] = (a[t] − m[t]) − l[t]: log-softmax's last step per position, the same bits as two subtractions; with
     /// `stream` around the caches, the positions before the first aligned lane one by one (the caller fences).
     let private differenceEachInto (a: nativeptr<float>) (m: nativeptr<float>) (l: nativeptr<float>) (dst: nativeptr<float>) (w: int) (stream: bool) =
-        let mutable t = 0
-        let first = if stream then ElementaryVector.alignedFrom dst 0 w else 0
-        while t < first do
-            NativePtr.set dst t ((NativePtr.get a t - NativePtr.get m t) - NativePtr.get l t)
-            t <- t + 1
-        if SoftmaxVector.wideSteps () then
-            while t <= w - 8 do
-                ElementaryVector.store8 stream ((Vector512.Load(NativePtr.add a t) - Vector512.Load(NativePtr.add m t)) - Vector512.Load(NativePtr.add l t)) (NativePtr.add dst t)
-                t <- t + 8
-        if Cpu.v256 then
-            while t <= w - 4 do
-                ElementaryVector.store4 stream ((Vector256.Load(NativePtr.add a t) - Vector256.Load(NativePtr.add m t)) - Vector256.Load(NativePtr.add l t)) (NativePtr.add dst t)
-                t <- t + 4
-        while t < w do
-            NativePtr.set dst t ((NativePtr.get a t - NativePtr.get m t) - NativePtr.get l t)
-            t <- t + 1
+        ElementaryVector.storeEach stream dst w (fun t -> (NativePtr.get a t - NativePtr.get m t) - NativePtr.get l t)
+            (fun t -> (Vector512.Load(NativePtr.add a t) - Vector512.Load(NativePtr.add m t)) - Vector512.Load(NativePtr.add l t))
+            (fun t -> (Vector256.Load(NativePtr.add a t) - Vector256.Load(NativePtr.add m t)) - Vector256.Load(NativePtr.add l t))
 
     /// sums[t] = sums[t] + a[t].
     let private addInto (sums: nativeptr<float>) (a: nativeptr<float>) (w: int) =
-        let mutable t = 0
-        if SoftmaxVector.wideSteps () then
-            while t <= w - 8 do
-                Vector512.Store(Vector512.Load(NativePtr.add sums t) + Vector512.Load(NativePtr.add a t), NativePtr.add sums t)
-                t <- t + 8
-        if Cpu.v256 then
-            while t <= w - 4 do
-                Vector256.Store(Vector256.Load(NativePtr.add sums t) + Vector256.Load(NativePtr.add a t), NativePtr.add sums t)
-                t <- t + 4
-        while t < w do
-            NativePtr.set sums t (NativePtr.get sums t + NativePtr.get a t)
-            t <- t + 1
+        ElementaryVector.storeEach false sums w (fun t -> NativePtr.get sums t + NativePtr.get a t)
+            (fun t -> Vector512.Load(NativePtr.add sums t) + Vector512.Load(NativePtr.add a t))
+            (fun t -> Vector256.Load(NativePtr.add sums t) + Vector256.Load(NativePtr.add a t))
 
     /// dst[t] = e[t] / sums[t]; with `stream` around the caches, the positions before the first aligned lane one
     /// by one (the same division; the caller fences).
     let private divInto (e: nativeptr<float>) (sums: nativeptr<float>) (dst: nativeptr<float>) (w: int) (stream: bool) =
-        let mutable t = 0
-        let first = if stream then ElementaryVector.alignedFrom dst 0 w else 0
-        while t < first do
-            NativePtr.set dst t (NativePtr.get e t / NativePtr.get sums t)
-            t <- t + 1
-        if SoftmaxVector.wideSteps () then
-            while t <= w - 8 do
-                ElementaryVector.store8 stream (Vector512.Load(NativePtr.add e t) / Vector512.Load(NativePtr.add sums t)) (NativePtr.add dst t)
-                t <- t + 8
-        if Cpu.v256 then
-            while t <= w - 4 do
-                ElementaryVector.store4 stream (Vector256.Load(NativePtr.add e t) / Vector256.Load(NativePtr.add sums t)) (NativePtr.add dst t)
-                t <- t + 4
-        while t < w do
-            NativePtr.set dst t (NativePtr.get e t / NativePtr.get sums t)
-            t <- t + 1
+        ElementaryVector.storeEach stream dst w (fun t -> NativePtr.get e t / NativePtr.get sums t)
+            (fun t -> Vector512.Load(NativePtr.add e t) / Vector512.Load(NativePtr.add sums t))
+            (fun t -> Vector256.Load(NativePtr.add e t) / Vector256.Load(NativePtr.add sums t))
 
     /// For one row x (at `row`) of a segment with per-position shifts mx and its exponentials e (at `off`): the
     /// maxima's e zeroed and counted into counts, the others refined (`dropLanes`), and each result added to sums,
@@ -321,25 +286,9 @@ module internal SoftmaxMiddleVector =
                 count <- Functional.Kernels.Reduce.AfterRow(ps, pl, w, m, mid, count)
             for m in 0 .. mid - 1 do
                 let row = origin + m * inner
-                let mutable t = 0
-                // Around the caches, the positions before the first aligned lane one by one (the same operations).
-                let first = if stream then ElementaryVector.alignedFrom (NativePtr.add pz row) 0 w else 0
-                while t < first do
-                    z.[row + t] <- y.[row + t] * (g.[row + t] - s.Sums.[t])
-                    t <- t + 1
-                if SoftmaxVector.wideSteps () then
-                    while t <= w - 8 do
-                        let d = Vector512.Load(NativePtr.add pg (row + t)) - Vector512.Load(NativePtr.add ps t)
-                        ElementaryVector.store8 stream (Vector512.Load(NativePtr.add py (row + t)) * d) (NativePtr.add pz (row + t))
-                        t <- t + 8
-                if Cpu.v256 then
-                    while t <= w - 4 do
-                        let d = Vector256.Load(NativePtr.add pg (row + t)) - Vector256.Load(NativePtr.add ps t)
-                        ElementaryVector.store4 stream (Vector256.Load(NativePtr.add py (row + t)) * d) (NativePtr.add pz (row + t))
-                        t <- t + 4
-                while t < w do
-                    z.[row + t] <- y.[row + t] * (g.[row + t] - s.Sums.[t])
-                    t <- t + 1
+                ElementaryVector.storeEach stream (NativePtr.add pz row) w (fun t -> y.[row + t] * (g.[row + t] - s.Sums.[t]))
+                    (fun t -> Vector512.Load(NativePtr.add py (row + t)) * (Vector512.Load(NativePtr.add pg (row + t)) - Vector512.Load(NativePtr.add ps t)))
+                    (fun t -> Vector256.Load(NativePtr.add py (row + t)) * (Vector256.Load(NativePtr.add pg (row + t)) - Vector256.Load(NativePtr.add ps t)))
             if stream then Sse.StoreFence())
 
     /// Log-softmax's VJP along the middle axis: z = g − e^y·Σ_m g, each e^y used as it is made.

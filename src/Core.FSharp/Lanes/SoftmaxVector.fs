@@ -56,26 +56,10 @@ module internal SoftmaxVector =
     /// the differences first; with `stream` around the caches, the elements before the first aligned lane one by
     /// one (the caller fences).
     let private differenceInto (src: nativeptr<float>) (m: float) (l: float) (dst: nativeptr<float>) (n: int) (stream: bool) =
-        let mutable j = 0
-        let first = if stream then ElementaryVector.alignedFrom dst 0 n else 0
-        while j < first do
-            NativePtr.set dst j ((NativePtr.get src j - m) - l)
-            j <- j + 1
-        if wideSteps () then
-            let vm = Vector512.Create(m)
-            let vl = Vector512.Create(l)
-            while j <= n - 8 do
-                ElementaryVector.store8 stream ((Vector512.Load(NativePtr.add src j) - vm) - vl) (NativePtr.add dst j)
-                j <- j + 8
-        if Cpu.v256 then
-            let vm = Vector256.Create(m)
-            let vl = Vector256.Create(l)
-            while j <= n - 4 do
-                ElementaryVector.store4 stream ((Vector256.Load(NativePtr.add src j) - vm) - vl) (NativePtr.add dst j)
-                j <- j + 4
-        while j < n do
-            NativePtr.set dst j ((NativePtr.get src j - m) - l)
-            j <- j + 1
+        let vm8, vl8 = Vector512.Create(m), Vector512.Create(l)
+        let vm, vl = Vector256.Create(m), Vector256.Create(l)
+        ElementaryVector.storeEach stream dst n (fun j -> (NativePtr.get src j - m) - l)
+            (fun j -> (Vector512.Load(NativePtr.add src j) - vm8) - vl8) (fun j -> (Vector256.Load(NativePtr.add src j) - vm) - vl)
 
     /// c + s as an unrounded pair (TwoSum): the rounded sum u and what its rounding lost. On doubles or on lanes of
     /// either width.
@@ -240,24 +224,9 @@ module internal SoftmaxVector =
     /// caches, the elements before the first aligned lane one by one (the same division, so the same bits; the
     /// caller fences).
     let private divideRow (e: nativeptr<float>) (total: double) (y: nativeptr<float>) (n: int) (stream: bool) =
-        let mutable j = 0
-        let first = if stream then ElementaryVector.alignedFrom y 0 n else 0
-        while j < first do
-            NativePtr.set y j (NativePtr.get e j / total)
-            j <- j + 1
-        if wideSteps () then
-            let vs = Vector512.Create(total)
-            while j <= n - 8 do
-                ElementaryVector.store8 stream (Vector512.Load(NativePtr.add e j) / vs) (NativePtr.add y j)
-                j <- j + 8
-        if Cpu.v256 then
-            let vs = Vector256.Create(total)
-            while j <= n - 4 do
-                ElementaryVector.store4 stream (Vector256.Load(NativePtr.add e j) / vs) (NativePtr.add y j)
-                j <- j + 4
-        while j < n do
-            NativePtr.set y j (NativePtr.get e j / total)
-            j <- j + 1
+        let vs8, vs = Vector512.Create(total), Vector256.Create(total)
+        ElementaryVector.storeEach stream y n (fun j -> NativePtr.get e j / total)
+            (fun j -> Vector512.Load(NativePtr.add e j) / vs8) (fun j -> Vector256.Load(NativePtr.add e j) / vs)
 
     /// `softmaxRows` on four lanes: each row's division by its sum runs inside the next row's exponential pass
     /// (`ElementaryVector.expShiftedIntoDividing`; two scratch rows in turn), the last row's after. The same
