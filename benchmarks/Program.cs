@@ -40,6 +40,7 @@ public static class Program
         ["elementwise"] = ("the elementwise family, row sum, softmax, log-softmax, then GELU, its tanh form, SiLU, softplus, ELU fwd+bwd on 10⁶: plain, scoped, TorchSharp (env ROUNDS, OPS, LOOP, PAIRED, BLOCKMS)", Quick.ElementwiseFamily),
         ["stores"] = ("the store switches decided on this CPU: results around or through the caches, alternating (env ROUNDS)", Quick.Stores),
         ["warmup"] = ("one fresh process's first calls of sum(GELU(A·B)) value and gradient (env ENGINE, N)", Quick.Warmup),
+        ["machine"] = ("the machine report: CPU, lanes, GEMM tile and blocks, precompiled code, runtime settings (as `functional machine`)", () => Console.WriteLine(Functional.Machine.Describe())),
         ["softmaxloop"] = ("profiler loop: softmax forward and backward in a scope (env SHAPE, AXIS, LOG)", Quick.SoftmaxLoop),
     };
 

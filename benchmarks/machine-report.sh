@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every figure the performance issue's Must-show asks for, on the machine at hand, into one file: the CPU as lscpu
-# and CPUID see it, the FMA peak (C# and C), the GEMM table, the cache blocks ranked, the elementwise family, the
+# and CPUID see it, what the library chose for it (`functional machine`'s report), the FMA peak (C# and C), the GEMM table, the cache blocks ranked, the elementwise family, the
 # store switches (results around or through the caches), exact GELU on 10⁷, the sums' accuracy tests and the fresh-process warm-up. About 16 minutes on a 2-core Zen 4 VM;
 # nothing else should run meanwhile (timings).
 # Usage: benchmarks/machine-report.sh [OUT]   (default: machine-report-<cpu family>-<model>.txt in the current folder)
@@ -20,6 +20,8 @@ dotnet build "$root/benchmarks" -c Release -v quiet -nologo >/dev/null
   # Settings that change which code runs (DOTNET_EnableAVX512=0 with ATEN_CPU_CAPABILITY=avx2 stands in for an
   # AVX2 machine).
   env | grep -E "^(DOTNET_Enable|ATEN_CPU|MKL_)" | sort || true
+  section "What the library chose here (-- machine)"
+  bench machine
   section "FMA peak, C# (-- peak)"
   bench peak
   section "FMA peak, C (benchmarks/native/peak.sh)"

@@ -55,9 +55,13 @@ let private build () =
     trace.Options.Add vars
     trace.SetAction(fun (r: ParseResult) -> Trace.run (r.GetValue expression) (r.GetValue vars))
 
+    let machine = Command("machine", "Print what this machine runs and what the library chose for it: CPU, vector lanes, GEMM tile and blocks, precompiled code, runtime settings (attach it to a performance report)")
+    machine.SetAction(fun (_: ParseResult) -> printfn "%s" (Functional.Core.Machine.format (Functional.Core.Machine.describe ())))
+
     root.Subcommands.Add derive
     root.Subcommands.Add check
     root.Subcommands.Add trace
+    root.Subcommands.Add machine
     root
 
 /// Whether an exception says TorchSharp's native libraries are absent (the installed tool does not carry them).

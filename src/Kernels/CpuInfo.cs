@@ -12,6 +12,25 @@ internal readonly record struct CpuInfo(string Vendor, int Family, int Model, in
 
     public static readonly CpuInfo Current = Read();
 
+    /// <summary>The processor's brand string (CPUID 0x80000002–4, e.g. "AMD EPYC 9R14 96-Core Processor"), trimmed;
+    /// empty where the CPU gives none.</summary>
+    public static readonly string Brand = ReadBrand();
+
+    private static string ReadBrand()
+    {
+        if (!X86Base.IsSupported || (uint)X86Base.CpuId(unchecked((int)0x80000000), 0).Eax < 0x80000004u) return "";
+        Span<byte> text = stackalloc byte[48];
+        for (int i = 0; i < 3; i++)
+        {
+            var (a, b, c, d) = X86Base.CpuId(unchecked((int)0x80000002) + i, 0);
+            BitConverter.TryWriteBytes(text[(16 * i)..], a);
+            BitConverter.TryWriteBytes(text[(16 * i + 4)..], b);
+            BitConverter.TryWriteBytes(text[(16 * i + 8)..], c);
+            BitConverter.TryWriteBytes(text[(16 * i + 12)..], d);
+        }
+        return System.Text.Encoding.ASCII.GetString(text).Replace("\0", "").Trim();
+    }
+
     private static CpuInfo Read()
     {
         if (!X86Base.IsSupported) return new CpuInfo("", 0, 0, 0, 0);

@@ -26,6 +26,15 @@ public class CliTests
     }
 
     [Fact]
+    public void Machine_prints_the_report_and_exits_0()
+    {
+        var (code, output, _) = Run("machine");
+        Assert.Equal(0, code);
+        Assert.Equal(Functional.Machine.Describe().ToString().Trim(), output.Trim());
+        Assert.Contains("GEMM register tile:", output);
+    }
+
+    [Fact]
     public void Derive_latex_order_2_and_plan()
     {
         Assert.Contains(@"\frac", Run("derive", "ij,jk->ik", "--latex").Out);

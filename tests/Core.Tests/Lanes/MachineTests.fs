@@ -1,0 +1,66 @@
+namespace Functional.Tests
+
+open System
+open Xunit
+open Functional.Core
+open Functional.Kernels
+
+/// The machine report states the choices the kernels run with, not a copy of the rules that made them: each fact is
+/// compared with what the kernels read, and flipping the lanes' switch flips the report.
+[<Collection("process-wide state")>]
+module LanesMachineTests =
+
+    let private value (report: MachineReport) (name: string) =
+        report.RuntimeSettings |> List.find (fun (n, _) -> n = name) |> snd
+
+    [<Fact>]
+    let ``The report states the CPU and the kernels' choices`` () =
+        let r = Machine.describe ()
+        Assert.Equal(CpuInfo.Current.Vendor, r.Vendor)
+        Assert.Equal(CpuInfo.Current.Family, r.Family)
+        Assert.Equal(CpuInfo.Current.Model, r.Model)
+        Assert.Equal(CpuInfo.Brand, r.Processor)
+        Assert.Equal(CpuInfo.Current.L2Bytes, r.L2Bytes)
+        Assert.Equal(Environment.ProcessorCount, r.LogicalCores)
+        Assert.Equal((if Cpu.wide () then 8 elif Cpu.fourLanes then 4 else 1), r.Lanes)
+        Assert.Equal((if PackedGemm.Supported then sprintf "%d×%d" PackedGemm.Mr PackedGemm.Nr else "none"), r.GemmTile)
+        Assert.Equal(string Tuning.GemmBlocks, r.GemmBlocks)
+        Assert.Equal(Tuning.NonTemporalBytes, r.NonTemporalBytes)
+        Assert.Equal(Runtime.Intrinsics.X86.Avx2.IsSupported, r.InstructionSets.Contains "AVX2")
+        if CpuInfo.Current.Vendor <> "" then Assert.NotEqual<string>("", r.Processor)
+
+    [<Fact>]
+    let ``Four lanes forced show as four`` () =
+        if Cpu.wide () then
+            Tuning.EightLanes <- false
+            try Assert.Equal(4, (Machine.describe ()).Lanes) finally Tuning.EightLanes <- true
+            Assert.Equal(8, (Machine.describe ()).Lanes)
+
+    [<Fact>]
+    let ``Runtime settings are read from the runtimeconfig and the environment`` () =
+        let r = Machine.describe ()
+        // This test project's runtimeconfig carries the package's test-project settings (Functional.Core.targets).
+        Assert.Equal("false (runtimeconfig)", value r "System.Runtime.TieredPGO")
+        Assert.Equal("0 (runtimeconfig)", value r "System.Runtime.TieredCompilation.CallCountingDelayMs")
+        Assert.Equal("default", value r "System.Runtime.TieredCompilation.QuickJitForLoops")
+        let gen0 =
+            match Environment.GetEnvironmentVariable "DOTNET_GCgen0size" with
+            | null -> "default"
+            | v -> v + " (DOTNET_GCgen0size)"
+        Assert.Equal(gen0, value r "System.GC.Gen0Size")
+        // CI's fallback runs set DOTNET_EnableAVX512=0 and DOTNET_EnableHWIntrinsic=0; the report names the first.
+        let avx512 =
+            match Environment.GetEnvironmentVariable "DOTNET_EnableAVX512" with
+            | null -> "default"
+            | v -> v + " (DOTNET_EnableAVX512)"
+        Assert.Equal(avx512, value r "DOTNET_EnableAVX512")
+
+    [<Fact>]
+    let ``The test build's core assembly is IL only, and the text has one fact a line`` () =
+        let r = Machine.describe ()
+        Assert.Equal(Some false, r.PrecompiledCode)
+        let lines = (Machine.format r).Split(Environment.NewLine)
+        Assert.Equal(11 + r.RuntimeSettings.Length, lines.Length)
+        Assert.Contains(lines, fun l -> l.StartsWith "Elementwise lanes:" && l.Contains(string r.Lanes))
+        Assert.Contains(lines, fun l -> l.StartsWith "GEMM cache blocks:" && l.EndsWith r.GemmBlocks)
+        Assert.Contains(lines, fun l -> l.StartsWith "Precompiled code:" && l.EndsWith "no (IL only)")
