@@ -15,7 +15,7 @@ public static class GemmTable
         var sizes = (Environment.GetEnvironmentVariable("NS") ?? "256,512,1024,2048").Split(',').Select(int.Parse).ToArray();
         int rounds = Environment.GetEnvironmentVariable("ROUNDS") is string r ? int.Parse(r) : 3;
         Console.WriteLine($"CPUID: {Functional.Kernels.CpuInfo.Current}; GEMM blocks: {Functional.Kernels.Tuning.GemmBlocks}");
-        var (one, all, detail) = Peak.Measure();
+        var (one, all, detail) = Functional.Kernels.Peak.Measure();
         Console.Write(detail);
         Console.WriteLine($"peak: {one:F1} GFLOP/s on one core, {all:F1} on {Environment.ProcessorCount}");
         var rows = new List<string>();
@@ -41,7 +41,7 @@ public static class GemmTable
                     double plain = Quick.Settled(ours, 2);
                     double scoped = Quick.Settled(() => { using var s = Core.TensorModule.scope(); ours(); }, 2);
                     double torch = Quick.Settled(theirs, 2);
-                    double peak = Peak.AllAgain();
+                    double peak = Functional.Kernels.Peak.AllAgain();
                     times.Add((plain, scoped, torch, peak));
                     Console.WriteLine($"round {round + 1} n={n} {pass}: plain {plain * 1e3:F2} ms, scoped {scoped * 1e3:F2} ms, TorchSharp {torch * 1e3:F2} ms, peak {peak:F1} GFLOP/s");
                 }

@@ -12,7 +12,7 @@ public static class Program
         ["torch"] = ("TorchSharp's own matmul GFLOP/s", Quick.Torch),
         ["peak"] = ("this machine's FMA peak, one core and all", () =>
         {
-            var (one, all, detail) = Peak.Measure();
+            var (one, all, detail) = Functional.Kernels.Peak.Measure();
             Console.Write(detail);
             Console.WriteLine($"FMA peak: {one:F1} GFLOP/s on one core, {all:F1} GFLOP/s on {Environment.ProcessorCount} cores");
         }),

@@ -11,8 +11,8 @@ public class PeakFma
     public const long Iterations = 10_000_000;
 
     [Benchmark(Description = "one core: 12 Vector512 FMA chains × 1e7")]
-    public double OneCore() => Peak.Chains(Iterations);
+    public double OneCore() => Functional.Kernels.Peak.Chains(Iterations);
 
     [Benchmark(Description = "all cores: the same on each")]
-    public void AllCores() => Parallel.For(0, Environment.ProcessorCount, _ => Peak.Chains(Iterations));
+    public void AllCores() => Parallel.For(0, Environment.ProcessorCount, _ => Functional.Kernels.Peak.Chains(Iterations));
 }

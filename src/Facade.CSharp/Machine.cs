@@ -20,6 +20,11 @@ public static class Machine
     /// the library assembly's header; cheap).</summary>
     /// <returns>The report; its <see cref="MachineInfo.ToString"/> is one fact per line.</returns>
     public static MachineInfo Describe() => new(Core.Machine.Describe());
+
+    /// <summary>Measures the float64 FMA peak on one core and on all, then a 1024×1024 product's rate and its share
+    /// of the peak (about 3 s; run nothing else meanwhile).</summary>
+    /// <returns>The measured rates; their <see cref="MachineFigures.ToString"/> names the CPU first.</returns>
+    public static MachineFigures Measure() => new(Core.Machine.Measure());
 }
 
 /// <summary>A machine report (<see cref="Machine.Describe"/>).</summary>
@@ -92,4 +97,33 @@ public sealed class MachineInfo
     /// <summary>The report, one fact per line ("name: value").</summary>
     /// <returns>The report as text.</returns>
     public override string ToString() => Core.Machine.Format(report);
+}
+
+/// <summary>Rates measured on this machine (<see cref="Machine.Measure"/>). Timings move with everything else the
+/// machine runs; on a virtual machine, by ±10–20 % from one minute to the next.</summary>
+public sealed class MachineFigures
+{
+    private readonly Core.MachineFigures figures;
+
+    internal MachineFigures(Core.MachineFigures figures) => this.figures = figures;
+
+    /// <summary>GFLOP/s of independent float64 FMA chains held in registers on one core (the best of several loop
+    /// shapes): the arithmetic peak a kernel can approach.</summary>
+    public double PeakOneCore => figures.PeakOneCore;
+
+    /// <summary>The same on every core at once.</summary>
+    public double PeakAllCores => figures.PeakAllCores;
+
+    /// <summary>n of the n×n by n×n product timed (1024).</summary>
+    public int GemmSize => figures.GemmSize;
+
+    /// <summary>The product's forward rate in GFLOP/s (2n³ flops) in a scope, the best of seven calls, on every core.</summary>
+    public double GemmGflops => figures.GemmGflops;
+
+    /// <summary><see cref="GemmGflops"/> over the all-core peak measured again right after it.</summary>
+    public double GemmShareOfPeak => figures.GemmShareOfPeak;
+
+    /// <summary>The figures, one rate per line, the CPU's name first.</summary>
+    /// <returns>The figures as text.</returns>
+    public override string ToString() => Core.Machine.FormatFigures(figures);
 }

@@ -25,4 +25,15 @@ public class MachineTests
         Assert.Equal(Core.Machine.Format(core), info.ToString());
         Assert.Contains($"Logical cores:", info.ToString());
     }
+
+    [Fact]
+    public void Measured_rates_are_the_cores_format()
+    {
+        var f = Machine.Measure();
+        Assert.Equal(1024, f.GemmSize);
+        Assert.True(f.PeakOneCore > 0 && f.PeakAllCores > 0 && f.GemmGflops > 0 && f.GemmShareOfPeak > 0);
+        var lines = f.ToString().Split(Environment.NewLine);
+        Assert.Equal(3, lines.Length);
+        Assert.Contains(f.GemmGflops.ToString("F1", System.Globalization.CultureInfo.InvariantCulture) + " GFLOP/s", lines[2]);
+    }
 }

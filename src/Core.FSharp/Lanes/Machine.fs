@@ -23,6 +23,13 @@ type MachineReport =
       PrecompiledCode: bool option
       RuntimeSettings: (string * string) list }
 
+type MachineFigures =
+    { PeakOneCore: float
+      PeakAllCores: float
+      GemmSize: int
+      GemmGflops: float
+      GemmShareOfPeak: float }
+
 [<RequireQualifiedAccess>]
 module Machine =
 
@@ -117,3 +124,34 @@ module Machine =
             @ report.RuntimeSettings
         let width = lines |> List.map (fst >> String.length) |> List.max
         lines |> List.map (fun (name, value) -> (name + ":").PadRight(width + 2) + value) |> String.concat Environment.NewLine
+
+    [<CompiledName("Measure")>]
+    let measure () =
+        let struct (one, all, _) = Peak.Measure 20_000_000L
+        let n = 1024
+        let a = Tensor.random 1 [| n; n |]
+        let b = Tensor.random 2 [| n; n |]
+        let call () =
+            use _ = Tensor.scope ()
+            let watch = Diagnostics.Stopwatch.StartNew()
+            Einsum.contract "ij,jk->ik" [| a; b |] |> ignore
+            watch.Elapsed.TotalSeconds
+        for _ in 1..3 do call () |> ignore
+        let best = Seq.init 7 (fun _ -> call ()) |> Seq.min
+        let gflops = 2.0 * float n * float n * float n / best / 1e9
+        let beside = Peak.AllAgain()
+        { PeakOneCore = one
+          PeakAllCores = all
+          GemmSize = n
+          GemmGflops = gflops
+          GemmShareOfPeak = gflops / beside }
+
+    [<CompiledName("FormatFigures")>]
+    let formatFigures (figures: MachineFigures) =
+        let name = if CpuInfo.Brand = "" then string CpuInfo.Current else CpuInfo.Brand
+        [ "Measured on", sprintf "%s (family %d model %d), %d logical cores" name CpuInfo.Current.Family CpuInfo.Current.Model Environment.ProcessorCount
+          "FMA peak", sprintf "%.1f GFLOP/s on one core, %.1f on all" figures.PeakOneCore figures.PeakAllCores
+          sprintf "GEMM %d forward" figures.GemmSize,
+          sprintf "%.1f GFLOP/s, %.0f %% of the all-core peak measured beside it" figures.GemmGflops (100.0 * figures.GemmShareOfPeak) ]
+        |> List.map (fun (label, value) -> (label + ":").PadRight 20 + value)
+        |> String.concat Environment.NewLine

@@ -51,6 +51,25 @@ type MachineReport =
       /// `System.Runtime.TieredPGO`, and its run settings `DOTNET_GCgen0size` (docs/PERFORMANCE.md, warm-up).
       RuntimeSettings: (string * string) list }
 
+/// <summary>
+/// Rates measured on this machine (`Machine.measure`): the float64 FMA peak, and a matrix product's rate beside it.
+/// Timings move with everything else the machine runs; on a virtual machine, by ±10–20 % from one minute to the next.
+/// </summary>
+type MachineFigures =
+    { /// GFLOP/s of independent FMA chains held in registers on one core (the best of several loop shapes, each the
+      /// best of three runs): the arithmetic peak a kernel can approach.
+      PeakOneCore: float
+      /// The same on every core at once.
+      PeakAllCores: float
+      /// n of the n×n by n×n product timed (1024).
+      GemmSize: int
+      /// The product's forward rate in GFLOP/s (2n³ flops), in a `TensorScope`, the best of seven calls after warm-up,
+      /// on every core.
+      GemmGflops: float
+      /// `GemmGflops` over the all-core peak measured again right after it (so that both see the same stretch of a
+      /// virtual machine's speed).
+      GemmShareOfPeak: float }
+
 /// <summary>The machine report: what this process runs on and what the library chose for it.</summary>
 /// <example>
 /// <code lang="fsharp">
@@ -69,3 +88,13 @@ module Machine =
     /// The report as lines of text, one fact per line ("name: value"), for logs and issue reports.
     [<CompiledName("Format")>]
     val format: report: MachineReport -> string
+
+    /// Measures the FMA peak on one core and on all, then a 1024×1024 product's rate and its share of the peak
+    /// (about 3 s; run nothing else meanwhile).
+    [<CompiledName("Measure")>]
+    val measure: unit -> MachineFigures
+
+    /// The figures as lines of text, one per rate, with the CPU's name first (a rate holds on the CPU it was
+    /// measured on).
+    [<CompiledName("FormatFigures")>]
+    val formatFigures: figures: MachineFigures -> string

@@ -64,3 +64,20 @@ module LanesMachineTests =
         Assert.Contains(lines, fun l -> l.StartsWith "Elementwise lanes:" && l.Contains(string r.Lanes))
         Assert.Contains(lines, fun l -> l.StartsWith "GEMM cache blocks:" && l.EndsWith r.GemmBlocks)
         Assert.Contains(lines, fun l -> l.StartsWith "Precompiled code:" && l.EndsWith "no (IL only)")
+
+    [<Fact>]
+    let ``The kernels are optimised in every build, and the measured rates are consistent`` () =
+        // A Debug build marks its assembly for unoptimised JIT code; the kernels' project opts out (20× slower).
+        let debuggable =
+            typeof<Tuning>.Assembly.GetCustomAttributes(typeof<Diagnostics.DebuggableAttribute>, false)
+            |> Array.map (fun a -> a :?> Diagnostics.DebuggableAttribute)
+        Assert.All(debuggable, fun a -> Assert.False(a.IsJITOptimizerDisabled))
+        let f = Machine.measure ()
+        Assert.Equal(1024, f.GemmSize)
+        for rate in [ f.PeakOneCore; f.PeakAllCores; f.GemmGflops; f.GemmShareOfPeak ] do
+            Assert.True(rate > 0.0 && Double.IsFinite rate, sprintf "rate %g" rate)
+        Assert.True(f.PeakAllCores >= 0.5 * f.PeakOneCore, sprintf "peaks %g and %g" f.PeakOneCore f.PeakAllCores)
+        let lines = (Machine.formatFigures f).Split(Environment.NewLine)
+        Assert.Equal(3, lines.Length)
+        Assert.Contains(sprintf "%.1f GFLOP/s on one core" f.PeakOneCore, lines.[1])
+        Assert.Contains(sprintf "%.0f %%" (100.0 * f.GemmShareOfPeak), lines.[2])

@@ -1,14 +1,19 @@
+using System;
+using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Threading;
 
-namespace Functional.Benchmarks;
+namespace Functional.Kernels;
 
 /// <summary>The machine's float64 FMA peak: independent FMA chains held in registers, in several shapes (8 lanes
 /// × 12, 16 or 24 chains; 4 lanes × 12), each timed three times on one core and on every core at once; the peak is
 /// the best. One shape cannot be trusted on every machine (two FMA ports need more chains in flight than one), and
-/// `benchmarks/native/peak.sh` measures the same loops from C to check these figures against.</summary>
-public static class Peak
+/// `benchmarks/native/peak.sh` measures the same loops from C to check these figures against. The benchmarks and
+/// the machine report's measurement (<c>Machine.measure</c>) share it.</summary>
+internal static class Peak
 {
     /// <summary>The vector operations a chain loop needs, for one width: a struct per width, so that the JIT
     /// compiles each loop for its width with every chain in a register.</summary>
@@ -144,10 +149,10 @@ public static class Peak
         return Rate(run, flops, Environment.ProcessorCount, 20_000_000);
     }
 
-    /// <summary>Measured GFLOP/s on one core and on every core (the best shape of each), and every shape's figures.</summary>
-    public static (double One, double All, string Detail) Measure()
+    /// <summary>Measured GFLOP/s on one core and on every core (the best shape of each), and every shape's figures;
+    /// each run takes <paramref name="iters"/> iterations of its loop (50 million: about 0.2 s a run on Zen 4).</summary>
+    public static (double One, double All, string Detail) Measure(long iters = 50_000_000)
     {
-        const long iters = 50_000_000;
         int cores = Environment.ProcessorCount;
         double one = 0, all = 0;
         var detail = new System.Text.StringBuilder();
