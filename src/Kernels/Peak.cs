@@ -41,6 +41,16 @@ internal static class Peak
         public static double Sum(Vector256<double> v) => Vector256.Sum(v);
     }
 
+    /// <summary>One double at a time, a multiply and an add (what scalar code runs where no vector unit is used,
+    /// e.g. under <c>DOTNET_EnableHWIntrinsic=0</c>; a fused multiply-add would be a library call there).</summary>
+    private struct Lanes1 : ILanes<double>
+    {
+        public static double Create(double value) => value;
+        public static double Fma(double a, double b, double c) => a * b + c;
+        public static double Add(double a, double b) => a + b;
+        public static double Sum(double v) => v;
+    }
+
     /// <summary>12 chains of 8 lanes (the BenchmarkDotNet peak's loop).</summary>
     public static double Chains(long iterations) => Chains12<Lanes8, Vector512<double>>(iterations);
 
@@ -108,6 +118,7 @@ internal static class Peak
             shapes.Add(("8 lanes × 24 chains", Chains24<Lanes8, Vector512<double>>, 24 * 8 * 2));
         }
         if (Vector256.IsHardwareAccelerated) shapes.Add(("4 lanes × 12 chains", Chains12<Lanes4, Vector256<double>>, 12 * 4 * 2));
+        if (shapes.Count == 0) shapes.Add(("scalar × 12 chains", Chains12<Lanes1, double>, 12 * 2));
         return shapes;
     }
 

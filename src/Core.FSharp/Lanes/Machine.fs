@@ -148,7 +148,10 @@ module Machine =
 
     [<CompiledName("FormatFigures")>]
     let formatFigures (figures: MachineFigures) =
-        let name = if CpuInfo.Brand = "" then string CpuInfo.Current else CpuInfo.Brand
+        let name =
+            if CpuInfo.Brand <> "" then CpuInfo.Brand
+            elif CpuInfo.Current.Vendor <> "" then CpuInfo.Current.Vendor
+            else "an unidentified CPU"
         [ "Measured on", sprintf "%s (family %d model %d), %d logical cores" name CpuInfo.Current.Family CpuInfo.Current.Model Environment.ProcessorCount
           "FMA peak", sprintf "%.1f GFLOP/s on one core, %.1f on all" figures.PeakOneCore figures.PeakAllCores
           sprintf "GEMM %d forward" figures.GemmSize,
