@@ -23,7 +23,7 @@ public static class Machine
 
     /// <summary>Measures the float64 FMA peak on one core and on all, then a 1024×1024 product's rate and its share
     /// of the peak (about 3 s; run nothing else meanwhile).</summary>
-    /// <returns>The measured rates; their <see cref="MachineFigures.ToString"/> names the CPU first.</returns>
+    /// <returns>The measured rates and the CPU they were measured on.</returns>
     public static MachineFigures Measure() => new(Core.Machine.Measure());
 }
 
@@ -107,6 +107,10 @@ public sealed class MachineFigures
 
     internal MachineFigures(Core.MachineFigures figures) => this.figures = figures;
 
+    /// <summary>The CPU the figures were measured on: its brand string (else its vendor), CPUID family and model, and
+    /// the logical cores (a rate holds on that kind of CPU).</summary>
+    public string MeasuredOn => figures.MeasuredOn;
+
     /// <summary>GFLOP/s of independent float64 FMA chains held in registers on one core (the best of several loop
     /// shapes): the arithmetic peak a kernel can approach.</summary>
     public double PeakOneCore => figures.PeakOneCore;
@@ -123,7 +127,7 @@ public sealed class MachineFigures
     /// <summary><see cref="GemmGflops"/> over the all-core peak measured again right after it.</summary>
     public double GemmShareOfPeak => figures.GemmShareOfPeak;
 
-    /// <summary>The figures, one rate per line, the CPU's name first.</summary>
+    /// <summary>The figures: the CPU they were measured on, then one rate per line.</summary>
     /// <returns>The figures as text.</returns>
     public override string ToString() => Core.Machine.FormatFigures(figures);
 }

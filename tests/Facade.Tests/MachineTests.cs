@@ -34,6 +34,7 @@ public class MachineTests
         Assert.True(f.PeakOneCore > 0 && f.PeakAllCores > 0 && f.GemmGflops > 0 && f.GemmShareOfPeak > 0);
         var lines = f.ToString().Split(Environment.NewLine);
         Assert.Equal(3, lines.Length);
+        Assert.EndsWith(f.MeasuredOn, lines[0]);
         Assert.Contains(f.GemmGflops.ToString("F1", System.Globalization.CultureInfo.InvariantCulture) + " GFLOP/s", lines[2]);
     }
 }

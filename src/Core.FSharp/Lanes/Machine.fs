@@ -24,7 +24,8 @@ type MachineReport =
       RuntimeSettings: (string * string) list }
 
 type MachineFigures =
-    { PeakOneCore: float
+    { MeasuredOn: string
+      PeakOneCore: float
       PeakAllCores: float
       GemmSize: int
       GemmGflops: float
@@ -140,7 +141,12 @@ module Machine =
         let best = Seq.init 7 (fun _ -> call ()) |> Seq.min
         let gflops = 2.0 * float n * float n * float n / best / 1e9
         let beside = Peak.AllAgain()
-        { PeakOneCore = one
+        let name =
+            if CpuInfo.Brand <> "" then CpuInfo.Brand
+            elif CpuInfo.Current.Vendor <> "" then CpuInfo.Current.Vendor
+            else "an unidentified CPU"
+        { MeasuredOn = sprintf "%s, family %d model %d, %d logical cores" name CpuInfo.Current.Family CpuInfo.Current.Model Environment.ProcessorCount
+          PeakOneCore = one
           PeakAllCores = all
           GemmSize = n
           GemmGflops = gflops
@@ -148,11 +154,7 @@ module Machine =
 
     [<CompiledName("FormatFigures")>]
     let formatFigures (figures: MachineFigures) =
-        let name =
-            if CpuInfo.Brand <> "" then CpuInfo.Brand
-            elif CpuInfo.Current.Vendor <> "" then CpuInfo.Current.Vendor
-            else "an unidentified CPU"
-        [ "Measured on", sprintf "%s (family %d model %d), %d logical cores" name CpuInfo.Current.Family CpuInfo.Current.Model Environment.ProcessorCount
+        [ "Measured on", figures.MeasuredOn
           "FMA peak", sprintf "%.1f GFLOP/s on one core, %.1f on all" figures.PeakOneCore figures.PeakAllCores
           sprintf "GEMM %d forward" figures.GemmSize,
           sprintf "%.1f GFLOP/s, %.0f %% of the all-core peak measured beside it" figures.GemmGflops (100.0 * figures.GemmShareOfPeak) ]

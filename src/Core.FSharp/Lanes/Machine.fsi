@@ -56,7 +56,10 @@ type MachineReport =
 /// Timings move with everything else the machine runs; on a virtual machine, by ±10–20 % from one minute to the next.
 /// </summary>
 type MachineFigures =
-    { /// GFLOP/s of independent FMA chains held in registers on one core (the best of several loop shapes, each the
+    { /// The CPU the figures were measured on: its brand string (else its vendor), CPUID family and model, and the
+      /// logical cores, e.g. "AMD EPYC, family 25 model 17, 2 logical cores" (a rate holds on that kind of CPU).
+      MeasuredOn: string
+      /// GFLOP/s of independent FMA chains held in registers on one core (the best of several loop shapes, each the
       /// best of three runs): the arithmetic peak a kernel can approach.
       PeakOneCore: float
       /// The same on every core at once.
@@ -94,7 +97,6 @@ module Machine =
     [<CompiledName("Measure")>]
     val measure: unit -> MachineFigures
 
-    /// The figures as lines of text, one per rate, with the CPU's name first (a rate holds on the CPU it was
-    /// measured on).
+    /// The figures as lines of text: the CPU they were measured on, then one line per rate.
     [<CompiledName("FormatFigures")>]
     val formatFigures: figures: MachineFigures -> string

@@ -79,5 +79,7 @@ module LanesMachineTests =
         Assert.True(f.PeakAllCores >= 0.5 * f.PeakOneCore, sprintf "peaks %g and %g" f.PeakOneCore f.PeakAllCores)
         let lines = (Machine.formatFigures f).Split(Environment.NewLine)
         Assert.Equal(3, lines.Length)
+        Assert.EndsWith(f.MeasuredOn, lines.[0])
+        Assert.Contains(sprintf "family %d model %d" CpuInfo.Current.Family CpuInfo.Current.Model, f.MeasuredOn)
         Assert.Contains(sprintf "%.1f GFLOP/s on one core" f.PeakOneCore, lines.[1])
         Assert.Contains(sprintf "%.0f %%" (100.0 * f.GemmShareOfPeak), lines.[2])
