@@ -47,11 +47,12 @@ internal static class Tuning
     /// operands that the backward pass reads again (the same bits either way).</summary>
     public static long NonTemporalBytes = CpuInfo.Current.L3Bytes > 0 ? CpuInfo.Current.L3Bytes / 8 : 4L << 20;
 
-    /// <summary>Whether large results of Tensor.add and sub go around the caches too (<see cref="NonTemporalBytes"/>).
-    /// Their VJPs read no operand, so what decides is where the result is read next, and the two measured CPUs
-    /// disagree: x + y fwd+bwd on 10⁶ in a scope ran 1.07–1.52× faster around the caches on AMD Zen 4, and
-    /// 1.09–1.4× faster through them on AMD Zen 5 (family 26), which therefore keeps them in the cache.</summary>
-    public static bool StreamSums = !(CpuInfo.Current.IsAmd && CpuInfo.Current.Family >= 26);
+    /// <summary>Whether large results of Tensor.add and sub in a scope go around the caches too
+    /// (<see cref="NonTemporalBytes"/>). Their VJPs read no operand, so what decides is where the result is read
+    /// next. Through the caches on every CPU: on AMD Zen 5 (family 26) x + y fwd+bwd on 10⁶ ran 1.09–1.4× faster so;
+    /// on AMD Zen 4, with each parallel task on the same core from call to call, 1.24–1.43× faster in the VM's slow
+    /// stretches and 0.86–0.92× in its fast ones (docs/PERFORMANCE.md).</summary>
+    public static bool StreamSums = false;
 
     /// <summary>Large results made outside every scope (plain results, whose arrays come fresh from the GC or
     /// recycled after a collection, so not from the caches) are written around the caches by every kernel that can
