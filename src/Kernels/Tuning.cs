@@ -50,8 +50,8 @@ internal static class Tuning
     /// <summary>Whether large results of Tensor.add and sub in a scope go around the caches too
     /// (<see cref="NonTemporalBytes"/>). Their VJPs read no operand, so what decides is where the result is read
     /// next. Through the caches on every CPU: on AMD Zen 5 (family 26) x + y fwd+bwd on 10⁶ ran 1.09–1.4× faster so;
-    /// on AMD Zen 4, with each parallel task on the same core from call to call, 1.24–1.43× faster in the VM's slow
-    /// stretches and 0.86–0.92× in its fast ones (docs/PERFORMANCE.md).</summary>
+    /// on AMD Zen 4, with each parallel task on the same core from call to call, 1.26–1.51× faster in the VM's slow
+    /// stretches and 0.88–0.99× as fast in its fast ones, round by round (docs/PERFORMANCE.md).</summary>
     public static bool StreamSums = false;
 
     /// <summary>Large results made outside every scope (plain results, whose arrays come fresh from the GC or
