@@ -61,14 +61,11 @@ public static class Program
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 
-    /// <summary>The CPU's model name, family and model (from /proc/cpuinfo on Linux), its cores and vector width.</summary>
+    /// <summary>The CPU's name, family and model (CPUID, as the machine report gives them), its cores and vector width.</summary>
     private static string CpuName()
     {
-        string Field(string[] lines, string key) =>
-            lines.FirstOrDefault(l => l.StartsWith(key + "\t", StringComparison.Ordinal) || l.StartsWith(key + " ", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
         var vectors = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "no 256-bit vectors";
-        if (!File.Exists("/proc/cpuinfo")) return $"CPU: {Environment.ProcessorCount} cores, {vectors}";
-        var lines = File.ReadAllLines("/proc/cpuinfo");
-        return $"CPU: {Field(lines, "model name")}, family {Field(lines, "cpu family")} model {Field(lines, "model")}, {Environment.ProcessorCount} cores, {vectors}";
+        var cpu = Functional.Kernels.CpuInfo.Current;
+        return $"CPU: {Functional.Kernels.CpuInfo.Name}, family {cpu.Family} model {cpu.Model}, {Environment.ProcessorCount} cores, {vectors}";
     }
 }

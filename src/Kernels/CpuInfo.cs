@@ -16,6 +16,9 @@ internal readonly record struct CpuInfo(string Vendor, int Family, int Model, in
     /// empty where the CPU gives none.</summary>
     public static readonly string Brand = ReadBrand();
 
+    /// <summary>The CPU as a figure names it: its brand string, else its vendor, else "an unidentified CPU".</summary>
+    public static string Name => Brand.Length > 0 ? Brand : Current.Vendor.Length > 0 ? Current.Vendor : "an unidentified CPU";
+
     private static string ReadBrand()
     {
         if (!X86Base.IsSupported || (uint)X86Base.CpuId(unchecked((int)0x80000000), 0).Eax < 0x80000004u) return "";

@@ -141,11 +141,7 @@ module Machine =
         let best = Seq.init 7 (fun _ -> call ()) |> Seq.min
         let gflops = 2.0 * float n * float n * float n / best / 1e9
         let beside = Peak.AllAgain()
-        let name =
-            if CpuInfo.Brand <> "" then CpuInfo.Brand
-            elif CpuInfo.Current.Vendor <> "" then CpuInfo.Current.Vendor
-            else "an unidentified CPU"
-        { MeasuredOn = sprintf "%s, family %d model %d, %d logical cores" name CpuInfo.Current.Family CpuInfo.Current.Model Environment.ProcessorCount
+        { MeasuredOn = sprintf "%s, family %d model %d, %d logical cores" CpuInfo.Name CpuInfo.Current.Family CpuInfo.Current.Model Environment.ProcessorCount
           PeakOneCore = one
           PeakAllCores = all
           GemmSize = n
