@@ -233,7 +233,8 @@ public sealed partial class Tensor
     /// <returns>A new tensor of the same shape.</returns>
     public Tensor Sqrt() => Api.Call("Tensor.Sqrt", "", () => new Tensor(Core.Elementwise.sqrt(Value)));
     /// <summary>xᵖ for a constant p. d/dx = p·xᵖ⁻¹. Exact operations for p = 0, 1, 2, −1 (3 within half an ulp);
-    /// other |p| ≤ 8 within 1 ulp on vector lanes, Math.Pow beyond.</summary>
+    /// other |p| ≤ 1024 within 1 ulp on vector lanes (x of either sign: a negative x takes an integer p's parity and
+    /// is NaN for any other p), Math.Pow beyond.</summary>
     /// <param name="p">The exponent.</param>
     /// <returns>A new tensor of the same shape.</returns>
     public Tensor Pow(double p) => Api.Call("Tensor.Pow", "p", () => new Tensor(Core.Elementwise.pow(p, Value)));

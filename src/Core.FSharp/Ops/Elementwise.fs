@@ -100,7 +100,7 @@ module Elementwise =
     let private exact (p: double) = p = 0.0 || p = 1.0 || p = 2.0 || p = 3.0 || p = -1.0
 
     /// x^p of every element: exact operations for p = 0, 1, 2 and −1 (correctly rounded, with Math.Pow's values at
-    /// ±0, ±∞ and NaN) and 3 (one rounding), four lanes at a time where vectors run; other |p| ≤ 8 by PowVector's
+    /// ±0, ±∞ and NaN) and 3 (one rounding), four lanes at a time where vectors run; other |p| ≤ 1024 by PowVector's
     /// lanes (within 1 ulp, Math.Pow's values wherever its formula does not hold); Math.Pow otherwise.
     let private powTensor (p: double) (t: Tensor) : Tensor =
         if p = 1.0 then t
@@ -138,9 +138,10 @@ module Elementwise =
             inX x g
 
     /// x^p for a constant p. d/dx = p·x^(p−1). p = 0, 1, 2, 3 and −1 by exact operations (correctly rounded but
-    /// for 3, within about half an ulp there), four lanes at a time; other |p| ≤ 8 on vector lanes as e^(p·ln x)
-    /// with ln x in two parts (within 1 ulp; Math.Pow's values at 0, negatives, ∞, NaN and subnormals); the rest
-    /// through Math.Pow per element. The VJP is one op, one pass but for p = 3 and 4.
+    /// for 3, within about half an ulp there), four lanes at a time; other |p| ≤ 1024 on vector lanes as
+    /// ±e^(p·ln |x|) with ln |x| in two parts (within 1 ulp; a negative x takes an integer p's parity and is NaN for
+    /// any other p; Math.Pow's values at 0, ∞, NaN and subnormals); the rest through Math.Pow per element. The VJP
+    /// is one op, one pass but for p = 3 and 4.
     let pow (p: double) (x: Value) : Value =
         if p = 2.0 then Arithmetic.square x else
         Op.elementwiseWith "pow" [ "p", box p ] (powTensor p) (fun x _ g -> powScaled p x g) x

@@ -263,10 +263,13 @@ type SpecialTests(output: ITestOutputHelper) =
                   "log-softmax rows", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 128
                   "log-softmax rows of 13", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 13
                   "log-softmax VJP rows", SoftmaxVector.logSoftmaxVjpRows (Array.sub xs 0 (13 * 128)) (Array.sub g 0 (13 * 128)) 128
-                  // x^p: every kind of x (zeros, subnormals, ∞, NaN, negatives take Math.Pow), results near the ends.
+                  // x^p: every kind of x (zeros, subnormals, ∞ and NaN take Math.Pow; negatives their sign or NaN), results near the ends.
                   "x^1.5", PowVector.pow 1.5 (Array.map abs xs)
                   "x^-7.5", PowVector.pow -7.5 (Array.map (fun e -> Math.Exp(e / 8.0)) es)
                   "x^0.1", PowVector.pow 0.1 xs
+                  "x^5", PowVector.pow 5.0 xs
+                  "x^-21", PowVector.pow -21.0 xs
+                  "x^100.5", PowVector.pow 100.5 (Array.map (fun e -> Math.Exp(e / 128.0)) es)
                   "g·(3·x^0.5)", PowVector.scaled 3.0 0.5 (Array.map abs xs) g 0.0
                   // ln over every magnitude, negatives, zeros, subnormals, the ends and the non-finite (Math.Log
                   // for those, lane by lane among in-range ones).
@@ -389,18 +392,22 @@ type SpecialTests(output: ITestOutputHelper) =
                 (Array.init 37 (fun i -> if i % 5 = 0 then -1.0 else 100.0 * rng.NextDouble()))
 
     [<Fact>]
-    member _.``the vector x^p is within 1 ulp for |p| ≤ 8, Math.Pow's wherever its formula does not hold, and each element's own`` () =
+    member _.``the vector x^p is within 1 ulp for |p| ≤ 1024, of either sign of x, Math.Pow's wherever its formula does not hold, and each element's own`` () =
         if PowVector.supports 0.5 then
             let rng = Random(37)
+            // |x|^p against the reference, with p's parity for a negative x.
             let exact (p: double) (x: double) =
-                let y = HighPrecision.mul (HighPrecision.ofDouble p) (HighPrecision.ln x)
-                HighPrecision.toDouble (if y.Sign >= 0 then HighPrecision.div HighPrecision.one (HighPrecision.expNeg y) else HighPrecision.expNeg (-y))
-            for p in [ 0.5; -0.5; 1.5; 2.5; 1.0 / 3.0; -1.75; 0.1; 4.5; 7.9; -8.0 ] do
+                let y = HighPrecision.mul (HighPrecision.ofDouble p) (HighPrecision.ln (abs x))
+                let v = HighPrecision.toDouble (if y.Sign >= 0 then HighPrecision.div HighPrecision.one (HighPrecision.expNeg y) else HighPrecision.expNeg (-y))
+                if x < 0.0 && abs (Math.IEEERemainder(p, 2.0)) = 1.0 then -v else v
+            for p in [ 0.5; -0.5; 1.5; 2.5; 1.0 / 3.0; -1.75; 0.1; 4.5; 7.9; -8.0; 4.0; 5.0; -3.0; 10.0; 12.5; 16.0; -21.0; 33.0; -64.25; 100.0; 127.0; -255.5; 1000.0; 1024.0 ] do
+                let integer = Math.Floor p = p
                 // e^u for u over the range where |p·u| ≤ 708 (densest where |p·u| ≤ 40, where the reference is quick),
-                // dense around 1, both sides of √2 and of powers of two, and where |p·ln x| nears 708.
+                // dense around 1, both sides of √2 and of powers of two, and where |p·ln x| nears 708; for an
+                // integer p the same negated.
                 let uMax = min 708.0 (700.0 / abs p)
                 let edge = 707.9 / abs p
-                let xs =
+                let positive =
                     Array.concat [ Array.init 24 (fun _ -> Math.Exp((2.0 * rng.NextDouble() - 1.0) * uMax))
                                    Array.init 160 (fun _ -> Math.Exp((2.0 * rng.NextDouble() - 1.0) * min uMax (40.0 / abs p)))
                                    Array.init 40 (fun _ -> 1.0 + (rng.NextDouble() - 0.5) * 1e-6)
@@ -409,13 +416,19 @@ type SpecialTests(output: ITestOutputHelper) =
                                         yield t
                                         yield Math.BitIncrement t |]
                                    (if edge < 708.0 then [| Math.Exp edge; Math.Exp(-edge) |] else [||]) ]
+                    // Those whose result would be subnormal or infinite go to the check against Math.Pow below.
+                    |> Array.filter (fun x -> abs (p * Math.Log x) <= 708.0)
+                let xs = if integer then Array.append positive (Array.map (fun x -> -x) positive) else positive
                 let values = PowVector.pow p xs
                 reportWithin 1.0 (sprintf "x^%g (vector)" p) (fun x -> values.[Array.IndexOf(xs, x)]) (exact p) xs
-                // Outside the formula's range (x not positive, normal and finite; |p·ln x| > 708): Math.Pow's bits.
-                let outside (x: double) = not (x >= 2.2250738585072014e-308 && x <= Double.MaxValue) || abs (p * Math.Log x) > 708.5
+                // A negative x with a p that is not an integer: NaN, as Math.Pow gives.
+                if not integer then
+                    Assert.All(PowVector.pow p (Array.map (fun x -> -x) positive), fun v -> Assert.True(Double.IsNaN v))
+                // Outside the formula's range (|x| not normal and finite; |p·ln |x|| > 708): Math.Pow's bits.
+                let outside (x: double) = not (abs x >= 2.2250738585072014e-308 && abs x <= Double.MaxValue) || abs (p * Math.Log(abs x)) > 708.5
                 sameBits (PowVector.pow p) (fun x -> Math.Pow(x, p)) outside
-                    [| 0.0; -0.0; -1.0; -2.0; infinity; -infinity; nan; 4.9e-324; 1e-310; 2.0; 1e308; 1e-307; 3.0; Double.MaxValue |]
-                    (Array.init 37 (fun i -> if i % 5 = 0 then -1.0 elif i % 7 = 0 then 1e-320 else 100.0 * rng.NextDouble()))
+                    [| 0.0; -0.0; -1.0; -2.0; infinity; -infinity; nan; 4.9e-324; -4.9e-324; 1e-310; 2.0; 1e308; -1e308; 1e-307; 3.0; Double.MaxValue |]
+                    (Array.init 37 (fun i -> if i % 5 = 0 then -1.5 elif i % 7 = 0 then 1e-320 else 100.0 * rng.NextDouble() - 30.0))
                 // The fused VJP's x^(p) is the same as pow's.
                 let g = Array.init xs.Length (fun _ -> rng.NextDouble() - 0.5)
                 let scaled = PowVector.scaled 3.0 p xs g 0.0

@@ -305,13 +305,22 @@ module OpsActivationTests =
     [<Fact>]
     let ``x^p's one-pass pullback gives the bits of the product it replaces, through the lanes and Math.Pow`` () =
         let positive (shape: int[]) seed = Tensor.map (fun v -> abs v * 4.0 + 1e-3) (Tensor.random seed shape)
-        // 9.5 and 10.5 go through Math.Pow (|p − 1| > 8), 9.0 has the lanes forward and Math.Pow back.
-        for p in [ 1.5; -0.5; 2.5; 0.25; 9.0; 9.5; -10.5 ] do
+        // Up to |p| = 1024 through the lanes; −1024 has the lanes forward and Math.Pow back (|p − 1| > 1024), 1030.5
+        // Math.Pow both ways (x near 1, so that its powers stay finite).
+        for p in [ 1.5; -0.5; 2.5; 0.25; 9.5; -10.5 ] do
             for shape, seed in [ [| 43; 3 |], 41; [| 300; 200 |], 43 ] do
                 onePassMatches (positive shape seed) (seed + 1) (Elementwise.pow p) (fun x _ -> Tensor.scale p (Elementwise.pow (p - 1.0) (Value.constant x)).Tensor)
-        // Beyond |p| = 8, Math.Pow itself.
-        let x = positive [| 43; 3 |] 45
-        Assert.Equal(Tensor.map (fun v -> Math.Pow(v, 9.5)) x, (Elementwise.pow 9.5 (Value.constant x)).Tensor)
+        let nearOne (shape: int[]) seed = Tensor.map (fun v -> 1.0 + 0.05 * v) (Tensor.random seed shape)
+        for p in [ -1024.0; 1030.5 ] do
+            onePassMatches (nearOne [| 300; 200 |] 47) 48 (Elementwise.pow p) (fun x _ -> Tensor.scale p (Elementwise.pow (p - 1.0) (Value.constant x)).Tensor)
+        // An integer p through the lanes for x of either sign.
+        for p in [ 5.0; -3.0; 12.0 ] do
+            for shape, seed in [ [| 43; 3 |], 51; [| 300; 200 |], 53 ] do
+                let signed = Tensor.map (fun v -> if v < 0.0 then v * 4.0 - 1e-3 else v * 4.0 + 1e-3) (Tensor.random seed shape)
+                onePassMatches signed (seed + 1) (Elementwise.pow p) (fun x _ -> Tensor.scale p (Elementwise.pow (p - 1.0) (Value.constant x)).Tensor)
+        // Beyond |p| = 1024, Math.Pow itself.
+        let x = nearOne [| 43; 3 |] 45
+        Assert.Equal(Tensor.map (fun v -> Math.Pow(v, 1030.5)) x, (Elementwise.pow 1030.5 (Value.constant x)).Tensor)
 
     [<Fact>]
     let ``ln's and √'s one-pass pullbacks give the bits of the quotients and products they replace`` () =
