@@ -180,7 +180,7 @@ public static partial class Quick
             }
     }
 
-    /// <summary>GELU, exact and tanh form, σ, tanh, ReLU, leaky ReLU, log∘exp and powers (integer ones over x of both signs, and one above 8), forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
+    /// <summary>GELU, exact and tanh form, σ, tanh, ReLU, leaky ReLU, log∘exp, powers (integer ones over x of both signs, and one above 8), sin and cos, forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
     public static void GeluForms()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 1_000_000;
@@ -237,6 +237,8 @@ public static partial class Quick
                 ("pow −3 fwd+bwd, x of both signs", () => FwdBwd(v => Core.Elementwise.pow(-3.0, v)), () => TorchUnary(t => t.pow(-3.0))),
                 ("pow 10 fwd+bwd, x of both signs", () => FwdBwd(v => Core.Elementwise.pow(10.0, v)), () => TorchUnary(t => t.pow(10.0))),
                 ("pow 12.5 fwd+bwd", () => FwdBwd(v => Core.Elementwise.pow(12.5, Core.Elementwise.exp(v))), () => TorchUnary(t => t.exp().pow(12.5))),
+                ("sin fwd+bwd", () => FwdBwd(Core.Elementwise.sin), () => TorchUnary(t => t.sin())),
+                ("cos fwd+bwd", () => FwdBwd(Core.Elementwise.cos), () => TorchUnary(t => t.cos())),
                 ("exp fwd+bwd", () => FwdBwd(Core.Elementwise.exp), () => TorchUnary(t => t.exp())),
                 ("sqrt∘exp fwd+bwd", () => FwdBwd(v => Core.Elementwise.sqrt(Core.Elementwise.exp(v))), () => TorchUnary(t => t.exp().sqrt())),
                 ("x·x fwd+bwd", () => FwdBwd(v => Core.Arithmetic.mul(v, v)), () => TorchUnary(t => t * t)),

@@ -267,6 +267,8 @@ type SpecialTests(output: ITestOutputHelper) =
                   "x^1.5", PowVector.pow 1.5 (Array.map abs xs)
                   "x^-7.5", PowVector.pow -7.5 (Array.map (fun e -> Math.Exp(e / 8.0)) es)
                   "x^0.1", PowVector.pow 0.1 xs
+                  "sin", TrigVector.sin (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
+                  "cos", TrigVector.cos (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
                   "x^5", PowVector.pow 5.0 xs
                   "x^-21", PowVector.pow -21.0 xs
                   "x^100.5", PowVector.pow 100.5 (Array.map (fun e -> Math.Exp(e / 128.0)) es)
@@ -434,6 +436,39 @@ type SpecialTests(output: ITestOutputHelper) =
                 let scaled = PowVector.scaled 3.0 p xs g 0.0
                 Assert.Equal<double[]>(Array.map2 (fun g v -> g * (3.0 * v)) g values, scaled)
                 Assert.Equal<double[]>(Array.map (fun v -> 0.25 * (3.0 * v)) values, PowVector.scaled 3.0 p xs [||] 0.25)
+
+    [<Fact>]
+    member _.``the vector sin and cos are within 1 ulp, Math's beyond 2^17, and each element's own`` () =
+        if Cpu.fourLanes then
+            let rng = Random(41)
+            // Uniform over ±10 and over ±2¹⁷, log-uniform magnitudes from 10⁻³⁰⁰, the doubles nearest multiples
+            // of π/2 (where r cancels most) and their neighbours, and small and special values.
+            let nearMultiples =
+                [| for m in Array.append [| 1; 2; 3; 4; 5; 6; 7; 8; 100; 355; 710; 1000; 52174; 83443 |] (Array.init 40 (fun _ -> rng.Next(1, 83443))) do
+                     let t = float m * Math.PI / 2.0
+                     for v in [ Math.BitDecrement t; t; Math.BitIncrement t ] do
+                         yield v
+                         yield -v |]
+            let xs =
+                Array.concat [ Array.init 600 (fun _ -> 20.0 * rng.NextDouble() - 10.0)
+                               Array.init 300 (fun _ -> (2.0 * rng.NextDouble() - 1.0) * 131072.0)
+                               Array.init 300 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -300.0 + 305.0 * rng.NextDouble()))
+                               nearMultiples
+                               [| 1e-8; -1e-8; 1.4901161193847656e-08; 1.5e-8; 0.5; 0.7853981633974483; 0.7853981633974484; 131072.0; -131072.0 |] ]
+            let exact = xs |> Array.map (fun x -> let s, c = HighPrecision.sinCos x in x, (HighPrecision.toDouble s, HighPrecision.toDouble c)) |> dict
+            let sines = TrigVector.sin xs
+            let cosines = TrigVector.cos xs
+            reportWithin 1.0 "sin (vector)" (fun x -> sines.[Array.IndexOf(xs, x)]) (fun x -> fst exact.[x]) xs
+            reportWithin 1.0 "cos (vector)" (fun x -> cosines.[Array.IndexOf(xs, x)]) (fun x -> snd exact.[x]) xs
+            // sin(±0) = ±0 and cos(±0) = 1 exactly; beyond 2¹⁷ and at ±∞ and NaN, Math's bits.
+            let bits (v: double) = BitConverter.DoubleToInt64Bits v
+            Assert.Equal(bits -0.0, bits (TrigVector.sin [| -0.0; 1.0; 2.0; 3.0 |]).[0])
+            Assert.Equal<double[]>([| 0.0; 1.0; 1.0 |], Array.sub (Array.append (TrigVector.sin [| 0.0 |]) (TrigVector.cos [| 0.0; -0.0 |])) 0 3)
+            let outside (x: double) = not (abs x <= 131072.0)
+            let odd = [| 131072.5; -131073.0; 1e6; -1e22; 1e308; infinity; -infinity; nan; 2.0; 1e5 |]
+            let mixed = Array.init 37 (fun i -> if i % 5 = 0 then 1e7 + float i elif i % 7 = 0 then nan else 200.0 * rng.NextDouble() - 100.0)
+            sameBits TrigVector.sin Math.Sin outside odd mixed
+            sameBits TrigVector.cos Math.Cos outside odd mixed
 
     [<Fact>]
     member _.``the vector tanh is within 2 ulp, exact at the special values, and each element's own`` () =

@@ -87,6 +87,33 @@ module HighPrecision =
             n <- n + 1
         div one sum
 
+    /// sin x and cos x for a double x: x = k·π/2 + r with the 2,200-bit π (|r| ≤ π/4), both Taylor series of r to
+    /// below the last bit, then the quadrant k mod 4.
+    let sinCos (x: double) =
+        let xb = ofDouble x
+        let halfPi = pi >>> 1
+        let two = BigInteger(2)
+        let k = if xb.Sign >= 0 then (two * xb + halfPi) / (two * halfPi) else -((two * -xb + halfPi) / (two * halfPi))
+        let r = xb - k * halfPi
+        let r2 = mul r r
+        let mutable sinR = r
+        let mutable cosR = one
+        let mutable term = r
+        let mutable n = 1
+        // term = (−1)^j r^n / n!, n running through the odd (sin) and even (cos) powers in turn.
+        let mutable cterm = one
+        while not term.IsZero || not cterm.IsZero do
+            cterm <- -(mul cterm r2) / BigInteger((n + 1) * n)
+            term <- -(mul term r2) / BigInteger((n + 2) * (n + 1))
+            cosR <- cosR + cterm
+            sinR <- sinR + term
+            n <- n + 2
+        match int (((k % BigInteger(4)) + BigInteger(4)) % BigInteger(4)) with
+        | 0 -> sinR, cosR
+        | 1 -> cosR, -sinR
+        | 2 -> -sinR, -cosR
+        | _ -> -cosR, sinR
+
     /// ln x for a positive double x: Newton's method on x·e^(−y) = 1 from Math.Log's value (each step squares
     /// the relative error, 1e-16 → 1e-32 → 1e-64 → 1e-128).
     let ln (x: double) =

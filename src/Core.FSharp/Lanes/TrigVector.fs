@@ -1,0 +1,151 @@
+namespace Functional.Core
+
+#nowarn "9" // pointers into pinned arrays inside the loops only
+
+open System
+open System.Runtime.Intrinsics
+open Microsoft.FSharp.NativeInterop
+
+/// sin x and cos x over arrays, eight lanes at a time with AVX-512, four with AVX2 and FMA (the same operations, so
+/// the same bits on every vector machine: tested). x = n·π/2 + r with r in two parts, then Taylor polynomials of r
+/// for both and the quadrant n mod 4 choosing and signing one. Lanes with |x| > 2¹⁷ (or not finite) take
+/// Math.Sin and Math.Cos, lane by lane, so an element's result never depends on its neighbours. Within 1 ulp of
+/// the correctly rounded value (tested against a 2,200-bit reference). Math.Sin costs about 9 ns an element here,
+/// and sin fwd+bwd over 10⁶ through it ran at about a third of TorchSharp's speed.
+module internal TrigVector =
+
+    /// Beyond this |x| the lanes hand the element to Math.Sin and Math.Cos: n = round(x·2/π) stays below 2¹⁷,
+    /// so n times the first part of π/2 (33 bits) is exact.
+    [<Literal>]
+    let private Largest = 131072.0
+
+    /// π/2 in three parts: its first 33 bits (so n·P1 is exact for |n| < 2²⁰), then the doubles nearest the rest
+    /// and the rest after that; what is left is below 2.1·10⁻⁴³.
+    [<Literal>]
+    let private P1 = 1.5707963267341256
+    [<Literal>]
+    let private P2 = 6.077100506506192e-11
+    [<Literal>]
+    let private P3 = 3.5215598651832e-27
+    [<Literal>]
+    let private TwoOverPi = 0.6366197723675814
+
+    /// Below this |x|, sin x rounds to x itself (x²/6 < 2⁻⁵⁴), which also keeps the sign of −0.
+    [<Literal>]
+    let private Tiny = 1.4901161193847656e-08
+
+    let private factorial (k: int) = Array.fold (fun a i -> a * float i) 1.0 [| 1 .. k |]
+
+    /// (−1)ʲ/(2j + 3)!, j = 0…7: sin r = r + r³·Σ sⱼ·r²ʲ, to r¹⁷ (the rest below 10⁻¹⁹ of the result, |r| ≤ π/4).
+    let private sinSeries = Array.init 8 (fun j -> (if j % 2 = 0 then -1.0 else 1.0) / factorial (2 * j + 3))
+
+    /// (−1)ʲ/(2j + 4)!, j = 0…7: cos r = 1 − r²/2 + r⁴·Σ cⱼ·r²ʲ, to r¹⁸ (the rest below 4·10⁻²¹).
+    let private cosSeries = Array.init 8 (fun j -> (if j % 2 = 0 then 1.0 else -1.0) / factorial (2 * j + 4))
+
+    /// Horner's scheme over a series of eight, either width.
+    let inline private horner8 (c: float[]) (z: ^v) ([<InlineIfLambda>] k: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) =
+        let mutable p = k c.[7]
+        for j in 6 .. -1 .. 0 do
+            p <- fma p z (k c.[j])
+        p
+
+    /// sin x or cos x (`cosine`) on the lanes of x, either width, and the mask of lanes the formula holds for.
+    ///
+    /// n = round(x·2/π); r = x − n·π/2: x − n·P1 is exact (both are multiples of x's or P1's last bit and the
+    /// difference is below 2), n·P2 is split exactly by FMA and subtracted by TwoSum, n·P3 joins the second part,
+    /// and the pair is renormalised, so r is known to about 2⁻¹²⁵ absolute, far below its ulp even where x lies
+    /// close to a multiple of π/2. sin(r_hi + r_lo) = r_hi + (r_hi·z·S(z) + r_lo·(1 − z/2)) with z = r_hi²; cos by
+    /// 1 − z/2 with z and the subtraction carried exactly (w = 1 − z/2 and its rounding) plus z²·C(z) − r_lo·r_hi.
+    /// The quadrant: odd n swaps the two; sin is negative where ⌊n/2⌋ is odd, cos where ⌊(n + 1)/2⌋ is.
+    /// `k` a constant vector, `fma a b c` a·b + c, `round` and `floor`, `lt` a lane mask, `select`, `abs`,
+    /// `okOf x` the mask of lanes with |x| ≤ 2¹⁷.
+    let inline private lanesOf (cosine: bool) (x: ^v) ([<InlineIfLambda>] k: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v)
+                               ([<InlineIfLambda>] round: ^v -> ^v) ([<InlineIfLambda>] floor: ^v -> ^v) ([<InlineIfLambda>] lt: ^v -> ^v -> ^v)
+                               ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) ([<InlineIfLambda>] abs: ^v -> ^v)
+                               ([<InlineIfLambda>] okOf: ^v -> uint32) =
+        let n = round (x * k TwoOverPi)
+        let a = fma -n (k P1) x
+        let bHi = n * k P2
+        let bLo = fma n (k P2) -bHi
+        // TwoSum(a, −bHi): |a| may be the smaller one where x lies close to n·P1.
+        let r0 = a - bHi
+        let back = r0 - a
+        let e = (a - (r0 - back)) + (-bHi - back)
+        let rLo0 = e - fma n (k P3) bLo
+        let rHi = r0 + rLo0
+        let rLo = rLo0 - (rHi - r0)
+        let z = rHi * rHi
+        let zLo = fma rHi rHi -z
+        let sinR = rHi + fma (rHi * z) (horner8 sinSeries z k fma) (rLo * fma (k -0.5) z (k 1.0))
+        let hz = k 0.5 * z
+        let w = k 1.0 - hz
+        let cosR = w + ((((k 1.0 - w) - hz) - k 0.5 * zLo) + fma (z * z) (horner8 cosSeries z k fma) (-(rLo * rHi)))
+        let half = n * k 0.5
+        let swap = lt (floor half) half
+        let turn = if cosine then floor ((n + k 1.0) * k 0.5) else floor half
+        let negative = lt (floor (turn * k 0.5)) (turn * k 0.5)
+        let v = select swap (if cosine then sinR else cosR) (if cosine then cosR else sinR)
+        let signed = v ^^^ (negative &&& k -0.0)
+        let result = if cosine then signed else select (lt (abs x) (k Tiny)) x signed
+        struct (result, okOf x)
+
+    let inline private lanes4 (cosine: bool) (x: Vector256<double>) =
+        lanesOf cosine x (fun (v: float) -> Vector256.Create v) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c))
+            (fun a -> Vector256.Round a) (fun a -> Vector256.Floor a)
+            (fun a b -> Vector256.LessThan(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b)) (fun a -> Vector256.Abs a)
+            (fun x -> Vector256.ExtractMostSignificantBits(Vector256.LessThanOrEqual(Vector256.Abs x, Vector256.Create(Largest))))
+
+    let inline private lanes8 (cosine: bool) (x: Vector512<double>) =
+        lanesOf cosine x (fun (v: float) -> Vector512.Create v) (fun a b c -> Vector512.FusedMultiplyAdd(a, b, c))
+            (fun a -> Vector512.Round a) (fun a -> Vector512.Floor a)
+            (fun a b -> Vector512.LessThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b)) (fun a -> Vector512.Abs a)
+            (fun x -> uint32 (Vector512.ExtractMostSignificantBits(Vector512.LessThanOrEqual(Vector512.Abs x, Vector512.Create(Largest)))))
+
+    /// The lanes l < count of v into dst[i..] where `ok` has their bit, Math.Sin or Math.Cos of src's elsewhere: the
+    /// cold path, out of line (a call inside the loop would keep the loop's vectors on the stack).
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+    let private lanesEach (cosine: bool) (src: double[]) (dst: double[]) (i: int) (count: int) (v: double[]) (ok: uint32) =
+        for l in 0 .. count - 1 do
+            dst.[i + l] <- if (ok >>> l) &&& 1u <> 0u then v.[l] elif cosine then Math.Cos(src.[i + l]) else Math.Sin(src.[i + l])
+
+    let private raw8 (v: Vector512<double>) = let a = Array.zeroCreate<double> 8 in v.CopyTo a; a
+    let private raw4 (v: Vector256<double>) = let a = Array.zeroCreate<double> 4 in v.CopyTo a; a
+
+    /// dst[i] = sin or cos of src[i] for i in [lo, hi): eight lanes at a time where AVX-512 is, then four (the same
+    /// operations, so the same bits), Math.Sin or Math.Cos lane by lane beyond 2¹⁷, the tail through four lanes
+    /// padded with zeros. Each function its own loop.
+    let inline private range (cosine: bool) (src: double[]) (dst: double[]) (lo: int) (hi: int) =
+        use ps = fixed src
+        use pd = fixed dst
+        let mutable i = lo
+        if Cpu.wide () then
+            while i <= hi - 8 do
+                let struct (v, ok) = lanes8 cosine (Vector512.Load(NativePtr.add ps i))
+                if ok = 0xFFu then Vector512.Store(v, NativePtr.add pd i)
+                else lanesEach cosine src dst i 8 (raw8 v) ok
+                i <- i + 8
+        while i <= hi - 4 do
+            let struct (v, ok) = lanes4 cosine (Vector256.Load(NativePtr.add ps i))
+            if ok = 0xFu then Vector256.Store(v, NativePtr.add pd i)
+            else lanesEach cosine src dst i 4 (raw4 v) ok
+            i <- i + 4
+        if i < hi then
+            let count = hi - i
+            let inline at j = if j < count then src.[i + j] else 0.0
+            let struct (v, ok) = lanes4 cosine (Vector256.Create(at 0, at 1, at 2, at 3))
+            lanesEach cosine src dst i count (raw4 v) ok
+
+    let private sinRange (src: double[]) (dst: double[]) (lo: int) (hi: int) = range false src dst lo hi
+    let private cosRange (src: double[]) (dst: double[]) (lo: int) (hi: int) = range true src dst lo hi
+
+    /// sin x of every element (over the cores for large arrays). Needs `Cpu.fourLanes`.
+    let sin (src: double[]) =
+        let dst = Strided.fresh src.Length
+        Strided.chunkedCostly src.Length (sinRange src dst)
+        dst
+
+    /// cos x of every element (over the cores for large arrays). Needs `Cpu.fourLanes`.
+    let cos (src: double[]) =
+        let dst = Strided.fresh src.Length
+        Strided.chunkedCostly src.Length (cosRange src dst)
+        dst
