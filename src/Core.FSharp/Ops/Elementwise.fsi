@@ -94,10 +94,12 @@ module Elementwise =
     /// atan x. d/dx = 1/(1 + x²).
     val atan: x: Value -> Value
 
-    /// sinh x. d/dx = cosh x.
+    /// sinh x. d/dx = cosh x. With AVX2 and FMA on vector lanes from eˣ − 1 (within 2 ulp of the correctly
+    /// rounded value); Math.Sinh elsewhere and beyond |x| = 709.
     val sinh: x: Value -> Value
 
-    /// cosh x. d/dx = sinh x.
+    /// cosh x. d/dx = sinh x. With AVX2 and FMA on vector lanes from eˣ − 1 (within 2 ulp of the correctly
+    /// rounded value); Math.Cosh elsewhere and beyond |x| = 709.
     val cosh: x: Value -> Value
 
     /// ln(1 + v) of one double, accurate for tiny v.
@@ -109,7 +111,8 @@ module Elementwise =
     /// ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x).
     val log1p: x: Value -> Value
 
-    /// eˣ − 1, accurate for tiny x. d/dx = eˣ.
+    /// eˣ − 1, accurate for tiny x. d/dx = eˣ. With AVX2 and FMA on vector lanes (within 1 ulp of the correctly
+    /// rounded value); `expm1Scalar` elsewhere.
     val expm1: x: Value -> Value
 
     /// erf x. d/dx = (2/√π)·e^(−x²).

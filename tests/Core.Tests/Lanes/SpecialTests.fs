@@ -268,6 +268,9 @@ type SpecialTests(output: ITestOutputHelper) =
                   "x^-7.5", PowVector.pow -7.5 (Array.map (fun e -> Math.Exp(e / 8.0)) es)
                   "x^0.1", PowVector.pow 0.1 xs
                   "sin", TrigVector.sin (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
+                  "e^x − 1", Expm1Vector.expm1 (Array.append es xs)
+                  "sinh", Expm1Vector.sinh (Array.append es xs)
+                  "cosh", Expm1Vector.cosh (Array.append es xs)
                   "cos", TrigVector.cos (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
                   "x^5", PowVector.pow 5.0 xs
                   "x^-21", PowVector.pow -21.0 xs
@@ -469,6 +472,44 @@ type SpecialTests(output: ITestOutputHelper) =
             let mixed = Array.init 37 (fun i -> if i % 5 = 0 then 1e7 + float i elif i % 7 = 0 then nan else 200.0 * rng.NextDouble() - 100.0)
             sameBits TrigVector.sin Math.Sin outside odd mixed
             sameBits TrigVector.cos Math.Cos outside odd mixed
+
+    [<Fact>]
+    member _.``the vector e^x − 1 is within 1 ulp and sinh and cosh within 2, the scalar functions beyond 709, and each element's own`` () =
+        if Cpu.fourLanes then
+            let rng = Random(43)
+            // e^x and e^(−x) in fixed point, exactly enough for e^x − 1 at any x and sinh at tiny x.
+            let expOf (x: double) =
+                let xb = HighPrecision.ofDouble (abs x)
+                let small = HighPrecision.expNeg xb
+                let big = HighPrecision.div HighPrecision.one small
+                if x >= 0.0 then big, small else small, big
+            let xs =
+                Array.concat [ Array.init 300 (fun _ -> 6.0 * rng.NextDouble() - 3.0)
+                               Array.init 100 (fun _ -> 100.0 * rng.NextDouble() - 50.0)
+                               Array.init 24 (fun _ -> 1416.0 * rng.NextDouble() - 708.0)
+                               Array.init 100 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -300.0 + 300.0 * rng.NextDouble()))
+                               [| for t in [ 1.0397207708399179; 0.34657359027997264; 40.0; 709.0; 5.551115123125783e-17 ] do
+                                    for v in [ Math.BitDecrement t; t; Math.BitIncrement t ] do
+                                        yield v
+                                        yield -v |] ]
+            let exact = xs |> Array.map (fun x -> x, expOf x) |> dict
+            let one = HighPrecision.one
+            let em1 = Expm1Vector.expm1 xs
+            let sinh = Expm1Vector.sinh xs
+            let cosh = Expm1Vector.cosh xs
+            reportWithin 1.0 "e^x − 1 (vector)" (fun x -> em1.[Array.IndexOf(xs, x)]) (fun x -> HighPrecision.toDouble (fst exact.[x] - one)) xs
+            reportWithin 2.0 "sinh (vector)" (fun x -> sinh.[Array.IndexOf(xs, x)]) (fun x -> let e, f = exact.[x] in HighPrecision.toDouble ((e - f) >>> 1)) xs
+            reportWithin 2.0 "cosh (vector)" (fun x -> cosh.[Array.IndexOf(xs, x)]) (fun x -> let e, f = exact.[x] in HighPrecision.toDouble ((e + f) >>> 1)) xs
+            // Signed zeros, −1 below −40; beyond 709, ±∞ and NaN the scalar functions' bits.
+            let bits (v: double) = BitConverter.DoubleToInt64Bits v
+            Assert.Equal(bits -0.0, bits (Expm1Vector.expm1 [| -0.0 |]).[0])
+            Assert.Equal(bits -0.0, bits (Expm1Vector.sinh [| -0.0 |]).[0])
+            Assert.Equal<double[]>([| -1.0; -1.0; -1.0 |], Expm1Vector.expm1 [| -40.5; -1e300; -infinity |])
+            let odd = [| 709.5; 710.0; -709.5; -710.0; 1e300; infinity; -infinity; nan; 2.0; 700.0 |]
+            let mixed = Array.init 37 (fun i -> if i % 5 = 0 then 709.2 + float i elif i % 7 = 0 then nan else 40.0 * rng.NextDouble() - 20.0)
+            sameBits Expm1Vector.expm1 (fun x -> Math.Exp x - 1.0) (fun x -> not (x <= 709.0)) odd mixed
+            sameBits Expm1Vector.sinh Math.Sinh (fun x -> not (abs x <= 709.0)) odd mixed
+            sameBits Expm1Vector.cosh Math.Cosh (fun x -> not (abs x <= 709.0)) odd mixed
 
     [<Fact>]
     member _.``the vector tanh is within 2 ulp, exact at the special values, and each element's own`` () =
