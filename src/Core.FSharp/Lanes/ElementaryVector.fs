@@ -347,8 +347,10 @@ module internal ElementaryVector =
     /// ln x from x = 2^exponent·mantissa (mantissa in [1, 2)), either width: m in [√½, √2], f = m − 1 (exact),
     /// s = f/(2 + f), ln(1 + f) = 2·atanh s = f − (f²/2 − s·(f²/2 + R)) with R = Σ 2zⁿ/(2n + 1), z = s², n = 1…11
     /// (|s| ≤ 0.1716, so the rest is below 2e-20 relative), plus k·ln2 in two parts, the first with 42 bits so
-    /// that k times it is exact. The same operations on four lanes and eight, so the same bits (tested).
-    let inline private logFrom (exponent: ^v) (mantissa: ^v) ([<InlineIfLambda>] c: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v)
+    /// that k times it is exact. The same operations on four lanes and eight, so the same bits (tested). `extra`, a
+    /// term far below the result's last bit, joins the low part before the one final rounding (ln(1 + x) adds the
+    /// rounding of 1 + x that way; ln itself adds zero, which leaves its bits as they were).
+    let inline internal logFrom (exponent: ^v) (mantissa: ^v) (extra: ^v) ([<InlineIfLambda>] c: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v)
                                ([<InlineIfLambda>] gt: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) =
         let halve = gt mantissa (c 1.4142135623730951)
         let m = select halve (mantissa * c 0.5) mantissa
@@ -368,19 +370,19 @@ module internal ElementaryVector =
         let p = fma p z (c 0.6666666666666666)
         let r = p * z
         let hfsq = c 0.5 * f * f
-        let correction = hfsq - fma s (hfsq + r) (k * c LogLn2Lo)
+        let correction = hfsq - fma s (hfsq + r) (fma k (c LogLn2Lo) extra)
         fma k (c LogLn2Hi) (f - correction)
 
     /// ln x for four lanes with x positive, normal and finite (`logFrom`).
     let inline internal logLanes (x: Vector256<double>) =
         let struct (exponent, mantissa) = exponentMantissa4 x
-        logFrom exponent mantissa (fun v -> Vector256.Create v) (fun a b d -> Vector256.FusedMultiplyAdd(a, b, d))
+        logFrom exponent mantissa Vector256<double>.Zero (fun v -> Vector256.Create v) (fun a b d -> Vector256.FusedMultiplyAdd(a, b, d))
             (fun a b -> Vector256.GreaterThan(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b))
 
     /// ln x for eight lanes with x positive, normal and finite (`logFrom`).
     let inline internal logLanes8 (x: Vector512<double>) =
         let struct (exponent, mantissa) = exponentMantissa8 x
-        logFrom exponent mantissa (fun v -> Vector512.Create v) (fun a b d -> Vector512.FusedMultiplyAdd(a, b, d))
+        logFrom exponent mantissa Vector512<double>.Zero (fun v -> Vector512.Create v) (fun a b d -> Vector512.FusedMultiplyAdd(a, b, d))
             (fun a b -> Vector512.GreaterThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b))
 
     let inline private logInRange (x: Vector256<double>) =

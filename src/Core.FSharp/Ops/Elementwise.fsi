@@ -108,7 +108,8 @@ module Elementwise =
     /// eᵛ − 1 of one double, accurate for tiny v.
     val internal expm1Scalar: v: double -> double
 
-    /// ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x).
+    /// ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x). With AVX2 and FMA on vector lanes (within 1 ulp of the
+    /// correctly rounded value); `log1pScalar` elsewhere.
     val log1p: x: Value -> Value
 
     /// eˣ − 1, accurate for tiny x. d/dx = eˣ. With AVX2 and FMA on vector lanes (within 1 ulp of the correctly

@@ -271,6 +271,7 @@ type SpecialTests(output: ITestOutputHelper) =
                   "e^x − 1", Expm1Vector.expm1 (Array.append es xs)
                   "sinh", Expm1Vector.sinh (Array.append es xs)
                   "cosh", Expm1Vector.cosh (Array.append es xs)
+                  "ln(1 + x)", Log1pVector.log1p (Array.append lnInputs (Array.map (fun x -> x - 1.0) lnInputs))
                   "cos", TrigVector.cos (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
                   "x^5", PowVector.pow 5.0 xs
                   "x^-21", PowVector.pow -21.0 xs
@@ -510,6 +511,33 @@ type SpecialTests(output: ITestOutputHelper) =
             sameBits Expm1Vector.expm1 (fun x -> Math.Exp x - 1.0) (fun x -> not (x <= 709.0)) odd mixed
             sameBits Expm1Vector.sinh Math.Sinh (fun x -> not (abs x <= 709.0)) odd mixed
             sameBits Expm1Vector.cosh Math.Cosh (fun x -> not (abs x <= 709.0)) odd mixed
+
+    [<Fact>]
+    member _.``the vector ln(1 + x) is within 1 ulp, Math.Log(1 + x) where 1 + x is not normal, and each element's own`` () =
+        if Cpu.fourLanes then
+            let rng = Random(47)
+            let exact (x: double) =
+                let s = HighPrecision.one + HighPrecision.ofDouble x
+                HighPrecision.toDouble (if s >= HighPrecision.one then HighPrecision.lnFixed s else -(HighPrecision.lnFixed (HighPrecision.div HighPrecision.one s)))
+            let xs =
+                Array.concat [ Array.init 400 (fun _ -> 4.0 * rng.NextDouble() - 1.0)
+                               Array.init 200 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -300.0 + 299.0 * rng.NextDouble()))
+                               [| for e in 1 .. 52 -> -1.0 + Math.Pow(2.0, float -e) |]
+                               [| for e in 1 .. 10 -> Math.Pow(10.0, float (30 * e)) |]
+                               [| for t in [ Math.Sqrt 2.0 - 1.0; Math.Sqrt 0.5 - 1.0; 1.0; 1e-8; 5.551115123125783e-17 ] do
+                                    for v in [ Math.BitDecrement t; t; Math.BitIncrement t ] do
+                                        yield v
+                                        yield -v |] ]
+                |> Array.filter (fun x -> x > -1.0)
+            let values = Log1pVector.log1p xs
+            reportWithin 1.0 "ln(1 + x) (vector)" (fun x -> values.[Array.IndexOf(xs, x)]) exact xs
+            let bits (v: double) = BitConverter.DoubleToInt64Bits v
+            Assert.Equal(bits -0.0, bits (Log1pVector.log1p [| -0.0 |]).[0])
+            // Where 1 + x is not positive, normal and finite: Math.Log(1 + x)'s bits.
+            let outside (x: double) = not (1.0 + x >= 2.2250738585072014e-308 && 1.0 + x <= Double.MaxValue)
+            sameBits Log1pVector.log1p (fun x -> Math.Log(1.0 + x)) outside
+                [| -1.0; -1.5; -1e300; infinity; -infinity; nan; Double.MaxValue; 2.0; 0.5 |]
+                (Array.init 37 (fun i -> if i % 5 = 0 then -1.0 - float i elif i % 7 = 0 then nan else 10.0 * rng.NextDouble() - 0.99))
 
     [<Fact>]
     member _.``the vector tanh is within 2 ulp, exact at the special values, and each element's own`` () =
