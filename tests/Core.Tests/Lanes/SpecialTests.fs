@@ -273,6 +273,7 @@ type SpecialTests(output: ITestOutputHelper) =
                   "cosh", Expm1Vector.cosh (Array.append es xs)
                   "ln(1 + x)", Log1pVector.log1p (Array.append lnInputs (Array.map (fun x -> x - 1.0) lnInputs))
                   "cos", TrigVector.cos (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
+                  "tan", TrigVector.tan (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
                   "x^5", PowVector.pow 5.0 xs
                   "x^-21", PowVector.pow -21.0 xs
                   "x^100.5", PowVector.pow 100.5 (Array.map (fun e -> Math.Exp(e / 128.0)) es)
@@ -442,7 +443,7 @@ type SpecialTests(output: ITestOutputHelper) =
                 Assert.Equal<double[]>(Array.map (fun v -> 0.25 * (3.0 * v)) values, PowVector.scaled 3.0 p xs [||] 0.25)
 
     [<Fact>]
-    member _.``the vector sin and cos are within 1 ulp, Math's beyond 2^17, and each element's own`` () =
+    member _.``the vector sin, cos and tan are within 1 ulp, Math's beyond 2^17, and each element's own`` () =
         if Cpu.fourLanes then
             let rng = Random(41)
             // Uniform over ±10 and over ±2¹⁷, log-uniform magnitudes from 10⁻³⁰⁰, the doubles nearest multiples
@@ -464,6 +465,9 @@ type SpecialTests(output: ITestOutputHelper) =
             let cosines = TrigVector.cos xs
             reportWithin 1.0 "sin (vector)" (fun x -> sines.[Array.IndexOf(xs, x)]) (fun x -> fst exact.[x]) xs
             reportWithin 1.0 "cos (vector)" (fun x -> cosines.[Array.IndexOf(xs, x)]) (fun x -> snd exact.[x]) xs
+            let tangents = TrigVector.tan xs
+            let exactTan = xs |> Array.map (fun x -> let s, c = HighPrecision.sinCos x in x, HighPrecision.toDouble (HighPrecision.div s c)) |> dict
+            reportWithin 1.0 "tan (vector)" (fun x -> tangents.[Array.IndexOf(xs, x)]) (fun x -> exactTan.[x]) xs
             // sin(±0) = ±0 and cos(±0) = 1 exactly; beyond 2¹⁷ and at ±∞ and NaN, Math's bits.
             let bits (v: double) = BitConverter.DoubleToInt64Bits v
             Assert.Equal(bits -0.0, bits (TrigVector.sin [| -0.0; 1.0; 2.0; 3.0 |]).[0])
@@ -473,6 +477,8 @@ type SpecialTests(output: ITestOutputHelper) =
             let mixed = Array.init 37 (fun i -> if i % 5 = 0 then 1e7 + float i elif i % 7 = 0 then nan else 200.0 * rng.NextDouble() - 100.0)
             sameBits TrigVector.sin Math.Sin outside odd mixed
             sameBits TrigVector.cos Math.Cos outside odd mixed
+            sameBits TrigVector.tan Math.Tan outside odd mixed
+            Assert.Equal(bits -0.0, bits (TrigVector.tan [| -0.0 |]).[0])
 
     [<Fact>]
     member _.``the vector e^x − 1 is within 1 ulp and sinh and cosh within 2, the scalar functions beyond 709, and each element's own`` () =
