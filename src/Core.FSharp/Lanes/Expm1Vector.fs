@@ -1,10 +1,7 @@
 namespace Functional.Core
 
-#nowarn "9" // pointers into pinned arrays inside the loops only
-
 open System
 open System.Runtime.Intrinsics
-open Microsoft.FSharp.NativeInterop
 
 /// eˣ − 1, sinh x and cosh x over arrays, eight lanes at a time with AVX-512, four with AVX2 and FMA (the same
 /// operations, so the same bits on every vector machine: tested), all three from one E = eˣ − 1 computed without
@@ -103,54 +100,20 @@ module internal Expm1Vector =
     let private scalar (kind: int) (x: double) =
         if kind = 0 then Math.Exp x - 1.0 elif kind = 1 then Math.Sinh x else Math.Cosh x
 
-    /// The lanes l < count of v into dst[i..] where `ok` has their bit, the scalar function of src's elsewhere: the
-    /// cold path, out of line.
-    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
-    let private lanesEach (kind: int) (src: double[]) (dst: double[]) (i: int) (count: int) (v: double[]) (ok: uint32) =
-        for l in 0 .. count - 1 do
-            dst.[i + l] <- if (ok >>> l) &&& 1u <> 0u then v.[l] else scalar kind src.[i + l]
-
-    let private raw8 (v: Vector512<double>) = let a = Array.zeroCreate<double> 8 in v.CopyTo a; a
-    let private raw4 (v: Vector256<double>) = let a = Array.zeroCreate<double> 4 in v.CopyTo a; a
-
-    /// dst[i] = f(src[i]) for i in [lo, hi): eight lanes at a time where AVX-512 is, then four (the same
-    /// operations, so the same bits), the scalar function lane by lane where the formula does not hold, the tail
-    /// through four lanes padded with zeros.
+    /// dst[i] = f(src[i]) for i in [lo, hi) (`LaneRange.run`), the scalar function where the formula does not
+    /// hold.
     let inline private range (kind: int) (src: double[]) (dst: double[]) (lo: int) (hi: int) =
-        use ps = fixed src
-        use pd = fixed dst
-        let mutable i = lo
-        if Cpu.wide () then
-            while i <= hi - 8 do
-                let struct (v, ok) = lanes8 kind (Vector512.Load(NativePtr.add ps i))
-                if ok = 0xFFu then Vector512.Store(v, NativePtr.add pd i)
-                else lanesEach kind src dst i 8 (raw8 v) ok
-                i <- i + 8
-        while i <= hi - 4 do
-            let struct (v, ok) = lanes4 kind (Vector256.Load(NativePtr.add ps i))
-            if ok = 0xFu then Vector256.Store(v, NativePtr.add pd i)
-            else lanesEach kind src dst i 4 (raw4 v) ok
-            i <- i + 4
-        if i < hi then
-            let count = hi - i
-            let inline at j = if j < count then src.[i + j] else 0.0
-            let struct (v, ok) = lanes4 kind (Vector256.Create(at 0, at 1, at 2, at 3))
-            lanesEach kind src dst i count (raw4 v) ok
+        LaneRange.run src dst lo hi (lanes8 kind) (lanes4 kind) (scalar kind)
 
     let private expm1Range (src: double[]) (dst: double[]) (lo: int) (hi: int) = range 0 src dst lo hi
     let private sinhRange (src: double[]) (dst: double[]) (lo: int) (hi: int) = range 1 src dst lo hi
     let private coshRange (src: double[]) (dst: double[]) (lo: int) (hi: int) = range 2 src dst lo hi
 
-    let private over (body: double[] -> double[] -> int -> int -> unit) (src: double[]) =
-        let dst = Strided.fresh src.Length
-        Strided.chunkedCostly src.Length (body src dst)
-        dst
-
     /// eˣ − 1 of every element (over the cores for large arrays). Needs `Cpu.fourLanes`.
-    let expm1 (src: double[]) = over expm1Range src
+    let expm1 (src: double[]) = LaneRange.over expm1Range src
 
     /// sinh x of every element. Needs `Cpu.fourLanes`.
-    let sinh (src: double[]) = over sinhRange src
+    let sinh (src: double[]) = LaneRange.over sinhRange src
 
     /// cosh x of every element. Needs `Cpu.fourLanes`.
-    let cosh (src: double[]) = over coshRange src
+    let cosh (src: double[]) = LaneRange.over coshRange src

@@ -1,10 +1,7 @@
 namespace Functional.Core
 
-#nowarn "9" // pointers into pinned arrays inside the loops only
-
 open System
 open System.Runtime.Intrinsics
-open Microsoft.FSharp.NativeInterop
 
 /// ln(1 + x) over arrays, eight lanes at a time with AVX-512, four with AVX2 and FMA (the same operations, so the
 /// same bits on every vector machine: tested): u = 1 + x rounded, d its rounding (TwoSum, exact), then
@@ -44,41 +41,10 @@ module internal Log1pVector =
                 uint32 (Vector512.ExtractMostSignificantBits(
                             Vector512.GreaterThanOrEqual(u, Vector512.Create(2.2250738585072014e-308)) &&& Vector512.LessThanOrEqual(u, Vector512.Create(Double.MaxValue)))))
 
-    /// The lanes l < count of v into dst[i..] where `ok` has their bit, Math.Log(1 + x) elsewhere (x ≤ −1, ∞ or
-    /// NaN: −∞, NaN, ∞, NaN): the cold path, out of line.
-    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
-    let private lanesEach (src: double[]) (dst: double[]) (i: int) (count: int) (v: double[]) (ok: uint32) =
-        for l in 0 .. count - 1 do
-            dst.[i + l] <- if (ok >>> l) &&& 1u <> 0u then v.[l] else Math.Log(1.0 + src.[i + l])
+    /// Math.Log(1 + x) for the lanes the formula does not take (x ≤ −1, ∞ or NaN: −∞, NaN, ∞, NaN).
+    let private scalar (x: double) = Math.Log(1.0 + x)
 
-    let private raw8 (v: Vector512<double>) = let a = Array.zeroCreate<double> 8 in v.CopyTo a; a
-    let private raw4 (v: Vector256<double>) = let a = Array.zeroCreate<double> 4 in v.CopyTo a; a
-
-    /// dst[i] = ln(1 + src[i]) for i in [lo, hi): eight lanes at a time where AVX-512 is, then four (the same
-    /// operations, so the same bits), the tail through four lanes padded with zeros.
-    let private range (src: double[]) (dst: double[]) (lo: int) (hi: int) =
-        use ps = fixed src
-        use pd = fixed dst
-        let mutable i = lo
-        if Cpu.wide () then
-            while i <= hi - 8 do
-                let struct (v, ok) = lanes8 (Vector512.Load(NativePtr.add ps i))
-                if ok = 0xFFu then Vector512.Store(v, NativePtr.add pd i)
-                else lanesEach src dst i 8 (raw8 v) ok
-                i <- i + 8
-        while i <= hi - 4 do
-            let struct (v, ok) = lanes4 (Vector256.Load(NativePtr.add ps i))
-            if ok = 0xFu then Vector256.Store(v, NativePtr.add pd i)
-            else lanesEach src dst i 4 (raw4 v) ok
-            i <- i + 4
-        if i < hi then
-            let count = hi - i
-            let inline at j = if j < count then src.[i + j] else 0.0
-            let struct (v, ok) = lanes4 (Vector256.Create(at 0, at 1, at 2, at 3))
-            lanesEach src dst i count (raw4 v) ok
+    let private range (src: double[]) (dst: double[]) (lo: int) (hi: int) = LaneRange.run src dst lo hi lanes8 lanes4 scalar
 
     /// ln(1 + x) of every element (over the cores for large arrays). Needs `Cpu.fourLanes`.
-    let log1p (src: double[]) =
-        let dst = Strided.fresh src.Length
-        Strided.chunkedCostly src.Length (range src dst)
-        dst
+    let log1p (src: double[]) = LaneRange.over range src

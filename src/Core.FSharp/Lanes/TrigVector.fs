@@ -1,10 +1,7 @@
 namespace Functional.Core
 
-#nowarn "9" // pointers into pinned arrays inside the loops only
-
 open System
 open System.Runtime.Intrinsics
-open Microsoft.FSharp.NativeInterop
 
 /// sin x, cos x and tan x over arrays, eight lanes at a time with AVX-512, four with AVX2 and FMA (the same operations, so
 /// the same bits on every vector machine: tested). x = n·π/2 + r with r in two parts, then Taylor polynomials of r
@@ -122,62 +119,23 @@ module internal TrigVector =
             (fun a b -> Vector512.LessThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b)) (fun a -> Vector512.Abs a)
             (fun x -> uint32 (Vector512.ExtractMostSignificantBits(Vector512.LessThanOrEqual(Vector512.Abs x, Vector512.Create(Largest)))))
 
-    /// The lanes l < count of v into dst[i..] where `ok` has their bit, Math.Sin, Math.Cos or Math.Tan of src's elsewhere: the
-    /// cold path, out of line (a call inside the loop would keep the loop's vectors on the stack).
-    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
-    let private lanesEach (kind: int) (src: double[]) (dst: double[]) (i: int) (count: int) (v: double[]) (ok: uint32) =
-        for l in 0 .. count - 1 do
-            dst.[i + l] <-
-                if (ok >>> l) &&& 1u <> 0u then v.[l]
-                elif kind = 0 then Math.Sin(src.[i + l])
-                elif kind = 1 then Math.Cos(src.[i + l])
-                else Math.Tan(src.[i + l])
+    /// Math's function of one element, for the lanes the formula does not take.
+    let private scalar (kind: int) (x: double) = if kind = 0 then Math.Sin x elif kind = 1 then Math.Cos x else Math.Tan x
 
-    let private raw8 (v: Vector512<double>) = let a = Array.zeroCreate<double> 8 in v.CopyTo a; a
-    let private raw4 (v: Vector256<double>) = let a = Array.zeroCreate<double> 4 in v.CopyTo a; a
-
-    /// dst[i] = sin, cos or tan of src[i] for i in [lo, hi): eight lanes at a time where AVX-512 is, then four (the
-    /// same operations, so the same bits), Math's function lane by lane beyond 2¹⁷, the tail through four lanes
-    /// padded with zeros. Each function its own loop.
+    /// dst[i] = sin, cos or tan of src[i] for i in [lo, hi) (`LaneRange.run`), Math's function beyond 2¹⁷. Each
+    /// function its own loop.
     let inline private range (kind: int) (src: double[]) (dst: double[]) (lo: int) (hi: int) =
-        use ps = fixed src
-        use pd = fixed dst
-        let mutable i = lo
-        if Cpu.wide () then
-            while i <= hi - 8 do
-                let struct (v, ok) = lanes8 kind (Vector512.Load(NativePtr.add ps i))
-                if ok = 0xFFu then Vector512.Store(v, NativePtr.add pd i)
-                else lanesEach kind src dst i 8 (raw8 v) ok
-                i <- i + 8
-        while i <= hi - 4 do
-            let struct (v, ok) = lanes4 kind (Vector256.Load(NativePtr.add ps i))
-            if ok = 0xFu then Vector256.Store(v, NativePtr.add pd i)
-            else lanesEach kind src dst i 4 (raw4 v) ok
-            i <- i + 4
-        if i < hi then
-            let count = hi - i
-            let inline at j = if j < count then src.[i + j] else 0.0
-            let struct (v, ok) = lanes4 kind (Vector256.Create(at 0, at 1, at 2, at 3))
-            lanesEach kind src dst i count (raw4 v) ok
+        LaneRange.run src dst lo hi (lanes8 kind) (lanes4 kind) (scalar kind)
 
     let private sinRange (src: double[]) (dst: double[]) (lo: int) (hi: int) = range 0 src dst lo hi
     let private cosRange (src: double[]) (dst: double[]) (lo: int) (hi: int) = range 1 src dst lo hi
     let private tanRange (src: double[]) (dst: double[]) (lo: int) (hi: int) = range 2 src dst lo hi
 
     /// sin x of every element (over the cores for large arrays). Needs `Cpu.fourLanes`.
-    let sin (src: double[]) =
-        let dst = Strided.fresh src.Length
-        Strided.chunkedCostly src.Length (sinRange src dst)
-        dst
+    let sin (src: double[]) = LaneRange.over sinRange src
 
-    /// cos x of every element (over the cores for large arrays). Needs `Cpu.fourLanes`.
-    let cos (src: double[]) =
-        let dst = Strided.fresh src.Length
-        Strided.chunkedCostly src.Length (cosRange src dst)
-        dst
+    /// cos x of every element. Needs `Cpu.fourLanes`.
+    let cos (src: double[]) = LaneRange.over cosRange src
 
-    /// tan x of every element (over the cores for large arrays). Needs `Cpu.fourLanes`.
-    let tan (src: double[]) =
-        let dst = Strided.fresh src.Length
-        Strided.chunkedCostly src.Length (tanRange src dst)
-        dst
+    /// tan x of every element. Needs `Cpu.fourLanes`.
+    let tan (src: double[]) = LaneRange.over tanRange src

@@ -1,0 +1,54 @@
+namespace Functional.Core
+
+#nowarn "9" // pointers into pinned arrays inside the loops only
+
+open System.Runtime.Intrinsics
+open Microsoft.FSharp.NativeInterop
+
+/// The loop the elementwise functions with a scalar fallback share (sin, cos, tan, eˣ − 1, sinh, cosh, ln(1 + x)):
+/// a formula on eight lanes where AVX-512 is, then four (the same operations, so the same bits), the scalar
+/// function lane by lane where the formula's mask says it does not hold, and the tail through four lanes padded
+/// with zeros, so an element's result never depends on its neighbours or its position.
+module internal LaneRange =
+
+    let internal raw8 (v: Vector512<double>) = let a = Array.zeroCreate<double> 8 in v.CopyTo a; a
+    let internal raw4 (v: Vector256<double>) = let a = Array.zeroCreate<double> 4 in v.CopyTo a; a
+
+    /// The lanes l < count of v into dst[i..] where `ok` has their bit, `scalar` of src's elsewhere: the cold path,
+    /// out of line (a call inside the loop would keep the loop's vectors on the stack).
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+    let internal each (scalar: double -> double) (src: double[]) (dst: double[]) (i: int) (count: int) (v: double[]) (ok: uint32) =
+        for l in 0 .. count - 1 do
+            dst.[i + l] <- if (ok >>> l) &&& 1u <> 0u then v.[l] else scalar src.[i + l]
+
+    /// dst[i] = f(src[i]) for i in [lo, hi): `lanes8` and `lanes4` give f on their lanes and the mask of lanes it
+    /// holds for; `scalar` is f where it does not.
+    let inline run (src: double[]) (dst: double[]) (lo: int) (hi: int)
+                   ([<InlineIfLambda>] lanes8: Vector512<double> -> struct (Vector512<double> * uint32))
+                   ([<InlineIfLambda>] lanes4: Vector256<double> -> struct (Vector256<double> * uint32))
+                   (scalar: double -> double) =
+        use ps = fixed src
+        use pd = fixed dst
+        let mutable i = lo
+        if Cpu.wide () then
+            while i <= hi - 8 do
+                let struct (v, ok) = lanes8 (Vector512.Load(NativePtr.add ps i))
+                if ok = 0xFFu then Vector512.Store(v, NativePtr.add pd i)
+                else each scalar src dst i 8 (raw8 v) ok
+                i <- i + 8
+        while i <= hi - 4 do
+            let struct (v, ok) = lanes4 (Vector256.Load(NativePtr.add ps i))
+            if ok = 0xFu then Vector256.Store(v, NativePtr.add pd i)
+            else each scalar src dst i 4 (raw4 v) ok
+            i <- i + 4
+        if i < hi then
+            let count = hi - i
+            let inline at j = if j < count then src.[i + j] else 0.0
+            let struct (v, ok) = lanes4 (Vector256.Create(at 0, at 1, at 2, at 3))
+            each scalar src dst i count (raw4 v) ok
+
+    /// f of every element of src into a fresh array, over the cores for large arrays (`body src dst lo hi`).
+    let over (body: double[] -> double[] -> int -> int -> unit) (src: double[]) =
+        let dst = Strided.fresh src.Length
+        Strided.chunkedCostly src.Length (body src dst)
+        dst
