@@ -23,8 +23,16 @@ module internal ElementaryVector =
     let internal ln2Hi = Vector512.Create(Ln2Hi)
     let internal ln2Lo = Vector512.Create(Ln2Lo)
     let internal invLn2 = Vector512.Create(InvLn2)
-    /// 1/k!, k = 0..13: the exponential's Taylor terms (x^p's series builds on them).
-    let internal inverseFactorials = Array.init 14 (fun k -> 1.0 / (Seq.fold (fun a i -> a * float i) 1.0 [ 1 .. k ]))
+    /// 1/k!, k = 0..19 (k! exact in double up to 18!): the Taylor terms of the exponential, which x^p's series, eˣ − 1
+    /// and sin and cos build on.
+    let internal inverseFactorials = Array.init 20 (fun k -> 1.0 / (Seq.fold (fun a i -> a * float i) 1.0 [ 1 .. k ]))
+
+    /// Σ c[j]·rʲ by Horner's scheme, either width (`k` a constant vector, `fma a b c` a·b + c).
+    let inline internal horner (c: float[]) (r: ^v) ([<InlineIfLambda>] k: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) =
+        let mutable p = k c.[c.Length - 1]
+        for j in c.Length - 2 .. -1 .. 0 do
+            p <- fma p r (k c.[j])
+        p
 
     /// The coefficients, from r⁰ up, of the degree-11 polynomial for e^r on |r| ≤ ln2/2 that the exponential's
     /// lanes evaluate: minimax in relative error with the first two fixed at 1 and each coefficient rounded to

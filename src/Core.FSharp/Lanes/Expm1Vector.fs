@@ -24,17 +24,9 @@ module internal Expm1Vector =
     [<Literal>]
     let private Unreduced = 1.0397207708399179
 
-    let private factorial (k: int) = Array.fold (fun a i -> a * float i) 1.0 [| 1 .. k |]
-
     /// 1/k!, k = 3…19: eʳ − 1 = r + r²/2 + r³·Σ rᵏ⁻³/k!; to r¹⁹, the rest below 10⁻¹⁸ of the result for
     /// |r| ≤ 1.04.
-    let private series = Array.init 17 (fun j -> 1.0 / factorial (j + 3))
-
-    let inline private horner (c: float[]) (r: ^v) ([<InlineIfLambda>] k: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) =
-        let mutable p = k c.[c.Length - 1]
-        for j in c.Length - 2 .. -1 .. 0 do
-            p <- fma p r (k c.[j])
-        p
+    let private series = Array.sub ElementaryVector.inverseFactorials 3 17
 
     /// eˣ − 1 on the lanes of x, either width. n = round(x/ln 2), 0 for |x| ≤ 1.5·ln 2; r = x − n·ln 2 in two
     /// parts (n·ln 2's first part has 32 bits, so x − n times it is exact); eʳ − 1 = r + (r²/2 + (the rounding of
@@ -53,7 +45,7 @@ module internal Expm1Vector =
         let rLo = (r0 - rHi) - lo
         let t = rHi * rHi
         let tLo = fma rHi rHi -t
-        let inner = fma (k 0.5) tLo (fma (t * rHi) (horner series rHi k fma) (rLo * (k 1.0 + rHi)))
+        let inner = fma (k 0.5) tLo (fma (t * rHi) (ElementaryVector.horner series rHi k fma) (rLo * (k 1.0 + rHi)))
         // (2ⁿ − 1) + 2ⁿ·r_hi + 2ⁿ·r_hi²/2 by two TwoSums, then 2ⁿ·inner and the sums' roundings: one rounding at
         // the end (rounding eʳ − 1 first cost up to 1.12 ulp where the result lies just below a power of two, and
         // rounding the tail r²/2 + inner first 0.91 ulp for |x| near 1).

@@ -33,20 +33,11 @@ module internal TrigVector =
     [<Literal>]
     let private TinyTan = 7.450580596923828e-09
 
-    let private factorial (k: int) = Array.fold (fun a i -> a * float i) 1.0 [| 1 .. k |]
-
-    /// (−1)ʲ/(2j + 3)!, j = 0…7: sin r = r + r³·Σ sⱼ·r²ʲ, to r¹⁷ (the rest below 10⁻¹⁹ of the result, |r| ≤ π/4).
-    let private sinSeries = Array.init 8 (fun j -> (if j % 2 = 0 then -1.0 else 1.0) / factorial (2 * j + 3))
+    /// (−1)ʲ⁺¹/(2j + 3)!, j = 0…7: sin r = r + r³·Σ sⱼ·r²ʲ, to r¹⁷ (the rest below 10⁻¹⁹ of the result, |r| ≤ π/4).
+    let private sinSeries = Array.init 8 (fun j -> (if j % 2 = 0 then -1.0 else 1.0) * ElementaryVector.inverseFactorials.[2 * j + 3])
 
     /// (−1)ʲ/(2j + 4)!, j = 0…7: cos r = 1 − r²/2 + r⁴·Σ cⱼ·r²ʲ, to r¹⁸ (the rest below 4·10⁻²¹).
-    let private cosSeries = Array.init 8 (fun j -> (if j % 2 = 0 then 1.0 else -1.0) / factorial (2 * j + 4))
-
-    /// Horner's scheme over a series of eight, either width.
-    let inline private horner8 (c: float[]) (z: ^v) ([<InlineIfLambda>] k: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) =
-        let mutable p = k c.[7]
-        for j in 6 .. -1 .. 0 do
-            p <- fma p z (k c.[j])
-        p
+    let private cosSeries = Array.init 8 (fun j -> (if j % 2 = 0 then 1.0 else -1.0) * ElementaryVector.inverseFactorials.[2 * j + 4])
 
     /// sin x (`kind` 0), cos x (1) or tan x (2) on the lanes of x, either width, and the mask of lanes the formula
     /// holds for.
@@ -77,11 +68,11 @@ module internal TrigVector =
         let rLo = rLo0 - (rHi - r0)
         let z = rHi * rHi
         let zLo = fma rHi rHi -z
-        let sinTail = fma (rHi * z) (horner8 sinSeries z k fma) (rLo * fma (k -0.5) z (k 1.0))
+        let sinTail = fma (rHi * z) (ElementaryVector.horner sinSeries z k fma) (rLo * fma (k -0.5) z (k 1.0))
         let sinR = rHi + sinTail
         let hz = k 0.5 * z
         let w = k 1.0 - hz
-        let cosTail = (((k 1.0 - w) - hz) - k 0.5 * zLo) + fma (z * z) (horner8 cosSeries z k fma) (-(rLo * rHi))
+        let cosTail = (((k 1.0 - w) - hz) - k 0.5 * zLo) + fma (z * z) (ElementaryVector.horner cosSeries z k fma) (-(rLo * rHi))
         let cosR = w + cosTail
         let half = n * k 0.5
         let swap = lt (floor half) half

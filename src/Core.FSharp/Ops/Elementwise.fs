@@ -14,6 +14,15 @@ module Elementwise =
     let inline internal unaryInline (name: string) ([<InlineIfLambda>] f: double -> double) (derivative: Value -> Value -> Value) (x: Value) : Value =
         Op.elementwise name (fun t -> Tensor.mapInline f t) (fun x y g -> Arithmetic.mul g (derivative x y)) x
 
+    /// A whole tensor through `vector`'s lanes where AVX2 and FMA run, else `scalar` element by element.
+    let inline private lanesOr ([<InlineIfLambda>] scalar: double -> double) (vector: double[] -> double[]) (t: Tensor) =
+        if Cpu.fourLanes then Tensor.wrap t.ShapeArray (vector t.Data) else Tensor.mapInline scalar t
+
+    /// `unaryInline` with the forward on vector lanes where they run (`lanesOr`).
+    let inline private unaryLanes (name: string) ([<InlineIfLambda>] scalar: double -> double) (vector: double[] -> double[])
+                                  (derivative: Value -> Value -> Value) (x: Value) : Value =
+        Op.elementwise name (lanesOr scalar vector) (fun x y g -> Arithmetic.mul g (derivative x y)) x
+
     /// An elementwise op from its scalar forward and its derivative as a differentiable value of the input and the
     /// output (so every order of derivative is available): VJP adj·f'(x), JVP t·f'(x).
     let unary (name: string) (f: double -> double) (derivative: Value -> Value -> Value) (x: Value) : Value =
@@ -75,15 +84,13 @@ module Elementwise =
     /// tanh x. d/dx = 1 − tanh²x. With vector lanes from a series and the vector exponential (within 2 ulp,
     /// tested); Math.Tanh elsewhere. Its VJP is one pass from the output.
     let tanh (x: Value) =
-        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (ElementaryVector.tanh t.Data) else Tensor.mapInline Math.Tanh t
-        Op.elementwise "tanh" forward (fun _ y g -> tanhScaled y g) x
+        Op.elementwise "tanh" (lanesOr Math.Tanh ElementaryVector.tanh) (fun _ y g -> tanhScaled y g) x
 
     /// σ(x) = 1/(1 + e^(−x)), stable for every x. d/dx = σ(x)·(1 − σ(x)). With vector lanes from e^(−|x|) by
     /// the vector exponential (within 3 ulp, tested); Special.sigmoid elsewhere. Its VJP is one pass from the
     /// output.
     let sigmoid (x: Value) =
-        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (ElementaryVector.sigmoid t.Data) else Tensor.mapInline Special.sigmoid t
-        Op.elementwise "sigmoid" forward (fun _ y g -> sigmoidScaled y g) x
+        Op.elementwise "sigmoid" (lanesOr Special.sigmoid ElementaryVector.sigmoid) (fun _ y g -> sigmoidScaled y g) x
 
     /// x³ = (h + l)·x with x² = h + l exactly (FMA), one rounding (within about half an ulp; x·x·x rounds twice);
     /// h·x where x² is not finite.
@@ -158,21 +165,15 @@ module Elementwise =
 
     /// sin x. d/dx = cos x. With AVX2 and FMA on vector lanes (within 1 ulp, tested); Math.Sin elsewhere and
     /// beyond |x| = 2¹⁷.
-    let rec sin (x: Value) =
-        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (TrigVector.sin t.Data) else Tensor.mapInline Math.Sin t
-        Op.elementwise "sin" forward (fun x _ g -> Arithmetic.mul g (cos x)) x
+    let rec sin (x: Value) = unaryLanes "sin" Math.Sin TrigVector.sin (fun x _ -> cos x) x
 
     /// cos x. d/dx = −sin x. With AVX2 and FMA on vector lanes (within 1 ulp, tested); Math.Cos elsewhere and
     /// beyond |x| = 2¹⁷.
-    and cos (x: Value) =
-        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (TrigVector.cos t.Data) else Tensor.mapInline Math.Cos t
-        Op.elementwise "cos" forward (fun x _ g -> Arithmetic.mul g (Arithmetic.neg (sin x))) x
+    and cos (x: Value) = unaryLanes "cos" Math.Cos TrigVector.cos (fun x _ -> Arithmetic.neg (sin x)) x
 
     /// tan x. d/dx = 1 + tan²x. With AVX2 and FMA on vector lanes (sin r/cos r, within 1 ulp, tested); Math.Tan
     /// elsewhere and beyond |x| = 2¹⁷.
-    let tan (x: Value) =
-        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (TrigVector.tan t.Data) else Tensor.mapInline Math.Tan t
-        Op.elementwise "tan" forward (fun _ y g -> Arithmetic.mul g (Arithmetic.addScalar 1.0 (Arithmetic.square y))) x
+    let tan (x: Value) = unaryLanes "tan" Math.Tan TrigVector.tan (fun _ y -> Arithmetic.addScalar 1.0 (Arithmetic.square y)) x
 
     /// asin x on [−1, 1]. d/dx = 1/√(1 − x²) (∞ at ±1; NaN outside).
     let asin (x: Value) =
@@ -187,15 +188,11 @@ module Elementwise =
 
     /// sinh x. d/dx = cosh x. With AVX2 and FMA on vector lanes from eˣ − 1 (within 2 ulp, tested); Math.Sinh
     /// elsewhere and beyond |x| = 709.
-    let rec sinh (x: Value) =
-        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (Expm1Vector.sinh t.Data) else Tensor.mapInline Math.Sinh t
-        Op.elementwise "sinh" forward (fun x _ g -> Arithmetic.mul g (cosh x)) x
+    let rec sinh (x: Value) = unaryLanes "sinh" Math.Sinh Expm1Vector.sinh (fun x _ -> cosh x) x
 
     /// cosh x. d/dx = sinh x. With AVX2 and FMA on vector lanes from eˣ − 1 (within 2 ulp, tested); Math.Cosh
     /// elsewhere and beyond |x| = 709.
-    and cosh (x: Value) =
-        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (Expm1Vector.cosh t.Data) else Tensor.mapInline Math.Cosh t
-        Op.elementwise "cosh" forward (fun x _ g -> Arithmetic.mul g (sinh x)) x
+    and cosh (x: Value) = unaryLanes "cosh" Math.Cosh Expm1Vector.cosh (fun x _ -> sinh x) x
 
     /// ln(1 + v): near 0 a series; elsewhere ln(u)·v/(u − 1) with u = 1 + v rounded, which cancels u's rounding.
     let internal log1pScalar (v: double) =
@@ -212,15 +209,11 @@ module Elementwise =
 
     /// ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x). With AVX2 and FMA on vector lanes (within 1 ulp, tested);
     /// `log1pScalar` elsewhere.
-    let log1p (x: Value) =
-        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (Log1pVector.log1p t.Data) else Tensor.mapInline log1pScalar t
-        Op.elementwise "log1p" forward (fun x _ g -> Arithmetic.mul g (reciprocal (Arithmetic.addScalar 1.0 x))) x
+    let log1p (x: Value) = unaryLanes "log1p" log1pScalar Log1pVector.log1p (fun x _ -> reciprocal (Arithmetic.addScalar 1.0 x)) x
 
     /// eˣ − 1, accurate for tiny x. d/dx = eˣ = y + 1. With AVX2 and FMA on vector lanes (within 1 ulp, tested);
     /// `expm1Scalar` elsewhere.
-    let expm1 (x: Value) =
-        let forward (t: Tensor) = if Cpu.fourLanes then Tensor.wrap t.ShapeArray (Expm1Vector.expm1 t.Data) else Tensor.mapInline expm1Scalar t
-        Op.elementwise "expm1" forward (fun _ y g -> Arithmetic.mul g (Arithmetic.addScalar 1.0 y)) x
+    let expm1 (x: Value) = unaryLanes "expm1" expm1Scalar Expm1Vector.expm1 (fun _ y -> Arithmetic.addScalar 1.0 y) x
 
     /// 2/√π, erf's slope at 0.
     let private twoOverSqrtPi = 1.1283791670955125738961589031215
