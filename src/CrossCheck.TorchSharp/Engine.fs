@@ -161,6 +161,8 @@ module Engine =
             xs.[1] * (torch.pow(xs.[0], torch.tensor (p - 1.0)) * p)
         | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
+        | "erfScaled" -> xs.[1] * (torch.exp(-(xs.[0] * xs.[0])) * (2.0 / Math.Sqrt Math.PI))
+        | "erfcScaled" -> xs.[1] * (torch.exp(-(xs.[0] * xs.[0])) * (-2.0 / Math.Sqrt Math.PI))
         | "clampScaled" -> xs.[1] * clampSlope xs.[0] (float' op "min") (float' op "max") (attribute<KinkConvention> op "convention")
         | "eluScaled" -> xs.[1] * eluSlope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "softplusScaled" -> xs.[1] * torch.sigmoid xs.[0]

@@ -57,7 +57,7 @@ module internal GeluVector =
 
     /// R(t) and R(t) − t for t in [0.5, 38] (any t in [0.5, 64)).
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-    let private mills (t: Vector512<double>) =
+    let internal mills (t: Vector512<double>) =
         // A raw conversion here and Avx512F.Max for the argument, not Vector512's: those add NaN and saturation
         // handling (four instructions each) that finite lanes in range do not need.
         let octave = Avx512DQ.ConvertToVector512Int64WithTruncation(Avx512F.GetExponent(t) + one)
@@ -171,7 +171,7 @@ module internal GeluVector =
         struct (p * (one4 - half4 * lo), n)
 
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-    let private mills4 (t: Vector256<double>) =
+    let internal mills4 (t: Vector256<double>) =
         let bits = t.AsInt64()
         // t in [0.5, 64) is positive and normal: its octave is its biased exponent − 1022, its mantissa in [1, 2)
         // the fraction bits under the exponent of 1.

@@ -113,63 +113,9 @@ module Activation =
         Op.elementwiseWith "phiPoly" [ "coefficients", box coeffs ] (fun t -> Tensor.mapInline (Special.phiPoly coeffs) t)
             (fun x _ g -> Arithmetic.mul g (phiPoly (Special.phiPolyDerivative coeffs) x)) x
 
-    /// What an activation f with a fused vector path is made of, built once per activation (its ops capture this
-    /// one object instead of each part: a small tensor's call allocates less).
-    type internal Fused =
-        { /// The op's name, and its pullback's.
-          Name: string
-          ScaledName: string
-          /// The attributes that define both besides their names (ELU's α and kink convention).
-          Attributes: (string * obj) list
-          /// Whether the vector kernels run here.
-          Vector: bool
-          /// f and f' of every element in one pass.
-          WithDerivative: double[] -> struct (double[] * double[])
-          /// f of every element.
-          Value: double[] -> double[]
-          /// f without the vector path.
-          Scalar: Tensor -> Tensor
-          /// g·f'(x) for same-length arrays.
-          Kernel: double[] -> double[] -> double[]
-          /// f' of one value, for broadcast g.
-          Derivative: double -> double
-          /// f'' as a differentiable value.
-          Second: Value -> Value }
-
-    /// g·f'(x) for an adjoint or tangent g as one op, f's VJP and JVP: ∂/∂x = g·f''(x), ∂/∂g = f'(x), so every
-    /// order follows. `saved` may hold f' of one tensor, computed with its forward value: then the value here is
-    /// a product, the rules unchanged.
-    let private scaledDerivative (f: Fused) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
-        Op.scaledWith f.ScaledName f.Attributes
-            (fun x g ->
-                match saved with
-                | ValueSome (struct (source, d)) when obj.ReferenceEquals(source, x) && Shape.same x.ShapeArray g.ShapeArray ->
-                    Tensor.mul d g
-                | _ ->
-                    if f.Vector && Shape.same x.ShapeArray g.ShapeArray then
-                        Tensor.wrap x.ShapeArray (f.Kernel x.Data g.Data)
-                    else Tensor.map2Inline (fun x g -> g * f.Derivative x) x g)
-            (fun x g h -> Arithmetic.mul h (Arithmetic.mul g (f.Second x)))
-            x g
-
-    /// The activation f as an elementwise op: on a reverse-mode tape its vector path computes f' with the value and
-    /// keeps it for the pullback, which is then one multiplication (the saved f' is used only for the very tensor
-    /// it was computed from); elsewhere only the value.
-    let internal fusedActivation (f: Fused) (x: Value) =
-        let fuse = f.Vector && (match x with Reverse _ -> true | _ -> false)
-        let saved = ref ValueNone
-        let forward (t: Tensor) =
-            if fuse then
-                let struct (values, derivs) = f.WithDerivative t.Data
-                saved.Value <- ValueSome(struct (t, Tensor.wrapKept t.ShapeArray derivs))
-                Tensor.wrap t.ShapeArray values
-            elif f.Vector then Tensor.wrap t.ShapeArray (f.Value t.Data)
-            else f.Scalar t
-        Op.elementwiseWith f.Name f.Attributes forward (fun x _ g -> scaledDerivative f saved.Value x g) x
-
-    let private geluParts =
+    let private geluParts : FusedOp.Fused =
         { Name = "gelu"; ScaledName = "geluScaled"; Attributes = []; Vector = Cpu.lanes
-          WithDerivative = GeluVector.geluWithDerivative; Value = GeluVector.gelu; Scalar = (fun t -> Tensor.mapInline Special.gelu t)
+          WithDerivative = ValueSome GeluVector.geluWithDerivative; Value = GeluVector.gelu; Scalar = (fun t -> Tensor.mapInline Special.gelu t)
           Kernel = GeluVector.scaledDerivative; Derivative = Special.geluDerivative; Second = phiPoly [| 2.0; 0.0; -1.0 |] }
 
     /// Exact GELU x·Φ(x), computed from x itself (no 1 + erf): full precision in both tails.
@@ -178,7 +124,7 @@ module Activation =
     /// On a reverse-mode tape the vector path computes GELU' with the value (sharing exp(−x²/2) and the
     /// Mills ratio) and keeps it for the pullback, which is then one multiplication.
     let gelu (x: Value) =
-        fusedActivation geluParts x
+        FusedOp.elementwise geluParts x
 
     /// The second derivative of the tanh form, as a composite of differentiable ops (so higher orders follow):
     /// with s = σ(2u), s̄ = σ(−2u): s·s̄·(4u' + x·(2u'' + 4u'²·(s̄ − s))).
@@ -197,9 +143,9 @@ module Activation =
                 (Arithmetic.mul x (Arithmetic.add (Arithmetic.scale 2.0 ddu) (Arithmetic.mul (Arithmetic.scale 4.0 (Arithmetic.mul du du)) (Arithmetic.sub sc s))))
         Arithmetic.mul (Arithmetic.mul s sc) inner
 
-    let private geluTanhParts =
+    let private geluTanhParts : FusedOp.Fused =
         { Name = "geluTanh"; ScaledName = "geluTanhScaled"; Attributes = []; Vector = Cpu.fourLanes
-          WithDerivative = GeluTanhVector.withDerivative; Value = GeluTanhVector.value; Scalar = (fun t -> Tensor.mapInline Special.geluTanh t)
+          WithDerivative = ValueSome GeluTanhVector.withDerivative; Value = GeluTanhVector.value; Scalar = (fun t -> Tensor.mapInline Special.geluTanh t)
           Kernel = GeluTanhVector.scaled; Derivative = Special.geluTanhDerivative; Second = geluTanhSecond }
 
     /// The tanh approximation 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) computed as x·σ(2u) with 2u carried in
@@ -207,7 +153,7 @@ module Activation =
     /// d/dx = σ(2u) + x·σ(2u)·σ(−2u)·2u', u' = √(2/π)(1 + 3·0.044715x²). With AVX2 and FMA four lanes at a time
     /// (the vector exponential); on a reverse-mode tape the derivative comes with the value, as for `gelu`.
     let geluTanh (x: Value) =
-        fusedActivation geluTanhParts x
+        FusedOp.elementwise geluTanhParts x
 
     /// softplus(x) = ln(1 + eˣ), as max(x, 0) + ln(1 + e^(−|x|)) (no overflow; ln(1 + e) keeps a tiny e's digits).
     let private softplusScalar (x: double) =
@@ -222,16 +168,16 @@ module Activation =
         let s = Elementwise.sigmoid x
         Arithmetic.mul s (Arithmetic.rsubScalar 1.0 s)
 
-    let private softplusParts =
+    let private softplusParts : FusedOp.Fused =
         { Name = "softplus"; ScaledName = "softplusScaled"; Attributes = []; Vector = Cpu.fourLanes
-          WithDerivative = LogisticVector.softplusWithDerivative; Value = LogisticVector.softplus
+          WithDerivative = ValueSome LogisticVector.softplusWithDerivative; Value = LogisticVector.softplus
           Scalar = (fun t -> Tensor.mapInline softplusScalar t)
           Kernel = LogisticVector.softplusScaled; Derivative = Special.sigmoid; Second = sigmoidSlope }
 
     /// softplus(x) = ln(1 + eˣ), a smooth ReLU. d/dx = σ(x), so every order follows from σ's.
     /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN.
     let softplus (x: Value) =
-        fusedActivation softplusParts x
+        FusedOp.elementwise softplusParts x
 
     /// SiLU's second derivative σ(x)·(1 − σ(x))·(2 + x·(1 − 2σ(x))), as a composite of differentiable ops.
     let private siluSecond (x: Value) =
@@ -239,13 +185,13 @@ module Activation =
         Arithmetic.mul (Arithmetic.mul s (Arithmetic.rsubScalar 1.0 s))
             (Arithmetic.addScalar 2.0 (Arithmetic.mul x (Arithmetic.rsubScalar 1.0 (Arithmetic.scale 2.0 s))))
 
-    let private siluParts =
+    let private siluParts : FusedOp.Fused =
         { Name = "silu"; ScaledName = "siluScaled"; Attributes = []; Vector = Cpu.fourLanes
-          WithDerivative = LogisticVector.siluWithDerivative; Value = LogisticVector.silu
+          WithDerivative = ValueSome LogisticVector.siluWithDerivative; Value = LogisticVector.silu
           Scalar = (fun t -> Tensor.mapInline (fun v -> v * Special.sigmoid v) t)
           Kernel = LogisticVector.siluScaled
           Derivative = (fun v -> let s = Special.sigmoid v in s * (1.0 + v * (1.0 - s)))
           Second = siluSecond }
 
     let silu (x: Value) =
-        fusedActivation siluParts x
+        FusedOp.elementwise siluParts x

@@ -55,32 +55,6 @@ module Activation =
       name: string -> attributes: (string * obj) list -> alpha: double -> convention: KinkConvention ->
         form: Functional.Kernels.SlopeBits.Form -> x: Value -> Value
 
-    /// What an activation f with a fused vector path is made of: on a reverse-mode tape its vector path computes f'
-    /// with the value and keeps it for the pullback, which is then one multiplication.
-    type internal Fused =
-        { /// The op's name, and its pullback's.
-          Name: string
-          ScaledName: string
-          /// The attributes that define both besides their names (ELU's α and kink convention).
-          Attributes: (string * obj) list
-          /// Whether the vector kernels run here.
-          Vector: bool
-          /// f and f' of every element in one pass.
-          WithDerivative: double[] -> struct (double[] * double[])
-          /// f of every element.
-          Value: double[] -> double[]
-          /// f without the vector path.
-          Scalar: Tensor -> Tensor
-          /// g·f'(x) for same-length arrays.
-          Kernel: double[] -> double[] -> double[]
-          /// f' of one value, for broadcast g.
-          Derivative: double -> double
-          /// f'' as a differentiable value.
-          Second: Value -> Value }
-
-    /// The activation f as an elementwise op (named f.Name, its pullback f.ScaledName), fused on a tape.
-    val internal fusedActivation: f: Fused -> x: Value -> Value
-
     /// Leaky ReLU with the right derivative at 0 (1: the original derivation notes' convention).
     val leakyRelu: alpha: double -> x: Value -> Value
 

@@ -76,10 +76,10 @@ module Piecewise =
     /// `EluVector`'s lanes, fused on a tape (the derivative kept with the value, as GELU's).
     let elu (alpha: double) (convention: KinkConvention) (x: Value) =
         let kink = kinkValue convention alpha 1.0
-        Activation.fusedActivation
-            { Name = "elu"; ScaledName = "eluScaled"; Attributes = [ "alpha", box alpha; "convention", box convention ]
+        FusedOp.elementwise
+            { FusedOp.Fused.Name = "elu"; ScaledName = "eluScaled"; Attributes = [ "alpha", box alpha; "convention", box convention ]
               Vector = Cpu.fourLanes
-              WithDerivative = EluVector.withDerivative alpha kink
+              WithDerivative = ValueSome (EluVector.withDerivative alpha kink)
               Value = EluVector.value alpha
               Scalar = Tensor.mapInline (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else alpha * Elementwise.expm1Scalar v)
               Kernel = EluVector.scaled alpha kink

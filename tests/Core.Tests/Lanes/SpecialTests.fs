@@ -40,13 +40,7 @@ type SpecialTests(output: ITestOutputHelper) =
         |> Array.append [| -0.1; 0.1; -1e-3; 1e-3; -3.3; 2.7; -36.9 |]
         |> Array.append (Array.init 100 (fun _ -> -37.0 + 74.0 * rng.NextDouble()))
 
-    /// Relative error of a double against the exact value.
-    static let rel (ours: double) (exact: double) = if exact = 0.0 then abs ours else abs (ours - exact) / abs exact
-
-    /// The error in units in the last place of the exact value's double.
-    static let ulps (ours: double) (exact: double) =
-        let a = abs exact
-        abs (ours - exact) / (Math.BitIncrement a - a)
+    static let ulps = Ulps.ulps
 
     /// `count` values uniform over ±40 and `count` log-uniform in |x| down to subnormals, the octave edges of the
     /// Mills fit on both sides, and special values.
@@ -60,25 +54,10 @@ type SpecialTests(output: ITestOutputHelper) =
                                 yield -t |]
                        [| nan; infinity; -infinity; 0.0; -0.0; 0.5; -0.5; 37.9; -37.9; 38.0; -38.0; 1e300; -1e300 |] ]
 
-    /// `vector` gives `scalar`'s bits at each of `odd` that `pick` takes (whichever lane it lands in, the tail
-    /// too), and every element of `mixed` the bits it gives that element alone (nothing depends on neighbours or
-    /// position).
-    static let sameBits (vector: double[] -> double[]) (scalar: double -> double) (pick: double -> bool) (odd: double[]) (mixed: double[]) =
-        let bits (v: double) = BitConverter.DoubleToInt64Bits v
-        let r = vector odd
-        for i in 0 .. odd.Length - 1 do
-            if pick odd.[i] then Assert.Equal(bits (scalar odd.[i]), bits r.[i])
-        let whole = vector mixed
-        for i in 0 .. mixed.Length - 1 do
-            Assert.Equal(bits whole.[i], bits (vector [| mixed.[i] |]).[0])
+    static let sameBits = Ulps.sameBits
 
     let reportWithin (maxUlps: double) name (f: double -> double) (exact: double -> double) (xs: double[]) =
-        let rows = xs |> Array.map (fun x -> let e = exact x in x, rel (f x) e, ulps (f x) e)
-        let worstX, worst, _ = rows |> Array.maxBy (fun (_, r, _) -> r)
-        let _, _, worstUlps = rows |> Array.maxBy (fun (_, _, u) -> u)
-        output.WriteLine(sprintf "%s: max relative error %.3g at x = %g, max %.2f ulp, over %d points" name worst worstX worstUlps xs.Length)
-        Assert.True(worst <= 1e-15, sprintf "%s: relative error %.3g at x = %g" name worst worstX)
-        Assert.True(worstUlps <= maxUlps, sprintf "%s: %.2f ulp" name worstUlps)
+        Ulps.reportWithin output maxUlps name f exact xs
 
     let report name f exact xs = reportWithin 4.0 name f exact xs
 
@@ -274,6 +253,9 @@ type SpecialTests(output: ITestOutputHelper) =
                   "ln(1 + x)", Log1pVector.log1p (Array.append lnInputs (Array.map (fun x -> x - 1.0) lnInputs))
                   "cos", TrigVector.cos (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
                   "tan", TrigVector.tan (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
+                  "erf", ErfVector.erf (Array.append xs (Array.map (fun e -> e / 20.0) es))
+                  "erfc", ErfVector.erfc (Array.append xs (Array.map (fun e -> e / 20.0) es))
+                  "g·erf'", ErfVector.erfScaled xs g
                   "x^5", PowVector.pow 5.0 xs
                   "x^-21", PowVector.pow -21.0 xs
                   "x^100.5", PowVector.pow 100.5 (Array.map (fun e -> Math.Exp(e / 128.0)) es)

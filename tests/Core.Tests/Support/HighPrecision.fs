@@ -124,14 +124,14 @@ module HighPrecision =
             y <- y + mul xb eNegY - one
         y
 
-    /// φ(x) = e^(−x²/2)/√(2π).
-    let pdf (x: double) =
-        let xb = ofDouble x
-        mul invSqrt2Pi (expNeg (mul xb xb >>> 1))
+    /// φ(x) = e^(−x²/2)/√(2π) at a fixed-point x.
+    let pdfFixed (xb: BigInteger) = mul invSqrt2Pi (expNeg (mul xb xb >>> 1))
 
-    /// Φ(x) = 1/2 + φ(x)·Σ x^(2n+1)/(2n+1)!! for any x (the series converges everywhere).
-    let cdf (x: double) =
-        let xb = ofDouble x
+    /// φ(x) = e^(−x²/2)/√(2π).
+    let pdf (x: double) = pdfFixed (ofDouble x)
+
+    /// Φ(x) = 1/2 + φ(x)·Σ x^(2n+1)/(2n+1)!! at a fixed-point x (the series converges everywhere).
+    let cdfFixed (xb: BigInteger) =
         let x2 = mul xb xb
         let mutable term = xb
         let mutable sum = xb
@@ -140,7 +140,61 @@ module HighPrecision =
             term <- mul term x2 / BigInteger(2 * n + 1)
             sum <- sum + term
             n <- n + 1
-        (one >>> 1) + mul (pdf x) sum
+        (one >>> 1) + mul (pdfFixed xb) sum
+
+    /// Φ(x) for a double x.
+    let cdf (x: double) = cdfFixed (ofDouble x)
+
+    /// erfc z = 2Φ(−z√2) for a double z, z√2 in fixed point (nothing rounded on the way).
+    let erfc (z: double) = BigInteger(2) * cdfFixed (-(mul (ofDouble z) (sqrt (BigInteger(2) * one))))
+
+    /// erf z = 1 − erfc z.
+    let erf (z: double) = one - erfc z
+
+    /// erf'(z) = (2/√π)·e^(−z²).
+    let erfSlope (z: double) =
+        let zb = ofDouble z
+        div (BigInteger(2) * expNeg (mul zb zb)) (sqrt pi)
+
+    /// arctan of a fixed-point y: halved five times by atan y = 2·atan(y/(1 + √(1 + y²))) (|y| ≤ 1 then gives
+    /// |y| ≤ 0.025), then its Taylor series to below the last bit.
+    let atanFixed (y: BigInteger) =
+        let mutable v = y
+        for _ in 1 .. 5 do
+            v <- div v (one + sqrt (one + mul v v))
+        let v2 = mul v v
+        let mutable power = v
+        let mutable sum = BigInteger.Zero
+        let mutable n = 0
+        while not power.IsZero do
+            let term = power / BigInteger(2 * n + 1)
+            sum <- if n % 2 = 0 then sum + term else sum - term
+            power <- mul power v2
+            n <- n + 1
+        BigInteger(32) * sum
+
+    /// atan x for a double x (π/2 − atan(1/x) beyond 1).
+    let atan (x: double) =
+        let xb = ofDouble x
+        if BigInteger.Abs xb <= one then atanFixed xb
+        else
+            let r = atanFixed (div one (BigInteger.Abs xb))
+            let v = (pi >>> 1) - r
+            if xb.Sign < 0 then -v else v
+
+    /// asin x for a double x in [−1, 1]: atan(x/√(1 − x²)), or π/2 − atan(√(1 − x²)/|x|) with the sign of x where
+    /// |x| > 1/2.
+    let asin (x: double) =
+        let xb = ofDouble x
+        if abs x = 1.0 then (if x > 0.0 then pi >>> 1 else -(pi >>> 1)) else
+        let c = sqrt (one - mul xb xb)
+        if abs x <= 0.5 then atanFixed (div xb c)
+        else
+            let v = (pi >>> 1) - atanFixed (div c (BigInteger.Abs xb))
+            if xb.Sign < 0 then -v else v
+
+    /// acos x = π/2 − asin x.
+    let acos (x: double) = (pi >>> 1) - asin x
 
     let gelu (x: double) = mul (ofDouble x) (cdf x)
     let geluDerivative (x: double) = cdf x + mul (ofDouble x) (pdf x)
