@@ -162,6 +162,9 @@ module Engine =
         | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
         | "erfScaled" -> xs.[1] * (torch.exp(-(xs.[0] * xs.[0])) * (2.0 / Math.Sqrt Math.PI))
+        | "atanScaled" -> xs.[1] / (xs.[0] * xs.[0] + 1.0)
+        | "asinScaled" -> xs.[1] * torch.rsqrt(1.0 - xs.[0] * xs.[0])
+        | "acosScaled" -> -(xs.[1] * torch.rsqrt(1.0 - xs.[0] * xs.[0]))
         | "erfcScaled" -> xs.[1] * (torch.exp(-(xs.[0] * xs.[0])) * (-2.0 / Math.Sqrt Math.PI))
         | "clampScaled" -> xs.[1] * clampSlope xs.[0] (float' op "min") (float' op "max") (attribute<KinkConvention> op "convention")
         | "eluScaled" -> xs.[1] * eluSlope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")

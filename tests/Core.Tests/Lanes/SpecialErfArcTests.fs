@@ -61,3 +61,59 @@ type SpecialErfArcTests(output: ITestOutputHelper) =
             let mixed = Array.init 37 (fun i -> if i % 7 = 0 then nan elif i % 5 = 0 then 40.0 else 8.0 * rng.NextDouble() - 4.0)
             Ulps.sameBits ErfVector.erf Special.erf Double.IsNaN special mixed
             Ulps.sameBits ErfVector.erfc Special.erfc Double.IsNaN special mixed
+
+    [<Fact>]
+    member _.``the vector atan is within 1 ulp and its derivative within 1, Math's beyond 2^500, each element its own`` () =
+        if Cpu.fourLanes then
+            let rng = Random(53)
+            // Dense over the reduction's intervals and both sides of their edges, log-uniform magnitudes from 10⁻³⁰⁰
+            // to 10³⁰⁰, and tiny and huge values.
+            let xs =
+                Array.concat [ Array.init 600 (fun _ -> 8.0 * rng.NextDouble() - 4.0)
+                               Array.init 300 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -300.0 + 600.0 * rng.NextDouble()))
+                               around [ 0.4375; 0.6875; 1.1875; 2.4375; 0.5; 1.0; 1.5 ]
+                               [| 0.0; -0.0; 5e-324; -5e-324; 1e-8; 1.3407807929942596e154; 1e300 |] ]
+            let values = ArcVector.atan xs
+            reportWithin 1.0 "atan (vector)" (at xs values) (fun x -> HighPrecision.toDouble (HighPrecision.atan x)) (xs |> Array.filter (fun x -> x <> 0.0 && abs x > 1e-300))
+            let slopes = ArcVector.atanScaled xs (Array.create xs.Length 1.0)
+            let exactSlope (x: double) = let b = HighPrecision.ofDouble x in HighPrecision.toDouble (HighPrecision.div HighPrecision.one (HighPrecision.one + HighPrecision.mul b b))
+            reportWithin 1.0 "atan' (vector)" (at xs slopes) exactSlope (xs |> Array.filter (fun x -> abs x < 1e100))
+            Assert.Equal<int64[]>([| bits -0.0; bits 0.0 |], Array.map bits (ArcVector.atan [| -0.0; 0.0 |]))
+            let odd = [| nan; infinity; -infinity; 1e301; -1e301; Double.MaxValue; 2.0; -0.5 |]
+            let mixed = Array.init 37 (fun i -> if i % 7 = 0 then nan elif i % 5 = 0 then 1e302 else 20.0 * rng.NextDouble() - 10.0)
+            let outside (x: double) = not (abs x <= Math.Pow(2.0, 500.0))
+            Ulps.sameBits ArcVector.atan Math.Atan outside odd mixed
+            Ulps.sameBits (fun xs -> ArcVector.atanScaled xs (Array.create xs.Length 1.0)) ArcVector.atanSlopeScalar outside odd mixed
+
+    [<Fact>]
+    member _.``the vector asin and acos are within 1 ulp and their derivative within 2, Math's outside [-1, 1], each element its own`` () =
+        if Cpu.fourLanes then
+            let rng = Random(59)
+            // Uniform over [−1, 1], both sides of 1/2 and of ±1, log-uniform magnitudes from 10⁻³⁰⁰ and 1 − 10⁻ᵏ.
+            let xs =
+                Array.concat [ Array.init 600 (fun _ -> 2.0 * rng.NextDouble() - 1.0)
+                               Array.init 200 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -300.0 + 300.0 * rng.NextDouble()))
+                               Array.init 100 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * (1.0 - Math.Pow(10.0, -16.0 * rng.NextDouble())))
+                               around [ 0.5; 0.25; 0.75 ]
+                               [| 1.0; -1.0; Math.BitDecrement 1.0; -(Math.BitDecrement 1.0); 5e-324; -5e-324 |] ]
+            let sines, cosines = ArcVector.asin xs, ArcVector.acos xs
+            reportWithin 1.0 "asin (vector)" (at xs sines) (fun x -> HighPrecision.toDouble (HighPrecision.asin x)) (xs |> Array.filter (fun x -> abs x > 1e-300))
+            reportWithin 1.0 "acos (vector)" (at xs cosines) (fun x -> HighPrecision.toDouble (HighPrecision.acos x)) xs
+            let inside = xs |> Array.filter (fun x -> abs x < 1.0)
+            let slopes = ArcVector.asinScaled inside (Array.create inside.Length 1.0)
+            let exactSlope (x: double) =
+                let b = HighPrecision.ofDouble x
+                HighPrecision.toDouble (HighPrecision.div HighPrecision.one (HighPrecision.sqrt (HighPrecision.one - HighPrecision.mul b b)))
+            reportWithin 2.0 "asin' (vector)" (at inside slopes) exactSlope inside
+            let minus = ArcVector.acosScaled inside (Array.create inside.Length 1.0)
+            for i in 0 .. inside.Length - 1 do Assert.Equal(bits -slopes.[i], bits minus.[i])
+            // asin(±0) = ±0, asin(±1) = ±π/2, acos(1) = 0, acos(−1) = π, the derivative ∞ at ±1.
+            let ends = [| 0.0; -0.0; 1.0; -1.0 |]
+            Assert.Equal<int64[]>(Array.map bits [| 0.0; -0.0; Math.PI / 2.0; -Math.PI / 2.0 |], Array.map bits (ArcVector.asin ends))
+            Assert.Equal<double[]>([| Math.PI / 2.0; Math.PI / 2.0; 0.0; Math.PI |], ArcVector.acos ends)
+            Assert.Equal<double[]>([| 1.0; 1.0; infinity; infinity |], ArcVector.asinScaled ends (Array.create 4 1.0))
+            let odd = [| nan; infinity; -infinity; 1.5; -1.0000000000000002; 1e300; 0.3 |]
+            let mixed = Array.init 37 (fun i -> if i % 7 = 0 then nan elif i % 5 = 0 then 2.0 else 2.0 * rng.NextDouble() - 1.0)
+            let outside (x: double) = not (abs x <= 1.0)
+            Ulps.sameBits ArcVector.asin Math.Asin outside odd mixed
+            Ulps.sameBits ArcVector.acos Math.Acos outside odd mixed

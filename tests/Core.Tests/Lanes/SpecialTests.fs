@@ -256,6 +256,11 @@ type SpecialTests(output: ITestOutputHelper) =
                   "erf", ErfVector.erf (Array.append xs (Array.map (fun e -> e / 20.0) es))
                   "erfc", ErfVector.erfc (Array.append xs (Array.map (fun e -> e / 20.0) es))
                   "g·erf'", ErfVector.erfScaled xs g
+                  "atan", ArcVector.atan (Array.concat [ xs; es; Array.map (fun e -> e * 1e-3) es ])
+                  "g·atan'", ArcVector.atanScaled xs g
+                  "asin", ArcVector.asin (Array.append (Array.map (fun x -> x / 40.0) xs) (Array.map (fun e -> e / 750.0) es))
+                  "acos", ArcVector.acos (Array.append (Array.map (fun x -> x / 40.0) xs) (Array.map (fun e -> e / 750.0) es))
+                  "g·asin'", ArcVector.asinScaled (Array.map (fun x -> x / 40.0) xs) g
                   "x^5", PowVector.pow 5.0 xs
                   "x^-21", PowVector.pow -21.0 xs
                   "x^100.5", PowVector.pow 100.5 (Array.map (fun e -> Math.Exp(e / 128.0)) es)

@@ -158,7 +158,9 @@ module HighPrecision =
 
     /// arctan of a fixed-point y: halved five times by atan y = 2·atan(y/(1 + √(1 + y²))) (|y| ≤ 1 then gives
     /// |y| ≤ 0.025), then its Taylor series to below the last bit.
-    let atanFixed (y: BigInteger) =
+    let rec atanFixed (y: BigInteger) =
+        // On |y| (a shift of a negative value rounds toward −∞: its powers would never reach 0).
+        if y.Sign < 0 then -(atanFixed (-y)) else
         let mutable v = y
         for _ in 1 .. 5 do
             v <- div v (one + sqrt (one + mul v v))
