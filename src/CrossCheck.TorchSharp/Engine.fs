@@ -162,6 +162,9 @@ module Engine =
         | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
         | "erfScaled" -> xs.[1] * (torch.exp(-(xs.[0] * xs.[0])) * (2.0 / Math.Sqrt Math.PI))
+        | "tanScaled" -> xs.[1] * (xs.[0] * xs.[0] + 1.0)
+        | "expm1Scaled" -> xs.[1] * (xs.[0] + 1.0)
+        | "log1pScaled" -> xs.[1] * torch.reciprocal(xs.[0] + 1.0)
         | "atanScaled" -> xs.[1] / (xs.[0] * xs.[0] + 1.0)
         | "asinScaled" -> xs.[1] * torch.rsqrt(1.0 - xs.[0] * xs.[0])
         | "acosScaled" -> -(xs.[1] * torch.rsqrt(1.0 - xs.[0] * xs.[0]))

@@ -163,6 +163,36 @@ module Elementwise =
     let reciprocal (x: Value) =
         unaryInline "reciprocal" (fun v -> 1.0 / v) (fun _ y -> Arithmetic.neg (Arithmetic.square y)) x
 
+    /// g·(1 + y·y) in one pass from y = tan x: tan's VJP and JVP (three passes before, the same operations).
+    /// ∂/∂y = 2g·y, ∂/∂g = 1 + y².
+    let private tanScaled (y: Value) (g: Value) : Value =
+        Op.scaled "tanScaled"
+            (fun y g ->
+                let one = Vector256.Create(1.0)
+                Lanes.zip (fun y g -> g * (one + y * y)) (fun y g -> g * (1.0 + y * y)) y g)
+            (fun y g h -> Arithmetic.mul h (Arithmetic.scale 2.0 (Arithmetic.mul g y)))
+            y g
+
+    /// g·(y + 1) in one pass from y = eˣ − 1: its VJP and JVP (two passes before, the same operations). ∂/∂y = g,
+    /// ∂/∂g = y + 1.
+    let private expm1Scaled (y: Value) (g: Value) : Value =
+        Op.scaled "expm1Scaled"
+            (fun y g ->
+                let one = Vector256.Create(1.0)
+                Lanes.zip (fun y g -> g * (y + one)) (fun y g -> g * (y + 1.0)) y g)
+            (fun _ g h -> Arithmetic.mul h g)
+            y g
+
+    /// g·(1/(1 + x)) in one pass: ln(1 + x)'s VJP and JVP (three passes before, the same operations).
+    /// ∂/∂x = −g/(1 + x)², ∂/∂g = 1/(1 + x).
+    let private log1pScaled (x: Value) (g: Value) : Value =
+        Op.scaled "log1pScaled"
+            (fun x g ->
+                let one = Vector256.Create(1.0)
+                Lanes.zip (fun x g -> g * (one / (x + one))) (fun x g -> g * (1.0 / (x + 1.0))) x g)
+            (fun x g h -> Arithmetic.mul h (Arithmetic.neg (Arithmetic.mul g (Arithmetic.square (reciprocal (Arithmetic.addScalar 1.0 x))))))
+            x g
+
     /// sin x. d/dx = cos x. With AVX2 and FMA on vector lanes (within 1 ulp, tested); Math.Sin elsewhere and
     /// beyond |x| = 2¹⁷.
     let rec sin (x: Value) = unaryLanes "sin" Math.Sin TrigVector.sin (fun x _ -> cos x) x
@@ -173,7 +203,8 @@ module Elementwise =
 
     /// tan x. d/dx = 1 + tan²x. With AVX2 and FMA on vector lanes (sin r/cos r, within 1 ulp, tested); Math.Tan
     /// elsewhere and beyond |x| = 2¹⁷.
-    let tan (x: Value) = unaryLanes "tan" Math.Tan TrigVector.tan (fun _ y -> Arithmetic.addScalar 1.0 (Arithmetic.square y)) x
+    let tan (x: Value) =
+        Op.elementwise "tan" (lanesOr Math.Tan TrigVector.tan) (fun _ y g -> tanScaled y g) x
 
     /// asin'' (k = 1) or acos'' (k = −1): k·x·(1 − x²)^(−3/2), as ops.
     let private arcSineSecond (k: double) (x: Value) =
@@ -230,11 +261,11 @@ module Elementwise =
 
     /// ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x). With AVX2 and FMA on vector lanes (within 1 ulp, tested);
     /// `log1pScalar` elsewhere.
-    let log1p (x: Value) = unaryLanes "log1p" log1pScalar Log1pVector.log1p (fun x _ -> reciprocal (Arithmetic.addScalar 1.0 x)) x
+    let log1p (x: Value) = Op.elementwise "log1p" (lanesOr log1pScalar Log1pVector.log1p) (fun x _ g -> log1pScaled x g) x
 
     /// eˣ − 1, accurate for tiny x. d/dx = eˣ = y + 1. With AVX2 and FMA on vector lanes (within 1 ulp, tested);
     /// `expm1Scalar` elsewhere.
-    let expm1 (x: Value) = unaryLanes "expm1" expm1Scalar Expm1Vector.expm1 (fun _ y -> Arithmetic.addScalar 1.0 y) x
+    let expm1 (x: Value) = Op.elementwise "expm1" (lanesOr expm1Scalar Expm1Vector.expm1) (fun _ y g -> expm1Scaled y g) x
 
     /// 2/√π, erf's slope at 0.
     let private twoOverSqrtPi = 1.1283791670955125738961589031215
