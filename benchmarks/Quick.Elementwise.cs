@@ -180,7 +180,7 @@ public static partial class Quick
             }
     }
 
-    /// <summary>GELU, exact and tanh form, σ, tanh, ReLU, leaky ReLU, log∘exp, powers (integer ones over x of both signs, and one above 8), sin, cos, eˣ − 1, sinh, cosh, ln(1 + x), tan, atan, asin and erf, forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
+    /// <summary>GELU, exact and tanh form, σ, tanh, ReLU, leaky ReLU, log∘exp, powers (integer ones over x of both signs, and one above 8), sin, cos, eˣ − 1, sinh, cosh, ln(1 + x), tan, atan, asin, acos, erf and erfc, forward and backward over 10⁶ (env N) with a random adjoint, in a scope, against TorchSharp.</summary>
     public static void GeluForms()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 1_000_000;
@@ -247,6 +247,8 @@ public static partial class Quick
                 ("atan fwd+bwd", () => FwdBwd(Core.Elementwise.atan), () => TorchUnary(t => t.atan())),
                 ("asin∘tanh fwd+bwd", () => FwdBwd(v => Core.Elementwise.asin(Core.Elementwise.tanh(v))), () => TorchUnary(t => t.tanh().asin())),
                 ("erf fwd+bwd", () => FwdBwd(Core.Elementwise.erf), () => TorchUnary(t => t.erf())),
+                ("erfc fwd+bwd", () => FwdBwd(Core.Elementwise.erfc), () => TorchUnary(t => t.erfc())),
+                ("acos∘tanh fwd+bwd", () => FwdBwd(v => Core.Elementwise.acos(Core.Elementwise.tanh(v))), () => TorchUnary(t => t.tanh().acos())),
                 ("exp fwd+bwd", () => FwdBwd(Core.Elementwise.exp), () => TorchUnary(t => t.exp())),
                 ("sqrt∘exp fwd+bwd", () => FwdBwd(v => Core.Elementwise.sqrt(Core.Elementwise.exp(v))), () => TorchUnary(t => t.exp().sqrt())),
                 ("x·x fwd+bwd", () => FwdBwd(v => Core.Arithmetic.mul(v, v)), () => TorchUnary(t => t * t)),
