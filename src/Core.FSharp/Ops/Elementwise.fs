@@ -118,6 +118,11 @@ module Elementwise =
         elif p = -1.0 then
             let one = Vector256.Create(1.0)
             Lanes.map (fun v -> one / v) (fun v -> 1.0 / v) t
+        elif p = 0.5 then
+            // √x, correctly rounded; + 0 makes √(−0) Math.Pow's +0, and x^0.5 is +∞ at −∞ (√ would give NaN).
+            let zero, infinite = Vector256<double>.Zero, Vector256.Create(infinity)
+            Lanes.map (fun v -> Vector256.ConditionalSelect(Vector256.Equals(v, -infinite), infinite, Vector256.Sqrt v + zero))
+                      (fun v -> if v = -infinity then infinity else Math.Sqrt v + 0.0) t
         elif PowVector.supports p then Tensor.wrap t.ShapeArray (PowVector.pow p t.Data)
         else Tensor.mapInline (fun v -> Math.Pow(v, p)) t
 
@@ -132,6 +137,12 @@ module Elementwise =
             (fun x g ->
                 if p = 0.0 then Tensor.zeros x.ShapeArray
                 elif exact (p - 1.0) then Tensor.mul g (Tensor.scale p (powTensor (p - 1.0) x))
+                elif p = 0.5 then
+                    // g·(0.5/√x): √(−0) taken as +0 (x^−0.5 is +∞ there), and 0 at −∞ (x^−0.5 → 0).
+                    let half, zero, infinite = Vector256.Create(0.5), Vector256<double>.Zero, Vector256.Create(infinity)
+                    Lanes.zip
+                        (fun x g -> g * Vector256.ConditionalSelect(Vector256.Equals(x, -infinite), zero, half / (Vector256.Sqrt x + zero)))
+                        (fun x g -> g * (if x = -infinity then 0.0 else 0.5 / (Math.Sqrt x + 0.0))) x g
                 else
                     // One pass: g·(p·x^(p−1)), the same operations as the product of the parts.
                     let q = p - 1.0

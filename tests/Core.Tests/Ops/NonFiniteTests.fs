@@ -102,3 +102,54 @@ module NonFiniteTests =
         let d = Tensor.item (pullback (Value.scalar 1.0)).Tensor
         Assert.True(same value v, sprintf "%s(%g) = %g, table says %g" name x v value)
         Assert.True(same derivative d, sprintf "%s'(%g) = %g, table says %g" name x d derivative)
+
+    /// maximum and minimum over every pair of special values, on lanes (same shapes, with a tail) and broadcast
+    /// (one side a single value): Math.Max's and Math.Min's values bit for bit (NaN where either is NaN), and each
+    /// side's gradient 1 where it wins, 0 where it loses, the convention's at a tie, NaN with a NaN.
+    [<Fact>]
+    let ``maximum and minimum at every pair of special values, on lanes and broadcast`` () =
+        let specials = [| 0.0; -0.0; 1.0; -1.0; infinity; -infinity; nan; 1e300; -1e300; tiny; -tiny; 2.5 |]
+        let pairs = [| for a in specials do for b in specials -> a, b |]
+        for isMax in [ true; false ] do
+            for convention in [ KinkConvention.LeftDerivative; KinkConvention.RightDerivative; KinkConvention.Midpoint ] do
+                let tie = Piecewise.kinkValue convention 0.0 1.0
+                let f = if isMax then Piecewise.maximum convention else Piecewise.minimum convention
+                let expected (x: double) (y: double) = if Double.IsNaN x || Double.IsNaN y then nan elif isMax then Math.Max(x, y) else Math.Min(x, y)
+                let weight (x: double) (y: double) =
+                    if Double.IsNaN x || Double.IsNaN y then nan elif x = y then tie elif (if isMax then x > y else x < y) then 1.0 else 0.0
+                // 144 pairs (whole vectors) and 143 (a tail).
+                for count in [ pairs.Length; pairs.Length - 1 ] do
+                    let xs = Array.init count (fun i -> fst pairs.[i])
+                    let ys = Array.init count (fun i -> snd pairs.[i])
+                    let a, b = Value.constant (Tensor.create [| count |] xs), Value.constant (Tensor.create [| count |] ys)
+                    let v = (f a b).Tensor.ToArray()
+                    let _, pullback = Autodiff.vjpMany (fun vs -> f vs.[0] vs.[1]) [| a; b |]
+                    let grads = pullback (Value.constant (Tensor.full [| count |] 1.0))
+                    let ga, gb = grads.[0].Tensor.ToArray(), grads.[1].Tensor.ToArray()
+                    for i in 0 .. count - 1 do
+                        let x, y = xs.[i], ys.[i]
+                        Assert.True(same (expected x y) v.[i], sprintf "%s(%g, %g) = %g" (if isMax then "max" else "min") x y v.[i])
+                        Assert.True(same (weight x y) ga.[i] && same (weight y x) gb.[i], sprintf "gradients at (%g, %g): %g, %g (%A)" x y ga.[i] gb.[i] convention)
+                // Broadcast: each special value against all of them.
+                for y in specials do
+                    let v = (f (Value.constant (Tensor.create [| specials.Length |] specials)) (Value.scalar y)).Tensor.ToArray()
+                    Array.iteri (fun i (x: double) -> Assert.True(same (expected x y) v.[i], sprintf "broadcast (%g, %g)" x y)) specials
+
+    /// x^0.5 is √x (correctly rounded) with Math.Pow's values at −0 (+0) and −∞ (+∞); its derivative 0.5·x^−0.5
+    /// within 2 ulp of 0.5·Math.Pow(x, −0.5), and Math.Pow's limits at the special values.
+    [<Fact>]
+    let ``pow 0.5 and its derivative at the special values and across magnitudes`` () =
+        let rng = Random(61)
+        let specials = [| 0.0; -0.0; infinity; -infinity; nan; -1.0; tiny; 4.0; 2.0; max; 1e-300 |]
+        let xs = Array.append specials (Array.init 401 (fun _ -> Math.Pow(10.0, -300.0 + 600.0 * rng.NextDouble())))
+        let f = Elementwise.pow 0.5
+        let v = (f (Value.constant (Tensor.create [| xs.Length |] xs))).Tensor.ToArray()
+        let _, pullback = Autodiff.vjp f (Value.constant (Tensor.create [| xs.Length |] xs))
+        let d = (pullback (Value.constant (Tensor.full [| xs.Length |] 1.0))).Tensor.ToArray()
+        for i in 0 .. xs.Length - 1 do
+            let x = xs.[i]
+            Assert.True(same (if x = -infinity then infinity else Math.Sqrt x + 0.0) v.[i], sprintf "%g^0.5 = %g" x v.[i])
+            if i < specials.Length then Assert.True(same (Math.Pow(x, 0.5)) v.[i], sprintf "%g^0.5 = %g, Math.Pow %g" x v.[i] (Math.Pow(x, 0.5)))
+            let expected = 0.5 * Math.Pow(x, -0.5)
+            if Double.IsNaN expected || Double.IsInfinity expected || expected = 0.0 then Assert.True(same expected d.[i], sprintf "d/dx %g^0.5 = %g, expected %g" x d.[i] expected)
+            else Assert.True(abs (d.[i] - expected) <= 2.0 * (Math.BitIncrement expected - expected), sprintf "d/dx %g^0.5 = %.17g, expected %.17g" x d.[i] expected)
