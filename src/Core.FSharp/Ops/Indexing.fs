@@ -1,6 +1,7 @@
 namespace Functional.Core
 
 open System
+open System.Runtime.Intrinsics
 open Functional
 
 /// Slicing, joining and gathering along one axis. A tensor is seen as [outer, n, inner] around the axis, so each op
@@ -294,32 +295,65 @@ module Indexing =
                     let outer, n, inner = around shape a
                     let src = xs.[0].Data
                     let out = Storage.uninit src.Length
-                    for o in 0 .. outer - 1 do
-                        for k in 0 .. n - 1 do
-                            Array.Copy(src, (o * n + k) * inner, out, (o * n + n - 1 - k) * inner, inner)
+                    Strided.chunkedUnits outer (n * inner) (fun o0 o1 ->
+                        for o in o0 .. o1 - 1 do
+                            if inner = 1 then
+                                // A row reversed in place after one copy (Array.Reverse runs on vectors).
+                                Array.Copy(src, o * n, out, o * n, n)
+                                Array.Reverse(out, o * n, n)
+                            elif inner < 16 then
+                                for k in 0 .. n - 1 do
+                                    let s, d = (o * n + k) * inner, (o * n + n - 1 - k) * inner
+                                    for j in 0 .. inner - 1 do out.[d + j] <- src.[s + j]
+                            else
+                                for k in 0 .. n - 1 do
+                                    Array.Copy(src, (o * n + k) * inner, out, (o * n + n - 1 - k) * inner, inner))
                     Tensor.wrap shape out)
                 (fun _ _ adj _ -> flip a adj)
                 (fun _ _ _ t -> flip a t))
             [| x |]
 
+    /// a where c ≠ 0 (NaN included), else b, over `shape` (each broadcast to it; a uniform one read as its value,
+    /// never made into an array), four lanes at a time.
+    let private selectTensor (shape: int[]) (c: Tensor) (a: Tensor) (b: Tensor) =
+        let n = Shape.numel shape
+        let out = Storage.uninit n
+        let source (t: Tensor) =
+            let t = Tensor.broadcastTo shape t
+            if t.IsUniform then struct (null, t.Fill) else struct (t.Data, 0.0)
+        let struct (cd: double[], cf), struct (ad: double[], af), struct (bd: double[], bf) = source c, source a, source b
+        Strided.chunkedUnits n 1 (fun lo hi ->
+            let mutable i = lo
+            if Vector256.IsHardwareAccelerated then
+                let cu, au, bu = Vector256.Create(cf), Vector256.Create(af), Vector256.Create(bf)
+                while i <= hi - 4 do
+                    let cv = if isNull cd then cu else Vector256.Create(cd, i)
+                    let av = if isNull ad then au else Vector256.Create(ad, i)
+                    let bv = if isNull bd then bu else Vector256.Create(bd, i)
+                    Vector256.ConditionalSelect(Vector256.Equals(cv, Vector256<double>.Zero), bv, av).CopyTo(out, i)
+                    i <- i + 4
+            while i < hi do
+                let cv = if isNull cd then cf else cd.[i]
+                out.[i] <- if cv <> 0.0 then (if isNull ad then af else ad.[i]) else (if isNull bd then bf else bd.[i])
+                i <- i + 1)
+        Tensor.wrap shape out
+
     /// whenTrue where condition ≠ 0, else whenFalse, all three broadcast together. The condition is a mask: no
     /// gradient flows into it. VJP: the adjoint where each side was taken (summed over broadcast dimensions).
-    let where (condition: Value) (whenTrue: Value) (whenFalse: Value) : Value =
+    let rec where (condition: Value) (whenTrue: Value) (whenFalse: Value) : Value =
         let shape = Shape.broadcast (Shape.broadcast condition.Shape whenTrue.Shape) whenFalse.Shape
-        let mask (taken: bool) (c: Value) =
-            Value.constant (Tensor.map (fun v -> if (v <> 0.0) = taken then 1.0 else 0.0) (Tensor.broadcastTo shape c.Tensor))
+        // The adjoint or tangent of a branch: itself where that branch was taken, 0 elsewhere (a `where` again, so
+        // that every order follows).
+        let taken (first: bool) (c: Value) (g: Value) =
+            let zero = Value.constant (Tensor.zeros shape)
+            if first then where c g zero else where c zero g
         Op.apply
             (Op.create "where"
-                (fun ts ->
-                    let c = Tensor.broadcastTo shape ts.[0]
-                    let a = Tensor.broadcastTo shape ts.[1]
-                    let b = Tensor.broadcastTo shape ts.[2]
-                    let cd, ad, bd = c.Data, a.Data, b.Data
-                    Tensor.wrap shape (Array.init cd.Length (fun i -> if cd.[i] <> 0.0 then ad.[i] else bd.[i])))
+                (fun ts -> selectTensor shape ts.[0] ts.[1] ts.[2])
                 (fun xs _ adj i ->
                     if i = 0 then Value.constant (Tensor.zeros xs.[0].Shape)
-                    else Arithmetic.sumTo xs.[i].Shape (Arithmetic.mul adj (mask (i = 1) xs.[0])))
+                    else Arithmetic.sumTo xs.[i].Shape (taken (i = 1) xs.[0] adj))
                 (fun xs _ i t ->
                     if i = 0 then Value.constant (Tensor.zeros shape)
-                    else Arithmetic.broadcastTo shape (Arithmetic.mul t (mask (i = 1) xs.[0]))))
+                    else taken (i = 1) xs.[0] (Arithmetic.broadcastTo shape t)))
             [| condition; whenTrue; whenFalse |]

@@ -1,6 +1,7 @@
 namespace Functional.Core
 
 open System
+open System.Numerics
 open System.Runtime.Intrinsics
 open Functional
 
@@ -106,29 +107,167 @@ module Piecewise =
               Second = (fun x -> Arithmetic.mul (Elementwise.constantOf (fun v -> if v < 0.0 then alpha else 0.0) x) (Elementwise.exp x)) }
             x
 
+    /// outer, n, inner around consecutive axes (their lengths multiplied), or none when the axes are not consecutive.
+    let private aroundRun (shape: int[]) (axes: int[]) =
+        let sorted = Array.sort axes
+        if sorted.Length = 0 || sorted.[sorted.Length - 1] - sorted.[0] <> sorted.Length - 1 then ValueNone
+        else
+            let first, last = sorted.[0], sorted.[sorted.Length - 1]
+            let product (xs: int[]) = Array.fold (*) 1 xs
+            ValueSome(struct (product shape.[.. first - 1], product shape.[first .. last], product shape.[last + 1 ..]))
+
+    /// The extreme over the middle of [outer, n, inner] (n ≥ 1): in index order, a later entry replacing the best only
+    /// when strictly beyond it (so the first of equal entries, −0 or +0, is kept), NaN if any entry is NaN. Four
+    /// lanes across `inner` at a time; for inner = 1 a row's lanes, with the row redone in order where its extreme
+    /// is a zero (only there can the order change the result's sign).
+    let private extremeRun (isMax: bool) (data: double[]) (outer: int) (n: int) (inner: int) =
+        let out = Storage.uninit (outer * inner)
+        let inline beyond (v: double) (best: double) = if isMax then v > best else v < best
+        let inline beyondV (v: Vector256<double>) (best: Vector256<double>) = if isMax then Vector256.GreaterThan(v, best) else Vector256.LessThan(v, best)
+        let scalarRow (o: int) (i: int) =
+            let mutable best = data.[o * n * inner + i]
+            let mutable isNan = Double.IsNaN best
+            for k in 1 .. n - 1 do
+                let v = data.[(o * n + k) * inner + i]
+                if Double.IsNaN v then isNan <- true elif beyond v best then best <- v
+            if isNan then nan else best
+        Strided.chunkedUnits outer (n * inner) (fun o0 o1 ->
+            for o in o0 .. o1 - 1 do
+                if inner = 1 && n >= 8 && Vector256.IsHardwareAccelerated then
+                    let row = o * n
+                    let mutable best = Vector256.Create(data, row)
+                    let mutable nans = Vector256.Equals(best, best)
+                    let mutable k = 4
+                    while k <= n - 4 do
+                        let v = Vector256.Create(data, row + k)
+                        nans <- nans &&& Vector256.Equals(v, v)
+                        best <- Vector256.ConditionalSelect(beyondV v best, v, best)
+                        k <- k + 4
+                    let mutable b = best.GetElement 0
+                    let mutable isNan = Vector256.ExtractMostSignificantBits(nans) <> 0xFu
+                    for l in 1 .. 3 do
+                        let v = best.GetElement l
+                        if beyond v b then b <- v
+                    while k < n do
+                        let v = data.[row + k]
+                        if Double.IsNaN v then isNan <- true elif beyond v b then b <- v
+                        k <- k + 1
+                    out.[o] <- if isNan then nan elif b = 0.0 then scalarRow o 0 else b
+                elif inner >= 4 && Vector256.IsHardwareAccelerated then
+                    let mutable i = 0
+                    while i <= inner - 4 do
+                        let mutable best = Vector256.Create(data, o * n * inner + i)
+                        let mutable nans = Vector256.Equals(best, best)
+                        for k in 1 .. n - 1 do
+                            let v = Vector256.Create(data, (o * n + k) * inner + i)
+                            nans <- nans &&& Vector256.Equals(v, v)
+                            best <- Vector256.ConditionalSelect(beyondV v best, v, best)
+                        Vector256.ConditionalSelect(nans, best, Vector256.Create(nan)).CopyTo(out, o * inner + i)
+                        i <- i + 4
+                    while i < inner do
+                        out.[o * inner + i] <- scalarRow o i
+                        i <- i + 1
+                else
+                    for i in 0 .. inner - 1 do out.[o * inner + i] <- scalarRow o i)
+        out
+
+    /// Each entry's share of the gradient of the extreme e over the middle of [outer, n, inner]: `reductionWeights`
+    /// for consecutive axes, in two passes (count each extreme's ties, then write the shares), four lanes at a time
+    /// along a row (inner = 1) or across `inner`.
+    let private weightsRun (convention: KinkConvention) (data: double[]) (e: double[]) (outer: int) (n: int) (inner: int) =
+        let out = Storage.uninit data.Length
+        let inline hit (v: double) (best: double) = v = best || (Double.IsNaN best && Double.IsNaN v)
+        let inline hitV (v: Vector256<double>) (best: Vector256<double>) =
+            Vector256.Equals(v, best) ||| Vector256.OnesComplement(Vector256.Equals(v, v) ||| Vector256.Equals(best, best))
+        let share (ties: double) =
+            if ties = 1.0 then 1.0
+            else
+                match convention with
+                | KinkConvention.RightDerivative -> 1.0
+                | KinkConvention.LeftDerivative -> 0.0
+                | _ -> 1.0 / ties
+        let vector = Vector256.IsHardwareAccelerated
+        Strided.chunkedUnits outer (2 * n * inner) (fun o0 o1 ->
+            let ties = Array.zeroCreate<double> inner
+            for o in o0 .. o1 - 1 do
+                if inner = 1 then
+                    let row = o * n
+                    let best = e.[o]
+                    let bv = Vector256.Create(best)
+                    let mutable count = 0
+                    let mutable k = 0
+                    if vector then
+                        while k <= n - 4 do
+                            count <- count + BitOperations.PopCount(Vector256.ExtractMostSignificantBits(hitV (Vector256.Create(data, row + k)) bv))
+                            k <- k + 4
+                    while k < n do
+                        if hit data.[row + k] best then count <- count + 1
+                        k <- k + 1
+                    let w = Vector256.Create(share (float count))
+                    k <- 0
+                    if vector then
+                        while k <= n - 4 do
+                            (w &&& hitV (Vector256.Create(data, row + k)) bv).CopyTo(out, row + k)
+                            k <- k + 4
+                    while k < n do
+                        out.[row + k] <- if hit data.[row + k] best then share (float count) else 0.0
+                        k <- k + 1
+                else
+                    Array.Clear ties
+                    let step = if vector then inner - inner % 4 else 0
+                    for k in 0 .. n - 1 do
+                        let row = (o * n + k) * inner
+                        let mutable i = 0
+                        while i < step do
+                            let c = Vector256.Create(ties, i) + (Vector256.Create(1.0) &&& hitV (Vector256.Create(data, row + i)) (Vector256.Create(e, o * inner + i)))
+                            c.CopyTo(ties, i)
+                            i <- i + 4
+                        while i < inner do
+                            if hit data.[row + i] e.[o * inner + i] then ties.[i] <- ties.[i] + 1.0
+                            i <- i + 1
+                    for i in 0 .. inner - 1 do ties.[i] <- share ties.[i]
+                    for k in 0 .. n - 1 do
+                        let row = (o * n + k) * inner
+                        let mutable i = 0
+                        while i < step do
+                            (Vector256.Create(ties, i) &&& hitV (Vector256.Create(data, row + i)) (Vector256.Create(e, o * inner + i))).CopyTo(out, row + i)
+                            i <- i + 4
+                        while i < inner do
+                            out.[row + i] <- if hit data.[row + i] e.[o * inner + i] then ties.[i] else 0.0
+                            i <- i + 1)
+        out
+
     /// The largest (isMax) or smallest entry over `axes` of t, in the kept shape (axes of length 1).
     let private extremeOver (isMax: bool) (axes: int[]) (t: Tensor) =
         let shape = t.ShapeArray
-        let kept = shape |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)
-        let rest = [| for i in 0 .. shape.Length - 1 do if not (Array.contains i axes) then yield i |]
-        // The reduced axes last, so each output entry reads one contiguous run.
-        let moved = Tensor.permute (Array.append rest axes) t
-        let run = axes |> Array.fold (fun acc a -> acc * shape.[a]) 1
-        let data = moved.Data
-        Tensor.wrap kept (Array.init (Shape.numel kept) (fun o ->
-            if run = 0 then (if isMax then -infinity else infinity)
-            else
-                let mutable best = data.[o * run]
-                for k in 1 .. run - 1 do
-                    let v = data.[o * run + k]
-                    if Double.IsNaN v || Double.IsNaN best then best <- nan
-                    elif (if isMax then v > best else v < best) then best <- v
-                best))
+        match aroundRun shape axes with
+        | ValueSome (struct (outer, n, inner)) when n > 0 ->
+            let kept = shape |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)
+            Tensor.wrap kept (extremeRun isMax t.Data outer n inner)
+        | _ ->
+            let kept = shape |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)
+            let rest = [| for i in 0 .. shape.Length - 1 do if not (Array.contains i axes) then yield i |]
+            // The reduced axes last, so each output entry reads one contiguous run.
+            let moved = Tensor.permute (Array.append rest axes) t
+            let run = axes |> Array.fold (fun acc a -> acc * shape.[a]) 1
+            let data = moved.Data
+            Tensor.wrap kept (Array.init (Shape.numel kept) (fun o ->
+                if run = 0 then (if isMax then -infinity else infinity)
+                else
+                    let mutable best = data.[o * run]
+                    for k in 1 .. run - 1 do
+                        let v = data.[o * run + k]
+                        if Double.IsNaN v || Double.IsNaN best then best <- nan
+                        elif (if isMax then v > best else v < best) then best <- v
+                    best))
 
     /// Each entry's share of the gradient of a max or min over `axes`: 1 for the unique extreme, at a tie of k
     /// entries the convention's (1/k each for the midpoint, the centre of the subgradients; 1 each for the right
     /// derivative; 0 each for the left), 0 elsewhere.
     let private reductionWeights (convention: KinkConvention) (axes: int[]) (x: Tensor) (kept: Tensor) =
+        match aroundRun x.ShapeArray axes with
+        | ValueSome (struct (outer, n, inner)) when n > 0 -> Tensor.wrap x.ShapeArray (weightsRun convention x.Data kept.Data outer n inner)
+        | _ ->
         let extreme = Tensor.broadcastTo x.ShapeArray kept
         let hit = Tensor.map2 (fun v e -> if v = e || (Double.IsNaN e && Double.IsNaN v) then 1.0 else 0.0) x extreme
         let ties = Tensor.broadcastTo x.ShapeArray (Tensor.sumAxes axes true hit)

@@ -153,3 +153,87 @@ module NonFiniteTests =
             let expected = 0.5 * Math.Pow(x, -0.5)
             if Double.IsNaN expected || Double.IsInfinity expected || expected = 0.0 then Assert.True(same expected d.[i], sprintf "d/dx %g^0.5 = %g, expected %g" x d.[i] expected)
             else Assert.True(abs (d.[i] - expected) <= 2.0 * (Math.BitIncrement expected - expected), sprintf "d/dx %g^0.5 = %.17g, expected %.17g" x d.[i] expected)
+
+    /// where takes whenTrue wherever the condition is not 0 (NaN and ±∞ included, −0 not), on lanes with a tail, with
+    /// a uniform branch and broadcast; its pullback sends the adjoint to the branch taken.
+    [<Fact>]
+    let ``where at special conditions, uniform and broadcast branches, and its pullback`` () =
+        let conditions = [| 0.0; -0.0; nan; infinity; -infinity; 1.0; -tiny; 2.0; 0.0; 5.0; -0.0 |]
+        let n = conditions.Length
+        let a = Tensor.init [| n |] (fun i -> float i + 0.5)
+        let b = Tensor.init [| n |] (fun i -> -(float i) - 0.25)
+        let expected (i: int) (x: double) (y: double) = if conditions.[i] <> 0.0 then x else y
+        let c = Value.constant (Tensor.create [| n |] conditions)
+        let v = (Indexing.where c (Value.constant a) (Value.constant b)).Tensor.ToArray()
+        for i in 0 .. n - 1 do Assert.Equal(expected i a.[[| i |]] b.[[| i |]], v.[i])
+        // A uniform whenFalse and a broadcast whenTrue of shape [1].
+        let u = (Indexing.where c (Value.constant (Tensor.create [| 1 |] [| 7.0 |])) (Value.constant (Tensor.full [| n |] -3.0))).Tensor.ToArray()
+        for i in 0 .. n - 1 do Assert.Equal(expected i 7.0 -3.0, u.[i])
+        let _, pullback = Autodiff.vjpMany (fun vs -> Indexing.where c vs.[0] vs.[1]) [| Value.constant a; Value.constant (Tensor.create [| 1 |] [| 1.0 |]) |]
+        let g = Tensor.init [| n |] (fun i -> float (i + 1))
+        let grads = pullback (Value.constant g)
+        let ga = grads.[0].Tensor.ToArray()
+        for i in 0 .. n - 1 do Assert.Equal((if conditions.[i] <> 0.0 then float (i + 1) else 0.0), ga.[i])
+        let falseSum = Seq.sum (seq { for i in 0 .. n - 1 do if conditions.[i] = 0.0 then yield float (i + 1) })
+        Assert.Equal<double[]>([| falseSum |], grads.[1].Tensor.ToArray())
+
+    /// maxAxes and minAxes over one axis or consecutive axes, against the definition element by element: the first of
+    /// equal entries kept (so −0 or +0 as it comes first), NaN if any entry is NaN, and the gradient's shares at ties
+    /// by the convention; rows shorter and longer than a vector's lanes, and inner lengths of 1, 3, 5 and 8.
+    [<Fact>]
+    let ``maxAxes and minAxes with ties, signed zeros and NaN, against the definition`` () =
+        let rng = Random(67)
+        let mutable zeros = 0.0
+        let pick () =
+            if zeros <> 0.0 then (match rng.Next 3 with 0 -> 0.0 | 1 -> -0.0 | _ -> zeros) else
+            match rng.Next 10 with
+            | 0 -> 0.0
+            | 1 -> -0.0
+            | 2 -> 1.0
+            | 3 -> -1.0
+            | 4 when rng.Next 8 = 0 -> nan
+            | _ -> float (rng.Next 5) - 2.0
+        for shape, axes in [ [| 3; 5 |], [| 1 |]; [| 4; 19 |], [| 1 |]; [| 2; 33 |], [| -1 |]; [| 6; 9; 3 |], [| 1 |]; [| 5; 7; 8 |], [| 1 |]
+                             [| 3; 4; 5 |], [| 0 |]; [| 2; 3; 4; 5 |], [| 1; 2 |]; [| 40; 2 |], [| 0; 1 |]; [| 3; 4; 5 |], [| 0; 2 |]
+                             [| 6; 21 |], [| 1 |]; [| 7; 21 |], [| 1 |] ] do
+            // The last two: zeros of both signs and −1 (or 1), so most maxima (minima) are zeros tied, and the result's
+            // sign is the first zero's.
+            zeros <- (if shape = [| 6; 21 |] then -1.0 elif shape = [| 7; 21 |] then 1.0 else 0.0)
+            let x = Tensor.init shape (fun _ -> pick ())
+            let axesN = axes |> Array.map (fun a -> if a < 0 then a + shape.Length else a)
+            let kept = shape |> Array.mapi (fun i d -> if Array.contains i axesN then 1 else d)
+            // Every full index, and the output index it reduces into.
+            let indices =
+                let rec go (prefix: int list) (dims: int list) =
+                    match dims with
+                    | [] -> [ List.rev prefix |> Array.ofList ]
+                    | d :: rest -> [ for k in 0 .. d - 1 do yield! go (k :: prefix) rest ]
+                go [] (List.ofArray shape)
+            let target (ix: int[]) = ix |> Array.mapi (fun i k -> if Array.contains i axesN then 0 else k)
+            for isMax in [ true; false ] do
+                for convention in [ KinkConvention.Midpoint; KinkConvention.RightDerivative; KinkConvention.LeftDerivative ] do
+                    let f = if isMax then Piecewise.maxAxes convention axes true else Piecewise.minAxes convention axes true
+                    let value, pullback = Autodiff.vjp f (Value.constant x)
+                    let grad = (pullback (Value.constant (Tensor.full kept 1.0))).Tensor
+                    // The definition: in row-major order, the first strictly beyond; NaN if any.
+                    let best = Collections.Generic.Dictionary<string, double>()
+                    for ix in indices do
+                        let key = String.Join(",", target ix)
+                        let v = x.[ix]
+                        match best.TryGetValue key with
+                        | false, _ -> best.[key] <- v
+                        | true, b ->
+                            if Double.IsNaN b then ()
+                            elif Double.IsNaN v then best.[key] <- nan
+                            elif (if isMax then v > b else v < b) then best.[key] <- v
+                    let hit (ix: int[]) = let b = best.[String.Join(",", target ix)] in x.[ix] = b || (Double.IsNaN b && Double.IsNaN x.[ix])
+                    let ties = indices |> List.filter hit |> List.countBy (fun ix -> String.Join(",", target ix)) |> dict
+                    for ix in indices do
+                        let t = target ix
+                        let key = String.Join(",", t)
+                        Assert.True(same best.[key] value.Tensor.[t], sprintf "%A over %A at %A: %g, expected %g" shape axes t value.Tensor.[t] best.[key])
+                        let share =
+                            if not (hit ix) then 0.0
+                            elif ties.[key] = 1 then 1.0
+                            else match convention with KinkConvention.RightDerivative -> 1.0 | KinkConvention.LeftDerivative -> 0.0 | _ -> 1.0 / float ties.[key]
+                        Assert.True(same share grad.[ix], sprintf "%A over %A (%A) at %A: share %g, expected %g" shape axes convention ix grad.[ix] share)
