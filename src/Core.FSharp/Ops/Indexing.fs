@@ -223,19 +223,38 @@ module Indexing =
         for d in 0 .. rank - 1 do
             if d <> axis && indexShape.[d] > shape.[d] then
                 raise (ShapeException(sprintf "%s: the index has shape %s, larger than %s off axis %d." name (Shape.show indexShape) (Shape.show shape) axis, "index"))
+        let length = shape.[axis]
+        if index.Length > 0 && (Array.min index < 0 || Array.max index >= length) then
+            let f = index |> Array.findIndex (fun i -> i < 0 || i >= length)
+            raise (ShapeException(sprintf "%s: index value %d (position %d) is out of range for axis %d of length %d." name index.[f] f axis length, "index"))
         let strides = Array.init rank (fun d -> Array.fold (*) 1 shape.[d + 1 ..])
-        let coords = Array.zeroCreate rank
-        Array.init index.Length (fun f ->
-            let mutable r = f
-            for d in rank - 1 .. -1 .. 0 do
-                coords.[d] <- r % indexShape.[d]
-                r <- r / indexShape.[d]
-            let i = index.[f]
-            if i < 0 || i >= shape.[axis] then
-                raise (ShapeException(sprintf "%s: index value %d (position %d) is out of range for axis %d of length %d." name i f axis shape.[axis], "index"))
-            let mutable o = 0
-            for d in 0 .. rank - 1 do o <- o + (if d = axis then i else coords.[d]) * strides.[d]
-            o)
+        let offsets = GC.AllocateUninitializedArray<int> index.Length
+        // Position f's coordinates counted up one by one from each chunk's first (an odometer), the offset off the
+        // axis kept as a running sum: no division per element.
+        Strided.chunkedUnits index.Length 1 (fun lo hi ->
+            if lo < hi then
+                let coords = Array.zeroCreate rank
+                let mutable r = lo
+                for d in rank - 1 .. -1 .. 0 do
+                    coords.[d] <- r % indexShape.[d]
+                    r <- r / indexShape.[d]
+                let mutable off = 0
+                for d in 0 .. rank - 1 do if d <> axis then off <- off + coords.[d] * strides.[d]
+                let along = strides.[axis]
+                for f in lo .. hi - 1 do
+                    offsets.[f] <- off + index.[f] * along
+                    // The next position: the last coordinate up by one, carried leftwards.
+                    let mutable d = rank - 1
+                    let mutable carry = true
+                    while carry && d >= 0 do
+                        coords.[d] <- coords.[d] + 1
+                        if d <> axis then off <- off + strides.[d]
+                        if coords.[d] = indexShape.[d] then
+                            if d <> axis then off <- off - indexShape.[d] * strides.[d]
+                            coords.[d] <- 0
+                            d <- d - 1
+                        else carry <- false)
+        offsets
 
     let rec private gatherAt (axis: int) (index: int[]) (indexShape: int[]) (offsets: int[]) (x: Value) : Value =
         let shape = x.Shape
@@ -244,7 +263,7 @@ module Indexing =
                 (fun xs ->
                     let src = xs.[0].Data
                     let out = Storage.uninit offsets.Length
-                    for f in 0 .. offsets.Length - 1 do out.[f] <- src.[offsets.[f]]
+                    Strided.chunkedUnits offsets.Length 1 (fun lo hi -> for f in lo .. hi - 1 do out.[f] <- src.[offsets.[f]])
                     Tensor.wrap indexShape out)
                 (fun _ _ adj _ -> scatterAddAt axis index shape offsets adj)
                 (fun _ _ _ t -> gatherAt axis index indexShape offsets t))
@@ -257,8 +276,17 @@ module Indexing =
                 (fun xs ->
                     let src = xs.[0].Data
                     let out = Storage.uninit (Shape.numel shape)
-                    Array.Clear out
-                    for f in 0 .. offsets.Length - 1 do out.[offsets.[f]] <- out.[offsets.[f]] + src.[f]
+                    // Off axis 0, the positions of one leading coordinate write only into that leading row of the
+                    // result: rows are shared out to the cores (each position still added in order within its row).
+                    let rows = if axis <> 0 && indexShape.[0] > 1 then indexShape.[0] else 1
+                    let per = offsets.Length / rows
+                    let width = Shape.numel shape / max 1 shape.[0]
+                    Strided.chunkedUnits rows (max 1 (per + width)) (fun r0 r1 ->
+                        // The last chunk clears the rows no position reaches too.
+                        let clearTo = if r1 = rows then out.Length else r1 * width
+                        Array.Clear(out, r0 * width, clearTo - r0 * width)
+                        for f in r0 * per .. r1 * per - 1 do
+                            out.[offsets.[f]] <- out.[offsets.[f]] + src.[f])
                     Tensor.wrap shape out)
                 (fun _ _ adj _ -> gatherAt axis index indexShape offsets adj)
                 (fun _ _ _ t -> scatterAddAt axis index shape offsets t))
