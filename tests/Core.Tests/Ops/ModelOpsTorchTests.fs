@@ -246,3 +246,79 @@ module ModelOpsTorchTests =
         let bad = Array.init (40 * 50 * 30) (fun i -> if i = 31234 then 40 else 0)
         let ex = Assert.Throws<Functional.ShapeException>(fun () -> Indexing.gather 0 bad shape (Value.constant x) |> ignore)
         Assert.Contains("index value 40 (position 31234) is out of range for axis 0 of length 40", ex.Message)
+
+    /// The textbook loops the factorizations' vector kernels must reproduce bit for bit: LU with partial pivoting,
+    /// the substitutions column by column, and left-looking Cholesky.
+    module private Textbook =
+        let lu (a: double[]) (n: int) =
+            let m = Array.copy a
+            let perm = Array.init n id
+            for k in 0 .. n - 1 do
+                let mutable p = k
+                for i in k + 1 .. n - 1 do
+                    if abs m.[i * n + k] > abs m.[p * n + k] then p <- i
+                if p <> k then
+                    for j in 0 .. n - 1 do
+                        let t = m.[k * n + j]
+                        m.[k * n + j] <- m.[p * n + j]
+                        m.[p * n + j] <- t
+                    let t = perm.[k]
+                    perm.[k] <- perm.[p]
+                    perm.[p] <- t
+                let pivot = m.[k * n + k]
+                if pivot <> 0.0 then
+                    for i in k + 1 .. n - 1 do
+                        let f = m.[i * n + k] / pivot
+                        m.[i * n + k] <- f
+                        if f <> 0.0 then
+                            for j in k + 1 .. n - 1 do m.[i * n + j] <- m.[i * n + j] - f * m.[k * n + j]
+            m, perm
+
+        let solve (m: double[]) (perm: int[]) (n: int) (b: double[]) (k: int) =
+            let x = Array.zeroCreate (n * k)
+            for c in 0 .. k - 1 do
+                for i in 0 .. n - 1 do
+                    let mutable s = b.[perm.[i] * k + c]
+                    for j in 0 .. i - 1 do s <- s - m.[i * n + j] * x.[j * k + c]
+                    x.[i * k + c] <- s
+                for i in n - 1 .. -1 .. 0 do
+                    let mutable s = x.[i * k + c]
+                    for j in i + 1 .. n - 1 do s <- s - m.[i * n + j] * x.[j * k + c]
+                    x.[i * k + c] <- s / m.[i * n + i]
+            x
+
+        let cholesky (a: double[]) (n: int) =
+            let l = Array.zeroCreate (n * n)
+            for j in 0 .. n - 1 do
+                let mutable d = a.[j * n + j]
+                for k in 0 .. j - 1 do d <- d - l.[j * n + k] * l.[j * n + k]
+                let ljj = Math.Sqrt d
+                l.[j * n + j] <- ljj
+                for i in j + 1 .. n - 1 do
+                    let mutable s = a.[i * n + j]
+                    for k in 0 .. j - 1 do s <- s - l.[i * n + k] * l.[j * n + k]
+                    l.[i * n + j] <- s / ljj
+            l
+
+    /// solve, inverse and cholesky give the textbook loops' bits for sizes 1 to 400 (vector tails, and the
+    /// sizes where rows and column blocks are shared out to the cores).
+    [<Fact>]
+    let ``the factorizations reproduce the textbook loops bit for bit`` () =
+        let bits (xs: double[]) = Array.map BitConverter.DoubleToInt64Bits xs
+        for n in [ 1; 2; 3; 5; 8; 13; 37; 64; 130; 300; 400 ] do
+            let rng = Random(73 + n)
+            let a = Array.init (n * n) (fun _ -> rng.NextDouble() - 0.5)
+            let spd =
+                Array.init (n * n) (fun e ->
+                    let i, j = e / n, e % n
+                    let mutable s = if i = j then float n else 0.0
+                    for k in 0 .. n - 1 do s <- s + a.[i * n + k] * a.[j * n + k]
+                    s)
+            let k = if n > 100 then 70 else n + 3
+            let b = Array.init (n * k) (fun _ -> rng.NextDouble() - 0.5)
+            let m, perm = Textbook.lu a n
+            let value (v: Value) = v.Tensor.ToArray()
+            Assert.Equal<int64[]>(bits (Textbook.solve m perm n b k), bits (value (Linalg.solve (Value.constant (Tensor.create [| n; n |] a)) (Value.constant (Tensor.create [| n; k |] b)))))
+            let eye = Array.init (n * n) (fun e -> if e / n = e % n then 1.0 else 0.0)
+            Assert.Equal<int64[]>(bits (Textbook.solve m perm n eye n), bits (value (Linalg.inverse (Value.constant (Tensor.create [| n; n |] a)))))
+            Assert.Equal<int64[]>(bits (Textbook.cholesky spd n), bits (value (Linalg.cholesky (Value.constant (Tensor.create [| n; n |] spd)))))
