@@ -103,6 +103,20 @@ module Elementwise =
         let h = x * x
         if h - h = 0.0 then Math.FusedMultiplyAdd(h, x, Math.FusedMultiplyAdd(x, x, -h) * x) else h * x
 
+    /// x^0.5 as √x (correctly rounded): + 0 makes √(−0) Math.Pow's +0, and x^0.5 is +∞ at −∞ (√ would give NaN).
+    let inline private halfPow4 (v: Vector256<double>) =
+        let infinite = Vector256.Create(infinity)
+        Vector256.ConditionalSelect(Vector256.Equals(v, -infinite), infinite, Vector256.Sqrt v + Vector256<double>.Zero)
+
+    let inline private halfPow (v: double) = if v = -infinity then infinity else Math.Sqrt v + 0.0
+
+    /// x^−0.5 as 1/√x (two roundings): +∞ at ±0, as Math.Pow, and 0 at −∞.
+    let inline private minusHalfPow4 (v: Vector256<double>) =
+        let infinite = Vector256.Create(infinity)
+        Vector256.ConditionalSelect(Vector256.Equals(v, -infinite), Vector256<double>.Zero, Vector256.Create(1.0) / (Vector256.Sqrt v + Vector256<double>.Zero))
+
+    let inline private minusHalfPow (v: double) = if v = -infinity then 0.0 else 1.0 / (Math.Sqrt v + 0.0)
+
     /// The exponents `powTensor` takes by exact operations (2 is `Arithmetic.square`).
     let private exact (p: double) = p = 0.0 || p = 1.0 || p = 2.0 || p = 3.0 || p = -1.0
 
@@ -118,11 +132,8 @@ module Elementwise =
         elif p = -1.0 then
             let one = Vector256.Create(1.0)
             Lanes.map (fun v -> one / v) (fun v -> 1.0 / v) t
-        elif p = 0.5 then
-            // √x, correctly rounded; + 0 makes √(−0) Math.Pow's +0, and x^0.5 is +∞ at −∞ (√ would give NaN).
-            let zero, infinite = Vector256<double>.Zero, Vector256.Create(infinity)
-            Lanes.map (fun v -> Vector256.ConditionalSelect(Vector256.Equals(v, -infinite), infinite, Vector256.Sqrt v + zero))
-                      (fun v -> if v = -infinity then infinity else Math.Sqrt v + 0.0) t
+        elif p = 0.5 then Lanes.map halfPow4 halfPow t
+        elif p = -0.5 then Lanes.map minusHalfPow4 minusHalfPow t
         elif PowVector.supports p then Tensor.wrap t.ShapeArray (PowVector.pow p t.Data)
         else Tensor.mapInline (fun v -> Math.Pow(v, p)) t
 
@@ -137,12 +148,12 @@ module Elementwise =
             (fun x g ->
                 if p = 0.0 then Tensor.zeros x.ShapeArray
                 elif exact (p - 1.0) then Tensor.mul g (Tensor.scale p (powTensor (p - 1.0) x))
+                elif p = 1.5 then
+                    let pv = Vector256.Create(p)
+                    Lanes.zip (fun x g -> g * (pv * halfPow4 x)) (fun x g -> g * (p * halfPow x)) x g
                 elif p = 0.5 then
-                    // g·(0.5/√x): √(−0) taken as +0 (x^−0.5 is +∞ there), and 0 at −∞ (x^−0.5 → 0).
-                    let half, zero, infinite = Vector256.Create(0.5), Vector256<double>.Zero, Vector256.Create(infinity)
-                    Lanes.zip
-                        (fun x g -> g * Vector256.ConditionalSelect(Vector256.Equals(x, -infinite), zero, half / (Vector256.Sqrt x + zero)))
-                        (fun x g -> g * (if x = -infinity then 0.0 else 0.5 / (Math.Sqrt x + 0.0))) x g
+                    let pv = Vector256.Create(p)
+                    Lanes.zip (fun x g -> g * (pv * minusHalfPow4 x)) (fun x g -> g * (p * minusHalfPow x)) x g
                 else
                     // One pass: g·(p·x^(p−1)), the same operations as the product of the parts.
                     let q = p - 1.0
@@ -156,7 +167,8 @@ module Elementwise =
             inX x g
 
     /// x^p for a constant p. d/dx = p·x^(p−1). p = 0, 1, 2, 3 and −1 by exact operations (correctly rounded but
-    /// for 3, within about half an ulp there), four lanes at a time; other |p| ≤ 1024 on vector lanes as
+    /// for 3, within about half an ulp there), four lanes at a time; 1/2 as √x (correctly rounded) and −1/2 as 1/√x,
+    /// with Math.Pow's values at −0 and −∞; other |p| ≤ 1024 on vector lanes as
     /// ±e^(p·ln |x|) with ln |x| in two parts (within 1 ulp; a negative x takes an integer p's parity and is NaN for
     /// any other p; Math.Pow's values at 0, ∞, NaN and subnormals); the rest through Math.Pow per element. The VJP
     /// is one op, one pass but for p = 3 and 4.

@@ -62,7 +62,8 @@ module Elementwise =
     val sigmoid: x: Value -> Value
 
     /// x^p for a constant p. d/dx = p·x^(p−1). p = 0, 1, 2, 3 and −1 by exact operations (correctly rounded but
-    /// for 3, within about half an ulp there), four lanes at a time; other |p| ≤ 1024 on vector lanes as
+    /// for 3, within about half an ulp there), four lanes at a time; 1/2 as √x (correctly rounded) and −1/2 as 1/√x,
+    /// with Math.Pow's values at −0 and −∞; other |p| ≤ 1024 on vector lanes as
     /// ±e^(p·ln |x|) with ln |x| in two parts (within 1 ulp; a negative x takes an integer p's parity and is NaN for
     /// any other p; Math.Pow's values at 0, ∞, NaN and subnormals); the rest through Math.Pow per element. The VJP
     /// is one op, one pass but for p = 3 and 4.

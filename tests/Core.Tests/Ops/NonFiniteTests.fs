@@ -237,3 +237,15 @@ module NonFiniteTests =
                             elif ties.[key] = 1 then 1.0
                             else match convention with KinkConvention.RightDerivative -> 1.0 | KinkConvention.LeftDerivative -> 0.0 | _ -> 1.0 / float ties.[key]
                         Assert.True(same share grad.[ix], sprintf "%A over %A (%A) at %A: share %g, expected %g" shape axes convention ix grad.[ix] share)
+
+    /// x^−0.5 is 1/√x, with Math.Pow's values at the special points, within 1 ulp of Math.Pow elsewhere.
+    [<Fact>]
+    let ``pow -0.5 at the special values and across magnitudes`` () =
+        let rng = Random(79)
+        let specials = [| 0.0; -0.0; infinity; -infinity; nan; -1.0; 4.0 |]
+        let xs = Array.concat [ specials; [| tiny; max |]; Array.init 401 (fun _ -> Math.Pow(10.0, -300.0 + 600.0 * rng.NextDouble())) ]
+        let v = (Elementwise.pow -0.5 (Value.constant (Tensor.create [| xs.Length |] xs))).Tensor.ToArray()
+        for i in 0 .. xs.Length - 1 do
+            let expected = Math.Pow(xs.[i], -0.5)
+            if i < specials.Length then Assert.True(same expected v.[i], sprintf "%g^-0.5 = %g, Math.Pow %g" xs.[i] v.[i] expected)
+            else Assert.True(abs (v.[i] - expected) <= Math.BitIncrement expected - expected, sprintf "%g^-0.5 = %.17g, Math.Pow %.17g" xs.[i] v.[i] expected)
