@@ -6,7 +6,7 @@ open System.Runtime.Intrinsics
 /// Elementwise functions. An elementwise op's Jacobian is diagonal, so its VJP and JVP are the same product with
 /// the derivative. Every op here is one of two forms (docs/ARCHITECTURE.md, "Add an op"): `unary`, from a scalar
 /// function and its derivative; or `Op.elementwise`, from a whole-tensor (vector-lane) kernel and its derivative
-/// as one `Op.scaled` op.
+/// as one `Op.scaled` op (`FusedOp` builds that pair from one vector formula for value and derivative).
 [<RequireQualifiedAccess>]
 module Elementwise =
 
@@ -179,8 +179,8 @@ module Elementwise =
     /// x². d/dx = 2x. x·x, and the VJP g·(2x) in one pass (`Arithmetic.square`, which `mul x x` and `pow 2` are).
     let square (x: Value) = Arithmetic.square x
 
-    // ---- the elementary functions: each value from .NET's Math (or Special's erf), each derivative written with
-    // ops of x or of the output y, so every order follows ----
+    // ---- the elementary functions: each value on vector lanes where AVX2 and FMA run (.NET's Math or Special
+    // elsewhere), each derivative an op of x or of the output y, so every order follows ----
 
     /// 1/x. d/dx = −1/x² = −y².
     let reciprocal (x: Value) =
@@ -229,25 +229,26 @@ module Elementwise =
     let tan (x: Value) =
         Op.elementwise "tan" (lanesOr Math.Tan TrigVector.tan) (fun _ y g -> tanScaled y g) x
 
+    /// A `FusedOp` whose lanes compute f' again in the pullback (no f' kept from the forward pass): erf, erfc,
+    /// atan, asin, acos.
+    let private recomputed name (value: double[] -> double[]) (scalar: double -> double) (kernel: double[] -> double[] -> double[])
+                           (derivative: double -> double) (second: Value -> Value) : FusedOp.Fused =
+        { Name = name; ScaledName = name + "Scaled"; Attributes = []; Vector = Cpu.fourLanes; WithDerivative = ValueNone
+          Value = value; Scalar = Tensor.mapInline scalar; Kernel = kernel; Derivative = derivative; Second = second }
+
     /// asin'' (k = 1) or acos'' (k = −1): k·x·(1 − x²)^(−3/2), as ops.
     let private arcSineSecond (k: double) (x: Value) =
         Arithmetic.scale k (Arithmetic.mul x (pow -1.5 (Arithmetic.rsubScalar 1.0 (Arithmetic.square x))))
 
-    let private asinParts : FusedOp.Fused =
-        { Name = "asin"; ScaledName = "asinScaled"; Attributes = []; Vector = Cpu.fourLanes; WithDerivative = ValueNone
-          Value = ArcVector.asin; Scalar = Tensor.mapInline Math.Asin; Kernel = ArcVector.asinScaled
-          Derivative = ArcVector.arcSineSlopeScalar; Second = arcSineSecond 1.0 }
+    let private asinParts =
+        recomputed "asin" ArcVector.asin Math.Asin ArcVector.asinScaled ArcVector.arcSineSlopeScalar (arcSineSecond 1.0)
 
-    let private acosParts : FusedOp.Fused =
-        { Name = "acos"; ScaledName = "acosScaled"; Attributes = []; Vector = Cpu.fourLanes; WithDerivative = ValueNone
-          Value = ArcVector.acos; Scalar = Tensor.mapInline Math.Acos; Kernel = ArcVector.acosScaled
-          Derivative = (fun v -> -(ArcVector.arcSineSlopeScalar v)); Second = arcSineSecond -1.0 }
+    let private acosParts =
+        recomputed "acos" ArcVector.acos Math.Acos ArcVector.acosScaled (fun v -> -(ArcVector.arcSineSlopeScalar v)) (arcSineSecond -1.0)
 
-    let private atanParts : FusedOp.Fused =
-        { Name = "atan"; ScaledName = "atanScaled"; Attributes = []; Vector = Cpu.fourLanes; WithDerivative = ValueNone
-          Value = ArcVector.atan; Scalar = Tensor.mapInline Math.Atan; Kernel = ArcVector.atanScaled
-          Derivative = ArcVector.atanSlopeScalar
-          Second = fun x -> Arithmetic.mul (Arithmetic.scale -2.0 x) (Arithmetic.square (reciprocal (Arithmetic.addScalar 1.0 (Arithmetic.square x)))) }
+    let private atanParts =
+        recomputed "atan" ArcVector.atan Math.Atan ArcVector.atanScaled ArcVector.atanSlopeScalar
+            (fun x -> Arithmetic.mul (Arithmetic.scale -2.0 x) (Arithmetic.square (reciprocal (Arithmetic.addScalar 1.0 (Arithmetic.square x)))))
 
     /// asin x on [−1, 1]. d/dx = 1/√(1 − x²) (∞ at ±1; NaN outside). With AVX2 and FMA on vector lanes, value and
     /// pullback each one pass (within 1 ulp, tested); Math.Asin elsewhere and outside [−1, 1].
@@ -297,22 +298,17 @@ module Elementwise =
     let private erfSecond (k: double) (x: Value) =
         Arithmetic.mul (Arithmetic.scale (-2.0 * k * twoOverSqrtPi) x) (exp (Arithmetic.neg (Arithmetic.square x)))
 
-    let private erfParts : FusedOp.Fused =
-        { Name = "erf"; ScaledName = "erfScaled"; Attributes = []; Vector = Cpu.fourLanes; WithDerivative = ValueNone
-          Value = ErfVector.erf; Scalar = Tensor.mapInline Special.erf; Kernel = ErfVector.erfScaled
-          Derivative = ErfVector.slopeScalar; Second = erfSecond 1.0 }
+    let private erfParts = recomputed "erf" ErfVector.erf Special.erf ErfVector.erfScaled ErfVector.slopeScalar (erfSecond 1.0)
 
-    let private erfcParts : FusedOp.Fused =
-        { Name = "erfc"; ScaledName = "erfcScaled"; Attributes = []; Vector = Cpu.fourLanes; WithDerivative = ValueNone
-          Value = ErfVector.erfc; Scalar = Tensor.mapInline Special.erfc; Kernel = ErfVector.erfcScaled
-          Derivative = (fun v -> -(ErfVector.slopeScalar v)); Second = erfSecond -1.0 }
+    let private erfcParts =
+        recomputed "erfc" ErfVector.erfc Special.erfc ErfVector.erfcScaled (fun v -> -(ErfVector.slopeScalar v)) (erfSecond -1.0)
 
     /// erf x. d/dx = (2/√π)·e^(−x²). With AVX2 and FMA on vector lanes, value and pullback each one pass (within
     /// 1 ulp, tested); Special.erf elsewhere.
     let erf (x: Value) = FusedOp.elementwise erfParts x
 
     /// erfc x = 1 − erf x, accurate in the right tail. d/dx = −(2/√π)·e^(−x²). With AVX2 and FMA on vector lanes,
-    /// value and pullback each one pass (within 1 ulp, tested); Special.erfc elsewhere.
+    /// value and pullback each one pass (within 2 ulp, tested); Special.erfc elsewhere.
     let erfc (x: Value) = FusedOp.elementwise erfcParts x
 
     /// sign x: −1, 0 or 1 (NaN at NaN), a constant: its derivative is 0 everywhere (and no gradient flows).
