@@ -29,13 +29,13 @@ module internal ErfVector =
     let private held = 27.5
 
     /// kind 0: erf, 1: erfc. The value, the derivative ((2/√π)·e^(−x²), −that for erfc) and the mask of lanes the
-    /// formulas hold for (not NaN); `value`/`slope` skip the part not asked for.
+    /// formulas cannot do (NaN), as FusedLanes takes it; `value`/`slope` skip the part not asked for.
     let inline private lanesOf (kind: int) (value: bool) (slope: bool) (x: ^v) ([<InlineIfLambda>] k: float -> ^v)
                                ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) ([<InlineIfLambda>] abs: ^v -> ^v)
                                ([<InlineIfLambda>] min: ^v -> ^v -> ^v) ([<InlineIfLambda>] le: ^v -> ^v -> ^v)
                                ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) ([<InlineIfLambda>] expSplit: ^v -> struct (^v * ^v))
                                ([<InlineIfLambda>] mills: ^v -> ^v) ([<InlineIfLambda>] scale: ^v -> ^v -> ^v)
-                               ([<InlineIfLambda>] okOf: ^v -> uint32) ([<InlineIfLambda>] all: ^v -> bool) =
+                               ([<InlineIfLambda>] badOf: ^v -> uint32) ([<InlineIfLambda>] all: ^v -> bool) =
         let a = min (abs x) (k held)
         // e^(−a²) = p·2ⁿ·(1 − lo) with a² = hi + lo exactly. (c + cLo)·e^(−a²) as w + (w's rounding + cLo·p − w·lo),
         // w = c·p: one rounding besides p's own and c's.
@@ -68,25 +68,21 @@ module internal ErfVector =
                 if kind = 0 then (k 1.0 - tail) ^^^ (x &&& k -0.0)
                 else select (le x (k 0.0)) (k 2.0 - tail) tail
             select inCentral central outer
-        struct (v, d, okOf x)
+        struct (v, d, badOf x)
 
     let inline private lanes4 (kind: int) (value: bool) (slope: bool) (x: Vector256<double>) =
         lanesOf kind value slope x (fun (v: float) -> Vector256.Create v) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c))
             (fun a -> Vector256.Abs a) (fun a b -> Avx.Min(a, b)) (fun a b -> Vector256.LessThanOrEqual(a, b))
             (fun m a b -> Vector256.ConditionalSelect(m, a, b)) ElementaryVector.expSplit4
             (fun t -> let struct (r, _) = GeluVector.mills4 (Avx.Max(t, ElementaryVector.half4)) in r) ElementaryVector.scale4
-            (fun x -> Vector256.ExtractMostSignificantBits(Vector256.Equals(x, x))) (fun m -> Vector256.ExtractMostSignificantBits(m) = 0xFu)
+            (fun x -> Vector256.ExtractMostSignificantBits(Vector256.Equals(x, x)) ^^^ 0xFu) (fun m -> Vector256.ExtractMostSignificantBits(m) = 0xFu)
 
     let inline private lanes8 (kind: int) (value: bool) (slope: bool) (x: Vector512<double>) =
         lanesOf kind value slope x (fun (v: float) -> Vector512.Create v) (fun a b c -> Vector512.FusedMultiplyAdd(a, b, c))
             (fun a -> Vector512.Abs a) (fun a b -> Avx512F.Min(a, b)) (fun a b -> Vector512.LessThanOrEqual(a, b))
             (fun m a b -> Vector512.ConditionalSelect(m, a, b)) ElementaryVector.expSplit
             (fun t -> let struct (r, _) = GeluVector.mills (Avx512F.Max(t, Vector512.Create(0.5))) in r) (fun e n -> Avx512F.Scale(e, n))
-            (fun x -> uint32 (Vector512.ExtractMostSignificantBits(Vector512.Equals(x, x)))) (fun m -> Vector512.ExtractMostSignificantBits(m) = 0xFFUL)
-
-    /// The masks FusedLanes takes are of the lanes a formula cannot do.
-    let inline private bad4 kind value slope x = let struct (v, d, ok) = lanes4 kind value slope x in struct (v, d, ~~~ok &&& 0xFu)
-    let inline private bad8 kind value slope x = let struct (v, d, ok) = lanes8 kind value slope x in struct (v, d, ~~~ok &&& 0xFFu)
+            (fun x -> uint32 (Vector512.ExtractMostSignificantBits(Vector512.Equals(x, x))) ^^^ 0xFFu) (fun m -> Vector512.ExtractMostSignificantBits(m) = 0xFFUL)
 
     /// (2/√π)·e^(−x²) with x² split exactly.
     let internal slopeScalar (x: double) =
@@ -99,13 +95,13 @@ module internal ErfVector =
     let private erfcScalar (x: double) = struct (Special.erfc x, -slopeScalar x)
 
     /// erf of every element (over the cores for large arrays). Needs `Cpu.fourLanes`.
-    let erf (src: double[]) = FusedLanes.value (bad8 0 true false) (bad4 0 true false) Double.IsNaN erfScalar src
+    let erf (src: double[]) = FusedLanes.value (lanes8 0 true false) (lanes4 0 true false) Double.IsNaN erfScalar src
 
     /// erfc of every element. Needs `Cpu.fourLanes`.
-    let erfc (src: double[]) = FusedLanes.value (bad8 1 true false) (bad4 1 true false) Double.IsNaN erfcScalar src
+    let erfc (src: double[]) = FusedLanes.value (lanes8 1 true false) (lanes4 1 true false) Double.IsNaN erfcScalar src
 
     /// g·erf'(x) elementwise for same-length arrays. Needs `Cpu.fourLanes`.
-    let erfScaled (src: double[]) (g: double[]) = FusedLanes.scaled (bad8 0 false true) (bad4 0 false true) Double.IsNaN erfScalar src g
+    let erfScaled (src: double[]) (g: double[]) = FusedLanes.scaled (lanes8 0 false true) (lanes4 0 false true) Double.IsNaN erfScalar src g
 
     /// g·erfc'(x) elementwise for same-length arrays. Needs `Cpu.fourLanes`.
-    let erfcScaled (src: double[]) (g: double[]) = FusedLanes.scaled (bad8 1 false true) (bad4 1 false true) Double.IsNaN erfcScalar src g
+    let erfcScaled (src: double[]) (g: double[]) = FusedLanes.scaled (lanes8 1 false true) (lanes4 1 false true) Double.IsNaN erfcScalar src g

@@ -5,7 +5,7 @@ namespace Functional.Core
 open System.Runtime.Intrinsics
 open Microsoft.FSharp.NativeInterop
 
-/// The loop the elementwise functions with a scalar fallback share (sin, cos, tan, eˣ − 1, sinh, cosh, ln(1 + x)):
+/// The loop the elementwise functions with a scalar fallback share (x^p, sin, cos, tan, eˣ − 1, sinh, cosh, ln(1 + x)):
 /// a formula on eight lanes where AVX-512 is, then four (the same operations, so the same bits), the scalar
 /// function lane by lane where the formula's mask says it does not hold, and the tail through four lanes padded
 /// with zeros, so an element's result never depends on its neighbours or its position.
@@ -21,31 +21,45 @@ module internal LaneRange =
         for l in 0 .. count - 1 do
             dst.[i + l] <- if (ok >>> l) &&& 1u <> 0u then v.[l] else scalar src.[i + l]
 
-    /// dst[i] = f(src[i]) for i in [lo, hi): `lanes8` and `lanes4` give f on their lanes and the mask of lanes it
-    /// holds for; `scalar` is f where it does not.
-    let inline run (src: double[]) (dst: double[]) (lo: int) (hi: int)
-                   ([<InlineIfLambda>] lanes8: Vector512<double> -> struct (Vector512<double> * uint32))
-                   ([<InlineIfLambda>] lanes4: Vector256<double> -> struct (Vector256<double> * uint32))
-                   (scalar: double -> double) =
+    /// dst[i] = combine i (f(src[i])) for i in [lo, hi): `lanes8` and `lanes4` give f on their lanes and the mask of
+    /// lanes it holds for; `scalar` is f where it does not; `combine8 i`/`combine4 i` take the vector of results from
+    /// i, `combine1 i` one result (a pullback's g·k·f(x)).
+    let inline runWith (src: double[]) (dst: double[]) (lo: int) (hi: int)
+                       ([<InlineIfLambda>] lanes8: Vector512<double> -> struct (Vector512<double> * uint32))
+                       ([<InlineIfLambda>] lanes4: Vector256<double> -> struct (Vector256<double> * uint32))
+                       (scalar: double -> double)
+                       ([<InlineIfLambda>] combine8: int -> Vector512<double> -> Vector512<double>)
+                       ([<InlineIfLambda>] combine4: int -> Vector256<double> -> Vector256<double>)
+                       ([<InlineIfLambda>] combine1: int -> double -> double) =
         use ps = fixed src
         use pd = fixed dst
+        let cold (i: int) (count: int) (raw: double[]) (ok: uint32) =
+            each scalar src dst i count raw ok
+            for j in i .. i + count - 1 do dst.[j] <- combine1 j dst.[j]
         let mutable i = lo
         if Cpu.wide () then
             while i <= hi - 8 do
                 let struct (v, ok) = lanes8 (Vector512.Load(NativePtr.add ps i))
-                if ok = 0xFFu then Vector512.Store(v, NativePtr.add pd i)
-                else each scalar src dst i 8 (raw8 v) ok
+                if ok = 0xFFu then Vector512.Store(combine8 i v, NativePtr.add pd i)
+                else cold i 8 (raw8 v) ok
                 i <- i + 8
         while i <= hi - 4 do
             let struct (v, ok) = lanes4 (Vector256.Load(NativePtr.add ps i))
-            if ok = 0xFu then Vector256.Store(v, NativePtr.add pd i)
-            else each scalar src dst i 4 (raw4 v) ok
+            if ok = 0xFu then Vector256.Store(combine4 i v, NativePtr.add pd i)
+            else cold i 4 (raw4 v) ok
             i <- i + 4
         if i < hi then
             let count = hi - i
             let inline at j = if j < count then src.[i + j] else 0.0
             let struct (v, ok) = lanes4 (Vector256.Create(at 0, at 1, at 2, at 3))
-            each scalar src dst i count (raw4 v) ok
+            cold i count (raw4 v) ok
+
+    /// dst[i] = f(src[i]) for i in [lo, hi) (`runWith` without a combine).
+    let inline run (src: double[]) (dst: double[]) (lo: int) (hi: int)
+                   ([<InlineIfLambda>] lanes8: Vector512<double> -> struct (Vector512<double> * uint32))
+                   ([<InlineIfLambda>] lanes4: Vector256<double> -> struct (Vector256<double> * uint32))
+                   (scalar: double -> double) =
+        runWith src dst lo hi lanes8 lanes4 scalar (fun _ v -> v) (fun _ v -> v) (fun _ v -> v)
 
     /// f of every element of src into a fresh array, over the cores for large arrays (`body src dst lo hi`).
     let over (body: double[] -> double[] -> int -> int -> unit) (src: double[]) =

@@ -1,10 +1,7 @@
 namespace Functional.Core
 
-#nowarn "9" // pointers into pinned arrays inside the loops only
-
 open System
 open System.Runtime.Intrinsics
-open Microsoft.FSharp.NativeInterop
 
 /// x^p for a constant p over arrays, eight lanes at a time with AVX-512, four with AVX2 and FMA (the same
 /// operations, so the same bits on every vector machine: tested): e^(p·ln |x|) with ln |x| carried in two parts, so
@@ -153,52 +150,23 @@ module internal PowVector =
                             Vector512.GreaterThanOrEqual(x, Vector512.Create(2.2250738585072014e-308)) &&& Vector512.LessThanOrEqual(x, Vector512.Create(Double.MaxValue))
                             &&& Vector512.LessThanOrEqual(Vector512.Abs y, Vector512.Create(708.0)))))
 
-    /// The lanes l < count of v into dst[i..] where `ok` has their bit, Math.Pow of src's elsewhere: the cold
-    /// path, out of line (a Math.Pow call inside the loop would keep the loop's vectors on the stack).
-    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
-    let private lanesEach (p: double) (src: double[]) (dst: double[]) (i: int) (count: int) (v: double[]) (ok: uint32) =
-        for l in 0 .. count - 1 do
-            dst.[i + l] <- if (ok >>> l) &&& 1u <> 0u then v.[l] else Math.Pow(src.[i + l], p)
-
-    let private raw8 (v: Vector512<double>) = let a = Array.zeroCreate<double> 8 in v.CopyTo a; a
-    let private raw4 (v: Vector256<double>) = let a = Array.zeroCreate<double> 4 in v.CopyTo a; a
-
-    /// dst[i] = combine i (x^p) for i in [lo, hi): eight lanes at a time where AVX-512 is, then four (the same
-    /// operations, so the same bits), Math.Pow lane by lane where the formula does not hold, the tail through
-    /// four lanes padded with ones. `combine8`/`combine4 i v` do the lanes from i, `combine1 i v` one.
+    /// dst[i] = combine i (x^p) for i in [lo, hi) by `LaneRange.runWith`: Math.Pow lane by lane where the formula
+    /// does not hold. `combine8`/`combine4 i v` do the lanes from i, `combine1 i v` one.
     let inline private range (p: double) (src: double[]) (dst: double[]) (lo: int) (hi: int)
                              ([<InlineIfLambda>] combine8: int -> Vector512<double> -> Vector512<double>)
                              ([<InlineIfLambda>] combine4: int -> Vector256<double> -> Vector256<double>)
                              ([<InlineIfLambda>] combine1: int -> double -> double) =
-        use ps = fixed src
-        use pd = fixed dst
-        let cold (i: int) (count: int) (raw: double[]) (ok: uint32) =
-            lanesEach p src dst i count raw ok
-            for j in i .. i + count - 1 do dst.[j] <- combine1 j dst.[j]
         let nonInteger = Math.Floor p <> p
         let odd = not nonInteger && Math.Abs(Math.IEEERemainder(p, 2.0)) = 1.0
+        let pv8, pv4 = Vector512.Create p, Vector256.Create p
+        let scalar (x: double) = Math.Pow(x, p)
         // The plain form of ln |x| for |p| ≤ 8, the precise one beyond (`lanesOf`), each loop compiled for its own.
-        let inline loops (precise: bool) =
-            let mutable i = lo
-            if Cpu.wide () then
-                let pv = Vector512.Create p
-                while i <= hi - 8 do
-                    let struct (v, ok) = lanes8 pv precise odd nonInteger (Vector512.Load(NativePtr.add ps i))
-                    if ok = 0xFFu then Vector512.Store(combine8 i v, NativePtr.add pd i)
-                    else cold i 8 (raw8 v) ok
-                    i <- i + 8
-            let pv = Vector256.Create p
-            while i <= hi - 4 do
-                let struct (v, ok) = lanes4 pv precise odd nonInteger (Vector256.Load(NativePtr.add ps i))
-                if ok = 0xFu then Vector256.Store(combine4 i v, NativePtr.add pd i)
-                else cold i 4 (raw4 v) ok
-                i <- i + 4
-            if i < hi then
-                let count = hi - i
-                let inline at j = if j < count then src.[i + j] else 1.0
-                let struct (v, ok) = lanes4 pv precise odd nonInteger (Vector256.Create(at 0, at 1, at 2, at 3))
-                cold i count (raw4 v) ok
-        if abs p > PlainUpTo then loops true else loops false
+        if abs p > PlainUpTo then
+            LaneRange.runWith src dst lo hi (fun x -> lanes8 pv8 true odd nonInteger x) (fun x -> lanes4 pv4 true odd nonInteger x)
+                scalar combine8 combine4 combine1
+        else
+            LaneRange.runWith src dst lo hi (fun x -> lanes8 pv8 false odd nonInteger x) (fun x -> lanes4 pv4 false odd nonInteger x)
+                scalar combine8 combine4 combine1
 
     /// x^p of every element (over the cores for large arrays). Needs `supports p`.
     let pow (p: double) (src: double[]) =

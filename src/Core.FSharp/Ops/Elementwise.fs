@@ -148,12 +148,11 @@ module Elementwise =
             (fun x g ->
                 if p = 0.0 then Tensor.zeros x.ShapeArray
                 elif exact (p - 1.0) then Tensor.mul g (Tensor.scale p (powTensor (p - 1.0) x))
-                elif p = 1.5 then
+                elif p = 1.5 || p = 0.5 then
+                    // One pass: g·(p·x^(p−1)) with x^(p−1) as powTensor takes it, √x or 1/√x.
                     let pv = Vector256.Create(p)
-                    Lanes.zip (fun x g -> g * (pv * halfPow4 x)) (fun x g -> g * (p * halfPow x)) x g
-                elif p = 0.5 then
-                    let pv = Vector256.Create(p)
-                    Lanes.zip (fun x g -> g * (pv * minusHalfPow4 x)) (fun x g -> g * (p * minusHalfPow x)) x g
+                    if p = 1.5 then Lanes.zip (fun x g -> g * (pv * halfPow4 x)) (fun x g -> g * (p * halfPow x)) x g
+                    else Lanes.zip (fun x g -> g * (pv * minusHalfPow4 x)) (fun x g -> g * (p * minusHalfPow x)) x g
                 else
                     // One pass: g·(p·x^(p−1)), the same operations as the product of the parts.
                     let q = p - 1.0

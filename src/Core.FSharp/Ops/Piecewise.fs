@@ -203,14 +203,15 @@ module Piecewise =
                     while k < n do
                         if hit data.[row + k] best then count <- count + 1
                         k <- k + 1
-                    let w = Vector256.Create(share (float count))
+                    let w = share (float count)
+                    let wv = Vector256.Create(w)
                     k <- 0
                     if vector then
                         while k <= n - 4 do
-                            (w &&& hitV (Vector256.Create(data, row + k)) bv).CopyTo(out, row + k)
+                            (wv &&& hitV (Vector256.Create(data, row + k)) bv).CopyTo(out, row + k)
                             k <- k + 4
                     while k < n do
-                        out.[row + k] <- if hit data.[row + k] best then share (float count) else 0.0
+                        out.[row + k] <- if hit data.[row + k] best then w else 0.0
                         k <- k + 1
                 else
                     Array.Clear ties
