@@ -4,10 +4,19 @@ open System
 open System.Runtime.Intrinsics
 
 /// Dense factorizations of row-major n×n blocks: LU with partial pivoting and Cholesky. Batches are consecutive
-/// blocks. Each element goes through the textbook sequence of operations (a product, then a subtraction, in order of
-/// the summation index, no FMA), so the results are those of the plain loops bit for bit; the loops run along rows,
-/// four lanes at a time, and over the cores where the work is large.
+/// blocks. Up to `unblockedMax` rows each element goes through the textbook sequence of operations (a product, then
+/// a subtraction, in order of the summation index, no FMA), so the results are those of the plain loops bit for bit.
+/// Larger blocks are factored in panels of `panel` columns (as LAPACK's getrf and potrf): the panel by those loops,
+/// the rest of the matrix updated by one matrix product per panel, so most of the work runs on the GEMM kernel; the
+/// substitutions likewise by panels of rows. The loops run along rows, four lanes at a time, and over the cores
+/// where the work is large.
 module internal Factorizations =
+
+    /// Rows up to which a block is one panel (the textbook loops alone).
+    let unblockedMax = 64
+
+    /// Columns of a panel in larger blocks.
+    let panel = 32
 
     /// dst[d..d+len) −= f·src[s..s+len), each element a product then a subtraction (four lanes at a time).
     let private subtractScaled (dst: double[]) (d: int) (f: double) (src: double[]) (s: int) (len: int) =
@@ -21,61 +30,278 @@ module internal Factorizations =
             dst.[d + j] <- dst.[d + j] - f * src.[s + j]
             j <- j + 1
 
+    /// dst[d + t] −= Σ_q coef[c + q]·src[s + q·ld + t] for q = 0 .. count − 1 and t < len: the products subtracted
+    /// one by one in order of q, as `subtractScaled` row after row would, but each element loaded and stored once
+    /// (four vectors of four lanes side by side, so that the subtractions of one element do not wait on each other's).
+    let private subtractCombination (dst: double[]) (d: int) (coef: double[]) (c: int) (src: double[]) (s: int) (ld: int) (count: int) (len: int) =
+        let mutable t = 0
+        if Vector256.IsHardwareAccelerated then
+            while t <= len - 16 do
+                let mutable x0 = Vector256.Create(dst, d + t)
+                let mutable x1 = Vector256.Create(dst, d + t + 4)
+                let mutable x2 = Vector256.Create(dst, d + t + 8)
+                let mutable x3 = Vector256.Create(dst, d + t + 12)
+                for q in 0 .. count - 1 do
+                    let f = Vector256.Create(coef.[c + q])
+                    let o = s + q * ld + t
+                    x0 <- x0 - f * Vector256.Create(src, o)
+                    x1 <- x1 - f * Vector256.Create(src, o + 4)
+                    x2 <- x2 - f * Vector256.Create(src, o + 8)
+                    x3 <- x3 - f * Vector256.Create(src, o + 12)
+                x0.CopyTo(dst, d + t)
+                x1.CopyTo(dst, d + t + 4)
+                x2.CopyTo(dst, d + t + 8)
+                x3.CopyTo(dst, d + t + 12)
+                t <- t + 16
+            while t <= len - 4 do
+                let mutable x = Vector256.Create(dst, d + t)
+                for q in 0 .. count - 1 do x <- x - Vector256.Create(coef.[c + q]) * Vector256.Create(src, s + q * ld + t)
+                x.CopyTo(dst, d + t)
+                t <- t + 4
+        while t < len do
+            let mutable x = dst.[d + t]
+            for q in 0 .. count - 1 do x <- x - coef.[c + q] * src.[s + q * ld + t]
+            dst.[d + t] <- x
+            t <- t + 1
+
+    /// x[from .. from + len) /= divisor, four lanes at a time (each quotient correctly rounded, as one by one).
+    let private divide (x: double[]) (from: int) (len: int) (divisor: double) =
+        let mutable t = 0
+        if Vector256.IsHardwareAccelerated then
+            let dv = Vector256.Create(divisor)
+            while t <= len - 4 do
+                (Vector256.Create(x, from + t) / dv).CopyTo(x, from + t)
+                t <- t + 4
+        while t < len do
+            x.[from + t] <- x.[from + t] / divisor
+            t <- t + 1
+
     /// Rows or columns [0, count) in chunks over the cores when `work` (elements touched) is large.
     let private over (count: int) (work: int64) (body: int -> int -> unit) =
         if count < 2 || work < 65536L then body 0 count
         else Strided.chunkedUnits count (int (min 1000000L (work / int64 count))) body
 
-    /// LU of block b of `a` (copied): the packed factors, the row permutation and its sign, and the first zero
+    /// Columns [0, k) in blocks of 64 over the cores when `work` (elements touched) is large.
+    let private columnBlocks (k: int) (work: int64) (body: int -> int -> unit) =
+        let blocks = (k + 63) / 64
+        over blocks work (fun b0 b1 -> body (b0 * 64) (min k (b1 * 64) - b0 * 64))
+
+    /// Rows×cols at `offset` of `src` (leading dimension ld) as a contiguous array.
+    let private copyBlock (src: double[]) (offset: int) (ld: int) (rows: int) (cols: int) =
+        let c = Strided.fresh (rows * cols)
+        for r in 0 .. rows - 1 do Array.Copy(src, offset + r * ld, c, r * cols, cols)
+        c
+
+    /// dst's rows×cols block at `offset` (leading dimension ld) −= t (rows×cols contiguous); with `diagonal` ≥ 0,
+    /// only columns up to row r's `diagonal + r` (a lower triangle whose first row is row `diagonal` of it).
+    let private subtractRows (dst: double[]) (offset: int) (ld: int) (t: double[]) (rows: int) (cols: int) (diagonal: int) =
+        over rows (int64 rows * int64 cols) (fun r0 r1 ->
+            for r in r0 .. r1 - 1 do
+                let d = offset + r * ld
+                let s = r * cols
+                let len = if diagonal >= 0 then diagonal + r + 1 else cols
+                let mutable j = 0
+                if Vector256.IsHardwareAccelerated then
+                    while j <= len - 4 do
+                        (Vector256.Create(dst, d + j) - Vector256.Create(t, s + j)).CopyTo(dst, d + j)
+                        j <- j + 4
+                while j < len do
+                    dst.[d + j] <- dst.[d + j] - t.[s + j]
+                    j <- j + 1)
+
+    /// dst's rows×cols block at dOff (leading dimension ldd) −= A·B, or A·Bᵀ when transB, for views of row-major
+    /// arrays: A rows×inner at aOff (leading dimension lda), B inner×cols (cols×inner when transB) at bOff (ldb).
+    /// With `diagonal` ≥ 0 only the lower part (as `subtractRows`) must come out right; the rest of the block may
+    /// change too. On the packed kernel the sums go into dst in place, from a negated copy of A, over the cores from
+    /// 2¹⁹ multiply-adds (which the GEMM's own split would leave to one); the other kernels take contiguous copies
+    /// and their product is subtracted.
+    let private subtractProduct (a: double[]) (aOff: int) (lda: int) (b: double[]) (bOff: int) (ldb: int) (transB: bool)
+                                (dst: double[]) (dOff: int) (ldd: int) (rows: int) (inner: int) (cols: int) (diagonal: int) =
+        if Gemm.packedApplies rows inner cols then
+            let negated = Storage.rentScratch (rows * inner)
+            for r in 0 .. rows - 1 do
+                let s = aOff + r * lda
+                for p in 0 .. inner - 1 do negated.[r * inner + p] <- -a.[s + p]
+            let parts = if int64 rows * int64 inner * int64 cols >= (1L <<< 19) then Environment.ProcessorCount else 1
+            Functional.Kernels.PackedGemm.MultiplyAddStrided(transB, parts, negated, 0L, inner, b, int64 bOff, ldb, dst, int64 dOff, ldd, rows, inner, cols)
+            Storage.returnScratch negated
+        else
+            let ca = copyBlock a aOff lda rows inner
+            let t =
+                if transB then Gemm.batchedT false true ca (copyBlock b bOff ldb cols inner) 1 rows inner cols
+                else Gemm.batched ca (copyBlock b bOff ldb inner cols) 1 rows inner cols
+            subtractRows dst dOff ldd t rows cols diagonal
+
+    /// Elements between a panel's columns in its buffer, for r rows: whole cache lines, and one line more, so
+    /// that the columns of a power-of-two height do not fall into the same cache sets.
+    let private columnStride (r: int) = (r + 7) / 8 * 8 + 8
+
+    /// The panel of columns [k0, e) of the n×n factor m, rows k0 .. n − 1, copied column by column into `p`, so
+    /// that the pivot search and the eliminations run down whole columns.
+    let private panelOut (m: double[]) (n: int) (k0: int) (e: int) (p: double[]) =
+        let cs = columnStride (n - k0)
+        for i in 0 .. n - k0 - 1 do
+            let row = (k0 + i) * n + k0
+            for c in 0 .. e - k0 - 1 do p.[c * cs + i] <- m.[row + c]
+
+    let private panelIn (m: double[]) (n: int) (k0: int) (e: int) (p: double[]) =
+        let cs = columnStride (n - k0)
+        for i in 0 .. n - k0 - 1 do
+            let row = (k0 + i) * n + k0
+            for c in 0 .. e - k0 - 1 do m.[row + c] <- p.[c * cs + i]
+
+    /// LU of block b of `a` into m (its first n² elements): the row permutation and its sign, and the first zero
     /// pivot (−1 when there is none).
-    let lu (a: double[]) (offset: int) (n: int) =
-        let m = Array.sub a offset (n * n)
+    let private factorLu (a: double[]) (offset: int) (n: int) (m: double[]) =
+        Array.Copy(a, offset, m, 0, n * n)
         let perm = Array.init n id
         let mutable sign = 1.0
         let mutable singular = -1
-        for k in 0 .. n - 1 do
-            // The largest pivot in column k at or below the diagonal.
-            let mutable p = k
-            for i in k + 1 .. n - 1 do
-                if abs m.[i * n + k] > abs m.[p * n + k] then p <- i
-            if p <> k then
-                for j in 0 .. n - 1 do
-                    let t = m.[k * n + j]
-                    m.[k * n + j] <- m.[p * n + j]
-                    m.[p * n + j] <- t
-                let t = perm.[k]
-                perm.[k] <- perm.[p]
-                perm.[p] <- t
-                sign <- -sign
-            let pivot = m.[k * n + k]
-            if pivot = 0.0 then (if singular < 0 then singular <- k)
-            else
-                let rest = n - k - 1
-                over rest (int64 rest * int64 rest) (fun r0 r1 ->
-                    for i in k + 1 + r0 .. k + r1 do
-                        let f = m.[i * n + k] / pivot
-                        m.[i * n + k] <- f
-                        if f <> 0.0 then subtractScaled m (i * n + k + 1) f m (k * n + k + 1) rest)
-        m, perm, sign, singular
+        let swap (k: int) (p: int) (c0: int) (c1: int) =
+            for j in c0 .. c1 - 1 do
+                let t = m.[k * n + j]
+                m.[k * n + j] <- m.[p * n + j]
+                m.[p * n + j] <- t
+        if n <= unblockedMax then
+            for k in 0 .. n - 1 do
+                // The largest pivot in column k at or below the diagonal.
+                let mutable p = k
+                for i in k + 1 .. n - 1 do
+                    if abs m.[i * n + k] > abs m.[p * n + k] then p <- i
+                if p <> k then
+                    swap k p 0 n
+                    let t = perm.[k]
+                    perm.[k] <- perm.[p]
+                    perm.[p] <- t
+                    sign <- -sign
+                let pivot = m.[k * n + k]
+                if pivot = 0.0 then (if singular < 0 then singular <- k)
+                else
+                    let rest = n - k - 1
+                    over rest (int64 rest * int64 rest) (fun r0 r1 ->
+                        for i in k + 1 + r0 .. k + r1 do
+                            let f = m.[i * n + k] / pivot
+                            m.[i * n + k] <- f
+                            if f <> 0.0 then subtractScaled m (i * n + k + 1) f m (k * n + k + 1) rest)
+        else
+            let buffer = Storage.rentScratch (columnStride n * panel)
+            let pivots = Array.zeroCreate<int> panel
+            let mutable k0 = 0
+            while k0 < n do
+                let e = min n (k0 + panel)
+                let r = n - k0
+                let cs = columnStride r
+                panelOut m n k0 e buffer
+                for kk in 0 .. e - k0 - 1 do
+                    let col = kk * cs
+                    // The largest pivot in the column at or below the diagonal; rows swapped within the panel.
+                    let mutable p = kk
+                    for i in kk + 1 .. r - 1 do
+                        if abs buffer.[col + i] > abs buffer.[col + p] then p <- i
+                    pivots.[kk] <- k0 + p
+                    if p <> kk then
+                        for c in 0 .. e - k0 - 1 do
+                            let t = buffer.[c * cs + kk]
+                            buffer.[c * cs + kk] <- buffer.[c * cs + p]
+                            buffer.[c * cs + p] <- t
+                        let t = perm.[k0 + kk]
+                        perm.[k0 + kk] <- perm.[k0 + p]
+                        perm.[k0 + p] <- t
+                        sign <- -sign
+                    let pivot = buffer.[col + kk]
+                    if pivot = 0.0 then
+                        if singular < 0 then singular <- k0 + kk
+                        // The loops subtract nothing of this row; the products below must see zero multipliers
+                        // (the column holds zeros, or NaN, which the pivot search passes over).
+                        Array.Clear(buffer, col + kk + 1, r - kk - 1)
+                    else
+                        divide buffer (col + kk + 1) (r - kk - 1) pivot
+                        for c in kk + 1 .. e - k0 - 1 do
+                            subtractScaled buffer (c * cs + kk + 1) buffer.[c * cs + kk] buffer (col + kk + 1) (r - kk - 1)
+                panelIn m n k0 e buffer
+                // The panel's row swaps, applied to the columns outside it in the order they were found.
+                for kk in 0 .. e - k0 - 1 do
+                    let p = pivots.[kk]
+                    if p <> k0 + kk then
+                        swap (k0 + kk) p 0 k0
+                        swap (k0 + kk) p e n
+                if e < n then
+                    let rest = n - e
+                    // The panel's rows right of it (U₁₂), by substitution with the panel's unit lower triangle, in
+                    // blocks of columns over the cores.
+                    columnBlocks rest (int64 (e - k0) * int64 (e - k0) * int64 rest / 2L) (fun c0 w ->
+                        for i in k0 + 1 .. e - 1 do
+                            subtractCombination m (i * n + e + c0) m (i * n + k0) m (k0 * n + e + c0) n (i - k0) w)
+                    // The trailing block loses L₂₁·U₁₂.
+                    subtractProduct m (e * n + k0) n m (k0 * n + e) n false m (e * n + e) n rest (e - k0) rest -1
+                k0 <- e
+            Storage.returnScratch buffer
+        perm, sign, singular
 
-    /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`: whole rows of X at a
-    /// time (each element the same sequence as a column's substitution), column blocks over the cores.
+    /// f applied to the LU of block b of `a`: the packed factors (the first n² elements of a scratch array, given
+    /// back afterwards: f must not keep it), the row permutation, its sign, and the first zero pivot (−1 when there
+    /// is none).
+    let withLu (a: double[]) (offset: int) (n: int) (f: double[] -> int[] -> double -> int -> 'r) : 'r =
+        let m = Storage.rentScratch (n * n)
+        try
+            let perm, sign, singular = factorLu a offset n m
+            f m perm sign singular
+        finally Storage.returnScratch m
+
+    /// X (n×k at xOffset) := L⁻¹·X for the unit lower factor in m: whole rows of X at a time (each element the same
+    /// sequence as a column's substitution); beyond `unblockedMax` rows each panel of rows first loses the product
+    /// of the factor's block left of it with the rows already found. With `triangular`, X is the identity (k = n),
+    /// whose image stays lower triangular: only columns up to each row's own are computed (the terms left out are
+    /// products with zeros, which change no sum).
+    let private forward (m: double[]) (n: int) (x: double[]) (xOffset: int) (k: int) (triangular: bool) =
+        let width = if n <= unblockedMax then n else panel
+        let mutable i0 = 0
+        while i0 < n do
+            let e = min n (i0 + width)
+            if i0 > 0 then
+                subtractProduct m (i0 * n) n x xOffset k false x (xOffset + i0 * k) k (e - i0) i0 (if triangular then i0 else k) -1
+            let cols = if triangular then e else k
+            columnBlocks cols (int64 (e - i0) * int64 (e - i0) * int64 cols) (fun c0 w ->
+                for i in i0 + 1 .. e - 1 do
+                    // In the triangular case row i is zero right of column i.
+                    let len = if triangular then min w (i + 1 - c0) else w
+                    if len > 0 then subtractCombination x (xOffset + i * k + c0) m (i * n + i0) x (xOffset + i0 * k + c0) k (i - i0) len)
+            i0 <- e
+
+    /// X (n×k at xOffset) := U⁻¹·X for the upper factor in m, panels of rows from the bottom (as `forward`).
+    let private backward (m: double[]) (n: int) (x: double[]) (xOffset: int) (k: int) =
+        let width = if n <= unblockedMax then n else panel
+        let panels = (n + width - 1) / width
+        for p in panels - 1 .. -1 .. 0 do
+            let i0 = p * width
+            let e = min n (i0 + width)
+            if e < n then subtractProduct m (i0 * n + e) n x (xOffset + e * k) k false x (xOffset + i0 * k) k (e - i0) (n - e) k -1
+            columnBlocks k (int64 (e - i0) * int64 (e - i0) * int64 k) (fun c0 w ->
+                for i in e - 1 .. -1 .. i0 do
+                    subtractCombination x (xOffset + i * k + c0) m (i * n + i + 1) x (xOffset + (i + 1) * k + c0) k (e - 1 - i) w
+                    divide x (xOffset + i * k + c0) w m.[i * n + i])
+
+    /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`.
     let luSolve (m: double[]) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
-        let block = 64
-        let blocks = (k + block - 1) / block
-        over blocks (int64 n * int64 n * int64 k) (fun b0 b1 ->
-            let c0 = b0 * block
-            let width = min k (b1 * block) - c0
-            // Forward substitution with the unit lower factor, on the permuted rows.
-            for i in 0 .. n - 1 do
-                Array.Copy(b, offset + perm.[i] * k + c0, x, xOffset + i * k + c0, width)
-                for j in 0 .. i - 1 do
-                    subtractScaled x (xOffset + i * k + c0) m.[i * n + j] x (xOffset + j * k + c0) width
-            for i in n - 1 .. -1 .. 0 do
-                for j in i + 1 .. n - 1 do
-                    subtractScaled x (xOffset + i * k + c0) m.[i * n + j] x (xOffset + j * k + c0) width
-                let d = m.[i * n + i]
-                for c in xOffset + i * k + c0 .. xOffset + i * k + c0 + width - 1 do x.[c] <- x.[c] / d)
+        for i in 0 .. n - 1 do Array.Copy(b, offset + perm.[i] * k, x, xOffset + i * k, k)
+        forward m n x xOffset k false
+        backward m n x xOffset k
+
+    /// A⁻¹ = U⁻¹·L⁻¹·P from the LU factors, into y at yOffset: L⁻¹ (lower triangular: a third of the work of the
+    /// forward substitution against the identity), U⁻¹ times it, then the columns put where P sends them. Each column
+    /// is the one `luSolve` finds against the permuted identity, bit for bit.
+    let luInverse (m: double[]) (perm: int[]) (n: int) (y: double[]) (yOffset: int) =
+        let z = Storage.rentScratch (n * n)
+        try
+            Array.Clear(z, 0, n * n)
+            for i in 0 .. n - 1 do z.[i * n + i] <- 1.0
+            forward m n z 0 n true
+            backward m n z 0 n
+            // Column j of (U⁻¹L⁻¹)·P is column perm⁻¹(j) of U⁻¹L⁻¹.
+            over n (int64 n * int64 n) (fun r0 r1 ->
+                for i in r0 .. r1 - 1 do
+                    for j in 0 .. n - 1 do y.[yOffset + i * n + perm.[j]] <- z.[i * n + j])
+        finally Storage.returnScratch z
 
     /// det of block b from its LU: the pivots' product times the permutation's sign.
     let determinant (m: double[]) (n: int) (sign: double) =
@@ -97,29 +323,74 @@ module internal Factorizations =
     /// The lower Cholesky factor of the block at `offset` (its lower triangle read), into `l` at the same offset;
     /// the first column whose pivot is not positive (−1 when the block is positive definite). Right-looking: after
     /// column j is final, its products are subtracted from the rows below (each element's subtractions in the
-    /// order of the summation index, as the left-looking dot products take them), four lanes along each row.
+    /// order of the summation index, as the left-looking dot products take them). Up to `unblockedMax` rows four
+    /// lanes along each row; beyond, a panel at a time down its columns, then the trailing lower triangle loses
+    /// L₂₁·L₂₁ᵀ by products of row blocks.
     let cholesky (a: double[]) (offset: int) (n: int) (l: double[]) =
-        // The lower triangle, worked on in place in l; the column being subtracted copied out contiguous.
+        // The lower triangle, worked on in place in l.
         for i in 0 .. n - 1 do Array.Copy(a, offset + i * n, l, offset + i * n, i + 1)
-        let column = Array.zeroCreate<double> n
         let mutable failed = -1
-        let mutable j = 0
-        while failed < 0 && j < n do
-            let d = l.[offset + j * n + j]
-            if not (d > 0.0) then failed <- j
-            else
-                let ljj = Math.Sqrt d
-                l.[offset + j * n + j] <- ljj
-                for i in j + 1 .. n - 1 do
-                    let v = l.[offset + i * n + j] / ljj
-                    l.[offset + i * n + j] <- v
-                    column.[i] <- v
-                // Row i (below j) loses l[i, j]·l[c, j] at columns c = j + 1 .. i.
-                let rest = n - j - 1
-                over rest (int64 rest * int64 rest / 2L) (fun r0 r1 ->
-                    for i in j + 1 + r0 .. j + r1 do
-                        subtractScaled l (offset + i * n + j + 1) column.[i] column (j + 1) (i - j))
-            j <- j + 1
+        if n <= unblockedMax then
+            // The column being subtracted copied out contiguous.
+            let column = Array.zeroCreate<double> n
+            let mutable j = 0
+            while failed < 0 && j < n do
+                let d = l.[offset + j * n + j]
+                if not (d > 0.0) then failed <- j
+                else
+                    let ljj = Math.Sqrt d
+                    l.[offset + j * n + j] <- ljj
+                    for i in j + 1 .. n - 1 do
+                        let v = l.[offset + i * n + j] / ljj
+                        l.[offset + i * n + j] <- v
+                        column.[i] <- v
+                    // Row i (below j) loses l[i, j]·l[c, j] at columns c = j + 1 .. i.
+                    let rest = n - j - 1
+                    over rest (int64 rest * int64 rest / 2L) (fun r0 r1 ->
+                        for i in j + 1 + r0 .. j + r1 do
+                            subtractScaled l (offset + i * n + j + 1) column.[i] column (j + 1) (i - j))
+                j <- j + 1
+        else
+            let buffer = Storage.rentScratch (columnStride n * panel)
+            let mutable j0 = 0
+            while failed < 0 && j0 < n do
+                let e = min n (j0 + panel)
+                let r = n - j0
+                let cs = columnStride r
+                let w = e - j0
+                // The panel's columns (rows j0 .. n − 1) contiguous; above the diagonal unused.
+                for i in 0 .. r - 1 do
+                    let row = offset + (j0 + i) * n + j0
+                    for c in 0 .. min i (w - 1) do buffer.[c * cs + i] <- l.[row + c]
+                let mutable jj = 0
+                while failed < 0 && jj < w do
+                    let col = jj * cs
+                    let d = buffer.[col + jj]
+                    if not (d > 0.0) then failed <- j0 + jj
+                    else
+                        let ljj = Math.Sqrt d
+                        buffer.[col + jj] <- ljj
+                        divide buffer (col + jj + 1) (r - jj - 1) ljj
+                        // Column c of the panel loses l[i, j]·l[c, j] at rows i = c .. n − 1.
+                        for c in jj + 1 .. w - 1 do
+                            subtractScaled buffer (c * cs + c) buffer.[col + c] buffer (col + c) (r - c)
+                    jj <- jj + 1
+                if failed < 0 then
+                    for i in 0 .. r - 1 do
+                        let row = offset + (j0 + i) * n + j0
+                        for c in 0 .. min i (w - 1) do l.[row + c] <- buffer.[c * cs + i]
+                    if e < n then
+                        // The trailing lower triangle loses L₂₁·L₂₁ᵀ: each block of rows its product with the
+                        // rows of L₂₁ up to its own last (the part right of the diagonal is never computed).
+                        let rest = n - e
+                        let rowsPer = max panel ((rest + 3) / 4)
+                        let mutable r0 = 0
+                        while r0 < rest do
+                            let r1 = min rest (r0 + rowsPer)
+                            subtractProduct l (offset + (e + r0) * n + j0) n l (offset + e * n + j0) n true l (offset + (e + r0) * n + e) n (r1 - r0) w r1 r0
+                            r0 <- r1
+                j0 <- e
+            Storage.returnScratch buffer
         // The upper triangle is zero (the caller's array may be recycled).
         for i in 0 .. n - 1 do Array.Clear(l, offset + i * n + i + 1, n - i - 1)
         failed

@@ -33,11 +33,11 @@ module Linalg =
                     let n, count = square "solve" "a" ts.[0].ShapeArray
                     let k = ts.[1].ShapeArray.[ts.[1].ShapeArray.Length - 1]
                     let ad, bd = ts.[0].Data, ts.[1].Data
-                    let x = Array.zeroCreate bd.Length
+                    let x = Storage.uninit bd.Length
                     for blk in 0 .. count - 1 do
-                        let m, perm, _, bad = Factorizations.lu ad (blk * n * n) n
-                        if bad >= 0 then raise (singular "solve" blk bad)
-                        Factorizations.luSolve m perm n bd (blk * n * k) k x (blk * n * k)
+                        Factorizations.withLu ad (blk * n * n) n (fun m perm _ bad ->
+                            if bad >= 0 then raise (singular "solve" blk bad)
+                            Factorizations.luSolve m perm n bd (blk * n * k) k x (blk * n * k))
                     Tensor.wrap ts.[1].ShapeArray x)
                 (fun xs out adj i ->
                     let gb = solveMatrix (transposeLast xs.[0]) adj
@@ -75,12 +75,11 @@ module Linalg =
                 (fun ts ->
                     let _, count = square "inverse" "a" ts.[0].ShapeArray
                     let ad = ts.[0].Data
-                    let eye = Array.init (n * n) (fun e -> if e / n = e % n then 1.0 else 0.0)
-                    let y = Array.zeroCreate ad.Length
+                    let y = Storage.uninit ad.Length
                     for blk in 0 .. count - 1 do
-                        let m, perm, _, bad = Factorizations.lu ad (blk * n * n) n
-                        if bad >= 0 then raise (singular "inverse" blk bad)
-                        Factorizations.luSolve m perm n eye 0 n y (blk * n * n)
+                        Factorizations.withLu ad (blk * n * n) n (fun m perm _ bad ->
+                            if bad >= 0 then raise (singular "inverse" blk bad)
+                            Factorizations.luInverse m perm n y (blk * n * n))
                     Tensor.wrap shape y)
                 (fun _ out adj _ -> Arithmetic.neg (Linear.einsum "...ji,...jk,...lk->...il" [| out; adj; out |]))
                 (fun _ out _ t -> Arithmetic.neg (Linear.einsum "...ij,...jk,...kl->...il" [| out; t; out |])))
@@ -91,8 +90,7 @@ module Linalg =
         let n = shape.[shape.Length - 1]
         let count = Array.fold (*) 1 shape.[.. shape.Length - 3]
         Tensor.wrap shape.[.. shape.Length - 3] (Array.init count (fun blk ->
-            let m, _, sign, _ = Factorizations.lu data (blk * n * n) n
-            f m n sign))
+            Factorizations.withLu data (blk * n * n) n (fun m _ sign _ -> f m n sign)))
 
     /// det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ. JVP: det A·tr(A⁻¹·Ȧ). The rule needs A⁻¹: at a singular A the
     /// value is 0 and the gradient is refused.
@@ -136,7 +134,7 @@ module Linalg =
                 (fun ts ->
                     let _, count = square "cholesky" "a" ts.[0].ShapeArray
                     let ad = ts.[0].Data
-                    let l = Array.zeroCreate ad.Length
+                    let l = Storage.uninit ad.Length
                     for blk in 0 .. count - 1 do
                         let bad = Factorizations.cholesky ad (blk * n * n) n l
                         if bad >= 0 then

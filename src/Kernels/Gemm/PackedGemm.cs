@@ -110,11 +110,38 @@ internal static unsafe partial class PackedGemm
         {
             // One task: no closure, no pool.
             fixed (double* pa = a, pb = b, pc = c)
-                Blocked(transA, transB, pa + (aOffsets?[0] ?? 0), lda, pb + (bOffsets?[0] ?? 0), ldb, pc, m, k, n, 0, m, 0, n);
+                Blocked(transA, transB, pa + (aOffsets?[0] ?? 0), lda, pb + (bOffsets?[0] ?? 0), ldb, pc, m, k, n, 0, m, 0, n, n, false);
             return;
         }
         fixed (double* pa = a, pb = b, pc = c)
-            Tasks(transA, transB, parts, (nint)pa, aOffsets, lda, (nint)pb, bOffsets, ldb, (nint)pc, batch, m, k, n, byColumns, span, unit, units);
+            Tasks(transA, transB, parts, (nint)pa, aOffsets, lda, (nint)pb, bOffsets, ldb, (nint)pc, batch, m, k, n, byColumns, span, unit, units, n, false);
+    }
+
+    /// <summary>
+    /// C += A·op(B) for one product: A m×k at aOffset (leading dimension lda), B k×n at bOffset (n×k if transB), and
+    /// C a view of <paramref name="c"/> from cOffset with leading dimension ldc. Each element's sum starts from its own
+    /// value, as a later block of k does in <see cref="MultiplyStrided"/>. With A negated this is the trailing update
+    /// C −= A·B of a blocked factorization, written in place.
+    /// </summary>
+    public static void MultiplyAddStrided(bool transB, int parts, double[] a, long aOffset, int lda, double[] b, long bOffset, int ldb, double[] c, long cOffset, int ldc, int m, int k, int n)
+    {
+        if (m == 0 || n == 0 || k == 0) return;
+        if (ldc < n) throw new ArgumentException($"C: leading dimension {ldc} is less than its {n} columns.");
+        if (cOffset < 0 || cOffset + (long)(m - 1) * ldc + n > c.Length) throw new ArgumentException($"C: {m}×{n} at offset {cOffset} reaches past its {c.Length} elements.");
+        var aOffsets = new[] { aOffset };
+        var bOffsets = new[] { bOffset };
+        CheckOperand("A", a, aOffsets, lda, 1, m, k, (long)m * k);
+        CheckOperand("B", b, bOffsets, ldb, 1, transB ? n : k, transB ? k : n, (long)k * n);
+        bool byColumns = n >= m;
+        int span = byColumns ? n : m;
+        int unit = byColumns ? Nr : Mr;
+        int units = (span + unit - 1) / unit;
+        parts = Math.Max(1, Math.Min(parts, units));
+        fixed (double* pa = a, pb = b, pc = c)
+        {
+            if (parts == 1) Blocked(false, transB, pa + aOffset, lda, pb + bOffset, ldb, pc + cOffset, m, k, n, 0, m, 0, n, ldc, true);
+            else Tasks(false, transB, parts, (nint)pa, aOffsets, lda, (nint)pb, bOffsets, ldb, (nint)(pc + cOffset), 1, m, k, n, byColumns, span, unit, units, ldc, true);
+        }
     }
 
     /// <summary>Whether one product is split along k: k long against a C too small to give each core rows or
@@ -147,7 +174,7 @@ internal static unsafe partial class PackedGemm
                 int p0 = t * per, kc = Math.Min(per, k - p0);
                 double* ac = (double*)ia + (transA ? (long)p0 * lda : p0);
                 double* bc = (double*)ib + (transB ? p0 : (long)p0 * ldb);
-                Blocked(transA, transB, ac, lda, bc, ldb, (double*)ip + (long)t * size, m, kc, n, 0, m, 0, n);
+                Blocked(transA, transB, ac, lda, bc, ldb, (double*)ip + (long)t * size, m, kc, n, 0, m, 0, n, n, false);
             });
             for (int t = 0; t < chunks; t++)
             {
@@ -186,28 +213,28 @@ internal static unsafe partial class PackedGemm
 
     /// <summary>Products × parts as tasks over the pool. Pointers cross into the tasks as integers; the
     /// caller keeps the arrays pinned until every task is done.</summary>
-    private static void Tasks(bool transA, bool transB, int parts, nint ia, long[]? aOffsets, int lda, nint ib, long[]? bOffsets, int ldb, nint ic, int batch, int m, int k, int n, bool byColumns, int span, int unit, int units)
+    private static void Tasks(bool transA, bool transB, int parts, nint ia, long[]? aOffsets, int lda, nint ib, long[]? bOffsets, int ldb, nint ic, int batch, int m, int k, int n, bool byColumns, int span, int unit, int units, int ldc, bool accumulate)
     {
         Fork.For(batch * parts, t =>
         {
             int bi = t / parts, p = t % parts;
             int lo = Math.Min(span, p * units / parts * unit), hi = Math.Min(span, (p + 1) * units / parts * unit);
             if (hi <= lo) return;
-            double* ab = (double*)ia + (aOffsets?[bi] ?? (long)bi * m * k), bb = (double*)ib + (bOffsets?[bi] ?? (long)bi * k * n), cb = (double*)ic + (long)bi * m * n;
-            if (byColumns) Blocked(transA, transB, ab, lda, bb, ldb, cb, m, k, n, 0, m, lo, hi);
-            else Blocked(transA, transB, ab, lda, bb, ldb, cb, m, k, n, lo, hi, 0, n);
+            double* ab = (double*)ia + (aOffsets?[bi] ?? (long)bi * m * k), bb = (double*)ib + (bOffsets?[bi] ?? (long)bi * k * n), cb = (double*)ic + (long)bi * m * ldc;
+            if (byColumns) Blocked(transA, transB, ab, lda, bb, ldb, cb, m, k, n, 0, m, lo, hi, ldc, accumulate);
+            else Blocked(transA, transB, ab, lda, bb, ldb, cb, m, k, n, lo, hi, 0, n, ldc, accumulate);
         });
     }
 
     /// <summary>The blocked product on rows i0..i1-1 × columns j0..j1-1, sequentially, with this thread's
     /// buffers. Edge tiles go through a zeroed tile buffer: every element is summed in the same order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Blocked(bool transA, bool transB, double* a, int lda, double* b, int ldb, double* c, int m, int k, int n, int i0, int i1, int j0, int j1)
+    private static void Blocked(bool transA, bool transB, double* a, int lda, double* b, int ldb, double* c, int m, int k, int n, int i0, int i1, int j0, int j1, int ldc, bool accumulate)
     {
         var s = t_scratch ??= new Scratch();
         if (InPlace(m, k, n, transA, transB))
         {
-            InPlaceBlocked(transA, transB, a, lda, b, ldb, c, m, k, n, i0, i1, j0, j1, s);
+            InPlaceBlocked(transA, transB, a, lda, b, ldb, c, m, k, n, i0, i1, j0, j1, s, ldc, accumulate);
             return;
         }
         var blocks = Tuning.GemmBlocks;
@@ -224,7 +251,7 @@ internal static unsafe partial class PackedGemm
             for (int pc = 0; pc < k; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, k - pc);
-                bool first = pc == 0;
+                bool first = pc == 0 && !accumulate;
                 PackB(b, ldb, transB, pc, kc, jc, nc, bp, nr);
                 for (int ic = i0; ic < i1; ic += mcMax)
                 {
@@ -243,11 +270,11 @@ internal static unsafe partial class PackedGemm
                                 // A large C's rows are far apart and miss every cache, and a later k block reads its
                                 // tile first thing: the next tile's lines are asked for a whole tile ahead (the first
                                 // tile's just before). A small C is in cache; the in-place path does not ask.
-                                if (ir == 0) PrefetchTile(c + (long)i * n + j, n, mr, nr);
-                                if (ir + 2 * mr <= mc) PrefetchTile(c + (long)(i + mr) * n + j, n, mr, nr);
-                                Tile(wide, aPanel, bPanel, kc, c + (long)i * n + j, n, first);
+                                if (ir == 0) PrefetchTile(c + (long)i * ldc + j, ldc, mr, nr);
+                                if (ir + 2 * mr <= mc) PrefetchTile(c + (long)(i + mr) * ldc + j, ldc, mr, nr);
+                                Tile(wide, aPanel, bPanel, kc, c + (long)i * ldc + j, ldc, first);
                             }
-                            else EdgeTile(wide, aPanel, 1, mr, bPanel, nr, kc, c + (long)i * n + j, n, h, w, first, tile);
+                            else EdgeTile(wide, aPanel, 1, mr, bPanel, nr, kc, c + (long)i * ldc + j, ldc, h, w, first, tile);
                         }
                     }
                 }
@@ -278,7 +305,7 @@ internal static unsafe partial class PackedGemm
     /// order as the packed kernel, so bit-identical results); edge tiles pack their panel, zero-padded, as the
     /// packed path does.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InPlaceBlocked(bool transA, bool transB, double* a, int lda, double* b, int ldb, double* c, int m, int k, int n, int i0, int i1, int j0, int j1, Scratch s)
+    private static void InPlaceBlocked(bool transA, bool transB, double* a, int lda, double* b, int ldb, double* c, int m, int k, int n, int i0, int i1, int j0, int j1, Scratch s, int ldc, bool accumulate)
     {
         int nr = Nr, mr = Mr;
         bool wide = Wide;
@@ -305,13 +332,13 @@ internal static unsafe partial class PackedGemm
                 h = !wide && (left == 4 || left == 8) ? 4 : Math.Min(mr, left);
                 if (h == 4 && !wide && w == nr)
                 {
-                    if (transA) Kernel256<FourRows>(a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n, true);
-                    else Kernel256<FourRows>(a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n, true);
+                    if (transA) Kernel256<FourRows>(a + i, 1, lda, bj, bs, k, c + (long)i * ldc + j, ldc, !accumulate);
+                    else Kernel256<FourRows>(a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * ldc + j, ldc, !accumulate);
                 }
                 else if (h == mr && w == nr)
                 {
-                    if (transA) Tile(wide, a + i, 1, lda, bj, bs, k, c + (long)i * n + j, n, true);
-                    else Tile(wide, a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * n + j, n, true);
+                    if (transA) Tile(wide, a + i, 1, lda, bj, bs, k, c + (long)i * ldc + j, ldc, !accumulate);
+                    else Tile(wide, a + (long)i * lda, lda, 1, bj, bs, k, c + (long)i * ldc + j, ldc, !accumulate);
                 }
                 else
                 {
@@ -321,7 +348,7 @@ internal static unsafe partial class PackedGemm
                         bPacked = true;
                     }
                     PackA(a, lda, transA, i, h, 0, k, ap);
-                    EdgeTile(wide, ap, 1, mr, bp, nr, k, c + (long)i * n + j, n, h, w, true, tile);
+                    EdgeTile(wide, ap, 1, mr, bp, nr, k, c + (long)i * ldc + j, ldc, h, w, !accumulate, tile);
                 }
             }
         }

@@ -300,25 +300,96 @@ module ModelOpsTorchTests =
                     l.[i * n + j] <- s / ljj
             l
 
-    /// solve, inverse and cholesky give the textbook loops' bits for sizes 1 to 400 (vector tails, and the
+    /// A random n×n matrix, a symmetric positive definite one built from it, and n×k right-hand sides.
+    let private factorizationCase (n: int) (k: int) =
+        let rng = Random(73 + n)
+        let a = Array.init (n * n) (fun _ -> rng.NextDouble() - 0.5)
+        let spd =
+            Array.init (n * n) (fun e ->
+                let i, j = e / n, e % n
+                let mutable s = if i = j then float n else 0.0
+                for k in 0 .. n - 1 do s <- s + a.[i * n + k] * a.[j * n + k]
+                s)
+        a, spd, Array.init (n * k) (fun _ -> rng.NextDouble() - 0.5)
+
+    /// solve, inverse and cholesky give the textbook loops' bits for sizes up to one panel (vector tails, and the
     /// sizes where rows and column blocks are shared out to the cores).
     [<Fact>]
-    let ``the factorizations reproduce the textbook loops bit for bit`` () =
+    let ``the factorizations reproduce the textbook loops bit for bit up to one panel`` () =
         let bits (xs: double[]) = Array.map BitConverter.DoubleToInt64Bits xs
-        for n in [ 1; 2; 3; 5; 8; 13; 37; 64; 130; 300; 400 ] do
-            let rng = Random(73 + n)
-            let a = Array.init (n * n) (fun _ -> rng.NextDouble() - 0.5)
-            let spd =
-                Array.init (n * n) (fun e ->
-                    let i, j = e / n, e % n
-                    let mutable s = if i = j then float n else 0.0
-                    for k in 0 .. n - 1 do s <- s + a.[i * n + k] * a.[j * n + k]
-                    s)
-            let k = if n > 100 then 70 else n + 3
-            let b = Array.init (n * k) (fun _ -> rng.NextDouble() - 0.5)
+        for n in [ 1; 2; 3; 5; 8; 13; 37; 64 ] do
+            let k = n + 3
+            let a, spd, b = factorizationCase n k
             let m, perm = Textbook.lu a n
             let value (v: Value) = v.Tensor.ToArray()
             Assert.Equal<int64[]>(bits (Textbook.solve m perm n b k), bits (value (Linalg.solve (Value.constant (Tensor.create [| n; n |] a)) (Value.constant (Tensor.create [| n; k |] b)))))
             let eye = Array.init (n * n) (fun e -> if e / n = e % n then 1.0 else 0.0)
             Assert.Equal<int64[]>(bits (Textbook.solve m perm n eye n), bits (value (Linalg.inverse (Value.constant (Tensor.create [| n; n |] a)))))
             Assert.Equal<int64[]>(bits (Textbook.cholesky spd n), bits (value (Linalg.cholesky (Value.constant (Tensor.create [| n; n |] spd)))))
+
+    /// Beyond one panel the products run on the GEMM kernel (other sums, with FMA): the results must be as accurate
+    /// as the textbook loops' (residuals within a few units of theirs and of n·ε) and agree with them to rounding.
+    [<Fact>]
+    let ``the blocked factorizations are as accurate as the textbook loops`` () =
+        let eps = Math.Pow(2.0, -52.0)
+        let maxAbs (xs: double[]) = xs |> Array.fold (fun s v -> max s (abs v)) 0.0
+        let matmul (p: double[]) (q: double[]) (rows: int) (inner: int) (cols: int) =
+            Array.init (rows * cols) (fun e ->
+                let i, j = e / cols, e % cols
+                let mutable s = 0.0
+                for t in 0 .. inner - 1 do s <- s + p.[i * inner + t] * q.[t * cols + j]
+                s)
+        /// max |A·X − B| / (max |A| · max |X| · n): a backward error in units of the size.
+        let residual (a: double[]) (x: double[]) (b: double[]) (n: int) (k: int) =
+            let ax = matmul a x n n k
+            maxAbs (Array.map2 (-) ax b) / (maxAbs a * maxAbs x * float n)
+        for n in [ 65; 97; 130; 300 ] do
+            let k = 70
+            let a, spd, b = factorizationCase n k
+            let m, perm = Textbook.lu a n
+            let value (v: Value) = v.Tensor.ToArray()
+            let expected = Textbook.solve m perm n b k
+            let got = value (Linalg.solve (Value.constant (Tensor.create [| n; n |] a)) (Value.constant (Tensor.create [| n; k |] b)))
+            let rGot, rExpected = residual a got b n k, residual a expected b n k
+            Assert.True(rGot <= 4.0 * eps && rGot <= 4.0 * rExpected + eps, sprintf "n = %d: solve's residual %g, the loops' %g" n rGot rExpected)
+            let diff = maxAbs (Array.map2 (-) got expected) / maxAbs expected
+            Assert.True(diff < 1e-9, sprintf "n = %d: solve differs from the loops by %g relative" n diff)
+            let eye = Array.init (n * n) (fun e -> if e / n = e % n then 1.0 else 0.0)
+            let inv = value (Linalg.inverse (Value.constant (Tensor.create [| n; n |] a)))
+            let rInv, rInvExpected = residual a inv eye n n, residual a (Textbook.solve m perm n eye n) eye n n
+            Assert.True(rInv <= 4.0 * eps && rInv <= 4.0 * rInvExpected + eps, sprintf "n = %d: inverse's residual %g, the loops' %g" n rInv rInvExpected)
+            let l = value (Linalg.cholesky (Value.constant (Tensor.create [| n; n |] spd)))
+            let lt = Array.init (n * n) (fun e -> l.[(e % n) * n + e / n])
+            let rChol = maxAbs (Array.map2 (-) (matmul l lt n n n) spd) / (maxAbs spd * float n)
+            Assert.True(rChol <= 2.0 * eps, sprintf "n = %d: L·Lᵀ − A is %g of max |A|·n" n rChol)
+            let lDiff = maxAbs (Array.map2 (-) l (Textbook.cholesky spd n)) / maxAbs l
+            Assert.True(lDiff < 1e-13, sprintf "n = %d: cholesky differs from the loops by %g relative" n lDiff)
+            for i in 0 .. n - 1 do
+                for j in i + 1 .. n - 1 do Assert.Equal(0.0, l.[i * n + j])
+            let detGot = (Linalg.det (Value.constant (Tensor.create [| n; n |] a))).Tensor.ToArray().[0]
+            let mutable detExpected = 1.0
+            for i in 0 .. n - 1 do detExpected <- detExpected * m.[i * n + i]
+            // The permutation's sign from its cycles' lengths.
+            let seen = Array.zeroCreate n
+            let mutable parity = 1.0
+            for i in 0 .. n - 1 do
+                if not seen.[i] then
+                    let mutable j = i
+                    let mutable len = 0
+                    while not seen.[j] do
+                        seen.[j] <- true
+                        j <- perm.[j]
+                        len <- len + 1
+                    if len % 2 = 0 then parity <- -parity
+            detExpected <- detExpected * parity
+            Assert.True(abs (detGot - detExpected) <= 1e-10 * abs detExpected, sprintf "n = %d: det %g, the loops' %g" n detGot detExpected)
+
+    /// A zero column in a later panel is still found: its pivot is exactly 0 after the products, as in the loops.
+    [<Fact>]
+    let ``a zero column in a later panel makes the blocked LU singular at that pivot`` () =
+        let n = 130
+        let a, _, _ = factorizationCase n 1
+        for i in 0 .. n - 1 do a.[i * n + 100] <- 0.0
+        let ex = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse (Value.constant (Tensor.create [| n; n |] a)) |> ignore)
+        Assert.Contains("pivot 100 of its LU factorisation is 0", ex.Message)
+        Assert.Equal(0.0, (Linalg.det (Value.constant (Tensor.create [| n; n |] a))).Tensor.ToArray().[0])
