@@ -248,24 +248,26 @@ module internal Factorizations =
             f m perm sign singular
         finally Storage.returnScratch m
 
-    /// X (n×k at xOffset) := L⁻¹·X for the unit lower factor in m: whole rows of X at a time (each element the same
-    /// sequence as a column's substitution); beyond `unblockedMax` rows each panel of rows first loses the product
-    /// of the factor's block left of it with the rows already found. With `triangular`, X is the identity (k = n),
-    /// whose image stays lower triangular: only columns up to each row's own are computed (the terms left out are
-    /// products with zeros, which change no sum).
-    let private forward (m: double[]) (n: int) (x: double[]) (xOffset: int) (k: int) (triangular: bool) =
+    /// X (n×k at xOffset) := L⁻¹·X for the lower factor in m (at mo; its diagonal taken as ones when `unit`): whole
+    /// rows of X at a time (each element the same sequence as a column's substitution); beyond `unblockedMax` rows
+    /// each panel of rows first loses the product of the factor's block left of it with the rows already found.
+    /// With `triangular`, X is the identity (k = n), whose image stays lower triangular: only columns up to each
+    /// row's own are computed (the terms left out are products with zeros, which change no sum).
+    let private forward (m: double[]) (mo: int) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) (triangular: bool) =
         let width = if n <= unblockedMax then n else panel
         let mutable i0 = 0
         while i0 < n do
             let e = min n (i0 + width)
             if i0 > 0 then
-                subtractProduct m (i0 * n) n x xOffset k false x (xOffset + i0 * k) k (e - i0) i0 (if triangular then i0 else k) -1
+                subtractProduct m (mo + i0 * n) n x xOffset k false x (xOffset + i0 * k) k (e - i0) i0 (if triangular then i0 else k) -1
             let cols = if triangular then e else k
             columnBlocks cols (int64 (e - i0) * int64 (e - i0) * int64 cols) (fun c0 w ->
-                for i in i0 + 1 .. e - 1 do
+                for i in i0 .. e - 1 do
                     // In the triangular case row i is zero right of column i.
                     let len = if triangular then min w (i + 1 - c0) else w
-                    if len > 0 then subtractCombination x (xOffset + i * k + c0) m (i * n + i0) x (xOffset + i0 * k + c0) k (i - i0) len)
+                    if len > 0 then
+                        if i > i0 then subtractCombination x (xOffset + i * k + c0) m (mo + i * n + i0) x (xOffset + i0 * k + c0) k (i - i0) len
+                        if not unit then divide x (xOffset + i * k + c0) len m.[mo + i * n + i])
             i0 <- e
 
     /// X (n×k at xOffset) := U⁻¹·X for the upper factor in m, panels of rows from the bottom (as `forward`).
@@ -284,7 +286,7 @@ module internal Factorizations =
     /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`.
     let luSolve (m: double[]) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
         for i in 0 .. n - 1 do Array.Copy(b, offset + perm.[i] * k, x, xOffset + i * k, k)
-        forward m n x xOffset k false
+        forward m 0 true n x xOffset k false
         backward m n x xOffset k
 
     /// A⁻¹ = U⁻¹·L⁻¹·P from the LU factors, into y at yOffset: L⁻¹ (lower triangular: a third of the work of the
@@ -295,13 +297,40 @@ module internal Factorizations =
         try
             Array.Clear(z, 0, n * n)
             for i in 0 .. n - 1 do z.[i * n + i] <- 1.0
-            forward m n z 0 n true
+            forward m 0 true n z 0 n true
             backward m n z 0 n
             // Column j of (U⁻¹L⁻¹)·P is column perm⁻¹(j) of U⁻¹L⁻¹.
             over n (int64 n * int64 n) (fun r0 r1 ->
                 for i in r0 .. r1 - 1 do
                     for j in 0 .. n - 1 do y.[yOffset + i * n + perm.[j]] <- z.[i * n + j])
         finally Storage.returnScratch z
+
+    /// The first zero on the diagonal of block b (n×n at `offset`) if it is lower triangular (everything right of
+    /// the diagonal ±0); −1 when it is lower triangular without one; None when it is not lower triangular.
+    let lowerTriangular (a: double[]) (offset: int) (n: int) =
+        let mutable lower = true
+        let mutable i = 0
+        while lower && i < n do
+            let row = offset + i * n
+            let mutable j = i + 1
+            while lower && j < n do
+                if a.[row + j] <> 0.0 then lower <- false
+                j <- j + 1
+            i <- i + 1
+        if not lower then None
+        else
+            let mutable zero = -1
+            for i in n - 1 .. -1 .. 0 do
+                if a.[offset + i * n + i] = 0.0 then zero <- i
+            Some zero
+
+    /// L⁻¹ of a lower triangular block b (n×n at `offset`, no zero on its diagonal) into y at yOffset: forward
+    /// substitution on the identity, each row of L⁻¹ left of its diagonal (a sixth of the multiply-adds of an
+    /// inverse through LU), without pivoting.
+    let lowerInverse (a: double[]) (offset: int) (n: int) (y: double[]) (yOffset: int) =
+        Array.Clear(y, yOffset, n * n)
+        for i in 0 .. n - 1 do y.[yOffset + i * n + i] <- 1.0
+        forward a offset false n y yOffset n true
 
     /// det of block b from its LU: the pivots' product times the permutation's sign.
     let determinant (m: double[]) (n: int) (sign: double) =

@@ -104,13 +104,6 @@ module internal Gemm =
         Functional.Kernels.PackedGemm.MultiplyStrided(a.Trans, b.Trans, parts batch m k n, a.Data, a.Offsets, a.Ld, b.Data, b.Offsets, b.Ld, c, batch, m, k, n)
         c
 
-    /// C = op(A)·op(B) for one product of views read where they are, on the packed kernel (see packedApplies),
-    /// split into `parts` rectangles: for callers that choose the split themselves.
-    let stridedParts (parts: int) (a: StridedOperand) (b: StridedOperand) (m: int) (k: int) (n: int) =
-        let c = Strided.fresh (m * n)
-        Functional.Kernels.PackedGemm.MultiplyStrided(a.Trans, b.Trans, parts, a.Data, a.Offsets, a.Ld, b.Data, b.Offsets, b.Ld, c, 1, m, k, n)
-        c
-
     /// C[t] = A[t]·B[t] on the simple path with operands read where they are (untransposed views only; an
     /// operand without offsets that is stored transposed is transposed first). For the shapes that neither the
     /// packed nor the matrix-vector kernel takes.

@@ -22,6 +22,15 @@ module Linalg =
     /// g shaped [...] made [..., 1, 1], to scale each matrix of a batch.
     let private perMatrix (g: Value) = Layout.reshape (Array.append g.Shape [| 1; 1 |]) g
 
+    /// The n×n matrix with `below` left of the diagonal, `on` on it and `above` right of it.
+    let private triangle (n: int) (below: double) (on: double) (above: double) =
+        let data = Array.zeroCreate (n * n)
+        for i in 0 .. n - 1 do
+            Array.Fill(data, below, i * n, i)
+            data.[i * n + i] <- on
+            Array.Fill(data, above, i * n + i + 1, n - i - 1)
+        Tensor.wrap [| n; n |] data
+
     let private singular (name: string) (batch: int) (pivot: int) =
         ArgumentException(sprintf "%s: the matrix%s is singular (pivot %d of its LU factorisation is 0)." name (if batch > 0 then sprintf " at batch index %d" batch else "") pivot, "a")
 
@@ -63,10 +72,11 @@ module Linalg =
     /// treated as 0. A mask times A, then `solve`: the gradient in A is the solve's, masked to the triangle.
     let solveTriangular (upper: bool) (a: Value) (b: Value) : Value =
         let n, _ = square "solveTriangular" "a" a.Shape
-        let mask = Value.constant (Tensor.init [| n; n |] (fun e -> let i, j = e / n, e % n in if (if upper then j >= i else j <= i) then 1.0 else 0.0))
+        let mask = Value.constant (if upper then triangle n 0.0 1.0 1.0 else triangle n 1.0 1.0 0.0)
         solve (Arithmetic.mul a mask) b
 
-    /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused.
+    /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused. A lower triangular A (every element right of
+    /// the diagonal zero, as a Cholesky factor) is inverted by substitution, without an LU factorisation.
     let rec inverse (a: Value) : Value =
         let shape = a.Shape
         let n, _ = square "inverse" "a" shape
@@ -77,9 +87,16 @@ module Linalg =
                     let ad = ts.[0].Data
                     let y = Storage.uninit ad.Length
                     for blk in 0 .. count - 1 do
-                        Factorizations.withLu ad (blk * n * n) n (fun m perm _ bad ->
-                            if bad >= 0 then raise (singular "inverse" blk bad)
-                            Factorizations.luInverse m perm n y (blk * n * n))
+                        match Factorizations.lowerTriangular ad (blk * n * n) n with
+                        | Some zero ->
+                            // A lower triangular matrix (a Cholesky factor in cholesky's rules) needs no LU; its
+                            // pivots are its diagonal.
+                            if zero >= 0 then raise (singular "inverse" blk zero)
+                            Factorizations.lowerInverse ad (blk * n * n) n y (blk * n * n)
+                        | None ->
+                            Factorizations.withLu ad (blk * n * n) n (fun m perm _ bad ->
+                                if bad >= 0 then raise (singular "inverse" blk bad)
+                                Factorizations.luInverse m perm n y (blk * n * n))
                     Tensor.wrap shape y)
                 (fun _ out adj _ -> Arithmetic.neg (Linear.einsum "...ji,...jk,...lk->...il" [| out; adj; out |]))
                 (fun _ out _ t -> Arithmetic.neg (Linear.einsum "...ij,...jk,...kl->...il" [| out; t; out |])))
@@ -128,7 +145,7 @@ module Linalg =
     let cholesky (a: Value) : Value =
         let shape = a.Shape
         let n, _ = square "cholesky" "a" shape
-        let phi = Value.constant (Tensor.init [| n; n |] (fun e -> let i, j = e / n, e % n in if i > j then 1.0 elif i = j then 0.5 else 0.0))
+        let phi () = Value.constant (triangle n 1.0 0.5 0.0)
         Op.apply
             (Op.create "cholesky"
                 (fun ts ->
@@ -142,11 +159,11 @@ module Linalg =
                     Tensor.wrap shape l)
                 (fun _ out adj _ ->
                     let lInv = inverse out
-                    let p = Arithmetic.mul (Linear.einsum "...ki,...kj->...ij" [| out; adj |]) phi
+                    let p = Arithmetic.mul (Linear.einsum "...ki,...kj->...ij" [| out; adj |]) (phi ())
                     let s = Linear.einsum "...ki,...kl,...lj->...ij" [| lInv; p; lInv |]
                     Arithmetic.scale 0.5 (Arithmetic.add s (transposeLast s)))
                 (fun _ out _ t ->
                     let lInv = inverse out
                     let m = Linear.einsum "...ij,...jk,...lk->...il" [| lInv; t; lInv |]
-                    Linear.einsum "...ij,...jk->...ik" [| out; Arithmetic.mul m phi |]))
+                    Linear.einsum "...ij,...jk->...ik" [| out; Arithmetic.mul m (phi ()) |]))
             [| a |]

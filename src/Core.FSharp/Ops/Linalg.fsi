@@ -22,7 +22,8 @@ module Linalg =
     /// treated as 0. The gradient in A is the solve's, masked to the triangle.
     val solveTriangular: upper: bool -> a: Value -> b: Value -> Value
 
-    /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused.
+    /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused. A lower triangular A (every element right of
+    /// the diagonal zero, as a Cholesky factor) is inverted by substitution, without an LU factorisation.
     val inverse: a: Value -> Value
 
     /// det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ. JVP: det A·tr(A⁻¹·Ȧ). The rule needs A⁻¹: at a singular A the

@@ -384,6 +384,34 @@ module ModelOpsTorchTests =
             detExpected <- detExpected * parity
             Assert.True(abs (detGot - detExpected) <= 1e-10 * abs detExpected, sprintf "n = %d: det %g, the loops' %g" n detGot detExpected)
 
+    /// A lower triangular matrix is inverted by substitution (no LU): up to one panel the textbook row sequence bit for
+    /// bit, beyond it as accurate; a zero on the diagonal is refused at its index.
+    [<Fact>]
+    let ``a lower triangular matrix is inverted by substitution`` () =
+        let eps = Math.Pow(2.0, -52.0)
+        for n in [ 1; 5; 64; 65; 130; 300 ] do
+            let rng = Random(17 + n)
+            let l = Array.init (n * n) (fun e -> let i, j = e / n, e % n in if j > i then 0.0 elif i = j then 1.0 + rng.NextDouble() else rng.NextDouble() - 0.5)
+            // Row i of L⁻¹: (e_i − Σ_{j<i} L[i,j]·row j) / L[i,i], each element's products subtracted in order of j.
+            let expected = Array.zeroCreate (n * n)
+            for i in 0 .. n - 1 do
+                for c in 0 .. i do
+                    let mutable s = if c = i then 1.0 else 0.0
+                    for j in 0 .. i - 1 do s <- s - l.[i * n + j] * expected.[j * n + c]
+                    expected.[i * n + c] <- s / l.[i * n + i]
+            let got = (Linalg.inverse (Value.constant (Tensor.create [| n; n |] l))).Tensor.ToArray()
+            if n <= 64 then Assert.Equal<int64[]>(Array.map BitConverter.DoubleToInt64Bits expected, Array.map BitConverter.DoubleToInt64Bits got)
+            else
+                let scale = expected |> Array.fold (fun s v -> max s (abs v)) 0.0
+                let diff = Array.map2 (fun a b -> abs (a - b)) got expected |> Array.max
+                Assert.True(diff <= 4.0 * float n * eps * scale, sprintf "n = %d: %g from the substitution's result (scale %g)" n diff scale)
+                for i in 0 .. n - 1 do
+                    for j in i + 1 .. n - 1 do Assert.Equal(0.0, got.[i * n + j])
+        let n = 70
+        let l = Array.init (n * n) (fun e -> let i, j = e / n, e % n in if j > i then 0.0 elif i = j then (if i = 66 then 0.0 else 2.0) else 0.25)
+        let ex = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse (Value.constant (Tensor.create [| n; n |] l)) |> ignore)
+        Assert.Contains("pivot 66 of its LU factorisation is 0", ex.Message)
+
     /// A zero column in a later panel is still found: its pivot is exactly 0 after the products, as in the loops.
     [<Fact>]
     let ``a zero column in a later panel makes the blocked LU singular at that pivot`` () =
