@@ -271,34 +271,34 @@ module internal Factorizations =
             i0 <- e
 
     /// X (n×k at xOffset) := U⁻¹·X for the upper factor in m, panels of rows from the bottom (as `forward`).
-    let private backward (m: double[]) (n: int) (x: double[]) (xOffset: int) (k: int) =
+    let private backward (m: double[]) (mo: int) (n: int) (x: double[]) (xOffset: int) (k: int) =
         let width = if n <= unblockedMax then n else panel
         let panels = (n + width - 1) / width
         for p in panels - 1 .. -1 .. 0 do
             let i0 = p * width
             let e = min n (i0 + width)
-            if e < n then subtractProduct m (i0 * n + e) n x (xOffset + e * k) k false x (xOffset + i0 * k) k (e - i0) (n - e) k -1
+            if e < n then subtractProduct m (mo + i0 * n + e) n x (xOffset + e * k) k false x (xOffset + i0 * k) k (e - i0) (n - e) k -1
             columnBlocks k (int64 (e - i0) * int64 (e - i0) * int64 k) (fun c0 w ->
                 for i in e - 1 .. -1 .. i0 do
-                    subtractCombination x (xOffset + i * k + c0) m (i * n + i + 1) x (xOffset + (i + 1) * k + c0) k (e - 1 - i) w
-                    divide x (xOffset + i * k + c0) w m.[i * n + i])
+                    subtractCombination x (xOffset + i * k + c0) m (mo + i * n + i + 1) x (xOffset + (i + 1) * k + c0) k (e - 1 - i) w
+                    divide x (xOffset + i * k + c0) w m.[mo + i * n + i])
 
     /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`.
     let luSolve (m: double[]) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
         for i in 0 .. n - 1 do Array.Copy(b, offset + perm.[i] * k, x, xOffset + i * k, k)
         forward m 0 true n x xOffset k false
-        backward m n x xOffset k
+        backward m 0 n x xOffset k
 
-    /// A⁻¹ = U⁻¹·L⁻¹·P from the LU factors, into y at yOffset: L⁻¹ (lower triangular: a third of the work of the
+    /// A⁻¹ = U⁻¹·L⁻¹·P from the LU factors (at mo of m), into y at yOffset: L⁻¹ (lower triangular: a third of the work of the
     /// forward substitution against the identity), U⁻¹ times it, then the columns put where P sends them. Each column
     /// is the one `luSolve` finds against the permuted identity, bit for bit.
-    let luInverse (m: double[]) (perm: int[]) (n: int) (y: double[]) (yOffset: int) =
+    let luInverse (m: double[]) (mo: int) (perm: int[]) (n: int) (y: double[]) (yOffset: int) =
         let z = Storage.rentScratch (n * n)
         try
             Array.Clear(z, 0, n * n)
             for i in 0 .. n - 1 do z.[i * n + i] <- 1.0
-            forward m 0 true n z 0 n true
-            backward m n z 0 n
+            forward m mo true n z 0 n true
+            backward m mo n z 0 n
             // Column j of (U⁻¹L⁻¹)·P is column perm⁻¹(j) of U⁻¹L⁻¹.
             over n (int64 n * int64 n) (fun r0 r1 ->
                 for i in r0 .. r1 - 1 do

@@ -75,9 +75,14 @@ module Linalg =
         let mask = Value.constant (if upper then triangle n 0.0 1.0 1.0 else triangle n 1.0 1.0 0.0)
         solve (Arithmetic.mul a mask) b
 
-    /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused. A lower triangular A (every element right of
-    /// the diagonal zero, as a Cholesky factor) is inverted by substitution, without an LU factorisation.
-    let rec inverse (a: Value) : Value =
+    /// The LU factors of every matrix of one tensor, kept by a forward pass (det, logAbsDet) for a rule that inverts
+    /// the same tensor: the source, the packed factors one matrix after another, the permutations, the first zero
+    /// pivots.
+    type private SavedLu = { Source: Tensor; Factors: double[]; Perms: int[][]; Singular: int[] }
+
+    /// A⁻¹ as an op, from `saved` when it holds the factors of this very tensor (computed as this op would compute
+    /// them, so the same bits), else factoring each matrix.
+    let private inverseWith (saved: SavedLu voption) (a: Value) : Value =
         let shape = a.Shape
         let n, _ = square "inverse" "a" shape
         Op.apply
@@ -94,13 +99,22 @@ module Linalg =
                             if zero >= 0 then raise (singular "inverse" blk zero)
                             Factorizations.lowerInverse ad (blk * n * n) n y (blk * n * n)
                         | None ->
-                            Factorizations.withLu ad (blk * n * n) n (fun m perm _ bad ->
-                                if bad >= 0 then raise (singular "inverse" blk bad)
-                                Factorizations.luInverse m perm n y (blk * n * n))
+                            match saved with
+                            | ValueSome s when obj.ReferenceEquals(s.Source, ts.[0]) ->
+                                if s.Singular.[blk] >= 0 then raise (singular "inverse" blk s.Singular.[blk])
+                                Factorizations.luInverse s.Factors (blk * n * n) s.Perms.[blk] n y (blk * n * n)
+                            | _ ->
+                                Factorizations.withLu ad (blk * n * n) n (fun m perm _ bad ->
+                                    if bad >= 0 then raise (singular "inverse" blk bad)
+                                    Factorizations.luInverse m 0 perm n y (blk * n * n))
                     Tensor.wrap shape y)
                 (fun _ out adj _ -> Arithmetic.neg (Linear.einsum "...ji,...jk,...lk->...il" [| out; adj; out |]))
                 (fun _ out _ t -> Arithmetic.neg (Linear.einsum "...ij,...jk,...kl->...il" [| out; t; out |])))
             [| a |]
+
+    /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused. A lower triangular A (every element right of
+    /// the diagonal zero, as a Cholesky factor) is inverted by substitution, without an LU factorisation.
+    let inverse (a: Value) : Value = inverseWith ValueNone a
 
     /// One number per matrix of a batch, from each matrix's LU factors (packed factors, n, permutation sign).
     let private perMatrixOfLu (shape: int[]) (data: double[]) (f: double[] -> int -> double -> double) =
@@ -109,14 +123,39 @@ module Linalg =
         Tensor.wrap shape.[.. shape.Length - 3] (Array.init count (fun blk ->
             Factorizations.withLu data (blk * n * n) n (fun m _ sign _ -> f m n sign)))
 
+    /// perMatrixOfLu, the factors kept in `saved` for the rules when `a` is on a reverse-mode tape (whose pullback
+    /// inverts A).
+    let private perMatrixKeepingLu (a: Value) (saved: SavedLu voption ref) (t: Tensor) (f: double[] -> int -> double -> double) =
+        match a with
+        | Reverse _ ->
+            let shape = t.ShapeArray
+            let n = shape.[shape.Length - 1]
+            let count = Array.fold (*) 1 shape.[.. shape.Length - 3]
+            let factors = Storage.uninit (count * n * n)
+            let perms = Array.zeroCreate count
+            let zeros = Array.zeroCreate count
+            let values =
+                Array.init count (fun blk ->
+                    Factorizations.withLu t.Data (blk * n * n) n (fun m perm sign bad ->
+                        Array.Copy(m, 0, factors, blk * n * n, n * n)
+                        perms.[blk] <- perm
+                        zeros.[blk] <- bad
+                        f m n sign))
+            // Kept with the scope's intermediates, as long as the pullback may run.
+            let kept = Tensor.wrapKept shape factors
+            saved.Value <- ValueSome { Source = t; Factors = kept.Data; Perms = perms; Singular = zeros }
+            Tensor.wrap shape.[.. shape.Length - 3] values
+        | _ -> perMatrixOfLu t.ShapeArray t.Data f
+
     /// det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ. JVP: det A·tr(A⁻¹·Ȧ). The rule needs A⁻¹: at a singular A the
     /// value is 0 and the gradient is refused.
     let det (a: Value) : Value =
         square "det" "a" a.Shape |> ignore
+        let saved = ref ValueNone
         Op.apply
             (Op.create "det"
-                (fun ts -> perMatrixOfLu ts.[0].ShapeArray ts.[0].Data Factorizations.determinant)
-                (fun xs out adj _ -> Arithmetic.mul (perMatrix (Arithmetic.mul adj out)) (transposeLast (inverse xs.[0])))
+                (fun ts -> perMatrixKeepingLu a saved ts.[0] Factorizations.determinant)
+                (fun xs out adj _ -> Arithmetic.mul (perMatrix (Arithmetic.mul adj out)) (transposeLast (inverseWith saved.Value xs.[0])))
                 (fun xs out _ t -> Arithmetic.mul out (Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |])))
             [| a |]
 
@@ -124,10 +163,11 @@ module Linalg =
     /// gradient is refused).
     let logAbsDet (a: Value) : Value =
         square "logAbsDet" "a" a.Shape |> ignore
+        let saved = ref ValueNone
         Op.apply
             (Op.create "logAbsDet"
-                (fun ts -> perMatrixOfLu ts.[0].ShapeArray ts.[0].Data (fun m n sign -> snd (Factorizations.signLogAbs m n sign)))
-                (fun xs _ adj _ -> Arithmetic.mul (perMatrix adj) (transposeLast (inverse xs.[0])))
+                (fun ts -> perMatrixKeepingLu a saved ts.[0] (fun m n sign -> snd (Factorizations.signLogAbs m n sign)))
+                (fun xs _ adj _ -> Arithmetic.mul (perMatrix adj) (transposeLast (inverseWith saved.Value xs.[0])))
                 (fun xs _ _ t -> Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |]))
             [| a |]
 

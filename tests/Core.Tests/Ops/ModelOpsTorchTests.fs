@@ -412,6 +412,21 @@ module ModelOpsTorchTests =
         let ex = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse (Value.constant (Tensor.create [| n; n |] l)) |> ignore)
         Assert.Contains("pivot 66 of its LU factorisation is 0", ex.Message)
 
+    /// det's and logAbsDet's pullbacks invert A from the LU factors their forward pass kept: the gradient has the
+    /// bits of the rule with a fresh inverse (ḡ·det A·A⁻ᵀ, ḡ·A⁻ᵀ), one panel and several, a batch too.
+    [<Fact>]
+    let ``det's and logAbsDet's gradients reuse the forward LU with the same bits`` () =
+        let bits (v: Value) = v.Tensor.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
+        for shape in [ [| 7; 7 |]; [| 3; 20; 20 |]; [| 130; 130 |] ] do
+            let n = shape.[shape.Length - 1]
+            let a = Value.constant (Tensor.random (n + shape.Length) shape)
+            let rows = Array.append shape.[.. shape.Length - 3] [| 1; 1 |]
+            let transposed (v: Value) = Layout.permute (Array.append [| 0 .. shape.Length - 3 |] [| shape.Length - 1; shape.Length - 2 |]) v
+            let inverseT = transposed (Linalg.inverse a)
+            let expectedDet = Arithmetic.mul (Layout.reshape rows (Linalg.det a)) inverseT
+            Assert.Equal<int64[]>(bits expectedDet, bits (Autodiff.grad (fun x -> Reduction.sum (Linalg.det x)) a))
+            Assert.Equal<int64[]>(bits inverseT, bits (Autodiff.grad (fun x -> Reduction.sum (Linalg.logAbsDet x)) a))
+
     /// A zero column in a later panel is still found: its pivot is exactly 0 after the products, as in the loops.
     [<Fact>]
     let ``a zero column in a later panel makes the blocked LU singular at that pivot`` () =
