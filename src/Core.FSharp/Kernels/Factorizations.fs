@@ -194,6 +194,14 @@ module internal Factorizations =
                 panelOut m n k0 e buffer
                 for kk in 0 .. e - k0 - 1 do
                     let col = kk * cs
+                    // Left-looking: the column takes the products of the columns before it now, each element's in
+                    // order of the column (the right-looking order), above the diagonal one row after another (U),
+                    // then below it in one pass.
+                    for i in 1 .. kk - 1 do
+                        let mutable x = buffer.[col + i]
+                        for q in 0 .. i - 1 do x <- x - buffer.[q * cs + i] * buffer.[col + q]
+                        buffer.[col + i] <- x
+                    if kk > 0 then subtractCombination buffer (col + kk) buffer col buffer kk cs kk (r - kk)
                     // The largest pivot in the column at or below the diagonal; rows swapped within the panel.
                     let mutable p = kk
                     for i in kk + 1 .. r - 1 do
@@ -214,10 +222,7 @@ module internal Factorizations =
                         // The loops subtract nothing of this row; the products below must see zero multipliers
                         // (the column holds zeros, or NaN, which the pivot search passes over).
                         Array.Clear(buffer, col + kk + 1, r - kk - 1)
-                    else
-                        divide buffer (col + kk + 1) (r - kk - 1) pivot
-                        for c in kk + 1 .. e - k0 - 1 do
-                            subtractScaled buffer (c * cs + kk + 1) buffer.[c * cs + kk] buffer (col + kk + 1) (r - kk - 1)
+                    else divide buffer (col + kk + 1) (r - kk - 1) pivot
                 panelIn m n k0 e buffer
                 // The panel's row swaps, applied to the columns outside it in the order they were found.
                 for kk in 0 .. e - k0 - 1 do
