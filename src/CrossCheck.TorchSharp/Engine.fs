@@ -242,6 +242,7 @@ module Engine =
         | "flip" -> x().flip([| int64 (attribute<int> op "axis") |])
         | "where" -> torch.where(xs.[0].ne(torch.tensor 0.0), xs.[1], xs.[2])
         | "solve" -> torch.linalg.solve(xs.[0], xs.[1])
+        | "solveTransposed" -> torch.linalg.solve(xs.[0].transpose(-2L, -1L), xs.[1])
         | "inverse" -> torch.linalg.inv(x ())
         | "det" -> torch.linalg.det(x ())
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l

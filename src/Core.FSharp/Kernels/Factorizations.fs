@@ -275,8 +275,9 @@ module internal Factorizations =
                         if not unit then divide x (xOffset + i * k + c0) len m.[mo + i * n + i])
             i0 <- e
 
-    /// X (n×k at xOffset) := U⁻¹·X for the upper factor in m, panels of rows from the bottom (as `forward`).
-    let private backward (m: double[]) (mo: int) (n: int) (x: double[]) (xOffset: int) (k: int) =
+    /// X (n×k at xOffset) := U⁻¹·X for the upper factor in m (at mo; its diagonal taken as ones when `unit`), panels
+    /// of rows from the bottom (as `forward`).
+    let private backward (m: double[]) (mo: int) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) =
         let width = if n <= unblockedMax then n else panel
         let panels = (n + width - 1) / width
         for p in panels - 1 .. -1 .. 0 do
@@ -286,13 +287,32 @@ module internal Factorizations =
             columnBlocks k (int64 (e - i0) * int64 (e - i0) * int64 k) (fun c0 w ->
                 for i in e - 1 .. -1 .. i0 do
                     subtractCombination x (xOffset + i * k + c0) m (mo + i * n + i + 1) x (xOffset + (i + 1) * k + c0) k (e - 1 - i) w
-                    divide x (xOffset + i * k + c0) w m.[mo + i * n + i])
+                    if not unit then divide x (xOffset + i * k + c0) w m.[mo + i * n + i])
 
     /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`.
     let luSolve (m: double[]) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
         for i in 0 .. n - 1 do Array.Copy(b, offset + perm.[i] * k, x, xOffset + i * k, k)
         forward m 0 true n x xOffset k false
-        backward m 0 n x xOffset k
+        backward m 0 false n x xOffset k
+
+    /// Solves Aᵀ·X = B for B n×k from A's LU factors (P·A = L·U, at mo of m), into `x` at `xOffset`: Aᵀ = Uᵀ·Lᵀ·P,
+    /// so Uᵀ·W = B (forward substitution), Lᵀ·Z = W (back substitution, unit diagonal), X = Pᵀ·Z, on a transposed
+    /// copy of the factors (whose rows are then the factors' columns).
+    let luSolveTransposed (m: double[]) (mo: int) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
+        let t = Storage.rentScratch (n * n)
+        let z = Storage.rentScratch (n * k)
+        try
+            over n (int64 n * int64 n) (fun r0 r1 ->
+                for i in r0 .. r1 - 1 do
+                    for j in 0 .. n - 1 do t.[i * n + j] <- m.[mo + j * n + i])
+            Array.Copy(b, offset, z, 0, n * k)
+            forward t 0 false n z 0 k false
+            backward t 0 true n z 0 k
+            // Row perm(i) of X is row i of Z.
+            for i in 0 .. n - 1 do Array.Copy(z, i * k, x, xOffset + perm.[i] * k, k)
+        finally
+            Storage.returnScratch z
+            Storage.returnScratch t
 
     /// A⁻¹ = U⁻¹·L⁻¹·P from the LU factors (at mo of m), into y at yOffset: L⁻¹ (lower triangular: a third of the work of the
     /// forward substitution against the identity), U⁻¹ times it, then the columns put where P sends them. Each column
@@ -303,7 +323,7 @@ module internal Factorizations =
             Array.Clear(z, 0, n * n)
             for i in 0 .. n - 1 do z.[i * n + i] <- 1.0
             forward m mo true n z 0 n true
-            backward m mo n z 0 n
+            backward m mo false n z 0 n
             // Column j of (U⁻¹L⁻¹)·P is column perm⁻¹(j) of U⁻¹L⁻¹.
             over n (int64 n * int64 n) (fun r0 r1 ->
                 for i in r0 .. r1 - 1 do

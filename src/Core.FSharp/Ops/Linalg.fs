@@ -34,26 +34,87 @@ module Linalg =
     let private singular (name: string) (batch: int) (pivot: int) =
         ArgumentException(sprintf "%s: the matrix%s is singular (pivot %d of its LU factorisation is 0)." name (if batch > 0 then sprintf " at batch index %d" batch else "") pivot, "a")
 
-    /// X with A·X = B, for A [..., n, n] and B [..., n, k] (the same leading dimensions).
+    /// The LU factors of every matrix of one tensor, kept by a forward pass (solve, det, logAbsDet) on a reverse-mode
+    /// tape for a rule that factors the same tensor again: the source, the packed factors one matrix after another,
+    /// the permutations, the first zero pivots.
+    type private SavedLu = { Source: Tensor; Factors: double[]; Perms: int[][]; Singular: int[] }
+
+    /// Whether a value is on a reverse-mode tape (its op's pullback may run).
+    let private onTape (v: Value) = match v with Reverse _ -> true | _ -> false
+
+    /// f on the LU factors of each n×n matrix of t; with `keep`, the factors are also kept (with the scope's
+    /// intermediates, as long as a pullback may run) and returned.
+    let private eachLu (t: Tensor) (n: int) (keep: bool) (f: int -> double[] -> int[] -> double -> int -> 'r) =
+        let shape = t.ShapeArray
+        let count = Array.fold (*) 1 shape.[.. shape.Length - 3]
+        if not keep then Array.init count (fun blk -> Factorizations.withLu t.Data (blk * n * n) n (f blk)), ValueNone
+        else
+            let factors = Storage.uninit (count * n * n)
+            let perms = Array.zeroCreate count
+            let zeros = Array.zeroCreate count
+            let values =
+                Array.init count (fun blk ->
+                    Factorizations.withLu t.Data (blk * n * n) n (fun m perm sign bad ->
+                        Array.Copy(m, 0, factors, blk * n * n, n * n)
+                        perms.[blk] <- perm
+                        zeros.[blk] <- bad
+                        f blk m perm sign bad))
+            let kept = Tensor.wrapKept [| factors.Length |] factors
+            values, ValueSome { Source = t; Factors = kept.Data; Perms = perms; Singular = zeros }
+
+    /// X with A·X = B, for A [..., n, n] and B [..., n, k] (the same leading dimensions). On a tape the LU factors
+    /// are kept for the pullback's solve with Aᵀ.
     let rec private solveMatrix (a: Value) (b: Value) : Value =
+        let saved = ref ValueNone
         Op.apply
             (Op.create "solve"
                 (fun ts ->
-                    let n, count = square "solve" "a" ts.[0].ShapeArray
+                    let n, _ = square "solve" "a" ts.[0].ShapeArray
                     let k = ts.[1].ShapeArray.[ts.[1].ShapeArray.Length - 1]
-                    let ad, bd = ts.[0].Data, ts.[1].Data
+                    let bd = ts.[1].Data
                     let x = Storage.uninit bd.Length
-                    for blk in 0 .. count - 1 do
-                        Factorizations.withLu ad (blk * n * n) n (fun m perm _ bad ->
+                    let _, kept =
+                        eachLu ts.[0] n (onTape a || onTape b) (fun blk m perm _ bad ->
                             if bad >= 0 then raise (singular "solve" blk bad)
                             Factorizations.luSolve m perm n bd (blk * n * k) k x (blk * n * k))
+                    saved.Value <- kept
                     Tensor.wrap ts.[1].ShapeArray x)
                 (fun xs out adj i ->
-                    let gb = solveMatrix (transposeLast xs.[0]) adj
+                    let gb = solveTransposedWith saved.Value xs.[0] adj
                     if i = 1 then gb else Arithmetic.neg (Linear.einsum "...ik,...jk->...ij" [| gb; out |]))
                 (fun xs out i t ->
                     if i = 1 then solveMatrix xs.[0] t
                     else Arithmetic.neg (solveMatrix xs.[0] (Linear.einsum "...ij,...jk->...ik" [| t; out |]))))
+            [| a; b |]
+
+    /// X with Aᵀ·X = B from A's LU factors (those `saved` holds when they are this very tensor's, else factored
+    /// here: the same factors either way, so the same bits): solve's pullback, without factoring Aᵀ. VJP:
+    /// B̄ = solve(A, Ḡ), Ā = −X·B̄ᵀ. JVP: Aᵀ·Ẋ = Ḃ − Ȧᵀ·X.
+    and private solveTransposedWith (saved: SavedLu voption) (a: Value) (b: Value) : Value =
+        Op.apply
+            (Op.create "solveTransposed"
+                (fun ts ->
+                    let n, count = square "solve" "a" ts.[0].ShapeArray
+                    let k = ts.[1].ShapeArray.[ts.[1].ShapeArray.Length - 1]
+                    let bd = ts.[1].Data
+                    let x = Storage.uninit bd.Length
+                    match saved with
+                    | ValueSome s when obj.ReferenceEquals(s.Source, ts.[0]) ->
+                        for blk in 0 .. count - 1 do
+                            if s.Singular.[blk] >= 0 then raise (singular "solve" blk s.Singular.[blk])
+                            Factorizations.luSolveTransposed s.Factors (blk * n * n) s.Perms.[blk] n bd (blk * n * k) k x (blk * n * k)
+                    | _ ->
+                        eachLu ts.[0] n false (fun blk m perm _ bad ->
+                            if bad >= 0 then raise (singular "solve" blk bad)
+                            Factorizations.luSolveTransposed m 0 perm n bd (blk * n * k) k x (blk * n * k))
+                        |> ignore
+                    Tensor.wrap ts.[1].ShapeArray x)
+                (fun xs out adj i ->
+                    let gb = solveMatrix xs.[0] adj
+                    if i = 1 then gb else Arithmetic.neg (Linear.einsum "...ik,...jk->...ij" [| out; gb |]))
+                (fun xs out i t ->
+                    if i = 1 then solveTransposedWith ValueNone xs.[0] t
+                    else Arithmetic.neg (solveTransposedWith ValueNone xs.[0] (Linear.einsum "...ji,...jk->...ik" [| t; out |]))))
             [| a; b |]
 
     /// X with A·X = B: A [..., n, n]; B [..., n, k] with A's leading dimensions, or [..., n] (one right-hand side
@@ -74,11 +135,6 @@ module Linalg =
         let n, _ = square "solveTriangular" "a" a.Shape
         let mask = Value.constant (if upper then triangle n 0.0 1.0 1.0 else triangle n 1.0 1.0 0.0)
         solve (Arithmetic.mul a mask) b
-
-    /// The LU factors of every matrix of one tensor, kept by a forward pass (det, logAbsDet) for a rule that inverts
-    /// the same tensor: the source, the packed factors one matrix after another, the permutations, the first zero
-    /// pivots.
-    type private SavedLu = { Source: Tensor; Factors: double[]; Perms: int[][]; Singular: int[] }
 
     /// A⁻¹ as an op, from `saved` when it holds the factors of this very tensor (computed as this op would compute
     /// them, so the same bits), else factoring each matrix.
@@ -116,36 +172,14 @@ module Linalg =
     /// the diagonal zero, as a Cholesky factor) is inverted by substitution, without an LU factorisation.
     let inverse (a: Value) : Value = inverseWith ValueNone a
 
-    /// One number per matrix of a batch, from each matrix's LU factors (packed factors, n, permutation sign).
-    let private perMatrixOfLu (shape: int[]) (data: double[]) (f: double[] -> int -> double -> double) =
+    /// One number per matrix of a batch, from each matrix's LU factors (packed factors, n, permutation sign); on a
+    /// tape (`a` the op's input) the factors kept in `saved` for the pullback's inverse.
+    let private perMatrixOfLu (a: Value) (saved: SavedLu voption ref) (t: Tensor) (f: double[] -> int -> double -> double) =
+        let shape = t.ShapeArray
         let n = shape.[shape.Length - 1]
-        let count = Array.fold (*) 1 shape.[.. shape.Length - 3]
-        Tensor.wrap shape.[.. shape.Length - 3] (Array.init count (fun blk ->
-            Factorizations.withLu data (blk * n * n) n (fun m _ sign _ -> f m n sign)))
-
-    /// perMatrixOfLu, the factors kept in `saved` for the rules when `a` is on a reverse-mode tape (whose pullback
-    /// inverts A).
-    let private perMatrixKeepingLu (a: Value) (saved: SavedLu voption ref) (t: Tensor) (f: double[] -> int -> double -> double) =
-        match a with
-        | Reverse _ ->
-            let shape = t.ShapeArray
-            let n = shape.[shape.Length - 1]
-            let count = Array.fold (*) 1 shape.[.. shape.Length - 3]
-            let factors = Storage.uninit (count * n * n)
-            let perms = Array.zeroCreate count
-            let zeros = Array.zeroCreate count
-            let values =
-                Array.init count (fun blk ->
-                    Factorizations.withLu t.Data (blk * n * n) n (fun m perm sign bad ->
-                        Array.Copy(m, 0, factors, blk * n * n, n * n)
-                        perms.[blk] <- perm
-                        zeros.[blk] <- bad
-                        f m n sign))
-            // Kept with the scope's intermediates, as long as the pullback may run.
-            let kept = Tensor.wrapKept shape factors
-            saved.Value <- ValueSome { Source = t; Factors = kept.Data; Perms = perms; Singular = zeros }
-            Tensor.wrap shape.[.. shape.Length - 3] values
-        | _ -> perMatrixOfLu t.ShapeArray t.Data f
+        let values, kept = eachLu t n (onTape a) (fun _ m _ sign _ -> f m n sign)
+        saved.Value <- kept
+        Tensor.wrap shape.[.. shape.Length - 3] values
 
     /// det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ. JVP: det A·tr(A⁻¹·Ȧ). The rule needs A⁻¹: at a singular A the
     /// value is 0 and the gradient is refused.
@@ -154,7 +188,7 @@ module Linalg =
         let saved = ref ValueNone
         Op.apply
             (Op.create "det"
-                (fun ts -> perMatrixKeepingLu a saved ts.[0] Factorizations.determinant)
+                (fun ts -> perMatrixOfLu a saved ts.[0] Factorizations.determinant)
                 (fun xs out adj _ -> Arithmetic.mul (perMatrix (Arithmetic.mul adj out)) (transposeLast (inverseWith saved.Value xs.[0])))
                 (fun xs out _ t -> Arithmetic.mul out (Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |])))
             [| a |]
@@ -166,7 +200,7 @@ module Linalg =
         let saved = ref ValueNone
         Op.apply
             (Op.create "logAbsDet"
-                (fun ts -> perMatrixKeepingLu a saved ts.[0] (fun m n sign -> snd (Factorizations.signLogAbs m n sign)))
+                (fun ts -> perMatrixOfLu a saved ts.[0] (fun m n sign -> snd (Factorizations.signLogAbs m n sign)))
                 (fun xs _ adj _ -> Arithmetic.mul (perMatrix adj) (transposeLast (inverseWith saved.Value xs.[0])))
                 (fun xs _ _ t -> Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |]))
             [| a |]
@@ -175,7 +209,7 @@ module Linalg =
     let signDet (a: Value) : Value =
         square "signDet" "a" a.Shape |> ignore
         let t = a.Tensor
-        let signs = perMatrixOfLu a.Shape t.Data (fun m n sign -> fst (Factorizations.signLogAbs m n sign))
+        let signs = perMatrixOfLu (Value.constant t) (ref ValueNone) t (fun m n sign -> fst (Factorizations.signLogAbs m n sign))
         GC.KeepAlive t
         Value.constant signs
 

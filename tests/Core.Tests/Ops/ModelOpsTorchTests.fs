@@ -413,9 +413,10 @@ module ModelOpsTorchTests =
         Assert.Contains("pivot 66 of its LU factorisation is 0", ex.Message)
 
     /// det's and logAbsDet's pullbacks invert A from the LU factors their forward pass kept: the gradient has the
-    /// bits of the rule with a fresh inverse (ḡ·det A·A⁻ᵀ, ḡ·A⁻ᵀ), one panel and several, a batch too.
+    /// bits of the rule with a fresh inverse (ḡ·det A·A⁻ᵀ, ḡ·A⁻ᵀ), one panel and several, a batch too; solve's
+    /// pullback solves with Aᵀ from them.
     [<Fact>]
-    let ``det's and logAbsDet's gradients reuse the forward LU with the same bits`` () =
+    let ``det's, logAbsDet's and solve's gradients reuse the forward LU`` () =
         let bits (v: Value) = v.Tensor.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
         for shape in [ [| 7; 7 |]; [| 3; 20; 20 |]; [| 130; 130 |] ] do
             let n = shape.[shape.Length - 1]
@@ -426,6 +427,18 @@ module ModelOpsTorchTests =
             let expectedDet = Arithmetic.mul (Layout.reshape rows (Linalg.det a)) inverseT
             Assert.Equal<int64[]>(bits expectedDet, bits (Autodiff.grad (fun x -> Reduction.sum (Linalg.det x)) a))
             Assert.Equal<int64[]>(bits inverseT, bits (Autodiff.grad (fun x -> Reduction.sum (Linalg.logAbsDet x)) a))
+            // solve's pullback solves with Aᵀ from A's kept factors: B̄ = A⁻ᵀ·W, Ā = −B̄·Xᵀ.
+            let b = Value.constant (Tensor.random 5 (Array.append shape.[.. shape.Length - 2] [| 3 |]))
+            let w = Value.constant (Tensor.random 6 b.Shape)
+            let _, pullback = Autodiff.vjpMany (fun vs -> Linalg.solve vs.[0] vs.[1]) [| a; b |]
+            let grads = pullback w
+            let expectedB = Linalg.solve (transposed a) w
+            let expectedA = Arithmetic.neg (Linear.einsum "...ik,...jk->...ij" [| expectedB; Linalg.solve a b |])
+            // Another factorisation (of A, not Aᵀ): equal to rounding, relative to the largest element.
+            for expected, got, name in [ expectedB, grads.[1], "B̄"; expectedA, grads.[0], "Ā" ] do
+                let scale = expected.Tensor.ToArray() |> Array.fold (fun s v -> max s (abs v)) 0.0
+                let diff = Tensor.maxAbsDiff expected.Tensor got.Tensor
+                Assert.True(diff <= 1e-11 * scale, sprintf "%A: %s off by %g (largest element %g)" shape name diff scale)
 
     /// A zero column in a later panel is still found: its pivot is exactly 0 after the products, as in the loops.
     [<Fact>]
