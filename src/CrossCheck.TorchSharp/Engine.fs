@@ -243,6 +243,7 @@ module Engine =
         | "where" -> torch.where(xs.[0].ne(torch.tensor 0.0), xs.[1], xs.[2])
         | "solve" -> torch.linalg.solve(xs.[0], xs.[1])
         | "solveTransposed" -> torch.linalg.solve(xs.[0].transpose(-2L, -1L), xs.[1])
+        | "solveTriangular" -> torch.linalg.solve_triangular(xs.[0], xs.[1], upper = attribute<bool> op "upper")
         | "inverse" -> torch.linalg.inv(x ())
         | "det" -> torch.linalg.det(x ())
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l

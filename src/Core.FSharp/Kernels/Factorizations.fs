@@ -330,6 +330,20 @@ module internal Factorizations =
                     for j in 0 .. n - 1 do y.[yOffset + i * n + perm.[j]] <- z.[i * n + j])
         finally Storage.returnScratch z
 
+    /// The first zero on the diagonal of block b (n×n at `offset`), −1 when there is none.
+    let firstZeroOnDiagonal (a: double[]) (offset: int) (n: int) =
+        let mutable zero = -1
+        let mutable i = 0
+        while zero < 0 && i < n do
+            if a.[offset + i * n + i] = 0.0 then zero <- i
+            i <- i + 1
+        zero
+
+    /// X (n×k at xOffset) := T⁻¹·X for T the lower (upper = false) or upper triangle of block b of `a` (n×n at
+    /// `offset`; the other part never read), its diagonal nonzero: forward or back substitution.
+    let triangularSolve (upper: bool) (a: double[]) (offset: int) (n: int) (x: double[]) (xOffset: int) (k: int) =
+        if upper then backward a offset false n x xOffset k else forward a offset false n x xOffset k false
+
     /// The first zero on the diagonal of block b (n×n at `offset`) if it is lower triangular (everything right of
     /// the diagonal ±0); −1 when it is lower triangular without one; None when it is not lower triangular.
     let lowerTriangular (a: double[]) (offset: int) (n: int) =

@@ -117,24 +117,59 @@ module Linalg =
                     else Arithmetic.neg (solveTransposedWith ValueNone xs.[0] (Linear.einsum "...ji,...jk->...ik" [| t; out |]))))
             [| a; b |]
 
-    /// X with A·X = B: A [..., n, n]; B [..., n, k] with A's leading dimensions, or [..., n] (one right-hand side
-    /// per matrix). VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ. JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
-    let solve (a: Value) (b: Value) : Value =
-        let n, _ = square "solve" "a" a.Shape
+    /// f a b for B [..., n, k] with A's leading dimensions, or for B [..., n] as [..., n, 1] (the result back in
+    /// B's shape); any other B is refused in the terms of `name`.
+    let private withRightHandSides (name: string) (a: Value) (b: Value) (f: Value -> Value -> Value) : Value =
+        let n, _ = square name "a" a.Shape
         let sa, sb = a.Shape, b.Shape
         let lead = sa.[.. sa.Length - 3]
         if sb.Length = sa.Length - 1 && Shape.same sb (Array.append lead [| n |]) then
-            Layout.reshape sb (solveMatrix a (Layout.reshape (Array.append sb [| 1 |]) b))
-        elif sb.Length = sa.Length && Shape.same sb.[.. sb.Length - 2] (Array.append lead [| n |]) then solveMatrix a b
+            Layout.reshape sb (f a (Layout.reshape (Array.append sb [| 1 |]) b))
+        elif sb.Length = sa.Length && Shape.same sb.[.. sb.Length - 2] (Array.append lead [| n |]) then f a b
         else
-            raise (ShapeException(sprintf "solve: b has shape %s; for a of shape %s it must be %s or %s." (Shape.show sb) (Shape.show sa) (Shape.show (Array.append lead [| n; -1 |]) |> fun s -> s.Replace("-1", "k")) (Shape.show (Array.append lead [| n |])), "b"))
+            raise (ShapeException(sprintf "%s: b has shape %s; for a of shape %s it must be %s or %s." name (Shape.show sb) (Shape.show sa) (Shape.show (Array.append lead [| n; -1 |]) |> fun s -> s.Replace("-1", "k")) (Shape.show (Array.append lead [| n |])), "b"))
+
+    /// X with A·X = B: A [..., n, n]; B [..., n, k] with A's leading dimensions, or [..., n] (one right-hand side
+    /// per matrix). VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ. JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
+    let solve (a: Value) (b: Value) : Value = withRightHandSides "solve" a b solveMatrix
+
+    /// The mask of the triangle solveTriangular reads.
+    let private triangleMask (upper: bool) (n: int) =
+        Value.constant (if upper then triangle n 0.0 1.0 1.0 else triangle n 1.0 1.0 0.0)
+
+    /// X with T·X = B for T the lower (upper = false) or upper triangle of A, by substitution. VJP: B̄ = T⁻ᵀ·Ḡ (the
+    /// other triangle of Aᵀ), Ā = −B̄·Xᵀ masked to the triangle. JVP: T·Ẋ = Ḃ − (Ȧ masked)·X.
+    let rec private solveTriangularMatrix (upper: bool) (a: Value) (b: Value) : Value =
+        Op.apply
+            (Op.withAttributes [ "upper", box upper ] <| Op.create "solveTriangular"
+                (fun ts ->
+                    let n, count = square "solveTriangular" "a" ts.[0].ShapeArray
+                    let k = ts.[1].ShapeArray.[ts.[1].ShapeArray.Length - 1]
+                    let ad, bd = ts.[0].Data, ts.[1].Data
+                    let x = Storage.uninit bd.Length
+                    for blk in 0 .. count - 1 do
+                        let zero = Factorizations.firstZeroOnDiagonal ad (blk * n * n) n
+                        if zero >= 0 then
+                            raise (ArgumentException(sprintf "solveTriangular: the matrix%s is singular (its diagonal element %d is 0)." (if count > 1 then sprintf " at batch index %d" blk else "") zero, "a"))
+                        Array.Copy(bd, blk * n * k, x, blk * n * k, n * k)
+                        Factorizations.triangularSolve upper ad (blk * n * n) n x (blk * n * k) k
+                    Tensor.wrap ts.[1].ShapeArray x)
+                (fun xs out adj i ->
+                    let gb = solveTriangularMatrix (not upper) (transposeLast xs.[0]) adj
+                    if i = 1 then gb
+                    else Arithmetic.mul (Arithmetic.neg (Linear.einsum "...ik,...jk->...ij" [| gb; out |])) (triangleMask upper (xs.[0].Shape.[xs.[0].Shape.Length - 1])))
+                (fun xs out i t ->
+                    if i = 1 then solveTriangularMatrix upper xs.[0] t
+                    else
+                        let masked = Arithmetic.mul t (triangleMask upper (xs.[0].Shape.[xs.[0].Shape.Length - 1]))
+                        Arithmetic.neg (solveTriangularMatrix upper xs.[0] (Linear.einsum "...ij,...jk->...ik" [| masked; out |]))))
+            [| a; b |]
 
     /// X with A·X = B for a triangular A: only A's lower (upper = false) or upper triangle is read, the other part
-    /// treated as 0. A mask times A, then `solve`: the gradient in A is the solve's, masked to the triangle.
+    /// treated as 0; by substitution. VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ masked to the triangle. A zero on the diagonal is
+    /// refused.
     let solveTriangular (upper: bool) (a: Value) (b: Value) : Value =
-        let n, _ = square "solveTriangular" "a" a.Shape
-        let mask = Value.constant (if upper then triangle n 0.0 1.0 1.0 else triangle n 1.0 1.0 0.0)
-        solve (Arithmetic.mul a mask) b
+        withRightHandSides "solveTriangular" a b (solveTriangularMatrix upper)
 
     /// A⁻¹ as an op, from `saved` when it holds the factors of this very tensor (computed as this op would compute
     /// them, so the same bits), else factoring each matrix.
@@ -232,9 +267,11 @@ module Linalg =
                             raise (ArgumentException(sprintf "cholesky: the matrix%s is not positive definite (its leading minor of order %d is not positive)." (if count > 1 then sprintf " at batch index %d" blk else "") (bad + 1), "a"))
                     Tensor.wrap shape l)
                 (fun _ out adj _ ->
-                    let lInv = inverse out
                     let p = Arithmetic.mul (Linear.einsum "...ki,...kj->...ij" [| out; adj |]) (phi ())
-                    let s = Linear.einsum "...ki,...kl,...lj->...ij" [| lInv; p; lInv |]
+                    // S = L⁻ᵀ·P·L⁻¹ by two solves with Lᵀ (upper triangular): Y = L⁻ᵀ·P, then Sᵀ = L⁻ᵀ·Yᵀ.
+                    let lt = transposeLast out
+                    let y = solveTriangularMatrix true lt p
+                    let s = transposeLast (solveTriangularMatrix true lt (transposeLast y))
                     Arithmetic.scale 0.5 (Arithmetic.add s (transposeLast s)))
                 (fun _ out _ t ->
                     let lInv = inverse out

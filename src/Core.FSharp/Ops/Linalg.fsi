@@ -18,8 +18,9 @@ module Linalg =
     /// per matrix). VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ. JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
     val solve: a: Value -> b: Value -> Value
 
-    /// X with A·X = B for a triangular A: only A's lower (upper = false) or upper triangle is read, the other part
-    /// treated as 0. The gradient in A is the solve's, masked to the triangle.
+    /// X with A·X = B for a triangular A: only A's lower (upper = false) or upper triangle T is read, the other part
+    /// treated as 0; by substitution. VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ masked to the triangle. JVP: T·Ẋ = Ḃ − (Ȧ masked)·X.
+    /// A zero on T's diagonal is refused.
     val solveTriangular: upper: bool -> a: Value -> b: Value -> Value
 
     /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused. A lower triangular A (every element right of

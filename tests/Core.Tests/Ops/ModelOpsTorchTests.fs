@@ -440,6 +440,40 @@ module ModelOpsTorchTests =
                 let diff = Tensor.maxAbsDiff expected.Tensor got.Tensor
                 Assert.True(diff <= 1e-11 * scale, sprintf "%A: %s off by %g (largest element %g)" shape name diff scale)
 
+    /// solveTriangular substitutes: the other triangle is never read (NaN there changes nothing), up to one panel
+    /// each element is the substitution's sequence bit for bit, and a zero on the diagonal is refused at its index.
+    [<Fact>]
+    let ``solveTriangular reads its triangle only and refuses a zero on the diagonal`` () =
+        let bits (xs: double[]) = Array.map BitConverter.DoubleToInt64Bits xs
+        for upper in [ false; true ] do
+            for n in [ 6; 64; 100 ] do
+                let rng = Random(31 + n)
+                let inside i j = if upper then j >= i else j <= i
+                let a = Array.init (n * n) (fun e -> let i, j = e / n, e % n in if i = j then 1.0 + rng.NextDouble() else rng.NextDouble() - 0.5)
+                let k = 5
+                let b = Array.init (n * k) (fun _ -> rng.NextDouble() - 0.5)
+                let clean = Array.init (n * n) (fun e -> if inside (e / n) (e % n) then a.[e] else 0.0)
+                let dirty = Array.init (n * n) (fun e -> if inside (e / n) (e % n) then a.[e] else nan)
+                let solve (m: double[]) = (Linalg.solveTriangular upper (Value.constant (Tensor.create [| n; n |] m)) (Value.constant (Tensor.create [| n; k |] b))).Tensor.ToArray()
+                let got = solve dirty
+                Assert.Equal<int64[]>(bits (solve clean), bits got)
+                // Row by row (from the bottom when upper), each element's products subtracted in order, then divided.
+                let x = Array.zeroCreate (n * k)
+                for step in 0 .. n - 1 do
+                    let i = if upper then n - 1 - step else step
+                    for c in 0 .. k - 1 do
+                        let mutable s = b.[i * k + c]
+                        for j in (if upper then [ i + 1 .. n - 1 ] else [ 0 .. i - 1 ]) do s <- s - a.[i * n + j] * x.[j * k + c]
+                        x.[i * k + c] <- s / a.[i * n + i]
+                if n <= 64 then Assert.Equal<int64[]>(bits x, bits got)
+                else
+                    let diff = Array.map2 (fun p q -> abs (p - q)) got x |> Array.max
+                    let scale = x |> Array.fold (fun s v -> max s (abs v)) 0.0
+                    Assert.True(diff <= 4.0 * float n * Math.Pow(2.0, -52.0) * scale, sprintf "upper %b n %d: %g from the substitution" upper n diff)
+            let a = Array.init 16 (fun e -> if e = 2 * 4 + 2 then 0.0 elif e / 4 = e % 4 then 2.0 else 0.5)
+            let ex = Assert.Throws<ArgumentException>(fun () -> Linalg.solveTriangular upper (Value.constant (Tensor.create [| 4; 4 |] a)) (Value.constant (Tensor.ones [| 4 |])) |> ignore)
+            Assert.Contains("singular (its diagonal element 2 is 0)", ex.Message)
+
     /// A zero column in a later panel is still found: its pivot is exactly 0 after the products, as in the loops.
     [<Fact>]
     let ``a zero column in a later panel makes the blocked LU singular at that pivot`` () =
