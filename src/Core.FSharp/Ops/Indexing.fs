@@ -1,6 +1,7 @@
 namespace Functional.Core
 
 open System
+open System.Linq
 open System.Runtime.Intrinsics
 open Functional
 
@@ -224,36 +225,31 @@ module Indexing =
             if d <> axis && indexShape.[d] > shape.[d] then
                 raise (ShapeException(sprintf "%s: the index has shape %s, larger than %s off axis %d." name (Shape.show indexShape) (Shape.show shape) axis, "index"))
         let length = shape.[axis]
-        if index.Length > 0 && (Array.min index < 0 || Array.max index >= length) then
+        // One vectorised pass each for the smallest and the largest value; the position only when one is out of range.
+        if index.Length > 0 && (Enumerable.Min index < 0 || Enumerable.Max index >= length) then
             let f = index |> Array.findIndex (fun i -> i < 0 || i >= length)
             raise (ShapeException(sprintf "%s: index value %d (position %d) is out of range for axis %d of length %d." name index.[f] f axis length, "index"))
         let strides = Array.init rank (fun d -> Array.fold (*) 1 shape.[d + 1 ..])
         let offsets = GC.AllocateUninitializedArray<int> index.Length
-        // Position f's coordinates counted up one by one from each chunk's first (an odometer), the offset off the
-        // axis kept as a running sum: no division per element.
-        Strided.chunkedUnits index.Length 1 (fun lo hi ->
-            if lo < hi then
-                let coords = Array.zeroCreate rank
-                let mutable r = lo
-                for d in rank - 1 .. -1 .. 0 do
-                    coords.[d] <- r % indexShape.[d]
-                    r <- r / indexShape.[d]
-                let mutable off = 0
-                for d in 0 .. rank - 1 do if d <> axis then off <- off + coords.[d] * strides.[d]
-                let along = strides.[axis]
-                for f in lo .. hi - 1 do
-                    offsets.[f] <- off + index.[f] * along
-                    // The next position: the last coordinate up by one, carried leftwards.
-                    let mutable d = rank - 1
-                    let mutable carry = true
-                    while carry && d >= 0 do
-                        coords.[d] <- coords.[d] + 1
-                        if d <> axis then off <- off + strides.[d]
-                        if coords.[d] = indexShape.[d] then
-                            if d <> axis then off <- off - indexShape.[d] * strides.[d]
-                            coords.[d] <- 0
-                            d <- d - 1
-                        else carry <- false)
+        if rank > 0 && index.Length > 0 then
+            // Rows of the index (every coordinate but the last): each row's offset off the axis from its coordinates,
+            // then the row's positions in one loop.
+            let last = indexShape.[rank - 1]
+            let rows = index.Length / last
+            let along = strides.[axis]
+            Strided.chunkedUnits rows last (fun r0 r1 ->
+                for row in r0 .. r1 - 1 do
+                    let mutable r = row
+                    let mutable off = 0
+                    for d in rank - 2 .. -1 .. 0 do
+                        let c = r % indexShape.[d]
+                        r <- r / indexShape.[d]
+                        if d <> axis then off <- off + c * strides.[d]
+                    let f0 = row * last
+                    if axis = rank - 1 then
+                        for j in 0 .. last - 1 do offsets.[f0 + j] <- off + index.[f0 + j]
+                    else
+                        for j in 0 .. last - 1 do offsets.[f0 + j] <- off + j + index.[f0 + j] * along)
         offsets
 
     let rec private gatherAt (axis: int) (index: int[]) (indexShape: int[]) (offsets: int[]) (x: Value) : Value =
