@@ -37,7 +37,7 @@ module Linalg =
     /// The LU factors of every matrix of one tensor, kept by a forward pass (solve, det, logAbsDet) on a reverse-mode
     /// tape for a rule that factors the same tensor again: the source, the packed factors one matrix after another,
     /// the permutations, the first zero pivots.
-    type private SavedLu = { Source: Tensor; Factors: double[]; Perms: int[][]; Singular: int[] }
+    type private SavedLu = { Source: Tensor; Factors: Tensor; Perms: int[][]; Singular: int[] }
 
     /// Whether a value is on a reverse-mode tape (its op's pullback may run).
     let private onTape (v: Value) = match v with Reverse _ -> true | _ -> false
@@ -59,8 +59,9 @@ module Linalg =
                         perms.[blk] <- perm
                         zeros.[blk] <- bad
                         f blk m perm sign bad))
+            // The tensor itself is held: its array is recycled once it is unreachable.
             let kept = Tensor.wrapKept [| factors.Length |] factors
-            values, ValueSome { Source = t; Factors = kept.Data; Perms = perms; Singular = zeros }
+            values, ValueSome { Source = t; Factors = kept; Perms = perms; Singular = zeros }
 
     /// X with A·X = B, for A [..., n, n] and B [..., n, k] (the same leading dimensions). On a tape the LU factors
     /// are kept for the pullback's solve with Aᵀ.
@@ -102,7 +103,7 @@ module Linalg =
                     | ValueSome s when obj.ReferenceEquals(s.Source, ts.[0]) ->
                         for blk in 0 .. count - 1 do
                             if s.Singular.[blk] >= 0 then raise (singular "solve" blk s.Singular.[blk])
-                            Factorizations.luSolveTransposed s.Factors (blk * n * n) s.Perms.[blk] n bd (blk * n * k) k x (blk * n * k)
+                            Factorizations.luSolveTransposed s.Factors.Data (blk * n * n) s.Perms.[blk] n bd (blk * n * k) k x (blk * n * k)
                     | _ ->
                         eachLu ts.[0] n false (fun blk m perm _ bad ->
                             if bad >= 0 then raise (singular "solve" blk bad)
@@ -193,7 +194,7 @@ module Linalg =
                             match saved with
                             | ValueSome s when obj.ReferenceEquals(s.Source, ts.[0]) ->
                                 if s.Singular.[blk] >= 0 then raise (singular "inverse" blk s.Singular.[blk])
-                                Factorizations.luInverse s.Factors (blk * n * n) s.Perms.[blk] n y (blk * n * n)
+                                Factorizations.luInverse s.Factors.Data (blk * n * n) s.Perms.[blk] n y (blk * n * n)
                             | _ ->
                                 Factorizations.withLu ad (blk * n * n) n (fun m perm _ bad ->
                                     if bad >= 0 then raise (singular "inverse" blk bad)

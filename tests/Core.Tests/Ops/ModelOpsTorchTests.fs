@@ -474,6 +474,30 @@ module ModelOpsTorchTests =
             let ex = Assert.Throws<ArgumentException>(fun () -> Linalg.solveTriangular upper (Value.constant (Tensor.create [| 4; 4 |] a)) (Value.constant (Tensor.ones [| 4 |])) |> ignore)
             Assert.Contains("singular (its diagonal element 2 is 0)", ex.Message)
 
+    /// The factors a forward pass keeps for its pullback stay its own: collections between the forward and the
+    /// pullback (after which released arrays are poisoned in the pool) do not change the gradient.
+    [<Fact>]
+    let ``the kept LU factors survive collections before the pullback`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let n = 130
+        let a = Value.constant (Tensor.random 41 [| n; n |])
+        let b = Value.constant (Tensor.random 42 [| n; 4 |])
+        let w = Value.constant (Tensor.random 43 [| n; 4 |])
+        let expectedDet = (Autodiff.grad (fun x -> Linalg.det x) a).Tensor.ToArray()
+        let expectedSolve = (snd (Autodiff.vjpMany (fun vs -> Linalg.solve vs.[0] vs.[1]) [| a; b |]) w) |> Array.map (fun g -> g.Tensor.ToArray())
+        let _, detPullback = Autodiff.vjp (fun x -> Linalg.det x) a
+        let _, solvePullback = Autodiff.vjpMany (fun vs -> Linalg.solve vs.[0] vs.[1]) [| a; b |]
+        for _ in 1 .. 3 do
+            GC.Collect()
+            GC.WaitForPendingFinalizers()
+        // A result made outside every scope: the collections' unreachable arrays join the pool, poisoned.
+        let held = Arithmetic.scale nan a
+        Assert.Equal<double[]>(expectedDet, (detPullback (Value.scalar 1.0)).Tensor.ToArray())
+        let got = solvePullback w |> Array.map (fun g -> g.Tensor.ToArray())
+        Assert.Equal<double[]>(expectedSolve.[0], got.[0])
+        Assert.Equal<double[]>(expectedSolve.[1], got.[1])
+        GC.KeepAlive held
+
     /// A zero column in a later panel is still found: its pivot is exactly 0 after the products, as in the loops.
     [<Fact>]
     let ``a zero column in a later panel makes the blocked LU singular at that pivot`` () =
