@@ -163,6 +163,10 @@ module Engine =
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
         | "erfScaled" -> xs.[1] * (torch.exp(-(xs.[0] * xs.[0])) * (2.0 / Math.Sqrt Math.PI))
         | "tanScaled" -> xs.[1] * (xs.[0] * xs.[0] + 1.0)
+        | "sinScaled" -> xs.[1] * torch.cos xs.[0]
+        | "cosScaled" -> -(xs.[1] * torch.sin xs.[0])
+        | "sinhScaled" -> xs.[1] * torch.cosh xs.[0]
+        | "coshScaled" -> xs.[1] * torch.sinh xs.[0]
         | "expm1Scaled" -> xs.[1] * (xs.[0] + 1.0)
         | "log1pScaled" -> xs.[1] * torch.reciprocal(xs.[0] + 1.0)
         | "atanScaled" -> xs.[1] / (xs.[0] * xs.[0] + 1.0)

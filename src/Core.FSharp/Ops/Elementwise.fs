@@ -18,11 +18,6 @@ module Elementwise =
     let inline private lanesOr ([<InlineIfLambda>] scalar: double -> double) (vector: double[] -> double[]) (t: Tensor) =
         if Cpu.fourLanes then Tensor.wrap t.ShapeArray (vector t.Data) else Tensor.mapInline scalar t
 
-    /// `unaryInline` with the forward on vector lanes where they run (`lanesOr`).
-    let inline private unaryLanes (name: string) ([<InlineIfLambda>] scalar: double -> double) (vector: double[] -> double[])
-                                  (derivative: Value -> Value -> Value) (x: Value) : Value =
-        Op.elementwise name (lanesOr scalar vector) (fun x y g -> Arithmetic.mul g (derivative x y)) x
-
     /// An elementwise op from its scalar forward and its derivative as a differentiable value of the input and the
     /// output (so every order of derivative is available): VJP adj·f'(x), JVP t·f'(x).
     let unary (name: string) (f: double -> double) (derivative: Value -> Value -> Value) (x: Value) : Value =
@@ -215,13 +210,36 @@ module Elementwise =
             (fun x g h -> Arithmetic.mul h (Arithmetic.neg (Arithmetic.mul g (Arithmetic.square (reciprocal (Arithmetic.addScalar 1.0 x))))))
             x g
 
+    /// g·f'(x) from x in one pass: `vector x g fill` on lanes where AVX2 and FMA run (g empty when it is uniform,
+    /// `fill` then), else `scalar x g` element by element.
+    let inline private scaledLanes (vector: double[] -> double[] -> double -> double[]) ([<InlineIfLambda>] scalar: double -> double -> double) (x: Tensor) (g: Tensor) =
+        if Cpu.fourLanes && Shape.same x.ShapeArray g.ShapeArray then
+            let data, fill = if g.IsUniform then Array.Empty<double>(), g.Fill else g.Data, 0.0
+            Tensor.wrap x.ShapeArray (vector x.Data data fill)
+        else Tensor.map2Inline scalar x g
+
     /// sin x. d/dx = cos x. With AVX2 and FMA on vector lanes (within 1 ulp, tested); Math.Sin elsewhere and
-    /// beyond |x| = 2¹⁷.
-    let rec sin (x: Value) = unaryLanes "sin" Math.Sin TrigVector.sin (fun x _ -> cos x) x
+    /// beyond |x| = 2¹⁷. The VJP is one pass (g·cos x).
+    let rec sin (x: Value) = Op.elementwise "sin" (lanesOr Math.Sin TrigVector.sin) (fun x _ g -> sinScaled x g) x
 
     /// cos x. d/dx = −sin x. With AVX2 and FMA on vector lanes (within 1 ulp, tested); Math.Cos elsewhere and
-    /// beyond |x| = 2¹⁷.
-    and cos (x: Value) = unaryLanes "cos" Math.Cos TrigVector.cos (fun x _ -> Arithmetic.neg (sin x)) x
+    /// beyond |x| = 2¹⁷. The VJP is one pass (g·(−sin x)).
+    and cos (x: Value) = Op.elementwise "cos" (lanesOr Math.Cos TrigVector.cos) (fun x _ g -> cosScaled x g) x
+
+    /// g·cos x in one pass: sin's VJP and JVP (two passes before, the same values). ∂/∂x = −g·sin x, ∂/∂g = cos x.
+    and private sinScaled (x: Value) (g: Value) : Value =
+        Op.scaled "sinScaled"
+            (scaledLanes TrigVector.cosTimes (fun x g -> g * Math.Cos x))
+            (fun x g h -> Arithmetic.mul h (Arithmetic.neg (Arithmetic.mul g (sin x))))
+            x g
+
+    /// g·(−sin x) in one pass: cos's VJP and JVP (two passes before, the same values). ∂/∂x = −g·cos x,
+    /// ∂/∂g = −sin x.
+    and private cosScaled (x: Value) (g: Value) : Value =
+        Op.scaled "cosScaled"
+            (scaledLanes TrigVector.minusSinTimes (fun x g -> g * -(Math.Sin x)))
+            (fun x g h -> Arithmetic.mul h (Arithmetic.neg (Arithmetic.mul g (cos x))))
+            x g
 
     /// tan x. d/dx = 1 + tan²x. With AVX2 and FMA on vector lanes (sin r/cos r, within 1 ulp, tested); Math.Tan
     /// elsewhere and beyond |x| = 2¹⁷.
@@ -262,12 +280,26 @@ module Elementwise =
     let atan (x: Value) = FusedOp.elementwise atanParts x
 
     /// sinh x. d/dx = cosh x. With AVX2 and FMA on vector lanes from eˣ − 1 (within 2 ulp, tested); Math.Sinh
-    /// elsewhere and beyond |x| = 709.
-    let rec sinh (x: Value) = unaryLanes "sinh" Math.Sinh Expm1Vector.sinh (fun x _ -> cosh x) x
+    /// elsewhere and beyond |x| = 709. The VJP is one pass (g·cosh x).
+    let rec sinh (x: Value) = Op.elementwise "sinh" (lanesOr Math.Sinh Expm1Vector.sinh) (fun x _ g -> sinhScaled x g) x
 
     /// cosh x. d/dx = sinh x. With AVX2 and FMA on vector lanes from eˣ − 1 (within 2 ulp, tested); Math.Cosh
-    /// elsewhere and beyond |x| = 709.
-    and cosh (x: Value) = unaryLanes "cosh" Math.Cosh Expm1Vector.cosh (fun x _ -> sinh x) x
+    /// elsewhere and beyond |x| = 709. The VJP is one pass (g·sinh x).
+    and cosh (x: Value) = Op.elementwise "cosh" (lanesOr Math.Cosh Expm1Vector.cosh) (fun x _ g -> coshScaled x g) x
+
+    /// g·cosh x in one pass: sinh's VJP and JVP (two passes before, the same values). ∂/∂x = g·sinh x, ∂/∂g = cosh x.
+    and private sinhScaled (x: Value) (g: Value) : Value =
+        Op.scaled "sinhScaled"
+            (scaledLanes Expm1Vector.coshTimes (fun x g -> g * Math.Cosh x))
+            (fun x g h -> Arithmetic.mul h (Arithmetic.mul g (sinh x)))
+            x g
+
+    /// g·sinh x in one pass: cosh's VJP and JVP (two passes before, the same values). ∂/∂x = g·cosh x, ∂/∂g = sinh x.
+    and private coshScaled (x: Value) (g: Value) : Value =
+        Op.scaled "coshScaled"
+            (scaledLanes Expm1Vector.sinhTimes (fun x g -> g * Math.Sinh x))
+            (fun x g h -> Arithmetic.mul h (Arithmetic.mul g (cosh x)))
+            x g
 
     /// ln(1 + v): near 0 a series; elsewhere ln(u)·v/(u − 1) with u = 1 + v rounded, which cancels u's rounding.
     let internal log1pScalar (v: double) =

@@ -176,7 +176,7 @@ module ReplayCoverageTests =
                     "relu"; "leakyRelu"; "gelu"; "geluTanh"; "softplus"; "pow"; "softmax"; "logSoftmax"; "sum"
                     "broadcastTo"; "sumTo"; "reshape"; "permute"; "select"; "embed"; "stack"
                     "sigmoidScaled"; "tanhScaled"; "reciprocalScaled"; "squareScaled"; "powScaled"; "slopeScaled"; "clampScaled"
-                    "geluScaled"; "geluTanhScaled"; "erfScaled"; "erfcScaled"; "atanScaled"; "asinScaled"; "acosScaled"; "tanScaled"; "expm1Scaled"; "log1pScaled"; "siluScaled"; "eluScaled"; "softplusScaled"; "softmaxVjp"; "logSoftmaxVjp"
+                    "geluScaled"; "geluTanhScaled"; "erfScaled"; "erfcScaled"; "atanScaled"; "asinScaled"; "acosScaled"; "tanScaled"; "sinScaled"; "cosScaled"; "sinhScaled"; "coshScaled"; "expm1Scaled"; "log1pScaled"; "siluScaled"; "eluScaled"; "softplusScaled"; "softmaxVjp"; "logSoftmaxVjp"
                     "reciprocal"; "sin"; "cos"; "tan"; "asin"; "acos"; "atan"; "sinh"; "cosh"; "log1p"; "expm1"; "erf"; "erfc"
                     "silu"; "abs"; "clamp"; "maximum"; "minimum"; "elu"; "narrow"; "pad"; "concat"; "indexSelect"; "indexAdd"
                     "flip"; "where"; "solve"; "solveTransposed"; "solveTriangular"; "inverse"; "det"; "logAbsDet"; "cholesky"; "maxAxes"; "minAxes"; "gather"; "scatterAdd" ] do

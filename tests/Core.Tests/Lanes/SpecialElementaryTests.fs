@@ -306,3 +306,24 @@ type SpecialElementaryTests(output: ITestOutputHelper) =
                 [| -708.5; -745.0; -746.0; 709.8; 710.0; nan; infinity; -infinity; -1000.0; 1000.0; 1.0 |]
                 (Array.append (Array.init 37 (fun i -> if i % 5 = 0 then -800.0 else 3.0 * rng.NextDouble() - 1.5))
                               (Array.init 45 (fun i -> if i = 29 then 710.0 else 1400.0 * rng.NextDouble() - 700.0)))
+
+    [<Fact>]
+    member _.``sin's, cos's, sinh's and cosh's one-pass pullbacks give the two passes' bits`` () =
+        // g·f'(x) in one pass against f' on its lanes, then the product (what the pullbacks computed before): in
+        // every lane and the tail, beyond the lanes' range (Math's functions there) and for a uniform adjoint.
+        let rng = Random(23)
+        let xs =
+            Array.concat [ Array.init 61 (fun _ -> 20.0 * rng.NextDouble() - 10.0)
+                           [| 0.0; -0.0; 1e-300; 131072.5; -2e5; 1e10; 700.0; -709.5; 710.0; nan; infinity; -infinity |]
+                           Array.init 7 (fun _ -> 3.0 * rng.NextDouble()) ]
+        let gs = Array.init xs.Length (fun _ -> 4.0 * rng.NextDouble() - 2.0)
+        let x = Value.constant (Tensor.create [| xs.Length |] xs)
+        let bits (v: Value) = v.Tensor.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
+        for name, f, derivative in [ "sin", Elementwise.sin, Elementwise.cos
+                                     "cos", Elementwise.cos, (fun v -> Arithmetic.neg (Elementwise.sin v))
+                                     "sinh", Elementwise.sinh, Elementwise.cosh
+                                     "cosh", Elementwise.cosh, Elementwise.sinh ] do
+            let _, pullback = Autodiff.vjp f x
+            let g = Value.constant (Tensor.create [| xs.Length |] gs)
+            Assert.True((bits (Arithmetic.mul g (derivative x)) = bits (pullback g)), name)
+            Assert.True((bits (Arithmetic.mul (Value.constant (Tensor.ones [| xs.Length |])) (derivative x)) = bits (Autodiff.grad (fun v -> Reduction.sum (f v)) x)), name + " (uniform adjoint)")
