@@ -63,6 +63,25 @@ module Linalg =
             let kept = Tensor.wrapKept [| factors.Length |] factors
             values, ValueSome { Source = t; Factors = kept; Perms = perms; Singular = zeros }
 
+    /// f m mo perm on the LU factors of matrix blk of t: `saved`'s when they are t's own (mo the matrix's offset in
+    /// them), else factored here (mo = 0); a singular matrix is refused in the terms of `name`.
+    let private luOf (name: string) (saved: SavedLu voption) (t: Tensor) (n: int) (blk: int) (f: double[] -> int -> int[] -> unit) =
+        match saved with
+        | ValueSome s when obj.ReferenceEquals(s.Source, t) ->
+            if s.Singular.[blk] >= 0 then raise (singular name blk s.Singular.[blk])
+            f s.Factors.Data (blk * n * n) s.Perms.[blk]
+        | _ ->
+            Factorizations.withLu t.Data (blk * n * n) n (fun m perm _ bad ->
+                if bad >= 0 then raise (singular name blk bad)
+                f m 0 perm)
+
+    /// For a solve's forward on [A; B]: n, the number of matrices, k, B's elements and the result's array.
+    let private solveParts (name: string) (ts: Tensor[]) =
+        let n, count = square name "a" ts.[0].ShapeArray
+        let k = ts.[1].ShapeArray.[ts.[1].ShapeArray.Length - 1]
+        let bd = ts.[1].Data
+        struct (n, count, k, bd, Storage.uninit bd.Length)
+
     /// X with A·X = B, for A [..., n, n] and B [..., n, k] (the same leading dimensions). On a tape the LU factors
     /// are kept for the pullback's solve with Aᵀ.
     let rec private solveMatrix (a: Value) (b: Value) : Value =
@@ -70,10 +89,7 @@ module Linalg =
         Op.apply
             (Op.create "solve"
                 (fun ts ->
-                    let n, _ = square "solve" "a" ts.[0].ShapeArray
-                    let k = ts.[1].ShapeArray.[ts.[1].ShapeArray.Length - 1]
-                    let bd = ts.[1].Data
-                    let x = Storage.uninit bd.Length
+                    let struct (n, _, k, bd, x) = solveParts "solve" ts
                     let _, kept =
                         eachLu ts.[0] n (onTape a || onTape b) (fun blk m perm _ bad ->
                             if bad >= 0 then raise (singular "solve" blk bad)
@@ -95,20 +111,10 @@ module Linalg =
         Op.apply
             (Op.create "solveTransposed"
                 (fun ts ->
-                    let n, count = square "solve" "a" ts.[0].ShapeArray
-                    let k = ts.[1].ShapeArray.[ts.[1].ShapeArray.Length - 1]
-                    let bd = ts.[1].Data
-                    let x = Storage.uninit bd.Length
-                    match saved with
-                    | ValueSome s when obj.ReferenceEquals(s.Source, ts.[0]) ->
-                        for blk in 0 .. count - 1 do
-                            if s.Singular.[blk] >= 0 then raise (singular "solve" blk s.Singular.[blk])
-                            Factorizations.luSolveTransposed s.Factors.Data (blk * n * n) s.Perms.[blk] n bd (blk * n * k) k x (blk * n * k)
-                    | _ ->
-                        eachLu ts.[0] n false (fun blk m perm _ bad ->
-                            if bad >= 0 then raise (singular "solve" blk bad)
-                            Factorizations.luSolveTransposed m 0 perm n bd (blk * n * k) k x (blk * n * k))
-                        |> ignore
+                    let struct (n, count, k, bd, x) = solveParts "solve" ts
+                    for blk in 0 .. count - 1 do
+                        luOf "solve" saved ts.[0] n blk (fun m mo perm ->
+                            Factorizations.luSolveTransposed m mo perm n bd (blk * n * k) k x (blk * n * k))
                     Tensor.wrap ts.[1].ShapeArray x)
                 (fun xs out adj i ->
                     let gb = solveMatrix xs.[0] adj
@@ -190,15 +196,7 @@ module Linalg =
                             // pivots are its diagonal.
                             if zero >= 0 then raise (singular "inverse" blk zero)
                             Factorizations.lowerInverse ad (blk * n * n) n y (blk * n * n)
-                        | None ->
-                            match saved with
-                            | ValueSome s when obj.ReferenceEquals(s.Source, ts.[0]) ->
-                                if s.Singular.[blk] >= 0 then raise (singular "inverse" blk s.Singular.[blk])
-                                Factorizations.luInverse s.Factors.Data (blk * n * n) s.Perms.[blk] n y (blk * n * n)
-                            | _ ->
-                                Factorizations.withLu ad (blk * n * n) n (fun m perm _ bad ->
-                                    if bad >= 0 then raise (singular "inverse" blk bad)
-                                    Factorizations.luInverse m 0 perm n y (blk * n * n))
+                        | None -> luOf "inverse" saved ts.[0] n blk (fun m mo perm -> Factorizations.luInverse m mo perm n y (blk * n * n))
                     Tensor.wrap shape y)
                 (fun _ out adj _ -> Arithmetic.neg (Linear.einsum "...ji,...jk,...lk->...il" [| out; adj; out |]))
                 (fun _ out _ t -> Arithmetic.neg (Linear.einsum "...ij,...jk,...kl->...il" [| out; t; out |])))
