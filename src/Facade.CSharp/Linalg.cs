@@ -19,8 +19,8 @@ public static class Linalg
     /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
     public static Tensor Solve(Tensor a, Tensor b) => Api.Call("Linalg.Solve", "a,b", () => new Tensor(Core.Linalg.solve(N(a).Value, N(b).Value)));
 
-    /// <summary>X with A·X = B for a triangular A: only its lower (or, with <paramref name="upper"/>, upper) triangle
-    /// is read. The gradient in A is the solve's, masked to that triangle.</summary>
+    /// <summary>X with T·X = B for T the lower (or, with <paramref name="upper"/>, upper) triangle of A, by
+    /// substitution; the other part of A is never read. VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ masked to the triangle.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <param name="b">B, [..., n, k] or [..., n].</param>
     /// <param name="upper">Read the upper triangle instead of the lower.</param>

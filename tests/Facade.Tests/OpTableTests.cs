@@ -114,7 +114,7 @@ public class OpTableTests
         new("Tensor.Min(Int32[], Boolean)", "1 to the smallest of each run", "1/k each at a tie of k", "amin(dims, keepdim)", x => x[0].Min(new[] { -1 }, false), t => t[0].amin(new long[] { -1 }), R(1, 3, 4)),
         new("Tensor.Min(Int32[], Boolean, KinkConvention)", "1 to the smallest of each run", "chosen: 1/k, 1 or 0 each", "amin(dims)", x => x[0].Min(new[] { 0 }, true, KinkConvention.LeftDerivative), t => t[0].amin(new long[] { 0 }, true), R(1, 3, 4)),
         new("Tensor.Select(Int32, Int32)", "the adjoint written into zeros at the entry", "", "select", x => x[0].Select(1, -1), t => t[0].select(1, -1), R(1, 3, 4)),
-        new("Linalg.SolveTriangular(Tensor, Tensor, Boolean)", "the solve's, masked to the triangle", "", "linalg.solve_triangular", x => Linalg.SolveTriangular(Cond(x[0]), x[1], true),
+        new("Linalg.SolveTriangular(Tensor, Tensor, Boolean)", "B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ masked to the triangle T", "", "linalg.solve_triangular", x => Linalg.SolveTriangular(Cond(x[0]), x[1], true),
             t => torch.linalg.solve_triangular(Cond(t[0]), t[1], upper: true), R(1, 3, 3), R(2, 3, 2)),
         new("Tensor.Gather(Int32, Tensor)", "a scatter-add of the adjoint", "", "gather", x => x[0].Gather(1, Tensor.FromArray(new double[] { 3, 0, 0, 1, 2, 2 }, 2, 3)),
             t => t[0].gather(1, torch.tensor(new long[] { 3, 0, 0, 1, 2, 2 }, new long[] { 2, 3 })), R(1, 2, 4)),
