@@ -356,12 +356,7 @@ module internal Factorizations =
                 if a.[row + j] <> 0.0 then lower <- false
                 j <- j + 1
             i <- i + 1
-        if not lower then None
-        else
-            let mutable zero = -1
-            for i in n - 1 .. -1 .. 0 do
-                if a.[offset + i * n + i] = 0.0 then zero <- i
-            Some zero
+        if lower then Some (firstZeroOnDiagonal a offset n) else None
 
     /// L⁻¹ of a lower triangular block b (n×n at `offset`, no zero on its diagonal) into y at yOffset: forward
     /// substitution on the identity, each row of L⁻¹ left of its diagonal (a sixth of the multiply-adds of an

@@ -110,19 +110,10 @@ module internal Expm1Vector =
     /// cosh x of every element. Needs `Cpu.fourLanes`.
     let cosh (src: double[]) = LaneRange.over coshRange src
 
-    /// g·f(x) for f = sinh (kind 1) or cosh (kind 2), over the cores: cosh's and sinh's pullbacks in one pass. `g`
-    /// empty: every g is `fill`.
+    /// g·f(x) for f = sinh (kind 1) or cosh (kind 2): cosh's and sinh's pullbacks in one pass.
     let inline private scaledBy (kind: int) (src: double[]) (g: double[]) (fill: double) =
-        let dst = Strided.fresh src.Length
-        if g.Length = 0 then
-            let f4, f8 = Vector256.Create fill, Vector512.Create fill
-            Strided.chunkedCostly src.Length (fun lo hi ->
-                LaneRange.runWith src dst lo hi (lanes8 kind) (lanes4 kind) (scalar kind) (fun _ v -> f8 * v) (fun _ v -> f4 * v) (fun _ v -> fill * v))
-        else
-            Strided.chunkedCostly src.Length (fun lo hi ->
-                LaneRange.runWith src dst lo hi (lanes8 kind) (lanes4 kind) (scalar kind)
-                    (fun i v -> Vector512.Create(g, i) * v) (fun i v -> Vector256.Create(g, i) * v) (fun i v -> g.[i] * v))
-        dst
+        LaneRange.scaledOver (fun src dst lo hi c8 c4 c1 -> LaneRange.runWith src dst lo hi (lanes8 kind) (lanes4 kind) (scalar kind) c8 c4 c1)
+            id id id src g fill
 
     /// g·cosh x of every element (sinh's pullback); `g` empty: every g is `fill`. Needs `Cpu.fourLanes`.
     let coshTimes (src: double[]) (g: double[]) (fill: double) = scaledBy 2 src g fill

@@ -66,3 +66,18 @@ module internal LaneRange =
         let dst = Strided.fresh src.Length
         Strided.chunkedCostly src.Length (body src dst)
         dst
+
+    /// g·k(f(x)) of every element into a fresh array, over the cores: a pullback in one pass. `range src dst lo hi
+    /// combine8 combine4 combine1` is f's `runWith`; `k8`/`k4`/`k1` a factor applied to f's lanes before the product
+    /// with g. `g` empty: every g is `fill` (a uniform adjoint).
+    let inline scaledOver ([<InlineIfLambda>] range: double[] -> double[] -> int -> int -> (int -> Vector512<double> -> Vector512<double>) -> (int -> Vector256<double> -> Vector256<double>) -> (int -> double -> double) -> unit)
+                          ([<InlineIfLambda>] k8: Vector512<double> -> Vector512<double>) ([<InlineIfLambda>] k4: Vector256<double> -> Vector256<double>)
+                          ([<InlineIfLambda>] k1: double -> double) (src: double[]) (g: double[]) (fill: double) =
+        let dst = Strided.fresh src.Length
+        if g.Length = 0 then
+            let f4, f8 = Vector256.Create fill, Vector512.Create fill
+            Strided.chunkedCostly src.Length (fun lo hi -> range src dst lo hi (fun _ v -> f8 * k8 v) (fun _ v -> f4 * k4 v) (fun _ v -> fill * k1 v))
+        else
+            Strided.chunkedCostly src.Length (fun lo hi ->
+                range src dst lo hi (fun i v -> Vector512.Create(g, i) * k8 v) (fun i v -> Vector256.Create(g, i) * k4 v) (fun i v -> g.[i] * k1 v))
+        dst

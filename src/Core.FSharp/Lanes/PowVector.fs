@@ -177,12 +177,5 @@ module internal PowVector =
     /// g·(k·x^q) of every element, x^q as `pow q` gives it (one pass: x^p's VJP with k = p, q = p − 1); g either
     /// an array or, where `g` is empty, the one value `fill` (a uniform adjoint). Needs `supports q`.
     let scaled (k: double) (q: double) (src: double[]) (g: double[]) (fill: double) =
-        let dst = Strided.fresh src.Length
         let kv, kv8 = Vector256.Create k, Vector512.Create k
-        if g.Length = 0 then
-            let gv, gv8 = Vector256.Create fill, Vector512.Create fill
-            Strided.chunkedCostly src.Length (fun lo hi -> range q src dst lo hi (fun _ v -> gv8 * (kv8 * v)) (fun _ v -> gv * (kv * v)) (fun _ v -> fill * (k * v)))
-        else
-            Strided.chunkedCostly src.Length (fun lo hi ->
-                range q src dst lo hi (fun i v -> Vector512.Create(g, i) * (kv8 * v)) (fun i v -> Vector256.Create(g, i) * (kv * v)) (fun i v -> g.[i] * (k * v)))
-        dst
+        LaneRange.scaledOver (range q) (fun v -> kv8 * v) (fun v -> kv * v) (fun v -> k * v) src g fill

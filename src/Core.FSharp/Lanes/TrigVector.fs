@@ -131,22 +131,11 @@ module internal TrigVector =
     /// tan x of every element. Needs `Cpu.fourLanes`.
     let tan (src: double[]) = LaneRange.over tanRange src
 
-    /// g·f(x), or g·(−f(x)) when `negate`, for f = sin (kind 0) or cos (kind 1), over the cores: cos's and sin's
-    /// pullbacks in one pass (the same operations as f on its lanes, its negation, then the product). `g` empty:
-    /// every g is `fill`.
+    /// g·f(x), or g·(−f(x)) when `negate`, for f = sin (kind 0) or cos (kind 1): cos's and sin's pullbacks in one
+    /// pass (the same operations as f on its lanes, its negation, then the product).
     let inline private scaledBy (kind: int) (negate: bool) (src: double[]) (g: double[]) (fill: double) =
-        let dst = Strided.fresh src.Length
-        if g.Length = 0 then
-            let f4, f8 = Vector256.Create fill, Vector512.Create fill
-            Strided.chunkedCostly src.Length (fun lo hi ->
-                LaneRange.runWith src dst lo hi (lanes8 kind) (lanes4 kind) (scalar kind)
-                    (fun _ v -> f8 * (if negate then -v else v)) (fun _ v -> f4 * (if negate then -v else v)) (fun _ v -> fill * (if negate then -v else v)))
-        else
-            Strided.chunkedCostly src.Length (fun lo hi ->
-                LaneRange.runWith src dst lo hi (lanes8 kind) (lanes4 kind) (scalar kind)
-                    (fun i v -> Vector512.Create(g, i) * (if negate then -v else v)) (fun i v -> Vector256.Create(g, i) * (if negate then -v else v))
-                    (fun i v -> g.[i] * (if negate then -v else v)))
-        dst
+        LaneRange.scaledOver (fun src dst lo hi c8 c4 c1 -> LaneRange.runWith src dst lo hi (lanes8 kind) (lanes4 kind) (scalar kind) c8 c4 c1)
+            (fun v -> if negate then -v else v) (fun v -> if negate then -v else v) (fun v -> if negate then -v else v) src g fill
 
     /// g·cos x of every element (sin's pullback); `g` empty: every g is `fill`. Needs `Cpu.fourLanes`.
     let cosTimes (src: double[]) (g: double[]) (fill: double) = scaledBy 1 false src g fill

@@ -150,10 +150,8 @@ module Linalg =
         Op.apply
             (Op.withAttributes [ "upper", box upper ] <| Op.create "solveTriangular"
                 (fun ts ->
-                    let n, count = square "solveTriangular" "a" ts.[0].ShapeArray
-                    let k = ts.[1].ShapeArray.[ts.[1].ShapeArray.Length - 1]
-                    let ad, bd = ts.[0].Data, ts.[1].Data
-                    let x = Storage.uninit bd.Length
+                    let struct (n, count, k, bd, x) = solveParts "solveTriangular" ts
+                    let ad = ts.[0].Data
                     for blk in 0 .. count - 1 do
                         let zero = Factorizations.firstZeroOnDiagonal ad (blk * n * n) n
                         if zero >= 0 then
@@ -206,12 +204,12 @@ module Linalg =
     /// the diagonal zero, as a Cholesky factor) is inverted by substitution, without an LU factorisation.
     let inverse (a: Value) : Value = inverseWith ValueNone a
 
-    /// One number per matrix of a batch, from each matrix's LU factors (packed factors, n, permutation sign); on a
-    /// tape (`a` the op's input) the factors kept in `saved` for the pullback's inverse.
-    let private perMatrixOfLu (a: Value) (saved: SavedLu voption ref) (t: Tensor) (f: double[] -> int -> double -> double) =
+    /// One number per matrix of a batch, from each matrix's LU factors (packed factors, n, permutation sign); with
+    /// `keep` (the op's input on a tape) the factors kept in `saved` for the pullback's inverse.
+    let private perMatrixOfLu (keep: bool) (saved: SavedLu voption ref) (t: Tensor) (f: double[] -> int -> double -> double) =
         let shape = t.ShapeArray
         let n = shape.[shape.Length - 1]
-        let values, kept = eachLu t n (onTape a) (fun _ m _ sign _ -> f m n sign)
+        let values, kept = eachLu t n keep (fun _ m _ sign _ -> f m n sign)
         saved.Value <- kept
         Tensor.wrap shape.[.. shape.Length - 3] values
 
@@ -222,7 +220,7 @@ module Linalg =
         let saved = ref ValueNone
         Op.apply
             (Op.create "det"
-                (fun ts -> perMatrixOfLu a saved ts.[0] Factorizations.determinant)
+                (fun ts -> perMatrixOfLu (onTape a) saved ts.[0] Factorizations.determinant)
                 (fun xs out adj _ -> Arithmetic.mul (perMatrix (Arithmetic.mul adj out)) (transposeLast (inverseWith saved.Value xs.[0])))
                 (fun xs out _ t -> Arithmetic.mul out (Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |])))
             [| a |]
@@ -234,7 +232,7 @@ module Linalg =
         let saved = ref ValueNone
         Op.apply
             (Op.create "logAbsDet"
-                (fun ts -> perMatrixOfLu a saved ts.[0] (fun m n sign -> snd (Factorizations.signLogAbs m n sign)))
+                (fun ts -> perMatrixOfLu (onTape a) saved ts.[0] (fun m n sign -> snd (Factorizations.signLogAbs m n sign)))
                 (fun xs _ adj _ -> Arithmetic.mul (perMatrix adj) (transposeLast (inverseWith saved.Value xs.[0])))
                 (fun xs _ _ t -> Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |]))
             [| a |]
@@ -243,7 +241,7 @@ module Linalg =
     let signDet (a: Value) : Value =
         square "signDet" "a" a.Shape |> ignore
         let t = a.Tensor
-        let signs = perMatrixOfLu (Value.constant t) (ref ValueNone) t (fun m n sign -> fst (Factorizations.signLogAbs m n sign))
+        let signs = perMatrixOfLu false (ref ValueNone) t (fun m n sign -> fst (Factorizations.signLogAbs m n sign))
         GC.KeepAlive t
         Value.constant signs
 
