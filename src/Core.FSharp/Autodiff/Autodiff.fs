@@ -16,6 +16,13 @@ module Autodiff =
 
     let private refComparer = HashIdentity.Reference<Node>
 
+    /// Whether an adjoint may be accumulated in place, in an array the backward pass made (owned: no one else
+    /// holds it): plain tensors, not traced. Otherwise every step is an op, as a trace and higher orders need.
+    let private inPlace (adj: Value) (had: bool) (acc: Value) =
+        isNull Tracing.current.Value
+        && (match adj with Const _ -> true | _ -> false)
+        && (not had || (match acc with Const _ -> true | _ -> false))
+
     /// Reverse accumulation over the nodes of `tag` reachable from `root`, seeded with `seed`.
     /// Returns the adjoint of every leaf reached.
     let private backward (tag: int64) (root: Node) (seed: Value) : Dictionary<Node, Value> =
@@ -41,6 +48,7 @@ module Autodiff =
         let leaves = Dictionary<Node, Value>(refComparer)
         adjoints.[root] <- seed
         let ready = Stack<Node>(16)
+        let mutable owned: HashSet<Node> = null
         ready.Push root
         while ready.Count > 0 do
             let n = ready.Pop()
@@ -51,10 +59,34 @@ module Autodiff =
                 for i in 0 .. n.Inputs.Length - 1 do
                     match n.Inputs.[i] with
                     | Reverse (_, m, t) when t = tag ->
-                        let g = n.Op.Vjp n.Primals n.Output adj i
-                        match adjoints.TryGetValue m with
-                        | true, acc -> adjoints.[m] <- Op.apply Basic.addSame [| acc; g |]
-                        | _ -> adjoints.[m] <- g
+                        let had, acc = adjoints.TryGetValue m
+                        let isOwned = had && not (isNull owned) && owned.Contains m
+                        match box n.Op.Vjp with
+                        | :? RegionVjp as region when inPlace adj had acc ->
+                            // A slice's or a row's adjoint: written or added into its region, never padded.
+                            let shape = m.Output.Tensor.ShapeArray
+                            let target =
+                                if isOwned then acc.Tensor
+                                else
+                                    let a = Storage.uninit (Shape.numel shape)
+                                    if had then Tensor.copyInto acc.Tensor a 0 (Shape.strides shape)
+                                    else Strided.chunked a.Length (fun lo hi -> Array.Clear(a, lo, hi - lo))
+                                    Tensor.wrap shape a
+                            region.Into(adj.Tensor, i, target.Data, not had)
+                            if not isOwned then
+                                if isNull owned then owned <- HashSet<Node>(refComparer)
+                                owned.Add m |> ignore
+                                adjoints.[m] <- Const target
+                        | _ ->
+                            let g = n.Op.Vjp n.Primals n.Output adj i
+                            if not had then adjoints.[m] <- g
+                            else
+                                match g with
+                                | Const gt when isOwned && inPlace adj had acc ->
+                                    Tensor.addInto gt acc.Tensor.Data 0 (Shape.strides acc.Tensor.ShapeArray)
+                                | _ ->
+                                    adjoints.[m] <- Op.apply Basic.addSame [| acc; g |]
+                                    if isOwned then owned.Remove m |> ignore
                         let c = consumers.[m] - 1
                         consumers.[m] <- c
                         if c = 0 then ready.Push m

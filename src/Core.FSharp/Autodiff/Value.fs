@@ -106,6 +106,16 @@ module internal Basic =
           Jvp = (fun _ _ _ t -> t)
           Attributes = [] }
 
+[<Sealed>]
+type internal RegionVjp(vjp: Value[] -> Value -> Value -> int -> Value, into: Tensor -> int -> double[] -> bool -> unit) =
+    inherit OptimizedClosures.FSharpFunc<Value[], Value, Value, int, Value>()
+    override _.Invoke(xs: Value[], out: Value, adj: Value, i: int) = vjp xs out adj i
+    override _.Invoke(xs: Value[]) : Value -> Value -> int -> Value = vjp xs
+    member _.Into(adj: Tensor, i: int, acc: double[], first: bool) = into adj i acc first
+    static member AsVjp(vjp: Value[] -> Value -> Value -> int -> Value, into: Tensor -> int -> double[] -> bool -> unit) : Value[] -> Value -> Value -> int -> Value =
+        // F# function types admit no subtypes statically; at run time this one is a function like any other.
+        unbox (box (RegionVjp(vjp, into)))
+
 [<RequireQualifiedAccess>]
 module Op =
 

@@ -52,6 +52,41 @@ module internal Strided =
         if count < 2 || int64 count * int64 unit <= 2L * 16384L then body 0 count
         else Functional.Kernels.Fork.For((count + per - 1) / per, fun k -> body (k * per) (min count ((k + 1) * per)))
 
+    /// dst[dstOff + Σ idx·dstStrides] += src[srcOff + Σ idx·srcStrides] for every index over `shape`, the
+    /// destinations distinct (a source stride may be 0: a uniform or broadcast source). Each element is dst's plus
+    /// src's, one addition: the bits of an elementwise sum. Runs that both sides read as one are vector adds.
+    let addStrided (src: double[]) (srcOff: int) (srcStrides: int[]) (dst: double[]) (dstOff: int) (dstStrides: int[]) (shape: int[]) =
+        let shp, ss, ds = mergeAxes shape srcStrides dstStrides
+        let r = shp.Length
+        if Array.contains 0 shp then ()
+        elif r = 0 then dst.[dstOff] <- dst.[dstOff] + src.[srcOff]
+        else
+            let run = shp.[r - 1]
+            let rows = Array.fold (*) 1 shp.[.. r - 2]
+            let runAt (row: int) =
+                // The offsets of a row of runs from its index over the leading axes.
+                let mutable rest = row
+                let mutable so = srcOff
+                let mutable d0 = dstOff
+                for a in r - 2 .. -1 .. 0 do
+                    let k = rest % shp.[a]
+                    rest <- rest / shp.[a]
+                    so <- so + k * ss.[a]
+                    d0 <- d0 + k * ds.[a]
+                struct (so, d0)
+            chunkedUnits rows run (fun r0 r1 ->
+                for row in r0 .. r1 - 1 do
+                    let struct (so, d0) = runAt row
+                    let out = Span(dst, d0, (run - 1) * ds.[r - 1] + 1)
+                    if ds.[r - 1] = 1 && ss.[r - 1] = 1 then
+                        Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(src, so, run), ReadOnlySpan<double>(dst, d0, run), out)
+                    elif ds.[r - 1] = 1 && ss.[r - 1] = 0 then
+                        Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan<double>(dst, d0, run), src.[so], out)
+                    else
+                        for k in 0 .. run - 1 do
+                            let at = d0 + k * ds.[r - 1]
+                            dst.[at] <- dst.[at] + src.[so + k * ss.[r - 1]])
+
     /// Runs body over [0, n) in chunks of 16,384, spread over the cores when there are several chunks.
     /// Elementwise work only: each element is written by exactly one chunk.
     let chunked (n: int) (body: int -> int -> unit) = chunkedUnits n 1 body

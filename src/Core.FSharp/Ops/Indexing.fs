@@ -23,23 +23,18 @@ module Indexing =
 
     let private withAxis (shape: int[]) (axis: int) (n: int) = Array.mapi (fun i d -> if i = axis then n else d) shape
 
-    /// Copies, for every outer index, `count` blocks from `src` (n blocks per outer) starting at block `from` to
-    /// `dst` (m blocks per outer) starting at block `at`.
-    let private copyBlocks (src: double[]) (n: int) (from: int) (dst: double[]) (m: int) (at: int) (outer: int) (inner: int) (count: int) =
-        let len = count * inner
-        if outer = 1 then Strided.chunkedUnits len 1 (fun lo hi -> Array.Copy(src, from * inner + lo, dst, at * inner + lo, hi - lo))
-        else
-            Strided.chunkedUnits outer len (fun o0 o1 ->
-                for o in o0 .. o1 - 1 do
-                    Array.Copy(src, (o * n + from) * inner, dst, (o * m + at) * inner, len))
-
     let rec private narrowAt (axis: int) (start: int) (length: int) (x: Value) : Value =
         let shape = x.Shape
+        // The backward pass writes or adds the adjoint into its place in the input's adjoint, never padded.
+        let into (adj: Tensor) (_: int) (acc: double[]) (first: bool) =
+            let _, _, inner = around shape axis
+            if first then Tensor.copyInto adj acc (start * inner) (Shape.strides shape)
+            else Tensor.addInto adj acc (start * inner) (Shape.strides shape)
         Op.apply
             (Op.withAttributes [ "axis", box axis; "start", box start; "length", box length ] <| Op.create "narrow"
                 // A view: no copy until read (the broadcasting operators read it in place).
                 (fun xs -> Tensor.narrowView axis start length xs.[0])
-                (fun _ _ adj _ -> padAt axis start shape.[axis] adj)
+                (RegionVjp.AsVjp((fun _ _ adj _ -> padAt axis start shape.[axis] adj), into))
                 (fun _ _ _ t -> narrowAt axis start length t))
             [| x |]
 
@@ -56,8 +51,9 @@ module Indexing =
                         for o in o0 .. o1 - 1 do
                             Array.Clear(out, o * size * inner, start * inner)
                             Array.Clear(out, (o * size + start + length) * inner, (size - start - length) * inner))
-                    copyBlocks xs.[0].Data length 0 out size start outer inner length
-                    Tensor.wrap (withAxis shape axis size) out)
+                    let padded = withAxis shape axis size
+                    Tensor.copyInto xs.[0] out (start * inner) (Shape.strides padded)
+                    Tensor.wrap padded out)
                 (fun _ _ adj _ -> narrowAt axis start length adj)
                 (fun _ _ _ t -> padAt axis start size t))
             [| x |]
@@ -102,9 +98,11 @@ module Indexing =
             (Op.withAttributes [ "axis", box a ] <| Op.create "concat"
                 (fun ts ->
                     let outer, _, inner = around first a
+                    let joined = withAxis first a total
                     let out = Storage.uninit (outer * total * inner)
-                    ts |> Array.iteri (fun k t -> copyBlocks t.Data lengths.[k] 0 out total offsets.[k] outer inner lengths.[k])
-                    Tensor.wrap (withAxis first a total) out)
+                    // Each input read where it is (a slice from its source), written at its place.
+                    ts |> Array.iteri (fun k t -> Tensor.copyInto t out (offsets.[k] * inner) (Shape.strides joined))
+                    Tensor.wrap joined out)
                 (fun _ _ adj i -> narrow a offsets.[i] lengths.[i] adj)
                 (fun _ _ i t -> pad a offsets.[i] total t))
             xs

@@ -40,10 +40,15 @@ module Layout =
             raise (Functional.ShapeException(sprintf "Row %d does not exist in shape %s." i (Shape.show shape), "i"))
         let inner = shape.[1..]
         let n = Shape.numel inner
+        // The backward pass writes or adds the adjoint into row i of the input's adjoint: rows taken one at a
+        // time cost a row each backward, not the whole tensor each.
+        let into (adj: Tensor) (_: int) (acc: double[]) (first: bool) =
+            if first then Tensor.copyInto adj acc (i * n) (Shape.strides inner)
+            else Tensor.addInto adj acc (i * n) (Shape.strides inner)
         Op.apply
             (Op.withAttributes [ "index", box i ] <| Op.create "select"
                 (fun xs -> Tensor.wrap inner (Array.sub xs.[0].Data (i * n) n))
-                (fun _ _ adj _ -> embed i shape.[0] adj)
+                (RegionVjp.AsVjp((fun _ _ adj _ -> embed i shape.[0] adj), into))
                 (fun _ _ _ t -> select i t))
             [| x |]
 
@@ -54,8 +59,10 @@ module Layout =
         Op.apply
             (Op.withAttributes [ "index", box i; "rows", box rows ] <| Op.create "embed"
                 (fun xs ->
-                    let d = Array.zeroCreate (rows * n)
-                    Array.blit xs.[0].Data 0 d (i * n) n
+                    let d = Storage.uninit (rows * n)
+                    Strided.chunked (i * n) (fun lo hi -> System.Array.Clear(d, lo, hi - lo))
+                    Strided.chunked ((rows - i - 1) * n) (fun lo hi -> System.Array.Clear(d, (i + 1) * n + lo, hi - lo))
+                    Tensor.copyInto xs.[0] d (i * n) (Shape.strides inner)
                     Tensor.wrap (Array.append [| rows |] inner) d)
                 (fun _ _ adj _ -> select i adj)
                 (fun _ _ _ t -> embed i rows t))
@@ -71,7 +78,11 @@ module Layout =
         let rows = xs.Length
         Op.apply
             (Op.create "stack"
-                (fun ts -> Tensor.wrap (Array.append [| rows |] inner) (ts |> Array.collect (fun t -> t.Data)))
+                (fun ts ->
+                    let n = Shape.numel inner
+                    let d = Storage.uninit (rows * n)
+                    ts |> Array.iteri (fun k t -> Tensor.copyInto t d (k * n) (Shape.strides inner))
+                    Tensor.wrap (Array.append [| rows |] inner) d)
                 (fun _ _ adj k -> select k adj)
                 (fun _ _ k t -> embed k rows t))
             xs

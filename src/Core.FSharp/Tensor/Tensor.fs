@@ -288,6 +288,18 @@ module Tensor =
             raise (ShapeException(sprintf "Cannot reshape %s (%s) into %s (%s)." (Shape.show t.ShapeArray) (Shape.count (int64 t.Numel) "element" "elements") (Shape.show resolved) (Shape.count (int64 (Shape.numel resolved)) "element" "elements"), "shape"))
         if t.IsUniform then Tensor.Of(Array.copy resolved, null, t.Fill)
         else
+        match t.ViewOf with
+        | ValueSome (struct (source, offset, strides)) when Array.filter ((<>) 1) t.ShapeArray = Array.filter ((<>) 1) resolved ->
+            // Axes of length 1 added or removed (stack's unsqueeze of a slice): still a view, not made.
+            let kept = [| for d in 0 .. t.Rank - 1 do if t.ShapeArray.[d] <> 1 then yield strides.[d] |]
+            let restrided = Array.zeroCreate resolved.Length
+            let mutable k = 0
+            for d in 0 .. resolved.Length - 1 do
+                if resolved.[d] <> 1 then
+                    restrided.[d] <- kept.[k]
+                    k <- k + 1
+            Tensor.OfView(Array.copy resolved, source, offset, restrided)
+        | _ ->
             // t stays reachable until the new tensor holds the array (and its keeper, for a recycled result).
             let r = Tensor.Of(Array.copy resolved, t.Data)
             GC.KeepAlive t
@@ -342,6 +354,25 @@ module Tensor =
         else
             let struct (source, offset, strides) = viewOf t.ShapeArray t
             Tensor.OfView(shape, source, offset + start * strides.[axis], strides)
+
+    /// Where t's elements are read from: (array, offset, strides) over t's shape, and the tensor that owns the array.
+    let private readSite (t: Tensor) =
+        if t.IsUniform then struct ([| t.Fill |], 0, Array.zeroCreate t.Rank, t)
+        else
+            match t.ViewOf with
+            | ValueSome (struct (source, offset, strides)) -> struct (source.Data, offset, strides, source)
+            | ValueNone -> struct (t.Data, 0, Shape.strides t.ShapeArray, t)
+
+    let internal copyInto (t: Tensor) (dst: double[]) (dstOff: int) (dstStrides: int[]) =
+        let struct (src, offset, strides, owner) = readSite t
+        let shape, ss, ds = Strided.mergeAxes t.ShapeArray strides dstStrides
+        if not (Array.contains 0 shape) then Strided.copy src offset ss dst dstOff ds shape
+        owner.CheckLive()
+
+    let internal addInto (t: Tensor) (dst: double[]) (dstOff: int) (dstStrides: int[]) =
+        let struct (src, offset, strides, owner) = readSite t
+        Strided.addStrided src offset strides dst dstOff dstStrides t.ShapeArray
+        owner.CheckLive()
 
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =

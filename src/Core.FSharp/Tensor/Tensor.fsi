@@ -170,6 +170,13 @@ module Tensor =
     /// only when read, and read in place by the broadcasting operators.
     val internal narrowView: axis: int -> start: int -> length: int -> t: Tensor -> Tensor
 
+    /// t's elements written to dst at dstOff + Σ idx·dstStrides, read where they are: a view's from its source, a
+    /// uniform tensor's value, without making an array for t.
+    val internal copyInto: t: Tensor -> dst: double array -> dstOff: int -> dstStrides: int array -> unit
+
+    /// t's elements added to dst at dstOff + Σ idx·dstStrides (one addition each), read where they are.
+    val internal addInto: t: Tensor -> dst: double array -> dstOff: int -> dstStrides: int array -> unit
+
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     val sumAxes: axes: int array -> keepDims: bool -> t: Tensor -> Tensor
 
