@@ -97,18 +97,18 @@ module internal Basic =
 
     val addSame: Op
 
-/// A VJP whose adjoint for an input is the output adjoint at one region of that input and zeros elsewhere (a
-/// slice's, a row's). Called as a function it gives that padded adjoint like any VJP; the backward pass instead
-/// writes or adds the output adjoint into the region of an accumulator it owns (`Into`), so that slices taken
-/// from one tensor cost their own size backward, not the whole tensor's each.
+/// A VJP whose adjoint for an input is the output adjoint placed into zeros of the input's shape: at one region
+/// (a slice's, a row's) or added at gathered rows (indexSelect's). Called as a function it gives that padded
+/// adjoint like any VJP; the backward pass instead writes or adds the output adjoint into an accumulator it owns
+/// (`Into`), so that pieces taken from one tensor cost their own size backward, not the whole tensor's each.
 [<Sealed; Class>]
 type internal RegionVjp =
     inherit OptimizedClosures.FSharpFunc<Value array, Value, Value, int, Value>
 
     new: vjp: (Value array -> Value -> Value -> int -> Value) * into: (Tensor -> int -> double array -> bool -> unit) -> RegionVjp
 
-    /// Input i's part of the output adjoint `adj`, written (first: into zeros) or added into `acc`, an array in
-    /// row-major order over input i's shape.
+    /// Input i's part of the output adjoint `adj` added into `acc`, an array in row-major order over input i's
+    /// shape (the values of acc plus the padded adjoint); `first`: acc holds zeros, so a region may be written.
     member Into: adj: Tensor * i: int * acc: double array * first: bool -> unit
 
     /// The VJP as the function type an op holds.

@@ -132,12 +132,12 @@ module Indexing =
         let a = if axis < 0 then axis + s.Length + 1 else axis
         concat a (xs |> Array.map (unsqueeze a))
 
-    /// Zeros of outer × size × inner with block k of src (outer × m × inner) added at block indices[k] of the same
-    /// outer index. Each block of the result is made by one task, +0 plus its source blocks in the order of k
-    /// (found by a stable counting sort of the indices), so repeated indices add in that order however the work is
-    /// split; each addition is a vector pass over a whole block.
-    let private scatterRows (src: double[]) (outer: int) (m: int) (inner: int) (indices: int[]) (size: int) =
-        let out = Storage.uninit (outer * size * inner)
+    /// Block k of src (outer × m × inner) added at block indices[k] of the same outer index of `out` (outer × size
+    /// × inner): into zeros (`fresh`: the blocks no index reaches cleared) or into what `out` holds. Each block of
+    /// out is made by one task, +0 plus its source blocks in the order of k (found by a stable counting sort of the
+    /// indices), then added to what out held, so repeated indices add in that order however the work is split; each
+    /// addition is a vector pass over a whole block.
+    let private scatterRowsInto (src: double[]) (outer: int) (m: int) (inner: int) (indices: int[]) (size: int) (out: double[]) (fresh: bool) =
         // starts.[t] .. starts.[t + 1] − 1: the positions in `order` of the k with indices.[k] = t, ascending.
         let starts = Array.zeroCreate (size + 1)
         for t in indices do starts.[t + 1] <- starts.[t + 1] + 1
@@ -149,19 +149,34 @@ module Indexing =
             order.[fill.[t]] <- k
             fill.[t] <- fill.[t] + 1
         Strided.chunkedUnits (outer * size) inner (fun r0 r1 ->
+            // Into what out holds, a block's sources are summed apart first: the values of out + (their sum).
+            let scratch = if fresh then null else Array.zeroCreate inner
             for r in r0 .. r1 - 1 do
                 let o, t = r / size, r % size
                 let dst = Span(out, r * inner, inner)
-                if starts.[t] = starts.[t + 1] then dst.Clear()
+                if starts.[t] = starts.[t + 1] then (if fresh then dst.Clear())
                 else
+                    let sum = if fresh then dst else Span(scratch)
                     // +0 + x, not a copy: −0 then becomes +0, as in a sum from +0.
-                    Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(src, (o * m + order.[starts.[t]]) * inner, inner), 0.0, dst)
+                    Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(src, (o * m + order.[starts.[t]]) * inner, inner), 0.0, sum)
                     for q in starts.[t] + 1 .. starts.[t + 1] - 1 do
-                        Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(out, r * inner, inner), ReadOnlySpan(src, (o * m + order.[q]) * inner, inner), dst))
+                        Numerics.Tensors.TensorPrimitives.Add(Span<double>.op_Implicit sum, ReadOnlySpan(src, (o * m + order.[q]) * inner, inner), sum)
+                    if not fresh then Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(out, r * inner, inner), ReadOnlySpan(scratch), dst))
+
+    /// Zeros of outer × size × inner with block k of src (outer × m × inner) added at block indices[k].
+    let private scatterRows (src: double[]) (outer: int) (m: int) (inner: int) (indices: int[]) (size: int) =
+        let out = Storage.uninit (outer * size * inner)
+        scatterRowsInto src outer m inner indices size out true
         out
 
     let rec private selectRows (axis: int) (indices: int[]) (x: Value) : Value =
         let shape = x.Shape
+        // The backward pass adds the adjoint's blocks at their indices of the input's adjoint, never into zeros of
+        // its own (a table looked up several times: each lookup costs its rows backward).
+        let into (adj: Tensor) (_: int) (acc: double[]) (_: bool) =
+            let outer, n, inner = around shape axis
+            scatterRowsInto adj.Data outer indices.Length inner indices n acc false
+            adj.CheckLive()
         Op.apply
             (Op.withAttributes [ "axis", box axis; "indices", box indices ] <| Op.create "indexSelect"
                 (fun xs ->
@@ -174,7 +189,7 @@ module Indexing =
                             let o, k = i / m, i % m
                             Array.Copy(src, (o * n + indices.[k]) * inner, out, (o * m + k) * inner, inner))
                     Tensor.wrap (withAxis shape axis m) out)
-                (fun _ _ adj _ -> addRows axis indices shape.[axis] adj)
+                (RegionVjp.AsVjp((fun _ _ adj _ -> addRows axis indices shape.[axis] adj), into))
                 (fun _ _ _ t -> selectRows axis indices t))
             [| x |]
 

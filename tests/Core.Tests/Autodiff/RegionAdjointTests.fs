@@ -6,8 +6,8 @@ open FsCheck
 open FsCheck.FSharp
 open Functional.Core
 
-/// Slices and rows taken from one tensor: the backward pass writes or adds each piece's adjoint into its region of
-/// an accumulator it owns, where the ops' own VJPs pad each piece with zeros and add. A traced run takes the ops'
+/// Slices, rows and gathered rows taken from one tensor: the backward pass writes or adds each piece's adjoint into
+/// an accumulator it owns, where the ops' own VJPs place each piece into zeros and add. A traced run takes the ops'
 /// path (every step an op, as a program needs), so the two are compared on the same functions.
 module RegionAdjointTests =
 
@@ -18,6 +18,8 @@ module RegionAdjointTests =
         | Whole
         /// Two slices along an axis joined back (concat's adjoints are views of the output adjoint).
         | Rejoined of axis: int * split: int
+        /// Entries gathered along an axis, repeats allowed (indexSelect).
+        | Gathered of axis: int * indices: int list
 
     type Case =
         { Rows: int; Cols: int; Pieces: Piece list; Seed: int }
@@ -25,7 +27,7 @@ module RegionAdjointTests =
 
     let private pieceGen (rows: int) (cols: int) =
         gen {
-            let! kind = Gen.choose (0, 3)
+            let! kind = Gen.choose (0, 4)
             match kind with
             | 0 ->
                 let! axis = Gen.choose (0, 1)
@@ -37,11 +39,17 @@ module RegionAdjointTests =
                 let! i = Gen.choose (0, rows - 1)
                 return Row i
             | 2 -> return Whole
-            | _ ->
+            | 3 ->
                 let! axis = Gen.choose (0, 1)
                 let n = if axis = 0 then rows else cols
                 let! split = Gen.choose (0, n)
                 return Rejoined(axis, split)
+            | _ ->
+                let! axis = Gen.choose (0, 1)
+                let n = if axis = 0 then rows else cols
+                let! count = Gen.choose (1, 8)
+                let! indices = Gen.listOfLength count (Gen.choose (0, n - 1))
+                return Gathered(axis, indices)
         }
 
     let caseArb =
@@ -65,6 +73,7 @@ module RegionAdjointTests =
                 let parts = [| if split > 0 then Indexing.narrow axis 0 split x
                                if split < n then Indexing.narrow axis split (n - split) x |]
                 Indexing.concat axis parts
+            | Gathered (axis, indices) -> Indexing.indexSelect axis (Array.ofList indices) x
         c.Pieces
         |> List.mapi (fun k piece ->
             let p = take piece
