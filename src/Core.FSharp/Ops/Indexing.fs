@@ -285,17 +285,29 @@ module Indexing =
                 (fun xs ->
                     let src = xs.[0].Data
                     let out = Storage.uninit (Shape.numel shape)
-                    // Off axis 0, the positions of one leading coordinate write only into that leading row of the
-                    // result: rows are shared out to the cores (each position still added in order within its row).
-                    let rows = if axis <> 0 && indexShape.[0] > 1 then indexShape.[0] else 1
-                    let per = offsets.Length / rows
-                    let width = Shape.numel shape / max 1 shape.[0]
-                    Strided.chunkedUnits rows (max 1 (per + width)) (fun r0 r1 ->
-                        // The last chunk clears the rows no position reaches too.
-                        let clearTo = if r1 = rows then out.Length else r1 * width
-                        Array.Clear(out, r0 * width, clearTo - r0 * width)
-                        for f in r0 * per .. r1 * per - 1 do
-                            out.[offsets.[f]] <- out.[offsets.[f]] + src.[f])
+                    if axis = 0 && indexShape.Length > 1 && offsets.Length > 0 then
+                        // Along axis 0, positions that differ off the axis write to different elements: the columns
+                        // (every coordinate but the first) are shared out to the cores, each position still added in
+                        // the order of its first coordinate.
+                        let lead = indexShape.[0]
+                        let columns = offsets.Length / lead
+                        Strided.chunked out.Length (fun lo hi -> Array.Clear(out, lo, hi - lo))
+                        Strided.chunkedUnits columns lead (fun c0 c1 ->
+                            for i in 0 .. lead - 1 do
+                                for f in i * columns + c0 .. i * columns + c1 - 1 do
+                                    out.[offsets.[f]] <- out.[offsets.[f]] + src.[f])
+                    else
+                        // Off axis 0, the positions of one leading coordinate write only into that leading row of the
+                        // result: rows are shared out to the cores (each position still added in order within its row).
+                        let rows = if axis <> 0 && indexShape.[0] > 1 then indexShape.[0] else 1
+                        let per = offsets.Length / rows
+                        let width = Shape.numel shape / max 1 shape.[0]
+                        Strided.chunkedUnits rows (max 1 (per + width)) (fun r0 r1 ->
+                            // The last chunk clears the rows no position reaches too.
+                            let clearTo = if r1 = rows then out.Length else r1 * width
+                            Array.Clear(out, r0 * width, clearTo - r0 * width)
+                            for f in r0 * per .. r1 * per - 1 do
+                                out.[offsets.[f]] <- out.[offsets.[f]] + src.[f])
                     Tensor.wrap shape out)
                 (fun _ _ adj _ -> gatherAt axis index indexShape offsets adj)
                 (fun _ _ _ t -> scatterAddAt axis index shape offsets t))
