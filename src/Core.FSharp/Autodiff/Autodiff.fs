@@ -85,8 +85,18 @@ module Autodiff =
                                 | Const gt when isOwned && inPlace adj had acc ->
                                     Tensor.addInto gt acc.Tensor.Data 0 (Shape.strides acc.Tensor.ShapeArray)
                                 | _ ->
-                                    adjoints.[m] <- Op.apply Basic.addSame [| acc; g |]
-                                    if isOwned then owned.Remove m |> ignore
+                                    let sum = Op.apply Basic.addSame [| acc; g |]
+                                    adjoints.[m] <- sum
+                                    match sum, acc, g with
+                                    | Const st, Const at, Const gt when inPlace adj had acc ->
+                                        // A sum made here into an array of its own (not an operand returned, not
+                                        // uniform, not a view): a third adjoint and later ones add into it in place.
+                                        if st.IsUniform || st.ViewOf.IsSome || obj.ReferenceEquals(st, at) || obj.ReferenceEquals(st, gt) then
+                                            if isOwned then owned.Remove m |> ignore
+                                        else
+                                            if isNull owned then owned <- HashSet<Node>(refComparer)
+                                            owned.Add m |> ignore
+                                    | _ -> if isOwned then owned.Remove m |> ignore
                         let c = consumers.[m] - 1
                         consumers.[m] <- c
                         if c = 0 then ready.Push m

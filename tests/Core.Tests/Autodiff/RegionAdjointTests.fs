@@ -94,7 +94,7 @@ module RegionAdjointTests =
         |> ignore
 
     [<Fact>]
-    let ``the output adjoint and an ordinary adjoint are read, never written`` () =
+    let ``the output adjoint and ordinary adjoints are read, never written`` () =
         // x itself contributes the seed (add's VJP passes it on), before and after the slices' regions.
         let x = Tensor.random 1 [| 4; 5 |]
         let seed = Tensor.random 2 [| 4; 5 |]
@@ -105,6 +105,11 @@ module RegionAdjointTests =
             let g = (pullback (Value.constant seed)).Tensor
             Assert.Equal<double[]>(before, seed.ToArray())
             Assert.Equal<double[]>(Array.map (fun v -> 2.0 * v) before, g.ToArray())
+        // x + x + x: the seed reaches x three times; the second sum is made here and the third added into it.
+        let _, pullback = Autodiff.vjp (fun v -> Arithmetic.add (Arithmetic.add v v) v) (Value.constant x)
+        let g = (pullback (Value.constant seed)).Tensor
+        Assert.Equal<double[]>(before, seed.ToArray())
+        Assert.Equal<double[]>(Array.map (fun v -> v + v + v) before, g.ToArray())
 
     [<Fact>]
     let ``every row taken in turn costs a row backward, not the whole tensor`` () =
