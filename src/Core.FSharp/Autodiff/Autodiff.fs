@@ -68,10 +68,12 @@ module Autodiff =
                             let target =
                                 if isOwned then acc.Tensor
                                 else
-                                    let a = Storage.uninit (Shape.numel shape)
-                                    if had then Tensor.copyInto acc.Tensor a 0 (Shape.strides shape)
-                                    else Strided.chunked a.Length (fun lo hi -> Array.Clear(a, lo, hi - lo))
-                                    Tensor.wrap shape a
+                                    // Made as an op's result is: outside a scope, recycled once unreachable.
+                                    Tensor.outermost (fun () ->
+                                        let a = Storage.uninit (Shape.numel shape)
+                                        if had then Tensor.copyInto acc.Tensor a 0 (Shape.strides shape)
+                                        else Strided.chunked a.Length (fun lo hi -> Array.Clear(a, lo, hi - lo))
+                                        Tensor.wrap shape a)
                             region.Into(adj.Tensor, i, target.Data, not had)
                             if not isOwned then
                                 if isNull owned then owned <- HashSet<Node>(refComparer)

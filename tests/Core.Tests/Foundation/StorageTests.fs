@@ -249,6 +249,32 @@ module StorageTests =
             Array.iteri2 (fun k e (a: Tensor) -> if e <> bits a then Check.failf "round %d, result %d differs from the first run" round k) expected actual
         Assert.True(Storage.recycled > before, "no plain result reused a recycled array")
 
+    /// The array the backward pass makes for slices' adjoints is made as a result is: recycled once unreachable, and
+    /// written in full before it is read (a recycled array comes back poisoned).
+    [<Fact>]
+    let ``the backward pass's own array for slices' adjoints is recycled once unreachable`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let x = Tensor.random 43 [| 120; 120 |]
+        // Two slices, each summed: the only array of x's size is the gradient the backward pass makes.
+        let gradient () =
+            let _, pullback = Autodiff.vjp (fun v -> Arithmetic.add (Reduction.sum (Indexing.narrow 0 0 50 v)) (Reduction.sum (Indexing.narrow 0 40 80 v))) (Value.constant x)
+            (pullback (Value.scalar 1.0)).Tensor
+        let expected = bits (gradient ())
+        Assert.Equal<double[]>(Array.init (120 * 120) (fun i -> let r = i / 120 in (if r < 50 then 1.0 else 0.0) + (if r >= 40 then 1.0 else 0.0)), (gradient ()).ToArray())
+        // The gradients' arrays seen so far, without keeping them reachable (other tests recycle arrays too, so the
+        // global count could not tell).
+        let seen = System.Runtime.CompilerServices.ConditionalWeakTable<double[], obj>()
+        let mutable reused = 0
+        for round in 1 .. 40 do
+            if round % 4 = 0 then collect ()
+            let g = gradient ()
+            let raw = g.Data
+            match seen.TryGetValue raw with
+            | true, _ -> reused <- reused + 1
+            | _ -> seen.Add(raw, box round)
+            if bits g <> expected then Check.failf "round %d: the gradient differs from the first run" round
+        Assert.True(reused > 0, "no gradient reused an earlier gradient's array")
+
     [<Fact>]
     let ``plain results recycled on many threads at once are never handed on while a thread holds them`` () =
         Functional.Kernels.Tuning.PoisonPooledArrays <- true
