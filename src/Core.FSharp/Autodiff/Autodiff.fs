@@ -63,7 +63,7 @@ module Autodiff =
                         let isOwned = had && not (isNull owned) && owned.Contains m
                         match box n.Op.Vjp with
                         | :? RegionVjp as region when inPlace adj had acc ->
-                            // A slice's or a row's adjoint: written or added into its region, never padded.
+                            // A slice's, a row's or gathered rows' adjoint: put into the input's own array, never padded.
                             let shape = m.Output.Tensor.ShapeArray
                             let target =
                                 if isOwned then acc.Tensor
