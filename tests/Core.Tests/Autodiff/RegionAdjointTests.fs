@@ -5,6 +5,7 @@ open Xunit
 open FsCheck
 open FsCheck.FSharp
 open Functional.Core
+open TorchSharp
 
 /// Slices, rows and gathered rows taken from one tensor: the backward pass writes or adds each piece's adjoint into
 /// an accumulator it owns, where the ops' own VJPs place each piece into zeros and add. A traced run takes the ops'
@@ -79,6 +80,36 @@ module RegionAdjointTests =
             let p = take piece
             Reduction.sum (Arithmetic.mul p (Value.constant (Tensor.random (c.Seed + k) p.Shape))))
         |> List.reduce Arithmetic.add
+
+    /// The same objective under TorchSharp autograd.
+    let private objectiveT (c: Case) (x: torch.Tensor) =
+        let take piece =
+            match piece with
+            | Narrow (axis, start, length) -> x.narrow(int64 axis, int64 start, int64 length)
+            | Row i -> x.select(0L, int64 i)
+            | Whole -> x
+            | Rejoined (axis, split) ->
+                let n = int x.shape.[axis]
+                let parts = [| if split > 0 then x.narrow(int64 axis, 0L, int64 split)
+                               if split < n then x.narrow(int64 axis, int64 split, int64 (n - split)) |]
+                torch.cat(parts, int64 axis)
+            | Gathered (axis, indices) -> x.index_select(int64 axis, torch.tensor(indices |> List.map int64 |> Array.ofList))
+        c.Pieces
+        |> List.mapi (fun k piece ->
+            let p = take piece
+            let shape = p.shape |> Array.map int
+            (p * Functional.CrossCheck.Torch.toTorch false (Tensor.random (c.Seed + k) shape)).sum())
+        |> List.reduce (fun a b -> a + b)
+
+    [<Fact>]
+    let ``gradients through slices, rows and gathered rows equal TorchSharp's`` () =
+        Check.forAll "region adjoints vs TorchSharp" 0x5EC8UL 100 caseArb (fun c ->
+            let x = Tensor.random c.Seed [| c.Rows; c.Cols |]
+            let _, pullback = Autodiff.vjp (objective c) (Value.constant x)
+            let ours = (pullback (Value.scalar 1.0)).Tensor
+            let theirs = (Functional.CrossCheck.Torch.valueAndGrad (fun xs -> objectiveT c xs.[0]) [| x |] None).Gradients.[0]
+            if not (Tensor.allClose 1e-13 1e-13 ours theirs) then Check.failf "%O: gradient %A, TorchSharp %A" c (ours.ToArray()) (theirs.ToArray()))
+        |> ignore
 
     [<Fact>]
     let ``gradients through slices and rows equal the ops' padded path`` () =
