@@ -11,7 +11,8 @@ public sealed partial class Tensor
     /// A slice, as a tensor gradients flow through: an <see cref="int"/> or <see cref="Index"/> selects one element
     /// of its axis and removes the axis, a <see cref="Range"/> keeps a run of it; axes not given are kept whole.
     /// <c>t[.., 0]</c> is column 0, <c>t[1..^1, ..]</c> drops the first and last rows, <c>t[^1]</c> is the last row.
-    /// The gradient of a slice is the adjoint written into zeros at the slice's place.
+    /// The gradient of a slice is the adjoint written into zeros at the slice's place. Slices of one tensor meet
+    /// in one array backward, so each costs its own size there (rows taken one at a time in a loop stay linear).
     /// </summary>
     /// <param name="indices">One position per leading axis.</param>
     /// <returns>The slice.</returns>
@@ -56,7 +57,8 @@ public sealed partial class Tensor
     }
 
     /// <summary>Elements <paramref name="start"/> .. start + length − 1 along an axis. The gradient is the adjoint
-    /// written into zeros at the same place.</summary>
+    /// written into zeros at the same place; slices of one tensor meet in one array backward, each costing its own
+    /// size there.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <param name="start">The first element kept.</param>
     /// <param name="length">How many are kept.</param>
@@ -178,7 +180,8 @@ public sealed partial class Tensor
     public Tensor Flip(int axis) => Api.Call("Tensor.Flip", "axis", () => new Tensor(Core.Indexing.flip(axis, Value)));
 
     /// <summary>The entries at <paramref name="indices"/> along an axis, in that order (repeats allowed): a gather of
-    /// whole slices. The gradient is a scatter-add: each adjoint slice added back at its index.</summary>
+    /// whole slices. The gradient is a scatter-add: each adjoint slice added back at its index (several lookups of
+    /// one tensor add into one array backward).</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <param name="indices">Positions along the axis.</param>
     /// <returns>The gathered tensor; the axis has <c>indices.Length</c> entries.</returns>
