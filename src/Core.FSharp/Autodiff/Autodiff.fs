@@ -43,62 +43,56 @@ module Autodiff =
                         consumers.[m] <- 1
                         stack.Push m
                 | _ -> ()
-        // Pass 2: a node is processed once all its consumers have sent their adjoints.
-        let adjoints = Dictionary<Node, Value>(16, refComparer)
+        // Pass 2: a node is processed once all its consumers have sent their adjoints. Each adjoint comes with
+        // whether its array was made by this pass (owned: no one else holds it, so later adjoints may add into it).
+        let adjoints = Dictionary<Node, struct (Value * bool)>(16, refComparer)
         let leaves = Dictionary<Node, Value>(refComparer)
-        adjoints.[root] <- seed
+        adjoints.[root] <- struct (seed, false)
         let ready = Stack<Node>(16)
-        let mutable owned: HashSet<Node> = null
         ready.Push root
         while ready.Count > 0 do
             let n = ready.Pop()
-            let adj = adjoints.[n]
+            let struct (adj, _) = adjoints.[n]
             adjoints.Remove n |> ignore
             if n.Inputs.Length = 0 then leaves.[n] <- adj
             else
                 for i in 0 .. n.Inputs.Length - 1 do
                     match n.Inputs.[i] with
                     | Reverse (_, m, t) when t = tag ->
-                        let had, acc = adjoints.TryGetValue m
-                        let isOwned = had && not (isNull owned) && owned.Contains m
+                        let had, entry = adjoints.TryGetValue m
+                        let struct (acc, owned) = entry
                         match box n.Op.Vjp with
                         | :? RegionVjp as region when inPlace adj had acc ->
                             // A slice's, a row's or gathered rows' adjoint: put into the input's own array, never padded.
                             let shape = m.Output.Tensor.ShapeArray
                             let target =
-                                if isOwned then acc.Tensor
+                                if owned then acc.Tensor
                                 else
                                     // Made as an op's result is: outside a scope, recycled once unreachable.
                                     Tensor.outermost (fun () ->
                                         let a = Storage.uninit (Shape.numel shape)
                                         if had then Tensor.copyInto acc.Tensor a 0 (Shape.strides shape)
-                                        else Strided.chunked a.Length (fun lo hi -> Array.Clear(a, lo, hi - lo))
+                                        else Strided.clear a 0 a.Length
                                         Tensor.wrap shape a)
                             region.Into(adj.Tensor, i, target.Data, not had)
-                            if not isOwned then
-                                if isNull owned then owned <- HashSet<Node>(refComparer)
-                                owned.Add m |> ignore
-                                adjoints.[m] <- Const target
+                            if not owned then adjoints.[m] <- struct (Const target, true)
                         | _ ->
                             let g = n.Op.Vjp n.Primals n.Output adj i
-                            if not had then adjoints.[m] <- g
+                            if not had then adjoints.[m] <- struct (g, false)
                             else
                                 match g with
-                                | Const gt when isOwned && inPlace adj had acc ->
+                                | Const gt when owned && inPlace adj had acc ->
                                     Tensor.addInto gt acc.Tensor.Data 0 (Shape.strides acc.Tensor.ShapeArray)
                                 | _ ->
                                     let sum = Op.apply Basic.addSame [| acc; g |]
-                                    adjoints.[m] <- sum
-                                    match sum, acc, g with
-                                    | Const st, Const at, Const gt when inPlace adj had acc ->
-                                        // A sum made here into an array of its own (not an operand returned, not
-                                        // uniform, not a view): a third adjoint and later ones add into it in place.
-                                        if st.IsUniform || st.ViewOf.IsSome || obj.ReferenceEquals(st, at) || obj.ReferenceEquals(st, gt) then
-                                            if isOwned then owned.Remove m |> ignore
-                                        else
-                                            if isNull owned then owned <- HashSet<Node>(refComparer)
-                                            owned.Add m |> ignore
-                                    | _ -> if isOwned then owned.Remove m |> ignore
+                                    // A sum made here into an array of its own (not an operand returned, not uniform,
+                                    // not a view): a third adjoint and later ones add into it in place.
+                                    let made =
+                                        match sum, acc, g with
+                                        | Const st, Const at, Const gt when inPlace adj had acc ->
+                                            not (st.IsUniform || st.ViewOf.IsSome || obj.ReferenceEquals(st, at) || obj.ReferenceEquals(st, gt))
+                                        | _ -> false
+                                    adjoints.[m] <- struct (sum, made)
                         let c = consumers.[m] - 1
                         consumers.[m] <- c
                         if c = 0 then ready.Push m

@@ -91,6 +91,10 @@ module internal Strided =
     /// Elementwise work only: each element is written by exactly one chunk.
     let chunked (n: int) (body: int -> int -> unit) = chunkedUnits n 1 body
 
+    /// a[offset .. offset + count) set to +0, in chunks over the cores.
+    let clear (a: double[]) (offset: int) (count: int) =
+        chunked count (fun lo hi -> Array.Clear(a, offset + lo, hi - lo))
+
     /// Runs body over [0, count) units of `unit` elements (rows, say) for kernels that spend nanoseconds per
     /// element: tasks of `Fork.PerTask`, over every core from `Tuning.SplitCostlyFrom` elements on. Each unit is
     /// one task's.

@@ -28,8 +28,7 @@ module Indexing =
         // The backward pass writes or adds the adjoint into its place in the input's adjoint, never padded.
         let into (adj: Tensor) (_: int) (acc: double[]) (first: bool) =
             let _, _, inner = around shape axis
-            if first then Tensor.copyInto adj acc (start * inner) (Shape.strides shape)
-            else Tensor.addInto adj acc (start * inner) (Shape.strides shape)
+            Tensor.placeInto first adj acc (start * inner) (Shape.strides shape)
         Op.apply
             (Op.withAttributes [ "axis", box axis; "start", box start; "length", box length ] <| Op.create "narrow"
                 // A view: no copy until read (the broadcasting operators read it in place).
@@ -291,7 +290,7 @@ module Indexing =
                         // the order of its first coordinate.
                         let lead = indexShape.[0]
                         let columns = offsets.Length / lead
-                        Strided.chunked out.Length (fun lo hi -> Array.Clear(out, lo, hi - lo))
+                        Strided.clear out 0 out.Length
                         Strided.chunkedUnits columns lead (fun c0 c1 ->
                             for i in 0 .. lead - 1 do
                                 for f in i * columns + c0 .. i * columns + c1 - 1 do

@@ -42,9 +42,7 @@ module Layout =
         let n = Shape.numel inner
         // The backward pass writes or adds the adjoint into row i of the input's adjoint: rows taken one at a
         // time cost a row each backward, not the whole tensor each.
-        let into (adj: Tensor) (_: int) (acc: double[]) (first: bool) =
-            if first then Tensor.copyInto adj acc (i * n) (Shape.strides inner)
-            else Tensor.addInto adj acc (i * n) (Shape.strides inner)
+        let into (adj: Tensor) (_: int) (acc: double[]) (first: bool) = Tensor.placeInto first adj acc (i * n) (Shape.strides inner)
         Op.apply
             (Op.withAttributes [ "index", box i ] <| Op.create "select"
                 (fun xs -> Tensor.wrap inner (Array.sub xs.[0].Data (i * n) n))
@@ -60,8 +58,8 @@ module Layout =
             (Op.withAttributes [ "index", box i; "rows", box rows ] <| Op.create "embed"
                 (fun xs ->
                     let d = Storage.uninit (rows * n)
-                    Strided.chunked (i * n) (fun lo hi -> System.Array.Clear(d, lo, hi - lo))
-                    Strided.chunked ((rows - i - 1) * n) (fun lo hi -> System.Array.Clear(d, (i + 1) * n + lo, hi - lo))
+                    Strided.clear d 0 (i * n)
+                    Strided.clear d ((i + 1) * n) ((rows - i - 1) * n)
                     Tensor.copyInto xs.[0] d (i * n) (Shape.strides inner)
                     Tensor.wrap (Array.append [| rows |] inner) d)
                 (fun _ _ adj _ -> select i adj)

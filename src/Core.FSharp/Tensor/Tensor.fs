@@ -374,6 +374,9 @@ module Tensor =
         Strided.addStrided src offset strides dst dstOff dstStrides t.ShapeArray
         owner.CheckLive()
 
+    let internal placeInto (first: bool) (t: Tensor) (dst: double[]) (dstOff: int) (dstStrides: int[]) =
+        if first then copyInto t dst dstOff dstStrides else addInto t dst dstOff dstStrides
+
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =
         outermost <| fun () ->

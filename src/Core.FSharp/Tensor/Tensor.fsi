@@ -177,6 +177,9 @@ module Tensor =
     /// t's elements added to dst at dstOff + Σ idx·dstStrides (one addition each), read where they are.
     val internal addInto: t: Tensor -> dst: double array -> dstOff: int -> dstStrides: int array -> unit
 
+    /// `copyInto` when `first` (dst holds zeros there: the values as written, −0 kept), else `addInto`.
+    val internal placeInto: first: bool -> t: Tensor -> dst: double array -> dstOff: int -> dstStrides: int array -> unit
+
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     val sumAxes: axes: int array -> keepDims: bool -> t: Tensor -> Tensor
 
