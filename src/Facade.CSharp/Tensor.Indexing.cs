@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using Core = Functional.Core;
 
 namespace Functional;
@@ -144,7 +145,7 @@ public sealed partial class Tensor
     /// <exception cref="ShapeException">An index is out of range or not a whole number, or the shapes do not fit.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="indices"/> is null.</exception>
     public Tensor Gather(int axis, Tensor indices) =>
-        Api.Call("Tensor.Gather", "axis,indices", () => new Tensor(Core.Indexing.gather(axis, Positions(indices, nameof(indices)), N(indices).Shape.ToArray(), Value)));
+        Api.Call("Tensor.Gather", "axis,indices", () => new Tensor(Core.Indexing.gatherOwned(axis, Positions(indices, nameof(indices)), N(indices).Shape.ToArray(), Value)));
 
     /// <summary>PyTorch's scatter_add into zeros: zeros of <paramref name="shape"/> with each value of this tensor
     /// added at its position with the axis coordinate replaced by <paramref name="indices"/> (shaped as this tensor).
@@ -158,18 +159,30 @@ public sealed partial class Tensor
     /// <exception cref="ShapeException">An index is out of range or not a whole number, <paramref name="axis"/> is out
     /// of range, or the shapes do not fit.</exception>
     public Tensor ScatterAdd(int axis, Tensor indices, params int[] shape) =>
-        Api.Call("Tensor.ScatterAdd", "axis,indices,shape", () => new Tensor(Core.Indexing.scatterAdd(axis, Positions(indices, nameof(indices)), shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
+        Api.Call("Tensor.ScatterAdd", "axis,indices,shape", () => new Tensor(Core.Indexing.scatterAddOwned(axis, Positions(indices, nameof(indices)), shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
+
+    // Positions of large index tensors, kept per tensor (whose values never change while it is live): a loop that
+    // gathers by the same tensor converts it once. The core keeps the array as its own and never writes it.
+    private static readonly ConditionalWeakTable<Core.Tensor, int[]> positions = new();
 
     private static int[] Positions(Tensor? indices, string name)
     {
-        var values = (indices ?? throw new ArgumentNullException(name)).ToArray();
-        var r = new int[values.Length];
+        var tensor = (indices ?? throw new ArgumentNullException(name)).Value.Tensor;
+        if (positions.TryGetValue(tensor, out var kept))
+        {
+            tensor.CheckLive();
+            return kept;
+        }
+        var values = tensor.Data;
+        var r = GC.AllocateUninitializedArray<int>(values.Length);
         for (int i = 0; i < values.Length; i++)
         {
             if (values[i] != Math.Floor(values[i]) || values[i] < int.MinValue || values[i] > int.MaxValue)
                 throw new ShapeException($"Index {i} is {values[i]}; indices must be whole numbers.", name);
             r[i] = (int)values[i];
         }
+        GC.KeepAlive(tensor);
+        if (r.Length >= 16384) positions.AddOrUpdate(tensor, r);
         return r;
     }
 

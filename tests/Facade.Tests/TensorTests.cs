@@ -117,6 +117,39 @@ public class TensorInteropTests
         Assert.Equal(Tensor.Zeros(2).Shape, a.Shape);
         Assert.Equal(Tensor.Zeros(2).Shape.GetHashCode(), a.Shape.GetHashCode());
     }
+
+    [Fact]
+    public void Gather_reads_indices_from_views_and_uniform_tensors_and_checks_them()
+    {
+        var x = Tensor.FromArray(new[] { 1.0, 2, 3, 4, 5, 6 }, 2, 3);
+        var wide = Tensor.FromArray(new[] { 9.0, 2, 0, 9, 9, 1, 1, 9 }, 2, 4);
+        var picked = x.Gather(1, wide.Narrow(1, 1, 2));   // a view over the middle columns
+        Assert.Equal(new[] { 3.0, 1, 5, 5 }, picked.ToArray());
+        Assert.Equal(new[] { 1.0, 1, 4, 4 }, x.Gather(1, Tensor.Zeros(2, 2)).ToArray());
+        var g = Autodiff.Grad(t => t.Gather(1, wide.Narrow(1, 1, 2)).Sum(), x);
+        Assert.Equal(new[] { 1.0, 0, 1, 0, 2, 0 }, g.ToArray());
+        var e = Assert.Throws<ShapeException>(() => x.Gather(1, Tensor.FromArray(new[] { 0.5, 1 }, 1, 2)));
+        Assert.Equal("indices", e.ParamName);
+        Assert.Contains("whole numbers", e.Message);
+    }
+
+    [Fact]
+    public void Gather_by_one_large_index_tensor_again_reads_it_while_it_lives()
+    {
+        var x = Tensor.Random(1, 4, 20000);
+        var rows = Enumerable.Range(0, 20000).Select(i => (double)(i % 4)).ToArray();
+        var indices = Tensor.FromArray(rows, 1, 20000);
+        var first = x.Gather(0, indices).ToArray();
+        Assert.Equal(first, x.Gather(0, indices).ToArray());
+        Assert.Equal(x.ToArray()[2 * 20000 + 6], first[6]);
+        Tensor inside;
+        using (Tensor.NewScope())
+        {
+            inside = Tensor.FromArray(rows, 1, 20000) + 0.0;
+            Assert.Equal(first, x.Gather(0, inside).ToArray());
+        }
+        Assert.Throws<ObjectDisposedException>(() => x.Gather(0, inside));
+    }
 }
 
 /// <summary>Reports and records print their contents, the same in every culture.</summary>

@@ -23,6 +23,21 @@ module Indexing =
 
     let private withAxis (shape: int[]) (axis: int) (n: int) = Array.mapi (fun i d -> if i = axis then n else d) shape
 
+    /// The ops' own copies of large index arrays, one per caller's array, taken again when its contents changed. A
+    /// fresh array of that size costs its page faults on every call (0.5–1 ms for 2 MB here) where a loop passing the
+    /// same index compares it in a tenth of that; the copies are never written, so ops may share one.
+    let private snapshots = System.Runtime.CompilerServices.ConditionalWeakTable<int[], int[]>()
+
+    let private snapshot (index: int[]) =
+        if index.Length < 16384 then Array.copy index
+        else
+            match snapshots.TryGetValue index with
+            | true, kept when MemoryExtensions.SequenceEqual(ReadOnlySpan<int>(kept), ReadOnlySpan<int>(index)) -> kept
+            | _ ->
+                let kept = Array.copy index
+                snapshots.AddOrUpdate(index, kept)
+                kept
+
     let rec private narrowAt (axis: int) (start: int) (length: int) (x: Value) : Value =
         let shape = x.Shape
         // The backward pass writes or adds the adjoint into its place in the input's adjoint, never padded.
@@ -214,7 +229,7 @@ module Indexing =
     let indexSelect (axis: int) (indices: int[]) (x: Value) : Value =
         let a = axisOf "indexSelect" x.Shape axis
         checkIndices "indexSelect" indices x.Shape.[a] axis
-        selectRows a (Array.copy indices) x
+        selectRows a (snapshot indices) x
 
     /// Zeros of length `size` along `axis`, with slice k of x added at indices[k] (a scatter-add). VJP: the
     /// adjoint's entries at `indices` (`indexSelect`).
@@ -225,11 +240,19 @@ module Indexing =
         if indices.Length <> x.Shape.[a] then
             raise (ShapeException(sprintf "indexAdd: %s for %s along axis %d." (Shape.count (int64 indices.Length) "index" "indices") (Shape.count (int64 x.Shape.[a]) "slice" "slices") axis, "indices"))
         checkResized "indexAdd" a size x
-        addRows a (Array.copy indices) size x
+        addRows a (snapshot indices) size x
 
-    /// For each position of an index of shape `indexShape`, the flat offset into a tensor of shape `shape` that has
-    /// the position's coordinates except along `axis`, where it has the index's value.
-    let private gatherOffsets (name: string) (axis: int) (index: int[]) (indexShape: int[]) (shape: int[]) =
+    /// Where each position of an index reads (gather) or adds (scatterAdd): the index's value along `Axis`, and for
+    /// each row of the index (every coordinate but the last) the offset of its other coordinates. The offset of
+    /// position j of row r is `RowBase[r] + Index[f]` along the last axis, else `RowBase[r] + j + Index[f] * Along`.
+    type private GatherMap =
+        { Index: int[]
+          RowBase: int[]
+          Last: int
+          Along: int
+          AxisIsLast: bool }
+
+    let private gatherMap (name: string) (axis: int) (index: int[]) (indexShape: int[]) (shape: int[]) =
         let rank = shape.Length
         if indexShape.Length <> rank then
             raise (ShapeException(sprintf "%s: the index has rank %d; the tensor has rank %d." name indexShape.Length rank, "index"))
@@ -242,96 +265,114 @@ module Indexing =
             let f = index |> Array.findIndex (fun i -> i < 0 || i >= length)
             raise (ShapeException(sprintf "%s: index value %d (position %d) is out of range for axis %d of length %d." name index.[f] f axis length, "index"))
         let strides = Array.init rank (fun d -> Array.fold (*) 1 shape.[d + 1 ..])
-        let offsets = GC.AllocateUninitializedArray<int> index.Length
-        if rank > 0 && index.Length > 0 then
-            // Rows of the index (every coordinate but the last): each row's offset off the axis from its coordinates,
-            // then the row's positions in one loop.
-            let last = indexShape.[rank - 1]
-            let rows = index.Length / last
-            let along = strides.[axis]
-            Strided.chunkedUnits rows last (fun r0 r1 ->
-                for row in r0 .. r1 - 1 do
-                    let mutable r = row
-                    let mutable off = 0
-                    for d in rank - 2 .. -1 .. 0 do
-                        let c = r % indexShape.[d]
-                        r <- r / indexShape.[d]
-                        if d <> axis then off <- off + c * strides.[d]
-                    let f0 = row * last
-                    if axis = rank - 1 then
-                        for j in 0 .. last - 1 do offsets.[f0 + j] <- off + index.[f0 + j]
-                    else
-                        for j in 0 .. last - 1 do offsets.[f0 + j] <- off + j + index.[f0 + j] * along)
-        offsets
+        let last = if rank > 0 then indexShape.[rank - 1] else 1
+        let rows = if index.Length = 0 then 0 else index.Length / last
+        // A row's offset off the axis from its coordinates (a few per row; the positions need no division).
+        let rowBase =
+            Array.init rows (fun row ->
+                let mutable r = row
+                let mutable off = 0
+                for d in rank - 2 .. -1 .. 0 do
+                    let c = r % indexShape.[d]
+                    r <- r / indexShape.[d]
+                    if d <> axis then off <- off + c * strides.[d]
+                off)
+        { Index = index; RowBase = rowBase; Last = last; Along = strides.[axis]; AxisIsLast = (axis = rank - 1) }
 
-    let rec private gatherAt (axis: int) (index: int[]) (indexShape: int[]) (offsets: int[]) (x: Value) : Value =
+    /// Reads (gather) or adds back (scatterAdd) positions f0 .. f1 − 1 of the index, a row at a time: the offsets
+    /// need no division within a row.
+    let private spanAt (m: GatherMap) (gather: bool) (src: float[]) (out: float[]) (f0: int) (f1: int) =
+        let index, last, along = m.Index, m.Last, m.Along
+        let mutable f = f0
+        while f < f1 do
+            let row = f / last
+            let rowEnd = min f1 ((row + 1) * last)
+            // Position g of this row is at b + index[g] along the last axis, else at b + (g − row·last) + index[g]·along.
+            let b = if m.AxisIsLast then m.RowBase.[row] else m.RowBase.[row] - row * last
+            match m.AxisIsLast, gather with
+            | true, true -> for g in f .. rowEnd - 1 do out.[g] <- src.[b + index.[g]]
+            | false, true -> for g in f .. rowEnd - 1 do out.[g] <- src.[b + g + index.[g] * along]
+            | true, false ->
+                for g in f .. rowEnd - 1 do
+                    let o = b + index.[g]
+                    out.[o] <- out.[o] + src.[g]
+            | false, false ->
+                for g in f .. rowEnd - 1 do
+                    let o = b + g + index.[g] * along
+                    out.[o] <- out.[o] + src.[g]
+            f <- rowEnd
+
+    let rec private gatherAt (axis: int) (indexShape: int[]) (m: GatherMap) (x: Value) : Value =
         let shape = x.Shape
         Op.apply
-            (Op.withAttributes [ "axis", box axis; "index", box index; "indexShape", box indexShape ] <| Op.create "gather"
+            (Op.withAttributes [ "axis", box axis; "index", box m.Index; "indexShape", box indexShape ] <| Op.create "gather"
                 (fun xs ->
                     let src = xs.[0].Data
-                    let out = Storage.uninit offsets.Length
-                    Strided.chunkedUnits offsets.Length 1 (fun lo hi -> for f in lo .. hi - 1 do out.[f] <- src.[offsets.[f]])
+                    let out = Storage.uninit m.Index.Length
+                    Strided.chunkedUnits out.Length 1 (fun f0 f1 -> spanAt m true src out f0 f1)
                     Tensor.wrap indexShape out)
-                (fun _ _ adj _ -> scatterAddAt axis index shape offsets adj)
-                (fun _ _ _ t -> gatherAt axis index indexShape offsets t))
+                (fun _ _ adj _ -> scatterAddAt axis shape m adj)
+                (fun _ _ _ t -> gatherAt axis indexShape m t))
             [| x |]
 
-    and private scatterAddAt (axis: int) (index: int[]) (shape: int[]) (offsets: int[]) (x: Value) : Value =
+    and private scatterAddAt (axis: int) (shape: int[]) (m: GatherMap) (x: Value) : Value =
         let indexShape = x.Shape
         Op.apply
-            (Op.withAttributes [ "axis", box axis; "index", box index; "shape", box shape ] <| Op.create "scatterAdd"
+            (Op.withAttributes [ "axis", box axis; "index", box m.Index; "shape", box shape ] <| Op.create "scatterAdd"
                 (fun xs ->
                     let src = xs.[0].Data
                     let out = Storage.uninit (Shape.numel shape)
-                    if axis = 0 && indexShape.Length > 1 && offsets.Length > 0 then
+                    let rows = m.RowBase.Length
+                    if axis = 0 && indexShape.Length > 1 && rows > 0 then
                         // Along axis 0, positions that differ off the axis write to different elements: the columns
                         // (every coordinate but the first) are shared out to the cores, each position still added in
                         // the order of its first coordinate.
                         let lead = indexShape.[0]
-                        let columns = offsets.Length / lead
+                        let columns = m.Index.Length / lead
                         Strided.clear out 0 out.Length
                         Strided.chunkedUnits columns lead (fun c0 c1 ->
                             for i in 0 .. lead - 1 do
-                                for f in i * columns + c0 .. i * columns + c1 - 1 do
-                                    out.[offsets.[f]] <- out.[offsets.[f]] + src.[f])
+                                spanAt m false src out (i * columns + c0) (i * columns + c1))
                     else
                         // Off axis 0, the positions of one leading coordinate write only into that leading row of the
-                        // result: rows are shared out to the cores (each position still added in order within its row).
-                        let rows = if axis <> 0 && indexShape.[0] > 1 then indexShape.[0] else 1
-                        let per = offsets.Length / rows
+                        // result: those are shared out to the cores (each position still added in order within it).
+                        let leads = if axis <> 0 && indexShape.[0] > 1 then indexShape.[0] else 1
+                        let per = m.Index.Length / leads
                         let width = Shape.numel shape / max 1 shape.[0]
-                        Strided.chunkedUnits rows (max 1 (per + width)) (fun r0 r1 ->
+                        Strided.chunkedUnits leads (max 1 (per + width)) (fun r0 r1 ->
                             // The last chunk clears the rows no position reaches too.
-                            let clearTo = if r1 = rows then out.Length else r1 * width
+                            let clearTo = if r1 = leads then out.Length else r1 * width
                             Array.Clear(out, r0 * width, clearTo - r0 * width)
-                            for f in r0 * per .. r1 * per - 1 do
-                                out.[offsets.[f]] <- out.[offsets.[f]] + src.[f])
+                            spanAt m false src out (r0 * per) (r1 * per))
                     Tensor.wrap shape out)
-                (fun _ _ adj _ -> gatherAt axis index indexShape offsets adj)
-                (fun _ _ _ t -> scatterAddAt axis index shape offsets t))
+                (fun _ _ adj _ -> gatherAt axis indexShape m adj)
+                (fun _ _ _ t -> scatterAddAt axis shape m t))
             [| x |]
+
+    let internal gatherOwned (axis: int) (index: int[]) (indexShape: int[]) (x: Value) : Value =
+        let a = axisOf "gather" x.Shape axis
+        if index.Length <> Shape.numel indexShape then
+            raise (ShapeException(sprintf "gather: %d index values for an index of shape %s." index.Length (Shape.show indexShape), "index"))
+        gatherAt a (Array.copy indexShape) (gatherMap "gather" a index indexShape x.Shape) x
 
     /// out[p] = x[p with its `axis` coordinate replaced by index[p]] for every position p of the index (shape
     /// `indexShape`, x's rank, no larger than x off the axis): PyTorch's gather. VJP: the adjoint added back at the
     /// positions read (`scatterAdd`). JVP: the tangent gathered.
     let gather (axis: int) (index: int[]) (indexShape: int[]) (x: Value) : Value =
         if isNull index then nullArg "index"
-        let a = axisOf "gather" x.Shape axis
-        if index.Length <> Shape.numel indexShape then
-            raise (ShapeException(sprintf "gather: %d index values for an index of shape %s." index.Length (Shape.show indexShape), "index"))
-        let index = Array.copy index
-        gatherAt a index (Array.copy indexShape) (gatherOffsets "gather" a index indexShape x.Shape) x
+        gatherOwned axis (snapshot index) indexShape x
+
+    let internal scatterAddOwned (axis: int) (index: int[]) (shape: int[]) (x: Value) : Value =
+        let a = axisOf "scatterAdd" shape axis
+        if index.Length <> Shape.numel x.Shape then
+            raise (ShapeException(sprintf "scatterAdd: %d index values for values of shape %s." index.Length (Shape.show x.Shape), "index"))
+        scatterAddAt a (Array.copy shape) (gatherMap "scatterAdd" a index x.Shape shape) x
 
     /// Zeros of `shape` with x[p] added at p's position with its `axis` coordinate replaced by index[p] (x shaped as
     /// the index): PyTorch's scatter_add into zeros. VJP: the adjoint gathered (`gather`).
     let scatterAdd (axis: int) (index: int[]) (shape: int[]) (x: Value) : Value =
         if isNull index then nullArg "index"
-        let a = axisOf "scatterAdd" shape axis
-        if index.Length <> Shape.numel x.Shape then
-            raise (ShapeException(sprintf "scatterAdd: %d index values for values of shape %s." index.Length (Shape.show x.Shape), "index"))
-        let index = Array.copy index
-        scatterAddAt a index (Array.copy shape) (gatherOffsets "scatterAdd" a index x.Shape shape) x
+        scatterAddOwned axis (snapshot index) shape x
 
     /// x reversed along `axis`. VJP and JVP: the same reversal.
     let rec flip (axis: int) (x: Value) : Value =

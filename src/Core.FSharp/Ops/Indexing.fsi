@@ -49,9 +49,15 @@ module Indexing =
     /// positions read (`scatterAdd`). JVP: the tangent gathered.
     val gather: axis: int -> index: int array -> indexShape: int array -> x: Value -> Value
 
+    /// `gather` taking `index` as its own, without the copy (the facade's, whose index array is made for the call).
+    val internal gatherOwned: axis: int -> index: int array -> indexShape: int array -> x: Value -> Value
+
     /// Zeros of `shape` with x[p] added at p's position with its `axis` coordinate replaced by index[p] (x shaped as
     /// the index): PyTorch's scatter_add into zeros. VJP: the adjoint gathered (`gather`).
     val scatterAdd: axis: int -> index: int array -> shape: int array -> x: Value -> Value
+
+    /// `scatterAdd` taking `index` as its own, without the copy.
+    val internal scatterAddOwned: axis: int -> index: int array -> shape: int array -> x: Value -> Value
 
     /// x reversed along `axis`. VJP and JVP: the same reversal.
     val flip: axis: int -> x: Value -> Value

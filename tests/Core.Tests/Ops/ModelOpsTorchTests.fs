@@ -247,6 +247,37 @@ module ModelOpsTorchTests =
         let ex = Assert.Throws<Functional.ShapeException>(fun () -> Indexing.gather 0 bad shape (Value.constant x) |> ignore)
         Assert.Contains("index value 40 (position 31234) is out of range for axis 0 of length 40", ex.Message)
 
+    /// A large index array passed again is copied once (the ops share the copy), and taken again when its contents
+    /// changed: the later gather reads the new values, the earlier pullback still adds at the old positions.
+    [<Fact>]
+    let ``a large index passed again shares one copy, and a changed one is copied again`` () =
+        let x = Tensor.init [| 3; 20000 |] (fun i -> float i)
+        let index = Array.init 20000 (fun i -> i % 3)
+        let recordedIndex (index: int[]) =
+            let node = ref (null: Node)
+            let y, pullback =
+                Autodiff.vjp (fun v ->
+                    let r = Indexing.gather 0 index [| 1; 20000 |] v
+                    match r with
+                    | Reverse(_, n, _) -> node.Value <- n
+                    | _ -> ()
+                    r) (Value.constant x)
+            y.Tensor.ToArray(), pullback, (node.Value.Op.Attributes |> List.find (fun (k, _) -> k = "index") |> snd :?> int[])
+        let y1, pullback1, kept1 = recordedIndex index
+        let _, _, kept2 = recordedIndex index
+        Assert.Same(kept1, kept2)
+        Assert.NotSame(index, kept1)
+        index.[5] <- 0
+        index.[7] <- 2
+        let y3, _, kept3 = recordedIndex index
+        Assert.NotSame(kept1, kept3)
+        Assert.Equal(2.0 * 20000.0 + 5.0, y1.[5])
+        Assert.Equal(5.0, y3.[5])
+        Assert.Equal(2.0 * 20000.0 + 7.0, y3.[7])
+        let back = (pullback1 (Value.constant (Tensor.init [| 1; 20000 |] (fun _ -> 1.0)))).Tensor
+        Assert.Equal(1.0, back.[[| 2; 5 |]])
+        Assert.Equal(0.0, back.[[| 0; 5 |]])
+
     /// The textbook loops the factorizations' vector kernels must reproduce bit for bit: LU with partial pivoting,
     /// the substitutions column by column, and left-looking Cholesky.
     module private Textbook =
