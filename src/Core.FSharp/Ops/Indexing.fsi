@@ -3,7 +3,8 @@ namespace Functional.Core
 /// <summary>
 /// Slicing, joining and gathering along one axis (negative axes count from the end). Each op's derivative is
 /// another op of this module: a slice's is a zero-padded write, a gather's a scatter-add, a join's the slices that
-/// undo it; so every order follows.
+/// undo it; so every order follows. The ops keep their own copy of an index array; a large one (16,384 entries or
+/// more) is copied once per array passed and compared with that copy on later calls, copied again if it changed.
 /// </summary>
 /// <example>
 /// <code lang="fsharp">
