@@ -21,6 +21,10 @@ internal static class Tuning
     /// <summary>The simple kernel takes four rows at a time (bit-identical to one row at a time).</summary>
     public static bool SimpleGemmGroupRows = true;
 
+    /// <summary>The simple kernel shares a product of a few rows over a large B out by columns, the rows taken
+    /// together (bit-identical to a task per row; off: a task per row).</summary>
+    public static bool SimpleGemmColumns = true;
+
     /// <summary>Milliseconds the kernels' worker threads spin for the next parallel loop before they sleep
     /// (<see cref="Fork"/>); 0: every loop goes to the thread pool instead (the same results). The one switch
     /// users set too, through <c>Limits.setWorkerSpinMilliseconds</c>.</summary>

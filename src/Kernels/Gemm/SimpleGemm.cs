@@ -51,6 +51,15 @@ internal static unsafe class SimpleGemm
             long mk = (long)m * k, kn = (long)k * n, mn = (long)m * n;
             if ((long)batch * m == 1 && RowChunks(k, n).Chunks > 1)
                 ChunkedRow((double*)ia + (aOffsets is null ? 0 : aOffsets[0]), (double*)ib + (bOffsets is null ? 0 : bOffsets[0]), ldb, (double*)ic, k, n);
+            else if (batch == 1 && ColumnParts(m, k, n).Parts > 1)
+            {
+                // A few rows over a large B: the cores take parts of the columns, each reading its part of B once.
+                var (parts, width) = ColumnParts(m, k, n);
+                double* a0 = (double*)ia + (aOffsets is null ? 0 : aOffsets[0]), b0 = (double*)ib + (bOffsets is null ? 0 : bOffsets[0]);
+                nint pa0 = (nint)a0, pb0 = (nint)b0;
+                Fork.For(parts, t =>
+                    ColumnsOfRows((double*)pa0, lda, (double*)pb0, ldb, (double*)ic, m, k, n, t * width, t == parts - 1 ? n : (t + 1) * width));
+            }
             else if (work < (1L << 16) || (long)batch * m < 2)
             {
                 for (int bi = 0; bi < batch; bi++)
@@ -153,105 +162,137 @@ internal static unsafe class SimpleGemm
         for (; t < t1; t++) c[t] = 0.0 + a[t] * b[t];
     }
 
-    /// <summary>Off: one row of B per pass (tests compare both, bit for bit).</summary>
-
     /// <summary>Rows r0..r1−1 of one product: C[i, :] = +0 + Σ_p A[i, p]·B[p, :], the first p stored
     /// (A[i, p] at a + i·lda + p, B[p, j] at b + p·ldb + j).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows(double* a, int lda, double* b, int ldb, double* c, int k, int n, int r0, int r1)
     {
+        bool grouped = Grouped(n);
         for (int i = r0; i < r1; i++)
         {
             double* cRow = c + (long)i * n;
+            double* aRow = a + (long)i * lda;
             int p = 0;
-            bool wide = Vector512.IsHardwareAccelerated;
-            if (Tuning.SimpleGemmGroupRows && (wide ? n >= 8 : Vector256.IsHardwareAccelerated && n >= 4))
+            if (grouped)
+                for (; p + 4 <= k; p += 4) FourRowsOfB(aRow + p, b + (long)p * ldb, ldb, cRow, p == 0, 0, n);
+            for (; p < k; p++) OneRowOfB(aRow[p], b + (long)p * ldb, cRow, p == 0, 0, n);
+        }
+    }
+
+    /// <summary>Whether the simple kernel takes four rows of B per pass over a row of C that is n wide.</summary>
+    private static bool Grouped(int n) =>
+        Tuning.SimpleGemmGroupRows && (Vector512.IsHardwareAccelerated ? n >= 8 : Vector256.IsHardwareAccelerated && n >= 4);
+
+    /// <summary>How a product of a few rows over a large B (2 to 8 rows, B of 2^19 elements and more, at least 512
+    /// columns) is split into parts of columns: widths of 256 and more, multiples of 8, the last part taking the
+    /// rest. Split by rows, each core streams all of B once per row; narrower parts cost more than that saves
+    /// (2×8192×64 in parts of 32 columns: 456 against 127 µs).</summary>
+    internal static (int Parts, int Width) ColumnParts(long rows, int k, int n)
+    {
+        if (!Tuning.SimpleGemmColumns || rows < 2 || rows > 8 || (long)k * n < (1L << 19) || n < 512) return (1, n);
+        int parts = Math.Min(n / 256, 16);
+        int width = n / parts / 8 * 8;
+        return (parts, width);
+    }
+
+    /// <summary>Columns j0..j1−1 of rows 0..m−1 of one product, the rows taken together at each step of p, so that
+    /// each group of B's rows is read from memory once. Each element takes the same operations in the same order as
+    /// <see cref="Rows"/> gives it: j0 is a multiple of 8 and the part ends at a multiple of 8 or at n, so every
+    /// element stays in the vector lanes or the scalar tail it has there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ColumnsOfRows(double* a, int lda, double* b, int ldb, double* c, int m, int k, int n, int j0, int j1)
+    {
+        bool grouped = Grouped(n);
+        int p = 0;
+        if (grouped)
+            for (; p + 4 <= k; p += 4)
+                for (int i = 0; i < m; i++) FourRowsOfB(a + (long)i * lda + p, b + (long)p * ldb, ldb, c + (long)i * n, p == 0, j0, j1);
+        for (; p < k; p++)
+            for (int i = 0; i < m; i++) OneRowOfB(a[(long)i * lda + p], b + (long)p * ldb, c + (long)i * n, p == 0, j0, j1);
+    }
+
+    /// <summary>Elements j0..j1−1 of a row of C (cRow) take four products, A's ar[0..3] times B's rows at b0, b0 +
+    /// ldb, …: stored from +0 when first, else added. Four rows of B per pass over C's row: each element still takes
+    /// its products in order p, p+1, p+2, p+3 (the same operations as one row at a time, so the same bits), with C's
+    /// row loaded and stored a quarter as often (into a reused C: 4,000 products of 3×9×31 645 → 301 µs, 1,000 of
+    /// 4×16×16 271 → 95 µs, 4 of 1×512×512 69 → 65 µs). Eight lanes fuse each product into its sum, four take them
+    /// apart, as the one-row pass does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FourRowsOfB(double* ar, double* b0, int ldb, double* cRow, bool first, int j0, int j1)
+    {
+        double a0 = ar[0], a1 = ar[1], a2 = ar[2], a3 = ar[3];
+        double* b1 = b0 + ldb;
+        double* b2 = b1 + ldb;
+        double* b3 = b2 + ldb;
+        int j = j0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var v0 = Vector512.Create(a0);
+            var v1 = Vector512.Create(a1);
+            var v2 = Vector512.Create(a2);
+            var v3 = Vector512.Create(a3);
+            for (; j <= j1 - 8; j += 8)
             {
-                // Four rows of B per pass over C's row: each element still takes its products in order
-                // p, p+1, p+2, p+3 (the same operations as one row at a time, so the same bits), with C's row
-                // loaded and stored a quarter as often (into a reused C: 4,000 products of 3×9×31 645 → 301 µs,
-                // 1,000 of 4×16×16 271 → 95 µs, 4 of 1×512×512 69 → 65 µs).
-                // Eight lanes fuse each product into its sum, four take them apart, as the one-row pass below does.
-                for (; p + 4 <= k; p += 4)
-                {
-                    double* ar = a + (long)i * lda + p;
-                    double a0 = ar[0], a1 = ar[1], a2 = ar[2], a3 = ar[3];
-                    double* b0 = b + (long)p * ldb;
-                    double* b1 = b0 + ldb;
-                    double* b2 = b1 + ldb;
-                    double* b3 = b2 + ldb;
-                    int j = 0;
-                    // The first four rows store (a sum from +0); later ones add to C.
-                    bool first = p == 0;
-                    if (wide)
-                    {
-                        var v0 = Vector512.Create(a0);
-                        var v1 = Vector512.Create(a1);
-                        var v2 = Vector512.Create(a2);
-                        var v3 = Vector512.Create(a3);
-                        for (; j <= n - 8; j += 8)
-                        {
-                            var acc = Vector512.FusedMultiplyAdd(v0, Vector512.Load(b0 + j), first ? Vector512<double>.Zero : Vector512.Load(cRow + j));
-                            acc = Vector512.FusedMultiplyAdd(v1, Vector512.Load(b1 + j), acc);
-                            acc = Vector512.FusedMultiplyAdd(v2, Vector512.Load(b2 + j), acc);
-                            Vector512.Store(Vector512.FusedMultiplyAdd(v3, Vector512.Load(b3 + j), acc), cRow + j);
-                        }
-                    }
-                    else
-                    {
-                        var v0 = Vector256.Create(a0);
-                        var v1 = Vector256.Create(a1);
-                        var v2 = Vector256.Create(a2);
-                        var v3 = Vector256.Create(a3);
-                        for (; j <= n - 4; j += 4)
-                        {
-                            var acc = (first ? Vector256<double>.Zero : Vector256.Load(cRow + j)) + v0 * Vector256.Load(b0 + j);
-                            acc += v1 * Vector256.Load(b1 + j);
-                            acc += v2 * Vector256.Load(b2 + j);
-                            Vector256.Store(acc + v3 * Vector256.Load(b3 + j), cRow + j);
-                        }
-                    }
-                    for (; j < n; j++)
-                    {
-                        double t = (first ? 0.0 : cRow[j]) + a0 * b0[j];
-                        t += a1 * b1[j];
-                        t += a2 * b2[j];
-                        cRow[j] = t + a3 * b3[j];
-                    }
-                }
-            }
-            for (; p < k; p++)
-            {
-                double av = a[(long)i * lda + p];
-                double* bRow = b + (long)p * ldb;
-                int j = 0;
-                if (p == 0)
-                {
-                    if (Vector512.IsHardwareAccelerated)
-                    {
-                        var va = Vector512.Create(av);
-                        for (; j <= n - 8; j += 8) Vector512.Store(Vector512.FusedMultiplyAdd(va, Vector512.Load(bRow + j), Vector512<double>.Zero), cRow + j);
-                    }
-                    else if (Vector256.IsHardwareAccelerated)
-                    {
-                        var va = Vector256.Create(av);
-                        for (; j <= n - 4; j += 4) Vector256.Store(Vector256<double>.Zero + va * Vector256.Load(bRow + j), cRow + j);
-                    }
-                    for (; j < n; j++) cRow[j] = 0.0 + av * bRow[j];
-                    continue;
-                }
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    var va = Vector512.Create(av);
-                    for (; j <= n - 8; j += 8) Vector512.Store(Vector512.FusedMultiplyAdd(va, Vector512.Load(bRow + j), Vector512.Load(cRow + j)), cRow + j);
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    var va = Vector256.Create(av);
-                    for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(cRow + j) + va * Vector256.Load(bRow + j), cRow + j);
-                }
-                for (; j < n; j++) cRow[j] += av * bRow[j];
+                var acc = Vector512.FusedMultiplyAdd(v0, Vector512.Load(b0 + j), first ? Vector512<double>.Zero : Vector512.Load(cRow + j));
+                acc = Vector512.FusedMultiplyAdd(v1, Vector512.Load(b1 + j), acc);
+                acc = Vector512.FusedMultiplyAdd(v2, Vector512.Load(b2 + j), acc);
+                Vector512.Store(Vector512.FusedMultiplyAdd(v3, Vector512.Load(b3 + j), acc), cRow + j);
             }
         }
+        else
+        {
+            var v0 = Vector256.Create(a0);
+            var v1 = Vector256.Create(a1);
+            var v2 = Vector256.Create(a2);
+            var v3 = Vector256.Create(a3);
+            for (; j <= j1 - 4; j += 4)
+            {
+                var acc = (first ? Vector256<double>.Zero : Vector256.Load(cRow + j)) + v0 * Vector256.Load(b0 + j);
+                acc += v1 * Vector256.Load(b1 + j);
+                acc += v2 * Vector256.Load(b2 + j);
+                Vector256.Store(acc + v3 * Vector256.Load(b3 + j), cRow + j);
+            }
+        }
+        for (; j < j1; j++)
+        {
+            double t = (first ? 0.0 : cRow[j]) + a0 * b0[j];
+            t += a1 * b1[j];
+            t += a2 * b2[j];
+            cRow[j] = t + a3 * b3[j];
+        }
+    }
+
+    /// <summary>Elements j0..j1−1 of a row of C take one product av·B[p, j]: stored from +0 when first, else
+    /// added.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OneRowOfB(double av, double* bRow, double* cRow, bool first, int j0, int j1)
+    {
+        int j = j0;
+        if (first)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var va = Vector512.Create(av);
+                for (; j <= j1 - 8; j += 8) Vector512.Store(Vector512.FusedMultiplyAdd(va, Vector512.Load(bRow + j), Vector512<double>.Zero), cRow + j);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var va = Vector256.Create(av);
+                for (; j <= j1 - 4; j += 4) Vector256.Store(Vector256<double>.Zero + va * Vector256.Load(bRow + j), cRow + j);
+            }
+            for (; j < j1; j++) cRow[j] = 0.0 + av * bRow[j];
+            return;
+        }
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var va = Vector512.Create(av);
+            for (; j <= j1 - 8; j += 8) Vector512.Store(Vector512.FusedMultiplyAdd(va, Vector512.Load(bRow + j), Vector512.Load(cRow + j)), cRow + j);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(av);
+            for (; j <= j1 - 4; j += 4) Vector256.Store(Vector256.Load(cRow + j) + va * Vector256.Load(bRow + j), cRow + j);
+        }
+        for (; j < j1; j++) cRow[j] += av * bRow[j];
     }
 }

@@ -251,6 +251,30 @@ module KernelsGemmTests =
             Assert.True((run true = run false), sprintf "%A" (batch, m, k, n))
 
     [<Fact>]
+    let ``the simple kernel's column parts equal a task per row bit for bit`` () =
+        // A few rows over a large B, shared out by columns with the rows taken together: every remainder of k by 4
+        // and of n by 8 (parts end at multiples of 8 but the last), strided views too, an output full of NaN.
+        for (m, k, n, strided) in [ (2, 1024, 512, false); (3, 515, 1021, false); (2, 1030, 777, false); (5, 600, 1000, true); (8, 601, 1450, false); (2, 511, 1030, true); (3, 259, 4099, false) ] do
+            let struct (parts, _) = Functional.Kernels.SimpleGemm.ColumnParts(int64 m, k, n)
+            Assert.True(parts > 1, sprintf "%A takes the column parts" (m, k, n))
+            let lda, ldb = (if strided then k + 3 else k), (if strided then n + 9 else n)
+            let aOff, bOff = (if strided then 7L else 0L), (if strided then 5L else 0L)
+            let a = (Tensor.random (k + m) [| int aOff + m * lda |]).ToArray()
+            let b = (Tensor.random (n + 1) [| int bOff + k * ldb |]).ToArray() |> Array.mapi (fun i x -> if i % 13 = 0 then -x * 1e-3 else x)
+            for p in 0 .. k - 1 do a.[int aOff + p] <- -0.0
+            let run columns =
+                let c = Array.create (m * n) nan
+                Functional.Kernels.Tuning.SimpleGemmColumns <- columns
+                try
+                    if strided then Functional.Kernels.SimpleGemm.MultiplyStrided(a, [| aOff |], lda, b, [| bOff |], ldb, c, 1, m, k, n)
+                    else Functional.Kernels.SimpleGemm.Multiply(a, b, c, 1, m, k, n)
+                finally Functional.Kernels.Tuning.SimpleGemmColumns <- true
+                c |> Array.map System.BitConverter.DoubleToInt64Bits
+            let together, byRow = run true, run false
+            Assert.True((together = byRow), sprintf "%A" (m, k, n, strided))
+            Assert.Equal(0L, together.[0])
+
+    [<Fact>]
     let ``small products read in place equal the packed kernel bit for bit`` () =
         // Up to PackedGemm.InPlaceMax the kernel reads A and B where they are; it must sum exactly as the packed
         // path does (edges, transposed A, one or several parts; Vector512 and, in CI's AVX2 run, Vector256 tiles,
