@@ -136,8 +136,21 @@ public static class Loss
         return Tensor.FromArray(data, labels.Length, classes);
     }
 
-    private static Tensor Nll(Tensor logProbabilities, int[] labels, int n, int c) =>
-        (logProbabilities * OneHot(labels, c)).Sum() * (-1.0 / Math.Max(n, 1));
+    // The labelled entries gathered (their pullback a scatter into zeros), not a product with a one-hot matrix: that
+    // made and multiplied an N×C constant (4096×1000 cross-entropy fwd+bwd 44 ms against TorchSharp's 9.5), and
+    // −∞ elsewhere in a row (log 0) times 0 gave NaN.
+    private static Tensor Nll(Tensor logProbabilities, int[] labels, int n, int c)
+    {
+        var rows = new int[labels.Length];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if (labels[i] < 0 || labels[i] >= c)
+                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Loss: label {i} is {labels[i]}; labels must lie in 0 .. {c - 1}.");
+            rows[i] = labels[i];
+        }
+        var picked = new Tensor(Core.Indexing.gatherOwned(1, rows, new[] { n, 1 }, logProbabilities.Value));
+        return picked.Sum() * (-1.0 / Math.Max(n, 1));
+    }
 
     private static (int N, int C) Classes(string member, Tensor scores, string scoresName, int rows, string rowsName)
     {

@@ -15,6 +15,18 @@ public class BadInputTests
     }
 
     [Fact]
+    public void Nll_reads_only_the_labelled_entries_so_log_zero_elsewhere_stays_finite()
+    {
+        var logP = Tensor.FromArray(new[] { Math.Log(0.25), double.NegativeInfinity, Math.Log(0.75), Math.Log(0.5), Math.Log(0.5), double.NegativeInfinity }, 2, 3);
+        var loss = Loss.Nll(logP, new[] { 0, 1 });
+        Assert.Equal(-(Math.Log(0.25) + Math.Log(0.5)) / 2, loss.ToScalar(), 15);
+        var g = Autodiff.Grad(t => Loss.Nll(t, new[] { 0, 1 }), logP);
+        Assert.Equal(new[] { -0.5, 0, 0, 0, -0.5, 0 }, g.ToArray());
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Loss.Nll(logP, new[] { 0, 3 }));
+        Assert.Equal("labels", e.ParamName);
+    }
+
+    [Fact]
     public void Plan_rejects_null_and_negative_shapes_with_typed_errors()
     {
         var e = Assert.Throws<ArgumentNullException>(() => Einsum.Plan("ij,jk->ik", new[] { 3, 4 }, null!));
