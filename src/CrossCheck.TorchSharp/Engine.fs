@@ -197,6 +197,15 @@ module Engine =
         | "logSoftmaxVjp" ->
             let axis = int64 (attribute<int> op "axis")
             xs.[1] - torch.exp(xs.[0]) * sumKeep xs.[1] axis
+        | "layerNorm" ->
+            let x = x ()
+            torch.nn.functional.layer_norm(x, [| x.shape.[x.shape.Length - 1] |], eps = float' op "epsilon")
+        | "layerNormVjp" ->
+            let x, y, g = xs.[0], xs.[1], xs.[2]
+            let last = [| int64 (x.shape.Length - 1) |]
+            let c = x - x.mean(last, true)
+            let r = torch.rsqrt((c * c).mean(last, true) + float' op "epsilon")
+            r * ((g - g.mean(last, true)) - y * (g * y).mean(last, true))
         | "reciprocal" -> torch.reciprocal(x ())
         | "sin" -> torch.sin(x ())
         | "cos" -> torch.cos(x ())

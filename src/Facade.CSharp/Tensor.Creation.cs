@@ -175,16 +175,19 @@ public sealed partial class Tensor
         return FromArray(r, shape.Where((_, i) => i != a).ToArray());
     }
 
-    /// <summary>Layer normalisation over the last axis, (x − mean)/√(var + ε) with the biased variance (no affine
-    /// part: multiply and add your own). Its gradient is derived through the mean and variance.</summary>
-    /// <param name="epsilon">ε &gt; 0, added to the variance.</param>
+    /// <summary>Layer normalisation over the last axis, y = (x − mean)·r with r = 1/√(var + ε) and the biased variance
+    /// (no affine part: multiply and add your own), one fused pass per row. Its gradient is
+    /// r·(ḡ − mean ḡ − y·mean(y·ḡ)) along each row.</summary>
+    /// <param name="epsilon">ε ≥ 0, added to the variance.</param>
     /// <returns>The normalised tensor.</returns>
     /// <exception cref="ShapeException">This tensor is a scalar, which has no last axis.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epsilon"/> is negative, infinite or NaN.</exception>
     public Tensor LayerNorm(double epsilon) => Api.Call("Tensor.LayerNorm", "epsilon", () =>
     {
         if (Rank == 0) throw new ShapeException($"Tensor.LayerNorm normalises the last axis; a scalar has none.", "this");
-        var centred = this - Mean(new[] { -1 }, true);
-        return centred * (centred.Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5);
+        if (!(epsilon >= 0) || double.IsPositiveInfinity(epsilon))
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Tensor.LayerNorm: epsilon must be finite and at least 0.");
+        return new Tensor(Core.Normalization.layerNorm(epsilon, Value));
     });
 
     /// <summary>RMS normalisation over the last axis, x/√(mean(x²) + ε) (no gain: multiply your own).</summary>

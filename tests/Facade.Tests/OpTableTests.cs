@@ -137,7 +137,7 @@ public class OpTableTests
         new("Tensor.ArgMin(Int32)", "0 (indices are constants)", "first index at a tie", "argmin", x => x[0].ArgMin(1) + 0 * x[0].Sum(), t => F(t[0].argmin(1)) + 0 * t[0].sum(), R(1, 3, 4)),
         new("Tensor.ZerosLike(Tensor)", "0", "", "zeros_like", x => Tensor.ZerosLike(x[0]) + x[0], t => torch.zeros_like(t[0]) + t[0], R(1, 3)),
         new("Tensor.OnesLike(Tensor)", "0", "", "ones_like", x => Tensor.OnesLike(x[0]) * x[0], t => torch.ones_like(t[0]) * t[0], R(1, 3)),
-        new("Tensor.LayerNorm(Double)", "through the mean and variance", "", "layer_norm", x => x[0].LayerNorm(1e-5), t => torch.nn.functional.layer_norm(t[0], new long[] { 4 }, eps: 1e-5), R(1, 3, 4)),
+        new("Tensor.LayerNorm(Double)", "r·(ḡ − mean ḡ − y·mean(y·ḡ)), r = 1/√(var + ε)", "", "layer_norm", x => x[0].LayerNorm(1e-5), t => torch.nn.functional.layer_norm(t[0], new long[] { 4 }, eps: 1e-5), R(1, 3, 4)),
         new("Tensor.RmsNorm(Double)", "through the mean square", "", "x·rsqrt(mean(x²) + ε)", x => x[0].RmsNorm(1e-6), t => t[0] * (t[0].square().mean(new long[] { -1 }, true) + 1e-6).rsqrt(), R(1, 3, 4)),
         new("Linalg.Solve(Tensor, Tensor)", "B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ", "", "linalg.solve", x => Linalg.Solve(Cond(x[0]), x[1]), t => torch.linalg.solve(Cond(t[0]), t[1]), R(1, 2, 3, 3), R(2, 2, 3, 2)),
         new("Linalg.Inverse(Tensor)", "−A⁻ᵀ·Ḡ·A⁻ᵀ", "", "linalg.inv", x => Linalg.Inverse(Cond(x[0])), t => torch.linalg.inv(Cond(t[0])), R(1, 3, 3)),

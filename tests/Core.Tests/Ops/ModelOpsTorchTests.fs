@@ -106,6 +106,9 @@ module ModelOpsTorchTests =
             Theirs = (fun t ->
                 let s = t.[0].shape
                 torch.zeros(Array.append [| 2L |] s.[1..], torch.ScalarType.Float64).scatter_add(0L, torch.tensor(Array.init (int (Array.fold (*) 1L s)) (fun k -> int64 (k % 2)), ReadOnlySpan<int64>(s)), t.[0])) }
+          { Name = "layerNorm"; Shapes = nonScalar; Domain = any
+            Ours = (fun x -> Normalization.layerNorm 0.1 x.[0])
+            Theirs = (fun t -> torch.nn.functional.layer_norm(t.[0], [| int64 (lastLengthT t) |], eps = 0.1)) }
           { Name = "flip last axis"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Indexing.flip -1 x.[0]); Theirs = (fun t -> t.[0].flip([| lastT t |])) }
           { Name = "where"; Shapes = whereShapes; Domain = any
             Ours = (fun x -> Indexing.where (Elementwise.constantOf (fun v -> if v > 0.0 then 1.0 else 0.0) x.[0]) x.[1] x.[2])
@@ -246,6 +249,20 @@ module ModelOpsTorchTests =
         let bad = Array.init (40 * 50 * 30) (fun i -> if i = 31234 then 40 else 0)
         let ex = Assert.Throws<Functional.ShapeException>(fun () -> Indexing.gather 0 bad shape (Value.constant x) |> ignore)
         Assert.Contains("index value 40 (position 31234) is out of range for axis 0 of length 40", ex.Message)
+
+    /// layerNorm's Hessian-vector products forward over reverse (its VJP op's JVP rules) equal reverse over reverse
+    /// (its VJP op's VJP rules): the Hessian is symmetric.
+    [<Fact>]
+    let ``layerNorm's Hessian-vector products agree forward over reverse and reverse over reverse`` () =
+        for shape in [ [| 5 |]; [| 3; 4 |]; [| 2; 2; 7 |] ] do
+            let w = Value.constant (Tensor.random 31 shape)
+            let f (x: Value) = Reduction.sum (Arithmetic.mul w (Elementwise.tanh (Normalization.layerNorm 0.1 x)))
+            let x = Value.constant (Tensor.random 32 shape)
+            let v = Value.constant (Tensor.random 33 shape)
+            let forward = (Autodiff.hessianVectorProduct f x v).Tensor
+            let _, pullback = Autodiff.vjp (Autodiff.grad f) x
+            let reverse = (pullback v).Tensor
+            Assert.True(Tensor.allClose 1e-10 1e-12 forward reverse, sprintf "%A: %A against %A" shape (forward.ToArray()) (reverse.ToArray()))
 
     /// A large index array passed again is copied once (the ops share the copy), and taken again when its contents
     /// changed: the later gather reads the new values, the earlier pullback still adds at the old positions.

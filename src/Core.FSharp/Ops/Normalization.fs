@@ -1,0 +1,69 @@
+namespace Functional.Core
+
+open System
+open Functional
+
+/// Normalisation along the last axis, fused per row.
+[<RequireQualifiedAccess>]
+module Normalization =
+
+    /// Rows and row length of a tensor normalised along its last axis.
+    let private rowsOf (t: Tensor) =
+        let shape = t.ShapeArray
+        let n = shape.[shape.Length - 1]
+        (if n = 0 then 0 else t.Numel / n), n
+
+    let rec internal layerNormVjp (epsilon: float) (x: Value) (y: Value) (g: Value) : Value =
+        let axis = x.Shape.Length - 1
+        let mean v = Reduction.meanAxes [| axis |] true v
+        // The rules' pieces as ops (second order and up): x − μ, var + ε, and h = g − mean g − y·mean(g·y).
+        let centred (x: Value) = Arithmetic.sub x (mean x)
+        let variance (c: Value) = Arithmetic.addScalar epsilon (mean (Arithmetic.square c))
+        let h (y: Value) (g: Value) = Arithmetic.sub (Arithmetic.sub g (mean g)) (Arithmetic.mul y (mean (Arithmetic.mul g y)))
+        Op.apply
+            (Op.withAttributes [ "epsilon", box epsilon ] <| Op.create "layerNormVjp"
+                (fun xs ->
+                    let x, y, g = xs.[0], xs.[1], xs.[2]
+                    let rows, n = rowsOf x
+                    let z = Strided.fresh x.Numel
+                    Functional.Kernels.LayerNorm.Backward(x.Data, y.Data, g.Data, z, rows, n, epsilon)
+                    Tensor.wrap x.ShapeArray z)
+                (fun xs _ u i ->
+                    let x, y, g = xs.[0], xs.[1], xs.[2]
+                    match i with
+                    | 2 -> layerNormVjp epsilon x y u
+                    | 1 ->
+                        let r = Elementwise.pow -0.5 (variance (centred x))
+                        Arithmetic.neg (Arithmetic.mul r (Arithmetic.add (Arithmetic.mul u (mean (Arithmetic.mul g y))) (Arithmetic.mul g (mean (Arithmetic.mul u y)))))
+                    | _ ->
+                        let c = centred x
+                        let r3 = Elementwise.pow -1.5 (variance c)
+                        Arithmetic.neg (Arithmetic.mul (Arithmetic.mul r3 (mean (Arithmetic.mul u (h y g)))) c))
+                (fun xs _ i t ->
+                    let x, y, g = xs.[0], xs.[1], xs.[2]
+                    match i with
+                    | 2 -> layerNormVjp epsilon x y t
+                    | 1 ->
+                        let r = Elementwise.pow -0.5 (variance (centred x))
+                        Arithmetic.neg (Arithmetic.mul r (Arithmetic.add (Arithmetic.mul t (mean (Arithmetic.mul g y))) (Arithmetic.mul y (mean (Arithmetic.mul g t)))))
+                    | _ ->
+                        let c = centred x
+                        let r3 = Elementwise.pow -1.5 (variance c)
+                        Arithmetic.neg (Arithmetic.mul (h y g) (Arithmetic.mul r3 (mean (Arithmetic.mul c t))))))
+            [| x; y; g |]
+
+    let layerNorm (epsilon: float) (x: Value) : Value =
+        if x.Shape.Length = 0 then raise (ShapeException("layerNorm normalises the last axis; a scalar has none.", "x"))
+        if not (epsilon >= 0.0) || Double.IsPositiveInfinity epsilon then
+            invalidArg "epsilon" (sprintf "layerNorm: epsilon is %g; it must be finite and at least 0." epsilon)
+        Op.apply
+            (Op.withAttributes [ "epsilon", box epsilon ] <| Op.create "layerNorm"
+                (fun xs ->
+                    let x = xs.[0]
+                    let rows, n = rowsOf x
+                    let y = Strided.fresh x.Numel
+                    Functional.Kernels.LayerNorm.Forward(x.Data, y, rows, n, epsilon)
+                    Tensor.wrap x.ShapeArray y)
+                (fun xs out adj _ -> layerNormVjp epsilon xs.[0] out adj)
+                (fun xs out _ t -> layerNormVjp epsilon xs.[0] out t))
+            [| x |]
