@@ -20,6 +20,10 @@ module Normalization =
         let centred (x: Value) = Arithmetic.sub x (mean x)
         let variance (c: Value) = Arithmetic.addScalar epsilon (mean (Arithmetic.square c))
         let h (y: Value) (g: Value) = Arithmetic.sub (Arithmetic.sub g (mean g)) (Arithmetic.mul y (mean (Arithmetic.mul g y)))
+        // Through y: −r·(a + b); through x (r's dependence on it): −r³·s·v.
+        let throughY (x: Value) (a: Value) (b: Value) =
+            Arithmetic.neg (Arithmetic.mul (Elementwise.pow -0.5 (variance (centred x))) (Arithmetic.add a b))
+        let throughX (c: Value) (s: Value) (v: Value) = Arithmetic.neg (Arithmetic.mul (Arithmetic.mul (Elementwise.pow -1.5 (variance c)) s) v)
         Op.apply
             (Op.withAttributes [ "epsilon", box epsilon ] <| Op.create "layerNormVjp"
                 (fun xs ->
@@ -32,24 +36,14 @@ module Normalization =
                     let x, y, g = xs.[0], xs.[1], xs.[2]
                     match i with
                     | 2 -> layerNormVjp epsilon x y u
-                    | 1 ->
-                        let r = Elementwise.pow -0.5 (variance (centred x))
-                        Arithmetic.neg (Arithmetic.mul r (Arithmetic.add (Arithmetic.mul u (mean (Arithmetic.mul g y))) (Arithmetic.mul g (mean (Arithmetic.mul u y)))))
-                    | _ ->
-                        let c = centred x
-                        let r3 = Elementwise.pow -1.5 (variance c)
-                        Arithmetic.neg (Arithmetic.mul (Arithmetic.mul r3 (mean (Arithmetic.mul u (h y g)))) c))
+                    | 1 -> throughY x (Arithmetic.mul u (mean (Arithmetic.mul g y))) (Arithmetic.mul g (mean (Arithmetic.mul u y)))
+                    | _ -> let c = centred x in throughX c (mean (Arithmetic.mul u (h y g))) c)
                 (fun xs _ i t ->
                     let x, y, g = xs.[0], xs.[1], xs.[2]
                     match i with
                     | 2 -> layerNormVjp epsilon x y t
-                    | 1 ->
-                        let r = Elementwise.pow -0.5 (variance (centred x))
-                        Arithmetic.neg (Arithmetic.mul r (Arithmetic.add (Arithmetic.mul t (mean (Arithmetic.mul g y))) (Arithmetic.mul y (mean (Arithmetic.mul g t)))))
-                    | _ ->
-                        let c = centred x
-                        let r3 = Elementwise.pow -1.5 (variance c)
-                        Arithmetic.neg (Arithmetic.mul (h y g) (Arithmetic.mul r3 (mean (Arithmetic.mul c t))))))
+                    | 1 -> throughY x (Arithmetic.mul t (mean (Arithmetic.mul g y))) (Arithmetic.mul y (mean (Arithmetic.mul g t)))
+                    | _ -> let c = centred x in throughX c (mean (Arithmetic.mul c t)) (h y g)))
             [| x; y; g |]
 
     let layerNorm (epsilon: float) (x: Value) : Value =
