@@ -1,5 +1,6 @@
 namespace Functional.Tests
 
+open System
 open Xunit
 open Functional
 open Functional.Core
@@ -242,6 +243,19 @@ module TensorTests =
             let v = Tensor.broadcastTo [| 700; 700 |] x
             Assert.Equal<double[]>(expected, v.ToArray())
             if round > 0 then Assert.True(scope.State.Reuses > 0, "the next scope did not reuse the view's array")
+
+    [<Fact>]
+    let ``a uniform tensor scaled or negated stays uniform, and read inside its scope takes the scope's pooled memory`` () =
+        let u = Tensor.full [| 700; 700 |] 2.5
+        let scaled, negated = Tensor.scale -0.5 u, Tensor.neg (Tensor.full [| 3 |] 0.0)
+        Assert.True(scaled.IsUniform && scaled.Fill = -1.25 && negated.IsUniform)
+        Assert.Equal(-0.0, negated.Fill)
+        Assert.True(Double.IsNegative negated.Fill)
+        for round in 0 .. 2 do
+            use scope = Tensor.scope ()
+            let v = Tensor.full [| 700; 700 |] (float round)
+            Assert.True(v.ToArray() |> Array.forall (fun e -> e = float round))
+            if round > 0 then Assert.True(scope.State.Reuses > 0, "the next scope did not reuse the uniform's array")
 
     /// Elements start .. start + length − 1 of x along `axis`, written out.
     let private narrowReference (axis: int) (start: int) (length: int) (x: Tensor) =
