@@ -50,40 +50,30 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
             // released, even if this thread does not see `released` yet.
             if released || (not uniform && view.IsNone) then disposed ()
             Limits.check (fun () -> sprintf "A tensor of shape %s" (Shape.show shape)) (float numel)
-            if uniform then
-                // From the scope's pool as a view's array is (a uniform adjoint read by an op over 10⁶ elements: a
-                // fresh array's page faults cost more than the op), one thread making it.
-                lock shape (fun () ->
+            // One thread makes the array (it may be the scope's, held by this tensor alone).
+            let makeOnce (gate: obj) (fillIn: double[] -> unit) =
+                lock gate (fun () ->
                     let d = data
                     if not (isNull d) then d
                     else
                         if released then disposed ()
                         let a = Storage.uninitFor t numel
                         if isNull a then disposed ()
-                        Array.Fill(a, fill)
-                        data <- a
-                        if released then
-                            data <- null
-                            disposed ()
-                        a)
-            else
-                let struct (source: Tensor, offset, strides) = view.Value
-                // One thread makes a view (its array may be the scope's, held by this tensor alone).
-                lock strides (fun () ->
-                    let d = data
-                    if not (isNull d) then d
-                    else
-                        if released then disposed ()
-                        let a = Storage.uninitFor t numel
-                        if isNull a then disposed ()
-                        Strided.copy source.Data offset strides a 0 (Shape.strides shape) shape
-                        source.CheckLive()
+                        fillIn a
                         data <- a
                         // Released meanwhile: the array may be the pool's again.
                         if released then
                             data <- null
                             disposed ()
                         a)
+            // A uniform tensor's from the scope's pool as a view's (a uniform adjoint read by an op over 10⁶ elements:
+            // a fresh array's page faults cost more than the op).
+            if uniform then makeOnce shape (fun a -> Array.Fill(a, fill))
+            else
+                let struct (source: Tensor, offset, strides) = view.Value
+                makeOnce strides (fun a ->
+                    Strided.copy source.Data offset strides a 0 (Shape.strides shape) shape
+                    source.CheckLive())
         else d
     /// Whether every element is known to equal one value (without reading the elements).
     member internal _.IsUniform =
