@@ -127,12 +127,7 @@ public static class Loss
         if (classes < 0) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The number of classes cannot be negative.");
         Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"OneHot of {labels.Length} labels and {classes} classes"), (double)labels.Length * classes);
         var data = new double[labels.Length * classes];
-        for (int i = 0; i < labels.Length; i++)
-        {
-            if (labels[i] < 0 || labels[i] >= classes)
-                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Loss: label {i} is {labels[i]}; labels must lie in 0 .. {classes - 1}.");
-            data[i * classes + labels[i]] = 1;
-        }
+        for (int i = 0; i < labels.Length; i++) data[i * classes + Label(labels, i, classes)] = 1;
         return Tensor.FromArray(data, labels.Length, classes);
     }
 
@@ -141,16 +136,15 @@ public static class Loss
     // −∞ elsewhere in a row (log 0) times 0 gave NaN.
     private static Tensor Nll(Tensor logProbabilities, int[] labels, int n, int c)
     {
-        var rows = new int[labels.Length];
-        for (int i = 0; i < labels.Length; i++)
-        {
-            if (labels[i] < 0 || labels[i] >= c)
-                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Loss: label {i} is {labels[i]}; labels must lie in 0 .. {c - 1}.");
-            rows[i] = labels[i];
-        }
-        var picked = new Tensor(Core.Indexing.gatherOwned(1, rows, new[] { n, 1 }, logProbabilities.Value));
+        for (int i = 0; i < labels.Length; i++) Label(labels, i, c);
+        var picked = new Tensor(Core.Indexing.gather(1, labels, new[] { n, 1 }, logProbabilities.Value));
         return picked.Sum() * (-1.0 / Math.Max(n, 1));
     }
+
+    /// <summary>labels[i], checked to lie in 0 .. classes − 1.</summary>
+    private static int Label(int[] labels, int i, int classes) =>
+        labels[i] >= 0 && labels[i] < classes ? labels[i]
+        : throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Loss: label {i} is {labels[i]}; labels must lie in 0 .. {classes - 1}.");
 
     private static (int N, int C) Classes(string member, Tensor scores, string scoresName, int rows, string rowsName)
     {
