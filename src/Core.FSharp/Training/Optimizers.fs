@@ -26,6 +26,18 @@ module Optimizers =
         if state.First.Length <> 0 && state.First.Length <> parameters.Length then
             invalidArg "state" (sprintf "The state was made for %d parameters; %d are given." state.First.Length parameters.Length)
 
+    /// One parameter's step by a kernel given the element count and the array for the new parameter, run as an
+    /// op's forward runs: each result's array (the moments' too, made inside with `Storage.uninit` and wrapped with
+    /// `Tensor.wrapKept`) may be recycled once unreachable.
+    let private step (p: Tensor) (kernel: int -> double[] -> unit) =
+        Tensor.outermost <| fun () ->
+            let po = Storage.uninit p.Numel
+            kernel p.Numel po
+            Tensor.wrap p.ShapeArray po
+
+    /// The tensors whose arrays a kernel read: reachable until it is done, so none is recycled under it.
+    let private keep (tensors: Tensor[]) = GC.KeepAlive tensors
+
     /// The state before the first step.
     let init (parameters: Tensor[]) : OptimizerState =
         if isNull parameters then nullArg "parameters"
@@ -44,14 +56,20 @@ module Optimizers =
         nonNegative "weightDecay" weightDecay
         if nesterov && momentum = 0.0 then invalidArg "nesterov" "Nesterov momentum needs a momentum > 0."
         check parameters gradients state
+        let coefficients = Functional.Kernels.OptimizerSteps.Sgd(learningRate, weightDecay, momentum, (state.Steps = 0), nesterov)
         let steps = Array.init parameters.Length (fun i ->
-            let p = parameters.[i]
-            let g = if weightDecay = 0.0 then gradients.[i] else Tensor.map2 (fun g p -> g + weightDecay * p) gradients.[i] p
-            if momentum = 0.0 then Tensor.map2 (fun p g -> p - learningRate * g) p g, state.First.[i]
+            let p, g = parameters.[i], gradients.[i]
+            if momentum = 0.0 then
+                step p (fun n po -> Functional.Kernels.OptimizerSteps.SgdStep(coefficients, p.Data, g.Data, null, po, null, n); keep [| p; g |]), state.First.[i]
             else
-                let b = if state.Steps = 0 then g else Tensor.map2 (fun b g -> momentum * b + g) state.First.[i] g
-                let d = if nesterov then Tensor.map2 (fun g b -> g + momentum * b) g b else b
-                Tensor.map2 (fun p d -> p - learningRate * d) p d, b)
+                let b = state.First.[i]
+                let velocity = ref Unchecked.defaultof<Tensor>
+                step p (fun n po ->
+                    let bo = Storage.uninit n
+                    let previous = if state.Steps = 0 then null else b.Data
+                    Functional.Kernels.OptimizerSteps.SgdStep(coefficients, p.Data, g.Data, previous, po, bo, n)
+                    keep [| p; g; b |]
+                    velocity.Value <- Tensor.wrapKept p.ShapeArray bo), velocity.Value)
         steps |> Array.map fst, { state with Steps = state.Steps + 1; First = steps |> Array.map snd }
 
     /// Adam (decoupled = false: weight decay added to the gradient, as torch.optim.Adam) or AdamW (decoupled:
@@ -68,14 +86,19 @@ module Optimizers =
         let t = state.Steps + 1
         let c1 = 1.0 - Math.Pow(beta1, float t)
         let c2 = 1.0 - Math.Pow(beta2, float t)
+        let keepFactor = if decoupled then 1.0 - learningRate * weightDecay else 1.0
+        let l2 = if decoupled then 0.0 else weightDecay
+        let coefficients = Functional.Kernels.OptimizerSteps.Adam(learningRate, beta1, beta2, epsilon, c1, c2, l2, keepFactor)
         let steps = Array.init parameters.Length (fun i ->
-            let p0 = parameters.[i]
-            let p = if decoupled && weightDecay <> 0.0 then Tensor.scale (1.0 - learningRate * weightDecay) p0 else p0
-            let g = if not decoupled && weightDecay <> 0.0 then Tensor.map2 (fun g p -> g + weightDecay * p) gradients.[i] p0 else gradients.[i]
-            let m = Tensor.map2 (fun m g -> beta1 * m + (1.0 - beta1) * g) state.First.[i] g
-            let v = Tensor.map2 (fun v g -> beta2 * v + (1.0 - beta2) * g * g) state.Second.[i] g
-            let step = Tensor.map2 (fun m v -> learningRate * (m / c1) / (Math.Sqrt(v / c2) + epsilon)) m v
-            Tensor.sub p step, (m, v))
+            let p, g, m, v = parameters.[i], gradients.[i], state.First.[i], state.Second.[i]
+            let moments = ref (Unchecked.defaultof<Tensor>, Unchecked.defaultof<Tensor>)
+            let p' =
+                step p (fun n po ->
+                    let mo, vo = Storage.uninit n, Storage.uninit n
+                    Functional.Kernels.OptimizerSteps.AdamStep(coefficients, p.Data, g.Data, m.Data, v.Data, po, mo, vo, n)
+                    keep [| p; g; m; v |]
+                    moments.Value <- (Tensor.wrapKept p.ShapeArray mo, Tensor.wrapKept p.ShapeArray vo))
+            p', moments.Value)
         steps |> Array.map fst, { Steps = t; First = steps |> Array.map (snd >> fst); Second = steps |> Array.map (snd >> snd) }
 
     /// The gradients scaled by min(1, maxNorm/(‖g‖ + 1e-6)) with ‖g‖ the 2-norm over all of them together, and that norm.
