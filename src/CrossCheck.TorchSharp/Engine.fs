@@ -206,6 +206,10 @@ module Engine =
             let c = x - x.mean(last, true)
             let r = torch.rsqrt((c * c).mean(last, true) + float' op "epsilon")
             r * ((g - g.mean(last, true)) - y * (g * y).mean(last, true))
+        | "huber" -> torch.nn.functional.huber_loss(xs.[0], xs.[1], reduction = torch.nn.Reduction.None, delta = float' op "delta")
+        | "huberSlope" ->
+            let delta = float' op "delta"
+            xs.[2] * (xs.[0] - xs.[1]).clamp(TorchSharp.Scalar.op_Implicit -delta, TorchSharp.Scalar.op_Implicit delta)
         | "reciprocal" -> torch.reciprocal(x ())
         | "sin" -> torch.sin(x ())
         | "cos" -> torch.cos(x ())

@@ -18,7 +18,11 @@ public static class Loss
     /// null.</exception>
     /// <exception cref="ShapeException">The shapes of <paramref name="prediction"/> and <paramref name="target"/> do
     /// not broadcast.</exception>
-    public static Tensor Mse(Tensor prediction, Tensor target) => Api.Call("Loss.Mse", "prediction,target", () => (N(prediction) - N(target)).Square().Mean());
+    public static Tensor Mse(Tensor prediction, Tensor target) => Api.Call("Loss.Mse", "prediction,target", () =>
+        SameShapes(N(prediction), N(target))
+            // Huber's function with δ = ∞ is ½d², and its fused passes read each operand once each way.
+            ? 2.0 * new Tensor(Core.Losses.huber(double.PositiveInfinity, prediction.Value, target.Value)).Mean()
+            : (prediction - target).Square().Mean());
 
     /// <summary>Mean absolute error mean(|p − t|). ∂/∂p = sign(p − t)/n, 0 where p = t (as TorchSharp's l1_loss).</summary>
     /// <param name="prediction">Predictions.</param>
@@ -31,7 +35,8 @@ public static class Loss
     public static Tensor L1(Tensor prediction, Tensor target) => Api.Call("Loss.L1", "prediction,target", () => (N(prediction) - N(target)).Abs().Mean());
 
     /// <summary>Huber loss: ½d² where |d| ≤ δ, δ(|d| − ½δ) beyond, d = p − t; mean. ∂/∂p = clamp(d, −δ, δ)/n
-    /// (continuous: no kink convention is needed at |d| = δ; at d = 0 the derivative is 0).</summary>
+    /// (continuous: no kink convention is needed at |d| = δ, where the second derivative is the midpoint ½/n of its
+    /// one-sided values; at d = 0 the derivative is 0). Equal shapes run as one fused pass each way.</summary>
     /// <param name="prediction">Predictions.</param>
     /// <param name="target">Targets.</param>
     /// <param name="delta">δ &gt; 0, where the quadratic turns linear.</param>
@@ -46,6 +51,9 @@ public static class Loss
         if (!(delta > 0)) throw new ArgumentOutOfRangeException(nameof(delta), delta, "Huber's δ must be positive.");
         return Api.Call("Loss.Huber", "prediction,target,delta", () =>
         {
+            // One fused op where the shapes agree; broadcast shapes take the composite below.
+            if (SameShapes(N(prediction), N(target)))
+                return new Tensor(Core.Losses.huber(delta, prediction.Value, target.Value)).Mean();
             var d = N(prediction) - N(target);
             var q = d.Clamp(-delta, delta);
             // ½q² + δ·(|d| − |q|): the two parts meet with equal slopes at |d| = δ.
@@ -154,6 +162,8 @@ public static class Loss
             throw new ShapeException($"{member}: {rowsName} has {rows} rows for {scores.Shape[0]} rows of {scoresName}.", rowsName);
         return (scores.Shape[0], scores.Shape[1]);
     }
+
+    private static bool SameShapes(Tensor a, Tensor b) => a.Rank == b.Rank && a.Shape.SequenceEqual(b.Shape);
 
     private static Tensor N(Tensor? t, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(t))] string? name = null) => t ?? throw new ArgumentNullException(name);
 }

@@ -20,8 +20,8 @@ internal static unsafe class OptimizerSteps
     /// for the first n elements.</summary>
     public static void AdamStep(Adam a, double[] p, double[] g, double[] m, double[] v, double[] pOut, double[] mOut, double[] vOut, int n)
     {
-        Fits(n, p, g, m, v, pOut, mOut, vOut);
-        Split(n, (i0, i1) => AdamRange(a, p, g, m, v, pOut, mOut, vOut, i0, i1));
+        ElementRanges.Check(n, p, g, m, v, pOut, mOut, vOut);
+        ElementRanges.Split(n, (i0, i1) => AdamRange(a, p, g, m, v, pOut, mOut, vOut, i0, i1));
     }
 
     /// <summary>SGD's coefficients for one step: η, the L2 weight decay added to the gradient (0 for none), the
@@ -36,25 +36,9 @@ internal static unsafe class OptimizerSteps
     {
         bool momentum = s.Momentum != 0.0;
         if (momentum && (bOut is null || (!s.First && b is null))) throw new ArgumentException("Momentum needs its velocity arrays.");
-        Fits(n, p, g, pOut);
-        if (momentum) Fits(n, s.First ? bOut! : b!, bOut!);
-        Split(n, (i0, i1) => SgdRange(s, p, g, b, pOut, bOut, i0, i1));
-    }
-
-    private static void Fits(int n, params double[][] arrays)
-    {
-        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "A count cannot be negative.");
-        foreach (var a in arrays)
-            if (a is null || a.Length < n) throw new ArgumentException($"{n} elements do not fit an array of {a?.Length ?? 0}.");
-    }
-
-    private static void Split(int n, Action<int, int> range)
-    {
-        if (n == 0) return;
-        int per = Fork.PerTask(n, 1);
-        int chunks = (n + per - 1) / per;
-        if (chunks <= 1 || Environment.ProcessorCount < 2) { range(0, n); return; }
-        Fork.For(chunks, k => range(k * per, Math.Min(n, (k + 1) * per)));
+        ElementRanges.Check(n, p, g, pOut);
+        if (momentum) ElementRanges.Check(n, s.First ? bOut! : b!, bOut!);
+        ElementRanges.Split(n, (i0, i1) => SgdRange(s, p, g, b, pOut, bOut, i0, i1));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

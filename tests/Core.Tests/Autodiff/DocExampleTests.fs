@@ -94,6 +94,13 @@ module DocExampleTests =
         Assert.True(Tensor.allClose 1e-12 1e-15 p.Tensor (Elementwise.exp logp).Tensor)
 
     [<Fact>]
+    let ``Losses example`` () =
+        let p = Value.constant (Tensor.vector [| 0.5; 3.0 |])
+        let t = Value.constant (Tensor.vector [| 0.0; 0.0 |])
+        let l = Losses.huber 1.0 p t
+        Assert.Equal<double[]>([| 0.125; 2.5 |], l.Tensor.ToArray())
+
+    [<Fact>]
     let ``README's elementwise example: atan from its scalar function and derivative is the library's, to second order`` () =
         let atan (x: Value) =
             Elementwise.unary "atan" Math.Atan (fun x _ -> Elementwise.reciprocal (Arithmetic.addScalar 1.0 (Arithmetic.square x))) x

@@ -14,7 +14,7 @@ open Functional.CrossCheck
 /// replay to our values. A new op function without a sample, or a new op without a replay, fails this.
 module ReplayCoverageTests =
 
-    let private opModules = [ "Activation"; "Arithmetic"; "Elementwise"; "Layout"; "Linear"; "Reduction"; "Softmax"; "Normalization"; "Indexing"; "Piecewise"; "Linalg" ]
+    let private opModules = [ "Activation"; "Arithmetic"; "Elementwise"; "Layout"; "Linear"; "Reduction"; "Softmax"; "Normalization"; "Losses"; "Indexing"; "Piecewise"; "Linalg" ]
 
     /// Op constructors, not ops: the user names what they make (as with CustomOp.Create), or it is a constant.
     let private constructors = set [ "Elementwise.unary"; "Elementwise.constantOf" ]
@@ -98,6 +98,7 @@ module ReplayCoverageTests =
             "Piecewise.minimum", two (Tensor.create [| 3 |] [| 1.0; 2.0; 3.0 |]) (Tensor.create [| 3 |] [| 1.0; 0.0; 4.0 |]) (Piecewise.minimum KinkConvention.LeftDerivative)
             "Piecewise.elu", one withZero (Piecewise.elu 0.7 KinkConvention.RightDerivative)
             "Normalization.layerNorm", one m (Normalization.layerNorm 1e-5)
+            "Losses.huber", two m (Tensor.random 21 [| 3; 4 |]) (Losses.huber 0.5)
             "Indexing.narrow", one m (Indexing.narrow 1 1 2)
             "Indexing.pad", one m (Indexing.pad 0 1 5)
             "Indexing.concat", two m (Tensor.random 18 [| 2; 4 |]) (fun a b -> Indexing.concat 0 [| a; b |])
@@ -177,7 +178,7 @@ module ReplayCoverageTests =
                     "relu"; "leakyRelu"; "gelu"; "geluTanh"; "softplus"; "pow"; "softmax"; "logSoftmax"; "sum"
                     "broadcastTo"; "sumTo"; "reshape"; "permute"; "select"; "embed"; "stack"
                     "sigmoidScaled"; "tanhScaled"; "reciprocalScaled"; "squareScaled"; "powScaled"; "slopeScaled"; "clampScaled"
-                    "geluScaled"; "geluTanhScaled"; "erfScaled"; "erfcScaled"; "atanScaled"; "asinScaled"; "acosScaled"; "tanScaled"; "sinScaled"; "cosScaled"; "sinhScaled"; "coshScaled"; "expm1Scaled"; "log1pScaled"; "siluScaled"; "eluScaled"; "softplusScaled"; "softmaxVjp"; "logSoftmaxVjp"; "layerNorm"; "layerNormVjp"
+                    "geluScaled"; "geluTanhScaled"; "erfScaled"; "erfcScaled"; "atanScaled"; "asinScaled"; "acosScaled"; "tanScaled"; "sinScaled"; "cosScaled"; "sinhScaled"; "coshScaled"; "expm1Scaled"; "log1pScaled"; "siluScaled"; "eluScaled"; "softplusScaled"; "softmaxVjp"; "logSoftmaxVjp"; "layerNorm"; "layerNormVjp"; "huber"; "huberSlope"
                     "reciprocal"; "sin"; "cos"; "tan"; "asin"; "acos"; "atan"; "sinh"; "cosh"; "log1p"; "expm1"; "erf"; "erfc"
                     "silu"; "abs"; "clamp"; "maximum"; "minimum"; "elu"; "narrow"; "pad"; "concat"; "indexSelect"; "indexAdd"
                     "flip"; "where"; "solve"; "solveTransposed"; "solveTriangular"; "inverse"; "det"; "logAbsDet"; "cholesky"; "maxAxes"; "minAxes"; "gather"; "scatterAdd" ] do

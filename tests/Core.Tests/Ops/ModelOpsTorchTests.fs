@@ -109,6 +109,9 @@ module ModelOpsTorchTests =
           { Name = "layerNorm"; Shapes = nonScalar; Domain = any
             Ours = (fun x -> Normalization.layerNorm 0.1 x.[0])
             Theirs = (fun t -> torch.nn.functional.layer_norm(t.[0], [| int64 (lastLengthT t) |], eps = 0.1)) }
+          { Name = "huber"; Shapes = sameTwice; Domain = any
+            Ours = (fun x -> Losses.huber 0.5 x.[0] x.[1])
+            Theirs = (fun t -> torch.nn.functional.huber_loss(t.[0], t.[1], reduction = torch.nn.Reduction.None, delta = 0.5)) }
           { Name = "flip last axis"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Indexing.flip -1 x.[0]); Theirs = (fun t -> t.[0].flip([| lastT t |])) }
           { Name = "where"; Shapes = whereShapes; Domain = any
             Ours = (fun x -> Indexing.where (Elementwise.constantOf (fun v -> if v > 0.0 then 1.0 else 0.0) x.[0]) x.[1] x.[2])

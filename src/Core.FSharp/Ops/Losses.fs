@@ -1,0 +1,51 @@
+namespace Functional.Core
+
+open System
+open Functional
+
+/// Elementwise losses fused into one pass each way.
+[<RequireQualifiedAccess>]
+module Losses =
+
+    /// clamp(d, −δ, δ)'s derivative: 1 inside, 0 outside, ½ at ±δ; NaN for NaN.
+    let private clampSlope (delta: double) (d: double) =
+        let z = Math.Abs d
+        if z < delta then 1.0 elif z > delta then 0.0 elif z = delta then 0.5 else nan
+
+    /// The negation for the target's part (index 1), the value itself for the prediction's.
+    let private signed (i: int) (v: Value) = if i = 1 then Arithmetic.neg v else v
+
+    let rec internal huberSlope (delta: double) (prediction: Value) (target: Value) (g: Value) : Value =
+        // g·clamp′(d)·v, the part through d of an adjoint or tangent v.
+        let throughD (p: Value) (t: Value) (g: Value) (v: Value) =
+            Arithmetic.mul v (Arithmetic.mul g (Elementwise.constantOf (clampSlope delta) (Arithmetic.sub p t)))
+        Op.apply
+            (Op.withAttributes [ "delta", box delta ] <| Op.create "huberSlope"
+                (fun xs ->
+                    let p, t, g = xs.[0], xs.[1], xs.[2]
+                    let out = Strided.fresh p.Numel
+                    let gs = if g.IsUniform then null else g.Data
+                    Functional.Kernels.Huber.Slope(p.Data, t.Data, gs, (if g.IsUniform then g.Fill else 0.0), 1.0, out, p.Numel, delta)
+                    GC.KeepAlive xs
+                    Tensor.wrap p.ShapeArray out)
+                (fun xs _ u i ->
+                    if i = 2 then huberSlope delta xs.[0] xs.[1] u else signed i (throughD xs.[0] xs.[1] xs.[2] u))
+                (fun xs _ i v ->
+                    if i = 2 then huberSlope delta xs.[0] xs.[1] v else signed i (throughD xs.[0] xs.[1] xs.[2] v)))
+            [| prediction; target; g |]
+
+    let huber (delta: double) (prediction: Value) (target: Value) : Value =
+        if not (delta > 0.0) then invalidArg "delta" (sprintf "huber: delta is %g; it must be positive." delta)
+        if not (Shape.same prediction.Shape target.Shape) then
+            raise (ShapeException(sprintf "huber: the prediction has shape %s, the target %s; they must be the same." (Shape.show prediction.Shape) (Shape.show target.Shape), "target"))
+        Op.apply
+            (Op.withAttributes [ "delta", box delta ] <| Op.create "huber"
+                (fun xs ->
+                    let p, t = xs.[0], xs.[1]
+                    let out = Strided.fresh p.Numel
+                    Functional.Kernels.Huber.Value(p.Data, t.Data, out, p.Numel, delta)
+                    GC.KeepAlive xs
+                    Tensor.wrap p.ShapeArray out)
+                (fun xs _ adj i -> signed i (huberSlope delta xs.[0] xs.[1] adj))
+                (fun xs _ i v -> signed i (huberSlope delta xs.[0] xs.[1] v)))
+            [| prediction; target |]

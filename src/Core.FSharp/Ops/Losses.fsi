@@ -1,0 +1,28 @@
+namespace Functional.Core
+
+/// <summary>
+/// Elementwise losses of a prediction and a target, fused into one pass each way (`Functional.Kernels.Huber`):
+/// the forward reads both once and writes the losses; the pullback reads both once and writes the gradient.
+/// Reduce them with `Reduction.mean` or `Reduction.sum`.
+/// </summary>
+/// <example>
+/// <code lang="fsharp">
+/// let p = Value.constant (Tensor.vector [| 0.5; 3.0 |])
+/// let t = Value.constant (Tensor.vector [| 0.0; 0.0 |])
+/// let l = Losses.huber 1.0 p t                          // [0.125; 2.5]
+/// </code>
+/// </example>
+[<RequireQualifiedAccess>]
+module Losses =
+
+    /// Huber's function of d = prediction − target, elementwise: ½d² where |d| &lt; δ, δ(|d| − ½δ) beyond
+    /// (PyTorch's huber_loss without reduction). ∂/∂prediction = clamp(d, −δ, δ) = −∂/∂target: continuous, so no
+    /// convention is needed; the second derivative is 1 inside, 0 outside and ½ at |d| = δ (the midpoint of its
+    /// one-sided values, as `Piecewise.clamp`'s default). NaN gives NaN. ShapeException unless both have one shape;
+    /// ArgumentException unless δ is positive (δ = ∞ gives ½d² everywhere).
+    val huber: delta: double -> prediction: Value -> target: Value -> Value
+
+    /// huber's derivative times an adjoint or tangent g, as one op: g·clamp(prediction − target, −δ, δ), the
+    /// prediction's part of a VJP or JVP (the target's is its negation). Differentiable again: ∂/∂g is this op,
+    /// ∂/∂prediction = −∂/∂target = g·clamp′(d) with clamp′ 1 inside, 0 outside, ½ at |d| = δ.
+    val internal huberSlope: delta: double -> prediction: Value -> target: Value -> g: Value -> Value
