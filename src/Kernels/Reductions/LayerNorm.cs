@@ -12,28 +12,30 @@ namespace Functional.Kernels;
 /// </summary>
 internal static unsafe class LayerNorm
 {
-    /// <summary>y = (x − μ)·r for each of `rows` rows of n.</summary>
-    public static void Forward(double[] x, double[] y, int rows, int n, double epsilon) =>
-        Rows(x, y, null, null, rows, n, epsilon);
+    /// <summary>y = (x − μ)·r for each of `rows` rows of n; each row's r into rstd when it is given (for
+    /// <see cref="Backward"/>).</summary>
+    public static void Forward(double[] x, double[] y, int rows, int n, double epsilon, double[]? rstd = null) =>
+        Rows(x, y, null, null, rows, n, epsilon, rstd, false);
 
-    /// <summary>z = r·(g − mean g − y·mean(g·y)) for each row, r recomputed from x.</summary>
-    public static void Backward(double[] x, double[] y, double[] g, double[] z, int rows, int n, double epsilon) =>
-        Rows(x, z, y, g, rows, n, epsilon);
+    /// <summary>z = r·(g − mean g − y·mean(g·y)) for each row: r from rstd (the forward's, then x is not read) or,
+    /// when rstd is null, recomputed from x with the forward's operations (the same bits either way).</summary>
+    public static void Backward(double[] x, double[] y, double[] g, double[] z, int rows, int n, double epsilon, double[]? rstd = null) =>
+        Rows(x, z, y, g, rows, n, epsilon, rstd, rstd is not null);
 
-    private static void Rows(double[] x, double[] output, double[]? y, double[]? g, int rows, int n, double epsilon)
+    private static void Rows(double[] x, double[] output, double[]? y, double[]? g, int rows, int n, double epsilon, double[]? rstd, bool saved)
     {
         long total = (long)rows * n;
-        if (total > x.Length || total > output.Length || (y is not null && total > y.Length) || (g is not null && total > g.Length))
+        if (total > x.Length || total > output.Length || (y is not null && total > y.Length) || (g is not null && total > g.Length) || (rstd is not null && rows > rstd.Length))
             throw new ArgumentException($"{rows} rows of {n} do not fit the arrays.");
         if (rows == 0 || n == 0) return;
         int per = Fork.PerTask(rows, 4 * n);
         int chunks = (rows + per - 1) / per;
-        if (chunks <= 1 || Environment.ProcessorCount < 2) { Range(x, output, y, g, n, epsilon, 0, rows); return; }
-        Fork.For(chunks, c => Range(x, output, y, g, n, epsilon, c * per, Math.Min(rows, (c + 1) * per)));
+        if (chunks <= 1 || Environment.ProcessorCount < 2) { Range(x, output, y, g, n, epsilon, rstd, saved, 0, rows); return; }
+        Fork.For(chunks, c => Range(x, output, y, g, n, epsilon, rstd, saved, c * per, Math.Min(rows, (c + 1) * per)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Range(double[] x, double[] output, double[]? y, double[]? g, int n, double epsilon, int r0, int r1)
+    private static void Range(double[] x, double[] output, double[]? y, double[]? g, int n, double epsilon, double[]? rstds, bool saved, int r0, int r1)
     {
         var scratch = System.Buffers.ArrayPool<double>.Shared.Rent(n);
         try
@@ -43,9 +45,15 @@ internal static unsafe class LayerNorm
                 {
                     long off = (long)r * n;
                     double* xr = px + off, outr = po + off;
-                    double mean = Reduce.SumOnOneCore(x, (int)off, n) / n;
-                    Map(xr, ps, n, mean, 0.0, Step.CentredSquare);
-                    double rstd = 1.0 / Math.Sqrt(Reduce.SumOnOneCore(scratch, 0, n) / n + epsilon);
+                    double mean = 0.0, rstd;
+                    if (saved) rstd = rstds![r];
+                    else
+                    {
+                        mean = Reduce.SumOnOneCore(x, (int)off, n) / n;
+                        Map(xr, ps, n, mean, 0.0, Step.CentredSquare);
+                        rstd = 1.0 / Math.Sqrt(Reduce.SumOnOneCore(scratch, 0, n) / n + epsilon);
+                        if (rstds is not null) rstds[r] = rstd;
+                    }
                     if (g is null)
                     {
                         Map(xr, outr, n, mean, rstd, Step.Normalise);

@@ -267,6 +267,18 @@ module ModelOpsTorchTests =
             let reverse = (pullback v).Tensor
             Assert.True(Tensor.allClose 1e-10 1e-12 forward reverse, sprintf "%A: %A against %A" shape (forward.ToArray()) (reverse.ToArray()))
 
+    /// The pullback of a layerNorm on a reverse tape uses each row's r kept by the forward pass; its VJP op on its own
+    /// computes r again from x. Both give the same bits, over row lengths on both sides of a sum's one-block limit.
+    [<Fact>]
+    let ``layerNorm's pullback with the forward's r equals its VJP op computing r again, bit for bit`` () =
+        for shape in [ [| 7 |]; [| 3; 40 |]; [| 5; 1500 |]; [| 300; 64 |] ] do
+            let x = Value.constant (Tensor.random 41 shape)
+            let g = Value.constant (Tensor.random 42 shape)
+            let y, pullback = Autodiff.vjp (Normalization.layerNorm 1e-5) x
+            let kept = (pullback g).Tensor.ToArray()
+            let recomputed = (Normalization.layerNormVjp 1e-5 x (Value.constant y.Tensor) g).Tensor.ToArray()
+            Assert.Equal<int64[]>(Array.map BitConverter.DoubleToInt64Bits recomputed, Array.map BitConverter.DoubleToInt64Bits kept)
+
     /// A large index array passed again is copied once (the ops share the copy), and taken again when its contents
     /// changed: the later gather reads the new values, the earlier pullback still adds at the old positions.
     [<Fact>]
