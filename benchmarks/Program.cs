@@ -36,6 +36,7 @@ public static class Program
         ["contractloop"] = ("profiler loop: one compiled n×n contraction (env N, SECONDS)", Quick.ContractLoop),
         ["rulecheck"] = ("RuleCheck's cost on 10⁴ elements: the fast mode against every element (env N)", Quick.RuleCheckCost),
         ["engine"] = ("bij,bjk->bik fwd+bwd: ours against our derived programs executed by libtorch (TorchSharpEngine)", Quick.EngineOnTorch),
+        ["models"] = ("the ops models are made of (normalisations, losses, optimizer steps, gather, linear algebra, attention, an MLP block) fwd+bwd against TorchSharp (env ROUNDS, ONLY)", Quick.ModelOps),
         ["cliffs"] = ("a scan for cliffs: many ops over odd shapes against TorchSharp, ratios under 0.8 flagged (env MS, ONLY)", Quick.Cliffs),
         ["elementwise"] = ("the elementwise family, row sum, softmax, log-softmax, then GELU, its tanh form, SiLU, softplus, ELU fwd+bwd on 10⁶: plain, scoped, TorchSharp (env ROUNDS, OPS, LOOP, PAIRED, BLOCKMS)", Quick.ElementwiseFamily),
         ["stores"] = ("the store switches decided on this CPU: results around or through the caches, alternating (env ROUNDS)", Quick.Stores),
