@@ -1,6 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
+using System.Numerics;
 
 namespace Functional.Kernels;
 
@@ -9,7 +9,7 @@ namespace Functional.Kernels;
 /// and its new parameter and moments written once. Each element goes through the scalar formula's operations in
 /// its order (no fused multiply-adds), so every vector width, and the scalar loop, give the same bits.
 /// </summary>
-internal static unsafe class OptimizerSteps
+internal static class OptimizerSteps
 {
     /// <summary>Adam's coefficients for one step: η, β₁, β₂, ε, the bias corrections c₁ = 1 − β₁ᵗ and
     /// c₂ = 1 − β₂ᵗ, the L2 weight decay added to the gradient (0 for none) and the factor the parameter is scaled
@@ -41,59 +41,41 @@ internal static unsafe class OptimizerSteps
         ElementRanges.Split(n, (i0, i1) => SgdRange(s, p, g, b, pOut, bOut, i0, i1));
     }
 
+    // Vector<double> is four or eight lanes; these loops are bound by memory, and one loop serves every width.
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AdamRange(Adam a, double[] p, double[] g, double[] m, double[] v, double[] pOut, double[] mOut, double[] vOut, int i0, int i1)
     {
         bool l2 = a.L2 != 0.0, keep = a.Keep != 1.0;
         double b1 = a.Beta1, b2 = a.Beta2, o1 = 1.0 - a.Beta1, o2 = 1.0 - a.Beta2;
-        fixed (double* pp = p, pg = g, pm = m, pv = v, qp = pOut, qm = mOut, qv = vOut)
+        int i = i0, w = Vector<double>.Count;
+        if (Vector.IsHardwareAccelerated)
         {
-            int i = i0;
-            if (Vector512.IsHardwareAccelerated)
+            Vector<double> lr = new(a.LearningRate), eps = new(a.Epsilon), c1 = new(a.C1), c2 = new(a.C2), decay = new(a.L2), k = new(a.Keep),
+                vb1 = new(b1), vb2 = new(b2), vo1 = new(o1), vo2 = new(o2);
+            for (; i <= i1 - w; i += w)
             {
-                Vector512<double> lr = Vector512.Create(a.LearningRate), eps = Vector512.Create(a.Epsilon), c1 = Vector512.Create(a.C1), c2 = Vector512.Create(a.C2),
-                    decay = Vector512.Create(a.L2), k = Vector512.Create(a.Keep), vb1 = Vector512.Create(b1), vb2 = Vector512.Create(b2), vo1 = Vector512.Create(o1), vo2 = Vector512.Create(o2);
-                for (; i <= i1 - 8; i += 8)
-                {
-                    var x = Vector512.Load(pp + i);
-                    var gi = Vector512.Load(pg + i);
-                    if (l2) gi += decay * x;
-                    if (keep) x *= k;
-                    var mi = vb1 * Vector512.Load(pm + i) + vo1 * gi;
-                    var vi = vb2 * Vector512.Load(pv + i) + vo2 * gi * gi;
-                    Vector512.Store(mi, qm + i);
-                    Vector512.Store(vi, qv + i);
-                    Vector512.Store(x - lr * (mi / c1) / (Vector512.Sqrt(vi / c2) + eps), qp + i);
-                }
+                var x = new Vector<double>(p, i);
+                var gi = new Vector<double>(g, i);
+                if (l2) gi += decay * x;
+                if (keep) x *= k;
+                var mi = vb1 * new Vector<double>(m, i) + vo1 * gi;
+                var vi = vb2 * new Vector<double>(v, i) + vo2 * gi * gi;
+                mi.CopyTo(mOut, i);
+                vi.CopyTo(vOut, i);
+                (x - lr * (mi / c1) / (Vector.SquareRoot(vi / c2) + eps)).CopyTo(pOut, i);
             }
-            else if (Vector256.IsHardwareAccelerated)
-            {
-                Vector256<double> lr = Vector256.Create(a.LearningRate), eps = Vector256.Create(a.Epsilon), c1 = Vector256.Create(a.C1), c2 = Vector256.Create(a.C2),
-                    decay = Vector256.Create(a.L2), k = Vector256.Create(a.Keep), vb1 = Vector256.Create(b1), vb2 = Vector256.Create(b2), vo1 = Vector256.Create(o1), vo2 = Vector256.Create(o2);
-                for (; i <= i1 - 4; i += 4)
-                {
-                    var x = Vector256.Load(pp + i);
-                    var gi = Vector256.Load(pg + i);
-                    if (l2) gi += decay * x;
-                    if (keep) x *= k;
-                    var mi = vb1 * Vector256.Load(pm + i) + vo1 * gi;
-                    var vi = vb2 * Vector256.Load(pv + i) + vo2 * gi * gi;
-                    Vector256.Store(mi, qm + i);
-                    Vector256.Store(vi, qv + i);
-                    Vector256.Store(x - lr * (mi / c1) / (Vector256.Sqrt(vi / c2) + eps), qp + i);
-                }
-            }
-            for (; i < i1; i++)
-            {
-                double x = pp[i], gi = pg[i];
-                if (l2) gi += a.L2 * x;
-                if (keep) x *= a.Keep;
-                double mi = b1 * pm[i] + o1 * gi;
-                double vi = b2 * pv[i] + o2 * gi * gi;
-                qm[i] = mi;
-                qv[i] = vi;
-                qp[i] = x - a.LearningRate * (mi / a.C1) / (Math.Sqrt(vi / a.C2) + a.Epsilon);
-            }
+        }
+        for (; i < i1; i++)
+        {
+            double x = p[i], gi = g[i];
+            if (l2) gi += a.L2 * x;
+            if (keep) x *= a.Keep;
+            double mi = b1 * m[i] + o1 * gi;
+            double vi = b2 * v[i] + o2 * gi * gi;
+            mOut[i] = mi;
+            vOut[i] = vi;
+            pOut[i] = x - a.LearningRate * (mi / a.C1) / (Math.Sqrt(vi / a.C2) + a.Epsilon);
         }
     }
 
@@ -102,58 +84,37 @@ internal static unsafe class OptimizerSteps
     {
         bool l2 = s.L2 != 0.0, momentum = s.Momentum != 0.0, first = s.First, nesterov = s.Nesterov;
         double mu = s.Momentum, lr = s.LearningRate;
-        fixed (double* pp = p, pg = g, pb = b, qp = pOut, qb = bOut)
+        int i = i0, w = Vector<double>.Count;
+        if (Vector.IsHardwareAccelerated)
         {
-            int i = i0;
-            if (Vector512.IsHardwareAccelerated)
+            Vector<double> vlr = new(lr), vmu = new(mu), decay = new(s.L2);
+            for (; i <= i1 - w; i += w)
             {
-                Vector512<double> vlr = Vector512.Create(lr), vmu = Vector512.Create(mu), decay = Vector512.Create(s.L2);
-                for (; i <= i1 - 8; i += 8)
-                {
-                    var x = Vector512.Load(pp + i);
-                    var gi = Vector512.Load(pg + i);
-                    if (l2) gi += decay * x;
-                    var d = gi;
-                    if (momentum)
-                    {
-                        var bi = first ? gi : vmu * Vector512.Load(pb + i) + gi;
-                        Vector512.Store(bi, qb + i);
-                        d = nesterov ? gi + vmu * bi : bi;
-                    }
-                    Vector512.Store(x - vlr * d, qp + i);
-                }
-            }
-            else if (Vector256.IsHardwareAccelerated)
-            {
-                Vector256<double> vlr = Vector256.Create(lr), vmu = Vector256.Create(mu), decay = Vector256.Create(s.L2);
-                for (; i <= i1 - 4; i += 4)
-                {
-                    var x = Vector256.Load(pp + i);
-                    var gi = Vector256.Load(pg + i);
-                    if (l2) gi += decay * x;
-                    var d = gi;
-                    if (momentum)
-                    {
-                        var bi = first ? gi : vmu * Vector256.Load(pb + i) + gi;
-                        Vector256.Store(bi, qb + i);
-                        d = nesterov ? gi + vmu * bi : bi;
-                    }
-                    Vector256.Store(x - vlr * d, qp + i);
-                }
-            }
-            for (; i < i1; i++)
-            {
-                double x = pp[i], gi = pg[i];
-                if (l2) gi += s.L2 * x;
-                double d = gi;
+                var x = new Vector<double>(p, i);
+                var gi = new Vector<double>(g, i);
+                if (l2) gi += decay * x;
+                var d = gi;
                 if (momentum)
                 {
-                    double bi = first ? gi : mu * pb[i] + gi;
-                    qb[i] = bi;
-                    d = nesterov ? gi + mu * bi : bi;
+                    var bi = first ? gi : vmu * new Vector<double>(b!, i) + gi;
+                    bi.CopyTo(bOut!, i);
+                    d = nesterov ? gi + vmu * bi : bi;
                 }
-                qp[i] = x - lr * d;
+                (x - vlr * d).CopyTo(pOut, i);
             }
+        }
+        for (; i < i1; i++)
+        {
+            double x = p[i], gi = g[i];
+            if (l2) gi += s.L2 * x;
+            double d = gi;
+            if (momentum)
+            {
+                double bi = first ? gi : mu * b![i] + gi;
+                bOut![i] = bi;
+                d = nesterov ? gi + mu * bi : bi;
+            }
+            pOut[i] = x - lr * d;
         }
     }
 }
