@@ -44,7 +44,8 @@ public interface IOptimizer
     /// <exception cref="ArgumentException">A hyperparameter is out of range (a learning rate that is not positive,
     /// Nesterov's momentum without momentum), <paramref name="gradients"/> does not have one gradient per parameter,
     /// or <paramref name="state"/> was made for another number of parameters.</exception>
-    /// <exception cref="ShapeException">A gradient's shape differs from its parameter's.</exception>
+    /// <exception cref="ShapeException">A gradient's shape differs from its parameter's, or a moment in
+    /// <paramref name="state"/> does (a state made for other parameters).</exception>
     OptimizerStep Step(Tensor[] parameters, Tensor[] gradients, OptimizerState state);
 }
 

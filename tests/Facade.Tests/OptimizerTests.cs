@@ -93,5 +93,10 @@ public class OptimizerTests
         Assert.Throws<ShapeException>(() => adam.Step(Start, new[] { Tensor.Zeros(2), Tensor.Zeros(4) }, state));
         Assert.Throws<ArgumentException>(() => new Adam(-1).Step(Start, GradientsAt(0), state));
         Assert.Throws<ArgumentException>(() => new Sgd(0.1, 0, true, 0).Step(Start, GradientsAt(0), state));
+        // A state made for parameters of other shapes (the same count) is refused, not read as these parameters'.
+        var other = new[] { Tensor.Random(3, 4, 3), Tensor.Random(4, 2, 2) };
+        var ex = Assert.Throws<ShapeException>(() => adam.Step(Start, GradientsAt(0), adam.Init(other)));
+        Assert.Contains("was the state made for other parameters", ex.Message);
+        Assert.Throws<ShapeException>(() => new Sgd(0.1, 0.9, false, 0).Step(Start, GradientsAt(0), new Sgd(0.1, 0.9, false, 0).Init(other)));
     }
 }

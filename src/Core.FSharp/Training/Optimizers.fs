@@ -25,6 +25,12 @@ module Optimizers =
                 raise (ShapeException(sprintf "Gradient %d has shape %s; parameter %d has shape %s." i (Shape.show gradients.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "gradients"))
         if state.First.Length <> 0 && state.First.Length <> parameters.Length then
             invalidArg "state" (sprintf "The state was made for %d parameters; %d are given." state.First.Length parameters.Length)
+        // Moments made for other shapes (another model's state) would be read as if they were these parameters'.
+        for moments, which in [ state.First, "first"; state.Second, "second" ] do
+            if moments.Length = parameters.Length then
+                for i in 0 .. parameters.Length - 1 do
+                    if not (Shape.same moments.[i].ShapeArray parameters.[i].ShapeArray) then
+                        raise (ShapeException(sprintf "The state's %s moment %d has shape %s; parameter %d has shape %s: was the state made for other parameters?" which i (Shape.show moments.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "state"))
 
     /// One parameter's step by a kernel given the element count and the array for the new parameter, run as an
     /// op's forward runs: each result's array (the moments' too, made inside with `Storage.uninit` and wrapped with
