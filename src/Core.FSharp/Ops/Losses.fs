@@ -16,22 +16,22 @@ module Losses =
     let private signed (i: int) (v: Value) = if i = 1 then Arithmetic.neg v else v
 
     let rec internal huberSlope (delta: double) (prediction: Value) (target: Value) (g: Value) : Value =
-        // g·clamp′(d)·v, the part through d of an adjoint or tangent v.
-        let throughD (p: Value) (t: Value) (g: Value) (v: Value) =
-            Arithmetic.mul v (Arithmetic.mul g (Elementwise.constantOf (clampSlope delta) (Arithmetic.sub p t)))
+        // Input i's part of an adjoint or tangent v (the op is linear in g; through d it is g·clamp′(d)·v), the same
+        // for the VJP and the JVP: the Jacobian in each input is diagonal.
+        let rule (xs: Value[]) (i: int) (v: Value) =
+            if i = 2 then huberSlope delta xs.[0] xs.[1] v
+            else signed i (Arithmetic.mul v (Arithmetic.mul xs.[2] (Elementwise.constantOf (clampSlope delta) (Arithmetic.sub xs.[0] xs.[1]))))
         Op.apply
             (Op.withAttributes [ "delta", box delta ] <| Op.create "huberSlope"
                 (fun xs ->
                     let p, t, g = xs.[0], xs.[1], xs.[2]
                     let out = Strided.fresh p.Numel
                     let gs = if g.IsUniform then null else g.Data
-                    Functional.Kernels.Huber.Slope(p.Data, t.Data, gs, (if g.IsUniform then g.Fill else 0.0), 1.0, out, p.Numel, delta)
+                    Functional.Kernels.Huber.Slope(p.Data, t.Data, gs, (if g.IsUniform then g.Fill else 0.0), out, p.Numel, delta)
                     GC.KeepAlive xs
                     Tensor.wrap p.ShapeArray out)
-                (fun xs _ u i ->
-                    if i = 2 then huberSlope delta xs.[0] xs.[1] u else signed i (throughD xs.[0] xs.[1] xs.[2] u))
-                (fun xs _ i v ->
-                    if i = 2 then huberSlope delta xs.[0] xs.[1] v else signed i (throughD xs.[0] xs.[1] xs.[2] v)))
+                (fun xs _ u i -> rule xs i u)
+                (fun xs _ i v -> rule xs i v))
             [| prediction; target; g |]
 
     let huber (delta: double) (prediction: Value) (target: Value) : Value =

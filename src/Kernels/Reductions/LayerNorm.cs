@@ -15,14 +15,14 @@ internal static unsafe class LayerNorm
     /// <summary>y = (x − μ)·r for each of `rows` rows of n; each row's r into rstd when it is given (for
     /// <see cref="Backward"/>).</summary>
     public static void Forward(double[] x, double[] y, int rows, int n, double epsilon, double[]? rstd = null) =>
-        Rows(x, y, null, null, rows, n, epsilon, rstd, false);
+        Rows(x, y, null, null, rows, n, epsilon, rstd);
 
     /// <summary>z = r·(g − mean g − y·mean(g·y)) for each row: r from rstd (the forward's, then x is not read) or,
     /// when rstd is null, recomputed from x with the forward's operations (the same bits either way).</summary>
     public static void Backward(double[] x, double[] y, double[] g, double[] z, int rows, int n, double epsilon, double[]? rstd = null) =>
-        Rows(x, z, y, g, rows, n, epsilon, rstd, rstd is not null);
+        Rows(x, z, y, g, rows, n, epsilon, rstd);
 
-    private static void Rows(double[] x, double[] output, double[]? y, double[]? g, int rows, int n, double epsilon, double[]? rstd, bool saved)
+    private static void Rows(double[] x, double[] output, double[]? y, double[]? g, int rows, int n, double epsilon, double[]? rstd)
     {
         long total = (long)rows * n;
         if (total > x.Length || total > output.Length || (y is not null && total > y.Length) || (g is not null && total > g.Length) || (rstd is not null && rows > rstd.Length))
@@ -30,13 +30,15 @@ internal static unsafe class LayerNorm
         if (rows == 0 || n == 0) return;
         int per = Fork.PerTask(rows, 4 * n);
         int chunks = (rows + per - 1) / per;
-        if (chunks <= 1 || Environment.ProcessorCount < 2) { Range(x, output, y, g, n, epsilon, rstd, saved, 0, rows); return; }
-        Fork.For(chunks, c => Range(x, output, y, g, n, epsilon, rstd, saved, c * per, Math.Min(rows, (c + 1) * per)));
+        if (chunks <= 1 || Environment.ProcessorCount < 2) { Range(x, output, y, g, n, epsilon, rstd, 0, rows); return; }
+        Fork.For(chunks, c => Range(x, output, y, g, n, epsilon, rstd, c * per, Math.Min(rows, (c + 1) * per)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Range(double[] x, double[] output, double[]? y, double[]? g, int n, double epsilon, double[]? rstds, bool saved, int r0, int r1)
+    private static void Range(double[] x, double[] output, double[]? y, double[]? g, int n, double epsilon, double[]? rstds, int r0, int r1)
     {
+        // The forward writes each row's r into rstds when given; the backward reads it from there.
+        bool saved = g is not null && rstds is not null;
         var scratch = System.Buffers.ArrayPool<double>.Shared.Rent(n);
         try
         {
