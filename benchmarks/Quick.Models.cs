@@ -41,6 +41,13 @@ public static partial class Quick
             () => () => { using var s = torch.NewDisposeScope(); torch.autograd.grad(new[] { torch.nn.functional.cross_entropy(tlogits, tlabels) }, new[] { tlogits }); }));
         Step("Adam step 10⁶, plain", new Adam(1e-3), p => torch.optim.Adam(p, 1e-3));
         Step("SGD momentum step 10⁶, plain", new Sgd(1e-3, 0.9, false, 0), p => torch.optim.SGD(p, 1e-3, momentum: 0.9));
+        cases.Add(("clip by norm 10⁶, plain", () => () => Gradients.ClipByNorm(new[] { y }, 1.0),
+            () =>
+            {
+                var p = new TorchSharp.Modules.Parameter(T(x, false));
+                (p * ty).sum().backward();
+                return () => torch.nn.utils.clip_grad_norm_(new[] { p }, 1.0);
+            }));
         var m = Tensor.Random(5, 512, 512);
         var spd = m.MatMul(m.Transpose(1, 0)) + 512 * Tensor.Eye(512);
         var rhs = Tensor.Random(6, 512, 64);

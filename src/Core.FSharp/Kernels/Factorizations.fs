@@ -139,16 +139,10 @@ module internal Factorizations =
     /// The panel of columns [k0, e) of the n×n factor m, rows k0 .. n − 1, copied column by column into `p`, so
     /// that the pivot search and the eliminations run down whole columns.
     let private panelOut (m: double[]) (n: int) (k0: int) (e: int) (p: double[]) =
-        let cs = columnStride (n - k0)
-        for i in 0 .. n - k0 - 1 do
-            let row = (k0 + i) * n + k0
-            for c in 0 .. e - k0 - 1 do p.[c * cs + i] <- m.[row + c]
+        Strided.copy m (k0 * n + k0) [| n; 1 |] p 0 [| 1; columnStride (n - k0) |] [| n - k0; e - k0 |]
 
     let private panelIn (m: double[]) (n: int) (k0: int) (e: int) (p: double[]) =
-        let cs = columnStride (n - k0)
-        for i in 0 .. n - k0 - 1 do
-            let row = (k0 + i) * n + k0
-            for c in 0 .. e - k0 - 1 do m.[row + c] <- p.[c * cs + i]
+        Strided.copy p 0 [| 1; columnStride (n - k0) |] m (k0 * n + k0) [| n; 1 |] [| n - k0; e - k0 |]
 
     /// LU of block b of `a` into m (its first n² elements): the row permutation and its sign, and the first zero
     /// pivot (−1 when there is none).

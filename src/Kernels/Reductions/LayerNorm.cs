@@ -39,82 +39,88 @@ internal static unsafe class LayerNorm
     {
         // The forward writes each row's r into rstds when given; the backward reads it from there.
         bool saved = g is not null && rstds is not null;
-        var scratch = System.Buffers.ArrayPool<double>.Shared.Rent(n);
-        try
-        {
-            fixed (double* px = x, po = output, py = y, pg = g, ps = scratch)
-                for (int r = r0; r < r1; r++)
+        fixed (double* px = x, po = output, py = y, pg = g)
+            for (int r = r0; r < r1; r++)
+            {
+                long off = (long)r * n;
+                double* xr = px + off, outr = po + off;
+                double mean = 0.0, rstd;
+                if (saved) rstd = rstds![r];
+                else
                 {
-                    long off = (long)r * n;
-                    double* xr = px + off, outr = po + off;
-                    double mean = 0.0, rstd;
-                    if (saved) rstd = rstds![r];
-                    else
-                    {
-                        mean = Reduce.SumOnOneCore(x, (int)off, n) / n;
-                        Map(xr, ps, n, mean, 0.0, Step.CentredSquare);
-                        rstd = 1.0 / Math.Sqrt(Reduce.SumOnOneCore(scratch, 0, n) / n + epsilon);
-                        if (rstds is not null) rstds[r] = rstd;
-                    }
-                    if (g is null)
-                    {
-                        Map(xr, outr, n, mean, rstd, Step.Normalise);
-                        continue;
-                    }
-                    double* yr = py + off, gr = pg + off;
-                    double meanG = Reduce.SumOnOneCore(g, (int)off, n) / n;
-                    Product(gr, yr, ps, n);
-                    double meanGy = Reduce.SumOnOneCore(scratch, 0, n) / n;
-                    Combine(gr, yr, outr, n, meanG, meanGy, rstd);
+                    mean = Reduce.SumOnOneCore(x, (int)off, n) / n;
+                    rstd = 1.0 / Math.Sqrt(Reduce.SumOnOneCore(new CentredSquares(xr, mean), n) / n + epsilon);
+                    if (rstds is not null) rstds[r] = rstd;
                 }
-        }
-        finally { System.Buffers.ArrayPool<double>.Shared.Return(scratch); }
+                if (g is null)
+                {
+                    Normalise(xr, outr, n, mean, rstd);
+                    continue;
+                }
+                double* yr = py + off, gr = pg + off;
+                double meanG = Reduce.SumOnOneCore(g, (int)off, n) / n;
+                double meanGy = Reduce.DotOnOneCore(gr, yr, n) / n;
+                Combine(gr, yr, outr, n, meanG, meanGy, rstd);
+            }
     }
 
-    private enum Step { CentredSquare, Normalise }
-
-    /// <summary>(x − μ)² or (x − μ)·r into d.</summary>
+    /// <summary>(x − μ)·r into d.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Map(double* x, double* d, int n, double mean, double rstd, Step step)
+    private static void Normalise(double* x, double* d, int n, double mean, double rstd)
     {
         int j = 0;
-        bool square = step == Step.CentredSquare;
         if (Vector512.IsHardwareAccelerated)
         {
             var m = Vector512.Create(mean);
             var s = Vector512.Create(rstd);
-            for (; j <= n - 8; j += 8)
-            {
-                var c = Vector512.Load(x + j) - m;
-                Vector512.Store(square ? c * c : c * s, d + j);
-            }
+            for (; j <= n - 8; j += 8) Vector512.Store((Vector512.Load(x + j) - m) * s, d + j);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
             var m = Vector256.Create(mean);
             var s = Vector256.Create(rstd);
-            for (; j <= n - 4; j += 4)
-            {
-                var c = Vector256.Load(x + j) - m;
-                Vector256.Store(square ? c * c : c * s, d + j);
-            }
+            for (; j <= n - 4; j += 4) Vector256.Store((Vector256.Load(x + j) - m) * s, d + j);
         }
-        for (; j < n; j++)
-        {
-            double c = x[j] - mean;
-            d[j] = square ? c * c : c * rstd;
-        }
+        for (; j < n; j++) d[j] = (x[j] - mean) * rstd;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Product(double* a, double* b, double* d, int n)
+    /// <summary>(x[i] − μ)², each square rounded, made as the row sum reads them (the bits of summing them stored);
+    /// +0 in the lanes past the row.</summary>
+    private readonly struct CentredSquares(double* x, double mean) : Reduce.IRunElements
     {
-        int j = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(a + j) * Vector512.Load(b + j), d + j);
-        else if (Vector256.IsHardwareAccelerated)
-            for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(a + j) * Vector256.Load(b + j), d + j);
-        for (; j < n; j++) d[j] = a[j] * b[j];
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<double> Load8(int i)
+        {
+            var c = Vector512.Load(x + i) - Vector512.Create(mean);
+            return c * c;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<double> Load4(int i)
+        {
+            var c = Vector256.Load(x + i) - Vector256.Create(mean);
+            return c * c;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<double> Partial8(int i, int count)
+        {
+            if (count >= 8) return Load8(i);
+            if (count <= 0) return Vector512<double>.Zero;
+            var c = Reduce.Partial8(x + i, count) - Vector512.Create(mean);
+            var inside = Vector512.LessThan(Vector512.Create(0L, 1, 2, 3, 4, 5, 6, 7), Vector512.Create((long)count)).AsDouble();
+            return Vector512.ConditionalSelect(inside, c * c, Vector512<double>.Zero);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<double> Partial4(int i, int count)
+        {
+            if (count >= 4) return Load4(i);
+            if (count <= 0) return Vector256<double>.Zero;
+            var c = Reduce.Partial4(x + i, count) - Vector256.Create(mean);
+            var inside = Vector256.LessThan(Vector256.Create(0L, 1, 2, 3), Vector256.Create((long)count)).AsDouble();
+            return Vector256.ConditionalSelect(inside, c * c, Vector256<double>.Zero);
+        }
     }
 
     /// <summary>z = r·((g − mean g) − y·mean(g·y)).</summary>

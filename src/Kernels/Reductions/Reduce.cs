@@ -29,7 +29,7 @@ internal static unsafe partial class Reduce
             // split by runs over the cores: each run is still summed alone, in the same order, so the result does
             // not depend on the split.
             if (outer == 1 && inner >= SplitFrom)
-                d[0] = SplitRun(s, inner);
+                d[0] = SplitRun(new Stored(s), inner);
             else if ((long)outer * inner >= 1L << 18 && outer >= 2 && Environment.ProcessorCount > 1)
             {
                 int chunk = (int)Math.Max(1L, (1L << 16) / Math.Max(1, inner));
@@ -51,15 +51,39 @@ internal static unsafe partial class Reduce
     {
         if (offset < 0 || n < 0 || (long)offset + n > src.Length)
             throw new ArgumentException($"{n} elements from {offset} do not fit {src.Length}.");
-        fixed (double* s = src) return n >= SplitFrom ? SplitRun(s + offset, n) : Run(s + offset, n);
+        fixed (double* s = src) return n >= SplitFrom ? SplitRun(new Stored(s + offset), n) : Run(new Stored(s + offset), n);
     }
+
+    /// <summary>Σ x[xOffset + i]·y[yOffset + i] for i &lt; n: each product rounded, then summed in the order
+    /// <see cref="Sum"/> sums a stored run of them (the same bits), without storing them.</summary>
+    public static double Dot(double[] x, int xOffset, double[] y, int yOffset, int n)
+    {
+        if (xOffset < 0 || yOffset < 0 || n < 0 || (long)xOffset + n > x.Length || (long)yOffset + n > y.Length)
+            throw new ArgumentException($"{n} elements from {xOffset} and {yOffset} do not fit {x.Length} and {y.Length}.");
+        fixed (double* px = x, py = y)
+        {
+            var e = new Products(px + xOffset, py + yOffset);
+            return n >= SplitFrom ? SplitRun(e, n) : Run(e, n);
+        }
+    }
+
+    /// <summary><see cref="Dot"/> on the calling thread alone.</summary>
+    internal static double DotOnOneCore(double* x, double* y, int n) => Run(new Products(x, y), n);
+
+    /// <summary>The sum of n elements made as they are read, on the calling thread, in the order <see cref="Sum"/>
+    /// sums them stored.</summary>
+    internal static double SumOnOneCore<T>(T elements, int n) where T : struct, IRunElements => Run(elements, n);
+
+    /// <summary><see cref="SumOnOneCore{T}(T, int)"/> over the cores from <see cref="SplitFrom"/> elements (the same bits).</summary>
+    internal static double SumOf<T>(T elements, int n) where T : struct, IRunElements =>
+        n >= SplitFrom ? SplitRun(elements, n) : Run(elements, n);
 
     /// <summary>The same sum on the calling thread alone (tests compare the two bit for bit).</summary>
     internal static double SumOnOneCore(double[] src, int offset, int n)
     {
         if (offset < 0 || n < 0 || (long)offset + n > src.Length)
             throw new ArgumentException($"{n} elements from {offset} do not fit {src.Length}.");
-        fixed (double* s = src) return Run(s + offset, n);
+        fixed (double* s = src) return Run(new Stored(s + offset), n);
     }
 
     /// <summary>Runs of at least this many elements (2 MB) are summed over the cores (<see cref="SplitRun"/>).</summary>
@@ -74,25 +98,24 @@ internal static unsafe partial class Reduce
     /// level), the blocks after the last whole group by another (its own counter: the levels below), and then the
     /// groups' sums go through the counter from that level up and join the rest's in the counter's order, lowest
     /// level first. (One core summed 10⁶ elements in 142–166 µs, TorchSharp on two in 80–95.)</summary>
-    private static double SplitRun(double* p, int n)
+    private static double SplitRun<T>(T e, int n) where T : struct, IRunElements
     {
         const int per = 1024 << SplitLevel;
         int groups = n / per;
-        if (groups < 2 || Environment.ProcessorCount < 2) return Run(p, n);
+        if (groups < 2 || Environment.ProcessorCount < 2) return Run(e, n);
         // Each task's 8-lane sum as two halves (lanes 0–3, 4–7): lane-wise the same additions on either width.
         var sums = new Vector256<double>[2 * (groups + 1)];
-        nint pp = (nint)p;
         Fork.For(groups + 1, t =>
         {
-            double* q = (double*)pp + (long)t * per;
+            int start = t * per;
             int length = t < groups ? per : n - groups * per;
             Vector256<double> lo, hi;
             if (Vector512.IsHardwareAccelerated)
             {
-                var v = Blocks(q, length);
+                var v = Blocks(e, start, length);
                 (lo, hi) = (v.GetLower(), v.GetUpper());
             }
-            else (lo, hi) = Blocks256(q, length);
+            else (lo, hi) = Blocks256(e, start, length);
             sums[2 * t] = lo;
             sums[2 * t + 1] = hi;
         });
@@ -144,7 +167,7 @@ internal static unsafe partial class Reduce
         }
         if (inner < OneBlock)
             for (; i + 4 <= i1; i += 4) FourRuns(s + (long)i * inner, inner, d + i);
-        for (; i < i1; i++) d[i] = Run(s + (long)i * inner, inner);
+        for (; i < i1; i++) d[i] = Run(new Stored(s + (long)i * inner), inner);
     }
 
     /// <summary>Four runs of n (one block at most) side by side, each summed exactly as <see cref="OneBlockSum"/>
@@ -227,13 +250,13 @@ internal static unsafe partial class Reduce
     /// the blocks' 8-lane partial sums added pairwise (a binary counter over the blocks); then the lanes pairwise.
     /// The same bits on every vector width: the Vector256 path holds each 8-lane sum as two halves.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double Run(double* p, int n)
+    private static double Run<T>(T e, int n) where T : struct, IRunElements
     {
-        if (n >= OneBlock) return Blocked(p, n);
-        return OneBlockSum(new Stored(p), n);
+        if (n >= OneBlock) return Blocked(e, n);
+        return OneBlockSum(e, n);
     }
 
-    /// <summary>The elements a run of one block sums: stored ones, or products made as they are read (softmax's VJP).</summary>
+    /// <summary>The elements a run sums: stored ones, or products made as they are read (a dot product, softmax's VJP).</summary>
     internal interface IRunElements
     {
         Vector512<double> Load8(int i);
@@ -294,38 +317,40 @@ internal static unsafe partial class Reduce
 
     /// <summary><see cref="Run"/> for a run of more than one block: the blocks pairwise, then lanes.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static double Blocked(double* p, int n)
+    private static double Blocked<T>(T e, int n) where T : struct, IRunElements
     {
-        if (Vector512.IsHardwareAccelerated) return Lanes(Blocks(p, n));
-        var (lo, hi) = Blocks256(p, n);
+        if (Vector512.IsHardwareAccelerated) return Lanes(Blocks(e, 0, n));
+        var (lo, hi) = Blocks256(e, 0, n);
         return Lanes(lo, hi);
     }
 
-    /// <summary>Lane-wise, the pairwise sum of the run's blocks of 32 chunks of 32 elements (the last block may have
-    /// fewer chunks, the last chunk fewer elements: +0 in their place).</summary>
+    /// <summary>Lane-wise, the pairwise sum of the blocks of 32 chunks of 32 elements of the run's n elements from
+    /// <paramref name="start"/> (the last block may have fewer chunks, the last chunk fewer elements: +0 in their
+    /// place).</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Vector512<double> Blocks(double* p, int n)
+    private static Vector512<double> Blocks<T>(T e, int start, int n) where T : struct, IRunElements
     {
         // levels[k] holds the sum of 2^k consecutive blocks while bit k of count is set.
         var levels = stackalloc Vector512<double>[32];
-        int count = 0, i = 0;
+        int count = 0, i = start;
+        n += start;
         while (i < n)
         {
             Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
             int chunks = Math.Min(32, (n - i) / 32);
             for (int c = 0; c < chunks; c++, i += 32)
             {
-                a0 += Vector512.Load(p + i);
-                a1 += Vector512.Load(p + i + 8);
-                a2 += Vector512.Load(p + i + 16);
-                a3 += Vector512.Load(p + i + 24);
+                a0 += e.Load8(i);
+                a1 += e.Load8(i + 8);
+                a2 += e.Load8(i + 16);
+                a3 += e.Load8(i + 24);
             }
             // The last chunk, short of 32, in the block it falls in.
             if (chunks < 32 && i < n)
             {
                 int r = n - i;
-                a0 += Partial8(p + i, r); a1 += Partial8(p + i + 8, r - 8); a2 += Partial8(p + i + 16, r - 16); a3 += Partial8(p + i + 24, r - 24);
+                a0 += e.Partial8(i, r); a1 += e.Partial8(i + 8, r - 8); a2 += e.Partial8(i + 16, r - 16); a3 += e.Partial8(i + 24, r - 24);
                 i = n;
             }
             var v = (a0 + a1) + (a2 + a3);
@@ -345,11 +370,12 @@ internal static unsafe partial class Reduce
     /// additions in the same order.</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (Vector256<double> Lo, Vector256<double> Hi) Blocks256(double* p, int n)
+    private static (Vector256<double> Lo, Vector256<double> Hi) Blocks256<T>(T e, int start, int n) where T : struct, IRunElements
     {
         var lows = stackalloc Vector256<double>[32];
         var highs = stackalloc Vector256<double>[32];
-        int count = 0, i = 0;
+        int count = 0, i = start;
+        n += start;
         while (i < n)
         {
             Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -357,18 +383,18 @@ internal static unsafe partial class Reduce
             int chunks = Math.Min(32, (n - i) / 32);
             for (int c = 0; c < chunks; c++, i += 32)
             {
-                a0 += Vector256.Load(p + i); b0 += Vector256.Load(p + i + 4);
-                a1 += Vector256.Load(p + i + 8); b1 += Vector256.Load(p + i + 12);
-                a2 += Vector256.Load(p + i + 16); b2 += Vector256.Load(p + i + 20);
-                a3 += Vector256.Load(p + i + 24); b3 += Vector256.Load(p + i + 28);
+                a0 += e.Load4(i); b0 += e.Load4(i + 4);
+                a1 += e.Load4(i + 8); b1 += e.Load4(i + 12);
+                a2 += e.Load4(i + 16); b2 += e.Load4(i + 20);
+                a3 += e.Load4(i + 24); b3 += e.Load4(i + 28);
             }
             if (chunks < 32 && i < n)
             {
                 int r = n - i;
-                a0 += Partial4(p + i, r); b0 += Partial4(p + i + 4, r - 4);
-                a1 += Partial4(p + i + 8, r - 8); b1 += Partial4(p + i + 12, r - 12);
-                a2 += Partial4(p + i + 16, r - 16); b2 += Partial4(p + i + 20, r - 20);
-                a3 += Partial4(p + i + 24, r - 24); b3 += Partial4(p + i + 28, r - 28);
+                a0 += e.Partial4(i, r); b0 += e.Partial4(i + 4, r - 4);
+                a1 += e.Partial4(i + 8, r - 8); b1 += e.Partial4(i + 12, r - 12);
+                a2 += e.Partial4(i + 16, r - 16); b2 += e.Partial4(i + 20, r - 20);
+                a3 += e.Partial4(i + 24, r - 24); b3 += e.Partial4(i + 28, r - 28);
                 i = n;
             }
             Push(lows, highs, ref count, (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3));

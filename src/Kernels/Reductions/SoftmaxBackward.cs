@@ -33,55 +33,35 @@ internal static unsafe class SoftmaxBackward
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Range(double* y, double* g, double* z, int n, int r0, int r1, bool stream)
     {
-        // Long rows store their products, in scratch from the shared pool (they run one row a chunk, and a fresh
-        // 128 KB array per row of 16,384 landed on the large-object heap); short rows need none.
-        var products = n < Reduce.OneBlock ? null : System.Buffers.ArrayPool<double>.Shared.Rent(n);
-        try
+        for (int r = r0; r < r1; r++)
         {
-            fixed (double* pp = products)
-                for (int r = r0; r < r1; r++)
+            double* yr = y + (long)r * n, gr = g + (long)r * n, zr = z + (long)r * n;
+            // The products summed as they are made, in the order of a stored row's sum.
+            double s = Reduce.SumOf(new Reduce.Products(gr, yr), n);
+            int j = 0;
+            // Around the caches from the first lane the stores can align to; the elements before it one by one.
+            if (stream)
+                for (nint align = Vector512.IsHardwareAccelerated ? 63 : 31; j < n && ((nint)(zr + j) & align) != 0; j++) zr[j] = yr[j] * (gr[j] - s);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var vs = Vector512.Create(s);
+                for (; j <= n - 8; j += 8)
                 {
-                    double* yr = y + (long)r * n, gr = g + (long)r * n, zr = z + (long)r * n;
-                    double s;
-                    int j = 0;
-                    // Short rows: the products summed as they are made, in the order of a stored row's sum.
-                    if (products is null)
-                        s = Reduce.OneBlockSum(new Reduce.Products(gr, yr), n);
-                    else
-                    {
-                        if (Vector512.IsHardwareAccelerated)
-                            for (; j <= n - 8; j += 8) Vector512.Store(Vector512.Load(gr + j) * Vector512.Load(yr + j), pp + j);
-                        else if (Vector256.IsHardwareAccelerated)
-                            for (; j <= n - 4; j += 4) Vector256.Store(Vector256.Load(gr + j) * Vector256.Load(yr + j), pp + j);
-                        for (; j < n; j++) pp[j] = gr[j] * yr[j];
-                        s = Reduce.Sum(products!, 0, n);
-                    }
-                    j = 0;
-                    // Around the caches from the first lane the stores can align to; the elements before it one by one.
-                    if (stream)
-                        for (nint align = Vector512.IsHardwareAccelerated ? 63 : 31; j < n && ((nint)(zr + j) & align) != 0; j++) zr[j] = yr[j] * (gr[j] - s);
-                    if (Vector512.IsHardwareAccelerated)
-                    {
-                        var vs = Vector512.Create(s);
-                        for (; j <= n - 8; j += 8)
-                        {
-                            var v = Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs);
-                            if (stream) Vector512.StoreAlignedNonTemporal(v, zr + j); else Vector512.Store(v, zr + j);
-                        }
-                    }
-                    else if (Vector256.IsHardwareAccelerated)
-                    {
-                        var vs = Vector256.Create(s);
-                        for (; j <= n - 4; j += 4)
-                        {
-                            var v = Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs);
-                            if (stream) Vector256.StoreAlignedNonTemporal(v, zr + j); else Vector256.Store(v, zr + j);
-                        }
-                    }
-                    for (; j < n; j++) zr[j] = yr[j] * (gr[j] - s);
+                    var v = Vector512.Load(yr + j) * (Vector512.Load(gr + j) - vs);
+                    if (stream) Vector512.StoreAlignedNonTemporal(v, zr + j); else Vector512.Store(v, zr + j);
                 }
-            if (stream && Sse.IsSupported) Sse.StoreFence();
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var vs = Vector256.Create(s);
+                for (; j <= n - 4; j += 4)
+                {
+                    var v = Vector256.Load(yr + j) * (Vector256.Load(gr + j) - vs);
+                    if (stream) Vector256.StoreAlignedNonTemporal(v, zr + j); else Vector256.Store(v, zr + j);
+                }
+            }
+            for (; j < n; j++) zr[j] = yr[j] * (gr[j] - s);
         }
-        finally { if (products is not null) System.Buffers.ArrayPool<double>.Shared.Return(products); }
+        if (stream && Sse.IsSupported) Sse.StoreFence();
     }
 }

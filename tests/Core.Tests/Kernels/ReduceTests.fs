@@ -239,13 +239,47 @@ module KernelsReduceTests =
 
     [<Fact>]
     let ``dot has the bits of the sum of the products, and a million products of 0.1 by 1 are within 2e-15`` () =
+        // The products are summed as they are made, in the order of a stored run of them: short runs, several
+        // blocks, and runs split over the cores (groups only, a rest of whole blocks and of a partial chunk).
         let rng = Random(16)
-        for n in [ 0; 1; 31; 1_057; 100_003 ] do
-            let a = Tensor.create [| n |] (Array.init n (fun _ -> rng.NextDouble() * 2.0 - 1.0))
-            let b = Tensor.create [| n |] (Array.init n (fun _ -> rng.NextDouble() * 2.0 - 1.0))
-            let expected = Tensor.item (Tensor.sum (Tensor.mul a b))
-            Assert.Equal(BitConverter.DoubleToInt64Bits expected, BitConverter.DoubleToInt64Bits (Tensor.dot a b))
+        let split = Functional.Kernels.Reduce.SplitFrom
+        for n in [ 0; 1; 31; 1_057; 100_003; split; 65536 * 5 + 1024 * 3 + 17; 1_000_003 ] do
+            let x = Array.init (n + 2) (fun _ -> (rng.NextDouble() * 2.0 - 1.0) * Math.Pow(10.0, float (rng.Next(-6, 7))))
+            let y = Array.init (n + 5) (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+            let a = Tensor.create [| n |] x.[2..]
+            let b = Tensor.create [| n |] y.[5..]
+            let expected = BitConverter.DoubleToInt64Bits (Tensor.item (Tensor.sum (Tensor.mul a b)))
+            let dotted = BitConverter.DoubleToInt64Bits (Tensor.dot a b)
+            Assert.True((dotted = expected), sprintf "Tensor.dot, n = %d" n)
+            let products = Array.init n (fun i -> x.[2 + i] * y.[5 + i])
+            Assert.Equal(BitConverter.DoubleToInt64Bits (Functional.Kernels.Reduce.Sum(products, 0, n)), expected)
+            let fromOffsets = BitConverter.DoubleToInt64Bits (Functional.Kernels.Reduce.Dot(x, 2, y, 5, n))
+            Assert.True((fromOffsets = expected), sprintf "Reduce.Dot from offsets, n = %d" n)
         let n = 1_000_000
         let got = Tensor.dot (Tensor.create [| n |] (Array.create n 0.1)) (Tensor.create [| n |] (Array.create n 1.0))
         let truth = exactMultiple 0.1 n
         Assert.True(abs (got - truth) / truth <= 2e-15, sprintf "%.17g against %.17g" got truth)
+
+    /// Layer norm's kernel sums its centred squares and g·y as it makes them (no stored pass): the bits of its steps
+    /// written out with stored arrays, on rows with a vector tail, a partial chunk, one block and several.
+    [<Fact>]
+    let ``layer norm's kernel has the bits of its steps written out, at every length class`` () =
+        let rng = Random(21)
+        let sum (a: float[]) = Functional.Kernels.Reduce.Sum(a, 0, a.Length)
+        for rows, n in [ (3, 1); (2, 7); (2, 8); (3, 13); (3, 33); (2, 1000); (2, 1025); (2, 2100) ] do
+            let x = Array.init (rows * n) (fun _ -> rng.NextDouble() * 4.0 - 1.0)
+            let g = Array.init (rows * n) (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+            let y = Array.zeroCreate (rows * n)
+            let z = Array.zeroCreate (rows * n)
+            Functional.Kernels.LayerNorm.Forward(x, y, rows, n, 1e-5)
+            Functional.Kernels.LayerNorm.Backward(x, y, g, z, rows, n, 1e-5)
+            for r in 0 .. rows - 1 do
+                let xr, gr, yr = x.[r * n .. r * n + n - 1], g.[r * n .. r * n + n - 1], y.[r * n .. r * n + n - 1]
+                let mean = sum xr / float n
+                let rstd = 1.0 / Math.Sqrt(sum (xr |> Array.map (fun v -> let c = v - mean in c * c)) / float n + 1e-5)
+                let expectedY = xr |> Array.map (fun v -> (v - mean) * rstd)
+                let meanG, meanGy = sum gr / float n, sum (Array.map2 (*) gr yr) / float n
+                let expectedZ = Array.init n (fun j -> rstd * ((gr.[j] - meanG) - yr.[j] * meanGy))
+                let bitsOf (a: float[]) = a |> Array.map BitConverter.DoubleToInt64Bits
+                Assert.True((bitsOf expectedY = bitsOf yr), sprintf "forward, %d rows of %d, row %d" rows n r)
+                Assert.True((bitsOf expectedZ = bitsOf z.[r * n .. r * n + n - 1]), sprintf "backward, %d rows of %d, row %d" rows n r)

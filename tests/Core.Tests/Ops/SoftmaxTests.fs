@@ -42,7 +42,7 @@ module OpsSoftmaxTests =
     [<Fact>]
     let ``softmax's and log-softmax's fused VJP rows are bit-identical to their separate passes`` () =
         for name, op in ops do
-            // Rows shorter than one summing block (1,056) take the products' sum without storing them; longer ones store them.
+            // Rows of one summing block (up to 1,056) and of several: the products summed as they are made.
             // Spread 1 and 400: at 400 log-softmax's outputs reach below −708, where e^y leaves the lanes' formula.
             for (rows, n), spread in List.allPairs [ (1, 1); (3, 5); (2, 8); (4, 13); (3, 31); (3, 32); (6, 33); (64, 128); (300, 64); (2, 1000); (3, 1055); (3, 1056); (2, 2100) ] [ 1.0; 400.0 ] do
                 let x = Value.constant (Tensor.map (fun v -> spread * v) (Tensor.random (rows + n) [| rows; n |]))
