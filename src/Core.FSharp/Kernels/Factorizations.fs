@@ -6,9 +6,10 @@ open System.Runtime.Intrinsics
 /// Dense factorizations of row-major n×n blocks: LU with partial pivoting and Cholesky. Batches are consecutive
 /// blocks. Up to `unblockedMax` rows each element goes through the textbook sequence of operations (a product, then
 /// a subtraction, in order of the summation index, no FMA), so the results are those of the plain loops bit for bit.
-/// Larger blocks are factored in panels of `panel` columns (as LAPACK's getrf and potrf): the panel by those loops,
-/// the rest of the matrix updated by one matrix product per panel, so most of the work runs on the GEMM kernel; the
-/// substitutions likewise by panels of rows. The loops run along rows, four lanes at a time, and over the cores
+/// Larger blocks are factored in panels of `panel` columns (as LAPACK's getrf and potrf): an LU panel column by
+/// column (its updates by fused multiply-adds and its pivot search on `LuPanel`'s vectors), the rest of the matrix
+/// updated by one matrix product per panel, so most of the work runs on the GEMM kernel; the substitutions likewise by
+/// panels of rows. The loops run along rows, four lanes at a time, and over the cores
 /// where the work is large.
 module internal Factorizations =
 
@@ -190,16 +191,14 @@ module internal Factorizations =
                     let col = kk * cs
                     // Left-looking: the column takes the products of the columns before it now, each element's in
                     // order of the column (the right-looking order), above the diagonal one row after another (U),
-                    // then below it in one pass.
+                    // then below it in one pass (fused multiply-adds).
                     for i in 1 .. kk - 1 do
                         let mutable x = buffer.[col + i]
                         for q in 0 .. i - 1 do x <- x - buffer.[q * cs + i] * buffer.[col + q]
                         buffer.[col + i] <- x
-                    if kk > 0 then subtractCombination buffer (col + kk) buffer col buffer kk cs kk (r - kk)
+                    if kk > 0 then Functional.Kernels.LuPanel.SubtractCombination(buffer, col + kk, buffer, col, buffer, kk, cs, kk, r - kk)
                     // The largest pivot in the column at or below the diagonal; rows swapped within the panel.
-                    let mutable p = kk
-                    for i in kk + 1 .. r - 1 do
-                        if abs buffer.[col + i] > abs buffer.[col + p] then p <- i
+                    let p = Functional.Kernels.LuPanel.LargestMagnitude(buffer, col + kk, r - kk) - col
                     pivots.[kk] <- k0 + p
                     if p <> kk then
                         for c in 0 .. e - k0 - 1 do
@@ -226,11 +225,11 @@ module internal Factorizations =
                         swap (k0 + kk) p e n
                 if e < n then
                     let rest = n - e
-                    // The panel's rows right of it (U₁₂), by substitution with the panel's unit lower triangle, in
-                    // blocks of columns over the cores.
+                    // The panel's rows right of it (U₁₂), by substitution with the panel's unit lower triangle (fused
+                    // multiply-adds), in blocks of columns over the cores.
                     columnBlocks rest (int64 (e - k0) * int64 (e - k0) * int64 rest / 2L) (fun c0 w ->
                         for i in k0 + 1 .. e - 1 do
-                            subtractCombination m (i * n + e + c0) m (i * n + k0) m (k0 * n + e + c0) n (i - k0) w)
+                            Functional.Kernels.LuPanel.SubtractCombination(m, i * n + e + c0, m, i * n + k0, m, k0 * n + e + c0, n, i - k0, w))
                     // The trailing block loses L₂₁·U₁₂.
                     subtractProduct m (e * n + k0) n m (k0 * n + e) n false m (e * n + e) n rest (e - k0) rest -1
                 k0 <- e

@@ -1,0 +1,65 @@
+namespace Functional.Tests
+
+open System
+open Xunit
+open Functional.Kernels
+
+/// The blocked LU panel's column steps (Functional.Kernels.LuPanel) against their scalar loops, bit for bit and index
+/// for index: every length class (the 8- and 4-lane loops and their tails), and the values a pivot search must pass
+/// over or tell apart (NaN, ties of either sign, signed zeros, infinities).
+module KernelsLuPanelTests =
+
+    let private lengths = [ 1; 2; 3; 4; 5; 8; 9; 15; 16; 17; 31; 32; 33; 47; 64; 65; 100; 1000 ]
+
+    /// The textbook search: the first of the largest magnitudes after `from`, kept when nothing is strictly larger.
+    let private reference (x: double[]) (from: int) (count: int) =
+        let mutable p = from
+        for i in from + 1 .. from + count - 1 do
+            if abs x.[i] > abs x.[p] then p <- i
+        p
+
+    [<Fact>]
+    let ``the pivot search finds the textbook loop's row, past NaN, among ties, zeros and infinities`` () =
+        let rng = Random(31)
+        for n in lengths do
+            for case in 0 .. 7 do
+                let x = Array.init (n + 3) (fun _ -> rng.NextDouble() * 4.0 - 2.0)
+                let at () = 3 + rng.Next(n)
+                match case with
+                | 1 -> x.[at ()] <- nan
+                | 2 -> x.[3] <- nan
+                | 3 ->
+                    // A tie of opposite signs at the largest magnitude.
+                    let i, j = at (), at ()
+                    x.[i] <- 5.0
+                    x.[j] <- -5.0
+                | 4 -> for i in 3 .. n + 2 do x.[i] <- (if i % 2 = 0 then 0.0 else -0.0)
+                | 5 -> x.[at ()] <- Double.NegativeInfinity
+                | 6 ->
+                    x.[at ()] <- nan
+                    x.[at ()] <- infinity
+                | 7 -> for i in 3 .. n + 2 do x.[i] <- nan
+                | _ -> ()
+                let expected = reference x 3 n
+                let got = LuPanel.LargestMagnitude(x, 3, n)
+                Assert.True((got = expected), sprintf "n = %d, case %d: row %d, the loop's %d" n case got expected)
+
+    [<Fact>]
+    let ``a column's update takes its products by fused multiply-adds in order, the same bits on every width`` () =
+        let rng = Random(32)
+        for len in 0 :: lengths do
+            for count in [ 0; 1; 2; 7; 31; 33 ] do
+                let ld = len + 5
+                let src = Array.init (2 + max 1 count * ld) (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+                let coef = Array.init (count + 1) (fun _ -> (rng.NextDouble() * 2.0 - 1.0) * Math.Pow(10.0, float (rng.Next(-4, 5))))
+                let dst = Array.init (len + 4) (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+                let expected = Array.copy dst
+                for t in 0 .. len - 1 do
+                    let mutable a = expected.[3 + t]
+                    for q in 0 .. count - 1 do a <- Math.FusedMultiplyAdd(src.[2 + q * ld + t], -coef.[1 + q], a)
+                    expected.[3 + t] <- a
+                let got = Array.copy dst
+                LuPanel.SubtractCombination(got, 3, coef, 1, src, 2, ld, count, len)
+                for i in 0 .. dst.Length - 1 do
+                    if BitConverter.DoubleToInt64Bits got.[i] <> BitConverter.DoubleToInt64Bits expected.[i] then
+                        Assert.Fail(sprintf "len %d, count %d, element %d: %.17g, the loop's %.17g" len count i got.[i] expected.[i])
