@@ -114,16 +114,15 @@ module internal Factorizations =
     /// arrays: A rows×inner at aOff (leading dimension lda), B inner×cols (cols×inner when transB) at bOff (ldb).
     /// With `diagonal` ≥ 0 only the lower part (as `subtractRows`) must come out right; the rest of the block may
     /// change too. On the packed kernel the sums go into dst in place, from a negated copy of A, over the cores from
-    /// 2¹⁹ multiply-adds (which the GEMM's own split would leave to one); the other kernels take contiguous copies
-    /// and their product is subtracted.
-    let private subtractProduct (a: double[]) (aOff: int) (lda: int) (b: double[]) (bOff: int) (ldb: int) (transB: bool)
-                                (dst: double[]) (dOff: int) (ldd: int) (rows: int) (inner: int) (cols: int) (diagonal: int) =
+    /// 2¹⁹ multiply-adds (which the GEMM's own split would leave to one) unless `serial`; the other kernels take
+    /// contiguous copies and their product is subtracted.
+    let private subtractProductOn (serial: bool) (a: double[]) (aOff: int) (lda: int) (b: double[]) (bOff: int) (ldb: int) (transB: bool)
+                                  (dst: double[]) (dOff: int) (ldd: int) (rows: int) (inner: int) (cols: int) (diagonal: int) =
         if Gemm.packedApplies rows inner cols then
             let negated = Storage.rentScratch (rows * inner)
             for r in 0 .. rows - 1 do
-                let s = aOff + r * lda
-                for p in 0 .. inner - 1 do negated.[r * inner + p] <- -a.[s + p]
-            let parts = if int64 rows * int64 inner * int64 cols >= (1L <<< 19) then Environment.ProcessorCount else 1
+                Numerics.Tensors.TensorPrimitives.Negate(ReadOnlySpan(a, aOff + r * lda, inner), Span(negated, r * inner, inner))
+            let parts = if not serial && int64 rows * int64 inner * int64 cols >= (1L <<< 19) then Environment.ProcessorCount else 1
             Functional.Kernels.PackedGemm.MultiplyAddStrided(transB, parts, negated, 0L, inner, b, int64 bOff, ldb, dst, int64 dOff, ldd, rows, inner, cols)
             Storage.returnScratch negated
         else
@@ -132,6 +131,10 @@ module internal Factorizations =
                 if transB then Gemm.batchedT false true ca (copyBlock b bOff ldb cols inner) 1 rows inner cols
                 else Gemm.batched ca (copyBlock b bOff ldb inner cols) 1 rows inner cols
             subtractRows dst dOff ldd t rows cols diagonal
+
+    /// `subtractProductOn` over the cores where the product is large.
+    let private subtractProduct a aOff lda b bOff ldb transB dst dOff ldd rows inner cols diagonal =
+        subtractProductOn false a aOff lda b bOff ldb transB dst dOff ldd rows inner cols diagonal
 
     /// Elements between a panel's columns in its buffer, for r rows: whole cache lines, and one line more, so
     /// that the columns of a power-of-two height do not fall into the same cache sets.
@@ -246,41 +249,63 @@ module internal Factorizations =
             f m perm sign singular
         finally Storage.returnScratch m
 
+    /// Columns [c0, c0 + w) of X, slices of whole multiples of 8 columns, one per core, for a substitution with k
+    /// right-hand sides: the columns of X are independent, so each core substitutes its own without waiting for the
+    /// other (the panels' own products and loops, for few right-hand sides, are too small to share). The same bits
+    /// as one slice: each element's operations do not depend on the columns beside it.
+    let private columnSlices (n: int) (k: int) (body: bool -> int -> int -> unit) =
+        let cores = Environment.ProcessorCount
+        if cores < 2 || k < 16 || int64 n * int64 n * int64 k < (1L <<< 20) then body false 0 k
+        else
+            let slices = min cores (k / 8)
+            let per = (k / slices + 7) / 8 * 8
+            let count = (k + per - 1) / per
+            Functional.Kernels.Fork.For(count, fun s -> body true (s * per) (min k ((s + 1) * per) - s * per))
+
     /// X (n×k at xOffset) := L⁻¹·X for the lower factor in m (at mo; its diagonal taken as ones when `unit`): whole
     /// rows of X at a time (each element the same sequence as a column's substitution); beyond `unblockedMax` rows
     /// each panel of rows first loses the product of the factor's block left of it with the rows already found.
     /// With `triangular`, X is the identity (k = n), whose image stays lower triangular: only columns up to each
-    /// row's own are computed (the terms left out are products with zeros, which change no sum).
+    /// row's own are computed (the terms left out are products with zeros, which change no sum). Otherwise the
+    /// columns go over the cores in slices (`columnSlices`).
     let private forward (m: double[]) (mo: int) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) (triangular: bool) =
         let width = if n <= unblockedMax then n else panel
-        let mutable i0 = 0
-        while i0 < n do
-            let e = min n (i0 + width)
-            if i0 > 0 then
-                subtractProduct m (mo + i0 * n) n x xOffset k false x (xOffset + i0 * k) k (e - i0) i0 (if triangular then i0 else k) -1
-            let cols = if triangular then e else k
-            columnBlocks cols (int64 (e - i0) * int64 (e - i0) * int64 cols) (fun c0 w ->
-                for i in i0 .. e - 1 do
-                    // In the triangular case row i is zero right of column i.
-                    let len = if triangular then min w (i + 1 - c0) else w
-                    if len > 0 then
-                        if i > i0 then subtractCombination x (xOffset + i * k + c0) m (mo + i * n + i0) x (xOffset + i0 * k + c0) k (i - i0) len
-                        if not unit then divide x (xOffset + i * k + c0) len m.[mo + i * n + i])
-            i0 <- e
+        // Columns [s0, s0 + sw) of X (row stride k); `serial` inside a slice.
+        let run (serial: bool) (s0: int) (sw: int) =
+            let xo = xOffset + s0
+            let mutable i0 = 0
+            while i0 < n do
+                let e = min n (i0 + width)
+                if i0 > 0 then
+                    subtractProductOn serial m (mo + i0 * n) n x xo k false x (xo + i0 * k) k (e - i0) i0 (if triangular then i0 else sw) -1
+                let cols = if triangular then e else sw
+                let rows (c0: int) (w: int) =
+                    for i in i0 .. e - 1 do
+                        // In the triangular case row i is zero right of column i.
+                        let len = if triangular then min w (i + 1 - c0) else w
+                        if len > 0 then
+                            if i > i0 then subtractCombination x (xo + i * k + c0) m (mo + i * n + i0) x (xo + i0 * k + c0) k (i - i0) len
+                            if not unit then divide x (xo + i * k + c0) len m.[mo + i * n + i]
+                if serial then rows 0 cols else columnBlocks cols (int64 (e - i0) * int64 (e - i0) * int64 cols) rows
+                i0 <- e
+        if triangular then run false 0 k else columnSlices n k run
 
     /// X (n×k at xOffset) := U⁻¹·X for the upper factor in m (at mo; its diagonal taken as ones when `unit`), panels
-    /// of rows from the bottom (as `forward`).
+    /// of rows from the bottom (as `forward`), the columns over the cores in slices.
     let private backward (m: double[]) (mo: int) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) =
         let width = if n <= unblockedMax then n else panel
         let panels = (n + width - 1) / width
-        for p in panels - 1 .. -1 .. 0 do
-            let i0 = p * width
-            let e = min n (i0 + width)
-            if e < n then subtractProduct m (mo + i0 * n + e) n x (xOffset + e * k) k false x (xOffset + i0 * k) k (e - i0) (n - e) k -1
-            columnBlocks k (int64 (e - i0) * int64 (e - i0) * int64 k) (fun c0 w ->
-                for i in e - 1 .. -1 .. i0 do
-                    subtractCombination x (xOffset + i * k + c0) m (mo + i * n + i + 1) x (xOffset + (i + 1) * k + c0) k (e - 1 - i) w
-                    if not unit then divide x (xOffset + i * k + c0) w m.[mo + i * n + i])
+        columnSlices n k (fun serial s0 sw ->
+            let xo = xOffset + s0
+            for p in panels - 1 .. -1 .. 0 do
+                let i0 = p * width
+                let e = min n (i0 + width)
+                if e < n then subtractProductOn serial m (mo + i0 * n + e) n x (xo + e * k) k false x (xo + i0 * k) k (e - i0) (n - e) sw -1
+                let rows (c0: int) (w: int) =
+                    for i in e - 1 .. -1 .. i0 do
+                        subtractCombination x (xo + i * k + c0) m (mo + i * n + i + 1) x (xo + (i + 1) * k + c0) k (e - 1 - i) w
+                        if not unit then divide x (xo + i * k + c0) w m.[mo + i * n + i]
+                if serial then rows 0 sw else columnBlocks sw (int64 (e - i0) * int64 (e - i0) * int64 sw) rows)
 
     /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`.
     let luSolve (m: double[]) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =

@@ -447,6 +447,23 @@ module ModelOpsTorchTests =
             detExpected <- detExpected * parity
             Assert.True(abs (detGot - detExpected) <= 1e-10 * abs detExpected, sprintf "n = %d: det %g, the loops' %g" n detGot detExpected)
 
+    /// The substitutions share the right-hand sides' columns out to the cores in slices: each column's result has the
+    /// same bits as when it is solved in a group of its own (every column's operations are independent of the others').
+    [<Fact>]
+    let ``solving many right-hand sides gives each column the bits of solving its group alone`` () =
+        let n, k = 200, 64
+        let a, _, b = factorizationCase n k
+        let solve (cols: int) (b: double[]) =
+            (Linalg.solve (Value.constant (Tensor.create [| n; n |] a)) (Value.constant (Tensor.create [| n; cols |] b))).Tensor.ToArray()
+        let whole = solve k b
+        let group = 16
+        for g0 in 0 .. group .. k - 1 do
+            let part = solve group (Array.init (n * group) (fun e -> b.[(e / group) * k + g0 + e % group]))
+            for i in 0 .. n - 1 do
+                for j in 0 .. group - 1 do
+                    if BitConverter.DoubleToInt64Bits whole.[i * k + g0 + j] <> BitConverter.DoubleToInt64Bits part.[i * group + j] then
+                        Assert.Fail(sprintf "row %d, column %d: %.17g together, %.17g in its group" i (g0 + j) whole.[i * k + g0 + j] part.[i * group + j])
+
     /// A lower triangular matrix is inverted by substitution (no LU): up to one panel the textbook row sequence bit for
     /// bit, beyond it as accurate; a zero on the diagonal is refused at its index.
     [<Fact>]
