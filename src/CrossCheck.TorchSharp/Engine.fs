@@ -210,6 +210,8 @@ module Engine =
         | "huberSlope" ->
             let delta = float' op "delta"
             xs.[2] * (xs.[0] - xs.[1]).clamp(TorchSharp.Scalar.op_Implicit -delta, TorchSharp.Scalar.op_Implicit delta)
+        | "bceWithLogits" -> torch.nn.functional.binary_cross_entropy_with_logits(xs.[0], xs.[1], reduction = torch.nn.Reduction.None)
+        | "bceSlope" -> xs.[2] * (torch.sigmoid(xs.[0]) - xs.[1])
         | "reciprocal" -> torch.reciprocal(x ())
         | "sin" -> torch.sin(x ())
         | "cos" -> torch.cos(x ())

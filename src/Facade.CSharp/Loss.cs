@@ -109,7 +109,7 @@ public static class Loss
     }
 
     /// <summary>Binary cross-entropy from logits, mean(softplus(x) − x·y): stable for any logit (the σ and log are
-    /// never formed). ∂/∂x = (σ(x) − y)/n.</summary>
+    /// never formed). ∂/∂x = (σ(x) − y)/n, ∂/∂y = −x/n. Same-shaped operands take one fused pass each way.</summary>
     /// <param name="logits">Scores.</param>
     /// <param name="targets">Targets in [0, 1], shaped as the logits.</param>
     /// <returns>A scalar.</returns>
@@ -118,7 +118,11 @@ public static class Loss
     /// <exception cref="ShapeException">The shapes of <paramref name="logits"/> and <paramref name="targets"/> do not
     /// broadcast.</exception>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets) =>
-        Api.Call("Loss.BinaryCrossEntropyWithLogits", "logits,targets", () => (N(logits).Softplus() - logits * N(targets)).Mean());
+        Api.Call("Loss.BinaryCrossEntropyWithLogits", "logits,targets", () =>
+            // One fused op where the shapes agree (the same bits as the composite); broadcast shapes take the composite.
+            SameShapes(N(logits), N(targets))
+                ? new Tensor(Core.Losses.bceWithLogits(logits.Value, targets.Value)).Mean()
+                : (N(logits).Softplus() - logits * N(targets)).Mean());
 
     /// <summary>Rows of zeros with a 1 at each label: [N, classes]. A constant.</summary>
     /// <param name="labels">N class indices.</param>

@@ -2,7 +2,7 @@ using Xunit;
 
 namespace Functional.Facade.Tests;
 
-/// <summary>Loss.Huber's and Loss.Mse's two paths (one fused op for equal shapes, ops composed for broadcast ones)
+/// <summary>Loss.Huber's, Loss.Mse's and Loss.BinaryCrossEntropyWithLogits' two paths (one fused op for equal shapes, ops composed for broadcast ones)
 /// against each other, and Huber's second derivative's documented values at the seam |d| = δ.</summary>
 public class LossTests
 {
@@ -16,9 +16,15 @@ public class LossTests
     [Theory]
     [InlineData("huber")]
     [InlineData("mse")]
+    [InlineData("bce")]
     public void A_loss_of_broadcast_shapes_equals_the_loss_of_the_target_broadcast_first(string loss)
     {
-        Func<Tensor, Tensor, Tensor> f = loss == "mse" ? Loss.Mse : (a, b) => Loss.Huber(a, b, 0.8);
+        Func<Tensor, Tensor, Tensor> f = loss switch
+        {
+            "mse" => Loss.Mse,
+            "bce" => Loss.BinaryCrossEntropyWithLogits,
+            _ => (a, b) => Loss.Huber(a, b, 0.8),
+        };
         var p = Tensor.Random(1, 5, 7) * 2;
         var t = Tensor.Random(2, 7);
         var composed = Autodiff.ValueAndGrad(x => f(x[0], x[1]), p, t);
@@ -36,5 +42,15 @@ public class LossTests
         var h = Autodiff.Hessian(x => Loss.Huber(x, t, 0.5), p);
         Close(new[] { 1.0, 0.0, 0.5, 0.5 }, Enumerable.Range(0, 4).Select(i => h.ValueAt(i, i) * 4).ToArray(), 1e-15);
         Assert.True(double.IsNaN(Loss.Huber(Tensor.FromArray(new[] { double.NaN, 0.0 }, 2), Tensor.Zeros(2), 1.0).ToScalar()));
+    }
+
+    [Fact]
+    public void Binary_cross_entropy_second_derivative_in_the_logits_is_sigma_times_one_minus_sigma()
+    {
+        var x = Tensor.FromArray(new[] { -3.0, 0.0, 0.5, 12.0 }, 4);
+        var y = Tensor.FromArray(new[] { 1.0, 0.0, 0.3, 1.0 }, 4);
+        var h = Autodiff.Hessian(v => Loss.BinaryCrossEntropyWithLogits(v, y), x);
+        var expected = x.ToArray().Select(v => { var s = 1 / (1 + Math.Exp(-v)); return s * (1 - s); }).ToArray();
+        Close(expected, Enumerable.Range(0, 4).Select(i => h.ValueAt(i, i) * 4).ToArray(), 1e-14);
     }
 }

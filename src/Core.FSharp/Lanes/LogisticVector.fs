@@ -1,8 +1,11 @@
 namespace Functional.Core
 
+#nowarn "9" // pointers into pinned arrays inside the loops only
+
 open System
 open System.Runtime.Intrinsics
 open System.Runtime.Intrinsics.X86
+open Microsoft.FSharp.NativeInterop
 
 /// SiLU x·σ(x) and softplus ln(1 + eˣ) over arrays, with their derivatives, each in one pass: both come from
 /// e = e^(−|x|) by the vector exponential, σ as `ElementaryVector.sigmoid` takes it from e (the same operations, so
@@ -85,3 +88,67 @@ module internal LogisticVector =
     let softplusScaled (src: double[]) (g: double[]) =
         FusedLanes.scaled (fun x -> let struct (_, s, bad) = sigmoid8 x in struct (s, s, bad)) (fun x -> let struct (_, s, bad) = sigmoid4 x in struct (s, s, bad))
             outside (fun x -> let s = ElementaryVector.sigmoidScalar x in struct (s, s)) src g
+
+    /// The first `count` lanes of a[i ..], zeros after (the padded tail of a second operand).
+    let inline private lanesAt (a: nativeptr<float>) (i: int) (count: int) =
+        if count = 4 then Vector256.Load(NativePtr.add a i)
+        else
+            let inline at j = if j < count then NativePtr.get a (i + j) else 0.0
+            Vector256.Create(at 0, at 1, at 2, at 3)
+
+    /// softplus(x) − x·t for same-length arrays (binary cross-entropy from logits x and targets t), in one pass:
+    /// softplus(x) and x·t each rounded, then their difference, the bits of the two composed.
+    let softplusMinusProduct (src: double[]) (t: double[]) =
+        let values = Strided.fresh src.Length
+        Strided.chunkedCostly src.Length (fun lo hi ->
+            use px = fixed src
+            use pt = fixed t
+            use pv = fixed values
+            let bad =
+                FusedLanes.lanePass px lo hi
+                    (fun i x ->
+                        let struct (v, _, bad) = softplus8 x
+                        Vector512.Store(v - x * Vector512.Load(NativePtr.add pt i), NativePtr.add pv i)
+                        bad)
+                    (fun i count x ->
+                        let struct (v, _, bad) = softplus4 x
+                        FusedLanes.storeLanes (v - x * lanesAt pt i count) pv i count
+                        bad)
+            if bad then
+                for i in lo .. hi - 1 do
+                    let x = src.[i]
+                    if outside x then
+                        let struct (v, _) = softplusScalar x
+                        values.[i] <- v - x * t.[i])
+        values
+
+    /// g·(σ(x) − t) for same-length arrays, g the array `gs` or, when it is null, the one value `g`: binary
+    /// cross-entropy's derivative in the logits times an adjoint or tangent, in one pass.
+    let sigmoidMinusScaled (src: double[]) (t: double[]) (gs: double[]) (g: double) =
+        let result = Strided.fresh src.Length
+        let uniform = isNull gs
+        // A uniform g reads no array; t stands in for it to be pinned.
+        let ga = if uniform then t else gs
+        Strided.chunkedCostly src.Length (fun lo hi ->
+            use px = fixed src
+            use pt = fixed t
+            use pg = fixed ga
+            use pr = fixed result
+            let bad =
+                FusedLanes.lanePass px lo hi
+                    (fun i x ->
+                        let struct (_, s, bad) = sigmoid8 x
+                        let gv = if uniform then Vector512.Create(g) else Vector512.Load(NativePtr.add pg i)
+                        Vector512.Store(gv * (s - Vector512.Load(NativePtr.add pt i)), NativePtr.add pr i)
+                        bad)
+                    (fun i count x ->
+                        let struct (_, s, bad) = sigmoid4 x
+                        let gv = if uniform then Vector256.Create(g) else lanesAt pg i count
+                        FusedLanes.storeLanes (gv * (s - lanesAt pt i count)) pr i count
+                        bad)
+            if bad then
+                for i in lo .. hi - 1 do
+                    let x = src.[i]
+                    if outside x then
+                        result.[i] <- (if uniform then g else gs.[i]) * (ElementaryVector.sigmoidScalar x - t.[i]))
+        result

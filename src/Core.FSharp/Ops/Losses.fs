@@ -49,3 +49,40 @@ module Losses =
                 (fun xs _ adj i -> signed i (huberSlope delta xs.[0] xs.[1] adj))
                 (fun xs _ i v -> signed i (huberSlope delta xs.[0] xs.[1] v)))
             [| prediction; target |]
+
+    let rec internal bceSlope (logits: Value) (targets: Value) (g: Value) : Value =
+        // Input i's part of an adjoint or tangent v (the op is linear in g; the Jacobian in each input is diagonal):
+        // through the logits g·σ(x)(1 − σ(x))·v, through the targets −g·v, through g this op again.
+        let rule (xs: Value[]) (i: int) (v: Value) =
+            match i with
+            | 2 -> bceSlope xs.[0] xs.[1] v
+            | 1 -> Arithmetic.neg (Arithmetic.mul v xs.[2])
+            | _ ->
+                let s = Elementwise.sigmoid xs.[0]
+                Arithmetic.mul v (Arithmetic.mul xs.[2] (Arithmetic.mul s (Arithmetic.rsubScalar 1.0 s)))
+        Op.apply
+            (Op.create "bceSlope"
+                (fun xs ->
+                    let x, t, g = xs.[0], xs.[1], xs.[2]
+                    let out = LogisticVector.sigmoidMinusScaled x.Data t.Data (if g.IsUniform then null else g.Data) (if g.IsUniform then g.Fill else 0.0)
+                    GC.KeepAlive xs
+                    Tensor.wrap x.ShapeArray out)
+                (fun xs _ u i -> rule xs i u)
+                (fun xs _ i v -> rule xs i v))
+            [| logits; targets; g |]
+
+    let bceWithLogits (logits: Value) (targets: Value) : Value =
+        if not (Shape.same logits.Shape targets.Shape) then
+            raise (ShapeException(sprintf "bceWithLogits: the logits have shape %s, the targets %s; they must be the same." (Shape.show logits.Shape) (Shape.show targets.Shape), "targets"))
+        // The targets' part of an adjoint or tangent v: −x·v.
+        let ofTargets (xs: Value[]) (v: Value) = Arithmetic.neg (Arithmetic.mul v xs.[0])
+        Op.apply
+            (Op.create "bceWithLogits"
+                (fun xs ->
+                    let x, t = xs.[0], xs.[1]
+                    let out = LogisticVector.softplusMinusProduct x.Data t.Data
+                    GC.KeepAlive xs
+                    Tensor.wrap x.ShapeArray out)
+                (fun xs _ adj i -> if i = 0 then bceSlope xs.[0] xs.[1] adj else ofTargets xs adj)
+                (fun xs _ i v -> if i = 0 then bceSlope xs.[0] xs.[1] v else ofTargets xs v))
+            [| logits; targets |]

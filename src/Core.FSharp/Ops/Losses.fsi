@@ -1,8 +1,9 @@
 namespace Functional.Core
 
 /// <summary>
-/// Elementwise losses of a prediction and a target, fused into one pass each way (`Functional.Kernels.Huber`):
-/// the forward reads both once and writes the losses; the pullback reads both once and writes the gradient.
+/// Elementwise losses of a prediction and a target, fused into one pass each way (`Functional.Kernels.Huber`, the
+/// logistic lanes): the forward reads both once and writes the losses; the pullback reads both once and writes the
+/// gradient.
 /// Reduce them with `Reduction.mean` or `Reduction.sum`.
 /// </summary>
 /// <example>
@@ -10,6 +11,7 @@ namespace Functional.Core
 /// let p = Value.constant (Tensor.vector [| 0.5; 3.0 |])
 /// let t = Value.constant (Tensor.vector [| 0.0; 0.0 |])
 /// let l = Losses.huber 1.0 p t                          // [0.125; 2.5]
+/// let b = Losses.bceWithLogits p (Value.constant (Tensor.vector [| 1.0; 0.0 |]))   // [0.4741; 3.0486]
 /// </code>
 /// </example>
 [<RequireQualifiedAccess>]
@@ -26,3 +28,13 @@ module Losses =
     /// prediction's part of a VJP or JVP (the target's is its negation). Differentiable again: ∂/∂g is this op,
     /// ∂/∂prediction = −∂/∂target = g·clamp′(d) with clamp′ 1 inside, 0 outside, ½ at |d| = δ.
     val internal huberSlope: delta: double -> prediction: Value -> target: Value -> g: Value -> Value
+
+    /// Binary cross-entropy from logits x and targets t, elementwise: softplus(x) − x·t = −t·ln σ(x) − (1 − t)·ln(1 − σ(x))
+    /// (PyTorch's binary_cross_entropy_with_logits without reduction; the bits of `Activation.softplus x − x·t`
+    /// composed, without its passes). ∂/∂x = σ(x) − t, ∂/∂t = −x; ∂²/∂x² = σ(x)(1 − σ(x)). NaN gives NaN, and so does
+    /// x = ±∞ with t where the two terms are both infinite. ShapeException unless both have one shape.
+    val bceWithLogits: logits: Value -> targets: Value -> Value
+
+    /// bceWithLogits' derivative in the logits times an adjoint or tangent g, as one op: g·(σ(x) − t). Differentiable
+    /// again: ∂/∂g is this op, ∂/∂x = g·σ(x)(1 − σ(x)), ∂/∂t = −g.
+    val internal bceSlope: logits: Value -> targets: Value -> g: Value -> Value

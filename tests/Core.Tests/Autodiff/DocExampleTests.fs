@@ -99,6 +99,8 @@ module DocExampleTests =
         let t = Value.constant (Tensor.vector [| 0.0; 0.0 |])
         let l = Losses.huber 1.0 p t
         Assert.Equal<double[]>([| 0.125; 2.5 |], l.Tensor.ToArray())
+        let b = Losses.bceWithLogits p (Value.constant (Tensor.vector [| 1.0; 0.0 |]))
+        Assert.Equal<double[]>([| 0.4741; 3.0486 |], b.Tensor.ToArray() |> Array.map (fun v -> Math.Round(v, 4)))
 
     [<Fact>]
     let ``README's elementwise example: atan from its scalar function and derivative is the library's, to second order`` () =

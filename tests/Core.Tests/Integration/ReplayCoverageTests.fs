@@ -99,6 +99,7 @@ module ReplayCoverageTests =
             "Piecewise.elu", one withZero (Piecewise.elu 0.7 KinkConvention.RightDerivative)
             "Normalization.layerNorm", one m (Normalization.layerNorm 1e-5)
             "Losses.huber", two m (Tensor.random 21 [| 3; 4 |]) (Losses.huber 0.5)
+            "Losses.bceWithLogits", two m (Tensor.random 22 [| 3; 4 |]) Losses.bceWithLogits
             "Indexing.narrow", one m (Indexing.narrow 1 1 2)
             "Indexing.pad", one m (Indexing.pad 0 1 5)
             "Indexing.concat", two m (Tensor.random 18 [| 2; 4 |]) (fun a b -> Indexing.concat 0 [| a; b |])
@@ -178,7 +179,7 @@ module ReplayCoverageTests =
                     "relu"; "leakyRelu"; "gelu"; "geluTanh"; "softplus"; "pow"; "softmax"; "logSoftmax"; "sum"
                     "broadcastTo"; "sumTo"; "reshape"; "permute"; "select"; "embed"; "stack"
                     "sigmoidScaled"; "tanhScaled"; "reciprocalScaled"; "squareScaled"; "powScaled"; "slopeScaled"; "clampScaled"
-                    "geluScaled"; "geluTanhScaled"; "erfScaled"; "erfcScaled"; "atanScaled"; "asinScaled"; "acosScaled"; "tanScaled"; "sinScaled"; "cosScaled"; "sinhScaled"; "coshScaled"; "expm1Scaled"; "log1pScaled"; "siluScaled"; "eluScaled"; "softplusScaled"; "softmaxVjp"; "logSoftmaxVjp"; "layerNorm"; "layerNormVjp"; "huber"; "huberSlope"
+                    "geluScaled"; "geluTanhScaled"; "erfScaled"; "erfcScaled"; "atanScaled"; "asinScaled"; "acosScaled"; "tanScaled"; "sinScaled"; "cosScaled"; "sinhScaled"; "coshScaled"; "expm1Scaled"; "log1pScaled"; "siluScaled"; "eluScaled"; "softplusScaled"; "softmaxVjp"; "logSoftmaxVjp"; "layerNorm"; "layerNormVjp"; "huber"; "huberSlope"; "bceWithLogits"; "bceSlope"
                     "reciprocal"; "sin"; "cos"; "tan"; "asin"; "acos"; "atan"; "sinh"; "cosh"; "log1p"; "expm1"; "erf"; "erfc"
                     "silu"; "abs"; "clamp"; "maximum"; "minimum"; "elu"; "narrow"; "pad"; "concat"; "indexSelect"; "indexAdd"
                     "flip"; "where"; "solve"; "solveTransposed"; "solveTriangular"; "inverse"; "det"; "logAbsDet"; "cholesky"; "maxAxes"; "minAxes"; "gather"; "scatterAdd" ] do

@@ -112,6 +112,9 @@ module ModelOpsTorchTests =
           { Name = "huber"; Shapes = sameTwice; Domain = any
             Ours = (fun x -> Losses.huber 0.5 x.[0] x.[1])
             Theirs = (fun t -> torch.nn.functional.huber_loss(t.[0], t.[1], reduction = torch.nn.Reduction.None, delta = 0.5)) }
+          { Name = "bceWithLogits"; Shapes = sameTwice; Domain = any
+            Ours = (fun x -> Losses.bceWithLogits x.[0] x.[1])
+            Theirs = (fun t -> torch.nn.functional.binary_cross_entropy_with_logits(t.[0], t.[1], reduction = torch.nn.Reduction.None)) }
           { Name = "flip last axis"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Indexing.flip -1 x.[0]); Theirs = (fun t -> t.[0].flip([| lastT t |])) }
           { Name = "where"; Shapes = whereShapes; Domain = any
             Ours = (fun x -> Indexing.where (Elementwise.constantOf (fun v -> if v > 0.0 then 1.0 else 0.0) x.[0]) x.[1] x.[2])
@@ -266,6 +269,24 @@ module ModelOpsTorchTests =
             let _, pullback = Autodiff.vjp (Autodiff.grad f) x
             let reverse = (pullback v).Tensor
             Assert.True(Tensor.allClose 1e-10 1e-12 forward reverse, sprintf "%A: %A against %A" shape (forward.ToArray()) (reverse.ToArray()))
+
+    /// bceWithLogits is softplus(x) − x·t in one pass, and its slope g·(σ(x) − t): the bits of the ops composed, on
+    /// every length class (lanes of eight and four, padded tails) and where e^(−|x|) leaves the lanes (|x| > 708).
+    [<Fact>]
+    let ``bceWithLogits and its slope have the bits of the ops they fuse`` () =
+        let bits (v: Value) = v.Tensor.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
+        let rng = Random(41)
+        for n in [ 1; 3; 4; 5; 8; 9; 17; 1000; 70_001 ] do
+            let xs = Array.init n (fun i -> match i % 97 with 5 -> 709.5 | 6 -> -750.0 | 7 -> nan | _ -> (rng.NextDouble() - 0.5) * 60.0)
+            let x = Value.constant (Tensor.create [| n |] xs)
+            let t = Value.constant (Tensor.create [| n |] (Array.init n (fun _ -> rng.NextDouble())))
+            let g = Value.constant (Tensor.create [| n |] (Array.init n (fun _ -> rng.NextDouble() * 4.0 - 2.0)))
+            let composed = Arithmetic.sub (Activation.softplus x) (Arithmetic.mul x t)
+            Assert.True((bits (Losses.bceWithLogits x t) = bits composed), sprintf "value, n = %d" n)
+            let slope (g: Value) = Arithmetic.mul g (Arithmetic.sub (Elementwise.sigmoid x) t)
+            Assert.True((bits (Losses.bceSlope x t g) = bits (slope g)), sprintf "slope, n = %d" n)
+            let uniform = Value.constant (Tensor.full [| n |] 0.25)
+            Assert.True((bits (Losses.bceSlope x t uniform) = bits (slope uniform)), sprintf "slope with a uniform g, n = %d" n)
 
     /// The pullback of a layerNorm on a reverse tape uses each row's r kept by the forward pass; its VJP op on its own
     /// computes r again from x. Both give the same bits, over row lengths on both sides of a sum's one-block limit.
