@@ -97,7 +97,7 @@ module internal LogisticVector =
             Vector256.Create(at 0, at 1, at 2, at 3)
 
     /// softplus(x) − x·t for same-length arrays (binary cross-entropy from logits x and targets t), in one pass:
-    /// softplus(x) and x·t each rounded, then their difference, the bits of the two composed.
+    /// softplus(x) and x·t each rounded, then their difference, the bits of the two composed. Needs `Cpu.fourLanes`.
     let softplusMinusProduct (src: double[]) (t: double[]) =
         let values = Strided.fresh src.Length
         Strided.chunkedCostly src.Length (fun lo hi ->
@@ -123,7 +123,7 @@ module internal LogisticVector =
         values
 
     /// g·(σ(x) − t) for same-length arrays, g the array `gs` or, when it is null, the one value `g`: binary
-    /// cross-entropy's derivative in the logits times an adjoint or tangent, in one pass.
+    /// cross-entropy's derivative in the logits times an adjoint or tangent, in one pass. Needs `Cpu.fourLanes`.
     let sigmoidMinusScaled (src: double[]) (t: double[]) (gs: double[]) (g: double) =
         let result = Strided.fresh src.Length
         let uniform = isNull gs

@@ -64,9 +64,12 @@ module Losses =
             (Op.create "bceSlope"
                 (fun xs ->
                     let x, t, g = xs.[0], xs.[1], xs.[2]
-                    let out = LogisticVector.sigmoidMinusScaled x.Data t.Data (if g.IsUniform then null else g.Data) (if g.IsUniform then g.Fill else 0.0)
-                    GC.KeepAlive xs
-                    Tensor.wrap x.ShapeArray out)
+                    // Without the four-lane kernels, the ops it fuses (their scalar paths), for the same bits.
+                    if not Cpu.fourLanes then (Arithmetic.mul (Value.constant g) (Arithmetic.sub (Elementwise.sigmoid (Value.constant x)) (Value.constant t))).Tensor
+                    else
+                        let out = LogisticVector.sigmoidMinusScaled x.Data t.Data (if g.IsUniform then null else g.Data) (if g.IsUniform then g.Fill else 0.0)
+                        GC.KeepAlive xs
+                        Tensor.wrap x.ShapeArray out)
                 (fun xs _ u i -> rule xs i u)
                 (fun xs _ i v -> rule xs i v))
             [| logits; targets; g |]
@@ -80,9 +83,13 @@ module Losses =
             (Op.create "bceWithLogits"
                 (fun xs ->
                     let x, t = xs.[0], xs.[1]
-                    let out = LogisticVector.softplusMinusProduct x.Data t.Data
-                    GC.KeepAlive xs
-                    Tensor.wrap x.ShapeArray out)
+                    if not Cpu.fourLanes then
+                        let xv = Value.constant x
+                        (Arithmetic.sub (Activation.softplus xv) (Arithmetic.mul xv (Value.constant t))).Tensor
+                    else
+                        let out = LogisticVector.softplusMinusProduct x.Data t.Data
+                        GC.KeepAlive xs
+                        Tensor.wrap x.ShapeArray out)
                 (fun xs _ adj i -> if i = 0 then bceSlope xs.[0] xs.[1] adj else ofTargets xs adj)
                 (fun xs _ i v -> if i = 0 then bceSlope xs.[0] xs.[1] v else ofTargets xs v))
             [| logits; targets |]
