@@ -62,43 +62,10 @@ internal static unsafe class LuPanel
         {
             double* x = pd + d, k = pc + c, y = ps + s;
             int t = 0;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                for (; t <= len - 32; t += 32)
-                {
-                    var x0 = Vector512.Load(x + t); var x1 = Vector512.Load(x + t + 8);
-                    var x2 = Vector512.Load(x + t + 16); var x3 = Vector512.Load(x + t + 24);
-                    double* yq = y + t;
-                    for (int q = 0; q < count; q++, yq += ld)
-                    {
-                        var f = Vector512.Create(-k[q]);
-                        x0 = Vector512.FusedMultiplyAdd(Vector512.Load(yq), f, x0);
-                        x1 = Vector512.FusedMultiplyAdd(Vector512.Load(yq + 8), f, x1);
-                        x2 = Vector512.FusedMultiplyAdd(Vector512.Load(yq + 16), f, x2);
-                        x3 = Vector512.FusedMultiplyAdd(Vector512.Load(yq + 24), f, x3);
-                    }
-                    Vector512.Store(x0, x + t); Vector512.Store(x1, x + t + 8);
-                    Vector512.Store(x2, x + t + 16); Vector512.Store(x3, x + t + 24);
-                }
-            }
+            if (Vector512.IsHardwareAccelerated) t = FourVectors<Vector512<double>, Lanes8>(x, k, y, ld, count, len, t);
             if (Vector256.IsHardwareAccelerated)
             {
-                for (; t <= len - 16; t += 16)
-                {
-                    var x0 = Vector256.Load(x + t); var x1 = Vector256.Load(x + t + 4);
-                    var x2 = Vector256.Load(x + t + 8); var x3 = Vector256.Load(x + t + 12);
-                    double* yq = y + t;
-                    for (int q = 0; q < count; q++, yq += ld)
-                    {
-                        var f = Vector256.Create(-k[q]);
-                        x0 = Vector256.FusedMultiplyAdd(Vector256.Load(yq), f, x0);
-                        x1 = Vector256.FusedMultiplyAdd(Vector256.Load(yq + 4), f, x1);
-                        x2 = Vector256.FusedMultiplyAdd(Vector256.Load(yq + 8), f, x2);
-                        x3 = Vector256.FusedMultiplyAdd(Vector256.Load(yq + 12), f, x3);
-                    }
-                    Vector256.Store(x0, x + t); Vector256.Store(x1, x + t + 4);
-                    Vector256.Store(x2, x + t + 8); Vector256.Store(x3, x + t + 12);
-                }
+                t = FourVectors<Vector256<double>, Lanes4>(x, k, y, ld, count, len, t);
                 for (; t <= len - 4; t += 4)
                 {
                     var x0 = Vector256.Load(x + t);
@@ -115,5 +82,57 @@ internal static unsafe class LuPanel
                 x[t] = a;
             }
         }
+    }
+
+    /// <summary>`SubtractCombination`'s elements from t on, four vectors of one width at a time while they fill; the
+    /// element it stopped at.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FourVectors<TV, TW>(double* x, double* k, double* y, int ld, int count, int len, int t) where TW : struct, IWidth<TV>
+    {
+        int w = TW.Lanes;
+        for (; t <= len - 4 * w; t += 4 * w)
+        {
+            TV x0 = TW.Load(x + t), x1 = TW.Load(x + t + w), x2 = TW.Load(x + t + 2 * w), x3 = TW.Load(x + t + 3 * w);
+            double* yq = y + t;
+            for (int q = 0; q < count; q++, yq += ld)
+            {
+                TV f = TW.Broadcast(-k[q]);
+                x0 = TW.MultiplyAdd(TW.Load(yq), f, x0);
+                x1 = TW.MultiplyAdd(TW.Load(yq + w), f, x1);
+                x2 = TW.MultiplyAdd(TW.Load(yq + 2 * w), f, x2);
+                x3 = TW.MultiplyAdd(TW.Load(yq + 3 * w), f, x3);
+            }
+            TW.Store(x0, x + t); TW.Store(x1, x + t + w); TW.Store(x2, x + t + 2 * w); TW.Store(x3, x + t + 3 * w);
+        }
+        return t;
+    }
+
+    /// <summary>One vector width's operations, for code written once for both.</summary>
+    private interface IWidth<TV>
+    {
+        static abstract int Lanes { get; }
+        static abstract TV Load(double* p);
+        static abstract void Store(TV v, double* p);
+        static abstract TV Broadcast(double v);
+        /// <summary>a·b + c, rounded once.</summary>
+        static abstract TV MultiplyAdd(TV a, TV b, TV c);
+    }
+
+    private readonly struct Lanes8 : IWidth<Vector512<double>>
+    {
+        public static int Lanes => 8;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<double> Load(double* p) => Vector512.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<double> v, double* p) => Vector512.Store(v, p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<double> Broadcast(double v) => Vector512.Create(v);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<double> MultiplyAdd(Vector512<double> a, Vector512<double> b, Vector512<double> c) => Vector512.FusedMultiplyAdd(a, b, c);
+    }
+
+    private readonly struct Lanes4 : IWidth<Vector256<double>>
+    {
+        public static int Lanes => 4;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<double> Load(double* p) => Vector256.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<double> v, double* p) => Vector256.Store(v, p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<double> Broadcast(double v) => Vector256.Create(v);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<double> MultiplyAdd(Vector256<double> a, Vector256<double> b, Vector256<double> c) => Vector256.FusedMultiplyAdd(a, b, c);
     }
 }
