@@ -249,8 +249,9 @@ module internal Factorizations =
             f m perm sign singular
         finally Storage.returnScratch m
 
-    /// Columns [c0, c0 + w) of X, slices of whole multiples of 8 columns, one per core, for a substitution with k
-    /// right-hand sides: the columns of X are independent, so each core substitutes its own without waiting for the
+    /// `body serial start width` over slices of a substitution's k columns of X, whole multiples of 8 columns, one per
+    /// core (`serial`: inside a slice, nothing more goes over the cores), or over all k on the calling thread when the
+    /// work is small: the columns of X are independent, so each core substitutes its own without waiting for the
     /// other (the panels' own products and loops, for few right-hand sides, are too small to share). The same bits
     /// as one slice: each element's operations do not depend on the columns beside it.
     let private columnSlices (n: int) (k: int) (body: bool -> int -> int -> unit) =

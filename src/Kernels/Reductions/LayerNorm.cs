@@ -59,7 +59,7 @@ internal static unsafe class LayerNorm
                 }
                 double* yr = py + off, gr = pg + off;
                 double meanG = Reduce.SumOnOneCore(g, (int)off, n) / n;
-                double meanGy = Reduce.DotOnOneCore(gr, yr, n) / n;
+                double meanGy = Reduce.SumOnOneCore(new Reduce.Products(gr, yr), n) / n;
                 Combine(gr, yr, outr, n, meanG, meanGy, rstd);
             }
     }

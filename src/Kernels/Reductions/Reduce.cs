@@ -67,9 +67,6 @@ internal static unsafe partial class Reduce
         }
     }
 
-    /// <summary><see cref="Dot"/> on the calling thread alone.</summary>
-    internal static double DotOnOneCore(double* x, double* y, int n) => Run(new Products(x, y), n);
-
     /// <summary>The sum of n elements made as they are read, on the calling thread, in the order <see cref="Sum"/>
     /// sums them stored.</summary>
     internal static double SumOnOneCore<T>(T elements, int n) where T : struct, IRunElements => Run(elements, n);
