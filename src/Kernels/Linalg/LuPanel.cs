@@ -42,8 +42,7 @@ internal static unsafe class LuPanel
                 double a = Math.Abs(v[i]);
                 if (a > best) best = a;
             }
-            if (Math.Abs(v[0]) == best) return from;
-            for (int j = 1; j < count; j++)
+            for (int j = 0; j < count; j++)
                 if (Math.Abs(v[j]) == best) return from + j;
             return from;
         }

@@ -51,7 +51,7 @@ internal static unsafe partial class Reduce
     {
         if (offset < 0 || n < 0 || (long)offset + n > src.Length)
             throw new ArgumentException($"{n} elements from {offset} do not fit {src.Length}.");
-        fixed (double* s = src) return n >= SplitFrom ? SplitRun(new Stored(s + offset), n) : Run(new Stored(s + offset), n);
+        fixed (double* s = src) return SumOf(new Stored(s + offset), n);
     }
 
     /// <summary>Σ x[xOffset + i]·y[yOffset + i] for i &lt; n: each product rounded, then summed in the order
@@ -60,11 +60,7 @@ internal static unsafe partial class Reduce
     {
         if (xOffset < 0 || yOffset < 0 || n < 0 || (long)xOffset + n > x.Length || (long)yOffset + n > y.Length)
             throw new ArgumentException($"{n} elements from {xOffset} and {yOffset} do not fit {x.Length} and {y.Length}.");
-        fixed (double* px = x, py = y)
-        {
-            var e = new Products(px + xOffset, py + yOffset);
-            return n >= SplitFrom ? SplitRun(e, n) : Run(e, n);
-        }
+        fixed (double* px = x, py = y) return SumOf(new Products(px + xOffset, py + yOffset), n);
     }
 
     /// <summary>The sum of n elements made as they are read, on the calling thread, in the order <see cref="Sum"/>
