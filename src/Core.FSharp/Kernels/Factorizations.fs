@@ -110,6 +110,14 @@ module internal Factorizations =
                     dst.[d + j] <- dst.[d + j] - t.[s + j]
                     j <- j + 1)
 
+    /// dst's rows×cols block at dOff (leading dimension ldd) += A·B on the packed kernel (A stored transposed when
+    /// transA, B when transB), in place: over the cores from 2¹⁹ multiply-adds (which the GEMM's own split would
+    /// leave to one) unless `serial`. With one factor negated, the product is subtracted.
+    let private addProductOn (serial: bool) (transA: bool) (a: double[]) (aOff: int) (lda: int) (b: double[]) (bOff: int) (ldb: int) (transB: bool)
+                             (dst: double[]) (dOff: int) (ldd: int) (rows: int) (inner: int) (cols: int) =
+        let parts = if not serial && int64 rows * int64 inner * int64 cols >= (1L <<< 19) then Environment.ProcessorCount else 1
+        Functional.Kernels.PackedGemm.MultiplyAddStrided(transA, transB, parts, a, int64 aOff, lda, b, int64 bOff, ldb, dst, int64 dOff, ldd, rows, inner, cols)
+
     /// dst's rows×cols block at dOff (leading dimension ldd) −= A·B, or A·Bᵀ when transB, for views of row-major
     /// arrays: A rows×inner at aOff (leading dimension lda), B inner×cols (cols×inner when transB) at bOff (ldb).
     /// With `diagonal` ≥ 0 only the lower part (as `subtractRows`) must come out right; the rest of the block may
@@ -120,10 +128,8 @@ module internal Factorizations =
                                   (dst: double[]) (dOff: int) (ldd: int) (rows: int) (inner: int) (cols: int) (diagonal: int) =
         if Gemm.packedApplies rows inner cols then
             let negated = Storage.rentScratch (rows * inner)
-            for r in 0 .. rows - 1 do
-                Numerics.Tensors.TensorPrimitives.Negate(ReadOnlySpan(a, aOff + r * lda, inner), Span(negated, r * inner, inner))
-            let parts = if not serial && int64 rows * int64 inner * int64 cols >= (1L <<< 19) then Environment.ProcessorCount else 1
-            Functional.Kernels.PackedGemm.MultiplyAddStrided(transB, parts, negated, 0L, inner, b, int64 bOff, ldb, dst, int64 dOff, ldd, rows, inner, cols)
+            Functional.Kernels.LuPanel.NegatedRows(a, aOff, lda, rows, inner, negated, 0, inner)
+            addProductOn serial false negated 0 inner b bOff ldb transB dst dOff ldd rows inner cols
             Storage.returnScratch negated
         else
             let ca = copyBlock a aOff lda rows inner
@@ -143,7 +149,9 @@ module internal Factorizations =
     /// The panel of columns [k0, e) of the n×n factor m, rows k0 .. n − 1, copied column by column into `p`, so
     /// that the pivot search and the eliminations run down whole columns.
     let private panelOut (m: double[]) (n: int) (k0: int) (e: int) (p: double[]) =
-        Strided.copy m (k0 * n + k0) [| n; 1 |] p 0 [| 1; columnStride (n - k0) |] [| n - k0; e - k0 |]
+        // Indexed (column, row), so that the copy's last axis runs down the buffer's columns: it goes in 8×8 blocks
+        // transposed in registers (indexed the other way, it wrote the buffer one element at a time).
+        Strided.copy m (k0 * n + k0) [| 1; n |] p 0 [| columnStride (n - k0); 1 |] [| e - k0; n - k0 |]
 
     let private panelIn (m: double[]) (n: int) (k0: int) (e: int) (p: double[]) =
         Strided.copy p 0 [| 1; columnStride (n - k0) |] m (k0 * n + k0) [| n; 1 |] [| n - k0; e - k0 |]
@@ -155,11 +163,6 @@ module internal Factorizations =
         let perm = Array.init n id
         let mutable sign = 1.0
         let mutable singular = -1
-        let swap (k: int) (p: int) (c0: int) (c1: int) =
-            for j in c0 .. c1 - 1 do
-                let t = m.[k * n + j]
-                m.[k * n + j] <- m.[p * n + j]
-                m.[p * n + j] <- t
         if n <= unblockedMax then
             for k in 0 .. n - 1 do
                 // The largest pivot in column k at or below the diagonal.
@@ -167,7 +170,7 @@ module internal Factorizations =
                 for i in k + 1 .. n - 1 do
                     if abs m.[i * n + k] > abs m.[p * n + k] then p <- i
                 if p <> k then
-                    swap k p 0 n
+                    Functional.Kernels.LuPanel.Exchange(m, k * n, p * n, n)
                     let t = perm.[k]
                     perm.[k] <- perm.[p]
                     perm.[p] <- t
@@ -184,6 +187,8 @@ module internal Factorizations =
         else
             let buffer = Storage.rentScratch (columnStride n * panel)
             let pivots = Array.zeroCreate<int> panel
+            // Step j's pivot row.
+            let swaps = Array.zeroCreate<int> n
             let mutable k0 = 0
             while k0 < n do
                 let e = min n (k0 + panel)
@@ -220,23 +225,43 @@ module internal Factorizations =
                         Array.Clear(buffer, col + kk + 1, r - kk - 1)
                     else divide buffer (col + kk + 1) (r - kk - 1) pivot
                 panelIn m n k0 e buffer
-                // The panel's row swaps, applied to the columns outside it in the order they were found.
-                for kk in 0 .. e - k0 - 1 do
-                    let p = pivots.[kk]
-                    if p <> k0 + kk then
-                        swap (k0 + kk) p 0 k0
-                        swap (k0 + kk) p e n
+                Array.blit pivots 0 swaps k0 (e - k0)
                 if e < n then
                     let rest = n - e
+                    let h = e - k0
+                    // On the packed kernel the trailing block's update reads L₂₁ from the panel's buffer (its
+                    // columns contiguous there, and in this core's cache) and a negated copy of U₁₂ made as U₁₂ is
+                    // found (its product with L₂₁ has the bits of −L₂₁ times U₁₂).
+                    let packed = Gemm.packedApplies rest h rest
+                    let negatedU = if packed then Storage.rentScratch (h * rest) else null
                     // The panel's rows right of it (U₁₂), by substitution with the panel's unit lower triangle (fused
-                    // multiply-adds), in blocks of columns over the cores.
-                    columnBlocks rest (int64 (e - k0) * int64 (e - k0) * int64 rest / 2L) (fun c0 w ->
-                        for i in k0 + 1 .. e - 1 do
-                            Functional.Kernels.LuPanel.SubtractCombination(m, i * n + e + c0, m, i * n + k0, m, k0 * n + e + c0, n, i - k0, w))
+                    // multiply-adds), in blocks of columns over the cores; each block in a scratch whose rows are not
+                    // a power of two apart (rows of m, n apart, fall into the same cache sets).
+                    columnBlocks rest (int64 h * int64 h * int64 rest / 2L) (fun c0 w ->
+                        for kk in 0 .. h - 1 do
+                            let p = pivots.[kk]
+                            if p <> k0 + kk then Functional.Kernels.LuPanel.Exchange(m, (k0 + kk) * n + e + c0, p * n + e + c0, w)
+                        let ws = w + 8
+                        let block = Storage.rentScratch (h * ws)
+                        for i in 0 .. h - 1 do Array.Copy(m, (k0 + i) * n + e + c0, block, i * ws, w)
+                        for i in 1 .. h - 1 do
+                            Functional.Kernels.LuPanel.SubtractCombination(block, i * ws, m, (k0 + i) * n + k0, block, 0, ws, i, w)
+                        for i in 1 .. h - 1 do Array.Copy(block, i * ws, m, (k0 + i) * n + e + c0, w)
+                        if packed then Functional.Kernels.LuPanel.NegatedRows(block, 0, ws, h, w, negatedU, c0, rest)
+                        Storage.returnScratch block)
                     // The trailing block loses L₂₁·U₁₂.
-                    subtractProduct m (e * n + k0) n m (k0 * n + e) n false m (e * n + e) n rest (e - k0) rest -1
+                    if packed then
+                        addProductOn false true buffer h cs negatedU 0 rest false m (e * n + e) n rest h rest
+                        Storage.returnScratch negatedU
+                    else subtractProduct m (e * n + k0) n m (k0 * n + e) n false m (e * n + e) n rest h rest -1
                 k0 <- e
             Storage.returnScratch buffer
+            // The row swaps of each panel, applied to the columns left of it (L's, which no later step reads) in the
+            // order they were found, in blocks of columns over the cores (those right of it swapped with U₁₂).
+            columnBlocks ((n - 1) / panel * panel) (int64 n * int64 n) (fun c0 w ->
+                for j in panel .. n - 1 do
+                    let hi = min (c0 + w) (j / panel * panel)
+                    if swaps.[j] <> j && hi > c0 then Functional.Kernels.LuPanel.Exchange(m, j * n + c0, swaps.[j] * n + c0, hi - c0))
         perm, sign, singular
 
     /// f applied to the LU of block b of `a`: the packed factors (the first n² elements of a scratch array, given

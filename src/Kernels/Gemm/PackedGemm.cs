@@ -118,19 +118,19 @@ internal static unsafe partial class PackedGemm
     }
 
     /// <summary>
-    /// C += A·op(B) for one product: A m×k at aOffset (leading dimension lda), B k×n at bOffset (n×k if transB), and
-    /// C a view of <paramref name="c"/> from cOffset with leading dimension ldc. Each element's sum starts from its own
-    /// value, as a later block of k does in <see cref="MultiplyStrided"/>. With A negated this is the trailing update
-    /// C −= A·B of a blocked factorization, written in place.
+    /// C += op(A)·op(B) for one product: A m×k at aOffset (leading dimension lda; k×m if transA), B k×n at bOffset
+    /// (n×k if transB), and C a view of <paramref name="c"/> from cOffset with leading dimension ldc. Each element's
+    /// sum starts from its own value, as a later block of k does in <see cref="MultiplyStrided"/>. With A negated this
+    /// is the trailing update C −= A·B of a blocked factorization, written in place.
     /// </summary>
-    public static void MultiplyAddStrided(bool transB, int parts, double[] a, long aOffset, int lda, double[] b, long bOffset, int ldb, double[] c, long cOffset, int ldc, int m, int k, int n)
+    public static void MultiplyAddStrided(bool transA, bool transB, int parts, double[] a, long aOffset, int lda, double[] b, long bOffset, int ldb, double[] c, long cOffset, int ldc, int m, int k, int n)
     {
         if (m == 0 || n == 0 || k == 0) return;
         if (ldc < n) throw new ArgumentException($"C: leading dimension {ldc} is less than its {n} columns.");
         if (cOffset < 0 || cOffset + (long)(m - 1) * ldc + n > c.Length) throw new ArgumentException($"C: {m}×{n} at offset {cOffset} reaches past its {c.Length} elements.");
         var aOffsets = new[] { aOffset };
         var bOffsets = new[] { bOffset };
-        CheckOperand("A", a, aOffsets, lda, 1, m, k, (long)m * k);
+        CheckOperand("A", a, aOffsets, lda, 1, transA ? k : m, transA ? m : k, (long)m * k);
         CheckOperand("B", b, bOffsets, ldb, 1, transB ? n : k, transB ? k : n, (long)k * n);
         bool byColumns = n >= m;
         int span = byColumns ? n : m;
@@ -139,8 +139,8 @@ internal static unsafe partial class PackedGemm
         parts = Math.Max(1, Math.Min(parts, units));
         fixed (double* pa = a, pb = b, pc = c)
         {
-            if (parts == 1) Blocked(false, transB, pa + aOffset, lda, pb + bOffset, ldb, pc + cOffset, m, k, n, 0, m, 0, n, ldc, true);
-            else Tasks(false, transB, parts, (nint)pa, aOffsets, lda, (nint)pb, bOffsets, ldb, (nint)(pc + cOffset), 1, m, k, n, byColumns, span, unit, units, ldc, true);
+            if (parts == 1) Blocked(transA, transB, pa + aOffset, lda, pb + bOffset, ldb, pc + cOffset, m, k, n, 0, m, 0, n, ldc, true);
+            else Tasks(transA, transB, parts, (nint)pa, aOffsets, lda, (nint)pb, bOffsets, ldb, (nint)(pc + cOffset), 1, m, k, n, byColumns, span, unit, units, ldc, true);
         }
     }
 

@@ -83,6 +83,58 @@ internal static unsafe class LuPanel
         }
     }
 
+    /// <summary>Exchanges x[a .. a + count) and x[b .. b + count), two ranges that do not overlap (a row swap).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Exchange(double[] x, int a, int b, int count)
+    {
+        if (count <= 0) return;
+        if (a < 0 || b < 0 || (long)Math.Max(a, b) + count > x.Length || Math.Abs((long)a - b) < count)
+            throw new ArgumentException($"Ranges of {count} at {a} and {b} overlap or do not fit {x.Length} elements.");
+        fixed (double* p = x)
+        {
+            double* u = p + a, v = p + b;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; j <= count - 8; j += 8)
+                {
+                    var t = Vector512.Load(u + j);
+                    Vector512.Store(Vector512.Load(v + j), u + j);
+                    Vector512.Store(t, v + j);
+                }
+            if (Vector256.IsHardwareAccelerated)
+                for (; j <= count - 4; j += 4)
+                {
+                    var t = Vector256.Load(u + j);
+                    Vector256.Store(Vector256.Load(v + j), u + j);
+                    Vector256.Store(t, v + j);
+                }
+            for (; j < count; j++) (u[j], v[j]) = (v[j], u[j]);
+        }
+    }
+
+    /// <summary>dst[d + r·ldd + j] = −src[s + r·ld + j] for r &lt; rows and j &lt; cols: a block of rows negated (negation
+    /// is exact, so any width gives the same bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void NegatedRows(double[] src, int s, int ld, int rows, int cols, double[] dst, int d, int ldd)
+    {
+        if (rows <= 0 || cols <= 0) return;
+        if (s < 0 || d < 0 || ld < cols || ldd < cols || (long)s + (long)(rows - 1) * ld + cols > src.Length || (long)d + (long)(rows - 1) * ldd + cols > dst.Length)
+            throw new ArgumentException($"{rows} rows of {cols} (leading dimensions {ld} and {ldd}) do not fit their arrays.");
+        fixed (double* ps = src, pd = dst)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                double* x = ps + s + (long)r * ld, y = pd + d + (long)r * ldd;
+                int j = 0;
+                if (Vector512.IsHardwareAccelerated)
+                    for (; j <= cols - 8; j += 8) Vector512.Store(-Vector512.Load(x + j), y + j);
+                if (Vector256.IsHardwareAccelerated)
+                    for (; j <= cols - 4; j += 4) Vector256.Store(-Vector256.Load(x + j), y + j);
+                for (; j < cols; j++) y[j] = -x[j];
+            }
+        }
+    }
+
     /// <summary>`SubtractCombination`'s elements from t on, four vectors of one width at a time while they fill; the
     /// element it stopped at.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -376,20 +376,21 @@ module KernelsGemmTests =
 
     [<Fact>]
     let ``a multiply-add into a view sums from each element's own value in order of k and leaves the rest alone`` () =
-        // The blocked factorizations' trailing updates: C (a view, leading dimension ldc, at an offset) += A·op(B),
+        // The blocked factorizations' trailing updates: C (a view, leading dimension ldc, at an offset) += op(A)·op(B),
         // each element one fused sum from its own value, whatever the blocks, parts and in-place path; every element
         // outside the view keeps its bits.
         if Functional.Kernels.PackedGemm.Supported then
             let saved = Functional.Kernels.Tuning.GemmBlocks
             try
                 for (m, k, n) in [ (70, 32, 90); (9, 300, 27); (200, 64, 250); (33, 129, 50); (8, 16, 16); (300, 40, 17) ] do
+                  for transA in [ false; true ] do
                     for transB in [ false; true ] do
                       for parts in [ 1; 2 ] do
                         for blocks in [ Functional.Kernels.GemmBlocking.Measured; Functional.Kernels.GemmBlocking(37, 24, 48) ] do
                           for inPlace in [ true; false ] do
-                            let lda, ldb, ldc = k + 3, (if transB then k + 5 else n + 5), n + 7
+                            let lda, ldb, ldc = (if transA then m + 3 else k + 3), (if transB then k + 5 else n + 5), n + 7
                             let aOff, bOff, cOff = 11, 13, 2 * ldc + 3
-                            let a = (Tensor.random (m + k) [| aOff + m * lda |]).ToArray()
+                            let a = (Tensor.random (m + k) [| aOff + (if transA then k else m) * lda |]).ToArray()
                             let b = (Tensor.random (n + k) [| bOff + (if transB then n else k) * ldb |]).ToArray()
                             let c0 = (Tensor.random (m + n) [| cOff + m * ldc + 5 |]).ToArray()
                             let expected = Array.copy c0
@@ -398,19 +399,20 @@ module KernelsGemmTests =
                                     let mutable s = c0.[cOff + i * ldc + j]
                                     for p in 0 .. k - 1 do
                                         let y = if transB then b.[bOff + j * ldb + p] else b.[bOff + p * ldb + j]
-                                        s <- System.Math.FusedMultiplyAdd(a.[aOff + i * lda + p], y, s)
+                                        let x = if transA then a.[aOff + p * lda + i] else a.[aOff + i * lda + p]
+                                        s <- System.Math.FusedMultiplyAdd(x, y, s)
                                     expected.[cOff + i * ldc + j] <- s
                             let c = Array.copy c0
                             Functional.Kernels.Tuning.GemmBlocks <- blocks.Checked()
                             Functional.Kernels.Tuning.GemmInPlace <- inPlace
-                            try Functional.Kernels.PackedGemm.MultiplyAddStrided(transB, parts, a, int64 aOff, lda, b, int64 bOff, ldb, c, int64 cOff, ldc, m, k, n)
+                            try Functional.Kernels.PackedGemm.MultiplyAddStrided(transA, transB, parts, a, int64 aOff, lda, b, int64 bOff, ldb, c, int64 cOff, ldc, m, k, n)
                             finally Functional.Kernels.Tuning.GemmInPlace <- true
                             let bits = Array.map System.BitConverter.DoubleToInt64Bits
-                            Assert.True((bits c = bits expected), sprintf "%A" (m, k, n, transB, parts, blocks, inPlace))
+                            Assert.True((bits c = bits expected), sprintf "%A" (m, k, n, transA, transB, parts, blocks, inPlace))
             finally Functional.Kernels.Tuning.GemmBlocks <- saved
             let c = Array.zeroCreate<double> 100
             let a = Array.zeroCreate<double> 100
-            for bad in [ (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, 1, a, 0L, 4, a, 0L, 4, c, 0L, 3, 4, 4, 4))      // ldc < n
-                         (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, 1, a, 0L, 4, a, 0L, 4, c, 90L, 4, 4, 4, 4))     // C past its end
-                         (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, 1, a, 95L, 4, a, 0L, 4, c, 0L, 4, 4, 4, 4)) ] do // A past its end
+            for bad in [ (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, false, 1, a, 0L, 4, a, 0L, 4, c, 0L, 3, 4, 4, 4))      // ldc < n
+                         (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, false, 1, a, 0L, 4, a, 0L, 4, c, 90L, 4, 4, 4, 4))     // C past its end
+                         (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, false, 1, a, 95L, 4, a, 0L, 4, c, 0L, 4, 4, 4, 4)) ] do // A past its end
                 Assert.Throws<System.ArgumentException>(fun () -> bad ()) |> ignore

@@ -63,3 +63,34 @@ module KernelsLuPanelTests =
                 for i in 0 .. dst.Length - 1 do
                     if BitConverter.DoubleToInt64Bits got.[i] <> BitConverter.DoubleToInt64Bits expected.[i] then
                         Assert.Fail(sprintf "len %d, count %d, element %d: %.17g, the loop's %.17g" len count i got.[i] expected.[i])
+
+    [<Fact>]
+    let ``a negated block and a row exchange touch exactly their elements, on every width`` () =
+        let rng = Random(33)
+        let bits = Array.map BitConverter.DoubleToInt64Bits
+        for cols in 0 :: lengths do
+            for rows in [ 0; 1; 3 ] do
+                let ld, ldd = cols + 3, cols + 5
+                let src = Array.init (2 + max 1 rows * ld) (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+                src.[2] <- nan
+                if src.Length > 3 then src.[3] <- -0.0
+                let dst = Array.init (4 + max 1 rows * ldd) (fun _ -> rng.NextDouble())
+                let expected = Array.copy dst
+                for r in 0 .. rows - 1 do
+                    for c in 0 .. cols - 1 do expected.[4 + r * ldd + c] <- -src.[2 + r * ld + c]
+                let got = Array.copy dst
+                LuPanel.NegatedRows(src, 2, ld, rows, cols, got, 4, ldd)
+                Assert.True((bits got = bits expected), sprintf "NegatedRows, %d rows of %d" rows cols)
+            let x = Array.init (3 + 2 * (cols + 2)) (fun _ -> rng.NextDouble())
+            let expected = Array.copy x
+            for j in 0 .. cols - 1 do
+                expected.[1 + j] <- x.[3 + cols + j]
+                expected.[3 + cols + j] <- x.[1 + j]
+            LuPanel.Exchange(x, 1, 3 + cols, cols)
+            Assert.True((bits x = bits expected), sprintf "Exchange of %d" cols)
+        let x = Array.zeroCreate<double> 20
+        for bad in [ (fun () -> LuPanel.Exchange(x, 0, 4, 5))                           // overlapping ranges
+                     (fun () -> LuPanel.Exchange(x, 0, 16, 5))                          // past the end
+                     (fun () -> LuPanel.NegatedRows(x, 0, 4, 6, 4, Array.zeroCreate 40, 0, 4)) // source past its end
+                     (fun () -> LuPanel.NegatedRows(x, 0, 4, 2, 5, Array.zeroCreate 20, 0, 5)) ] do // ld < cols
+            Assert.Throws<ArgumentException>(fun () -> bad ()) |> ignore
