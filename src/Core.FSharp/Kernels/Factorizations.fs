@@ -118,21 +118,31 @@ module internal Factorizations =
         let parts = if not serial && int64 rows * int64 inner * int64 cols >= (1L <<< 19) then Environment.ProcessorCount else 1
         Functional.Kernels.PackedGemm.MultiplyAddStrided(transA, transB, parts, a, int64 aOff, lda, b, int64 bOff, ldb, dst, int64 dOff, ldd, rows, inner, cols)
 
-    /// dst's rows×cols block at dOff (leading dimension ldd) −= A·B, or A·Bᵀ when transB, for views of row-major
-    /// arrays: A rows×inner at aOff (leading dimension lda), B inner×cols (cols×inner when transB) at bOff (ldb).
-    /// With `diagonal` ≥ 0 only the lower part (as `subtractRows`) must come out right; the rest of the block may
-    /// change too. On the packed kernel the sums go into dst in place, from a negated copy of A, over the cores from
-    /// 2¹⁹ multiply-adds (which the GEMM's own split would leave to one) unless `serial`; the other kernels take
+    /// dst's rows×cols block at dOff (leading dimension ldd) −= A·B for views of row-major arrays: A rows×inner at
+    /// aOff (leading dimension lda; stored inner×rows when transA), B inner×cols (cols×inner when transB) at bOff
+    /// (ldb). With `diagonal` ≥ 0 only the lower part (as `subtractRows`) must come out right; the rest of the block
+    /// may change too. On the packed kernel the sums go into dst in place, from a negated copy of A, over the cores
+    /// from 2¹⁹ multiply-adds (which the GEMM's own split would leave to one) unless `serial`; the other kernels take
     /// contiguous copies and their product is subtracted.
-    let private subtractProductOn (serial: bool) (a: double[]) (aOff: int) (lda: int) (b: double[]) (bOff: int) (ldb: int) (transB: bool)
+    let private subtractProductOn (serial: bool) (transA: bool) (a: double[]) (aOff: int) (lda: int) (b: double[]) (bOff: int) (ldb: int) (transB: bool)
                                   (dst: double[]) (dOff: int) (ldd: int) (rows: int) (inner: int) (cols: int) (diagonal: int) =
         if Gemm.packedApplies rows inner cols then
             let negated = Storage.rentScratch (rows * inner)
-            Functional.Kernels.LuPanel.NegatedRows(a, aOff, lda, rows, inner, negated, 0, inner)
-            addProductOn serial false negated 0 inner b bOff ldb transB dst dOff ldd rows inner cols
+            if transA then
+                Functional.Kernels.LuPanel.NegatedRows(a, aOff, lda, inner, rows, negated, 0, rows)
+                addProductOn serial true negated 0 rows b bOff ldb transB dst dOff ldd rows inner cols
+            else
+                Functional.Kernels.LuPanel.NegatedRows(a, aOff, lda, rows, inner, negated, 0, inner)
+                addProductOn serial false negated 0 inner b bOff ldb transB dst dOff ldd rows inner cols
             Storage.returnScratch negated
         else
-            let ca = copyBlock a aOff lda rows inner
+            let ca =
+                if transA then
+                    let c = Strided.fresh (rows * inner)
+                    for r in 0 .. rows - 1 do
+                        for q in 0 .. inner - 1 do c.[r * inner + q] <- a.[aOff + q * lda + r]
+                    c
+                else copyBlock a aOff lda rows inner
             let t =
                 if transB then Gemm.batchedT false true ca (copyBlock b bOff ldb cols inner) 1 rows inner cols
                 else Gemm.batched ca (copyBlock b bOff ldb inner cols) 1 rows inner cols
@@ -140,7 +150,7 @@ module internal Factorizations =
 
     /// `subtractProductOn` over the cores where the product is large.
     let private subtractProduct a aOff lda b bOff ldb transB dst dOff ldd rows inner cols diagonal =
-        subtractProductOn false a aOff lda b bOff ldb transB dst dOff ldd rows inner cols diagonal
+        subtractProductOn false false a aOff lda b bOff ldb transB dst dOff ldd rows inner cols diagonal
 
     /// Elements between a panel's columns in its buffer, for r rows: whole cache lines, and one line more, so
     /// that the columns of a power-of-two height do not fall into the same cache sets.
@@ -288,75 +298,87 @@ module internal Factorizations =
             let count = (k + per - 1) / per
             Functional.Kernels.Fork.For(count, fun s -> body true (s * per) (min k ((s + 1) * per) - s * per))
 
-    /// X (n×k at xOffset) := L⁻¹·X for the lower factor in m (at mo; its diagonal taken as ones when `unit`): whole
-    /// rows of X at a time (each element the same sequence as a column's substitution); beyond `unblockedMax` rows
-    /// each panel of rows first loses the product of the factor's block left of it with the rows already found.
-    /// With `triangular`, X is the identity (k = n), whose image stays lower triangular: only columns up to each
-    /// row's own are computed (the terms left out are products with zeros, which change no sum). Otherwise the
-    /// columns go over the cores in slices (`columnSlices`).
-    let private forward (m: double[]) (mo: int) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) (triangular: bool) =
+    /// The coefficients of a panel's rows [i0, e) in the factor T = mᵀ (at mo of m; n columns): row i's T[i, q] for q
+    /// in [i0, e) at (i − i0)·width + q − i0 of `c`, so that a row's substitution reads them side by side.
+    let private transposedPanel (m: double[]) (mo: int) (n: int) (i0: int) (e: int) (width: int) (c: double[]) =
+        for q in i0 .. e - 1 do
+            for i in i0 .. e - 1 do c.[(i - i0) * width + q - i0] <- m.[mo + q * n + i]
+
+    /// X (n×k at xOffset) := T⁻¹·X for T the lower factor in m (at mo), or with `trans` the transpose of the upper one
+    /// (T[i, j] read at m[j, i]; the same values in the same order as on a transposed copy); its diagonal taken as
+    /// ones when `unit`: whole rows of X at a time (each element the same sequence as a column's substitution);
+    /// beyond `unblockedMax` rows each panel of rows first loses the product of the factor's block left of it with
+    /// the rows already found. With `triangular`, X is the identity (k = n), whose image stays lower triangular: only
+    /// columns up to each row's own are computed (the terms left out are products with zeros, which change no sum).
+    /// Otherwise the columns go over the cores in slices (`columnSlices`).
+    let private forward (m: double[]) (mo: int) (trans: bool) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) (triangular: bool) =
         let width = if n <= unblockedMax then n else panel
         // Columns [s0, s0 + sw) of X (row stride k); `serial` inside a slice.
         let run (serial: bool) (s0: int) (sw: int) =
             let xo = xOffset + s0
+            let coef = if trans then Array.zeroCreate (width * width) else null
             let mutable i0 = 0
             while i0 < n do
                 let e = min n (i0 + width)
                 if i0 > 0 then
-                    subtractProductOn serial m (mo + i0 * n) n x xo k false x (xo + i0 * k) k (e - i0) i0 (if triangular then i0 else sw) -1
+                    let aOff = if trans then mo + i0 else mo + i0 * n
+                    subtractProductOn serial trans m aOff n x xo k false x (xo + i0 * k) k (e - i0) i0 (if triangular then i0 else sw) -1
+                if trans then transposedPanel m mo n i0 e width coef
                 let cols = if triangular then e else sw
                 let rows (c0: int) (w: int) =
                     for i in i0 .. e - 1 do
                         // In the triangular case row i is zero right of column i.
                         let len = if triangular then min w (i + 1 - c0) else w
                         if len > 0 then
-                            if i > i0 then subtractCombination x (xo + i * k + c0) m (mo + i * n + i0) x (xo + i0 * k + c0) k (i - i0) len
+                            if i > i0 then
+                                if trans then subtractCombination x (xo + i * k + c0) coef ((i - i0) * width) x (xo + i0 * k + c0) k (i - i0) len
+                                else subtractCombination x (xo + i * k + c0) m (mo + i * n + i0) x (xo + i0 * k + c0) k (i - i0) len
                             if not unit then divide x (xo + i * k + c0) len m.[mo + i * n + i]
                 if serial then rows 0 cols else columnBlocks cols (int64 (e - i0) * int64 (e - i0) * int64 cols) rows
                 i0 <- e
         if triangular then run false 0 k else columnSlices n k run
 
-    /// X (n×k at xOffset) := U⁻¹·X for the upper factor in m (at mo; its diagonal taken as ones when `unit`), panels
-    /// of rows from the bottom (as `forward`), the columns over the cores in slices.
-    let private backward (m: double[]) (mo: int) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) =
+    /// X (n×k at xOffset) := T⁻¹·X for T the upper factor in m (at mo), or with `trans` the transpose of the lower one
+    /// (as `forward`); its diagonal taken as ones when `unit`: panels of rows from the bottom (as `forward`), the
+    /// columns over the cores in slices.
+    let private backward (m: double[]) (mo: int) (trans: bool) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) =
         let width = if n <= unblockedMax then n else panel
         let panels = (n + width - 1) / width
         columnSlices n k (fun serial s0 sw ->
             let xo = xOffset + s0
+            let coef = if trans then Array.zeroCreate (width * width) else null
             for p in panels - 1 .. -1 .. 0 do
                 let i0 = p * width
                 let e = min n (i0 + width)
-                if e < n then subtractProductOn serial m (mo + i0 * n + e) n x (xo + e * k) k false x (xo + i0 * k) k (e - i0) (n - e) sw -1
+                if e < n then
+                    let aOff = if trans then mo + e * n + i0 else mo + i0 * n + e
+                    subtractProductOn serial trans m aOff n x (xo + e * k) k false x (xo + i0 * k) k (e - i0) (n - e) sw -1
+                if trans then transposedPanel m mo n i0 e width coef
                 let rows (c0: int) (w: int) =
                     for i in e - 1 .. -1 .. i0 do
-                        subtractCombination x (xo + i * k + c0) m (mo + i * n + i + 1) x (xo + (i + 1) * k + c0) k (e - 1 - i) w
+                        if trans then subtractCombination x (xo + i * k + c0) coef ((i - i0) * width + i + 1 - i0) x (xo + (i + 1) * k + c0) k (e - 1 - i) w
+                        else subtractCombination x (xo + i * k + c0) m (mo + i * n + i + 1) x (xo + (i + 1) * k + c0) k (e - 1 - i) w
                         if not unit then divide x (xo + i * k + c0) w m.[mo + i * n + i]
                 if serial then rows 0 sw else columnBlocks sw (int64 (e - i0) * int64 (e - i0) * int64 sw) rows)
 
     /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`.
     let luSolve (m: double[]) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
         for i in 0 .. n - 1 do Array.Copy(b, offset + perm.[i] * k, x, xOffset + i * k, k)
-        forward m 0 true n x xOffset k false
-        backward m 0 false n x xOffset k
+        forward m 0 false true n x xOffset k false
+        backward m 0 false false n x xOffset k
 
     /// Solves Aᵀ·X = B for B n×k from A's LU factors (P·A = L·U, at mo of m), into `x` at `xOffset`: Aᵀ = Uᵀ·Lᵀ·P,
-    /// so Uᵀ·W = B (forward substitution), Lᵀ·Z = W (back substitution, unit diagonal), X = Pᵀ·Z, on a transposed
-    /// copy of the factors (whose rows are then the factors' columns).
+    /// so Uᵀ·W = B (forward substitution), Lᵀ·Z = W (back substitution, unit diagonal), X = Pᵀ·Z, reading the
+    /// factors' columns as the rows of their transposes (the products take them as A stored transposed).
     let luSolveTransposed (m: double[]) (mo: int) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
-        let t = Storage.rentScratch (n * n)
         let z = Storage.rentScratch (n * k)
         try
-            // t[i, j] = m[j, i], through the tiled transposes (reading m down its columns one element at a time
-            // took a tenth of a 512×512 solve's fwd+bwd).
-            Strided.copy m mo [| 1; n |] t 0 [| n; 1 |] [| n; n |]
             Array.Copy(b, offset, z, 0, n * k)
-            forward t 0 false n z 0 k false
-            backward t 0 true n z 0 k
+            forward m mo true false n z 0 k false
+            backward m mo true true n z 0 k
             // Row perm(i) of X is row i of Z.
             for i in 0 .. n - 1 do Array.Copy(z, i * k, x, xOffset + perm.[i] * k, k)
-        finally
-            Storage.returnScratch z
-            Storage.returnScratch t
+        finally Storage.returnScratch z
 
     /// A⁻¹ = U⁻¹·L⁻¹·P from the LU factors (at mo of m), into y at yOffset: L⁻¹ (lower triangular: a third of the work of the
     /// forward substitution against the identity), U⁻¹ times it, then the columns put where P sends them. Each column
@@ -366,8 +388,8 @@ module internal Factorizations =
         try
             Array.Clear(z, 0, n * n)
             for i in 0 .. n - 1 do z.[i * n + i] <- 1.0
-            forward m mo true n z 0 n true
-            backward m mo false n z 0 n
+            forward m mo false true n z 0 n true
+            backward m mo false false n z 0 n
             // Column j of (U⁻¹L⁻¹)·P is column perm⁻¹(j) of U⁻¹L⁻¹.
             over n (int64 n * int64 n) (fun r0 r1 ->
                 for i in r0 .. r1 - 1 do
@@ -386,7 +408,7 @@ module internal Factorizations =
     /// X (n×k at xOffset) := T⁻¹·X for T the lower (upper = false) or upper triangle of block b of `a` (n×n at
     /// `offset`; the other part never read), its diagonal nonzero: forward or back substitution.
     let triangularSolve (upper: bool) (a: double[]) (offset: int) (n: int) (x: double[]) (xOffset: int) (k: int) =
-        if upper then backward a offset false n x xOffset k else forward a offset false n x xOffset k false
+        if upper then backward a offset false false n x xOffset k else forward a offset false false n x xOffset k false
 
     /// The first zero on the diagonal of block b (n×n at `offset`) if it is lower triangular (everything right of
     /// the diagonal ±0); −1 when it is lower triangular without one; None when it is not lower triangular.
@@ -408,7 +430,7 @@ module internal Factorizations =
     let lowerInverse (a: double[]) (offset: int) (n: int) (y: double[]) (yOffset: int) =
         Array.Clear(y, yOffset, n * n)
         for i in 0 .. n - 1 do y.[yOffset + i * n + i] <- 1.0
-        forward a offset false n y yOffset n true
+        forward a offset false false n y yOffset n true
 
     /// det of block b from its LU: the pivots' product times the permutation's sign.
     let determinant (m: double[]) (n: int) (sign: double) =
