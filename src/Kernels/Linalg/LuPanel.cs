@@ -8,7 +8,9 @@ namespace Functional.Kernels;
 /// The column steps of a blocked LU's panel (blocks beyond one panel, whose results are not the textbook loops' bits):
 /// the pivot search and a column's update by the columns before it. Both ran as scalar or unfused loops, on the one
 /// core that factors the panel while the other waits. Each element goes through the same operations on every vector
-/// width (fused multiply-adds in order of the column), so the bits do not depend on the hardware path.
+/// width (fused multiply-adds in order of the column), so the bits do not depend on the hardware path. Beside them,
+/// the data moves of the blocked factorizations and substitutions: row exchanges and negated blocks for the
+/// products that subtract in place.
 /// </summary>
 internal static unsafe class LuPanel
 {
