@@ -212,6 +212,15 @@ module Engine =
             xs.[2] * (xs.[0] - xs.[1]).clamp(TorchSharp.Scalar.op_Implicit -delta, TorchSharp.Scalar.op_Implicit delta)
         | "bceWithLogits" -> torch.nn.functional.binary_cross_entropy_with_logits(xs.[0], xs.[1], reduction = torch.nn.Reduction.None)
         | "bceSlope" -> xs.[2] * (torch.sigmoid(xs.[0]) - xs.[1])
+        | "labelledLogSoftmax" ->
+            let x = xs.[0]
+            let index = torch.tensor(attribute<int[]> op "labels" |> Array.map int64, ReadOnlySpan<int64>([| x.shape.[0]; 1L |]), device = x.device)
+            x.log_softmax(1L).gather(1L, index).reshape([| x.shape.[0] |])
+        | "labelledLogSoftmaxVjp" ->
+            let x, a = xs.[0], xs.[1]
+            let labels = torch.tensor(attribute<int[]> op "labels" |> Array.map int64, device = x.device)
+            let onehot = torch.nn.functional.one_hot(labels, x.shape.[1]).to_type(torch.ScalarType.Float64)
+            a.reshape([| x.shape.[0]; 1L |]) * (onehot - x.softmax(1L))
         | "reciprocal" -> torch.reciprocal(x ())
         | "sin" -> torch.sin(x ())
         | "cos" -> torch.cos(x ())

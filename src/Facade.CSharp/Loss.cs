@@ -74,7 +74,12 @@ public static class Loss
     {
         ArgumentNullException.ThrowIfNull(labels);
         var (n, c) = Classes("Loss.CrossEntropy", N(logits), nameof(logits), labels.Length, nameof(labels));
-        return Api.Call("Loss.CrossEntropy", "logits,labels", () => Nll(logits.LogSoftmax(1), labels, n, c));
+        return Api.Call("Loss.CrossEntropy", "logits,labels", () =>
+        {
+            for (int i = 0; i < labels.Length; i++) Label(labels, i, c);
+            // The labelled log-probabilities in one pass per row each way: the bits of LogSoftmax then Nll.
+            return new Tensor(Core.Softmax.labelledLogSoftmax(labels, logits.Value)).Sum() * (-1.0 / Math.Max(n, 1));
+        });
     }
 
     /// <summary>Cross-entropy from logits and target probabilities, −mean_n Σ_c p[n, c]·log softmax(logits)[n, c].</summary>

@@ -321,6 +321,26 @@ module internal ElementaryVector =
                 let vs = Vector256.Create(s)
                 expRun4 st y a b z a (fun _ v -> v) (fun _ v -> v) (fun o e -> Vector256.Load(NativePtr.add pg o) - e * vs) (fun o e -> g.[o] - e * s))
 
+    /// g_i − e^(y_i)·g for i in [lo, hi) into z[i], with y_i = (src[i] − m) − l (log-softmax's output, made as its
+    /// forward makes it) and g_i = g at `at`, +0 elsewhere: log-softmax's VJP along a row whose adjoint is zero but at
+    /// one place (that row's sum is g), the same bits as `gradientMinusExpInto` given y and that adjoint; with
+    /// `stream` z around the caches (the caller fences).
+    let internal labelledGradientInto (src: double[]) (m: double) (l: double) (g: double) (at: int) (z: double[]) (lo: int) (hi: int) (stream: bool) =
+        streamedRun z lo hi stream (fun a b st ->
+            if wide () then
+                let vm, vl, vs = Vector512.Create(m), Vector512.Create(l), Vector512.Create(g)
+                expRun8 st src a b z a (fun _ v -> (v - vm) - vl) (fun _ x -> (x - m) - l) (fun _ e -> Vector512<double>.Zero - e * vs) (fun _ e -> 0.0 - e * g)
+            else
+                let vm, vl, vs = Vector256.Create(m), Vector256.Create(l), Vector256.Create(g)
+                expRun4 st src a b z a (fun _ v -> (v - vm) - vl) (fun _ x -> (x - m) - l) (fun _ e -> Vector256<double>.Zero - e * vs) (fun _ e -> 0.0 - e * g))
+        // The labelled place again through the same lanes (an exponential depends on its own lane alone), with g.
+        if wide () then
+            let vm, vl, vs = Vector512.Create(m), Vector512.Create(l), Vector512.Create(g)
+            expRun8 false src at (at + 1) z at (fun _ v -> (v - vm) - vl) (fun _ x -> (x - m) - l) (fun _ e -> vs - e * vs) (fun _ e -> g - e * g)
+        else
+            let vm, vl, vs = Vector256.Create(m), Vector256.Create(l), Vector256.Create(g)
+            expRun4 false src at (at + 1) z at (fun _ v -> (v - vm) - vl) (fun _ x -> (x - m) - l) (fun _ e -> vs - e * vs) (fun _ e -> g - e * g)
+
     /// g[i] − e^(y[i])·sums[i − lo] for i in [lo, hi), into z[i]: log-softmax's VJP along a middle axis, each
     /// position with its own sum, the same bits as the separate exponential and product and difference; with
     /// `stream` z around the caches (`streamedRun`; the caller fences).

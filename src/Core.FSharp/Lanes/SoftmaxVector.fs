@@ -329,3 +329,43 @@ module internal SoftmaxVector =
                 ElementaryVector.gradientMinusExpInto y g (Reductions.sum g off n) z off (off + n) stream
             if stream then Sse.StoreFence())
         z
+
+    /// Log-softmax's entries at `labels` (one label per row of n) and each row's shift m and log term l: per row
+    /// the operations of `logSoftmaxRows` (so the bits of those entries), without writing the row.
+    let labelledLogSoftmaxRows (src: double[]) (n: int) (labels: int[]) =
+        let rows = labels.Length
+        let picked = Array.zeroCreate rows
+        let shifts = Array.zeroCreate rows
+        let logs = Array.zeroCreate rows
+        byRows rows n (fun r0 r1 ->
+            let e = Storage.rentScratch n
+            try
+                use ps = fixed src
+                use pe = fixed e
+                for r in r0 .. r1 - 1 do
+                    let off = r * n
+                    let x = NativePtr.add ps off
+                    let m = rowShift x n
+                    let c = expDropRow x m pe n
+                    let l = lnCountPlus c (Reductions.sum e 0 n)
+                    picked.[r] <- (src.[off + labels.[r]] - m) - l
+                    shifts.[r] <- m
+                    logs.[r] <- l
+            finally
+                Storage.returnScratch e)
+        struct (picked, shifts, logs)
+
+    /// The pullback of `labelledLogSoftmaxRows` for an adjoint a (one value per row; `fill` for every row when a is
+    /// null): z = g − e^y·Σg along each row, y the log-softmax made again from the row's m and l, g the adjoint
+    /// scattered into zeros (0 + a at the label, +0 elsewhere, so Σg = 0 + a): the bits of `logSoftmaxVjpRows`
+    /// given y and that g, without storing either.
+    let labelledLogSoftmaxVjpRows (src: double[]) (n: int) (labels: int[]) (shifts: double[]) (logs: double[]) (a: double[]) (fill: double) =
+        let z = Strided.fresh src.Length
+        let stream = Strided.streamsPlainRuns src.Length n && Sse.IsSupported
+        byRows labels.Length n (fun r0 r1 ->
+            for r in r0 .. r1 - 1 do
+                let off = r * n
+                let g = 0.0 + (if isNull a then fill else a.[r])
+                ElementaryVector.labelledGradientInto src shifts.[r] logs.[r] g (off + labels.[r]) z off (off + n) stream
+            if stream then Sse.StoreFence())
+        z

@@ -151,3 +151,70 @@ module Softmax =
                 (fun _ out adj _ -> softmaxVjp axis out adj)
                 (fun _ out _ t -> softmaxVjp axis out t))
             [| x |]
+
+    /// Each row's shift and log term from `labelledLogSoftmax`'s forward, by its input, for the pullback (which finds
+    /// them again when they are not here).
+    let private rowTerms = System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, double[] * double[]>()
+
+    /// x's rows and columns and the labels checked against them.
+    let private labelled (name: string) (labels: int[]) (x: Value) =
+        if isNull labels then nullArg "labels"
+        if x.Shape.Length <> 2 then
+            raise (Functional.ShapeException(sprintf "%s: x must be a matrix [N, C]; it has shape %s." name (Shape.show x.Shape), "x"))
+        let rows, n = x.Shape.[0], x.Shape.[1]
+        if labels.Length <> rows then
+            raise (Functional.ShapeException(sprintf "%s: %d labels for %d rows." name labels.Length rows, "labels"))
+        for r in 0 .. rows - 1 do
+            if labels.[r] < 0 || labels.[r] >= n then
+                raise (ArgumentOutOfRangeException("labels", labels.[r], sprintf "%s: label %d is %d; labels must lie in 0 .. %d." name r labels.[r] (n - 1)))
+        rows, n
+
+    /// The labelled entries of u (N×C), one per row, as a vector.
+    let private pick (labels: int[]) (u: Value) =
+        let rows = u.Shape.[0]
+        Layout.reshape [| rows |] (Indexing.gather 1 labels [| rows; 1 |] u)
+
+    let rec internal labelledLogSoftmaxVjp (labels: int[]) (x: Value) (a: Value) : Value =
+        let rows, n = labelled "labelledLogSoftmaxVjp" labels x
+        // z = a·(onehot − p) row by row: through x −a·J·v (J the softmax's Jacobian, symmetric: `softmaxVjp`), through
+        // a the labelled entry of v less Σ p·v (for an adjoint), this op again (for a tangent).
+        let throughX (xs: Value[]) (v: Value) =
+            Arithmetic.neg (Arithmetic.mul (Layout.reshape [| rows; 1 |] xs.[1]) (softmaxVjp 1 (softmax 1 xs.[0]) v))
+        Op.apply
+            (Op.withAttributes [ "labels", box labels ] <| Op.create "labelledLogSoftmaxVjp"
+                (fun (xs: Tensor[]) ->
+                    let x, a = xs.[0], xs.[1]
+                    if fused () && rows > 0 && n > 0 then
+                        let m, l =
+                            match rowTerms.TryGetValue x with
+                            | true, terms -> terms
+                            | _ -> let struct (_, m, l) = SoftmaxVector.labelledLogSoftmaxRows x.Data n labels in (m, l)
+                        let z = SoftmaxVector.labelledLogSoftmaxVjpRows x.Data n labels m l (if a.IsUniform then null else a.Data) (if a.IsUniform then a.Fill else 0.0)
+                        GC.KeepAlive xs
+                        Tensor.wrap x.ShapeArray z
+                    else
+                        // The ops it fuses: log-softmax's VJP of the adjoint scattered into zeros.
+                        let scattered = Indexing.scatterAdd 1 labels [| rows; n |] (Layout.reshape [| rows; 1 |] (Value.constant a))
+                        (logSoftmaxVjp 1 (logSoftmax 1 (Value.constant x)) scattered).Tensor)
+                (fun xs _ u i ->
+                    if i = 0 then throughX xs u
+                    else Arithmetic.sub (pick labels u) (Reduction.sumAxes [| 1 |] false (Arithmetic.mul (softmax 1 xs.[0]) u)))
+                (fun xs _ i t -> if i = 0 then throughX xs t else labelledLogSoftmaxVjp labels xs.[0] t))
+            [| x; a |]
+
+    let internal labelledLogSoftmax (labels: int[]) (x: Value) : Value =
+        let rows, n = labelled "labelledLogSoftmax" labels x
+        let labels = Array.copy labels
+        Op.apply
+            (Op.withAttributes [ "labels", box labels ] <| Op.create "labelledLogSoftmax"
+                (fun (xs: Tensor[]) ->
+                    let x = xs.[0]
+                    if fused () && rows > 0 && n > 0 then
+                        let struct (picked, m, l) = SoftmaxVector.labelledLogSoftmaxRows x.Data n labels
+                        rowTerms.AddOrUpdate(x, (m, l))
+                        GC.KeepAlive xs
+                        Tensor.wrap [| rows |] picked
+                    else (pick labels (logSoftmax 1 (Value.constant x))).Tensor)
+                (fun xs _ adj _ -> labelledLogSoftmaxVjp labels xs.[0] adj)
+                (fun xs _ _ t -> Arithmetic.sub (pick labels t) (Reduction.sumAxes [| 1 |] false (Arithmetic.mul (softmax 1 xs.[0]) t))))
+            [| x |]

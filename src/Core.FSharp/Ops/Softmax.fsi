@@ -30,3 +30,16 @@ module Softmax =
 
     /// softmax(x) along `axis` = e/Σe with e = e^(x − max). VJP: y·(adj − Σ(adj·y)). JVP: y·(t − Σ(y·t)).
     val softmax: axis: int -> x: Value -> Value
+
+    /// log softmax(x)[r, labels[r]] for each row r of a matrix x [N, C]: the entries a cross-entropy with class labels
+    /// reads, with the bits of those entries of `logSoftmax 1 x` (one pass per row; the log-softmax is never written).
+    /// VJP `labelledLogSoftmaxVjp`: a·(onehot − softmax(x)) row by row. JVP: t at the label − Σ softmax(x)·t.
+    /// ShapeException unless x is a matrix with one label per row; ArgumentOutOfRangeException for a label outside
+    /// 0 .. C − 1.
+    val internal labelledLogSoftmax: labels: int array -> x: Value -> Value
+
+    /// `labelledLogSoftmax`'s VJP as one op, z = a·(onehot − softmax(x)) row by row for an adjoint a [N]: the bits of
+    /// `logSoftmaxVjp` given the log-softmax and a scattered into zeros, in one pass per row. Differentiable again:
+    /// through x −a·J·v (J the softmax's Jacobian), through a the labelled entry of v less Σ softmax(x)·v for an
+    /// adjoint, this op for a tangent.
+    val internal labelledLogSoftmaxVjp: labels: int array -> x: Value -> a: Value -> Value

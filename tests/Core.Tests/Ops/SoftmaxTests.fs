@@ -146,3 +146,69 @@ module OpsSoftmaxTests =
                 let _, j1 = Autodiff.jvpMany (op axis) ins ts
                 let _, j2 = Autodiff.jvpMany (formula axis) ins ts
                 Assert.True(close j1.Tensor j2.Tensor, what + ": JVP")
+
+    /// The composite the labelled ops fuse: log-softmax's entries at the labels, and log-softmax's VJP of an adjoint
+    /// scattered into zeros at the labels.
+    let private valueBits (v: Value) = bits (v.Tensor.ToArray())
+
+    let private labelledComposite (labels: int[]) (x: Value) =
+        let rows = x.Shape.[0]
+        Layout.reshape [| rows |] (Indexing.gather 1 labels [| rows; 1 |] (Softmax.logSoftmax 1 x))
+
+    [<Fact>]
+    let ``labelled log-softmax and its VJP op have the bits of log-softmax, gather and scatter composed`` () =
+        let rng = Random(41)
+        for fused in [ true; false ] do
+          for rows, n in [ (1, 1); (3, 3); (5, 7); (2, 8); (4, 9); (3, 31); (6, 33); (64, 128); (3, 200); (300, 64); (1000, 2); (20, 1000) ] do
+            let xs = (Tensor.random (rows * 1000 + n) [| rows; n |]).ToArray() |> Array.map (fun v -> 30.0 * v)
+            // A row with +∞, one with −∞, one with NaN, one far below the others (every e underflows but one).
+            if rows >= 4 && n >= 2 then
+                xs.[1] <- infinity
+                xs.[n] <- -infinity
+                xs.[2 * n + 1] <- nan
+                for j in 1 .. n - 1 do xs.[3 * n + j] <- -1e6
+            let x = Value.constant (Tensor.create [| rows; n |] xs)
+            let labels = Array.init rows (fun _ -> rng.Next n)
+            if rows >= 4 && n >= 2 then labels.[0] <- 1; labels.[1] <- 0
+            // Adjoints with signed zeros and a NaN, and the uniform one a mean sends back.
+            let a = Array.init rows (fun r -> match r % 7 with | 0 -> 0.0 | 1 -> -0.0 | 2 when r > 50 -> nan | _ -> rng.NextDouble() - 0.5)
+            let adjoints = [ "array", Value.constant (Tensor.create [| rows |] a); "uniform", Value.constant (Tensor.full [| rows |] (-1.0 / float rows)) ]
+            withFused fused (fun () ->
+                let what = sprintf "%d×%d, fused %b" rows n fused
+                Assert.True((valueBits (Softmax.labelledLogSoftmax labels x) = valueBits (labelledComposite labels x)), what + ": value")
+                for name, adj in adjoints do
+                    let scattered = Indexing.scatterAdd 1 labels [| rows; n |] (Layout.reshape [| rows; 1 |] adj)
+                    let expected = valueBits (Softmax.logSoftmaxVjp 1 (Softmax.logSoftmax 1 x) scattered)
+                    // The op alone finds each row's terms again; after the forward it reads them from it.
+                    Assert.True((valueBits (Softmax.labelledLogSoftmaxVjp labels x adj) = expected), sprintf "%s: VJP op, %s adjoint" what name)
+                    let _, pullback = Autodiff.vjp (Softmax.labelledLogSoftmax labels) x
+                    let _, pullbackComposite = Autodiff.vjp (labelledComposite labels) x
+                    Assert.True((valueBits (pullback adj) = valueBits (pullbackComposite adj)), sprintf "%s: pullback, %s adjoint" what name))
+
+    [<Fact>]
+    let ``labelled log-softmax differentiates like its formula to second order, and replays on TorchSharp`` () =
+        let close (a: Tensor) (b: Tensor) = a.Shape = b.Shape && Tensor.allClose 1e-12 1e-13 a b
+        for rows, n in [ (4, 9); (3, 16); (1, 1); (5, 2) ] do
+            let x = Tensor.random (rows + 10 * n) [| rows; n |]
+            let labels = Array.init rows (fun r -> (3 * r + 1) % n)
+            let w = Value.constant (Tensor.random 7 [| rows |])
+            let w2 = Value.constant (Tensor.random 8 [| rows; n |])
+            let t = Value.constant (Tensor.random 9 [| rows; n |])
+            let scalar (f: Value -> Value) (v: Value[]) = Reduction.sum (Arithmetic.mul (f v.[0]) w)
+            // Gradients, their gradients (the VJP op's own rules) and a JVP, against the composite's.
+            let second (f: Value -> Value) (v: Value[]) = Reduction.sum (Arithmetic.mul (Autodiff.grad (fun u -> scalar f [| u |]) v.[0]) w2)
+            for what, g in [ "first", scalar; "second", second ] do
+                let a = Autodiff.gradMany (g (Softmax.labelledLogSoftmax labels)) [| Value.constant x |]
+                let b = Autodiff.gradMany (g (labelledComposite labels)) [| Value.constant x |]
+                Assert.True(close a.[0].Tensor b.[0].Tensor, sprintf "%d×%d: %s-order gradient" rows n what)
+                let report = GradCheck.run (g (Softmax.labelledLogSoftmax labels)) [| x |]
+                Assert.True(report.Passed, sprintf "%d×%d: %s order against finite differences: %A" rows n what report)
+                let replay = Functional.CrossCheck.Replay.verify 1e-10 1e-12 (Collections.Generic.Dictionary<_, _>() :> Collections.Generic.IReadOnlyDictionary<_, _>) (g (Softmax.labelledLogSoftmax labels)) [| x |]
+                Assert.True(replay.Passed, sprintf "%d×%d: %s order replayed on TorchSharp: %s" rows n what replay.Details)
+            let _, j1 = Autodiff.jvp (Softmax.labelledLogSoftmax labels) (Value.constant x) t
+            let _, j2 = Autodiff.jvp (labelledComposite labels) (Value.constant x) t
+            Assert.True(close j1.Tensor j2.Tensor, sprintf "%d×%d: JVP" rows n)
+        let x = Value.constant (Tensor.random 3 [| 2; 3 |])
+        Assert.Throws<ArgumentOutOfRangeException>(fun () -> Softmax.labelledLogSoftmax [| 0; 3 |] x |> ignore) |> ignore
+        Assert.Throws<Functional.ShapeException>(fun () -> Softmax.labelledLogSoftmax [| 0 |] x |> ignore) |> ignore
+        Assert.Throws<Functional.ShapeException>(fun () -> Softmax.labelledLogSoftmax [| 0 |] (Value.constant (Tensor.random 3 [| 3 |])) |> ignore) |> ignore
