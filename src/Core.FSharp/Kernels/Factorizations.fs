@@ -148,6 +148,20 @@ module internal Factorizations =
                 else Gemm.batched ca (copyBlock b bOff ldb inner cols) 1 rows inner cols
             subtractRows dst dOff ldd t rows cols diagonal
 
+    /// `subtractProductOn` (B and dst not transposed) in pieces of at most 128 columns inside a substitution's column
+    /// slice (`serial`) when the inner dimension is at most one block of k: each piece then reads B where it is (the
+    /// GEMM's in-place path), where a wider product packs it again for every panel. The same bits: no column's sums
+    /// depend on the others. (Outside a slice the product stays whole, to go over the cores.)
+    let private subtractProductInPieces serial transA a aOff lda b bOff ldb dst dOff ldd rows inner cols =
+        if not serial || inner > Functional.Kernels.PackedGemm.KAlign || cols <= 128 then
+            subtractProductOn serial transA a aOff lda b bOff ldb false dst dOff ldd rows inner cols -1
+        else
+            let mutable c0 = 0
+            while c0 < cols do
+                let w = min 128 (cols - c0)
+                subtractProductOn serial transA a aOff lda b (bOff + c0) ldb false dst (dOff + c0) ldd rows inner w -1
+                c0 <- c0 + w
+
     /// `subtractProductOn` over the cores where the product is large.
     let private subtractProduct a aOff lda b bOff ldb transB dst dOff ldd rows inner cols diagonal =
         subtractProductOn false false a aOff lda b bOff ldb transB dst dOff ldd rows inner cols diagonal
@@ -322,7 +336,7 @@ module internal Factorizations =
                 let e = min n (i0 + width)
                 if i0 > 0 then
                     let aOff = if trans then mo + i0 else mo + i0 * n
-                    subtractProductOn serial trans m aOff n x xo k false x (xo + i0 * k) k (e - i0) i0 (if triangular then i0 else sw) -1
+                    subtractProductInPieces serial trans m aOff n x xo k x (xo + i0 * k) k (e - i0) i0 (if triangular then i0 else sw)
                 if trans then transposedPanel m mo n i0 e width coef
                 let cols = if triangular then e else sw
                 let rows (c0: int) (w: int) =
@@ -352,7 +366,7 @@ module internal Factorizations =
                 let e = min n (i0 + width)
                 if e < n then
                     let aOff = if trans then mo + e * n + i0 else mo + i0 * n + e
-                    subtractProductOn serial trans m aOff n x (xo + e * k) k false x (xo + i0 * k) k (e - i0) (n - e) sw -1
+                    subtractProductInPieces serial trans m aOff n x (xo + e * k) k x (xo + i0 * k) k (e - i0) (n - e) sw
                 if trans then transposedPanel m mo n i0 e width coef
                 let rows (c0: int) (w: int) =
                     for i in e - 1 .. -1 .. i0 do
