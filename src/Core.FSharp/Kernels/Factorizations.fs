@@ -210,7 +210,6 @@ module internal Factorizations =
                             if f <> 0.0 then subtractScaled m (i * n + k + 1) f m (k * n + k + 1) rest)
         else
             let buffer = Storage.rentScratch (columnStride n * panel)
-            let pivots = Array.zeroCreate<int> panel
             // Step j's pivot row.
             let swaps = Array.zeroCreate<int> n
             let mutable k0 = 0
@@ -231,7 +230,7 @@ module internal Factorizations =
                     if kk > 0 then Functional.Kernels.LuPanel.SubtractCombination(buffer, col + kk, buffer, col, buffer, kk, cs, kk, r - kk)
                     // The largest pivot in the column at or below the diagonal; rows swapped within the panel.
                     let p = Functional.Kernels.LuPanel.LargestMagnitude(buffer, col + kk, r - kk) - col
-                    pivots.[kk] <- k0 + p
+                    swaps.[k0 + kk] <- k0 + p
                     if p <> kk then
                         for c in 0 .. e - k0 - 1 do
                             let t = buffer.[c * cs + kk]
@@ -249,7 +248,6 @@ module internal Factorizations =
                         Array.Clear(buffer, col + kk + 1, r - kk - 1)
                     else divide buffer (col + kk + 1) (r - kk - 1) pivot
                 panelIn m n k0 e buffer
-                Array.blit pivots 0 swaps k0 (e - k0)
                 if e < n then
                     let rest = n - e
                     let h = e - k0
@@ -263,7 +261,7 @@ module internal Factorizations =
                     // a power of two apart (rows of m, n apart, fall into the same cache sets).
                     columnBlocks rest (int64 h * int64 h * int64 rest / 2L) (fun c0 w ->
                         for kk in 0 .. h - 1 do
-                            let p = pivots.[kk]
+                            let p = swaps.[k0 + kk]
                             if p <> k0 + kk then Functional.Kernels.LuPanel.Exchange(m, (k0 + kk) * n + e + c0, p * n + e + c0, w)
                         let ws = w + 8
                         let block = Storage.rentScratch (h * ws)

@@ -174,6 +174,11 @@ module Softmax =
         let rows = u.Shape.[0]
         Layout.reshape [| rows |] (Indexing.gather 1 labels [| rows; 1 |] u)
 
+    /// Σ_j u·(onehot − softmax(x)) along each row: the labelled entry of u less its mean under softmax(x) (the
+    /// forward's tangent, and the VJP op's adjoint through a).
+    let private labelledLessExpected (labels: int[]) (x: Value) (u: Value) =
+        Arithmetic.sub (pick labels u) (Reduction.sumAxes [| 1 |] false (Arithmetic.mul (softmax 1 x) u))
+
     let rec internal labelledLogSoftmaxVjp (labels: int[]) (x: Value) (a: Value) : Value =
         let rows, n = labelled "labelledLogSoftmaxVjp" labels x
         // z = a·(onehot − p) row by row: through x −a·J·v (J the softmax's Jacobian, symmetric: `softmaxVjp`), through
@@ -196,9 +201,7 @@ module Softmax =
                         // The ops it fuses: log-softmax's VJP of the adjoint scattered into zeros.
                         let scattered = Indexing.scatterAdd 1 labels [| rows; n |] (Layout.reshape [| rows; 1 |] (Value.constant a))
                         (logSoftmaxVjp 1 (logSoftmax 1 (Value.constant x)) scattered).Tensor)
-                (fun xs _ u i ->
-                    if i = 0 then throughX xs u
-                    else Arithmetic.sub (pick labels u) (Reduction.sumAxes [| 1 |] false (Arithmetic.mul (softmax 1 xs.[0]) u)))
+                (fun xs _ u i -> if i = 0 then throughX xs u else labelledLessExpected labels xs.[0] u)
                 (fun xs _ i t -> if i = 0 then throughX xs t else labelledLogSoftmaxVjp labels xs.[0] t))
             [| x; a |]
 
@@ -216,5 +219,5 @@ module Softmax =
                         Tensor.wrap [| rows |] picked
                     else (pick labels (logSoftmax 1 (Value.constant x))).Tensor)
                 (fun xs _ adj _ -> labelledLogSoftmaxVjp labels xs.[0] adj)
-                (fun xs _ _ t -> Arithmetic.sub (pick labels t) (Reduction.sumAxes [| 1 |] false (Arithmetic.mul (softmax 1 xs.[0]) t))))
+                (fun xs _ _ t -> labelledLessExpected labels xs.[0] t))
             [| x |]
