@@ -58,7 +58,10 @@ public static partial class TorchSharpCheck
     /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="customOps"/>, a forward in
     /// <paramref name="customOps"/>, <paramref name="inputs"/> or an element of <paramref name="inputs"/> is
     /// null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> or a forward in <paramref name="customOps"/> returns
+    /// null.</exception>
+    /// <exception cref="ShapeException">A forward in <paramref name="customOps"/> returns a result shaped otherwise
+    /// than the custom op's own output.</exception>
     public static ReplayReport Verify(Func<Tensor[], Tensor> f, IReadOnlyDictionary<string, Func<TorchTensor[], TorchTensor>> customOps, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);

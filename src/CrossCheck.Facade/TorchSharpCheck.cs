@@ -68,11 +68,17 @@ public static partial class TorchSharpCheck
         var y = ours(Interop.Tensors(xs)) ?? throw new ArgumentException("The Functional function returned null.", nameof(ours));
         var w = y.Rank == 0 ? null : Tensor.Random(424242, y.Shape.ToArray());
         var grads = Autodiff.Grad(ts => w is null ? ours(ts) : (ours(ts) * w).Sum(), Interop.Tensors(xs));
-        var r = Torch.valueAndGrad(FuncConvert.FromFunc<TorchTensor[], TorchTensor>(ts => theirs(ts) ?? throw new ArgumentException("The TorchSharp function returned null.", nameof(theirs))), Array.ConvertAll(xs, v => v.Tensor),
+        // Their result's shape is checked before TorchSharp differentiates it against ours.
+        TorchTensor Theirs(TorchTensor[] ts)
+        {
+            var t = theirs(ts) ?? throw new ArgumentException("The TorchSharp function returned null.", nameof(theirs));
+            if (!t.shape.AsSpan().SequenceEqual(Array.ConvertAll(y.Shape.ToArray(), d => (long)d)))
+                throw new ShapeException($"Compare: Functional's result has shape {y.Shape}; TorchSharp's has shape [{string.Join(", ", t.shape)}].", nameof(theirs));
+            return t;
+        }
+        var r = Torch.valueAndGrad(FuncConvert.FromFunc<TorchTensor[], TorchTensor>(Theirs), Array.ConvertAll(xs, v => v.Tensor),
             w is null ? FSharpOption<Core.Tensor>.None : FSharpOption<Core.Tensor>.Some(w.Value.Tensor));
         var theirValue = r.Output.ToArray();
-        if (!r.Output.Shape.AsSpan().SequenceEqual(y.Shape.ToArray()))
-            throw new ShapeException($"Compare: Functional's result has shape {y.Shape}; TorchSharp's has shape [{string.Join(", ", r.Output.Shape)}].", nameof(theirs));
         bool passed = true;
         string worstOutput = "value";
         int worstIndex = 0, count = 0;

@@ -22,7 +22,8 @@ public static class TorchSharpEngine
     /// names it.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="device"/>,
     /// <paramref name="inputs"/> or an element of <paramref name="inputs"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> returns null, or <paramref name="device"/> is not a
+    /// device name or not available in this TorchSharp build.</exception>
     public static ValueAndGradients Run(Func<Tensor[], Tensor> f, string device, params Tensor[] inputs) =>
         Run(f, device, TorchSharpCheck.NoCustomOps, inputs);
 
@@ -39,7 +40,10 @@ public static class TorchSharpEngine
     /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="device"/>,
     /// <paramref name="customOps"/>, a forward in <paramref name="customOps"/>, <paramref name="inputs"/> or an element
     /// of <paramref name="inputs"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="f"/> returns null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="f"/> or a forward in <paramref name="customOps"/> returns
+    /// null, or <paramref name="device"/> is not a device name or not available in this TorchSharp build.</exception>
+    /// <exception cref="ShapeException">A forward in <paramref name="customOps"/> returns a result shaped otherwise
+    /// than the custom op's own output.</exception>
     public static ValueAndGradients Run(Func<Tensor[], Tensor> f, string device, IReadOnlyDictionary<string, Func<TorchTensor[], TorchTensor>> customOps, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);

@@ -280,14 +280,36 @@ module Engine =
         | "minAxes" -> x().amin(ints op "axes", attribute<bool> op "keepDims")
         | name -> raise (NotSupportedException(sprintf "'%s' is not replayable on TorchSharp." name))
 
+    /// A custom op's TorchSharp forward, given for its name in `customOps`, run on `inputs`: a result that is null or
+    /// not shaped as the op's own output is refused here, before TorchSharp differentiates it.
+    let internal customForward (forward: torch.Tensor[] -> torch.Tensor) (op: Op) (expected: int[]) (inputs: torch.Tensor[]) =
+        let y = forward inputs
+        if isNull y then invalidArg "customOps" (sprintf "The TorchSharp forward for custom op '%s' returned null." op.Name)
+        if y.shape <> (expected |> Array.map int64) then
+            raise (ShapeException(sprintf "The TorchSharp forward for custom op '%s' returned shape [%s]; the op's output has shape %s." op.Name (String.Join(", ", y.shape)) (Shape.show expected), "customOps"))
+        y
+
     /// The value and gradients of f at xs, computed by running f's traced forward program and its derived gradient
     /// program on TorchSharp tensors on `device` ("cpu", or "cuda" with a CUDA build of TorchSharp).
-    /// A custom op runs through the TorchSharp forward given for its name in `custom`; the ops of its VJP rule are
+    /// A custom op runs through the TorchSharp forward given for its name in `customOps`; the ops of its VJP rule are
     /// built-in ones.
-    let run (custom: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (f: Value[] -> Value) (device: string) (xs: Tensor[]) : Tensor * Tensor[] =
+    let run (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (f: Value[] -> Value) (device: string) (xs: Tensor[]) : Tensor * Tensor[] =
         if isNull device then nullArg "device"
+        // LibTorch would fail on a device this build cannot reach with its own message, when the name is parsed
+        // (CUDA in a CPU-only build) or once a tensor is moved there.
+        let unavailable (why: string) =
+            invalidArg "device" (sprintf "Device '%s' is not available in this TorchSharp build (%s); \"cpu\" is." device why)
+        let dev =
+            try torch.device device
+            with
+            | :? ArgumentException | :? FormatException ->
+                invalidArg "device" (sprintf "'%s' is not a TorchSharp device name (\"cpu\", \"cuda\", \"cuda:1\")." device)
+            | :? InvalidOperationException as e -> unavailable (e.Message.Split('\n').[0].TrimEnd('.', ' '))
+        match dev.``type`` with
+        | DeviceType.CPU -> ()
+        | DeviceType.CUDA when (try torch.cuda.is_available () with :? InvalidOperationException -> false) -> ()
+        | t -> unavailable (string t)
         let program = Trace.gradient f xs
-        let dev = torch.device device
         Torch.scopedRetryingFreedScalar (fun () ->
             let values = Dictionary<Tensor, torch.Tensor>(HashIdentity.Reference)
             let onDevice (t: Tensor) =
@@ -301,8 +323,8 @@ module Engine =
             for e in program.Entries do
                 let inputs = e.Inputs |> Array.map onDevice
                 let result =
-                    match custom.TryGetValue e.Op.Name with
-                    | true, forward -> forward inputs
+                    match customOps.TryGetValue e.Op.Name with
+                    | true, forward -> customForward forward e.Op e.Output.ShapeArray inputs
                     | _ -> apply e.Op e.Output.ShapeArray inputs
                 values.[e.Output] <- result
             let back (t: Tensor) = Torch.ofTorch ((onDevice t).cpu())

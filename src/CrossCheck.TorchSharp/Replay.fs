@@ -121,9 +121,9 @@ module Replay =
         | _ -> None
 
     /// The op on TorchSharp tensors: the user's TorchSharp forward for a custom op's name, else the built-in replay.
-    let private torchForward (custom: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) =
-        match custom.TryGetValue e.Op.Name with
-        | true, f -> f
+    let private torchForward (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) =
+        match customOps.TryGetValue e.Op.Name with
+        | true, f -> Engine.customForward f e.Op e.Output.ShapeArray
         | _ -> Engine.apply e.Op e.Output.ShapeArray
 
     /// `plain` except at x = p exactly, where it is v + d·(x − p): the value v with derivative d.
@@ -133,10 +133,10 @@ module Replay =
     /// The op as the end-to-end replay runs it: TorchSharp's own op, except where a documented difference would
     /// otherwise hide real ones downstream (a kink takes our convention's derivative; GELU's tail is computed from
     /// erfc / σ).
-    let private aligned (custom: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) (xs: torch.Tensor[]) : torch.Tensor =
+    let private aligned (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) (xs: torch.Tensor[]) : torch.Tensor =
         let op = e.Op
-        let plain () = torchForward custom e xs
-        if custom.ContainsKey op.Name then plain ()
+        let plain () = torchForward customOps e xs
+        if customOps.ContainsKey op.Name then plain ()
         else
             match op.Name with
             | "leakyRelu" ->
@@ -186,7 +186,7 @@ module Replay =
     /// Replays f's traced program on TorchSharp (float64). Op by op: each forward operation runs on TorchSharp from
     /// our inputs, and its VJP (TorchSharp autograd of that one op) is compared with ours for a fixed adjoint.
     /// End to end: the forward program replayed under autograd gives the value and gradients, compared with ours.
-    let verify (rtol: float) (atol: float) (custom: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (f: Value[] -> Value) (xs: Tensor[]) : ReplayResult =
+    let verify (rtol: float) (atol: float) (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (f: Value[] -> Value) (xs: Tensor[]) : ReplayResult =
         let program = Trace.gradient f xs
         let forward = program.Entries.[0 .. program.ForwardCount - 1]
         let details = StringBuilder()
@@ -227,7 +227,7 @@ module Replay =
             let step =
                 Torch.scopedRetryingFreedScalar (fun () ->
                     let leaves = e.Inputs |> Array.map (Torch.toTorch true)
-                    match (try Ok (torchForward custom e leaves) with :? NotSupportedException as ex -> Error ex.Message) with
+                    match (try Ok (torchForward customOps e leaves) with :? NotSupportedException as ex -> Error ex.Message) with
                     | Error m -> Error m
                     | Ok y ->
                         let theirs =
@@ -263,7 +263,7 @@ module Replay =
                         match values.TryGetValue t with
                         | true, v -> v
                         | _ -> let v = Torch.toTorch false t in values.[t] <- v; v
-                    for e in forward do values.[e.Output] <- aligned custom e (e.Inputs |> Array.map onTorch)
+                    for e in forward do values.[e.Output] <- aligned customOps e (e.Inputs |> Array.map onTorch)
                     let y = onTorch program.Output
                     let grads =
                         if y.requires_grad then

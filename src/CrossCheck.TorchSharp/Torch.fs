@@ -101,8 +101,9 @@ module Torch =
             let y = f xs
             let go = match outGrad with Some g -> toTorch false g | None -> torch.ones_like(y)
             // backward fills the leaves' .grad (null when unused); autograd.grad's empty-handle answers
-            // for unused inputs would stay counted as live tensors.
-            y.backward([| go |])
+            // for unused inputs would stay counted as live tensors. A result that uses no input has no graph:
+            // every gradient is zero, and backward would refuse it.
+            if y.requires_grad then y.backward([| go |])
             { Output = ofTorch y
               Gradients = Array.init xs.Length (fun i -> gradOrZero inputs.[i].ShapeArray xs.[i].grad) })
 

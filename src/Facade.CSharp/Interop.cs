@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using Microsoft.FSharp.Core;
 using Core = Functional.Core;
 
@@ -7,11 +8,12 @@ namespace Functional;
 /// <summary>Conversions between the facade and the F# core; nothing here is public.</summary>
 internal static class Interop
 {
-    public static FSharpFunc<Core.Value, Core.Value> Lift(Func<Tensor, Tensor> f) =>
-        FuncConvert.FromFunc<Core.Value, Core.Value>(v => Checked(f(new Tensor(v)), nameof(f)).Value);
+    // The caller's parameter name goes into the message of a function that returns null.
+    public static FSharpFunc<Core.Value, Core.Value> Lift(Func<Tensor, Tensor> f, [CallerArgumentExpression(nameof(f))] string name = "f") =>
+        FuncConvert.FromFunc<Core.Value, Core.Value>(v => Checked(f(new Tensor(v)), name).Value);
 
-    public static FSharpFunc<Core.Value[], Core.Value> LiftMany(Func<Tensor[], Tensor> f) =>
-        FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => Checked(f(Array.ConvertAll(vs, v => new Tensor(v))), nameof(f)).Value);
+    public static FSharpFunc<Core.Value[], Core.Value> LiftMany(Func<Tensor[], Tensor> f, [CallerArgumentExpression(nameof(f))] string name = "f") =>
+        FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => Checked(f(Array.ConvertAll(vs, v => new Tensor(v))), name).Value);
 
     public static Core.Value[] Values(Tensor[] xs, string name)
     {

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using Core = Functional.Core;
 
 namespace Functional;
@@ -41,9 +42,9 @@ public interface IOptimizer
     /// <param name="state">The state from <see cref="Init"/> or the previous step.</param>
     /// <returns>The new parameters and state.</returns>
     /// <exception cref="ArgumentNullException">An argument or one of its elements is null.</exception>
-    /// <exception cref="ArgumentException">A hyperparameter is out of range (a learning rate that is not positive,
-    /// Nesterov's momentum without momentum), <paramref name="gradients"/> does not have one gradient per parameter,
-    /// or <paramref name="state"/> was made for another number of parameters.</exception>
+    /// <exception cref="ArgumentException"><paramref name="gradients"/> does not have one gradient per parameter, or
+    /// <paramref name="state"/> was made for another number of parameters. (Hyperparameters are checked by the
+    /// optimizer's constructor.)</exception>
     /// <exception cref="ShapeException">A gradient's shape differs from its parameter's, or a moment in
     /// <paramref name="state"/> does (a state made for other parameters).</exception>
     OptimizerStep Step(Tensor[] parameters, Tensor[] gradients, OptimizerState state);
@@ -58,6 +59,7 @@ public sealed class Sgd : IOptimizer
 
     /// <summary>Plain SGD, p ← p − ηg.</summary>
     /// <param name="learningRate">η &gt; 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not positive (or NaN).</exception>
     public Sgd(double learningRate) : this(learningRate, 0, false, 0) { }
 
     /// <summary>SGD with momentum, optionally Nesterov's, and L2 weight decay.</summary>
@@ -65,8 +67,14 @@ public sealed class Sgd : IOptimizer
     /// <param name="momentum">μ ≥ 0.</param>
     /// <param name="nesterov">Nesterov's momentum (needs μ &gt; 0).</param>
     /// <param name="weightDecay">λ ≥ 0, added to the gradient as λp.</param>
-    public Sgd(double learningRate, double momentum, bool nesterov, double weightDecay) =>
-        (lr, this.momentum, this.nesterov, this.weightDecay) = (learningRate, momentum, nesterov, weightDecay);
+    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN).</exception>
+    /// <exception cref="ArgumentException"><paramref name="nesterov"/> is true and <paramref name="momentum"/> is 0.</exception>
+    public Sgd(double learningRate, double momentum, bool nesterov, double weightDecay)
+    {
+        (lr, this.momentum, this.nesterov, this.weightDecay) =
+            (Hyperparameter.Positive(learningRate), Hyperparameter.NonNegative(momentum), nesterov, Hyperparameter.NonNegative(weightDecay));
+        if (nesterov && momentum == 0) throw new ArgumentException("Nesterov's momentum needs a momentum > 0.", nameof(nesterov));
+    }
 
     /// <inheritdoc/>
     public OptimizerState Init(params Tensor[] parameters) => Optimizer.Init(parameters);
@@ -84,6 +92,7 @@ public sealed class Adam : IOptimizer
 
     /// <summary>Adam with β₁ = 0.9, β₂ = 0.999, ε = 1e-8 and no weight decay.</summary>
     /// <param name="learningRate">η &gt; 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not positive (or NaN).</exception>
     public Adam(double learningRate) : this(learningRate, 0.9, 0.999, 1e-8, 0) { }
 
     /// <summary>Adam with every coefficient given.</summary>
@@ -92,8 +101,10 @@ public sealed class Adam : IOptimizer
     /// <param name="beta2">β₂ in [0, 1).</param>
     /// <param name="epsilon">ε &gt; 0.</param>
     /// <param name="weightDecay">λ ≥ 0 (L2, added to the gradient).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN).</exception>
     public Adam(double learningRate, double beta1, double beta2, double epsilon, double weightDecay) =>
-        (lr, this.beta1, this.beta2, this.epsilon, this.weightDecay) = (learningRate, beta1, beta2, epsilon, weightDecay);
+        (lr, this.beta1, this.beta2, this.epsilon, this.weightDecay) = (Hyperparameter.Positive(learningRate), Hyperparameter.Unit(beta1),
+            Hyperparameter.Unit(beta2), Hyperparameter.Positive(epsilon), Hyperparameter.NonNegative(weightDecay));
 
     /// <inheritdoc/>
     public OptimizerState Init(params Tensor[] parameters) => Optimizer.Init(parameters);
@@ -111,6 +122,7 @@ public sealed class AdamW : IOptimizer
     /// <summary>AdamW with β₁ = 0.9, β₂ = 0.999, ε = 1e-8.</summary>
     /// <param name="learningRate">η &gt; 0.</param>
     /// <param name="weightDecay">λ ≥ 0 (decoupled).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN).</exception>
     public AdamW(double learningRate, double weightDecay) : this(learningRate, 0.9, 0.999, 1e-8, weightDecay) { }
 
     /// <summary>AdamW with every coefficient given.</summary>
@@ -119,8 +131,10 @@ public sealed class AdamW : IOptimizer
     /// <param name="beta2">β₂ in [0, 1).</param>
     /// <param name="epsilon">ε &gt; 0.</param>
     /// <param name="weightDecay">λ ≥ 0 (decoupled).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN).</exception>
     public AdamW(double learningRate, double beta1, double beta2, double epsilon, double weightDecay) =>
-        (lr, this.beta1, this.beta2, this.epsilon, this.weightDecay) = (learningRate, beta1, beta2, epsilon, weightDecay);
+        (lr, this.beta1, this.beta2, this.epsilon, this.weightDecay) = (Hyperparameter.Positive(learningRate), Hyperparameter.Unit(beta1),
+            Hyperparameter.Unit(beta2), Hyperparameter.Positive(epsilon), Hyperparameter.NonNegative(weightDecay));
 
     /// <inheritdoc/>
     public OptimizerState Init(params Tensor[] parameters) => Optimizer.Init(parameters);
@@ -156,6 +170,20 @@ public static class Gradients
         var r = Core.Optimizers.clipByNorm(maxNorm, Array.ConvertAll(Interop.Values(gradients, nameof(gradients)), v => v.Tensor));
         return new(Array.ConvertAll(r.Item1, t => new Tensor(Core.ValueModule.constant(t))), r.Item2);
     }
+}
+
+/// <summary>Hyperparameters checked where they are given, so a bad one is reported by the constructor that took it
+/// (as torch.optim does), not by a later step.</summary>
+internal static class Hyperparameter
+{
+    public static double Positive(double v, [CallerArgumentExpression(nameof(v))] string name = "") =>
+        v > 0 ? v : throw new ArgumentOutOfRangeException(name, v, $"{name} must be positive; got {v}.");
+
+    public static double NonNegative(double v, [CallerArgumentExpression(nameof(v))] string name = "") =>
+        v >= 0 ? v : throw new ArgumentOutOfRangeException(name, v, $"{name} must be ≥ 0; got {v}.");
+
+    public static double Unit(double v, [CallerArgumentExpression(nameof(v))] string name = "") =>
+        v is >= 0 and < 1 ? v : throw new ArgumentOutOfRangeException(name, v, $"{name} must lie in [0, 1); got {v}.");
 }
 
 internal static class Optimizer

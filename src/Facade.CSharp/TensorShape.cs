@@ -13,9 +13,13 @@ public sealed class TensorShape : IReadOnlyList<int>, IEquatable<TensorShape>
     internal TensorShape(int[] dims) => this.dims = dims;
 
     /// <summary>The length of an axis.</summary>
-    /// <param name="axis">0 .. Count − 1 (use <c>^1</c> for the last).</param>
-    /// <exception cref="IndexOutOfRangeException"><paramref name="axis"/> is outside 0 .. Count − 1.</exception>
-    public int this[int axis] => dims[axis];
+    /// <param name="axis">0 .. Count − 1, or negative counting from the end (−1 is the last), as the ops' axes.</param>
+    /// <returns>The axis's length.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is outside −Count .. Count − 1.</exception>
+    public int this[int axis] =>
+        axis >= -dims.Length && axis < dims.Length ? dims[axis < 0 ? axis + dims.Length : axis]
+        : throw new ArgumentOutOfRangeException(nameof(axis), axis,
+            dims.Length == 0 ? "A scalar's shape has no axes." : $"Axis {axis} is out of range for shape {this} (rank {dims.Length}): it must lie in {-dims.Length} .. {dims.Length - 1}.");
 
     /// <summary>The rank: how many axes.</summary>
     public int Count => dims.Length;
@@ -29,7 +33,7 @@ public sealed class TensorShape : IReadOnlyList<int>, IEquatable<TensorShape>
     IEnumerator IEnumerable.GetEnumerator() => dims.GetEnumerator();
 
     /// <summary>Same rank and dimensions.</summary>
-    /// <param name="other">The other operand, broadcast against this one.</param>
+    /// <param name="other">The shape to compare with.</param>
     /// <returns>Whether they are equal.</returns>
     public bool Equals(TensorShape? other) => other is not null && dims.AsSpan().SequenceEqual(other.dims);
     /// <inheritdoc/>

@@ -27,10 +27,11 @@ public sealed record EinsumOptions
     /// <summary>Dimensions may be 0.</summary>
     public bool ZeroSize { get; init; } = true;
 
-    internal void Validate()
+    /// <summary>Throws, naming the caller's parameter, when a bound is out of its range.</summary>
+    internal void Validate(string parameter)
     {
-        if (MaxOperands is < 1 or > 8) throw new System.ArgumentOutOfRangeException(nameof(MaxOperands), MaxOperands, "MaxOperands must be 1 to 8.");
-        if (MaxRank is < 0 or > 6) throw new System.ArgumentOutOfRangeException(nameof(MaxRank), MaxRank, "MaxRank must be 0 to 6.");
-        if (MaxSize < 1) throw new System.ArgumentOutOfRangeException(nameof(MaxSize), MaxSize, "MaxSize must be at least 1.");
+        if (MaxOperands is < 1 or > 8) throw new System.ArgumentOutOfRangeException(parameter, MaxOperands, $"EinsumOptions.MaxOperands must be 1 to 8; got {MaxOperands}.");
+        if (MaxRank is < 0 or > 6) throw new System.ArgumentOutOfRangeException(parameter, MaxRank, $"EinsumOptions.MaxRank must be 0 to 6; got {MaxRank}.");
+        if (MaxSize < 1) throw new System.ArgumentOutOfRangeException(parameter, MaxSize, $"EinsumOptions.MaxSize must be at least 1; got {MaxSize}.");
     }
 }

@@ -31,36 +31,34 @@ public static class Generators
     public static Arbitrary<EinsumCase> Einsum(EinsumOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        options.Validate(nameof(options));
         return Arb.From(EinsumGen(options), c => Shrink(c));
     }
 
     /// <summary>Shapes of rank 0 to <paramref name="maxRank"/>, each size 1 to <paramref name="maxSize"/>.</summary>
-    /// <param name="maxRank">The largest rank (0 or more).</param>
+    /// <param name="maxRank">The largest rank (0 to 64).</param>
     /// <param name="maxSize">The largest size (1 or more).</param>
     /// <returns>A generator of shapes.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxRank"/> is negative, or
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxRank"/> is outside 0 to 64, or
     /// <paramref name="maxSize"/> is less than 1.</exception>
     public static Gen<int[]> Shape(int maxRank, int maxSize)
     {
-        if (maxRank < 0) throw new ArgumentOutOfRangeException(nameof(maxRank), maxRank, "The rank bound must be 0 or more.");
-        if (maxSize < 1) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "The size bound must be 1 or more.");
+        CheckBounds(maxRank, maxSize);
         return Gen.Choose(0, maxRank).SelectMany(rank => Gen.ArrayOf(Gen.Choose(1, maxSize), rank));
     }
 
     /// <summary>Shapes of rank 0 to <paramref name="maxRank"/>, each size 1 to <paramref name="maxSize"/>, or 0 now
     /// and then when <paramref name="zeroSize"/> (a zero-size dimension: an empty tensor).</summary>
-    /// <param name="maxRank">The largest rank (0 or more).</param>
+    /// <param name="maxRank">The largest rank (0 to 64).</param>
     /// <param name="maxSize">The largest size (1 or more).</param>
     /// <param name="zeroSize">Whether a dimension may be 0.</param>
     /// <returns>A generator of shapes.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxRank"/> is negative, or
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxRank"/> is outside 0 to 64, or
     /// <paramref name="maxSize"/> is less than 1.</exception>
     public static Gen<int[]> Shape(int maxRank, int maxSize, bool zeroSize)
     {
         if (!zeroSize) return Shape(maxRank, maxSize);
-        if (maxRank < 0) throw new ArgumentOutOfRangeException(nameof(maxRank), maxRank, "The rank bound must be 0 or more.");
-        if (maxSize < 1) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "The size bound must be 1 or more.");
+        CheckBounds(maxRank, maxSize);
         var size = Gen.Frequency((1, Gen.Constant(0)), (9, Gen.Choose(1, maxSize)));
         return Gen.Choose(0, maxRank).SelectMany(rank => Gen.ArrayOf(size, rank));
     }
@@ -76,6 +74,8 @@ public static class Generators
     /// <paramref name="min"/> is greater than <paramref name="max"/>.</exception>
     /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
     /// <see cref="Limits.MaxElements"/> elements.</exception>
+    /// <exception cref="MemoryLimitException">One tensor of <paramref name="shape"/> would exceed
+    /// <see cref="Limits.MemoryLimitBytes"/>.</exception>
     public static Arbitrary<Tensor> TensorArbitrary(int[] shape, double min, double max) =>
         Arb.From(Tensor(shape, min, max), t => ShrinkValues(t, min, max));
 
@@ -103,25 +103,25 @@ public static class Generators
     }
 
     /// <summary>Shapes as <see cref="Shape(int, int)"/> gives them, shrinking by dropping a dimension or lowering a size.</summary>
-    /// <param name="maxRank">The largest rank (0 or more).</param>
+    /// <param name="maxRank">The largest rank (0 to 64).</param>
     /// <param name="maxSize">The largest size (1 or more).</param>
     /// <returns>An arbitrary of shapes.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxRank"/> is negative, or
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxRank"/> is outside 0 to 64, or
     /// <paramref name="maxSize"/> is less than 1.</exception>
     public static Arbitrary<int[]> ShapeArbitrary(int maxRank, int maxSize) =>
         Arb.From(Shape(maxRank, maxSize), ShrinkShape);
 
     /// <summary><paramref name="count"/> shapes that broadcast together by NumPy's rules: a common shape, from which
     /// each takes a suffix and shows some dimensions as 1.</summary>
-    /// <param name="count">How many shapes (1 or more).</param>
-    /// <param name="maxRank">The common shape's largest rank.</param>
+    /// <param name="count">How many shapes (1 to 1,024).</param>
+    /// <param name="maxRank">The common shape's largest rank (0 to 64).</param>
     /// <param name="maxSize">The largest size.</param>
     /// <returns>A generator of shape arrays, each one broadcastable with the others.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is less than 1,
-    /// <paramref name="maxRank"/> is negative, or <paramref name="maxSize"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is outside 1 to 1,024,
+    /// <paramref name="maxRank"/> outside 0 to 64, or <paramref name="maxSize"/> is less than 1.</exception>
     public static Gen<int[][]> BroadcastShapes(int count, int maxRank, int maxSize)
     {
-        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one shape.");
+        if (count is < 1 or > MaxCount) throw new ArgumentOutOfRangeException(nameof(count), count, $"The shape count must be 1 to {MaxCount}.");
         return Shape(maxRank, maxSize).SelectMany(common => Gen.Choose(0, int.MaxValue).Select(seed =>
         {
             var rng = new Random(seed);
@@ -131,6 +131,18 @@ public static class Generators
                 return common.Skip(drop).Select(d => rng.NextDouble() < 0.3 ? 1 : d).ToArray();
             }).ToArray();
         }));
+    }
+
+    /// <summary>The largest rank a shape generator takes: NumPy's and PyTorch's limit on dimensions.</summary>
+    private const int MaxRank = 64;
+
+    /// <summary>The most shapes one draw of <see cref="BroadcastShapes"/> makes.</summary>
+    private const int MaxCount = 1024;
+
+    private static void CheckBounds(int maxRank, int maxSize)
+    {
+        if (maxRank is < 0 or > MaxRank) throw new ArgumentOutOfRangeException(nameof(maxRank), maxRank, $"The rank bound must be 0 to {MaxRank}.");
+        if (maxSize < 1) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "The size bound must be 1 or more.");
     }
 
     private static IEnumerable<int[]> ShrinkShape(int[] shape)
@@ -155,6 +167,8 @@ public static class Generators
     /// <paramref name="min"/> is greater than <paramref name="max"/>.</exception>
     /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
     /// <see cref="Limits.MaxElements"/> elements.</exception>
+    /// <exception cref="MemoryLimitException">One tensor of <paramref name="shape"/> would exceed
+    /// <see cref="Limits.MemoryLimitBytes"/>.</exception>
     public static Gen<Tensor> Tensor(int[] shape, double min, double max)
     {
         ArgumentNullException.ThrowIfNull(shape);
@@ -162,6 +176,8 @@ public static class Generators
             throw new ArgumentOutOfRangeException(nameof(max), max, "The bounds must be finite with min ≤ max.");
         // Negative dimensions and too many elements, in this member's terms.
         int n = Api.Call("Generators.Tensor", "shape", () => Functional.Core.Shape.numel(shape));
+        // Every draw allocates the whole tensor: a shape above the memory limit is refused here, once.
+        Functional.Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Generators.Tensor of shape [{string.Join(", ", shape)}]"), n);
         var copy = (int[])shape.Clone();
         return Gen.Choose(int.MinValue, int.MaxValue).Select(seed =>
         {
@@ -186,6 +202,10 @@ public static class Generators
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="gap"/> is negative or NaN, <paramref name="min"/>
     /// or <paramref name="max"/> is not finite, or <paramref name="min"/> is greater than
     /// <paramref name="max"/>.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
+    /// <exception cref="MemoryLimitException">One tensor of <paramref name="shape"/> would exceed
+    /// <see cref="Limits.MemoryLimitBytes"/>.</exception>
     public static Gen<Tensor> Tensor(int[] shape, double min, double max, double gap, params double[] avoid)
     {
         ArgumentNullException.ThrowIfNull(avoid);

@@ -1,4 +1,7 @@
+using Functional.CrossCheck;
+using Functional.Testing;
 using Xunit;
+using TorchTensor = TorchSharp.torch.Tensor;
 
 namespace Functional.Facade.Tests;
 
@@ -73,6 +76,89 @@ public class BadInputTests
         var e = Assert.Throws<ArgumentException>(() => Autodiff.Grad((Tensor _) => null!, Tensor.Ones(2)));
         Assert.Equal("f", e.ParamName);
         Assert.Throws<ArgumentOutOfRangeException>(() => GradientCheck.Run(xs => xs[0].Sum(), double.NaN, 1e-5, 1e-3, Tensor.Ones(2)));
+    }
+
+    [Fact]
+    public void A_shape_is_indexed_as_the_ops_take_axes_and_refuses_others_with_a_typed_error()
+    {
+        var shape = Tensor.Zeros(2, 3).Shape;
+        Assert.Equal(3, shape[-1]);
+        Assert.Equal(2, shape[-2]);
+        Assert.Equal(3, shape[^1]);
+        Assert.Equal("axis", Assert.Throws<ArgumentOutOfRangeException>(() => shape[2]).ParamName);
+        Assert.Equal("axis", Assert.Throws<ArgumentOutOfRangeException>(() => shape[-3]).ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Tensor.Scalar(1).Shape[0]);
+    }
+
+    [Fact]
+    public void An_optimizer_state_for_fewer_parameters_is_refused_by_name()
+    {
+        var sgd = new Sgd(0.1);
+        var e = Assert.Throws<ArgumentException>(() => sgd.Step(new[] { Tensor.Ones(2) }, new[] { Tensor.Ones(2) }, sgd.Init()));
+        Assert.Equal("state", e.ParamName);
+    }
+
+    [Fact]
+    public void Empty_results_long_along_an_axis_are_made_and_large_ones_refused_before_allocation()
+    {
+        // [3, 0] scattered to 2³¹ − 57 along axis 0 is an empty [2147483591, 0]; along axis 1 it would be 6.4·10⁹ elements.
+        Assert.Equal(new[] { 2147483591, 0 }, Tensor.Zeros(3, 0).IndexAdd(0, new[] { 0, 0, 0 }, 2147483591).Shape.ToArray());
+        Assert.Throws<MemoryLimitException>(() => Tensor.Zeros(3, 0).IndexAdd(1, Array.Empty<int>(), int.MaxValue));
+        Assert.Throws<MemoryLimitException>(() => Tensor.Zeros(0, 3).IndexAdd(0, Array.Empty<int>(), 1073741824));
+        var g = Autodiff.Grad(x => x.IndexAdd(0, new[] { 0, 0, 0 }, 2147483591).Sum(), Tensor.Zeros(3, 0));
+        Assert.Equal(new[] { 3, 0 }, g.Shape.ToArray());
+    }
+
+    [Fact]
+    public void Linear_algebra_on_0_by_0_matrices_gives_torch_answers()
+    {
+        var a = Tensor.Zeros(0, 0);
+        Assert.Equal(new[] { 0, 4 }, Linalg.Solve(a, Tensor.Zeros(0, 4)).Shape.ToArray());
+        Assert.Equal(new[] { 3, 0, 4 }, Linalg.Solve(Tensor.Zeros(3, 0, 0), Tensor.Zeros(3, 0, 4)).Shape.ToArray());
+        Assert.Equal(new[] { 0, 4 }, Linalg.SolveTriangular(a, Tensor.Zeros(0, 4), true).Shape.ToArray());
+        Assert.Equal(1.0, Linalg.Det(a).ToScalar());
+        Assert.Equal(0.0, Linalg.LogDet(a).ToScalar());
+        Assert.Equal(new[] { 0, 0 }, Autodiff.Grad(x => Linalg.Solve(x, Tensor.Ones(0, 4)).Sum(), a).Shape.ToArray());
+    }
+
+    [Fact]
+    public void A_cross_check_of_a_function_that_uses_no_input_compares_zero_gradients()
+    {
+        var r = TorchSharpCheck.Compare(xs => Tensor.Scalar(2), ts => TorchSharp.torch.tensor(2.0), Tensor.Ones(3));
+        Assert.True(r.Passed, r.ToString());
+        var empty = TorchSharpCheck.Compare(xs => Tensor.Scalar(2), ts => TorchSharp.torch.tensor(2.0));
+        Assert.True(empty.Passed, empty.ToString());
+        var e = Assert.Throws<ShapeException>(() => TorchSharpCheck.Compare(xs => xs[0].Exp(), ts => ts[0].exp().sum(), Tensor.Ones(3)));
+        Assert.Equal("theirs", e.ParamName);
+    }
+
+    [Fact]
+    public void Bad_devices_and_bad_custom_forwards_are_named_not_passed_to_LibTorch()
+    {
+        Assert.Equal("device", Assert.Throws<ArgumentException>(() => TorchSharpEngine.Run(xs => xs[0].Sum(), "ii->i", Tensor.Ones(2))).ParamName);
+        bool cuda;
+        try { cuda = TorchSharp.torch.cuda.is_available(); } catch (InvalidOperationException) { cuda = false; }
+        if (!cuda)
+            Assert.Equal("device", Assert.Throws<ArgumentException>(() => TorchSharpEngine.Run(xs => xs[0].Sum(), "cuda", Tensor.Ones(2))).ParamName);
+        var twice = CustomOp.Create("twice", xs => xs[0] * 2, (xs, y, g, i) => g * 2, (xs, y, i, t) => t * 2);
+        var returnsNull = new Dictionary<string, Func<TorchTensor[], TorchTensor>> { ["twice"] = ts => null! };
+        var wrongShape = new Dictionary<string, Func<TorchTensor[], TorchTensor>> { ["twice"] = ts => ts[0].sum() };
+        Assert.Equal("customOps", Assert.Throws<ArgumentException>(() => TorchSharpCheck.Verify(xs => twice(xs).Sum(), returnsNull, Tensor.Ones(2))).ParamName);
+        Assert.Equal("customOps", Assert.Throws<ShapeException>(() => TorchSharpCheck.Verify(xs => twice(xs).Sum(), wrongShape, Tensor.Ones(2))).ParamName);
+        Assert.Equal("customOps", Assert.Throws<ShapeException>(() => TorchSharpEngine.Run(xs => twice(xs).Sum(), "cpu", wrongShape, Tensor.Ones(2))).ParamName);
+    }
+
+    [Fact]
+    public void The_testing_kit_refuses_bounds_it_cannot_draw_from()
+    {
+        Assert.Equal("maxRank", Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Shape(65, 3)).ParamName);
+        Assert.Equal("count", Assert.Throws<ArgumentOutOfRangeException>(() => Generators.BroadcastShapes(int.MaxValue, 1, 3)).ParamName);
+        var o = Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Einsum(new EinsumOptions { MaxOperands = 9 }));
+        Assert.Equal("options", o.ParamName);
+        Assert.Contains("EinsumOptions.MaxOperands", o.Message);
+        Assert.Throws<MemoryLimitException>(() => Generators.Tensor(new[] { 1, 2147483591 }, 0, 1));
+        var r = Assert.Throws<ArgumentException>(() => RuleCheck.Run(xs => null!, Tensor.Ones(2)));
+        Assert.Equal("op", r.ParamName);
     }
 }
 

@@ -11,14 +11,16 @@ public class DocCompletenessTests
     private static readonly string[] Generated = { "Equals", "GetHashCode", "Deconstruct", "<Clone>$", "PrintMembers", "op_Equality", "op_Inequality" };
 
     /// <summary>The XML documentation's id of a method (<c>M:Namespace.Type.Name(ParamTypes)</c>).</summary>
-    public static string DocId(MethodInfo m)
+    public static string DocId(MethodBase m)
     {
         var ps = m.GetParameters();
+        if (m is ConstructorInfo)
+            return $"M:{m.DeclaringType!.FullName!.Replace('+', '.')}.#ctor" + (ps.Length == 0 ? "" : "(" + string.Join(",", ps.Select(p => TypeId(p.ParameterType))) + ")");
         // A property's getter is documented on the property (an indexer with its parameters).
         if (m.IsSpecialName && m.Name.StartsWith("get_"))
             return $"P:{m.DeclaringType!.FullName!.Replace('+', '.')}.{m.Name[4..]}" + (ps.Length == 0 ? "" : "(" + string.Join(",", ps.Select(p => TypeId(p.ParameterType))) + ")");
         string id = $"M:{m.DeclaringType!.FullName!.Replace('+', '.')}.{m.Name}" + (ps.Length == 0 ? "" : "(" + string.Join(",", ps.Select(p => TypeId(p.ParameterType))) + ")");
-        return m.Name == "op_Implicit" ? id + "~" + TypeId(m.ReturnType) : id;
+        return m.Name == "op_Implicit" ? id + "~" + TypeId(((MethodInfo)m).ReturnType) : id;
     }
 
     /// <summary>The XML documentation of an assembly, by member id.</summary>

@@ -91,8 +91,11 @@ public class OptimizerTests
         Assert.Equal(1, step.State.Steps);
         Assert.Throws<ArgumentException>(() => adam.Step(Start, new[] { GradientsAt(0)[0] }, state));
         Assert.Throws<ShapeException>(() => adam.Step(Start, new[] { Tensor.Zeros(2), Tensor.Zeros(4) }, state));
-        Assert.Throws<ArgumentException>(() => new Adam(-1).Step(Start, GradientsAt(0), state));
-        Assert.Throws<ArgumentException>(() => new Sgd(0.1, 0, true, 0).Step(Start, GradientsAt(0), state));
+        // Hyperparameters are refused by the constructor that took them, naming the parameter.
+        Assert.Equal("learningRate", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(-1)).ParamName);
+        Assert.Equal("beta2", Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(0.1, 0.9, 1, 1e-8, 0)).ParamName);
+        Assert.Equal("momentum", Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(0.1, double.NaN, false, 0)).ParamName);
+        Assert.Equal("nesterov", Assert.Throws<ArgumentException>(() => new Sgd(0.1, 0, true, 0)).ParamName);
         // A state made for parameters of other shapes (the same count) is refused, not read as these parameters'.
         var other = new[] { Tensor.Random(3, 4, 3), Tensor.Random(4, 2, 2) };
         var ex = Assert.Throws<ShapeException>(() => adam.Step(Start, GradientsAt(0), adam.Init(other)));

@@ -324,7 +324,7 @@ module internal Factorizations =
     /// columns up to each row's own are computed (the terms left out are products with zeros, which change no sum).
     /// Otherwise the columns go over the cores in slices (`columnSlices`).
     let private forward (m: double[]) (mo: int) (trans: bool) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) (triangular: bool) =
-        let width = if n <= unblockedMax then n else panel
+        let width = if n <= unblockedMax then max 1 n else panel
         // Columns [s0, s0 + sw) of X (row stride k); `serial` inside a slice.
         let run (serial: bool) (s0: int) (sw: int) =
             let xo = xOffset + s0
@@ -354,7 +354,7 @@ module internal Factorizations =
     /// (as `forward`); its diagonal taken as ones when `unit`: panels of rows from the bottom (as `forward`), the
     /// columns over the cores in slices.
     let private backward (m: double[]) (mo: int) (trans: bool) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) =
-        let width = if n <= unblockedMax then n else panel
+        let width = if n <= unblockedMax then max 1 n else panel
         let panels = (n + width - 1) / width
         columnSlices n k (fun serial s0 sw ->
             let xo = xOffset + s0

@@ -74,7 +74,9 @@ module Indexing =
 
     /// Refuses, before anything is allocated, x resized to `size` along axis `a` when that exceeds the memory limit.
     let private checkResized (name: string) (a: int) (size: int) (x: Value) =
-        Limits.check (fun () -> sprintf "%s to %d along axis %d of shape %s" name size a (Shape.show x.Shape)) (float (Shape.numel x.Shape) / float (max 1 x.Shape.[a]) * float size)
+        // The other axes' product directly: numel / length loses it when the axis' length is 0.
+        let others = x.Shape |> Array.mapi (fun i d -> if i = a then 1.0 else float d) |> Array.fold (*) 1.0
+        Limits.check (fun () -> sprintf "%s to %d along axis %d of shape %s" name size a (Shape.show x.Shape)) (others * float size)
 
     /// Elements start .. start + length − 1 along `axis` (negative axes count from the end). VJP: the adjoint
     /// written into zeros at the same place (`pad`). JVP: the tangent's slice.
@@ -179,9 +181,12 @@ module Indexing =
 
     /// Zeros of outer × size × inner with block k of src (outer × m × inner) added at block indices[k].
     let private scatterRows (src: double[]) (outer: int) (m: int) (inner: int) (indices: int[]) (size: int) =
-        let out = Storage.uninit (outer * size * inner)
-        scatterRowsInto src outer m inner indices size out true
-        out
+        // An empty result may still be long along the axis ([0, 2³¹ − 1]): nothing of the axis' length is made.
+        if outer = 0 || inner = 0 || size = 0 then Array.empty<double>
+        else
+            let out = Storage.uninit (outer * size * inner)
+            scatterRowsInto src outer m inner indices size out true
+            out
 
     let rec private selectRows (axis: int) (indices: int[]) (x: Value) : Value =
         let shape = x.Shape

@@ -4,7 +4,8 @@ open System
 open Functional
 
 /// What an optimizer carries from one step to the next: a step count and, per parameter, its moment buffers
-/// (none for plain SGD, the velocity for momentum, the first and second moments for Adam).
+/// (zeros for plain SGD, the velocity for momentum, the first and second moments for Adam; both arrays always
+/// hold one buffer per parameter).
 type OptimizerState =
     { Steps: int
       First: Tensor[]
@@ -23,14 +24,15 @@ module Optimizers =
         for i in 0 .. parameters.Length - 1 do
             if not (Shape.same parameters.[i].ShapeArray gradients.[i].ShapeArray) then
                 raise (ShapeException(sprintf "Gradient %d has shape %s; parameter %d has shape %s." i (Shape.show gradients.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "gradients"))
-        if state.First.Length <> 0 && state.First.Length <> parameters.Length then
+        // A state holds both moment buffers for every parameter (`init` makes them), whatever the optimizer.
+        if isNull state.First || isNull state.Second then nullArg "state"
+        if state.First.Length <> parameters.Length || state.Second.Length <> parameters.Length then
             invalidArg "state" (sprintf "The state was made for %d parameters; %d are given." state.First.Length parameters.Length)
         // Moments made for other shapes (another model's state) would be read as if they were these parameters'.
         for moments, which in [ state.First, "first"; state.Second, "second" ] do
-            if moments.Length = parameters.Length then
-                for i in 0 .. parameters.Length - 1 do
-                    if not (Shape.same moments.[i].ShapeArray parameters.[i].ShapeArray) then
-                        raise (ShapeException(sprintf "The state's %s moment %d has shape %s; parameter %d has shape %s: was the state made for other parameters?" which i (Shape.show moments.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "state"))
+            for i in 0 .. parameters.Length - 1 do
+                if not (Shape.same moments.[i].ShapeArray parameters.[i].ShapeArray) then
+                    raise (ShapeException(sprintf "The state's %s moment %d has shape %s; parameter %d has shape %s: was the state made for other parameters?" which i (Shape.show moments.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "state"))
 
     /// One parameter's step by a kernel given the element count and the array for the new parameter, run as an
     /// op's forward runs: each result's array (the moments' too, made inside with `Storage.uninit` and wrapped with
