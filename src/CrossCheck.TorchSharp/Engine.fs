@@ -127,6 +127,7 @@ module Engine =
         | "tanh" -> torch.tanh(x ())
         | "sigmoid" -> torch.sigmoid(x ())
         | "relu" -> torch.nn.functional.relu(x ())
+        | "leakyRelu" when float' op "alpha" = 0.0 -> torch.nn.functional.relu(x ())   // ours is ReLU's value there
         | "leakyRelu" -> torch.nn.functional.leaky_relu(x (), float' op "alpha")
         | "gelu" -> torch.nn.functional.gelu(x ())
         | "geluTanh" -> torch.nn.functional.gelu(x (), TorchSharp.Modules.GELU.Approximate.tanh)

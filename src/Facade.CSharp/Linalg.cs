@@ -82,22 +82,43 @@ public static class Linalg
         return Einsum.Contract("...ii->...", a);
     }
 
-    /// <summary>The Frobenius norm √(Σ x²) of all elements. ∂/∂x = x/‖x‖ (NaN at x = 0, where it has no derivative).</summary>
+    /// <summary>The Frobenius norm √(Σ x²) of all elements. ∂/∂x = x/‖x‖ (NaN at x = 0, where it has no derivative).
+    /// Computed on x scaled by a power of two near its largest magnitude, so squares neither overflow (‖x‖ up to
+    /// the largest double) nor underflow (x near 1e-200 keeps its norm and a finite gradient); the bits are those
+    /// of √(Σ x²) wherever that neither overflows nor underflows.</summary>
     /// <param name="x">Any tensor.</param>
     /// <returns>A scalar.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="x"/> is null.</exception>
-    public static Tensor Norm(Tensor x) => N(x).Square().Sum().Sqrt();
+    public static Tensor Norm(Tensor x) => Api.Call("Linalg.Norm", "x", () => Scaled(N(x), 2));
 
-    /// <summary>The p-norm (Σ |x|ᵖ)^(1/p) of all elements, p ≥ 1. ∂/∂x = sign(x)·|x|ᵖ⁻¹/‖x‖ₚᵖ⁻¹.</summary>
-    /// <param name="x">Any tensor.</param>
-    /// <param name="p">The order, at least 1.</param>
+    /// <summary>The p-norm (Σ |x|ᵖ)^(1/p) of all elements, p ≥ 1, scaled as <see cref="Norm(Tensor)"/>.
+    /// ∂/∂x = sign(x)·|x|ᵖ⁻¹/‖x‖ₚᵖ⁻¹. With p = ∞ it is max |x|, whose gradient is sign(x) at the largest
+    /// magnitude, split evenly among ties (as <see cref="Tensor.Max()"/>).</summary>
+    /// <param name="x">Any tensor (not empty when p = ∞).</param>
+    /// <param name="p">The order, at least 1, or <see cref="double.PositiveInfinity"/>.</param>
     /// <returns>A scalar.</returns>
     /// <exception cref="ArgumentOutOfRangeException">p &lt; 1 or NaN.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="x"/> is null.</exception>
+    /// <exception cref="ShapeException">p = ∞ and <paramref name="x"/> is empty: it has no largest magnitude.</exception>
     public static Tensor Norm(Tensor x, double p)
     {
         if (!(p >= 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "A p-norm needs p ≥ 1.");
-        return p == 2 ? Norm(x) : Api.Call("Linalg.Norm", "x,p", () => N(x).Abs().Pow(p).Sum().Pow(1 / p));
+        if (double.IsPositiveInfinity(p) && N(x).Count == 0)
+            throw new ShapeException($"Linalg.Norm: the ∞-norm of an empty tensor (shape {x.Shape}) has no largest magnitude.", nameof(x));
+        return Api.Call("Linalg.Norm", "x,p", () => double.IsPositiveInfinity(p) ? N(x).Abs().Max() : Scaled(N(x), p));
+    }
+
+    /// <summary>m·‖x/m‖ₚ for m a power of two near max |x|, held constant: equal to ‖x‖ₚ for every m &gt; 0, so the
+    /// derivatives taken with m fixed are the norm's own at every order, and x/m is exact.</summary>
+    private static Tensor Scaled(Tensor x, double p)
+    {
+        double largest = x.Count == 0 ? 0 : Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(Core.TensorModule.toArray(x.Value.Tensor)));
+        // Zeros, infinities and NaN: the unscaled formula gives their answer (0, ∞, NaN).
+        // At least 2⁻¹⁰²², so that 1/m is finite.
+        double m = largest > 0 && double.IsFinite(largest) ? Math.ScaleB(1.0, Math.Max(-1022, Math.ILogB(largest))) : 1.0;
+        var y = m == 1.0 ? x : x * (1 / m);
+        var norm = p == 2 ? y.Square().Sum().Sqrt() : y.Abs().Pow(p).Sum().Pow(1 / p);
+        return m == 1.0 ? norm : norm * m;
     }
 
     private static Tensor N(Tensor? t, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(t))] string? name = null) => t ?? throw new ArgumentNullException(name);

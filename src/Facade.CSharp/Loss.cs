@@ -55,6 +55,8 @@ public static class Loss
             if (SameShapes(N(prediction), N(target)))
                 return new Tensor(Core.Losses.huber(delta, prediction.Value, target.Value)).Mean();
             var d = N(prediction) - N(target);
+            // δ = ∞ is ½d² everywhere; the form below would take ∞·0 at every finite d.
+            if (double.IsPositiveInfinity(delta)) return (0.5 * d.Square()).Mean();
             var q = d.Clamp(-delta, delta);
             // ½q² + δ·(|d| − |q|): the two parts meet with equal slopes at |d| = δ.
             return (0.5 * q.Square() + delta * (d.Abs() - q.Abs())).Mean();
@@ -78,7 +80,8 @@ public static class Loss
         {
             for (int i = 0; i < labels.Length; i++) Label(labels, i, c);
             // The labelled log-probabilities in one pass per row each way: the bits of LogSoftmax then Nll.
-            return new Tensor(Core.Softmax.labelledLogSoftmax(labels, logits.Value)).Sum() * (-1.0 / Math.Max(n, 1));
+            // An empty batch: 0·(−1/0), NaN, a mean of nothing as every other loss here and PyTorch's give.
+            return new Tensor(Core.Softmax.labelledLogSoftmax(labels, logits.Value)).Sum() * (-1.0 / n);
         });
     }
 
@@ -155,7 +158,7 @@ public static class Loss
     {
         for (int i = 0; i < labels.Length; i++) Label(labels, i, c);
         var picked = new Tensor(Core.Indexing.gather(1, labels, new[] { n, 1 }, logProbabilities.Value));
-        return picked.Sum() * (-1.0 / Math.Max(n, 1));
+        return picked.Sum() * (-1.0 / n);   // NaN for an empty batch, as CrossEntropy
     }
 
     /// <summary>labels[i], checked to lie in 0 .. classes − 1.</summary>

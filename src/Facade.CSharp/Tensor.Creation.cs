@@ -139,28 +139,30 @@ public sealed partial class Tensor
         return FromArray(d, shape);
     }
 
-    /// <summary>The index of the largest entry along an axis (the first, at a tie), as a constant tensor of indices
+    /// <summary>The index of the largest entry along an axis (the first, at a tie; the first NaN where there is one,
+    /// as NumPy and PyTorch, so that it points at what <see cref="Max()"/> returns), as a constant tensor of indices
     /// with the axis removed.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>The indices.</returns>
     /// <exception cref="ShapeException"><paramref name="axis"/> is out of range for this tensor's rank, or that axis
     /// has length 0.</exception>
-    public Tensor ArgMax(int axis) => ArgBest(axis, (a, b) => a > b);
+    public Tensor ArgMax(int axis) => ArgBest("ArgMax", axis, (a, b) => a > b);
 
-    /// <summary>The index of the smallest entry along an axis (the first, at a tie).</summary>
+    /// <summary>The index of the smallest entry along an axis (the first, at a tie; the first NaN where there is
+    /// one, as NumPy and PyTorch).</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>The indices.</returns>
     /// <exception cref="ShapeException"><paramref name="axis"/> is out of range for this tensor's rank, or that axis
     /// has length 0.</exception>
-    public Tensor ArgMin(int axis) => ArgBest(axis, (a, b) => a < b);
+    public Tensor ArgMin(int axis) => ArgBest("ArgMin", axis, (a, b) => a < b);
 
-    private Tensor ArgBest(int axis, Func<double, double, bool> better)
+    private Tensor ArgBest(string name, int axis, Func<double, double, bool> better)
     {
         int a = axis < 0 ? axis + Rank : axis;
-        if (a < 0 || a >= Rank) throw new ShapeException($"ArgMax/ArgMin: axis {axis} is out of range for rank {Rank}.", nameof(axis));
+        if (a < 0 || a >= Rank) throw new ShapeException($"Tensor.{name}: axis {axis} is out of range for rank {Rank}.", nameof(axis));
         var shape = Shape.ToArray();
         int n = shape[a];
-        if (n == 0) throw new ShapeException($"ArgMax/ArgMin: axis {axis} is empty.", nameof(axis));
+        if (n == 0) throw new ShapeException($"Tensor.{name}: axis {axis} is empty.", nameof(axis));
         int outer = shape.Take(a).Aggregate(1, (x, y) => x * y), inner = shape.Skip(a + 1).Aggregate(1, (x, y) => x * y);
         var src = ToArray();
         var r = new double[outer * inner];
@@ -168,8 +170,11 @@ public sealed partial class Tensor
             for (int i = 0; i < inner; i++)
             {
                 int best = 0;
-                for (int k = 1; k < n; k++)
-                    if (better(src[(o * n + k) * inner + i], src[(o * n + best) * inner + i])) best = k;
+                for (int k = 1; k < n && !double.IsNaN(src[(o * n + best) * inner + i]); k++)
+                {
+                    double v = src[(o * n + k) * inner + i];
+                    if (double.IsNaN(v) || better(v, src[(o * n + best) * inner + i])) best = k;
+                }
                 r[o * inner + i] = best;
             }
         return FromArray(r, shape.Where((_, i) => i != a).ToArray());
@@ -191,10 +196,15 @@ public sealed partial class Tensor
     });
 
     /// <summary>RMS normalisation over the last axis, x/√(mean(x²) + ε) (no gain: multiply your own).</summary>
-    /// <param name="epsilon">ε &gt; 0.</param>
+    /// <param name="epsilon">ε ≥ 0, added to the mean square.</param>
     /// <returns>The normalised tensor.</returns>
     /// <exception cref="ShapeException">This tensor is a scalar, which has no last axis.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epsilon"/> is negative, infinite or NaN.</exception>
     public Tensor RmsNorm(double epsilon) => Api.Call("Tensor.RmsNorm", "epsilon", () =>
-        Rank == 0 ? throw new ShapeException("Tensor.RmsNorm normalises the last axis; a scalar has none.", "this")
-                  : this * (Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5));
+    {
+        if (Rank == 0) throw new ShapeException("Tensor.RmsNorm normalises the last axis; a scalar has none.", "this");
+        if (!(epsilon >= 0) || double.IsPositiveInfinity(epsilon))
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Tensor.RmsNorm: epsilon must be finite and at least 0.");
+        return this * (Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5);
+    });
 }

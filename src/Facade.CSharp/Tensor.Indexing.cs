@@ -19,6 +19,8 @@ public sealed partial class Tensor
     /// <returns>The slice.</returns>
     /// <exception cref="ShapeException">More positions than axes, or a position outside its axis.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="indices"/> is null.</exception>
+    /// <exception cref="ArgumentException">A position is <c>default(TensorIndex)</c> (an unfilled slot of an
+    /// array), which is neither an element nor a range.</exception>
     public Tensor this[params TensorIndex[] indices]
     {
         get
@@ -44,6 +46,9 @@ public sealed partial class Tensor
                     length = end - start;
                     kept.Add(length);
                 }
+                else if (ix.Element is null && ix.Integer is null)
+                    // An unfilled slot of an array of positions: neither an element nor a range (default(Range) is 0..0).
+                    throw new ArgumentException($"t[{string.Join(", ", indices)}]: position {axis} is default(TensorIndex), neither an element nor a range; write .. for the whole axis.", nameof(indices));
                 else
                 {
                     start = ix.Element is { } e ? e.GetOffset(n) : ix.Integer!.Value < 0 ? ix.Integer.Value + n : ix.Integer.Value;

@@ -200,23 +200,26 @@ public sealed partial class Tensor
     // ---- reductions ----
 
     /// <summary>Σ of every element (a scalar). ∂/∂x = 1 everywhere.</summary>
-    /// <returns>The sums (a scalar when no axes are given).</returns>
+    /// <returns>The sum, a scalar.</returns>
     public Tensor Sum() => Api.Call("Tensor.Sum", "", () => new Tensor(Core.Reduction.sum(Value)));
 
-    /// <summary>Σ over the given axes (negative counts from the end). ∂/∂x = 1, broadcast back.</summary>
+    /// <summary>Σ over exactly the given axes (negative counts from the end). ∂/∂x = 1, broadcast back. An empty
+    /// array sums over no axis and gives the values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>dim=[]</c> sums
+    /// everything); <see cref="Sum()"/> sums everything.</summary>
     /// <param name="axes">The axes (negative counts from the end).</param>
-    /// <returns>The sums (a scalar when no axes are given).</returns>
+    /// <returns>The sums, without the given axes.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
     /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range or given twice.</exception>
     public Tensor Sum(params int[] axes) => Api.Call("Tensor.Sum", "axes", () => new Tensor(Core.Reduction.sumAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value)));
 
     /// <summary>Mean of every element. ∂/∂x = 1/n.</summary>
-    /// <returns>The means (a scalar when no axes are given).</returns>
+    /// <returns>The mean, a scalar.</returns>
     public Tensor Mean() => Api.Call("Tensor.Mean", "", () => new Tensor(Core.Reduction.mean(Value)));
 
-    /// <summary>Mean over the given axes. ∂/∂x = 1/n along them.</summary>
+    /// <summary>Mean over exactly the given axes. ∂/∂x = 1/n along them. An empty array averages over no axis and
+    /// gives the values unchanged, as NumPy's <c>axis=()</c>; <see cref="Mean()"/> averages everything.</summary>
     /// <param name="axes">The axes (negative counts from the end).</param>
-    /// <returns>The means (a scalar when no axes are given).</returns>
+    /// <returns>The means, without the given axes.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
     /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range or given twice.</exception>
     public Tensor Mean(params int[] axes) => Api.Call("Tensor.Mean", "axes", () => new Tensor(Core.Reduction.meanAxes(axes ?? throw new ArgumentNullException(nameof(axes)), false, Value)));

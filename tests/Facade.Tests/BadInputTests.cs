@@ -79,6 +79,114 @@ public class BadInputTests
     }
 
     [Fact]
+    public void Norms_of_any_order_and_magnitude_are_the_norm_and_its_gradient()
+    {
+        var x = Tensor.FromArray(new[] { 3.0, -7 }, 2);
+        // ∞ passed the p ≥ 1 check and gave (Σ|x|^∞)^0 = 1 with a zero gradient.
+        Assert.Equal(7.0, Linalg.Norm(x, double.PositiveInfinity).ToScalar());
+        Assert.Equal(new[] { 0.0, -1 }, Autodiff.Grad(t => Linalg.Norm(t, double.PositiveInfinity), x).ToArray());
+        Assert.Equal(new[] { 0.0, -0.5, 0.5 }, Autodiff.Grad(t => Linalg.Norm(t, double.PositiveInfinity), Tensor.FromArray(new[] { 1.0, -2, 2 }, 3)).ToArray());
+        Assert.Equal("x", Assert.Throws<ShapeException>(() => Linalg.Norm(Tensor.Zeros(0), double.PositiveInfinity)).ParamName);
+        // Squares that underflow or overflow: the norm and x/‖x‖ stay right.
+        foreach (double s in new[] { 1e-170, 1e-310, 1e200, 1.7e308 })
+        {
+            var t = Tensor.FromArray(new[] { 0.6 * s, 0.8 * s }, 2);
+            Assert.Equal(s, Linalg.Norm(t).ToScalar(), s * 1e-15);
+            Assert.Equal(new[] { 0.6, 0.8 }, Autodiff.Grad(Linalg.Norm, t).ToArray().Select(g => Math.Round(g, 12)));
+            Assert.Equal(s, Linalg.Norm(t, 2).ToScalar(), s * 1e-15);
+            Assert.Equal(Math.Pow(Math.Pow(0.6, 3) + Math.Pow(0.8, 3), 1.0 / 3) * s, Linalg.Norm(t, 3).ToScalar(), s * 1e-14);
+        }
+        // Where √(Σ x²) neither overflows nor underflows the scaling changes no bit.
+        var r = Tensor.Random(5, 40);
+        Assert.Equal(r.Square().Sum().Sqrt().ToScalar(), Linalg.Norm(r * 1e5).ToScalar() / 1e5, 1e-20);
+        Assert.Equal(BitConverter.DoubleToInt64Bits((r * 3).Square().Sum().Sqrt().ToScalar()), BitConverter.DoubleToInt64Bits(Linalg.Norm(r * 3).ToScalar()));
+        Assert.Equal(double.PositiveInfinity, Linalg.Norm(Tensor.FromArray(new[] { 1.0, double.PositiveInfinity }, 2)).ToScalar());
+        Assert.True(double.IsNaN(Linalg.Norm(Tensor.FromArray(new[] { 1.0, double.NaN }, 2)).ToScalar()));
+        Assert.Equal(0.0, Linalg.Norm(Tensor.Zeros(3)).ToScalar());
+    }
+
+    [Fact]
+    public void Squared_error_of_an_infinite_difference_is_infinite_on_every_path()
+    {
+        var inf = Tensor.FromArray(new[] { double.PositiveInfinity, 1 }, 2);
+        Assert.Equal(double.PositiveInfinity, Loss.Mse(inf, Tensor.Zeros(2)).ToScalar());
+        Assert.Equal(double.PositiveInfinity, Loss.Mse(inf, Tensor.Zeros(1)).ToScalar());
+        Assert.Equal(double.PositiveInfinity, Loss.Mse(Tensor.FromArray(new[] { 1e308 }, 1), Tensor.FromArray(new[] { -1e308 }, 1)).ToScalar());
+        Assert.Equal(double.PositiveInfinity, Loss.Huber(inf, Tensor.Zeros(2), double.PositiveInfinity).ToScalar());
+        // δ = ∞ is ½d² on the broadcast path too (it took ∞·0 = NaN at every finite d).
+        var p = Tensor.Random(3, 2, 3);
+        var t = Tensor.Random(4, 3);
+        Assert.Equal((0.5 * (p - t).Square()).Mean().ToScalar(), Loss.Huber(p, t, double.PositiveInfinity).ToScalar());
+        Assert.Equal(Loss.Mse(p, t).ToScalar() / 2, Loss.Huber(p, t, double.PositiveInfinity).ToScalar(), 15);
+    }
+
+    [Fact]
+    public void ArgMax_and_ArgMin_point_at_the_first_NaN_wherever_it_is()
+    {
+        foreach (var (values, at) in new[] { (new[] { 1.0, double.NaN, 3 }, 1), (new[] { double.NaN, 1.0, 3 }, 0), (new[] { 1.0, 3, double.NaN, double.NaN }, 2) })
+        {
+            var x = Tensor.FromArray(values, values.Length);
+            Assert.Equal(at, x.ArgMax(0).ToScalar());
+            Assert.Equal(at, x.ArgMin(0).ToScalar());
+        }
+        var m = Tensor.FromArray(new[] { 1.0, 5, 2, double.NaN, 0, 4 }, 2, 3);
+        Assert.Equal(new[] { 1.0, 0 }, m.ArgMax(1).ToArray());
+        Assert.Equal(new[] { 0.0, 0 }, m.ArgMin(1).ToArray());
+        Assert.Equal(new[] { 1.0, 0, 1 }, m.ArgMax(0).ToArray());
+    }
+
+    [Fact]
+    public void Stack_refuses_axes_beyond_its_range_instead_of_stacking_elsewhere()
+    {
+        var a = Tensor.Ones(3);
+        Assert.Equal(new[] { 2, 3 }, Tensor.Stack(-2, a, a).Shape.ToArray());
+        Assert.Equal(new[] { 3, 2 }, Tensor.Stack(-1, a, a).Shape.ToArray());
+        Assert.Equal(new[] { 3, 2 }, Tensor.Stack(1, a, a).Shape.ToArray());
+        foreach (int axis in new[] { -3, -4, 2 })
+            Assert.Equal("axis", Assert.Throws<ShapeException>(() => Tensor.Stack(axis, a, a)).ParamName);
+    }
+
+    [Fact]
+    public void ReLU_with_a_kink_convention_is_ReLU_below_zero_minus_infinity_included()
+    {
+        var x = Tensor.FromArray(new[] { double.NegativeInfinity, -3, 0, 2, double.NaN }, 5);
+        foreach (var c in new[] { KinkConvention.LeftDerivative, KinkConvention.RightDerivative, KinkConvention.Midpoint })
+        {
+            var y = x.Relu(c).ToArray();
+            Assert.Equal(new[] { 0.0, 0, 0, 2 }, y[..4]);
+            Assert.True(double.IsPositive(y[0]) && double.IsPositive(y[1]), "+0 below 0, as Relu()");
+            Assert.True(double.IsNaN(y[4]));
+            Assert.Equal(x.Relu().ToArray()[..4], x.LeakyRelu(0, c).ToArray()[..4]);
+        }
+        Assert.Equal(new[] { 0.0, 0, 1, 1 }, Autodiff.Grad(t => t.Relu(KinkConvention.RightDerivative).Sum(), x).ToArray()[..4]);
+    }
+
+    [Fact]
+    public void Every_loss_of_an_empty_batch_is_NaN_as_a_mean_of_nothing()
+    {
+        var logits = Tensor.Zeros(0, 3);
+        Assert.True(double.IsNaN(Loss.CrossEntropy(logits, Array.Empty<int>()).ToScalar()));
+        Assert.True(double.IsNaN(Loss.Nll(logits, Array.Empty<int>()).ToScalar()));
+        Assert.True(double.IsNaN(Loss.CrossEntropy(logits, Tensor.Zeros(0, 3)).ToScalar()));
+        Assert.True(double.IsNaN(Loss.Mse(Tensor.Zeros(0), Tensor.Zeros(0)).ToScalar()));
+        Assert.Equal(new[] { 0, 3 }, Autodiff.Grad(t => Loss.CrossEntropy(t, Array.Empty<int>()), logits).Shape.ToArray());
+    }
+
+    [Fact]
+    public void An_unfilled_index_position_and_a_negative_epsilon_are_refused_by_name()
+    {
+        var t = Tensor.Ones(2, 3);
+        var positions = new TensorIndex[2];
+        positions[0] = 1;
+        Assert.Equal("indices", Assert.Throws<ArgumentException>(() => t[positions]).ParamName);
+        positions[1] = ..;
+        Assert.Equal(new[] { 3 }, t[positions].Shape.ToArray());
+        foreach (double eps in new[] { -2, double.NaN, double.PositiveInfinity })
+            Assert.Equal("epsilon", Assert.Throws<ArgumentOutOfRangeException>(() => t.RmsNorm(eps)).ParamName);
+        Assert.Equal(t.RmsNorm(0).ToArray(), t.ToArray());
+    }
+
+    [Fact]
     public void A_shape_is_indexed_as_the_ops_take_axes_and_refuses_others_with_a_typed_error()
     {
         var shape = Tensor.Zeros(2, 3).Shape;

@@ -201,8 +201,9 @@ public class FacadeFuzzTests
         public int Next(int n) => rng.Next(n);
 
         /// <summary>An int (negative too), a ^-index or a range, some beyond any axis.</summary>
-        private TensorIndex Index() => rng.Next(4) switch
+        private TensorIndex Index() => rng.Next(5) switch
         {
+            4 => default,
             0 => rng.Next(-5, 6),
             1 => ^rng.Next(0, 6),
             2 => rng.Next(0, 4)..^rng.Next(0, 4),

@@ -32,6 +32,7 @@ module Activation =
 
     /// Leaky ReLU: x for x > 0, α·x for x < 0. d/dx = 1 (x > 0), α (x < 0), and at x = ±0 the
     /// convention's value (default 1). Values at ±∞ are ±∞·slope; NaN gives NaN for value and derivative.
+    /// With α = 0 it is ReLU with the convention's derivative at 0: 0 below 0, at −∞ too (not 0·(−∞) = NaN).
     /// Forward and pullback are one branch-free pass each; on a reverse-mode tape a large forward keeps the slopes
     /// as one bit per element, which the pullback reads instead of x (the same values, less memory read).
     val leakyReluWith:

@@ -146,6 +146,9 @@ module Indexing =
             if not (Shape.same x.Shape s) then
                 raise (ShapeException(sprintf "stack: value %d has shape %s; value 0 has %s." k (Shape.show x.Shape) (Shape.show s), "xs")))
         let a = if axis < 0 then axis + s.Length + 1 else axis
+        // Checked here: a normalised axis that is still negative would be normalised again by unsqueeze and concat.
+        if a < 0 || a > s.Length then
+            raise (ShapeException(sprintf "stack: axis %d is out of range for values of shape %s (it must lie in %d .. %d)." axis (Shape.show s) (-s.Length - 1) s.Length, "axis"))
         concat a (xs |> Array.map (unsqueeze a))
 
     /// Block k of src (outer × m × inner) added at block indices[k] of the same outer index of `out` (outer × size

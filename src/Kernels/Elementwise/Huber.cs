@@ -5,8 +5,9 @@ using System.Numerics;
 namespace Functional.Kernels;
 
 /// <summary>
-/// The Huber function of d = p − t, elementwise, and its slope: with z = |d|, ½z² for z &lt; δ and δ(z − ½δ)
-/// beyond (PyTorch's huber_loss without reduction, formula for formula); the slope g·clamp(d, −δ, δ). One pass over
+/// The Huber function of d = p − t, elementwise, and its slope: with z = |d|, ½z² for z ≤ δ and δ(z − ½δ)
+/// beyond (PyTorch's huber_loss without reduction, formula for formula; the two give the same bits at z = δ, and
+/// z ≤ δ keeps ½z² = ∞ for z = δ = ∞, mean squared error's case); the slope g·clamp(d, −δ, δ). One pass over
 /// p and t (and g), split over the cores; every vector width and the scalar loop make the same operations, so the
 /// same bits. NaN in p or t gives NaN.
 /// </summary>
@@ -40,13 +41,13 @@ internal static class Huber
             for (; i <= i1 - w; i += w)
             {
                 var z = Vector.Abs(new Vector<double>(p, i) - new Vector<double>(t, i));
-                Vector.ConditionalSelect(Vector.LessThan(z, d), half * z * z, d * (z - h)).CopyTo(output, i);
+                Vector.ConditionalSelect(Vector.LessThanOrEqual(z, d), half * z * z, d * (z - h)).CopyTo(output, i);
             }
         }
         for (; i < i1; i++)
         {
             double z = Math.Abs(p[i] - t[i]);
-            output[i] = z < delta ? 0.5 * z * z : delta * (z - halfDelta);
+            output[i] = z <= delta ? 0.5 * z * z : delta * (z - halfDelta);
         }
     }
 
