@@ -89,7 +89,9 @@ public static partial class TorchSharpCheck
             {
                 double d = Math.Abs(a[e] - b[e]);
                 bool ok = (double.IsNaN(a[e]) && double.IsNaN(b[e])) || a[e] == b[e] || d <= absoluteTolerance + relativeTolerance * Math.Abs(b[e]);
-                double excess = ok ? d - (absoluteTolerance + relativeTolerance * Math.Abs(b[e])) : double.IsNaN(d) ? double.PositiveInfinity : d;
+                // Agreeing NaNs have no excess: a NaN there would never be beaten, and the report would name it.
+                double excess = ok ? (double.IsNaN(d) ? double.NegativeInfinity : d - (absoluteTolerance + relativeTolerance * Math.Abs(b[e])))
+                                   : double.IsNaN(d) ? double.PositiveInfinity : d;
                 if (!ok) passed = false;
                 if (!double.IsNaN(d)) maxAbs = Math.Max(maxAbs, d);
                 if (excess > worstExcess || double.IsNaN(worstOurs) && count == 0)

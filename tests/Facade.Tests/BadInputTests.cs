@@ -1,5 +1,6 @@
 using Functional.CrossCheck;
 using Functional.Testing;
+using TorchSharp;
 using Xunit;
 using TorchTensor = TorchSharp.torch.Tensor;
 
@@ -226,6 +227,11 @@ public class BadInputTests
         Assert.Equal(new[] { 0, 4 }, Linalg.SolveTriangular(a, Tensor.Zeros(0, 4), true).Shape.ToArray());
         Assert.Equal(1.0, Linalg.Det(a).ToScalar());
         Assert.Equal(0.0, Linalg.LogDet(a).ToScalar());
+        // A NaN entry makes the determinant NaN, and its sign with it (the other pivots' sign was +1).
+        var withNaN = Tensor.FromArray(new[] { double.NaN, 2, 3, 4 }, 2, 2);
+        Assert.True(double.IsNaN(Linalg.SignDet(withNaN).ToScalar()));
+        Assert.True(double.IsNaN(Linalg.Det(withNaN).ToScalar()));
+        Assert.Equal(-1.0, Linalg.SignDet(Tensor.FromArray(new[] { 1, 2, double.PositiveInfinity, 4 }, 2, 2)).ToScalar());
         Assert.Equal(new[] { 0, 0 }, Autodiff.Grad(x => Linalg.Solve(x, Tensor.Ones(0, 4)).Sum(), a).Shape.ToArray());
     }
 
@@ -238,6 +244,11 @@ public class BadInputTests
         Assert.True(empty.Passed, empty.ToString());
         var e = Assert.Throws<ShapeException>(() => TorchSharpCheck.Compare(xs => xs[0].Exp(), ts => ts[0].exp().sum(), Tensor.Ones(3)));
         Assert.Equal("theirs", e.ParamName);
+        // A NaN both sides agree on, first, does not hide the element that differs in the report.
+        var x = Tensor.FromArray(new[] { double.NaN, 1, 2 }, 3);
+        var c = TorchSharpCheck.Compare(xs => xs[0] * 1, ts => ts[0] * torch.tensor(new[] { 1.0, 1, 3 }), x);
+        Assert.False(c.Passed);
+        Assert.Equal(("value", 2, 2.0, 6.0), (c.WorstOutput, c.WorstIndex, c.Functional, c.TorchSharp));
     }
 
     [Fact]

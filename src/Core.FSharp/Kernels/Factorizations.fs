@@ -459,7 +459,8 @@ module internal Factorizations =
             if p < 0.0 then s <- -s
             elif p = 0.0 then s <- 0.0
             l <- l + Math.Log(abs p)
-        s, l
+        // A NaN pivot (a NaN in A) leaves the determinant NaN: so is its sign, not the sign of the other pivots.
+        (if Double.IsNaN l then nan else s), l
 
     /// The lower Cholesky factor of the block at `offset` (its lower triangle read), into `l` at the same offset;
     /// the first column whose pivot is not positive (−1 when the block is positive definite). Right-looking: after
