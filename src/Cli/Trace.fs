@@ -140,11 +140,18 @@ let compile (text: string) (names: string[]) (e: Expr) : Func<Tensor[], Tensor> 
 
 /// Parses "A=2x3,B=3x4" into names and shapes (a scalar variable: A=scalar).
 let variables (text: string) =
-    text.Split(',', StringSplitOptions.RemoveEmptyEntries)
-    |> Array.map (fun part ->
-        match part.Split('=') with
-        | [| name; shape |] -> name.Trim(), (Shapes.parse shape).[0]
-        | _ -> raise (ArgumentException(sprintf "--shapes: '%s' is not NAME=SHAPE (e.g. A=2x3,B=3x4)" part)))
+    let vars =
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries)
+        |> Array.map (fun part ->
+            match part.Split('=') with
+            | [| name; shape |] when name.Trim() <> "" ->
+                let s = try (Shapes.parse shape).[0] with :? ArgumentException -> raise (ArgumentException(sprintf "--shapes: %s has '%s', which is not a shape (e.g. A=2x3)" (name.Trim()) (shape.Trim())))
+                name.Trim(), s
+            | _ -> raise (ArgumentException(sprintf "--shapes: '%s' is not NAME=SHAPE (e.g. A=2x3,B=3x4)" part)))
+    // A name given twice would leave the expression's variable ambiguous.
+    match vars |> Array.countBy fst |> Array.tryFind (fun (_, n) -> n > 1) with
+    | Some (name, _) -> raise (ArgumentException(sprintf "--shapes: '%s' is given more than once" name))
+    | None -> vars
 
 /// Prints the forward and gradient program of the expression at random inputs of the given shapes.
 let run (expression: string) (shapes: string) =

@@ -146,5 +146,11 @@ public class CliTests
         var (code2, _, err2) = Run("trace", "sum(A + B)", "--shapes", "A=2x3");
         Assert.Equal(2, code2);
         Assert.Contains("'B' has no shape", err2);
+        var (code3, _, err3) = Run("trace", "sum(A)", "--shapes", "A=2x3,A=3x3");
+        Assert.Equal(2, code3);
+        Assert.Contains("'A' is given more than once", err3);
+        var (code4, _, err4) = Run("trace", "sum(A)", "--shapes", "A=2xq");
+        Assert.Equal(2, code4);
+        Assert.Contains("A has '2xq', which is not a shape", err4);
     }
 }
