@@ -88,10 +88,12 @@ public static partial class TorchSharpCheck
             for (int e = 0; e < a.Length; e++, count++)
             {
                 double d = Math.Abs(a[e] - b[e]);
-                bool ok = (double.IsNaN(a[e]) && double.IsNaN(b[e])) || a[e] == b[e] || d <= absoluteTolerance + relativeTolerance * Math.Abs(b[e]);
+                // An infinity agrees only with itself: the bound atol + rtol·∞ would admit any value.
+                bool ok = (double.IsNaN(a[e]) && double.IsNaN(b[e])) || a[e] == b[e]
+                          || (double.IsFinite(a[e]) && double.IsFinite(b[e]) && d <= absoluteTolerance + relativeTolerance * Math.Abs(b[e]));
                 // Agreeing NaNs have no excess: a NaN there would never be beaten, and the report would name it.
                 double excess = ok ? (double.IsNaN(d) ? double.NegativeInfinity : d - (absoluteTolerance + relativeTolerance * Math.Abs(b[e])))
-                                   : double.IsNaN(d) ? double.PositiveInfinity : d;
+                                   : double.IsNaN(d) || !double.IsFinite(b[e]) ? double.PositiveInfinity : d;
                 if (!ok) passed = false;
                 if (!double.IsNaN(d)) maxAbs = Math.Max(maxAbs, d);
                 if (excess > worstExcess || double.IsNaN(worstOurs) && count == 0)

@@ -31,9 +31,10 @@ module Replay =
     /// loses the negative tail (−0 from about −6 on for the exact form); ours keeps it.
     let private geluTailBelow = -5.0
 
-    /// Whether a and b agree: |a − b| ≤ atol + rtol·|b| (b TorchSharp's), NaN with NaN, an infinity with itself.
+    /// Whether a and b agree: |a − b| ≤ atol + rtol·|b| (b TorchSharp's), NaN with NaN, an infinity with itself
+    /// only (the bound atol + rtol·∞ would admit any value).
     let private close rtol atol (a: float) (b: float) =
-        (Double.IsNaN a && Double.IsNaN b) || a = b || abs (a - b) <= atol + rtol * abs b
+        (Double.IsNaN a && Double.IsNaN b) || a = b || (Double.IsFinite a && Double.IsFinite b && abs (a - b) <= atol + rtol * abs b)
 
     /// The elements that disagree, as flat indices, and the worst of them (the largest excess over tolerance).
     let private disagreements rtol atol (ours: float[]) (theirs: float[]) =
@@ -43,7 +44,7 @@ module Replay =
             if not (close rtol atol ours.[e] theirs.[e]) then
                 bad.Add e
                 let d = abs (ours.[e] - theirs.[e]) - (atol + rtol * abs theirs.[e])
-                let d = if Double.IsNaN d then infinity else d
+                let d = if Double.IsNaN d || not (Double.IsFinite ours.[e] && Double.IsFinite theirs.[e]) then infinity else d
                 if d > excess then
                     worst <- e
                     excess <- d

@@ -19,10 +19,8 @@ public static class Loss
     /// <exception cref="ShapeException">The shapes of <paramref name="prediction"/> and <paramref name="target"/> do
     /// not broadcast.</exception>
     public static Tensor Mse(Tensor prediction, Tensor target) => Api.Call("Loss.Mse", "prediction,target", () =>
-        SameShapes(N(prediction), N(target))
-            // Huber's function with δ = ∞ is ½d², and its fused passes read each operand once each way.
-            ? 2.0 * new Tensor(Core.Losses.huber(double.PositiveInfinity, prediction.Value, target.Value)).Mean()
-            : (prediction - target).Square().Mean());
+        // Huber's function with δ = ∞ is ½d², and its fused passes read each operand once each way.
+        2.0 * FusedHuber(N(prediction), N(target), double.PositiveInfinity));
 
     /// <summary>Mean absolute error mean(|p − t|). ∂/∂p = sign(p − t)/n, 0 where p = t (as TorchSharp's l1_loss).</summary>
     /// <param name="prediction">Predictions.</param>
@@ -36,7 +34,8 @@ public static class Loss
 
     /// <summary>Huber loss: ½d² where |d| ≤ δ, δ(|d| − ½δ) beyond, d = p − t; mean. ∂/∂p = clamp(d, −δ, δ)/n
     /// (continuous: no kink convention is needed at |d| = δ, where the second derivative is the midpoint ½/n of its
-    /// one-sided values; at d = 0 the derivative is 0). Equal shapes run as one fused pass each way.</summary>
+    /// one-sided values; at d = 0 the derivative is 0). One fused pass each way; operands of different shapes are
+    /// broadcast to their common shape first, so every shape has the same derivatives.</summary>
     /// <param name="prediction">Predictions.</param>
     /// <param name="target">Targets.</param>
     /// <param name="delta">δ &gt; 0, where the quadratic turns linear.</param>
@@ -49,18 +48,19 @@ public static class Loss
     public static Tensor Huber(Tensor prediction, Tensor target, double delta)
     {
         if (!(delta > 0)) throw new ArgumentOutOfRangeException(nameof(delta), delta, "Huber's δ must be positive.");
-        return Api.Call("Loss.Huber", "prediction,target,delta", () =>
+        return Api.Call("Loss.Huber", "prediction,target,delta", () => FusedHuber(N(prediction), N(target), delta));
+    }
+
+    /// <summary>mean h(p − t) by the fused op, the operands broadcast to their common shape first (their gradients
+    /// summed back): one formula, and the same derivatives of every order, whatever the shapes.</summary>
+    private static Tensor FusedHuber(Tensor prediction, Tensor target, double delta)
+    {
+        if (!SameShapes(prediction, target))
         {
-            // One fused op where the shapes agree; broadcast shapes take the composite below.
-            if (SameShapes(N(prediction), N(target)))
-                return new Tensor(Core.Losses.huber(delta, prediction.Value, target.Value)).Mean();
-            var d = N(prediction) - N(target);
-            // δ = ∞ is ½d² everywhere; the form below would take ∞·0 at every finite d.
-            if (double.IsPositiveInfinity(delta)) return (0.5 * d.Square()).Mean();
-            var q = d.Clamp(-delta, delta);
-            // ½q² + δ·(|d| − |q|): the two parts meet with equal slopes at |d| = δ.
-            return (0.5 * q.Square() + delta * (d.Abs() - q.Abs())).Mean();
-        });
+            var shape = Core.Shape.broadcast(prediction.Shape.ToArray(), target.Shape.ToArray());
+            (prediction, target) = (prediction.BroadcastTo(shape), target.BroadcastTo(shape));
+        }
+        return new Tensor(Core.Losses.huber(delta, prediction.Value, target.Value)).Mean();
     }
 
     /// <summary>Cross-entropy from logits and integer class labels, −mean_n log softmax(logits)[n, labels[n]], through
@@ -80,8 +80,8 @@ public static class Loss
         {
             for (int i = 0; i < labels.Length; i++) Label(labels, i, c);
             // The labelled log-probabilities in one pass per row each way: the bits of LogSoftmax then Nll.
-            // An empty batch: 0·(−1/0), NaN, a mean of nothing as every other loss here and PyTorch's give.
-            return new Tensor(Core.Softmax.labelledLogSoftmax(labels, logits.Value)).Sum() * (-1.0 / n);
+            // Divided by N, as Mean (an empty batch: 0/0, NaN, a mean of nothing as every other loss here gives).
+            return -(new Tensor(Core.Softmax.labelledLogSoftmax(labels, logits.Value)).Sum() / n);
         });
     }
 
@@ -158,7 +158,7 @@ public static class Loss
     {
         for (int i = 0; i < labels.Length; i++) Label(labels, i, c);
         var picked = new Tensor(Core.Indexing.gather(1, labels, new[] { n, 1 }, logProbabilities.Value));
-        return picked.Sum() * (-1.0 / n);   // NaN for an empty batch, as CrossEntropy
+        return -(picked.Sum() / n);   // NaN for an empty batch, as CrossEntropy
     }
 
     /// <summary>labels[i], checked to lie in 0 .. classes − 1.</summary>

@@ -33,7 +33,9 @@ public sealed partial class Tensor
     /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Arange(int stop) => Arange(0, stop, 1);
 
-    /// <summary><paramref name="count"/> evenly spaced values from start to stop, both included.</summary>
+    /// <summary><paramref name="count"/> evenly spaced values from start to stop, both included exactly: the first
+    /// half counted from start, the second back from stop (as PyTorch), with the step computed so that it does not
+    /// overflow where stop − start would.</summary>
     /// <param name="start">The first value.</param>
     /// <param name="stop">The last value.</param>
     /// <param name="count">How many (≥ 0).</param>
@@ -45,7 +47,9 @@ public sealed partial class Tensor
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "Linspace needs a count ≥ 0.");
         Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Linspace of {count} values"), count);
-        return FromArray(Enumerable.Range(0, count).Select(i => count == 1 ? start : start + (stop - start) * i / (count - 1)).ToArray(), count);
+        if (count == 1) return FromArray(new[] { start }, 1);
+        double step = double.IsFinite(stop - start) ? (stop - start) / (count - 1) : stop / (count - 1) - start / (count - 1);
+        return FromArray(Enumerable.Range(0, count).Select(i => i < count / 2 ? start + step * i : stop - step * (count - 1 - i)).ToArray(), count);
     }
 
     /// <summary>The n×n identity matrix.</summary>

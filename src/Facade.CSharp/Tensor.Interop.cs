@@ -1,11 +1,18 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Core = Functional.Core;
 
 namespace Functional;
 
 public sealed partial class Tensor
 {
+    /// <summary>A rectangular array's elements in row-major order, as a span (Buffer.BlockCopy counts bytes in an
+    /// int, which overflows from 2²⁸ elements).</summary>
+    private static Span<double> Flat(Array values) =>
+        MemoryMarshal.CreateSpan(ref Unsafe.As<byte, double>(ref MemoryMarshal.GetArrayDataReference(values)), values.Length);
+
     /// <summary>A matrix from a rectangular array (copied).</summary>
     /// <param name="values">The rows and columns.</param>
     /// <returns>A tensor of shape [rows, columns].</returns>
@@ -13,9 +20,7 @@ public sealed partial class Tensor
     public static Tensor FromArray(double[,] values)
     {
         ArgumentNullException.ThrowIfNull(values);
-        var d = new double[values.Length];
-        Buffer.BlockCopy(values, 0, d, 0, d.Length * sizeof(double));
-        return FromArray(d, values.GetLength(0), values.GetLength(1));
+        return FromArray(Flat(values).ToArray(), values.GetLength(0), values.GetLength(1));
     }
 
     /// <summary>A rank-3 tensor from a rectangular array (copied).</summary>
@@ -25,9 +30,7 @@ public sealed partial class Tensor
     public static Tensor FromArray(double[,,] values)
     {
         ArgumentNullException.ThrowIfNull(values);
-        var d = new double[values.Length];
-        Buffer.BlockCopy(values, 0, d, 0, d.Length * sizeof(double));
-        return FromArray(d, values.GetLength(0), values.GetLength(1), values.GetLength(2));
+        return FromArray(Flat(values).ToArray(), values.GetLength(0), values.GetLength(1), values.GetLength(2));
     }
 
     /// <summary>A matrix from rows of equal length (copied).</summary>
@@ -77,7 +80,7 @@ public sealed partial class Tensor
     {
         RankMustBe(2, nameof(ToArray2D));
         var r = new double[Shape[0], Shape[1]];
-        Buffer.BlockCopy(ToArray(), 0, r, 0, Count * sizeof(double));
+        ToArray().CopyTo(Flat(r));
         return r;
     }
 
@@ -88,7 +91,7 @@ public sealed partial class Tensor
     {
         RankMustBe(3, nameof(ToArray3D));
         var r = new double[Shape[0], Shape[1], Shape[2]];
-        Buffer.BlockCopy(ToArray(), 0, r, 0, Count * sizeof(double));
+        ToArray().CopyTo(Flat(r));
         return r;
     }
 

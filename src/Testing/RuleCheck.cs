@@ -88,8 +88,9 @@ public static class RuleCheck
         var us = xs.Select(RandomLike).ToArray();
         double scale = Math.Max(1, xs.SelectMany(x => x.ToArray()).Select(Math.Abs).DefaultIfEmpty(0).Max());
         double h = options.RelativeStep * scale;
-        bool Close(double actual, double expected) =>
-            Math.Abs(actual - expected) <= options.AbsoluteTolerance + options.RelativeTolerance * Math.Abs(expected);
+        // An infinity agrees only with itself: the bound atol + rtol·∞ would admit any value.
+        bool Close(double actual, double expected) => actual == expected ||
+            (double.IsFinite(actual) && double.IsFinite(expected) && Math.Abs(actual - expected) <= options.AbsoluteTolerance + options.RelativeTolerance * Math.Abs(expected));
         string Tol(double expected) => $"{options.AbsoluteTolerance + options.RelativeTolerance * Math.Abs(expected):G3} (atol {options.AbsoluteTolerance:G3} + rtol {options.RelativeTolerance:G3}·|expected|)";
         Core.Tensor[] Moved(int i, Core.Tensor dir, double by)
         {

@@ -188,6 +188,50 @@ public class BadInputTests
     }
 
     [Fact]
+    public void A_mean_divides_so_the_mean_of_equal_values_is_that_value()
+    {
+        Assert.Equal(1.0, Tensor.Ones(49).Mean().ToScalar());
+        Assert.Equal(0.1, (Tensor.Ones(3, 49) * 0.1).Mean(1).ToArray()[0]);
+        Assert.Equal(1.0 / 49, Autodiff.Grad(t => t.Mean(), Tensor.Ones(49)).ToArray()[0]);
+        Assert.Equal(1.0, Loss.Mse(Tensor.Ones(49), Tensor.Zeros(49)).ToScalar());
+    }
+
+    [Fact]
+    public void Linspace_ends_at_its_endpoints_and_does_not_overflow()
+    {
+        Assert.Equal(new[] { 1, 0.1 }, Tensor.Linspace(1, 0.1, 2).ToArray());
+        Assert.Equal(new[] { 0, 5e307, 1e308 }, Tensor.Linspace(0, 1e308, 3).ToArray());
+        Assert.Equal(new[] { -1e308, 0, 1e308 }, Tensor.Linspace(-1e308, 1e308, 3).ToArray());
+        Assert.Equal(new[] { 0, 0.25, 0.5, 0.75, 1 }, Tensor.Linspace(0, 1, 5).ToArray());
+        Assert.Equal(new[] { 3.0 }, Tensor.Linspace(3, 7, 1).ToArray());
+        Assert.Empty(Tensor.Linspace(3, 7, 0).ToArray());
+    }
+
+    [Fact]
+    public void Closeness_admits_an_infinity_only_against_itself()
+    {
+        var inf = Tensor.FromArray(new[] { double.PositiveInfinity }, 1);
+        Assert.False(Tensor.FromArray(new[] { 5.0 }, 1).AllClose(inf));
+        Assert.False((-inf).AllClose(inf));
+        Assert.True(inf.AllClose(inf));
+        // A cross-check against TorchSharp whose reference is ∞ no longer passes any finite value.
+        var c = TorchSharpCheck.Compare(xs => xs[0] * 0 + 5, ts => ts[0] * 0 + double.PositiveInfinity, Tensor.Ones(2));
+        Assert.False(c.Passed);
+    }
+
+    [Fact]
+    public void Second_derivatives_stay_finite_where_the_first_is()
+    {
+        // ELU's second derivative is α·eˣ below 0 and 0 above: e⁷¹⁰ = ∞ made 0·∞ = NaN there.
+        var h = Autodiff.Hessian(x => x.Elu(1.0).Sum(), Tensor.FromArray(new[] { 710.0, double.PositiveInfinity, -1 }, 3)).ToArray();
+        Assert.Equal(new[] { 0.0, 0, 0, 0, 0, 0, 0, 0, Math.Exp(-1) }, h);
+        // Huber's second derivative at |d| = δ is ½/n on every path, broadcast shapes too.
+        var p = Tensor.FromArray(new[] { 1.0 }, 1);
+        Assert.Equal(0.5, Autodiff.Hessian(x => Loss.Huber(x, Tensor.Zeros(1, 1), 1.0), p).ToScalar());
+        Assert.Equal(0.5, Autodiff.Hessian(x => Loss.Huber(x, Tensor.Zeros(1), 1.0), p).ToScalar());
+    }
+
+    [Fact]
     public void A_shape_is_indexed_as_the_ops_take_axes_and_refuses_others_with_a_typed_error()
     {
         var shape = Tensor.Zeros(2, 3).Shape;

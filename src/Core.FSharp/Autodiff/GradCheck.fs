@@ -28,9 +28,14 @@ type internal GradCheckBuilder(atol: float, rtol: float) =
     let mutable count = 0
     /// Element e of input k: ours against the reference.
     member _.Add(k: int, e: int, ours: float, reference: float) =
-        let err = abs (ours - reference)
-        let rel = if reference = 0.0 then (if err = 0.0 then 0.0 else infinity) else err / abs reference
-        let excess = err - (atol + rtol * abs reference)
+        // Equal values agree (equal infinities too, whose difference is NaN); an infinity against anything else
+        // fails, as the bound atol + rtol·∞ would admit any value.
+        let err = if ours = reference then 0.0 else abs (ours - reference)
+        let rel = if reference = 0.0 || err = 0.0 then (if err = 0.0 then 0.0 else infinity) else err / abs reference
+        let excess =
+            if err = 0.0 then Double.NegativeInfinity
+            elif not (Double.IsFinite ours && Double.IsFinite reference) then infinity
+            else err - (atol + rtol * abs reference)
         if Double.IsNaN err || excess > 0.0 then ok <- false
         if err > maxAbs || Double.IsNaN err then maxAbs <- err
         if rel > maxRel || Double.IsNaN rel then maxRel <- rel

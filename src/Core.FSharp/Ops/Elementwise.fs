@@ -312,7 +312,10 @@ module Elementwise =
         if abs v < 1e-5 then v * (1.0 + v * (0.5 + v * (1.0 / 6.0)))
         else
             let u = Math.Exp v
-            if u = 1.0 then v elif u - 1.0 = -1.0 then -1.0 elif u = infinity then u else (u - 1.0) * v / Math.Log u
+            if u = 1.0 then v elif u - 1.0 = -1.0 then -1.0 elif u = infinity then u
+            // Above e⁷⁰³ the product (u − 1)·v would overflow before the division brings it back.
+            elif u > 1e300 then (u - 1.0) * (v / Math.Log u)
+            else (u - 1.0) * v / Math.Log u
 
     /// ln(1 + x), accurate for tiny x. d/dx = 1/(1 + x). With AVX2 and FMA on vector lanes (within 1 ulp, tested);
     /// `log1pScalar` elsewhere.

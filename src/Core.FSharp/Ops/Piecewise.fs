@@ -104,7 +104,10 @@ module Piecewise =
               Scalar = Tensor.mapInline (fun v -> if v > 0.0 then v elif Double.IsNaN v then v else alpha * Elementwise.expm1Scalar v)
               Kernel = EluVector.scaled alpha kink
               Derivative = (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then alpha * Math.Exp v elif Double.IsNaN v then v else kink)
-              Second = (fun x -> Arithmetic.mul (Elementwise.constantOf (fun v -> if v < 0.0 then alpha else 0.0) x) (Elementwise.exp x)) }
+              // α·e^min(x, 0) below 0: e^x itself would be ∞ above 709.78, and 0·∞ NaN where the mask is 0.
+              Second = (fun x ->
+                Arithmetic.mul (Elementwise.constantOf (fun v -> if v < 0.0 then alpha else 0.0) x)
+                    (Elementwise.exp (minimum KinkConvention.Midpoint x (Value.constant (Tensor.scalar 0.0))))) }
             x
 
     /// outer, n, inner around consecutive axes (their lengths multiplied), or none when the axes are not consecutive.

@@ -28,7 +28,9 @@ module Reduction =
         let n = axes |> Array.fold (fun acc a -> acc * shape.[a]) 1
         // A mean of nothing is NaN and depends on no element: a constant (a scale by 1/0 would make its tangent NaN).
         if n = 0 then Value.constant (Tensor.map (fun _ -> nan) (sumAxes axes keepDims (Value.constant x.Tensor)).Tensor)
-        else Arithmetic.scale (1.0 / float n) (sumAxes axes keepDims x)
+        // Divided by n, not scaled by 1/n (rounded): the mean of n equal values is that value, as NumPy and PyTorch
+        // give (49·fl(1/49) ≠ 1). The adjoint is divided the same way.
+        else Arithmetic.div (sumAxes axes keepDims x) (Value.constant (Tensor.scalar (float n)))
 
     /// Mean of every element, a scalar.
     let mean (x: Value) = meanAxes [| 0 .. x.Tensor.Rank - 1 |] false x

@@ -174,6 +174,25 @@ type SpecialTests(output: ITestOutputHelper) =
         Assert.Equal(-Special.erf 0.3, Special.erf -0.3)
 
     [<Fact>]
+    member _.``the scalar erf keeps its digits and its sign near 0`` () =
+        // The path of machines without AVX2 and FMA: 1 − erfc(z) cancelled there (erf(1e-17) was 0, erf(−0) +0).
+        let rng = Random(29)
+        let xs =
+            Array.concat [ [| 1e-300; 5e-324; 1e-17; 1e-10; 1e-5; 0.01; 0.1; 0.3; 0.4999; 0.5; 0.5000001; 0.7 |]
+                           Array.init 200 (fun _ -> (if rng.Next(2) = 0 then -1.0 else 1.0) * Math.Pow(10.0, -20.0 + 19.7 * rng.NextDouble())) ]
+        Ulps.reportWithin output 2.0 "erf (scalar)" Special.erf (fun x -> HighPrecision.toDouble (HighPrecision.erf x)) (xs |> Array.filter (fun x -> abs x > 1e-300))
+        Assert.Equal(BitConverter.DoubleToInt64Bits -0.0, BitConverter.DoubleToInt64Bits (Special.erf -0.0))
+        Assert.True(Special.erf 5e-324 > 0.0)
+
+    [<Fact>]
+    member _.``the scalar expm1 does not overflow below e^709.78`` () =
+        // (u − 1)·x overflowed before the division by ln u from x ≈ 703 on.
+        for x in [ 703.5; 705.0; 709.0; 709.78 ] do
+            let y = Elementwise.expm1Scalar x
+            Assert.True(Double.IsFinite y && abs (y - Math.Exp x) <= 2e-15 * Math.Exp x, sprintf "expm1 %g = %g" x y)
+        Assert.Equal(infinity, Elementwise.expm1Scalar 710.0)
+
+    [<Fact>]
     member _.``normal CDF tails are accurate`` () =
         report "Phi" Special.normalCdf (HighPrecision.cdf >> HighPrecision.toDouble) grid
 
