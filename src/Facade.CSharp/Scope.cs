@@ -49,6 +49,34 @@ public sealed class TensorScope : IDisposable
         return tensors;
     }
 
+    /// <summary>Lets an optimizer's state (its moment buffers, made in this scope by a step) outlive the scope and
+    /// returns it, so that a training loop with a scope per step carries the state to the next step.</summary>
+    /// <param name="state">The state from <see cref="IOptimizer.Step"/>.</param>
+    /// <returns>The same state, kept past the scope's end.</returns>
+    /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="state"/> is null.</exception>
+    public OptimizerState Keep(OptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        foreach (var t in state.Value.First) scope.Keep(t);
+        foreach (var t in state.Value.Second) scope.Keep(t);
+        return state;
+    }
+
+    /// <summary>Lets a step's new parameters and state outlive this scope and returns the step: the one call a
+    /// training loop with a scope per step needs.</summary>
+    /// <param name="step">The result of <see cref="IOptimizer.Step"/>.</param>
+    /// <returns>The same step, its parameters and state kept past the scope's end.</returns>
+    /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="step"/> is null.</exception>
+    public OptimizerStep Keep(OptimizerStep step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        Keep(step.Parameters);
+        Keep(step.State);
+        return step;
+    }
+
     /// <summary>Ends the scope: releases the tensors made in it (not kept) and returns their memory to the pool. Disposing twice does nothing.</summary>
     public void Dispose() => scope.Dispose();
 }

@@ -173,6 +173,7 @@ public class FacadeFuzzTests
             _ when type == typeof(double[,,]) => rng.Next(12) == 0 ? null : new double[rng.Next(0, 3), rng.Next(0, 3), rng.Next(0, 3)],
             _ when type == typeof(double[][]) => rng.Next(12) == 0 ? null : Enumerable.Range(0, rng.Next(0, 4)).Select(_ => rng.Next(10) == 0 ? null! : new double[rng.Next(0, 3)]).ToArray(),
             _ when type == typeof(OptimizerState) => State(),
+            _ when type == typeof(OptimizerStep) => rng.Next(6) == 0 ? null : Tensor() is var p ? new Sgd(0.1).Step(new[] { p }, new[] { p }, new Sgd(0.1).Init(p)) : null,
             _ when type == typeof(TensorShape) => rng.Next(10) == 0 ? null : Tensor().Shape,
             _ when type == typeof(Func<Tensor[], Tensor, Tensor, int, Tensor>) => rng.Next(6) == 0 ? null : new Func<Tensor[], Tensor, Tensor, int, Tensor>((xs, y, g, i) => rng.Next(2) == 0 ? g : g.Sum()),
             _ when type == typeof(Func<Tensor[], Tensor, int, Tensor, Tensor>) => rng.Next(6) == 0 ? null : new Func<Tensor[], Tensor, int, Tensor, Tensor>((xs, y, i, t) => rng.Next(2) == 0 ? t : t.Sum()),

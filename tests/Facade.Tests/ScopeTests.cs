@@ -73,4 +73,28 @@ public class ScopeTests
         }
         Assert.Equal(Train(false).ToArray(), Train(true).ToArray());
     }
+
+    [Fact]
+    public void A_training_loop_with_a_scope_per_step_keeps_its_optimizer_state()
+    {
+        // Adam's moments are made in the step's scope: without keeping them the second step read released tensors.
+        var opt = new Adam(1e-2);
+        var w0 = Tensor.Random(3, 64, 64);
+        Tensor Loss(Tensor p) => (p * p).Sum();
+        var (w, st) = (w0, opt.Init(w0));
+        for (int i = 0; i < 3; i++)
+        {
+            using var scope = Tensor.NewScope();
+            var step = scope.Keep(opt.Step(new[] { w }, new[] { Autodiff.Grad(Loss, w) }, st));
+            (w, st) = (step.Parameters[0], step.State);
+        }
+        var (u, su) = (w0, opt.Init(w0));
+        for (int i = 0; i < 3; i++)
+        {
+            var step = opt.Step(new[] { u }, new[] { Autodiff.Grad(Loss, u) }, su);
+            (u, su) = (step.Parameters[0], step.State);
+        }
+        Assert.Equal(u.ToArray(), w.ToArray());
+        Assert.Equal(3, st.Steps);
+    }
 }
