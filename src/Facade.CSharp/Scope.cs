@@ -25,7 +25,9 @@ public sealed class TensorScope : IDisposable
 
     internal TensorScope(Core.TensorScope scope) => this.scope = scope;
 
-    /// <summary>Lets <paramref name="tensor"/> outlive this scope and returns it. A tensor made before the scope opened is returned unchanged.</summary>
+    /// <summary>Lets <paramref name="tensor"/> outlive this scope and returns it: one made in this scope, or in a scope
+    /// opened inside it and still open, moves to the enclosing scope (or to the garbage collector). A tensor made
+    /// before the scope opened is returned unchanged.</summary>
     /// <param name="tensor">The tensor to keep.</param>
     /// <returns>The same tensor, kept past the scope's end.</returns>
     /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>

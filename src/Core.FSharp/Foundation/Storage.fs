@@ -12,6 +12,8 @@ type internal Lease(array: double[], thread: int) =
     /// The managed thread that rented it (see `recycleSince`).
     member _.Thread = thread
     member val Holders = 0 with get, set
+    /// Whether a tensor has ever held it: one never held may still be being written by an op in flight.
+    member val Held = false with get, set
     member val OwnerEnded = false with get, set
     member val Pinned = false with get, set
     member val Returned = false with get, set
@@ -265,11 +267,14 @@ module internal Storage =
         if isNull s || s.Ended then (if n >= recycleFrom then plainLarge n else fromGC n)
         elif n < minPooled then fromGC n
         else
+            // Under `gate`. A scope that ended meanwhile (on another thread) settled its leases already: the array
+            // is then the GC's, as a plain result's.
             let lend (a: double[]) =
-                let lease = Lease(a, Environment.CurrentManagedThreadId)
-                leases.Add(a, lease)
-                s.Rented.Add lease
-                outstanding <- leases.Count
+                if not s.Ended then
+                    let lease = Lease(a, Environment.CurrentManagedThreadId)
+                    leases.Add(a, lease)
+                    s.Rented.Add lease
+                    outstanding <- leases.Count
             let mutable a: double[] = null
             lock gate (fun () ->
                 if collectedSinceReclaim () then reclaim ()
@@ -307,6 +312,7 @@ module internal Storage =
         let lease = leaseOf data
         if not (isNull lease) then
             lease.Holders <- lease.Holders + 1
+            lease.Held <- true
             t.Lease <- lease
 
     /// Called by every new tensor: registers it with the open scope, and counts it as a holder of its array
@@ -405,13 +411,19 @@ module internal Storage =
         current.Value <- s
         s
 
-    /// Moves a tensor made in `s` out of it: into the enclosing scope if one is open, else to the GC for good.
-    /// False when the tensor was not made in `s` (made before it, or already kept).
+    /// Whether `inner` is `s` or a scope opened inside it and still open (under `gate`).
+    let private within (s: ScopeState) (inner: ScopeState) =
+        let mutable c = inner
+        while not (isNull c) && not (obj.ReferenceEquals(c, s)) && not c.Ended do c <- c.Parent
+        obj.ReferenceEquals(c, s)
+
+    /// Moves a tensor made in `s`, or in a scope still open inside it, out of `s`: into the scope enclosing `s` if
+    /// one is open, else to the GC for good. False when the tensor was made before `s` (or is already kept).
     let keep (s: ScopeState) (t: IScoped) =
         lock gate (fun () ->
             if s.Ended then
                 raise (ObjectDisposedException("TensorScope", "This scope has ended; its tensors are released. Keep a tensor before the scope ends."))
-            if obj.ReferenceEquals(t.Scope, s) then
+            if not (isNull t.Scope) && not t.Scope.Ended && within s t.Scope then
                 let p = s.Parent
                 if not (isNull p) && not p.Ended then
                     t.Scope <- p
@@ -448,9 +460,13 @@ module internal Storage =
                         // unlinked so that it does not hold this scope's released tensors alive.
                         e.Next <- null
                     e <- next
+                let thread = Environment.CurrentManagedThreadId
                 for lease in s.Rented do
                     lease.OwnerEnded <- true
-                    tryReturn lease
+                    // Rented on another thread the scope flowed to and never held: an op there may still be
+                    // writing it (the scope ended under a task still running). It goes to the GC, not the pool.
+                    if not lease.Held && lease.Thread <> thread && not lease.Returned && not lease.Pinned then pin lease
+                    else tryReturn lease
                 s.Rented.Clear())
         if obj.ReferenceEquals(current.Value, s) then
             // Scopes ended out of order: skip enclosing scopes that have already ended.

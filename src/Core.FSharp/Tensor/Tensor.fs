@@ -92,6 +92,12 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
     member internal _.CheckLive() =
         Threading.Interlocked.MemoryBarrier()
         if released then disposed ()
+        // A view not yet made is read in place from its source's array: the source's release counts too (a view
+        // made where the source's scope does not flow is not released with it).
+        if isNull data then
+            match view with
+            | ValueSome struct (source: Tensor, _, _) -> source.CheckLive()
+            | ValueNone -> ()
     // Scope bookkeeping (see Storage): the scope this tensor is registered in and the lease of its array.
     [<DefaultValue>] val mutable private scope: ScopeState
     [<DefaultValue>] val mutable private lease: Lease

@@ -87,8 +87,9 @@ type TensorScope =
     /// Ends the scope: releases its tensors and returns their memory to the pool. Ending twice does nothing.
     member Dispose: unit -> unit
 
-    /// Lets `t` outlive this scope (it joins the enclosing scope, if any) and returns it. A tensor made
-    /// before the scope opened is returned unchanged. Throws ObjectDisposedException after the scope ended.
+    /// Lets `t` outlive this scope (it joins the enclosing scope, if any) and returns it; a tensor made in a
+    /// scope opened inside this one and still open moves out the same way. A tensor made before the scope opened
+    /// is returned unchanged. Throws ObjectDisposedException after the scope ended.
     member Keep: t: Tensor -> Tensor
 
     member internal State: ScopeState

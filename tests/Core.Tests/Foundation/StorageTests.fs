@@ -392,6 +392,19 @@ module StorageTests =
         let first = chainWork xs adj |> Array.map bits
         for round in 1 .. 10 do
             chainWork xs adj |> Array.iteri (fun k t -> if bits t <> first.[k] then Check.failf "round %d: result %d differs from the first run" round k)
+    [<Fact>]
+    let ``an outer scope keeps a tensor made in a scope still open inside it`` () =
+        let x = Tensor.random 5 [| 100; 100 |]
+        let outer = Tensor.scope ()
+        let mutable kept = Unchecked.defaultof<Tensor>
+        do
+            use _inner = Tensor.scope ()
+            kept <- outer.Keep (Tensor.map exp x)
+        Assert.False(kept.IsReleased)
+        outer.Dispose()
+        Assert.False(kept.IsReleased)
+        Assert.Equal(exp (x.[[| 3; 4 |]]), kept.[[| 3; 4 |]])
+
 
 /// The recycled results' pool against full collections: alone, since other tests' collections and results would
 /// move the pool under it.
@@ -460,3 +473,25 @@ module RecycledPoolTests =
         finally
             Storage.setCollectAfterBytes (64L <<< 20)
             Storage.setFullAfterBytes (128L <<< 20)
+
+    [<Fact>]
+    let ``an array rented on another thread and not yet held does not go back to the pool when the scope ends`` () =
+        // An op in flight on a task the scope flowed to has its output array rented but not yet wrapped; the scope
+        // ending under it (a task left running) handed that array to the pool, and a later scope's op wrote into it.
+        let n = 10_733   // a length no other test uses
+        let scope = Tensor.scope ()
+        // A thread of its own (the scope flows into it): a task waited on may run inline on this thread.
+        let mutable inFlight = null
+        let worker = Thread(fun () -> inFlight <- Storage.uninit n)
+        worker.Start()
+        worker.Join()
+        scope.Dispose()
+        Assert.Equal(0, Storage.pooledOf n)
+        use later = Tensor.scope ()
+        Assert.False(obj.ReferenceEquals(inFlight, Storage.uninit n), "a later scope was lent the array still being written")
+        // Rented on the thread that ends the scope and never held (an op's temporary): back to the pool as before.
+        let m = 10_739
+        let s2 = Tensor.scope ()
+        Storage.uninit m |> ignore
+        s2.Dispose()
+        Assert.Equal(1, Storage.pooledOf m)
