@@ -75,7 +75,8 @@ module internal Plan =
                             let st, next = step sizes output ops i j
                             let c, rest = best next
                             let total = st.Flops + c
-                            if total < bestCost then
+                            // The first pair is taken whatever its cost: costs past a double's range are ∞ or NaN.
+                            if List.isEmpty bestSteps || total < bestCost then
                                 bestCost <- total
                                 bestSteps <- st :: rest
                     bestCost, bestSteps
@@ -91,7 +92,7 @@ module internal Plan =
                     for j in i + 1 .. ops.Length - 1 do
                         let st, next = step sizes output ops i j
                         let key = (st.Size - size sizes ops.[i] - size sizes ops.[j], st.Flops)
-                        if key < bestKey then
+                        if pick.IsNone || key < bestKey then
                             bestKey <- key
                             pick <- Some(st, next)
                 match pick with

@@ -198,6 +198,15 @@ module EinsumEngineTests =
         let many = Einsum.plan "ab,bc,cd,de,ef,fg->ag" (Array.init 6 (fun _ -> [| 4; 4 |]))
         Assert.Equal(Greedy, many.Method)
         Assert.Equal(5, many.Steps.Length)
+        // Sizes whose products pass a double's range (∞ and NaN costs): every method still plans every step (the
+        // greedy loop never picked a pair and did not end; the search returned no steps).
+        for count in [ 4; 5; 9 ] do
+            let labels = Array.init count (fun k -> Array.init 7 (fun j -> k * 7 + j))
+            let sizes = Array.create (count * 7) System.Int32.MaxValue
+            // Every label kept in the output, so each step is an outer product and the sizes multiply.
+            let task = System.Threading.Tasks.Task.Run(fun () -> Plan.create sizes (Array.init (count * 7) id) labels)
+            Assert.True(task.Wait(System.TimeSpan.FromSeconds 20.0), sprintf "%d operands: the planner did not finish" count)
+            Assert.Equal(count - 1, task.Result.Steps.Length)
 
     [<Fact>]
     let ``an output or intermediate above the memory limit is refused before allocation`` () =
