@@ -100,9 +100,16 @@ module Replay =
             let d = x ()
             at (fun e -> d.[e] = 0.0) (kinkNote op "x = 0" (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") -1.0 1.0) 0.0)
         | "clamp", Some _ ->
+            // Each bound its own slope (a convention's values at lo and hi differ); TorchSharp's is 1 at both.
             let lo, hi = Engine.attribute<float> op "min", Engine.attribute<float> op "max"
+            let kLo, kHi = Piecewise.clampKinks (Engine.attribute<KinkConvention> op "convention") lo hi
             let d = x ()
-            at (fun e -> d.[e] = lo || d.[e] = hi) (kinkNote op "x = min or max" (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") 0.0 1.0) 1.0)
+            let atLo, atHi = kLo <> 1.0, kHi <> 1.0
+            let where = if atLo && atHi then (if lo = hi then "x = min = max" else "x = min or max") elif atLo then "x = min" else "x = max"
+            let ours = if atLo && atHi && kLo <> kHi then sprintf "%s at min, %s at max" (invariant kLo) (invariant kHi) else invariant (if atLo then kLo else kHi)
+            at (fun e -> (atLo && d.[e] = lo) || (atHi && d.[e] = hi))
+               (if not (atLo || atHi) then None
+                else Some (sprintf "its derivative at the kink (%s) is %s by our convention (KinkConvention.%A) and 1 by TorchSharp's" where ours (Engine.attribute<KinkConvention> op "convention")))
         | ("maximum" | "minimum"), Some i ->
             at (ties inputs i) (kinkNote op "a tie" (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") 0.0 1.0) 0.5)
         | ("maxAxes" | "minAxes"), Some _ ->
@@ -147,9 +154,9 @@ module Replay =
             | "abs" -> atPoint xs.[0] 0.0 0.0 (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") -1.0 1.0) (plain ())
             | "clamp" ->
                 let lo, hi = Engine.attribute<float> op "min", Engine.attribute<float> op "max"
-                let c = Engine.attribute<KinkConvention> op "convention"
-                let atHi = atPoint xs.[0] hi hi (Piecewise.kinkValue c 1.0 0.0) (plain ())
-                if lo = hi then atHi else atPoint xs.[0] lo lo (Piecewise.kinkValue c 0.0 1.0) atHi
+                let kLo, kHi = Piecewise.clampKinks (Engine.attribute<KinkConvention> op "convention") lo hi
+                let atHi = atPoint xs.[0] hi hi kHi (plain ())
+                if lo = hi then atHi else atPoint xs.[0] lo lo kLo atHi
             | "maxAxes" | "minAxes" ->
                 // The extreme's value, with each entry's share of the gradient by our convention: 1/k, 1 or 0 at a tie.
                 let axes = Engine.attribute<int[]> op "axes" |> Array.map int64
@@ -186,7 +193,8 @@ module Replay =
 
     /// Replays f's traced program on TorchSharp (float64). Op by op: each forward operation runs on TorchSharp from
     /// our inputs, and its VJP (TorchSharp autograd of that one op) is compared with ours for a fixed adjoint.
-    /// End to end: the forward program replayed under autograd gives the value and gradients, compared with ours.
+    /// End to end: the forward program replayed under autograd gives the value and gradients, compared with ours
+    /// (the traced program's, and the VJPs for a pseudo-random adjoint computed outside a trace, as Autodiff does).
     let verify (rtol: float) (atol: float) (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (f: Value[] -> Value) (xs: Tensor[]) : ReplayResult =
         let program = Trace.gradient f xs
         let forward = program.Entries.[0 .. program.ForwardCount - 1]
@@ -256,7 +264,14 @@ module Replay =
         // End to end, when every operation could be replayed.
         let mutable endToEnd = true
         if notReplayable.Count = 0 then
-            let theirValue, theirGrads =
+            // The gradients as `Autodiff` computes them outside a trace (the tracer turns off in-place and region
+            // adjoints), for a pseudo-random adjoint: a uniform one (the program's seed) would hide a rule that is
+            // wrong only where its adjoint varies, and take kernels' uniform-adjoint paths.
+            let endToEndAdjoint = Tensor.random 6151 program.Output.ShapeArray
+            let untraced =
+                let _, pullback = Autodiff.vjpMany f (xs |> Array.map Value.constant)
+                pullback (Value.constant endToEndAdjoint) |> Array.map (fun v -> v.Tensor)
+            let theirValue, theirGrads, theirRandom =
                 Torch.scopedRetryingFreedScalar (fun () ->
                     let values = Dictionary<Tensor, torch.Tensor>(HashIdentity.Reference)
                     let leaves = xs |> Array.map (fun x -> let t = Torch.toTorch true x in values.TryAdd(x, t) |> ignore; values.[x])
@@ -266,12 +281,13 @@ module Replay =
                         | _ -> let v = Torch.toTorch false t in values.[t] <- v; v
                     for e in forward do values.[e.Output] <- aligned customOps e (e.Inputs |> Array.map onTorch)
                     let y = onTorch program.Output
-                    let grads =
+                    let gradsFor (seed: torch.Tensor) (retain: bool) =
                         if y.requires_grad then
-                            let gs = torch.autograd.grad([| y |], leaves, [| torch.ones_like y |], false, false, true)
+                            let gs = torch.autograd.grad([| y |], leaves, [| seed |], retain, false, true)
                             Array.init leaves.Length (fun i -> Torch.gradOrZero xs.[i].ShapeArray gs.[i])
                         else xs |> Array.map (fun x -> Tensor.zeros x.ShapeArray)
-                    Torch.ofTorch y, grads)
+                    let ones = gradsFor (torch.ones_like y) true
+                    Torch.ofTorch y, ones, gradsFor (Torch.toTorch false endToEndAdjoint) false)
             let compare (what: string) (ours: Tensor) (theirs: Tensor) =
                 let a, b = ours.ToArray(), theirs.ToArray()
                 let bad, worst = disagreements rtol atol a b
@@ -281,9 +297,12 @@ module Replay =
                     false
             let valueOk = compare "value" program.Output theirValue
             let gradsOk = Array.init xs.Length (fun i -> compare (sprintf "gradient of input %d" i) program.Gradients.[i] theirGrads.[i]) |> Array.forall id
-            endToEnd <- valueOk && gradsOk
+            let randomOk =
+                Array.init xs.Length (fun i -> compare (sprintf "VJP of input %d for a pseudo-random adjoint (untraced, as Autodiff runs it)" i) untraced.[i] theirRandom.[i])
+                |> Array.forall id
+            endToEnd <- valueOk && gradsOk && randomOk
             if endToEnd then
-                line (sprintf "End to end under TorchSharp autograd: the value and %s agree." (Shape.count (int64 xs.Length) "gradient" "gradients"))
+                line (sprintf "End to end under TorchSharp autograd: the value and %s agree, and the VJPs for a pseudo-random adjoint as Autodiff computes them outside a trace." (Shape.count (int64 xs.Length) "gradient" "gradients"))
             elif first.IsNone then
                 line "No single operation differs beyond tolerance: the difference accumulates through the program (rounding); a looser tolerance may be apt."
         else

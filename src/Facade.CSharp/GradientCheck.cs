@@ -39,7 +39,7 @@ public static class GradientCheck
 
     /// <summary>Checks with the given step and tolerances.</summary>
     /// <param name="f">The function to differentiate or check.</param>
-    /// <param name="step">The central-difference step h.</param>
+    /// <param name="step">The central-difference step, relative: each element x is moved by ±step·max(1, |x|).</param>
     /// <param name="absoluteTolerance">atol ≥ 0.</param>
     /// <param name="relativeTolerance">rtol ≥ 0.</param>
     /// <param name="inputs">Where to evaluate, one tensor per input.</param>

@@ -32,7 +32,7 @@ public static class Generators
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate(nameof(options));
-        return Arb.From(EinsumGen(options), c => Shrink(c));
+        return Arb.From(EinsumGen(options), c => Shrink(c, options));
     }
 
     /// <summary>Shapes of rank 0 to <paramref name="maxRank"/>, each size 1 to <paramref name="maxSize"/>.</summary>
@@ -210,14 +210,38 @@ public static class Generators
     {
         ArgumentNullException.ThrowIfNull(avoid);
         if (!(gap >= 0)) throw new ArgumentOutOfRangeException(nameof(gap), gap, "The gap must be 0 or more.");
-        return Tensor(shape, min, max).Select(t =>
+        if (!(min <= max) || !double.IsFinite(min) || !double.IsFinite(max))
+            throw new ArgumentOutOfRangeException(nameof(max), max, "The bounds must be finite with min ≤ max.");
+        // Uniform over what is left of [min, max] once the open intervals (p − gap, p + gap) are taken out: pushing
+        // a value off one avoided point could leave [min, max] or land near another.
+        var allowed = Allowed(min, max, gap, avoid);
+        if (allowed.Count == 0)
+            throw new ArgumentOutOfRangeException(nameof(gap), gap, $"No value in [{min}, {max}] is {gap} or more from every avoided point.");
+        double total = allowed.Sum(r => r.Hi - r.Lo);
+        return Tensor(shape, 0, 1).Select(t => Functional.Tensor.FromArray(t.ToArray().Select(u =>
         {
-            var values = t.ToArray();
-            for (int i = 0; i < values.Length; i++)
-                foreach (var p in avoid)
-                    if (Math.Abs(values[i] - p) < gap) values[i] = values[i] < p ? p - gap : p + gap;
-            return Functional.Tensor.FromArray(values, t.Shape.ToArray());
-        });
+            double at = u * total;
+            foreach (var (lo, hi) in allowed)
+            {
+                if (at <= hi - lo) return lo + at;
+                at -= hi - lo;
+            }
+            return allowed[^1].Hi;
+        }).ToArray(), t.Shape.ToArray()));
+    }
+
+    /// <summary>[min, max] without the open intervals (p − gap, p + gap), as closed intervals in order.</summary>
+    private static List<(double Lo, double Hi)> Allowed(double min, double max, double gap, double[] avoid)
+    {
+        var allowed = new List<(double Lo, double Hi)>();
+        double from = min;
+        foreach (var (lo, hi) in avoid.Where(p => !double.IsNaN(p)).Select(p => (Lo: p - gap, Hi: p + gap)).OrderBy(c => c.Lo))
+        {
+            if (lo >= from && from <= max) allowed.Add((from, Math.Min(lo, max)));
+            from = Math.Max(from, hi);
+        }
+        if (from <= max) allowed.Add((from, max));
+        return allowed;
     }
 
     // ---- einsum problems ----
@@ -287,9 +311,9 @@ public static class Generators
         return new EinsumCase(letters, sizes, ellipsisSizes, ops, output, seed);
     }
 
-    /// <summary>Smaller cases, each still valid: fewer operands, fewer subscripts, no ellipsis, smaller sizes, fewer
-    /// output labels, simpler values.</summary>
-    internal static IEnumerable<EinsumCase> Shrink(EinsumCase c)
+    /// <summary>Smaller cases, each still valid and within the options: fewer operands, fewer subscripts, no ellipsis,
+    /// smaller sizes, fewer output labels, simpler values.</summary>
+    internal static IEnumerable<EinsumCase> Shrink(EinsumCase c, EinsumOptions options)
     {
         var ops = c.Specs;
         if (ops.Length > 1)
@@ -327,6 +351,8 @@ public static class Generators
             for (int b = a + 1; b < labelsUsed.Length; b++)
             {
                 int keep = labelsUsed[a], gone = labelsUsed[b];
+                // Merged inside one operand they would make a diagonal, which the options may exclude.
+                if (!options.RepeatedLabels && ops.Any(o => o.Items.Contains(keep) && o.Items.Contains(gone))) continue;
                 var merged = ops.Select(o => o with
                 {
                     Items = o.Items.Select(i => i == gone ? keep : i).ToImmutableArray(),

@@ -94,6 +94,24 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
         Assert.All(tensors, t => Assert.True(t.ToArray().All(v => v is >= -1 and <= 2)));
         var away = Gen.Sample(Generators.Tensor(new[] { 100 }, -1, 1, 0.1, 0.0), 20);
         Assert.All(away, t => Assert.True(t.ToArray().All(v => Math.Abs(v) >= 0.1)));
+        // Kept inside [min, max] and away from every avoided point at once (pushing 0.015 off 0.02 gave −0.03, and a
+        // push off one point could land near another).
+        var inside = Gen.Sample(Generators.Tensor(new[] { 200 }, 0.01, 2, 0.05, 0.02), 20);
+        Assert.All(inside, t => Assert.True(t.ToArray().All(v => v is >= 0.01 and <= 2 && Math.Abs(v - 0.02) >= 0.05)));
+        var two = Gen.Sample(Generators.Tensor(new[] { 200 }, -1, 1, 0.1, 0.15, 0.0), 20);
+        Assert.All(two, t => Assert.True(t.ToArray().All(v => Math.Abs(v - 0.15) >= 0.1 && Math.Abs(v) >= 0.1 && v is >= -1 and <= 1)));
+        Assert.Equal("gap", Assert.Throws<ArgumentOutOfRangeException>(() => Generators.Tensor(new[] { 3 }, 0, 1, 0.6, 0.5)).ParamName);
+    }
+
+    [Fact]
+    public void Shrinking_keeps_a_case_within_its_options()
+    {
+        // Two labels merged inside one operand make a diagonal, which RepeatedLabels = false excludes.
+        var options = new EinsumOptions { RepeatedLabels = false };
+        var arb = Generators.Einsum(options);
+        foreach (var c in Gen.Sample(arb.Generator, 40))
+            foreach (var smaller in arb.Shrinker(c).Take(200))
+                Assert.DoesNotContain("repeated label", smaller.Features);
     }
 
     [Fact]

@@ -22,4 +22,33 @@ public class GradientCheckTests
         Assert.False(r.Passed);
         Assert.InRange(r.WorstIndex, 0, 3);
     }
+
+    [Fact]
+    public void A_wrong_rule_of_a_non_scalar_function_is_caught_through_the_projection()
+    {
+        // The VJP transposes nothing and scales by 2: wrong in every element, seen through ⟨f(x), w⟩.
+        var op = CustomOp.Create("double-wrong", xs => xs[0] * 3, (xs, y, g, i) => g * 2, (xs, y, i, t) => t * 3);
+        var r = GradientCheck.Run(xs => op(xs), Tensor.Random(1, 2, 3));
+        Assert.False(r.Passed, r.ToString());
+        Assert.True(GradientCheck.Run(xs => xs[0] * 3, Tensor.Random(1, 2, 3)).Passed);
+    }
+
+    [Fact]
+    public void The_step_is_relative_so_large_inputs_are_not_false_alarms()
+    {
+        // At 1e8 an absolute step of 1e-6 is 67 ulps of x: the identity's difference quotient was 0.9986.
+        var r = GradientCheck.Run(xs => (xs[0] * xs[1]).Sum(), Tensor.FromArray(new[] { 1e8, -3e9 }, 2), Tensor.FromArray(new[] { 0.5, 2 }, 2));
+        Assert.True(r.Passed, r.ToString());
+    }
+
+    [Fact]
+    public void A_finite_difference_that_overflows_fails_instead_of_agreeing_with_a_wrong_infinity()
+    {
+        // exp just below its overflow: exp(x + h) is ∞, so the difference is ∞; a rule giving 2·eˣ = ∞ agreed with it.
+        var op = CustomOp.Create("exp-wrong", xs => xs[0].Exp(), (xs, y, g, i) => g * y * 2, (xs, y, i, t) => t * y * 2);
+        var x = Tensor.FromArray(new[] { 709.78271289 - 5e-7 }, 1);
+        var r = GradientCheck.Run(xs => op(xs).Sum(), x);
+        Assert.False(r.Passed, r.ToString());
+        Assert.True(double.IsInfinity(r.Numeric), r.ToString());
+    }
 }

@@ -26,5 +26,5 @@ public class SoftsignTests
     [Property(MaxTest = 200, Replay = "(12345,6789)")]
     public Property Einsum_agrees_with_its_own_gradient_check() =>
         Prop.ForAll(Generators.Einsum(new EinsumOptions { MaxOperands = 3, ZeroSize = false }),
-            c => GradientCheck.Run(xs => Einsum.Contract(c.Equation, xs).Sum(), c.Operands).Passed);
+            c => GradientCheck.Run(xs => Einsum.Contract(c.Equation, xs), c.Operands).Passed);
 }

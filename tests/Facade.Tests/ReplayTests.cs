@@ -143,4 +143,31 @@ public class ReplayTests(ITestOutputHelper output)
         Assert.Throws<ArgumentNullException>(() => TorchSharpCheck.Verify(xs => xs[0].Sum(), (IReadOnlyDictionary<string, Func<TorchTensor[], TorchTensor>>)null!, Tensor.Random(1, 2)));
         Assert.Throws<ArgumentNullException>(() => TorchSharpCheck.Verify(xs => xs[0].Sum(), new Dictionary<string, Func<TorchTensor[], TorchTensor>> { ["cube"] = null! }, Tensor.Random(1, 2)));
     }
+
+    [Fact]
+    public void Clamp_at_either_bound_under_every_convention_is_a_documented_difference_not_a_failure()
+    {
+        // TorchSharp's slope is 1 at both bounds; the right derivative is 1 at the lower bound (no difference) and 0
+        // at the upper one, which the note used to read from the lower bound alone.
+        var at = Tensor.FromArray(new[] { -1.0, 1, 0.3, 2 }, 4);
+        foreach (var c in new[] { KinkConvention.LeftDerivative, KinkConvention.RightDerivative, KinkConvention.Midpoint })
+        {
+            var r = TorchSharpCheck.Verify(xs => (xs[0].Clamp(-1, 1, c) * xs[0]).Sum(), at);
+            output.WriteLine($"{c}:\n{r.Details}\n");
+            Assert.True(r.Passed, $"{c}: {r}");
+            Assert.Contains("Documented difference", r.Details);
+        }
+        // lo = hi: slope 0 at the point under every convention.
+        var tight = TorchSharpCheck.Verify(xs => (xs[0].Clamp(0.5, 0.5) * xs[0]).Sum(), Tensor.FromArray(new[] { 0.5, 0.2, 0.9 }, 3));
+        Assert.True(tight.Passed, tight.ToString());
+    }
+
+    [Fact]
+    public void The_end_to_end_check_compares_the_gradients_autodiff_computes_outside_a_trace_for_a_random_adjoint()
+    {
+        // Slices and gathers take in-place region adjoints outside a trace, and the tracer turns those off.
+        var r = Passes("slices and gathers", xs => Tensor.Concat(0, xs[0].Narrow(0, 1, 2), xs[0].IndexSelect(0, new[] { 3, 0, 3 })) * xs[1], 4,
+            Tensor.Random(1, 4, 5), Tensor.Random(2, 5, 5));
+        Assert.Contains("pseudo-random adjoint", r.Details);
+    }
 }

@@ -86,7 +86,51 @@ public class RuleCheckTests(ITestOutputHelper output)
         Assert.True(RuleCheck.Run(Softsign(), big).Passed);
         var wrong = RuleCheck.Run(Softsign(vjp: (xs, y, g, i) => g * Slope(xs[0]) * (xs[0] / Abs(xs[0]))), big);
         Assert.Equal("VJP", wrong.FailedCheck);
-        Assert.Contains("random direction", wrong.Details);
+    }
+
+    [Fact]
+    public void Large_inputs_are_also_checked_at_single_elements_where_a_shared_error_hides_in_a_random_direction()
+    {
+        // A reduction over 10,000 elements whose JVP and VJP share one 1 % error, at the first element: along a random
+        // direction it is below a tolerance that grows with the whole inner product; a sampled element shows it.
+        static Tensor Wrong(Tensor x) => Slope(x) * (1 + Tensor.FromArray(Enumerable.Range(0, x.Count).Select(k => k == 0 ? 0.01 : 0).ToArray(), x.Shape.ToArray()));
+        var op = CustomOp.Create("softsign-sum", xs => (xs[0] / (1 + Abs(xs[0]))).Sum(),
+            (xs, y, g, i) => g * Wrong(xs[0]), (xs, y, i, t) => (t * Wrong(xs[0])).Sum());
+        var big = Tensor.Random(5, 100, 100);
+        var report = RuleCheck.Run(op, big);
+        output.WriteLine(report.ToString());
+        Assert.Equal("VJP", report.FailedCheck);
+        Assert.Contains("element 0", report.Details);
+    }
+
+    [Fact]
+    public void A_VJP_that_ignores_which_input_it_is_for_is_caught()
+    {
+        // x·y with the adjoint of x given for both inputs (i ignored).
+        var op = CustomOp.Create("mul", xs => xs[0] * xs[1], (xs, y, g, i) => g * xs[1], (xs, y, i, t) => t * xs[1 - i]);
+        var report = RuleCheck.Run(op, Tensor.Random(1, 2, 3), Tensor.Random(2, 2, 3));
+        output.WriteLine(report.ToString());
+        Assert.False(report.Passed);
+        Assert.Equal("VJP", report.FailedCheck);
+        Assert.Contains("input 1", report.Details);
+    }
+
+    [Fact]
+    public void A_JVP_off_by_less_than_the_finite_difference_tolerance_fails_the_adjoint_identity()
+    {
+        // 0.05 % is inside rtol = 1e-3 against central differences; the JVP and the VJP then disagree.
+        var op = Softsign(jvp: (xs, y, i, t) => t * Slope(xs[0]) * 1.0005);
+        var report = RuleCheck.Run(op, X);
+        output.WriteLine(report.ToString());
+        Assert.Equal("adjoint identity", report.FailedCheck);
+    }
+
+    [Fact]
+    public void Each_input_takes_a_step_of_its_own_scale()
+    {
+        // tanh(x)·s with s near 1e5: a step scaled to s moved x by 0.1, and tanh's curvature failed a right rule.
+        var report = RuleCheck.Run(xs => xs[0].Tanh() * xs[1], Tensor.Random(1, 3), Tensor.FromArray(new[] { 1e5, 2e5, -1.5e5 }, 3));
+        Assert.True(report.Passed, report.ToString());
     }
 
     [Fact]

@@ -43,6 +43,14 @@ type internal GradCheckBuilder(atol: float, rtol: float) =
             worstExcess <- excess
             worst <- (k, e, ours, reference)
         count <- count + 1
+    /// Element e of input k against a finite difference; a difference that is not finite fails.
+    member this.AddNumeric(k: int, e: int, ours: float, numeric: float) =
+        this.Add(k, e, ours, numeric)
+        if not (Double.IsFinite numeric) then
+            ok <- false
+            if worstExcess < infinity then
+                worstExcess <- infinity
+                worst <- (k, e, ours, numeric)
     /// Folds in a check that is not element-wise (such as the values agreeing).
     member _.Require(passed: bool, absoluteError: float) =
         if not passed then ok <- false
@@ -73,11 +81,13 @@ module GradCheck =
         for k in 0 .. xs.Length - 1 do
             let data = xs.[k].ToArray()
             for e in 0 .. data.Length - 1 do
-                let at (delta: float) =
+                let at (moved: float) =
                     let d = Array.copy data
-                    d.[e] <- d.[e] + delta
+                    d.[e] <- moved
                     scalarOf (f (xs |> Array.mapi (fun j x -> Value.constant (if j = k then Tensor.create x.Shape d else x))))
-                report.Add(k, e, analytic.[k].[e], (at step - at -step) / (2.0 * step))
+                let h = step * max 1.0 (abs data.[e])
+                let up, down = data.[e] + h, data.[e] - h
+                report.AddNumeric(k, e, analytic.[k].[e], (at up - at down) / (up - down))
         report.Report()
 
     /// torch.autograd.gradcheck's defaults in float64: step 1e-6, atol 1e-5, rtol 1e-3.

@@ -26,6 +26,10 @@ type internal GradCheckBuilder =
     /// Element e of input k: ours against the reference.
     member Add: k: int * e: int * ours: float * reference: float -> unit
 
+    /// Element e of input k against a finite difference: one that is not finite (f overflows, or meets a pole,
+    /// within a step) proves nothing about the rule, and fails.
+    member AddNumeric: k: int * e: int * ours: float * numeric: float -> unit
+
     member Report: unit -> GradCheckReport
 
     /// Folds in a check that is not element-wise (such as the values agreeing).
@@ -49,8 +53,10 @@ module GradCheck =
     /// The scalar that is differentiated: f's result itself, or ⟨f(x), w⟩.
     val internal projected: w: Tensor option -> y: Value -> Value
 
-    /// Checks the gradients of f at xs against central differences (x ± step per element).
-    /// Passes when every |analytic − numeric| ≤ atol + rtol·|numeric|.
+    /// Checks the gradients of f at xs against central differences: element x moved by ±h with h = step·max(1, |x|)
+    /// (an absolute step is below x's own spacing once |x| passes about 1e10), divided by the distance between the
+    /// two points as represented. Passes when every |analytic − numeric| ≤ atol + rtol·|numeric|; a numeric value
+    /// that is not finite fails.
     val runWith:
       step: float ->
         atol: float ->
