@@ -32,9 +32,10 @@ public static partial class TorchSharpCheck
     /// traced program on TorchSharp (float64) and compares. Each forward operation is replayed alone from our
     /// inputs, its forward value and its VJP (TorchSharp autograd of that one op, for a fixed adjoint) compared with
     /// ours; the whole forward program is replayed under TorchSharp autograd and the value and every gradient compared
-    /// with ours. Tolerance: |ours − TorchSharp| ≤ 1e-12 + 1e-10·|TorchSharp|. Documented differences are reported,
-    /// not failed: Leaky ReLU's derivative at exactly 0 (TorchSharp's is α), and TorchSharp's GELU in the negative
-    /// tail.
+    /// with ours, and so are the VJPs for a pseudo-random adjoint as <see cref="Autodiff"/> computes them outside a
+    /// trace. Tolerance: |ours − TorchSharp| ≤ 1e-12 + 1e-10·|TorchSharp|. Documented differences are reported, not
+    /// failed: the derivatives at kinks (Leaky ReLU's at exactly 0, TorchSharp's α) and TorchSharp's GELU in the
+    /// negative tail; there ours is checked against TorchSharp's op aligned to our rule.
     /// </summary>
     /// <param name="f">The function, written once with Functional (a non-scalar result is seeded with ones).</param>
     /// <param name="inputs">Where to evaluate.</param>

@@ -26,7 +26,10 @@ public sealed record GradientCheckReport(bool Passed, double MaxAbsoluteError, d
 /// </summary>
 public static class GradientCheck
 {
-    /// <summary>Checks with torch's float64 defaults: step 1e-6, atol 1e-5, rtol 1e-3.</summary>
+    /// <summary>Checks with torch's float64 defaults: step 1e-6 (relative), atol 1e-5, rtol 1e-3. The absolute
+    /// tolerance cannot tell gradients much smaller than 1e-5 apart: for such a function pass a smaller atol, or
+    /// scale it up. Pass a non-scalar function whole (not its sum): it is checked through a pseudo-random
+    /// projection, so every element's adjoint differs.</summary>
     /// <param name="f">The function to differentiate or check.</param>
     /// <param name="inputs">Where to evaluate, one tensor per input.</param>
     /// <returns>The report.</returns>
