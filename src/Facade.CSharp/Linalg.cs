@@ -112,7 +112,13 @@ public static class Linalg
     /// derivatives taken with m fixed are the norm's own at every order, and x/m is exact.</summary>
     private static Tensor Scaled(Tensor x, double p)
     {
-        double largest = x.Count == 0 ? 0 : Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(Core.TensorModule.toArray(x.Value.Tensor)));
+        double largest = 0;
+        if (x.Count > 0)
+        {
+            var t = x.Value.Tensor;
+            largest = Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<double>(t.Data));
+            t.CheckLive();   // read in place: a release racing the read must not leave its values here
+        }
         // Zeros, infinities and NaN: the unscaled formula gives their answer (0, ∞, NaN).
         // At least 2⁻¹⁰²², so that 1/m is finite.
         double m = largest > 0 && double.IsFinite(largest) ? Math.ScaleB(1.0, Math.Max(-1022, Math.ILogB(largest))) : 1.0;
