@@ -101,21 +101,28 @@ module internal Special =
         let struct (b, h) = anchor t
         Math.FusedMultiplyAdd(seriesTail b h, h, coefficients.[b] - t)
 
-    /// (−1/2)^n / (n!·(2n+1)), n = 0..11: Φ(x) − 1/2 = x/√(2π)·Σ a_n·x^(2n); for |x| ≤ 1/2 twelve terms are
-    /// below the rounding of the first.
-    let internal centralCoefficients =
-        Array.init 12 (fun n ->
+    /// kⁿ / (n!·(2n+1)), n = 0 .. count − 1: the series ∫₀ˣ e^(k·t²) dt = x·Σ c_n·x^(2n) (Φ's centre with k = −1/2,
+    /// erf's with k = −1).
+    let private gaussianIntegralCoefficients (k: double) (count: int) =
+        Array.init count (fun n ->
             let mutable c = 1.0
-            for m in 1 .. n do c <- c * -0.5 / float m
+            for m in 1 .. n do c <- c * k / float m
             c / float (2 * n + 1))
 
-    /// Φ(x) − 1/2 for |x| ≤ 0.5 by its Taylor series in x² (Horner; no cancellation there).
-    let private centralSeries (x: double) =
+    /// scale·x·Σ c_n·x^(2n) by Horner in x² (no cancellation for |x| ≤ 1/2, where these series are used).
+    let private oddSeries (c: double[]) (scale: double) (x: double) =
         let z = x * x
-        let mutable acc = centralCoefficients.[11]
-        for n in 10 .. -1 .. 0 do
-            acc <- Math.FusedMultiplyAdd(acc, z, centralCoefficients.[n])
-        invSqrt2Pi * x * acc
+        let mutable acc = c.[c.Length - 1]
+        for n in c.Length - 2 .. -1 .. 0 do
+            acc <- Math.FusedMultiplyAdd(acc, z, c.[n])
+        scale * x * acc
+
+    /// (−1/2)^n / (n!·(2n+1)), n = 0..11: Φ(x) − 1/2 = x/√(2π)·Σ a_n·x^(2n); for |x| ≤ 1/2 twelve terms are
+    /// below the rounding of the first.
+    let internal centralCoefficients = gaussianIntegralCoefficients -0.5 12
+
+    /// Φ(x) − 1/2 for |x| ≤ 0.5 by its Taylor series in x² (Horner; no cancellation there).
+    let private centralSeries (x: double) = oddSeries centralCoefficients invSqrt2Pi x
 
     /// Φ(x), the standard normal distribution function, accurate in both tails.
     let normalCdf (x: double) =
@@ -132,19 +139,10 @@ module internal Special =
 
     /// (−1)^n / (n!·(2n+1)), n = 0..13: erf(z) = (2/√π)·z·Σ c_n·z^(2n); for |z| ≤ 1/2 fourteen terms are below
     /// the rounding of the first.
-    let internal erfCoefficients =
-        Array.init 14 (fun n ->
-            let mutable c = 1.0
-            for m in 1 .. n do c <- c * -1.0 / float m
-            c / float (2 * n + 1))
+    let internal erfCoefficients = gaussianIntegralCoefficients -1.0 14
 
     /// erf(z) for |z| ≤ 1/2 by its Taylor series in z² (no cancellation; ±0 keeps its sign, tiny z its digits).
-    let private erfSeries (z: double) =
-        let w = z * z
-        let mutable acc = erfCoefficients.[13]
-        for n in 12 .. -1 .. 0 do
-            acc <- Math.FusedMultiplyAdd(acc, w, erfCoefficients.[n])
-        1.1283791670955125738961589031215 * z * acc
+    let private erfSeries (z: double) = oddSeries erfCoefficients 1.1283791670955125738961589031215 z
 
     /// erf(z): near 0 its series (1 − erfc(z) there would cancel to erfc's absolute rounding, 0 below about
     /// 1e-17); beyond, 1 − erfc(z) from the side that does not cancel.
