@@ -108,8 +108,11 @@ public static class Linalg
         return Api.Call("Linalg.Norm", "x,p", () => double.IsPositiveInfinity(p) ? N(x).Abs().Max() : Scaled(N(x), p));
     }
 
-    /// <summary>m·‖x/m‖ₚ for m a power of two near max |x|, held constant: equal to ‖x‖ₚ for every m &gt; 0, so the
-    /// derivatives taken with m fixed are the norm's own at every order, and x/m is exact.</summary>
+    /// <summary>m·‖x/m‖ₚ with m held constant: equal to ‖x‖ₚ for every m &gt; 0, so the derivatives taken with m fixed
+    /// are the norm's own at every order. For p = 2, m is a power of two near max |x| (at least 2⁻¹⁰²², so 1/m is
+    /// finite): x/m is exact, the bits are √(Σ x²)'s wherever that neither overflows nor underflows, and (x/m)² stays
+    /// below 4. For other p, m is max |x| itself, divided by: the largest term is 1, so no power of any p overflows
+    /// and the largest never underflows. p = 1 needs no scale.</summary>
     private static Tensor Scaled(Tensor x, double p)
     {
         double largest = 0;
@@ -120,11 +123,15 @@ public static class Linalg
             t.CheckLive();   // read in place: a release racing the read must not leave its values here
         }
         // Zeros, infinities and NaN: the unscaled formula gives their answer (0, ∞, NaN).
-        // At least 2⁻¹⁰²², so that 1/m is finite.
-        double m = largest > 0 && double.IsFinite(largest) ? Math.ScaleB(1.0, Math.Max(-1022, Math.ILogB(largest))) : 1.0;
-        var y = m == 1.0 ? x : x * (1 / m);
-        var norm = p == 2 ? y.Square().Sum().Sqrt() : y.Abs().Pow(p).Sum().Pow(1 / p);
-        return m == 1.0 ? norm : norm * m;
+        if (p == 1 || !(largest > 0) || !double.IsFinite(largest)) return p == 2 ? x.Square().Sum().Sqrt() : x.Abs().Pow(p).Sum().Pow(1 / p);
+        if (p == 2)
+        {
+            double m = Math.ScaleB(1.0, Math.Max(-1022, Math.ILogB(largest)));
+            var y = m == 1.0 ? x : x * (1 / m);
+            var norm = y.Square().Sum().Sqrt();
+            return m == 1.0 ? norm : norm * m;
+        }
+        return (x / largest).Abs().Pow(p).Sum().Pow(1 / p) * largest;
     }
 
     private static Tensor N(Tensor? t, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(t))] string? name = null) => t ?? throw new ArgumentNullException(name);

@@ -96,7 +96,7 @@ public static class Loss
     public static Tensor CrossEntropy(Tensor logits, Tensor probabilities)
     {
         var (n, _) = Classes("Loss.CrossEntropy", N(logits), nameof(logits), N(probabilities).Rank == 2 ? probabilities.Shape[0] : -1, nameof(probabilities));
-        return Api.Call("Loss.CrossEntropy", "logits,probabilities", () => (logits.LogSoftmax(1) * probabilities).Sum() * (-1.0 / n));
+        return Api.Call("Loss.CrossEntropy", "logits,probabilities", () => -((logits.LogSoftmax(1) * probabilities).Sum() / n));
     }
 
     /// <summary>Negative log-likelihood −mean_n logProbabilities[n, labels[n]], for log-probabilities already computed

@@ -104,6 +104,11 @@ public class BadInputTests
         Assert.Equal(double.PositiveInfinity, Linalg.Norm(Tensor.FromArray(new[] { 1.0, double.PositiveInfinity }, 2)).ToScalar());
         Assert.True(double.IsNaN(Linalg.Norm(Tensor.FromArray(new[] { 1.0, double.NaN }, 2)).ToScalar()));
         Assert.Equal(0.0, Linalg.Norm(Tensor.Zeros(3)).ToScalar());
+        // Large orders and subnormal inputs: the largest term of the scaled sum is 1, never ∞ or 0.
+        Assert.Equal(1.5, Linalg.Norm(Tensor.FromArray(new[] { 1.5 }, 1), 2000).ToScalar(), 1e-15);
+        Assert.Equal(3.0, Linalg.Norm(Tensor.FromArray(new[] { 3.0, -1 }, 2), 10000).ToScalar(), 1e-14);
+        Assert.Equal(new[] { 1.0 }, Autodiff.Grad(t => Linalg.Norm(t, 2000), Tensor.FromArray(new[] { 1.5 }, 1)).ToArray().Select(g => Math.Round(g, 12)));
+        Assert.Equal(1e-310, Linalg.Norm(Tensor.FromArray(new[] { 1e-310 }, 1), 200).ToScalar(), 1e-324);
     }
 
     [Fact]

@@ -236,19 +236,24 @@ module Indexing =
     /// adjoint's slices added back at their indices (`indexAdd`, a scatter-add). JVP: the tangent's entries.
     let indexSelect (axis: int) (indices: int[]) (x: Value) : Value =
         let a = axisOf "indexSelect" x.Shape axis
+        if isNull indices then nullArg "indices"
+        // Checked on the op's own copy: the caller's array may change after the check (another thread).
+        let indices = snapshot indices
         checkIndices "indexSelect" indices x.Shape.[a] axis
-        selectRows a (snapshot indices) x
+        selectRows a indices x
 
     /// Zeros of length `size` along `axis`, with slice k of x added at indices[k] (a scatter-add). VJP: the
     /// adjoint's entries at `indices` (`indexSelect`).
     let indexAdd (axis: int) (indices: int[]) (size: int) (x: Value) : Value =
         let a = axisOf "indexAdd" x.Shape axis
         if size < 0 then raise (ShapeException(sprintf "indexAdd: the size along axis %d is %d; it cannot be negative." axis size, "size"))
+        if isNull indices then nullArg "indices"
+        let indices = snapshot indices
         checkIndices "indexAdd" indices size axis
         if indices.Length <> x.Shape.[a] then
             raise (ShapeException(sprintf "indexAdd: %s for %s along axis %d." (Shape.count (int64 indices.Length) "index" "indices") (Shape.count (int64 x.Shape.[a]) "slice" "slices") axis, "indices"))
         checkResized "indexAdd" a size x
-        addRows a (snapshot indices) size x
+        addRows a indices size x
 
     /// Where each position of an index reads (gather) or adds (scatterAdd): the index's value along `Axis`, and for
     /// each row of the index (every coordinate but the last) the offset of its other coordinates. The offset of

@@ -206,8 +206,10 @@ module Softmax =
             [| x; a |]
 
     let internal labelledLogSoftmax (labels: int[]) (x: Value) : Value =
-        let rows, n = labelled "labelledLogSoftmax" labels x
+        if isNull labels then nullArg "labels"
+        // Checked on the op's own copy: the caller's array may change after the check (another thread).
         let labels = Array.copy labels
+        let rows, n = labelled "labelledLogSoftmax" labels x
         Op.apply
             (Op.withAttributes [ "labels", box labels ] <| Op.create "labelledLogSoftmax"
                 (fun (xs: Tensor[]) ->
