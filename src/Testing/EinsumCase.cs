@@ -53,12 +53,23 @@ public sealed class EinsumCase
             var f = new List<string>();
             if (Specs.Any(o => o.Items.Where(i => i >= 0).GroupBy(i => i).Any(g => g.Count() > 1))) f.Add("repeated label");
             if (Specs.Any(o => o.Items.Contains(EllipsisItem))) f.Add("ellipsis");
-            if (Specs.Any(o => !o.Ones.IsEmpty || !o.EllipsisOnes.IsEmpty)) f.Add("size-1 broadcast");
+            if (Broadcasts()) f.Add("size-1 broadcast");
             if (Output is null) f.Add("implicit output");
             if (Shapes.Any(s => s.Contains(0))) f.Add("zero-size");
             if (Specs.Length >= 3) f.Add("3+ operands");
             return f;
         }
+    }
+
+    /// <summary>Whether some dimension shown as 1 meets the same label (or ellipsis dimension) at a larger size in
+    /// another operand: only then is it broadcast.</summary>
+    private bool Broadcasts()
+    {
+        bool Full(OperandSpec o, int label) => o.Items.Contains(label) && !o.Ones.Contains(label);
+        bool FullEllipsis(OperandSpec o, int d) => o.Items.Contains(EllipsisItem) && d >= EllipsisSizes.Length - o.EllipsisRank && !o.EllipsisOnes.Contains(d);
+        return Specs.Any(o =>
+            o.Ones.Any(i => Sizes[i] > 1 && Specs.Any(other => Full(other, i)))
+            || o.EllipsisOnes.Any(d => EllipsisSizes[d] > 1 && Specs.Any(other => FullEllipsis(other, d))));
     }
 
     /// <summary>The <c>functional</c> command that re-checks this equation at these shapes against TorchSharp.</summary>
