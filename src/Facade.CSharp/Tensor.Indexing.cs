@@ -163,6 +163,8 @@ public sealed partial class Tensor
     /// null.</exception>
     /// <exception cref="ShapeException">An index is out of range or not a whole number, <paramref name="axis"/> is out
     /// of range, or the shapes do not fit.</exception>
+    /// <exception cref="MemoryLimitException">The result would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/>.</exception>
     public Tensor ScatterAdd(int axis, Tensor indices, params int[] shape) =>
         Api.Call("Tensor.ScatterAdd", "axis,indices,shape", () => new Tensor(Core.Indexing.scatterAddOwned(axis, Positions(indices, nameof(indices)), shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
 

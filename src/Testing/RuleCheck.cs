@@ -141,8 +141,9 @@ public static class RuleCheck
             {
                 // Single coordinates too (the first, the last and a random sample): along a random direction an error
                 // at a few elements hides under a tolerance that grows with the whole inner product.
-                foreach (int e in new[] { 0, g.Length - 1 }.Concat(Enumerable.Range(0, 16).Select(_ => rng.Next(g.Length))).Distinct())
-                    if (Coordinate(e) is { } failed) return failed;
+                if (g.Length > 0)
+                    foreach (int e in new[] { 0, g.Length - 1 }.Concat(Enumerable.Range(0, 16).Select(_ => rng.Next(g.Length))).Distinct())
+                        if (Coordinate(e) is { } failed) return failed;
                 for (int r = 0; r < 3; r++)
                 {
                     var dir = RandomLike(xs[i]);

@@ -104,6 +104,14 @@ public class RuleCheckTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void An_empty_input_past_the_full_Jacobian_limit_has_no_element_to_sample()
+    {
+        // The sampled elements of a large input: none for an empty one (it indexed element 0).
+        var report = RuleCheck.Run(Softsign(), new RuleCheckOptions { FullJacobianLimit = -1 }, Tensor.Zeros(4, 0, 4));
+        Assert.True(report.Passed, report.ToString());
+    }
+
+    [Fact]
     public void A_VJP_that_ignores_which_input_it_is_for_is_caught()
     {
         // x·y with the adjoint of x given for both inputs (i ignored).
