@@ -34,7 +34,7 @@ module Replay =
     /// Whether a and b agree: |a − b| ≤ atol + rtol·|b| (b TorchSharp's), NaN with NaN, an infinity with itself
     /// only (the bound atol + rtol·∞ would admit any value).
     let private close rtol atol (a: float) (b: float) =
-        (Double.IsNaN a && Double.IsNaN b) || a = b || (Double.IsFinite a && Double.IsFinite b && abs (a - b) <= atol + rtol * abs b)
+        (Double.IsNaN a && Double.IsNaN b) || Tensor.closeTo rtol atol a b
 
     /// The elements that disagree, as flat indices, and the worst of them (the largest excess over tolerance).
     let private disagreements rtol atol (ours: float[]) (theirs: float[]) =

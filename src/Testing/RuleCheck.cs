@@ -92,9 +92,7 @@ public static class RuleCheck
         // neighbour by 0.1 (truncation error), nor a step below an input's own spacing round to nothing.
         var hs = xs.Select(x => options.RelativeStep * Math.Max(1, x.ToArray().Select(Math.Abs).DefaultIfEmpty(0).Max())).ToArray();
         double h = hs.DefaultIfEmpty(options.RelativeStep).Min();
-        // An infinity agrees only with itself: the bound atol + rtol·∞ would admit any value.
-        bool Close(double actual, double expected) => actual == expected ||
-            (double.IsFinite(actual) && double.IsFinite(expected) && Math.Abs(actual - expected) <= options.AbsoluteTolerance + options.RelativeTolerance * Math.Abs(expected));
+        bool Close(double actual, double expected) => Core.TensorModule.closeTo(options.RelativeTolerance, options.AbsoluteTolerance, actual, expected);
         string Tol(double expected) => $"{options.AbsoluteTolerance + options.RelativeTolerance * Math.Abs(expected):G3} (atol {options.AbsoluteTolerance:G3} + rtol {options.RelativeTolerance:G3}·|expected|)";
         Core.Tensor[] Moved(int i, Core.Tensor dir, double by)
         {

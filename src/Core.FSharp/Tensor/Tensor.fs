@@ -564,12 +564,15 @@ module Tensor =
         GC.KeepAlive b
         m
 
-    /// True when every |a-b| ≤ atol + rtol·|b| (shapes must be equal); infinities only equal to themselves (the
-    /// bound atol + rtol·∞ would admit any value), NaN never (as NumPy's and PyTorch's allclose).
+    /// |a − b| ≤ atol + rtol·|b|; an infinity equal only to itself, NaN to nothing.
+    let internal closeTo (rtol: double) (atol: double) (a: double) (b: double) =
+        a = b || (Double.IsFinite a && Double.IsFinite b && abs (a - b) <= atol + rtol * abs b)
+
+    /// True when every element is `closeTo` its counterpart (shapes must be equal), as NumPy's and PyTorch's allclose.
     let allClose (rtol: double) (atol: double) (a: Tensor) (b: Tensor) =
         let close =
             Shape.same a.ShapeArray b.ShapeArray
-            && Array.forall2 (fun (x: double) y -> x = y || (Double.IsFinite x && Double.IsFinite y && abs (x - y) <= atol + rtol * abs y)) a.Data b.Data
+            && Array.forall2 (closeTo rtol atol) a.Data b.Data
         GC.KeepAlive a
         GC.KeepAlive b
         close

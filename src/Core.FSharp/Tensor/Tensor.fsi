@@ -231,6 +231,10 @@ module Tensor =
     /// Largest |a-b| over same-shaped tensors (NaN if either has NaN at the same place as a number).
     val maxAbsDiff: a: Tensor -> b: Tensor -> float
 
-    /// True when every |a-b| ≤ atol + rtol·|b| (shapes must be equal).
+    /// Whether a is close to the reference b: |a − b| ≤ atol + rtol·|b|, an infinity equal only to itself (the bound
+    /// atol + rtol·∞ would admit any value), NaN to nothing. The one rule of every comparison the library checks by.
+    val internal closeTo: rtol: double -> atol: double -> a: double -> b: double -> bool
+
+    /// True when every element of a is `closeTo` b's (shapes must be equal), as NumPy's and PyTorch's allclose.
     val allClose:
       rtol: double -> atol: double -> a: Tensor -> b: Tensor -> bool
