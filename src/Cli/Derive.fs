@@ -19,11 +19,16 @@ let private exampleShapes (c: Contraction) =
                 string sizes.[l]) |> String.concat "x")
     |> String.concat ","
 
-/// Labels as a reader writes them: letters, and "..." for the dimensions an ellipsis stands for.
+/// Labels as a reader writes them: letters, and "..." for the dimensions an ellipsis stands for when they form one
+/// block in order; otherwise (a plan's intermediate may split or reorder them) each such dimension as "(...k)", k
+/// counting the ellipsis's dimensions from 0.
 let private term (ls: int[]) =
+    let at = ls |> Array.indexed |> Array.filter (fun (_, l) -> l >= Contraction.ellipsisBase)
+    let block = at |> Array.pairwise |> Array.forall (fun ((i, l), (j, m)) -> j = i + 1 && m = l + 1)
     let sb = Text.StringBuilder()
     ls |> Array.iteri (fun i l ->
         if l < Contraction.ellipsisBase then sb.Append(Contraction.labelName l) |> ignore
+        elif not block then sb.Append(sprintf "(...%d)" (l - Contraction.ellipsisBase)) |> ignore
         elif i = 0 || ls.[i - 1] < Contraction.ellipsisBase then sb.Append("...") |> ignore)
     sb.ToString()
 
@@ -44,14 +49,14 @@ let run (equation: string) (latex: bool) (order: int) (plan: bool) (shapes: stri
         let c = d.Contraction
         let n = names c
         Console.WriteLine("Second order: einsum is linear in each operand, so ∂²L/∂X∂X = 0 for one operand, and each")
-        Console.WriteLine("mixed block, applied to a direction V shaped as the first operand, is again a contraction")
-        Console.WriteLine("(inputs: V, the output gradient, then the remaining operands):")
+        Console.WriteLine("mixed block, ∇_M ⟨∂L/∂K, V⟩ for a direction V shaped as K (a result shaped as M), is again a")
+        Console.WriteLine("contraction (inputs: V, the output gradient, then the remaining operands):")
         if c.Inputs.Length < 2 then Console.WriteLine("  (one operand: every second-order block is zero)")
         for k in 0 .. c.Inputs.Length - 1 do
             for m in 0 .. c.Inputs.Length - 1 do
                 if m <> k then
                     let h = Derivation.secondOrder c k m
-                    Console.WriteLine(sprintf "  ∂/∂%s (∂L/∂%s)·V  =  %s" n.[m] n.[k] (Explain.contractionText h))
+                    Console.WriteLine(sprintf "  ∇_%s ⟨∂L/∂%s, V⟩  =  %s" n.[m] n.[k] (Explain.contractionText h))
     match planned with
     | Some (sh, p) ->
         let table = Table().AddColumns("step", "contracts", "flops", "result elements")

@@ -18,7 +18,7 @@ let private build () =
     let latex = Option<bool>("--latex", Description = "Print the gradient formulas as LaTeX")
     let order = Option<int>("--order", Description = "1: gradients; 2: also the second-order blocks as contractions", DefaultValueFactory = (fun _ -> 1))
     let plan = Option<bool>("--plan", Description = "Print the contraction plan with flop counts (needs --shapes)")
-    let shapes = Option<string>("--shapes", Description = "Operand shapes, e.g. 2x3,3x4 (a scalar operand: scalar)")
+    let shapes = Option<string>("--shapes", Description = "Operand shapes for --plan, e.g. 2x3,3x4 (a scalar operand: scalar)")
     derive.Arguments.Add eq
     for o in [ latex :> Option; order; plan; shapes ] do derive.Options.Add o
     derive.SetAction(fun (r: ParseResult) ->
@@ -26,11 +26,11 @@ let private build () =
 
     let check = Command("check", "Verify derived gradients against TorchSharp autograd and finite differences")
     let ceq = equationArg false
-    let cshapes = Option<string>("--shapes", Description = "Operand shapes, e.g. 2x3,3x4 (default: a distinct size per label)")
+    let cshapes = Option<string>("--shapes", Description = "Operand shapes, e.g. 2x3,3x4 (default: a distinct size per label, 2, 3, 4, …, while the operands stay small)")
     let trials = Option<int>("--trials", Description = "Random trials", DefaultValueFactory = (fun _ -> 5))
     let seed = Option<int>("--seed", Description = "Seed of the first trial", DefaultValueFactory = (fun _ -> 1))
-    let acts = Option<bool>("--activations", Description = "Check GELU (both forms) and Leaky ReLU (each convention) instead")
-    let timeout = Option<Nullable<int>>("--timeout", Description = "Stop after this many seconds and report the trials done")
+    let acts = Option<bool>("--activations", Description = "Check GELU (both forms) and Leaky ReLU (each convention) instead: ours against finite differences and TorchSharp")
+    let timeout = Option<Nullable<int>>("--timeout", Description = "Stop after about this many seconds (checked between trials and finite-difference elements), report the trials done and exit with 1")
     check.Arguments.Add ceq
     for o in [ cshapes :> Option; trials; seed; acts; timeout ] do check.Options.Add o
     check.SetAction(fun (r: ParseResult) ->
@@ -81,8 +81,16 @@ let main argv =
     if Console.IsOutputRedirected then Spectre.Console.AnsiConsole.Profile.Width <- 160
     let root = build ()
     let parsed = root.Parse(argv)
+    // An option given twice would silently take its last value.
+    let repeated =
+        parsed.CommandResult.Children |> Seq.tryPick (function
+            | :? Parsing.OptionResult as o when o.IdentifierTokenCount > 1 -> Some o.Option.Name
+            | _ -> None)
     if parsed.Errors.Count > 0 then
         eprintfn "error: %s (see --help)" parsed.Errors.[0].Message
+        2
+    elif repeated.IsSome then
+        eprintfn "error: %s is given more than once; give it once (see --help)" repeated.Value
         2
     else
         // Exceptions are ours to report (one line, exit code 2), not the parser's stack trace.
@@ -93,5 +101,15 @@ let main argv =
             eprintfn "error: %s" (e.Message.Split('\n').[0])
             2
         | e when missingTorch e ->
-            eprintfn "error: check needs TorchSharp's native libraries (0.5 GB), which the installed tool does not carry; run it from a clone of the repository: dotnet run --project src/Cli -- check ..."
+            eprintfn "error: check needs TorchSharp's native libraries (0.5 GB), which could not be loaded here: the installed tool does not carry them, and a clone has them only where TorchSharp-cpu ships them (run from a clone: dotnet run --project src/Cli -- check ...)"
             2
+        | :? OutOfMemoryException ->
+            eprintfn "error: out of memory: the shapes given need more memory than this process can have; give smaller --shapes"
+            2
+        | :? InsufficientExecutionStackException ->
+            eprintfn "error: the expression is nested too deeply"
+            2
+        | e ->
+            // Anything else is a defect of ours: one line naming it, and a distinct exit code.
+            eprintfn "internal error (%s): %s; please report it with the command line" (e.GetType().Name) (e.Message.Split('\n').[0])
+            3

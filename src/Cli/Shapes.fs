@@ -19,12 +19,17 @@ let parse (text: string) : int[][] =
 
 let format (shapes: int[][]) = shapes |> Array.map (fun s -> if s.Length = 0 then "scalar" else String.Join("x", s)) |> String.concat ","
 
-/// Shapes for an equation when none are given: each letter its own size (2, 3, 4, …, so transposition
-/// mistakes cannot hide), each ellipsis two dimensions of sizes 2 and 3.
+/// Shapes for an equation when none are given: each letter its own size (2, 3, 4, … in order of appearance, so
+/// transposition mistakes cannot hide), each ellipsis two dimensions of sizes 2 and 3. Where distinct sizes would
+/// make an operand or the output larger than 100,000 elements, the sizes cycle through 2 to 5 instead.
 let defaults (equation: string) : int[][] =
     let spec = Einsum.parse equation
     let letters = spec.Inputs |> List.collect (fun t -> t.Subscripts) |> List.choose (function Letter (c, _) -> Some c | _ -> None) |> List.distinct
-    let size c = 2 + (List.findIndex ((=) c) letters % 4)
-    spec.Inputs
-    |> List.map (fun t -> t.Subscripts |> List.collect (function Letter (c, _) -> [ size c ] | Ellipsis _ -> [ 2; 3 ]) |> Array.ofList)
-    |> Array.ofList
+    let shapesWith (size: int -> int) =
+        spec.Inputs
+        |> List.map (fun t -> t.Subscripts |> List.collect (function Letter (c, _) -> [ size (List.findIndex ((=) c) letters) ] | Ellipsis _ -> [ 2; 3 ]) |> Array.ofList)
+        |> Array.ofList
+    let distinct = shapesWith (fun i -> 2 + i)
+    let elements (s: int[]) = s |> Array.fold (fun n d -> n * float d) 1.0
+    let small = distinct |> Array.forall (fun s -> elements s <= 1e5) && elements (Einsum.bind equation distinct).OutputShape <= 1e5
+    if small then distinct else shapesWith (fun i -> 2 + i % 4)

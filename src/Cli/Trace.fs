@@ -22,12 +22,23 @@ let functions =
       "leaky_relu", "leaky_relu(x, alpha)"; "pow", "pow(x, p)"; "softmax", "softmax(x, axis)"; "log_softmax", "log_softmax(x, axis)"
       "matmul", "matmul(a, b)"; "transpose", "transpose(x)"; "einsum", "einsum('ij,jk->ik', a, b, ...)" ]
 
+/// How deeply an expression may nest (parentheses, calls, unary minus, chains of operators).
+let maxDepth = 500
+
 let private fail (text: string) (at: int) (what: string) =
     raise (ArgumentException(sprintf "trace: %s at position %d of \"%s\" (functions: %s)" what at text (String.Join(", ", functions |> List.map snd))))
 
 /// Parses an expression (recursive descent: recursion over the expression's nesting, which the user wrote).
 let parse (text: string) : Expr =
     let mutable i = 0
+    // Nesting is recursion here and in `compile`: bounded, so that no expression can exhaust the stack.
+    let mutable depth = 0
+    let nest (at: int) (parse: unit -> Expr) =
+        depth <- depth + 1
+        if depth > maxDepth then fail text at (sprintf "nesting deeper than %d levels" maxDepth)
+        let e = parse ()
+        depth <- depth - 1
+        e
     let skip () = while i < text.Length && Char.IsWhiteSpace text.[i] do i <- i + 1
     let peek () = skip (); if i < text.Length then text.[i] else '\000'
     let expect (c: char) = if peek () = c then i <- i + 1 else fail text i (sprintf "expected '%c'" c)
@@ -41,12 +52,12 @@ let parse (text: string) : Expr =
         left
     and expr () = level [ '+'; '-' ] term
     and term () = level [ '*'; '/' ] unary
-    and unary () = if peek () = '-' then (i <- i + 1; Negate(unary ())) else primary ()
+    and unary () = if peek () = '-' then (i <- i + 1; nest i (fun () -> Negate(unary ()))) else primary ()
     and primary () =
         let c = peek ()
         if c = '(' then
             i <- i + 1
-            let e = expr ()
+            let e = nest i expr
             expect ')'
             e
         elif c = '\'' || c = '"' then
@@ -61,7 +72,8 @@ let parse (text: string) : Expr =
                                       || ((text.[i] = '-' || text.[i] = '+') && i > start && (text.[i - 1] = 'e' || text.[i - 1] = 'E'))) do
                 i <- i + 1
             match Double.TryParse(text.Substring(start, i - start), NumberStyles.Float, CultureInfo.InvariantCulture) with
-            | true, v -> Number v
+            | true, v when Double.IsFinite v -> Number v
+            | true, _ -> fail text start "a number beyond the double range"
             | _ -> fail text start "not a number"
         elif Char.IsLetter c || c = '_' then
             let start = i
@@ -71,10 +83,10 @@ let parse (text: string) : Expr =
                 i <- i + 1
                 let args = ResizeArray<Expr>()
                 if peek () <> ')' then
-                    args.Add(expr ())
+                    args.Add(nest i expr)
                     while peek () = ',' do
                         i <- i + 1
-                        args.Add(expr ())
+                        args.Add(nest i expr)
                 expect ')'
                 if not (functions |> List.exists (fun (f, _) -> f = name)) then fail text start (sprintf "unknown function '%s'" name)
                 Call(name, List.ofSeq args)
@@ -82,6 +94,16 @@ let parse (text: string) : Expr =
         else fail text i (if c = '\000' then "unexpected end" else sprintf "unexpected '%c'" c)
     let e = expr ()
     if peek () <> '\000' then fail text i (sprintf "unexpected '%c'" text.[i])
+    // A long chain such as A+A+…+A nests to the left: its depth, measured without recursion, is bounded too.
+    let stack = Collections.Generic.Stack<struct (Expr * int)>([ struct (e, 1) ])
+    while stack.Count > 0 do
+        let struct (x, d) = stack.Pop()
+        if d > maxDepth then fail text 0 (sprintf "an expression nested deeper than %d levels (a chain of that many operators)" maxDepth)
+        match x with
+        | Negate a -> stack.Push(struct (a, d + 1))
+        | Binary (_, a, b) -> stack.Push(struct (a, d + 1)); stack.Push(struct (b, d + 1))
+        | Call (_, args) -> for a in args do stack.Push(struct (a, d + 1))
+        | _ -> ()
     e
 
 /// The expression as a function of the variables, in the order `names` gives them.
@@ -95,6 +117,10 @@ let compile (text: string) (names: string[]) (e: Expr) : Func<Tensor[], Tensor> 
         | Number v -> v
         | Negate (Number v) -> -v
         | _ -> raise (ArgumentException(sprintf "trace: expected a number in \"%s\"" text))
+    let axis (f: string) (e: Expr) =
+        let v = number e
+        if v <> Math.Round v || abs v > 64.0 then raise (ArgumentException(sprintf "trace: %s's axis must be a whole number (a negative one counts from the end); got %s" f (v.ToString("R", CultureInfo.InvariantCulture))))
+        int v
     let rec eval (xs: Tensor[]) (e: Expr) : Tensor =
         match e with
         | Number v -> Tensor.Scalar v
@@ -129,8 +155,8 @@ let compile (text: string) (names: string[]) (e: Expr) : Func<Tensor[], Tensor> 
             | "transpose" -> (one ()).Transpose()
             | "leaky_relu" -> let x, a = two () in x.LeakyRelu(number a)
             | "pow" -> let x, p = two () in x.Pow(number p)
-            | "softmax" -> let x, a = two () in x.Softmax(int (number a))
-            | "log_softmax" -> let x, a = two () in x.LogSoftmax(int (number a))
+            | "softmax" -> let x, a = two () in x.Softmax(axis f a)
+            | "log_softmax" -> let x, a = two () in x.LogSoftmax(axis f a)
             | "matmul" -> let x, b = two () in x.MatMul(eval xs b)
             | _ ->
                 match args with

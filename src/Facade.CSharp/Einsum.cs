@@ -32,7 +32,8 @@ public sealed record LabelClass(string Label, LabelRole Role, int Repeated);
 
 /// <summary>The derivation of one operand's gradient.</summary>
 /// <param name="Operand">Zero-based operand index.</param>
-/// <param name="Name">The operand's name in formulas (A, B, ...).</param>
+/// <param name="Name">The operand's name in formulas: A, B, … up to 24 operands (the output is C for one or two, Y from three),
+/// X0, X1, … from 25.</param>
 /// <param name="Labels">Every label's class.</param>
 /// <param name="Formula">E.g. <c>∂L/∂A[i,j] = Σ_k ∂L/∂C[i,k] · B[j,k]</c>.</param>
 /// <param name="FormulaLatex">The same in LaTeX.</param>

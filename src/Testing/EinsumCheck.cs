@@ -16,7 +16,8 @@ public static class EinsumCheck
 {
     /// <summary>Checks <paramref name="c"/> written three other ways against itself.</summary>
     /// <param name="c">The problem.</param>
-    /// <returns>The first variant that disagrees ("operands reordered", "labels renamed", "output permuted"), with
+    /// <returns>The first variant that disagrees ("operands reordered", "labels renamed", "output permuted", and for
+    /// an equation without "->" "implicit output", the equation as written against its explicit form), with
     /// the equations and the largest difference; or a pass.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="c"/> is null.</exception>
     public static RuleCheckReport Metamorphic(EinsumCase c)
@@ -60,7 +61,17 @@ public static class EinsumCheck
                 grads, Gradients(permuted, c.Operands, wPermuted), k => k);
             if (r3 is not null) return r3;
         }
-        return new RuleCheckReport(true, null, $"{equation}: the same value and gradients with the operands reordered, the labels renamed and the output permuted");
+
+        // The implicit form as written (labels seen once, in order) against its explicit form.
+        if (!c.Equation.Contains("->"))
+        {
+            var r4 = Compare("implicit output", equation, c.Equation, y, Einsum.Contract(c.Equation, c.Operands),
+                grads, Gradients(c.Equation, c.Operands, w), k => k);
+            if (r4 is not null) return r4;
+        }
+        return new RuleCheckReport(true, null, c.Equation.Contains("->")
+            ? $"{equation}: the same value and gradients with the operands reordered, the labels renamed and the output permuted"
+            : $"{equation}: the same value and gradients written implicitly ({c.Equation}), with the operands reordered, the labels renamed and the output permuted");
     }
 
     /// <summary>∂⟨w, einsum⟩/∂ operand k for every k.</summary>
@@ -75,7 +86,7 @@ public static class EinsumCheck
             if (!e.Shape.SequenceEqual(a.Shape)) return $"shape [{string.Join(", ", a.Shape)}] instead of [{string.Join(", ", e.Shape)}]";
             var (ev, av) = (e.ToArray(), a.ToArray());
             for (int i = 0; i < ev.Length; i++)
-                if (!(Math.Abs(ev[i] - av[i]) <= 1e-12 + 1e-10 * Math.Abs(ev[i])) && !(double.IsNaN(ev[i]) && double.IsNaN(av[i])))
+                if (!Core.TensorModule.closeTo(1e-10, 1e-12, av[i], ev[i]) && !(double.IsNaN(ev[i]) && double.IsNaN(av[i])))
                     return $"element {i}: {av[i]:R} instead of {ev[i]:R}";
             return null;
         }

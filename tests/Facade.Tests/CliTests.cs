@@ -38,7 +38,8 @@ public class CliTests
     public void Derive_latex_order_2_and_plan()
     {
         Assert.Contains(@"\frac", Run("derive", "ij,jk->ik", "--latex").Out);
-        Assert.Contains("∂/∂B (∂L/∂A)·V", Run("derive", "ij,jk->ik", "--order", "2").Out);
+        // V is shaped as A (i, j); the block's result as B (j, k).
+        Assert.Contains("∇_B ⟨∂L/∂A, V⟩  =  ij,ik->jk", Run("derive", "ij,jk->ik", "--order", "2").Out);
         var (code, output, _) = Run("derive", "ij,jk,k->i", "--plan", "--shapes", "100x200,200x300,300");
         Assert.Equal(0, code);
         Assert.Contains("160000 flops", output);
@@ -135,6 +136,73 @@ public class CliTests
         Assert.Contains("%5 = einsum[equation=\"ik,ij->jk\"](%3, %x0) : [3, 4]", output);
         var (code2, _, _) = Run("trace", "2 * log_softmax(X, 1) - pow(X, 2) / 3", "--shapes", "X=2x5");
         Assert.Equal(0, code2);
+    }
+
+    [Fact]
+    public void A_testing_kit_replay_command_checks_the_case_s_own_values()
+    {
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var c = Functional.Testing.Generators.Build(seed, new Functional.Testing.EinsumOptions());
+            var (xs, g) = Functional.Cli.Check.trialInputs(c.Equation, c.Shapes, c.Seed, 0).ToValueTuple();
+            for (int k = 0; k < xs.Length; k++)
+                Assert.Equal(c.Operands[k].ToArray(), xs[k].ToArray());
+            // EinsumCheck's output gradient.
+            Assert.Equal(Tensor.Random(c.Seed + 1, g.Shape).ToArray(), g.ToArray());
+            Assert.Contains($"--seed {c.Seed} --trials 1", c.ReplayCommand);
+        }
+    }
+
+    [Fact]
+    public void Options_given_twice_and_expressions_nested_too_deeply_are_refused_in_one_line()
+    {
+        foreach (var args in new[]
+        {
+            new[] { "check", "ij,jk->ik", "--seed", "1", "--seed", "2" },
+            new[] { "trace", "A+B", "--shapes", "A=2", "--shapes", "B=2" },
+            new[] { "trace", "sum(" + new string('(', 3000) + "A" + new string(')', 3000) + ")", "--shapes", "A=2" },
+            new[] { "trace", "sum(" + string.Join("+", Enumerable.Repeat("A", 20000)) + ")", "--shapes", "A=2" },
+            new[] { "trace", "sum(" + new string('-', 5000) + "A)", "--shapes", "A=2" },
+            new[] { "trace", "sum(softmax(X, 0.9))", "--shapes", "X=2x5" },
+            new[] { "trace", "sum(pow(X, 1e999))", "--shapes", "X=2x5" },
+        })
+        {
+            var (code, output, err) = Run(args);
+            string line = string.Join(" ", args);
+            Assert.True(code == 2, $"{line[..Math.Min(60, line.Length)]}: exit {code}, {err}");
+            Assert.StartsWith("error: ", err);
+            Assert.Single(err.Trim().Split('\n'));
+            Assert.Equal("", output);
+        }
+        Assert.Contains("--seed", Run("check", "ij,jk->ik", "--seed", "1", "--seed", "2").Err);
+        Assert.Contains("--latex is given more than once", Run("derive", "ij->i", "--latex", "--latex").Err);
+        Assert.Contains("whole number", Run("trace", "sum(softmax(X, 0.9))", "--shapes", "X=2x5").Err);
+    }
+
+    [Fact]
+    public void Default_shapes_give_each_label_its_own_size()
+    {
+        // A transposition of the first and fifth labels must change a shape.
+        var (code, output, _) = Run("check", "ijklm->mlkji", "--trials", "1");
+        Assert.Equal(0, code);
+        Assert.Contains("2x3x4x5x6", output);
+    }
+
+    [Fact]
+    public void Check_activations_gives_a_verdict()
+    {
+        var (code, output, _) = Run("check", "--activations");
+        Assert.Equal(0, code);
+        Assert.Contains("verified", output);
+        Assert.DoesNotContain("MISMATCH", output);
+    }
+
+    [Fact]
+    public void A_plan_s_reordered_ellipsis_dimensions_print_one_by_one()
+    {
+        var (code, output, _) = Run("derive", "...ij,...jk->...ik", "--plan", "--shapes", "2x3x4,5x2x4x6");
+        Assert.Equal(0, code);
+        Assert.DoesNotMatch(@"\.\.\.[a-z]+\.\.\.", output);
     }
 
     [Fact]

@@ -117,12 +117,20 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
     [Fact]
     public void Generated_problems_pass_the_metamorphic_checks()
     {
+        int implicitForms = 0;
         for (int seed = 0; seed < 300; seed++)
         {
             var c = Generators.Build(seed, new EinsumOptions());
             var report = EinsumCheck.Metamorphic(c);
             Assert.True(report.Passed, $"{c}: {report}");
+            // An implicit output is also checked as written against its explicit form.
+            if (!c.Equation.Contains("->"))
+            {
+                implicitForms++;
+                Assert.Contains("written implicitly", report.ToString());
+            }
         }
+        Assert.True(implicitForms > 0, "no implicit-output case among 300");
     }
 
     [Fact]

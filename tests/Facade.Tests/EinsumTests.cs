@@ -42,6 +42,23 @@ public class EinsumTests
     }
 
     [Fact]
+    public void Operand_names_never_take_the_output_s_name()
+    {
+        // 24 operands are A…X beside the output Y; from 25 (where a letter would reach Y) they are numbered.
+        foreach (int n in new[] { 2, 3, 24, 25, 30 })
+        {
+            string equation = string.Join(",", Enumerable.Range(0, n).Select(k => "i")) + "->i";
+            var d = Einsum.Derive(equation);
+            var names = d.Operands.Select(o => o.Name).ToArray();
+            string output = n <= 2 ? "C" : "Y";
+            Assert.Equal(n, names.Distinct().Count());
+            Assert.DoesNotContain(output, names);
+            Assert.StartsWith(output + "[i] =", d.Forward);
+        }
+        Assert.Equal("X24", Einsum.Derive(string.Join(",", Enumerable.Range(0, 25).Select(k => "i")) + "->i").Operands[24].Name);
+    }
+
+    [Fact]
     public void Plan_reports_order_and_flops()
     {
         var p = Einsum.Plan("ij,jk,k->i", new[] { 100, 200 }, new[] { 200, 300 }, new[] { 300 });

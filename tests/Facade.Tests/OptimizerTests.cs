@@ -102,4 +102,25 @@ public class OptimizerTests
         Assert.Contains("was the state made for other parameters", ex.Message);
         Assert.Throws<ShapeException>(() => new Sgd(0.1, 0.9, false, 0).Step(Start, GradientsAt(0), new Sgd(0.1, 0.9, false, 0).Init(other)));
     }
+
+    [Fact]
+    public void A_state_continues_only_with_the_kind_of_optimizer_that_made_it()
+    {
+        var sgd = new Sgd(0.1, 0.9, false, 0);
+        var adam = new Adam(1e-3);
+        // A state before its first step serves any optimizer.
+        var fresh = sgd.Init(Start);
+        Assert.Equal(1, adam.Step(Start, GradientsAt(0), fresh).State.Steps);
+        var sgdState = sgd.Step(Start, GradientsAt(0), fresh).State;
+        var adamState = adam.Step(Start, GradientsAt(0), fresh).State;
+        // SGD's velocity read as Adam's first moment (and the reverse) would move the parameters by the wrong step.
+        Assert.Equal("state", Assert.Throws<ArgumentException>(() => adam.Step(Start, GradientsAt(1), sgdState)).ParamName);
+        Assert.Equal("state", Assert.Throws<ArgumentException>(() => sgd.Step(Start, GradientsAt(1), adamState)).ParamName);
+        Assert.Equal("state", Assert.Throws<ArgumentException>(() => new Sgd(0.1).Step(Start, GradientsAt(1), adamState)).ParamName);
+        // Adam and AdamW keep the same moments, as torch.optim's do.
+        Assert.Equal(2, new AdamW(1e-3, 0.01).Step(Start, GradientsAt(1), adamState).State.Steps);
+        // Clipping returns a new array even when it scales nothing.
+        var small = new[] { Tensor.Zeros(2) };
+        Assert.NotSame(small, Gradients.ClipByNorm(small, 1.0).Gradients);
+    }
 }

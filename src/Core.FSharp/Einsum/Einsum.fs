@@ -88,6 +88,7 @@ module Einsum =
 
     /// The gradient of every operand for a given output gradient, each through its derived contraction.
     let gradients (equation: string) (operands: Tensor[]) (outputGradient: Tensor) =
+        if isNull (box outputGradient) then nullArg "outputGradient"
         let b = bindCached equation (shapesOf operands)
         if not (Shape.same outputGradient.ShapeArray b.OutputShape) then
             raise (Functional.ShapeException(sprintf "The output gradient has shape %s; the output has shape %s." (Shape.show outputGradient.ShapeArray) (Shape.show b.OutputShape), "outputGradient"))

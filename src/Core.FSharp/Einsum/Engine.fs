@@ -295,7 +295,8 @@ module internal Engine =
     /// The contraction as `contract` runs it, one step at a time: per operand the one-input contraction of
     /// its diagonals and private sums (None when it has none), then each planned pairwise step as a two-input
     /// contraction of the current list's Left and Right operands (removed; the result is appended), the last
-    /// step writing the output. Evaluated in order, the steps give exactly the values `contract` gives.
+    /// step writing the output. Evaluated in order, the steps give exactly the values `contract` gives when there
+    /// are two or more operands; a single operand's permutation, broadcast or diagonal write is in no step.
     let internal decompose (c: Contraction) =
         match decompositions.TryGetValue c with
         | true, d -> d

@@ -96,6 +96,14 @@ module Activation =
             Tensor.wrap t.ShapeArray y
         Op.elementwiseWith name attributes forward (fun x _ g -> scaled saved.Value x g) x
 
+    /// min(max(x, lo), hi) with the slopes kinkLow at lo and kinkHigh at hi (1 inside, 0 outside): `Piecewise.clamp`
+    /// checks the bounds and names the convention; the tanh form's second derivative clamps its argument with it.
+    let internal clampOp (attributes: (string * obj) list) (lo: double) (hi: double) (kinkLow: double) (kinkHigh: double) (x: Value) =
+        let slopes = Functional.Kernels.SlopeBits.Slopes.Clamp(lo, hi, kinkLow, kinkHigh)
+        piecewiseOp "clamp" attributes slopes
+            (piecewiseScaled "clampScaled" attributes slopes (fun x g -> Tensor.map2Inline (fun v g -> g * slopes.Of v) x g))
+            x
+
     let internal leakySlopesOp (name: string) (attributes: (string * obj) list) (alpha: double) (convention: KinkConvention) (form: Functional.Kernels.SlopeBits.Form) (x: Value) =
         let slopes = Functional.Kernels.SlopeBits.Slopes.Leaky(form, alpha, leakyReluSlope alpha convention 0.0)
         piecewiseOp name attributes slopes (slopeScaled alpha convention) x
@@ -128,9 +136,16 @@ module Activation =
     let gelu (x: Value) =
         FusedOp.elementwise geluParts x
 
+    /// Beyond ±30 every derivative of the tanh form past the first is 0 in float64 (σ(2u)·σ(−2u) < e^(−1900)).
+    let private geluTanhFlat = 30.0
+
     /// The second derivative of the tanh form, as a composite of differentiable ops (so higher orders follow):
-    /// with s = σ(2u), s̄ = σ(−2u): s·s̄·(4u' + x·(2u'' + 4u'²·(s̄ − s))).
+    /// with s = σ(2u), s̄ = σ(−2u): s·s̄·(4u' + x·(2u'' + 4u'²·(s̄ − s))). Its argument is clamped to ±30 first,
+    /// where the value is already 0: past about 1e77, 4u'² overflows and 0·∞ would make it NaN.
     let private geluTanhSecond (x: Value) =
+        let x =
+            clampOp [ "min", box -geluTanhFlat; "max", box geluTanhFlat; "convention", box KinkConvention.RightDerivative ]
+                -geluTanhFlat geluTanhFlat 1.0 0.0 x
         let c = Special.sqrt2OverPi
         let k = Special.geluTanhCubic
         let x2 = Arithmetic.mul x x

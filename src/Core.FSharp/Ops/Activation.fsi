@@ -50,6 +50,11 @@ module Activation =
       name: string -> attributes: (string * obj) list -> slopes: Functional.Kernels.SlopeBits.Slopes ->
         scaled: (struct (Tensor * Tensor) voption -> Value -> Value -> Value) -> x: Value -> Value
 
+    /// min(max(x, lo), hi) with the slopes kinkLow at lo and kinkHigh at hi (1 inside, 0 outside), as an op named
+    /// "clamp" with `attributes`; `Piecewise.clamp` checks the bounds and supplies the convention's slopes.
+    val internal clampOp:
+      attributes: (string * obj) list -> lo: double -> hi: double -> kinkLow: double -> kinkHigh: double -> x: Value -> Value
+
     /// An op with Leaky ReLU's slopes (1 above 0, α below, the convention's at ±0) and the value `form` writes; on a
     /// reverse-mode tape a large forward keeps the slopes as bits for its pullback. ReLU, Leaky ReLU and |x|.
     val internal leakySlopesOp:
@@ -70,6 +75,7 @@ module Activation =
     /// two parts: no cancellation, overflow or NaN for finite x, and the tail keeps its digits.
     /// d/dx = σ(2u) + x·σ(2u)·σ(−2u)·2u', u' = √(2/π)(1 + 3·0.044715x²). With AVX2 and FMA four lanes at a time
     /// (the vector exponential); on a reverse-mode tape the derivative comes with the value, as for `gelu`.
+    /// Every higher derivative is finite at every non-NaN x, ±∞ included, and 0 beyond ±30.
     val geluTanh: x: Value -> Value
 
     /// softplus(x) = ln(1 + eˣ), a smooth ReLU. d/dx = σ(x), so every order follows from σ's.

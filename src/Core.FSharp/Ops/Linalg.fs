@@ -31,8 +31,9 @@ module Linalg =
             Array.Fill(data, above, i * n + i + 1, n - i - 1)
         Tensor.wrap [| n; n |] data
 
-    let private singular (name: string) (batch: int) (pivot: int) =
-        ArgumentException(sprintf "%s: the matrix%s is singular (pivot %d of its LU factorisation is 0)." name (if batch > 0 then sprintf " at batch index %d" batch else "") pivot, "a")
+    /// The singular-matrix error, naming the batch index whenever there is a batch (as cholesky's and solveTriangular's do).
+    let private singular (name: string) (count: int) (batch: int) (pivot: int) =
+        ArgumentException(sprintf "%s: the matrix%s is singular (pivot %d of its LU factorisation is 0)." name (if count > 1 then sprintf " at batch index %d" batch else "") pivot, "a")
 
     /// The LU factors of every matrix of one tensor, kept by a forward pass (solve, det, logAbsDet) on a reverse-mode
     /// tape for a rule that factors the same tensor again: the source, the packed factors one matrix after another,
@@ -66,13 +67,14 @@ module Linalg =
     /// f m mo perm on the LU factors of matrix blk of t: `saved`'s when they are t's own (mo the matrix's offset in
     /// them), else factored here (mo = 0); a singular matrix is refused in the terms of `name`.
     let private luOf (name: string) (saved: SavedLu voption) (t: Tensor) (n: int) (blk: int) (f: double[] -> int -> int[] -> unit) =
+        let count = if n = 0 then 1 else t.Numel / (n * n)
         match saved with
         | ValueSome s when obj.ReferenceEquals(s.Source, t) ->
-            if s.Singular.[blk] >= 0 then raise (singular name blk s.Singular.[blk])
+            if s.Singular.[blk] >= 0 then raise (singular name count blk s.Singular.[blk])
             f s.Factors.Data (blk * n * n) s.Perms.[blk]
         | _ ->
             Factorizations.withLu t.Data (blk * n * n) n (fun m perm _ bad ->
-                if bad >= 0 then raise (singular name blk bad)
+                if bad >= 0 then raise (singular name count blk bad)
                 f m 0 perm)
 
     /// For a solve's forward on [A; B]: n, the number of matrices, k, B's elements and the result's array.
@@ -89,10 +91,10 @@ module Linalg =
         Op.apply
             (Op.create "solve"
                 (fun ts ->
-                    let struct (n, _, k, bd, x) = solveParts "solve" ts
+                    let struct (n, count, k, bd, x) = solveParts "solve" ts
                     let _, kept =
                         eachLu ts.[0] n (onTape a || onTape b) (fun blk m perm _ bad ->
-                            if bad >= 0 then raise (singular "solve" blk bad)
+                            if bad >= 0 then raise (singular "solve" count blk bad)
                             Factorizations.luSolve m perm n bd (blk * n * k) k x (blk * n * k))
                     saved.Value <- kept
                     Tensor.wrap ts.[1].ShapeArray x)
@@ -192,7 +194,7 @@ module Linalg =
                         | Some zero ->
                             // A lower triangular matrix (a Cholesky factor in cholesky's rules) needs no LU; its
                             // pivots are its diagonal.
-                            if zero >= 0 then raise (singular "inverse" blk zero)
+                            if zero >= 0 then raise (singular "inverse" count blk zero)
                             Factorizations.lowerInverse ad (blk * n * n) n y (blk * n * n)
                         | None -> luOf "inverse" saved ts.[0] n blk (fun m mo perm -> Factorizations.luInverse m mo perm n y (blk * n * n))
                     Tensor.wrap shape y)

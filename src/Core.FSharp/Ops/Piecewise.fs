@@ -35,11 +35,7 @@ module Piecewise =
         if Double.IsNaN lo || Double.IsNaN hi || lo > hi then
             invalidArg "lo" (sprintf "clamp needs lo ≤ hi; got lo = %g, hi = %g." lo hi)
         let kinkLow, kinkHigh = clampKinks convention lo hi
-        let slopes = Functional.Kernels.SlopeBits.Slopes.Clamp(lo, hi, kinkLow, kinkHigh)
-        let attributes = [ "min", box lo; "max", box hi; "convention", box convention ]
-        Activation.piecewiseOp "clamp" attributes slopes
-            (Activation.piecewiseScaled "clampScaled" attributes slopes (fun x g -> Tensor.map2Inline (fun v g -> g * slopes.Of v) x g))
-            x
+        Activation.clampOp [ "min", box lo; "max", box hi; "convention", box convention ] lo hi kinkLow kinkHigh x
 
     /// The weight of a (first = true) or b in max(a, b) or min(a, b), over the broadcast shape: 1 where that side
     /// wins, 0 where it loses, at a tie the convention's value (the one-sided derivatives are 0 and 1), NaN where

@@ -19,6 +19,9 @@ module Optimizers =
     let private check (parameters: Tensor[]) (gradients: Tensor[]) (state: OptimizerState) =
         if isNull parameters then nullArg "parameters"
         if isNull gradients then nullArg "gradients"
+        for name, tensors in [ "parameters", parameters; "gradients", gradients ] do
+            for i in 0 .. tensors.Length - 1 do
+                if isNull (box tensors.[i]) then raise (ArgumentNullException(name, sprintf "Element %d of %s is null." i name))
         if parameters.Length <> gradients.Length then
             invalidArg "gradients" (sprintf "%s for %s." (Shape.count (int64 gradients.Length) "gradient" "gradients") (Shape.count (int64 parameters.Length) "parameter" "parameters"))
         for i in 0 .. parameters.Length - 1 do
@@ -28,6 +31,13 @@ module Optimizers =
         if isNull state.First || isNull state.Second then nullArg "state"
         if state.First.Length <> parameters.Length || state.Second.Length <> parameters.Length then
             invalidArg "state" (sprintf "The state was made for %d parameters; %d are given." state.First.Length parameters.Length)
+        // A negative count would make Adam's bias corrections 0 or negative (NaN parameters); the last one cannot be
+        // followed (the count would wrap, and SGD would take its velocity for a first step's).
+        if state.Steps < 0 || state.Steps = Int32.MaxValue then
+            invalidArg "state" (sprintf "The state's step count must lie in [0, %d); got %d." Int32.MaxValue state.Steps)
+        for moments in [ state.First; state.Second ] do
+            for i in 0 .. moments.Length - 1 do
+                if isNull (box moments.[i]) then raise (ArgumentNullException("state", sprintf "The state's moment %d is null." i))
         // Moments made for other shapes (another model's state) would be read as if they were these parameters'.
         for moments, which in [ state.First, "first"; state.Second, "second" ] do
             for i in 0 .. parameters.Length - 1 do
@@ -49,6 +59,7 @@ module Optimizers =
     /// The state before the first step.
     let init (parameters: Tensor[]) : OptimizerState =
         if isNull parameters then nullArg "parameters"
+        parameters |> Array.iteri (fun i p -> if isNull (box p) then raise (ArgumentNullException("parameters", sprintf "Element %d of parameters is null." i)))
         { Steps = 0; First = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray); Second = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray) }
 
     let private positive (name: string) (v: float) = if not (v > 0.0) then invalidArg name (sprintf "%s must be positive; got %g." name v)
@@ -112,7 +123,9 @@ module Optimizers =
     /// The gradients scaled by min(1, maxNorm/(‖g‖ + 1e-6)) with ‖g‖ the 2-norm over all of them together, and that norm.
     let clipByNorm (maxNorm: float) (gradients: Tensor[]) : Tensor[] * float =
         if isNull gradients then nullArg "gradients"
+        gradients |> Array.iteri (fun i g -> if isNull (box g) then raise (ArgumentNullException("gradients", sprintf "Element %d of gradients is null." i)))
         positive "maxNorm" maxNorm
         let norm = gradients |> Array.sumBy (fun g -> Tensor.dot g g) |> Math.Sqrt
         let k = min 1.0 (maxNorm / (norm + 1e-6))
-        (if k = 1.0 then gradients else gradients |> Array.map (Tensor.scale k)), norm
+        // A new array either way: the caller's, returned, would change with it.
+        (if k = 1.0 then Array.copy gradients else gradients |> Array.map (Tensor.scale k)), norm

@@ -1,7 +1,9 @@
 namespace Functional.Core
 
 /// What an optimizer carries from one step to the next: a step count and, per parameter, its moment buffers
-/// (the velocity for momentum SGD; the first and second moments for Adam).
+/// (the velocity for momentum SGD; the first and second moments for Adam). It does not record which optimizer
+/// made it: passing SGD's state to `adam` reads its velocity as Adam's first moment (the C# facade's state refuses
+/// that). A step refuses a count outside [0, Int32.MaxValue).
 type OptimizerState =
     { Steps: int
       First: Tensor array

@@ -4,8 +4,9 @@ open System
 open Xunit
 open Functional.Kernels
 
-/// The optimizers' one-pass kernels (Functional.Kernels.OptimizerSteps) against torch.optim's scalar formulas,
-/// element by element and bit for bit: every length class (the vector loops and their tails), every form of weight
+/// The optimizers' one-pass kernels (Functional.Kernels.OptimizerSteps) against torch.optim's documented update
+/// formulas written as scalar code, element by element and bit for bit (torch's own kernels order some operations
+/// differently, so against torch itself the results agree to rounding, as the facade's tests check): every length class (the vector loops and their tails), every form of weight
 /// decay, momentum and Nesterov, first and later steps, and arrays long enough to be split over the cores.
 module KernelsOptimizerStepsTests =
 
@@ -67,3 +68,21 @@ module KernelsOptimizerStepsTests =
         let a, short = Array.zeroCreate 8, Array.zeroCreate 7
         Assert.Throws<ArgumentException>(fun () -> OptimizerSteps.AdamStep(OptimizerSteps.Adam(0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0, 1.0), a, a, a, short, a, a, a, 8)) |> ignore
         Assert.Throws<ArgumentException>(fun () -> OptimizerSteps.SgdStep(OptimizerSteps.Sgd(0.1, 0.0, 0.9, false, false), a, a, null, a, a, 8)) |> ignore
+
+    [<Fact>]
+    let ``a step refuses a state whose count is negative or cannot grow, and null elements, by name`` () =
+        let ps = [| Functional.Core.Tensor.ones [| 3 |] |]
+        let state = Functional.Core.Optimizers.init ps
+        let adam s = Functional.Core.Optimizers.adam false 0.01 0.9 0.999 1e-8 0.0 ps ps s |> ignore
+        let sgd s = Functional.Core.Optimizers.sgd 0.1 0.9 false 0.0 ps ps s |> ignore
+        for bad in [ -1; Int32.MinValue; Int32.MaxValue ] do
+            // Before, −1 gave bias corrections of 0 (NaN parameters) and Int32.MaxValue wrapped the count.
+            Assert.Equal("state", Assert.Throws<ArgumentException>(fun () -> adam { state with Steps = bad }).ParamName)
+            Assert.Equal("state", Assert.Throws<ArgumentException>(fun () -> sgd { state with Steps = bad }).ParamName)
+        Assert.Equal("parameters", Assert.Throws<ArgumentNullException>(fun () -> Functional.Core.Optimizers.init [| Unchecked.defaultof<Functional.Core.Tensor> |] |> ignore).ParamName)
+        Assert.Equal("gradients", Assert.Throws<ArgumentNullException>(fun () -> Functional.Core.Optimizers.sgd 0.1 0.0 false 0.0 ps [| Unchecked.defaultof<Functional.Core.Tensor> |] state |> ignore).ParamName)
+        Assert.Equal("state", Assert.Throws<ArgumentNullException>(fun () -> adam { state with Second = [| Unchecked.defaultof<Functional.Core.Tensor> |] }).ParamName)
+        Assert.Equal("gradients", Assert.Throws<ArgumentNullException>(fun () -> Functional.Core.Optimizers.clipByNorm 1.0 [| Unchecked.defaultof<Functional.Core.Tensor> |] |> ignore).ParamName)
+        // Clipping that scales nothing still returns a new array.
+        let gs = [| Functional.Core.Tensor.zeros [| 2 |] |]
+        Assert.False(obj.ReferenceEquals(gs, fst (Functional.Core.Optimizers.clipByNorm 1.0 gs)))

@@ -153,6 +153,27 @@ module OpsActivationTests =
             Assert.True(abs (h.ToArray().[i] - expected) <= 1e-15 * abs expected, sprintf "at %g: %.17g" x (h.ToArray().[i]))) xs
 
     [<Fact>]
+    let ``the tanh form's second and third derivatives are 0 in both tails, ±∞ included, and unchanged inside`` () =
+        let xs = [| -infinity; -1e300; -1e100; -1e78; -40.0; -30.0; -3.0; -0.25; 0.0; 0.5; 2.0; 30.0; 1e78; 1e300; infinity; nan |]
+        let f (x: Value) = Reduction.sum (Activation.geluTanh x)
+        let ones = Value.constant (Tensor.vector (Array.create xs.Length 1.0))
+        let second = Autodiff.hessianVectorProduct f (Value.constant (Tensor.vector xs)) ones |> Value.tensor |> fun t -> t.ToArray()
+        let third = Autodiff.grad (fun x -> Reduction.sum (Autodiff.hessianVectorProduct f x ones)) (Value.constant (Tensor.vector xs))
+                    |> Value.tensor |> fun t -> t.ToArray()
+        // Inside, the second derivative against a central difference of the first (step 1e-5: error about 1e-9).
+        let d (x: double) = Special.geluTanhDerivative x
+        Array.iteri (fun i x ->
+            if Double.IsNaN x then
+                Assert.True(Double.IsNaN second.[i] && Double.IsNaN third.[i], sprintf "at NaN: %g, %g" second.[i] third.[i])
+            elif abs x >= 30.0 then
+                Assert.True((second.[i] = 0.0 && third.[i] = 0.0), sprintf "at %g: second %g, third %g" x second.[i] third.[i])
+            else
+                let h = 1e-5
+                let numeric = (d (x + h) - d (x - h)) / (2.0 * h)
+                Assert.True(abs (second.[i] - numeric) <= 1e-8 * (1.0 + abs numeric), sprintf "at %g: %.17g against %.17g" x second.[i] numeric)
+                Assert.True(Double.IsFinite third.[i], sprintf "third at %g: %g" x third.[i])) xs
+
+    [<Fact>]
     let ``second derivatives through a large Leaky ReLU's kept slope bits`` () =
         let n = 6000
         let xs = kinked n |> Array.map (fun v -> if Double.IsNaN v then 1.5 else v)

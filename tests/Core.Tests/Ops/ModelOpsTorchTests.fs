@@ -608,3 +608,17 @@ module ModelOpsTorchTests =
         let ex = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse (Value.constant (Tensor.create [| n; n |] a)) |> ignore)
         Assert.Contains("pivot 100 of its LU factorisation is 0", ex.Message)
         Assert.Equal(0.0, (Linalg.det (Value.constant (Tensor.create [| n; n |] a))).Tensor.ToArray().[0])
+
+    /// A singular matrix of a batch is named by its index, batch 0 included (as cholesky and solveTriangular name theirs).
+    [<Fact>]
+    let ``solve and inverse name a singular matrix's batch index, 0 included`` () =
+        for singularAt in [ 0; 1 ] do
+            let a = Array.init 8 (fun i -> if i / 4 = singularAt then 1.0 elif i % 4 = 0 || i % 4 = 3 then 1.0 else 0.0)
+            let batch = Value.constant (Tensor.create [| 2; 2; 2 |] a)
+            let inv = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse batch |> ignore)
+            Assert.Contains(sprintf "at batch index %d" singularAt, inv.Message)
+            let solve = Assert.Throws<ArgumentException>(fun () -> Linalg.solve batch (Value.constant (Tensor.ones [| 2; 2; 1 |])) |> ignore)
+            Assert.Contains(sprintf "at batch index %d" singularAt, solve.Message)
+        // A single matrix names none.
+        let one = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse (Value.constant (Tensor.ones [| 2; 2 |])) |> ignore)
+        Assert.DoesNotContain("batch index", one.Message)
