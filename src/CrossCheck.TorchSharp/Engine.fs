@@ -40,7 +40,16 @@ module Engine =
     let private eluSlope (x: torch.Tensor) (alpha: float) (convention: KinkConvention) =
         let ones = torch.ones_like x
         let kink = Piecewise.kinkValue convention alpha 1.0
-        torch.where(x.gt(torch.tensor 0.0), ones, torch.where(x.lt(torch.tensor 0.0), torch.exp x * alpha, ones * kink))
+        let s = torch.where(x.gt(torch.tensor 0.0), ones, torch.where(x.lt(torch.tensor 0.0), torch.exp x * alpha, ones * kink))
+        torch.where(x.isnan(), x, s)
+
+    /// An index tensor from an op's int[] attribute (TorchSharp's tensor factory refuses an empty array).
+    let private indexTensor (values: int[]) (shape: int64[]) (device: torch.Device) =
+        if values.Length = 0 then torch.zeros(shape, torch.ScalarType.Int64, device)
+        else torch.tensor(values |> Array.map int64, ReadOnlySpan<int64>(shape), device = device)
+
+    /// Whether an op is a user's custom op (CustomOp marks it): never replayed by a built-in op of the same name.
+    let internal isCustom (op: Op) = op.Attributes |> List.exists (fun (k, _) -> k = "custom")
 
     /// Φ(x) + x·φ(x), GELU's derivative, through torch's erf (accurate where GELU' is not tiny).
     let private geluDerivative (x: torch.Tensor) =
@@ -112,6 +121,8 @@ module Engine =
     let apply (op: Op) (outputShape: int[]) (xs: torch.Tensor[]) : torch.Tensor =
         let x () = xs.[0]
         let sumKeep (t: torch.Tensor) (axis: int64) = t.sum(axis, true)
+        if isCustom op then
+            raise (NotSupportedException(sprintf "'%s' is a custom op, which has no TorchSharp forward of its own." op.Name))
         match op.Name with
         | "einsum" -> einsum (attribute<string> op "equation") outputShape xs
         | "add" -> xs.[0] + xs.[1]
@@ -131,8 +142,9 @@ module Engine =
         | "leakyRelu" -> torch.nn.functional.leaky_relu(x (), float' op "alpha")
         | "gelu" -> torch.nn.functional.gelu(x ())
         | "geluTanh" -> torch.nn.functional.gelu(x (), TorchSharp.Modules.GELU.Approximate.tanh)
-        // max(x, 0) + log1p(e^−|x|): exact everywhere (torch's softplus returns x itself above 20).
-        | "softplus" -> torch.nn.functional.relu(x ()) + torch.log1p(torch.exp(-torch.abs(x ())))
+        // torch's softplus, smooth at 0 (a relu + log1p(e^−|x|) form would have a kink there for autograd): above the
+        // threshold it returns x itself, which equals ln(1 + eˣ) in float64 from x = 37 on; 20, its default, would not.
+        | "softplus" -> torch.nn.functional.softplus(x (), 1.0, 40.0)
         | "pow" -> torch.pow(x (), torch.tensor (float' op "p"))
         | "softmax" -> torch.nn.functional.softmax(x (), int64 (attribute<int> op "axis"))
         | "logSoftmax" -> torch.nn.functional.log_softmax(x (), int64 (attribute<int> op "axis"))
@@ -159,7 +171,8 @@ module Engine =
         | "squareScaled" -> xs.[1] * (xs.[0] * 2.0)
         | "powScaled" ->
             let p = float' op "p"
-            xs.[1] * (torch.pow(xs.[0], torch.tensor (p - 1.0)) * p)
+            // x⁰'s slope is 0 everywhere, as ours (x⁻¹·0 would be NaN at 0 and ±∞).
+            if p = 0.0 then torch.zeros_like xs.[1] else xs.[1] * (torch.pow(xs.[0], torch.tensor (p - 1.0)) * p)
         | "slopeScaled" -> xs.[1] * slope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "geluScaled" -> xs.[1] * geluDerivative xs.[0]
         | "erfScaled" -> xs.[1] * (torch.exp(-(xs.[0] * xs.[0])) * (2.0 / Math.Sqrt Math.PI))
@@ -215,11 +228,11 @@ module Engine =
         | "bceSlope" -> xs.[2] * (torch.sigmoid(xs.[0]) - xs.[1])
         | "labelledLogSoftmax" ->
             let x = xs.[0]
-            let index = torch.tensor(attribute<int[]> op "labels" |> Array.map int64, ReadOnlySpan<int64>([| x.shape.[0]; 1L |]), device = x.device)
+            let index = indexTensor (attribute<int[]> op "labels") [| x.shape.[0]; 1L |] x.device
             x.log_softmax(1L).gather(1L, index).reshape([| x.shape.[0] |])
         | "labelledLogSoftmaxVjp" ->
             let x, a = xs.[0], xs.[1]
-            let labels = torch.tensor(attribute<int[]> op "labels" |> Array.map int64, device = x.device)
+            let labels = indexTensor (attribute<int[]> op "labels") [| x.shape.[0] |] x.device
             let onehot = torch.nn.functional.one_hot(labels, x.shape.[1]).to_type(torch.ScalarType.Float64)
             a.reshape([| x.shape.[0]; 1L |]) * (onehot - x.softmax(1L))
         | "reciprocal" -> torch.reciprocal(x ())
@@ -252,21 +265,22 @@ module Engine =
                          if after > 0 then yield zeros after |], int64 axis)
         | "concat" -> torch.cat(xs, int64 (attribute<int> op "axis"))
         | "indexSelect" ->
-            let indices = torch.tensor(attribute<int[]> op "indices" |> Array.map int64, device = x().device)
-            x().index_select(int64 (attribute<int> op "axis"), indices)
+            let ix = attribute<int[]> op "indices"
+            x().index_select(int64 (attribute<int> op "axis"), indexTensor ix [| int64 ix.Length |] (x().device))
         | "indexAdd" ->
             let axis = attribute<int> op "axis"
-            let indices = torch.tensor(attribute<int[]> op "indices" |> Array.map int64, device = x().device)
+            let ix = attribute<int[]> op "indices"
+            let indices = indexTensor ix [| int64 ix.Length |] (x().device)
             let t = x ()
             let shape = t.shape |> Array.mapi (fun i d -> if i = axis then int64 (attribute<int> op "size") else d)
             torch.zeros(shape, torch.ScalarType.Float64, t.device).index_add(int64 axis, indices, t, TorchSharp.Scalar.op_Implicit 1.0)
         | "gather" ->
-            let index = torch.tensor(attribute<int[]> op "index" |> Array.map int64, ReadOnlySpan<int64>(ints op "indexShape"), device = x().device)
+            let index = indexTensor (attribute<int[]> op "index") (ints op "indexShape") (x().device)
             x().gather(int64 (attribute<int> op "axis"), index)
         | "scatterAdd" ->
             let shape = ints op "shape"
             let t = x ()
-            let index = torch.tensor(attribute<int[]> op "index" |> Array.map int64, ReadOnlySpan<int64>(t.shape), device = t.device)
+            let index = indexTensor (attribute<int[]> op "index") t.shape t.device
             torch.zeros(shape, torch.ScalarType.Float64, t.device).scatter_add(int64 (attribute<int> op "axis"), index, t)
         | "flip" -> x().flip([| int64 (attribute<int> op "axis") |])
         | "where" -> torch.where(xs.[0].ne(torch.tensor 0.0), xs.[1], xs.[2])

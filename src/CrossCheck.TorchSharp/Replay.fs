@@ -87,7 +87,7 @@ module Replay =
         // Copies: the explanations outlive this call, and a tensor's array may be recycled once it is unreachable.
         let x () = inputs.[0].ToArray()
         let at (explains: int -> bool) (note: string option) = note |> Option.map (fun n -> { Explains = explains; Note = n })
-        match op.Name, input with
+        match (if Engine.isCustom op then "" else op.Name), input with
         | "leakyRelu", Some _ ->
             let alpha = Engine.attribute<float> op "alpha"
             let d = x ()
@@ -122,6 +122,12 @@ module Replay =
             at (fun i -> x.[i] = e.[i] && counts.[i] > 1.0)
                (if c = KinkConvention.Midpoint then None
                 else Some (sprintf "its derivative at a tie of k entries is %s each by our convention (KinkConvention.%A) and 1/k each by TorchSharp's" (if c = KinkConvention.RightDerivative then "1" else "0") c))
+        | "huberSlope", Some i when i < 2 ->
+            // The slope clamp(d, −δ, δ) of d = prediction − target: ours ½ at |d| = δ (the midpoint), TorchSharp's clamp 1.
+            let delta = Engine.attribute<float> op "delta"
+            let p, t = inputs.[0].ToArray(), inputs.[1].ToArray()
+            at (fun e -> abs (p.[e] - t.[e]) = delta)
+               (Some "the slope of its clamp at |prediction − target| = δ is 1/2 by our convention (the midpoint) and 1 by TorchSharp's")
         | ("gelu" | "geluTanh"), _ ->
             let d = x ()
             Some { Explains = (fun e -> d.[e] < geluTailBelow)
@@ -134,9 +140,22 @@ module Replay =
         | true, f -> Engine.customForward f e.Op e.Output.ShapeArray
         | _ -> Engine.apply e.Op e.Output.ShapeArray
 
-    /// `plain` except at x = p exactly, where it is v + d·(x − p): the value v with derivative d.
+    /// `plain` except at x = p exactly, where it is v + d·(x − p): the value v with derivative d. An infinite p
+    /// (a clamp's open side) has no such point: x − p would be NaN there.
     let private atPoint (x: torch.Tensor) (p: float) (v: float) (d: float) (plain: torch.Tensor) =
-        torch.where(x.eq(torch.tensor p), (x - p) * d + v, plain)
+        if Double.IsInfinity p then plain else torch.where(x.eq(torch.tensor p), (x - p) * d + v, plain)
+
+    /// x with its infinities (and NaN) replaced by 0, so that a branch torch.where does not take stays finite
+    /// forward and backward (a NaN there would reach the gradient through the branch's own derivative).
+    let private finiteOnly (x: torch.Tensor) = torch.where(x.isfinite(), x, torch.zeros_like x)
+
+    /// GELU or its tanh form aligned with ours: below the tail threshold from `tail` (erfc / σ, which keep the tail),
+    /// elsewhere TorchSharp's `plain`, both on finite inputs only; +∞ is itself (slope 1), −∞ gives −0 (slope 0), NaN NaN.
+    let private alignedGelu (x: torch.Tensor) (tail: torch.Tensor -> torch.Tensor) (plain: torch.Tensor -> torch.Tensor) =
+        let safe = finiteOnly x
+        let finite = torch.where(safe.lt(torch.tensor geluTailBelow), tail safe, plain safe)
+        let infinite = torch.where(x.gt(torch.tensor 0.0), x, torch.full_like(x, -0.0))
+        torch.where(x.isfinite(), finite, torch.where(x.isnan(), x, infinite))
 
     /// The op as the end-to-end replay runs it: TorchSharp's own op, except where a documented difference would
     /// otherwise hide real ones downstream (a kink takes our convention's derivative; GELU's tail is computed from
@@ -144,7 +163,7 @@ module Replay =
     let private aligned (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) (xs: torch.Tensor[]) : torch.Tensor =
         let op = e.Op
         let plain () = torchForward customOps e xs
-        if customOps.ContainsKey op.Name then plain ()
+        if customOps.ContainsKey op.Name || Engine.isCustom op then plain ()
         else
             match op.Name with
             | "leakyRelu" ->
@@ -171,20 +190,31 @@ module Replay =
                     | KinkConvention.LeftDerivative -> hit * k.eq(torch.tensor 1.0).to_type(torch.ScalarType.Float64)
                     | _ -> hit / k
                 let value = if keep then extreme else (if op.Name = "maxAxes" then x.detach().amax(axes, false) else x.detach().amin(axes, false))
-                value + (w * (x - x.detach())).sum(axes, keep)
+                // Only the extreme's entries carry a gradient path: x − x.detach() elsewhere would be NaN at an
+                // infinite entry (a −∞ mask) and 0·NaN NaN. An infinite extreme itself keeps its value, slope 0.
+                let path = torch.where(w.gt(torch.tensor 0.0).logical_and(x.isfinite()), x - x.detach(), torch.zeros_like x)
+                value + (w * path).sum(axes, keep)
             | "maximum" | "minimum" ->
                 // At a tie: t·a + t·b + (1 − 2t)·a (detached): the tie's value, derivative t to each side.
                 let t = Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") 0.0 1.0
                 let a, b = xs.[0], xs.[1]
-                torch.where(a.eq(b), a * t + b * t + a.detach() * (1.0 - 2.0 * t), plain ())
+                // Finite ties only: at a tie of infinities the sum would be ∞ − ∞.
+                let tie = a.eq(b).logical_and(a.isfinite())
+                let fa, fb = finiteOnly a, finiteOnly b
+                torch.where(tie, fa * t + fb * t + fa.detach() * (1.0 - 2.0 * t), plain ())
             | "gelu" ->
-                let x = xs.[0]
-                let tail = x * torch.special.erfc(x / -Math.Sqrt 2.0) * 0.5
-                torch.where(x.lt(torch.tensor geluTailBelow), tail, plain ())
+                alignedGelu xs.[0] (fun x -> x * torch.special.erfc(x / -Math.Sqrt 2.0) * 0.5) (fun x -> torch.nn.functional.gelu x)
             | "geluTanh" ->
-                let x = xs.[0]
-                let tail = x * torch.sigmoid((x + x * x * x * 0.044715) * (2.0 * Math.Sqrt(2.0 / Math.PI)))
-                torch.where(x.lt(torch.tensor geluTailBelow), tail, plain ())
+                alignedGelu xs.[0] (fun x -> x * torch.sigmoid((x + x * x * x * 0.044715) * (2.0 * Math.Sqrt(2.0 / Math.PI))))
+                    (fun x -> torch.nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh))
+            | "huberSlope" ->
+                // g·clamp(d, −δ, δ) with slope 1/2 in d at |d| = δ (ours) instead of clamp's 1.
+                let delta = Engine.attribute<float> op "delta"
+                if Double.IsInfinity delta then plain ()
+                else
+                    let d, g = xs.[0] - xs.[1], xs.[2]
+                    let bound = d.detach().clamp(TorchSharp.Scalar.op_Implicit -delta, TorchSharp.Scalar.op_Implicit delta)
+                    torch.where(d.detach().abs().eq(torch.tensor delta), g * bound + g.detach() * (d - d.detach()) * 0.5, plain ())
             | _ -> plain ()
 
     /// A fixed pseudo-random adjoint for operation k: each VJP is checked as a linear map in a generic direction, so
@@ -196,6 +226,8 @@ module Replay =
     /// End to end: the forward program replayed under autograd gives the value and gradients, compared with ours
     /// (the traced program's, and the VJPs for a pseudo-random adjoint computed outside a trace, as Autodiff does).
     let verify (rtol: float) (atol: float) (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (f: Value[] -> Value) (xs: Tensor[]) : ReplayResult =
+        // TorchSharp loaded first: a missing native library fails here, as itself, not as every op "not replayable".
+        Torch.scopedRetryingFreedScalar (fun () -> (torch.zeros([| 1L |], torch.ScalarType.Float64)).Dispose())
         let program = Trace.gradient f xs
         let forward = program.Entries.[0 .. program.ForwardCount - 1]
         let details = StringBuilder()
@@ -279,7 +311,8 @@ module Replay =
             let theirValue, theirGrads, theirRandom =
                 Torch.scopedRetryingFreedScalar (fun () ->
                     let values = Dictionary<Tensor, torch.Tensor>(HashIdentity.Reference)
-                    let leaves = xs |> Array.map (fun x -> let t = Torch.toTorch true x in values.TryAdd(x, t) |> ignore; values.[x])
+                    // The program's own inputs (a tensor each, even where the caller passed one tensor twice).
+                    let leaves = program.Inputs |> Array.map (fun x -> let t = Torch.toTorch true x in values.[x] <- t; t)
                     let onTorch (t: Tensor) =
                         match values.TryGetValue t with
                         | true, v -> v

@@ -1,4 +1,5 @@
 using System;
+using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using Core = Functional.Core;
 
@@ -37,7 +38,8 @@ public static class CustomOp
         ArgumentNullException.ThrowIfNull(forward);
         ArgumentNullException.ThrowIfNull(vjp);
         ArgumentNullException.ThrowIfNull(jvp);
-        var op = Core.OpModule.create(name,
+        // Marked as custom: a traced program's replay never takes a built-in op of the same name for it.
+        var op = Core.OpModule.withAttributes(ListModule.OfArray(new[] { Tuple.Create("custom", (object)true) }), Core.OpModule.create(name,
             FuncConvert.FromFunc<Core.Tensor[], Core.Tensor>(xs =>
             {
                 var result = forward(Array.ConvertAll(xs, x => new Tensor(Core.ValueModule.constant(x))));
@@ -46,7 +48,7 @@ public static class CustomOp
             FuncConvert.FromFunc<Core.Value[], Core.Value, Core.Value, int, Core.Value>((xs, y, g, i) =>
                 Shaped(Rule(vjp(Interop.Tensors(xs), new Tensor(y), new Tensor(g), i), name, "VJP").Value, xs[i].Tensor.Shape, name, "VJP", i)),
             FuncConvert.FromFunc<Core.Value[], Core.Value, int, Core.Value, Core.Value>((xs, y, i, t) =>
-                Shaped(Rule(jvp(Interop.Tensors(xs), new Tensor(y), i, new Tensor(t)), name, "JVP").Value, y.Tensor.Shape, name, "JVP", i)));
+                Shaped(Rule(jvp(Interop.Tensors(xs), new Tensor(y), i, new Tensor(t)), name, "JVP").Value, y.Tensor.Shape, name, "JVP", i))));
         return inputs =>
         {
             var values = Interop.Values(inputs, nameof(inputs));

@@ -115,7 +115,7 @@ public sealed class TracedProgram
             var operands = e.Inputs.Select(Name).ToArray();
             string result = $"%{k}";
             if (!names.TryAdd(e.Output, result))
-                result = names[e.Output] + "'";   // an op that returned its input (a reshape to the same shape, x·1)
+                result = names[e.Output] + "'";   // an op that returned an earlier value (not one of its inputs, which the tracer renames)
             var attributes = Core.OpModule.showAttributes(e.Op).Select(a => new KeyValuePair<string, string>(a.Item1, a.Item2)).ToArray();
             operations.Add(new TracedOperation(result, e.Op.Name, attributes, operands, e.Output.Shape, k >= r.ForwardCount));
         }

@@ -24,6 +24,35 @@ public class TraceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_gradient_program_computes_its_adjoints_from_the_seed_and_runs_on_TorchSharp()
+    {
+        // sum(x + b) with b broadcast along the rows: the bias gradient is a sum over rows of the broadcast seed.
+        var x = Tensor.Random(3, 2, 3);
+        var b = Tensor.Random(4, 3);
+        Func<Tensor[], Tensor> f = xs => (xs[0] + xs[1]).Sum();
+        var program = Autodiff.TraceGradient(f, x, b);
+        output.WriteLine(program.ToString());
+        Assert.Contains(program.Gradient, o => o.Name == "broadcastTo");
+        Assert.Contains(program.Gradient, o => o.Name == "sumTo");
+        Assert.DoesNotContain("const", program.ToString());
+        var onTorch = Functional.CrossCheck.TorchSharpEngine.Run(f, "cpu", x, b);
+        Assert.Equal(new[] { 2.0, 2, 2 }, onTorch.Gradients[1].ToArray());
+        Assert.Equal(Enumerable.Repeat(1.0, 6), onTorch.Gradients[0].ToArray());
+    }
+
+    [Fact]
+    public void An_op_that_returns_its_input_gets_a_name_of_its_own_and_a_custom_op_is_marked()
+    {
+        var ones = Tensor.Ones(3);
+        var square = CustomOp.Create("mySquare", xs => xs[0] * xs[0], (xs, y, g, i) => g * xs[0] * 2, (xs, y, i, t) => t * xs[0] * 2);
+        var program = Autodiff.TraceGradient(xs => (xs[0] * xs[1]).Sum() + square(new[] { xs[1] }).Sum(), ones, Tensor.Random(5, 3));
+        string text = program.ToString();
+        output.WriteLine(text);
+        Assert.DoesNotContain("'", text);
+        Assert.Contains("mySquare[custom=true](%x1)", text);
+    }
+
+    [Fact]
     public void Attributes_of_built_in_ops_are_recorded()
     {
         var x = Tensor.Random(3, 2, 5);

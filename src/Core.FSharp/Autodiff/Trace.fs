@@ -18,8 +18,11 @@ type internal RecordedProgram =
 module internal Trace =
 
     /// Runs f at xs and its reverse pass seeded with ones under the tracer (the VJP rules are ops, so the gradient
-    /// program is recorded as the forward one is). The transforms' own identity op on inputs is left out.
+    /// program is recorded as the forward one is). Each input is given a tensor of its own (over the same elements):
+    /// a program names values by tensor identity, and the same tensor passed twice, or also captured by f as a
+    /// constant, would otherwise be one value.
     let gradient (f: Value[] -> Value) (xs: Tensor[]) : RecordedProgram =
+        let xs = xs |> Array.map (fun x -> Tensor.reshape x.ShapeArray x)
         let entries = List<TraceEntry>()
         let previous = Tracing.current.Value
         Tracing.current.Value <- entries
@@ -28,9 +31,8 @@ module internal Trace =
             let forward = entries.Count
             let seed = Tensor.ones y.Tensor.Shape
             let grads = pullback (Value.constant seed) |> Array.map (fun g -> g.Tensor)
-            let kept = entries |> Seq.indexed |> Seq.filter (fun (_, e) -> e.Op.Name <> "input") |> Array.ofSeq
-            { Entries = kept |> Array.map snd
-              ForwardCount = kept |> Array.filter (fun (i, _) -> i < forward) |> Array.length
+            { Entries = entries.ToArray()
+              ForwardCount = forward
               Inputs = xs
               Output = y.Tensor
               Seed = seed

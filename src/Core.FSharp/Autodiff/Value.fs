@@ -141,8 +141,14 @@ module Op =
             // An input released while the op read it may have lent its array to another tensor: fail, never
             // return a value computed from that tensor's data.
             for t in tensors do t.CheckLive()
-            if not (isNull trace) then trace.Add { Op = op; Inputs = tensors; Output = out }
-            Const out
+            if isNull trace then Const out
+            else
+                // A program names values by tensor identity: an op that returns one of its inputs (x·1 is x) gets a
+                // tensor of its own over the same elements, or the replay would take the input for the result.
+                let out = if Array.exists (fun t -> obj.ReferenceEquals(t, out)) tensors then Tensor.reshape out.ShapeArray out else out
+                // Ops a traced function runs on other threads append here too.
+                lock trace (fun () -> trace.Add { Op = op; Inputs = tensors; Output = out })
+                Const out
         else
             let primals = Array.zeroCreate args.Length
             for i in 0 .. args.Length - 1 do primals.[i] <- Value.primalAt top args.[i]

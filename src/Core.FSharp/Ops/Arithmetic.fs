@@ -9,17 +9,18 @@ module Arithmetic =
 
     /// Broadcast to `shape` (broadcast = true) or sum back to it: each is the other's VJP. A constant is moved
     /// directly (what the op would give, without building it): a sum's scalar adjoint then becomes a uniform
-    /// tensor at no cost.
+    /// tensor at no cost. Under the tracer it is an op like any other, so that a gradient program computes its
+    /// adjoints' broadcasts and sums from the seed rather than carrying them as constants.
     let rec private move (broadcast: bool) (shape: int[]) (x: Value) : Value =
         let src = x.Tensor.ShapeArray
         if Shape.same src shape then x
         else
             let f = if broadcast then Tensor.broadcastTo shape else Tensor.sumTo shape
             match x with
-            | Const t -> Const(f t)
+            | Const t when isNull Tracing.current.Value -> Const(f t)
             | _ ->
                 Op.apply
-                    (Op.withAttributes [ "shape", box shape ] <| Op.create (if broadcast then "broadcastTo" else "sumTo")
+                    (Op.withAttributes [ "shape", box (Array.copy shape) ] <| Op.create (if broadcast then "broadcastTo" else "sumTo")
                         (fun xs -> f xs.[0])
                         (fun _ _ adj _ -> move (not broadcast) src adj)
                         (fun _ _ _ t -> move broadcast shape t))

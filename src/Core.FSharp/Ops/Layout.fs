@@ -5,7 +5,7 @@ namespace Functional.Core
 module Layout =
 
     /// Same elements, new shape (one -1 is inferred). VJP: reshape back. JVP: reshape the tangent.
-    /// A constant is reshaped directly (what the op would give, without building it).
+    /// A constant is reshaped directly (what the op would give, without building it), except under the tracer.
     let rec reshape (shape: int[]) (x: Value) : Value =
         let src = x.Tensor.ShapeArray
         let reshaped = Tensor.reshape shape x.Tensor
@@ -13,7 +13,7 @@ module Layout =
         if Shape.same src target then x
         else
             match x with
-            | Const _ -> Const reshaped
+            | Const _ when isNull Tracing.current.Value -> Const reshaped
             | _ ->
                 Op.apply
                     (Op.withAttributes [ "shape", box target ] <| Op.create "reshape" (fun xs -> Tensor.reshape target xs.[0]) (fun _ _ adj _ -> reshape src adj) (fun _ _ _ t -> reshape target t))
@@ -25,7 +25,7 @@ module Layout =
         let inverse = Array.zeroCreate perm.Length
         perm |> Array.iteri (fun i p -> inverse.[p] <- i)
         Op.apply
-            (Op.withAttributes [ "permutation", box perm ] <| Op.create "permute" (fun xs -> Tensor.permute perm xs.[0]) (fun _ _ adj _ -> permute inverse adj) (fun _ _ _ t -> permute perm t))
+            (Op.withAttributes [ "permutation", box (Array.copy perm) ] <| Op.create "permute" (fun xs -> Tensor.permute perm xs.[0]) (fun _ _ adj _ -> permute inverse adj) (fun _ _ _ t -> permute perm t))
             [| x |]
 
     /// Reverses the axes.
