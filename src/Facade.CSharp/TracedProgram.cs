@@ -27,8 +27,8 @@ public sealed class TracedOperation
     /// <summary>The attributes, as key and printed value.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Attributes { get; }
 
-    /// <summary>The values it reads: inputs (<c>%x0</c>, …), earlier results (<c>%3</c>) or constants
-    /// (<c>const[2, 3]</c>, or the value of a one-element constant).</summary>
+    /// <summary>The values it reads: inputs (<c>%x0</c>, …), earlier results (<c>%3</c>), constants (<c>%c0</c>, …,
+    /// listed in <see cref="TracedProgram.Constants"/>) or the value of a one-element constant (<c>const(0.5)</c>).</summary>
     public IReadOnlyList<string> Operands { get; }
 
     /// <summary>The result's shape.</summary>
@@ -56,9 +56,10 @@ public sealed class TracedProgram
     private readonly int forwardCount;
 
     internal TracedProgram(IReadOnlyList<TracedOperation> operations, int forwardCount, IReadOnlyList<IReadOnlyList<int>> inputShapes,
-        string output, string seed, IReadOnlyList<string> gradients)
+        IReadOnlyList<string> constants, string output, string seed, IReadOnlyList<string> gradients)
     {
         Operations = operations;
+        Constants = constants;
         this.forwardCount = forwardCount;
         InputShapes = inputShapes;
         Output = output;
@@ -78,6 +79,11 @@ public sealed class TracedProgram
     /// <summary>The inputs' shapes (the inputs are <c>%x0</c>, <c>%x1</c>, …).</summary>
     public IReadOnlyList<IReadOnlyList<int>> InputShapes { get; }
 
+    /// <summary>The program's constants of more than one element, one line each, e.g.
+    /// <c>%c0 = [1, 0.5, 2] : [3]</c> (up to eight values written out; a longer one by its first and last values and
+    /// its count). Each distinct tensor is its own constant.</summary>
+    public IReadOnlyList<string> Constants { get; }
+
     /// <summary>The value the function returns.</summary>
     public string Output { get; }
 
@@ -93,6 +99,11 @@ public sealed class TracedProgram
     {
         var sb = new StringBuilder();
         sb.Append('{').Append(string.Join(", ", InputShapes.Select((s, i) => $"%x{i} : [{string.Join(", ", s)}]"))).Append('}').AppendLine();
+        if (Constants.Count > 0)
+        {
+            sb.AppendLine("constants:");
+            foreach (var c in Constants) sb.Append("  ").AppendLine(c);
+        }
         sb.AppendLine("forward:");
         foreach (var op in Forward) sb.Append("  ").AppendLine(op.ToString());
         sb.Append("  return ").AppendLine(Output);
@@ -106,7 +117,16 @@ public sealed class TracedProgram
     {
         var names = new Dictionary<Core.Tensor, string>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < r.Inputs.Length; i++) names.TryAdd(r.Inputs[i], $"%x{i}");
-        string Name(Core.Tensor t) => names.TryGetValue(t, out var n) ? n : Constant(t);
+        var constants = new List<string>();
+        string Name(Core.Tensor t)
+        {
+            if (names.TryGetValue(t, out var n)) return n;
+            if (t.Numel == 1) return "const(" + Number(t.ToArray()[0]) + ")";
+            string name = $"%c{constants.Count}";
+            names.Add(t, name);
+            constants.Add($"{name} = {Values(t.ToArray())} : [{string.Join(", ", t.Shape)}]");
+            return name;
+        }
         names.TryAdd(r.Seed, "seed");
         var operations = new List<TracedOperation>();
         for (int k = 0; k < r.Entries.Length; k++)
@@ -119,10 +139,16 @@ public sealed class TracedProgram
             var attributes = Core.OpModule.showAttributes(e.Op).Select(a => new KeyValuePair<string, string>(a.Item1, a.Item2)).ToArray();
             operations.Add(new TracedOperation(result, e.Op.Name, attributes, operands, e.Output.Shape, k >= r.ForwardCount));
         }
+        string output = Name(r.Output);
+        var gradients = r.Gradients.Select(Name).ToArray();
         return new TracedProgram(operations, r.ForwardCount, r.Inputs.Select(x => (IReadOnlyList<int>)x.Shape).ToArray(),
-            Name(r.Output), $"seed = ones[{string.Join(", ", r.Seed.Shape)}]", r.Gradients.Select(Name).ToArray());
+            constants, output, $"seed = ones[{string.Join(", ", r.Seed.Shape)}]", gradients);
     }
 
-    private static string Constant(Core.Tensor t) =>
-        t.Numel == 1 ? "const(" + t.ToArray()[0].ToString("R", CultureInfo.InvariantCulture) + ")" : $"const[{string.Join(", ", t.Shape)}]";
+    private static string Number(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Up to eight values written out; more by the first three, the last and the count.</summary>
+    private static string Values(double[] v) =>
+        v.Length <= 8 ? "[" + string.Join(", ", v.Select(Number)) + "]"
+                      : $"[{Number(v[0])}, {Number(v[1])}, {Number(v[2])}, …, {Number(v[^1])}] ({v.Length} values)";
 }

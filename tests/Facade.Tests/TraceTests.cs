@@ -53,6 +53,23 @@ public class TraceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Constants_are_named_and_listed_with_their_values()
+    {
+        var w1 = Tensor.FromArray(new[] { 1.0, 2, 3 }, 3);
+        var w2 = Tensor.FromArray(new[] { 4.0, 5, 6 }, 3);
+        var big = Tensor.Random(9, 20);
+        var program = Autodiff.TraceGradient(xs => (xs[0] * w1 + xs[0] * w2 + big.Sum() * 0.5).Sum(), Tensor.Random(8, 3));
+        string text = program.ToString();
+        output.WriteLine(text);
+        // Two constants of one shape are two names, with their values.
+        Assert.Contains("%c0 = [1, 2, 3] : [3]", program.Constants);
+        Assert.Contains("%c1 = [4, 5, 6] : [3]", program.Constants);
+        Assert.Contains("constants:", text);
+        Assert.Contains("mul(%x0, %c0)", text);
+        Assert.Contains("mul(%x0, %c1)", text);
+    }
+
+    [Fact]
     public void Attributes_of_built_in_ops_are_recorded()
     {
         var x = Tensor.Random(3, 2, 5);
