@@ -33,6 +33,9 @@ public sealed record JvpResult(Tensor Value, Tensor Tangent);
 /// Function transforms. Each composes with the others and with itself: a <c>Grad</c> inside the function
 /// given to <c>Grad</c> works, with no perturbation confusion. Thread-safe for independent calls.
 /// </summary>
+/// <remarks>The tensors a transform passes to its function belong to that call: one kept past it (in a variable the
+/// function assigns) and used in a later op, or returned by another transform, throws
+/// <see cref="InvalidOperationException"/> instead of being differentiated as a silent zero.</remarks>
 public static partial class Autodiff
 {
     /// <summary>The gradient ∂f/∂x of a scalar-valued function.</summary>

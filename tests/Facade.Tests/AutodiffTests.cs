@@ -17,6 +17,18 @@ public class AutodiffTests
     }
 
     [Fact]
+    public void A_tensor_kept_from_an_earlier_gradient_call_is_refused()
+    {
+        // The previous step's input kept in a variable: each later op on it nested a level deeper (memory, time, then
+        // a stack overflow) while every value printed looked right. The next step that uses it fails at once.
+        Tensor previous = Tensor.Zeros(3);
+        Tensor Step(Tensor w) => Autodiff.Grad(p => { var d = p - previous; previous = p; return (d * d).Sum(); }, w);
+        Step(Tensor.Ones(3));
+        var e = Assert.Throws<InvalidOperationException>(() => Step(Tensor.Ones(3)));
+        Assert.Contains("escaped its function", e.Message);
+    }
+
+    [Fact]
     public void Grad_of_many_inputs()
     {
         var a = Tensor.Random(1, 3, 4);

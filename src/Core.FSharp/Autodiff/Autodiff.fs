@@ -106,7 +106,9 @@ module Autodiff =
         let tag = Value.newTag ()
         let leaves = xs |> Array.map (fun x -> Node(leafOp, [||], [||], x))
         let inputs = Array.map2 (fun x n -> Reverse(x, n, tag)) xs leaves
-        let y = f inputs
+        // The tag ends with f: the pullback reads the graph, never applies an op to a value of this tag.
+        let y = try f inputs finally Value.endTag tag
+        if Value.tag y > tag then raise (Value.escaped ())
         let primal = Value.primalAt tag y
         let pullback (adj: Value) =
             if not (Shape.same adj.Tensor.ShapeArray primal.Tensor.ShapeArray) then
@@ -151,7 +153,8 @@ module Autodiff =
             if v.Shape <> x.Shape then
                 raise (ShapeException(sprintf "Tangent %d has shape %s; input %d has shape %s." i (Shape.show v.Shape) i (Shape.show x.Shape), "vs"))) xs vs
         let tag = Value.newTag ()
-        let y = f (Array.map2 (fun x v -> Forward(x, v, tag)) xs vs)
+        let y = try f (Array.map2 (fun x v -> Forward(x, v, tag)) xs vs) finally Value.endTag tag
+        if Value.tag y > tag then raise (Value.escaped ())
         match y with
         | Forward (p, t, tg) when tg = tag -> p, t
         | _ -> y, zerosLike y

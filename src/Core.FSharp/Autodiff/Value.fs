@@ -56,10 +56,25 @@ module Value =
 
     let mutable private lastTag = 0L
 
-    /// A fresh perturbation tag (thread-safe, strictly increasing).
-    let internal newTag () = Interlocked.Increment(&lastTag)
+    /// The tags of the transforms running now: a value carrying any other tag escaped a transform that returned.
+    let private live = Collections.Concurrent.ConcurrentDictionary<int64, byte>()
 
-    let constant (t: Tensor) = Const t
+    /// A fresh perturbation tag (thread-safe, strictly increasing), live until `endTag`.
+    let internal newTag () =
+        let t = Interlocked.Increment(&lastTag)
+        live.[t] <- 0uy
+        t
+
+    /// The transform of tag t has returned: its values may no longer take part in an op.
+    let internal endTag (t: int64) = live.TryRemove t |> ignore
+
+    let internal isLive (t: int64) = live.ContainsKey t
+
+    /// The error for a value of a transform that has returned, used in an op or returned by another transform.
+    let internal escaped () : exn =
+        InvalidOperationException("A value of a transform that has already returned (grad, vjp, jvp, hessian, …) was used: it escaped its function, e.g. through a variable the function assigned. Inside a transform, use only its inputs, values made from them and constants; outside, use the transform's results.")
+
+    let constant (t: Tensor) = if isNull (box t) then nullArg "t" else Const t
     let scalar (v: double) = Const(Tensor.scalar v)
     let tensor (v: Value) = v.Tensor
 
@@ -150,6 +165,9 @@ module Op =
                 lock trace (fun () -> trace.Add { Op = op; Inputs = tensors; Output = out })
                 Const out
         else
+            // A value whose transform has returned would be differentiated by nobody (a silent zero) and keep its
+            // graph alive, nesting deeper with every later op.
+            if not (Value.isLive top) then raise (Value.escaped ())
             let primals = Array.zeroCreate args.Length
             for i in 0 .. args.Length - 1 do primals.[i] <- Value.primalAt top args.[i]
             // Recursion depth here is the nesting depth of transforms, not the graph depth.

@@ -63,9 +63,19 @@ and [<NoEquality; NoComparison>] Op =
 [<RequireQualifiedAccess>]
 module Value =
 
-    /// A fresh perturbation tag (thread-safe, strictly increasing).
+    /// A fresh perturbation tag (thread-safe, strictly increasing), live until `endTag`.
     val internal newTag: unit -> int64
 
+    /// The transform of tag t has returned: a value carrying t in an op (or returned by another transform) is an
+    /// escaped value, refused with `escaped ()`.
+    val internal endTag: t: int64 -> unit
+
+    val internal isLive: t: int64 -> bool
+
+    /// InvalidOperationException: a value of a transform that has returned was used.
+    val internal escaped: unit -> exn
+
+    /// A constant (no perturbation). A null tensor is refused (ArgumentNullException).
     val constant: t: Tensor -> Value
 
     val scalar: v: double -> Value

@@ -13,6 +13,31 @@ module AutodiffTests =
     let item (v: Value) = Tensor.item v.Tensor
 
     [<Fact>]
+    let ``a value that escaped its transform is refused, not differentiated as a silent zero`` () =
+        // The inner grad's input kept past its return, then used by the outer function: the outer gradient was 0.
+        let mutable leaked = Unchecked.defaultof<Value>
+        let outer (x: Value) =
+            Autodiff.grad (fun y -> leaked <- y; Reduction.sum (Arithmetic.mul y y)) x |> ignore
+            Reduction.sum (Arithmetic.mul leaked x)
+        Assert.Throws<InvalidOperationException>(fun () -> Autodiff.grad outer (s 3.0) |> ignore) |> ignore
+        // Returned by the outer function as it is.
+        let returned (x: Value) =
+            Autodiff.grad (fun y -> leaked <- y; Reduction.sum (Arithmetic.mul y y)) x |> ignore
+            leaked
+        Assert.Throws<InvalidOperationException>(fun () -> Autodiff.grad returned (s 3.0) |> ignore) |> ignore
+        Assert.Throws<InvalidOperationException>(fun () -> Autodiff.jvp returned (s 3.0) (s 1.0) |> ignore) |> ignore
+        // A training loop keeping the previous step's input: the next step's ops on it nested one level deeper every
+        // step (memory and time growing without bound, then a stack overflow); the second step refuses it.
+        let mutable previous = s 1.0
+        let step (w: Value) = Autodiff.grad (fun p -> let d = Arithmetic.sub p previous in previous <- p; Reduction.sum (Arithmetic.mul d d)) w
+        step (s 2.0) |> ignore
+        Assert.Throws<InvalidOperationException>(fun () -> step (s 2.5) |> ignore) |> ignore
+        // A value of a transform still running (the outer one's x inside the inner function) is not escaped.
+        // d/dy (x·y²) = 2xy at y = x is 2x², whose derivative at 1 is 4.
+        Assert.Equal(4.0, item (Autodiff.grad (fun x -> Autodiff.grad (fun y -> Reduction.sum (Arithmetic.mul x (Arithmetic.mul y y))) x) (s 1.0)))
+        Assert.Throws<ArgumentNullException>(fun () -> Value.constant Unchecked.defaultof<Tensor> |> ignore) |> ignore
+
+    [<Fact>]
     let ``perturbation confusion: d/dx [x * (d/dy (x + y) at y = 1)] at x = 1 is 1`` () =
         let f (x: Value) =
             let inner = Autodiff.grad (fun y -> Arithmetic.add x y) (s 1.0)
