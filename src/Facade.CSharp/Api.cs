@@ -27,6 +27,9 @@ internal static partial class Api
     private static ArgumentException Translate(string member, string parameters, ArgumentException e)
     {
         string text = e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
+        // ArgumentOutOfRangeException's message ends with "Actual value was …", which the rebuilt one adds again.
+        if (e is ArgumentOutOfRangeException { ActualValue: not null } range)
+            text = text.Replace(Environment.NewLine + $"Actual value was {range.ActualValue}.", "").Replace($"\nActual value was {range.ActualValue}.", "");
         // The core's messages may open with the core function's name ("narrow: …"); the C# member replaces it.
         text = CoreName().Replace(text, "");
         text = text.Replace("grad needs", "needs").Replace("Use vjp or jacobian", "Use Autodiff.Vjp or Autodiff.Jacobian")

@@ -65,7 +65,7 @@ public sealed class Sgd : IOptimizer
 
     /// <summary>Plain SGD, p ← p − ηg.</summary>
     /// <param name="learningRate">η &gt; 0.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not positive (or NaN).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not positive (or NaN or infinite).</exception>
     public Sgd(double learningRate) : this(learningRate, 0, false, 0) { }
 
     /// <summary>SGD with momentum, optionally Nesterov's, and L2 weight decay.</summary>
@@ -73,7 +73,7 @@ public sealed class Sgd : IOptimizer
     /// <param name="momentum">μ ≥ 0.</param>
     /// <param name="nesterov">Nesterov's momentum (needs μ &gt; 0).</param>
     /// <param name="weightDecay">λ ≥ 0, added to the gradient as λp.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN or infinite).</exception>
     /// <exception cref="ArgumentException"><paramref name="nesterov"/> is true and <paramref name="momentum"/> is 0.</exception>
     public Sgd(double learningRate, double momentum, bool nesterov, double weightDecay)
     {
@@ -98,7 +98,7 @@ public sealed class Adam : IOptimizer
 
     /// <summary>Adam with β₁ = 0.9, β₂ = 0.999, ε = 1e-8 and no weight decay.</summary>
     /// <param name="learningRate">η &gt; 0.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not positive (or NaN).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not positive (or NaN or infinite).</exception>
     public Adam(double learningRate) : this(learningRate, 0.9, 0.999, 1e-8, 0) { }
 
     /// <summary>Adam with every coefficient given.</summary>
@@ -107,7 +107,7 @@ public sealed class Adam : IOptimizer
     /// <param name="beta2">β₂ in [0, 1).</param>
     /// <param name="epsilon">ε &gt; 0.</param>
     /// <param name="weightDecay">λ ≥ 0 (L2, added to the gradient).</param>
-    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN or infinite).</exception>
     public Adam(double learningRate, double beta1, double beta2, double epsilon, double weightDecay) =>
         (lr, this.beta1, this.beta2, this.epsilon, this.weightDecay) = (Hyperparameter.Positive(learningRate), Hyperparameter.Unit(beta1),
             Hyperparameter.Unit(beta2), Hyperparameter.Positive(epsilon), Hyperparameter.NonNegative(weightDecay));
@@ -128,7 +128,7 @@ public sealed class AdamW : IOptimizer
     /// <summary>AdamW with β₁ = 0.9, β₂ = 0.999, ε = 1e-8.</summary>
     /// <param name="learningRate">η &gt; 0.</param>
     /// <param name="weightDecay">λ ≥ 0 (decoupled).</param>
-    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN or infinite).</exception>
     public AdamW(double learningRate, double weightDecay) : this(learningRate, 0.9, 0.999, 1e-8, weightDecay) { }
 
     /// <summary>AdamW with every coefficient given.</summary>
@@ -137,7 +137,7 @@ public sealed class AdamW : IOptimizer
     /// <param name="beta2">β₂ in [0, 1).</param>
     /// <param name="epsilon">ε &gt; 0.</param>
     /// <param name="weightDecay">λ ≥ 0 (decoupled).</param>
-    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN or infinite).</exception>
     public AdamW(double learningRate, double beta1, double beta2, double epsilon, double weightDecay) =>
         (lr, this.beta1, this.beta2, this.epsilon, this.weightDecay) = (Hyperparameter.Positive(learningRate), Hyperparameter.Unit(beta1),
             Hyperparameter.Unit(beta2), Hyperparameter.Positive(epsilon), Hyperparameter.NonNegative(weightDecay));
@@ -182,14 +182,17 @@ public static class Gradients
 /// (as torch.optim does), not by a later step.</summary>
 internal static class Hyperparameter
 {
+    // Finite too: an infinite rate, momentum, ε or decay passes `> 0` and turns the first step's parameters into ±∞ or NaN.
     public static double Positive(double v, [CallerArgumentExpression(nameof(v))] string name = "") =>
-        v > 0 ? v : throw new ArgumentOutOfRangeException(name, v, $"{name} must be positive; got {v}.");
+        v > 0 && double.IsFinite(v) ? v : throw new ArgumentOutOfRangeException(name, v, Text($"{name} must be positive and finite; got {v}."));
 
     public static double NonNegative(double v, [CallerArgumentExpression(nameof(v))] string name = "") =>
-        v >= 0 ? v : throw new ArgumentOutOfRangeException(name, v, $"{name} must be ≥ 0; got {v}.");
+        v >= 0 && double.IsFinite(v) ? v : throw new ArgumentOutOfRangeException(name, v, Text($"{name} must be ≥ 0 and finite; got {v}."));
 
     public static double Unit(double v, [CallerArgumentExpression(nameof(v))] string name = "") =>
-        v is >= 0 and < 1 ? v : throw new ArgumentOutOfRangeException(name, v, $"{name} must lie in [0, 1); got {v}.");
+        v is >= 0 and < 1 ? v : throw new ArgumentOutOfRangeException(name, v, Text($"{name} must lie in [0, 1); got {v}."));
+
+    private static string Text(FormattableString s) => FormattableString.Invariant(s);
 }
 
 internal static class Optimizer

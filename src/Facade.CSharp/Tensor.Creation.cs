@@ -126,7 +126,7 @@ public sealed partial class Tensor
     /// <returns>The tensor.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="high"/> is less than <paramref name="low"/>, or
-    /// either is NaN.</exception>
+    /// either is NaN or infinite.</exception>
     /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
     /// <see cref="Limits.MaxElements"/> elements.</exception>
     /// <exception cref="MemoryLimitException">The tensor would need more memory than
@@ -134,12 +134,19 @@ public sealed partial class Tensor
     public static Tensor Uniform(int[] shape, int seed, double low, double high)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        if (!(high >= low)) throw new ArgumentOutOfRangeException(nameof(high), high, "Uniform needs high ≥ low.");
-        var z = Zeros(shape);
-        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Uniform of shape {z.Shape}"), z.Count);
+        if (!double.IsFinite(low)) throw new ArgumentOutOfRangeException(nameof(low), low, "Uniform needs finite bounds.");
+        if (!(high >= low) || !double.IsFinite(high)) throw new ArgumentOutOfRangeException(nameof(high), high, "Uniform needs a finite high ≥ low.");
+        int count = Api.Call("Tensor.Uniform", "shape", () => Core.Shape.numel(shape));
+        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Uniform of shape [{string.Join(", ", shape)}]"), count);
         var rng = new System.Random(seed);
-        var d = new double[z.Count];
-        for (int i = 0; i < d.Length; i++) d[i] = low + (high - low) * rng.NextDouble();
+        var d = new double[count];
+        // high − low overflows for bounds near ±double.MaxValue: then (1 − u)·low + u·high, which stays in range.
+        bool wide = !double.IsFinite(high - low);
+        for (int i = 0; i < d.Length; i++)
+        {
+            double u = rng.NextDouble();
+            d[i] = wide ? (1 - u) * low + u * high : low + (high - low) * u;
+        }
         return FromArray(d, shape);
     }
 

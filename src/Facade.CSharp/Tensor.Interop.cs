@@ -38,10 +38,13 @@ public sealed partial class Tensor
     /// <returns>A tensor of shape [rows, columns].</returns>
     /// <exception cref="ShapeException">The rows differ in length.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="rows"/> or one of its rows is null.</exception>
+    /// <exception cref="MemoryLimitException">The matrix would exceed <see cref="Limits.MemoryLimitBytes"/> or
+    /// <see cref="Limits.MaxElements"/> (rows sharing one array need little memory, their copy may not).</exception>
     public static Tensor FromArray(double[][] rows)
     {
         ArgumentNullException.ThrowIfNull(rows);
         int columns = rows.Length == 0 ? 0 : (rows[0] ?? throw new ArgumentNullException($"{nameof(rows)}[0]")).Length;
+        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"FromArray of {rows.Length} rows of {columns}"), (double)rows.Length * columns);
         var d = new double[rows.Length * columns];
         for (int i = 0; i < rows.Length; i++)
         {

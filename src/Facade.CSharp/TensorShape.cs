@@ -38,6 +38,16 @@ public sealed class TensorShape : IReadOnlyList<int>, IEquatable<TensorShape>
     public bool Equals(TensorShape? other) => other is not null && dims.AsSpan().SequenceEqual(other.dims);
     /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as TensorShape);
+    /// <summary>Same rank and dimensions (each <c>Shape</c> is a new object, so reference equality would never hold).</summary>
+    /// <param name="a">A shape, or null.</param>
+    /// <param name="b">A shape, or null.</param>
+    /// <returns>Whether both are null or both have the same dimensions.</returns>
+    public static bool operator ==(TensorShape? a, TensorShape? b) => a is null ? b is null : a.Equals(b);
+    /// <summary>Not <c>==</c>.</summary>
+    /// <param name="a">A shape, or null.</param>
+    /// <param name="b">A shape, or null.</param>
+    /// <returns>Whether they differ.</returns>
+    public static bool operator !=(TensorShape? a, TensorShape? b) => !(a == b);
     /// <inheritdoc/>
     public override int GetHashCode() => dims.Aggregate(17, (h, d) => h * 31 + d);
     /// <summary><c>[2, 3]</c>; a scalar's shape is <c>[]</c>.</summary>

@@ -183,7 +183,13 @@ public static class Generators
         {
             var rng = new Random(seed);
             var values = new double[n];
-            for (int i = 0; i < n; i++) values[i] = min + (max - min) * rng.NextDouble();
+            // max − min overflows for bounds near ±double.MaxValue: then (1 − u)·min + u·max, which stays in range.
+            bool wide = !double.IsFinite(max - min);
+            for (int i = 0; i < n; i++)
+            {
+                double u = rng.NextDouble();
+                values[i] = wide ? (1 - u) * min + u * max : min + (max - min) * u;
+            }
             return Functional.Tensor.FromArray(values, copy);
         });
     }
@@ -217,14 +223,17 @@ public static class Generators
         var allowed = Allowed(min, max, gap, avoid);
         if (allowed.Count == 0)
             throw new ArgumentOutOfRangeException(nameof(gap), gap, $"No value in [{min}, {max}] is {gap} or more from every avoided point.");
-        double total = allowed.Sum(r => r.Hi - r.Lo);
+        // Lengths in halves where the whole width overflows (bounds near ±double.MaxValue); otherwise the plain lengths.
+        double scale = double.IsFinite(allowed.Sum(r => r.Hi - r.Lo)) ? 1 : 0.5;
+        double total = allowed.Sum(r => r.Hi * scale - r.Lo * scale);
         return Tensor(shape, 0, 1).Select(t => Functional.Tensor.FromArray(t.ToArray().Select(u =>
         {
             double at = u * total;
             foreach (var (lo, hi) in allowed)
             {
-                if (at <= hi - lo) return lo + at;
-                at -= hi - lo;
+                double length = hi * scale - lo * scale;
+                if (at <= length) return (lo * scale + at) / scale;
+                at -= length;
             }
             return allowed[^1].Hi;
         }).ToArray(), t.Shape.ToArray()));

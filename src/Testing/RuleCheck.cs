@@ -74,10 +74,16 @@ public static class RuleCheck
     /// <exception cref="ArgumentNullException"><paramref name="op"/>, <paramref name="options"/>,
     /// <paramref name="inputs"/> or an element of <paramref name="inputs"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="op"/> returns null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range: a step that is not positive and
+    /// finite, or a negative or NaN tolerance (a bad option would fail a correct rule).</exception>
     public static RuleCheckReport Run(Func<Tensor[], Tensor> op, RuleCheckOptions options, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(op);
         ArgumentNullException.ThrowIfNull(options);
+        if (!(options.RelativeStep > 0 && double.IsFinite(options.RelativeStep)))
+            throw new ArgumentOutOfRangeException(nameof(options), options.RelativeStep, "RuleCheckOptions.RelativeStep must be positive and finite.");
+        if (!(options.AbsoluteTolerance >= 0) || !(options.RelativeTolerance >= 0))
+            throw new ArgumentOutOfRangeException(nameof(options), "RuleCheckOptions' tolerances must be zero or positive.");
         var xs = Interop.Values(inputs, nameof(inputs)).Select(v => v.Tensor).ToArray();
         var f = Interop.LiftMany(op);
         var rng = new Random(options.Seed);

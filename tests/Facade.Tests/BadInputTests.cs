@@ -355,4 +355,58 @@ public class CSharpTermsTests
         var c = Assert.ThrowsAny<ArgumentException>(() => Einsum.Contract("ij,jk->ik", Tensor.Zeros(2, 3)));
         Assert.Contains("1 tensor was given", c.Message);
     }
+
+    [Fact]
+    public void Shapes_compare_by_value_with_operators_too()
+    {
+        var t = Tensor.Zeros(2, 3);
+        // Each Shape is a new object: == compared references and was false even for t.Shape == t.Shape.
+        Assert.True(t.Shape == t.Shape);
+        Assert.True(t.Shape == Tensor.Ones(2, 3).Shape);
+        Assert.True(t.Shape != Tensor.Zeros(3, 2).Shape);
+        Assert.False(t.Shape == null);
+    }
+
+    [Fact]
+    public void Sizes_that_overflow_or_hold_a_zero_and_bounds_at_the_double_range_are_handled()
+    {
+        // Rows sharing one array need no memory; their copy would: 50,000² wrapped to a negative array length.
+        var row = new double[50_000];
+        Assert.Throws<MemoryLimitException>(() => Tensor.FromArray(Enumerable.Repeat(row, 50_000).ToArray()));
+        // A zero dimension after large ones: 0 elements, not "more than an array can hold".
+        Assert.Equal(0, Tensor.Zeros(100_000, 100_000, 0).Count);
+        // Bounds at ±double.MaxValue: high − low overflowed, giving ±∞ and NaN.
+        var wide = Tensor.Uniform(new[] { 1000 }, 3, -double.MaxValue, double.MaxValue).ToArray();
+        Assert.All(wide, v => Assert.True(double.IsFinite(v)));
+        Assert.Contains(wide, v => v < 0);
+        Assert.Contains(wide, v => v > 0);
+        Assert.Equal("high", Assert.Throws<ArgumentOutOfRangeException>(() => Tensor.Uniform(new[] { 2 }, 3, 0, double.PositiveInfinity)).ParamName);
+        foreach (var t in FsCheck.Fluent.Gen.Sample(Generators.Tensor(new[] { 100 }, -double.MaxValue, double.MaxValue), 5))
+            Assert.All(t.ToArray(), v => Assert.True(double.IsFinite(v)));
+        foreach (var t in FsCheck.Fluent.Gen.Sample(Generators.Tensor(new[] { 100 }, -double.MaxValue, double.MaxValue, 1.0, 0.0), 5))
+            Assert.All(t.ToArray(), v => Assert.True(double.IsFinite(v) && Math.Abs(v) >= 1.0));
+    }
+
+    [Fact]
+    public void Infinite_hyperparameters_and_options_that_would_fail_correct_rules_are_refused()
+    {
+        // ∞ passed `> 0` and turned the first step's parameters into ±∞ or NaN.
+        Assert.Equal("learningRate", Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(double.PositiveInfinity)).ParamName);
+        Assert.Equal("epsilon", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(1e-3, 0.9, 0.999, double.PositiveInfinity, 0)).ParamName);
+        Assert.Equal("weightDecay", Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(1e-3, double.PositiveInfinity)).ParamName);
+        // The message says the value once.
+        var m = Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(-1)).Message;
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(m, "Actual value was"));
+        // A zero step made every central difference NaN, and a correct rule FAILED.
+        Func<Tensor[], Tensor> square = xs => xs[0] * xs[0];
+        Assert.Throws<ArgumentOutOfRangeException>(() => RuleCheck.Run(square, new RuleCheckOptions { RelativeStep = 0 }, Tensor.Random(1, 3)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RuleCheck.Run(square, new RuleCheckOptions { AbsoluteTolerance = double.NaN }, Tensor.Random(1, 3)));
+        Assert.True(RuleCheck.Run(square, Tensor.Random(1, 3)).Passed);
+        // Gradients near 1e200: Σg² overflowed, the norm was ∞ and every gradient became 0.
+        var big = Gradients.ClipByNorm(new[] { Tensor.FromArray(new[] { 3e200, 4e200 }, 2) }, 1.0);
+        Assert.Equal(5e200, big.Norm, 1e186);
+        Assert.Equal(new[] { 0.6, 0.8 }, big.Gradients[0].ToArray().Select(v => Math.Round(v, 12)));
+        // ∞ clips nothing (the norm alone), as in torch.
+        Assert.Equal(5.0, Gradients.ClipByNorm(new[] { Tensor.FromArray(new[] { 3.0, 4 }, 2) }, double.PositiveInfinity).Norm);
+    }
 }

@@ -78,6 +78,10 @@ module Autodiff =
                             if not owned then adjoints.[m] <- struct (Const target, true)
                         | _ ->
                             let g = n.Op.Vjp n.Primals n.Output adj i
+                            // A rule's adjoint of another shape would be broadcast into, or added at the wrong
+                            // elements of, the other adjoints of that input.
+                            if not (Shape.same g.Tensor.ShapeArray m.Output.Tensor.ShapeArray) then
+                                raise (ShapeException(sprintf "The VJP of op '%s' for input %d has shape %s; the input has shape %s." n.Op.Name i (Shape.show g.Tensor.ShapeArray) (Shape.show m.Output.Tensor.ShapeArray), "vjp"))
                             if not had then adjoints.[m] <- struct (g, false)
                             else
                                 match g with

@@ -73,7 +73,10 @@ module GradCheck =
     /// Checks the gradients of f at xs against central differences (x ± step per element).
     /// Passes when every |analytic − numeric| ≤ atol + rtol·|numeric|.
     let runWith (step: float) (atol: float) (rtol: float) (f: Value[] -> Value) (xs: Tensor[]) : GradCheckReport =
-        if step <= 0.0 || Double.IsNaN step then invalidArg "step" "The step must be positive."
+        if not (step > 0.0 && Double.IsFinite step) then invalidArg "step" "The step must be positive and finite."
+        // A NaN tolerance would pass every comparison (NaN > 0 is false); a negative one fails correct rules.
+        if not (atol >= 0.0) then invalidArg "atol" "The absolute tolerance must be zero or positive."
+        if not (rtol >= 0.0) then invalidArg "rtol" "The relative tolerance must be zero or positive."
         let w = projection (f (xs |> Array.map Value.constant))
         let scalarOf (y: Value) = match w with None -> Tensor.item y.Tensor | Some w -> Tensor.dot y.Tensor w
         let analytic = Autodiff.gradMany (f >> projected w) (xs |> Array.map Value.constant) |> Array.map (fun g -> g.Tensor.ToArray())

@@ -183,6 +183,8 @@ module Op =
                     match args.[i] with
                     | Forward (_, t, tg) when tg = top ->
                         let part = op.Jvp primals out i t
+                        if not (Shape.same part.Tensor.ShapeArray out.Tensor.ShapeArray) then
+                            raise (Functional.ShapeException(sprintf "The JVP of op '%s' for input %d has shape %s; the output has shape %s." op.Name i (Shape.show part.Tensor.ShapeArray) (Shape.show out.Tensor.ShapeArray), "jvp"))
                         tangent <- Some(match tangent with None -> part | Some acc -> apply Basic.addSame [| acc; part |])
                     | _ -> ()
                 Forward(out, tangent.Value, top)

@@ -24,11 +24,15 @@ module internal Shape =
         let mutable n = 1L
         for d in shape do
             if d < 0 then raise (ShapeException(sprintf "Negative dimension %d in shape %s." d (show shape), "shape"))
-            // Checked before the product can overflow: both factors are below 2^31 here.
-            n <- n * int64 d
-            if n > int64 maxElements then
-                raise (ShapeException(sprintf "Shape %s has more elements than a .NET array of doubles can hold (%d)." (show shape) maxElements, "shape"))
-        int n
+        // A zero anywhere makes the count 0, however large the dimensions before it.
+        if Array.contains 0 shape then 0
+        else
+            for d in shape do
+                // Checked before the product can overflow: both factors are below 2^31 here.
+                n <- n * int64 d
+                if n > int64 maxElements then
+                    raise (ShapeException(sprintf "Shape %s has more elements than a .NET array of doubles can hold (%d)." (show shape) maxElements, "shape"))
+            int n
 
     /// Row-major strides of a contiguous tensor.
     let strides (shape: int[]) =

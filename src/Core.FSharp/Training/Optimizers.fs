@@ -62,9 +62,9 @@ module Optimizers =
         parameters |> Array.iteri (fun i p -> if isNull (box p) then raise (ArgumentNullException("parameters", sprintf "Element %d of parameters is null." i)))
         { Steps = 0; First = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray); Second = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray) }
 
-    let private positive (name: string) (v: float) = if not (v > 0.0) then invalidArg name (sprintf "%s must be positive; got %g." name v)
+    let private positive (name: string) (v: float) = if not (v > 0.0 && Double.IsFinite v) then invalidArg name (sprintf "%s must be positive and finite; got %g." name v)
     let private unitInterval (name: string) (v: float) = if not (v >= 0.0 && v < 1.0) then invalidArg name (sprintf "%s must lie in [0, 1); got %g." name v)
-    let private nonNegative (name: string) (v: float) = if not (v >= 0.0) then invalidArg name (sprintf "%s must be ≥ 0; got %g." name v)
+    let private nonNegative (name: string) (v: float) = if not (v >= 0.0 && Double.IsFinite v) then invalidArg name (sprintf "%s must be ≥ 0 and finite; got %g." name v)
 
     /// SGD: g ← g + λ·p; with momentum μ, b ← μ·b + g (b = g at the first step) and g ← b, or g + μ·b with
     /// Nesterov; p ← p − η·g.
@@ -124,8 +124,20 @@ module Optimizers =
     let clipByNorm (maxNorm: float) (gradients: Tensor[]) : Tensor[] * float =
         if isNull gradients then nullArg "gradients"
         gradients |> Array.iteri (fun i g -> if isNull (box g) then raise (ArgumentNullException("gradients", sprintf "Element %d of gradients is null." i)))
-        positive "maxNorm" maxNorm
-        let norm = gradients |> Array.sumBy (fun g -> Tensor.dot g g) |> Math.Sqrt
+        // ∞ is allowed (no clipping: the norm alone), as in torch.
+        if not (maxNorm > 0.0) then invalidArg "maxNorm" (sprintf "maxNorm must be positive; got %g." maxNorm)
+        let plain = gradients |> Array.sumBy (fun g -> Tensor.dot g g) |> Math.Sqrt
+        // Where Σg² overflowed (|g| from about 1e154: the norm was ∞ and every gradient became 0) or underflowed, the
+        // sum is taken again over g divided by its largest magnitude; elsewhere the bits are the plain sum's.
+        let norm =
+            if Double.IsNaN plain || (plain >= 1e-140 && plain < infinity) then plain
+            else
+                let largest = gradients |> Array.fold (fun m g -> Tensor.toArray g |> Array.fold (fun a v -> max a (abs v)) m) 0.0
+                if largest = 0.0 || Double.IsInfinity largest then largest
+                else
+                    // A power of two near 1/largest (exact to apply and to undo; finite for subnormal largest).
+                    let f = Math.ScaleB(1.0, max -1022 (min 1023 (-(Math.ILogB largest))))
+                    (gradients |> Array.sumBy (fun g -> let s = Tensor.scale f g in Tensor.dot s s) |> Math.Sqrt) / f
         let k = min 1.0 (maxNorm / (norm + 1e-6))
         // A new array either way: the caller's, returned, would change with it.
         (if k = 1.0 then Array.copy gradients else gradients |> Array.map (Tensor.scale k)), norm

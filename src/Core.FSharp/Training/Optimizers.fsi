@@ -40,5 +40,6 @@ module Optimizers =
         parameters: Tensor array -> gradients: Tensor array -> state: OptimizerState -> Tensor array * OptimizerState
 
     /// The gradients scaled by min(1, maxNorm/(‖g‖ + 1e-6)) with ‖g‖ the 2-norm over all of them together
-    /// (torch.nn.utils.clip_grad_norm_'s rule), and that norm.
+    /// (torch.nn.utils.clip_grad_norm_'s rule), and that norm: computed without overflow or underflow (torch's sum
+    /// of squares overflows from |g| ≈ 1e154). maxNorm = ∞ clips nothing.
     val clipByNorm: maxNorm: float -> gradients: Tensor array -> Tensor array * float

@@ -38,6 +38,20 @@ module AutodiffTests =
         Assert.Throws<ArgumentNullException>(fun () -> Value.constant Unchecked.defaultof<Tensor> |> ignore) |> ignore
 
     [<Fact>]
+    let ``a rule whose result has the wrong shape is refused, and GradCheck's tolerances are checked`` () =
+        // A VJP returning a scalar for a vector input: three adjoints of one input were broadcast, then added at
+        // element 0 only, and a single one came back with the wrong shape.
+        let bad = Op.create "bad" (fun xs -> xs.[0]) (fun _ _ adj _ -> Reduction.sum adj) (fun _ _ _ t -> Reduction.sum t)
+        let x = Value.constant (Tensor.vector [| 1.0; 2.0; 3.0 |])
+        let f (x: Value) = Arithmetic.add (Reduction.sum (Op.apply bad [| x |])) (Reduction.sum (Op.apply bad [| x |]))
+        let e = Assert.Throws<ShapeException>(fun () -> Autodiff.grad f x |> ignore)
+        Assert.Contains("The VJP of op 'bad' for input 0 has shape []", e.Message)
+        Assert.Throws<ShapeException>(fun () -> Autodiff.jvp (fun x -> Op.apply bad [| x |]) x x |> ignore) |> ignore
+        // A NaN tolerance passed every comparison (NaN > 0 is false).
+        Assert.Throws<ArgumentException>(fun () -> GradCheck.runWith 1e-6 nan 1e-3 (fun xs -> Reduction.sum xs.[0]) [| x.Tensor |] |> ignore) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> GradCheck.runWith infinity 1e-5 1e-3 (fun xs -> Reduction.sum xs.[0]) [| x.Tensor |] |> ignore) |> ignore
+
+    [<Fact>]
     let ``perturbation confusion: d/dx [x * (d/dy (x + y) at y = 1)] at x = 1 is 1`` () =
         let f (x: Value) =
             let inner = Autodiff.grad (fun y -> Arithmetic.add x y) (s 1.0)
