@@ -46,13 +46,18 @@ internal static partial class Api
         return r;
     }
 
-    /// <summary>The core's parameter if the C# member has one of that name; the member's only parameter; or none.</summary>
+    /// <summary>The C# parameter the core's names (each entry of <paramref name="parameters"/> a C# name, optionally
+    /// followed by the core's names for it: <c>"v|vs"</c>); the member's only parameter; or none.</summary>
     private static string? Parameter(string? core, string parameters)
     {
         if (parameters.Length == 0) return null;
         var names = parameters.Split(',');
-        if (core is not null && Array.IndexOf(names, core) >= 0) return core;
-        return names.Length == 1 ? names[0] : null;
+        foreach (var entry in names)
+        {
+            var aliases = entry.Split('|');
+            if (core is not null && Array.IndexOf(aliases, core) >= 0) return aliases[0];
+        }
+        return names.Length == 1 ? names[0].Split('|')[0] : null;
     }
 
     [GeneratedRegex(@"^[a-z][A-Za-z]*: ")]

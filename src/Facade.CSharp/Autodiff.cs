@@ -16,7 +16,7 @@ public sealed record ValueAndGradients(Tensor Value, Tensor[] Gradients)
 {
     /// <summary>The value and every gradient, printed.</summary>
     /// <returns>The text.</returns>
-    public override string ToString() => $"ValueAndGradients {{ Value = {Value}, Gradients = [{string.Join(", ", Gradients.Select(g => g.ToString()))}] }}";
+    public override string ToString() => $"ValueAndGradients {{ Value = {Value}, Gradients = [{string.Join(", ", (Gradients ?? []).Select(g => g?.ToString() ?? "null"))}] }}";
 }
 
 /// <summary>A function's value and its pullback (reverse mode).</summary>
@@ -125,7 +125,7 @@ public static partial class Autodiff
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(v);
-        var r = Api.Call("Autodiff.Jvp", "f,x,v", () => Core.Autodiff.jvp(Interop.Lift(f), x.Value, v.Value));
+        var r = Api.Call("Autodiff.Jvp", "f,x,v|vs", () => Core.Autodiff.jvp(Interop.Lift(f), x.Value, v.Value));
         return new JvpResult(new Tensor(r.Item1), new Tensor(r.Item2));
     }
 
@@ -175,7 +175,7 @@ public static partial class Autodiff
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(v);
-        return Api.Call("Autodiff.HessianVectorProduct", "f,x,v", () => new Tensor(Core.Autodiff.hessianVectorProduct(Interop.Lift(f), x.Value, v.Value)));
+        return Api.Call("Autodiff.HessianVectorProduct", "f,x,v|vs", () => new Tensor(Core.Autodiff.hessianVectorProduct(Interop.Lift(f), x.Value, v.Value)));
     }
 
     /// <summary>

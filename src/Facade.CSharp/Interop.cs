@@ -29,11 +29,11 @@ internal static class Interop
     private static Tensor Checked(Tensor? t, string name) =>
         t ?? throw new ArgumentException($"The function passed as '{name}' returned null; it must return a tensor.", name);
 
-    public static Core.KinkConvention Convert(KinkConvention c) => c switch
+    public static Core.KinkConvention Convert(KinkConvention convention) => convention switch
     {
         KinkConvention.RightDerivative => Core.KinkConvention.RightDerivative,
         KinkConvention.LeftDerivative => Core.KinkConvention.LeftDerivative,
         KinkConvention.Midpoint => Core.KinkConvention.Midpoint,
-        _ => throw new ArgumentOutOfRangeException(nameof(c), c, "Unknown kink convention."),
+        _ => throw new ArgumentOutOfRangeException(nameof(convention), convention, "Unknown kink convention."),
     };
 }

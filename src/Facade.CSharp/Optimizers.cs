@@ -28,7 +28,7 @@ public sealed record OptimizerStep(Tensor[] Parameters, OptimizerState State)
 {
     /// <summary>The parameters and the step count, printed.</summary>
     /// <returns>The text.</returns>
-    public override string ToString() => $"OptimizerStep {{ Parameters = [{string.Join(", ", Parameters.Select(p => p.ToString()))}], Steps = {State.Steps} }}";
+    public override string ToString() => $"OptimizerStep {{ Parameters = [{string.Join(", ", (Parameters ?? []).Select(p => p?.ToString() ?? "null"))}], Steps = {State?.Steps.ToString() ?? "null"} }}";
 }
 
 /// <summary>An optimizer as a pure function: <see cref="Step"/> returns new parameters and a new state; nothing is
@@ -158,7 +158,7 @@ public sealed record ClippedGradients(Tensor[] Gradients, double Norm)
     /// <summary>The norm and the gradients, printed (culture-invariant).</summary>
     /// <returns>The text.</returns>
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"ClippedGradients {{ Norm = {Norm:R}, Gradients = [{string.Join(", ", Gradients.Select(g => g.ToString()))}] }}");
+        $"ClippedGradients {{ Norm = {Norm:R}, Gradients = [{string.Join(", ", (Gradients ?? []).Select(g => g?.ToString() ?? "null"))}] }}");
 }
 
 /// <summary>Operations on lists of gradients.</summary>

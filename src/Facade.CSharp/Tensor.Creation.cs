@@ -40,12 +40,15 @@ public sealed partial class Tensor
     /// <param name="stop">The last value.</param>
     /// <param name="count">How many (≥ 0).</param>
     /// <returns>A vector.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative, or
+    /// <paramref name="start"/> or <paramref name="stop"/> is not finite (the values between would be NaN).</exception>
     /// <exception cref="MemoryLimitException">The vector would exceed <see cref="Limits.MemoryLimitBytes"/> or
     /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Linspace(double start, double stop, int count)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "Linspace needs a count ≥ 0.");
+        if (!double.IsFinite(start)) throw new ArgumentOutOfRangeException(nameof(start), start, "Linspace needs finite ends.");
+        if (!double.IsFinite(stop)) throw new ArgumentOutOfRangeException(nameof(stop), stop, "Linspace needs finite ends.");
         Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Linspace of {count} values"), count);
         if (count == 1) return FromArray(new[] { start }, 1);
         double step = double.IsFinite(stop - start) ? (stop - start) / (count - 1) : stop / (count - 1) - start / (count - 1);
@@ -105,8 +108,8 @@ public sealed partial class Tensor
     /// <param name="mean">The mean.</param>
     /// <param name="standardDeviation">The standard deviation (≥ 0).</param>
     /// <returns>The tensor.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="standardDeviation"/> is negative or
-    /// NaN.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="standardDeviation"/> is negative, NaN or
+    /// infinite, or <paramref name="mean"/> is NaN or infinite.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
     /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
     /// <see cref="Limits.MaxElements"/> elements.</exception>
@@ -114,7 +117,8 @@ public sealed partial class Tensor
     /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Normal(int[] shape, int seed, double mean, double standardDeviation)
     {
-        if (!(standardDeviation >= 0)) throw new ArgumentOutOfRangeException(nameof(standardDeviation), standardDeviation, "A standard deviation must be ≥ 0.");
+        if (!(standardDeviation >= 0) || !double.IsFinite(standardDeviation)) throw new ArgumentOutOfRangeException(nameof(standardDeviation), standardDeviation, "A standard deviation must be finite and ≥ 0.");
+        if (!double.IsFinite(mean)) throw new ArgumentOutOfRangeException(nameof(mean), mean, "The mean must be finite.");
         return Of(Core.TensorModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double>(z => mean + standardDeviation * z), Normal(shape, seed).Value.Tensor));
     }
 

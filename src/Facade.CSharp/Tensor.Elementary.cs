@@ -129,7 +129,7 @@ public sealed partial class Tensor
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
     /// <see cref="KinkConvention"/> value.</exception>
     public Tensor Clamp(double min, double max, KinkConvention convention) =>
-        Api.Call("Tensor.Clamp", "min,max,convention", () => new Tensor(Core.Piecewise.clamp(Interop.Convert(convention), min, max, Value)));
+        Api.Call("Tensor.Clamp", "min|lo,max|hi,convention", () => new Tensor(Core.Piecewise.clamp(Interop.Convert(convention), min, max, Value)));
 
     /// <summary>Hard tanh, clamp to [−1, 1]: d/dx = 1 inside, 0 outside, ½ at ±1.</summary>
     /// <returns>The clamped tensor.</returns>
@@ -211,6 +211,7 @@ public sealed partial class Tensor
     /// derivative: TorchSharp's and JAX's).</summary>
     /// <param name="alpha">α, the negative saturation.</param>
     /// <returns>A new tensor of the same shape.</returns>
+    /// <exception cref="ArgumentException"><paramref name="alpha"/> is NaN.</exception>
     public Tensor Elu(double alpha) => Elu(alpha, KinkConvention.LeftDerivative);
 
     /// <summary>ELU with an explicit derivative at 0: α (left), 1 (right) or (1 + α)/2.</summary>
@@ -219,6 +220,7 @@ public sealed partial class Tensor
     /// <returns>A new tensor of the same shape.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
     /// <see cref="KinkConvention"/> value.</exception>
+    /// <exception cref="ArgumentException"><paramref name="alpha"/> is NaN.</exception>
     public Tensor Elu(double alpha, KinkConvention convention) => Api.Call("Tensor.Elu", "alpha,convention", () => new Tensor(Core.Piecewise.elu(alpha, Interop.Convert(convention), Value)));
 
     // ---- comparisons: masks of 1 and 0, constants (no gradient) ----

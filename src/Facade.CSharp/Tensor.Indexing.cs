@@ -97,7 +97,7 @@ public sealed partial class Tensor
     /// differ off the axis.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="tensors"/> or an element of it is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="tensors"/> is empty.</exception>
-    public static Tensor Concat(int axis, params Tensor[] tensors) => Api.Call("Tensor.Concat", "axis,tensors", () => new Tensor(Core.Indexing.concat(axis, Interop.Values(tensors, nameof(tensors)))));
+    public static Tensor Concat(int axis, params Tensor[] tensors) => Api.Call("Tensor.Concat", "axis,tensors|xs", () => new Tensor(Core.Indexing.concat(axis, Interop.Values(tensors, nameof(tensors)))));
 
     /// <summary>Same-shaped tensors stacked along a new axis. The gradient of each is its slice of the adjoint.</summary>
     /// <param name="axis">Where the new axis goes (0 .. rank; negative counts from the end).</param>
@@ -106,7 +106,7 @@ public sealed partial class Tensor
     /// <exception cref="ShapeException">The shapes differ, or <paramref name="axis"/> is out of range.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="tensors"/> or an element of it is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="tensors"/> is empty.</exception>
-    public static Tensor Stack(int axis, params Tensor[] tensors) => Api.Call("Tensor.Stack", "axis,tensors", () => new Tensor(Core.Indexing.stack(axis, Interop.Values(tensors, nameof(tensors)))));
+    public static Tensor Stack(int axis, params Tensor[] tensors) => Api.Call("Tensor.Stack", "axis,tensors|xs", () => new Tensor(Core.Indexing.stack(axis, Interop.Values(tensors, nameof(tensors)))));
 
     /// <summary>Splits along an axis into consecutive parts of the given sizes (which must add up to its length).</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
@@ -150,7 +150,7 @@ public sealed partial class Tensor
     /// <exception cref="ShapeException">An index is out of range or not a whole number, or the shapes do not fit.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="indices"/> is null.</exception>
     public Tensor Gather(int axis, Tensor indices) =>
-        Api.Call("Tensor.Gather", "axis,indices", () => new Tensor(Core.Indexing.gatherOwned(axis, Positions(indices, nameof(indices)), N(indices).Shape.ToArray(), Value)));
+        Api.Call("Tensor.Gather", "axis,indices|index", () => new Tensor(Core.Indexing.gatherOwned(axis, Positions(indices, nameof(indices)), N(indices).Shape.ToArray(), Value)));
 
     /// <summary>PyTorch's scatter_add into zeros: zeros of <paramref name="shape"/> with each value of this tensor
     /// added at its position with the axis coordinate replaced by <paramref name="indices"/> (shaped as this tensor).
@@ -189,6 +189,8 @@ public sealed partial class Tensor
             r[i] = (int)values[i];
         }
         GC.KeepAlive(tensor);
+        // Read in place: a tensor released meanwhile may have lent its array to another (as every op checks).
+        tensor.CheckLive();
         if (r.Length >= 16384) positions.AddOrUpdate(tensor, r);
         return r;
     }

@@ -165,6 +165,7 @@ public sealed partial class Tensor
 
         public int GetHashCode(Tensor t)
         {
+            ArgumentNullException.ThrowIfNull(t);
             var h = new HashCode();
             h.Add(t.Shape);
             foreach (var v in t.ToArray()) h.Add(v);

@@ -277,6 +277,7 @@ public sealed partial class Tensor
     /// <summary>Leaky ReLU: x for x &gt; 0, α·x for x &lt; 0. d/dx = 1 (x &gt; 0), α (x &lt; 0), and 1 at exactly 0 (the right derivative: the original derivation notes' convention).</summary>
     /// <param name="negativeSlope">α, the slope below 0.</param>
     /// <returns>A new tensor of the same shape.</returns>
+    /// <exception cref="ArgumentException"><paramref name="negativeSlope"/> is NaN.</exception>
     public Tensor LeakyRelu(double negativeSlope) => LeakyRelu(negativeSlope, KinkConvention.RightDerivative);
 
     /// <summary>Leaky ReLU with an explicit derivative at exactly 0: 1, α or (1 + α)/2. d/dx = 1 (x &gt; 0), α (x &lt; 0).</summary>
@@ -285,8 +286,9 @@ public sealed partial class Tensor
     /// <returns>A new tensor of the same shape.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
     /// <see cref="KinkConvention"/> value.</exception>
+    /// <exception cref="ArgumentException"><paramref name="negativeSlope"/> is NaN.</exception>
     public Tensor LeakyRelu(double negativeSlope, KinkConvention convention) =>
-        Api.Call("Tensor.LeakyRelu", "negativeSlope,convention", () => new Tensor(Core.Activation.leakyReluWith(negativeSlope, Interop.Convert(convention), Value)));
+        Api.Call("Tensor.LeakyRelu", "negativeSlope|alpha,convention", () => new Tensor(Core.Activation.leakyReluWith(negativeSlope, Interop.Convert(convention), Value)));
 
     /// <summary>Softmax along an axis, shifted by the maximum. VJP: y·(ḡ − Σ ḡ·y).</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>

@@ -25,21 +25,39 @@ public sealed class EinsumCase
         Specs = operands;
         Output = output;
         Seed = seed;
-        Shapes = Specs.Select(ShapeOf).ToArray();
+        shapes = Specs.Select(ShapeOf).ToArray();
         Equation = string.Join(",", Specs.Select(o => Term(o.Items))) + (Output is { } o ? "->" + Term(o) : "");
-        values = new Lazy<Tensor[]>(() => Shapes.Select((s, k) => Tensor.Random(Seed + 7919 * k, s)).ToArray());
     }
 
     /// <summary>The equation, e.g. <c>"bij,bjk-&gt;bik"</c>.</summary>
     public string Equation { get; }
 
-    /// <summary>Operands that fit the equation, standard normal values from <see cref="Seed"/>.</summary>
-    public Tensor[] Operands => values.Value;
+    /// <summary>Operands that fit the equation, standard normal values from <see cref="Seed"/>. Made at the first
+    /// read and kept; made again if a <see cref="TensorScope"/> they were made in has released them.</summary>
+    public Tensor[] Operands
+    {
+        get
+        {
+            lock (shapes)
+            {
+                if (values is null || values.Any(Released))
+                    values = shapes.Select((s, k) => Tensor.Random(Seed + 7919 * k, s)).ToArray();
+                return values;
+            }
+        }
+    }
 
-    private readonly Lazy<Tensor[]> values;
+    private static bool Released(Tensor t)
+    {
+        try { t.Value.Tensor.CheckLive(); return false; }
+        catch (ObjectDisposedException) { return true; }
+    }
 
-    /// <summary>The operands' shapes.</summary>
-    public int[][] Shapes { get; }
+    private Tensor[]? values;
+    private readonly int[][] shapes;
+
+    /// <summary>The operands' shapes (a copy: the case stays as it was made).</summary>
+    public int[][] Shapes => shapes.Select(s => (int[])s.Clone()).ToArray();
 
     /// <summary>The seed of the operands' values (operand k from <c>Tensor.Random(Seed + 7919·k, shape)</c>).</summary>
     public int Seed { get; }

@@ -350,7 +350,7 @@ public class CSharpTermsTests
         Assert.DoesNotContain("grad needs", h.Message);
         Says<ShapeException>(() => Tensor.Zeros(2, 3).Softmax(2), "Tensor.Softmax: ", "axis");
         Says<ShapeException>(() => Tensor.Zeros(2, 3).MatMul(Tensor.Zeros(2, 3)), "MatMul: inner dimensions differ", "other");
-        Says<ShapeException>(() => Autodiff.Jvp(x => x.Exp(), Tensor.Zeros(3), Tensor.Zeros(4)), "Autodiff.Jvp: ", null);
+        Says<ShapeException>(() => Autodiff.Jvp(x => x.Exp(), Tensor.Zeros(3), Tensor.Zeros(4)), "Autodiff.Jvp: ", "v");
         Says<ShapeException>(() => Tensor.FromArray(new[] { 1.0, 2, 3 }), "Tensor.FromArray: 3 values need a shape", "shape");
         var c = Assert.ThrowsAny<ArgumentException>(() => Einsum.Contract("ij,jk->ik", Tensor.Zeros(2, 3)));
         Assert.Contains("1 tensor was given", c.Message);
@@ -408,5 +408,50 @@ public class CSharpTermsTests
         Assert.Equal(new[] { 0.6, 0.8 }, big.Gradients[0].ToArray().Select(v => Math.Round(v, 12)));
         // ∞ clips nothing (the norm alone), as in torch.
         Assert.Equal(5.0, Gradients.ClipByNorm(new[] { Tensor.FromArray(new[] { 3.0, 4 }, 2) }, double.PositiveInfinity).Norm);
+    }
+
+    [Fact]
+    public void Printing_never_makes_a_huge_array_or_throws_and_stays_short()
+    {
+        // A lazy 40,000² zeros (12.8 GB as an array) printed from its one value.
+        Assert.Contains("shape=[40000, 40000]", Tensor.Zeros(40_000, 40_000).ToString());
+        // 6⁸ elements: no axis is longer than 6, so every element printed (10 MB of text); now first and last per axis.
+        var deep = Tensor.Ones(6, 6, 6, 6, 6, 6, 6, 6).ToString();
+        Assert.True(deep.Length < 20_000, $"{deep.Length} characters");
+        // A released tensor says so (a debugger calls ToString) instead of throwing.
+        Tensor kept;
+        using (Tensor.NewScope()) kept = Tensor.Random(1, 3) * 2;
+        Assert.Contains("released", kept.ToString());
+        Assert.Contains("null", new OptimizerStep(new Tensor[] { null! }, null!).ToString());
+        Assert.Throws<ArgumentNullException>(() => Tensor.ValueComparer.GetHashCode(null!));
+    }
+
+    [Fact]
+    public void A_generated_case_outlives_the_scope_it_was_first_read_in_and_keeps_its_shapes()
+    {
+        var c = Generators.Build(7, new EinsumOptions());
+        using (Tensor.NewScope()) EinsumCheck.Metamorphic(c);
+        // Its operands were made in that scope and released with it: read again, they are made again.
+        Assert.Equal(Einsum.Contract(c.Equation, c.Operands).Shape, Einsum.Contract(c.Equation, c.Operands).Shape);
+        var shapes = c.Shapes;
+        if (shapes.Length > 0 && shapes[0].Length > 0) shapes[0][0] += 5;
+        Assert.Equal(c.Operands[0].Shape.ToArray(), c.Shapes[0]);
+    }
+
+    [Fact]
+    public void Values_that_give_NaN_everywhere_are_refused_and_core_names_map_to_the_member_s()
+    {
+        Assert.Equal("start", Assert.Throws<ArgumentOutOfRangeException>(() => Tensor.Linspace(double.NaN, 0, 3)).ParamName);
+        Assert.Equal("stop", Assert.Throws<ArgumentOutOfRangeException>(() => Tensor.Linspace(0, double.PositiveInfinity, 3)).ParamName);
+        Assert.Equal("mean", Assert.Throws<ArgumentOutOfRangeException>(() => Tensor.Normal(new[] { 2 }, 1, double.NaN, 1)).ParamName);
+        Assert.Equal("negativeSlope", Assert.Throws<ArgumentException>(() => Tensor.Random(1, 3).LeakyRelu(double.NaN)).ParamName);
+        Assert.Equal("alpha", Assert.Throws<ArgumentException>(() => Tensor.Random(1, 3).Elu(double.NaN)).ParamName);
+        // The core's parameter names (vs, xs, lo, c) reported as the C# member's.
+        Assert.Equal("v", Assert.ThrowsAny<ArgumentException>(() => Autodiff.Jvp(x => x.Exp(), Tensor.Zeros(3), Tensor.Zeros(2))).ParamName);
+        Assert.Equal("tensors", Assert.ThrowsAny<ArgumentException>(() => Tensor.Concat(0)).ParamName);
+        Assert.Equal("min", Assert.ThrowsAny<ArgumentException>(() => Tensor.Zeros(2).Clamp(2, 1)).ParamName);
+        Assert.Equal("convention", Assert.ThrowsAny<ArgumentException>(() => Tensor.Zeros(2).LeakyRelu(0.1, (KinkConvention)42)).ParamName);
+        // An empty input still runs f once: a non-scalar f is refused as for any other input.
+        Assert.Throws<ShapeException>(() => Autodiff.Hessian(x => x * 2, Tensor.Zeros(0)));
     }
 }

@@ -191,4 +191,7 @@ module Autodiff =
     let hessian (f: Value -> Value) (x: Value) : Value =
         let xs = x.Shape
         Limits.check (fun () -> sprintf "The Hessian with respect to an input of shape %s, as rows and stacked," (Shape.show xs)) (2.0 * float (Shape.numel xs) * float (Shape.numel xs))
+        // An empty x has no rows to run f for; f is still run once, so that a result that is not a scalar is refused
+        // as it would be for any other x.
+        if Shape.numel xs = 0 then requireScalar (f x)
         stack xs xs (Array.init (Shape.numel xs) (fun i -> hessianVectorProduct f x (basis xs i)))

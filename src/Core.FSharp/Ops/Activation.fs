@@ -111,6 +111,7 @@ module Activation =
     let relu (x: Value) = leakySlopesOp "relu" [] 0.0 KinkConvention.LeftDerivative Functional.Kernels.SlopeBits.Form.Relu x
 
     let leakyReluWith (alpha: double) (convention: KinkConvention) (x: Value) =
+        if Double.IsNaN alpha then invalidArg "alpha" "Leaky ReLU's slope must be a number; got NaN."
         // α = 0 is ReLU, whose value is 0 below 0: α·x would give NaN at −∞ (and −0 elsewhere).
         let form = if alpha = 0.0 then Functional.Kernels.SlopeBits.Form.Relu else Functional.Kernels.SlopeBits.Form.LeakyRelu
         leakySlopesOp "leakyRelu" [ "alpha", box alpha; "convention", box convention ] alpha convention form x

@@ -91,6 +91,7 @@ module Piecewise =
     /// between α (left) and 1 (right); d²/dx² = α·eˣ below 0, as ops, so every order follows. With AVX2 and FMA
     /// `EluVector`'s lanes, fused on a tape (the derivative kept with the value, as GELU's).
     let elu (alpha: double) (convention: KinkConvention) (x: Value) =
+        if Double.IsNaN alpha then invalidArg "alpha" "ELU's alpha must be a number; got NaN."
         let kink = kinkValue convention alpha 1.0
         FusedOp.elementwise
             { FusedOp.Fused.Name = "elu"; ScaledName = "eluScaled"; Attributes = [ "alpha", box alpha; "convention", box convention ]

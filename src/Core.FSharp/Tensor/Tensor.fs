@@ -155,18 +155,26 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
         this.CheckLive()
         h.ToHashCode()
     override this.ToString() =
-        let text = TensorFormat.format shape this.Data
-        this.CheckLive()
-        text
+        // A debugger shows this: a released tensor says so rather than throwing, and a uniform one (zeros, ones) is
+        // printed from its value, without making its array.
+        try
+            let text =
+                if this.IsUniform then TensorFormat.format shape (Array.create (min (Shape.numel shape) 1) this.Fill) true
+                else TensorFormat.format shape this.Data false
+            this.CheckLive()
+            text
+        with :? ObjectDisposedException -> sprintf "tensor(released, shape=%s)" (Shape.show shape)
 
 and internal TensorFormat =
-    static member format (shape: int[]) (data: double[]) =
+    static member format (shape: int[]) (data: double[]) (uniform: bool) =
         let sb = StringBuilder()
         let fmt (v: double) = v.ToString("G6", Globalization.CultureInfo.InvariantCulture)
-        let edge = 3
-        let elide = data.Length > 1000
+        let count = Shape.numel shape
+        let elide = count > 1000
+        let shown (edge: int) = shape |> Array.fold (fun p n -> p * float (if n > 2 * edge then 2 * edge + 1 else n)) 1.0
+        let edge = if elide && shown 3 > 1000.0 then 1 else 3
         let rec go (axis: int) (off: int) (stride: int) =
-            if axis = shape.Length then sb.Append(fmt data.[off]) |> ignore
+            if axis = shape.Length then sb.Append(fmt data.[if uniform then 0 else off]) |> ignore
             else
                 let n = shape.[axis]
                 let inner = stride / max 1 n
@@ -181,7 +189,7 @@ and internal TensorFormat =
                     else go (axis + 1) (off + i * inner) inner)
                 sb.Append(']') |> ignore
         // Recursion here is over rank (at most a few dozen), never over data size.
-        go 0 0 data.Length
+        go 0 0 count
         sprintf "tensor(%s, shape=%s)" (sb.ToString()) (Shape.show shape)
 
 /// Memory reuse for loops of same-shaped work (the counterpart of TorchSharp's dispose scopes). While a scope

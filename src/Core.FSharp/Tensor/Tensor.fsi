@@ -71,7 +71,9 @@ type Tensor =
 
 and [<Class>] internal TensorFormat =
 
-    static member format: shape: int array -> data: double array -> string
+    /// The tensor as text, NumPy-like: past 1,000 elements each long axis shows its first and last 3 entries (its
+    /// first and last one, if that still leaves more than 1,000). `uniform`: data holds the one value every element has.
+    static member format: shape: int array -> data: double array -> uniform: bool -> string
 
 /// Memory reuse for loops of same-shaped work (the counterpart of TorchSharp's dispose scopes). While a scope
 /// is open in an execution context (it flows into tasks and Parallel loops started in it), large results come
