@@ -317,7 +317,7 @@ module Engine =
         let dev =
             try torch.device device
             with
-            | :? ArgumentException | :? FormatException ->
+            | :? ArgumentException | :? FormatException | :? OverflowException ->
                 invalidArg "device" (sprintf "'%s' is not a TorchSharp device name (\"cpu\", \"cuda\", \"cuda:1\")." device)
             | :? InvalidOperationException as e -> unavailable (e.Message.Split('\n').[0].TrimEnd('.', ' '))
         match dev.``type`` with

@@ -85,7 +85,8 @@ public static class Loss
         });
     }
 
-    /// <summary>Cross-entropy from logits and target probabilities, −mean_n Σ_c p[n, c]·log softmax(logits)[n, c].</summary>
+    /// <summary>Cross-entropy from logits and target probabilities, −mean_n Σ_c p[n, c]·log softmax(logits)[n, c].
+    /// ∂/∂logits[n, c] = (softmax(logits)[n, c]·Σ_c′ p[n, c′] − p[n, c])/N; ∂/∂p[n, c] = −log softmax(logits)[n, c]/N.</summary>
     /// <param name="logits">[N, C] scores.</param>
     /// <param name="probabilities">[N, C] target distributions (rows summing to 1).</param>
     /// <returns>A scalar.</returns>

@@ -20,8 +20,8 @@ public sealed partial class Tensor
     {
         if (step == 0 || !double.IsFinite(step)) throw new ArgumentOutOfRangeException(nameof(step), step, "Arange needs a finite, nonzero step.");
         double count = Math.Ceiling((stop - start) / step);
-        if (double.IsNaN(count)) throw new ArgumentException($"Arange({start}, {stop}, {step}) has no length.", nameof(stop));
-        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Arange({start}, {stop}, {step})"), Math.Max(0, count));
+        if (double.IsNaN(count)) throw new ArgumentException(FormattableString.Invariant($"Arange({start}, {stop}, {step}) has no length."), nameof(stop));
+        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => FormattableString.Invariant($"Arange({start}, {stop}, {step})")), Math.Max(0, count));
         int n = (int)Math.Max(0, count);
         return FromArray(Enumerable.Range(0, n).Select(i => start + i * step).ToArray(), n);
     }
@@ -202,24 +202,26 @@ public sealed partial class Tensor
     /// <returns>The normalised tensor.</returns>
     /// <exception cref="ShapeException">This tensor is a scalar, which has no last axis.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epsilon"/> is negative, infinite or NaN.</exception>
-    public Tensor LayerNorm(double epsilon) => Api.Call("Tensor.LayerNorm", "epsilon", () =>
+    public Tensor LayerNorm(double epsilon)
     {
+        // Checked outside Api.Call, which would say these again in its own words and name epsilon for the scalar.
         if (Rank == 0) throw new ShapeException($"Tensor.LayerNorm normalises the last axis; a scalar has none.", "this");
         if (!(epsilon >= 0) || double.IsPositiveInfinity(epsilon))
             throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Tensor.LayerNorm: epsilon must be finite and at least 0.");
-        return new Tensor(Core.Normalization.layerNorm(epsilon, Value));
-    });
+        return Api.Call("Tensor.LayerNorm", "epsilon", () => new Tensor(Core.Normalization.layerNorm(epsilon, Value)));
+    }
 
-    /// <summary>RMS normalisation over the last axis, x/√(mean(x²) + ε) (no gain: multiply your own).</summary>
+    /// <summary>RMS normalisation over the last axis, y = x/r with r = √(mean(x²) + ε) (no gain: multiply your own).
+    /// VJP over a row of n: ḡ/r − x·⟨ḡ, x⟩/(n·r³).</summary>
     /// <param name="epsilon">ε ≥ 0, added to the mean square.</param>
     /// <returns>The normalised tensor.</returns>
     /// <exception cref="ShapeException">This tensor is a scalar, which has no last axis.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epsilon"/> is negative, infinite or NaN.</exception>
-    public Tensor RmsNorm(double epsilon) => Api.Call("Tensor.RmsNorm", "epsilon", () =>
+    public Tensor RmsNorm(double epsilon)
     {
         if (Rank == 0) throw new ShapeException("Tensor.RmsNorm normalises the last axis; a scalar has none.", "this");
         if (!(epsilon >= 0) || double.IsPositiveInfinity(epsilon))
             throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Tensor.RmsNorm: epsilon must be finite and at least 0.");
-        return this * (Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5);
-    });
+        return Api.Call("Tensor.RmsNorm", "epsilon", () => this * (Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5));
+    }
 }

@@ -108,7 +108,8 @@ public sealed partial class Tensor
     /// <exception cref="ArgumentException"><paramref name="tensors"/> is empty.</exception>
     public static Tensor Stack(int axis, params Tensor[] tensors) => Api.Call("Tensor.Stack", "axis,tensors|xs", () => new Tensor(Core.Indexing.stack(axis, Interop.Values(tensors, nameof(tensors)))));
 
-    /// <summary>Splits along an axis into consecutive parts of the given sizes (which must add up to its length).</summary>
+    /// <summary>Splits along an axis into consecutive parts of the given sizes (which must add up to its length). The
+    /// gradient of each part is placed back at its position along the axis (zeros elsewhere).</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <param name="sizes">The length of each part.</param>
     /// <returns>The parts, in order.</returns>
@@ -127,13 +128,15 @@ public sealed partial class Tensor
         return parts;
     }
 
-    /// <summary>The tensor with a new axis of length 1 at <paramref name="axis"/> (0 .. rank).</summary>
+    /// <summary>The tensor with a new axis of length 1 at <paramref name="axis"/> (0 .. rank). A reshape: the gradient
+    /// is reshaped back.</summary>
     /// <param name="axis">Where the new axis goes (negative counts from the end).</param>
     /// <returns>A view with one more axis.</returns>
     /// <exception cref="ShapeException"><paramref name="axis"/> is outside −(rank + 1) .. rank.</exception>
     public Tensor Unsqueeze(int axis) => Api.Call("Tensor.Unsqueeze", "axis", () => new Tensor(Core.Indexing.unsqueeze(axis, Value)));
 
-    /// <summary>The tensor without the given axes of length 1 (every axis of length 1 when none is given).</summary>
+    /// <summary>The tensor without the given axes of length 1 (every axis of length 1 when none is given). A reshape:
+    /// the gradient is reshaped back.</summary>
     /// <param name="axes">Axes of length 1.</param>
     /// <returns>A view with fewer axes.</returns>
     /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range, given twice, or not of

@@ -87,7 +87,7 @@ public static class EinsumCheck
             var (ev, av) = (e.ToArray(), a.ToArray());
             for (int i = 0; i < ev.Length; i++)
                 if (!Core.TensorModule.closeTo(1e-10, 1e-12, av[i], ev[i]) && !(double.IsNaN(ev[i]) && double.IsNaN(av[i])))
-                    return $"element {i}: {av[i]:R} instead of {ev[i]:R}";
+                    return FormattableString.Invariant($"element {i}: {av[i]:R} instead of {ev[i]:R}");
             return null;
         }
         if (Differ(expected, actual) is { } d)

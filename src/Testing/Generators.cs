@@ -222,7 +222,7 @@ public static class Generators
         // a value off one avoided point could leave [min, max] or land near another.
         var allowed = Allowed(min, max, gap, avoid);
         if (allowed.Count == 0)
-            throw new ArgumentOutOfRangeException(nameof(gap), gap, $"No value in [{min}, {max}] is {gap} or more from every avoided point.");
+            throw new ArgumentOutOfRangeException(nameof(gap), gap, FormattableString.Invariant($"No value in [{min}, {max}] is {gap} or more from every avoided point."));
         // Lengths in halves where the whole width overflows (bounds near ±double.MaxValue); otherwise the plain lengths.
         double scale = double.IsFinite(allowed.Sum(r => r.Hi - r.Lo)) ? 1 : 0.5;
         double total = allowed.Sum(r => r.Hi * scale - r.Lo * scale);

@@ -1,4 +1,5 @@
 using System;
+using static System.FormattableString;
 using System.Linq;
 using Microsoft.FSharp.Core;
 using Core = Functional.Core;
@@ -99,7 +100,7 @@ public static class RuleCheck
         var hs = xs.Select(x => options.RelativeStep * Math.Max(1, x.ToArray().Select(Math.Abs).DefaultIfEmpty(0).Max())).ToArray();
         double h = hs.DefaultIfEmpty(options.RelativeStep).Min();
         bool Close(double actual, double expected) => Core.TensorModule.closeTo(options.RelativeTolerance, options.AbsoluteTolerance, actual, expected);
-        string Tol(double expected) => $"{options.AbsoluteTolerance + options.RelativeTolerance * Math.Abs(expected):G3} (atol {options.AbsoluteTolerance:G3} + rtol {options.RelativeTolerance:G3}·|expected|)";
+        string Tol(double expected) => Invariant($"{options.AbsoluteTolerance + options.RelativeTolerance * Math.Abs(expected):G3} (atol {options.AbsoluteTolerance:G3} + rtol {options.RelativeTolerance:G3}·|expected|)");
         Core.Tensor[] Moved(int i, Core.Tensor dir, double by)
         {
             var moved = (Core.Tensor[])xs.Clone();
@@ -123,7 +124,7 @@ public static class RuleCheck
             for (int e = 0; e < ja.Length; e++)
                 if (!Close(ja[e], jf[e]))
                     return new RuleCheckReport(false, "JVP",
-                        $"input {i}, output element {e}: the JVP along a random direction gives {ja[e]:R}, the central difference {jf[e]:R}; |Δ| {Math.Abs(ja[e] - jf[e]):G3} > {Tol(jf[e])}");
+                        Invariant($"input {i}, output element {e}: the JVP along a random direction gives {ja[e]:R}, the central difference {jf[e]:R}; |Δ| {Math.Abs(ja[e] - jf[e]):G3} > {Tol(jf[e])}"));
 
             // VJP against central differences of ⟨w, f⟩: element by element, or along random directions.
             var g = grads[i].ToArray();
@@ -134,7 +135,7 @@ public static class RuleCheck
                 var dir = Core.TensorModule.create(xs[i].Shape, basis);
                 double expected = (Projection(Moved(i, dir, hi)) - Projection(Moved(i, dir, -hi))) / (2 * hi);
                 return Close(g[e], expected) ? null : new RuleCheckReport(false, "VJP",
-                    $"input {i}, element {e} (value {xs[i].ToArray()[e]:R}): the VJP gives {g[e]:R}, the central difference {expected:R}; |Δ| {Math.Abs(g[e] - expected):G3} > {Tol(expected)}");
+                    Invariant($"input {i}, element {e} (value {xs[i].ToArray()[e]:R}): the VJP gives {g[e]:R}, the central difference {expected:R}; |Δ| {Math.Abs(g[e] - expected):G3} > {Tol(expected)}"));
             }
             if (xs[i].Numel <= options.FullJacobianLimit)
             {
@@ -155,7 +156,7 @@ public static class RuleCheck
                     double expected = (Projection(Moved(i, dir, hi)) - Projection(Moved(i, dir, -hi))) / (2 * hi);
                     if (!Close(actual, expected))
                         return new RuleCheckReport(false, "VJP",
-                            $"input {i} along random direction {r}: ⟨VJP, u⟩ = {actual:R}, the central difference {expected:R}; |Δ| {Math.Abs(actual - expected):G3} > {Tol(expected)}");
+                            Invariant($"input {i} along random direction {r}: ⟨VJP, u⟩ = {actual:R}, the central difference {expected:R}; |Δ| {Math.Abs(actual - expected):G3} > {Tol(expected)}"));
                 }
             }
 
@@ -164,7 +165,7 @@ public static class RuleCheck
             double magnitude = Math.Abs(left) + Math.Abs(right) + Core.TensorModule.dot(Core.TensorModule.map(FuncConvert.FromFunc<double, double>(Math.Abs), jvp), Core.TensorModule.map(FuncConvert.FromFunc<double, double>(Math.Abs), w));
             if (Math.Abs(left - right) > 1e-10 * magnitude + 1e-300)
                 return new RuleCheckReport(false, "adjoint identity",
-                    $"input {i}: ⟨J·u, w⟩ = {left:R} but ⟨u, Jᵀ·w⟩ = {right:R} (|Δ| {Math.Abs(left - right):G3}); the JVP and the VJP disagree");
+                    Invariant($"input {i}: ⟨J·u, w⟩ = {left:R} but ⟨u, Jᵀ·w⟩ = {right:R} (|Δ| {Math.Abs(left - right):G3}); the JVP and the VJP disagree"));
         }
 
         // Second order: the gradient of ⟨w, f⟩ along all u at once (forward over reverse) against central
@@ -191,7 +192,7 @@ public static class RuleCheck
                 double expected = (plus[e] - minus[e]) / (2 * h);
                 if (!Close(hv[e], expected))
                     return new RuleCheckReport(false, "second order",
-                        $"input {i}, element {e}: the gradient's JVP gives {hv[e]:R}, the central difference of the gradient {expected:R}; |Δ| {Math.Abs(hv[e] - expected):G3} > {Tol(expected)}");
+                        Invariant($"input {i}, element {e}: the gradient's JVP gives {hv[e]:R}, the central difference of the gradient {expected:R}; |Δ| {Math.Abs(hv[e] - expected):G3} > {Tol(expected)}"));
             }
         }
         // The Hessian of ⟨w, f⟩ is symmetric: ⟨v, H·u⟩ = ⟨u, H·v⟩ for random directions u and v over all inputs.
@@ -200,9 +201,9 @@ public static class RuleCheck
         double uHv = Enumerable.Range(0, xs.Length).Sum(i => Core.TensorModule.dot(ds[i], HessianAlong(i, vs)));
         if (Math.Abs(vHu - uHv) > 1e-8 * (Math.Abs(vHu) + Math.Abs(uHv)) + 1e-12)
             return new RuleCheckReport(false, "Hessian symmetry",
-                $"⟨v, H·u⟩ = {vHu:R} but ⟨u, H·v⟩ = {uHv:R} for the Hessian of ⟨w, f⟩ (|Δ| {Math.Abs(vHu - uHv):G3}): the second-order rules are not consistent");
+                Invariant($"⟨v, H·u⟩ = {vHu:R} but ⟨u, H·v⟩ = {uHv:R} for the Hessian of ⟨w, f⟩ (|Δ| {Math.Abs(vHu - uHv):G3}): the second-order rules are not consistent"));
         string mode = xs.All(x => x.Numel <= options.FullJacobianLimit) ? "element by element" : "along random directions where an input is large";
         return new RuleCheckReport(true, null,
-            $"JVP, VJP ({mode}), adjoint identity, second order and Hessian symmetry hold for {xs.Length} input{(xs.Length == 1 ? "" : "s")} (step {string.Join(", ", hs.Select(x => x.ToString("G3")))}, atol {options.AbsoluteTolerance:G3}, rtol {options.RelativeTolerance:G3})");
+            Invariant($"JVP, VJP ({mode}), adjoint identity, second order and Hessian symmetry hold for {xs.Length} input{(xs.Length == 1 ? "" : "s")} (step {string.Join(", ", hs.Select(x => x.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)))}, atol {options.AbsoluteTolerance:G3}, rtol {options.RelativeTolerance:G3})"));
     }
 }

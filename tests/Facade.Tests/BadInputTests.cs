@@ -451,6 +451,11 @@ public class CSharpTermsTests
         Assert.Equal("tensors", Assert.ThrowsAny<ArgumentException>(() => Tensor.Concat(0)).ParamName);
         Assert.Equal("min", Assert.ThrowsAny<ArgumentException>(() => Tensor.Zeros(2).Clamp(2, 1)).ParamName);
         Assert.Equal("convention", Assert.ThrowsAny<ArgumentException>(() => Tensor.Zeros(2).LeakyRelu(0.1, (KinkConvention)42)).ParamName);
+        // The facade's own checks keep their words and parameter.
+        var scalarNorm = Assert.Throws<ShapeException>(() => Tensor.Scalar(1).LayerNorm(1e-5));
+        Assert.Equal("this", scalarNorm.ParamName);
+        Assert.StartsWith("Tensor.LayerNorm normalises", scalarNorm.Message);
+        Assert.Equal("this", Assert.Throws<ShapeException>(() => Tensor.Scalar(1).RmsNorm(1e-5)).ParamName);
         // An empty input still runs f once: a non-scalar f is refused as for any other input.
         Assert.Throws<ShapeException>(() => Autodiff.Hessian(x => x * 2, Tensor.Zeros(0)));
     }
