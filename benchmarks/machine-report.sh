@@ -19,7 +19,7 @@ dotnet build "$root/benchmarks" -c Release -v quiet -nologo >/dev/null
   grep -o -w -E "avx512f|avx512dq|avx512vl|avx2|fma" /proc/cpuinfo | sort -u | paste -sd' '
   # Settings that change which code runs (DOTNET_EnableAVX512=0 with ATEN_CPU_CAPABILITY=avx2 stands in for an
   # AVX2 machine).
-  env | grep -E "^(DOTNET_Enable|ATEN_CPU|MKL_)" | sort || true
+  env | grep -E "^(DOTNET_Enable|ATEN_CPU|MKL_|OMP_)" | sort || true
   section "What the library chose here (-- machine)"
   bench machine
   section "FMA peak, C# (-- peak)"
