@@ -62,7 +62,8 @@ public static class Linalg
     public static Tensor SignDet(Tensor a) => Api.Call("Linalg.SignDet", "a", () => new Tensor(Core.Linalg.signDet(N(a).Value)));
 
     /// <summary>The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read).
-    /// VJP: Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹, Φ taking the lower triangle with the diagonal halved.</summary>
+    /// VJP: Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹, Φ taking the lower triangle with the diagonal halved; JVP:
+    /// L̇ = L·Φ(L⁻¹·½(Ȧ + Ȧᵀ)·L⁻ᵀ), the same symmetric convention (PyTorch's).</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>L, shaped as A.</returns>
     /// <exception cref="ArgumentException">A is not positive definite.</exception>

@@ -17,10 +17,11 @@ public static class Loss
     /// <exception cref="ArgumentNullException"><paramref name="prediction"/> or <paramref name="target"/> is
     /// null.</exception>
     /// <exception cref="ShapeException">The shapes of <paramref name="prediction"/> and <paramref name="target"/> do
-    /// not broadcast.</exception>
+    /// not broadcast, or broadcast to more elements than either has (an [N, 1] prediction against an [N] target would
+    /// compare every prediction with every target).</exception>
     public static Tensor Mse(Tensor prediction, Tensor target) => Api.Call("Loss.Mse", "prediction,target", () =>
         // Huber's function with δ = ∞ is ½d², and its fused passes read each operand once each way.
-        2.0 * FusedHuber(N(prediction), N(target), double.PositiveInfinity));
+        2.0 * FusedHuber(Paired("Loss.Mse", N(prediction), N(target)), N(target), double.PositiveInfinity));
 
     /// <summary>Mean absolute error mean(|p − t|). ∂/∂p = sign(p − t)/n, 0 where p = t (as TorchSharp's l1_loss).</summary>
     /// <param name="prediction">Predictions.</param>
@@ -29,8 +30,9 @@ public static class Loss
     /// <exception cref="ArgumentNullException"><paramref name="prediction"/> or <paramref name="target"/> is
     /// null.</exception>
     /// <exception cref="ShapeException">The shapes of <paramref name="prediction"/> and <paramref name="target"/> do
-    /// not broadcast.</exception>
-    public static Tensor L1(Tensor prediction, Tensor target) => Api.Call("Loss.L1", "prediction,target", () => (N(prediction) - N(target)).Abs().Mean());
+    /// not broadcast, or broadcast to more elements than either has (an [N, 1] prediction against an [N] target would
+    /// compare every prediction with every target).</exception>
+    public static Tensor L1(Tensor prediction, Tensor target) => Api.Call("Loss.L1", "prediction,target", () => (Paired("Loss.L1", N(prediction), N(target)) - target).Abs().Mean());
 
     /// <summary>Huber loss: ½d² where |d| ≤ δ, δ(|d| − ½δ) beyond, d = p − t; mean. ∂/∂p = clamp(d, −δ, δ)/n
     /// (continuous: no kink convention is needed at |d| = δ, where the second derivative is the midpoint ½/n of its
@@ -44,11 +46,12 @@ public static class Loss
     /// null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="delta"/> is not positive.</exception>
     /// <exception cref="ShapeException">The shapes of <paramref name="prediction"/> and <paramref name="target"/> do
-    /// not broadcast.</exception>
+    /// not broadcast, or broadcast to more elements than either has (an [N, 1] prediction against an [N] target would
+    /// compare every prediction with every target).</exception>
     public static Tensor Huber(Tensor prediction, Tensor target, double delta)
     {
         if (!(delta > 0)) throw new ArgumentOutOfRangeException(nameof(delta), delta, "Huber's δ must be positive.");
-        return Api.Call("Loss.Huber", "prediction,target,delta", () => FusedHuber(N(prediction), N(target), delta));
+        return Api.Call("Loss.Huber", "prediction,target,delta", () => FusedHuber(Paired("Loss.Huber", N(prediction), N(target)), N(target), delta));
     }
 
     /// <summary>mean h(p − t) by the fused op, the operands broadcast to their common shape first (their gradients
@@ -92,11 +95,15 @@ public static class Loss
     /// <returns>A scalar.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="probabilities"/> is
     /// null.</exception>
-    /// <exception cref="ShapeException"><paramref name="logits"/> is not [N, C], <paramref name="probabilities"/> is
-    /// not a matrix of N rows, or the two do not broadcast.</exception>
+    /// <exception cref="ShapeException"><paramref name="logits"/> is not [N, C], or <paramref name="probabilities"/>
+    /// is not of the same shape.</exception>
     public static Tensor CrossEntropy(Tensor logits, Tensor probabilities)
     {
         var (n, _) = Classes("Loss.CrossEntropy", N(logits), nameof(logits), N(probabilities).Rank == 2 ? probabilities.Shape[0] : -1, nameof(probabilities));
+        // One distribution per row over the same classes: [N, 1] probabilities broadcast over C classes were a silent
+        // wrong loss (and [N, 1] logits a loss of 0 whatever the targets).
+        if (!SameShapes(logits, probabilities))
+            throw new ShapeException($"Loss.CrossEntropy: probabilities has shape {probabilities.Shape}; it must be the logits' shape {logits.Shape}.", nameof(probabilities));
         return Api.Call("Loss.CrossEntropy", "logits,probabilities", () => -((logits.LogSoftmax(1) * probabilities).Sum() / n));
     }
 
@@ -125,11 +132,12 @@ public static class Loss
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="targets"/> is
     /// null.</exception>
     /// <exception cref="ShapeException">The shapes of <paramref name="logits"/> and <paramref name="targets"/> do not
-    /// broadcast.</exception>
+    /// broadcast, or broadcast to more elements than either has (an [N, 1] against an [N] would compare every logit
+    /// with every target).</exception>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets) =>
         Api.Call("Loss.BinaryCrossEntropyWithLogits", "logits,targets", () =>
             // One fused op where the shapes agree (the same bits as the composite); broadcast shapes take the composite.
-            SameShapes(N(logits), N(targets))
+            SameShapes(Paired("Loss.BinaryCrossEntropyWithLogits", N(logits), N(targets), "logits", "targets"), targets)
                 ? new Tensor(Core.Losses.bceWithLogits(logits.Value, targets.Value)).Mean()
                 : (N(logits).Softplus() - logits * N(targets)).Mean());
 
@@ -177,6 +185,19 @@ public static class Loss
     }
 
     private static bool SameShapes(Tensor a, Tensor b) => a.Rank == b.Rank && a.Shape.SequenceEqual(b.Shape);
+
+    /// <summary>The prediction, once its shape and the target's are known to pair elements: a broadcast to more
+    /// elements than either has is refused (an [N, 1] against an [N] gives [N, N], each prediction against each target,
+    /// whose mean is a silent wrong loss; torch.nn.functional warns or refuses there).</summary>
+    private static Tensor Paired(string member, Tensor prediction, Tensor target, string predictionName = "prediction", string targetName = "target")
+    {
+        if (SameShapes(prediction, target)) return prediction;
+        var shape = Api.Call(member, predictionName + "," + targetName, () => Core.Shape.broadcast(prediction.Shape.ToArray(), target.Shape.ToArray()));
+        double elements = shape.Aggregate(1.0, (p, d) => p * d);
+        if (elements > Math.Max(prediction.Count, target.Count))
+            throw new ShapeException($"{member}: {predictionName} {prediction.Shape} and {targetName} {target.Shape} broadcast to [{string.Join(", ", shape)}], pairing every element of one with every element of the other; give them one shape (e.g. reshape the {targetName} to {prediction.Shape}).", targetName);
+        return prediction;
+    }
 
     private static Tensor N(Tensor? t, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(t))] string? name = null) => t ?? throw new ArgumentNullException(name);
 }

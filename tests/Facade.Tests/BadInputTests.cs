@@ -459,4 +459,36 @@ public class CSharpTermsTests
         // An empty input still runs f once: a non-scalar f is refused as for any other input.
         Assert.Throws<ShapeException>(() => Autodiff.Hessian(x => x * 2, Tensor.Zeros(0)));
     }
+
+    [Fact]
+    public void Losses_refuse_shapes_that_pair_every_prediction_with_every_target()
+    {
+        // [N, 1] against [N] broadcast to [N, N]: the mean of every pairing, a silent wrong loss.
+        var p = Tensor.Random(1, 4, 1);
+        var t = Tensor.Random(2, 4);
+        foreach (var loss in new Func<Tensor>[] { () => Loss.Mse(p, t), () => Loss.L1(p, t), () => Loss.Huber(p, t, 1.0), () => Loss.BinaryCrossEntropyWithLogits(p, t) })
+            Assert.Contains("broadcast to [4, 4]", Assert.Throws<ShapeException>(loss).Message);
+        // A broadcast that only repeats one side (a [C] target over [N, C], a scalar) is kept.
+        Assert.True(double.IsFinite(Loss.Mse(Tensor.Random(3, 4, 3), Tensor.Random(4, 3)).ToScalar()));
+        Assert.True(double.IsFinite(Loss.Mse(Tensor.Random(3, 4, 3), Tensor.Zeros(1)).ToScalar()));
+        // Probabilities of another shape than the logits.
+        Assert.Equal("probabilities", Assert.Throws<ShapeException>(() => Loss.CrossEntropy(Tensor.Random(5, 4, 3), Tensor.Ones(4, 1))).ParamName);
+    }
+
+    [Fact]
+    public void Cholesky_s_forward_mode_agrees_with_its_gradient_for_any_tangent()
+    {
+        // f(A) = ½L₁₀² at a positive definite A: the Hessian from forward over reverse must be symmetric, and ⟨∇f, V⟩
+        // must equal the JVP along a non-symmetric V.
+        var a = Tensor.FromArray(new[] { 4.0, 1, 1, 3 }, 2, 2);
+        Func<Tensor, Tensor> f = m => { var l = Linalg.Cholesky(m); var e = l.Narrow(0, 1, 1).Narrow(1, 0, 1); return (e * e).Sum() * 0.5; };
+        var v = Tensor.FromArray(new[] { 0.0, 1, 0, 0 }, 2, 2);
+        double viaGrad = (Autodiff.Grad(f, a) * v).Sum().ToScalar();
+        double viaJvp = Autodiff.Jvp(f, a, v).Tangent.ToScalar();
+        Assert.Equal(viaGrad, viaJvp, 14);
+        var h = Autodiff.Hessian(f, a).Reshape(4, 4).ToArray2D();
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                Assert.True(Math.Abs(h[i, j] - h[j, i]) <= 1e-12, $"H[{i},{j}] = {h[i, j]}, H[{j},{i}] = {h[j, i]}");
+    }
 }

@@ -249,7 +249,8 @@ module Linalg =
 
     /// The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read). With
     /// Φ(X) = the lower triangle of X with its diagonal halved: VJP Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹;
-    /// JVP L̇ = L·Φ(L⁻¹·Ȧ·L⁻ᵀ). A matrix that is not positive definite is refused.
+    /// JVP L̇ = L·Φ(L⁻¹·Ȧₛ·L⁻ᵀ) with Ȧₛ = ½(Ȧ + Ȧᵀ), the VJP's convention (PyTorch's). A matrix that is not positive
+    /// definite is refused.
     let cholesky (a: Value) : Value =
         let shape = a.Shape
         let n, _ = square "cholesky" "a" shape
@@ -274,6 +275,9 @@ module Linalg =
                     Arithmetic.scale 0.5 (Arithmetic.add s (transposeLast s)))
                 (fun _ out _ t ->
                     let lInv = inverse out
+                    // The tangent's symmetric part, as the VJP's ½(S + Sᵀ): a general Ȧ (a Hessian's unit tangents)
+                    // would otherwise give a derivative that disagrees with the gradient.
+                    let t = Arithmetic.scale 0.5 (Arithmetic.add t (transposeLast t))
                     let m = Linear.einsum "...ij,...jk,...lk->...il" [| lInv; t; lInv |]
                     Linear.einsum "...ij,...jk->...ik" [| out; Arithmetic.mul m (phi ()) |]))
             [| a |]
