@@ -51,10 +51,18 @@ module Engine =
     /// Whether an op is a user's custom op (CustomOp marks it): never replayed by a built-in op of the same name.
     let internal isCustom (op: Op) = op.Attributes |> List.exists (fun (k, _) -> k = "custom")
 
-    /// Φ(x) + x·φ(x), GELU's derivative, through torch's erf (accurate where GELU' is not tiny).
+    /// A slope computed by `finite` on x's finite entries only (the others replaced by 0, so that no branch makes NaN
+    /// forward or backward), and at ±∞ its limits: 1 at +∞, 0 at −∞; NaN stays NaN.
+    let private withLimits (x: torch.Tensor) (finite: torch.Tensor -> torch.Tensor) =
+        let isFinite = x.isfinite()
+        let safe = torch.where(isFinite, x, torch.zeros_like x)
+        let atInfinity = torch.where(x.gt(torch.tensor 0.0), torch.ones_like x, torch.zeros_like x)
+        torch.where(isFinite, finite safe, torch.where(x.isnan(), x, atInfinity))
+
+    /// Φ(x) + x·φ(x), GELU's derivative, with Φ(x) = erfc(−x/√2)/2 (no cancellation in the negative tail, where
+    /// 1 + erf(x/√2) loses its digits) and its limits at ±∞.
     let private geluDerivative (x: torch.Tensor) =
-        let cdf = (torch.special.erf(x / Math.Sqrt 2.0) + 1.0) * 0.5
-        cdf + x * torch.exp(x * x * -0.5) / Math.Sqrt(2.0 * Math.PI)
+        withLimits x (fun x -> torch.special.erfc(x / -Math.Sqrt 2.0) * 0.5 + x * torch.exp(x * x * -0.5) / Math.Sqrt(2.0 * Math.PI))
 
     /// An equation of the extended contraction form (Contraction.show) on torch tensors. TorchSharp's einsum takes
     /// letters, each output label once and only labels some input has; the rest is written with it: ellipsis
@@ -199,12 +207,16 @@ module Engine =
             let p = coefficients |> Array.rev |> Array.fold (fun (acc: torch.Tensor) c -> if isNull acc then torch.full_like(x (), c) else acc * x () + c) null
             p * torch.exp(x () * x () * -0.5) / Math.Sqrt(2.0 * Math.PI)
         | "geluTanhScaled" ->
-            // d/dx x·σ(2u) = σ(2u) + x·σ(2u)·σ(−2u)·2u′, u = √(2/π)(x + kx³).
+            // d/dx x·σ(2u) = σ(2u) + x·σ(2u)·σ(−2u)·2u′, u = √(2/π)(x + kx³); 1 at +∞, 0 at −∞.
             let c, k = Math.Sqrt(2.0 / Math.PI), 0.044715
-            let x = xs.[0]
-            let u2 = (x + x * x * x * k) * (2.0 * c)
-            let s = torch.sigmoid u2
-            xs.[1] * (s + x * s * torch.sigmoid(-u2) * ((x * x * (3.0 * k) + 1.0) * (2.0 * c)))
+            xs.[1] * withLimits xs.[0] (fun x ->
+                let u2 = (x + x * x * x * k) * (2.0 * c)
+                let s = torch.sigmoid u2
+                // Beyond |x| = 30 the second term is 0 in float64 (σ(2u)·σ(−2u) < e^(−1900)); computed there it is 0·∞.
+                let near = x.abs().lt(torch.tensor 30.0)
+                let xn = torch.where(near, x, torch.zeros_like x)
+                let un = (xn + xn * xn * xn * k) * (2.0 * c)
+                s + torch.where(near, xn * torch.sigmoid un * torch.sigmoid(-un) * ((xn * xn * (3.0 * k) + 1.0) * (2.0 * c)), torch.zeros_like x))
         | "softmaxVjp" ->
             let axis = int64 (attribute<int> op "axis")
             xs.[0] * (xs.[1] - sumKeep (xs.[1] * xs.[0]) axis)

@@ -150,11 +150,18 @@ module Replay =
     let private finiteOnly (x: torch.Tensor) = torch.where(x.isfinite(), x, torch.zeros_like x)
 
     /// GELU or its tanh form aligned with ours: below the tail threshold from `tail` (erfc / σ, which keep the tail),
-    /// elsewhere TorchSharp's `plain`, both on finite inputs only; +∞ is itself (slope 1), −∞ gives −0 (slope 0), NaN NaN.
+    /// elsewhere TorchSharp's `plain`. Beyond ±40 both forms are x (slope 1) or −0 (slope 0) in float64, and are written
+    /// so (TorchSharp's own backward gives NaN at |x| ≈ 1e200, where x³ overflows); ±∞ likewise; NaN stays NaN. Each
+    /// branch gets inputs from its own range only, so that no branch it does not take makes NaN forward or backward.
     let private alignedGelu (x: torch.Tensor) (tail: torch.Tensor -> torch.Tensor) (plain: torch.Tensor -> torch.Tensor) =
         let safe = finiteOnly x
-        let finite = torch.where(safe.lt(torch.tensor geluTailBelow), tail safe, plain safe)
-        let infinite = torch.where(x.gt(torch.tensor 0.0), x, torch.full_like(x, -0.0))
+        let low, high = safe.lt(torch.tensor -40.0), safe.gt(torch.tensor 40.0)
+        let inTail = safe.lt(torch.tensor geluTailBelow)
+        let tailIn = torch.where(inTail.logical_and(low.logical_not()), safe, torch.full_like(x, -10.0))
+        let plainIn = torch.where(inTail.logical_not().logical_and(high.logical_not()), safe, torch.zeros_like x)
+        let negativeZero = torch.full_like(x, -0.0)
+        let finite = torch.where(low, negativeZero, torch.where(high, safe, torch.where(inTail, tail tailIn, plain plainIn)))
+        let infinite = torch.where(x.gt(torch.tensor 0.0), x, negativeZero)
         torch.where(x.isfinite(), finite, torch.where(x.isnan(), x, infinite))
 
     /// The op as the end-to-end replay runs it: TorchSharp's own op, except where a documented difference would
@@ -298,6 +305,33 @@ module Replay =
                 let diff = match forwardDiff with Some d -> Some d | None -> vjpDiff ()
                 if first.IsNone then first <- diff)
         line (sprintf "Replayed %d of %d forward operations on TorchSharp (float64), each checked alone: forward value and VJP (for a fixed adjoint); tolerance |ours − TorchSharp| ≤ %s + %s·|TorchSharp|." replayed forward.Length (invariant atol) (invariant rtol))
+        // The gradient program's operations (the VJP rules' ops: geluScaled, slopeScaled, the index-set rule's einsums,
+        // broadcasts and sums), each run alone on TorchSharp from our inputs and its value compared: a wrong kernel in a
+        // rule is named here rather than seen only end to end.
+        let gradientOps = program.Entries.[program.ForwardCount ..]
+        let mutable gradientChecked = 0
+        gradientOps |> Array.iteri (fun j e ->
+            let k = program.ForwardCount + j
+            let theirs =
+                Torch.scopedRetryingFreedScalar (fun () ->
+                    try Some (Torch.ofTorch (torchForward customOps e (e.Inputs |> Array.map (Torch.toTorch false))))
+                    with :? NotSupportedException -> None)
+            match theirs with
+            | None -> ()
+            | Some t ->
+                gradientChecked <- gradientChecked + 1
+                let diff =
+                    if e.Output.ShapeArray <> t.ShapeArray then
+                        Some (sprintf "%s (gradient operation %d of %d): its value has shape %s here and %s on TorchSharp; %s" e.Op.Name (j + 1) gradientOps.Length (Shape.show e.Output.ShapeArray) (Shape.show t.ShapeArray) (describeOp e.Op e.Inputs))
+                    else
+                        let a, b = e.Output.ToArray(), t.ToArray()
+                        let bad, worst = disagreements rtol atol a b
+                        if bad.Count = 0 then None
+                        else
+                            Some (sprintf "%s (gradient operation %d of %d, program operation %d): its value differs at %d of %d elements; worst at %s: ours %s, TorchSharp %s; %s"
+                                    e.Op.Name (j + 1) gradientOps.Length (k + 1) bad.Count a.Length (multiIndex e.Output.ShapeArray worst) (invariant a.[worst]) (invariant b.[worst]) (describeOp e.Op e.Inputs))
+                if first.IsNone then first <- diff)
+        line (sprintf "Replayed %d of %d gradient-program operations the same way (their values)." gradientChecked gradientOps.Length)
         // End to end, when every operation could be replayed.
         let mutable endToEnd = true
         if notReplayable.Count = 0 then

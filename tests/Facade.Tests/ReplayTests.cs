@@ -47,6 +47,11 @@ public class ReplayTests(ITestOutputHelper output)
         Agrees("a tie at ∞", xs => (-xs[0].Maximum(xs[1])).Exp().Sum(), inf, inf * 1.0);
         // Empty index arrays.
         Agrees("an empty selection", xs => xs[0].IndexSelect(0, Array.Empty<int>()).Sum() + xs[0].Sum(), x);
+        // The gradient program's ops are checked alone too: GELU's slopes in the tail and at ±∞ on TorchSharp.
+        var tail = TorchSharpCheck.Verify(xs => (xs[0].Gelu() + xs[0].Gelu(GeluApproximation.Tanh)).Sum(),
+            Tensor.FromArray(new[] { -40.0, -7, -1e200, 0.5, 1e200 }, 5));
+        Assert.True(tail.Passed, tail.ToString());
+        Assert.Contains("gradient-program operations", tail.Details);
         // A gradient inside the function: Huber's slope at |prediction − target| = δ is ½ (ours), 1 (TorchSharp's clamp).
         var target = Tensor.FromArray(new[] { 1.0, 0, 0 }, 3);
         var at = Tensor.FromArray(new[] { 2.0, 0.5, -1 }, 3);
