@@ -51,11 +51,15 @@ module Engine =
     /// Whether an op is a user's custom op (CustomOp marks it): never replayed by a built-in op of the same name.
     let internal isCustom (op: Op) = op.Attributes |> List.exists (fun (k, _) -> k = "custom")
 
-    /// A slope computed by `finite` on x's finite entries only (the others replaced by 0, so that no branch makes NaN
-    /// forward or backward), and at ±∞ its limits: 1 at +∞, 0 at −∞; NaN stays NaN.
+    /// x with its infinities (and NaN) replaced by 0, so that a branch torch.where does not take stays finite
+    /// forward and backward (a NaN there would reach the gradient through the branch's own derivative).
+    let internal finiteOnly (x: torch.Tensor) = torch.where(x.isfinite(), x, torch.zeros_like x)
+
+    /// A slope computed by `finite` on x's finite entries only (`finiteOnly`), and at ±∞ its limits: 1 at +∞, 0 at
+    /// −∞; NaN stays NaN.
     let private withLimits (x: torch.Tensor) (finite: torch.Tensor -> torch.Tensor) =
         let isFinite = x.isfinite()
-        let safe = torch.where(isFinite, x, torch.zeros_like x)
+        let safe = finiteOnly x
         let atInfinity = torch.where(x.gt(torch.tensor 0.0), torch.ones_like x, torch.zeros_like x)
         torch.where(isFinite, finite safe, torch.where(x.isnan(), x, atInfinity))
 

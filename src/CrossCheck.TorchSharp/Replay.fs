@@ -145,16 +145,12 @@ module Replay =
     let private atPoint (x: torch.Tensor) (p: float) (v: float) (d: float) (plain: torch.Tensor) =
         if Double.IsInfinity p then plain else torch.where(x.eq(torch.tensor p), (x - p) * d + v, plain)
 
-    /// x with its infinities (and NaN) replaced by 0, so that a branch torch.where does not take stays finite
-    /// forward and backward (a NaN there would reach the gradient through the branch's own derivative).
-    let private finiteOnly (x: torch.Tensor) = torch.where(x.isfinite(), x, torch.zeros_like x)
-
     /// GELU or its tanh form aligned with ours: below the tail threshold from `tail` (erfc / σ, which keep the tail),
     /// elsewhere TorchSharp's `plain`. Beyond ±40 both forms are x (slope 1) or −0 (slope 0) in float64, and are written
     /// so (TorchSharp's own backward gives NaN at |x| ≈ 1e200, where x³ overflows); ±∞ likewise; NaN stays NaN. Each
     /// branch gets inputs from its own range only, so that no branch it does not take makes NaN forward or backward.
     let private alignedGelu (x: torch.Tensor) (tail: torch.Tensor -> torch.Tensor) (plain: torch.Tensor -> torch.Tensor) =
-        let safe = finiteOnly x
+        let safe = Engine.finiteOnly x
         let low, high = safe.lt(torch.tensor -40.0), safe.gt(torch.tensor 40.0)
         let inTail = safe.lt(torch.tensor geluTailBelow)
         let tailIn = torch.where(inTail.logical_and(low.logical_not()), safe, torch.full_like(x, -10.0))
@@ -207,7 +203,7 @@ module Replay =
                 let a, b = xs.[0], xs.[1]
                 // Finite ties only: at a tie of infinities the sum would be ∞ − ∞.
                 let tie = a.eq(b).logical_and(a.isfinite())
-                let fa, fb = finiteOnly a, finiteOnly b
+                let fa, fb = Engine.finiteOnly a, Engine.finiteOnly b
                 torch.where(tie, fa * t + fb * t + fa.detach() * (1.0 - 2.0 * t), plain ())
             | "gelu" ->
                 alignedGelu xs.[0] (fun x -> x * torch.special.erfc(x / -Math.Sqrt 2.0) * 0.5) (fun x -> torch.nn.functional.gelu x)

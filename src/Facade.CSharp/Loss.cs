@@ -21,7 +21,7 @@ public static class Loss
     /// compare every prediction with every target).</exception>
     public static Tensor Mse(Tensor prediction, Tensor target) => Api.Call("Loss.Mse", "prediction,target", () =>
         // Huber's function with δ = ∞ is ½d², and its fused passes read each operand once each way.
-        2.0 * FusedHuber(Paired("Loss.Mse", N(prediction), N(target)), N(target), double.PositiveInfinity));
+        2.0 * FusedHuber("Loss.Mse", N(prediction), N(target), double.PositiveInfinity));
 
     /// <summary>Mean absolute error mean(|p − t|). ∂/∂p = sign(p − t)/n, 0 where p = t (as TorchSharp's l1_loss).</summary>
     /// <param name="prediction">Predictions.</param>
@@ -32,7 +32,11 @@ public static class Loss
     /// <exception cref="ShapeException">The shapes of <paramref name="prediction"/> and <paramref name="target"/> do
     /// not broadcast, or broadcast to more elements than either has (an [N, 1] prediction against an [N] target would
     /// compare every prediction with every target).</exception>
-    public static Tensor L1(Tensor prediction, Tensor target) => Api.Call("Loss.L1", "prediction,target", () => (Paired("Loss.L1", N(prediction), N(target)) - target).Abs().Mean());
+    public static Tensor L1(Tensor prediction, Tensor target) => Api.Call("Loss.L1", "prediction,target", () =>
+    {
+        RequirePairs("Loss.L1", N(prediction), N(target));
+        return (prediction - target).Abs().Mean();
+    });
 
     /// <summary>Huber loss: ½d² where |d| ≤ δ, δ(|d| − ½δ) beyond, d = p − t; mean. ∂/∂p = clamp(d, −δ, δ)/n
     /// (continuous: no kink convention is needed at |d| = δ, where the second derivative is the midpoint ½/n of its
@@ -51,14 +55,14 @@ public static class Loss
     public static Tensor Huber(Tensor prediction, Tensor target, double delta)
     {
         if (!(delta > 0)) throw new ArgumentOutOfRangeException(nameof(delta), delta, "Huber's δ must be positive.");
-        return Api.Call("Loss.Huber", "prediction,target,delta", () => FusedHuber(Paired("Loss.Huber", N(prediction), N(target)), N(target), delta));
+        return Api.Call("Loss.Huber", "prediction,target,delta", () => FusedHuber("Loss.Huber", N(prediction), N(target), delta));
     }
 
     /// <summary>mean h(p − t) by the fused op, the operands broadcast to their common shape first (their gradients
     /// summed back): one formula, and the same derivatives of every order, whatever the shapes.</summary>
-    private static Tensor FusedHuber(Tensor prediction, Tensor target, double delta)
+    private static Tensor FusedHuber(string member, Tensor prediction, Tensor target, double delta)
     {
-        if (!SameShapes(prediction, target))
+        if (!RequirePairs(member, prediction, target))
         {
             var shape = Core.Shape.broadcast(prediction.Shape.ToArray(), target.Shape.ToArray());
             (prediction, target) = (prediction.BroadcastTo(shape), target.BroadcastTo(shape));
@@ -137,7 +141,7 @@ public static class Loss
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets) =>
         Api.Call("Loss.BinaryCrossEntropyWithLogits", "logits,targets", () =>
             // One fused op where the shapes agree (the same bits as the composite); broadcast shapes take the composite.
-            SameShapes(Paired("Loss.BinaryCrossEntropyWithLogits", N(logits), N(targets), "logits", "targets"), targets)
+            RequirePairs("Loss.BinaryCrossEntropyWithLogits", N(logits), N(targets), "logits", "targets")
                 ? new Tensor(Core.Losses.bceWithLogits(logits.Value, targets.Value)).Mean()
                 : (N(logits).Softplus() - logits * N(targets)).Mean());
 
@@ -186,17 +190,17 @@ public static class Loss
 
     private static bool SameShapes(Tensor a, Tensor b) => a.Rank == b.Rank && a.Shape.SequenceEqual(b.Shape);
 
-    /// <summary>The prediction, once its shape and the target's are known to pair elements: a broadcast to more
-    /// elements than either has is refused (an [N, 1] against an [N] gives [N, N], each prediction against each target,
-    /// whose mean is a silent wrong loss; torch.nn.functional warns or refuses there).</summary>
-    private static Tensor Paired(string member, Tensor prediction, Tensor target, string predictionName = "prediction", string targetName = "target")
+    /// <summary>Refuses shapes that do not pair elements: a broadcast to more elements than either operand has (an
+    /// [N, 1] against an [N] gives [N, N], each prediction against each target, whose mean is a silent wrong loss;
+    /// torch.nn.functional warns or refuses there). Returns whether the shapes are the same.</summary>
+    private static bool RequirePairs(string member, Tensor prediction, Tensor target, string predictionName = "prediction", string targetName = "target")
     {
-        if (SameShapes(prediction, target)) return prediction;
+        if (SameShapes(prediction, target)) return true;
         var shape = Api.Call(member, predictionName + "," + targetName, () => Core.Shape.broadcast(prediction.Shape.ToArray(), target.Shape.ToArray()));
         double elements = shape.Aggregate(1.0, (p, d) => p * d);
         if (elements > Math.Max(prediction.Count, target.Count))
             throw new ShapeException($"{member}: {predictionName} {prediction.Shape} and {targetName} {target.Shape} broadcast to [{string.Join(", ", shape)}], pairing every element of one with every element of the other; give them one shape (e.g. reshape the {targetName} to {prediction.Shape}).", targetName);
-        return prediction;
+        return false;
     }
 
     private static Tensor N(Tensor? t, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(t))] string? name = null) => t ?? throw new ArgumentNullException(name);

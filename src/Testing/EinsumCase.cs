@@ -40,17 +40,11 @@ public sealed class EinsumCase
         {
             lock (shapes)
             {
-                if (values is null || values.Any(Released))
+                if (values is null || values.Any(t => t.IsReleased))
                     values = shapes.Select((s, k) => Tensor.Random(Seed + 7919 * k, s)).ToArray();
                 return values;
             }
         }
-    }
-
-    private static bool Released(Tensor t)
-    {
-        try { t.Value.Tensor.CheckLive(); return false; }
-        catch (ObjectDisposedException) { return true; }
     }
 
     private Tensor[]? values;

@@ -179,19 +179,8 @@ public static class Generators
         // Every draw allocates the whole tensor: a shape above the memory limit is refused here, once.
         Functional.Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Generators.Tensor of shape [{string.Join(", ", shape)}]"), n);
         var copy = (int[])shape.Clone();
-        return Gen.Choose(int.MinValue, int.MaxValue).Select(seed =>
-        {
-            var rng = new Random(seed);
-            var values = new double[n];
-            // max − min overflows for bounds near ±double.MaxValue: then (1 − u)·min + u·max, which stays in range.
-            bool wide = !double.IsFinite(max - min);
-            for (int i = 0; i < n; i++)
-            {
-                double u = rng.NextDouble();
-                values[i] = wide ? (1 - u) * min + u * max : min + (max - min) * u;
-            }
-            return Functional.Tensor.FromArray(values, copy);
-        });
+        // Tensor.Uniform's draw (the same values for a seed), which stays within bounds near ±double.MaxValue.
+        return Gen.Choose(int.MinValue, int.MaxValue).Select(seed => Functional.Tensor.Uniform(copy, seed, min, max));
     }
 
     /// <summary>Tensors of a shape with values uniform in [min, max] but at least <paramref name="gap"/> away from

@@ -17,6 +17,18 @@ public class CliTests
         finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
     }
 
+    /// <summary>Runs a command that must be refused: exit code 2 and one line on stderr starting "error: ". Returns what
+    /// it printed on stdout.</summary>
+    private static string Refused(string[] args)
+    {
+        var (code, output, err) = Run(args);
+        string line = string.Join(" ", args);
+        Assert.True(code == 2, $"{line[..Math.Min(60, line.Length)]}: exit code {code}, {err}");
+        Assert.StartsWith("error: ", err);
+        Assert.Single(err.Trim().Split('\n'));
+        return output;
+    }
+
     [Fact]
     public void Derive_explains_the_readme_example()
     {
@@ -57,12 +69,7 @@ public class CliTests
     public void Bad_arguments_give_one_line_and_exit_2()
     {
         foreach (var args in new[] { new[] { "derive", "ij,jk->ix" }, new[] { "check", "ij,jk", "--shapes", "2x3,4x5" }, new[] { "check", "ij", "--trials", "x" }, new[] { "nonsense" }, new[] { "derive", "ij", "--order", "3" } })
-        {
-            var (code, _, err) = Run(args);
-            Assert.Equal(2, code);
-            Assert.StartsWith("error: ", err);
-            Assert.Single(err.Trim().Split('\n'));
-        }
+            Refused(args);
     }
 
     /// <summary>The first hour's bad-input cases: each one line on stderr, exit code 2, nothing on stdout before it.</summary>
@@ -80,11 +87,8 @@ public class CliTests
             new[] { "check", "ij,jk->ik", "--timeout", "0" },
         })
         {
-            var (code, output, err) = Run(args);
-            Assert.True(code == 2, $"{string.Join(" ", args)}: exit code {code}");
+            string output = Refused(args);
             Assert.True(output.Length == 0, $"{string.Join(" ", args)} printed before its error: {output}");
-            Assert.StartsWith("error: ", err);
-            Assert.Single(err.Trim().Split('\n'));
         }
     }
 
@@ -169,14 +173,7 @@ public class CliTests
             new[] { "trace", "sum(softmax(X, 0.9))", "--shapes", "X=2x5" },
             new[] { "trace", "sum(pow(X, 1e999))", "--shapes", "X=2x5" },
         })
-        {
-            var (code, output, err) = Run(args);
-            string line = string.Join(" ", args);
-            Assert.True(code == 2, $"{line[..Math.Min(60, line.Length)]}: exit {code}, {err}");
-            Assert.StartsWith("error: ", err);
-            Assert.Single(err.Trim().Split('\n'));
-            Assert.Equal("", output);
-        }
+            Assert.Equal("", Refused(args));
         Assert.Contains("--seed", Run("check", "ij,jk->ik", "--seed", "1", "--seed", "2").Err);
         Assert.Contains("--latex is given more than once", Run("derive", "ij->i", "--latex", "--latex").Err);
         Assert.Contains("whole number", Run("trace", "sum(softmax(X, 0.9))", "--shapes", "X=2x5").Err);

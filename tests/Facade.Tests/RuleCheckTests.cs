@@ -18,6 +18,16 @@ public class RuleCheckTests(ITestOutputHelper output)
 
     private static readonly Tensor X = Tensor.FromArray(new[] { -1.5, -0.7, -0.2, 0.3, 0.9, 2.0 }, 2, 3);
 
+    /// <summary>Runs the check, prints its report, and asserts that it failed at <paramref name="check"/>.</summary>
+    private RuleCheckReport FailsAt(string check, Func<Tensor[], Tensor> op, params Tensor[] inputs)
+    {
+        var report = RuleCheck.Run(op, inputs);
+        output.WriteLine(report.ToString());
+        Assert.False(report.Passed);
+        Assert.Equal(check, report.FailedCheck);
+        return report;
+    }
+
     [Fact]
     public void A_correct_custom_op_passes_every_check_and_differentiates_to_any_order()
     {
@@ -36,10 +46,7 @@ public class RuleCheckTests(ITestOutputHelper output)
     {
         // Right for x > 0, the sign of the slope flipped for x < 0.
         var op = Softsign(vjp: (xs, y, g, i) => g * Slope(xs[0]) * (xs[0] / Abs(xs[0])));
-        var report = RuleCheck.Run(op, X);
-        output.WriteLine(report.ToString());
-        Assert.False(report.Passed);
-        Assert.Equal("VJP", report.FailedCheck);
+        var report = FailsAt("VJP", op, X);
         Assert.Contains("element 0", report.Details);
     }
 
@@ -47,10 +54,7 @@ public class RuleCheckTests(ITestOutputHelper output)
     public void A_wrong_JVP_is_caught_and_named()
     {
         var op = Softsign(jvp: (xs, y, i, t) => t * Slope(xs[0]) * 1.01);
-        var report = RuleCheck.Run(op, X);
-        output.WriteLine(report.ToString());
-        Assert.False(report.Passed);
-        Assert.Equal("JVP", report.FailedCheck);
+        FailsAt("JVP", op, X);
     }
 
     [Fact]
@@ -59,9 +63,7 @@ public class RuleCheckTests(ITestOutputHelper output)
         // The slope taken as a constant (its values copied out): first order right, second order wrong.
         var op = Softsign(vjp: (xs, y, g, i) => g * Tensor.FromArray(Slope(xs[0]).ToArray(), xs[0].Shape.ToArray()),
                           jvp: (xs, y, i, t) => t * Tensor.FromArray(Slope(xs[0]).ToArray(), xs[0].Shape.ToArray()));
-        var report = RuleCheck.Run(op, X);
-        output.WriteLine(report.ToString());
-        Assert.Equal("second order", report.FailedCheck);
+        FailsAt("second order", op, X);
     }
 
     [Fact]
@@ -97,9 +99,7 @@ public class RuleCheckTests(ITestOutputHelper output)
         var op = CustomOp.Create("softsign-sum", xs => (xs[0] / (1 + Abs(xs[0]))).Sum(),
             (xs, y, g, i) => g * Wrong(xs[0]), (xs, y, i, t) => (t * Wrong(xs[0])).Sum());
         var big = Tensor.Random(5, 100, 100);
-        var report = RuleCheck.Run(op, big);
-        output.WriteLine(report.ToString());
-        Assert.Equal("VJP", report.FailedCheck);
+        var report = FailsAt("VJP", op, big);
         Assert.Contains("element 0", report.Details);
     }
 
@@ -116,10 +116,7 @@ public class RuleCheckTests(ITestOutputHelper output)
     {
         // x·y with the adjoint of x given for both inputs (i ignored).
         var op = CustomOp.Create("mul", xs => xs[0] * xs[1], (xs, y, g, i) => g * xs[1], (xs, y, i, t) => t * xs[1 - i]);
-        var report = RuleCheck.Run(op, Tensor.Random(1, 2, 3), Tensor.Random(2, 2, 3));
-        output.WriteLine(report.ToString());
-        Assert.False(report.Passed);
-        Assert.Equal("VJP", report.FailedCheck);
+        var report = FailsAt("VJP", op, Tensor.Random(1, 2, 3), Tensor.Random(2, 2, 3));
         Assert.Contains("input 1", report.Details);
     }
 
@@ -128,9 +125,7 @@ public class RuleCheckTests(ITestOutputHelper output)
     {
         // 0.05 % is inside rtol = 1e-3 against central differences; the JVP and the VJP then disagree.
         var op = Softsign(jvp: (xs, y, i, t) => t * Slope(xs[0]) * 1.0005);
-        var report = RuleCheck.Run(op, X);
-        output.WriteLine(report.ToString());
-        Assert.Equal("adjoint identity", report.FailedCheck);
+        FailsAt("adjoint identity", op, X);
     }
 
     [Fact]

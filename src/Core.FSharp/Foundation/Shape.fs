@@ -22,10 +22,12 @@ module internal Shape =
     let numel (shape: int[]) =
         if isNull shape then nullArg "shape"
         let mutable n = 1L
+        let mutable zero = false
         for d in shape do
             if d < 0 then raise (ShapeException(sprintf "Negative dimension %d in shape %s." d (show shape), "shape"))
+            if d = 0 then zero <- true
         // A zero anywhere makes the count 0, however large the dimensions before it.
-        if Array.contains 0 shape then 0
+        if zero then 0
         else
             for d in shape do
                 // Checked before the product can overflow: both factors are below 2^31 here.

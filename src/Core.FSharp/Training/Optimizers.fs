@@ -19,12 +19,11 @@ module Optimizers =
     let private check (parameters: Tensor[]) (gradients: Tensor[]) (state: OptimizerState) =
         if isNull parameters then nullArg "parameters"
         if isNull gradients then nullArg "gradients"
-        for name, tensors in [ "parameters", parameters; "gradients", gradients ] do
-            for i in 0 .. tensors.Length - 1 do
-                if isNull (box tensors.[i]) then raise (ArgumentNullException(name, sprintf "Element %d of %s is null." i name))
         if parameters.Length <> gradients.Length then
             invalidArg "gradients" (sprintf "%s for %s." (Shape.count (int64 gradients.Length) "gradient" "gradients") (Shape.count (int64 parameters.Length) "parameter" "parameters"))
         for i in 0 .. parameters.Length - 1 do
+            if isNull (box parameters.[i]) then raise (ArgumentNullException("parameters", sprintf "Element %d of parameters is null." i))
+            if isNull (box gradients.[i]) then raise (ArgumentNullException("gradients", sprintf "Element %d of gradients is null." i))
             if not (Shape.same parameters.[i].ShapeArray gradients.[i].ShapeArray) then
                 raise (ShapeException(sprintf "Gradient %d has shape %s; parameter %d has shape %s." i (Shape.show gradients.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "gradients"))
         // A state holds both moment buffers for every parameter (`init` makes them), whatever the optimizer.
@@ -35,12 +34,10 @@ module Optimizers =
         // followed (the count would wrap, and SGD would take its velocity for a first step's).
         if state.Steps < 0 || state.Steps = Int32.MaxValue then
             invalidArg "state" (sprintf "The state's step count must lie in [0, %d); got %d." Int32.MaxValue state.Steps)
-        for moments in [ state.First; state.Second ] do
-            for i in 0 .. moments.Length - 1 do
-                if isNull (box moments.[i]) then raise (ArgumentNullException("state", sprintf "The state's moment %d is null." i))
         // Moments made for other shapes (another model's state) would be read as if they were these parameters'.
         for moments, which in [ state.First, "first"; state.Second, "second" ] do
             for i in 0 .. parameters.Length - 1 do
+                if isNull (box moments.[i]) then raise (ArgumentNullException("state", sprintf "The state's %s moment %d is null." which i))
                 if not (Shape.same moments.[i].ShapeArray parameters.[i].ShapeArray) then
                     raise (ShapeException(sprintf "The state's %s moment %d has shape %s; parameter %d has shape %s: was the state made for other parameters?" which i (Shape.show moments.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "state"))
 
