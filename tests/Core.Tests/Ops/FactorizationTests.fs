@@ -1,0 +1,301 @@
+namespace Functional.Tests
+
+open System
+open Xunit
+open Functional.Core
+
+/// The factorizations (LU, the substitutions, Cholesky) behind solve, inverse, det and cholesky: their vector and
+/// blocked kernels against the textbook loops, bit for bit up to one panel and as accurate beyond it; the factors a
+/// forward pass keeps for its pullback; singular and non-positive-definite matrices refused and named.
+module OpsFactorizationTests =
+    /// The textbook loops the factorizations' vector kernels must reproduce bit for bit: LU with partial pivoting,
+    /// the substitutions column by column, and left-looking Cholesky.
+    module private Textbook =
+        let lu (a: double[]) (n: int) =
+            let m = Array.copy a
+            let perm = Array.init n id
+            for k in 0 .. n - 1 do
+                let mutable p = k
+                for i in k + 1 .. n - 1 do
+                    if abs m.[i * n + k] > abs m.[p * n + k] then p <- i
+                if p <> k then
+                    for j in 0 .. n - 1 do
+                        let t = m.[k * n + j]
+                        m.[k * n + j] <- m.[p * n + j]
+                        m.[p * n + j] <- t
+                    let t = perm.[k]
+                    perm.[k] <- perm.[p]
+                    perm.[p] <- t
+                let pivot = m.[k * n + k]
+                if pivot <> 0.0 then
+                    for i in k + 1 .. n - 1 do
+                        let f = m.[i * n + k] / pivot
+                        m.[i * n + k] <- f
+                        if f <> 0.0 then
+                            for j in k + 1 .. n - 1 do m.[i * n + j] <- m.[i * n + j] - f * m.[k * n + j]
+            m, perm
+
+        let solve (m: double[]) (perm: int[]) (n: int) (b: double[]) (k: int) =
+            let x = Array.zeroCreate (n * k)
+            for c in 0 .. k - 1 do
+                for i in 0 .. n - 1 do
+                    let mutable s = b.[perm.[i] * k + c]
+                    for j in 0 .. i - 1 do s <- s - m.[i * n + j] * x.[j * k + c]
+                    x.[i * k + c] <- s
+                for i in n - 1 .. -1 .. 0 do
+                    let mutable s = x.[i * k + c]
+                    for j in i + 1 .. n - 1 do s <- s - m.[i * n + j] * x.[j * k + c]
+                    x.[i * k + c] <- s / m.[i * n + i]
+            x
+
+        let cholesky (a: double[]) (n: int) =
+            let l = Array.zeroCreate (n * n)
+            for j in 0 .. n - 1 do
+                let mutable d = a.[j * n + j]
+                for k in 0 .. j - 1 do d <- d - l.[j * n + k] * l.[j * n + k]
+                let ljj = Math.Sqrt d
+                l.[j * n + j] <- ljj
+                for i in j + 1 .. n - 1 do
+                    let mutable s = a.[i * n + j]
+                    for k in 0 .. j - 1 do s <- s - l.[i * n + k] * l.[j * n + k]
+                    l.[i * n + j] <- s / ljj
+            l
+
+    /// A random n×n matrix, a symmetric positive definite one built from it, and n×k right-hand sides.
+    let private factorizationCase (n: int) (k: int) =
+        let rng = Random(73 + n)
+        let a = Array.init (n * n) (fun _ -> rng.NextDouble() - 0.5)
+        let spd =
+            Array.init (n * n) (fun e ->
+                let i, j = e / n, e % n
+                let mutable s = if i = j then float n else 0.0
+                for k in 0 .. n - 1 do s <- s + a.[i * n + k] * a.[j * n + k]
+                s)
+        a, spd, Array.init (n * k) (fun _ -> rng.NextDouble() - 0.5)
+
+    /// solve, inverse and cholesky give the textbook loops' bits for sizes up to one panel (vector tails, and the
+    /// sizes where rows and column blocks are shared out to the cores).
+    [<Fact>]
+    let ``the factorizations reproduce the textbook loops bit for bit up to one panel`` () =
+        let bits (xs: double[]) = Array.map BitConverter.DoubleToInt64Bits xs
+        for n in [ 1; 2; 3; 5; 8; 13; 37; 64 ] do
+            let k = n + 3
+            let a, spd, b = factorizationCase n k
+            let m, perm = Textbook.lu a n
+            let value (v: Value) = v.Tensor.ToArray()
+            Assert.Equal<int64[]>(bits (Textbook.solve m perm n b k), bits (value (Linalg.solve (Value.constant (Tensor.create [| n; n |] a)) (Value.constant (Tensor.create [| n; k |] b)))))
+            let eye = Array.init (n * n) (fun e -> if e / n = e % n then 1.0 else 0.0)
+            Assert.Equal<int64[]>(bits (Textbook.solve m perm n eye n), bits (value (Linalg.inverse (Value.constant (Tensor.create [| n; n |] a)))))
+            Assert.Equal<int64[]>(bits (Textbook.cholesky spd n), bits (value (Linalg.cholesky (Value.constant (Tensor.create [| n; n |] spd)))))
+
+    /// Beyond one panel the products run on the GEMM kernel (other sums, with FMA): the results must be as accurate
+    /// as the textbook loops' (residuals within a few units of theirs and of n·ε) and agree with them to rounding.
+    [<Fact>]
+    let ``the blocked factorizations are as accurate as the textbook loops`` () =
+        let eps = Math.Pow(2.0, -52.0)
+        let maxAbs (xs: double[]) = xs |> Array.fold (fun s v -> max s (abs v)) 0.0
+        let matmul (p: double[]) (q: double[]) (rows: int) (inner: int) (cols: int) =
+            Array.init (rows * cols) (fun e ->
+                let i, j = e / cols, e % cols
+                let mutable s = 0.0
+                for t in 0 .. inner - 1 do s <- s + p.[i * inner + t] * q.[t * cols + j]
+                s)
+        /// max |A·X − B| / (max |A| · max |X| · n): a backward error in units of the size.
+        let residual (a: double[]) (x: double[]) (b: double[]) (n: int) (k: int) =
+            let ax = matmul a x n n k
+            maxAbs (Array.map2 (-) ax b) / (maxAbs a * maxAbs x * float n)
+        for n in [ 65; 97; 130; 300 ] do
+            let k = 70
+            let a, spd, b = factorizationCase n k
+            let m, perm = Textbook.lu a n
+            let value (v: Value) = v.Tensor.ToArray()
+            let expected = Textbook.solve m perm n b k
+            let got = value (Linalg.solve (Value.constant (Tensor.create [| n; n |] a)) (Value.constant (Tensor.create [| n; k |] b)))
+            let rGot, rExpected = residual a got b n k, residual a expected b n k
+            Assert.True(rGot <= 4.0 * eps && rGot <= 4.0 * rExpected + eps, sprintf "n = %d: solve's residual %g, the loops' %g" n rGot rExpected)
+            let diff = maxAbs (Array.map2 (-) got expected) / maxAbs expected
+            Assert.True(diff < 1e-9, sprintf "n = %d: solve differs from the loops by %g relative" n diff)
+            let eye = Array.init (n * n) (fun e -> if e / n = e % n then 1.0 else 0.0)
+            let inv = value (Linalg.inverse (Value.constant (Tensor.create [| n; n |] a)))
+            let rInv, rInvExpected = residual a inv eye n n, residual a (Textbook.solve m perm n eye n) eye n n
+            Assert.True(rInv <= 4.0 * eps && rInv <= 4.0 * rInvExpected + eps, sprintf "n = %d: inverse's residual %g, the loops' %g" n rInv rInvExpected)
+            let l = value (Linalg.cholesky (Value.constant (Tensor.create [| n; n |] spd)))
+            let lt = Array.init (n * n) (fun e -> l.[(e % n) * n + e / n])
+            let rChol = maxAbs (Array.map2 (-) (matmul l lt n n n) spd) / (maxAbs spd * float n)
+            Assert.True(rChol <= 2.0 * eps, sprintf "n = %d: L·Lᵀ − A is %g of max |A|·n" n rChol)
+            let lDiff = maxAbs (Array.map2 (-) l (Textbook.cholesky spd n)) / maxAbs l
+            Assert.True(lDiff < 1e-13, sprintf "n = %d: cholesky differs from the loops by %g relative" n lDiff)
+            for i in 0 .. n - 1 do
+                for j in i + 1 .. n - 1 do Assert.Equal(0.0, l.[i * n + j])
+            let detGot = (Linalg.det (Value.constant (Tensor.create [| n; n |] a))).Tensor.ToArray().[0]
+            let mutable detExpected = 1.0
+            for i in 0 .. n - 1 do detExpected <- detExpected * m.[i * n + i]
+            // The permutation's sign from its cycles' lengths.
+            let seen = Array.zeroCreate n
+            let mutable parity = 1.0
+            for i in 0 .. n - 1 do
+                if not seen.[i] then
+                    let mutable j = i
+                    let mutable len = 0
+                    while not seen.[j] do
+                        seen.[j] <- true
+                        j <- perm.[j]
+                        len <- len + 1
+                    if len % 2 = 0 then parity <- -parity
+            detExpected <- detExpected * parity
+            Assert.True(abs (detGot - detExpected) <= 1e-10 * abs detExpected, sprintf "n = %d: det %g, the loops' %g" n detGot detExpected)
+
+    /// The substitutions share the right-hand sides' columns out to the cores in slices: each column's result has the
+    /// same bits as when it is solved in a group of its own (every column's operations are independent of the others').
+    [<Fact>]
+    let ``solving many right-hand sides gives each column the bits of solving its group alone`` () =
+      // 320 columns: on two cores, slices of 160 that go through the products in pieces of 128 and 32.
+      for n, k, group in [ (200, 64, 16); (200, 320, 64) ] do
+        let a, _, b = factorizationCase n k
+        let solve (cols: int) (b: double[]) =
+            (Linalg.solve (Value.constant (Tensor.create [| n; n |] a)) (Value.constant (Tensor.create [| n; cols |] b))).Tensor.ToArray()
+        let whole = solve k b
+        for g0 in 0 .. group .. k - 1 do
+            let part = solve group (Array.init (n * group) (fun e -> b.[(e / group) * k + g0 + e % group]))
+            for i in 0 .. n - 1 do
+                for j in 0 .. group - 1 do
+                    if BitConverter.DoubleToInt64Bits whole.[i * k + g0 + j] <> BitConverter.DoubleToInt64Bits part.[i * group + j] then
+                        Assert.Fail(sprintf "row %d, column %d: %.17g together, %.17g in its group" i (g0 + j) whole.[i * k + g0 + j] part.[i * group + j])
+
+    /// A lower triangular matrix is inverted by substitution (no LU): up to one panel the textbook row sequence bit for
+    /// bit, beyond it as accurate; a zero on the diagonal is refused at its index.
+    [<Fact>]
+    let ``a lower triangular matrix is inverted by substitution`` () =
+        let eps = Math.Pow(2.0, -52.0)
+        for n in [ 1; 5; 64; 65; 130; 300 ] do
+            let rng = Random(17 + n)
+            let l = Array.init (n * n) (fun e -> let i, j = e / n, e % n in if j > i then 0.0 elif i = j then 1.0 + rng.NextDouble() else rng.NextDouble() - 0.5)
+            // Row i of L⁻¹: (e_i − Σ_{j<i} L[i,j]·row j) / L[i,i], each element's products subtracted in order of j.
+            let expected = Array.zeroCreate (n * n)
+            for i in 0 .. n - 1 do
+                for c in 0 .. i do
+                    let mutable s = if c = i then 1.0 else 0.0
+                    for j in 0 .. i - 1 do s <- s - l.[i * n + j] * expected.[j * n + c]
+                    expected.[i * n + c] <- s / l.[i * n + i]
+            let got = (Linalg.inverse (Value.constant (Tensor.create [| n; n |] l))).Tensor.ToArray()
+            if n <= 64 then Assert.Equal<int64[]>(Array.map BitConverter.DoubleToInt64Bits expected, Array.map BitConverter.DoubleToInt64Bits got)
+            else
+                let scale = expected |> Array.fold (fun s v -> max s (abs v)) 0.0
+                let diff = Array.map2 (fun a b -> abs (a - b)) got expected |> Array.max
+                Assert.True(diff <= 4.0 * float n * eps * scale, sprintf "n = %d: %g from the substitution's result (scale %g)" n diff scale)
+                for i in 0 .. n - 1 do
+                    for j in i + 1 .. n - 1 do Assert.Equal(0.0, got.[i * n + j])
+        let n = 70
+        let l = Array.init (n * n) (fun e -> let i, j = e / n, e % n in if j > i then 0.0 elif i = j then (if i = 66 then 0.0 else 2.0) else 0.25)
+        let ex = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse (Value.constant (Tensor.create [| n; n |] l)) |> ignore)
+        Assert.Contains("pivot 66 of its LU factorisation is 0", ex.Message)
+
+    /// det's and logAbsDet's pullbacks invert A from the LU factors their forward pass kept: the gradient has the
+    /// bits of the rule with a fresh inverse (ḡ·det A·A⁻ᵀ, ḡ·A⁻ᵀ), one panel and several, a batch too; solve's
+    /// pullback solves with Aᵀ from them.
+    [<Fact>]
+    let ``det's, logAbsDet's and solve's gradients reuse the forward LU`` () =
+        let bits (v: Value) = v.Tensor.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
+        for shape in [ [| 7; 7 |]; [| 3; 20; 20 |]; [| 130; 130 |] ] do
+            let n = shape.[shape.Length - 1]
+            let a = Value.constant (Tensor.random (n + shape.Length) shape)
+            let rows = Array.append shape.[.. shape.Length - 3] [| 1; 1 |]
+            let transposed (v: Value) = Layout.permute (Array.append [| 0 .. shape.Length - 3 |] [| shape.Length - 1; shape.Length - 2 |]) v
+            let inverseT = transposed (Linalg.inverse a)
+            let expectedDet = Arithmetic.mul (Layout.reshape rows (Linalg.det a)) inverseT
+            Assert.Equal<int64[]>(bits expectedDet, bits (Autodiff.grad (fun x -> Reduction.sum (Linalg.det x)) a))
+            Assert.Equal<int64[]>(bits inverseT, bits (Autodiff.grad (fun x -> Reduction.sum (Linalg.logAbsDet x)) a))
+            // solve's pullback solves with Aᵀ from A's kept factors: B̄ = A⁻ᵀ·W, Ā = −B̄·Xᵀ.
+            let b = Value.constant (Tensor.random 5 (Array.append shape.[.. shape.Length - 2] [| 3 |]))
+            let w = Value.constant (Tensor.random 6 b.Shape)
+            let _, pullback = Autodiff.vjpMany (fun vs -> Linalg.solve vs.[0] vs.[1]) [| a; b |]
+            let grads = pullback w
+            let expectedB = Linalg.solve (transposed a) w
+            let expectedA = Arithmetic.neg (Linear.einsum "...ik,...jk->...ij" [| expectedB; Linalg.solve a b |])
+            // Another factorisation (of A, not Aᵀ): equal to rounding, relative to the largest element.
+            for expected, got, name in [ expectedB, grads.[1], "B̄"; expectedA, grads.[0], "Ā" ] do
+                let scale = expected.Tensor.ToArray() |> Array.fold (fun s v -> max s (abs v)) 0.0
+                let diff = Tensor.maxAbsDiff expected.Tensor got.Tensor
+                Assert.True(diff <= 1e-11 * scale, sprintf "%A: %s off by %g (largest element %g)" shape name diff scale)
+
+    /// solveTriangular substitutes: the other triangle is never read (NaN there changes nothing), up to one panel
+    /// each element is the substitution's sequence bit for bit, and a zero on the diagonal is refused at its index.
+    [<Fact>]
+    let ``solveTriangular reads its triangle only and refuses a zero on the diagonal`` () =
+        let bits (xs: double[]) = Array.map BitConverter.DoubleToInt64Bits xs
+        for upper in [ false; true ] do
+            for n in [ 6; 64; 100 ] do
+                let rng = Random(31 + n)
+                let inside i j = if upper then j >= i else j <= i
+                let a = Array.init (n * n) (fun e -> let i, j = e / n, e % n in if i = j then 1.0 + rng.NextDouble() else rng.NextDouble() - 0.5)
+                let k = 5
+                let b = Array.init (n * k) (fun _ -> rng.NextDouble() - 0.5)
+                let clean = Array.init (n * n) (fun e -> if inside (e / n) (e % n) then a.[e] else 0.0)
+                let dirty = Array.init (n * n) (fun e -> if inside (e / n) (e % n) then a.[e] else nan)
+                let solve (m: double[]) = (Linalg.solveTriangular upper (Value.constant (Tensor.create [| n; n |] m)) (Value.constant (Tensor.create [| n; k |] b))).Tensor.ToArray()
+                let got = solve dirty
+                Assert.Equal<int64[]>(bits (solve clean), bits got)
+                // Row by row (from the bottom when upper), each element's products subtracted in order, then divided.
+                let x = Array.zeroCreate (n * k)
+                for step in 0 .. n - 1 do
+                    let i = if upper then n - 1 - step else step
+                    for c in 0 .. k - 1 do
+                        let mutable s = b.[i * k + c]
+                        for j in (if upper then [ i + 1 .. n - 1 ] else [ 0 .. i - 1 ]) do s <- s - a.[i * n + j] * x.[j * k + c]
+                        x.[i * k + c] <- s / a.[i * n + i]
+                if n <= 64 then Assert.Equal<int64[]>(bits x, bits got)
+                else
+                    let diff = Array.map2 (fun p q -> abs (p - q)) got x |> Array.max
+                    let scale = x |> Array.fold (fun s v -> max s (abs v)) 0.0
+                    Assert.True(diff <= 4.0 * float n * Math.Pow(2.0, -52.0) * scale, sprintf "upper %b n %d: %g from the substitution" upper n diff)
+            let a = Array.init 16 (fun e -> if e = 2 * 4 + 2 then 0.0 elif e / 4 = e % 4 then 2.0 else 0.5)
+            let ex = Assert.Throws<ArgumentException>(fun () -> Linalg.solveTriangular upper (Value.constant (Tensor.create [| 4; 4 |] a)) (Value.constant (Tensor.ones [| 4 |])) |> ignore)
+            Assert.Contains("singular (its diagonal element 2 is 0)", ex.Message)
+
+    /// The factors a forward pass keeps for its pullback stay its own: collections between the forward and the
+    /// pullback (after which released arrays are poisoned in the pool) do not change the gradient.
+    [<Fact>]
+    let ``the kept LU factors survive collections before the pullback`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let n = 130
+        let a = Value.constant (Tensor.random 41 [| n; n |])
+        let b = Value.constant (Tensor.random 42 [| n; 4 |])
+        let w = Value.constant (Tensor.random 43 [| n; 4 |])
+        let expectedDet = (Autodiff.grad (fun x -> Linalg.det x) a).Tensor.ToArray()
+        let expectedSolve = (snd (Autodiff.vjpMany (fun vs -> Linalg.solve vs.[0] vs.[1]) [| a; b |]) w) |> Array.map (fun g -> g.Tensor.ToArray())
+        let _, detPullback = Autodiff.vjp (fun x -> Linalg.det x) a
+        let _, solvePullback = Autodiff.vjpMany (fun vs -> Linalg.solve vs.[0] vs.[1]) [| a; b |]
+        for _ in 1 .. 3 do
+            GC.Collect()
+            GC.WaitForPendingFinalizers()
+        // A result made outside every scope: the collections' unreachable arrays join the pool, poisoned.
+        let held = Arithmetic.scale nan a
+        Assert.Equal<double[]>(expectedDet, (detPullback (Value.scalar 1.0)).Tensor.ToArray())
+        let got = solvePullback w |> Array.map (fun g -> g.Tensor.ToArray())
+        Assert.Equal<double[]>(expectedSolve.[0], got.[0])
+        Assert.Equal<double[]>(expectedSolve.[1], got.[1])
+        GC.KeepAlive held
+
+    /// A zero column in a later panel is still found: its pivot is exactly 0 after the products, as in the loops.
+    [<Fact>]
+    let ``a zero column in a later panel makes the blocked LU singular at that pivot`` () =
+        let n = 130
+        let a, _, _ = factorizationCase n 1
+        for i in 0 .. n - 1 do a.[i * n + 100] <- 0.0
+        let ex = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse (Value.constant (Tensor.create [| n; n |] a)) |> ignore)
+        Assert.Contains("pivot 100 of its LU factorisation is 0", ex.Message)
+        Assert.Equal(0.0, (Linalg.det (Value.constant (Tensor.create [| n; n |] a))).Tensor.ToArray().[0])
+
+    /// A singular matrix of a batch is named by its index, batch 0 included (as cholesky and solveTriangular name theirs).
+    [<Fact>]
+    let ``solve and inverse name a singular matrix's batch index, 0 included`` () =
+        for singularAt in [ 0; 1 ] do
+            let a = Array.init 8 (fun i -> if i / 4 = singularAt then 1.0 elif i % 4 = 0 || i % 4 = 3 then 1.0 else 0.0)
+            let batch = Value.constant (Tensor.create [| 2; 2; 2 |] a)
+            let inv = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse batch |> ignore)
+            Assert.Contains(sprintf "at batch index %d" singularAt, inv.Message)
+            let solve = Assert.Throws<ArgumentException>(fun () -> Linalg.solve batch (Value.constant (Tensor.ones [| 2; 2; 1 |])) |> ignore)
+            Assert.Contains(sprintf "at batch index %d" singularAt, solve.Message)
+        // A single matrix names none.
+        let one = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse (Value.constant (Tensor.ones [| 2; 2 |])) |> ignore)
+        Assert.DoesNotContain("batch index", one.Message)
