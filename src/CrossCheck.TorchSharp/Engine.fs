@@ -305,6 +305,15 @@ module Engine =
         | "solveTriangular" -> torch.linalg.solve_triangular(xs.[0], xs.[1], upper = attribute<bool> op "upper")
         | "inverse" -> torch.linalg.inv(x ())
         | "det" -> torch.linalg.det(x ())
+        | "cofactor" ->
+            // ∂ det A/∂A from TorchSharp's own det backward (an SVD at a singular A), itself differentiable when A
+            // is on a graph.
+            let a = x ()
+            use _ = torch.enable_grad()
+            let leaf = if a.requires_grad then a else a.detach().requires_grad_(true)
+            let d = torch.linalg.det(leaf)
+            let g = torch.autograd.grad([| d |], [| leaf |], [| torch.ones_like d |], a.requires_grad, a.requires_grad, false).[0]
+            if a.requires_grad then g else g.detach()
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l
         | "cholesky" -> torch.linalg.cholesky(x ())
         | "maxAxes" -> x().amax(ints op "axes", attribute<bool> op "keepDims")

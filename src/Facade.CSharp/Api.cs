@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.ExceptionServices;
 using System.Text.RegularExpressions;
 
 namespace Functional;
@@ -42,6 +43,9 @@ internal static partial class Api
             : e.GetType() == typeof(ArgumentOutOfRangeException) ? new ArgumentOutOfRangeException(parameter, ((ArgumentOutOfRangeException)e).ActualValue, message)
             : e.GetType() == typeof(ArgumentException) ? new ArgumentException(message, parameter, e)
             : e;
+        // A rebuilt exception without the core's as its inner one keeps the core's frames in its stack trace.
+        if (!ReferenceEquals(r, e) && r.InnerException is null && e.StackTrace is { } trace)
+            ExceptionDispatchInfo.SetRemoteStackTrace(r, trace);
         r.Data[Translated] = member;
         return r;
     }

@@ -39,7 +39,8 @@ public static class Linalg
     /// <exception cref="ShapeException"><paramref name="a"/> is not a square matrix or a batch of them.</exception>
     public static Tensor Inverse(Tensor a) => Api.Call("Linalg.Inverse", "a", () => new Tensor(Core.Linalg.inverse(N(a).Value)));
 
-    /// <summary>det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ (refused at a singular A).</summary>
+    /// <summary>det A, one per matrix. VJP: Ā = ḡ·adj(A)ᵀ, the cofactor matrix (det A·A⁻ᵀ where A is invertible),
+    /// also at a singular A, as PyTorch; a second derivative (a Hessian through Det) needs A⁻¹ and is refused there.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The determinants, shaped [...].</returns>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>

@@ -9,6 +9,19 @@ namespace Functional.Facade.Tests;
 /// <summary>The reproductions of defects found under attack, through the facade as a C# user meets them.</summary>
 public class BadInputTests
 {
+    /// <summary>An error said again in the terms of the C# member keeps where the core found it: the inner exception
+    /// (ArgumentException) or the core's frames in the stack trace (ShapeException, ArgumentOutOfRangeException).</summary>
+    [Fact]
+    public void A_translated_error_keeps_the_core_frames_that_found_it()
+    {
+        var shape = Assert.Throws<ShapeException>(() => Linalg.Det(Tensor.Zeros(2, 3)));
+        Assert.StartsWith("Linalg.Det: ", shape.Message);
+        Assert.Contains("Functional.Core.Linalg", shape.StackTrace);
+        Assert.Contains("Functional.Linalg.Det", shape.StackTrace);
+        var singular = Assert.Throws<ArgumentException>(() => Linalg.Inverse(Tensor.Zeros(2, 2)));
+        Assert.Contains("Functional.Core.Linalg", singular.InnerException!.StackTrace);
+    }
+
     [Fact]
     public void LogSoftmax_of_equal_large_entries_is_minus_ln_n_with_its_gradient()
     {

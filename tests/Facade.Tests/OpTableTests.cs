@@ -141,7 +141,7 @@ public class OpTableTests
         new("Tensor.RmsNorm(Double)", "through the mean square", "", "x·rsqrt(mean(x²) + ε)", x => x[0].RmsNorm(1e-6), t => t[0] * (t[0].square().mean(new long[] { -1 }, true) + 1e-6).rsqrt(), R(1, 3, 4)),
         new("Linalg.Solve(Tensor, Tensor)", "B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ", "", "linalg.solve", x => Linalg.Solve(Cond(x[0]), x[1]), t => torch.linalg.solve(Cond(t[0]), t[1]), R(1, 2, 3, 3), R(2, 2, 3, 2)),
         new("Linalg.Inverse(Tensor)", "−A⁻ᵀ·Ḡ·A⁻ᵀ", "", "linalg.inv", x => Linalg.Inverse(Cond(x[0])), t => torch.linalg.inv(Cond(t[0])), R(1, 3, 3)),
-        new("Linalg.Det(Tensor)", "ḡ·det A·A⁻ᵀ", "", "linalg.det", x => Linalg.Det(Cond(x[0])), t => torch.linalg.det(Cond(t[0])), R(1, 2, 3, 3)),
+        new("Linalg.Det(Tensor)", "ḡ·adj(A)ᵀ (det A·A⁻ᵀ where invertible)", "", "linalg.det", x => Linalg.Det(Cond(x[0])), t => torch.linalg.det(Cond(t[0])), R(1, 2, 3, 3)),
         new("Linalg.LogDet(Tensor)", "A⁻ᵀ (of ln |det A|)", "", "linalg.slogdet", x => Linalg.LogDet(Cond(x[0]) * -1), t => torch.linalg.slogdet(Cond(t[0]) * -1).Item2, R(1, 3, 3)),
         new("Linalg.SignDet(Tensor)", "0 (a constant)", "", "linalg.slogdet", x => Linalg.SignDet(Cond(x[0]) * -1) * x[0].Sum(), t => torch.linalg.slogdet(Cond(t[0]) * -1).Item1 * t[0].sum(), R(1, 3, 3)),
         new("Linalg.Cholesky(Tensor)", "½(S + Sᵀ), S = L⁻ᵀΦ(LᵀL̄)L⁻¹", "", "linalg.cholesky", x => Linalg.Cholesky(Spd(x[0])), t => torch.linalg.cholesky(Spd(t[0])), R(1, 3, 3)),

@@ -450,6 +450,76 @@ module internal Factorizations =
         for i in 0 .. n - 1 do d <- d * m.[i * n + i]
         d
 
+    /// The cofactor matrix C = adj(A)ᵀ of block b of `a` (n×n at `offset`), from its LU (P·A = L·U at mo of m, the
+    /// permutation, its sign, the first zero pivot `bad`), into `c` at cOffset. Without a zero pivot C = det A·A⁻ᵀ,
+    /// solved as Aᵀ·C = (det A)·I: the right side scaled first (PyTorch's order), so a tiny det meets no huge inverse.
+    /// With one, A has rank n − 1 or less, and adj(A) = γ·x·yᵀ with U·x = 0 (from U's first zero pivot) and yᵀ·A = 0
+    /// (from its last one, through Lᵀ and P); γ comes from one cofactor, the minor at the largest |xᵢ|·|yⱼ|, factored
+    /// on its own (0 when the rank is lower, up to rounding).
+    let cofactor (a: double[]) (offset: int) (n: int) (m: double[]) (mo: int) (perm: int[]) (sign: double) (bad: int) (c: double[]) (cOffset: int) =
+        if bad < 0 then
+            let mutable d = sign
+            for i in 0 .. n - 1 do d <- d * m.[mo + i * n + i]
+            let rhs = Storage.rentScratch (n * n)
+            try
+                Array.Clear(rhs, 0, n * n)
+                for i in 0 .. n - 1 do rhs.[i * n + i] <- d
+                luSolveTransposed m mo perm n rhs 0 n c cOffset
+            finally Storage.returnScratch rhs
+        else
+            let u i j = m.[mo + i * n + j]
+            // U·x = 0: 1 at the first zero pivot, 0 below it, back substitution above it (nonzero pivots there).
+            let x = Array.zeroCreate n
+            x.[bad] <- 1.0
+            for i in bad - 1 .. -1 .. 0 do
+                let mutable s = u i bad
+                for j in i + 1 .. bad - 1 do s <- s + u i j * x.[j]
+                x.[i] <- -s / u i i
+            // wᵀ·U = 0: 1 at the last zero pivot, 0 before it, forward substitution after it.
+            let mutable last = n - 1
+            while u last last <> 0.0 do last <- last - 1
+            let w = Array.zeroCreate n
+            w.[last] <- 1.0
+            for j in last + 1 .. n - 1 do
+                let mutable s = u last j
+                for i in last + 1 .. j - 1 do s <- s + w.[i] * u i j
+                w.[j] <- -s / u j j
+            // yᵀ·A = yᵀ·Pᵀ·L·U = 0 for Lᵀ·(P·y) = w: back substitution with Lᵀ (unit diagonal), then Pᵀ.
+            for i in n - 2 .. -1 .. 0 do
+                let mutable s = w.[i]
+                for j in i + 1 .. n - 1 do s <- s - u j i * w.[j]
+                w.[i] <- s
+            let y = Array.zeroCreate n
+            for i in 0 .. n - 1 do y.[perm.[i]] <- w.[i]
+            let largest (v: double[]) =
+                let mutable k = 0
+                for i in 1 .. v.Length - 1 do
+                    if abs v.[i] > abs v.[k] then k <- i
+                k
+            let p = largest x
+            let q = largest y
+            // adj(A)[p, q] = (−1)^(p+q)·det of A without row q and column p.
+            let minor =
+                if n = 1 then 1.0
+                else
+                    let r = n - 1
+                    let sub = Storage.rentScratch (r * r)
+                    try
+                        let mutable k = 0
+                        for i in 0 .. n - 1 do
+                            if i <> q then
+                                for j in 0 .. n - 1 do
+                                    if j <> p then
+                                        sub.[k] <- a.[offset + i * n + j]
+                                        k <- k + 1
+                        withLu sub 0 r (fun mm _ s _ -> determinant mm r s)
+                    finally Storage.returnScratch sub
+            let gamma = (if (p + q) % 2 = 0 then minor else -minor) / (x.[p] * y.[q])
+            // C[i, j] = adj(A)[j, i] = γ·xⱼ·yᵢ.
+            for i in 0 .. n - 1 do
+                let gy = gamma * y.[i]
+                for j in 0 .. n - 1 do c.[cOffset + i * n + j] <- gy * x.[j]
+
     /// (sign of det, ln |det|) of block b from its LU, without overflow.
     let signLogAbs (m: double[]) (n: int) (sign: double) =
         let mutable s = sign

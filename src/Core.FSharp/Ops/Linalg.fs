@@ -4,7 +4,7 @@ open System
 open Functional
 
 /// Linear algebra on square matrices and batches of them (shape [..., n, n]). Each derivative rule is written with
-/// ops, among them this module's own (∂ solve uses solve, ∂ det uses the inverse), so every order follows.
+/// ops, among them this module's own (∂ solve uses solve, ∂ det the cofactors, whose own derivative uses the inverse), so every order follows.
 [<RequireQualifiedAccess>]
 module Linalg =
 
@@ -37,8 +37,8 @@ module Linalg =
 
     /// The LU factors of every matrix of one tensor, kept by a forward pass (solve, det, logAbsDet) on a reverse-mode
     /// tape for a rule that factors the same tensor again: the source, the packed factors one matrix after another,
-    /// the permutations, the first zero pivots.
-    type private SavedLu = { Source: Tensor; Factors: Tensor; Perms: int[][]; Singular: int[] }
+    /// the permutations and their signs, the first zero pivots.
+    type private SavedLu = { Source: Tensor; Factors: Tensor; Perms: int[][]; Signs: double[]; Singular: int[] }
 
     /// Whether a value is on a reverse-mode tape (its op's pullback may run).
     let private onTape (v: Value) = match v with Reverse _ -> true | _ -> false
@@ -52,17 +52,19 @@ module Linalg =
         else
             let factors = Storage.uninit (count * n * n)
             let perms = Array.zeroCreate count
+            let signs = Array.zeroCreate count
             let zeros = Array.zeroCreate count
             let values =
                 Array.init count (fun blk ->
                     Factorizations.withLu t.Data (blk * n * n) n (fun m perm sign bad ->
                         Array.Copy(m, 0, factors, blk * n * n, n * n)
                         perms.[blk] <- perm
+                        signs.[blk] <- sign
                         zeros.[blk] <- bad
                         f blk m perm sign bad))
             // The tensor itself is held: its array is recycled once it is unreachable.
             let kept = Tensor.wrapKept [| factors.Length |] factors
-            values, ValueSome { Source = t; Factors = kept; Perms = perms; Singular = zeros }
+            values, ValueSome { Source = t; Factors = kept; Perms = perms; Signs = signs; Singular = zeros }
 
     /// f m mo perm on the LU factors of matrix blk of t: `saved`'s when they are t's own (mo the matrix's offset in
     /// them), else factored here (mo = 0); a singular matrix is refused in the terms of `name`.
@@ -215,16 +217,46 @@ module Linalg =
         saved.Value <- kept
         Tensor.wrap shape.[.. shape.Length - 3] values
 
-    /// det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ. JVP: det A·tr(A⁻¹·Ȧ). The rule needs A⁻¹: at a singular A the
-    /// value is 0 and the gradient is refused.
+    /// The cofactor matrix C = adj(A)ᵀ, one per matrix: ∂ det A/∂A, defined at every A (det A·A⁻ᵀ where A is
+    /// invertible; from A's null spaces where it is not). JVP: Ċ = tr(A⁻¹·Ȧ)·C − C·Ȧᵀ·A⁻ᵀ. VJP:
+    /// Ā = ⟨C̄, C⟩·A⁻ᵀ − A⁻ᵀ·C̄ᵀ·C. Both need A⁻¹: a derivative of C (det's second) at a singular A is refused.
+    let private cofactorWith (saved: SavedLu voption) (a: Value) : Value =
+        Op.apply
+            (Op.create "cofactor"
+                (fun ts ->
+                    let t = ts.[0]
+                    let n, count = square "det" "a" t.ShapeArray
+                    let c = Storage.uninit t.Numel
+                    for blk in 0 .. (if n = 0 then -1 else count - 1) do
+                        let o = blk * n * n
+                        match saved with
+                        | ValueSome s when obj.ReferenceEquals(s.Source, t) ->
+                            Factorizations.cofactor t.Data o n s.Factors.Data o s.Perms.[blk] s.Signs.[blk] s.Singular.[blk] c o
+                        | _ -> Factorizations.withLu t.Data o n (fun m perm sign bad -> Factorizations.cofactor t.Data o n m 0 perm sign bad c o)
+                    Tensor.wrap t.ShapeArray c)
+                (fun xs out adj _ ->
+                    let y = inverse xs.[0]
+                    Arithmetic.sub
+                        (Arithmetic.mul (perMatrix (Linear.einsum "...ij,...ij->..." [| adj; out |])) (transposeLast y))
+                        (Linear.einsum "...ki,...lk,...lj->...ij" [| y; adj; out |]))
+                (fun xs out _ t ->
+                    let y = inverse xs.[0]
+                    Arithmetic.sub
+                        (Arithmetic.mul (perMatrix (Linear.einsum "...ij,...ji->..." [| y; t |])) out)
+                        (Linear.einsum "...ik,...lk,...jl->...ij" [| out; t; y |])))
+            [| a |]
+
+    /// det A, one per matrix. VJP: Ā = ḡ·C with C = adj(A)ᵀ the cofactor matrix (det A·A⁻ᵀ where A is invertible).
+    /// JVP: ⟨C, Ȧ⟩. Both hold at a singular A too (PyTorch's gradient there); det's second derivative needs A⁻¹ and
+    /// is refused at a singular A.
     let det (a: Value) : Value =
         square "det" "a" a.Shape |> ignore
         let saved = ref ValueNone
         Op.apply
             (Op.create "det"
                 (fun ts -> perMatrixOfLu (onTape a) saved ts.[0] Factorizations.determinant)
-                (fun xs out adj _ -> Arithmetic.mul (perMatrix (Arithmetic.mul adj out)) (transposeLast (inverseWith saved.Value xs.[0])))
-                (fun xs out _ t -> Arithmetic.mul out (Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |])))
+                (fun xs _ adj _ -> Arithmetic.mul (perMatrix adj) (cofactorWith saved.Value xs.[0]))
+                (fun xs _ _ t -> Linear.einsum "...ij,...ij->..." [| cofactorWith ValueNone xs.[0]; t |]))
             [| a |]
 
     /// ln |det A|, one per matrix, without overflow. VJP: Ā = ḡ·A⁻ᵀ. JVP: tr(A⁻¹·Ȧ). −∞ at a singular A (whose

@@ -2,7 +2,7 @@ namespace Functional.Core
 
 /// <summary>
 /// Linear algebra on square matrices and batches of them (shape [..., n, n]). Each derivative rule is written with
-/// ops, among them this module's own (∂ solve uses solve, ∂ det uses the inverse), so every order follows.
+/// ops, among them this module's own (∂ solve uses solve, ∂ det the cofactors, whose own derivative uses the inverse), so every order follows.
 /// A singular matrix is refused where the rule needs its inverse (ArgumentException naming the batch index).
 /// </summary>
 /// <example>
@@ -27,8 +27,9 @@ module Linalg =
     /// the diagonal zero, as a Cholesky factor) is inverted by substitution, without an LU factorisation.
     val inverse: a: Value -> Value
 
-    /// det A, one per matrix. VJP: Ā = ḡ·det A·A⁻ᵀ. JVP: det A·tr(A⁻¹·Ȧ). The rule needs A⁻¹: at a singular A the
-    /// value is 0 and the gradient is refused.
+    /// det A, one per matrix. VJP: Ā = ḡ·C with C = adj(A)ᵀ the cofactor matrix (det A·A⁻ᵀ where A is invertible).
+    /// JVP: ⟨C, Ȧ⟩. Both hold at a singular A too (PyTorch's gradient there); det's second derivative needs A⁻¹ and
+    /// is refused at a singular A.
     val det: a: Value -> Value
 
     /// ln |det A|, one per matrix, without overflow. VJP: Ā = ḡ·A⁻ᵀ. JVP: tr(A⁻¹·Ȧ). −∞ at a singular A (whose
