@@ -43,6 +43,19 @@ module Engine =
         let s = torch.where(x.gt(torch.tensor 0.0), ones, torch.where(x.lt(torch.tensor 0.0), torch.exp x * alpha, ones * kink))
         torch.where(x.isnan(), x, s)
 
+    /// The cofactor matrix adj(A)ᵀ of each matrix of a, from its SVD A = U·S·Vᵀ: det U·det V·U·diag(pᵢ)·Vᵀ with pᵢ the
+    /// product of the other singular values (prefix and suffix products, no division), so it holds at a singular A.
+    let internal cofactorsBySvd (a: torch.Tensor) =
+        let n = a.shape.[a.shape.Length - 1]
+        if n = 0L then torch.zeros_like a
+        else
+            let struct (u, s, vh) = torch.linalg.svd(a)
+            let ones = torch.ones_like(s.narrow(-1L, 0L, 1L))
+            let before = torch.cat([| ones; s.narrow(-1L, 0L, n - 1L).cumprod(-1L) |], -1L)
+            let after = torch.cat([| ones; s.flip([| -1L |]).narrow(-1L, 0L, n - 1L).cumprod(-1L) |], -1L).flip([| -1L |])
+            let sign = (torch.linalg.det(u) * torch.linalg.det(vh)).unsqueeze(-1).unsqueeze(-1)
+            sign * torch.matmul(u * (before * after).unsqueeze(-2), vh)
+
     /// An index tensor from an op's int[] attribute (TorchSharp's tensor factory refuses an empty array).
     let private indexTensor (values: int[]) (shape: int64[]) (device: torch.Device) =
         if values.Length = 0 then torch.zeros(shape, torch.ScalarType.Int64, device)
@@ -306,14 +319,18 @@ module Engine =
         | "inverse" -> torch.linalg.inv(x ())
         | "det" -> torch.linalg.det(x ())
         | "cofactor" ->
-            // ∂ det A/∂A from TorchSharp's own det backward (an SVD at a singular A), itself differentiable when A
-            // is on a graph.
+            // ∂ det A/∂A from TorchSharp's own det backward, itself differentiable when A is on a graph; where
+            // TorchSharp's det is exactly 0 (its backward gives 0 there) from the SVD, as a value only.
             let a = x ()
-            use _ = torch.enable_grad()
-            let leaf = if a.requires_grad then a else a.detach().requires_grad_(true)
-            let d = torch.linalg.det(leaf)
-            let g = torch.autograd.grad([| d |], [| leaf |], [| torch.ones_like d |], a.requires_grad, a.requires_grad, false).[0]
-            if a.requires_grad then g else g.detach()
+            let byBackward =
+                use _ = torch.enable_grad()
+                let leaf = if a.requires_grad then a else a.detach().requires_grad_(true)
+                let d = torch.linalg.det(leaf)
+                let g = torch.autograd.grad([| d |], [| leaf |], [| torch.ones_like d |], a.requires_grad, a.requires_grad, false).[0]
+                if a.requires_grad then g else g.detach()
+            let zero = torch.linalg.det(a.detach()).eq(torch.tensor 0.0)
+            if zero.any().item<bool>() then torch.where(zero.unsqueeze(-1).unsqueeze(-1), cofactorsBySvd (a.detach()), byBackward)
+            else byBackward
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l
         | "cholesky" -> torch.linalg.cholesky(x ())
         | "maxAxes" -> x().amax(ints op "axes", attribute<bool> op "keepDims")

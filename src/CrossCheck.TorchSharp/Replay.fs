@@ -128,6 +128,14 @@ module Replay =
             let p, t = inputs.[0].ToArray(), inputs.[1].ToArray()
             at (fun e -> abs (p.[e] - t.[e]) = delta)
                (Some "the slope of its clamp at |prediction − target| = δ is 1/2 by our convention (the midpoint) and 1 by TorchSharp's")
+        | "det", Some _ ->
+            // TorchSharp's det backward solves against det·I: 0 for a matrix whose det it finds exactly 0.
+            let shape = inputs.[0].ShapeArray
+            let n = shape.[shape.Length - 1]
+            let zero = Torch.scoped (fun () -> (Torch.ofTorch (torch.linalg.det(Torch.toTorch false inputs.[0]))).ToArray() |> Array.map (fun d -> d = 0.0))
+            let singular = zero |> Array.contains true
+            at (fun e -> zero.[e / (n * n)])
+               (if singular then Some "TorchSharp's gradient of det is 0 where its det is exactly 0; ours is the cofactor matrix adj(A)ᵀ" else None)
         | ("gelu" | "geluTanh"), _ ->
             let d = x ()
             Some { Explains = (fun e -> d.[e] < geluTailBelow)
@@ -210,6 +218,13 @@ module Replay =
             | "geluTanh" ->
                 alignedGelu xs.[0] (fun x -> x * torch.sigmoid((x + x * x * x * 0.044715) * (2.0 * Math.Sqrt(2.0 / Math.PI))))
                     (fun x -> torch.nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh))
+            | "det" ->
+                // Where TorchSharp's det is exactly 0, the cofactor matrix (from the SVD) as the gradient.
+                let a = xs.[0]
+                let value = plain ()
+                let zero = value.detach().eq(torch.tensor 0.0)
+                if not (zero.any().item<bool>()) then value
+                else value + torch.where(zero, (Engine.cofactorsBySvd (a.detach()) * (a - a.detach())).sum([| -2L; -1L |]), torch.zeros_like value)
             | "huberSlope" ->
                 // g·clamp(d, −δ, δ) with slope 1/2 in d at |d| = δ (ours) instead of clamp's 1.
                 let delta = Engine.attribute<float> op "delta"

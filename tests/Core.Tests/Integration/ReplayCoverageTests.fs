@@ -212,3 +212,32 @@ module ReplayCoverageTests =
         let ok = Replay.verify 1e-10 1e-12 none (fun vs -> Reduction.sum (Softmax.softmax 1 (Activation.gelu vs.[0]))) [| x |]
         Assert.True(ok.Passed, ok.Details)
         Assert.Contains("Documented difference", ok.Details)
+
+    /// At a singular matrix, where TorchSharp's own det backward gives 0, the replay checks our det against the
+    /// cofactors from TorchSharp's SVD (a documented difference, noted), and the engine's `cofactor` op gives them too:
+    /// the right rule passes, a rule that is 0 there (TorchSharp's) fails.
+    [<Fact>]
+    let ``det at a singular matrix replays against the cofactors, and a zero gradient there fails`` () =
+        let none = Dictionary<string, torch.Tensor[] -> torch.Tensor>() :> IReadOnlyDictionary<_, _>
+        // [[1, 2], [2, 4]] (det exactly 0 on both sides) beside an invertible matrix.
+        let a = Tensor.create [| 2; 2; 2 |] [| 1.0; 2.0; 2.0; 4.0; 3.0; 1.0; -1.0; 2.0 |]
+        let w = Value.constant (Tensor.create [| 2 |] [| 0.7; -1.3 |])
+        let ok = Replay.verify 1e-10 1e-12 none (fun vs -> Reduction.sum (Arithmetic.mul (Linalg.det vs.[0]) w)) [| a |]
+        Assert.True(ok.Passed, ok.Details)
+        Assert.Contains("cofactor matrix", ok.Details)
+        let zeroAtSingular (x: Value) =
+            Op.apply
+                (Op.create "det" (fun ts -> (Linalg.det (Value.constant ts.[0])).Tensor)
+                    (fun xs out g _ ->
+                        let c = Autodiff.grad (fun m -> Reduction.sum (Linalg.det m)) (Value.constant xs.[0].Tensor)
+                        let nonzero = Tensor.map (fun d -> if d = 0.0 then 0.0 else 1.0) out.Tensor
+                        Arithmetic.mul (Layout.reshape [| 2; 1; 1 |] (Arithmetic.mul g (Value.constant nonzero))) c)
+                    (fun _ _ _ _ -> raise (NotSupportedException "forward mode is not used here")))
+                [| x |]
+        let wrong = Replay.verify 1e-10 1e-12 none (fun vs -> Reduction.sum (Arithmetic.mul (zeroAtSingular vs.[0]) w)) [| a |]
+        Assert.False(wrong.Passed, wrong.Details)
+        Assert.Contains("det", defaultArg wrong.FirstDivergence "")
+        let _, gradients = Engine.run none (fun vs -> Reduction.sum (Arithmetic.mul (Linalg.det vs.[0]) w)) "cpu" [| a |]
+        let ours = Autodiff.grad (fun m -> Reduction.sum (Arithmetic.mul (Linalg.det m) w)) (Value.constant a)
+        Assert.True(Tensor.allClose 1e-12 1e-14 ours.Tensor gradients.[0], sprintf "engine %A, ours %A" (gradients.[0].ToArray()) (ours.Tensor.ToArray()))
+        Assert.Equal(0.7 * 4.0, gradients.[0].ToArray().[0], 12)
