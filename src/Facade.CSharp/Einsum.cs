@@ -24,6 +24,20 @@ public enum LabelRole
     Elsewhere,
 }
 
+/// <summary>Element-by-element equality for the lists the result records hold (a record compares them by reference).</summary>
+internal static class Lists
+{
+    public static bool Equal<T>(IReadOnlyList<T> a, IReadOnlyList<T> b) =>
+        ReferenceEquals(a, b) || (a is not null && b is not null && a.SequenceEqual(b));
+
+    public static int Hash<T>(IReadOnlyList<T> a)
+    {
+        var h = new HashCode();
+        if (a is not null) foreach (var x in a) h.Add(x);
+        return h.ToHashCode();
+    }
+}
+
 /// <summary>One label's class as seen from one operand.</summary>
 /// <param name="Label">The label ("..." for the ellipsis).</param>
 /// <param name="Role">Its index set.</param>
@@ -39,7 +53,19 @@ public sealed record LabelClass(string Label, LabelRole Role, int Repeated);
 /// <param name="FormulaLatex">The same in LaTeX.</param>
 /// <param name="Contraction">The gradient as an einsum: output gradient first, then the other operands.</param>
 /// <param name="Cases">Which cases beyond the plain I/J/K rule applied.</param>
-public sealed record OperandDerivation(int Operand, string Name, IReadOnlyList<LabelClass> Labels, string Formula, string FormulaLatex, string Contraction, IReadOnlyList<string> Cases);
+public sealed record OperandDerivation(int Operand, string Name, IReadOnlyList<LabelClass> Labels, string Formula, string FormulaLatex, string Contraction, IReadOnlyList<string> Cases)
+{
+    /// <summary>Equal when every field is, the lists element by element.</summary>
+    /// <param name="other">The other derivation.</param>
+    /// <returns>Whether the two are equal.</returns>
+    public bool Equals(OperandDerivation? other) =>
+        other is not null && Operand == other.Operand && Name == other.Name && Formula == other.Formula && FormulaLatex == other.FormulaLatex
+        && Contraction == other.Contraction && Lists.Equal(Labels, other.Labels) && Lists.Equal(Cases, other.Cases);
+
+    /// <summary>A hash of the fields, the lists by their elements.</summary>
+    /// <returns>The hash.</returns>
+    public override int GetHashCode() => HashCode.Combine(Operand, Name, Formula, Contraction, Lists.Hash(Labels), Lists.Hash(Cases));
+}
 
 /// <summary>The derivation of every operand's gradient of an einsum.</summary>
 /// <param name="Equation">The normalised equation (explicit output).</param>
@@ -47,6 +73,16 @@ public sealed record OperandDerivation(int Operand, string Name, IReadOnlyList<L
 /// <param name="Operands">One derivation per operand.</param>
 public sealed record EinsumDerivation(string Equation, string Forward, IReadOnlyList<OperandDerivation> Operands)
 {
+    /// <summary>Equal when every field is, the operands' derivations one by one.</summary>
+    /// <param name="other">The other derivation.</param>
+    /// <returns>Whether the two are equal.</returns>
+    public bool Equals(EinsumDerivation? other) =>
+        other is not null && Equation == other.Equation && Forward == other.Forward && Lists.Equal(Operands, other.Operands);
+
+    /// <summary>A hash of the fields, the operands by their elements.</summary>
+    /// <returns>The hash.</returns>
+    public override int GetHashCode() => HashCode.Combine(Equation, Forward, Lists.Hash(Operands));
+
     /// <summary>The equation, the forward formula and each operand's gradient contraction.</summary>
     /// <returns>The text.</returns>
     public override string ToString() =>
@@ -68,6 +104,16 @@ public sealed record PlanStep(int Left, int Right, string Contraction, double Fl
 /// <param name="LargestIntermediate">Elements of the largest intermediate.</param>
 public sealed record ContractionPlan(string Method, IReadOnlyList<PlanStep> Steps, double Flops, double LargestIntermediate)
 {
+    /// <summary>Equal when every field is, the steps one by one.</summary>
+    /// <param name="other">The other plan.</param>
+    /// <returns>Whether the two are equal.</returns>
+    public bool Equals(ContractionPlan? other) =>
+        other is not null && Method == other.Method && Flops.Equals(other.Flops) && LargestIntermediate.Equals(other.LargestIntermediate) && Lists.Equal(Steps, other.Steps);
+
+    /// <summary>A hash of the fields, the steps by their elements.</summary>
+    /// <returns>The hash.</returns>
+    public override int GetHashCode() => HashCode.Combine(Method, Flops, LargestIntermediate, Lists.Hash(Steps));
+
     /// <summary>The method, every step and the totals (culture-invariant).</summary>
     /// <returns>The text.</returns>
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,

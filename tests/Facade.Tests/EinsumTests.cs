@@ -25,6 +25,23 @@ public class EinsumTests
         Assert.Contains(@"\frac{\partial L}{\partial B_{jk}}", Einsum.ExplainLatex("ij,jk->ik"));
     }
 
+    /// <summary>Derivations and plans compare by value, their lists element by element, as records of values do.</summary>
+    [Fact]
+    public void Derivations_and_plans_are_equal_by_value()
+    {
+        var d = Einsum.Derive("bij,bjk->bik");
+        Assert.Equal(d, Einsum.Derive("bij,bjk->bik"));
+        Assert.True(d == Einsum.Derive("bij,bjk->bik"));
+        Assert.Equal(d.GetHashCode(), Einsum.Derive("bij,bjk->bik").GetHashCode());
+        Assert.Equal(d.Operands[0], Einsum.Derive("bij,bjk->bik").Operands[0]);
+        Assert.NotEqual(d, Einsum.Derive("bij,bjk->bki"));
+        Assert.NotEqual(d.Operands[0], d.Operands[1]);
+        var p = Einsum.Plan("ij,jk,kl->il", new[] { 2, 3 }, new[] { 3, 4 }, new[] { 4, 5 });
+        Assert.Equal(p, Einsum.Plan("ij,jk,kl->il", new[] { 2, 3 }, new[] { 3, 4 }, new[] { 4, 5 }));
+        Assert.Equal(p.GetHashCode(), Einsum.Plan("ij,jk,kl->il", new[] { 2, 3 }, new[] { 3, 4 }, new[] { 4, 5 }).GetHashCode());
+        Assert.NotEqual(p, Einsum.Plan("ij,jk,kl->il", new[] { 20, 3 }, new[] { 3, 4 }, new[] { 4, 5 }));
+    }
+
     [Fact]
     public void Derive_is_structured()
     {
