@@ -452,7 +452,8 @@ module internal Factorizations =
 
     /// The cofactor matrix C = adj(A)ᵀ of block b of `a` (n×n at `offset`), from its LU (P·A = L·U at mo of m, the
     /// permutation, its sign, the first zero pivot `bad`), into `c` at cOffset. Without a zero pivot C = det A·A⁻ᵀ,
-    /// solved as Aᵀ·C = (det A)·I: the right side scaled first (PyTorch's order), so a tiny det meets no huge inverse.
+    /// solved as Aᵀ·C = (det A)·I: the right side scaled first (PyTorch's order), so a tiny det meets no huge inverse,
+    /// and for a det outside the normal range, through 2^k·A (below).
     /// With one, A has rank n − 1 or less, and adj(A) = γ·x·yᵀ with U·x = 0 (from U's first zero pivot) and yᵀ·A = 0
     /// (from its last one, through Lᵀ and P); γ comes from one cofactor, the minor at the largest |xᵢ|·|yⱼ|, factored
     /// on its own (0 when the rank is lower, up to rounding).
@@ -460,12 +461,26 @@ module internal Factorizations =
         if bad < 0 then
             let mutable d = sign
             for i in 0 .. n - 1 do d <- d * m.[mo + i * n + i]
+            // A det that under- or overflows (or is subnormal) is taken for 2^k·A instead, k putting its pivots'
+            // exponents around 0: Aᵀ·X = det(2^k·A)·I gives X = 2^(kn)·C, scaled back exactly.
+            let k =
+                if Double.IsNormal d || Double.IsNaN d then 0
+                else
+                    let mutable e = 0L
+                    for i in 0 .. n - 1 do e <- e + int64 (Math.ILogB m.[mo + i * n + i])
+                    int (-e / int64 n)
+            if k <> 0 then
+                d <- sign
+                for i in 0 .. n - 1 do d <- d * Math.ScaleB(m.[mo + i * n + i], k)
             let rhs = Storage.rentScratch (n * n)
             try
                 Array.Clear(rhs, 0, n * n)
                 for i in 0 .. n - 1 do rhs.[i * n + i] <- d
                 luSolveTransposed m mo perm n rhs 0 n c cOffset
             finally Storage.returnScratch rhs
+            if k <> 0 then
+                let back = int (max -100000L (min 100000L (-(int64 k) * int64 n)))
+                for e in cOffset .. cOffset + n * n - 1 do c.[e] <- Math.ScaleB(c.[e], back)
         else
             let u i j = m.[mo + i * n + j]
             // U·x = 0: 1 at the first zero pivot, 0 below it, back substitution above it (nonzero pivots there).

@@ -318,7 +318,8 @@ module OpsFactorizationTests =
     /// det's gradient is the cofactor matrix adj(A)ᵀ at every A, as PyTorch's: at singular matrices (an exact zero
     /// pivot, zero pivots in two places, a repeated row, rank n − 2, a batch mixing both kinds, the blocked LU) it is
     /// the matrix of signed minors, where the rule through A⁻¹ refused them; its forward-mode derivative is the same
-    /// inner product; near a singular matrix (a pivot below 1e-308, where A⁻ᵀ overflows) it stays finite.
+    /// inner product; near a singular matrix (a pivot below 1e-308, where A⁻ᵀ overflows) it stays finite, and where
+    /// det itself under- or overflows the cofactors, in range, are found.
     [<Fact>]
     let ``det's gradient is the cofactor matrix, also at a singular matrix`` () =
         let grad (shape: int[]) (a: double[]) = (Autodiff.grad (fun x -> Reduction.sum (Linalg.det x)) (Value.constant (Tensor.create shape a))).Tensor.ToArray()
@@ -370,6 +371,12 @@ module OpsFactorizationTests =
         let tiny = grad [| 2; 2 |] [| 1e300; 0.0; 0.0; 1e-310 |]
         Assert.True(Array.forall Double.IsFinite tiny, sprintf "%A" tiny)
         Assert.True(abs (tiny.[3] - 1e300) <= 1e-15 * 1e300 && abs (tiny.[0] - 1e-310) <= 1e-6 * 1e-310, sprintf "%A" tiny)
+        // det outside the normal range (0 by underflow, subnormal, ∞), the pivots nonzero: the cofactors are in range.
+        for scale in [ 1e-200; 1e-160; 1e200 ] do
+            near (sprintf "diag(%g, %g)" scale scale) [| scale; 0.0; 0.0; scale |] (grad [| 2; 2 |] [| scale; 0.0; 0.0; scale |])
+        let r = Array.init 9 (fun _ -> rng.NextDouble() - 0.5)
+        for scale in [ 1e-120; 1e110 ] do
+            near (sprintf "3×3 times %g" scale) (minorsOf r 3 |> Array.map (fun v -> v * scale * scale)) (grad [| 3; 3 |] (Array.map (fun v -> v * scale) r))
         // det's second derivative needs A⁻¹: refused at a singular A, named.
         let ex = Assert.Throws<ArgumentException>(fun () -> Autodiff.hessian (fun x -> Reduction.sum (Linalg.det x)) (Value.constant (Tensor.create [| 2; 2 |] [| 1.0; 2.0; 2.0; 4.0 |])) |> ignore)
         Assert.Contains("singular", ex.Message)
