@@ -10,10 +10,11 @@ namespace Functional;
 /// </summary>
 public static class Linalg
 {
-    /// <summary>X with A·X = B. VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ.</summary>
+    /// <summary>X with A·X = B, leading (batch) dimensions broadcast as in PyTorch. VJP: B̄ = solve(Aᵀ, Ḡ),
+    /// Ā = −B̄·Xᵀ (each summed over its broadcast).</summary>
     /// <param name="a">A, [..., n, n].</param>
-    /// <param name="b">B, [..., n, k] with A's leading dimensions, or [..., n].</param>
-    /// <returns>X, shaped as B.</returns>
+    /// <param name="b">B, [..., n, k]; or vectors [..., n] when B has one dimension or A's shape without the last.</param>
+    /// <returns>X, [batch..., n, k] or [batch..., n], the batch being A's and B's leading dimensions broadcast.</returns>
     /// <exception cref="ShapeException">A is not square, or B does not match it.</exception>
     /// <exception cref="ArgumentException">A is singular.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
@@ -22,9 +23,9 @@ public static class Linalg
     /// <summary>X with T·X = B for T the lower (or, with <paramref name="upper"/>, upper) triangle of A, by
     /// substitution; the other part of A is never read. VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ masked to the triangle.</summary>
     /// <param name="a">A, [..., n, n].</param>
-    /// <param name="b">B, [..., n, k] or [..., n].</param>
+    /// <param name="b">B as for <see cref="Solve"/>: [..., n, k], or vectors [..., n]; leading dimensions broadcast.</param>
     /// <param name="upper">Read the upper triangle instead of the lower.</param>
-    /// <returns>X, shaped as B.</returns>
+    /// <returns>X, [batch..., n, k] or [batch..., n].</returns>
     /// <exception cref="ArgumentException">A zero on the triangle's diagonal.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
     /// <exception cref="ShapeException"><paramref name="a"/> is not square, or <paramref name="b"/> does not match

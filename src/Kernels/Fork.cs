@@ -177,7 +177,9 @@ internal static class Fork
         for (int w = 0; w < Environment.ProcessorCount - 1; w++)
         {
             int participant = w + 1;
-            new Thread(() => Worker(participant)) { IsBackground = true, Name = "Functional kernels " + w }.Start();
+            // UnsafeStart: a worker lives as long as the process and must not keep the starter's async-local state (a trace,
+            // a scope) alive; each job runs under its poster's own context.
+            new Thread(() => Worker(participant)) { IsBackground = true, Name = "Functional kernels " + w }.UnsafeStart();
         }
     }
 

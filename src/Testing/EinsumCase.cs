@@ -33,7 +33,8 @@ public sealed class EinsumCase
     public string Equation { get; }
 
     /// <summary>Operands that fit the equation, standard normal values from <see cref="Seed"/>. Made at the first
-    /// read and kept; made again if a <see cref="TensorScope"/> they were made in has released them.</summary>
+    /// read, outside every <see cref="TensorScope"/> (a case is shared, across threads too, and one reader's scope
+    /// must not release another's operands), and kept.</summary>
     public Tensor[] Operands
     {
         get
@@ -41,7 +42,12 @@ public sealed class EinsumCase
             lock (shapes)
             {
                 if (values is null || values.Any(t => t.IsReleased))
-                    values = shapes.Select((s, k) => Tensor.Random(Seed + 7919 * k, s)).ToArray();
+                {
+                    var scope = Core.Storage.current.Value;
+                    Core.Storage.current.Value = null!;
+                    try { values = shapes.Select((s, k) => Tensor.Random(Seed + 7919 * k, s)).ToArray(); }
+                    finally { Core.Storage.current.Value = scope; }
+                }
                 return values;
             }
         }

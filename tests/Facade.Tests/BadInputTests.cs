@@ -443,8 +443,16 @@ public class CSharpTermsTests
     public void A_generated_case_outlives_the_scope_it_was_first_read_in_and_keeps_its_shapes()
     {
         var c = Generators.Build(7, new EinsumOptions());
-        using (Tensor.NewScope()) EinsumCheck.Metamorphic(c);
-        // Its operands were made in that scope and released with it: read again, they are made again.
+        Tensor[] first;
+        using (Tensor.NewScope())
+        {
+            EinsumCheck.Metamorphic(c);
+            first = c.Operands;
+        }
+        // Its operands were first read in that scope but made outside every scope: the scope's end leaves them, so
+        // another reader (another thread's, in a shared case) still holds live operands.
+        Assert.All(first, t => Assert.False(t.IsReleased));
+        Assert.Same(first, c.Operands);
         Assert.Equal(Einsum.Contract(c.Equation, c.Operands).Shape, Einsum.Contract(c.Equation, c.Operands).Shape);
         var shapes = c.Shapes;
         if (shapes.Length > 0 && shapes[0].Length > 0) shapes[0][0] += 5;

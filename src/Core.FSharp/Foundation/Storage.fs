@@ -153,6 +153,8 @@ module internal Storage =
     /// Plain arrays handed out again from the pool, and keepers made (diagnostics and tests).
     let mutable recycled = 0L
     let mutable keepers = 0L
+    /// 1 once the pool's trimmer is registered for collections.
+    let mutable private trimmerRegistered = 0
 
     /// The keeper of each recycled plain array, weakly on both sides: a tensor made over an array that has one
     /// (a reshape, a squeeze) holds it too.
@@ -245,7 +247,7 @@ module internal Storage =
                 if not (isNull a) then recycled <- recycled + 1L)
         if isNull a then
             a <- GC.AllocateUninitializedArray<double> n
-            freshBytes <- freshBytes + 8L * int64 n
+            Interlocked.Add(&freshBytes, 8L * int64 n) |> ignore
         if Forwards.Depth > 0 then
             let mutable fresh = Forwards.Fresh
             if isNull fresh then
@@ -350,17 +352,18 @@ module internal Storage =
         if not (isNull live) then t.Keeper <- live
         else
             let k = Keeper()
-            if keepers = 0L then AfterCollections trimIdle |> ignore
+            // One trimmer, however many threads make their first keeper at once (two would empty the pool).
+            if Interlocked.CompareExchange(&trimmerRegistered, 1, 0) = 0 then AfterCollections trimIdle |> ignore
             t.Keeper <- k
             let weak = WeakReference<Keeper>(k)
             keeperOf.AddOrUpdate(raw, weak)
             lock gate (fun () -> watched.Add(struct (weak, raw)))
-            keepers <- keepers + 1L
+            Interlocked.Increment(&keepers) |> ignore
             let seen = GC.CollectionCount 0
             if seen <> collectionsSeen then
                 collectionsSeen <- seen
                 keptBytes <- 0L
-            keptBytes <- keptBytes + budgetBytes raw.Length
+            Interlocked.Add(&keptBytes, budgetBytes raw.Length) |> ignore
 
     /// Whether `t`'s array was made outside every scope during this thread's current op forward and has no
     /// keeper yet (`raw` is its array).

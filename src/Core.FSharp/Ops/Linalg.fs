@@ -128,20 +128,37 @@ module Linalg =
                     else Arithmetic.neg (solveTransposedWith ValueNone xs.[0] (Linear.einsum "...ji,...jk->...ik" [| t; out |]))))
             [| a; b |]
 
-    /// f a b for B [..., n, k] with A's leading dimensions, or for B [..., n] as [..., n, 1] (the result back in
-    /// B's shape); any other B is refused in the terms of `name`.
+    /// f a b for B [..., n, k], or for B [..., n] as [..., n, 1] (the result back as vectors), with A's and B's
+    /// leading dimensions broadcast (PyTorch's rules: B is vectors when it has one dimension or exactly A's shape
+    /// without the last); any other B is refused in the terms of `name`. One matrix A for a batch of B solves the
+    /// batch as columns of one right-hand side (each matrix's bits up to one panel; beyond it the panels' products are
+    /// blocked by the number of columns, so equal to rounding); otherwise A is broadcast as well.
     let private withRightHandSides (name: string) (a: Value) (b: Value) (f: Value -> Value -> Value) : Value =
         let n, _ = square name "a" a.Shape
         let sa, sb = a.Shape, b.Shape
         let lead = sa.[.. sa.Length - 3]
-        if sb.Length = sa.Length - 1 && Shape.same sb (Array.append lead [| n |]) then
-            Layout.reshape sb (f a (Layout.reshape (Array.append sb [| 1 |]) b))
-        elif sb.Length = sa.Length && Shape.same sb.[.. sb.Length - 2] (Array.append lead [| n |]) then f a b
-        else
-            raise (ShapeException(sprintf "%s: b has shape %s; for a of shape %s it must be %s or %s." name (Shape.show sb) (Shape.show sa) (Shape.show (Array.append lead [| n; -1 |]) |> fun s -> s.Replace("-1", "k")) (Shape.show (Array.append lead [| n |])), "b"))
+        let refuse () =
+            raise (ShapeException(sprintf "%s: b has shape %s; for a of shape %s it must be [..., %d, k] or [..., %d], its leading dimensions broadcasting with a's %s." name (Shape.show sb) (Shape.show sa) n n (Shape.show lead), "b"))
+        let vector = sb.Length = 1 || (sb.Length = sa.Length - 1 && Shape.same sb sa.[.. sa.Length - 2])
+        let bm = if vector then Layout.reshape (Array.append sb [| 1 |]) b else b
+        let sm = bm.Shape
+        if sm.Length < 2 || sm.[sm.Length - 2] <> n then refuse ()
+        let leadB = sm.[.. sm.Length - 3]
+        let batch = try Shape.broadcast lead leadB with :? ShapeException -> refuse ()
+        let k = sm.[sm.Length - 1]
+        let x =
+            if Shape.same lead batch && Shape.same leadB batch then f a bm
+            elif Array.forall ((=) 1) lead then
+                let m = Shape.numel batch
+                let columns = Layout.permute [| 1; 0; 2 |] (Layout.reshape [| m; n; k |] (Arithmetic.broadcastTo (Array.append batch [| n; k |]) bm))
+                let solved = f (Layout.reshape [| n; n |] a) (Layout.reshape [| n; m * k |] columns)
+                Layout.reshape (Array.append batch [| n; k |]) (Layout.permute [| 1; 0; 2 |] (Layout.reshape [| n; m; k |] solved))
+            else f (Arithmetic.broadcastTo (Array.append batch [| n; n |]) a) (Arithmetic.broadcastTo (Array.append batch [| n; k |]) bm)
+        if vector then Layout.reshape (Array.append batch [| n |]) x else x
 
-    /// X with A·X = B: A [..., n, n]; B [..., n, k] with A's leading dimensions, or [..., n] (one right-hand side
-    /// per matrix). VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ. JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
+    /// X with A·X = B: A [..., n, n]; B [..., n, k], or [..., n] (vectors: when B has one dimension or A's shape
+    /// without the last); leading dimensions broadcast, as PyTorch's. VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ (summed over
+    /// the broadcast). JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
     let solve (a: Value) (b: Value) : Value = withRightHandSides "solve" a b solveMatrix
 
     /// The mask of the triangle solveTriangular reads.
@@ -175,8 +192,8 @@ module Linalg =
             [| a; b |]
 
     /// X with A·X = B for a triangular A: only A's lower (upper = false) or upper triangle is read, the other part
-    /// treated as 0; by substitution. VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ masked to the triangle. A zero on the diagonal is
-    /// refused.
+    /// treated as 0; by substitution; B as for `solve` (leading dimensions broadcast). VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ
+    /// masked to the triangle. A zero on the diagonal is refused.
     let solveTriangular (upper: bool) (a: Value) (b: Value) : Value =
         withRightHandSides "solveTriangular" a b (solveTriangularMatrix upper)
 

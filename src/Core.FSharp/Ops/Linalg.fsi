@@ -14,13 +14,14 @@ namespace Functional.Core
 [<RequireQualifiedAccess>]
 module Linalg =
 
-    /// X with A·X = B: A [..., n, n]; B [..., n, k] with A's leading dimensions, or [..., n] (one right-hand side
-    /// per matrix). VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ. JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
+    /// X with A·X = B: A [..., n, n]; B [..., n, k], or [..., n] (vectors: when B has one dimension or A's shape
+    /// without the last); leading dimensions broadcast, as PyTorch's. VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ (summed over
+    /// the broadcast). JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
     val solve: a: Value -> b: Value -> Value
 
     /// X with A·X = B for a triangular A: only A's lower (upper = false) or upper triangle T is read, the other part
-    /// treated as 0; by substitution. VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ masked to the triangle. JVP: T·Ẋ = Ḃ − (Ȧ masked)·X.
-    /// A zero on T's diagonal is refused.
+    /// treated as 0; by substitution; B as for `solve` (leading dimensions broadcast). VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ
+    /// masked to the triangle. JVP: T·Ẋ = Ḃ − (Ȧ masked)·X. A zero on T's diagonal is refused.
     val solveTriangular: upper: bool -> a: Value -> b: Value -> Value
 
     /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused. A lower triangular A (every element right of

@@ -381,6 +381,38 @@ module OpsFactorizationTests =
         let ex = Assert.Throws<ArgumentException>(fun () -> Autodiff.hessian (fun x -> Reduction.sum (Linalg.det x)) (Value.constant (Tensor.create [| 2; 2 |] [| 1.0; 2.0; 2.0; 4.0 |])) |> ignore)
         Assert.Contains("singular", ex.Message)
 
+    /// Leading dimensions broadcast as PyTorch's: one A for a batch of B solves the batch as columns, with the bits of
+    /// each matrix solved alone up to one panel (to rounding beyond it); a broadcast A solves each pairing; B is vectors when it has
+    /// one dimension or A's shape without the last; batches that do not broadcast are refused, naming b.
+    [<Fact>]
+    let ``solve broadcasts leading dimensions, one A for a batch with each matrix's own bits`` () =
+        let bits (v: Value) = v.Tensor.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
+        for n in [ 5; 70 ] do
+            let a, _, _ = factorizationCase n 1
+            let av = Value.constant (Tensor.create [| n; n |] a)
+            let b = Value.constant (Tensor.random (n + 1) [| 2; 3; n; 4 |])
+            for solve in [ Linalg.solve; Linalg.solveTriangular false; Linalg.solveTriangular true ] do
+                let x = solve av b
+                Assert.Equal<int[]>([| 2; 3; n; 4 |], x.Shape)
+                let each = Layout.stack [| for i in 0 .. 1 -> Layout.stack [| for j in 0 .. 2 -> solve av (Layout.select j (Layout.select i b)) |] |]
+                if n <= 64 then Assert.Equal<int64[]>(bits each, bits x)
+                else
+                    // Beyond one panel the panels' products are blocked by the number of columns: equal to rounding.
+                    let scale = each.Tensor.ToArray() |> Array.fold (fun s v -> max s (abs v)) 0.0
+                    Assert.True(Tensor.maxAbsDiff each.Tensor x.Tensor <= 1e-12 * scale, sprintf "n = %d: %g off (largest %g)" n (Tensor.maxAbsDiff each.Tensor x.Tensor) scale)
+            // A [2, 1, n, n] against B [3, n, 4]: every pairing; vectors for a batch of A.
+            let a2 = Value.constant (Tensor.create [| 2; 1; n; n |] (Array.append a (Array.map (fun v -> -v) a)))
+            let b3 = Layout.select 0 b
+            let x = Linalg.solve a2 b3
+            Assert.Equal<int[]>([| 2; 3; n; 4 |], x.Shape)
+            Assert.Equal<int64[]>(bits (Linalg.solve (Layout.select 0 (Layout.select 1 a2)) (Layout.select 2 b3)), bits (Layout.select 2 (Layout.select 1 x)))
+            let v = Value.constant (Tensor.random 3 [| n |])
+            Assert.Equal<int[]>([| 2; 1; n |], (Linalg.solve a2 v).Shape)
+            Assert.Equal<int64[]>(bits (Linalg.solve av v), bits (Layout.select 0 (Layout.select 0 (Linalg.solve a2 v))))
+        let ex = Assert.Throws<Functional.ShapeException>(fun () -> Linalg.solve (Value.constant (Tensor.ones [| 2; 3; 3 |])) (Value.constant (Tensor.ones [| 4; 3; 1 |])) |> ignore)
+        Assert.Equal("b", ex.ParamName)
+        Assert.Contains("solve: b has shape [4, 3, 1]", ex.Message)
+
     /// A singular matrix of a batch is named by its index, batch 0 included (as cholesky and solveTriangular name theirs).
     [<Fact>]
     let ``solve and inverse name a singular matrix's batch index, 0 included`` () =

@@ -8,7 +8,9 @@ open Functional.Core
 
 /// Log-softmax at any magnitude against an exact reference: values within 4 ulp; the pullback g − e^y·Σg within 4
 /// ulp of its componentwise scale |g| + p·(1 + |y|)·Σ|g| (it is formed from the output y, as PyTorch's is, and an
-/// error of k ulp in y is k·|y| ulp in e^y).
+/// error of k ulp in y is k·|y| ulp in e^y). It switches the fused softmax off and on (`Tuning.FusedSoftmax`), so it
+/// runs with the other tests of process-wide state, not beside them.
+[<Collection("process-wide state")>]
 module OpsLogSoftmaxAccuracyTests =
 
     let private ulp (v: double) = let a = abs v in Math.BitIncrement a - a

@@ -29,6 +29,23 @@ module ModelOpsTorchTests =
             return if cols then [| Array.append lead [| n; n |]; Array.append lead [| n; k |] |] else [| Array.append lead [| n; n |] |]
         }
 
+    /// A and B whose leading dimensions broadcast (PyTorch's rules): one A for a batch of B, both broadcast, vectors
+    /// for every matrix, one B for a batch of A, A's size-1 batch. With `matrices`, B always [..., n, k] and never
+    /// read as vectors (solve_triangular takes no vectors).
+    let private solveBroadcastShapes (matrices: bool) =
+        gen {
+            let! n = Gen.choose (1, 4)
+            let! k = Gen.choose (1, 3)
+            let! kind = if matrices then Gen.elements [ 0; 1; 4 ] else Gen.choose (0, 4)
+            return
+                match kind with
+                | 0 -> [| [| n; n |]; [| 3; n; k |] |]
+                | 1 -> [| [| 2; 1; n; n |]; [| 3; n; k |] |]
+                | 2 -> [| [| 3; n; n |]; [| n |] |]
+                | 3 -> [| [| 3; n; n |]; [| n; k |] |]
+                | _ -> [| [| 1; n; n |]; [| 3; n; k |] |]
+        }
+
     /// A + (2n + 3)I (batched), A n×n with standard normal entries: its singular values are at least 2n + 3 − ‖A‖_F, and
     /// ‖A‖_F² (χ² with n² degrees of freedom) exceeds (2n + 3)² with probability below 1e-5 for every n ≤ 4, so the
     /// inverse, solves and determinant are well conditioned (a shift of 3 left some 4×4 cases nearly singular).
@@ -126,6 +143,8 @@ module ModelOpsTorchTests =
           { Name = "logAbsDet"; Shapes = squareShapes false false; Domain = any; Ours = (fun x -> Linalg.logAbsDet (conditioned x.[0])); Theirs = (fun t -> let struct (_, l) = torch.linalg.slogdet(conditionedT t.[0]) in l) }
           { Name = "maxAxes last"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Piecewise.maxAxes KinkConvention.Midpoint [| -1 |] false x.[0]); Theirs = (fun t -> t.[0].amax([| -1L |], false)) }
           { Name = "minAxes 0 keep"; Shapes = nonScalar; Domain = any; Ours = (fun x -> Piecewise.minAxes KinkConvention.Midpoint [| 0 |] true x.[0]); Theirs = (fun t -> t.[0].amin([| 0L |], true)) }
+          { Name = "solve broadcast"; Shapes = solveBroadcastShapes false; Domain = any; Ours = (fun x -> Linalg.solve (conditioned x.[0]) x.[1]); Theirs = (fun t -> torch.linalg.solve(conditionedT t.[0], t.[1])) }
+          { Name = "solveTriangular broadcast"; Shapes = solveBroadcastShapes true; Domain = any; Ours = (fun x -> Linalg.solveTriangular true (conditioned x.[0]) x.[1]); Theirs = (fun t -> torch.linalg.solve_triangular(conditionedT t.[0], t.[1], upper = true)) }
           { Name = "solveTriangular"; Shapes = squareShapes true true; Domain = any; Ours = (fun x -> Linalg.solveTriangular false (conditioned x.[0]) x.[1]); Theirs = (fun t -> torch.linalg.solve_triangular(conditionedT t.[0], t.[1], upper = false)) }
           { Name = "cholesky"; Shapes = squareShapes true false; Domain = any; Ours = (fun x -> Linalg.cholesky (spd x.[0])); Theirs = (fun t -> torch.linalg.cholesky(spdT t.[0])) } ]
 
