@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using Core = Functional.Core;
 
@@ -92,6 +93,53 @@ public static class Loss
         });
     }
 
+    /// <summary>Cross-entropy from logits and class labels with a weight per class, PyTorch's
+    /// <c>cross_entropy(weight=w)</c>: Σ_n w[y_n]·ℓ_n / Σ_n w[y_n] with ℓ_n = −log softmax(logits)[n, y_n].
+    /// ∂/∂logits[n] = w[y_n]·(softmax − onehot)[n] / Σ_m w[y_m]; ∂/∂w[c] = Σ_{n: y_n = c} (ℓ_n − L) / Σ_m w[y_m] (PyTorch
+    /// gives none).</summary>
+    /// <param name="logits">[N, C] scores.</param>
+    /// <param name="labels">N class indices in 0 .. C − 1.</param>
+    /// <param name="weights">[C] weights, one per class; null for none (every weight 1).</param>
+    /// <returns>A scalar; NaN when the labelled weights sum to 0 (an empty batch among them).</returns>
+    /// <exception cref="ShapeException">logits is not [N, C], labels' length is not N, or weights is not [C].</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside 0 .. C − 1.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="labels"/> is
+    /// null.</exception>
+    public static Tensor CrossEntropy(Tensor logits, int[] labels, Tensor? weights) =>
+        Weighted("Loss.CrossEntropy", "logits,labels,weights", logits, nameof(logits), labels, weights, null, LabelledLosses);
+
+    /// <summary>Cross-entropy from logits and class labels, the rows labelled <paramref name="ignoreIndex"/> left out,
+    /// PyTorch's <c>cross_entropy(ignore_index=k)</c>: the mean of ℓ_n = −log softmax(logits)[n, y_n] over the other
+    /// rows. ∂/∂logits[n] = (softmax − onehot)[n]/K for the K rows kept, 0 for the rows left out.</summary>
+    /// <param name="logits">[N, C] scores.</param>
+    /// <param name="labels">N class indices in 0 .. C − 1, or <paramref name="ignoreIndex"/>.</param>
+    /// <param name="ignoreIndex">The label of rows to leave out (any number; PyTorch's default is −100).</param>
+    /// <returns>A scalar; NaN when every row is left out.</returns>
+    /// <exception cref="ShapeException">logits is not [N, C], or labels' length is not N.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A label other than <paramref name="ignoreIndex"/> is outside
+    /// 0 .. C − 1.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="labels"/> is
+    /// null.</exception>
+    public static Tensor CrossEntropy(Tensor logits, int[] labels, int ignoreIndex) =>
+        Weighted("Loss.CrossEntropy", "logits,labels,ignoreIndex", logits, nameof(logits), labels, null, ignoreIndex, LabelledLosses);
+
+    /// <summary>Cross-entropy from logits and class labels, with a weight per class and the rows labelled
+    /// <paramref name="ignoreIndex"/> left out, PyTorch's <c>cross_entropy(weight=w, ignore_index=k)</c>:
+    /// Σ_n w[y_n]·ℓ_n / Σ_n w[y_n] over the rows kept, ℓ_n = −log softmax(logits)[n, y_n]. ∂/∂logits[n] =
+    /// w[y_n]·(softmax − onehot)[n] / Σ_m w[y_m] for the rows kept, 0 for the others.</summary>
+    /// <param name="logits">[N, C] scores.</param>
+    /// <param name="labels">N class indices in 0 .. C − 1, or <paramref name="ignoreIndex"/>.</param>
+    /// <param name="weights">[C] weights, one per class; null for none.</param>
+    /// <param name="ignoreIndex">The label of rows to leave out.</param>
+    /// <returns>A scalar; NaN when the kept rows' weights sum to 0 (every row left out among them).</returns>
+    /// <exception cref="ShapeException">logits is not [N, C], labels' length is not N, or weights is not [C].</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A label other than <paramref name="ignoreIndex"/> is outside
+    /// 0 .. C − 1.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="labels"/> is
+    /// null.</exception>
+    public static Tensor CrossEntropy(Tensor logits, int[] labels, Tensor? weights, int ignoreIndex) =>
+        Weighted("Loss.CrossEntropy", "logits,labels,weights,ignoreIndex", logits, nameof(logits), labels, weights, ignoreIndex, LabelledLosses);
+
     /// <summary>Cross-entropy from logits and target probabilities, −mean_n Σ_c p[n, c]·log softmax(logits)[n, c].
     /// ∂/∂logits[n, c] = (softmax(logits)[n, c]·Σ_c′ p[n, c′] − p[n, c])/N; ∂/∂p[n, c] = −log softmax(logits)[n, c]/N.</summary>
     /// <param name="logits">[N, C] scores.</param>
@@ -127,6 +175,53 @@ public static class Loss
         var (n, c) = Classes("Loss.Nll", N(logProbabilities), nameof(logProbabilities), labels.Length, nameof(labels));
         return Api.Call("Loss.Nll", "logProbabilities,labels", () => Nll(logProbabilities, labels, n, c));
     }
+
+    /// <summary>Negative log-likelihood with a weight per class, PyTorch's <c>nll_loss(weight=w)</c>:
+    /// −Σ_n w[y_n]·logProbabilities[n, y_n] / Σ_n w[y_n]. ∂/∂logProbabilities[n] = −w[y_n]·onehot[n] / Σ_m w[y_m].</summary>
+    /// <param name="logProbabilities">[N, C] log-probabilities.</param>
+    /// <param name="labels">N class indices in 0 .. C − 1.</param>
+    /// <param name="weights">[C] weights, one per class; null for none.</param>
+    /// <returns>A scalar; NaN when the labelled weights sum to 0.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="logProbabilities"/> or <paramref name="labels"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException"><paramref name="logProbabilities"/> is not [N, C], the length of
+    /// <paramref name="labels"/> is not N, or weights is not [C].</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside 0 .. C − 1.</exception>
+    public static Tensor Nll(Tensor logProbabilities, int[] labels, Tensor? weights) =>
+        Weighted("Loss.Nll", "logProbabilities,labels,weights", logProbabilities, nameof(logProbabilities), labels, weights, null, PickedLosses);
+
+    /// <summary>Negative log-likelihood, the rows labelled <paramref name="ignoreIndex"/> left out, PyTorch's
+    /// <c>nll_loss(ignore_index=k)</c>: −mean of logProbabilities[n, y_n] over the other rows. ∂/∂logProbabilities[n] =
+    /// −onehot[n]/K for the K rows kept, 0 for the others.</summary>
+    /// <param name="logProbabilities">[N, C] log-probabilities.</param>
+    /// <param name="labels">N class indices in 0 .. C − 1, or <paramref name="ignoreIndex"/>.</param>
+    /// <param name="ignoreIndex">The label of rows to leave out.</param>
+    /// <returns>A scalar; NaN when every row is left out.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="logProbabilities"/> or <paramref name="labels"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException"><paramref name="logProbabilities"/> is not [N, C], or the length of
+    /// <paramref name="labels"/> is not N.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A label other than <paramref name="ignoreIndex"/> is outside
+    /// 0 .. C − 1.</exception>
+    public static Tensor Nll(Tensor logProbabilities, int[] labels, int ignoreIndex) =>
+        Weighted("Loss.Nll", "logProbabilities,labels,ignoreIndex", logProbabilities, nameof(logProbabilities), labels, null, ignoreIndex, PickedLosses);
+
+    /// <summary>Negative log-likelihood with a weight per class and the rows labelled <paramref name="ignoreIndex"/>
+    /// left out, PyTorch's <c>nll_loss(weight=w, ignore_index=k)</c>: −Σ_n w[y_n]·logProbabilities[n, y_n] / Σ_n w[y_n]
+    /// over the rows kept. ∂/∂logProbabilities[n] = −w[y_n]·onehot[n] / Σ_m w[y_m] for the rows kept.</summary>
+    /// <param name="logProbabilities">[N, C] log-probabilities.</param>
+    /// <param name="labels">N class indices in 0 .. C − 1, or <paramref name="ignoreIndex"/>.</param>
+    /// <param name="weights">[C] weights, one per class; null for none.</param>
+    /// <param name="ignoreIndex">The label of rows to leave out.</param>
+    /// <returns>A scalar; NaN when the kept rows' weights sum to 0.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="logProbabilities"/> or <paramref name="labels"/> is
+    /// null.</exception>
+    /// <exception cref="ShapeException"><paramref name="logProbabilities"/> is not [N, C], the length of
+    /// <paramref name="labels"/> is not N, or weights is not [C].</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A label other than <paramref name="ignoreIndex"/> is outside
+    /// 0 .. C − 1.</exception>
+    public static Tensor Nll(Tensor logProbabilities, int[] labels, Tensor? weights, int ignoreIndex) =>
+        Weighted("Loss.Nll", "logProbabilities,labels,weights,ignoreIndex", logProbabilities, nameof(logProbabilities), labels, weights, ignoreIndex, PickedLosses);
 
     /// <summary>Binary cross-entropy from logits, mean(softplus(x) − x·y): stable for any logit (the σ and log are
     /// never formed). ∂/∂x = (σ(x) − y)/n, ∂/∂y = −x/n. Same-shaped operands take one fused pass each way.</summary>
@@ -172,6 +267,40 @@ public static class Loss
         for (int i = 0; i < labels.Length; i++) Label(labels, i, c);
         var picked = new Tensor(Core.Indexing.gather(1, labels, new[] { n, 1 }, logProbabilities.Value));
         return -(picked.Sum() / n);   // NaN for an empty batch, as CrossEntropy
+    }
+
+    /// <summary>ℓ_n = −log softmax(rows)[n, labels[n]] for each row, one pass per row (the bits of CrossEntropy's).</summary>
+    private static Tensor LabelledLosses(Tensor rows, int[] labels) => -new Tensor(Core.Softmax.labelledLogSoftmax(labels, rows.Value));
+
+    /// <summary>ℓ_n = −rows[n, labels[n]] for each row.</summary>
+    private static Tensor PickedLosses(Tensor rows, int[] labels) =>
+        -new Tensor(Core.Indexing.gather(1, labels, new[] { labels.Length, 1 }, rows.Value)).Reshape(labels.Length);
+
+    /// <summary>A classification loss with class weights and an ignored label (PyTorch's weight and ignore_index):
+    /// the rows whose label is <paramref name="ignore"/> are left out before anything is computed from them (their
+    /// gradient is exactly 0, whatever their scores hold), then Σ w[y]·ℓ / Σ w[y] over the rest, or the mean without
+    /// weights.</summary>
+    private static Tensor Weighted(string member, string parameters, Tensor scores, string scoresName, int[] labels, Tensor? weights, int? ignore, Func<Tensor, int[], Tensor> losses)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var (n, c) = Classes(member, N(scores, scoresName), scoresName, labels.Length, nameof(labels));
+        if (weights is not null && (weights.Rank != 1 || weights.Shape[0] != c))
+            throw new ShapeException($"{member}: weights has shape {weights.Shape}; it must be [{c}], one weight per class.", nameof(weights));
+        return Api.Call(member, parameters, () =>
+        {
+            var keep = new List<int>(n);
+            for (int i = 0; i < n; i++)
+            {
+                if (ignore is { } skip && labels[i] == skip) continue;
+                Label(labels, i, c);
+                keep.Add(i);
+            }
+            var kept = keep.Count == n ? labels : keep.Select(i => labels[i]).ToArray();
+            var l = losses(keep.Count == n ? scores : scores.IndexSelect(0, keep.ToArray()), kept);
+            if (weights is null) return l.Sum() / kept.Length;
+            var w = weights.IndexSelect(0, kept);
+            return (w * l).Sum() / w.Sum();
+        });
     }
 
     /// <summary>labels[i], checked to lie in 0 .. classes − 1.</summary>

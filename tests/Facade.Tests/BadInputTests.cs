@@ -43,6 +43,42 @@ public class BadInputTests
         Assert.Equal("labels", e.ParamName);
     }
 
+    /// <summary>Class weights and an ignored label, as PyTorch's weight and ignore_index: ignored rows are left out
+    /// before anything is computed from them (NaN or ∞ scores there change nothing, their gradient is exactly 0);
+    /// weights of 1 give the plain losses' bits; the weights' own gradient passes finite differences; every row
+    /// ignored is NaN; the ignore index need not be a class; bad weights and labels are named.</summary>
+    [Fact]
+    public void Class_weights_and_an_ignored_label_follow_PyTorch_and_leave_ignored_rows_untouched()
+    {
+        var logits = Tensor.FromArray(new[] { 0.5, -1.0, 2.0, double.NaN, double.PositiveInfinity, 0.0, 1.5, 0.25, -0.75, 3.0, -2.0, 0.5 }, 4, 3);
+        int[] labels = { 2, -100, 0, 1 };
+        var kept = Tensor.FromArray(new[] { 0.5, -1.0, 2.0, 1.5, 0.25, -0.75, 3.0, -2.0, 0.5 }, 3, 3);
+        int[] keptLabels = { 2, 0, 1 };
+        Assert.Equal(Loss.CrossEntropy(kept, keptLabels).ToScalar(), Loss.CrossEntropy(logits, labels, -100).ToScalar());
+        var g = Autodiff.Grad(t => Loss.CrossEntropy(t, labels, -100), logits).ToArray();
+        Assert.Equal(new[] { 0.0, 0, 0 }, g[3..6]);
+        Assert.All(g, v => Assert.True(double.IsFinite(v)));
+        Assert.Equal(Loss.Nll(kept.LogSoftmax(1), keptLabels).ToScalar(), Loss.Nll(logits.LogSoftmax(1), labels, -100).ToScalar());
+        // Weights of 1: the plain losses, bit for bit.
+        var ones = Tensor.Ones(3);
+        Assert.Equal(Loss.CrossEntropy(kept, keptLabels).ToScalar(), Loss.CrossEntropy(kept, keptLabels, ones).ToScalar());
+        Assert.Equal(Loss.Nll(kept.LogSoftmax(1), keptLabels).ToScalar(), Loss.Nll(kept.LogSoftmax(1), keptLabels, ones).ToScalar());
+        // Σ w[y]·ℓ / Σ w[y], and the weights' gradient by finite differences.
+        var w = Tensor.FromArray(new[] { 0.5, 2.0, 1.5 }, 3);
+        var l = (-kept.LogSoftmax(1)).ToArray();
+        double want = (1.5 * l[2] + 0.5 * l[3] + 2.0 * l[7]) / (1.5 + 0.5 + 2.0);
+        Assert.Equal(want, Loss.CrossEntropy(logits, labels, w, -100).ToScalar(), 14);
+        Assert.True(GradientCheck.Run(x => Loss.CrossEntropy(x[0], keptLabels, x[1]), kept, w).Passed);
+        // Every row ignored: 0/0, as PyTorch's mean over nothing.
+        Assert.True(double.IsNaN(Loss.CrossEntropy(kept, new[] { 1, 1, 1 }, 1).ToScalar()));
+        Assert.True(double.IsNaN(Loss.Nll(kept, new[] { 1, 1, 1 }, w, 1).ToScalar()));
+        Assert.Equal("weights", Assert.Throws<ShapeException>(() => Loss.CrossEntropy(kept, keptLabels, Tensor.Ones(4))).ParamName);
+        Assert.Equal("weights", Assert.Throws<ShapeException>(() => Loss.Nll(kept, keptLabels, Tensor.Ones(3, 1), 0)).ParamName);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Loss.CrossEntropy(kept, new[] { 0, 5, -100 }, -100));
+        Assert.Equal("labels", e.ParamName);
+        Assert.StartsWith("Loss.CrossEntropy: ", e.Message);
+    }
+
     [Fact]
     public void Plan_rejects_null_and_negative_shapes_with_typed_errors()
     {

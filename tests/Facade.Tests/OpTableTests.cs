@@ -27,6 +27,9 @@ public class OpTableTests
     private static Tensor Cond(Tensor a) => a + Tensor.Eye(a.Shape[^1]) * 3;
     private static readonly int[] Labels = { 2, 0, 1, 2 };
     private static TT LabelsT() => torch.tensor(Labels.Select(l => (long)l).ToArray());
+    private static readonly double[] ClassWeights = { 0.5, 2.0, 1.5 };
+    private static Tensor WeightsOf() => Tensor.FromArray(ClassWeights, 3);
+    private static TT WeightsT() => torch.tensor(ClassWeights);
 
     public static readonly Row[] Rows =
     {
@@ -154,6 +157,18 @@ public class OpTableTests
         new("Loss.CrossEntropy(Tensor, Int32[])", "(softmax − onehot)/N", "", "cross_entropy", x => Loss.CrossEntropy(x[0], Labels), t => torch.nn.functional.cross_entropy(t[0], LabelsT()), R(1, 4, 3)),
         new("Loss.CrossEntropy(Tensor, Tensor)", "(softmax − p)/N", "", "cross_entropy (probabilities)", x => Loss.CrossEntropy(x[0], x[1].Softmax(1)),
             t => torch.nn.functional.cross_entropy(t[0], torch.nn.functional.softmax(t[1], 1)), R(1, 4, 3), R(2, 4, 3)),
+        new("Loss.CrossEntropy(Tensor, Int32[], Tensor)", "w[y]·(softmax − onehot)/Σ w[y]", "", "cross_entropy(weight)", x => Loss.CrossEntropy(x[0], Labels, WeightsOf()),
+            t => torch.nn.functional.cross_entropy(t[0], LabelsT(), WeightsT()), R(1, 4, 3)),
+        new("Loss.CrossEntropy(Tensor, Int32[], Int32)", "(softmax − onehot)/K over the K rows kept", "", "cross_entropy(ignore_index)", x => Loss.CrossEntropy(x[0], Labels, 1),
+            t => torch.nn.functional.cross_entropy(t[0], LabelsT(), ignore_index: 1), R(1, 4, 3)),
+        new("Loss.CrossEntropy(Tensor, Int32[], Tensor, Int32)", "w[y]·(softmax − onehot)/Σ w[y] over the rows kept", "", "cross_entropy(weight, ignore_index)", x => Loss.CrossEntropy(x[0], Labels, WeightsOf(), 0),
+            t => torch.nn.functional.cross_entropy(t[0], LabelsT(), WeightsT(), ignore_index: 0), R(1, 4, 3)),
+        new("Loss.Nll(Tensor, Int32[], Tensor)", "−w[y]·onehot/Σ w[y]", "", "nll_loss(weight)", x => Loss.Nll(x[0].LogSoftmax(1), Labels, WeightsOf()),
+            t => torch.nn.functional.nll_loss(torch.nn.functional.log_softmax(t[0], 1), LabelsT(), WeightsT()), R(1, 4, 3)),
+        new("Loss.Nll(Tensor, Int32[], Int32)", "−onehot/K over the K rows kept", "", "cross_entropy(ignore_index) (TorchSharp 0.107's nll_loss has no ignore_index)", x => Loss.Nll(x[0].LogSoftmax(1), Labels, 2),
+            t => torch.nn.functional.cross_entropy(t[0], LabelsT(), ignore_index: 2), R(1, 4, 3)),
+        new("Loss.Nll(Tensor, Int32[], Tensor, Int32)", "−w[y]·onehot/Σ w[y] over the rows kept", "", "cross_entropy(weight, ignore_index)", x => Loss.Nll(x[0].LogSoftmax(1), Labels, WeightsOf(), 1),
+            t => torch.nn.functional.cross_entropy(t[0], LabelsT(), WeightsT(), ignore_index: 1), R(1, 4, 3)),
         new("Loss.Nll(Tensor, Int32[])", "−onehot/N", "", "nll_loss", x => Loss.Nll(x[0].LogSoftmax(1), Labels), t => torch.nn.functional.nll_loss(torch.nn.functional.log_softmax(t[0], 1), LabelsT()), R(1, 4, 3)),
         new("Loss.BinaryCrossEntropyWithLogits(Tensor, Tensor)", "(σ(x) − y)/n", "", "binary_cross_entropy_with_logits", x => Loss.BinaryCrossEntropyWithLogits(x[0], x[1].Sigmoid()),
             t => torch.nn.functional.binary_cross_entropy_with_logits(t[0], t[1].sigmoid()), R(1, 4, 3), R(2, 4, 3)),
