@@ -28,10 +28,11 @@ module internal Trace =
         Tracing.current.Value <- entries
         try
             let y, pullback = Autodiff.vjpMany f (xs |> Array.map Value.constant)
-            let forward = entries.Count
+            // Read under the lock ops append under: a task f started may still be running one.
+            let forward = lock entries (fun () -> entries.Count)
             let seed = Tensor.ones y.Tensor.Shape
             let grads = pullback (Value.constant seed) |> Array.map (fun g -> g.Tensor)
-            { Entries = entries.ToArray()
+            { Entries = lock entries (fun () -> entries.ToArray())
               ForwardCount = forward
               Inputs = xs
               Output = y.Tensor
