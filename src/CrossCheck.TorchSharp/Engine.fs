@@ -43,19 +43,6 @@ module Engine =
         let s = torch.where(x.gt(torch.tensor 0.0), ones, torch.where(x.lt(torch.tensor 0.0), torch.exp x * alpha, ones * kink))
         torch.where(x.isnan(), x, s)
 
-    /// The cofactor matrix adj(A)ᵀ of each matrix of a, from its SVD A = U·S·Vᵀ: det U·det V·U·diag(pᵢ)·Vᵀ with pᵢ the
-    /// product of the other singular values (prefix and suffix products, no division), so it holds at a singular A.
-    let internal cofactorsBySvd (a: torch.Tensor) =
-        let n = a.shape.[a.shape.Length - 1]
-        if n = 0L then torch.zeros_like a
-        else
-            let struct (u, s, vh) = torch.linalg.svd(a)
-            let ones = torch.ones_like(s.narrow(-1L, 0L, 1L))
-            let before = torch.cat([| ones; s.narrow(-1L, 0L, n - 1L).cumprod(-1L) |], -1L)
-            let after = torch.cat([| ones; s.flip([| -1L |]).narrow(-1L, 0L, n - 1L).cumprod(-1L) |], -1L).flip([| -1L |])
-            let sign = (torch.linalg.det(u) * torch.linalg.det(vh)).unsqueeze(-1).unsqueeze(-1)
-            sign * torch.matmul(u * (before * after).unsqueeze(-2), vh)
-
     /// An index tensor from an op's int[] attribute (TorchSharp's tensor factory refuses an empty array).
     let private indexTensor (values: int[]) (shape: int64[]) (device: torch.Device) =
         if values.Length = 0 then torch.zeros(shape, torch.ScalarType.Int64, device)
@@ -67,6 +54,20 @@ module Engine =
     /// x with its infinities (and NaN) replaced by 0, so that a branch torch.where does not take stays finite
     /// forward and backward (a NaN there would reach the gradient through the branch's own derivative).
     let internal finiteOnly (x: torch.Tensor) = torch.where(x.isfinite(), x, torch.zeros_like x)
+
+    /// The cofactor matrix adj(A)ᵀ of each matrix of a, from its SVD A = U·S·Vᵀ: det U·det V·U·diag(pᵢ)·Vᵀ with pᵢ the
+    /// product of the other singular values (prefix and suffix products, no division), so it holds at a singular A.
+    let internal cofactorsBySvd (a: torch.Tensor) =
+        let n = a.shape.[a.shape.Length - 1]
+        if n = 0L then torch.zeros_like a
+        else
+            // Non-finite entries replaced: LibTorch's SVD refuses them, and only matrices whose det is exactly 0 use this.
+            let struct (u, s, vh) = torch.linalg.svd(finiteOnly a)
+            let ones = torch.ones_like(s.narrow(-1L, 0L, 1L))
+            let before = torch.cat([| ones; s.narrow(-1L, 0L, n - 1L).cumprod(-1L) |], -1L)
+            let after = torch.cat([| ones; s.flip([| -1L |]).narrow(-1L, 0L, n - 1L).cumprod(-1L) |], -1L).flip([| -1L |])
+            let sign = (torch.linalg.det(u) * torch.linalg.det(vh)).unsqueeze(-1).unsqueeze(-1)
+            sign * torch.matmul(u * (before * after).unsqueeze(-2), vh)
 
     /// A slope computed by `finite` on x's finite entries only (`finiteOnly`), and at ±∞ its limits: 1 at +∞, 0 at
     /// −∞; NaN stays NaN.

@@ -41,7 +41,8 @@ public static class Linalg
     public static Tensor Inverse(Tensor a) => Api.Call("Linalg.Inverse", "a", () => new Tensor(Core.Linalg.inverse(N(a).Value)));
 
     /// <summary>det A, one per matrix. VJP: Ā = ḡ·adj(A)ᵀ, the cofactor matrix (det A·A⁻ᵀ where A is invertible),
-    /// also at a singular A, as PyTorch; a second derivative (a Hessian through Det) needs A⁻¹ and is refused there.</summary>
+    /// also at a singular A (where TorchSharp 0.107's is 0 wherever its det comes out exactly 0); a second derivative (a
+    /// Hessian through Det) needs A⁻¹ and is refused there.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The determinants, shaped [...].</returns>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>

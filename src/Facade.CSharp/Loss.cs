@@ -100,7 +100,8 @@ public static class Loss
     /// <param name="logits">[N, C] scores.</param>
     /// <param name="labels">N class indices in 0 .. C − 1.</param>
     /// <param name="weights">[C] weights, one per class; null for none (every weight 1).</param>
-    /// <returns>A scalar; NaN when the labelled weights sum to 0 (an empty batch among them).</returns>
+    /// <returns>A scalar, divided by the labelled weights' sum as PyTorch's: NaN for an empty batch, ±∞ or NaN when
+    /// weights of both signs sum to 0.</returns>
     /// <exception cref="ShapeException">logits is not [N, C], labels' length is not N, or weights is not [C].</exception>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside 0 .. C − 1.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="labels"/> is
@@ -131,7 +132,8 @@ public static class Loss
     /// <param name="labels">N class indices in 0 .. C − 1, or <paramref name="ignoreIndex"/>.</param>
     /// <param name="weights">[C] weights, one per class; null for none.</param>
     /// <param name="ignoreIndex">The label of rows to leave out.</param>
-    /// <returns>A scalar; NaN when the kept rows' weights sum to 0 (every row left out among them).</returns>
+    /// <returns>A scalar, divided by the kept rows' weights' sum as PyTorch's: NaN when every row is left out, ±∞ or
+    /// NaN when weights of both signs sum to 0.</returns>
     /// <exception cref="ShapeException">logits is not [N, C], labels' length is not N, or weights is not [C].</exception>
     /// <exception cref="ArgumentOutOfRangeException">A label other than <paramref name="ignoreIndex"/> is outside
     /// 0 .. C − 1.</exception>
@@ -181,7 +183,8 @@ public static class Loss
     /// <param name="logProbabilities">[N, C] log-probabilities.</param>
     /// <param name="labels">N class indices in 0 .. C − 1.</param>
     /// <param name="weights">[C] weights, one per class; null for none.</param>
-    /// <returns>A scalar; NaN when the labelled weights sum to 0.</returns>
+    /// <returns>A scalar, divided by the labelled weights' sum: NaN for an empty batch, ±∞ or NaN when weights of both
+    /// signs sum to 0.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="logProbabilities"/> or <paramref name="labels"/> is
     /// null.</exception>
     /// <exception cref="ShapeException"><paramref name="logProbabilities"/> is not [N, C], the length of
@@ -213,7 +216,8 @@ public static class Loss
     /// <param name="labels">N class indices in 0 .. C − 1, or <paramref name="ignoreIndex"/>.</param>
     /// <param name="weights">[C] weights, one per class; null for none.</param>
     /// <param name="ignoreIndex">The label of rows to leave out.</param>
-    /// <returns>A scalar; NaN when the kept rows' weights sum to 0.</returns>
+    /// <returns>A scalar, divided by the kept rows' weights' sum: NaN when every row is left out, ±∞ or NaN when
+    /// weights of both signs sum to 0.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="logProbabilities"/> or <paramref name="labels"/> is
     /// null.</exception>
     /// <exception cref="ShapeException"><paramref name="logProbabilities"/> is not [N, C], the length of

@@ -444,43 +444,76 @@ module internal Factorizations =
         for i in 0 .. n - 1 do y.[yOffset + i * n + i] <- 1.0
         forward a offset false false n y yOffset n true
 
-    /// det of block b from its LU: the pivots' product times the permutation's sign.
+    /// sign·Π uᵢᵢ of the LU at mo of m as (mantissa, exponent), the mantissas multiplied with the running product
+    /// renormalised to [1, 2): no overflow or underflow on the way, whatever the pivots' magnitudes (finite, nonzero).
+    let private pivotProduct (m: double[]) (mo: int) (n: int) (sign: double) =
+        let mutable mantissa = sign
+        let mutable exponent = 0L
+        for i in 0 .. n - 1 do
+            let u = m.[mo + i * n + i]
+            let e = Math.ILogB u
+            mantissa <- mantissa * Math.ScaleB(u, -e)
+            let f = Math.ILogB mantissa
+            mantissa <- Math.ScaleB(mantissa, -f)
+            exponent <- exponent + int64 e + int64 f
+        struct (mantissa, exponent)
+
+    /// det of block b from its LU: the pivots' product times the permutation's sign (where that product leaves the
+    /// normal range, from the pivots' mantissas and exponents).
     let determinant (m: double[]) (n: int) (sign: double) =
         let mutable d = sign
         for i in 0 .. n - 1 do d <- d * m.[i * n + i]
-        d
+        let mutable finiteNonzero = true
+        for i in 0 .. n - 1 do
+            let u = m.[i * n + i]
+            if u = 0.0 || not (Double.IsFinite u) then finiteNonzero <- false
+        if Double.IsNormal d || Double.IsNaN d || not finiteNonzero then d
+        else
+            // The running product left the normal range where the det itself may not have (1e300·1e300·1e-300·1e-300
+            // is 1), or lost bits below it: the pivots' mantissas and exponents multiplied apart, the exponent applied
+            // once (one rounding).
+            let struct (mantissa, exponent) = pivotProduct m 0 n sign
+            Math.ScaleB(mantissa, int (max -100000L (min 100000L exponent)))
 
     /// The cofactor matrix C = adj(A)ᵀ of block b of `a` (n×n at `offset`), from its LU (P·A = L·U at mo of m, the
     /// permutation, its sign, the first zero pivot `bad`), into `c` at cOffset. Without a zero pivot C = det A·A⁻ᵀ,
-    /// solved as Aᵀ·C = (det A)·I: the right side scaled first (PyTorch's order), so a tiny det meets no huge inverse,
-    /// and for a det outside the normal range, through 2^k·A (below).
-    /// With one, A has rank n − 1 or less, and adj(A) = γ·x·yᵀ with U·x = 0 (from U's first zero pivot) and yᵀ·A = 0
-    /// (from its last one, through Lᵀ and P); γ comes from one cofactor, the minor at the largest |xᵢ|·|yⱼ|, factored
-    /// on its own (0 when the rank is lower, up to rounding).
+    /// solved as Aᵀ·C = (det A)·I: the right side scaled first (PyTorch's order), so a tiny det meets no huge inverse.
+    /// Where det A is not a normal number (0 by underflow, subnormal, ∞) each column j is solved instead against
+    /// det A·2^(−Gⱼ), with Gⱼ the exponent of det A/uⱼⱼ (a number near uⱼⱼ, from the pivots' mantissas and
+    /// exponents), and scaled back by 2^Gⱼ; a column that comes out non-finite that way keeps the first solve's.
+    /// With a zero pivot, A has rank n − 1 or less, and adj(A) = γ·x·yᵀ with U·x = 0 (from U's first zero pivot) and
+    /// yᵀ·A = 0 (from its last one, through Lᵀ and P); γ comes from one cofactor, the minor at the largest |xᵢ|·|yⱼ|,
+    /// factored on its own (0 when the rank is lower, up to rounding).
     let cofactor (a: double[]) (offset: int) (n: int) (m: double[]) (mo: int) (perm: int[]) (sign: double) (bad: int) (c: double[]) (cOffset: int) =
         if bad < 0 then
             let mutable d = sign
             for i in 0 .. n - 1 do d <- d * m.[mo + i * n + i]
-            // A det that under- or overflows (or is subnormal) is taken for 2^k·A instead, k putting its pivots'
-            // exponents around 0: Aᵀ·X = det(2^k·A)·I gives X = 2^(kn)·C, scaled back exactly.
-            let k =
-                if Double.IsNormal d || Double.IsNaN d then 0
-                else
-                    let mutable e = 0L
-                    for i in 0 .. n - 1 do e <- e + int64 (Math.ILogB m.[mo + i * n + i])
-                    int (-e / int64 n)
-            if k <> 0 then
-                d <- sign
-                for i in 0 .. n - 1 do d <- d * Math.ScaleB(m.[mo + i * n + i], k)
             let rhs = Storage.rentScratch (n * n)
             try
                 Array.Clear(rhs, 0, n * n)
                 for i in 0 .. n - 1 do rhs.[i * n + i] <- d
                 luSolveTransposed m mo perm n rhs 0 n c cOffset
+                let finitePivots = Seq.forall (fun i -> Double.IsFinite m.[mo + i * n + i]) (seq { 0 .. n - 1 })
+                if not (Double.IsNormal d || Double.IsNaN d) && finitePivots then
+                    let struct (mantissa, exponent) = pivotProduct m mo n sign
+                    // Column j's right side: det A·2^(−Gⱼ) = mantissa·2^(eⱼ + tⱼ), Gⱼ = exponent − eⱼ − tⱼ, with tⱼ lifting a
+                    // subnormal pivot's exponent eⱼ to the normal range (a subnormal right side would lose bits).
+                    let lift (j: int) = max 0 (-1022 - Math.ILogB m.[mo + j * n + j])
+                    Array.Clear(rhs, 0, n * n)
+                    for j in 0 .. n - 1 do rhs.[j * n + j] <- Math.ScaleB(mantissa, Math.ILogB m.[mo + j * n + j] + lift j)
+                    let x = Storage.rentScratch (n * n)
+                    try
+                        luSolveTransposed m mo perm n rhs 0 n x 0
+                        for j in 0 .. n - 1 do
+                            let mutable finite = true
+                            for i in 0 .. n - 1 do
+                                if not (Double.IsFinite x.[i * n + j]) then finite <- false
+                            if finite then
+                                let g = exponent - int64 (Math.ILogB m.[mo + j * n + j]) - int64 (lift j)
+                                let g = int (max -100000L (min 100000L g))
+                                for i in 0 .. n - 1 do c.[cOffset + i * n + j] <- Math.ScaleB(x.[i * n + j], g)
+                    finally Storage.returnScratch x
             finally Storage.returnScratch rhs
-            if k <> 0 then
-                let back = int (max -100000L (min 100000L (-(int64 k) * int64 n)))
-                for e in cOffset .. cOffset + n * n - 1 do c.[e] <- Math.ScaleB(c.[e], back)
         else
             let u i j = m.[mo + i * n + j]
             // U·x = 0: 1 at the first zero pivot, 0 below it, back substitution above it (nonzero pivots there).

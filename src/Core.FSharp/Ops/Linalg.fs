@@ -129,7 +129,7 @@ module Linalg =
             [| a; b |]
 
     /// f a b for B [..., n, k], or for B [..., n] as [..., n, 1] (the result back as vectors), with A's and B's
-    /// leading dimensions broadcast (PyTorch's rules: B is vectors when it has one dimension or exactly A's shape
+    /// leading dimensions broadcast (PyTorch's rules for linalg.solve: B is vectors when it has one dimension or exactly A's shape
     /// without the last); any other B is refused in the terms of `name`. One matrix A for a batch of B solves the
     /// batch as columns of one right-hand side (each matrix's bits up to one panel; beyond it the panels' products are
     /// blocked by the number of columns, so equal to rounding); otherwise A is broadcast as well.
@@ -148,7 +148,7 @@ module Linalg =
         let k = sm.[sm.Length - 1]
         let x =
             if Shape.same lead batch && Shape.same leadB batch then f a bm
-            elif Array.forall ((=) 1) lead then
+            elif Array.forall ((=) 1) lead && Shape.numel batch > 0 then
                 let m = Shape.numel batch
                 let columns = Layout.permute [| 1; 0; 2 |] (Layout.reshape [| m; n; k |] (Arithmetic.broadcastTo (Array.append batch [| n; k |]) bm))
                 let solved = f (Layout.reshape [| n; n |] a) (Layout.reshape [| n; m * k |] columns)
@@ -264,8 +264,8 @@ module Linalg =
             [| a |]
 
     /// det A, one per matrix. VJP: Ā = ḡ·C with C = adj(A)ᵀ the cofactor matrix (det A·A⁻ᵀ where A is invertible).
-    /// JVP: ⟨C, Ȧ⟩. Both hold at a singular A too (PyTorch's gradient there); det's second derivative needs A⁻¹ and
-    /// is refused at a singular A.
+    /// JVP: ⟨C, Ȧ⟩. Both hold at a singular A too (TorchSharp 0.107's gradient is 0 wherever its det comes out exactly
+    /// 0); det's second derivative needs A⁻¹ and is refused at a singular A.
     let det (a: Value) : Value =
         square "det" "a" a.Shape |> ignore
         let saved = ref ValueNone

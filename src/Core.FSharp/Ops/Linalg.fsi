@@ -29,8 +29,8 @@ module Linalg =
     val inverse: a: Value -> Value
 
     /// det A, one per matrix. VJP: Ā = ḡ·C with C = adj(A)ᵀ the cofactor matrix (det A·A⁻ᵀ where A is invertible).
-    /// JVP: ⟨C, Ȧ⟩. Both hold at a singular A too (PyTorch's gradient there); det's second derivative needs A⁻¹ and
-    /// is refused at a singular A.
+    /// JVP: ⟨C, Ȧ⟩. Both hold at a singular A too (TorchSharp 0.107's gradient is 0 wherever its det comes out exactly
+    /// 0); det's second derivative needs A⁻¹ and is refused at a singular A.
     val det: a: Value -> Value
 
     /// ln |det A|, one per matrix, without overflow. VJP: Ā = ḡ·A⁻ᵀ. JVP: tr(A⁻¹·Ȧ). −∞ at a singular A (whose

@@ -371,9 +371,23 @@ module OpsFactorizationTests =
         let tiny = grad [| 2; 2 |] [| 1e300; 0.0; 0.0; 1e-310 |]
         Assert.True(Array.forall Double.IsFinite tiny, sprintf "%A" tiny)
         Assert.True(abs (tiny.[3] - 1e300) <= 1e-15 * 1e300 && abs (tiny.[0] - 1e-310) <= 1e-6 * 1e-310, sprintf "%A" tiny)
-        // det outside the normal range (0 by underflow, subnormal, ∞), the pivots nonzero: the cofactors are in range.
+        // det outside the normal range (0 by underflow, subnormal, ∞), the pivots nonzero: the cofactors are in range,
+        // subnormal pivots among them.
         for scale in [ 1e-200; 1e-160; 1e200 ] do
             near (sprintf "diag(%g, %g)" scale scale) [| scale; 0.0; 0.0; scale |] (grad [| 2; 2 |] [| scale; 0.0; 0.0; scale |])
+        Assert.Equal<double[]>([| 1.0 |], grad [| 1; 1 |] [| 1e-310 |])
+        // Each element to rounding relative to itself (a subnormal one to its own precision).
+        let each (name: string) (want: double[]) (got: double[]) =
+            Array.iteri2 (fun i w g -> Assert.True(abs (w - g) <= 4e-16 * abs w + 1e-323, sprintf "%s: element %d is %g, want %g" name i g w)) want got
+        each "diag(1e-310, 1)" [| 1.0; 0.0; 0.0; 1e-310 |] (grad [| 2; 2 |] [| 1e-310; 0.0; 0.0; 1.0 |])
+        each "diag(1e-310, 1e-100)" [| 1e-100; 0.0; 0.0; 1e-310 |] (grad [| 2; 2 |] [| 1e-310; 0.0; 0.0; 1e-100 |])
+        // U = [[1, 1], [0, 1e-310]]: adj(U)ᵀ = [[1e-310, 0], [−1, 1]] (the first column solved with the det itself).
+        each "[[1, 1], [0, 1e-310]]" [| 1e-310; 0.0; -1.0; 1.0 |] (grad [| 2; 2 |] [| 1.0; 1.0; 0.0; 1e-310 |])
+        // The pivots' running product overflows where det (1) and the cofactors do not.
+        let wide = [| 1e300; 1e300; 1e-300; 1e-300 |]
+        let wideA = Array.init 16 (fun e -> if e / 4 = e % 4 then wide.[e / 4] else 0.0)
+        Assert.Equal(1.0, (Linalg.det (Value.constant (Tensor.create [| 4; 4 |] wideA))).Tensor.ToArray().[0], 14)
+        near "diag(1e300, 1e300, 1e-300, 1e-300)" (Array.init 16 (fun e -> if e / 4 = e % 4 then 1.0 / wide.[e / 4] else 0.0)) (grad [| 4; 4 |] wideA)
         let r = Array.init 9 (fun _ -> rng.NextDouble() - 0.5)
         for scale in [ 1e-120; 1e110 ] do
             near (sprintf "3×3 times %g" scale) (minorsOf r 3 |> Array.map (fun v -> v * scale * scale)) (grad [| 3; 3 |] (Array.map (fun v -> v * scale) r))
@@ -409,6 +423,8 @@ module OpsFactorizationTests =
             let v = Value.constant (Tensor.random 3 [| n |])
             Assert.Equal<int[]>([| 2; 1; n |], (Linalg.solve a2 v).Shape)
             Assert.Equal<int64[]>(bits (Linalg.solve av v), bits (Layout.select 0 (Layout.select 0 (Linalg.solve a2 v))))
+        // An empty batch against one (singular) A: the empty result, as PyTorch's broadcast gives, nothing factored.
+        Assert.Equal<int[]>([| 0; 3; 2 |], (Linalg.solve (Value.constant (Tensor.zeros [| 3; 3 |])) (Value.constant (Tensor.zeros [| 0; 3; 2 |]))).Shape)
         let ex = Assert.Throws<Functional.ShapeException>(fun () -> Linalg.solve (Value.constant (Tensor.ones [| 2; 3; 3 |])) (Value.constant (Tensor.ones [| 4; 3; 1 |])) |> ignore)
         Assert.Equal("b", ex.ParamName)
         Assert.Contains("solve: b has shape [4, 3, 1]", ex.Message)
