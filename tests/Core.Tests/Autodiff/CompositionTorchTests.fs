@@ -35,7 +35,7 @@ module CompositionTorchTests =
     /// The rows `indexSelect` takes for parameter p: n of them, repeats allowed.
     let private rowsOf (n: int) (p: int) = Array.init n (fun i -> (p + i * i * 7 + i) % n)
 
-    let private ours (n: int) (s: Step) (a: Value) (b: Value) : Value =
+    let internal ours (n: int) (s: Step) (a: Value) (b: Value) : Value =
         let r = s.P % n
         match s.Kind with
         | 0 -> Arithmetic.add a b
@@ -102,7 +102,7 @@ module CompositionTorchTests =
         | _ -> a.amax([| 0L |], true).expand(int64 n, int64 n)
 
     /// The program run on nodes that start with the inputs, then add the last node and `Other`.
-    let private run (p: Program) (inputs: 'v[]) (apply: Step -> 'v -> 'v -> 'v) (add: 'v -> 'v -> 'v) =
+    let internal run (p: Program) (inputs: 'v[]) (apply: Step -> 'v -> 'v -> 'v) (add: 'v -> 'v -> 'v) =
         let nodes = Collections.Generic.List<'v>(inputs)
         for s in p.Steps do nodes.Add(apply s nodes.[s.A % nodes.Count] nodes.[s.B % nodes.Count])
         add nodes.[nodes.Count - 1] nodes.[p.Other % nodes.Count]
@@ -118,11 +118,11 @@ module CompositionTorchTests =
           Ours = (fun xs -> run p xs (fun s a b -> ours p.N s a b) Arithmetic.add)
           Theirs = (fun ts -> run p ts (fun s a b -> theirs p.N s a b) (fun a b -> a + b)) }
 
-    let private programs =
+    /// Programs on n×n matrices, n drawn from `sizes`.
+    let internal programsOf (sizes: Gen<int>) =
         let gen =
             gen {
-                // Mostly small; now and then past the kernels' vector widths, blocks and splits over the cores.
-                let! n = Gen.frequency [ 6, Gen.choose (2, 5); 1, Gen.elements [ 9; 17; 33; 70 ] ]
+                let! n = sizes
                 let! length = Gen.choose (1, 10)
                 let! steps =
                     Gen.arrayOfLength length (gen {
@@ -142,6 +142,9 @@ module CompositionTorchTests =
             seq { for k in p.Steps.Length - 1 .. -1 .. 1 -> { p with Steps = p.Steps.[.. k - 1]; Other = p.Other % (k + 2) } }
         Arb.fromGenShrink (gen, shrink)
 
+    /// Mostly small; now and then past the kernels' vector widths, blocks and splits over the cores.
+    let private programs = programsOf (Gen.frequency [ 6, Gen.choose (2, 5); 1, Gen.elements [ 9; 17; 33; 70 ] ])
+
     /// Agreement on the computation's scale: |ours − theirs| ≤ 1e-10·max(1, max |theirs|) for every element. The
     /// inputs and every step's values are of order 1 (products and row sums are divided by n), but a program sums and
     /// cancels, so an element or a whole tensor near 0 carries the rounding of order-1 terms it came from; a wrong
@@ -156,3 +159,51 @@ module CompositionTorchTests =
         Check.forAll "random programs" (Check.seedOf "random programs") 300 programs (fun p ->
             checkCaseWith closeOnScale (specOf p) { Shapes = [| [| p.N; p.N |]; [| p.N; p.N |] |]; Seed = p.Seed })
         |> ignore
+
+
+/// The random programs on recycled memory: run in a `TensorScope` (arrays from 512 elements pooled, every returned
+/// array poisoned with NaN), twice so that the second run takes the first one's arrays, and outside every scope on
+/// sizes whose plain results are recycled after collections; value, VJP and second order each time equal the run on
+/// fresh memory bit for bit. A kernel that reads an output before writing it, or an array given back while a later
+/// op still reads it, shows as NaN or other bits.
+[<Collection("process-wide state")>]
+module CompositionMemoryTests =
+    open CompositionTorchTests
+
+    let private sameBits (label: string) (expected: double[]) (actual: double[]) =
+        let bits = Array.map BitConverter.DoubleToInt64Bits
+        if bits expected <> bits actual then
+            let i = if expected.Length <> actual.Length then 0 else Array.findIndex id (Array.map2 (fun x y -> BitConverter.DoubleToInt64Bits x <> BitConverter.DoubleToInt64Bits y) expected actual)
+            Check.failf "%s: element %d is %.17g, on fresh memory %.17g" label i actual.[i] expected.[i]
+
+    /// Value, VJP and the second order's gradients of the program, copied out.
+    let private work (p: Program) =
+        let f (vs: Value[]) = run p vs (fun s a b -> ours p.N s a b) Arithmetic.add
+        let xs = [| for k in 0 .. 1 -> Value.constant (Tensor.random (p.Seed + 31 * k) [| p.N; p.N |]) |]
+        let y, pullback = Autodiff.vjpMany f xs
+        let v = Value.constant (Tensor.random (p.Seed + 1) y.Shape)
+        let ws = [| for k in 0 .. 1 -> Value.constant (Tensor.random (p.Seed + 200 + k) [| p.N; p.N |]) |]
+        let second =
+            Autodiff.gradMany (fun ins ->
+                let _, pb = Autodiff.vjpMany f ins
+                Array.fold2 (fun acc g w -> Arithmetic.add acc (Reduction.sum (Arithmetic.mul g w))) (Value.scalar 0.0) (pb v) ws) xs
+        Array.concat [ [| y.Tensor.ToArray() |]; pullback v |> Array.map (fun g -> g.Tensor.ToArray()); second |> Array.map (fun g -> g.Tensor.ToArray()) ]
+
+    [<Fact>]
+    let ``random programs on pooled, poisoned and recycled memory equal the run on fresh memory bit for bit`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let reusesBefore, recycledBefore = Storage.reuses, Storage.recycled
+        Check.forAll "random programs on reused memory" (Check.seedOf "random programs on reused memory") 40
+            (programsOf (Gen.elements [ 24; 33; 70; 110 ])) (fun p ->
+                let expected = work p
+                for round in 1 .. 2 do
+                    use _ = Tensor.scope ()
+                    Array.iteri2 (fun k e a -> sameBits (sprintf "scoped round %d, output %d" round k) e a) expected (work p)
+                // Plain results of 10,625 elements and more are recycled once a collection finds them unreachable.
+                if p.N >= 110 then
+                    GC.Collect()
+                    GC.WaitForPendingFinalizers()
+                    Array.iteri2 (fun k e a -> sameBits (sprintf "plain after a collection, output %d" k) e a) expected (work p))
+        |> ignore
+        Assert.True(Storage.reuses > reusesBefore, "no array was taken from a scope's pool")
+        Assert.True(Storage.recycled > recycledBefore, "no plain result was recycled")
