@@ -15,7 +15,8 @@ public static class Linalg
     /// <param name="a">A, [..., n, n].</param>
     /// <param name="b">B, [..., n, k]; or vectors [..., n] when B has one dimension or A's shape without the last.</param>
     /// <returns>X, [batch..., n, k] or [batch..., n], the batch being A's and B's leading dimensions broadcast.</returns>
-    /// <exception cref="ShapeException">A is not square, or B does not match it.</exception>
+    /// <exception cref="ShapeException">A is not square, B's rows are not n, or B's leading dimensions do not
+    /// broadcast with A's.</exception>
     /// <exception cref="ArgumentException">A is singular.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
     public static Tensor Solve(Tensor a, Tensor b) => Api.Call("Linalg.Solve", "a,b", () => new Tensor(Core.Linalg.solve(N(a).Value, N(b).Value)));
@@ -28,8 +29,8 @@ public static class Linalg
     /// <returns>X, [batch..., n, k] or [batch..., n].</returns>
     /// <exception cref="ArgumentException">A zero on the triangle's diagonal.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
-    /// <exception cref="ShapeException"><paramref name="a"/> is not square, or <paramref name="b"/> does not match
-    /// it.</exception>
+    /// <exception cref="ShapeException"><paramref name="a"/> is not square, <paramref name="b"/>'s rows are not n, or
+    /// its leading dimensions do not broadcast with A's.</exception>
     public static Tensor SolveTriangular(Tensor a, Tensor b, bool upper) => Api.Call("Linalg.SolveTriangular", "a,b,upper", () => new Tensor(Core.Linalg.solveTriangular(upper, N(a).Value, N(b).Value)));
 
     /// <summary>A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ.</summary>

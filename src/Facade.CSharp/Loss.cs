@@ -6,8 +6,9 @@ using Core = Functional.Core;
 namespace Functional;
 
 /// <summary>
-/// Losses, each a scalar mean over the batch (TorchSharp's default reduction), written with numerically stable tensor
-/// operations so their gradients of any order follow.
+/// Losses, each a scalar mean over the batch (TorchSharp's default reduction; with class weights the weighted mean
+/// Σ w[y]·ℓ / Σ w[y] over the rows not ignored, as TorchSharp's), written with numerically stable tensor operations so
+/// their gradients of any order follow.
 /// </summary>
 public static class Loss
 {
