@@ -6,7 +6,8 @@ namespace Functional;
 /// <summary>
 /// Linear algebra on square matrices and batches of them (shape [..., n, n]), each with its derivative rules written
 /// as tensor operations, so gradients of any order follow. A singular matrix is refused (ArgumentException naming the
-/// batch index) wherever a rule needs its inverse.
+/// batch index) wherever a rule needs its inverse. A tensor released by its scope throws ObjectDisposedException, as
+/// everywhere (<see cref="Tensor"/>).
 /// </summary>
 public static class Linalg
 {

@@ -8,7 +8,8 @@ namespace Functional;
 /// <summary>
 /// Losses, each a scalar mean over the batch (TorchSharp's default reduction; with class weights the weighted mean
 /// Σ w[y]·ℓ / Σ w[y] over the rows not ignored, as TorchSharp's), written with numerically stable tensor operations so
-/// their gradients of any order follow.
+/// their gradients of any order follow. A tensor released by its scope throws ObjectDisposedException, as everywhere
+/// (<see cref="Tensor"/>).
 /// </summary>
 public static class Loss
 {

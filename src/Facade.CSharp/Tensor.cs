@@ -8,7 +8,9 @@ namespace Functional;
 /// <summary>
 /// An immutable, dense, row-major float64 tensor of any rank (rank 0 is a scalar). Every operation
 /// returns a new tensor and is differentiable: inside a function given to <see cref="Autodiff"/>,
-/// the same code computes values and gradients. Thread-safe: instances never change.
+/// the same code computes values and gradients. Thread-safe: instances never change. Every member of the library
+/// that reads a tensor released by its ended <see cref="TensorScope"/> throws <see cref="ObjectDisposedException"/>
+/// (see <see cref="IsReleased"/>); the members' own exception lists leave it out.
 /// </summary>
 public sealed partial class Tensor
 {
