@@ -161,6 +161,28 @@ module CompositionTorchTests =
         |> ignore
 
 
+    /// The same programs as programs: traced, replayed on TorchSharp op by op and end to end (`Replay.verify`, what
+    /// `TorchSharpCheck.Verify` runs), and their derived gradient programs executed on TorchSharp (`Engine.run`, what
+    /// `TorchSharpEngine.Run` runs) against our gradients.
+    [<Fact>]
+    let ``random programs replay on TorchSharp and their gradient programs run there`` () =
+        let none = Collections.Generic.Dictionary<string, torch.Tensor[] -> torch.Tensor>() :> Collections.Generic.IReadOnlyDictionary<_, _>
+        Check.forAll "random programs replayed" (Check.seedOf "random programs replayed") 60 (programsOf (Gen.choose (2, 5))) (fun p ->
+            let f (vs: Value[]) = run p vs (fun s a b -> ours p.N s a b) Arithmetic.add
+            let xs = [| for k in 0 .. 1 -> Tensor.random (p.Seed + 31 * k) [| p.N; p.N |] |]
+            // A weighted sum, so that each replayed VJP sees a generic adjoint end to end too.
+            let w = Value.constant (Tensor.random (p.Seed + 7) [| p.N; p.N |])
+            let scalar (vs: Value[]) = Reduction.sum (Arithmetic.mul (f vs) w)
+            let r = Functional.CrossCheck.Replay.verify 1e-9 1e-11 none scalar xs
+            if not r.Passed then Check.failf "%s: the replay failed\n%s" (describe p) r.Details
+            let value, gradients = Functional.CrossCheck.Engine.run none scalar "cpu" xs
+            let ours = Autodiff.gradMany scalar (xs |> Array.map Value.constant)
+            let y = (scalar (xs |> Array.map Value.constant)).Tensor
+            if not (closeOnScale value y) then Check.failf "%s: the program's value on TorchSharp differs" (describe p)
+            Array.iteri2 (fun k (g: Tensor) (o: Value) ->
+                if not (closeOnScale g o.Tensor) then Check.failf "%s: gradient %d of the derived program on TorchSharp differs by %g" (describe p) k (Tensor.maxAbsDiff g o.Tensor)) gradients ours)
+        |> ignore
+
 /// The random programs on recycled memory: run in a `TensorScope` (arrays from 512 elements pooled, every returned
 /// array poisoned with NaN), twice so that the second run takes the first one's arrays, and outside every scope on
 /// sizes whose plain results are recycled after collections; value, VJP and second order each time equal the run on
