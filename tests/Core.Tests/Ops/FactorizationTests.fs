@@ -35,6 +35,22 @@ module OpsFactorizationTests =
                             for j in k + 1 .. n - 1 do m.[i * n + j] <- m.[i * n + j] - f * m.[k * n + j]
             m, perm
 
+        /// det from the LU: the pivots' product times the permutation's sign (from its cycles' lengths).
+        let detOfLu (m: double[]) (perm: int[]) (n: int) =
+            let mutable d = 1.0
+            for i in 0 .. n - 1 do d <- d * m.[i * n + i]
+            let seen = Array.zeroCreate n
+            for i in 0 .. n - 1 do
+                if not seen.[i] then
+                    let mutable j = i
+                    let mutable length = 0
+                    while not seen.[j] do
+                        seen.[j] <- true
+                        j <- perm.[j]
+                        length <- length + 1
+                    if length % 2 = 0 then d <- -d
+            d
+
         let solve (m: double[]) (perm: int[]) (n: int) (b: double[]) (k: int) =
             let x = Array.zeroCreate (n * k)
             for c in 0 .. k - 1 do
@@ -128,21 +144,7 @@ module OpsFactorizationTests =
             for i in 0 .. n - 1 do
                 for j in i + 1 .. n - 1 do Assert.Equal(0.0, l.[i * n + j])
             let detGot = (Linalg.det (Value.constant (Tensor.create [| n; n |] a))).Tensor.ToArray().[0]
-            let mutable detExpected = 1.0
-            for i in 0 .. n - 1 do detExpected <- detExpected * m.[i * n + i]
-            // The permutation's sign from its cycles' lengths.
-            let seen = Array.zeroCreate n
-            let mutable parity = 1.0
-            for i in 0 .. n - 1 do
-                if not seen.[i] then
-                    let mutable j = i
-                    let mutable len = 0
-                    while not seen.[j] do
-                        seen.[j] <- true
-                        j <- perm.[j]
-                        len <- len + 1
-                    if len % 2 = 0 then parity <- -parity
-            detExpected <- detExpected * parity
+            let detExpected = Textbook.detOfLu m perm n
             Assert.True(abs (detGot - detExpected) <= 1e-10 * abs detExpected, sprintf "n = %d: det %g, the loops' %g" n detGot detExpected)
 
     /// The substitutions share the right-hand sides' columns out to the cores in slices: each column's result has the
@@ -292,24 +294,7 @@ module OpsFactorizationTests =
     /// The signed minors (−1)^(i+j)·det A₍ᵢⱼ₎ (A without row i and column j) from the textbook LU: the cofactors by
     /// their definition.
     let private minorsOf (a: double[]) (n: int) =
-        let det (m: double[]) (r: int) =
-            if r = 0 then 1.0
-            else
-                let f, perm = Textbook.lu m r
-                let mutable d = 1.0
-                for i in 0 .. r - 1 do d <- d * f.[i * r + i]
-                // The permutation's sign from its cycles.
-                let seen = Array.zeroCreate r
-                for i in 0 .. r - 1 do
-                    if not seen.[i] then
-                        let mutable j = i
-                        let mutable length = 0
-                        while not seen.[j] do
-                            seen.[j] <- true
-                            j <- perm.[j]
-                            length <- length + 1
-                        if length % 2 = 0 then d <- -d
-                d
+        let det (m: double[]) (r: int) = let f, perm = Textbook.lu m r in Textbook.detOfLu f perm r
         Array.init (n * n) (fun e ->
             let i, j = e / n, e % n
             let sub = [| for r in 0 .. n - 1 do if r <> i then for c in 0 .. n - 1 do if c <> j then yield a.[r * n + c] |]
