@@ -101,15 +101,15 @@ public static class Loss
     /// gives none).</summary>
     /// <param name="logits">[N, C] scores.</param>
     /// <param name="labels">N class indices in 0 .. C − 1.</param>
-    /// <param name="weights">[C] weights, one per class; null for none (every weight 1).</param>
+    /// <param name="weights">[C] weights, one per class.</param>
     /// <returns>A scalar, divided by the labelled weights' sum as PyTorch's: NaN for an empty batch, ±∞ or NaN when
     /// weights of both signs sum to 0.</returns>
     /// <exception cref="ShapeException">logits is not [N, C], labels' length is not N, or weights is not [C].</exception>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside 0 .. C − 1.</exception>
-    /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="labels"/> is
-    /// null.</exception>
-    public static Tensor CrossEntropy(Tensor logits, int[] labels, Tensor? weights) =>
-        Weighted("Loss.CrossEntropy", "logits,labels,weights", logits, nameof(logits), labels, weights, null, LabelledLosses);
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/>, <paramref name="labels"/> or
+    /// <paramref name="weights"/> is null.</exception>
+    public static Tensor CrossEntropy(Tensor logits, int[] labels, Tensor weights) =>
+        Weighted("Loss.CrossEntropy", "logits,labels,weights", logits, nameof(logits), labels, N(weights), null, LabelledLosses);
 
     /// <summary>Cross-entropy from logits and class labels, the rows labelled <paramref name="ignoreIndex"/> left out,
     /// PyTorch's <c>cross_entropy(ignore_index=k)</c>: the mean of ℓ_n = −log softmax(logits)[n, y_n] over the other
@@ -132,17 +132,17 @@ public static class Loss
     /// w[y_n]·(softmax − onehot)[n] / Σ_m w[y_m] for the rows kept, 0 for the others.</summary>
     /// <param name="logits">[N, C] scores.</param>
     /// <param name="labels">N class indices in 0 .. C − 1, or <paramref name="ignoreIndex"/>.</param>
-    /// <param name="weights">[C] weights, one per class; null for none.</param>
+    /// <param name="weights">[C] weights, one per class.</param>
     /// <param name="ignoreIndex">The label of rows to leave out.</param>
     /// <returns>A scalar, divided by the kept rows' weights' sum as PyTorch's: NaN when every row is left out, ±∞ or
     /// NaN when weights of both signs sum to 0.</returns>
     /// <exception cref="ShapeException">logits is not [N, C], labels' length is not N, or weights is not [C].</exception>
     /// <exception cref="ArgumentOutOfRangeException">A label other than <paramref name="ignoreIndex"/> is outside
     /// 0 .. C − 1.</exception>
-    /// <exception cref="ArgumentNullException"><paramref name="logits"/> or <paramref name="labels"/> is
-    /// null.</exception>
-    public static Tensor CrossEntropy(Tensor logits, int[] labels, Tensor? weights, int ignoreIndex) =>
-        Weighted("Loss.CrossEntropy", "logits,labels,weights,ignoreIndex", logits, nameof(logits), labels, weights, ignoreIndex, LabelledLosses);
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/>, <paramref name="labels"/> or
+    /// <paramref name="weights"/> is null.</exception>
+    public static Tensor CrossEntropy(Tensor logits, int[] labels, Tensor weights, int ignoreIndex) =>
+        Weighted("Loss.CrossEntropy", "logits,labels,weights,ignoreIndex", logits, nameof(logits), labels, N(weights), ignoreIndex, LabelledLosses);
 
     /// <summary>Cross-entropy from logits and target probabilities, −mean_n Σ_c p[n, c]·log softmax(logits)[n, c].
     /// ∂/∂logits[n, c] = (softmax(logits)[n, c]·Σ_c′ p[n, c′] − p[n, c])/N; ∂/∂p[n, c] = −log softmax(logits)[n, c]/N.</summary>
@@ -184,16 +184,16 @@ public static class Loss
     /// −Σ_n w[y_n]·logProbabilities[n, y_n] / Σ_n w[y_n]. ∂/∂logProbabilities[n] = −w[y_n]·onehot[n] / Σ_m w[y_m].</summary>
     /// <param name="logProbabilities">[N, C] log-probabilities.</param>
     /// <param name="labels">N class indices in 0 .. C − 1.</param>
-    /// <param name="weights">[C] weights, one per class; null for none.</param>
+    /// <param name="weights">[C] weights, one per class.</param>
     /// <returns>A scalar, divided by the labelled weights' sum: NaN for an empty batch, ±∞ or NaN when weights of both
     /// signs sum to 0.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="logProbabilities"/> or <paramref name="labels"/> is
-    /// null.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="logProbabilities"/>, <paramref name="labels"/> or
+    /// <paramref name="weights"/> is null.</exception>
     /// <exception cref="ShapeException"><paramref name="logProbabilities"/> is not [N, C], the length of
     /// <paramref name="labels"/> is not N, or weights is not [C].</exception>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside 0 .. C − 1.</exception>
-    public static Tensor Nll(Tensor logProbabilities, int[] labels, Tensor? weights) =>
-        Weighted("Loss.Nll", "logProbabilities,labels,weights", logProbabilities, nameof(logProbabilities), labels, weights, null, PickedLosses);
+    public static Tensor Nll(Tensor logProbabilities, int[] labels, Tensor weights) =>
+        Weighted("Loss.Nll", "logProbabilities,labels,weights", logProbabilities, nameof(logProbabilities), labels, N(weights), null, PickedLosses);
 
     /// <summary>Negative log-likelihood, the rows labelled <paramref name="ignoreIndex"/> left out, PyTorch's
     /// <c>nll_loss(ignore_index=k)</c>: −mean of logProbabilities[n, y_n] over the other rows. ∂/∂logProbabilities[n] =
@@ -216,18 +216,18 @@ public static class Loss
     /// over the rows kept. ∂/∂logProbabilities[n] = −w[y_n]·onehot[n] / Σ_m w[y_m] for the rows kept.</summary>
     /// <param name="logProbabilities">[N, C] log-probabilities.</param>
     /// <param name="labels">N class indices in 0 .. C − 1, or <paramref name="ignoreIndex"/>.</param>
-    /// <param name="weights">[C] weights, one per class; null for none.</param>
+    /// <param name="weights">[C] weights, one per class.</param>
     /// <param name="ignoreIndex">The label of rows to leave out.</param>
     /// <returns>A scalar, divided by the kept rows' weights' sum: NaN when every row is left out, ±∞ or NaN when
     /// weights of both signs sum to 0.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="logProbabilities"/> or <paramref name="labels"/> is
-    /// null.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="logProbabilities"/>, <paramref name="labels"/> or
+    /// <paramref name="weights"/> is null.</exception>
     /// <exception cref="ShapeException"><paramref name="logProbabilities"/> is not [N, C], the length of
     /// <paramref name="labels"/> is not N, or weights is not [C].</exception>
     /// <exception cref="ArgumentOutOfRangeException">A label other than <paramref name="ignoreIndex"/> is outside
     /// 0 .. C − 1.</exception>
-    public static Tensor Nll(Tensor logProbabilities, int[] labels, Tensor? weights, int ignoreIndex) =>
-        Weighted("Loss.Nll", "logProbabilities,labels,weights,ignoreIndex", logProbabilities, nameof(logProbabilities), labels, weights, ignoreIndex, PickedLosses);
+    public static Tensor Nll(Tensor logProbabilities, int[] labels, Tensor weights, int ignoreIndex) =>
+        Weighted("Loss.Nll", "logProbabilities,labels,weights,ignoreIndex", logProbabilities, nameof(logProbabilities), labels, N(weights), ignoreIndex, PickedLosses);
 
     /// <summary>Binary cross-entropy from logits, mean(softplus(x) − x·y): stable for any logit (the σ and log are
     /// never formed). ∂/∂x = (σ(x) − y)/n, ∂/∂y = −x/n. Same-shaped operands take one fused pass each way.</summary>

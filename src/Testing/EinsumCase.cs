@@ -42,12 +42,7 @@ public sealed class EinsumCase
             lock (shapes)
             {
                 if (values is null || values.Any(t => t.IsReleased))
-                {
-                    var scope = Core.Storage.current.Value;
-                    Core.Storage.current.Value = null!;
-                    try { values = shapes.Select((s, k) => Tensor.Random(Seed + 7919 * k, s)).ToArray(); }
-                    finally { Core.Storage.current.Value = scope; }
-                }
+                    values = Core.Storage.unscoped(() => shapes.Select((s, k) => Tensor.Random(Seed + 7919 * k, s)).ToArray());
                 return values;
             }
         }

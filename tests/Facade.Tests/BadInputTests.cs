@@ -68,6 +68,16 @@ public class BadInputTests
         var l = (-kept.LogSoftmax(1)).ToArray();
         double want = (1.5 * l[2] + 0.5 * l[3] + 2.0 * l[7]) / (1.5 + 0.5 + 2.0);
         Assert.Equal(want, Loss.CrossEntropy(logits, labels, w, -100).ToScalar(), 14);
+        // Weighted and ignored: the ignored row's gradient is exactly 0 and every gradient finite; Nll the same.
+        var gw = Autodiff.Grad(t => Loss.CrossEntropy(t, labels, w, -100), logits).ToArray();
+        Assert.Equal(new[] { 0.0, 0, 0 }, gw[3..6]);
+        Assert.All(gw, v => Assert.True(double.IsFinite(v)));
+        var logP = logits.LogSoftmax(1);
+        var gn = Autodiff.Grad(t => Loss.Nll(t, labels, w, -100), logP).ToArray();
+        Assert.Equal(new[] { 0.0, 0, 0 }, gn[3..6]);
+        Assert.Equal(-1.5 / 4.0, gn[2], 15);
+        Assert.Equal("labels", Assert.Throws<ArgumentOutOfRangeException>(() => Loss.Nll(kept, new[] { 0, 3, 1 }, 1)).ParamName);
+        Assert.Equal("weights", Assert.Throws<ArgumentNullException>(() => Loss.CrossEntropy(kept, keptLabels, (Tensor)null!)).ParamName);
         Assert.True(GradientCheck.Run(x => Loss.CrossEntropy(x[0], keptLabels, x[1]), kept, w).Passed);
         // Every row ignored: 0/0, as PyTorch's mean over nothing.
         Assert.True(double.IsNaN(Loss.CrossEntropy(kept, new[] { 1, 1, 1 }, 1).ToScalar()));

@@ -36,10 +36,15 @@ public class EinsumTests
         Assert.Equal(d.Operands[0], Einsum.Derive("bij,bjk->bik").Operands[0]);
         Assert.NotEqual(d, Einsum.Derive("bij,bjk->bki"));
         Assert.NotEqual(d.Operands[0], d.Operands[1]);
+        // Differing only inside a list.
+        Assert.NotEqual(d, d with { Operands = d.Operands.Reverse().ToArray() });
+        Assert.NotEqual(d.Operands[0], d.Operands[0] with { Cases = d.Operands[0].Cases.Append("another case").ToArray() });
         var p = Einsum.Plan("ij,jk,kl->il", new[] { 2, 3 }, new[] { 3, 4 }, new[] { 4, 5 });
         Assert.Equal(p, Einsum.Plan("ij,jk,kl->il", new[] { 2, 3 }, new[] { 3, 4 }, new[] { 4, 5 }));
         Assert.Equal(p.GetHashCode(), Einsum.Plan("ij,jk,kl->il", new[] { 2, 3 }, new[] { 3, 4 }, new[] { 4, 5 }).GetHashCode());
         Assert.NotEqual(p, Einsum.Plan("ij,jk,kl->il", new[] { 20, 3 }, new[] { 3, 4 }, new[] { 4, 5 }));
+        Assert.True(p.Steps.Count >= 2);
+        Assert.NotEqual(p, p with { Steps = p.Steps.Reverse().ToArray() });
     }
 
     [Fact]

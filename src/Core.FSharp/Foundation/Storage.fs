@@ -94,6 +94,13 @@ module internal Storage =
     let private gate = obj ()
     /// The innermost open scope of this execution context (it flows into tasks and Parallel loops).
     let current = AsyncLocal<ScopeState>()
+
+    /// f run outside every scope (what it makes belongs to the garbage collector, not to the caller's scope), the
+    /// caller's scope restored after.
+    let unscoped (f: Func<'a>) : 'a =
+        let s = current.Value
+        current.Value <- Unchecked.defaultof<ScopeState>
+        try f.Invoke() finally current.Value <- s
     let private leases = Dictionary<double[], Lease>(HashIdentity.Reference)
     let private pool = Dictionary<int, Stack<double[]>>()
     let mutable private pooledBytes = 0L

@@ -458,22 +458,26 @@ module internal Factorizations =
             exponent <- exponent + int64 e + int64 f
         struct (mantissa, exponent)
 
-    /// det of block b from its LU: the pivots' product times the permutation's sign (where that product leaves the
-    /// normal range, from the pivots' mantissas and exponents).
-    let determinant (m: double[]) (n: int) (sign: double) =
+    /// sign·Π uᵢᵢ of the LU at mo of m. Where the running product leaves the normal range on the way (a step at 0 by
+    /// underflow, subnormal, or ∞) while every pivot is finite and nonzero, the det may still be in range
+    /// (1e300·1e300·1e-300·1e-300 is 1) or lose bits on the way (1e-200·1e-120·1e100): it is then taken from the
+    /// pivots' mantissas and exponents multiplied apart, the exponent applied once (one rounding).
+    let private pivotDet (m: double[]) (mo: int) (n: int) (sign: double) =
         let mutable d = sign
-        for i in 0 .. n - 1 do d <- d * m.[i * n + i]
+        let mutable leftRange = false
         let mutable finiteNonzero = true
         for i in 0 .. n - 1 do
-            let u = m.[i * n + i]
+            let u = m.[mo + i * n + i]
             if u = 0.0 || not (Double.IsFinite u) then finiteNonzero <- false
-        if Double.IsNormal d || Double.IsNaN d || not finiteNonzero then d
-        else
-            // The running product left the normal range where the det itself may not have (1e300·1e300·1e-300·1e-300
-            // is 1), or lost bits below it: the pivots' mantissas and exponents multiplied apart, the exponent applied
-            // once (one rounding).
-            let struct (mantissa, exponent) = pivotProduct m 0 n sign
+            d <- d * u
+            if not (Double.IsNormal d) then leftRange <- true
+        if leftRange && finiteNonzero then
+            let struct (mantissa, exponent) = pivotProduct m mo n sign
             Math.ScaleB(mantissa, int (max -100000L (min 100000L exponent)))
+        else d
+
+    /// det of block b from its LU: the pivots' product times the permutation's sign (`pivotDet`).
+    let determinant (m: double[]) (n: int) (sign: double) = pivotDet m 0 n sign
 
     /// The cofactor matrix C = adj(A)ᵀ of block b of `a` (n×n at `offset`), from its LU (P·A = L·U at mo of m, the
     /// permutation, its sign, the first zero pivot `bad`), into `c` at cOffset. Without a zero pivot C = det A·A⁻ᵀ,
@@ -486,8 +490,7 @@ module internal Factorizations =
     /// factored on its own (0 when the rank is lower, up to rounding).
     let cofactor (a: double[]) (offset: int) (n: int) (m: double[]) (mo: int) (perm: int[]) (sign: double) (bad: int) (c: double[]) (cOffset: int) =
         if bad < 0 then
-            let mutable d = sign
-            for i in 0 .. n - 1 do d <- d * m.[mo + i * n + i]
+            let d = pivotDet m mo n sign
             let rhs = Storage.rentScratch (n * n)
             try
                 Array.Clear(rhs, 0, n * n)

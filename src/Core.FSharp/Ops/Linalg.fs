@@ -4,7 +4,8 @@ open System
 open Functional
 
 /// Linear algebra on square matrices and batches of them (shape [..., n, n]). Each derivative rule is written with
-/// ops, among them this module's own (∂ solve uses solve, ∂ det the cofactors, whose own derivative uses the inverse), so every order follows.
+/// ops, among them this module's own (∂ solve uses solve, ∂ det the cofactors, whose own derivative uses the
+/// inverse), so every order follows.
 [<RequireQualifiedAccess>]
 module Linalg =
 

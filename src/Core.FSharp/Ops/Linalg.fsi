@@ -2,7 +2,8 @@ namespace Functional.Core
 
 /// <summary>
 /// Linear algebra on square matrices and batches of them (shape [..., n, n]). Each derivative rule is written with
-/// ops, among them this module's own (∂ solve uses solve, ∂ det the cofactors, whose own derivative uses the inverse), so every order follows.
+/// ops, among them this module's own (∂ solve uses solve, ∂ det the cofactors, whose own derivative uses the
+/// inverse), so every order follows.
 /// A singular matrix is refused where the rule needs its inverse (ArgumentException naming the batch index).
 /// </summary>
 /// <example>

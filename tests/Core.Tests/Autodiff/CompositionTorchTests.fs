@@ -58,7 +58,7 @@ module CompositionTorchTests =
         | 17 -> Activation.softplus a
         | 18 -> Losses.huber 1.0 a b
         | 19 -> Losses.bceWithLogits a (Elementwise.sigmoid b)
-        // A + (‖A‖₁ + n)·I is diagonally dominant, so every solve is well conditioned.
+        // A + (‖A‖_F² + n)·I is diagonally dominant (x² + n ≥ √n·x), so every solve is well conditioned.
         | 20 -> Linalg.solve (Arithmetic.add a (Arithmetic.mul (Value.constant (Tensor.init [| n; n |] (fun e -> if e / n = e % n then 1.0 else 0.0))) (Arithmetic.addScalar (float n) (Reduction.sum (Elementwise.square a))))) b
         | 21 -> Indexing.flip 0 a
         // A ramp along the rows before: a constant row (a broadcast row sum) has variance 0, where layer norm's
