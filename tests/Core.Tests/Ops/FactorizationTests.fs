@@ -293,12 +293,8 @@ module OpsFactorizationTests =
 
     /// The signed minors (−1)^(i+j)·det A₍ᵢⱼ₎ (A without row i and column j) from the textbook LU: the cofactors by
     /// their definition.
-    let private minorsOf (a: double[]) (n: int) =
-        let det (m: double[]) (r: int) = let f, perm = Textbook.lu m r in Textbook.detOfLu f perm r
-        Array.init (n * n) (fun e ->
-            let i, j = e / n, e % n
-            let sub = [| for r in 0 .. n - 1 do if r <> i then for c in 0 .. n - 1 do if c <> j then yield a.[r * n + c] |]
-            (if (i + j) % 2 = 0 then 1.0 else -1.0) * det sub (n - 1))
+    let private textbookDet (m: double[]) (r: int) = let f, perm = Textbook.lu m r in Textbook.detOfLu f perm r
+    let private minorsOf (a: double[]) (n: int) = Cofactors.signedMinors textbookDet a n
 
     /// det's gradient is the cofactor matrix adj(A)ᵀ at every A, as PyTorch's: at singular matrices (an exact zero
     /// pivot, zero pivots in two places, a repeated row, rank n − 2, a batch mixing both kinds, the blocked LU) it is
@@ -349,8 +345,7 @@ module OpsFactorizationTests =
                 let mutable s = 0.0
                 for k in 0 .. n - 1 do s <- s + a.[i * n + k] * c.[j * n + k]
                 Assert.True(abs s <= 1e-10 * largest, sprintf "(A·Cᵀ)[%d, %d] = %g (largest cofactor %g)" i j s largest)
-        let sub = [| for r in 0 .. n - 1 do if r <> 3 then for col in 0 .. n - 1 do if col <> 5 then yield a.[r * n + col] |]
-        let minor = let f, perm = Textbook.lu sub (n - 1) in Textbook.detOfLu f perm (n - 1)
+        let minor = textbookDet (Cofactors.without a n 3 5) (n - 1)
         Assert.True(abs (c.[3 * n + 5] - minor) <= 1e-9 * abs minor, sprintf "C[3, 5] = %g, its minor %g" c.[3 * n + 5] minor)
         // det = 1e-10 with A⁻¹ = diag(1e-300, 1e310): det·A⁻ᵀ would be ∞; the cofactors are diag(1e-310, 1e300).
         // Each element to rounding relative to itself (a subnormal one to its own precision).

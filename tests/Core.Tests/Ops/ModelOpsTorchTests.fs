@@ -373,11 +373,7 @@ module ModelOpsTorchTests =
             for name, a in [ "repeated row", repeated; "thin product", thin; (if n > 2 then "rank n − 2" else "random"), lower; "invertible", random n n ] do
                 let shape = [| n; n |]
                 let ours = (Autodiff.grad (fun x -> Reduction.sum (Linalg.det x)) (Value.constant (Tensor.create shape a))).Tensor.ToArray()
-                let cofactors =
-                    Array.init (n * n) (fun e ->
-                        let i, j = e / n, e % n
-                        let sub = [| for r in 0 .. n - 1 do if r <> i then for col in 0 .. n - 1 do if col <> j then yield a.[r * n + col] |]
-                        (if (i + j) % 2 = 0 then 1.0 else -1.0) * (if n = 1 then 1.0 else (torchDet [| n - 1; n - 1 |] sub).[0]))
+                let cofactors = Cofactors.signedMinors (fun m r -> (torchDet [| r; r |] m).[0]) a n
                 // Entries of order 1: cofactors of order 1, and a rank n − 2 matrix's zeros to rounding on that scale.
                 let scale = cofactors |> Array.fold (fun s v -> max s (abs v)) 1.0
                 let off (want: double[]) = Array.map2 (fun p q -> abs (p - q)) want ours |> Array.fold max 0.0
