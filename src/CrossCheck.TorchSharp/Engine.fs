@@ -61,7 +61,7 @@ module Engine =
         let n = a.shape.[a.shape.Length - 1]
         if n = 0L then torch.zeros_like a
         else
-            // Non-finite entries replaced: LibTorch's SVD refuses them, and only matrices whose det is exactly 0 use this.
+            // Non-finite entries replaced: LibTorch's SVD refuses them, and only matrices whose det is 0 or ∞ use this.
             let struct (u, s, vh) = torch.linalg.svd(finiteOnly a)
             let ones = torch.ones_like(s.narrow(-1L, 0L, 1L))
             let before = torch.cat([| ones; s.narrow(-1L, 0L, n - 1L).cumprod(-1L) |], -1L)
@@ -321,7 +321,8 @@ module Engine =
         | "det" -> torch.linalg.det(x ())
         | "cofactor" ->
             // ∂ det A/∂A from TorchSharp's own det backward, itself differentiable when A is on a graph; where
-            // TorchSharp's det is exactly 0 (its backward gives 0 there) from the SVD, as a value only.
+            // TorchSharp's det is exactly 0 or overflows (its backward gives 0, ∞ or NaN there) from the SVD, as a value
+            // only.
             let a = x ()
             let byBackward =
                 use _ = torch.enable_grad()
@@ -329,7 +330,8 @@ module Engine =
                 let d = torch.linalg.det(leaf)
                 let g = torch.autograd.grad([| d |], [| leaf |], [| torch.ones_like d |], a.requires_grad, a.requires_grad, false).[0]
                 if a.requires_grad then g else g.detach()
-            let zero = torch.linalg.det(a.detach()).eq(torch.tensor 0.0)
+            let dets = torch.linalg.det(a.detach())
+            let zero = dets.eq(torch.tensor 0.0).logical_or(dets.isinf())
             if zero.any().item<bool>() then torch.where(zero.unsqueeze(-1).unsqueeze(-1), cofactorsBySvd (a.detach()), byBackward)
             else byBackward
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l

@@ -129,13 +129,14 @@ module Replay =
             at (fun e -> abs (p.[e] - t.[e]) = delta)
                (Some "the slope of its clamp at |prediction − target| = δ is 1/2 by our convention (the midpoint) and 1 by TorchSharp's")
         | "det", Some _ ->
-            // TorchSharp's det backward solves against det·I: 0 for a matrix whose det it finds exactly 0.
+            // TorchSharp's det backward solves against det·I: 0 for a matrix whose det it finds exactly 0, ∞ or NaN
+            // where its det overflows.
             let shape = inputs.[0].ShapeArray
             let n = shape.[shape.Length - 1]
-            let zero = Torch.scoped (fun () -> (Torch.ofTorch (torch.linalg.det(Torch.toTorch false inputs.[0]))).ToArray() |> Array.map (fun d -> d = 0.0))
+            let zero = Torch.scoped (fun () -> (Torch.ofTorch (torch.linalg.det(Torch.toTorch false inputs.[0]))).ToArray() |> Array.map (fun d -> d = 0.0 || Double.IsInfinity d))
             let singular = zero |> Array.contains true
             at (fun e -> zero.[e / (n * n)])
-               (if singular then Some "TorchSharp's gradient of det is 0 where its det is exactly 0; ours is the cofactor matrix adj(A)ᵀ" else None)
+               (if singular then Some "TorchSharp's gradient of det is 0 where its det is exactly 0 and ∞ or NaN where it overflows; ours is the cofactor matrix adj(A)ᵀ" else None)
         | ("gelu" | "geluTanh"), _ ->
             let d = x ()
             Some { Explains = (fun e -> d.[e] < geluTailBelow)
@@ -219,12 +220,18 @@ module Replay =
                 alignedGelu xs.[0] (fun x -> x * torch.sigmoid((x + x * x * x * 0.044715) * (2.0 * Math.Sqrt(2.0 / Math.PI))))
                     (fun x -> torch.nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh))
             | "det" ->
-                // Where TorchSharp's det is exactly 0, the cofactor matrix (from the SVD) as the gradient.
+                // Where TorchSharp's det is exactly 0 or overflows, the cofactor matrix (from the SVD) as the gradient;
+                // TorchSharp's own det there runs on I instead, so that its backward (0·∞) adds no NaN.
                 let a = xs.[0]
                 let value = plain ()
-                let zero = value.detach().eq(torch.tensor 0.0)
-                if not (zero.any().item<bool>()) then value
-                else value + torch.where(zero, (Engine.cofactorsBySvd (a.detach()) * (a - a.detach())).sum([| -2L; -1L |]), torch.zeros_like value)
+                let off = value.detach().eq(torch.tensor 0.0).logical_or(value.detach().isinf())
+                if not (off.any().item<bool>()) then value
+                else
+                    let n = a.shape.[a.shape.Length - 1]
+                    let offMatrix = off.unsqueeze(-1).unsqueeze(-1)
+                    let safe = torch.linalg.det(torch.where(offMatrix, torch.eye(n, n, torch.ScalarType.Float64, a.device).expand_as(a), a))
+                    let path = (Engine.cofactorsBySvd (a.detach()) * (a - a.detach())).sum([| -2L; -1L |])
+                    torch.where(off, value.detach() + path, safe)
             | "huberSlope" ->
                 // g·clamp(d, −δ, δ) with slope 1/2 in d at |d| = δ (ours) instead of clamp's 1.
                 let delta = Engine.attribute<float> op "delta"

@@ -25,15 +25,35 @@ module CompositionTorchTests =
           Other: int
           Seed: int }
 
-    let private kinds = 24
+    let private kinds = 32
 
     let private names =
         [| "add"; "sub"; "mul"; "matmul / n"; "transpose"; "tanh"; "sigmoid"; "gelu"; "softmax rows"; "logSoftmax columns"
            "scale"; "narrow and pad"; "a row broadcast"; "rows selected"; "row means broadcast"; "sin"; "A·Bᵀ / n"; "softplus"
-           "huber"; "BCE with logits"; "solve"; "flip rows"; "layer norm"; "max over rows broadcast" |]
+           "huber"; "BCE with logits"; "solve"; "flip rows"; "layer norm"; "max over rows broadcast"
+           "A·B·A / n²"; "inverse"; "A·det B"; "cholesky"; "concat of column blocks"; "gathered columns"; "where"; "exp(tanh)" |]
 
     /// The rows `indexSelect` takes for parameter p: n of them, repeats allowed.
     let private rowsOf (n: int) (p: int) = Array.init n (fun i -> (p + i * i * 7 + i) % n)
+
+    /// A·Aᵀ/n + I: symmetric positive definite, for cholesky; and A + (‖A‖_F² + n)·I, diagonally dominant
+    /// (x² + n ≥ √n·x), for the solves, inverses and determinants.
+    let private identity (n: int) = Tensor.init [| n; n |] (fun e -> if e / n = e % n then 1.0 else 0.0)
+    let private spd (n: int) (a: Value) = Arithmetic.add (Arithmetic.scale (1.0 / float n) (Linear.einsum "ij,kj->ik" [| a; a |])) (Value.constant (identity n))
+    let private dominant (n: int) (a: Value) = Arithmetic.add a (Arithmetic.mul (Value.constant (identity n)) (Arithmetic.addScalar (float n) (Reduction.sum (Elementwise.square a))))
+    let private spdT (n: int) (a: torch.Tensor) = torch.einsum("ij,kj->ik", a, a) * (1.0 / float n) + torch.eye(int64 n, int64 n, torch.ScalarType.Float64)
+    let private dominantT (n: int) (a: torch.Tensor) = a + torch.eye(int64 n, int64 n, torch.ScalarType.Float64) * (a.square().sum() + float n)
+    /// I + B/(2(‖B‖_F + 1)): within ½ of I in norm, so its det lies in [2⁻ⁿ, 1.5ⁿ] (a dominant matrix's det overflows
+    /// at n = 70, where our cofactors stay finite and TorchSharp's are ∞ or NaN).
+    let private nearIdentity (n: int) (b: Value) =
+        let scale = Arithmetic.scale 2.0 (Arithmetic.addScalar 1.0 (Elementwise.sqrt (Reduction.sum (Elementwise.square b))))
+        Arithmetic.add (Value.constant (identity n)) (Arithmetic.div b scale)
+    let private nearIdentityT (n: int) (b: torch.Tensor) =
+        torch.eye(int64 n, int64 n, torch.ScalarType.Float64) + b / ((b.square().sum().sqrt() + 1.0) * 2.0)
+    /// Column indices for `gather`, n per row.
+    let private columnsOf (n: int) (p: int) = Array.init (n * n) (fun e -> (p + e * 5 + e / n) % n)
+    /// A fixed 0/1 mask for `where`.
+    let private maskOf (n: int) (p: int) = Tensor.init [| n; n |] (fun e -> if (e * 3 + p) % 5 < 2 then 1.0 else 0.0)
 
     let internal ours (n: int) (s: Step) (a: Value) (b: Value) : Value =
         let r = s.P % n
@@ -58,8 +78,7 @@ module CompositionTorchTests =
         | 17 -> Activation.softplus a
         | 18 -> Losses.huber 1.0 a b
         | 19 -> Losses.bceWithLogits a (Elementwise.sigmoid b)
-        // A + (‖A‖_F² + n)·I is diagonally dominant (x² + n ≥ √n·x), so every solve is well conditioned.
-        | 20 -> Linalg.solve (Arithmetic.add a (Arithmetic.mul (Value.constant (Tensor.init [| n; n |] (fun e -> if e / n = e % n then 1.0 else 0.0))) (Arithmetic.addScalar (float n) (Reduction.sum (Elementwise.square a))))) b
+        | 20 -> Linalg.solve (dominant n a) b
         | 21 -> Indexing.flip 0 a
         // A ramp along the rows before: a constant row (a broadcast row sum) has variance 0, where layer norm's
         // derivatives carry 1/√ε and its third power, and two engines' roundings differ past the tolerance. And after:
@@ -67,7 +86,15 @@ module CompositionTorchTests =
         | 22 ->
             let ramp = Value.constant (Tensor.init [| n; n |] (fun e -> 0.5 * float (e % n)))
             Arithmetic.add (Normalization.layerNorm 1e-5 (Arithmetic.add a ramp)) ramp
-        | _ -> Arithmetic.broadcastTo [| n; n |] (Piecewise.maxAxes KinkConvention.Midpoint [| 0 |] true a)
+        | 23 -> Arithmetic.broadcastTo [| n; n |] (Piecewise.maxAxes KinkConvention.Midpoint [| 0 |] true a)
+        | 24 -> Arithmetic.scale (1.0 / float (n * n)) (Linear.einsum "ij,jk,kl->il" [| a; b; a |])
+        | 25 -> Linalg.inverse (dominant n a)
+        | 26 -> Arithmetic.mul a (Arithmetic.scale (1.0 / float n) (Elementwise.tanh (Linalg.det (nearIdentity n b))))
+        | 27 -> Linalg.cholesky (spd n a)
+        | 28 -> let k = 1 + s.P % (n - 1) in Indexing.concat 1 [| Indexing.narrow 1 0 k a; Indexing.narrow 1 k (n - k) b |]
+        | 29 -> Indexing.gather 1 (columnsOf n s.P) [| n; n |] a
+        | 30 -> Indexing.where (Value.constant (maskOf n s.P)) a b
+        | _ -> Elementwise.exp (Elementwise.tanh a)
 
     let private theirs (n: int) (s: Step) (a: torch.Tensor) (b: torch.Tensor) : torch.Tensor =
         let r = s.P % n
@@ -94,12 +121,20 @@ module CompositionTorchTests =
         | 17 -> torch.nn.functional.softplus(a, 1.0, 40.0)
         | 18 -> torch.nn.functional.huber_loss(a, b, reduction = torch.nn.Reduction.None, delta = 1.0)
         | 19 -> torch.nn.functional.binary_cross_entropy_with_logits(a, torch.sigmoid b, reduction = torch.nn.Reduction.None)
-        | 20 -> torch.linalg.solve(a + torch.eye(int64 n, int64 n, torch.ScalarType.Float64) * (a.square().sum() + float n), b)
+        | 20 -> torch.linalg.solve(dominantT n a, b)
         | 21 -> a.flip([| 0L |])
         | 22 ->
             let ramp = torch.arange(int64 n, torch.ScalarType.Float64) * 0.5
             torch.nn.functional.layer_norm(a + ramp, [| int64 n |], eps = 1e-5) + ramp
-        | _ -> a.amax([| 0L |], true).expand(int64 n, int64 n)
+        | 23 -> a.amax([| 0L |], true).expand(int64 n, int64 n)
+        | 24 -> torch.einsum("ij,jk,kl->il", a, b, a) * (1.0 / float (n * n))
+        | 25 -> torch.linalg.inv(dominantT n a)
+        | 26 -> a * (torch.linalg.det(nearIdentityT n b).tanh() * (1.0 / float n))
+        | 27 -> torch.linalg.cholesky(spdT n a)
+        | 28 -> let k = 1 + s.P % (n - 1) in torch.cat([| a.narrow(1L, 0L, int64 k); b.narrow(1L, int64 k, int64 (n - k)) |], 1L)
+        | 29 -> a.gather(1L, torch.tensor(columnsOf n s.P |> Array.map int64, ReadOnlySpan<int64>([| int64 n; int64 n |])))
+        | 30 -> torch.where((Functional.CrossCheck.Torch.toTorch false (maskOf n s.P)).ne(torch.tensor 0.0), a, b)
+        | _ -> a.tanh().exp()
 
     /// The program run on nodes that start with the inputs, then add the last node and `Other`.
     let internal run (p: Program) (inputs: 'v[]) (apply: Step -> 'v -> 'v -> 'v) (add: 'v -> 'v -> 'v) =

@@ -241,6 +241,14 @@ module ReplayCoverageTests =
         let ours = Autodiff.grad (fun m -> Reduction.sum (Arithmetic.mul (Linalg.det m) w)) (Value.constant a)
         Assert.True(Tensor.allClose 1e-12 1e-14 ours.Tensor gradients.[0], sprintf "engine %A, ours %A" (gradients.[0].ToArray()) (ours.Tensor.ToArray()))
         Assert.Equal(0.7 * 4.0, gradients.[0].ToArray().[0], 12)
+        // A det that overflows (TorchSharp's gradient [NaN, NaN; NaN, ∞]) beside an invertible matrix: the replay and
+        // the engine give the cofactors diag(1e200, 1e200).
+        let huge = Tensor.create [| 2; 2; 2 |] [| 1e200; 0.0; 0.0; 1e200; 3.0; 1.0; -1.0; 2.0 |]
+        let v = Value.constant (Tensor.create [| 2 |] [| 1e-100; 1.0 |])
+        let hugeOk = Replay.verify 1e-10 1e-12 none (fun vs -> Reduction.sum (Arithmetic.mul (Elementwise.tanh (Arithmetic.scale 1e-300 (Linalg.det vs.[0]))) v)) [| huge |]
+        Assert.True(hugeOk.Passed, hugeOk.Details)
+        let _, gh = Engine.run none (fun vs -> Reduction.sum (Linalg.det vs.[0])) "cpu" [| huge |]
+        Assert.Equal<double[]>([| 1e200; 0.0; 0.0; 1e200 |], gh.[0].ToArray().[0 .. 3])
         // Beside a matrix holding NaN (which LibTorch's SVD refuses): the singular one's cofactors, the other's NaN.
         let withNan = Tensor.create [| 2; 2; 2 |] [| 1.0; 2.0; 2.0; 4.0; nan; 1.0; -1.0; 2.0 |]
         let _, g = Engine.run none (fun vs -> Reduction.sum (Arithmetic.mul (Linalg.det vs.[0]) w)) "cpu" [| withNan |]
