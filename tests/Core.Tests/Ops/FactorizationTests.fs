@@ -296,9 +296,9 @@ module OpsFactorizationTests =
     let private textbookDet (m: double[]) (r: int) = let f, perm = Textbook.lu m r in Textbook.detOfLu f perm r
     let private minorsOf (a: double[]) (n: int) = Cofactors.signedMinors textbookDet a n
 
-    /// det's gradient is the cofactor matrix adj(A)ᵀ at every A, as PyTorch's: at singular matrices (an exact zero
-    /// pivot, zero pivots in two places, a repeated row, rank n − 2, a batch mixing both kinds, the blocked LU) it is
-    /// the matrix of signed minors, where the rule through A⁻¹ refused them; its forward-mode derivative is the same
+    /// det's gradient is the cofactor matrix adj(A)ᵀ at every A (the polynomial's derivative): at singular matrices
+    /// (an exact zero pivot, zero pivots in two places, a repeated row, rank n − 2, a batch mixing both kinds, the
+    /// blocked LU) it is the matrix of signed minors (no A⁻¹ exists there); its forward-mode derivative is the same
     /// inner product; near a singular matrix (a pivot below 1e-308, where A⁻ᵀ overflows) it stays finite, and where
     /// det itself under- or overflows the cofactors, in range, are found.
     [<Fact>]
