@@ -249,8 +249,8 @@ module Linalg =
                         let o = blk * n * n
                         match saved with
                         | ValueSome s when obj.ReferenceEquals(s.Source, t) ->
-                            Factorizations.cofactor t.Data o n s.Factors.Data o s.Perms.[blk] s.Signs.[blk] s.Singular.[blk] c o
-                        | _ -> Factorizations.withLu t.Data o n (fun m perm sign bad -> Factorizations.cofactor t.Data o n m 0 perm sign bad c o)
+                            Determinants.cofactor t.Data o n s.Factors.Data o s.Perms.[blk] s.Signs.[blk] s.Singular.[blk] c o
+                        | _ -> Factorizations.withLu t.Data o n (fun m perm sign bad -> Determinants.cofactor t.Data o n m 0 perm sign bad c o)
                     Tensor.wrap t.ShapeArray c)
                 (fun xs out adj _ ->
                     let y = inverse xs.[0]
@@ -272,7 +272,7 @@ module Linalg =
         let saved = ref ValueNone
         Op.apply
             (Op.create "det"
-                (fun ts -> perMatrixOfLu (onTape a) saved ts.[0] Factorizations.determinant)
+                (fun ts -> perMatrixOfLu (onTape a) saved ts.[0] Determinants.determinant)
                 (fun xs _ adj _ -> Arithmetic.mul (perMatrix adj) (cofactorWith saved.Value xs.[0]))
                 (fun xs _ _ t -> Linear.einsum "...ij,...ij->..." [| cofactorWith ValueNone xs.[0]; t |]))
             [| a |]
@@ -284,7 +284,7 @@ module Linalg =
         let saved = ref ValueNone
         Op.apply
             (Op.create "logAbsDet"
-                (fun ts -> perMatrixOfLu (onTape a) saved ts.[0] (fun m n sign -> snd (Factorizations.signLogAbs m n sign)))
+                (fun ts -> perMatrixOfLu (onTape a) saved ts.[0] (fun m n sign -> snd (Determinants.signLogAbs m n sign)))
                 (fun xs _ adj _ -> Arithmetic.mul (perMatrix adj) (transposeLast (inverseWith saved.Value xs.[0])))
                 (fun xs _ _ t -> Linear.einsum "...ij,...ji->..." [| inverse xs.[0]; t |]))
             [| a |]
@@ -293,7 +293,7 @@ module Linalg =
     let signDet (a: Value) : Value =
         square "signDet" "a" a.Shape |> ignore
         let t = a.Tensor
-        let signs = perMatrixOfLu false (ref ValueNone) t (fun m n sign -> fst (Factorizations.signLogAbs m n sign))
+        let signs = perMatrixOfLu false (ref ValueNone) t (fun m n sign -> fst (Determinants.signLogAbs m n sign))
         GC.KeepAlive t
         Value.constant signs
 
