@@ -69,6 +69,10 @@ module Engine =
             let sign = (torch.linalg.det(u) * torch.linalg.det(vh)).unsqueeze(-1).unsqueeze(-1)
             sign * torch.matmul(u * (before * after).unsqueeze(-2), vh)
 
+    /// The matrices whose det (`dets`, TorchSharp's) is exactly 0 or overflows: there TorchSharp's det backward
+    /// gives 0, ∞ or NaN where the cofactors are finite, and `cofactorsBySvd` stands in for it.
+    let internal detBackwardOff (dets: torch.Tensor) = dets.eq(torch.tensor 0.0).logical_or(dets.isinf())
+
     /// A slope computed by `finite` on x's finite entries only (`finiteOnly`), and at ±∞ its limits: 1 at +∞, 0 at
     /// −∞; NaN stays NaN.
     let private withLimits (x: torch.Tensor) (finite: torch.Tensor -> torch.Tensor) =
@@ -330,8 +334,7 @@ module Engine =
                 let d = torch.linalg.det(leaf)
                 let g = torch.autograd.grad([| d |], [| leaf |], [| torch.ones_like d |], a.requires_grad, a.requires_grad, false).[0]
                 if a.requires_grad then g else g.detach()
-            let dets = torch.linalg.det(a.detach())
-            let zero = dets.eq(torch.tensor 0.0).logical_or(dets.isinf())
+            let zero = detBackwardOff (torch.linalg.det(a.detach()))
             if zero.any().item<bool>() then torch.where(zero.unsqueeze(-1).unsqueeze(-1), cofactorsBySvd (a.detach()), byBackward)
             else byBackward
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l

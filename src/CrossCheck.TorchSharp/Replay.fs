@@ -133,7 +133,10 @@ module Replay =
             // where its det overflows.
             let shape = inputs.[0].ShapeArray
             let n = shape.[shape.Length - 1]
-            let zero = Torch.scoped (fun () -> (Torch.ofTorch (torch.linalg.det(Torch.toTorch false inputs.[0]))).ToArray() |> Array.map (fun d -> d = 0.0 || Double.IsInfinity d))
+            let zero =
+                Torch.scoped (fun () ->
+                    let off = Engine.detBackwardOff (torch.linalg.det(Torch.toTorch false inputs.[0]))
+                    (Torch.ofTorch (off.to_type(torch.ScalarType.Float64))).ToArray() |> Array.map (fun d -> d = 1.0))
             let singular = zero |> Array.contains true
             at (fun e -> zero.[e / (n * n)])
                (if singular then Some "TorchSharp's gradient of det is 0 where its det is exactly 0 and ∞ or NaN where it overflows; ours is the cofactor matrix adj(A)ᵀ" else None)
@@ -224,7 +227,7 @@ module Replay =
                 // TorchSharp's own det there runs on I instead, so that its backward (0·∞) adds no NaN.
                 let a = xs.[0]
                 let value = plain ()
-                let off = value.detach().eq(torch.tensor 0.0).logical_or(value.detach().isinf())
+                let off = Engine.detBackwardOff (value.detach())
                 if not (off.any().item<bool>()) then value
                 else
                     let n = a.shape.[a.shape.Length - 1]
