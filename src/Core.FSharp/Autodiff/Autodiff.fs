@@ -62,8 +62,9 @@ module Autodiff =
                         let had, entry = adjoints.TryGetValue m
                         let struct (acc, owned) = entry
                         match box n.Op.Vjp with
-                        | :? RegionVjp as region when inPlace adj had acc ->
-                            // A slice's, a row's or gathered rows' adjoint: put into the input's own array, never padded.
+                        | :? RegionVjp as region when had && inPlace adj had acc ->
+                            // A later slice's, row's or gathered rows' adjoint: added into the input's own array,
+                            // never padded.
                             let shape = m.Output.Tensor.ShapeArray
                             let target =
                                 if owned then acc.Tensor
@@ -71,10 +72,9 @@ module Autodiff =
                                     // Made as an op's result is: outside a scope, recycled once unreachable.
                                     Tensor.outermost (fun () ->
                                         let a = Storage.uninit (Shape.numel shape)
-                                        if had then Tensor.copyInto acc.Tensor a 0 (Shape.strides shape)
-                                        else Strided.clear a 0 a.Length
+                                        Tensor.copyInto acc.Tensor a 0 (Shape.strides shape)
                                         Tensor.wrap shape a)
-                            region.Into(adj.Tensor, i, target.Data, not had)
+                            region.Add(adj.Tensor, i, target.Data)
                             if not owned then adjoints.[m] <- struct (Const target, true)
                         | _ ->
                             let g = n.Op.Vjp n.Primals n.Output adj i
@@ -82,7 +82,15 @@ module Autodiff =
                             // elements of, the other adjoints of that input.
                             if not (Shape.same g.Tensor.ShapeArray m.Output.Tensor.ShapeArray) then
                                 raise (ShapeException(sprintf "The VJP of op '%s' for input %d has shape %s; the input has shape %s." n.Op.Name i (Shape.show g.Tensor.ShapeArray) (Shape.show m.Output.Tensor.ShapeArray), "vjp"))
-                            if not had then adjoints.[m] <- struct (g, false)
+                            if not had then
+                                // A slice's, a row's or gathered rows' first adjoint is its plain VJP, zeros and the
+                                // adjoint written in one pass: an array of its own, which later ones go into in place.
+                                let fresh =
+                                    match g, adj with
+                                    | Const gt, Const at when (box n.Op.Vjp :? RegionVjp) && inPlace adj had acc ->
+                                        not (gt.IsUniform || gt.ViewOf.IsSome || obj.ReferenceEquals(gt, at))
+                                    | _ -> false
+                                adjoints.[m] <- struct (g, fresh)
                             else
                                 match g with
                                 | Const gt when owned && inPlace adj had acc ->

@@ -122,14 +122,14 @@ module internal Basic =
           Attributes = [] }
 
 [<Sealed>]
-type internal RegionVjp(vjp: Value[] -> Value -> Value -> int -> Value, into: Tensor -> int -> double[] -> bool -> unit) =
+type internal RegionVjp(vjp: Value[] -> Value -> Value -> int -> Value, add: Tensor -> int -> double[] -> unit) =
     inherit OptimizedClosures.FSharpFunc<Value[], Value, Value, int, Value>()
     override _.Invoke(xs: Value[], out: Value, adj: Value, i: int) = vjp xs out adj i
     override _.Invoke(xs: Value[]) : Value -> Value -> int -> Value = vjp xs
-    member _.Into(adj: Tensor, i: int, acc: double[], first: bool) = into adj i acc first
-    static member AsVjp(vjp: Value[] -> Value -> Value -> int -> Value, into: Tensor -> int -> double[] -> bool -> unit) : Value[] -> Value -> Value -> int -> Value =
+    member _.Add(adj: Tensor, i: int, acc: double[]) = add adj i acc
+    static member AsVjp(vjp: Value[] -> Value -> Value -> int -> Value, add: Tensor -> int -> double[] -> unit) : Value[] -> Value -> Value -> int -> Value =
         // F# function types admit no subtypes statically; at run time this one is a function like any other.
-        unbox (box (RegionVjp(vjp, into)))
+        unbox (box (RegionVjp(vjp, add)))
 
 [<RequireQualifiedAccess>]
 module Op =

@@ -109,20 +109,21 @@ module internal Basic =
 
 /// A VJP whose adjoint for an input is the output adjoint placed into zeros of the input's shape: at one region
 /// (a slice's, a row's) or added at gathered rows (indexSelect's). Called as a function it gives that padded
-/// adjoint like any VJP; the backward pass instead writes or adds the output adjoint into an accumulator it owns
-/// (`Into`), so that pieces taken from one tensor cost their own size backward, not the whole tensor's each.
+/// adjoint like any VJP, which the backward pass takes for an input's first adjoint (zeros and the adjoint written in
+/// one pass); a later one it adds into the accumulator it owns (`Add`), so that pieces taken from one tensor cost
+/// their own size backward, not the whole tensor's each.
 [<Sealed; Class>]
 type internal RegionVjp =
     inherit OptimizedClosures.FSharpFunc<Value array, Value, Value, int, Value>
 
-    new: vjp: (Value array -> Value -> Value -> int -> Value) * into: (Tensor -> int -> double array -> bool -> unit) -> RegionVjp
+    new: vjp: (Value array -> Value -> Value -> int -> Value) * add: (Tensor -> int -> double array -> unit) -> RegionVjp
 
     /// Input i's part of the output adjoint `adj` added into `acc`, an array in row-major order over input i's
-    /// shape (the values of acc plus the padded adjoint); `first`: acc holds zeros, so a region may be written.
-    member Into: adj: Tensor * i: int * acc: double array * first: bool -> unit
+    /// shape (the values of acc plus the padded adjoint).
+    member Add: adj: Tensor * i: int * acc: double array -> unit
 
     /// The VJP as the function type an op holds.
-    static member AsVjp: vjp: (Value array -> Value -> Value -> int -> Value) * into: (Tensor -> int -> double array -> bool -> unit) -> (Value array -> Value -> Value -> int -> Value)
+    static member AsVjp: vjp: (Value array -> Value -> Value -> int -> Value) * add: (Tensor -> int -> double array -> unit) -> (Value array -> Value -> Value -> int -> Value)
 
 /// <summary>
 /// The Op functions.

@@ -7,11 +7,28 @@ open System.Runtime.CompilerServices
 /// extraction and diagonal writes; and the fresh output arrays and chunked loops every kernel door uses.
 module internal Strided =
 
+    /// Whether a result of n doubles is written around the caches (`Tuning.NonTemporalBytes`).
+    let streams (n: int) = int64 n * 8L >= Functional.Kernels.Tuning.NonTemporalBytes
+
+    /// Whether a large result made now goes around the caches because its array is not in them
+    /// (`Storage.plain`, `Tuning.StreamPlainResults`): written through the caches, each line would first be read
+    /// from memory. In a scope the array is a recently returned one, likely still cached.
+    let streamsPlain (n: int) = streams n && Functional.Kernels.Tuning.StreamPlainResults && Storage.plain ()
+
+    /// `streamsPlain` for a result written in runs of `run` elements (rows, segments): only runs of
+    /// `Tuning.StreamRunsFrom` and more, whose two partly cached lines are few among their own.
+    let streamsPlainRuns (n: int) (run: int) = run >= Functional.Kernels.Tuning.StreamRunsFrom && streamsPlain n
+
     /// dst[dstOff + Σ idx·dstStrides] <- src[srcOff + Σ idx·srcStrides] for every index over `shape`, the
     /// destinations distinct (permutations, diagonal writes; a source stride may be 0). Transposing planes go
     /// through cache-sized tiles (Functional.Kernels.Permute).
     let copy (src: double[]) (srcOff: int) (srcStrides: int[]) (dst: double[]) (dstOff: int) (dstStrides: int[]) (shape: int[]) =
         Functional.Kernels.Permute.Copy(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape)
+
+    /// `copy`, with the runs contiguous on both sides written around the caches when `stream` (a new result's
+    /// array outside every scope, which is in no cache: `streamsPlainRuns` over the rows the caller writes whole).
+    let copyStreaming (stream: bool) (src: double[]) (srcOff: int) (srcStrides: int[]) (dst: double[]) (dstOff: int) (dstStrides: int[]) (shape: int[]) =
+        Functional.Kernels.Permute.Copy(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, stream)
 
     /// A contiguous copy of the strided view (src, offset, strides) over `shape`.
     let gather (src: double[]) (offset: int) (strides: int[]) (shape: int[]) =
@@ -91,9 +108,18 @@ module internal Strided =
     /// Elementwise work only: each element is written by exactly one chunk.
     let chunked (n: int) (body: int -> int -> unit) = chunkedUnits n 1 body
 
+    /// a[offset .. offset + count) set to +0 on this thread, around the caches when `stream`.
+    let clearStreaming (stream: bool) (a: double[]) (offset: int) (count: int) =
+        if stream then Functional.Kernels.Streams.Clear(a, offset, count) else Array.Clear(a, offset, count)
+
+    /// a[offset .. offset + count) set to +0, in chunks over the cores; around the caches when `stream`.
+    let clearWith (stream: bool) (a: double[]) (offset: int) (count: int) =
+        chunked count (fun lo hi ->
+            clearStreaming stream a (offset + lo) (hi - lo)
+            if stream then Functional.Kernels.Streams.Fence())
+
     /// a[offset .. offset + count) set to +0, in chunks over the cores.
-    let clear (a: double[]) (offset: int) (count: int) =
-        chunked count (fun lo hi -> Array.Clear(a, offset + lo, hi - lo))
+    let clear (a: double[]) (offset: int) (count: int) = clearWith false a offset count
 
     /// Runs body over [0, count) units of `unit` elements (rows, say) for kernels that spend nanoseconds per
     /// element: tasks of `Fork.PerTask`, over every core from `Tuning.SplitCostlyFrom` elements on. Each unit is
@@ -106,18 +132,6 @@ module internal Strided =
 
     /// `chunkedCostlyUnits` over single elements (the exponential's family, GELU, powers).
     let chunkedCostly (n: int) (body: int -> int -> unit) = chunkedCostlyUnits n 1 body
-
-    /// Whether a result of n doubles is written around the caches (`Tuning.NonTemporalBytes`).
-    let streams (n: int) = int64 n * 8L >= Functional.Kernels.Tuning.NonTemporalBytes
-
-    /// Whether a large result made now goes around the caches because its array is not in them
-    /// (`Storage.plain`, `Tuning.StreamPlainResults`): written through the caches, each line would first be read
-    /// from memory. In a scope the array is a recently returned one, likely still cached.
-    let streamsPlain (n: int) = streams n && Functional.Kernels.Tuning.StreamPlainResults && Storage.plain ()
-
-    /// `streamsPlain` for a result written in runs of `run` elements (rows, segments): only runs of
-    /// `Tuning.StreamRunsFrom` and more, whose two partly cached lines are few among their own.
-    let streamsPlainRuns (n: int) (run: int) = run >= Functional.Kernels.Tuning.StreamRunsFrom && streamsPlain n
 
     /// `chunked` for a kernel writing n doubles: when `streaming` (`streams n`), chunks of 65,536 (512 KB), over
     /// which TensorPrimitives writes with non-temporal stores (it does for spans above 256 KB; chunks of 16,384

@@ -40,10 +40,10 @@ module Indexing =
 
     let rec private narrowAt (axis: int) (start: int) (length: int) (x: Value) : Value =
         let shape = x.Shape
-        // The backward pass writes or adds the adjoint into its place in the input's adjoint, never padded.
-        let into (adj: Tensor) (_: int) (acc: double[]) (first: bool) =
+        // A later adjoint of the input is added at its place in the input's adjoint, never padded.
+        let into (adj: Tensor) (_: int) (acc: double[]) =
             let _, _, inner = around shape axis
-            Tensor.placeInto first adj acc (start * inner) (Shape.strides shape)
+            Tensor.addInto adj acc (start * inner) (Shape.strides shape)
         Op.apply
             (Op.withAttributes [ "axis", box axis; "start", box start; "length", box length ] <| Op.create "narrow"
                 // A view: no copy until read (the broadcasting operators read it in place).
@@ -60,13 +60,16 @@ module Indexing =
                 (fun xs ->
                     let outer, _, inner = around shape axis
                     let out = Storage.uninit (outer * size * inner)
+                    // Every row written whole (zeros, the block, zeros): a plain one around the caches.
+                    let stream = Strided.streamsPlainRuns out.Length (size * inner)
                     // Only the zeros around each copied block are written twice over: once here.
                     Strided.chunkedUnits outer (size * inner) (fun o0 o1 ->
                         for o in o0 .. o1 - 1 do
-                            Array.Clear(out, o * size * inner, start * inner)
-                            Array.Clear(out, (o * size + start + length) * inner, (size - start - length) * inner))
+                            Strided.clearStreaming stream out (o * size * inner) (start * inner)
+                            Strided.clearStreaming stream out ((o * size + start + length) * inner) ((size - start - length) * inner)
+                        if stream then Functional.Kernels.Streams.Fence())
                     let padded = withAxis shape axis size
-                    Tensor.copyInto xs.[0] out (start * inner) (Shape.strides padded)
+                    Tensor.copyIntoStreaming stream xs.[0] out (start * inner) (Shape.strides padded)
                     Tensor.wrap padded out)
                 (fun _ _ adj _ -> narrowAt axis start length adj)
                 (fun _ _ _ t -> padAt axis start size t))
@@ -116,8 +119,9 @@ module Indexing =
                     let outer, _, inner = around first a
                     let joined = withAxis first a total
                     let out = Storage.uninit (outer * total * inner)
+                    let stream = Strided.streamsPlainRuns out.Length (total * inner)
                     // Each input read where it is (a slice from its source), written at its place.
-                    ts |> Array.iteri (fun k t -> Tensor.copyInto t out (offsets.[k] * inner) (Shape.strides joined))
+                    ts |> Array.iteri (fun k t -> Tensor.copyIntoStreaming stream t out (offsets.[k] * inner) (Shape.strides joined))
                     Tensor.wrap joined out)
                 (fun _ _ adj i -> narrow a offsets.[i] lengths.[i] adj)
                 (fun _ _ i t -> pad a offsets.[i] total t))
@@ -167,20 +171,25 @@ module Indexing =
             let t = indices.[k]
             order.[fill.[t]] <- k
             fill.[t] <- fill.[t] + 1
+        // A new plain result written whole: around the caches, but for the blocks that several sources add into.
+        let stream = fresh && Strided.streamsPlainRuns out.Length (size * inner)
         Strided.chunkedUnits (outer * size) inner (fun r0 r1 ->
             // Into what out holds, a block's sources are summed apart first: the values of out + (their sum).
             let scratch = if fresh then null else Array.zeroCreate inner
             for r in r0 .. r1 - 1 do
                 let o, t = r / size, r % size
                 let dst = Span(out, r * inner, inner)
-                if starts.[t] = starts.[t + 1] then (if fresh then dst.Clear())
+                if starts.[t] = starts.[t + 1] then (if fresh then Strided.clearStreaming stream out (r * inner) inner)
+                elif stream && starts.[t] + 1 = starts.[t + 1] then
+                    Functional.Kernels.Streams.AddZero(src, (o * m + order.[starts.[t]]) * inner, out, r * inner, inner)
                 else
                     let sum = if fresh then dst else Span(scratch)
                     // +0 + x, not a copy: −0 then becomes +0, as in a sum from +0.
                     Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(src, (o * m + order.[starts.[t]]) * inner, inner), 0.0, sum)
                     for q in starts.[t] + 1 .. starts.[t + 1] - 1 do
                         Numerics.Tensors.TensorPrimitives.Add(Span<double>.op_Implicit sum, ReadOnlySpan(src, (o * m + order.[q]) * inner, inner), sum)
-                    if not fresh then Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(out, r * inner, inner), ReadOnlySpan(scratch), dst))
+                    if not fresh then Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(out, r * inner, inner), ReadOnlySpan(scratch), dst)
+            if stream then Functional.Kernels.Streams.Fence())
 
     /// Zeros of outer × size × inner with block k of src (outer × m × inner) added at block indices[k].
     let private scatterRows (src: double[]) (outer: int) (m: int) (inner: int) (indices: int[]) (size: int) =
@@ -195,7 +204,7 @@ module Indexing =
         let shape = x.Shape
         // The backward pass adds the adjoint's blocks at their indices of the input's adjoint, never into zeros of
         // its own (a table looked up several times: each lookup costs its rows backward).
-        let into (adj: Tensor) (_: int) (acc: double[]) (_: bool) =
+        let into (adj: Tensor) (_: int) (acc: double[]) =
             let outer, n, inner = around shape axis
             scatterRowsInto adj.Data outer indices.Length inner indices n acc false
             adj.CheckLive()
@@ -206,10 +215,13 @@ module Indexing =
                     let m = indices.Length
                     let src = xs.[0].Data
                     let out = Storage.uninit (outer * m * inner)
+                    let stream = Strided.streamsPlainRuns out.Length (m * inner)
                     Strided.chunkedUnits (outer * m) inner (fun i0 i1 ->
                         for i in i0 .. i1 - 1 do
                             let o, k = i / m, i % m
-                            Array.Copy(src, (o * n + indices.[k]) * inner, out, (o * m + k) * inner, inner))
+                            if stream then Functional.Kernels.Streams.Copy(src, (o * n + indices.[k]) * inner, out, (o * m + k) * inner, inner)
+                            else Array.Copy(src, (o * n + indices.[k]) * inner, out, (o * m + k) * inner, inner)
+                        if stream then Functional.Kernels.Streams.Fence())
                     Tensor.wrap (withAxis shape axis m) out)
                 (RegionVjp.AsVjp((fun _ _ adj _ -> addRows axis indices shape.[axis] adj), into))
                 (fun _ _ _ t -> selectRows axis indices t))

@@ -40,9 +40,9 @@ module Layout =
             raise (Functional.ShapeException(sprintf "Row %d does not exist in shape %s." i (Shape.show shape), "i"))
         let inner = shape.[1..]
         let n = Shape.numel inner
-        // The backward pass writes or adds the adjoint into row i of the input's adjoint: rows taken one at a
-        // time cost a row each backward, not the whole tensor each.
-        let into (adj: Tensor) (_: int) (acc: double[]) (first: bool) = Tensor.placeInto first adj acc (i * n) (Shape.strides inner)
+        // A later adjoint of the input is added into row i of the input's adjoint: rows taken one at a time cost a
+        // row each backward, not the whole tensor each.
+        let into (adj: Tensor) (_: int) (acc: double[]) = Tensor.addInto adj acc (i * n) (Shape.strides inner)
         Op.apply
             (Op.withAttributes [ "index", box i ] <| Op.create "select"
                 (fun xs -> Tensor.wrap inner (Array.sub xs.[0].Data (i * n) n))
@@ -58,9 +58,11 @@ module Layout =
             (Op.withAttributes [ "index", box i; "rows", box rows ] <| Op.create "embed"
                 (fun xs ->
                     let d = Storage.uninit (rows * n)
-                    Strided.clear d 0 (i * n)
-                    Strided.clear d ((i + 1) * n) ((rows - i - 1) * n)
-                    Tensor.copyInto xs.[0] d (i * n) (Shape.strides inner)
+                    // Written whole: a plain one around the caches.
+                    let stream = Strided.streamsPlain d.Length
+                    Strided.clearWith stream d 0 (i * n)
+                    Strided.clearWith stream d ((i + 1) * n) ((rows - i - 1) * n)
+                    Tensor.copyIntoStreaming stream xs.[0] d (i * n) (Shape.strides inner)
                     Tensor.wrap (Array.append [| rows |] inner) d)
                 (fun _ _ adj _ -> select i adj)
                 (fun _ _ _ t -> embed i rows t))

@@ -379,19 +379,20 @@ module Tensor =
             | ValueSome (struct (source, offset, strides)) -> struct (source.Data, offset, strides, source)
             | ValueNone -> struct (t.Data, 0, Shape.strides t.ShapeArray, t)
 
-    let internal copyInto (t: Tensor) (dst: double[]) (dstOff: int) (dstStrides: int[]) =
+
+    /// `copyInto`, written around the caches when `stream` (`Strided.copyStreaming`).
+    let internal copyIntoStreaming (stream: bool) (t: Tensor) (dst: double[]) (dstOff: int) (dstStrides: int[]) =
         let struct (src, offset, strides, owner) = readSite t
         let shape, ss, ds = Strided.mergeAxes t.ShapeArray strides dstStrides
-        if not (Array.contains 0 shape) then Strided.copy src offset ss dst dstOff ds shape
+        if not (Array.contains 0 shape) then Strided.copyStreaming stream src offset ss dst dstOff ds shape
         owner.CheckLive()
+
+    let internal copyInto (t: Tensor) (dst: double[]) (dstOff: int) (dstStrides: int[]) = copyIntoStreaming false t dst dstOff dstStrides
 
     let internal addInto (t: Tensor) (dst: double[]) (dstOff: int) (dstStrides: int[]) =
         let struct (src, offset, strides, owner) = readSite t
         Strided.addStrided src offset strides dst dstOff dstStrides t.ShapeArray
         owner.CheckLive()
-
-    let internal placeInto (first: bool) (t: Tensor) (dst: double[]) (dstOff: int) (dstStrides: int[]) =
-        if first then copyInto t dst dstOff dstStrides else addInto t dst dstOff dstStrides
 
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     let sumAxes (axes: int[]) (keepDims: bool) (t: Tensor) =

@@ -177,11 +177,13 @@ module Tensor =
     /// uniform tensor's value, without making an array for t.
     val internal copyInto: t: Tensor -> dst: double array -> dstOff: int -> dstStrides: int array -> unit
 
+    /// `copyInto`, the runs contiguous on both sides written around the caches when `stream` (a new result's array
+    /// outside every scope, in no cache).
+    val internal copyIntoStreaming: stream: bool -> t: Tensor -> dst: double array -> dstOff: int -> dstStrides: int array -> unit
+
     /// t's elements added to dst at dstOff + Σ idx·dstStrides (one addition each), read where they are.
     val internal addInto: t: Tensor -> dst: double array -> dstOff: int -> dstStrides: int array -> unit
 
-    /// `copyInto` when `first` (dst holds zeros there: the values as written, −0 kept), else `addInto`.
-    val internal placeInto: first: bool -> t: Tensor -> dst: double array -> dstOff: int -> dstStrides: int array -> unit
 
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     val sumAxes: axes: int array -> keepDims: bool -> t: Tensor -> Tensor

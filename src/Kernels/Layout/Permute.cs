@@ -19,7 +19,12 @@ internal static unsafe class Permute
     /// <summary>dst[dstOff + Σ idx·dstStrides] = src[srcOff + Σ idx·srcStrides] for every index over
     /// <paramref name="shape"/>. Strides are non-negative; the destinations must be distinct (the order in which
     /// elements are copied is not the odometer's).</summary>
-    public static void Copy(double[] src, int srcOff, int[] srcStrides, double[] dst, int dstOff, int[] dstStrides, int[] shape)
+    public static void Copy(double[] src, int srcOff, int[] srcStrides, double[] dst, int dstOff, int[] dstStrides, int[] shape) =>
+        Copy(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, false);
+
+    /// <summary><see cref="Copy(double[], int, int[], double[], int, int[], int[])"/>; when <paramref name="stream"/>,
+    /// runs contiguous on both sides are written around the caches (<see cref="Streams"/>).</summary>
+    public static void Copy(double[] src, int srcOff, int[] srcStrides, double[] dst, int dstOff, int[] dstStrides, int[] shape, bool stream)
     {
         int r = shape.Length;
         if (srcStrides.Length != r || dstStrides.Length != r)
@@ -48,7 +53,7 @@ internal static unsafe class Permute
                 if (shape[a] > shape[split]) split = a;
             if (count < 1L << 18 || Environment.ProcessorCount < 2 || shape[split] < 32)
             {
-                Serial(s + srcOff, srcStrides, d + dstOff, dstStrides, shape);
+                Serial(s + srcOff, srcStrides, d + dstOff, dstStrides, shape, stream);
                 return;
             }
             // Large copies go over the cores in pieces of the longest axis (a multiple of 16 long, so that tiles
@@ -62,25 +67,26 @@ internal static unsafe class Permute
                 int start = t * piece, len = Math.Min(piece, shape[split] - start);
                 var sub = (int[])shape.Clone();
                 sub[split] = len;
-                Serial((double*)ps + (long)start * srcStrides[split], srcStrides, (double*)pd + (long)start * dstStrides[split], dstStrides, sub);
+                Serial((double*)ps + (long)start * srcStrides[split], srcStrides, (double*)pd + (long)start * dstStrides[split], dstStrides, sub, stream);
             });
         }
     }
 
-    /// <summary>One thread's copy (checked by <see cref="Copy"/>).</summary>
-    private static void Serial(double* s, int[] srcStrides, double* d, int[] dstStrides, int[] shape)
+    /// <summary>One thread's copy (checked by <see cref="Copy(double[], int, int[], double[], int, int[], int[], bool)"/>).</summary>
+    private static void Serial(double* s, int[] srcStrides, double* d, int[] dstStrides, int[] shape, bool stream)
     {
         int q = shape.Length - 1, p = -1;
         if (srcStrides[q] != 1 && shape[q] >= 4)
             for (int a = 0; a < q; a++)
                 if (srcStrides[a] == 1 && shape[a] >= 4) { p = a; break; }
-        if (p < 0) Rows(s, srcStrides, d, dstStrides, shape);
+        if (p < 0) Rows(s, srcStrides, d, dstStrides, shape, stream);
         else Planes(s, srcStrides, d, dstStrides, shape, p);
+        if (stream) Streams.Fence();
     }
 
     /// <summary>Odometer over every axis but the last; the last axis is one run.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows(double* s, int[] ss, double* d, int[] ds, int[] shape)
+    private static void Rows(double* s, int[] ss, double* d, int[] ds, int[] shape, bool stream)
     {
         int r = shape.Length, n = shape[r - 1];
         long sInner = ss[r - 1], dInner = ds[r - 1];
@@ -88,7 +94,11 @@ internal static unsafe class Permute
         long si = 0, di = 0;
         do
         {
-            if (sInner == 1 && dInner == 1) Buffer.MemoryCopy(s + si, d + di, (long)n * 8, (long)n * 8);
+            if (sInner == 1 && dInner == 1)
+            {
+                if (stream) Streams.Copy(s + si, d + di, n);
+                else Buffer.MemoryCopy(s + si, d + di, (long)n * 8, (long)n * 8);
+            }
             else
             {
                 double* sp = s + si, dp = d + di;
