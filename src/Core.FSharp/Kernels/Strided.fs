@@ -37,6 +37,13 @@ module internal Strided =
         copy src offset strides dst 0 (Shape.strides shape) shape
         dst
 
+    /// `gather` for an op's result: a plain one (`streamsPlain`), in no cache, has its runs contiguous on both sides
+    /// written around the caches (a temporary read at once, as an einsum's gathered operand, stays with `gather`).
+    let gatherResult (src: double[]) (offset: int) (strides: int[]) (shape: int[]) =
+        let dst = Storage.uninit (Shape.numel shape)
+        copyStreaming (streamsPlain dst.Length) src offset strides dst 0 (Shape.strides shape) shape
+        dst
+
     /// The same strided loop over fewer axes: axes of size 1 dropped, and each axis merged into the one before
     /// it where both operands step through them as one (a[i, j] at i·n·s + j·s, or stride 0 in both), so that
     /// the innermost run is as long as it can be (bi,bi->bi is one run).

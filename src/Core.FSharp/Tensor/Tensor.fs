@@ -332,7 +332,7 @@ module Tensor =
             // Only axes of length 1 move ([n, 1] to [1, n]): the elements keep their order, so no copy.
             reshape shp t
         else
-            let r = Tensor.Of(shp, Strided.gather t.Data 0 (perm |> Array.map (fun p -> st.[p])) shp)
+            let r = Tensor.Of(shp, Strided.gatherResult t.Data 0 (perm |> Array.map (fun p -> st.[p])) shp)
             GC.KeepAlive t
             r
 

@@ -513,7 +513,19 @@ internal static unsafe partial class PackedGemm
 
     /// <summary>dst[p·ldd + r] = src[r·ld + p] for an 8×8 block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Transpose8(double* src, int ld, double* dst, int ldd)
+    internal static void Transpose8(double* src, int ld, double* dst, int ldd) => Transpose8(src, ld, dst, ldd, false);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(Vector512<double> v, double* p, bool stream)
+    {
+        if (stream) Avx512F.StoreAlignedNonTemporal(p, v);
+        else Vector512.Store(v, p);
+    }
+
+    /// <summary><see cref="Transpose8(double*, int, double*, int)"/>; when <paramref name="stream"/>, each row of
+    /// dst is a whole 64-byte-aligned line stored around the caches.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose8(double* src, int ld, double* dst, int ldd, bool stream)
     {
         var r0 = Vector512.Load(src);
         var r1 = Vector512.Load(src + ld);
@@ -538,13 +550,13 @@ internal static unsafe partial class PackedGemm
         // Stage 3: 256-bit halves across the two groups of four rows.
         var j0 = Vector512.Create(0L, 1, 2, 3, 8, 9, 10, 11);
         var j1 = Vector512.Create(4L, 5, 6, 7, 12, 13, 14, 15);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u0, j0, u4), dst);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u1, j0, u5), dst + ldd);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u2, j0, u6), dst + 2 * ldd);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u3, j0, u7), dst + 3 * ldd);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u0, j1, u4), dst + 4 * ldd);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u1, j1, u5), dst + 5 * ldd);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u2, j1, u6), dst + 6 * ldd);
-        Vector512.Store(Avx512F.PermuteVar8x64x2(u3, j1, u7), dst + 7 * ldd);
+        Put(Avx512F.PermuteVar8x64x2(u0, j0, u4), dst, stream);
+        Put(Avx512F.PermuteVar8x64x2(u1, j0, u5), dst + ldd, stream);
+        Put(Avx512F.PermuteVar8x64x2(u2, j0, u6), dst + 2 * ldd, stream);
+        Put(Avx512F.PermuteVar8x64x2(u3, j0, u7), dst + 3 * ldd, stream);
+        Put(Avx512F.PermuteVar8x64x2(u0, j1, u4), dst + 4 * ldd, stream);
+        Put(Avx512F.PermuteVar8x64x2(u1, j1, u5), dst + 5 * ldd, stream);
+        Put(Avx512F.PermuteVar8x64x2(u2, j1, u6), dst + 6 * ldd, stream);
+        Put(Avx512F.PermuteVar8x64x2(u3, j1, u7), dst + 7 * ldd, stream);
     }
 }

@@ -80,7 +80,7 @@ internal static unsafe class Permute
             for (int a = 0; a < q; a++)
                 if (srcStrides[a] == 1 && shape[a] >= 4) { p = a; break; }
         if (p < 0) Rows(s, srcStrides, d, dstStrides, shape, stream);
-        else Planes(s, srcStrides, d, dstStrides, shape, p);
+        else Planes(s, srcStrides, d, dstStrides, shape, p, stream);
         if (stream) Streams.Fence();
     }
 
@@ -109,12 +109,12 @@ internal static unsafe class Permute
 
     /// <summary>Odometer over every axis but p and the last; each (p, last) plane copied in tiles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Planes(double* s, int[] ss, double* d, int[] ds, int[] shape, int p)
+    private static void Planes(double* s, int[] ss, double* d, int[] ds, int[] shape, int p, bool stream)
     {
         int r = shape.Length, q = r - 1;
         Span<int> idx = stackalloc int[r];
         long si = 0, di = 0;
-        do Plane(s + si, ss[q], d + di, ds[p], ds[q], shape[p], shape[q]);
+        do Plane(s + si, ss[q], d + di, ds[p], ds[q], shape[p], shape[q], stream);
         while (Advance(idx, shape, ss, ds, p, ref si, ref di));
     }
 
@@ -138,18 +138,25 @@ internal static unsafe class Permute
     /// With a destination contiguous along Q, whole 8×8 blocks are transposed in registers (eight full-line loads,
     /// eight full-line stores: a power-of-two row stride makes a tile's rows share cache sets, which made even
     /// 16×16 scalar tiles 3.4 ms for 1024²), as one block with AVX-512 or four 4×4 blocks with AVX; the rest, and
-    /// other machines, go by scalar tiles.</summary>
+    /// other machines, go by scalar tiles. When <paramref name="stream"/> (a plain result, in no cache) and every
+    /// destination row has the same alignment, the AVX-512 blocks start at a 64-byte boundary and store whole lines
+    /// around the caches; the columns before it go with the edges.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Plane(double* s, long sq, double* d, long dp, long dq, int np, int nq)
+    private static void Plane(double* s, long sq, double* d, long dp, long dq, int np, int nq, bool stream)
     {
-        if ((Avx512F.IsSupported || Avx.IsSupported) && dq == 1 && np >= 8 && nq >= 8 && sq <= int.MaxValue && dp <= int.MaxValue)
+        // The first column whose destination starts a line, when the blocks' rows are whole lines (and rows long
+        // enough that the columns left to the edges' scalar loops are few).
+        int a0 = 0;
+        bool lines = stream && Avx512F.IsSupported && dq == 1 && dp % 8 == 0 && nq >= 64 && ((nint)d & 7) == 0;
+        if (lines) a0 = (int)(((64 - ((nint)d & 63)) & 63) / 8);
+        if ((Avx512F.IsSupported || Avx.IsSupported) && dq == 1 && np >= 8 && nq >= a0 + 8 && sq <= int.MaxValue && dp <= int.MaxValue)
         {
-            int p8 = np & ~7, q8 = nq & ~7;
-            for (int j0 = 0; j0 < q8; j0 += 8)
+            int p8 = np & ~7, q8 = a0 + ((nq - a0) & ~7);
+            for (int j0 = a0; j0 < q8; j0 += 8)
                 for (int i0 = 0; i0 < p8; i0 += 8)
                 {
                     double* sb = s + j0 * sq + i0, db = d + i0 * dp + j0;
-                    if (Avx512F.IsSupported) PackedGemm.Transpose8(sb, (int)sq, db, (int)dp);
+                    if (Avx512F.IsSupported) PackedGemm.Transpose8(sb, (int)sq, db, (int)dp, lines);
                     else
                     {
                         PackedGemm.Transpose4(sb, (int)sq, db, (int)dp);
@@ -158,10 +165,12 @@ internal static unsafe class Permute
                         PackedGemm.Transpose4(sb + 4 * sq + 4, (int)sq, db + 4 * dp + 4, (int)dp);
                     }
                 }
-            // The edges: columns past q8 for every row, rows past p8 for the columns before q8.
+            // The edges: columns before a0 and past q8 for every row, rows past p8 for the columns between.
+            for (int j = 0; j < a0; j++)
+                for (int i = 0; i < np; i++) d[i * dp + j] = s[j * sq + i];
             for (int j = q8; j < nq; j++)
                 for (int i = 0; i < np; i++) d[i * dp + j] = s[j * sq + i];
-            for (int j = 0; j < q8; j++)
+            for (int j = a0; j < q8; j++)
                 for (int i = p8; i < np; i++) d[i * dp + j] = s[j * sq + i];
             return;
         }

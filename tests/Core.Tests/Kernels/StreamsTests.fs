@@ -5,8 +5,9 @@ open Xunit
 open Functional.Core
 
 /// Copies, clears and sums from +0 written around the caches (`Functional.Kernels.Streams`), and the layout ops whose
-/// plain results use them (pad, concat, indexSelect, indexAdd, embed, and the first adjoint of a slice, a row or
-/// gathered rows): every element from every alignment, the same bits as through the caches and as a reference loop.
+/// plain results use them (pad, concat, indexSelect, indexAdd, embed, permute, and the first adjoint of a slice, a
+/// row or gathered rows): every element from every alignment, the same bits as through the caches and as a reference
+/// loop.
 [<Collection("process-wide state")>]
 module StreamsTests =
 
@@ -29,6 +30,27 @@ module StreamsTests =
                 run "sum from +0" (fun d -> Functional.Kernels.Streams.AddZero(src, 3, d, offset, n)) (fun i -> src.[3 + i] + 0.0)
                 run "clear" (fun d -> Functional.Kernels.Streams.Clear(d, offset, n)) (fun _ -> 0.0)
                 Functional.Kernels.Streams.Fence()
+
+    [<Fact>]
+    let ``strided copies around the caches write what copies through them write, from every line offset`` () =
+        let sentinel = -7.25
+        // (shape of the result, the source's strides over it): transposes (rows of 200 and 640 elements, the second
+        // split over the cores), a permute that keeps its rows, and a transpose whose rows are not whole lines.
+        let cases =
+            [ [| 136; 200 |], [| 1; 136 |]
+              [| 520; 640 |], [| 1; 520 |]
+              [| 64; 3; 1001 |], [| 1001; 64 * 1001; 1 |]
+              [| 130; 99 |], [| 1; 130 |] ]
+        for shape, srcStrides in cases do
+            let count = Array.fold (*) 1 shape
+            let src = Array.init count (fun i -> if i % 11 = 0 then -0.0 else float i * 0.25 - 9.0)
+            let dstStrides = Array.init shape.Length (fun d -> Array.fold (*) 1 shape.[d + 1 ..])
+            for offset in 0 .. 8 do
+                let write stream =
+                    let dst = Array.create (count + 16) sentinel
+                    Functional.Kernels.Permute.Copy(src, 0, srcStrides, dst, offset, dstStrides, shape, stream)
+                    dst
+                Assert.True((bits (write true) = bits (write false)), sprintf "shape %A, the result at offset %d" shape offset)
 
     [<Fact>]
     let ``ranges outside the arrays are refused`` () =
@@ -66,7 +88,12 @@ module StreamsTests =
           "a slice's first adjoint", firstAdjoint (Indexing.narrow 1 250 501) x y
           "two slices' adjoints", firstAdjoint (fun v -> Indexing.concat 1 [| Indexing.narrow 1 0 500 v; Indexing.narrow 1 500 503 v |]) x x
           "a row's first adjoint", firstAdjoint (Layout.select 5) x (Layout.select 1 x)
-          "gathered rows' first adjoint", firstAdjoint (Indexing.indexSelect 0 rows) x (Indexing.indexSelect 0 rows x) ]
+          "gathered rows' first adjoint", firstAdjoint (Indexing.indexSelect 0 rows) x (Indexing.indexSelect 0 rows x)
+          // Transposed planes in 8×8 blocks from a line boundary (rows of 200 and 640), split over the cores for the
+          // second; runs kept whole for the third.
+          "transpose 136×200", (Tensor.permute [| 1; 0 |] (value 3 [| 200; 136 |]).Tensor).ToArray()
+          "transpose 520×640", (Tensor.permute [| 1; 0 |] (value 4 [| 640; 520 |]).Tensor).ToArray()
+          "permute keeping rows", (Tensor.permute [| 1; 0; 2 |] (value 5 [| 3; 64; 1001 |]).Tensor).ToArray() ]
 
     /// The same ops by loops over the definitions.
     let private reference () : (string * double[]) list =
@@ -101,7 +128,10 @@ module StreamsTests =
           "a slice's first adjoint", padCols y 37 501 250 1003
           "two slices' adjoints", x
           "a row's first adjoint", make 37 1003 (fun i j -> if i = 5 then at x 1003 1 j else 0.0)
-          "gathered rows' first adjoint", addRows gathered rows 37 1003 ]
+          "gathered rows' first adjoint", addRows gathered rows 37 1003
+          "transpose 136×200", (let a = value 3 [| 200; 136 |] in make 136 200 (fun i j -> at a 136 j i))
+          "transpose 520×640", (let a = value 4 [| 640; 520 |] in make 520 640 (fun i j -> at a 520 j i))
+          "permute keeping rows", (let a = value 5 [| 3; 64; 1001 |] in Array.init (64 * 3 * 1001) (fun f -> let i, k, j = f / 3003, (f / 1001) % 3, f % 1001 in a.[(k * 64 + i) * 1001 + j])) ]
 
     [<Fact>]
     let ``layout ops' plain results written around the caches give the reference's bits`` () =
