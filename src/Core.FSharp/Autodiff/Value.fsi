@@ -111,7 +111,8 @@ module internal Basic =
 /// (a slice's, a row's) or added at gathered rows (indexSelect's). Called as a function it gives that padded
 /// adjoint like any VJP, which the backward pass takes for an input's first adjoint (zeros and the adjoint written in
 /// one pass); a later one it adds into the accumulator it owns (`Add`), so that pieces taken from one tensor cost
-/// their own size backward, not the whole tensor's each.
+/// their own size backward, not the whole tensor's each. The plain VJP must return a new array (an op's result, never
+/// the adjoint or a view of it): the pass adds into it in place.
 [<Sealed; Class>]
 type internal RegionVjp =
     inherit OptimizedClosures.FSharpFunc<Value array, Value, Value, int, Value>

@@ -29,7 +29,7 @@ internal static unsafe class Streams
             return;
         }
         long i = 0;
-        while (((nint)(d + i) & 63) != 0) { d[i] = s[i]; i++; }
+        while (i < n && ((nint)(d + i) & 63) != 0) { d[i] = s[i]; i++; }
         for (; i <= n - 16; i += 16)
         {
             var a = Vector256.Load(s + i);
@@ -56,7 +56,7 @@ internal static unsafe class Streams
         long i = 0;
         if (Avx.IsSupported && n >= 16)
         {
-            while (((nint)(d + i) & 63) != 0) { d[i] = s[i] + 0.0; i++; }
+            while (i < n && ((nint)(d + i) & 63) != 0) { d[i] = s[i] + 0.0; i++; }
             var z = Vector256<double>.Zero;
             for (; i <= n - 8; i += 8)
             {
@@ -104,7 +104,7 @@ internal static unsafe class Streams
             return;
         }
         long i = 0;
-        while (((nint)(d + i) & 63) != 0) d[i++] = 0.0;
+        while (i < n && ((nint)(d + i) & 63) != 0) d[i++] = 0.0;
         var z = Vector256<double>.Zero;
         for (; i <= n - 8; i += 8)
         {
