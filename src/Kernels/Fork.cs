@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -74,7 +75,8 @@ internal static class Fork
     private static int _started;
 
     /// <summary>body(0) … body(count − 1), each exactly once, over the cores; returns when all are done and
-    /// rethrows the first exception a task raised.</summary>
+    /// rethrows the first exception a task raised, as it was (with its stack), so that a typed error raised inside a
+    /// kernel's task (a tensor released under it) reaches the caller as that type, not wrapped.</summary>
     public static void For(int count, Action<int> body)
     {
         if (count <= 0) return;
@@ -85,7 +87,8 @@ internal static class Fork
         }
         if (Tuning.SpinMs <= 0 || Environment.ProcessorCount < 2 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
-            Parallel.For(0, count, body);
+            try { Parallel.For(0, count, body); }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0) { ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw(); }
             return;
         }
         try
@@ -99,7 +102,7 @@ internal static class Fork
             job.Work(0);
             var spin = new SpinWait();
             while (Volatile.Read(ref job.Done) < count) spin.SpinOnce(-1);
-            if (job.Error is { } error) throw new AggregateException(error);
+            if (job.Error is { } error) ExceptionDispatchInfo.Capture(error).Throw();
         }
         finally
         {

@@ -20,12 +20,20 @@ module KernelsForkTests =
                 Assert.True(hits |> Array.forall ((=) 1), sprintf "%d tasks: %A" count hits)
 
     [<Fact>]
-    let ``a task's exception reaches the caller, and the next job runs`` () =
-        let e = Assert.Throws<AggregateException>(fun () -> Fork.For(16, fun i -> if i = 11 then invalidOp "task 11"))
-        Assert.Contains("task 11", e.InnerExceptions.[0].Message)
-        let hits = Array.zeroCreate 16
-        Fork.For(16, fun i -> hits.[i] <- 1)
-        Assert.Equal(16, Array.sum hits)
+    let ``a task's exception reaches the caller as it was, and the next job runs`` () =
+        let saved = Tuning.SpinMs
+        try
+            // On the spinning workers, and on the thread pool (no spinning).
+            for spin in [ saved; 0.0 ] do
+                Tuning.SpinMs <- spin
+                let e = Assert.Throws<InvalidOperationException>(fun () -> Fork.For(16, fun i -> if i = 11 then invalidOp "task 11"))
+                Assert.Contains("task 11", e.Message)
+                let disposed = Assert.Throws<ObjectDisposedException>(fun () -> Fork.For(4, fun i -> if i = 2 then raise (ObjectDisposedException("tensor"))))
+                Assert.Contains("tensor", disposed.Message)
+                let hits = Array.zeroCreate 16
+                Fork.For(16, fun i -> hits.[i] <- 1)
+                Assert.Equal(16, Array.sum hits)
+        finally Tuning.SpinMs <- saved
 
     [<Fact>]
     let ``tasks see the caller's async-local values, such as an open TensorScope`` () =
