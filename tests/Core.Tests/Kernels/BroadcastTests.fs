@@ -132,13 +132,8 @@ module KernelsStreamingStoresTests =
     /// (redone through Math.Exp) among the elements before the first aligned lane and in the tail.
     [<Fact>]
     let ``plain results written around the caches give the cached loops' bits`` () =
-        let saved = Functional.Kernels.Tuning.NonTemporalBytes
-        let savedPlain = Functional.Kernels.Tuning.StreamPlainResults
-        let savedRuns = Functional.Kernels.Tuning.StreamRunsFrom
-        try
-            Functional.Kernels.Tuning.NonTemporalBytes <- 0L
-            // Runs of every length, short rows included.
-            Functional.Kernels.Tuning.StreamRunsFrom <- 0
+        // Runs of every length, short rows included.
+        TuningSwitches.withEveryResultStreamed (fun () ->
             // These loops are the vector lanes' own (AVX2 and FMA).
             for plainStreams in (if Cpu.fourLanes then [ true; false ] else []) do
                 Functional.Kernels.Tuning.StreamPlainResults <- plainStreams
@@ -189,8 +184,4 @@ module KernelsStreamingStoresTests =
                     let cached =
                         use _ = Tensor.scope ()
                         run ()
-                    Assert.True((bits plain = bits cached), sprintf "softmax and log-softmax along a middle axis and their VJPs, %dx%dx%d, plain results streamed %b" outer mid inner plainStreams)
-        finally
-            Functional.Kernels.Tuning.NonTemporalBytes <- saved
-            Functional.Kernels.Tuning.StreamPlainResults <- savedPlain
-            Functional.Kernels.Tuning.StreamRunsFrom <- savedRuns
+                    Assert.True((bits plain = bits cached), sprintf "softmax and log-softmax along a middle axis and their VJPs, %dx%dx%d, plain results streamed %b" outer mid inner plainStreams))

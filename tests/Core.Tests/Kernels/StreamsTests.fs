@@ -135,13 +135,8 @@ module StreamsTests =
 
     [<Fact>]
     let ``layout ops' plain results written around the caches give the reference's bits`` () =
-        let saved = Functional.Kernels.Tuning.NonTemporalBytes
-        let savedPlain = Functional.Kernels.Tuning.StreamPlainResults
-        let savedRuns = Functional.Kernels.Tuning.StreamRunsFrom
-        try
-            // Every plain result of these ops streamed, whatever its size and row length.
-            Functional.Kernels.Tuning.NonTemporalBytes <- 0L
-            Functional.Kernels.Tuning.StreamRunsFrom <- 0
+        // Every plain result of these ops streamed, whatever its size and row length.
+        TuningSwitches.withEveryResultStreamed (fun () ->
             let want = reference ()
             let compare (how: string) (got: (string * double[]) list) =
                 for (name, g), (_, w) in List.zip got want do
@@ -155,8 +150,4 @@ module StreamsTests =
                 let scoped =
                     use _ = Tensor.scope ()
                     results ()
-                compare (sprintf "in a scope, plain results streamed %b" plainStreams) scoped
-        finally
-            Functional.Kernels.Tuning.NonTemporalBytes <- saved
-            Functional.Kernels.Tuning.StreamPlainResults <- savedPlain
-            Functional.Kernels.Tuning.StreamRunsFrom <- savedRuns
+                compare (sprintf "in a scope, plain results streamed %b" plainStreams) scoped)

@@ -8,3 +8,22 @@ open Xunit
 /// tests run their allocations land in the same working set.
 [<CollectionDefinition("process-wide state", DisableParallelization = true)>]
 type ProcessWideStateCollection() = class end
+
+/// Flipped Tuning switches, put back after.
+module TuningSwitches =
+
+    /// Runs f with every large-result switch at its most streaming (`NonTemporalBytes` 0: every result counts as
+    /// large; `StreamRunsFrom` 0: runs of every length), then restores those two and `StreamPlainResults`, which f
+    /// may flip. For tests in the "process-wide state" collection.
+    let withEveryResultStreamed (f: unit -> unit) =
+        let saved = Functional.Kernels.Tuning.NonTemporalBytes
+        let savedPlain = Functional.Kernels.Tuning.StreamPlainResults
+        let savedRuns = Functional.Kernels.Tuning.StreamRunsFrom
+        try
+            Functional.Kernels.Tuning.NonTemporalBytes <- 0L
+            Functional.Kernels.Tuning.StreamRunsFrom <- 0
+            f ()
+        finally
+            Functional.Kernels.Tuning.NonTemporalBytes <- saved
+            Functional.Kernels.Tuning.StreamPlainResults <- savedPlain
+            Functional.Kernels.Tuning.StreamRunsFrom <- savedRuns
