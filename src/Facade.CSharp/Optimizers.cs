@@ -9,13 +9,11 @@ namespace Functional;
 /// a new one.</summary>
 public sealed class OptimizerState
 {
+    /// <summary>The core's state, which records the optimizer family whose steps made it (SGD, or Adam for Adam and
+    /// AdamW, whose moments are the same), so that a step refuses another family's.</summary>
     internal Core.OptimizerState Value { get; }
 
-    /// <summary>The optimizer family whose step made this state ("SGD", or "Adam" for Adam and AdamW, whose moments are the
-    /// same); null before the first step.</summary>
-    internal string? Family { get; }
-
-    internal OptimizerState(Core.OptimizerState value, string? family = null) => (Value, Family) = (value, family);
+    internal OptimizerState(Core.OptimizerState value) => Value = value;
 
     /// <summary>How many steps have been taken.</summary>
     public int Steps => Value.Steps;
@@ -87,7 +85,7 @@ public sealed class Sgd : IOptimizer
 
     /// <inheritdoc/>
     public OptimizerStep Step(Tensor[] parameters, Tensor[] gradients, OptimizerState state) =>
-        Optimizer.Run("SGD", (p, g, s) => Core.Optimizers.sgd(lr, momentum, nesterov, weightDecay, p, g, s), parameters, gradients, state);
+        Optimizer.Run((p, g, s) => Core.Optimizers.sgd(lr, momentum, nesterov, weightDecay, p, g, s), parameters, gradients, state);
 }
 
 /// <summary>Adam, torch.optim.Adam's update: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − η·m̂/(√v̂ + ε), with
@@ -117,7 +115,7 @@ public sealed class Adam : IOptimizer
 
     /// <inheritdoc/>
     public OptimizerStep Step(Tensor[] parameters, Tensor[] gradients, OptimizerState state) =>
-        Optimizer.Run("Adam", (p, g, s) => Core.Optimizers.adam(false, lr, beta1, beta2, epsilon, weightDecay, p, g, s), parameters, gradients, state);
+        Optimizer.Run((p, g, s) => Core.Optimizers.adam(false, lr, beta1, beta2, epsilon, weightDecay, p, g, s), parameters, gradients, state);
 }
 
 /// <summary>AdamW, torch.optim.AdamW's update: Adam with decoupled weight decay, p ← p·(1 − ηλ) before the Adam step.</summary>
@@ -147,7 +145,7 @@ public sealed class AdamW : IOptimizer
 
     /// <inheritdoc/>
     public OptimizerStep Step(Tensor[] parameters, Tensor[] gradients, OptimizerState state) =>
-        Optimizer.Run("Adam", (p, g, s) => Core.Optimizers.adam(true, lr, beta1, beta2, epsilon, weightDecay, p, g, s), parameters, gradients, state);
+        Optimizer.Run((p, g, s) => Core.Optimizers.adam(true, lr, beta1, beta2, epsilon, weightDecay, p, g, s), parameters, gradients, state);
 }
 
 /// <summary>Gradients scaled so their joint 2-norm is at most a bound, and the norm before scaling.</summary>
@@ -200,14 +198,12 @@ internal static class Optimizer
     public static OptimizerState Init(Tensor[] parameters) =>
         new(Core.Optimizers.init(Array.ConvertAll(Interop.Values(parameters, nameof(parameters)), v => v.Tensor)));
 
-    public static OptimizerStep Run(string family, Func<Core.Tensor[], Core.Tensor[], Core.OptimizerState, Tuple<Core.Tensor[], Core.OptimizerState>> step,
+    public static OptimizerStep Run(Func<Core.Tensor[], Core.Tensor[], Core.OptimizerState, Tuple<Core.Tensor[], Core.OptimizerState>> step,
         Tensor[] parameters, Tensor[] gradients, OptimizerState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Family is { } made && made != family)
-            throw new ArgumentException($"The state was made by {made} steps; {family}'s moments are not {made}'s. Start from Init, or keep one optimizer per state.", nameof(state));
         var r = step(Array.ConvertAll(Interop.Values(parameters, nameof(parameters)), v => v.Tensor),
                      Array.ConvertAll(Interop.Values(gradients, nameof(gradients)), v => v.Tensor), state.Value);
-        return new(Array.ConvertAll(r.Item1, t => new Tensor(Core.ValueModule.constant(t))), new OptimizerState(r.Item2, family));
+        return new(Array.ConvertAll(r.Item1, t => new Tensor(Core.ValueModule.constant(t))), new OptimizerState(r.Item2));
     }
 }

@@ -316,6 +316,22 @@ public class BadInputTests
     }
 
     [Fact]
+    public void A_state_made_by_another_optimizer_family_is_refused_by_name()
+    {
+        var ps = new[] { Tensor.Ones(3) };
+        var sgd = new Sgd(0.1, 0.9, false, 0);
+        var adam = new Adam(1e-3);
+        var afterSgd = sgd.Step(ps, ps, sgd.Init(ps)).State;
+        var e = Assert.Throws<ArgumentException>(() => adam.Step(ps, ps, afterSgd));
+        Assert.Equal("state", e.ParamName);
+        Assert.Contains("SGD", e.Message);
+        Assert.Equal("state", Assert.Throws<ArgumentException>(() => sgd.Step(ps, ps, adam.Step(ps, ps, adam.Init(ps)).State)).ParamName);
+        // Adam and AdamW keep the same moments; a fresh state serves every optimizer.
+        Assert.Equal(2, new AdamW(1e-3, 0.01).Step(ps, ps, adam.Step(ps, ps, adam.Init(ps)).State).State.Steps);
+        Assert.Equal(1, adam.Step(ps, ps, sgd.Init(ps)).State.Steps);
+    }
+
+    [Fact]
     public void Empty_results_long_along_an_axis_are_made_and_large_ones_refused_before_allocation()
     {
         // [3, 0] scattered to 2³¹ − 57 along axis 0 is an empty [2147483591, 0]; along axis 1 it would be 6.4·10⁹ elements.

@@ -3,20 +3,34 @@ namespace Functional.Core
 open System
 open Functional
 
-/// What an optimizer carries from one step to the next: a step count and, per parameter, its moment buffers
-/// (zeros for plain SGD, the velocity for momentum, the first and second moments for Adam; both arrays always
-/// hold one buffer per parameter).
+/// Which optimizer's steps made a state.
+[<RequireQualifiedAccess>]
+type OptimizerFamily =
+    | Unstepped
+    | Sgd
+    | Adam
+
+/// What an optimizer carries from one step to the next: a step count, per parameter its moment buffers (zeros for
+/// plain SGD, the velocity for momentum, the first and second moments for Adam; both arrays always hold one buffer
+/// per parameter), and which optimizer made it.
 type OptimizerState =
     { Steps: int
       First: Tensor[]
-      Second: Tensor[] }
+      Second: Tensor[]
+      Family: OptimizerFamily }
 
 /// Optimizers as pure functions: a step takes parameters, gradients and a state, and returns new parameters and a
 /// new state; nothing is mutated. The update formulas are PyTorch's (torch.optim), so results can be compared.
 [<RequireQualifiedAccess>]
 module Optimizers =
 
-    let private check (parameters: Tensor[]) (gradients: Tensor[]) (state: OptimizerState) =
+    let private familyName (f: OptimizerFamily) =
+        match f with
+        | OptimizerFamily.Sgd -> "SGD"
+        | OptimizerFamily.Adam -> "Adam"
+        | OptimizerFamily.Unstepped -> "no"
+
+    let private check (family: OptimizerFamily) (parameters: Tensor[]) (gradients: Tensor[]) (state: OptimizerState) =
         if isNull parameters then nullArg "parameters"
         if isNull gradients then nullArg "gradients"
         if parameters.Length <> gradients.Length then
@@ -28,6 +42,9 @@ module Optimizers =
                 raise (ShapeException(sprintf "Gradient %d has shape %s; parameter %d has shape %s." i (Shape.show gradients.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "gradients"))
         // A state holds both moment buffers for every parameter (`init` makes them), whatever the optimizer.
         if isNull state.First || isNull state.Second then nullArg "state"
+        // Another optimizer's moments would be read as this one's (SGD's velocity as Adam's first moment).
+        if state.Family <> OptimizerFamily.Unstepped && state.Family <> family then
+            invalidArg "state" (sprintf "The state was made by %s steps; %s's moments are not %s's. Start from a new state, or keep one optimizer per state." (familyName state.Family) (familyName family) (familyName state.Family))
         if state.First.Length <> parameters.Length || state.Second.Length <> parameters.Length then
             invalidArg "state" (sprintf "The state was made for %d parameters; %d are given." state.First.Length parameters.Length)
         // A negative count would make Adam's bias corrections 0 or negative (NaN parameters); the last one cannot be
@@ -57,7 +74,10 @@ module Optimizers =
     let init (parameters: Tensor[]) : OptimizerState =
         if isNull parameters then nullArg "parameters"
         parameters |> Array.iteri (fun i p -> if isNull (box p) then raise (ArgumentNullException("parameters", sprintf "Element %d of parameters is null." i)))
-        { Steps = 0; First = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray); Second = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray) }
+        { Steps = 0
+          First = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray)
+          Second = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray)
+          Family = OptimizerFamily.Unstepped }
 
     let private positive (name: string) (v: float) = if not (v > 0.0 && Double.IsFinite v) then invalidArg name (sprintf "%s must be positive and finite; got %g." name v)
     let private unitInterval (name: string) (v: float) = if not (v >= 0.0 && v < 1.0) then invalidArg name (sprintf "%s must lie in [0, 1); got %g." name v)
@@ -71,7 +91,7 @@ module Optimizers =
         nonNegative "momentum" momentum
         nonNegative "weightDecay" weightDecay
         if nesterov && momentum = 0.0 then invalidArg "nesterov" "Nesterov momentum needs a momentum > 0."
-        check parameters gradients state
+        check OptimizerFamily.Sgd parameters gradients state
         let coefficients = Functional.Kernels.OptimizerSteps.Sgd(learningRate, weightDecay, momentum, (state.Steps = 0), nesterov)
         let steps = Array.init parameters.Length (fun i ->
             let p, g = parameters.[i], gradients.[i]
@@ -86,7 +106,7 @@ module Optimizers =
                     Functional.Kernels.OptimizerSteps.SgdStep(coefficients, p.Data, g.Data, previous, po, bo, n)
                     keep [| p; g; b |]
                     velocity.Value <- Tensor.wrapKept p.ShapeArray bo), velocity.Value)
-        steps |> Array.map fst, { state with Steps = state.Steps + 1; First = steps |> Array.map snd }
+        steps |> Array.map fst, { state with Steps = state.Steps + 1; First = steps |> Array.map snd; Family = OptimizerFamily.Sgd }
 
     /// Adam (decoupled = false: weight decay added to the gradient, as torch.optim.Adam) or AdamW (decoupled:
     /// p ← p·(1 − η·λ) first). m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − η·m̂/(√v̂ + ε) with
@@ -98,7 +118,7 @@ module Optimizers =
         unitInterval "beta2" beta2
         positive "epsilon" epsilon
         nonNegative "weightDecay" weightDecay
-        check parameters gradients state
+        check OptimizerFamily.Adam parameters gradients state
         let t = state.Steps + 1
         let c1 = 1.0 - Math.Pow(beta1, float t)
         let c2 = 1.0 - Math.Pow(beta2, float t)
@@ -115,7 +135,7 @@ module Optimizers =
                     keep [| p; g; m; v |]
                     moments.Value <- (Tensor.wrapKept p.ShapeArray mo, Tensor.wrapKept p.ShapeArray vo))
             p', moments.Value)
-        steps |> Array.map fst, { Steps = t; First = steps |> Array.map (snd >> fst); Second = steps |> Array.map (snd >> snd) }
+        steps |> Array.map fst, { Steps = t; First = steps |> Array.map (snd >> fst); Second = steps |> Array.map (snd >> snd); Family = OptimizerFamily.Adam }
 
     /// The gradients scaled by min(1, maxNorm/(‖g‖ + 1e-6)) with ‖g‖ the 2-norm over all of them together, and that norm.
     let clipByNorm (maxNorm: float) (gradients: Tensor[]) : Tensor[] * float =

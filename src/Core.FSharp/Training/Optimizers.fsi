@@ -1,13 +1,23 @@
 namespace Functional.Core
 
-/// What an optimizer carries from one step to the next: a step count and, per parameter, its moment buffers
-/// (the velocity for momentum SGD; the first and second moments for Adam). It does not record which optimizer
-/// made it: passing SGD's state to `adam` reads its velocity as Adam's first moment (the C# facade's state refuses
-/// that). A step refuses a count outside [0, Int32.MaxValue).
+/// Which optimizer's steps made a state: the moments mean different things to each.
+[<RequireQualifiedAccess>]
+type OptimizerFamily =
+    /// `Optimizers.init`'s state, before any step: any optimizer may take it.
+    | Unstepped
+    /// `Optimizers.sgd`: the velocity in `First`.
+    | Sgd
+    /// `Optimizers.adam`, decoupled or not (Adam and AdamW keep the same moments): the first and second moments.
+    | Adam
+
+/// What an optimizer carries from one step to the next: a step count, per parameter its moment buffers (the
+/// velocity for momentum SGD; the first and second moments for Adam), and which optimizer made it. A step refuses
+/// another optimizer's state (SGD's velocity is not Adam's first moment) and a count outside [0, Int32.MaxValue).
 type OptimizerState =
     { Steps: int
       First: Tensor array
-      Second: Tensor array }
+      Second: Tensor array
+      Family: OptimizerFamily }
 
 /// <summary>
 /// Optimizers as pure functions: a step takes parameters, gradients and a state, and returns new parameters and a

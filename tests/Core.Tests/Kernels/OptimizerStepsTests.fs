@@ -79,6 +79,15 @@ module KernelsOptimizerStepsTests =
             // Before, −1 gave bias corrections of 0 (NaN parameters) and Int32.MaxValue wrapped the count.
             Assert.Equal("state", Assert.Throws<ArgumentException>(fun () -> adam { state with Steps = bad }).ParamName)
             Assert.Equal("state", Assert.Throws<ArgumentException>(fun () -> sgd { state with Steps = bad }).ParamName)
+        // Another optimizer's state: SGD's velocity would be read as Adam's first moment, Adam's moments as a velocity.
+        let afterSgd = snd (Functional.Core.Optimizers.sgd 0.1 0.9 false 0.0 ps ps state)
+        let afterAdam = snd (Functional.Core.Optimizers.adam false 0.01 0.9 0.999 1e-8 0.0 ps ps state)
+        Assert.Equal(Functional.Core.OptimizerFamily.Sgd, afterSgd.Family)
+        Assert.Equal(Functional.Core.OptimizerFamily.Adam, afterAdam.Family)
+        Assert.Equal("state", Assert.Throws<ArgumentException>(fun () -> adam afterSgd).ParamName)
+        Assert.Equal("state", Assert.Throws<ArgumentException>(fun () -> sgd afterAdam).ParamName)
+        // AdamW takes Adam's state (the same moments).
+        Functional.Core.Optimizers.adam true 0.01 0.9 0.999 1e-8 0.1 ps ps afterAdam |> ignore
         Assert.Equal("parameters", Assert.Throws<ArgumentNullException>(fun () -> Functional.Core.Optimizers.init [| Unchecked.defaultof<Functional.Core.Tensor> |] |> ignore).ParamName)
         Assert.Equal("gradients", Assert.Throws<ArgumentNullException>(fun () -> Functional.Core.Optimizers.sgd 0.1 0.0 false 0.0 ps [| Unchecked.defaultof<Functional.Core.Tensor> |] state |> ignore).ParamName)
         Assert.Equal("state", Assert.Throws<ArgumentNullException>(fun () -> adam { state with Second = [| Unchecked.defaultof<Functional.Core.Tensor> |] }).ParamName)
