@@ -361,7 +361,8 @@ public sealed partial class Tensor
         return Api.Call("Tensor.Transpose", "permutation", () => new Tensor(permutation.Length == 0 ? Core.Layout.transpose(Value) : Core.Layout.permute(permutation, Value)));
     }
 
-    /// <summary>NumPy-like text, elided when large: <c>tensor([[1, 2], [3, 4]], shape=[2, 2])</c>.</summary>
+    /// <summary>NumPy-like text, a row a line (each under the one above), elided when large:
+    /// <c>tensor([[1, 2],\n        [3, 4]], shape=[2, 2])</c>.</summary>
     /// <returns>The text.</returns>
     public override string ToString() => Value.Tensor.ToString();
 }

@@ -73,7 +73,7 @@ public class TensorTests
     [Fact]
     public void ToString_is_numpy_like()
     {
-        Assert.Equal("tensor([[1, 2, 3],\n [4, 5, 6]], shape=[2, 3])", M.ToString());
+        Assert.Equal("tensor([[1, 2, 3],\n        [4, 5, 6]], shape=[2, 3])", M.ToString());
         Assert.Contains("...", Tensor.Zeros(5000).ToString());
     }
 }

@@ -184,7 +184,9 @@ and internal TensorFormat =
                     else [ 0 .. n - 1 ]
                 idx |> List.iteri (fun j i ->
                     if j > 0 then
-                        sb.Append(if axis = shape.Length - 1 then ", " else ",\n" + String(' ', axis + 1)) |> ignore
+                        // A row's first element under the one above it, past "tensor(" and the brackets, as NumPy
+                        // and PyTorch print.
+                        sb.Append(if axis = shape.Length - 1 then ", " else ",\n" + String(' ', "tensor(".Length + axis + 1)) |> ignore
                     if i < 0 then sb.Append("...") |> ignore
                     else go (axis + 1) (off + i * inner) inner)
                 sb.Append(']') |> ignore

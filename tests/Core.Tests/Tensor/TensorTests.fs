@@ -104,7 +104,7 @@ module TensorTests =
 
     [<Fact>]
     let ``ToString is NumPy-like and elided when large`` () =
-        Assert.Equal("tensor([[1, 2, 3],\n [4, 5, 6]], shape=[2, 3])", t23.ToString())
+        Assert.Equal("tensor([[1, 2, 3],\n        [4, 5, 6]], shape=[2, 3])", t23.ToString())
         let big = (Tensor.zeros [| 2000 |]).ToString()
         Assert.Contains("...", big)
         Assert.True(big.Length < 200)
