@@ -21,28 +21,28 @@ module internal Strided =
 
     /// dst[dstOff + Σ idx·dstStrides] <- src[srcOff + Σ idx·srcStrides] for every index over `shape`, the
     /// destinations distinct (permutations, diagonal writes; a source stride may be 0). Transposing planes go
-    /// through cache-sized tiles (Functional.Kernels.Permute).
-    let copy (src: double[]) (srcOff: int) (srcStrides: int[]) (dst: double[]) (dstOff: int) (dstStrides: int[]) (shape: int[]) =
-        Functional.Kernels.Permute.Copy(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape)
-
-    /// `copy`, with the runs contiguous on both sides written around the caches when `stream` (a new result's
-    /// array outside every scope, which is in no cache: `streamsPlainRuns` over the rows the caller writes whole).
+    /// through cache-sized tiles (Functional.Kernels.Permute). When `stream` (a new result's array outside every
+    /// scope, which is in no cache), what the kernel writes in whole lines goes around the caches.
     let copyStreaming (stream: bool) (src: double[]) (srcOff: int) (srcStrides: int[]) (dst: double[]) (dstOff: int) (dstStrides: int[]) (shape: int[]) =
         Functional.Kernels.Permute.Copy(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape, stream)
 
-    /// A contiguous copy of the strided view (src, offset, strides) over `shape`.
-    let gather (src: double[]) (offset: int) (strides: int[]) (shape: int[]) =
+    /// `copyStreaming` through the caches.
+    let copy (src: double[]) (srcOff: int) (srcStrides: int[]) (dst: double[]) (dstOff: int) (dstStrides: int[]) (shape: int[]) =
+        copyStreaming false src srcOff srcStrides dst dstOff dstStrides shape
+
+    /// A contiguous copy of the strided view (src, offset, strides) over `shape`, around the caches when `stream`.
+    let private gatherStreaming (stream: bool) (src: double[]) (offset: int) (strides: int[]) (shape: int[]) =
         // Every element of dst is written: it may start uninitialised.
         let dst = Storage.uninit (Shape.numel shape)
-        copy src offset strides dst 0 (Shape.strides shape) shape
+        copyStreaming (stream && streamsPlain dst.Length) src offset strides dst 0 (Shape.strides shape) shape
         dst
 
-    /// `gather` for an op's result: a plain one (`streamsPlain`), in no cache, has its runs contiguous on both sides
-    /// written around the caches (a temporary read at once, as an einsum's gathered operand, stays with `gather`).
-    let gatherResult (src: double[]) (offset: int) (strides: int[]) (shape: int[]) =
-        let dst = Storage.uninit (Shape.numel shape)
-        copyStreaming (streamsPlain dst.Length) src offset strides dst 0 (Shape.strides shape) shape
-        dst
+    /// A contiguous copy of the strided view (src, offset, strides) over `shape`: a temporary read at once (an
+    /// einsum's gathered operand), through the caches.
+    let gather (src: double[]) (offset: int) (strides: int[]) (shape: int[]) = gatherStreaming false src offset strides shape
+
+    /// `gather` for an op's result: a plain one (`streamsPlain`), in no cache, goes around the caches.
+    let gatherResult (src: double[]) (offset: int) (strides: int[]) (shape: int[]) = gatherStreaming true src offset strides shape
 
     /// The same strided loop over fewer axes: axes of size 1 dropped, and each axis merged into the one before
     /// it where both operands step through them as one (a[i, j] at i·n·s + j·s, or stride 0 in both), so that

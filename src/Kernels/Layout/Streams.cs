@@ -72,25 +72,31 @@ internal static unsafe class Streams
     /// <summary><see cref="Copy(double*, double*, long)"/> between arrays, bounds checked.</summary>
     public static void Copy(double[] src, int srcOff, double[] dst, int dstOff, int count)
     {
-        if ((uint)srcOff > (uint)src.Length || (uint)count > (uint)(src.Length - srcOff) || (uint)dstOff > (uint)dst.Length || (uint)count > (uint)(dst.Length - dstOff))
-            throw new ArgumentOutOfRangeException(nameof(count), $"Copying {count} elements from {srcOff} of {src.Length} to {dstOff} of {dst.Length}.");
+        Within(src, srcOff, count, "Copying");
+        Within(dst, dstOff, count, "Copying");
         fixed (double* s = src, d = dst) Copy(s + srcOff, d + dstOff, count);
     }
 
     /// <summary><see cref="AddZero(double*, double*, long)"/> between arrays, bounds checked.</summary>
     public static void AddZero(double[] src, int srcOff, double[] dst, int dstOff, int count)
     {
-        if ((uint)srcOff > (uint)src.Length || (uint)count > (uint)(src.Length - srcOff) || (uint)dstOff > (uint)dst.Length || (uint)count > (uint)(dst.Length - dstOff))
-            throw new ArgumentOutOfRangeException(nameof(count), $"Adding {count} elements from {srcOff} of {src.Length} to {dstOff} of {dst.Length}.");
+        Within(src, srcOff, count, "Adding");
+        Within(dst, dstOff, count, "Adding");
         fixed (double* s = src, d = dst) AddZero(s + srcOff, d + dstOff, count);
     }
 
     /// <summary><see cref="Clear(double*, long)"/> in an array, bounds checked.</summary>
     public static void Clear(double[] dst, int offset, int count)
     {
-        if ((uint)offset > (uint)dst.Length || (uint)count > (uint)(dst.Length - offset))
-            throw new ArgumentOutOfRangeException(nameof(count), $"Clearing {count} elements from {offset} of {dst.Length}.");
+        Within(dst, offset, count, "Clearing");
         fixed (double* d = dst) Clear(d + offset, count);
+    }
+
+    /// <summary>Refuses a range [offset, offset + count) that does not lie in <paramref name="a"/>.</summary>
+    private static void Within(double[] a, int offset, int count, string doing)
+    {
+        if ((uint)offset > (uint)a.Length || (uint)count > (uint)(a.Length - offset))
+            throw new ArgumentOutOfRangeException(nameof(count), $"{doing} {count} elements at {offset} of an array of {a.Length}.");
     }
 
     /// <summary>d[0 .. n) = +0.</summary>
