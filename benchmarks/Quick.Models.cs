@@ -53,8 +53,14 @@ public static partial class Quick
         var rhs = Tensor.Random(6, 512, 64);
         torch.Tensor tspd = T(spd), trhs = T(rhs);
         cases.Add(("det 512", () => () => { using var s = Tensor.NewScope(); Linalg.Det(spd); }, () => () => { using var s = torch.NewDisposeScope(); torch.linalg.det(tspd); }));
+        var general = Tensor.Random(13, 512, 512);
+        torch.Tensor tgeneral = T(general);
+        cases.Add(("det 512, general (rows swapped)", () => () => { using var s = Tensor.NewScope(); Linalg.Det(general); }, () => () => { using var s = torch.NewDisposeScope(); torch.linalg.det(tgeneral); }));
+        cases.Add(("inverse 512", () => () => { using var s = Tensor.NewScope(); Linalg.Inverse(spd); }, () => () => { using var s = torch.NewDisposeScope(); torch.linalg.inv(tspd); }));
+        cases.Add(("solve 512 by 512×64, forward", () => () => { using var s = Tensor.NewScope(); Linalg.Solve(spd, rhs); }, () => () => { using var s = torch.NewDisposeScope(); torch.linalg.solve(tspd, trhs); }));
         cases.Add(("solve 512 by 512×64", () => () => { using var s = Tensor.NewScope(); Autodiff.Grad(v => Linalg.Solve(v[0], v[1]).Sum(), spd, rhs); },
             () => () => { using var s = torch.NewDisposeScope(); torch.autograd.grad(new[] { torch.linalg.solve(tspd, trhs).sum() }, new[] { tspd, trhs }); }));
+        cases.Add(("Cholesky 512, forward", () => () => { using var s = Tensor.NewScope(); Linalg.Cholesky(spd); }, () => () => { using var s = torch.NewDisposeScope(); torch.linalg.cholesky(tspd); }));
         cases.Add(("Cholesky 512", () => () => { using var s = Tensor.NewScope(); Autodiff.Grad(v => Linalg.Cholesky(v).Sum(), spd); },
             () => () => { using var s = torch.NewDisposeScope(); torch.autograd.grad(new[] { torch.linalg.cholesky(tspd).sum() }, new[] { tspd }); }));
         var qkv = new[] { Tensor.Random(7, 8, 8, 128, 64), Tensor.Random(8, 8, 8, 128, 64), Tensor.Random(9, 8, 8, 128, 64) };

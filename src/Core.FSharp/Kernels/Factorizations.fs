@@ -6,10 +6,11 @@ open System.Runtime.Intrinsics
 /// Dense factorizations of row-major n×n blocks: LU with partial pivoting and Cholesky. Batches are consecutive
 /// blocks. Up to `unblockedMax` rows each element goes through the textbook sequence of operations (a product, then
 /// a subtraction, in order of the summation index, no FMA), so the results are those of the plain loops bit for bit.
-/// Larger blocks are factored in panels of `panel` columns (as LAPACK's getrf and potrf): an LU panel column by
-/// column (its updates by fused multiply-adds and its pivot search on `LuPanel`'s vectors), the rest of the matrix
-/// updated by one matrix product per panel, so most of the work runs on the GEMM kernel; the substitutions likewise by
-/// panels of rows. The loops run along rows, four lanes at a time, and over the cores
+/// Beyond, the LU and the substitutions are recursive (halves in whole panels of `panel` columns or rows, as LAPACK's
+/// getrf2 and a recursive trsm): most of the work is one matrix product per level on the GEMM kernel, over the
+/// cores, and the leaves are panels (an LU panel column by column, its updates by fused multiply-adds and its pivot
+/// search on `LuPanel`'s vectors). Cholesky goes in panels of `panel` columns (as LAPACK's potrf), the rest of the
+/// matrix updated by one product per panel. The loops run along rows, four lanes at a time, and over the cores
 /// where the work is large.
 module internal Factorizations =
 
@@ -148,19 +149,21 @@ module internal Factorizations =
                 else Gemm.batched ca (copyBlock b bOff ldb inner cols) 1 rows inner cols
             subtractRows dst dOff ldd t rows cols diagonal
 
-    /// `subtractProductOn` (B and dst not transposed) in pieces of at most 128 columns inside a substitution's column
-    /// slice (`serial`) when the inner dimension is at most one block of k: each piece then reads B where it is (the
-    /// GEMM's in-place path), where a wider product packs it again for every panel. The same bits: no column's sums
-    /// depend on the others. (Outside a slice the product stays whole, to go over the cores.)
-    let private subtractProductInPieces serial transA a aOff lda b bOff ldb dst dOff ldd rows inner cols =
-        if not serial || inner > Functional.Kernels.PackedGemm.KAlign || cols <= 128 then
+    /// dst's rows×cols block at dOff (leading dimension ldd) −= op(A)·B (B inner×cols at bOff, not transposed) for
+    /// disjoint blocks: on the packed kernel in place, from a negated copy of the smaller factor (the other read
+    /// where it is), over the cores unless `serial`; otherwise as `subtractProductOn`.
+    let private subtractNegatingSmaller serial transA a aOff lda b bOff ldb dst dOff ldd rows inner cols =
+        if Gemm.packedApplies rows inner cols && cols < rows then
+            let negated = Storage.rentScratch (inner * cols)
+            Functional.Kernels.LuPanel.NegatedRows(b, bOff, ldb, inner, cols, negated, 0, cols)
+            addProductOn serial transA a aOff lda negated 0 cols false dst dOff ldd rows inner cols
+            Storage.returnScratch negated
+        elif rows > 0 && cols > 0 then
             subtractProductOn serial transA a aOff lda b bOff ldb false dst dOff ldd rows inner cols -1
-        else
-            let mutable c0 = 0
-            while c0 < cols do
-                let w = min 128 (cols - c0)
-                subtractProductOn serial transA a aOff lda b (bOff + c0) ldb false dst (dOff + c0) ldd rows inner w -1
-                c0 <- c0 + w
+
+    /// Where a block of w rows or columns splits in a recursive factorization or substitution: about half, in whole
+    /// units (panels).
+    let private half (unit: int) (w: int) = max unit (w / 2 / unit * unit)
 
     /// `subtractProductOn` over the cores where the product is large.
     let private subtractProduct a aOff lda b bOff ldb transB dst dOff ldd rows inner cols diagonal =
@@ -212,9 +215,11 @@ module internal Factorizations =
             let buffer = Storage.rentScratch (columnStride n * panel)
             // Step j's pivot row.
             let swaps = Array.zeroCreate<int> n
-            let mutable k0 = 0
-            while k0 < n do
-                let e = min n (k0 + panel)
+            // The sign and the first zero pivot, as the steps find them (cells: the functions below update them).
+            let signCell, firstZero = ref sign, ref singular
+            // Columns [k0, e) (one panel at most), rows k0 .. n − 1, with every earlier column's products already
+            // subtracted: factored down its columns in the buffer, its rows swapped within it.
+            let leaf (k0: int) (e: int) =
                 let r = n - k0
                 let cs = columnStride r
                 panelOut m n k0 e buffer
@@ -239,51 +244,61 @@ module internal Factorizations =
                         let t = perm.[k0 + kk]
                         perm.[k0 + kk] <- perm.[k0 + p]
                         perm.[k0 + p] <- t
-                        sign <- -sign
+                        signCell.Value <- -signCell.Value
                     let pivot = buffer.[col + kk]
                     if pivot = 0.0 then
-                        if singular < 0 then singular <- k0 + kk
+                        if firstZero.Value < 0 then firstZero.Value <- k0 + kk
                         // The loops subtract nothing of this row; the products below must see zero multipliers
                         // (the column holds zeros, or NaN, which the pivot search passes over).
                         Array.Clear(buffer, col + kk + 1, r - kk - 1)
                     else divide buffer (col + kk + 1) (r - kk - 1) pivot
                 panelIn m n k0 e buffer
-                if e < n then
-                    let rest = n - e
-                    let h = e - k0
-                    // On the packed kernel the trailing block's update reads L₂₁ from the panel's buffer (its
-                    // columns contiguous there, and in this core's cache) and a negated copy of U₁₂ made as U₁₂ is
-                    // found (its product with L₂₁ has the bits of −L₂₁ times U₁₂).
-                    let packed = Gemm.packedApplies rest h rest
-                    let negatedU = if packed then Storage.rentScratch (h * rest) else null
-                    // The panel's rows right of it (U₁₂), by substitution with the panel's unit lower triangle (fused
-                    // multiply-adds), in blocks of columns over the cores; each block in a scratch whose rows are not
-                    // a power of two apart (rows of m, n apart, fall into the same cache sets).
-                    columnBlocks rest (int64 h * int64 h * int64 rest / 2L) (fun c0 w ->
-                        for kk in 0 .. h - 1 do
-                            let p = swaps.[k0 + kk]
-                            if p <> k0 + kk then Functional.Kernels.LuPanel.Exchange(m, (k0 + kk) * n + e + c0, p * n + e + c0, w)
+            // The swaps of steps [s0, s1), in the order they were found, on columns [c0, c1).
+            let swapRows (s0: int) (s1: int) (c0: int) (c1: int) =
+                columnBlocks (c1 - c0) (int64 (s1 - s0) * int64 (c1 - c0)) (fun b w ->
+                    for j in s0 .. s1 - 1 do
+                        if swaps.[j] <> j then Functional.Kernels.LuPanel.Exchange(m, j * n + c0 + b, swaps.[j] * n + c0 + b, w))
+            // m[r0 .. r1, c0 .. c1) −= m[r0 .. r1, k0 .. k1)·m[k0 .. k1, c0 .. c1), over the cores.
+            let subtractBlock (r0: int) (r1: int) (k0: int) (k1: int) (c0: int) (c1: int) =
+                subtractNegatingSmaller false false m (r0 * n + k0) n m (k0 * n + c0) n m (r0 * n + c0) n (r1 - r0) (k1 - k0) (c1 - c0)
+            // Rows [k0, e) of columns [c0, c1) := L⁻¹ times them, for L the unit lower triangle of the factor's
+            // rows and columns [k0, e): up to a panel by substitution (fused multiply-adds), in blocks of columns over
+            // the cores, each block in a scratch whose rows are not a power of two apart (rows of m, n apart, fall
+            // into the same cache sets); beyond, the lower half first loses the upper half's product (GEMM).
+            let rec lowerSolve (k0: int) (e: int) (c0: int) (c1: int) =
+                let h = e - k0
+                if h <= panel then
+                    columnBlocks (c1 - c0) (int64 h * int64 h * int64 (c1 - c0) / 2L) (fun b w ->
                         let ws = w + 8
                         let block = Storage.rentScratch (h * ws)
-                        for i in 0 .. h - 1 do Array.Copy(m, (k0 + i) * n + e + c0, block, i * ws, w)
+                        for i in 0 .. h - 1 do Array.Copy(m, (k0 + i) * n + c0 + b, block, i * ws, w)
                         for i in 1 .. h - 1 do
                             Functional.Kernels.LuPanel.SubtractCombination(block, i * ws, m, (k0 + i) * n + k0, block, 0, ws, i, w)
-                        for i in 1 .. h - 1 do Array.Copy(block, i * ws, m, (k0 + i) * n + e + c0, w)
-                        if packed then Functional.Kernels.LuPanel.NegatedRows(block, 0, ws, h, w, negatedU, c0, rest)
+                        for i in 1 .. h - 1 do Array.Copy(block, i * ws, m, (k0 + i) * n + c0 + b, w)
                         Storage.returnScratch block)
-                    // The trailing block loses L₂₁·U₁₂.
-                    if packed then
-                        addProductOn false true buffer h cs negatedU 0 rest false m (e * n + e) n rest h rest
-                        Storage.returnScratch negatedU
-                    else subtractProduct m (e * n + k0) n m (k0 * n + e) n false m (e * n + e) n rest h rest -1
-                k0 <- e
+                else
+                    let mid = k0 + half panel h
+                    lowerSolve k0 mid c0 c1
+                    subtractBlock mid e k0 mid c0 c1
+                    lowerSolve mid e c0 c1
+            // Columns [k0, e), rows k0 .. n − 1, recursively (as LAPACK's getrf2, with panels as leaves): the left
+            // half; its swaps on the right half, whose rows above become U₁₂ and whose rows below lose L₂₁·U₁₂ (one
+            // product, most of the work, on the GEMM kernel over the cores); the right half; its swaps on the left
+            // half. The products' inner dimension doubles at each level up, where fixed panels kept it at 32.
+            let rec factor (k0: int) (e: int) =
+                if e - k0 <= panel then leaf k0 e
+                else
+                    let mid = k0 + half panel (e - k0)
+                    factor k0 mid
+                    swapRows k0 mid mid e
+                    lowerSolve k0 mid mid e
+                    subtractBlock mid n k0 mid mid e
+                    factor mid e
+                    swapRows mid e k0 mid
+            factor 0 n
+            sign <- signCell.Value
+            singular <- firstZero.Value
             Storage.returnScratch buffer
-            // The row swaps of each panel, applied to the columns left of it (L's, which no later step reads) in the
-            // order they were found, in blocks of columns over the cores (those right of it swapped with U₁₂).
-            columnBlocks ((n - 1) / panel * panel) (int64 n * int64 n) (fun c0 w ->
-                for j in panel .. n - 1 do
-                    let hi = min (c0 + w) (j / panel * panel)
-                    if swaps.[j] <> j && hi > c0 then Functional.Kernels.LuPanel.Exchange(m, j * n + c0, swaps.[j] * n + c0, hi - c0))
         perm, sign, singular
 
     /// f applied to the LU of block b of `a`: the packed factors (the first n² elements of a scratch array, given
@@ -318,23 +333,21 @@ module internal Factorizations =
 
     /// X (n×k at xOffset) := T⁻¹·X for T the lower factor in m (at mo), or with `trans` the transpose of the upper one
     /// (T[i, j] read at m[j, i]; the same values in the same order as on a transposed copy); its diagonal taken as
-    /// ones when `unit`: whole rows of X at a time (each element the same sequence as a column's substitution);
-    /// beyond `unblockedMax` rows each panel of rows first loses the product of the factor's block left of it with
-    /// the rows already found. With `triangular`, X is the identity (k = n), whose image stays lower triangular: only
-    /// columns up to each row's own are computed (the terms left out are products with zeros, which change no sum).
-    /// Otherwise the columns go over the cores in slices (`columnSlices`).
+    /// ones when `unit`: whole rows of X at a time (each element the same sequence as a column's substitution), up to
+    /// `unblockedMax` rows in one panel. Beyond, recursively: the upper half of the rows, then the lower half loses the
+    /// product of the factor's block left of it with the rows found (one product on the GEMM kernel, its inner
+    /// dimension half the rows), then the lower half; the leaves are panels. With `triangular`, X is the identity
+    /// (k = n), whose image stays lower triangular: only columns up to each row's own are computed (the terms left
+    /// out are products with zeros, which change no sum). Otherwise the columns go over the cores in slices
+    /// (`columnSlices`).
     let private forward (m: double[]) (mo: int) (trans: bool) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) (triangular: bool) =
         let width = if n <= unblockedMax then max 1 n else panel
         // Columns [s0, s0 + sw) of X (row stride k); `serial` inside a slice.
         let run (serial: bool) (s0: int) (sw: int) =
             let xo = xOffset + s0
             let coef = if trans then Array.zeroCreate (width * width) else null
-            let mutable i0 = 0
-            while i0 < n do
-                let e = min n (i0 + width)
-                if i0 > 0 then
-                    let aOff = if trans then mo + i0 else mo + i0 * n
-                    subtractProductInPieces serial trans m aOff n x xo k x (xo + i0 * k) k (e - i0) i0 (if triangular then i0 else sw)
+            // Rows [i0, e), at most a panel, every earlier row's products already subtracted.
+            let leaf (i0: int) (e: int) =
                 if trans then transposedPanel m mo n i0 e width coef
                 let cols = if triangular then e else sw
                 let rows (c0: int) (w: int) =
@@ -347,31 +360,45 @@ module internal Factorizations =
                                 else subtractCombination x (xo + i * k + c0) m (mo + i * n + i0) x (xo + i0 * k + c0) k (i - i0) len
                             if not unit then divide x (xo + i * k + c0) len m.[mo + i * n + i]
                 if serial then rows 0 cols else columnBlocks cols (int64 (e - i0) * int64 (e - i0) * int64 cols) rows
-                i0 <- e
+            let rec solve (i0: int) (e: int) =
+                if e - i0 <= width then leaf i0 e
+                else
+                    let mid = i0 + half width (e - i0)
+                    solve i0 mid
+                    // Rows [i0, mid) of X are zero right of column mid − 1 in the triangular case.
+                    let aOff = if trans then mo + i0 * n + mid else mo + mid * n + i0
+                    subtractNegatingSmaller serial trans m aOff n x (xo + i0 * k) k x (xo + mid * k) k (e - mid) (mid - i0) (if triangular then mid else sw)
+                    solve mid e
+            solve 0 n
         if triangular then run false 0 k else columnSlices n k run
 
     /// X (n×k at xOffset) := T⁻¹·X for T the upper factor in m (at mo), or with `trans` the transpose of the lower one
-    /// (as `forward`); its diagonal taken as ones when `unit`: panels of rows from the bottom (as `forward`), the
-    /// columns over the cores in slices.
+    /// (as `forward`); its diagonal taken as ones when `unit`: recursively from the bottom (the lower half of the
+    /// rows, its product subtracted from the upper half, the upper half; panels as leaves, as `forward`), the columns
+    /// over the cores in slices.
     let private backward (m: double[]) (mo: int) (trans: bool) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) =
         let width = if n <= unblockedMax then max 1 n else panel
-        let panels = (n + width - 1) / width
         columnSlices n k (fun serial s0 sw ->
             let xo = xOffset + s0
             let coef = if trans then Array.zeroCreate (width * width) else null
-            for p in panels - 1 .. -1 .. 0 do
-                let i0 = p * width
-                let e = min n (i0 + width)
-                if e < n then
-                    let aOff = if trans then mo + e * n + i0 else mo + i0 * n + e
-                    subtractProductInPieces serial trans m aOff n x (xo + e * k) k x (xo + i0 * k) k (e - i0) (n - e) sw
+            // Rows [i0, e), at most a panel, every later row's products already subtracted.
+            let leaf (i0: int) (e: int) =
                 if trans then transposedPanel m mo n i0 e width coef
                 let rows (c0: int) (w: int) =
                     for i in e - 1 .. -1 .. i0 do
                         if trans then subtractCombination x (xo + i * k + c0) coef ((i - i0) * width + i + 1 - i0) x (xo + (i + 1) * k + c0) k (e - 1 - i) w
                         else subtractCombination x (xo + i * k + c0) m (mo + i * n + i + 1) x (xo + (i + 1) * k + c0) k (e - 1 - i) w
                         if not unit then divide x (xo + i * k + c0) w m.[mo + i * n + i]
-                if serial then rows 0 sw else columnBlocks sw (int64 (e - i0) * int64 (e - i0) * int64 sw) rows)
+                if serial then rows 0 sw else columnBlocks sw (int64 (e - i0) * int64 (e - i0) * int64 sw) rows
+            let rec solve (i0: int) (e: int) =
+                if e - i0 <= width then leaf i0 e
+                else
+                    let mid = i0 + half width (e - i0)
+                    solve mid e
+                    let aOff = if trans then mo + mid * n + i0 else mo + i0 * n + mid
+                    subtractNegatingSmaller serial trans m aOff n x (xo + mid * k) k x (xo + i0 * k) k (mid - i0) (e - mid) sw
+                    solve i0 mid
+            solve 0 n)
 
     /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`.
     let luSolve (m: double[]) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
