@@ -60,7 +60,8 @@ module Optimizers =
 
     /// One parameter's step by a kernel given the element count and the array for the new parameter, run as an
     /// op's forward runs: each result's array (the moments' too, made inside with `Storage.uninit` and wrapped with
-    /// `Tensor.wrapKept`) may be recycled once unreachable.
+    /// `Tensor.wrapKept`) may be recycled once unreachable. Large plain results are written around the caches
+    /// (`Strided.streamsPlain`), as the elementwise ops' are.
     let private step (p: Tensor) (kernel: int -> double[] -> unit) =
         Tensor.outermost <| fun () ->
             let po = Storage.uninit p.Numel
@@ -96,14 +97,14 @@ module Optimizers =
         let steps = Array.init parameters.Length (fun i ->
             let p, g = parameters.[i], gradients.[i]
             if momentum = 0.0 then
-                step p (fun n po -> Functional.Kernels.OptimizerSteps.SgdStep(coefficients, p.Data, g.Data, null, po, null, n); keep [| p; g |]), state.First.[i]
+                step p (fun n po -> Functional.Kernels.OptimizerSteps.SgdStep(coefficients, p.Data, g.Data, null, po, null, n, Strided.streamsPlain n); keep [| p; g |]), state.First.[i]
             else
                 let b = state.First.[i]
                 let velocity = ref Unchecked.defaultof<Tensor>
                 step p (fun n po ->
                     let bo = Storage.uninit n
                     let previous = if state.Steps = 0 then null else b.Data
-                    Functional.Kernels.OptimizerSteps.SgdStep(coefficients, p.Data, g.Data, previous, po, bo, n)
+                    Functional.Kernels.OptimizerSteps.SgdStep(coefficients, p.Data, g.Data, previous, po, bo, n, Strided.streamsPlain n)
                     keep [| p; g; b |]
                     velocity.Value <- Tensor.wrapKept p.ShapeArray bo), velocity.Value)
         steps |> Array.map fst, { state with Steps = state.Steps + 1; First = steps |> Array.map snd; Family = OptimizerFamily.Sgd }
@@ -131,7 +132,7 @@ module Optimizers =
             let p' =
                 step p (fun n po ->
                     let mo, vo = Storage.uninit n, Storage.uninit n
-                    Functional.Kernels.OptimizerSteps.AdamStep(coefficients, p.Data, g.Data, m.Data, v.Data, po, mo, vo, n)
+                    Functional.Kernels.OptimizerSteps.AdamStep(coefficients, p.Data, g.Data, m.Data, v.Data, po, mo, vo, n, Strided.streamsPlain n)
                     keep [| p; g; m; v |]
                     moments.Value <- (Tensor.wrapKept p.ShapeArray mo, Tensor.wrapKept p.ShapeArray vo))
             p', moments.Value)

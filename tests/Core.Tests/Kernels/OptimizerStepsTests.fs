@@ -7,7 +7,8 @@ open Functional.Kernels
 /// The optimizers' one-pass kernels (Functional.Kernels.OptimizerSteps) against torch.optim's documented update
 /// formulas written as scalar code, element by element and bit for bit (torch's own kernels order some operations
 /// differently, so against torch itself the results agree to rounding, as the facade's tests check): every length class (the vector loops and their tails), every form of weight
-/// decay, momentum and Nesterov, first and later steps, and arrays long enough to be split over the cores.
+/// decay, momentum and Nesterov, first and later steps, arrays long enough to be split over the cores, and the new
+/// arrays written through the caches and around them (from wherever the arrays happen to be aligned).
 module KernelsOptimizerStepsTests =
 
     let private lengths = [| 0; 1; 3; 4; 7; 8; 9; 17; 63; 130; 70_001 |]
@@ -24,6 +25,7 @@ module KernelsOptimizerStepsTests =
     let ``Adam's kernel gives torch.optim's scalar formulas bit for bit`` () =
         // (L2 decay added to the gradient, the factor the parameter is scaled by first): Adam, Adam with decay, AdamW.
         for l2, keep in [ 0.0, 1.0; 0.05, 1.0; 0.0, 1.0 - 0.01 * 0.1 ] do
+          for stream in [ false; true ] do
             for t in [ 1; 7 ] do
                 for n in lengths do
                     let lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
@@ -31,8 +33,8 @@ module KernelsOptimizerStepsTests =
                     let p, g = values (n + 1) n -2.0 2.0, values (n + 2) n -3.0 3.0
                     let m, v = values (n + 3) n -1.0 1.0, values (n + 4) n 0.0 2.0
                     let po, mo, vo = Array.zeroCreate n, Array.zeroCreate n, Array.zeroCreate n
-                    OptimizerSteps.AdamStep(OptimizerSteps.Adam(lr, b1, b2, eps, c1, c2, l2, keep), p, g, m, v, po, mo, vo, n)
-                    let what = sprintf "l2 %g, keep %g, step %d, n %d" l2 keep t n
+                    OptimizerSteps.AdamStep(OptimizerSteps.Adam(lr, b1, b2, eps, c1, c2, l2, keep), p, g, m, v, po, mo, vo, n, stream)
+                    let what = sprintf "l2 %g, keep %g, step %d, n %d, streamed %b" l2 keep t n stream
                     for i in 0 .. n - 1 do
                         let gi = if l2 <> 0.0 then g.[i] + l2 * p.[i] else g.[i]
                         let pi = if keep <> 1.0 then p.[i] * keep else p.[i]
@@ -46,13 +48,14 @@ module KernelsOptimizerStepsTests =
     let ``SGD's kernel gives torch.optim's scalar formulas bit for bit`` () =
         for l2 in [ 0.0; 0.01 ] do
             for momentum, nesterov in [ 0.0, false; 0.9, false; 0.9, true ] do
+              for stream in [ false; true ] do
                 for first in [ true; false ] do
                     for n in lengths do
                         let lr = 0.1
                         let p, g, b = values (n + 5) n -2.0 2.0, values (n + 6) n -3.0 3.0, values (n + 7) n -1.0 1.0
                         let po, bo = Array.zeroCreate n, Array.zeroCreate n
-                        OptimizerSteps.SgdStep(OptimizerSteps.Sgd(lr, l2, momentum, first, nesterov), p, g, (if first then null else b), po, bo, n)
-                        let what = sprintf "l2 %g, momentum %g, Nesterov %b, first %b, n %d" l2 momentum nesterov first n
+                        OptimizerSteps.SgdStep(OptimizerSteps.Sgd(lr, l2, momentum, first, nesterov), p, g, (if first then null else b), po, bo, n, stream)
+                        let what = sprintf "l2 %g, momentum %g, Nesterov %b, first %b, n %d, streamed %b" l2 momentum nesterov first n stream
                         for i in 0 .. n - 1 do
                             let gi = if l2 <> 0.0 then g.[i] + l2 * p.[i] else g.[i]
                             let d =
