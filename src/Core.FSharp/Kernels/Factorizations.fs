@@ -331,6 +331,19 @@ module internal Factorizations =
         for q in i0 .. e - 1 do
             for i in i0 .. e - 1 do c.[(i - i0) * width + q - i0] <- m.[mo + q * n + i]
 
+    /// A substitution's rows [0, n) recursively: `leaf i0 e` on at most `width` rows; beyond, the first half (the
+    /// upper one when `downward`, else the lower), then `across i0 mid e` (the product of the half just found
+    /// subtracted from the other half, rows [i0, mid) and [mid, e)), then the other half.
+    let private halves (width: int) (downward: bool) (leaf: int -> int -> unit) (n: int) (across: int -> int -> int -> unit) =
+        let rec solve (i0: int) (e: int) =
+            if e - i0 <= width then leaf i0 e
+            else
+                let mid = i0 + half width (e - i0)
+                if downward then solve i0 mid else solve mid e
+                across i0 mid e
+                if downward then solve mid e else solve i0 mid
+        solve 0 n
+
     /// X (n×k at xOffset) := T⁻¹·X for T the lower factor in m (at mo), or with `trans` the transpose of the upper one
     /// (T[i, j] read at m[j, i]; the same values in the same order as on a transposed copy); its diagonal taken as
     /// ones when `unit`: whole rows of X at a time (each element the same sequence as a column's substitution), up to
@@ -360,16 +373,10 @@ module internal Factorizations =
                                 else subtractCombination x (xo + i * k + c0) m (mo + i * n + i0) x (xo + i0 * k + c0) k (i - i0) len
                             if not unit then divide x (xo + i * k + c0) len m.[mo + i * n + i]
                 if serial then rows 0 cols else columnBlocks cols (int64 (e - i0) * int64 (e - i0) * int64 cols) rows
-            let rec solve (i0: int) (e: int) =
-                if e - i0 <= width then leaf i0 e
-                else
-                    let mid = i0 + half width (e - i0)
-                    solve i0 mid
-                    // Rows [i0, mid) of X are zero right of column mid − 1 in the triangular case.
-                    let aOff = if trans then mo + i0 * n + mid else mo + mid * n + i0
-                    subtractNegatingSmaller serial trans m aOff n x (xo + i0 * k) k x (xo + mid * k) k (e - mid) (mid - i0) (if triangular then mid else sw)
-                    solve mid e
-            solve 0 n
+            halves width true leaf n (fun i0 mid e ->
+                // Rows [i0, mid) of X are zero right of column mid − 1 in the triangular case.
+                let aOff = if trans then mo + i0 * n + mid else mo + mid * n + i0
+                subtractNegatingSmaller serial trans m aOff n x (xo + i0 * k) k x (xo + mid * k) k (e - mid) (mid - i0) (if triangular then mid else sw))
         if triangular then run false 0 k else columnSlices n k run
 
     /// X (n×k at xOffset) := T⁻¹·X for T the upper factor in m (at mo), or with `trans` the transpose of the lower one
@@ -390,15 +397,9 @@ module internal Factorizations =
                         else subtractCombination x (xo + i * k + c0) m (mo + i * n + i + 1) x (xo + (i + 1) * k + c0) k (e - 1 - i) w
                         if not unit then divide x (xo + i * k + c0) w m.[mo + i * n + i]
                 if serial then rows 0 sw else columnBlocks sw (int64 (e - i0) * int64 (e - i0) * int64 sw) rows
-            let rec solve (i0: int) (e: int) =
-                if e - i0 <= width then leaf i0 e
-                else
-                    let mid = i0 + half width (e - i0)
-                    solve mid e
-                    let aOff = if trans then mo + mid * n + i0 else mo + i0 * n + mid
-                    subtractNegatingSmaller serial trans m aOff n x (xo + mid * k) k x (xo + i0 * k) k (mid - i0) (e - mid) sw
-                    solve i0 mid
-            solve 0 n)
+            halves width false leaf n (fun i0 mid e ->
+                let aOff = if trans then mo + mid * n + i0 else mo + i0 * n + mid
+                subtractNegatingSmaller serial trans m aOff n x (xo + mid * k) k x (xo + i0 * k) k (mid - i0) (e - mid) sw))
 
     /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`.
     let luSolve (m: double[]) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
