@@ -9,9 +9,9 @@ open System.Runtime.Intrinsics
 /// Beyond, the LU and the substitutions are recursive (halves in whole panels of `panel` columns or rows, as LAPACK's
 /// getrf2 and a recursive trsm): most of the work is one matrix product per level on the GEMM kernel, over the
 /// cores, and the leaves are panels (an LU panel column by column, its updates by fused multiply-adds and its pivot
-/// search on `LuPanel`'s vectors). Cholesky goes in panels of `panel` columns (as LAPACK's potrf), the rest of the
-/// matrix updated by one product per panel. The loops run along rows, four lanes at a time, and over the cores
-/// where the work is large.
+/// search on `LuPanel`'s vectors). Cholesky is recursive the same way (the left half of the columns, the right
+/// half's products with it, the right half), its panels right-looking down their columns. The loops run along rows,
+/// four lanes at a time, and over the cores where the work is large.
 module internal Factorizations =
 
     /// Rows up to which a block is one panel (the textbook loops alone).
@@ -149,17 +149,19 @@ module internal Factorizations =
                 else Gemm.batched ca (copyBlock b bOff ldb inner cols) 1 rows inner cols
             subtractRows dst dOff ldd t rows cols diagonal
 
-    /// dst's rows×cols block at dOff (leading dimension ldd) −= op(A)·B (B inner×cols at bOff, not transposed) for
-    /// disjoint blocks: on the packed kernel in place, from a negated copy of the smaller factor (the other read
+    /// dst's rows×cols block at dOff (leading dimension ldd) −= op(A)·op(B) (B inner×cols at bOff, stored cols×inner
+    /// when transB) for disjoint blocks: on the packed kernel in place, from a negated copy of the smaller factor (the other read
     /// where it is), over the cores unless `serial`; otherwise as `subtractProductOn`.
-    let private subtractNegatingSmaller serial transA a aOff lda b bOff ldb dst dOff ldd rows inner cols =
+    let private subtractNegatingSmaller serial transA a aOff lda b bOff ldb transB dst dOff ldd rows inner cols =
         if Gemm.packedApplies rows inner cols && cols < rows then
             let negated = Storage.rentScratch (inner * cols)
-            Functional.Kernels.LuPanel.NegatedRows(b, bOff, ldb, inner, cols, negated, 0, cols)
-            addProductOn serial transA a aOff lda negated 0 cols false dst dOff ldd rows inner cols
+            // B negated as it is stored (cols×inner when transB).
+            if transB then Functional.Kernels.LuPanel.NegatedRows(b, bOff, ldb, cols, inner, negated, 0, inner)
+            else Functional.Kernels.LuPanel.NegatedRows(b, bOff, ldb, inner, cols, negated, 0, cols)
+            addProductOn serial transA a aOff lda negated 0 (if transB then inner else cols) transB dst dOff ldd rows inner cols
             Storage.returnScratch negated
         elif rows > 0 && cols > 0 then
-            subtractProductOn serial transA a aOff lda b bOff ldb false dst dOff ldd rows inner cols -1
+            subtractProductOn serial transA a aOff lda b bOff ldb transB dst dOff ldd rows inner cols -1
 
     /// Where a block of w rows or columns splits in a recursive factorization or substitution: about half, in whole
     /// units (panels).
@@ -260,7 +262,7 @@ module internal Factorizations =
                         if swaps.[j] <> j then Functional.Kernels.LuPanel.Exchange(m, j * n + c0 + b, swaps.[j] * n + c0 + b, w))
             // m[r0 .. r1, c0 .. c1) −= m[r0 .. r1, k0 .. k1)·m[k0 .. k1, c0 .. c1), over the cores.
             let subtractBlock (r0: int) (r1: int) (k0: int) (k1: int) (c0: int) (c1: int) =
-                subtractNegatingSmaller false false m (r0 * n + k0) n m (k0 * n + c0) n m (r0 * n + c0) n (r1 - r0) (k1 - k0) (c1 - c0)
+                subtractNegatingSmaller false false m (r0 * n + k0) n m (k0 * n + c0) n false m (r0 * n + c0) n (r1 - r0) (k1 - k0) (c1 - c0)
             // Rows [k0, e) of columns [c0, c1) := L⁻¹ times them, for L the unit lower triangle of the factor's
             // rows and columns [k0, e): up to a panel by substitution (fused multiply-adds), in blocks of columns over
             // the cores, each block in a scratch whose rows are not a power of two apart (rows of m, n apart, fall
@@ -376,7 +378,7 @@ module internal Factorizations =
             halves width true leaf n (fun i0 mid e ->
                 // Rows [i0, mid) of X are zero right of column mid − 1 in the triangular case.
                 let aOff = if trans then mo + i0 * n + mid else mo + mid * n + i0
-                subtractNegatingSmaller serial trans m aOff n x (xo + i0 * k) k x (xo + mid * k) k (e - mid) (mid - i0) (if triangular then mid else sw))
+                subtractNegatingSmaller serial trans m aOff n x (xo + i0 * k) k false x (xo + mid * k) k (e - mid) (mid - i0) (if triangular then mid else sw))
         if triangular then run false 0 k else columnSlices n k run
 
     /// X (n×k at xOffset) := T⁻¹·X for T the upper factor in m (at mo), or with `trans` the transpose of the lower one
@@ -399,7 +401,7 @@ module internal Factorizations =
                 if serial then rows 0 sw else columnBlocks sw (int64 (e - i0) * int64 (e - i0) * int64 sw) rows
             halves width false leaf n (fun i0 mid e ->
                 let aOff = if trans then mo + mid * n + i0 else mo + i0 * n + mid
-                subtractNegatingSmaller serial trans m aOff n x (xo + mid * k) k x (xo + i0 * k) k (mid - i0) (e - mid) sw))
+                subtractNegatingSmaller serial trans m aOff n x (xo + mid * k) k false x (xo + i0 * k) k (mid - i0) (e - mid) sw))
 
     /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`.
     let luSolve (m: double[]) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
@@ -476,8 +478,8 @@ module internal Factorizations =
     /// the first column whose pivot is not positive (−1 when the block is positive definite). Right-looking: after
     /// column j is final, its products are subtracted from the rows below (each element's subtractions in the
     /// order of the summation index, as the left-looking dot products take them). Up to `unblockedMax` rows four
-    /// lanes along each row; beyond, a panel at a time down its columns, then the trailing lower triangle loses
-    /// L₂₁·L₂₁ᵀ by products of row blocks.
+    /// lanes along each row; beyond, recursively over halves of the columns with panels as leaves (each down its
+    /// columns), the right half losing its products with the left by products of row blocks.
     let cholesky (a: double[]) (offset: int) (n: int) (l: double[]) =
         // The lower triangle, worked on in place in l.
         for i in 0 .. n - 1 do Array.Copy(a, offset + i * n, l, offset + i * n, i + 1)
@@ -504,21 +506,23 @@ module internal Factorizations =
                 j <- j + 1
         else
             let buffer = Storage.rentScratch (columnStride n * panel)
-            let mutable j0 = 0
-            while failed < 0 && j0 < n do
-                let e = min n (j0 + panel)
+            // The first column whose pivot is not positive, as the leaves find it.
+            let firstFailed = ref -1
+            // Columns [j0, e) (one panel at most), rows j0 .. n − 1, every earlier column's products already
+            // subtracted: copied out contiguous (above the diagonal unused), factored right-looking down its
+            // columns, copied back.
+            let leaf (j0: int) (e: int) =
                 let r = n - j0
                 let cs = columnStride r
                 let w = e - j0
-                // The panel's columns (rows j0 .. n − 1) contiguous; above the diagonal unused.
                 for i in 0 .. r - 1 do
                     let row = offset + (j0 + i) * n + j0
                     for c in 0 .. min i (w - 1) do buffer.[c * cs + i] <- l.[row + c]
                 let mutable jj = 0
-                while failed < 0 && jj < w do
+                while firstFailed.Value < 0 && jj < w do
                     let col = jj * cs
                     let d = buffer.[col + jj]
-                    if not (d > 0.0) then failed <- j0 + jj
+                    if not (d > 0.0) then firstFailed.Value <- j0 + jj
                     else
                         let ljj = Math.Sqrt d
                         buffer.[col + jj] <- ljj
@@ -527,21 +531,38 @@ module internal Factorizations =
                         for c in jj + 1 .. w - 1 do
                             subtractScaled buffer (c * cs + c) buffer.[col + c] buffer (col + c) (r - c)
                     jj <- jj + 1
-                if failed < 0 then
+                if firstFailed.Value < 0 then
                     for i in 0 .. r - 1 do
                         let row = offset + (j0 + i) * n + j0
                         for c in 0 .. min i (w - 1) do l.[row + c] <- buffer.[c * cs + i]
-                    if e < n then
-                        // The trailing lower triangle loses L₂₁·L₂₁ᵀ: each block of rows its product with the
-                        // rows of L₂₁ up to its own last (the part right of the diagonal is never computed).
-                        let rest = n - e
-                        let rowsPer = max panel ((rest + 3) / 4)
-                        let mutable r0 = 0
-                        while r0 < rest do
-                            let r1 = min rest (r0 + rowsPer)
-                            subtractProduct l (offset + (e + r0) * n + j0) n l (offset + e * n + j0) n true l (offset + (e + r0) * n + e) n (r1 - r0) w r1 r0
-                            r0 <- r1
-                j0 <- e
+            // Columns [c0, c1), rows c0 .. n − 1, lose their products with the factor's columns [k0, k1): where the
+            // rows meet the columns only the lower triangle, each block of rows up to its own last column (the part
+            // right of the diagonal is never computed); the rows below in one product.
+            let update (k0: int) (k1: int) (c0: int) (c1: int) =
+                let w = k1 - k0
+                let rest = c1 - c0
+                let rowsPer = max panel ((rest + 3) / 4)
+                let mutable r0 = 0
+                while r0 < rest do
+                    let r1 = min rest (r0 + rowsPer)
+                    subtractProduct l (offset + (c0 + r0) * n + k0) n l (offset + c0 * n + k0) n true l (offset + (c0 + r0) * n + c0) n (r1 - r0) w r1 r0
+                    r0 <- r1
+                if c1 < n then
+                    subtractNegatingSmaller false false l (offset + c1 * n + k0) n l (offset + c0 * n + k0) n true l (offset + c1 * n + c0) n (n - c1) w rest
+            // Columns [j0, e), rows j0 .. n − 1, recursively: the left half, the right half's products with it (of
+            // inner dimension half the width, where panels made rank-32 updates of the whole trailing triangle), the
+            // right half; panels as leaves.
+            let rec factor (j0: int) (e: int) =
+                if firstFailed.Value < 0 then
+                    if e - j0 <= panel then leaf j0 e
+                    else
+                        let mid = j0 + half panel (e - j0)
+                        factor j0 mid
+                        if firstFailed.Value < 0 then
+                            update j0 mid mid e
+                            factor mid e
+            factor 0 n
+            failed <- firstFailed.Value
             Storage.returnScratch buffer
         // The upper triangle is zero (the caller's array may be recycled).
         for i in 0 .. n - 1 do Array.Clear(l, offset + i * n + i + 1, n - i - 1)

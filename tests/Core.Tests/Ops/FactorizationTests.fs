@@ -291,6 +291,20 @@ module OpsFactorizationTests =
         Assert.Contains("pivot 100 of its LU factorisation is 0", ex.Message)
         Assert.Equal(0.0, (Linalg.det (Value.constant (Tensor.create [| n; n |] a))).Tensor.ToArray().[0])
 
+    /// Beyond one panel Cholesky is recursive: a matrix whose leading minors are positive up to order 150 and not
+    /// from 151 (its element [150, 150] made negative, in a right half two levels down) is refused at that order,
+    /// and the same matrix with that element restored is factored.
+    [<Fact>]
+    let ``the recursive Cholesky finds the first minor that is not positive`` () =
+        let n = 200
+        let _, spd, _ = factorizationCase n 1
+        let bad = Array.copy spd
+        bad.[150 * n + 150] <- -1000.0
+        let ex = Assert.Throws<ArgumentException>(fun () -> Linalg.cholesky (Value.constant (Tensor.create [| n; n |] bad)) |> ignore)
+        Assert.Contains("its leading minor of order 151 is not positive", ex.Message)
+        let l = (Linalg.cholesky (Value.constant (Tensor.create [| n; n |] spd))).Tensor.ToArray()
+        Assert.True(l |> Array.forall Double.IsFinite)
+
     /// The signed minors (−1)^(i+j)·det A₍ᵢⱼ₎ (A without row i and column j) from the textbook LU: the cofactors by
     /// their definition.
     let private textbookDet (m: double[]) (r: int) = let f, perm = Textbook.lu m r in Textbook.detOfLu f perm r
