@@ -475,10 +475,10 @@ module internal Factorizations =
         forward a offset false false n y yOffset n true
 
     /// The lower Cholesky factor of the block at `offset` (its lower triangle read), into `l` at the same offset;
-    /// the first column whose pivot is not positive (−1 when the block is positive definite). Right-looking: after
-    /// column j is final, its products are subtracted from the rows below (each element's subtractions in the
-    /// order of the summation index, as the left-looking dot products take them). Up to `unblockedMax` rows four
-    /// lanes along each row; beyond, recursively over halves of the columns with panels as leaves (each down its
+    /// the first column whose pivot is not positive (−1 when the block is positive definite). Up to `unblockedMax`
+    /// rows right-looking, four lanes along each row: after column j is final, its products are subtracted from the
+    /// rows below (each element's subtractions in the order of the summation index, as the left-looking dot products
+    /// take them). Beyond, recursively over halves of the columns with panels as leaves (each right-looking down its
     /// columns), the right half losing its products with the left by products of row blocks.
     let cholesky (a: double[]) (offset: int) (n: int) (l: double[]) =
         // The lower triangle, worked on in place in l.
