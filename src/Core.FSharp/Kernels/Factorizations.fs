@@ -286,7 +286,7 @@ module internal Factorizations =
             // Columns [k0, e), rows k0 .. n − 1, recursively (as LAPACK's getrf2, with panels as leaves): the left
             // half; its swaps on the right half, whose rows above become U₁₂ and whose rows below lose L₂₁·U₁₂ (one
             // product, most of the work, on the GEMM kernel over the cores); the right half; its swaps on the left
-            // half. The products' inner dimension doubles at each level up, where fixed panels kept it at 32.
+            // half. The products' inner dimension doubles at each level up.
             let rec factor (k0: int) (e: int) =
                 if e - k0 <= panel then leaf k0 e
                 else
@@ -550,8 +550,7 @@ module internal Factorizations =
                 if c1 < n then
                     subtractNegatingSmaller false false l (offset + c1 * n + k0) n l (offset + c0 * n + k0) n true l (offset + c1 * n + c0) n (n - c1) w rest
             // Columns [j0, e), rows j0 .. n − 1, recursively: the left half, the right half's products with it (of
-            // inner dimension half the width, where panels made rank-32 updates of the whole trailing triangle), the
-            // right half; panels as leaves.
+            // inner dimension half the width), the right half; panels as leaves.
             let rec factor (j0: int) (e: int) =
                 if firstFailed.Value < 0 then
                     if e - j0 <= panel then leaf j0 e

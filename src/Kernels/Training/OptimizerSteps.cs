@@ -55,7 +55,7 @@ internal static unsafe class OptimizerSteps
         ElementRanges.Split(n, (i0, i1) => SgdRange(s, p, g, b, pOut, bOut, i0, i1, stream));
     }
 
-    // Vector<double> is four or eight lanes; these loops are bound by memory, and one loop serves every width.
+    // Vector<double> is two, four or eight lanes; these loops are bound by memory, and one loop serves every width.
 
     /// <summary>Where a streamed range's vector loop starts: the first element from i0 at which the first output's
     /// vectors are aligned (the elements before it go through the scalar loop).</summary>
@@ -66,9 +66,10 @@ internal static unsafe class OptimizerSteps
         return i;
     }
 
-    /// <summary>Whether vectors stored at o + i, o + i + Count, … are aligned and can go around the caches.</summary>
+    /// <summary>Whether vectors stored at o + i, o + i + Count, … are aligned and can go around the caches (x86,
+    /// where the store fence that follows them exists).</summary>
     private static bool Streams(bool stream, double* o, int i) =>
-        stream && ((nint)(o + i) & (Vector<double>.Count * sizeof(double) - 1)) == 0 &&
+        stream && Sse.IsSupported && ((nint)(o + i) & (Vector<double>.Count * sizeof(double) - 1)) == 0 &&
         (Vector<double>.Count == 4 ? Vector256.IsHardwareAccelerated : Vector<double>.Count == 8 && Vector512.IsHardwareAccelerated);
 
     /// <summary>Stores v at o + i, around the caches when <paramref name="around"/>.</summary>
