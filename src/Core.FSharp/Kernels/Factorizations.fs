@@ -167,6 +167,19 @@ module internal Factorizations =
     /// units (panels).
     let private half (unit: int) (w: int) = max unit (w / 2 / unit * unit)
 
+    /// A substitution's rows [from, to) recursively: `leaf i0 e` on at most `width` rows; beyond, the first half (the
+    /// upper one when `downward`, else the lower), then `across i0 mid e` (the product of the half just found
+    /// subtracted from the other half, rows [i0, mid) and [mid, e)), then the other half.
+    let private halves (width: int) (downward: bool) (leaf: int -> int -> unit) (from: int) (``to``: int) (across: int -> int -> int -> unit) =
+        let rec solve (i0: int) (e: int) =
+            if e - i0 <= width then leaf i0 e
+            else
+                let mid = i0 + half width (e - i0)
+                if downward then solve i0 mid else solve mid e
+                across i0 mid e
+                if downward then solve mid e else solve i0 mid
+        solve from ``to``
+
     /// `subtractProductOn` over the cores where the product is large.
     let private subtractProduct a aOff lda b bOff ldb transB dst dOff ldd rows inner cols diagonal =
         subtractProductOn false false a aOff lda b bOff ldb transB dst dOff ldd rows inner cols diagonal
@@ -264,25 +277,21 @@ module internal Factorizations =
             let subtractBlock (r0: int) (r1: int) (k0: int) (k1: int) (c0: int) (c1: int) =
                 subtractNegatingSmaller false false m (r0 * n + k0) n m (k0 * n + c0) n false m (r0 * n + c0) n (r1 - r0) (k1 - k0) (c1 - c0)
             // Rows [k0, e) of columns [c0, c1) := L⁻¹ times them, for L the unit lower triangle of the factor's
-            // rows and columns [k0, e): up to a panel by substitution (fused multiply-adds), in blocks of columns over
-            // the cores, each block in a scratch whose rows are not a power of two apart (rows of m, n apart, fall
-            // into the same cache sets); beyond, the lower half first loses the upper half's product (GEMM).
-            let rec lowerSolve (k0: int) (e: int) (c0: int) (c1: int) =
-                let h = e - k0
-                if h <= panel then
+            // rows and columns [k0, e), recursively (`halves`): each panel by substitution (fused multiply-adds), in
+            // blocks of columns over the cores, each block in a scratch whose rows are not a power of two apart
+            // (rows of m, n apart, fall into the same cache sets); the lower half losing the upper half's product.
+            let lowerSolve (k0: int) (e: int) (c0: int) (c1: int) =
+                let leaf (i0: int) (i1: int) =
+                    let h = i1 - i0
                     columnBlocks (c1 - c0) (int64 h * int64 h * int64 (c1 - c0) / 2L) (fun b w ->
                         let ws = w + 8
                         let block = Storage.rentScratch (h * ws)
-                        for i in 0 .. h - 1 do Array.Copy(m, (k0 + i) * n + c0 + b, block, i * ws, w)
+                        for i in 0 .. h - 1 do Array.Copy(m, (i0 + i) * n + c0 + b, block, i * ws, w)
                         for i in 1 .. h - 1 do
-                            Functional.Kernels.LuPanel.SubtractCombination(block, i * ws, m, (k0 + i) * n + k0, block, 0, ws, i, w)
-                        for i in 1 .. h - 1 do Array.Copy(block, i * ws, m, (k0 + i) * n + c0 + b, w)
+                            Functional.Kernels.LuPanel.SubtractCombination(block, i * ws, m, (i0 + i) * n + i0, block, 0, ws, i, w)
+                        for i in 1 .. h - 1 do Array.Copy(block, i * ws, m, (i0 + i) * n + c0 + b, w)
                         Storage.returnScratch block)
-                else
-                    let mid = k0 + half panel h
-                    lowerSolve k0 mid c0 c1
-                    subtractBlock mid e k0 mid c0 c1
-                    lowerSolve mid e c0 c1
+                halves panel true leaf k0 e (fun i0 mid i1 -> subtractBlock mid i1 i0 mid c0 c1)
             // Columns [k0, e), rows k0 .. n − 1, recursively (as LAPACK's getrf2, with panels as leaves): the left
             // half; its swaps on the right half, whose rows above become U₁₂ and whose rows below lose L₂₁·U₁₂ (one
             // product, most of the work, on the GEMM kernel over the cores); the right half; its swaps on the left
@@ -333,19 +342,6 @@ module internal Factorizations =
         for q in i0 .. e - 1 do
             for i in i0 .. e - 1 do c.[(i - i0) * width + q - i0] <- m.[mo + q * n + i]
 
-    /// A substitution's rows [0, n) recursively: `leaf i0 e` on at most `width` rows; beyond, the first half (the
-    /// upper one when `downward`, else the lower), then `across i0 mid e` (the product of the half just found
-    /// subtracted from the other half, rows [i0, mid) and [mid, e)), then the other half.
-    let private halves (width: int) (downward: bool) (leaf: int -> int -> unit) (n: int) (across: int -> int -> int -> unit) =
-        let rec solve (i0: int) (e: int) =
-            if e - i0 <= width then leaf i0 e
-            else
-                let mid = i0 + half width (e - i0)
-                if downward then solve i0 mid else solve mid e
-                across i0 mid e
-                if downward then solve mid e else solve i0 mid
-        solve 0 n
-
     /// X (n×k at xOffset) := T⁻¹·X for T the lower factor in m (at mo), or with `trans` the transpose of the upper one
     /// (T[i, j] read at m[j, i]; the same values in the same order as on a transposed copy); its diagonal taken as
     /// ones when `unit`: whole rows of X at a time (each element the same sequence as a column's substitution), up to
@@ -375,7 +371,7 @@ module internal Factorizations =
                                 else subtractCombination x (xo + i * k + c0) m (mo + i * n + i0) x (xo + i0 * k + c0) k (i - i0) len
                             if not unit then divide x (xo + i * k + c0) len m.[mo + i * n + i]
                 if serial then rows 0 cols else columnBlocks cols (int64 (e - i0) * int64 (e - i0) * int64 cols) rows
-            halves width true leaf n (fun i0 mid e ->
+            halves width true leaf 0 n (fun i0 mid e ->
                 // Rows [i0, mid) of X are zero right of column mid − 1 in the triangular case.
                 let aOff = if trans then mo + i0 * n + mid else mo + mid * n + i0
                 subtractNegatingSmaller serial trans m aOff n x (xo + i0 * k) k false x (xo + mid * k) k (e - mid) (mid - i0) (if triangular then mid else sw))
@@ -399,7 +395,7 @@ module internal Factorizations =
                         else subtractCombination x (xo + i * k + c0) m (mo + i * n + i + 1) x (xo + (i + 1) * k + c0) k (e - 1 - i) w
                         if not unit then divide x (xo + i * k + c0) w m.[mo + i * n + i]
                 if serial then rows 0 sw else columnBlocks sw (int64 (e - i0) * int64 (e - i0) * int64 sw) rows
-            halves width false leaf n (fun i0 mid e ->
+            halves width false leaf 0 n (fun i0 mid e ->
                 let aOff = if trans then mo + mid * n + i0 else mo + i0 * n + mid
                 subtractNegatingSmaller serial trans m aOff n x (xo + mid * k) k false x (xo + i0 * k) k (mid - i0) (e - mid) sw))
 
