@@ -7,12 +7,15 @@ public static partial class Quick
 {
     /// <summary>The ops models are made of, as a user calls them, against TorchSharp: normalisations, losses, optimizer
     /// steps, indexing, linear algebra and two model blocks, fwd+bwd in a scope (optimizer steps plain, as a training
-    /// loop calls them). ROUNDS rounds (default 5) alternating, medians; ONLY (names' starts, `;`-separated) keeps some.
-    /// A markdown row per case with the ratio TorchSharp / ours.</summary>
+    /// loop calls them). ROUNDS rounds (default 5) alternating, medians; ONLY (names' starts, `;`-separated; a
+    /// name ending in `$` whole) keeps some.
+    /// A markdown row per case with the ratio TorchSharp / ours. With LOOP (seconds) only ours of the kept cases runs,
+    /// each in a loop that long, for a profiler.</summary>
     public static void ModelOps()
     {
         int rounds = int.Parse(Environment.GetEnvironmentVariable("ROUNDS") ?? "5");
         string only = Environment.GetEnvironmentVariable("ONLY") ?? "";
+        double loop = double.Parse(Environment.GetEnvironmentVariable("LOOP") ?? "0");
         var cases = new List<(string Name, Func<Action> Ours, Func<Action> Theirs)>();
         torch.Tensor T(Tensor t, bool grad = true) => Workloads.Leaf(Core.TensorModule.create(t.Shape.ToArray(), t.ToArray()), grad);
         var x = Tensor.Random(1, 1000, 1000);
@@ -77,7 +80,8 @@ public static partial class Quick
         Console.WriteLine("| --- | --- | --- | --- |");
         foreach (var (name, makeOurs, makeTheirs) in cases)
         {
-            if (only.Length > 0 && !only.Split(';').Any(o => name.StartsWith(o, StringComparison.OrdinalIgnoreCase))) continue;
+            if (only.Length > 0 && !only.Split(';').Any(o => o.EndsWith('$') ? name.Equals(o[..^1], StringComparison.OrdinalIgnoreCase) : name.StartsWith(o, StringComparison.OrdinalIgnoreCase))) continue;
+            if (loop > 0) { Console.Write($"{name}: "); Loop(makeOurs(), loop); continue; }
             Action ours = makeOurs(), theirs = makeTheirs();
             var a = new List<double>(); var b = new List<double>();
             for (int r = 0; r < rounds; r++) { a.Add(PerCall(ours, 3) * 1e3); b.Add(PerCall(theirs, 3) * 1e3); }

@@ -320,7 +320,11 @@ module Engine =
         | "where" -> torch.where(xs.[0].ne(torch.tensor 0.0), xs.[1], xs.[2])
         | "solve" -> torch.linalg.solve(xs.[0], xs.[1])
         | "solveTransposed" -> torch.linalg.solve(xs.[0].transpose(-2L, -1L), xs.[1])
-        | "solveTriangular" -> torch.linalg.solve_triangular(xs.[0], xs.[1], upper = attribute<bool> op "upper")
+        | "solveTriangular" ->
+            // Tᵀ of the stored triangle is the other triangle of the transposed matrix.
+            let transpose = attribute<bool> op "transpose"
+            let a = if transpose then xs.[0].transpose(-2L, -1L) else xs.[0]
+            torch.linalg.solve_triangular(a, xs.[1], upper = (attribute<bool> op "upper" <> transpose))
         | "inverse" -> torch.linalg.inv(x ())
         | "det" -> torch.linalg.det(x ())
         | "cofactor" ->
@@ -339,6 +343,9 @@ module Engine =
             else byBackward
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l
         | "cholesky" -> torch.linalg.cholesky(x ())
+        | "choleskyMiddle" ->
+            let p = (xs.[0].tril().transpose(-2L, -1L).matmul(xs.[1])).tril()
+            0.5 * (p + p.tril(-1L).transpose(-2L, -1L))
         | "maxAxes" -> x().amax(ints op "axes", attribute<bool> op "keepDims")
         | "minAxes" -> x().amin(ints op "axes", attribute<bool> op "keepDims")
         | name -> raise (NotSupportedException(sprintf "'%s' is not replayable on TorchSharp." name))

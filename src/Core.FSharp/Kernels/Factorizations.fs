@@ -443,10 +443,45 @@ module internal Factorizations =
             i <- i + 1
         zero
 
-    /// X (n×k at xOffset) := T⁻¹·X for T the lower (upper = false) or upper triangle of block b of `a` (n×n at
-    /// `offset`; the other part never read), its diagonal nonzero: forward or back substitution.
-    let triangularSolve (upper: bool) (a: double[]) (offset: int) (n: int) (x: double[]) (xOffset: int) (k: int) =
-        if upper then backward a offset false false n x xOffset k else forward a offset false false n x xOffset k false
+    /// X (n×k at xOffset) := T⁻¹·X, or T⁻ᵀ·X when `transpose`, for T the lower (upper = false) or upper triangle of
+    /// block b of `a` (n×n at `offset`; the other part never read), its diagonal nonzero: forward or back
+    /// substitution (Tᵀ read where T is stored, without a transposed copy).
+    let triangularSolve (upper: bool) (transpose: bool) (a: double[]) (offset: int) (n: int) (x: double[]) (xOffset: int) (k: int) =
+        // The transpose of a lower triangle is an upper one, and the other way round.
+        if upper <> transpose then backward a offset transpose false n x xOffset k
+        else forward a offset transpose false n x xOffset k false
+
+    /// M = ½(Φ(X) + Φ(X)ᵀ) for X = tril(L)ᵀ·G (L and G n×n at lOff and gOff; L's upper part never read), into m at
+    /// mOff, Φ taking the lower triangle with its diagonal halved: M[i, j] = M[j, i] = ½X[i, j] for j ≤ i, where
+    /// X[i, j] = Σ_{k ≥ i} L[k, i]·G[k, j]. Only X's lower triangle is computed, and of each L[k, i] only k ≥ i,
+    /// about a third of the full product's multiply-adds: beyond `unblockedMax` rows, each block of X's rows up to
+    /// its own last column, in two products on the packed kernel (the block's diagonal part of L with zeros above,
+    /// then the rows of L below it); otherwise row by row.
+    let choleskyMiddle (l: double[]) (lOff: int) (g: double[]) (gOff: int) (n: int) (m: double[]) (mOff: int) =
+        Array.Clear(m, mOff, n * n)
+        if n > unblockedMax && Gemm.packedApplies 32 32 32 then
+            let blocks = (n + unblockedMax - 1) / unblockedMax
+            let diagonal = Storage.rentScratch (unblockedMax * unblockedMax)
+            for b in 0 .. blocks - 1 do
+                let i0, i1 = b * n / blocks, (b + 1) * n / blocks
+                let w = i1 - i0
+                Array.Clear(diagonal, 0, w * w)
+                for r in 0 .. w - 1 do Array.Copy(l, lOff + (i0 + r) * n + i0, diagonal, r * w, r + 1)
+                addProductOn false true diagonal 0 w g (gOff + i0 * n) n false m (mOff + i0 * n) n w w i1
+                if i1 < n then addProductOn false true l (lOff + i1 * n + i0) n g (gOff + i1 * n) n false m (mOff + i0 * n) n w (n - i1) i1
+            Storage.returnScratch diagonal
+        else
+            for i in 0 .. n - 1 do
+                for k in i .. n - 1 do subtractScaled m (mOff + i * n) (-l.[lOff + k * n + i]) g (gOff + k * n) (i + 1)
+        // Halved and mirrored in tiles, so that the column-wise writes stay within a few cache lines per row.
+        let tile = 32
+        for i0 in 0 .. tile .. n - 1 do
+            for j0 in 0 .. tile .. i0 do
+                for i in i0 .. min n (i0 + tile) - 1 do
+                    for j in j0 .. min (i + 1) (j0 + tile) - 1 do
+                        let v = 0.5 * m.[mOff + i * n + j]
+                        m.[mOff + i * n + j] <- v
+                        if j < i then m.[mOff + j * n + i] <- v
 
     /// The first zero on the diagonal of block b (n×n at `offset`) if it is lower triangular (everything right of
     /// the diagonal ±0); −1 when it is lower triangular without one; None when it is not lower triangular.

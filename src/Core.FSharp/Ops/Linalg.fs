@@ -166,11 +166,12 @@ module Linalg =
     let private triangleMask (upper: bool) (n: int) =
         Value.constant (if upper then triangle n 0.0 1.0 1.0 else triangle n 1.0 1.0 0.0)
 
-    /// X with T·X = B for T the lower (upper = false) or upper triangle of A, by substitution. VJP: B̄ = T⁻ᵀ·Ḡ (the
-    /// other triangle of Aᵀ), Ā = −B̄·Xᵀ masked to the triangle. JVP: T·Ẋ = Ḃ − (Ȧ masked)·X.
-    let rec private solveTriangularMatrix (upper: bool) (a: Value) (b: Value) : Value =
+    /// X with T·X = B, or Tᵀ·X = B when `transpose`, for T the lower (upper = false) or upper triangle of A, by
+    /// substitution. VJP: B̄ = op(T)⁻ᵀ·Ḡ (the same triangle, the other orientation), Ā = −B̄·Xᵀ (−X·B̄ᵀ for Tᵀ)
+    /// masked to the triangle. JVP: op(T)·Ẋ = Ḃ − op(Ȧ masked)·X.
+    let rec private solveTriangularMatrix (upper: bool) (transpose: bool) (a: Value) (b: Value) : Value =
         Op.apply
-            (Op.withAttributes [ "upper", box upper ] <| Op.create "solveTriangular"
+            (Op.withAttributes [ "upper", box upper; "transpose", box transpose ] <| Op.create "solveTriangular"
                 (fun ts ->
                     let struct (n, count, k, bd, x) = solveParts "solveTriangular" ts
                     let ad = ts.[0].Data
@@ -179,24 +180,27 @@ module Linalg =
                         if zero >= 0 then
                             raise (ArgumentException(sprintf "solveTriangular: the matrix%s is singular (its diagonal element %d is 0)." (if count > 1 then sprintf " at batch index %d" blk else "") zero, "a"))
                         Array.Copy(bd, blk * n * k, x, blk * n * k, n * k)
-                        Factorizations.triangularSolve upper ad (blk * n * n) n x (blk * n * k) k
+                        Factorizations.triangularSolve upper transpose ad (blk * n * n) n x (blk * n * k) k
                     Tensor.wrap ts.[1].ShapeArray x)
                 (fun xs out adj i ->
-                    let gb = solveTriangularMatrix (not upper) (transposeLast xs.[0]) adj
+                    let gb = solveTriangularMatrix upper (not transpose) xs.[0] adj
                     if i = 1 then gb
-                    else Arithmetic.mul (Arithmetic.neg (Linear.einsum "...ik,...jk->...ij" [| gb; out |])) (triangleMask upper (xs.[0].Shape.[xs.[0].Shape.Length - 1])))
+                    else
+                        let product = if transpose then Linear.einsum "...ik,...jk->...ij" [| out; gb |] else Linear.einsum "...ik,...jk->...ij" [| gb; out |]
+                        Arithmetic.mul (Arithmetic.neg product) (triangleMask upper (xs.[0].Shape.[xs.[0].Shape.Length - 1])))
                 (fun xs out i t ->
-                    if i = 1 then solveTriangularMatrix upper xs.[0] t
+                    if i = 1 then solveTriangularMatrix upper transpose xs.[0] t
                     else
                         let masked = Arithmetic.mul t (triangleMask upper (xs.[0].Shape.[xs.[0].Shape.Length - 1]))
-                        Arithmetic.neg (solveTriangularMatrix upper xs.[0] (Linear.einsum "...ij,...jk->...ik" [| masked; out |]))))
+                        let product = if transpose then Linear.einsum "...ji,...jk->...ik" [| masked; out |] else Linear.einsum "...ij,...jk->...ik" [| masked; out |]
+                        Arithmetic.neg (solveTriangularMatrix upper transpose xs.[0] product)))
             [| a; b |]
 
     /// X with A·X = B for a triangular A: only A's lower (upper = false) or upper triangle is read, the other part
     /// treated as 0; by substitution; B as for `solve` (leading dimensions broadcast). VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ
     /// masked to the triangle. A zero on the diagonal is refused.
     let solveTriangular (upper: bool) (a: Value) (b: Value) : Value =
-        withRightHandSides "solveTriangular" a b (solveTriangularMatrix upper)
+        withRightHandSides "solveTriangular" a b (solveTriangularMatrix upper false)
 
     /// A⁻¹ as an op, from `saved` when it holds the factors of this very tensor (computed as this op would compute
     /// them, so the same bits), else factoring each matrix.
@@ -297,10 +301,31 @@ module Linalg =
         GC.KeepAlive t
         Value.constant signs
 
+    /// M = ½(Φ(X) + Φ(X)ᵀ) for X = tril(L)ᵀ·G (each matrix of a batch): the symmetric middle of cholesky's VJP
+    /// (Φ(X) the lower triangle of X with its diagonal halved), a third of the product's multiply-adds. Bilinear:
+    /// JVP M(L̇, G) + M(L, Ġ); VJP with V = Φ(½(Ū + Ūᵀ)): L̄ = tril(G·Vᵀ), Ḡ = tril(L)·V.
+    let rec private choleskyMiddle (l: Value) (g: Value) : Value =
+        Op.apply
+            (Op.create "choleskyMiddle"
+                (fun ts ->
+                    let n, count = square "cholesky" "a" ts.[0].ShapeArray
+                    let m = Storage.uninit ts.[0].Numel
+                    for blk in 0 .. count - 1 do
+                        Factorizations.choleskyMiddle ts.[0].Data (blk * n * n) ts.[1].Data (blk * n * n) n m (blk * n * n)
+                    Tensor.wrap ts.[0].ShapeArray m)
+                (fun xs _ adj i ->
+                    let n = xs.[0].Shape.[xs.[0].Shape.Length - 1]
+                    let v = Arithmetic.mul (Arithmetic.scale 0.5 (Arithmetic.add adj (transposeLast adj))) (Value.constant (triangle n 1.0 0.5 0.0))
+                    let lower = triangleMask false n
+                    if i = 0 then Arithmetic.mul (Linear.einsum "...ik,...jk->...ij" [| xs.[1]; v |]) lower
+                    else Linear.einsum "...ij,...jk->...ik" [| Arithmetic.mul xs.[0] lower; v |])
+                (fun xs _ i t -> if i = 0 then choleskyMiddle t xs.[1] else choleskyMiddle xs.[0] t))
+            [| l; g |]
+
     /// The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read). With
-    /// Φ(X) = the lower triangle of X with its diagonal halved: VJP Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹;
-    /// JVP L̇ = L·Φ(L⁻¹·Ȧₛ·L⁻ᵀ) with Ȧₛ = ½(Ȧ + Ȧᵀ), the VJP's convention (PyTorch's). A matrix that is not positive
-    /// definite is refused.
+    /// Φ(X) = the lower triangle of X with its diagonal halved: VJP Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹, that is
+    /// L⁻ᵀ·M·L⁻¹ with M = ½(Φ(Lᵀ·L̄) + Φ(Lᵀ·L̄)ᵀ); JVP L̇ = L·Φ(L⁻¹·Ȧₛ·L⁻ᵀ) with Ȧₛ = ½(Ȧ + Ȧᵀ), the VJP's convention
+    /// (PyTorch's). A matrix that is not positive definite is refused.
     let cholesky (a: Value) : Value =
         let shape = a.Shape
         let n, _ = square "cholesky" "a" shape
@@ -317,12 +342,9 @@ module Linalg =
                             raise (ArgumentException(sprintf "cholesky: the matrix%s is not positive definite (its leading minor of order %d is not positive)." (if count > 1 then sprintf " at batch index %d" blk else "") (bad + 1), "a"))
                     Tensor.wrap shape l)
                 (fun _ out adj _ ->
-                    let p = Arithmetic.mul (Linear.einsum "...ki,...kj->...ij" [| out; adj |]) (phi ())
-                    // S = L⁻ᵀ·P·L⁻¹ by two solves with Lᵀ (upper triangular): Y = L⁻ᵀ·P, then Sᵀ = L⁻ᵀ·Yᵀ.
-                    let lt = transposeLast out
-                    let y = solveTriangularMatrix true lt p
-                    let s = transposeLast (solveTriangularMatrix true lt (transposeLast y))
-                    Arithmetic.scale 0.5 (Arithmetic.add s (transposeLast s)))
+                    // M is symmetric, so L⁻ᵀ·M·L⁻¹ = L⁻ᵀ·(L⁻ᵀ·M)ᵀ: two substitutions with Lᵀ, read where L is stored.
+                    let z = solveTriangularMatrix false true out (choleskyMiddle out adj)
+                    solveTriangularMatrix false true out (transposeLast z))
                 (fun _ out _ t ->
                     let lInv = inverse out
                     // The tangent's symmetric part, as the VJP's ½(S + Sᵀ): a general Ȧ (a Hessian's unit tangents)

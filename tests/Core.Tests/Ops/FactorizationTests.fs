@@ -305,6 +305,44 @@ module OpsFactorizationTests =
         let l = (Linalg.cholesky (Value.constant (Tensor.create [| n; n |] spd))).Tensor.ToArray()
         Assert.True(l |> Array.forall Double.IsFinite)
 
+    /// The middle of cholesky's pullback, M = ½(Φ(X) + Φ(X)ᵀ) for X = tril(L)ᵀ·G, against its definition summed
+    /// term by term: row by row up to one panel, in blocks of rows on the GEMM kernel beyond (vector tails, one block
+    /// more than a multiple); L's upper part holds NaN and is never read; M comes out exactly symmetric.
+    [<Fact>]
+    let ``cholesky's pullback middle equals its definition and never reads above L's diagonal`` () =
+        for n in [ 1; 3; 8; 37; 64; 65; 97; 200 ] do
+            let rng = Random(11 + n)
+            let l = Array.init (n * n) (fun e -> if e % n > e / n then nan else rng.NextDouble() - 0.5)
+            let g = Array.init (n * n) (fun _ -> rng.NextDouble() - 0.5)
+            let m = Array.zeroCreate (n * n)
+            Factorizations.choleskyMiddle l 0 g 0 n m 0
+            let mutable worst = 0.0
+            for i in 0 .. n - 1 do
+                for j in 0 .. i do
+                    let mutable x = 0.0
+                    for k in i .. n - 1 do x <- x + l.[k * n + i] * g.[k * n + j]
+                    worst <- max worst (abs (m.[i * n + j] - 0.5 * x))
+                    Assert.Equal(BitConverter.DoubleToInt64Bits m.[i * n + j], BitConverter.DoubleToInt64Bits m.[j * n + i])
+            Assert.True(worst < 1e-13 * float n, sprintf "n = %d: M differs from its definition by %g" n worst)
+
+    /// Tᵀ·X = B solved where T is stored (the substitution behind cholesky's pullback and solveTriangular's) equals
+    /// the substitution with a transposed copy, up to one panel and beyond.
+    [<Fact>]
+    let ``the transposed substitutions equal substitutions with the transposed copy`` () =
+        for n in [ 1; 5; 64; 65; 200 ] do
+            let k = 70
+            let a, _, b = factorizationCase n k
+            // A dominant diagonal keeps the triangles well conditioned.
+            let a = a |> Array.mapi (fun e v -> if e / n = e % n then v + float n else v)
+            let t = Array.init (n * n) (fun e -> a.[(e % n) * n + e / n])
+            for upper in [ false; true ] do
+                let copy = Array.copy b
+                Factorizations.triangularSolve (not upper) false t 0 n copy 0 k
+                let inPlace = Array.copy b
+                Factorizations.triangularSolve upper true a 0 n inPlace 0 k
+                let worst = Array.map2 (fun (x: float) y -> abs (x - y) / (1.0 + abs x)) copy inPlace |> Array.max
+                Assert.True(worst < 1e-12, sprintf "n = %d, upper = %b: %g" n upper worst)
+
     /// The signed minors (−1)^(i+j)·det A₍ᵢⱼ₎ (A without row i and column j) from the textbook LU: the cofactors by
     /// their definition.
     let private textbookDet (m: double[]) (r: int) = let f, perm = Textbook.lu m r in Textbook.detOfLu f perm r
