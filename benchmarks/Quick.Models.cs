@@ -66,6 +66,20 @@ public static partial class Quick
         cases.Add(("Cholesky 512, forward", () => () => { using var s = Tensor.NewScope(); Linalg.Cholesky(spd); }, () => () => { using var s = torch.NewDisposeScope(); torch.linalg.cholesky(tspd); }));
         cases.Add(("Cholesky 512", () => () => { using var s = Tensor.NewScope(); Autodiff.Grad(v => Linalg.Cholesky(v).Sum(), spd); },
             () => () => { using var s = torch.NewDisposeScope(); torch.autograd.grad(new[] { torch.linalg.cholesky(tspd).sum() }, new[] { tspd }); }));
+        var lower = Linalg.Cholesky(spd);
+        var tlower = T(lower);
+        cases.Add(("solveTriangular 512 by 512×64", () => () => { using var s = Tensor.NewScope(); Autodiff.Grad(v => Linalg.SolveTriangular(v[0], v[1], false).Sum(), lower, rhs); },
+            () => () => { using var s = torch.NewDisposeScope(); torch.autograd.grad(new[] { torch.linalg.solve_triangular(tlower, trhs, upper: false).sum() }, new[] { tlower, trhs }); }));
+        // A Hessian-vector product: forward over reverse for ours, reverse over reverse for TorchSharp.
+        var direction = Tensor.Random(14, 512, 512);
+        var tdirection = T(direction, false);
+        cases.Add(("Cholesky 512, Hessian-vector product", () => () => { using var s = Tensor.NewScope(); Autodiff.HessianVectorProduct(v => Linalg.Cholesky(v).Square().Sum(), spd, direction); },
+            () => () =>
+            {
+                using var s = torch.NewDisposeScope();
+                var g = torch.autograd.grad(new[] { torch.linalg.cholesky(tspd).square().sum() }, new[] { tspd }, retain_graph: true, create_graph: true)[0];
+                torch.autograd.grad(new[] { (g * tdirection).sum() }, new[] { tspd });
+            }));
         var qkv = new[] { Tensor.Random(7, 8, 8, 128, 64), Tensor.Random(8, 8, 8, 128, 64), Tensor.Random(9, 8, 8, 128, 64) };
         var tqkv = qkv.Select(t => T(t)).ToArray();
         double scale = 1.0 / Math.Sqrt(64);

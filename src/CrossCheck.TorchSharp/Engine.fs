@@ -343,6 +343,13 @@ module Engine =
             else byBackward
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l
         | "cholesky" -> torch.linalg.cholesky(x ())
+        | "triangular" ->
+            let t = x ()
+            let ones = torch.ones([| t.shape.[t.shape.Length - 2]; t.shape.[t.shape.Length - 1] |], torch.ScalarType.Float64, t.device)
+            let diagonal = ones.tril() - ones.tril(-1L)
+            let mask = ones.tril(-1L) * float' op "below" + diagonal * float' op "on" + ones.triu(1L) * float' op "above"
+            // A factor 0 clears (ours never reads there), where a product would keep a NaN.
+            torch.where(mask.ne(torch.tensor 0.0), t * mask, torch.zeros_like t)
         | "choleskyMiddle" ->
             let p = (xs.[0].tril().transpose(-2L, -1L).matmul(xs.[1])).tril()
             0.5 * (p + p.tril(-1L).transpose(-2L, -1L))

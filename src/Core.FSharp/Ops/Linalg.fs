@@ -23,14 +23,37 @@ module Linalg =
     /// g shaped [...] made [..., 1, 1], to scale each matrix of a batch.
     let private perMatrix (g: Value) = Layout.reshape (Array.append g.Shape [| 1; 1 |]) g
 
-    /// The n×n matrix with `below` left of the diagonal, `on` on it and `above` right of it.
-    let private triangle (n: int) (below: double) (on: double) (above: double) =
-        let data = Array.zeroCreate (n * n)
-        for i in 0 .. n - 1 do
-            Array.Fill(data, below, i * n, i)
-            data.[i * n + i] <- on
-            Array.Fill(data, above, i * n + i + 1, n - i - 1)
-        Tensor.wrap [| n; n |] data
+    /// Each matrix of x (shape [..., r, c]) with its elements left of the diagonal times `below`, on it times `on` and
+    /// right of it times `above`: the triangle masks of the rules (a factor 0 clears, so nothing outside a triangle is
+    /// read), Φ among them. Linear and self-adjoint: VJP and JVP are the op itself.
+    let rec private triangular (below: double) (on: double) (above: double) (x: Value) : Value =
+        Op.apply
+            (Op.withAttributes [ "below", box below; "on", box on; "above", box above ] <| Op.create "triangular"
+                (fun ts ->
+                    let t = ts.[0]
+                    let shape = t.ShapeArray
+                    let r, c = shape.[shape.Length - 2], shape.[shape.Length - 1]
+                    let src = t.Data
+                    let y = Storage.uninit src.Length
+                    let part (offset: int) (len: int) (f: double) =
+                        let dst = Span<double>(y, offset, len)
+                        if f = 0.0 then dst.Clear()
+                        else
+                            ReadOnlySpan<double>(src, offset, len).CopyTo dst
+                            if f <> 1.0 then
+                                for e in offset .. offset + len - 1 do y.[e] <- f * y.[e]
+                    for row in 0 .. (if r * c = 0 then -1 else src.Length / c - 1) do
+                        let i = row % r
+                        let offset = row * c
+                        let left = min i c
+                        part offset left below
+                        if i < c then
+                            part (offset + i) 1 on
+                            part (offset + i + 1) (c - i - 1) above
+                    Tensor.wrap shape y)
+                (fun _ _ adj _ -> triangular below on above adj)
+                (fun _ _ _ t -> triangular below on above t))
+            [| x |]
 
     /// The singular-matrix error, naming the batch index whenever there is a batch (as cholesky's and solveTriangular's do).
     let private singular (name: string) (count: int) (batch: int) (pivot: int) =
@@ -162,9 +185,8 @@ module Linalg =
     /// the broadcast). JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
     let solve (a: Value) (b: Value) : Value = withRightHandSides "solve" a b solveMatrix
 
-    /// The mask of the triangle solveTriangular reads.
-    let private triangleMask (upper: bool) (n: int) =
-        Value.constant (if upper then triangle n 0.0 1.0 1.0 else triangle n 1.0 1.0 0.0)
+    /// The triangle solveTriangular reads, the rest cleared.
+    let private triangleOf (upper: bool) (x: Value) = if upper then triangular 0.0 1.0 1.0 x else triangular 1.0 1.0 0.0 x
 
     /// X with T·X = B, or Tᵀ·X = B when `transpose`, for T the lower (upper = false) or upper triangle of A, by
     /// substitution. VJP: B̄ = op(T)⁻ᵀ·Ḡ (the same triangle, the other orientation), Ā = −B̄·Xᵀ (−X·B̄ᵀ for Tᵀ)
@@ -187,11 +209,11 @@ module Linalg =
                     if i = 1 then gb
                     else
                         let product = if transpose then Linear.einsum "...ik,...jk->...ij" [| out; gb |] else Linear.einsum "...ik,...jk->...ij" [| gb; out |]
-                        Arithmetic.mul (Arithmetic.neg product) (triangleMask upper (xs.[0].Shape.[xs.[0].Shape.Length - 1])))
+                        triangleOf upper (Arithmetic.neg product))
                 (fun xs out i t ->
                     if i = 1 then solveTriangularMatrix upper transpose xs.[0] t
                     else
-                        let masked = Arithmetic.mul t (triangleMask upper (xs.[0].Shape.[xs.[0].Shape.Length - 1]))
+                        let masked = triangleOf upper t
                         let product = if transpose then Linear.einsum "...ji,...jk->...ik" [| masked; out |] else Linear.einsum "...ij,...jk->...ik" [| masked; out |]
                         Arithmetic.neg (solveTriangularMatrix upper transpose xs.[0] product)))
             [| a; b |]
@@ -301,6 +323,9 @@ module Linalg =
         GC.KeepAlive t
         Value.constant signs
 
+    /// Φ(X): the lower triangle of each matrix with its diagonal halved.
+    let private phi (x: Value) = triangular 1.0 0.5 0.0 x
+
     /// M = ½(Φ(X) + Φ(X)ᵀ) for X = tril(L)ᵀ·G (each matrix of a batch): the symmetric middle of cholesky's VJP
     /// (Φ(X) the lower triangle of X with its diagonal halved), a third of the product's multiply-adds. Bilinear:
     /// JVP M(L̇, G) + M(L, Ġ); VJP with V = Φ(½(Ū + Ūᵀ)): L̄ = tril(G·Vᵀ), Ḡ = tril(L)·V.
@@ -314,11 +339,9 @@ module Linalg =
                         Factorizations.choleskyMiddle ts.[0].Data (blk * n * n) ts.[1].Data (blk * n * n) n m (blk * n * n)
                     Tensor.wrap ts.[0].ShapeArray m)
                 (fun xs _ adj i ->
-                    let n = xs.[0].Shape.[xs.[0].Shape.Length - 1]
-                    let v = Arithmetic.mul (Arithmetic.scale 0.5 (Arithmetic.add adj (transposeLast adj))) (Value.constant (triangle n 1.0 0.5 0.0))
-                    let lower = triangleMask false n
-                    if i = 0 then Arithmetic.mul (Linear.einsum "...ik,...jk->...ij" [| xs.[1]; v |]) lower
-                    else Linear.einsum "...ij,...jk->...ik" [| Arithmetic.mul xs.[0] lower; v |])
+                    let v = phi (Arithmetic.scale 0.5 (Arithmetic.add adj (transposeLast adj)))
+                    if i = 0 then triangleOf false (Linear.einsum "...ik,...jk->...ij" [| xs.[1]; v |])
+                    else Linear.einsum "...ij,...jk->...ik" [| triangleOf false xs.[0]; v |])
                 (fun xs _ i t -> if i = 0 then choleskyMiddle t xs.[1] else choleskyMiddle xs.[0] t))
             [| l; g |]
 
@@ -329,7 +352,6 @@ module Linalg =
     let cholesky (a: Value) : Value =
         let shape = a.Shape
         let n, _ = square "cholesky" "a" shape
-        let phi () = Value.constant (triangle n 1.0 0.5 0.0)
         Op.apply
             (Op.create "cholesky"
                 (fun ts ->
@@ -346,10 +368,10 @@ module Linalg =
                     let z = solveTriangularMatrix false true out (choleskyMiddle out adj)
                     solveTriangularMatrix false true out (transposeLast z))
                 (fun _ out _ t ->
-                    let lInv = inverse out
                     // The tangent's symmetric part, as the VJP's ½(S + Sᵀ): a general Ȧ (a Hessian's unit tangents)
-                    // would otherwise give a derivative that disagrees with the gradient.
+                    // would otherwise give a derivative that disagrees with the gradient. Ȧₛ is symmetric, so
+                    // L⁻¹·Ȧₛ·L⁻ᵀ = L⁻¹·(L⁻¹·Ȧₛ)ᵀ: two substitutions.
                     let t = Arithmetic.scale 0.5 (Arithmetic.add t (transposeLast t))
-                    let m = Linear.einsum "...ij,...jk,...lk->...il" [| lInv; t; lInv |]
-                    Linear.einsum "...ij,...jk->...ik" [| out; Arithmetic.mul m (phi ()) |]))
+                    let m = solveTriangularMatrix false false out (transposeLast (solveTriangularMatrix false false out t))
+                    Linear.einsum "...ij,...jk->...ik" [| out; phi m |]))
             [| a |]
