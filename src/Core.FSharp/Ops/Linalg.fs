@@ -327,7 +327,7 @@ module Linalg =
     let private phi (x: Value) = triangular 1.0 0.5 0.0 x
 
     /// M = ½(Φ(X) + Φ(X)ᵀ) for X = tril(L)ᵀ·G (each matrix of a batch): the symmetric middle of cholesky's VJP
-    /// (Φ(X) the lower triangle of X with its diagonal halved), a third of the product's multiply-adds. Bilinear:
+    /// (Φ(X) the lower triangle of X with its diagonal halved), from X's lower triangle only. Bilinear:
     /// JVP M(L̇, G) + M(L, Ġ); VJP with V = Φ(½(Ū + Ūᵀ)): L̄ = tril(G·Vᵀ), Ḡ = tril(L)·V.
     let rec private choleskyMiddle (l: Value) (g: Value) : Value =
         Op.apply

@@ -435,3 +435,39 @@ module ModelOpsTorchTests =
                 let expected = Torch.valueAndGrad theirs inputs (Some w)
                 close (sprintf "%s %d: value" name n) expected.Output y.Tensor
                 pullback (Value.constant w) |> Array.iteri (fun i g -> close (sprintf "%s %d: gradient %d" name n i) expected.Gradients.[i] g.Tensor)
+
+    /// Beyond one panel the rules of cholesky and solveTriangular run the blocked kernels in their own derivatives
+    /// (the middle of cholesky's pullback, substitutions with a transposed factor): the second order against
+    /// TorchSharp (the gradient of ⟨∇⟨W, f(A)⟩, V⟩, and the Hessian-vector product forward over reverse), and each
+    /// JVP against the VJP (⟨W, J·V⟩ = ⟨Jᵀ·W, V⟩).
+    [<Fact>]
+    let ``beyond one panel cholesky's and solveTriangular's derivatives agree with TorchSharp to second order`` () =
+        for n in [ 97; 130 ] do
+            let a = Tensor.random (700 + n) [| n; n |]
+            let spd = Tensor.add (Linear.einsum "ij,kj->ik" [| Value.constant a; Value.constant a |]).Tensor (Tensor.init [| n; n |] (fun e -> if e / n = e % n then float n else 0.0))
+            let b = Tensor.random (800 + n) [| n; 40 |]
+            let w, v = Tensor.random (900 + n) [| n; n |], Tensor.random (1000 + n) [| n; n |]
+            let wb = Tensor.random (1100 + n) [| n; 40 |]
+            let tw, tv, twb = Torch.toTorch false w, Torch.toTorch false v, Torch.toTorch false wb
+            let inner (x: Value) (y: Tensor) = Reduction.sum (Arithmetic.mul x (Value.constant y))
+            let cases : (string * (Value -> Value) * (torch.Tensor -> torch.Tensor) * Tensor * Tensor) list =
+                [ "cholesky", Linalg.cholesky, (fun t -> torch.linalg.cholesky(t)), w, spd
+                  "solveTriangular lower", (fun x -> Linalg.solveTriangular false x (Value.constant b)), (fun t -> torch.linalg.solve_triangular(t.tril(), Torch.toTorch false b, upper = false)), wb, spd
+                  "solveTriangular upper", (fun x -> Linalg.solveTriangular true x (Value.constant b)), (fun t -> torch.linalg.solve_triangular(t.triu(), Torch.toTorch false b, upper = true)), wb, spd ]
+            for name, ours, theirs, adjoint, x in cases do
+                let ta = if obj.ReferenceEquals(adjoint, w) then tw else twb
+                let report =
+                    Torch.compare 1e-9 1e-11 (fun xs -> inner (Autodiff.grad (fun y -> inner (ours y) adjoint) xs.[0]) v)
+                        (fun ts -> (torch.autograd.grad([| (theirs ts.[0] * ta).sum() |], [| ts.[0] |], null, true, true, false).[0] * tv).sum())
+                        [| x |]
+                Assert.True(report.Passed, sprintf "%s %d: %A" name n report)
+                // Forward over reverse: the Hessian-vector product, TorchSharp's from reverse over reverse.
+                let hv = Autodiff.hessianVectorProduct (fun y -> inner (ours y) adjoint) (Value.constant x) (Value.constant v)
+                let expected = Torch.valueAndGrad (fun ts -> (torch.autograd.grad([| (theirs ts.[0] * ta).sum() |], [| ts.[0] |], null, true, true, false).[0] * tv).sum()) [| x |] None
+                let scale = expected.Gradients.[0].ToArray() |> Array.fold (fun s e -> max s (abs e)) 1e-300
+                Assert.True(Tensor.maxAbsDiff expected.Gradients.[0] hv.Tensor <= 1e-9 * scale, sprintf "%s %d: Hessian-vector product off by %g (largest %g)" name n (Tensor.maxAbsDiff expected.Gradients.[0] hv.Tensor) scale)
+                let _, tangent = Autodiff.jvp ours (Value.constant x) (Value.constant v)
+                let _, pullback = Autodiff.vjp ours (Value.constant x)
+                let left = (Reduction.sum (Arithmetic.mul tangent (Value.constant adjoint))).Tensor.ToArray().[0]
+                let right = (inner (pullback (Value.constant adjoint)) v).Tensor.ToArray().[0]
+                Assert.True(abs (left - right) <= 1e-10 * (abs left + abs right), sprintf "%s %d: ⟨W, J·V⟩ = %.17g, ⟨Jᵀ·W, V⟩ = %.17g" name n left right)

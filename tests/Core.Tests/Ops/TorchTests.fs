@@ -104,7 +104,8 @@ module OpsTorchTests =
     let inputsFor (spec: OpSpec) (c: OpCase) =
         c.Shapes |> Array.mapi (fun k s -> Tensor.random (c.Seed + 31 * k) s |> Tensor.map spec.Domain)
 
-    /// One case: value, VJP, JVP, the VJP–JVP duality and second order against TorchSharp.
+    /// One case: value, VJP, JVP, the VJP–JVP duality and second order against TorchSharp, and forward over
+    /// reverse against the second order.
     let checkCaseWith (close: Tensor -> Tensor -> bool) (spec: OpSpec) (c: OpCase) =
             let xs = inputsFor spec c
             let y = spec.Ours (xs |> Array.map Value.constant)
@@ -133,6 +134,18 @@ module OpsTorchTests =
                         Array.fold2 (fun acc g (w: Tensor) -> Arithmetic.add acc (Reduction.sum (Arithmetic.mul g (Value.constant w)))) (Value.scalar 0.0) (pb (Value.constant v)) ws)
                     xv
             Array.iteri2 (fun k (o: Value) r -> if not (close o.Tensor r) then fail (sprintf "second order, input %d" k) o.Tensor r) second theirs.SecondOrder
+            // Forward over reverse (a Hessian-vector product's order), which runs the JVP rules of the ops in the
+            // VJP: the derivative of ⟨vjp(v), w⟩ along u equals ⟨u, second order⟩.
+            let _, forwardOverReverse =
+                Autodiff.jvpMany
+                    (fun ins ->
+                        let _, pb = Autodiff.vjpMany spec.Ours ins
+                        Array.fold2 (fun acc g (w: Tensor) -> Arithmetic.add acc (Reduction.sum (Arithmetic.mul g (Value.constant w)))) (Value.scalar 0.0) (pb (Value.constant v)) ws)
+                    xv (us |> Array.map Value.constant)
+            let along = Array.fold2 (fun acc (u: Tensor) (g: Value) -> acc + Tensor.dot u g.Tensor) 0.0 us second
+            let fr = forwardOverReverse.Tensor.ToArray().[0]
+            if not (abs (fr - along) <= 1e-10 * (1.0 + abs along)) then
+                Check.failf "%s: forward over reverse %.17g but ⟨u, second order⟩ = %.17g on shapes %s seed %d" spec.Name fr along (c.Shapes |> Array.map Shape.show |> String.concat " ") c.Seed
 
     let checkCase (spec: OpSpec) (c: OpCase) = checkCaseWith close spec c
 
