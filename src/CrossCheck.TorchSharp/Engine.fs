@@ -350,6 +350,9 @@ module Engine =
             let mask = ones.tril(-1L) * float' op "below" + diagonal * float' op "on" + ones.triu(1L) * float' op "above"
             // A factor 0 clears (ours never reads there), where a product would keep a NaN.
             torch.where(mask.ne(torch.tensor 0.0), t * mask, torch.zeros_like t)
+        | "choleskyOuter" ->
+            let p = torch.linalg.solve_triangular(xs.[0].tril().transpose(-2L, -1L), xs.[1].tril(), upper = true)
+            p.tril() + p.tril(-1L).transpose(-2L, -1L)
         | "choleskyMiddle" ->
             let p = (xs.[0].tril().transpose(-2L, -1L).matmul(xs.[1])).tril()
             0.5 * (p + p.tril(-1L).transpose(-2L, -1L))

@@ -380,24 +380,44 @@ module internal Factorizations =
     /// X (n×k at xOffset) := T⁻¹·X for T the upper factor in m (at mo), or with `trans` the transpose of the lower one
     /// (as `forward`); its diagonal taken as ones when `unit`: recursively from the bottom (the lower half of the
     /// rows, its product subtracted from the upper half, the upper half; panels as leaves, as `forward`), the columns
-    /// over the cores in slices.
-    let private backward (m: double[]) (mo: int) (trans: bool) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) =
+    /// over the cores in slices. With `lowerOnly` (k = n) only the lower triangle of the result is computed (the rest
+    /// of X is left as it is): row i's columns up to i need only the rows below it at those columns, which are
+    /// theirs too, so each leaf row stops at its diagonal and each product reaches only the columns left of the
+    /// upper half's last row, half the multiply-adds; the products then go over the cores instead of the columns.
+    let private backwardWith (lowerOnly: bool) (m: double[]) (mo: int) (trans: bool) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) =
         let width = if n <= unblockedMax then max 1 n else panel
-        columnSlices n k (fun serial s0 sw ->
+        let run (serial: bool) (s0: int) (sw: int) =
             let xo = xOffset + s0
             let coef = if trans then Array.zeroCreate (width * width) else null
             // Rows [i0, e), at most a panel, every later row's products already subtracted.
             let leaf (i0: int) (e: int) =
-                if trans then transposedPanel m mo n i0 e width coef
-                let rows (c0: int) (w: int) =
-                    for i in e - 1 .. -1 .. i0 do
-                        if trans then subtractCombination x (xo + i * k + c0) coef ((i - i0) * width + i + 1 - i0) x (xo + (i + 1) * k + c0) k (e - 1 - i) w
-                        else subtractCombination x (xo + i * k + c0) m (mo + i * n + i + 1) x (xo + (i + 1) * k + c0) k (e - 1 - i) w
-                        if not unit then divide x (xo + i * k + c0) w m.[mo + i * n + i]
-                if serial then rows 0 sw else columnBlocks sw (int64 (e - i0) * int64 (e - i0) * int64 sw) rows
+                // With lowerOnly, row i's columns of the slice stop at i.
+                let cols = if lowerOnly then min sw (e - s0) else sw
+                if cols > 0 then
+                    if trans then transposedPanel m mo n i0 e width coef
+                    let rows (c0: int) (w: int) =
+                        for i in e - 1 .. -1 .. i0 do
+                            let len = if lowerOnly then min w (i + 1 - s0 - c0) else w
+                            if len > 0 then
+                                if trans then subtractCombination x (xo + i * k + c0) coef ((i - i0) * width + i + 1 - i0) x (xo + (i + 1) * k + c0) k (e - 1 - i) len
+                                else subtractCombination x (xo + i * k + c0) m (mo + i * n + i + 1) x (xo + (i + 1) * k + c0) k (e - 1 - i) len
+                                if not unit then divide x (xo + i * k + c0) len m.[mo + i * n + i]
+                    if serial then rows 0 cols else columnBlocks cols (int64 (e - i0) * int64 (e - i0) * int64 cols) rows
             halves width false leaf 0 n (fun i0 mid e ->
                 let aOff = if trans then mo + mid * n + i0 else mo + i0 * n + mid
-                subtractNegatingSmaller serial trans m aOff n x (xo + mid * k) k false x (xo + i0 * k) k (mid - i0) (e - mid) sw))
+                let cols = if lowerOnly then min sw (mid - s0) else sw
+                if cols > 0 then
+                    subtractNegatingSmaller serial trans m aOff n x (xo + mid * k) k false x (xo + i0 * k) k (mid - i0) (e - mid) cols)
+        let cores = Environment.ProcessorCount
+        if not lowerOnly then columnSlices n k run
+        elif cores < 2 || n < 64 then run false 0 k
+        else
+            // Column j's work grows as (n − j)², so slice s starts where (n − c)³ = n³·(1 − s/p): equal work per core.
+            let p = min cores 8
+            let start (s: int) = if s = p then n else int (float n * (1.0 - Math.Pow(1.0 - float s / float p, 1.0 / 3.0))) / 8 * 8
+            Functional.Kernels.Fork.For(p, fun s -> if start (s + 1) > start s then run true (start s) (start (s + 1) - start s))
+
+    let private backward m mo trans unit n x xOffset k = backwardWith false m mo trans unit n x xOffset k
 
     /// Solves LU·X = P·B for B n×k (row-major, at `offset` of `b`) into `x` at `xOffset`.
     let luSolve (m: double[]) (perm: int[]) (n: int) (b: double[]) (offset: int) (k: int) (x: double[]) (xOffset: int) =
@@ -450,6 +470,18 @@ module internal Factorizations =
         // The transpose of a lower triangle is an upper one, and the other way round.
         if upper <> transpose then backward a offset transpose false n x xOffset k
         else forward a offset transpose false n x xOffset k false
+
+    /// X (n×n at xOffset) := S(L⁻ᵀ·X) for L the lower triangle of block b of `a` (n×n at `offset`; its upper part
+    /// never read), S taking the lower triangle and mirroring it above the diagonal: the last step of Cholesky's
+    /// pullback, whose result is symmetric, by back substitution of the lower triangle only (`backwardWith`), half
+    /// the multiply-adds of the whole L⁻ᵀ·X. What X holds above its diagonal does not reach the result.
+    let lowerOfTransposedSolve (a: double[]) (offset: int) (n: int) (x: double[]) (xOffset: int) =
+        backwardWith true a offset true false n x xOffset n
+        let tile = 32
+        for i0 in 0 .. tile .. n - 1 do
+            for j0 in 0 .. tile .. i0 do
+                for i in i0 .. min n (i0 + tile) - 1 do
+                    for j in j0 .. min i (j0 + tile) - 1 do x.[xOffset + j * n + i] <- x.[xOffset + i * n + j]
 
     /// M = ½(Φ(X) + Φ(X)ᵀ) for X = tril(L)ᵀ·G (L and G n×n at lOff and gOff; neither's part above the diagonal is
     /// read), into m at mOff, Φ taking the lower triangle with its diagonal halved: M[i, j] = M[j, i] = ½X[i, j] for

@@ -345,6 +345,33 @@ module Linalg =
                 (fun xs _ i t -> if i = 0 then choleskyMiddle t xs.[1] else choleskyMiddle xs.[0] t))
             [| l; g |]
 
+    /// S(X): the lower triangle of each matrix mirrored above its diagonal.
+    let private mirrorLower (x: Value) = Arithmetic.add (triangular 1.0 1.0 0.0 x) (transposeLast (triangular 1.0 0.0 0.0 x))
+
+    /// S(L⁻ᵀ·Y) for S taking the lower triangle and mirroring it (each matrix of a batch; of L and Y only the lower
+    /// triangles matter): the last step of cholesky's VJP, whose result is symmetric, computed as its lower triangle
+    /// only. With P = L⁻ᵀ·Y, whose lower triangle is the result's: VJP P̄ = the lower triangle of Ū + Ūᵀ with Ū's
+    /// diagonal, Ȳ = L⁻¹·P̄, L̄ = −tril(P·Ȳᵀ); JVP S(L⁻ᵀ·(Ẏ − tril(L̇)ᵀ·P)).
+    let rec private choleskyOuter (l: Value) (y: Value) : Value =
+        Op.apply
+            (Op.create "choleskyOuter"
+                (fun ts ->
+                    let n, count = square "cholesky" "a" ts.[0].ShapeArray
+                    let yd = ts.[1].Data
+                    let x = Storage.uninit yd.Length
+                    for blk in 0 .. count - 1 do
+                        let o = blk * n * n
+                        for i in 0 .. n - 1 do Array.Copy(yd, o + i * n, x, o + i * n, i + 1)
+                        Factorizations.lowerOfTransposedSolve ts.[0].Data o n x o
+                    Tensor.wrap ts.[1].ShapeArray x)
+                (fun xs out adj i ->
+                    let yBar = solveTriangularMatrix false false xs.[0] (triangular 1.0 0.5 0.0 (Arithmetic.add adj (transposeLast adj)))
+                    if i = 1 then yBar else triangleOf false (Arithmetic.neg (Linear.einsum "...ik,...jk->...ij" [| out; yBar |])))
+                (fun xs out i t ->
+                    let rhs = if i = 1 then t else Arithmetic.neg (Linear.einsum "...ji,...jk->...ik" [| triangleOf false t; out |])
+                    mirrorLower (solveTriangularMatrix false true xs.[0] rhs)))
+            [| l; y |]
+
     /// The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read). With
     /// Φ(X) = the lower triangle of X with its diagonal halved: VJP Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹, that is
     /// L⁻ᵀ·M·L⁻¹ with M = ½(Φ(Lᵀ·L̄) + Φ(Lᵀ·L̄)ᵀ); JVP L̇ = L·Φ(L⁻¹·Ȧₛ·L⁻ᵀ) with Ȧₛ = ½(Ȧ + Ȧᵀ), the VJP's convention
@@ -364,9 +391,10 @@ module Linalg =
                             raise (ArgumentException(sprintf "cholesky: the matrix%s is not positive definite (its leading minor of order %d is not positive)." (if count > 1 then sprintf " at batch index %d" blk else "") (bad + 1), "a"))
                     Tensor.wrap shape l)
                 (fun _ out adj _ ->
-                    // M is symmetric, so L⁻ᵀ·M·L⁻¹ = L⁻ᵀ·(L⁻ᵀ·M)ᵀ: two substitutions with Lᵀ, read where L is stored.
+                    // M is symmetric, so L⁻ᵀ·M·L⁻¹ = L⁻ᵀ·(L⁻ᵀ·M)ᵀ, and symmetric: two substitutions with Lᵀ, read where
+                    // L is stored, the second of the lower triangle only.
                     let z = solveTriangularMatrix false true out (choleskyMiddle out adj)
-                    solveTriangularMatrix false true out (transposeLast z))
+                    choleskyOuter out (transposeLast z))
                 (fun _ out _ t ->
                     // The tangent's symmetric part, as the VJP's ½(S + Sᵀ): a general Ȧ (a Hessian's unit tangents)
                     // would otherwise give a derivative that disagrees with the gradient. Ȧₛ is symmetric, so

@@ -344,6 +344,27 @@ module OpsFactorizationTests =
                 let worst = Array.map2 (fun (x: float) y -> abs (x - y) / (1.0 + abs x)) copy inPlace |> Array.max
                 Assert.True(worst < 1e-12, sprintf "n = %d, upper = %b: %g" n upper worst)
 
+    /// The last step of cholesky's pullback, S(L⁻ᵀ·X) from the lower triangle only (S mirroring it), against the
+    /// whole substitution's lower triangle: NaN above the diagonals of L and X reaches nothing, and the result is
+    /// exactly symmetric.
+    [<Fact>]
+    let ``the lower triangle of a substitution with Lᵀ equals the whole substitution's`` () =
+        for n in [ 1; 5; 64; 65; 97; 200 ] do
+            let a, _, _ = factorizationCase n 1
+            let rng = Random(21 + n)
+            let lower (e: int) = e % n <= e / n
+            let l = Array.init (n * n) (fun e -> if not (lower e) then nan elif e / n = e % n then a.[e] + float n else a.[e])
+            let x = Array.init (n * n) (fun e -> if lower e then rng.NextDouble() - 0.5 else nan)
+            let full = Array.init (n * n) (fun e -> if lower e then x.[e] else 0.0)
+            Factorizations.triangularSolve false true l 0 n full 0 n
+            let got = Array.copy x
+            Factorizations.lowerOfTransposedSolve l 0 n got 0
+            for i in 0 .. n - 1 do
+                for j in 0 .. i do
+                    let want = full.[i * n + j]
+                    Assert.True(abs (got.[i * n + j] - want) <= 1e-12 * (1.0 + abs want), sprintf "n = %d, [%d, %d]: %g against %g" n i j got.[i * n + j] want)
+                    Assert.Equal(BitConverter.DoubleToInt64Bits got.[i * n + j], BitConverter.DoubleToInt64Bits got.[j * n + i])
+
     /// The signed minors (−1)^(i+j)·det A₍ᵢⱼ₎ (A without row i and column j) from the textbook LU: the cofactors by
     /// their definition.
     let private textbookDet (m: double[]) (r: int) = let f, perm = Textbook.lu m r in Textbook.detOfLu f perm r
