@@ -383,7 +383,7 @@ module internal Factorizations =
     /// over the cores in slices. With `lowerOnly` (k = n) only the lower triangle of the result is computed (the rest
     /// of X is left as it is): row i's columns up to i need only the rows below it at those columns, which are
     /// theirs too, so each leaf row stops at its diagonal and each product reaches only the columns left of the
-    /// upper half's last row, half the multiply-adds; the products then go over the cores instead of the columns.
+    /// upper half's last row, half the multiply-adds; the slices of columns are then of equal work, not width.
     let private backwardWith (lowerOnly: bool) (m: double[]) (mo: int) (trans: bool) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) =
         let width = if n <= unblockedMax then max 1 n else panel
         let run (serial: bool) (s0: int) (sw: int) =
@@ -410,7 +410,7 @@ module internal Factorizations =
                     subtractNegatingSmaller serial trans m aOff n x (xo + mid * k) k false x (xo + i0 * k) k (mid - i0) (e - mid) cols)
         let cores = Environment.ProcessorCount
         if not lowerOnly then columnSlices n k run
-        elif cores < 2 || n < 64 then run false 0 k
+        elif cores < 2 || n <= unblockedMax then run false 0 k
         else
             // Column j's work grows as (n − j)², so slice s starts where (n − c)³ = n³·(1 − s/p): equal work per core.
             let p = min cores 8
@@ -471,17 +471,22 @@ module internal Factorizations =
         if upper <> transpose then backward a offset transpose false n x xOffset k
         else forward a offset transpose false n x xOffset k false
 
+    /// f i j for every j ≤ i < n, in 32×32 tiles: a mirror's writes down a column then stay within a few cache lines
+    /// per row.
+    let inline private lowerInTiles (n: int) ([<InlineIfLambda>] f: int -> int -> unit) =
+        let tile = 32
+        for i0 in 0 .. tile .. n - 1 do
+            for j0 in 0 .. tile .. i0 do
+                for i in i0 .. min n (i0 + tile) - 1 do
+                    for j in j0 .. min (i + 1) (j0 + tile) - 1 do f i j
+
     /// X (n×n at xOffset) := S(L⁻ᵀ·X) for L the lower triangle of block b of `a` (n×n at `offset`; its upper part
     /// never read), S taking the lower triangle and mirroring it above the diagonal: the last step of Cholesky's
     /// pullback, whose result is symmetric, by back substitution of the lower triangle only (`backwardWith`), half
     /// the multiply-adds of the whole L⁻ᵀ·X. What X holds above its diagonal does not reach the result.
     let lowerOfTransposedSolve (a: double[]) (offset: int) (n: int) (x: double[]) (xOffset: int) =
         backwardWith true a offset true false n x xOffset n
-        let tile = 32
-        for i0 in 0 .. tile .. n - 1 do
-            for j0 in 0 .. tile .. i0 do
-                for i in i0 .. min n (i0 + tile) - 1 do
-                    for j in j0 .. min i (j0 + tile) - 1 do x.[xOffset + j * n + i] <- x.[xOffset + i * n + j]
+        lowerInTiles n (fun i j -> if j < i then x.[xOffset + j * n + i] <- x.[xOffset + i * n + j])
 
     /// M = ½(Φ(X) + Φ(X)ᵀ) for X = tril(L)ᵀ·G (L and G n×n at lOff and gOff; neither's part above the diagonal is
     /// read), into m at mOff, Φ taking the lower triangle with its diagonal halved: M[i, j] = M[j, i] = ½X[i, j] for
@@ -513,15 +518,10 @@ module internal Factorizations =
         else
             for i in 0 .. n - 1 do
                 for k in i .. n - 1 do subtractScaled m (mOff + i * n) (-l.[lOff + k * n + i]) g (gOff + k * n) (i + 1)
-        // Halved and mirrored in tiles, so that the column-wise writes stay within a few cache lines per row.
-        let tile = 32
-        for i0 in 0 .. tile .. n - 1 do
-            for j0 in 0 .. tile .. i0 do
-                for i in i0 .. min n (i0 + tile) - 1 do
-                    for j in j0 .. min (i + 1) (j0 + tile) - 1 do
-                        let v = 0.5 * m.[mOff + i * n + j]
-                        m.[mOff + i * n + j] <- v
-                        if j < i then m.[mOff + j * n + i] <- v
+        lowerInTiles n (fun i j ->
+            let v = 0.5 * m.[mOff + i * n + j]
+            m.[mOff + i * n + j] <- v
+            if j < i then m.[mOff + j * n + i] <- v)
 
     /// The first zero on the diagonal of block b (n×n at `offset`) if it is lower triangular (everything right of
     /// the diagonal ±0); −1 when it is lower triangular without one; None when it is not lower triangular.

@@ -16,6 +16,14 @@ module Linalg =
             raise (ShapeException(sprintf "%s: %s must be a square matrix or a batch of them, shape [..., n, n]; it has shape %s." name arg (Shape.show shape), arg))
         shape.[r - 1], Array.fold (*) 1 shape.[.. r - 3]
 
+    /// A result shaped as t, a square matrix or a batch of them (refused otherwise, in `name`'s terms), whose matrices
+    /// `fill` writes: fill result blk offset for each matrix's index and offset.
+    let private eachMatrix (name: string) (t: Tensor) (fill: double[] -> int -> int -> unit) =
+        let n, count = square name "a" t.ShapeArray
+        let y = Storage.uninit t.Numel
+        for blk in 0 .. count - 1 do fill y blk (blk * n * n)
+        Tensor.wrap t.ShapeArray y
+
     let private transposeLast (v: Value) =
         let r = v.Shape.Length
         Layout.permute (Array.append [| 0 .. r - 3 |] [| r - 1; r - 2 |]) v
@@ -232,18 +240,16 @@ module Linalg =
         Op.apply
             (Op.create "inverse"
                 (fun ts ->
-                    let _, count = square "inverse" "a" ts.[0].ShapeArray
                     let ad = ts.[0].Data
-                    let y = Storage.uninit ad.Length
-                    for blk in 0 .. count - 1 do
-                        match Factorizations.lowerTriangular ad (blk * n * n) n with
+                    let _, count = square "inverse" "a" ts.[0].ShapeArray
+                    eachMatrix "inverse" ts.[0] (fun y blk o ->
+                        match Factorizations.lowerTriangular ad o n with
                         | Some zero ->
                             // A lower triangular matrix (a Cholesky factor in cholesky's rules) needs no LU; its
                             // pivots are its diagonal.
                             if zero >= 0 then raise (singular "inverse" count blk zero)
-                            Factorizations.lowerInverse ad (blk * n * n) n y (blk * n * n)
-                        | None -> luOf "inverse" saved ts.[0] n blk (fun m mo perm -> Factorizations.luInverse m mo perm n y (blk * n * n))
-                    Tensor.wrap shape y)
+                            Factorizations.lowerInverse ad o n y o
+                        | None -> luOf "inverse" saved ts.[0] n blk (fun m mo perm -> Factorizations.luInverse m mo perm n y o)))
                 (fun _ out adj _ -> Arithmetic.neg (Linear.einsum "...ji,...jk,...lk->...il" [| out; adj; out |]))
                 (fun _ out _ t -> Arithmetic.neg (Linear.einsum "...ij,...jk,...kl->...il" [| out; t; out |])))
             [| a |]
@@ -333,11 +339,8 @@ module Linalg =
         Op.apply
             (Op.create "choleskyMiddle"
                 (fun ts ->
-                    let n, count = square "cholesky" "a" ts.[0].ShapeArray
-                    let m = Storage.uninit ts.[0].Numel
-                    for blk in 0 .. count - 1 do
-                        Factorizations.choleskyMiddle ts.[0].Data (blk * n * n) ts.[1].Data (blk * n * n) n m (blk * n * n)
-                    Tensor.wrap ts.[0].ShapeArray m)
+                    let n = ts.[0].ShapeArray.[ts.[0].ShapeArray.Length - 1]
+                    eachMatrix "cholesky" ts.[0] (fun m _ o -> Factorizations.choleskyMiddle ts.[0].Data o ts.[1].Data o n m o))
                 (fun xs _ adj i ->
                     let v = phi (Arithmetic.scale 0.5 (Arithmetic.add adj (transposeLast adj)))
                     if i = 0 then triangleOf false (Linear.einsum "...ik,...jk->...ij" [| xs.[1]; v |])
@@ -356,14 +359,11 @@ module Linalg =
         Op.apply
             (Op.create "choleskyOuter"
                 (fun ts ->
-                    let n, count = square "cholesky" "a" ts.[0].ShapeArray
+                    let n = ts.[1].ShapeArray.[ts.[1].ShapeArray.Length - 1]
                     let yd = ts.[1].Data
-                    let x = Storage.uninit yd.Length
-                    for blk in 0 .. count - 1 do
-                        let o = blk * n * n
+                    eachMatrix "cholesky" ts.[1] (fun x _ o ->
                         for i in 0 .. n - 1 do Array.Copy(yd, o + i * n, x, o + i * n, i + 1)
-                        Factorizations.lowerOfTransposedSolve ts.[0].Data o n x o
-                    Tensor.wrap ts.[1].ShapeArray x)
+                        Factorizations.lowerOfTransposedSolve ts.[0].Data o n x o))
                 (fun xs out adj i ->
                     let yBar = solveTriangularMatrix false false xs.[0] (triangular 1.0 0.5 0.0 (Arithmetic.add adj (transposeLast adj)))
                     if i = 1 then yBar else triangleOf false (Arithmetic.neg (Linear.einsum "...ik,...jk->...ij" [| out; yBar |])))
@@ -382,14 +382,12 @@ module Linalg =
         Op.apply
             (Op.create "cholesky"
                 (fun ts ->
-                    let _, count = square "cholesky" "a" ts.[0].ShapeArray
                     let ad = ts.[0].Data
-                    let l = Storage.uninit ad.Length
-                    for blk in 0 .. count - 1 do
-                        let bad = Factorizations.cholesky ad (blk * n * n) n l
+                    let _, count = square "cholesky" "a" ts.[0].ShapeArray
+                    eachMatrix "cholesky" ts.[0] (fun l blk o ->
+                        let bad = Factorizations.cholesky ad o n l
                         if bad >= 0 then
-                            raise (ArgumentException(sprintf "cholesky: the matrix%s is not positive definite (its leading minor of order %d is not positive)." (if count > 1 then sprintf " at batch index %d" blk else "") (bad + 1), "a"))
-                    Tensor.wrap shape l)
+                            raise (ArgumentException(sprintf "cholesky: the matrix%s is not positive definite (its leading minor of order %d is not positive)." (if count > 1 then sprintf " at batch index %d" blk else "") (bad + 1), "a"))))
                 (fun _ out adj _ ->
                     // M is symmetric, so L⁻ᵀ·M·L⁻¹ = L⁻ᵀ·(L⁻ᵀ·M)ᵀ, and symmetric: two substitutions with Lᵀ, read where
                     // L is stored, the second of the lower triangle only.
