@@ -380,10 +380,11 @@ module internal Factorizations =
     /// X (n×k at xOffset) := T⁻¹·X for T the upper factor in m (at mo), or with `trans` the transpose of the lower one
     /// (as `forward`); its diagonal taken as ones when `unit`: recursively from the bottom (the lower half of the
     /// rows, its product subtracted from the upper half, the upper half; panels as leaves, as `forward`), the columns
-    /// over the cores in slices. With `lowerOnly` (k = n) only the lower triangle of the result is computed (the rest
-    /// of X is left as it is): row i's columns up to i need only the rows below it at those columns, which are
-    /// theirs too, so each leaf row stops at its diagonal and each product reaches only the columns left of the
-    /// upper half's last row, half the multiply-adds; the slices of columns are then of equal work, not width.
+    /// over the cores in slices. With `lowerOnly` (k = n) only the lower triangle of the result is computed (above
+    /// the diagonal X is left holding partial sums, for the caller to overwrite): row i's columns up to i need only
+    /// the rows below it at those columns, which are theirs too, so each leaf row stops at its diagonal and each
+    /// product reaches only the columns before the lower half's first row, half the multiply-adds; the slices of
+    /// columns are then two of equal work, not width.
     let private backwardWith (lowerOnly: bool) (m: double[]) (mo: int) (trans: bool) (unit: bool) (n: int) (x: double[]) (xOffset: int) (k: int) =
         let width = if n <= unblockedMax then max 1 n else panel
         let run (serial: bool) (s0: int) (sw: int) =
@@ -408,14 +409,13 @@ module internal Factorizations =
                 let cols = if lowerOnly then min sw (mid - s0) else sw
                 if cols > 0 then
                     subtractNegatingSmaller serial trans m aOff n x (xo + mid * k) k false x (xo + i0 * k) k (mid - i0) (e - mid) cols)
-        let cores = Environment.ProcessorCount
         if not lowerOnly then columnSlices n k run
-        elif cores < 2 || n <= unblockedMax then run false 0 k
+        elif n <= unblockedMax then run false 0 k
         else
-            // Column j's work grows as (n − j)², so slice s starts where (n − c)³ = n³·(1 − s/p): equal work per core.
-            let p = min cores 8
-            let start (s: int) = if s = p then n else int (float n * (1.0 - Math.Pow(1.0 - float s / float p, 1.0 / 3.0))) / 8 * 8
-            Functional.Kernels.Fork.For(p, fun s -> if start (s + 1) > start s then run true (start s) (start (s + 1) - start s))
+            // Column j's work grows as (n − j)², so the second slice starts where (n − c)³ = n³/2: equal work. Two
+            // slices on any machine, so that the products' shapes, and the bits, do not depend on the cores.
+            let c = int (float n * (1.0 - Math.Pow(0.5, 1.0 / 3.0))) / 8 * 8
+            Functional.Kernels.Fork.For(2, fun s -> if s = 0 then run true 0 c else run true c (k - c))
 
     let private backward m mo trans unit n x xOffset k = backwardWith false m mo trans unit n x xOffset k
 

@@ -348,13 +348,11 @@ module Linalg =
                 (fun xs _ i t -> if i = 0 then choleskyMiddle t xs.[1] else choleskyMiddle xs.[0] t))
             [| l; g |]
 
-    /// S(X): the lower triangle of each matrix mirrored above its diagonal.
-    let private mirrorLower (x: Value) = Arithmetic.add (triangular 1.0 1.0 0.0 x) (transposeLast (triangular 1.0 0.0 0.0 x))
-
     /// S(L⁻ᵀ·Y) for S taking the lower triangle and mirroring it (each matrix of a batch; of L and Y only the lower
     /// triangles matter): the last step of cholesky's VJP, whose result is symmetric, computed as its lower triangle
     /// only. With P = L⁻ᵀ·Y, whose lower triangle is the result's: VJP P̄ = the lower triangle of Ū + Ūᵀ with Ū's
-    /// diagonal, Ȳ = L⁻¹·P̄, L̄ = −tril(P·Ȳᵀ); JVP S(L⁻ᵀ·(Ẏ − tril(L̇)ᵀ·P)).
+    /// diagonal, Ȳ = L⁻¹·P̄, L̄ = −tril(P·Ȳᵀ); JVP S(L⁻ᵀ·(Ẏ − tril(L̇)ᵀ·P)), the op itself. Both read only P's lower
+    /// triangle, so the result stands in for P.
     let rec private choleskyOuter (l: Value) (y: Value) : Value =
         Op.apply
             (Op.create "choleskyOuter"
@@ -369,7 +367,7 @@ module Linalg =
                     if i = 1 then yBar else triangleOf false (Arithmetic.neg (Linear.einsum "...ik,...jk->...ij" [| out; yBar |])))
                 (fun xs out i t ->
                     let rhs = if i = 1 then t else Arithmetic.neg (Linear.einsum "...ji,...jk->...ik" [| triangleOf false t; out |])
-                    mirrorLower (solveTriangularMatrix false true xs.[0] rhs)))
+                    choleskyOuter xs.[0] rhs))
             [| l; y |]
 
     /// The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read). With
