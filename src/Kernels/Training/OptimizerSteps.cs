@@ -21,12 +21,7 @@ internal static unsafe class OptimizerSteps
     public readonly record struct Adam(double LearningRate, double Beta1, double Beta2, double Epsilon, double C1, double C2, double L2, double Keep);
 
     /// <summary>g ← g + L2·p; m′ = β₁m + (1 − β₁)g; v′ = β₂v + (1 − β₂)g·g; p′ = Keep·p − η(m′/c₁)/(√(v′/c₂) + ε)
-    /// for the first n elements.</summary>
-    public static void AdamStep(Adam a, double[] p, double[] g, double[] m, double[] v, double[] pOut, double[] mOut, double[] vOut, int n) =>
-        AdamStep(a, p, g, m, v, pOut, mOut, vOut, n, false);
-
-    /// <summary><see cref="AdamStep(Adam, double[], double[], double[], double[], double[], double[], double[], int)"/>,
-    /// the new arrays written around the caches when <paramref name="stream"/>.</summary>
+    /// for the first n elements; the new arrays written around the caches when <paramref name="stream"/>.</summary>
     public static void AdamStep(Adam a, double[] p, double[] g, double[] m, double[] v, double[] pOut, double[] mOut, double[] vOut, int n, bool stream)
     {
         ElementRanges.Check(n, p, g, m, v, pOut, mOut, vOut);
@@ -40,12 +35,7 @@ internal static unsafe class OptimizerSteps
 
     /// <summary>g ← g + L2·p; with momentum b′ = g at the first step, else μb + g, and d = g + μb′ (Nesterov) or b′;
     /// without, d = g; p′ = p − η·d. bOut is written only with momentum (b and bOut may be null without it, b at
-    /// the first step).</summary>
-    public static void SgdStep(Sgd s, double[] p, double[] g, double[]? b, double[] pOut, double[]? bOut, int n) =>
-        SgdStep(s, p, g, b, pOut, bOut, n, false);
-
-    /// <summary><see cref="SgdStep(Sgd, double[], double[], double[], double[], double[], int)"/>, the new arrays
-    /// written around the caches when <paramref name="stream"/>.</summary>
+    /// the first step); the new arrays written around the caches when <paramref name="stream"/>.</summary>
     public static void SgdStep(Sgd s, double[] p, double[] g, double[]? b, double[] pOut, double[]? bOut, int n, bool stream)
     {
         bool momentum = s.Momentum != 0.0;

@@ -69,8 +69,8 @@ module KernelsOptimizerStepsTests =
     [<Fact>]
     let ``the kernels refuse arrays too short for the count`` () =
         let a, short = Array.zeroCreate 8, Array.zeroCreate 7
-        Assert.Throws<ArgumentException>(fun () -> OptimizerSteps.AdamStep(OptimizerSteps.Adam(0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0, 1.0), a, a, a, short, a, a, a, 8)) |> ignore
-        Assert.Throws<ArgumentException>(fun () -> OptimizerSteps.SgdStep(OptimizerSteps.Sgd(0.1, 0.0, 0.9, false, false), a, a, null, a, a, 8)) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> OptimizerSteps.AdamStep(OptimizerSteps.Adam(0.1, 0.9, 0.99, 1e-8, 0.1, 0.01, 0.0, 1.0), a, a, a, short, a, a, a, 8, false)) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> OptimizerSteps.SgdStep(OptimizerSteps.Sgd(0.1, 0.0, 0.9, false, false), a, a, null, a, a, 8, false)) |> ignore
 
     [<Fact>]
     let ``a step refuses a state whose count is negative or cannot grow, and null elements, by name`` () =

@@ -405,6 +405,11 @@ module ModelOpsTorchTests =
                 [| Tensor.create [| 2; 3; 3 |] (random 6 3) |]
         Assert.True(report.Passed, sprintf "%A" report)
 
+    /// A·Aᵀ + n·I for an n×n A: symmetric positive definite, for the tests beyond one panel.
+    let private gramPlusN (a: Tensor) =
+        let n = a.ShapeArray.[0]
+        Tensor.add (Linear.einsum "ij,kj->ik" [| Value.constant a; Value.constant a |]).Tensor (Tensor.init [| n; n |] (fun e -> if e / n = e % n then float n else 0.0))
+
     /// Beyond one panel (64 rows) the LU and the substitutions are recursive: solve (right-hand sides in column
     /// slices over the cores, and a vector), inverse, det, logAbsDet, solveTriangular (both triangles) and cholesky
     /// agree with TorchSharp in value and in the gradient for a pseudo-random adjoint, on general matrices (rows
@@ -417,7 +422,7 @@ module ModelOpsTorchTests =
             Assert.True(diff <= 1e-10 * scale, sprintf "%s: off TorchSharp by %g (largest element %g)" what diff scale)
         for n in [ 97; 200 ] do
             let a = Tensor.random (300 + n) [| n; n |]
-            let spd = Tensor.add (Linear.einsum "ij,kj->ik" [| Value.constant a; Value.constant a |]).Tensor (Tensor.init [| n; n |] (fun e -> if e / n = e % n then float n else 0.0))
+            let spd = gramPlusN a
             let b = Tensor.random (400 + n) [| n; 40 |]
             let v = Tensor.random (500 + n) [| n |]
             let cases : (string * (Value[] -> Value) * (torch.Tensor[] -> torch.Tensor) * Tensor[]) list =
@@ -444,7 +449,7 @@ module ModelOpsTorchTests =
     let ``beyond one panel cholesky's and solveTriangular's derivatives agree with TorchSharp to second order`` () =
         for n in [ 97; 130 ] do
             let a = Tensor.random (700 + n) [| n; n |]
-            let spd = Tensor.add (Linear.einsum "ij,kj->ik" [| Value.constant a; Value.constant a |]).Tensor (Tensor.init [| n; n |] (fun e -> if e / n = e % n then float n else 0.0))
+            let spd = gramPlusN a
             let b = Tensor.random (800 + n) [| n; 40 |]
             let w, v = Tensor.random (900 + n) [| n; n |], Tensor.random (1000 + n) [| n; n |]
             let wb = Tensor.random (1100 + n) [| n; 40 |]

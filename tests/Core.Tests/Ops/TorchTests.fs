@@ -126,22 +126,16 @@ module OpsTorchTests =
             let lhs = Array.fold2 (fun acc (u: Tensor) g -> acc + Tensor.dot u g) 0.0 us vjp
             let rhs = Tensor.dot jvp.Tensor v
             if abs (lhs - rhs) > 1e-10 * (1.0 + abs lhs) then Check.failf "%s: <u, vjp v> = %.17g but <jvp u, v> = %.17g" spec.Name lhs rhs
-            // Second order: the gradient of ⟨vjp(v), w⟩ (reverse over reverse).
-            let second =
-                Autodiff.gradMany
-                    (fun ins ->
-                        let _, pb = Autodiff.vjpMany spec.Ours ins
-                        Array.fold2 (fun acc g (w: Tensor) -> Arithmetic.add acc (Reduction.sum (Arithmetic.mul g (Value.constant w)))) (Value.scalar 0.0) (pb (Value.constant v)) ws)
-                    xv
+            // ⟨vjp(v), w⟩ as a function of the inputs.
+            let pairing (ins: Value[]) =
+                let _, pb = Autodiff.vjpMany spec.Ours ins
+                Array.fold2 (fun acc g (w: Tensor) -> Arithmetic.add acc (Reduction.sum (Arithmetic.mul g (Value.constant w)))) (Value.scalar 0.0) (pb (Value.constant v)) ws
+            // Second order: its gradient (reverse over reverse).
+            let second = Autodiff.gradMany pairing xv
             Array.iteri2 (fun k (o: Value) r -> if not (close o.Tensor r) then fail (sprintf "second order, input %d" k) o.Tensor r) second theirs.SecondOrder
             // Forward over reverse (a Hessian-vector product's order), which runs the JVP rules of the ops in the
             // VJP: the derivative of ⟨vjp(v), w⟩ along u equals ⟨u, second order⟩.
-            let _, forwardOverReverse =
-                Autodiff.jvpMany
-                    (fun ins ->
-                        let _, pb = Autodiff.vjpMany spec.Ours ins
-                        Array.fold2 (fun acc g (w: Tensor) -> Arithmetic.add acc (Reduction.sum (Arithmetic.mul g (Value.constant w)))) (Value.scalar 0.0) (pb (Value.constant v)) ws)
-                    xv (us |> Array.map Value.constant)
+            let _, forwardOverReverse = Autodiff.jvpMany pairing xv (us |> Array.map Value.constant)
             let along = Array.fold2 (fun acc (u: Tensor) (g: Value) -> acc + Tensor.dot u g.Tensor) 0.0 us second
             let fr = forwardOverReverse.Tensor.ToArray().[0]
             if not (abs (fr - along) <= 1e-10 * (1.0 + abs along)) then
