@@ -6,8 +6,10 @@ namespace Functional;
 /// <summary>
 /// Linear algebra on square matrices and batches of them (shape [..., n, n]), each with its derivative rules written
 /// as tensor operations, so gradients of any order follow. A singular matrix is refused (ArgumentException naming the
-/// batch index) wherever a rule needs its inverse. A tensor released by its scope throws ObjectDisposedException, as
-/// everywhere (<see cref="Tensor"/>).
+/// batch index) wherever a rule needs its inverse: singular meaning a pivot of its LU factorisation (partial pivoting)
+/// that is exactly 0; a matrix singular only up to rounding gives huge or non-finite values, as LAPACK's. A NaN
+/// anywhere in a matrix makes its determinant, sign, logarithm, solves and inverse NaN. A tensor released by its
+/// scope throws ObjectDisposedException, as everywhere (<see cref="Tensor"/>).
 /// </summary>
 public static class Linalg
 {

@@ -163,9 +163,11 @@ public sealed record ClippedGradients(Tensor[] Gradients, double Norm)
 public static class Gradients
 {
     /// <summary>Scales the gradients by min(1, maxNorm/(‖g‖ + 1e-6)), ‖g‖ their joint 2-norm
-    /// (torch.nn.utils.clip_grad_norm_'s rule).</summary>
+    /// (torch.nn.utils.clip_grad_norm_'s rule). A finite bound scales by 0 where the norm is ∞ (an ∞ element becomes
+    /// NaN) and by NaN where it is NaN, as torch's default does.</summary>
     /// <param name="gradients">The gradients.</param>
-    /// <param name="maxNorm">The bound, &gt; 0.</param>
+    /// <param name="maxNorm">The bound, &gt; 0; <see cref="double.PositiveInfinity"/> clips nothing, whatever the
+    /// gradients hold.</param>
     /// <returns>The scaled gradients and the norm before scaling.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="gradients"/> or an element of it is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="maxNorm"/> is not positive.</exception>

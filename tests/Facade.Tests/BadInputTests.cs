@@ -483,6 +483,62 @@ public class CSharpTermsTests
         Assert.Equal(new[] { 0.6, 0.8 }, big.Gradients[0].ToArray().Select(v => Math.Round(v, 12)));
         // ∞ clips nothing (the norm alone), as in torch.
         Assert.Equal(5.0, Gradients.ClipByNorm(new[] { Tensor.FromArray(new[] { 3.0, 4 }, 2) }, double.PositiveInfinity).Norm);
+        // ... whatever the gradients hold: ∞/(∞ + 1e-6) made every gradient NaN, the finite ones too.
+        foreach (var odd in new[] { double.PositiveInfinity, double.NaN })
+        {
+            var unclipped = Gradients.ClipByNorm(new[] { Tensor.FromArray(new[] { 3.0, odd }, 2), Tensor.FromArray(new[] { -2.0 }, 1) }, double.PositiveInfinity);
+            Assert.Equal(new[] { 3.0, odd }, unclipped.Gradients[0].ToArray());
+            Assert.Equal(new[] { -2.0 }, unclipped.Gradients[1].ToArray());
+        }
+        // A finite bound scales by 0 where the norm is ∞ and by NaN where it is NaN, as torch's default.
+        Assert.Equal(new[] { 0.0, double.NaN }, Gradients.ClipByNorm(new[] { Tensor.FromArray(new[] { 3.0, double.PositiveInfinity }, 2) }, 1.0).Gradients[0].ToArray());
+        Assert.All(Gradients.ClipByNorm(new[] { Tensor.FromArray(new[] { 3.0, double.NaN }, 2) }, 1.0).Gradients[0].ToArray(), v => Assert.True(double.IsNaN(v)));
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(64)]
+    [InlineData(130)]
+    public void A_NaN_anywhere_in_a_matrix_makes_its_determinant_solves_and_inverse_NaN(int n)
+    {
+        // Below a zero pivot (passed over by the pivot search: det was 0), in U's part of a zero pivot's row, and in
+        // a row the elimination would scale by 0: each was dropped by some path of the LU.
+        var rng = new Random(7);
+        foreach (var (row, col, zeroColumn) in new[] { (1, 0, true), (0, n - 1, true), (n - 1, n - 1, false), (0, 1, false) })
+        {
+            var a = new double[n * n];
+            for (int e = 0; e < a.Length; e++) a[e] = rng.NextDouble() - 0.5 + (e / n == e % n ? n : 0);
+            if (zeroColumn) for (int i = 0; i < n; i++) a[i * n] = 0;
+            a[row * n + col] = double.NaN;
+            var m = Tensor.FromArray(a, n, n);
+            Assert.True(double.IsNaN(Linalg.Det(m).ToScalar()), $"det, NaN at ({row}, {col})");
+            Assert.True(double.IsNaN(Linalg.SignDet(m).ToScalar()), $"signDet, NaN at ({row}, {col})");
+            Assert.True(double.IsNaN(Linalg.LogDet(m).ToScalar()), $"logDet, NaN at ({row}, {col})");
+            Assert.All(Linalg.Solve(m, Tensor.Ones(n, 3)).ToArray(), v => Assert.True(double.IsNaN(v)));
+            Assert.All(Linalg.Inverse(m).ToArray(), v => Assert.True(double.IsNaN(v)));
+            Assert.All(Autodiff.Grad(x => Linalg.Det(x), m).ToArray(), v => Assert.True(double.IsNaN(v)));
+        }
+    }
+
+    [Fact]
+    public void Batches_of_more_matrices_than_an_array_holds_are_refused_and_many_empty_ones_cost_nothing()
+    {
+        // 65536·65536 wrapped to 0: an empty tensor shaped [65536, 65536] came back.
+        var wrapped = Tensor.Zeros(65536, 65536, 0, 0);
+        Assert.Equal("a", Assert.Throws<ShapeException>(() => Linalg.Det(wrapped)).ParamName);
+        Assert.Throws<ShapeException>(() => Linalg.LogDet(wrapped));
+        Assert.Throws<ShapeException>(() => Linalg.Inverse(wrapped));
+        Assert.Throws<ShapeException>(() => Linalg.Solve(wrapped, Tensor.Zeros(65536, 65536, 0, 2)));
+        // 2·10⁹ determinants of 0×0 matrices: 16 GB of ones, past the memory limit (Array.Init ran out of memory).
+        var many = Tensor.Zeros(50_000, 40_000, 0, 0);
+        Assert.Throws<MemoryLimitException>(() => Linalg.Det(many));
+        // No elements to fill: returned at once (each of 2·10⁹ matrices was visited).
+        Assert.Equal(new[] { 50_000, 40_000, 0, 0 }, Linalg.Inverse(many).Shape.ToArray());
+        Assert.Equal(new[] { 50_000, 40_000, 0, 0 }, Linalg.Cholesky(many).Shape.ToArray());
+        Assert.Equal(new[] { 50_000, 40_000, 0, 3 }, Linalg.Solve(many, Tensor.Zeros(50_000, 40_000, 0, 3)).Shape.ToArray());
+        Assert.Equal(new[] { 50_000, 40_000, 0, 3 }, Linalg.SolveTriangular(many, Tensor.Zeros(50_000, 40_000, 0, 3), false).Shape.ToArray());
+        Assert.Equal(new[] { 3, 2 }, Linalg.Det(Tensor.Zeros(3, 2, 0, 0)).Shape.ToArray());
+        Assert.Equal(new[] { 1.0, 1, 1, 1, 1, 1 }, Linalg.Det(Tensor.Zeros(3, 2, 0, 0)).ToArray());
     }
 
     [Fact]

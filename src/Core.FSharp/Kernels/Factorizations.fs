@@ -199,13 +199,18 @@ module internal Factorizations =
         Strided.copy p 0 [| 1; columnStride (n - k0) |] m (k0 * n + k0) [| n; 1 |] [| n - k0; e - k0 |]
 
     /// LU of block b of `a` into m (its first n² elements): the row permutation and its sign, and the first zero
-    /// pivot (−1 when there is none).
+    /// pivot (−1 when there is none). A block holding a NaN gets NaN factors (the identity permutation, no zero pivot).
     let private factorLu (a: double[]) (offset: int) (n: int) (m: double[]) =
         Array.Copy(a, offset, m, 0, n * n)
         let perm = Array.init n id
         let mutable sign = 1.0
         let mutable singular = -1
-        if n <= unblockedMax then
+        if Functional.Kernels.LuPanel.HoldsNaN(m, 0, n * n) then
+            // NaN factors throughout, so that every result made from them (det, its sign and logarithm, solves, the
+            // inverse) is NaN, as the determinant's expansion is: the pivot search passes NaN over, and a zero pivot's
+            // step would drop the NaN of its row (0 pivots, det 0, for [[0, 1], [NaN, 1]]).
+            Array.Fill(m, nan, 0, n * n)
+        elif n <= unblockedMax then
             for k in 0 .. n - 1 do
                 // The largest pivot in column k at or below the diagonal.
                 let mutable p = k
@@ -314,7 +319,7 @@ module internal Factorizations =
 
     /// f applied to the LU of block b of `a`: the packed factors (the first n² elements of a scratch array, given
     /// back afterwards: f must not keep it), the row permutation, its sign, and the first zero pivot (−1 when there
-    /// is none).
+    /// is none); NaN factors for a block holding a NaN.
     let withLu (a: double[]) (offset: int) (n: int) (f: double[] -> int[] -> double -> int -> 'r) : 'r =
         let m = Storage.rentScratch (n * n)
         try

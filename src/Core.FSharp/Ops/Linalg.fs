@@ -14,14 +14,20 @@ module Linalg =
         let r = shape.Length
         if r < 2 || shape.[r - 1] <> shape.[r - 2] then
             raise (ShapeException(sprintf "%s: %s must be a square matrix or a batch of them, shape [..., n, n]; it has shape %s." name arg (Shape.show shape), arg))
-        shape.[r - 1], Array.fold (*) 1 shape.[.. r - 3]
+        // The number of matrices counted without wrapping: a batch of 0×0 matrices holds no elements, however many.
+        let count =
+            try Shape.numel shape.[.. r - 3]
+            with :? ShapeException ->
+                raise (ShapeException(sprintf "%s: %s has shape %s: more matrices than an array can hold (%d)." name arg (Shape.show shape) Shape.maxElements, arg))
+        shape.[r - 1], count
 
     /// A result shaped as t, a square matrix or a batch of them (refused otherwise, in `name`'s terms), whose matrices
     /// `fill` writes: fill result blk offset for each matrix's index and offset.
     let private eachMatrix (name: string) (t: Tensor) (fill: double[] -> int -> int -> unit) =
         let n, count = square name "a" t.ShapeArray
         let y = Storage.uninit t.Numel
-        for blk in 0 .. count - 1 do fill y blk (blk * n * n)
+        // 0×0 matrices have nothing to fill, however many there are.
+        for blk in 0 .. (if n = 0 then -1 else count - 1) do fill y blk (blk * n * n)
         Tensor.wrap t.ShapeArray y
 
     let private transposeLast (v: Value) =
@@ -79,8 +85,10 @@ module Linalg =
     /// intermediates, as long as a pullback may run) and returned.
     let private eachLu (t: Tensor) (n: int) (keep: bool) (f: int -> double[] -> int[] -> double -> int -> 'r) =
         let shape = t.ShapeArray
-        let count = Array.fold (*) 1 shape.[.. shape.Length - 3]
-        if not keep then Array.init count (fun blk -> Factorizations.withLu t.Data (blk * n * n) n (f blk)), ValueNone
+        let count = Shape.numel shape.[.. shape.Length - 3]
+        // 0×0 matrices have no factors, however many there are (`perMatrixOfLu` gives their values).
+        if n = 0 then [||], ValueNone
+        elif not keep then Array.init count (fun blk -> Factorizations.withLu t.Data (blk * n * n) n (f blk)), ValueNone
         else
             let factors = Storage.uninit (count * n * n)
             let perms = Array.zeroCreate count
@@ -148,7 +156,7 @@ module Linalg =
             (Op.create "solveTransposed"
                 (fun ts ->
                     let struct (n, count, k, bd, x) = solveParts "solve" ts
-                    for blk in 0 .. count - 1 do
+                    for blk in 0 .. (if n = 0 then -1 else count - 1) do
                         luOf "solve" saved ts.[0] n blk (fun m mo perm ->
                             Factorizations.luSolveTransposed m mo perm n bd (blk * n * k) k x (blk * n * k))
                     Tensor.wrap ts.[1].ShapeArray x)
@@ -205,7 +213,7 @@ module Linalg =
                 (fun ts ->
                     let struct (n, count, k, bd, x) = solveParts "solveTriangular" ts
                     let ad = ts.[0].Data
-                    for blk in 0 .. count - 1 do
+                    for blk in 0 .. (if n = 0 then -1 else count - 1) do
                         let zero = Factorizations.firstZeroOnDiagonal ad (blk * n * n) n
                         if zero >= 0 then
                             raise (ArgumentException(sprintf "solveTriangular: the matrix%s is singular (its diagonal element %d is 0)." (if count > 1 then sprintf " at batch index %d" blk else "") zero, "a"))
@@ -263,9 +271,16 @@ module Linalg =
     let private perMatrixOfLu (keep: bool) (saved: SavedLu voption ref) (t: Tensor) (f: double[] -> int -> double -> double) =
         let shape = t.ShapeArray
         let n = shape.[shape.Length - 1]
-        let values, kept = eachLu t n keep (fun _ m _ sign _ -> f m n sign)
-        saved.Value <- kept
-        Tensor.wrap shape.[.. shape.Length - 3] values
+        let batch = shape.[.. shape.Length - 3]
+        if n = 0 then
+            // Each 0×0 matrix's value (det 1, ln|det| 0), one array for all of them.
+            let values = Storage.uninit (Shape.numel batch)
+            Array.Fill(values, f [||] 0 1.0)
+            Tensor.wrap batch values
+        else
+            let values, kept = eachLu t n keep (fun _ m _ sign _ -> f m n sign)
+            saved.Value <- kept
+            Tensor.wrap batch values
 
     /// The cofactor matrix C = adj(A)ᵀ, one per matrix: ∂ det A/∂A, defined at every A (det A·A⁻ᵀ where A is
     /// invertible; from A's null spaces where it is not). JVP: Ċ = tr(A⁻¹·Ȧ)·C − C·Ȧᵀ·A⁻ᵀ. VJP:

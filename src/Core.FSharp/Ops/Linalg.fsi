@@ -4,7 +4,10 @@ namespace Functional.Core
 /// Linear algebra on square matrices and batches of them (shape [..., n, n]). Each derivative rule is written with
 /// ops, among them this module's own (∂ solve uses solve, ∂ det the cofactors, whose own derivative uses the
 /// inverse), so every order follows.
-/// A singular matrix is refused where the rule needs its inverse (ArgumentException naming the batch index).
+/// A singular matrix is refused where the rule needs its inverse (ArgumentException naming the batch index):
+/// singular meaning a pivot of its LU factorisation (partial pivoting) that is exactly 0; a matrix singular only up
+/// to rounding gives huge or non-finite values, as LAPACK's. A NaN anywhere in a matrix makes everything computed
+/// from its LU NaN (det, its sign and logarithm, solves, the inverse), as the determinant's expansion would.
 /// </summary>
 /// <example>
 /// <code lang="fsharp">

@@ -267,7 +267,12 @@ module Piecewise =
     /// derivative; 0 each for the left), 0 elsewhere.
     let private reductionWeights (convention: KinkConvention) (axes: int[]) (x: Tensor) (kept: Tensor) =
         match aroundRun x.ShapeArray axes with
-        | ValueSome (struct (outer, n, inner)) when n > 0 -> Tensor.wrap x.ShapeArray (weightsRun convention x.Data kept.Data outer n inner)
+        | ValueSome (struct (outer, n, inner)) when n > 0 ->
+            let weights = weightsRun convention x.Data kept.Data outer n inner
+            // Read as raw arrays outside an op's forward: held here, not only by the callers, until the kernel is done.
+            GC.KeepAlive x
+            GC.KeepAlive kept
+            Tensor.wrap x.ShapeArray weights
         | _ ->
         let extreme = Tensor.broadcastTo x.ShapeArray kept
         let hit = Tensor.map2 (fun v e -> if v = e || (Double.IsNaN e && Double.IsNaN v) then 1.0 else 0.0) x extreme

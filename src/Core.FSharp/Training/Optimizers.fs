@@ -156,6 +156,7 @@ module Optimizers =
                     // A power of two near 1/largest (exact to apply and to undo; finite for subnormal largest).
                     let f = Math.ScaleB(1.0, max -1022 (min 1023 (-(Math.ILogB largest))))
                     (gradients |> Array.sumBy (fun g -> let s = Tensor.scale f g in Tensor.dot s s) |> Math.Sqrt) / f
-        let k = min 1.0 (maxNorm / (norm + 1e-6))
+        // maxNorm = ∞ leaves the gradients as they are, even where the norm is ∞ or NaN (∞/∞ would make every one NaN).
+        let k = if Double.IsPositiveInfinity maxNorm then 1.0 else min 1.0 (maxNorm / (norm + 1e-6))
         // A new array either way: the caller's, returned, would change with it.
         (if k = 1.0 then Array.copy gradients else gradients |> Array.map (Tensor.scale k)), norm

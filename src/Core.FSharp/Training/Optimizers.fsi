@@ -51,5 +51,7 @@ module Optimizers =
 
     /// The gradients scaled by min(1, maxNorm/(‖g‖ + 1e-6)) with ‖g‖ the 2-norm over all of them together
     /// (torch.nn.utils.clip_grad_norm_'s rule), and that norm: computed without overflow or underflow (torch's sum
-    /// of squares overflows from |g| ≈ 1e154). maxNorm = ∞ clips nothing.
+    /// of squares overflows from |g| ≈ 1e154). maxNorm = ∞ clips nothing, whatever the gradients hold. Under a finite
+    /// maxNorm a non-finite norm scales as torch's default does: by 0 where the norm is ∞ (an ∞ element becomes NaN),
+    /// by NaN where it is NaN.
     val clipByNorm: maxNorm: float -> gradients: Tensor array -> Tensor array * float

@@ -14,6 +14,36 @@ namespace Functional.Kernels;
 /// </summary>
 internal static unsafe class LuPanel
 {
+    /// <summary>Whether x[from .. from + count) holds a NaN: an LU of such a matrix is NaN throughout, where the pivot
+    /// search (which passes NaN over) and the zero-pivot steps would otherwise drop it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool HoldsNaN(double[] x, int from, int count)
+    {
+        if (from < 0 || count < 0 || (long)from + count > x.Length)
+            throw new ArgumentException($"{count} elements from {from} do not fit {x.Length}.");
+        fixed (double* p = x)
+        {
+            double* v = p + from;
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                // Four vectors a step, their "not equal to itself" lanes or-ed: one test per 16 elements.
+                for (; i <= count - 16; i += 16)
+                {
+                    var a = Vector256.Load(v + i);
+                    var b = Vector256.Load(v + i + 4);
+                    var c = Vector256.Load(v + i + 8);
+                    var d = Vector256.Load(v + i + 12);
+                    var nan = ~Vector256.Equals(a, a) | ~Vector256.Equals(b, b) | ~Vector256.Equals(c, c) | ~Vector256.Equals(d, d);
+                    if (nan != Vector256<double>.Zero) return true;
+                }
+            }
+            for (; i < count; i++)
+                if (double.IsNaN(v[i])) return true;
+            return false;
+        }
+    }
+
     /// <summary>The pivot row among x[from .. from + count): from itself when x[from] is NaN, else the first element
     /// of the largest magnitude among the others that are not NaN, as the loop
     /// <c>if |x[i]| &gt; |x[p]| then p = i</c> finds it.</summary>
