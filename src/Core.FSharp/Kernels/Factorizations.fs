@@ -201,11 +201,11 @@ module internal Factorizations =
     /// LU of block b of `a` into m (its first n² elements): the row permutation and its sign, and the first zero
     /// pivot (−1 when there is none). A block holding a NaN gets NaN factors (the identity permutation, no zero pivot).
     let private factorLu (a: double[]) (offset: int) (n: int) (m: double[]) =
-        Array.Copy(a, offset, m, 0, n * n)
+        let holdsNaN = Functional.Kernels.LuPanel.CopyHoldingNaN(a, offset, m, 0, n * n)
         let perm = Array.init n id
         let mutable sign = 1.0
         let mutable singular = -1
-        if Functional.Kernels.LuPanel.HoldsNaN(m, 0, n * n) then
+        if holdsNaN then
             // NaN factors throughout, so that every result made from them (det, its sign and logarithm, solves, the
             // inverse) is NaN, as the determinant's expansion is: the pivot search passes NaN over, and a zero pivot's
             // step would drop the NaN of its row (0 pivots, det 0, for [[0, 1], [NaN, 1]]).

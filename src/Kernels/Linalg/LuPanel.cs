@@ -14,33 +14,40 @@ namespace Functional.Kernels;
 /// </summary>
 internal static unsafe class LuPanel
 {
-    /// <summary>Whether x[from .. from + count) holds a NaN: an LU of such a matrix is NaN throughout, where the pivot
-    /// search (which passes NaN over) and the zero-pivot steps would otherwise drop it.</summary>
+    /// <summary>Copies src[from .. from + count) to dst[to ..] and says whether it holds a NaN, in the copy's one pass:
+    /// an LU of such a matrix is made NaN throughout, where the pivot search (which passes NaN over) and the
+    /// zero-pivot steps would otherwise drop it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static bool HoldsNaN(double[] x, int from, int count)
+    public static bool CopyHoldingNaN(double[] src, int from, double[] dst, int to, int count)
     {
-        if (from < 0 || count < 0 || (long)from + count > x.Length)
-            throw new ArgumentException($"{count} elements from {from} do not fit {x.Length}.");
-        fixed (double* p = x)
+        if (from < 0 || to < 0 || count < 0 || (long)from + count > src.Length || (long)to + count > dst.Length)
+            throw new ArgumentException($"{count} elements from {from} to {to} do not fit {src.Length} and {dst.Length}.");
+        fixed (double* ps = src, pd = dst)
         {
-            double* v = p + from;
+            double* s = ps + from, d = pd + to;
             int i = 0;
+            bool nan = false;
             if (Vector256.IsHardwareAccelerated)
             {
-                // Four vectors a step, their "not equal to itself" lanes or-ed: one test per 16 elements.
-                for (; i <= count - 16; i += 16)
+                // The "not equal to itself" lanes or-ed over the whole copy, tested once at the end.
+                var any = Vector256<double>.Zero;
+                for (; i <= count - 8; i += 8)
                 {
-                    var a = Vector256.Load(v + i);
-                    var b = Vector256.Load(v + i + 4);
-                    var c = Vector256.Load(v + i + 8);
-                    var d = Vector256.Load(v + i + 12);
-                    var nan = ~Vector256.Equals(a, a) | ~Vector256.Equals(b, b) | ~Vector256.Equals(c, c) | ~Vector256.Equals(d, d);
-                    if (nan != Vector256<double>.Zero) return true;
+                    var a = Vector256.Load(s + i);
+                    var b = Vector256.Load(s + i + 4);
+                    a.Store(d + i);
+                    b.Store(d + i + 4);
+                    any |= ~Vector256.Equals(a, a) | ~Vector256.Equals(b, b);
                 }
+                nan = any != Vector256<double>.Zero;
             }
             for (; i < count; i++)
-                if (double.IsNaN(v[i])) return true;
-            return false;
+            {
+                double v = s[i];
+                d[i] = v;
+                nan |= double.IsNaN(v);
+            }
+            return nan;
         }
     }
 

@@ -19,18 +19,21 @@ module KernelsLuPanelTests =
         p
 
     [<Fact>]
-    let ``the NaN scan finds a NaN at every place of every length class, and only a NaN`` () =
+    let ``the copy finds a NaN at every place of every length class, and only a NaN, and copies every element`` () =
         for n in 0 :: lengths do
             // ±∞, signed zeros and the largest doubles around: none of them is a NaN.
             let x = Array.init (n + 5) (fun i -> match i % 5 with 0 -> infinity | 1 -> -0.0 | 2 -> Double.MaxValue | 3 -> -infinity | _ -> float i)
-            Assert.False(LuPanel.HoldsNaN(x, 2, n), sprintf "no NaN in %d" n)
+            let copy = Array.create (n + 4) 7.0
+            Assert.False(LuPanel.CopyHoldingNaN(x, 2, copy, 1, n), sprintf "no NaN in %d" n)
+            Assert.Equal<double[]>(Array.concat [ [| 7.0 |]; x.[2 .. n + 1]; [| 7.0; 7.0; 7.0 |] ], copy)
             for at in 0 .. n - 1 do
                 x.[2 + at] <- nan
-                Assert.True(LuPanel.HoldsNaN(x, 2, n), sprintf "NaN at %d of %d" at n)
+                Assert.True(LuPanel.CopyHoldingNaN(x, 2, copy, 1, n), sprintf "NaN at %d of %d" at n)
                 // Outside the range: not seen.
-                Assert.False(LuPanel.HoldsNaN(x, 2 + at + 1, n - at - 1), sprintf "NaN before %d of %d" at n)
+                Assert.False(LuPanel.CopyHoldingNaN(x, 2 + at + 1, copy, 0, n - at - 1), sprintf "NaN before %d of %d" at n)
                 x.[2 + at] <- float at
-        Assert.Throws<ArgumentException>(fun () -> LuPanel.HoldsNaN(Array.zeroCreate 4, 2, 3) |> ignore) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> LuPanel.CopyHoldingNaN(Array.zeroCreate 4, 2, Array.zeroCreate 4, 0, 3) |> ignore) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> LuPanel.CopyHoldingNaN(Array.zeroCreate 4, 0, Array.zeroCreate 4, 2, 3) |> ignore) |> ignore
 
     [<Fact>]
     let ``the pivot search finds the textbook loop's row, past NaN, among ties, zeros and infinities`` () =
