@@ -369,6 +369,15 @@ module Engine =
             raise (ShapeException(sprintf "The TorchSharp forward for custom op '%s' returned shape [%s]; the op's output has shape %s." op.Name (String.Join(", ", y.shape)) (Shape.show expected), "customOps"))
         y
 
+    /// The op on TorchSharp tensors: a custom op through the forward given for its name in `customOps`; a built-in op
+    /// through its own replay, or through a forward given for its name where it has none. A custom op may share a
+    /// built-in op's name ("mul"): the built-in op still replays as itself.
+    let internal applyWith (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (op: Op) (outputShape: int[]) (xs: torch.Tensor[]) =
+        match customOps.TryGetValue op.Name with
+        | true, forward when isCustom op -> customForward forward op outputShape xs
+        | true, forward -> (try apply op outputShape xs with :? NotSupportedException -> customForward forward op outputShape xs)
+        | _ -> apply op outputShape xs
+
     /// The value and gradients of f at xs, computed by running f's traced forward program and its derived gradient
     /// program on TorchSharp tensors on `device` ("cpu", or "cuda" with a CUDA build of TorchSharp).
     /// A custom op runs through the TorchSharp forward given for its name in `customOps`; the ops of its VJP rule are
@@ -402,10 +411,6 @@ module Engine =
                     v
             for e in program.Entries do
                 let inputs = e.Inputs |> Array.map onDevice
-                let result =
-                    match customOps.TryGetValue e.Op.Name with
-                    | true, forward -> customForward forward e.Op e.Output.ShapeArray inputs
-                    | _ -> apply e.Op e.Output.ShapeArray inputs
-                values.[e.Output] <- result
+                values.[e.Output] <- applyWith customOps e.Op e.Output.ShapeArray inputs
             let back (t: Tensor) = Torch.ofTorch ((onDevice t).cpu())
             back program.Output, program.Gradients |> Array.map back)

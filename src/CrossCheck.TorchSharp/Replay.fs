@@ -146,11 +146,10 @@ module Replay =
                    Note = sprintf "TorchSharp's GELU loses the negative tail below %s (it cancels towards −0); ours keeps it" (invariant geluTailBelow) }
         | _ -> None
 
-    /// The op on TorchSharp tensors: the user's TorchSharp forward for a custom op's name, else the built-in replay.
+    /// The op on TorchSharp tensors (`Engine.applyWith`): a custom op through the user's TorchSharp forward for its
+    /// name, a built-in op through its own replay.
     let private torchForward (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) =
-        match customOps.TryGetValue e.Op.Name with
-        | true, f -> Engine.customForward f e.Op e.Output.ShapeArray
-        | _ -> Engine.apply e.Op e.Output.ShapeArray
+        Engine.applyWith customOps e.Op e.Output.ShapeArray
 
     /// `plain` except at x = p exactly, where it is v + d·(x − p): the value v with derivative d. An infinite p
     /// (a clamp's open side) has no such point: x − p would be NaN there.
@@ -178,7 +177,7 @@ module Replay =
     let private aligned (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) (xs: torch.Tensor[]) : torch.Tensor =
         let op = e.Op
         let plain () = torchForward customOps e xs
-        if customOps.ContainsKey op.Name || Engine.isCustom op then plain ()
+        if Engine.isCustom op then plain ()
         else
             match op.Name with
             | "leakyRelu" ->
@@ -309,7 +308,7 @@ module Replay =
                     | Error m -> Error m
                     | Ok plain ->
                         let hasDocumented = (documented e.Op e.Inputs None).IsSome || (e.Inputs.Length > 0 && (documented e.Op e.Inputs (Some 0)).IsSome)
-                        Ok (plain, (if hasDocumented && not (customOps.ContainsKey e.Op.Name) then run (aligned customOps e) else plain)))
+                        Ok (plain, (if hasDocumented && not (Engine.isCustom e.Op) then run (aligned customOps e) else plain)))
             match step with
             | Error m ->
                 let hint = if e.Op.Name = "einsum" then "" else "; supply a TorchSharp forward for it by name (the customOps argument)"

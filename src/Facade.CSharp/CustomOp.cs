@@ -29,7 +29,10 @@ public static class CustomOp
     /// input i: ḡᵢ = ḡᵀ·∂y/∂xᵢ.</param>
     /// <param name="jvp">Forward mode: (inputs, output, i, tangent of input i) → input i's part of the output tangent,
     /// shaped as the output: ∂y/∂xᵢ·tᵢ.</param>
-    /// <returns>The op: call it with its inputs inside any function given to <see cref="Autodiff"/>.</returns>
+    /// <returns>The op: call it with its inputs inside any function given to <see cref="Autodiff"/>. Calling it
+    /// throws <see cref="InvalidOperationException"/> when <paramref name="forward"/> uses a value being
+    /// differentiated that is not one of the op's inputs (its derivative would be lost): pass such a value as an
+    /// input.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     public static Func<Tensor[], Tensor> Create(string name, Func<Tensor[], Tensor> forward,
         Func<Tensor[], Tensor, Tensor, int, Tensor> vjp, Func<Tensor[], Tensor, int, Tensor, Tensor> jvp)
@@ -42,8 +45,13 @@ public static class CustomOp
         var op = Core.OpModule.withAttributes(ListModule.OfArray(new[] { Tuple.Create("custom", (object)true) }), Core.OpModule.create(name,
             FuncConvert.FromFunc<Core.Tensor[], Core.Tensor>(xs =>
             {
-                var result = forward(Array.ConvertAll(xs, x => new Tensor(Core.ValueModule.constant(x))));
-                return Rule(result, name, "forward").Value.Tensor;
+                var result = Rule(forward(Array.ConvertAll(xs, x => new Tensor(Core.ValueModule.constant(x)))), name, "forward").Value;
+                // The inputs are constants here: a result still being differentiated came from a value the forward
+                // captured, whose derivative the op's rules cannot carry (it would silently be 0).
+                if (!result.IsConst)
+                    throw new InvalidOperationException(
+                        $"The forward of custom op '{name}' uses a value being differentiated that is not one of its inputs; pass it to the op as an input, so that its rules give its derivative.");
+                return result.Tensor;
             }),
             FuncConvert.FromFunc<Core.Value[], Core.Value, Core.Value, int, Core.Value>((xs, y, g, i) =>
                 Shaped(Rule(vjp(Interop.Tensors(xs), new Tensor(y), new Tensor(g), i), name, "VJP").Value, xs[i].Tensor.Shape, name, "VJP", i)),

@@ -155,9 +155,11 @@ public static class Loss
     /// is not of the same shape.</exception>
     public static Tensor CrossEntropy(Tensor logits, Tensor probabilities)
     {
-        var (n, _) = Classes("Loss.CrossEntropy", N(logits), nameof(logits), N(probabilities).Rank == 2 ? probabilities.Shape[0] : -1, nameof(probabilities));
+        N(probabilities);
         // One distribution per row over the same classes: [N, 1] probabilities broadcast over C classes were a silent
-        // wrong loss (and [N, 1] logits a loss of 0 whatever the targets).
+        // wrong loss (and [N, 1] logits a loss of 0 whatever the targets). Checked before the rows, so that
+        // probabilities of another rank (class indices as a tensor, say) are named by their shape.
+        var (n, _) = Classes("Loss.CrossEntropy", N(logits), nameof(logits), logits.Rank == 2 ? logits.Shape[0] : 0, nameof(probabilities));
         if (!SameShapes(logits, probabilities))
             throw new ShapeException($"Loss.CrossEntropy: probabilities has shape {probabilities.Shape}; it must be the logits' shape {logits.Shape}.", nameof(probabilities));
         return Api.Call("Loss.CrossEntropy", "logits,probabilities", () => -((logits.LogSoftmax(1) * probabilities).Sum() / n));

@@ -187,8 +187,10 @@ public sealed partial class Tensor
         var r = GC.AllocateUninitializedArray<int>(values.Length);
         for (int i = 0; i < values.Length; i++)
         {
-            if (values[i] != Math.Floor(values[i]) || values[i] < int.MinValue || values[i] > int.MaxValue)
+            if (values[i] != Math.Floor(values[i]))
                 throw new ShapeException($"Index {i} is {values[i]}; indices must be whole numbers.", name);
+            if (values[i] < int.MinValue || values[i] > int.MaxValue)
+                throw new ShapeException($"Index {i} is {values[i]}; indices must lie within the range of an int, and within the axis they index.", name);
             r[i] = (int)values[i];
         }
         GC.KeepAlive(tensor);

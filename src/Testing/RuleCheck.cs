@@ -23,8 +23,7 @@ public sealed record RuleCheckReport(bool Passed, string? FailedCheck, string De
 /// <summary>How <see cref="RuleCheck"/> compares. The defaults follow torch.autograd.gradcheck in float64.</summary>
 public sealed record RuleCheckOptions
 {
-    /// <summary>Central-difference step relative to each input's own scale (max(1, max |x|) over that input);
-    /// default 1e-6.</summary>
+    /// <summary>Central-difference step relative to each element's own scale (max(1, |x|)); default 1e-6.</summary>
     public double RelativeStep { get; init; } = 1e-6;
 
     /// <summary>Absolute tolerance of the finite-difference checks; default 1e-5.</summary>
@@ -65,6 +64,7 @@ public static class RuleCheck
     /// <exception cref="ArgumentNullException"><paramref name="op"/>, <paramref name="inputs"/> or an element of
     /// <paramref name="inputs"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="op"/> returns null.</exception>
+    /// <remarks>A rule that throws is a failed check, reported, not thrown.</remarks>
     public static RuleCheckReport Run(Func<Tensor[], Tensor> op, params Tensor[] inputs) => Run(op, new RuleCheckOptions(), inputs);
 
     /// <summary>Checks <paramref name="op"/> at <paramref name="inputs"/>.</summary>
@@ -77,6 +77,8 @@ public static class RuleCheck
     /// <exception cref="ArgumentException"><paramref name="op"/> returns null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range: a step that is not positive and
     /// finite, or a negative or NaN tolerance (a bad option would fail a correct rule).</exception>
+    /// <remarks>A rule that throws (a result of the wrong shape, null, or an error of its own) is a failed check,
+    /// reported with the exception's type and message, not thrown.</remarks>
     public static RuleCheckReport Run(Func<Tensor[], Tensor> op, RuleCheckOptions options, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(op);
@@ -86,6 +88,29 @@ public static class RuleCheck
         if (!(options.AbsoluteTolerance >= 0) || !(options.RelativeTolerance >= 0))
             throw new ArgumentOutOfRangeException(nameof(options), "RuleCheckOptions' tolerances must be zero or positive.");
         var xs = Interop.Values(inputs, nameof(inputs)).Select(v => v.Tensor).ToArray();
+        try { return Check(op, options, xs); }
+        catch (RuleThrew failed) { return failed.Report; }
+    }
+
+    /// <summary>A rule that threw, as the report of the check that called it.</summary>
+    private sealed class RuleThrew(RuleCheckReport report) : Exception(report.Details)
+    {
+        public RuleCheckReport Report { get; } = report;
+    }
+
+    /// <summary>body's value; an exception from the rules it runs (a wrong shape, null, the rule's own error) becomes
+    /// a failed <paramref name="check"/>.</summary>
+    private static T Rules<T>(string check, Func<T> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (e is not OutOfMemoryException and not RuleThrew)
+        {
+            throw new RuleThrew(new RuleCheckReport(false, check, Invariant($"the rules threw {e.GetType().Name}: {e.Message}")));
+        }
+    }
+
+    private static RuleCheckReport Check(Func<Tensor[], Tensor> op, RuleCheckOptions options, Core.Tensor[] xs)
+    {
         var f = Interop.LiftMany(op);
         var rng = new Random(options.Seed);
         Core.Tensor RandomLike(Core.Tensor t) => Core.TensorModule.create(t.Shape, Enumerable.Range(0, t.Numel).Select(_ => 2 * rng.NextDouble() - 1).ToArray());
@@ -95,10 +120,12 @@ public static class RuleCheck
         var y = Eval(xs);
         var w = RandomLike(y);
         var us = xs.Select(RandomLike).ToArray();
-        // A step per input, relative to that input's largest magnitude: one input of 1e5 must not move an O(1)
-        // neighbour by 0.1 (truncation error), nor a step below an input's own spacing round to nothing.
-        var hs = xs.Select(x => options.RelativeStep * Math.Max(1, x.ToArray().Select(Math.Abs).DefaultIfEmpty(0).Max())).ToArray();
-        double h = hs.DefaultIfEmpty(options.RelativeStep).Min();
+        // Each element's step is RelativeStep·max(1, |x|), its own scale: an element of 1e5 beside one of 5e-4 must
+        // not move the small one across a domain's edge (log of −5e-4) or by 0.1 (truncation error), nor a step below
+        // an element's own spacing round to nothing. Directions are scaled element by element, the step is h.
+        double h = options.RelativeStep;
+        var scales = xs.Select(x => Core.TensorModule.map(FuncConvert.FromFunc<double, double>(v => Math.Max(1, Math.Abs(v))), x)).ToArray();
+        Core.Tensor Scaled(int i, Core.Tensor dir) => Core.TensorModule.mul(dir, scales[i]);
         bool Close(double actual, double expected) => Core.TensorModule.closeTo(options.RelativeTolerance, options.AbsoluteTolerance, actual, expected);
         string Tol(double expected) => Invariant($"{options.AbsoluteTolerance + options.RelativeTolerance * Math.Abs(expected):G3} (atol {options.AbsoluteTolerance:G3} + rtol {options.RelativeTolerance:G3}·|expected|)");
         Core.Tensor[] Moved(int i, Core.Tensor dir, double by)
@@ -111,15 +138,15 @@ public static class RuleCheck
 
         // The adjoint of every input for the adjoint w, once.
         var pullback = Core.Autodiff.vjpMany(f, Consts(xs)).Item2;
-        var grads = pullback.Invoke(Core.ValueModule.constant(w)).Select(v => v.Tensor).ToArray();
+        var grads = Rules("VJP", () => pullback.Invoke(Core.ValueModule.constant(w)).Select(v => v.Tensor).ToArray());
 
         for (int i = 0; i < xs.Length; i++)
         {
-            // JVP along u_i (the other inputs still) against the central difference of f.
-            var tangents = xs.Select((x, k) => k == i ? us[i] : Core.TensorModule.zeros(x.Shape)).Select(Core.ValueModule.constant).ToArray();
-            var jvp = Core.Autodiff.jvpMany(f, Consts(xs), tangents).Item2.Tensor;
-            double hi = hs[i];
-            var fd = Core.TensorModule.scale(1 / (2 * hi), Core.TensorModule.sub(Eval(Moved(i, us[i], hi)), Eval(Moved(i, us[i], -hi))));
+            // JVP along u_i (the other inputs still; scaled to each element's step) against the central difference of f.
+            var ui = Scaled(i, us[i]);
+            var tangents = xs.Select((x, k) => k == i ? ui : Core.TensorModule.zeros(x.Shape)).Select(Core.ValueModule.constant).ToArray();
+            var jvp = Rules("JVP", () => Core.Autodiff.jvpMany(f, Consts(xs), tangents).Item2.Tensor);
+            var fd = Core.TensorModule.scale(1 / (2 * h), Core.TensorModule.sub(Eval(Moved(i, ui, h)), Eval(Moved(i, ui, -h))));
             var (ja, jf) = (jvp.ToArray(), fd.ToArray());
             for (int e = 0; e < ja.Length; e++)
                 if (!Close(ja[e], jf[e]))
@@ -133,7 +160,8 @@ public static class RuleCheck
                 var basis = new double[g.Length];
                 basis[e] = 1;
                 var dir = Core.TensorModule.create(xs[i].Shape, basis);
-                double expected = (Projection(Moved(i, dir, hi)) - Projection(Moved(i, dir, -hi))) / (2 * hi);
+                double he = h * Math.Max(1, Math.Abs(xs[i].ToArray()[e]));
+                double expected = (Projection(Moved(i, dir, he)) - Projection(Moved(i, dir, -he))) / (2 * he);
                 return Close(g[e], expected) ? null : new RuleCheckReport(false, "VJP",
                     Invariant($"input {i}, element {e} (value {xs[i].ToArray()[e]:R}): the VJP gives {g[e]:R}, the central difference {expected:R}; |Δ| {Math.Abs(g[e] - expected):G3} > {Tol(expected)}"));
             }
@@ -151,9 +179,9 @@ public static class RuleCheck
                         if (Coordinate(e) is { } failed) return failed;
                 for (int r = 0; r < 3; r++)
                 {
-                    var dir = RandomLike(xs[i]);
+                    var dir = Scaled(i, RandomLike(xs[i]));
                     double actual = Core.TensorModule.dot(grads[i], dir);
-                    double expected = (Projection(Moved(i, dir, hi)) - Projection(Moved(i, dir, -hi))) / (2 * hi);
+                    double expected = (Projection(Moved(i, dir, h)) - Projection(Moved(i, dir, -h))) / (2 * h);
                     if (!Close(actual, expected))
                         return new RuleCheckReport(false, "VJP",
                             Invariant($"input {i} along random direction {r}: ⟨VJP, u⟩ = {actual:R}, the central difference {expected:R}; |Δ| {Math.Abs(actual - expected):G3} > {Tol(expected)}"));
@@ -161,7 +189,7 @@ public static class RuleCheck
             }
 
             // ⟨J·u, w⟩ = ⟨u, Jᵀ·w⟩: the two rules against each other, to rounding.
-            double left = Core.TensorModule.dot(jvp, w), right = Core.TensorModule.dot(us[i], grads[i]);
+            double left = Core.TensorModule.dot(jvp, w), right = Core.TensorModule.dot(ui, grads[i]);
             double magnitude = Math.Abs(left) + Math.Abs(right) + Core.TensorModule.dot(Core.TensorModule.map(FuncConvert.FromFunc<double, double>(Math.Abs), jvp), Core.TensorModule.map(FuncConvert.FromFunc<double, double>(Math.Abs), w));
             if (Math.Abs(left - right) > 1e-10 * magnitude + 1e-300)
                 return new RuleCheckReport(false, "adjoint identity",
@@ -173,10 +201,10 @@ public static class RuleCheck
         var gradient = FuncConvert.FromFunc<Core.Value[], Core.Value[]>(vs => Core.Autodiff.gradMany(FuncConvert.FromFunc<Core.Value[], Core.Value>(zs =>
             Core.Reduction.sum(Core.Arithmetic.mul(Core.ValueModule.constant(w), f.Invoke(zs)))), vs));
         // H·d for the gradient of input i, along directions d over all inputs (forward over reverse).
-        Core.Tensor HessianAlong(int input, Core.Tensor[] d) =>
-            Core.Autodiff.jvpMany(FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => gradient.Invoke(vs)[input]), Consts(xs), Consts(d)).Item2.Tensor;
-        // The directions scaled to each input's step: moved by h along ds, input k moves by its own hs[k].
-        var ds = us.Select((u, k) => Core.TensorModule.scale(hs[k] / h, u)).ToArray();
+        Core.Tensor HessianAlong(int input, Core.Tensor[] d) => Rules("second order", () =>
+            Core.Autodiff.jvpMany(FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => gradient.Invoke(vs)[input]), Consts(xs), Consts(d)).Item2.Tensor);
+        // The directions scaled element by element: moved by h along ds, each element moves by at most its own step.
+        var ds = us.Select((u, k) => Scaled(k, u)).ToArray();
         var hus = new Core.Tensor[xs.Length];
         for (int i = 0; i < xs.Length; i++)
         {
@@ -185,8 +213,8 @@ public static class RuleCheck
             hus[i] = HessianAlong(i, ds);
             var hv = hus[i].ToArray();
             Core.Tensor[] All(double by) => xs.Select((x, k) => Core.TensorModule.add(x, Core.TensorModule.scale(by, ds[k]))).ToArray();
-            var plus = gi.Invoke(Consts(All(h))).Tensor.ToArray();
-            var minus = gi.Invoke(Consts(All(-h))).Tensor.ToArray();
+            var plus = Rules("second order", () => gi.Invoke(Consts(All(h))).Tensor.ToArray());
+            var minus = Rules("second order", () => gi.Invoke(Consts(All(-h))).Tensor.ToArray());
             for (int e = 0; e < hv.Length; e++)
             {
                 double expected = (plus[e] - minus[e]) / (2 * h);
@@ -204,6 +232,6 @@ public static class RuleCheck
                 Invariant($"⟨v, H·u⟩ = {vHu:R} but ⟨u, H·v⟩ = {uHv:R} for the Hessian of ⟨w, f⟩ (|Δ| {Math.Abs(vHu - uHv):G3}): the second-order rules are not consistent"));
         string mode = xs.All(x => x.Numel <= options.FullJacobianLimit) ? "element by element" : "along random directions where an input is large";
         return new RuleCheckReport(true, null,
-            Invariant($"JVP, VJP ({mode}), adjoint identity, second order and Hessian symmetry hold for {xs.Length} input{(xs.Length == 1 ? "" : "s")} (step {string.Join(", ", hs.Select(x => x.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)))}, atol {options.AbsoluteTolerance:G3}, rtol {options.RelativeTolerance:G3})"));
+            Invariant($"JVP, VJP ({mode}), adjoint identity, second order and Hessian symmetry hold for {xs.Length} input{(xs.Length == 1 ? "" : "s")} (step {h:G3}·max(1, |x|) per element, atol {options.AbsoluteTolerance:G3}, rtol {options.RelativeTolerance:G3})"));
     }
 }

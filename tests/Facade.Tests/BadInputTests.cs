@@ -542,6 +542,44 @@ public class CSharpTermsTests
     }
 
     [Fact]
+    public void Joins_selections_flips_and_contractions_of_huge_or_empty_shapes_are_refused_or_returned_at_once()
+    {
+        // The joined length wrapped: [0, −1294967296] came back from two empty [0, 1.5·10⁹] tensors.
+        Assert.Equal("tensors", Assert.Throws<ShapeException>(() => Tensor.Concat(1, Tensor.Zeros(0, 1_500_000_000), Tensor.Zeros(0, 1_500_000_000))).ParamName);
+        Assert.Equal(new[] { 0, 2_000_000_000 }, Tensor.Concat(1, Tensor.Zeros(0, 1_000_000_000), Tensor.Zeros(0, 1_000_000_000)).Shape.ToArray());
+        // 70,000 copies of 65,536 elements wrapped to 2.3 GB allocated, then an ArgumentException from a copy.
+        var row = Tensor.Zeros(65_536);
+        Assert.Throws<MemoryLimitException>(() => Tensor.Stack(0, Enumerable.Repeat(row, 70_000).ToArray()));
+        Assert.Throws<ShapeException>(() => Tensor.Concat(0, Enumerable.Repeat(row, 70_000).ToArray()));
+        Assert.Throws<MemoryLimitException>(() => Tensor.Concat(1, Enumerable.Repeat(Tensor.Zeros(60_000, 1), 60_000).ToArray()));
+        // 3.6·10⁹ selected elements wrapped negative ("count must be non-negative").
+        Assert.Throws<MemoryLimitException>(() => Tensor.Zeros(1, 60_000).IndexSelect(0, new int[60_000]));
+        // 4.6·10¹⁸ empty rows were visited one by one.
+        Assert.Equal(new[] { 2147483647, 2147483647, 0 }, Tensor.Zeros(2147483647, 2147483647, 0).Flip(1).Shape.ToArray());
+        // An empty operand: batch offsets over 2.5·10⁹ matrices wrapped negative; strides of a diagonal too.
+        Assert.Equal(new[] { 50_000, 50_000, 0, 0 }, Einsum.Contract("bxck,bcky->bcxy", Tensor.Zeros(50_000, 0, 50_000, 2), Tensor.Zeros(50_000, 50_000, 2, 0)).Shape.ToArray());
+        var diagonal = Einsum.Contract("kiij->i", Tensor.Zeros(0, 50_000, 50_000, 50_000));
+        Assert.Equal(new[] { 50_000 }, diagonal.Shape.ToArray());
+        Assert.All(diagonal.ToArray(), v => Assert.Equal(0.0, v));
+        // Sums of nothing are zeros, and their gradients have the operands' shapes.
+        Assert.Equal(new[] { 0.0, 0, 0 }, Einsum.Contract("ij,jk->ik", Tensor.Ones(3, 0), Tensor.Ones(0, 1)).ToArray());
+        var g = Autodiff.Grad(x => Einsum.Contract("ij,jk->ik", x, Tensor.Ones(0, 1)).Sum(), Tensor.Ones(3, 0));
+        Assert.Equal(new[] { 3, 0 }, g.Shape.ToArray());
+        // Still refused past the limit, as with non-empty operands.
+        Assert.Throws<MemoryLimitException>(() => Einsum.Contract("ab,c->ac", Tensor.Zeros(60_000, 0), Tensor.Zeros(60_000)));
+    }
+
+    [Fact]
+    public void Cross_entropy_with_probabilities_of_another_rank_names_their_shape()
+    {
+        // Class indices passed as a tensor read "probabilities has −1 rows for 4 rows of logits".
+        var e = Assert.Throws<ShapeException>(() => Loss.CrossEntropy(Tensor.Random(1, 4, 3), Tensor.FromArray(new[] { 0.0, 2, 1, 1 }, 4)));
+        Assert.Equal("probabilities", e.ParamName);
+        Assert.Contains("[4]", e.Message);
+        Assert.DoesNotContain("-1", e.Message);
+    }
+
+    [Fact]
     public void Printing_never_makes_a_huge_array_or_throws_and_stays_short()
     {
         // A lazy 40,000² zeros (12.8 GB as an array) printed from its one value.

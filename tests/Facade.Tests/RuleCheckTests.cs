@@ -137,6 +137,50 @@ public class RuleCheckTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Each_element_takes_a_step_of_its_own_scale()
+    {
+        // One step for the whole input, scaled to 1000, moved 0.0005 across zero (log and √ NaN there), and moved 0.5
+        // by 0.1 beside 1e5 (tanh's curvature there): correct rules failed.
+        var log = RuleCheck.Run(xs => xs[0].Log(), Tensor.FromArray(new[] { 1000.0, 0.0005 }, 2));
+        Assert.True(log.Passed, log.ToString());
+        Assert.True(RuleCheck.Run(xs => xs[0].Sqrt(), Tensor.FromArray(new[] { 1000.0, 0.0005 }, 2)).Passed, "sqrt");
+        var tanh = RuleCheck.Run(xs => xs[0].Tanh(), Tensor.FromArray(new[] { 1e5, 0.5 }, 2));
+        Assert.True(tanh.Passed, tanh.ToString());
+        // Still a check: a wrong rule at those points fails.
+        var wrongLog = CustomOp.Create("wrong log", xs => xs[0].Log(), (xs, y, g, i) => g / xs[0] * 1.01, (xs, y, i, t) => t / xs[0] * 1.01);
+        Assert.False(RuleCheck.Run(wrongLog, Tensor.FromArray(new[] { 1000.0, 0.0005 }, 2)).Passed);
+    }
+
+    [Fact]
+    public void A_rule_that_throws_or_returns_the_wrong_shape_is_a_failed_check_naming_the_op()
+    {
+        var shape = RuleCheck.Run(CustomOp.Create("bad shape", xs => xs[0] * 2, (xs, y, g, i) => g.Sum(), (xs, y, i, t) => t * 2), Tensor.Random(1, 3));
+        Assert.False(shape.Passed);
+        Assert.Equal("VJP", shape.FailedCheck);
+        Assert.Contains("'bad shape'", shape.Details);
+        var throws = RuleCheck.Run(CustomOp.Create("unary", xs => xs[0] * 2, (xs, y, g, i) => g * 2, (xs, y, i, t) => xs[1] * t), Tensor.Random(1, 3));
+        Assert.False(throws.Passed);
+        Assert.Equal("JVP", throws.FailedCheck);
+        Assert.Contains("IndexOutOfRangeException", throws.Details);
+        var nulls = RuleCheck.Run(CustomOp.Create("null", xs => xs[0] * 2, (xs, y, g, i) => null!, (xs, y, i, t) => t * 2), Tensor.Random(1, 3));
+        Assert.Equal("VJP", nulls.FailedCheck);
+        Assert.Contains("returned null", nulls.Details);
+    }
+
+    [Fact]
+    public void A_custom_forward_that_uses_a_value_being_differentiated_is_refused_not_a_zero_gradient()
+    {
+        var s0 = Tensor.FromArray(new[] { 2.0 }, 1);
+        Func<Tensor, Func<Tensor[], Tensor>> scaleBy = s => CustomOp.Create("scaleBy", xs => xs[0] * s, (xs, y, g, i) => g * s, (xs, y, i, t) => t * s);
+        var e = Assert.Throws<InvalidOperationException>(() => Autodiff.Grad(s => scaleBy(s)(new[] { Tensor.Ones(3) }).Sum(), s0));
+        Assert.Contains("'scaleBy'", e.Message);
+        Assert.Throws<InvalidOperationException>(() => Autodiff.Jvp(s => scaleBy(s)(new[] { Tensor.Ones(3) }).Sum(), s0, Tensor.Ones(1)));
+        // Outside a transform, or with s a constant there, it is an ordinary op.
+        Assert.Equal(6.0, scaleBy(s0)(new[] { Tensor.Ones(3) }).Sum().ToScalar());
+        Assert.Equal(new[] { 2.0, 2, 2 }, Autodiff.Grad(x => scaleBy(s0)(new[] { x }).Sum(), Tensor.Ones(3)).ToArray());
+    }
+
+    [Fact]
     public void A_rule_returning_the_wrong_shape_is_a_typed_error_naming_the_op()
     {
         var op = CustomOp.Create("bad", xs => xs[0].Sum(), (xs, y, g, i) => g, (xs, y, i, t) => t.Sum());

@@ -61,4 +61,21 @@ public class TorchSharpEngineTests
         Same("value", ours.Value, theirs.Value);
         for (int k = 0; k < inputs.Length; k++) Same($"gradient {k}", ours.Gradients[k], theirs.Gradients[k]);
     }
+
+    [Fact]
+    public void A_custom_op_named_as_a_built_in_op_leaves_the_built_in_op_to_its_own_replay()
+    {
+        // A custom "mul" (x·3 here) beside built-in products: its forward ran for every op named "mul", the built-in
+        // ones in the gradient program too, and both engines' answers were wrong or refused.
+        var mul = CustomOp.Create("mul", xs => xs[0] * 3, (xs, y, g, i) => g * 3, (xs, y, i, t) => t * 3);
+        Func<Tensor[], Tensor> f = xs => (mul(new[] { xs[0] }) * xs[1] * xs[0]).Sum();
+        var inputs = new[] { Tensor.Random(1, 3, 4), Tensor.Random(2, 3, 4) };
+        var forwards = new Dictionary<string, Func<TorchSharp.torch.Tensor[], TorchSharp.torch.Tensor>> { ["mul"] = xs => xs[0] * 3 };
+        var ours = Autodiff.ValueAndGrad(f, inputs);
+        var theirs = TorchSharpEngine.Run(f, "cpu", forwards, inputs);
+        Same("value", ours.Value, theirs.Value);
+        for (int k = 0; k < inputs.Length; k++) Same($"gradient {k}", ours.Gradients[k], theirs.Gradients[k]);
+        var replay = TorchSharpCheck.Verify(f, forwards, inputs);
+        Assert.True(replay.Passed, replay.ToString());
+    }
 }

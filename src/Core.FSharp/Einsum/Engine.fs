@@ -306,6 +306,12 @@ module internal Engine =
     /// intermediate is checked against the memory limit before anything is allocated.
     let contract (c: Contraction) (xs: Tensor[]) : Tensor =
         checkOperands c xs
+        if xs |> Array.exists (fun x -> x.Numel = 0) then
+            // An empty operand makes every product empty: the output holds sums of nothing (zeros), or nothing. No
+            // plan: its strides and batch offsets over the empty operand's other, possibly huge, sizes would wrap.
+            checkSize "output" (Plan.size c.Sizes c.Output)
+            Tensor.zeros (Contraction.outputShape c)
+        else
         let plan = planOf c
         for what, elements in plan.Sizes do checkSize what elements
         let mark = Storage.mark ()

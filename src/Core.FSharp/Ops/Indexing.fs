@@ -111,8 +111,13 @@ module Indexing =
                 raise (ShapeException(sprintf "concat: value %d has shape %s; value 0 has %s (only axis %d may differ)." k (Shape.show s) (Shape.show first) axis, "xs")))
         if xs.Length = 1 then xs.[0] else
         let lengths = xs |> Array.map (fun x -> x.Shape.[a])
+        // Summed without wrapping: lengths of 2³¹ − 1 and 2³¹ − 1 and 2 made an axis of 0.
+        let long = lengths |> Array.sumBy int64
+        if long > int64 Shape.maxElements then
+            raise (ShapeException(sprintf "concat: the joined axis %d would be %d long, more than an array can hold (%d)." axis long Shape.maxElements, "xs"))
         let offsets = Array.scan (+) 0 lengths
         let total = offsets.[xs.Length]
+        checkResized "concat" a total xs.[0]
         Op.apply
             (Op.withAttributes [ "axis", box a ] <| Op.create "concat"
                 (fun ts ->
@@ -136,6 +141,7 @@ module Indexing =
 
     /// x without the axes of length 1 listed (all of them when none are listed).
     let squeeze (axes: int[]) (x: Value) : Value =
+        if isNull axes then nullArg "axes"
         let s = x.Shape
         let drop = if axes.Length = 0 then [| for i in 0 .. s.Length - 1 do if s.[i] = 1 then yield i |] else Shape.normaliseAxes s.Length axes
         for a in drop do
@@ -252,6 +258,7 @@ module Indexing =
         // Checked on the op's own copy: the caller's array may change after the check (another thread).
         let indices = snapshot indices
         checkIndices "indexSelect" indices x.Shape.[a] axis
+        checkResized "indexSelect" a indices.Length x
         selectRows a indices x
 
     /// Zeros of length `size` along `axis`, with slice k of x added at indices[k] (a scatter-add). VJP: the
@@ -397,6 +404,7 @@ module Indexing =
     /// the index): PyTorch's scatter_add into zeros. VJP: the adjoint gathered (`gather`).
     let scatterAdd (axis: int) (index: int[]) (shape: int[]) (x: Value) : Value =
         if isNull index then nullArg "index"
+        if isNull shape then nullArg "shape"
         scatterAddOwned axis (snapshot index) shape x
 
     /// x reversed along `axis`. VJP and JVP: the same reversal.
@@ -409,19 +417,21 @@ module Indexing =
                     let outer, n, inner = around shape a
                     let src = xs.[0].Data
                     let out = Storage.uninit src.Length
-                    Strided.chunkedUnits outer (n * inner) (fun o0 o1 ->
-                        for o in o0 .. o1 - 1 do
-                            if inner = 1 then
-                                // A row reversed in place after one copy (Array.Reverse runs on vectors).
-                                Array.Copy(src, o * n, out, o * n, n)
-                                Array.Reverse(out, o * n, n)
-                            elif inner < 16 then
-                                for k in 0 .. n - 1 do
-                                    let s, d = (o * n + k) * inner, (o * n + n - 1 - k) * inner
-                                    for j in 0 .. inner - 1 do out.[d + j] <- src.[s + j]
-                            else
-                                for k in 0 .. n - 1 do
-                                    Array.Copy(src, (o * n + k) * inner, out, (o * n + n - 1 - k) * inner, inner))
+                    // Nothing to move in an empty tensor, however long its other axes (a loop over them was a hang).
+                    if src.Length > 0 then
+                        Strided.chunkedUnits outer (n * inner) (fun o0 o1 ->
+                            for o in o0 .. o1 - 1 do
+                                if inner = 1 then
+                                    // A row reversed in place after one copy (Array.Reverse runs on vectors).
+                                    Array.Copy(src, o * n, out, o * n, n)
+                                    Array.Reverse(out, o * n, n)
+                                elif inner < 16 then
+                                    for k in 0 .. n - 1 do
+                                        let s, d = (o * n + k) * inner, (o * n + n - 1 - k) * inner
+                                        for j in 0 .. inner - 1 do out.[d + j] <- src.[s + j]
+                                else
+                                    for k in 0 .. n - 1 do
+                                        Array.Copy(src, (o * n + k) * inner, out, (o * n + n - 1 - k) * inner, inner))
                     Tensor.wrap shape out)
                 (fun _ _ adj _ -> flip a adj)
                 (fun _ _ _ t -> flip a t))

@@ -21,6 +21,7 @@ module Layout =
 
     /// Axis i of the result is axis perm.[i] of x. VJP: the inverse permutation. JVP: the same permutation.
     let rec permute (perm: int[]) (x: Value) : Value =
+        if isNull perm then nullArg "perm"
         Shape.checkPermutation x.Tensor.Rank perm
         let inverse = Array.zeroCreate perm.Length
         perm |> Array.iteri (fun i p -> inverse.[p] <- i)
@@ -52,8 +53,11 @@ module Layout =
 
     /// x as row i of an otherwise zero tensor with `rows` rows. VJP: row i of the adjoint. JVP: the tangent embedded.
     and embed (i: int) (rows: int) (x: Value) : Value =
+        if i < 0 || i >= rows then
+            raise (Functional.ShapeException(sprintf "embed: row %d does not exist among %d rows." i rows, "i"))
         let inner = x.Shape
         let n = Shape.numel inner
+        Limits.check (fun () -> sprintf "embed: %d rows of shape %s" rows (Shape.show inner)) (float rows * float n)
         Op.apply
             (Op.withAttributes [ "index", box i; "rows", box rows ] <| Op.create "embed"
                 (fun xs ->
@@ -70,12 +74,15 @@ module Layout =
 
     /// Stacks same-shaped values along a new leading axis. VJP: row k of the adjoint for input k.
     let stack (xs: Value[]) : Value =
+        if isNull xs then nullArg "xs"
         if xs.Length = 0 then invalidArg "xs" "stack needs at least one value."
+        xs |> Array.iteri (fun k x -> if isNull (box x) then raise (System.ArgumentNullException("xs", sprintf "Element %d of xs is null." k)))
         let inner = xs.[0].Shape
         xs |> Array.iteri (fun k x ->
             if x.Shape <> inner then
                 raise (Functional.ShapeException(sprintf "stack: value %d has shape %s; value 0 has %s." k (Shape.show x.Shape) (Shape.show inner), "xs")))
         let rows = xs.Length
+        Limits.check (fun () -> sprintf "stack: %d values of shape %s" rows (Shape.show inner)) (float rows * float (Shape.numel inner))
         Op.apply
             (Op.create "stack"
                 (fun ts ->

@@ -26,6 +26,7 @@ module Layout =
     val select: i: int -> x: Value -> Value
 
     /// x as row i of an otherwise zero tensor with `rows` rows. VJP: row i of the adjoint. JVP: the tangent embedded.
+    /// A row outside 0 .. rows − 1 is refused (ShapeException), a result past the memory limit too (MemoryLimitException).
     val embed: i: int -> rows: int -> x: Value -> Value
 
     /// Stacks same-shaped values along a new leading axis. VJP: row k of the adjoint for input k.

@@ -166,3 +166,19 @@ module HardeningMemoryTests =
         let grown = proc.WorkingSet64 - before
         Assert.Equal(live, HardeningTests.liveTensors ())
         Assert.True(grown < 50L * 1024L * 1024L, sprintf "%d calls grew the working set by %d bytes" calls grown)
+
+    /// The core's public layout functions refuse bad arguments with typed exceptions: an `embed` row outside its rows
+    /// cleared past the array's end (IndexOutOfRangeException), and null arrays threw NullReferenceException.
+    [<Fact>]
+    let ``layout and indexing functions of the core refuse bad arguments with typed exceptions`` () =
+        let x = Value.constant (Tensor.ones [| 3 |])
+        Assert.Equal("i", (Assert.Throws<ShapeException>(fun () -> Layout.embed 5 3 x |> ignore)).ParamName)
+        Assert.Equal("i", (Assert.Throws<ShapeException>(fun () -> Layout.embed -1 3 x |> ignore)).ParamName)
+        Assert.Throws<MemoryLimitException>(fun () -> Layout.embed 0 2_000_000_000 x |> ignore) |> ignore
+        Assert.Equal<double[]>([| 0.0; 0.0; 0.0; 1.0; 1.0; 1.0 |], (Layout.embed 1 2 x).Tensor.ToArray())
+        Assert.Equal("perm", (Assert.Throws<ArgumentNullException>(fun () -> Layout.permute null x |> ignore)).ParamName)
+        Assert.Equal("xs", (Assert.Throws<ArgumentNullException>(fun () -> Layout.stack null |> ignore)).ParamName)
+        Assert.Equal("xs", (Assert.Throws<ArgumentNullException>(fun () -> Layout.stack [| x; Unchecked.defaultof<Value> |] |> ignore)).ParamName)
+        Assert.Equal("axes", (Assert.Throws<ArgumentNullException>(fun () -> Indexing.squeeze null x |> ignore)).ParamName)
+        Assert.Equal("shape", (Assert.Throws<ArgumentNullException>(fun () -> Indexing.scatterAdd 0 [| 0 |] null x |> ignore)).ParamName)
+        Assert.Throws<MemoryLimitException>(fun () -> Layout.stack (Array.create 70_000 (Value.constant (Tensor.zeros [| 65_536 |]))) |> ignore) |> ignore
