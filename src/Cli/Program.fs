@@ -109,6 +109,10 @@ let main argv =
         | :? InsufficientExecutionStackException ->
             eprintfn "error: the expression is nested too deeply"
             2
+        | :? IO.IOException as e ->
+            // The output could not be written (a full disk, a closed pipe): the environment's, not ours to report.
+            eprintfn "error: could not write the output: %s" (e.Message.Split('\n').[0])
+            2
         | e ->
             // Anything else is a defect of ours: one line naming it, and a distinct exit code.
             eprintfn "internal error (%s): %s; please report it with the command line" (e.GetType().Name) (e.Message.Split('\n').[0])

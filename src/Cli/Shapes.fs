@@ -21,7 +21,8 @@ let format (shapes: int[][]) = shapes |> Array.map (fun s -> if s.Length = 0 the
 
 /// Shapes for an equation when none are given: each letter its own size (2, 3, 4, … in order of appearance, so
 /// transposition mistakes cannot hide), each ellipsis two dimensions of sizes 2 and 3. Where distinct sizes would
-/// make an operand or the output larger than 100,000 elements, the sizes cycle through 2 to 5 instead.
+/// make an operand or the output larger than 100,000 elements, the sizes cycle through 2 to 5 instead, then are all
+/// 2; an equation whose operands are still larger than that is refused (give --shapes).
 let defaults (equation: string) : int[][] =
     let spec = Einsum.parse equation
     let letters = spec.Inputs |> List.collect (fun t -> t.Subscripts) |> List.choose (function Letter (c, _) -> Some c | _ -> None) |> List.distinct
@@ -31,5 +32,14 @@ let defaults (equation: string) : int[][] =
         |> Array.ofList
     let distinct = shapesWith (fun i -> 2 + i)
     let elements (s: int[]) = s |> Array.fold (fun n d -> n * float d) 1.0
-    let small = distinct |> Array.forall (fun s -> elements s <= 1e5) && elements (Einsum.bind equation distinct).OutputShape <= 1e5
-    if small then distinct else shapesWith (fun i -> 2 + i % 4)
+    let small (shapes: int[][]) =
+        shapes |> Array.forall (fun s -> elements s <= 1e5)
+        && (Einsum.bind equation shapes).OutputShape |> Array.fold (fun n d -> n * float d) 1.0 <= 1e5
+    let largest (shapes: int[][]) = Array.append (shapes |> Array.map elements) [| elements (Einsum.bind equation shapes).OutputShape |] |> Array.max
+    let cycled = shapesWith (fun i -> 2 + i % 4)
+    let twos = shapesWith (fun _ -> 2)
+    if small distinct then distinct
+    elif small cycled then cycled
+    elif small twos then twos
+    else
+        raise (ArgumentException(sprintf "%s has %d labels: with every size 2, an operand or the output would have %.0f elements (more than 100,000 for default shapes); give smaller ones with --shapes" equation letters.Length (largest twos)))

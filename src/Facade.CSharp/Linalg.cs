@@ -100,8 +100,10 @@ public static class Linalg
     public static Tensor Norm(Tensor x) => Api.Call("Linalg.Norm", "x", () => Scaled(N(x), 2));
 
     /// <summary>The p-norm (Σ |x|ᵖ)^(1/p) of all elements, p ≥ 1, scaled as <see cref="Norm(Tensor)"/>.
-    /// ∂/∂x = sign(x)·|x|ᵖ⁻¹/‖x‖ₚᵖ⁻¹. With p = ∞ it is max |x|, whose gradient is sign(x) at the largest
-    /// magnitude, split evenly among ties (as <see cref="Tensor.Max()"/>).</summary>
+    /// ∂/∂x = sign(x)·|x|ᵖ⁻¹/‖x‖ₚᵖ⁻¹: NaN at x = 0 for 1 &lt; p &lt; ∞, where it has no derivative (as
+    /// <see cref="Norm(Tensor)"/>; PyTorch gives 0 there); with p = 1 it is sign(x), |x|'s kink value at 0. With p = ∞
+    /// it is max |x|, whose gradient is sign(x) at the largest magnitude, split evenly among ties (as
+    /// <see cref="Tensor.Max()"/>).</summary>
     /// <param name="x">Any tensor (not empty when p = ∞).</param>
     /// <param name="p">The order, at least 1, or <see cref="double.PositiveInfinity"/>.</param>
     /// <returns>A scalar.</returns>

@@ -144,8 +144,11 @@ public static class Loss
     public static Tensor CrossEntropy(Tensor logits, int[] labels, Tensor weights, int ignoreIndex) =>
         Weighted("Loss.CrossEntropy", "logits,labels,weights,ignoreIndex", logits, nameof(logits), labels, N(weights), ignoreIndex, LabelledLosses);
 
-    /// <summary>Cross-entropy from logits and target probabilities, −mean_n Σ_c p[n, c]·log softmax(logits)[n, c].
-    /// ∂/∂logits[n, c] = (softmax(logits)[n, c]·Σ_c′ p[n, c′] − p[n, c])/N; ∂/∂p[n, c] = −log softmax(logits)[n, c]/N.</summary>
+    /// <summary>Cross-entropy from logits and target probabilities, −mean_n Σ_c p[n, c]·log softmax(logits)[n, c],
+    /// with 0·log 0 = 0 (a class of probability 0 adds nothing, even where its logit is −∞: PyTorch's is NaN there).
+    /// ∂/∂logits[n, c] = (softmax(logits)[n, c]·Σ_c′ p[n, c′] − p[n, c])/N; ∂/∂p[n, c] = −log softmax(logits)[n, c]/N
+    /// (where p[n, c] = 0 and the log-probability is −∞, the largest double over N: its limit, +∞, has no
+    /// derivative).</summary>
     /// <param name="logits">[N, C] scores.</param>
     /// <param name="probabilities">[N, C] target distributions (rows summing to 1).</param>
     /// <returns>A scalar.</returns>
@@ -156,13 +159,20 @@ public static class Loss
     public static Tensor CrossEntropy(Tensor logits, Tensor probabilities)
     {
         N(probabilities);
-        // One distribution per row over the same classes: [N, 1] probabilities broadcast over C classes were a silent
-        // wrong loss (and [N, 1] logits a loss of 0 whatever the targets). Checked before the rows, so that
-        // probabilities of another rank (class indices as a tensor, say) are named by their shape.
         var (n, _) = Classes("Loss.CrossEntropy", N(logits), nameof(logits), logits.Rank == 2 ? logits.Shape[0] : 0, nameof(probabilities));
+        // One distribution per row over the same classes: [N, 1] probabilities broadcast over C classes were a silent
+        // wrong loss (and [N, 1] logits a loss of 0 whatever the targets). Compared whole, so that probabilities of
+        // another rank (class indices as a tensor, say) are named by their shape.
         if (!SameShapes(logits, probabilities))
             throw new ShapeException($"Loss.CrossEntropy: probabilities has shape {probabilities.Shape}; it must be the logits' shape {logits.Shape}.", nameof(probabilities));
-        return Api.Call("Loss.CrossEntropy", "logits,probabilities", () => -((logits.LogSoftmax(1) * probabilities).Sum() / n));
+        return Api.Call("Loss.CrossEntropy", "logits,probabilities", () =>
+        {
+            var logq = logits.LogSoftmax(1);
+            // Where p is 0 a log-probability of −∞ counts as the most negative double, so that p·log q is 0, not NaN;
+            // elsewhere (and for every finite log-probability) it is log q itself, the same bits.
+            var safe = Tensor.Where(probabilities, logq, logq.Clamp(-double.MaxValue, double.PositiveInfinity));
+            return -((safe * probabilities).Sum() / n);
+        });
     }
 
     /// <summary>Negative log-likelihood −mean_n logProbabilities[n, labels[n]], for log-probabilities already computed

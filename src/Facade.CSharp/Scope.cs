@@ -27,7 +27,10 @@ public sealed class TensorScope : IDisposable
 
     /// <summary>Lets <paramref name="tensor"/> outlive this scope and returns it: one made in this scope, or in a scope
     /// opened inside it and still open, moves to the enclosing scope (or to the garbage collector). A tensor made
-    /// before the scope opened is returned unchanged.</summary>
+    /// before the scope opened is returned unchanged. Only the values are kept, not what a gradient is later computed
+    /// from: a scope opened and ended inside a function given to <see cref="Autodiff"/> releases the intermediates its
+    /// backward pass reads (which then throws <see cref="ObjectDisposedException"/>); open the scope around the
+    /// transform instead.</summary>
     /// <param name="tensor">The tensor to keep.</param>
     /// <returns>The same tensor, kept past the scope's end.</returns>
     /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>

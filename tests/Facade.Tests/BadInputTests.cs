@@ -580,6 +580,42 @@ public class CSharpTermsTests
     }
 
     [Fact]
+    public void A_scope_ended_inside_a_gradients_function_is_named_as_the_cause_of_the_released_tensor()
+    {
+        // The message said to keep the tensor, which this function did: what its backward pass reads was released.
+        var e = Assert.Throws<ObjectDisposedException>(() => Autodiff.Grad(x =>
+        {
+            using var s = Tensor.NewScope();
+            return s.Keep((x * x).Exp().Sum());
+        }, Tensor.Random(1, 20_000)));
+        Assert.Contains("gradient transform", e.Message);
+    }
+
+    [Fact]
+    public void Soft_label_cross_entropy_takes_0_log_0_as_0_where_a_logit_is_minus_infinity()
+    {
+        // A class masked with −∞ and given probability 0: −∞·0 made the loss NaN while its gradient stayed finite.
+        var logits = Tensor.FromArray(new[] { 0.0, double.NegativeInfinity, 1, 2 }, 2, 2);
+        var p = Tensor.FromArray(new[] { 1.0, 0, 0.25, 0.75 }, 2, 2);
+        var loss = Loss.CrossEntropy(logits, p).ToScalar();
+        double l1 = Math.Log(Math.Exp(1) + Math.Exp(2));
+        Assert.Equal(-(0.25 * (1 - l1) + 0.75 * (2 - l1)) / 2, loss, 15);
+        var g = Autodiff.Grad(x => Loss.CrossEntropy(x, p), logits).ToArray();
+        double s1 = Math.Exp(1 - l1);
+        var expected = new[] { 0.0, 0, (s1 - 0.25) / 2, (1 - s1 - 0.75) / 2 };
+        for (int k = 0; k < 4; k++) Assert.Equal(expected[k], g[k], 14);
+        // The labels overload agrees on the masked row.
+        Assert.Equal(0.0, Loss.CrossEntropy(Tensor.FromArray(new[] { 0.0, double.NegativeInfinity }, 1, 2), new[] { 0 }).ToScalar());
+        // ∂/∂p: −log q/N, and at the masked class the largest double over N (the limit is +∞).
+        var gp = Autodiff.Grad(q => Loss.CrossEntropy(logits, q), p).ToArray();
+        Assert.Equal(new[] { 0.0, double.MaxValue / 2 }, gp[..2]);
+        // Finite logits: the bits of the plain composite.
+        var x = Tensor.Random(3, 4, 5);
+        var q = (Tensor.Random(4, 4, 5) * 3).Softmax(1);
+        Assert.Equal((-((x.LogSoftmax(1) * q).Sum() / 4)).ToScalar(), Loss.CrossEntropy(x, q).ToScalar());
+    }
+
+    [Fact]
     public void Printing_never_makes_a_huge_array_or_throws_and_stays_short()
     {
         // A lazy 40,000² zeros (12.8 GB as an array) printed from its one value.
@@ -587,6 +623,13 @@ public class CSharpTermsTests
         // 6⁸ elements: no axis is longer than 6, so every element printed (10 MB of text); now first and last per axis.
         var deep = Tensor.Ones(6, 6, 6, 6, 6, 6, 6, 6).ToString();
         Assert.True(deep.Length < 20_000, $"{deep.Length} characters");
+        // Twenty axes of length 2 elided nothing: a million numbers. Printed flat now, first and last.
+        var halves = Tensor.FromArray(Enumerable.Range(0, 1 << 20).Select(i => (double)i).ToArray(), Enumerable.Repeat(2, 20).ToArray()).ToString();
+        Assert.True(halves.Length < 200, halves);
+        Assert.Contains("[0, 1, 2, ..., 1.04857E+06, 1.04857E+06, 1.04858E+06], 1048576 elements in row-major order", halves);
+        Assert.True(Tensor.Zeros(Enumerable.Repeat(2, 30).ToArray()).ToString().Length < 400);
+        // Rank 100,000 recursed once per axis, past the stack.
+        Assert.Contains("[1], 1 element in row-major order", Tensor.Ones(Enumerable.Repeat(1, 100_000).ToArray()).ToString());
         // A released tensor says so (a debugger calls ToString) instead of throwing.
         Tensor kept;
         using (Tensor.NewScope()) kept = Tensor.Random(1, 3) * 2;

@@ -29,6 +29,39 @@ public class CliTests
         return output;
     }
 
+    /// <summary>A writer that fails as a full disk does.</summary>
+    private sealed class FullDisk : TextWriter
+    {
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+        public override void Write(char value) => throw new IOException("No space left on device");
+        public override void Write(string? value) => throw new IOException("No space left on device");
+    }
+
+    [Fact]
+    public void Output_that_cannot_be_written_is_an_error_of_the_environment_not_an_internal_one()
+    {
+        var e = new StringWriter();
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        Console.SetOut(new FullDisk());
+        Console.SetError(e);
+        int code;
+        try { code = Functional.Cli.Program.main(new[] { "derive", "ij,jk->ik" }); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: could not write the output: No space left on device", e.ToString());
+    }
+
+    [Fact]
+    public void Check_refuses_default_shapes_that_would_not_be_small()
+    {
+        // Sizes cycling 2 to 5 gave 16 letters (2·3·4·5)⁴ ≈ 2·10⁸ elements; all 2 are 65,536. Eighteen letters of 2 are
+        // 262,144: refused, naming --shapes.
+        Refused(new[] { "check", "abcdefghijklmnopqr", "--trials", "1" });
+        var (_, _, err) = Run("check", "abcdefghijklmnopqr", "--trials", "1");
+        Assert.Contains("--shapes", err);
+        Assert.Contains("262144", err);
+    }
+
     [Fact]
     public void Derive_explains_the_readme_example()
     {

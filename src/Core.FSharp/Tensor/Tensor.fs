@@ -27,7 +27,7 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
     // Set when the TensorScope this tensor was made in ends (its array may then belong to another tensor).
     let mutable released = false
     let disposed () =
-        raise (ObjectDisposedException("Tensor", sprintf "This tensor (shape %s) was made inside a TensorScope that has ended, so its memory was reused. Keep it with scope.Keep(tensor) before the scope ends to use it afterwards." (Shape.show shape)))
+        raise (ObjectDisposedException("Tensor", sprintf "This tensor (shape %s) was made inside a TensorScope that has ended, so its memory was reused. Keep it with scope.Keep(tensor) before the scope ends to use it afterwards; a scope opened and ended inside a function given to a gradient transform releases what its backward pass reads, so open such a scope around the transform instead." (Shape.show shape)))
     // Every tensor is made through Of, which reports it to the open scope (if any). (A constructor `as this`
     // would make F# check initialisation in every member.)
     static member internal Of(shape: int[], data: double[], fill: double) =
@@ -173,6 +173,16 @@ and internal TensorFormat =
         let elide = count > 1000
         let shown (edge: int) = shape |> Array.fold (fun p n -> p * float (if n > 2 * edge then 2 * edge + 1 else n)) 1.0
         let edge = if elide && shown 3 > 1000.0 then 1 else 3
+        // Many short axes (all of length 2, say) elide nothing, and a deep rank would nest as deep: printed flat
+        // instead, the first and last elements in row-major order, so that the text stays short and no recursion
+        // goes deeper than 32 axes.
+        if (elide && shown edge > 1000.0) || shape.Length > 32 then
+            let at (i: int) = fmt data.[if uniform then 0 else i]
+            let values =
+                if count <= 6 then [ for i in 0 .. count - 1 -> at i ]
+                else [ yield! [ for i in 0 .. 2 -> at i ]; yield "..."; yield! [ for i in count - 3 .. count - 1 -> at i ] ]
+            sprintf "tensor(%s, %s in row-major order, shape=%s)" ("[" + String.Join(", ", values) + "]") (Shape.count (int64 count) "element" "elements") (Shape.show shape)
+        else
         let rec go (axis: int) (off: int) (stride: int) =
             if axis = shape.Length then sb.Append(fmt data.[if uniform then 0 else off]) |> ignore
             else
@@ -190,7 +200,7 @@ and internal TensorFormat =
                     if i < 0 then sb.Append("...") |> ignore
                     else go (axis + 1) (off + i * inner) inner)
                 sb.Append(']') |> ignore
-        // Recursion here is over rank (at most a few dozen), never over data size.
+        // Recursion here is over rank (at most 32), never over data size.
         go 0 0 count
         sprintf "tensor(%s, shape=%s)" (sb.ToString()) (Shape.show shape)
 
