@@ -35,7 +35,9 @@ public static class Generators
         return Arb.From(EinsumGen(options), c => Shrink(c, options));
     }
 
-    /// <summary>Shapes of rank 0 to <paramref name="maxRank"/>, each size 1 to <paramref name="maxSize"/>.</summary>
+    /// <summary>Shapes of rank 0 to <paramref name="maxRank"/>, each size 1 to <paramref name="maxSize"/>: up to
+    /// maxSize^maxRank elements, so keep that product small where tensors are made of them (a shape past
+    /// <see cref="Limits.MemoryLimitBytes"/> makes its tensor throw inside the property).</summary>
     /// <param name="maxRank">The largest rank (0 to 64).</param>
     /// <param name="maxSize">The largest size (1 or more).</param>
     /// <returns>A generator of shapes.</returns>

@@ -85,19 +85,30 @@ module internal Plan =
         else
             let mutable ops = operands
             let steps = ResizeArray()
+            // How many operands hold each label: a pair's result keeps a label the output or a third operand has,
+            // found from the counts without building the other operands' list for every pair (n operands cost n³
+            // label lookups in all, where they cost n⁴).
+            let counts = Array.zeroCreate<int> sizes.Length
             while ops.Length > 1 do
-                let mutable pick = None
+                Array.Clear counts
+                for o in ops do
+                    for l in o do counts.[l] <- counts.[l] + 1
+                let operandSizes = ops |> Array.map (size sizes)
+                let mutable pick = -1, -1
                 let mutable bestKey = (Double.PositiveInfinity, Double.PositiveInfinity)
                 for i in 0 .. ops.Length - 2 do
                     for j in i + 1 .. ops.Length - 1 do
-                        let st, next = step sizes output ops i j
-                        let key = (st.Size - size sizes ops.[i] - size sizes ops.[j], st.Flops)
-                        if pick.IsNone || key < bestKey then
+                        let a, b = ops.[i], ops.[j]
+                        let keep l =
+                            Array.contains l output
+                            || counts.[l] - (if Array.contains l a then 1 else 0) - (if Array.contains l b then 1 else 0) > 0
+                        let res = pairResult a b keep
+                        let flops = 2.0 * size sizes (Array.append a b |> Array.distinct)
+                        let key = (size sizes res - operandSizes.[i] - operandSizes.[j], flops)
+                        if fst pick < 0 || key < bestKey then
                             bestKey <- key
-                            pick <- Some(st, next)
-                match pick with
-                | Some (st, next) ->
-                    steps.Add st
-                    ops <- next
-                | None -> ()
+                            pick <- i, j
+                let st, next = step sizes output ops (fst pick) (snd pick)
+                steps.Add st
+                ops <- next
             finish (List.ofSeq steps) Greedy

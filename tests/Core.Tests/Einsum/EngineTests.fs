@@ -186,6 +186,39 @@ module EinsumEngineTests =
         Assert.Equal(7.0, r.[[| 1; 1; 0 |]])
         Assert.Equal(0.0, r.[[| 0; 1; 1 |]])
 
+    /// The greedy planner counts each label's operands instead of listing the other operands for every pair (n⁴
+    /// label lookups over a plan, n³ now): the same plans as the listing, step for step, on random operands.
+    [<Fact>]
+    let ``the greedy planner's label counts give the plans of listing the other operands`` () =
+        let listed (sizes: int[]) (output: int[]) (operands: int[][]) =
+            let mutable ops = operands
+            let steps = ResizeArray()
+            while ops.Length > 1 do
+                let mutable best = None
+                for i in 0 .. ops.Length - 2 do
+                    for j in i + 1 .. ops.Length - 1 do
+                        let others = ops |> Array.indexed |> Array.filter (fun (k, _) -> k <> i && k <> j) |> Array.map snd
+                        let keep l = Array.contains l output || others |> Array.exists (Array.contains l)
+                        let res = Plan.pairResult ops.[i] ops.[j] keep
+                        let flops = 2.0 * Plan.size sizes (Array.append ops.[i] ops.[j] |> Array.distinct)
+                        let key = (Plan.size sizes res - Plan.size sizes ops.[i] - Plan.size sizes ops.[j], flops)
+                        match best with
+                        | Some (k, _, _, _) when not (key < k) -> ()
+                        | _ -> best <- Some(key, i, j, Array.append others [| res |])
+                let _, i, j, next = best.Value
+                steps.Add((i, j))
+                ops <- next
+            List.ofSeq steps
+        let rng = System.Random(12)
+        for _ in 1 .. 200 do
+            let labels = 4 + rng.Next 16
+            let sizes = Array.init labels (fun _ -> 1 + rng.Next 9)
+            let operands = Array.init (Plan.optimalLimit + 1 + rng.Next 10) (fun _ -> Array.init labels id |> Array.filter (fun _ -> rng.Next 3 = 0))
+            let output = Array.init labels id |> Array.filter (fun _ -> rng.Next 4 = 0)
+            let plan = Plan.create sizes output operands
+            Assert.Equal(Greedy, plan.Method)
+            Assert.Equal<(int * int) list>(listed sizes output operands, plan.Steps |> List.map (fun st -> st.Left, st.Right))
+
     [<Fact>]
     let ``three or more operands are ordered by the cost model and the plan reports flops`` () =
         // ij,jk,k->i: contracting jk with k first avoids the i×k intermediate.
