@@ -112,7 +112,8 @@ public sealed partial class Tensor
         Api.Call("Tensor.Minimum", "other,convention", () => new Tensor(Core.Piecewise.minimum(Interop.Convert(convention), Value, N(other).Value)));
 
     /// <summary>min(max(x, min), max). d/dx = 1 inside, 0 outside, ½ at either bound (the midpoint convention, as
-    /// <c>jnp.clip</c>; TorchSharp gives 1 at both bounds); 0 everywhere when min = max (a constant).</summary>
+    /// <c>jnp.clip</c>; TorchSharp gives 1 at both bounds), but 1 at an infinite bound (x = ±∞ there: clamp is x on that
+    /// side); 0 everywhere when min = max (a constant).</summary>
     /// <param name="min">The lower bound.</param>
     /// <param name="max">The upper bound (≥ min).</param>
     /// <returns>The clamped tensor.</returns>
@@ -120,7 +121,8 @@ public sealed partial class Tensor
     public Tensor Clamp(double min, double max) => Clamp(min, max, KinkConvention.Midpoint);
 
     /// <summary>min(max(x, min), max) with an explicit derivative at the bounds: at min 0 (left), 1 (right) or ½, at
-    /// max 1 (left), 0 (right) or ½; 0 everywhere when min = max (a constant, both one-sided derivatives 0).</summary>
+    /// max 1 (left), 0 (right) or ½; 1 at an infinite bound under every convention (no kink there); 0 everywhere when
+    /// min = max (a constant, both one-sided derivatives 0).</summary>
     /// <param name="min">The lower bound.</param>
     /// <param name="max">The upper bound (≥ min).</param>
     /// <param name="convention">The derivative at the bounds.</param>

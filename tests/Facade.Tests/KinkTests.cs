@@ -61,6 +61,17 @@ public class KinkTests
         Assert.Equal(0.0, Ours(t => t.Clamp(-1, 1, KinkConvention.RightDerivative), 1));
         Assert.Equal(0.0, Ours(t => t.Clamp(-1, 1, KinkConvention.LeftDerivative), -1));
         Assert.Equal(1.0, Ours(t => t.Clamp(-1, 1, KinkConvention.LeftDerivative), 1));
+        // An infinite bound is no kink: clamp is x on that side, slope 1 at x = ±∞ under every convention (it was the
+        // convention's value, ½ by default), as TorchSharp's.
+        foreach (var c in new[] { KinkConvention.Midpoint, KinkConvention.LeftDerivative, KinkConvention.RightDerivative })
+        {
+            Assert.Equal(1.0, Ours(t => t.Clamp(0, double.PositiveInfinity, c), double.PositiveInfinity));
+            Assert.Equal(1.0, Ours(t => t.Clamp(double.NegativeInfinity, 0, c), double.NegativeInfinity));
+            Assert.Equal(1.0, Ours(t => t.Clamp(double.NegativeInfinity, double.PositiveInfinity, c), double.PositiveInfinity));
+            Assert.Equal(1.0, Ours(t => t.Clamp(double.NegativeInfinity, double.PositiveInfinity, c), double.NegativeInfinity));
+            Assert.Equal(0.0, Ours(t => t.Clamp(double.PositiveInfinity, double.PositiveInfinity, c), double.PositiveInfinity));
+        }
+        Assert.Equal(1.0, Theirs(t => t.clamp(0.0, double.PositiveInfinity), double.PositiveInfinity));
         Assert.Equal(0.5, Ours(t => t.HardTanh(), 1));
         Assert.Equal(0.7, Ours(t => t.Elu(0.7), 0), 15);
         Assert.Equal(1.0, Ours(t => t.Elu(0.7, KinkConvention.RightDerivative), 0));

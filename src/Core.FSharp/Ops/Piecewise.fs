@@ -18,10 +18,13 @@ module Piecewise =
         | _ -> right
 
     /// clamp's slopes at lo and at hi: the convention's value of the one-sided slopes (0 outside, 1 inside); 0 at
-    /// both when lo = hi.
+    /// both when lo = hi. An infinite bound is no kink (nothing lies beyond it: clamp is x on that side), so its
+    /// slope is 1, as PyTorch's.
     let clampKinks (convention: KinkConvention) (lo: double) (hi: double) =
         if lo = hi then kinkValue convention 0.0 0.0, kinkValue convention 0.0 0.0
-        else kinkValue convention 0.0 1.0, kinkValue convention 1.0 0.0
+        else
+            (if Double.IsNegativeInfinity lo then 1.0 else kinkValue convention 0.0 1.0),
+            (if Double.IsPositiveInfinity hi then 1.0 else kinkValue convention 1.0 0.0)
 
     /// |x|. d/dx = sign x, and at 0 the convention's value: 1 (right), −1 (left) or 0 (midpoint). NaN gives NaN.
     /// Its slopes are Leaky ReLU's with α = −1 (the same value at the kink under each convention), so it shares
@@ -30,7 +33,7 @@ module Piecewise =
         Activation.leakySlopesOp "abs" [ "convention", box convention ] -1.0 convention Functional.Kernels.SlopeBits.Form.Abs x
 
     /// min(max(x, lo), hi). d/dx = 1 inside (lo, hi), 0 outside; at x = lo the convention picks 0 (left), 1 (right)
-    /// or 1/2, at x = hi 1 (left), 0 (right) or 1/2. NaN gives NaN.
+    /// or 1/2, at x = hi 1 (left), 0 (right) or 1/2; at an infinite bound 1 (x = ±∞ there is no kink). NaN gives NaN.
     let clamp (convention: KinkConvention) (lo: double) (hi: double) (x: Value) =
         if Double.IsNaN lo || Double.IsNaN hi || lo > hi then
             invalidArg "lo" (sprintf "clamp needs lo ≤ hi; got lo = %g, hi = %g." lo hi)

@@ -21,11 +21,12 @@ module Piecewise =
     val abs: convention: KinkConvention -> x: Value -> Value
 
     /// min(max(x, lo), hi). d/dx = 1 inside (lo, hi), 0 outside; at x = lo the convention picks 0 (left), 1
-    /// (right) or 1/2, at x = hi 1 (left), 0 (right) or 1/2; 0 everywhere when lo = hi (a constant). NaN gives
-    /// NaN. lo > hi or a NaN bound is refused.
+    /// (right) or 1/2, at x = hi 1 (left), 0 (right) or 1/2; 1 at an infinite bound (no kink: clamp is x on that
+    /// side); 0 everywhere when lo = hi (a constant). NaN gives NaN. lo > hi or a NaN bound is refused.
     val clamp: convention: KinkConvention -> lo: double -> hi: double -> x: Value -> Value
 
-    /// clamp's slopes at lo and at hi under a convention (0 at both when lo = hi); the cross-check engine's too.
+    /// clamp's slopes at lo and at hi under a convention (0 at both when lo = hi, 1 at an infinite bound); the
+    /// cross-check engine's too.
     val internal clampKinks: convention: KinkConvention -> lo: double -> hi: double -> double * double
 
     /// max(a, b) elementwise with broadcasting. The gradient goes to the larger; at a tie each side's derivative
