@@ -400,14 +400,21 @@ module internal Storage =
             let raw = t.Raw
             if madeHere t raw then attach t raw
 
-    /// An array for a tensor made before its elements (a view read for the first time): from the pool
-    /// when that tensor's scope is the open scope here (the tensor then holds the array, as if made with it),
-    /// else from the GC. Null when the tensor's scope ended meanwhile (the tensor is released).
-    let uninitFor (t: IScoped) (n: int) : double[] =
+    /// An array for a tensor made before its elements (a view read for the first time), filled by `fill`: from
+    /// the pool when that tensor's scope is the open scope here (the tensor then holds the array, as if made with
+    /// it), else from the GC. Null when the tensor's scope ended meanwhile (the tensor is released).
+    let uninitFor (t: IScoped) (n: int) (fill: double[] -> unit) : double[] =
         let s = current.Value
-        if isNull s || n < minPooled || s.Ended || not (obj.ReferenceEquals(t.Scope, s)) then fromGC n
+        if isNull s || n < minPooled || s.Ended || not (obj.ReferenceEquals(t.Scope, s)) then
+            let a = fromGC n
+            fill a
+            a
         else
             let a = uninit n
+            // Filled before the tensor holds it: a scope ended meanwhile on another thread then finds a rental of
+            // this thread never held, and gives it to the GC, not to the pool, where another result could take it
+            // while this fill still writes it.
+            fill a
             lock gate (fun () ->
                 // The scope may have ended since: its leases are then settled, and this array may be pooled again.
                 if s.Ended || not (obj.ReferenceEquals(t.Scope, s)) then null

@@ -57,9 +57,8 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
                     if not (isNull d) then d
                     else
                         if released then disposed ()
-                        let a = Storage.uninitFor t numel
+                        let a = Storage.uninitFor t numel fillIn
                         if isNull a then disposed ()
-                        fillIn a
                         data <- a
                         // Released meanwhile: the array may be the pool's again.
                         if released then
@@ -328,9 +327,11 @@ module Tensor =
                     k <- k + 1
             Tensor.OfView(Array.copy resolved, source, offset, restrided)
         | _ ->
-            // t stays reachable until the new tensor holds the array (and its keeper, for a recycled result).
+            // t stays reachable until the new tensor holds the array (and its keeper, for a recycled result); a
+            // scope of t's that ended meanwhile (on another thread) may have pooled the array: refused then, as a
+            // read of t would be, rather than returning a live tensor over it.
             let r = Tensor.Of(Array.copy resolved, t.Data)
-            GC.KeepAlive t
+            t.CheckLive()
             r
 
     /// Axis i of the result is axis perm.[i] of the input.

@@ -60,3 +60,37 @@ module ScopeRaceTests =
             Check.failf "%d stale reads (another tensor's values) in %d trials; %d good reads, %d ObjectDisposedException" stale trials goodReads disposedReads
         // Both outcomes occurred, so the race was really exercised.
         Assert.True(disposedReads > 0, sprintf "no read saw the release in %d trials" trials)
+
+    /// A uniform tensor read for the first time on a task while its scope ends on the calling thread: its array is
+    /// filled before the tensor holds it, so the ended scope gives that rental to the GC, never to the pool, where
+    /// the next result would take it while the task still writes it.
+    [<Fact>]
+    let ``a first read filling a scope's array while the scope ends never writes into the next result`` () =
+        let n = 1 <<< 17
+        let trials = 400 * Check.soak
+        let mutable corrupted = 0
+        let mutable disposedReads = 0
+        let ones = Tensor.create [| n |] (Array.create n 1.0)
+        for trial in 0 .. trials - 1 do
+            let v = float (trial % 1000 + 1)
+            let scope = Tensor.scope ()
+            // Made without its array: the first read fills one from the scope's pool.
+            let t = Tensor.full [| n |] v
+            let started = ref 0
+            // The task runs inside the scope (it flows there), so its fill rents from the scope's pool.
+            let reader =
+                Task.Run(fun () ->
+                    Volatile.Write(&started.contents, 1)
+                    try t.ToArray() |> ignore
+                    with :? ObjectDisposedException -> Interlocked.Increment(&disposedReads) |> ignore)
+            while Volatile.Read(&started.contents) = 0 do Thread.SpinWait 1
+            Thread.SpinWait(trial % 64 * 50)
+            scope.Dispose()
+            // The next result of that length takes an array from the pool at once and writes −1 everywhere.
+            let next = Tensor.scope ()
+            let other = Tensor.scale -1.0 ones
+            reader.Wait()
+            if other.ToArray() |> Array.exists (fun x -> x <> -1.0) then corrupted <- corrupted + 1
+            next.Dispose()
+        if corrupted > 0 then
+            Check.failf "%d of %d results written into by a fill racing its scope's end (%d reads saw the release)" corrupted trials disposedReads
