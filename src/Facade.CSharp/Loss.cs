@@ -241,8 +241,10 @@ public static class Loss
     public static Tensor Nll(Tensor logProbabilities, int[] labels, Tensor weights, int ignoreIndex) =>
         Weighted("Loss.Nll", "logProbabilities,labels,weights,ignoreIndex", logProbabilities, nameof(logProbabilities), labels, N(weights), ignoreIndex, PickedLosses);
 
-    /// <summary>Binary cross-entropy from logits, mean(softplus(x) − x·y): stable for any logit (the σ and log are
-    /// never formed). ∂/∂x = (σ(x) − y)/n, ∂/∂y = −x/n. Same-shaped operands take one fused pass each way.</summary>
+    /// <summary>Binary cross-entropy from logits, mean(softplus(x) − x·y): stable for any finite logit (the σ and log
+    /// are never formed). ∂/∂x = (σ(x) − y)/n, ∂/∂y = −x/n. Same-shaped operands take one fused pass each way. An
+    /// infinite logit gives NaN where x·y is infinite or 0·∞ (x = +∞ with y = 0 or 1, x = −∞ with y = 0; PyTorch's
+    /// is +∞ at x = +∞, y = 0).</summary>
     /// <param name="logits">Scores.</param>
     /// <param name="targets">Targets in [0, 1], shaped as the logits.</param>
     /// <returns>A scalar.</returns>

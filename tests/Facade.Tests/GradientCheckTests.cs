@@ -1,4 +1,5 @@
 using Functional;
+using Functional.CrossCheck;
 using Xunit;
 
 namespace Functional.Facade.Tests;
@@ -31,6 +32,27 @@ public class GradientCheckTests
         var r = GradientCheck.Run(xs => op(xs), Tensor.Random(1, 2, 3));
         Assert.False(r.Passed, r.ToString());
         Assert.True(GradientCheck.Run(xs => xs[0] * 3, Tensor.Random(1, 2, 3)).Passed);
+    }
+
+    /// <summary>y = M·x (40 outputs, 3 inputs) with a VJP that drops output k's adjoint, for every k: the fixed
+    /// projections drew normal weights, one of them 0.007 (GradientCheck, output 37) and one 5·10⁻⁶ (TorchSharpCheck,
+    /// output 33), which hid that output's error in every check. Weights now have magnitudes 0.5 to 1.5.</summary>
+    [Fact]
+    public void A_pullback_wrong_at_any_one_output_fails_both_checks_whatever_that_output()
+    {
+        var m = Tensor.Random(7, 40, 3);
+        var x = Tensor.Random(8, 3);
+        var mt = TorchSharp.torch.tensor(m.ToArray(), new long[] { 40, 3 }, TorchSharp.torch.float64);
+        for (int k = 0; k < 40; k++)
+        {
+            var mask = Tensor.FromArray(Enumerable.Range(0, 40).Select(i => i == k ? 0.0 : 1.0).ToArray(), 40);
+            var op = CustomOp.Create("drops-" + k, xs => Einsum.Contract("ij,j->i", m, xs[0]),
+                (xs, y, g, i) => Einsum.Contract("ij,i->j", m, g * mask), (xs, y, i, t) => Einsum.Contract("ij,j->i", m, t));
+            var check = GradientCheck.Run(xs => op(xs), x);
+            Assert.False(check.Passed, $"GradientCheck, output {k}: {check}");
+            var compared = TorchSharpCheck.Compare(xs => op(xs), ts => TorchSharp.torch.matmul(mt, ts[0]), 1e-5, 1e-8, x);
+            Assert.False(compared.Passed, $"TorchSharpCheck, output {k}: {compared}");
+        }
     }
 
     [Fact]

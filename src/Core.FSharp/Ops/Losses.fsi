@@ -32,7 +32,8 @@ module Losses =
     /// Binary cross-entropy from logits x and targets t, elementwise: softplus(x) − x·t = −t·ln σ(x) − (1 − t)·ln(1 − σ(x))
     /// (PyTorch's binary_cross_entropy_with_logits without reduction; the bits of `Activation.softplus x − x·t`
     /// composed, without its passes). ∂/∂x = σ(x) − t, ∂/∂t = −x; ∂²/∂x² = σ(x)(1 − σ(x)). NaN gives NaN, and so does
-    /// x = ±∞ with t where the two terms are both infinite. ShapeException unless both have one shape.
+    /// x = ±∞ where x·t is infinite or 0·∞: x = +∞ with t = 1 or t = 0, and x = −∞ with t = 0 (PyTorch's is NaN at
+    /// the first and last too, and +∞ at x = +∞, t = 0). ShapeException unless both have one shape.
     val bceWithLogits: logits: Value -> targets: Value -> Value
 
     /// bceWithLogits' derivative in the logits times an adjoint or tangent g, as one op: g·(σ(x) − t). Differentiable
