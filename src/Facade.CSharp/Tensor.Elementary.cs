@@ -160,7 +160,8 @@ public sealed partial class Tensor
     public Tensor Max() => Count == 0 ? throw new ShapeException($"Tensor.Max of an empty tensor (shape {Shape}): there is no largest entry.", "this") : Max(Enumerable.Range(0, Rank).ToArray(), false, KinkConvention.Midpoint);
 
     /// <summary>The largest entry over axes; at a tie of k entries 1/k of the gradient to each.</summary>
-    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="axes">The axes (negative counts from the end). An empty array reduces over no axis and gives the
+    /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amax(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <returns>The maxima.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
@@ -170,7 +171,8 @@ public sealed partial class Tensor
 
     /// <summary>The largest entry over axes with an explicit share at a tie of k entries: 1/k each (midpoint), 1 each
     /// (right) or 0 each (left).</summary>
-    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="axes">The axes (negative counts from the end). An empty array reduces over no axis and gives the
+    /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amax(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <param name="convention">Each tied entry's share.</param>
     /// <returns>The maxima.</returns>
@@ -188,7 +190,8 @@ public sealed partial class Tensor
     public Tensor Min() => Count == 0 ? throw new ShapeException($"Tensor.Min of an empty tensor (shape {Shape}): there is no smallest entry.", "this") : Min(Enumerable.Range(0, Rank).ToArray(), false, KinkConvention.Midpoint);
 
     /// <summary>The smallest entry over axes; at a tie of k entries 1/k of the gradient to each.</summary>
-    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="axes">The axes (negative counts from the end). An empty array reduces over no axis and gives the
+    /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amax(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <returns>The minima.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
@@ -197,7 +200,8 @@ public sealed partial class Tensor
     public Tensor Min(int[] axes, bool keepDims) => Min(axes, keepDims, KinkConvention.Midpoint);
 
     /// <summary>The smallest entry over axes with an explicit share at a tie.</summary>
-    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="axes">The axes (negative counts from the end). An empty array reduces over no axis and gives the
+    /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amax(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <param name="convention">Each tied entry's share.</param>
     /// <returns>The minima.</returns>

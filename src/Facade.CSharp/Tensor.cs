@@ -24,7 +24,8 @@ public sealed partial class Tensor
 
     /// <summary>A tensor from row-major values (copied) and a shape.</summary>
     /// <param name="values">Row-major values (copied).</param>
-    /// <param name="shape">The shape.</param>
+    /// <param name="shape">The shape. None makes a scalar (rank 0) of one value, where NumPy's and PyTorch's
+    /// <c>tensor([v])</c> has shape [1]: give 1 for that.</param>
     /// <returns>The tensor.</returns>
     /// <exception cref="ShapeException">The shape does not hold exactly <c>values.Length</c> elements.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="values"/> or <paramref name="shape"/> is
