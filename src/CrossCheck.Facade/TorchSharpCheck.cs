@@ -45,7 +45,9 @@ public static partial class TorchSharpCheck
     public static TorchSharpComparison Compare(Func<Tensor[], Tensor> ours, Func<TorchTensor[], TorchTensor> theirs, params Tensor[] inputs) =>
         Compare(ours, theirs, 1e-10, 1e-12, inputs);
 
-    /// <summary>Compares with |Functional − TorchSharp| ≤ absoluteTolerance + relativeTolerance·|TorchSharp|.</summary>
+    /// <summary>Compares with |Functional − TorchSharp| ≤ absoluteTolerance + relativeTolerance·|TorchSharp|; equal
+    /// values (infinities among them) and NaN against NaN agree. A non-scalar result is compared through a fixed
+    /// projection (weights of magnitude 0.5 to 1.5).</summary>
     /// <param name="ours">The function written with Functional.</param>
     /// <param name="theirs">The same function written with TorchSharp.</param>
     /// <param name="relativeTolerance">rtol ≥ 0.</param>
