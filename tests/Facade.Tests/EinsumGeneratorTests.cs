@@ -161,5 +161,11 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
         Assert.ThrowsAny<Exception>(() => Check.One(Config.QuickThrowOnFailure.WithReplay(3UL, 5UL), property));
         output.WriteLine("tensor shrunk to " + last);
         Assert.Equal(5, last!.ToArray().Count(v => v == 0));
+        // 20,000 elements and one that matters: blocks shrink the rest in a few dozen rounds, where one element a
+        // round took 20,000 rounds of up to 40,000 candidates.
+        Tensor? big = null;
+        var wide = Prop.ForAll(Generators.TensorArbitrary(new[] { 20_000 }, -2, 2), t => { bool ok = t.ValueAt(12_345) <= 1.5; if (!ok) big = t; return ok; });
+        Assert.ThrowsAny<Exception>(() => Check.One(Config.QuickThrowOnFailure.WithReplay(3UL, 5UL).WithMaxTest(1000), wide));
+        Assert.Equal(19_999, big!.ToArray().Count(v => v == 0));
     }
 }
