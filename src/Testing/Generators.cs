@@ -95,7 +95,7 @@ public static class Generators
         }
         // Blocks to the simplest value: all at once, then halves, quarters, … down to single elements (as QuickCheck
         // shrinks a list). A failure that needs k elements loses the others in about k·log n rounds; element by
-        // element it took n rounds of up to 2n candidates each, which on 10⁴ elements looked like a hang.
+        // element would take n rounds of up to 2n candidates each.
         for (int block = n; block >= 1; block /= 2)
             for (int start = 0; start < n; start += block)
             {

@@ -86,8 +86,8 @@ module internal Plan =
             let mutable ops = operands
             let steps = ResizeArray()
             // How many operands hold each label: a pair's result keeps a label the output or a third operand has,
-            // found from the counts without building the other operands' list for every pair (n operands cost n³
-            // label lookups in all, where they cost n⁴).
+            // found from the counts without building the other operands' list for every pair: n operands cost n³
+            // label lookups in all, not n⁴.
             let counts = Array.zeroCreate<int> sizes.Length
             while ops.Length > 1 do
                 Array.Clear counts

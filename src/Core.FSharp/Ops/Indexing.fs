@@ -111,7 +111,7 @@ module Indexing =
                 raise (ShapeException(sprintf "concat: value %d has shape %s; value 0 has %s (only axis %d may differ)." k (Shape.show s) (Shape.show first) axis, "xs")))
         if xs.Length = 1 then xs.[0] else
         let lengths = xs |> Array.map (fun x -> x.Shape.[a])
-        // Summed without wrapping: lengths of 2³¹ − 1 and 2³¹ − 1 and 2 made an axis of 0.
+        // Summed without wrapping: lengths of 2³¹ − 1, 2³¹ − 1 and 2 would make an axis of 0.
         let long = lengths |> Array.sumBy int64
         if long > int64 Shape.maxElements then
             raise (ShapeException(sprintf "concat: the joined axis %d would be %d long, more than an array can hold (%d)." axis long Shape.maxElements, "xs"))
@@ -417,7 +417,7 @@ module Indexing =
                     let outer, n, inner = around shape a
                     let src = xs.[0].Data
                     let out = Storage.uninit src.Length
-                    // Nothing to move in an empty tensor, however long its other axes (a loop over them was a hang).
+                    // Nothing to move in an empty tensor, however long its other axes (a loop over them would not end).
                     if src.Length > 0 then
                         Strided.chunkedUnits outer (n * inner) (fun o0 o1 ->
                             for o in o0 .. o1 - 1 do
