@@ -157,15 +157,16 @@ public static class RuleCheck
 
             // VJP against central differences of ⟨w, f⟩: element by element, or along random directions.
             var g = grads[i].ToArray();
+            var xi = xs[i].ToArray();
             RuleCheckReport? Coordinate(int e)
             {
                 var basis = new double[g.Length];
                 basis[e] = 1;
                 var dir = Core.TensorModule.create(xs[i].Shape, basis);
-                double he = h * Math.Max(1, Math.Abs(xs[i].ToArray()[e]));
+                double he = h * Math.Max(1, Math.Abs(xi[e]));
                 double expected = (Projection(Moved(i, dir, he)) - Projection(Moved(i, dir, -he))) / (2 * he);
                 return Close(g[e], expected) ? null : new RuleCheckReport(false, "VJP",
-                    Invariant($"input {i}, element {e} (value {xs[i].ToArray()[e]:R}): the VJP gives {g[e]:R}, the central difference {expected:R}; |Δ| {Math.Abs(g[e] - expected):G3} > {Tol(expected)}"));
+                    Invariant($"input {i}, element {e} (value {xi[e]:R}): the VJP gives {g[e]:R}, the central difference {expected:R}; |Δ| {Math.Abs(g[e] - expected):G3} > {Tol(expected)}"));
             }
             if (xs[i].Numel <= options.FullJacobianLimit)
             {

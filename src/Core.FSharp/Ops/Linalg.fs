@@ -9,25 +9,26 @@ open Functional
 [<RequireQualifiedAccess>]
 module Linalg =
 
-    /// n, and the number of n×n blocks, of a square matrix or batch; anything else is refused.
+    /// n, and the number of n×n blocks to visit, of a square matrix or batch (none when n = 0: 0×0 matrices have
+    /// nothing to compute, however many the batch holds); anything else is refused.
     let private square (name: string) (arg: string) (shape: int[]) =
         let r = shape.Length
         if r < 2 || shape.[r - 1] <> shape.[r - 2] then
             raise (ShapeException(sprintf "%s: %s must be a square matrix or a batch of them, shape [..., n, n]; it has shape %s." name arg (Shape.show shape), arg))
-        // The number of matrices counted without wrapping: a batch of 0×0 matrices holds no elements, however many.
+        // The number of matrices counted without wrapping.
         let count =
             try Shape.numel shape.[.. r - 3]
             with :? ShapeException ->
                 raise (ShapeException(sprintf "%s: %s has shape %s: more matrices than an array can hold (%d)." name arg (Shape.show shape) Shape.maxElements, arg))
-        shape.[r - 1], count
+        let n = shape.[r - 1]
+        n, (if n = 0 then 0 else count)
 
     /// A result shaped as t, a square matrix or a batch of them (refused otherwise, in `name`'s terms), whose matrices
     /// `fill` writes: fill result blk offset for each matrix's index and offset.
     let private eachMatrix (name: string) (t: Tensor) (fill: double[] -> int -> int -> unit) =
         let n, count = square name "a" t.ShapeArray
         let y = Storage.uninit t.Numel
-        // 0×0 matrices have nothing to fill, however many there are.
-        for blk in 0 .. (if n = 0 then -1 else count - 1) do fill y blk (blk * n * n)
+        for blk in 0 .. count - 1 do fill y blk (blk * n * n)
         Tensor.wrap t.ShapeArray y
 
     let private transposeLast (v: Value) =
@@ -156,7 +157,7 @@ module Linalg =
             (Op.create "solveTransposed"
                 (fun ts ->
                     let struct (n, count, k, bd, x) = solveParts "solve" ts
-                    for blk in 0 .. (if n = 0 then -1 else count - 1) do
+                    for blk in 0 .. count - 1 do
                         luOf "solve" saved ts.[0] n blk (fun m mo perm ->
                             Factorizations.luSolveTransposed m mo perm n bd (blk * n * k) k x (blk * n * k))
                     Tensor.wrap ts.[1].ShapeArray x)
@@ -213,7 +214,7 @@ module Linalg =
                 (fun ts ->
                     let struct (n, count, k, bd, x) = solveParts "solveTriangular" ts
                     let ad = ts.[0].Data
-                    for blk in 0 .. (if n = 0 then -1 else count - 1) do
+                    for blk in 0 .. count - 1 do
                         let zero = Factorizations.firstZeroOnDiagonal ad (blk * n * n) n
                         if zero >= 0 then
                             raise (ArgumentException(sprintf "solveTriangular: the matrix%s is singular (its diagonal element %d is 0)." (if count > 1 then sprintf " at batch index %d" blk else "") zero, "a"))
@@ -292,7 +293,7 @@ module Linalg =
                     let t = ts.[0]
                     let n, count = square "det" "a" t.ShapeArray
                     let c = Storage.uninit t.Numel
-                    for blk in 0 .. (if n = 0 then -1 else count - 1) do
+                    for blk in 0 .. count - 1 do
                         let o = blk * n * n
                         match saved with
                         | ValueSome s when obj.ReferenceEquals(s.Source, t) ->
