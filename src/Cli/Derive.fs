@@ -64,5 +64,15 @@ let run (equation: string) (latex: bool) (order: int) (plan: bool) (shapes: stri
             table.AddRow(string (i + 1), Markup.Escape(sprintf "%s,%s->%s" (term st.LeftLabels) (term st.RightLabels) (term st.Result)), sprintf "%.0f" st.Flops, sprintf "%.0f" st.Size) |> ignore)
         AnsiConsole.WriteLine(sprintf "Plan for shapes %s (%A): %.0f flops in all, largest intermediate %.0f elements" (Shapes.format sh) p.Method p.Flops p.LargestIntermediate)
         if p.Steps.IsEmpty then AnsiConsole.WriteLine("  (no pairwise step: one operand)") else AnsiConsole.Write(table)
+        // Size-1 broadcasting depends on shapes, so the shape-free derivation above cannot name it.
+        let b = Einsum.bind equation sh
+        let n = names d.Contraction
+        for k in 0 .. b.InputShapes.Length - 1 do
+            let dropped = b.InputShapes.[k].Length - b.SqueezedShapes.[k].Length
+            if dropped > 0 then
+                AnsiConsole.WriteLine(
+                    sprintf "%s (%s) has %d size-1 dimension%s broadcast against larger sizes: it enters the plan as %s, and its gradient is summed back over %s to %s."
+                        n.[k] (Shapes.format [| b.InputShapes.[k] |]) dropped (if dropped = 1 then "" else "s")
+                        (Shapes.format [| b.SqueezedShapes.[k] |]) (if dropped = 1 then "that dimension" else "those dimensions") (Shapes.format [| b.InputShapes.[k] |]))
     | _ -> ()
     0

@@ -231,6 +231,16 @@ public class CliTests
     }
 
     [Fact]
+    public void A_plan_names_the_operands_whose_size_1_dimensions_broadcast()
+    {
+        var (code, output, _) = Run("derive", "ij,jk->ik", "--plan", "--shapes", "2x1,3x4");
+        Assert.Equal(0, code);
+        Assert.Contains("A (2x1) has 1 size-1 dimension broadcast against larger sizes: it enters the plan as 2, and its gradient is summed back over that dimension to 2x1.", output);
+        Assert.DoesNotContain("B (3x4) has", output);
+        Assert.DoesNotContain("broadcast against larger sizes", Run("derive", "ij,jk->ik", "--plan", "--shapes", "2x3,3x4").Out);
+    }
+
+    [Fact]
     public void A_plan_s_reordered_ellipsis_dimensions_print_one_by_one()
     {
         var (code, output, _) = Run("derive", "...ij,...jk->...ik", "--plan", "--shapes", "2x3x4,5x2x4x6");
