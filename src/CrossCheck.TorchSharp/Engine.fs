@@ -356,6 +356,8 @@ module Engine =
         | "choleskyMiddle" ->
             let p = (xs.[0].tril().transpose(-2L, -1L).matmul(xs.[1])).tril()
             0.5 * (p + p.tril(-1L).transpose(-2L, -1L))
+        // No axes reduce nothing here; libtorch's amax/amin would reduce every axis.
+        | "maxAxes" | "minAxes" when (ints op "axes").Length = 0 -> x().clone()
         | "maxAxes" -> x().amax(ints op "axes", attribute<bool> op "keepDims")
         | "minAxes" -> x().amin(ints op "axes", attribute<bool> op "keepDims")
         | name -> raise (NotSupportedException(sprintf "'%s' is not replayable on TorchSharp." name))
@@ -411,6 +413,10 @@ module Engine =
                     v
             for e in program.Entries do
                 let inputs = e.Inputs |> Array.map onDevice
-                values.[e.Output] <- applyWith customOps e.Op e.Output.ShapeArray inputs
+                let y = applyWith customOps e.Op e.Output.ShapeArray inputs
+                // A replay shaped unlike our op would make every later op's value silently wrong.
+                if y.shape <> (e.Output.ShapeArray |> Array.map int64) then
+                    raise (InvalidOperationException(sprintf "TorchSharp's replay of op '%s' gave shape [%s]; ours has shape %s." e.Op.Name (String.Join(", ", y.shape)) (Shape.show e.Output.ShapeArray)))
+                values.[e.Output] <- y
             let back (t: Tensor) = Torch.ofTorch ((onDevice t).cpu())
             back program.Output, program.Gradients |> Array.map back)

@@ -190,6 +190,7 @@ module Replay =
                 let kLo, kHi = Piecewise.clampKinks (Engine.attribute<KinkConvention> op "convention") lo hi
                 let atHi = atPoint xs.[0] hi hi kHi (plain ())
                 if lo = hi then atHi else atPoint xs.[0] lo lo kLo atHi
+            | "maxAxes" | "minAxes" when (Engine.attribute<int[]> op "axes").Length = 0 -> plain ()
             | "maxAxes" | "minAxes" ->
                 // The extreme's value, with each entry's share of the gradient by our convention: 1/k, 1 or 0 at a tie.
                 let axes = Engine.attribute<int[]> op "axes" |> Array.map int64

@@ -45,6 +45,8 @@ public class ReplayTests(ITestOutputHelper output)
             Tensor.FromArray(new[] { double.NegativeInfinity, -7, 0.5, 3 }, 4));
         var inf = Tensor.FromArray(new[] { double.PositiveInfinity, 1, 2, 3 }, 4);
         Agrees("a tie at ∞", xs => (-xs[0].Maximum(xs[1])).Exp().Sum(), inf, inf * 1.0);
+        // A max and min over no axes reduce nothing (libtorch's amax/amin would reduce every axis).
+        Agrees("max and min over no axes", xs => (xs[0].Max(Array.Empty<int>(), false) * xs[0]).Sum() + xs[0].Min(Array.Empty<int>(), true).Sum(), x);
         // Empty index arrays.
         Agrees("an empty selection", xs => xs[0].IndexSelect(0, Array.Empty<int>()).Sum() + xs[0].Sum(), x);
         // The gradient program's ops are checked alone too: GELU's slopes in the tail and at ±∞ on TorchSharp.

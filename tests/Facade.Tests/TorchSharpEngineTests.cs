@@ -42,6 +42,13 @@ public class TorchSharpEngineTests
     }
 
     [Fact]
+    public void Max_and_min_over_no_axes_reduce_nothing_on_TorchSharp_too()
+    {
+        // libtorch's amax/amin read an empty axis list as every axis.
+        Check("max over no axes", xs => (xs[0].Max(Array.Empty<int>(), false) * xs[0]).Sum() + xs[0].Min(Array.Empty<int>(), true).Sum(), Tensor.Random(15, 3, 4));
+    }
+
+    [Fact]
     public void An_op_without_a_replay_is_named()
     {
         var cube = CustomOp.Create("cube", xs => xs[0] * xs[0] * xs[0], (xs, y, g, i) => g * 3 * xs[0] * xs[0], (xs, y, i, t) => t * 3 * xs[0] * xs[0]);
