@@ -5,7 +5,7 @@ open System
 open System.Globalization
 open Functional
 
-/// The expression syntax: numbers, variables (given shapes with --shapes), + − × ÷ with the usual precedence,
+/// The expression syntax: numbers, variables (given shapes with --shapes), + - * / with the usual precedence,
 /// unary minus, parentheses, and calls of the functions in `functions`; an einsum's equation is a quoted string.
 type Expr =
     | Number of double

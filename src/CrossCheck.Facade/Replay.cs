@@ -53,7 +53,8 @@ public static partial class TorchSharpCheck
     /// replayable (the report fails; every other operation is still checked).
     /// </summary>
     /// <param name="f">The function, written once with Functional.</param>
-    /// <param name="customOps">TorchSharp forwards by custom op name, consulted before the built-in replays.</param>
+    /// <param name="customOps">TorchSharp forwards by custom op name: used for the custom ops of that name, and for a
+    /// built-in op only where it has no replay of its own (a built-in op of the same name still replays as itself).</param>
     /// <param name="inputs">Where to evaluate.</param>
     /// <returns>The verdict, the operations replayed and, where they differ, the first diverging operation.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="f"/>, <paramref name="customOps"/>, a forward in

@@ -111,7 +111,7 @@ module Replay =
                (if not (atLo || atHi) then None
                 else Some (sprintf "its derivative at the kink (%s) is %s by our convention (KinkConvention.%A) and 1 by TorchSharp's" where ours (Engine.attribute<KinkConvention> op "convention")))
         | ("maximum" | "minimum"), Some i ->
-            at (ties inputs i) (kinkNote op "a tie" (Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") 0.0 1.0) 0.5)
+            at (ties inputs i) (kinkNote op "a tie" (Piecewise.tieSlope (op.Name = "maximum") (Engine.attribute<KinkConvention> op "convention")) 0.5)
         | ("maxAxes" | "minAxes"), Some _ ->
             // Entries tied for the extreme of their run: TorchSharp's amax / amin give each 1/k.
             let out = Tensor.reshape (inputs.[0].ShapeArray |> Array.mapi (fun i d -> if Array.contains i (Engine.attribute<int[]> op "axes") then 1 else d)) (op.Forward inputs)
@@ -121,7 +121,7 @@ module Replay =
             let c = Engine.attribute<KinkConvention> op "convention"
             at (fun i -> x.[i] = e.[i] && counts.[i] > 1.0)
                (if c = KinkConvention.Midpoint then None
-                else Some (sprintf "its derivative at a tie of k entries is %s each by our convention (KinkConvention.%A) and 1/k each by TorchSharp's" (if c = KinkConvention.RightDerivative then "1" else "0") c))
+                else Some (sprintf "its derivative at a tie of k entries is %s each by our convention (KinkConvention.%A) and 1/k each by TorchSharp's" (string (Piecewise.tieSlope (op.Name = "maxAxes") c)) c))
         | "huberSlope", Some i when i < 2 ->
             // The slope clamp(d, −δ, δ) of d = prediction − target: ours ½ at |d| = δ (the midpoint), TorchSharp's clamp 1.
             let delta = Engine.attribute<float> op "delta"
@@ -201,9 +201,9 @@ module Replay =
                 let k = hit.sum(axes, true)
                 let w =
                     match Engine.attribute<KinkConvention> op "convention" with
-                    | KinkConvention.RightDerivative -> hit
-                    | KinkConvention.LeftDerivative -> hit * k.eq(torch.tensor 1.0).to_type(torch.ScalarType.Float64)
-                    | _ -> hit / k
+                    | KinkConvention.Midpoint -> hit / k
+                    | c when Piecewise.tieSlope (op.Name = "maxAxes") c = 1.0 -> hit
+                    | _ -> hit * k.eq(torch.tensor 1.0).to_type(torch.ScalarType.Float64)
                 let value = if keep then extreme else (if op.Name = "maxAxes" then x.detach().amax(axes, false) else x.detach().amin(axes, false))
                 // Only the extreme's entries carry a gradient path: x − x.detach() elsewhere would be NaN at an
                 // infinite entry (a −∞ mask) and 0·NaN NaN. An infinite extreme itself keeps its value, slope 0.
@@ -211,7 +211,7 @@ module Replay =
                 value + (w * path).sum(axes, keep)
             | "maximum" | "minimum" ->
                 // At a tie: t·a + t·b + (1 − 2t)·a (detached): the tie's value, derivative t to each side.
-                let t = Piecewise.kinkValue (Engine.attribute<KinkConvention> op "convention") 0.0 1.0
+                let t = Piecewise.tieSlope (op.Name = "maximum") (Engine.attribute<KinkConvention> op "convention")
                 let a, b = xs.[0], xs.[1]
                 // Finite ties only: at a tie of infinities the sum would be ∞ − ∞.
                 let tie = a.eq(b).logical_and(a.isfinite())

@@ -8,7 +8,8 @@ namespace Functional;
 /// as tensor operations, so gradients of any order follow. A singular matrix is refused (ArgumentException naming the
 /// batch index) wherever a rule needs its inverse: singular meaning a pivot of its LU factorisation (partial pivoting)
 /// that is exactly 0; a matrix singular only up to rounding gives huge or non-finite values, as LAPACK's. A NaN
-/// anywhere in a matrix makes its determinant, sign, logarithm, solves and inverse NaN. A tensor released by its
+/// anywhere in a matrix makes its determinant, sign, logarithm, <c>Solve</c> and inverse NaN (<c>SolveTriangular</c>
+/// reads only its triangle: a NaN there makes NaN the entries of X that depend on it). A tensor released by its
 /// scope throws ObjectDisposedException, as everywhere (<see cref="Tensor"/>).
 /// </summary>
 public static class Linalg
@@ -70,7 +71,8 @@ public static class Linalg
 
     /// <summary>The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read).
     /// VJP: Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹, Φ taking the lower triangle with the diagonal halved; JVP:
-    /// L̇ = L·Φ(L⁻¹·½(Ȧ + Ȧᵀ)·L⁻ᵀ), the same symmetric convention (PyTorch's).</summary>
+    /// L̇ = L·Φ(L⁻¹·½(Ȧ + Ȧᵀ)·L⁻ᵀ), the VJP's symmetric convention (PyTorch's VJP is symmetric too; its JVP takes Ȧ
+    /// as given, which differs for a non-symmetric Ȧ).</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>L, shaped as A.</returns>
     /// <exception cref="ArgumentException">A is not positive definite.</exception>

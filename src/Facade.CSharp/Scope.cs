@@ -44,7 +44,7 @@ public sealed class TensorScope : IDisposable
 
     /// <summary>Lets every tensor in <paramref name="tensors"/> outlive this scope and returns the array.</summary>
     /// <param name="tensors">The tensors.</param>
-    /// <returns>The same tensor, kept past the scope's end.</returns>
+    /// <returns>The same array, its tensors kept past the scope's end.</returns>
     /// <exception cref="ObjectDisposedException">The scope has already ended.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="tensors"/> or an element of it is null.</exception>
     public Tensor[] Keep(params Tensor[] tensors)

@@ -99,7 +99,8 @@ public sealed partial class Tensor
     /// broadcast.</exception>
     public Tensor Minimum(Tensor other) => Minimum(other, KinkConvention.Midpoint);
 
-    /// <summary>min(x, y) with an explicit derivative at a tie.</summary>
+    /// <summary>min(x, y) with an explicit derivative at a tie: ½ each (midpoint), 0 each (right: raising one side leaves
+    /// the min where it is) or 1 each (left).</summary>
     /// <param name="other">The other side.</param>
     /// <param name="convention">Each side's derivative at a tie.</param>
     /// <returns>The elementwise minimum.</returns>
@@ -199,7 +200,8 @@ public sealed partial class Tensor
     /// empty.</exception>
     public Tensor Min(int[] axes, bool keepDims) => Min(axes, keepDims, KinkConvention.Midpoint);
 
-    /// <summary>The smallest entry over axes with an explicit share at a tie.</summary>
+    /// <summary>The smallest entry over axes with an explicit share at a tie of k entries: 1/k each (midpoint), 0 each
+    /// (right: raising one tied entry leaves the min where it is) or 1 each (left).</summary>
     /// <param name="axes">The axes (negative counts from the end). An empty array reduces over no axis and gives the
     /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amax(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>

@@ -128,7 +128,7 @@ public sealed partial class Tensor
     public static Tensor operator +(Tensor a, double c) => a + Scalar(c);
     /// <summary>c + a. ∂/∂a = 1.</summary>
     /// <param name="c">The scalar.</param>
-    /// <param name="a">The left operand.</param>
+    /// <param name="a">The right operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator +(double c, Tensor a) => Scalar(c) + N(a);
@@ -148,7 +148,7 @@ public sealed partial class Tensor
     public static Tensor operator -(Tensor a, double c) => a - Scalar(c);
     /// <summary>c − a. ∂/∂a = −1.</summary>
     /// <param name="c">The scalar.</param>
-    /// <param name="a">The left operand.</param>
+    /// <param name="a">The right operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator -(double c, Tensor a) => Scalar(c) - N(a);
@@ -168,7 +168,7 @@ public sealed partial class Tensor
     public static Tensor operator *(Tensor a, double c) => Api.Call("Tensor.operator *", "a,c", () => new Tensor(Core.Arithmetic.scale(c, N(a).Value)));
     /// <summary>c · a. ∂/∂a = c.</summary>
     /// <param name="c">The scalar.</param>
-    /// <param name="a">The left operand.</param>
+    /// <param name="a">The right operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator *(double c, Tensor a) => Api.Call("Tensor.operator *", "c,a", () => new Tensor(Core.Arithmetic.scale(c, N(a).Value)));
@@ -188,12 +188,12 @@ public sealed partial class Tensor
     public static Tensor operator /(Tensor a, double c) => a / Scalar(c);
     /// <summary>c / a. ∂/∂a = −c/a².</summary>
     /// <param name="c">The scalar.</param>
-    /// <param name="a">The left operand.</param>
+    /// <param name="a">The right operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator /(double c, Tensor a) => Scalar(c) / N(a);
     /// <summary>−a. ∂/∂a = −1.</summary>
-    /// <param name="a">The left operand.</param>
+    /// <param name="a">The operand.</param>
     /// <returns>The result, in the broadcast shape.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
     public static Tensor operator -(Tensor a) => Api.Call("Tensor.operator -", "a", () => new Tensor(Core.Arithmetic.neg(N(a).Value)));

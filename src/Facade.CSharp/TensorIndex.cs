@@ -17,12 +17,12 @@ public readonly struct TensorIndex
     private TensorIndex(Index? element, int? integer, Range? span) => (Element, Integer, Span) = (element, integer, span);
 
     /// <summary>An element by its position (negative counts from the end).</summary>
-    /// <param name="index">The element's position, one index per axis.</param>
+    /// <param name="index">The element's position along its axis (negative counts from the end).</param>
     /// <returns>The index position.</returns>
     public static implicit operator TensorIndex(int index) => new(null, index, null);
 
     /// <summary>An element, <c>^1</c> being the last.</summary>
-    /// <param name="index">The element's position, one index per axis.</param>
+    /// <param name="index">The element's position along its axis (<c>^1</c> is the last).</param>
     /// <returns>The index position.</returns>
     public static implicit operator TensorIndex(Index index) => new(index, null, null);
 

@@ -25,7 +25,7 @@ public sealed class TensorShape : IReadOnlyList<int>, IEquatable<TensorShape>
     public int Count => dims.Length;
 
     /// <summary>A copy of the dimensions.</summary>
-    /// <returns>A new row-major array.</returns>
+    /// <returns>A new array of the dimensions.</returns>
     public int[] ToArray() => (int[])dims.Clone();
 
     /// <inheritdoc/>

@@ -209,8 +209,9 @@ public static class Generators
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> or <paramref name="avoid"/> is
     /// null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="gap"/> is negative or NaN, <paramref name="min"/>
-    /// or <paramref name="max"/> is not finite, or <paramref name="min"/> is greater than
-    /// <paramref name="max"/>.</exception>
+    /// or <paramref name="max"/> is not finite, <paramref name="min"/> is greater than <paramref name="max"/>, or
+    /// no value in [<paramref name="min"/>, <paramref name="max"/>] lies <paramref name="gap"/> or more from every
+    /// avoided point.</exception>
     /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
     /// <see cref="Limits.MaxElements"/> elements.</exception>
     /// <exception cref="MemoryLimitException">One tensor of <paramref name="shape"/> would exceed

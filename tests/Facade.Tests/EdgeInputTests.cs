@@ -32,6 +32,14 @@ public class EdgeInputTests
     }
 
     [Fact]
+    public void A_NaN_in_a_lower_triangular_matrix_makes_its_whole_inverse_NaN()
+    {
+        // A lower triangular matrix is inverted by substitution, which spread a NaN to the rows below it only.
+        foreach (var a in new[] { new[] { 1.0, 0, double.NaN, 1 }, new[] { double.NaN, 0, 1, 1 }, new[] { 1.0, 0, 1, double.NaN } })
+            Assert.All(Linalg.Inverse(Tensor.FromArray(a, 2, 2)).ToArray(), v => Assert.True(double.IsNaN(v), $"[{string.Join(", ", a)}]"));
+    }
+
+    [Fact]
     public void Batches_of_more_matrices_than_an_array_holds_are_refused_and_many_empty_ones_cost_nothing()
     {
         // 65536·65536 wrapped to 0: an empty tensor shaped [65536, 65536] came back.

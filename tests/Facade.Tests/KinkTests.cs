@@ -43,6 +43,34 @@ public class KinkTests
         Assert.Equal(new[] { -2.0, 2.0 }, y);
     }
 
+    /// <summary>The right and left derivatives are what they are called: the one-sided difference quotients at the
+    /// kink, for every op with a convention (a tie of max or min included, where the two sides swap).</summary>
+    [Fact]
+    public void Right_and_left_derivatives_are_the_one_sided_difference_quotients()
+    {
+        var ops = new (string Name, Func<Tensor, KinkConvention, Tensor> F, double Kink)[]
+        {
+            ("abs", (t, c) => t.Abs(c), 0),
+            ("leaky ReLU", (t, c) => t.LeakyRelu(0.1, c), 0),
+            ("ELU", (t, c) => t.Elu(0.7, c), 0),
+            ("clamp at lo", (t, c) => t.Clamp(-1, 1, c), -1),
+            ("clamp at hi", (t, c) => t.Clamp(-1, 1, c), 1),
+            ("maximum", (t, c) => t.Maximum(Tensor.FromArray(new[] { 0.5 }, 1), c), 0.5),
+            ("minimum", (t, c) => t.Minimum(Tensor.FromArray(new[] { 0.5 }, 1), c), 0.5),
+            ("max over an axis", (t, c) => Tensor.Concat(0, t, Tensor.FromArray(new[] { 0.5 }, 1)).Max(new[] { 0 }, false, c), 0.5),
+            ("min over an axis", (t, c) => Tensor.Concat(0, t, Tensor.FromArray(new[] { 0.5 }, 1)).Min(new[] { 0 }, false, c), 0.5),
+        };
+        const double h = 1.0 / 1024;   // exact steps: every op is linear on each side near its kink, except ELU
+        foreach (var (name, f, kink) in ops)
+        {
+            double At(double x) => f(Tensor.FromArray(new[] { x }, 1), KinkConvention.Midpoint).Sum().ToScalar();
+            double right = (At(kink + h) - At(kink)) / h, left = (At(kink) - At(kink - h)) / h;
+            Assert.Equal(right, Ours(t => f(t, KinkConvention.RightDerivative), kink), 2);
+            Assert.Equal(left, Ours(t => f(t, KinkConvention.LeftDerivative), kink), 2);
+            Assert.Equal((left + right) / 2, Ours(t => f(t, KinkConvention.Midpoint), kink), 2);
+        }
+    }
+
     [Fact]
     public void Our_defaults_and_each_convention()
     {

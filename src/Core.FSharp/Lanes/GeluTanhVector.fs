@@ -39,8 +39,8 @@ module internal GeluTanhVector =
     /// iteration). One body for both widths, given each width's operations: `k` a constant vector, `fms a b c`
     /// a·b − c and `fma` a·b + c fused, `ge`/`eq` lane masks, `select mask a b`, `scale p n` p·2ⁿ, `bad y` the
     /// mask of lanes with y below −708 or NaN. The steps form one long chain per lane (11 FMAs of the
-    /// exponential's polynomial among them), so lanes in flight set the speed: 4.0 ns per element on four
-    /// lanes here, 2.3 on eight, before Estrin's scheme and FMS took them to 3.8 and 2.25.
+    /// exponential's polynomial among them), so lanes in flight set the speed: 3.8 ns per element on four
+    /// lanes here, 2.25 on eight, with Estrin's scheme and FMS (4.0 and 2.3 without).
     let inline private bothOf (x: ^v) ([<InlineIfLambda>] k: float -> ^v) ([<InlineIfLambda>] fms: ^v -> ^v -> ^v -> ^v)
                               ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) ([<InlineIfLambda>] ge: ^v -> ^v -> ^v)
                               ([<InlineIfLambda>] eq: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v)

@@ -171,9 +171,9 @@ module Linalg =
 
     /// f a b for B [..., n, k], or for B [..., n] as [..., n, 1] (the result back as vectors), with A's and B's
     /// leading dimensions broadcast (PyTorch's rules for linalg.solve: B is vectors when it has one dimension or exactly A's shape
-    /// without the last); any other B is refused in the terms of `name`. One matrix A for a batch of B solves the
-    /// batch as columns of one right-hand side (each matrix's bits up to one panel; beyond it the panels' products are
-    /// blocked by the number of columns, so equal to rounding); otherwise A is broadcast as well.
+    /// without the last); any other B is refused in the terms of `name`. Where the batches differ, each of A's matrices
+    /// solves the B's it meets as columns of one right-hand side (each matrix's bits up to one panel; beyond it the
+    /// panels' products are blocked by the number of columns, so equal to rounding).
     let private withRightHandSides (name: string) (a: Value) (b: Value) (f: Value -> Value -> Value) : Value =
         let n, _ = square name "a" a.Shape
         let sa, sb = a.Shape, b.Shape
@@ -194,6 +194,22 @@ module Linalg =
                 let columns = Layout.permute [| 1; 0; 2 |] (Layout.reshape [| m; n; k |] (Arithmetic.broadcastTo (Array.append batch [| n; k |]) bm))
                 let solved = f (Layout.reshape [| n; n |] a) (Layout.reshape [| n; m * k |] columns)
                 Layout.reshape (Array.append batch [| n; k |]) (Layout.permute [| 1; 0; 2 |] (Layout.reshape [| n; m; k |] solved))
+            elif Shape.numel batch > 0 then
+                // Each of A's own matrices solves, as columns of one right-hand side, every B it meets: A is factored
+                // once per matrix it holds (not once per broadcast batch), and a singular one is named by its index
+                // in A. Batch dimensions where A varies (`own`) go first, the others beside k.
+                let r = batch.Length
+                let padded = Array.append (Array.create (r - lead.Length) 1) lead
+                let own = [| for d in 0 .. r - 1 do if padded.[d] <> 1 then yield d |]
+                let other = [| for d in 0 .. r - 1 do if padded.[d] = 1 then yield d |]
+                let sizes (ds: int[]) = ds |> Array.map (fun d -> batch.[d])
+                let mA, mO = Shape.numel (sizes own), Shape.numel (sizes other)
+                let order = Array.concat [ own; [| r |]; other; [| r + 1 |] ]
+                let columns = Layout.reshape [| mA; n; mO * k |] (Layout.permute order (Arithmetic.broadcastTo (Array.append batch [| n; k |]) bm))
+                let solved = f (Layout.reshape [| mA; n; n |] a) columns
+                let back = Array.zeroCreate order.Length
+                order |> Array.iteri (fun i d -> back.[d] <- i)
+                Layout.permute back (Layout.reshape (Array.concat [ sizes own; [| n |]; sizes other; [| k |] ]) solved)
             else f (Arithmetic.broadcastTo (Array.append batch [| n; n |]) a) (Arithmetic.broadcastTo (Array.append batch [| n; k |]) bm)
         if vector then Layout.reshape (Array.append batch [| n |]) x else x
 
@@ -255,9 +271,12 @@ module Linalg =
                         match Factorizations.lowerTriangular ad o n with
                         | Some zero ->
                             // A lower triangular matrix (a Cholesky factor in cholesky's rules) needs no LU; its
-                            // pivots are its diagonal.
-                            if zero >= 0 then raise (singular "inverse" count blk zero)
-                            Factorizations.lowerInverse ad o n y o
+                            // pivots are its diagonal. A NaN makes the whole inverse NaN, as the LU path's does
+                            // (substitution would spread it to some rows only).
+                            if Array.IndexOf(ad, nan, o, n * n) >= 0 then Array.Fill(y, nan, o, n * n)
+                            else
+                                if zero >= 0 then raise (singular "inverse" count blk zero)
+                                Factorizations.lowerInverse ad o n y o
                         | None -> luOf "inverse" saved ts.[0] n blk (fun m mo perm -> Factorizations.luInverse m mo perm n y o)))
                 (fun _ out adj _ -> Arithmetic.neg (Linear.einsum "...ji,...jk,...lk->...il" [| out; adj; out |]))
                 (fun _ out _ t -> Arithmetic.neg (Linear.einsum "...ij,...jk,...kl->...il" [| out; t; out |])))

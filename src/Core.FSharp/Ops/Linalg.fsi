@@ -46,6 +46,6 @@ module Linalg =
 
     /// The lower factor L of A = L·Lᵀ (A symmetric positive definite; its lower triangle is read). With
     /// Φ(X) = the lower triangle of X with its diagonal halved: VJP Ā = ½(S + Sᵀ), S = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹ (computed as
-    /// L⁻ᵀ·M·L⁻¹, M = ½(Φ(Lᵀ·L̄) + Φ(Lᵀ·L̄)ᵀ), from its lower triangle: exactly symmetric); JVP L̇ = L·Φ(L⁻¹·Ȧₛ·L⁻ᵀ) with Ȧₛ = ½(Ȧ + Ȧᵀ), the VJP's convention (PyTorch's). A matrix that is not positive
+    /// L⁻ᵀ·M·L⁻¹, M = ½(Φ(Lᵀ·L̄) + Φ(Lᵀ·L̄)ᵀ), from its lower triangle: exactly symmetric); JVP L̇ = L·Φ(L⁻¹·Ȧₛ·L⁻ᵀ) with Ȧₛ = ½(Ȧ + Ȧᵀ), the VJP's convention (PyTorch's VJP is symmetric too; its JVP takes Ȧ as given, which differs for a non-symmetric Ȧ). A matrix that is not positive
     /// definite is refused.
     val cholesky: a: Value -> Value

@@ -40,11 +40,14 @@ module Piecewise =
         let kinkLow, kinkHigh = clampKinks convention lo hi
         Activation.clampOp [ "min", box lo; "max", box hi; "convention", box convention ] lo hi kinkLow kinkHigh x
 
+    let tieSlope (isMax: bool) (convention: KinkConvention) =
+        if isMax then kinkValue convention 0.0 1.0 else kinkValue convention 1.0 0.0
+
     /// The weight of a (first = true) or b in max(a, b) or min(a, b), over the broadcast shape: 1 where that side
     /// wins, 0 where it loses, at a tie the convention's value (the one-sided derivatives are 0 and 1), NaN where
     /// either is NaN. One pass, four lanes at a time where the shapes agree.
     let private weights (isMax: bool) (convention: KinkConvention) (first: bool) (a: Value) (b: Value) =
-        let tie = kinkValue convention 0.0 1.0
+        let tie = tieSlope isMax convention
         let tieV, one, nanV = Vector256.Create(tie), Vector256.Create(1.0), Vector256.Create(nan)
         // Whether this side wins: x for a, y for b, larger (isMax) or smaller.
         let larger = isMax = first
@@ -174,21 +177,25 @@ module Piecewise =
                     for i in 0 .. inner - 1 do out.[o * inner + i] <- scalarRow o i)
         out
 
+    /// A tied extreme's share of the gradient for each of its `ties` entries (1 for a unique one). A one-sided
+    /// derivative moves one entry: raising a tied entry moves a max (right derivative 1) but not a min (0), lowering
+    /// it the other way round; the midpoint shares 1/ties.
+    let private tieShare (isMax: bool) (convention: KinkConvention) (ties: double) =
+        if ties = 1.0 then 1.0
+        else
+            match convention with
+            | KinkConvention.RightDerivative | KinkConvention.LeftDerivative -> tieSlope isMax convention
+            | _ -> 1.0 / ties
+
     /// Each entry's share of the gradient of the extreme e over the middle of [outer, n, inner]: `reductionWeights`
     /// for consecutive axes, in two passes (count each extreme's ties, then write the shares), four lanes at a time
     /// along a row (inner = 1) or across `inner`.
-    let private weightsRun (convention: KinkConvention) (data: double[]) (e: double[]) (outer: int) (n: int) (inner: int) =
+    let private weightsRun (isMax: bool) (convention: KinkConvention) (data: double[]) (e: double[]) (outer: int) (n: int) (inner: int) =
         let out = Storage.uninit data.Length
         let inline hit (v: double) (best: double) = v = best || (Double.IsNaN best && Double.IsNaN v)
         let inline hitV (v: Vector256<double>) (best: Vector256<double>) =
             Vector256.Equals(v, best) ||| Vector256.OnesComplement(Vector256.Equals(v, v) ||| Vector256.Equals(best, best))
-        let share (ties: double) =
-            if ties = 1.0 then 1.0
-            else
-                match convention with
-                | KinkConvention.RightDerivative -> 1.0
-                | KinkConvention.LeftDerivative -> 0.0
-                | _ -> 1.0 / ties
+        let share = tieShare isMax convention
         let vector = Vector256.IsHardwareAccelerated
         Strided.chunkedUnits outer (2 * n * inner) (fun o0 o1 ->
             let ties = Array.zeroCreate<double> inner
@@ -266,12 +273,12 @@ module Piecewise =
                     best))
 
     /// Each entry's share of the gradient of a max or min over `axes`: 1 for the unique extreme, at a tie of k
-    /// entries the convention's (1/k each for the midpoint, the centre of the subgradients; 1 each for the right
-    /// derivative; 0 each for the left), 0 elsewhere.
-    let private reductionWeights (convention: KinkConvention) (axes: int[]) (x: Tensor) (kept: Tensor) =
+    /// entries the convention's (`tieShare`: 1/k each for the midpoint, the centre of the subgradients; for a max 1
+    /// each for the right derivative and 0 for the left, for a min the other way round), 0 elsewhere.
+    let private reductionWeights (isMax: bool) (convention: KinkConvention) (axes: int[]) (x: Tensor) (kept: Tensor) =
         match aroundRun x.ShapeArray axes with
         | ValueSome (struct (outer, n, inner)) when n > 0 ->
-            let weights = weightsRun convention x.Data kept.Data outer n inner
+            let weights = weightsRun isMax convention x.Data kept.Data outer n inner
             // Read as raw arrays outside an op's forward: held here, not only by the callers, until the kernel is done.
             GC.KeepAlive x
             GC.KeepAlive kept
@@ -280,14 +287,7 @@ module Piecewise =
         let extreme = Tensor.broadcastTo x.ShapeArray kept
         let hit = Tensor.map2 (fun v e -> if v = e || (Double.IsNaN e && Double.IsNaN v) then 1.0 else 0.0) x extreme
         let ties = Tensor.broadcastTo x.ShapeArray (Tensor.sumAxes axes true hit)
-        Tensor.map2 (fun h k ->
-            if h = 0.0 then 0.0
-            elif k = 1.0 then 1.0
-            else
-                match convention with
-                | KinkConvention.RightDerivative -> 1.0
-                | KinkConvention.LeftDerivative -> 0.0
-                | _ -> 1.0 / k) hit ties
+        Tensor.map2 (fun h k -> if h = 0.0 then 0.0 else tieShare isMax convention k) hit ties
 
     let private extremeAxes (isMax: bool) (convention: KinkConvention) (axes: int[]) (keepDims: bool) (x: Value) =
         let src = x.Shape
@@ -296,7 +296,7 @@ module Piecewise =
         let outShape = if keepDims then kept else [| for i in 0 .. src.Length - 1 do if not (Array.contains i axes) then yield src.[i] |]
         for a in axes do
             if src.[a] = 0 then raise (ShapeException(sprintf "%s over axis %d: the axis is empty, so there is no %s." (if isMax then "max" else "min") a (if isMax then "largest entry" else "smallest entry"), "axes"))
-        let weights (xs: Value[]) (out: Value) = Value.constant (reductionWeights convention axes xs.[0].Tensor (Tensor.reshape kept out.Tensor))
+        let weights (xs: Value[]) (out: Value) = Value.constant (reductionWeights isMax convention axes xs.[0].Tensor (Tensor.reshape kept out.Tensor))
         Op.apply
             (Op.withAttributes [ "axes", box axes; "keepDims", box keepDims; "convention", box convention ] <| Op.create (if isMax then "maxAxes" else "minAxes")
                 (fun ts -> Tensor.reshape outShape (extremeOver isMax axes ts.[0]))

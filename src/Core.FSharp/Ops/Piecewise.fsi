@@ -29,12 +29,18 @@ module Piecewise =
     /// cross-check engine's too.
     val internal clampKinks: convention: KinkConvention -> lo: double -> hi: double -> double * double
 
+    /// Each side's derivative at a tie of max(a, b) (isMax) or min(a, b) under the convention: raising one side moves
+    /// a max (right derivative 1, left 0), not a min (right 0, left 1); the midpoint ½. The one-sided value is also a
+    /// tied entry's share in `maxAxes` and `minAxes`.
+    val internal tieSlope: isMax: bool -> convention: KinkConvention -> double
+
     /// max(a, b) elementwise with broadcasting. The gradient goes to the larger; at a tie each side's derivative
     /// is the convention's: 1/2 each (midpoint, as PyTorch and JAX split it), 1 each (right) or 0 each (left).
     /// NaN in either gives NaN.
     val maximum: convention: KinkConvention -> a: Value -> b: Value -> Value
 
-    /// min(a, b) elementwise with broadcasting; ties as in `maximum`.
+    /// min(a, b) elementwise with broadcasting. The gradient goes to the smaller; at a tie 1/2 each (midpoint), 0 each
+    /// (right: raising one side leaves the min where it is) or 1 each (left). NaN in either gives NaN.
     val minimum: convention: KinkConvention -> a: Value -> b: Value -> Value
 
     /// ELU: x for x > 0, α·(eˣ − 1) for x ≤ 0. d/dx = 1 (x > 0), α·eˣ (x < 0), and at 0 the convention's value
@@ -49,5 +55,6 @@ module Piecewise =
     /// PyTorch's amax and JAX), 1 (right) or 0 (left). NaN anywhere in a run gives NaN. An empty axis is refused.
     val maxAxes: convention: KinkConvention -> axes: int array -> keepDims: bool -> x: Value -> Value
 
-    /// The smallest entry over `axes`; ties as in `maxAxes`.
+    /// The smallest entry over `axes`; at a tie of k entries each gets 1/k (midpoint), 0 (right: raising one tied entry
+    /// leaves the min where it is) or 1 (left). NaN anywhere in a run gives NaN. An empty axis is refused.
     val minAxes: convention: KinkConvention -> axes: int array -> keepDims: bool -> x: Value -> Value

@@ -39,7 +39,7 @@ internal static unsafe partial class Reduce
         fixed (double* s = src, d = dst)
         {
             // Too few columns to give each core two tasks: the rows are split instead (a bias's gradient, `ij->j`
-            // over a long batch of ten or seventeen columns, was one task on one core).
+            // over a long batch of ten or seventeen columns, would be one task on one core).
             if (outer == 1 && blocks < 2 * Environment.ProcessorCount && Environment.ProcessorCount > 1
                 && (long)mid * inner >= 1L << 18 && SplitRows(s, d, mid, inner))
                 return;
@@ -202,8 +202,8 @@ internal static unsafe partial class Reduce
 
     /// <summary>w columns (a multiple of 32) over more than one block of rows: each block of rows is summed for every
     /// group before the next block (reading one group down all mid rows walked as many pages at once: `ij->j` at
-    /// 4096×1024 took 1.3–1.6 ms against 0.9–1.1 now, and without AVX-512, four columns at a time, 6.4–7.3 against
-    /// 1.0–1.2), and the blocks' sums go onto a counter of w positions in scratch (<see cref="PushRows"/>,
+    /// 4096×1024 takes 1.3–1.6 ms against 0.9–1.1 this way, and without AVX-512, four columns at a time, 6.4–7.3
+    /// against 1.0–1.2), and the blocks' sums go onto a counter of w positions in scratch (<see cref="PushRows"/>,
     /// <see cref="TotalRows"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Groups32ByBlocks(double* s, double* d, int mid, int inner, int w)

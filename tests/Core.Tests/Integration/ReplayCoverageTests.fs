@@ -194,8 +194,9 @@ module ReplayCoverageTests =
 
     [<Fact>]
     let ``a documented difference excuses nothing: ours is checked there against TorchSharp aligned to our rule`` () =
-        // A GELU whose VJP adds 1 below −5, where TorchSharp's own GELU loses the tail and used to be excused. The
-        // function's own adjoint (a sum) would also hide nothing here, but a softmax after it would shrink it away.
+        // A GELU whose VJP adds 1 below −5, where TorchSharp's own GELU loses the tail, a documented difference
+        // that must not excuse it. The function's own adjoint (a sum) would also hide nothing here, but a softmax
+        // after it would shrink it away.
         let none = Dictionary<string, torch.Tensor[] -> torch.Tensor>() :> IReadOnlyDictionary<_, _>
         let tailMask (x: Value) = Elementwise.constantOf (fun v -> if v < -5.0 then 1.0 else 0.0) x
         let wrongGelu (x: Value) =

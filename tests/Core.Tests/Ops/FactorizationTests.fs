@@ -458,6 +458,12 @@ module OpsFactorizationTests =
     [<Fact>]
     let ``solve broadcasts leading dimensions, one A for a batch with each matrix's own bits`` () =
         let bits (v: Value) = v.Tensor.ToArray() |> Array.map BitConverter.DoubleToInt64Bits
+        // Bit for bit up to one panel; beyond it the panels' products are blocked by the number of columns.
+        let same n (each: Value) (x: Value) =
+            if n <= 64 then Assert.Equal<int64[]>(bits each, bits x)
+            else
+                let scale = each.Tensor.ToArray() |> Array.fold (fun s v -> max s (abs v)) 0.0
+                Assert.True(Tensor.maxAbsDiff each.Tensor x.Tensor <= 1e-12 * scale, sprintf "n = %d: %g off (largest %g)" n (Tensor.maxAbsDiff each.Tensor x.Tensor) scale)
         for n in [ 5; 70 ] do
             let a, _, _ = factorizationCase n 1
             let av = Value.constant (Tensor.create [| n; n |] a)
@@ -466,11 +472,7 @@ module OpsFactorizationTests =
                 let x = solve av b
                 Assert.Equal<int[]>([| 2; 3; n; 4 |], x.Shape)
                 let each = Layout.stack [| for i in 0 .. 1 -> Layout.stack [| for j in 0 .. 2 -> solve av (Layout.select j (Layout.select i b)) |] |]
-                if n <= 64 then Assert.Equal<int64[]>(bits each, bits x)
-                else
-                    // Beyond one panel the panels' products are blocked by the number of columns: equal to rounding.
-                    let scale = each.Tensor.ToArray() |> Array.fold (fun s v -> max s (abs v)) 0.0
-                    Assert.True(Tensor.maxAbsDiff each.Tensor x.Tensor <= 1e-12 * scale, sprintf "n = %d: %g off (largest %g)" n (Tensor.maxAbsDiff each.Tensor x.Tensor) scale)
+                same n each x
             // A [2, 1, n, n] against B [3, n, 4]: every pairing; vectors for a batch of A.
             let a2 = Value.constant (Tensor.create [| 2; 1; n; n |] (Array.append a (Array.map (fun v -> -v) a)))
             let b3 = Layout.select 0 b
@@ -482,8 +484,18 @@ module OpsFactorizationTests =
             for i in 0 .. 1 do
                 let ai = Layout.select 0 (Layout.select i a2)
                 for j in 0 .. 2 do
-                    Assert.Equal<int64[]>(bits (Linalg.solve ai (Layout.select j b3)), bits (Layout.select j (Layout.select i x)))
-                Assert.Equal<int64[]>(bits (Linalg.solve ai v), bits (Layout.select 0 (Layout.select i xv)))
+                    same n (Linalg.solve ai (Layout.select j b3)) (Layout.select j (Layout.select i x))
+                same n (Linalg.solve ai v) (Layout.select 0 (Layout.select i xv))
+            // A broadcast against B broadcast the other way round: A [2, 1, 1, n, n] against B [1, 3, 2, n, 4].
+            let a5 = Layout.reshape [| 2; 1; 1; n; n |] a2
+            let b5 = Layout.reshape [| 1; 3; 2; n; 4 |] b
+            let x5 = Linalg.solve a5 b5
+            Assert.Equal<int[]>([| 2; 3; 2; n; 4 |], x5.Shape)
+            for i in 0 .. 1 do
+                for j in 0 .. 2 do
+                    for l in 0 .. 1 do
+                        same n (Linalg.solve (Layout.select 0 (Layout.select i a2)) (Layout.select l (Layout.select j (Layout.select 0 b5))))
+                            (Layout.select l (Layout.select j (Layout.select i x5)))
         // An empty batch against one (singular) A: the empty result, as PyTorch's broadcast gives, nothing factored.
         Assert.Equal<int[]>([| 0; 3; 2 |], (Linalg.solve (Value.constant (Tensor.zeros [| 3; 3 |])) (Value.constant (Tensor.zeros [| 0; 3; 2 |]))).Shape)
         let ex = Assert.Throws<Functional.ShapeException>(fun () -> Linalg.solve (Value.constant (Tensor.ones [| 2; 3; 3 |])) (Value.constant (Tensor.ones [| 4; 3; 1 |])) |> ignore)
@@ -500,6 +512,12 @@ module OpsFactorizationTests =
             Assert.Contains(sprintf "at batch index %d" singularAt, inv.Message)
             let solve = Assert.Throws<ArgumentException>(fun () -> Linalg.solve batch (Value.constant (Tensor.ones [| 2; 2; 1 |])) |> ignore)
             Assert.Contains(sprintf "at batch index %d" singularAt, solve.Message)
+        // A broadcast A names its own index (a [2, 1, 2, 2] whose matrix 1 is singular, against b [1, 3, 2, 1]: index
+        // 1 of a, where the broadcast batch [2, 3] first meets it at 3).
+        let a = Array.init 8 (fun i -> if i < 4 && (i = 0 || i = 3) then 1.0 else 0.0)
+        for solve in [ Linalg.solve; Linalg.solveTriangular false ] do
+            let e = Assert.Throws<ArgumentException>(fun () -> solve (Value.constant (Tensor.create [| 2; 1; 2; 2 |] a)) (Value.constant (Tensor.ones [| 1; 3; 2; 1 |])) |> ignore)
+            Assert.Contains("at batch index 1", e.Message)
         // A single matrix names none.
         let one = Assert.Throws<ArgumentException>(fun () -> Linalg.inverse (Value.constant (Tensor.ones [| 2; 2 |])) |> ignore)
         Assert.DoesNotContain("batch index", one.Message)

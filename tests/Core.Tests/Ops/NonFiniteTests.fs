@@ -112,7 +112,8 @@ module NonFiniteTests =
         let pairs = [| for a in specials do for b in specials -> a, b |]
         for isMax in [ true; false ] do
             for convention in [ KinkConvention.LeftDerivative; KinkConvention.RightDerivative; KinkConvention.Midpoint ] do
-                let tie = Piecewise.kinkValue convention 0.0 1.0
+                // Raising one side of a tie moves a max (right derivative 1), not a min (0).
+                let tie = if isMax then Piecewise.kinkValue convention 0.0 1.0 else Piecewise.kinkValue convention 1.0 0.0
                 let f = if isMax then Piecewise.maximum convention else Piecewise.minimum convention
                 let expected (x: double) (y: double) = if Double.IsNaN x || Double.IsNaN y then nan elif isMax then Math.Max(x, y) else Math.Min(x, y)
                 let weight (x: double) (y: double) =
@@ -235,7 +236,12 @@ module NonFiniteTests =
                         let share =
                             if not (hit ix) then 0.0
                             elif ties.[key] = 1 then 1.0
-                            else match convention with KinkConvention.RightDerivative -> 1.0 | KinkConvention.LeftDerivative -> 0.0 | _ -> 1.0 / float ties.[key]
+                            else
+                                // Raising one tied entry moves a max (right derivative 1), not a min (0).
+                                match convention with
+                                | KinkConvention.RightDerivative -> (if isMax then 1.0 else 0.0)
+                                | KinkConvention.LeftDerivative -> (if isMax then 0.0 else 1.0)
+                                | _ -> 1.0 / float ties.[key]
                         Assert.True(same share grad.[ix], sprintf "%A over %A (%A) at %A: share %g, expected %g" shape axes convention ix grad.[ix] share)
 
     /// x^−0.5 is 1/√x, with Math.Pow's values at the special points, within 1 ulp of Math.Pow elsewhere.
