@@ -62,12 +62,12 @@ public sealed class Sgd : IOptimizer
     private readonly bool nesterov;
 
     /// <summary>Plain SGD, p ← p − ηg.</summary>
-    /// <param name="learningRate">η &gt; 0.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not positive (or NaN or infinite).</exception>
+    /// <param name="learningRate">η ≥ 0 (0 at the start of a warm-up schedule: the moments and the step count still advance).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is negative, NaN or infinite.</exception>
     public Sgd(double learningRate) : this(learningRate, 0, false, 0) { }
 
     /// <summary>SGD with momentum, optionally Nesterov's, and L2 weight decay.</summary>
-    /// <param name="learningRate">η &gt; 0.</param>
+    /// <param name="learningRate">η ≥ 0 (0 at the start of a warm-up schedule: the moments and the step count still advance).</param>
     /// <param name="momentum">μ ≥ 0.</param>
     /// <param name="nesterov">Nesterov's momentum (needs μ &gt; 0).</param>
     /// <param name="weightDecay">λ ≥ 0, added to the gradient as λp.</param>
@@ -76,7 +76,7 @@ public sealed class Sgd : IOptimizer
     public Sgd(double learningRate, double momentum, bool nesterov, double weightDecay)
     {
         (lr, this.momentum, this.nesterov, this.weightDecay) =
-            (Hyperparameter.Positive(learningRate), Hyperparameter.NonNegative(momentum), nesterov, Hyperparameter.NonNegative(weightDecay));
+            (Hyperparameter.NonNegative(learningRate), Hyperparameter.NonNegative(momentum), nesterov, Hyperparameter.NonNegative(weightDecay));
         if (nesterov && momentum == 0) throw new ArgumentException("Nesterov's momentum needs a momentum > 0.", nameof(nesterov));
     }
 
@@ -95,20 +95,20 @@ public sealed class Adam : IOptimizer
     private readonly double lr, beta1, beta2, epsilon, weightDecay;
 
     /// <summary>Adam with β₁ = 0.9, β₂ = 0.999, ε = 1e-8 and no weight decay.</summary>
-    /// <param name="learningRate">η &gt; 0.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not positive (or NaN or infinite).</exception>
+    /// <param name="learningRate">η ≥ 0 (0 at the start of a warm-up schedule: the moments and the step count still advance).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is negative, NaN or infinite.</exception>
     public Adam(double learningRate) : this(learningRate, 0.9, 0.999, 1e-8, 0) { }
 
     /// <summary>Adam with every coefficient given.</summary>
-    /// <param name="learningRate">η &gt; 0.</param>
+    /// <param name="learningRate">η ≥ 0 (0 at the start of a warm-up schedule: the moments and the step count still advance).</param>
     /// <param name="beta1">β₁ in [0, 1).</param>
     /// <param name="beta2">β₂ in [0, 1).</param>
-    /// <param name="epsilon">ε &gt; 0.</param>
+    /// <param name="epsilon">ε ≥ 0.</param>
     /// <param name="weightDecay">λ ≥ 0 (L2, added to the gradient).</param>
     /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN or infinite).</exception>
     public Adam(double learningRate, double beta1, double beta2, double epsilon, double weightDecay) =>
-        (lr, this.beta1, this.beta2, this.epsilon, this.weightDecay) = (Hyperparameter.Positive(learningRate), Hyperparameter.Unit(beta1),
-            Hyperparameter.Unit(beta2), Hyperparameter.Positive(epsilon), Hyperparameter.NonNegative(weightDecay));
+        (lr, this.beta1, this.beta2, this.epsilon, this.weightDecay) = (Hyperparameter.NonNegative(learningRate), Hyperparameter.Unit(beta1),
+            Hyperparameter.Unit(beta2), Hyperparameter.NonNegative(epsilon), Hyperparameter.NonNegative(weightDecay));
 
     /// <inheritdoc/>
     public OptimizerState Init(params Tensor[] parameters) => Optimizer.Init(parameters);
@@ -124,21 +124,21 @@ public sealed class AdamW : IOptimizer
     private readonly double lr, beta1, beta2, epsilon, weightDecay;
 
     /// <summary>AdamW with β₁ = 0.9, β₂ = 0.999, ε = 1e-8.</summary>
-    /// <param name="learningRate">η &gt; 0.</param>
+    /// <param name="learningRate">η ≥ 0 (0 at the start of a warm-up schedule: the moments and the step count still advance).</param>
     /// <param name="weightDecay">λ ≥ 0 (decoupled).</param>
     /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN or infinite).</exception>
     public AdamW(double learningRate, double weightDecay) : this(learningRate, 0.9, 0.999, 1e-8, weightDecay) { }
 
     /// <summary>AdamW with every coefficient given.</summary>
-    /// <param name="learningRate">η &gt; 0.</param>
+    /// <param name="learningRate">η ≥ 0 (0 at the start of a warm-up schedule: the moments and the step count still advance).</param>
     /// <param name="beta1">β₁ in [0, 1).</param>
     /// <param name="beta2">β₂ in [0, 1).</param>
-    /// <param name="epsilon">ε &gt; 0.</param>
+    /// <param name="epsilon">ε ≥ 0.</param>
     /// <param name="weightDecay">λ ≥ 0 (decoupled).</param>
     /// <exception cref="ArgumentOutOfRangeException">A coefficient is out of its range (or NaN or infinite).</exception>
     public AdamW(double learningRate, double beta1, double beta2, double epsilon, double weightDecay) =>
-        (lr, this.beta1, this.beta2, this.epsilon, this.weightDecay) = (Hyperparameter.Positive(learningRate), Hyperparameter.Unit(beta1),
-            Hyperparameter.Unit(beta2), Hyperparameter.Positive(epsilon), Hyperparameter.NonNegative(weightDecay));
+        (lr, this.beta1, this.beta2, this.epsilon, this.weightDecay) = (Hyperparameter.NonNegative(learningRate), Hyperparameter.Unit(beta1),
+            Hyperparameter.Unit(beta2), Hyperparameter.NonNegative(epsilon), Hyperparameter.NonNegative(weightDecay));
 
     /// <inheritdoc/>
     public OptimizerState Init(params Tensor[] parameters) => Optimizer.Init(parameters);
@@ -182,10 +182,8 @@ public static class Gradients
 /// (as torch.optim does), not by a later step.</summary>
 internal static class Hyperparameter
 {
-    // Finite too: an infinite rate, momentum, ε or decay passes `> 0` and turns the first step's parameters into ±∞ or NaN.
-    public static double Positive(double v, [CallerArgumentExpression(nameof(v))] string name = "") =>
-        v > 0 && double.IsFinite(v) ? v : throw new ArgumentOutOfRangeException(name, v, Text($"{name} must be positive and finite; got {v}."));
-
+    // ≥ 0 as torch.optim checks (a warm-up schedule's first rate is 0), and finite: an infinite rate, momentum, ε or
+    // decay turns the first step's parameters into ±∞ or NaN.
     public static double NonNegative(double v, [CallerArgumentExpression(nameof(v))] string name = "") =>
         v >= 0 && double.IsFinite(v) ? v : throw new ArgumentOutOfRangeException(name, v, Text($"{name} must be ≥ 0 and finite; got {v}."));
 

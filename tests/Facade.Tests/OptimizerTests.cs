@@ -70,6 +70,38 @@ public class OptimizerTests
         Same(Ours(new AdamW(0.01, 0.1), 8), Theirs(ps => torch.optim.AdamW(ps, 0.01, weight_decay: 0.1), 8));
     }
 
+    /// <summary>A warm-up schedule's first rate is 0, as torch.optim accepts: the parameters stay, the moments and the
+    /// step count advance, and later steps continue as torch's.</summary>
+    [Fact]
+    public void A_rate_of_0_starts_a_warm_up_as_torch_optim()
+    {
+        double Rate(int k) => 0.01 * k;
+        var ps = Start;
+        var state = new Adam(0).Init(ps);
+        for (int k = 0; k < 4; k++)
+        {
+            var before = ps[0].ToArray();
+            (ps, state) = new Adam(Rate(k), 0.9, 0.999, 0, 0).Step(ps, GradientsAt(k), state);
+            if (k == 0) Assert.Equal(before, ps[0].ToArray());
+        }
+        var theirs = Torch.scopedRetryingFreedScalar(FuncConvert.FromFunc(() =>
+        {
+            var tp = Start.Select(t => new TorchSharp.Modules.Parameter(ToTorch(t))).ToList();
+            var opt = torch.optim.Adam(tp, 0.0, eps: 0.0);
+            for (int k = 0; k < 4; k++)
+            {
+                foreach (var group in opt.ParamGroups) group.LearningRate = Rate(k);
+                opt.zero_grad();
+                var g = GradientsAt(k);
+                tp.Select((p, i) => (p * ToTorch(g[i])).sum()).Aggregate((a, b) => a + b).backward();
+                opt.step();
+            }
+            return tp.Select(p => p.detach().data<double>().ToArray()).ToArray();
+        }));
+        Same(ps.Select(p => p.ToArray()).ToArray(), theirs);
+        Assert.Equal(0.0, new Sgd(0).Step(Start, GradientsAt(0), new Sgd(0).Init(Start)).Parameters[0].ToArray().Zip(Start[0].ToArray(), (a, b) => a - b).Max(Math.Abs));
+    }
+
     [Fact]
     public void Clipping_by_norm_equals_torch()
     {

@@ -80,7 +80,6 @@ module Optimizers =
           Second = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray)
           Family = OptimizerFamily.Unstepped }
 
-    let private positive (name: string) (v: float) = if not (v > 0.0 && Double.IsFinite v) then invalidArg name (sprintf "%s must be positive and finite; got %g." name v)
     let private unitInterval (name: string) (v: float) = if not (v >= 0.0 && v < 1.0) then invalidArg name (sprintf "%s must lie in [0, 1); got %g." name v)
     let private nonNegative (name: string) (v: float) = if not (v >= 0.0 && Double.IsFinite v) then invalidArg name (sprintf "%s must be ≥ 0 and finite; got %g." name v)
 
@@ -88,7 +87,7 @@ module Optimizers =
     /// Nesterov; p ← p − η·g.
     let sgd (learningRate: float) (momentum: float) (nesterov: bool) (weightDecay: float)
             (parameters: Tensor[]) (gradients: Tensor[]) (state: OptimizerState) : Tensor[] * OptimizerState =
-        positive "learningRate" learningRate
+        nonNegative "learningRate" learningRate
         nonNegative "momentum" momentum
         nonNegative "weightDecay" weightDecay
         if nesterov && momentum = 0.0 then invalidArg "nesterov" "Nesterov momentum needs a momentum > 0."
@@ -114,10 +113,10 @@ module Optimizers =
     /// m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
     let adam (decoupled: bool) (learningRate: float) (beta1: float) (beta2: float) (epsilon: float) (weightDecay: float)
              (parameters: Tensor[]) (gradients: Tensor[]) (state: OptimizerState) : Tensor[] * OptimizerState =
-        positive "learningRate" learningRate
+        nonNegative "learningRate" learningRate
         unitInterval "beta1" beta1
         unitInterval "beta2" beta2
-        positive "epsilon" epsilon
+        nonNegative "epsilon" epsilon
         nonNegative "weightDecay" weightDecay
         check OptimizerFamily.Adam parameters gradients state
         let t = state.Steps + 1

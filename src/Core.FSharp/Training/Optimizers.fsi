@@ -37,14 +37,14 @@ module Optimizers =
     val init: parameters: Tensor array -> OptimizerState
 
     /// SGD: g ← g + λ·p; with momentum μ, b ← μ·b + g (b = g at the first step) and g ← b, or g + μ·b with
-    /// Nesterov; p ← p − η·g.
+    /// Nesterov; p ← p − η·g. η ≥ 0, as torch.optim (η = 0 starts a warm-up: the momentum and the step count advance).
     val sgd:
       learningRate: float -> momentum: float -> nesterov: bool -> weightDecay: float ->
         parameters: Tensor array -> gradients: Tensor array -> state: OptimizerState -> Tensor array * OptimizerState
 
     /// Adam (decoupled = false: weight decay added to the gradient, as torch.optim.Adam) or AdamW (decoupled:
     /// p ← p·(1 − η·λ) first). m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − η·m̂/(√v̂ + ε) with
-    /// m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
+    /// m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ). η ≥ 0 and ε ≥ 0, as torch.optim.
     val adam:
       decoupled: bool -> learningRate: float -> beta1: float -> beta2: float -> epsilon: float -> weightDecay: float ->
         parameters: Tensor array -> gradients: Tensor array -> state: OptimizerState -> Tensor array * OptimizerState
