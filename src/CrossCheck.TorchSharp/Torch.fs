@@ -29,7 +29,10 @@ module Torch =
 
     /// A Functional tensor with the same shape and values (converted to float64 if needed).
     let ofTorch (t: torch.Tensor) : Tensor =
-        use d = t.detach().to_type(torch.ScalarType.Float64).contiguous()
+        // Each step makes a wrapper of its own: disposed here, not left to the finalizer outside a dispose scope.
+        use detached = t.detach()
+        use typed = detached.to_type(torch.ScalarType.Float64)
+        use d = typed.contiguous()
         let shape = d.shape |> Array.map int
         if Shape.numel shape = 0 then Tensor.zeros shape
         else
@@ -37,7 +40,8 @@ module Torch =
             with :? NullReferenceException ->
                 // libtorch answers some derivatives (sgn's) with a storage-less zero tensor; adding it to real zeros
                 // gives a tensor whose data can be read.
-                use z = torch.zeros(d.shape, torch.ScalarType.Float64).add(d)
+                use zeros = torch.zeros(d.shape, torch.ScalarType.Float64)
+                use z = zeros.add(d)
                 Tensor.create shape (z.data<double>().ToArray())
 
     /// TorchSharp answers an unused input's gradient with null or an empty handle.

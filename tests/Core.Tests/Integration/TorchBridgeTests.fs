@@ -60,3 +60,14 @@ module TorchBridgeTests =
             let b = torch.ones(4L, 5L, dtype = torch.ScalarType.Float64)
             let e = Assert.Throws<Functional.ShapeException>(fun () -> Torch.matmul a b |> ignore)
             Assert.Contains("3 and 4", e.Message))
+
+/// TorchSharp wrappers the bridge makes and drops, counted: alone, so no other test's tensors are counted.
+[<Collection("process-wide state")>]
+module TorchBridgeDisposalTests =
+
+    [<Fact>]
+    let ``ofTorch disposes the wrappers it makes, outside a dispose scope too`` () =
+        use t = torch.tensor([| 1.0f; 2.0f; 3.0f |])
+        let before = DisposeScopeManager.Statistics.ThreadTotalLiveCount
+        for _ in 1 .. 10 do Torch.ofTorch t |> ignore
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount)
