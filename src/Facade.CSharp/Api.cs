@@ -21,8 +21,19 @@ internal static partial class Api
         // it ran) is said again in this member's terms, the inner member's words kept.
         catch (ArgumentException e) when (!member.Equals(e.Data[Translated]) && e is not ArgumentNullException && e is not MemoryLimitException)
         {
-            throw Translate(member, parameters, e);
+            var r = Translate(member, parameters, e);
+            // Passed on as it is: rethrown in place, its stack trace kept.
+            if (ReferenceEquals(r, e)) throw;
+            throw r;
         }
+    }
+
+    /// <summary>Marks <paramref name="e"/> as already in the terms of the C# member <paramref name="member"/> (a
+    /// custom op's rule named by CustomOp.Create's parameter): a member that meets it later keeps its parameter name.</summary>
+    public static T InTermsOf<T>(string member, T e) where T : Exception
+    {
+        e.Data[Translated] = member;
+        return e;
     }
 
     private static ArgumentException Translate(string member, string parameters, ArgumentException e)
@@ -36,7 +47,9 @@ internal static partial class Api
         text = text.Replace("grad needs", "needs").Replace("Use vjp or jacobian", "Use Autodiff.Vjp or Autodiff.Jacobian")
                    .Replace("item needs", "needs");
         string message = $"{member}: {text}";
-        string? parameter = Parameter(e.ParamName, parameters);
+        // A core parameter is mapped to this member's; one already in a C# member's terms (an inner member's, a custom
+        // op rule's) is kept unless this member has it too.
+        string? parameter = e.Data[Translated] is null ? Parameter(e.ParamName, parameters) : Alias(e.ParamName, parameters) ?? e.ParamName;
         // Only the core's own exception types are rebuilt; any other (an EinsumException, a user's) keeps its type.
         ArgumentException r =
             e.GetType() == typeof(ShapeException) ? new ShapeException(message, parameter!)
@@ -56,12 +69,20 @@ internal static partial class Api
     {
         if (parameters.Length == 0) return null;
         var names = parameters.Split(',');
-        foreach (var entry in names)
+        return Alias(core, parameters) ?? (names.Length == 1 ? names[0].Split('|')[0] : null);
+    }
+
+    /// <summary>The C# parameter of <paramref name="parameters"/> that <paramref name="name"/> is, or one of its core
+    /// names; else null.</summary>
+    private static string? Alias(string? name, string parameters)
+    {
+        if (name is null || parameters.Length == 0) return null;
+        foreach (var entry in parameters.Split(','))
         {
             var aliases = entry.Split('|');
-            if (core is not null && Array.IndexOf(aliases, core) >= 0) return aliases[0];
+            if (Array.IndexOf(aliases, name) >= 0) return aliases[0];
         }
-        return names.Length == 1 ? names[0].Split('|')[0] : null;
+        return null;
     }
 
     [GeneratedRegex(@"^[a-z][A-Za-z]*: ")]

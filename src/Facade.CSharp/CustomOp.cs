@@ -65,15 +65,15 @@ public static class CustomOp
     }
 
     private static Tensor Rule(Tensor? t, string name, string rule) =>
-        t ?? throw new ArgumentException($"The {rule} of custom op '{name}' returned null.", rule.ToLowerInvariant());
+        t ?? throw Api.InTermsOf("CustomOp.Create", new ArgumentException($"The {rule} of custom op '{name}' returned null.", rule.ToLowerInvariant()));
 
     private static Core.Value Shaped(Core.Value v, int[] expected, string name, string rule, int input)
     {
         var shape = v.Tensor.Shape;
         if (!shape.AsSpan().SequenceEqual(expected))
-            throw new ShapeException(
+            throw Api.InTermsOf("CustomOp.Create", new ShapeException(
                 $"The {rule} of custom op '{name}' for input {input} returned shape [{string.Join(", ", shape)}]; it must be [{string.Join(", ", expected)}].",
-                rule.ToLowerInvariant());
+                rule.ToLowerInvariant()));
         return v;
     }
 }

@@ -7,7 +7,8 @@ namespace Functional;
 /// <param name="Passed">Every element within atol + rtol·|numeric|.</param>
 /// <param name="MaxAbsoluteError">Largest |analytic − numeric|.</param>
 /// <param name="MaxRelativeError">Largest |analytic − numeric| / |numeric|.</param>
-/// <param name="WorstInput">The input holding the worst element.</param>
+/// <param name="WorstInput">The input holding the worst element (the first element checked when every element agrees
+/// exactly; −1 when no element was checked).</param>
 /// <param name="WorstIndex">The worst element's row-major index in that input.</param>
 /// <param name="Analytic">The derived gradient there.</param>
 /// <param name="Numeric">The central difference there.</param>
@@ -16,7 +17,7 @@ public sealed record GradientCheckReport(bool Passed, double MaxAbsoluteError, d
 {
     /// <summary>One line: verdict, errors and the worst element.</summary>
     /// <returns>The text.</returns>
-    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+    public override string ToString() => Checked == 0 ? $"{(Passed ? "passed" : "FAILED")}: no elements to check" : string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"{(Passed ? "passed" : "FAILED")}: max |Δ| {MaxAbsoluteError:G3}, max rel {MaxRelativeError:G3} over {Checked} elements; worst at input {WorstInput} element {WorstIndex} (analytic {Analytic:R}, numeric {Numeric:R})");
 }
 

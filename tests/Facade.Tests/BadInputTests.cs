@@ -20,6 +20,19 @@ public class BadInputTests
         Assert.Contains("Functional.Linalg.Det", shape.StackTrace);
         var singular = Assert.Throws<ArgumentException>(() => Linalg.Inverse(Tensor.Zeros(2, 2)));
         Assert.Contains("Functional.Core.Linalg", singular.InnerException!.StackTrace);
+        // One passed on as it is (an EinsumException, not rebuilt) keeps the frames where it was thrown.
+        var einsum = Assert.Throws<EinsumException>(() => Einsum.Contract("ij,jk->", Tensor.Ones(2, 2)));
+        Assert.Contains("Functional.Core", einsum.StackTrace);
+    }
+
+    /// <summary>A custom op's rule that returns the wrong shape is named by CustomOp.Create's parameter (vjp), wherever
+    /// the rule runs: not pinned on a pullback's only parameter, nor dropped by Grad.</summary>
+    [Fact]
+    public void A_custom_op_rule_s_error_keeps_the_rule_s_name()
+    {
+        var bad = CustomOp.Create("bad", xs => xs[0] * 2, (xs, y, g, i) => g.Sum(), (xs, y, i, t) => t * 2);
+        Assert.Equal("vjp", Assert.Throws<ShapeException>(() => Autodiff.Vjp(x => bad(new[] { x }), Tensor.Ones(3)).Pullback(Tensor.Ones(3))).ParamName);
+        Assert.Equal("vjp", Assert.Throws<ShapeException>(() => Autodiff.Grad(x => bad(new[] { x }).Sum(), Tensor.Ones(3))).ParamName);
     }
 
     [Fact]

@@ -16,6 +16,18 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void A_report_names_a_real_element_even_when_every_element_agrees_exactly()
+    {
+        // A constant function: analytic and numeric gradients are exactly 0 everywhere.
+        var r = GradientCheck.Run(xs => Tensor.Scalar(1) + xs[0].Sum() * 0, Tensor.Ones(3));
+        Assert.True(r.Passed, r.ToString());
+        Assert.Equal((0, 0, 0.0, 0.0), (r.WorstInput, r.WorstIndex, r.Analytic, r.Numeric));
+        var none = GradientCheck.Run(xs => xs[0].Sum(), Tensor.Zeros(0));
+        Assert.Equal((0, -1), (none.Checked, none.WorstIndex));
+        Assert.Equal("passed: no elements to check", none.ToString());
+    }
+
+    [Fact]
     public void Tolerances_are_parameters()
     {
         // An impossible tolerance fails, and the report says where.

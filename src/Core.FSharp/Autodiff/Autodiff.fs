@@ -113,6 +113,12 @@ module Autodiff =
 
     let private zerosLike (x: Value) = Value.constant (Tensor.zeros x.Shape)
 
+    /// A transform's result must carry its own tag, an enclosing transform's (still live) or none: a newer tag is an
+    /// inner transform's value, a dead older one an earlier transform's, and either would differentiate as a silent 0.
+    let private checkResult (tag: int64) (y: Value) =
+        let t = Value.tag y
+        if t > tag || (t <> 0L && t <> tag && not (Value.isLive t)) then raise (Value.escaped ())
+
     /// The value of f at xs and its pullback: a function from an output adjoint to the adjoints of xs.
     let vjpMany (f: Value[] -> Value) (xs: Value[]) : Value * (Value -> Value[]) =
         let tag = Value.newTag ()
@@ -120,7 +126,7 @@ module Autodiff =
         let inputs = Array.map2 (fun x n -> Reverse(x, n, tag)) xs leaves
         // The tag ends with f: the pullback reads the graph, never applies an op to a value of this tag.
         let y = try f inputs finally Value.endTag tag
-        if Value.tag y > tag then raise (Value.escaped ())
+        checkResult tag y
         let primal = Value.primalAt tag y
         let pullback (adj: Value) =
             if not (Shape.same adj.Tensor.ShapeArray primal.Tensor.ShapeArray) then
@@ -166,7 +172,7 @@ module Autodiff =
                 raise (ShapeException(sprintf "Tangent %d has shape %s; input %d has shape %s." i (Shape.show v.Shape) i (Shape.show x.Shape), "vs"))) xs vs
         let tag = Value.newTag ()
         let y = try f (Array.map2 (fun x v -> Forward(x, v, tag)) xs vs) finally Value.endTag tag
-        if Value.tag y > tag then raise (Value.escaped ())
+        checkResult tag y
         match y with
         | Forward (p, t, tg) when tg = tag -> p, t
         | _ -> y, zerosLike y

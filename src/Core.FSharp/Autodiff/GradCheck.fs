@@ -14,6 +14,7 @@ type GradCheckReport =
       Numeric: float
       Checked: int }
     override r.ToString() =
+        if r.Checked = 0 then sprintf "%s: no elements to check" (if r.Passed then "passed" else "FAILED") else
         sprintf "%s: max |Δ| %.3g, max rel %.3g over %d elements; worst at input %d element %d (analytic %.17g, numeric %.17g)"
             (if r.Passed then "passed" else "FAILED") r.MaxAbsoluteError r.MaxRelativeError r.Checked r.WorstInput r.WorstIndex r.Analytic r.Numeric
 
@@ -39,7 +40,8 @@ type internal GradCheckBuilder(atol: float, rtol: float) =
         if Double.IsNaN err || excess > 0.0 then ok <- false
         if err > maxAbs || Double.IsNaN err then maxAbs <- err
         if rel > maxRel || Double.IsNaN rel then maxRel <- rel
-        if excess > worstExcess || Double.IsNaN excess then
+        // The first element is the worst so far even when it agrees exactly, so a report names a real element.
+        if count = 0 || excess > worstExcess || Double.IsNaN excess then
             worstExcess <- excess
             worst <- (k, e, ours, reference)
         count <- count + 1

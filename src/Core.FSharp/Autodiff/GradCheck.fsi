@@ -7,7 +7,8 @@ type GradCheckReport =
       MaxAbsoluteError: float
       MaxRelativeError: float
 
-      /// The input and flat element index with the largest violation of atol + rtol·|numeric|.
+      /// The input and flat element index with the largest violation of atol + rtol·|numeric| (the first element
+      /// checked when every element agrees exactly; −1 when none was checked).
       WorstInput: int
       WorstIndex: int
       Analytic: float

@@ -26,6 +26,13 @@ module AutodiffTests =
             leaked
         Assert.Throws<InvalidOperationException>(fun () -> Autodiff.grad returned (s 3.0) |> ignore) |> ignore
         Assert.Throws<InvalidOperationException>(fun () -> Autodiff.jvp returned (s 3.0) (s 1.0) |> ignore) |> ignore
+        // Kept from an earlier transform that has returned and returned by the next one as it is (a loss from the
+        // previous step): its tag is older and dead, and it differentiated as a silent 0.
+        let mutable previous = Value.constant (Tensor.scalar 0.0)
+        let step (w: Value) = Autodiff.grad (fun p -> let loss = previous in previous <- Reduction.sum (Arithmetic.mul p p); loss) w
+        step (s 1.0) |> ignore
+        Assert.Throws<InvalidOperationException>(fun () -> step (s 1.0) |> ignore) |> ignore
+        Assert.Throws<InvalidOperationException>(fun () -> Autodiff.jvp (fun _ -> previous) (s 1.0) (s 1.0) |> ignore) |> ignore
         // A training loop keeping the previous step's input: the next step's ops on it nested one level deeper every
         // step (memory and time growing without bound, then a stack overflow); the second step refuses it.
         let mutable previous = s 1.0
