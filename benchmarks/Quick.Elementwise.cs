@@ -274,6 +274,7 @@ public static partial class Quick
     public static void ElementwiseFamily()
     {
         int rounds = Environment.GetEnvironmentVariable("ROUNDS") is string r ? int.Parse(r) : 5;
+        Console.WriteLine($"TorchSharp threads: {TorchSharp.torch.get_num_threads()}, ours: {Environment.ProcessorCount}");
         var shape = new[] { 1000, 1000 };
         var x = Core.TensorModule.random(3, shape);
         var y = Core.TensorModule.random(5, shape);

@@ -15,7 +15,7 @@ public static partial class Quick
             var b = Tensor.Random(2, n, n);
             var ta = Workloads.Leaf(Core.TensorModule.random(1, new[] { n, n }), true);
             var tb = Workloads.Leaf(Core.TensorModule.random(2, new[] { n, n }), true);
-            double ours = Time(() => Workloads.SmallGelu(a, b), 20000);
+            double ours = Time(() => Workloads.SmallGeluRead(a, b), 20000);
             double scoped = Time(() => Workloads.SmallGeluScoped(a, b), 20000);
             double theirs = Time(() => Workloads.TorchSmallGelu(ta, tb), 20000);
             Console.WriteLine($"sum(GELU(A·B)) n={n}: ours {ours * 1e6:F1} µs, in a scope {scoped * 1e6:F1} µs, TorchSharp {theirs * 1e6:F1} µs, ratios {theirs / ours:F2}x / {theirs / scoped:F2}x");

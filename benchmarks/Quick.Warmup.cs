@@ -28,7 +28,7 @@ public static partial class Quick
         {
             var a = Tensor.Random(1, n, n);
             var b = Tensor.Random(2, n, n);
-            call = () => Workloads.SmallGelu(a, b).Value.ToScalar();
+            call = () => Workloads.SmallGeluRead(a, b);
         }
         var (from, to) = (new[] { 1, 2, 11, 1_001, 40_001 }, new[] { 1, 10, 1_000, 10_000, 50_000 });
         var means = new double[from.Length];

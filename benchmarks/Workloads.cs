@@ -29,6 +29,13 @@ public static class Workloads
     public static ValueAndGradients SmallGelu(Functional.Tensor a, Functional.Tensor b) =>
         Autodiff.ValueAndGrad(xs => xs[0].MatMul(xs[1]).Gelu().Sum(), a, b);
 
+    /// <summary>Ours, reading what TorchSharp's side reads: the value and the gradient's first element.</summary>
+    public static double SmallGeluRead(Functional.Tensor a, Functional.Tensor b)
+    {
+        var r = SmallGelu(a, b);
+        return r.Value.ToScalar() + r.Gradients[0].ValueAt(0, 0);
+    }
+
     /// <summary>Ours in a TensorScope, as TorchSharp's runs in a dispose scope: results reuse pooled memory.</summary>
     public static double SmallGeluScoped(Functional.Tensor a, Functional.Tensor b)
     {

@@ -3,8 +3,9 @@
 # mode), ROUNDS processes each of: ours as built (IL only), ours with the packages' ReadyToRun code
 # (.ci/ready-to-run), the same with the runtimeconfig setting the core package gives test projects (R2R-tier:
 # src/Core.FSharp/buildTransitive/Functional.Core.targets), the same with the environment its run settings give
-# the test host as well (R2R-test: Functional.Core.runsettings), and TorchSharp; alternating, then the median of
-# each figure.
+# the test host as well (R2R-test: Functional.Core.runsettings), and TorchSharp, with the defaults and with the
+# test host's settings (Torch-test: the same runtimeconfig and environment as R2R-test); alternating, then the median
+# of each figure.
 # Usage: benchmarks/warmup.sh [ROUNDS]   (extra runtime settings may be given in the environment, e.g.
 # DOTNET_TC_QuickJit=0 for the setting the README suggests for property suites)
 set -euo pipefail
@@ -35,6 +36,9 @@ for ((i = 1; i <= rounds; i++)); do
   env $(sed -n 's|.*<\(DOTNET_[A-Za-z0-9_]*\)>\([^<]*\)<.*|\1=\2|p' "$root/src/Core.FSharp/buildTransitive/Functional.Core.runsettings") \
     ENGINE=functional dotnet "$work/r2r-test/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup functional/R2R-test/p'
   ENGINE=torch dotnet "$work/il/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup torch/TorchSharp/p'
+  # TorchSharp in the test host's settings too: they are process-wide, so a test project gives them to its code.
+  env $(sed -n 's|.*<\(DOTNET_[A-Za-z0-9_]*\)>\([^<]*\)<.*|\1=\2|p' "$root/src/Core.FSharp/buildTransitive/Functional.Core.runsettings") \
+    ENGINE=torch dotnet "$work/r2r-test/Functional.Benchmarks.dll" warmup | sed -n 's/^warmup torch/Torch-test/p'
 done | tee "$work/lines"
 python3 - "$work/lines" <<'PY'
 import re, statistics, sys
