@@ -119,7 +119,7 @@ let compile (text: string) (names: string[]) (e: Expr) : Func<Tensor[], Tensor> 
         | _ -> raise (ArgumentException(sprintf "trace: expected a number in \"%s\"" text))
     let axis (f: string) (e: Expr) =
         let v = number e
-        if v <> Math.Round v || abs v > 64.0 then raise (ArgumentException(sprintf "trace: %s's axis must be a whole number (a negative one counts from the end); got %s" f (v.ToString("R", CultureInfo.InvariantCulture))))
+        if v <> Math.Round v || abs v > 64.0 then raise (ArgumentException(sprintf "trace: %s's axis must be a whole number from -64 to 64 (a negative one counts from the end); got %s" f (v.ToString("R", CultureInfo.InvariantCulture))))
         int v
     let rec eval (xs: Tensor[]) (e: Expr) : Tensor =
         match e with
@@ -171,6 +171,8 @@ let variables (text: string) =
         |> Array.map (fun part ->
             match part.Split('=') with
             | [| name; shape |] when name.Trim() <> "" ->
+                // An empty shape would parse as a scalar; a scalar is written so.
+                if shape.Trim() = "" then raise (ArgumentException(sprintf "--shapes: %s has no shape (write %s=scalar for a scalar)" (name.Trim()) (name.Trim())))
                 let s = try (Shapes.parse shape).[0] with :? ArgumentException -> raise (ArgumentException(sprintf "--shapes: %s has '%s', which is not a shape (e.g. A=2x3)" (name.Trim()) (shape.Trim())))
                 name.Trim(), s
             | _ -> raise (ArgumentException(sprintf "--shapes: '%s' is not NAME=SHAPE (e.g. A=2x3,B=3x4)" part)))

@@ -335,11 +335,13 @@ module Replay =
             let k = program.ForwardCount + j
             let theirs =
                 Torch.scopedRetryingFreedScalar (fun () ->
-                    try Some (Torch.ofTorch (torchForward customOps e (e.Inputs |> Array.map (Torch.toTorch false))))
-                    with :? NotSupportedException -> None)
+                    try Ok (Torch.ofTorch (torchForward customOps e (e.Inputs |> Array.map (Torch.toTorch false))))
+                    with :? NotSupportedException as ex -> Error ex.Message)
             match theirs with
-            | None -> ()
-            | Some t ->
+            | Error m ->
+                // A custom op that only a VJP rule uses is as unchecked as a forward one: the report fails.
+                notReplayable.Add (sprintf "%s (gradient operation %d of %d, program operation %d): %s; supply a TorchSharp forward for it by name (the customOps argument)." e.Op.Name (j + 1) gradientOps.Length (k + 1) (m.TrimEnd '.'))
+            | Ok t ->
                 gradientChecked <- gradientChecked + 1
                 let diff =
                     if e.Output.ShapeArray <> t.ShapeArray then

@@ -126,7 +126,7 @@ public sealed partial class Tensor
     /// <param name="shape">The shape.</param>
     /// <param name="seed">The generator's seed.</param>
     /// <param name="low">The lower bound, included.</param>
-    /// <param name="high">The upper bound, excluded (≥ low).</param>
+    /// <param name="high">The upper bound, excluded (≥ low; equal to low, every value is low).</param>
     /// <returns>The tensor.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="high"/> is less than <paramref name="low"/>, or
@@ -150,6 +150,8 @@ public sealed partial class Tensor
         {
             double u = rng.NextDouble();
             d[i] = wide ? (1 - u) * low + u * high : low + (high - low) * u;
+            // Rounding can reach high when high − low is a few ulps of low: the largest value below it instead.
+            if (d[i] >= high && high > low) d[i] = Math.BitDecrement(high);
         }
         return FromArray(d, shape);
     }

@@ -28,7 +28,7 @@ public sealed class TracedOperation
     public IReadOnlyList<KeyValuePair<string, string>> Attributes { get; }
 
     /// <summary>The values it reads: inputs (<c>%x0</c>, …), earlier results (<c>%3</c>), constants (<c>%c0</c>, …,
-    /// listed in <see cref="TracedProgram.Constants"/>) or the value of a one-element constant (<c>const(0.5)</c>).</summary>
+    /// listed in <see cref="TracedProgram.Constants"/>) or the value of a scalar constant (<c>const(0.5)</c>).</summary>
     public IReadOnlyList<string> Operands { get; }
 
     /// <summary>The result's shape.</summary>
@@ -121,7 +121,8 @@ public sealed class TracedProgram
         string Name(Core.Tensor t)
         {
             if (names.TryGetValue(t, out var n)) return n;
-            if (t.Numel == 1) return "const(" + Number(t.ToArray()[0]) + ")";
+            // A scalar inline; a one-element tensor of some rank keeps its shape, as a named constant.
+            if (t.Numel == 1 && t.Rank == 0) return "const(" + Number(t.ToArray()[0]) + ")";
             string name = $"%c{constants.Count}";
             names.Add(t, name);
             constants.Add($"{name} = {Values(t.ToArray())} : [{string.Join(", ", t.Shape)}]");

@@ -263,5 +263,11 @@ public class CliTests
         var (code4, _, err4) = Run("trace", "sum(A)", "--shapes", "A=2xq");
         Assert.Equal(2, code4);
         Assert.Contains("A has '2xq', which is not a shape", err4);
+        // An empty shape is not read as a scalar, and an axis past 64 is named as such.
+        var (code5, _, err5) = Run("trace", "sum(A*B)", "--shapes", "A=,B=2x3");
+        Assert.Equal(2, code5);
+        Assert.Contains("A has no shape (write A=scalar for a scalar)", err5);
+        Assert.Contains("from -64 to 64", Run("trace", "sum(softmax(X, 65))", "--shapes", "X=2x5").Err);
+        Assert.Contains("%", Run("trace", "sum(A*B)", "--shapes", "A=scalar,B=2x3").Out);
     }
 }

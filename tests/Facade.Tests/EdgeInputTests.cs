@@ -32,6 +32,14 @@ public class EdgeInputTests
     }
 
     [Fact]
+    public void Uniform_values_stay_below_high_when_the_interval_is_a_few_ulps_wide()
+    {
+        // low + (high − low)·u rounds up to high for u above ½ when high is the next double after low.
+        foreach (var (low, high) in new[] { (1.0, Math.BitIncrement(1.0)), (1e6, 1e6 + 1e-10) })
+            Assert.All(Tensor.Uniform(new[] { 1000 }, 1, low, high).ToArray(), v => Assert.True(v >= low && v < high, $"{v:R} in [{low:R}, {high:R})"));
+    }
+
+    [Fact]
     public void A_NaN_in_a_lower_triangular_matrix_makes_its_whole_inverse_NaN()
     {
         // A lower triangular matrix is inverted by substitution, which spread a NaN to the rows below it only.

@@ -144,6 +144,22 @@ public class ReplayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_custom_op_only_a_VJP_rule_uses_is_reported_not_replayable_too()
+    {
+        // `twice` appears only in the gradient program; it was skipped there and the report passed.
+        var twice = CustomOp.Create("twice", xs => xs[0] * 2, (xs, y, g, i) => g * 2, (xs, y, i, t) => t * 2);
+        var sq = CustomOp.Create("sq", xs => xs[0] * xs[0], (xs, y, g, i) => twice(new[] { g * xs[0] }), (xs, y, i, t) => twice(new[] { t * xs[0] }));
+        var r = TorchSharpCheck.Verify(xs => sq(xs).Sum(),
+            new Dictionary<string, Func<TorchTensor[], TorchTensor>> { ["sq"] = t => t[0] * t[0] }, Tensor.Random(1, 3));
+        output.WriteLine(r.ToString());
+        Assert.False(r.Passed);
+        Assert.Contains("Not replayable: twice (gradient operation", r.Details);
+        // Given a forward for it, the same program passes.
+        Assert.True(TorchSharpCheck.Verify(xs => sq(xs).Sum(),
+            new Dictionary<string, Func<TorchTensor[], TorchTensor>> { ["sq"] = t => t[0] * t[0], ["twice"] = t => t[0] * 2 }, Tensor.Random(1, 3)).Passed);
+    }
+
+    [Fact]
     public void Leaky_ReLU_at_exactly_0_is_the_documented_convention_difference_not_a_failure()
     {
         var x = Tensor.FromArray(new[] { -1.5, 0.0, 0.0, 2.0 }, 4);

@@ -67,6 +67,10 @@ public class TraceTests(ITestOutputHelper output)
         Assert.Contains("constants:", text);
         Assert.Contains("mul(%x0, %c0)", text);
         Assert.Contains("mul(%x0, %c1)", text);
+        // A one-element constant with axes keeps its shape (inline it read as a scalar, [3] where the op gives [1, 3]).
+        var shaped = Autodiff.TraceGradient(xs => (xs[0] + Tensor.Ones(1, 1)).Sum(), Tensor.Random(1, 3));
+        Assert.Contains("%c0 = [1] : [1, 1]", shaped.Constants);
+        Assert.Contains("add(%x0, %c0)", shaped.ToString());
     }
 
     [Fact]

@@ -58,26 +58,33 @@ module internal Plan =
           LargestIntermediate = (if steps.IsEmpty then 0.0 else steps |> List.map (fun s -> s.Size) |> List.max)
           Method = meth }
 
-    /// The plan for operands with the given (distinct) labels.
+    /// 1 for a result past the memory limit (`Limits.exceeds`), else 0: the first part of every cost, so that an
+    /// order whose intermediates fit wins over a cheaper one that the engine would refuse.
+    let private over (elements: float) = if Limits.exceeds elements then 1 else 0
+
+    /// The plan for operands with the given (distinct) labels; among orders whose intermediates fit the memory limit,
+    /// the fewest flops.
     let create (sizes: int[]) (output: int[]) (operands: int[][]) : ContractionPlan =
         let n = operands.Length
         if n <= 1 then finish [] Single
         elif n = 2 then finish [ fst (step sizes output operands 0 1) ] Optimal
         elif n <= optimalLimit then
             // Exhaustive search; recursion depth is the operand count (≤ optimalLimit).
-            let rec best (ops: int[][]) : float * PlanStep list =
-                if ops.Length = 1 then 0.0, []
+            // Costs are (steps past the memory limit, flops), compared in that order.
+            let rec best (ops: int[][]) : struct (int * float) * PlanStep list =
+                if ops.Length = 1 then struct (0, 0.0), []
                 else
-                    let mutable bestCost = Double.PositiveInfinity
+                    let mutable bestCost = struct (Int32.MaxValue, Double.PositiveInfinity)
                     let mutable bestSteps = []
                     for i in 0 .. ops.Length - 2 do
                         for j in i + 1 .. ops.Length - 1 do
                             let st, next = step sizes output ops i j
-                            let c, rest = best next
-                            let total = st.Flops + c
+                            let struct (o, c), rest = best next
+                            let struct (bo, bc) = bestCost
+                            let o, total = o + over st.Size, st.Flops + c
                             // The first pair is taken whatever its cost: costs past a double's range are ∞ or NaN.
-                            if List.isEmpty bestSteps || total < bestCost then
-                                bestCost <- total
+                            if List.isEmpty bestSteps || o < bo || (o = bo && total < bc) then
+                                bestCost <- struct (o, total)
                                 bestSteps <- st :: rest
                     bestCost, bestSteps
             let _, steps = best operands
@@ -95,7 +102,7 @@ module internal Plan =
                     for l in o do counts.[l] <- counts.[l] + 1
                 let operandSizes = ops |> Array.map (size sizes)
                 let mutable pick = -1, -1
-                let mutable bestKey = (Double.PositiveInfinity, Double.PositiveInfinity)
+                let mutable bestKey = (Int32.MaxValue, Double.PositiveInfinity, Double.PositiveInfinity)
                 for i in 0 .. ops.Length - 2 do
                     for j in i + 1 .. ops.Length - 1 do
                         let a, b = ops.[i], ops.[j]
@@ -104,7 +111,8 @@ module internal Plan =
                             || counts.[l] - (if Array.contains l a then 1 else 0) - (if Array.contains l b then 1 else 0) > 0
                         let res = pairResult a b keep
                         let flops = 2.0 * size sizes (Array.append a b |> Array.distinct)
-                        let key = (size sizes res - operandSizes.[i] - operandSizes.[j], flops)
+                        let resultSize = size sizes res
+                        let key = (over resultSize, resultSize - operandSizes.[i] - operandSizes.[j], flops)
                         if fst pick < 0 || key < bestKey then
                             bestKey <- key
                             pick <- i, j

@@ -573,14 +573,15 @@ module Tensor =
         b.CheckLive()
         total
 
-    /// Largest |a-b| over same-shaped tensors (NaN if either has NaN at the same place as a number).
+    /// Largest |a-b| over same-shaped tensors (NaN if either has NaN at a place; equal infinities differ by 0, as
+    /// `closeTo` counts them).
     let maxAbsDiff (a: Tensor) (b: Tensor) =
         if not (Shape.same a.ShapeArray b.ShapeArray) then
             raise (ShapeException(sprintf "Shapes differ: %s and %s." (Shape.show a.ShapeArray) (Shape.show b.ShapeArray), "b"))
         let mutable m = 0.0
         let x, y = a.Data, b.Data
         for i in 0 .. a.Numel - 1 do
-            let d = abs (x.[i] - y.[i])
+            let d = if x.[i] = y.[i] then 0.0 else abs (x.[i] - y.[i])
             if Double.IsNaN d || d > m then m <- d
         GC.KeepAlive a
         GC.KeepAlive b

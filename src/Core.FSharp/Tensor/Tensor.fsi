@@ -232,7 +232,7 @@ module Tensor =
     /// Σ a·b over all elements of same-shaped tensors: the same bits as sum (mul a b), its error growing like log n.
     val dot: a: Tensor -> b: Tensor -> float
 
-    /// Largest |a-b| over same-shaped tensors (NaN if either has NaN at the same place as a number).
+    /// Largest |a-b| over same-shaped tensors (NaN if either has NaN at a place; equal infinities differ by 0).
     val maxAbsDiff: a: Tensor -> b: Tensor -> float
 
     /// Whether a is close to the reference b: |a − b| ≤ atol + rtol·|b|, an infinity equal only to itself (the bound

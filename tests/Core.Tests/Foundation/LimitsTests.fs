@@ -66,3 +66,19 @@ module LimitsTests =
         Assert.Contains("negative size -4", e.Message)
         Assert.Equal(Nullable 0, e.Operand)
         Assert.Throws<ArgumentNullException>(fun () -> Einsum.plan "ij,jk->ik" null |> ignore) |> ignore
+
+    /// Among the orders of a contraction, one whose intermediates fit the memory limit is chosen over a cheaper one
+    /// the engine would refuse: bad,aed,dc->bce pairs A with B first for the fewest flops, through a [d, b, e]
+    /// intermediate of 400 MB, where pairing C first costs 0.02 % more and needs no more than the 16 MB output.
+    [<Fact>]
+    let ``the planner prefers an order whose intermediates fit the memory limit`` () =
+        let before = Limits.memoryLimitBytes
+        try
+            Limits.memoryLimitBytes <- 100L <<< 20
+            let a, b, c = Tensor.random 1 [| 1000; 2; 50 |], Tensor.random 2 [| 2; 1000; 50 |], Tensor.random 3 [| 50; 2 |]
+            let p = Einsum.plan "bad,aed,dc->bce" [| a.ShapeArray; b.ShapeArray; c.ShapeArray |]
+            Assert.True(p.LargestIntermediate * 8.0 <= float Limits.memoryLimitBytes, sprintf "largest intermediate %g elements" p.LargestIntermediate)
+            let r = Einsum.contract "bad,aed,dc->bce" [| a; b; c |]
+            let expected = Einsum.contract "badc,aed->bce" [| Einsum.contract "bad,dc->badc" [| a; c |]; b |]
+            Assert.True(Tensor.allClose 1e-12 1e-12 r expected, sprintf "differs by %g" (Tensor.maxAbsDiff r expected))
+        finally Limits.memoryLimitBytes <- before

@@ -10,6 +10,14 @@ module TensorTests =
 
     let t23 = Tensor.create [| 2; 3 |] [| 1.0; 2.0; 3.0; 4.0; 5.0; 6.0 |]
 
+    /// Equal infinities differ by 0 (their difference is NaN), as allClose counts them; a NaN anywhere gives NaN.
+    [<Fact>]
+    let ``maxAbsDiff counts equal infinities as 0 and a NaN as NaN`` () =
+        let v (xs: double[]) = Tensor.vector xs
+        Assert.Equal(1.0, Tensor.maxAbsDiff (v [| infinity; -infinity; 2.0 |]) (v [| infinity; -infinity; 1.0 |]))
+        Assert.Equal(infinity, Tensor.maxAbsDiff (v [| infinity; 1.0 |]) (v [| -infinity; 1.0 |]))
+        Assert.True(Double.IsNaN (Tensor.maxAbsDiff (v [| nan; 5.0 |]) (v [| nan; 1.0 |])))
+
     [<Fact>]
     let ``creation, access and rank 0`` () =
         Assert.Equal(6.0, t23.[[| 1; 2 |]])
