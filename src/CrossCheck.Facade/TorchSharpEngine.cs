@@ -24,6 +24,8 @@ public static class TorchSharpEngine
     /// <paramref name="inputs"/> or an element of <paramref name="inputs"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="f"/> returns null, or <paramref name="device"/> is not a
     /// device name or not available in this TorchSharp build.</exception>
+    /// <exception cref="InvalidOperationException">An operation's TorchSharp result is shaped unlike ours (the message
+    /// names it).</exception>
     public static ValueAndGradients Run(Func<Tensor[], Tensor> f, string device, params Tensor[] inputs) =>
         Run(f, device, TorchSharpCheck.NoCustomOps, inputs);
 
@@ -44,6 +46,8 @@ public static class TorchSharpEngine
     /// null, or <paramref name="device"/> is not a device name or not available in this TorchSharp build.</exception>
     /// <exception cref="ShapeException">A forward in <paramref name="customOps"/> returns a result shaped otherwise
     /// than the custom op's own output.</exception>
+    /// <exception cref="InvalidOperationException">A built-in operation's TorchSharp result is shaped unlike ours (the
+    /// message names it).</exception>
     public static ValueAndGradients Run(Func<Tensor[], Tensor> f, string device, IReadOnlyDictionary<string, Func<TorchTensor[], TorchTensor>> customOps, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);

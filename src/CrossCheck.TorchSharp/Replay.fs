@@ -249,6 +249,10 @@ module Replay =
     /// a wrong rule shows even where the function's own adjoint would hide it.
     let private adjointFor (k: int) (shape: int[]) = Tensor.random (7919 * (k + 1)) shape
 
+    /// What to add to a "not replayable" line: how to give a custom op a forward (an einsum past TorchSharp's 52 labels
+    /// has no such remedy).
+    let private customHint (op: Op) = if op.Name = "einsum" then "" else "; supply a TorchSharp forward for it by name (the customOps argument)"
+
     /// Replays f's traced program on TorchSharp (float64). Op by op: each forward operation runs on TorchSharp from
     /// our inputs, and its VJP (TorchSharp autograd of that one op) is compared with ours for a fixed adjoint.
     /// End to end: the forward program replayed under autograd gives the value and gradients, compared with ours
@@ -311,9 +315,7 @@ module Replay =
                         let hasDocumented = (documented e.Op e.Inputs None).IsSome || (e.Inputs.Length > 0 && (documented e.Op e.Inputs (Some 0)).IsSome)
                         Ok (plain, (if hasDocumented && not (Engine.isCustom e.Op) then run (aligned customOps e) else plain)))
             match step with
-            | Error m ->
-                let hint = if e.Op.Name = "einsum" then "" else "; supply a TorchSharp forward for it by name (the customOps argument)"
-                notReplayable.Add (sprintf "%s (operation %d of %d): %s%s." e.Op.Name (k + 1) forward.Length (m.TrimEnd '.') hint)
+            | Error m -> notReplayable.Add (sprintf "%s (operation %d of %d): %s%s." e.Op.Name (k + 1) forward.Length (m.TrimEnd '.') (customHint e.Op))
             | Ok ((plainValue, plainVjp), (theirValue, theirVjp)) ->
                 replayed <- replayed + 1
                 let forwardDiff = check k e "forward value" None e.Output plainValue theirValue
@@ -340,7 +342,7 @@ module Replay =
             match theirs with
             | Error m ->
                 // A custom op that only a VJP rule uses is as unchecked as a forward one: the report fails.
-                notReplayable.Add (sprintf "%s (gradient operation %d of %d, program operation %d): %s; supply a TorchSharp forward for it by name (the customOps argument)." e.Op.Name (j + 1) gradientOps.Length (k + 1) (m.TrimEnd '.'))
+                notReplayable.Add (sprintf "%s (gradient operation %d of %d, program operation %d): %s%s." e.Op.Name (j + 1) gradientOps.Length (k + 1) (m.TrimEnd '.') (customHint e.Op))
             | Ok t ->
                 gradientChecked <- gradientChecked + 1
                 let diff =
@@ -385,11 +387,16 @@ module Replay =
                     Torch.ofTorch y, ones, gradsFor (Torch.toTorch false endToEndAdjoint) false)
             let compare (what: string) (ours: Tensor) (theirs: Tensor) =
                 let a, b = ours.ToArray(), theirs.ToArray()
-                let bad, worst = disagreements rtol atol a b
-                if bad.Count = 0 then true
-                else
-                    line (sprintf "End to end, the %s differs at %d of %d elements; worst at %s: ours %s, TorchSharp %s." what bad.Count a.Length (multiIndex ours.ShapeArray worst) (invariant a.[worst]) (invariant b.[worst]))
+                if ours.ShapeArray <> theirs.ShapeArray then
+                    // A replay shaped unlike ours (already named op by op): no element-wise comparison.
+                    line (sprintf "End to end, the %s has shape %s here and %s on TorchSharp." what (Shape.show ours.ShapeArray) (Shape.show theirs.ShapeArray))
                     false
+                else
+                    let bad, worst = disagreements rtol atol a b
+                    if bad.Count = 0 then true
+                    else
+                        line (sprintf "End to end, the %s differs at %d of %d elements; worst at %s: ours %s, TorchSharp %s." what bad.Count a.Length (multiIndex ours.ShapeArray worst) (invariant a.[worst]) (invariant b.[worst]))
+                        false
             let valueOk = compare "value" program.Output theirValue
             let gradsOk = Array.init xs.Length (fun i -> compare (sprintf "gradient of input %d" i) program.Gradients.[i] theirGrads.[i]) |> Array.forall id
             let randomOk =

@@ -192,7 +192,7 @@ public sealed partial class Tensor
 
     /// <summary>The smallest entry over axes; at a tie of k entries 1/k of the gradient to each.</summary>
     /// <param name="axes">The axes (negative counts from the end). An empty array reduces over no axis and gives the
-    /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amax(dim=())</c> reduces over every axis).</param>
+    /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amin(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <returns>The minima.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
@@ -203,7 +203,7 @@ public sealed partial class Tensor
     /// <summary>The smallest entry over axes with an explicit share at a tie of k entries: 1/k each (midpoint), 0 each
     /// (right: raising one tied entry leaves the min where it is) or 1 each (left).</summary>
     /// <param name="axes">The axes (negative counts from the end). An empty array reduces over no axis and gives the
-    /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amax(dim=())</c> reduces over every axis).</param>
+    /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amin(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <param name="convention">Each tied entry's share.</param>
     /// <returns>The minima.</returns>
@@ -276,7 +276,8 @@ public sealed partial class Tensor
 
     /// <summary>Σ over the given axes, keeping them with length 1 when <paramref name="keepDims"/> (so the result
     /// broadcasts against this tensor). ∂/∂x = 1, broadcast back.</summary>
-    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="axes">The axes (negative counts from the end). An empty array sums over no axis and gives the values
+    /// unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>sum(dim=[])</c> sums every axis).</param>
     /// <param name="keepDims">Keep the summed axes with length 1.</param>
     /// <returns>The sums.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
@@ -285,7 +286,8 @@ public sealed partial class Tensor
 
     /// <summary>Mean over the given axes, keeping them with length 1 when <paramref name="keepDims"/>:
     /// <c>x - x.Mean(new[] { -1 }, true)</c> centres each row. ∂/∂x = 1/n along them.</summary>
-    /// <param name="axes">The axes (negative counts from the end).</param>
+    /// <param name="axes">The axes (negative counts from the end). An empty array averages over no axis and gives the
+    /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>mean(dim=[])</c> averages every axis).</param>
     /// <param name="keepDims">Keep the averaged axes with length 1.</param>
     /// <returns>The means.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>

@@ -85,7 +85,7 @@ public sealed partial class Tensor
         var at = new TensorIndex[a + 1];
         for (int i = 0; i < a; i++) at[i] = ..;
         at[a] = index;
-        return Api.Call("Tensor.Select", "axis,index", () => this[at]);
+        return Api.Call("Tensor.Select", "axis,index|indices", () => this[at]);
     }
 
     /// <summary>Tensors joined along an existing axis; the other dimensions must agree. The gradient of each is its
@@ -168,8 +168,14 @@ public sealed partial class Tensor
     /// of range, or the shapes do not fit.</exception>
     /// <exception cref="MemoryLimitException">The result would exceed <see cref="Limits.MemoryLimitBytes"/> or
     /// <see cref="Limits.MaxElements"/>.</exception>
-    public Tensor ScatterAdd(int axis, Tensor indices, params int[] shape) =>
-        Api.Call("Tensor.ScatterAdd", "axis,indices,shape", () => new Tensor(Core.Indexing.scatterAddOwned(axis, Positions(indices, nameof(indices)), shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
+    public Tensor ScatterAdd(int axis, Tensor indices, params int[] shape)
+    {
+        // The core reads the positions in this tensor's layout: indices of another shape with as many elements would
+        // scatter silently to the wrong places.
+        if (!N(indices).Shape.Equals(Shape))
+            throw new ShapeException($"Tensor.ScatterAdd: indices have shape {indices.Shape}; they must be shaped as this tensor, {Shape}.", nameof(indices));
+        return Api.Call("Tensor.ScatterAdd", "axis,indices|index,shape", () => new Tensor(Core.Indexing.scatterAddOwned(axis, Positions(indices, nameof(indices)), shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
+    }
 
     // Positions of large index tensors, kept per tensor (whose values never change while it is live): a loop that
     // gathers by the same tensor converts it once. The core keeps the array as its own and never writes it.

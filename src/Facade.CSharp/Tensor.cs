@@ -220,7 +220,8 @@ public sealed partial class Tensor
     public Tensor Mean() => Api.Call("Tensor.Mean", "", () => new Tensor(Core.Reduction.mean(Value)));
 
     /// <summary>Mean over exactly the given axes. ∂/∂x = 1/n along them. An empty array averages over no axis and
-    /// gives the values unchanged, as NumPy's <c>axis=()</c>; <see cref="Mean()"/> averages everything.</summary>
+    /// gives the values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>mean(dim=[])</c> averages every axis);
+    /// <see cref="Mean()"/> averages everything.</summary>
     /// <param name="axes">The axes (negative counts from the end).</param>
     /// <returns>The means, without the given axes.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
@@ -351,7 +352,9 @@ public sealed partial class Tensor
     /// not hold this tensor's elements.</exception>
     public Tensor Reshape(params int[] shape) => Api.Call("Tensor.Reshape", "shape", () => new Tensor(Core.Layout.reshape(shape ?? throw new ArgumentNullException(nameof(shape)), Value)));
 
-    /// <summary>Permutes the axes (no argument: reverses them). The gradient is permuted back.</summary>
+    /// <summary>Permutes the axes (no argument: reverses them). The gradient is permuted back. Two axes given as
+    /// separate arguments call <see cref="Transpose(int, int)"/>, which swaps them as <c>torch.transpose</c> does;
+    /// <see cref="Permute"/> always reads its arguments as a permutation.</summary>
     /// <param name="permutation">A permutation of the axes (none: reverse them).</param>
     /// <returns>The tensor with its axes permuted.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="permutation"/> is null.</exception>
@@ -362,6 +365,41 @@ public sealed partial class Tensor
         ArgumentNullException.ThrowIfNull(permutation);
         return Api.Call("Tensor.Transpose", "permutation", () => new Tensor(permutation.Length == 0 ? Core.Layout.transpose(Value) : Core.Layout.permute(permutation, Value)));
     }
+
+    /// <summary>Swaps two axes, as <c>torch.transpose(dim0, dim1)</c> (negative axes count from the end):
+    /// <c>m.Transpose(0, 1)</c> is a matrix's transpose. The gradient is swapped back.</summary>
+    /// <param name="axis0">One axis.</param>
+    /// <param name="axis1">The other (equal to <paramref name="axis0"/>: the tensor unchanged).</param>
+    /// <returns>The tensor with the two axes swapped.</returns>
+    /// <exception cref="ShapeException">An axis is out of range for this tensor's rank.</exception>
+    public Tensor Transpose(int axis0, int axis1)
+    {
+        int a = Axis(axis0, nameof(axis0), "Tensor.Transpose"), b = Axis(axis1, nameof(axis1), "Tensor.Transpose");
+        var permutation = Enumerable.Range(0, Rank).ToArray();
+        (permutation[a], permutation[b]) = (b, a);
+        return Api.Call("Tensor.Transpose", "axis0,axis1", () => new Tensor(Core.Layout.permute(permutation, Value)));
+    }
+
+    /// <summary>Permutes the axes, as <c>torch.permute</c>: axis k of the result is axis
+    /// <paramref name="axes"/>[k] of this tensor (negative axes count from the end). The gradient is permuted back.</summary>
+    /// <param name="axes">A permutation of the axes, one entry per axis.</param>
+    /// <returns>The tensor with its axes permuted.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
+    /// <exception cref="ShapeException"><paramref name="axes"/> is not a permutation of this tensor's axes.</exception>
+    public Tensor Permute(params int[] axes)
+    {
+        ArgumentNullException.ThrowIfNull(axes);
+        if (axes.Length != Rank)
+            throw new ShapeException(FormattableString.Invariant($"Tensor.Permute: {axes.Length} axes given for a tensor of rank {Rank} (shape {Shape}); give one per axis."), nameof(axes));
+        var normalised = axes.Select((x, i) => Axis(x, $"axes[{i}]", "Tensor.Permute")).ToArray();
+        return Api.Call("Tensor.Permute", "axes|perm|permutation", () => new Tensor(Core.Layout.permute(normalised, Value)));
+    }
+
+    /// <summary>An axis of this tensor, a negative one counting from the end; out of range: a ShapeException naming
+    /// <paramref name="name"/> in the terms of <paramref name="member"/>.</summary>
+    private int Axis(int axis, string name, string member) =>
+        axis >= -Rank && axis < Rank ? (axis < 0 ? axis + Rank : axis)
+        : throw new ShapeException(FormattableString.Invariant($"{member}: {name} is {axis}; a tensor of rank {Rank} (shape {Shape}) has axes {-Rank} to {Rank - 1}."), name);
 
     /// <summary>NumPy-like text, a row a line (each under the one above), elided when large:
     /// <c>tensor([[1, 2],\n        [3, 4]], shape=[2, 2])</c>.</summary>

@@ -40,6 +40,18 @@ public class EdgeInputTests
     }
 
     [Fact]
+    public void ScatterAdd_refuses_indices_shaped_unlike_the_tensor_and_names_them()
+    {
+        // Indices [3, 2] for a [2, 3] tensor: as many elements, read in the tensor's layout, scattered silently.
+        var x = Tensor.FromArray(new[] { 1.0, 2, 3, 4, 5, 6 }, 2, 3);
+        Assert.Equal("indices", Assert.Throws<ShapeException>(() => x.ScatterAdd(0, Tensor.FromArray(new[] { 0.0, 1, 0, 1, 0, 1 }, 3, 2), 2, 3)).ParamName);
+        Assert.Equal("indices", Assert.Throws<ShapeException>(() => x.ScatterAdd(0, Tensor.FromArray(new[] { 0.0, 1, 0, 1, 0, 1 }, 6), 2, 3)).ParamName);
+        // An index out of range is named by the C# parameter too, as is Select's.
+        Assert.Equal("indices", Assert.Throws<ShapeException>(() => Tensor.FromArray(new[] { 5.0, 0, 0 }, 3).ScatterAdd(0, Tensor.FromArray(new[] { 5.0, 0, 0 }, 3), 2)).ParamName);
+        Assert.Equal("index", Assert.Throws<ShapeException>(() => Tensor.Zeros(2, 3).Select(1, 5)).ParamName);
+    }
+
+    [Fact]
     public void A_NaN_in_a_lower_triangular_matrix_makes_its_whole_inverse_NaN()
     {
         // A lower triangular matrix is inverted by substitution, which spread a NaN to the rows below it only.

@@ -76,6 +76,8 @@ public class OpTableTests
         new("Tensor.MatMul(Tensor)", "batched, broadcast", "", "matmul", x => x[0].MatMul(x[1]), t => torch.matmul(t[0], t[1]), R(1, 2, 1, 3, 4), R(2, 3, 4, 2)),
         new("Tensor.Reshape(Int32[])", "reshaped back", "", "reshape", x => x[0].Reshape(4, -1), t => t[0].reshape(4, -1), R(1, 2, 6)),
         new("Tensor.Transpose(Int32[])", "permuted back", "", "permute", x => x[0].Transpose(2, 0, 1), t => t[0].permute(2, 0, 1), R(1, 2, 3, 4)),
+        new("Tensor.Transpose(Int32, Int32)", "swapped back", "", "transpose", x => x[0].Transpose(0, -1), t => t[0].transpose(0, 2), R(1, 2, 3, 4)),
+        new("Tensor.Permute(Int32[])", "permuted back", "", "permute", x => x[0].Permute(2, 0, -2), t => t[0].permute(2, 0, 1), R(1, 2, 3, 4)),
         new("Tensor.Sin()", "cos x", "", "sin", x => x[0].Sin(), t => t[0].sin(), R(1, 3)),
         new("Tensor.Cos()", "−sin x", "", "cos", x => x[0].Cos(), t => t[0].cos(), R(1, 3)),
         new("Tensor.Tan()", "1 + tan²x", "", "tan", x => x[0].Tan(), t => t[0].tan(), Unit(1, 3)),

@@ -50,6 +50,18 @@ public class TensorTests
         Assert.Equal(3.5, M.Mean().ToScalar());
         Assert.Equal(new[] { 3, 2 }, M.Transpose().Shape);
         Assert.Equal(new double[] { 1, 4, 2, 5, 3, 6 }, M.Transpose(1, 0).ToArray());
+        // Two axes swap, as torch.transpose: Transpose(0, 1) of a matrix is its transpose (as a permutation it was the
+        // identity), and negative axes count from the end.
+        Assert.Equal(new double[] { 1, 4, 2, 5, 3, 6 }, M.Transpose(0, 1).ToArray());
+        Assert.Equal(new double[] { 1, 4, 2, 5, 3, 6 }, M.Transpose(-1, -2).ToArray());
+        Assert.Equal(M.ToArray(), M.Transpose(1, 1).ToArray());
+        Assert.Equal(new[] { 4, 3, 2 }, Tensor.Zeros(2, 3, 4).Transpose(0, 2).Shape);
+        Assert.Equal("axis1", Assert.Throws<ShapeException>(() => M.Transpose(0, 2)).ParamName);
+        // Permute reads its arguments as a permutation, whatever their count.
+        Assert.Equal(M.ToArray(), M.Permute(0, 1).ToArray());
+        Assert.Equal(new[] { 4, 2, 3 }, Tensor.Zeros(2, 3, 4).Permute(-1, 0, 1).Shape);
+        Assert.Equal("axes", Assert.Throws<ShapeException>(() => M.Permute(0)).ParamName);
+        Assert.Equal("axes", Assert.Throws<ShapeException>(() => M.Permute(0, 0)).ParamName);
         Assert.Equal(new[] { 3, 2 }, M.Reshape(3, -1).Shape);
         var p = M.MatMul(M.Transpose());
         Assert.Equal(new double[] { 14, 32, 32, 77 }, p.ToArray());

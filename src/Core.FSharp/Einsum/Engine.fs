@@ -20,7 +20,9 @@ module internal Engine =
           Steps: (int * int * (double[] -> double[] -> double[]))[]
           Final: double[] -> double[]
           OutShape: int[]
-          Sizes: (string * float)[] }
+          Sizes: (string * float)[]
+          /// The memory limit the plan was chosen under (the planner prefers orders that fit it).
+          Limit: int64 }
 
     /// Diagonal reads of repeated labels and sums of labels that `keep` rejects, as a data transformer;
     /// the result labels are the kept distinct labels in first-appearance order.
@@ -195,6 +197,7 @@ module internal Engine =
         Array.contains l c.Output || c.Inputs |> Array.indexed |> Array.exists (fun (j, o) -> j <> k && Array.contains l o)
 
     let private compile (c: Contraction) : Compiled =
+        let limit = Limits.memoryLimitBytes
         let sizes = c.Sizes
         let need = ResizeArray<string * float>()
         let outShape = Contraction.outputShape c
@@ -240,15 +243,20 @@ module internal Engine =
                     let out = if distinct then Strided.fresh (Shape.numel outShape) else Array.zeroCreate (Shape.numel outShape)
                     Strided.copy data 0 srcStrides out 0 dstStrides loopShape
                     out
-        { Prepare = prepared |> Array.map snd; Steps = steps; Final = final; OutShape = outShape; Sizes = need.ToArray() }
+        { Prepare = prepared |> Array.map snd; Steps = steps; Final = final; OutShape = outShape; Sizes = need.ToArray(); Limit = limit }
 
     /// Compiled plans, per contraction value (bound contractions and their gradients are shared values).
     let private compiled = Runtime.CompilerServices.ConditionalWeakTable<Contraction, Compiled>()
 
-    /// The compiled plan of a contraction (a lookup without allocating once compiled).
+    /// The compiled plan of a contraction (a lookup without allocating once compiled), compiled again when the memory
+    /// limit has changed since: an order chosen under another limit may not fit this one.
     let private planOf (c: Contraction) =
         match compiled.TryGetValue c with
-        | true, plan -> plan
+        | true, plan when plan.Limit = Limits.memoryLimitBytes -> plan
+        | true, _ ->
+            let plan = compile c
+            compiled.AddOrUpdate(c, plan)
+            plan
         | _ -> compiled.GetValue(c, fun c -> compile c)
 
     let private checkOperands (c: Contraction) (xs: Tensor[]) =
@@ -279,9 +287,11 @@ module internal Engine =
 
     /// Decompositions per contraction value, so that the steps are the same values on every call and hit the
     /// compiled plans and ops cached for them.
-    let private decompositions = Runtime.CompilerServices.ConditionalWeakTable<Contraction, Contraction option[] * (int * int * Contraction)[]>()
+    let private decompositions = Runtime.CompilerServices.ConditionalWeakTable<Contraction, int64 * (Contraction option[] * (int * int * Contraction)[])>()
 
-    let private decomposeNew (c: Contraction) : Contraction option[] * (int * int * Contraction)[] =
+    /// The decomposition, with the memory limit its plan was chosen under.
+    let private decomposeNew (c: Contraction) : int64 * (Contraction option[] * (int * int * Contraction)[]) =
+        let limit = Limits.memoryLimitBytes
         let labels = preparedLabels c
         let prepared = c.Inputs |> Array.mapi (fun k ls -> if ls = labels.[k] then None else Some { Inputs = [| ls |]; Output = labels.[k]; Sizes = c.Sizes })
         let p = plan c
@@ -290,7 +300,7 @@ module internal Engine =
             p.Steps
             |> List.mapi (fun i st -> st.Left, st.Right, { Inputs = [| st.LeftLabels; st.RightLabels |]; Output = (if i = last then c.Output else st.Result); Sizes = c.Sizes })
             |> Array.ofList
-        prepared, steps
+        limit, (prepared, steps)
 
     /// The contraction as `contract` runs it, one step at a time: per operand the one-input contraction of
     /// its diagonals and private sums (None when it has none), then each planned pairwise step as a two-input
@@ -299,8 +309,12 @@ module internal Engine =
     /// are two or more operands; a single operand's permutation, broadcast or diagonal write is in no step.
     let internal decompose (c: Contraction) =
         match decompositions.TryGetValue c with
-        | true, d -> d
-        | _ -> decompositions.GetValue(c, fun c -> decomposeNew c)
+        | true, (limit, d) when limit = Limits.memoryLimitBytes -> d
+        | true, _ ->
+            let entry = decomposeNew c
+            decompositions.AddOrUpdate(c, entry)
+            snd entry
+        | _ -> snd (decompositions.GetValue(c, fun c -> decomposeNew c))
 
     /// Evaluates a contraction. Operand shapes must match the contraction's label sizes. Every output and
     /// intermediate is checked against the memory limit before anything is allocated.

@@ -31,7 +31,7 @@ type ContractionPlan =
 [<RequireQualifiedAccess>]
 module internal Plan =
 
-    /// Up to this many operands the plan is exhaustive (minimum total flops).
+    /// Up to this many operands the plan is exhaustive (minimum total flops among orders that fit the memory limit).
     let optimalLimit = 5
 
     let internal size (sizes: int[]) (labels: int[]) = labels |> Array.fold (fun acc l -> acc * float (max 0 sizes.[l])) 1.0

@@ -90,7 +90,8 @@ module Piecewise =
     /// NaN in either gives NaN.
     let maximum (convention: KinkConvention) (a: Value) (b: Value) = extremum true convention a b
 
-    /// min(a, b) elementwise with broadcasting; ties as in `maximum`.
+    /// min(a, b) elementwise with broadcasting. The gradient goes to the smaller; at a tie 1/2 each (midpoint), 0 each
+    /// (right: raising one side leaves the min where it is) or 1 each (left). NaN in either gives NaN.
     let minimum (convention: KinkConvention) (a: Value) (b: Value) = extremum false convention a b
 
     /// ELU: x for x > 0, α·(eˣ − 1) for x ≤ 0. d/dx = 1 (x > 0), α·eˣ (x < 0), and at 0 the convention's value
@@ -309,6 +310,7 @@ module Piecewise =
     /// or 0 (left). NaN anywhere in a run gives NaN. An empty axis is refused.
     let maxAxes (convention: KinkConvention) (axes: int[]) (keepDims: bool) (x: Value) = extremeAxes true convention axes keepDims x
 
-    /// The smallest entry over `axes`; ties as in `maxAxes`.
+    /// The smallest entry over `axes`; at a tie of k entries each gets 1/k (midpoint), 0 (right: raising one tied entry
+    /// leaves the min where it is) or 1 (left). NaN anywhere in a run gives NaN. An empty axis is refused.
     let minAxes (convention: KinkConvention) (axes: int[]) (keepDims: bool) (x: Value) = extremeAxes false convention axes keepDims x
 

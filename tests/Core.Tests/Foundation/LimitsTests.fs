@@ -69,7 +69,7 @@ module LimitsTests =
 
     /// Among the orders of a contraction, one whose intermediates fit the memory limit is chosen over a cheaper one
     /// the engine would refuse: bad,aed,dc->bce pairs A with B first for the fewest flops, through a [d, b, e]
-    /// intermediate of 400 MB, where pairing C first costs 0.02 % more and needs no more than the 16 MB output.
+    /// intermediate of 400 MB, where pairing C first costs 0.1 % more and needs no more than the 16 MB output.
     [<Fact>]
     let ``the planner prefers an order whose intermediates fit the memory limit`` () =
         let before = Limits.memoryLimitBytes
@@ -81,4 +81,20 @@ module LimitsTests =
             let r = Einsum.contract "bad,aed,dc->bce" [| a; b; c |]
             let expected = Einsum.contract "badc,aed->bce" [| Einsum.contract "bad,dc->badc" [| a; c |]; b |]
             Assert.True(Tensor.allClose 1e-12 1e-12 r expected, sprintf "differs by %g" (Tensor.maxAbsDiff r expected))
+        finally Limits.memoryLimitBytes <- before
+
+    /// A contraction run under one memory limit is planned again under another: its cached order (A with B first,
+    /// through a 36 MB intermediate, under the default limit) would be refused under 16 MB, where another order fits.
+    [<Fact>]
+    let ``a contraction planned under one memory limit is planned again under another`` () =
+        let a, b, c = Tensor.random 4 [| 300; 2; 50 |], Tensor.random 5 [| 2; 300; 50 |], Tensor.random 6 [| 50; 2 |]
+        let first = Einsum.contract "bad,aed,dc->bce" [| a; b; c |]
+        let stepwise = Autodiff.grad (fun v -> Reduction.sum (Linear.einsum "bad,aed,dc->bce" [| v; Value.constant b; Value.constant c |])) (Value.constant a)
+        let before = Limits.memoryLimitBytes
+        try
+            Limits.memoryLimitBytes <- 16L <<< 20
+            let again = Einsum.contract "bad,aed,dc->bce" [| a; b; c |]
+            Assert.True(Tensor.allClose 1e-12 1e-12 first again, sprintf "differs by %g" (Tensor.maxAbsDiff first again))
+            let stepwiseAgain = Autodiff.grad (fun v -> Reduction.sum (Linear.einsum "bad,aed,dc->bce" [| v; Value.constant b; Value.constant c |])) (Value.constant a)
+            Assert.True(Tensor.allClose 1e-12 1e-12 stepwise.Tensor stepwiseAgain.Tensor)
         finally Limits.memoryLimitBytes <- before
