@@ -145,6 +145,8 @@ module Op =
             for i in 0 .. args.Length - 1 do
                 tensors.[i] <- (match args.[i] with Const t -> t | a -> a.Tensor)
             let trace = Tracing.current.Value
+            let scope = Storage.current.Value
+            let scopeOpen = not (isNull scope) && not scope.Ended
             let out =
                 // Outermost on this thread, its result may be recycled once unreachable.
                 Tensor.outermost (fun () ->
@@ -156,6 +158,10 @@ module Op =
             // An input released while the op read it may have lent its array to another tensor: fail, never
             // return a value computed from that tensor's data.
             for t in tensors do t.CheckLive()
+            // The scope the op ran in, ended meanwhile on another thread, may have pooled the op's own temporaries
+            // while it read them (a result made after the end is plain and live): refused, as a released input is.
+            if scopeOpen && scope.Ended then
+                raise (ObjectDisposedException("TensorScope", sprintf "The TensorScope that op '%s' ran in ended (on another thread) while it ran, so memory it was reading may have been reused; end a scope only after the work inside it is done." op.Name))
             if isNull trace then Const out
             else
                 // A program names values by tensor identity: an op that returns one of its inputs (x·1 is x) gets a

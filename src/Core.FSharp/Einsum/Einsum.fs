@@ -96,7 +96,10 @@ module Einsum =
         Array.init operands.Length (fun k ->
             let g = Contraction.gradient b.Contraction k
             let r = Engine.contract g (Array.append [| outputGradient |] (Array.removeAt k sq))
-            Tensor.wrap b.InputShapes.[k] r.Data)
+            // As in reshape: a scope of r's that ended meanwhile (on another thread) may have pooled its array.
+            let w = Tensor.wrap b.InputShapes.[k] r.Data
+            r.CheckLive()
+            w)
 
     /// The contraction plan for operands of the given shapes.
     let plan (equation: string) (shapes: int[][]) = Engine.plan (bind equation shapes).Contraction

@@ -452,7 +452,10 @@ module Tensor =
             let lead = t.Rank - target.Length
             let axes = [| 0 .. t.Rank - 1 |] |> Array.filter (fun i -> i < lead || (target.[i - lead] = 1 && t.ShapeArray.[i] <> 1))
             let summed = sumAxes axes true t
-            Tensor.Of(Array.copy target, summed.Data)
+            // As in reshape: a scope of the sum's that ended meanwhile (on another thread) may have pooled its array.
+            let r = Tensor.Of(Array.copy target, summed.Data)
+            summed.CheckLive()
+            r
 
     let sum (t: Tensor) =
         let s = (Reductions.sumRuns t.Data 1 t.Numel).[0]

@@ -94,3 +94,23 @@ module ScopeRaceTests =
             next.Dispose()
         if corrupted > 0 then
             Check.failf "%d of %d results written into by a fill racing its scope's end (%d reads saw the release)" corrupted trials disposedReads
+
+    /// An op whose scope ends on another thread while it runs is refused: its temporaries may have been pooled while it
+    /// read them, and the result, made after the end, would be a plain live tensor over values computed from them.
+    /// The end is forced into the middle of the forward (after a temporary's array was taken), not raced.
+    [<Fact>]
+    let ``an op whose scope ends on another thread while it runs is refused`` () =
+        let n = 4096
+        let x = Tensor.create [| n |] (Array.init n float)
+        let scope = Tensor.scope ()
+        let racy =
+            Op.create "racy"
+                (fun xs ->
+                    let temporary = (Tensor.scale 2.0 xs.[0]).Data
+                    (use _ = ExecutionContext.SuppressFlow() in Task.Run(fun () -> scope.Dispose())).Wait()
+                    Tensor.create [| n |] (Array.copy temporary))
+                (fun _ _ adj _ -> adj)
+                (fun _ _ _ t -> t)
+        Assert.Throws<ObjectDisposedException>(fun () -> Op.apply racy [| Value.constant x |] |> ignore) |> ignore
+        // Ops in a scope that had ended before they began run as plain ones (a task that outlived its scope).
+        Assert.Equal(2.0 * float (n - 1), (Op.apply racy [| Value.constant x |]).Tensor.ToArray().[n - 1])
