@@ -221,8 +221,10 @@ module Engine =
         | "eluScaled" -> xs.[1] * eluSlope xs.[0] (float' op "alpha") (attribute<KinkConvention> op "convention")
         | "softplusScaled" -> xs.[1] * torch.sigmoid xs.[0]
         | "siluScaled" ->
+            // SiLU's slope, 0 at −∞ and 1 at +∞ (the formula is ∞·0 there).
             let s = torch.sigmoid xs.[0]
-            xs.[1] * (s * (xs.[0] * (1.0 - s) + 1.0))
+            let slope = torch.where(xs.[0].isinf(), xs.[0].gt(torch.tensor 0.0).to_type(torch.ScalarType.Float64), s * (xs.[0] * (1.0 - s) + 1.0))
+            xs.[1] * slope
         | "phiPoly" ->
             // φ(x)·P(x), P's coefficients from the constant term up (Horner).
             let coefficients = attribute<float[]> op "coefficients"

@@ -140,6 +140,9 @@ module Replay =
             let singular = zero |> Array.contains true
             at (fun e -> zero.[e / (n * n)])
                (if singular then Some "TorchSharp's gradient of det is 0 where its det is exactly 0 and ∞ or NaN where it overflows; ours is the cofactor matrix adj(A)ᵀ" else None)
+        | "silu", _ ->
+            let d = x ()
+            at (fun e -> Double.IsInfinity d.[e]) (Some "TorchSharp's SiLU is NaN at −∞ and its slope NaN at ±∞ (x·σ(x) is ∞·0 there); ours takes the limits: −0 with slope 0 at −∞, ∞ with slope 1 at +∞")
         | ("gelu" | "geluTanh"), _ ->
             let d = x ()
             Some { Explains = (fun e -> d.[e] < geluTailBelow)
@@ -217,6 +220,12 @@ module Replay =
                 let tie = a.eq(b).logical_and(a.isfinite())
                 let fa, fb = Engine.finiteOnly a, Engine.finiteOnly b
                 torch.where(tie, fa * t + fb * t + fa.detach() * (1.0 - 2.0 * t), plain ())
+            | "silu" ->
+                // At ±∞ our limits: −0 (slope 0) at −∞, x itself (slope 1) at +∞. TorchSharp's SiLU reads finite
+                // entries only: its backward at ±∞ would be 0·NaN even where `where` passes it no gradient.
+                let t = xs.[0]
+                let finite = torch.where(t.isinf(), torch.zeros_like t, t)
+                torch.where(t.isneginf(), torch.zeros_like(t).neg(), torch.where(t.isposinf(), t, torch.nn.functional.silu finite))
             | "gelu" ->
                 alignedGelu xs.[0] (fun x -> x * torch.special.erfc(x / -Math.Sqrt 2.0) * 0.5) (fun x -> torch.nn.functional.gelu x)
             | "geluTanh" ->

@@ -53,7 +53,8 @@ public sealed partial class Tensor
     /// <summary>sign x: −1, 0 or 1 (NaN at NaN). A constant: d/dx = 0 and no gradient flows.</summary>
     /// <returns>A new tensor of the same shape.</returns>
     public Tensor Sign() => Api.Call("Tensor.Sign", "", () => new Tensor(Core.Elementwise.sign(Value)));
-    /// <summary>SiLU (swish) x·σ(x). d/dx = σ(x)·(1 + x·(1 − σ(x))).</summary>
+    /// <summary>SiLU (swish) x·σ(x). d/dx = σ(x)·(1 + x·(1 − σ(x))). At ±∞ the limits: −0 with slope 0 at −∞, +∞
+    /// with slope 1 at +∞ (TorchSharp's are NaN there).</summary>
     /// <returns>A new tensor of the same shape.</returns>
     public Tensor Silu() => Api.Call("Tensor.Silu", "", () => new Tensor(Core.Activation.silu(Value)));
 

@@ -52,6 +52,20 @@ public class EdgeInputTests
     }
 
     [Fact]
+    public void SiLU_at_infinities_takes_its_limits_with_their_slopes()
+    {
+        // x·σ(x) and its slope are ∞·0 at ±∞ (NaN, TorchSharp's too); the limits are −0 and ∞, with slopes 0 and 1.
+        var x = Tensor.FromArray(new[] { double.NegativeInfinity, double.PositiveInfinity, -1e300, 0 }, 4);
+        Assert.Equal(new[] { -0.0, double.PositiveInfinity, -0.0, 0 }, x.Silu().ToArray());
+        Assert.True(double.IsNegative(x.Silu().ToArray()[0]));
+        Assert.Equal(new[] { 0.0, 1, 0, 0.5 }, Autodiff.Grad(t => t.Silu().Sum(), x).ToArray());
+        // The replay on TorchSharp names the difference and checks ours there against the limits.
+        var r = Functional.CrossCheck.TorchSharpCheck.Verify(xs => (xs[0].Silu() * 0.5).Sum(), x);
+        Assert.True(r.Passed, r.ToString());
+        Assert.Contains("TorchSharp's SiLU is NaN", r.Details);
+    }
+
+    [Fact]
     public void A_NaN_in_a_lower_triangular_matrix_makes_its_whole_inverse_NaN()
     {
         // A lower triangular matrix is inverted by substitution, which spread a NaN to the rows below it only.

@@ -37,7 +37,12 @@ module internal LogisticVector =
         let struct (v, d) = siluOf x s (Vector512.Create(1.0))
         struct (v, d, bad)
 
-    let private siluScalar (x: double) = let s = ElementaryVector.sigmoidScalar x in siluOf x s 1.0
+    /// The scalar steps for the elements the lanes leave; at ±∞ the limits, where x·σ(x) and its slope are ∞·0: −0
+    /// with slope 0 at −∞, ∞ with slope 1 at +∞ (as GELU's).
+    let private siluScalar (x: double) =
+        if Double.IsNegativeInfinity x then struct (-0.0, 0.0)
+        elif Double.IsPositiveInfinity x then struct (x, 1.0)
+        else let s = ElementaryVector.sigmoidScalar x in siluOf x s 1.0
 
     /// SiLU and its derivative of every element (over the cores for large arrays).
     let siluWithDerivative (src: double[]) = FusedLanes.both silu8 silu4 outside siluScalar src

@@ -206,9 +206,10 @@ module Activation =
     let private siluParts : FusedOp.Fused =
         { Name = "silu"; ScaledName = "siluScaled"; Attributes = []; Vector = Cpu.fourLanes
           WithDerivative = ValueSome LogisticVector.siluWithDerivative; Value = LogisticVector.silu
-          Scalar = (fun t -> Tensor.mapInline (fun v -> v * Special.sigmoid v) t)
+          // At ±∞ the limits (x·σ(x) and its slope are ∞·0 there), as the lanes' scalar steps give them.
+          Scalar = (fun t -> Tensor.mapInline (fun v -> if Double.IsNegativeInfinity v then -0.0 else v * Special.sigmoid v) t)
           Kernel = LogisticVector.siluScaled
-          Derivative = (fun v -> let s = Special.sigmoid v in s * (1.0 + v * (1.0 - s)))
+          Derivative = (fun v -> if Double.IsInfinity v then (if v > 0.0 then 1.0 else 0.0) else let s = Special.sigmoid v in s * (1.0 + v * (1.0 - s)))
           Second = siluSecond }
 
     let silu (x: Value) =

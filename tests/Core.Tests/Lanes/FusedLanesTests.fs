@@ -125,7 +125,12 @@ module LanesFusedLanesTests =
             let ln = ElementaryVector.log u
             for i in 0 .. xs.Length - 1 do
                 let x = xs.[i]
-                Assert.True(bits sv.[i] = bits (x * s.[i]) && bits sd.[i] = bits (s.[i] * (1.0 + x * (1.0 - s.[i]))), sprintf "SiLU at %.17g" x)
+                // At ±∞ the limits (x·σ(x) and its slope are ∞·0 there): −0 and 0 at −∞, ∞ and 1 at +∞.
+                let value, slope =
+                    if Double.IsNegativeInfinity x then -0.0, 0.0
+                    elif Double.IsPositiveInfinity x then x, 1.0
+                    else x * s.[i], s.[i] * (1.0 + x * (1.0 - s.[i]))
+                Assert.True(bits sv.[i] = bits value && bits sd.[i] = bits slope, sprintf "SiLU at %.17g" x)
                 let l = if u.[i] = 1.0 then e.[i] else ln.[i] * (e.[i] / (u.[i] - 1.0))
                 Assert.True(bits pv.[i] = bits ((if x < 0.0 then 0.0 else x) + l), sprintf "softplus at %.17g: %.17g" x pv.[i])
                 Assert.True(bits pd.[i] = bits s.[i], sprintf "softplus' at %.17g" x)
