@@ -43,7 +43,8 @@ public sealed class EinsumCase
             {
                 if (values is null || values.Any(t => t.IsReleased))
                     values = Core.Storage.unscoped(() => shapes.Select((s, k) => Tensor.Random(Seed + 7919 * k, s)).ToArray());
-                return values;
+                // A copy, as Shapes: an element set by one reader must not change the case for the others.
+                return (Tensor[])values.Clone();
             }
         }
     }
@@ -86,8 +87,10 @@ public sealed class EinsumCase
     }
 
     /// <summary>The <c>functional</c> command that re-checks this equation at these shapes against TorchSharp.</summary>
+    // The empty equation (one scalar operand, implicit output) is written "->", its explicit form: the command line
+    // reads an empty argument as none.
     public string ReplayCommand =>
-        $"functional check \"{Equation}\" --shapes {string.Join(",", Shapes.Select(s => s.Length == 0 ? "scalar" : string.Join("x", s)))} --seed {Seed} --trials 1";
+        $"functional check \"{(Equation.Length == 0 ? "->" : Equation)}\" --shapes {string.Join(",", Shapes.Select(s => s.Length == 0 ? "scalar" : string.Join("x", s)))} --seed {Seed} --trials 1";
 
     /// <summary>The equation, the shapes, the values' seed and the replay command, on one line.</summary>
     /// <returns>The text.</returns>

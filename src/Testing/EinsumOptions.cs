@@ -21,7 +21,8 @@ public sealed record EinsumOptions
     /// <summary>A labelled or ellipsis dimension may be 1 in one operand and larger in another.</summary>
     public bool Broadcasting { get; init; } = true;
 
-    /// <summary>The equation may omit <c>-&gt;</c> (the output is every label seen once, in order).</summary>
+    /// <summary>The equation may omit <c>-&gt;</c> (the output is every label seen once, in alphabetical order, uppercase
+    /// before lowercase, as NumPy's and PyTorch's).</summary>
     public bool ImplicitOutput { get; init; } = true;
 
     /// <summary>Dimensions may be 0.</summary>

@@ -115,6 +115,23 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void MaxSize_above_five_is_reached_and_the_empty_equation_replays_as_its_explicit_form()
+    {
+        // Sizes were drawn up to 5 whatever MaxSize said.
+        var options = new EinsumOptions { MaxSize = 9 };
+        var largest = Enumerable.Range(0, 400).Select(seed => Generators.Build(seed, options)).SelectMany(c => c.Shapes.SelectMany(s => s)).Max();
+        Assert.InRange(largest, 6, 9);
+        // The CLI reads an empty argument as none: "" is replayed as "->".
+        var empty = Enumerable.Range(0, 5000).Select(seed => Generators.Build(seed, new EinsumOptions())).First(c => c.Equation.Length == 0);
+        Assert.Contains("functional check \"->\" --shapes scalar", empty.ReplayCommand);
+        // A case's operands are its own: setting an element of the array read does not change them for others.
+        var c0 = Generators.Build(3, new EinsumOptions());
+        var before = c0.Operands[0];
+        c0.Operands[0] = Tensor.Zeros(1);
+        Assert.Same(before, c0.Operands[0]);
+    }
+
+    [Fact]
     public void Generated_problems_pass_the_metamorphic_checks()
     {
         int implicitForms = 0;
