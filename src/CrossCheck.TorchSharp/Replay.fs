@@ -176,7 +176,7 @@ module Replay =
 
     /// The op as the end-to-end replay runs it: TorchSharp's own op, except where a documented difference would
     /// otherwise hide real ones downstream (a kink takes our convention's derivative; GELU's tail is computed from
-    /// erfc / σ).
+    /// erfc / σ; SiLU takes its limits at ±∞).
     let private aligned (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (e: TraceEntry) (xs: torch.Tensor[]) : torch.Tensor =
         let op = e.Op
         let plain () = torchForward customOps e xs

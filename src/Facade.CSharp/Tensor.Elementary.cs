@@ -54,7 +54,7 @@ public sealed partial class Tensor
     /// <returns>A new tensor of the same shape.</returns>
     public Tensor Sign() => Api.Call("Tensor.Sign", "", () => new Tensor(Core.Elementwise.sign(Value)));
     /// <summary>SiLU (swish) x·σ(x). d/dx = σ(x)·(1 + x·(1 − σ(x))). At ±∞ the limits: −0 with slope 0 at −∞, +∞
-    /// with slope 1 at +∞ (TorchSharp's are NaN there).</summary>
+    /// with slope 1 at +∞ (TorchSharp's is NaN at −∞ and its slope NaN at both).</summary>
     /// <returns>A new tensor of the same shape.</returns>
     public Tensor Silu() => Api.Call("Tensor.Silu", "", () => new Tensor(Core.Activation.silu(Value)));
 

@@ -32,7 +32,8 @@ public sealed class EinsumCase
     /// <summary>The equation, e.g. <c>"bij,bjk-&gt;bik"</c>.</summary>
     public string Equation { get; }
 
-    /// <summary>Operands that fit the equation, standard normal values from <see cref="Seed"/>. Made at the first
+    /// <summary>Operands that fit the equation, standard normal values from <see cref="Seed"/> (a new array each read,
+    /// of the same tensors). Made at the first
     /// read, outside every <see cref="TensorScope"/> (a case is shared, across threads too, and one reader's scope
     /// must not release another's operands), and kept.</summary>
     public Tensor[] Operands

@@ -9,7 +9,8 @@ public sealed record EinsumOptions
     /// <summary>The most subscripted dimensions of one operand, besides its ellipsis (0 to 6; default 4).</summary>
     public int MaxRank { get; init; } = 4;
 
-    /// <summary>The largest dimension size (1 or more; default 5).</summary>
+    /// <summary>The largest dimension size (1 or more; default 5). Sizes are drawn up to it, so a large one makes
+    /// operands of up to MaxSize to the power of their rank elements.</summary>
     public int MaxSize { get; init; } = 5;
 
     /// <summary>A label may repeat inside one operand (a diagonal or trace).</summary>

@@ -274,7 +274,7 @@ public static class Generators
         {
             double r = rng.NextDouble();
             // The largest sizes reach MaxSize (4 or 5 at the default of 5).
-            int s = o.ZeroSize && r < 0.08 ? 0 : r < 0.35 ? 1 : r < 0.8 ? rng.Next(2, 4) : rng.Next(4, Math.Max(o.MaxSize, 5) + 1);
+            int s = o.ZeroSize && r < 0.08 ? 0 : r < 0.35 ? 1 : r < 0.8 ? rng.Next(2, 4) : 4 + rng.Next(Math.Max(o.MaxSize, 5) - 3);
             return Math.Min(s, o.MaxSize);
         }
         int nLabels = rng.Next(1, 7);

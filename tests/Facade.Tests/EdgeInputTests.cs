@@ -42,7 +42,7 @@ public class EdgeInputTests
     [Fact]
     public void ScatterAdd_refuses_indices_shaped_unlike_the_tensor_and_names_them()
     {
-        // Indices [3, 2] for a [2, 3] tensor: as many elements, read in the tensor's layout, scattered silently.
+        // Indices [3, 2] for a [2, 3] tensor: as many elements, read in the tensor's layout, would scatter silently.
         var x = Tensor.FromArray(new[] { 1.0, 2, 3, 4, 5, 6 }, 2, 3);
         Assert.Equal("indices", Assert.Throws<ShapeException>(() => x.ScatterAdd(0, Tensor.FromArray(new[] { 0.0, 1, 0, 1, 0, 1 }, 3, 2), 2, 3)).ParamName);
         Assert.Equal("indices", Assert.Throws<ShapeException>(() => x.ScatterAdd(0, Tensor.FromArray(new[] { 0.0, 1, 0, 1, 0, 1 }, 6), 2, 3)).ParamName);

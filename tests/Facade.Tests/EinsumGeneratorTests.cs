@@ -117,7 +117,7 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
     [Fact]
     public void MaxSize_above_five_is_reached_and_the_empty_equation_replays_as_its_explicit_form()
     {
-        // Sizes were drawn up to 5 whatever MaxSize said.
+        // Sizes reach MaxSize, not only the default's 5.
         var options = new EinsumOptions { MaxSize = 9 };
         var largest = Enumerable.Range(0, 400).Select(seed => Generators.Build(seed, options)).SelectMany(c => c.Shapes.SelectMany(s => s)).Max();
         Assert.InRange(largest, 6, 9);

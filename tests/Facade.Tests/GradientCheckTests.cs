@@ -28,6 +28,14 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void A_large_output_beside_a_small_one_does_not_fail_the_small_one_s_check()
+    {
+        // ⟨w, f⟩ is about 1e8 here: its rounding, over 2h, is as large as the small element's whole tolerance.
+        var r = GradientCheck.Run(xs => xs[0] * xs[0], Tensor.FromArray(new[] { 1e4, 0.3 }, 2));
+        Assert.True(r.Passed, r.ToString());
+    }
+
+    [Fact]
     public void Tolerances_are_parameters()
     {
         // An impossible tolerance fails, and the report says where.

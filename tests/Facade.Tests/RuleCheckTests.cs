@@ -31,7 +31,7 @@ public class RuleCheckTests(ITestOutputHelper output)
     [Fact]
     public void A_large_output_beside_a_small_one_does_not_fail_the_small_one_s_VJP()
     {
-        // ⟨w, f⟩ is about 1e8 here: its rounding, over 2h, was as large as the small element's whole tolerance.
+        // ⟨w, f⟩ is about 1e8 here: its rounding, over 2h, is as large as the small element's whole tolerance.
         var square = CustomOp.Create("square", xs => xs[0] * xs[0], (xs, y, g, i) => g * xs[0] * 2, (xs, y, i, t) => t * xs[0] * 2);
         foreach (var seed in new[] { 1, 2, 3, 4, 5, 6, 7, 8 })
         {

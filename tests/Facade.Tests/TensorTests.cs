@@ -50,8 +50,8 @@ public class TensorTests
         Assert.Equal(3.5, M.Mean().ToScalar());
         Assert.Equal(new[] { 3, 2 }, M.Transpose().Shape);
         Assert.Equal(new double[] { 1, 4, 2, 5, 3, 6 }, M.Transpose(1, 0).ToArray());
-        // Two axes swap, as torch.transpose: Transpose(0, 1) of a matrix is its transpose (as a permutation it was the
-        // identity), and negative axes count from the end.
+        // Two axes swap, as torch.transpose: Transpose(0, 1) of a matrix is its transpose (read as a permutation it
+        // would be the identity), and negative axes count from the end.
         Assert.Equal(new double[] { 1, 4, 2, 5, 3, 6 }, M.Transpose(0, 1).ToArray());
         Assert.Equal(new double[] { 1, 4, 2, 5, 3, 6 }, M.Transpose(-1, -2).ToArray());
         Assert.Equal(M.ToArray(), M.Transpose(1, 1).ToArray());

@@ -86,7 +86,12 @@ module GradCheck =
         if not (atol >= 0.0) then invalidArg "atol" "The absolute tolerance must be zero or positive."
         if not (rtol >= 0.0) then invalidArg "rtol" "The relative tolerance must be zero or positive."
         let w = projection (f (xs |> Array.map Value.constant))
-        let scalarOf (y: Value) = match w with None -> Tensor.item y.Tensor | Some w -> Tensor.dot y.Tensor w
+        // ⟨w, f(up) − f(down)⟩, the difference taken element by element first: an output the step leaves alone
+        // cancels exactly (equal infinities too) instead of adding a large ⟨w, f⟩'s rounding to every element's check.
+        let differenceOf (up: Value) (down: Value) =
+            match w with
+            | None -> Tensor.item up.Tensor - Tensor.item down.Tensor
+            | Some w -> Tensor.dot (Tensor.map2 (fun a b -> if a = b then 0.0 else a - b) up.Tensor down.Tensor) w
         let analytic = Autodiff.gradMany (f >> projected w) (xs |> Array.map Value.constant) |> Array.map (fun g -> g.Tensor.ToArray())
         let report = GradCheckBuilder(atol, rtol)
         for k in 0 .. xs.Length - 1 do
@@ -95,10 +100,10 @@ module GradCheck =
                 let at (moved: float) =
                     let d = Array.copy data
                     d.[e] <- moved
-                    scalarOf (f (xs |> Array.mapi (fun j x -> Value.constant (if j = k then Tensor.create x.Shape d else x))))
+                    f (xs |> Array.mapi (fun j x -> Value.constant (if j = k then Tensor.create x.Shape d else x)))
                 let h = step * max 1.0 (abs data.[e])
                 let up, down = data.[e] + h, data.[e] - h
-                report.AddNumeric(k, e, analytic.[k].[e], (at up - at down) / (up - down))
+                report.AddNumeric(k, e, analytic.[k].[e], differenceOf (at up) (at down) / (up - down))
         report.Report()
 
     /// torch.autograd.gradcheck's defaults in float64: step 1e-6, atol 1e-5, rtol 1e-3.

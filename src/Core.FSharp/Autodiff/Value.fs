@@ -161,7 +161,7 @@ module Op =
             // The scope the op ran in, ended meanwhile on another thread, may have pooled the op's own temporaries
             // while it read them (a result made after the end is plain and live): refused, as a released input is.
             if scopeOpen && scope.Ended then
-                raise (ObjectDisposedException("TensorScope", sprintf "The TensorScope that op '%s' ran in ended (on another thread) while it ran, so memory it was reading may have been reused; end a scope only after the work inside it is done." op.Name))
+                raise (ObjectDisposedException("TensorScope", sprintf "The TensorScope that op '%s' ran in ended while it ran, so memory it was reading may have been reused; end a scope only after the work inside it is done." op.Name))
             if isNull trace then Const out
             else
                 // A program names values by tensor identity: an op that returns one of its inputs (x·1 is x) gets a

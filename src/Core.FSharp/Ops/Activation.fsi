@@ -89,5 +89,6 @@ module Activation =
     /// With AVX2 and FMA σ comes from the vector exponential (as `Elementwise.sigmoid`, within 3 ulp) in the same
     /// pass as the value, and on a reverse-mode tape the derivative comes with the value and is kept for the
     /// pullback, which is then one multiplication. At ±∞ the limits, where the formulas are ∞·0: SiLU(−∞) = −0 with
-    /// slope 0, SiLU(+∞) = +∞ with slope 1 (PyTorch's are NaN); the second derivative there is NaN.
+    /// slope 0, SiLU(+∞) = +∞ with slope 1 (PyTorch's is NaN at −∞ and its slope NaN at both); the second derivative
+    /// there is NaN.
     val silu: x: Value -> Value

@@ -490,8 +490,9 @@ module Tensor =
             let a' = broadcastTo s a
             let b' = broadcastTo s b
             let r = Tensor.Of(s, Array.map2 f a'.Data b'.Data)
-            GC.KeepAlive a'
-            GC.KeepAlive b'
+            // Its own temporaries: a scope of theirs that ended meanwhile (on another thread) may have pooled them.
+            a'.CheckLive()
+            b'.CheckLive()
             r
 
     /// Elementwise binary map with NumPy broadcasting; large same-shaped tensors are split over the cores.
