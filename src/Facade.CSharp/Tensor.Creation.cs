@@ -175,8 +175,7 @@ public sealed partial class Tensor
 
     private Tensor ArgBest(string name, int axis, Func<double, double, bool> better)
     {
-        int a = axis < 0 ? axis + Rank : axis;
-        if (a < 0 || a >= Rank) throw new ShapeException($"Tensor.{name}: axis {axis} is out of range for rank {Rank}.", nameof(axis));
+        int a = Axis(axis, nameof(axis), $"Tensor.{name}");
         var shape = Shape.ToArray();
         int n = shape[a];
         if (n == 0) throw new ShapeException($"Tensor.{name}: axis {axis} is empty.", nameof(axis));

@@ -80,8 +80,7 @@ public sealed partial class Tensor
     /// <exception cref="ShapeException">The axis or the entry does not exist.</exception>
     public Tensor Select(int axis, int index)
     {
-        int a = axis < 0 ? axis + Rank : axis;
-        if (a < 0 || a >= Rank) throw new ShapeException($"Select: axis {axis} is out of range for rank {Rank}.", nameof(axis));
+        int a = Axis(axis, nameof(axis), "Tensor.Select");
         var at = new TensorIndex[a + 1];
         for (int i = 0; i < a; i++) at[i] = ..;
         at[a] = index;
@@ -119,8 +118,7 @@ public sealed partial class Tensor
     public Tensor[] Split(int axis, params int[] sizes)
     {
         ArgumentNullException.ThrowIfNull(sizes);
-        int a = axis < 0 ? axis + Rank : axis;
-        if (a < 0 || a >= Rank) throw new ShapeException($"Split: axis {axis} is out of range for rank {Rank}.", nameof(axis));
+        int a = Axis(axis, nameof(axis), "Tensor.Split");
         if (sizes.Any(s => s < 0) || sizes.Sum(s => (long)s) != Shape[a])
             throw new ShapeException($"Split: sizes [{string.Join(", ", sizes)}] do not add up to {Shape[a]}, the length of axis {axis}.", nameof(sizes));
         var parts = new Tensor[sizes.Length];

@@ -139,7 +139,7 @@ public static class RuleCheck
         // ⟨w, f(plus) − f(minus)⟩: the difference taken element by element first, so that an output the step leaves
         // alone cancels exactly instead of adding the rounding of a large ⟨w, f⟩ to every element's check.
         double ProjectedDifference(Core.Tensor[] plus, Core.Tensor[] minus) =>
-            Core.TensorModule.dot(w, Core.TensorModule.map2(FuncConvert.FromFunc<double, double, double>((a, b) => a == b ? 0 : a - b), Eval(plus), Eval(minus)));
+            Core.TensorModule.dot(w, Core.TensorModule.difference(Eval(plus), Eval(minus)));
 
         // The adjoint of every input for the adjoint w, once.
         var pullback = Core.Autodiff.vjpMany(f, Consts(xs)).Item2;

@@ -91,7 +91,7 @@ module GradCheck =
         let differenceOf (up: Value) (down: Value) =
             match w with
             | None -> Tensor.item up.Tensor - Tensor.item down.Tensor
-            | Some w -> Tensor.dot (Tensor.map2 (fun a b -> if a = b then 0.0 else a - b) up.Tensor down.Tensor) w
+            | Some w -> Tensor.dot (Tensor.difference up.Tensor down.Tensor) w
         let analytic = Autodiff.gradMany (f >> projected w) (xs |> Array.map Value.constant) |> Array.map (fun g -> g.Tensor.ToArray())
         let report = GradCheckBuilder(atol, rtol)
         for k in 0 .. xs.Length - 1 do

@@ -245,19 +245,22 @@ module internal Engine =
                     out
         { Prepare = prepared |> Array.map snd; Steps = steps; Final = final; OutShape = outShape; Sizes = need.ToArray(); Limit = limit }
 
+    /// A contraction's entry in `table` (a lookup without allocating once made), made again when the memory limit has
+    /// changed since it was made (`limitOf`): an order chosen under another limit may not fit this one.
+    let inline private underLimit (table: Runtime.CompilerServices.ConditionalWeakTable<Contraction, 'T>) ([<InlineIfLambda>] limitOf: 'T -> int64) (make: Contraction -> 'T) (c: Contraction) =
+        match table.TryGetValue c with
+        | true, entry when limitOf entry = Limits.memoryLimitBytes -> entry
+        | true, _ ->
+            let entry = make c
+            table.AddOrUpdate(c, entry)
+            entry
+        | _ -> table.GetValue(c, fun c -> make c)
+
     /// Compiled plans, per contraction value (bound contractions and their gradients are shared values).
     let private compiled = Runtime.CompilerServices.ConditionalWeakTable<Contraction, Compiled>()
 
-    /// The compiled plan of a contraction (a lookup without allocating once compiled), compiled again when the memory
-    /// limit has changed since: an order chosen under another limit may not fit this one.
-    let private planOf (c: Contraction) =
-        match compiled.TryGetValue c with
-        | true, plan when plan.Limit = Limits.memoryLimitBytes -> plan
-        | true, _ ->
-            let plan = compile c
-            compiled.AddOrUpdate(c, plan)
-            plan
-        | _ -> compiled.GetValue(c, fun c -> compile c)
+    /// The compiled plan of a contraction.
+    let private planOf (c: Contraction) = underLimit compiled (fun p -> p.Limit) compile c
 
     let private checkOperands (c: Contraction) (xs: Tensor[]) =
         if xs.Length <> c.Inputs.Length then
@@ -307,14 +310,7 @@ module internal Engine =
     /// contraction of the current list's Left and Right operands (removed; the result is appended), the last
     /// step writing the output. Evaluated in order, the steps give exactly the values `contract` gives when there
     /// are two or more operands; a single operand's permutation, broadcast or diagonal write is in no step.
-    let internal decompose (c: Contraction) =
-        match decompositions.TryGetValue c with
-        | true, (limit, d) when limit = Limits.memoryLimitBytes -> d
-        | true, _ ->
-            let entry = decomposeNew c
-            decompositions.AddOrUpdate(c, entry)
-            snd entry
-        | _ -> snd (decompositions.GetValue(c, fun c -> decomposeNew c))
+    let internal decompose (c: Contraction) = snd (underLimit decompositions fst decomposeNew c)
 
     /// Evaluates a contraction. Operand shapes must match the contraction's label sizes. Every output and
     /// intermediate is checked against the memory limit before anything is allocated.

@@ -189,15 +189,11 @@ module Linalg =
         let k = sm.[sm.Length - 1]
         let x =
             if Shape.same lead batch && Shape.same leadB batch then f a bm
-            elif Array.forall ((=) 1) lead && Shape.numel batch > 0 then
-                let m = Shape.numel batch
-                let columns = Layout.permute [| 1; 0; 2 |] (Layout.reshape [| m; n; k |] (Arithmetic.broadcastTo (Array.append batch [| n; k |]) bm))
-                let solved = f (Layout.reshape [| n; n |] a) (Layout.reshape [| n; m * k |] columns)
-                Layout.reshape (Array.append batch [| n; k |]) (Layout.permute [| 1; 0; 2 |] (Layout.reshape [| n; m; k |] solved))
             elif Shape.numel batch > 0 then
-                // Each of A's own matrices solves, as columns of one right-hand side, every B it meets: A is factored
-                // once per matrix it holds (not once per broadcast batch), and a singular one is named by its index
-                // in A. Batch dimensions where A varies (`own`) go first, the others beside k.
+                // Each of A's own matrices solves, as columns of one right-hand side, every B it meets (one A: the
+                // whole batch of B): A is factored once per matrix it holds, not once per broadcast batch, and a
+                // singular one is named by its index in A. Batch dimensions where A varies (`own`) go first, the
+                // others beside k.
                 let r = batch.Length
                 let padded = Array.append (Array.create (r - lead.Length) 1) lead
                 let own = [| for d in 0 .. r - 1 do if padded.[d] <> 1 then yield d |]

@@ -577,6 +577,10 @@ module Tensor =
         b.CheckLive()
         total
 
+    /// a − b, 0 wherever they are equal (equal infinities too, whose difference is NaN): the change between two
+    /// evaluations, in which what did not move cancels exactly.
+    let internal difference (a: Tensor) (b: Tensor) = map2 (fun x y -> if x = y then 0.0 else x - y) a b
+
     /// Largest |a-b| over same-shaped tensors (NaN if either has NaN at a place; equal infinities differ by 0, as
     /// `closeTo` counts them).
     let maxAbsDiff (a: Tensor) (b: Tensor) =

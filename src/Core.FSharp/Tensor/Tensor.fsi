@@ -232,6 +232,9 @@ module Tensor =
     /// Σ a·b over all elements of same-shaped tensors: the same bits as sum (mul a b), its error growing like log n.
     val dot: a: Tensor -> b: Tensor -> float
 
+    /// a − b, 0 wherever they are equal (equal infinities too): the change between two evaluations.
+    val internal difference: a: Tensor -> b: Tensor -> Tensor
+
     /// Largest |a-b| over same-shaped tensors (NaN if either has NaN at a place; equal infinities differ by 0).
     val maxAbsDiff: a: Tensor -> b: Tensor -> float
 
