@@ -66,7 +66,7 @@ public sealed partial class Tensor
     /// written into zeros at the same place; slices of one tensor meet in one array backward, each costing its own
     /// size there.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
-    /// <param name="start">The first element kept.</param>
+    /// <param name="start">The first element kept (negative counts from the end, as <c>torch.narrow</c>'s).</param>
     /// <param name="length">How many are kept.</param>
     /// <returns>The slice, with the axis shortened to <paramref name="length"/>.</returns>
     /// <exception cref="ShapeException">The axis or the elements do not exist.</exception>

@@ -22,6 +22,25 @@ public class TensorTests
     }
 
     [Fact]
+    public void Narrow_counts_a_negative_start_from_the_end_as_torch_narrow()
+    {
+        // M is [[1 2 3] [4 5 6]]: columns from -2 are columns 1 and 2.
+        Assert.Equal(new double[] { 2, 3, 5, 6 }, M.Narrow(1, -2, 2).ToArray());
+        Assert.Equal(M.Narrow(1, 1, 2).ToArray(), M.Narrow(-1, -2, 2).ToArray());
+        Assert.Equal(new double[] { 4, 5, 6 }, M.Narrow(0, -1, 1).ToArray());
+        Assert.Equal(new[] { 2, 0 }, M.Narrow(1, 3, 0).Shape);
+        Assert.Equal(new[] { 2, 0 }, M.Narrow(1, -3, 0).Shape);
+        // The gradient lands where the elements came from.
+        Assert.Equal(new double[] { 0, 1, 1, 0, 1, 1 }, Autodiff.Grad(t => t.Narrow(1, -2, 2).Sum(), M).ToArray());
+        var before = Assert.Throws<ShapeException>(() => M.Narrow(1, -4, 1));
+        Assert.Equal("start", before.ParamName);
+        Assert.Contains("Tensor.Narrow", before.Message);
+        Assert.Equal("start", Assert.Throws<ShapeException>(() => M.Narrow(1, 4, 0)).ParamName);
+        Assert.Equal("length", Assert.Throws<ShapeException>(() => M.Narrow(1, -1, 2)).ParamName);
+        Assert.Equal("length", Assert.Throws<ShapeException>(() => M.Narrow(1, 0, -1)).ParamName);
+    }
+
+    [Fact]
     public void ToArray_is_a_copy()
     {
         var a = M.ToArray();

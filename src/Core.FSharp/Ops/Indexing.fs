@@ -81,14 +81,20 @@ module Indexing =
         let others = x.Shape |> Array.mapi (fun i d -> if i = a then 1.0 else float d) |> Array.fold (*) 1.0
         Limits.check (fun () -> sprintf "%s to %d along axis %d of shape %s" name size a (Shape.show x.Shape)) (others * float size)
 
-    /// Elements start .. start + length − 1 along `axis` (negative axes count from the end). VJP: the adjoint
-    /// written into zeros at the same place (`pad`). JVP: the tangent's slice.
+    /// Elements start .. start + length − 1 along `axis` (negative axes and starts count from the end, as
+    /// torch.narrow's). VJP: the adjoint written into zeros at the same place (`pad`). JVP: the tangent's slice.
     let narrow (axis: int) (start: int) (length: int) (x: Value) : Value =
         let a = axisOf "narrow" x.Shape axis
         let n = x.Shape.[a]
-        if start < 0 || length < 0 || int64 start + int64 length > int64 n then
-            raise (ShapeException(sprintf "narrow: elements %d to %d do not exist along axis %d of length %d." start (int64 start + int64 length - 1L) axis n, "start"))
-        if start = 0 && length = n then x else narrowAt a start length x
+        if length < 0 then
+            raise (ShapeException(sprintf "narrow: length is %d; it must be 0 or more." length, "length"))
+        if start < -n || start > n then
+            raise (ShapeException(sprintf "narrow: start %d is outside axis %d of length %d (a start may be %d to %d)." start axis n -n n, "start"))
+        let from = if start < 0 then start + n else start
+        if int64 from + int64 length > int64 n then
+            let shown = if start < 0 then sprintf "%d (%d from the end)" from -start else string from
+            raise (ShapeException(sprintf "narrow: elements %s to %d do not exist along axis %d of length %d." shown (int64 from + int64 length - 1L) axis n, "length"))
+        if from = 0 && length = n then x else narrowAt a from length x
 
     /// x written into zeros of length `size` along `axis`, from `start`. VJP: the adjoint's slice (`narrow`).
     let pad (axis: int) (start: int) (size: int) (x: Value) : Value =

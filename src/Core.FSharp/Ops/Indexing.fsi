@@ -17,8 +17,9 @@ namespace Functional.Core
 [<RequireQualifiedAccess>]
 module Indexing =
 
-    /// Elements start .. start + length − 1 along `axis`. VJP: the adjoint written into zeros at the same place
-    /// (`pad`). JVP: the tangent's slice. Out-of-range elements are refused (ShapeException).
+    /// Elements start .. start + length − 1 along `axis` (a negative axis or start counts from the end, as
+    /// torch.narrow's). VJP: the adjoint written into zeros at the same place (`pad`). JVP: the tangent's slice.
+    /// Out-of-range elements and a negative length are refused (ShapeException).
     val narrow: axis: int -> start: int -> length: int -> x: Value -> Value
 
     /// x written into zeros of length `size` along `axis`, from `start`. VJP: the adjoint's slice (`narrow`).
