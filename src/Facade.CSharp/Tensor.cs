@@ -355,7 +355,8 @@ public sealed partial class Tensor
     /// <summary>Permutes the axes (no argument: reverses them). The gradient is permuted back. Two axes given as
     /// separate arguments call <see cref="Transpose(int, int)"/>, which swaps them as <c>torch.transpose</c> does;
     /// <see cref="Permute"/> always reads its arguments as a permutation.</summary>
-    /// <param name="permutation">A permutation of the axes (none: reverse them).</param>
+    /// <param name="permutation">A permutation of the axes (none: reverse them; negative axes count from the
+    /// end).</param>
     /// <returns>The tensor with its axes permuted.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="permutation"/> is null.</exception>
     /// <exception cref="ShapeException"><paramref name="permutation"/> is neither empty nor a permutation of this
@@ -363,7 +364,8 @@ public sealed partial class Tensor
     public Tensor Transpose(params int[] permutation)
     {
         ArgumentNullException.ThrowIfNull(permutation);
-        return Api.Call("Tensor.Transpose", "permutation", () => new Tensor(permutation.Length == 0 ? Core.Layout.transpose(Value) : Core.Layout.permute(permutation, Value)));
+        return permutation.Length == 0 ? Api.Call("Tensor.Transpose", "permutation", () => new Tensor(Core.Layout.transpose(Value)))
+            : Permuted(permutation, nameof(permutation), "Tensor.Transpose");
     }
 
     /// <summary>Swaps two axes, as <c>torch.transpose(dim0, dim1)</c> (negative axes count from the end):
@@ -389,17 +391,26 @@ public sealed partial class Tensor
     public Tensor Permute(params int[] axes)
     {
         ArgumentNullException.ThrowIfNull(axes);
+        return Permuted(axes, nameof(axes), "Tensor.Permute");
+    }
+
+    /// <summary>The axes permuted, negative ones counting from the end; errors name <paramref name="name"/> in the
+    /// terms of <paramref name="member"/>.</summary>
+    private Tensor Permuted(int[] axes, string name, string member)
+    {
         if (axes.Length != Rank)
-            throw new ShapeException(FormattableString.Invariant($"Tensor.Permute: {axes.Length} axes given for a tensor of rank {Rank} (shape {Shape}); give one per axis."), nameof(axes));
-        var normalised = axes.Select((x, i) => Axis(x, $"axes[{i}]", "Tensor.Permute")).ToArray();
-        return Api.Call("Tensor.Permute", "axes|perm|permutation", () => new Tensor(Core.Layout.permute(normalised, Value)));
+            throw new ShapeException(FormattableString.Invariant($"{member}: {axes.Length} axes given for a tensor of rank {Rank} (shape {Shape}); give one per axis."), name);
+        var normalised = axes.Select((x, i) => Axis(x, $"{name}[{i}]", member)).ToArray();
+        return Api.Call(member, name + "|axes|perm|permutation", () => new Tensor(Core.Layout.permute(normalised, Value)));
     }
 
     /// <summary>An axis of this tensor, a negative one counting from the end; out of range: a ShapeException naming
     /// <paramref name="name"/> in the terms of <paramref name="member"/>.</summary>
     private int Axis(int axis, string name, string member) =>
         axis >= -Rank && axis < Rank ? (axis < 0 ? axis + Rank : axis)
-        : throw new ShapeException(FormattableString.Invariant($"{member}: {name} is {axis}; a tensor of rank {Rank} (shape {Shape}) has axes {-Rank} to {Rank - 1}."), name);
+        : throw new ShapeException(Rank == 0
+            ? FormattableString.Invariant($"{member}: {name} is {axis}; a scalar (rank 0) has no axes.")
+            : FormattableString.Invariant($"{member}: {name} is {axis}; a tensor of rank {Rank} (shape {Shape}) has axes {-Rank} to {Rank - 1}."), name);
 
     /// <summary>NumPy-like text, a row a line (each under the one above), elided when large:
     /// <c>tensor([[1, 2],\n        [3, 4]], shape=[2, 2])</c>.</summary>

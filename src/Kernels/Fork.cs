@@ -74,6 +74,16 @@ internal static class Fork
     private static readonly SemaphoreSlim Wake = new(0);
     private static int _started;
 
+    /// <summary>How many pieces of <paramref name="per"/> cover <paramref name="count"/>, ⌈count / per⌉, computed in 64
+    /// bits: in 32, a count within <paramref name="per"/> of 2³¹ wraps to a negative number of tasks and no work is
+    /// done at all.</summary>
+    public static int Pieces(int count, int per) => (int)(((long)count + per - 1) / per);
+
+    /// <summary>body(lo, hi) over the pieces [k·per, min(count, (k + 1)·per)) that cover [0, count), over the cores
+    /// (<see cref="For(int, Action{int})"/>); the ends are computed without wrapping near 2³¹.</summary>
+    public static void ForPieces(int count, int per, Action<int, int> body) =>
+        For(Pieces(count, per), k => body(k * per, (int)Math.Min(count, (long)(k + 1) * per)));
+
     /// <summary>body(0) … body(count − 1), each exactly once, over the cores; returns when all are done and
     /// rethrows the first exception a task raised, as it was (with its stack), so that a typed error raised inside a
     /// kernel's task (a tensor released under it) reaches the caller as that type, not wrapped.</summary>
@@ -148,12 +158,12 @@ internal static class Fork
         int per = Math.Max(1, 16384 / Math.Max(1, unit));
         long total = (long)count * unit;
         int cores = Environment.ProcessorCount;
-        if ((count + per - 1) / per >= cores || count < 2 || !SplitsCostly(total)) return per;
+        if (Pieces(count, per) >= cores || count < 2 || !SplitsCostly(total)) return per;
         int parts = (int)Math.Min(Math.Min(cores, count), total / Math.Max(1, Tuning.SplitCostlyFrom / 2));
         if (parts <= 1) return per;
-        int split = (count + parts - 1) / parts;
+        int split = Pieces(count, parts);
         // Elementwise tasks start on a cache line (64 elements: eight lines), so no two tasks write one line.
-        return unit == 1 ? (split + 63) / 64 * 64 : split;
+        return unit == 1 ? Pieces(split, 64) * 64 : split;
     }
 
     /// <summary>One spin period (<see cref="Tuning.SpinMs"/>) in Stopwatch ticks.</summary>

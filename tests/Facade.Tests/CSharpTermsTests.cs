@@ -109,6 +109,9 @@ public class CSharpTermsTests
         Assert.True(halves.Length < 200, halves);
         Assert.Contains("[0, 1, 2, ..., 1.04857E+06, 1.04857E+06, 1.04858E+06], 1048576 elements in row-major order", halves);
         Assert.True(Tensor.Zeros(Enumerable.Repeat(2, 30).ToArray()).ToString().Length < 400);
+        // An empty tensor printed a bracket pair for every index of the axes before its 0: 4·10⁹ of them here.
+        Assert.Equal("tensor([], shape=[65536, 65536, 0])", Tensor.Zeros(65_536, 65_536, 0).ToString());
+        Assert.Equal("tensor([], shape=[0])", Tensor.Zeros(0).ToString());
         // Rank 100,000 recursed once per axis, past the stack.
         Assert.Contains("[1], 1 element in row-major order", Tensor.Ones(Enumerable.Repeat(1, 100_000).ToArray()).ToString());
         // A released tensor says so (a debugger calls ToString) instead of throwing.

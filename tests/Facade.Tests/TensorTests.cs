@@ -41,6 +41,25 @@ public class TensorTests
     }
 
     [Fact]
+    public void Empty_tensors_whose_other_axes_exceed_an_array_reduce_reshape_and_solve_to_empty_results()
+    {
+        // The products of the other axes alone (2³² here) were formed and refused as too large for an array.
+        var wide = Tensor.Zeros(0, 65536, 65536);
+        Assert.Equal(new[] { 0 }, wide.Sum(1, 2).Shape);
+        Assert.Equal(new[] { 0 }, wide.Mean(1, 2).Shape);
+        Assert.Equal(new[] { 0, 1, 1 }, wide.Sum(new[] { 1, 2 }, true).Shape);
+        Assert.Equal(new[] { 65536, 65536, 0 }, Tensor.Zeros(65536, 65536, 0, 0).Sum(2).Shape);
+        Assert.Equal(wide.Shape, wide.Softmax(0).Shape);
+        Assert.Equal(wide.Shape, wide.LogSoftmax(2).Shape);
+        Assert.Equal(wide.Shape, Autodiff.Grad(x => x.Softmax(0).Sum(), wide).Shape);
+        Assert.Equal(new[] { 1, 1, 0 }, Autodiff.Grad(y => (Tensor.Zeros(65536, 65536, 0) + y).Sum(), Tensor.Zeros(1, 1, 0)).Shape);
+        Assert.Equal(new[] { 0, 65536, 65536 }, Tensor.Zeros(0, 65536).Reshape(-1, 65536, 65536).Shape);
+        Assert.Equal(new[] { 3, 50000, 0, 50000 }, Linalg.Solve(Tensor.Zeros(3, 1, 0, 0), Tensor.Zeros(1, 50000, 0, 50000)).Shape);
+        // A result that is not empty is still refused when it does not fit.
+        Assert.Throws<ShapeException>(() => Tensor.Zeros(65536, 65536, 0).Sum(2));
+    }
+
+    [Fact]
     public void ToArray_is_a_copy()
     {
         var a = M.ToArray();
@@ -81,6 +100,12 @@ public class TensorTests
         Assert.Equal(new[] { 4, 2, 3 }, Tensor.Zeros(2, 3, 4).Permute(-1, 0, 1).Shape);
         Assert.Equal("axes", Assert.Throws<ShapeException>(() => M.Permute(0)).ParamName);
         Assert.Equal("axes", Assert.Throws<ShapeException>(() => M.Permute(0, 0)).ParamName);
+        // An array argument is a permutation too, with negative axes as Permute's.
+        Assert.Equal(new[] { 4, 2, 3 }, Tensor.Zeros(2, 3, 4).Transpose(new[] { 2, -3, 1 }).Shape);
+        Assert.Equal("permutation", Assert.Throws<ShapeException>(() => Tensor.Zeros(2, 3, 4).Transpose(new[] { 0, 0, 1 })).ParamName);
+        // A scalar has no axes, and says so.
+        var scalar = Assert.Throws<ShapeException>(() => Tensor.Scalar(1).ArgMax(0));
+        Assert.Contains("a scalar (rank 0) has no axes", scalar.Message);
         Assert.Equal(new[] { 3, 2 }, M.Reshape(3, -1).Shape);
         var p = M.MatMul(M.Transpose());
         Assert.Equal(new double[] { 14, 32, 32, 77 }, p.ToArray());

@@ -85,8 +85,8 @@ module internal Factorizations =
 
     /// Columns [0, k) in blocks of 64 over the cores when `work` (elements touched) is large.
     let private columnBlocks (k: int) (work: int64) (body: int -> int -> unit) =
-        let blocks = (k + 63) / 64
-        over blocks work (fun b0 b1 -> body (b0 * 64) (min k (b1 * 64) - b0 * 64))
+        let blocks = Functional.Kernels.Fork.Pieces(k, 64)
+        over blocks work (fun b0 b1 -> body (b0 * 64) (int (min (int64 k) (int64 b1 * 64L)) - b0 * 64))
 
     /// Rows×cols at `offset` of `src` (leading dimension ld) as a contiguous array.
     let private copyBlock (src: double[]) (offset: int) (ld: int) (rows: int) (cols: int) =
@@ -337,9 +337,8 @@ module internal Factorizations =
         if cores < 2 || k < 16 || int64 n * int64 n * int64 k < (1L <<< 20) then body false 0 k
         else
             let slices = min cores (k / 8)
-            let per = (k / slices + 7) / 8 * 8
-            let count = (k + per - 1) / per
-            Functional.Kernels.Fork.For(count, fun s -> body true (s * per) (min k ((s + 1) * per) - s * per))
+            let per = Functional.Kernels.Fork.Pieces(k / slices, 8) * 8
+            Functional.Kernels.Fork.ForPieces(k, per, fun lo hi -> body true lo (hi - lo))
 
     /// The coefficients of a panel's rows [i0, e) in the factor T = mᵀ (at mo of m; n columns): row i's T[i, q] for q
     /// in [i0, e) at (i − i0)·width + q − i0 of `c`, so that a row's substitution reads them side by side.

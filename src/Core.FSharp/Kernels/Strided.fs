@@ -74,7 +74,7 @@ module internal Strided =
     let chunkedUnits (count: int) (unit: int) (body: int -> int -> unit) =
         let per = max 1 (16384 / max 1 unit)
         if count < 2 || int64 count * int64 unit <= 2L * 16384L then body 0 count
-        else Functional.Kernels.Fork.For((count + per - 1) / per, fun k -> body (k * per) (min count ((k + 1) * per)))
+        else Functional.Kernels.Fork.ForPieces(count, per, fun lo hi -> body lo hi)
 
     /// dst[dstOff + Σ idx·dstStrides] += src[srcOff + Σ idx·srcStrides] for every index over `shape`, the
     /// destinations distinct (a source stride may be 0: a uniform or broadcast source). Each element is dst's plus
@@ -133,9 +133,8 @@ module internal Strided =
     /// one task's.
     let chunkedCostlyUnits (count: int) (unit: int) (body: int -> int -> unit) =
         let per = Functional.Kernels.Fork.PerTask(count, unit)
-        let tasks = (count + per - 1) / per
-        if tasks <= 1 then body 0 count
-        else Functional.Kernels.Fork.For(tasks, fun k -> body (k * per) (min count ((k + 1) * per)))
+        if Functional.Kernels.Fork.Pieces(count, per) <= 1 then body 0 count
+        else Functional.Kernels.Fork.ForPieces(count, per, fun lo hi -> body lo hi)
 
     /// `chunkedCostlyUnits` over single elements (the exponential's family, GELU, powers).
     let chunkedCostly (n: int) (body: int -> int -> unit) = chunkedCostlyUnits n 1 body
@@ -145,8 +144,7 @@ module internal Strided =
     /// never reached that) and the four-lane loops write aligned lanes with them.
     let chunkedStreaming (streaming: bool) (n: int) (body: int -> int -> unit) =
         if streaming then
-            let per = 65536
-            Functional.Kernels.Fork.For((n + per - 1) / per, fun k -> body (k * per) (min n ((k + 1) * per)))
+            Functional.Kernels.Fork.ForPieces(n, 65536, fun lo hi -> body lo hi)
         else chunked n body
 
     /// `chunkedStreaming` for kernels that spend nanoseconds per element (`chunkedCostly` when not streaming).

@@ -29,7 +29,7 @@ module internal SoftmaxMiddleVector =
     /// tensors; `body o t0 t1 s` gets scratch of its own. A position's result does not depend on the segment it
     /// falls in (every step is elementwise across positions, with the same operations in lanes and tails).
     let private middleSegments (width: int) (outer: int) (mid: int) (inner: int) (body: int -> int -> int -> MiddleScratch -> unit) =
-        let segments = (inner + width - 1) / width
+        let segments = Functional.Kernels.Fork.Pieces(inner, width)
         let tasks = outer * segments
         let run (lo: int) (hi: int) =
             let levels = Functional.Kernels.Reduce.MiddleLevels mid * width
@@ -48,10 +48,10 @@ module internal SoftmaxMiddleVector =
         let per =
             if tasks < 2 then tasks
             elif total >= (1L <<< 18) then max 1 (tasks / (8 * Environment.ProcessorCount))
-            elif Functional.Kernels.Fork.SplitsCostly total then (tasks + Environment.ProcessorCount - 1) / Environment.ProcessorCount
+            elif Functional.Kernels.Fork.SplitsCostly total then Functional.Kernels.Fork.Pieces(tasks, Environment.ProcessorCount)
             else tasks
         if per >= tasks then run 0 tasks
-        else Functional.Kernels.Fork.For((tasks + per - 1) / per, fun c -> run (c * per) (min tasks ((c + 1) * per)))
+        else Functional.Kernels.Fork.ForPieces(tasks, per, fun lo hi -> run lo hi)
 
     // Elementwise steps over w positions through pointers, four lanes at a time (elementwise, so the same bits
     // at any width); dst may be a source (each position is read before it is written).

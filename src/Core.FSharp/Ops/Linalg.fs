@@ -189,7 +189,8 @@ module Linalg =
         let k = sm.[sm.Length - 1]
         let x =
             if Shape.same lead batch && Shape.same leadB batch then f a bm
-            elif Shape.numel batch > 0 then
+            // Empty systems (no batch, n = 0 or k = 0) go the plain way: their columns' count mO·k may exceed an int.
+            elif n > 0 && k > 0 && Shape.numel batch > 0 then
                 // Each of A's own matrices solves, as columns of one right-hand side, every B it meets (one A: the
                 // whole batch of B): A is factored once per matrix it holds, not once per broadcast batch, and a
                 // singular one is named by its index in A. Batch dimensions where A varies (`own`) go first, the

@@ -25,12 +25,14 @@ module Reduction =
     let meanAxes (axes: int[]) (keepDims: bool) (x: Value) =
         let shape = x.Shape
         let axes = Shape.normaliseAxes shape.Length axes
-        let n = axes |> Array.fold (fun acc a -> acc * shape.[a]) 1
+        // A float: an empty tensor's other axes may make this product exceed an int (it is exact below 2⁵³, and a
+        // non-empty tensor's is below 2³¹).
+        let n = axes |> Array.fold (fun acc a -> acc * float shape.[a]) 1.0
         // A mean of nothing is NaN and depends on no element: a constant (a scale by 1/0 would make its tangent NaN).
-        if n = 0 then Value.constant (Tensor.map (fun _ -> nan) (sumAxes axes keepDims (Value.constant x.Tensor)).Tensor)
+        if n = 0.0 then Value.constant (Tensor.map (fun _ -> nan) (sumAxes axes keepDims (Value.constant x.Tensor)).Tensor)
         // Divided by n, not scaled by 1/n (rounded): the mean of n equal values is that value, as NumPy and PyTorch
         // give (49·fl(1/49) ≠ 1). The adjoint is divided the same way.
-        else Arithmetic.div (sumAxes axes keepDims x) (Value.constant (Tensor.scalar (float n)))
+        else Arithmetic.div (sumAxes axes keepDims x) (Value.constant (Tensor.scalar n))
 
     /// Mean of every element, a scalar.
     let mean (x: Value) = meanAxes [| 0 .. x.Tensor.Rank - 1 |] false x

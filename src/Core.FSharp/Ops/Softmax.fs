@@ -86,6 +86,9 @@ module Softmax =
     /// JVP: t − Σ(softmax·t).
     let logSoftmax (axis: int) (x: Value) : Value =
         let axis = normAxis x axis
+        // No elements: the result is x's empty shape, and the passes' row counts (products of the other axes, which
+        // may exceed an array's size) are never formed.
+        if x.Tensor.Numel = 0 then x else
         Op.apply
             (Op.withAttributes [ "axis", box axis ] <| Op.create "logSoftmax"
                 (fun xs ->
@@ -135,6 +138,8 @@ module Softmax =
     /// softmax(x) along `axis` = e/Σe with e = e^(x − max). VJP: y·(adj − Σ(adj·y)). JVP: y·(t − Σ(y·t)).
     let softmax (axis: int) (x: Value) : Value =
         let axis = normAxis x axis
+        // As logSoftmax: nothing to compute, and no row counts formed.
+        if x.Tensor.Numel = 0 then x else
         Op.apply
             (Op.withAttributes [ "axis", box axis ] <| Op.create "softmax"
                 (fun xs ->

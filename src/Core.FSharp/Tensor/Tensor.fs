@@ -169,6 +169,8 @@ and internal TensorFormat =
         let sb = StringBuilder()
         let fmt (v: double) = v.ToString("G6", Globalization.CultureInfo.InvariantCulture)
         let count = Shape.numel shape
+        // No elements, whatever the other axes' lengths: one bracket pair per row would be as long as those axes.
+        if count = 0 then sprintf "tensor([], shape=%s)" (Shape.show shape) else
         let elide = count > 1000
         let shown (edge: int) = shape |> Array.fold (fun p n -> p * float (if n > 2 * edge then 2 * edge + 1 else n)) 1.0
         let edge = if elide && shown 3 > 1000.0 then 1 else 3
@@ -307,10 +309,12 @@ module Tensor =
         let resolved =
             if unknown = 0 then newShape
             else
-                let k = Shape.numel known
-                if k = 0 || t.Numel % k <> 0 then
+                // The known dimensions' product, without a limit: an empty tensor may take dimensions whose product
+                // exceeds an array's size ([0, 65536] into [-1, 65536, 65536] is [0, 65536, 65536], as PyTorch's).
+                let k = known |> Array.fold (fun p d -> if d < 0 || p = 0L then p else min (p * int64 d) (1L <<< 40)) 1L
+                if k = 0L || int64 t.Numel % k <> 0L then
                     raise (ShapeException(sprintf "Cannot reshape %s into %s." (Shape.show t.ShapeArray) (Shape.show newShape), "shape"))
-                newShape |> Array.map (fun d -> if d = -1 then t.Numel / k else d)
+                newShape |> Array.map (fun d -> if d = -1 then int (int64 t.Numel / k) else d)
         if Shape.numel resolved <> t.Numel then
             raise (ShapeException(sprintf "Cannot reshape %s (%s) into %s (%s)." (Shape.show t.ShapeArray) (Shape.count (int64 t.Numel) "element" "elements") (Shape.show resolved) (Shape.count (int64 (Shape.numel resolved)) "element" "elements"), "shape"))
         if t.IsUniform then Tensor.Of(Array.copy resolved, null, t.Fill)
@@ -418,6 +422,9 @@ module Tensor =
             Tensor.Of([||], total)
         else
         let kept = [| 0 .. t.Rank - 1 |] |> Array.filter (fun a -> not (Array.contains a axes))
+        // No elements: every sum is +0. The products of the summed or kept axes alone may exceed an array's size (an
+        // empty [0, 65536, 65536] summed over its last two), so they are not formed.
+        if t.Numel = 0 then zeros (if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else kept |> Array.map (fun a -> t.ShapeArray.[a])) else
         let sorted = Array.sort axes
         let outer = kept |> Array.map (fun a -> t.ShapeArray.[a])
         let inner = Shape.numel (axes |> Array.map (fun a -> t.ShapeArray.[a]))

@@ -132,7 +132,7 @@ internal static unsafe class Broadcast
             else
             {
                 // Long rows (bi,bi->bi is one row of every element): tasks of 2^15 outputs within a row.
-                long perRow = (n + Chunk - 1) / Chunk;
+                long perRow = Fork.Pieces(n, Chunk);
                 Fork.For(rows * perRow, t =>
                 {
                     long row = t / perRow;

@@ -19,8 +19,7 @@ internal static class ElementRanges
     {
         if (n == 0) return;
         int per = Fork.PerTask(n, 1);
-        int chunks = (n + per - 1) / per;
-        if (chunks <= 1 || Environment.ProcessorCount < 2) { range(0, n); return; }
-        Fork.For(chunks, k => range(k * per, Math.Min(n, (k + 1) * per)));
+        if (Fork.Pieces(n, per) <= 1 || Environment.ProcessorCount < 2) { range(0, n); return; }
+        Fork.ForPieces(n, per, range);
     }
 }

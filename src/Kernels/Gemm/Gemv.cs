@@ -58,8 +58,7 @@ internal static unsafe partial class Gemv
             }
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
             int chunk = (int)Math.Max(1L, (1L << 16) / Math.Max(1L, (long)k * n));
-            Fork.For((total + chunk - 1) / chunk, ch =>
-                Rows((double*)ia, (double*)ib, (double*)ic, m, k, n, ch * chunk, Math.Min(total, (ch + 1) * chunk), 0, k, interleaved));
+            Fork.ForPieces(total, chunk, (lo, hi) => Rows((double*)ia, (double*)ib, (double*)ic, m, k, n, lo, hi, 0, k, interleaved));
         }
     }
 
@@ -70,8 +69,8 @@ internal static unsafe partial class Gemv
     {
         if (total >= 4 || (long)total * k * n < (1L << 18) || k < 8192) return (1, k);
         int chunks = Math.Clamp(k / 4096, 2, 16);
-        int per = ((k + chunks - 1) / chunks + 15) / 16 * 16;
-        return ((k + per - 1) / per, per);
+        int per = Fork.Pieces(Fork.Pieces(k, chunks), 16) * 16;
+        return (Fork.Pieces(k, per), per);
     }
 
     /// <summary>Each chunk of k (<see cref="KChunks"/>) as its own set of dot products over the cores, into rows of

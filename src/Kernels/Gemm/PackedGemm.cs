@@ -162,8 +162,8 @@ internal static unsafe partial class PackedGemm
     private static void ChunkedK(bool transA, bool transB, double* a, int lda, double* b, int ldb, double* c, int m, int k, int n)
     {
         int chunks = Math.Clamp(k / KChunk, 2, MaxKChunks);
-        int per = ((k + chunks - 1) / chunks + KAlign - 1) / KAlign * KAlign;
-        chunks = (k + per - 1) / per;
+        int per = Fork.Pieces(Fork.Pieces(k, chunks), KAlign) * KAlign;
+        chunks = Fork.Pieces(k, per);
         int size = m * n;
         var partial = GC.AllocateUninitializedArray<double>(size * chunks);
         fixed (double* pp = partial)
@@ -218,7 +218,7 @@ internal static unsafe partial class PackedGemm
         Fork.For(batch * parts, t =>
         {
             int bi = t / parts, p = t % parts;
-            int lo = Math.Min(span, p * units / parts * unit), hi = Math.Min(span, (p + 1) * units / parts * unit);
+            int lo = (int)Math.Min(span, (long)p * units / parts * unit), hi = (int)Math.Min(span, (long)(p + 1) * units / parts * unit);
             if (hi <= lo) return;
             double* ab = (double*)ia + (aOffsets?[bi] ?? (long)bi * m * k), bb = (double*)ib + (bOffsets?[bi] ?? (long)bi * k * n), cb = (double*)ic + (long)bi * m * ldc;
             if (byColumns) Blocked(transA, transB, ab, lda, bb, ldb, cb, m, k, n, 0, m, lo, hi, ldc, accumulate);

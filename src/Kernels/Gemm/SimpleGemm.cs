@@ -98,8 +98,8 @@ internal static unsafe class SimpleGemm
     {
         if ((long)k * n < (1L << 18) || k < 256) return (1, k);
         int chunks = Math.Clamp(k / 128, 2, 16);
-        int per = (k + chunks - 1) / chunks;
-        return ((k + per - 1) / per, per);
+        int per = Fork.Pieces(k, chunks);
+        return (Fork.Pieces(k, per), per);
     }
 
     /// <summary>c = x·B for one row x over k rows of B (B[p, j] at b + p·ldb + j): each chunk of B's rows
@@ -146,8 +146,7 @@ internal static unsafe class SimpleGemm
         {
             if (count <= 2 * chunk) { ElementwiseRange(pa, pb, pc, 0, count); return; }
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
-            Fork.For((count + chunk - 1) / chunk, t =>
-                ElementwiseRange((double*)ia, (double*)ib, (double*)ic, t * chunk, Math.Min(count, (t + 1) * chunk)));
+            Fork.ForPieces(count, chunk, (lo, hi) => ElementwiseRange((double*)ia, (double*)ib, (double*)ic, lo, hi));
         }
     }
 

@@ -73,7 +73,7 @@ internal static unsafe class Permute
             int parts = Math.Min(4 * Environment.ProcessorCount, shape[split] / 16);
             int piece = (shape[split] / parts + 15) & ~15;
             nint ps = (nint)(s + srcOff), pd = (nint)(d + dstOff);
-            Fork.For((shape[split] + piece - 1) / piece, t =>
+            Fork.For(Fork.Pieces(shape[split], piece), t =>
             {
                 int start = t * piece, len = Math.Min(piece, shape[split] - start);
                 var sub = (int[])shape.Clone();

@@ -34,8 +34,8 @@ internal static unsafe partial class Reduce
         // over leading axes into a short last axis (`bij->j`, 64 columns) is one task on one core. Columns are
         // independent, so any split gives the same bits.
         int block = 512;
-        while (block > 32 && (long)outer * ((inner + block - 1) / block) < 2L * Environment.ProcessorCount) block /= 2;
-        int blocks = (inner + block - 1) / block;
+        while (block > 32 && (long)outer * Fork.Pieces(inner, block) < 2L * Environment.ProcessorCount) block /= 2;
+        int blocks = Fork.Pieces(inner, block);
         fixed (double* s = src, d = dst)
         {
             // Too few columns to give each core two tasks: the rows are split instead (a bias's gradient, `ij->j`

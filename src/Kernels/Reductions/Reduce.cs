@@ -34,11 +34,7 @@ internal static unsafe partial class Reduce
             {
                 int chunk = (int)Math.Max(1L, (1L << 16) / Math.Max(1, inner));
                 nint ps = (nint)s, pd = (nint)d;
-                Fork.For((outer + chunk - 1) / chunk, c =>
-                {
-                    int end = Math.Min(outer, (c + 1) * chunk);
-                    Runs((double*)ps, inner, c * chunk, end, (double*)pd, ahead);
-                });
+                Fork.ForPieces(outer, chunk, (lo, hi) => Runs((double*)ps, inner, lo, hi, (double*)pd, ahead));
             }
             else
                 Runs(s, inner, 0, outer, d, ahead);

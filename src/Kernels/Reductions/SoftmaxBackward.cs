@@ -23,10 +23,9 @@ internal static unsafe class SoftmaxBackward
         fixed (double* py = y, pg = g, pz = z)
         {
             int per = Fork.PerTask(rows, n);
-            int chunks = (rows + per - 1) / per;
-            if (chunks <= 1 || Environment.ProcessorCount < 2) { Range(py, pg, pz, n, 0, rows, stream); return; }
+            if (Fork.Pieces(rows, per) <= 1 || Environment.ProcessorCount < 2) { Range(py, pg, pz, n, 0, rows, stream); return; }
             nint iy = (nint)py, ig = (nint)pg, iz = (nint)pz;
-            Fork.For(chunks, c => Range((double*)iy, (double*)ig, (double*)iz, n, c * per, Math.Min(rows, (c + 1) * per), stream));
+            Fork.ForPieces(rows, per, (lo, hi) => Range((double*)iy, (double*)ig, (double*)iz, n, lo, hi, stream));
         }
     }
 

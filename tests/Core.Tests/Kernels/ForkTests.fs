@@ -20,6 +20,22 @@ module KernelsForkTests =
                 Assert.True(hits |> Array.forall ((=) 1), sprintf "%d tasks: %A" count hits)
 
     [<Fact>]
+    let ``pieces cover counts up to the largest array exactly, without wrapping near 2^31`` () =
+        // (n + per − 1) / per in 32 bits is negative for these counts, and Fork.For runs no task at all.
+        for n in [ Shape.maxElements; Int32.MaxValue; Int32.MaxValue - 65535 ] do
+            for per in [ 1 <<< 15; 1 <<< 16; n / 16; n / 2 + 1 ] do
+                Assert.Equal(int ((int64 n + int64 per - 1L) / int64 per), Fork.Pieces(n, per))
+                let pieces = Collections.Concurrent.ConcurrentBag<int * int>()
+                Fork.ForPieces(n, per, fun lo hi -> pieces.Add((lo, hi)))
+                let sorted = pieces.ToArray() |> Array.sort
+                Assert.Equal(Fork.Pieces(n, per), sorted.Length)
+                Assert.Equal(0, fst sorted.[0])
+                Assert.Equal(n, snd sorted.[sorted.Length - 1])
+                for k in 1 .. sorted.Length - 1 do Assert.Equal(snd sorted.[k - 1], fst sorted.[k])
+            Assert.InRange(Fork.PerTask(n, 1), 1, n)
+        Assert.Equal(0, Fork.Pieces(0, 64))
+
+    [<Fact>]
     let ``a task's exception reaches the caller as it was, and the next job runs`` () =
         let saved = Tuning.SpinMs
         try
