@@ -24,7 +24,8 @@ module Torch =
             torch.zeros(dims, Nullable torch.ScalarType.Float64, null, requiresGrad)
         else
             let r = torch.tensor(t.Data, ReadOnlySpan<int64>(dims), Nullable torch.ScalarType.Float64, null, requiresGrad)
-            GC.KeepAlive t
+            // A scope of t's that ended meanwhile (on another thread) may have lent its array to another tensor.
+            t.CheckLive()
             r
 
     /// A Functional tensor with the same shape and values (converted to float64 if needed).

@@ -303,6 +303,9 @@ public static class Loss
     private static Tensor Weighted(string member, string parameters, Tensor scores, string scoresName, int[] labels, Tensor? weights, int? ignore, Func<Tensor, int[], Tensor> losses)
     {
         ArgumentNullException.ThrowIfNull(labels);
+        // Read once: the checks, the loss and the weights all see the same labels, whatever another thread does to
+        // the caller's array meanwhile.
+        labels = (int[])labels.Clone();
         var (n, c) = Classes(member, N(scores, scoresName), scoresName, labels.Length, nameof(labels));
         if (weights is not null && (weights.Rank != 1 || weights.Shape[0] != c))
             throw new ShapeException($"{member}: weights has shape {weights.Shape}; it must be [{c}], one weight per class.", nameof(weights));

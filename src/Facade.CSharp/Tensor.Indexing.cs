@@ -197,7 +197,6 @@ public sealed partial class Tensor
                 throw new ShapeException($"Index {i} is {values[i]}; indices must lie within the range of an int, and within the axis they index.", name);
             r[i] = (int)values[i];
         }
-        GC.KeepAlive(tensor);
         // Read in place: a tensor released meanwhile may have lent its array to another (as every op checks).
         tensor.CheckLive();
         if (r.Length >= 16384) positions.AddOrUpdate(tensor, r);

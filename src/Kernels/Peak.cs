@@ -148,15 +148,19 @@ internal static class Peak
         return best;
     }
 
-    /// <summary>The shape that measured best on every core in the last <see cref="Measure"/>.</summary>
-    private static (Func<long, double> Run, double Flops)? bestAll;
+    /// <summary>The shape that measured best on every core in the last <see cref="Measure"/>: one reference, so a
+    /// reader on another thread sees one measurement's shape and rate, never a torn mix of two.</summary>
+    private static volatile Best? bestAll;
+
+    private sealed record Best(Func<long, double> Run, double Flops);
 
     /// <summary>The all-core rate of the shape that measured best, measured again briefly (about 0.1 s): on a VM whose
     /// speed drifts from one minute to the next, a share of the peak is taken against a peak measured beside the
     /// work, not minutes before it.</summary>
     public static double AllAgain()
     {
-        if (bestAll is not var (run, flops)) throw new InvalidOperationException("Measure the peak first.");
+        if (bestAll is not { } best) throw new InvalidOperationException("Measure the peak first.");
+        var (run, flops) = best;
         return Rate(run, flops, Environment.ProcessorCount, 20_000_000);
     }
 
@@ -172,7 +176,7 @@ internal static class Peak
             run(1000);
             double o = Rate(run, flops, 1, iters), a = Rate(run, flops, cores, iters);
             detail.AppendLine($"  {name}: {o:F1} GFLOP/s on one core, {a:F1} on {cores}");
-            if (a > all) bestAll = (run, flops);
+            if (a > all) bestAll = new Best(run, flops);
             (one, all) = (Math.Max(one, o), Math.Max(all, a));
         }
         return (one, all, detail.ToString());

@@ -25,7 +25,7 @@ module Autodiff =
 
     /// Reverse accumulation over the nodes of `tag` reachable from `root`, seeded with `seed`.
     /// Returns the adjoint of every leaf reached.
-    let private backward (tag: int64) (root: Node) (seed: Value) : Dictionary<Node, Value> =
+    let private accumulate (tag: int64) (root: Node) (seed: Value) : Dictionary<Node, Value> =
         // Pass 1: how many consumers each node has inside this graph.
         // Sized for small graphs from the start (growing 0 → 3 → 7 → 17 showed in small-tensor profiles).
         let consumers = Dictionary<Node, int>(16, refComparer)
@@ -110,6 +110,12 @@ module Autodiff =
                         if c = 0 then ready.Push m
                     | _ -> ()
         leaves
+
+    /// `accumulate`, marked as writing into the open scope's arrays: later adjoints are added in place into arrays
+    /// the pass made, and a scope ended on another thread meanwhile must not hand one to another tensor.
+    let private backward (tag: int64) (root: Node) (seed: Value) : Dictionary<Node, Value> =
+        let writes = Storage.beginWrites ()
+        try accumulate tag root seed finally Storage.endWrites writes
 
     let private zerosLike (x: Value) = Value.constant (Tensor.zeros x.Shape)
 

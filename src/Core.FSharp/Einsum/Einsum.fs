@@ -74,7 +74,7 @@ module Einsum =
     let internal squeeze (b: BoundEinsum) (xs: Tensor[]) =
         squeezeWith (fun shape (x: Tensor) ->
             let r = Tensor.wrap shape x.Data
-            GC.KeepAlive x
+            x.CheckLive()
             r) (fun x -> x.ShapeArray) b xs
 
     let internal shapesOf (xs: Tensor[]) =

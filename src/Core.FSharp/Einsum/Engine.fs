@@ -204,7 +204,7 @@ module internal Engine =
         need.Add(("the output", Plan.size sizes c.Output))
         let prepared =
             c.Inputs |> Array.mapi (fun k ls -> prepare sizes ls (neededBeyond c k) need)
-        let p = Plan.create sizes (Array.distinct c.Output) (prepared |> Array.map fst)
+        let p = Plan.createUnder limit sizes (Array.distinct c.Output) (prepared |> Array.map fst)
         let mutable current = prepared |> Array.map fst
         let steps =
             [| for si, st in List.indexed p.Steps do
@@ -288,6 +288,8 @@ module internal Engine =
     /// The plan for a contraction (after diagonals and private sums), as executed by `contract`.
     let plan (c: Contraction) = Plan.create c.Sizes (Array.distinct c.Output) (preparedLabels c)
 
+    let private planUnder (limit: int64) (c: Contraction) = Plan.createUnder limit c.Sizes (Array.distinct c.Output) (preparedLabels c)
+
     /// Decompositions per contraction value, so that the steps are the same values on every call and hit the
     /// compiled plans and ops cached for them.
     let private decompositions = Runtime.CompilerServices.ConditionalWeakTable<Contraction, int64 * (Contraction option[] * (int * int * Contraction)[])>()
@@ -297,7 +299,7 @@ module internal Engine =
         let limit = Limits.memoryLimitBytes
         let labels = preparedLabels c
         let prepared = c.Inputs |> Array.mapi (fun k ls -> if ls = labels.[k] then None else Some { Inputs = [| ls |]; Output = labels.[k]; Sizes = c.Sizes })
-        let p = plan c
+        let p = planUnder limit c
         let last = List.length p.Steps - 1
         let steps =
             p.Steps

@@ -58,13 +58,13 @@ module internal Plan =
           LargestIntermediate = (if steps.IsEmpty then 0.0 else steps |> List.map (fun s -> s.Size) |> List.max)
           Method = meth }
 
-    /// 1 for a result past the memory limit (`Limits.exceeds`), else 0: the first part of every cost, so that an
-    /// order whose intermediates fit wins over a cheaper one that the engine would refuse.
-    let private over (elements: float) = if Limits.exceeds elements then 1 else 0
-
-    /// The plan for operands with the given (distinct) labels; among orders whose intermediates fit the memory limit,
-    /// the fewest flops.
-    let create (sizes: int[]) (output: int[]) (operands: int[][]) : ContractionPlan =
+    /// The plan for operands with the given (distinct) labels; among orders whose intermediates fit a memory limit
+    /// of `limit` bytes, the fewest flops. The limit is a parameter, not read as the search goes: a plan is cached
+    /// with the limit it was made under, which another thread may change meanwhile.
+    let createUnder (limit: int64) (sizes: int[]) (output: int[]) (operands: int[][]) : ContractionPlan =
+        // 1 for a result past the limit, else 0: the first part of every cost, so that an order whose
+        // intermediates fit wins over a cheaper one that the engine would refuse.
+        let over (elements: float) = if Limits.exceedsUnder limit elements then 1 else 0
         let n = operands.Length
         if n <= 1 then finish [] Single
         elif n = 2 then finish [ fst (step sizes output operands 0 1) ] Optimal
@@ -120,3 +120,7 @@ module internal Plan =
                 steps.Add st
                 ops <- next
             finish (List.ofSeq steps) Greedy
+
+    /// `createUnder` the memory limit as it is now.
+    let create (sizes: int[]) (output: int[]) (operands: int[][]) : ContractionPlan =
+        createUnder Limits.memoryLimitBytes sizes output operands

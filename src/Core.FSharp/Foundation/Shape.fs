@@ -103,8 +103,11 @@ module Limits =
             raise (ArgumentOutOfRangeException("milliseconds", milliseconds, "The worker threads' spin must be from 0 to 1,000 milliseconds."))
         Functional.Kernels.Tuning.SpinMs <- milliseconds
 
+    /// Whether `elements` doubles exceed a memory limit of `limit` bytes or what an array can hold.
+    let internal exceedsUnder (limit: int64) (elements: float) = elements * 8.0 > float limit || elements > float Shape.maxElements
+
     /// Whether `elements` doubles exceed the memory limit or what an array can hold.
-    let internal exceeds (elements: float) = elements * 8.0 > float memoryLimitBytes || elements > float Shape.maxElements
+    let internal exceeds (elements: float) = exceedsUnder memoryLimitBytes elements
 
     /// Refuses `elements` doubles (as a float: counts may exceed any integer type) for what `describe` names (made
     /// only on refusal: this runs on every result), when they exceed the memory limit or what an array can hold.

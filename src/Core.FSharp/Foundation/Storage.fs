@@ -73,6 +73,8 @@ and [<Sealed; AllowNullLiteral>] internal ScopeState(parent: ScopeState) =
     [<DefaultValue>] val mutable Ended: bool
     /// Arrays this scope took from the pool (diagnostics and tests).
     [<DefaultValue>] val mutable Reuses: int
+    /// Passes writing into arrays of this scope that tensors already hold (backward's in-place sums), running now.
+    [<DefaultValue>] val mutable Writers: int
     member _.Parent = parent
     member val Rented = List<Lease>()
     /// Adds a registration; safe from any thread the scope flows to.
@@ -455,12 +457,27 @@ module internal Storage =
                 true
             else false)
 
+    /// A pass that will write into arrays tensors of the open scope hold begins; returns the scope for `endWrites`.
+    let beginWrites () : ScopeState =
+        let s = current.Value
+        if not (isNull s) then Interlocked.Increment(&s.Writers) |> ignore
+        s
+
+    let endWrites (s: ScopeState) = if not (isNull s) then Interlocked.Decrement(&s.Writers) |> ignore
+
     /// Ends a scope: releases its tensors, returns the arrays no one holds any more, and makes the enclosing
-    /// scope current again. Ending twice does nothing.
+    /// scope current again. Ending twice does nothing. While a pass writes into the scope's arrays (`beginWrites`,
+    /// on another thread), they go to the GC instead of the pool: pooled, one could be handed to another tensor
+    /// while the pass still adds into it.
     let exit (s: ScopeState) =
         lock gate (fun () ->
             if not s.Ended then
                 Volatile.Write(&s.Ended, true)
+                // Ended is published before Writers is read, as a writer's count is before it rents (under `gate`):
+                // either the writer's rentals come from the GC, or this sees it.
+                Interlocked.MemoryBarrier()
+                let writing = Volatile.Read(&s.Writers) > 0
+                let settle (lease: Lease) = if writing && not lease.Returned && not lease.Pinned then pin lease else tryReturn lease
                 let mutable e = Interlocked.Exchange(&s.Head, null)
                 while not (isNull e) do
                     let t = e
@@ -471,7 +488,7 @@ module internal Storage =
                         if not (isNull lease) then
                             t.Lease <- null
                             lease.Holders <- lease.Holders - 1
-                            tryReturn lease
+                            settle lease
                     else
                         // Kept since it registered here: it belongs to another scope (or none) now, and is
                         // unlinked so that it does not hold this scope's released tensors alive.
@@ -483,7 +500,7 @@ module internal Storage =
                     // Rented on another thread the scope flowed to and never held: an op there may still be
                     // writing it (the scope ended under a task still running). It goes to the GC, not the pool.
                     if not lease.Held && lease.Thread <> thread && not lease.Returned && not lease.Pinned then pin lease
-                    else tryReturn lease
+                    else settle lease
                 s.Rented.Clear())
         if obj.ReferenceEquals(current.Value, s) then
             // Scopes ended out of order: skip enclosing scopes that have already ended.

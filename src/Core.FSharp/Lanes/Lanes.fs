@@ -42,7 +42,7 @@ module internal Lanes =
             let dst = Strided.fresh x.Length
             let streaming = Strided.streams x.Length
             Strided.chunkedStreaming streaming x.Length (fun lo hi -> fill dst streaming lo hi (fun i -> fv (Vector256.Create(x, i))) (fun i -> f x.[i]))
-            System.GC.KeepAlive a
+            a.CheckLive()
             Tensor.wrap a.ShapeArray dst
 
     /// f(a, b) elementwise for same-shape tensors, four lanes at a time where vectors run (`fv` must be `f` on
@@ -61,6 +61,6 @@ module internal Lanes =
             else
                 let y = b.Data
                 Strided.chunkedStreaming streaming x.Length (fun lo hi -> fill dst streaming lo hi (fun i -> fv (Vector256.Create(x, i)) (Vector256.Create(y, i))) (fun i -> f x.[i] y.[i]))
-            System.GC.KeepAlive a
-            System.GC.KeepAlive b
+            a.CheckLive()
+            b.CheckLive()
             Tensor.wrap a.ShapeArray dst

@@ -48,9 +48,9 @@ module Activation =
                     let bits = code.Data
                     Strided.chunkedStreaming streaming n (fun lo hi ->
                         Functional.Kernels.SlopeBits.Backward(bits, xs, gs, g.Fill, dst, slopes, lo, hi, streaming))
-                    GC.KeepAlive x
-                    GC.KeepAlive g
-                    GC.KeepAlive code
+                    x.CheckLive()
+                    g.CheckLive()
+                    code.CheckLive()
                     Tensor.wrap x.ShapeArray dst
                 | _ -> fromX x g)
             (fun x _ _ -> Value.constant (Tensor.zeros x.Shape))
@@ -91,7 +91,7 @@ module Activation =
             let streaming = Strided.streams n
             Strided.chunkedStreaming streaming n (fun lo hi ->
                 Functional.Kernels.SlopeBits.Forward(xs, y, slopes, code, lo, hi, streaming))
-            GC.KeepAlive t
+            t.CheckLive()
             if not (isNull code) then saved.Value <- ValueSome(struct (t, Tensor.wrapKept [| code.Length |] code))
             Tensor.wrap t.ShapeArray y
         Op.elementwiseWith name attributes forward (fun x _ g -> scaled saved.Value x g) x

@@ -115,6 +115,8 @@ module Linalg =
         | ValueSome s when obj.ReferenceEquals(s.Source, t) ->
             if s.Singular.[blk] >= 0 then raise (singular name count blk s.Singular.[blk])
             f s.Factors.Data (blk * n * n) s.Perms.[blk]
+            // The saved factors are no input of the op reading them, so Op.apply does not check them.
+            s.Factors.CheckLive()
         | _ ->
             Factorizations.withLu t.Data (blk * n * n) n (fun m perm _ bad ->
                 if bad >= 0 then raise (singular name count blk bad)
@@ -314,6 +316,7 @@ module Linalg =
                         match saved with
                         | ValueSome s when obj.ReferenceEquals(s.Source, t) ->
                             Determinants.cofactor t.Data o n s.Factors.Data o s.Perms.[blk] s.Signs.[blk] s.Singular.[blk] c o
+                            s.Factors.CheckLive()
                         | _ -> Factorizations.withLu t.Data o n (fun m perm sign bad -> Determinants.cofactor t.Data o n m 0 perm sign bad c o)
                     Tensor.wrap t.ShapeArray c)
                 (fun xs out adj _ ->
@@ -358,7 +361,7 @@ module Linalg =
         square "signDet" "a" a.Shape |> ignore
         let t = a.Tensor
         let signs = perMatrixOfLu false (ref ValueNone) t (fun m n sign -> fst (Determinants.signLogAbs m n sign))
-        GC.KeepAlive t
+        t.CheckLive()
         Value.constant signs
 
     /// Φ(X): the lower triangle of each matrix with its diagonal halved.

@@ -350,7 +350,7 @@ module Tensor =
             reshape shp t
         else
             let r = Tensor.Of(shp, Strided.gatherResult t.Data 0 (perm |> Array.map (fun p -> st.[p])) shp)
-            GC.KeepAlive t
+            t.CheckLive()
             r
 
     /// Reverses the axes.
@@ -418,7 +418,7 @@ module Tensor =
         // Every axis (a loss's sum): one run over the data as it is, no permutation to work out.
         if axes.Length = t.Rank && not keepDims then
             let total = Reductions.sumRuns t.Data 1 t.Numel
-            GC.KeepAlive t
+            t.CheckLive()
             Tensor.Of([||], total)
         else
         let kept = [| 0 .. t.Rank - 1 |] |> Array.filter (fun a -> not (Array.contains a axes))
@@ -445,7 +445,7 @@ module Tensor =
             else
                 // Several blocks: one at a time, in place too.
                 Reductions.sumStaged t.Data t.ShapeArray sorted
-        GC.KeepAlive t
+        t.CheckLive()
         let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
         Tensor.Of(outShape, sums)
 
@@ -475,7 +475,7 @@ module Tensor =
         let src = t.Data
         let dst = Strided.fresh src.Length
         Strided.chunked src.Length (fun lo hi -> for i in lo .. hi - 1 do dst.[i] <- f src.[i])
-        GC.KeepAlive t
+        t.CheckLive()
         Tensor.Of(t.ShapeArray, dst)
 
     /// Elementwise map; large tensors are split over the cores (each element is independent).
@@ -489,8 +489,8 @@ module Tensor =
             let y = b.Data
             let dst = Strided.fresh x.Length
             Strided.chunked x.Length (fun lo hi -> for i in lo .. hi - 1 do dst.[i] <- f x.[i] y.[i])
-            GC.KeepAlive a
-            GC.KeepAlive b
+            a.CheckLive()
+            b.CheckLive()
             Tensor.Of(a.ShapeArray, dst)
         else
             let s = Shape.broadcast a.ShapeArray b.ShapeArray
@@ -530,8 +530,8 @@ module Tensor =
             // Every element is written below.
             let dst = Strided.fresh x.Length
             Strided.chunkedStreaming ((streaming && Strided.streams x.Length) || Strided.streamsPlain x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), ReadOnlySpan(y, lo, hi - lo), Span(dst, lo, hi - lo)))
-            GC.KeepAlive a
-            GC.KeepAlive b
+            a.CheckLive()
+            b.CheckLive()
             Tensor.Of(a.ShapeArray, dst)
         else
             let s = Shape.broadcast a.ShapeArray b.ShapeArray
@@ -541,15 +541,15 @@ module Tensor =
             // Every element is written by the kernel.
             let dst = Strided.fresh (Shape.numel s)
             Broadcast.apply op da oa sa db ob sb dst shape
-            GC.KeepAlive a
-            GC.KeepAlive b
+            a.CheckLive()
+            b.CheckLive()
             Tensor.Of(s, dst)
 
     let private unaryVector (kernel: SpanMap) (t: Tensor) =
         let x = t.Data
         let dst = Strided.fresh x.Length
         Strided.chunkedStreaming (Strided.streams x.Length) x.Length (fun lo hi -> kernel.Invoke(ReadOnlySpan(x, lo, hi - lo), Span(dst, lo, hi - lo)))
-        GC.KeepAlive t
+        t.CheckLive()
         Tensor.Of(t.ShapeArray, dst)
 
     let add a b = outermost <| fun () -> zip Functional.Kernels.Tuning.StreamSums (SpanZip(fun x y d -> TensorPrimitives.Add(x, y, d))) Broadcast.Op.Add a b
@@ -598,8 +598,8 @@ module Tensor =
         for i in 0 .. a.Numel - 1 do
             let d = if x.[i] = y.[i] then 0.0 else abs (x.[i] - y.[i])
             if Double.IsNaN d || d > m then m <- d
-        GC.KeepAlive a
-        GC.KeepAlive b
+        a.CheckLive()
+        b.CheckLive()
         m
 
     /// |a − b| ≤ atol + rtol·|b|; an infinity equal only to itself, NaN to nothing.
@@ -611,6 +611,6 @@ module Tensor =
         let close =
             Shape.same a.ShapeArray b.ShapeArray
             && Array.forall2 (closeTo rtol atol) a.Data b.Data
-        GC.KeepAlive a
-        GC.KeepAlive b
+        a.CheckLive()
+        b.CheckLive()
         close

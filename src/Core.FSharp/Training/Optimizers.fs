@@ -68,8 +68,9 @@ module Optimizers =
             kernel p.Numel po
             Tensor.wrap p.ShapeArray po
 
-    /// The tensors whose arrays a kernel read: reachable until it is done, so none is recycled under it.
-    let private keep (tensors: Tensor[]) = GC.KeepAlive tensors
+    /// The tensors whose arrays a kernel read: reachable until it is done, so none is recycled under it, and refused
+    /// (ObjectDisposedException) if a scope of theirs ended on another thread while it read them.
+    let private keep (tensors: Tensor[]) = for t in tensors do t.CheckLive()
 
     /// The state before the first step.
     let init (parameters: Tensor[]) : OptimizerState =

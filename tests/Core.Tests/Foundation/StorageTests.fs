@@ -475,6 +475,28 @@ module RecycledPoolTests =
             Storage.setFullAfterBytes (128L <<< 20)
 
     [<Fact>]
+    let ``a scope ended while a backward pass adds into its arrays gives them to the GC, not the pool`` () =
+        // The backward pass adds later adjoints in place into arrays it made in the open scope (`beginWrites`); a
+        // scope ended on another thread meanwhile pooled them, and the next rental, another tensor's, was then
+        // written by both.
+        let n = 10_753   // a length no other test uses
+        let scope = Tensor.scope ()
+        let state = Storage.current.Value
+        let held = Tensor.wrap [| n |] (Storage.uninit n)
+        let writes = Storage.beginWrites ()
+        try
+            scope.Dispose()
+            Assert.True(held.IsReleased)
+            Assert.Equal(0, Storage.pooledOf n)
+        finally Storage.endWrites writes
+        Assert.Equal(0, state.Writers)
+        // With no pass writing, the same kind of array goes back to the pool as before.
+        let scope2 = Tensor.scope ()
+        Tensor.wrap [| n |] (Storage.uninit n) |> ignore
+        scope2.Dispose()
+        Assert.Equal(1, Storage.pooledOf n)
+
+    [<Fact>]
     let ``an array rented on another thread and not yet held does not go back to the pool when the scope ends`` () =
         // An op in flight on a task the scope flowed to has its output array rented but not yet wrapped; the scope
         // ending under it (a task left running) handed that array to the pool, and a later scope's op wrote into it.
