@@ -64,6 +64,21 @@ let trial (equation: string) (shapes: int[][]) (seed: int) (fdElements: int) (de
             if err > rtol * max 1.0 (max (abs an) (abs l0)) then okFd <- false
     { Trial = t; Forward = fwd; Gradient = grad; FiniteDifference = fdErr; Passed = okTorch && okFd }
 
+/// work () on a worker thread, waited for until `deadline` at most: CheckTimedOut if it is still running then (it is
+/// abandoned; the process ends after the report). Without a deadline, on this thread.
+let untilDeadline (deadline: DateTime) (work: unit -> 'a) : 'a =
+    if deadline = DateTime.MaxValue then work ()
+    else
+        let task = Threading.Tasks.Task.Run<'a>(Func<'a>(work))
+        // In waits of at most ten minutes: a wait takes at most 2³¹ − 1 ms, and --timeout may be longer. (The wait
+        // handle, not Task.Wait, which throws for a failed task: its own exception is rethrown below.)
+        let finished = (task :> IAsyncResult).AsyncWaitHandle
+        while not task.IsCompleted && DateTime.UtcNow < deadline do
+            let left = deadline - DateTime.UtcNow
+            finished.WaitOne(if left > TimeSpan.FromMinutes 10.0 then TimeSpan.FromMinutes 10.0 elif left > TimeSpan.Zero then left else TimeSpan.Zero) |> ignore
+        if not task.IsCompleted then raise CheckTimedOut
+        task.GetAwaiter().GetResult()
+
 /// `functional check "<equation>"`: derived gradients (and reverse mode through Linear.einsum) against
 /// TorchSharp autograd and finite differences.
 let run (equation: string) (shapes: string option) (trials: int) (seed: int) (timeout: int option) =
@@ -71,7 +86,8 @@ let run (equation: string) (shapes: string option) (trials: int) (seed: int) (ti
     match timeout with
     | Some s when s < 1 -> raise (ArgumentException(sprintf "--timeout must be at least 1 second, not %d" s))
     | _ -> ()
-    let sh = match shapes with Some s -> Shapes.parse s | None -> Shapes.defaults equation
+    Shapes.checkOperands equation
+    let sh = match shapes with Some s -> Shapes.forEquation equation s | None -> Shapes.defaults equation
     Einsum.bind equation sh |> ignore // validate before any work
     // Each finite-difference element costs one contraction: at most 64 per operand, fewer for large ones, so that a
     // trial's differences stay near 2·10⁹ flops.
@@ -82,13 +98,13 @@ let run (equation: string) (shapes: string option) (trials: int) (seed: int) (ti
     let timedOut =
         try
             if trials <= 10 && flops * float (fdElements * sh.Length + 4) < 1e9 then
-                for t in 0 .. trials - 1 do results.Add(trial equation sh seed fdElements deadline t)
+                for t in 0 .. trials - 1 do results.Add(untilDeadline deadline (fun () -> trial equation sh seed fdElements deadline t))
             else
                 AnsiConsole.Progress().Start(fun ctx ->
                     let task = ctx.AddTask(sprintf "checking %s" (Markup.Escape equation), true, float trials)
                     for t in 0 .. trials - 1 do
                         if DateTime.UtcNow > deadline then raise CheckTimedOut
-                        results.Add(trial equation sh seed fdElements deadline t)
+                        results.Add(untilDeadline deadline (fun () -> trial equation sh seed fdElements deadline t))
                         task.Increment 1.0)
             false
         with CheckTimedOut -> true

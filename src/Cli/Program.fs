@@ -30,7 +30,7 @@ let private build () =
     let trials = Option<int>("--trials", Description = "Random trials", DefaultValueFactory = (fun _ -> 5))
     let seed = Option<int>("--seed", Description = "Seed of the first trial", DefaultValueFactory = (fun _ -> 1))
     let acts = Option<bool>("--activations", Description = "Check GELU (both forms) and Leaky ReLU (each convention) instead: ours against finite differences and TorchSharp")
-    let timeout = Option<Nullable<int>>("--timeout", Description = "Stop after about this many seconds (checked between trials and finite-difference elements), report the trials done and exit with 1")
+    let timeout = Option<Nullable<int>>("--timeout", Description = "Stop after about this many seconds (a trial still running then is abandoned), report the trials done and exit with 1")
     check.Arguments.Add ceq
     for o in [ cshapes :> Option; trials; seed; acts; timeout ] do check.Options.Add o
     check.SetAction(fun (r: ParseResult) ->
@@ -68,6 +68,17 @@ let private build () =
     root.Subcommands.Add machine
     root
 
+/// An exception's message on one line: .NET's " (Parameter 'x')" and "Actual value was" parts dropped (the parameter
+/// is the library's, not an option of this command), line breaks as spaces.
+let private oneLine (e: exn) =
+    let text =
+        match e with
+        | :? ArgumentException as a when not (isNull a.ParamName) -> e.Message.Replace(sprintf " (Parameter '%s')" a.ParamName, "")
+        | _ -> e.Message
+    text.Split([| '\r'; '\n' |], StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+    |> Array.filter (fun line -> not (line.StartsWith("Actual value was", StringComparison.Ordinal)))
+    |> String.concat " "
+
 /// Whether an exception says TorchSharp's native libraries are absent (the installed tool does not carry them).
 let private missingTorch (e: exn) =
     let rec chain (e: exn) = seq { if not (isNull e) then yield e; yield! chain e.InnerException }
@@ -98,22 +109,22 @@ let main argv =
         with
         | :? ArgumentException as e ->
             // Bad input (an invalid equation, shapes that do not fit): one line, exit code 2.
-            eprintfn "error: %s" (e.Message.Split('\n').[0])
+            eprintfn "error: %s" (oneLine e)
             2
         | e when missingTorch e ->
             eprintfn "error: check needs TorchSharp's native libraries (0.5 GB), which could not be loaded here: the installed tool does not carry them, and a clone has them only where TorchSharp-cpu ships them (run from a clone: dotnet run --project src/Cli -- check ...)"
             2
         | :? OutOfMemoryException ->
-            eprintfn "error: out of memory: the shapes given need more memory than this process can have; give smaller --shapes"
+            eprintfn "error: out of memory: this command needs more memory than this process can have (give smaller --shapes, or a shorter equation)"
             2
         | :? InsufficientExecutionStackException ->
             eprintfn "error: the expression is nested too deeply"
             2
         | :? IO.IOException as e ->
             // The output could not be written (a full disk, a closed pipe): the environment's, not ours to report.
-            eprintfn "error: could not write the output: %s" (e.Message.Split('\n').[0])
+            eprintfn "error: could not write the output: %s" (oneLine e)
             2
         | e ->
             // Anything else is a defect of ours: one line naming it, and a distinct exit code.
-            eprintfn "internal error (%s): %s; please report it with the command line" (e.GetType().Name) (e.Message.Split('\n').[0])
+            eprintfn "internal error (%s): %s; please report it with the command line" (e.GetType().Name) (oneLine e)
             3

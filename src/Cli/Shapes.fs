@@ -17,6 +17,25 @@ let parse (text: string) : int[][] =
                 | true, n when n >= 0 -> n
                 | _ -> raise (ArgumentException(sprintf "--shapes: operand %d has '%s', which is not a size (expected e.g. 2x3,3x4)" k d))))
 
+/// The most operands `derive` and `check` take. The planner's and the derivation's work grows with the cube or the
+/// fourth power of the count: a few hundred operands would run for many minutes, or exhaust memory, before the
+/// first line is printed.
+let maxOperands = 64
+
+/// Refuses, before any work, an equation with more than `maxOperands` operands.
+let checkOperands (equation: string) =
+    let n = (Einsum.parse equation).Inputs.Length
+    if n > maxOperands then
+        raise (ArgumentException(sprintf "the equation has %d operands; derive and check take at most %d" n maxOperands))
+
+/// `parse`, for an equation: one shape per operand.
+let forEquation (equation: string) (text: string) : int[][] =
+    let shapes = parse text
+    let n = (Einsum.parse equation).Inputs.Length
+    if shapes.Length <> n then
+        raise (ArgumentException(sprintf "--shapes has %s; the equation has %s (a scalar operand: scalar)" (Shape.count (int64 shapes.Length) "shape" "shapes") (Shape.count (int64 n) "operand" "operands")))
+    shapes
+
 let format (shapes: int[][]) = shapes |> Array.map (fun s -> if s.Length = 0 then "scalar" else String.Join("x", s)) |> String.concat ","
 
 /// Shapes for an equation when none are given: each letter its own size (2, 3, 4, … in order of appearance, so
@@ -42,4 +61,4 @@ let defaults (equation: string) : int[][] =
     elif small cycled then cycled
     elif small twos then twos
     else
-        raise (ArgumentException(sprintf "%s has %d labels: with every size 2, an operand or the output would have %.0f elements (more than 100,000 for default shapes); give smaller ones with --shapes" equation letters.Length (largest twos)))
+        raise (ArgumentException(sprintf "%s has %s: with every size 2, an operand or the output would have %.0f elements (more than 100,000 for default shapes); give smaller ones with --shapes" equation (Shape.count (int64 letters.Length) "label" "labels") (largest twos)))

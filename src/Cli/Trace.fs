@@ -181,12 +181,24 @@ let variables (text: string) =
     | Some (name, _) -> raise (ArgumentException(sprintf "--shapes: '%s' is given more than once" name))
     | None -> vars
 
+/// The most elements a variable may have in `trace` (80 MB of doubles).
+let maxElements = 1e7
+
 /// Prints the forward and gradient program of the expression at random inputs of the given shapes.
 let run (expression: string) (shapes: string) =
     let vars = variables shapes
+    // The program is recorded from a run on random values: shapes of billions of elements would take minutes and
+    // tens of GB to print what small ones print the same way.
+    for name, s in vars do
+        let elements = s |> Array.fold (fun n d -> n * float d) 1.0
+        if elements > maxElements then
+            raise (ArgumentException(sprintf "--shapes: %s has %.0f elements; trace runs the expression once to record it, so give shapes of at most %.0f elements" name elements maxElements))
     let f = compile expression (vars |> Array.map fst) (parse expression)
     let inputs = vars |> Array.mapi (fun k (_, s) -> Tensor.Random(k + 1, s))
-    let program = Autodiff.TraceGradient(f, inputs)
+    let program =
+        try Autodiff.TraceGradient(f, inputs)
+        with :? MemoryLimitException as e ->
+            raise (ArgumentException(sprintf "--shapes: a value of the expression at these shapes needs %d bytes, more than the %d a tensor may take; give smaller shapes" e.RequestedBytes e.LimitBytes))
     printfn "# %s with %s" expression (String.Join(", ", vars |> Array.mapi (fun k (n, _) -> sprintf "%s = %%x%d" n k)))
     printfn "%O" program
     0

@@ -156,6 +156,49 @@ public class CliTests
     }
 
     [Fact]
+    public void A_trial_still_running_at_the_timeout_is_abandoned_not_waited_for()
+    {
+        // The deadline was checked only between trials and finite-difference elements: one long contraction ran on.
+        var deadline = DateTime.UtcNow.AddMilliseconds(200);
+        var work = Microsoft.FSharp.Core.FuncConvert.FromFunc(() => { Thread.Sleep(5000); return 1; });
+        var stopped = Record.Exception(() => Functional.Cli.Check.untilDeadline(deadline, work));
+        Assert.NotNull(stopped);
+        Assert.StartsWith("CheckTimedOut", stopped.GetType().Name);
+        // Work that ends in time gives its result, and its exception as it was.
+        Assert.Equal(2, Functional.Cli.Check.untilDeadline(DateTime.UtcNow.AddSeconds(30), Microsoft.FSharp.Core.FuncConvert.FromFunc(() => 2)));
+        Assert.Throws<ArgumentException>(() => Functional.Cli.Check.untilDeadline<int>(DateTime.UtcNow.AddSeconds(30), Microsoft.FSharp.Core.FuncConvert.FromFunc<int>(() => throw new ArgumentException("bad"))));
+    }
+
+    [Fact]
+    public void Equations_and_shapes_out_of_proportion_are_refused_in_the_commands_terms()
+    {
+        // 65 operands: the planner and the derivation would run for minutes (hundreds: hours, or out of memory).
+        string many = string.Join(",", Enumerable.Repeat("a", 65));
+        Refused(new[] { "derive", many });
+        Assert.Contains("65 operands; derive and check take at most 64", Run("check", many).Err);
+        Assert.Equal(0, Run("derive", string.Join(",", Enumerable.Repeat("a", 64))).Code);
+        // A count of shapes that does not match the operands, in --shapes terms.
+        Assert.Contains("--shapes has 3 shapes; the equation has 2 operands", Run("derive", "ij,jk->ik", "--plan", "--shapes", "2x3,3x4,4").Err);
+        Assert.Contains("--shapes has 1 shape; the equation has 2 operands", Run("check", "ij,jk->ik", "--shapes", "2x3").Err);
+        // trace runs the expression: a variable of 9·10⁸ elements is refused before anything is made.
+        Refused(new[] { "trace", "sum(exp(A)*A)", "--shapes", "A=30000x30000" });
+        Assert.Contains("--shapes: A has 900000000 elements", Run("trace", "sum(exp(A)*A)", "--shapes", "A=30000x30000").Err);
+    }
+
+    [Fact]
+    public void An_equation_with_a_line_break_names_it_without_breaking_the_message()
+    {
+        // The message was cut at the line break: "error: Invalid character '" and nothing after.
+        var err = Run("derive", "bij,bjk\n->bik").Err;
+        Assert.Contains("Invalid character U+000A in operand 1", err);
+        Assert.Contains("bij,bjk<U+000A>->bik", err);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.Contains("Invalid character U+000D", Run("derive", "ij,jk->ik\r").Err);
+        // .NET's "(Parameter '…')" names the library's parameter, not an option of the command.
+        Assert.DoesNotContain("(Parameter", Run("trace", "sum(softmax(X, 5))", "--shapes", "X=2x5").Err);
+    }
+
+    [Fact]
     public void Help_works_everywhere()
     {
         Assert.Equal(0, Run("--help").Code);

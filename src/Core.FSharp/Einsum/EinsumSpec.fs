@@ -23,11 +23,20 @@ type EinsumSpec =
 [<RequireQualifiedAccess>]
 module internal EinsumSpec =
 
+    /// A character as a message shows it: quoted, or by its code (U+000A) when it is a control or other invisible
+    /// character, so that a line break in an equation neither cuts a message short nor overwrites it.
+    let internal shown (c: char) =
+        if Char.IsControl c || Char.IsSurrogate c || (Char.IsWhiteSpace c && c <> ' ') then sprintf "U+%04X" (int c) else sprintf "'%c'" c
+
+    /// The equation as a message quotes it: invisible characters by their codes, in angle brackets.
+    let private quoted (eq: string) =
+        eq |> String.collect (fun c -> let s = shown c in if s.StartsWith "'" then string c else "<" + s + ">")
+
     let internal fail (eq: string) (msg: string) (label: char option) (operand: int option) (position: int option) =
         let where =
             match position with
-            | Some p -> sprintf " (at position %d of \"%s\")" p eq
-            | None -> sprintf " (in \"%s\")" eq
+            | Some p -> sprintf " (at position %d of \"%s\")" p (quoted eq)
+            | None -> sprintf " (in \"%s\")" (quoted eq)
         raise (EinsumException(msg + where, eq, Option.toNullable label, Option.toNullable operand, Option.toNullable position))
 
     let internal operandName (i: int) = if i < 0 then "the output" else sprintf "operand %d" i
@@ -57,7 +66,7 @@ module internal EinsumSpec =
                 else
                     fail eq (sprintf "Stray '.' in %s: a '.' must be part of an ellipsis '...'" (operandName operand)) None (Some operand) (Some pos)
             else
-                fail eq (sprintf "Invalid character '%c' in %s: labels are the letters a-z and A-Z" c (operandName operand)) (Some c) (Some operand) (Some pos)
+                fail eq (sprintf "Invalid character %s in %s: labels are the letters a-z and A-Z" (shown c) (operandName operand)) (Some c) (Some operand) (Some pos)
         { Subscripts = List.ofSeq subs; Start = start; Text = text }
 
     /// Parses and validates an equation. Raises EinsumException naming the fault.
@@ -71,7 +80,7 @@ module internal EinsumSpec =
         // A '-' or '>' that is not part of the one arrow.
         eq |> Seq.iteri (fun i c ->
             if (c = '-' && not (i = arrow)) || (c = '>' && not (i = arrow + 1)) then
-                fail eq (sprintf "Invalid character '%c': '-' and '>' may only form the arrow '->'" c) (Some c) None (Some i))
+                fail eq (sprintf "Invalid character %s: '-' and '>' may only form the arrow '->'" (shown c)) (Some c) None (Some i))
         let lhs = if arrow >= 0 then eq.Substring(0, arrow) else eq
         let inputs =
             let parts = lhs.Split(',')

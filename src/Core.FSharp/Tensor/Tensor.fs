@@ -422,11 +422,12 @@ module Tensor =
             Tensor.Of([||], total)
         else
         let kept = [| 0 .. t.Rank - 1 |] |> Array.filter (fun a -> not (Array.contains a axes))
+        let outer = kept |> Array.map (fun a -> t.ShapeArray.[a])
+        let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
         // No elements: every sum is +0. The products of the summed or kept axes alone may exceed an array's size (an
         // empty [0, 65536, 65536] summed over its last two), so they are not formed.
-        if t.Numel = 0 then zeros (if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else kept |> Array.map (fun a -> t.ShapeArray.[a])) else
+        if t.Numel = 0 then zeros outShape else
         let sorted = Array.sort axes
-        let outer = kept |> Array.map (fun a -> t.ShapeArray.[a])
         let inner = Shape.numel (axes |> Array.map (fun a -> t.ShapeArray.[a]))
         let sums =
             if inner = 1 && axes.Length > 0 then
@@ -446,7 +447,6 @@ module Tensor =
                 // Several blocks: one at a time, in place too.
                 Reductions.sumStaged t.Data t.ShapeArray sorted
         t.CheckLive()
-        let outShape = if keepDims then t.ShapeArray |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d) else outer
         Tensor.Of(outShape, sums)
 
     /// Sums a broadcast result back to `target` (the adjoint of broadcastTo).

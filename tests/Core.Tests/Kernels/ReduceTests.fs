@@ -260,6 +260,22 @@ module KernelsReduceTests =
         let truth = exactMultiple 0.1 n
         Assert.True(abs (got - truth) / truth <= 2e-15, sprintf "%.17g against %.17g" got truth)
 
+    /// A constant row normalises to 0 (0/0 = NaN with ε = 0, as PyTorch's): the first mean, fl(Σx)/n, is off by the sum's
+    /// rounding, so without the correcting pass x − μ was a few ulps and y far from 0.
+    [<Fact>]
+    let ``layer norm of a constant row is 0, its mean corrected by a second pass`` () =
+        for c, n, epsilon in [ (0.1, 3, 1e-12); (1e6 + 0.1, 768, 1e-12); (3.3, 768, 1e-5); (123.456, 1000, 1e-12); (0.1, 3, 0.0) ] do
+            let x = Array.create (2 * n) c
+            let y = Array.zeroCreate (2 * n)
+            Functional.Kernels.LayerNorm.Forward(x, y, 2, n, epsilon)
+            for v in y do
+                if epsilon = 0.0 then Assert.True(Double.IsNaN v, sprintf "%g × %d, ε = 0: %g" c n v)
+                else Assert.True((v = 0.0), sprintf "%g × %d, ε = %g: %g" c n epsilon v)
+        // Through the op, with its gradient: a constant row's y is 0, and so is ∂ sum(w·y)/∂x's mean along the row.
+        let x = Value.constant (Tensor.create [| 1; 768 |] (Array.create 768 (1e6 + 0.1)))
+        let y = Normalization.layerNorm 1e-12 x
+        Assert.True(Tensor.toArray y.Tensor |> Array.forall ((=) 0.0))
+
     /// Layer norm's kernel sums its centred squares and g·y as it makes them (no stored pass): the bits of its steps
     /// written out with stored arrays, on rows with a vector tail, a partial chunk, one block and several.
     [<Fact>]
@@ -275,7 +291,8 @@ module KernelsReduceTests =
             Functional.Kernels.LayerNorm.Backward(x, y, g, z, rows, n, 1e-5)
             for r in 0 .. rows - 1 do
                 let xr, gr, yr = x.[r * n .. r * n + n - 1], g.[r * n .. r * n + n - 1], y.[r * n .. r * n + n - 1]
-                let mean = sum xr / float n
+                let first = sum xr / float n
+                let mean = first + sum (xr |> Array.map (fun v -> v - first)) / float n
                 let rstd = 1.0 / Math.Sqrt(sum (xr |> Array.map (fun v -> let c = v - mean in c * c)) / float n + 1e-5)
                 let expectedY = xr |> Array.map (fun v -> (v - mean) * rstd)
                 let meanG, meanGy = sum gr / float n, sum (Array.map2 (*) gr yr) / float n
