@@ -7,7 +7,7 @@
 # test host's settings (Torch-test: the same runtimeconfig and environment as R2R-test); alternating, then the median
 # of each figure.
 # Usage: benchmarks/warmup.sh [ROUNDS]   (extra runtime settings may be given in the environment, e.g.
-# DOTNET_TC_QuickJit=0 for the setting the README suggests for property suites)
+# DOTNET_TC_QuickJit=0 to measure quick JIT off, which docs/PERFORMANCE.md rejects: a steady state 1.4× slower)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 rounds=${1:-5}

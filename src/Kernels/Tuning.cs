@@ -7,8 +7,8 @@ namespace Functional.Kernels;
 /// </summary>
 internal static class Tuning
 {
-    /// <summary>Products up to 256×256 with k ≤ 512 read their operands in place instead of packing them
-    /// (bit-identical either way).</summary>
+    /// <summary>Products up to 160×160 (A·Bᵀ up to 256×256; 96×96 with the 6×8 tile) with k ≤ 512 read their
+    /// operands in place instead of packing them (bit-identical either way).</summary>
     public static bool GemmInPlace = true;
 
     /// <summary>A long k on a small output is split into chunks summed in a fixed order (the same bits on

@@ -211,7 +211,7 @@ public class ReplayTests(ITestOutputHelper output)
     public void Clamp_at_either_bound_under_every_convention_is_a_documented_difference_not_a_failure()
     {
         // TorchSharp's slope is 1 at both bounds; the right derivative is 1 at the lower bound (no difference) and 0
-        // at the upper one, which the note used to read from the lower bound alone.
+        // at the upper one, so the note takes each bound's own slope, not the lower bound's for both.
         var at = Tensor.FromArray(new[] { -1.0, 1, 0.3, 2 }, 4);
         foreach (var c in new[] { KinkConvention.LeftDerivative, KinkConvention.RightDerivative, KinkConvention.Midpoint })
         {

@@ -3,13 +3,14 @@ namespace Functional.Core
 open System
 open System.Runtime.Intrinsics
 
-/// The derivative assigned where an activation has a kink (Leaky ReLU at exactly 0).
+/// The derivative assigned where a function has a kink (Leaky ReLU and ELU at 0, |x| at 0, clamp at its bounds, a
+/// tie in maximum or minimum): the right derivative, the left one, or their mean.
 type KinkConvention =
-    /// 1, the right derivative: the seed notes' choice, and JAX's.
+    /// The right derivative (Leaky ReLU: 1, the original derivation notes' and JAX's choice; |x|: 1, JAX's).
     | RightDerivative = 0
-    /// α, the left derivative: TorchSharp's (and PyTorch's) choice.
+    /// The left derivative (Leaky ReLU and ELU: α, TorchSharp's choice; |x|: −1).
     | LeftDerivative = 1
-    /// (1 + α)/2, the mean of both sides: DiffSharp's choice.
+    /// The mean of both sides (Leaky ReLU: (1 + α)/2, DiffSharp's; |x|: 0 and a tie: ½ each, TorchSharp's).
     | Midpoint = 2
 
 /// Activations. Values and derivatives at ±0, ±∞ and NaN are documented per function.
@@ -56,8 +57,8 @@ module Activation =
             (fun x _ _ -> Value.constant (Tensor.zeros x.Shape))
             x g
 
-    /// g·LeakyReLU'(x) under a convention, one pass (a slope tensor and a product before: two passes and a
-    /// temporary, the same bits): the VJP and JVP of Leaky ReLU, and of ReLU (α = 0, the left derivative at 0:
+    /// g·LeakyReLU'(x) under a convention, one pass (the bits of a slope tensor times g, without its second pass and
+    /// temporary): the VJP and JVP of Leaky ReLU, and of ReLU (α = 0, the left derivative at 0:
     /// slopes 1, 0 and 0 at the kink, NaN at NaN) and |x| (α = −1).
     let private slopeScaled (alpha: double) (convention: KinkConvention) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
         let kinkSlope = leakyReluSlope alpha convention 0.0

@@ -1,12 +1,14 @@
 namespace Functional.Core
 
-/// The derivative assigned where an activation has a kink (Leaky ReLU at exactly 0).
+/// The derivative assigned where a function has a kink (Leaky ReLU and ELU at 0, |x| at 0, clamp at its bounds, a
+/// tie in maximum or minimum): the right derivative, the left one, or their mean. Each op documents its default; the
+/// README's kink table shows what PyTorch, JAX and DiffSharp assign.
 type KinkConvention =
-    /// 1, the right derivative: the original derivation notes' choice, and JAX's.
+    /// The right derivative (Leaky ReLU: 1, the original derivation notes' and JAX's choice; |x|: 1, JAX's).
     | RightDerivative = 0
-    /// α, the left derivative: TorchSharp's (and PyTorch's) choice.
+    /// The left derivative (Leaky ReLU and ELU: α, TorchSharp's choice; |x|: −1).
     | LeftDerivative = 1
-    /// (1 + α)/2, the mean of both sides: DiffSharp's choice.
+    /// The mean of both sides (Leaky ReLU: (1 + α)/2, DiffSharp's; |x|: 0 and a tie: ½ each, TorchSharp's).
     | Midpoint = 2
 
 /// <summary>

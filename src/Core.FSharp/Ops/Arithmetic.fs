@@ -74,7 +74,7 @@ module Arithmetic =
     and square (x: Value) : Value =
         Op.elementwise "square" (fun t -> Lanes.map (fun v -> v * v) (fun v -> v * v) t) (fun x _ g -> squareScaled x g) x
 
-    /// g·(2x) in one pass: x²'s VJP and JVP (g·x + g·x before: the same bits, 2·(g·x) being exact but for
+    /// g·(2x) in one pass: x²'s VJP and JVP (the bits of g·x + g·x, 2·(g·x) being exact but for
     /// subnormal products, where one rounding is closer). ∂/∂x = 2g, ∂/∂g = 2x.
     and internal squareScaled (x: Value) (g: Value) : Value =
         Op.scaled "squareScaled"

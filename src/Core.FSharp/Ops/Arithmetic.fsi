@@ -39,7 +39,7 @@ module Arithmetic =
     /// x² = x·x. d/dx = 2x. The VJP and JVP are one pass (`squareScaled`).
     val square: x: Value -> Value
 
-    /// g·(2x) in one pass: x²'s VJP and JVP (g·x + g·x before: the same bits, 2·(g·x) being exact but for
+    /// g·(2x) in one pass: x²'s VJP and JVP (the bits of g·x + g·x, 2·(g·x) being exact but for
     /// subnormal products, where one rounding is closer). ∂/∂x = 2g, ∂/∂g = 2x.
     val internal squareScaled: x: Value -> g: Value -> Value
 

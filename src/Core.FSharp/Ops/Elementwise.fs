@@ -39,8 +39,8 @@ module Elementwise =
     let exp (x: Value) = Op.elementwise "exp" expTensor (fun _ y g -> Arithmetic.mul g y) x
 
 
-    /// g·σ'(x) from s = σ(x), in one pass: g·(s·(1 − s)), σ's VJP and JVP (three passes and two temporaries
-    /// before, the same operations). ∂/∂s = g·(1 − 2s), ∂/∂g = s·(1 − s), so every order follows.
+    /// g·σ'(x) from s = σ(x), in one pass: g·(s·(1 − s)), σ's VJP and JVP (the operations of three passes, without
+    /// their two temporaries). ∂/∂s = g·(1 − 2s), ∂/∂g = s·(1 − s), so every order follows.
     let private sigmoidScaled (s: Value) (g: Value) : Value =
         Op.scaled "sigmoidScaled"
             (fun s g ->
@@ -58,7 +58,7 @@ module Elementwise =
             (fun y g h -> Arithmetic.mul h (Arithmetic.scale -2.0 (Arithmetic.mul g y)))
             y g
 
-    /// g·(c/v) in one pass (a quotient and a product before, the same operations): ln's VJP and JVP from x (c = 1)
+    /// g·(c/v) in one pass (the operations of a quotient and a product): ln's VJP and JVP from x (c = 1)
     /// and √'s from its output (c = 1/2). ∂/∂v = −(g·(c/v))/v, ∂/∂g = c/v.
     let rec private reciprocalScaled (c: double) (v: Value) (g: Value) : Value =
         Op.scaledWith "reciprocalScaled" [ "c", box c ]
@@ -180,7 +180,7 @@ module Elementwise =
     let reciprocal (x: Value) =
         unaryInline "reciprocal" (fun v -> 1.0 / v) (fun _ y -> Arithmetic.neg (Arithmetic.square y)) x
 
-    /// g·(1 + y·y) in one pass from y = tan x: tan's VJP and JVP (three passes before, the same operations).
+    /// g·(1 + y·y) in one pass from y = tan x: tan's VJP and JVP (the operations of three passes).
     /// ∂/∂y = 2g·y, ∂/∂g = 1 + y².
     let private tanScaled (y: Value) (g: Value) : Value =
         Op.scaled "tanScaled"
@@ -190,7 +190,7 @@ module Elementwise =
             (fun y g h -> Arithmetic.mul h (Arithmetic.scale 2.0 (Arithmetic.mul g y)))
             y g
 
-    /// g·(y + 1) in one pass from y = eˣ − 1: its VJP and JVP (two passes before, the same operations). ∂/∂y = g,
+    /// g·(y + 1) in one pass from y = eˣ − 1: its VJP and JVP (the operations of two passes). ∂/∂y = g,
     /// ∂/∂g = y + 1.
     let private expm1Scaled (y: Value) (g: Value) : Value =
         Op.scaled "expm1Scaled"
@@ -200,7 +200,7 @@ module Elementwise =
             (fun _ g h -> Arithmetic.mul h g)
             y g
 
-    /// g·(1/(1 + x)) in one pass: ln(1 + x)'s VJP and JVP (three passes before, the same operations).
+    /// g·(1/(1 + x)) in one pass: ln(1 + x)'s VJP and JVP (the operations of three passes).
     /// ∂/∂x = −g/(1 + x)², ∂/∂g = 1/(1 + x).
     let private log1pScaled (x: Value) (g: Value) : Value =
         Op.scaled "log1pScaled"
@@ -226,14 +226,14 @@ module Elementwise =
     /// beyond |x| = 2¹⁷. The VJP is one pass (g·(−sin x)).
     and cos (x: Value) = Op.elementwise "cos" (lanesOr Math.Cos TrigVector.cos) (fun x _ g -> cosScaled x g) x
 
-    /// g·cos x in one pass: sin's VJP and JVP (two passes before, the same values). ∂/∂x = −g·sin x, ∂/∂g = cos x.
+    /// g·cos x in one pass: sin's VJP and JVP (the values of two passes). ∂/∂x = −g·sin x, ∂/∂g = cos x.
     and private sinScaled (x: Value) (g: Value) : Value =
         Op.scaled "sinScaled"
             (scaledLanes TrigVector.cosTimes (fun x g -> g * Math.Cos x))
             (fun x g h -> Arithmetic.mul h (Arithmetic.neg (Arithmetic.mul g (sin x))))
             x g
 
-    /// g·(−sin x) in one pass: cos's VJP and JVP (two passes before, the same values). ∂/∂x = −g·cos x,
+    /// g·(−sin x) in one pass: cos's VJP and JVP (the values of two passes). ∂/∂x = −g·cos x,
     /// ∂/∂g = −sin x.
     and private cosScaled (x: Value) (g: Value) : Value =
         Op.scaled "cosScaled"
@@ -287,14 +287,14 @@ module Elementwise =
     /// elsewhere and beyond |x| = 709. The VJP is one pass (g·sinh x).
     and cosh (x: Value) = Op.elementwise "cosh" (lanesOr Math.Cosh Expm1Vector.cosh) (fun x _ g -> coshScaled x g) x
 
-    /// g·cosh x in one pass: sinh's VJP and JVP (two passes before, the same values). ∂/∂x = g·sinh x, ∂/∂g = cosh x.
+    /// g·cosh x in one pass: sinh's VJP and JVP (the values of two passes). ∂/∂x = g·sinh x, ∂/∂g = cosh x.
     and private sinhScaled (x: Value) (g: Value) : Value =
         Op.scaled "sinhScaled"
             (scaledLanes Expm1Vector.coshTimes (fun x g -> g * Math.Cosh x))
             (fun x g h -> Arithmetic.mul h (Arithmetic.mul g (sinh x)))
             x g
 
-    /// g·sinh x in one pass: cosh's VJP and JVP (two passes before, the same values). ∂/∂x = g·cosh x, ∂/∂g = sinh x.
+    /// g·sinh x in one pass: cosh's VJP and JVP (the values of two passes). ∂/∂x = g·cosh x, ∂/∂g = sinh x.
     and private coshScaled (x: Value) (g: Value) : Value =
         Op.scaled "coshScaled"
             (scaledLanes Expm1Vector.sinhTimes (fun x g -> g * Math.Sinh x))
