@@ -242,7 +242,8 @@ public static class Loss
         Weighted("Loss.Nll", "logProbabilities,labels,weights,ignoreIndex", logProbabilities, nameof(logProbabilities), labels, N(weights), ignoreIndex, PickedLosses);
 
     /// <summary>Binary cross-entropy from logits, mean(softplus(x) − x·y): stable for any finite logit (the σ and log
-    /// are never formed). ∂/∂x = (σ(x) − y)/n, ∂/∂y = −x/n. Same-shaped operands take one fused pass each way. An
+    /// are never formed, and ln(1 + e^(−|x|)) is added after max(x, 0) − x·y, so it survives where they cancel).
+    /// ∂/∂x = (σ(x) − y)/n, ∂/∂y = −x/n. One fused pass each way (operands of broadcast shapes are broadcast first). An
     /// infinite logit gives NaN where x·y is infinite or 0·∞ (x = +∞ with y = 0 or 1, x = −∞ with y = 0; PyTorch's
     /// is +∞ at x = +∞, y = 0).</summary>
     /// <param name="logits">Scores.</param>
@@ -255,10 +256,15 @@ public static class Loss
     /// with every target).</exception>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets) =>
         Api.Call("Loss.BinaryCrossEntropyWithLogits", "logits,targets", () =>
-            // One fused op where the shapes agree (the same bits as the composite); broadcast shapes take the composite.
-            RequirePairs("Loss.BinaryCrossEntropyWithLogits", N(logits), N(targets), "logits", "targets")
-                ? new Tensor(Core.Losses.bceWithLogits(logits.Value, targets.Value)).Mean()
-                : (N(logits).Softplus() - logits * N(targets)).Mean());
+        {
+            // One fused op; broadcast shapes are broadcast to one first (their gradients summed back by the broadcast).
+            if (!RequirePairs("Loss.BinaryCrossEntropyWithLogits", N(logits), N(targets), "logits", "targets"))
+            {
+                var shape = Core.Shape.broadcast(logits.Shape.ToArray(), targets.Shape.ToArray());
+                (logits, targets) = (logits.BroadcastTo(shape), targets.BroadcastTo(shape));
+            }
+            return new Tensor(Core.Losses.bceWithLogits(logits.Value, targets.Value)).Mean();
+        });
 
     /// <summary>Rows of zeros with a 1 at each label: [N, classes]. A constant.</summary>
     /// <param name="labels">N class indices.</param>

@@ -2,7 +2,8 @@ using Xunit;
 
 namespace Functional.Facade.Tests;
 
-/// <summary>Loss.Huber's, Loss.Mse's and Loss.BinaryCrossEntropyWithLogits' two paths (one fused op for equal shapes, ops composed for broadcast ones)
+/// <summary>Loss.Huber's and Loss.Mse's two paths (one fused op for equal shapes, ops composed for broadcast ones) and
+/// Loss.BinaryCrossEntropyWithLogits' broadcasting
 /// against each other, and Huber's second derivative's documented values at the seam |d| = δ.</summary>
 public class LossTests
 {

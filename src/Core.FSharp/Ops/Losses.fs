@@ -74,6 +74,10 @@ module Losses =
                 (fun xs _ i v -> rule xs i v))
             [| logits; targets; g |]
 
+    /// (relu x − x·t) + softplus(−|x|): softplus(x) − x·t with ln(1 + e^(−|x|)) added last (`bceWithLogits`).
+    let private composedBce (x: Value) (t: Value) =
+        Arithmetic.add (Arithmetic.sub (Activation.relu x) (Arithmetic.mul x t)) (Activation.softplus (Arithmetic.neg (Piecewise.abs KinkConvention.Midpoint x)))
+
     let bceWithLogits (logits: Value) (targets: Value) : Value =
         if not (Shape.same logits.Shape targets.Shape) then
             raise (ShapeException(sprintf "bceWithLogits: the logits have shape %s, the targets %s; they must be the same." (Shape.show logits.Shape) (Shape.show targets.Shape), "targets"))
@@ -85,7 +89,7 @@ module Losses =
                     let x, t = xs.[0], xs.[1]
                     if not Cpu.fourLanes then
                         let xv = Value.constant x
-                        (Arithmetic.sub (Activation.softplus xv) (Arithmetic.mul xv (Value.constant t))).Tensor
+                        (composedBce xv (Value.constant t)).Tensor
                     else
                         let out = LogisticVector.softplusMinusProduct x.Data t.Data
                         GC.KeepAlive xs

@@ -30,8 +30,9 @@ module Losses =
     val internal huberSlope: delta: double -> prediction: Value -> target: Value -> g: Value -> Value
 
     /// Binary cross-entropy from logits x and targets t, elementwise: softplus(x) − x·t = −t·ln σ(x) − (1 − t)·ln(1 − σ(x))
-    /// (PyTorch's binary_cross_entropy_with_logits without reduction; the bits of `Activation.softplus x − x·t`
-    /// composed, without its passes). ∂/∂x = σ(x) − t, ∂/∂t = −x; ∂²/∂x² = σ(x)(1 − σ(x)). NaN gives NaN, and so does
+    /// (PyTorch's binary_cross_entropy_with_logits without reduction), computed as (max(x, 0) − x·t) + ln(1 + e^(−|x|))
+    /// so that the logarithm survives where the rest cancels (t = 1 and x = 40: 4.2e-18, where softplus(x) − x·t
+    /// rounds to 0); the bits of `(relu x − x·t) + softplus(−|x|)` composed, without their passes. ∂/∂x = σ(x) − t, ∂/∂t = −x; ∂²/∂x² = σ(x)(1 − σ(x)). NaN gives NaN, and so does
     /// x = ±∞ where x·t is infinite or 0·∞: x = +∞ with t = 1 or t = 0, and x = −∞ with t = 0 (PyTorch's is NaN at
     /// the first and last too, and +∞ at x = +∞, t = 0). ShapeException unless both have one shape.
     val bceWithLogits: logits: Value -> targets: Value -> Value
