@@ -198,7 +198,8 @@ public sealed partial class Tensor
 
     /// <summary>Layer normalisation over the last axis, y = (x − mean)·r with r = 1/√(var + ε) and the biased variance
     /// (no affine part: multiply and add your own), one fused pass per row. Its gradient is
-    /// r·(ḡ − mean ḡ − y·mean(y·ḡ)) along each row.</summary>
+    /// r·(ḡ − mean ḡ − y·mean(y·ḡ)) along each row. A constant row gives 0 (NaN with ε = 0); rows of finite entries
+    /// near 1e308, or spread past 1e154, are normalised as smaller ones are.</summary>
     /// <param name="epsilon">ε ≥ 0, added to the variance.</param>
     /// <returns>The normalised tensor.</returns>
     /// <exception cref="ShapeException">This tensor is a scalar, which has no last axis.</exception>

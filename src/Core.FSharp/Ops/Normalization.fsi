@@ -14,7 +14,9 @@ namespace Functional.Core
 module Normalization =
 
     /// (x − μ)·r along the last axis, μ each row's mean and r = 1/√(var + ε) with var its biased variance (PyTorch's
-    /// layer_norm without the affine part). VJP and JVP: r·(v − mean v − y·mean(y·v)) for an adjoint or tangent v
+    /// layer_norm without the affine part). μ is corrected by a second pass (a constant row gives 0, NaN with ε = 0),
+    /// and a row of finite entries whose sums overflow is normalised from its entries scaled down (rows near 1e308, or
+    /// spread past 1e154, where PyTorch's is NaN or 0). VJP and JVP: r·(v − mean v − y·mean(y·v)) for an adjoint or tangent v
     /// (the Jacobian is symmetric), one op (`layerNormVjp`). ShapeException for a scalar; ArgumentException for ε
     /// negative, infinite or NaN.
     val layerNorm: epsilon: double -> x: Value -> Value

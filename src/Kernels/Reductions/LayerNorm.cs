@@ -50,9 +50,7 @@ internal static unsafe class LayerNorm
                 if (saved) rstd = rstds![r];
                 else
                 {
-                    double first = Reduce.SumOnOneCore(x, (int)off, n) / n;
-                    mean = first + Reduce.SumOnOneCore(new Centred(xr, first, false), n) / n;
-                    rstd = 1.0 / Math.Sqrt(Reduce.SumOnOneCore(new Centred(xr, mean, true), n) / n + epsilon);
+                    (mean, rstd) = Moments(x, xr, (int)off, n, epsilon);
                     if (rstds is not null) rstds[r] = rstd;
                 }
                 if (g is null)
@@ -65,6 +63,38 @@ internal static unsafe class LayerNorm
                 double meanGy = Reduce.SumOnOneCore(new Reduce.Products(gr, yr), n) / n;
                 Combine(gr, yr, outr, n, meanG, meanGy, rstd);
             }
+    }
+
+    /// <summary>A row's mean μ and r = 1/√(var + ε), in the row sums' fixed order.</summary>
+    private static (double Mean, double Rstd) Moments(double[] x, double* xr, int off, int n, double epsilon)
+    {
+        double first = Reduce.SumOnOneCore(x, off, n) / n;
+        double mean = first + Reduce.SumOnOneCore(new Centred(xr, first, false), n) / n;
+        double variance = Reduce.SumOnOneCore(new Centred(xr, mean, true), n) / n;
+        if (double.IsFinite(mean) && double.IsFinite(variance)) return (mean, 1.0 / Math.Sqrt(variance + epsilon));
+        // A sum past the largest double (entries near 1e308, or a spread past 1e154) though every entry is finite:
+        // the moments of the entries scaled down, exactly, by a power of two. NaN and ∞ entries keep their NaN.
+        for (int j = 0; j < n; j++)
+            if (!double.IsFinite(xr[j])) return (mean, 1.0 / Math.Sqrt(variance + epsilon));
+        return ScaledMoments(xr, n, epsilon);
+    }
+
+    /// <summary>The moments of a row of finite entries whose sum or sum of squares overflows, from the entries times
+    /// 2⁻⁵⁴⁰ (exact but for entries below 2⁻⁴⁸², nothing beside a sum this large), one at a time in order: a sum of
+    /// 2³¹ squares of such entries stays below the largest double. Rare, so scalar (the same bits on every width).</summary>
+    private static (double Mean, double Rstd) ScaledMoments(double* x, int n, double epsilon)
+    {
+        double Down = Math.ScaleB(1.0, -540), Up = Math.ScaleB(1.0, 540);
+        double sum = 0;
+        for (int j = 0; j < n; j++) sum += x[j] * Down;
+        double first = sum / n, correction = 0;
+        for (int j = 0; j < n; j++) correction += x[j] * Down - first;
+        double mean = first + correction / n, squares = 0;
+        for (int j = 0; j < n; j++) { double c = x[j] * Down - mean; squares += c * c; }
+        double variance = squares / n * Up * Up;
+        // A variance that fits takes ε as the unscaled path does (a constant row of 1e308 has variance 0); one past
+        // the largest double leaves ε negligible: r = 2⁻⁵⁴⁰/√(scaled variance).
+        return (mean * Up, double.IsFinite(variance) ? 1.0 / Math.Sqrt(variance + epsilon) : Down / Math.Sqrt(squares / n));
     }
 
     /// <summary>(x − μ)·r into d.</summary>

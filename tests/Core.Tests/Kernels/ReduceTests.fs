@@ -276,6 +276,29 @@ module KernelsReduceTests =
         let y = Normalization.layerNorm 1e-12 x
         Assert.True(Tensor.toArray y.Tensor |> Array.forall ((=) 0.0))
 
+    /// Rows of finite entries whose sum or sum of squares overflows normalise as smaller ones do (they were NaN, or ±0
+    /// for a spread past 1e154): the moments are taken on the entries scaled down by a power of two. Rows holding NaN
+    /// or ∞ stay NaN.
+    [<Fact>]
+    let ``layer norm of rows whose sums overflow is what the same rows scaled down give`` () =
+        let norm (row: float[]) (epsilon: float) =
+            let y = Array.zeroCreate row.Length
+            Functional.Kernels.LayerNorm.Forward(row, y, 1, row.Length, epsilon)
+            y
+        let close (expected: float[]) (actual: float[]) =
+            Assert.True(Array.forall2 (fun (e: float) a -> abs (e - a) <= 1e-12 * max 1.0 (abs e)) expected actual, sprintf "%A against %A" actual expected)
+        close [| 0.0; 0.0 |] (norm [| 1e308; 1e308 |] 1e-5)
+        close [| -1.0; 1.0 |] (norm [| -1e160; 1e160 |] 1e-5)
+        close [| 1.0; -1.0 |] (norm [| 1e308; -1e308 |] 0.0)
+        let row = [| 3e307; -1e307; 8e307; 5e306; 1.5e308 |]
+        close (norm (row |> Array.map (fun v -> v * 1e-300)) 0.0) (norm row 0.0)
+        Assert.True(norm [| 1e308; nan |] 1e-5 |> Array.forall Double.IsNaN)
+        // The backward pass recomputes the same r (no saved r): finite, and 0 for a constant row's uniform adjoint.
+        let x, y, g, z = [| 1e308; 1e308; 1e308 |], Array.zeroCreate 3, [| 1.0; 1.0; 1.0 |], Array.zeroCreate 3
+        Functional.Kernels.LayerNorm.Forward(x, y, 1, 3, 1e-5)
+        Functional.Kernels.LayerNorm.Backward(x, y, g, z, 1, 3, 1e-5)
+        Assert.True(z |> Array.forall ((=) 0.0), sprintf "%A" z)
+
     /// Layer norm's kernel sums its centred squares and g·y as it makes them (no stored pass): the bits of its steps
     /// written out with stored arrays, on rows with a vector tail, a partial chunk, one block and several.
     [<Fact>]
