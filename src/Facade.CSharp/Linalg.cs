@@ -105,7 +105,9 @@ public static class Linalg
     /// ∂/∂x = sign(x)·|x|ᵖ⁻¹/‖x‖ₚᵖ⁻¹: NaN at x = 0 for 1 &lt; p &lt; ∞, where it has no derivative (as
     /// <see cref="Norm(Tensor)"/>; PyTorch gives 0 there); with p = 1 it is sign(x), |x|'s kink value at 0. With p = ∞
     /// it is max |x|, whose gradient is sign(x) at the largest magnitude, split evenly among ties (as
-    /// <see cref="Tensor.Max()"/>).</summary>
+    /// <see cref="Tensor.Max()"/>). For p other than 1, 2 and ∞ the value is right at any magnitude, but the gradient
+    /// of a tensor whose largest magnitude is subnormal underflows to 0 (the adjoint is multiplied by that magnitude
+    /// first; PyTorch's value and gradient are both 0 there).</summary>
     /// <param name="x">Any tensor (not empty when p = ∞).</param>
     /// <param name="p">The order, at least 1, or <see cref="double.PositiveInfinity"/>.</param>
     /// <returns>A scalar.</returns>
