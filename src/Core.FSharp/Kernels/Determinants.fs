@@ -43,15 +43,59 @@ module internal Determinants =
     /// det of block b from its LU: the pivots' product times the permutation's sign (`pivotDet`).
     let determinant (m: double[]) (n: int) (sign: double) = let struct (d, _) = pivotDet m 0 n sign in d
 
+    /// A vector kept as v·2^Exponent, for substitutions whose solution spans more than the doubles' range (LAPACK's
+    /// dlatrs in its simplest form): before an entry is set, v is scaled down by 2⁻⁵¹² while that entry would not be
+    /// finite or would pass 2⁶⁰⁰. Entries below about 2⁻¹¹⁶² of the largest are lost to 0.
+    type private ScaledVector(n: int) =
+        let v = Array.zeroCreate<double> n
+        let mutable exponent = 0
+        static let limit = Math.ScaleB(1.0, 600)
+        member _.Item with get (i: int) = v.[i]
+        member _.Exponent = exponent
+        /// v[i] := next (), which reads v and takes any right side scaled by 2^(−Exponent).
+        member _.Set(i: int, next: unit -> double) =
+            let mutable x = next ()
+            let mutable tries = 0
+            // Bounded: a NaN (from a NaN entry) stays NaN however far v is scaled.
+            while (not (Double.IsFinite x) || abs x > limit) && tries < 8 do
+                for k in 0 .. n - 1 do v.[k] <- Math.ScaleB(v.[k], -512)
+                exponent <- exponent + 512
+                x <- next ()
+                tries <- tries + 1
+            v.[i] <- x
+
+    /// r·(column j of A⁻ᵀ) from A's LU (Aᵀ = Uᵀ·Lᵀ·P), in scaled arithmetic: (x, e) with the column x·2^e.
+    let private scaledColumn (m: double[]) (mo: int) (perm: int[]) (n: int) (j: int) (r: double) =
+        let u i k = m.[mo + i * n + k]
+        let z = ScaledVector n
+        // Uᵀ·z = r·e_j, forward (zᵢ = 0 before j).
+        for i in j .. n - 1 do
+            z.Set(i, fun () ->
+                let mutable s = if i = j then Math.ScaleB(r, -z.Exponent) else 0.0
+                for k in j .. i - 1 do s <- s - u k i * z.[k]
+                s / u i i)
+        // Lᵀ·w = z, backward (unit diagonal), over z.
+        for i in n - 2 .. -1 .. 0 do
+            z.Set(i, fun () ->
+                let mutable s = z.[i]
+                for k in i + 1 .. n - 1 do s <- s - u k i * z.[k]
+                s)
+        // Row perm(i) of the solution is row i of w.
+        let x = Array.zeroCreate n
+        for i in 0 .. n - 1 do x.[perm.[i]] <- z.[i]
+        struct (x, z.Exponent)
+
     /// The cofactor matrix C = adj(A)ᵀ of block b of `a` (n×n at `offset`), from its LU (P·A = L·U at mo of m, the
     /// permutation, its sign, the first zero pivot `bad`), into `c` at cOffset. Without a zero pivot C = det A·A⁻ᵀ,
     /// solved as Aᵀ·C = (det A)·I: the right side scaled first (PyTorch's order), so a tiny det meets no huge inverse.
     /// Where det A is not a normal number (0 by underflow, subnormal, ∞) each column j is solved instead against
     /// det A·2^(−Gⱼ), with Gⱼ the exponent of det A/uⱼⱼ (a number near uⱼⱼ, from the pivots' mantissas and
-    /// exponents), and scaled back by 2^Gⱼ; a column that comes out non-finite that way keeps the first solve's.
+    /// exponents), and scaled back by 2^Gⱼ; a column whose solution still leaves the doubles' range on the way (its
+    /// cofactors 1 and 1e-200 beside an inverse of 1e400) is solved again in scaled arithmetic (`scaledColumn`).
     /// With a zero pivot, A has rank n − 1 or less, and adj(A) = γ·x·yᵀ with U·x = 0 (from U's first zero pivot) and
-    /// yᵀ·A = 0 (from its last one, through Lᵀ and P); γ comes from one cofactor, the minor at the largest |xᵢ|·|yⱼ|,
-    /// factored on its own (0 when the rank is lower, up to rounding).
+    /// yᵀ·A = 0 (from its last one, through Lᵀ and P), both in scaled arithmetic; γ comes from one cofactor, the minor
+    /// at the largest |xᵢ|·|yⱼ|, factored on its own (0 when the rank is lower, up to rounding), so that
+    /// C[i, j] = ±minor·(yᵢ/y_q)·(xⱼ/x_p), where x's and y's scales cancel.
     let cofactor (a: double[]) (offset: int) (n: int) (m: double[]) (mo: int) (perm: int[]) (sign: double) (bad: int) (c: double[]) (cOffset: int) =
         if bad < 0 then
             let struct (d, finitePivots) = pivotDet m mo n sign
@@ -74,35 +118,43 @@ module internal Determinants =
                             let mutable finite = true
                             for i in 0 .. n - 1 do
                                 if not (Double.IsFinite x.[i * n + j]) then finite <- false
+                            let g = exponent - int64 (Math.ILogB m.[mo + j * n + j]) - int64 (lift j)
                             if finite then
-                                let g = exponent - int64 (Math.ILogB m.[mo + j * n + j]) - int64 (lift j)
                                 let g = int (max -100000L (min 100000L g))
                                 for i in 0 .. n - 1 do c.[cOffset + i * n + j] <- Math.ScaleB(x.[i * n + j], g)
+                            else
+                                let struct (column, e) = scaledColumn m mo perm n j rhs.[j * n + j]
+                                let g = int (max -100000L (min 100000L (g + int64 e)))
+                                for i in 0 .. n - 1 do c.[cOffset + i * n + j] <- Math.ScaleB(column.[i], g)
                     finally Storage.returnScratch x
             finally Storage.returnScratch rhs
         else
             let u i j = m.[mo + i * n + j]
             // U·x = 0: 1 at the first zero pivot, 0 below it, back substitution above it (nonzero pivots there).
-            let x = Array.zeroCreate n
-            x.[bad] <- 1.0
+            let xs = ScaledVector n
+            xs.Set(bad, fun () -> Math.ScaleB(1.0, -xs.Exponent))
             for i in bad - 1 .. -1 .. 0 do
-                let mutable s = u i bad
-                for j in i + 1 .. bad - 1 do s <- s + u i j * x.[j]
-                x.[i] <- -s / u i i
+                xs.Set(i, fun () ->
+                    let mutable s = 0.0
+                    for j in i + 1 .. bad do s <- s + u i j * xs.[j]
+                    -s / u i i)
+            let x = Array.init n (fun i -> xs.[i])
             // wᵀ·U = 0: 1 at the last zero pivot, 0 before it, forward substitution after it.
             let mutable last = n - 1
             while u last last <> 0.0 do last <- last - 1
-            let w = Array.zeroCreate n
-            w.[last] <- 1.0
+            let w = ScaledVector n
+            w.Set(last, fun () -> Math.ScaleB(1.0, -w.Exponent))
             for j in last + 1 .. n - 1 do
-                let mutable s = u last j
-                for i in last + 1 .. j - 1 do s <- s + w.[i] * u i j
-                w.[j] <- -s / u j j
+                w.Set(j, fun () ->
+                    let mutable s = 0.0
+                    for i in last .. j - 1 do s <- s + w.[i] * u i j
+                    -s / u j j)
             // yᵀ·A = yᵀ·Pᵀ·L·U = 0 for Lᵀ·(P·y) = w: back substitution with Lᵀ (unit diagonal), then Pᵀ.
             for i in n - 2 .. -1 .. 0 do
-                let mutable s = w.[i]
-                for j in i + 1 .. n - 1 do s <- s - u j i * w.[j]
-                w.[i] <- s
+                w.Set(i, fun () ->
+                    let mutable s = w.[i]
+                    for j in i + 1 .. n - 1 do s <- s - u j i * w.[j]
+                    s)
             let y = Array.zeroCreate n
             for i in 0 .. n - 1 do y.[perm.[i]] <- w.[i]
             let largest (v: double[]) =
@@ -128,11 +180,22 @@ module internal Determinants =
                                         k <- k + 1
                         Factorizations.withLu sub 0 r (fun mm _ s _ -> determinant mm r s)
                     finally Storage.returnScratch sub
-            let gamma = (if (p + q) % 2 = 0 then minor else -minor) / (x.[p] * y.[q])
-            // C[i, j] = adj(A)[j, i] = γ·xⱼ·yᵢ.
+            let signed = if (p + q) % 2 = 0 then minor else -minor
+            // C[i, j] = adj(A)[j, i] = γ·xⱼ·yᵢ with γ = ±minor/(x_p·y_q), whatever x's and y's scales: the factors'
+            // mantissas multiplied and their exponents added apart, one scaling at the end (xⱼ/x_p alone may
+            // underflow where the cofactor does not: −1e200 times 1e-400).
+            let split (v: double) = if v = 0.0 || not (Double.IsFinite v) then struct (v, 0) else let e = Math.ILogB v in struct (Math.ScaleB(v, -e), e)
+            let struct (sm, se) = split signed
+            let struct (xpm, xpe) = split x.[p]
+            let struct (yqm, yqe) = split y.[q]
+            let xs = Array.init n (fun j -> split x.[j])
             for i in 0 .. n - 1 do
-                let gy = gamma * y.[i]
-                for j in 0 .. n - 1 do c.[cOffset + i * n + j] <- gy * x.[j]
+                let struct (yim, yie) = split y.[i]
+                for j in 0 .. n - 1 do
+                    let struct (xjm, xje) = xs.[j]
+                    c.[cOffset + i * n + j] <-
+                        if yim = 0.0 || xjm = 0.0 || sm = 0.0 then signed * (y.[i] / y.[q]) * (x.[j] / x.[p])
+                        else Math.ScaleB(sm * (yim / yqm) * (xjm / xpm), se + yie - yqe + xje - xpe)
 
     /// (sign of det, ln |det|) of block b from its LU, without overflow.
     let signLogAbs (m: double[]) (n: int) (sign: double) =

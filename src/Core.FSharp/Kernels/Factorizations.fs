@@ -230,7 +230,9 @@ module internal Factorizations =
                         for i in k + 1 + r0 .. k + r1 do
                             let f = m.[i * n + k] / pivot
                             m.[i * n + k] <- f
-                            if f <> 0.0 then subtractScaled m (i * n + k + 1) f m (k * n + k + 1) rest)
+                            // Even for f = 0: 0·∞ in the pivot row is NaN, as in the blocked path and LAPACK (skipped,
+                            // det [[∞, ∞], [1, 1]] came out ∞ below 65 rows and NaN above).
+                            subtractScaled m (i * n + k + 1) f m (k * n + k + 1) rest)
         else
             let buffer = Storage.rentScratch (columnStride n * panel)
             // Step j's pivot row.

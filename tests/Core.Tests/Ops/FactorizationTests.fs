@@ -448,6 +448,26 @@ module OpsFactorizationTests =
         let r = Array.init 9 (fun _ -> rng.NextDouble() - 0.5)
         for scale in [ 1e-120; 1e110 ] do
             near (sprintf "3×3 times %g" scale) (minorsOf r 3 |> Array.map (fun v -> v * scale * scale)) (grad [| 3; 3 |] (Array.map (fun v -> v * scale) r))
+        // det underflows to 0 while a column of A⁻ᵀ spans more than the doubles' range (J = ε·I + the superdiagonal,
+        // A⁻ᵀ[2, 0] = 1/ε³): that column solved in scaled arithmetic. Its cofactors were 0 where they are −ε and 1.
+        let e = 1e-200
+        let jordan = [| e; 1.0; 0.0; 0.0; e; 1.0; 0.0; 0.0; e |]
+        each "cofactors of ε·I + N, ε = 1e-200" [| e * e; 0.0; 0.0; -e; e * e; 0.0; 1.0; -e; e * e |] (grad [| 3; 3 |] jordan)
+        let j10 = Array.init 100 (fun k -> if k / 10 = k % 10 then 1e-35 elif k % 10 = k / 10 + 1 then 1.0 else 0.0)
+        let c10 = grad [| 10; 10 |] j10
+        // Column 0 of adj(J)ᵀ: C[i, 0] = (−1)^i·ε^(9−i) (ε^9 = 1e-315 and below: subnormal or 0).
+        for i in 0 .. 9 do
+            let want = (if i % 2 = 0 then 1.0 else -1.0) * Math.Pow(1e-35, float (9 - i))
+            Assert.True(abs (c10.[i * 10] - want) <= 1e-14 * abs want + 1e-323, sprintf "10×10 Jordan block, C[%d, 0] = %g, want %g" i c10.[i * 10] want)
+        // A zero pivot with a back substitution past the doubles' range: adj(A)ᵀ of [[1e-200, 1e200], [0, 0]] is
+        // [[0, 0], [−1e200, 1e-200]] (it was NaN in its first column).
+        each "[[1e-200, 1e200], [0, 0]]" [| 0.0; 0.0; -1e200; 1e-200 |] (grad [| 2; 2 |] [| 1e-200; 1e200; 0.0; 0.0 |])
+        // An infinite pivot row meets a multiplier of 0: 0·∞ is NaN on both sides of the blocked LU's threshold.
+        let infinite = [| infinity; infinity; 1.0; 1.0 |]
+        Assert.True(Double.IsNaN ((Linalg.det (Value.constant (Tensor.create [| 2; 2 |] infinite))).Tensor.ToArray().[0]))
+        let big = Array.init (65 * 65) (fun k -> if k / 65 = k % 65 then 1.0 else 0.0)
+        for r, c, v in [ (0, 0, infinity); (0, 1, infinity); (1, 0, 1.0); (1, 1, 1.0) ] do big.[r * 65 + c] <- v
+        Assert.True(Double.IsNaN ((Linalg.det (Value.constant (Tensor.create [| 65; 65 |] big))).Tensor.ToArray().[0]))
         // det's second derivative needs A⁻¹: refused at a singular A, named.
         let ex = Assert.Throws<ArgumentException>(fun () -> Autodiff.hessian (fun x -> Reduction.sum (Linalg.det x)) (Value.constant (Tensor.create [| 2; 2 |] [| 1.0; 2.0; 2.0; 4.0 |])) |> ignore)
         Assert.Contains("singular", ex.Message)
