@@ -29,7 +29,8 @@ public sealed record GradientCheckReport(bool Passed, double MaxAbsoluteError, d
 /// </summary>
 public static class GradientCheck
 {
-    /// <summary>Checks with torch's float64 defaults: step 1e-6 (relative), atol 1e-5, rtol 1e-3. The absolute
+    /// <summary>Checks with torch's float64 tolerances, atol 1e-5 and rtol 1e-3, and a step of 1e-6 relative to each
+    /// element (1e-6·max(1, |x|); torch's eps of 1e-6 is absolute, so at |x| = 1000 the steps differ). The absolute
     /// tolerance cannot tell gradients much smaller than 1e-5 apart: for such a function pass a smaller atol, or
     /// scale it up. Pass a non-scalar function whole (not its sum): it is checked through a pseudo-random
     /// projection, so every element's adjoint differs.</summary>

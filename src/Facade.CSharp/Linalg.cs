@@ -28,9 +28,10 @@ public static class Linalg
     /// <summary>X with T·X = B for T the lower (or, with <paramref name="upper"/>, upper) triangle of A, by
     /// substitution; the other part of A is never read. VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ masked to the triangle.</summary>
     /// <param name="a">A, [..., n, n].</param>
-    /// <param name="b">B as for <see cref="Solve"/>: [..., n, k], or vectors [..., n]; leading dimensions broadcast.</param>
+    /// <param name="b">B, [..., n, k], or one vector [n]; leading dimensions broadcast. Unlike <see cref="Solve"/>, a B
+    /// shaped as A without its last dimension is read as matrices, as <c>torch.linalg.solve_triangular</c> reads it.</param>
     /// <param name="upper">Read the upper triangle instead of the lower.</param>
-    /// <returns>X, [batch..., n, k] or [batch..., n].</returns>
+    /// <returns>X, [batch..., n, k], or [batch..., n] for a vector.</returns>
     /// <exception cref="ArgumentException">A zero on the triangle's diagonal.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> or <paramref name="b"/> is null.</exception>
     /// <exception cref="ShapeException"><paramref name="a"/> is not square, <paramref name="b"/>'s rows are not n, or
@@ -55,7 +56,8 @@ public static class Linalg
     public static Tensor Det(Tensor a) => Api.Call("Linalg.Det", "a", () => new Tensor(Core.Linalg.det(N(a).Value)));
 
     /// <summary>ln |det A|, one per matrix, without overflow. ∂ ln|det A| / ∂A = A⁻ᵀ. Its sign is
-    /// <see cref="SignDet"/>.</summary>
+    /// <see cref="SignDet"/>. This is <c>torch.linalg.slogdet</c>'s logabsdet; <c>torch.logdet</c> is NaN where
+    /// det A &lt; 0.</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>ln |det A|, shaped [...] (−∞ at a singular A).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>
@@ -101,7 +103,9 @@ public static class Linalg
     /// <exception cref="ArgumentNullException"><paramref name="x"/> is null.</exception>
     public static Tensor Norm(Tensor x) => Api.Call("Linalg.Norm", "x", () => Scaled(N(x), 2));
 
-    /// <summary>The p-norm (Σ |x|ᵖ)^(1/p) of all elements, p ≥ 1, scaled as <see cref="Norm(Tensor)"/>.
+    /// <summary>The p-norm (Σ |x|ᵖ)^(1/p) of all elements, p ≥ 1, scaled as <see cref="Norm(Tensor)"/>: PyTorch's
+    /// <c>torch.linalg.vector_norm(x, p)</c>. (<c>torch.linalg.norm</c> of a matrix with p = 1, 2 or ∞ is a matrix norm
+    /// instead: the largest column sum, singular value or row sum.)
     /// ∂/∂x = sign(x)·|x|ᵖ⁻¹/‖x‖ₚᵖ⁻¹: NaN at x = 0 for 1 &lt; p &lt; ∞, where it has no derivative (as
     /// <see cref="Norm(Tensor)"/>; PyTorch gives 0 there); with p = 1 it is sign(x), |x|'s kink value at 0. With p = ∞
     /// it is max |x|, whose gradient is sign(x) at the largest magnitude, split evenly among ties (as

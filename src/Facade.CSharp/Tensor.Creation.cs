@@ -70,7 +70,8 @@ public sealed partial class Tensor
         return FromArray(d, n, n);
     }
 
-    /// <summary>A tensor of one value.</summary>
+    /// <summary>A tensor of one value. The value comes first (the shape is the <c>params</c> list), unlike
+    /// <c>torch.full(size, value)</c>.</summary>
     /// <param name="value">The value.</param>
     /// <param name="shape">The shape.</param>
     /// <returns>The tensor.</returns>

@@ -108,7 +108,9 @@ public sealed partial class Tensor
     public static Tensor Stack(int axis, params Tensor[] tensors) => Api.Call("Tensor.Stack", "axis,tensors|xs", () => new Tensor(Core.Indexing.stack(axis, Interop.Values(tensors, nameof(tensors)))));
 
     /// <summary>Splits along an axis into consecutive parts of the given sizes (which must add up to its length). The
-    /// gradient of each part is placed back at its position along the axis (zeros elsewhere).</summary>
+    /// gradient of each part is placed back at its position along the axis (zeros elsewhere). The axis comes first
+    /// and every part's size is given, unlike <c>torch.split(size, dim)</c>, which takes one chunk size after the
+    /// tensor and the axis last.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <param name="sizes">The length of each part.</param>
     /// <returns>The parts, in order.</returns>

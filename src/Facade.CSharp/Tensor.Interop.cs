@@ -131,7 +131,8 @@ public sealed partial class Tensor
     }
 
     /// <summary>Whether the tensors have the same shape and every pair of elements satisfies
-    /// |this − other| ≤ absoluteTolerance + relativeTolerance·|other| (NaN matches nothing, as in NumPy).</summary>
+    /// |this − other| ≤ absoluteTolerance + relativeTolerance·|other| (NaN matches nothing, as in NumPy). Shapes are
+    /// not broadcast: tensors of different shapes are not close (<c>torch.allclose</c> broadcasts them).</summary>
     /// <param name="other">The tensor to compare with.</param>
     /// <param name="relativeTolerance">rtol ≥ 0.</param>
     /// <param name="absoluteTolerance">atol ≥ 0.</param>

@@ -106,5 +106,6 @@ module GradCheck =
                 report.AddNumeric(k, e, analytic.[k].[e], differenceOf (at up) (at down) / (up - down))
         report.Report()
 
-    /// torch.autograd.gradcheck's defaults in float64: step 1e-6, atol 1e-5, rtol 1e-3.
+    /// torch.autograd.gradcheck's tolerances in float64, atol 1e-5 and rtol 1e-3, and a step of 1e-6 relative to each
+    /// element (1e-6·max(1, |x|); torch's eps is absolute).
     let run (f: Value[] -> Value) (xs: Tensor[]) = runWith 1e-6 1e-5 1e-3 f xs

@@ -64,6 +64,7 @@ module GradCheck =
         rtol: float ->
         f: (Value array -> Value) -> xs: Tensor array -> GradCheckReport
 
-    /// torch.autograd.gradcheck's defaults in float64: step 1e-6, atol 1e-5, rtol 1e-3.
+    /// torch.autograd.gradcheck's tolerances in float64, atol 1e-5 and rtol 1e-3, and a step of 1e-6 relative to each
+    /// element (1e-6·max(1, |x|); torch's eps is absolute).
     val run:
       f: (Value array -> Value) -> xs: Tensor array -> GradCheckReport

@@ -176,13 +176,13 @@ module Linalg =
     /// without the last); any other B is refused in the terms of `name`. Where the batches differ, each of A's matrices
     /// solves the B's it meets as columns of one right-hand side (each matrix's bits up to one panel; beyond it the
     /// panels' products are blocked by the number of columns, so equal to rounding).
-    let private withRightHandSides (name: string) (a: Value) (b: Value) (f: Value -> Value -> Value) : Value =
+    let private withRightHandSides (name: string) (shapedAsVectors: bool) (a: Value) (b: Value) (f: Value -> Value -> Value) : Value =
         let n, _ = square name "a" a.Shape
         let sa, sb = a.Shape, b.Shape
         let lead = sa.[.. sa.Length - 3]
         let refuse () =
             raise (ShapeException(sprintf "%s: b has shape %s; for a of shape %s it must be [..., %d, k] or [..., %d], its leading dimensions broadcasting with a's %s." name (Shape.show sb) (Shape.show sa) n n (Shape.show lead), "b"))
-        let vector = sb.Length = 1 || (sb.Length = sa.Length - 1 && Shape.same sb sa.[.. sa.Length - 2])
+        let vector = sb.Length = 1 || (shapedAsVectors && sb.Length = sa.Length - 1 && Shape.same sb sa.[.. sa.Length - 2])
         let bm = if vector then Layout.reshape (Array.append sb [| 1 |]) b else b
         let sm = bm.Shape
         if sm.Length < 2 || sm.[sm.Length - 2] <> n then refuse ()
@@ -215,7 +215,7 @@ module Linalg =
     /// X with A·X = B: A [..., n, n]; B [..., n, k], or [..., n] (vectors: when B has one dimension or A's shape
     /// without the last); leading dimensions broadcast, as PyTorch's. VJP: B̄ = solve(Aᵀ, Ḡ), Ā = −B̄·Xᵀ (summed over
     /// the broadcast). JVP: solve(A, Ḃ − Ȧ·X). A singular A is refused.
-    let solve (a: Value) (b: Value) : Value = withRightHandSides "solve" a b solveMatrix
+    let solve (a: Value) (b: Value) : Value = withRightHandSides "solve" true a b solveMatrix
 
     /// The triangle solveTriangular reads, the rest cleared.
     let private triangleOf (upper: bool) (x: Value) = if upper then triangular 0.0 1.0 1.0 x else triangular 1.0 1.0 0.0 x
@@ -251,10 +251,11 @@ module Linalg =
             [| a; b |]
 
     /// X with A·X = B for a triangular A: only A's lower (upper = false) or upper triangle is read, the other part
-    /// treated as 0; by substitution; B as for `solve` (leading dimensions broadcast). VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ
-    /// masked to the triangle. A zero on the diagonal is refused.
+    /// treated as 0; by substitution; B [..., n, k] or one vector [n] (leading dimensions broadcast; a B shaped as A
+    /// without its last dimension is matrices, as torch.linalg.solve_triangular reads it). VJP: B̄ = T⁻ᵀ·Ḡ,
+    /// Ā = −B̄·Xᵀ masked to the triangle. A zero on the diagonal is refused.
     let solveTriangular (upper: bool) (a: Value) (b: Value) : Value =
-        withRightHandSides "solveTriangular" a b (solveTriangularMatrix upper false)
+        withRightHandSides "solveTriangular" false a b (solveTriangularMatrix upper false)
 
     /// A⁻¹ as an op, from `saved` when it holds the factors of this very tensor (computed as this op would compute
     /// them, so the same bits), else factoring each matrix.

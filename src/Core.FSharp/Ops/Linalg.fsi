@@ -24,8 +24,9 @@ module Linalg =
     val solve: a: Value -> b: Value -> Value
 
     /// X with A·X = B for a triangular A: only A's lower (upper = false) or upper triangle T is read, the other part
-    /// treated as 0; by substitution; B as for `solve` (leading dimensions broadcast). VJP: B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ
-    /// masked to the triangle. JVP: T·Ẋ = Ḃ − (Ȧ masked)·X. A zero on T's diagonal is refused.
+    /// treated as 0; by substitution; B [..., n, k] or one vector [n], leading dimensions broadcast (unlike `solve`, a
+    /// B shaped as A without its last dimension is matrices, as torch.linalg.solve_triangular reads it). VJP:
+    /// B̄ = T⁻ᵀ·Ḡ, Ā = −B̄·Xᵀ masked to the triangle. JVP: T·Ẋ = Ḃ − (Ȧ masked)·X. A zero on T's diagonal is refused.
     val solveTriangular: upper: bool -> a: Value -> b: Value -> Value
 
     /// A⁻¹. VJP: −A⁻ᵀ·Ḡ·A⁻ᵀ. JVP: −A⁻¹·Ȧ·A⁻¹. A singular A is refused. A lower triangular A (every element right of

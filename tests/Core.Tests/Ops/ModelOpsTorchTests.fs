@@ -36,13 +36,16 @@ module ModelOpsTorchTests =
         gen {
             let! n = Gen.choose (1, 4)
             let! k = Gen.choose (1, 3)
-            let! kind = if matrices then Gen.elements [ 0; 1; 4 ] else Gen.choose (0, 4)
+            // Kind 5 (triangular solves only): B shaped as A without its last dimension, matrices for
+            // torch.linalg.solve_triangular (vectors for torch.linalg.solve).
+            let! kind = if matrices then Gen.elements [ 0; 1; 4; 5 ] else Gen.choose (0, 4)
             return
                 match kind with
                 | 0 -> [| [| n; n |]; [| 3; n; k |] |]
                 | 1 -> [| [| 2; 1; n; n |]; [| 3; n; k |] |]
                 | 2 -> [| [| 3; n; n |]; [| n |] |]
                 | 3 -> [| [| 3; n; n |]; [| n; k |] |]
+                | 5 -> [| [| n; n; n |]; [| n; n |] |]
                 | _ -> [| [| 1; n; n |]; [| 3; n; k |] |]
         }
 
