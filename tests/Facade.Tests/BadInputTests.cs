@@ -302,6 +302,11 @@ public class BadInputTests
         // ELU's second derivative is α·eˣ below 0 and 0 above: e⁷¹⁰ = ∞ made 0·∞ = NaN there.
         var h = Autodiff.Hessian(x => x.Elu(1.0).Sum(), Tensor.FromArray(new[] { 710.0, double.PositiveInfinity, -1 }, 3)).ToArray();
         Assert.Equal(new[] { 0.0, 0, 0, 0, 0, 0, 0, 0, Math.Exp(-1) }, h);
+        // At 0 the second derivative takes the first's convention between α (left, PyTorch's) and 0 (right).
+        var zero = Tensor.FromArray(new[] { 0.0 }, 1);
+        Assert.Equal(0.7, Autodiff.Hessian(x => x.Elu(0.7).Sum(), zero).ToScalar(), 15);
+        Assert.Equal(0.0, Autodiff.Hessian(x => x.Elu(0.7, KinkConvention.RightDerivative).Sum(), zero).ToScalar());
+        Assert.Equal(0.35, Autodiff.Hessian(x => x.Elu(0.7, KinkConvention.Midpoint).Sum(), zero).ToScalar(), 15);
         // Huber's second derivative at |d| = δ is ½/n on every path, broadcast shapes too.
         var p = Tensor.FromArray(new[] { 1.0 }, 1);
         Assert.Equal(0.5, Autodiff.Hessian(x => Loss.Huber(x, Tensor.Zeros(1, 1), 1.0), p).ToScalar());

@@ -95,11 +95,13 @@ module Piecewise =
     let minimum (convention: KinkConvention) (a: Value) (b: Value) = extremum false convention a b
 
     /// ELU: x for x > 0, α·(eˣ − 1) for x ≤ 0. d/dx = 1 (x > 0), α·eˣ (x < 0), and at 0 the convention's value
-    /// between α (left) and 1 (right); d²/dx² = α·eˣ below 0, as ops, so every order follows. With AVX2 and FMA
+    /// between α (left) and 1 (right); d²/dx² = α·eˣ below 0, 0 above, and at 0 the same convention's value between
+    /// α and 0 (α with the left derivative, as PyTorch's double backward), as ops, so every order follows. With AVX2 and FMA
     /// `EluVector`'s lanes, fused on a tape (the derivative kept with the value, as GELU's).
     let elu (alpha: double) (convention: KinkConvention) (x: Value) =
         if Double.IsNaN alpha then invalidArg "alpha" "ELU's alpha must be a number; got NaN."
         let kink = kinkValue convention alpha 1.0
+        let secondKink = kinkValue convention alpha 0.0
         FusedOp.elementwise
             { FusedOp.Fused.Name = "elu"; ScaledName = "eluScaled"; Attributes = [ "alpha", box alpha; "convention", box convention ]
               Vector = Cpu.fourLanes
@@ -110,7 +112,7 @@ module Piecewise =
               Derivative = (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then alpha * Math.Exp v elif Double.IsNaN v then v else kink)
               // α·e^min(x, 0) below 0: e^x itself would be ∞ above 709.78, and 0·∞ NaN where the mask is 0.
               Second = (fun x ->
-                Arithmetic.mul (Elementwise.constantOf (fun v -> if v < 0.0 then alpha else 0.0) x)
+                Arithmetic.mul (Elementwise.constantOf (fun v -> if v < 0.0 then alpha elif v = 0.0 then secondKink else 0.0) x)
                     (Elementwise.exp (minimum KinkConvention.Midpoint x (Value.constant (Tensor.scalar 0.0))))) }
             x
 
