@@ -82,7 +82,7 @@ public class CSharpTermsTests
         var big = Gradients.ClipByNorm(new[] { Tensor.FromArray(new[] { 3e200, 4e200 }, 2) }, 1.0);
         Assert.Equal(5e200, big.Norm, 1e186);
         Assert.Equal(new[] { 0.6, 0.8 }, big.Gradients[0].ToArray().Select(v => Math.Round(v, 12)));
-        // ∞ clips nothing (the norm alone), as in torch.
+        // ∞ clips nothing (the norm alone), as torch's does for a finite norm.
         Assert.Equal(5.0, Gradients.ClipByNorm(new[] { Tensor.FromArray(new[] { 3.0, 4 }, 2) }, double.PositiveInfinity).Norm);
         // ... whatever the gradients hold: ∞/(∞ + 1e-6) made every gradient NaN, the finite ones too.
         foreach (var odd in new[] { double.PositiveInfinity, double.NaN })

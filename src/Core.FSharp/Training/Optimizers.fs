@@ -142,7 +142,7 @@ module Optimizers =
     let clipByNorm (maxNorm: float) (gradients: Tensor[]) : Tensor[] * float =
         if isNull gradients then nullArg "gradients"
         gradients |> Array.iteri (fun i g -> if isNull (box g) then raise (ArgumentNullException("gradients", sprintf "Element %d of gradients is null." i)))
-        // ∞ is allowed (no clipping: the norm alone), as in torch.
+        // ∞ is allowed (no clipping: the norm alone), as torch allows it.
         if not (maxNorm > 0.0) then invalidArg "maxNorm" (sprintf "maxNorm must be positive; got %g." maxNorm)
         let plain = gradients |> Array.sumBy (fun g -> Tensor.dot g g) |> Math.Sqrt
         // Where Σg² overflowed (|g| from about 1e154: the norm was ∞ and every gradient became 0) or underflowed, the

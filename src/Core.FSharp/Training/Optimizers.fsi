@@ -44,14 +44,16 @@ module Optimizers =
 
     /// Adam (decoupled = false: weight decay added to the gradient, as torch.optim.Adam) or AdamW (decoupled:
     /// p ← p·(1 − η·λ) first). m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − η·m̂/(√v̂ + ε) with
-    /// m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ). η ≥ 0 and ε ≥ 0, as torch.optim.
+    /// m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ), computed in torch.optim's order, p − (η/c₁)·m/(√v/√c₂ + ε) (v/c₂ itself
+    /// would overflow for |g| near 1e155 where √v/√c₂ does not). η ≥ 0 and ε ≥ 0, as torch.optim.
     val adam:
       decoupled: bool -> learningRate: float -> beta1: float -> beta2: float -> epsilon: float -> weightDecay: float ->
         parameters: Tensor array -> gradients: Tensor array -> state: OptimizerState -> Tensor array * OptimizerState
 
     /// The gradients scaled by min(1, maxNorm/(‖g‖ + 1e-6)) with ‖g‖ the 2-norm over all of them together
     /// (torch.nn.utils.clip_grad_norm_'s rule), and that norm: computed without overflow or underflow (torch's sum
-    /// of squares overflows from |g| ≈ 1e154). maxNorm = ∞ clips nothing, whatever the gradients hold. Under a finite
+    /// of squares overflows from |g| ≈ 1e154). maxNorm = ∞ clips nothing, whatever the gradients hold (torch's
+    /// ∞/(∞ + 1e-6) makes every gradient NaN where the norm is ∞ or NaN). Under a finite
     /// maxNorm a non-finite norm scales as torch's default does: by 0 where the norm is ∞ (an ∞ element becomes NaN),
     /// by NaN where it is NaN.
     val clipByNorm: maxNorm: float -> gradients: Tensor array -> Tensor array * float

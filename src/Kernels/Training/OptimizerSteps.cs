@@ -20,8 +20,9 @@ internal static unsafe class OptimizerSteps
     /// by first (1 − ηλ for AdamW's decoupled decay, 1 for none).</summary>
     public readonly record struct Adam(double LearningRate, double Beta1, double Beta2, double Epsilon, double C1, double C2, double L2, double Keep);
 
-    /// <summary>g ← g + L2·p; m′ = β₁m + (1 − β₁)g; v′ = β₂v + (1 − β₂)g·g; p′ = Keep·p − η(m′/c₁)/(√(v′/c₂) + ε)
-    /// for the first n elements; the new arrays written around the caches when <paramref name="stream"/>.</summary>
+    /// <summary>g ← g + L2·p; m′ = β₁m + (1 − β₁)g; v′ = β₂v + (1 − β₂)g·g; p′ = Keep·p − (η/c₁)·m′/(√v′/√c₂ + ε)
+    /// (torch.optim's order: √v′ is divided by √c₂, so v′/c₂ never overflows where v′ does not) for the first n
+    /// elements; the new arrays written around the caches when <paramref name="stream"/>.</summary>
     public static void AdamStep(Adam a, double[] p, double[] g, double[] m, double[] v, double[] pOut, double[] mOut, double[] vOut, int n, bool stream)
     {
         ElementRanges.Check(n, p, g, m, v, pOut, mOut, vOut);
@@ -87,7 +88,7 @@ internal static unsafe class OptimizerSteps
                     AdamScalar(a, p, g, m, v, pOut, mOut, vOut, i0, i);
                 }
                 bool sp = Streams(stream, po, i), sm = Streams(stream, pmo, i), sv = Streams(stream, pvo, i);
-                Vector<double> lr = new(a.LearningRate), eps = new(a.Epsilon), c1 = new(a.C1), c2 = new(a.C2), decay = new(a.L2), k = new(a.Keep),
+                Vector<double> size = new(a.LearningRate / a.C1), root2 = new(Math.Sqrt(a.C2)), eps = new(a.Epsilon), decay = new(a.L2), k = new(a.Keep),
                     vb1 = new(b1), vb2 = new(b2), vo1 = new(o1), vo2 = new(o2);
                 for (; i <= i1 - w; i += w)
                 {
@@ -99,7 +100,7 @@ internal static unsafe class OptimizerSteps
                     var vi = vb2 * Vector.Load(pv + i) + vo2 * gi * gi;
                     Put(mi, pmo, i, sm);
                     Put(vi, pvo, i, sv);
-                    Put(x - lr * (mi / c1) / (Vector.SquareRoot(vi / c2) + eps), po, i, sp);
+                    Put(x - size * mi / (Vector.SquareRoot(vi) / root2 + eps), po, i, sp);
                 }
                 if ((sp || sm || sv) && Sse.IsSupported) Sse.StoreFence();
             }
@@ -121,7 +122,7 @@ internal static unsafe class OptimizerSteps
             double vi = b2 * v[i] + o2 * gi * gi;
             mOut[i] = mi;
             vOut[i] = vi;
-            pOut[i] = x - a.LearningRate * (mi / a.C1) / (Math.Sqrt(vi / a.C2) + a.Epsilon);
+            pOut[i] = x - a.LearningRate / a.C1 * mi / (Math.Sqrt(vi) / Math.Sqrt(a.C2) + a.Epsilon);
         }
     }
 

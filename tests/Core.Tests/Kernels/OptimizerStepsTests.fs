@@ -42,7 +42,7 @@ module KernelsOptimizerStepsTests =
                         let vi = b2 * v.[i] + (1.0 - b2) * gi * gi
                         same (what + ", m") i mi mo.[i]
                         same (what + ", v") i vi vo.[i]
-                        same (what + ", p") i (pi - lr * (mi / c1) / (Math.Sqrt(vi / c2) + eps)) po.[i]
+                        same (what + ", p") i (pi - lr / c1 * mi / (Math.Sqrt(vi) / Math.Sqrt(c2) + eps)) po.[i]
 
     [<Fact>]
     let ``SGD's kernel gives torch.optim's scalar formulas bit for bit`` () =
@@ -98,3 +98,13 @@ module KernelsOptimizerStepsTests =
         // Clipping that scales nothing still returns a new array.
         let gs = [| Functional.Core.Tensor.zeros [| 2 |] |]
         Assert.False(obj.ReferenceEquals(gs, fst (Functional.Core.Optimizers.clipByNorm 1.0 gs)))
+
+    /// A gradient of 1e155 at the first step: v = 1e307, and v/(1 − β₂) overflowed, so the update was m/∞ = 0 and the
+    /// parameter never moved. In torch.optim's order the denominator is √v/√(1 − β₂) = 1e155 and p moves by η.
+    [<Fact>]
+    let ``Adam's step stays finite where v divided by its correction would overflow`` () =
+        for n in [ 1; 16 ] do
+            let ps = [| Functional.Core.Tensor.create [| n |] (Array.create n 1.0) |]
+            let gs = [| Functional.Core.Tensor.create [| n |] (Array.create n 1e155) |]
+            let stepped, _ = Functional.Core.Optimizers.adam false 0.01 0.9 0.999 1e-8 0.0 ps gs (Functional.Core.Optimizers.init ps)
+            for v in stepped.[0].ToArray() do Assert.True(abs (v - 0.99) <= 1e-12, sprintf "n = %d: %.17g" n v)
