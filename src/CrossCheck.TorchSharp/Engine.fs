@@ -377,7 +377,8 @@ module Engine =
     /// through its own replay, or through a forward given for its name where it has none. A custom op may share a
     /// built-in op's name ("mul"): the built-in op still replays as itself.
     let internal applyWith (customOps: IReadOnlyDictionary<string, torch.Tensor[] -> torch.Tensor>) (op: Op) (outputShape: int[]) (xs: torch.Tensor[]) =
-        match customOps.TryGetValue op.Name with
+        // No dictionary (null from F# or C#) is no custom ops.
+        match (if isNull customOps then (false, Unchecked.defaultof<_>) else customOps.TryGetValue op.Name) with
         | true, forward when isCustom op -> customForward forward op outputShape xs
         | true, forward -> (try apply op outputShape xs with :? NotSupportedException -> customForward forward op outputShape xs)
         | _ -> apply op outputShape xs

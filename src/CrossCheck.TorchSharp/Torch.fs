@@ -86,6 +86,8 @@ module Torch =
     /// respect to every operand (the gradient of a derived gradient).
     let einsumSecondOrder (equation: string) (operands: Tensor[]) (outGrad: Tensor) (k: int) (v: Tensor) : Tensor[] =
         checkEinsum equation operands outGrad
+        if k < 0 || k >= operands.Length then
+            raise (ArgumentOutOfRangeException("k", k, sprintf "There are %d operands; k must be 0 to %d." operands.Length (operands.Length - 1)))
         if v.ShapeArray <> operands.[k].ShapeArray then
             raise (ShapeException(sprintf "The direction has shape %s; operand %d has shape %s." (Shape.show v.ShapeArray) k (Shape.show operands.[k].ShapeArray), "v"))
         scopedRetryingFreedScalar (fun () ->
@@ -104,6 +106,11 @@ module Torch =
         scopedRetryingFreedScalar (fun () ->
             let xs = inputs |> Array.map (toTorch true)
             let y = f xs
+            // LibTorch's backward refuses an output gradient of another shape with its own error (or aborts).
+            match outGrad with
+            | Some g when g.ShapeArray <> (y.shape |> Array.map int) ->
+                raise (ShapeException(sprintf "The output gradient has shape %s; the function's result has shape [%s]." (Shape.show g.ShapeArray) (String.Join(", ", y.shape)), "outGrad"))
+            | _ -> ()
             let go = match outGrad with Some g -> toTorch false g | None -> torch.ones_like(y)
             // backward fills the leaves' .grad (null when unused); autograd.grad's empty-handle answers
             // for unused inputs would stay counted as live tensors. A result that uses no input has no graph:
@@ -121,9 +128,18 @@ module Torch =
     /// the value, the VJP for adjoint v, the JVP along us (by differentiating the VJP with respect to v),
     /// and the gradient of ⟨VJP(v), ws⟩ with respect to the inputs (second order, create_graph).
     let derivatives (f: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) (v: Tensor) (us: Tensor[]) (ws: Tensor[]) =
+        // One direction per input, shaped as it: LibTorch would index past them or refuse them with its own error.
+        for name, dirs in [ "us", us; "ws", ws ] do
+            if isNull dirs || dirs.Length <> inputs.Length then
+                invalidArg name (sprintf "%s needs one direction per input (%d)." name inputs.Length)
+            dirs |> Array.iteri (fun k d ->
+                if d.ShapeArray <> inputs.[k].ShapeArray then
+                    raise (ShapeException(sprintf "%s[%d] has shape %s; input %d has shape %s." name k (Shape.show d.ShapeArray) k (Shape.show inputs.[k].ShapeArray), name)))
         scopedRetryingFreedScalar (fun () ->
             let xs = inputs |> Array.map (toTorch true)
             let y = f xs
+            if (y.shape |> Array.map int) <> v.ShapeArray then
+                raise (ShapeException(sprintf "The adjoint v has shape %s; the function's result has shape [%s]." (Shape.show v.ShapeArray) (String.Join(", ", y.shape)), "v"))
             let vt = toTorch true v
             let gs = torch.autograd.grad([| y |], xs, [| vt |], true, true, true)
             let live = [| 0 .. xs.Length - 1 |] |> Array.filter (fun k -> present gs.[k])
@@ -149,10 +165,20 @@ module Torch =
     /// |ours − theirs| ≤ atol + rtol·|theirs| required element by element. A non-scalar result is compared
     /// through ⟨f(x), w⟩ with a fixed projection w, as GradCheck does.
     let compare (rtol: float) (atol: float) (f: Value[] -> Value) (g: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) : GradCheckReport =
+        // A NaN tolerance would pass every comparison (NaN > 0 is false), as in GradCheck.runWith.
+        if not (atol >= 0.0) then invalidArg "atol" "The absolute tolerance must be zero or positive."
+        if not (rtol >= 0.0) then invalidArg "rtol" "The relative tolerance must be zero or positive."
         let y0 = f (inputs |> Array.map Value.constant)
         let w = GradCheck.projection y0
         let ours = Autodiff.gradMany (f >> GradCheck.projected w) (inputs |> Array.map Value.constant)
-        let theirs = valueAndGrad g inputs w
+        // TorchSharp's result must have ours's shape before its backward meets the projection shaped as ours.
+        let shaped (xs: torch.Tensor[]) =
+            let y = g xs
+            if isNull y then invalidArg "g" "The TorchSharp function returned null."
+            if (y.shape |> Array.map int) <> y0.Tensor.ShapeArray then
+                raise (ShapeException(sprintf "Functional's result has shape %s; TorchSharp's has shape [%s]." (Shape.show y0.Tensor.ShapeArray) (String.Join(", ", y.shape)), "g"))
+            y
+        let theirs = valueAndGrad shaped inputs w
         if theirs.Output.ShapeArray <> y0.Tensor.ShapeArray then
             raise (ShapeException(sprintf "Functional's result has shape %s; TorchSharp's has shape %s." (Shape.show y0.Tensor.ShapeArray) (Shape.show theirs.Output.ShapeArray), "g"))
         let report = GradCheckBuilder(atol, rtol)

@@ -78,6 +78,7 @@ module Autodiff =
                             if not owned then adjoints.[m] <- struct (Const target, true)
                         | _ ->
                             let g = n.Op.Vjp n.Primals n.Output adj i
+                            if isNull (box g) then invalidArg "vjp" (sprintf "The VJP of op '%s' for input %d returned null." n.Op.Name i)
                             // A rule's adjoint of another shape would be broadcast into, or added at the wrong
                             // elements of, the other adjoints of that input.
                             if not (Shape.same g.Tensor.ShapeArray m.Output.Tensor.ShapeArray) then

@@ -19,7 +19,10 @@ type Value =
         let mutable result = Unchecked.defaultof<Tensor>
         while isNull (box result) do
             match cur with
-            | Const t -> result <- t
+            | Const t ->
+                // A null held as a value (a custom op's forward or rule that returned null) would loop forever.
+                if isNull (box t) then invalidArg "value" "This value holds no tensor (a null); an op's forward and rules must return tensors."
+                result <- t
             | Forward (p, _, _) -> cur <- p
             | Reverse (p, _, _) -> cur <- p
         result
@@ -155,6 +158,7 @@ module Op =
                         // A forward written with ops (a custom op's) is one operation of the program, not its insides.
                         Tracing.current.Value <- null
                         try op.Forward tensors finally Tracing.current.Value <- trace)
+            if isNull (box out) then invalidArg "op" (sprintf "The forward of op '%s' returned null; it must return a tensor." op.Name)
             // An input released while the op read it may have lent its array to another tensor: fail, never
             // return a value computed from that tensor's data.
             for t in tensors do t.CheckLive()
@@ -189,6 +193,7 @@ module Op =
                     match args.[i] with
                     | Forward (_, t, tg) when tg = top ->
                         let part = op.Jvp primals out i t
+                        if isNull (box part) then invalidArg "jvp" (sprintf "The JVP of op '%s' for input %d returned null." op.Name i)
                         if not (Shape.same part.Tensor.ShapeArray out.Tensor.ShapeArray) then
                             raise (Functional.ShapeException(sprintf "The JVP of op '%s' for input %d has shape %s; the output has shape %s." op.Name i (Shape.show part.Tensor.ShapeArray) (Shape.show out.Tensor.ShapeArray), "jvp"))
                         tangent <- Some(match tangent with None -> part | Some acc -> apply Basic.addSame [| acc; part |])

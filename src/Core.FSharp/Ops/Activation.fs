@@ -26,7 +26,8 @@ module Activation =
             match convention with
             | KinkConvention.LeftDerivative -> alpha
             | KinkConvention.Midpoint -> (1.0 + alpha) / 2.0
-            | _ -> 1.0
+            | KinkConvention.RightDerivative -> 1.0
+            | c -> raise (ArgumentOutOfRangeException("convention", c, "Not a KinkConvention: RightDerivative, LeftDerivative or Midpoint."))
 
     /// Tensors from this many elements keep their slopes as bits on a reverse-mode tape (`SlopeBits`); below it
     /// the pullback reads x, and the code would cost more to make than it saves.

@@ -15,7 +15,8 @@ module Piecewise =
         match convention with
         | KinkConvention.LeftDerivative -> left
         | KinkConvention.Midpoint -> (left + right) / 2.0
-        | _ -> right
+        | KinkConvention.RightDerivative -> right
+        | c -> raise (ArgumentOutOfRangeException("convention", c, "Not a KinkConvention: RightDerivative, LeftDerivative or Midpoint."))
 
     /// clamp's slopes at lo and at hi: the convention's value of the one-sided slopes (0 outside, 1 inside); 0 at
     /// both when lo = hi. An infinite bound is no kink (nothing lies beyond it: clamp is x on that side), so its
@@ -78,6 +79,8 @@ module Piecewise =
             a b
 
     let private extremum (isMax: bool) (convention: KinkConvention) (a: Value) (b: Value) =
+        // Checked here, not only at the first tie: an undefined convention would take the midpoint's share there.
+        tieSlope isMax convention |> ignore
         Op.apply
             (Op.withAttributes [ "convention", box convention ] <| Op.create (if isMax then "maximum" else "minimum")
                 (fun xs -> pickTensor isMax xs.[0] xs.[1])
@@ -293,6 +296,7 @@ module Piecewise =
         Tensor.map2 (fun h k -> if h = 0.0 then 0.0 else tieShare isMax convention k) hit ties
 
     let private extremeAxes (isMax: bool) (convention: KinkConvention) (axes: int[]) (keepDims: bool) (x: Value) =
+        tieSlope isMax convention |> ignore
         let src = x.Shape
         let axes = Shape.normaliseAxes src.Length axes
         let kept = src |> Array.mapi (fun i d -> if Array.contains i axes then 1 else d)

@@ -182,3 +182,30 @@ module HardeningMemoryTests =
         Assert.Equal("axes", (Assert.Throws<ArgumentNullException>(fun () -> Indexing.squeeze null x |> ignore)).ParamName)
         Assert.Equal("shape", (Assert.Throws<ArgumentNullException>(fun () -> Indexing.scatterAdd 0 [| 0 |] null x |> ignore)).ParamName)
         Assert.Throws<MemoryLimitException>(fun () -> Layout.stack (Array.create 70_000 (Value.constant (Tensor.zeros [| 65_536 |]))) |> ignore) |> ignore
+
+    /// The core's public functions refuse what only a caller of the F# API (or of it from C#) can pass: an op whose
+    /// forward or rule returns null (the value's tensor lookup looped forever), an undefined kink convention (it took
+    /// the right or the midpoint's value silently), and the TorchSharp bridge's unchecked arguments (LibTorch's own
+    /// errors, an index past the operands, a NaN tolerance that passed every comparison).
+    [<Fact>]
+    let ``the core and the bridge refuse null results, undefined conventions and unchecked arguments, typed`` () =
+        let x = Value.constant (Tensor.ones [| 3 |])
+        let nothing = Op.create "nothing" (fun _ -> Unchecked.defaultof<Tensor>) (fun _ _ g _ -> g) (fun _ _ _ t -> t)
+        Assert.Contains("'nothing'", (Assert.Throws<ArgumentException>(fun () -> Op.apply nothing [| x |] |> ignore)).Message)
+        let noRule = Op.create "noRule" (fun xs -> Tensor.scale 2.0 xs.[0]) (fun _ _ _ _ -> Unchecked.defaultof<Value>) (fun _ _ _ _ -> Unchecked.defaultof<Value>)
+        Assert.Equal("vjp", (Assert.Throws<ArgumentException>(fun () -> Autodiff.grad (fun v -> Reduction.sum (Op.apply noRule [| v |])) x |> ignore)).ParamName)
+        Assert.Equal("jvp", (Assert.Throws<ArgumentException>(fun () -> Autodiff.jvp (fun v -> Op.apply noRule [| v |]) x x |> ignore)).ParamName)
+        let undefined = enum<KinkConvention> 7
+        for f in [ (fun () -> Piecewise.abs undefined x); (fun () -> Piecewise.maximum undefined x x); (fun () -> Piecewise.maxAxes undefined [| 0 |] false x)
+                   (fun () -> Piecewise.elu 1.0 undefined x); (fun () -> Activation.leakyReluWith 0.1 undefined x) ] do
+            Assert.Equal("convention", (Assert.Throws<ArgumentOutOfRangeException>(fun () -> f () |> ignore)).ParamName)
+        let a = Tensor.random 1 [| 2; 3 |]
+        // TorchSharp's result shaped unlike ours: refused before its backward meets the projection.
+        Assert.Equal("g", (Assert.Throws<ShapeException>(fun () -> Torch.compare 1e-10 1e-12 (fun v -> Layout.transpose v.[0]) (fun t -> t.[0]) [| a |] |> ignore)).ParamName)
+        Assert.Equal("atol", (Assert.Throws<ArgumentException>(fun () -> Torch.compare 1e-10 nan (fun v -> v.[0]) (fun t -> t.[0]) [| a |] |> ignore)).ParamName)
+        Assert.Equal("outGrad", (Assert.Throws<ShapeException>(fun () -> Torch.valueAndGrad (fun t -> t.[0]) [| a |] (Some (Tensor.ones [| 3; 2 |])) |> ignore)).ParamName)
+        Assert.Equal("k", (Assert.Throws<ArgumentOutOfRangeException>(fun () -> Torch.einsumSecondOrder "ij,jk->ik" [| a; Tensor.ones [| 3; 2 |] |] (Tensor.ones [| 2; 2 |]) 2 a |> ignore)).ParamName)
+        Assert.Equal("us", (Assert.Throws<ArgumentException>(fun () -> Torch.derivatives (fun t -> t.[0] * t.[1]) [| a; a |] a [| a |] [| a; a |] |> ignore)).ParamName)
+        // No custom ops given as null: the built-in ops replay as themselves.
+        let value, _ = Engine.run null (fun v -> Arithmetic.mul v.[0] v.[1]) "cpu" [| a; a |]
+        Assert.Equal<double[]>(Tensor.toArray (Tensor.mul a a), Tensor.toArray value)
