@@ -64,6 +64,18 @@ module internal Determinants =
                 tries <- tries + 1
             v.[i] <- x
 
+    /// The last steps of a solve with Aᵀ = Uᵀ·Lᵀ·P in scaled arithmetic: Lᵀ·w = z over z itself (unit diagonal,
+    /// backward), then row perm(i) of the result is row i of w.
+    let private throughLTransposed (m: double[]) (mo: int) (n: int) (perm: int[]) (z: ScaledVector) =
+        for i in n - 2 .. -1 .. 0 do
+            z.Set(i, fun () ->
+                let mutable s = z.[i]
+                for k in i + 1 .. n - 1 do s <- s - m.[mo + k * n + i] * z.[k]
+                s)
+        let x = Array.zeroCreate n
+        for i in 0 .. n - 1 do x.[perm.[i]] <- z.[i]
+        x
+
     /// r·(column j of A⁻ᵀ) from A's LU (Aᵀ = Uᵀ·Lᵀ·P), in scaled arithmetic: (x, e) with the column x·2^e.
     let private scaledColumn (m: double[]) (mo: int) (perm: int[]) (n: int) (j: int) (r: double) =
         let u i k = m.[mo + i * n + k]
@@ -74,15 +86,7 @@ module internal Determinants =
                 let mutable s = if i = j then Math.ScaleB(r, -z.Exponent) else 0.0
                 for k in j .. i - 1 do s <- s - u k i * z.[k]
                 s / u i i)
-        // Lᵀ·w = z, backward (unit diagonal), over z.
-        for i in n - 2 .. -1 .. 0 do
-            z.Set(i, fun () ->
-                let mutable s = z.[i]
-                for k in i + 1 .. n - 1 do s <- s - u k i * z.[k]
-                s)
-        // Row perm(i) of the solution is row i of w.
-        let x = Array.zeroCreate n
-        for i in 0 .. n - 1 do x.[perm.[i]] <- z.[i]
+        let x = throughLTransposed m mo n perm z
         struct (x, z.Exponent)
 
     /// The cofactor matrix C = adj(A)ᵀ of block b of `a` (n×n at `offset`), from its LU (P·A = L·U at mo of m, the
@@ -150,13 +154,7 @@ module internal Determinants =
                     for i in last .. j - 1 do s <- s + w.[i] * u i j
                     -s / u j j)
             // yᵀ·A = yᵀ·Pᵀ·L·U = 0 for Lᵀ·(P·y) = w: back substitution with Lᵀ (unit diagonal), then Pᵀ.
-            for i in n - 2 .. -1 .. 0 do
-                w.Set(i, fun () ->
-                    let mutable s = w.[i]
-                    for j in i + 1 .. n - 1 do s <- s - u j i * w.[j]
-                    s)
-            let y = Array.zeroCreate n
-            for i in 0 .. n - 1 do y.[perm.[i]] <- w.[i]
+            let y = throughLTransposed m mo n perm w
             let largest (v: double[]) =
                 let mutable k = 0
                 for i in 1 .. v.Length - 1 do
