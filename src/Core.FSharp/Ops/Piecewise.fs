@@ -99,7 +99,7 @@ module Piecewise =
 
     /// ELU: x for x > 0, α·(eˣ − 1) for x ≤ 0. d/dx = 1 (x > 0), α·eˣ (x < 0), and at 0 the convention's value
     /// between α (left) and 1 (right); d²/dx² = α·eˣ below 0, 0 above, and at 0 the same convention's value between
-    /// α and 0 (α with the left derivative, as PyTorch's double backward), as ops, so every order follows. With AVX2 and FMA
+    /// α and 0 (α with the left derivative, as PyTorch's formula for x ≤ 0 gives), as ops, so every order follows. With AVX2 and FMA
     /// `EluVector`'s lanes, fused on a tape (the derivative kept with the value, as GELU's).
     let elu (alpha: double) (convention: KinkConvention) (x: Value) =
         if Double.IsNaN alpha then invalidArg "alpha" "ELU's alpha must be a number; got NaN."
