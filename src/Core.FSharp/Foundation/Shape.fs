@@ -73,6 +73,7 @@ module internal Shape =
 
     /// Normalises axes (negative counts from the end), rejecting out-of-range and duplicates.
     let normaliseAxes (rank: int) (axes: int[]) =
+        if isNull axes then nullArg "axes"
         let out = Array.zeroCreate axes.Length
         for i in 0 .. out.Length - 1 do
             out.[i] <- if axes.[i] < 0 then axes.[i] + rank else axes.[i]

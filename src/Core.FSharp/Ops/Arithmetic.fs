@@ -27,10 +27,14 @@ module Arithmetic =
                     [| x |]
 
     /// Broadcast to a shape. VJP: sum back (sumTo). JVP: broadcast the tangent.
-    let broadcastTo (shape: int[]) (x: Value) : Value = move true shape x
+    let broadcastTo (shape: int[]) (x: Value) : Value =
+        if isNull shape then nullArg "shape"
+        move true shape x
 
     /// Sum a broadcast value back to `shape`. VJP: broadcast. JVP: sum the tangent.
-    let sumTo (shape: int[]) (x: Value) : Value = move false shape x
+    let sumTo (shape: int[]) (x: Value) : Value =
+        if isNull shape then nullArg "shape"
+        move false shape x
 
     /// a + b. ∂/∂a = 1, ∂/∂b = 1 (summed over broadcast dimensions).
     let add (a: Value) (b: Value) : Value =

@@ -7,6 +7,7 @@ module Layout =
     /// Same elements, new shape (one -1 is inferred). VJP: reshape back. JVP: reshape the tangent.
     /// A constant is reshaped directly (what the op would give, without building it), except under the tracer.
     let rec reshape (shape: int[]) (x: Value) : Value =
+        if isNull shape then nullArg "shape"
         let src = x.Tensor.ShapeArray
         let reshaped = Tensor.reshape shape x.Tensor
         let target = reshaped.ShapeArray

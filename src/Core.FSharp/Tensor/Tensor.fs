@@ -255,6 +255,8 @@ module Tensor =
 
     /// A tensor from row-major values; the values are copied.
     let create (shape: int[]) (values: double[]) =
+        if isNull shape then nullArg "shape"
+        if isNull values then nullArg "values"
         let n = Shape.numel shape
         if values.Length <> n then
             raise (ShapeException(sprintf "Shape %s needs %s; %d %s given." (Shape.show shape) (Shape.count (int64 n) "value" "values") values.Length (if values.Length = 1 then "was" else "were"), "values"))
@@ -269,7 +271,9 @@ module Tensor =
         let n = Shape.numel shape
         Limits.check (fun () -> sprintf "A tensor of shape %s" (Shape.show shape)) (float n)
         Tensor.Of(Array.copy shape, Array.init n f)
-    let vector (values: double[]) = create [| values.Length |] values
+    let vector (values: double[]) =
+        if isNull values then nullArg "values"
+        create [| values.Length |] values
 
     /// Standard normal entries from a seeded generator (Box–Muller over System.Random(seed)).
     let random (seed: int) (shape: int[]) =
@@ -291,7 +295,9 @@ module Tensor =
     let rank (t: Tensor) = t.Rank
     let numel (t: Tensor) = t.Numel
     let toArray (t: Tensor) = t.ToArray()
-    let get (index: int[]) (t: Tensor) = t.[index]
+    let get (index: int[]) (t: Tensor) =
+        if isNull index then nullArg "index"
+        t.[index]
 
     /// The single value of a tensor with one element.
     let item (t: Tensor) =
@@ -303,6 +309,7 @@ module Tensor =
 
     /// Same elements, new shape; one dimension may be -1 (inferred).
     let reshape (newShape: int[]) (t: Tensor) =
+        if isNull newShape then nullArg "newShape"
         let unknown = newShape |> Array.filter ((=) -1) |> Array.length
         if unknown > 1 then raise (ShapeException("reshape accepts at most one -1.", "shape"))
         let known = newShape |> Array.filter ((<>) -1)
@@ -340,6 +347,7 @@ module Tensor =
 
     /// Axis i of the result is axis perm.[i] of the input.
     let permute (perm: int[]) (t: Tensor) =
+        if isNull perm then nullArg "perm"
         outermost <| fun () ->
         Shape.checkPermutation t.Rank perm
         let st = Shape.strides t.ShapeArray
@@ -368,6 +376,7 @@ module Tensor =
         struct (source, offset, Array.init target.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else own.[i - lead]))
 
     let broadcastTo (target: int[]) (t: Tensor) =
+        if isNull target then nullArg "target"
         if not (Shape.canBroadcastTo t.ShapeArray target) then
             raise (ShapeException(sprintf "Shape %s cannot be broadcast to %s." (Shape.show t.ShapeArray) (Shape.show target), "shape"))
         if Shape.same t.ShapeArray target then t
@@ -451,6 +460,7 @@ module Tensor =
 
     /// Sums a broadcast result back to `target` (the adjoint of broadcastTo).
     let sumTo (target: int[]) (t: Tensor) =
+        if isNull target then nullArg "target"
         outermost <| fun () ->
         if Shape.same t.ShapeArray target then t
         else

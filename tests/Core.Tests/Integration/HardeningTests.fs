@@ -209,3 +209,29 @@ module HardeningMemoryTests =
         // No custom ops given as null: the built-in ops replay as themselves.
         let value, _ = Engine.run null (fun v -> Arithmetic.mul v.[0] v.[1]) "cpu" [| a; a |]
         Assert.Equal<double[]>(Tensor.toArray (Tensor.mul a a), Tensor.toArray value)
+
+    /// Null arrays given to the core's public functions: NullReferenceException (or the wrong parameter's name, or a
+    /// scalar returned unchanged by a null target) before; each is an ArgumentNullException naming its parameter.
+    [<Fact>]
+    let ``null arrays given to the core's functions are named`` () =
+        let t = Tensor.ones [| 2; 3 |]
+        let x = Value.constant t
+        let named (name: string) (f: unit -> obj) = Assert.Equal(name, (Assert.Throws<ArgumentNullException>(fun () -> f () |> ignore)).ParamName)
+        named "perm" (fun () -> box (Tensor.permute null t))
+        named "axes" (fun () -> box (Tensor.sumAxes null false t))
+        named "index" (fun () -> box (Tensor.get null t))
+        named "values" (fun () -> box (Tensor.vector null))
+        named "values" (fun () -> box (Tensor.create [| 2 |] null))
+        named "target" (fun () -> box (Tensor.broadcastTo null t))
+        named "target" (fun () -> box (Tensor.sumTo null (Tensor.scalar 1.0)))
+        named "newShape" (fun () -> box (Tensor.reshape null t))
+        named "axes" (fun () -> box (Reduction.sumAxes null false x))
+        named "axes" (fun () -> box (Reduction.meanAxes null false x))
+        named "axes" (fun () -> box (Piecewise.maxAxes KinkConvention.Midpoint null false x))
+        named "shape" (fun () -> box (Arithmetic.broadcastTo null x))
+        named "shape" (fun () -> box (Arithmetic.sumTo null (Value.scalar 1.0)))
+        named "shape" (fun () -> box (Layout.reshape null x))
+        named "indexShape" (fun () -> box (Indexing.gather 0 [| 0 |] null x))
+        named "xs" (fun () -> box (Indexing.concat 0 [| x; Unchecked.defaultof<Value> |]))
+        named "xs" (fun () -> box (Indexing.stack 0 [| x; Unchecked.defaultof<Value> |]))
+        named "operands" (fun () -> box (Linear.einsum "ij,jk->ik" [| x; Unchecked.defaultof<Value> |]))
