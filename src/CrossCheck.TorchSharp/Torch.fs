@@ -28,13 +28,16 @@ module Torch =
             t.CheckLive()
             r
 
+    /// A TorchSharp tensor's shape as ours are written.
+    let private dims (t: torch.Tensor) = t.shape |> Array.map int
+
     /// A Functional tensor with the same shape and values (converted to float64 if needed).
     let ofTorch (t: torch.Tensor) : Tensor =
         // Each step makes a wrapper of its own: disposed here, not left to the finalizer outside a dispose scope.
         use detached = t.detach()
         use typed = detached.to_type(torch.ScalarType.Float64)
         use d = typed.contiguous()
-        let shape = d.shape |> Array.map int
+        let shape = dims d
         if Shape.numel shape = 0 then Tensor.zeros shape
         else
             try Tensor.create shape (d.data<double>().ToArray())
@@ -108,8 +111,8 @@ module Torch =
             let y = f xs
             // LibTorch's backward refuses an output gradient of another shape with its own error (or aborts).
             match outGrad with
-            | Some g when g.ShapeArray <> (y.shape |> Array.map int) ->
-                raise (ShapeException(sprintf "The output gradient has shape %s; the function's result has shape [%s]." (Shape.show g.ShapeArray) (String.Join(", ", y.shape)), "outGrad"))
+            | Some g when g.ShapeArray <> dims y ->
+                raise (ShapeException(sprintf "The output gradient has shape %s; the function's result has shape %s." (Shape.show g.ShapeArray) (Shape.show (dims y)), "outGrad"))
             | _ -> ()
             let go = match outGrad with Some g -> toTorch false g | None -> torch.ones_like(y)
             // backward fills the leaves' .grad (null when unused); autograd.grad's empty-handle answers
@@ -138,8 +141,8 @@ module Torch =
         scopedRetryingFreedScalar (fun () ->
             let xs = inputs |> Array.map (toTorch true)
             let y = f xs
-            if (y.shape |> Array.map int) <> v.ShapeArray then
-                raise (ShapeException(sprintf "The adjoint v has shape %s; the function's result has shape [%s]." (Shape.show v.ShapeArray) (String.Join(", ", y.shape)), "v"))
+            if dims y <> v.ShapeArray then
+                raise (ShapeException(sprintf "The adjoint v has shape %s; the function's result has shape %s." (Shape.show v.ShapeArray) (Shape.show (dims y)), "v"))
             let vt = toTorch true v
             let gs = torch.autograd.grad([| y |], xs, [| vt |], true, true, true)
             let live = [| 0 .. xs.Length - 1 |] |> Array.filter (fun k -> present gs.[k])
@@ -175,8 +178,8 @@ module Torch =
         let shaped (xs: torch.Tensor[]) =
             let y = g xs
             if isNull y then invalidArg "g" "The TorchSharp function returned null."
-            if (y.shape |> Array.map int) <> y0.Tensor.ShapeArray then
-                raise (ShapeException(sprintf "Functional's result has shape %s; TorchSharp's has shape [%s]." (Shape.show y0.Tensor.ShapeArray) (String.Join(", ", y.shape)), "g"))
+            if dims y <> y0.Tensor.ShapeArray then
+                raise (ShapeException(sprintf "Functional's result has shape %s; TorchSharp's has shape %s." (Shape.show y0.Tensor.ShapeArray) (Shape.show (dims y)), "g"))
             y
         let theirs = valueAndGrad shaped inputs w
         if theirs.Output.ShapeArray <> y0.Tensor.ShapeArray then

@@ -286,9 +286,9 @@ module internal Engine =
         c.Inputs |> Array.mapi (fun k ls -> Array.distinct ls |> Array.filter (neededBeyond c k))
 
     /// The plan for a contraction (after diagonals and private sums), as executed by `contract`.
-    let plan (c: Contraction) = Plan.create c.Sizes (Array.distinct c.Output) (preparedLabels c)
-
     let private planUnder (limit: int64) (c: Contraction) = Plan.createUnder limit c.Sizes (Array.distinct c.Output) (preparedLabels c)
+
+    let plan (c: Contraction) = planUnder Limits.memoryLimitBytes c
 
     /// Decompositions per contraction value, so that the steps are the same values on every call and hit the
     /// compiled plans and ops cached for them.

@@ -29,3 +29,11 @@ type MemoryLimitException(message: string, requestedBytes: int64, limitBytes: in
     inherit ArgumentException(message)
     member _.RequestedBytes = requestedBytes
     member _.LimitBytes = limitBytes
+
+/// Checks of arguments that many public functions share.
+[<RequireQualifiedAccess>]
+module internal Arguments =
+    /// Refuses a null element of `xs` (ArgumentNullException naming `name` and the element's index).
+    let noNullElements (name: string) (xs: 'a[]) =
+        for i in 0 .. xs.Length - 1 do
+            if isNull (box xs.[i]) then raise (ArgumentNullException(name, sprintf "Element %d of %s is null." i name))

@@ -108,7 +108,7 @@ module Indexing =
     /// JVP: the tangent written at input i's place.
     let concat (axis: int) (xs: Value[]) : Value =
         if isNull xs || xs.Length = 0 then invalidArg "xs" "concat needs at least one value."
-        xs |> Array.iteri (fun k x -> if isNull (box x) then raise (ArgumentNullException("xs", sprintf "Value %d is null." k)))
+        Arguments.noNullElements "xs" xs
         let first = xs.[0].Shape
         if first.Length = 0 then raise (ShapeException("concat: scalars have no axis to join along; reshape them to [1] first.", "xs"))
         let a = axisOf "concat" first axis
@@ -158,7 +158,7 @@ module Indexing =
     /// Same-shaped values stacked along a new axis at `axis` (0 .. rank). VJP: each input's slice of the adjoint.
     let stack (axis: int) (xs: Value[]) : Value =
         if isNull xs || xs.Length = 0 then invalidArg "xs" "stack needs at least one value."
-        xs |> Array.iteri (fun k x -> if isNull (box x) then raise (ArgumentNullException("xs", sprintf "Value %d is null." k)))
+        Arguments.noNullElements "xs" xs
         let s = xs.[0].Shape
         xs |> Array.iteri (fun k x ->
             if not (Shape.same x.Shape s) then

@@ -77,7 +77,7 @@ module Layout =
     let stack (xs: Value[]) : Value =
         if isNull xs then nullArg "xs"
         if xs.Length = 0 then invalidArg "xs" "stack needs at least one value."
-        xs |> Array.iteri (fun k x -> if isNull (box x) then raise (System.ArgumentNullException("xs", sprintf "Element %d of xs is null." k)))
+        Functional.Arguments.noNullElements "xs" xs
         let inner = xs.[0].Shape
         xs |> Array.iteri (fun k x ->
             if x.Shape <> inner then

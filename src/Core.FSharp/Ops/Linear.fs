@@ -44,7 +44,7 @@ module Linear =
     /// more operands it is evaluated along the contraction plan, reusing the forward's intermediates.
     let einsum (equation: string) (operands: Value[]) : Value =
         if isNull operands then nullArg "operands"
-        operands |> Array.iteri (fun k x -> if isNull (box x) then raise (System.ArgumentNullException("operands", sprintf "Operand %d is null." k)))
+        Functional.Arguments.noNullElements "operands" operands
         let b = Einsum.bindCached equation (operands |> Array.map (fun x -> x.Tensor.ShapeArray))
         let squeezed = Einsum.squeezeWith Layout.reshape (fun (x: Value) -> x.Tensor.ShapeArray) b operands
         let perturbed = squeezed |> Array.exists (function Const _ -> false | _ -> true)

@@ -35,9 +35,9 @@ module Optimizers =
         if isNull gradients then nullArg "gradients"
         if parameters.Length <> gradients.Length then
             invalidArg "gradients" (sprintf "%s for %s." (Shape.count (int64 gradients.Length) "gradient" "gradients") (Shape.count (int64 parameters.Length) "parameter" "parameters"))
+        Arguments.noNullElements "parameters" parameters
+        Arguments.noNullElements "gradients" gradients
         for i in 0 .. parameters.Length - 1 do
-            if isNull (box parameters.[i]) then raise (ArgumentNullException("parameters", sprintf "Element %d of parameters is null." i))
-            if isNull (box gradients.[i]) then raise (ArgumentNullException("gradients", sprintf "Element %d of gradients is null." i))
             if not (Shape.same parameters.[i].ShapeArray gradients.[i].ShapeArray) then
                 raise (ShapeException(sprintf "Gradient %d has shape %s; parameter %d has shape %s." i (Shape.show gradients.[i].ShapeArray) i (Shape.show parameters.[i].ShapeArray), "gradients"))
         // A state holds both moment buffers for every parameter (`init` makes them), whatever the optimizer.
@@ -75,7 +75,7 @@ module Optimizers =
     /// The state before the first step.
     let init (parameters: Tensor[]) : OptimizerState =
         if isNull parameters then nullArg "parameters"
-        parameters |> Array.iteri (fun i p -> if isNull (box p) then raise (ArgumentNullException("parameters", sprintf "Element %d of parameters is null." i)))
+        Arguments.noNullElements "parameters" parameters
         { Steps = 0
           First = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray)
           Second = parameters |> Array.map (fun p -> Tensor.zeros p.ShapeArray)
@@ -141,7 +141,7 @@ module Optimizers =
     /// The gradients scaled by min(1, maxNorm/(‖g‖ + 1e-6)) with ‖g‖ the 2-norm over all of them together, and that norm.
     let clipByNorm (maxNorm: float) (gradients: Tensor[]) : Tensor[] * float =
         if isNull gradients then nullArg "gradients"
-        gradients |> Array.iteri (fun i g -> if isNull (box g) then raise (ArgumentNullException("gradients", sprintf "Element %d of gradients is null." i)))
+        Arguments.noNullElements "gradients" gradients
         // ∞ is allowed (no clipping: the norm alone), as torch allows it.
         if not (maxNorm > 0.0) then invalidArg "maxNorm" (sprintf "maxNorm must be positive; got %g." maxNorm)
         let plain = gradients |> Array.sumBy (fun g -> Tensor.dot g g) |> Math.Sqrt
