@@ -86,7 +86,7 @@ public sealed record EinsumDerivation(string Equation, string Forward, IReadOnly
     /// <summary>The equation, the forward formula and each operand's gradient contraction.</summary>
     /// <returns>The text.</returns>
     public override string ToString() =>
-        $"EinsumDerivation {{ Equation = {Equation}, Forward = {Forward}, Operands = [{string.Join(", ", Operands.Select(o => $"{o.Name}: {o.Contraction}"))}] }}";
+        $"EinsumDerivation {{ Equation = {Equation}, Forward = {Forward}, Operands = [{string.Join(", ", (Operands ?? []).Select(o => o is null ? "null" : $"{o.Name}: {o.Contraction}"))}] }}";
 }
 
 /// <summary>One pairwise step of a contraction plan.</summary>
@@ -117,7 +117,7 @@ public sealed record ContractionPlan(string Method, IReadOnlyList<PlanStep> Step
     /// <summary>The method, every step and the totals (culture-invariant).</summary>
     /// <returns>The text.</returns>
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"ContractionPlan {{ Method = {Method}, Steps = [{string.Join(", ", Steps.Select(s => s.Contraction))}], Flops = {Flops:R}, LargestIntermediate = {LargestIntermediate:R} }}");
+        $"ContractionPlan {{ Method = {Method}, Steps = [{string.Join(", ", (Steps ?? []).Select(s => s is null ? "null" : s.Contraction))}], Flops = {Flops:R}, LargestIntermediate = {LargestIntermediate:R} }}");
 }
 
 /// <summary>

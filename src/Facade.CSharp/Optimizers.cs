@@ -40,7 +40,9 @@ public interface IOptimizer
     OptimizerState Init(params Tensor[] parameters);
 
     /// <summary>One update.</summary>
-    /// <param name="parameters">The current parameters.</param>
+    /// <param name="parameters">The current parameters. Each entry is its own parameter with its own moments, even when
+    /// two entries are the same tensor (tensors are values: two parameters may start from one <c>Zeros</c>); torch.optim,
+    /// whose parameters are mutable objects, would step a repeated one twice.</param>
     /// <param name="gradients">Their gradients, in the same order and shapes.</param>
     /// <param name="state">The state from <see cref="Init"/> or the previous step.</param>
     /// <returns>The new parameters and state.</returns>

@@ -101,4 +101,13 @@ public class EinsumTests
         Assert.Contains("size 3", e.Message);
         Assert.Contains("size 4", e.Message);
     }
+
+    [Fact]
+    public void Result_records_built_with_null_parts_still_print()
+    {
+        Assert.Contains("Steps = [null]", new ContractionPlan("greedy", new PlanStep[] { null! }, 0, 0).ToString());
+        Assert.Contains("Steps = []", new ContractionPlan("greedy", null!, 0, 0).ToString());
+        Assert.Contains("Operands = [null]", new EinsumDerivation("i->", "C = Σ_i A[i]", new OperandDerivation[] { null! }).ToString());
+        Assert.Contains("Operands = []", new EinsumDerivation("i->", "C = Σ_i A[i]", null!).ToString());
+    }
 }

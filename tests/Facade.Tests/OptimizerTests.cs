@@ -155,4 +155,22 @@ public class OptimizerTests
         var small = new[] { Tensor.Zeros(2) };
         Assert.NotSame(small, Gradients.ClipByNorm(small, 1.0).Gradients);
     }
+
+    [Fact]
+    public void One_tensor_given_as_two_parameters_is_two_parameters()
+    {
+        var z = Tensor.Zeros(3);
+        var g1 = Tensor.FromArray(new[] { 1.0, -2.0, 3.0 }, 3);
+        var g2 = Tensor.FromArray(new[] { -0.5, 0.25, 4.0 }, 3);
+        var adam = new Adam(0.1);
+        var both = adam.Step(new[] { z, z }, new[] { g1, g2 }, adam.Init(z, z));
+        both = adam.Step(both.Parameters, new[] { g2, g1 }, both.State);
+        var first = adam.Step(new[] { z }, new[] { g1 }, adam.Init(z));
+        first = adam.Step(first.Parameters, new[] { g2 }, first.State);
+        var second = adam.Step(new[] { z }, new[] { g2 }, adam.Init(z));
+        second = adam.Step(second.Parameters, new[] { g1 }, second.State);
+        Assert.Equal(first.Parameters[0].ToArray(), both.Parameters[0].ToArray());
+        Assert.Equal(second.Parameters[0].ToArray(), both.Parameters[1].ToArray());
+        Assert.Equal(new double[3], z.ToArray());
+    }
 }

@@ -37,12 +37,34 @@ module Contraction =
     /// Readable name of a label id: a letter, or "…n" for the n-th ellipsis dimension.
     let labelName (l: int) = if l < ellipsisBase then string (letterOf l) else sprintf "…%d" (l - ellipsisBase)
 
+    /// Refuses a contraction record that cannot be evaluated: a null part, a label outside `Sizes`, or (with
+    /// `sized`) a used label whose size is unknown or negative. Bound and derived contractions always pass; a
+    /// record built by hand is checked where it enters the public API.
+    let check (name: string) (sized: bool) (c: Contraction) =
+        if isNull (box c) then nullArg name
+        if isNull c.Inputs then raise (ArgumentNullException(name, sprintf "%s.Inputs is null." name))
+        if isNull c.Output then raise (ArgumentNullException(name, sprintf "%s.Output is null." name))
+        if isNull c.Sizes then raise (ArgumentNullException(name, sprintf "%s.Sizes is null." name))
+        if c.Inputs.Length = 0 then invalidArg name (sprintf "%s has no inputs; a contraction reads at least one." name)
+        // Input k, or the output for k = -1; the messages are formatted only on failure.
+        let term (k: int) (ls: int[]) =
+            let what () = if k < 0 then sprintf "%s.Output" name else sprintf "%s.Inputs.[%d]" name k
+            if isNull ls then raise (ArgumentNullException(name, sprintf "%s is null." (what ())))
+            for l in ls do
+                if l < 0 || l >= c.Sizes.Length then
+                    invalidArg name (sprintf "%s has label %d, but %s.Sizes has %d entries (labels 0..%d)." (what ()) l name c.Sizes.Length (c.Sizes.Length - 1))
+                if sized && c.Sizes.[l] < 0 then
+                    invalidArg name (sprintf "%s has label %d (%s), whose size %s.Sizes.[%d] = %d is not known." (what ()) l (labelName l) name l c.Sizes.[l])
+        for k in 0 .. c.Inputs.Length - 1 do term k c.Inputs.[k]
+        term -1 c.Output
+
     /// Gradient contractions are remembered per contraction value, so that repeated backward passes
     /// reuse one value (and the engine's compiled plan for it).
     let private gradients = Runtime.CompilerServices.ConditionalWeakTable<Contraction, Contraction option[]>()
 
     /// The contraction that computes the gradient of input k from the output gradient and the other inputs.
     let gradient (c: Contraction) (k: int) : Contraction =
+        check "c" false c
         if k < 0 || k >= c.Inputs.Length then invalidArg "k" (sprintf "Operand %d does not exist; the contraction has %d." k c.Inputs.Length)
         let slots =
             match gradients.TryGetValue c with
@@ -60,7 +82,9 @@ module Contraction =
             g
 
     /// Output shape of a contraction with known sizes.
-    let outputShape (c: Contraction) = c.Output |> Array.map (fun l -> c.Sizes.[l])
+    let outputShape (c: Contraction) =
+        check "c" true c
+        c.Output |> Array.map (fun l -> c.Sizes.[l])
 
     let show (c: Contraction) =
         let term (ls: int[]) = ls |> Array.map labelName |> String.concat ""

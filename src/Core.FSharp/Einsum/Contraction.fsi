@@ -55,6 +55,10 @@ module Contraction =
     /// Readable name of a label id: a letter, or "…n" for the n-th ellipsis dimension.
     val labelName: l: int -> string
 
+    /// Refuses (ArgumentException naming `name`) a record with a null part, a label outside `Sizes`, or, with
+    /// `sized`, a used label of unknown or negative size.
+    val internal check: name: string -> sized: bool -> c: Contraction -> unit
+
     /// The contraction that computes the gradient of input k from the output gradient and the other inputs.
     val gradient: c: Contraction -> k: int -> Contraction
 

@@ -16,6 +16,7 @@ module Linear =
         match ops.TryGetValue c with
         | true, op -> op
         | _ ->
+            Contraction.check "c" true c
             let op =
                 Op.withAttributes [ "equation", box (Contraction.show c) ] <| Op.create
                     "einsum"

@@ -22,6 +22,8 @@ type OptimizerState =
 /// <summary>
 /// Optimizers as pure functions: a step takes parameters, gradients and a state, and returns new parameters and a
 /// new state; nothing is mutated. The update formulas are PyTorch's (torch.optim), so results can be compared.
+/// Each entry of `parameters` is its own parameter with its own moments, even when two entries are the same tensor
+/// (tensors are values); torch.optim, whose parameters are mutable objects, would step a repeated one twice.
 /// </summary>
 /// <example>
 /// <code lang="fsharp">

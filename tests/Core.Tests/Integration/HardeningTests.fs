@@ -235,3 +235,30 @@ module HardeningMemoryTests =
         named "xs" (fun () -> box (Indexing.concat 0 [| x; Unchecked.defaultof<Value> |]))
         named "xs" (fun () -> box (Indexing.stack 0 [| x; Unchecked.defaultof<Value> |]))
         named "operands" (fun () -> box (Linear.einsum "ij,jk->ik" [| x; Unchecked.defaultof<Value> |]))
+
+    /// Contraction records built by hand: a label past `Sizes` gave IndexOutOfRangeException from the op or the
+    /// engine; each fault is now an ArgumentException naming the record's part, and a valid record still works.
+    [<Fact>]
+    let ``hand-built contractions are checked where they enter`` () =
+        let refused (part: string) (f: unit -> obj) =
+            let e = Assert.ThrowsAny<ArgumentException>(fun () -> f () |> ignore)
+            Assert.Equal("c", e.ParamName)
+            Assert.Contains(part, e.Message)
+        let past = { Inputs = [| [| 0; 1 |]; [| 1; 5 |] |]; Output = [| 0; 5 |]; Sizes = [| 2; 3 |] }
+        refused "c.Inputs.[1] has label 5" (fun () -> box (Linear.contraction past))
+        refused "c.Inputs.[1] has label 5" (fun () -> box (Contraction.outputShape past))
+        refused "c.Inputs.[1] has label 5" (fun () -> box (Contraction.gradient past 0))
+        let negative = { Inputs = [| [| -1 |] |]; Output = [||]; Sizes = [| 2 |] }
+        refused "c.Inputs.[0] has label -1" (fun () -> box (Linear.contraction negative))
+        let unknown = { Inputs = [| [| 0 |] |]; Output = [| 1 |]; Sizes = [| 2; -1 |] }
+        refused "c.Output has label 1 (b)" (fun () -> box (Linear.contraction unknown))
+        // Symbolic sizes are fine for the rule itself.
+        Assert.Equal<int[]>([| 1 |], (Contraction.gradient unknown 0).Inputs.[0])
+        refused "no inputs" (fun () -> box (Linear.contraction { Inputs = [||]; Output = [||]; Sizes = [||] }))
+        Assert.Equal("c", (Assert.Throws<ArgumentNullException>(fun () -> Linear.contraction { past with Sizes = null } |> ignore)).ParamName)
+        Assert.Equal("c", (Assert.Throws<ArgumentNullException>(fun () -> Linear.contraction { past with Inputs = [| null |] } |> ignore)).ParamName)
+        let ok = { Inputs = [| [| 0; 1 |]; [| 1; 2 |] |]; Output = [| 0; 2 |]; Sizes = [| 2; 3; 4 |] }
+        let a = Value.constant (Tensor.random 1 [| 2; 3 |])
+        let b = Value.constant (Tensor.random 2 [| 3; 4 |])
+        let y = Op.apply (Linear.contraction ok) [| a; b |]
+        Assert.True(Tensor.allClose 1e-12 1e-12 (Value.tensor y) (Value.tensor (Linear.matmul a b)))
