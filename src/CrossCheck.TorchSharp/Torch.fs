@@ -165,8 +165,8 @@ module Torch =
 
     /// The TorchSharp mode of the gradient checker: ours (f through Functional's transforms) against
     /// TorchSharp autograd (g, the same function written with TorchSharp), value and every gradient, with
-    /// |ours − theirs| ≤ atol + rtol·|theirs| required element by element. A non-scalar result is compared
-    /// through ⟨f(x), w⟩ with a fixed projection w, as GradCheck does.
+    /// |ours − theirs| ≤ atol + rtol·|theirs| required element by element. The gradients are of ⟨f(x), w⟩ with a
+    /// fixed projection w, as GradCheck's (−2 for a one-element result, divided out again in the report).
     let compare (rtol: float) (atol: float) (f: Value[] -> Value) (g: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) : GradCheckReport =
         // A NaN tolerance would pass every comparison (NaN > 0 is false), as in GradCheck.runWith.
         if not (atol >= 0.0) then invalidArg "atol" "The absolute tolerance must be zero or positive."
@@ -181,7 +181,7 @@ module Torch =
             if dims y <> y0.Tensor.ShapeArray then
                 raise (ShapeException(sprintf "Functional's result has shape %s; TorchSharp's has shape %s." (Shape.show y0.Tensor.ShapeArray) (Shape.show (dims y)), "g"))
             y
-        let theirs = valueAndGrad shaped inputs w
+        let theirs = valueAndGrad shaped inputs (Some w)
         if theirs.Output.ShapeArray <> y0.Tensor.ShapeArray then
             raise (ShapeException(sprintf "Functional's result has shape %s; TorchSharp's has shape %s." (Shape.show y0.Tensor.ShapeArray) (Shape.show theirs.Output.ShapeArray), "g"))
         let report = GradCheckBuilder(atol, rtol)
@@ -189,7 +189,8 @@ module Torch =
         for k in 0 .. inputs.Length - 1 do
             let a = ours.[k].Tensor.ToArray()
             let b = theirs.Gradients.[k].ToArray()
-            for e in 0 .. a.Length - 1 do report.Add(k, e, a.[e], b.[e])
+            let u = GradCheck.unprojection w
+            for e in 0 .. a.Length - 1 do report.Add(k, e, u * a.[e], u * b.[e])
         report.Report()
 
     /// Matrix product with shapes checked before TorchSharp sees them (its matmul aborts the process on a mismatch).

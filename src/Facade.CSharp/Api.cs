@@ -12,6 +12,9 @@ internal static partial class Api
 {
     private const string Translated = "Functional.Facade.Translated";
 
+    /// <summary>The mark of an exception a user's delegate raised itself: passed on untouched.</summary>
+    private const string UsersOwn = "Functional.Facade.UsersOwn";
+
     /// <summary>Runs <paramref name="body"/>; an <see cref="ArgumentException"/> from the core is rethrown, of the same
     /// type, as "<paramref name="member"/>: …" with a parameter of <paramref name="parameters"/> (comma-separated).</summary>
     public static T Call<T>(string member, string parameters, Func<T> body)
@@ -19,12 +22,25 @@ internal static partial class Api
         try { return body(); }
         // An error already in the terms of this member passes; one from a member it called (or from a user's function
         // it ran) is said again in this member's terms, the inner member's words kept.
-        catch (ArgumentException e) when (!member.Equals(e.Data[Translated]) && e is not ArgumentNullException && e is not MemoryLimitException)
+        catch (ArgumentException e) when (!member.Equals(e.Data[Translated]) && !UsersOwn.Equals(e.Data[Translated]) && e is not ArgumentNullException && e is not MemoryLimitException)
         {
             var r = Translate(member, parameters, e);
             // Passed on as it is: rethrown in place, its stack trace kept.
             if (ReferenceEquals(r, e)) throw;
             throw r;
+        }
+    }
+
+    /// <summary>Runs a user's delegate: an argument error it raised itself (not one a facade member raised in it, which
+    /// carries that member's mark) is marked as the user's, so that no member it passes through rewords it, renames its
+    /// parameter or rebuilds it.</summary>
+    public static T User<T>(Func<T> call)
+    {
+        try { return call(); }
+        catch (ArgumentException e) when (e.Data[Translated] is null)
+        {
+            e.Data[Translated] = UsersOwn;
+            throw;
         }
     }
 

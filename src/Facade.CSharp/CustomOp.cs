@@ -45,7 +45,7 @@ public static class CustomOp
         var op = Core.OpModule.withAttributes(ListModule.OfArray(new[] { Tuple.Create("custom", (object)true) }), Core.OpModule.create(name,
             FuncConvert.FromFunc<Core.Tensor[], Core.Tensor>(xs =>
             {
-                var result = Rule(forward(Array.ConvertAll(xs, x => new Tensor(Core.ValueModule.constant(x)))), name, "forward").Value;
+                var result = Rule(Api.User(() => forward(Array.ConvertAll(xs, x => new Tensor(Core.ValueModule.constant(x))))), name, "forward").Value;
                 // The inputs are constants here: a result still being differentiated came from a value the forward
                 // captured, whose derivative the op's rules cannot carry (it would silently be 0).
                 if (!result.IsConst)
@@ -54,9 +54,9 @@ public static class CustomOp
                 return result.Tensor;
             }),
             FuncConvert.FromFunc<Core.Value[], Core.Value, Core.Value, int, Core.Value>((xs, y, g, i) =>
-                Shaped(Rule(vjp(Interop.Tensors(xs), new Tensor(y), new Tensor(g), i), name, "VJP").Value, xs[i].Tensor.Shape, name, "VJP", i)),
+                Shaped(Rule(Api.User(() => vjp(Interop.Tensors(xs), new Tensor(y), new Tensor(g), i)), name, "VJP").Value, xs[i].Tensor.Shape, name, "VJP", i)),
             FuncConvert.FromFunc<Core.Value[], Core.Value, int, Core.Value, Core.Value>((xs, y, i, t) =>
-                Shaped(Rule(jvp(Interop.Tensors(xs), new Tensor(y), i, new Tensor(t)), name, "JVP").Value, y.Tensor.Shape, name, "JVP", i))));
+                Shaped(Rule(Api.User(() => jvp(Interop.Tensors(xs), new Tensor(y), i, new Tensor(t))), name, "JVP").Value, y.Tensor.Shape, name, "JVP", i))));
         return inputs =>
         {
             var values = Interop.Values(inputs, nameof(inputs));

@@ -10,10 +10,10 @@ internal static class Interop
 {
     // The caller's parameter name goes into the message of a function that returns null.
     public static FSharpFunc<Core.Value, Core.Value> Lift(Func<Tensor, Tensor> f, [CallerArgumentExpression(nameof(f))] string name = "f") =>
-        FuncConvert.FromFunc<Core.Value, Core.Value>(v => Checked(f(new Tensor(v)), name).Value);
+        FuncConvert.FromFunc<Core.Value, Core.Value>(v => Checked(Api.User(() => f(new Tensor(v))), name).Value);
 
     public static FSharpFunc<Core.Value[], Core.Value> LiftMany(Func<Tensor[], Tensor> f, [CallerArgumentExpression(nameof(f))] string name = "f") =>
-        FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => Checked(f(Array.ConvertAll(vs, v => new Tensor(v))), name).Value);
+        FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => Checked(Api.User(() => f(Array.ConvertAll(vs, v => new Tensor(v)))), name).Value);
 
     public static Core.Value[] Values(Tensor[] xs, string name)
     {

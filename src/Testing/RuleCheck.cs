@@ -8,8 +8,8 @@ namespace Functional.Testing;
 
 /// <summary>What a rule check found.</summary>
 /// <param name="Passed">Every check held.</param>
-/// <param name="FailedCheck">The first check that failed: "JVP", "VJP", "adjoint identity", "second order" or
-/// "Hessian symmetry" (from <see cref="RuleCheck"/>), or one of <see cref="EinsumCheck"/>'s;
+/// <param name="FailedCheck">The first check that failed: "JVP", "VJP", "adjoint identity", "second order", "Hessian
+/// symmetry" or "JVP second order" (from <see cref="RuleCheck"/>), or one of <see cref="EinsumCheck"/>'s;
 /// null when all passed.</param>
 /// <param name="Details">Which input and element, actual against expected, and the tolerance; or, on success, what
 /// was checked.</param>
@@ -47,8 +47,10 @@ public sealed record RuleCheckOptions
 /// Checks a differentiable op's rules, as ChainRulesTestUtils' test_rrule and test_frule do in Julia: its JVP
 /// against central differences along a random direction; its VJP against central differences of a random
 /// projection (element by element for small inputs; for large ones at sampled elements and along random directions, as
-/// gradcheck(fast_mode=True) and JAX's check_grads do); JVP against VJP (⟨J·u, w⟩ = ⟨u, Jᵀ·w⟩); and second order
-/// (the gradient's own JVP against central differences of the gradient). Works for built-in ops and for
+/// gradcheck(fast_mode=True) and JAX's check_grads do); JVP against VJP (⟨J·u, w⟩ = ⟨u, Jᵀ·w⟩); and second order:
+/// the gradient of ⟨w, f⟩ + ½⟨f, f⟩ differentiated forward (its VJP's output gradient moves with x, so a VJP rule that
+/// reads it as numbers fails), the Hessian's symmetry, and the JVP differentiated in reverse (a JVP rule built from its
+/// inputs' numbers fails), each against central differences of first-order results. Works for built-in ops and for
 /// <see cref="CustomOp"/>s alike.
 /// </summary>
 /// <example><code>
@@ -203,10 +205,15 @@ public static class RuleCheck
                     Invariant($"input {i}: ⟨J·u, w⟩ = {left:R} but ⟨u, Jᵀ·w⟩ = {right:R} (|Δ| {Math.Abs(left - right):G3}); the JVP and the VJP disagree"));
         }
 
-        // Second order: the gradient of ⟨w, f⟩ along all u at once (forward over reverse) against central
-        // differences of the gradient.
+        // Second order: the gradient of ⟨w, f⟩ + ½⟨f, f⟩ along all u at once (forward over reverse) against central
+        // differences of the gradient. Its VJP's output gradient, w + f, moves with x, so a VJP rule that reads its
+        // output gradient as numbers (a constant to every transform around it) loses JᵀJ·u and fails, as it does in a
+        // Hessian; with ⟨w, f⟩ alone that gradient would be a constant.
         var gradient = FuncConvert.FromFunc<Core.Value[], Core.Value[]>(vs => Core.Autodiff.gradMany(FuncConvert.FromFunc<Core.Value[], Core.Value>(zs =>
-            Core.Reduction.sum(Core.Arithmetic.mul(Core.ValueModule.constant(w), f.Invoke(zs)))), vs));
+        {
+            var fz = f.Invoke(zs);
+            return Core.Reduction.sum(Core.Arithmetic.mul(Core.Arithmetic.add(Core.ValueModule.constant(w), Core.Arithmetic.scale(0.5, fz)), fz));
+        }), vs));
         // H·d for the gradient of input i, along directions d over all inputs (forward over reverse).
         Core.Tensor HessianAlong(int input, Core.Tensor[] d) => Rules("second order", () =>
             Core.Autodiff.jvpMany(FuncConvert.FromFunc<Core.Value[], Core.Value>(vs => gradient.Invoke(vs)[input]), Consts(xs), Consts(d)).Item2.Tensor);
@@ -236,9 +243,27 @@ public static class RuleCheck
         double uHv = Enumerable.Range(0, xs.Length).Sum(i => Core.TensorModule.dot(ds[i], HessianAlong(i, vs)));
         if (!(Math.Abs(vHu - uHv) <= 1e-8 * (Math.Abs(vHu) + Math.Abs(uHv)) + 1e-12))
             return new RuleCheckReport(false, "Hessian symmetry",
-                Invariant($"⟨v, H·u⟩ = {vHu:R} but ⟨u, H·v⟩ = {uHv:R} for the Hessian of ⟨w, f⟩ (|Δ| {Math.Abs(vHu - uHv):G3}): the second-order rules are not consistent"));
+                Invariant($"⟨v, H·u⟩ = {vHu:R} but ⟨u, H·v⟩ = {uHv:R} for the Hessian of ⟨w, f⟩ + ½⟨f, f⟩ (|Δ| {Math.Abs(vHu - uHv):G3}): the second-order rules are not consistent"));
+
+        // The JVP rule's own derivative (reverse over forward): the gradient of k(x) = ⟨w, J(x)·d⟩ along random
+        // directions against central differences of k, whose JVPs were checked above. A JVP rule built from its
+        // inputs' numbers passes every check above and fails here, as it would under a Hessian or a nested JVP.
+        var along = FuncConvert.FromFunc<Core.Value[], Core.Value>(zs =>
+            Core.Reduction.sum(Core.Arithmetic.mul(Core.ValueModule.constant(w), Core.Autodiff.jvpMany(f, zs, Consts(ds)).Item2)));
+        var alongGradient = Rules("JVP second order", () => Core.Autodiff.gradMany(along, Consts(xs)).Select(v => v.Tensor).ToArray());
+        for (int r = 0; r < 2; r++)
+        {
+            var es = xs.Select((x, k) => Scaled(k, RandomLike(x))).ToArray();
+            double actual = Enumerable.Range(0, xs.Length).Sum(i => Core.TensorModule.dot(alongGradient[i], es[i]));
+            double At(double by) => Rules("JVP second order", () =>
+                Core.TensorModule.item(along.Invoke(Consts(xs.Select((x, k) => Core.TensorModule.add(x, Core.TensorModule.scale(by, es[k]))).ToArray())).Tensor));
+            double expected = (At(h) - At(-h)) / (2 * h);
+            if (!Close(actual, expected))
+                return new RuleCheckReport(false, "JVP second order",
+                    Invariant($"along random direction {r}: the gradient of ⟨w, J·d⟩ (reverse over forward) gives {actual:R}, the central difference of the JVPs {expected:R}; |Δ| {Math.Abs(actual - expected):G3} > {Tol(expected)}"));
+        }
         string mode = xs.All(x => x.Numel <= options.FullJacobianLimit) ? "element by element" : "at up to 18 sampled elements and along 3 random directions where an input is large";
         return new RuleCheckReport(true, null,
-            Invariant($"JVP, VJP ({mode}), adjoint identity, second order and Hessian symmetry hold for {xs.Length} input{(xs.Length == 1 ? "" : "s")} (step {h:G3}·max(1, |x|) per element, atol {options.AbsoluteTolerance:G3}, rtol {options.RelativeTolerance:G3})"));
+            Invariant($"JVP, VJP ({mode}), adjoint identity, second order, Hessian symmetry and the JVP's own derivative hold for {xs.Length} input{(xs.Length == 1 ? "" : "s")} (step {h:G3}·max(1, |x|) per element, atol {options.AbsoluteTolerance:G3}, rtol {options.RelativeTolerance:G3})"));
     }
 }

@@ -33,6 +33,25 @@ public class CSharpTermsTests
     }
 
     [Fact]
+    public void A_users_own_argument_error_passes_through_every_member_untouched()
+    {
+        // Thrown by the user's function and by a custom op's rule: it used to be rebuilt in the member's terms (a new
+        // object, its parameter renamed, "k: " cut from its message).
+        var mine = new ArgumentOutOfRangeException("k", 5, "k: too big");
+        Assert.Same(mine, Assert.Throws<ArgumentOutOfRangeException>(() => Autodiff.Grad((Tensor x) => throw mine, Tensor.Ones(3))));
+        var shape = new ShapeException("mine", "rows");
+        Assert.Same(shape, Assert.Throws<ShapeException>(() => Autodiff.Grad((Tensor x) => throw shape, Tensor.Ones(3))));
+        var op = CustomOp.Create("e", xs => xs[0].Exp(), (xs, y, g, i) => throw mine, (xs, y, i, t) => t * y);
+        var thrown = Assert.Throws<ArgumentOutOfRangeException>(() => Autodiff.Grad(x => op(new[] { x }).Sum(), Tensor.Ones(3)));
+        Assert.Same(mine, thrown);
+        Assert.Equal("k", thrown.ParamName);
+        Assert.StartsWith("k: too big", thrown.Message);
+        // A facade member's error inside the function is still said in the outer member's terms.
+        var ours = Assert.Throws<ShapeException>(() => Autodiff.Grad(x => (x + Tensor.Ones(4)).Sum(), Tensor.Ones(3)));
+        Assert.StartsWith("Autodiff.Grad: ", ours.Message);
+    }
+
+    [Fact]
     public void Shapes_compare_by_value_with_operators_too()
     {
         var t = Tensor.Zeros(2, 3);

@@ -79,6 +79,45 @@ public class RuleCheckTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_VJP_that_reads_its_output_gradient_as_numbers_fails_the_second_order_check()
+    {
+        // A linear map wrapped as a native one: y = A·x, the VJP Aᵀ·g from g's numbers. With ⟨w, f⟩ alone the Hessian is 0
+        // on both sides and this passed; a Hessian of |A·x|² through it came out 0 instead of 2AᵀA.
+        var a = Tensor.FromArray(new[] { 1.0, 2.0, -1.0, 0.5, 3.0, -2.0 }, 2, 3);
+        var op = CustomOp.Create("linear", xs => Einsum.Contract("ij,j->i", a, xs[0]),
+            (xs, y, g, i) => Einsum.Contract("ij,i->j", a, Tensor.FromArray(g.ToArray(), g.Shape.ToArray())),
+            (xs, y, i, t) => Einsum.Contract("ij,j->i", a, t));
+        FailsAt("second order", op, Tensor.FromArray(new[] { 0.3, -1.2, 0.8 }, 3));
+        var right = CustomOp.Create("linear", xs => Einsum.Contract("ij,j->i", a, xs[0]),
+            (xs, y, g, i) => Einsum.Contract("ij,i->j", a, g), (xs, y, i, t) => Einsum.Contract("ij,j->i", a, t));
+        Assert.True(RuleCheck.Run(right, Tensor.FromArray(new[] { 0.3, -1.2, 0.8 }, 3)).Passed);
+    }
+
+    [Fact]
+    public void A_JVP_built_from_its_inputs_numbers_fails_the_JVP_second_order_check()
+    {
+        // The VJP right, the JVP's slope copied out of x: every first-order check and the Hessian (reverse rules) pass,
+        // a JVP differentiated again does not.
+        var op = Softsign(jvp: (xs, y, i, t) => t * Tensor.FromArray(Slope(xs[0]).ToArray(), xs[0].Shape.ToArray()));
+        FailsAt("JVP second order", op, X);
+    }
+
+    [Fact]
+    public void A_rule_that_ignores_its_output_gradient_fails_the_gradient_check_of_a_scalar_function()
+    {
+        // Σx² with the VJP 2x for any g: with g = 1 (a one-element result) it agreed with the finite differences.
+        var sumsq = CustomOp.Create("sumsq", xs => (xs[0] * xs[0]).Sum(), (xs, y, g, i) => 2 * xs[0], (xs, y, i, t) => (2 * xs[0] * t).Sum());
+        var x = Tensor.FromArray(new[] { 0.5, -1.5, 2.0 }, 3);
+        Assert.False(GradientCheck.Run(xs => sumsq(xs), x).Passed);
+        var right = CustomOp.Create("sumsq", xs => (xs[0] * xs[0]).Sum(), (xs, y, g, i) => g * 2 * xs[0], (xs, y, i, t) => (2 * xs[0] * t).Sum());
+        var report = GradientCheck.Run(xs => right(xs), x);
+        Assert.True(report.Passed, report.ToString());
+        // The report shows f's own derivative, the projection divided out.
+        Assert.Equal(report.Numeric, report.Analytic, 6);
+        Assert.Contains(report.Analytic, new[] { 1.0, -3.0, 4.0 });
+    }
+
+    [Fact]
     public void Built_in_ops_pass()
     {
         foreach (var (name, op, inputs) in new (string, Func<Tensor[], Tensor>, Tensor[])[]

@@ -173,6 +173,8 @@ module Autodiff =
 
     /// Forward mode over several inputs at once: f's value and its derivative along (v_1, …, v_n).
     let jvpMany (f: Value[] -> Value) (xs: Value[]) (vs: Value[]) : Value * Value =
+        if isNull xs then nullArg "xs"
+        if isNull vs then nullArg "vs"
         if xs.Length <> vs.Length then invalidArg "vs" (sprintf "%d inputs but %d tangents." xs.Length vs.Length)
         Array.iteri2 (fun i (x: Value) (v: Value) ->
             if v.Shape <> x.Shape then
@@ -185,7 +187,10 @@ module Autodiff =
         | _ -> y, zerosLike y
 
     /// Forward mode: the value of f at x and the directional derivative along v.
-    let jvp (f: Value -> Value) (x: Value) (v: Value) : Value * Value = jvpMany (fun xs -> f xs.[0]) [| x |] [| v |]
+    let jvp (f: Value -> Value) (x: Value) (v: Value) : Value * Value =
+        if not (isNull (box x) || isNull (box v)) && v.Shape <> x.Shape then
+            raise (ShapeException(sprintf "The tangent has shape %s; the input has shape %s." (Shape.show v.Shape) (Shape.show x.Shape), "v"))
+        jvpMany (fun xs -> f xs.[0]) [| x |] [| v |]
 
     let private basis (shape: int[]) (i: int) =
         let d = Array.zeroCreate (Shape.numel shape)

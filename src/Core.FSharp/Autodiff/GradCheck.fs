@@ -65,18 +65,22 @@ type internal GradCheckBuilder(atol: float, rtol: float) =
 [<RequireQualifiedAccess>]
 module GradCheck =
 
-    /// For a non-scalar result, the check differentiates ⟨f(x), w⟩ with this fixed projection w: weights of
-    /// magnitude 0.5 to 1.5 and random sign. Normal draws come near 0 (0.007 at one of 40 elements for this seed),
-    /// which would shrink an error in that output element's pullback by as much in every check.
+    /// The check differentiates ⟨f(x), w⟩ with this fixed projection w. For a result of several elements: weights
+    /// of magnitude 0.5 to 1.5 and random sign (normal draws come near 0, 0.007 at one of 40 elements for this seed,
+    /// which would shrink an error in that output element's pullback by as much in every check). For one element:
+    /// −2, so that a rule that ignores its output gradient fails (with 1 it would give the same), and dividing by it
+    /// again (`unprojection`) is exact.
     let internal projection (y: Value) =
-        if y.Tensor.Numel = 1 then None
+        if y.Tensor.Numel = 1 then Tensor.init y.Shape (fun _ -> -2.0)
         else
             let rng = Random(12345)
-            Some(Tensor.init y.Shape (fun _ -> let m = 0.5 + rng.NextDouble() in if rng.Next 2 = 0 then -m else m))
+            Tensor.init y.Shape (fun _ -> let m = 0.5 + rng.NextDouble() in if rng.Next 2 = 0 then -m else m)
 
-    /// The scalar that is differentiated: f's result itself, or ⟨f(x), w⟩.
-    let internal projected (w: Tensor option) (y: Value) =
-        match w with None -> Reduction.sum y | Some w -> Reduction.sum (Arithmetic.mul y (Value.constant w))
+    /// What reported values are multiplied by: for a one-element result 1/w, so that they are f's own derivatives.
+    let internal unprojection (w: Tensor) = if w.Numel = 1 then -0.5 else 1.0
+
+    /// The scalar that is differentiated: ⟨f(x), w⟩.
+    let internal projected (w: Tensor) (y: Value) = Reduction.sum (Arithmetic.mul y (Value.constant w))
 
     /// Checks the gradients of f at xs against central differences (x ± step per element).
     /// Passes when every |analytic − numeric| ≤ atol + rtol·|numeric|.
@@ -85,13 +89,13 @@ module GradCheck =
         // A NaN tolerance would pass every comparison (NaN > 0 is false); a negative one fails correct rules.
         if not (atol >= 0.0) then invalidArg "atol" "The absolute tolerance must be zero or positive."
         if not (rtol >= 0.0) then invalidArg "rtol" "The relative tolerance must be zero or positive."
+        if isNull xs then nullArg "xs"
+        Functional.Arguments.noNullElements "xs" xs
         let w = projection (f (xs |> Array.map Value.constant))
         // ⟨w, f(up) − f(down)⟩, the difference taken element by element first: an output the step leaves alone
         // cancels exactly (equal infinities too) instead of adding a large ⟨w, f⟩'s rounding to every element's check.
-        let differenceOf (up: Value) (down: Value) =
-            match w with
-            | None -> Tensor.item up.Tensor - Tensor.item down.Tensor
-            | Some w -> Tensor.dot (Tensor.difference up.Tensor down.Tensor) w
+        let differenceOf (up: Value) (down: Value) = Tensor.dot (Tensor.difference up.Tensor down.Tensor) w
+        let u = unprojection w
         let analytic = Autodiff.gradMany (f >> projected w) (xs |> Array.map Value.constant) |> Array.map (fun g -> g.Tensor.ToArray())
         let report = GradCheckBuilder(atol, rtol)
         for k in 0 .. xs.Length - 1 do
@@ -103,7 +107,7 @@ module GradCheck =
                     f (xs |> Array.mapi (fun j x -> Value.constant (if j = k then Tensor.create x.Shape d else x)))
                 let h = step * max 1.0 (abs data.[e])
                 let up, down = data.[e] + h, data.[e] - h
-                report.AddNumeric(k, e, analytic.[k].[e], differenceOf (at up) (at down) / (up - down))
+                report.AddNumeric(k, e, u * analytic.[k].[e], u * (differenceOf (at up) (at down) / (up - down)))
         report.Report()
 
     /// torch.autograd.gradcheck's tolerances in float64, atol 1e-5 and rtol 1e-3, and a step of 1e-6 relative to each

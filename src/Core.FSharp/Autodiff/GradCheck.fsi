@@ -48,11 +48,15 @@ type internal GradCheckBuilder =
 [<RequireQualifiedAccess>]
 module GradCheck =
 
-    /// For a non-scalar result, the check differentiates ⟨f(x), w⟩ with this fixed projection w.
-    val internal projection: y: Value -> Tensor option
+    /// The check differentiates ⟨f(x), w⟩ with this fixed projection w: weights of magnitude 0.5 to 1.5 and random
+    /// sign, or −2 for a one-element result (a rule that ignores its output gradient would pass with 1).
+    val internal projection: y: Value -> Tensor
 
-    /// The scalar that is differentiated: f's result itself, or ⟨f(x), w⟩.
-    val internal projected: w: Tensor option -> y: Value -> Value
+    /// What reported values are multiplied by so that they are f's own derivatives: 1/w for a one-element result.
+    val internal unprojection: w: Tensor -> float
+
+    /// The scalar that is differentiated: ⟨f(x), w⟩.
+    val internal projected: w: Tensor -> y: Value -> Value
 
     /// Checks the gradients of f at xs against central differences: element x moved by ±h with h = step·max(1, |x|)
     /// (an absolute step is below x's own spacing once |x| passes about 1e10), divided by the distance between the

@@ -45,8 +45,8 @@ module internal Shape =
             acc <- acc * shape.[i]
         s
 
-    /// NumPy broadcasting of two shapes.
-    let broadcast (a: int[]) (b: int[]) =
+    /// NumPy broadcasting of two shapes; a failure names parameter `name` (the operand whose shape does not fit).
+    let broadcastAs (name: string) (a: int[]) (b: int[]) =
         let r = max a.Length b.Length
         Array.init r (fun i ->
             let da = if i < r - a.Length then 1 else a.[i - (r - a.Length)]
@@ -54,7 +54,10 @@ module internal Shape =
             if da = db then da
             elif da = 1 then db
             elif db = 1 then da
-            else raise (ShapeException(sprintf "Shapes %s and %s cannot be broadcast: dimension %d has sizes %d and %d." (show a) (show b) i da db, "shape")))
+            else raise (ShapeException(sprintf "Shapes %s and %s cannot be broadcast: dimension %d has sizes %d and %d." (show a) (show b) i da db, name)))
+
+    /// NumPy broadcasting of two operands' shapes; a failure names the second, "b".
+    let broadcast (a: int[]) (b: int[]) = broadcastAs "b" a b
 
     /// True when `source` broadcasts to `target` (NumPy rules, one direction).
     let canBroadcastTo (source: int[]) (target: int[]) =
@@ -64,24 +67,28 @@ module internal Shape =
     /// Checks a permutation of 0..rank-1.
     let checkPermutation (rank: int) (perm: int[]) =
         if perm.Length <> rank then
-            raise (ShapeException(sprintf "Permutation %s has %d entries; the tensor has rank %d." (show perm) perm.Length rank, "permutation"))
+            raise (ShapeException(sprintf "Permutation %s has %d entries; the tensor has rank %d." (show perm) perm.Length rank, "perm"))
         let seen = Array.zeroCreate rank
         for p in perm do
             if p < 0 || p >= rank || seen.[p] then
-                raise (ShapeException(sprintf "%s is not a permutation of 0..%d." (show perm) (rank - 1), "permutation"))
+                raise (ShapeException(sprintf "%s is not a permutation of 0..%d." (show perm) (rank - 1), "perm"))
             seen.[p] <- true
 
-    /// Normalises axes (negative counts from the end), rejecting out-of-range and duplicates.
-    let normaliseAxes (rank: int) (axes: int[]) =
-        if isNull axes then nullArg "axes"
+    /// Normalises axes (negative counts from the end), rejecting out-of-range and duplicates; a failure names
+    /// parameter `name`.
+    let normaliseAxesAs (name: string) (rank: int) (axes: int[]) =
+        if isNull axes then nullArg name
         let out = Array.zeroCreate axes.Length
         for i in 0 .. out.Length - 1 do
             out.[i] <- if axes.[i] < 0 then axes.[i] + rank else axes.[i]
             if out.[i] < 0 || out.[i] >= rank then
-                raise (ShapeException(sprintf "Axis %d is out of range for rank %d." axes.[i] rank, "axes"))
+                raise (ShapeException(sprintf "Axis %d is out of range for rank %d." axes.[i] rank, name))
             for j in 0 .. i - 1 do
-                if out.[j] = out.[i] then raise (ShapeException(sprintf "Axis %d is given twice." axes.[i], "axes"))
+                if out.[j] = out.[i] then raise (ShapeException(sprintf "Axis %d is given twice." axes.[i], name))
         out
+
+    /// `normaliseAxesAs` for a parameter named "axes".
+    let normaliseAxes (rank: int) (axes: int[]) = normaliseAxesAs "axes" rank axes
 
 /// Process-wide resource limits, checked before anything is allocated.
 [<RequireQualifiedAccess>]

@@ -391,7 +391,8 @@ module Indexing =
 
     let internal gatherOwned (axis: int) (index: int[]) (indexShape: int[]) (x: Value) : Value =
         let a = axisOf "gather" x.Shape axis
-        if index.Length <> Shape.numel indexShape then
+        let n = try Shape.numel indexShape with :? ShapeException as e -> raise (ShapeException(e.Message, "indexShape"))
+        if index.Length <> n then
             raise (ShapeException(sprintf "gather: %d index values for an index of shape %s." index.Length (Shape.show indexShape), "index"))
         gatherAt a (Array.copy indexShape) (gatherMap "gather" a index indexShape x.Shape) x
 
@@ -474,7 +475,7 @@ module Indexing =
     /// whenTrue where condition ≠ 0, else whenFalse, all three broadcast together. The condition is a mask: no
     /// gradient flows into it. VJP: the adjoint where each side was taken (summed over broadcast dimensions).
     let rec where (condition: Value) (whenTrue: Value) (whenFalse: Value) : Value =
-        let shape = Shape.broadcast (Shape.broadcast condition.Shape whenTrue.Shape) whenFalse.Shape
+        let shape = Shape.broadcastAs "whenFalse" (Shape.broadcastAs "whenTrue" condition.Shape whenTrue.Shape) whenFalse.Shape
         // The adjoint or tangent of a branch: itself where that branch was taken, 0 elsewhere (a `where` again, so
         // that every order follows).
         let taken (first: bool) (c: Value) (g: Value) =

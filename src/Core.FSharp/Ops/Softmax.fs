@@ -41,7 +41,7 @@ module Softmax =
         Tensor.sub shifted (Tensor.map2 SoftmaxVector.lnCountPlus counts (Tensor.sumAxes [| axis |] true others))
 
 
-    let private normAxis (x: Value) (axis: int) = (Shape.normaliseAxes x.Tensor.Rank [| axis |]).[0]
+    let private normAxis (x: Value) (axis: int) = (Shape.normaliseAxesAs "axis" x.Tensor.Rank [| axis |]).[0]
 
     /// The tensor as outer × mid × inner around `axis`. With inner = 1 the axis runs along contiguous rows of mid
     /// (the fused row passes); otherwise the middle-axis passes reduce across inner, lane by lane.

@@ -308,20 +308,20 @@ module Tensor =
         v
 
     /// Same elements, new shape; one dimension may be -1 (inferred).
-    let reshape (newShape: int[]) (t: Tensor) =
-        if isNull newShape then nullArg "newShape"
-        let unknown = newShape |> Array.filter ((=) -1) |> Array.length
+    let reshape (shape: int[]) (t: Tensor) =
+        if isNull shape then nullArg "shape"
+        let unknown = shape |> Array.filter ((=) -1) |> Array.length
         if unknown > 1 then raise (ShapeException("reshape accepts at most one -1.", "shape"))
-        let known = newShape |> Array.filter ((<>) -1)
+        let known = shape |> Array.filter ((<>) -1)
         let resolved =
-            if unknown = 0 then newShape
+            if unknown = 0 then shape
             else
                 // The known dimensions' product, without a limit: an empty tensor may take dimensions whose product
                 // exceeds an array's size ([0, 65536] into [-1, 65536, 65536] is [0, 65536, 65536], as PyTorch's).
                 let k = known |> Array.fold (fun p d -> if d < 0 || p = 0L then p else min (p * int64 d) (1L <<< 40)) 1L
                 if k = 0L || int64 t.Numel % k <> 0L then
-                    raise (ShapeException(sprintf "Cannot reshape %s into %s." (Shape.show t.ShapeArray) (Shape.show newShape), "shape"))
-                newShape |> Array.map (fun d -> if d = -1 then int (int64 t.Numel / k) else d)
+                    raise (ShapeException(sprintf "Cannot reshape %s into %s." (Shape.show t.ShapeArray) (Shape.show shape), "shape"))
+                shape |> Array.map (fun d -> if d = -1 then int (int64 t.Numel / k) else d)
         if Shape.numel resolved <> t.Numel then
             raise (ShapeException(sprintf "Cannot reshape %s (%s) into %s (%s)." (Shape.show t.ShapeArray) (Shape.count (int64 t.Numel) "element" "elements") (Shape.show resolved) (Shape.count (int64 (Shape.numel resolved)) "element" "elements"), "shape"))
         if t.IsUniform then Tensor.Of(Array.copy resolved, null, t.Fill)
@@ -375,18 +375,18 @@ module Tensor =
             | ValueNone -> struct (t, 0, Shape.strides t.ShapeArray)
         struct (source, offset, Array.init target.Length (fun i -> if i < lead || t.ShapeArray.[i - lead] = 1 then 0 else own.[i - lead]))
 
-    let broadcastTo (target: int[]) (t: Tensor) =
-        if isNull target then nullArg "target"
-        if not (Shape.canBroadcastTo t.ShapeArray target) then
-            raise (ShapeException(sprintf "Shape %s cannot be broadcast to %s." (Shape.show t.ShapeArray) (Shape.show target), "shape"))
-        if Shape.same t.ShapeArray target then t
-        elif t.IsUniform then Tensor.Of(Array.copy target, null, t.Fill)
-        elif t.Numel = 1 then Tensor.Of(Array.copy target, null, t.Data.[0]) // e.g. a sum's adjoint: uniform, made on first read
+    let broadcastTo (shape: int[]) (t: Tensor) =
+        if isNull shape then nullArg "shape"
+        if not (Shape.canBroadcastTo t.ShapeArray shape) then
+            raise (ShapeException(sprintf "Shape %s cannot be broadcast to %s." (Shape.show t.ShapeArray) (Shape.show shape), "shape"))
+        if Shape.same t.ShapeArray shape then t
+        elif t.IsUniform then Tensor.Of(Array.copy shape, null, t.Fill)
+        elif t.Numel = 1 then Tensor.Of(Array.copy shape, null, t.Data.[0]) // e.g. a sum's adjoint: uniform, made on first read
         else
             // A view, made on first read: a row sum's adjoint broadcast back costs nothing until someone reads it,
             // and the broadcasting operators read it in place (as TorchSharp's expand).
-            let struct (source, offset, strides) = viewOf target t
-            Tensor.OfView(Array.copy target, source, offset, strides)
+            let struct (source, offset, strides) = viewOf shape t
+            Tensor.OfView(Array.copy shape, source, offset, strides)
 
     /// Elements start .. start + length − 1 along `axis` (checked by the caller), as a view of t's elements: made
     /// only when read, and read in place by the broadcasting operators.
@@ -458,19 +458,19 @@ module Tensor =
         t.CheckLive()
         Tensor.Of(outShape, sums)
 
-    /// Sums a broadcast result back to `target` (the adjoint of broadcastTo).
-    let sumTo (target: int[]) (t: Tensor) =
-        if isNull target then nullArg "target"
+    /// Sums a broadcast result back to `shape` (the adjoint of broadcastTo).
+    let sumTo (shape: int[]) (t: Tensor) =
+        if isNull shape then nullArg "shape"
         outermost <| fun () ->
-        if Shape.same t.ShapeArray target then t
+        if Shape.same t.ShapeArray shape then t
         else
-            if not (Shape.canBroadcastTo target t.ShapeArray) then
-                raise (ShapeException(sprintf "Shape %s does not broadcast to %s, so it cannot be summed back to it." (Shape.show target) (Shape.show t.ShapeArray), "shape"))
-            let lead = t.Rank - target.Length
-            let axes = [| 0 .. t.Rank - 1 |] |> Array.filter (fun i -> i < lead || (target.[i - lead] = 1 && t.ShapeArray.[i] <> 1))
+            if not (Shape.canBroadcastTo shape t.ShapeArray) then
+                raise (ShapeException(sprintf "Shape %s does not broadcast to %s, so it cannot be summed back to it." (Shape.show shape) (Shape.show t.ShapeArray), "shape"))
+            let lead = t.Rank - shape.Length
+            let axes = [| 0 .. t.Rank - 1 |] |> Array.filter (fun i -> i < lead || (shape.[i - lead] = 1 && t.ShapeArray.[i] <> 1))
             let summed = sumAxes axes true t
             // As in reshape: a scope of the sum's that ended meanwhile (on another thread) may have pooled its array.
-            let r = Tensor.Of(Array.copy target, summed.Data)
+            let r = Tensor.Of(Array.copy shape, summed.Data)
             summed.CheckLive()
             r
 

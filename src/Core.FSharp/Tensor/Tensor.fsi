@@ -158,7 +158,7 @@ module Tensor =
     val item: t: Tensor -> double
 
     /// Same elements, new shape; one dimension may be -1 (inferred).
-    val reshape: newShape: int array -> t: Tensor -> Tensor
+    val reshape: shape: int array -> t: Tensor -> Tensor
 
     /// Axis i of the result is axis perm.[i] of the input.
     val permute: perm: int array -> t: Tensor -> Tensor
@@ -166,8 +166,8 @@ module Tensor =
     /// Reverses the axes.
     val transpose: t: Tensor -> Tensor
 
-    /// NumPy broadcast to a target shape.
-    val broadcastTo: target: int array -> t: Tensor -> Tensor
+    /// NumPy broadcast to `shape`.
+    val broadcastTo: shape: int array -> t: Tensor -> Tensor
 
     /// Elements start .. start + length − 1 along `axis` (checked by the caller), as a view of t's elements: made
     /// only when read, and read in place by the broadcasting operators.
@@ -188,8 +188,8 @@ module Tensor =
     /// Sum over the given axes (normalised, duplicates rejected); keepDims keeps them as size 1.
     val sumAxes: axes: int array -> keepDims: bool -> t: Tensor -> Tensor
 
-    /// Sums a broadcast result back to `target` (the adjoint of broadcastTo).
-    val sumTo: target: int array -> t: Tensor -> Tensor
+    /// Sums a broadcast result back to `shape` (the adjoint of broadcastTo).
+    val sumTo: shape: int array -> t: Tensor -> Tensor
 
     val sum: t: Tensor -> Tensor
 

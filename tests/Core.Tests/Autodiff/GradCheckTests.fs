@@ -33,12 +33,26 @@ module GradCheckTests =
         let r = GradCheck.run (fun xs -> Elementwise.tanh xs.[0]) [| Tensor.random 3 [| 4 |] |]
         Assert.True(r.Passed, r.ToString())
 
+    /// A one-element result is differentiated times −2 and reported divided by it again: a rule that ignores its
+    /// output gradient (right for g = 1) fails, a right one reports f's own derivative.
+    [<Fact>]
+    let ``a scalar function's rule that ignores its output gradient fails`` () =
+        let ignoring =
+            Op.create "sumsq" (fun xs -> Tensor.sum (Tensor.mul xs.[0] xs.[0]))
+                (fun xs _ _ _ -> Arithmetic.scale 2.0 xs.[0])
+                (fun xs _ _ t -> Reduction.sum (Arithmetic.mul (Arithmetic.scale 2.0 xs.[0]) t))
+        let x = Tensor.vector [| 0.5; -1.5; 2.0 |]
+        Assert.False((GradCheck.run (fun xs -> Op.apply ignoring xs) [| x |]).Passed)
+        let r = GradCheck.run (fun xs -> Reduction.sum (Arithmetic.mul xs.[0] xs.[0])) [| x |]
+        Assert.True(r.Passed, r.ToString())
+        Assert.Contains(r.Analytic, [| 1.0; -3.0; 4.0 |])
+
     /// The projection's weights have magnitudes 0.5 to 1.5 at every element of every shape: normal draws came near 0
     /// (0.007 at element 37 of 40), which shrank an error in that output's pullback in every check.
     [<Fact>]
     let ``the projection's weights are bounded away from zero`` () =
         for shape in [ [| 40 |]; [| 7; 9 |]; [| 1000 |] ] do
-            let w = (GradCheck.projection (Value.constant (Tensor.zeros shape))).Value.ToArray()
+            let w = (GradCheck.projection (Value.constant (Tensor.zeros shape))).ToArray()
             Assert.All(w, fun v -> Assert.InRange(abs v, 0.5, 1.5))
             // Both signs occur.
             Assert.Contains(w, fun v -> v < 0.0)
