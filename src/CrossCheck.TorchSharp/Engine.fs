@@ -37,10 +37,13 @@ module Engine =
         torch.where(x.isnan(), x, s)
 
     /// ELU's slope on torch tensors: 1 above 0, α·eˣ below, the convention's value between α and 1 at 0, NaN at NaN.
+    /// At 0 it is written kink + k₂·x, the value kink with the slope's own derivative there, k₂ the convention's value
+    /// between α and 0, as ours (a constant would give autograd 0 for ELU's second derivative at 0).
     let private eluSlope (x: torch.Tensor) (alpha: float) (convention: KinkConvention) =
         let ones = torch.ones_like x
         let kink = Piecewise.kinkValue convention alpha 1.0
-        let s = torch.where(x.gt(torch.tensor 0.0), ones, torch.where(x.lt(torch.tensor 0.0), torch.exp x * alpha, ones * kink))
+        let secondKink = Piecewise.kinkValue convention alpha 0.0
+        let s = torch.where(x.gt(torch.tensor 0.0), ones, torch.where(x.lt(torch.tensor 0.0), torch.exp x * alpha, x * secondKink + kink))
         torch.where(x.isnan(), x, s)
 
     /// An index tensor from an op's int[] attribute (TorchSharp's tensor factory refuses an empty array).
@@ -226,15 +229,20 @@ module Engine =
             let slope = torch.where(xs.[0].isinf(), xs.[0].gt(torch.tensor 0.0).to_type(torch.ScalarType.Float64), s * (xs.[0] * (1.0 - s) + 1.0))
             xs.[1] * slope
         | "phiPoly" ->
-            // φ(x)·P(x), P's coefficients from the constant term up (Horner).
+            // φ(x)·P(x), P's coefficients from the constant term up (Horner), at x clamped to ±40: φ is 0 in float64
+            // beyond (e^−800), where P(x)·φ(x) would be ∞·0 at ±∞ or once P overflows.
             let coefficients = attribute<float[]> op "coefficients"
-            let p = coefficients |> Array.rev |> Array.fold (fun (acc: torch.Tensor) c -> if isNull acc then torch.full_like(x (), c) else acc * x () + c) null
-            p * torch.exp(x () * x () * -0.5) / Math.Sqrt(2.0 * Math.PI)
+            let xc = x().clamp(TorchSharp.Scalar.op_Implicit -40.0, TorchSharp.Scalar.op_Implicit 40.0)
+            let p = coefficients |> Array.rev |> Array.fold (fun (acc: torch.Tensor) c -> if isNull acc then torch.full_like(xc, c) else acc * xc + c) null
+            p * torch.exp(xc * xc * -0.5) / Math.Sqrt(2.0 * Math.PI)
         | "geluTanhScaled" ->
             // d/dx x·σ(2u) = σ(2u) + x·σ(2u)·σ(−2u)·2u′, u = √(2/π)(x + kx³); 1 at +∞, 0 at −∞.
             let c, k = Math.Sqrt(2.0 / Math.PI), 0.044715
             xs.[1] * withLimits xs.[0] (fun x ->
-                let u2 = (x + x * x * x * k) * (2.0 * c)
+                // σ(2u) is 0 or 1 in float64 beyond |x| = 30: taken at x clamped there, so that autograd does not meet
+                // σ′(2u)·u′ = 0·∞ once x³ overflows.
+                let xc = x.clamp(TorchSharp.Scalar.op_Implicit -30.0, TorchSharp.Scalar.op_Implicit 30.0)
+                let u2 = (xc + xc * xc * xc * k) * (2.0 * c)
                 let s = torch.sigmoid u2
                 // Beyond |x| = 30 the second term is 0 in float64 (σ(2u)·σ(−2u) < e^(−1900)); computed there it is 0·∞.
                 let near = x.abs().lt(torch.tensor 30.0)

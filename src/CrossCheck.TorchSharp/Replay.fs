@@ -373,9 +373,14 @@ module Replay =
             // adjoints), for a pseudo-random adjoint: a uniform one (the program's seed) would hide a rule that is
             // wrong only where its adjoint varies, and take kernels' uniform-adjoint paths.
             let endToEndAdjoint = Tensor.random 6151 program.Output.ShapeArray
-            let untraced =
-                let _, pullback = Autodiff.vjpMany f (xs |> Array.map Value.constant)
-                pullback (Value.constant endToEndAdjoint) |> Array.map (fun v -> v.Tensor)
+            let untracedValue, untraced =
+                let y, pullback = Autodiff.vjpMany f (xs |> Array.map Value.constant)
+                y.Tensor, pullback (Value.constant endToEndAdjoint) |> Array.map (fun v -> v.Tensor)
+            // f run again must give the traced run's value: one that draws random numbers or keeps state computes
+            // another function each call, and its VJPs would be compared with the replay of a different one.
+            let sameRun =
+                untracedValue.ShapeArray = program.Output.ShapeArray
+                && (fst (disagreements rtol atol (untracedValue.ToArray()) (program.Output.ToArray()))).Count = 0
             let theirValue, theirGrads, theirRandom =
                 Torch.scopedRetryingFreedScalar (fun () ->
                     let values = Dictionary<Tensor, torch.Tensor>(HashIdentity.Reference)
@@ -409,6 +414,12 @@ module Replay =
             let valueOk = compare "value" program.Output theirValue
             let gradsOk = Array.init xs.Length (fun i -> compare (sprintf "gradient of input %d" i) program.Gradients.[i] theirGrads.[i]) |> Array.forall id
             let randomOk =
+                if not sameRun then
+                    let d = "f gave another value when run again: it is not a function of its inputs alone (random draws or state); Verify replays one run, so f must compute the same each call"
+                    line ("End to end: " + d + ".")
+                    if first.IsNone then first <- Some d
+                    false
+                else
                 Array.init xs.Length (fun i -> compare (sprintf "VJP of input %d for a pseudo-random adjoint (untraced, as Autodiff runs it)" i) untraced.[i] theirRandom.[i])
                 |> Array.forall id
             endToEnd <- valueOk && gradsOk && randomOk

@@ -160,6 +160,30 @@ public class ReplayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Second_derivatives_at_ELUs_kink_and_GELUs_far_tails_replay_without_false_failures()
+    {
+        // ELU's second derivative at exactly 0 is the convention's value (α by default): the replayed slope was a constant
+        // there, so autograd gave 0. φ(x)·P(x) at ±∞ and the tanh form's slope past |x| = 1.34e154 were ∞·0 = NaN there.
+        Agrees("ELU second order at 0", xs => { var g = Autodiff.Grad(z => z.Elu(1.0).Sum(), xs[0]); return (g * g).Sum(); },
+            Tensor.FromArray(new[] { 0.0, 0.5, -0.5 }, 3));
+        Agrees("GELU second order at -inf", xs => Autodiff.Grad(z => z.Gelu().Sum(), xs[0]).Sum(),
+            Tensor.FromArray(new[] { double.NegativeInfinity, 1.0, 2e154 }, 3));
+        Agrees("tanh GELU second order far out", xs => Autodiff.Grad(z => z.Gelu(GeluApproximation.Tanh).Sum(), xs[0]).Sum(),
+            Tensor.FromArray(new[] { -2e154, 1.0, 2e154 }, 3));
+    }
+
+    [Fact]
+    public void A_function_that_computes_another_value_each_call_is_named_not_blamed_on_rounding()
+    {
+        var rng = new Random(7);
+        var r = TorchSharpCheck.Verify(xs => xs[0] * Tensor.FromArray(new[] { rng.NextDouble(), rng.NextDouble() }, 2), Tensor.FromArray(new[] { 1.0, 2.0 }, 2));
+        output.WriteLine(r.Details);
+        Assert.False(r.Passed);
+        Assert.Contains("not a function of its inputs alone", r.FirstDivergence);
+        Assert.DoesNotContain("rounding", r.Details);
+    }
+
+    [Fact]
     public void Leaky_ReLU_at_exactly_0_is_the_documented_convention_difference_not_a_failure()
     {
         var x = Tensor.FromArray(new[] { -1.5, 0.0, 0.0, 2.0 }, 4);

@@ -34,14 +34,17 @@ type internal Keeper() =
 type internal AfterCollections(trim: unit -> bool) =
     override this.Finalize() = if trim () then GC.ReRegisterForFinalize this
 
-/// Per thread: how deep in op forwards it is, and the large plain arrays made since the outermost forward began
-/// (the candidates for its result's keeper).
+/// Per thread: how deep in op forwards it is, the large plain arrays made since the outermost forward began
+/// (the candidates for its result's keeper), and the tensors made over them (weakly: a forward may keep one, say a
+/// value saved for its rules, beside a result that is a reshape of it; each gets the keeper the result gets).
 [<AbstractClass; Sealed>]
 type internal Forwards =
     [<ThreadStatic; DefaultValue>] static val mutable private depth: int
     [<ThreadStatic; DefaultValue>] static val mutable private fresh: List<double[]>
+    [<ThreadStatic; DefaultValue>] static val mutable private sharers: List<struct (double[] * Runtime.InteropServices.GCHandle)>
     static member Depth with get () = Forwards.depth and set v = Forwards.depth <- v
     static member Fresh with get () = Forwards.fresh and set v = Forwards.fresh <- v
+    static member Sharers with get () = Forwards.sharers and set v = Forwards.sharers <- v
 
 /// What a scope needs of a tensor: where it is registered, the lease of its array, the next registration in
 /// that scope's list (the tensor is its own list node: no allocation per tensor), and to drop its elements.
@@ -336,6 +339,17 @@ module internal Storage =
                 | true, k -> t.Keeper <- k
                 | _ -> ()
             | _ -> ()
+        // A tensor over an array made in this thread's current forward: remembered, so that if the array later gets
+        // a keeper (through the forward's result or a kept intermediate), this tensor holds it too.
+        if Forwards.Depth > 0 && not (isNull data) && data.Length >= recycleFrom && isNull t.Keeper then
+            let fresh = Forwards.Fresh
+            if not (isNull fresh) && fresh.Contains data then
+                let mutable sharers = Forwards.Sharers
+                if isNull sharers then
+                    sharers <- List<struct (double[] * Runtime.InteropServices.GCHandle)>(4)
+                    Forwards.Sharers <- sharers
+                // A weak handle freed when the outermost forward ends: no finalizer per large result.
+                sharers.Add(struct (data, Runtime.InteropServices.GCHandle.Alloc(t, Runtime.InteropServices.GCHandleType.Weak)))
         let s = current.Value
         // Only arrays of minPooled elements or more are ever rented: smaller ones need no lookup (and no lock).
         let rented = not (isNull data) && data.Length >= minPooled && outstanding > 0
@@ -373,6 +387,15 @@ module internal Storage =
                 collectionsSeen <- seen
                 keptBytes <- 0L
             Interlocked.Add(&keptBytes, budgetBytes raw.Length) |> ignore
+        // Every other tensor over the array made in this forward and still reachable holds the keeper too: the array
+        // is recycled only once all of them are unreachable.
+        let sharers = Forwards.Sharers
+        if not (isNull sharers) then
+            for struct (a, w) in sharers do
+                if obj.ReferenceEquals(a, raw) then
+                    match w.Target with
+                    | :? IScoped as s when isNull s.Keeper -> s.Keeper <- t.Keeper
+                    | _ -> ()
 
     /// Whether `t`'s array was made outside every scope during this thread's current op forward and has no
     /// keeper yet (`raw` is its array).
@@ -382,7 +405,8 @@ module internal Storage =
 
     /// An op's forward has ended (returned `out`, or threw with null). When it was the outermost on this thread
     /// and its result's array was made during it outside every scope, the result gets that array's keeper:
-    /// results the caller holds are recycled once unreachable, a forward's temporaries never are.
+    /// results the caller holds are recycled once unreachable, a forward's temporaries never are (one over the
+    /// result's own array, say a value the forward kept whose reshape it returned, holds the result's keeper).
     let exitForward (out: IScoped) =
         let depth = Forwards.Depth - 1
         Forwards.Depth <- depth
@@ -392,6 +416,10 @@ module internal Storage =
                 let raw = if isNull out then null else out.Raw
                 if madeHere out raw then attach out raw
                 fresh.Clear()
+            let sharers = Forwards.Sharers
+            if not (isNull sharers) && sharers.Count > 0 then
+                for struct (_, h) in sharers do h.Free()
+                sharers.Clear()
 
     /// A forward's intermediate that its pullback keeps (a derivative computed with the value): when its array
     /// was made during this forward outside every scope, `t` gets the array's keeper, so the array is recycled

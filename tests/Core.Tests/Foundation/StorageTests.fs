@@ -324,6 +324,33 @@ module StorageTests =
             if bits own <> ownBits then Check.failf "round %d: a tensor the caller made changed" round
         Assert.True(Storage.recycled > before, "the churn reused no array, so it tested nothing")
 
+    /// An op whose forward keeps an intermediate (as a custom op keeps a value for its rules) and returns a reshape
+    /// of it; the result is dropped at once.
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+    let private keepAndReshape (x: Tensor) (saved: Tensor ref) =
+        let op =
+            Op.create "keepAndReshape"
+                (fun xs ->
+                    saved.Value <- Tensor.scale 2.0 xs.[0]
+                    Tensor.reshape [| -1 |] saved.Value)
+                (fun xs _ adj _ -> Layout.reshape xs.[0].Shape (Arithmetic.scale 2.0 adj))
+                (fun _ _ _ t -> Layout.reshape [| -1 |] (Arithmetic.scale 2.0 t))
+        (Op.apply op [| Value.constant x |]).Tensor.Numel |> ignore
+
+    [<Fact>]
+    let ``an intermediate a forward keeps is not recycled with the result that shares its array`` () =
+        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        let x = Tensor.random 44 [| 120; 120 |]
+        let saved = ref Unchecked.defaultof<Tensor>
+        keepAndReshape x saved
+        let savedBits = bits saved.Value
+        let before = Storage.recycled
+        for round in 1 .. 30 do
+            collect ()
+            plainWork x x |> ignore
+            if bits saved.Value <> savedBits then Check.failf "round %d: the kept intermediate changed" round
+        Assert.True(Storage.recycled > before, "the churn reused no array, so it tested nothing")
+
     /// Adam on one 120×120 parameter for `steps` steps from fixed gradients; `hold` keeps every step's parameters
     /// and moments reachable (nothing of them can be recycled), else only the latest are.
     let private adamSteps (hold: bool) (steps: int) =

@@ -262,3 +262,25 @@ module HardeningMemoryTests =
         let b = Value.constant (Tensor.random 2 [| 3; 4 |])
         let y = Op.apply (Linear.contraction ok) [| a; b |]
         Assert.True(Tensor.allClose 1e-12 1e-12 (Value.tensor y) (Value.tensor (Linear.matmul a b)))
+
+    /// Core errors name the F# function's own parameter: they said "shape", "permutation", "axes", "vs" or "t" where
+    /// the functions' parameters are named otherwise.
+    [<Fact>]
+    let ``core errors name the parameter the F# function has`` () =
+        let t = Tensor.ones [| 2; 3 |]
+        let x = Value.constant t
+        let named (name: string) (f: unit -> obj) = Assert.Equal(name, (Assert.ThrowsAny<ArgumentException>(fun () -> f () |> ignore)).ParamName)
+        named "shape" (fun () -> box (Tensor.reshape [| 5 |] t))
+        named "shape" (fun () -> box (Tensor.broadcastTo [| 3 |] t))
+        named "shape" (fun () -> box (Tensor.sumTo [| 4 |] t))
+        named "perm" (fun () -> box (Tensor.permute [| 0; 0 |] t))
+        named "perm" (fun () -> box (Layout.permute [| 0 |] x))
+        named "b" (fun () -> box (Tensor.add t (Tensor.ones [| 4 |])))
+        named "b" (fun () -> box (Arithmetic.mul x (Value.constant (Tensor.ones [| 4 |]))))
+        named "whenTrue" (fun () -> box (Indexing.where x (Value.constant (Tensor.ones [| 4 |])) x))
+        named "whenFalse" (fun () -> box (Indexing.where x x (Value.constant (Tensor.ones [| 4 |]))))
+        named "axis" (fun () -> box (Softmax.softmax 2 x))
+        named "axis" (fun () -> box (Softmax.logSoftmax -3 x))
+        named "v" (fun () -> box (Autodiff.jvp id x (Value.constant (Tensor.ones [| 3 |]))))
+        named "indexShape" (fun () -> box (Indexing.gather 0 [| 0 |] [| -1 |] x))
+        Assert.Equal("xs", (Assert.Throws<ArgumentNullException>(fun () -> GradCheck.run (fun xs -> xs.[0]) [| Unchecked.defaultof<Tensor> |] |> ignore)).ParamName)
