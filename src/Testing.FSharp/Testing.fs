@@ -48,11 +48,15 @@ module TensorGen =
     let awayFrom (shape: int[]) (min: double) (max: double) (gap: double) (points: double list) : Gen<Tensor> =
         Generators.Tensor(shape, min, max, gap, Array.ofList points)
 
+    /// The same as `awayFrom`, its shrinks keeping the gap (a failure away from a kink does not shrink onto it).
+    let arbAwayFrom (shape: int[]) (min: double) (max: double) (gap: double) (points: double list) : Arbitrary<Tensor> =
+        Generators.TensorArbitrary(shape, min, max, gap, Array.ofList points)
+
 /// An op's derivative rules against finite differences and each other (`RuleCheck`), and einsum's metamorphic checks.
 [<RequireQualifiedAccess>]
 module Rules =
 
-    /// JVP, VJP, adjoint identity, second order and Hessian symmetry with the default options.
+    /// JVP, VJP, adjoint identity, second order, Hessian symmetry and the JVP's own derivative with the default options.
     let check (op: Tensor[] -> Tensor) (inputs: Tensor[]) : RuleCheckReport = RuleCheck.Run(Func<Tensor[], Tensor>(op), inputs)
 
     /// The same with the given steps, tolerances, full-Jacobian limit and seed.

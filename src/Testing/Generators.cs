@@ -67,7 +67,9 @@ public static class Generators
 
     /// <summary>Tensors as <see cref="Tensor(int[], double, double)"/> gives them, shrinking toward simpler values:
     /// blocks of elements (all, halves, quarters, … single ones) to the value in [min, max] nearest 0, then each
-    /// element rounded to one decimal.</summary>
+    /// element rounded to one decimal. Those are where kinks and poles usually sit (0, ±1, 0.5), so for an op with one
+    /// use <see cref="TensorArbitrary(int[], double, double, double, double[])"/>, whose shrinks keep the gap: a
+    /// failure away from the kink would otherwise shrink onto it, where a correct rule's check fails too.</summary>
     /// <param name="shape">The shape.</param>
     /// <param name="min">The smallest value.</param>
     /// <param name="max">The largest value.</param>
@@ -80,11 +82,38 @@ public static class Generators
     /// <exception cref="MemoryLimitException">One tensor of <paramref name="shape"/> would exceed
     /// <see cref="Limits.MemoryLimitBytes"/>.</exception>
     public static Arbitrary<Tensor> TensorArbitrary(int[] shape, double min, double max) =>
-        Arb.From(Tensor(shape, min, max), t => ShrinkValues(t, min, max));
+        Arb.From(Tensor(shape, min, max), t => ShrinkValues(t, Math.Clamp(0.0, min, max), v => Math.Clamp(v, min, max)));
 
-    private static IEnumerable<Tensor> ShrinkValues(Tensor t, double min, double max)
+    /// <summary>Tensors as <see cref="Tensor(int[], double, double, double, double[])"/> gives them, shrinking as
+    /// <see cref="TensorArbitrary(int[], double, double)"/> does but only to values at least <paramref name="gap"/>
+    /// from every avoided point: blocks to the allowed value nearest 0, then elements rounded to one decimal where that
+    /// is allowed.</summary>
+    /// <param name="shape">The shape.</param>
+    /// <param name="min">The smallest value.</param>
+    /// <param name="max">The largest value.</param>
+    /// <param name="gap">The least distance from every avoided point.</param>
+    /// <param name="avoid">The points to keep away from.</param>
+    /// <returns>An arbitrary of tensors.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> or <paramref name="avoid"/> is
+    /// null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">As for <see cref="Tensor(int[], double, double, double, double[])"/>.</exception>
+    /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
+    /// <see cref="Limits.MaxElements"/> elements.</exception>
+    /// <exception cref="MemoryLimitException">One tensor of <paramref name="shape"/> would exceed
+    /// <see cref="Limits.MemoryLimitBytes"/>.</exception>
+    public static Arbitrary<Tensor> TensorArbitrary(int[] shape, double min, double max, double gap, params double[] avoid)
     {
-        double simplest = Math.Clamp(0.0, min, max);
+        var gen = Tensor(shape, min, max, gap, avoid);
+        var allowed = Allowed(min, max, gap, avoid);
+        // The allowed value nearest 0; a rounded value is kept only where it is allowed, else the element stays.
+        double simplest = allowed.Select(r => Math.Clamp(0.0, r.Lo, r.Hi)).MinBy(Math.Abs);
+        return Arb.From(gen, t => ShrinkValues(t, simplest, v => allowed.Any(r => v >= r.Lo && v <= r.Hi) ? v : double.NaN));
+    }
+
+    /// <summary>Shrinks of <paramref name="t"/>'s values: blocks to <paramref name="simplest"/>, then each element
+    /// rounded to one decimal and passed through <paramref name="admit"/> (NaN: not admitted).</summary>
+    private static IEnumerable<Tensor> ShrinkValues(Tensor t, double simplest, Func<double, double> admit)
+    {
         var values = t.ToArray();
         var shape = t.Shape.ToArray();
         int n = values.Length;
@@ -108,8 +137,8 @@ public static class Generators
         // Then each element to one decimal.
         for (int i = 0; i < n; i++)
         {
-            double rounded = Math.Clamp(Math.Round(values[i], 1), min, max);
-            if (rounded == values[i] || values[i] == simplest) continue;
+            double rounded = admit(Math.Round(values[i], 1));
+            if (double.IsNaN(rounded) || rounded == values[i] || values[i] == simplest) continue;
             var r = (double[])values.Clone();
             r[i] = rounded;
             yield return Functional.Tensor.FromArray(r, shape);

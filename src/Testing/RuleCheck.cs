@@ -26,7 +26,9 @@ public sealed record RuleCheckOptions
     /// <summary>Central-difference step relative to each element's own scale (max(1, |x|)); default 1e-6.</summary>
     public double RelativeStep { get; init; } = 1e-6;
 
-    /// <summary>Absolute tolerance of the finite-difference checks; default 1e-5.</summary>
+    /// <summary>Absolute tolerance of the finite-difference checks; default 1e-5. A rule that returns 0 passes them
+    /// wherever the true derivatives are below it (as in torch's gradcheck): for a function whose derivatives are that
+    /// small, lower it or scale the function up.</summary>
     public double AbsoluteTolerance { get; init; } = 1e-5;
 
     /// <summary>Relative tolerance of the finite-difference checks; default 1e-3.</summary>

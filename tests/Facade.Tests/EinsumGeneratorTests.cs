@@ -185,4 +185,27 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
         Assert.ThrowsAny<Exception>(() => Check.One(Config.QuickThrowOnFailure.WithReplay(3UL, 5UL).WithMaxTest(1000), wide));
         Assert.Equal(19_999, big!.ToArray().Count(v => v == 0));
     }
+
+    [Fact]
+    public void Tensors_kept_away_from_kinks_shrink_without_crossing_the_gap()
+    {
+        // A property that fails when an element exceeds 1.5 (away from the kinks at 0 and ±1): every shrink stays 0.25 or
+        // more from them, and the rest go to the allowed value nearest 0.
+        var kinks = new[] { 0.0, 1.0, -1.0 };
+        bool Away(double v) => kinks.All(k => Math.Abs(v - k) >= 0.25);
+        Tensor? last = null;
+        var seen = new List<double>();
+        var property = Prop.ForAll(Generators.TensorArbitrary(new[] { 2, 3 }, -2, 2, 0.25, kinks), t =>
+        {
+            seen.AddRange(t.ToArray());
+            bool ok = t.ToArray().All(v => v <= 1.5);
+            if (!ok) last = t;
+            return ok;
+        });
+        Assert.ThrowsAny<Exception>(() => Check.One(Config.QuickThrowOnFailure.WithReplay(3UL, 5UL), property));
+        output.WriteLine("tensor shrunk to " + last);
+        Assert.All(seen, v => Assert.True(Away(v), $"{v} is within 0.25 of a kink"));
+        Assert.Equal(5, last!.ToArray().Count(v => Math.Abs(v) == 0.25));
+        Assert.Contains(last!.ToArray(), v => v > 1.5);
+    }
 }
