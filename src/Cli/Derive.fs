@@ -49,10 +49,11 @@ let run (equation: string) (latex: bool) (order: int) (plan: bool) (shapes: stri
     if order = 2 then
         let c = d.Contraction
         let n = names c
-        Console.WriteLine("Second order: einsum is linear in each operand, so ∂²L/∂X∂X = 0 for one operand, and each")
-        Console.WriteLine("mixed block, ∇_M ⟨∂L/∂K, V⟩ for a direction V shaped as K (a result shaped as M), is again a")
-        Console.WriteLine("contraction (inputs: V, the output gradient, then the remaining operands):")
-        if c.Inputs.Length < 2 then Console.WriteLine("  (one operand: every second-order block is zero)")
+        Console.WriteLine("Second order: the einsum's output is linear in each operand (its second derivative in one operand")
+        Console.WriteLine("is 0). With the output gradient G held fixed, each mixed block ∇_M ⟨∂L/∂K, V⟩ for a")
+        Console.WriteLine("direction V shaped as K (a result shaped as M) is again a contraction (inputs: V, G, then the")
+        Console.WriteLine("remaining operands); L's own second derivative adds Jᵀ·(∂G/∂C)·J, which depends on L:")
+        if c.Inputs.Length < 2 then Console.WriteLine("  (one operand: with G fixed every second-order block is zero)")
         for k in 0 .. c.Inputs.Length - 1 do
             for m in 0 .. c.Inputs.Length - 1 do
                 if m <> k then

@@ -28,12 +28,21 @@ module Torch =
             t.CheckLive()
             r
 
-    /// A TorchSharp tensor's shape as ours are written.
-    let private dims (t: torch.Tensor) = t.shape |> Array.map int
+    /// A TorchSharp tensor's shape as ours are written; a dimension past Int32.MaxValue is refused (it used to wrap).
+    let private dims (t: torch.Tensor) =
+        t.shape |> Array.map (fun d ->
+            if d > int64 Int32.MaxValue then
+                raise (ShapeException(sprintf "The TorchSharp tensor has a dimension of %d, more than a Functional tensor can have (%d)." d Int32.MaxValue, "t"))
+            int d)
 
     /// A Functional tensor with the same shape and values (converted to float64 if needed).
     let ofTorch (t: torch.Tensor) : Tensor =
         // Each step makes a wrapper of its own: disposed here, not left to the finalizer outside a dispose scope.
+        // A complex tensor would lose its imaginary part (LibTorch only warns); a huge view (an expand) would be
+        // materialised before our shape checks refuse it.
+        if t.dtype = torch.ScalarType.ComplexFloat32 || t.dtype = torch.ScalarType.ComplexFloat64 then
+            invalidArg "t" (sprintf "A complex TorchSharp tensor (%O) has no float64 counterpart; take its real or imaginary part first." t.dtype)
+        Limits.check (fun () -> sprintf "A tensor of shape %s" (Shape.show (dims t))) (float (t.numel()))
         use detached = t.detach()
         use typed = detached.to_type(torch.ScalarType.Float64)
         use d = typed.contiguous()
@@ -143,6 +152,13 @@ module Torch =
             let y = f xs
             if dims y <> v.ShapeArray then
                 raise (ShapeException(sprintf "The adjoint v has shape %s; the function's result has shape %s." (Shape.show v.ShapeArray) (Shape.show (dims y)), "v"))
+            if not y.requires_grad then
+                // A result that uses no input has no graph (autograd.grad refuses it): every derivative is zero.
+                {| Output = ofTorch y
+                   Vjp = inputs |> Array.map (fun x -> Tensor.zeros x.ShapeArray)
+                   Jvp = Tensor.zeros v.ShapeArray
+                   SecondOrder = inputs |> Array.map (fun x -> Tensor.zeros x.ShapeArray) |}
+            else
             let vt = toTorch true v
             let gs = torch.autograd.grad([| y |], xs, [| vt |], true, true, true)
             let live = [| 0 .. xs.Length - 1 |] |> Array.filter (fun k -> present gs.[k])
@@ -202,4 +218,13 @@ module Torch =
         let kb = if sb.Length = 1 then sb.[0] else sb.[sb.Length - 2]
         if ka <> kb then
             raise (ShapeException(sprintf "matmul: inner dimensions differ (%d and %d) for shapes [%s] and [%s]." ka kb (String.Join(", ", sa)) (String.Join(", ", sb)), "b"))
+        // The batch dimensions (all but the last two of each) must broadcast: LibTorch's own error otherwise.
+        let batch (s: int64[]) = if s.Length <= 2 then [||] else s.[.. s.Length - 3]
+        let ba, bb = batch sa, batch sb
+        let r = max ba.Length bb.Length
+        for i in 1 .. r do
+            let da = if i <= ba.Length then ba.[ba.Length - i] else 1L
+            let db = if i <= bb.Length then bb.[bb.Length - i] else 1L
+            if da <> db && da <> 1L && db <> 1L then
+                raise (ShapeException(sprintf "matmul: batch dimensions [%s] and [%s] do not broadcast." (String.Join(", ", ba)) (String.Join(", ", bb)), "b"))
         torch.matmul(a, b)

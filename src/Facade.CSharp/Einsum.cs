@@ -46,12 +46,14 @@ public sealed record LabelClass(string Label, LabelRole Role, int Repeated);
 
 /// <summary>The derivation of one operand's gradient.</summary>
 /// <param name="Operand">Zero-based operand index.</param>
-/// <param name="Name">The operand's name in formulas: A, B, … up to 24 operands (the output is C for one or two, Y from three),
-/// X0, X1, … from 25.</param>
+/// <param name="Name">The operand's name in formulas: A, B, … up to 24 operands, skipping L (the loss) and Y (the output
+/// is C for one or two operands, Y from three), X0, X1, … from 25.</param>
 /// <param name="Labels">Every label's class.</param>
 /// <param name="Formula">E.g. <c>∂L/∂A[i,j] = Σ_k ∂L/∂C[i,k] · B[j,k]</c>.</param>
 /// <param name="FormulaLatex">The same in LaTeX.</param>
-/// <param name="Contraction">The gradient as an einsum: output gradient first, then the other operands.</param>
+/// <param name="Contraction">The gradient as a contraction: the output gradient first, then the other operands. Where the
+/// gradient writes a diagonal (a label repeated in this operand) or broadcasts (a label summed inside it alone), its output
+/// repeats a label or has one no input has: the extended form, which <see cref="Einsum.Contract"/> does not accept.</param>
 /// <param name="Cases">Which cases beyond the plain I/J/K rule applied.</param>
 public sealed record OperandDerivation(int Operand, string Name, IReadOnlyList<LabelClass> Labels, string Formula, string FormulaLatex, string Contraction, IReadOnlyList<string> Cases)
 {

@@ -6,7 +6,9 @@ namespace Functional;
 
 public sealed partial class Tensor
 {
-    /// <summary>start, start + step, … up to (not including) stop: NumPy's <c>arange</c>.</summary>
+    /// <summary>start, start + step, … up to (not including) stop: NumPy's <c>arange</c>, whose count
+    /// ⌈(stop − start)/step⌉ is taken in floating point, so a quotient rounded up can add a value at stop itself
+    /// (<c>Arange(1, 1.3, 0.1)</c> has 4, as in NumPy and PyTorch).</summary>
     /// <param name="start">The first value.</param>
     /// <param name="stop">The bound, not included.</param>
     /// <param name="step">The step (nonzero; negative counts down).</param>
@@ -52,7 +54,8 @@ public sealed partial class Tensor
         Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Linspace of {count} values"), count);
         if (count == 1) return FromArray(new[] { start }, 1);
         double step = double.IsFinite(stop - start) ? (stop - start) / (count - 1) : stop / (count - 1) - start / (count - 1);
-        return FromArray(Enumerable.Range(0, count).Select(i => i < count / 2 ? start + step * i : stop - step * (count - 1 - i)).ToArray(), count);
+        // The ends as given: with two values over a span past double.MaxValue the step itself overflows (∞·0 = NaN).
+        return FromArray(Enumerable.Range(0, count).Select(i => i == 0 ? start : i == count - 1 ? stop : i < count / 2 ? start + step * i : stop - step * (count - 1 - i)).ToArray(), count);
     }
 
     /// <summary>The n×n identity matrix.</summary>
@@ -71,7 +74,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>A tensor of one value. The value comes first (the shape is the <c>params</c> list), unlike
-    /// <c>torch.full(size, value)</c>.</summary>
+    /// <c>torch.full(size, value)</c>. Made without its elements, as <see cref="Zeros"/>.</summary>
     /// <param name="value">The value.</param>
     /// <param name="shape">The shape.</param>
     /// <returns>The tensor.</returns>
@@ -94,7 +97,8 @@ public sealed partial class Tensor
 
     /// <summary>Standard normal values from a seeded generator: <c>Tensor.Normal(new[] { 5, 10 }, seed: 5)</c>.</summary>
     /// <param name="shape">The shape.</param>
-    /// <param name="seed">The generator's seed: the same seed gives the same values.</param>
+    /// <param name="seed">The generator's seed: the same seed gives the same values; every seed, negative and
+    /// neighbouring ones included, its own.</param>
     /// <returns>The tensor.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
     /// <exception cref="ShapeException"><paramref name="shape"/> has a negative dimension or more than
@@ -143,13 +147,13 @@ public sealed partial class Tensor
         if (!(high >= low) || !double.IsFinite(high)) throw new ArgumentOutOfRangeException(nameof(high), high, "Uniform needs a finite high ≥ low.");
         int count = Api.Call("Tensor.Uniform", "shape", () => Core.Shape.numel(shape));
         Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Uniform of shape [{string.Join(", ", shape)}]"), count);
-        var rng = new System.Random(seed);
+        var u01 = Core.TensorModule.uniforms(seed, count);
         var d = new double[count];
         // high − low overflows for bounds near ±double.MaxValue: then (1 − u)·low + u·high, which stays in range.
         bool wide = !double.IsFinite(high - low);
         for (int i = 0; i < d.Length; i++)
         {
-            double u = rng.NextDouble();
+            double u = u01[i];
             d[i] = wide ? (1 - u) * low + u * high : low + (high - low) * u;
             // Rounding can reach high when high − low is a few ulps of low: the largest value below it instead.
             if (d[i] >= high && high > low) d[i] = Math.BitDecrement(high);

@@ -44,7 +44,9 @@ public sealed partial class Tensor
     /// <returns>A rank-0 tensor.</returns>
     public static Tensor Scalar(double value) => Of(Core.TensorModule.scalar(value));
 
-    /// <summary>A tensor of zeros.</summary>
+    /// <summary>A tensor of zeros, made without its elements: they take memory only when an operation needs them, and
+    /// that read is where a shape over <see cref="Limits.MemoryLimitBytes"/> is refused
+    /// (<see cref="MemoryLimitException"/>).</summary>
     /// <param name="shape">The shape.</param>
     /// <returns>A tensor of zeros.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
@@ -52,7 +54,9 @@ public sealed partial class Tensor
     /// <see cref="Limits.MaxElements"/> elements.</exception>
     public static Tensor Zeros(params int[] shape) => Api.Call("Tensor.Zeros", "shape", () => Of(Core.TensorModule.zeros(shape ?? throw new ArgumentNullException(nameof(shape)))));
 
-    /// <summary>A tensor of ones.</summary>
+    /// <summary>A tensor of ones, made without its elements: they take memory only when an operation needs them, and
+    /// that read is where a shape over <see cref="Limits.MemoryLimitBytes"/> is refused
+    /// (<see cref="MemoryLimitException"/>).</summary>
     /// <param name="shape">The shape.</param>
     /// <returns>A tensor of ones.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
@@ -61,7 +65,8 @@ public sealed partial class Tensor
     public static Tensor Ones(params int[] shape) => Api.Call("Tensor.Ones", "shape", () => Of(Core.TensorModule.ones(shape ?? throw new ArgumentNullException(nameof(shape)))));
 
     /// <summary>Standard normal entries from a seeded generator (reproducible).</summary>
-    /// <param name="seed">The generator's seed: the same seed gives the same values.</param>
+    /// <param name="seed">The generator's seed: the same seed gives the same values; every seed, negative and
+    /// neighbouring ones included, its own (not System.Random's, whose seeds −s and s agree).</param>
     /// <param name="shape">The shape.</param>
     /// <returns>The tensor.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>

@@ -103,6 +103,24 @@ public class EinsumTests
     }
 
     [Fact]
+    public void Derivations_name_no_operand_L_and_say_a_repeated_summed_label_is_a_diagonal()
+    {
+        // Operand 11 of 12 was named L, the loss's letter: ∂L/∂L[…].
+        var twelve = Einsum.Derive(string.Join(",", Enumerable.Range(0, 12).Select(_ => "i")) + "->i");
+        Assert.DoesNotContain(twelve.Operands, o => o.Name == "L" || o.Name == "Y");
+        Assert.Equal(12, twelve.Operands.Select(o => o.Name).Distinct().Count());
+        // The trace's gradient is G·δ, written onto the diagonal: it was also said to be broadcast.
+        var trace = Einsum.Derive("ii->").Operands[0].Cases;
+        Assert.Contains(trace, c => c.Contains("diagonal"));
+        Assert.DoesNotContain(trace, c => c.Contains("broadcast along"));
+        Assert.Contains(Einsum.Derive("ij->i").Operands[0].Cases, c => c.Contains("broadcast along"));
+        // The ellipsis case only for an operand that has '...'.
+        var d = Einsum.Derive("...i,i->...i");
+        Assert.Contains(d.Operands[0].Cases, c => c.Contains("'...'"));
+        Assert.DoesNotContain(d.Operands[1].Cases, c => c.Contains("'...'"));
+    }
+
+    [Fact]
     public void Result_records_built_with_null_parts_still_print()
     {
         Assert.Contains("Steps = [null]", new ContractionPlan("greedy", new PlanStep[] { null! }, 0, 0).ToString());

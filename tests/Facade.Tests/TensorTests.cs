@@ -239,4 +239,33 @@ public class PrintingTests
         Assert.DoesNotContain("System.", invariant);
         Assert.DoesNotContain("Functional.", invariant);
     }
+
+    [Fact]
+    public void Every_seed_gives_its_own_values()
+    {
+        // System.Random(seed) gave seed -s the values of s, and values linear in the seed (u[s+2] = 2u[s+1] - u[s] mod 1).
+        Assert.NotEqual(Tensor.Random(5, 4).ToArray(), Tensor.Random(-5, 4).ToArray());
+        Assert.NotEqual(Tensor.Random(int.MinValue, 4).ToArray(), Tensor.Random(int.MaxValue, 4).ToArray());
+        var a = Tensor.Uniform(new[] { 1000 }, 10, 0, 1).ToArray();
+        var b = Tensor.Uniform(new[] { 1000 }, 11, 0, 1).ToArray();
+        var c = Tensor.Uniform(new[] { 1000 }, 12, 0, 1).ToArray();
+        static double Wrap(double v) { double r = v - Math.Floor(v); return Math.Min(r, 1 - r); }
+        Assert.True(Enumerable.Range(0, 1000).Count(k => Wrap(c[k] - 2 * b[k] + a[k]) < 1e-9) < 5);
+        // The same seed, the same values; mean and variance of 10^5 normals near 0 and 1.
+        Assert.Equal(Tensor.Normal(new[] { 7 }, 3).ToArray(), Tensor.Random(3, 7).ToArray());
+        var z = Tensor.Random(42, 100_000).ToArray();
+        Assert.InRange(z.Average(), -0.02, 0.02);
+        Assert.InRange(z.Select(v => v * v).Average(), 0.98, 1.02);
+        Assert.All(Tensor.Uniform(new[] { 10_000 }, -3, 2, 5).ToArray(), v => Assert.InRange(v, 2, 4.999999999999));
+    }
+
+    [Fact]
+    public void Linspace_keeps_both_ends_where_the_step_overflows()
+    {
+        // Two values over a span past double.MaxValue: the step was infinite and both ends NaN (∞·0).
+        Assert.Equal(new[] { -double.MaxValue, double.MaxValue }, Tensor.Linspace(-double.MaxValue, double.MaxValue, 2).ToArray());
+        Assert.Equal(new[] { -1e308, 1e308 }, Tensor.Linspace(-1e308, 1e308, 2).ToArray());
+        var three = Tensor.Linspace(-double.MaxValue, double.MaxValue, 3).ToArray();
+        Assert.Equal(new[] { -double.MaxValue, 0, double.MaxValue }, three);
+    }
 }

@@ -78,7 +78,9 @@ module internal Derivation =
           match names ls Batch with
           | [] -> ()
           | b -> yield sprintf "batch labels %s: present in this operand, another and the output; carried through unchanged" (set b)
-          match names ls SummedInside with
+          // A label repeated here and summed is a diagonal read: its gradient is written onto the diagonal (the next
+          // case), not broadcast.
+          match ls |> List.filter (fun x -> x.Role = SummedInside && x.Here = 1) |> List.map (fun x -> readable x.Label) with
           | [] -> ()
           | s -> yield sprintf "labels %s summed inside this operand only: the gradient does not depend on them and is broadcast along them" (set s)
           match ls |> List.filter (fun x -> x.Here > 1) |> List.map (fun x -> readable x.Label) with
@@ -93,7 +95,7 @@ module internal Derivation =
           match names ls Elsewhere with
           | [] -> ()
           | s -> yield sprintf "labels %s summed inside other operands: summed there in the gradient too" (set s)
-          if ls |> List.exists (fun x -> x.Label >= Contraction.ellipsisBase) then
+          if ls |> List.exists (fun x -> x.Label >= Contraction.ellipsisBase && x.Here > 0) then
               yield "'...' dimensions act as one more label; where an operand has fewer of them or size 1, the gradient is summed back to its shape (broadcasting)" ]
 
     /// The derivation for operand k.

@@ -7,8 +7,9 @@ open System
 module internal Explain =
 
     /// Operand names: A, B → C for two operands (the seed's), A, B, C, … → Y beyond.
-    // A…X while the output's name (C, or Y from three operands) cannot be reached; numbered from 25 operands on.
-    let operandName (n: int) (k: int) = if n <= 24 then string (char (int 'A' + k)) else sprintf "X%d" k
+    // Letters without L (the loss in ∂L/∂…) and Y (the output's name from three operands); numbered from 25 operands on.
+    let private letters = "ABCDEFGHIJKMNOPQRSTUVWXZ"
+    let operandName (n: int) (k: int) = if n <= letters.Length then string letters.[k] else sprintf "X%d" k
     let outputName (n: int) = if n <= 2 then "C" else "Y"
 
     let private labelText (l: int) = if l = Contraction.ellipsisBase then "..." else Contraction.labelName l

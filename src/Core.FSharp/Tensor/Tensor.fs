@@ -275,16 +275,31 @@ module Tensor =
         if isNull values then nullArg "values"
         create [| values.Length |] values
 
-    /// Standard normal entries from a seeded generator (Box–Muller over System.Random(seed)).
+    /// SplitMix64's output function: a bijection of 64-bit words that scatters nearby inputs.
+    let private mix64 (z: uint64) =
+        let z = (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
+        let z = (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
+        z ^^^ (z >>> 31)
+
+    /// `count` doubles uniform in [0, 1) (53 random bits each) from `seed`: SplitMix64 started at the seed's own mix,
+    /// so that every seed, negative ones and neighbours included, starts its own stream (System.Random(seed) gives
+    /// seed −s the values of s, and values linear in the seed).
+    let uniforms (seed: int) (count: int) : double[] =
+        let mutable state = mix64 (uint64 (int64 seed) + 0x632BE59BD9B4E019UL)
+        Array.init count (fun _ ->
+            state <- state + 0x9E3779B97F4A7C15UL
+            float (mix64 state >>> 11) * (1.0 / 9007199254740992.0))
+
+    /// Standard normal entries from a seeded generator (Box–Muller over `uniforms`).
     let random (seed: int) (shape: int[]) =
-        let rng = Random(seed)
         let n = Shape.numel shape
         Limits.check (fun () -> sprintf "A tensor of shape %s" (Shape.show shape)) (float n)
+        let u = uniforms seed (n + (n &&& 1))
         let data = Array.zeroCreate n
         let mutable i = 0
         while i < n do
-            let u1 = 1.0 - rng.NextDouble()
-            let u2 = rng.NextDouble()
+            let u1 = 1.0 - u.[i]
+            let u2 = u.[i + 1]
             let r = sqrt (-2.0 * log u1)
             data.[i] <- r * cos (2.0 * Math.PI * u2)
             if i + 1 < n then data.[i + 1] <- r * sin (2.0 * Math.PI * u2)

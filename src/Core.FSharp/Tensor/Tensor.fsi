@@ -141,7 +141,11 @@ module Tensor =
 
     val vector: values: double array -> Tensor
 
-    /// Standard normal entries from a seeded generator (Box–Muller over System.Random(seed)).
+    /// `count` doubles uniform in [0, 1) from `seed` (SplitMix64 from the seed's own mix: every seed its own stream).
+    val internal uniforms: seed: int -> count: int -> double array
+
+    /// Standard normal entries from a seeded generator (Box–Muller over `uniforms`; every seed, negative ones
+    /// included, gives its own values, the same on every machine up to the platform's log, sin and cos).
     val random: seed: int -> shape: int array -> Tensor
 
     val shape: t: Tensor -> int array

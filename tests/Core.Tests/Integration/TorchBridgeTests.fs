@@ -59,7 +59,33 @@ module TorchBridgeTests =
             let a = torch.ones(2L, 3L, dtype = torch.ScalarType.Float64)
             let b = torch.ones(4L, 5L, dtype = torch.ScalarType.Float64)
             let e = Assert.Throws<Functional.ShapeException>(fun () -> Torch.matmul a b |> ignore)
-            Assert.Contains("3 and 4", e.Message))
+            Assert.Contains("3 and 4", e.Message)
+            // Batch dimensions that do not broadcast: LibTorch's own error before.
+            let c = torch.ones([| 2L; 3L; 4L |], dtype = torch.ScalarType.Float64)
+            let d = torch.ones([| 5L; 4L; 6L |], dtype = torch.ScalarType.Float64)
+            let e2 = Assert.Throws<Functional.ShapeException>(fun () -> Torch.matmul c d |> ignore)
+            Assert.Contains("do not broadcast", e2.Message)
+            Assert.Equal<int64[]>([| 5L; 2L; 6L |], (Torch.matmul (torch.ones([| 1L; 2L; 4L |], dtype = torch.ScalarType.Float64)) d).shape))
+
+    [<Fact>]
+    let ``ofTorch refuses what it cannot represent instead of misreading it`` () =
+        Torch.scoped (fun () ->
+            // A complex tensor lost its imaginary part; a dimension past Int32.MaxValue wrapped ([2^32, 0] read as [0, 0]).
+            let z = torch.complex(torch.tensor([| 1.0 |]), torch.tensor([| 2.0 |]))
+            Assert.Equal("t", (Assert.ThrowsAny<System.ArgumentException>(fun () -> Torch.ofTorch z |> ignore)).ParamName)
+            let wide = torch.empty([| 4294967296L; 0L |], dtype = torch.ScalarType.Float64)
+            Assert.Throws<Functional.ShapeException>(fun () -> Torch.ofTorch wide |> ignore) |> ignore
+            // Non-contiguous views read in their own order.
+            let m = torch.tensor([| 1.0; 2.0; 3.0; 4.0; 5.0; 6.0 |]).reshape(2L, 3L)
+            Assert.Equal<double[]>([| 1.0; 4.0; 2.0; 5.0; 3.0; 6.0 |], (Torch.ofTorch m.T).ToArray()))
+
+    [<Fact>]
+    let ``derivatives of a result that uses no input are zeros`` () =
+        let x = Tensor.vector [| 1.0; 2.0 |]
+        let r = Torch.derivatives (fun ts -> torch.zeros_like ts.[0]) [| x |] (Tensor.ones [| 2 |]) [| Tensor.ones [| 2 |] |] [| Tensor.ones [| 2 |] |]
+        Assert.Equal<double[]>([| 0.0; 0.0 |], r.Vjp.[0].ToArray())
+        Assert.Equal<double[]>([| 0.0; 0.0 |], r.Jvp.ToArray())
+        Assert.Equal<double[]>([| 0.0; 0.0 |], r.SecondOrder.[0].ToArray())
 
 /// TorchSharp wrappers the bridge makes and drops, counted: alone, so no other test's tensors are counted.
 [<Collection("process-wide state")>]
