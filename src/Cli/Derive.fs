@@ -50,15 +50,15 @@ let run (equation: string) (latex: bool) (order: int) (plan: bool) (shapes: stri
         let c = d.Contraction
         let n = names c
         Console.WriteLine("Second order: the einsum's output is linear in each operand (its second derivative in one operand")
-        Console.WriteLine("is 0). With the output gradient G held fixed, each mixed block ∇_M ⟨∂L/∂K, V⟩ for a")
-        Console.WriteLine("direction V shaped as K (a result shaped as M) is again a contraction (inputs: V, G, then the")
-        Console.WriteLine("remaining operands); L's own second derivative adds Jᵀ·(∂G/∂C)·J, which depends on L:")
-        if c.Inputs.Length < 2 then Console.WriteLine("  (one operand: with G fixed every second-order block is zero)")
+        Console.WriteLine("is 0). With the output gradient held fixed, each mixed block ∇_M ⟨∂L/∂K, Δ⟩ for a direction Δ")
+        Console.WriteLine("shaped as K (a result shaped as M) is again a contraction (inputs: Δ, the output gradient, then the")
+        Console.WriteLine("remaining operands); L's own second derivative adds the output gradient's own derivative, Jᵀ·∇²L·J:")
+        if c.Inputs.Length < 2 then Console.WriteLine("  (one operand: with the output gradient fixed every second-order block is zero)")
         for k in 0 .. c.Inputs.Length - 1 do
             for m in 0 .. c.Inputs.Length - 1 do
                 if m <> k then
                     let h = Derivation.secondOrder c k m
-                    Console.WriteLine(sprintf "  ∇_%s ⟨∂L/∂%s, V⟩  =  %s" n.[m] n.[k] (Explain.contractionText h))
+                    Console.WriteLine(sprintf "  ∇_%s ⟨∂L/∂%s, Δ⟩  =  %s" n.[m] n.[k] (Explain.contractionText h))
     match planned with
     | Some (sh, p) ->
         let table = Table().AddColumns("step", "contracts", "flops", "result elements")

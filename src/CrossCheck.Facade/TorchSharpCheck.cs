@@ -47,7 +47,7 @@ public static partial class TorchSharpCheck
 
     /// <summary>Compares with |Functional − TorchSharp| ≤ absoluteTolerance + relativeTolerance·|TorchSharp|; equal
     /// values (infinities among them) and NaN against NaN agree. A non-scalar result is compared through a fixed
-    /// projection (weights of magnitude 0.5 to 1.5); a one-element result's gradients are taken times −2 (divided out in
+    /// projection (weights of magnitude 0.5 to 1.5); a one-element result's gradients are taken times −½ (divided out in
     /// the report), so a rule that ignores its output gradient differs.</summary>
     /// <param name="ours">The function written with Functional.</param>
     /// <param name="theirs">The same function written with TorchSharp.</param>

@@ -264,7 +264,12 @@ module Engine =
             let c = x - x.mean(last, true)
             let r = torch.rsqrt((c * c).mean(last, true) + float' op "epsilon")
             r * ((g - g.mean(last, true)) - y * (g * y).mean(last, true))
-        | "huber" -> torch.nn.functional.huber_loss(xs.[0], xs.[1], reduction = torch.nn.Reduction.None, delta = float' op "delta")
+        | "huber" ->
+            let delta = float' op "delta"
+            // δ = ∞ is MSE's ½d²: torch's huber_loss takes its linear branch at |d| = ∞ there (d < ∞ is false) and
+            // gives ∞·(∞ − ∞) = NaN where ours is ∞.
+            if Double.IsPositiveInfinity delta then (xs.[0] - xs.[1]).square() * 0.5
+            else torch.nn.functional.huber_loss(xs.[0], xs.[1], reduction = torch.nn.Reduction.None, delta = delta)
         | "huberSlope" ->
             let delta = float' op "delta"
             xs.[2] * (xs.[0] - xs.[1]).clamp(TorchSharp.Scalar.op_Implicit -delta, TorchSharp.Scalar.op_Implicit delta)

@@ -182,7 +182,7 @@ module Torch =
     /// The TorchSharp mode of the gradient checker: ours (f through Functional's transforms) against
     /// TorchSharp autograd (g, the same function written with TorchSharp), value and every gradient, with
     /// |ours − theirs| ≤ atol + rtol·|theirs| required element by element. The gradients are of ⟨f(x), w⟩ with a
-    /// fixed projection w, as GradCheck's (−2 for a one-element result, divided out again in the report).
+    /// fixed projection w, as GradCheck's (−½ for a one-element result, divided out again in the report).
     let compare (rtol: float) (atol: float) (f: Value[] -> Value) (g: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) : GradCheckReport =
         // A NaN tolerance would pass every comparison (NaN > 0 is false), as in GradCheck.runWith.
         if not (atol >= 0.0) then invalidArg "atol" "The absolute tolerance must be zero or positive."

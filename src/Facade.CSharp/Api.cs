@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.ExceptionServices;
 using System.Text.RegularExpressions;
 
@@ -31,17 +32,39 @@ internal static partial class Api
         }
     }
 
-    /// <summary>Runs a user's delegate: an argument error it raised itself (not one a facade member raised in it, which
-    /// carries that member's mark) is marked as the user's, so that no member it passes through rewords it, renames its
-    /// parameter or rebuilds it.</summary>
+    /// <summary>Runs a user's delegate: an argument error it raised itself (not one this library raised in it: a facade
+    /// member's carries that member's mark, and the few raised outside <see cref="Call"/> come from this library's
+    /// code) is marked as the user's, so that no member it passes through rewords it, renames its parameter or
+    /// rebuilds it.</summary>
     public static T User<T>(Func<T> call)
     {
         try { return call(); }
-        catch (ArgumentException e) when (e.Data[Translated] is null)
+        catch (ArgumentException e) when (e.Data[Translated] is null && RaisedByUser(e))
         {
             e.Data[Translated] = UsersOwn;
             throw;
         }
+    }
+
+    /// <summary>This library's assemblies, by name.</summary>
+    private static readonly HashSet<string> Ours = new(StringComparer.Ordinal)
+    {
+        "Functional.Facade", "Functional.Core", "Functional.Kernels", "Functional.Testing", "Functional.Testing.FSharp",
+        "Functional.CrossCheck.TorchSharp", "Functional.CrossCheck.Facade", "functional",
+    };
+
+    /// <summary>Whether the innermost frame of <paramref name="e"/>'s stack outside the runtime's and FSharp.Core's
+    /// code belongs to neither this library nor them: the user's own code threw it.</summary>
+    private static bool RaisedByUser(Exception e)
+    {
+        foreach (var frame in new System.Diagnostics.StackTrace(e, false).GetFrames())
+        {
+            string? name = frame.GetMethod()?.DeclaringType?.Assembly.GetName().Name;
+            if (name is null || name is "System" or "mscorlib" or "netstandard" or "FSharp.Core"
+                || name.StartsWith("System.", StringComparison.Ordinal) || name.StartsWith("Microsoft.", StringComparison.Ordinal)) continue;
+            return !Ours.Contains(name);
+        }
+        return false;
     }
 
     /// <summary>Marks <paramref name="e"/> as already in the terms of the C# member <paramref name="member"/> (a

@@ -24,7 +24,7 @@ public sealed record GradientCheckReport(bool Passed, double MaxAbsoluteError, d
 /// <summary>
 /// Central-difference gradient checks (as torch's gradcheck) for use in any test framework:
 /// xunit, NUnit, FsCheck, Hedgehog. A function with a non-scalar result is checked through a fixed projection (weights
-/// of magnitude 0.5 to 1.5); one with a single element is differentiated times −2 (divided out in the report), so a
+/// of magnitude 0.5 to 1.5); one with a single element is differentiated times −½ (divided out in the report), so a
 /// custom rule that ignores its output gradient fails. A finite difference that is not finite fails, and so does a NaN gradient, even against a
 /// NaN difference: check such points with <c>TorchSharpCheck.Compare</c>, where NaN agrees with NaN.
 /// </summary>

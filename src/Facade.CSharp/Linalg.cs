@@ -48,7 +48,9 @@ public static class Linalg
 
     /// <summary>det A, one per matrix. VJP: Ā = ḡ·adj(A)ᵀ, the cofactor matrix (det A·A⁻ᵀ where A is invertible),
     /// also at a singular A (where TorchSharp 0.107's is 0 wherever its det comes out exactly 0); a second derivative (a
-    /// Hessian through Det) needs A⁻¹ and is refused there.</summary>
+    /// Hessian through Det) is tr(A⁻¹·Ȧ)·C − C·Ȧᵀ·A⁻ᵀ, needs A⁻¹ and is refused at a singular A; near one its two
+    /// terms are about ‖A⁻¹‖ times larger than their difference, so it loses about log₁₀ of A's condition number in
+    /// digits (the true Hessian, a polynomial in A, does not).</summary>
     /// <param name="a">A, [..., n, n].</param>
     /// <returns>The determinants, shaped [...].</returns>
     /// <exception cref="ArgumentNullException"><paramref name="a"/> is null.</exception>

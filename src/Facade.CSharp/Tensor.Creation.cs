@@ -147,18 +147,7 @@ public sealed partial class Tensor
         if (!(high >= low) || !double.IsFinite(high)) throw new ArgumentOutOfRangeException(nameof(high), high, "Uniform needs a finite high ≥ low.");
         int count = Api.Call("Tensor.Uniform", "shape", () => Core.Shape.numel(shape));
         Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Uniform of shape [{string.Join(", ", shape)}]"), count);
-        var u01 = Core.TensorModule.uniforms(seed, count);
-        var d = new double[count];
-        // high − low overflows for bounds near ±double.MaxValue: then (1 − u)·low + u·high, which stays in range.
-        bool wide = !double.IsFinite(high - low);
-        for (int i = 0; i < d.Length; i++)
-        {
-            double u = u01[i];
-            d[i] = wide ? (1 - u) * low + u * high : low + (high - low) * u;
-            // Rounding can reach high when high − low is a few ulps of low: the largest value below it instead.
-            if (d[i] >= high && high > low) d[i] = Math.BitDecrement(high);
-        }
-        return FromArray(d, shape);
+        return Of(Core.TensorModule.uniform(seed, low, high, shape));
     }
 
     /// <summary>The index of the largest entry along an axis (the first, at a tie; the first NaN where there is one,

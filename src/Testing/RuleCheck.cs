@@ -50,10 +50,10 @@ public sealed record RuleCheckOptions
 /// against central differences along a random direction; its VJP against central differences of a random
 /// projection (element by element for small inputs; for large ones at sampled elements and along random directions, as
 /// gradcheck(fast_mode=True) and JAX's check_grads do); JVP against VJP (⟨J·u, w⟩ = ⟨u, Jᵀ·w⟩); and second order:
-/// the gradient of ⟨w, f⟩ + ½⟨f, f⟩ differentiated forward (its VJP's output gradient moves with x, so a VJP rule that
-/// reads it as numbers fails), the Hessian's symmetry, and the JVP differentiated in reverse (a JVP rule built from its
-/// inputs' numbers fails), each against central differences of first-order results. Works for built-in ops and for
-/// <see cref="CustomOp"/>s alike.
+/// the gradient of ⟨w, f⟩ + ½s⟨f, f⟩ (s = 1/max(1, |f|∞)) differentiated forward (its VJP's output gradient moves
+/// with x, so a VJP rule that reads it as numbers fails), the Hessian's symmetry, and the JVP differentiated in reverse
+/// (a JVP rule built from its inputs' numbers fails), each against central differences of first-order results. Works
+/// for built-in ops and for <see cref="CustomOp"/>s alike.
 /// </summary>
 /// <example><code>
 /// var op = CustomOp.Create("cube", xs => xs[0] * xs[0] * xs[0],
@@ -207,14 +207,17 @@ public static class RuleCheck
                     Invariant($"input {i}: ⟨J·u, w⟩ = {left:R} but ⟨u, Jᵀ·w⟩ = {right:R} (|Δ| {Math.Abs(left - right):G3}); the JVP and the VJP disagree"));
         }
 
-        // Second order: the gradient of ⟨w, f⟩ + ½⟨f, f⟩ along all u at once (forward over reverse) against central
-        // differences of the gradient. Its VJP's output gradient, w + f, moves with x, so a VJP rule that reads its
-        // output gradient as numbers (a constant to every transform around it) loses JᵀJ·u and fails, as it does in a
-        // Hessian; with ⟨w, f⟩ alone that gradient would be a constant.
+        // Second order: the gradient of ⟨w, f⟩ + ½s⟨f, f⟩ along all u at once (forward over reverse) against central
+        // differences of the gradient. Its VJP's output gradient, w + s·f, moves with x, so a VJP rule that reads its
+        // output gradient as numbers (a constant to every transform around it) loses s·JᵀJ·u and fails, as it does in
+        // a Hessian; with ⟨w, f⟩ alone that gradient would be a constant. s = 1/max(1, |f|∞) keeps w + s·f within
+        // [−2, 2], so the gradient is no larger than ⟨w, f⟩'s (e^x at 400: Jᵀf would overflow).
+        double yMax = y.ToArray().Select(Math.Abs).DefaultIfEmpty(0).Max();
+        double s = double.IsFinite(yMax) ? 1 / Math.Max(1, yMax) : 0;
         var gradient = FuncConvert.FromFunc<Core.Value[], Core.Value[]>(vs => Core.Autodiff.gradMany(FuncConvert.FromFunc<Core.Value[], Core.Value>(zs =>
         {
             var fz = f.Invoke(zs);
-            return Core.Reduction.sum(Core.Arithmetic.mul(Core.Arithmetic.add(Core.ValueModule.constant(w), Core.Arithmetic.scale(0.5, fz)), fz));
+            return Core.Reduction.sum(Core.Arithmetic.mul(Core.Arithmetic.add(Core.ValueModule.constant(w), Core.Arithmetic.scale(0.5 * s, fz)), fz));
         }), vs));
         // H·d for the gradient of input i, along directions d over all inputs (forward over reverse).
         Core.Tensor HessianAlong(int input, Core.Tensor[] d) => Rules("second order", () =>
@@ -245,21 +248,23 @@ public static class RuleCheck
         double uHv = Enumerable.Range(0, xs.Length).Sum(i => Core.TensorModule.dot(ds[i], HessianAlong(i, vs)));
         if (!(Math.Abs(vHu - uHv) <= 1e-8 * (Math.Abs(vHu) + Math.Abs(uHv)) + 1e-12))
             return new RuleCheckReport(false, "Hessian symmetry",
-                Invariant($"⟨v, H·u⟩ = {vHu:R} but ⟨u, H·v⟩ = {uHv:R} for the Hessian of ⟨w, f⟩ + ½⟨f, f⟩ (|Δ| {Math.Abs(vHu - uHv):G3}): the second-order rules are not consistent"));
+                Invariant($"⟨v, H·u⟩ = {vHu:R} but ⟨u, H·v⟩ = {uHv:R} for the Hessian of ⟨w, f⟩ + ½s⟨f, f⟩ (|Δ| {Math.Abs(vHu - uHv):G3}): the second-order rules are not consistent"));
 
         // The JVP rule's own derivative (reverse over forward): the gradient of k(x) = ⟨w, J(x)·d⟩ along random
         // directions against central differences of k, whose JVPs were checked above. A JVP rule built from its
         // inputs' numbers passes every check above and fails here, as it would under a Hessian or a nested JVP.
-        var along = FuncConvert.FromFunc<Core.Value[], Core.Value>(zs =>
-            Core.Reduction.sum(Core.Arithmetic.mul(Core.ValueModule.constant(w), Core.Autodiff.jvpMany(f, zs, Consts(ds)).Item2)));
+        var jvpAlong = FuncConvert.FromFunc<Core.Value[], Core.Value>(zs => Core.Autodiff.jvpMany(f, zs, Consts(ds)).Item2);
+        var along = FuncConvert.FromFunc<Core.Value[], Core.Value>(zs => Core.Reduction.sum(Core.Arithmetic.mul(Core.ValueModule.constant(w), jvpAlong.Invoke(zs))));
         var alongGradient = Rules("JVP second order", () => Core.Autodiff.gradMany(along, Consts(xs)).Select(v => v.Tensor).ToArray());
         for (int r = 0; r < 2; r++)
         {
             var es = xs.Select((x, k) => Scaled(k, RandomLike(x))).ToArray();
             double actual = Enumerable.Range(0, xs.Length).Sum(i => Core.TensorModule.dot(alongGradient[i], es[i]));
-            double At(double by) => Rules("JVP second order", () =>
-                Core.TensorModule.item(along.Invoke(Consts(xs.Select((x, k) => Core.TensorModule.add(x, Core.TensorModule.scale(by, es[k]))).ToArray())).Tensor));
-            double expected = (At(h) - At(-h)) / (2 * h);
+            Core.Tensor At(double by) => Rules("JVP second order", () =>
+                jvpAlong.Invoke(Consts(xs.Select((x, k) => Core.TensorModule.add(x, Core.TensorModule.scale(by, es[k]))).ToArray())).Tensor);
+            // ⟨w, J(x + he)·d − J(x − he)·d⟩: the difference element by element first, so that a large part of the JVP
+            // that does not move with x cancels exactly instead of adding its rounding to the check.
+            double expected = Core.TensorModule.dot(w, Core.TensorModule.difference(At(h), At(-h))) / (2 * h);
             if (!Close(actual, expected))
                 return new RuleCheckReport(false, "JVP second order",
                     Invariant($"along random direction {r}: the gradient of ⟨w, J·d⟩ (reverse over forward) gives {actual:R}, the central difference of the JVPs {expected:R}; |Δ| {Math.Abs(actual - expected):G3} > {Tol(expected)}"));

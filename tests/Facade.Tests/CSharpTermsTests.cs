@@ -49,6 +49,8 @@ public class CSharpTermsTests
         // A facade member's error inside the function is still said in the outer member's terms.
         var ours = Assert.Throws<ShapeException>(() => Autodiff.Grad(x => (x + Tensor.Ones(4)).Sum(), Tensor.Ones(3)));
         Assert.StartsWith("Autodiff.Grad: ", ours.Message);
+        // One the facade raises outside its error boundary (the indexer) is the library's, not the user's, too.
+        Assert.StartsWith("Autodiff.Grad: ", Assert.ThrowsAny<ArgumentException>(() => Autodiff.Grad((Tensor x) => x[5].Sum(), Tensor.Ones(3))).Message);
     }
 
     [Fact]

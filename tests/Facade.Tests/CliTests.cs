@@ -85,7 +85,7 @@ public class CliTests
         Assert.Contains(@"\frac", Run("derive", "ij,jk->ik", "--latex").Out);
         // V is shaped as A (i, j); the block's result as B (j, k).
         var second = Run("derive", "ij,jk->ik", "--order", "2").Out;
-        Assert.Contains("∇_B ⟨∂L/∂A, V⟩  =  ij,ik->jk", second);
+        Assert.Contains("∇_B ⟨∂L/∂A, Δ⟩  =  ij,ik->jk", second);
         // The blocks hold with the output gradient fixed; L's own curvature adds a term (it said ∂²L/∂X∂X = 0).
         Assert.Contains("held fixed", second);
         Assert.DoesNotContain("∂²L/∂X∂X = 0", second);

@@ -130,7 +130,7 @@ public class OpTableTests
         new("Tensor.Stack(Int32, Tensor[])", "each input's slice of the adjoint", "", "stack", x => Tensor.Stack(1, x), t => torch.stack(t, 1), R(1, 2, 4), R(2, 2, 4)),
         new("Tensor.Split(Int32, Int32[])", "the parts' adjoints joined", "", "split", x => x[0].Split(1, 1, 3)[1], t => t[0].narrow(1, 1, 3), R(1, 2, 4)),
         new("Tensor.Unsqueeze(Int32)", "reshaped back", "", "unsqueeze", x => x[0].Unsqueeze(1), t => t[0].unsqueeze(1), R(1, 2, 4)),
-        new("Tensor.Squeeze(Int32[])", "reshaped back", "", "squeeze", x => x[0].Squeeze(), t => t[0].squeeze(), R(1, 2, 1, 4)),
+        new("Tensor.Squeeze(Int32[])", "reshaped back", "", "squeeze (an axis given whose length is not 1 is refused; torch leaves it)", x => x[0].Squeeze(), t => t[0].squeeze(), R(1, 2, 1, 4)),
         new("Tensor.Flip(Int32)", "flipped back", "", "flip", x => x[0].Flip(-1), t => t[0].flip(-1), R(1, 2, 4)),
         new("Tensor.IndexSelect(Int32, Int32[])", "a scatter-add of the adjoint (IndexAdd)", "", "index_select", x => x[0].IndexSelect(1, new[] { 3, 0, 3 }), t => t[0].index_select(1, torch.tensor(new long[] { 3, 0, 3 })), R(1, 2, 4)),
         new("Tensor.IndexAdd(Int32, Int32[], Int32)", "a gather of the adjoint (IndexSelect)", "", "index_add", x => x[0].IndexAdd(0, new[] { 1, 1, 0 }, 2),

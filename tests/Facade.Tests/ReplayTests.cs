@@ -173,6 +173,14 @@ public class ReplayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void MSE_at_an_infinite_difference_replays_as_infinite()
+    {
+        // MSE is recorded as Huber with δ = ∞; torch's huber_loss gives NaN at |d| = ∞ (its linear branch, ∞·(∞ − ∞)).
+        Agrees("MSE at an infinite difference", xs => Loss.Mse(xs[0], xs[1]),
+            Tensor.FromArray(new[] { double.PositiveInfinity, 1.0 }, 2), Tensor.FromArray(new[] { 0.0, 0.5 }, 2));
+    }
+
+    [Fact]
     public void A_function_that_computes_another_value_each_call_is_named_not_blamed_on_rounding()
     {
         var rng = new Random(7);

@@ -55,6 +55,8 @@ public class TensorTests
         Assert.Equal(new[] { 1, 1, 0 }, Autodiff.Grad(y => (Tensor.Zeros(65536, 65536, 0) + y).Sum(), Tensor.Zeros(1, 1, 0)).Shape);
         Assert.Equal(new[] { 0, 65536, 65536 }, Tensor.Zeros(0, 65536).Reshape(-1, 65536, 65536).Shape);
         Assert.Equal(new[] { 3, 50000, 0, 50000 }, Linalg.Solve(Tensor.Zeros(3, 1, 0, 0), Tensor.Zeros(1, 50000, 0, 50000)).Shape);
+        // indexSelect's gradient added into another use's, over an axis of 2³¹ − 1: its index table wrapped.
+        Assert.Equal(new[] { 0, int.MaxValue }, Autodiff.Grad(t => t.IndexSelect(1, new[] { 0, 0 }).Sum() + t.Sum(), Tensor.Zeros(0, int.MaxValue)).Shape);
         // A result that is not empty is still refused when it does not fit.
         Assert.Throws<ShapeException>(() => Tensor.Zeros(65536, 65536, 0).Sum(2));
     }

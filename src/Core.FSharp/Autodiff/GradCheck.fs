@@ -68,16 +68,16 @@ module GradCheck =
     /// The check differentiates ⟨f(x), w⟩ with this fixed projection w. For a result of several elements: weights
     /// of magnitude 0.5 to 1.5 and random sign (normal draws come near 0, 0.007 at one of 40 elements for this seed,
     /// which would shrink an error in that output element's pullback by as much in every check). For one element:
-    /// −2, so that a rule that ignores its output gradient fails (with 1 it would give the same), and dividing by it
-    /// again (`unprojection`) is exact.
+    /// −½, so that a rule that ignores its output gradient fails (with 1 it would give the same), dividing by it
+    /// again (`unprojection`) is exact, and nothing overflows that did not (−2 would past 9e307).
     let internal projection (y: Value) =
-        if y.Tensor.Numel = 1 then Tensor.init y.Shape (fun _ -> -2.0)
+        if y.Tensor.Numel = 1 then Tensor.init y.Shape (fun _ -> -0.5)
         else
             let rng = Random(12345)
             Tensor.init y.Shape (fun _ -> let m = 0.5 + rng.NextDouble() in if rng.Next 2 = 0 then -m else m)
 
     /// What reported values are multiplied by: for a one-element result 1/w, so that they are f's own derivatives.
-    let internal unprojection (w: Tensor) = if w.Numel = 1 then -0.5 else 1.0
+    let internal unprojection (w: Tensor) = if w.Numel = 1 then -2.0 else 1.0
 
     /// The scalar that is differentiated: ⟨f(x), w⟩.
     let internal projected (w: Tensor) (y: Value) = Reduction.sum (Arithmetic.mul y (Value.constant w))

@@ -49,7 +49,7 @@ type internal GradCheckBuilder =
 module GradCheck =
 
     /// The check differentiates ⟨f(x), w⟩ with this fixed projection w: weights of magnitude 0.5 to 1.5 and random
-    /// sign, or −2 for a one-element result (a rule that ignores its output gradient would pass with 1).
+    /// sign, or −½ for a one-element result (a rule that ignores its output gradient would pass with 1).
     val internal projection: y: Value -> Tensor
 
     /// What reported values are multiplied by so that they are f's own derivatives: 1/w for a one-element result.

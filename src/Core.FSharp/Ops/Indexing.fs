@@ -220,7 +220,9 @@ module Indexing =
         // its own (a table looked up several times: each lookup costs its rows backward).
         let into (adj: Tensor) (_: int) (acc: double[]) =
             let outer, n, inner = around shape axis
-            scatterRowsInto adj.Data outer indices.Length inner indices n acc false
+            // Nothing to add into an empty adjoint, however long its axis (no table of the axis' length is made).
+            if outer > 0 && inner > 0 && n > 0 then
+                scatterRowsInto adj.Data outer indices.Length inner indices n acc false
             adj.CheckLive()
         Op.apply
             (Op.withAttributes [ "axis", box axis; "indices", box indices ] <| Op.create "indexSelect"

@@ -35,7 +35,8 @@ module Linalg =
 
     /// det A, one per matrix. VJP: Ā = ḡ·C with C = adj(A)ᵀ the cofactor matrix (det A·A⁻ᵀ where A is invertible).
     /// JVP: ⟨C, Ȧ⟩. Both hold at a singular A too (TorchSharp 0.107's gradient is 0 wherever its det comes out exactly
-    /// 0); det's second derivative needs A⁻¹ and is refused at a singular A.
+    /// 0); det's second derivative, tr(A⁻¹·Ȧ)·C − C·Ȧᵀ·A⁻ᵀ, needs A⁻¹ and is refused at a singular A, and near one
+    /// loses about log₁₀ of A's condition number in digits (its two terms cancel).
     val det: a: Value -> Value
 
     /// ln |det A|, one per matrix, without overflow. VJP: Ā = ḡ·A⁻ᵀ. JVP: tr(A⁻¹·Ȧ). −∞ at a singular A (whose

@@ -226,6 +226,21 @@ type TensorScope internal (state: ScopeState) =
     interface IDisposable with
         member s.Dispose() = s.Dispose()
 
+/// Doubles uniform in [0, 1) (53 random bits each) from a seed: SplitMix64 started at the seed's own mix, so that
+/// every seed, negative ones and neighbours included, starts its own stream (System.Random(seed) gives seed −s the
+/// values of s, and values linear in the seed). Drawn one at a time: no array beside the tensor being filled.
+[<Sealed>]
+type internal SeededUniforms(seed: int) =
+    /// SplitMix64's output function: a bijection of 64-bit words that scatters nearby inputs.
+    static let mix (z: uint64) =
+        let z = (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
+        let z = (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
+        z ^^^ (z >>> 31)
+    let mutable state = mix (uint64 (int64 seed) + 0x632BE59BD9B4E019UL)
+    member _.Next() =
+        state <- state + 0x9E3779B97F4A7C15UL
+        float (mix state >>> 11) * (1.0 / 9007199254740992.0)
+
 /// Creation, access and layout of raw tensors. Every function returns a new tensor.
 [<RequireQualifiedAccess>]
 module Tensor =
@@ -275,31 +290,32 @@ module Tensor =
         if isNull values then nullArg "values"
         create [| values.Length |] values
 
-    /// SplitMix64's output function: a bijection of 64-bit words that scatters nearby inputs.
-    let private mix64 (z: uint64) =
-        let z = (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-        let z = (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-        z ^^^ (z >>> 31)
+    /// Entries uniform in [low, high) from a seeded generator (`SeededUniforms`); finite low ≤ high, checked by the
+    /// caller.
+    let uniform (seed: int) (low: float) (high: float) (shape: int[]) =
+        let n = Shape.numel shape
+        Limits.check (fun () -> sprintf "Uniform of shape %s" (Shape.show shape)) (float n)
+        let u = SeededUniforms seed
+        // high − low overflows for bounds near ±double.MaxValue: then (1 − u)·low + u·high, which stays in range.
+        let wide = not (Double.IsFinite(high - low))
+        let data =
+            Array.init n (fun _ ->
+                let v = u.Next()
+                let d = if wide then (1.0 - v) * low + v * high else low + (high - low) * v
+                // Rounding can reach high when high − low is a few ulps of low: the largest value below it instead.
+                if d >= high && high > low then Math.BitDecrement high else d)
+        Tensor.Of(Array.copy shape, data)
 
-    /// `count` doubles uniform in [0, 1) (53 random bits each) from `seed`: SplitMix64 started at the seed's own mix,
-    /// so that every seed, negative ones and neighbours included, starts its own stream (System.Random(seed) gives
-    /// seed −s the values of s, and values linear in the seed).
-    let uniforms (seed: int) (count: int) : double[] =
-        let mutable state = mix64 (uint64 (int64 seed) + 0x632BE59BD9B4E019UL)
-        Array.init count (fun _ ->
-            state <- state + 0x9E3779B97F4A7C15UL
-            float (mix64 state >>> 11) * (1.0 / 9007199254740992.0))
-
-    /// Standard normal entries from a seeded generator (Box–Muller over `uniforms`).
+    /// Standard normal entries from a seeded generator (Box–Muller over `SeededUniforms`).
     let random (seed: int) (shape: int[]) =
         let n = Shape.numel shape
         Limits.check (fun () -> sprintf "A tensor of shape %s" (Shape.show shape)) (float n)
-        let u = uniforms seed (n + (n &&& 1))
+        let u = SeededUniforms seed
         let data = Array.zeroCreate n
         let mutable i = 0
         while i < n do
-            let u1 = 1.0 - u.[i]
-            let u2 = u.[i + 1]
+            let u1 = 1.0 - u.Next()
+            let u2 = u.Next()
             let r = sqrt (-2.0 * log u1)
             data.[i] <- r * cos (2.0 * Math.PI * u2)
             if i + 1 < n then data.[i + 1] <- r * sin (2.0 * Math.PI * u2)

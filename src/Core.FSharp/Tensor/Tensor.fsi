@@ -96,6 +96,12 @@ type TensorScope =
 
     member internal State: ScopeState
 
+/// Doubles uniform in [0, 1) from a seed (SplitMix64 from the seed's own mix: every seed its own stream), one at a time.
+[<Sealed>]
+type internal SeededUniforms =
+    new: seed: int -> SeededUniforms
+    member Next: unit -> double
+
 /// <summary>
 /// Creation, access and layout of raw tensors. Every function returns a new tensor.
 /// </summary>
@@ -141,10 +147,10 @@ module Tensor =
 
     val vector: values: double array -> Tensor
 
-    /// `count` doubles uniform in [0, 1) from `seed` (SplitMix64 from the seed's own mix: every seed its own stream).
-    val internal uniforms: seed: int -> count: int -> double array
+    /// Entries uniform in [low, high) from a seeded generator; finite low ≤ high, checked by the caller.
+    val internal uniform: seed: int -> low: float -> high: float -> shape: int array -> Tensor
 
-    /// Standard normal entries from a seeded generator (Box–Muller over `uniforms`; every seed, negative ones
+    /// Standard normal entries from a seeded generator (Box–Muller over `SeededUniforms`; every seed, negative ones
     /// included, gives its own values, the same on every machine up to the platform's log, sin and cos).
     val random: seed: int -> shape: int array -> Tensor
 

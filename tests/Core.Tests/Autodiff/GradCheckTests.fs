@@ -33,7 +33,7 @@ module GradCheckTests =
         let r = GradCheck.run (fun xs -> Elementwise.tanh xs.[0]) [| Tensor.random 3 [| 4 |] |]
         Assert.True(r.Passed, r.ToString())
 
-    /// A one-element result is differentiated times −2 and reported divided by it again: a rule that ignores its
+    /// A one-element result is differentiated times −½ and reported divided by it again: a rule that ignores its
     /// output gradient (right for g = 1) fails, a right one reports f's own derivative.
     [<Fact>]
     let ``a scalar function's rule that ignores its output gradient fails`` () =
