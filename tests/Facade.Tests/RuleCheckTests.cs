@@ -118,6 +118,20 @@ public class RuleCheckTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Correct_rules_pass_the_second_order_checks_at_large_values()
+    {
+        // A JVP with a large part that does not move with x: the sums' rounding, over 2h, passed the tolerance when the
+        // difference was taken after the projection. e^x at 400: Jᵀf overflowed with ⟨w, f⟩ + ½⟨f, f⟩ unscaled.
+        var large = RuleCheck.Run(xs => xs[0] * 1e8 + xs[0] * xs[0] * xs[0], Tensor.Random(1, 4));
+        Assert.True(large.Passed, large.ToString());
+        var exp = RuleCheck.Run(xs => xs[0].Exp(), Tensor.FromArray(new[] { 400.0, 1.0 }, 2));
+        Assert.True(exp.Passed, exp.ToString());
+        // A one-element result near the top of the range: −2·g would overflow; −½·g does not.
+        var top = GradientCheck.Run(xs => xs[0].Exp().Sum(), Tensor.FromArray(new[] { 709.5 }, 1));
+        Assert.True(top.Passed, top.ToString());
+    }
+
+    [Fact]
     public void Built_in_ops_pass()
     {
         foreach (var (name, op, inputs) in new (string, Func<Tensor[], Tensor>, Tensor[])[]
