@@ -35,7 +35,11 @@ public sealed record JvpResult(Tensor Value, Tensor Tangent);
 /// </summary>
 /// <remarks>The tensors a transform passes to its function belong to that call: one kept past it (in a variable the
 /// function assigns) and used in a later op, or returned by another transform, throws
-/// <see cref="InvalidOperationException"/> instead of being differentiated as a silent zero.</remarks>
+/// <see cref="InvalidOperationException"/> instead of being differentiated as a silent zero.
+/// A lambda that only indexes its parameter (<c>x =&gt; x[0] * x[1]</c>) fits both <c>Grad(Func&lt;Tensor, Tensor&gt;,
+/// Tensor)</c> and <c>Grad(Func&lt;Tensor[], Tensor&gt;, params Tensor[])</c> (a tensor's indexer takes ints too), and
+/// C# refuses the call as ambiguous rather than guess which is meant: write <c>(Tensor x) =&gt; …</c> or
+/// <c>(Tensor[] xs) =&gt; …</c>. The same holds for <c>ValueAndGrad</c>.</remarks>
 public static partial class Autodiff
 {
     /// <summary>The gradient ∂f/∂x of a scalar-valued function.</summary>

@@ -128,6 +128,9 @@ module Autodiff =
 
     /// The value of f at xs and its pullback: a function from an output adjoint to the adjoints of xs.
     let vjpMany (f: Value[] -> Value) (xs: Value[]) : Value * (Value -> Value[]) =
+        // Checked before the tag is made: a tag never ended would stay live.
+        if isNull xs then nullArg "xs"
+        Functional.Arguments.noNullElements "xs" xs
         let tag = Value.newTag ()
         let leaves = xs |> Array.map (fun x -> Node(leafOp, [||], [||], x))
         let inputs = Array.map2 (fun x n -> Reverse(x, n, tag)) xs leaves
@@ -175,6 +178,8 @@ module Autodiff =
     let jvpMany (f: Value[] -> Value) (xs: Value[]) (vs: Value[]) : Value * Value =
         if isNull xs then nullArg "xs"
         if isNull vs then nullArg "vs"
+        Functional.Arguments.noNullElements "xs" xs
+        Functional.Arguments.noNullElements "vs" vs
         if xs.Length <> vs.Length then invalidArg "vs" (sprintf "%d inputs but %d tangents." xs.Length vs.Length)
         Array.iteri2 (fun i (x: Value) (v: Value) ->
             if v.Shape <> x.Shape then
@@ -188,14 +193,19 @@ module Autodiff =
 
     /// Forward mode: the value of f at x and the directional derivative along v.
     let jvp (f: Value -> Value) (x: Value) (v: Value) : Value * Value =
-        if not (isNull (box x) || isNull (box v)) && v.Shape <> x.Shape then
+        if isNull (box x) then nullArg "x"
+        if isNull (box v) then nullArg "v"
+        if v.Shape <> x.Shape then
             raise (ShapeException(sprintf "The tangent has shape %s; the input has shape %s." (Shape.show v.Shape) (Shape.show x.Shape), "v"))
         jvpMany (fun xs -> f xs.[0]) [| x |] [| v |]
 
+    /// The i-th unit adjoint, made outside every scope: the rows' seeds are dropped one by one, where a scope would
+    /// hold all of them (numel(y)² doubles) until it ends.
     let private basis (shape: int[]) (i: int) =
-        let d = Array.zeroCreate (Shape.numel shape)
-        d.[i] <- 1.0
-        Value.constant (Tensor.wrap shape d)
+        Storage.unscoped (Func<_>(fun () ->
+            let d = Array.zeroCreate (Shape.numel shape)
+            d.[i] <- 1.0
+            Value.constant (Tensor.wrap shape d)))
 
     /// Rows stacked and shaped outer ++ inner, differentiably, so jacobian and hessian nest inside other transforms.
     let private stack (outer: int[]) (inner: int[]) (rows: Value[]) =

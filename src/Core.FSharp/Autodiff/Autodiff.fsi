@@ -55,5 +55,7 @@ module Autodiff =
     val hessianVectorProduct:
       f: (Value -> Value) -> x: Value -> v: Value -> Value
 
-    /// The Hessian of a scalar function, shaped x.shape ++ x.shape.
+    /// The Hessian of a scalar function, shaped x.shape ++ x.shape: element [i, j] is ∂ᵢ(∂f/∂xⱼ), row i the JVP of
+    /// the gradient along the i-th unit vector (JAX and torch.autograd.functional give ∂ⱼ(∂f/∂xᵢ); the two are equal
+    /// wherever the rules are consistent, which the rule checker's Hessian symmetry check tests, up to rounding).
     val hessian: f: (Value -> Value) -> x: Value -> Value

@@ -158,7 +158,9 @@ internal static unsafe class SimpleGemm
             for (; t <= t1 - 8; t += 8) Vector512.Store(Vector512.FusedMultiplyAdd(Vector512.Load(a + t), Vector512.Load(b + t), Vector512<double>.Zero), c + t);
         else if (Vector256.IsHardwareAccelerated)
             for (; t <= t1 - 4; t += 4) Vector256.Store(Vector256<double>.Zero + Vector256.Load(a + t) * Vector256.Load(b + t), c + t);
-        for (; t < t1; t++) c[t] = 0.0 + a[t] * b[t];
+        // The tail fuses where the vector body does (eight lanes), so every element of one call takes the same operations.
+        if (Vector512.IsHardwareAccelerated) for (; t < t1; t++) c[t] = Math.FusedMultiplyAdd(a[t], b[t], 0.0);
+        else for (; t < t1; t++) c[t] = 0.0 + a[t] * b[t];
     }
 
     /// <summary>Rows r0..r1−1 of one product: C[i, :] = +0 + Σ_p A[i, p]·B[p, :], the first p stored
@@ -252,13 +254,23 @@ internal static unsafe class SimpleGemm
                 Vector256.Store(acc + v3 * Vector256.Load(b3 + j), cRow + j);
             }
         }
-        for (; j < j1; j++)
-        {
-            double t = (first ? 0.0 : cRow[j]) + a0 * b0[j];
-            t += a1 * b1[j];
-            t += a2 * b2[j];
-            cRow[j] = t + a3 * b3[j];
-        }
+        // The tail fuses where the vector body does (eight lanes): a column's result does not depend on its position.
+        if (Vector512.IsHardwareAccelerated)
+            for (; j < j1; j++)
+            {
+                double t = Math.FusedMultiplyAdd(a0, b0[j], first ? 0.0 : cRow[j]);
+                t = Math.FusedMultiplyAdd(a1, b1[j], t);
+                t = Math.FusedMultiplyAdd(a2, b2[j], t);
+                cRow[j] = Math.FusedMultiplyAdd(a3, b3[j], t);
+            }
+        else
+            for (; j < j1; j++)
+            {
+                double t = (first ? 0.0 : cRow[j]) + a0 * b0[j];
+                t += a1 * b1[j];
+                t += a2 * b2[j];
+                cRow[j] = t + a3 * b3[j];
+            }
     }
 
     /// <summary>Elements j0..j1−1 of a row of C take one product av·B[p, j]: stored from +0 when first, else
@@ -279,7 +291,8 @@ internal static unsafe class SimpleGemm
                 var va = Vector256.Create(av);
                 for (; j <= j1 - 4; j += 4) Vector256.Store(Vector256<double>.Zero + va * Vector256.Load(bRow + j), cRow + j);
             }
-            for (; j < j1; j++) cRow[j] = 0.0 + av * bRow[j];
+            if (Vector512.IsHardwareAccelerated) for (; j < j1; j++) cRow[j] = Math.FusedMultiplyAdd(av, bRow[j], 0.0);
+            else for (; j < j1; j++) cRow[j] = 0.0 + av * bRow[j];
             return;
         }
         if (Vector512.IsHardwareAccelerated)
@@ -292,6 +305,7 @@ internal static unsafe class SimpleGemm
             var va = Vector256.Create(av);
             for (; j <= j1 - 4; j += 4) Vector256.Store(Vector256.Load(cRow + j) + va * Vector256.Load(bRow + j), cRow + j);
         }
-        for (; j < j1; j++) cRow[j] += av * bRow[j];
+        if (Vector512.IsHardwareAccelerated) for (; j < j1; j++) cRow[j] = Math.FusedMultiplyAdd(av, bRow[j], cRow[j]);
+        else for (; j < j1; j++) cRow[j] += av * bRow[j];
     }
 }
