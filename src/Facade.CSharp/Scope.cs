@@ -25,6 +25,14 @@ public sealed class TensorScope : IDisposable
 
     internal TensorScope(Core.TensorScope scope) => this.scope = scope;
 
+    /// <summary>Keeping after the end throws, as documented, even when there is nothing to keep (an empty array, a
+    /// state with no parameters).</summary>
+    private void ThrowIfEnded()
+    {
+        if (scope.State.Ended)
+            throw new ObjectDisposedException(nameof(TensorScope), "This scope has ended; its tensors are released. Keep a tensor before the scope ends.");
+    }
+
     /// <summary>Lets <paramref name="tensor"/> outlive this scope and returns it: one made in this scope, or in a scope
     /// opened inside it and still open, moves to the enclosing scope (or to the garbage collector). A tensor made
     /// before the scope opened is returned unchanged. Only the values are kept, not what a gradient is later computed
@@ -50,6 +58,7 @@ public sealed class TensorScope : IDisposable
     public Tensor[] Keep(params Tensor[] tensors)
     {
         ArgumentNullException.ThrowIfNull(tensors);
+        ThrowIfEnded();
         foreach (var t in tensors) Keep(t ?? throw new ArgumentNullException(nameof(tensors), "An element is null."));
         return tensors;
     }
@@ -63,6 +72,7 @@ public sealed class TensorScope : IDisposable
     public OptimizerState Keep(OptimizerState state)
     {
         ArgumentNullException.ThrowIfNull(state);
+        ThrowIfEnded();
         foreach (var t in state.Value.First) scope.Keep(t);
         foreach (var t in state.Value.Second) scope.Keep(t);
         return state;

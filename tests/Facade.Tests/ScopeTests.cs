@@ -53,6 +53,9 @@ public class ScopeTests
         Assert.Throws<ArgumentNullException>(() => scope.Keep(new Tensor[] { A, null! }));
         scope.Dispose();
         Assert.Throws<ObjectDisposedException>(() => scope.Keep(A));
+        // Nothing to keep, after the end: refused as documented (it returned quietly).
+        Assert.Throws<ObjectDisposedException>(() => scope.Keep(Array.Empty<Tensor>()));
+        Assert.Throws<ObjectDisposedException>(() => scope.Keep(new Adam(0.1).Init()));
     }
 
     [Fact]
