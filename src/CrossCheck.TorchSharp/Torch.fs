@@ -28,7 +28,7 @@ module Torch =
             t.CheckLive()
             r
 
-    /// A TorchSharp tensor's shape as ours are written; a dimension past Int32.MaxValue is refused (it used to wrap).
+    /// A TorchSharp tensor's shape as ours are written; a dimension past Int32.MaxValue is refused (int would wrap it).
     let private dims (t: torch.Tensor) =
         t.shape |> Array.map (fun d ->
             if d > int64 Int32.MaxValue then
