@@ -244,8 +244,8 @@ public static class Loss
     /// <summary>Binary cross-entropy from logits, mean(softplus(x) − x·y): stable for any finite logit (the σ and log
     /// are never formed, and ln(1 + e^(−|x|)) is added after max(x, 0) − x·y, so it survives where they cancel).
     /// ∂/∂x = (σ(x) − y)/n, ∂/∂y = −x/n. One fused pass each way (operands of broadcast shapes are broadcast first). An
-    /// infinite logit gives NaN where x·y is infinite or 0·∞ (x = +∞ with y = 0 or 1, x = −∞ with y = 0; PyTorch's
-    /// is +∞ at x = +∞, y = 0).</summary>
+    /// infinite logit gives NaN where x·y is infinite or 0·∞ (x = +∞ with any target, x = −∞ with y = 0) and +∞ at
+    /// x = −∞ with y > 0; PyTorch's is +∞ at x = +∞, y = 0.</summary>
     /// <param name="logits">Scores.</param>
     /// <param name="targets">Targets in [0, 1], shaped as the logits.</param>
     /// <returns>A scalar.</returns>
