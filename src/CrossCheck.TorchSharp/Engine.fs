@@ -377,13 +377,18 @@ module Engine =
         | "minAxes" -> x().amin(ints op "axes", attribute<bool> op "keepDims")
         | name -> raise (NotSupportedException(sprintf "'%s' is not replayable on TorchSharp." name))
 
-    /// A custom op's TorchSharp forward, given for its name in `customOps`, run on `inputs`: a result that is null or
-    /// not shaped as the op's own output is refused here, before TorchSharp differentiates it.
+    /// A custom op's TorchSharp forward, given for its name in `customOps`, run on `inputs`: a result that is null, not
+    /// shaped as the op's own output, not float64 (a float32 forward would differ by its own rounding, or a bool one be
+    /// promoted, and be read as a divergence) or on another device is refused here, before TorchSharp differentiates it.
     let internal customForward (forward: torch.Tensor[] -> torch.Tensor) (op: Op) (expected: int[]) (inputs: torch.Tensor[]) =
         let y = forward inputs
         if isNull y then invalidArg "customOps" (sprintf "The TorchSharp forward for custom op '%s' returned null." op.Name)
         if y.shape <> (expected |> Array.map int64) then
             raise (ShapeException(sprintf "The TorchSharp forward for custom op '%s' returned shape [%s]; the op's output has shape %s." op.Name (String.Join(", ", y.shape)) (Shape.show expected), "customOps"))
+        if y.dtype <> torch.ScalarType.Float64 then
+            invalidArg "customOps" (sprintf "The TorchSharp forward for custom op '%s' returned a %O tensor; it must return float64, as its inputs are." op.Name y.dtype)
+        if inputs.Length > 0 && string y.device <> string inputs.[0].device then
+            invalidArg "customOps" (sprintf "The TorchSharp forward for custom op '%s' returned a tensor on %O; its inputs are on %O." op.Name y.device inputs.[0].device)
         y
 
     /// The op on TorchSharp tensors: a custom op through the forward given for its name in `customOps`; a built-in op

@@ -70,6 +70,18 @@ public class TorchSharpEngineTests
     }
 
     [Fact]
+    public void A_custom_forward_that_returns_another_dtype_is_refused_by_name()
+    {
+        // A float32 forward was promoted silently, and its rounding then read as a divergence.
+        var cube = CustomOp.Create("cube", xs => xs[0] * xs[0] * xs[0], (xs, y, g, i) => g * 3 * xs[0] * xs[0], (xs, y, i, t) => t * 3 * xs[0] * xs[0]);
+        Func<Tensor[], Tensor> f = xs => cube(new[] { xs[0] }).Sum();
+        var forwards = new Dictionary<string, Func<TorchSharp.torch.Tensor[], TorchSharp.torch.Tensor>> { ["cube"] = xs => (xs[0] * xs[0] * xs[0]).to_type(TorchSharp.torch.ScalarType.Float32) };
+        var e = Assert.ThrowsAny<ArgumentException>(() => TorchSharpEngine.Run(f, "cpu", forwards, Tensor.Random(1, 3)));
+        Assert.Contains("float64", e.Message);
+        Assert.Contains("cube", e.Message);
+    }
+
+    [Fact]
     public void A_custom_op_named_as_a_built_in_op_leaves_the_built_in_op_to_its_own_replay()
     {
         // A custom "mul" (x·3 here) beside built-in products: its forward ran for every op named "mul", the built-in
