@@ -202,10 +202,10 @@ module Torch =
             raise (ShapeException(sprintf "Functional's result has shape %s; TorchSharp's has shape %s." (Shape.show y0.Tensor.ShapeArray) (Shape.show theirs.Output.ShapeArray), "g"))
         let report = GradCheckBuilder(atol, rtol)
         report.Require(Tensor.allClose rtol atol y0.Tensor theirs.Output, Tensor.maxAbsDiff y0.Tensor theirs.Output)
+        let u = GradCheck.unprojection w
         for k in 0 .. inputs.Length - 1 do
             let a = ours.[k].Tensor.ToArray()
             let b = theirs.Gradients.[k].ToArray()
-            let u = GradCheck.unprojection w
             for e in 0 .. a.Length - 1 do report.Add(k, e, u * a.[e], u * b.[e])
         report.Report()
 
@@ -219,12 +219,9 @@ module Torch =
         if ka <> kb then
             raise (ShapeException(sprintf "matmul: inner dimensions differ (%d and %d) for shapes [%s] and [%s]." ka kb (String.Join(", ", sa)) (String.Join(", ", sb)), "b"))
         // The batch dimensions (all but the last two of each) must broadcast: LibTorch's own error otherwise.
-        let batch (s: int64[]) = if s.Length <= 2 then [||] else s.[.. s.Length - 3]
-        let ba, bb = batch sa, batch sb
-        let r = max ba.Length bb.Length
-        for i in 1 .. r do
-            let da = if i <= ba.Length then ba.[ba.Length - i] else 1L
-            let db = if i <= bb.Length then bb.[bb.Length - i] else 1L
-            if da <> db && da <> 1L && db <> 1L then
-                raise (ShapeException(sprintf "matmul: batch dimensions [%s] and [%s] do not broadcast." (String.Join(", ", ba)) (String.Join(", ", bb)), "b"))
+        let batch (t: torch.Tensor) = let s = dims t in if s.Length <= 2 then [||] else s.[.. s.Length - 3]
+        let ba, bb = batch a, batch b
+        try Shape.broadcastAs "b" ba bb |> ignore
+        with :? ShapeException ->
+            raise (ShapeException(sprintf "matmul: batch dimensions %s and %s do not broadcast." (Shape.show ba) (Shape.show bb), "b"))
         torch.matmul(a, b)

@@ -145,9 +145,8 @@ public sealed partial class Tensor
         ArgumentNullException.ThrowIfNull(shape);
         if (!double.IsFinite(low)) throw new ArgumentOutOfRangeException(nameof(low), low, "Uniform needs finite bounds.");
         if (!(high >= low) || !double.IsFinite(high)) throw new ArgumentOutOfRangeException(nameof(high), high, "Uniform needs a finite high ≥ low.");
-        int count = Api.Call("Tensor.Uniform", "shape", () => Core.Shape.numel(shape));
-        Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Uniform of shape [{string.Join(", ", shape)}]"), count);
-        return Of(Core.TensorModule.uniform(seed, low, high, shape));
+        // The shape and the memory limit are checked by the core's draw, in this member's terms.
+        return Api.Call("Tensor.Uniform", "shape", () => Of(Core.TensorModule.uniform(seed, low, high, shape)));
     }
 
     /// <summary>The index of the largest entry along an axis (the first, at a tie; the first NaN where there is one,

@@ -132,7 +132,10 @@ public static class RuleCheck
         double h = options.RelativeStep;
         var scales = xs.Select(x => Core.TensorModule.map(FuncConvert.FromFunc<double, double>(v => Math.Max(1, Math.Abs(v))), x)).ToArray();
         Core.Tensor Scaled(int i, Core.Tensor dir) => Core.TensorModule.mul(dir, scales[i]);
-        bool Close(double actual, double expected) => Core.TensorModule.closeTo(options.RelativeTolerance, options.AbsoluteTolerance, actual, expected);
+        // Equal values (infinities among them) agree, a NaN difference fails; `slack` widens the absolute tolerance.
+        bool Close(double actual, double expected, double slack = 0) => Core.TensorModule.closeTo(options.RelativeTolerance, options.AbsoluteTolerance + slack, actual, expected);
+        var absFn = FuncConvert.FromFunc<double, double>(Math.Abs);
+        Core.Tensor Abs(Core.Tensor t) => Core.TensorModule.map(absFn, t);
         string Tol(double expected) => Invariant($"{options.AbsoluteTolerance + options.RelativeTolerance * Math.Abs(expected):G3} (atol {options.AbsoluteTolerance:G3} + rtol {options.RelativeTolerance:G3}·|expected|)");
         Core.Tensor[] Moved(int i, Core.Tensor dir, double by)
         {
@@ -200,7 +203,7 @@ public static class RuleCheck
 
             // ⟨J·u, w⟩ = ⟨u, Jᵀ·w⟩: the two rules against each other, to rounding.
             double left = Core.TensorModule.dot(jvp, w), right = Core.TensorModule.dot(ui, grads[i]);
-            double magnitude = Math.Abs(left) + Math.Abs(right) + Core.TensorModule.dot(Core.TensorModule.map(FuncConvert.FromFunc<double, double>(Math.Abs), jvp), Core.TensorModule.map(FuncConvert.FromFunc<double, double>(Math.Abs), w));
+            double magnitude = Math.Abs(left) + Math.Abs(right) + Core.TensorModule.dot(Abs(jvp), Abs(w));
             // Negated: a NaN difference (∞ − ∞) fails, where NaN > tolerance is false.
             if (!(Math.Abs(left - right) <= 1e-10 * magnitude + 1e-300))
                 return new RuleCheckReport(false, "adjoint identity",
@@ -260,8 +263,7 @@ public static class RuleCheck
         // difference over 2h magnifies that by 1/h. A JVP much larger than its own derivative (1e8·x + x³) would fail a
         // correct rule without this allowance, 8 ulps of ⟨|w|, |J·d|⟩ over h.
         var jvpHere = Rules("JVP second order", () => jvpAlong.Invoke(Consts(xs)).Tensor);
-        var abs = FuncConvert.FromFunc<double, double>(Math.Abs);
-        double rounding = 8 * 1.1102230246251565e-16 * Core.TensorModule.dot(Core.TensorModule.map(abs, w), Core.TensorModule.map(abs, jvpHere)) / h;
+        double rounding = 8 * Math.ScaleB(1, -53) * Core.TensorModule.dot(Abs(w), Abs(jvpHere)) / h;
         for (int r = 0; r < 2; r++)
         {
             var es = xs.Select((x, k) => Scaled(k, RandomLike(x))).ToArray();
@@ -271,8 +273,7 @@ public static class RuleCheck
             // ⟨w, J(x + he)·d − J(x − he)·d⟩: the difference element by element first, so that a large part of the JVP
             // that does not move with x cancels exactly instead of adding its rounding to the check.
             double expected = Core.TensorModule.dot(w, Core.TensorModule.difference(At(h), At(-h))) / (2 * h);
-            // Negated: a NaN difference fails (equal values, infinities among them, agree, as in the other checks).
-            if (!(actual == expected || Math.Abs(actual - expected) <= options.AbsoluteTolerance + options.RelativeTolerance * Math.Abs(expected) + rounding))
+            if (!Close(actual, expected, rounding))
                 return new RuleCheckReport(false, "JVP second order",
                     Invariant($"along random direction {r}: the gradient of ⟨w, J·d⟩ (reverse over forward) gives {actual:R}, the central difference of the JVPs {expected:R}; |Δ| {Math.Abs(actual - expected):G3} > {Tol(expected)} + {rounding:G3} for the difference's rounding"));
         }
