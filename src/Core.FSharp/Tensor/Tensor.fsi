@@ -96,12 +96,6 @@ type TensorScope =
 
     member internal State: ScopeState
 
-/// Doubles uniform in [0, 1) from a seed (SplitMix64 from the seed's own mix: every seed its own stream), one at a time.
-[<Sealed>]
-type internal SeededUniforms =
-    new: seed: int -> SeededUniforms
-    member Next: unit -> double
-
 /// <summary>
 /// Creation, access and layout of raw tensors. Every function returns a new tensor.
 /// </summary>
