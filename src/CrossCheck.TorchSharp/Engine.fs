@@ -295,6 +295,13 @@ module Engine =
         | "cosh" -> torch.cosh(x ())
         | "log1p" -> torch.log1p(x ())
         | "expm1" -> torch.expm1(x ())
+        | "gt" -> xs.[0].detach().gt(xs.[1].detach()).to_type(torch.ScalarType.Float64)
+        | "ge" -> xs.[0].detach().ge(xs.[1].detach()).to_type(torch.ScalarType.Float64)
+        | "lt" -> xs.[0].detach().lt(xs.[1].detach()).to_type(torch.ScalarType.Float64)
+        | "le" -> xs.[0].detach().le(xs.[1].detach()).to_type(torch.ScalarType.Float64)
+        | "eq" -> xs.[0].detach().eq(xs.[1].detach()).to_type(torch.ScalarType.Float64)
+        // NaN stays NaN, as ours (TorchSharp's sign gives 0 there).
+        | "sign" -> let v = x().detach() in torch.where(v.isnan(), v, v.sign())
         | "erf" -> torch.special.erf(x ())
         | "erfc" -> torch.special.erfc(x ())
         | "silu" -> torch.nn.functional.silu(x ())
@@ -357,6 +364,7 @@ module Engine =
             if zero.any().item<bool>() then torch.where(zero.unsqueeze(-1).unsqueeze(-1), cofactorsBySvd (a.detach()), byBackward)
             else byBackward
         | "logAbsDet" -> let struct (_, l) = torch.linalg.slogdet(x ()) in l
+        | "signDet" -> let struct (sign, _) = torch.linalg.slogdet(x().detach()) in sign
         | "cholesky" -> torch.linalg.cholesky(x ())
         | "triangular" ->
             let t = x ()

@@ -165,7 +165,7 @@ public sealed partial class Tensor
     /// <param name="axes">The axes (negative counts from the end). An empty array reduces over no axis and gives the
     /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amax(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
-    /// <returns>The maxima.</returns>
+    /// <returns>The maxima; +0 counts as larger than −0.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
     /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range, given twice, or
     /// empty.</exception>
@@ -177,7 +177,7 @@ public sealed partial class Tensor
     /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amax(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <param name="convention">Each tied entry's share.</param>
-    /// <returns>The maxima.</returns>
+    /// <returns>The maxima; +0 counts as larger than −0.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
     /// <see cref="KinkConvention"/> value.</exception>
@@ -195,7 +195,7 @@ public sealed partial class Tensor
     /// <param name="axes">The axes (negative counts from the end). An empty array reduces over no axis and gives the
     /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amin(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
-    /// <returns>The minima.</returns>
+    /// <returns>The minima; −0 counts as smaller than +0.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
     /// <exception cref="ShapeException">An axis in <paramref name="axes"/> is out of range, given twice, or
     /// empty.</exception>
@@ -207,7 +207,7 @@ public sealed partial class Tensor
     /// values unchanged, as NumPy's <c>axis=()</c> (PyTorch's <c>amin(dim=())</c> reduces over every axis).</param>
     /// <param name="keepDims">Keep the reduced axes with length 1.</param>
     /// <param name="convention">Each tied entry's share.</param>
-    /// <returns>The minima.</returns>
+    /// <returns>The minima; −0 counts as smaller than +0.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="axes"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="convention"/> is not a defined
     /// <see cref="KinkConvention"/> value.</exception>
@@ -234,44 +234,41 @@ public sealed partial class Tensor
 
     // ---- comparisons: masks of 1 and 0, constants (no gradient) ----
 
-    private Tensor Compare(Tensor other, Func<double, double, bool> test) =>
-        new(Core.ValueModule.constant(Core.TensorModule.map2(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double, double>((a, b) => test(a, b) ? 1 : 0), Value.Tensor, N(other).Value.Tensor)));
-
     /// <summary>1 where x &gt; y, else 0 (broadcast; a constant mask for <see cref="Where"/>).</summary>
     /// <param name="other">The other operand, broadcast against this one.</param>
     /// <returns>A mask of 1 and 0 (a constant).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
     /// broadcast.</exception>
-    public Tensor GreaterThan(Tensor other) => Api.Call("Tensor.GreaterThan", "other", () => Compare(other, (a, b) => a > b));
+    public Tensor GreaterThan(Tensor other) => Api.Call("Tensor.GreaterThan", "other", () => new Tensor(Core.Elementwise.greater(Value, N(other).Value)));
     /// <summary>1 where x ≥ y, else 0.</summary>
     /// <param name="other">The other operand, broadcast against this one.</param>
     /// <returns>A mask of 1 and 0 (a constant).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
     /// broadcast.</exception>
-    public Tensor GreaterThanOrEqual(Tensor other) => Api.Call("Tensor.GreaterThanOrEqual", "other", () => Compare(other, (a, b) => a >= b));
+    public Tensor GreaterThanOrEqual(Tensor other) => Api.Call("Tensor.GreaterThanOrEqual", "other", () => new Tensor(Core.Elementwise.greaterOrEqual(Value, N(other).Value)));
     /// <summary>1 where x &lt; y, else 0.</summary>
     /// <param name="other">The other operand, broadcast against this one.</param>
     /// <returns>A mask of 1 and 0 (a constant).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
     /// broadcast.</exception>
-    public Tensor LessThan(Tensor other) => Api.Call("Tensor.LessThan", "other", () => Compare(other, (a, b) => a < b));
+    public Tensor LessThan(Tensor other) => Api.Call("Tensor.LessThan", "other", () => new Tensor(Core.Elementwise.less(Value, N(other).Value)));
     /// <summary>1 where x ≤ y, else 0.</summary>
     /// <param name="other">The other operand, broadcast against this one.</param>
     /// <returns>A mask of 1 and 0 (a constant).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
     /// broadcast.</exception>
-    public Tensor LessThanOrEqual(Tensor other) => Api.Call("Tensor.LessThanOrEqual", "other", () => Compare(other, (a, b) => a <= b));
+    public Tensor LessThanOrEqual(Tensor other) => Api.Call("Tensor.LessThanOrEqual", "other", () => new Tensor(Core.Elementwise.lessOrEqual(Value, N(other).Value)));
     /// <summary>1 where x = y, else 0.</summary>
     /// <param name="other">The other operand, broadcast against this one.</param>
     /// <returns>A mask of 1 and 0 (a constant).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     /// <exception cref="ShapeException">The shapes of this tensor and <paramref name="other"/> do not
     /// broadcast.</exception>
-    public Tensor EqualTo(Tensor other) => Api.Call("Tensor.EqualTo", "other", () => Compare(other, (a, b) => a == b));
+    public Tensor EqualTo(Tensor other) => Api.Call("Tensor.EqualTo", "other", () => new Tensor(Core.Elementwise.equal(Value, N(other).Value)));
 
     // ---- reductions that keep their axes ----
 

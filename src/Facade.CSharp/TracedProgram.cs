@@ -54,12 +54,14 @@ public sealed class TracedOperation
 public sealed class TracedProgram
 {
     private readonly int forwardCount;
+    private readonly IReadOnlyList<(double[] Data, int[] Shape)> constantData;
 
     internal TracedProgram(IReadOnlyList<TracedOperation> operations, int forwardCount, IReadOnlyList<IReadOnlyList<int>> inputShapes,
-        IReadOnlyList<string> constants, string output, string seed, IReadOnlyList<string> gradients)
+        IReadOnlyList<(double[] Data, int[] Shape)> constantData, string output, string seed, IReadOnlyList<string> gradients)
     {
         Operations = operations;
-        Constants = constants;
+        this.constantData = constantData;
+        Constants = constantData.Select((c, k) => ConstantLine(k, c.Data, c.Shape, false)).ToArray();
         this.forwardCount = forwardCount;
         InputShapes = inputShapes;
         Output = output;
@@ -81,8 +83,12 @@ public sealed class TracedProgram
 
     /// <summary>The program's constants of more than one element, one line each, e.g.
     /// <c>%c0 = [1, 0.5, 2] : [3]</c> (up to eight values written out; a longer one by its first and last values and
-    /// its count). Each distinct tensor is its own constant.</summary>
+    /// its count; <see cref="ConstantValues"/> and <see cref="ToString(bool)"/> give every value). Each distinct
+    /// tensor is its own constant.</summary>
     public IReadOnlyList<string> Constants { get; }
+
+    /// <summary>The constants' values: element k is <c>%ck</c>, a new tensor on each call.</summary>
+    public IReadOnlyList<Tensor> ConstantValues => constantData.Select(c => Tensor.FromArray((double[])c.Data.Clone(), c.Shape)).ToArray();
 
     /// <summary>The value the function returns.</summary>
     public string Output { get; }
@@ -93,16 +99,25 @@ public sealed class TracedProgram
     /// <summary>The gradient of each input.</summary>
     public IReadOnlyList<string> Gradients { get; }
 
-    /// <summary>The program in a stable text form, one operation per line, like a jaxpr.</summary>
+    /// <summary>The program in a stable text form, one operation per line, like a jaxpr; constants of more than
+    /// eight values shortened (<see cref="ToString(bool)"/> writes them out).</summary>
     /// <returns>The text.</returns>
-    public override string ToString()
+    public override string ToString() => ToString(false);
+
+    /// <summary>The program in a stable text form, one operation per line, like a jaxpr.</summary>
+    /// <param name="allValues">Write out every value of every constant (each round-trips exactly), so the text
+    /// holds the whole program; else constants of more than eight values are shortened, as in
+    /// <see cref="Constants"/>.</param>
+    /// <returns>The text.</returns>
+    public string ToString(bool allValues)
     {
         var sb = new StringBuilder();
         sb.Append('{').Append(string.Join(", ", InputShapes.Select((s, i) => $"%x{i} : [{string.Join(", ", s)}]"))).Append('}').AppendLine();
-        if (Constants.Count > 0)
+        if (constantData.Count > 0)
         {
             sb.AppendLine("constants:");
-            foreach (var c in Constants) sb.Append("  ").AppendLine(c);
+            for (int k = 0; k < constantData.Count; k++)
+                sb.Append("  ").AppendLine(allValues ? ConstantLine(k, constantData[k].Data, constantData[k].Shape, true) : Constants[k]);
         }
         sb.AppendLine("forward:");
         foreach (var op in Forward) sb.Append("  ").AppendLine(op.ToString());
@@ -117,7 +132,7 @@ public sealed class TracedProgram
     {
         var names = new Dictionary<Core.Tensor, string>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < r.Inputs.Length; i++) names.TryAdd(r.Inputs[i], $"%x{i}");
-        var constants = new List<string>();
+        var constants = new List<(double[] Data, int[] Shape)>();
         string Name(Core.Tensor t)
         {
             if (names.TryGetValue(t, out var n)) return n;
@@ -125,7 +140,7 @@ public sealed class TracedProgram
             if (t.Numel == 1 && t.Rank == 0) return "const(" + Number(t.ToArray()[0]) + ")";
             string name = $"%c{constants.Count}";
             names.Add(t, name);
-            constants.Add($"{name} = {Values(t.ToArray())} : [{string.Join(", ", t.Shape)}]");
+            constants.Add((t.ToArray(), t.Shape.ToArray()));
             return name;
         }
         names.TryAdd(r.Seed, "seed");
@@ -148,8 +163,12 @@ public sealed class TracedProgram
 
     private static string Number(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
-    /// <summary>Up to eight values written out; more by the first three, the last and the count.</summary>
-    private static string Values(double[] v) =>
-        v.Length <= 8 ? "[" + string.Join(", ", v.Select(Number)) + "]"
-                      : $"[{Number(v[0])}, {Number(v[1])}, {Number(v[2])}, …, {Number(v[^1])}] ({v.Length} values)";
+    /// <summary>One constant's line, <c>%ck = [values] : [shape]</c>.</summary>
+    private static string ConstantLine(int k, double[] data, int[] shape, bool allValues) =>
+        $"%c{k} = {Values(data, allValues)} : [{string.Join(", ", shape)}]";
+
+    /// <summary>Every value, or up to eight written out and more by the first three, the last and the count.</summary>
+    private static string Values(double[] v, bool all) =>
+        all || v.Length <= 8 ? "[" + string.Join(", ", v.Select(Number)) + "]"
+                             : $"[{Number(v[0])}, {Number(v[1])}, {Number(v[2])}, …, {Number(v[^1])}] ({v.Length} values)";
 }

@@ -83,7 +83,7 @@ public sealed class EinsumCase
         bool Full(OperandSpec o, int label) => o.Items.Contains(label) && !o.Ones.Contains(label);
         bool FullEllipsis(OperandSpec o, int d) => o.Items.Contains(EllipsisItem) && d >= EllipsisSizes.Length - o.EllipsisRank && !o.EllipsisOnes.Contains(d);
         return Specs.Any(o =>
-            o.Ones.Any(i => Sizes[i] > 1 && Specs.Any(other => Full(other, i)))
+            o.Ones.Any(i => o.Items.Contains(i) && Sizes[i] > 1 && Specs.Any(other => Full(other, i)))
             || o.EllipsisOnes.Any(d => EllipsisSizes[d] > 1 && Specs.Any(other => FullEllipsis(other, d))));
     }
 

@@ -371,25 +371,29 @@ public static class Generators
             {
                 var o = ops[k];
                 bool ellipsis = o.Items[j] == EinsumCase.EllipsisItem;
+                var items = o.Items.RemoveAt(j);
                 var smaller = o with
                 {
-                    Items = o.Items.RemoveAt(j),
+                    Items = items,
+                    // A label the operand no longer shows has no size-1 showing in it.
+                    Ones = ellipsis || items.Contains(o.Items[j]) ? o.Ones : o.Ones.Remove(o.Items[j]),
                     EllipsisRank = ellipsis ? 0 : o.EllipsisRank,
                     EllipsisOnes = ellipsis ? ImmutableHashSet<int>.Empty : o.EllipsisOnes,
                 };
                 yield return c.With(operands: ops.SetItem(k, smaller));
             }
-        for (int i = 0; i < c.Sizes.Length; i++)
-            if (c.Sizes[i] > 1)
+        // Only sizes some operand shows at full size: any other size changes nothing in the case, so it is no smaller.
+        var labelsUsed = ops.SelectMany(o => o.Items).Where(i => i >= 0).Distinct().OrderBy(i => i).ToArray();
+        foreach (int i in labelsUsed)
+            if (c.Sizes[i] > 1 && ops.Any(o => o.Items.Contains(i) && !o.Ones.Contains(i)))
             {
                 yield return c.With(sizes: c.Sizes.SetItem(i, 1), operands: ops.Select(o => o with { Ones = o.Ones.Remove(i) }).ToImmutableArray());
                 if (c.Sizes[i] > 2) yield return c.With(sizes: c.Sizes.SetItem(i, c.Sizes[i] - 1));
             }
         for (int d = 0; d < c.EllipsisSizes.Length; d++)
-            if (c.EllipsisSizes[d] > 1)
+            if (c.EllipsisSizes[d] > 1 && ops.Any(o => o.Items.Contains(EinsumCase.EllipsisItem) && d >= c.EllipsisSizes.Length - o.EllipsisRank && !o.EllipsisOnes.Contains(d)))
                 yield return c.With(ellipsisSizes: c.EllipsisSizes.SetItem(d, 1), operands: ops.Select(o => o with { EllipsisOnes = o.EllipsisOnes.Remove(d) }).ToImmutableArray());
         // Two labels merged into one (the first's size, its size-1 showings kept).
-        var labelsUsed = ops.SelectMany(o => o.Items).Where(i => i >= 0).Distinct().OrderBy(i => i).ToArray();
         for (int a = 0; a < labelsUsed.Length; a++)
             for (int b = a + 1; b < labelsUsed.Length; b++)
             {

@@ -115,6 +115,24 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Every_shrink_changes_the_case_and_no_operand_keeps_a_size_1_showing_of_a_label_it_lost()
+    {
+        // A size shrink of a label no operand shows, or of an ellipsis dimension none covers, would be the same case:
+        // FsCheck would take it as smaller and run the property again for nothing.
+        var options = new EinsumOptions();
+        var arb = Generators.Einsum(options);
+        for (int seed = 0; seed < 300; seed++)
+        {
+            var c = Generators.Build(seed, options);
+            foreach (var smaller in arb.Shrinker(c))
+            {
+                Assert.NotEqual(c.ToString(), smaller.ToString());
+                Assert.All(smaller.Specs, o => Assert.True(o.Ones.All(o.Items.Contains), $"{smaller} from {c}: a size-1 showing of a label the operand lost"));
+            }
+        }
+    }
+
+    [Fact]
     public void MaxSize_above_five_is_reached_and_the_empty_equation_replays_as_its_explicit_form()
     {
         // Sizes reach MaxSize, not only the default's 5.

@@ -67,10 +67,40 @@ public class TraceTests(ITestOutputHelper output)
         Assert.Contains("constants:", text);
         Assert.Contains("mul(%x0, %c0)", text);
         Assert.Contains("mul(%x0, %c1)", text);
+        // Past eight values a constant is shortened in Constants and ToString(); ToString(true) and ConstantValues
+        // give every value, each written to round-trip.
+        string shortened = Assert.Single(program.Constants, c => c.Contains('…'));
+        Assert.EndsWith("(20 values) : [20]", shortened);
+        string full = program.ToString(allValues: true);
+        Assert.DoesNotContain("…", full);
+        string line = "%c2 = [" + string.Join(", ", big.ToArray().Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))) + "] : [20]";
+        Assert.Contains(line, full);
+        Assert.Equal(text.Replace(shortened, line), full);
+        var values = program.ConstantValues;
+        Assert.Equal(program.Constants.Count, values.Count);
+        Assert.Equal(new[] { 1.0, 2, 3 }, values[0].ToArray());
+        Assert.Equal(big.ToArray(), values[2].ToArray());
+        Assert.Equal(new[] { 20 }, values[2].Shape.ToArray());
         // A one-element constant with axes keeps its shape (inline it read as a scalar, [3] where the op gives [1, 3]).
         var shaped = Autodiff.TraceGradient(xs => (xs[0] + Tensor.Ones(1, 1)).Sum(), Tensor.Random(1, 3));
         Assert.Contains("%c0 = [1] : [1, 1]", shaped.Constants);
         Assert.Contains("add(%x0, %c0)", shaped.ToString());
+    }
+
+    [Fact]
+    public void Signs_and_masks_are_operations_of_the_program_not_constants_it_carries()
+    {
+        // sign(det A)·det A = |det A|: traced where det A < 0, the sign is an operation on %x0, so the program
+        // recomputes it from its input instead of carrying the −1 it had when traced; so are sign x and a mask x < 2x.
+        var a = Tensor.FromArray(new[] { 0.0, 1, 1, 0 }, 2, 2);
+        var program = Autodiff.TraceGradient(xs => (Linalg.SignDet(xs[0]) * Linalg.Det(xs[0]) + xs[0].Sign().Sum() + (xs[0] * xs[0].LessThan(xs[0] * 2)).Sum()).Sum(), a);
+        string text = program.ToString();
+        output.WriteLine(text);
+        Assert.Contains(program.Forward, o => o.Name == "signDet" && o.Operands.SequenceEqual(new[] { "%x0" }));
+        Assert.Contains(program.Forward, o => o.Name == "sign" && o.Operands.SequenceEqual(new[] { "%x0" }));
+        Assert.Contains(program.Forward, o => o.Name == "lt" && o.Operands[0] == "%x0");
+        Assert.DoesNotContain("const(-1)", text);
+        Assert.Empty(program.Constants);
     }
 
     [Fact]

@@ -205,6 +205,13 @@ module Op =
     let create (name: string) (forward: Tensor[] -> Tensor) (vjp: Value[] -> Value -> Value -> int -> Value) (jvp: Value[] -> Value -> int -> Value -> Value) =
         { Name = name; Forward = forward; Vjp = vjp; Jvp = jvp; Attributes = [] }
 
+    /// A function of its inputs' values with no derivative (a sign, a mask): its result is a constant, yet a traced
+    /// program records it as op `name` computed from the inputs, so a replay checks it and the program recomputes it
+    /// instead of carrying the value it had when traced.
+    let internal constantResult (name: string) (forward: Tensor[] -> Tensor) (xs: Value[]) =
+        let zeros (v: Value) = Const(Tensor.zeros v.Tensor.ShapeArray)
+        apply (create name forward (fun xs _ _ i -> zeros xs.[i]) (fun _ out _ _ -> zeros out)) (xs |> Array.map (fun x -> Const x.Tensor))
+
     /// The op with the attributes that define it besides its name, for traced programs.
     let withAttributes (attributes: (string * obj) list) (op: Op) = { op with Attributes = attributes }
 

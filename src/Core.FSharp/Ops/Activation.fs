@@ -3,16 +3,6 @@ namespace Functional.Core
 open System
 open System.Runtime.Intrinsics
 
-/// The derivative assigned where a function has a kink (Leaky ReLU and ELU at 0, |x| at 0, clamp at its bounds, a
-/// tie in maximum or minimum): the right derivative, the left one, or their mean.
-type KinkConvention =
-    /// The right derivative (Leaky ReLU: 1, the original derivation notes' and JAX's choice; |x|: 1, JAX's).
-    | RightDerivative = 0
-    /// The left derivative (Leaky ReLU and ELU: α, TorchSharp's choice; |x|: −1).
-    | LeftDerivative = 1
-    /// The mean of both sides (Leaky ReLU: (1 + α)/2, DiffSharp's; |x|: 0 and a tie: ½ each, TorchSharp's).
-    | Midpoint = 2
-
 /// Activations. Values and derivatives at ±0, ±∞ and NaN are documented per function.
 [<RequireQualifiedAccess>]
 module Activation =
@@ -29,42 +19,13 @@ module Activation =
             | KinkConvention.RightDerivative -> 1.0
             | c -> raise (ArgumentOutOfRangeException("convention", c, "Not a KinkConvention: RightDerivative, LeftDerivative or Midpoint."))
 
-    /// Tensors from this many elements keep their slopes as bits on a reverse-mode tape (`SlopeBits`); below it
-    /// the pullback reads x, and the code would cost more to make than it saves.
-    let private slopeBitsFrom = 4096
-
-    /// g·slope(x) as one op for an op of SlopeBits' family (slopes constant between kinks: ∂/∂x = 0, ∂/∂g = the
-    /// slope). `saved` may hold the slope bits of one tensor, made by its forward: for that tensor the slopes come
-    /// from them instead of from x (the same bits, a third less memory read); elsewhere `fromX x g`.
-    let internal piecewiseScaled (name: string) (attributes: (string * obj) list) (slopes: Functional.Kernels.SlopeBits.Slopes)
-                                 (fromX: Tensor -> Tensor -> Tensor) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
-        Op.scaledWith name attributes
-            (fun x g ->
-                match saved with
-                | ValueSome (struct (source, code)) when obj.ReferenceEquals(source, x) && (g.IsUniform || Shape.same x.ShapeArray g.ShapeArray) ->
-                    let xs = x.Data
-                    let n = xs.Length
-                    let gs = if g.IsUniform then null else g.Data
-                    let dst = Strided.fresh n
-                    let streaming = Strided.streams n
-                    let bits = code.Data
-                    Strided.chunkedStreaming streaming n (fun lo hi ->
-                        Functional.Kernels.SlopeBits.Backward(bits, xs, gs, g.Fill, dst, slopes, lo, hi, streaming))
-                    x.CheckLive()
-                    g.CheckLive()
-                    code.CheckLive()
-                    Tensor.wrap x.ShapeArray dst
-                | _ -> fromX x g)
-            (fun x _ _ -> Value.constant (Tensor.zeros x.Shape))
-            x g
-
     /// g·LeakyReLU'(x) under a convention, one pass (the bits of a slope tensor times g, without its second pass and
     /// temporary): the VJP and JVP of Leaky ReLU, and of ReLU (α = 0, the left derivative at 0:
     /// slopes 1, 0 and 0 at the kink, NaN at NaN) and |x| (α = −1).
     let private slopeScaled (alpha: double) (convention: KinkConvention) (saved: struct (Tensor * Tensor) voption) (x: Value) (g: Value) : Value =
         let kinkSlope = leakyReluSlope alpha convention 0.0
         let slopes = Functional.Kernels.SlopeBits.Slopes.Leaky(Functional.Kernels.SlopeBits.Form.LeakyRelu, alpha, kinkSlope)
-        piecewiseScaled "slopeScaled" [ "alpha", box alpha; "convention", box convention ] slopes
+        Slopes.piecewiseScaled "slopeScaled" [ "alpha", box alpha; "convention", box convention ] slopes
             (fun x g ->
                 let zero = Vector256<double>.Zero
                 let one = Vector256.Create(1.0)
@@ -78,37 +39,9 @@ module Activation =
                     (fun x g -> g * leakyReluSlope alpha convention x) x g)
             saved x g
 
-    /// An op of SlopeBits' family (its value and slopes in `slopes`) as an elementwise op whose forward, on a
-    /// reverse-mode tape and from `slopeBitsFrom` elements, keeps the slopes as bits for its pullback `scaled saved`
-    /// (the saved bits are used only for the very tensor they were made from).
-    let internal piecewiseOp (name: string) (attributes: (string * obj) list) (slopes: Functional.Kernels.SlopeBits.Slopes)
-                             (scaled: struct (Tensor * Tensor) voption -> Value -> Value -> Value) (x: Value) =
-        let keep = (match x with Reverse _ -> true | _ -> false)
-        let saved = ref ValueNone
-        let forward (t: Tensor) =
-            let xs = t.Data
-            let n = xs.Length
-            let y = Strided.fresh n
-            let code = if keep && n >= slopeBitsFrom then Strided.fresh (Functional.Kernels.SlopeBits.CodeLength n) else null
-            let streaming = Strided.streams n
-            Strided.chunkedStreaming streaming n (fun lo hi ->
-                Functional.Kernels.SlopeBits.Forward(xs, y, slopes, code, lo, hi, streaming))
-            t.CheckLive()
-            if not (isNull code) then saved.Value <- ValueSome(struct (t, Tensor.wrapKept [| code.Length |] code))
-            Tensor.wrap t.ShapeArray y
-        Op.elementwiseWith name attributes forward (fun x _ g -> scaled saved.Value x g) x
-
-    /// min(max(x, lo), hi) with the slopes kinkLow at lo and kinkHigh at hi (1 inside, 0 outside): `Piecewise.clamp`
-    /// checks the bounds and names the convention; the tanh form's second derivative clamps its argument with it.
-    let internal clampOp (attributes: (string * obj) list) (lo: double) (hi: double) (kinkLow: double) (kinkHigh: double) (x: Value) =
-        let slopes = Functional.Kernels.SlopeBits.Slopes.Clamp(lo, hi, kinkLow, kinkHigh)
-        piecewiseOp "clamp" attributes slopes
-            (piecewiseScaled "clampScaled" attributes slopes (fun x g -> Tensor.map2Inline (fun v g -> g * slopes.Of v) x g))
-            x
-
     let internal leakySlopesOp (name: string) (attributes: (string * obj) list) (alpha: double) (convention: KinkConvention) (form: Functional.Kernels.SlopeBits.Form) (x: Value) =
         let slopes = Functional.Kernels.SlopeBits.Slopes.Leaky(form, alpha, leakyReluSlope alpha convention 0.0)
-        piecewiseOp name attributes slopes (slopeScaled alpha convention) x
+        Slopes.piecewiseOp name attributes slopes (slopeScaled alpha convention) x
 
     let relu (x: Value) = leakySlopesOp "relu" [] 0.0 KinkConvention.LeftDerivative Functional.Kernels.SlopeBits.Form.Relu x
 
@@ -146,9 +79,7 @@ module Activation =
     /// with s = σ(2u), s̄ = σ(−2u): s·s̄·(4u' + x·(2u'' + 4u'²·(s̄ − s))). Its argument is clamped to ±30 first,
     /// where the value is already 0: past about 1e77, 4u'² overflows and 0·∞ would make it NaN.
     let private geluTanhSecond (x: Value) =
-        let x =
-            clampOp [ "min", box -geluTanhFlat; "max", box geluTanhFlat; "convention", box KinkConvention.RightDerivative ]
-                -geluTanhFlat geluTanhFlat 1.0 0.0 x
+        let x = Slopes.flatBeyond geluTanhFlat x
         let c = Special.sqrt2OverPi
         let k = Special.geluTanhCubic
         let x2 = Arithmetic.mul x x
@@ -183,27 +114,25 @@ module Activation =
         let l = if u = 1.0 then e else Math.Log u * (e / (u - 1.0))
         max x 0.0 + l
 
-    /// σ(x)·(1 − σ(x)), softplus's second derivative and σ's first, as differentiable ops.
-    let private sigmoidSlope (x: Value) =
-        let s = Elementwise.sigmoid x
-        Arithmetic.mul s (Arithmetic.rsubScalar 1.0 s)
-
     let private softplusParts : FusedOp.Fused =
         { Name = "softplus"; ScaledName = "softplusScaled"; Attributes = []; Vector = Cpu.fourLanes
           WithDerivative = ValueSome LogisticVector.softplusWithDerivative; Value = LogisticVector.softplus
           Scalar = (fun t -> Tensor.mapInline softplusScalar t)
-          Kernel = LogisticVector.softplusScaled; Derivative = Special.sigmoid; Second = sigmoidSlope }
+          Kernel = LogisticVector.softplusScaled; Derivative = Special.sigmoid; Second = Elementwise.sigmoidSlope }
 
     /// softplus(x) = ln(1 + eˣ), a smooth ReLU. d/dx = σ(x), so every order follows from σ's.
     /// softplus(+∞) = +∞, softplus(−∞) = 0, NaN gives NaN.
     let softplus (x: Value) =
         FusedOp.elementwise softplusParts x
 
-    /// SiLU's second derivative σ(x)·(1 − σ(x))·(2 + x·(1 − 2σ(x))), as a composite of differentiable ops.
+    /// SiLU's second derivative σ(x)·(1 − σ(x))·(2 + x·(1 − 2σ(x))) as σ(x)·σ(−x)·(2 + x·(σ(−x) − σ(x))), a
+    /// composite of differentiable ops (σ(−x) keeps the digits 1 − σ(x) cancels for large x). Its argument is clamped
+    /// to ±800 first, where σ(x)·σ(−x) is already 0: at ±∞ the formula would be 0·∞.
     let private siluSecond (x: Value) =
+        let x = Slopes.flatBeyond 800.0 x
         let s = Elementwise.sigmoid x
-        Arithmetic.mul (Arithmetic.mul s (Arithmetic.rsubScalar 1.0 s))
-            (Arithmetic.addScalar 2.0 (Arithmetic.mul x (Arithmetic.rsubScalar 1.0 (Arithmetic.scale 2.0 s))))
+        let sn = Elementwise.sigmoid (Arithmetic.neg x)
+        Arithmetic.mul (Arithmetic.mul s sn) (Arithmetic.addScalar 2.0 (Arithmetic.mul x (Arithmetic.sub sn s)))
 
     let private siluParts : FusedOp.Fused =
         { Name = "silu"; ScaledName = "siluScaled"; Attributes = []; Vector = Cpu.fourLanes

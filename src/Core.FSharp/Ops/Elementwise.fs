@@ -87,6 +87,11 @@ module Elementwise =
     let sigmoid (x: Value) =
         Op.elementwise "sigmoid" (lanesOr Special.sigmoid ElementaryVector.sigmoid) (fun _ y g -> sigmoidScaled y g) x
 
+    /// σ(x)·σ(−x) = σ(x)·(1 − σ(x)) as differentiable ops, for second derivatives: σ(−x) keeps the digits that
+    /// 1 − σ(x) cancels in the right tail (at x = 40, 4.2e-18 instead of 0).
+    let internal sigmoidSlope (x: Value) =
+        Arithmetic.mul (sigmoid x) (sigmoid (Arithmetic.neg x))
+
     /// x³ = (h + l)·x with x² = h + l exactly (FMA), one rounding (within about half an ulp; x·x·x rounds twice);
     /// h·x where x² is not finite.
     let inline private cube4 (x: Vector256<double>) =
@@ -265,7 +270,10 @@ module Elementwise =
 
     let private atanParts =
         recomputed "atan" ArcVector.atan Math.Atan ArcVector.atanScaled ArcVector.atanSlopeScalar
-            (fun x -> Arithmetic.mul (Arithmetic.scale -2.0 x) (Arithmetic.square (reciprocal (Arithmetic.addScalar 1.0 (Arithmetic.square x)))))
+            // −2x/(1 + x²)², its argument clamped to ±1e300 (the value is 0 beyond 1e103): at ±∞ it would be ∞·0.
+            (fun x ->
+                let x = Slopes.flatBeyond 1e300 x
+                Arithmetic.mul (Arithmetic.scale -2.0 x) (Arithmetic.square (reciprocal (Arithmetic.addScalar 1.0 (Arithmetic.square x)))))
 
     /// asin x on [−1, 1]. d/dx = 1/√(1 − x²) (∞ at ±1; NaN outside). With AVX2 and FMA on vector lanes, value and
     /// pullback each one pass (within 1 ulp, tested); Math.Asin elsewhere and outside [−1, 1].
@@ -328,8 +336,10 @@ module Elementwise =
     /// 2/√π, erf's slope at 0.
     let private twoOverSqrtPi = 1.1283791670955125738961589031215
 
-    /// The second derivative of erf (k = 1) or erfc (k = −1): −2x·k·(2/√π)·e^(−x²), as ops.
+    /// The second derivative of erf (k = 1) or erfc (k = −1): −2x·k·(2/√π)·e^(−x²), as ops, its argument clamped to
+    /// ±30 (the value is 0 beyond 27.3): at ±∞ it would be ∞·0.
     let private erfSecond (k: double) (x: Value) =
+        let x = Slopes.flatBeyond 30.0 x
         Arithmetic.mul (Arithmetic.scale (-2.0 * k * twoOverSqrtPi) x) (exp (Arithmetic.neg (Arithmetic.square x)))
 
     let private erfParts = recomputed "erf" ErfVector.erf Special.erf ErfVector.erfScaled ErfVector.slopeScalar (erfSecond 1.0)
@@ -346,5 +356,25 @@ module Elementwise =
     let erfc (x: Value) = FusedOp.elementwise erfcParts x
 
     /// sign x: −1, 0 or 1 (NaN at NaN), a constant: its derivative is 0 everywhere (and no gradient flows).
-    let sign (x: Value) = constantOfInline (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then -1.0 elif Double.IsNaN v then v else 0.0) x
+    let sign (x: Value) =
+        Op.constantResult "sign" (fun ts -> Tensor.mapInline (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then -1.0 elif Double.IsNaN v then v else 0.0) ts.[0]) [| x |]
+
+    /// 1 where `test a b` holds, else 0 (broadcast), a constant recorded as op `name`.
+    let private mask (name: string) (test: double -> double -> bool) (a: Value) (b: Value) =
+        Op.constantResult name (fun ts -> Tensor.map2 (fun x y -> if test x y then 1.0 else 0.0) ts.[0] ts.[1]) [| a; b |]
+
+    /// 1 where a > b, else 0 (broadcast; 0 where either is NaN): a constant mask, for `Indexing.where`.
+    let greater (a: Value) (b: Value) = mask "gt" (fun x y -> x > y) a b
+
+    /// 1 where a ≥ b, else 0 (broadcast; 0 where either is NaN): a constant mask.
+    let greaterOrEqual (a: Value) (b: Value) = mask "ge" (fun x y -> x >= y) a b
+
+    /// 1 where a < b, else 0 (broadcast; 0 where either is NaN): a constant mask.
+    let less (a: Value) (b: Value) = mask "lt" (fun x y -> x < y) a b
+
+    /// 1 where a ≤ b, else 0 (broadcast; 0 where either is NaN): a constant mask.
+    let lessOrEqual (a: Value) (b: Value) = mask "le" (fun x y -> x <= y) a b
+
+    /// 1 where a = b, else 0 (broadcast; 0 where either is NaN, 1 for −0 against +0): a constant mask.
+    let equal (a: Value) (b: Value) = mask "eq" (fun x y -> x = y) a b
 

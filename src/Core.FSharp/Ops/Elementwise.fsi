@@ -61,6 +61,9 @@ module Elementwise =
     /// output.
     val sigmoid: x: Value -> Value
 
+    /// σ(x)·σ(−x) = σ(x)·(1 − σ(x)) as differentiable ops, for second derivatives: accurate in both tails.
+    val internal sigmoidSlope: x: Value -> Value
+
     /// x^p for a constant p. d/dx = p·x^(p−1). p = 0, 1, 2, 3 and −1 by exact operations (correctly rounded but
     /// for 3, within about half an ulp there), four lanes at a time; 1/2 as √x (correctly rounded) and −1/2 as 1/√x,
     /// with Math.Pow's values at −0 and −∞; other |p| ≤ 1024 on vector lanes as
@@ -129,5 +132,22 @@ module Elementwise =
     /// value and pullback each one pass (within 2 ulp, tested); Special.erfc elsewhere.
     val erfc: x: Value -> Value
 
-    /// sign x: −1, 0 or 1 (NaN at NaN), a constant: its derivative is 0 everywhere (and no gradient flows).
+    /// sign x: −1, 0 or 1 (NaN at NaN), a constant: its derivative is 0 everywhere (and no gradient flows). A traced
+    /// program records it as an operation on x (`sign`), not as the values it had.
     val sign: x: Value -> Value
+
+    /// 1 where a > b, else 0, broadcast (0 where either is NaN): a constant mask (no gradient flows), for
+    /// `Indexing.where`. A traced program records it as an operation on a and b (`gt`), not as the values it had.
+    val greater: a: Value -> b: Value -> Value
+
+    /// 1 where a ≥ b, else 0, broadcast (0 where either is NaN): a constant mask, recorded as `ge`.
+    val greaterOrEqual: a: Value -> b: Value -> Value
+
+    /// 1 where a < b, else 0, broadcast (0 where either is NaN): a constant mask, recorded as `lt`.
+    val less: a: Value -> b: Value -> Value
+
+    /// 1 where a ≤ b, else 0, broadcast (0 where either is NaN): a constant mask, recorded as `le`.
+    val lessOrEqual: a: Value -> b: Value -> Value
+
+    /// 1 where a = b, else 0, broadcast (0 where either is NaN, 1 for −0 against +0): a constant mask, recorded as `eq`.
+    val equal: a: Value -> b: Value -> Value

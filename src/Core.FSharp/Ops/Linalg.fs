@@ -360,10 +360,13 @@ module Linalg =
     /// The sign of det A (−1, 0 or 1), one per matrix: a constant (no gradient).
     let signDet (a: Value) : Value =
         square "signDet" "a" a.Shape |> ignore
-        let t = a.Tensor
-        let signs = perMatrixOfLu false (ref ValueNone) t (fun m n sign -> fst (Determinants.signLogAbs m n sign))
-        t.CheckLive()
-        Value.constant signs
+        Op.constantResult "signDet"
+            (fun ts ->
+                let t = ts.[0]
+                let signs = perMatrixOfLu false (ref ValueNone) t (fun m n sign -> fst (Determinants.signLogAbs m n sign))
+                t.CheckLive()
+                signs)
+            [| a |]
 
     /// Φ(X): the lower triangle of each matrix with its diagonal halved.
     let private phi (x: Value) = triangular 1.0 0.5 0.0 x

@@ -52,14 +52,13 @@ module Losses =
 
     let rec internal bceSlope (logits: Value) (targets: Value) (g: Value) : Value =
         // Input i's part of an adjoint or tangent v (the op is linear in g; the Jacobian in each input is diagonal):
-        // through the logits g·σ(x)(1 − σ(x))·v, through the targets −g·v, through g this op again.
+        // through the logits g·σ(x)σ(−x)·v, through the targets −g·v, through g this op again.
         let rule (xs: Value[]) (i: int) (v: Value) =
             match i with
             | 2 -> bceSlope xs.[0] xs.[1] v
             | 1 -> Arithmetic.neg (Arithmetic.mul v xs.[2])
             | _ ->
-                let s = Elementwise.sigmoid xs.[0]
-                Arithmetic.mul v (Arithmetic.mul xs.[2] (Arithmetic.mul s (Arithmetic.rsubScalar 1.0 s)))
+                Arithmetic.mul v (Arithmetic.mul xs.[2] (Elementwise.sigmoidSlope xs.[0]))
         Op.apply
             (Op.create "bceSlope"
                 (fun xs ->

@@ -39,7 +39,7 @@ module Piecewise =
         if Double.IsNaN lo || Double.IsNaN hi || lo > hi then
             invalidArg "lo" (sprintf "clamp needs lo ≤ hi; got lo = %g, hi = %g." lo hi)
         let kinkLow, kinkHigh = clampKinks convention lo hi
-        Activation.clampOp [ "min", box lo; "max", box hi; "convention", box convention ] lo hi kinkLow kinkHigh x
+        Slopes.clampOp [ "min", box lo; "max", box hi; "convention", box convention ] lo hi kinkLow kinkHigh x
 
     let tieSlope (isMax: bool) (convention: KinkConvention) =
         if isMax then kinkValue convention 0.0 1.0 else kinkValue convention 1.0 0.0
@@ -128,20 +128,31 @@ module Piecewise =
             let product (xs: int[]) = Array.fold (*) 1 xs
             ValueSome(struct (product shape.[.. first - 1], product shape.[first .. last], product shape.[last + 1 ..]))
 
-    /// The extreme over the middle of [outer, n, inner] (n ≥ 1): in index order, a later entry replacing the best only
-    /// when strictly beyond it (so the first of equal entries, −0 or +0, is kept), NaN if any entry is NaN. Four
-    /// lanes across `inner` at a time; for inner = 1 a row's lanes, with the row redone in order where its extreme
-    /// is a zero (only there can the order change the result's sign).
+    /// The larger (isMax) or smaller of v and best; at equal values the bitwise and (max) or or (min), as
+    /// `pickTensor`, so max(−0, +0) = +0 and min(−0, +0) = −0 in either order and a reduction agrees with `maximum`
+    /// and `minimum` whatever order its lanes visit the entries in. NaN is the caller's to handle.
+    let inline private pickScalar (isMax: bool) (v: double) (best: double) =
+        if (if isMax then v > best else v < best) then v
+        elif v = best then
+            let vb, bb = BitConverter.DoubleToInt64Bits v, BitConverter.DoubleToInt64Bits best
+            BitConverter.Int64BitsToDouble(if isMax then vb &&& bb else vb ||| bb)
+        else best
+
+    /// The extreme over the middle of [outer, n, inner] (n ≥ 1), +0 above −0 for a max and below it for a min
+    /// (`pickScalar`), NaN if any entry is NaN. Four lanes across `inner` at a time; for inner = 1 a row's lanes.
     let private extremeRun (isMax: bool) (data: double[]) (outer: int) (n: int) (inner: int) =
         let out = Storage.uninit (outer * inner)
-        let inline beyond (v: double) (best: double) = if isMax then v > best else v < best
-        let inline beyondV (v: Vector256<double>) (best: Vector256<double>) = if isMax then Vector256.GreaterThan(v, best) else Vector256.LessThan(v, best)
+        let inline pick (v: double) (best: double) = pickScalar isMax v best
+        let inline pickV (v: Vector256<double>) (best: Vector256<double>) =
+            let beyond = if isMax then Vector256.GreaterThan(v, best) else Vector256.LessThan(v, best)
+            let tied = if isMax then v &&& best else v ||| best
+            Vector256.ConditionalSelect(beyond, v, Vector256.ConditionalSelect(Vector256.Equals(v, best), tied, best))
         let scalarRow (o: int) (i: int) =
             let mutable best = data.[o * n * inner + i]
             let mutable isNan = Double.IsNaN best
             for k in 1 .. n - 1 do
                 let v = data.[(o * n + k) * inner + i]
-                if Double.IsNaN v then isNan <- true elif beyond v best then best <- v
+                if Double.IsNaN v then isNan <- true else best <- pick v best
             if isNan then nan else best
         Strided.chunkedUnits outer (n * inner) (fun o0 o1 ->
             for o in o0 .. o1 - 1 do
@@ -153,18 +164,17 @@ module Piecewise =
                     while k <= n - 4 do
                         let v = Vector256.Create(data, row + k)
                         nans <- nans &&& Vector256.Equals(v, v)
-                        best <- Vector256.ConditionalSelect(beyondV v best, v, best)
+                        best <- pickV v best
                         k <- k + 4
                     let mutable b = best.GetElement 0
                     let mutable isNan = Vector256.ExtractMostSignificantBits(nans) <> 0xFu
                     for l in 1 .. 3 do
-                        let v = best.GetElement l
-                        if beyond v b then b <- v
+                        b <- pick (best.GetElement l) b
                     while k < n do
                         let v = data.[row + k]
-                        if Double.IsNaN v then isNan <- true elif beyond v b then b <- v
+                        if Double.IsNaN v then isNan <- true else b <- pick v b
                         k <- k + 1
-                    out.[o] <- if isNan then nan elif b = 0.0 then scalarRow o 0 else b
+                    out.[o] <- if isNan then nan else b
                 elif inner >= 4 && Vector256.IsHardwareAccelerated then
                     let mutable i = 0
                     while i <= inner - 4 do
@@ -173,7 +183,7 @@ module Piecewise =
                         for k in 1 .. n - 1 do
                             let v = Vector256.Create(data, (o * n + k) * inner + i)
                             nans <- nans &&& Vector256.Equals(v, v)
-                            best <- Vector256.ConditionalSelect(beyondV v best, v, best)
+                            best <- pickV v best
                         Vector256.ConditionalSelect(nans, best, Vector256.Create(nan)).CopyTo(out, o * inner + i)
                         i <- i + 4
                     while i < inner do
@@ -275,7 +285,7 @@ module Piecewise =
                     for k in 1 .. run - 1 do
                         let v = data.[o * run + k]
                         if Double.IsNaN v || Double.IsNaN best then best <- nan
-                        elif (if isMax then v > best else v < best) then best <- v
+                        else best <- pickScalar isMax v best
                     best))
 
     /// Each entry's share of the gradient of a max or min over `axes`: 1 for the unique extreme, at a tie of k
@@ -313,10 +323,12 @@ module Piecewise =
 
     /// The largest entry over `axes` (keeping them with length 1 when keepDims). The gradient goes to the largest;
     /// at a tie of k entries each gets the convention's share: 1/k (midpoint, as PyTorch's amax and JAX), 1 (right)
-    /// or 0 (left). NaN anywhere in a run gives NaN. An empty axis is refused.
+    /// or 0 (left). +0 is larger than −0 (as `maximum`), whatever their order. NaN anywhere in a run gives NaN. An
+    /// empty axis is refused.
     let maxAxes (convention: KinkConvention) (axes: int[]) (keepDims: bool) (x: Value) = extremeAxes true convention axes keepDims x
 
     /// The smallest entry over `axes`; at a tie of k entries each gets 1/k (midpoint), 0 (right: raising one tied entry
-    /// leaves the min where it is) or 1 (left). NaN anywhere in a run gives NaN. An empty axis is refused.
+    /// leaves the min where it is) or 1 (left). −0 is smaller than +0 (as `minimum`), whatever their order. NaN
+    /// anywhere in a run gives NaN. An empty axis is refused.
     let minAxes (convention: KinkConvention) (axes: int[]) (keepDims: bool) (x: Value) = extremeAxes false convention axes keepDims x
 

@@ -52,9 +52,11 @@ module Piecewise =
 
     /// The largest entry over `axes` (keeping them with length 1 when keepDims). The gradient goes to the largest;
     /// at a tie of k entries each gets the convention's share: 1/k (midpoint, the centre of the subgradients, as
-    /// PyTorch's amax and JAX), 1 (right) or 0 (left). NaN anywhere in a run gives NaN. An empty axis is refused.
+    /// PyTorch's amax and JAX), 1 (right) or 0 (left). +0 is larger than −0 (as `maximum`), whatever their order.
+    /// NaN anywhere in a run gives NaN. An empty axis is refused.
     val maxAxes: convention: KinkConvention -> axes: int array -> keepDims: bool -> x: Value -> Value
 
     /// The smallest entry over `axes`; at a tie of k entries each gets 1/k (midpoint), 0 (right: raising one tied entry
-    /// leaves the min where it is) or 1 (left). NaN anywhere in a run gives NaN. An empty axis is refused.
+    /// leaves the min where it is) or 1 (left). −0 is smaller than +0 (as `minimum`), whatever their order. NaN
+    /// anywhere in a run gives NaN. An empty axis is refused.
     val minAxes: convention: KinkConvention -> axes: int array -> keepDims: bool -> x: Value -> Value

@@ -90,6 +90,11 @@ module ReplayCoverageTests =
             "Elementwise.erf", one m Elementwise.erf
             "Elementwise.erfc", one m Elementwise.erfc
             "Elementwise.sign", one m (fun x -> Arithmetic.mul x (Elementwise.sign x))
+            "Elementwise.greater", two m (Tensor.random 21 [| 4 |]) (fun a b -> Arithmetic.mul a (Elementwise.greater a b))
+            "Elementwise.greaterOrEqual", two m (Tensor.random 22 [| 4 |]) (fun a b -> Arithmetic.mul a (Elementwise.greaterOrEqual a b))
+            "Elementwise.less", two m (Tensor.random 23 [| 4 |]) (fun a b -> Arithmetic.mul a (Elementwise.less a b))
+            "Elementwise.lessOrEqual", two m (Tensor.random 24 [| 4 |]) (fun a b -> Arithmetic.mul a (Elementwise.lessOrEqual a b))
+            "Elementwise.equal", two m (Tensor.map (fun v -> if v > 0.5 then v else 0.0) m) (fun a b -> Arithmetic.mul a (Elementwise.equal a b))
             "Activation.silu", one m Activation.silu
             "Piecewise.abs", one withZero (fun x ->
                 Arithmetic.add (Piecewise.abs KinkConvention.Midpoint x) (Piecewise.abs KinkConvention.RightDerivative x))
@@ -182,7 +187,7 @@ module ReplayCoverageTests =
                     "geluScaled"; "geluTanhScaled"; "erfScaled"; "erfcScaled"; "atanScaled"; "asinScaled"; "acosScaled"; "tanScaled"; "sinScaled"; "cosScaled"; "sinhScaled"; "coshScaled"; "expm1Scaled"; "log1pScaled"; "siluScaled"; "eluScaled"; "softplusScaled"; "softmaxVjp"; "logSoftmaxVjp"; "layerNorm"; "layerNormVjp"; "huber"; "huberSlope"; "bceWithLogits"; "bceSlope"
                     "reciprocal"; "sin"; "cos"; "tan"; "asin"; "acos"; "atan"; "sinh"; "cosh"; "log1p"; "expm1"; "erf"; "erfc"
                     "silu"; "abs"; "clamp"; "maximum"; "minimum"; "elu"; "narrow"; "pad"; "concat"; "indexSelect"; "indexAdd"
-                    "flip"; "where"; "solve"; "solveTransposed"; "solveTriangular"; "inverse"; "det"; "cofactor"; "logAbsDet"; "cholesky"; "choleskyMiddle"; "choleskyOuter"; "triangular"; "maxAxes"; "minAxes"; "gather"; "scatterAdd" ] do
+                    "flip"; "where"; "solve"; "solveTransposed"; "solveTriangular"; "inverse"; "det"; "cofactor"; "logAbsDet"; "signDet"; "sign"; "gt"; "ge"; "lt"; "le"; "eq"; "cholesky"; "choleskyMiddle"; "choleskyOuter"; "triangular"; "maxAxes"; "minAxes"; "gather"; "scatterAdd" ] do
             Assert.True(seen.ContainsKey op, sprintf "no sample records '%s'; seen: %s" op (String.Join(", ", seen.Keys)))
 
     [<Fact>]

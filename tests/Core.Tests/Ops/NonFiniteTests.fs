@@ -103,6 +103,31 @@ module NonFiniteTests =
         Assert.True(same value v, sprintf "%s(%g) = %g, table says %g" name x v value)
         Assert.True(same derivative d, sprintf "%s'(%g) = %g, table says %g" name x d derivative)
 
+    /// The second and third derivatives of the smooth activations and functions at ±∞ and ±1e300 are their limits, 0
+    /// (their formulas meet ∞·0 there unless their argument is held where the value is already 0), on lanes and
+    /// through the scalar path; and in the right tail they keep their digits: SiLU'' and softplus'' at 40 are
+    /// σ(40)·σ(−40)·(2 − 40) and σ(40)·σ(−40) (1 − σ(40) would cancel to 0).
+    [<Fact>]
+    let ``higher derivatives at the infinities are their limits, and keep their digits in the right tail`` () =
+        let ops : (string * (Value -> Value)) list =
+            [ "silu", Activation.silu; "softplus", Activation.softplus; "gelu", Activation.gelu; "geluTanh", Activation.geluTanh
+              "erf", Elementwise.erf; "erfc", Elementwise.erfc; "atan", Elementwise.atan; "sigmoid", Elementwise.sigmoid
+              "tanh", Elementwise.tanh ]
+        let derivative (f: Value -> Value) (v: Value) = Autodiff.grad (fun u -> Reduction.sum (f u)) v
+        for points in [ [| infinity; -infinity; 1e300; -1e300 |]; Array.init 9 (fun i -> if i % 2 = 0 then infinity else -infinity) ] do
+            for name, f in ops do
+                let x = Value.constant (Tensor.vector points)
+                let second = (derivative (derivative f) x).Tensor.ToArray()
+                let third = (derivative (derivative (derivative f)) x).Tensor.ToArray()
+                for i in 0 .. points.Length - 1 do
+                    Assert.True((second.[i] = 0.0), sprintf "second derivative of %s at %g: %g, expected 0" name points.[i] second.[i])
+                    Assert.True((third.[i] = 0.0), sprintf "third derivative of %s at %g: %g, expected 0" name points.[i] third.[i])
+        let slope = Special.sigmoid 40.0 * Special.sigmoid -40.0
+        let at40 (f: Value -> Value) = Tensor.item (derivative (derivative f) (Value.scalar 40.0)).Tensor
+        let close (expected: double) (actual: double) = abs (actual - expected) <= 1e-14 * abs expected
+        Assert.True(close (slope * (2.0 - 40.0)) (at40 Activation.silu), sprintf "SiLU'' at 40: %g" (at40 Activation.silu))
+        Assert.True(close slope (at40 Activation.softplus), sprintf "softplus'' at 40: %g" (at40 Activation.softplus))
+
     /// maximum and minimum over every pair of special values, on lanes (same shapes, with a tail) and broadcast
     /// (one side a single value): Math.Max's and Math.Min's values bit for bit (NaN where either is NaN), and each
     /// side's gradient 1 where it wins, 0 where it loses, the convention's at a tie, NaN with a NaN.
@@ -178,8 +203,9 @@ module NonFiniteTests =
         let falseSum = Seq.sum (seq { for i in 0 .. n - 1 do if conditions.[i] = 0.0 then yield float (i + 1) })
         Assert.Equal<double[]>([| falseSum |], grads.[1].Tensor.ToArray())
 
-    /// maxAxes and minAxes over one axis or consecutive axes, against the definition element by element: the first of
-    /// equal entries kept (so −0 or +0 as it comes first), NaN if any entry is NaN, and the gradient's shares at ties
+    /// maxAxes and minAxes over one axis or consecutive axes, against the definition element by element: +0 above −0
+    /// for a max and −0 below +0 for a min whatever their order (as `maximum` and `minimum`), NaN if any entry is NaN,
+    /// and the gradient's shares at ties
     /// by the convention; rows shorter and longer than a vector's lanes, and inner lengths of 1, 3, 5 and 8.
     [<Fact>]
     let ``maxAxes and minAxes with ties, signed zeros and NaN, against the definition`` () =
@@ -198,7 +224,7 @@ module NonFiniteTests =
                              [| 3; 4; 5 |], [| 0 |]; [| 2; 3; 4; 5 |], [| 1; 2 |]; [| 40; 2 |], [| 0; 1 |]; [| 3; 4; 5 |], [| 0; 2 |]
                              [| 6; 21 |], [| 1 |]; [| 7; 21 |], [| 1 |] ] do
             // The last two: zeros of both signs and −1 (or 1), so most maxima (minima) are zeros tied, and the result's
-            // sign is the first zero's.
+            // sign depends on which zeros the run holds, not on their order.
             zeros <- (if shape = [| 6; 21 |] then -1.0 elif shape = [| 7; 21 |] then 1.0 else 0.0)
             let x = Tensor.init shape (fun _ -> pick ())
             let axesN = axes |> Array.map (fun a -> if a < 0 then a + shape.Length else a)
@@ -216,7 +242,7 @@ module NonFiniteTests =
                     let f = if isMax then Piecewise.maxAxes convention axes true else Piecewise.minAxes convention axes true
                     let value, pullback = Autodiff.vjp f (Value.constant x)
                     let grad = (pullback (Value.constant (Tensor.full kept 1.0))).Tensor
-                    // The definition: in row-major order, the first strictly beyond; NaN if any.
+                    // The definition: the largest (smallest), +0 above −0; NaN if any.
                     let best = Collections.Generic.Dictionary<string, double>()
                     for ix in indices do
                         let key = String.Join(",", target ix)
@@ -227,6 +253,7 @@ module NonFiniteTests =
                             if Double.IsNaN b then ()
                             elif Double.IsNaN v then best.[key] <- nan
                             elif (if isMax then v > b else v < b) then best.[key] <- v
+                            elif v = 0.0 && b = 0.0 then best.[key] <- (if (if isMax then Double.IsNegative v && Double.IsNegative b else Double.IsNegative v || Double.IsNegative b) then -0.0 else 0.0)
                     let hit (ix: int[]) = let b = best.[String.Join(",", target ix)] in x.[ix] = b || (Double.IsNaN b && Double.IsNaN x.[ix])
                     let ties = indices |> List.filter hit |> List.countBy (fun ix -> String.Join(",", target ix)) |> dict
                     for ix in indices do
