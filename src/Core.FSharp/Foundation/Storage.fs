@@ -34,14 +34,77 @@ type internal Keeper() =
 type internal AfterCollections(trim: unit -> bool) =
     override this.Finalize() = if trim () then GC.ReRegisterForFinalize this
 
+/// Objects held weakly, in the order added, each with its number in that order; dead entries are dropped as the
+/// list grows, so scans stay proportional to what is still reachable.
+[<Sealed; AllowNullLiteral>]
+type internal WeakList<'T when 'T: not struct>() =
+    let entries = List<struct (int64 * Runtime.InteropServices.GCHandle)>(4)
+    let mutable next = 0L
+    let mutable compactAt = 16
+
+    /// The number the next object added gets (a mark: `TakeSince` takes the objects added from it on).
+    member _.Next = next
+
+    member _.Count = entries.Count
+
+    member _.Add(o: 'T) =
+        if entries.Count >= compactAt then
+            let mutable kept = 0
+            for i in 0 .. entries.Count - 1 do
+                let struct (_, h) as e = entries.[i]
+                if isNull h.Target then h.Free()
+                else
+                    entries.[kept] <- e
+                    kept <- kept + 1
+            entries.RemoveRange(kept, entries.Count - kept)
+            compactAt <- max 16 (2 * kept)
+        entries.Add(struct (next, Runtime.InteropServices.GCHandle.Alloc(o, Runtime.InteropServices.GCHandleType.Weak)))
+        next <- next + 1L
+
+    member _.Contains(o: 'T) =
+        let mutable found = false
+        let mutable i = entries.Count - 1
+        while not found && i >= 0 do
+            let struct (_, h) = entries.[i]
+            if obj.ReferenceEquals(h.Target, o) then found <- true
+            i <- i - 1
+        found
+
+    /// Calls `f` on each object still reachable.
+    member _.Iterate(f: 'T -> unit) =
+        for struct (_, h) in entries do
+            match h.Target with
+            | null -> ()
+            | o -> f (o :?> 'T)
+
+    /// Takes out the objects added from `mark` on, but `keep`, and gives each still reachable to `give`.
+    member _.TakeSince(mark: int64, keep: 'T, give: 'T -> unit) =
+        let mutable kept = 0
+        for i in 0 .. entries.Count - 1 do
+            let struct (n, h) as e = entries.[i]
+            let o = h.Target
+            if n < mark || (not (isNull o) && obj.ReferenceEquals(o, keep)) then
+                entries.[kept] <- e
+                kept <- kept + 1
+            else
+                h.Free()
+                if not (isNull o) then give (o :?> 'T)
+        entries.RemoveRange(kept, entries.Count - kept)
+
+    member _.Clear() =
+        for struct (_, h) in entries do h.Free()
+        entries.Clear()
+        compactAt <- 16
+
 /// Per thread: how deep in op forwards it is, the large plain arrays made since the outermost forward began
-/// (the candidates for its result's keeper), and the tensors made over them (weakly: a forward may keep one, say a
-/// value saved for its rules, beside a result that is a reshape of it; each gets the keeper the result gets).
+/// (the candidates for its result's keeper) and the tensors made over them (a forward may keep one, say a value
+/// saved for its rules, beside a result that is a reshape of it; each gets the keeper the result gets). Both weakly:
+/// a forward that loops over library ops keeps only what it still reaches, as the same loop outside a forward would.
 [<AbstractClass; Sealed>]
 type internal Forwards =
     [<ThreadStatic; DefaultValue>] static val mutable private depth: int
-    [<ThreadStatic; DefaultValue>] static val mutable private fresh: List<double[]>
-    [<ThreadStatic; DefaultValue>] static val mutable private sharers: List<struct (double[] * Runtime.InteropServices.GCHandle)>
+    [<ThreadStatic; DefaultValue>] static val mutable private fresh: WeakList<double[]>
+    [<ThreadStatic; DefaultValue>] static val mutable private sharers: WeakList<obj>
     static member Depth with get () = Forwards.depth and set v = Forwards.depth <- v
     static member Fresh with get () = Forwards.fresh and set v = Forwards.fresh <- v
     static member Sharers with get () = Forwards.sharers and set v = Forwards.sharers <- v
@@ -263,7 +326,7 @@ module internal Storage =
         if Forwards.Depth > 0 then
             let mutable fresh = Forwards.Fresh
             if isNull fresh then
-                fresh <- List<double[]>(4)
+                fresh <- WeakList<double[]>()
                 Forwards.Fresh <- fresh
             fresh.Add a
         a
@@ -346,10 +409,10 @@ module internal Storage =
             if not (isNull fresh) && fresh.Contains data then
                 let mutable sharers = Forwards.Sharers
                 if isNull sharers then
-                    sharers <- List<struct (double[] * Runtime.InteropServices.GCHandle)>(4)
+                    sharers <- WeakList<obj>()
                     Forwards.Sharers <- sharers
-                // A weak handle freed when the outermost forward ends: no finalizer per large result.
-                sharers.Add(struct (data, Runtime.InteropServices.GCHandle.Alloc(t, Runtime.InteropServices.GCHandleType.Weak)))
+                // Weakly, freed when the outermost forward ends: no finalizer per large result.
+                sharers.Add t
         let s = current.Value
         // Only arrays of minPooled elements or more are ever rented: smaller ones need no lookup (and no lock).
         let rented = not (isNull data) && data.Length >= minPooled && outstanding > 0
@@ -391,11 +454,10 @@ module internal Storage =
         // is recycled only once all of them are unreachable.
         let sharers = Forwards.Sharers
         if not (isNull sharers) then
-            for struct (a, w) in sharers do
-                if obj.ReferenceEquals(a, raw) then
-                    match w.Target with
-                    | :? IScoped as s when isNull s.Keeper -> s.Keeper <- t.Keeper
-                    | _ -> ()
+            sharers.Iterate(fun o ->
+                match o with
+                | :? IScoped as s when isNull s.Keeper && obj.ReferenceEquals(s.Raw, raw) -> s.Keeper <- t.Keeper
+                | _ -> ())
 
     /// Whether `t`'s array was made outside every scope during this thread's current op forward and has no
     /// keeper yet (`raw` is its array).
@@ -417,9 +479,7 @@ module internal Storage =
                 if madeHere out raw then attach out raw
                 fresh.Clear()
             let sharers = Forwards.Sharers
-            if not (isNull sharers) && sharers.Count > 0 then
-                for struct (_, h) in sharers do h.Free()
-                sharers.Clear()
+            if not (isNull sharers) && sharers.Count > 0 then sharers.Clear()
 
     /// A forward's intermediate that its pullback keeps (a derivative computed with the value): when its array
     /// was made during this forward outside every scope, `t` gets the array's keeper, so the array is recycled
@@ -536,17 +596,17 @@ module internal Storage =
             while not (isNull p) && p.Ended do p <- p.Parent
             current.Value <- p
 
-    /// A mark for `recycleSince`: how many arrays the open scope has rented, or outside every scope how many
-    /// large plain arrays this thread has made in its current op forward (-1 where neither applies).
+    /// A mark for `recycleSince`: how many arrays the open scope has rented, or outside every scope the number the
+    /// next large plain array this thread makes in its current op forward gets (-1 where neither applies).
     [<Struct>]
-    type Mark = { Rented: int; Fresh: int }
+    type Mark = { Rented: int; Fresh: int64 }
 
     let mark () =
         let s = current.Value
         if isNull s || s.Ended then
             let fresh = Forwards.Fresh
-            { Rented = -1; Fresh = (if Forwards.Depth <= 0 then -1 elif isNull fresh then 0 else fresh.Count) }
-        else { Rented = lock gate (fun () -> if s.Ended then -1 else s.Rented.Count); Fresh = -1 }
+            { Rented = -1; Fresh = (if Forwards.Depth <= 0 then -1L elif isNull fresh then 0L else fresh.Next) }
+        else { Rented = lock gate (fun () -> if s.Ended then -1 else s.Rented.Count); Fresh = -1L }
 
     /// Gives back at once the arrays made on this thread since `m` that no tensor holds, but `result`: a
     /// contraction's temporaries (gathered operands, intermediate products), which never leave it. In a scope,
@@ -571,19 +631,11 @@ module internal Storage =
                                 s.Rented.[kept] <- lease
                                 kept <- kept + 1
                         s.Rented.RemoveRange(kept, s.Rented.Count - kept))
-        elif m.Fresh >= 0 then
+        elif m.Fresh >= 0L then
             let fresh = Forwards.Fresh
-            if not (isNull fresh) && m.Fresh < fresh.Count then
-                let mutable kept = m.Fresh
-                lock gate (fun () ->
-                    for i in m.Fresh .. fresh.Count - 1 do
-                        let a = fresh.[i]
-                        if obj.ReferenceEquals(a, result) then
-                            // Still a candidate for the outermost result's keeper (`exitForward`).
-                            fresh.[kept] <- a
-                            kept <- kept + 1
-                        else pushPooled Functional.Kernels.Tuning.PoisonPooledArrays a)
-                fresh.RemoveRange(kept, fresh.Count - kept)
+            if not (isNull fresh) && m.Fresh < fresh.Next then
+                // The result stays a candidate for the outermost result's keeper (`exitForward`).
+                lock gate (fun () -> fresh.TakeSince(m.Fresh, result, pushPooled Functional.Kernels.Tuning.PoisonPooledArrays))
 
     /// Arrays of length n the pool holds now, counting those whose keepers collections found unreachable (for
     /// tests).
