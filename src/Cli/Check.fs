@@ -86,7 +86,6 @@ let run (equation: string) (shapes: string option) (trials: int) (seed: int) (ti
     match timeout with
     | Some s when s < 1 -> raise (ArgumentException(sprintf "--timeout must be at least 1 second, not %d" s))
     | _ -> ()
-    Shapes.checkOperands equation
     let sh = match shapes with Some s -> Shapes.forEquation equation s | None -> Shapes.defaults equation
     Einsum.bind equation sh |> ignore // validate before any work
     // Each finite-difference element costs one contraction: at most 64 per operand, fewer for large ones, so that a

@@ -36,7 +36,6 @@ let private term (ls: int[]) =
 /// is checked before anything is printed.
 let run (equation: string) (latex: bool) (order: int) (plan: bool) (shapes: string option) =
     if order < 1 || order > 2 then raise (ArgumentException(sprintf "--order must be 1 or 2, not %d" order))
-    Shapes.checkOperands equation
     let d = Einsum.derive equation
     if plan && shapes.IsNone then raise (ArgumentException(sprintf "--plan needs --shapes, e.g. --shapes %s" (exampleShapes d.Contraction)))
     if shapes.IsSome && not plan then raise (ArgumentException("--shapes is used only with --plan (derive's derivation does not depend on shapes)"))

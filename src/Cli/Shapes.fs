@@ -17,17 +17,6 @@ let parse (text: string) : int[][] =
                 | true, n when n >= 0 -> n
                 | _ -> raise (ArgumentException(sprintf "--shapes: operand %d has '%s', which is not a size (expected e.g. 2x3,3x4)" k d))))
 
-/// The most operands `derive` and `check` take. The planner's and the derivation's work grows with the cube or the
-/// fourth power of the count: a few hundred operands would run for many minutes, or exhaust memory, before the
-/// first line is printed.
-let maxOperands = 64
-
-/// Refuses, before any work, an equation with more than `maxOperands` operands.
-let checkOperands (equation: string) =
-    let n = (Einsum.parse equation).Inputs.Length
-    if n > maxOperands then
-        raise (ArgumentException(sprintf "the equation has %d operands; derive and check take at most %d" n maxOperands))
-
 /// `parse`, for an equation: one shape per operand.
 let forEquation (equation: string) (text: string) : int[][] =
     let shapes = parse text

@@ -53,16 +53,16 @@ public sealed class TracedOperation
 /// </summary>
 public sealed class TracedProgram
 {
-    private readonly int forwardCount;
     private readonly IReadOnlyList<(double[] Data, int[] Shape)> constantData;
 
     internal TracedProgram(IReadOnlyList<TracedOperation> operations, int forwardCount, IReadOnlyList<IReadOnlyList<int>> inputShapes,
         IReadOnlyList<(double[] Data, int[] Shape)> constantData, string output, string seed, IReadOnlyList<string> gradients)
     {
         Operations = operations;
+        Forward = operations.Take(forwardCount).ToArray();
+        Gradient = operations.Skip(forwardCount).ToArray();
         this.constantData = constantData;
         Constants = constantData.Select((c, k) => ConstantLine(k, c.Data, c.Shape, false)).ToArray();
-        this.forwardCount = forwardCount;
         InputShapes = inputShapes;
         Output = output;
         Seed = seed;
@@ -73,10 +73,10 @@ public sealed class TracedProgram
     public IReadOnlyList<TracedOperation> Operations { get; }
 
     /// <summary>The forward program.</summary>
-    public IReadOnlyList<TracedOperation> Forward => Operations.Take(forwardCount).ToArray();
+    public IReadOnlyList<TracedOperation> Forward { get; }
 
     /// <summary>The gradient program.</summary>
-    public IReadOnlyList<TracedOperation> Gradient => Operations.Skip(forwardCount).ToArray();
+    public IReadOnlyList<TracedOperation> Gradient { get; }
 
     /// <summary>The inputs' shapes (the inputs are <c>%x0</c>, <c>%x1</c>, …).</summary>
     public IReadOnlyList<IReadOnlyList<int>> InputShapes { get; }

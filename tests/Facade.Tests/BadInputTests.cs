@@ -28,6 +28,16 @@ public class BadInputTests
     /// <summary>A custom op's rule that returns the wrong shape is named by CustomOp.Create's parameter (vjp), wherever
     /// the rule runs: not pinned on a pullback's only parameter, nor dropped by Grad.</summary>
     [Fact]
+    public void A_shape_of_more_than_64_axes_is_refused_in_the_callers_terms()
+    {
+        var e = Assert.Throws<ShapeException>(() => Tensor.Zeros(Enumerable.Repeat(1, 65).ToArray()));
+        Assert.Contains("Tensor.Zeros", e.Message);
+        Assert.Contains("at most 64", e.Message);
+        Assert.Equal("shape", e.ParamName);
+        Assert.Throws<ShapeException>(() => Tensor.FromArray(new[] { 1.0 }, 1).Reshape(Enumerable.Repeat(1, 100_000).ToArray()));
+    }
+
+    [Fact]
     public void A_custom_op_rule_s_error_keeps_the_rule_s_name()
     {
         var bad = CustomOp.Create("bad", xs => xs[0] * 2, (xs, y, g, i) => g.Sum(), (xs, y, i, t) => t * 2);

@@ -179,7 +179,8 @@ public class CliTests
         // 65 operands: the planner and the derivation would run for minutes (hundreds: hours, or out of memory).
         string many = string.Join(",", Enumerable.Repeat("a", 65));
         Refused(new[] { "derive", many });
-        Assert.Contains("65 operands; derive and check take at most 64", Run("check", many).Err);
+        Assert.Contains("65 operands; an einsum takes at most 64", Run("check", many).Err);
+        Assert.Contains("65 operands; an einsum takes at most 64", Run("trace", "einsum('" + many + "', " + string.Join(", ", Enumerable.Repeat("A", 65)) + ")", "--shapes", "A=2").Err);
         Assert.Equal(0, Run("derive", string.Join(",", Enumerable.Repeat("a", 64))).Code);
         // A count of shapes that does not match the operands, in --shapes terms.
         Assert.Contains("--shapes has 3 shapes; the equation has 2 operands", Run("derive", "ij,jk->ik", "--plan", "--shapes", "2x3,3x4,4").Err);

@@ -24,6 +24,8 @@ type EinsumDerivation =
 [<RequireQualifiedAccess>]
 module Einsum =
 
+    /// Parses and validates an equation (at most 64 operands, NumPy's limit). Raises EinsumException naming the
+    /// fault.
     val parse: equation: string -> EinsumSpec
 
     /// Binds an equation to operand shapes (a fresh value the caller may keep).

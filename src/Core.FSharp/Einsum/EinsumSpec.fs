@@ -39,6 +39,9 @@ module internal EinsumSpec =
             | None -> sprintf " (in \"%s\")" (quoted eq)
         raise (EinsumException(msg + where, eq, Option.toNullable label, Option.toNullable operand, Option.toNullable position))
 
+    /// The most operands an equation may have (NumPy's limit too).
+    let maxOperands = 64
+
     let internal operandName (i: int) = if i < 0 then "the output" else sprintf "operand %d" i
 
     let private labels (t: Term) = t.Subscripts |> List.choose (function Letter (c, _) -> Some c | Ellipsis _ -> None)
@@ -82,8 +85,12 @@ module internal EinsumSpec =
             if (c = '-' && not (i = arrow)) || (c = '>' && not (i = arrow + 1)) then
                 fail eq (sprintf "Invalid character %s: '-' and '>' may only form the arrow '->'" (shown c)) (Some c) None (Some i))
         let lhs = if arrow >= 0 then eq.Substring(0, arrow) else eq
+        let parts = lhs.Split(',')
+        if parts.Length > maxOperands then
+            // Planning and the gradients' contractions grow as the cube and fourth power of the count.
+            let at = (parts |> Array.take maxOperands |> Array.sumBy (fun p -> p.Length)) + maxOperands
+            fail eq (sprintf "The equation has %d operands; an einsum takes at most %d (as NumPy's)" parts.Length maxOperands) None (Some maxOperands) (Some at)
         let inputs =
-            let parts = lhs.Split(',')
             let mutable start = 0
             [ for k in 0 .. parts.Length - 1 do
                   yield parseTerm eq k start parts.[k]

@@ -18,6 +18,15 @@ module internal Shape =
     /// The most elements a .NET array of doubles can hold (Array.MaxLength: 2,147,483,591, not 2^31 − 1).
     let maxElements = Array.MaxLength
 
+    /// The most axes a tensor may have (NumPy's limit too): work over a shape's axes is linear or quadratic in their
+    /// count, and a shape of a million ones has one element.
+    let maxRank = 64
+
+    /// Refuses a shape of more than `maxRank` axes.
+    let checkRank (shape: int[]) =
+        if shape.Length > maxRank then
+            raise (ShapeException(sprintf "A shape of %d axes; a tensor has at most %d (as NumPy's)." shape.Length maxRank, "shape"))
+
     /// Element count, with overflow detected rather than wrapped, and no more than an array can hold.
     let numel (shape: int[]) =
         if isNull shape then nullArg "shape"

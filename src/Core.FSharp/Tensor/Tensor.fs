@@ -21,6 +21,7 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
     // view (source, offset, strides) of another tensor's elements: a broadcast (stride 0 along the broadcast axes;
     // a row sum's adjoint sent back along its rows) or a slice, which the broadcasting kernels read in place.
     // Materialising is idempotent, so two threads racing here only build equal arrays.
+    do Shape.checkRank shape
     let numel = if isNull data then Shape.numel shape else data.Length
     let uniform = isNull data && view.IsNone
     let mutable data = data

@@ -23,6 +23,13 @@ module EinsumSpecTests =
         Assert.Equal(Nullable 1, e.Operand)
 
     [<Fact>]
+    let ``more than 64 operands are refused before any planning, naming the first one past the limit`` () =
+        let e = Assert.Throws<EinsumException>(fun () -> Einsum.parse (String.Join(",", Array.create 65 "ab") + "->") |> ignore)
+        contains [ "65 operands"; "at most 64"; "position 192" ] e
+        Assert.Equal(Nullable 64, e.Operand)
+        Assert.Equal(64, (Einsum.parse (String.Join(",", Array.create 64 "ab") + "->")).Inputs.Length)
+
+    [<Fact>]
     let ``a stray dot is rejected`` () =
         let e = rejects "i.j->ij" [ [ 2; 2 ] ]
         contains [ "Stray '.'"; "position 1" ] e

@@ -7,6 +7,14 @@ open Functional.Core
 module ShapeTests =
 
     [<Fact>]
+    let ``a tensor has at most 64 axes, however few its elements`` () =
+        let ones n = Array.create n 1
+        for make in [ (fun () -> Tensor.zeros (ones 65)); (fun () -> Tensor.reshape (ones 65) (Tensor.random 1 [| 1 |])); (fun () -> Tensor.create (ones 1_000_000) [| 1.0 |]) ] do
+            let e = Assert.Throws<ShapeException>(fun () -> make () |> ignore)
+            Assert.Contains("at most 64", e.Message)
+        Assert.Equal(64, (Tensor.zeros (ones 64)).Rank)
+
+    [<Fact>]
     let ``broadcasting follows NumPy`` () =
         Assert.Equal<int[]>([| 2; 3; 4 |], Shape.broadcast [| 3; 1 |] [| 2; 1; 4 |])
         Assert.Equal<int[]>([| 0; 3 |], Shape.broadcast [| 1; 3 |] [| 0; 1 |])
