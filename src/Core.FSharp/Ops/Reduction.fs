@@ -1,5 +1,7 @@
 namespace Functional.Core
 
+open System
+
 /// Sums and means over all or some axes.
 [<RequireQualifiedAccess>]
 module Reduction =
@@ -32,7 +34,16 @@ module Reduction =
         if n = 0.0 then Value.constant (Tensor.map (fun _ -> nan) (sumAxes axes keepDims (Value.constant x.Tensor)).Tensor)
         // Divided by n, not scaled by 1/n (rounded): the mean of n equal values is that value, as NumPy and PyTorch
         // give (49·fl(1/49) ≠ 1). The adjoint is divided the same way.
-        else Arithmetic.div (sumAxes axes keepDims x) (Value.constant (Tensor.scalar n))
+        else
+            let count = Value.constant (Tensor.scalar n)
+            let mean = Arithmetic.div (sumAxes axes keepDims x) count
+            let finite (t: Tensor) = t.Data |> Array.forall Double.IsFinite
+            if finite mean.Tensor || not (finite x.Tensor) then mean
+            else
+                // Finite values whose sum overflowed (near 1e308): summed scaled by 2⁻ˢ with 2ˢ > 2n, so the sum stays
+                // finite, then scaled back. Powers of two scale exactly, so a mean that did not overflow keeps its bits.
+                let s = Math.Ceiling(Math.Log2 n) + 1.0
+                Arithmetic.scale (Math.Pow(2.0, s)) (Arithmetic.div (sumAxes axes keepDims (Arithmetic.scale (Math.Pow(2.0, -s)) x)) count)
 
     /// Mean of every element, a scalar.
     let mean (x: Value) = meanAxes [| 0 .. x.Tensor.Rank - 1 |] false x

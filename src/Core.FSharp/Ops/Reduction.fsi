@@ -19,8 +19,10 @@ module Reduction =
     /// Σ of every element, a scalar.
     val sum: x: Value -> Value
 
-    /// Mean over the given axes.
+    /// Mean over the given axes: the sum divided by the count (so the mean of n equal values is that value). Finite
+    /// values whose sum overflows (near 1e308) are summed scaled down by a power of two, so their mean is finite
+    /// (PyTorch and NumPy give ∞ there). An empty axis gives NaN, a constant.
     val meanAxes: axes: int array -> keepDims: bool -> x: Value -> Value
 
-    /// Mean of every element, a scalar.
+    /// Mean of every element, a scalar (as `meanAxes` over every axis).
     val mean: x: Value -> Value

@@ -128,6 +128,22 @@ module NonFiniteTests =
         Assert.True(close (slope * (2.0 - 40.0)) (at40 Activation.silu), sprintf "SiLU'' at 40: %g" (at40 Activation.silu))
         Assert.True(close slope (at40 Activation.softplus), sprintf "softplus'' at 40: %g" (at40 Activation.softplus))
 
+    /// A mean of finite values whose sum overflows is finite (the values summed scaled by a power of two); its
+    /// gradient is 1/n; a mean whose sum does not overflow is the sum divided by n, bit for bit.
+    [<Fact>]
+    let ``a mean of finite values near the largest double is finite`` () =
+        let x = Value.constant (Tensor.create [| 2; 3 |] [| 1.5e308; 1.7e308; 1e308; 1.0; 2.0; 4.0 |])
+        let rows = (Reduction.meanAxes [| 1 |] false x).Tensor.ToArray()
+        Assert.True(abs (rows.[0] - 1.4e308) <= 2e292, sprintf "mean %g, expected 1.4e308" rows.[0])
+        Assert.Equal(7.0 / 3.0, rows.[1])
+        let all = Tensor.item (Reduction.mean x).Tensor
+        Assert.True(abs (all - 7e307) <= 2e291, sprintf "mean %g, expected 7e307" all)
+        Assert.Equal<double[]>(Array.create 6 (1.0 / 6.0), (Autodiff.grad Reduction.mean x).Tensor.ToArray())
+        let r = Tensor.random 5 [| 7; 49 |]
+        Assert.Equal<double[]>((Tensor.map (fun s -> s / 49.0) (Tensor.sumAxes [| 1 |] false r)).ToArray(), (Reduction.meanAxes [| 1 |] false (Value.constant r)).Tensor.ToArray())
+        // Infinite or NaN values keep their mean.
+        Assert.Equal(infinity, Tensor.item (Reduction.mean (Value.constant (Tensor.vector [| infinity; 1.0 |]))).Tensor)
+
     /// maximum and minimum over every pair of special values, on lanes (same shapes, with a tail) and broadcast
     /// (one side a single value): Math.Max's and Math.Min's values bit for bit (NaN where either is NaN), and each
     /// side's gradient 1 where it wins, 0 where it loses, the convention's at a tie, NaN with a NaN.
