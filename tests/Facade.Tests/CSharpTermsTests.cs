@@ -133,7 +133,7 @@ public class CSharpTermsTests
         // An empty tensor printed a bracket pair for every index of the axes before its 0: 4·10⁹ of them here.
         Assert.Equal("tensor([], shape=[65536, 65536, 0])", Tensor.Zeros(65_536, 65_536, 0).ToString());
         Assert.Equal("tensor([], shape=[0])", Tensor.Zeros(0).ToString());
-        // Past 32 axes the printing is flat (rank 100,000 once recursed past the stack; more than 64 axes are refused).
+        // Past 32 axes the printing is flat, with no recursion per axis (more than 64 axes are refused).
         Assert.Contains("[1], 1 element in row-major order", Tensor.Ones(Enumerable.Repeat(1, 64).ToArray()).ToString());
         // A released tensor says so (a debugger calls ToString) instead of throwing.
         Tensor kept;

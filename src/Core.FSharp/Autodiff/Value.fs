@@ -134,6 +134,18 @@ type internal RegionVjp(vjp: Value[] -> Value -> Value -> int -> Value, add: Ten
         // F# function types admit no subtypes statically; at run time this one is a function like any other.
         unbox (box (RegionVjp(vjp, add)))
 
+/// The JVP of an op with many inputs (a stack, a sum of regions) given the tangents of all its inputs at once (null
+/// for an input that has none), for one result: a part per input, each of the whole output's size, would cost k
+/// times the output for k perturbed inputs. Its per-input form answers anywhere a single input's part is asked.
+[<Sealed>]
+type internal WholeJvp(jvp: Value[] -> Value -> int -> Value -> Value, whole: Value[] -> Value -> Value[] -> Value) =
+    inherit OptimizedClosures.FSharpFunc<Value[], Value, int, Value, Value>()
+    override _.Invoke(xs: Value[], out: Value, i: int, t: Value) = jvp xs out i t
+    override _.Invoke(xs: Value[]) : Value -> int -> Value -> Value = jvp xs
+    member _.Whole(xs: Value[], out: Value, tangents: Value[]) = whole xs out tangents
+    static member AsJvp(jvp: Value[] -> Value -> int -> Value -> Value, whole: Value[] -> Value -> Value[] -> Value) : Value[] -> Value -> int -> Value -> Value =
+        unbox (box (WholeJvp(jvp, whole)))
+
 [<RequireQualifiedAccess>]
 module Op =
 
@@ -187,15 +199,24 @@ module Op =
                 match a with
                 | Forward (_, _, tg) when tg = top -> isForward <- true
                 | _ -> ()
+            let checkTangent (part: Value) (what: string) =
+                if isNull (box part) then invalidArg "jvp" (sprintf "The JVP of op '%s' for %s returned null." op.Name what)
+                if not (Shape.same part.Tensor.ShapeArray out.Tensor.ShapeArray) then
+                    raise (Functional.ShapeException(sprintf "The JVP of op '%s' for %s has shape %s; the output has shape %s." op.Name what (Shape.show part.Tensor.ShapeArray) (Shape.show out.Tensor.ShapeArray), "jvp"))
+            match box op.Jvp with
+            | :? WholeJvp as whole when isForward ->
+                let tangents = args |> Array.map (fun a -> match a with Forward (_, t, tg) when tg = top -> t | _ -> Unchecked.defaultof<Value>)
+                let tangent = whole.Whole(primals, out, tangents)
+                checkTangent tangent "its inputs"
+                Forward(out, tangent, top)
+            | _ ->
             if isForward then
                 let mutable tangent = None
                 for i in 0 .. args.Length - 1 do
                     match args.[i] with
                     | Forward (_, t, tg) when tg = top ->
                         let part = op.Jvp primals out i t
-                        if isNull (box part) then invalidArg "jvp" (sprintf "The JVP of op '%s' for input %d returned null." op.Name i)
-                        if not (Shape.same part.Tensor.ShapeArray out.Tensor.ShapeArray) then
-                            raise (Functional.ShapeException(sprintf "The JVP of op '%s' for input %d has shape %s; the output has shape %s." op.Name i (Shape.show part.Tensor.ShapeArray) (Shape.show out.Tensor.ShapeArray), "jvp"))
+                        checkTangent part (sprintf "input %d" i)
                         tangent <- Some(match tangent with None -> part | Some acc -> apply Basic.addSame [| acc; part |])
                     | _ -> ()
                 Forward(out, tangent.Value, top)

@@ -107,6 +107,20 @@ module internal Basic =
 
     val addSame: Op
 
+/// The JVP of an op with many inputs given the tangents of all its inputs at once (null for an input that has none):
+/// `Op.apply` asks for it once instead of a part per perturbed input, each of the whole output's size.
+[<Sealed; Class>]
+type internal WholeJvp =
+    inherit OptimizedClosures.FSharpFunc<Value array, Value, int, Value, Value>
+
+    new: jvp: (Value array -> Value -> int -> Value -> Value) * whole: (Value array -> Value -> Value array -> Value) -> WholeJvp
+
+    member Whole: xs: Value array * out: Value * tangents: Value array -> Value
+
+    static member AsJvp:
+      jvp: (Value array -> Value -> int -> Value -> Value) * whole: (Value array -> Value -> Value array -> Value) ->
+        (Value array -> Value -> int -> Value -> Value)
+
 /// A VJP whose adjoint for an input is the output adjoint placed into zeros of the input's shape: at one region
 /// (a slice's, a row's) or added at gathered rows (indexSelect's). Called as a function it gives that padded
 /// adjoint like any VJP, which the backward pass takes for an input's first adjoint (zeros and the adjoint written in
