@@ -323,6 +323,28 @@ module Engine =
         | "indexSelect" ->
             let ix = attribute<int[]> op "indices"
             x().index_select(int64 (attribute<int> op "axis"), indexTensor ix [| int64 ix.Length |] (x().device))
+        | "regionSum" ->
+            // The adjoints in the order they came: each added whole, or at the region its reader took it from.
+            let whole = attribute<bool[]> op "whole"
+            let readers = attribute<Op[]> op "readers"
+            let device = xs.[0].device
+            let mutable out = torch.zeros(ints op "shape", torch.ScalarType.Float64, device)
+            let mutable r = 0
+            for k in 0 .. whole.Length - 1 do
+                if whole.[k] then out <- out + xs.[k]
+                else
+                    let reader = readers.[r]
+                    r <- r + 1
+                    let axis, indices, piece =
+                        match reader.Name with
+                        | "narrow" ->
+                            let start, length = attribute<int> reader "start", attribute<int> reader "length"
+                            attribute<int> reader "axis", Array.init length (fun j -> start + j), xs.[k]
+                        | "select" -> 0, [| attribute<int> reader "index" |], xs.[k].unsqueeze(0L)
+                        | "indexSelect" -> attribute<int> reader "axis", attribute<int[]> reader "indices", xs.[k]
+                        | name -> raise (NotSupportedException(sprintf "A region sum read by '%s' is not replayable on TorchSharp." name))
+                    out <- out.index_add(int64 axis, indexTensor indices [| int64 indices.Length |] device, piece, TorchSharp.Scalar.op_Implicit 1.0)
+            out
         | "indexAdd" ->
             let axis = attribute<int> op "axis"
             let ix = attribute<int[]> op "indices"

@@ -59,8 +59,8 @@ public sealed class TracedProgram
         IReadOnlyList<(double[] Data, int[] Shape)> constantData, string output, string seed, IReadOnlyList<string> gradients)
     {
         Operations = operations;
-        Forward = operations.Take(forwardCount).ToArray();
-        Gradient = operations.Skip(forwardCount).ToArray();
+        Forward = Array.AsReadOnly(operations.Take(forwardCount).ToArray());
+        Gradient = Array.AsReadOnly(operations.Skip(forwardCount).ToArray());
         this.constantData = constantData;
         Constants = constantData.Select((c, k) => ConstantLine(k, c.Data, c.Shape, false)).ToArray();
         InputShapes = inputShapes;

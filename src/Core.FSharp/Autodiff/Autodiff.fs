@@ -23,6 +23,58 @@ module Autodiff =
         && (match adj with Const _ -> true | _ -> false)
         && (not had || (match acc with Const _ -> true | _ -> false))
 
+    /// The adjoint of an input read by region ops (slices, rows, gathered rows) where the backward pass may not add in
+    /// place (traced, or at a higher order): one op for all its adjoints, in the order they came, each added whole or,
+    /// for a region op's piece, at its region, so that k pieces cost the input's size once, not k times each. `readers`
+    /// holds per adjoint its region op's node and the input it read, or null for an adjoint added whole. VJP: for an
+    /// adjoint added whole the output adjoint; for a piece its region of it (its reader applied to it). JVP: the same
+    /// op over the tangents present, in one op.
+    let rec private regionSum (shape: int[]) (readers: struct (Node * int)[]) (xs: Value[]) : Value =
+        let isWhole k = let struct (n, _) = readers.[k] in isNull n
+        let forward (ts: Tensor[]) =
+            let out = Storage.uninit (Shape.numel shape)
+            let strides = Shape.strides shape
+            for k in 0 .. readers.Length - 1 do
+                let struct (n, i) = readers.[k]
+                if isNull n then
+                    if k = 0 then Tensor.copyInto ts.[k] out 0 strides else Tensor.addInto ts.[k] out 0 strides
+                else
+                    if k = 0 then Array.Clear(out)
+                    (box n.Op.Vjp :?> RegionVjp).Add(ts.[k], i, out)
+            for t in ts do t.CheckLive()
+            Tensor.wrap shape out
+        // The op over the tangents present (null where an adjoint has none).
+        let over (ts: Value[]) =
+            let present = [| for k in 0 .. ts.Length - 1 do if not (isNull (box ts.[k])) then yield k |]
+            if present.Length = 1 && isWhole present.[0] then ts.[present.[0]]
+            else regionSum shape (present |> Array.map (fun k -> readers.[k])) (present |> Array.map (fun k -> ts.[k]))
+        let regionOps = [| for struct (n, _) in readers do if not (isNull n) then yield n.Op |]
+        Op.apply
+            (Op.withAttributes [ "shape", box (Array.copy shape); "whole", box (Array.init readers.Length isWhole); "readers", box regionOps ] <| Op.create "regionSum"
+                forward
+                (fun _ _ adj k ->
+                    let struct (n, i) = readers.[k]
+                    if isNull n then adj
+                    else
+                        // The reader is linear in input i: applied to the adjoint, it takes the piece's region of it.
+                        let inputs = Array.copy n.Primals
+                        inputs.[i] <- adj
+                        Op.apply n.Op inputs)
+                (WholeJvp.AsJvp(
+                    (fun _ _ k t -> over (Array.init xs.Length (fun j -> if j = k then t else Unchecked.defaultof<Value>))),
+                    (fun _ _ ts -> over ts))))
+            xs
+
+    /// Node n's VJP for its input i (node m) at adjoint `adj`, checked: never null, shaped as the input.
+    let private vjpOf (n: Node) (i: int) (m: Node) (adj: Value) =
+        let g = n.Op.Vjp n.Primals n.Output adj i
+        if isNull (box g) then invalidArg "vjp" (sprintf "The VJP of op '%s' for input %d returned null." n.Op.Name i)
+        // A rule's adjoint of another shape would be broadcast into, or added at the wrong elements of, the other
+        // adjoints of that input.
+        if not (Shape.same g.Tensor.ShapeArray m.Output.Tensor.ShapeArray) then
+            raise (ShapeException(sprintf "The VJP of op '%s' for input %d has shape %s; the input has shape %s." n.Op.Name i (Shape.show g.Tensor.ShapeArray) (Shape.show m.Output.Tensor.ShapeArray), "vjp"))
+        g
+
     /// Reverse accumulation over the nodes of `tag` reachable from `root`, seeded with `seed`.
     /// Returns the adjoint of every leaf reached.
     let private accumulate (tag: int64) (root: Node) (seed: Value) : Dictionary<Node, Value> =
@@ -47,12 +99,25 @@ module Autodiff =
         // whether its array was made by this pass (owned: no one else holds it, so later adjoints may add into it).
         let adjoints = Dictionary<Node, struct (Value * bool)>(16, refComparer)
         let leaves = Dictionary<Node, Value>(refComparer)
+        // Region ops' adjoints that may not be added in place, per input node, summed in one op once it is ready.
+        let mutable pieces: Dictionary<Node, List<struct (Node * int * Value)>> = null
         adjoints.[root] <- struct (seed, false)
         let ready = Stack<Node>(16)
         ready.Push root
         while ready.Count > 0 do
             let n = ready.Pop()
-            let struct (adj, _) = adjoints.[n]
+            let adj =
+                match (if isNull pieces then null else (match pieces.TryGetValue n with | true, l -> l | _ -> null)) with
+                | null -> let struct (a, _) = adjoints.[n] in a
+                | waiting ->
+                    pieces.Remove n |> ignore
+                    if waiting.Count = 1 then
+                        // One piece alone: its reader's own VJP (zeros and the piece in one pass).
+                        let struct (reader, i, a) = waiting.[0]
+                        reader.Op.Vjp reader.Primals reader.Output a i
+                    else
+                        let readers = waiting |> Seq.map (fun struct (r, i, _) -> struct (r, i)) |> Array.ofSeq
+                        regionSum n.Output.Tensor.ShapeArray readers (waiting |> Seq.map (fun struct (_, _, a) -> a) |> Array.ofSeq)
             adjoints.Remove n |> ignore
             if n.Inputs.Length = 0 then leaves.[n] <- adj
             else
@@ -61,7 +126,24 @@ module Autodiff =
                     | Reverse (_, m, t) when t = tag ->
                         let had, entry = adjoints.TryGetValue m
                         let struct (acc, owned) = entry
+                        let waiting = if isNull pieces then null else (match pieces.TryGetValue m with | true, l -> l | _ -> null)
                         match box n.Op.Vjp with
+                        | :? RegionVjp when n.Inputs.Length = 1 && not (isNull waiting) -> waiting.Add(struct (n, i, adj))
+                        | _ when not (isNull waiting) -> waiting.Add(struct (null, 0, vjpOf n i m adj))
+                        | :? RegionVjp when n.Inputs.Length = 1 && not (inPlace adj had acc) ->
+                            // Summed with the input's other adjoints, in the order they came, once it is ready: each
+                            // padded to the input's shape and added would cost the whole input per piece.
+                            if isNull pieces then pieces <- Dictionary<Node, List<struct (Node * int * Value)>>(refComparer)
+                            match pieces.TryGetValue m with
+                            | true, l -> l.Add(struct (n, i, adj))
+                            | _ ->
+                                let l = List<struct (Node * int * Value)>()
+                                // The adjoint it had so far comes first, added whole.
+                                if had then
+                                    l.Add(struct (null, 0, acc))
+                                    adjoints.Remove m |> ignore
+                                l.Add(struct (n, i, adj))
+                                pieces.[m] <- l
                         | :? RegionVjp as region when had && inPlace adj had acc ->
                             // A later slice's, row's or gathered rows' adjoint: added into the input's own array,
                             // never padded.
@@ -77,12 +159,7 @@ module Autodiff =
                             region.Add(adj.Tensor, i, target.Data)
                             if not owned then adjoints.[m] <- struct (Const target, true)
                         | _ ->
-                            let g = n.Op.Vjp n.Primals n.Output adj i
-                            if isNull (box g) then invalidArg "vjp" (sprintf "The VJP of op '%s' for input %d returned null." n.Op.Name i)
-                            // A rule's adjoint of another shape would be broadcast into, or added at the wrong
-                            // elements of, the other adjoints of that input.
-                            if not (Shape.same g.Tensor.ShapeArray m.Output.Tensor.ShapeArray) then
-                                raise (ShapeException(sprintf "The VJP of op '%s' for input %d has shape %s; the input has shape %s." n.Op.Name i (Shape.show g.Tensor.ShapeArray) (Shape.show m.Output.Tensor.ShapeArray), "vjp"))
+                            let g = vjpOf n i m adj
                             if not had then
                                 // A slice's, a row's or gathered rows' first adjoint is its plain VJP, zeros and the
                                 // adjoint written in one pass: an array of its own, which later ones go into in place.
@@ -208,14 +285,21 @@ module Autodiff =
             Value.constant (Tensor.wrap shape d)))
 
     /// Rows stacked and shaped outer ++ inner, differentiably, so jacobian and hessian nest inside other transforms.
+    /// Rows of the inner shape flattened first, so that no intermediate has more axes than the result.
     let private stack (outer: int[]) (inner: int[]) (rows: Value[]) =
         if rows.Length = 0 then Value.constant (Tensor.zeros (Array.append outer inner))
-        else Layout.reshape (Array.append outer inner) (Layout.stack rows)
+        else Layout.reshape (Array.append outer inner) (Layout.stack (rows |> Array.map (Layout.reshape [| Shape.numel inner |])))
+
+    /// A Jacobian's or Hessian's axes, refused before any pullback when they are more than a tensor may have.
+    let private checkAxes (what: string) (outer: int[]) (inner: int[]) =
+        if outer.Length + inner.Length > Shape.maxRank then
+            raise (ShapeException(sprintf "%s of shapes %s and %s would have %d axes; a tensor has at most %d." what (Shape.show outer) (Shape.show inner) (outer.Length + inner.Length) Shape.maxRank, "x"))
 
     /// The Jacobian of f at x, shaped f(x).shape ++ x.shape (one pullback per output element).
     let jacobian (f: Value -> Value) (x: Value) : Value =
         let y, pb = vjp f x
         let ys = y.Shape
+        checkAxes "The Jacobian" ys x.Shape
         // Its rows and the stacked result exist at once: refused before the first pullback, not after many.
         Limits.check (fun () -> sprintf "The Jacobian of a result of shape %s with respect to an input of shape %s, as rows and stacked," (Shape.show ys) (Shape.show x.Shape)) (2.0 * float (Shape.numel ys) * float (Shape.numel x.Shape))
         stack ys x.Shape (Array.init (Shape.numel ys) (fun i -> pb (basis ys i)))
@@ -226,6 +310,7 @@ module Autodiff =
     /// The Hessian of a scalar function, shaped x.shape ++ x.shape.
     let hessian (f: Value -> Value) (x: Value) : Value =
         let xs = x.Shape
+        checkAxes "The Hessian" xs xs
         Limits.check (fun () -> sprintf "The Hessian with respect to an input of shape %s, as rows and stacked," (Shape.show xs)) (2.0 * float (Shape.numel xs) * float (Shape.numel xs))
         // An empty x has no rows to run f for; f is still run once, so that a result that is not a scalar is refused
         // as it would be for any other x.

@@ -231,6 +231,10 @@ module Op =
     /// instead of carrying the value it had when traced.
     let internal constantResult (name: string) (forward: Tensor[] -> Tensor) (xs: Value[]) =
         let zeros (v: Value) = Const(Tensor.zeros v.Tensor.ShapeArray)
+        // A value of a transform that has returned is refused here as in any op.
+        for x in xs do
+            let t = Value.tag x
+            if t <> 0L && not (Value.isLive t) then raise (Value.escaped ())
         apply (create name forward (fun xs _ _ i -> zeros xs.[i]) (fun _ out _ _ -> zeros out)) (xs |> Array.map (fun x -> Const x.Tensor))
 
     /// The op with the attributes that define it besides its name, for traced programs.
@@ -242,6 +246,9 @@ module Op =
         | :? string as s -> "\"" + s + "\""
         | :? float as d -> d.ToString("R", Globalization.CultureInfo.InvariantCulture)
         | :? bool as b -> if b then "true" else "false"
+        // An op held as an attribute (the readers of a region sum): its name and attributes, as a program line shows them.
+        | :? Op as op ->
+            op.Name + (if op.Attributes.IsEmpty then "" else "[" + String.Join(", ", op.Attributes |> List.map (fun (k, v) -> k + "=" + showValue v)) + "]")
         | :? Collections.IEnumerable as e -> "[" + String.Join(", ", Seq.cast<obj> e |> Seq.map showValue) + "]"
         | v -> Convert.ToString(v, Globalization.CultureInfo.InvariantCulture)
 

@@ -77,8 +77,10 @@ type internal WeakList<'T when 'T: not struct>() =
             | null -> ()
             | o -> f (o :?> 'T)
 
-    /// Takes out the objects added from `mark` on, but `keep`, and gives each still reachable to `give`.
+    /// Takes out the objects added from `mark` on, but `keep`, and gives each still reachable to `give` (after the
+    /// list is settled, so a `give` that throws leaves no freed handle in it).
     member _.TakeSince(mark: int64, keep: 'T, give: 'T -> unit) =
+        let taken = List<'T>()
         let mutable kept = 0
         for i in 0 .. entries.Count - 1 do
             let struct (n, h) as e = entries.[i]
@@ -88,8 +90,9 @@ type internal WeakList<'T when 'T: not struct>() =
                 kept <- kept + 1
             else
                 h.Free()
-                if not (isNull o) then give (o :?> 'T)
+                if not (isNull o) then taken.Add(o :?> 'T)
         entries.RemoveRange(kept, entries.Count - kept)
+        for o in taken do give o
 
     member _.Clear() =
         for struct (_, h) in entries do h.Free()

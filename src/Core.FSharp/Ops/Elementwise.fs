@@ -270,10 +270,13 @@ module Elementwise =
 
     let private atanParts =
         recomputed "atan" ArcVector.atan Math.Atan ArcVector.atanScaled ArcVector.atanSlopeScalar
-            // −2x/(1 + x²)², its argument clamped to ±1e300 (the value is 0 beyond 1e103): at ±∞ it would be ∞·0.
+            // −2x/(1 + x²)² as −2·(x·r)·r with r = 1/(1 + x²): x·r ≈ 1/x first, so nothing underflows before the value
+            // does (about 7e107, where 2/x³ leaves the subnormals). Its argument is clamped to ±1e300, where x² has
+            // overflowed and r is 0: at ±∞ it would be ∞·0.
             (fun x ->
                 let x = Slopes.flatBeyond 1e300 x
-                Arithmetic.mul (Arithmetic.scale -2.0 x) (Arithmetic.square (reciprocal (Arithmetic.addScalar 1.0 (Arithmetic.square x)))))
+                let r = reciprocal (Arithmetic.addScalar 1.0 (Arithmetic.square x))
+                Arithmetic.mul (Arithmetic.scale -2.0 (Arithmetic.mul x r)) r)
 
     /// asin x on [−1, 1]. d/dx = 1/√(1 − x²) (∞ at ±1; NaN outside). With AVX2 and FMA on vector lanes, value and
     /// pullback each one pass (within 1 ulp, tested); Math.Asin elsewhere and outside [−1, 1].

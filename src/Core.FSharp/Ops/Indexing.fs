@@ -106,7 +106,7 @@ module Indexing =
 
     /// The values joined along `axis`; all other dimensions must agree. VJP for input i: its slice of the adjoint.
     /// JVP: the tangent written at input i's place.
-    let concat (axis: int) (xs: Value[]) : Value =
+    let rec concat (axis: int) (xs: Value[]) : Value =
         if isNull xs || xs.Length = 0 then invalidArg "xs" "concat needs at least one value."
         Arguments.noNullElements "xs" xs
         let first = xs.[0].Shape
@@ -136,7 +136,10 @@ module Indexing =
                     ts |> Array.iteri (fun k t -> Tensor.copyIntoStreaming stream t out (offsets.[k] * inner) (Shape.strides joined))
                     Tensor.wrap joined out)
                 (fun _ _ adj i -> narrow a offsets.[i] lengths.[i] adj)
-                (fun _ _ i t -> pad a offsets.[i] total t))
+                // The tangents joined at once (zeros for a value without one): one per value, each padded to the whole
+                // output's size, would cost the output once per value.
+                (WholeJvp.AsJvp((fun _ _ i t -> pad a offsets.[i] total t),
+                                (fun xs _ ts -> concat a (Array.init ts.Length (fun k -> if isNull (box ts.[k]) then Value.constant (Tensor.zeros xs.[k].Shape) else ts.[k]))))))
             xs
 
     /// x with a new axis of length 1 at `axis` (0 .. rank). Its derivative is the reshape back.

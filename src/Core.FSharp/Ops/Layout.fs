@@ -74,7 +74,7 @@ module Layout =
             [| x |]
 
     /// Stacks same-shaped values along a new leading axis. VJP: row k of the adjoint for input k.
-    let stack (xs: Value[]) : Value =
+    let rec stack (xs: Value[]) : Value =
         if isNull xs then nullArg "xs"
         if xs.Length = 0 then invalidArg "xs" "stack needs at least one value."
         Functional.Arguments.noNullElements "xs" xs
@@ -92,5 +92,8 @@ module Layout =
                     ts |> Array.iteri (fun k t -> Tensor.copyInto t d (k * n) (Shape.strides inner))
                     Tensor.wrap (Array.append [| rows |] inner) d)
                 (fun _ _ adj k -> select k adj)
-                (fun _ _ k t -> embed k rows t))
+                // The tangents stacked at once (zeros for a value without one): one per value, each embedded in the
+                // whole output's size, would cost rows times the output.
+                (WholeJvp.AsJvp((fun _ _ k t -> embed k rows t),
+                                (fun _ _ ts -> stack (ts |> Array.map (fun t -> if isNull (box t) then Value.constant (Tensor.zeros inner) else t))))))
             xs

@@ -37,13 +37,16 @@ module Reduction =
         else
             let count = Value.constant (Tensor.scalar n)
             let mean = Arithmetic.div (sumAxes axes keepDims x) count
-            let finite (t: Tensor) = t.Data |> Array.forall Double.IsFinite
-            if finite mean.Tensor || not (finite x.Tensor) then mean
+            if mean.Tensor.Data |> Array.forall Double.IsFinite then mean
             else
-                // Finite values whose sum overflowed (near 1e308): summed scaled by 2⁻ˢ with 2ˢ > 2n, so the sum stays
-                // finite, then scaled back. Powers of two scale exactly, so a mean that did not overflow keeps its bits.
+                // Finite values whose sum overflowed (near 1e308): summed scaled by 2⁻ˢ with 2ˢ ≥ 2n, so the sum stays
+                // finite, then scaled back, with the same derivative 1/n. Each mean takes the scaled value where only
+                // it is finite and keeps its own elsewhere (`scaled + (mean − scaled)`: 0 where both agree, exact
+                // where the scaling lost a subnormal's bits), so a row with ∞ or NaN keeps its mean.
                 let s = Math.Ceiling(Math.Log2 n) + 1.0
-                Arithmetic.scale (Math.Pow(2.0, s)) (Arithmetic.div (sumAxes axes keepDims (Arithmetic.scale (Math.Pow(2.0, -s)) x)) count)
+                let scaled = Arithmetic.scale (Math.Pow(2.0, s)) (Arithmetic.div (sumAxes axes keepDims (Arithmetic.scale (Math.Pow(2.0, -s)) x)) count)
+                let own = Tensor.map2 (fun m sc -> if Double.IsFinite m && Double.IsFinite sc then m - sc else 0.0) mean.Tensor scaled.Tensor
+                Arithmetic.add scaled (Value.constant own)
 
     /// Mean of every element, a scalar.
     let mean (x: Value) = meanAxes [| 0 .. x.Tensor.Rank - 1 |] false x

@@ -166,3 +166,69 @@ module RegionAdjointTests =
         let h = (Autodiff.hessian f (Value.constant x)).Tensor
         let expected = Array2D.init 5 5 (fun i j -> if i = j && i >= 1 && i <= 3 then 6.0 * x.ToArray().[i] else 0.0)
         Assert.Equal<double[]>(Seq.cast<double> expected |> Array.ofSeq, h.ToArray())
+
+    /// Σₜ Σ tanh(row t), rows taken one at a time (an unrolled loop reading its input), x's other use x², and rows
+    /// gathered twice: pieces that overlap, and an adjoint added whole among them.
+    let private unrolled (rows: int) (v: Value) =
+        let steps = Seq.init rows (fun t -> Reduction.sum (Elementwise.tanh (Indexing.narrow 0 t 1 v))) |> Seq.reduce Arithmetic.add
+        let gathered = Reduction.sum (Elementwise.tanh (Indexing.indexSelect 0 [| 1; 1; 0 |] v))
+        Arithmetic.add (Arithmetic.add steps gathered) (Reduction.sum (Elementwise.tanh (Layout.select 2 v)))
+
+    /// tanh''(x) = −2·tanh x·(1 − tanh² x), and how many times `unrolled` reads each row.
+    let private unrolledHessianDiagonal (x: Tensor) =
+        let rows, cols = x.Shape.[0], x.Shape.[1]
+        let reads r = 1.0 + (if r = 1 then 2.0 elif r = 0 then 1.0 else 0.0) + (if r = 2 then 1.0 else 0.0)
+        Array.init (rows * cols) (fun e -> let t = Math.Tanh(x.ToArray().[e]) in reads (e / cols) * -2.0 * t * (1.0 - t * t))
+
+    [<Fact>]
+    let ``a traced gradient sums an input's region adjoints in one op, not one padded op each`` () =
+        let rows = 40
+        let x = Tensor.random 4 [| rows; 8 |]
+        let program = Trace.gradient (fun vs -> unrolled rows vs.[0]) [| x |]
+        let wholeSized = program.Entries.[program.ForwardCount ..] |> Array.filter (fun e -> e.Output.ShapeArray = [| rows; 8 |])
+        Assert.True(wholeSized.Length <= 2, sprintf "%d operations of x's size in the gradient program: %A" wholeSized.Length (wholeSized |> Array.map (fun e -> e.Op.Name)))
+        Assert.Contains(wholeSized, fun e -> e.Op.Name = "regionSum")
+        let direct = (Autodiff.grad (unrolled rows) (Value.constant x)).Tensor
+        Assert.Equal<double[]>(direct.ToArray(), program.Gradients.[0].ToArray())
+
+    [<Fact>]
+    let ``a Hessian-vector product through many slices costs the input's size a few times, and is right`` () =
+        let rows = 40
+        let x = Tensor.random 5 [| rows; 8 |]
+        let v = Tensor.random 6 [| rows; 8 |]
+        // Every op the forward-over-reverse product applies, recorded: those of x's size must not grow with the rows.
+        let recorded = Collections.Generic.List<TraceEntry>()
+        Tracing.current.Value <- recorded
+        let hvp =
+            try (Autodiff.hessianVectorProduct (unrolled rows) (Value.constant x) (Value.constant v)).Tensor
+            finally Tracing.current.Value <- null
+        let wholeSized = recorded |> Seq.filter (fun e -> e.Output.ShapeArray = [| rows; 8 |]) |> Seq.length
+        Assert.True(wholeSized <= 12, sprintf "%d operations of x's size for %d rows" wholeSized rows)
+        let expected = Array.map2 (*) (unrolledHessianDiagonal x) (v.ToArray())
+        let actual = hvp.ToArray()
+        for e in 0 .. actual.Length - 1 do
+            Assert.True(abs (actual.[e] - expected.[e]) <= 1e-14 * (1.0 + abs expected.[e]), sprintf "element %d: %g, expected %g" e actual.[e] expected.[e])
+        // Reverse over reverse too.
+        let h2 = (Autodiff.grad (fun u -> Reduction.sum (Arithmetic.mul (Autodiff.grad (unrolled rows) u) (Value.constant v))) (Value.constant x)).Tensor.ToArray()
+        for e in 0 .. h2.Length - 1 do
+            Assert.True(abs (h2.[e] - expected.[e]) <= 1e-14 * (1.0 + abs expected.[e]), sprintf "reverse over reverse, element %d: %g, expected %g" e h2.[e] expected.[e])
+
+    [<Fact>]
+    let ``a JVP through a stack or a join of many values is one op of the output's size, and is right`` () =
+        let rows = 40
+        let x = Tensor.random 7 [| rows; 8 |]
+        let v = Tensor.random 8 [| rows; 8 |]
+        let expected = Array.map2 (fun a t -> let th = Math.Tanh a in (1.0 - th * th) * t) (x.ToArray()) (v.ToArray())
+        let stacked (u: Value) = Layout.stack (Array.init rows (fun t -> Elementwise.tanh (Layout.select t u)))
+        let joined (u: Value) = Indexing.concat 0 (Array.init rows (fun t -> Elementwise.tanh (Indexing.narrow 0 t 1 u)))
+        for name, f in [ "stack", stacked; "concat", joined ] do
+            let recorded = Collections.Generic.List<TraceEntry>()
+            Tracing.current.Value <- recorded
+            let tangent =
+                try (snd (Autodiff.jvp f (Value.constant x) (Value.constant v))).Tensor
+                finally Tracing.current.Value <- null
+            let wholeSized = recorded |> Seq.filter (fun e -> e.Output.ShapeArray = [| rows; 8 |]) |> Seq.length
+            Assert.True(wholeSized <= 3, sprintf "%s: %d operations of the output's size for %d values" name wholeSized rows)
+            let actual = tangent.ToArray()
+            for e in 0 .. actual.Length - 1 do
+                Assert.True(abs (actual.[e] - expected.[e]) <= 1e-15, sprintf "%s, element %d: %g, expected %g" name e actual.[e] expected.[e])

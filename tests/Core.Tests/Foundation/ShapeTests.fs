@@ -15,6 +15,17 @@ module ShapeTests =
         Assert.Equal(64, (Tensor.zeros (ones 64)).Rank)
 
     [<Fact>]
+    let ``a Jacobian or Hessian is refused before any pullback when it would have more than 64 axes`` () =
+        let x = Value.constant (Tensor.zeros (Array.create 64 1))
+        // The result has 64 axes (a scalar's Jacobian): no intermediate may have more.
+        Assert.Equal(64, (Autodiff.jacobian Reduction.sum x).Tensor.Rank)
+        let runs = ref 0
+        let h = Value.constant (Tensor.zeros (Array.create 33 1))
+        let e = Assert.Throws<ShapeException>(fun () -> Autodiff.hessian (fun v -> runs.Value <- runs.Value + 1; Reduction.sum v) h |> ignore)
+        Assert.Contains("66 axes", e.Message)
+        Assert.Equal(0, runs.Value)
+
+    [<Fact>]
     let ``broadcasting follows NumPy`` () =
         Assert.Equal<int[]>([| 2; 3; 4 |], Shape.broadcast [| 3; 1 |] [| 2; 1; 4 |])
         Assert.Equal<int[]>([| 0; 3 |], Shape.broadcast [| 1; 3 |] [| 0; 1 |])

@@ -24,6 +24,8 @@ module ReplayCoverageTests =
     /// One sample per public op function: inputs, and a function of them that applies it.
     let private samples : IDictionary<string, Tensor[] * (Value[] -> Value)> =
         let m = Tensor.random 1 [| 3; 4 |]
+        // ±0 against ±0, ties and a broadcast row, for the comparison masks.
+        let signedZeros = Tensor.create [| 2; 4 |] [| -0.0; 0.0; 0.5; 0.25; 0.0; -0.0; -1.0; 2.0 |]
         let n = Tensor.random 2 [| 4; 2 |]
         let withZero = Tensor.create [| 5 |] [| -1.5; 0.0; 0.5; -7.0; 2.0 |]
         let positive = Tensor.map (fun x -> abs x + 0.5) m
@@ -59,7 +61,8 @@ module ReplayCoverageTests =
             "Layout.reshape", one m (Layout.reshape [| 2; 6 |])
             "Layout.permute", one (Tensor.random 7 [| 2; 3; 4 |]) (Layout.permute [| 2; 0; 1 |])
             "Layout.transpose", one m Layout.transpose
-            "Layout.select", one m (Layout.select 1)
+            // Two rows of x and x squared: its adjoint in a traced program is one region sum.
+            "Layout.select", one m (fun x -> Arithmetic.mul (Arithmetic.add (Layout.select 1 x) (Layout.select 2 x)) (Layout.select 0 (Arithmetic.square x)))
             "Layout.embed", one (Tensor.random 8 [| 4 |]) (Layout.embed 1 3)
             "Layout.stack", two m (Tensor.random 9 [| 3; 4 |]) (fun a b -> Layout.stack [| a; b |])
             // A planned chain, a diagonal read and a row sum: their gradients hold the extended forms (a diagonal
@@ -89,11 +92,11 @@ module ReplayCoverageTests =
             "Elementwise.expm1", one m Elementwise.expm1
             "Elementwise.erf", one m Elementwise.erf
             "Elementwise.erfc", one m Elementwise.erfc
-            "Elementwise.sign", one m (fun x -> Arithmetic.mul x (Elementwise.sign x))
-            "Elementwise.greater", two m (Tensor.random 21 [| 4 |]) (fun a b -> Arithmetic.mul a (Elementwise.greater a b))
+            "Elementwise.sign", one (Tensor.create [| 2; 3 |] [| 0.5; -0.0; 0.0; -2.0; 1.0; -0.25 |]) (fun x -> Arithmetic.mul x (Elementwise.sign x))
+            "Elementwise.greater", two signedZeros (Tensor.vector [| 0.0; -0.0; 0.5; -1.0 |]) (fun a b -> Arithmetic.mul a (Elementwise.greater a b))
             "Elementwise.greaterOrEqual", two m (Tensor.random 22 [| 4 |]) (fun a b -> Arithmetic.mul a (Elementwise.greaterOrEqual a b))
             "Elementwise.less", two m (Tensor.random 23 [| 4 |]) (fun a b -> Arithmetic.mul a (Elementwise.less a b))
-            "Elementwise.lessOrEqual", two m (Tensor.random 24 [| 4 |]) (fun a b -> Arithmetic.mul a (Elementwise.lessOrEqual a b))
+            "Elementwise.lessOrEqual", two signedZeros (Tensor.vector [| 0.0; -0.0; 0.5; -1.0 |]) (fun a b -> Arithmetic.mul a (Elementwise.lessOrEqual a b))
             "Elementwise.equal", two m (Tensor.map (fun v -> if v > 0.5 then v else 0.0) m) (fun a b -> Arithmetic.mul a (Elementwise.equal a b))
             "Activation.silu", one m Activation.silu
             "Piecewise.abs", one withZero (fun x ->
@@ -105,13 +108,13 @@ module ReplayCoverageTests =
             "Normalization.layerNorm", one m (Normalization.layerNorm 1e-5)
             "Losses.huber", two m (Tensor.random 21 [| 3; 4 |]) (Losses.huber 0.5)
             "Losses.bceWithLogits", two m (Tensor.random 22 [| 3; 4 |]) Losses.bceWithLogits
-            "Indexing.narrow", one m (Indexing.narrow 1 1 2)
+            "Indexing.narrow", one m (fun x -> Arithmetic.mul (Arithmetic.add (Indexing.narrow 1 1 2 x) (Indexing.narrow 1 0 2 x)) (Indexing.narrow 1 2 2 (Arithmetic.square x)))
             "Indexing.pad", one m (Indexing.pad 0 1 5)
             "Indexing.concat", two m (Tensor.random 18 [| 2; 4 |]) (fun a b -> Indexing.concat 0 [| a; b |])
             "Indexing.stack", two m (Tensor.random 19 [| 3; 4 |]) (fun a b -> Indexing.stack 1 [| a; b |])
             "Indexing.unsqueeze", one m (Indexing.unsqueeze 1)
             "Indexing.squeeze", one (Tensor.random 20 [| 3; 1; 4 |]) (Indexing.squeeze [||])
-            "Indexing.indexSelect", one m (Indexing.indexSelect 1 [| 3; 0; 3 |])
+            "Indexing.indexSelect", one m (fun x -> Arithmetic.mul (Indexing.indexSelect 1 [| 3; 0; 3 |] x) (Indexing.indexSelect 1 [| 1; 1; 2 |] x))
             "Indexing.indexAdd", one m (Indexing.indexAdd 0 [| 1; 1; 0 |] 2)
             "Indexing.flip", one m (Indexing.flip 0)
             "Indexing.gather", one m (Indexing.gather 1 [| 3; 0; 0; 1; 2; 2 |] [| 3; 2 |])
@@ -121,7 +124,7 @@ module ReplayCoverageTests =
             "Linalg.inverse", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then 3.0 else 0.1 * float e)) Linalg.inverse
             "Linalg.det", one (Tensor.init [| 2; 3; 3 |] (fun e -> if (e % 9) / 3 = e % 3 then 3.0 else 0.1 * float e)) Linalg.det
             "Linalg.logAbsDet", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then -3.0 else 0.1 * float e)) Linalg.logAbsDet
-            "Linalg.signDet", one (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then -3.0 else 0.1 * float e)) (fun a -> Arithmetic.mul (Linalg.signDet a) (Linalg.det a))
+            "Linalg.signDet", one (Tensor.init [| 2; 3; 3 |] (fun e -> let k = e % 9 in if k / 3 = k % 3 then (if e < 9 then -3.0 else 2.0) else 0.1 * float k)) (fun a -> Arithmetic.mul (Linalg.signDet a) (Linalg.det a))
             "Piecewise.maxAxes", one (Tensor.create [| 2; 3 |] [| 1.0; 3.0; 3.0; -1.0; 0.5; 0.25 |]) (Piecewise.maxAxes KinkConvention.Midpoint [| 1 |] false)
             "Piecewise.minAxes", one (Tensor.create [| 2; 3 |] [| 1.0; 3.0; 3.0; -1.0; 0.5; -1.0 |]) (Piecewise.minAxes KinkConvention.RightDerivative [| 0; 1 |] true)
             "Linalg.solveTriangular", two (Tensor.init [| 3; 3 |] (fun e -> if e / 3 = e % 3 then 3.0 else 0.1 * float e)) (Tensor.random 23 [| 3; 2 |]) (Linalg.solveTriangular true)
@@ -187,7 +190,7 @@ module ReplayCoverageTests =
                     "geluScaled"; "geluTanhScaled"; "erfScaled"; "erfcScaled"; "atanScaled"; "asinScaled"; "acosScaled"; "tanScaled"; "sinScaled"; "cosScaled"; "sinhScaled"; "coshScaled"; "expm1Scaled"; "log1pScaled"; "siluScaled"; "eluScaled"; "softplusScaled"; "softmaxVjp"; "logSoftmaxVjp"; "layerNorm"; "layerNormVjp"; "huber"; "huberSlope"; "bceWithLogits"; "bceSlope"
                     "reciprocal"; "sin"; "cos"; "tan"; "asin"; "acos"; "atan"; "sinh"; "cosh"; "log1p"; "expm1"; "erf"; "erfc"
                     "silu"; "abs"; "clamp"; "maximum"; "minimum"; "elu"; "narrow"; "pad"; "concat"; "indexSelect"; "indexAdd"
-                    "flip"; "where"; "solve"; "solveTransposed"; "solveTriangular"; "inverse"; "det"; "cofactor"; "logAbsDet"; "signDet"; "sign"; "gt"; "ge"; "lt"; "le"; "eq"; "cholesky"; "choleskyMiddle"; "choleskyOuter"; "triangular"; "maxAxes"; "minAxes"; "gather"; "scatterAdd" ] do
+                    "flip"; "where"; "solve"; "solveTransposed"; "solveTriangular"; "inverse"; "det"; "cofactor"; "logAbsDet"; "regionSum"; "signDet"; "sign"; "gt"; "ge"; "lt"; "le"; "eq"; "cholesky"; "choleskyMiddle"; "choleskyOuter"; "triangular"; "maxAxes"; "minAxes"; "gather"; "scatterAdd" ] do
             Assert.True(seen.ContainsKey op, sprintf "no sample records '%s'; seen: %s" op (String.Join(", ", seen.Keys)))
 
     [<Fact>]
@@ -260,3 +263,17 @@ module ReplayCoverageTests =
         let _, g = Engine.run none (fun vs -> Reduction.sum (Arithmetic.mul (Linalg.det vs.[0]) w)) "cpu" [| withNan |]
         Array.iter2 (fun want got -> Assert.True(abs (got - want) <= 1e-12, sprintf "%g, want %g" got want)) [| 0.7 * 4.0; 0.7 * -2.0; 0.7 * -2.0; 0.7 * 1.0 |] (g.[0].ToArray().[0 .. 3])
         Assert.True(Double.IsNaN (g.[0].ToArray().[4]))
+
+    [<Fact>]
+    let ``signs and masks replay to our values at NaN, ±0 and ties, broadcast`` () =
+        let a = Tensor.create [| 2; 4 |] [| nan; -0.0; 0.0; 1.0; -2.0; nan; 0.5; -0.0 |]
+        let b = Tensor.vector [| 0.0; 0.0; -0.0; nan |]
+        let check (op: Value[] -> Value) (inputs: Tensor[]) =
+            let program = Trace.gradient (fun vs -> Reduction.sum (op vs)) inputs
+            for e in program.Entries.[.. program.ForwardCount - 2] do
+                let theirs = Torch.scopedRetryingFreedScalar (fun () -> Torch.ofTorch (Engine.apply e.Op e.Output.ShapeArray (e.Inputs |> Array.map (Torch.toTorch false))))
+                let same = Array.forall2 (fun (x: double) y -> x = y || (Double.IsNaN x && Double.IsNaN y)) (e.Output.ToArray()) (theirs.ToArray())
+                Assert.True(same, sprintf "%s: ours %A, TorchSharp %A" e.Op.Name (e.Output.ToArray()) (theirs.ToArray()))
+        for mask in [ Elementwise.greater; Elementwise.greaterOrEqual; Elementwise.less; Elementwise.lessOrEqual; Elementwise.equal ] do
+            check (fun vs -> mask vs.[0] vs.[1]) [| a; b |]
+        check (fun vs -> Elementwise.sign vs.[0]) [| a |]

@@ -141,6 +141,9 @@ module NonFiniteTests =
         Assert.Equal<double[]>(Array.create 6 (1.0 / 6.0), (Autodiff.grad Reduction.mean x).Tensor.ToArray())
         let r = Tensor.random 5 [| 7; 49 |]
         Assert.Equal<double[]>((Tensor.map (fun s -> s / 49.0) (Tensor.sumAxes [| 1 |] false r)).ToArray(), (Reduction.meanAxes [| 1 |] false (Value.constant r)).Tensor.ToArray())
+        // Rows decided one by one: a row with ∞ keeps ∞ beside one that overflowed, and subnormal means keep their bits.
+        let mixed = Value.constant (Tensor.create [| 3; 2 |] [| 1e308; 1e308; infinity; 1.0; 5e-324; 5e-324 |])
+        Assert.Equal<double[]>([| 1e308; infinity; 5e-324 |], (Reduction.meanAxes [| 1 |] false mixed).Tensor.ToArray())
         // Infinite or NaN values keep their mean.
         Assert.Equal(infinity, Tensor.item (Reduction.mean (Value.constant (Tensor.vector [| infinity; 1.0 |]))).Tensor)
 
