@@ -323,6 +323,39 @@ module Engine =
         | "indexSelect" ->
             let ix = attribute<int[]> op "indices"
             x().index_select(int64 (attribute<int> op "axis"), indexTensor ix [| int64 ix.Length |] (x().device))
+        // The derivative rules' masks and weights, computed from their inputs as ours are (no gradient flows).
+        | "extremumWeights" ->
+            let a, b = xs.[0].detach(), xs.[1].detach()
+            let isMax = attribute<bool> op "isMax"
+            let tie = Piecewise.tieSlope isMax (attribute<KinkConvention> op "convention")
+            let wins = (if isMax = attribute<bool> op "first" then a.gt(b) else a.lt(b)).to_type(torch.ScalarType.Float64)
+            let w = torch.where(a.eq(b), torch.full_like(wins, TorchSharp.Scalar.op_Implicit tie), wins)
+            torch.where(a.isnan().logical_or(b.isnan()), torch.full_like(w, TorchSharp.Scalar.op_Implicit nan), w)
+        | "extremaWeights" ->
+            let x = xs.[0].detach()
+            let axes = attribute<int[]> op "axes"
+            let kept = xs.[1].detach().reshape(x.shape |> Array.mapi (fun i d -> if Array.contains i axes then 1L else d))
+            let hit = x.eq(kept).logical_or(x.isnan().logical_and(kept.isnan()))
+            // Over no axes each entry is its own run (TorchSharp's sum over no dimensions would sum them all).
+            let ties = if axes.Length = 0 then hit.to_type(torch.ScalarType.Float64) else hit.to_type(torch.ScalarType.Float64).sum(axes |> Array.map int64, true)
+            let share =
+                match attribute<KinkConvention> op "convention" with
+                | KinkConvention.Midpoint -> 1.0 / ties
+                | convention ->
+                    let one = Piecewise.tieSlope (attribute<bool> op "isMax") convention
+                    torch.where(ties.eq(torch.tensor 1.0), torch.ones_like ties, torch.full_like(ties, TorchSharp.Scalar.op_Implicit one))
+            torch.where(hit, share.expand_as(x), torch.zeros_like x)
+        | "eluSecondMask" ->
+            let x = xs.[0].detach()
+            let alpha, kink = float' op "alpha", float' op "kink"
+            torch.where(x.lt(torch.tensor 0.0), torch.full_like(x, TorchSharp.Scalar.op_Implicit alpha),
+                torch.where(x.eq(torch.tensor 0.0), torch.full_like(x, TorchSharp.Scalar.op_Implicit kink), torch.zeros_like x))
+        | "huberClampSlope" ->
+            let z = xs.[0].detach().abs()
+            let delta = torch.tensor (float' op "delta")
+            torch.where(z.lt(delta), torch.ones_like z,
+                torch.where(z.gt(delta), torch.zeros_like z,
+                    torch.where(z.eq(delta), torch.full_like(z, TorchSharp.Scalar.op_Implicit 0.5), torch.full_like(z, TorchSharp.Scalar.op_Implicit nan))))
         | "regionSum" ->
             // The adjoints in the order they came: each added whole, or at the region its reader took it from.
             let whole = attribute<bool[]> op "whole"

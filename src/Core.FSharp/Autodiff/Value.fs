@@ -229,13 +229,13 @@ module Op =
     /// A function of its inputs' values with no derivative (a sign, a mask): its result is a constant, yet a traced
     /// program records it as op `name` computed from the inputs, so a replay checks it and the program recomputes it
     /// instead of carrying the value it had when traced.
-    let internal constantResult (name: string) (forward: Tensor[] -> Tensor) (xs: Value[]) =
+    let internal constantResult (name: string) (attributes: (string * obj) list) (forward: Tensor[] -> Tensor) (xs: Value[]) =
         let zeros (v: Value) = Const(Tensor.zeros v.Tensor.ShapeArray)
         // A value of a transform that has returned is refused here as in any op.
         for x in xs do
             let t = Value.tag x
             if t <> 0L && not (Value.isLive t) then raise (Value.escaped ())
-        apply (create name forward (fun xs _ _ i -> zeros xs.[i]) (fun _ out _ _ -> zeros out)) (xs |> Array.map (fun x -> Const x.Tensor))
+        apply { create name forward (fun xs _ _ i -> zeros xs.[i]) (fun _ out _ _ -> zeros out) with Attributes = attributes } (xs |> Array.map (fun x -> Const x.Tensor))
 
     /// The op with the attributes that define it besides its name, for traced programs.
     let withAttributes (attributes: (string * obj) list) (op: Op) = { op with Attributes = attributes }

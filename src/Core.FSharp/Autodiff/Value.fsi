@@ -171,7 +171,8 @@ module Op =
 
     /// A function of its inputs' values with no derivative (a sign, a mask): a constant result, recorded in a traced
     /// program as op `name` computed from the inputs (so a replay checks it and a rerun recomputes it).
-    val internal constantResult: name: string -> forward: (Tensor array -> Tensor) -> xs: Value array -> Value
+    val internal constantResult:
+      name: string -> attributes: (string * obj) list -> forward: (Tensor array -> Tensor) -> xs: Value array -> Value
 
     /// An elementwise op y = f(x) from a whole-tensor forward kernel and `scaled x y g` = g·f'(x) as one
     /// differentiable value (usually a `scaled` op). An elementwise Jacobian is diagonal, so that one function is

@@ -360,11 +360,11 @@ module Elementwise =
 
     /// sign x: −1, 0 or 1 (NaN at NaN), a constant: its derivative is 0 everywhere (and no gradient flows).
     let sign (x: Value) =
-        Op.constantResult "sign" (fun ts -> Tensor.mapInline (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then -1.0 elif Double.IsNaN v then v else 0.0) ts.[0]) [| x |]
+        Op.constantResult "sign" [] (fun ts -> Tensor.mapInline (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then -1.0 elif Double.IsNaN v then v else 0.0) ts.[0]) [| x |]
 
     /// 1 where `test a b` holds, else 0 (broadcast), a constant recorded as op `name`.
     let private mask (name: string) (test: double -> double -> bool) (a: Value) (b: Value) =
-        Op.constantResult name (fun ts -> Tensor.map2 (fun x y -> if test x y then 1.0 else 0.0) ts.[0] ts.[1]) [| a; b |]
+        Op.constantResult name [] (fun ts -> Tensor.map2 (fun x y -> if test x y then 1.0 else 0.0) ts.[0] ts.[1]) [| a; b |]
 
     /// 1 where a > b, else 0 (broadcast; 0 where either is NaN): a constant mask, for `Indexing.where`.
     let greater (a: Value) (b: Value) = mask "gt" (fun x y -> x > y) a b

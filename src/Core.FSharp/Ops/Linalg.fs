@@ -360,7 +360,7 @@ module Linalg =
     /// The sign of det A (−1, 0 or 1), one per matrix: a constant (no gradient).
     let signDet (a: Value) : Value =
         square "signDet" "a" a.Shape |> ignore
-        Op.constantResult "signDet"
+        Op.constantResult "signDet" []
             (fun ts ->
                 let t = ts.[0]
                 let signs = perMatrixOfLu false (ref ValueNone) t (fun m n sign -> fst (Determinants.signLogAbs m n sign))

@@ -20,7 +20,9 @@ module Losses =
         // for the VJP and the JVP: the Jacobian in each input is diagonal.
         let rule (xs: Value[]) (i: int) (v: Value) =
             if i = 2 then huberSlope delta xs.[0] xs.[1] v
-            else signed i (Arithmetic.mul v (Arithmetic.mul xs.[2] (Elementwise.constantOf (clampSlope delta) (Arithmetic.sub xs.[0] xs.[1]))))
+            else
+                let slope = Op.constantResult "huberClampSlope" [ "delta", box delta ] (fun ts -> Tensor.mapInline (clampSlope delta) ts.[0]) [| Arithmetic.sub xs.[0] xs.[1] |]
+                signed i (Arithmetic.mul v (Arithmetic.mul xs.[2] slope))
         Op.apply
             (Op.withAttributes [ "delta", box delta ] <| Op.create "huberSlope"
                 (fun xs ->

@@ -52,7 +52,8 @@ module Piecewise =
         let tieV, one, nanV = Vector256.Create(tie), Vector256.Create(1.0), Vector256.Create(nan)
         // Whether this side wins: x for a, y for b, larger (isMax) or smaller.
         let larger = isMax = first
-        Value.constant (
+        // An operation of a traced program (computed from a and b there), with no derivative.
+        Op.constantResult "extremumWeights" [ "isMax", box isMax; "convention", box convention; "first", box first ] (fun ts ->
             Lanes.zip
                 (fun x y ->
                     let wins = if larger then Vector256.GreaterThan(x, y) else Vector256.LessThan(x, y)
@@ -63,7 +64,7 @@ module Piecewise =
                     elif x = y then tie
                     elif (if larger then x > y else x < y) then 1.0
                     else 0.0)
-                a.Tensor b.Tensor)
+                ts.[0] ts.[1]) [| a; b |]
 
     /// max or min of two tensors, NaN if either is NaN; at equal values the bitwise and (max) or or (min), so that
     /// max(−0, +0) = +0 and min(−0, +0) = −0, as Math.Max and Math.Min give. Four lanes at a time where the shapes agree.
@@ -115,7 +116,9 @@ module Piecewise =
               Derivative = (fun v -> if v > 0.0 then 1.0 elif v < 0.0 then alpha * Math.Exp v elif Double.IsNaN v then v else kink)
               // α·e^min(x, 0) below 0: e^x itself would be ∞ above 709.78, and 0·∞ NaN where the mask is 0.
               Second = (fun x ->
-                Arithmetic.mul (Elementwise.constantOf (fun v -> if v < 0.0 then alpha elif v = 0.0 then secondKink else 0.0) x)
+                Arithmetic.mul
+                    (Op.constantResult "eluSecondMask" [ "alpha", box alpha; "kink", box secondKink ]
+                        (fun ts -> Tensor.mapInline (fun v -> if v < 0.0 then alpha elif v = 0.0 then secondKink else 0.0) ts.[0]) [| x |])
                     (Elementwise.exp (minimum KinkConvention.Midpoint x (Value.constant (Tensor.scalar 0.0))))) }
             x
 
@@ -313,7 +316,9 @@ module Piecewise =
         let outShape = if keepDims then kept else [| for i in 0 .. src.Length - 1 do if not (Array.contains i axes) then yield src.[i] |]
         for a in axes do
             if src.[a] = 0 then raise (ShapeException(sprintf "%s over axis %d: the axis is empty, so there is no %s." (if isMax then "max" else "min") a (if isMax then "largest entry" else "smallest entry"), "axes"))
-        let weights (xs: Value[]) (out: Value) = Value.constant (reductionWeights isMax convention axes xs.[0].Tensor (Tensor.reshape kept out.Tensor))
+        let weights (xs: Value[]) (out: Value) =
+            Op.constantResult "extremaWeights" [ "isMax", box isMax; "convention", box convention; "axes", box axes ]
+                (fun ts -> reductionWeights isMax convention axes ts.[0] (Tensor.reshape kept ts.[1])) [| xs.[0]; out |]
         Op.apply
             (Op.withAttributes [ "axes", box axes; "keepDims", box keepDims; "convention", box convention ] <| Op.create (if isMax then "maxAxes" else "minAxes")
                 (fun ts -> Tensor.reshape outShape (extremeOver isMax axes ts.[0]))

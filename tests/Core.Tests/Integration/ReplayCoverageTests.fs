@@ -190,7 +190,7 @@ module ReplayCoverageTests =
                     "geluScaled"; "geluTanhScaled"; "erfScaled"; "erfcScaled"; "atanScaled"; "asinScaled"; "acosScaled"; "tanScaled"; "sinScaled"; "cosScaled"; "sinhScaled"; "coshScaled"; "expm1Scaled"; "log1pScaled"; "siluScaled"; "eluScaled"; "softplusScaled"; "softmaxVjp"; "logSoftmaxVjp"; "layerNorm"; "layerNormVjp"; "huber"; "huberSlope"; "bceWithLogits"; "bceSlope"
                     "reciprocal"; "sin"; "cos"; "tan"; "asin"; "acos"; "atan"; "sinh"; "cosh"; "log1p"; "expm1"; "erf"; "erfc"
                     "silu"; "abs"; "clamp"; "maximum"; "minimum"; "elu"; "narrow"; "pad"; "concat"; "indexSelect"; "indexAdd"
-                    "flip"; "where"; "solve"; "solveTransposed"; "solveTriangular"; "inverse"; "det"; "cofactor"; "logAbsDet"; "regionSum"; "signDet"; "sign"; "gt"; "ge"; "lt"; "le"; "eq"; "cholesky"; "choleskyMiddle"; "choleskyOuter"; "triangular"; "maxAxes"; "minAxes"; "gather"; "scatterAdd" ] do
+                    "flip"; "where"; "solve"; "solveTransposed"; "solveTriangular"; "inverse"; "det"; "cofactor"; "logAbsDet"; "regionSum"; "extremumWeights"; "extremaWeights"; "eluSecondMask"; "huberClampSlope"; "signDet"; "sign"; "gt"; "ge"; "lt"; "le"; "eq"; "cholesky"; "choleskyMiddle"; "choleskyOuter"; "triangular"; "maxAxes"; "minAxes"; "gather"; "scatterAdd" ] do
             Assert.True(seen.ContainsKey op, sprintf "no sample records '%s'; seen: %s" op (String.Join(", ", seen.Keys)))
 
     [<Fact>]
