@@ -345,6 +345,9 @@ module Engine =
                     let one = Piecewise.tieSlope (attribute<bool> op "isMax") convention
                     torch.where(ties.eq(torch.tensor 1.0), torch.ones_like ties, torch.full_like(ties, TorchSharp.Scalar.op_Implicit one))
             torch.where(hit, share.expand_as(x), torch.zeros_like x)
+        | "meanCorrection" ->
+            let m, sc = xs.[0].detach(), xs.[1].detach()
+            torch.where(m.isfinite().logical_and(sc.isfinite()), m - sc, torch.zeros_like m)
         | "eluSecondMask" ->
             let x = xs.[0].detach()
             let alpha, kink = float' op "alpha", float' op "kink"

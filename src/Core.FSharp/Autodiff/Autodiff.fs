@@ -18,48 +18,43 @@ module Autodiff =
 
     /// Whether an adjoint may be accumulated in place, in an array the backward pass made (owned: no one else
     /// holds it): plain tensors, not traced. Otherwise every step is an op, as a trace and higher orders need.
-    let private inPlace (adj: Value) (had: bool) (acc: Value) =
-        isNull Tracing.current.Value
+    let private inPlace (traced: bool) (adj: Value) (had: bool) (acc: Value) =
+        not traced
         && (match adj with Const _ -> true | _ -> false)
         && (not had || (match acc with Const _ -> true | _ -> false))
 
     /// The adjoint of an input read by region ops (slices, rows, gathered rows) where the backward pass may not add in
     /// place (traced, or at a higher order): one op for all its adjoints, in the order they came, each added whole or,
     /// for a region op's piece, at its region, so that k pieces cost the input's size once, not k times each. `readers`
-    /// holds per adjoint its region op's node and the input it read, or null for an adjoint added whole. VJP: for an
-    /// adjoint added whole the output adjoint; for a piece its region of it (its reader applied to it). JVP: the same
-    /// op over the tangents present, in one op.
-    let rec private regionSum (shape: int[]) (readers: struct (Node * int)[]) (xs: Value[]) : Value =
-        let isWhole k = let struct (n, _) = readers.[k] in isNull n
+    /// holds per adjoint its region op (of one input, `i`), or null for an adjoint added whole: the op, not its node,
+    /// so that the sum keeps no graph alive. VJP: for an adjoint added whole the output adjoint; for a piece its
+    /// region of it (its reader applied to it). JVP: the same op over the tangents present, in one op.
+    let rec private regionSum (shape: int[]) (readers: struct (Op * int)[]) (xs: Value[]) : Value =
+        let isWhole k = let struct (op, _) = readers.[k] in isNull (box op)
         let forward (ts: Tensor[]) =
             let out = Storage.uninit (Shape.numel shape)
             let strides = Shape.strides shape
             for k in 0 .. readers.Length - 1 do
-                let struct (n, i) = readers.[k]
-                if isNull n then
+                let struct (op, i) = readers.[k]
+                if isWhole k then
                     if k = 0 then Tensor.copyInto ts.[k] out 0 strides else Tensor.addInto ts.[k] out 0 strides
                 else
                     if k = 0 then Array.Clear(out)
-                    (box n.Op.Vjp :?> RegionVjp).Add(ts.[k], i, out)
-            for t in ts do t.CheckLive()
+                    (box op.Vjp :?> RegionVjp).Add(ts.[k], i, out)
             Tensor.wrap shape out
         // The op over the tangents present (null where an adjoint has none).
         let over (ts: Value[]) =
             let present = [| for k in 0 .. ts.Length - 1 do if not (isNull (box ts.[k])) then yield k |]
             if present.Length = 1 && isWhole present.[0] then ts.[present.[0]]
             else regionSum shape (present |> Array.map (fun k -> readers.[k])) (present |> Array.map (fun k -> ts.[k]))
-        let regionOps = [| for struct (n, _) in readers do if not (isNull n) then yield n.Op |]
+        let regionOps = [| for k in 0 .. readers.Length - 1 do if not (isWhole k) then let struct (op, _) = readers.[k] in yield op |]
         Op.apply
             (Op.withAttributes [ "shape", box (Array.copy shape); "whole", box (Array.init readers.Length isWhole); "readers", box regionOps ] <| Op.create "regionSum"
                 forward
                 (fun _ _ adj k ->
-                    let struct (n, i) = readers.[k]
-                    if isNull n then adj
-                    else
-                        // The reader is linear in input i: applied to the adjoint, it takes the piece's region of it.
-                        let inputs = Array.copy n.Primals
-                        inputs.[i] <- adj
-                        Op.apply n.Op inputs)
+                    let struct (op, _) = readers.[k]
+                    // The reader (of one input) is linear: applied to the adjoint, it takes the piece's region of it.
+                    if isWhole k then adj else Op.apply op [| adj |])
                 (WholeJvp.AsJvp(
                     (fun _ _ k t -> over (Array.init xs.Length (fun j -> if j = k then t else Unchecked.defaultof<Value>))),
                     (fun _ _ ts -> over ts))))
@@ -101,6 +96,7 @@ module Autodiff =
         let leaves = Dictionary<Node, Value>(refComparer)
         // Region ops' adjoints that may not be added in place, per input node, summed in one op once it is ready.
         let mutable pieces: Dictionary<Node, List<struct (Node * int * Value)>> = null
+        let traced = not (isNull Tracing.current.Value)
         adjoints.[root] <- struct (seed, false)
         let ready = Stack<Node>(16)
         ready.Push root
@@ -116,7 +112,7 @@ module Autodiff =
                         let struct (reader, i, a) = waiting.[0]
                         reader.Op.Vjp reader.Primals reader.Output a i
                     else
-                        let readers = waiting |> Seq.map (fun struct (r, i, _) -> struct (r, i)) |> Array.ofSeq
+                        let readers = waiting |> Seq.map (fun struct (r, i, _) -> struct ((if isNull r then Unchecked.defaultof<Op> else r.Op), i)) |> Array.ofSeq
                         regionSum n.Output.Tensor.ShapeArray readers (waiting |> Seq.map (fun struct (_, _, a) -> a) |> Array.ofSeq)
             adjoints.Remove n |> ignore
             if n.Inputs.Length = 0 then leaves.[n] <- adj
@@ -130,7 +126,7 @@ module Autodiff =
                         match box n.Op.Vjp with
                         | :? RegionVjp when n.Inputs.Length = 1 && not (isNull waiting) -> waiting.Add(struct (n, i, adj))
                         | _ when not (isNull waiting) -> waiting.Add(struct (null, 0, vjpOf n i m adj))
-                        | :? RegionVjp when n.Inputs.Length = 1 && not (inPlace adj had acc) ->
+                        | :? RegionVjp when n.Inputs.Length = 1 && not (inPlace traced adj had acc) ->
                             // Summed with the input's other adjoints, in the order they came, once it is ready: each
                             // padded to the input's shape and added would cost the whole input per piece.
                             if isNull pieces then pieces <- Dictionary<Node, List<struct (Node * int * Value)>>(refComparer)
@@ -144,7 +140,7 @@ module Autodiff =
                                     adjoints.Remove m |> ignore
                                 l.Add(struct (n, i, adj))
                                 pieces.[m] <- l
-                        | :? RegionVjp as region when had && inPlace adj had acc ->
+                        | :? RegionVjp as region when had && inPlace traced adj had acc ->
                             // A later slice's, row's or gathered rows' adjoint: added into the input's own array,
                             // never padded.
                             let shape = m.Output.Tensor.ShapeArray
@@ -165,13 +161,13 @@ module Autodiff =
                                 // adjoint written in one pass: an array of its own, which later ones go into in place.
                                 let fresh =
                                     match g, adj with
-                                    | Const gt, Const at when (box n.Op.Vjp :? RegionVjp) && inPlace adj had acc ->
+                                    | Const gt, Const at when (box n.Op.Vjp :? RegionVjp) && inPlace traced adj had acc ->
                                         not (gt.IsUniform || gt.ViewOf.IsSome || obj.ReferenceEquals(gt, at))
                                     | _ -> false
                                 adjoints.[m] <- struct (g, fresh)
                             else
                                 match g with
-                                | Const gt when owned && inPlace adj had acc ->
+                                | Const gt when owned && inPlace traced adj had acc ->
                                     Tensor.addInto gt acc.Tensor.Data 0 (Shape.strides acc.Tensor.ShapeArray)
                                 | _ ->
                                     let sum = Op.apply Basic.addSame [| acc; g |]
@@ -179,7 +175,7 @@ module Autodiff =
                                     // not a view): a third adjoint and later ones add into it in place.
                                     let made =
                                         match sum, acc, g with
-                                        | Const st, Const at, Const gt when inPlace adj had acc ->
+                                        | Const st, Const at, Const gt when inPlace traced adj had acc ->
                                             not (st.IsUniform || st.ViewOf.IsSome || obj.ReferenceEquals(st, at) || obj.ReferenceEquals(st, gt))
                                         | _ -> false
                                     adjoints.[m] <- struct (sum, made)

@@ -40,13 +40,16 @@ module Reduction =
             if mean.Tensor.Data |> Array.forall Double.IsFinite then mean
             else
                 // Finite values whose sum overflowed (near 1e308): summed scaled by 2⁻ˢ with 2ˢ ≥ 2n, so the sum stays
-                // finite, then scaled back, with the same derivative 1/n. Each mean takes the scaled value where only
-                // it is finite and keeps its own elsewhere (`scaled + (mean − scaled)`: 0 where both agree, exact
-                // where the scaling lost a subnormal's bits), so a row with ∞ or NaN keeps its mean.
+                // finite, then scaled back, with the same derivative 1/n. Each mean keeps its own value where it is
+                // finite (`scaled + (mean − scaled)`: 0 where both agree, exact where the scaling lost a subnormal's
+                // bits) and takes the scaled one elsewhere: finite where the values are, ∞ or NaN where they hold one.
+                // The correction is an operation of a traced program, computed from both.
                 let s = Math.Ceiling(Math.Log2 n) + 1.0
                 let scaled = Arithmetic.scale (Math.Pow(2.0, s)) (Arithmetic.div (sumAxes axes keepDims (Arithmetic.scale (Math.Pow(2.0, -s)) x)) count)
-                let own = Tensor.map2 (fun m sc -> if Double.IsFinite m && Double.IsFinite sc then m - sc else 0.0) mean.Tensor scaled.Tensor
-                Arithmetic.add scaled (Value.constant own)
+                let own =
+                    Op.constantResult "meanCorrection" []
+                        (fun ts -> Tensor.map2 (fun m sc -> if Double.IsFinite m && Double.IsFinite sc then m - sc else 0.0) ts.[0] ts.[1]) [| mean; scaled |]
+                Arithmetic.add scaled own
 
     /// Mean of every element, a scalar.
     let mean (x: Value) = meanAxes [| 0 .. x.Tensor.Rank - 1 |] false x

@@ -277,3 +277,5 @@ module ReplayCoverageTests =
         for mask in [ Elementwise.greater; Elementwise.greaterOrEqual; Elementwise.less; Elementwise.lessOrEqual; Elementwise.equal ] do
             check (fun vs -> mask vs.[0] vs.[1]) [| a; b |]
         check (fun vs -> Elementwise.sign vs.[0]) [| a |]
+        // A mean whose sum overflows in one row and holds ∞ in another, with its correction.
+        check (fun vs -> Reduction.meanAxes [| 1 |] false vs.[0]) [| Tensor.create [| 2; 2 |] [| 1e308; 1.5e308; infinity; 1.0 |] |]
