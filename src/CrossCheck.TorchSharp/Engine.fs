@@ -445,9 +445,18 @@ module Engine =
 
     /// A custom op's TorchSharp forward, given for its name in `customOps`, run on `inputs`: a result that is null, not
     /// shaped as the op's own output, not float64 (a float32 forward would differ by its own rounding, or a bool one be
-    /// promoted, and be read as a divergence) or on another device is refused here, before TorchSharp differentiates it.
+    /// promoted, and be read as a divergence) or on another device is refused here, before TorchSharp differentiates it;
+    /// so is a forward that changed an input in place (the input is another operation's value, which later
+    /// operations would read changed: the engine's results would be silently wrong).
     let internal customForward (forward: torch.Tensor[] -> torch.Tensor) (op: Op) (expected: int[]) (inputs: torch.Tensor[]) =
+        let before = inputs |> Array.map (fun t -> t.detach().clone())
         let y = forward inputs
+        for k in 0 .. inputs.Length - 1 do
+            let now, was = inputs.[k].detach(), before.[k]
+            let same = now.shape = was.shape && now.eq(was).logical_or(now.isnan().logical_and(was.isnan())).all().item<bool>()
+            was.Dispose()
+            if not same then
+                invalidArg "customOps" (sprintf "The TorchSharp forward for custom op '%s' changed its input %d in place; it must leave its inputs as they are (they are other operations' values) and return a new tensor." op.Name k)
         if isNull y then invalidArg "customOps" (sprintf "The TorchSharp forward for custom op '%s' returned null." op.Name)
         if y.shape <> (expected |> Array.map int64) then
             raise (ShapeException(sprintf "The TorchSharp forward for custom op '%s' returned shape [%s]; the op's output has shape %s." op.Name (String.Join(", ", y.shape)) (Shape.show expected), "customOps"))

@@ -418,6 +418,11 @@ public class BadInputTests
         Assert.Equal("customOps", Assert.Throws<ArgumentException>(() => TorchSharpCheck.Verify(xs => twice(xs).Sum(), returnsNull, Tensor.Ones(2))).ParamName);
         Assert.Equal("customOps", Assert.Throws<ShapeException>(() => TorchSharpCheck.Verify(xs => twice(xs).Sum(), wrongShape, Tensor.Ones(2))).ParamName);
         Assert.Equal("customOps", Assert.Throws<ShapeException>(() => TorchSharpEngine.Run(xs => twice(xs).Sum(), "cpu", wrongShape, Tensor.Ones(2))).ParamName);
+        // A forward that doubles its input in place (an earlier operation's value, read again by the sum after it).
+        var inPlace = new Dictionary<string, Func<TorchTensor[], TorchTensor>> { ["twice"] = ts => ts[0].mul_(2) };
+        var changed = Assert.Throws<ArgumentException>(() => TorchSharpEngine.Run(xs => { var h = xs[0] * 3; return (twice(new[] { h }) + h).Sum(); }, "cpu", inPlace, Tensor.Ones(2)));
+        Assert.Equal("customOps", changed.ParamName);
+        Assert.Contains("changed its input 0 in place", changed.Message);
     }
 
     [Fact]
