@@ -34,7 +34,8 @@ public static class TorchSharpEngine
     /// run as every other.</summary>
     /// <param name="f">A scalar-valued function (a non-scalar result is seeded with ones).</param>
     /// <param name="device">A TorchSharp device name: "cpu", "cuda", "cuda:1".</param>
-    /// <param name="customOps">TorchSharp forwards by custom op name.</param>
+    /// <param name="customOps">TorchSharp forwards by custom op name; each returns a new float64 tensor on its inputs'
+    /// device and leaves its inputs unchanged.</param>
     /// <param name="inputs">Where to evaluate.</param>
     /// <returns>The value and the gradient of every input, as Functional tensors.</returns>
     /// <exception cref="NotSupportedException">A custom op has no entry in <paramref name="customOps"/>; the message
@@ -43,7 +44,8 @@ public static class TorchSharpEngine
     /// <paramref name="customOps"/>, a forward in <paramref name="customOps"/>, <paramref name="inputs"/> or an element
     /// of <paramref name="inputs"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="f"/> or a forward in <paramref name="customOps"/> returns
-    /// null, or <paramref name="device"/> is not a device name or not available in this TorchSharp build.</exception>
+    /// null, a forward returns a tensor that is not float64 or not on its inputs' device, or changes an input in place,
+    /// or <paramref name="device"/> is not a device name or not available in this TorchSharp build.</exception>
     /// <exception cref="ShapeException">A forward in <paramref name="customOps"/> returns a result shaped otherwise
     /// than the custom op's own output.</exception>
     /// <exception cref="InvalidOperationException">A built-in operation's TorchSharp result is shaped unlike ours (the
