@@ -46,6 +46,16 @@ module Engine =
         let s = torch.where(x.gt(torch.tensor 0.0), ones, torch.where(x.lt(torch.tensor 0.0), torch.exp x * alpha, x * secondKink + kink))
         torch.where(x.isnan(), x, s)
 
+    /// A tensor shaped as t, every element v.
+    let private filled (t: torch.Tensor) (v: float) = torch.full_like(t, TorchSharp.Scalar.op_Implicit v)
+
+    /// Where a and b are equal, NaN equal to NaN.
+    let private sameOrNaN (a: torch.Tensor) (b: torch.Tensor) = a.eq(b).logical_or(a.isnan().logical_and(b.isnan()))
+
+    /// A comparison's mask as float64, computed from its inputs' values (no gradient flows).
+    let private mask (compare: torch.Tensor -> torch.Tensor -> torch.Tensor) (xs: torch.Tensor[]) =
+        (compare (xs.[0].detach()) (xs.[1].detach())).to_type(torch.ScalarType.Float64)
+
     /// An index tensor from an op's int[] attribute (TorchSharp's tensor factory refuses an empty array).
     let private indexTensor (values: int[]) (shape: int64[]) (device: torch.Device) =
         if values.Length = 0 then torch.zeros(shape, torch.ScalarType.Int64, device)
@@ -295,11 +305,11 @@ module Engine =
         | "cosh" -> torch.cosh(x ())
         | "log1p" -> torch.log1p(x ())
         | "expm1" -> torch.expm1(x ())
-        | "gt" -> xs.[0].detach().gt(xs.[1].detach()).to_type(torch.ScalarType.Float64)
-        | "ge" -> xs.[0].detach().ge(xs.[1].detach()).to_type(torch.ScalarType.Float64)
-        | "lt" -> xs.[0].detach().lt(xs.[1].detach()).to_type(torch.ScalarType.Float64)
-        | "le" -> xs.[0].detach().le(xs.[1].detach()).to_type(torch.ScalarType.Float64)
-        | "eq" -> xs.[0].detach().eq(xs.[1].detach()).to_type(torch.ScalarType.Float64)
+        | "gt" -> mask (fun a b -> a.gt b) xs
+        | "ge" -> mask (fun a b -> a.ge b) xs
+        | "lt" -> mask (fun a b -> a.lt b) xs
+        | "le" -> mask (fun a b -> a.le b) xs
+        | "eq" -> mask (fun a b -> a.eq b) xs
         // NaN stays NaN, as ours (TorchSharp's sign gives 0 there).
         | "sign" -> let v = x().detach() in torch.where(v.isnan(), v, v.sign())
         | "erf" -> torch.special.erf(x ())
@@ -329,13 +339,13 @@ module Engine =
             let isMax = attribute<bool> op "isMax"
             let tie = Piecewise.tieSlope isMax (attribute<KinkConvention> op "convention")
             let wins = (if isMax = attribute<bool> op "first" then a.gt(b) else a.lt(b)).to_type(torch.ScalarType.Float64)
-            let w = torch.where(a.eq(b), torch.full_like(wins, TorchSharp.Scalar.op_Implicit tie), wins)
-            torch.where(a.isnan().logical_or(b.isnan()), torch.full_like(w, TorchSharp.Scalar.op_Implicit nan), w)
+            let w = torch.where(a.eq(b), filled wins tie, wins)
+            torch.where(a.isnan().logical_or(b.isnan()), filled w nan, w)
         | "extremaWeights" ->
             let x = xs.[0].detach()
             let axes = attribute<int[]> op "axes"
             let kept = xs.[1].detach().reshape(x.shape |> Array.mapi (fun i d -> if Array.contains i axes then 1L else d))
-            let hit = x.eq(kept).logical_or(x.isnan().logical_and(kept.isnan()))
+            let hit = sameOrNaN x kept
             // Over no axes each entry is its own run (TorchSharp's sum over no dimensions would sum them all).
             let ties = if axes.Length = 0 then hit.to_type(torch.ScalarType.Float64) else hit.to_type(torch.ScalarType.Float64).sum(axes |> Array.map int64, true)
             let share =
@@ -343,7 +353,7 @@ module Engine =
                 | KinkConvention.Midpoint -> 1.0 / ties
                 | convention ->
                     let one = Piecewise.tieSlope (attribute<bool> op "isMax") convention
-                    torch.where(ties.eq(torch.tensor 1.0), torch.ones_like ties, torch.full_like(ties, TorchSharp.Scalar.op_Implicit one))
+                    torch.where(ties.eq(torch.tensor 1.0), torch.ones_like ties, filled ties one)
             torch.where(hit, share.expand_as(x), torch.zeros_like x)
         | "meanCorrection" ->
             let m, sc = xs.[0].detach(), xs.[1].detach()
@@ -351,14 +361,13 @@ module Engine =
         | "eluSecondMask" ->
             let x = xs.[0].detach()
             let alpha, kink = float' op "alpha", float' op "kink"
-            torch.where(x.lt(torch.tensor 0.0), torch.full_like(x, TorchSharp.Scalar.op_Implicit alpha),
-                torch.where(x.eq(torch.tensor 0.0), torch.full_like(x, TorchSharp.Scalar.op_Implicit kink), torch.zeros_like x))
+            torch.where(x.lt(torch.tensor 0.0), filled x alpha, torch.where(x.eq(torch.tensor 0.0), filled x kink, torch.zeros_like x))
         | "huberClampSlope" ->
             let z = xs.[0].detach().abs()
             let delta = torch.tensor (float' op "delta")
             torch.where(z.lt(delta), torch.ones_like z,
                 torch.where(z.gt(delta), torch.zeros_like z,
-                    torch.where(z.eq(delta), torch.full_like(z, TorchSharp.Scalar.op_Implicit 0.5), torch.full_like(z, TorchSharp.Scalar.op_Implicit nan))))
+                    torch.where(z.eq(delta), filled z 0.5, filled z nan)))
         | "regionSum" ->
             // The adjoints in the order they came: each added whole, or at the region its reader took it from.
             let whole = attribute<bool[]> op "whole"
@@ -453,7 +462,7 @@ module Engine =
         let y = forward inputs
         for k in 0 .. inputs.Length - 1 do
             let now, was = inputs.[k].detach(), before.[k]
-            let same = now.shape = was.shape && now.eq(was).logical_or(now.isnan().logical_and(was.isnan())).all().item<bool>()
+            let same = now.shape = was.shape && (sameOrNaN now was).all().item<bool>()
             was.Dispose()
             if not same then
                 invalidArg "customOps" (sprintf "The TorchSharp forward for custom op '%s' changed its input %d in place; it must leave its inputs as they are (they are other operations' values) and return a new tensor." op.Name k)

@@ -70,6 +70,14 @@ module Autodiff =
             raise (ShapeException(sprintf "The VJP of op '%s' for input %d has shape %s; the input has shape %s." n.Op.Name i (Shape.show g.Tensor.ShapeArray) (Shape.show m.Output.Tensor.ShapeArray), "vjp"))
         g
 
+    /// The adjoints kept for node m until it is ready (null when none are, or no list was made).
+    let private waitingAt (pieces: Dictionary<Node, List<struct (Node * int * Value)>>) (m: Node) =
+        if isNull pieces then null
+        else
+            match pieces.TryGetValue m with
+            | true, l -> l
+            | _ -> null
+
     /// Reverse accumulation over the nodes of `tag` reachable from `root`, seeded with `seed`.
     /// Returns the adjoint of every leaf reached.
     let private accumulate (tag: int64) (root: Node) (seed: Value) : Dictionary<Node, Value> =
@@ -103,7 +111,7 @@ module Autodiff =
         while ready.Count > 0 do
             let n = ready.Pop()
             let adj =
-                match (if isNull pieces then null else (match pieces.TryGetValue n with | true, l -> l | _ -> null)) with
+                match waitingAt pieces n with
                 | null -> let struct (a, _) = adjoints.[n] in a
                 | waiting ->
                     pieces.Remove n |> ignore
@@ -122,7 +130,7 @@ module Autodiff =
                     | Reverse (_, m, t) when t = tag ->
                         let had, entry = adjoints.TryGetValue m
                         let struct (acc, owned) = entry
-                        let waiting = if isNull pieces then null else (match pieces.TryGetValue m with | true, l -> l | _ -> null)
+                        let waiting = waitingAt pieces m
                         match box n.Op.Vjp with
                         | :? RegionVjp when n.Inputs.Length = 1 && not (isNull waiting) -> waiting.Add(struct (n, i, adj))
                         | _ when not (isNull waiting) -> waiting.Add(struct (null, 0, vjpOf n i m adj))

@@ -149,6 +149,15 @@ type internal WholeJvp(jvp: Value[] -> Value -> int -> Value -> Value, whole: Va
 [<RequireQualifiedAccess>]
 module Op =
 
+    /// A JVP's result for input i (−1: for all its inputs at once), refused when null or not shaped as the output;
+    /// the message is made only then.
+    let private whichInput (i: int) = if i < 0 then "its inputs" else sprintf "input %d" i
+
+    let private checkTangent (op: Op) (out: Value) (part: Value) (i: int) =
+        if isNull (box part) then invalidArg "jvp" (sprintf "The JVP of op '%s' for %s returned null." op.Name (whichInput i))
+        if not (Shape.same part.Tensor.ShapeArray out.Tensor.ShapeArray) then
+            raise (Functional.ShapeException(sprintf "The JVP of op '%s' for %s has shape %s; the output has shape %s." op.Name (whichInput i) (Shape.show part.Tensor.ShapeArray) (Shape.show out.Tensor.ShapeArray), "jvp"))
+
     /// Applies an op: plain tensors when nothing is perturbed; otherwise the primal one level down,
     /// plus the tangent (forward) or a graph node (reverse) at the highest tag present.
     let rec apply (op: Op) (args: Value[]) : Value =
@@ -199,15 +208,11 @@ module Op =
                 match a with
                 | Forward (_, _, tg) when tg = top -> isForward <- true
                 | _ -> ()
-            let checkTangent (part: Value) (what: string) =
-                if isNull (box part) then invalidArg "jvp" (sprintf "The JVP of op '%s' for %s returned null." op.Name what)
-                if not (Shape.same part.Tensor.ShapeArray out.Tensor.ShapeArray) then
-                    raise (Functional.ShapeException(sprintf "The JVP of op '%s' for %s has shape %s; the output has shape %s." op.Name what (Shape.show part.Tensor.ShapeArray) (Shape.show out.Tensor.ShapeArray), "jvp"))
             match box op.Jvp with
             | :? WholeJvp as whole when isForward ->
                 let tangents = args |> Array.map (fun a -> match a with Forward (_, t, tg) when tg = top -> t | _ -> Unchecked.defaultof<Value>)
                 let tangent = whole.Whole(primals, out, tangents)
-                checkTangent tangent "its inputs"
+                checkTangent op out tangent -1
                 Forward(out, tangent, top)
             | _ ->
             if isForward then
@@ -216,7 +221,7 @@ module Op =
                     match args.[i] with
                     | Forward (_, t, tg) when tg = top ->
                         let part = op.Jvp primals out i t
-                        checkTangent part (sprintf "input %d" i)
+                        checkTangent op out part i
                         tangent <- Some(match tangent with None -> part | Some acc -> apply Basic.addSame [| acc; part |])
                     | _ -> ()
                 Forward(out, tangent.Value, top)

@@ -1,7 +1,5 @@
 namespace Functional.Core
 
-open System.Runtime.Intrinsics
-
 /// The derivative assigned where a function has a kink (Leaky ReLU and ELU at 0, |x| at 0, clamp at its bounds, a
 /// tie in maximum or minimum): the right derivative, the left one, or their mean.
 type KinkConvention =
