@@ -74,6 +74,24 @@ internal static class Fork
     private static readonly SemaphoreSlim Wake = new(0);
     private static int _started;
 
+    [ThreadStatic] private static int _coresOverride;
+
+    /// <summary>The cores a kernel splits its work for: the machine's (<see cref="Environment.ProcessorCount"/>), or,
+    /// on the calling thread, the count a test set with <see cref="SplitFor"/>. Every split decision reads this, so
+    /// that a test can run one input as 1, 2, 3 or 8 cores would split it, in one process, and compare the bits; the
+    /// workers themselves are the machine's.</summary>
+    internal static int Cores => _coresOverride > 0 ? _coresOverride : Environment.ProcessorCount;
+
+    /// <summary>Runs <paramref name="body"/> with <see cref="Cores"/> as <paramref name="cores"/> on this thread
+    /// (decisions made on the workers, inside tasks, keep the machine's count).</summary>
+    internal static T SplitFor<T>(int cores, Func<T> body)
+    {
+        int before = _coresOverride;
+        _coresOverride = cores;
+        try { return body(); }
+        finally { _coresOverride = before; }
+    }
+
     /// <summary>How many pieces of <paramref name="per"/> cover <paramref name="count"/>, ⌈count / per⌉, computed in 64
     /// bits: in 32, a count within <paramref name="per"/> of 2³¹ wraps to a negative number of tasks and no work is
     /// done at all.</summary>
@@ -130,7 +148,7 @@ internal static class Fork
     /// period wake them for the calls that follow.</summary>
     public static bool SplitsCostly(long total)
     {
-        if (Environment.ProcessorCount < 2 || total < Tuning.SplitCostlyFrom) return false;
+        if (Cores < 2 || total < Tuning.SplitCostlyFrom) return false;
         if (Spinning()) return true;
         // A burst of such calls (WakeAfterDeclined within one spin period) wakes the workers for the calls that
         // follow; calls further apart never pay for a wake.
@@ -157,7 +175,7 @@ internal static class Fork
     {
         int per = Math.Max(1, 16384 / Math.Max(1, unit));
         long total = (long)count * unit;
-        int cores = Environment.ProcessorCount;
+        int cores = Cores;
         if (Pieces(count, per) >= cores || count < 2 || !SplitsCostly(total)) return per;
         int parts = (int)Math.Min(Math.Min(cores, count), total / Math.Max(1, Tuning.SplitCostlyFrom / 2));
         if (parts <= 1) return per;

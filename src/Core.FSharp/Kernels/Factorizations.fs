@@ -20,6 +20,9 @@ module internal Factorizations =
     /// Columns of a panel in larger blocks.
     let panel = 32
 
+    /// The width of a substitution's column slices (`columnSlices`) beyond two.
+    let private sliceWidth = 64
+
     /// dst[d..d+len) −= f·src[s..s+len), each element a product then a subtraction (four lanes at a time).
     let private subtractScaled (dst: double[]) (d: int) (f: double) (src: double[]) (s: int) (len: int) =
         let mutable j = 0
@@ -116,7 +119,7 @@ module internal Factorizations =
     /// leave to one) unless `serial`. With one factor negated, the product is subtracted.
     let private addProductOn (serial: bool) (transA: bool) (a: double[]) (aOff: int) (lda: int) (b: double[]) (bOff: int) (ldb: int) (transB: bool)
                              (dst: double[]) (dOff: int) (ldd: int) (rows: int) (inner: int) (cols: int) =
-        let parts = if not serial && int64 rows * int64 inner * int64 cols >= (1L <<< 19) then Environment.ProcessorCount else 1
+        let parts = if not serial && int64 rows * int64 inner * int64 cols >= (1L <<< 19) then Functional.Kernels.Fork.Cores else 1
         Functional.Kernels.PackedGemm.MultiplyAddStrided(transA, transB, parts, a, int64 aOff, lda, b, int64 bOff, ldb, dst, int64 dOff, ldd, rows, inner, cols)
 
     /// dst's rows×cols block at dOff (leading dimension ldd) −= A·B for views of row-major arrays: A rows×inner at
@@ -329,17 +332,17 @@ module internal Factorizations =
             f m perm sign singular
         finally Storage.returnScratch m
 
-    /// `body serial start width` over slices of a substitution's k columns of X, whole multiples of 8 columns, one per
-    /// core (`serial`: inside a slice, nothing more goes over the cores), or over all k on the calling thread when the
-    /// work is small: the columns of X are independent, so each core substitutes its own without waiting for the
-    /// other (the panels' own products and loops, for few right-hand sides, are too small to share). The same bits
-    /// as one slice: each element's operations do not depend on the columns beside it.
+    /// `body serial start width` over slices of a substitution's k columns of X, whole multiples of 8 columns, over
+    /// the cores (`serial`: inside a slice, nothing more goes over the cores), or over all k on the calling thread when
+    /// the work is small: the columns of X are independent, so each core substitutes its own slices without waiting
+    /// for the others (the panels' own products and loops, for few right-hand sides, are too small to share). The
+    /// slices depend on k alone, never on the cores: a slice's products take the kernel their width selects, and
+    /// kernels sum in different orders, so slices cut by the cores would make the bits depend on the machine.
     let private columnSlices (n: int) (k: int) (body: bool -> int -> int -> unit) =
-        let cores = Environment.ProcessorCount
-        if cores < 2 || k < 16 || int64 n * int64 n * int64 k < (1L <<< 20) then body false 0 k
+        if k < 16 || int64 n * int64 n * int64 k < (1L <<< 20) then body false 0 k
         else
-            let slices = min cores (k / 8)
-            let per = Functional.Kernels.Fork.Pieces(k / slices, 8) * 8
+            let slices = max 2 (min 16 (k / sliceWidth))
+            let per = Functional.Kernels.Fork.Pieces(Functional.Kernels.Fork.Pieces(k, slices), 8) * 8
             Functional.Kernels.Fork.ForPieces(k, per, fun lo hi -> body true lo (hi - lo))
 
     /// The coefficients of a panel's rows [i0, e) in the factor T = mᵀ (at mo of m; n columns): row i's T[i, q] for q

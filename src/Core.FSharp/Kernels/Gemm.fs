@@ -40,7 +40,7 @@ module internal Gemm =
     /// How many rectangles each product is split into: one per core for a large product, else one (many
     /// products then run one task each), so the cores share nothing but the inputs and never wait for each other.
     let private parts (batch: int) (m: int) (k: int) (n: int) =
-        let cores = Environment.ProcessorCount
+        let cores = Functional.Kernels.Fork.Cores
         if (int64 m * int64 n * int64 k < (1L <<< 21) || batch >= cores) && cores > 1 then 1 else cores
 
     /// Batched transposes of contiguous rows×cols blocks.

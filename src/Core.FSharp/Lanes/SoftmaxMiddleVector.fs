@@ -47,8 +47,8 @@ module internal SoftmaxMiddleVector =
         // positions are one job's, so the same bits either way).
         let per =
             if tasks < 2 then tasks
-            elif total >= (1L <<< 18) then max 1 (tasks / (8 * Environment.ProcessorCount))
-            elif Functional.Kernels.Fork.SplitsCostly total then Functional.Kernels.Fork.Pieces(tasks, Environment.ProcessorCount)
+            elif total >= (1L <<< 18) then max 1 (tasks / (8 * Functional.Kernels.Fork.Cores))
+            elif Functional.Kernels.Fork.SplitsCostly total then Functional.Kernels.Fork.Pieces(tasks, Functional.Kernels.Fork.Cores)
             else tasks
         if per >= tasks then run 0 tasks
         else Functional.Kernels.Fork.ForPieces(tasks, per, fun lo hi -> run lo hi)

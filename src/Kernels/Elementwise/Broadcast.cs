@@ -120,7 +120,7 @@ internal static unsafe class Broadcast
         {
             double* pa = pa0 + aOffset, pb = pb0 + bOffset;
             nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
-            if (count < 2 * Chunk || Environment.ProcessorCount < 2)
+            if (count < 2 * Chunk || Fork.Cores < 2)
                 RowsOf<TOp>(pa, aStrides, pb, bStrides, pc, shape, 0, rows, stream);
             else if (n < Chunk)
             {

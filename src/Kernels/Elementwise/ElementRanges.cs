@@ -19,7 +19,7 @@ internal static class ElementRanges
     {
         if (n == 0) return;
         int per = Fork.PerTask(n, 1);
-        if (Fork.Pieces(n, per) <= 1 || Environment.ProcessorCount < 2) { range(0, n); return; }
+        if (Fork.Pieces(n, per) <= 1 || Fork.Cores < 2) { range(0, n); return; }
         Fork.ForPieces(n, per, range);
     }
 }

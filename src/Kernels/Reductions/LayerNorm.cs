@@ -32,7 +32,7 @@ internal static unsafe class LayerNorm
             throw new ArgumentException($"{rows} rows of {n} do not fit the arrays.");
         if (rows == 0 || n == 0) return;
         int per = Fork.PerTask(rows, 4 * n);
-        if (Fork.Pieces(rows, per) <= 1 || Environment.ProcessorCount < 2) { Range(x, output, y, g, n, epsilon, rstd, 0, rows); return; }
+        if (Fork.Pieces(rows, per) <= 1 || Fork.Cores < 2) { Range(x, output, y, g, n, epsilon, rstd, 0, rows); return; }
         Fork.ForPieces(rows, per, (lo, hi) => Range(x, output, y, g, n, epsilon, rstd, lo, hi));
     }
 

@@ -34,13 +34,13 @@ internal static unsafe partial class Reduce
         // over leading axes into a short last axis (`bij->j`, 64 columns) is one task on one core. Columns are
         // independent, so any split gives the same bits.
         int block = 512;
-        while (block > 32 && (long)outer * Fork.Pieces(inner, block) < 2L * Environment.ProcessorCount) block /= 2;
+        while (block > 32 && (long)outer * Fork.Pieces(inner, block) < 2L * Fork.Cores) block /= 2;
         int blocks = Fork.Pieces(inner, block);
         fixed (double* s = src, d = dst)
         {
             // Too few columns to give each core two tasks: the rows are split instead (a bias's gradient, `ij->j`
             // over a long batch of ten or seventeen columns, would be one task on one core).
-            if (outer == 1 && blocks < 2 * Environment.ProcessorCount && Environment.ProcessorCount > 1
+            if (outer == 1 && blocks < 2 * Fork.Cores && Fork.Cores > 1
                 && (long)mid * inner >= 1L << 18 && SplitRows(s, d, mid, inner))
                 return;
             nint ps = (nint)s, pd = (nint)d;
@@ -51,7 +51,7 @@ internal static unsafe partial class Reduce
                 Middle((double*)ps + o * mid * inner, (double*)pd + o * inner, mid, inner, t0, t1);
             }
             long tasks = (long)outer * blocks;
-            if ((long)outer * mid * inner >= 1L << 18 && tasks >= 2 && Environment.ProcessorCount > 1)
+            if ((long)outer * mid * inner >= 1L << 18 && tasks >= 2 && Fork.Cores > 1)
                 Fork.For(tasks, Task);
             else
                 for (long t = 0; t < tasks; t++) Task(t);

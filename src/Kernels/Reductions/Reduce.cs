@@ -30,7 +30,7 @@ internal static unsafe partial class Reduce
             // not depend on the split.
             if (outer == 1 && inner >= SplitFrom)
                 d[0] = SplitRun(new Stored(s), inner);
-            else if ((long)outer * inner >= 1L << 18 && outer >= 2 && Environment.ProcessorCount > 1)
+            else if ((long)outer * inner >= 1L << 18 && outer >= 2 && Fork.Cores > 1)
             {
                 int chunk = (int)Math.Max(1L, (1L << 16) / Math.Max(1, inner));
                 nint ps = (nint)s, pd = (nint)d;
@@ -91,7 +91,7 @@ internal static unsafe partial class Reduce
     {
         const int per = 1024 << SplitLevel;
         int groups = n / per;
-        if (groups < 2 || Environment.ProcessorCount < 2) return Run(e, n);
+        if (groups < 2 || Fork.Cores < 2) return Run(e, n);
         // Each task's 8-lane sum as two halves (lanes 0–3, 4–7): lane-wise the same additions on either width.
         var sums = new Vector256<double>[2 * (groups + 1)];
         Fork.For(groups + 1, t =>

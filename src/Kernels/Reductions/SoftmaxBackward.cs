@@ -23,7 +23,7 @@ internal static unsafe class SoftmaxBackward
         fixed (double* py = y, pg = g, pz = z)
         {
             int per = Fork.PerTask(rows, n);
-            if (Fork.Pieces(rows, per) <= 1 || Environment.ProcessorCount < 2) { Range(py, pg, pz, n, 0, rows, stream); return; }
+            if (Fork.Pieces(rows, per) <= 1 || Fork.Cores < 2) { Range(py, pg, pz, n, 0, rows, stream); return; }
             nint iy = (nint)py, ig = (nint)pg, iz = (nint)pz;
             Fork.ForPieces(rows, per, (lo, hi) => Range((double*)iy, (double*)ig, (double*)iz, n, lo, hi, stream));
         }
