@@ -13,7 +13,7 @@ public static partial class Quick
     /// `<<<`. ONLY (names' starts, `;`-separated) keeps some cases.</summary>
     public static void Cliffs()
     {
-        double ms = double.Parse(Environment.GetEnvironmentVariable("MS") ?? "60");
+        double ms = double.Parse(Environment.GetEnvironmentVariable("MS") ?? "60", System.Globalization.CultureInfo.InvariantCulture);
         string only = Environment.GetEnvironmentVariable("ONLY") ?? "";
         var cases = new List<(string, Action, Action)>();
         int seed = 1;

@@ -328,7 +328,7 @@ public static partial class Quick
         if (Environment.GetEnvironmentVariable("LOOP") is string loop)
         {
             var body = ops[0].Ours;
-            Loop(() => { using var sc = Core.TensorModule.scope(); body(); }, double.Parse(loop));
+            Loop(() => { using var sc = Core.TensorModule.scope(); body(); }, double.Parse(loop, System.Globalization.CultureInfo.InvariantCulture));
             return;
         }
         // Each measurement (ms per call) starts with the garbage of the one before collected and finalised.
@@ -340,7 +340,7 @@ public static partial class Quick
         // measured); with 20 ms blocks our softmax took 2.2 ms instead of 1.3.
         // PAIRED=0 times them apart.
         bool paired = Environment.GetEnvironmentVariable("PAIRED") != "0";
-        double blockMs = Environment.GetEnvironmentVariable("BLOCKMS") is string bms ? double.Parse(bms) : 250;
+        double blockMs = Environment.GetEnvironmentVariable("BLOCKMS") is string bms ? double.Parse(bms, System.Globalization.CultureInfo.InvariantCulture) : 250;
         (double A, double B) Interleaved(Action a, Action b)
         {
             GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();

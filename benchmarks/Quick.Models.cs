@@ -15,7 +15,7 @@ public static partial class Quick
     {
         int rounds = int.Parse(Environment.GetEnvironmentVariable("ROUNDS") ?? "5");
         string only = Environment.GetEnvironmentVariable("ONLY") ?? "";
-        double loop = double.Parse(Environment.GetEnvironmentVariable("LOOP") ?? "0");
+        double loop = double.Parse(Environment.GetEnvironmentVariable("LOOP") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
         var cases = new List<(string Name, Func<Action> Ours, Func<Action> Theirs)>();
         torch.Tensor T(Tensor t, bool grad = true) => Workloads.Leaf(Core.TensorModule.create(t.Shape.ToArray(), t.ToArray()), grad);
         var x = Tensor.Random(1, 1000, 1000);

@@ -27,7 +27,7 @@ public static partial class Quick
     public static void SmallLoop()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 32;
-        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t) : 5;
+        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t, System.Globalization.CultureInfo.InvariantCulture) : 5;
         var a = Tensor.Random(1, n, n);
         var b = Tensor.Random(2, n, n);
         var sw = Stopwatch.StartNew();
@@ -42,7 +42,7 @@ public static partial class Quick
     public static void PullbackLoop()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 32;
-        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t) : 5;
+        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t, System.Globalization.CultureInfo.InvariantCulture) : 5;
         var va = Core.ValueModule.constant(Core.TensorModule.random(1, new[] { n, n }));
         var vb = Core.ValueModule.constant(Core.TensorModule.random(2, new[] { n, n }));
         var f = Microsoft.FSharp.Core.FuncConvert.FromFunc<Core.Value[], Core.Value>(xs => Core.Reduction.sum(Core.Activation.gelu(Core.Linear.matmul(xs[0], xs[1]))));
@@ -57,7 +57,7 @@ public static partial class Quick
     /// <summary>Ours only, GELU forward and backward over 10⁷ (env SECONDS), for a profiler.</summary>
     public static void GeluLoop()
     {
-        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t) : 5;
+        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t, System.Globalization.CultureInfo.InvariantCulture) : 5;
         int len = Environment.GetEnvironmentVariable("LEN") is string l ? int.Parse(l) : 10_000_000;
         var x = Core.TensorModule.random(3, new[] { len });
         var adj = Core.ValueModule.constant(Core.TensorModule.random(4, x.Shape));
@@ -71,7 +71,7 @@ public static partial class Quick
     public static void ContractLoop()
     {
         int n = Environment.GetEnvironmentVariable("N") is string s ? int.Parse(s) : 16;
-        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t) : 5;
+        double seconds = Environment.GetEnvironmentVariable("SECONDS") is string t ? double.Parse(t, System.Globalization.CultureInfo.InvariantCulture) : 5;
         // BATCH > 0 profiles the batched product bij,bjk->bik instead of ij,jk->ik.
         int batch = Environment.GetEnvironmentVariable("BATCH") is string bs ? int.Parse(bs) : 0;
         int[] shape = batch > 0 ? new[] { batch, n, n } : new[] { n, n };

@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using Core = Functional.Core;
 
 namespace Functional;
@@ -61,9 +62,9 @@ public static class GradientCheck
     public static GradientCheckReport Run(Func<Tensor[], Tensor> f, double step, double absoluteTolerance, double relativeTolerance, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(f);
-        if (!(step > 0 && double.IsFinite(step))) throw new ArgumentOutOfRangeException(nameof(step), step, "The step must be positive and finite.");
-        if (!(absoluteTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(absoluteTolerance), absoluteTolerance, "The tolerance must be zero or positive.");
-        if (!(relativeTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(relativeTolerance), relativeTolerance, "The tolerance must be zero or positive.");
+        if (!(step > 0 && double.IsFinite(step))) throw new ArgumentOutOfRangeException(nameof(step), step.ToString("R", CultureInfo.InvariantCulture), "The step must be positive and finite.");
+        if (!(absoluteTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(absoluteTolerance), absoluteTolerance.ToString("R", CultureInfo.InvariantCulture), "The tolerance must be zero or positive.");
+        if (!(relativeTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(relativeTolerance), relativeTolerance.ToString("R", CultureInfo.InvariantCulture), "The tolerance must be zero or positive.");
         var xs = Array.ConvertAll(Interop.Values(inputs, nameof(inputs)), v => v.Tensor);
         var r = Core.GradCheck.runWith(step, absoluteTolerance, relativeTolerance, Interop.LiftMany(f), xs);
         return new GradientCheckReport(r.Passed, r.MaxAbsoluteError, r.MaxRelativeError, r.WorstInput, r.WorstIndex, r.Analytic, r.Numeric, r.Checked);

@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using Core = Functional.Core;
 
 namespace Functional;
@@ -122,7 +123,7 @@ public static class Linalg
     /// <exception cref="ShapeException">p = ∞ and <paramref name="x"/> is empty: it has no largest magnitude.</exception>
     public static Tensor Norm(Tensor x, double p)
     {
-        if (!(p >= 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "A p-norm needs p ≥ 1.");
+        if (!(p >= 1)) throw new ArgumentOutOfRangeException(nameof(p), p.ToString("R", CultureInfo.InvariantCulture), "A p-norm needs p ≥ 1.");
         if (double.IsPositiveInfinity(p) && N(x).Count == 0)
             throw new ShapeException($"Linalg.Norm: the ∞-norm of an empty tensor (shape {x.Shape}) has no largest magnitude.", nameof(x));
         return Api.Call("Linalg.Norm", "x,p", () => double.IsPositiveInfinity(p) ? N(x).Abs().Max() : Scaled(N(x), p));

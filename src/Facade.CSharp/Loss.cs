@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using System.Collections.Generic;
 using System.Linq;
 using Core = Functional.Core;
@@ -57,7 +58,7 @@ public static class Loss
     /// compare every prediction with every target).</exception>
     public static Tensor Huber(Tensor prediction, Tensor target, double delta)
     {
-        if (!(delta > 0)) throw new ArgumentOutOfRangeException(nameof(delta), delta, "Huber's δ must be positive.");
+        if (!(delta > 0)) throw new ArgumentOutOfRangeException(nameof(delta), delta.ToString("R", CultureInfo.InvariantCulture), "Huber's δ must be positive.");
         return Api.Call("Loss.Huber", "prediction,target,delta", () => FusedHuber("Loss.Huber", N(prediction), N(target), delta));
     }
 
@@ -278,7 +279,7 @@ public static class Loss
     public static Tensor OneHot(int[] labels, int classes)
     {
         ArgumentNullException.ThrowIfNull(labels);
-        if (classes < 0) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The number of classes cannot be negative.");
+        if (classes < 0) throw new ArgumentOutOfRangeException(nameof(classes), classes.ToString(CultureInfo.InvariantCulture), "The number of classes cannot be negative.");
         Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"OneHot of {labels.Length} labels and {classes} classes"), (double)labels.Length * classes);
         var data = new double[labels.Length * classes];
         for (int i = 0; i < labels.Length; i++) data[i * classes + Label(labels, i, classes)] = 1;
@@ -335,7 +336,7 @@ public static class Loss
     /// <summary>labels[i], checked to lie in 0 .. classes − 1.</summary>
     private static int Label(int[] labels, int i, int classes) =>
         labels[i] >= 0 && labels[i] < classes ? labels[i]
-        : throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Loss: label {i} is {labels[i]}; labels must lie in 0 .. {classes - 1}.");
+        : throw new ArgumentOutOfRangeException(nameof(labels), labels[i].ToString(CultureInfo.InvariantCulture), FormattableString.Invariant($"Loss: label {i} is {labels[i]}; labels must lie in 0 .. {classes - 1}."));
 
     private static (int N, int C) Classes(string member, Tensor scores, string scoresName, int rows, string rowsName)
     {

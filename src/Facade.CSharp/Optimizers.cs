@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using Core = Functional.Core;
@@ -187,10 +188,10 @@ internal static class Hyperparameter
     // ≥ 0 as torch.optim checks (a warm-up schedule's first rate is 0), and finite: an infinite rate, momentum, ε or
     // decay turns the first step's parameters into ±∞ or NaN.
     public static double NonNegative(double v, [CallerArgumentExpression(nameof(v))] string name = "") =>
-        v >= 0 && double.IsFinite(v) ? v : throw new ArgumentOutOfRangeException(name, v, Text($"{name} must be ≥ 0 and finite; got {v}."));
+        v >= 0 && double.IsFinite(v) ? v : throw new ArgumentOutOfRangeException(name, v.ToString("R", CultureInfo.InvariantCulture), Text($"{name} must be ≥ 0 and finite; got {v}."));
 
     public static double Unit(double v, [CallerArgumentExpression(nameof(v))] string name = "") =>
-        v is >= 0 and < 1 ? v : throw new ArgumentOutOfRangeException(name, v, Text($"{name} must lie in [0, 1); got {v}."));
+        v is >= 0 and < 1 ? v : throw new ArgumentOutOfRangeException(name, v.ToString("R", CultureInfo.InvariantCulture), Text($"{name} must lie in [0, 1); got {v}."));
 
     private static string Text(FormattableString s) => FormattableString.Invariant(s);
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using System.Linq;
 using Core = Functional.Core;
 
@@ -20,7 +21,7 @@ public sealed partial class Tensor
     /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Arange(double start, double stop, double step)
     {
-        if (step == 0 || !double.IsFinite(step)) throw new ArgumentOutOfRangeException(nameof(step), step, "Arange needs a finite, nonzero step.");
+        if (step == 0 || !double.IsFinite(step)) throw new ArgumentOutOfRangeException(nameof(step), step.ToString("R", CultureInfo.InvariantCulture), "Arange needs a finite, nonzero step.");
         double count = Math.Ceiling((stop - start) / step);
         if (double.IsNaN(count)) throw new ArgumentException(FormattableString.Invariant($"Arange({start}, {stop}, {step}) has no length."), nameof(stop));
         Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => FormattableString.Invariant($"Arange({start}, {stop}, {step})")), Math.Max(0, count));
@@ -48,9 +49,9 @@ public sealed partial class Tensor
     /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Linspace(double start, double stop, int count)
     {
-        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "Linspace needs a count ≥ 0.");
-        if (!double.IsFinite(start)) throw new ArgumentOutOfRangeException(nameof(start), start, "Linspace needs finite ends.");
-        if (!double.IsFinite(stop)) throw new ArgumentOutOfRangeException(nameof(stop), stop, "Linspace needs finite ends.");
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count.ToString(CultureInfo.InvariantCulture), "Linspace needs a count ≥ 0.");
+        if (!double.IsFinite(start)) throw new ArgumentOutOfRangeException(nameof(start), start.ToString("R", CultureInfo.InvariantCulture), "Linspace needs finite ends.");
+        if (!double.IsFinite(stop)) throw new ArgumentOutOfRangeException(nameof(stop), stop.ToString("R", CultureInfo.InvariantCulture), "Linspace needs finite ends.");
         Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Linspace of {count} values"), count);
         if (count == 1) return FromArray(new[] { start }, 1);
         double step = double.IsFinite(stop - start) ? (stop - start) / (count - 1) : stop / (count - 1) - start / (count - 1);
@@ -66,7 +67,7 @@ public sealed partial class Tensor
     /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Eye(int n)
     {
-        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "Eye needs n ≥ 0.");
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n.ToString(CultureInfo.InvariantCulture), "Eye needs n ≥ 0.");
         Core.Limits.check(Microsoft.FSharp.Core.FuncConvert.FromFunc(() => $"Eye({n})"), (double)n * n);
         var d = new double[n * n];
         for (int i = 0; i < n; i++) d[i * n + i] = 1;
@@ -122,8 +123,8 @@ public sealed partial class Tensor
     /// <see cref="Limits.MaxElements"/>.</exception>
     public static Tensor Normal(int[] shape, int seed, double mean, double standardDeviation)
     {
-        if (!(standardDeviation >= 0) || !double.IsFinite(standardDeviation)) throw new ArgumentOutOfRangeException(nameof(standardDeviation), standardDeviation, "A standard deviation must be finite and ≥ 0.");
-        if (!double.IsFinite(mean)) throw new ArgumentOutOfRangeException(nameof(mean), mean, "The mean must be finite.");
+        if (!(standardDeviation >= 0) || !double.IsFinite(standardDeviation)) throw new ArgumentOutOfRangeException(nameof(standardDeviation), standardDeviation.ToString("R", CultureInfo.InvariantCulture), "A standard deviation must be finite and ≥ 0.");
+        if (!double.IsFinite(mean)) throw new ArgumentOutOfRangeException(nameof(mean), mean.ToString("R", CultureInfo.InvariantCulture), "The mean must be finite.");
         return Of(Core.TensorModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<double, double>(z => mean + standardDeviation * z), Normal(shape, seed).Value.Tensor));
     }
 
@@ -143,8 +144,8 @@ public sealed partial class Tensor
     public static Tensor Uniform(int[] shape, int seed, double low, double high)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        if (!double.IsFinite(low)) throw new ArgumentOutOfRangeException(nameof(low), low, "Uniform needs finite bounds.");
-        if (!(high >= low) || !double.IsFinite(high)) throw new ArgumentOutOfRangeException(nameof(high), high, "Uniform needs a finite high ≥ low.");
+        if (!double.IsFinite(low)) throw new ArgumentOutOfRangeException(nameof(low), low.ToString("R", CultureInfo.InvariantCulture), "Uniform needs finite bounds.");
+        if (!(high >= low) || !double.IsFinite(high)) throw new ArgumentOutOfRangeException(nameof(high), high.ToString("R", CultureInfo.InvariantCulture), "Uniform needs a finite high ≥ low.");
         // The shape and the memory limit are checked by the core's draw, in this member's terms.
         return Api.Call("Tensor.Uniform", "shape", () => Of(Core.TensorModule.uniform(seed, low, high, shape)));
     }
@@ -171,7 +172,7 @@ public sealed partial class Tensor
         int a = Axis(axis, nameof(axis), $"Tensor.{name}");
         var shape = Shape.ToArray();
         int n = shape[a];
-        if (n == 0) throw new ShapeException($"Tensor.{name}: axis {axis} is empty.", nameof(axis));
+        if (n == 0) throw new ShapeException(FormattableString.Invariant($"Tensor.{name}: axis {axis} is empty."), nameof(axis));
         int outer = shape.Take(a).Aggregate(1, (x, y) => x * y), inner = shape.Skip(a + 1).Aggregate(1, (x, y) => x * y);
         var src = ToArray();
         var r = new double[outer * inner];
@@ -202,7 +203,7 @@ public sealed partial class Tensor
         // Checked outside Api.Call, which would say these again in its own words and name epsilon for the scalar.
         if (Rank == 0) throw new ShapeException($"Tensor.LayerNorm normalises the last axis; a scalar has none.", "this");
         if (!(epsilon >= 0) || double.IsPositiveInfinity(epsilon))
-            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Tensor.LayerNorm: epsilon must be finite and at least 0.");
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon.ToString("R", CultureInfo.InvariantCulture), "Tensor.LayerNorm: epsilon must be finite and at least 0.");
         return Api.Call("Tensor.LayerNorm", "epsilon", () => new Tensor(Core.Normalization.layerNorm(epsilon, Value)));
     }
 
@@ -216,7 +217,7 @@ public sealed partial class Tensor
     {
         if (Rank == 0) throw new ShapeException("Tensor.RmsNorm normalises the last axis; a scalar has none.", "this");
         if (!(epsilon >= 0) || double.IsPositiveInfinity(epsilon))
-            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Tensor.RmsNorm: epsilon must be finite and at least 0.");
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon.ToString("R", CultureInfo.InvariantCulture), "Tensor.RmsNorm: epsilon must be finite and at least 0.");
         return Api.Call("Tensor.RmsNorm", "epsilon", () => this * (Square().Mean(new[] { -1 }, true) + epsilon).Pow(-0.5));
     }
 }

@@ -194,9 +194,9 @@ public sealed partial class Tensor
         for (int i = 0; i < values.Length; i++)
         {
             if (values[i] != Math.Floor(values[i]))
-                throw new ShapeException($"Index {i} is {values[i]}; indices must be whole numbers.", name);
+                throw new ShapeException(FormattableString.Invariant($"Index {i} is {values[i]:R}; indices must be whole numbers."), name);
             if (values[i] < int.MinValue || values[i] > int.MaxValue)
-                throw new ShapeException($"Index {i} is {values[i]}; indices must lie within the range of an int, and within the axis they index.", name);
+                throw new ShapeException(FormattableString.Invariant($"Index {i} is {values[i]:R}; indices must lie within the range of an int, and within the axis they index."), name);
             r[i] = (int)values[i];
         }
         // Read in place: a tensor released meanwhile may have lent its array to another (as every op checks).

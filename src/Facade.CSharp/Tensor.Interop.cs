@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -143,8 +144,8 @@ public sealed partial class Tensor
     public bool AllClose(Tensor other, double relativeTolerance, double absoluteTolerance)
     {
         ArgumentNullException.ThrowIfNull(other);
-        if (!(relativeTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(relativeTolerance), relativeTolerance, "A tolerance must be ≥ 0.");
-        if (!(absoluteTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(absoluteTolerance), absoluteTolerance, "A tolerance must be ≥ 0.");
+        if (!(relativeTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(relativeTolerance), relativeTolerance.ToString("R", CultureInfo.InvariantCulture), "A tolerance must be ≥ 0.");
+        if (!(absoluteTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(absoluteTolerance), absoluteTolerance.ToString("R", CultureInfo.InvariantCulture), "A tolerance must be ≥ 0.");
         return Shape.Equals(other.Shape) && Core.TensorModule.allClose(relativeTolerance, absoluteTolerance, Value.Tensor, other.Value.Tensor);
     }
 
@@ -154,22 +155,43 @@ public sealed partial class Tensor
     /// <exception cref="ArgumentNullException"><paramref name="other"/> is null.</exception>
     public bool AllClose(Tensor other) => AllClose(other, 1e-5, 1e-8);
 
-    /// <summary>Compares tensors by value: the same shape and the same elements (NaN equal to NaN). A tensor's own
-    /// <see cref="object.Equals(object)"/> is reference equality, as for every immutable .NET object without value
-    /// semantics; use this comparer for dictionaries and sets keyed by values.</summary>
+    /// <summary>Compares tensors by value: the same shape and elements equal as <see cref="double.Equals(double)"/>
+    /// has them (NaN equal to NaN, +0 equal to −0; the F# core's own equality tells the zeros apart). The hash reads
+    /// the shape and the first 16 elements; neither reads more than it compares, and neither makes the array of a
+    /// uniform tensor (<see cref="Zeros"/>) or a broadcast. A tensor's own <see cref="object.Equals(object)"/> is
+    /// reference equality, as for every immutable .NET object without value semantics; use this comparer for
+    /// dictionaries and sets keyed by values.</summary>
     public static IEqualityComparer<Tensor> ValueComparer { get; } = new ValueEquality();
 
     private sealed class ValueEquality : IEqualityComparer<Tensor>
     {
-        public bool Equals(Tensor? a, Tensor? b) =>
-            ReferenceEquals(a, b) || (a is not null && b is not null && a.Shape.Equals(b.Shape) && a.ToArray().AsSpan().SequenceEqual(b.ToArray()));
+        public bool Equals(Tensor? a, Tensor? b)
+        {
+            if (ReferenceEquals(a, b)) return true;
+            if (a is null || b is null) return false;
+            Core.Tensor x = a.Value.Tensor, y = b.Value.Tensor;
+            if (!x.Shape.AsSpan().SequenceEqual(y.Shape)) return false;
+            bool same;
+            if (x.RawData is { } dx && y.RawData is { } dy) same = dx.AsSpan().SequenceEqual(dy);
+            else
+            {
+                int i = 0, n = x.Numel;
+                while (i < n && x.ElementAt(i).Equals(y.ElementAt(i))) i++;
+                same = i == n;
+            }
+            x.CheckLive();
+            y.CheckLive();
+            return same;
+        }
 
         public int GetHashCode(Tensor t)
         {
             ArgumentNullException.ThrowIfNull(t);
+            Core.Tensor x = t.Value.Tensor;
             var h = new HashCode();
-            h.Add(t.Shape);
-            foreach (var v in t.ToArray()) h.Add(v);
+            foreach (int d in x.Shape) h.Add(d);
+            for (int i = 0; i < Math.Min(16, x.Numel); i++) h.Add(x.ElementAt(i));
+            x.CheckLive();
             return h.ToHashCode();
         }
     }

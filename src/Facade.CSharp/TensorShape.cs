@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using System.Collections;
 using System.Collections.Generic;
 using System.Linq;
@@ -18,8 +19,8 @@ public sealed class TensorShape : IReadOnlyList<int>, IEquatable<TensorShape>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is outside −Count .. Count − 1.</exception>
     public int this[int axis] =>
         axis >= -dims.Length && axis < dims.Length ? dims[axis < 0 ? axis + dims.Length : axis]
-        : throw new ArgumentOutOfRangeException(nameof(axis), axis,
-            dims.Length == 0 ? "A scalar's shape has no axes." : $"Axis {axis} is out of range for shape {this} (rank {dims.Length}): it must lie in {-dims.Length} .. {dims.Length - 1}.");
+        : throw new ArgumentOutOfRangeException(nameof(axis), axis.ToString(CultureInfo.InvariantCulture),
+            dims.Length == 0 ? "A scalar's shape has no axes." : FormattableString.Invariant($"Axis {axis} is out of range for shape {this} (rank {dims.Length}): it must lie in {-dims.Length} .. {dims.Length - 1}."));
 
     /// <summary>The rank: how many axes.</summary>
     public int Count => dims.Length;

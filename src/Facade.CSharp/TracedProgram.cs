@@ -81,7 +81,7 @@ public sealed class TracedProgram
     /// <summary>The inputs' shapes (the inputs are <c>%x0</c>, <c>%x1</c>, …).</summary>
     public IReadOnlyList<IReadOnlyList<int>> InputShapes { get; }
 
-    /// <summary>The program's constants of more than one element, one line each, e.g.
+    /// <summary>The program's constants other than scalars (rank 0, written inline as <c>const(0.5)</c>), one line each, e.g.
     /// <c>%c0 = [1, 0.5, 2] : [3]</c> (up to eight values written out; a longer one by its first and last values and
     /// its count; <see cref="ConstantValues"/> and <see cref="ToString(bool)"/> give every value). Each distinct
     /// tensor is its own constant.</summary>

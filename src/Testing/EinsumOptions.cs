@@ -32,8 +32,8 @@ public sealed record EinsumOptions
     /// <summary>Throws, naming the caller's parameter, when a bound is out of its range.</summary>
     internal void Validate(string parameter)
     {
-        if (MaxOperands is < 1 or > 8) throw new System.ArgumentOutOfRangeException(parameter, MaxOperands, $"EinsumOptions.MaxOperands must be 1 to 8; got {MaxOperands}.");
-        if (MaxRank is < 0 or > 6) throw new System.ArgumentOutOfRangeException(parameter, MaxRank, $"EinsumOptions.MaxRank must be 0 to 6; got {MaxRank}.");
-        if (MaxSize < 1) throw new System.ArgumentOutOfRangeException(parameter, MaxSize, $"EinsumOptions.MaxSize must be at least 1; got {MaxSize}.");
+        if (MaxOperands is < 1 or > 8) throw new System.ArgumentOutOfRangeException(parameter, MaxOperands.ToString(System.Globalization.CultureInfo.InvariantCulture), System.FormattableString.Invariant($"EinsumOptions.MaxOperands must be 1 to 8; got {MaxOperands}."));
+        if (MaxRank is < 0 or > 6) throw new System.ArgumentOutOfRangeException(parameter, MaxRank.ToString(System.Globalization.CultureInfo.InvariantCulture), System.FormattableString.Invariant($"EinsumOptions.MaxRank must be 0 to 6; got {MaxRank}."));
+        if (MaxSize < 1) throw new System.ArgumentOutOfRangeException(parameter, MaxSize.ToString(System.Globalization.CultureInfo.InvariantCulture), System.FormattableString.Invariant($"EinsumOptions.MaxSize must be at least 1; got {MaxSize}."));
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
@@ -164,7 +165,7 @@ public static class Generators
     /// <paramref name="maxRank"/> outside 0 to 64, or <paramref name="maxSize"/> is less than 1.</exception>
     public static Gen<int[][]> BroadcastShapes(int count, int maxRank, int maxSize)
     {
-        if (count is < 1 or > MaxCount) throw new ArgumentOutOfRangeException(nameof(count), count, $"The shape count must be 1 to {MaxCount}.");
+        if (count is < 1 or > MaxCount) throw new ArgumentOutOfRangeException(nameof(count), count.ToString(CultureInfo.InvariantCulture), $"The shape count must be 1 to {MaxCount}.");
         return Shape(maxRank, maxSize).SelectMany(common => Gen.Choose(0, int.MaxValue).Select(seed =>
         {
             var rng = new Random(seed);
@@ -184,8 +185,8 @@ public static class Generators
 
     private static void CheckBounds(int maxRank, int maxSize)
     {
-        if (maxRank is < 0 or > MaxRank) throw new ArgumentOutOfRangeException(nameof(maxRank), maxRank, $"The rank bound must be 0 to {MaxRank}.");
-        if (maxSize < 1) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "The size bound must be 1 or more.");
+        if (maxRank is < 0 or > MaxRank) throw new ArgumentOutOfRangeException(nameof(maxRank), maxRank.ToString(CultureInfo.InvariantCulture), $"The rank bound must be 0 to {MaxRank}.");
+        if (maxSize < 1) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize.ToString(CultureInfo.InvariantCulture), "The size bound must be 1 or more.");
     }
 
     private static IEnumerable<int[]> ShrinkShape(int[] shape)
@@ -216,7 +217,7 @@ public static class Generators
     {
         ArgumentNullException.ThrowIfNull(shape);
         if (!(min <= max) || !double.IsFinite(min) || !double.IsFinite(max))
-            throw new ArgumentOutOfRangeException(nameof(max), max, "The bounds must be finite with min ≤ max.");
+            throw new ArgumentOutOfRangeException(nameof(max), max.ToString("R", CultureInfo.InvariantCulture), "The bounds must be finite with min ≤ max.");
         // Negative dimensions and too many elements, in this member's terms.
         int n = Api.Call("Generators.Tensor", "shape", () => Functional.Core.Shape.numel(shape));
         // Every draw allocates the whole tensor: a shape above the memory limit is refused here, once.
@@ -248,14 +249,14 @@ public static class Generators
     public static Gen<Tensor> Tensor(int[] shape, double min, double max, double gap, params double[] avoid)
     {
         ArgumentNullException.ThrowIfNull(avoid);
-        if (!(gap >= 0)) throw new ArgumentOutOfRangeException(nameof(gap), gap, "The gap must be 0 or more.");
+        if (!(gap >= 0)) throw new ArgumentOutOfRangeException(nameof(gap), gap.ToString("R", CultureInfo.InvariantCulture), "The gap must be 0 or more.");
         if (!(min <= max) || !double.IsFinite(min) || !double.IsFinite(max))
-            throw new ArgumentOutOfRangeException(nameof(max), max, "The bounds must be finite with min ≤ max.");
+            throw new ArgumentOutOfRangeException(nameof(max), max.ToString("R", CultureInfo.InvariantCulture), "The bounds must be finite with min ≤ max.");
         // Uniform over what is left of [min, max] once the open intervals (p − gap, p + gap) are taken out: pushing
         // a value off one avoided point could leave [min, max] or land near another.
         var allowed = Allowed(min, max, gap, avoid);
         if (allowed.Count == 0)
-            throw new ArgumentOutOfRangeException(nameof(gap), gap, FormattableString.Invariant($"No value in [{min}, {max}] is {gap} or more from every avoided point."));
+            throw new ArgumentOutOfRangeException(nameof(gap), gap.ToString("R", CultureInfo.InvariantCulture), FormattableString.Invariant($"No value in [{min}, {max}] is {gap} or more from every avoided point."));
         // Lengths in halves where the whole width overflows (bounds near ±double.MaxValue); otherwise the plain lengths.
         double scale = double.IsFinite(allowed.Sum(r => r.Hi - r.Lo)) ? 1 : 0.5;
         double total = allowed.Sum(r => r.Hi * scale - r.Lo * scale);

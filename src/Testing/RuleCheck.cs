@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using static System.FormattableString;
 using System.Linq;
 using Microsoft.FSharp.Core;
@@ -90,7 +91,7 @@ public static class RuleCheck
         ArgumentNullException.ThrowIfNull(op);
         ArgumentNullException.ThrowIfNull(options);
         if (!(options.RelativeStep > 0 && double.IsFinite(options.RelativeStep)))
-            throw new ArgumentOutOfRangeException(nameof(options), options.RelativeStep, "RuleCheckOptions.RelativeStep must be positive and finite.");
+            throw new ArgumentOutOfRangeException(nameof(options), options.RelativeStep.ToString("R", CultureInfo.InvariantCulture), "RuleCheckOptions.RelativeStep must be positive and finite.");
         if (!(options.AbsoluteTolerance >= 0) || !(options.RelativeTolerance >= 0))
             throw new ArgumentOutOfRangeException(nameof(options), "RuleCheckOptions' tolerances must be zero or positive.");
         var xs = Interop.Values(inputs, nameof(inputs)).Select(v => v.Tensor).ToArray();

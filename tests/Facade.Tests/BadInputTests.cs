@@ -402,6 +402,14 @@ public class BadInputTests
         var c = TorchSharpCheck.Compare(xs => xs[0] * 1, ts => ts[0] * torch.tensor(new[] { 1.0, 1, 3 }), x);
         Assert.False(c.Passed);
         Assert.Equal(("value", 2, 2.0, 6.0), (c.WorstOutput, c.WorstIndex, c.Functional, c.TorchSharp));
+        Assert.True(c.MaxAbsoluteError >= 4.0, c.ToString());
+        // A NaN against a number: the largest |Δ| is NaN, not 0 (it was 0, with the report calling the check failed).
+        var nan = TorchSharpCheck.Compare(xs => xs[0] * double.NaN, ts => ts[0], Tensor.Scalar(1));
+        Assert.False(nan.Passed);
+        Assert.True(double.IsNaN(nan.MaxAbsoluteError), nan.ToString());
+        // Equal infinities agree and add nothing.
+        var inf = TorchSharpCheck.Compare(xs => xs[0] * double.PositiveInfinity, ts => ts[0] * double.PositiveInfinity, Tensor.Scalar(1));
+        Assert.Equal(0.0, inf.MaxAbsoluteError);
     }
 
     [Fact]

@@ -128,7 +128,7 @@ public class CSharpTermsTests
         // Twenty axes of length 2 elided nothing: a million numbers. Printed flat now, first and last.
         var halves = Tensor.FromArray(Enumerable.Range(0, 1 << 20).Select(i => (double)i).ToArray(), Enumerable.Repeat(2, 20).ToArray()).ToString();
         Assert.True(halves.Length < 200, halves);
-        Assert.Contains("[0, 1, 2, ..., 1.04857E+06, 1.04857E+06, 1.04858E+06], 1048576 elements in row-major order", halves);
+        Assert.Contains("[0, 1, 2, ..., 1048573, 1048574, 1048575], 1048576 elements in row-major order", halves);
         Assert.True(Tensor.Zeros(Enumerable.Repeat(2, 30).ToArray()).ToString().Length < 400);
         // An empty tensor printed a bracket pair for every index of the axes before its 0: 4·10⁹ of them here.
         Assert.Equal("tensor([], shape=[65536, 65536, 0])", Tensor.Zeros(65_536, 65_536, 0).ToString());

@@ -174,6 +174,32 @@ public class TensorInteropTests
         Assert.Single(set);
         Assert.Equal(Tensor.Zeros(2).Shape, a.Shape);
         Assert.Equal(Tensor.Zeros(2).Shape.GetHashCode(), a.Shape.GetHashCode());
+        // As double.Equals has them: NaN equal to NaN, +0 equal to −0, with hashes to match.
+        Assert.True(Tensor.ValueComparer.Equals(Tensor.Scalar(double.NaN), -Tensor.Scalar(double.NaN)));
+        Assert.True(Tensor.ValueComparer.Equals(Tensor.Scalar(0.0), Tensor.Scalar(-0.0)));
+        Assert.Equal(Tensor.ValueComparer.GetHashCode(Tensor.Scalar(0.0)), Tensor.ValueComparer.GetHashCode(Tensor.Scalar(-0.0)));
+        // Neither makes the array of a uniform tensor or a broadcast (12.8 GB here, over the memory limit).
+        var zeros = Tensor.Zeros(40_000, 40_000);
+        Tensor.ValueComparer.GetHashCode(zeros);
+        Assert.True(Tensor.ValueComparer.Equals(zeros, Tensor.Full(-0.0, 40_000, 40_000)));
+        var view = Tensor.FromArray(new[] { 1.5, -2.0 }, 2).BroadcastTo(1000, 2);
+        var made = Tensor.FromArray(Enumerable.Range(0, 2000).Select(i => i % 2 == 0 ? 1.5 : -2.0).ToArray(), 1000, 2);
+        Assert.True(Tensor.ValueComparer.Equals(view, made));
+        Assert.Equal(Tensor.ValueComparer.GetHashCode(made), Tensor.ValueComparer.GetHashCode(view));
+        Assert.StartsWith("tensor([[1.5, -2],", Tensor.FromArray(new[] { 1.5, -2.0 }, 2).BroadcastTo(600_000_000, 2).ToString());
+    }
+
+    [Fact]
+    public void Index_positions_are_equal_when_written_the_same_way()
+    {
+        Assert.True((TensorIndex)1 == (TensorIndex)1);
+        Assert.True((TensorIndex)(1..^1) == (TensorIndex)(1..^1));
+        Assert.True((TensorIndex)(1..^1) != (TensorIndex)(1..));
+        Assert.True((TensorIndex)(-1) != (TensorIndex)(^1));
+        Assert.True((TensorIndex)1 != (TensorIndex)(Index)1);
+        Assert.Equal(((TensorIndex)(2..)).GetHashCode(), ((TensorIndex)(2..)).GetHashCode());
+        Assert.NotEqual(((TensorIndex)1).GetHashCode(), ((TensorIndex)2).GetHashCode());
+        Assert.False(((TensorIndex)1).Equals("1"));
     }
 
     [Fact]
@@ -223,7 +249,14 @@ public class PrintingTests
             var v = Autodiff.ValueAndGrad(xs => (xs[0] * xs[1]).Sum(), x, x);
             var p = Einsum.Plan("ij,jk,k->i", new[] { 20, 30 }, new[] { 30, 40 }, new[] { 40 });
             var c = Gradients.ClipByNorm(new[] { x }, 0.5);
-            return string.Join("\n", r, v, p, c, x.Shape, Einsum.Derive("ij,jk->ik"));
+            string Message(Action a) { try { a(); return "no exception"; } catch (Exception e) { return e.Message; } }
+            return string.Join("\n", r, v, p, c, x.Shape, Einsum.Derive("ij,jk->ik"),
+                Message(() => GradientCheck.Run(xs => xs[0].Sum(), -0.5, 1e-5, 1e-3, x)),
+                Message(() => Tensor.Linspace(0, double.PositiveInfinity, 3)),
+                Message(() => x.Reshape(-2, 3)),
+                Message(() => Tensor.FromArray(new[] { 1.0, 2, 3 }, 3).IndexSelect(0, new[] { -7 })),
+                Message(() => Tensor.FromArray(new[] { 1.0, 2, 3 }, 3).Gather(0, Tensor.FromArray(new[] { 1.5 }, 1))),
+                Tensor.FromArray(new[] { 0.5, -1.25 }, 2));
         }
         var before = System.Globalization.CultureInfo.CurrentCulture;
         string invariant, german;

@@ -30,7 +30,7 @@ module internal EinsumSpec =
 
     /// The equation as a message quotes it: invisible characters by their codes, in angle brackets.
     let private quoted (eq: string) =
-        eq |> String.collect (fun c -> let s = shown c in if s.StartsWith "'" then string c else "<" + s + ">")
+        eq |> String.collect (fun c -> let s = shown c in if s.StartsWith("'", StringComparison.Ordinal) then string c else "<" + s + ">")
 
     let internal fail (eq: string) (msg: string) (label: char option) (operand: int option) (position: int option) =
         let where =

@@ -7,7 +7,8 @@ open Functional
 [<RequireQualifiedAccess>]
 module internal Shape =
 
-    let show (shape: int[]) = "[" + String.Join(", ", shape) + "]"
+    // Invariant: some cultures write a negative number with U+2212 (−3), which no other message here does.
+    let show (shape: int[]) = "[" + String.Join(", ", shape |> Array.map (fun (d: int) -> d.ToString(Globalization.CultureInfo.InvariantCulture))) + "]"
 
     /// "1 value", "3 values": a count with its noun in the right number, for messages.
     let count (n: int64) (singular: string) (plural: string) = if n = 1L then "1 " + singular else sprintf "%d %s" n plural
@@ -117,7 +118,7 @@ module Limits =
     /// Sets `workerSpinMilliseconds`: from 0 to 1,000 (ArgumentOutOfRangeException otherwise, NaN included).
     let setWorkerSpinMilliseconds (milliseconds: float) =
         if not (milliseconds >= 0.0 && milliseconds <= 1000.0) then
-            raise (ArgumentOutOfRangeException("milliseconds", milliseconds, "The worker threads' spin must be from 0 to 1,000 milliseconds."))
+            raise (ArgumentOutOfRangeException("milliseconds", milliseconds.ToString("R", Globalization.CultureInfo.InvariantCulture), "The worker threads' spin must be from 0 to 1,000 milliseconds."))
         Functional.Kernels.Tuning.SpinMs <- milliseconds
 
     /// Whether `elements` doubles exceed a memory limit of `limit` bytes or what an array can hold.

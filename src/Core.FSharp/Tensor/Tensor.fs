@@ -13,7 +13,8 @@ type internal SpanMap = delegate of ReadOnlySpan<double> * Span<double> -> unit
 
 /// An immutable dense float64 tensor, row-major, of any rank (rank 0 is a scalar). One made inside a
 /// TensorScope is released when the scope ends (see TensorScope).
-/// Structural equality: same shape and bit-identical elements (NaN equals NaN).
+/// Structural equality: the same shape and the same elements bit for bit, except that every NaN equals every NaN
+/// (+0 and −0 differ); the hash reads the shape and the first 16 elements.
 [<Sealed>]
 type Tensor private (shape: int[], data: double[], fill: double, view: struct (Tensor * int * int[]) voption, _made: unit) =
     // A null `data` means the array is not made until someone reads it: either every element equals `fill` (a
@@ -137,38 +138,79 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
         let a = Array.copy t.Data
         t.CheckLive()
         a
+    /// The array, or null while it is not made (a uniform tensor, a view) or after a release.
+    member internal _.RawData = data
+    /// Element `flat` (row-major) without making an array: a uniform tensor's value, or a view's element read from
+    /// its source (through views of views, by a loop), so that printing or hashing a broadcast of 10⁹ elements reads
+    /// the few it shows. Callers check `CheckLive` after their reads, as for `Data`.
+    member internal t.ElementAt(flat: int) : double =
+        let mutable cur = t
+        let mutable i = flat
+        let mutable result = 0.0
+        let mutable found = false
+        while not found do
+            let d = cur.RawData
+            if not (isNull d) then
+                result <- d.[i]
+                found <- true
+            elif cur.IsUniform then
+                result <- cur.Fill
+                found <- true
+            else
+                match cur.ViewOf with
+                | ValueSome struct (source, offset, strides) ->
+                    let sh = cur.ShapeArray
+                    let mutable rest = i
+                    let mutable o = offset
+                    for axis in sh.Length - 1 .. -1 .. 0 do
+                        o <- o + (rest % sh.[axis]) * strides.[axis]
+                        rest <- rest / sh.[axis]
+                    i <- o
+                    cur <- source
+                // Made meanwhile (read it next time round), or released (Data throws).
+                | ValueNone -> cur.Data |> ignore
+        result
     override this.Equals(o) =
         match o with
         | :? Tensor as t ->
+            // Every NaN equals every NaN (whatever its sign and payload); otherwise the same bits (+0 ≠ −0).
+            let sameValue (x: double) (y: double) =
+                BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y || (Double.IsNaN x && Double.IsNaN y)
             let same =
                 Shape.same t.ShapeArray shape
-                && Array.forall2 (fun (x: double) y -> BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y) t.Data this.Data
+                && (if t.IsUniform && this.IsUniform then sameValue t.Fill this.Fill
+                    else
+                        let a, b = t.RawData, this.RawData
+                        if not (isNull a) && not (isNull b) then Array.forall2 sameValue a b
+                        else
+                            // A uniform tensor or a view is compared element by element where it is, not made.
+                            let mutable i = 0
+                            while i < numel && sameValue (t.ElementAt i) (this.ElementAt i) do i <- i + 1
+                            i = numel)
             t.CheckLive()
             this.CheckLive()
             same
         | _ -> false
     override this.GetHashCode() =
+        // Shape and the first 16 values (double's hash: every NaN alike, as Equals has them).
         let mutable h = HashCode()
         for d in shape do h.Add d
-        let values = this.Data
-        for i in 0 .. min 16 values.Length - 1 do h.Add values.[i]
+        for i in 0 .. min 16 numel - 1 do h.Add(this.ElementAt i)
         this.CheckLive()
         h.ToHashCode()
     override this.ToString() =
-        // A debugger shows this: a released tensor says so rather than throwing, and a uniform one (zeros, ones) is
-        // printed from its value, without making its array.
+        // A debugger shows this: a released tensor says so rather than throwing, and neither a uniform tensor nor a
+        // view is made to print the elements shown.
         try
-            let text =
-                if this.IsUniform then TensorFormat.format shape (Array.create (min (Shape.numel shape) 1) this.Fill) true
-                else TensorFormat.format shape this.Data false
+            let text = TensorFormat.format shape this.ElementAt
             this.CheckLive()
             text
         with :? ObjectDisposedException -> sprintf "tensor(released, shape=%s)" (Shape.show shape)
 
 and internal TensorFormat =
-    static member format (shape: int[]) (data: double[]) (uniform: bool) =
+    static member format (shape: int[]) (element: int -> double) =
         let sb = StringBuilder()
-        let fmt (v: double) = v.ToString("G6", Globalization.CultureInfo.InvariantCulture)
+        let fmt (v: double) = v.ToString("R", Globalization.CultureInfo.InvariantCulture)
         let count = Shape.numel shape
         // No elements, whatever the other axes' lengths: one bracket pair per row would be as long as those axes.
         if count = 0 then sprintf "tensor([], shape=%s)" (Shape.show shape) else
@@ -179,14 +221,14 @@ and internal TensorFormat =
         // instead, the first and last elements in row-major order, so that the text stays short and no recursion
         // goes deeper than 32 axes.
         if (elide && shown edge > 1000.0) || shape.Length > 32 then
-            let at (i: int) = fmt data.[if uniform then 0 else i]
+            let at (i: int) = fmt (element i)
             let values =
                 if count <= 6 then [ for i in 0 .. count - 1 -> at i ]
                 else [ yield! [ for i in 0 .. 2 -> at i ]; yield "..."; yield! [ for i in count - 3 .. count - 1 -> at i ] ]
             sprintf "tensor(%s, %s in row-major order, shape=%s)" ("[" + String.Join(", ", values) + "]") (Shape.count (int64 count) "element" "elements") (Shape.show shape)
         else
         let rec go (axis: int) (off: int) (stride: int) =
-            if axis = shape.Length then sb.Append(fmt data.[if uniform then 0 else off]) |> ignore
+            if axis = shape.Length then sb.Append(fmt (element off)) |> ignore
             else
                 let n = shape.[axis]
                 let inner = stride / max 1 n

@@ -11,7 +11,9 @@ type internal SpanMap =
 
 /// An immutable dense float64 tensor, row-major, of any rank (rank 0 is a scalar). One made inside a
 /// TensorScope is released when the scope ends (see TensorScope).
-/// Structural equality: same shape and bit-identical elements (NaN equals NaN).
+/// Structural equality: the same shape and the same elements bit for bit, except that every NaN equals every NaN
+/// (+0 and −0 differ); the hash reads the shape and the first 16 elements. Printed (`ToString`) as nested rows,
+/// each element in the shortest text that reads back as the same double; more than 1,000 elements elided.
 [<Sealed>]
 type Tensor =
     interface IScoped
@@ -48,6 +50,13 @@ type Tensor =
 
     member internal Data: double array
 
+    /// The array, or null while it is not made (a uniform tensor, a view) or after a release.
+    member internal RawData: double array
+
+    /// Element `flat` (row-major) without making an array: a uniform tensor's value, or a view's element read from
+    /// its source.
+    member internal ElementAt: flat: int -> double
+
     /// That value, for a uniform tensor.
     member internal Fill: double
 
@@ -71,9 +80,10 @@ type Tensor =
 
 and [<Class>] internal TensorFormat =
 
-    /// The tensor as text, NumPy-like: past 1,000 elements each long axis shows its first and last 3 entries (its
-    /// first and last one, if that still leaves more than 1,000). `uniform`: data holds the one value every element has.
-    static member format: shape: int array -> data: double array -> uniform: bool -> string
+    /// The tensor as text, NumPy-like, each element in the shortest text that reads back as the same double: past
+    /// 1,000 elements each long axis shows its first and last 3 entries (its first and last one, if that still leaves
+    /// more than 1,000). `element` reads one element by its row-major position (only those shown are read).
+    static member format: shape: int array -> element: (int -> double) -> string
 
 /// Memory reuse for loops of same-shaped work (the counterpart of TorchSharp's dispose scopes). While a scope
 /// is open in an execution context (it flows into tasks and Parallel loops started in it), large results come

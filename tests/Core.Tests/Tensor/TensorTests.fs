@@ -118,6 +118,41 @@ module TensorTests =
         Assert.True(big.Length < 200)
 
     [<Fact>]
+    let ``ToString writes each element so that it reads back as the same double`` () =
+        let values = [| 0.1; 1.0 / 3.0; -0.0; 1e-300; 5e-324; 1.7976931348623157e308; 2.0 / 3.0 * 1e-7; nan; infinity |]
+        let text = (Tensor.vector values).ToString()
+        let inside = text.Substring("tensor([".Length, text.IndexOf("]") - "tensor([".Length)
+        let parsed = inside.Split(", ") |> Array.map (fun s -> Double.Parse(s, Globalization.CultureInfo.InvariantCulture))
+        Assert.Equal<int64[]>(values |> Array.map BitConverter.DoubleToInt64Bits, parsed |> Array.map BitConverter.DoubleToInt64Bits)
+
+    [<Fact>]
+    let ``printing, hashing and comparing a broadcast or uniform tensor read only the elements they need`` () =
+        // 1.2·10⁹ elements: made, 9.6 GB, over the memory limit (MemoryLimitException before).
+        let wide = Tensor.broadcastTo [| 600_000_000; 2 |] (Tensor.vector [| 1.5; -2.0 |])
+        let text = wide.ToString()
+        Assert.StartsWith("tensor([[1.5, -2],", text)
+        Assert.EndsWith("shape=[600000000, 2])", text)
+        wide.GetHashCode() |> ignore
+        let zeros = Tensor.zeros [| 40_000; 40_000 |]
+        zeros.GetHashCode() |> ignore
+        Assert.True(zeros.Equals(Tensor.full [| 40_000; 40_000 |] 0.0))
+        Assert.False(zeros.Equals(Tensor.full [| 40_000; 40_000 |] -0.0))
+        // A view against the same values made, element by element, and hashes alike.
+        let view = Tensor.broadcastTo [| 1000; 2 |] (Tensor.vector [| 1.5; -2.0 |])
+        let made = Tensor.create [| 1000; 2 |] (Array.init 2000 (fun i -> if i % 2 = 0 then 1.5 else -2.0))
+        Assert.True(view.Equals(made) && made.Equals(view))
+        Assert.Equal(made.GetHashCode(), view.GetHashCode())
+        Assert.False(view.Equals(Tensor.create [| 1000; 2 |] (Array.init 2000 (fun i -> if i = 1999 then 0.0 elif i % 2 = 0 then 1.5 else -2.0))))
+
+    [<Fact>]
+    let ``equality: every NaN equals every NaN, the zeros' signs count`` () =
+        // neg flips a NaN's sign bit: the two are still equal, as documented.
+        Assert.Equal(Tensor.scalar nan, Tensor.neg (Tensor.scalar nan))
+        Assert.Equal((Tensor.scalar nan).GetHashCode(), (Tensor.neg (Tensor.scalar nan)).GetHashCode())
+        Assert.NotEqual(Tensor.scalar 0.0, Tensor.scalar -0.0)
+        Assert.NotEqual(Tensor.vector [| 1.0 |], Tensor.scalar 1.0)
+
+    [<Fact>]
     let ``sums over any set of axes equal an element-by-element reference`` () =
         // Every subset of axes of rank-4 tensors: leading, middle and trailing blocks (summed where the data is)
         // and scattered sets (permuted first), with and without kept dimensions.
