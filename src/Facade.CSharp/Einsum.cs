@@ -97,7 +97,13 @@ public sealed record EinsumDerivation(string Equation, string Forward, IReadOnly
 /// <param name="Contraction">The step as an einsum over the original labels.</param>
 /// <param name="Flops">Floating-point operations (a multiply-add counts 2).</param>
 /// <param name="ResultElements">Elements of the intermediate.</param>
-public sealed record PlanStep(int Left, int Right, string Contraction, double Flops, double ResultElements);
+public sealed record PlanStep(int Left, int Right, string Contraction, double Flops, double ResultElements)
+{
+    /// <summary>Every field, culture-invariant (the compiler's record printing uses the current culture).</summary>
+    /// <returns>The text.</returns>
+    public override string ToString() => FormattableString.Invariant(
+        $"PlanStep {{ Left = {Left}, Right = {Right}, Contraction = {Contraction}, Flops = {Flops:R}, ResultElements = {ResultElements:R} }}");
+}
 
 /// <summary>The order in which a contraction is evaluated.</summary>
 /// <param name="Method">"optimal" (exhaustive), "greedy" or "single".</param>

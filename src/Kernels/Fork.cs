@@ -51,8 +51,13 @@ internal static class Fork
                 int end = ShareStart(q + 1), i;
                 while ((i = Interlocked.Increment(ref _next[q * 16]) - 1) < end)
                 {
-                    try { Body(i); }
-                    catch (Exception e) { Interlocked.CompareExchange(ref Error, e, null); }
+                    // After a task's failure the rest are counted, not run (as Parallel.For stops): the caller
+                    // gets that first error without waiting for the whole job, or for more of the same.
+                    if (Volatile.Read(ref Error) is null)
+                    {
+                        try { Body(i); }
+                        catch (Exception e) { Interlocked.CompareExchange(ref Error, e, null); }
+                    }
                     Interlocked.Increment(ref Done);
                 }
             }

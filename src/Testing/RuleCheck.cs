@@ -44,6 +44,11 @@ public sealed record RuleCheckOptions
 
     /// <summary>The seed of the random adjoints and directions; default 1.</summary>
     public int Seed { get; init; } = 1;
+
+    /// <summary>Every option, culture-invariant (the compiler's record printing uses the current culture).</summary>
+    /// <returns>The text.</returns>
+    public override string ToString() =>
+        Invariant($"RuleCheckOptions {{ RelativeStep = {RelativeStep:R}, AbsoluteTolerance = {AbsoluteTolerance:R}, RelativeTolerance = {RelativeTolerance:R}, FullJacobianLimit = {FullJacobianLimit}, Seed = {Seed} }}");
 }
 
 /// <summary>
@@ -85,7 +90,8 @@ public static class RuleCheck
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range: a step that is not positive and
     /// finite, or a negative or NaN tolerance (a bad option would fail a correct rule).</exception>
     /// <remarks>A rule that throws (a result of the wrong shape, null, or an error of its own) is a failed check,
-    /// reported with the exception's type and message, not thrown.</remarks>
+    /// reported with the exception's type and message, not thrown; out of memory, the memory limit
+    /// (<see cref="MemoryLimitException"/>), cancellation and interruption are thrown as they are.</remarks>
     public static RuleCheckReport Run(Func<Tensor[], Tensor> op, RuleCheckOptions options, params Tensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(op);
@@ -110,7 +116,10 @@ public static class RuleCheck
     private static T Rules<T>(string check, Func<T> body)
     {
         try { return body(); }
-        catch (Exception e) when (e is not OutOfMemoryException and not RuleThrew)
+        // Not the rules' fault, and not to be turned into a report: the machine's or the process's limits, and a
+        // cancellation or interruption meant for the caller.
+        catch (Exception e) when (e is not (OutOfMemoryException or MemoryLimitException or OperationCanceledException
+                                              or System.Threading.ThreadInterruptedException or RuleThrew))
         {
             throw new RuleThrew(new RuleCheckReport(false, check, Invariant($"the rules threw {e.GetType().Name}: {e.Message}")));
         }

@@ -216,7 +216,7 @@ module Autodiff =
         let leaves = xs |> Array.map (fun x -> Node(leafOp, [||], [||], x))
         let inputs = Array.map2 (fun x n -> Reverse(x, n, tag)) xs leaves
         // The tag ends with f: the pullback reads the graph, never applies an op to a value of this tag.
-        let y = try f inputs finally Value.endTag tag
+        let y = try Storage.abandonOnFailure (fun () -> f inputs) finally Value.endTag tag
         checkResult tag y
         let primal = Value.primalAt tag y
         let pullback (adj: Value) =
@@ -224,7 +224,8 @@ module Autodiff =
                 raise (ShapeException(sprintf "The adjoint has shape %s; the function's result has shape %s." (Shape.show adj.Shape) (Shape.show primal.Shape), "adjoint"))
             match y with
             | Reverse (_, node, t) when t = tag ->
-                let got = backward tag node adj
+                // The rules may be a custom op's, user code: a scope one opens and leaves open when it throws ends.
+                let got = Storage.abandonOnFailure (fun () -> backward tag node adj)
                 Array.map2 (fun (leaf: Node) x -> match got.TryGetValue leaf with | true, g -> g | _ -> zerosLike x) leaves xs
             | _ -> xs |> Array.map zerosLike // the result does not depend on the inputs
         primal, pullback
@@ -266,7 +267,7 @@ module Autodiff =
             if v.Shape <> x.Shape then
                 raise (ShapeException(sprintf "Tangent %d has shape %s; input %d has shape %s." i (Shape.show v.Shape) i (Shape.show x.Shape), "vs"))) xs vs
         let tag = Value.newTag ()
-        let y = try f (Array.map2 (fun x v -> Forward(x, v, tag)) xs vs) finally Value.endTag tag
+        let y = try Storage.abandonOnFailure (fun () -> f (Array.map2 (fun x v -> Forward(x, v, tag)) xs vs)) finally Value.endTag tag
         checkResult tag y
         match y with
         | Forward (p, t, tg) when tg = tag -> p, t

@@ -103,8 +103,10 @@ module internal Engine =
                 let ld = if inner.Length = 0 then max 1 (int (Plan.size sizes other)) else strideOf inner.[inner.Length - 1]
                 let bs = batch |> Array.map strideOf
                 let bn = batch |> Array.map (fun l -> sizes.[l])
+                // Made at first use, by whichever thread gets there first; a failure (out of memory) is not cached
+                // with the plan, as `lazy` would, so the next call tries again.
                 let offsets =
-                    lazy
+                    Lazy<int64[]>((fun () ->
                         let count = Array.fold (*) 1 bn
                         let offsets = Array.zeroCreate<int64> count
                         // Row-major over the batch labels, as the product's output lays them out.
@@ -115,7 +117,7 @@ module internal Engine =
                                 off <- off + int64 (r % bn.[d]) * int64 bs.[d]
                                 r <- r / bn.[d]
                             offsets.[t] <- off
-                        offsets
+                        offsets), Threading.LazyThreadSafetyMode.PublicationOnly)
                 trans, ld, offsets)
 
     /// A product without a contracted label: every result element is one product, written in `order` with

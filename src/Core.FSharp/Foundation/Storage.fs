@@ -534,6 +534,26 @@ module internal Storage =
             while not (isNull p) && p.Ended do p <- p.Parent
             current.Value <- p
 
+    /// f run so that a failure leaves no scope behind: if f throws, every scope it opened in this flow and left open
+    /// ends (innermost first, releasing its tensors and returning its arrays) and the scope current before f is
+    /// current again, then the exception goes on unchanged. Without this, a scope opened by a function that threw
+    /// before ending it stayed current for good: every later result of this flow joined it (and the tasks it
+    /// starts), so nothing made after was ever collected or pooled. A scope f ended itself, or one this flow left
+    /// by other means, is not touched.
+    let abandonOnFailure (f: unit -> 'a) : 'a =
+        let saved = current.Value
+        try f ()
+        with _ ->
+            let opened = ResizeArray<ScopeState>()
+            let mutable c = current.Value
+            while not (isNull c) && not (obj.ReferenceEquals(c, saved)) do
+                opened.Add c
+                c <- c.Parent
+            if obj.ReferenceEquals(c, saved) && opened.Count > 0 then
+                for s in opened do exit s
+                current.Value <- saved
+            reraise ()
+
     /// A mark for `recycleSince`: how many arrays the open scope has rented, or outside every scope the number the
     /// next large plain array this thread makes in its current op forward gets (-1 where neither applies).
     [<Struct>]

@@ -222,6 +222,38 @@ module StorageTests =
         Assert.False after.IsReleased
         sameBits "after" kept after
 
+    [<Fact>]
+    let ``a transform whose function or rule throws with a scope of its own open leaves no scope behind`` () =
+        let x = Value.constant (Tensor.random 12 [| 4 |])
+        let mutable made = Unchecked.defaultof<Tensor>
+        // The function opens a scope, makes a tensor in it and throws before ending it: outside every scope, and
+        // inside one of the caller's (which stays current, and ends as usual).
+        let failing (v: Value) : Value =
+            Tensor.scope () |> ignore
+            made <- Tensor.map exp v.Tensor
+            invalidOp "the function failed"
+        for outer in [ None; Some (Tensor.scope ()) ] do
+            let before = Storage.current.Value
+            Assert.Throws<InvalidOperationException>(fun () -> Autodiff.grad failing x |> ignore) |> ignore
+            Assert.Same(before, Storage.current.Value)
+            Assert.True(made.IsReleased)
+            Assert.Throws<InvalidOperationException>(fun () -> Autodiff.jvp failing x x |> ignore) |> ignore
+            Assert.Same(before, Storage.current.Value)
+            outer |> Option.iter (fun s -> s.Dispose())
+        Assert.Null(Storage.current.Value)
+        // A custom op's VJP rule that does the same, inside the backward pass.
+        let op =
+            Op.create "opensScope" (fun xs -> xs.[0]) (fun _ _ _ _ -> (Tensor.scope () |> ignore; invalidOp "the rule failed"))
+                (fun _ _ _ t -> t)
+        Assert.Throws<InvalidOperationException>(fun () -> Autodiff.grad (fun v -> Reduction.sum (Op.apply op [| v |])) x |> ignore) |> ignore
+        Assert.Null(Storage.current.Value)
+        // A scope the function ends itself, and one it leaves open on success, are the function's business.
+        let mutable kept = Unchecked.defaultof<TensorScope>
+        Autodiff.grad (fun v -> kept <- Tensor.scope (); Reduction.sum v) x |> ignore
+        Assert.Same(kept.State, Storage.current.Value)
+        kept.Dispose()
+        Assert.Null(Storage.current.Value)
+
     // Plain results (made outside every scope) of 85 KB and more are recycled through keepers once the GC finds
     // every tensor over their array unreachable. Keepers' arrays are poisoned with NaN when the GC hands them back.
 

@@ -49,6 +49,13 @@ module KernelsForkTests =
                 let hits = Array.zeroCreate 16
                 Fork.For(16, fun i -> hits.[i] <- 1)
                 Assert.Equal(16, Array.sum hits)
+            // After the first failure the remaining tasks are counted, not run: 10,000 failing tasks ran every one
+            // (each throwing) before the caller saw the first error.
+            Tuning.SpinMs <- saved
+            let ran = ref 0
+            Assert.Throws<InvalidOperationException>(fun () ->
+                Fork.For(10_000, fun _ -> Interlocked.Increment(&ran.contents) |> ignore; invalidOp "every task fails")) |> ignore
+            Assert.True(ran.Value < 100, sprintf "%d tasks ran" ran.Value)
         finally Tuning.SpinMs <- saved
 
     [<Fact>]
