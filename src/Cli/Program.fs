@@ -87,6 +87,8 @@ let private missingTorch (e: exn) =
 
 [<EntryPoint>]
 let main argv =
+    // The derivations print ∂, ∇, Σ and ×: a Windows console's default code page would show them as '?'.
+    if OperatingSystem.IsWindows() then Console.OutputEncoding <- Text.UTF8Encoding(false)
     // Render to the current Console.Out (callers may redirect it); wide tables stay whole in files and pipes.
     Spectre.Console.AnsiConsole.Console <- Spectre.Console.AnsiConsole.Create(Spectre.Console.AnsiConsoleSettings(Out = Spectre.Console.AnsiConsoleOutput(Console.Out)))
     if Console.IsOutputRedirected then Spectre.Console.AnsiConsole.Profile.Width <- 160

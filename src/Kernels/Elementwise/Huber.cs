@@ -28,7 +28,7 @@ internal static class Huber
         ElementRanges.Split(n, (i0, i1) => SlopeRange(p, t, g, gScalar, output, delta, i0, i1));
     }
 
-    // Vector<double> is four or eight lanes; these loops are bound by memory, and one loop serves every width.
+    // Vector<double> is two, four or eight lanes; these loops are bound by memory, and one loop serves every width.
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ValueRange(double[] p, double[] t, double[] output, double delta, int i0, int i1)

@@ -67,7 +67,8 @@ internal static unsafe class OptimizerSteps
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put(Vector<double> v, double* o, int i, bool around)
     {
-        if (!around) v.Store(o + i);
+        // Any other width (two lanes on ARM64) stores through the caches: a 256-bit store there would write past v.
+        if (!around || Vector<double>.Count is not (4 or 8)) v.Store(o + i);
         else if (Vector<double>.Count == 8) Vector512.StoreAlignedNonTemporal(v.AsVector512(), o + i);
         else Vector256.StoreAlignedNonTemporal(v.AsVector256(), o + i);
     }
