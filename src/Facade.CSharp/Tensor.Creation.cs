@@ -151,21 +151,23 @@ public sealed partial class Tensor
     }
 
     /// <summary>The index of the largest entry along an axis (the first, at a tie; the first NaN where there is one,
-    /// as NumPy and PyTorch, so that it points at what <see cref="Max()"/> returns), as a constant tensor of indices
-    /// with the axis removed.</summary>
+    /// as NumPy and PyTorch), as a constant tensor of indices with the axis removed. It points at what
+    /// <see cref="Max()"/> returns: +0 counts as larger than −0, as there (NumPy and PyTorch take the first of two
+    /// zeros).</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>The indices.</returns>
     /// <exception cref="ShapeException"><paramref name="axis"/> is out of range for this tensor's rank, or that axis
     /// has length 0.</exception>
-    public Tensor ArgMax(int axis) => ArgBest("ArgMax", axis, (a, b) => a > b);
+    public Tensor ArgMax(int axis) => ArgBest("ArgMax", axis, (a, b) => a > b || (a == 0 && b == 0 && double.IsNegative(b) && !double.IsNegative(a)));
 
     /// <summary>The index of the smallest entry along an axis (the first, at a tie; the first NaN where there is
-    /// one, as NumPy and PyTorch).</summary>
+    /// one, as NumPy and PyTorch). It points at what <see cref="Min()"/> returns: −0 counts as smaller than +0, as
+    /// there.</summary>
     /// <param name="axis">The axis (negative counts from the end).</param>
     /// <returns>The indices.</returns>
     /// <exception cref="ShapeException"><paramref name="axis"/> is out of range for this tensor's rank, or that axis
     /// has length 0.</exception>
-    public Tensor ArgMin(int axis) => ArgBest("ArgMin", axis, (a, b) => a < b);
+    public Tensor ArgMin(int axis) => ArgBest("ArgMin", axis, (a, b) => a < b || (a == 0 && b == 0 && double.IsNegative(a) && !double.IsNegative(b)));
 
     private Tensor ArgBest(string name, int axis, Func<double, double, bool> better)
     {

@@ -38,13 +38,13 @@ module ShapeGen =
 [<RequireQualifiedAccess>]
 module TensorGen =
 
-    /// Every element uniform in [min, max].
+    /// Every element uniform in [min, max) (max itself only when it equals min).
     let uniform (shape: int[]) (min: double) (max: double) : Gen<Tensor> = Generators.Tensor(shape, min, max)
 
     /// The same as `uniform`, shrinking each element toward the simplest value in [min, max].
     let arb (shape: int[]) (min: double) (max: double) : Arbitrary<Tensor> = Generators.TensorArbitrary(shape, min, max)
 
-    /// Uniform in [min, max] but at least `gap` away from each of `points` (kinks, poles).
+    /// Uniform in [min, max) but at least `gap` away from each of `points` (kinks, poles).
     let awayFrom (shape: int[]) (min: double) (max: double) (gap: double) (points: double list) : Gen<Tensor> =
         Generators.Tensor(shape, min, max, gap, Array.ofList points)
 
@@ -62,6 +62,21 @@ module Rules =
     /// The same with the given steps, tolerances, full-Jacobian limit and seed.
     let checkWith (options: RuleCheckOptions) (op: Tensor[] -> Tensor) (inputs: Tensor[]) : RuleCheckReport =
         RuleCheck.Run(Func<Tensor[], Tensor>(op), options, inputs)
+
+    /// The same for an op written against the F# core (`Value[] -> Value`, e.g. `Op.apply` of an `Op.create`) at
+    /// core tensors: its rules are checked as `check` checks a facade op's, through the same values.
+    let checkValues (op: Functional.Core.Value[] -> Functional.Core.Value) (inputs: Functional.Core.Tensor[]) : RuleCheckReport =
+        if isNull (box op) then nullArg "op"
+        if isNull inputs then nullArg "inputs"
+        let lifted (xs: Tensor[]) = Tensor(op (xs |> Array.map (fun x -> x.Value)))
+        RuleCheck.Run(Func<Tensor[], Tensor>(lifted), inputs |> Array.map (fun t -> Tensor(Functional.Core.Value.constant t)))
+
+    /// `checkValues` with the given steps, tolerances, full-Jacobian limit and seed.
+    let checkValuesWith (options: RuleCheckOptions) (op: Functional.Core.Value[] -> Functional.Core.Value) (inputs: Functional.Core.Tensor[]) : RuleCheckReport =
+        if isNull (box op) then nullArg "op"
+        if isNull inputs then nullArg "inputs"
+        let lifted (xs: Tensor[]) = Tensor(op (xs |> Array.map (fun x -> x.Value)))
+        RuleCheck.Run(Func<Tensor[], Tensor>(lifted), options, inputs |> Array.map (fun t -> Tensor(Functional.Core.Value.constant t)))
 
     /// The problem with its operands reordered, labels renamed and output permuted gives the same answer.
     let metamorphic (c: EinsumCase) : RuleCheckReport = EinsumCheck.Metamorphic c

@@ -201,7 +201,8 @@ public static class Generators
             }
     }
 
-    /// <summary>Tensors of a shape with every element uniform in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    /// <summary>Tensors of a shape with every element uniform in [<paramref name="min"/>, <paramref name="max"/>)
+    /// (<paramref name="max"/> itself only when it equals <paramref name="min"/>).</summary>
     /// <param name="shape">The shape.</param>
     /// <param name="min">The smallest value.</param>
     /// <param name="max">The largest value (at least <paramref name="min"/>).</param>
@@ -227,7 +228,7 @@ public static class Generators
         return Gen.Choose(int.MinValue, int.MaxValue).Select(seed => Functional.Tensor.Uniform(copy, seed, min, max));
     }
 
-    /// <summary>Tensors of a shape with values uniform in [min, max] but at least <paramref name="gap"/> away from
+    /// <summary>Tensors of a shape with values uniform in [min, max) but at least <paramref name="gap"/> away from
     /// each of <paramref name="avoid"/> (kinks and poles, where a derivative does not exist or finite differences
     /// straddle it).</summary>
     /// <param name="shape">The shape.</param>

@@ -222,6 +222,13 @@ public class BadInputTests
         Assert.Equal(new[] { 1.0, 0 }, m.ArgMax(1).ToArray());
         Assert.Equal(new[] { 0.0, 0 }, m.ArgMin(1).ToArray());
         Assert.Equal(new[] { 1.0, 0, 1 }, m.ArgMax(0).ToArray());
+        // Between signed zeros they point at what Max and Min return (+0 above −0), in either order.
+        foreach (var zeros in new[] { new[] { -0.0, 0.0 }, new[] { 0.0, -0.0 } })
+        {
+            var z = Tensor.FromArray(zeros, 2);
+            Assert.Equal(BitConverter.DoubleToInt64Bits(z.Max().ToScalar()), BitConverter.DoubleToInt64Bits(zeros[(int)z.ArgMax(0).ToScalar()]));
+            Assert.Equal(BitConverter.DoubleToInt64Bits(z.Min().ToScalar()), BitConverter.DoubleToInt64Bits(zeros[(int)z.ArgMin(0).ToScalar()]));
+        }
     }
 
     [Fact]

@@ -20,10 +20,14 @@ module Layout =
                     (Op.withAttributes [ "shape", box target ] <| Op.create "reshape" (fun xs -> Tensor.reshape target xs.[0]) (fun _ _ adj _ -> reshape src adj) (fun _ _ _ t -> reshape target t))
                     [| x |]
 
-    /// Axis i of the result is axis perm.[i] of x. VJP: the inverse permutation. JVP: the same permutation.
+    /// Axis i of the result is axis perm.[i] of x (negative entries count from the end). VJP: the inverse
+    /// permutation. JVP: the same permutation.
     let rec permute (perm: int[]) (x: Value) : Value =
         if isNull perm then nullArg "perm"
-        Shape.checkPermutation x.Tensor.Rank perm
+        // Negative axes count from the end, as every other axis argument (and the facade's Permute) takes them.
+        let rank = x.Tensor.Rank
+        let perm = perm |> Array.map (fun p -> if p < 0 && p >= -rank then p + rank else p)
+        Shape.checkPermutation rank perm
         let inverse = Array.zeroCreate perm.Length
         perm |> Array.iteri (fun i p -> inverse.[p] <- i)
         Op.apply
@@ -35,11 +39,12 @@ module Layout =
         let r = x.Tensor.Rank
         permute (Array.init r (fun i -> r - 1 - i)) x
 
-    /// Row i of x along axis 0 (the axis removed). VJP: the adjoint embedded as row i of zeros. JVP: row i of the tangent.
+    /// Row i of x along axis 0 (the axis removed; negative i counts from the end). VJP: the adjoint embedded as row i of zeros. JVP: row i of the tangent.
     let rec select (i: int) (x: Value) : Value =
         let shape = x.Shape
-        if shape.Length = 0 || i < 0 || i >= shape.[0] then
+        if shape.Length = 0 || i < -shape.[0] || i >= shape.[0] then
             raise (Functional.ShapeException(sprintf "Row %d does not exist in shape %s." i (Shape.show shape), "i"))
+        let i = if i < 0 then i + shape.[0] else i
         let inner = shape.[1..]
         let n = Shape.numel inner
         // A later adjoint of the input is added into row i of the input's adjoint: rows taken one at a time cost a

@@ -16,13 +16,14 @@ module Layout =
     /// A constant is reshaped directly (what the op would give, without building it).
     val reshape: shape: int array -> x: Value -> Value
 
-    /// Axis i of the result is axis perm.[i] of x. VJP: the inverse permutation. JVP: the same permutation.
+    /// Axis i of the result is axis perm.[i] of x (negative entries count from the end). VJP: the inverse
+    /// permutation. JVP: the same permutation.
     val permute: perm: int array -> x: Value -> Value
 
     /// Reverses the axes.
     val transpose: x: Value -> Value
 
-    /// Row i of x along axis 0 (the axis removed). VJP: the adjoint embedded as row i of zeros. JVP: row i of the tangent.
+    /// Row i of x along axis 0 (the axis removed; negative i counts from the end). VJP: the adjoint embedded as row i of zeros. JVP: row i of the tangent.
     val select: i: int -> x: Value -> Value
 
     /// x as row i of an otherwise zero tensor with `rows` rows. VJP: row i of the adjoint. JVP: the tangent embedded.

@@ -17,10 +17,10 @@ namespace Functional.Core
 [<RequireQualifiedAccess>]
 module Losses =
 
-    /// Huber's function of d = prediction − target, elementwise: ½d² where |d| &lt; δ, δ(|d| − ½δ) beyond
-    /// (PyTorch's huber_loss without reduction). ∂/∂prediction = clamp(d, −δ, δ) = −∂/∂target: continuous, so no
-    /// convention is needed; the second derivative is 1 inside, 0 outside and ½ at |d| = δ (the midpoint of its
-    /// one-sided values, as `Piecewise.clamp`'s default). NaN gives NaN. ShapeException unless both have one shape;
+    /// Huber's function of d = prediction − target, elementwise: ½d² where |d| ≤ δ, δ(|d| − ½δ) beyond (the two
+    /// agree at |d| = δ; PyTorch's huber_loss without reduction). ∂/∂prediction = clamp(d, −δ, δ) = −∂/∂target:
+    /// continuous, so no convention is needed; the second derivative is 1 inside, 0 outside and ½ at |d| = δ (the
+    /// midpoint of its one-sided values, as the facade's `Clamp(min, max)` takes by default). NaN gives NaN. ShapeException unless both have one shape;
     /// ArgumentException unless δ is positive (δ = ∞ gives ½d² everywhere).
     val huber: delta: double -> prediction: Value -> target: Value -> Value
 

@@ -677,6 +677,9 @@ module Tensor =
 
     /// True when every element is `closeTo` its counterpart (shapes must be equal), as NumPy's and PyTorch's allclose.
     let allClose (rtol: double) (atol: double) (a: Tensor) (b: Tensor) =
+        // A negative or NaN tolerance would make the comparison pass or fail for no reason of the values'.
+        if not (rtol >= 0.0) then invalidArg "rtol" (sprintf "A tolerance must be ≥ 0; got %g." rtol)
+        if not (atol >= 0.0) then invalidArg "atol" (sprintf "A tolerance must be ≥ 0; got %g." atol)
         let close =
             Shape.same a.ShapeArray b.ShapeArray
             && Array.forall2 (closeTo rtol atol) a.Data b.Data

@@ -257,5 +257,6 @@ module Tensor =
     val internal closeTo: rtol: double -> atol: double -> a: double -> b: double -> bool
 
     /// True when every element of a is `closeTo` b's (shapes must be equal), as NumPy's and PyTorch's allclose.
+    /// ArgumentException for a negative or NaN tolerance.
     val allClose:
       rtol: double -> atol: double -> a: Tensor -> b: Tensor -> bool

@@ -146,3 +146,15 @@ module DocExampleTests =
         FsCheck.Check.One(FsCheck.Config.QuickThrowOnFailure.WithReplay(Some { Rnd = FsCheck.Rnd(1UL, 3UL); Size = None }), everyEinsumHasItsGradients)
         let report = Functional.Testing.FSharp.Rules.check softsign [| Functional.Tensor.Random(1, 3, 4) |]
         Assert.True(report.Passed, string report)
+
+    [<Fact>]
+    let ``the F# kit checks an op written against the core, and finds a wrong rule`` () =
+        let cube (vjpFactor: double) =
+            Op.create "cube" (fun xs -> Tensor.map (fun v -> v * v * v) xs.[0])
+                (fun xs _ g _ -> Arithmetic.mul g (Arithmetic.scale vjpFactor (Arithmetic.mul xs.[0] xs.[0])))
+                (fun xs _ _ t -> Arithmetic.mul t (Arithmetic.scale 3.0 (Arithmetic.mul xs.[0] xs.[0])))
+        let x = [| Tensor.random 4 [| 3; 2 |] |]
+        let right = Functional.Testing.FSharp.Rules.checkValues (fun vs -> Op.apply (cube 3.0) vs) x
+        Assert.True(right.Passed, string right)
+        let wrong = Functional.Testing.FSharp.Rules.checkValues (fun vs -> Op.apply (cube 2.0) vs) x
+        Assert.False(wrong.Passed, string wrong)

@@ -145,6 +145,21 @@ module TensorTests =
         Assert.False(view.Equals(Tensor.create [| 1000; 2 |] (Array.init 2000 (fun i -> if i = 1999 then 0.0 elif i % 2 = 0 then 1.5 else -2.0))))
 
     [<Fact>]
+    let ``permute and select take negative axes and rows; allClose refuses a bad tolerance`` () =
+        let x = Value.constant (Tensor.random 3 [| 2; 3; 4 |])
+        Assert.Equal<int[]>([| 4; 2; 3 |], (Layout.permute [| -1; 0; -2 |] x).Shape)
+        Assert.Equal(Layout.permute [| 2; 0; 1 |] x |> Value.tensor, Layout.permute [| -1; 0; 1 |] x |> Value.tensor)
+        Assert.Throws<ShapeException>(fun () -> Layout.permute [| -1; 2; 0 |] x |> ignore) |> ignore
+        Assert.Throws<ShapeException>(fun () -> Layout.permute [| -4; 1; 0 |] x |> ignore) |> ignore
+        Assert.Equal(Layout.select 1 x |> Value.tensor, Layout.select -1 x |> Value.tensor)
+        Assert.Equal(Layout.select 0 x |> Value.tensor, Layout.select -2 x |> Value.tensor)
+        Assert.Throws<ShapeException>(fun () -> Layout.select -3 x |> ignore) |> ignore
+        let g = Autodiff.grad (fun v -> Reduction.sum (Layout.select -1 v)) x
+        Assert.Equal<double[]>(Array.init 24 (fun i -> if i >= 12 then 1.0 else 0.0), Tensor.toArray g.Tensor)
+        Assert.Throws<ArgumentException>(fun () -> Tensor.allClose -1.0 0.0 x.Tensor x.Tensor |> ignore) |> ignore
+        Assert.Throws<ArgumentException>(fun () -> Tensor.allClose 0.0 nan x.Tensor x.Tensor |> ignore) |> ignore
+
+    [<Fact>]
     let ``equality: every NaN equals every NaN, the zeros' signs count`` () =
         // neg flips a NaN's sign bit: the two are still equal, as documented.
         Assert.Equal(Tensor.scalar nan, Tensor.neg (Tensor.scalar nan))
