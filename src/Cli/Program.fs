@@ -85,10 +85,8 @@ let private missingTorch (e: exn) =
     chain e |> Seq.exists (fun x ->
         x :? DllNotFoundException || ((x :? NotSupportedException || x :? TypeInitializationException) && (x.Message.Contains "libtorch" || x.Message.Contains "TorchSharp")))
 
-[<EntryPoint>]
-let main argv =
-    // The derivations print ∂, ∇, Σ and ×: a Windows console's default code page would show them as '?'.
-    if OperatingSystem.IsWindows() then Console.OutputEncoding <- Text.UTF8Encoding(false)
+/// Parses and runs one command line: the exit code.
+let private run (argv: string[]) =
     // Render to the current Console.Out (callers may redirect it); wide tables stay whole in files and pipes.
     Spectre.Console.AnsiConsole.Console <- Spectre.Console.AnsiConsole.Create(Spectre.Console.AnsiConsoleSettings(Out = Spectre.Console.AnsiConsoleOutput(Console.Out)))
     if Console.IsOutputRedirected then Spectre.Console.AnsiConsole.Profile.Width <- 160
@@ -130,3 +128,12 @@ let main argv =
             // Anything else is a defect of ours: one line naming it, and a distinct exit code.
             eprintfn "internal error (%s): %s; please report it with the command line" (e.GetType().Name) (oneLine e)
             3
+
+[<EntryPoint>]
+let main argv =
+    // The derivations print ∂, ∇, Σ and ×: a Windows console's default code page would show them as '?'. The
+    // console's own setting is put back on exit (it belongs to the window, not to this process).
+    let consoleEncoding = if OperatingSystem.IsWindows() then Some Console.OutputEncoding else None
+    if consoleEncoding.IsSome then Console.OutputEncoding <- Text.UTF8Encoding(false)
+    try run argv
+    finally consoleEncoding |> Option.iter (fun e -> Console.OutputEncoding <- e)

@@ -99,7 +99,7 @@ module Torch =
     let einsumSecondOrder (equation: string) (operands: Tensor[]) (outGrad: Tensor) (k: int) (v: Tensor) : Tensor[] =
         checkEinsum equation operands outGrad
         if k < 0 || k >= operands.Length then
-            raise (ArgumentOutOfRangeException("k", k, sprintf "There are %d operands; k must be 0 to %d." operands.Length (operands.Length - 1)))
+            raise (ArgumentOutOfRangeException("k", k.ToString(Globalization.CultureInfo.InvariantCulture), sprintf "There are %d operands; k must be 0 to %d." operands.Length (operands.Length - 1)))
         if v.ShapeArray <> operands.[k].ShapeArray then
             raise (ShapeException(sprintf "The direction has shape %s; operand %d has shape %s." (Shape.show v.ShapeArray) k (Shape.show operands.[k].ShapeArray), "v"))
         scopedRetryingFreedScalar (fun () ->

@@ -17,7 +17,9 @@ public static class Limits
         get => Core.Limits.memoryLimitBytes;
         set
         {
-            System.ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
+            if (value <= 0)
+                throw new System.ArgumentOutOfRangeException(nameof(value), value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    "Limits.MemoryLimitBytes must be positive.");
             Core.Limits.memoryLimitBytes = value;
         }
     }

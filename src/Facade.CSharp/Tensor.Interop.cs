@@ -172,7 +172,9 @@ public sealed partial class Tensor
             Core.Tensor x = a.Value.Tensor, y = b.Value.Tensor;
             if (!x.Shape.AsSpan().SequenceEqual(y.Shape)) return false;
             bool same;
-            if (x.RawData is { } dx && y.RawData is { } dy) same = dx.AsSpan().SequenceEqual(dy);
+            if (x.Numel == 0) same = true;
+            else if (x.IsUniform && y.IsUniform) same = x.Fill.Equals(y.Fill);
+            else if (x.RawData is { } dx && y.RawData is { } dy) same = dx.AsSpan().SequenceEqual(dy);
             else
             {
                 int i = 0, n = x.Numel;

@@ -63,20 +63,25 @@ module Rules =
     let checkWith (options: RuleCheckOptions) (op: Tensor[] -> Tensor) (inputs: Tensor[]) : RuleCheckReport =
         RuleCheck.Run(Func<Tensor[], Tensor>(op), options, inputs)
 
+    /// An op over core values as one over facade tensors (a null result stays null, which `RuleCheck` names), and
+    /// core inputs as facade tensors.
+    let private lifted (op: Functional.Core.Value[] -> Functional.Core.Value) (inputs: Functional.Core.Tensor[]) =
+        if isNull (box op) then nullArg "op"
+        if isNull inputs then nullArg "inputs"
+        inputs |> Array.iteri (fun i t -> if isNull (box t) then invalidArg "inputs" (sprintf "Input %d is null." i))
+        let f (xs: Tensor[]) = match box (op (xs |> Array.map (fun x -> x.Value))) with | null -> null | y -> Tensor(unbox y)
+        Func<Tensor[], Tensor>(f), inputs |> Array.map (fun t -> Tensor(Functional.Core.Value.constant t))
+
     /// The same for an op written against the F# core (`Value[] -> Value`, e.g. `Op.apply` of an `Op.create`) at
     /// core tensors: its rules are checked as `check` checks a facade op's, through the same values.
     let checkValues (op: Functional.Core.Value[] -> Functional.Core.Value) (inputs: Functional.Core.Tensor[]) : RuleCheckReport =
-        if isNull (box op) then nullArg "op"
-        if isNull inputs then nullArg "inputs"
-        let lifted (xs: Tensor[]) = Tensor(op (xs |> Array.map (fun x -> x.Value)))
-        RuleCheck.Run(Func<Tensor[], Tensor>(lifted), inputs |> Array.map (fun t -> Tensor(Functional.Core.Value.constant t)))
+        let f, xs = lifted op inputs
+        RuleCheck.Run(f, xs)
 
     /// `checkValues` with the given steps, tolerances, full-Jacobian limit and seed.
     let checkValuesWith (options: RuleCheckOptions) (op: Functional.Core.Value[] -> Functional.Core.Value) (inputs: Functional.Core.Tensor[]) : RuleCheckReport =
-        if isNull (box op) then nullArg "op"
-        if isNull inputs then nullArg "inputs"
-        let lifted (xs: Tensor[]) = Tensor(op (xs |> Array.map (fun x -> x.Value)))
-        RuleCheck.Run(Func<Tensor[], Tensor>(lifted), options, inputs |> Array.map (fun t -> Tensor(Functional.Core.Value.constant t)))
+        let f, xs = lifted op inputs
+        RuleCheck.Run(f, options, xs)
 
     /// The problem with its operands reordered, labels renamed and output permuted gives the same answer.
     let metamorphic (c: EinsumCase) : RuleCheckReport = EinsumCheck.Metamorphic c

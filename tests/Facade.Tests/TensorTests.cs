@@ -260,16 +260,20 @@ public class PrintingTests
                 new Functional.Testing.RuleCheckOptions { RelativeTolerance = 0.5 });
         }
         var before = System.Globalization.CultureInfo.CurrentCulture;
-        string invariant, german;
+        string invariant, german, swedish;
         try
         {
             System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
             invariant = Print();
             System.Globalization.CultureInfo.CurrentCulture = new System.Globalization.CultureInfo("de-DE");
             german = Print();
+            // Swedish writes a negative number with U+2212.
+            System.Globalization.CultureInfo.CurrentCulture = new System.Globalization.CultureInfo("sv-SE");
+            swedish = Print();
         }
         finally { System.Globalization.CultureInfo.CurrentCulture = before; }
         Assert.Equal(invariant, german);
+        Assert.Equal(invariant, swedish);
         Assert.Contains("Gradients = [tensor(", invariant);
         Assert.Contains("Steps = [", invariant);
         Assert.DoesNotContain("System.", invariant);

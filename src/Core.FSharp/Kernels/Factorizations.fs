@@ -333,7 +333,8 @@ module internal Factorizations =
         finally Storage.returnScratch m
 
     /// `body serial start width` over slices of a substitution's k columns of X, whole multiples of 8 columns, over
-    /// the cores (`serial`: inside a slice, nothing more goes over the cores), or over all k on the calling thread when
+    /// the cores (`serial`: inside a slice, nothing more goes over the cores, unless there are more cores than
+    /// slices), or over all k on the calling thread when
     /// the work is small: the columns of X are independent, so each core substitutes its own slices without waiting
     /// for the others (the panels' own products and loops, for few right-hand sides, are too small to share). The
     /// slices depend on k alone, never on the cores: a slice's products take the kernel their width selects, and
@@ -343,7 +344,10 @@ module internal Factorizations =
         else
             let slices = max 2 (min 16 (k / sliceWidth))
             let per = Functional.Kernels.Fork.Pieces(Functional.Kernels.Fork.Pieces(k, slices), 8) * 8
-            Functional.Kernels.Fork.ForPieces(k, per, fun lo hi -> body true lo (hi - lo))
+            // With fewer slices than cores, a slice's products and row loops go over the cores too: how those split
+            // never changes the bits, only which slices there are does.
+            let serial = Functional.Kernels.Fork.Pieces(k, per) >= Functional.Kernels.Fork.Cores
+            Functional.Kernels.Fork.ForPieces(k, per, fun lo hi -> body serial lo (hi - lo))
 
     /// The coefficients of a panel's rows [i0, e) in the factor T = mᵀ (at mo of m; n columns): row i's T[i, q] for q
     /// in [i0, e) at (i − i0)·width + q − i0 of `c`, so that a row's substitution reads them side by side.

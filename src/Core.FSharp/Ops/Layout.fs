@@ -26,8 +26,11 @@ module Layout =
         if isNull perm then nullArg "perm"
         // Negative axes count from the end, as every other axis argument (and the facade's Permute) takes them.
         let rank = x.Tensor.Rank
+        let given = perm
         let perm = perm |> Array.map (fun p -> if p < 0 && p >= -rank then p + rank else p)
-        Shape.checkPermutation rank perm
+        try Shape.checkPermutation rank perm
+        with :? Functional.ShapeException when perm.Length = rank ->
+            raise (Functional.ShapeException(sprintf "%s is not a permutation of 0..%d (negative entries count from the end)." (Shape.show given) (rank - 1), "perm"))
         let inverse = Array.zeroCreate perm.Length
         perm |> Array.iteri (fun i p -> inverse.[p] <- i)
         Op.apply

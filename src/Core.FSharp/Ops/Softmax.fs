@@ -171,7 +171,7 @@ module Softmax =
             raise (Functional.ShapeException(sprintf "%s: %d labels for %d rows." name labels.Length rows, "labels"))
         for r in 0 .. rows - 1 do
             if labels.[r] < 0 || labels.[r] >= n then
-                raise (ArgumentOutOfRangeException("labels", labels.[r], sprintf "%s: label %d is %d; labels must lie in 0 .. %d." name r labels.[r] (n - 1)))
+                raise (ArgumentOutOfRangeException("labels", labels.[r].ToString(Globalization.CultureInfo.InvariantCulture), sprintf "%s: label %d is %d; labels must lie in 0 .. %d." name r labels.[r] (n - 1)))
         rows, n
 
     /// The labelled entries of u (N×C), one per row, as a vector.

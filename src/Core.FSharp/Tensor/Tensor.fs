@@ -178,7 +178,8 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
                 BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y || (Double.IsNaN x && Double.IsNaN y)
             let same =
                 Shape.same t.ShapeArray shape
-                && (if t.IsUniform && this.IsUniform then sameValue t.Fill this.Fill
+                && (if numel = 0 then true
+                    elif t.IsUniform && this.IsUniform then sameValue t.Fill this.Fill
                     else
                         let a, b = t.RawData, this.RawData
                         if not (isNull a) && not (isNull b) then Array.forall2 sameValue a b

@@ -232,8 +232,10 @@ module StorageTests =
             Tensor.scope () |> ignore
             made <- Tensor.map exp v.Tensor
             invalidOp "the function failed"
-        for outer in [ None; Some (Tensor.scope ()) ] do
+        for withOuter in [ false; true ] do
+            let outer = if withOuter then Some (Tensor.scope ()) else None
             let before = Storage.current.Value
+            if not withOuter then Assert.Null(before)
             Assert.Throws<InvalidOperationException>(fun () -> Autodiff.grad failing x |> ignore) |> ignore
             Assert.Same(before, Storage.current.Value)
             Assert.True(made.IsReleased)

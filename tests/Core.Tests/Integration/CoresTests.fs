@@ -6,7 +6,9 @@ open Functional.Core
 open Functional.Kernels
 
 /// Results never depend on the number of cores: every kernel's split decision reads `Fork.Cores`, so one process
-/// can run the same inputs as 1, 2, 3 and 8 cores would split them and compare the bits.
+/// can run the same inputs as 1, 2, 3 and 8 cores would split them and compare the bits. The override is the
+/// calling thread's: decisions made inside a task, on a worker, see the machine's count (each case's first split is
+/// decided on the calling thread).
 module CoresTests =
 
     let private bits (t: Tensor) = Tensor.toArray t |> Array.map BitConverter.DoubleToInt64Bits
@@ -22,7 +24,16 @@ module CoresTests =
         let a n = Tensor.add (Tensor.random (10 + n) [| n; n |]) (Tensor.scale 3.0 (eye n))
         let rhs n k = Tensor.random (20 + n + k) [| n; k |]
         let grad f x = (Autodiff.grad f (c x)).Tensor
+        let mid = Tensor.random 6 [| 20_011 |]
+        let midRows = Tensor.random 7 [| 64; 300 |]
         [ "sum and mean of 10⁶", (fun () -> [ Tensor.sum big; (Reduction.mean (c big)).Tensor ])
+          // Mid-sized work, where how many tasks a kernel makes depends on the cores (Fork.PerTask).
+          "GELU, exp and softmax of mid-sized inputs with gradients",
+          (fun () ->
+              [ (Activation.gelu (c mid)).Tensor; grad (Elementwise.exp >> Reduction.sum) mid; Tensor.sum mid
+                grad (fun x -> Reduction.sum (Arithmetic.mul (Softmax.logSoftmax 1 x) (c midRows))) midRows
+                grad (fun x -> Reduction.sum (Arithmetic.mul (Normalization.layerNorm 1e-5 x) (c midRows))) midRows
+                Tensor.sumAxes [| 0 |] false midRows ])
           "GELU, exp, tanh of 10⁶ and their gradients",
           (fun () -> [ (Activation.gelu (c big)).Tensor; (Elementwise.exp (c big)).Tensor; grad (Elementwise.tanh >> Reduction.sum) big ])
           "broadcast sum of rows", (fun () -> [ Tensor.add rows (Tensor.sumAxes [| 0 |] true rows) ])

@@ -55,7 +55,8 @@ module KernelsForkTests =
             let ran = ref 0
             Assert.Throws<InvalidOperationException>(fun () ->
                 Fork.For(10_000, fun _ -> Interlocked.Increment(&ran.contents) |> ignore; invalidOp "every task fails")) |> ignore
-            Assert.True(ran.Value < 100, sprintf "%d tasks ran" ran.Value)
+            // Each participant may start one task before the first error is visible.
+            Assert.True(ran.Value < 100 + Environment.ProcessorCount, sprintf "%d tasks ran" ran.Value)
         finally Tuning.SpinMs <- saved
 
     [<Fact>]
