@@ -459,7 +459,8 @@ module Engine =
     /// operations would read changed: the engine's results would be silently wrong).
     let internal customForward (forward: torch.Tensor[] -> torch.Tensor) (op: Op) (expected: int[]) (inputs: torch.Tensor[]) =
         let before = inputs |> Array.map (fun t -> t.detach().clone())
-        let y = forward inputs
+        // The forward gets an array of its own: the check below reads the inputs through this one.
+        let y = forward (Array.copy inputs)
         for k in 0 .. inputs.Length - 1 do
             let now, was = inputs.[k].detach(), before.[k]
             let same = now.shape = was.shape && (sameOrNaN now was).all().item<bool>()

@@ -311,7 +311,7 @@ module Replay =
                     // aligned to our convention at its kinks and tails (what ours is checked against).
                     let run (forward: torch.Tensor[] -> torch.Tensor) =
                         let leaves = e.Inputs |> Array.map (Torch.toTorch true)
-                        let y = forward leaves
+                        let y = forward (Array.copy leaves)
                         let vjp =
                             if not y.requires_grad then e.Inputs |> Array.map (fun t -> Tensor.zeros t.ShapeArray)
                             else

@@ -117,7 +117,8 @@ module Torch =
     let valueAndGrad (f: torch.Tensor[] -> torch.Tensor) (inputs: Tensor[]) (outGrad: Tensor option) : TorchResult =
         scopedRetryingFreedScalar (fun () ->
             let xs = inputs |> Array.map (toTorch true)
-            let y = f xs
+            // f gets an array of its own: the gradients are read from these leaves after it returns.
+            let y = f (Array.copy xs)
             // LibTorch's backward refuses an output gradient of another shape with its own error (or aborts).
             match outGrad with
             | Some g when g.ShapeArray <> dims y ->
@@ -149,7 +150,7 @@ module Torch =
                     raise (ShapeException(sprintf "%s[%d] has shape %s; input %d has shape %s." name k (Shape.show d.ShapeArray) k (Shape.show inputs.[k].ShapeArray), name)))
         scopedRetryingFreedScalar (fun () ->
             let xs = inputs |> Array.map (toTorch true)
-            let y = f xs
+            let y = f (Array.copy xs)
             if dims y <> v.ShapeArray then
                 raise (ShapeException(sprintf "The adjoint v has shape %s; the function's result has shape %s." (Shape.show v.ShapeArray) (Shape.show (dims y)), "v"))
             if not y.requires_grad then

@@ -58,15 +58,16 @@ public sealed class TracedProgram
     internal TracedProgram(IReadOnlyList<TracedOperation> operations, int forwardCount, IReadOnlyList<IReadOnlyList<int>> inputShapes,
         IReadOnlyList<(double[] Data, int[] Shape)> constantData, string output, string seed, IReadOnlyList<string> gradients)
     {
-        Operations = operations;
+        // Read-only wrappers: a cast back to the list or array underneath would otherwise change what this prints.
+        Operations = operations.ToArray().AsReadOnly();
         Forward = Array.AsReadOnly(operations.Take(forwardCount).ToArray());
         Gradient = Array.AsReadOnly(operations.Skip(forwardCount).ToArray());
         this.constantData = constantData;
-        Constants = constantData.Select((c, k) => ConstantLine(k, c.Data, c.Shape, false)).ToArray();
-        InputShapes = inputShapes;
+        Constants = constantData.Select((c, k) => ConstantLine(k, c.Data, c.Shape, false)).ToArray().AsReadOnly();
+        InputShapes = inputShapes.Select(s => (IReadOnlyList<int>)s.ToArray().AsReadOnly()).ToArray().AsReadOnly();
         Output = output;
         Seed = seed;
-        Gradients = gradients;
+        Gradients = gradients.ToArray().AsReadOnly();
     }
 
     /// <summary>Every operation, the forward program's first.</summary>

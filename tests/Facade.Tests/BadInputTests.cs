@@ -414,6 +414,11 @@ public class BadInputTests
         var nan = TorchSharpCheck.Compare(xs => xs[0] * double.NaN, ts => ts[0], Tensor.Scalar(1));
         Assert.False(nan.Passed);
         Assert.True(double.IsNaN(nan.MaxAbsoluteError), nan.ToString());
+        // A TorchSharp function that reuses its input array still has its gradients read from the leaves.
+        var a = Tensor.FromArray(new[] { 1.0, 2 }, 2);
+        var b = Tensor.FromArray(new[] { 3.0, 4 }, 2);
+        var reused = TorchSharpCheck.Compare(xs => xs[0] * xs[1], ts => { ts[0] = ts[0] * 1; return ts[0] * ts[1]; }, a, b);
+        Assert.True(reused.Passed, reused.ToString());
         // Equal infinities agree and add nothing.
         var inf = TorchSharpCheck.Compare(xs => xs[0] * double.PositiveInfinity, ts => ts[0] * double.PositiveInfinity, Tensor.Scalar(1));
         Assert.Equal(0.0, inf.MaxAbsoluteError);

@@ -171,6 +171,8 @@ module Op =
             let trace = Tracing.current.Value
             let scope = Storage.current.Value
             let scopeOpen = not (isNull scope) && not scope.Ended
+            // A program records the inputs as they were given: a forward (a user's) may write into its array.
+            let recorded = if isNull trace then null else Array.copy tensors
             let out =
                 // Outermost on this thread, its result may be recycled once unreachable.
                 Tensor.outermost (fun () ->
@@ -182,7 +184,7 @@ module Op =
             if isNull (box out) then invalidArg "op" (sprintf "The forward of op '%s' returned null; it must return a tensor." op.Name)
             // An input released while the op read it may have lent its array to another tensor: fail, never
             // return a value computed from that tensor's data.
-            for t in tensors do t.CheckLive()
+            for t in (if isNull recorded then tensors else recorded) do t.CheckLive()
             // The scope the op ran in, ended meanwhile on another thread, may have pooled the op's own temporaries
             // while it read them (a result made after the end is plain and live): refused, as a released input is.
             if scopeOpen && scope.Ended then
@@ -191,9 +193,9 @@ module Op =
             else
                 // A program names values by tensor identity: an op that returns one of its inputs (x·1 is x) gets a
                 // tensor of its own over the same elements, or the replay would take the input for the result.
-                let out = if Array.exists (fun t -> obj.ReferenceEquals(t, out)) tensors then Tensor.reshape out.ShapeArray out else out
+                let out = if Array.exists (fun t -> obj.ReferenceEquals(t, out)) recorded then Tensor.reshape out.ShapeArray out else out
                 // Ops a traced function runs on other threads append here too.
-                lock trace (fun () -> trace.Add { Op = op; Inputs = tensors; Output = out })
+                lock trace (fun () -> trace.Add { Op = op; Inputs = recorded; Output = out })
                 Const out
         else
             // A value whose transform has returned would be differentiated by nobody (a silent zero) and keep its
@@ -225,7 +227,9 @@ module Op =
                         tangent <- Some(match tangent with None -> part | Some acc -> apply Basic.addSame [| acc; part |])
                     | _ -> ()
                 Forward(out, tangent.Value, top)
-            else Reverse(out, Node(op, args, primals, out), top)
+            // The node keeps its own copy of the inputs: the caller's array (a stack's or a join's, a user's) may be
+            // reused after the call, and the backward pass walks these.
+            else Reverse(out, Node(op, Array.copy args, primals, out), top)
 
     /// Defines an op from its three parts: the general form of an op (docs/ARCHITECTURE.md, "Add an op").
     let create (name: string) (forward: Tensor[] -> Tensor) (vjp: Value[] -> Value -> Value -> int -> Value) (jvp: Value[] -> Value -> int -> Value -> Value) =

@@ -73,10 +73,11 @@ module Contraction =
         match slots.[k] with
         | Some g -> g
         | None ->
+            // Arrays of its own: the record is public, and a change to it must not reach c.
             let g =
-                { Inputs = Array.append [| c.Output |] (c.Inputs |> Array.removeAt k)
-                  Output = c.Inputs.[k]
-                  Sizes = c.Sizes }
+                { Inputs = Array.append [| Array.copy c.Output |] (c.Inputs |> Array.removeAt k |> Array.map Array.copy)
+                  Output = Array.copy c.Inputs.[k]
+                  Sizes = Array.copy c.Sizes }
             // A race only computes the same value twice; either result is correct.
             slots.[k] <- Some g
             g

@@ -17,13 +17,17 @@ module Linear =
         | true, op -> op
         | _ ->
             Contraction.check "c" true c
+            // The op and its plans are built from a copy: a contraction's arrays are the caller's, who may change
+            // them later (the op is cached by the record, which would then run a plan of the old sizes).
+            let key = c
+            let c = { Inputs = Array.map Array.copy c.Inputs; Output = Array.copy c.Output; Sizes = Array.copy c.Sizes }
             let op =
                 Op.withAttributes [ "equation", box (Contraction.show c) ] <| Op.create
                     "einsum"
                     (fun xs -> Engine.contract c xs)
                     (fun xs _ adj k -> Op.apply (contraction (Contraction.gradient c k)) (Array.append [| adj |] (Array.removeAt k xs)))
                     (fun xs _ k t -> Op.apply (contraction c) (Array.updateAt k t xs))
-            ops.AddOrUpdate(c, op)
+            ops.AddOrUpdate(key, op)
             op
 
     /// Three or more operands under a transform: one op per engine step (Engine.decompose), so that a

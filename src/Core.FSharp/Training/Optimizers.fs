@@ -107,7 +107,7 @@ module Optimizers =
                     Functional.Kernels.OptimizerSteps.SgdStep(coefficients, p.Data, g.Data, previous, po, bo, n, Strided.streamsPlain n)
                     keep [| p; g; b |]
                     velocity.Value <- Tensor.wrapKept p.ShapeArray bo), velocity.Value)
-        steps |> Array.map fst, { state with Steps = state.Steps + 1; First = steps |> Array.map snd; Family = OptimizerFamily.Sgd }
+        steps |> Array.map fst, { state with Steps = state.Steps + 1; First = steps |> Array.map snd; Second = Array.copy state.Second; Family = OptimizerFamily.Sgd }
 
     /// Adam (decoupled = false: weight decay added to the gradient, as torch.optim.Adam) or AdamW (decoupled:
     /// p ← p·(1 − η·λ) first). m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − η·m̂/(√v̂ + ε) with

@@ -45,6 +45,40 @@ module AutodiffTests =
         Assert.Throws<ArgumentNullException>(fun () -> Value.constant Unchecked.defaultof<Tensor> |> ignore) |> ignore
 
     [<Fact>]
+    let ``arrays the caller reuses after a call change no graph, plan or program`` () =
+        // A stack's input array reused after the call: the node kept it, so row 0's adjoint went to b.
+        let a, b = Value.constant (Tensor.vector [| 1.0; 2.0 |]), Value.constant (Tensor.vector [| 3.0; 4.0 |])
+        let w = Tensor.create [| 2; 2 |] [| 1.0; 2.0; 3.0; 4.0 |]
+        let gs =
+            Autodiff.gradMany (fun xs ->
+                let buffer = [| xs.[0]; xs.[1] |]
+                let s = Layout.stack buffer
+                buffer.[0] <- xs.[1]
+                Reduction.sum (Arithmetic.mul s (Value.constant w))) [| a; b |]
+        Assert.Equal<double[]>([| 1.0; 2.0 |], Tensor.toArray gs.[0].Tensor)
+        Assert.Equal<double[]>([| 3.0; 4.0 |], Tensor.toArray gs.[1].Tensor)
+        // A contraction record changed after its op was made: the op keeps its own copy (a size that no longer
+        // fits is refused by name), never a plan of the old sizes over the new operand.
+        let sizes = Array.create 53 -1
+        sizes.[0] <- 2
+        sizes.[1] <- 3
+        let c = { Inputs = [| [| 0; 1 |] |]; Output = [| 0 |]; Sizes = sizes }
+        let op = Linear.contraction c
+        Assert.Equal<double[]>([| 3.0; 3.0 |], Tensor.toArray (Op.apply op [| Value.constant (Tensor.ones [| 2; 3 |]) |]).Tensor)
+        sizes.[1] <- 4
+        Assert.Throws<ShapeException>(fun () -> Op.apply op [| Value.constant (Tensor.ones [| 2; 4 |]) |] |> ignore) |> ignore
+        let g = Contraction.gradient c 0
+        g.Sizes.[0] <- 7
+        Assert.Equal(2, c.Sizes.[0])
+        // A forward that writes into its input array: the program still names the input, not a constant.
+        let overwrites =
+            Op.create "overwrites" (fun xs -> let y = Tensor.scale 2.0 xs.[0] in xs.[0] <- Tensor.zeros xs.[0].ShapeArray; y)
+                (fun _ _ g _ -> Arithmetic.scale 2.0 g) (fun _ _ _ t -> Arithmetic.scale 2.0 t)
+        let x = Tensor.vector [| 1.0; 2.0 |]
+        let program = Trace.gradient (fun vs -> Reduction.sum (Op.apply overwrites vs)) [| x |]
+        Assert.Same(program.Inputs.[0], program.Entries.[0].Inputs.[0])
+
+    [<Fact>]
     let ``a rule whose result has the wrong shape is refused, and GradCheck's tolerances are checked`` () =
         // A VJP returning a scalar for a vector input: three adjoints of one input were broadcast, then added at
         // element 0 only, and a single one came back with the wrong shape.
