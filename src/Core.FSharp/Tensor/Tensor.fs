@@ -170,30 +170,32 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
                 // Made meanwhile (read it next time round), or released (Data throws).
                 | ValueNone -> cur.Data |> ignore
         result
+    /// Whether `other` has this shape and every element pair is `same`: two uniform tensors by their one value, two
+    /// made ones over their arrays, otherwise element by element where they are (nothing is made). The rule of both
+    /// the structural equality here and the facade's value comparer, which differ only in `same`.
+    member internal this.SameElements(other: Tensor, same: Func<double, double, bool>) =
+        let result =
+            Shape.same other.ShapeArray shape
+            && (if numel = 0 then true
+                elif other.IsUniform && this.IsUniform then same.Invoke(this.Fill, other.Fill)
+                else
+                    let a, b = this.RawData, other.RawData
+                    let mutable i = 0
+                    if not (isNull a) && not (isNull b) then
+                        while i < numel && same.Invoke(a.[i], b.[i]) do i <- i + 1
+                    else
+                        while i < numel && same.Invoke(this.ElementAt i, other.ElementAt i) do i <- i + 1
+                    i = numel)
+        other.CheckLive()
+        this.CheckLive()
+        result
     override this.Equals(o) =
         match o with
-        | :? Tensor as t ->
-            // Every NaN equals every NaN (whatever its sign and payload); otherwise the same bits (+0 ≠ −0).
-            let sameValue (x: double) (y: double) =
-                BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y || (Double.IsNaN x && Double.IsNaN y)
-            let same =
-                Shape.same t.ShapeArray shape
-                && (if numel = 0 then true
-                    elif t.IsUniform && this.IsUniform then sameValue t.Fill this.Fill
-                    else
-                        let a, b = t.RawData, this.RawData
-                        if not (isNull a) && not (isNull b) then Array.forall2 sameValue a b
-                        else
-                            // A uniform tensor or a view is compared element by element where it is, not made.
-                            let mutable i = 0
-                            while i < numel && sameValue (t.ElementAt i) (this.ElementAt i) do i <- i + 1
-                            i = numel)
-            t.CheckLive()
-            this.CheckLive()
-            same
+        | :? Tensor as t -> this.SameElements(t, TensorFormat.SameBitsOrNaN)
         | _ -> false
     override this.GetHashCode() =
-        // Shape and the first 16 values (double's hash: every NaN alike, as Equals has them).
+        // Shape and the first 16 values (double's hash: every NaN alike and +0 with −0, so it also serves the
+        // facade's comparer, whose equality has the zeros equal).
         let mutable h = HashCode()
         for d in shape do h.Add d
         for i in 0 .. min 16 numel - 1 do h.Add(this.ElementAt i)
@@ -209,6 +211,9 @@ type Tensor private (shape: int[], data: double[], fill: double, view: struct (T
         with :? ObjectDisposedException -> sprintf "tensor(released, shape=%s)" (Shape.show shape)
 
 and internal TensorFormat =
+    /// Every NaN equals every NaN (whatever its sign and payload); otherwise the same bits (+0 ≠ −0).
+    static member val SameBitsOrNaN =
+        Func<double, double, bool>(fun x y -> BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y || (Double.IsNaN x && Double.IsNaN y))
     static member format (shape: int[]) (element: int -> double) =
         let sb = StringBuilder()
         let fmt (v: double) = v.ToString("R", Globalization.CultureInfo.InvariantCulture)

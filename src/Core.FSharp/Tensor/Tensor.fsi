@@ -53,6 +53,9 @@ type Tensor =
     /// The array, or null while it is not made (a uniform tensor, a view) or after a release.
     member internal RawData: double array
 
+    /// Whether `other` has this shape and every element pair is `same` (nothing is made to compare).
+    member internal SameElements: other: Tensor * same: System.Func<double, double, bool> -> bool
+
     /// Element `flat` (row-major) without making an array: a uniform tensor's value, or a view's element read from
     /// its source.
     member internal ElementAt: flat: int -> double
@@ -84,6 +87,9 @@ and [<Class>] internal TensorFormat =
     /// 1,000 elements each long axis shows its first and last 3 entries (its first and last one, if that still leaves
     /// more than 1,000). `element` reads one element by its row-major position (only those shown are read).
     static member format: shape: int array -> element: (int -> double) -> string
+
+    /// Every NaN equal to every NaN, otherwise the same bits: the core's structural equality.
+    static member SameBitsOrNaN: System.Func<double, double, bool>
 
 /// Memory reuse for loops of same-shaped work (the counterpart of TorchSharp's dispose scopes). While a scope
 /// is open in an execution context (it flows into tasks and Parallel loops started in it), large results come
