@@ -51,7 +51,7 @@ public static partial class Quick
             var lp = perm.Select(p => (long)p).ToArray();
             cases.Add(($"permute {string.Join('x', shape)} [{string.Join(',', perm)}]", () => Core.TensorModule.permute(perm, x), () => { using var s = torch.NewDisposeScope(); tx.permute(lp).contiguous(); }));
         }
-        double Time(Action f) { f(); var sw = Stopwatch.StartNew(); long n = 0; while (sw.Elapsed.TotalMilliseconds < ms) { f(); n++; } return sw.Elapsed.TotalMilliseconds * 1e3 / n; }
+        double Time(Action f) { Quiet(); f(); var sw = Stopwatch.StartNew(); long n = 0; while (sw.Elapsed.TotalMilliseconds < ms) { f(); n++; } return sw.Elapsed.TotalMilliseconds * 1e3 / n; }
         foreach (var (name, ours, theirs) in cases)
             if (only.Length == 0 || only.Split(';').Any(o => name.StartsWith(o)))
                 for (int i = 0; i < 30; i++) { using (Core.TensorModule.scope()) ours(); theirs(); }

@@ -337,7 +337,8 @@ public static partial class Quick
         // interleaved for 2 s, so that both see the same stretch of the VM's noise (timed one second after the
         // other, a round's ratio moved by ±30 %). Blocks of 250 ms (BLOCKMS): each switch costs the side that
         // follows (its data evicted; perhaps also LibTorch's OpenMP threads still spinning on the cores, not
-        // measured); with 20 ms blocks our softmax took 2.2 ms instead of 1.3.
+        // measured); with 20 ms blocks our softmax took 2.2 ms instead of 1.3. Between blocks, untimed, our workers'
+        // spin runs out (Quiet), so that it does not take a core from TorchSharp's block.
         // PAIRED=0 times them apart.
         bool paired = Environment.GetEnvironmentVariable("PAIRED") != "0";
         double blockMs = Environment.GetEnvironmentVariable("BLOCKMS") is string bms ? double.Parse(bms, System.Globalization.CultureInfo.InvariantCulture) : 250;
@@ -354,9 +355,11 @@ public static partial class Quick
                 sw.Restart();
                 do { a(); na++; } while (sw.Elapsed.TotalMilliseconds < blockMs);
                 ta += sw.Elapsed.TotalSeconds;
+                Quick.Quiet();
                 sw.Restart();
                 do { b(); nb++; } while (sw.Elapsed.TotalMilliseconds < blockMs);
                 tb += sw.Elapsed.TotalSeconds;
+                Quick.Quiet();
             }
             return (ta / na * 1e3, tb / nb * 1e3);
         }

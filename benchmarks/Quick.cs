@@ -32,8 +32,14 @@ public static partial class Quick
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
+        Quiet();
         return PerCall(f, warmups);
     }
+
+    /// <summary>Waits until our kernel workers have stopped spinning after the last job (they spin for
+    /// <c>Tuning.SpinMs</c> before they sleep): on two cores a spinning worker takes half the machine from whatever
+    /// is timed next, TorchSharp included.</summary>
+    internal static void Quiet() => Thread.Sleep(TimeSpan.FromMilliseconds(Functional.Kernels.Tuning.SpinMs + 5));
 
     /// <summary>Seconds per call: `warmups` calls, then as many as fit in about a second.</summary>
     internal static double PerCall(Action f, int warmups)

@@ -65,9 +65,11 @@ public class KinkTests
         {
             double At(double x) => f(Tensor.FromArray(new[] { x }, 1), KinkConvention.Midpoint).Sum().ToScalar();
             double right = (At(kink + h) - At(kink)) / h, left = (At(kink) - At(kink - h)) / h;
-            Assert.Equal(right, Ours(t => f(t, KinkConvention.RightDerivative), kink), 2);
-            Assert.Equal(left, Ours(t => f(t, KinkConvention.LeftDerivative), kink), 2);
-            Assert.Equal((left + right) / 2, Ours(t => f(t, KinkConvention.Midpoint), kink), 2);
+            // The quotients are the derivatives themselves on linear sides; ELU's curved side is off by about h/2.
+            int digits = name == "ELU" ? 2 : 12;
+            Assert.Equal(right, Ours(t => f(t, KinkConvention.RightDerivative), kink), digits);
+            Assert.Equal(left, Ours(t => f(t, KinkConvention.LeftDerivative), kink), digits);
+            Assert.Equal((left + right) / 2, Ours(t => f(t, KinkConvention.Midpoint), kink), digits);
         }
     }
 

@@ -32,4 +32,22 @@ public class TorchSharpCheckTests
         Assert.False(g.Passed);
         Assert.Equal("gradient of input 1", g.WorstOutput);
     }
+
+    [Fact]
+    public void A_rule_that_ignores_its_output_gradient_differs_for_a_scalar_result()
+    {
+        // Σx² with the VJP 2x for any g: differentiated with g = 1, as a scalar result would be, it agrees.
+        var sumsq = CustomOp.Create("sumsq", xs => (xs[0] * xs[0]).Sum(), (xs, y, g, i) => 2 * xs[0], (xs, y, i, t) => (2 * xs[0] * t).Sum());
+        var x = Tensor.FromArray(new[] { 0.5, -1.5, 2.0 }, 3);
+        var wrong = TorchSharpCheck.Compare(xs => sumsq(xs), ts => (ts[0] * ts[0]).sum(), x);
+        Assert.False(wrong.Passed);
+        Assert.Equal("gradient of input 0", wrong.WorstOutput);
+        var right = CustomOp.Create("sumsq", xs => (xs[0] * xs[0]).Sum(), (xs, y, g, i) => g * 2 * xs[0], (xs, y, i, t) => (2 * xs[0] * t).Sum());
+        var r = TorchSharpCheck.Compare(xs => right(xs), ts => (ts[0] * ts[0]).sum(), x);
+        Assert.True(r.Passed, r.ToString());
+        // The report shows f's own derivative, the projection divided out: ∂/∂x₂ of Σx² at 2 is 4.
+        var off = TorchSharpCheck.Compare(xs => right(xs), ts => (ts[0] * ts[0]).sum() + 1e-3 * (ts[0][2] - ts[0][2].detach()), x);
+        Assert.Equal(("gradient of input 0", 2, 4.0), (off.WorstOutput, off.WorstIndex, off.Functional));
+        Assert.Equal(4.001, off.TorchSharp, 12);
+    }
 }

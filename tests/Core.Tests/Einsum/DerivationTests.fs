@@ -16,11 +16,14 @@ module EinsumDerivationTests =
     let ``seed: matmul gradient of A is dL/dC times B transposed`` () =
         let grads = Einsum.gradients "ij,jk->ik" [| A; B |] G
         Assert.Equal(matmul G (Tensor.transpose B), grads.[0])
+        // G·Bᵀ worked by hand, so that the check does not rest on the engine's own products.
+        Assert.Equal(Tensor.create [| 2; 3 |] [| 2.5; 1.5; -6.0; -2.75; 1.75; 3.0 |], grads.[0])
 
     [<Fact>]
     let ``seed: matmul gradient of B is A transposed times dL/dC`` () =
         let grads = Einsum.gradients "ij,jk->ik" [| A; B |] G
         Assert.Equal(matmul (Tensor.transpose A) G, grads.[1])
+        Assert.Equal(Tensor.create [| 3; 2 |] [| 3.0; 10.0; 4.5; 11.0; 6.0; 12.0 |], grads.[1])
 
     [<Fact>]
     let ``seed: the general I, J, K case with multi-letter index strings`` () =

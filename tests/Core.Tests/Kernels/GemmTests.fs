@@ -13,7 +13,7 @@ module KernelsGemmTests =
 
     let sizes = Gen.frequency [ 3, Gen.choose (1, 40); 2, Gen.choose (41, 140); 1, Gen.choose (250, 300) ]
 
-    [<Fact>]
+    [<FactNeeding(Need.PackedGemm)>]
     let ``the packed kernel equals the simple loop to 1e-12 relative`` () =
         let arb =
             Arb.fromGen (gen {
@@ -26,11 +26,14 @@ module KernelsGemmTests =
         Check.forAll "gemm packed vs simple" 3UL 60 arb (fun c ->
             let a = (Tensor.random c.Seed [| c.Batch; c.M; c.K |]).ToArray()
             let b = (Tensor.random (c.Seed + 1) [| c.Batch; c.K; c.N |]).ToArray()
-            let fast = Gemm.batched a b c.Batch c.M c.K c.N
             let slow = GemmPaths.simple a b c.Batch c.M c.K c.N
             let shape = [| c.Batch; c.M; c.N |]
-            if not (Tensor.allClose 1e-12 1e-12 (Tensor.create shape fast) (Tensor.create shape slow)) then
-                Check.failf "%A: max |Δ| %g" c (Tensor.maxAbsDiff (Tensor.create shape fast) (Tensor.create shape slow)))
+            // The packed kernel itself on every shape (one to three parts): the library sends only some shapes
+            // there. Then the kernel the library chooses for the shape.
+            for path, fast in [ "packed", GemmPaths.packedWithParts (1 + c.Seed % 3) a b c.Batch c.M c.K c.N
+                                "chosen", Gemm.batched a b c.Batch c.M c.K c.N ] do
+                if not (Tensor.allClose 1e-12 1e-12 (Tensor.create shape fast) (Tensor.create shape slow)) then
+                    Check.failf "%A, %s kernel: max |Δ| %g" c path (Tensor.maxAbsDiff (Tensor.create shape fast) (Tensor.create shape slow)))
         |> ignore
 
     [<Fact>]
@@ -169,11 +172,13 @@ module KernelsGemmTests =
                     let slow = Tensor.create [| batch; m; n |] (GemmPaths.simple (a'.ToArray()) (b'.ToArray()) batch m k n)
                     Assert.True(Tensor.allClose 1e-12 1e-12 fast slow, sprintf "%A" (batch, m, k, n, transA, transB))
 
-    [<Fact>]
+    [<FactNeeding(Need.PackedGemm)>]
     let ``a long k split into chunks equals the simple loop and the unsplit kernel, with the same bits on every run`` () =
         let bits (t: Tensor) = t.ToArray() |> Array.map System.BitConverter.DoubleToInt64Bits
         for (m, k, n) in [ (8, 2 * Functional.Kernels.PackedGemm.KChunk, 8); (13, 40000, 29); (64, 20007, 70); (5, 70001, 9) ] do
             Assert.True(Functional.Kernels.PackedGemm.SplitsK(m, k, n), sprintf "%A is not split" (m, k, n))
+            // Only the packed kernel splits k: the library must send these shapes there.
+            Assert.True(not (Gemm.gemvApplies m k n) && Gemm.packedApplies m k n, sprintf "%A does not take the packed kernel" (m, k, n))
             for transA in [ false; true ] do
                 for transB in [ false; true ] do
                     let a = Tensor.random (m + k) (if transA then [| 1; k; m |] else [| 1; m; k |])
@@ -197,9 +202,11 @@ module KernelsGemmTests =
                     // The chunks run on whichever core and in whichever order; their sum must not notice.
                     for _ in 1 .. 3 do Assert.True((bits (Tensor.create [| m * n |] (run ())) = bits (Tensor.create [| m * n |] split)), what + ": bits differ between runs")
 
-    [<Fact>]
+    [<FactNeeding(Need.PackedGemm)>]
     let ``a wide product crosses the N block`` () =
         let m, k, n = 9, 70, Functional.Kernels.Tuning.GemmBlocks.NC + 37
+        // The N block is the packed kernel's: the library must send this shape there.
+        Assert.True(not (Gemm.gemvApplies m k n) && Gemm.packedApplies m k n)
         let a = (Tensor.random 1 [| m; k |]).ToArray()
         let b = (Tensor.random 2 [| k; n |]).ToArray()
         let fast = Tensor.create [| m; n |] (Gemm.batched a b 1 m k n)
@@ -290,25 +297,24 @@ module KernelsGemmTests =
             Assert.True((together = byRow), sprintf "%A" (m, k, n, strided))
             Assert.Equal(0L, together.[0])
 
-    [<Fact>]
+    [<FactNeeding(Need.PackedGemm)>]
     let ``small products read in place equal the packed kernel bit for bit`` () =
         // Up to PackedGemm.InPlaceMax the kernel reads A and B where they are; it must sum exactly as the packed
         // path does (edges, transposed A, one or several parts; Vector512 and, in CI's AVX2 run, Vector256 tiles,
         // four-row ones for the rows six-row tiles leave: 10 = 6 + 4, 26 = …, 4, 4, 4 alone, with edge columns).
-        if Functional.Kernels.PackedGemm.Supported then
-            for (batch, m, k, n) in [ (1, 16, 16, 16); (2, 32, 32, 32); (3, 13, 50, 37); (1, 128, 128, 128); (2, 8, 1, 16); (1, 120, 511, 100); (1, 127, 9, 128); (1, 256, 256, 256); (2, 200, 64, 250); (1, 10, 20, 24); (2, 22, 33, 17); (1, 4, 7, 9); (1, 26, 64, 40) ] do
-                for transA in [ false; true ] do
-                  for transB in [ false; true ] do
-                    for parts in [ 1; 2 ] do
-                        let a = (Tensor.random 3 [| batch * m * k |]).ToArray()
-                        let b = (Tensor.random 4 [| batch * k * n |]).ToArray()
-                        let run inPlace =
-                            let c = Array.create (batch * m * n) nan
-                            Functional.Kernels.Tuning.GemmInPlace <- inPlace
-                            try Functional.Kernels.PackedGemm.Multiply(transA, transB, parts, a, b, c, batch, m, k, n)
-                            finally Functional.Kernels.Tuning.GemmInPlace <- true
-                            c |> Array.map System.BitConverter.DoubleToInt64Bits
-                        Assert.True((run true = run false), sprintf "%A" (batch, m, k, n, transA, transB, parts))
+        for (batch, m, k, n) in [ (1, 16, 16, 16); (2, 32, 32, 32); (3, 13, 50, 37); (1, 128, 128, 128); (2, 8, 1, 16); (1, 120, 511, 100); (1, 127, 9, 128); (1, 256, 256, 256); (2, 200, 64, 250); (1, 10, 20, 24); (2, 22, 33, 17); (1, 4, 7, 9); (1, 26, 64, 40) ] do
+            for transA in [ false; true ] do
+              for transB in [ false; true ] do
+                for parts in [ 1; 2 ] do
+                    let a = (Tensor.random 3 [| batch * m * k |]).ToArray()
+                    let b = (Tensor.random 4 [| batch * k * n |]).ToArray()
+                    let run inPlace =
+                        let c = Array.create (batch * m * n) nan
+                        Functional.Kernels.Tuning.GemmInPlace <- inPlace
+                        try Functional.Kernels.PackedGemm.Multiply(transA, transB, parts, a, b, c, batch, m, k, n)
+                        finally Functional.Kernels.Tuning.GemmInPlace <- true
+                        c |> Array.map System.BitConverter.DoubleToInt64Bits
+                    Assert.True((run true = run false), sprintf "%A" (batch, m, k, n, transA, transB, parts))
 
     /// Each element of C as the packed kernel sums it: fused multiply-adds in order p = 0..k−1, from +0.
     let private fmaInOrder (transA: bool) (transB: bool) (a: double[]) (b: double[]) batch m k n =
@@ -321,37 +327,36 @@ module KernelsGemmTests =
                 s <- System.Math.FusedMultiplyAdd(x, y, s)
             s)
 
-    [<Fact>]
+    [<FactNeeding(Need.PackedGemm)>]
     let ``any cache blocks give the same bits: one fused sum per element in order of k`` () =
         // The blocks follow the CPU (GemmBlocking); a result must not. Shapes cross every block edge of the
         // blockings tried (k across KC, rows across MC, columns across NC, edge tiles), on one and two parts.
         // (1, 500, 900, 40) crosses KC 384 and MC 472.
-        if Functional.Kernels.PackedGemm.Supported then
-            let blockings =
-                [ Functional.Kernels.GemmBlocking.Measured
-                  Functional.Kernels.GemmBlocking(128, 64, 256)
-                  Functional.Kernels.GemmBlocking(37, 24, 48)
-                  Functional.Kernels.GemmBlocking(256, 512, 2048)
-                  // What the rule gives an Intel Xeon with a 2 MB L2 (the test below).
-                  Functional.Kernels.GemmBlocking(384, 472, 1024) ]
-            let saved = Functional.Kernels.Tuning.GemmBlocks
-            try
-                for (batch, m, k, n) in [ (1, 70, 300, 90); (2, 33, 129, 50); (1, 9, 1100, 270); (1, 300, 40, 17); (3, 8, 77, 16); (1, 500, 900, 40) ] do
-                    for transA in [ false; true ] do
-                      for transB in [ false; true ] do
-                        for parts in [ 1; 2 ] do
-                            let a = (Tensor.random (m + k) [| batch * m * k |]).ToArray()
-                            let b = (Tensor.random (n + k) [| batch * k * n |]).ToArray()
-                            let expected = fmaInOrder transA transB a b batch m k n |> Array.map System.BitConverter.DoubleToInt64Bits
-                            for blocks in blockings do
-                                Functional.Kernels.Tuning.GemmBlocks <- blocks.Checked()
-                                let c = Array.create (batch * m * n) nan
-                                Functional.Kernels.PackedGemm.Multiply(transA, transB, parts, a, b, c, batch, m, k, n)
-                                let got = c |> Array.map System.BitConverter.DoubleToInt64Bits
-                                if got <> expected then
-                                    let i = Array.zip got expected |> Array.findIndex (fun (x, y) -> x <> y)
-                                    Assert.Fail(sprintf "%A with %O: element %d is %.17g, the in-order fused sum %.17g" (batch, m, k, n, transA, transB, parts) blocks i c.[i] (System.BitConverter.Int64BitsToDouble expected.[i]))
-            finally Functional.Kernels.Tuning.GemmBlocks <- saved
+        let blockings =
+            [ Functional.Kernels.GemmBlocking.Measured
+              Functional.Kernels.GemmBlocking(128, 64, 256)
+              Functional.Kernels.GemmBlocking(37, 24, 48)
+              Functional.Kernels.GemmBlocking(256, 512, 2048)
+              // What the rule gives an Intel Xeon with a 2 MB L2 (the test below).
+              Functional.Kernels.GemmBlocking(384, 472, 1024) ]
+        let saved = Functional.Kernels.Tuning.GemmBlocks
+        try
+            for (batch, m, k, n) in [ (1, 70, 300, 90); (2, 33, 129, 50); (1, 9, 1100, 270); (1, 300, 40, 17); (3, 8, 77, 16); (1, 500, 900, 40) ] do
+                for transA in [ false; true ] do
+                  for transB in [ false; true ] do
+                    for parts in [ 1; 2 ] do
+                        let a = (Tensor.random (m + k) [| batch * m * k |]).ToArray()
+                        let b = (Tensor.random (n + k) [| batch * k * n |]).ToArray()
+                        let expected = fmaInOrder transA transB a b batch m k n |> Array.map System.BitConverter.DoubleToInt64Bits
+                        for blocks in blockings do
+                            Functional.Kernels.Tuning.GemmBlocks <- blocks.Checked()
+                            let c = Array.create (batch * m * n) nan
+                            Functional.Kernels.PackedGemm.Multiply(transA, transB, parts, a, b, c, batch, m, k, n)
+                            let got = c |> Array.map System.BitConverter.DoubleToInt64Bits
+                            if got <> expected then
+                                let i = Array.zip got expected |> Array.findIndex (fun (x, y) -> x <> y)
+                                Assert.Fail(sprintf "%A with %O: element %d is %.17g, the in-order fused sum %.17g" (batch, m, k, n, transA, transB, parts) blocks i c.[i] (System.BitConverter.Int64BitsToDouble expected.[i]))
+        finally Functional.Kernels.Tuning.GemmBlocks <- saved
 
     [<Fact>]
     let ``cache blocks the tiles cannot use are refused`` () =
@@ -390,45 +395,44 @@ module KernelsGemmTests =
                          run [| 0L; 0L |] 3 [| 0L; 19L |] 4; run [| 0L; 0L |] 3 [| 0L; 0L |] 3 ] do
                 Assert.Throws<System.ArgumentException>(fun () -> bad ()) |> ignore
 
-    [<Fact>]
+    [<FactNeeding(Need.PackedGemm)>]
     let ``a multiply-add into a view sums from each element's own value in order of k and leaves the rest alone`` () =
         // The blocked factorizations' trailing updates: C (a view, leading dimension ldc, at an offset) += op(A)·op(B),
         // each element one fused sum from its own value, whatever the blocks, parts and in-place path; every element
         // outside the view keeps its bits.
-        if Functional.Kernels.PackedGemm.Supported then
-            let saved = Functional.Kernels.Tuning.GemmBlocks
-            try
-                for (m, k, n) in [ (70, 32, 90); (9, 300, 27); (200, 64, 250); (33, 129, 50); (8, 16, 16); (300, 40, 17) ] do
-                  for transA in [ false; true ] do
-                    for transB in [ false; true ] do
-                      for parts in [ 1; 2 ] do
-                        for blocks in [ Functional.Kernels.GemmBlocking.Measured; Functional.Kernels.GemmBlocking(37, 24, 48) ] do
-                          for inPlace in [ true; false ] do
-                            let lda, ldb, ldc = (if transA then m + 3 else k + 3), (if transB then k + 5 else n + 5), n + 7
-                            let aOff, bOff, cOff = 11, 13, 2 * ldc + 3
-                            let a = (Tensor.random (m + k) [| aOff + (if transA then k else m) * lda |]).ToArray()
-                            let b = (Tensor.random (n + k) [| bOff + (if transB then n else k) * ldb |]).ToArray()
-                            let c0 = (Tensor.random (m + n) [| cOff + m * ldc + 5 |]).ToArray()
-                            let expected = Array.copy c0
-                            for i in 0 .. m - 1 do
-                                for j in 0 .. n - 1 do
-                                    let mutable s = c0.[cOff + i * ldc + j]
-                                    for p in 0 .. k - 1 do
-                                        let y = if transB then b.[bOff + j * ldb + p] else b.[bOff + p * ldb + j]
-                                        let x = if transA then a.[aOff + p * lda + i] else a.[aOff + i * lda + p]
-                                        s <- System.Math.FusedMultiplyAdd(x, y, s)
-                                    expected.[cOff + i * ldc + j] <- s
-                            let c = Array.copy c0
-                            Functional.Kernels.Tuning.GemmBlocks <- blocks.Checked()
-                            Functional.Kernels.Tuning.GemmInPlace <- inPlace
-                            try Functional.Kernels.PackedGemm.MultiplyAddStrided(transA, transB, parts, a, int64 aOff, lda, b, int64 bOff, ldb, c, int64 cOff, ldc, m, k, n)
-                            finally Functional.Kernels.Tuning.GemmInPlace <- true
-                            let bits = Array.map System.BitConverter.DoubleToInt64Bits
-                            Assert.True((bits c = bits expected), sprintf "%A" (m, k, n, transA, transB, parts, blocks, inPlace))
-            finally Functional.Kernels.Tuning.GemmBlocks <- saved
-            let c = Array.zeroCreate<double> 100
-            let a = Array.zeroCreate<double> 100
-            for bad in [ (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, false, 1, a, 0L, 4, a, 0L, 4, c, 0L, 3, 4, 4, 4))      // ldc < n
-                         (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, false, 1, a, 0L, 4, a, 0L, 4, c, 90L, 4, 4, 4, 4))     // C past its end
-                         (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, false, 1, a, 95L, 4, a, 0L, 4, c, 0L, 4, 4, 4, 4)) ] do // A past its end
-                Assert.Throws<System.ArgumentException>(fun () -> bad ()) |> ignore
+        let saved = Functional.Kernels.Tuning.GemmBlocks
+        try
+            for (m, k, n) in [ (70, 32, 90); (9, 300, 27); (200, 64, 250); (33, 129, 50); (8, 16, 16); (300, 40, 17) ] do
+              for transA in [ false; true ] do
+                for transB in [ false; true ] do
+                  for parts in [ 1; 2 ] do
+                    for blocks in [ Functional.Kernels.GemmBlocking.Measured; Functional.Kernels.GemmBlocking(37, 24, 48) ] do
+                      for inPlace in [ true; false ] do
+                        let lda, ldb, ldc = (if transA then m + 3 else k + 3), (if transB then k + 5 else n + 5), n + 7
+                        let aOff, bOff, cOff = 11, 13, 2 * ldc + 3
+                        let a = (Tensor.random (m + k) [| aOff + (if transA then k else m) * lda |]).ToArray()
+                        let b = (Tensor.random (n + k) [| bOff + (if transB then n else k) * ldb |]).ToArray()
+                        let c0 = (Tensor.random (m + n) [| cOff + m * ldc + 5 |]).ToArray()
+                        let expected = Array.copy c0
+                        for i in 0 .. m - 1 do
+                            for j in 0 .. n - 1 do
+                                let mutable s = c0.[cOff + i * ldc + j]
+                                for p in 0 .. k - 1 do
+                                    let y = if transB then b.[bOff + j * ldb + p] else b.[bOff + p * ldb + j]
+                                    let x = if transA then a.[aOff + p * lda + i] else a.[aOff + i * lda + p]
+                                    s <- System.Math.FusedMultiplyAdd(x, y, s)
+                                expected.[cOff + i * ldc + j] <- s
+                        let c = Array.copy c0
+                        Functional.Kernels.Tuning.GemmBlocks <- blocks.Checked()
+                        Functional.Kernels.Tuning.GemmInPlace <- inPlace
+                        try Functional.Kernels.PackedGemm.MultiplyAddStrided(transA, transB, parts, a, int64 aOff, lda, b, int64 bOff, ldb, c, int64 cOff, ldc, m, k, n)
+                        finally Functional.Kernels.Tuning.GemmInPlace <- true
+                        let bits = Array.map System.BitConverter.DoubleToInt64Bits
+                        Assert.True((bits c = bits expected), sprintf "%A" (m, k, n, transA, transB, parts, blocks, inPlace))
+        finally Functional.Kernels.Tuning.GemmBlocks <- saved
+        let c = Array.zeroCreate<double> 100
+        let a = Array.zeroCreate<double> 100
+        for bad in [ (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, false, 1, a, 0L, 4, a, 0L, 4, c, 0L, 3, 4, 4, 4))      // ldc < n
+                     (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, false, 1, a, 0L, 4, a, 0L, 4, c, 90L, 4, 4, 4, 4))     // C past its end
+                     (fun () -> Functional.Kernels.PackedGemm.MultiplyAddStrided(false, false, 1, a, 95L, 4, a, 0L, 4, c, 0L, 4, 4, 4, 4)) ] do // A past its end
+            Assert.Throws<System.ArgumentException>(fun () -> bad ()) |> ignore

@@ -124,43 +124,41 @@ type SpecialTests(output: ITestOutputHelper) =
         // Below about −38.6 the true value is under half the smallest subnormal: 0 is the right double.
         Assert.Equal(-0.0, Special.gelu -39.0)
 
-    [<Fact>]
+    [<FactNeeding(Need.VectorLanes)>]
     member _.``the vector path is accurate on both sides of every octave edge of its Mills-ratio fit`` () =
-        if Cpu.lanes then
-            // The fit changes coefficients where t = |x| crosses a power of two; check both neighbours of each
-            // edge, both signs, and a random spread over the octaves.
-            let rng = Random(5)
-            let xs =
-                [| for e in -1 .. 5 do
-                     let edge = Math.Pow(2.0, float e)
-                     for t in [ Math.BitDecrement edge; edge; Math.BitIncrement edge ] do
-                         if t >= 0.5 then
-                             yield t
-                             yield -t
-                   yield! Array.init 40 (fun _ -> -Math.Pow(2.0, -1.0 + 6.2 * rng.NextDouble()))
-                   yield! Array.init 10 (fun _ -> Math.Pow(2.0, -1.0 + 6.2 * rng.NextDouble()))
-                   yield! nearRoot |]
-                |> Array.filter (fun x -> abs x <= 38.0)
-            let values = GeluVector.gelu xs
-            let derivs = GeluVector.scaledDerivative xs (Array.create xs.Length 1.0)
-            let at (arr: double[]) (x: double) = arr.[Array.findIndex ((=) x) xs]
-            report "gelu (vector, octave edges)" (at values) (HighPrecision.gelu >> HighPrecision.toDouble) xs
-            report "gelu' (vector, octave edges)" (at derivs) (HighPrecision.geluDerivative >> HighPrecision.toDouble) (xs |> Array.filter (fun x -> abs (x - root) > 0.05))
+        // The fit changes coefficients where t = |x| crosses a power of two; check both neighbours of each
+        // edge, both signs, and a random spread over the octaves.
+        let rng = Random(5)
+        let xs =
+            [| for e in -1 .. 5 do
+                 let edge = Math.Pow(2.0, float e)
+                 for t in [ Math.BitDecrement edge; edge; Math.BitIncrement edge ] do
+                     if t >= 0.5 then
+                         yield t
+                         yield -t
+               yield! Array.init 40 (fun _ -> -Math.Pow(2.0, -1.0 + 6.2 * rng.NextDouble()))
+               yield! Array.init 10 (fun _ -> Math.Pow(2.0, -1.0 + 6.2 * rng.NextDouble()))
+               yield! nearRoot |]
+            |> Array.filter (fun x -> abs x <= 38.0)
+        let values = GeluVector.gelu xs
+        let derivs = GeluVector.scaledDerivative xs (Array.create xs.Length 1.0)
+        let at (arr: double[]) (x: double) = arr.[Array.findIndex ((=) x) xs]
+        report "gelu (vector, octave edges)" (at values) (HighPrecision.gelu >> HighPrecision.toDouble) xs
+        report "gelu' (vector, octave edges)" (at derivs) (HighPrecision.geluDerivative >> HighPrecision.toDouble) (xs |> Array.filter (fun x -> abs (x - root) > 0.05))
 
-    [<Fact>]
+    [<FactNeeding(Need.VectorLanes)>]
     member _.``the vector array path is as accurate as the scalar one`` () =
-        if Cpu.lanes then
-            // Index the grid so that each x is evaluated in its own vector lane position.
-            let values = GeluVector.gelu grid
-            let derivs = GeluVector.scaledDerivative grid (Array.create grid.Length 1.0)
-            let at (arr: double[]) (x: double) = arr.[Array.findIndex ((=) x) grid]
-            report "gelu (vector)" (at values) (HighPrecision.gelu >> HighPrecision.toDouble) grid
-            report "gelu' (vector)" (at derivs) (HighPrecision.geluDerivative >> HighPrecision.toDouble) (grid |> Array.filter (fun x -> abs (x - root) > 0.05))
-            // Far tail through the vector path (|x| ≤ 38) and the scalar fallback beyond: never a spurious zero.
-            let tail = [| -37.0 .. -0.1 .. -38.4 |]
-            let tv = GeluVector.gelu tail
-            let td = GeluVector.scaledDerivative tail (Array.create tail.Length 1.0)
-            Array.iteri (fun i x -> Assert.True(tv.[i] < 0.0 && td.[i] < 0.0, sprintf "x = %g: %g, %g" x tv.[i] td.[i])) tail
+        // Index the grid so that each x is evaluated in its own vector lane position.
+        let values = GeluVector.gelu grid
+        let derivs = GeluVector.scaledDerivative grid (Array.create grid.Length 1.0)
+        let at (arr: double[]) (x: double) = arr.[Array.findIndex ((=) x) grid]
+        report "gelu (vector)" (at values) (HighPrecision.gelu >> HighPrecision.toDouble) grid
+        report "gelu' (vector)" (at derivs) (HighPrecision.geluDerivative >> HighPrecision.toDouble) (grid |> Array.filter (fun x -> abs (x - root) > 0.05))
+        // Far tail through the vector path (|x| ≤ 38) and the scalar fallback beyond: never a spurious zero.
+        let tail = [| -37.0 .. -0.1 .. -38.4 |]
+        let tv = GeluVector.gelu tail
+        let td = GeluVector.scaledDerivative tail (Array.create tail.Length 1.0)
+        Array.iteri (fun i x -> Assert.True(tv.[i] < 0.0 && td.[i] < 0.0, sprintf "x = %g: %g, %g" x tv.[i] td.[i])) tail
 
     [<Fact>]
     member _.``erf and erfc agree with tabulated values`` () =
@@ -206,109 +204,105 @@ type SpecialTests(output: ITestOutputHelper) =
         Assert.Equal(1e308, Special.geluTanh 1e308)
         Assert.True(Special.geluTanh -10.0 < 0.0) // no cancellation to 0 in the tail
 
-    [<Fact>]
+    [<FactNeeding(Need.VectorLanes)>]
     member _.``the vector path equals the scalar reference path within 1e-12 relative`` () =
-        if Cpu.lanes then
-            // 200,000 values over the whole range (uniform, and log-uniform in |x| down to subnormals), plus
-            // octave edges and special values. Tolerance 1e-12 relative; an absolute 1e-16 floor for GELU'
-            // where it crosses zero and 1e-300 where results are subnormal.
-            let xs = wholeRange (Random(23)) 100000
-            let struct (values, derivs) = GeluVector.geluWithDerivative xs
-            let close (ours: double) (reference: double) (floor: double) =
-                (Double.IsNaN ours && Double.IsNaN reference) || ours = reference || abs (ours - reference) <= 1e-12 * abs reference + floor
-            for i in 0 .. xs.Length - 1 do
-                let x = xs.[i]
-                Assert.True(close values.[i] (Special.gelu x) 1e-300, sprintf "GELU(%.17g): %.17g vs %.17g" x values.[i] (Special.gelu x))
-                Assert.True(close derivs.[i] (Special.geluDerivative x) 1e-16, sprintf "GELU'(%.17g): %.17g vs %.17g" x derivs.[i] (Special.geluDerivative x))
+        // 200,000 values over the whole range (uniform, and log-uniform in |x| down to subnormals), plus
+        // octave edges and special values. Tolerance 1e-12 relative; an absolute 1e-16 floor for GELU'
+        // where it crosses zero and 1e-300 where results are subnormal.
+        let xs = wholeRange (Random(23)) 100000
+        let struct (values, derivs) = GeluVector.geluWithDerivative xs
+        let close (ours: double) (reference: double) (floor: double) =
+            (Double.IsNaN ours && Double.IsNaN reference) || ours = reference || abs (ours - reference) <= 1e-12 * abs reference + floor
+        for i in 0 .. xs.Length - 1 do
+            let x = xs.[i]
+            Assert.True(close values.[i] (Special.gelu x) 1e-300, sprintf "GELU(%.17g): %.17g vs %.17g" x values.[i] (Special.gelu x))
+            Assert.True(close derivs.[i] (Special.geluDerivative x) 1e-16, sprintf "GELU'(%.17g): %.17g vs %.17g" x derivs.[i] (Special.geluDerivative x))
 
-    [<Fact>]
+    [<FactNeeding(Need.EightAndFourLanes)>]
     member _.``the four-lane (AVX2) formulas give the eight-lane (AVX-512) ones' bits`` () =
         // Both run on an AVX-512 machine: the switch sends the same arrays through four lanes. (CI also runs
         // the accuracy tests above with AVX-512 off, where four lanes are all there is.)
-        if Cpu.supported && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported then
-            let rng = Random(31)
-            let xs = Array.append grid (wholeRange rng 20001)
-            let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
-            let es =
-                Array.concat [ Array.init 20001 (fun _ -> 1470.0 * rng.NextDouble() - 750.0)
-                               [| -708.0; -708.5; -745.0; 709.0; 709.8; 710.0; nan; infinity; -infinity; 0.0; -0.0 |] ]
-            let lnInputs =
-                Array.concat [ Array.map abs xs; xs; Array.map (fun e -> Math.Exp(e / 2.0)) es
-                               [| 0.0; -0.0; 5e-324; 2.2250738585072014e-308; 2.225073858507201e-308; Double.MaxValue; infinity; nan; 1.0; 2.0; 0.5 |] ]
-            let run () =
-                let struct (v, d) = GeluVector.geluWithDerivative xs
-                [ "gelu", GeluVector.gelu xs; "g·gelu'", GeluVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", ElementaryVector.exp es; "sigmoid", ElementaryVector.sigmoid es; "tanh", ElementaryVector.tanh (Array.append es xs)
-                  // Rows of 13 and 128 (a tail and none), as softmax and log-softmax and its VJP run them.
-                  "softmax rows", SoftmaxVector.softmaxRows (Array.sub es 0 (13 * 128)) 13
-                  "log-softmax rows", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 128
-                  "log-softmax rows of 13", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 13
-                  "log-softmax VJP rows", SoftmaxVector.logSoftmaxVjpRows (Array.sub xs 0 (13 * 128)) (Array.sub g 0 (13 * 128)) 128
-                  // x^p: every kind of x (zeros, subnormals, ∞ and NaN take Math.Pow; negatives their sign or NaN), results near the ends.
-                  "x^1.5", PowVector.pow 1.5 (Array.map abs xs)
-                  "x^-7.5", PowVector.pow -7.5 (Array.map (fun e -> Math.Exp(e / 8.0)) es)
-                  "x^0.1", PowVector.pow 0.1 xs
-                  "sin", TrigVector.sin (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
-                  "e^x − 1", Expm1Vector.expm1 (Array.append es xs)
-                  "sinh", Expm1Vector.sinh (Array.append es xs)
-                  "cosh", Expm1Vector.cosh (Array.append es xs)
-                  "ln(1 + x)", Log1pVector.log1p (Array.append lnInputs (Array.map (fun x -> x - 1.0) lnInputs))
-                  "cos", TrigVector.cos (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
-                  "tan", TrigVector.tan (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
-                  "erf", ErfVector.erf (Array.append xs (Array.map (fun e -> e / 20.0) es))
-                  "erfc", ErfVector.erfc (Array.append xs (Array.map (fun e -> e / 20.0) es))
-                  "g·erf'", ErfVector.erfScaled xs g
-                  "atan", ArcVector.atan (Array.concat [ xs; es; Array.map (fun e -> e * 1e-3) es ])
-                  "g·atan'", ArcVector.atanScaled xs g
-                  "asin", ArcVector.asin (Array.append (Array.map (fun x -> x / 40.0) xs) (Array.map (fun e -> e / 750.0) es))
-                  "acos", ArcVector.acos (Array.append (Array.map (fun x -> x / 40.0) xs) (Array.map (fun e -> e / 750.0) es))
-                  "g·asin'", ArcVector.asinScaled (Array.map (fun x -> x / 40.0) xs) g
-                  "x^5", PowVector.pow 5.0 xs
-                  "x^-21", PowVector.pow -21.0 xs
-                  "x^100.5", PowVector.pow 100.5 (Array.map (fun e -> Math.Exp(e / 128.0)) es)
-                  "g·(3·x^0.5)", PowVector.scaled 3.0 0.5 (Array.map abs xs) g 0.0
-                  // ln over every magnitude, negatives, zeros, subnormals, the ends and the non-finite (Math.Log
-                  // for those, lane by lane among in-range ones).
-                  "ln", ElementaryVector.log lnInputs ]
-            let eight = run ()
-            Functional.Kernels.Tuning.EightLanes <- false
-            let four = try run () finally Functional.Kernels.Tuning.EightLanes <- true
-            for (name, a), (_, b) in List.zip eight four do
-                for i in 0 .. a.Length - 1 do
-                    if BitConverter.DoubleToInt64Bits a.[i] <> BitConverter.DoubleToInt64Bits b.[i] then
-                        Assert.Fail(sprintf "%s, element %d: eight lanes %.17g, four lanes %.17g" name i a.[i] b.[i])
+        let rng = Random(31)
+        let xs = Array.append grid (wholeRange rng 20001)
+        let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
+        let es =
+            Array.concat [ Array.init 20001 (fun _ -> 1470.0 * rng.NextDouble() - 750.0)
+                           [| -708.0; -708.5; -745.0; 709.0; 709.8; 710.0; nan; infinity; -infinity; 0.0; -0.0 |] ]
+        let lnInputs =
+            Array.concat [ Array.map abs xs; xs; Array.map (fun e -> Math.Exp(e / 2.0)) es
+                           [| 0.0; -0.0; 5e-324; 2.2250738585072014e-308; 2.225073858507201e-308; Double.MaxValue; infinity; nan; 1.0; 2.0; 0.5 |] ]
+        let run () =
+            let struct (v, d) = GeluVector.geluWithDerivative xs
+            [ "gelu", GeluVector.gelu xs; "g·gelu'", GeluVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", ElementaryVector.exp es; "sigmoid", ElementaryVector.sigmoid es; "tanh", ElementaryVector.tanh (Array.append es xs)
+              // Rows of 13 and 128 (a tail and none), as softmax and log-softmax and its VJP run them.
+              "softmax rows", SoftmaxVector.softmaxRows (Array.sub es 0 (13 * 128)) 13
+              "log-softmax rows", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 128
+              "log-softmax rows of 13", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 13
+              "log-softmax VJP rows", SoftmaxVector.logSoftmaxVjpRows (Array.sub xs 0 (13 * 128)) (Array.sub g 0 (13 * 128)) 128
+              // x^p: every kind of x (zeros, subnormals, ∞ and NaN take Math.Pow; negatives their sign or NaN), results near the ends.
+              "x^1.5", PowVector.pow 1.5 (Array.map abs xs)
+              "x^-7.5", PowVector.pow -7.5 (Array.map (fun e -> Math.Exp(e / 8.0)) es)
+              "x^0.1", PowVector.pow 0.1 xs
+              "sin", TrigVector.sin (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
+              "e^x − 1", Expm1Vector.expm1 (Array.append es xs)
+              "sinh", Expm1Vector.sinh (Array.append es xs)
+              "cosh", Expm1Vector.cosh (Array.append es xs)
+              "ln(1 + x)", Log1pVector.log1p (Array.append lnInputs (Array.map (fun x -> x - 1.0) lnInputs))
+              "cos", TrigVector.cos (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
+              "tan", TrigVector.tan (Array.concat [ xs; es; Array.map (fun e -> e * 177.0) es ])
+              "erf", ErfVector.erf (Array.append xs (Array.map (fun e -> e / 20.0) es))
+              "erfc", ErfVector.erfc (Array.append xs (Array.map (fun e -> e / 20.0) es))
+              "g·erf'", ErfVector.erfScaled xs g
+              "atan", ArcVector.atan (Array.concat [ xs; es; Array.map (fun e -> e * 1e-3) es ])
+              "g·atan'", ArcVector.atanScaled xs g
+              "asin", ArcVector.asin (Array.append (Array.map (fun x -> x / 40.0) xs) (Array.map (fun e -> e / 750.0) es))
+              "acos", ArcVector.acos (Array.append (Array.map (fun x -> x / 40.0) xs) (Array.map (fun e -> e / 750.0) es))
+              "g·asin'", ArcVector.asinScaled (Array.map (fun x -> x / 40.0) xs) g
+              "x^5", PowVector.pow 5.0 xs
+              "x^-21", PowVector.pow -21.0 xs
+              "x^100.5", PowVector.pow 100.5 (Array.map (fun e -> Math.Exp(e / 128.0)) es)
+              "g·(3·x^0.5)", PowVector.scaled 3.0 0.5 (Array.map abs xs) g 0.0
+              // ln over every magnitude, negatives, zeros, subnormals, the ends and the non-finite (Math.Log
+              // for those, lane by lane among in-range ones).
+              "ln", ElementaryVector.log lnInputs ]
+        let eight = run ()
+        Functional.Kernels.Tuning.EightLanes <- false
+        let four = try run () finally Functional.Kernels.Tuning.EightLanes <- true
+        for (name, a), (_, b) in List.zip eight four do
+            for i in 0 .. a.Length - 1 do
+                if BitConverter.DoubleToInt64Bits a.[i] <> BitConverter.DoubleToInt64Bits b.[i] then
+                    Assert.Fail(sprintf "%s, element %d: eight lanes %.17g, four lanes %.17g" name i a.[i] b.[i])
 
-    [<Fact>]
+    [<FactNeeding(Need.VectorLanes)>]
     member _.``a vector GELU result depends only on its element, not on its neighbours or its position`` () =
-        if Cpu.lanes then
-            let rng = Random(37)
-            // Out-of-range lanes (scalar functions) scattered among in-range ones, and a tail.
-            let xs = Array.init 61 (fun i -> if i % 7 = 3 then 40.0 + float i else if i % 11 = 5 then nan else 12.0 * rng.NextDouble() - 6.0)
-            let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
-            let bits (x: double) = BitConverter.DoubleToInt64Bits x
-            let values = GeluVector.gelu xs
-            let derivs = GeluVector.scaledDerivative xs g
-            let struct (fv, fd) = GeluVector.geluWithDerivative xs
-            for i in 0 .. xs.Length - 1 do
-                let struct (v1, d1) = GeluVector.geluWithDerivative [| xs.[i] |]
-                Assert.True(bits values.[i] = bits (GeluVector.gelu [| xs.[i] |]).[0], sprintf "GELU(%g) at %d" xs.[i] i)
-                Assert.True(bits derivs.[i] = bits (GeluVector.scaledDerivative [| xs.[i] |] [| g.[i] |]).[0], sprintf "g·GELU'(%g) at %d" xs.[i] i)
-                Assert.True(bits fv.[i] = bits v1.[0] && bits fd.[i] = bits d1.[0], sprintf "fused at %d" i)
+        let rng = Random(37)
+        // Out-of-range lanes (scalar functions) scattered among in-range ones, and a tail.
+        let xs = Array.init 61 (fun i -> if i % 7 = 3 then 40.0 + float i else if i % 11 = 5 then nan else 12.0 * rng.NextDouble() - 6.0)
+        let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
+        let bits (x: double) = BitConverter.DoubleToInt64Bits x
+        let values = GeluVector.gelu xs
+        let derivs = GeluVector.scaledDerivative xs g
+        let struct (fv, fd) = GeluVector.geluWithDerivative xs
+        for i in 0 .. xs.Length - 1 do
+            let struct (v1, d1) = GeluVector.geluWithDerivative [| xs.[i] |]
+            Assert.True(bits values.[i] = bits (GeluVector.gelu [| xs.[i] |]).[0], sprintf "GELU(%g) at %d" xs.[i] i)
+            Assert.True(bits derivs.[i] = bits (GeluVector.scaledDerivative [| xs.[i] |] [| g.[i] |]).[0], sprintf "g·GELU'(%g) at %d" xs.[i] i)
+            Assert.True(bits fv.[i] = bits v1.[0] && bits fd.[i] = bits d1.[0], sprintf "fused at %d" i)
 
-    [<Fact>]
+    [<FactNeeding(Need.VectorLanes)>]
     member _.``the fused value-and-derivative pass is bit-identical to the two separate passes`` () =
-        if Cpu.lanes then
-            let rng = Random(7)
-            // Every region: central, each octave of the Mills fit, scalar fallback beyond 38, non-finite.
-            let xs =
-                Array.concat [ grid
-                               Array.init 4001 (fun _ -> 12.0 * (2.0 * rng.NextDouble() - 1.0) * (if rng.Next(4) = 0 then 4.0 else 1.0))
-                               [| nan; infinity; -infinity; 0.0; -0.0; 38.5; -38.5; 1e300; -1e300 |] ]
-            let struct (values, derivs) = GeluVector.geluWithDerivative xs
-            let separate = GeluVector.gelu xs
-            let separateD = GeluVector.scaledDerivative xs (Array.create xs.Length 1.0)
-            for i in 0 .. xs.Length - 1 do
-                Assert.True(BitConverter.DoubleToInt64Bits values.[i] = BitConverter.DoubleToInt64Bits separate.[i], sprintf "value at %g" xs.[i])
-                Assert.True(BitConverter.DoubleToInt64Bits derivs.[i] = BitConverter.DoubleToInt64Bits separateD.[i], sprintf "derivative at %g" xs.[i])
+        let rng = Random(7)
+        // Every region: central, each octave of the Mills fit, scalar fallback beyond 38, non-finite.
+        let xs =
+            Array.concat [ grid
+                           Array.init 4001 (fun _ -> 12.0 * (2.0 * rng.NextDouble() - 1.0) * (if rng.Next(4) = 0 then 4.0 else 1.0))
+                           [| nan; infinity; -infinity; 0.0; -0.0; 38.5; -38.5; 1e300; -1e300 |] ]
+        let struct (values, derivs) = GeluVector.geluWithDerivative xs
+        let separate = GeluVector.gelu xs
+        let separateD = GeluVector.scaledDerivative xs (Array.create xs.Length 1.0)
+        for i in 0 .. xs.Length - 1 do
+            Assert.True(BitConverter.DoubleToInt64Bits values.[i] = BitConverter.DoubleToInt64Bits separate.[i], sprintf "value at %g" xs.[i])
+            Assert.True(BitConverter.DoubleToInt64Bits derivs.[i] = BitConverter.DoubleToInt64Bits separateD.[i], sprintf "derivative at %g" xs.[i])
 
     [<Fact>]
     member _.``the tanh form is within 3 ulp (value) and 3 ulp (derivative) in every path`` () =
@@ -325,38 +319,37 @@ type SpecialTests(output: ITestOutputHelper) =
         for value, derivative in scalar :: vector do
             Assert.True(value <= 3.0 && derivative <= 3.0, sprintf "%.2f ulp, %.2f ulp" value derivative)
 
-    [<Fact>]
+    [<FactNeeding(Need.FourLanes)>]
     member _.``the vector tanh form gives the same bits on eight lanes and four, in one pass and apart, each element its own`` () =
-        if Cpu.fourLanes then
-            let rng = Random(43)
-            // Both sides of z = ±708 (x ≈ ±19.5, where e^(−|z|) turns subnormal and the scalar path takes over),
-            // overflow of x² and x³, non-finite values, and a tail.
-            let xs =
-                Array.concat [ wholeRange rng 4001
-                               Array.init 400 (fun _ -> 19.0 + rng.NextDouble() * (if rng.Next(2) = 0 then 1.0 else -1.0))
-                               Array.init 400 (fun _ -> -20.0 + rng.NextDouble())
-                               [| 1e102; -1e102; 1e103; -1e103; 1e154; -1e154; 1e155; -1e155; Double.MaxValue; -Double.MaxValue |] ]
-            let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
-            let run () =
-                let struct (v, d) = GeluTanhVector.withDerivative xs
-                [ v; d; GeluTanhVector.value xs; GeluTanhVector.scaled xs g ]
-            let eight = run ()
-            Functional.Kernels.Tuning.EightLanes <- false
-            let four = try run () finally Functional.Kernels.Tuning.EightLanes <- true
-            let bits (x: double) = BitConverter.DoubleToInt64Bits x
-            for a, b in List.zip eight four do
-                for i in 0 .. xs.Length - 1 do
-                    Assert.True(bits a.[i] = bits b.[i], sprintf "x = %.17g: eight lanes %.17g, four %.17g" xs.[i] a.[i] b.[i])
-            match eight with
-            | [ v; d; value; scaled ] ->
-                for i in 0 .. xs.Length - 1 do
-                    Assert.True(bits v.[i] = bits value.[i], sprintf "value at %.17g" xs.[i])
-                    Assert.True(bits (g.[i] * d.[i]) = bits scaled.[i], sprintf "g·derivative at %.17g" xs.[i])
-                    // Each element alone (one lane and three of padding) as in the whole array.
-                    let struct (v1, d1) = GeluTanhVector.withDerivative [| xs.[i] |]
-                    Assert.True(bits v1.[0] = bits v.[i] && bits d1.[0] = bits d.[i], sprintf "alone at %.17g" xs.[i])
-                    // Where the scalar path takes over (e^(−|z|) subnormal, NaN), its bits.
-                    if GeluTanhVector.scalarOnly xs.[i] then
-                        let struct (sv, sd) = Special.geluTanhWithDerivative xs.[i]
-                        Assert.True(bits sv = bits v.[i] && bits sd = bits d.[i], sprintf "scalar lane at %.17g" xs.[i])
-            | _ -> ()
+        let rng = Random(43)
+        // Both sides of z = ±708 (x ≈ ±19.5, where e^(−|z|) turns subnormal and the scalar path takes over),
+        // overflow of x² and x³, non-finite values, and a tail.
+        let xs =
+            Array.concat [ wholeRange rng 4001
+                           Array.init 400 (fun _ -> 19.0 + rng.NextDouble() * (if rng.Next(2) = 0 then 1.0 else -1.0))
+                           Array.init 400 (fun _ -> -20.0 + rng.NextDouble())
+                           [| 1e102; -1e102; 1e103; -1e103; 1e154; -1e154; 1e155; -1e155; Double.MaxValue; -Double.MaxValue |] ]
+        let g = Array.init xs.Length (fun _ -> 2.0 * rng.NextDouble() - 1.0)
+        let run () =
+            let struct (v, d) = GeluTanhVector.withDerivative xs
+            [ v; d; GeluTanhVector.value xs; GeluTanhVector.scaled xs g ]
+        let eight = run ()
+        Functional.Kernels.Tuning.EightLanes <- false
+        let four = try run () finally Functional.Kernels.Tuning.EightLanes <- true
+        let bits (x: double) = BitConverter.DoubleToInt64Bits x
+        for a, b in List.zip eight four do
+            for i in 0 .. xs.Length - 1 do
+                Assert.True(bits a.[i] = bits b.[i], sprintf "x = %.17g: eight lanes %.17g, four %.17g" xs.[i] a.[i] b.[i])
+        match eight with
+        | [ v; d; value; scaled ] ->
+            for i in 0 .. xs.Length - 1 do
+                Assert.True(bits v.[i] = bits value.[i], sprintf "value at %.17g" xs.[i])
+                Assert.True(bits (g.[i] * d.[i]) = bits scaled.[i], sprintf "g·derivative at %.17g" xs.[i])
+                // Each element alone (one lane and three of padding) as in the whole array.
+                let struct (v1, d1) = GeluTanhVector.withDerivative [| xs.[i] |]
+                Assert.True(bits v1.[0] = bits v.[i] && bits d1.[0] = bits d.[i], sprintf "alone at %.17g" xs.[i])
+                // Where the scalar path takes over (e^(−|z|) subnormal, NaN), its bits.
+                if GeluTanhVector.scalarOnly xs.[i] then
+                    let struct (sv, sd) = Special.geluTanhWithDerivative xs.[i]
+                    Assert.True(bits sv = bits v.[i] && bits sd = bits d.[i], sprintf "scalar lane at %.17g" xs.[i])
+        | _ -> ()
