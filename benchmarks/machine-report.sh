@@ -36,6 +36,11 @@ dotnet build "$root/benchmarks" -c Release -v quiet -nologo >/dev/null
   bench stores
   section "Exact GELU fwd+bwd on 10⁷ and sum(GELU(A·B)) (-- small)"
   bench small
+  # LibTorch allocates through glibc, which maps blocks of 32 MiB and more afresh for every call: TorchSharp's 80 MB
+  # results pay first touches that ours (reused) do not. With glibc's mmap off and its trimming out of reach, they
+  # reuse mapped memory too; both figures are shown.
+  section "Exact GELU fwd+bwd on 10⁷ with glibc keeping freed memory (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_=2^36)"
+  MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 bench small | grep "GELU fwd+bwd"
   section "Sums: the accuracy tests"
   dotnet test "$root/tests/Core.Tests" --filter "FullyQualifiedName~ReduceTests" -v quiet -nologo 2>&1 | grep -E "Passed!|Failed!|error" || true
   section "Warm-up in fresh processes (benchmarks/warmup.sh)"

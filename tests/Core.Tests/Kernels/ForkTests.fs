@@ -173,27 +173,26 @@ module KernelsForkTests =
         finally
             Tuning.SplitCostlyFrom <- before
 
-    [<Fact>]
+    [<FactNeeding(Need.TwoCores)>]
     let ``a mid-sized costly kernel stays on one core while the workers sleep, and a burst of such calls wakes them`` () =
-        if Environment.ProcessorCount >= 2 then
-            let before = Tuning.SpinMs
-            try
-                Tuning.SpinMs <- 1.0
-                Fork.For(2, fun _ -> ())
-                Assert.True(SpinWait.SpinUntil((fun () -> not (Fork.Spinning())), 10_000), "the workers did not sleep")
-                // Asleep for good: a wake-up released for a job an earlier test's caller ran itself returns a later
-                // wait early (Fork's documented lost release), and such a worker spins one period before it sleeps.
-                let mutable settled = 0
-                while settled < 200 && (Thread.Sleep 20; Fork.Spinning()) do
-                    SpinWait.SpinUntil((fun () -> not (Fork.Spinning())), 10_000) |> ignore
-                    settled <- settled + 1
-                Assert.False(Fork.Spinning(), "the workers kept waking")
-                Tuning.SpinMs <- 1000.0
-                // Until the calls add up to a burst, each runs whole; then the workers are woken for the next.
-                let mutable whole = 0
-                while whole < Fork.WakeAfterDeclined && Fork.PerTask(129, 127) = 129 do whole <- whole + 1
-                Assert.InRange(whole, 1, Fork.WakeAfterDeclined)
-                Assert.True(SpinWait.SpinUntil((fun () -> Fork.Spinning()), 10_000), "the workers were not woken")
-                Assert.True(Fork.PerTask(129, 127) < 129, "no split with the workers up")
-            finally
-                Tuning.SpinMs <- before
+        let before = Tuning.SpinMs
+        try
+            Tuning.SpinMs <- 1.0
+            Fork.For(2, fun _ -> ())
+            Assert.True(SpinWait.SpinUntil((fun () -> not (Fork.Spinning())), 10_000), "the workers did not sleep")
+            // Asleep for good: a wake-up released for a job an earlier test's caller ran itself returns a later
+            // wait early (Fork's documented lost release), and such a worker spins one period before it sleeps.
+            let mutable settled = 0
+            while settled < 200 && (Thread.Sleep 20; Fork.Spinning()) do
+                SpinWait.SpinUntil((fun () -> not (Fork.Spinning())), 10_000) |> ignore
+                settled <- settled + 1
+            Assert.False(Fork.Spinning(), "the workers kept waking")
+            Tuning.SpinMs <- 1000.0
+            // Until the calls add up to a burst, each runs whole; then the workers are woken for the next.
+            let mutable whole = 0
+            while whole < Fork.WakeAfterDeclined && Fork.PerTask(129, 127) = 129 do whole <- whole + 1
+            Assert.InRange(whole, 1, Fork.WakeAfterDeclined)
+            Assert.True(SpinWait.SpinUntil((fun () -> Fork.Spinning()), 10_000), "the workers were not woken")
+            Assert.True(Fork.PerTask(129, 127) < 129, "no split with the workers up")
+        finally
+            Tuning.SpinMs <- before

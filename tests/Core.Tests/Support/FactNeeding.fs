@@ -16,6 +16,8 @@ type Need =
     | EightAndFourLanes = 3
     /// Vector512, or Vector256 with FMA: the packed GEMM kernel (`PackedGemm.Supported`).
     | PackedGemm = 4
+    /// Two cores or more (DOTNET_PROCESSOR_COUNT may say fewer): the kernels' split over cores.
+    | TwoCores = 5
 
 /// Whether this process has a vector path, and the skip reason where it has not.
 module Needs =
@@ -28,6 +30,7 @@ module Needs =
         | Need.EightLanes -> Cpu.wide ()
         | Need.EightAndFourLanes -> Cpu.supported && Avx2.IsSupported && Fma.IsSupported
         | Need.PackedGemm -> Functional.Kernels.PackedGemm.Supported
+        | Need.TwoCores -> System.Environment.ProcessorCount >= 2
         | _ -> invalidArg (nameof need) (sprintf "No such need: %d." (int need))
 
     /// The reason a test is reported skipped where the path does not run.
@@ -40,11 +43,12 @@ module Needs =
             | Need.EightAndFourLanes -> "AVX-512, AVX2 and FMA (eight lanes and four)"
             | Need.PackedGemm -> "Vector512, or Vector256 with FMA (the packed GEMM kernel)"
             | _ -> string need
-        sprintf "not run: needs %s, absent or switched off here (DOTNET_EnableAVX512, DOTNET_EnableAVX2, DOTNET_EnableHWIntrinsic)" what
+        if need = Need.TwoCores then "not run: needs two cores or more; this process has one (DOTNET_PROCESSOR_COUNT)"
+        else sprintf "not run: needs %s, absent or switched off here (DOTNET_EnableAVX512, DOTNET_EnableAVX2, DOTNET_EnableHWIntrinsic)" what
 
-/// A fact about one vector path: where that path does not run (the CPU lacks it, or CI's runs switch it off), the
-/// test is reported skipped with the reason instead of passing without checking anything. xunit reads Skip when it
-/// discovers the test, in the test process, where those switches apply.
+/// A fact about one vector path (or the split over cores): where it does not run (the CPU lacks it, or CI's runs
+/// switch it off), the test is reported skipped with the reason instead of passing without checking anything. xunit
+/// reads Skip when it discovers the test, in the test process, where those switches apply.
 type FactNeedingAttribute(need: Need) =
     inherit FactAttribute()
 
