@@ -254,6 +254,9 @@ module Replay =
                     torch.where(d.detach().abs().eq(torch.tensor delta), g * bound + g.detach() * (d - d.detach()) * 0.5, plain ())
             | _ -> plain ()
 
+    /// Whether a TorchSharp result has the given shape.
+    let private shaped (shape: int[]) (t: torch.Tensor) = t.shape = (shape |> Array.map int64)
+
     /// A fixed pseudo-random adjoint for operation k: each VJP is checked as a linear map in a generic direction, so
     /// a wrong rule shows even where the function's own adjoint would hide it.
     let private adjointFor (k: int) (shape: int[]) = Tensor.random (7919 * (k + 1)) shape
@@ -313,7 +316,9 @@ module Replay =
                         let leaves = e.Inputs |> Array.map (Torch.toTorch true)
                         let y = forward (Array.copy leaves)
                         let vjp =
-                            if not y.requires_grad then e.Inputs |> Array.map (fun t -> Tensor.zeros t.ShapeArray)
+                            // LibTorch aborts the process on an output gradient that does not fit the result: a
+                            // forward of another shape (a custom op's) is reported by the value's comparison instead.
+                            if not y.requires_grad || not (shaped e.Output.ShapeArray y) then e.Inputs |> Array.map (fun t -> Tensor.zeros t.ShapeArray)
                             else
                                 let gs = torch.autograd.grad([| y |], leaves, [| Torch.toTorch false g |], false, false, true)
                                 Array.init leaves.Length (fun i -> Torch.gradOrZero e.Inputs.[i].ShapeArray gs.[i])
@@ -381,7 +386,7 @@ module Replay =
             let sameRun =
                 untracedValue.ShapeArray = program.Output.ShapeArray
                 && (fst (disagreements rtol atol (untracedValue.ToArray()) (program.Output.ToArray()))).Count = 0
-            let theirValue, theirGrads, theirRandom =
+            let replayedEndToEnd =
                 Torch.scopedRetryingFreedScalar (fun () ->
                     let values = Dictionary<Tensor, torch.Tensor>(HashIdentity.Reference)
                     // The program's own inputs (a tensor each, even where the caller passed one tensor twice).
@@ -390,7 +395,16 @@ module Replay =
                         match values.TryGetValue t with
                         | true, v -> v
                         | _ -> let v = Torch.toTorch false t in values.[t] <- v; v
-                    for e in forward do values.[e.Output] <- aligned customOps e (e.Inputs |> Array.map onTorch)
+                    // Stops at the first result shaped unlike ours (already reported op by op): the ops after it, and
+                    // autograd's output gradient, would meet a shape LibTorch may abort the process on.
+                    let misshapen =
+                        forward |> Array.tryFindIndex (fun e ->
+                            let t = aligned customOps e (e.Inputs |> Array.map onTorch)
+                            values.[e.Output] <- t
+                            not (shaped e.Output.ShapeArray t))
+                    match misshapen with
+                    | Some k -> Error (sprintf "End to end: not run, since operation %d of %d (%s) returns shape %s on TorchSharp and %s here." (k + 1) forward.Length forward.[k].Op.Name (Shape.show (values.[forward.[k].Output].shape |> Array.map int)) (Shape.show forward.[k].Output.ShapeArray))
+                    | None ->
                     let y = onTorch program.Output
                     let gradsFor (seed: torch.Tensor) (retain: bool) =
                         if y.requires_grad then
@@ -398,35 +412,40 @@ module Replay =
                             Array.init leaves.Length (fun i -> Torch.gradOrZero xs.[i].ShapeArray gs.[i])
                         else xs |> Array.map (fun x -> Tensor.zeros x.ShapeArray)
                     let ones = gradsFor (torch.ones_like y) true
-                    Torch.ofTorch y, ones, gradsFor (Torch.toTorch false endToEndAdjoint) false)
-            let compare (what: string) (ours: Tensor) (theirs: Tensor) =
-                let a, b = ours.ToArray(), theirs.ToArray()
-                if ours.ShapeArray <> theirs.ShapeArray then
-                    // A replay shaped unlike ours (already named op by op): no element-wise comparison.
-                    line (sprintf "End to end, the %s has shape %s here and %s on TorchSharp." what (Shape.show ours.ShapeArray) (Shape.show theirs.ShapeArray))
-                    false
-                else
-                    let bad, worst = disagreements rtol atol a b
-                    if bad.Count = 0 then true
-                    else
-                        line (sprintf "End to end, the %s differs at %d of %d elements; worst at %s: ours %s, TorchSharp %s." what bad.Count a.Length (multiIndex ours.ShapeArray worst) (invariant a.[worst]) (invariant b.[worst]))
+                    Ok (Torch.ofTorch y, ones, gradsFor (Torch.toTorch false endToEndAdjoint) false))
+            match replayedEndToEnd with
+            | Error m ->
+                line m
+                endToEnd <- false
+            | Ok (theirValue, theirGrads, theirRandom) ->
+                let compare (what: string) (ours: Tensor) (theirs: Tensor) =
+                    let a, b = ours.ToArray(), theirs.ToArray()
+                    if ours.ShapeArray <> theirs.ShapeArray then
+                        // A replay shaped unlike ours (already named op by op): no element-wise comparison.
+                        line (sprintf "End to end, the %s has shape %s here and %s on TorchSharp." what (Shape.show ours.ShapeArray) (Shape.show theirs.ShapeArray))
                         false
-            let valueOk = compare "value" program.Output theirValue
-            let gradsOk = Array.init xs.Length (fun i -> compare (sprintf "gradient of input %d" i) program.Gradients.[i] theirGrads.[i]) |> Array.forall id
-            let randomOk =
-                if not sameRun then
-                    let d = "f gave another value when run again: it is not a function of its inputs alone (random draws or state); Verify replays one run, so f must compute the same each call"
-                    line ("End to end: " + d + ".")
-                    if first.IsNone then first <- Some d
-                    false
-                else
-                Array.init xs.Length (fun i -> compare (sprintf "VJP of input %d for a pseudo-random adjoint (untraced, as Autodiff runs it)" i) untraced.[i] theirRandom.[i])
-                |> Array.forall id
-            endToEnd <- valueOk && gradsOk && randomOk
-            if endToEnd then
-                line (sprintf "End to end under TorchSharp autograd: the value and %s agree, and the VJPs for a pseudo-random adjoint as Autodiff computes them outside a trace." (Shape.count (int64 xs.Length) "gradient" "gradients"))
-            elif first.IsNone then
-                line "No single operation differs beyond tolerance: the difference accumulates through the program (rounding); a looser tolerance may be apt."
+                    else
+                        let bad, worst = disagreements rtol atol a b
+                        if bad.Count = 0 then true
+                        else
+                            line (sprintf "End to end, the %s differs at %d of %d elements; worst at %s: ours %s, TorchSharp %s." what bad.Count a.Length (multiIndex ours.ShapeArray worst) (invariant a.[worst]) (invariant b.[worst]))
+                            false
+                let valueOk = compare "value" program.Output theirValue
+                let gradsOk = Array.init xs.Length (fun i -> compare (sprintf "gradient of input %d" i) program.Gradients.[i] theirGrads.[i]) |> Array.forall id
+                let randomOk =
+                    if not sameRun then
+                        let d = "f gave another value when run again: it is not a function of its inputs alone (random draws or state); Verify replays one run, so f must compute the same each call"
+                        line ("End to end: " + d + ".")
+                        if first.IsNone then first <- Some d
+                        false
+                    else
+                    Array.init xs.Length (fun i -> compare (sprintf "VJP of input %d for a pseudo-random adjoint (untraced, as Autodiff runs it)" i) untraced.[i] theirRandom.[i])
+                    |> Array.forall id
+                endToEnd <- valueOk && gradsOk && randomOk
+                if endToEnd then
+                    line (sprintf "End to end under TorchSharp autograd: the value and %s agree, and the VJPs for a pseudo-random adjoint as Autodiff computes them outside a trace." (Shape.count (int64 xs.Length) "gradient" "gradients"))
+                elif first.IsNone then
+                    line "No single operation differs beyond tolerance: the difference accumulates through the program (rounding); a looser tolerance may be apt."
         else
             line "End to end: not run, since not every operation could be replayed."
         for m in notReplayable do line ("Not replayable: " + m)

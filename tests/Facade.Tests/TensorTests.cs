@@ -41,6 +41,21 @@ public class TensorTests
     }
 
     [Fact]
+    public void Split_into_parts_of_unequal_sizes_takes_each_at_its_own_offset()
+    {
+        // Columns 0..5 of a 2×6 tensor in parts of 1, 3, 0 and 2: each part starts where the ones before it end.
+        var x = Tensor.FromArray(Enumerable.Range(0, 12).Select(i => (double)i).ToArray(), 2, 6);
+        var parts = x.Split(1, 1, 3, 0, 2);
+        Assert.Equal(new double[] { 0, 6 }, parts[0].ToArray());
+        Assert.Equal(new double[] { 1, 2, 3, 7, 8, 9 }, parts[1].ToArray());
+        Assert.Equal(new[] { 2, 0 }, parts[2].Shape);
+        Assert.Equal(new double[] { 4, 5, 10, 11 }, parts[3].ToArray());
+        // Each part's gradient lands at its own columns: weights 1, 2 and 4 for the three non-empty parts.
+        var g = Autodiff.Grad(t => { var p = t.Split(-1, 1, 3, 0, 2); return p[0].Sum() + 2 * p[1].Sum() + 4 * p[3].Sum(); }, x);
+        Assert.Equal(new double[] { 1, 2, 2, 2, 4, 4, 1, 2, 2, 2, 4, 4 }, g.ToArray());
+    }
+
+    [Fact]
     public void Empty_tensors_whose_other_axes_exceed_an_array_reduce_reshape_and_solve_to_empty_results()
     {
         // The products of the other axes alone (2³² here) were formed and refused as too large for an array.

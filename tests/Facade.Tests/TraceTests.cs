@@ -41,6 +41,23 @@ public class TraceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_sum_over_some_axes_records_whether_it_keeps_them_and_replays_to_that_shape()
+    {
+        var x = Tensor.Random(6, 2, 3, 4);
+        Func<Tensor[], Tensor> f = xs => xs[0].Sum(new[] { 0, 2 }, false).Square().Sum() + xs[0].Sum(new[] { 1 }, true).Exp().Sum();
+        var program = Autodiff.TraceGradient(f, x);
+        output.WriteLine(program.ToString());
+        var sums = program.Forward.Where(o => o.Name == "sum").Select(o => o.Attributes.Single(a => a.Key == "keepDims").Value);
+        Assert.Equal(new[] { "false", "false", "true", "false" }, sums);
+        // Replayed on TorchSharp, each sum's result has the shape the program recorded (the squares' and exponentials'
+        // gradients are shaped by it).
+        var onTorch = Functional.CrossCheck.TorchSharpEngine.Run(f, "cpu", x);
+        var ours = Autodiff.ValueAndGrad(f, x);
+        Assert.True(onTorch.Value.AllClose(ours.Value, 1e-12, 1e-12));
+        Assert.True(onTorch.Gradients[0].AllClose(ours.Gradients[0], 1e-12, 1e-12));
+    }
+
+    [Fact]
     public void An_op_that_returns_its_input_gets_a_name_of_its_own_and_a_custom_op_is_marked()
     {
         var ones = Tensor.Ones(3);
