@@ -70,15 +70,10 @@ public static partial class TorchSharpCheck
         if (!(absoluteTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(absoluteTolerance), absoluteTolerance.ToString("R", CultureInfo.InvariantCulture), "A tolerance must be ≥ 0.");
         var xs = Interop.Values(inputs, nameof(inputs));
         var y = ours(Interop.Tensors(xs)) ?? throw new ArgumentException("The Functional function returned null.", nameof(ours));
-        // Weights of magnitude 0.5 to 1.5 and random sign: a normal draw near 0 (5e-6 at one of 40 for this seed)
-        // would hide an error in that output element's pullback in every comparison.
-        // One element: −½, so that a rule ignoring its output gradient differs (with 1 it would agree) and dividing
-        // it out again is exact.
-        var rng = new Random(424242);
-        var w = y.Count == 1
-            ? Tensor.FromArray([-0.5], y.Shape.ToArray())
-            : Tensor.FromArray(Enumerable.Range(0, y.Count).Select(_ => { double m = 0.5 + rng.NextDouble(); return rng.Next(2) == 0 ? -m : m; }).ToArray(), y.Shape.ToArray());
-        double unprojection = y.Count == 1 ? -2.0 : 1.0;
+        // GradCheck's projection: weights of magnitude 0.5 to 1.5 and random sign, or −½ for one element (so that a
+        // rule ignoring its output gradient differs), divided out again in the report.
+        var w = new Tensor(Core.ValueModule.constant(Core.GradCheck.projection(y.Value)));
+        double unprojection = Core.GradCheck.unprojection(w.Value.Tensor);
         var grads = Autodiff.Grad(ts => (ours(ts) * w).Sum(), Interop.Tensors(xs));
         // Their result's shape is checked before TorchSharp differentiates it against ours.
         TorchTensor Theirs(TorchTensor[] ts)

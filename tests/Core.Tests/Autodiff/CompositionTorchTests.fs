@@ -248,12 +248,10 @@ module CompositionMemoryTests =
 
     [<Fact>]
     let ``random programs on pooled, poisoned and recycled memory equal the run on fresh memory bit for bit`` () =
-        let poisoned = Functional.Kernels.Tuning.PoisonPooledArrays
-        Functional.Kernels.Tuning.PoisonPooledArrays <- true
         // This test's own scopes' reuses: the process-wide count would also take other tests' running alongside.
         let reused = ref 0
         let recycledBefore = Storage.recycled
-        try
+        TuningSwitches.withPoisonedPool (fun () ->
           Check.forAll "random programs on reused memory" (Check.seedOf "random programs on reused memory") 40
             (programsOf (Gen.elements [ 24; 33; 70; 110 ])) (fun p ->
                 let expected = work p
@@ -266,8 +264,6 @@ module CompositionMemoryTests =
                     GC.Collect()
                     GC.WaitForPendingFinalizers()
                     Array.iteri2 (fun k e a -> sameBits (sprintf "plain after a collection, output %d" k) e a) expected (work p))
-          |> ignore
-        finally
-            Functional.Kernels.Tuning.PoisonPooledArrays <- poisoned
+          |> ignore)
         Assert.True(reused.Value > 0, "no array was taken from a scope's pool")
         Assert.True(Storage.recycled > recycledBefore, "no plain result was recycled")

@@ -30,24 +30,18 @@ module StorageTests =
 
     [<Fact>]
     let ``results made in scopes, on reused and poisoned memory, equal the unscoped results bit for bit`` () =
-        // Every array going back to the pool is filled with NaN, so a kernel that reads an output before writing
-        // it (fine on a fresh GC array, wrong on a reused one) gives a visibly wrong answer here.
-        let poisoned = Functional.Kernels.Tuning.PoisonPooledArrays
-        Functional.Kernels.Tuning.PoisonPooledArrays <- true
+        // Twice in a poisoned pool, so that the second run takes the first one's (NaN-filled) arrays.
         // This test's own scopes' reuses: the process-wide count would also take other tests' running alongside.
         let reused = ref 0
-        try
+        TuningSwitches.withPoisonedPool (fun () ->
           Check.forAll "scoped vs unscoped" 31UL 60 EinsumEngineTests.permutedArb (fun c ->
             let expected = work c
-            // Twice, so that the second run takes the first one's (poisoned) arrays from the pool.
             for round in 1 .. 2 do
                 use scope = Tensor.scope ()
                 let actual = work c
                 Array.iter2 (sameBits (sprintf "%s round %d" c.Equation round)) expected actual
                 reused.Value <- reused.Value + scope.State.Reuses)
-          |> ignore
-        finally
-            Functional.Kernels.Tuning.PoisonPooledArrays <- poisoned
+          |> ignore)
         Assert.True(reused.Value > 0, "no array was taken from the pool")
 
     [<Fact>]

@@ -27,3 +27,13 @@ module TuningSwitches =
             Functional.Kernels.Tuning.NonTemporalBytes <- saved
             Functional.Kernels.Tuning.StreamPlainResults <- savedPlain
             Functional.Kernels.Tuning.StreamRunsFrom <- savedRuns
+
+    /// Runs f with every array going back to a pool filled with NaN (`PoisonPooledArrays`), so that a kernel reading
+    /// an output before writing it gives a visibly wrong answer; then puts the switch back.
+    let withPoisonedPool (f: unit -> 'a) : 'a =
+        let saved = Functional.Kernels.Tuning.PoisonPooledArrays
+        try
+            Functional.Kernels.Tuning.PoisonPooledArrays <- true
+            f ()
+        finally
+            Functional.Kernels.Tuning.PoisonPooledArrays <- saved
