@@ -268,8 +268,8 @@ public static partial class Quick
     /// <summary>The elementwise family, row sum, softmax and log-softmax, forward and backward on 10⁶ (1000×1000 for the
     /// row ops): ours plain, ours in a scope, TorchSharp in a dispose scope and TorchSharp without one (its tensors
     /// then wait for the GC's finalizers, as ours wait for the GC), alternating op by op, ROUNDS rounds (default 5);
-    /// prints each round and the medians with the ratios TorchSharp / ours (above 1: ours faster). Ours in a scope and
-    /// TorchSharp in a dispose scope are timed interleaved, in blocks of BLOCKMS (default 250 ms; PAIRED=0: one
+    /// prints each round and the medians with the ratios TorchSharp / ours (above 1: ours faster). Ours plain, ours in a
+    /// scope and TorchSharp in a dispose scope are timed interleaved, in blocks of BLOCKMS (default 250 ms; PAIRED=0: one
     /// after the other).</summary>
     public static void ElementwiseFamily()
     {
@@ -333,45 +333,45 @@ public static partial class Quick
         }
         // Each measurement (ms per call) starts with the garbage of the one before collected and finalised.
         static double Settled(Action f) => Quick.Settled(f, 3) * 1e3;
-        // The like-for-like pair (ours in a scope, TorchSharp in a dispose scope; neither leaves garbage) is timed
-        // interleaved for 2 s, so that both see the same stretch of the VM's noise (timed one second after the
-        // other, a round's ratio moved by ±30 %). Blocks of 250 ms (BLOCKMS): each switch costs the side that
-        // follows (its data evicted; perhaps also LibTorch's OpenMP threads still spinning on the cores, not
-        // measured); with 20 ms blocks our softmax took 2.2 ms instead of 1.3. Between blocks, untimed, our workers'
-        // spin runs out (Quiet), so that it does not take a core from TorchSharp's block.
-        // PAIRED=0 times them apart.
+        // Ours plain, ours in a scope and TorchSharp in a dispose scope are timed interleaved for 3 s, so that all
+        // three see the same stretch of the VM's noise (timed one second after the other, a round's ratio moved by
+        // ±30 %), and plain against scoped is a ratio of one run as well as against TorchSharp. Blocks of 250 ms
+        // (BLOCKMS): each switch costs the side that follows (its data evicted; perhaps also LibTorch's OpenMP threads
+        // still spinning on the cores, not measured); with 20 ms blocks our softmax took 2.2 ms instead of 1.3.
+        // Between blocks, untimed, our workers' spin runs out (Quiet), so that it does not take a core from
+        // TorchSharp's block. Ours plain leaves its results to the keepers, which the library's own collections
+        // recycle during its block; TorchSharp without a dispose scope leaves its tensors to the GC's finalizers, so
+        // it is timed apart (Settled). PAIRED=0 times every side apart.
         bool paired = Environment.GetEnvironmentVariable("PAIRED") != "0";
         double blockMs = Environment.GetEnvironmentVariable("BLOCKMS") is string bms ? double.Parse(bms, System.Globalization.CultureInfo.InvariantCulture) : 250;
-        (double A, double B) Interleaved(Action a, Action b)
+        double[] Interleaved(params Action[] sides)
         {
             GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
-            for (int i = 0; i < 3; i++) { a(); b(); }
-            double ta = 0, tb = 0;
-            long na = 0, nb = 0;
+            for (int i = 0; i < 3; i++) foreach (var side in sides) side();
+            var took = new double[sides.Length];
+            var calls = new long[sides.Length];
             var total = Stopwatch.StartNew();
             var sw = new Stopwatch();
-            while (total.Elapsed.TotalSeconds < 2)
-            {
-                sw.Restart();
-                do { a(); na++; } while (sw.Elapsed.TotalMilliseconds < blockMs);
-                ta += sw.Elapsed.TotalSeconds;
-                Quick.Quiet();
-                sw.Restart();
-                do { b(); nb++; } while (sw.Elapsed.TotalMilliseconds < blockMs);
-                tb += sw.Elapsed.TotalSeconds;
-                Quick.Quiet();
-            }
-            return (ta / na * 1e3, tb / nb * 1e3);
+            while (total.Elapsed.TotalSeconds < sides.Length)
+                for (int k = 0; k < sides.Length; k++)
+                {
+                    sw.Restart();
+                    do { sides[k](); calls[k]++; } while (sw.Elapsed.TotalMilliseconds < blockMs);
+                    took[k] += sw.Elapsed.TotalSeconds;
+                    Quick.Quiet();
+                }
+            return took.Select((t, k) => t / calls[k] * 1e3).ToArray();
         }
         var times = ops.Select(_ => new List<(double Plain, double Scoped, double Torch, double TorchPlain)>()).ToArray();
         for (int round = 0; round < rounds; round++)
             for (int k = 0; k < ops.Length; k++)
             {
                 var (name, ours, theirs, inputs, a) = ops[k];
-                double plain = Settled(ours);
                 Action oursScoped = () => { using var sc = Core.TensorModule.scope(); ours(); };
                 Action torchScoped = () => Torch(theirs, inputs, a);
-                var (scoped, torch) = paired ? Interleaved(oursScoped, torchScoped) : (Settled(oursScoped), Settled(torchScoped));
+                var (plain, scoped, torch) = paired
+                    ? Interleaved(ours, oursScoped, torchScoped) switch { var t => (t[0], t[1], t[2]) }
+                    : (Settled(ours), Settled(oursScoped), Settled(torchScoped));
                 double torchPlain = Settled(() => TorchPlain(theirs, inputs, a));
                 times[k].Add((plain, scoped, torch, torchPlain));
                 Console.WriteLine($"round {round + 1} {name}: plain {plain:F3} ms, scoped {scoped:F3} ms, TorchSharp {torch:F3} ms, TorchSharp without a dispose scope {torchPlain:F3} ms");
