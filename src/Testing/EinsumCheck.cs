@@ -78,7 +78,7 @@ public static class EinsumCheck
     private static Tensor[] Gradients(string equation, Tensor[] operands, Tensor w) =>
         Autodiff.Grad(xs => (Einsum.Contract(equation, xs) * w).Sum(), operands);
 
-    private static RuleCheckReport? Compare(string check, string original, string variant, Tensor expected, Tensor actual,
+    internal static RuleCheckReport? Compare(string check, string original, string variant, Tensor expected, Tensor actual,
         Tensor[] expectedGrads, Tensor[] actualGrads, Func<int, int> where)
     {
         string? Differ(Tensor e, Tensor a)

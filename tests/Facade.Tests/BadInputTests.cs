@@ -25,8 +25,6 @@ public class BadInputTests
         Assert.Contains("Functional.Core", einsum.StackTrace);
     }
 
-    /// <summary>A custom op's rule that returns the wrong shape is named by CustomOp.Create's parameter (vjp), wherever
-    /// the rule runs: not pinned on a pullback's only parameter, nor dropped by Grad.</summary>
     [Fact]
     public void A_shape_of_more_than_64_axes_is_refused_in_the_callers_terms()
     {
@@ -37,12 +35,20 @@ public class BadInputTests
         Assert.Throws<ShapeException>(() => Tensor.FromArray(new[] { 1.0 }, 1).Reshape(Enumerable.Repeat(1, 100_000).ToArray()));
     }
 
+    /// <summary>A custom op's rule that returns the wrong shape is named by CustomOp.Create's parameter (vjp), wherever
+    /// the rule runs: not pinned on a pullback's only parameter, nor dropped by Grad.</summary>
     [Fact]
     public void A_custom_op_rule_s_error_keeps_the_rule_s_name()
     {
         var bad = CustomOp.Create("bad", xs => xs[0] * 2, (xs, y, g, i) => g.Sum(), (xs, y, i, t) => t * 2);
         Assert.Equal("vjp", Assert.Throws<ShapeException>(() => Autodiff.Vjp(x => bad(new[] { x }), Tensor.Ones(3)).Pullback(Tensor.Ones(3))).ParamName);
         Assert.Equal("vjp", Assert.Throws<ShapeException>(() => Autodiff.Grad(x => bad(new[] { x }).Sum(), Tensor.Ones(3))).ParamName);
+        // Of the right rank but another length: a [1] would broadcast into the gradient, silently wrong.
+        var kept = CustomOp.Create("kept", xs => xs[0] * 2, (xs, y, g, i) => g.Sum(new[] { 0 }, true), (xs, y, i, t) => t.Sum(new[] { 0 }, true));
+        var e = Assert.Throws<ShapeException>(() => Autodiff.Grad(x => kept(new[] { x }).Sum(), Tensor.Ones(3)));
+        Assert.Equal("vjp", e.ParamName);
+        Assert.Contains("The VJP of custom op 'kept' for input 0 returned shape [1]; it must be [3].", e.Message);
+        Assert.Equal("jvp", Assert.Throws<ShapeException>(() => Autodiff.Jvp(x => kept(new[] { x }), Tensor.Ones(3), Tensor.Ones(3))).ParamName);
     }
 
     [Fact]

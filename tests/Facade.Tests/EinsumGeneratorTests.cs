@@ -226,4 +226,20 @@ public class EinsumGeneratorTests(ITestOutputHelper output)
         Assert.Equal(5, last!.ToArray().Count(v => Math.Abs(v) == 0.25));
         Assert.Contains(last!.ToArray(), v => v > 1.5);
     }
+
+    [Fact]
+    public void The_metamorphic_comparison_looks_at_every_operand_s_gradient()
+    {
+        // Three operands' gradients, the variant's last one off at its last element only.
+        var y = Tensor.Ones(2);
+        var grads = new[] { Tensor.Ones(2), Tensor.Ones(3), Tensor.Ones(4) };
+        var lastOff = new[] { Tensor.Ones(2), Tensor.Ones(3), Tensor.FromArray(new[] { 1.0, 1, 1, 1.5 }, 4) };
+        Assert.Null(EinsumCheck.Compare("operands reordered", "i,j,k->i", "k,j,i->i", y, y, grads, grads, k => k));
+        var r = EinsumCheck.Compare("operands reordered", "i,j,k->i", "k,j,i->i", y, y, grads, lastOff, k => k);
+        Assert.NotNull(r);
+        Assert.False(r!.Passed);
+        Assert.Equal("i,j,k->i written as k,j,i->i: the gradient of operand 2 differs at element 3: 1.5 instead of 1", r.Details);
+        // The variant's operands in another order: operand k's gradient is read where the variant put it.
+        Assert.Null(EinsumCheck.Compare("operands reordered", "i,j,k->i", "k,j,i->i", y, y, grads, grads.Reverse().ToArray(), k => 2 - k));
+    }
 }

@@ -45,6 +45,19 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void The_default_tolerances_are_torchs_atol_1e_5_and_rtol_1e_3()
+    {
+        // Derivatives near 0.01, the rule off by 5e-4 (5 %): over atol + rtol·|d| = 2e-5 with torch's tolerances,
+        // within them with the two swapped (1e-3 + 1e-7).
+        var off = CustomOp.Create("off", xs => xs[0] * xs[0], (xs, y, g, i) => g * (xs[0] * 2 + 5e-4), (xs, y, i, t) => t * (xs[0] * 2 + 5e-4));
+        var at = Tensor.FromArray(new[] { 0.005, -0.004, 0.006 }, 3);
+        Assert.False(GradientCheck.Run(xs => off(xs).Sum(), at).Passed);
+        Assert.True(GradientCheck.Run(xs => off(xs).Sum(), 1e-6, 1e-3, 1e-5, at).Passed);
+        // A right rule at the same points passes with the defaults.
+        Assert.True(GradientCheck.Run(xs => (xs[0] * xs[0]).Sum(), at).Passed);
+    }
+
+    [Fact]
     public void A_wrong_rule_of_a_non_scalar_function_is_caught_through_the_projection()
     {
         // The VJP transposes nothing and scales by 2: wrong in every element, seen through ⟨f(x), w⟩.

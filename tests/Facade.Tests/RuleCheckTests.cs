@@ -63,6 +63,16 @@ public class RuleCheckTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_VJP_wrong_only_at_the_last_element_is_caught_there()
+    {
+        // 1 % off at element 5 of 6 alone (x = 2), the JVP right: every element of a small input is checked.
+        static Tensor LastOff(Tensor x) => Slope(x) * (1 + Tensor.FromArray(Enumerable.Range(0, x.Count).Select(k => k == x.Count - 1 ? 0.01 : 0).ToArray(), x.Shape.ToArray()));
+        var op = Softsign(vjp: (xs, y, g, i) => g * LastOff(xs[0]));
+        var report = FailsAt("VJP", op, X);
+        Assert.Contains("element 5 (value 2)", report.Details);
+    }
+
+    [Fact]
     public void A_wrong_JVP_is_caught_and_named()
     {
         var op = Softsign(jvp: (xs, y, i, t) => t * Slope(xs[0]) * 1.01);

@@ -148,6 +148,22 @@ module DocExampleTests =
         Assert.True(report.Passed, string report)
 
     [<Fact>]
+    let ``the F# kit's tensors keep their gap from the points they avoid, and so do their shrinks`` () =
+        let gen = Functional.Testing.FSharp.TensorGen.awayFrom [| 500 |] -1.0 1.0 0.1 [ 0.0; 0.5 ]
+        let arb = Functional.Testing.FSharp.TensorGen.arbAwayFrom [| 50 |] -1.0 1.0 0.1 [ 0.0; 0.5 ]
+        // Draws are in [min, max); shrinks go toward the simplest value in [min, max], max included, and may land on a
+        // gap's edge (0.4 = 0.5 − 0.1, whose distance from 0.5 rounds to 0.09999999999999998).
+        let away (upTo: double -> bool) (t: Functional.Tensor) =
+            t.ToArray() |> Array.forall (fun v -> v >= -1.0 && upTo v && abs v >= 0.1 - 1e-12 && abs (v - 0.5) >= 0.1 - 1e-12)
+        let samples = FsCheck.Fluent.Gen.Sample(gen, 20)
+        Assert.All(samples, fun t -> Assert.True(away (fun v -> v < 1.0) t, string t))
+        // Values come close to the gap's edge (within a hundredth of 0.1 or 0.4), so a narrower gap would show.
+        let near = samples |> Seq.collect (fun t -> t.ToArray()) |> Seq.filter (fun v -> abs (abs v - 0.1) < 0.01 || abs (v - 0.4) < 0.01)
+        Assert.NotEmpty(near)
+        for t in FsCheck.Fluent.Gen.Sample(arb.Generator, 5) do
+            Assert.All(arb.Shrinker t |> Seq.truncate 100, fun s -> Assert.True(away (fun v -> v <= 1.0) s, string s))
+
+    [<Fact>]
     let ``the F# kit checks an op written against the core, and finds a wrong rule`` () =
         let cube (vjpFactor: double) =
             Op.create "cube" (fun xs -> Tensor.map (fun v -> v * v * v) xs.[0])

@@ -1,7 +1,10 @@
 namespace Functional.Tests
 
+open System
 open Xunit
+open TorchSharp
 open Functional.Core
+open Functional.CrossCheck
 
 module GradCheckTests =
 
@@ -57,3 +60,68 @@ module GradCheckTests =
             // Both signs occur.
             Assert.Contains(w, fun v -> v < 0.0)
             Assert.Contains(w, fun v -> v > 0.0)
+
+    /// The comparison both checkers share, element by element, at torch's gradcheck tolerances.
+    let private compared (pairs: (float * float) list) =
+        let b = GradCheckBuilder(1e-5, 1e-3)
+        pairs |> List.iteri (fun e (ours, reference) -> b.Add(0, e, ours, reference))
+        b.Report()
+
+    [<Fact>]
+    let ``an infinity agrees only with itself, whatever the tolerances`` () =
+        // atol + rtol·∞ would admit any value against an infinite reference, and any infinity against a finite one.
+        Assert.False((compared [ 1.0, infinity ]).Passed)
+        Assert.False((compared [ 1.0, -infinity ]).Passed)
+        Assert.False((compared [ infinity, 1.0 ]).Passed)
+        Assert.False((compared [ infinity, -infinity ]).Passed)
+        Assert.False((compared [ nan, 1.0 ]).Passed)
+        Assert.False((compared [ 1.0, nan ]).Passed)
+        Assert.True((compared [ infinity, infinity; -infinity, -infinity; 1.0, 1.0 + 1e-9 ]).Passed)
+
+    [<Fact>]
+    let ``the report names the element that exceeds its bound the most`` () =
+        let r = compared [ 1.0, 1.0; 3.0, 2.0; 1.0, 1.5; 0.0, 0.0 ]
+        Assert.False(r.Passed)
+        Assert.Equal(1, r.WorstIndex)
+        Assert.Equal(3.0, r.Analytic)
+        Assert.Equal(2.0, r.Numeric)
+        Assert.Equal(4, r.Checked)
+
+    [<Fact>]
+    let ``a finite difference that is not finite fails even against the same infinity`` () =
+        // A difference quotient of ∞ means the step crossed a pole or overflowed: nothing was measured.
+        let b = GradCheckBuilder(1e-5, 1e-3)
+        b.AddNumeric(0, 0, 2.0, 2.0)
+        b.AddNumeric(0, 1, infinity, infinity)
+        let r = b.Report()
+        Assert.False(r.Passed)
+        Assert.Equal(1, r.WorstIndex)
+
+    [<Fact>]
+    let ``a NaN or negative tolerance or a bad step is refused, not taken to pass or fail everything`` () =
+        let f (xs: Value[]) = Reduction.sum (Arithmetic.mul xs.[0] xs.[0])
+        let x = [| Tensor.random 4 [| 3 |] |]
+        for step, atol, rtol, name in [ 1e-6, 1e-5, nan, "rtol"; 1e-6, nan, 1e-3, "atol"; 1e-6, 1e-5, -1e-3, "rtol"; 1e-6, -1e-5, 1e-3, "atol"; nan, 1e-5, 1e-3, "step"; 0.0, 1e-5, 1e-3, "step" ] do
+            Assert.Equal(name, (Assert.Throws<ArgumentException>(fun () -> GradCheck.runWith step atol rtol f x |> ignore)).ParamName)
+        for atol, rtol, name in [ 1e-5, nan, "rtol"; nan, 1e-3, "atol" ] do
+            Assert.Equal(name, (Assert.Throws<ArgumentException>(fun () -> Torch.compare rtol atol f (fun ts -> (ts.[0] * ts.[0]).sum()) x |> ignore)).ParamName)
+
+    /// The TorchSharp mode of the check compares our value and gradients with TorchSharp's, not with our own.
+    [<Fact>]
+    let ``the TorchSharp comparison fails where their value or gradient differs from ours`` () =
+        let x = [| Tensor.create [| 3 |] [| 0.5; -1.5; 2.0 |] |]
+        let square (ts: torch.Tensor[]) = (ts.[0] * ts.[0]).sum()
+        let right = Torch.compare 1e-6 1e-8 (fun xs -> Reduction.sum (Arithmetic.mul xs.[0] xs.[0])) square x
+        Assert.True(right.Passed, right.ToString())
+        // Our rule 5 % off (2.1·x): the gradients differ, the values agree.
+        let wrongRule = Torch.compare 1e-6 1e-8 (fun xs -> Reduction.sum (wrong xs.[0])) square x
+        Assert.False(wrongRule.Passed)
+        // Worst where |x| is largest: 4.2 against 4 at x = 2.
+        Assert.Equal(2, wrongRule.WorstIndex)
+        Assert.Equal(4.2, wrongRule.Analytic, 12)
+        Assert.Equal(4.0, wrongRule.Numeric, 12)
+        // Their value off by 1, the gradients the same.
+        let shifted (ts: torch.Tensor[]) = let s = square ts in s + torch.ones_like s
+        let wrongValue = Torch.compare 1e-6 1e-8 (fun xs -> Reduction.sum (Arithmetic.mul xs.[0] xs.[0])) shifted x
+        Assert.False(wrongValue.Passed)
+        Assert.Equal(1.0, wrongValue.MaxAbsoluteError, 12)
