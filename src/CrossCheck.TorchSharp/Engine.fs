@@ -468,7 +468,7 @@ module Engine =
             if not same then
                 invalidArg "customOps" (sprintf "The TorchSharp forward for custom op '%s' changed its input %d in place; it must leave its inputs as they are (they are other operations' values) and return a new tensor." op.Name k)
         if isNull y then invalidArg "customOps" (sprintf "The TorchSharp forward for custom op '%s' returned null." op.Name)
-        if y.shape <> (expected |> Array.map int64) then
+        if not (Torch.hasShape expected y) then
             raise (ShapeException(sprintf "The TorchSharp forward for custom op '%s' returned shape [%s]; the op's output has shape %s." op.Name (String.Join(", ", y.shape)) (Shape.show expected), "customOps"))
         if y.dtype <> torch.ScalarType.Float64 then
             invalidArg "customOps" (sprintf "The TorchSharp forward for custom op '%s' returned a %O tensor; it must return float64, as its inputs are." op.Name y.dtype)

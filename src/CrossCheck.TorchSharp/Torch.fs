@@ -35,6 +35,9 @@ module Torch =
                 raise (ShapeException(sprintf "The TorchSharp tensor has a dimension of %d, more than a Functional tensor can have (%d)." d Int32.MaxValue, "t"))
             int d)
 
+    /// Whether a TorchSharp tensor has the given shape.
+    let internal hasShape (shape: int[]) (t: torch.Tensor) = t.shape = (shape |> Array.map int64)
+
     /// A Functional tensor with the same shape and values (converted to float64 if needed).
     let ofTorch (t: torch.Tensor) : Tensor =
         // Each step makes a wrapper of its own: disposed here, not left to the finalizer outside a dispose scope.
