@@ -331,14 +331,14 @@ module KernelsGemmTests =
     let ``any cache blocks give the same bits: one fused sum per element in order of k`` () =
         // The blocks follow the CPU (GemmBlocking); a result must not. Shapes cross every block edge of the
         // blockings tried (k across KC, rows across MC, columns across NC, edge tiles), on one and two parts.
-        // (1, 500, 900, 40) crosses KC 384 and MC 472.
+        // (1, 500, 900, 40) crosses KC 256 and MC 128.
         let blockings =
             [ Functional.Kernels.GemmBlocking.Measured
               Functional.Kernels.GemmBlocking(128, 64, 256)
               Functional.Kernels.GemmBlocking(37, 24, 48)
               Functional.Kernels.GemmBlocking(256, 512, 2048)
               // What the rule gives an Intel Xeon with a 2 MB L2 (the test below).
-              Functional.Kernels.GemmBlocking(384, 472, 1024) ]
+              Functional.Kernels.GemmBlocking(256, 128, 1024) ]
         let saved = Functional.Kernels.Tuning.GemmBlocks
         try
             for (batch, m, k, n) in [ (1, 70, 300, 90); (2, 33, 129, 50); (1, 9, 1100, 270); (1, 300, 40, 17); (3, 8, 77, 16); (1, 500, 900, 40) ] do
@@ -364,14 +364,14 @@ module KernelsGemmTests =
             Assert.Throws<System.ArgumentOutOfRangeException>(fun () -> bad.Checked() |> ignore) |> ignore
         // The rule per CPU kind: Zen 4 keeps the blocks measured there; Zen 5 (family 26 model 2: 48 KB L1d,
         // 1 MB L2) gets A's block in a quarter of L2; an Intel Xeon with full-width AVX-512 (family 6 model 207:
-        // 48 KB L1d, 2 MB L2) gets KC 384 and A's block in 70 % of L2.
+        // 48 KB L1d, 2 MB L2) gets KC 256 and A's block in an eighth of L2.
         let zen4 = Functional.Kernels.CpuInfo("AuthenticAMD", 25, 17, 32 * 1024, 1024 * 1024)
         let zen5 = Functional.Kernels.CpuInfo("AuthenticAMD", 26, 2, 48 * 1024, 1024 * 1024)
         let xeon = Functional.Kernels.CpuInfo("GenuineIntel", 6, 207, 48 * 1024, 2048 * 1024)
         Assert.Equal(Functional.Kernels.GemmBlocking.Measured, Functional.Kernels.GemmBlocking.For(zen4, true))
         Assert.Equal(Functional.Kernels.GemmBlocking(512, 64, 1024), Functional.Kernels.GemmBlocking.For(zen5, true))
         Assert.Equal(Functional.Kernels.GemmBlocking.Measured, Functional.Kernels.GemmBlocking.For(zen5, false))
-        Assert.Equal(Functional.Kernels.GemmBlocking(384, 472, 1024), Functional.Kernels.GemmBlocking.For(xeon, true))
+        Assert.Equal(Functional.Kernels.GemmBlocking(256, 128, 1024), Functional.Kernels.GemmBlocking.For(xeon, true))
         Assert.Equal(Functional.Kernels.GemmBlocking.Measured, Functional.Kernels.GemmBlocking.For(xeon, false))
         // This process's choice is usable, and CPUID was read on x86.
         Functional.Kernels.Tuning.GemmBlocks.Checked() |> ignore
