@@ -321,14 +321,16 @@ public static partial class Quick
             ("softplus", () => Unary(Core.Activation.softplus, x, adj), () => TorchSharp.torch.nn.functional.softplus(tx), xs, tg),
             ("elu", () => Unary(v => Core.Piecewise.elu(1.0, Core.KinkConvention.LeftDerivative, v), x, adj), () => TorchSharp.torch.nn.functional.elu(tx, 1.0, false), xs, tg),
         };
-        // OPS (names, comma-separated) keeps some of them; LOOP (seconds) runs the first one kept, ours in a scope,
-        // for a profiler instead of timing.
+        // OPS (names, comma-separated) keeps some of them; LOOP (seconds) runs the first one kept, ours in a scope
+        // (plain with PLAIN=1), for a profiler instead of timing.
         if (Environment.GetEnvironmentVariable("OPS") is string only)
             ops = ops.Where(o => only.Split(',').Contains(o.Name)).ToArray();
         if (Environment.GetEnvironmentVariable("LOOP") is string loop)
         {
             var body = ops[0].Ours;
-            Loop(() => { using var sc = Core.TensorModule.scope(); body(); }, double.Parse(loop, System.Globalization.CultureInfo.InvariantCulture));
+            double seconds = double.Parse(loop, System.Globalization.CultureInfo.InvariantCulture);
+            if (Environment.GetEnvironmentVariable("PLAIN") == "1") Loop(body, seconds);
+            else Loop(() => { using var sc = Core.TensorModule.scope(); body(); }, seconds);
             return;
         }
         // Each measurement (ms per call) starts with the garbage of the one before collected and finalised.

@@ -141,7 +141,7 @@ module internal Storage =
     let setCollectAfterBytes (bytes: int64) = collectAfterBytes <- bytes
 
     /// What a large plain result of n elements counts toward `collectAfterBytes`. One written around the caches
-    /// (`Tuning.NonTemporalBytes`, an eighth of the L3, and more) counts its bytes. One written through them comes
+    /// (`Tuning.NonTemporalBytes`, an eighth of the L3 up to 4 MB, and more) counts its bytes. One written through them comes
     /// back warm from the pool only if what is made between two collections stays in the L3 beside the operands:
     /// it counts as many times its bytes as make its budget four times `NonTemporalBytes`, half the L3 (16 of the
     /// 64 MB on a 32 MB L3).

@@ -385,7 +385,7 @@ module ModelOpsTorchTests =
         Assert.Equal(1.0, back.[[| 2; 5 |]])
         Assert.Equal(0.0, back.[[| 0; 5 |]])
 
-    /// det's gradient at singular matrices (rank n − 1 from a repeated row or a product of thin factors, rank n − 2,
+    /// det's gradient at singular matrices (rank n − 1 from a repeated row, a zero row or a product of thin factors, rank n − 2,
     /// a batch of both kinds with an invertible one): the cofactors (−1)^(i+j)·det A₍ⱼᵢ₎ with TorchSharp's det of
     /// each minor, and TorchSharp's own gradient wherever its det is not exactly 0. Where it is, TorchSharp 0.107's
     /// gradient is 0 (it solves against det·I), pinned here as the documented difference. Then det's second order
@@ -405,7 +405,11 @@ module ModelOpsTorchTests =
             if n > 2 then
                 Array.Copy(lower, 0, lower, n, n)
                 Array.Copy(lower, 0, lower, 2 * n, n)
-            for name, a in [ "repeated row", repeated; "thin product", thin; (if n > 2 then "rank n − 2" else "random"), lower; "invertible", random n n ] do
+            // A zero row stays zero through any elimination, so TorchSharp's det of it is exactly 0 on every CPU;
+            // a repeated row's need not be (MKL's AVX-512 LU on an Intel Xeon left rounding there).
+            let zeroRow = random n n
+            Array.Fill(zeroRow, 0.0, (n / 2) * n, n)
+            for name, a in [ "repeated row", repeated; "zero row", zeroRow; "thin product", thin; (if n > 2 then "rank n − 2" else "random"), lower; "invertible", random n n ] do
                 let shape = [| n; n |]
                 let ours = (Autodiff.grad (fun x -> Reduction.sum (Linalg.det x)) (Value.constant (Tensor.create shape a))).Tensor.ToArray()
                 let cofactors = Cofactors.signedMinors (fun m r -> (torchDet [| r; r |] m).[0]) a n
