@@ -54,7 +54,10 @@ internal static class Tuning
     /// Intel Xeon (family 6 model 207) is told the whole socket's L3, 260 MB, of which its two cores get a small
     /// share; there 8 MB results through the caches left plain x·y fwd+bwd on 10⁶ at 0.69× TorchSharp, around
     /// them 1.23×.</summary>
-    public static long NonTemporalBytes = CpuInfo.Current.L3Bytes > 0 ? Math.Min(CpuInfo.Current.L3Bytes / 8, 4L << 20) : 4L << 20;
+    public static long NonTemporalBytes = NonTemporalBytesFor(CpuInfo.Current.L3Bytes);
+
+    /// <summary>The <see cref="NonTemporalBytes"/> rule for an L3 of <paramref name="l3Bytes"/> (0: unknown).</summary>
+    public static long NonTemporalBytesFor(long l3Bytes) => l3Bytes > 0 ? Math.Min(l3Bytes / 8, 4L << 20) : 4L << 20;
 
     /// <summary>Whether large results of Tensor.add and sub in a scope go around the caches too
     /// (<see cref="NonTemporalBytes"/>). Their VJPs read no operand, so what decides is where the result is read

@@ -29,9 +29,10 @@ internal readonly record struct GemmBlocking(int KC, int MC, int NC)
     /// The blocks for this process's CPU. AMD Zen 5 (family 26) with Vector512 keeps KC 512 but takes an MC whose
     /// block of A fills a quarter of L2 (64 rows for its 1 MB): measured there, 2–11 % faster than MC 256 (the
     /// benchmarks' <c>gemmtune</c> mode, blockings alternating). Intel cores that run Vector512 at full width take
-    /// KC 256 (a 16-column panel of B, 32 KB, stays in the 48 KB L1d beside A's panel) and an MC whose block of A
-    /// fills an eighth of L2 (128 rows for 2 MB): measured on a Xeon of family 6 model 207, 1.2–1.4× faster than
-    /// KC 384 with MC 472 (BLIS's Skylake-X rule) at n = 1024. Every other CPU gets <see cref="Measured"/>.
+    /// KC 256 and an MC whose block of A fills an eighth of L2 (128 rows for 2 MB): measured on a Xeon of family 6
+    /// model 207, 1.2–1.4× faster than KC 384 with MC 472 (BLIS's Skylake-X rule) at n = 1024. What its runs agree
+    /// on is a small MC (64–192); KC 192–512 and NC 1024 or 2048 traded places from run to run. Every other CPU gets
+    /// <see cref="Measured"/>.
     /// </summary>
     public static GemmBlocking ForThisMachine() => For(CpuInfo.Current, Vector512.IsHardwareAccelerated);
 
