@@ -438,7 +438,7 @@ module internal ElementaryVector =
             let most = Vector512.Create(Double.MaxValue)
             // Two vectors a step: each is one long chain of dependent operations, and an Intel Xeon (family 6
             // model 207) overlapped too little of one step with the next (ln over 4,096 values in cache, one core:
-            // 4.2 ns an element one vector a step, 1.6–1.8 two). The same operations per lane, so the same bits.
+            // 4.2 ns an element one vector a step, 1.6–2.0 two). The same operations per lane, so the same bits.
             while i <= hi - 16 do
                 let x = Vector512.Load(NativePtr.add ps i)
                 let y = Vector512.Load(NativePtr.add ps (i + 8))

@@ -40,7 +40,7 @@ type MachineReport =
       /// The packed matrix product's cache blocks, e.g. "KC 512, MC 256, NC 1024" (chosen per CPU; any blocks give
       /// the same bits).
       GemmBlocks: string
-      /// Elementwise results of at least this many bytes are written around the caches (an eighth of the L3).
+      /// Elementwise results of at least this many bytes are written around the caches (an eighth of the L3, at most 4 MB).
       NonTemporalBytes: int64
       /// Whether Functional.Core.dll carries ReadyToRun code (precompiled, so a fresh process starts faster);
       /// None where the assembly's file cannot be read (e.g. a single-file application).
