@@ -314,7 +314,8 @@ module Replay =
                         let y = forward (Array.copy leaves)
                         let vjp =
                             // LibTorch aborts the process on an output gradient that does not fit the result: a
-                            // forward of another shape (a custom op's) is reported by the value's comparison instead.
+                            // replayed op of another shape (custom ops' are refused before) is reported by the value's
+                            // comparison instead.
                             if not y.requires_grad || not (Torch.hasShape e.Output.ShapeArray y) then e.Inputs |> Array.map (fun t -> Tensor.zeros t.ShapeArray)
                             else
                                 let gs = torch.autograd.grad([| y |], leaves, [| Torch.toTorch false g |], false, false, true)

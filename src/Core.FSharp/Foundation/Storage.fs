@@ -143,8 +143,8 @@ module internal Storage =
     /// What a large plain result of n elements counts toward `collectAfterBytes`. One written around the caches
     /// (`Tuning.NonTemporalBytes`, an eighth of the L3 up to 4 MB, and more) counts its bytes. One written through them comes
     /// back warm from the pool only if what is made between two collections stays in the L3 beside the operands:
-    /// it counts as many times its bytes as make its budget four times `NonTemporalBytes`, half the L3 (16 of the
-    /// 64 MB on a 32 MB L3).
+    /// it counts as many times its bytes as make its budget four times `NonTemporalBytes` (16 of the 64 MB where
+    /// that is 4 MB, half of a 32 MB L3).
     let internal budgetBytesWith (nonTemporalBytes: int64) (budget: int64) (n: int) =
         let bytes = 8L * int64 n
         let around = min nonTemporalBytes (1L <<< 40)
