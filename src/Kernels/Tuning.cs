@@ -61,10 +61,15 @@ internal static class Tuning
 
     /// <summary>Whether large results of Tensor.add and sub in a scope go around the caches too
     /// (<see cref="NonTemporalBytes"/>). Their VJPs read no operand, so what decides is where the result is read
-    /// next. Through the caches on every CPU: on AMD Zen 5 (family 26) x + y fwd+bwd on 10⁶ ran 1.09–1.4× faster so;
-    /// on AMD Zen 4, with each parallel task on the same core from call to call, 1.26–1.51× faster in the VM's slow
-    /// stretches and 0.88–0.99× as fast in its fast ones, round by round (docs/PERFORMANCE.md).</summary>
-    public static bool StreamSums = false;
+    /// next, and that depends on the CPU (<see cref="StreamSumsFor"/>).</summary>
+    public static bool StreamSums = StreamSumsFor(CpuInfo.Current);
+
+    /// <summary>The <see cref="StreamSums"/> rule: around the caches on Intel CPUs, through them on the others. On an
+    /// Intel Xeon (family 6 model 207) x + y fwd+bwd on 10⁶ in a scope ran 1.15–1.22× faster around them (the
+    /// benchmarks' <c>stores</c> mode, five runs). On AMD Zen 5 (family 26) it ran 1.09–1.4× faster through them; on
+    /// AMD Zen 4, with each parallel task on the same core from call to call, 1.26–1.51× faster through them in the
+    /// VM's slow stretches and 0.88–0.99× as fast in its fast ones, round by round (docs/PERFORMANCE.md).</summary>
+    public static bool StreamSumsFor(CpuInfo cpu) => cpu.IsIntel;
 
     /// <summary>Large results made outside every scope (plain results, whose arrays come fresh from the GC or
     /// recycled after a collection, so not from the caches) are written around the caches by every kernel that can
