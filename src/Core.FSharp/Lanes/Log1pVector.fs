@@ -24,18 +24,18 @@ module internal Log1pVector =
         let back = u - k 1.0
         let d = (k 1.0 - (u - back)) + (x - back)
         let struct (exponent, mantissa) = split u
-        let v = ElementaryVector.logFrom exponent mantissa (d / u) k fma gt select
+        let v = LogVector.logFrom exponent mantissa (d / u) k fma gt select
         struct (select (gt (k Tiny) (abs x)) x v, okOf u)
 
     let inline private lanes4 (x: Vector256<double>) =
-        lanesOf x ElementaryVector.exponentMantissa4 (fun (v: float) -> Vector256.Create v) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c))
+        lanesOf x LogVector.exponentMantissa4 (fun (v: float) -> Vector256.Create v) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c))
             (fun a b -> Vector256.GreaterThan(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b)) (fun a -> Vector256.Abs a)
             (fun u ->
                 Vector256.ExtractMostSignificantBits(
                     Vector256.GreaterThanOrEqual(u, Vector256.Create(2.2250738585072014e-308)) &&& Vector256.LessThanOrEqual(u, Vector256.Create(Double.MaxValue))))
 
     let inline private lanes8 (x: Vector512<double>) =
-        lanesOf x ElementaryVector.exponentMantissa8 (fun (v: float) -> Vector512.Create v) (fun a b c -> Vector512.FusedMultiplyAdd(a, b, c))
+        lanesOf x LogVector.exponentMantissa8 (fun (v: float) -> Vector512.Create v) (fun a b c -> Vector512.FusedMultiplyAdd(a, b, c))
             (fun a b -> Vector512.GreaterThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b)) (fun a -> Vector512.Abs a)
             (fun u ->
                 uint32 (Vector512.ExtractMostSignificantBits(

@@ -8,18 +8,18 @@ open System.Runtime.Intrinsics.X86
 open Microsoft.FSharp.NativeInterop
 
 /// SiLU x·σ(x) and softplus ln(1 + eˣ) over arrays, with their derivatives, each in one pass: both come from
-/// e = e^(−|x|) by the vector exponential, σ as `ElementaryVector.sigmoid` takes it from e (the same operations, so
+/// e = e^(−|x|) by the vector exponential, σ as `SigmoidTanhVector.sigmoid` takes it from e (the same operations, so
 /// the same bits). Eight lanes at a time with AVX-512, four with AVX2 and FMA (the same bits: tested); elements
 /// whose e^(−|x|) is subnormal, or NaN, are redone by the same steps with Math.Exp.
 module internal LogisticVector =
 
     let inline private sigmoid4 (x: Vector256<double>) =
-        let struct (e, bad) = ElementaryVector.expNeg4 (-Vector256.Abs(x))
-        struct (e, ElementaryVector.sigmoidFrom x e (Vector256.Create(1.0)) Vector256<double>.Zero (fun a b -> Vector256.GreaterThanOrEqual(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b)), bad)
+        let struct (e, bad) = SigmoidTanhVector.expNeg4 (-Vector256.Abs(x))
+        struct (e, SigmoidTanhVector.sigmoidFrom x e (Vector256.Create(1.0)) Vector256<double>.Zero (fun a b -> Vector256.GreaterThanOrEqual(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b)), bad)
 
     let inline private sigmoid8 (x: Vector512<double>) =
-        let struct (e, bad) = ElementaryVector.expNeg8 (-Vector512.Abs(x))
-        struct (e, ElementaryVector.sigmoidFrom x e (Vector512.Create(1.0)) Vector512<double>.Zero (fun a b -> Vector512.GreaterThanOrEqual(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b)), bad)
+        let struct (e, bad) = SigmoidTanhVector.expNeg8 (-Vector512.Abs(x))
+        struct (e, SigmoidTanhVector.sigmoidFrom x e (Vector512.Create(1.0)) Vector512<double>.Zero (fun a b -> Vector512.GreaterThanOrEqual(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b)), bad)
 
     /// Whether an element's e^(−|x|) is left to Math.Exp.
     let inline private outside (x: double) = not (-(abs x) >= -708.0)
@@ -42,7 +42,7 @@ module internal LogisticVector =
     let private siluScalar (x: double) =
         if Double.IsNegativeInfinity x then struct (-0.0, 0.0)
         elif Double.IsPositiveInfinity x then struct (x, 1.0)
-        else let s = ElementaryVector.sigmoidScalar x in siluOf x s 1.0
+        else let s = SigmoidTanhVector.sigmoidScalar x in siluOf x s 1.0
 
     /// SiLU and its derivative of every element (over the cores for large arrays).
     let siluWithDerivative (src: double[]) = FusedLanes.both silu8 silu4 outside siluScalar src
@@ -66,7 +66,7 @@ module internal LogisticVector =
     let inline private softplusParts4 (x: Vector256<double>) =
         let struct (e, s, bad) = sigmoid4 x
         let parts =
-            softplusOf x e (Vector256.Create(1.0)) Vector256<double>.Zero ElementaryVector.logLanes (fun a b -> Vector256.Equals(a, b))
+            softplusOf x e (Vector256.Create(1.0)) Vector256<double>.Zero LogVector.logLanes (fun a b -> Vector256.Equals(a, b))
                 (fun a b -> Vector256.LessThan(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b))
         struct (parts, s, bad)
 
@@ -74,7 +74,7 @@ module internal LogisticVector =
     let inline private softplusParts8 (x: Vector512<double>) =
         let struct (e, s, bad) = sigmoid8 x
         let parts =
-            softplusOf x e (Vector512.Create(1.0)) Vector512<double>.Zero ElementaryVector.logLanes8 (fun a b -> Vector512.Equals(a, b))
+            softplusOf x e (Vector512.Create(1.0)) Vector512<double>.Zero LogVector.logLanes8 (fun a b -> Vector512.Equals(a, b))
                 (fun a b -> Vector512.LessThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b))
         struct (parts, s, bad)
 
@@ -90,11 +90,11 @@ module internal LogisticVector =
     let private softplusPartsScalar (x: double) =
         let e = Math.Exp(-(abs x))
         let u = 1.0 + e
-        struct ((if x < 0.0 then 0.0 else x), (if u = 1.0 then e else ElementaryVector.logOne u * (e / (u - 1.0))))
+        struct ((if x < 0.0 then 0.0 else x), (if u = 1.0 then e else LogVector.logOne u * (e / (u - 1.0))))
 
     let private softplusScalar (x: double) =
         let struct (m, l) = softplusPartsScalar x
-        struct (m + l, ElementaryVector.sigmoidScalar x)
+        struct (m + l, SigmoidTanhVector.sigmoidScalar x)
 
     /// softplus and its derivative σ of every element (over the cores for large arrays).
     let softplusWithDerivative (src: double[]) = FusedLanes.both softplus8 softplus4 outside softplusScalar src
@@ -105,7 +105,7 @@ module internal LogisticVector =
     /// g·σ(x) elementwise for same-length arrays: softplus's VJP and JVP.
     let softplusScaled (src: double[]) (g: double[]) =
         FusedLanes.scaled (fun x -> let struct (_, s, bad) = sigmoid8 x in struct (s, s, bad)) (fun x -> let struct (_, s, bad) = sigmoid4 x in struct (s, s, bad))
-            outside (fun x -> let s = ElementaryVector.sigmoidScalar x in struct (s, s)) src g
+            outside (fun x -> let s = SigmoidTanhVector.sigmoidScalar x in struct (s, s)) src g
 
     /// The first `count` lanes of a[i ..], zeros after (the padded tail of a second operand).
     let inline private lanesAt (a: nativeptr<float>) (i: int) (count: int) =
@@ -170,5 +170,5 @@ module internal LogisticVector =
                 for i in lo .. hi - 1 do
                     let x = src.[i]
                     if outside x then
-                        result.[i] <- (if uniform then g else gs.[i]) * (ElementaryVector.sigmoidScalar x - t.[i]))
+                        result.[i] <- (if uniform then g else gs.[i]) * (SigmoidTanhVector.sigmoidScalar x - t.[i]))
         result

@@ -96,7 +96,7 @@ module internal PowVector =
         let s = f / t
         let sLo = (fma -s t f - s * tLo) / t
         let z = s * s
-        let a = kk * k ElementaryVector.LogLn2Hi
+        let a = kk * k LogVector.LogLn2Hi
         let hi = k 2.0 * s
         let s1 = a + hi
         let e1 = hi - (s1 - a)
@@ -113,10 +113,10 @@ module internal PowVector =
                 let ue = last - (u - c3)
                 let lHi = s1 + u
                 let e2 = u - (lHi - s1)
-                struct (lHi, ((e1 + e2) + (ue + c3Lo)) + fma (k 2.0) (fma (z * z) sLo sLo) (kk * k ElementaryVector.LogLn2Lo))
+                struct (lHi, ((e1 + e2) + (ue + c3Lo)) + fma (k 2.0) (fma (z * z) sLo sLo) (kk * k LogVector.LogLn2Lo))
             else
                 let tail = fma (k 2.0) sLo (s * (estrin10 atanhSeries z k fma * z))
-                struct (s1, e1 + fma kk (k ElementaryVector.LogLn2Lo) tail)
+                struct (s1, e1 + fma kk (k LogVector.LogLn2Lo) tail)
         let yHi = p * lHi
         let yLo = fma p lHi -yHi + p * lLo
         let n = round (yHi * k ElementaryVector.InvLn2)
@@ -130,7 +130,7 @@ module internal PowVector =
 
     let inline private lanes4 (p: Vector256<double>) (precise: bool) (odd: bool) (nonInteger: bool) (x: Vector256<double>) =
         lanesOf p precise odd nonInteger x (fun v -> Vector256.Abs v)
-            ElementaryVector.exponentMantissa4
+            LogVector.exponentMantissa4
             (fun (v: float) -> Vector256.Create v) (fun a b c -> Vector256.FusedMultiplyAdd(a, b, c))
             (fun a b -> Vector256.GreaterThan(a, b)) (fun m a b -> Vector256.ConditionalSelect(m, a, b)) (fun a -> Vector256.Round a)
             ElementaryVector.scale4
@@ -141,7 +141,7 @@ module internal PowVector =
 
     let inline private lanes8 (p: Vector512<double>) (precise: bool) (odd: bool) (nonInteger: bool) (x: Vector512<double>) =
         lanesOf p precise odd nonInteger x (fun v -> Vector512.Abs v)
-            ElementaryVector.exponentMantissa8
+            LogVector.exponentMantissa8
             (fun (v: float) -> Vector512.Create v) (fun a b c -> Vector512.FusedMultiplyAdd(a, b, c))
             (fun a b -> Vector512.GreaterThan(a, b)) (fun m a b -> Vector512.ConditionalSelect(m, a, b)) (fun a -> Vector512.Round a)
             (fun e n -> X86.Avx512F.Scale(e, n))

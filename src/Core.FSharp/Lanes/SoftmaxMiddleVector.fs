@@ -154,7 +154,7 @@ module internal SoftmaxMiddleVector =
             NativePtr.set ps t u
             NativePtr.set pc t lo
             t <- t + 1
-        ElementaryVector.logInto sums lnU 0 w
+        LogVector.logInto sums lnU 0 w
         t <- 0
         if SoftmaxVector.wideSteps () then
             while t <= w - 8 do

@@ -88,10 +88,10 @@ module internal SoftmaxVector =
     /// ln(c + s) for c maxima of a row (each contributes e^0 = 1 exactly) and s the sum of its other exponentials.
     /// c + s is kept as an unrounded pair (TwoSum), so ln keeps s where c + s rounds to c: for a row whose other
     /// entries lie far below its maximum, ln(1 + s) ≈ s, which ln of the rounded sum loses entirely. ln is the
-    /// library's own (`ElementaryVector.logOne`), so that a middle axis can take a whole segment's at once.
+    /// library's own (`LogVector.logOne`), so that a middle axis can take a whole segment's at once.
     let lnCountPlus (c: double) (s: double) =
         let struct (u, lo) = countPlus c s
-        lnOfPair u lo (ElementaryVector.logOne u)
+        lnOfPair u lo (LogVector.logOne u)
 
     /// e^(x − m) corrected for the rounding of x − m: with x − m = h + lo exactly (TwoSum), e^(h + lo) = e^h·(1 + lo)
     /// to far below an ulp. Without it an entry 300 below the maximum puts 0.5 ulp of 300 into ln Σ, which is all of

@@ -71,7 +71,7 @@ module Elementwise =
     /// ln x. d/dx = 1/x. With AVX2 and FMA four lanes at a time (within 1 ulp, tested); Math.Log elsewhere. Its
     /// VJP is one pass.
     let log (x: Value) =
-        Op.elementwise "log" (fun t -> Tensor.wrap t.ShapeArray (ElementaryVector.log t.Data)) (fun x _ g -> reciprocalScaled 1.0 x g) x
+        Op.elementwise "log" (fun t -> Tensor.wrap t.ShapeArray (LogVector.log t.Data)) (fun x _ g -> reciprocalScaled 1.0 x g) x
 
     /// √x. d/dx = 1/(2√x). Its VJP is one pass from the output.
     let sqrt (x: Value) = Op.elementwise "sqrt" Tensor.sqrtElements (fun _ y g -> reciprocalScaled 0.5 y g) x
@@ -79,13 +79,13 @@ module Elementwise =
     /// tanh x. d/dx = 1 − tanh²x. With vector lanes from a series and the vector exponential (within 2 ulp,
     /// tested); Math.Tanh elsewhere. Its VJP is one pass from the output.
     let tanh (x: Value) =
-        Op.elementwise "tanh" (lanesOr Math.Tanh ElementaryVector.tanh) (fun _ y g -> tanhScaled y g) x
+        Op.elementwise "tanh" (lanesOr Math.Tanh SigmoidTanhVector.tanh) (fun _ y g -> tanhScaled y g) x
 
     /// σ(x) = 1/(1 + e^(−x)), stable for every x. d/dx = σ(x)·(1 − σ(x)). With vector lanes from e^(−|x|) by
     /// the vector exponential (within 3 ulp, tested); Special.sigmoid elsewhere. Its VJP is one pass from the
     /// output.
     let sigmoid (x: Value) =
-        Op.elementwise "sigmoid" (lanesOr Special.sigmoid ElementaryVector.sigmoid) (fun _ y g -> sigmoidScaled y g) x
+        Op.elementwise "sigmoid" (lanesOr Special.sigmoid SigmoidTanhVector.sigmoid) (fun _ y g -> sigmoidScaled y g) x
 
     /// σ(x)·σ(−x) = σ(x)·(1 − σ(x)) as differentiable ops, for second derivatives: σ(−x) keeps the digits that
     /// 1 − σ(x) cancels in the right tail (at x = 40, 4.2e-18 instead of 0).

@@ -140,7 +140,7 @@ module KernelsStreamingStoresTests =
                 for n in [ 1; 3; 5; 8; 13; 64; 65537; 200003 ] do
                     let xs = (Tensor.random n [| n |]).ToArray() |> Array.map (fun v -> 40.0 * v)
                     for k, i in List.indexed [ 0; 1; n / 2; n - 1 ] do if i < n then xs.[i] <- [| 800.0; -800.0; nan; -infinity |].[k]
-                    for name, f in [ "sigmoid", ElementaryVector.sigmoid; "tanh", ElementaryVector.tanh; "exp", ElementaryVector.exp ] do
+                    for name, f in [ "sigmoid", SigmoidTanhVector.sigmoid; "tanh", SigmoidTanhVector.tanh; "exp", ElementaryVector.exp ] do
                         let plain = f xs
                         let cached =
                             use _ = Tensor.scope ()

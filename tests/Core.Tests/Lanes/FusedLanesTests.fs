@@ -116,10 +116,10 @@ module LanesFusedLanesTests =
         let sv, sd = sameEverywhere "SiLU" LogisticVector.siluWithDerivative LogisticVector.silu LogisticVector.siluScaled xs g
         let pv, pd = sameEverywhere "softplus" LogisticVector.softplusWithDerivative LogisticVector.softplus LogisticVector.softplusScaled xs g
         // What the separate passes give: σ by its own lanes, e^(−|x|) by exp's, ln(1 + e) by ln's.
-        let s = ElementaryVector.sigmoid xs
+        let s = SigmoidTanhVector.sigmoid xs
         let e = ElementaryVector.exp (Array.map (fun x -> -(abs x)) xs)
         let u = Array.map (fun e -> 1.0 + e) e
-        let ln = ElementaryVector.log u
+        let ln = LogVector.log u
         for i in 0 .. xs.Length - 1 do
             let x = xs.[i]
             // At ±∞ the limits (x·σ(x) and its slope are ∞·0 there): −0 and 0 at −∞, ∞ and 1 at +∞.

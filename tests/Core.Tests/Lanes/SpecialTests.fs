@@ -233,7 +233,7 @@ type SpecialTests(output: ITestOutputHelper) =
                            [| 0.0; -0.0; 5e-324; 2.2250738585072014e-308; 2.225073858507201e-308; Double.MaxValue; infinity; nan; 1.0; 2.0; 0.5 |] ]
         let run () =
             let struct (v, d) = GeluVector.geluWithDerivative xs
-            [ "gelu", GeluVector.gelu xs; "g·gelu'", GeluVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", ElementaryVector.exp es; "sigmoid", ElementaryVector.sigmoid es; "tanh", ElementaryVector.tanh (Array.append es xs)
+            [ "gelu", GeluVector.gelu xs; "g·gelu'", GeluVector.scaledDerivative xs g; "fused value", v; "fused derivative", d; "exp", ElementaryVector.exp es; "sigmoid", SigmoidTanhVector.sigmoid es; "tanh", SigmoidTanhVector.tanh (Array.append es xs)
               // Rows of 13 and 128 (a tail and none), as softmax and log-softmax and its VJP run them.
               "softmax rows", SoftmaxVector.softmaxRows (Array.sub es 0 (13 * 128)) 13
               "log-softmax rows", SoftmaxVector.logSoftmaxRows (Array.sub es 0 (13 * 128)) 128
@@ -264,7 +264,7 @@ type SpecialTests(output: ITestOutputHelper) =
               "g·(3·x^0.5)", PowVector.scaled 3.0 0.5 (Array.map abs xs) g 0.0
               // ln over every magnitude, negatives, zeros, subnormals, the ends and the non-finite (Math.Log
               // for those, lane by lane among in-range ones).
-              "ln", ElementaryVector.log lnInputs ]
+              "ln", LogVector.log lnInputs ]
         let eight = run ()
         Functional.Kernels.Tuning.EightLanes <- false
         let four = try run () finally Functional.Kernels.Tuning.EightLanes <- true
