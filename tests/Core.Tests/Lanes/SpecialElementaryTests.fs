@@ -279,6 +279,35 @@ type SpecialElementaryTests(output: ITestOutputHelper) =
                 if (badX >>> l) &&& 1u = 0u then Assert.True(bits (fx.GetElement l) = bits (ex.GetElement l), sprintf "e^%.17g" (x.GetElement l))
                 if (badY >>> l) &&& 1u = 0u then Assert.True(bits (fy.GetElement l) = bits (ey.GetElement l), sprintf "e^%.17g" (y.GetElement l))
 
+    [<FactNeeding(Need.EightLanes)>]
+    member _.``two eight-lane exponentials made at once give each vector's own bits, and the mask is x outside [−708, 709] or NaN`` () =
+        let rng = Random(43)
+        let pick () =
+            match rng.Next 16 with
+            | 0 -> -708.0
+            | 1 -> 709.0
+            | 2 -> Math.BitDecrement -708.0
+            | 3 -> Math.BitIncrement 709.0
+            | 4 -> nan
+            | 5 -> (if rng.Next 2 = 0 then -infinity else infinity)
+            | 6 -> (float (rng.Next 81 - 40) + 0.5) * Math.Log 2.0
+            | _ -> 1420.0 * rng.NextDouble() - 710.0
+        let bits (v: double) = BitConverter.DoubleToInt64Bits v
+        let outside (v: Vector512<double>) =
+            Seq.fold (fun m l -> let x = v.GetElement l in if x >= -708.0 && x <= 709.0 then m else m ||| (1UL <<< l)) 0UL [ 0 .. 7 ]
+        for _ in 1 .. 5000 do
+            let x = Vector512.Create<double>(ReadOnlySpan(Array.init 8 (fun _ -> pick ())))
+            let y = Vector512.Create<double>(ReadOnlySpan(Array.init 8 (fun _ -> pick ())))
+            let struct (ex, ey, bad) = ElementaryVector.expFormula8x2 x y
+            let struct (fx, badX) = ElementaryVector.expFormula x
+            let struct (fy, badY) = ElementaryVector.expFormula y
+            Assert.Equal(outside x, badX)
+            Assert.Equal(outside y, badY)
+            Assert.Equal(badX ||| (badY <<< 8), bad)
+            for l in 0 .. 7 do
+                if (badX >>> l) &&& 1UL = 0UL then Assert.True(bits (fx.GetElement l) = bits (ex.GetElement l), sprintf "e^%.17g" (x.GetElement l))
+                if (badY >>> l) &&& 1UL = 0UL then Assert.True(bits (fy.GetElement l) = bits (ey.GetElement l), sprintf "e^%.17g" (y.GetElement l))
+
     [<FactNeeding(Need.VectorLanes)>]
     member _.``the vector exponential is within 1 ulp, and Math.Exp's wherever the result is not normal`` () =
         let rng = Random(11)
