@@ -53,39 +53,35 @@ module internal SigmoidTanhVector =
             (fun z -> not (-(abs z) >= -708.0))
             sigmoidScalar
 
-    /// tanh t for lanes with 0 ≤ t < 0.55 by its Taylor series to t³⁹ (the rest below 5e-19 relative); `c` makes
-    /// a constant vector, `fma a b d` is a·b + d (either width: the same operations).
-    let inline private tanhSeries (t: ^v) ([<InlineIfLambda>] c: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) =
+    /// tanh t for lanes with 0 ≤ t < 0.55 as t·(1 + z·q(z)), z = t², q of degree 11: tanh(t)/t's Chebyshev
+    /// interpolant on z in [0, 0.3025] (7.5e-19 from (tanh(t)/t − 1)/z relative, before its coefficients were rounded
+    /// to double), where the Taylor series needed terms to t³⁹: eight multiply-adds fewer a lane, and the same worst
+    /// error, 1.08 ulp over 20,000 points in [0, 0.55) for both (the lanes' operations replayed in 60-digit arithmetic,
+    /// each rounded to double). `c` makes a constant vector, `fma a b d` is a·b + d (either width: the same operations).
+    let inline private tanhPoly (t: ^v) ([<InlineIfLambda>] c: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v) =
         let z = t * t
-        let p = fma (c -2.859136662305254e-08) z (c 7.054636946400968e-08)
-        let p = fma p z (c -1.7406618963571648e-07)
-        let p = fma p z (c 4.294911078273806e-07)
-        let p = fma p z (c -1.0597268320104654e-06)
-        let p = fma p z (c 2.6147711512907546e-06)
-        let p = fma p z (c -6.451689215655431e-06)
-        let p = fma p z (c 1.5918905069328964e-05)
-        let p = fma p z (c -3.927832388331683e-05)
-        let p = fma p z (c 9.691537956929451e-05)
-        let p = fma p z (c -0.00023912911424355248)
-        let p = fma p z (c 0.000590027440945586)
-        let p = fma p z (c -0.0014558343870513183)
-        let p = fma p z (c 0.003592128036572481)
-        let p = fma p z (c -0.008863235529902197)
-        let p = fma p z (c 0.021869488536155203)
-        let p = fma p z (c -0.05396825396825397)
-        let p = fma p z (c 0.13333333333333333)
+        let p = fma (c 7.874274345344419e-06) z (c -3.372080112046316e-05)
+        let p = fma p z (c 9.455133052924858e-05)
+        let p = fma p z (c -0.0002384727248015252)
+        let p = fma p z (c 0.0005899052969492733)
+        let p = fma p z (c -0.001455819097151351)
+        let p = fma p z (c 0.0035921267699626346)
+        let p = fma p z (c -0.0088632354631468)
+        let p = fma p z (c 0.021869488534073906)
+        let p = fma p z (c -0.05396825396822037)
+        let p = fma p z (c 0.1333333333333331)
         let p = fma p z (c -0.3333333333333333)
         let p = fma p z (c 1.0)
         t * p
 
-    /// tanh from a = |x| and e = e^(−2a): the series below 0.55, (1 − e)/(1 + e) above, x's sign put back last
+    /// tanh from a = |x| and e = e^(−2a): the polynomial below 0.55, (1 − e)/(1 + e) above, x's sign put back last
     /// (either width).
     let inline private tanhFrom (x: ^v) (a: ^v) (e: ^v) (one: ^v) (sign: ^v) (small: ^v) ([<InlineIfLambda>] c: float -> ^v) ([<InlineIfLambda>] fma: ^v -> ^v -> ^v -> ^v)
                                 ([<InlineIfLambda>] lt: ^v -> ^v -> ^v) ([<InlineIfLambda>] select: ^v -> ^v -> ^v -> ^v) =
-        let r = select (lt a small) (tanhSeries a c fma) ((one - e) / (one + e))
+        let r = select (lt a small) (tanhPoly a c fma) ((one - e) / (one + e))
         r ||| (x &&& sign)
 
-    /// tanh x of every element: for |x| < 0.55 its Taylor series, beyond it (1 − e)/(1 + e) with e = e^(−2|x|)
+    /// tanh x of every element: for |x| < 0.55 a polynomial (`tanhPoly`), beyond it (1 − e)/(1 + e) with e = e^(−2|x|)
     /// by the vector exponential (e ≤ 1/3 there, so neither side cancels), the sign put back last (tanh(−0) =
     /// −0, ±∞ → ±1, NaN stays), in one pass. Within 2
     /// ulp (1.0 measured against a high-precision reference); Math.Tanh one element at a time took about three
@@ -104,7 +100,7 @@ module internal SigmoidTanhVector =
                             (fun p q -> Vector256.LessThan(p, q)) (fun m p q -> Vector256.ConditionalSelect(m, p, q)), bad))
             (fun x -> not (-2.0 * abs x >= -708.0))
             (fun x ->
-                // Only |x| > 354 or NaN come here: never the series.
+                // Only |x| > 354 or NaN come here: never the polynomial.
                 let e = Math.Exp(-2.0 * abs x)
                 let r = (1.0 - e) / (1.0 + e)
                 BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits r ||| (BitConverter.DoubleToInt64Bits x &&& Int64.MinValue)))
